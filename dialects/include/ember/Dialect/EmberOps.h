@@ -1,0 +1,18 @@
+//===- EmberOps.h - ember dialect operations --------------------*- C++ -*-===//
+
+#ifndef EMBER_DIALECT_EMBEROPS_H
+#define EMBER_DIALECT_EMBEROPS_H
+
+#include "ember/Dialect/EmberDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "ember/Dialect/EmberEnums.h.inc"
+
+#define GET_OP_CLASSES
+#include "ember/Dialect/EmberOps.h.inc"
+
+#endif // EMBER_DIALECT_EMBEROPS_H

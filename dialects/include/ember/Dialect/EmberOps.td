@@ -1,0 +1,297 @@
+//===- EmberOps.td - ember dialect operations --------------*- tablegen -*-===//
+//
+// Every op is pure and works on ranked tensors with static or dynamic dims.
+// Attributes name dims with non-negative indices; the tracer normalizes
+// negative Python dims before it builds an op.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_DIALECT_EMBEROPS_TD
+#define EMBER_DIALECT_EMBEROPS_TD
+
+include "ember/Dialect/EmberDialect.td"
+include "mlir/IR/OpBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Constants and casts
+//===----------------------------------------------------------------------===//
+
+def Ember_ConstantOp : Ember_Op<"constant",
+    [ConstantLike, Pure, AllTypesMatch<["value", "result"]>]> {
+  let summary = "a tensor constant";
+  let description = [{
+    ```mlir
+    %0 = ember.constant dense<[1.0, 2.0]> : tensor<2xf32>
+    ```
+  }];
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs Ember_Tensor:$result);
+  let assemblyFormat = "attr-dict $value";
+  let hasFolder = 1;
+}
+
+def Ember_CastOp : Ember_Op<"cast", [Pure, SameOperandsAndResultShape]> {
+  let summary = "element type conversion";
+  let description = [{
+    Converts each element like `Tensor.to(dtype)` in PyTorch: floats to
+    integers truncate toward zero, anything to bool tests `!= 0`, bool to a
+    number gives 0 or 1.
+
+    ```mlir
+    %1 = ember.cast %0 : tensor<?x4xf32> to tensor<?x4xi32>
+    ```
+  }];
+  let arguments = (ins Ember_Tensor:$input);
+  let results = (outs Ember_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Unary element-wise ops
+//===----------------------------------------------------------------------===//
+
+class Ember_UnaryOp<string mnemonic, Type type, string doc>
+    : Ember_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = doc;
+  let arguments = (ins type:$input);
+  let results = (outs type:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Ember_NegOp : Ember_UnaryOp<"neg", Ember_NumericTensor, "-x">;
+def Ember_AbsOp : Ember_UnaryOp<"abs", Ember_NumericTensor, "|x|">;
+def Ember_ReluOp : Ember_UnaryOp<"relu", Ember_NumericTensor, "max(x, 0)">;
+def Ember_ExpOp : Ember_UnaryOp<"exp", Ember_FloatTensor, "e^x">;
+def Ember_LogOp : Ember_UnaryOp<"log", Ember_FloatTensor, "natural logarithm">;
+def Ember_SqrtOp : Ember_UnaryOp<"sqrt", Ember_FloatTensor, "square root">;
+def Ember_RsqrtOp : Ember_UnaryOp<"rsqrt", Ember_FloatTensor, "1 / sqrt(x)">;
+def Ember_TanhOp : Ember_UnaryOp<"tanh", Ember_FloatTensor, "hyperbolic tangent">;
+def Ember_SigmoidOp : Ember_UnaryOp<"sigmoid", Ember_FloatTensor,
+                                    "1 / (1 + e^-x)">;
+def Ember_GeluOp : Ember_UnaryOp<"gelu", Ember_FloatTensor,
+                                 "x * Phi(x), the exact (erf) form of GELU">;
+
+//===----------------------------------------------------------------------===//
+// Binary element-wise ops with broadcasting
+//===----------------------------------------------------------------------===//
+
+class Ember_BinaryOp<string mnemonic, Type type, string doc>
+    : Ember_Op<mnemonic, [Pure, InferTypeOpAdaptor]> {
+  let summary = doc;
+  let description = [{
+    Both operands have the same element type; shapes broadcast like NumPy.
+
+    ```mlir
+    %2 = ember.}] # mnemonic # [{ %0, %1 : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins type:$lhs, type:$rhs);
+  let results = (outs type:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+}
+
+def Ember_AddOp : Ember_BinaryOp<"add", Ember_NumericTensor, "lhs + rhs">;
+def Ember_SubOp : Ember_BinaryOp<"sub", Ember_NumericTensor, "lhs - rhs">;
+def Ember_MulOp : Ember_BinaryOp<"mul", Ember_NumericTensor, "lhs * rhs">;
+def Ember_DivOp : Ember_BinaryOp<"div", Ember_NumericTensor,
+    "lhs / rhs (integers divide truncating toward zero)">;
+def Ember_PowOp : Ember_BinaryOp<"pow", Ember_FloatTensor, "lhs ** rhs">;
+def Ember_MaximumOp : Ember_BinaryOp<"maximum", Ember_NumericTensor,
+                                     "element-wise max">;
+def Ember_MinimumOp : Ember_BinaryOp<"minimum", Ember_NumericTensor,
+                                     "element-wise min">;
+
+def Ember_CompareOp : Ember_Op<"compare", [Pure, InferTypeOpAdaptor]> {
+  let summary = "element-wise comparison giving a bool tensor";
+  let description = [{
+    ```mlir
+    %m = ember.compare lt, %a, %b : tensor<?xf32>, tensor<?xf32> -> tensor<?xi1>
+    ```
+  }];
+  let arguments = (ins Ember_ComparePredicate:$predicate, Ember_Tensor:$lhs,
+                       Ember_Tensor:$rhs);
+  let results = (outs Ember_BoolTensor:$result);
+  let assemblyFormat = [{
+    $predicate `,` $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+}
+
+def Ember_SelectOp : Ember_Op<"select", [Pure, InferTypeOpAdaptor]> {
+  let summary = "where(condition, true_value, false_value) with broadcasting";
+  let arguments = (ins Ember_BoolTensor:$condition, Ember_Tensor:$true_value,
+                       Ember_Tensor:$false_value);
+  let results = (outs Ember_Tensor:$result);
+  let assemblyFormat = [{
+    $condition `,` $true_value `,` $false_value attr-dict `:` type($condition) `,`
+    type($true_value) `,` type($false_value) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+class Ember_ReduceOp<string mnemonic, Type type, string doc>
+    : Ember_Op<mnemonic, [Pure, InferTypeOpAdaptor]> {
+  let summary = doc;
+  let description = [{
+    Reduces over the listed dims (non-empty, distinct, in range). With
+    `keepdim` the reduced dims stay as size 1.
+
+    ```mlir
+    %s = ember.}] # mnemonic # [{ %x dims = [1] keepdim : tensor<?x8xf32> -> tensor<?x1xf32>
+    ```
+  }];
+  let arguments = (ins type:$input, DenseI64ArrayAttr:$dims, UnitAttr:$keepdim);
+  let results = (outs type:$result);
+  let assemblyFormat = [{
+    $input `dims` `=` $dims (`keepdim` $keepdim^)? attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
+def Ember_SumOp : Ember_ReduceOp<"sum", Ember_NumericTensor, "sum over dims">;
+def Ember_MeanOp : Ember_ReduceOp<"mean", Ember_FloatTensor, "mean over dims">;
+def Ember_MaxOp : Ember_ReduceOp<"max", Ember_NumericTensor, "max over dims">;
+def Ember_MinOp : Ember_ReduceOp<"min", Ember_NumericTensor, "min over dims">;
+
+def Ember_ArgmaxOp : Ember_Op<"argmax", [Pure, InferTypeOpAdaptor]> {
+  let summary = "index (i64) of the first maximum along one dim";
+  let arguments = (ins Ember_NumericTensor:$input, I64Attr:$dim,
+                       UnitAttr:$keepdim);
+  let results = (outs Ember_IndexTensor:$result);
+  let assemblyFormat = [{
+    $input `dim` `=` $dim (`keepdim` $keepdim^)? attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Linear algebra
+//===----------------------------------------------------------------------===//
+
+def Ember_MatmulOp : Ember_Op<"matmul", [Pure, InferTypeOpAdaptor]> {
+  let summary = "matrix product, batched with broadcast batch dims";
+  let description = [{
+    Both operands have rank >= 2: `[..., M, K] x [..., K, N] -> [..., M, N]`,
+    batch dims broadcasting like NumPy. (1-D operands are reshaped by the
+    tracer, as `torch.matmul` does.)
+
+    ```mlir
+    %c = ember.matmul %a, %b : tensor<?x64xf32>, tensor<64x10xf32> -> tensor<?x10xf32>
+    ```
+  }];
+  let arguments = (ins Ember_NumericTensor:$lhs, Ember_NumericTensor:$rhs);
+  let results = (outs Ember_NumericTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+def Ember_ReshapeOp : Ember_Op<"reshape", [Pure]> {
+  let summary = "reshape to the result type (row-major element order)";
+  let description = [{
+    One `index` operand gives each dynamic dim of the result, in order.
+
+    ```mlir
+    %r = ember.reshape %x [%n] : tensor<?x4xf32> -> tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins Ember_Tensor:$input, Variadic<Index>:$sizes);
+  let results = (outs Ember_Tensor:$result);
+  let assemblyFormat = [{
+    $input (`[` $sizes^ `]`)? attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Ember_TransposeOp : Ember_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
+  let summary = "permute dims: result dim i is input dim permutation[i]";
+  let arguments = (ins Ember_Tensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs Ember_Tensor:$result);
+  let assemblyFormat = [{
+    $input `perm` `=` $permutation attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasFolder = 1;
+}
+
+def Ember_BroadcastToOp : Ember_Op<"broadcast_to", [Pure]> {
+  let summary = "broadcast to the result shape (NumPy rules)";
+  let description = [{
+    One `index` operand gives each dynamic dim of the result, in order.
+
+    ```mlir
+    %b = ember.broadcast_to %x [%n] : tensor<1x4xf32> -> tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins Ember_Tensor:$input, Variadic<Index>:$sizes);
+  let results = (outs Ember_Tensor:$result);
+  let assemblyFormat = [{
+    $input (`[` $sizes^ `]`)? attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Ember_SliceOp : Ember_Op<"slice", [Pure, InferTypeOpAdaptor]> {
+  let summary = "Python slicing start:stop:step on every dim";
+  let description = [{
+    Per dim, Python semantics: negative `start`/`stop` count from the end,
+    both clamp to the dim, `step` is positive. A `stop` of
+    9223372036854775807 (INT64_MAX) means "to the end".
+
+    ```mlir
+    %s = ember.slice %x start = [0, 1] stop = [9223372036854775807, 7] step = [1, 2]
+           : tensor<?x8xf32> -> tensor<?x3xf32>
+    ```
+  }];
+  let arguments = (ins Ember_Tensor:$input, DenseI64ArrayAttr:$start,
+                       DenseI64ArrayAttr:$stop, DenseI64ArrayAttr:$step);
+  let results = (outs Ember_Tensor:$result);
+  let assemblyFormat = [{
+    $input `start` `=` $start `stop` `=` $stop `step` `=` $step attr-dict `:`
+    type($input) `->` type($result)
+  }];
+  let hasFolder = 1;
+}
+
+def Ember_ConcatOp : Ember_Op<"concat", [Pure, InferTypeOpAdaptor]> {
+  let summary = "concatenate along one dim";
+  let arguments = (ins Variadic<Ember_Tensor>:$inputs, I64Attr:$dim);
+  let results = (outs Ember_Tensor:$result);
+  let assemblyFormat = [{
+    $inputs `dim` `=` $dim attr-dict `:` type($inputs) `->` type($result)
+  }];
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Composite ops (expanded by ember-decompose)
+//===----------------------------------------------------------------------===//
+
+class Ember_SoftmaxLikeOp<string mnemonic, string doc>
+    : Ember_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = doc;
+  let description = [{
+    A composite op: `ember-decompose` rewrites it into max/sub/exp/sum ops,
+    subtracting the max along `dim` for numerical stability.
+  }];
+  let arguments = (ins Ember_FloatTensor:$input, I64Attr:$dim);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = "$input `dim` `=` $dim attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def Ember_SoftmaxOp : Ember_SoftmaxLikeOp<"softmax", "softmax along one dim">;
+def Ember_LogSoftmaxOp : Ember_SoftmaxLikeOp<"log_softmax",
+                                             "log(softmax) along one dim">;
+
+#endif // EMBER_DIALECT_EMBEROPS_TD

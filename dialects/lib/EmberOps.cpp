@@ -1,0 +1,454 @@
+//===- EmberOps.cpp - ember op verifiers, type inference, folders ----------===//
+
+#include "ember/Dialect/EmberOps.h"
+
+#include "ember/Dialect/Shapes.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallSet.h"
+
+using namespace mlir;
+using namespace ember;
+
+#include "ember/Dialect/EmberEnums.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+static RankedTensorType tensorTypeOf(Value value) {
+  return cast<RankedTensorType>(value.getType());
+}
+
+/// Reports an error from a static type-inference hook, at the op's location
+/// when it is known; `opName` prefixes the message like `emitOpError` does.
+static LogicalResult inferError(std::optional<Location> loc, StringRef opName,
+                                const Twine &message) {
+  return emitOptionalError(loc, "'ember.", opName, "' op ", message);
+}
+
+static std::string typeText(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << type;
+  return text;
+}
+
+/// Broadcasts every operand's shape; the error names all operand types.
+static LogicalResult inferBroadcastType(std::optional<Location> loc,
+                                        StringRef opName, ValueRange operands,
+                                        Type elementType,
+                                        SmallVectorImpl<Type> &results) {
+  SmallVector<int64_t> shape;
+  for (Value operand : operands) {
+    auto maybe = broadcastShapes(shape, tensorTypeOf(operand).getShape());
+    if (!maybe) {
+      std::string names;
+      for (Value v : operands)
+        names += (names.empty() ? "" : " and ") + typeText(v.getType());
+      return inferError(loc, opName,
+                        "operands have incompatible shapes for broadcasting: " +
+                            names);
+    }
+    shape = *maybe;
+  }
+  results.push_back(RankedTensorType::get(shape, elementType));
+  return success();
+}
+
+static LogicalResult checkSameElementType(std::optional<Location> loc,
+                                          StringRef opName, Value a, Value b) {
+  if (tensorTypeOf(a).getElementType() == tensorTypeOf(b).getElementType())
+    return success();
+  return inferError(loc, opName,
+                    "operands have different element types: " +
+                        typeText(a.getType()) + " and " + typeText(b.getType()));
+}
+
+//===----------------------------------------------------------------------===//
+// ConstantOp, CastOp
+//===----------------------------------------------------------------------===//
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+OpFoldResult CastOp::fold(FoldAdaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// Binary ops, compare, select
+//===----------------------------------------------------------------------===//
+
+#define EMBER_BINARY_INFER(OP, NAME)                                           \
+  LogicalResult OP::inferReturnTypes(MLIRContext *, std::optional<Location> loc, \
+                                     Adaptor adaptor,                          \
+                                     SmallVectorImpl<Type> &results) {         \
+    if (failed(checkSameElementType(loc, NAME, adaptor.getLhs(),               \
+                                    adaptor.getRhs())))                        \
+      return failure();                                                        \
+    return inferBroadcastType(                                                 \
+        loc, NAME, {adaptor.getLhs(), adaptor.getRhs()},                       \
+        tensorTypeOf(adaptor.getLhs()).getElementType(), results);             \
+  }
+
+EMBER_BINARY_INFER(AddOp, "add")
+EMBER_BINARY_INFER(SubOp, "sub")
+EMBER_BINARY_INFER(MulOp, "mul")
+EMBER_BINARY_INFER(DivOp, "div")
+EMBER_BINARY_INFER(PowOp, "pow")
+EMBER_BINARY_INFER(MaximumOp, "maximum")
+EMBER_BINARY_INFER(MinimumOp, "minimum")
+#undef EMBER_BINARY_INFER
+
+LogicalResult CompareOp::inferReturnTypes(MLIRContext *context,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  if (failed(checkSameElementType(loc, "compare", adaptor.getLhs(),
+                                  adaptor.getRhs())))
+    return failure();
+  return inferBroadcastType(loc, "compare", {adaptor.getLhs(), adaptor.getRhs()},
+                            IntegerType::get(context, 1), results);
+}
+
+LogicalResult SelectOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  if (failed(checkSameElementType(loc, "select", adaptor.getTrueValue(),
+                                  adaptor.getFalseValue())))
+    return failure();
+  return inferBroadcastType(
+      loc, "select",
+      {adaptor.getCondition(), adaptor.getTrueValue(), adaptor.getFalseValue()},
+      tensorTypeOf(adaptor.getTrueValue()).getElementType(), results);
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+/// Checks a dim list against a rank and returns the reduced shape.
+static LogicalResult inferReducedType(std::optional<Location> loc,
+                                      StringRef opName, Value input,
+                                      ArrayRef<int64_t> dims, bool keepdim,
+                                      Type elementType,
+                                      SmallVectorImpl<Type> &results) {
+  RankedTensorType type = tensorTypeOf(input);
+  int64_t rank = type.getRank();
+  if (dims.empty())
+    return inferError(loc, opName, "needs at least one dim to reduce");
+  llvm::SmallSet<int64_t, 4> seen;
+  for (int64_t dim : dims) {
+    if (dim < 0 || dim >= rank)
+      return inferError(loc, opName,
+                        "dim " + Twine(dim) + " is out of range for " +
+                            typeText(type) + " (rank " + Twine(rank) + ")");
+    if (!seen.insert(dim).second)
+      return inferError(loc, opName, "dim " + Twine(dim) + " is repeated");
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!seen.contains(i))
+      shape.push_back(type.getDimSize(i));
+    else if (keepdim)
+      shape.push_back(1);
+  }
+  results.push_back(RankedTensorType::get(shape, elementType));
+  return success();
+}
+
+#define EMBER_REDUCE_INFER(OP, NAME)                                           \
+  LogicalResult OP::inferReturnTypes(MLIRContext *, std::optional<Location> loc, \
+                                     Adaptor adaptor,                          \
+                                     SmallVectorImpl<Type> &results) {         \
+    return inferReducedType(loc, NAME, adaptor.getInput(), adaptor.getDims(),  \
+                            adaptor.getKeepdim(),                              \
+                            tensorTypeOf(adaptor.getInput()).getElementType(), \
+                            results);                                          \
+  }
+
+EMBER_REDUCE_INFER(SumOp, "sum")
+EMBER_REDUCE_INFER(MeanOp, "mean")
+EMBER_REDUCE_INFER(MaxOp, "max")
+EMBER_REDUCE_INFER(MinOp, "min")
+#undef EMBER_REDUCE_INFER
+
+LogicalResult ArgmaxOp::inferReturnTypes(MLIRContext *context,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  int64_t dim = adaptor.getDim();
+  return inferReducedType(loc, "argmax", adaptor.getInput(), {dim},
+                          adaptor.getKeepdim(), IntegerType::get(context, 64),
+                          results);
+}
+
+//===----------------------------------------------------------------------===//
+// MatmulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  RankedTensorType lhs = tensorTypeOf(adaptor.getLhs());
+  RankedTensorType rhs = tensorTypeOf(adaptor.getRhs());
+  if (failed(checkSameElementType(loc, "matmul", adaptor.getLhs(),
+                                  adaptor.getRhs())))
+    return failure();
+  if (lhs.getRank() < 2 || rhs.getRank() < 2)
+    return inferError(loc, "matmul",
+                      "operands must have rank >= 2, got " + typeText(lhs) +
+                          " and " + typeText(rhs));
+  int64_t lhsK = lhs.getShape().back();
+  int64_t rhsK = rhs.getShape()[rhs.getRank() - 2];
+  if (!ShapedType::isDynamic(lhsK) && !ShapedType::isDynamic(rhsK) &&
+      lhsK != rhsK)
+    return inferError(loc, "matmul",
+                      "contracting dims differ (" + Twine(lhsK) + " vs " +
+                          Twine(rhsK) + "): " + typeText(lhs) + " and " +
+                          typeText(rhs));
+  auto batch = broadcastShapes(lhs.getShape().drop_back(2),
+                               rhs.getShape().drop_back(2));
+  if (!batch)
+    return inferError(loc, "matmul",
+                      "batch dims do not broadcast: " + typeText(lhs) +
+                          " and " + typeText(rhs));
+  SmallVector<int64_t> shape = *batch;
+  shape.push_back(lhs.getShape()[lhs.getRank() - 2]);
+  shape.push_back(rhs.getShape().back());
+  results.push_back(RankedTensorType::get(shape, lhs.getElementType()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ReshapeOp, BroadcastToOp
+//===----------------------------------------------------------------------===//
+
+/// Shared checks for ops whose dynamic result dims come from `index` operands.
+static LogicalResult verifySizedResult(Operation *op, RankedTensorType input,
+                                       RankedTensorType result,
+                                       size_t numSizes) {
+  if (input.getElementType() != result.getElementType())
+    return op->emitOpError("changes the element type: ")
+           << input << " -> " << result;
+  if (static_cast<int64_t>(numSizes) != result.getNumDynamicDims())
+    return op->emitOpError("needs one size operand per dynamic result dim: ")
+           << result << " has " << result.getNumDynamicDims() << ", got "
+           << numSizes;
+  return success();
+}
+
+LogicalResult ReshapeOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType result = getType();
+  if (failed(verifySizedResult(*this, input, result, getSizes().size())))
+    return failure();
+  if (input.hasStaticShape() && result.hasStaticShape() &&
+      input.getNumElements() != result.getNumElements())
+    return emitOpError("cannot reshape ")
+           << input << " (" << input.getNumElements() << " elements) to "
+           << result << " (" << result.getNumElements() << " elements)";
+  return success();
+}
+
+OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType() && getType().hasStaticShape())
+    return getInput();
+  if (auto dense = dyn_cast_or_null<DenseElementsAttr>(adaptor.getInput()))
+    if (getType().hasStaticShape())
+      return dense.reshape(getType());
+  // reshape(reshape(x)) == reshape(x): only row-major order matters.
+  if (auto producer = getInput().getDefiningOp<ReshapeOp>()) {
+    getInputMutable().assign(producer.getInput());
+    return getResult();
+  }
+  return {};
+}
+
+LogicalResult BroadcastToOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType result = getType();
+  if (failed(verifySizedResult(*this, input, result, getSizes().size())))
+    return failure();
+  if (!isBroadcastableTo(input.getShape(), result.getShape()))
+    return emitOpError("cannot broadcast ") << input << " to " << result;
+  return success();
+}
+
+OpFoldResult BroadcastToOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType() && getType().hasStaticShape())
+    return getInput();
+  if (auto dense = dyn_cast_or_null<SplatElementsAttr>(adaptor.getInput()))
+    if (getType().hasStaticShape())
+      return SplatElementsAttr::get(getType(), dense.getSplatValue<Attribute>());
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// TransposeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  RankedTensorType input = tensorTypeOf(adaptor.getInput());
+  ArrayRef<int64_t> perm = adaptor.getPermutation();
+  int64_t rank = input.getRank();
+  SmallVector<bool> used(rank, false);
+  bool valid = static_cast<int64_t>(perm.size()) == rank;
+  for (int64_t p : perm) {
+    if (!valid)
+      break;
+    valid = p >= 0 && p < rank && !used[p];
+    if (valid)
+      used[p] = true;
+  }
+  if (!valid) {
+    std::string text;
+    for (int64_t p : perm)
+      text += (text.empty() ? "" : ", ") + std::to_string(p);
+    return inferError(loc, "transpose",
+                      "permutation [" + text + "] is not a permutation of the " +
+                          Twine(rank) + " dims of " + typeText(input));
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(input.getDimSize(p));
+  results.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor) {
+  for (auto [i, p] : llvm::enumerate(getPermutation()))
+    if (static_cast<int64_t>(i) != p)
+      return {};
+  return getInput();
+}
+
+//===----------------------------------------------------------------------===//
+// SliceOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &results) {
+  RankedTensorType input = tensorTypeOf(adaptor.getInput());
+  int64_t rank = input.getRank();
+  ArrayRef<int64_t> start = adaptor.getStart(), stop = adaptor.getStop(),
+                    step = adaptor.getStep();
+  if (static_cast<int64_t>(start.size()) != rank ||
+      static_cast<int64_t>(stop.size()) != rank ||
+      static_cast<int64_t>(step.size()) != rank)
+    return inferError(loc, "slice",
+                      "needs start, stop and step for each of the " +
+                          Twine(rank) + " dims of " + typeText(input));
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (step[i] <= 0)
+      return inferError(loc, "slice",
+                        "step must be positive, got " + Twine(step[i]) +
+                            " for dim " + Twine(i));
+    int64_t size = input.getDimSize(i);
+    shape.push_back(ShapedType::isDynamic(size)
+                        ? ShapedType::kDynamic
+                        : computeSliceExtent(size, start[i], stop[i], step[i])
+                              .count);
+  }
+  results.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+OpFoldResult SliceOp::fold(FoldAdaptor) {
+  RankedTensorType input = getInput().getType();
+  if (!input.hasStaticShape())
+    return {};
+  for (int64_t i = 0; i < input.getRank(); ++i) {
+    SliceExtent extent = computeSliceExtent(input.getDimSize(i), getStart()[i],
+                                            getStop()[i], getStep()[i]);
+    if (extent.offset != 0 || extent.count != input.getDimSize(i))
+      return {};
+  }
+  return getInput();
+}
+
+//===----------------------------------------------------------------------===//
+// ConcatOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  ValueRange inputs = adaptor.getInputs();
+  if (inputs.empty())
+    return inferError(loc, "concat", "needs at least one input");
+  RankedTensorType first = tensorTypeOf(inputs.front());
+  int64_t rank = first.getRank();
+  int64_t dim = adaptor.getDim();
+  if (dim < 0 || dim >= rank)
+    return inferError(loc, "concat",
+                      "dim " + Twine(dim) + " is out of range for " +
+                          typeText(first) + " (rank " + Twine(rank) + ")");
+  SmallVector<int64_t> shape(first.getShape());
+  for (Value value : inputs.drop_front()) {
+    RankedTensorType type = tensorTypeOf(value);
+    if (type.getRank() != rank || type.getElementType() != first.getElementType())
+      return inferError(loc, "concat",
+                        "inputs differ in rank or element type: " +
+                            typeText(first) + " and " + typeText(type));
+    for (int64_t i = 0; i < rank; ++i) {
+      int64_t a = shape[i], b = type.getDimSize(i);
+      if (i == dim) {
+        shape[i] = ShapedType::isDynamic(a) || ShapedType::isDynamic(b)
+                       ? ShapedType::kDynamic
+                       : a + b;
+      } else if (ShapedType::isDynamic(a)) {
+        shape[i] = b;
+      } else if (!ShapedType::isDynamic(b) && a != b) {
+        return inferError(loc, "concat",
+                          "inputs differ in dim " + Twine(i) + ": " +
+                              typeText(first) + " and " + typeText(type));
+      }
+    }
+  }
+  results.push_back(RankedTensorType::get(shape, first.getElementType()));
+  return success();
+}
+
+OpFoldResult ConcatOp::fold(FoldAdaptor) {
+  if (getInputs().size() == 1 && getInputs().front().getType() == getType())
+    return getInputs().front();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// SoftmaxOp, LogSoftmaxOp
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifySoftmaxDim(Operation *op, RankedTensorType type,
+                                      int64_t dim) {
+  if (dim < 0 || dim >= type.getRank())
+    return op->emitOpError("dim ")
+           << dim << " is out of range for " << type << " (rank "
+           << type.getRank() << ")";
+  return success();
+}
+
+LogicalResult SoftmaxOp::verify() {
+  return verifySoftmaxDim(*this, getType(), getDim());
+}
+
+LogicalResult LogSoftmaxOp::verify() {
+  return verifySoftmaxDim(*this, getType(), getDim());
+}
+
+#define GET_OP_CLASSES
+#include "ember/Dialect/EmberOps.cpp.inc"
