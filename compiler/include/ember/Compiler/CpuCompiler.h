@@ -1,0 +1,92 @@
+//===- CpuCompiler.h - compile ember modules for the host CPU ---*- C++ -*-===//
+//
+// The CPU back end: lowers a module of ember functions to the LLVM dialect,
+// JIT-compiles it for the host (vectorized for its CPU features), and can write
+// the same code as an object file for ahead-of-time use.
+//
+// Calling convention (destination passing): each public function is called
+// with its input buffers followed by one caller-allocated buffer per result.
+// Buffers are dense row-major; input and output buffers must not overlap.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_COMPILER_CPUCOMPILER_H
+#define EMBER_COMPILER_CPUCOMPILER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace mlir {
+class ExecutionEngine;
+} // namespace mlir
+
+namespace ember {
+
+/// Registers every dialect and interface the compiler needs (ember, the
+/// upstream dialects it lowers through, bufferization models, LLVM IR
+/// translation).
+void registerCompilerDialects(mlir::DialectRegistry &registry);
+
+/// Adds the passes that take ember functions to the LLVM dialect for the CPU:
+/// decompose, ember->linalg, fusion, buffer ABI, bufferization, BLAS calls,
+/// loops, math approximation, LLVM conversion.
+void buildCpuLoweringPipeline(mlir::OpPassManager &pm);
+
+/// A dense row-major buffer handed to compiled code.
+struct BufferView {
+  void *data;
+  const int64_t *shape;
+  int64_t rank;
+};
+
+/// The uniform entry signature: `args[i]` points at a pointer to the i-th
+/// memref descriptor.
+using PackedEntry = void (*)(void **args);
+
+/// Calls a packed entry with `buffers` (inputs then outputs).
+void invokePacked(PackedEntry entry, llvm::ArrayRef<BufferView> buffers);
+
+struct CpuCompileOptions {
+  /// LLVM optimization level (0-3).
+  unsigned optLevel = 3;
+  /// Keep the machine code so that `writeObjectFile` works.
+  bool keepObject = false;
+};
+
+/// JIT-compiled code for one module.
+class CpuExecutable {
+public:
+  explicit CpuExecutable(std::unique_ptr<mlir::ExecutionEngine> engine);
+  ~CpuExecutable();
+
+  /// The entry for public function `name`, or null with `error` set.
+  PackedEntry lookup(llvm::StringRef name, std::string *error) const;
+
+  /// Calls `name` with inputs then outputs; false with `error` set when the
+  /// function does not exist.
+  bool invoke(llvm::StringRef name, llvm::ArrayRef<BufferView> buffers,
+              std::string *error) const;
+
+  /// Writes the compiled code as an ELF object (needs `keepObject`).
+  bool writeObjectFile(llvm::StringRef path, std::string *error) const;
+
+private:
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+};
+
+/// Lowers `module` in place and JIT-compiles it. On failure returns null and
+/// sets `error` to the diagnostics, each with its source location.
+std::unique_ptr<CpuExecutable> compileForCpu(mlir::ModuleOp module,
+                                             const CpuCompileOptions &options,
+                                             std::string *error);
+
+} // namespace ember
+
+#endif // EMBER_COMPILER_CPUCOMPILER_H

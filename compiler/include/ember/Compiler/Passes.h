@@ -1,0 +1,23 @@
+//===- Passes.h - Ember compiler passes -------------------------*- C++ -*-===//
+
+#ifndef EMBER_COMPILER_PASSES_H
+#define EMBER_COMPILER_PASSES_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace ember {
+
+#define GEN_PASS_DECL
+#include "ember/Compiler/Passes.h.inc"
+
+/// Registers every Ember pass and the `ember-lower-to-llvm` pipeline.
+void registerEmberPasses();
+
+#define GEN_PASS_REGISTRATION
+#include "ember/Compiler/Passes.h.inc"
+
+} // namespace ember
+
+#endif // EMBER_COMPILER_PASSES_H

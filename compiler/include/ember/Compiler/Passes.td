@@ -1,0 +1,100 @@
+//===- Passes.td - Ember compiler passes -------------------*- tablegen -*-===//
+
+#ifndef EMBER_COMPILER_PASSES_TD
+#define EMBER_COMPILER_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def EmberDecompose : Pass<"ember-decompose", "mlir::func::FuncOp"> {
+  let summary = "Expand composite ember ops (softmax, log_softmax) into primitives";
+  let description = [{
+    Rewrites composite ops so later passes see only primitive ops. Softmax
+    subtracts the max along `dim` before `exp` so large inputs do not
+    overflow:
+
+    ```mlir
+    %y = ember.softmax %x dim = 1 : tensor<?x8xf32>
+    // becomes
+    %m = ember.max %x dims = [1] keepdim : tensor<?x8xf32> -> tensor<?x1xf32>
+    %s = ember.sub %x, %m : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
+    %e = ember.exp %s : tensor<?x8xf32>
+    %z = ember.sum %e dims = [1] keepdim : tensor<?x8xf32> -> tensor<?x1xf32>
+    %y = ember.div %e, %z : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
+    ```
+  }];
+  let dependentDialects = ["ember::EmberDialect"];
+}
+
+def ConvertEmberToLinalg : Pass<"convert-ember-to-linalg", "mlir::func::FuncOp"> {
+  let summary = "Lower ember ops to linalg, tensor, arith and math";
+  let description = [{
+    Element-wise ops and broadcasts become `linalg.generic` ops whose indexing
+    maps read a static size-1 dim at index 0; reductions become
+    `linalg.generic` reductions over a `linalg.fill`ed init; `matmul` becomes
+    `linalg.matmul` (a leading batch of the left operand folds into M) or
+    `linalg.batch_matmul`; shape ops become `tensor` ops. f16 and bf16 values
+    are widened to f32 around each computation and narrowed after it. Fails,
+    naming the op, if any ember op is left.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
+    "mlir::math::MathDialect", "mlir::tensor::TensorDialect"
+  ];
+}
+
+def EmberFuseElementwise : Pass<"ember-fuse-elementwise", "mlir::func::FuncOp"> {
+  let summary = "Fuse element-wise linalg.generic producers into their consumers";
+  let description = [{
+    Merges a chain like `sigmoid(a * b + c) * d - a` into one loop nest so
+    intermediate tensors are never written to memory. A producer is fused
+    only into its single consumer, so no work is duplicated.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
+def EmberDestinationAbi : Pass<"ember-destination-abi", "mlir::ModuleOp"> {
+  let summary = "Give public functions a destination-passing buffer ABI";
+  let description = [{
+    Rewrites each public `func.func` on tensors so the caller owns every
+    buffer: tensor arguments become identity-layout memrefs, and each result
+    becomes a trailing memref argument written with
+    `bufferization.materialize_in_destination`. After
+    `eliminate-empty-tensors` the last op writes straight into the caller's
+    buffer. The function gets `llvm.emit_c_interface`.
+
+    ```mlir
+    func.func @f(%a: tensor<?xf32>) -> tensor<?xf32>
+    // becomes
+    func.func @f(%a: memref<?xf32>, %out0: memref<?xf32>)
+    ```
+  }];
+  let dependentDialects = [
+    "mlir::bufferization::BufferizationDialect", "mlir::memref::MemRefDialect"
+  ];
+}
+
+def EmberMatmulToBlas : Pass<"ember-matmul-to-blas", "mlir::ModuleOp"> {
+  let summary = "Call the runtime's BLAS-backed GEMM for bufferized f32/f64 matmuls";
+  let description = [{
+    Replaces `linalg.matmul` and `linalg.batch_matmul` on f32/f64 memrefs by
+    calls to `ember_cpu_{s,d}gemm[_batched]` (runtime/cpu), which call
+    OpenBLAS with any row- or column-major strides. Measured on this CPU,
+    generated loop nests reach ~2 GFLOP/s and OpenBLAS ~100 per core.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::memref::MemRefDialect"];
+}
+
+def EmberApproximateMath : Pass<"ember-approximate-math", "mlir::func::FuncOp"> {
+  let summary = "Replace f32 transcendental math ops by vectorizable polynomials";
+  let description = [{
+    `math.exp`, `math.log`, `math.tanh`, `math.erf` and friends on f32 would
+    otherwise become scalar libm calls that block loop vectorization. f64 ops
+    are left for `convert-math-to-libm`.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+    "mlir::vector::VectorDialect"
+  ];
+}
+
+#endif // EMBER_COMPILER_PASSES_TD

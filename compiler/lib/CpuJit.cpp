@@ -1,0 +1,178 @@
+//===- CpuJit.cpp - JIT-compile lowered ember modules for the host ---------===//
+
+#include "ember/Compiler/CpuCompiler.h"
+#include "ember/Runtime/CpuGemm.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <mutex>
+
+using namespace mlir;
+
+namespace ember {
+
+namespace {
+
+void initializeNativeTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+/// Collects diagnostics as "file:line:col: error: message" lines.
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(MLIRContext *context)
+      : handler(context, [this](Diagnostic &diag) {
+          llvm::raw_string_ostream os(text);
+          os << diag.getLocation() << ": " << diag << "\n";
+          for (Diagnostic &note : diag.getNotes())
+            os << note.getLocation() << ": note: " << note << "\n";
+          return success();
+        }) {}
+  std::string take() { return std::move(text); }
+
+private:
+  std::string text;
+  ScopedDiagnosticHandler handler;
+};
+
+} // namespace
+
+void invokePacked(PackedEntry entry, llvm::ArrayRef<BufferView> buffers) {
+  // One memref descriptor per buffer: {allocated, aligned, offset,
+  // sizes[rank], strides[rank]} as 64-bit words, strides row-major.
+  size_t words = 0;
+  for (const BufferView &buffer : buffers)
+    words += 3 + 2 * buffer.rank;
+  llvm::SmallVector<int64_t, 64> storage(words);
+  llvm::SmallVector<void *, 16> descriptors(buffers.size());
+  llvm::SmallVector<void *, 16> args(buffers.size());
+  int64_t *cursor = storage.data();
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const BufferView &buffer = buffers[i];
+    descriptors[i] = cursor;
+    cursor[0] = reinterpret_cast<int64_t>(buffer.data);
+    cursor[1] = reinterpret_cast<int64_t>(buffer.data);
+    cursor[2] = 0;
+    int64_t stride = 1;
+    for (int64_t d = buffer.rank - 1; d >= 0; --d) {
+      cursor[3 + d] = buffer.shape[d];
+      cursor[3 + buffer.rank + d] = stride;
+      stride *= buffer.shape[d];
+    }
+    cursor += 3 + 2 * buffer.rank;
+    args[i] = &descriptors[i];
+  }
+  entry(args.data());
+}
+
+CpuExecutable::CpuExecutable(std::unique_ptr<ExecutionEngine> engine)
+    : engine(std::move(engine)) {}
+
+CpuExecutable::~CpuExecutable() = default;
+
+PackedEntry CpuExecutable::lookup(llvm::StringRef name,
+                                  std::string *error) const {
+  auto entry = engine->lookupPacked(("_mlir_ciface_" + name).str());
+  if (!entry) {
+    llvm::consumeError(entry.takeError());
+    if (error)
+      *error = "no public function named '" + name.str() +
+               "' in the compiled module";
+    return nullptr;
+  }
+  return *entry;
+}
+
+bool CpuExecutable::invoke(llvm::StringRef name,
+                           llvm::ArrayRef<BufferView> buffers,
+                           std::string *error) const {
+  PackedEntry entry = lookup(name, error);
+  if (!entry)
+    return false;
+  invokePacked(entry, buffers);
+  return true;
+}
+
+bool CpuExecutable::writeObjectFile(llvm::StringRef path,
+                                    std::string *error) const {
+  engine->dumpToObjectFile(path);
+  return true;
+}
+
+std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
+                                             const CpuCompileOptions &options,
+                                             std::string *error) {
+  initializeNativeTarget();
+  MLIRContext *context = module.getContext();
+  DiagnosticCollector diagnostics(context);
+
+  PassManager pm(context);
+  buildCpuLoweringPipeline(pm);
+  if (failed(pm.run(module))) {
+    if (error)
+      *error = diagnostics.take();
+    return nullptr;
+  }
+
+  // Target the host CPU exactly (e.g. AVX-512): without a host target
+  // machine LLVM's O3 does not vectorize for this CPU.
+  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!builder) {
+    if (error)
+      *error = "cannot detect the host CPU: " + llvm::toString(builder.takeError());
+    return nullptr;
+  }
+  builder->setCodeGenOptLevel(options.optLevel >= 3
+                                  ? llvm::CodeGenOptLevel::Aggressive
+                                  : llvm::CodeGenOptLevel::Default);
+  auto targetMachine = builder->createTargetMachine();
+  if (!targetMachine) {
+    if (error)
+      *error = "cannot create a target machine: " +
+               llvm::toString(targetMachine.takeError());
+    return nullptr;
+  }
+  auto transformer = makeOptimizingTransformer(options.optLevel, /*sizeLevel=*/0,
+                                               targetMachine->get());
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = transformer;
+  engineOptions.jitCodeGenOptLevel = options.optLevel >= 3
+                                         ? llvm::CodeGenOptLevel::Aggressive
+                                         : llvm::CodeGenOptLevel::Default;
+  engineOptions.enableObjectDump = options.keepObject;
+  engineOptions.enableGDBNotificationListener = false;
+  engineOptions.enablePerfNotificationListener = false;
+  auto engine =
+      ExecutionEngine::create(module, engineOptions, std::move(*targetMachine));
+  if (!engine) {
+    std::string message = diagnostics.take();
+    if (error)
+      *error = message + llvm::toString(engine.takeError());
+    return nullptr;
+  }
+  // Generated code calls the runtime's GEMM entry points by name.
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    int count = 0;
+    const RuntimeSymbol *table = cpuGemmSymbols(&count);
+    for (int i = 0; i < count; ++i)
+      symbols[interner(table[i].name)] = {
+          llvm::orc::ExecutorAddr::fromPtr(table[i].address),
+          llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
+  (*engine)->initialize();
+  return std::make_unique<CpuExecutable>(std::move(*engine));
+}
+
+} // namespace ember

@@ -1,0 +1,60 @@
+//===- CpuPipeline.cpp - the ember -> LLVM dialect pass pipeline -----------===//
+
+#include "ember/Compiler/CpuCompiler.h"
+#include "ember/Compiler/Passes.h"
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void ember::buildCpuLoweringPipeline(OpPassManager &pm) {
+  // Tensor level: primitives, linalg, fusion.
+  OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
+  tensorFuncs.addPass(createEmberDecompose());
+  tensorFuncs.addPass(createConvertEmberToLinalg());
+  tensorFuncs.addPass(createCanonicalizerPass());
+  tensorFuncs.addPass(createEmberFuseElementwise());
+  tensorFuncs.addPass(createCSEPass());
+  tensorFuncs.addPass(createCanonicalizerPass());
+
+  // Buffers: the caller owns inputs and outputs; the last op of each result
+  // writes into the caller's buffer.
+  pm.addPass(createEmberDestinationAbi());
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = false;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createEmberMatmulToBlas());
+  bufferization::buildBufferDeallocationPipeline(pm);
+
+  // Loops and scalar code; LLVM's loop vectorizer widens the inner loops.
+  OpPassManager &bufferFuncs = pm.nest<func::FuncOp>();
+  bufferFuncs.addPass(createConvertLinalgToLoopsPass());
+  bufferFuncs.addPass(createEmberApproximateMath());
+  bufferFuncs.addPass(createCanonicalizerPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}

@@ -1,0 +1,92 @@
+//===- DestinationAbi.cpp - caller-owned buffers for public functions ------===//
+
+#include "ember/Compiler/Passes.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+
+namespace ember {
+#define GEN_PASS_DEF_EMBERDESTINATIONABI
+#include "ember/Compiler/Passes.h.inc"
+} // namespace ember
+
+using namespace mlir;
+
+namespace {
+
+MemRefType bufferTypeFor(RankedTensorType type) {
+  return MemRefType::get(type.getShape(), type.getElementType());
+}
+
+LogicalResult rewriteFunction(func::FuncOp func) {
+  FunctionType oldType = func.getFunctionType();
+  for (Type type : llvm::concat<const Type>(oldType.getInputs(),
+                                            oldType.getResults()))
+    if (isa<TensorType>(type) && !isa<RankedTensorType>(type))
+      return func.emitOpError("has an unranked tensor in its signature; the "
+                              "buffer ABI needs ranked tensors");
+
+  SmallVector<Type> newInputs;
+  for (Type type : oldType.getInputs()) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    newInputs.push_back(tensor ? bufferTypeFor(tensor) : type);
+  }
+  for (Type type : oldType.getResults()) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor)
+      return func.emitOpError("returns a non-tensor value (")
+             << type << "); the buffer ABI returns tensors only";
+    newInputs.push_back(bufferTypeFor(tensor));
+  }
+
+  Block &entry = func.front();
+  OpBuilder builder(func.getContext());
+  builder.setInsertionPointToStart(&entry);
+  Location loc = func.getLoc();
+  // Inputs: wrap each buffer argument as a read-only tensor.
+  for (BlockArgument arg : llvm::to_vector(entry.getArguments())) {
+    auto tensor = dyn_cast<RankedTensorType>(arg.getType());
+    if (!tensor)
+      continue;
+    arg.setType(bufferTypeFor(tensor));
+    auto asTensor = bufferization::ToTensorOp::create(
+        builder, loc, tensor, arg, /*restrict=*/true, /*writable=*/false);
+    arg.replaceAllUsesExcept(asTensor, asTensor);
+  }
+  SmallVector<BlockArgument> outputs;
+  for (Type type : oldType.getResults())
+    outputs.push_back(
+        entry.addArgument(bufferTypeFor(cast<RankedTensorType>(type)), loc));
+
+  // Outputs: each return value lands in its destination buffer.
+  SmallVector<func::ReturnOp> returns;
+  func.walk([&](func::ReturnOp op) { returns.push_back(op); });
+  for (func::ReturnOp ret : returns) {
+    builder.setInsertionPoint(ret);
+    for (auto [value, out] : llvm::zip(ret.getOperands(), outputs)) {
+      bufferization::MaterializeInDestinationOp::create(
+          builder, ret.getLoc(), /*result=*/Type(), value, out,
+          /*restrict=*/true, /*writable=*/true);
+    }
+    func::ReturnOp::create(builder, ret.getLoc());
+    ret.erase();
+  }
+  func.setType(FunctionType::get(func.getContext(), newInputs, {}));
+  func->setAttr("llvm.emit_c_interface", UnitAttr::get(func.getContext()));
+  return success();
+}
+
+struct EmberDestinationAbiPass
+    : ember::impl::EmberDestinationAbiBase<EmberDestinationAbiPass> {
+  void runOnOperation() override {
+    for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isPrivate() || func.isExternal())
+        continue;
+      if (failed(rewriteFunction(func)))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

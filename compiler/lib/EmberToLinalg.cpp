@@ -1,0 +1,955 @@
+//===- EmberToLinalg.cpp - lower ember ops to linalg/tensor/arith/math -----===//
+//
+// Element-wise ops and broadcasts become linalg.generic; reductions become
+// linalg.generic reductions; matmul becomes linalg.matmul/batch_matmul; shape
+// ops become tensor ops. Half-precision ops are first rewritten at the ember
+// level to compute in f32, so every lowering below sees f32/f64/i32/i64/i1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Compiler/Passes.h"
+#include "ember/Dialect/EmberOps.h"
+#include "ember/Dialect/Shapes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+#include <limits>
+
+namespace ember {
+#define GEN_PASS_DEF_CONVERTEMBERTOLINALG
+#include "ember/Compiler/Passes.h.inc"
+} // namespace ember
+
+using namespace mlir;
+using namespace ember;
+
+namespace {
+
+using ScalarFn =
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange args)>;
+
+RankedTensorType tensorTypeOf(Value value) {
+  return cast<RankedTensorType>(value.getType());
+}
+
+bool isHalf(Type type) { return type.isF16() || type.isBF16(); }
+
+Value indexConst(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+Value scalarConst(OpBuilder &b, Location loc, Type type, double value) {
+  if (auto floatType = dyn_cast<FloatType>(type))
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(floatType, value));
+  return arith::ConstantOp::create(
+      b, loc, b.getIntegerAttr(type, static_cast<int64_t>(value)));
+}
+
+/// The size of dim `dim` of `value` as an OpFoldResult (static when known).
+OpFoldResult dimSize(OpBuilder &b, Location loc, Value value, int64_t dim) {
+  int64_t size = tensorTypeOf(value).getDimSize(dim);
+  if (!ShapedType::isDynamic(size))
+    return b.getIndexAttr(size);
+  return tensor::DimOp::create(b, loc, value, dim).getResult();
+}
+
+Value dimValue(OpBuilder &b, Location loc, Value value, int64_t dim) {
+  return getValueOrCreateConstantIndexOp(b, loc, dimSize(b, loc, value, dim));
+}
+
+/// The indexing map that reads `inputType` inside a loop nest over
+/// `resultType`: dims align from the right, a static 1 reads index 0.
+AffineMap broadcastMap(RankedTensorType inputType, RankedTensorType resultType,
+                       MLIRContext *ctx) {
+  int64_t rank = resultType.getRank();
+  int64_t lead = rank - inputType.getRank();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t j = 0; j < inputType.getRank(); ++j) {
+    bool stretched = inputType.getDimSize(j) == 1 &&
+                     resultType.getDimSize(lead + j) != 1;
+    exprs.push_back(stretched ? getAffineConstantExpr(0, ctx)
+                              : getAffineDimExpr(lead + j, ctx));
+  }
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+/// Dynamic result sizes of a broadcast: a dynamic result dim always has an
+/// operand whose aligned dim is dynamic (a `?` never broadcasts), so read it.
+SmallVector<Value> broadcastDynamicSizes(OpBuilder &b, Location loc,
+                                         RankedTensorType resultType,
+                                         ValueRange inputs) {
+  SmallVector<Value> sizes;
+  int64_t rank = resultType.getRank();
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!resultType.isDynamicDim(i))
+      continue;
+    Value size;
+    for (Value input : inputs) {
+      RankedTensorType type = tensorTypeOf(input);
+      int64_t j = i - (rank - type.getRank());
+      if (j >= 0 && type.isDynamicDim(j)) {
+        size = tensor::DimOp::create(b, loc, input, j);
+        break;
+      }
+    }
+    assert(size && "dynamic result dim without a dynamic operand dim");
+    sizes.push_back(size);
+  }
+  return sizes;
+}
+
+/// A parallel linalg.generic over `resultType` applying `fn` to the
+/// broadcast elements of `inputs`.
+Value buildElementwise(OpBuilder &b, Location loc, RankedTensorType resultType,
+                       ValueRange inputs, ScalarFn fn,
+                       ArrayRef<Value> dynamicSizes = {}) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps;
+  for (Value input : inputs)
+    maps.push_back(broadcastMap(tensorTypeOf(input), resultType, ctx));
+  maps.push_back(AffineMap::getMultiDimIdentityMap(resultType.getRank(), ctx));
+  SmallVector<Value> sizes(dynamicSizes);
+  if (sizes.empty())
+    sizes = broadcastDynamicSizes(b, loc, resultType, inputs);
+  Value init = tensor::EmptyOp::create(b, loc, resultType.getShape(),
+                                       resultType.getElementType(), sizes);
+  SmallVector<utils::IteratorType> iterators(resultType.getRank(),
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{resultType}, inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value result = fn(nb, nl, args.drop_back());
+        linalg::YieldOp::create(nb, nl, result);
+      });
+  return generic.getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Scalar semantics
+//===----------------------------------------------------------------------===//
+
+Value convertScalar(OpBuilder &b, Location loc, Value value, Type to) {
+  Type from = value.getType();
+  if (from == to)
+    return value;
+  if (to.isInteger(1)) {
+    Value zero = scalarConst(b, loc, from, 0);
+    if (isa<FloatType>(from))
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, value,
+                                   zero);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, value, zero);
+  }
+  bool fromFloat = isa<FloatType>(from), toFloat = isa<FloatType>(to);
+  if (fromFloat && toFloat) {
+    if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+      return arith::ExtFOp::create(b, loc, to, value);
+    if (from.getIntOrFloatBitWidth() > to.getIntOrFloatBitWidth())
+      return arith::TruncFOp::create(b, loc, to, value);
+    // f16 <-> bf16: go through f32.
+    Value wide = arith::ExtFOp::create(b, loc, b.getF32Type(), value);
+    return arith::TruncFOp::create(b, loc, to, wide);
+  }
+  if (!fromFloat && toFloat) {
+    if (from.isInteger(1))
+      return arith::UIToFPOp::create(b, loc, to, value);
+    return arith::SIToFPOp::create(b, loc, to, value);
+  }
+  if (fromFloat && !toFloat)
+    return arith::FPToSIOp::create(b, loc, to, value);
+  if (from.isInteger(1))
+    return arith::ExtUIOp::create(b, loc, to, value);
+  if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+    return arith::ExtSIOp::create(b, loc, to, value);
+  return arith::TruncIOp::create(b, loc, to, value);
+}
+
+Value computeUnary(OpBuilder &b, Location loc, Operation *op, Value x) {
+  Type type = x.getType();
+  bool isFloat = isa<FloatType>(type);
+  if (isa<NegOp>(op))
+    return isFloat ? arith::NegFOp::create(b, loc, x).getResult()
+                   : arith::SubIOp::create(b, loc, scalarConst(b, loc, type, 0),
+                                           x)
+                         .getResult();
+  if (isa<AbsOp>(op))
+    return isFloat ? math::AbsFOp::create(b, loc, x).getResult()
+                   : math::AbsIOp::create(b, loc, x).getResult();
+  if (isa<ReluOp>(op)) {
+    Value zero = scalarConst(b, loc, type, 0);
+    // maximumf propagates NaN, like torch.relu.
+    return isFloat ? arith::MaximumFOp::create(b, loc, x, zero).getResult()
+                   : arith::MaxSIOp::create(b, loc, x, zero).getResult();
+  }
+  if (isa<ExpOp>(op))
+    return math::ExpOp::create(b, loc, x);
+  if (isa<LogOp>(op))
+    return math::LogOp::create(b, loc, x);
+  if (isa<SqrtOp>(op))
+    return math::SqrtOp::create(b, loc, x);
+  if (isa<RsqrtOp>(op))
+    return math::RsqrtOp::create(b, loc, x);
+  if (isa<TanhOp>(op))
+    return math::TanhOp::create(b, loc, x);
+  if (isa<SigmoidOp>(op)) {
+    Value one = scalarConst(b, loc, type, 1);
+    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+    return arith::DivFOp::create(b, loc, one,
+                                 arith::AddFOp::create(b, loc, one, e));
+  }
+  if (isa<GeluOp>(op)) {
+    // gelu(x) = 0.5 * x * (1 + erf(x / sqrt(2))), torch's default form.
+    Value half = scalarConst(b, loc, type, 0.5);
+    Value one = scalarConst(b, loc, type, 1);
+    Value invSqrt2 = scalarConst(b, loc, type, M_SQRT1_2);
+    Value erf = math::ErfOp::create(b, loc,
+                                    arith::MulFOp::create(b, loc, x, invSqrt2));
+    Value scaled = arith::MulFOp::create(b, loc, half, x);
+    return arith::MulFOp::create(b, loc, scaled,
+                                 arith::AddFOp::create(b, loc, one, erf));
+  }
+  llvm_unreachable("not a unary ember op");
+}
+
+Value computeBinary(OpBuilder &b, Location loc, Operation *op, Value x,
+                    Value y) {
+  bool isFloat = isa<FloatType>(x.getType());
+  if (isa<AddOp>(op))
+    return isFloat ? arith::AddFOp::create(b, loc, x, y).getResult()
+                   : arith::AddIOp::create(b, loc, x, y).getResult();
+  if (isa<SubOp>(op))
+    return isFloat ? arith::SubFOp::create(b, loc, x, y).getResult()
+                   : arith::SubIOp::create(b, loc, x, y).getResult();
+  if (isa<MulOp>(op))
+    return isFloat ? arith::MulFOp::create(b, loc, x, y).getResult()
+                   : arith::MulIOp::create(b, loc, x, y).getResult();
+  if (isa<DivOp>(op))
+    return isFloat ? arith::DivFOp::create(b, loc, x, y).getResult()
+                   : arith::DivSIOp::create(b, loc, x, y).getResult();
+  if (isa<PowOp>(op))
+    return math::PowFOp::create(b, loc, x, y);
+  if (isa<MaximumOp>(op))
+    return isFloat ? arith::MaximumFOp::create(b, loc, x, y).getResult()
+                   : arith::MaxSIOp::create(b, loc, x, y).getResult();
+  if (isa<MinimumOp>(op))
+    return isFloat ? arith::MinimumFOp::create(b, loc, x, y).getResult()
+                   : arith::MinSIOp::create(b, loc, x, y).getResult();
+  llvm_unreachable("not a binary ember op");
+}
+
+Value computeCompare(OpBuilder &b, Location loc, ComparePredicate predicate,
+                     Value x, Value y) {
+  Type type = x.getType();
+  if (isa<FloatType>(type)) {
+    // Ordered predicates, except `ne` which is true for NaN (as in torch).
+    arith::CmpFPredicate p;
+    switch (predicate) {
+    case ComparePredicate::eq: p = arith::CmpFPredicate::OEQ; break;
+    case ComparePredicate::ne: p = arith::CmpFPredicate::UNE; break;
+    case ComparePredicate::lt: p = arith::CmpFPredicate::OLT; break;
+    case ComparePredicate::le: p = arith::CmpFPredicate::OLE; break;
+    case ComparePredicate::gt: p = arith::CmpFPredicate::OGT; break;
+    case ComparePredicate::ge: p = arith::CmpFPredicate::OGE; break;
+    }
+    return arith::CmpFOp::create(b, loc, p, x, y);
+  }
+  // Bools compare as unsigned (false < true); other integers are signed.
+  bool isBool = type.isInteger(1);
+  arith::CmpIPredicate p;
+  switch (predicate) {
+  case ComparePredicate::eq: p = arith::CmpIPredicate::eq; break;
+  case ComparePredicate::ne: p = arith::CmpIPredicate::ne; break;
+  case ComparePredicate::lt:
+    p = isBool ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt;
+    break;
+  case ComparePredicate::le:
+    p = isBool ? arith::CmpIPredicate::ule : arith::CmpIPredicate::sle;
+    break;
+  case ComparePredicate::gt:
+    p = isBool ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt;
+    break;
+  case ComparePredicate::ge:
+    p = isBool ? arith::CmpIPredicate::uge : arith::CmpIPredicate::sge;
+    break;
+  }
+  return arith::CmpIOp::create(b, loc, p, x, y);
+}
+
+//===----------------------------------------------------------------------===//
+// Half precision: compute in f32
+//===----------------------------------------------------------------------===//
+
+/// Ops that compute on element values (as opposed to moving them).
+bool computesOnValues(Operation *op) {
+  return isa<NegOp, AbsOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp,
+             SigmoidOp, GeluOp, AddOp, SubOp, MulOp, DivOp, PowOp, MaximumOp,
+             MinimumOp, CompareOp, SumOp, MeanOp, MaxOp, MinOp, ArgmaxOp,
+             MatmulOp>(op);
+}
+
+/// Rewrites each computing op on f16/bf16 into cast -> f32 op -> cast, so
+/// accumulations happen in f32. Fusion later folds the casts into loops.
+void widenHalfPrecision(func::FuncOp func) {
+  SmallVector<Operation *> worklist;
+  func.walk([&](Operation *op) {
+    if (!computesOnValues(op))
+      return;
+    auto hasHalf = [](Type t) {
+      return isHalf(cast<RankedTensorType>(t).getElementType());
+    };
+    if (llvm::any_of(op->getOperandTypes(), hasHalf) ||
+        llvm::any_of(op->getResultTypes(), hasHalf))
+      worklist.push_back(op);
+  });
+  for (Operation *op : worklist) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    auto widen = [&](Type t) {
+      auto type = cast<RankedTensorType>(t);
+      return isHalf(type.getElementType()) ? type.clone(b.getF32Type()) : type;
+    };
+    Operation *wide = b.clone(*op);
+    for (OpOperand &operand : wide->getOpOperands()) {
+      Type wideType = widen(operand.get().getType());
+      if (wideType != operand.get().getType())
+        operand.set(CastOp::create(b, loc, wideType, operand.get()));
+    }
+    for (auto [oldResult, newResult] :
+         llvm::zip(op->getResults(), wide->getResults())) {
+      Type narrowType = oldResult.getType();
+      newResult.setType(widen(narrowType));
+      Value replacement = newResult;
+      if (newResult.getType() != narrowType)
+        replacement = CastOp::create(b, loc, narrowType, newResult);
+      oldResult.replaceAllUsesWith(replacement);
+    }
+    op->erase();
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Element-wise patterns
+//===----------------------------------------------------------------------===//
+
+template <typename OpTy>
+struct LowerUnary : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), op.getType(), {op.getInput()},
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          return computeUnary(b, loc, op, args[0]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+template <typename OpTy>
+struct LowerBinary : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), op.getType(), {op.getLhs(), op.getRhs()},
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          return computeBinary(b, loc, op, args[0], args[1]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerCompare : OpRewritePattern<CompareOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CompareOp op,
+                                PatternRewriter &rewriter) const override {
+    ComparePredicate predicate = op.getPredicate();
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), op.getType(), {op.getLhs(), op.getRhs()},
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          return computeCompare(b, loc, predicate, args[0], args[1]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerSelect : OpRewritePattern<SelectOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SelectOp op,
+                                PatternRewriter &rewriter) const override {
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), op.getType(),
+        {op.getCondition(), op.getTrueValue(), op.getFalseValue()},
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          return arith::SelectOp::create(b, loc, args[0], args[1], args[2])
+              .getResult();
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerCast : OpRewritePattern<CastOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CastOp op,
+                                PatternRewriter &rewriter) const override {
+    Type to = op.getType().getElementType();
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), op.getType(), {op.getInput()},
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          return convertScalar(b, loc, args[0], to);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerConstant : OpRewritePattern<ConstantOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConstantOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<arith::ConstantOp>(
+        op, cast<TypedAttr>(op.getValue()));
+    return success();
+  }
+};
+
+struct LowerBroadcastTo : OpRewritePattern<BroadcastToOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(BroadcastToOp op,
+                                PatternRewriter &rewriter) const override {
+    SmallVector<Value> sizes(op.getSizes());
+    Value result = buildElementwise(
+        rewriter, op.getLoc(), op.getType(), {op.getInput()},
+        [](OpBuilder &, Location, ValueRange args) { return args[0]; }, sizes);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+/// Inserts the unit dims that `keepdim` keeps, expanding `reduced` to `type`.
+Value expandKeptDims(OpBuilder &b, Location loc, Value reduced, Value input,
+                     ArrayRef<int64_t> dims, RankedTensorType type) {
+  llvm::SmallDenseSet<int64_t> reducedDims(dims.begin(), dims.end());
+  SmallVector<ReassociationIndices> groups;
+  ReassociationIndices pending;
+  SmallVector<OpFoldResult> outputShape;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    if (reducedDims.contains(i)) {
+      outputShape.push_back(b.getIndexAttr(1));
+      if (groups.empty())
+        pending.push_back(i);
+      else
+        groups.back().push_back(i);
+      continue;
+    }
+    outputShape.push_back(dimSize(b, loc, input, i));
+    pending.push_back(i);
+    groups.push_back(pending);
+    pending.clear();
+  }
+  return tensor::ExpandShapeOp::create(b, loc, type, reduced, groups,
+                                       outputShape);
+}
+
+/// A linalg.generic reduction of `input` over `dims` (no kept dims) that
+/// combines with `combine(element, accumulator)` from `initValue`.
+Value buildReduction(OpBuilder &b, Location loc, Value input,
+                     ArrayRef<int64_t> dims, Value initValue,
+                     ScalarFn combine) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType inputType = tensorTypeOf(input);
+  llvm::SmallDenseSet<int64_t> reducedDims(dims.begin(), dims.end());
+  SmallVector<int64_t> shape;
+  SmallVector<Value> sizes;
+  SmallVector<AffineExpr> outExprs;
+  SmallVector<utils::IteratorType> iterators;
+  for (int64_t i = 0; i < inputType.getRank(); ++i) {
+    if (reducedDims.contains(i)) {
+      iterators.push_back(utils::IteratorType::reduction);
+      continue;
+    }
+    iterators.push_back(utils::IteratorType::parallel);
+    shape.push_back(inputType.getDimSize(i));
+    if (inputType.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(b, loc, input, i));
+    outExprs.push_back(getAffineDimExpr(i, ctx));
+  }
+  Type elementType = initValue.getType();
+  Value empty = tensor::EmptyOp::create(b, loc, shape, elementType, sizes);
+  Value init =
+      linalg::FillOp::create(b, loc, ValueRange{initValue}, ValueRange{empty})
+          .getResult(0);
+  SmallVector<AffineMap> maps = {
+      AffineMap::getMultiDimIdentityMap(inputType.getRank(), ctx),
+      AffineMap::get(inputType.getRank(), 0, outExprs, ctx)};
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, ValueRange{input}, ValueRange{init},
+      maps, iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        linalg::YieldOp::create(nb, nl, combine(nb, nl, args));
+      });
+  return generic.getResult(0);
+}
+
+/// The neutral element of a max (lowest) or min (highest) reduction.
+Value extremeValue(OpBuilder &b, Location loc, Type type, bool lowest) {
+  if (auto floatType = dyn_cast<FloatType>(type))
+    return arith::ConstantOp::create(
+        b, loc,
+        b.getFloatAttr(floatType, lowest
+                                      ? -std::numeric_limits<double>::infinity()
+                                      : std::numeric_limits<double>::infinity()));
+  unsigned width = type.getIntOrFloatBitWidth();
+  APInt value = lowest ? APInt::getSignedMinValue(width)
+                       : APInt::getSignedMaxValue(width);
+  return arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, value));
+}
+
+template <typename OpTy>
+struct LowerReduce : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = op.getInput();
+    Type type = op.getType().getElementType();
+    bool isFloat = isa<FloatType>(type);
+    ArrayRef<int64_t> dims = op.getDims();
+    Value init;
+    if constexpr (std::is_same_v<OpTy, MaxOp>)
+      init = extremeValue(rewriter, loc, type, /*lowest=*/true);
+    else if constexpr (std::is_same_v<OpTy, MinOp>)
+      init = extremeValue(rewriter, loc, type, /*lowest=*/false);
+    else
+      init = scalarConst(rewriter, loc, type, 0);
+    Value reduced = buildReduction(
+        rewriter, loc, input, dims, init,
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          Value x = args[0], acc = args[1];
+          if constexpr (std::is_same_v<OpTy, MaxOp>)
+            return isFloat ? arith::MaximumFOp::create(b, l, x, acc).getResult()
+                           : arith::MaxSIOp::create(b, l, x, acc).getResult();
+          if constexpr (std::is_same_v<OpTy, MinOp>)
+            return isFloat ? arith::MinimumFOp::create(b, l, x, acc).getResult()
+                           : arith::MinSIOp::create(b, l, x, acc).getResult();
+          return isFloat ? arith::AddFOp::create(b, l, x, acc).getResult()
+                         : arith::AddIOp::create(b, l, x, acc).getResult();
+        });
+    if constexpr (std::is_same_v<OpTy, MeanOp>) {
+      // Divide by the number of reduced elements, known only at run time.
+      Value count = indexConst(rewriter, loc, 1);
+      for (int64_t dim : dims)
+        count = arith::MulIOp::create(rewriter, loc, count,
+                                      dimValue(rewriter, loc, input, dim));
+      Value countInt = arith::IndexCastOp::create(
+          rewriter, loc, rewriter.getI64Type(), count);
+      Value countFloat = arith::SIToFPOp::create(rewriter, loc, type, countInt);
+      auto reducedType = tensorTypeOf(reduced);
+      reduced = buildElementwise(
+          rewriter, loc, reducedType, {reduced},
+          [&](OpBuilder &b, Location l, ValueRange args) {
+            return arith::DivFOp::create(b, l, args[0], countFloat).getResult();
+          });
+    }
+    if (op.getKeepdim())
+      reduced = expandKeptDims(rewriter, loc, reduced, input, dims, op.getType());
+    rewriter.replaceOp(op, reduced);
+    return success();
+  }
+};
+
+struct LowerArgmax : OpRewritePattern<ArgmaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ArgmaxOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value input = op.getInput();
+    RankedTensorType inputType = tensorTypeOf(input);
+    Type type = inputType.getElementType();
+    int64_t dim = op.getDim();
+    SmallVector<int64_t> shape;
+    SmallVector<Value> sizes;
+    SmallVector<AffineExpr> outExprs;
+    SmallVector<utils::IteratorType> iterators;
+    for (int64_t i = 0; i < inputType.getRank(); ++i) {
+      if (i == dim) {
+        iterators.push_back(utils::IteratorType::reduction);
+        continue;
+      }
+      iterators.push_back(utils::IteratorType::parallel);
+      shape.push_back(inputType.getDimSize(i));
+      if (inputType.isDynamicDim(i))
+        sizes.push_back(tensor::DimOp::create(rewriter, loc, input, i));
+      outExprs.push_back(getAffineDimExpr(i, ctx));
+    }
+    auto fill = [&](Type elementType, Value value) {
+      Value empty =
+          tensor::EmptyOp::create(rewriter, loc, shape, elementType, sizes);
+      return linalg::FillOp::create(rewriter, loc, ValueRange{value},
+                                    ValueRange{empty})
+          .getResult(0);
+    };
+    Value bestInit = fill(type, extremeValue(rewriter, loc, type, true));
+    Value indexInit = fill(rewriter.getI64Type(),
+                           scalarConst(rewriter, loc, rewriter.getI64Type(), 0));
+    AffineMap outMap = AffineMap::get(inputType.getRank(), 0, outExprs, ctx);
+    SmallVector<AffineMap> maps = {
+        AffineMap::getMultiDimIdentityMap(inputType.getRank(), ctx), outMap,
+        outMap};
+    bool isFloat = isa<FloatType>(type);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{bestInit.getType(), indexInit.getType()},
+        ValueRange{input}, ValueRange{bestInit, indexInit}, maps, iterators,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value x = args[0], best = args[1], bestIndex = args[2];
+          // Strictly greater keeps the first maximum; NaN counts as the max,
+          // like torch.argmax.
+          Value take;
+          if (isFloat) {
+            Value greater =
+                arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, best);
+            Value xNan =
+                arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, x, x);
+            Value bestOrdered = arith::CmpFOp::create(
+                b, l, arith::CmpFPredicate::ORD, best, best);
+            Value newNan = arith::AndIOp::create(b, l, xNan, bestOrdered);
+            take = arith::OrIOp::create(b, l, greater, newNan);
+          } else {
+            take = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, x,
+                                         best);
+          }
+          Value index = arith::IndexCastOp::create(
+              b, l, b.getI64Type(), linalg::IndexOp::create(b, l, dim));
+          linalg::YieldOp::create(
+              b, l,
+              ValueRange{arith::SelectOp::create(b, l, take, x, best),
+                         arith::SelectOp::create(b, l, take, index, bestIndex)});
+        });
+    Value result = generic.getResult(1);
+    if (op.getKeepdim())
+      result = expandKeptDims(rewriter, loc, result, input, {dim}, op.getType());
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Matmul
+//===----------------------------------------------------------------------===//
+
+Value zeroFilled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> shape,
+                 Type elementType) {
+  Value empty = tensor::EmptyOp::create(b, loc, shape, elementType);
+  Value zero = scalarConst(b, loc, elementType, 0);
+  return linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{empty})
+      .getResult(0);
+}
+
+/// Collapses the leading `count` dims of `value` into one.
+Value collapseLeading(OpBuilder &b, Location loc, Value value, int64_t count) {
+  int64_t rank = tensorTypeOf(value).getRank();
+  SmallVector<ReassociationIndices> groups;
+  ReassociationIndices first;
+  for (int64_t i = 0; i < count; ++i)
+    first.push_back(i);
+  groups.push_back(first);
+  for (int64_t i = count; i < rank; ++i)
+    groups.push_back({i});
+  return tensor::CollapseShapeOp::create(b, loc, value, groups);
+}
+
+struct LowerMatmul : OpRewritePattern<MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value lhs = op.getLhs(), rhs = op.getRhs();
+    RankedTensorType lhsType = tensorTypeOf(lhs), rhsType = tensorTypeOf(rhs);
+    RankedTensorType resultType = op.getType();
+    Type elementType = resultType.getElementType();
+    int64_t rank = resultType.getRank();
+    int64_t lhsBatch = lhsType.getRank() - 2;
+
+    if (rhsType.getRank() == 2) {
+      // [B..., M, K] x [K, N]: fold the batch into M and use one GEMM.
+      Value lhs2d = lhsBatch > 0 ? collapseLeading(rewriter, loc, lhs,
+                                                   lhsBatch + 1)
+                                 : lhs;
+      OpFoldResult rows = dimSize(rewriter, loc, lhs2d, 0);
+      OpFoldResult cols = dimSize(rewriter, loc, rhs, 1);
+      Value init = zeroFilled(rewriter, loc, {rows, cols}, elementType);
+      Value product = linalg::MatmulOp::create(rewriter, loc,
+                                               TypeRange{init.getType()},
+                                               ValueRange{lhs2d, rhs},
+                                               ValueRange{init})
+                          .getResult(0);
+      if (lhsBatch > 0) {
+        SmallVector<ReassociationIndices> groups;
+        ReassociationIndices first;
+        for (int64_t i = 0; i < rank - 1; ++i)
+          first.push_back(i);
+        groups.push_back(first);
+        groups.push_back({rank - 1});
+        SmallVector<OpFoldResult> shape;
+        for (int64_t i = 0; i < rank - 1; ++i)
+          shape.push_back(dimSize(rewriter, loc, lhs, i));
+        shape.push_back(cols);
+        product = tensor::ExpandShapeOp::create(rewriter, loc, resultType,
+                                                product, groups, shape);
+      }
+      rewriter.replaceOp(op, product);
+      return success();
+    }
+
+    // General case: broadcast both operands to the full batch shape, collapse
+    // the batch to one dim and use batch_matmul.
+    SmallVector<int64_t> batchShape(resultType.getShape().drop_back(2));
+    auto materialize = [&](Value operand) -> Value {
+      RankedTensorType type = tensorTypeOf(operand);
+      SmallVector<int64_t> shape(batchShape);
+      shape.push_back(type.getDimSize(type.getRank() - 2));
+      shape.push_back(type.getDimSize(type.getRank() - 1));
+      auto fullType = RankedTensorType::get(shape, elementType);
+      if (fullType == type)
+        return operand;
+      SmallVector<Value> sizes;
+      for (int64_t i = 0; i < rank; ++i) {
+        if (!fullType.isDynamicDim(i))
+          continue;
+        if (i >= rank - 2) {
+          sizes.push_back(tensor::DimOp::create(rewriter, loc, operand,
+                                                i - rank + type.getRank()));
+          continue;
+        }
+        // A dynamic batch dim comes from whichever operand has it dynamic.
+        Value source = lhs;
+        int64_t j = i - (rank - lhsType.getRank());
+        if (j < 0 || !lhsType.isDynamicDim(j)) {
+          source = rhs;
+          j = i - (rank - rhsType.getRank());
+        }
+        sizes.push_back(tensor::DimOp::create(rewriter, loc, source, j));
+      }
+      return buildElementwise(
+          rewriter, loc, fullType, {operand},
+          [](OpBuilder &, Location, ValueRange args) { return args[0]; },
+          sizes);
+    };
+    Value lhsFull = materialize(lhs), rhsFull = materialize(rhs);
+    int64_t batchRank = rank - 2;
+    Value lhs3d = batchRank == 1 ? lhsFull
+                                 : collapseLeading(rewriter, loc, lhsFull,
+                                                   batchRank);
+    Value rhs3d = batchRank == 1 ? rhsFull
+                                 : collapseLeading(rewriter, loc, rhsFull,
+                                                   batchRank);
+    Value init = zeroFilled(rewriter, loc,
+                            {dimSize(rewriter, loc, lhs3d, 0),
+                             dimSize(rewriter, loc, lhs3d, 1),
+                             dimSize(rewriter, loc, rhs3d, 2)},
+                            elementType);
+    Value product = linalg::BatchMatmulOp::create(rewriter, loc,
+                                                  TypeRange{init.getType()},
+                                                  ValueRange{lhs3d, rhs3d},
+                                                  ValueRange{init})
+                        .getResult(0);
+    if (batchRank > 1) {
+      SmallVector<ReassociationIndices> groups;
+      ReassociationIndices first;
+      for (int64_t i = 0; i < batchRank; ++i)
+        first.push_back(i);
+      groups.push_back(first);
+      groups.push_back({rank - 2});
+      groups.push_back({rank - 1});
+      SmallVector<OpFoldResult> shape;
+      for (int64_t i = 0; i < rank - 2; ++i)
+        shape.push_back(dimSize(rewriter, loc, lhsFull, i));
+      shape.push_back(dimSize(rewriter, loc, lhsFull, rank - 2));
+      shape.push_back(dimSize(rewriter, loc, rhsFull, rank - 1));
+      product = tensor::ExpandShapeOp::create(rewriter, loc, resultType,
+                                              product, groups, shape);
+    }
+    rewriter.replaceOp(op, product);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+struct LowerReshape : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    SmallVector<Value> dims;
+    auto sizes = op.getSizes().begin();
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      dims.push_back(type.isDynamicDim(i)
+                         ? *sizes++
+                         : indexConst(rewriter, loc, type.getDimSize(i)));
+    Value shape;
+    if (dims.empty()) {
+      shape = arith::ConstantOp::create(
+          rewriter, loc,
+          DenseElementsAttr::get(
+              RankedTensorType::get({0}, rewriter.getIndexType()),
+              ArrayRef<Attribute>{}));
+    } else {
+      shape = tensor::FromElementsOp::create(rewriter, loc, dims);
+    }
+    rewriter.replaceOpWithNewOp<tensor::ReshapeOp>(op, type, op.getInput(),
+                                                   shape);
+    return success();
+  }
+};
+
+struct LowerTranspose : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    ArrayRef<int64_t> perm = op.getPermutation();
+    RankedTensorType type = op.getType();
+    int64_t rank = type.getRank();
+    // Result dim i reads input dim perm[i]: input dim perm[i] <- loop dim i.
+    SmallVector<AffineExpr> exprs(rank);
+    for (int64_t i = 0; i < rank; ++i)
+      exprs[perm[i]] = getAffineDimExpr(i, ctx);
+    SmallVector<Value> sizes;
+    for (int64_t i = 0; i < rank; ++i)
+      if (type.isDynamicDim(i))
+        sizes.push_back(
+            tensor::DimOp::create(rewriter, loc, op.getInput(), perm[i]));
+    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                         type.getElementType(), sizes);
+    SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, exprs, ctx),
+                                   AffineMap::getMultiDimIdentityMap(rank, ctx)};
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, ValueRange{op.getInput()},
+        ValueRange{init}, maps, iterators,
+        [](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, args[0]);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// Python slice bounds at run time: clamp(start), count.
+std::pair<Value, Value> sliceBounds(OpBuilder &b, Location loc, Value size,
+                                    int64_t start, int64_t stop, int64_t step) {
+  Value zero = indexConst(b, loc, 0);
+  auto normalize = [&](int64_t index) -> Value {
+    // Indices beyond the index type's range saturate to the dim size.
+    if (index >= std::numeric_limits<int32_t>::max())
+      return size;
+    Value raw = indexConst(b, loc, index);
+    Value shifted =
+        index < 0 ? arith::AddIOp::create(b, loc, raw, size).getResult() : raw;
+    Value low = arith::MaxSIOp::create(b, loc, shifted, zero);
+    return arith::MinSIOp::create(b, loc, low, size);
+  };
+  Value begin = normalize(start);
+  Value end = normalize(stop);
+  Value span = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, end, begin), zero);
+  Value count =
+      arith::CeilDivSIOp::create(b, loc, span, indexConst(b, loc, step));
+  return {begin, count};
+}
+
+struct LowerSlice : OpRewritePattern<SliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SliceOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType inputType = op.getInput().getType();
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    for (int64_t i = 0; i < inputType.getRank(); ++i) {
+      int64_t start = op.getStart()[i], stop = op.getStop()[i],
+              step = op.getStep()[i];
+      strides.push_back(rewriter.getIndexAttr(step));
+      if (!inputType.isDynamicDim(i)) {
+        SliceExtent extent =
+            computeSliceExtent(inputType.getDimSize(i), start, stop, step);
+        offsets.push_back(rewriter.getIndexAttr(extent.offset));
+        sizes.push_back(rewriter.getIndexAttr(extent.count));
+        continue;
+      }
+      Value size = tensor::DimOp::create(rewriter, loc, op.getInput(), i);
+      auto [begin, count] = sliceBounds(rewriter, loc, size, start, stop, step);
+      offsets.push_back(begin);
+      sizes.push_back(count);
+    }
+    rewriter.replaceOpWithNewOp<tensor::ExtractSliceOp>(
+        op, op.getType(), op.getInput(), offsets, sizes, strides);
+    return success();
+  }
+};
+
+struct LowerConcat : OpRewritePattern<ConcatOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConcatOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<tensor::ConcatOp>(op, op.getType(), op.getDim(),
+                                                  op.getInputs());
+    return success();
+  }
+};
+
+struct ConvertEmberToLinalgPass
+    : ember::impl::ConvertEmberToLinalgBase<ConvertEmberToLinalgPass> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    widenHalfPrecision(func);
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns(ctx);
+    patterns.add<LowerUnary<NegOp>, LowerUnary<AbsOp>, LowerUnary<ReluOp>,
+                 LowerUnary<ExpOp>, LowerUnary<LogOp>, LowerUnary<SqrtOp>,
+                 LowerUnary<RsqrtOp>, LowerUnary<TanhOp>, LowerUnary<SigmoidOp>,
+                 LowerUnary<GeluOp>>(ctx);
+    patterns.add<LowerBinary<AddOp>, LowerBinary<SubOp>, LowerBinary<MulOp>,
+                 LowerBinary<DivOp>, LowerBinary<PowOp>, LowerBinary<MaximumOp>,
+                 LowerBinary<MinimumOp>>(ctx);
+    patterns.add<LowerCompare, LowerSelect, LowerCast, LowerConstant,
+                 LowerBroadcastTo>(ctx);
+    patterns.add<LowerReduce<SumOp>, LowerReduce<MeanOp>, LowerReduce<MaxOp>,
+                 LowerReduce<MinOp>, LowerArgmax, LowerMatmul>(ctx);
+    patterns.add<LowerReshape, LowerTranspose, LowerSlice, LowerConcat>(ctx);
+    GreedyRewriteConfig config;
+    config.enableFolding(false);
+    if (failed(applyPatternsGreedily(func, std::move(patterns), config)))
+      return signalPassFailure();
+    WalkResult left = func.walk([](Operation *op) {
+      if (isa<EmberDialect>(op->getDialect())) {
+        op->emitOpError("has no lowering to linalg (run ember-decompose "
+                        "first for composite ops)");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (left.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,56 @@
+//===- CpuGemm.h - GEMM entry points called by compiled CPU code -*- C++ -*-===//
+//
+// Compiled code calls these for f32/f64 matmuls (see the ember-matmul-to-blas
+// pass). Each matrix arrives as an MLIR strided memref descriptor expanded to
+// scalars: allocated pointer, aligned pointer, offset, sizes, strides. They
+// compute C += A * B with OpenBLAS for any row- or column-major strides and
+// copy other layouts first. Plain C symbols: the JIT and AOT objects link them
+// by name. No LLVM dependency.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_RUNTIME_CPUGEMM_H
+#define EMBER_RUNTIME_CPUGEMM_H
+
+#include <cstdint>
+
+#define EMBER_MATRIX_ARGS(T, name)                                             \
+  T *name##Alloc, T *name##Data, int64_t name##Offset, int64_t name##Rows,     \
+      int64_t name##Cols, int64_t name##RowStride, int64_t name##ColStride
+
+#define EMBER_BATCH_ARGS(T, name)                                              \
+  T *name##Alloc, T *name##Data, int64_t name##Offset, int64_t name##Batch,    \
+      int64_t name##Rows, int64_t name##Cols, int64_t name##BatchStride,       \
+      int64_t name##RowStride, int64_t name##ColStride
+
+extern "C" {
+/// C[M,N] += A[M,K] * B[K,N] in f32.
+void ember_cpu_sgemm(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float, b),
+                     EMBER_MATRIX_ARGS(float, c));
+/// C[M,N] += A[M,K] * B[K,N] in f64.
+void ember_cpu_dgemm(EMBER_MATRIX_ARGS(double, a), EMBER_MATRIX_ARGS(double, b),
+                     EMBER_MATRIX_ARGS(double, c));
+/// C[i] += A[i] * B[i] for each batch index i, f32.
+void ember_cpu_sgemm_batched(EMBER_BATCH_ARGS(float, a),
+                             EMBER_BATCH_ARGS(float, b),
+                             EMBER_BATCH_ARGS(float, c));
+/// C[i] += A[i] * B[i] for each batch index i, f64.
+void ember_cpu_dgemm_batched(EMBER_BATCH_ARGS(double, a),
+                             EMBER_BATCH_ARGS(double, b),
+                             EMBER_BATCH_ARGS(double, c));
+}
+
+namespace ember {
+
+/// A symbol compiled code may call, with its address (for JIT registration).
+struct RuntimeSymbol {
+  const char *name;
+  void *address;
+};
+
+/// The symbols above, for a JIT to resolve calls from generated code.
+const RuntimeSymbol *cpuGemmSymbols(int *count);
+
+} // namespace ember
+
+#endif // EMBER_RUNTIME_CPUGEMM_H

@@ -1,0 +1,156 @@
+//===- CpuGemm.cpp - OpenBLAS-backed GEMM for compiled CPU code ------------===//
+
+#include "ember/Runtime/CpuGemm.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace {
+
+/// A strided matrix view and how BLAS can read it.
+template <typename T>
+struct Matrix {
+  T *data;
+  int64_t rows, cols, rowStride, colStride;
+};
+
+/// How a view maps onto BLAS: row-major (no transpose) or column-major
+/// (transpose), with its leading dimension; `ok` is false for other layouts.
+struct BlasLayout {
+  bool ok;
+  bool transposed;
+  int64_t ld;
+};
+
+template <typename T>
+BlasLayout classify(const Matrix<T> &m) {
+  // A dim of size 1 may carry any stride; treat it as contiguous-compatible.
+  bool rowMajor = (m.colStride == 1 || m.cols == 1) &&
+                  (m.rows <= 1 || m.rowStride >= std::max<int64_t>(1, m.cols));
+  if (rowMajor)
+    return {true, false,
+            std::max<int64_t>({1, m.cols, m.rows > 1 ? m.rowStride : 1})};
+  bool colMajor = (m.rowStride == 1 || m.rows == 1) &&
+                  (m.cols <= 1 || m.colStride >= std::max<int64_t>(1, m.rows));
+  if (colMajor)
+    return {true, true,
+            std::max<int64_t>({1, m.rows, m.cols > 1 ? m.colStride : 1})};
+  return {false, false, 0};
+}
+
+/// Copies any strided view into a dense row-major buffer.
+template <typename T>
+Matrix<T> packRowMajor(const Matrix<T> &m, std::vector<T> &storage) {
+  storage.resize(static_cast<size_t>(m.rows * m.cols));
+  for (int64_t i = 0; i < m.rows; ++i)
+    for (int64_t j = 0; j < m.cols; ++j)
+      storage[i * m.cols + j] = m.data[i * m.rowStride + j * m.colStride];
+  return {storage.data(), m.rows, m.cols, m.cols, 1};
+}
+
+void blasGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+              const float *a, int64_t lda, const float *b, int64_t ldb,
+              float *c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb,
+              1.0f, c, ldc);
+}
+
+void blasGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+              const double *a, int64_t lda, const double *b, int64_t ldb,
+              double *c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda, b, ldb, 1.0,
+              c, ldc);
+}
+
+/// C += A * B for strided views of any layout.
+template <typename T>
+void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c) {
+  int64_t m = c.rows, n = c.cols, k = a.cols;
+  if (m == 0 || n == 0 || k == 0)
+    return;
+  std::vector<T> aCopy, bCopy, cCopy;
+  BlasLayout la = classify(a);
+  if (!la.ok) {
+    a = packRowMajor(a, aCopy);
+    la = classify(a);
+  }
+  BlasLayout lb = classify(b);
+  if (!lb.ok) {
+    b = packRowMajor(b, bCopy);
+    lb = classify(b);
+  }
+  // BLAS writes C row-major; anything else goes through a dense copy.
+  BlasLayout lc = classify(c);
+  Matrix<T> target = c;
+  if (!lc.ok || lc.transposed) {
+    target = packRowMajor(c, cCopy);
+    lc = classify(target);
+  }
+  blasGemm(la.transposed, lb.transposed, m, n, k, a.data, la.ld, b.data,
+           lb.ld, target.data, lc.ld);
+  if (target.data != c.data)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        c.data[i * c.rowStride + j * c.colStride] = target.data[i * n + j];
+}
+
+} // namespace
+
+#define EMBER_MATRIX(name)                                                     \
+  { name##Data + name##Offset, name##Rows, name##Cols, name##RowStride,        \
+    name##ColStride }
+
+#define EMBER_BATCH_ITEM(name, i)                                              \
+  { name##Data + name##Offset + (i) * name##BatchStride, name##Rows,           \
+    name##Cols, name##RowStride, name##ColStride }
+
+extern "C" {
+
+void ember_cpu_sgemm(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float, b),
+                     EMBER_MATRIX_ARGS(float, c)) {
+  gemm<float>(EMBER_MATRIX(a), EMBER_MATRIX(b), EMBER_MATRIX(c));
+}
+
+void ember_cpu_dgemm(EMBER_MATRIX_ARGS(double, a), EMBER_MATRIX_ARGS(double, b),
+                     EMBER_MATRIX_ARGS(double, c)) {
+  gemm<double>(EMBER_MATRIX(a), EMBER_MATRIX(b), EMBER_MATRIX(c));
+}
+
+void ember_cpu_sgemm_batched(EMBER_BATCH_ARGS(float, a),
+                             EMBER_BATCH_ARGS(float, b),
+                             EMBER_BATCH_ARGS(float, c)) {
+  for (int64_t i = 0; i < cBatch; ++i)
+    gemm<float>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i),
+                EMBER_BATCH_ITEM(c, i));
+}
+
+void ember_cpu_dgemm_batched(EMBER_BATCH_ARGS(double, a),
+                             EMBER_BATCH_ARGS(double, b),
+                             EMBER_BATCH_ARGS(double, c)) {
+  for (int64_t i = 0; i < cBatch; ++i)
+    gemm<double>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i),
+                 EMBER_BATCH_ITEM(c, i));
+}
+
+} // extern "C"
+
+namespace ember {
+
+const RuntimeSymbol *cpuGemmSymbols(int *count) {
+  static const RuntimeSymbol symbols[] = {
+      {"ember_cpu_sgemm", reinterpret_cast<void *>(&ember_cpu_sgemm)},
+      {"ember_cpu_dgemm", reinterpret_cast<void *>(&ember_cpu_dgemm)},
+      {"ember_cpu_sgemm_batched",
+       reinterpret_cast<void *>(&ember_cpu_sgemm_batched)},
+      {"ember_cpu_dgemm_batched",
+       reinterpret_cast<void *>(&ember_cpu_dgemm_batched)},
+  };
+  *count = sizeof(symbols) / sizeof(symbols[0]);
+  return symbols;
+}
+
+} // namespace ember
