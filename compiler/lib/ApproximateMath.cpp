@@ -24,6 +24,9 @@ struct EmberApproximateMathPass
     // The approximations match f32 only; f64 ops stay for libm.
     populateMathPolynomialApproximationPatterns(
         patterns, [](StringRef name) {
+          // `name` is the full op name, e.g. "math.exp".
+          if (!name.consume_front("math."))
+            return false;
           return name == "exp" || name == "expm1" || name == "log" ||
                  name == "log1p" || name == "log2" || name == "tanh" ||
                  name == "erf" || name == "atan" || name == "atan2" ||

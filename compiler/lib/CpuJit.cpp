@@ -1,7 +1,9 @@
 //===- CpuJit.cpp - JIT-compile lowered ember modules for the host ---------===//
 
 #include "ember/Compiler/CpuCompiler.h"
+#include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuGemm.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
@@ -82,12 +84,13 @@ CpuExecutable::~CpuExecutable() = default;
 
 PackedEntry CpuExecutable::lookup(llvm::StringRef name,
                                   std::string *error) const {
-  auto entry = engine->lookupPacked(("_mlir_ciface_" + name).str());
+  auto entry = engine->lookupPacked(
+      (llvm::Twine("_mlir_ciface_") + kEntryPrefix + name).str());
   if (!entry) {
-    llvm::consumeError(entry.takeError());
+    std::string reason = llvm::toString(entry.takeError());
     if (error)
       *error = "no public function named '" + name.str() +
-               "' in the compiled module";
+               "' in the compiled module (" + reason + ")";
     return nullptr;
   }
   return *entry;
@@ -115,6 +118,13 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
   initializeNativeTarget();
   MLIRContext *context = module.getContext();
   DiagnosticCollector diagnostics(context);
+
+  // Public functions become entry points; remember them to resolve each one
+  // below, so a missing symbol fails here rather than at the first call.
+  llvm::SmallVector<std::string> entryNames;
+  for (auto func : module.getOps<func::FuncOp>())
+    if (func.isPublic() && !func.isExternal())
+      entryNames.push_back(func.getSymName().str());
 
   PassManager pm(context);
   buildCpuLoweringPipeline(pm);
@@ -172,7 +182,11 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
     return symbols;
   });
   (*engine)->initialize();
-  return std::make_unique<CpuExecutable>(std::move(*engine));
+  auto executable = std::make_unique<CpuExecutable>(std::move(*engine));
+  for (const std::string &name : entryNames)
+    if (!executable->lookup(name, error))
+      return nullptr;
+  return executable;
 }
 
 } // namespace ember

@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
 
 namespace ember {
 #define GEN_PASS_DEF_EMBERDESTINATIONABI
@@ -74,6 +75,9 @@ LogicalResult rewriteFunction(func::FuncOp func) {
   }
   func.setType(FunctionType::get(func.getContext(), newInputs, {}));
   func->setAttr("llvm.emit_c_interface", UnitAttr::get(func.getContext()));
+  // Compiled functions become global symbols: a user's `exp` or `free` must
+  // not capture libm's or libc's, so entry points carry a prefix.
+  func.setSymName((ember::kEntryPrefix + func.getSymName()).str());
   return success();
 }
 
@@ -83,6 +87,11 @@ struct EmberDestinationAbiPass
     for (func::FuncOp func : getOperation().getOps<func::FuncOp>()) {
       if (func.isPrivate() || func.isExternal())
         continue;
+      if (!SymbolTable::symbolKnownUseEmpty(func, getOperation())) {
+        func.emitOpError("is called inside the module; public functions are "
+                         "entry points and cannot be called from IR");
+        return signalPassFailure();
+      }
       if (failed(rewriteFunction(func)))
         return signalPassFailure();
     }

@@ -177,9 +177,16 @@ Value computeUnary(OpBuilder &b, Location loc, Operation *op, Value x) {
                    : arith::SubIOp::create(b, loc, scalarConst(b, loc, type, 0),
                                            x)
                          .getResult();
-  if (isa<AbsOp>(op))
-    return isFloat ? math::AbsFOp::create(b, loc, x).getResult()
-                   : math::AbsIOp::create(b, loc, x).getResult();
+  if (isa<AbsOp>(op)) {
+    if (isFloat)
+      return math::AbsFOp::create(b, loc, x);
+    // x < 0 ? -x : x (math.absi has no LLVM lowering in MLIR 22).
+    Value zero = scalarConst(b, loc, type, 0);
+    Value negative =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, zero);
+    return arith::SelectOp::create(b, loc, negative,
+                                   arith::SubIOp::create(b, loc, zero, x), x);
+  }
   if (isa<ReluOp>(op)) {
     Value zero = scalarConst(b, loc, type, 0);
     // maximumf propagates NaN, like torch.relu.
@@ -192,8 +199,11 @@ Value computeUnary(OpBuilder &b, Location loc, Operation *op, Value x) {
     return math::LogOp::create(b, loc, x);
   if (isa<SqrtOp>(op))
     return math::SqrtOp::create(b, loc, x);
-  if (isa<RsqrtOp>(op))
-    return math::RsqrtOp::create(b, loc, x);
+  if (isa<RsqrtOp>(op)) {
+    // 1 / sqrt(x): libm has no rsqrt for math-to-libm to call.
+    Value one = scalarConst(b, loc, type, 1);
+    return arith::DivFOp::create(b, loc, one, math::SqrtOp::create(b, loc, x));
+  }
   if (isa<TanhOp>(op))
     return math::TanhOp::create(b, loc, x);
   if (isa<SigmoidOp>(op)) {
@@ -247,7 +257,7 @@ Value computeCompare(OpBuilder &b, Location loc, ComparePredicate predicate,
   Type type = x.getType();
   if (isa<FloatType>(type)) {
     // Ordered predicates, except `ne` which is true for NaN (as in torch).
-    arith::CmpFPredicate p;
+    arith::CmpFPredicate p = arith::CmpFPredicate::OEQ;
     switch (predicate) {
     case ComparePredicate::eq: p = arith::CmpFPredicate::OEQ; break;
     case ComparePredicate::ne: p = arith::CmpFPredicate::UNE; break;
@@ -260,7 +270,7 @@ Value computeCompare(OpBuilder &b, Location loc, ComparePredicate predicate,
   }
   // Bools compare as unsigned (false < true); other integers are signed.
   bool isBool = type.isInteger(1);
-  arith::CmpIPredicate p;
+  arith::CmpIPredicate p = arith::CmpIPredicate::eq;
   switch (predicate) {
   case ComparePredicate::eq: p = arith::CmpIPredicate::eq; break;
   case ComparePredicate::ne: p = arith::CmpIPredicate::ne; break;
@@ -313,12 +323,15 @@ void widenHalfPrecision(func::FuncOp func) {
       auto type = cast<RankedTensorType>(t);
       return isHalf(type.getElementType()) ? type.clone(b.getF32Type()) : type;
     };
-    Operation *wide = b.clone(*op);
-    for (OpOperand &operand : wide->getOpOperands()) {
-      Type wideType = widen(operand.get().getType());
-      if (wideType != operand.get().getType())
-        operand.set(CastOp::create(b, loc, wideType, operand.get()));
+    SmallVector<Value> wideOperands;
+    for (Value operand : op->getOperands()) {
+      Type wideType = widen(operand.getType());
+      wideOperands.push_back(wideType == operand.getType()
+                                 ? operand
+                                 : CastOp::create(b, loc, wideType, operand));
     }
+    Operation *wide = b.clone(*op);
+    wide->setOperands(wideOperands);
     for (auto [oldResult, newResult] :
          llvm::zip(op->getResults(), wide->getResults())) {
       Type narrowType = oldResult.getType();
@@ -671,6 +684,18 @@ Value collapseLeading(OpBuilder &b, Location loc, Value value, int64_t count) {
   return tensor::CollapseShapeOp::create(b, loc, value, groups);
 }
 
+/// Reshapes a dense tensor to `type` whose dims are `sizes`. Used instead of
+/// tensor.expand_shape when a group has several dynamic dims: MLIR 22's
+/// expand-strided-metadata crashes on such memref.expand_shape ops.
+Value reshapeTo(OpBuilder &b, Location loc, Value value, RankedTensorType type,
+                ArrayRef<OpFoldResult> sizes) {
+  SmallVector<Value> dims;
+  for (OpFoldResult size : sizes)
+    dims.push_back(getValueOrCreateConstantIndexOp(b, loc, size));
+  Value shape = tensor::FromElementsOp::create(b, loc, dims);
+  return tensor::ReshapeOp::create(b, loc, type, value, shape);
+}
+
 struct LowerMatmul : OpRewritePattern<MatmulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MatmulOp op,
@@ -697,18 +722,11 @@ struct LowerMatmul : OpRewritePattern<MatmulOp> {
                                                ValueRange{init})
                           .getResult(0);
       if (lhsBatch > 0) {
-        SmallVector<ReassociationIndices> groups;
-        ReassociationIndices first;
-        for (int64_t i = 0; i < rank - 1; ++i)
-          first.push_back(i);
-        groups.push_back(first);
-        groups.push_back({rank - 1});
         SmallVector<OpFoldResult> shape;
         for (int64_t i = 0; i < rank - 1; ++i)
           shape.push_back(dimSize(rewriter, loc, lhs, i));
         shape.push_back(cols);
-        product = tensor::ExpandShapeOp::create(rewriter, loc, resultType,
-                                                product, groups, shape);
+        product = reshapeTo(rewriter, loc, product, resultType, shape);
       }
       rewriter.replaceOp(op, product);
       return success();
@@ -767,20 +785,12 @@ struct LowerMatmul : OpRewritePattern<MatmulOp> {
                                                   ValueRange{init})
                         .getResult(0);
     if (batchRank > 1) {
-      SmallVector<ReassociationIndices> groups;
-      ReassociationIndices first;
-      for (int64_t i = 0; i < batchRank; ++i)
-        first.push_back(i);
-      groups.push_back(first);
-      groups.push_back({rank - 2});
-      groups.push_back({rank - 1});
       SmallVector<OpFoldResult> shape;
       for (int64_t i = 0; i < rank - 2; ++i)
         shape.push_back(dimSize(rewriter, loc, lhsFull, i));
       shape.push_back(dimSize(rewriter, loc, lhsFull, rank - 2));
       shape.push_back(dimSize(rewriter, loc, rhsFull, rank - 1));
-      product = tensor::ExpandShapeOp::create(rewriter, loc, resultType,
-                                              product, groups, shape);
+      product = reshapeTo(rewriter, loc, product, resultType, shape);
     }
     rewriter.replaceOp(op, product);
     return success();

@@ -148,6 +148,7 @@ const RuntimeSymbol *cpuGemmSymbols(int *count) {
        reinterpret_cast<void *>(&ember_cpu_sgemm_batched)},
       {"ember_cpu_dgemm_batched",
        reinterpret_cast<void *>(&ember_cpu_dgemm_batched)},
+      {"memrefCopy", reinterpret_cast<void *>(&memrefCopy)},
   };
   *count = sizeof(symbols) / sizeof(symbols[0]);
   return symbols;

@@ -12,6 +12,10 @@ namespace ember {
 #define GEN_PASS_DECL
 #include "ember/Compiler/Passes.h.inc"
 
+/// The prefix `ember-destination-abi` gives entry-point symbols, so that a
+/// function named like a libc/libm symbol (`exp`, `free`) cannot clash.
+inline constexpr const char kEntryPrefix[] = "ember_entry_";
+
 /// Registers every Ember pass and the `ember-lower-to-llvm` pipeline.
 void registerEmberPasses();
 

@@ -60,12 +60,13 @@ def EmberDestinationAbi : Pass<"ember-destination-abi", "mlir::ModuleOp"> {
     becomes a trailing memref argument written with
     `bufferization.materialize_in_destination`. After
     `eliminate-empty-tensors` the last op writes straight into the caller's
-    buffer. The function gets `llvm.emit_c_interface`.
+    buffer. The function gets `llvm.emit_c_interface` and the name prefix
+    `ember_entry_`, so that its symbol cannot clash with libc or libm.
 
     ```mlir
     func.func @f(%a: tensor<?xf32>) -> tensor<?xf32>
     // becomes
-    func.func @f(%a: memref<?xf32>, %out0: memref<?xf32>)
+    func.func @ember_entry_f(%a: memref<?xf32>, %out0: memref<?xf32>)
     ```
   }];
   let dependentDialects = [

@@ -38,6 +38,9 @@ void ember_cpu_sgemm_batched(EMBER_BATCH_ARGS(float, a),
 void ember_cpu_dgemm_batched(EMBER_BATCH_ARGS(double, a),
                              EMBER_BATCH_ARGS(double, b),
                              EMBER_BATCH_ARGS(double, c));
+/// Copies between two strided memrefs given as MLIR unranked descriptors
+/// ({rank, descriptor*}); compiled code calls it for non-contiguous copies.
+void memrefCopy(int64_t elementSize, void *source, void *target);
 }
 
 namespace ember {
@@ -48,7 +51,8 @@ struct RuntimeSymbol {
   void *address;
 };
 
-/// The symbols above, for a JIT to resolve calls from generated code.
+/// The symbols above plus `memrefCopy` (strided copies), for a JIT to
+/// resolve calls from generated code.
 const RuntimeSymbol *cpuGemmSymbols(int *count);
 
 } // namespace ember

@@ -1,0 +1,712 @@
+//===- CpuJitTest.cpp - JIT-compiled ember ops against C++ references ------===//
+//
+// Every test compiles real ember IR with the CPU pipeline, runs it on fresh
+// random data and compares with a reference computed here in double
+// precision, rounded to the dtype.
+//
+//===----------------------------------------------------------------------===//
+
+#include "JitTestSupport.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Parser/Parser.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+
+using namespace ember::test;
+
+namespace {
+
+std::mt19937 &rng() {
+  static std::mt19937 generator(std::random_device{}());
+  return generator;
+}
+
+const std::vector<Dtype> kFloatTypes = {Dtype::f32, Dtype::f64, Dtype::f16,
+                                        Dtype::bf16};
+
+/// Maps each element through `fn` and rounds to `dtype`.
+Array mapArray(const Array &in, Dtype dtype,
+               const std::function<double(double)> &fn) {
+  Array out{dtype, in.shape, {}};
+  for (double v : in.values)
+    out.values.push_back(roundTo(dtype, fn(v)));
+  return out;
+}
+
+/// NumPy broadcasting of two arrays through `fn`.
+Array broadcastArrays(const Array &a, const Array &b, Dtype dtype,
+                      const std::function<double(double, double)> &fn) {
+  size_t rank = std::max(a.shape.size(), b.shape.size());
+  std::vector<int64_t> shape(rank);
+  auto dimOf = [rank](const Array &x, size_t i) -> int64_t {
+    size_t lead = rank - x.shape.size();
+    return i < lead ? 1 : x.shape[i - lead];
+  };
+  for (size_t i = 0; i < rank; ++i)
+    shape[i] = dimOf(a, i) == 1 ? dimOf(b, i) : dimOf(a, i);
+  Array out{dtype, shape, {}};
+  int64_t n = out.numel();
+  for (int64_t flat = 0; flat < n; ++flat) {
+    int64_t rest = flat, ia = 0, ib = 0, sa = 1, sb = 1;
+    for (int64_t i = rank - 1; i >= 0; --i) {
+      int64_t idx = rest % shape[i];
+      rest /= shape[i];
+      int64_t da = dimOf(a, i), db = dimOf(b, i);
+      ia += (da == 1 ? 0 : idx) * sa;
+      ib += (db == 1 ? 0 : idx) * sb;
+      sa *= da;
+      sb *= db;
+    }
+    out.values.push_back(roundTo(dtype, fn(a.values[ia], b.values[ib])));
+  }
+  return out;
+}
+
+double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+double gelu(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
+
+//===----------------------------------------------------------------------===//
+// Element-wise
+//===----------------------------------------------------------------------===//
+
+struct UnaryCase {
+  const char *op;
+  std::function<double(double)> ref;
+  bool positiveOnly;
+  bool integersToo;
+};
+
+const std::vector<UnaryCase> kUnary = {
+    {"neg", [](double x) { return -x; }, false, true},
+    {"abs", [](double x) { return std::fabs(x); }, false, true},
+    {"relu", [](double x) { return x > 0 ? x : 0; }, false, true},
+    {"exp", [](double x) { return std::exp(x); }, false, false},
+    {"log", [](double x) { return std::log(x); }, true, false},
+    {"sqrt", [](double x) { return std::sqrt(x); }, true, false},
+    {"rsqrt", [](double x) { return 1 / std::sqrt(x); }, true, false},
+    {"tanh", [](double x) { return std::tanh(x); }, false, false},
+    {"sigmoid", sigmoid, false, false},
+    {"gelu", gelu, false, false},
+};
+
+TEST(CpuJit, UnaryOpsEveryDtype) {
+  std::vector<Dtype> dtypes = kFloatTypes;
+  dtypes.push_back(Dtype::i32);
+  dtypes.push_back(Dtype::i64);
+  for (Dtype dtype : dtypes) {
+    std::string type = tensorType(dtype, {0, 0}, /*dynamic=*/true);
+    std::string source;
+    for (const UnaryCase &c : kUnary) {
+      if (!isFloat(dtype) && !c.integersToo)
+        continue;
+      source += std::string("func.func @") + c.op + "(%x: " + type + ") -> " +
+                type + " {\n  %0 = ember." + c.op + " %x : " + type +
+                "\n  return %0 : " + type + "\n}\n";
+    }
+    JitRunner jit;
+    ASSERT_TRUE(jit.compile(source));
+    for (const UnaryCase &c : kUnary) {
+      if (!isFloat(dtype) && !c.integersToo)
+        continue;
+      Array x = c.positiveOnly ? randomArray(rng(), dtype, {3, 17}, 0.05, 4.0)
+                               : randomArray(rng(), dtype, {3, 17}, -4.0, 4.0);
+      Array expected = mapArray(x, dtype, c.ref);
+      Array actual = jit.run(c.op, {x}, {Array{dtype, {3, 17}, {}}})[0];
+      expectClose(actual, expected, tolerance(dtype),
+                  std::string(c.op) + " " + mlirName(dtype));
+    }
+  }
+}
+
+struct BinaryCase {
+  const char *op;
+  std::function<double(double, double)> ref;
+  bool integersToo;
+};
+
+const std::vector<BinaryCase> kBinary = {
+    {"add", [](double a, double b) { return a + b; }, true},
+    {"sub", [](double a, double b) { return a - b; }, true},
+    {"mul", [](double a, double b) { return a * b; }, true},
+    {"div", [](double a, double b) { return a / b; }, true},
+    {"pow", [](double a, double b) { return std::pow(a, b); }, false},
+    {"maximum", [](double a, double b) { return std::max(a, b); }, true},
+    {"minimum", [](double a, double b) { return std::min(a, b); }, true},
+};
+
+TEST(CpuJit, BinaryOpsBroadcastEveryDtype) {
+  std::vector<Dtype> dtypes = kFloatTypes;
+  dtypes.push_back(Dtype::i32);
+  dtypes.push_back(Dtype::i64);
+  for (Dtype dtype : dtypes) {
+    // [?, 1, 4] op [3, 1] -> [?, 3, 4]: a static 1 on each side stretches.
+    std::string lhs = std::string("tensor<?x1x4x") + mlirName(dtype) + ">";
+    std::string rhs = std::string("tensor<3x1x") + mlirName(dtype) + ">";
+    std::string out = std::string("tensor<?x3x4x") + mlirName(dtype) + ">";
+    std::string source;
+    for (const BinaryCase &c : kBinary) {
+      if (!isFloat(dtype) && !c.integersToo)
+        continue;
+      source += std::string("func.func @") + c.op + "(%a: " + lhs + ", %b: " +
+                rhs + ") -> " + out + " {\n  %0 = ember." + c.op +
+                " %a, %b : " + lhs + ", " + rhs + " -> " + out +
+                "\n  return %0 : " + out + "\n}\n";
+    }
+    JitRunner jit;
+    ASSERT_TRUE(jit.compile(source));
+    for (int64_t batch : {2, 5, 0}) {
+      for (const BinaryCase &c : kBinary) {
+        if (!isFloat(dtype) && !c.integersToo)
+          continue;
+        bool positive = std::string(c.op) == "pow";
+        Array a = randomArray(rng(), dtype, {batch, 1, 4}, positive ? 0.1 : -3,
+                              3);
+        Array b = randomArray(rng(), dtype, {3, 1}, positive ? 0.1 : 0.5, 3);
+        std::function<double(double, double)> ref = c.ref;
+        if (!isFloat(dtype) && std::string(c.op) == "div")
+          ref = [](double x, double y) { return std::trunc(x / y); };
+        Array expected = broadcastArrays(a, b, dtype, ref);
+        Array actual =
+            jit.run(c.op, {a, b}, {Array{dtype, {batch, 3, 4}, {}}})[0];
+        expectClose(actual, expected, tolerance(dtype),
+                    std::string(c.op) + " " + mlirName(dtype) + " batch " +
+                        std::to_string(batch));
+      }
+    }
+  }
+}
+
+TEST(CpuJit, CompareAndSelect) {
+  const std::map<std::string, std::function<double(double, double)>> preds = {
+      {"eq", [](double a, double b) { return a == b; }},
+      {"ne", [](double a, double b) { return a != b; }},
+      {"lt", [](double a, double b) { return a < b; }},
+      {"le", [](double a, double b) { return a <= b; }},
+      {"gt", [](double a, double b) { return a > b; }},
+      {"ge", [](double a, double b) { return a >= b; }}};
+  for (Dtype dtype : {Dtype::f32, Dtype::i32, Dtype::f16}) {
+    std::string t = tensorType(dtype, {0, 0}, true);
+    std::string row = std::string("tensor<1x?x") + mlirName(dtype) + ">";
+    std::string mask = "tensor<?x?xi1>";
+    std::string source;
+    for (const auto &[name, ref] : preds)
+      source += "func.func @" + name + "(%a: " + t + ", %b: " + row + ") -> " +
+                mask + " {\n  %0 = ember.compare " + name + ", %a, %b : " + t +
+                ", " + row + " -> " + mask + "\n  return %0 : " + mask + "\n}\n";
+    source += "func.func @where(%m: " + mask + ", %a: " + t + ", %b: " + row +
+              ") -> " + t + " {\n  %0 = ember.select %m, %a, %b : " + mask +
+              ", " + t + ", " + row + " -> " + t + "\n  return %0 : " + t +
+              "\n}\n";
+    JitRunner jit;
+    ASSERT_TRUE(jit.compile(source));
+    // Small integer-valued data so equality happens often.
+    Array a = mapArray(randomArray(rng(), dtype, {4, 6}, -2, 2), dtype,
+                       [](double v) { return std::round(v); });
+    Array b = mapArray(randomArray(rng(), dtype, {1, 6}, -2, 2), dtype,
+                       [](double v) { return std::round(v); });
+    for (const auto &[name, ref] : preds) {
+      Array expected = broadcastArrays(a, b, Dtype::i1, ref);
+      Array actual = jit.run(name, {a, b}, {Array{Dtype::i1, {4, 6}, {}}})[0];
+      expectClose(actual, expected, 0, name + " " + mlirName(dtype));
+    }
+    Array m = randomArray(rng(), Dtype::i1, {4, 6});
+    Array selected = jit.run("where", {m, a, b}, {Array{dtype, {4, 6}, {}}})[0];
+    Array bFull = broadcastArrays(a, b, dtype, [](double, double y) { return y; });
+    for (size_t i = 0; i < m.values.size(); ++i)
+      EXPECT_EQ(selected.values[i], m.values[i] ? a.values[i] : bFull.values[i]);
+  }
+}
+
+TEST(CpuJit, CastBetweenDtypes) {
+  const std::vector<std::pair<Dtype, Dtype>> pairs = {
+      {Dtype::f32, Dtype::i32},  {Dtype::i32, Dtype::f32},
+      {Dtype::f32, Dtype::i1},   {Dtype::i1, Dtype::f32},
+      {Dtype::f64, Dtype::f16},  {Dtype::bf16, Dtype::f32},
+      {Dtype::f16, Dtype::bf16}, {Dtype::i64, Dtype::i32},
+      {Dtype::i1, Dtype::i64},   {Dtype::f32, Dtype::f64}};
+  std::string source;
+  int index = 0;
+  for (auto [from, to] : pairs) {
+    std::string a = tensorType(from, {0}, true), b = tensorType(to, {0}, true);
+    source += "func.func @c" + std::to_string(index++) + "(%x: " + a + ") -> " +
+              b + " {\n  %0 = ember.cast %x : " + a + " to " + b +
+              "\n  return %0 : " + b + "\n}\n";
+  }
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(source));
+  index = 0;
+  for (auto [from, to] : pairs) {
+    Array x = randomArray(rng(), from, {33}, -5, 5);
+    x.values[0] = roundTo(from, 0); // exercise the zero -> false case
+    Array expected = mapArray(x, to, [](double v) { return v; });
+    Array actual =
+        jit.run("c" + std::to_string(index++), {x}, {Array{to, {33}, {}}})[0];
+    expectClose(actual, expected, isFloat(to) ? tolerance(to) : 0,
+                std::string("cast ") + mlirName(from) + "->" + mlirName(to));
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+/// Reduces a [d0, d1, d2] array over `dims` with `combine` from `init`.
+Array reduce3d(const Array &x, const std::vector<int64_t> &dims, bool keepdim,
+               double init, const std::function<double(double, double)> &combine,
+               bool mean) {
+  std::vector<int64_t> outShape;
+  std::vector<bool> reduced(3, false);
+  for (int64_t d : dims)
+    reduced[d] = true;
+  for (int i = 0; i < 3; ++i)
+    if (!reduced[i])
+      outShape.push_back(x.shape[i]);
+    else if (keepdim)
+      outShape.push_back(1);
+  Array out{x.dtype, outShape, {}};
+  int64_t count = 1;
+  for (int64_t d : dims)
+    count *= x.shape[d];
+  std::vector<double> acc(std::max<int64_t>(1, out.numel()), init);
+  for (int64_t i = 0; i < x.shape[0]; ++i)
+    for (int64_t j = 0; j < x.shape[1]; ++j)
+      for (int64_t k = 0; k < x.shape[2]; ++k) {
+        int64_t idx[3] = {i, j, k}, flat = 0;
+        for (int d = 0; d < 3; ++d)
+          if (!reduced[d])
+            flat = flat * x.shape[d] + idx[d];
+        double v = x.values[(i * x.shape[1] + j) * x.shape[2] + k];
+        acc[flat] = combine(acc[flat], v);
+      }
+  for (int64_t i = 0; i < out.numel(); ++i)
+    out.values.push_back(roundTo(x.dtype, mean ? acc[i] / count : acc[i]));
+  return out;
+}
+
+TEST(CpuJit, ReductionsOverDimListsWithKeepdim) {
+  struct Case {
+    const char *op;
+    double init;
+    std::function<double(double, double)> combine;
+  };
+  const std::vector<Case> cases = {
+      {"sum", 0, [](double a, double b) { return a + b; }},
+      {"mean", 0, [](double a, double b) { return a + b; }},
+      {"max", -INFINITY, [](double a, double b) { return std::max(a, b); }},
+      {"min", INFINITY, [](double a, double b) { return std::min(a, b); }}};
+  const std::vector<std::vector<int64_t>> dimLists = {{1}, {0, 2}, {0, 1, 2}};
+  for (Dtype dtype : {Dtype::f32, Dtype::f64, Dtype::f16, Dtype::i32}) {
+    std::string in = tensorType(dtype, {0, 0, 0}, true);
+    std::string source;
+    std::vector<std::tuple<std::string, Case, std::vector<int64_t>, bool>> fns;
+    for (const Case &c : cases) {
+      if (!isFloat(dtype) && std::string(c.op) == "mean")
+        continue;
+      for (const auto &dims : dimLists)
+        for (bool keepdim : {false, true}) {
+          std::string name = std::string(c.op) + std::to_string(fns.size());
+          std::vector<int64_t> outShape;
+          for (int i = 0; i < 3; ++i) {
+            bool r = std::find(dims.begin(), dims.end(), i) != dims.end();
+            if (!r)
+              outShape.push_back(-1);
+            else if (keepdim)
+              outShape.push_back(1);
+          }
+          std::string out = "tensor<";
+          for (int64_t d : outShape)
+            out += (d < 0 ? "?" : "1") + std::string("x");
+          out += std::string(mlirName(dtype)) + ">";
+          std::string dimText;
+          for (int64_t d : dims)
+            dimText += (dimText.empty() ? "" : ", ") + std::to_string(d);
+          source += "func.func @" + name + "(%x: " + in + ") -> " + out +
+                    " {\n  %0 = ember." + c.op + " %x dims = [" + dimText +
+                    "]" + (keepdim ? " keepdim" : "") + " : " + in + " -> " +
+                    out + "\n  return %0 : " + out + "\n}\n";
+          fns.emplace_back(name, c, dims, keepdim);
+        }
+    }
+    JitRunner jit;
+    ASSERT_TRUE(jit.compile(source));
+    for (std::vector<int64_t> shape :
+         {std::vector<int64_t>{3, 5, 7}, std::vector<int64_t>{2, 1, 9}}) {
+      Array x = randomArray(rng(), dtype, shape, -3, 3);
+      for (const auto &[name, c, dims, keepdim] : fns) {
+        bool mean = std::string(c.op) == "mean";
+        Array expected = reduce3d(x, dims, keepdim, c.init, c.combine, mean);
+        Array actual = jit.run(name, {x}, {Array{dtype, expected.shape, {}}})[0];
+        // Sums of f16 values accumulate in f32 here and in double in the
+        // reference: allow the output rounding plus accumulation error.
+        double tol = isFloat(dtype) ? tolerance(dtype) * 4 : 0;
+        expectClose(actual, expected, tol, name + " " + mlirName(dtype));
+      }
+    }
+  }
+}
+
+TEST(CpuJit, ArgmaxTakesFirstMaximum) {
+  const std::string source = R"mlir(
+func.func @argmax(%x: tensor<?x?xf32>) -> tensor<?xi64> {
+  %0 = ember.argmax %x dim = 1 : tensor<?x?xf32> -> tensor<?xi64>
+  return %0 : tensor<?xi64>
+}
+func.func @argmax_keep(%x: tensor<?x?xi32>) -> tensor<1x?xi64> {
+  %0 = ember.argmax %x dim = 0 keepdim : tensor<?x?xi32> -> tensor<1x?xi64>
+  return %0 : tensor<1x?xi64>
+}
+)mlir";
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(source));
+  Array x = randomArray(rng(), Dtype::f32, {6, 9});
+  x.values[2 * 9 + 3] = 10; // a tie: the first one wins
+  x.values[2 * 9 + 7] = 10;
+  Array expected{Dtype::i64, {6}, {}};
+  for (int i = 0; i < 6; ++i) {
+    int best = 0;
+    for (int j = 1; j < 9; ++j)
+      if (x.values[i * 9 + j] > x.values[i * 9 + best])
+        best = j;
+    expected.values.push_back(best);
+  }
+  expectClose(jit.run("argmax", {x}, {Array{Dtype::i64, {6}, {}}})[0], expected,
+              0, "argmax f32");
+  Array xi = randomArray(rng(), Dtype::i32, {5, 4});
+  Array expectedI{Dtype::i64, {1, 4}, {}};
+  for (int j = 0; j < 4; ++j) {
+    int best = 0;
+    for (int i = 1; i < 5; ++i)
+      if (xi.values[i * 4 + j] > xi.values[best * 4 + j])
+        best = i;
+    expectedI.values.push_back(best);
+  }
+  expectClose(jit.run("argmax_keep", {xi}, {Array{Dtype::i64, {1, 4}, {}}})[0],
+              expectedI, 0, "argmax i32 keepdim");
+}
+
+//===----------------------------------------------------------------------===//
+// Matmul
+//===----------------------------------------------------------------------===//
+
+/// Reference batched matmul with NumPy batch broadcasting.
+Array matmulRef(const Array &a, const Array &b) {
+  size_t ra = a.shape.size(), rb = b.shape.size();
+  int64_t m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
+  std::vector<int64_t> batchA(a.shape.begin(), a.shape.end() - 2);
+  std::vector<int64_t> batchB(b.shape.begin(), b.shape.end() - 2);
+  size_t rank = std::max(batchA.size(), batchB.size());
+  auto dimOf = [rank](const std::vector<int64_t> &s, size_t i) -> int64_t {
+    size_t lead = rank - s.size();
+    return i < lead ? 1 : s[i - lead];
+  };
+  std::vector<int64_t> batch(rank);
+  for (size_t i = 0; i < rank; ++i)
+    batch[i] = dimOf(batchA, i) == 1 ? dimOf(batchB, i) : dimOf(batchA, i);
+  std::vector<int64_t> shape = batch;
+  shape.push_back(m);
+  shape.push_back(n);
+  Array out{a.dtype, shape, {}};
+  int64_t batches = 1;
+  for (int64_t d : batch)
+    batches *= d;
+  for (int64_t flat = 0; flat < batches; ++flat) {
+    int64_t rest = flat, oa = 0, ob = 0, sa = 1, sb = 1;
+    for (int64_t i = rank - 1; i >= 0; --i) {
+      int64_t idx = rest % batch[i];
+      rest /= batch[i];
+      int64_t da = dimOf(batchA, i), db = dimOf(batchB, i);
+      oa += (da == 1 ? 0 : idx) * sa;
+      ob += (db == 1 ? 0 : idx) * sb;
+      sa *= da;
+      sb *= db;
+    }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int64_t p = 0; p < k; ++p)
+          acc += a.values[oa * m * k + i * k + p] *
+                 b.values[ob * k * n + p * n + j];
+        out.values.push_back(roundTo(a.dtype, acc));
+      }
+  }
+  return out;
+}
+
+TEST(CpuJit, MatmulShapesAndDtypes) {
+  struct Case {
+    std::vector<int64_t> a, b;
+  };
+  const std::vector<Case> cases = {
+      {{7, 5}, {5, 3}},              // plain 2-D
+      {{0, 5}, {5, 3}},              // empty M
+      {{4, 0}, {0, 3}},              // empty K: all zeros
+      {{2, 3, 4}, {4, 6}},           // batch folded into M
+      {{2, 1, 3, 4}, {5, 4, 6}},     // broadcast batch dims
+      {{3, 2, 8}, {3, 8, 2}},        // batch_matmul
+      {{64, 130}, {130, 33}},        // larger than a BLAS block
+  };
+  for (Dtype dtype : {Dtype::f32, Dtype::f64, Dtype::f16, Dtype::i32}) {
+    std::string source;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      // `a` is dynamic except its size-1 dims (which broadcast), `b` static.
+      std::vector<int64_t> aDims, bDims = cases[i].b;
+      for (int64_t d : cases[i].a)
+        aDims.push_back(d == 1 ? 1 : -1);
+      size_t rank = std::max(aDims.size(), bDims.size());
+      std::vector<int64_t> outDims;
+      for (size_t d = 0; d + 2 < rank; ++d) {
+        int64_t x = d < rank - aDims.size() ? 1 : aDims[d - (rank - aDims.size())];
+        int64_t y = d < rank - bDims.size() ? 1 : bDims[d - (rank - bDims.size())];
+        outDims.push_back(x == 1 ? y : (y == 1 ? x : y));
+      }
+      outDims.push_back(aDims[aDims.size() - 2]);
+      outDims.push_back(bDims.back());
+      auto typeOf = [&](const std::vector<int64_t> &dims) {
+        std::string text = "tensor<";
+        for (int64_t d : dims)
+          text += (d < 0 ? std::string("?") : std::to_string(d)) + "x";
+        return text + mlirName(dtype) + ">";
+      };
+      std::string a = typeOf(aDims), b = typeOf(bDims), out = typeOf(outDims);
+      source += "func.func @mm" + std::to_string(i) + "(%a: " + a + ", %b: " +
+                b + ") -> " + out + " {\n  %0 = ember.matmul %a, %b : " + a +
+                ", " + b + " -> " + out + "\n  return %0 : " + out + "\n}\n";
+    }
+    JitRunner jit;
+    ASSERT_TRUE(jit.compile(source));
+    for (size_t i = 0; i < cases.size(); ++i) {
+      Array a = randomArray(rng(), dtype, cases[i].a, -1, 1);
+      Array b = randomArray(rng(), dtype, cases[i].b, -1, 1);
+      Array expected = matmulRef(a, b);
+      Array actual = jit.run("mm" + std::to_string(i), {a, b},
+                             {Array{dtype, expected.shape, {}}})[0];
+      double tol = isFloat(dtype) ? tolerance(dtype) * 8 : 0;
+      expectClose(actual, expected, tol,
+                  "matmul case " + std::to_string(i) + " " + mlirName(dtype));
+    }
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+TEST(CpuJit, ShapeOps) {
+  const std::string source = R"mlir(
+func.func @reshape(%x: tensor<?x6xf32>) -> tensor<?x3xf32> {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %n = tensor.dim %x, %c0 : tensor<?x6xf32>
+  %m = arith.muli %n, %c2 : index
+  %0 = ember.reshape %x [%m] : tensor<?x6xf32> -> tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+func.func @transpose(%x: tensor<?x?x4xi64>) -> tensor<4x?x?xi64> {
+  %0 = ember.transpose %x perm = [2, 0, 1] : tensor<?x?x4xi64> -> tensor<4x?x?xi64>
+  return %0 : tensor<4x?x?xi64>
+}
+func.func @slice(%x: tensor<?x10xf32>) -> tensor<?x3xf32> {
+  %0 = ember.slice %x start = [-3, 1] stop = [9223372036854775807, 8] step = [2, 3] : tensor<?x10xf32> -> tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+func.func @concat(%a: tensor<?x3xi32>, %b: tensor<2x3xi32>) -> tensor<?x3xi32> {
+  %0 = ember.concat %a, %b dim = 0 : tensor<?x3xi32>, tensor<2x3xi32> -> tensor<?x3xi32>
+  return %0 : tensor<?x3xi32>
+}
+)mlir";
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(source));
+
+  Array x = randomArray(rng(), Dtype::f32, {4, 6});
+  Array r = jit.run("reshape", {x}, {Array{Dtype::f32, {8, 3}, {}}})[0];
+  expectClose(r, Array{Dtype::f32, {8, 3}, x.values}, 0, "reshape");
+
+  Array t = randomArray(rng(), Dtype::i64, {2, 3, 4});
+  Array tExpected{Dtype::i64, {4, 2, 3}, {}};
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 3; ++j)
+        tExpected.values.push_back(t.values[(i * 3 + j) * 4 + k]);
+  expectClose(jit.run("transpose", {t}, {tExpected})[0], tExpected, 0,
+              "transpose");
+
+  Array s = randomArray(rng(), Dtype::f32, {7, 10});
+  Array sExpected{Dtype::f32, {2, 3}, {}};
+  for (int i : {4, 6})
+    for (int j : {1, 4, 7})
+      sExpected.values.push_back(s.values[i * 10 + j]);
+  expectClose(jit.run("slice", {s}, {sExpected})[0], sExpected, 0, "slice");
+
+  Array a = randomArray(rng(), Dtype::i32, {3, 3});
+  Array b = randomArray(rng(), Dtype::i32, {2, 3});
+  Array cExpected{Dtype::i32, {5, 3}, a.values};
+  cExpected.values.insert(cExpected.values.end(), b.values.begin(),
+                          b.values.end());
+  expectClose(jit.run("concat", {a, b}, {cExpected})[0], cExpected, 0, "concat");
+}
+
+TEST(CpuJit, BroadcastToFromTensorDims) {
+  const std::string source = R"mlir(
+func.func @expand(%row: tensor<1x5xf64>, %like: tensor<?x5xf64>) -> tensor<?x5xf64> {
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %like, %c0 : tensor<?x5xf64>
+  %0 = ember.broadcast_to %row [%n] : tensor<1x5xf64> -> tensor<?x5xf64>
+  %1 = ember.add %0, %like : tensor<?x5xf64>, tensor<?x5xf64> -> tensor<?x5xf64>
+  return %1 : tensor<?x5xf64>
+}
+)mlir";
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(source));
+  Array row = randomArray(rng(), Dtype::f64, {1, 5});
+  Array like = randomArray(rng(), Dtype::f64, {4, 5});
+  Array expected = broadcastArrays(row, like, Dtype::f64,
+                                   [](double a, double b) { return a + b; });
+  expectClose(jit.run("expand", {row, like}, {expected})[0], expected, 1e-12,
+              "broadcast_to");
+}
+
+//===----------------------------------------------------------------------===//
+// Composites, dynamic sizes, artifacts, errors
+//===----------------------------------------------------------------------===//
+
+TEST(CpuJit, SoftmaxAndLogSoftmax) {
+  const std::string source = R"mlir(
+func.func @softmax(%x: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  %0 = ember.softmax %x dim = 1 : tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+func.func @log_softmax(%x: tensor<?x?xf64>) -> tensor<?x?xf64> {
+  %0 = ember.log_softmax %x dim = 0 : tensor<?x?xf64>
+  return %0 : tensor<?x?xf64>
+}
+)mlir";
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(source));
+  Array x = randomArray(rng(), Dtype::f32, {5, 11}, -30, 30);
+  Array expected{Dtype::f32, {5, 11}, {}};
+  for (int i = 0; i < 5; ++i) {
+    double mx = -INFINITY, sum = 0;
+    for (int j = 0; j < 11; ++j)
+      mx = std::max(mx, x.values[i * 11 + j]);
+    for (int j = 0; j < 11; ++j)
+      sum += std::exp(x.values[i * 11 + j] - mx);
+    for (int j = 0; j < 11; ++j)
+      expected.values.push_back(std::exp(x.values[i * 11 + j] - mx) / sum);
+  }
+  expectClose(jit.run("softmax", {x}, {expected})[0], expected, 2e-5,
+              "softmax");
+
+  Array y = randomArray(rng(), Dtype::f64, {6, 3}, -5, 5);
+  Array yExpected{Dtype::f64, {6, 3}, std::vector<double>(18)};
+  for (int j = 0; j < 3; ++j) {
+    double mx = -INFINITY, sum = 0;
+    for (int i = 0; i < 6; ++i)
+      mx = std::max(mx, y.values[i * 3 + j]);
+    for (int i = 0; i < 6; ++i)
+      sum += std::exp(y.values[i * 3 + j] - mx);
+    for (int i = 0; i < 6; ++i)
+      yExpected.values[i * 3 + j] = y.values[i * 3 + j] - mx - std::log(sum);
+  }
+  expectClose(jit.run("log_softmax", {y}, {yExpected})[0], yExpected, 1e-12,
+              "log_softmax");
+}
+
+TEST(CpuJit, OneCompileServesEverySize) {
+  const std::string source = R"mlir(
+func.func @chain(%a: tensor<?xf32>, %b: tensor<?xf32>, %c: tensor<?xf32>, %d: tensor<?xf32>) -> tensor<?xf32> {
+  %0 = ember.mul %a, %b : tensor<?xf32>, tensor<?xf32> -> tensor<?xf32>
+  %1 = ember.add %0, %c : tensor<?xf32>, tensor<?xf32> -> tensor<?xf32>
+  %2 = ember.sigmoid %1 : tensor<?xf32>
+  %3 = ember.mul %2, %d : tensor<?xf32>, tensor<?xf32> -> tensor<?xf32>
+  %4 = ember.sub %3, %a : tensor<?xf32>, tensor<?xf32> -> tensor<?xf32>
+  return %4 : tensor<?xf32>
+}
+)mlir";
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(source));
+  for (int64_t n : {0, 1, 7, 64, 1000, 4099}) {
+    std::vector<Array> in;
+    for (int i = 0; i < 4; ++i)
+      in.push_back(randomArray(rng(), Dtype::f32, {n}));
+    Array expected{Dtype::f32, {n}, {}};
+    for (int64_t i = 0; i < n; ++i) {
+      double a = in[0].values[i], b = in[1].values[i], c = in[2].values[i],
+             d = in[3].values[i];
+      expected.values.push_back(roundTo(Dtype::f32, sigmoid(a * b + c) * d - a));
+    }
+    expectClose(jit.run("chain", in, {Array{Dtype::f32, {n}, {}}})[0], expected,
+                2e-5, "chain n=" + std::to_string(n));
+  }
+}
+
+TEST(CpuJit, WritesAnObjectFile) {
+  mlir::MLIRContext context;
+  mlir::DialectRegistry registry;
+  ember::registerCompilerDialects(registry);
+  context.appendDialectRegistry(registry);
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(R"mlir(
+func.func @double(%x: tensor<?xf32>) -> tensor<?xf32> {
+  %0 = ember.add %x, %x : tensor<?xf32>, tensor<?xf32> -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
+)mlir", &context);
+  ASSERT_TRUE(module);
+  ember::CpuCompileOptions options;
+  options.keepObject = true;
+  std::string error;
+  auto compiled = ember::compileForCpu(*module, options, &error);
+  ASSERT_TRUE(compiled) << error;
+  std::string path = ::testing::TempDir() + "/ember_double.o";
+  ASSERT_TRUE(compiled->writeObjectFile(path, &error)) << error;
+  std::ifstream file(path, std::ios::binary);
+  char magic[4] = {};
+  file.read(magic, 4);
+  EXPECT_EQ(std::string(magic, 4), std::string("\x7f" "ELF", 4));
+}
+
+TEST(CpuJit, ErrorsCarryTheSourceLocation) {
+  JitRunner jit;
+  std::string error;
+  // Static shapes that cannot broadcast: rejected when the module is
+  // verified, with the op's line:column.
+  EXPECT_FALSE(jit.compile(R"mlir(
+func.func @bad(%a: tensor<3xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = ember.add %a, %b : tensor<3xf32>, tensor<4xf32> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+)mlir", &error));
+  EXPECT_NE(error.find(":3:8"), std::string::npos) << error;
+  EXPECT_NE(error.find("tensor<3xf32> and tensor<4xf32>"), std::string::npos)
+      << error;
+  // A function name that does not exist fails at lookup.
+  ASSERT_TRUE(jit.compile(R"mlir(
+func.func @ok(%a: tensor<?xf32>) -> tensor<?xf32> {
+  return %a : tensor<?xf32>
+}
+)mlir"));
+  EXPECT_FALSE(jit.executable().invoke("missing", {}, &error));
+  EXPECT_NE(error.find("no public function named 'missing'"), std::string::npos)
+      << error;
+}
+
+TEST(CpuJit, ReturningAnInputCopiesIt) {
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(R"mlir(
+func.func @identity(%a: tensor<?x2xi1>) -> (tensor<?x2xi1>, tensor<?x2xi1>) {
+  return %a, %a : tensor<?x2xi1>, tensor<?x2xi1>
+}
+)mlir"));
+  Array a = randomArray(rng(), Dtype::i1, {3, 2});
+  auto outs = jit.run("identity", {a},
+                      {Array{Dtype::i1, {3, 2}, {}}, Array{Dtype::i1, {3, 2}, {}}});
+  expectClose(outs[0], a, 0, "first copy");
+  expectClose(outs[1], a, 0, "second copy");
+}
+
+} // namespace
