@@ -3,6 +3,7 @@
 #include "ember/Compiler/Passes.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
@@ -24,11 +25,18 @@ struct EmberFuseElementwisePass
     RewritePatternSet patterns(ctx);
     // Fuse only a producer whose every use is this consumer: fusing a value
     // with several users would recompute it once per user.
+    // `tensor.dim` uses only read the shape, which the fused op preserves.
     linalg::ControlFusionFn control = [](OpOperand *fused) {
       Operation *producer = fused->get().getDefiningOp();
-      return producer && producer->hasOneUse();
+      if (!producer)
+        return false;
+      return llvm::all_of(producer->getUsers(), [&](Operation *user) {
+        return user == fused->getOwner() || isa<tensor::DimOp>(user);
+      });
     };
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
+    // Answer tensor.dim of fused results from their inputs.
+    memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
     // Folding tensor.empty/dim into the fused ops keeps the IR small.
     linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
     tensor::populateFoldTensorEmptyPatterns(patterns);

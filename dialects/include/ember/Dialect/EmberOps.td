@@ -201,7 +201,7 @@ def Ember_ReshapeOp : Ember_Op<"reshape", [Pure]> {
     One `index` operand gives each dynamic dim of the result, in order.
 
     ```mlir
-    %r = ember.reshape %x [%n] : tensor<?x4xf32> -> tensor<?xf32>
+    %r = ember.reshape %x[%n] : tensor<?x4xf32> -> tensor<?xf32>
     ```
   }];
   let arguments = (ins Ember_Tensor:$input, Variadic<Index>:$sizes);
@@ -229,7 +229,7 @@ def Ember_BroadcastToOp : Ember_Op<"broadcast_to", [Pure]> {
     One `index` operand gives each dynamic dim of the result, in order.
 
     ```mlir
-    %b = ember.broadcast_to %x [%n] : tensor<1x4xf32> -> tensor<?x4xf32>
+    %b = ember.broadcast_to %x[%n] : tensor<1x4xf32> -> tensor<?x4xf32>
     ```
   }];
   let arguments = (ins Ember_Tensor:$input, Variadic<Index>:$sizes);

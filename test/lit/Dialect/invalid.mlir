@@ -1,0 +1,174 @@
+// RUN: ember-opt %s -split-input-file -verify-diagnostics
+// Each verifier error names the shapes or attributes at fault.
+
+func.func @broadcast_mismatch(%a: tensor<3x4xf32>, %b: tensor<5x4xf32>) {
+  // expected-error @+2 {{operands have incompatible shapes for broadcasting: tensor<3x4xf32> and tensor<5x4xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.add %a, %b : tensor<3x4xf32>, tensor<5x4xf32> -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @element_type_mismatch(%a: tensor<4xf32>, %b: tensor<4xf64>) {
+  // expected-error @+2 {{operands have different element types: tensor<4xf32> and tensor<4xf64>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.mul %a, %b : tensor<4xf32>, tensor<4xf64> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @wrong_result_type(%a: tensor<4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+2 {{inferred type(s) 'tensor<4xf32>' are incompatible with return type(s) of operation 'tensor<5xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.add %a, %b : tensor<4xf32>, tensor<4xf32> -> tensor<5xf32>
+  return
+}
+
+// -----
+
+func.func @float_only(%a: tensor<4xi32>) {
+  // expected-error @+1 {{must be ranked tensor of 16-bit float or bfloat16 type or 32-bit float or 64-bit float values}}
+  %0 = ember.exp %a : tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @reduce_dim_range(%a: tensor<2x3xf32>) {
+  // expected-error @+2 {{dim 2 is out of range for tensor<2x3xf32> (rank 2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.sum %a dims = [2] : tensor<2x3xf32> -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_repeated(%a: tensor<2x3xf32>) {
+  // expected-error @+2 {{dim 1 is repeated}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.max %a dims = [1, 1] : tensor<2x3xf32> -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_empty(%a: tensor<2x3xf32>) {
+  // expected-error @+2 {{needs at least one dim to reduce}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.sum %a dims = [] : tensor<2x3xf32> -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @argmax_range(%a: tensor<2x3xf32>) {
+  // expected-error @+2 {{dim -1 is out of range for tensor<2x3xf32> (rank 2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.argmax %a dim = -1 : tensor<2x3xf32> -> tensor<2xi64>
+  return
+}
+
+// -----
+
+func.func @matmul_k(%a: tensor<3x4xf32>, %b: tensor<5x6xf32>) {
+  // expected-error @+2 {{contracting dims differ (4 vs 5): tensor<3x4xf32> and tensor<5x6xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.matmul %a, %b : tensor<3x4xf32>, tensor<5x6xf32> -> tensor<3x6xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_rank(%a: tensor<4xf32>, %b: tensor<4x6xf32>) {
+  // expected-error @+2 {{operands must have rank >= 2, got tensor<4xf32> and tensor<4x6xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.matmul %a, %b : tensor<4xf32>, tensor<4x6xf32> -> tensor<6xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_batch(%a: tensor<2x3x4xf32>, %b: tensor<3x4x6xf32>) {
+  // expected-error @+2 {{batch dims do not broadcast: tensor<2x3x4xf32> and tensor<3x4x6xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.matmul %a, %b : tensor<2x3x4xf32>, tensor<3x4x6xf32> -> tensor<2x3x6xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_count(%a: tensor<2x3xf32>) {
+  // expected-error @+1 {{cannot reshape 'tensor<2x3xf32>' (6 elements) to 'tensor<7xf32>' (7 elements)}}
+  %0 = ember.reshape %a : tensor<2x3xf32> -> tensor<7xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_sizes(%a: tensor<?x3xf32>) {
+  // expected-error @+1 {{needs one size operand per dynamic result dim: 'tensor<?xf32>' has 1, got 0}}
+  %0 = ember.reshape %a : tensor<?x3xf32> -> tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_perm(%a: tensor<2x3xf32>) {
+  // expected-error @+2 {{permutation [0, 0] is not a permutation of the 2 dims of tensor<2x3xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.transpose %a perm = [0, 0] : tensor<2x3xf32> -> tensor<2x2xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast_to_bad(%a: tensor<2x3xf32>) {
+  // expected-error @+1 {{cannot broadcast 'tensor<2x3xf32>' to 'tensor<4x3xf32>'}}
+  %0 = ember.broadcast_to %a : tensor<2x3xf32> -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @slice_step(%a: tensor<8xf32>) {
+  // expected-error @+2 {{step must be positive, got 0 for dim 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.slice %a start = [0] stop = [8] step = [0] : tensor<8xf32> -> tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @slice_arity(%a: tensor<8x2xf32>) {
+  // expected-error @+2 {{needs start, stop and step for each of the 2 dims of tensor<8x2xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.slice %a start = [0] stop = [8] step = [1] : tensor<8x2xf32> -> tensor<8x2xf32>
+  return
+}
+
+// -----
+
+func.func @concat_dims(%a: tensor<2x3xf32>, %b: tensor<2x4xf32>) {
+  // expected-error @+2 {{inputs differ in dim 1: tensor<2x3xf32> and tensor<2x4xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.concat %a, %b dim = 0 : tensor<2x3xf32>, tensor<2x4xf32> -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_dim(%a: tensor<2x3xf32>) {
+  // expected-error @+1 {{dim 2 is out of range for 'tensor<2x3xf32>' (rank 2)}}
+  %0 = ember.softmax %a dim = 2 : tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @cast_shape(%a: tensor<2x3xf32>) {
+  // expected-error @+1 {{requires the same shape for all operands and results}}
+  %0 = ember.cast %a : tensor<2x3xf32> to tensor<3x2xi32>
+  return
+}

@@ -1,0 +1,95 @@
+// RUN: ember-opt %s | ember-opt | FileCheck %s
+// Every op parses, verifies, prints and parses again.
+
+// CHECK-LABEL: func @elementwise
+func.func @elementwise(%a: tensor<?x4xf32>, %b: tensor<4xf32>, %i: tensor<?x4xi32>) -> tensor<?x4xf32> {
+  // CHECK: ember.constant dense<1.000000e+00> : tensor<4xf32>
+  %c = ember.constant dense<1.0> : tensor<4xf32>
+  // CHECK: ember.cast %{{.*}} : tensor<?x4xi32> to tensor<?x4xf32>
+  %f = ember.cast %i : tensor<?x4xi32> to tensor<?x4xf32>
+  // CHECK: ember.neg
+  %0 = ember.neg %a : tensor<?x4xf32>
+  // CHECK: ember.abs
+  %1 = ember.abs %0 : tensor<?x4xf32>
+  // CHECK: ember.exp
+  %2 = ember.exp %1 : tensor<?x4xf32>
+  // CHECK: ember.log
+  %3 = ember.log %2 : tensor<?x4xf32>
+  // CHECK: ember.sqrt
+  %4 = ember.sqrt %3 : tensor<?x4xf32>
+  // CHECK: ember.rsqrt
+  %5 = ember.rsqrt %4 : tensor<?x4xf32>
+  // CHECK: ember.tanh
+  %6 = ember.tanh %5 : tensor<?x4xf32>
+  // CHECK: ember.sigmoid
+  %7 = ember.sigmoid %6 : tensor<?x4xf32>
+  // CHECK: ember.relu
+  %8 = ember.relu %7 : tensor<?x4xf32>
+  // CHECK: ember.gelu
+  %9 = ember.gelu %8 : tensor<?x4xf32>
+  // CHECK: ember.add %{{.*}}, %{{.*}} : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  %10 = ember.add %9, %b : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  // CHECK: ember.sub
+  %11 = ember.sub %10, %c : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  // CHECK: ember.mul
+  %12 = ember.mul %11, %f : tensor<?x4xf32>, tensor<?x4xf32> -> tensor<?x4xf32>
+  // CHECK: ember.div
+  %13 = ember.div %12, %b : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  // CHECK: ember.pow
+  %14 = ember.pow %13, %b : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  // CHECK: ember.maximum
+  %15 = ember.maximum %14, %b : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  // CHECK: ember.minimum
+  %16 = ember.minimum %15, %b : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  // CHECK: ember.compare lt, %{{.*}}, %{{.*}} : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xi1>
+  %m = ember.compare lt, %16, %b : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xi1>
+  // CHECK: ember.select %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x4xi1>, tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  %17 = ember.select %m, %16, %b : tensor<?x4xi1>, tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  return %17 : tensor<?x4xf32>
+}
+
+// CHECK-LABEL: func @reductions
+func.func @reductions(%x: tensor<?x8x3xf64>) -> (tensor<?xf64>, tensor<?x1x1xf64>, tensor<8x3xf64>, tensor<?x3xf64>, tensor<?x3xi64>) {
+  // CHECK: ember.sum %{{.*}} dims = [1, 2] : tensor<?x8x3xf64> -> tensor<?xf64>
+  %0 = ember.sum %x dims = [1, 2] : tensor<?x8x3xf64> -> tensor<?xf64>
+  // CHECK: ember.mean %{{.*}} dims = [1, 2] keepdim : tensor<?x8x3xf64> -> tensor<?x1x1xf64>
+  %1 = ember.mean %x dims = [1, 2] keepdim : tensor<?x8x3xf64> -> tensor<?x1x1xf64>
+  // CHECK: ember.max
+  %2 = ember.max %x dims = [0] : tensor<?x8x3xf64> -> tensor<8x3xf64>
+  // CHECK: ember.min
+  %3 = ember.min %x dims = [1] : tensor<?x8x3xf64> -> tensor<?x3xf64>
+  // CHECK: ember.argmax %{{.*}} dim = 1 : tensor<?x8x3xf64> -> tensor<?x3xi64>
+  %4 = ember.argmax %x dim = 1 : tensor<?x8x3xf64> -> tensor<?x3xi64>
+  return %0, %1, %2, %3, %4 : tensor<?xf64>, tensor<?x1x1xf64>, tensor<8x3xf64>, tensor<?x3xf64>, tensor<?x3xi64>
+}
+
+// CHECK-LABEL: func @linalg_and_shapes
+func.func @linalg_and_shapes(%a: tensor<2x1x?x4xbf16>, %b: tensor<5x4x6xbf16>, %n: index) -> tensor<?x6xbf16> {
+  // CHECK: ember.matmul %{{.*}}, %{{.*}} : tensor<2x1x?x4xbf16>, tensor<5x4x6xbf16> -> tensor<2x5x?x6xbf16>
+  %0 = ember.matmul %a, %b : tensor<2x1x?x4xbf16>, tensor<5x4x6xbf16> -> tensor<2x5x?x6xbf16>
+  // CHECK: ember.transpose %{{.*}} perm = [1, 0, 2, 3] : tensor<2x5x?x6xbf16> -> tensor<5x2x?x6xbf16>
+  %1 = ember.transpose %0 perm = [1, 0, 2, 3] : tensor<2x5x?x6xbf16> -> tensor<5x2x?x6xbf16>
+  // CHECK: ember.reshape %{{.*}}[%{{.*}}] : tensor<5x2x?x6xbf16> -> tensor<?x6xbf16>
+  %2 = ember.reshape %1 [%n] : tensor<5x2x?x6xbf16> -> tensor<?x6xbf16>
+  // CHECK: ember.slice %{{.*}} start = [0, -1] stop = [9223372036854775807, 6] step = [2, 1] : tensor<?x6xbf16> -> tensor<?x1xbf16>
+  %3 = ember.slice %2 start = [0, -1] stop = [9223372036854775807, 6] step = [2, 1] : tensor<?x6xbf16> -> tensor<?x1xbf16>
+  // CHECK: ember.broadcast_to %{{.*}}[%{{.*}}] : tensor<?x1xbf16> -> tensor<?x6xbf16>
+  %4 = ember.broadcast_to %3 [%n] : tensor<?x1xbf16> -> tensor<?x6xbf16>
+  // CHECK: ember.concat %{{.*}}, %{{.*}} dim = 0 : tensor<?x6xbf16>, tensor<?x6xbf16> -> tensor<?x6xbf16>
+  %5 = ember.concat %4, %2 dim = 0 : tensor<?x6xbf16>, tensor<?x6xbf16> -> tensor<?x6xbf16>
+  // CHECK: ember.softmax %{{.*}} dim = 1 : tensor<?x6xbf16>
+  %6 = ember.softmax %5 dim = 1 : tensor<?x6xbf16>
+  // CHECK: ember.log_softmax %{{.*}} dim = 0 : tensor<?x6xbf16>
+  %7 = ember.log_softmax %6 dim = 0 : tensor<?x6xbf16>
+  return %7 : tensor<?x6xbf16>
+}
+
+// CHECK-LABEL: func @scalars_and_bools
+func.func @scalars_and_bools(%s: tensor<f16>, %m: tensor<3xi1>, %k: tensor<3xi64>) -> tensor<3xi64> {
+  // CHECK: ember.add %{{.*}}, %{{.*}} : tensor<f16>, tensor<f16> -> tensor<f16>
+  %0 = ember.add %s, %s : tensor<f16>, tensor<f16> -> tensor<f16>
+  // CHECK: ember.compare eq, %{{.*}}, %{{.*}} : tensor<3xi1>, tensor<3xi1> -> tensor<3xi1>
+  %1 = ember.compare eq, %m, %m : tensor<3xi1>, tensor<3xi1> -> tensor<3xi1>
+  %2 = ember.select %1, %k, %k : tensor<3xi1>, tensor<3xi64>, tensor<3xi64> -> tensor<3xi64>
+  return %2 : tensor<3xi64>
+}

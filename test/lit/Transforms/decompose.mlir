@@ -1,0 +1,27 @@
+// RUN: ember-opt %s -ember-decompose | FileCheck %s
+
+// CHECK-LABEL: func @softmax
+// CHECK-SAME: (%[[X:.*]]: tensor<?x8xf32>)
+func.func @softmax(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // CHECK: %[[M:.*]] = ember.max %[[X]] dims = [1] keepdim : tensor<?x8xf32> -> tensor<?x1xf32>
+  // CHECK: %[[S:.*]] = ember.sub %[[X]], %[[M]] : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
+  // CHECK: %[[E:.*]] = ember.exp %[[S]]
+  // CHECK: %[[Z:.*]] = ember.sum %[[E]] dims = [1] keepdim : tensor<?x8xf32> -> tensor<?x1xf32>
+  // CHECK: %[[Y:.*]] = ember.div %[[E]], %[[Z]]
+  // CHECK: return %[[Y]]
+  %0 = ember.softmax %x dim = 1 : tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// CHECK-LABEL: func @log_softmax
+func.func @log_softmax(%x: tensor<4x?xf64>) -> tensor<4x?xf64> {
+  // CHECK: %[[M:.*]] = ember.max %{{.*}} dims = [0] keepdim : tensor<4x?xf64> -> tensor<1x?xf64>
+  // CHECK: %[[S:.*]] = ember.sub %{{.*}}, %[[M]]
+  // CHECK: %[[E:.*]] = ember.exp %[[S]]
+  // CHECK: %[[Z:.*]] = ember.sum %[[E]] dims = [0] keepdim
+  // CHECK: %[[L:.*]] = ember.log %[[Z]] : tensor<1x?xf64>
+  // CHECK: ember.sub %[[S]], %[[L]] : tensor<4x?xf64>, tensor<1x?xf64> -> tensor<4x?xf64>
+  // CHECK-NOT: ember.log_softmax
+  %0 = ember.log_softmax %x dim = 0 : tensor<4x?xf64>
+  return %0 : tensor<4x?xf64>
+}

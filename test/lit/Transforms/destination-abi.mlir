@@ -1,0 +1,18 @@
+// RUN: ember-opt %s -ember-destination-abi | FileCheck %s
+
+// CHECK-LABEL: func.func @ember_entry_f
+// CHECK-SAME: (%[[A:.*]]: memref<?xf32>, %[[OUT:.*]]: memref<?xf32>)
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+func.func @f(%a: tensor<?xf32>) -> tensor<?xf32> {
+  // CHECK: %[[T:.*]] = bufferization.to_tensor %[[A]] restrict : memref<?xf32> to tensor<?xf32>
+  // CHECK: %[[R:.*]] = ember.neg %[[T]]
+  // CHECK: bufferization.materialize_in_destination %[[R]] in restrict writable %[[OUT]]
+  // CHECK: return
+  %0 = ember.neg %a : tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
+
+// Private helpers keep their tensor signature.
+// CHECK-LABEL: func.func private @helper
+// CHECK-SAME: (tensor<4xf32>) -> tensor<4xf32>
+func.func private @helper(%a: tensor<4xf32>) -> tensor<4xf32>
