@@ -46,12 +46,15 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm) {
   bufferFuncs.addPass(createConvertLinalgToLoopsPass());
   bufferFuncs.addPass(createEmberApproximateMath());
   bufferFuncs.addPass(createCanonicalizerPass());
+  // LLVM intrinsics first (fma, floor, sqrt, ... must not become libm
+  // calls, which would stop vectorization); libm only for what is left
+  // (f64 tanh, erf, ...).
+  pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
