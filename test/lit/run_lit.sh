@@ -8,4 +8,5 @@ trap 'rm -rf "$tools"' EXIT
 ln -s "$opt" "$tools/ember-opt"
 export PATH="$tools:/usr/lib/llvm-22/bin:$PATH"
 suite="$(dirname "$(readlink -f "$0")")"
-exec /usr/lib/llvm-22/bin/lit -sv "$suite"
+# Under Bazel, report each lit test in the XML that scripts/test sums up.
+exec /usr/lib/llvm-22/bin/lit -sv ${XML_OUTPUT_FILE:+--xunit-xml-output="$XML_OUTPUT_FILE"} "$suite"
