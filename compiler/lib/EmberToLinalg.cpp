@@ -349,76 +349,31 @@ void widenHalfPrecision(func::FuncOp func) {
 // Element-wise patterns
 //===----------------------------------------------------------------------===//
 
+/// The scalar computation of any element-wise ember op on its (broadcast)
+/// operand elements.
+Value computeElementwise(OpBuilder &b, Location loc, Operation *op,
+                         ValueRange args) {
+  if (auto compare = dyn_cast<CompareOp>(op))
+    return computeCompare(b, loc, compare.getPredicate(), args[0], args[1]);
+  if (isa<SelectOp>(op))
+    return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
+  if (auto castOp = dyn_cast<CastOp>(op))
+    return convertScalar(b, loc, args[0], castOp.getType().getElementType());
+  if (args.size() == 1)
+    return computeUnary(b, loc, op, args[0]);
+  return computeBinary(b, loc, op, args[0], args[1]);
+}
+
+/// One linalg.generic over the result shape for every element-wise op.
 template <typename OpTy>
-struct LowerUnary : OpRewritePattern<OpTy> {
+struct LowerElementwise : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
     Value result = buildElementwise(
-        rewriter, op.getLoc(), op.getType(), {op.getInput()},
+        rewriter, op.getLoc(), op.getType(), op->getOperands(),
         [&](OpBuilder &b, Location loc, ValueRange args) {
-          return computeUnary(b, loc, op, args[0]);
-        });
-    rewriter.replaceOp(op, result);
-    return success();
-  }
-};
-
-template <typename OpTy>
-struct LowerBinary : OpRewritePattern<OpTy> {
-  using OpRewritePattern<OpTy>::OpRewritePattern;
-  LogicalResult matchAndRewrite(OpTy op,
-                                PatternRewriter &rewriter) const override {
-    Value result = buildElementwise(
-        rewriter, op.getLoc(), op.getType(), {op.getLhs(), op.getRhs()},
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          return computeBinary(b, loc, op, args[0], args[1]);
-        });
-    rewriter.replaceOp(op, result);
-    return success();
-  }
-};
-
-struct LowerCompare : OpRewritePattern<CompareOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(CompareOp op,
-                                PatternRewriter &rewriter) const override {
-    ComparePredicate predicate = op.getPredicate();
-    Value result = buildElementwise(
-        rewriter, op.getLoc(), op.getType(), {op.getLhs(), op.getRhs()},
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          return computeCompare(b, loc, predicate, args[0], args[1]);
-        });
-    rewriter.replaceOp(op, result);
-    return success();
-  }
-};
-
-struct LowerSelect : OpRewritePattern<SelectOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(SelectOp op,
-                                PatternRewriter &rewriter) const override {
-    Value result = buildElementwise(
-        rewriter, op.getLoc(), op.getType(),
-        {op.getCondition(), op.getTrueValue(), op.getFalseValue()},
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          return arith::SelectOp::create(b, loc, args[0], args[1], args[2])
-              .getResult();
-        });
-    rewriter.replaceOp(op, result);
-    return success();
-  }
-};
-
-struct LowerCast : OpRewritePattern<CastOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(CastOp op,
-                                PatternRewriter &rewriter) const override {
-    Type to = op.getType().getElementType();
-    Value result = buildElementwise(
-        rewriter, op.getLoc(), op.getType(), {op.getInput()},
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          return convertScalar(b, loc, args[0], to);
+          return computeElementwise(b, loc, op, args);
         });
     rewriter.replaceOp(op, result);
     return success();
@@ -933,15 +888,18 @@ struct ConvertEmberToLinalgPass
     widenHalfPrecision(func);
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
-    patterns.add<LowerUnary<NegOp>, LowerUnary<AbsOp>, LowerUnary<ReluOp>,
-                 LowerUnary<ExpOp>, LowerUnary<LogOp>, LowerUnary<SqrtOp>,
-                 LowerUnary<RsqrtOp>, LowerUnary<TanhOp>, LowerUnary<SigmoidOp>,
-                 LowerUnary<GeluOp>>(ctx);
-    patterns.add<LowerBinary<AddOp>, LowerBinary<SubOp>, LowerBinary<MulOp>,
-                 LowerBinary<DivOp>, LowerBinary<PowOp>, LowerBinary<MaximumOp>,
-                 LowerBinary<MinimumOp>>(ctx);
-    patterns.add<LowerCompare, LowerSelect, LowerCast, LowerConstant,
-                 LowerBroadcastTo>(ctx);
+    patterns.add<
+        LowerElementwise<NegOp>, LowerElementwise<AbsOp>,
+        LowerElementwise<ReluOp>, LowerElementwise<ExpOp>,
+        LowerElementwise<LogOp>, LowerElementwise<SqrtOp>,
+        LowerElementwise<RsqrtOp>, LowerElementwise<TanhOp>,
+        LowerElementwise<SigmoidOp>, LowerElementwise<GeluOp>,
+        LowerElementwise<AddOp>, LowerElementwise<SubOp>,
+        LowerElementwise<MulOp>, LowerElementwise<DivOp>,
+        LowerElementwise<PowOp>, LowerElementwise<MaximumOp>,
+        LowerElementwise<MinimumOp>, LowerElementwise<CompareOp>,
+        LowerElementwise<SelectOp>, LowerElementwise<CastOp>>(ctx);
+    patterns.add<LowerConstant, LowerBroadcastTo>(ctx);
     patterns.add<LowerReduce<SumOp>, LowerReduce<MeanOp>, LowerReduce<MaxOp>,
                  LowerReduce<MinOp>, LowerArgmax, LowerMatmul>(ctx);
     patterns.add<LowerReshape, LowerTranspose, LowerSlice, LowerConcat>(ctx);
