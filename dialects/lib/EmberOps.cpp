@@ -237,7 +237,7 @@ static LogicalResult verifySizedResult(Operation *op, RankedTensorType input,
   if (input.getElementType() != result.getElementType())
     return op->emitOpError("changes the element type: ")
            << input << " -> " << result;
-  if (static_cast<int64_t>(numSizes) != result.getNumDynamicDims())
+  if (numSizes != static_cast<size_t>(result.getNumDynamicDims()))
     return op->emitOpError("needs one size operand per dynamic result dim: ")
            << result << " has " << result.getNumDynamicDims() << ", got "
            << numSizes;

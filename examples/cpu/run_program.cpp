@@ -3,7 +3,8 @@
 // The demo's first part: parses a module of ember functions, JIT-compiles it
 // for this CPU, and calls each public function on random f32 inputs, printing
 // compile time, the first output values and the run time. Every dynamic dim
-// (`?`) takes the size given by --size (default 8), in inputs and outputs.
+// (`?`) takes the size given by --size (default 8), in inputs and outputs;
+// several --size flags run the same compiled code at each size.
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,10 +59,11 @@ std::string shapeText(const std::vector<int64_t> &shape) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: run_program PROGRAM.mlir [--size N]\n"
-               "Compiles every public function of PROGRAM.mlir for this CPU "
-               "and runs it on\nrandom f32 inputs; each dynamic dim gets size "
-               "N (default 8).\n");
+               "usage: run_program PROGRAM.mlir [--size N]...\n"
+               "Compiles every public function of PROGRAM.mlir once for this "
+               "CPU and runs it on\nrandom f32 inputs; each dynamic dim gets "
+               "size N (default 8). Several --size\nflags reuse the one "
+               "compiled program for each size.\n");
   return 2;
 }
 
@@ -70,13 +72,16 @@ int usage() {
 int main(int argc, char **argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0)
     return usage();
-  int64_t size = 8;
+  std::vector<int64_t> sizes;
   for (int i = 2; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--size") == 0 && i + 1 < argc)
-      size = std::atoll(argv[++i]);
+    if (std::strcmp(argv[i], "--size") == 0 && i + 1 < argc &&
+        std::atoll(argv[i + 1]) >= 0)
+      sizes.push_back(std::atoll(argv[++i]));
     else
       return usage();
   }
+  if (sizes.empty())
+    sizes.push_back(8);
   mlir::MLIRContext context;
   mlir::DialectRegistry registry;
   ember::registerCompilerDialects(registry);
@@ -121,6 +126,7 @@ int main(int argc, char **argv) {
 
   std::mt19937 rng(42);
   std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t size : sizes)
   for (const Signature &sig : functions) {
     std::vector<Buffer> buffers(sig.inputs.size() + sig.results.size());
     bool ok = true;

@@ -44,8 +44,9 @@ TEST(Shapes, SliceExtentIsPythonSlicing) {
           auto extent = computeSliceExtent(size, start, stop, step);
           EXPECT_EQ(extent.count, static_cast<int64_t>(expected.size()))
               << size << " " << start << ":" << stop << ":" << step;
-          if (!expected.empty())
+          if (!expected.empty()) {
             EXPECT_EQ(extent.offset, expected.front());
+          }
         }
 }
 
