@@ -432,37 +432,54 @@ Value expandKeptDims(OpBuilder &b, Location loc, Value reduced, Value input,
                                        outputShape);
 }
 
+/// The loop structure of a reduction of `input` over `dims`: iterator kinds,
+/// the map from loops to the (non-keepdim) result, and a way to make result
+/// tensors filled with a neutral element.
+struct ReductionLayout {
+  SmallVector<utils::IteratorType> iterators;
+  AffineMap inputMap, outputMap;
+  SmallVector<int64_t> shape;
+  SmallVector<Value> dynamicSizes;
+
+  ReductionLayout(OpBuilder &b, Location loc, Value input,
+                  ArrayRef<int64_t> dims) {
+    MLIRContext *ctx = b.getContext();
+    RankedTensorType inputType = tensorTypeOf(input);
+    llvm::SmallDenseSet<int64_t> reducedDims(dims.begin(), dims.end());
+    SmallVector<AffineExpr> outExprs;
+    for (int64_t i = 0; i < inputType.getRank(); ++i) {
+      if (reducedDims.contains(i)) {
+        iterators.push_back(utils::IteratorType::reduction);
+        continue;
+      }
+      iterators.push_back(utils::IteratorType::parallel);
+      shape.push_back(inputType.getDimSize(i));
+      if (inputType.isDynamicDim(i))
+        dynamicSizes.push_back(tensor::DimOp::create(b, loc, input, i));
+      outExprs.push_back(getAffineDimExpr(i, ctx));
+    }
+    inputMap = AffineMap::getMultiDimIdentityMap(inputType.getRank(), ctx);
+    outputMap = AffineMap::get(inputType.getRank(), 0, outExprs, ctx);
+  }
+
+  /// A result-shaped tensor filled with `value`.
+  Value filled(OpBuilder &b, Location loc, Value value) const {
+    Value empty = tensor::EmptyOp::create(b, loc, shape, value.getType(),
+                                          dynamicSizes);
+    return linalg::FillOp::create(b, loc, ValueRange{value}, ValueRange{empty})
+        .getResult(0);
+  }
+};
+
 /// A linalg.generic reduction of `input` over `dims` (no kept dims) that
 /// combines with `combine(element, accumulator)` from `initValue`.
 Value buildReduction(OpBuilder &b, Location loc, Value input,
                      ArrayRef<int64_t> dims, Value initValue,
                      ScalarFn combine) {
-  MLIRContext *ctx = b.getContext();
-  RankedTensorType inputType = tensorTypeOf(input);
-  llvm::SmallDenseSet<int64_t> reducedDims(dims.begin(), dims.end());
-  SmallVector<int64_t> shape;
-  SmallVector<Value> sizes;
-  SmallVector<AffineExpr> outExprs;
-  SmallVector<utils::IteratorType> iterators;
-  for (int64_t i = 0; i < inputType.getRank(); ++i) {
-    if (reducedDims.contains(i)) {
-      iterators.push_back(utils::IteratorType::reduction);
-      continue;
-    }
-    iterators.push_back(utils::IteratorType::parallel);
-    shape.push_back(inputType.getDimSize(i));
-    if (inputType.isDynamicDim(i))
-      sizes.push_back(tensor::DimOp::create(b, loc, input, i));
-    outExprs.push_back(getAffineDimExpr(i, ctx));
-  }
-  Type elementType = initValue.getType();
-  Value empty = tensor::EmptyOp::create(b, loc, shape, elementType, sizes);
-  Value init =
-      linalg::FillOp::create(b, loc, ValueRange{initValue}, ValueRange{empty})
-          .getResult(0);
-  SmallVector<AffineMap> maps = {
-      AffineMap::getMultiDimIdentityMap(inputType.getRank(), ctx),
-      AffineMap::get(inputType.getRank(), 0, outExprs, ctx)};
+  ReductionLayout layout(b, loc, input, dims);
+  Value init = layout.filled(b, loc, initValue);
+  SmallVector<AffineMap> maps = {layout.inputMap, layout.outputMap};
+  SmallVector<utils::IteratorType> iterators = layout.iterators;
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{init.getType()}, ValueRange{input}, ValueRange{init},
       maps, iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
@@ -543,40 +560,18 @@ struct LowerArgmax : OpRewritePattern<ArgmaxOp> {
   LogicalResult matchAndRewrite(ArgmaxOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
     Value input = op.getInput();
     RankedTensorType inputType = tensorTypeOf(input);
     Type type = inputType.getElementType();
     int64_t dim = op.getDim();
-    SmallVector<int64_t> shape;
-    SmallVector<Value> sizes;
-    SmallVector<AffineExpr> outExprs;
-    SmallVector<utils::IteratorType> iterators;
-    for (int64_t i = 0; i < inputType.getRank(); ++i) {
-      if (i == dim) {
-        iterators.push_back(utils::IteratorType::reduction);
-        continue;
-      }
-      iterators.push_back(utils::IteratorType::parallel);
-      shape.push_back(inputType.getDimSize(i));
-      if (inputType.isDynamicDim(i))
-        sizes.push_back(tensor::DimOp::create(rewriter, loc, input, i));
-      outExprs.push_back(getAffineDimExpr(i, ctx));
-    }
-    auto fill = [&](Type elementType, Value value) {
-      Value empty =
-          tensor::EmptyOp::create(rewriter, loc, shape, elementType, sizes);
-      return linalg::FillOp::create(rewriter, loc, ValueRange{value},
-                                    ValueRange{empty})
-          .getResult(0);
-    };
-    Value bestInit = fill(type, extremeValue(rewriter, loc, type, true));
-    Value indexInit = fill(rewriter.getI64Type(),
-                           scalarConst(rewriter, loc, rewriter.getI64Type(), 0));
-    AffineMap outMap = AffineMap::get(inputType.getRank(), 0, outExprs, ctx);
-    SmallVector<AffineMap> maps = {
-        AffineMap::getMultiDimIdentityMap(inputType.getRank(), ctx), outMap,
-        outMap};
+    ReductionLayout layout(rewriter, loc, input, {dim});
+    Value bestInit =
+        layout.filled(rewriter, loc, extremeValue(rewriter, loc, type, true));
+    Value indexInit = layout.filled(
+        rewriter, loc, scalarConst(rewriter, loc, rewriter.getI64Type(), 0));
+    SmallVector<AffineMap> maps = {layout.inputMap, layout.outputMap,
+                                   layout.outputMap};
+    SmallVector<utils::IteratorType> iterators = layout.iterators;
     bool isFloat = isa<FloatType>(type);
     auto generic = linalg::GenericOp::create(
         rewriter, loc, TypeRange{bestInit.getType(), indexInit.getType()},
