@@ -39,32 +39,43 @@ Array mapArray(const Array &in, Dtype dtype,
   return out;
 }
 
+/// NumPy broadcasting of two shapes (the inputs are known to broadcast).
+std::vector<int64_t> broadcastShape(const std::vector<int64_t> &a,
+                                    const std::vector<int64_t> &b) {
+  size_t rank = std::max(a.size(), b.size());
+  std::vector<int64_t> shape(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    shape[i] = da == 1 ? db : da;
+  }
+  return shape;
+}
+
+/// The flat offset in a dense array of shape `in` that element `flat` of
+/// the broadcast shape `out` reads (size-1 dims of `in` stretch).
+int64_t broadcastOffset(int64_t flat, const std::vector<int64_t> &out,
+                        const std::vector<int64_t> &in) {
+  int64_t offset = 0, stride = 1;
+  for (int64_t i = out.size() - 1, j = in.size() - 1; i >= 0; --i, --j) {
+    int64_t index = flat % out[i];
+    flat /= out[i];
+    if (j < 0)
+      continue;
+    offset += (in[j] == 1 ? 0 : index) * stride;
+    stride *= in[j];
+  }
+  return offset;
+}
+
 /// NumPy broadcasting of two arrays through `fn`.
 Array broadcastArrays(const Array &a, const Array &b, Dtype dtype,
                       const std::function<double(double, double)> &fn) {
-  size_t rank = std::max(a.shape.size(), b.shape.size());
-  std::vector<int64_t> shape(rank);
-  auto dimOf = [rank](const Array &x, size_t i) -> int64_t {
-    size_t lead = rank - x.shape.size();
-    return i < lead ? 1 : x.shape[i - lead];
-  };
-  for (size_t i = 0; i < rank; ++i)
-    shape[i] = dimOf(a, i) == 1 ? dimOf(b, i) : dimOf(a, i);
-  Array out{dtype, shape, {}};
-  int64_t n = out.numel();
-  for (int64_t flat = 0; flat < n; ++flat) {
-    int64_t rest = flat, ia = 0, ib = 0, sa = 1, sb = 1;
-    for (int64_t i = rank - 1; i >= 0; --i) {
-      int64_t idx = rest % shape[i];
-      rest /= shape[i];
-      int64_t da = dimOf(a, i), db = dimOf(b, i);
-      ia += (da == 1 ? 0 : idx) * sa;
-      ib += (db == 1 ? 0 : idx) * sb;
-      sa *= da;
-      sb *= db;
-    }
-    out.values.push_back(roundTo(dtype, fn(a.values[ia], b.values[ib])));
-  }
+  Array out{dtype, broadcastShape(a.shape, b.shape), {}};
+  for (int64_t flat = 0; flat < out.numel(); ++flat)
+    out.values.push_back(roundTo(
+        dtype, fn(a.values[broadcastOffset(flat, out.shape, a.shape)],
+                  b.values[broadcastOffset(flat, out.shape, b.shape)])));
   return out;
 }
 
@@ -400,14 +411,7 @@ Array matmulRef(const Array &a, const Array &b) {
   int64_t m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
   std::vector<int64_t> batchA(a.shape.begin(), a.shape.end() - 2);
   std::vector<int64_t> batchB(b.shape.begin(), b.shape.end() - 2);
-  size_t rank = std::max(batchA.size(), batchB.size());
-  auto dimOf = [rank](const std::vector<int64_t> &s, size_t i) -> int64_t {
-    size_t lead = rank - s.size();
-    return i < lead ? 1 : s[i - lead];
-  };
-  std::vector<int64_t> batch(rank);
-  for (size_t i = 0; i < rank; ++i)
-    batch[i] = dimOf(batchA, i) == 1 ? dimOf(batchB, i) : dimOf(batchA, i);
+  std::vector<int64_t> batch = broadcastShape(batchA, batchB);
   std::vector<int64_t> shape = batch;
   shape.push_back(m);
   shape.push_back(n);
@@ -416,16 +420,8 @@ Array matmulRef(const Array &a, const Array &b) {
   for (int64_t d : batch)
     batches *= d;
   for (int64_t flat = 0; flat < batches; ++flat) {
-    int64_t rest = flat, oa = 0, ob = 0, sa = 1, sb = 1;
-    for (int64_t i = rank - 1; i >= 0; --i) {
-      int64_t idx = rest % batch[i];
-      rest /= batch[i];
-      int64_t da = dimOf(batchA, i), db = dimOf(batchB, i);
-      oa += (da == 1 ? 0 : idx) * sa;
-      ob += (db == 1 ? 0 : idx) * sb;
-      sa *= da;
-      sb *= db;
-    }
+    int64_t oa = broadcastOffset(flat, batch, batchA);
+    int64_t ob = broadcastOffset(flat, batch, batchB);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         double acc = 0;
