@@ -634,15 +634,26 @@ Value collapseLeading(OpBuilder &b, Location loc, Value value, int64_t count) {
   return tensor::CollapseShapeOp::create(b, loc, value, groups);
 }
 
-/// Reshapes a dense tensor to `type` whose dims are `sizes`. Used instead of
-/// tensor.expand_shape when a group has several dynamic dims: MLIR 22's
-/// expand-strided-metadata crashes on such memref.expand_shape ops.
+/// Reshapes a tensor to `type` whose dims are `sizes` (row-major order).
+/// Matmul uses it instead of tensor.expand_shape when a group has several
+/// dynamic dims: MLIR 22's expand-strided-metadata crashes on such
+/// memref.expand_shape ops.
 Value reshapeTo(OpBuilder &b, Location loc, Value value, RankedTensorType type,
                 ArrayRef<OpFoldResult> sizes) {
   SmallVector<Value> dims;
   for (OpFoldResult size : sizes)
     dims.push_back(getValueOrCreateConstantIndexOp(b, loc, size));
-  Value shape = tensor::FromElementsOp::create(b, loc, dims);
+  // A rank-0 result takes an empty shape tensor (from_elements needs one
+  // element at least).
+  Value shape =
+      dims.empty()
+          ? arith::ConstantOp::create(
+                b, loc,
+                DenseElementsAttr::get(
+                    RankedTensorType::get({0}, b.getIndexType()),
+                    ArrayRef<Attribute>{}))
+                .getResult()
+          : tensor::FromElementsOp::create(b, loc, dims).getResult();
   return tensor::ReshapeOp::create(b, loc, type, value, shape);
 }
 
@@ -755,26 +766,15 @@ struct LowerReshape : OpRewritePattern<ReshapeOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ReshapeOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
     RankedTensorType type = op.getType();
-    SmallVector<Value> dims;
-    auto sizes = op.getSizes().begin();
+    SmallVector<OpFoldResult> sizes;
+    auto dynamicSizes = op.getSizes().begin();
     for (int64_t i = 0; i < type.getRank(); ++i)
-      dims.push_back(type.isDynamicDim(i)
-                         ? *sizes++
-                         : indexConst(rewriter, loc, type.getDimSize(i)));
-    Value shape;
-    if (dims.empty()) {
-      shape = arith::ConstantOp::create(
-          rewriter, loc,
-          DenseElementsAttr::get(
-              RankedTensorType::get({0}, rewriter.getIndexType()),
-              ArrayRef<Attribute>{}));
-    } else {
-      shape = tensor::FromElementsOp::create(rewriter, loc, dims);
-    }
-    rewriter.replaceOpWithNewOp<tensor::ReshapeOp>(op, type, op.getInput(),
-                                                   shape);
+      sizes.push_back(type.isDynamicDim(i)
+                          ? OpFoldResult(*dynamicSizes++)
+                          : rewriter.getIndexAttr(type.getDimSize(i)));
+    rewriter.replaceOp(op, reshapeTo(rewriter, op.getLoc(), op.getInput(),
+                                     type, sizes));
     return success();
   }
 };
