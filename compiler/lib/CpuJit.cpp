@@ -10,6 +10,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/Mangling.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -77,8 +78,9 @@ void invokePacked(PackedEntry entry, llvm::ArrayRef<BufferView> buffers) {
   entry(args.data());
 }
 
-CpuExecutable::CpuExecutable(std::unique_ptr<ExecutionEngine> engine)
-    : engine(std::move(engine)) {}
+CpuExecutable::CpuExecutable(std::unique_ptr<ExecutionEngine> engine,
+                             bool keepsObject)
+    : engine(std::move(engine)), keepsObject(keepsObject) {}
 
 CpuExecutable::~CpuExecutable() = default;
 
@@ -108,7 +110,20 @@ bool CpuExecutable::invoke(llvm::StringRef name,
 
 bool CpuExecutable::writeObjectFile(llvm::StringRef path,
                                     std::string *error) const {
+  if (!keepsObject) {
+    if (error)
+      *error = "the module was compiled without keepObject; recompile with "
+               "CpuCompileOptions::keepObject = true to write an object file";
+    return false;
+  }
+  // dumpToObjectFile reports failures only on stderr: check the result.
+  llvm::sys::fs::remove(path);
   engine->dumpToObjectFile(path);
+  if (!llvm::sys::fs::exists(path)) {
+    if (error)
+      *error = "cannot write the object file '" + path.str() + "'";
+    return false;
+  }
   return true;
 }
 
@@ -182,7 +197,8 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
     return symbols;
   });
   (*engine)->initialize();
-  auto executable = std::make_unique<CpuExecutable>(std::move(*engine));
+  auto executable = std::make_unique<CpuExecutable>(std::move(*engine),
+                                                    options.keepObject);
   for (const std::string &name : entryNames)
     if (!executable->lookup(name, error))
       return nullptr;

@@ -664,6 +664,19 @@ func.func @double(%x: tensor<?xf32>) -> tensor<?xf32> {
   char magic[4] = {};
   file.read(magic, 4);
   EXPECT_EQ(std::string(magic, 4), std::string("\x7f" "ELF", 4));
+
+  // An unwritable path, and a module compiled without keepObject, fail with
+  // a message instead of pretending.
+  EXPECT_FALSE(compiled->writeObjectFile("/nonexistent-dir/x.o", &error));
+  EXPECT_NE(error.find("cannot write"), std::string::npos) << error;
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(R"mlir(
+func.func @id(%x: tensor<?xf32>) -> tensor<?xf32> {
+  return %x : tensor<?xf32>
+}
+)mlir"));
+  EXPECT_FALSE(jit.executable().writeObjectFile(path, &error));
+  EXPECT_NE(error.find("keepObject"), std::string::npos) << error;
 }
 
 TEST(CpuJit, ErrorsCarryTheSourceLocation) {

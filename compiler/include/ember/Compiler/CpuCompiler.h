@@ -63,7 +63,8 @@ struct CpuCompileOptions {
 /// JIT-compiled code for one module.
 class CpuExecutable {
 public:
-  explicit CpuExecutable(std::unique_ptr<mlir::ExecutionEngine> engine);
+  CpuExecutable(std::unique_ptr<mlir::ExecutionEngine> engine,
+                bool keepsObject);
   ~CpuExecutable();
 
   /// The entry for public function `name`, or null with `error` set.
@@ -74,11 +75,13 @@ public:
   bool invoke(llvm::StringRef name, llvm::ArrayRef<BufferView> buffers,
               std::string *error) const;
 
-  /// Writes the compiled code as an ELF object (needs `keepObject`).
+  /// Writes the compiled code as an ELF object; false with `error` set when
+  /// compiled without `keepObject` or when the file cannot be written.
   bool writeObjectFile(llvm::StringRef path, std::string *error) const;
 
 private:
   std::unique_ptr<mlir::ExecutionEngine> engine;
+  bool keepsObject;
 };
 
 /// Lowers `module` in place and JIT-compiles it. On failure returns null and
