@@ -6,6 +6,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallSet.h"
 
@@ -102,6 +103,9 @@ EMBER_BINARY_INFER(DivOp, "div")
 EMBER_BINARY_INFER(PowOp, "pow")
 EMBER_BINARY_INFER(MaximumOp, "maximum")
 EMBER_BINARY_INFER(MinimumOp, "minimum")
+EMBER_BINARY_INFER(AndOp, "and")
+EMBER_BINARY_INFER(OrOp, "or")
+EMBER_BINARY_INFER(XorOp, "xor")
 #undef EMBER_BINARY_INFER
 
 LogicalResult CompareOp::inferReturnTypes(MLIRContext *context,
@@ -178,15 +182,20 @@ EMBER_REDUCE_INFER(MaxOp, "max")
 EMBER_REDUCE_INFER(MinOp, "min")
 #undef EMBER_REDUCE_INFER
 
-LogicalResult ArgmaxOp::inferReturnTypes(MLIRContext *context,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &results) {
-  int64_t dim = adaptor.getDim();
-  return inferReducedType(loc, "argmax", adaptor.getInput(), {dim},
-                          adaptor.getKeepdim(), IntegerType::get(context, 64),
-                          results);
-}
+#define EMBER_ARG_REDUCE_INFER(OP, NAME)                                       \
+  LogicalResult OP::inferReturnTypes(MLIRContext *context,                     \
+                                     std::optional<Location> loc,              \
+                                     Adaptor adaptor,                          \
+                                     SmallVectorImpl<Type> &results) {         \
+    int64_t dim = adaptor.getDim();                                            \
+    return inferReducedType(loc, NAME, adaptor.getInput(), {dim},              \
+                            adaptor.getKeepdim(),                              \
+                            IntegerType::get(context, 64), results);           \
+  }
+
+EMBER_ARG_REDUCE_INFER(ArgmaxOp, "argmax")
+EMBER_ARG_REDUCE_INFER(ArgminOp, "argmin")
+#undef EMBER_ARG_REDUCE_INFER
 
 //===----------------------------------------------------------------------===//
 // MatmulOp
@@ -333,27 +342,27 @@ OpFoldResult TransposeOp::fold(FoldAdaptor) {
 }
 
 //===----------------------------------------------------------------------===//
-// SliceOp
+// SliceOp, InsertSliceOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
-                                        std::optional<Location> loc,
-                                        Adaptor adaptor,
-                                        SmallVectorImpl<Type> &results) {
-  RankedTensorType input = tensorTypeOf(adaptor.getInput());
+/// Checks slice attributes against `input` and returns the shape the slice
+/// reads (dynamic where the input dim is dynamic).
+static LogicalResult inferSliceShape(std::optional<Location> loc,
+                                     StringRef opName, RankedTensorType input,
+                                     ArrayRef<int64_t> start,
+                                     ArrayRef<int64_t> stop,
+                                     ArrayRef<int64_t> step,
+                                     SmallVectorImpl<int64_t> &shape) {
   int64_t rank = input.getRank();
-  ArrayRef<int64_t> start = adaptor.getStart(), stop = adaptor.getStop(),
-                    step = adaptor.getStep();
   if (static_cast<int64_t>(start.size()) != rank ||
       static_cast<int64_t>(stop.size()) != rank ||
       static_cast<int64_t>(step.size()) != rank)
-    return inferError(loc, "slice",
+    return inferError(loc, opName,
                       "needs start, stop and step for each of the " +
                           Twine(rank) + " dims of " + typeText(input));
-  SmallVector<int64_t> shape;
   for (int64_t i = 0; i < rank; ++i) {
     if (step[i] <= 0)
-      return inferError(loc, "slice",
+      return inferError(loc, opName,
                         "step must be positive, got " + Twine(step[i]) +
                             " for dim " + Twine(i));
     int64_t size = input.getDimSize(i);
@@ -362,6 +371,18 @@ LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
                         : computeSliceExtent(size, start[i], stop[i], step[i])
                               .count);
   }
+  return success();
+}
+
+LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &results) {
+  RankedTensorType input = tensorTypeOf(adaptor.getInput());
+  SmallVector<int64_t> shape;
+  if (failed(inferSliceShape(loc, "slice", input, adaptor.getStart(),
+                             adaptor.getStop(), adaptor.getStep(), shape)))
+    return failure();
   results.push_back(RankedTensorType::get(shape, input.getElementType()));
   return success();
 }
@@ -377,6 +398,51 @@ OpFoldResult SliceOp::fold(FoldAdaptor) {
       return {};
   }
   return getInput();
+}
+
+LogicalResult InsertSliceOp::verify() {
+  RankedTensorType source = getSource().getType();
+  RankedTensorType dest = getDest().getType();
+  if (source.getRank() != dest.getRank())
+    return emitOpError("source and dest ranks differ: ")
+           << source << " into " << dest;
+  SmallVector<int64_t> window;
+  if (failed(inferSliceShape(getLoc(), "insert_slice", dest, getStart(),
+                             getStop(), getStep(), window)))
+    return failure();
+  // A dynamic extent or source dim cannot be checked here; the tracer builds
+  // the op from concrete shapes, so they agree at run time.
+  for (auto [i, extent] : llvm::enumerate(window)) {
+    int64_t size = source.getDimSize(i);
+    if (!ShapedType::isDynamic(extent) && !ShapedType::isDynamic(size) &&
+        extent != size)
+      return emitOpError("source dim ")
+             << i << " has size " << size << " but the slice of " << dest
+             << " selects " << extent << " elements";
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// GatherOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  RankedTensorType input = tensorTypeOf(adaptor.getInput());
+  RankedTensorType indices = tensorTypeOf(adaptor.getIndices());
+  int64_t rank = input.getRank();
+  int64_t dim = adaptor.getDim();
+  if (dim < 0 || dim >= rank)
+    return inferError(loc, "gather",
+                      "dim " + Twine(dim) + " is out of range for " +
+                          typeText(input) + " (rank " + Twine(rank) + ")");
+  results.push_back(RankedTensorType::get(
+      gatherShape(input.getShape(), indices.getShape(), dim),
+      input.getElementType()));
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

@@ -73,4 +73,13 @@ SliceExtent computeSliceExtent(int64_t size, int64_t start, int64_t stop,
   return {begin, count};
 }
 
+llvm::SmallVector<int64_t> gatherShape(llvm::ArrayRef<int64_t> input,
+                                       llvm::ArrayRef<int64_t> indices,
+                                       int64_t dim) {
+  llvm::SmallVector<int64_t> shape(input.take_front(dim));
+  shape.append(indices.begin(), indices.end());
+  shape.append(input.begin() + dim + 1, input.end());
+  return shape;
+}
+
 } // namespace ember

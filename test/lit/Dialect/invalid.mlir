@@ -172,3 +172,112 @@ func.func @cast_shape(%a: tensor<2x3xf32>) {
   %0 = ember.cast %a : tensor<2x3xf32> to tensor<3x2xi32>
   return
 }
+
+// -----
+
+func.func @and_float(%a: tensor<4xf32>) {
+  // expected-error @+1 {{must be ranked tensor of 32-bit signless integer or 64-bit signless integer or 1-bit signless integer values}}
+  %0 = ember.and %a, %a : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @or_mixed(%a: tensor<4xi1>, %b: tensor<4xi32>) {
+  // expected-error @+2 {{operands have different element types: tensor<4xi1> and tensor<4xi32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.or %a, %b : tensor<4xi1>, tensor<4xi32> -> tensor<4xi1>
+  return
+}
+
+// -----
+
+func.func @xor_broadcast(%a: tensor<3xi64>, %b: tensor<2xi64>) {
+  // expected-error @+2 {{operands have incompatible shapes for broadcasting: tensor<3xi64> and tensor<2xi64>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.xor %a, %b : tensor<3xi64>, tensor<2xi64> -> tensor<3xi64>
+  return
+}
+
+// -----
+
+func.func @not_float(%a: tensor<4xf16>) {
+  // expected-error @+1 {{must be ranked tensor of 32-bit signless integer or 64-bit signless integer or 1-bit signless integer values}}
+  %0 = ember.not %a : tensor<4xf16>
+  return
+}
+
+// -----
+
+func.func @argmin_range(%a: tensor<2x3xi32>) {
+  // expected-error @+2 {{dim 2 is out of range for tensor<2x3xi32> (rank 2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.argmin %a dim = 2 : tensor<2x3xi32> -> tensor<2xi64>
+  return
+}
+
+// -----
+
+func.func @gather_dim(%a: tensor<2x3xf32>, %i: tensor<4xi64>) {
+  // expected-error @+2 {{dim 2 is out of range for tensor<2x3xf32> (rank 2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.gather %a, %i dim = 2 : tensor<2x3xf32>, tensor<4xi64> -> tensor<2x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @gather_float_indices(%a: tensor<2x3xf32>, %i: tensor<4xf32>) {
+  // expected-error @+1 {{operand #1 must be ranked tensor of 32-bit signless integer or 64-bit signless integer values}}
+  %0 = ember.gather %a, %i dim = 0 : tensor<2x3xf32>, tensor<4xf32> -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @gather_result(%a: tensor<2x3xf32>, %i: tensor<4x5xi32>) {
+  // expected-error @+2 {{inferred type(s) 'tensor<2x4x5xf32>' are incompatible with return type(s) of operation 'tensor<4x5x3xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = ember.gather %a, %i dim = 1 : tensor<2x3xf32>, tensor<4x5xi32> -> tensor<4x5x3xf32>
+  return
+}
+
+// -----
+
+func.func @insert_slice_rank(%s: tensor<4xf32>, %d: tensor<8x2xf32>) {
+  // expected-error @+1 {{source and dest ranks differ: 'tensor<4xf32>' into 'tensor<8x2xf32>'}}
+  %0 = ember.insert_slice %s into %d start = [0, 0] stop = [4, 1] step = [1, 1] : tensor<4xf32> into tensor<8x2xf32>
+  return
+}
+
+// -----
+
+func.func @insert_slice_arity(%s: tensor<4x2xf32>, %d: tensor<8x2xf32>) {
+  // expected-error @+1 {{needs start, stop and step for each of the 2 dims of tensor<8x2xf32>}}
+  %0 = ember.insert_slice %s into %d start = [0] stop = [4] step = [1] : tensor<4x2xf32> into tensor<8x2xf32>
+  return
+}
+
+// -----
+
+func.func @insert_slice_step(%s: tensor<4xf32>, %d: tensor<8xf32>) {
+  // expected-error @+1 {{step must be positive, got -1 for dim 0}}
+  %0 = ember.insert_slice %s into %d start = [0] stop = [8] step = [-1] : tensor<4xf32> into tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @insert_slice_extent(%s: tensor<?x3xf32>, %d: tensor<?x8xf32>) {
+  // expected-error @+1 {{source dim 1 has size 3 but the slice of 'tensor<?x8xf32>' selects 4 elements}}
+  %0 = ember.insert_slice %s into %d start = [0, -7] stop = [4, 9223372036854775807] step = [1, 2] : tensor<?x3xf32> into tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @insert_slice_element_type(%s: tensor<4xf64>, %d: tensor<8xf32>) {
+  // expected-error @+1 {{failed to verify that all of {source, dest} have same element type}}
+  %0 = ember.insert_slice %s into %d start = [0] stop = [4] step = [1] : tensor<4xf64> into tensor<8xf32>
+  return
+}

@@ -49,7 +49,7 @@ func.func @elementwise(%a: tensor<?x4xf32>, %b: tensor<4xf32>, %i: tensor<?x4xi3
 }
 
 // CHECK-LABEL: func @reductions
-func.func @reductions(%x: tensor<?x8x3xf64>) -> (tensor<?xf64>, tensor<?x1x1xf64>, tensor<8x3xf64>, tensor<?x3xf64>, tensor<?x3xi64>) {
+func.func @reductions(%x: tensor<?x8x3xf64>) -> (tensor<?xf64>, tensor<?x1x1xf64>, tensor<8x3xf64>, tensor<?x3xf64>, tensor<?x3xi64>, tensor<?x8x1xi64>) {
   // CHECK: ember.sum %{{.*}} dims = [1, 2] : tensor<?x8x3xf64> -> tensor<?xf64>
   %0 = ember.sum %x dims = [1, 2] : tensor<?x8x3xf64> -> tensor<?xf64>
   // CHECK: ember.mean %{{.*}} dims = [1, 2] keepdim : tensor<?x8x3xf64> -> tensor<?x1x1xf64>
@@ -60,7 +60,9 @@ func.func @reductions(%x: tensor<?x8x3xf64>) -> (tensor<?xf64>, tensor<?x1x1xf64
   %3 = ember.min %x dims = [1] : tensor<?x8x3xf64> -> tensor<?x3xf64>
   // CHECK: ember.argmax %{{.*}} dim = 1 : tensor<?x8x3xf64> -> tensor<?x3xi64>
   %4 = ember.argmax %x dim = 1 : tensor<?x8x3xf64> -> tensor<?x3xi64>
-  return %0, %1, %2, %3, %4 : tensor<?xf64>, tensor<?x1x1xf64>, tensor<8x3xf64>, tensor<?x3xf64>, tensor<?x3xi64>
+  // CHECK: ember.argmin %{{.*}} dim = 2 keepdim : tensor<?x8x3xf64> -> tensor<?x8x1xi64>
+  %5 = ember.argmin %x dim = 2 keepdim : tensor<?x8x3xf64> -> tensor<?x8x1xi64>
+  return %0, %1, %2, %3, %4, %5 : tensor<?xf64>, tensor<?x1x1xf64>, tensor<8x3xf64>, tensor<?x3xf64>, tensor<?x3xi64>, tensor<?x8x1xi64>
 }
 
 // CHECK-LABEL: func @linalg_and_shapes
@@ -92,4 +94,32 @@ func.func @scalars_and_bools(%s: tensor<f16>, %m: tensor<3xi1>, %k: tensor<3xi64
   %1 = ember.compare eq, %m, %m : tensor<3xi1>, tensor<3xi1> -> tensor<3xi1>
   %2 = ember.select %1, %k, %k : tensor<3xi1>, tensor<3xi64>, tensor<3xi64> -> tensor<3xi64>
   return %2 : tensor<3xi64>
+}
+
+// CHECK-LABEL: func @logical
+func.func @logical(%a: tensor<?x4xi1>, %b: tensor<4xi1>, %i: tensor<?x4xi64>, %j: tensor<1x4xi64>) -> (tensor<?x4xi1>, tensor<?x4xi64>) {
+  // CHECK: ember.and %{{.*}}, %{{.*}} : tensor<?x4xi1>, tensor<4xi1> -> tensor<?x4xi1>
+  %0 = ember.and %a, %b : tensor<?x4xi1>, tensor<4xi1> -> tensor<?x4xi1>
+  // CHECK: ember.or %{{.*}}, %{{.*}} : tensor<?x4xi1>, tensor<4xi1> -> tensor<?x4xi1>
+  %1 = ember.or %0, %b : tensor<?x4xi1>, tensor<4xi1> -> tensor<?x4xi1>
+  // CHECK: ember.xor %{{.*}}, %{{.*}} : tensor<?x4xi1>, tensor<?x4xi1> -> tensor<?x4xi1>
+  %2 = ember.xor %1, %a : tensor<?x4xi1>, tensor<?x4xi1> -> tensor<?x4xi1>
+  // CHECK: ember.not %{{.*}} : tensor<?x4xi1>
+  %3 = ember.not %2 : tensor<?x4xi1>
+  // CHECK: ember.xor %{{.*}}, %{{.*}} : tensor<?x4xi64>, tensor<1x4xi64> -> tensor<?x4xi64>
+  %4 = ember.xor %i, %j : tensor<?x4xi64>, tensor<1x4xi64> -> tensor<?x4xi64>
+  // CHECK: ember.not %{{.*}} : tensor<?x4xi64>
+  %5 = ember.not %4 : tensor<?x4xi64>
+  return %3, %5 : tensor<?x4xi1>, tensor<?x4xi64>
+}
+
+// CHECK-LABEL: func @indexing
+func.func @indexing(%x: tensor<?x8xf32>, %idx: tensor<2x3xi64>, %k: tensor<i32>, %s: tensor<2x4xf32>) -> (tensor<?x2x3xf32>, tensor<8xf32>, tensor<?x8xf32>) {
+  // CHECK: ember.gather %{{.*}}, %{{.*}} dim = 1 : tensor<?x8xf32>, tensor<2x3xi64> -> tensor<?x2x3xf32>
+  %0 = ember.gather %x, %idx dim = 1 : tensor<?x8xf32>, tensor<2x3xi64> -> tensor<?x2x3xf32>
+  // CHECK: ember.gather %{{.*}}, %{{.*}} dim = 0 : tensor<?x8xf32>, tensor<i32> -> tensor<8xf32>
+  %1 = ember.gather %x, %k dim = 0 : tensor<?x8xf32>, tensor<i32> -> tensor<8xf32>
+  // CHECK: ember.insert_slice %{{.*}} into %{{.*}} start = [-2, 0] stop = [9223372036854775807, 8] step = [1, 2] : tensor<2x4xf32> into tensor<?x8xf32>
+  %2 = ember.insert_slice %s into %x start = [-2, 0] stop = [9223372036854775807, 8] step = [1, 2] : tensor<2x4xf32> into tensor<?x8xf32>
+  return %0, %1, %2 : tensor<?x2x3xf32>, tensor<8xf32>, tensor<?x8xf32>
 }

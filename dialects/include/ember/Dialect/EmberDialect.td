@@ -40,7 +40,10 @@ def Ember_Tensor : RankedTensorOf<[F16, BF16, F32, F64, I32, I64, I1]>;
 def Ember_FloatTensor : RankedTensorOf<[F16, BF16, F32, F64]>;
 def Ember_NumericTensor : RankedTensorOf<[F16, BF16, F32, F64, I32, I64]>;
 def Ember_BoolTensor : RankedTensorOf<[I1]>;
+def Ember_IntegerOrBoolTensor : RankedTensorOf<[I32, I64, I1]>;
 def Ember_IndexTensor : RankedTensorOf<[I64]>;
+// Gather takes either integer width, as torch takes int32 or int64 indices.
+def Ember_IndicesTensor : RankedTensorOf<[I32, I64]>;
 
 //===----------------------------------------------------------------------===//
 // Enums

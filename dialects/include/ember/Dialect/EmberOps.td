@@ -73,19 +73,23 @@ def Ember_SigmoidOp : Ember_UnaryOp<"sigmoid", Ember_FloatTensor,
                                     "1 / (1 + e^-x)">;
 def Ember_GeluOp : Ember_UnaryOp<"gelu", Ember_FloatTensor,
                                  "x * Phi(x), the exact (erf) form of GELU">;
+def Ember_NotOp : Ember_UnaryOp<"not", Ember_IntegerOrBoolTensor,
+                                "bitwise not (logical not on bool)">;
 
 //===----------------------------------------------------------------------===//
 // Binary element-wise ops with broadcasting
 //===----------------------------------------------------------------------===//
 
-class Ember_BinaryOp<string mnemonic, Type type, string doc>
+class Ember_BinaryOp<string mnemonic, Type type, string doc,
+                     string example = "f32">
     : Ember_Op<mnemonic, [Pure, InferTypeOpAdaptor]> {
   let summary = doc;
   let description = [{
     Both operands have the same element type; shapes broadcast like NumPy.
 
     ```mlir
-    %2 = ember.}] # mnemonic # [{ %0, %1 : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+    %2 = ember.}] # mnemonic # [{ %0, %1 : tensor<?x4x}] # example # [{>, tensor<4x}] #
+        example # [{> -> tensor<?x4x}] # example # [{>
     ```
   }];
   let arguments = (ins type:$lhs, type:$rhs);
@@ -105,6 +109,12 @@ def Ember_MaximumOp : Ember_BinaryOp<"maximum", Ember_NumericTensor,
                                      "element-wise max">;
 def Ember_MinimumOp : Ember_BinaryOp<"minimum", Ember_NumericTensor,
                                      "element-wise min">;
+def Ember_AndOp : Ember_BinaryOp<"and", Ember_IntegerOrBoolTensor,
+    "bitwise and (logical and on bool)", "i1">;
+def Ember_OrOp : Ember_BinaryOp<"or", Ember_IntegerOrBoolTensor,
+    "bitwise or (logical or on bool)", "i1">;
+def Ember_XorOp : Ember_BinaryOp<"xor", Ember_IntegerOrBoolTensor,
+    "bitwise exclusive or (logical xor on bool)", "i1">;
 
 def Ember_CompareOp : Ember_Op<"compare", [Pure, InferTypeOpAdaptor]> {
   let summary = "element-wise comparison giving a bool tensor";
@@ -159,8 +169,17 @@ def Ember_MeanOp : Ember_ReduceOp<"mean", Ember_FloatTensor, "mean over dims">;
 def Ember_MaxOp : Ember_ReduceOp<"max", Ember_NumericTensor, "max over dims">;
 def Ember_MinOp : Ember_ReduceOp<"min", Ember_NumericTensor, "min over dims">;
 
-def Ember_ArgmaxOp : Ember_Op<"argmax", [Pure, InferTypeOpAdaptor]> {
-  let summary = "index (i64) of the first maximum along one dim";
+class Ember_ArgReduceOp<string mnemonic, string extreme>
+    : Ember_Op<mnemonic, [Pure, InferTypeOpAdaptor]> {
+  let summary = "index (i64) of the first " # extreme # " along one dim";
+  let description = [{
+    Like `torch.}] # mnemonic # [{`: ties give the lowest index, and a NaN
+    counts as the }] # extreme # [{ (the first NaN wins).
+
+    ```mlir
+    %i = ember.}] # mnemonic # [{ %x dim = 1 keepdim : tensor<?x8xf32> -> tensor<?x1xi64>
+    ```
+  }];
   let arguments = (ins Ember_NumericTensor:$input, I64Attr:$dim,
                        UnitAttr:$keepdim);
   let results = (outs Ember_IndexTensor:$result);
@@ -168,6 +187,9 @@ def Ember_ArgmaxOp : Ember_Op<"argmax", [Pure, InferTypeOpAdaptor]> {
     $input `dim` `=` $dim (`keepdim` $keepdim^)? attr-dict `:` type($input) `->` type($result)
   }];
 }
+
+def Ember_ArgmaxOp : Ember_ArgReduceOp<"argmax", "maximum">;
+def Ember_ArgminOp : Ember_ArgReduceOp<"argmin", "minimum">;
 
 //===----------------------------------------------------------------------===//
 // Linear algebra
@@ -261,6 +283,56 @@ def Ember_SliceOp : Ember_Op<"slice", [Pure, InferTypeOpAdaptor]> {
     type($input) `->` type($result)
   }];
   let hasFolder = 1;
+}
+
+def Ember_InsertSliceOp : Ember_Op<"insert_slice",
+    [Pure, AllElementTypesMatch<["source", "dest"]>,
+     AllTypesMatch<["dest", "result"]>]> {
+  let summary = "dest with the region a slice would read replaced by source";
+  let description = [{
+    The region is the one `ember.slice %dest start stop step` reads (same
+    Python semantics), and `source` has that slice's shape; the result is
+    `dest` with those elements replaced, like `dest[start:stop:step] = source`
+    without broadcasting (the tracer broadcasts `source` first).
+
+    ```mlir
+    %r = ember.insert_slice %src into %x start = [-2, 0] stop = [9223372036854775807, 8] step = [1, 2]
+           : tensor<2x4xf32> into tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins Ember_Tensor:$source, Ember_Tensor:$dest,
+                       DenseI64ArrayAttr:$start, DenseI64ArrayAttr:$stop,
+                       DenseI64ArrayAttr:$step);
+  let results = (outs Ember_Tensor:$result);
+  let assemblyFormat = [{
+    $source `into` $dest `start` `=` $start `stop` `=` $stop `step` `=` $step
+    attr-dict `:` type($source) `into` type($dest)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ember_GatherOp : Ember_Op<"gather", [Pure, InferTypeOpAdaptor]> {
+  let summary = "pick slices along one dim by an index tensor";
+  let description = [{
+    `result[i..., j..., k...] = input[i..., indices[j...], k...]` where the
+    `i` run over the dims before `dim` and the `k` over those after it: the
+    result shape is `input.shape[:dim] + indices.shape + input.shape[dim+1:]`
+    (NumPy's `take` along an axis; `torch.index_select` for 1-D indices).
+    Indices are i32 or i64 of any rank, 0-d included; a negative index counts
+    from the end. An index out of range is undefined behaviour: the tracer
+    checks bounds before it builds the op.
+
+    ```mlir
+    %g = ember.gather %x, %idx dim = 1 : tensor<?x8xf32>, tensor<2x3xi64> -> tensor<?x2x3xf32>
+    ```
+  }];
+  let arguments = (ins Ember_Tensor:$input, Ember_IndicesTensor:$indices,
+                       I64Attr:$dim);
+  let results = (outs Ember_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $indices `dim` `=` $dim attr-dict `:` type($input) `,`
+    type($indices) `->` type($result)
+  }];
 }
 
 def Ember_ConcatOp : Ember_Op<"concat", [Pure, InferTypeOpAdaptor]> {

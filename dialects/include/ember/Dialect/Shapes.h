@@ -37,6 +37,12 @@ struct SliceExtent {
 SliceExtent computeSliceExtent(int64_t size, int64_t start, int64_t stop,
                                int64_t step);
 
+/// The shape of a gather along `dim` (in range) of `input` by an index tensor
+/// of shape `indices`: input[:dim] ++ indices ++ input[dim+1:].
+llvm::SmallVector<int64_t> gatherShape(llvm::ArrayRef<int64_t> input,
+                                       llvm::ArrayRef<int64_t> indices,
+                                       int64_t dim);
+
 } // namespace ember
 
 #endif // EMBER_DIALECT_SHAPES_H
