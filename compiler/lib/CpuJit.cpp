@@ -2,7 +2,7 @@
 
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/Passes.h"
-#include "ember/Runtime/CpuGemm.h"
+#include "ember/Runtime/CpuRuntime.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -185,11 +185,12 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
       *error = message + llvm::toString(engine.takeError());
     return nullptr;
   }
-  // Generated code calls the runtime's GEMM entry points by name.
+  // Generated code calls the runtime (GEMMs, strided copies, the host
+  // allocator for its temporaries) by name.
   (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
     llvm::orc::SymbolMap symbols;
     int count = 0;
-    const RuntimeSymbol *table = cpuGemmSymbols(&count);
+    const RuntimeSymbol *table = cpuRuntimeSymbols(&count);
     for (int i = 0; i < count; ++i)
       symbols[interner(table[i].name)] = {
           llvm::orc::ExecutorAddr::fromPtr(table[i].address),

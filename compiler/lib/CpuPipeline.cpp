@@ -54,7 +54,16 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm) {
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  // Temporaries go through the runtime's caching host allocator
+  // (`_mlir_memref_to_llvm_*`), not malloc: a fresh large buffer costs its
+  // page faults on every call. Aligned allocation because bufferization
+  // asks for 64-byte alignment, which hostAlloc gives anyway; the malloc
+  // form would add 64 bytes of padding and push exact sizes (64 MiB) into
+  // the next size class.
+  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
+  memrefToLLVM.useGenericFunctions = true;
+  memrefToLLVM.useAlignedAlloc = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());

@@ -137,21 +137,3 @@ void ember_cpu_dgemm_batched(EMBER_BATCH_ARGS(double, a),
 }
 
 } // extern "C"
-
-namespace ember {
-
-const RuntimeSymbol *cpuGemmSymbols(int *count) {
-  static const RuntimeSymbol symbols[] = {
-      {"ember_cpu_sgemm", reinterpret_cast<void *>(&ember_cpu_sgemm)},
-      {"ember_cpu_dgemm", reinterpret_cast<void *>(&ember_cpu_dgemm)},
-      {"ember_cpu_sgemm_batched",
-       reinterpret_cast<void *>(&ember_cpu_sgemm_batched)},
-      {"ember_cpu_dgemm_batched",
-       reinterpret_cast<void *>(&ember_cpu_dgemm_batched)},
-      {"memrefCopy", reinterpret_cast<void *>(&memrefCopy)},
-  };
-  *count = sizeof(symbols) / sizeof(symbols[0]);
-  return symbols;
-}
-
-} // namespace ember

@@ -43,18 +43,4 @@ void ember_cpu_dgemm_batched(EMBER_BATCH_ARGS(double, a),
 void memrefCopy(int64_t elementSize, void *source, void *target);
 }
 
-namespace ember {
-
-/// A symbol compiled code may call, with its address (for JIT registration).
-struct RuntimeSymbol {
-  const char *name;
-  void *address;
-};
-
-/// The symbols above plus `memrefCopy` (strided copies), for a JIT to
-/// resolve calls from generated code.
-const RuntimeSymbol *cpuGemmSymbols(int *count);
-
-} // namespace ember
-
 #endif // EMBER_RUNTIME_CPUGEMM_H

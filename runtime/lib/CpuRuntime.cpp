@@ -1,0 +1,28 @@
+//===- CpuRuntime.cpp - the table of runtime symbols for compiled code -----===//
+
+#include "ember/Runtime/CpuRuntime.h"
+#include "ember/Runtime/CpuGemm.h"
+#include "ember/Runtime/HostAllocator.h"
+
+namespace ember {
+
+#define EMBER_SYMBOL(name) {#name, reinterpret_cast<void *>(&name)}
+
+const RuntimeSymbol *cpuRuntimeSymbols(int *count) {
+  static const RuntimeSymbol symbols[] = {
+      EMBER_SYMBOL(ember_cpu_sgemm),
+      EMBER_SYMBOL(ember_cpu_dgemm),
+      EMBER_SYMBOL(ember_cpu_sgemm_batched),
+      EMBER_SYMBOL(ember_cpu_dgemm_batched),
+      EMBER_SYMBOL(memrefCopy),
+      EMBER_SYMBOL(_mlir_memref_to_llvm_alloc),
+      EMBER_SYMBOL(_mlir_memref_to_llvm_aligned_alloc),
+      EMBER_SYMBOL(_mlir_memref_to_llvm_free),
+  };
+  *count = sizeof(symbols) / sizeof(symbols[0]);
+  return symbols;
+}
+
+#undef EMBER_SYMBOL
+
+} // namespace ember
