@@ -223,6 +223,13 @@ Value computeUnary(OpBuilder &b, Location loc, Operation *op, Value x) {
     return arith::MulFOp::create(b, loc, scaled,
                                  arith::AddFOp::create(b, loc, one, erf));
   }
+  if (isa<NotOp>(op)) {
+    // x ^ ~0 flips every bit; on i1 that is logical not.
+    Value ones = arith::ConstantOp::create(
+        b, loc,
+        b.getIntegerAttr(type, APInt::getAllOnes(type.getIntOrFloatBitWidth())));
+    return arith::XOrIOp::create(b, loc, x, ones);
+  }
   llvm_unreachable("not a unary ember op");
 }
 
@@ -249,6 +256,12 @@ Value computeBinary(OpBuilder &b, Location loc, Operation *op, Value x,
   if (isa<MinimumOp>(op))
     return isFloat ? arith::MinimumFOp::create(b, loc, x, y).getResult()
                    : arith::MinSIOp::create(b, loc, x, y).getResult();
+  if (isa<AndOp>(op))
+    return arith::AndIOp::create(b, loc, x, y);
+  if (isa<OrOp>(op))
+    return arith::OrIOp::create(b, loc, x, y);
+  if (isa<XorOp>(op))
+    return arith::XOrIOp::create(b, loc, x, y);
   llvm_unreachable("not a binary ember op");
 }
 
@@ -299,7 +312,7 @@ bool computesOnValues(Operation *op) {
   return isa<NegOp, AbsOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp,
              SigmoidOp, GeluOp, AddOp, SubOp, MulOp, DivOp, PowOp, MaximumOp,
              MinimumOp, CompareOp, SumOp, MeanOp, MaxOp, MinOp, ArgmaxOp,
-             MatmulOp>(op);
+             ArgminOp, MatmulOp>(op);
 }
 
 /// Rewrites each computing op on f16/bf16 into cast -> f32 op -> cast, so
@@ -555,9 +568,13 @@ struct LowerReduce : OpRewritePattern<OpTy> {
   }
 };
 
-struct LowerArgmax : OpRewritePattern<ArgmaxOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(ArgmaxOp op,
+/// argmax and argmin: one reduction carrying the best value and its index.
+template <typename OpTy>
+struct LowerArgReduce : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  static constexpr bool isMin = std::is_same_v<OpTy, ArgminOp>;
+
+  LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value input = op.getInput();
@@ -565,8 +582,8 @@ struct LowerArgmax : OpRewritePattern<ArgmaxOp> {
     Type type = inputType.getElementType();
     int64_t dim = op.getDim();
     ReductionLayout layout(rewriter, loc, input, {dim});
-    Value bestInit =
-        layout.filled(rewriter, loc, extremeValue(rewriter, loc, type, true));
+    Value bestInit = layout.filled(
+        rewriter, loc, extremeValue(rewriter, loc, type, /*lowest=*/!isMin));
     Value indexInit = layout.filled(
         rewriter, loc, scalarConst(rewriter, loc, rewriter.getI64Type(), 0));
     SmallVector<AffineMap> maps = {layout.inputMap, layout.outputMap,
@@ -578,21 +595,25 @@ struct LowerArgmax : OpRewritePattern<ArgmaxOp> {
         ValueRange{input}, ValueRange{bestInit, indexInit}, maps, iterators,
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value x = args[0], best = args[1], bestIndex = args[2];
-          // Strictly greater keeps the first maximum; NaN counts as the max,
-          // like torch.argmax.
+          // A strict comparison keeps the first extreme; NaN counts as the
+          // extreme, like torch.argmax and torch.argmin.
           Value take;
           if (isFloat) {
-            Value greater =
-                arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, best);
+            Value better = arith::CmpFOp::create(
+                b, l,
+                isMin ? arith::CmpFPredicate::OLT : arith::CmpFPredicate::OGT,
+                x, best);
             Value xNan =
                 arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, x, x);
             Value bestOrdered = arith::CmpFOp::create(
                 b, l, arith::CmpFPredicate::ORD, best, best);
             Value newNan = arith::AndIOp::create(b, l, xNan, bestOrdered);
-            take = arith::OrIOp::create(b, l, greater, newNan);
+            take = arith::OrIOp::create(b, l, better, newNan);
           } else {
-            take = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, x,
-                                         best);
+            take = arith::CmpIOp::create(
+                b, l,
+                isMin ? arith::CmpIPredicate::slt : arith::CmpIPredicate::sgt,
+                x, best);
           }
           Value index = arith::IndexCastOp::create(
               b, l, b.getI64Type(), linalg::IndexOp::create(b, l, dim));
@@ -837,31 +858,126 @@ std::pair<Value, Value> sliceBounds(OpBuilder &b, Location loc, Value size,
   return {begin, count};
 }
 
+/// The offsets, sizes and strides of the window that `ember.slice` reads
+/// from `input`: constants where the dim is static, computed at run time
+/// where it is dynamic.
+struct SliceWindow {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+
+  SliceWindow(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> start,
+              ArrayRef<int64_t> stop, ArrayRef<int64_t> step) {
+    RankedTensorType inputType = tensorTypeOf(input);
+    for (int64_t i = 0; i < inputType.getRank(); ++i) {
+      strides.push_back(b.getIndexAttr(step[i]));
+      if (!inputType.isDynamicDim(i)) {
+        SliceExtent extent = computeSliceExtent(inputType.getDimSize(i),
+                                                start[i], stop[i], step[i]);
+        offsets.push_back(b.getIndexAttr(extent.offset));
+        sizes.push_back(b.getIndexAttr(extent.count));
+        continue;
+      }
+      Value size = tensor::DimOp::create(b, loc, input, i);
+      auto [begin, count] =
+          sliceBounds(b, loc, size, start[i], stop[i], step[i]);
+      offsets.push_back(begin);
+      sizes.push_back(count);
+    }
+  }
+};
+
 struct LowerSlice : OpRewritePattern<SliceOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(SliceOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    RankedTensorType inputType = op.getInput().getType();
-    SmallVector<OpFoldResult> offsets, sizes, strides;
-    for (int64_t i = 0; i < inputType.getRank(); ++i) {
-      int64_t start = op.getStart()[i], stop = op.getStop()[i],
-              step = op.getStep()[i];
-      strides.push_back(rewriter.getIndexAttr(step));
-      if (!inputType.isDynamicDim(i)) {
-        SliceExtent extent =
-            computeSliceExtent(inputType.getDimSize(i), start, stop, step);
-        offsets.push_back(rewriter.getIndexAttr(extent.offset));
-        sizes.push_back(rewriter.getIndexAttr(extent.count));
-        continue;
-      }
-      Value size = tensor::DimOp::create(rewriter, loc, op.getInput(), i);
-      auto [begin, count] = sliceBounds(rewriter, loc, size, start, stop, step);
-      offsets.push_back(begin);
-      sizes.push_back(count);
-    }
+    SliceWindow window(rewriter, op.getLoc(), op.getInput(), op.getStart(),
+                       op.getStop(), op.getStep());
     rewriter.replaceOpWithNewOp<tensor::ExtractSliceOp>(
-        op, op.getType(), op.getInput(), offsets, sizes, strides);
+        op, op.getType(), op.getInput(), window.offsets, window.sizes,
+        window.strides);
+    return success();
+  }
+};
+
+struct LowerInsertSlice : OpRewritePattern<InsertSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(InsertSliceOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value source = op.getSource();
+    SliceWindow window(rewriter, loc, op.getDest(), op.getStart(),
+                       op.getStop(), op.getStep());
+    // The source's own sizes equal the window's at run time; taking them
+    // keeps each static source dim static, as tensor.insert_slice's type
+    // check wants.
+    for (int64_t i = 0; i < tensorTypeOf(source).getRank(); ++i)
+      window.sizes[i] = dimSize(rewriter, loc, source, i);
+    rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(
+        op, source, op.getDest(), window.offsets, window.sizes,
+        window.strides);
+    return success();
+  }
+};
+
+/// A linalg.generic over the result: the indices are an input read along
+/// the gathered dims, and the body reads the source with tensor.extract.
+struct LowerGather : OpRewritePattern<GatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value input = op.getInput(), indices = op.getIndices();
+    RankedTensorType type = op.getType();
+    int64_t rank = type.getRank();
+    int64_t dim = op.getDim();
+    int64_t indexRank = tensorTypeOf(indices).getRank();
+    // Result dim i comes from input dim i before `dim`, from indices dim
+    // i - dim inside the gathered dims, and from input dim i - indexRank + 1
+    // after them.
+    auto sourceOf = [&](int64_t i) -> std::pair<Value, int64_t> {
+      if (i < dim)
+        return {input, i};
+      if (i < dim + indexRank)
+        return {indices, i - dim};
+      return {input, i - indexRank + 1};
+    };
+    SmallVector<Value> sizes;
+    for (int64_t i = 0; i < rank; ++i) {
+      if (!type.isDynamicDim(i))
+        continue;
+      auto [source, j] = sourceOf(i);
+      sizes.push_back(tensor::DimOp::create(rewriter, loc, source, j));
+    }
+    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                         type.getElementType(), sizes);
+    SmallVector<AffineExpr> indexExprs;
+    for (int64_t j = 0; j < indexRank; ++j)
+      indexExprs.push_back(getAffineDimExpr(dim + j, ctx));
+    SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, indexExprs, ctx),
+                                   AffineMap::getMultiDimIdentityMap(rank, ctx)};
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    Value inputSize = dimValue(rewriter, loc, input, dim);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, ValueRange{indices}, ValueRange{init},
+        maps, iterators, [&](OpBuilder &b, Location l, ValueRange args) {
+          // A negative index counts from the end, as in Python.
+          Value index = arith::IndexCastOp::create(b, l, b.getIndexType(),
+                                                   args[0]);
+          Value negative = arith::CmpIOp::create(
+              b, l, arith::CmpIPredicate::slt, index, indexConst(b, l, 0));
+          Value wrapped = arith::AddIOp::create(b, l, index, inputSize);
+          SmallVector<Value> position;
+          for (int64_t i = 0; i < dim; ++i)
+            position.push_back(linalg::IndexOp::create(b, l, i));
+          position.push_back(
+              arith::SelectOp::create(b, l, negative, wrapped, index));
+          for (int64_t i = dim + indexRank; i < rank; ++i)
+            position.push_back(linalg::IndexOp::create(b, l, i));
+          Value element = tensor::ExtractOp::create(b, l, input, position);
+          linalg::YieldOp::create(b, l, element);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
     return success();
   }
 };
@@ -892,12 +1008,16 @@ struct ConvertEmberToLinalgPass
         LowerElementwise<AddOp>, LowerElementwise<SubOp>,
         LowerElementwise<MulOp>, LowerElementwise<DivOp>,
         LowerElementwise<PowOp>, LowerElementwise<MaximumOp>,
-        LowerElementwise<MinimumOp>, LowerElementwise<CompareOp>,
+        LowerElementwise<MinimumOp>, LowerElementwise<AndOp>,
+        LowerElementwise<OrOp>, LowerElementwise<XorOp>,
+        LowerElementwise<NotOp>, LowerElementwise<CompareOp>,
         LowerElementwise<SelectOp>, LowerElementwise<CastOp>>(ctx);
     patterns.add<LowerConstant, LowerBroadcastTo>(ctx);
     patterns.add<LowerReduce<SumOp>, LowerReduce<MeanOp>, LowerReduce<MaxOp>,
-                 LowerReduce<MinOp>, LowerArgmax, LowerMatmul>(ctx);
-    patterns.add<LowerReshape, LowerTranspose, LowerSlice, LowerConcat>(ctx);
+                 LowerReduce<MinOp>, LowerArgReduce<ArgmaxOp>,
+                 LowerArgReduce<ArgminOp>, LowerMatmul>(ctx);
+    patterns.add<LowerReshape, LowerTranspose, LowerSlice, LowerInsertSlice,
+                 LowerGather, LowerConcat>(ctx);
     GreedyRewriteConfig config;
     config.enableFolding(false);
     if (failed(applyPatternsGreedily(func, std::move(patterns), config)))

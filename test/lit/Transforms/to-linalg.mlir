@@ -86,3 +86,92 @@ func.func @shapes(%x: tensor<?x10xf32>, %y: tensor<2x10xf32>) -> (tensor<10x?xf3
   %2 = ember.concat %x, %y dim = 0 : tensor<?x10xf32>, tensor<2x10xf32> -> tensor<?x10xf32>
   return %0, %1, %2 : tensor<10x?xf32>, tensor<?x3xf32>, tensor<?x10xf32>
 }
+
+// -----
+
+// Bitwise ops are arith's integer ops; `not` flips every bit with xori -1
+// (`true` on i1).
+// CHECK-LABEL: func @logical
+func.func @logical(%a: tensor<?x4xi1>, %b: tensor<4xi1>, %i: tensor<8xi32>, %j: tensor<8xi32>) -> (tensor<?x4xi1>, tensor<8xi32>) {
+  // CHECK-DAG: %[[TRUE:.*]] = arith.constant true
+  // CHECK-DAG: %[[ONES:.*]] = arith.constant -1 : i32
+  // CHECK: arith.andi %{{.*}}, %{{.*}} : i1
+  %0 = ember.and %a, %b : tensor<?x4xi1>, tensor<4xi1> -> tensor<?x4xi1>
+  // CHECK: arith.ori %{{.*}}, %{{.*}} : i1
+  %1 = ember.or %0, %b : tensor<?x4xi1>, tensor<4xi1> -> tensor<?x4xi1>
+  // CHECK: arith.xori %{{.*}}, %[[TRUE]] : i1
+  %2 = ember.not %1 : tensor<?x4xi1>
+  // CHECK: arith.xori %{{.*}}, %{{.*}} : i32
+  %3 = ember.xor %i, %j : tensor<8xi32>, tensor<8xi32> -> tensor<8xi32>
+  // CHECK: arith.xori %{{.*}}, %[[ONES]] : i32
+  %4 = ember.not %3 : tensor<8xi32>
+  return %2, %4 : tensor<?x4xi1>, tensor<8xi32>
+}
+
+// -----
+
+// argmin is argmax's reduction with the comparison reversed and a +inf (or
+// integer max) start.
+// CHECK-LABEL: func @argmin
+func.func @argmin(%x: tensor<?x8xf32>, %y: tensor<5x?xi64>) -> (tensor<?xi64>, tensor<1x?xi64>) {
+  // CHECK-DAG: %[[INF:.*]] = arith.constant 0x7F800000 : f32
+  // CHECK-DAG: %[[MAX:.*]] = arith.constant 9223372036854775807 : i64
+  // CHECK: linalg.fill ins(%[[INF]] : f32)
+  // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+  // CHECK: arith.cmpf olt
+  // CHECK: arith.cmpf uno
+  // CHECK: linalg.index 1
+  %0 = ember.argmin %x dim = 1 : tensor<?x8xf32> -> tensor<?xi64>
+  // CHECK: linalg.fill ins(%[[MAX]] : i64)
+  // CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]
+  // CHECK: arith.cmpi slt
+  // CHECK: linalg.index 0
+  // CHECK: tensor.expand_shape
+  %1 = ember.argmin %y dim = 0 keepdim : tensor<5x?xi64> -> tensor<1x?xi64>
+  return %0, %1 : tensor<?xi64>, tensor<1x?xi64>
+}
+
+// -----
+
+// Gather loops over the result, reads the indices along the gathered dims
+// and the source with tensor.extract; a negative index adds the dim size.
+// CHECK-DAG: #[[IDX:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d2)>
+// CHECK-DAG: #[[OUT:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func @gather
+// CHECK-SAME: %[[X:[^:]*]]: tensor<?x10x3xf32>, %[[I:[^:]*]]: tensor<2x?xi32>
+func.func @gather(%x: tensor<?x10x3xf32>, %i: tensor<2x?xi32>) -> tensor<?x2x?x3xf32> {
+  // CHECK-DAG: %[[C10:.*]] = arith.constant 10 : index
+  // CHECK-DAG: %[[N:.*]] = tensor.dim %[[X]], %c0
+  // CHECK-DAG: %[[M:.*]] = tensor.dim %[[I]], %c1
+  // CHECK: tensor.empty(%[[N]], %[[M]]) : tensor<?x2x?x3xf32>
+  // CHECK: linalg.generic {indexing_maps = [#[[IDX]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[I]] : tensor<2x?xi32>)
+  // CHECK: ^bb0(%[[IN:.*]]: i32, %{{.*}}: f32):
+  // CHECK: %[[K:.*]] = arith.index_cast %[[IN]] : i32 to index
+  // CHECK: %[[NEG:.*]] = arith.cmpi slt, %[[K]], %c0
+  // CHECK: %[[WRAP:.*]] = arith.addi %[[K]], %[[C10]]
+  // CHECK: %[[D0:.*]] = linalg.index 0
+  // CHECK: %[[POS:.*]] = arith.select %[[NEG]], %[[WRAP]], %[[K]]
+  // CHECK: %[[D3:.*]] = linalg.index 3
+  // CHECK: %[[E:.*]] = tensor.extract %[[X]][%[[D0]], %[[POS]], %[[D3]]]
+  // CHECK: linalg.yield %[[E]]
+  %0 = ember.gather %x, %i dim = 1 : tensor<?x10x3xf32>, tensor<2x?xi32> -> tensor<?x2x?x3xf32>
+  return %0 : tensor<?x2x?x3xf32>
+}
+
+// -----
+
+// insert_slice writes the window ember.slice would read: static offsets
+// where the dim is static, clamped run-time ones where it is dynamic; the
+// sizes are the source's.
+// CHECK-LABEL: func @insert_slice
+// CHECK-SAME: %[[S:[^:]*]]: tensor<?x3xf32>, %[[D:[^:]*]]: tensor<?x10xf32>
+func.func @insert_slice(%s: tensor<?x3xf32>, %d: tensor<?x10xf32>) -> tensor<?x10xf32> {
+  // CHECK: %[[N:.*]] = tensor.dim %[[D]], %c0
+  // CHECK: %[[SHIFTED:.*]] = arith.addi %{{.*}}, %[[N]]
+  // CHECK: %[[LOW:.*]] = arith.maxsi %[[SHIFTED]], %c0
+  // CHECK: %[[START:.*]] = arith.minsi %[[LOW]], %[[N]]
+  // CHECK: %[[M:.*]] = tensor.dim %[[S]], %c0
+  // CHECK: tensor.insert_slice %[[S]] into %[[D]][%[[START]], 1] [%[[M]], 3] [2, 3] : tensor<?x3xf32> into tensor<?x10xf32>
+  %0 = ember.insert_slice %s into %d start = [-5, 1] stop = [9223372036854775807, 8] step = [2, 3] : tensor<?x3xf32> into tensor<?x10xf32>
+  return %0 : tensor<?x10xf32>
+}
