@@ -79,6 +79,29 @@ Array broadcastArrays(const Array &a, const Array &b, Dtype dtype,
   return out;
 }
 
+/// MLIR text of a function `@name` whose arguments `%a, %b, ...` have
+/// `argTypes` and which returns `%0 = ember.<body>` of type `resultType`.
+std::string emberFunction(const std::string &name,
+                          const std::vector<std::string> &argTypes,
+                          const std::string &resultType,
+                          const std::string &body) {
+  std::string args;
+  for (size_t i = 0; i < argTypes.size(); ++i)
+    args += std::string(i ? ", " : "") + "%" + char('a' + i) + ": " +
+            argTypes[i];
+  return "func.func @" + name + "(" + args + ") -> " + resultType +
+         " {\n  %0 = ember." + body + "\n  return %0 : " + resultType +
+         "\n}\n";
+}
+
+/// `emberFunction` for a broadcasting binary op `op` (or `compare <pred>,`).
+std::string binaryFunction(const std::string &name, const std::string &op,
+                           const std::string &lhs, const std::string &rhs,
+                           const std::string &out) {
+  return emberFunction(name, {lhs, rhs}, out,
+                       op + " %a, %b : " + lhs + ", " + rhs + " -> " + out);
+}
+
 double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 double gelu(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
 
@@ -116,9 +139,8 @@ TEST(CpuJit, UnaryOpsEveryDtype) {
     for (const UnaryCase &c : kUnary) {
       if (!isFloat(dtype) && !c.integersToo)
         continue;
-      source += std::string("func.func @") + c.op + "(%x: " + type + ") -> " +
-                type + " {\n  %0 = ember." + c.op + " %x : " + type +
-                "\n  return %0 : " + type + "\n}\n";
+      source += emberFunction(c.op, {type}, type,
+                              std::string(c.op) + " %a : " + type);
     }
     JitRunner jit;
     ASSERT_TRUE(jit.compile(source));
@@ -164,10 +186,7 @@ TEST(CpuJit, BinaryOpsBroadcastEveryDtype) {
     for (const BinaryCase &c : kBinary) {
       if (!isFloat(dtype) && !c.integersToo)
         continue;
-      source += std::string("func.func @") + c.op + "(%a: " + lhs + ", %b: " +
-                rhs + ") -> " + out + " {\n  %0 = ember." + c.op +
-                " %a, %b : " + lhs + ", " + rhs + " -> " + out +
-                "\n  return %0 : " + out + "\n}\n";
+      source += binaryFunction(c.op, c.op, lhs, rhs, out);
     }
     JitRunner jit;
     ASSERT_TRUE(jit.compile(source));
@@ -207,13 +226,10 @@ TEST(CpuJit, CompareAndSelect) {
     std::string mask = "tensor<?x?xi1>";
     std::string source;
     for (const auto &[name, ref] : preds)
-      source += "func.func @" + name + "(%a: " + t + ", %b: " + row + ") -> " +
-                mask + " {\n  %0 = ember.compare " + name + ", %a, %b : " + t +
-                ", " + row + " -> " + mask + "\n  return %0 : " + mask + "\n}\n";
-    source += "func.func @where(%m: " + mask + ", %a: " + t + ", %b: " + row +
-              ") -> " + t + " {\n  %0 = ember.select %m, %a, %b : " + mask +
-              ", " + t + ", " + row + " -> " + t + "\n  return %0 : " + t +
-              "\n}\n";
+      source += binaryFunction(name, "compare " + name + ",", t, row, mask);
+    source += emberFunction("where", {mask, t, row}, t,
+                            "select %a, %b, %c : " + mask + ", " + t + ", " +
+                                row + " -> " + t);
     JitRunner jit;
     ASSERT_TRUE(jit.compile(source));
     // Small integer-valued data so equality happens often.
@@ -245,9 +261,8 @@ TEST(CpuJit, CastBetweenDtypes) {
   int index = 0;
   for (auto [from, to] : pairs) {
     std::string a = tensorType(from, {0}, true), b = tensorType(to, {0}, true);
-    source += "func.func @c" + std::to_string(index++) + "(%x: " + a + ") -> " +
-              b + " {\n  %0 = ember.cast %x : " + a + " to " + b +
-              "\n  return %0 : " + b + "\n}\n";
+    source += emberFunction("c" + std::to_string(index++), {a}, b,
+                            "cast %a : " + a + " to " + b);
   }
   JitRunner jit;
   ASSERT_TRUE(jit.compile(source));
@@ -337,10 +352,10 @@ TEST(CpuJit, ReductionsOverDimListsWithKeepdim) {
           std::string dimText;
           for (int64_t d : dims)
             dimText += (dimText.empty() ? "" : ", ") + std::to_string(d);
-          source += "func.func @" + name + "(%x: " + in + ") -> " + out +
-                    " {\n  %0 = ember." + c.op + " %x dims = [" + dimText +
-                    "]" + (keepdim ? " keepdim" : "") + " : " + in + " -> " +
-                    out + "\n  return %0 : " + out + "\n}\n";
+          source += emberFunction(name, {in}, out,
+                                  std::string(c.op) + " %a dims = [" + dimText +
+                                      "]" + (keepdim ? " keepdim" : "") +
+                                      " : " + in + " -> " + out);
           fns.emplace_back(name, c, dims, keepdim);
         }
     }
@@ -470,9 +485,7 @@ TEST(CpuJit, MatmulShapesAndDtypes) {
         return text + mlirName(dtype) + ">";
       };
       std::string a = typeOf(aDims), b = typeOf(bDims), out = typeOf(outDims);
-      source += "func.func @mm" + std::to_string(i) + "(%a: " + a + ", %b: " +
-                b + ") -> " + out + " {\n  %0 = ember.matmul %a, %b : " + a +
-                ", " + b + " -> " + out + "\n  return %0 : " + out + "\n}\n";
+      source += binaryFunction("mm" + std::to_string(i), "matmul", a, b, out);
     }
     JitRunner jit;
     ASSERT_TRUE(jit.compile(source));
