@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -73,7 +74,7 @@ size_t classSize(int sizeClass) {
 }
 
 /// A new block of `size` (a class size) from the OS, or nullptr.
-void *systemAlloc(size_t size) {
+void *systemAlloc(size_t size, bool hugePages) {
   if (size < kHostMmapThreshold)
     return std::aligned_alloc(kHostAlignment, size);
   // Map one huge page more and trim both ends so that the block starts on
@@ -92,7 +93,8 @@ void *systemAlloc(size_t size) {
   if (start + mapped > tail)
     munmap(reinterpret_cast<void *>(tail), start + mapped - tail);
   // Advice only: without THP support the block simply uses small pages.
-  madvise(reinterpret_cast<void *>(block), size, MADV_HUGEPAGE);
+  if (hugePages)
+    madvise(reinterpret_cast<void *>(block), size, MADV_HUGEPAGE);
   return reinterpret_cast<void *>(block);
 }
 
@@ -125,6 +127,12 @@ uint64_t cacheLimitFromEnvironment() {
   return megabytes << 20;
 }
 
+/// `EMBER_HOST_HUGE_PAGES`: "0" turns the MADV_HUGEPAGE advice off.
+bool hugePagesFromEnvironment() {
+  const char *text = std::getenv("EMBER_HOST_HUGE_PAGES");
+  return !text || std::strcmp(text, "0") != 0;
+}
+
 struct BlockInfo {
   int sizeClass;
   /// False while the block sits in its class's free list.
@@ -133,7 +141,9 @@ struct BlockInfo {
 
 class Allocator {
 public:
-  Allocator() : cacheLimit(cacheLimitFromEnvironment()) {}
+  Allocator()
+      : hugePages(hugePagesFromEnvironment()),
+        cacheLimit(cacheLimitFromEnvironment()) {}
 
   void *allocate(size_t bytes) {
     if (bytes > (size_t(1) << kLog2MaxRequest))
@@ -155,10 +165,10 @@ public:
     }
     // A miss: ask the OS without holding the lock; when it refuses, what
     // the cache holds is the only memory left to give back.
-    void *ptr = systemAlloc(size);
+    void *ptr = systemAlloc(size, hugePages);
     if (!ptr) {
       emptyCache();
-      ptr = systemAlloc(size);
+      ptr = systemAlloc(size, hugePages);
       if (!ptr)
         return nullptr;
     }
@@ -274,6 +284,7 @@ private:
     }
   }
 
+  const bool hugePages;
   std::mutex mutex;
   std::unordered_map<void *, BlockInfo> blocks;
   std::vector<void *> freeLists[kClassCount];

@@ -16,8 +16,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -38,6 +41,23 @@ bool isMapped(void *ptr) {
   void *start = reinterpret_cast<void *>(reinterpret_cast<uintptr_t>(ptr) &
                                          ~uintptr_t(page - 1));
   return msync(start, page, MS_ASYNC) == 0 || errno != ENOMEM;
+}
+
+/// The "VmFlags:" line of the mapping that holds `ptr` in /proc/self/smaps
+/// ("hg" marks MADV_HUGEPAGE), or "" when no mapping holds it.
+std::string vmFlagsOf(const void *ptr) {
+  std::ifstream smaps("/proc/self/smaps");
+  uintptr_t address = reinterpret_cast<uintptr_t>(ptr);
+  bool inside = false;
+  std::string line;
+  while (std::getline(smaps, line)) {
+    unsigned long start, end;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &start, &end) == 2)
+      inside = start <= address && address < end;
+    else if (inside && line.rfind("VmFlags:", 0) == 0)
+      return line + " ";
+  }
+  return "";
 }
 
 /// The class size a request gets, checked through a real allocation.
@@ -185,6 +205,7 @@ TEST(HostAllocator, LargeBlocksAreHugePageAlignedMappings) {
   for (size_t i = 0; i < bytes; i += 4096)
     ptr[i] = static_cast<unsigned char>(i >> 12);
   EXPECT_EQ(ptr[bytes - 4096], static_cast<unsigned char>((bytes - 4096) >> 12));
+  EXPECT_NE(vmFlagsOf(ptr).find(" hg "), std::string::npos) << vmFlagsOf(ptr);
   hostFree(ptr);
   // Cached: still mapped, and the next request of the class gets it back.
   EXPECT_TRUE(isMapped(ptr));
@@ -245,13 +266,21 @@ TEST(HostAllocator, CacheLimitSendsExcessBlocksToTheOS) {
   hostSetCacheLimit(previous);
 }
 
-// Runs only in the `host_allocator_env_test` target, which sets the knob
+// Runs only in the `host_allocator_env_test` target, which sets the knobs
 // before the allocator's first use.
-TEST(HostAllocatorEnvironment, CacheLimitKnob) {
+TEST(HostAllocatorEnvironment, Knobs) {
   const char *knob = std::getenv("EMBER_HOST_CACHE_LIMIT_MB");
   if (!knob)
     GTEST_SKIP() << "EMBER_HOST_CACHE_LIMIT_MB is not set";
   ASSERT_STREQ(knob, "2");
+  ASSERT_STREQ(std::getenv("EMBER_HOST_HUGE_PAGES"), "0");
+  void *large = hostAlloc(4 * kMiB);
+  std::string flags = vmFlagsOf(large);
+  EXPECT_NE(flags, "");
+  EXPECT_EQ(flags.find(" hg "), std::string::npos) << flags;
+  hostFree(large); // over the 2 MiB limit: unmapped at once
+  EXPECT_EQ(hostAllocatorStats().cachedBytes, 0u);
+
   void *a = hostAlloc(2 * kMiB);
   void *b = hostAlloc(kMiB);
   hostFree(a);

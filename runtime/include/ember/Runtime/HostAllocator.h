@@ -12,8 +12,9 @@
 // 64 B); larger ones round up to one of 4 steps per doubling (1.25, 1.5,
 // 1.75, 2 x a power of two), so a block wastes at most 25% of its size.
 // Blocks of 2 MiB and more are anonymous mmaps that start on a 2 MiB
-// boundary and ask for transparent huge pages; smaller ones come from
-// aligned_alloc. Thread-safe. No LLVM dependency.
+// boundary and ask for transparent huge pages (unless
+// `EMBER_HOST_HUGE_PAGES=0`); smaller ones come from aligned_alloc.
+// Thread-safe. No LLVM dependency.
 //
 //===----------------------------------------------------------------------===//
 
