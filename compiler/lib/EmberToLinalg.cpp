@@ -147,13 +147,19 @@ Value convertScalar(OpBuilder &b, Location loc, Value value, Type to) {
   }
   bool fromFloat = isa<FloatType>(from), toFloat = isa<FloatType>(to);
   if (fromFloat && toFloat) {
+    // f16 and bf16 are made from f32, as torch makes them: f64 rounds to f32
+    // first (a direct f64 -> bf16 would also call __truncdfbf2, which libgcc
+    // lacks), and f16 <-> bf16 has no direct conversion.
+    if (isHalf(to) && !from.isF32()) {
+      Type f32 = b.getF32Type();
+      Value single = from.isF64()
+                         ? arith::TruncFOp::create(b, loc, f32, value).getResult()
+                         : arith::ExtFOp::create(b, loc, f32, value).getResult();
+      return arith::TruncFOp::create(b, loc, to, single);
+    }
     if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
       return arith::ExtFOp::create(b, loc, to, value);
-    if (from.getIntOrFloatBitWidth() > to.getIntOrFloatBitWidth())
-      return arith::TruncFOp::create(b, loc, to, value);
-    // f16 <-> bf16: go through f32.
-    Value wide = arith::ExtFOp::create(b, loc, b.getF32Type(), value);
-    return arith::TruncFOp::create(b, loc, to, wide);
+    return arith::TruncFOp::create(b, loc, to, value);
   }
   if (!fromFloat && toFloat) {
     if (from.isInteger(1))

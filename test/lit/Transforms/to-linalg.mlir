@@ -175,3 +175,21 @@ func.func @insert_slice(%s: tensor<?x3xf32>, %d: tensor<?x10xf32>) -> tensor<?x1
   %0 = ember.insert_slice %s into %d start = [-5, 1] stop = [9223372036854775807, 8] step = [2, 3] : tensor<?x3xf32> into tensor<?x10xf32>
   return %0 : tensor<?x10xf32>
 }
+
+// -----
+
+// Half types are made from f32, as torch makes them: f64 rounds to f32 first.
+// CHECK-LABEL: func @casts
+func.func @casts(%x: tensor<4xf64>, %h: tensor<4xf16>, %i: tensor<4xi32>) -> (tensor<4xbf16>, tensor<4xbf16>, tensor<4xi1>, tensor<4xf32>) {
+  // CHECK: %[[S:.*]] = arith.truncf %{{.*}} : f64 to f32
+  // CHECK: arith.truncf %[[S]] : f32 to bf16
+  %0 = ember.cast %x : tensor<4xf64> to tensor<4xbf16>
+  // CHECK: %[[W:.*]] = arith.extf %{{.*}} : f16 to f32
+  // CHECK: arith.truncf %[[W]] : f32 to bf16
+  %1 = ember.cast %h : tensor<4xf16> to tensor<4xbf16>
+  // CHECK: arith.cmpi ne, %{{.*}}, %{{.*}} : i32
+  %2 = ember.cast %i : tensor<4xi32> to tensor<4xi1>
+  // CHECK: arith.uitofp %{{.*}} : i1 to f32
+  %3 = ember.cast %2 : tensor<4xi1> to tensor<4xf32>
+  return %0, %1, %2, %3 : tensor<4xbf16>, tensor<4xbf16>, tensor<4xi1>, tensor<4xf32>
+}
