@@ -29,6 +29,11 @@ std::mt19937 &rng() {
 
 const std::vector<Dtype> kFloatTypes = {Dtype::f32, Dtype::f64, Dtype::f16,
                                         Dtype::bf16};
+const std::vector<Dtype> kNumericTypes = {Dtype::f32,  Dtype::f64, Dtype::f16,
+                                          Dtype::bf16, Dtype::i32, Dtype::i64};
+const std::vector<Dtype> kAllTypes = {Dtype::f32, Dtype::f64, Dtype::f16,
+                                      Dtype::bf16, Dtype::i32, Dtype::i64,
+                                      Dtype::i1};
 
 /// Maps each element through `fn` and rounds to `dtype`.
 Array mapArray(const Array &in, Dtype dtype,
@@ -130,10 +135,7 @@ const std::vector<UnaryCase> kUnary = {
 };
 
 TEST(CpuJit, UnaryOpsEveryDtype) {
-  std::vector<Dtype> dtypes = kFloatTypes;
-  dtypes.push_back(Dtype::i32);
-  dtypes.push_back(Dtype::i64);
-  for (Dtype dtype : dtypes) {
+  for (Dtype dtype : kNumericTypes) {
     std::string type = tensorType(dtype, {0, 0}, /*dynamic=*/true);
     std::string source;
     for (const UnaryCase &c : kUnary) {
@@ -174,10 +176,7 @@ const std::vector<BinaryCase> kBinary = {
 };
 
 TEST(CpuJit, BinaryOpsBroadcastEveryDtype) {
-  std::vector<Dtype> dtypes = kFloatTypes;
-  dtypes.push_back(Dtype::i32);
-  dtypes.push_back(Dtype::i64);
-  for (Dtype dtype : dtypes) {
+  for (Dtype dtype : kNumericTypes) {
     // [?, 1, 4] op [3, 1] -> [?, 3, 4]: a static 1 on each side stretches.
     std::string lhs = std::string("tensor<?x1x4x") + mlirName(dtype) + ">";
     std::string rhs = std::string("tensor<3x1x") + mlirName(dtype) + ">";
@@ -212,6 +211,53 @@ TEST(CpuJit, BinaryOpsBroadcastEveryDtype) {
   }
 }
 
+TEST(CpuJit, BitwiseOpsOnIntegersAndBools) {
+  struct Case {
+    const char *op;
+    std::function<int64_t(int64_t, int64_t)> ref;
+  };
+  const std::vector<Case> cases = {
+      {"and", [](int64_t a, int64_t b) { return a & b; }},
+      {"or", [](int64_t a, int64_t b) { return a | b; }},
+      {"xor", [](int64_t a, int64_t b) { return a ^ b; }}};
+  for (Dtype dtype : {Dtype::i1, Dtype::i32, Dtype::i64}) {
+    // [?, 1, 4] op [3, 1] -> [?, 3, 4], as for the arithmetic ops.
+    std::string element = mlirName(dtype);
+    std::string lhs = "tensor<?x1x4x" + element + ">";
+    std::string rhs = "tensor<3x1x" + element + ">";
+    std::string out = "tensor<?x3x4x" + element + ">";
+    std::string any = tensorType(dtype, {0, 0}, true);
+    std::string source = emberFunction("not", {any}, any, "not %a : " + any);
+    for (const Case &c : cases)
+      source += binaryFunction(c.op, c.op, lhs, rhs, out);
+    JitRunner jit;
+    ASSERT_TRUE(jit.compile(source));
+    for (int64_t batch : {2, 5, 0}) {
+      Array a = randomArray(rng(), dtype, {batch, 1, 4}, -200, 200);
+      Array b = randomArray(rng(), dtype, {3, 1}, -200, 200);
+      for (const Case &c : cases) {
+        Array expected =
+            broadcastArrays(a, b, dtype, [&](double x, double y) {
+              return static_cast<double>(c.ref(static_cast<int64_t>(x),
+                                               static_cast<int64_t>(y)));
+            });
+        Array actual = jit.run(c.op, {a, b}, {expected})[0];
+        expectClose(actual, expected, 0,
+                    std::string(c.op) + " " + element + " batch " +
+                        std::to_string(batch));
+      }
+      // ~x on integers is logical not on bools.
+      Array x = randomArray(rng(), dtype, {batch, 3}, -200, 200);
+      Array expected = mapArray(x, dtype, [&](double v) {
+        return dtype == Dtype::i1 ? double(v == 0)
+                                  : double(~static_cast<int64_t>(v));
+      });
+      expectClose(jit.run("not", {x}, {expected})[0], expected, 0,
+                  "not " + element + " batch " + std::to_string(batch));
+    }
+  }
+}
+
 TEST(CpuJit, CompareAndSelect) {
   const std::map<std::string, std::function<double(double, double)>> preds = {
       {"eq", [](double a, double b) { return a == b; }},
@@ -220,7 +266,7 @@ TEST(CpuJit, CompareAndSelect) {
       {"le", [](double a, double b) { return a <= b; }},
       {"gt", [](double a, double b) { return a > b; }},
       {"ge", [](double a, double b) { return a >= b; }}};
-  for (Dtype dtype : {Dtype::f32, Dtype::i32, Dtype::f16}) {
+  for (Dtype dtype : kAllTypes) {
     std::string t = tensorType(dtype, {0, 0}, true);
     std::string row = std::string("tensor<1x?x") + mlirName(dtype) + ">";
     std::string mask = "tensor<?x?xi1>";
@@ -250,13 +296,11 @@ TEST(CpuJit, CompareAndSelect) {
   }
 }
 
-TEST(CpuJit, CastBetweenDtypes) {
-  const std::vector<std::pair<Dtype, Dtype>> pairs = {
-      {Dtype::f32, Dtype::i32},  {Dtype::i32, Dtype::f32},
-      {Dtype::f32, Dtype::i1},   {Dtype::i1, Dtype::f32},
-      {Dtype::f64, Dtype::f16},  {Dtype::bf16, Dtype::f32},
-      {Dtype::f16, Dtype::bf16}, {Dtype::i64, Dtype::i32},
-      {Dtype::i1, Dtype::i64},   {Dtype::f32, Dtype::f64}};
+TEST(CpuJit, CastBetweenEveryPairOfDtypes) {
+  std::vector<std::pair<Dtype, Dtype>> pairs;
+  for (Dtype from : kAllTypes)
+    for (Dtype to : kAllTypes)
+      pairs.emplace_back(from, to);
   std::string source;
   int index = 0;
   for (auto [from, to] : pairs) {
@@ -270,11 +314,53 @@ TEST(CpuJit, CastBetweenDtypes) {
   for (auto [from, to] : pairs) {
     Array x = randomArray(rng(), from, {33}, -5, 5);
     x.values[0] = roundTo(from, 0); // exercise the zero -> false case
+    // Floats truncate toward zero; 2^24 + 1 rounds to 2^24 in f32 and bf16
+    // and overflows f16 to inf, as in torch (which also goes through f32).
+    x.values[1] = roundTo(from, isFloat(from) ? -2.75 : 16777217.0);
     Array expected = mapArray(x, to, [](double v) { return v; });
     Array actual =
         jit.run("c" + std::to_string(index++), {x}, {Array{to, {33}, {}}})[0];
     expectClose(actual, expected, isFloat(to) ? tolerance(to) : 0,
                 std::string("cast ") + mlirName(from) + "->" + mlirName(to));
+  }
+}
+
+TEST(CpuJit, BoolMasksEndToEnd) {
+  // Bool tensors are one byte per element, as in NumPy, through compare,
+  // logic, select and casts, fused into one loop.
+  const std::string source = R"mlir(
+func.func @masks(%a: tensor<?x?xf32>, %b: tensor<1x?xf32>, %c: tensor<?x?xi1>) -> (tensor<?x?xi1>, tensor<?x?xf32>, tensor<?x?xi64>) {
+  %gt = ember.compare gt, %a, %b : tensor<?x?xf32>, tensor<1x?xf32> -> tensor<?x?xi1>
+  %le = ember.not %gt : tensor<?x?xi1>
+  %either = ember.or %le, %c : tensor<?x?xi1>, tensor<?x?xi1> -> tensor<?x?xi1>
+  %both = ember.and %gt, %c : tensor<?x?xi1>, tensor<?x?xi1> -> tensor<?x?xi1>
+  %one = ember.xor %either, %both : tensor<?x?xi1>, tensor<?x?xi1> -> tensor<?x?xi1>
+  %picked = ember.select %one, %a, %b : tensor<?x?xi1>, tensor<?x?xf32>, tensor<1x?xf32> -> tensor<?x?xf32>
+  %count = ember.cast %one : tensor<?x?xi1> to tensor<?x?xi64>
+  %same = ember.compare eq, %one, %c : tensor<?x?xi1>, tensor<?x?xi1> -> tensor<?x?xi1>
+  return %same, %picked, %count : tensor<?x?xi1>, tensor<?x?xf32>, tensor<?x?xi64>
+}
+)mlir";
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(source));
+  for (int64_t rows : {5, 1, 0}) {
+    Array a = randomArray(rng(), Dtype::f32, {rows, 7});
+    Array b = randomArray(rng(), Dtype::f32, {1, 7});
+    Array c = randomArray(rng(), Dtype::i1, {rows, 7});
+    Array same{Dtype::i1, {rows, 7}, {}}, picked{Dtype::f32, {rows, 7}, {}},
+        count{Dtype::i64, {rows, 7}, {}};
+    for (int64_t i = 0; i < rows * 7; ++i) {
+      bool gt = a.values[i] > b.values[i % 7], ci = c.values[i] != 0;
+      bool one = (!gt || ci) != (gt && ci);
+      same.values.push_back(one == ci);
+      picked.values.push_back(one ? a.values[i] : b.values[i % 7]);
+      count.values.push_back(one);
+    }
+    auto outs = jit.run("masks", {a, b, c}, {same, picked, count});
+    std::string what = " rows " + std::to_string(rows);
+    expectClose(outs[0], same, 0, "same" + what);
+    expectClose(outs[1], picked, 0, "picked" + what);
+    expectClose(outs[2], count, 0, "count" + what);
   }
 }
 
@@ -327,7 +413,7 @@ TEST(CpuJit, ReductionsOverDimListsWithKeepdim) {
       {"max", -INFINITY, [](double a, double b) { return std::max(a, b); }},
       {"min", INFINITY, [](double a, double b) { return std::min(a, b); }}};
   const std::vector<std::vector<int64_t>> dimLists = {{1}, {0, 2}, {0, 1, 2}};
-  for (Dtype dtype : {Dtype::f32, Dtype::f64, Dtype::f16, Dtype::i32}) {
+  for (Dtype dtype : kNumericTypes) {
     std::string in = tensorType(dtype, {0, 0, 0}, true);
     std::string source;
     std::vector<std::tuple<std::string, Case, std::vector<int64_t>, bool>> fns;
@@ -377,43 +463,74 @@ TEST(CpuJit, ReductionsOverDimListsWithKeepdim) {
   }
 }
 
-TEST(CpuJit, ArgmaxTakesFirstMaximum) {
-  const std::string source = R"mlir(
-func.func @argmax(%x: tensor<?x?xf32>) -> tensor<?xi64> {
-  %0 = ember.argmax %x dim = 1 : tensor<?x?xf32> -> tensor<?xi64>
-  return %0 : tensor<?xi64>
-}
-func.func @argmax_keep(%x: tensor<?x?xi32>) -> tensor<1x?xi64> {
-  %0 = ember.argmax %x dim = 0 keepdim : tensor<?x?xi32> -> tensor<1x?xi64>
-  return %0 : tensor<1x?xi64>
-}
-)mlir";
-  JitRunner jit;
-  ASSERT_TRUE(jit.compile(source));
-  Array x = randomArray(rng(), Dtype::f32, {6, 9});
-  x.values[2 * 9 + 3] = 10; // a tie: the first one wins
-  x.values[2 * 9 + 7] = 10;
-  Array expected{Dtype::i64, {6}, {}};
-  for (int i = 0; i < 6; ++i) {
-    int best = 0;
-    for (int j = 1; j < 9; ++j)
-      if (x.values[i * 9 + j] > x.values[i * 9 + best])
-        best = j;
-    expected.values.push_back(best);
+/// The index of the first maximum (or minimum) along `dim` of a 2-D array,
+/// a NaN counting as the extreme (torch.argmax / torch.argmin).
+Array argReduce2d(const Array &x, int dim, bool isMin, bool keepdim) {
+  int64_t rows = x.shape[0], cols = x.shape[1];
+  int64_t outer = dim == 0 ? cols : rows, length = x.shape[dim];
+  auto at = [&](int64_t o, int64_t k) {
+    return dim == 0 ? x.values[k * cols + o] : x.values[o * cols + k];
+  };
+  Array out{Dtype::i64, {}, {}};
+  if (keepdim)
+    out.shape = dim == 0 ? std::vector<int64_t>{1, cols}
+                         : std::vector<int64_t>{rows, 1};
+  else
+    out.shape = {outer};
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t best = 0;
+    for (int64_t k = 1; k < length; ++k) {
+      double v = at(o, k), b = at(o, best);
+      if (std::isnan(b))
+        break;
+      if (std::isnan(v) || (isMin ? v < b : v > b))
+        best = k;
+    }
+    out.values.push_back(best);
   }
-  expectClose(jit.run("argmax", {x}, {Array{Dtype::i64, {6}, {}}})[0], expected,
-              0, "argmax f32");
-  Array xi = randomArray(rng(), Dtype::i32, {5, 4});
-  Array expectedI{Dtype::i64, {1, 4}, {}};
-  for (int j = 0; j < 4; ++j) {
-    int best = 0;
-    for (int i = 1; i < 5; ++i)
-      if (xi.values[i * 4 + j] > xi.values[best * 4 + j])
-        best = i;
-    expectedI.values.push_back(best);
+  return out;
+}
+
+TEST(CpuJit, ArgmaxAndArgminTakeTheFirstExtreme) {
+  for (Dtype dtype : kNumericTypes) {
+    std::string in = tensorType(dtype, {0, 0}, true);
+    std::string source;
+    for (const char *op : {"argmax", "argmin"}) {
+      source += emberFunction(std::string(op) + "_rows", {in}, "tensor<?xi64>",
+                              std::string(op) + " %a dim = 1 : " + in +
+                                  " -> tensor<?xi64>");
+      source += emberFunction(std::string(op) + "_cols", {in},
+                              "tensor<1x?xi64>",
+                              std::string(op) + " %a dim = 0 keepdim : " + in +
+                                  " -> tensor<1x?xi64>");
+    }
+    JitRunner jit;
+    ASSERT_TRUE(jit.compile(source));
+    for (std::vector<int64_t> shape :
+         {std::vector<int64_t>{6, 9}, std::vector<int64_t>{3, 1}}) {
+      // Few distinct values, so ties are common.
+      Array x = mapArray(randomArray(rng(), dtype, shape, -3, 3), dtype,
+                         [](double v) { return std::round(v); });
+      if (shape[1] == 9) {
+        x.values[2 * 9 + 3] = x.values[2 * 9 + 7] = 10; // tied maxima
+        x.values[4 * 9 + 1] = x.values[4 * 9 + 8] = -10; // tied minima
+        if (isFloat(dtype))
+          x.values[1 * 9 + 5] = x.values[1 * 9 + 6] = NAN;
+      }
+      for (bool isMin : {false, true}) {
+        std::string op = isMin ? "argmin" : "argmax";
+        std::string what = op + " " + mlirName(dtype) + " " +
+                           std::to_string(shape[0]) + "x" +
+                           std::to_string(shape[1]);
+        Array rows = argReduce2d(x, 1, isMin, false);
+        expectClose(jit.run(op + "_rows", {x}, {rows})[0], rows, 0,
+                    what + " dim 1");
+        Array cols = argReduce2d(x, 0, isMin, true);
+        expectClose(jit.run(op + "_cols", {x}, {cols})[0], cols, 0,
+                    what + " dim 0 keepdim");
+      }
+    }
   }
-  expectClose(jit.run("argmax_keep", {xi}, {Array{Dtype::i64, {1, 4}, {}}})[0],
-              expectedI, 0, "argmax i32 keepdim");
 }
 
 //===----------------------------------------------------------------------===//
@@ -558,6 +675,156 @@ func.func @concat(%a: tensor<?x3xi32>, %b: tensor<2x3xi32>) -> tensor<?x3xi32> {
   cExpected.values.insert(cExpected.values.end(), b.values.begin(),
                           b.values.end());
   expectClose(jit.run("concat", {a, b}, {cExpected})[0], cExpected, 0, "concat");
+}
+
+/// Random Python-style indices into a dim of `size`: half of them negative.
+Array randomIndices(Dtype dtype, std::vector<int64_t> shape, int64_t size) {
+  Array indices{dtype, std::move(shape), {}};
+  std::uniform_int_distribution<int64_t> pick(-size, size - 1);
+  for (int64_t i = 0; i < indices.numel(); ++i)
+    indices.values.push_back(pick(rng()));
+  return indices;
+}
+
+/// x.take(indices, axis=dim) in NumPy, with negative indices from the end.
+Array gatherRef(const Array &x, const Array &indices, size_t dim) {
+  int64_t outer = 1, inner = 1, size = x.shape[dim];
+  for (size_t i = 0; i < dim; ++i)
+    outer *= x.shape[i];
+  for (size_t i = dim + 1; i < x.shape.size(); ++i)
+    inner *= x.shape[i];
+  Array out{x.dtype, {x.shape.begin(), x.shape.begin() + dim}, {}};
+  out.shape.insert(out.shape.end(), indices.shape.begin(), indices.shape.end());
+  out.shape.insert(out.shape.end(), x.shape.begin() + dim + 1, x.shape.end());
+  for (int64_t o = 0; o < outer; ++o)
+    for (double index : indices.values) {
+      int64_t k = static_cast<int64_t>(index);
+      k = k < 0 ? k + size : k;
+      for (int64_t i = 0; i < inner; ++i)
+        out.values.push_back(x.values[(o * size + k) * inner + i]);
+    }
+  return out;
+}
+
+TEST(CpuJit, GatherWithNegativeIndices) {
+  const std::string source = R"mlir(
+func.func @rows(%x: tensor<?x?xf32>, %i: tensor<?xi64>) -> tensor<?x?xf32> {
+  %0 = ember.gather %x, %i dim = 0 : tensor<?x?xf32>, tensor<?xi64> -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+func.func @middle(%x: tensor<?x?x3xbf16>, %i: tensor<2x?xi32>) -> tensor<?x2x?x3xbf16> {
+  %0 = ember.gather %x, %i dim = 1 : tensor<?x?x3xbf16>, tensor<2x?xi32> -> tensor<?x2x?x3xbf16>
+  return %0 : tensor<?x2x?x3xbf16>
+}
+func.func @scalar(%x: tensor<?x6xi64>, %i: tensor<i32>) -> tensor<?xi64> {
+  %0 = ember.gather %x, %i dim = 1 : tensor<?x6xi64>, tensor<i32> -> tensor<?xi64>
+  return %0 : tensor<?xi64>
+}
+func.func @last(%x: tensor<4x?xi1>, %i: tensor<?x?xi64>) -> tensor<4x?x?xi1> {
+  %0 = ember.gather %x, %i dim = 1 : tensor<4x?xi1>, tensor<?x?xi64> -> tensor<4x?x?xi1>
+  return %0 : tensor<4x?x?xi1>
+}
+)mlir";
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(source));
+  for (int64_t n : {9, 1, 0}) {
+    Array x = randomArray(rng(), Dtype::f32, {5, 7});
+    Array i = randomIndices(Dtype::i64, {n}, 5);
+    Array expected = gatherRef(x, i, 0);
+    expectClose(jit.run("rows", {x, i}, {expected})[0], expected, 0,
+                "gather rows n=" + std::to_string(n));
+  }
+  Array y = randomArray(rng(), Dtype::bf16, {4, 6, 3});
+  Array j = randomIndices(Dtype::i32, {2, 5}, 6);
+  Array yExpected = gatherRef(y, j, 1);
+  expectClose(jit.run("middle", {y, j}, {yExpected})[0], yExpected, 0,
+              "gather middle");
+  Array z = randomArray(rng(), Dtype::i64, {3, 6});
+  for (int64_t k = -6; k < 6; ++k) {
+    Array index{Dtype::i32, {}, {double(k)}};
+    Array expected = gatherRef(z, index, 1);
+    expectClose(jit.run("scalar", {z, index}, {expected})[0], expected, 0,
+                "gather 0-d index " + std::to_string(k));
+  }
+  Array m = randomArray(rng(), Dtype::i1, {4, 5});
+  Array mi = randomIndices(Dtype::i64, {2, 3}, 5);
+  Array mExpected = gatherRef(m, mi, 1);
+  expectClose(jit.run("last", {m, mi}, {mExpected})[0], mExpected, 0,
+              "gather last dim");
+}
+
+/// The indices range(size)[start:stop:step] selects in Python.
+std::vector<int64_t> pythonSlice(int64_t size, int64_t start, int64_t stop,
+                                 int64_t step) {
+  auto clamp = [size](int64_t i) {
+    if (i < 0)
+      i += size;
+    return std::min(std::max<int64_t>(i, 0), size);
+  };
+  std::vector<int64_t> picked;
+  for (int64_t i = clamp(start); i < clamp(stop); i += step)
+    picked.push_back(i);
+  return picked;
+}
+
+TEST(CpuJit, InsertSliceWithStepsAndNegativeStarts) {
+  struct Case {
+    const char *function;
+    Dtype dtype;
+    std::vector<int64_t> start, stop, step;
+  };
+  const std::vector<Case> cases = {
+      {"dynamic", Dtype::f32, {-5, 1}, {INT64_MAX, 8}, {2, 3}},
+      {"fixed", Dtype::i64, {-2, -5}, {INT64_MAX, -1}, {1, 3}},
+      {"temporary", Dtype::i1, {1, -100}, {-1, 100}, {1, 2}}};
+  // `temporary` inserts into an op's result rather than into an input.
+  const std::string source = R"mlir(
+func.func @dynamic(%s: tensor<?x3xf32>, %d: tensor<?x10xf32>) -> tensor<?x10xf32> {
+  %0 = ember.insert_slice %s into %d start = [-5, 1] stop = [9223372036854775807, 8] step = [2, 3] : tensor<?x3xf32> into tensor<?x10xf32>
+  return %0 : tensor<?x10xf32>
+}
+func.func @fixed(%s: tensor<2x2xi64>, %d: tensor<6x5xi64>) -> tensor<6x5xi64> {
+  %0 = ember.insert_slice %s into %d start = [-2, -5] stop = [9223372036854775807, -1] step = [1, 3] : tensor<2x2xi64> into tensor<6x5xi64>
+  return %0 : tensor<6x5xi64>
+}
+func.func @temporary(%s: tensor<?x?xi1>, %d: tensor<?x?xi1>) -> tensor<?x?xi1> {
+  %t = ember.not %d : tensor<?x?xi1>
+  %0 = ember.insert_slice %s into %t start = [1, -100] stop = [-1, 100] step = [1, 2] : tensor<?x?xi1> into tensor<?x?xi1>
+  return %0 : tensor<?x?xi1>
+}
+)mlir";
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(source));
+  const std::vector<std::vector<int64_t>> destShapes = {
+      {7, 10}, {3, 10}, {0, 10}, {6, 5}, {5, 7}, {2, 1}};
+  for (const Case &c : cases) {
+    std::string name = c.function;
+    for (const std::vector<int64_t> &shape : destShapes) {
+      // `fixed` has static shapes and `dynamic` a static second dim.
+      if ((name == "fixed") != (shape == std::vector<int64_t>{6, 5}) ||
+          (name == "dynamic" && shape[1] != 10))
+        continue;
+      std::vector<int64_t> rows =
+          pythonSlice(shape[0], c.start[0], c.stop[0], c.step[0]);
+      std::vector<int64_t> cols =
+          pythonSlice(shape[1], c.start[1], c.stop[1], c.step[1]);
+      Array dest = randomArray(rng(), c.dtype, shape, -5, 5);
+      Array src = randomArray(rng(), c.dtype,
+                              {int64_t(rows.size()), int64_t(cols.size())},
+                              -5, 5);
+      Array expected = dest;
+      if (name == "temporary")
+        expected = mapArray(dest, c.dtype, [](double v) { return v == 0; });
+      for (size_t i = 0; i < rows.size(); ++i)
+        for (size_t j = 0; j < cols.size(); ++j)
+          expected.values[rows[i] * shape[1] + cols[j]] =
+              src.values[i * cols.size() + j];
+      expectClose(jit.run(name, {src, dest}, {expected})[0], expected, 0,
+                  "insert_slice " + name + " into " +
+                      std::to_string(shape[0]) + "x" +
+                      std::to_string(shape[1]));
+    }
+  }
 }
 
 TEST(CpuJit, BroadcastToFromTensorDims) {
