@@ -54,3 +54,12 @@ TEST(Shapes, FormatShape) {
   EXPECT_EQ(ember::formatShape({3, kDyn, 4}), "3x?x4");
   EXPECT_EQ(ember::formatShape({}), "");
 }
+
+TEST(Shapes, GatherReplacesTheDimByTheIndexShape) {
+  EXPECT_EQ(ember::gatherShape({kDyn, 8, 3}, {2, kDyn}, 1),
+            (llvm::SmallVector<int64_t>{kDyn, 2, kDyn, 3}));
+  EXPECT_EQ(ember::gatherShape({5, 4}, {}, 0),
+            (llvm::SmallVector<int64_t>{4}));
+  EXPECT_EQ(ember::gatherShape({5, 4}, {7}, 1),
+            (llvm::SmallVector<int64_t>{5, 7}));
+}
