@@ -59,6 +59,18 @@ static LogicalResult inferBroadcastType(std::optional<Location> loc,
   return success();
 }
 
+/// Fails, naming the type, unless `dim` is a dim of `type`.
+static LogicalResult checkDimInRange(std::optional<Location> loc,
+                                     StringRef opName, RankedTensorType type,
+                                     int64_t dim) {
+  if (dim >= 0 && dim < type.getRank())
+    return success();
+  return inferError(loc, opName,
+                    "dim " + Twine(dim) + " is out of range for " +
+                        typeText(type) + " (rank " + Twine(type.getRank()) +
+                        ")");
+}
+
 static LogicalResult checkSameElementType(std::optional<Location> loc,
                                           StringRef opName, Value a, Value b) {
   if (tensorTypeOf(a).getElementType() == tensorTypeOf(b).getElementType())
@@ -148,10 +160,8 @@ static LogicalResult inferReducedType(std::optional<Location> loc,
     return inferError(loc, opName, "needs at least one dim to reduce");
   llvm::SmallSet<int64_t, 4> seen;
   for (int64_t dim : dims) {
-    if (dim < 0 || dim >= rank)
-      return inferError(loc, opName,
-                        "dim " + Twine(dim) + " is out of range for " +
-                            typeText(type) + " (rank " + Twine(rank) + ")");
+    if (failed(checkDimInRange(loc, opName, type, dim)))
+      return failure();
     if (!seen.insert(dim).second)
       return inferError(loc, opName, "dim " + Twine(dim) + " is repeated");
   }
@@ -433,12 +443,9 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
                                          SmallVectorImpl<Type> &results) {
   RankedTensorType input = tensorTypeOf(adaptor.getInput());
   RankedTensorType indices = tensorTypeOf(adaptor.getIndices());
-  int64_t rank = input.getRank();
   int64_t dim = adaptor.getDim();
-  if (dim < 0 || dim >= rank)
-    return inferError(loc, "gather",
-                      "dim " + Twine(dim) + " is out of range for " +
-                          typeText(input) + " (rank " + Twine(rank) + ")");
+  if (failed(checkDimInRange(loc, "gather", input, dim)))
+    return failure();
   results.push_back(RankedTensorType::get(
       gatherShape(input.getShape(), indices.getShape(), dim),
       input.getElementType()));
@@ -459,10 +466,8 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
   RankedTensorType first = tensorTypeOf(inputs.front());
   int64_t rank = first.getRank();
   int64_t dim = adaptor.getDim();
-  if (dim < 0 || dim >= rank)
-    return inferError(loc, "concat",
-                      "dim " + Twine(dim) + " is out of range for " +
-                          typeText(first) + " (rank " + Twine(rank) + ")");
+  if (failed(checkDimInRange(loc, "concat", first, dim)))
+    return failure();
   SmallVector<int64_t> shape(first.getShape());
   for (Value value : inputs.drop_front()) {
     RankedTensorType type = tensorTypeOf(value);
