@@ -1,0 +1,70 @@
+//===- DType.h - element types of eager tensors -----------------*- C++ -*-===//
+//
+// The dtypes a tensor can hold and PyTorch's promotion rules between them.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_FRONTEND_DTYPE_H
+#define EMBER_FRONTEND_DTYPE_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ember {
+
+enum class DType : uint8_t {
+  Bool,
+  Int32,
+  Int64,
+  Float16,
+  BFloat16,
+  Float32,
+  Float64,
+};
+
+constexpr int kNumDTypes = 7;
+
+/// Bytes per element (bool is one byte, as in NumPy).
+size_t dtypeSize(DType dtype);
+/// The torch spelling without a module prefix: "float32", "int64", ...
+const char *dtypeName(DType dtype);
+/// PyTorch's capitalized scalar-type name used in its error messages: "Float".
+const char *dtypeTorchName(DType dtype);
+
+inline bool isFloating(DType d) {
+  return d == DType::Float16 || d == DType::BFloat16 || d == DType::Float32 ||
+         d == DType::Float64;
+}
+inline bool isIntegral(DType d) { return d == DType::Int32 || d == DType::Int64; }
+
+/// The dtype both operands convert to in a binary op (torch.promote_types).
+DType promoteTypes(DType a, DType b);
+
+/// Whether a value of `from` may be written into a tensor of `to` by an
+/// in-place op (torch.can_cast): never to a lower category.
+bool canCast(DType from, DType to);
+
+/// The dtype a Python scalar gets when it meets tensors.
+constexpr DType kDefaultFloat = DType::Float32;
+
+/// A Python number: bool, int or float.
+struct Scalar {
+  enum class Kind : uint8_t { Bool, Int, Float } kind;
+  double f = 0;
+  int64_t i = 0;
+
+  static Scalar fromBool(bool v) { return {Kind::Bool, double(v), v}; }
+  static Scalar fromInt(int64_t v) { return {Kind::Int, double(v), v}; }
+  static Scalar fromFloat(double v) { return {Kind::Float, v, int64_t(v)}; }
+  /// The dtype of the tensor torch would wrap this number in.
+  DType wrappedDType() const {
+    return kind == Kind::Bool  ? DType::Bool
+           : kind == Kind::Int ? DType::Int64
+                               : kDefaultFloat;
+  }
+};
+
+} // namespace ember
+
+#endif // EMBER_FRONTEND_DTYPE_H

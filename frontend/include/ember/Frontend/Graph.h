@@ -1,0 +1,161 @@
+//===- Graph.h - the lazy graph behind eager tensors ------------*- C++ -*-===//
+//
+// Every eager op appends a `Node` whose result shape and dtype are known at
+// once; nothing runs until a value is needed. A `Storage` is the memory a
+// tensor and its views share: either a materialized `Buffer`, or a pending
+// node whose result will become its new contents (in-place ops only replace
+// that node, so they are functional in the graph).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_FRONTEND_GRAPH_H
+#define EMBER_FRONTEND_GRAPH_H
+
+#include "ember/Frontend/DType.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace ember {
+
+using Shape = llvm::SmallVector<int64_t, 4>;
+
+int64_t shapeNumel(llvm::ArrayRef<int64_t> shape);
+/// Row-major strides of a dense tensor of `shape`.
+Shape contiguousStrides(llvm::ArrayRef<int64_t> shape);
+
+/// Where the user's code created a node: a Python file and line.
+struct SourceLoc {
+  /// Interned: the same file always has the same pointer. Null when unknown.
+  const std::string *file = nullptr;
+  int line = 0;
+};
+
+/// Supplies the location of the op being traced (the Python binding installs
+/// one that reads the caller's frame).
+using LocationProvider = SourceLoc (*)();
+void setLocationProvider(LocationProvider provider);
+SourceLoc currentLocation();
+
+/// A block of host memory from the caching allocator.
+struct Buffer {
+  explicit Buffer(size_t bytes);
+  /// Borrows memory owned elsewhere (a NumPy array); `release` runs when the
+  /// buffer dies. Writes go into that memory.
+  Buffer(void *external, size_t bytes, std::function<void()> release);
+  ~Buffer();
+  Buffer(const Buffer &) = delete;
+  Buffer &operator=(const Buffer &) = delete;
+
+  void *data;
+  size_t bytes;
+  /// Set once the memory has been handed out (NumPy arrays): later in-place
+  /// updates must then be written into this block rather than replace it.
+  bool exported = false;
+  std::function<void()> release;
+};
+
+enum class OpCode : uint8_t {
+  // Leaves.
+  Input,    // a materialized buffer
+  Constant, // a 0-d constant
+  // Element-wise unary.
+  Neg, Abs, Relu, Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Gelu, Not, Cast,
+  // Element-wise binary (operands share the result dtype).
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, And, Or, Xor,
+  Compare, // ints[0] = predicate (Comparison order)
+  Select,
+  // Reductions: ints = dims, flag = keepdim.
+  Sum, Mean, Max, Min,
+  // ints[0] = dim, flag = keepdim.
+  Argmax, Argmin,
+  Matmul,
+  // Shape ops; the result shape is the node's shape.
+  Reshape, BroadcastTo,
+  Transpose,   // ints = permutation
+  Slice,       // ints = start..., stop..., step...
+  InsertSlice, // inputs = {dest, source}; ints as Slice
+  Concat,      // ints[0] = dim
+  Gather,      // inputs = {source, indices}; ints[0] = dim
+  Softmax, LogSoftmax, // ints[0] = dim
+};
+
+const char *opName(OpCode op);
+
+/// Comparison predicates in the order of the dialect's enum.
+enum class Comparison : uint8_t { Eq, Ne, Lt, Le, Gt, Ge };
+
+struct Node;
+using NodeRef = std::shared_ptr<Node>;
+
+struct Node {
+  OpCode op;
+  DType dtype;
+  bool flag = false;
+  Shape shape;
+  llvm::SmallVector<NodeRef, 2> inputs;
+  llvm::SmallVector<int64_t, 4> ints;
+  /// Constant value (floats in `f`, ints and bools in `i`).
+  double f = 0;
+  int64_t i = 0;
+  /// Input nodes: the buffer they read.
+  std::shared_ptr<Buffer> buffer;
+  SourceLoc loc;
+  /// Scratch for graph walks.
+  uint64_t visitEpoch = 0;
+  uint32_t index = 0;
+};
+
+/// Creates a node at the current source location, counting it towards the
+/// size that triggers an automatic sync.
+NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
+                 llvm::ArrayRef<NodeRef> inputs = {});
+
+/// The memory shared by a tensor and its views: a dense array of `shape`.
+struct Storage {
+  DType dtype;
+  Shape shape;
+  /// The contents, when `pending` is null.
+  std::shared_ptr<Buffer> buffer;
+  /// When set, the contents are this node's result (not yet computed).
+  NodeRef pending;
+  /// An Input node reading `buffer`, shared by all reads in one graph.
+  NodeRef inputNode;
+
+  int64_t numel() const { return shapeNumel(shape); }
+};
+using StorageRef = std::shared_ptr<Storage>;
+
+/// A storage with fresh, uninitialized memory.
+StorageRef allocateStorage(DType dtype, llvm::ArrayRef<int64_t> shape);
+/// A storage whose contents will be `node`'s result.
+StorageRef pendingStorage(const NodeRef &node);
+/// The node that yields `storage`'s current contents.
+NodeRef storageValue(Storage &storage);
+/// Makes `node` the new contents of `storage` (an in-place update).
+void setPending(const StorageRef &storage, NodeRef node);
+
+/// Computes every pending storage that is still alive, in one compiled graph.
+void sync();
+/// Computes `storage` (and every other pending value with it) if pending.
+void materialize(Storage &storage);
+
+/// Compile-cache counters.
+struct CompileStats {
+  uint64_t compiles = 0;
+  uint64_t cacheHits = 0;
+  double compileMs = 0;
+  uint64_t graphsRun = 0;
+  uint64_t nodesTraced = 0;
+};
+CompileStats compileStats();
+void clearCompileCache();
+
+} // namespace ember
+
+#endif // EMBER_FRONTEND_GRAPH_H

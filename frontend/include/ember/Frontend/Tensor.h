@@ -1,0 +1,156 @@
+//===- Tensor.h - eager tensors ----------------------------------*- C++ -*-===//
+//
+// `ember::Tensor` is a view (shape, strides, storage offset) of a `Storage`,
+// as in PyTorch. Ops trace nodes into the lazy graph and check shapes and
+// dtypes at once; views are recorded as a chain of view steps from the
+// storage, so that reads become ember shape ops in the graph and writes
+// through a view become the inverse ops (an insert_slice, a transpose back).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_FRONTEND_TENSOR_H
+#define EMBER_FRONTEND_TENSOR_H
+
+#include "ember/Frontend/Error.h"
+#include "ember/Frontend/Graph.h"
+
+#include <optional>
+#include <vector>
+
+namespace ember {
+
+/// One step from a storage (or an earlier view) to a view.
+struct ViewStep {
+  enum class Kind : uint8_t { Reshape, Transpose, Slice, Expand };
+  Kind kind;
+  /// The shape after this step.
+  Shape shape;
+  /// Transpose: the permutation; Slice: start..., stop..., step...
+  llvm::SmallVector<int64_t, 4> ints;
+};
+
+struct TensorImpl {
+  StorageRef storage;
+  DType dtype;
+  Shape shape;
+  Shape strides;
+  int64_t offset = 0;
+  /// From the storage's dense shape to this view; empty for the base itself.
+  std::vector<ViewStep> steps;
+};
+
+class Tensor {
+public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl(std::move(impl)) {}
+
+  DType dtype() const { return impl->dtype; }
+  const Shape &shape() const { return impl->shape; }
+  const Shape &strides() const { return impl->strides; }
+  int64_t offset() const { return impl->offset; }
+  int64_t dim() const { return impl->shape.size(); }
+  int64_t numel() const { return shapeNumel(impl->shape); }
+  bool isContiguous() const;
+  /// Whether this tensor is its storage's whole dense array.
+  bool isBase() const { return impl->steps.empty(); }
+  Storage &storage() const { return *impl->storage; }
+
+  /// The node that yields this tensor's value (view ops applied).
+  NodeRef value() const;
+  /// Computes pending values and returns the address of element 0.
+  void *data() const;
+
+  std::shared_ptr<TensorImpl> impl;
+};
+
+/// A binary op's operand: a tensor or a Python number.
+struct Operand {
+  Operand(const Tensor &t) : tensor(&t) {}
+  Operand(Scalar s) : scalar(s) {}
+  const Tensor *tensor = nullptr;
+  Scalar scalar = Scalar::fromInt(0);
+};
+
+//===- Creation ---------------------------------------------------------===//
+
+Tensor fromNode(const NodeRef &node);
+Tensor empty(llvm::ArrayRef<int64_t> shape, DType dtype);
+Tensor full(llvm::ArrayRef<int64_t> shape, Scalar value, DType dtype);
+/// Copies dense row-major `data` (already in `dtype`'s representation).
+Tensor fromData(const void *data, llvm::ArrayRef<int64_t> shape, DType dtype);
+Tensor arange(double start, double end, double step, DType dtype);
+Tensor linspace(double start, double end, int64_t steps, DType dtype);
+Tensor rand(llvm::ArrayRef<int64_t> shape, DType dtype);
+Tensor randn(llvm::ArrayRef<int64_t> shape, DType dtype);
+Tensor randint(int64_t low, int64_t high, llvm::ArrayRef<int64_t> shape,
+               DType dtype);
+void manualSeed(uint64_t seed);
+
+//===- Element-wise ----------------------------------------------------===//
+
+/// The dtype torch computes `a op b` in (torch.result_type).
+DType resultType(const Operand &a, const Operand &b);
+Tensor unary(OpCode op, const Tensor &x);
+Tensor binary(OpCode op, const Operand &a, const Operand &b);
+Tensor compare(Comparison predicate, const Operand &a, const Operand &b);
+Tensor where(const Tensor &condition, const Operand &a, const Operand &b);
+Tensor clamp(const Tensor &x, std::optional<Scalar> min,
+             std::optional<Scalar> max);
+Tensor cast(const Tensor &x, DType dtype);
+
+//===- Reductions ------------------------------------------------------===//
+
+/// sum/mean/max/min over `dims` (all dims when empty).
+Tensor reduce(OpCode op, const Tensor &x, llvm::ArrayRef<int64_t> dims,
+              bool keepdim);
+/// argmax/argmin over `dim`, or over the flattened tensor.
+Tensor argReduce(OpCode op, const Tensor &x, std::optional<int64_t> dim,
+                 bool keepdim);
+Tensor softmax(OpCode op, const Tensor &x, int64_t dim);
+
+//===- Linear algebra --------------------------------------------------===//
+
+Tensor matmul(const Tensor &a, const Tensor &b);
+Tensor mm(const Tensor &a, const Tensor &b);
+Tensor bmm(const Tensor &a, const Tensor &b);
+
+//===- Shapes and views --------------------------------------------------===//
+
+/// `shape` may hold one -1. A view when the strides allow it, else a copy.
+Tensor reshape(const Tensor &x, llvm::ArrayRef<int64_t> shape);
+/// Like reshape but raises when no view is possible.
+Tensor view(const Tensor &x, llvm::ArrayRef<int64_t> shape);
+Tensor permute(const Tensor &x, llvm::ArrayRef<int64_t> perm);
+Tensor transpose(const Tensor &x, int64_t dim0, int64_t dim1);
+Tensor expand(const Tensor &x, llvm::ArrayRef<int64_t> sizes);
+Tensor unsqueeze(const Tensor &x, int64_t dim);
+Tensor squeeze(const Tensor &x, std::optional<int64_t> dim);
+Tensor flatten(const Tensor &x, int64_t startDim, int64_t endDim);
+Tensor slice(const Tensor &x, int64_t dim, int64_t start, int64_t stop,
+             int64_t step);
+Tensor select(const Tensor &x, int64_t dim, int64_t index);
+Tensor contiguous(const Tensor &x);
+Tensor clone(const Tensor &x);
+Tensor cat(llvm::ArrayRef<Tensor> tensors, int64_t dim);
+Tensor stack(llvm::ArrayRef<Tensor> tensors, int64_t dim);
+/// index_select generalized to an index tensor of any rank.
+Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices);
+/// Raises IndexError unless every value of `indices` indexes dim `dim` of
+/// `shape` (negative values count from the end).
+void checkIndexBounds(const Tensor &indices, int64_t dim,
+                      llvm::ArrayRef<int64_t> shape);
+/// x[mask]: the elements where `mask` (shaped like x's leading dims) is true.
+Tensor maskedSelect(const Tensor &x, const Tensor &mask);
+
+//===- In-place ----------------------------------------------------------===//
+
+/// Writes `value` (broadcast and cast to x's dtype) into x's elements.
+void assign(const Tensor &x, const Operand &value);
+/// x = x op value, in place (torch's add_, mul_, ...).
+void inplaceBinary(OpCode op, const Tensor &x, const Operand &value);
+/// x[mask] = value.
+void maskedFill(const Tensor &x, const Tensor &mask, const Operand &value);
+
+} // namespace ember
+
+#endif // EMBER_FRONTEND_TENSOR_H

@@ -1,0 +1,56 @@
+//===- GraphCompiler.h - lazy graph -> compiled CPU function ----*- C++ -*-===//
+//
+// Emits a lazy graph as one `ember` dialect function with dynamic dims and
+// compiles it with the CPU JIT. Internal to the frontend.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_FRONTEND_LIB_GRAPHCOMPILER_H
+#define EMBER_FRONTEND_LIB_GRAPHCOMPILER_H
+
+#include "ember/Frontend/Graph.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ember {
+
+/// A dense row-major buffer passed to a compiled graph.
+struct GraphBuffer {
+  void *data;
+  const int64_t *shape;
+  int64_t rank;
+};
+
+/// A graph in the order the compiled function sees it. Function arguments:
+/// the input buffers, then one i64 vector holding the sizes of every reshape
+/// and broadcast_to result dim that is not 1 (in node order), then one buffer
+/// per output.
+struct GraphPlan {
+  /// Topologically sorted; `Node::index` is the position here.
+  std::vector<Node *> nodes;
+  std::vector<Node *> inputs;
+  std::vector<Node *> outputs;
+};
+
+class CompiledGraph {
+public:
+  virtual ~CompiledGraph() = default;
+  /// Runs the graph on inputs, the size vector, then outputs.
+  virtual void run(llvm::ArrayRef<GraphBuffer> buffers) const = 0;
+};
+
+/// Compiles `plan`; null with `error` set (diagnostics carry the Python
+/// file:line of the failing op) on failure.
+std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
+                                            std::string *error);
+
+/// The dims a graph's size vector holds for `node` (see GraphPlan).
+inline bool takesSizeSlots(const Node &node) {
+  return node.op == OpCode::Reshape || node.op == OpCode::BroadcastTo;
+}
+
+} // namespace ember
+
+#endif // EMBER_FRONTEND_LIB_GRAPHCOMPILER_H

@@ -1,0 +1,802 @@
+//===- Ops.cpp - tracing element-wise, reduction and linear algebra ops ----===//
+//
+// Each function checks shapes and dtypes the way torch does (so that errors
+// surface at the call), applies torch's type promotion with explicit casts,
+// and records one node.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Frontend/Tensor.h"
+
+#include "ember/Frontend/Half.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace ember {
+
+//===----------------------------------------------------------------------===//
+// Type promotion and operands
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// torch's three priority groups: tensors with dims, 0-d tensors, numbers.
+struct PromotionState {
+  std::optional<DType> dimResult, zeroResult, wrappedResult;
+
+  static void update(std::optional<DType> &slot, DType dtype) {
+    slot = slot ? promoteTypes(*slot, dtype) : dtype;
+  }
+  void add(const Operand &o) {
+    if (!o.tensor)
+      update(wrappedResult, o.scalar.wrappedDType());
+    else if (o.tensor->dim() == 0)
+      update(zeroResult, o.tensor->dtype());
+    else
+      update(dimResult, o.tensor->dtype());
+  }
+  /// A lower-priority group only matters when it is of a higher category.
+  static std::optional<DType> combine(std::optional<DType> higher,
+                                      std::optional<DType> lower) {
+    if (!higher)
+      return lower;
+    if (!lower || isFloating(*higher))
+      return higher;
+    if (*higher == DType::Bool || isFloating(*lower))
+      return promoteTypes(*higher, *lower);
+    return higher;
+  }
+  DType result() const {
+    return *combine(dimResult, combine(zeroResult, wrappedResult));
+  }
+};
+
+llvm::ArrayRef<int64_t> shapeOf(const Operand &o) {
+  if (o.tensor)
+    return o.tensor->shape();
+  return {};
+}
+
+NodeRef castNode(const NodeRef &node, DType dtype) {
+  if (node->dtype == dtype)
+    return node;
+  return makeNode(OpCode::Cast, dtype, node->shape, {node});
+}
+
+NodeRef constantNode(Scalar value, DType dtype) {
+  NodeRef node = makeNode(OpCode::Constant, dtype, {});
+  if (isFloating(dtype)) {
+    node->f = value.kind == Scalar::Kind::Float ? value.f : double(value.i);
+  } else if (dtype == DType::Bool) {
+    node->i = value.kind == Scalar::Kind::Float ? value.f != 0 : value.i != 0;
+  } else {
+    node->i = value.kind == Scalar::Kind::Float ? int64_t(value.f) : value.i;
+  }
+  return node;
+}
+
+NodeRef operandNode(const Operand &o, DType dtype) {
+  if (o.tensor)
+    return castNode(o.tensor->value(), dtype);
+  return constantNode(o.scalar, dtype);
+}
+
+Shape broadcast(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  Shape result(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t x = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t y = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (x != y && x != 1 && y != 1)
+      runtimeError("The size of tensor a (" + std::to_string(x) +
+                   ") must match the size of tensor b (" + std::to_string(y) +
+                   ") at non-singleton dimension " + std::to_string(i) +
+                   " (shapes " + shapeString(a) + " and " + shapeString(b) +
+                   ")");
+    result[i] = x == 1 ? y : x;
+  }
+  return result;
+}
+
+[[noreturn]] void notForDtype(const char *kernel, DType dtype) {
+  runtimeError(std::string("\"") + kernel + "\" not implemented for '" +
+               dtypeTorchName(dtype) + "'");
+}
+} // namespace
+
+DType resultType(const Operand &a, const Operand &b) {
+  PromotionState state;
+  state.add(a);
+  state.add(b);
+  return state.result();
+}
+
+Tensor cast(const Tensor &x, DType dtype) {
+  if (x.dtype() == dtype)
+    return x;
+  return fromNode(castNode(x.value(), dtype));
+}
+
+//===----------------------------------------------------------------------===//
+// Element-wise
+//===----------------------------------------------------------------------===//
+
+Tensor unary(OpCode op, const Tensor &x) {
+  DType dtype = x.dtype();
+  switch (op) {
+  case OpCode::Neg:
+    if (dtype == DType::Bool)
+      runtimeError("Negation, the `-` operator, on a bool tensor is not "
+                   "supported. If you are trying to invert a mask, use the `~` "
+                   "or `logical_not()` operator instead.");
+    break;
+  case OpCode::Abs:
+    if (dtype == DType::Bool)
+      notForDtype("abs_cpu", dtype);
+    break;
+  case OpCode::Relu:
+    if (dtype == DType::Bool)
+      notForDtype("clamp_min_cpu", dtype);
+    break;
+  case OpCode::Gelu:
+    if (!isFloating(dtype))
+      notForDtype("GeluKernelImpl", dtype);
+    break;
+  case OpCode::Not:
+    if (isFloating(dtype))
+      notForDtype("bitwise_not_cpu", dtype);
+    break;
+  default:
+    // exp, log, sqrt, ...: integers compute in the default float dtype.
+    if (!isFloating(dtype))
+      dtype = kDefaultFloat;
+    break;
+  }
+  NodeRef input = castNode(x.value(), dtype);
+  return fromNode(makeNode(op, dtype, x.shape(), {input}));
+}
+
+/// x ** k for a small non-negative integer k by repeated squaring.
+static NodeRef integerPower(const NodeRef &x, int64_t k, DType dtype,
+                            llvm::ArrayRef<int64_t> shape) {
+  NodeRef result;
+  NodeRef base = x;
+  while (k > 0) {
+    if (k & 1)
+      result = result ? makeNode(OpCode::Mul, dtype, shape, {result, base})
+                      : base;
+    k >>= 1;
+    if (k)
+      base = makeNode(OpCode::Mul, dtype, base->shape, {base, base});
+  }
+  if (!result) // x ** 0
+    result = makeNode(OpCode::BroadcastTo, dtype, shape,
+                      {constantNode(Scalar::fromInt(1), dtype)});
+  return result;
+}
+
+Tensor binary(OpCode op, const Operand &a, const Operand &b) {
+  DType dtype = resultType(a, b);
+  Shape shape = broadcast(shapeOf(a), shapeOf(b));
+  switch (op) {
+  case OpCode::Div:
+    if (!isFloating(dtype))
+      dtype = kDefaultFloat;
+    break;
+  case OpCode::Sub:
+    if (dtype == DType::Bool)
+      runtimeError("Subtraction, the `-` operator, with two bool tensors is "
+                   "not supported. Use the `^` or `logical_xor()` operator "
+                   "instead.");
+    break;
+  case OpCode::Add:
+  case OpCode::Maximum:
+    if (dtype == DType::Bool)
+      op = OpCode::Or; // logical or, as torch computes it
+    break;
+  case OpCode::Mul:
+  case OpCode::Minimum:
+    if (dtype == DType::Bool)
+      op = OpCode::And;
+    break;
+  case OpCode::And:
+  case OpCode::Or:
+  case OpCode::Xor:
+    if (isFloating(dtype))
+      notForDtype(op == OpCode::And  ? "bitwise_and_cpu"
+                  : op == OpCode::Or ? "bitwise_or_cpu"
+                                     : "bitwise_xor_cpu",
+                  dtype);
+    break;
+  case OpCode::Pow: {
+    // Small integer exponents are exact products (and the only pow for
+    // integer tensors); the rest is the float pow.
+    bool integerExponent =
+        !b.tensor && (b.scalar.kind != Scalar::Kind::Float ||
+                      (b.scalar.f == double(int64_t(b.scalar.f)) &&
+                       std::abs(b.scalar.f) < 64));
+    if (a.tensor && integerExponent && b.scalar.i >= 0 && b.scalar.i <= 64 &&
+        (b.scalar.i <= 4 || !isFloating(dtype))) {
+      if (dtype == DType::Bool)
+        dtype = DType::Int64;
+      NodeRef base = operandNode(a, dtype);
+      return fromNode(integerPower(base, b.scalar.i, dtype, shape));
+    }
+    if (!isFloating(dtype))
+      notImplemented("pow of " + std::string(dtypeName(dtype)) +
+                     " tensors is only implemented for non-negative integer "
+                     "scalar exponents");
+    break;
+  }
+  default:
+    break;
+  }
+  NodeRef lhs = operandNode(a, dtype), rhs = operandNode(b, dtype);
+  return fromNode(makeNode(op, dtype, shape, {lhs, rhs}));
+}
+
+Tensor compare(Comparison predicate, const Operand &a, const Operand &b) {
+  DType dtype = resultType(a, b);
+  Shape shape = broadcast(shapeOf(a), shapeOf(b));
+  NodeRef lhs = operandNode(a, dtype), rhs = operandNode(b, dtype);
+  NodeRef node = makeNode(OpCode::Compare, DType::Bool, shape, {lhs, rhs});
+  node->ints.push_back(static_cast<int64_t>(predicate));
+  return fromNode(node);
+}
+
+Tensor where(const Tensor &condition, const Operand &a, const Operand &b) {
+  if (condition.dtype() != DType::Bool)
+    runtimeError(std::string("where expected condition to be a boolean tensor, "
+                             "but got a tensor with dtype ") +
+                 dtypeTorchName(condition.dtype()));
+  DType dtype = resultType(a, b);
+  Shape shape = broadcast(broadcast(condition.shape(), shapeOf(a)), shapeOf(b));
+  NodeRef node = makeNode(OpCode::Select, dtype, shape,
+                          {condition.value(), operandNode(a, dtype),
+                           operandNode(b, dtype)});
+  return fromNode(node);
+}
+
+Tensor clamp(const Tensor &x, std::optional<Scalar> min,
+             std::optional<Scalar> max) {
+  if (!min && !max)
+    runtimeError("torch.clamp: At least one of 'min' or 'max' must not be None");
+  PromotionState state;
+  state.add(x);
+  if (min)
+    state.add(*min);
+  if (max)
+    state.add(*max);
+  DType dtype = state.result();
+  if (dtype == DType::Bool)
+    notForDtype("clamp_cpu", dtype);
+  NodeRef node = castNode(x.value(), dtype);
+  // max(x, lo) then min(., hi): torch's order, so hi wins when lo > hi.
+  if (min)
+    node = makeNode(OpCode::Maximum, dtype, x.shape(),
+                    {node, constantNode(*min, dtype)});
+  if (max)
+    node = makeNode(OpCode::Minimum, dtype, x.shape(),
+                    {node, constantNode(*max, dtype)});
+  return fromNode(node);
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+static const char *reductionName(OpCode op) {
+  switch (op) {
+  case OpCode::Sum:
+    return "sum";
+  case OpCode::Mean:
+    return "mean";
+  case OpCode::Max:
+  case OpCode::Argmax:
+    return op == OpCode::Max ? "max" : "argmax";
+  case OpCode::Min:
+    return "min";
+  case OpCode::Argmin:
+    return "argmin";
+  default:
+    return opName(op);
+  }
+}
+
+Tensor reduce(OpCode op, const Tensor &x, llvm::ArrayRef<int64_t> dims,
+              bool keepdim) {
+  int64_t rank = x.dim();
+  llvm::SmallVector<int64_t, 4> axes;
+  std::vector<bool> reduced(rank, false);
+  for (int64_t d : dims) {
+    int64_t axis = wrapDim(d, rank);
+    if (rank == 0)
+      continue;
+    if (reduced[axis])
+      runtimeError("dim " + std::to_string(axis) +
+                   " appears multiple times in the list of dims");
+    reduced[axis] = true;
+  }
+  if (dims.empty())
+    std::fill(reduced.begin(), reduced.end(), true);
+  for (int64_t d = 0; d < rank; ++d)
+    if (reduced[d])
+      axes.push_back(d);
+
+  DType dtype = x.dtype();
+  DType computeType = dtype;
+  switch (op) {
+  case OpCode::Sum:
+    if (!isFloating(dtype))
+      computeType = dtype = DType::Int64;
+    break;
+  case OpCode::Mean:
+    if (!isFloating(dtype))
+      runtimeError(std::string("mean(): could not infer output dtype. Input "
+                               "dtype must be either a floating point or "
+                               "complex dtype. Got: ") +
+                   dtypeTorchName(dtype));
+    break;
+  default: // max, min
+    if (dtype == DType::Bool)
+      computeType = DType::Int32;
+    for (int64_t axis : axes)
+      if (x.shape()[axis] == 0) {
+        if (dims.empty())
+          runtimeError(std::string(reductionName(op)) +
+                       "(): Expected reduction dim to be specified for "
+                       "input.numel() == 0. Specify the reduction dim with "
+                       "the 'dim' argument.");
+        indexError(std::string(reductionName(op)) +
+                   "(): Expected reduction dim " + std::to_string(axis) +
+                   " to have non-zero size.");
+      }
+    break;
+  }
+
+  NodeRef input = castNode(x.value(), computeType);
+  if (axes.empty()) // a 0-d tensor reduces to itself
+    return fromNode(castNode(input, dtype));
+  Shape shape;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (!reduced[d])
+      shape.push_back(x.shape()[d]);
+    else if (keepdim)
+      shape.push_back(1);
+  }
+  NodeRef node = makeNode(op, computeType, shape, {input});
+  node->ints.assign(axes.begin(), axes.end());
+  node->flag = keepdim;
+  return fromNode(castNode(node, dtype));
+}
+
+Tensor argReduce(OpCode op, const Tensor &x, std::optional<int64_t> dim,
+                 bool keepdim) {
+  if (!dim) {
+    if (x.numel() == 0)
+      runtimeError(std::string(reductionName(op)) +
+                   "(): Expected reduction dim to be specified for "
+                   "input.numel() == 0.");
+    Tensor flat = reshape(x, {x.numel()});
+    Tensor index = argReduce(op, flat, 0, false);
+    if (!keepdim)
+      return index;
+    return reshape(index, Shape(x.dim(), 1));
+  }
+  int64_t rank = x.dim();
+  int64_t axis = wrapDim(*dim, rank);
+  if (rank == 0)
+    return full({}, Scalar::fromInt(0), DType::Int64);
+  if (x.shape()[axis] == 0)
+    indexError(std::string(reductionName(op)) + "(): Expected reduction dim " +
+               std::to_string(axis) + " to have non-zero size.");
+  DType computeType = x.dtype() == DType::Bool ? DType::Int32 : x.dtype();
+  Shape shape = x.shape();
+  if (keepdim)
+    shape[axis] = 1;
+  else
+    shape.erase(shape.begin() + axis);
+  NodeRef node = makeNode(op, DType::Int64, shape,
+                          {castNode(x.value(), computeType)});
+  node->ints.push_back(axis);
+  node->flag = keepdim;
+  return fromNode(node);
+}
+
+Tensor softmax(OpCode op, const Tensor &x, int64_t dim) {
+  int64_t axis = wrapDim(dim, x.dim());
+  if (!isFloating(x.dtype()))
+    notForDtype(op == OpCode::Softmax ? "softmax_lastdim_kernel_impl"
+                                      : "log_softmax_lastdim_kernel_impl",
+                x.dtype());
+  if (x.dim() == 0)
+    return reshape(softmax(op, reshape(x, {1}), 0), {});
+  NodeRef node = makeNode(op, x.dtype(), x.shape(), {x.value()});
+  node->ints.push_back(axis);
+  return fromNode(node);
+}
+
+//===----------------------------------------------------------------------===//
+// Linear algebra
+//===----------------------------------------------------------------------===//
+
+static void checkMatmulOperands(const Tensor &a, const Tensor &b) {
+  if (a.dtype() != b.dtype())
+    runtimeError(std::string("expected scalar type ") +
+                 dtypeTorchName(a.dtype()) + " but found " +
+                 dtypeTorchName(b.dtype()) + " (matmul of " +
+                 dtypeName(a.dtype()) + " " + shapeString(a.shape()) +
+                 " and " + dtypeName(b.dtype()) + " " +
+                 shapeString(b.shape()) + ")");
+  if (a.dtype() == DType::Bool)
+    notForDtype("addmm_impl_cpu_", a.dtype());
+}
+
+/// [..., M, K] x [..., K, N] with batch dims broadcast.
+static Tensor batchedMatmul(const Tensor &a, const Tensor &b) {
+  llvm::ArrayRef<int64_t> as = a.shape(), bs = b.shape();
+  int64_t k = as.back();
+  if (k != bs[bs.size() - 2])
+    runtimeError("mat1 and mat2 shapes cannot be multiplied (" +
+                 shapeString(as) + " and " + shapeString(bs) + ")");
+  Shape shape = broadcast(as.drop_back(2), bs.drop_back(2));
+  shape.push_back(as[as.size() - 2]);
+  shape.push_back(bs.back());
+  return fromNode(
+      makeNode(OpCode::Matmul, a.dtype(), shape, {a.value(), b.value()}));
+}
+
+Tensor matmul(const Tensor &a, const Tensor &b) {
+  checkMatmulOperands(a, b);
+  int64_t ra = a.dim(), rb = b.dim();
+  if (ra == 0 || rb == 0)
+    runtimeError("both arguments to matmul need to be at least 1D, but they "
+                 "are " +
+                 std::to_string(ra) + "D and " + std::to_string(rb) + "D");
+  if (ra == 1 && rb == 1) {
+    if (a.shape()[0] != b.shape()[0])
+      runtimeError("inconsistent tensor size, expected tensor " +
+                   shapeString(a.shape()) + " and src " +
+                   shapeString(b.shape()) +
+                   " to have the same number of elements, but got " +
+                   std::to_string(a.shape()[0]) + " and " +
+                   std::to_string(b.shape()[0]) + " elements respectively");
+    return reshape(batchedMatmul(reshape(a, {1, a.shape()[0]}),
+                                 reshape(b, {b.shape()[0], 1})),
+                   {});
+  }
+  if (ra == 1) {
+    if (a.shape()[0] != b.shape()[rb - 2])
+      runtimeError("mat1 and mat2 shapes cannot be multiplied (" +
+                   shapeString({1, a.shape()[0]}) + " and " +
+                   shapeString(b.shape()) + ")");
+    Tensor product = batchedMatmul(unsqueeze(a, 0), b);
+    return squeeze(product, -2);
+  }
+  if (rb == 1) {
+    if (b.shape()[0] != a.shape()[ra - 1])
+      runtimeError("mat1 and mat2 shapes cannot be multiplied (" +
+                   shapeString(a.shape()) + " and " +
+                   shapeString({b.shape()[0], 1}) + ")");
+    Tensor product = batchedMatmul(a, unsqueeze(b, 1));
+    return squeeze(product, -1);
+  }
+  return batchedMatmul(a, b);
+}
+
+Tensor mm(const Tensor &a, const Tensor &b) {
+  if (a.dim() != 2)
+    runtimeError("self must be a matrix (got shape " + shapeString(a.shape()) +
+                 ")");
+  if (b.dim() != 2)
+    runtimeError("mat2 must be a matrix (got shape " + shapeString(b.shape()) +
+                 ")");
+  return matmul(a, b);
+}
+
+Tensor bmm(const Tensor &a, const Tensor &b) {
+  if (a.dim() != 3)
+    runtimeError("batch1 must be a 3D tensor (got shape " +
+                 shapeString(a.shape()) + ")");
+  if (b.dim() != 3)
+    runtimeError("batch2 must be a 3D tensor (got shape " +
+                 shapeString(b.shape()) + ")");
+  if (a.shape()[0] != b.shape()[0] || a.shape()[2] != b.shape()[1])
+    runtimeError("Expected size for first two dimensions of batch2 tensor to "
+                 "be: [" +
+                 std::to_string(a.shape()[0]) + ", " +
+                 std::to_string(a.shape()[2]) + "] but got: [" +
+                 std::to_string(b.shape()[0]) + ", " +
+                 std::to_string(b.shape()[1]) + "] (shapes " +
+                 shapeString(a.shape()) + " and " + shapeString(b.shape()) +
+                 ")");
+  return matmul(a, b);
+}
+
+//===----------------------------------------------------------------------===//
+// Joining and gathering
+//===----------------------------------------------------------------------===//
+
+Tensor cat(llvm::ArrayRef<Tensor> tensors, int64_t dim) {
+  if (tensors.empty())
+    runtimeError("torch.cat(): expected a non-empty list of Tensors");
+  const Tensor &first = tensors.front();
+  if (first.dim() == 0)
+    runtimeError("zero-dimensional tensor (at position 0) cannot be "
+                 "concatenated");
+  int64_t axis = wrapDim(dim, first.dim());
+  DType dtype = first.dtype();
+  Shape shape = first.shape();
+  shape[axis] = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor &t = tensors[i];
+    if (t.dim() != first.dim())
+      runtimeError("Tensors must have same number of dimensions: got " +
+                   std::to_string(first.dim()) + " and " +
+                   std::to_string(t.dim()) + " (shapes " +
+                   shapeString(first.shape()) + " and " +
+                   shapeString(t.shape()) + ")");
+    for (int64_t d = 0; d < first.dim(); ++d)
+      if (d != axis && t.shape()[d] != first.shape()[d])
+        runtimeError("Sizes of tensors must match except in dimension " +
+                     std::to_string(axis) + ". Expected size " +
+                     std::to_string(first.shape()[d]) + " but got size " +
+                     std::to_string(t.shape()[d]) + " for tensor number " +
+                     std::to_string(i) + " in the list (shapes " +
+                     shapeString(first.shape()) + " and " +
+                     shapeString(t.shape()) + ")");
+    shape[axis] += t.shape()[axis];
+    dtype = promoteTypes(dtype, t.dtype());
+  }
+  if (tensors.size() == 1)
+    return cast(first, dtype);
+  NodeRef node = makeNode(OpCode::Concat, dtype, shape);
+  for (const Tensor &t : tensors)
+    if (t.shape()[axis] != 0)
+      node->inputs.push_back(castNode(t.value(), dtype));
+  if (node->inputs.empty())
+    return empty(shape, dtype);
+  if (node->inputs.size() == 1)
+    return fromNode(node->inputs.front());
+  node->ints.push_back(axis);
+  return fromNode(node);
+}
+
+Tensor stack(llvm::ArrayRef<Tensor> tensors, int64_t dim) {
+  if (tensors.empty())
+    runtimeError("stack expects a non-empty TensorList");
+  int64_t axis = wrapDim(dim, tensors.front().dim() + 1);
+  std::vector<Tensor> expanded;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (tensors[i].shape() != tensors.front().shape())
+      runtimeError("stack expects each tensor to be equal size, but got " +
+                   shapeString(tensors.front().shape()) + " at entry 0 and " +
+                   shapeString(tensors[i].shape()) + " at entry " +
+                   std::to_string(i));
+    expanded.push_back(unsqueeze(tensors[i], axis));
+  }
+  return cat(expanded, axis);
+}
+
+/// Reads an integer tensor's values (computing them if pending).
+static std::vector<int64_t> readIndices(const Tensor &indices) {
+  Tensor dense = contiguous(cast(indices, DType::Int64));
+  const int64_t *data = static_cast<const int64_t *>(dense.data());
+  return std::vector<int64_t>(data, data + dense.numel());
+}
+
+void checkIndexBounds(const Tensor &indices, int64_t dim,
+                      llvm::ArrayRef<int64_t> shape) {
+  int64_t size = shape[dim];
+  for (int64_t index : readIndices(indices))
+    if (index < -size || index >= size)
+      indexError("index " + std::to_string(index) +
+                 " is out of bounds for dimension " + std::to_string(dim) +
+                 " with size " + std::to_string(size) + " (indexed shape " +
+                 shapeString(shape) + ")");
+}
+
+Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices) {
+  if (indices.dtype() != DType::Int64 && indices.dtype() != DType::Int32)
+    indexError(std::string("tensors used as indices must be long, int, byte "
+                           "or bool tensors (got ") +
+               dtypeName(indices.dtype()) + ")");
+  if (x.dim() == 0)
+    indexError("index of a 0-dim tensor needs a bool index");
+  int64_t axis = wrapDim(dim, x.dim());
+  // Out-of-range indices must raise here, at the user's line, not inside
+  // compiled code.
+  checkIndexBounds(indices, axis, x.shape());
+  Shape shape(x.shape().begin(), x.shape().begin() + axis);
+  shape.append(indices.shape().begin(), indices.shape().end());
+  shape.append(x.shape().begin() + axis + 1, x.shape().end());
+  NodeRef node = makeNode(OpCode::Gather, x.dtype(), shape,
+                          {x.value(), indices.value()});
+  node->ints.push_back(axis);
+  return fromNode(node);
+}
+
+/// Checks that a mask indexes x's leading dims; returns the masked rank.
+static int64_t checkMask(const Tensor &x, const Tensor &mask) {
+  if (mask.dim() > x.dim())
+    indexError("too many indices for tensor of dimension " +
+               std::to_string(x.dim()) + " (mask shape " +
+               shapeString(mask.shape()) + ", tensor shape " +
+               shapeString(x.shape()) + ")");
+  for (int64_t d = 0; d < mask.dim(); ++d)
+    if (mask.shape()[d] != x.shape()[d])
+      indexError("The shape of the mask " + shapeString(mask.shape()) +
+                 " at index " + std::to_string(d) +
+                 " does not match the shape of the indexed tensor " +
+                 shapeString(x.shape()) + " at index " + std::to_string(d));
+  return mask.dim();
+}
+
+static std::vector<uint8_t> readMask(const Tensor &mask) {
+  Tensor dense = contiguous(mask);
+  const uint8_t *data = static_cast<const uint8_t *>(dense.data());
+  return std::vector<uint8_t>(data, data + dense.numel());
+}
+
+/// x with its first `count` dims merged into one.
+static Tensor mergeLeading(const Tensor &x, int64_t count) {
+  Shape shape{shapeNumel(llvm::ArrayRef<int64_t>(x.shape()).take_front(count))};
+  shape.append(x.shape().begin() + count, x.shape().end());
+  return reshape(x, shape);
+}
+
+Tensor maskedSelect(const Tensor &x, const Tensor &mask) {
+  int64_t rank = checkMask(x, mask);
+  std::vector<int64_t> positions;
+  std::vector<uint8_t> bits = readMask(mask);
+  for (size_t i = 0; i < bits.size(); ++i)
+    if (bits[i])
+      positions.push_back(i);
+  Tensor indices = fromData(positions.data(),
+                            {static_cast<int64_t>(positions.size())},
+                            DType::Int64);
+  return gather(mergeLeading(x, rank), 0, indices);
+}
+
+//===----------------------------------------------------------------------===//
+// In-place updates
+//===----------------------------------------------------------------------===//
+
+/// Replaces the elements `x` views with `node` (shaped like x), rewriting the
+/// storage's value through the inverse of each view step.
+static void writeView(const Tensor &x, NodeRef node) {
+  const std::vector<ViewStep> &steps = x.impl->steps;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (x.strides()[d] == 0 && x.shape()[d] > 1)
+      runtimeError("unsupported operation: more than one element of the "
+                   "written-to tensor refers to a single memory location. "
+                   "Please clone() the tensor before performing the "
+                   "operation.");
+  if (steps.empty()) {
+    setPending(x.impl->storage, std::move(node));
+    return;
+  }
+  // The value before each step.
+  std::vector<NodeRef> before{storageValue(x.storage())};
+  for (size_t i = 0; i + 1 < steps.size(); ++i) {
+    const ViewStep &step = steps[i];
+    NodeRef previous = before.back();
+    OpCode op = step.kind == ViewStep::Kind::Reshape     ? OpCode::Reshape
+                : step.kind == ViewStep::Kind::Transpose ? OpCode::Transpose
+                : step.kind == ViewStep::Kind::Slice     ? OpCode::Slice
+                                                         : OpCode::BroadcastTo;
+    NodeRef next = makeNode(op, previous->dtype, step.shape, {previous});
+    next->ints = step.ints;
+    before.push_back(next);
+  }
+  for (size_t i = steps.size(); i-- > 0;) {
+    const ViewStep &step = steps[i];
+    const NodeRef &outer = before[i];
+    switch (step.kind) {
+    case ViewStep::Kind::Reshape:
+      node = makeNode(OpCode::Reshape, node->dtype, outer->shape, {node});
+      break;
+    case ViewStep::Kind::Transpose: {
+      NodeRef back = makeNode(OpCode::Transpose, node->dtype, outer->shape,
+                              {node});
+      back->ints.resize(step.ints.size());
+      for (size_t d = 0; d < step.ints.size(); ++d)
+        back->ints[step.ints[d]] = d;
+      node = back;
+      break;
+    }
+    case ViewStep::Kind::Slice: {
+      NodeRef insert = makeNode(OpCode::InsertSlice, node->dtype, outer->shape,
+                                {outer, node});
+      insert->ints = step.ints;
+      node = insert;
+      break;
+    }
+    case ViewStep::Kind::Expand:
+      // Only reachable when no dim was really broadcast (checked above): a
+      // sum would be wrong, so re-read the single element that was written.
+      node = makeNode(OpCode::Reshape, node->dtype, outer->shape, {node});
+      break;
+    }
+  }
+  setPending(x.impl->storage, std::move(node));
+}
+
+/// `value` converted to x's dtype and broadcast to x's shape.
+static NodeRef valueFor(const Tensor &x, const Operand &value) {
+  llvm::ArrayRef<int64_t> from = shapeOf(value);
+  Shape shape = broadcast(x.shape(), from);
+  if (shape != x.shape())
+    runtimeError("output with shape " + shapeString(x.shape()) +
+                 " doesn't match the broadcast shape " + shapeString(shape));
+  NodeRef node = operandNode(value, x.dtype());
+  if (node->shape != x.shape())
+    node = makeNode(OpCode::BroadcastTo, x.dtype(), x.shape(), {node});
+  return node;
+}
+
+void assign(const Tensor &x, const Operand &value) {
+  writeView(x, valueFor(x, value));
+}
+
+void inplaceBinary(OpCode op, const Tensor &x, const Operand &value) {
+  DType dtype = resultType(x, value);
+  if (op == OpCode::Div && !isFloating(dtype))
+    dtype = kDefaultFloat;
+  if (!canCast(dtype, x.dtype()))
+    runtimeError(std::string("result type ") + dtypeTorchName(dtype) +
+                 " can't be cast to the desired output type " +
+                 dtypeTorchName(x.dtype()));
+  Tensor result = binary(op, x, value);
+  if (result.shape() != x.shape())
+    runtimeError("output with shape " + shapeString(x.shape()) +
+                 " doesn't match the broadcast shape " +
+                 shapeString(result.shape()));
+  writeView(x, castNode(result.value(), x.dtype()));
+}
+
+void maskedFill(const Tensor &x, const Tensor &mask, const Operand &value) {
+  if (mask.dtype() != DType::Bool)
+    indexError("masks used as indices must be bool tensors");
+  int64_t rank = checkMask(x, mask);
+  // The mask covers x's leading dims: broadcast it over the rest.
+  Shape maskShape = mask.shape();
+  maskShape.append(x.dim() - rank, 1);
+  Tensor condition = reshape(mask, maskShape);
+
+  llvm::ArrayRef<int64_t> valueShape = shapeOf(value);
+  Shape rowShape(x.shape().begin() + rank, x.shape().end());
+  bool broadcasts = shapeNumel(valueShape) == 1 ||
+                    (valueShape.size() <= rowShape.size() &&
+                     llvm::ArrayRef<int64_t>(rowShape).take_back(
+                         valueShape.size()) == valueShape);
+  if (!value.tensor || broadcasts) {
+    Tensor updated = where(condition, value, x);
+    writeView(x, castNode(updated.value(), x.dtype()));
+    return;
+  }
+  // One row of `value` per true mask element, in order: position p takes
+  // row (number of trues before p), gathered and selected by the mask.
+  std::vector<uint8_t> bits = readMask(mask);
+  std::vector<int64_t> source(bits.size(), 0);
+  int64_t trues = 0;
+  for (size_t i = 0; i < bits.size(); ++i)
+    if (bits[i])
+      source[i] = trues++;
+  Shape expected{trues};
+  expected.append(rowShape.begin(), rowShape.end());
+  if (llvm::ArrayRef<int64_t>(valueShape) != llvm::ArrayRef<int64_t>(expected))
+    runtimeError("shape mismatch: value tensor of shape " +
+                 shapeString(valueShape) +
+                 " cannot be broadcast to indexing result of shape " +
+                 shapeString(expected));
+  if (trues == 0)
+    return;
+  Tensor rows = gather(*value.tensor, 0,
+                       fromData(source.data(), mask.shape(), DType::Int64));
+  Tensor updated = where(condition, rows, x);
+  writeView(x, castNode(updated.value(), x.dtype()));
+}
+
+} // namespace ember

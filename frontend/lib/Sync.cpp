@@ -1,0 +1,294 @@
+//===- Sync.cpp - materializing pending values through the graph cache -----===//
+//
+// On sync, every live storage with a pending value becomes an output of one
+// graph. The graph's cache key is its structure: ops, attributes, dtypes,
+// ranks, and for every dim whether it is 1 and which other dims it equals —
+// never the sizes themselves, which reach the compiled code at run time.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GraphCompiler.h"
+
+#include "ember/Frontend/Error.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/Hashing.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <unordered_map>
+
+namespace ember {
+namespace {
+
+/// A graph grows at most this many nodes before it is computed: compile
+/// time grows with the graph, and long chains of nodes are freed recursively.
+constexpr uint64_t kMaxPendingNodes = 2000;
+
+struct KeyHash {
+  size_t operator()(const std::vector<int64_t> &key) const {
+    return llvm::hash_combine_range(key.begin(), key.end());
+  }
+};
+
+struct State {
+  std::vector<std::weak_ptr<Storage>> pending;
+  uint64_t nodesSinceSync = 0;
+  uint64_t epoch = 0;
+  bool syncing = false;
+  CompileStats stats;
+  std::unordered_map<std::vector<int64_t>, std::unique_ptr<CompiledGraph>,
+                     KeyHash>
+      cache;
+  /// Structures (the key without size classes) compiled before: tells a
+  /// new program from a new size pattern in the compile log.
+  std::unordered_map<std::vector<int64_t>, int, KeyHash> structures;
+};
+
+State &state() {
+  static State *s = new State;
+  return *s;
+}
+
+bool logCompiles() {
+  static bool enabled = [] {
+    const char *value = getenv("EMBER_LOG_COMPILES");
+    return value && *value && strcmp(value, "0") != 0;
+  }();
+  return enabled;
+}
+
+/// Orders the graph behind `outputs` (inputs before users).
+void collectNodes(const std::vector<Node *> &outputs, GraphPlan &plan) {
+  uint64_t epoch = ++state().epoch;
+  std::vector<std::pair<Node *, size_t>> stack;
+  for (Node *root : outputs) {
+    if (root->visitEpoch == epoch)
+      continue;
+    root->visitEpoch = epoch;
+    stack.push_back({root, 0});
+    while (!stack.empty()) {
+      auto &[node, next] = stack.back();
+      if (next < node->inputs.size()) {
+        Node *input = node->inputs[next++].get();
+        if (input->visitEpoch != epoch) {
+          input->visitEpoch = epoch;
+          stack.push_back({input, 0});
+        }
+        continue;
+      }
+      node->index = plan.nodes.size();
+      plan.nodes.push_back(node);
+      if (node->op == OpCode::Input)
+        plan.inputs.push_back(node);
+      stack.pop_back();
+    }
+  }
+}
+
+/// The cache key and the run-time size vector of `plan`.
+void describe(const GraphPlan &plan, std::vector<int64_t> &key,
+              std::vector<int64_t> &structure, std::vector<int64_t> &sizes) {
+  llvm::SmallDenseMap<int64_t, int64_t, 16> sizeClass;
+  auto classOf = [&](int64_t size) -> int64_t {
+    if (size == 1)
+      return -1;
+    auto [it, inserted] = sizeClass.try_emplace(size, sizeClass.size());
+    return it->second;
+  };
+  for (Node *node : plan.nodes) {
+    structure.push_back(static_cast<int64_t>(node->op) |
+                        static_cast<int64_t>(node->dtype) << 8 |
+                        static_cast<int64_t>(node->flag) << 16 |
+                        static_cast<int64_t>(node->shape.size()) << 24 |
+                        static_cast<int64_t>(node->inputs.size()) << 32 |
+                        static_cast<int64_t>(node->ints.size()) << 40);
+    for (const NodeRef &input : node->inputs)
+      structure.push_back(input->index);
+    structure.insert(structure.end(), node->ints.begin(), node->ints.end());
+    if (node->op == OpCode::Constant) {
+      int64_t bits;
+      static_assert(sizeof(bits) == sizeof(node->f));
+      memcpy(&bits, &node->f, sizeof(bits));
+      structure.push_back(isFloating(node->dtype) ? bits : node->i);
+    }
+    for (int64_t d : node->shape)
+      key.push_back(classOf(d));
+    if (takesSizeSlots(*node))
+      for (int64_t d : node->shape)
+        if (d != 1)
+          sizes.push_back(d);
+  }
+  for (Node *output : plan.outputs)
+    structure.push_back(output->index);
+  key.insert(key.end(), structure.begin(), structure.end());
+}
+
+CompiledGraph &lookupOrCompile(const GraphPlan &plan,
+                               std::vector<int64_t> &sizes) {
+  State &s = state();
+  std::vector<int64_t> key, structure;
+  describe(plan, key, structure, sizes);
+  auto it = s.cache.find(key);
+  if (it != s.cache.end()) {
+    ++s.stats.cacheHits;
+    return *it->second;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  std::string error;
+  std::unique_ptr<CompiledGraph> compiled = compileGraph(plan, &error);
+  if (!compiled)
+    runtimeError("ember could not compile a graph:\n" + error);
+  double ms = std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  ++s.stats.compiles;
+  s.stats.compileMs += ms;
+
+  int &seen = s.structures[structure];
+  if (logCompiles()) {
+    const char *reason = seen ? "new size pattern (which dims are 1 or equal) "
+                                "of a program compiled before"
+                              : "new program";
+    const Node *last = plan.outputs.back();
+    std::string where =
+        last->loc.file ? " at " + *last->loc.file + ":" +
+                             std::to_string(last->loc.line)
+                       : "";
+    fprintf(stderr,
+            "[ember] compiled graph #%llu: %zu ops, %zu inputs, %zu outputs "
+            "in %.1f ms (%s)%s\n",
+            static_cast<unsigned long long>(s.stats.compiles),
+            plan.nodes.size() - plan.inputs.size(), plan.inputs.size(),
+            plan.outputs.size(), ms, reason, where.c_str());
+  }
+  ++seen;
+  return *s.cache.emplace(std::move(key), std::move(compiled)).first->second;
+}
+
+/// Gives `storage` the computed contents in `result`.
+void deliver(Storage &storage, std::shared_ptr<Buffer> result) {
+  storage.pending.reset();
+  storage.inputNode.reset();
+  if (storage.buffer && storage.buffer->exported) {
+    // Someone holds the old address (a NumPy array): update it in place.
+    memcpy(storage.buffer->data, result->data, result->bytes);
+    return;
+  }
+  storage.buffer = std::move(result);
+}
+
+void runGraph(std::vector<StorageRef> &storages) {
+  State &s = state();
+  GraphPlan plan;
+  std::vector<Node *> roots;
+  std::vector<StorageRef> copies; // storages whose value is already computed
+  for (StorageRef &storage : storages) {
+    if (storage->pending->op == OpCode::Input)
+      copies.push_back(storage);
+    else
+      roots.push_back(storage->pending.get());
+  }
+
+  // Buffers of outputs, by node; storages sharing a node get copies.
+  llvm::DenseMap<Node *, std::shared_ptr<Buffer>> results;
+  if (!roots.empty()) {
+    collectNodes(roots, plan);
+    for (Node *root : roots)
+      if (results.try_emplace(root, nullptr).second)
+        plan.outputs.push_back(root);
+
+    std::vector<int64_t> sizes;
+    CompiledGraph &compiled = lookupOrCompile(plan, sizes);
+    std::vector<GraphBuffer> args;
+    args.reserve(plan.inputs.size() + 1 + plan.outputs.size());
+    for (Node *input : plan.inputs)
+      args.push_back({input->buffer->data, input->shape.data(),
+                      static_cast<int64_t>(input->shape.size())});
+    int64_t sizeCount = sizes.size();
+    args.push_back({sizes.data(), &sizeCount, 1});
+    for (Node *output : plan.outputs) {
+      auto buffer = std::make_shared<Buffer>(shapeNumel(output->shape) *
+                                             dtypeSize(output->dtype));
+      args.push_back({buffer->data, output->shape.data(),
+                      static_cast<int64_t>(output->shape.size())});
+      results[output] = std::move(buffer);
+    }
+    compiled.run(args);
+    ++s.stats.graphsRun;
+  }
+
+  llvm::DenseMap<Node *, bool> delivered;
+  for (StorageRef &storage : storages) {
+    Node *node = storage->pending.get();
+    std::shared_ptr<Buffer> result;
+    if (node->op == OpCode::Input || delivered[node]) {
+      const std::shared_ptr<Buffer> &source =
+          node->op == OpCode::Input ? node->buffer : results[node];
+      result = std::make_shared<Buffer>(source->bytes);
+      memcpy(result->data, source->data, source->bytes);
+    } else {
+      result = results[node];
+      delivered[node] = true;
+    }
+    deliver(*storage, std::move(result));
+  }
+}
+
+} // namespace
+
+void registerPending(const StorageRef &storage) {
+  State &s = state();
+  s.pending.push_back(storage);
+  if (s.nodesSinceSync > kMaxPendingNodes && !s.syncing)
+    sync();
+}
+
+void noteNodeCreated() {
+  State &s = state();
+  ++s.nodesSinceSync;
+  ++s.stats.nodesTraced;
+}
+
+void sync() {
+  State &s = state();
+  if (s.syncing)
+    return;
+  s.syncing = true;
+  std::vector<StorageRef> storages;
+  for (std::weak_ptr<Storage> &weak : s.pending)
+    if (StorageRef storage = weak.lock())
+      if (storage->pending)
+        storages.push_back(std::move(storage));
+  s.pending.clear();
+  s.nodesSinceSync = 0;
+  try {
+    if (!storages.empty())
+      runGraph(storages);
+  } catch (...) {
+    // The values stay pending: each later read reports the error again.
+    for (StorageRef &storage : storages)
+      if (storage->pending)
+        s.pending.push_back(storage);
+    s.syncing = false;
+    throw;
+  }
+  s.syncing = false;
+}
+
+void materialize(Storage &storage) {
+  if (storage.pending)
+    sync();
+}
+
+CompileStats compileStats() { return state().stats; }
+
+void clearCompileCache() {
+  state().cache.clear();
+  state().structures.clear();
+}
+
+} // namespace ember

@@ -1,0 +1,44 @@
+"""Ember: a tensor library whose eager ops are traced into MLIR and JIT-compiled.
+
+The API follows PyTorch: ``ember.tensor``, ``ember.zeros``, tensor methods and
+operators, indexing, in-place ops. Ops are recorded lazily and run as one
+compiled program when a value is needed (``.numpy()``, ``.item()``, ``print``)
+or on ``ember.sync()``; compiled programs are cached by structure, so a new
+batch size does not recompile. ``ember.compile_stats()`` reports the cache.
+"""
+
+import os as _os
+
+from ember import _ember
+from ember._ember import *  # noqa: F401,F403 (the op functions and dtypes)
+from ember._ember import Tensor, dtype  # noqa: F401
+from ember._size import Size, ValuesIndices, device  # noqa: F401
+
+# Frames inside this package are skipped when ops record the user's line.
+_ember._set_package_dir(_os.path.dirname(_os.path.abspath(__file__)) + _os.sep)
+
+# torch's aliases.
+float = float32  # noqa: A001
+double = float64
+half = float16
+int = int32  # noqa: A001
+long = int64
+bool = _ember.bool  # noqa: A001
+
+__all__ = [name for name in dir(_ember) if not name.startswith("_")] + [
+    "Size", "device", "float", "double", "half", "int", "long"]
+
+
+def _dtype_by_name(name):
+    """Unpickles a dtype."""
+    return getattr(_ember, name)
+
+
+def is_tensor(obj):
+    """Whether ``obj`` is an ember Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    """The number of elements of ``input``."""
+    return input.numel()

@@ -1,0 +1,208 @@
+//===- Indexing.cpp - x[...] and x[...] = v --------------------------------===//
+//
+// Basic indices (ints, slices, None, ...) become views; boolean masks and
+// integer index tensors (advanced indices) then gather from that view.
+// Assignment writes through the basic-index view, or through a mask.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversions.h"
+
+namespace ember::python {
+namespace {
+
+/// An advanced index found while applying the basic ones: the tensor and the
+/// dim of the view it indexes.
+struct AdvancedIndex {
+  Tensor index;
+  int64_t dim;
+};
+
+struct IndexResult {
+  Tensor view;
+  std::vector<AdvancedIndex> advanced;
+};
+
+bool isEllipsis(py::handle item) { return item.ptr() == Py_Ellipsis; }
+
+/// Lists of ints or bools index like tensors.
+std::optional<Tensor> asIndexTensor(py::handle item) {
+  if (py::isinstance<Tensor>(item))
+    return item.cast<Tensor>();
+  if (py::isinstance<py::list>(item) || py::isinstance<py::array>(item))
+    return tensorFromData(item, std::nullopt);
+  return std::nullopt;
+}
+
+/// How many dims of the indexed tensor `item` consumes.
+int64_t consumedDims(py::handle item) {
+  if (item.is_none() || isEllipsis(item))
+    return 0;
+  if (std::optional<Tensor> t = asIndexTensor(item))
+    return t->dtype() == DType::Bool ? t->dim() : 1;
+  return 1;
+}
+
+IndexResult applyBasic(const Tensor &x, py::handle index) {
+  py::tuple items = py::isinstance<py::tuple>(index)
+                        ? py::reinterpret_borrow<py::tuple>(index)
+                        : py::make_tuple(index);
+  int64_t consumed = 0, ellipses = 0;
+  for (py::handle item : items) {
+    consumed += consumedDims(item);
+    ellipses += isEllipsis(item);
+  }
+  if (ellipses > 1)
+    throwError(Error::Kind::Index, "an index can only have a single ellipsis ('...')");
+  if (consumed > x.dim())
+    throwError(Error::Kind::Index,
+               "too many indices for tensor of dimension " +
+                   std::to_string(x.dim()) + " (shape " +
+                   shapeString(x.shape()) + ")");
+
+  IndexResult result{x, {}};
+  int64_t dim = 0;
+  for (py::handle item : items) {
+    if (item.is_none()) {
+      result.view = unsqueeze(result.view, dim++);
+    } else if (isEllipsis(item)) {
+      dim += x.dim() - consumed;
+    } else if (PySlice_Check(item.ptr())) {
+      Py_ssize_t start, stop, step;
+      if (PySlice_Unpack(item.ptr(), &start, &stop, &step) < 0)
+        throw py::error_already_set();
+      if (step <= 0)
+        throwError(Error::Kind::Value, "step must be greater than zero");
+      int64_t end = stop >= PY_SSIZE_T_MAX ? std::numeric_limits<int64_t>::max()
+                                            : int64_t(stop);
+      result.view = slice(result.view, dim++, start, end, step);
+    } else if (std::optional<Tensor> t = asIndexTensor(item)) {
+      if (t->dtype() == DType::Bool) {
+        result.advanced.push_back({*t, dim});
+        dim += t->dim();
+      } else if (t->dtype() == DType::Int64 || t->dtype() == DType::Int32) {
+        result.advanced.push_back({*t, dim++});
+      } else {
+        throwError(Error::Kind::Index,
+                   std::string("tensors used as indices must be long, int or "
+                               "bool tensors (got ") +
+                       dtypeName(t->dtype()) + ")");
+      }
+    } else if (PyIndex_Check(item.ptr()) && !PyBool_Check(item.ptr())) {
+      int64_t i = py::cast<int64_t>(py::reinterpret_steal<py::object>(
+          PyNumber_Index(item.ptr())));
+      result.view = select(result.view, dim, i);
+    } else {
+      throwError(Error::Kind::Index,
+                 std::string("only integers, slices (`:`), ellipsis (`...`), "
+                             "None and long or bool tensors are valid indices "
+                             "(got ") +
+                     Py_TYPE(item.ptr())->tp_name + ")");
+    }
+  }
+  return result;
+}
+
+/// Moves dims [first, first + count) of x to the front.
+Tensor moveToFront(const Tensor &x, int64_t first, int64_t count) {
+  llvm::SmallVector<int64_t, 4> perm;
+  for (int64_t d = first; d < first + count; ++d)
+    perm.push_back(d);
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (d < first || d >= first + count)
+      perm.push_back(d);
+  return permute(x, perm);
+}
+
+/// Integer index tensors on consecutive dims: the linear index into those
+/// dims merged into one, gathered once.
+Tensor gatherConsecutive(const Tensor &view,
+                         const std::vector<AdvancedIndex> &advanced) {
+  int64_t first = advanced.front().dim;
+  for (size_t i = 0; i < advanced.size(); ++i)
+    if (advanced[i].dim != first + int64_t(i) ||
+        advanced[i].index.dtype() == DType::Bool)
+      throwError(Error::Kind::NotImplemented,
+                 "indexing with several index tensors is only implemented "
+                 "for integer index tensors on adjacent dims");
+  if (advanced.size() == 1)
+    return gather(view, first, advanced.front().index);
+  Shape merged(view.shape().begin(), view.shape().begin() + first);
+  int64_t mergedSize = 1;
+  for (size_t i = 0; i < advanced.size(); ++i)
+    mergedSize *= view.shape()[first + i];
+  merged.push_back(mergedSize);
+  merged.append(view.shape().begin() + first + advanced.size(),
+                view.shape().end());
+  // linear = sum(normalized index_k * stride_k) over the merged dims.
+  std::optional<Tensor> linear;
+  int64_t stride = 1;
+  for (size_t i = advanced.size(); i-- > 0;) {
+    int64_t size = view.shape()[first + i];
+    Tensor index = cast(advanced[i].index, DType::Int64);
+    checkIndexBounds(index, first + i, view.shape());
+    Tensor wrapped = where(compare(Comparison::Lt, index, Scalar::fromInt(0)),
+                           binary(OpCode::Add, index, Scalar::fromInt(size)),
+                           index);
+    Tensor term = binary(OpCode::Mul, wrapped, Scalar::fromInt(stride));
+    linear = linear ? binary(OpCode::Add, *linear, term) : term;
+    stride *= size;
+  }
+  return gather(reshape(view, merged), first, *linear);
+}
+
+Tensor getItem(const Tensor &x, py::handle index) {
+  IndexResult r = applyBasic(x, index);
+  if (r.advanced.empty())
+    return r.view;
+  if (r.advanced.size() == 1 && r.advanced.front().index.dtype() == DType::Bool) {
+    const AdvancedIndex &mask = r.advanced.front();
+    if (mask.dim == 0)
+      return maskedSelect(r.view, mask.index);
+    // Mask over middle dims: bring them to the front, select, move back.
+    Tensor front = moveToFront(r.view, mask.dim, mask.index.dim());
+    Tensor selected = maskedSelect(front, mask.index);
+    llvm::SmallVector<int64_t, 4> perm;
+    for (int64_t d = 1; d <= mask.dim; ++d)
+      perm.push_back(d);
+    perm.insert(perm.begin() + mask.dim, 0);
+    for (int64_t d = mask.dim + 1; d < selected.dim(); ++d)
+      perm.push_back(d);
+    return permute(selected, perm);
+  }
+  return gatherConsecutive(r.view, r.advanced);
+}
+
+void setItem(const Tensor &x, py::handle index, py::handle value) {
+  std::optional<PyOperand> operand = toOperand(value);
+  std::optional<Tensor> converted;
+  if (!operand) {
+    converted = tensorFromData(value, x.dtype());
+    operand = PyOperand{converted, Scalar::fromInt(0)};
+  }
+  IndexResult r = applyBasic(x, index);
+  if (r.advanced.empty()) {
+    assign(r.view, operand->get());
+    return;
+  }
+  if (r.advanced.size() == 1 && r.advanced.front().index.dtype() == DType::Bool) {
+    const AdvancedIndex &mask = r.advanced.front();
+    Tensor target = mask.dim == 0
+                        ? r.view
+                        : moveToFront(r.view, mask.dim, mask.index.dim());
+    maskedFill(target, mask.index, operand->get());
+    return;
+  }
+  throwError(Error::Kind::NotImplemented,
+             "assignment through integer index tensors is not implemented; "
+             "use a boolean mask or slices");
+}
+
+} // namespace
+
+void bindIndexing(py::class_<Tensor> &cls) {
+  cls.def("__getitem__", &getItem);
+  cls.def("__setitem__", &setItem);
+}
+
+} // namespace ember::python

@@ -1,0 +1,351 @@
+//===- Module.cpp - the `_ember` extension module -------------------------===//
+//
+// Module-level functions (creation, stats, sync), dtype and device objects,
+// error translation, and the source-location hook that tags each traced op
+// with the user's Python file:line.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversions.h"
+
+#include "ember/Runtime/HostAllocator.h"
+
+#include <frameobject.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <unordered_map>
+
+namespace ember::python {
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Source locations
+//===----------------------------------------------------------------------===//
+
+/// Files inside the ember package are skipped: the location is the user's.
+std::string &packageDir() {
+  static std::string dir;
+  return dir;
+}
+
+/// Interned file names, keyed by the code object's filename string (kept
+/// alive so that its address is never reused).
+const std::string *internFile(PyObject *filename) {
+  static std::unordered_map<PyObject *, std::string> files;
+  auto it = files.find(filename);
+  if (it != files.end())
+    return &it->second;
+  Py_INCREF(filename);
+  const char *text = PyUnicode_AsUTF8(filename);
+  return &files.emplace(filename, text ? text : "<unknown>").first->second;
+}
+
+SourceLoc pythonLocation() {
+  PyFrameObject *frame = PyEval_GetFrame();
+  if (!frame)
+    return {};
+  Py_INCREF(frame);
+  SourceLoc loc;
+  while (frame) {
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    const std::string *file = internFile(code->co_filename);
+    Py_DECREF(code);
+    bool inside = !packageDir().empty() &&
+                  file->compare(0, packageDir().size(), packageDir()) == 0;
+    if (!inside) {
+      loc = {file, PyFrame_GetLineNumber(frame)};
+      Py_DECREF(frame);
+      break;
+    }
+    PyFrameObject *back = PyFrame_GetBack(frame);
+    Py_DECREF(frame);
+    frame = back;
+  }
+  return loc;
+}
+
+//===----------------------------------------------------------------------===//
+// Creation functions
+//===----------------------------------------------------------------------===//
+
+DType dtypeOr(py::handle dtype, DType fallback) {
+  return parseDType(dtype).value_or(fallback);
+}
+
+Scalar scalarArg(py::handle value, const char *what) {
+  std::optional<Scalar> scalar = toScalar(value);
+  if (!scalar) {
+    if (py::isinstance<Tensor>(value) &&
+        value.cast<const Tensor &>().numel() == 1)
+      return toScalar(value.attr("item")()).value();
+    throwError(Error::Kind::Type, std::string(what) + " must be a number, not " +
+                                      Py_TYPE(value.ptr())->tp_name);
+  }
+  return *scalar;
+}
+
+/// The dtype torch gives `full(size, value)` without a dtype argument.
+DType dtypeOfFill(const Scalar &value) {
+  return value.kind == Scalar::Kind::Float ? kDefaultFloat
+                                           : value.wrappedDType();
+}
+
+void checkDevice(py::handle device) {
+  if (device.is_none())
+    return;
+  std::string name = py::str(device);
+  if (name != "cpu")
+    throwError(Error::Kind::Runtime,
+               "device '" + name +
+                   "' is not available: this build of ember runs on the cpu");
+}
+
+Tensor arangeImpl(py::handle a, py::handle b, py::handle c, py::handle dtype) {
+  Scalar start = Scalar::fromInt(0), end, step = Scalar::fromInt(1);
+  if (b.is_none()) {
+    end = scalarArg(a, "end");
+  } else {
+    start = scalarArg(a, "start");
+    end = scalarArg(b, "end");
+  }
+  if (!c.is_none())
+    step = scalarArg(c, "step");
+  bool anyFloat = start.kind == Scalar::Kind::Float ||
+                  end.kind == Scalar::Kind::Float ||
+                  step.kind == Scalar::Kind::Float;
+  DType type = dtypeOr(dtype, anyFloat ? kDefaultFloat : DType::Int64);
+  return arange(start.f, end.f, step.f, type);
+}
+
+} // namespace
+} // namespace ember::python
+
+using namespace ember;
+using namespace ember::python;
+
+PYBIND11_MODULE(_ember, m) {
+  m.doc() = "Ember: eager tensors traced into MLIR and JIT-compiled";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p)
+        std::rethrow_exception(p);
+    } catch (const Error &e) {
+      PyObject *type = PyExc_RuntimeError;
+      switch (e.kind) {
+      case Error::Kind::Runtime:
+        break;
+      case Error::Kind::Value:
+        type = PyExc_ValueError;
+        break;
+      case Error::Kind::Index:
+        type = PyExc_IndexError;
+        break;
+      case Error::Kind::Type:
+        type = PyExc_TypeError;
+        break;
+      case Error::Kind::NotImplemented:
+        type = PyExc_NotImplementedError;
+        break;
+      }
+      PyErr_SetString(type, e.what());
+    }
+  });
+
+  setLocationProvider(pythonLocation);
+  m.def("_set_package_dir", [](std::string dir) { packageDir() = dir; });
+
+  py::class_<PyDType>(m, "dtype")
+      .def("__repr__",
+           [](const PyDType &d) {
+             return std::string("ember.") + dtypeName(d.dtype);
+           })
+      .def("__eq__",
+           [](const PyDType &a, py::handle b) {
+             return py::isinstance<PyDType>(b) &&
+                    a.dtype == b.cast<PyDType>().dtype;
+           })
+      .def("__hash__", [](const PyDType &d) { return int(d.dtype); })
+      .def_property_readonly("is_floating_point",
+                             [](const PyDType &d) { return isFloating(d.dtype); })
+      .def_property_readonly("itemsize",
+                             [](const PyDType &d) { return dtypeSize(d.dtype); })
+      .def("__reduce__", [](const PyDType &d) {
+        return py::make_tuple(py::module_::import("ember").attr("_dtype_by_name"),
+                              py::make_tuple(dtypeName(d.dtype)));
+      });
+  for (DType d : {DType::Bool, DType::Int32, DType::Int64, DType::Float16,
+                  DType::BFloat16, DType::Float32, DType::Float64})
+    m.attr(dtypeName(d)) = dtypeObject(d);
+
+  bindTensor(m);
+
+  // Creation.
+  m.def("tensor",
+        [](py::handle data, py::handle dtype, py::handle device,
+           bool requiresGrad) {
+          checkDevice(device);
+          return tensorFromData(data, parseDType(dtype));
+        },
+        py::arg("data"), py::kw_only(), py::arg("dtype") = py::none(),
+        py::arg("device") = py::none(), py::arg("requires_grad") = false);
+  m.def("from_numpy", [](py::array a) { return tensorFromNumpy(a); });
+  m.def("as_tensor", [](py::handle data, py::handle dtype) {
+    if (py::isinstance<Tensor>(data)) {
+      const Tensor &t = data.cast<const Tensor &>();
+      std::optional<DType> d = parseDType(dtype);
+      return d ? cast(t, *d) : t;
+    }
+    if (py::isinstance<py::array>(data) && dtype.is_none())
+      return tensorFromNumpy(py::reinterpret_borrow<py::array>(data));
+    return tensorFromData(data, parseDType(dtype));
+  }, py::arg("data"), py::arg("dtype") = py::none());
+
+  auto sizedFactory = [&m](const char *name, auto make) {
+    m.def(
+        name,
+        [make](py::args args, py::handle dtype, py::handle device,
+               bool requiresGrad) {
+          checkDevice(device);
+          return make(shapeFromArgs(args), dtype);
+        },
+        py::kw_only(), py::arg("dtype") = py::none(),
+        py::arg("device") = py::none(), py::arg("requires_grad") = false);
+  };
+  sizedFactory("zeros", [](Shape shape, py::handle dtype) {
+    return full(shape, Scalar::fromInt(0), dtypeOr(dtype, kDefaultFloat));
+  });
+  sizedFactory("ones", [](Shape shape, py::handle dtype) {
+    return full(shape, Scalar::fromInt(1), dtypeOr(dtype, kDefaultFloat));
+  });
+  sizedFactory("empty", [](Shape shape, py::handle dtype) {
+    return empty(shape, dtypeOr(dtype, kDefaultFloat));
+  });
+  sizedFactory("rand", [](Shape shape, py::handle dtype) {
+    return rand(shape, dtypeOr(dtype, kDefaultFloat));
+  });
+  sizedFactory("randn", [](Shape shape, py::handle dtype) {
+    return randn(shape, dtypeOr(dtype, kDefaultFloat));
+  });
+  m.def("full",
+        [](py::handle size, py::handle value, py::handle dtype,
+           py::handle device, bool requiresGrad) {
+          checkDevice(device);
+          Scalar v = scalarArg(value, "fill_value");
+          return full(shapeFromObject(size), v, dtypeOr(dtype, dtypeOfFill(v)));
+        },
+        py::arg("size"), py::arg("fill_value"), py::kw_only(),
+        py::arg("dtype") = py::none(), py::arg("device") = py::none(),
+        py::arg("requires_grad") = false);
+  m.def("arange",
+        [](py::handle a, py::handle b, py::handle c, py::handle dtype,
+           py::handle device, bool requiresGrad) {
+          checkDevice(device);
+          return arangeImpl(a, b, c, dtype);
+        },
+        py::arg("start"), py::arg("end") = py::none(),
+        py::arg("step") = py::none(), py::kw_only(),
+        py::arg("dtype") = py::none(), py::arg("device") = py::none(),
+        py::arg("requires_grad") = false);
+  m.def("linspace",
+        [](py::handle start, py::handle end, int64_t steps, py::handle dtype,
+           py::handle device, bool requiresGrad) {
+          checkDevice(device);
+          return linspace(scalarArg(start, "start").f,
+                          scalarArg(end, "end").f, steps,
+                          dtypeOr(dtype, kDefaultFloat));
+        },
+        py::arg("start"), py::arg("end"), py::arg("steps"), py::kw_only(),
+        py::arg("dtype") = py::none(), py::arg("device") = py::none(),
+        py::arg("requires_grad") = false);
+  m.def("randint",
+        [](py::args args, py::handle dtype, py::handle device,
+           bool requiresGrad) {
+          // randint(high, size) or randint(low, high, size).
+          checkDevice(device);
+          if (args.size() != 2 && args.size() != 3)
+            throwError(Error::Kind::Type,
+                       "randint() expects (high, size) or (low, high, size)");
+          int64_t low = 0, high;
+          if (args.size() == 3) {
+            low = args[0].cast<int64_t>();
+            high = args[1].cast<int64_t>();
+          } else {
+            high = args[0].cast<int64_t>();
+          }
+          return randint(low, high, shapeFromObject(args[args.size() - 1]),
+                         dtypeOr(dtype, DType::Int64));
+        },
+        py::kw_only(), py::arg("dtype") = py::none(),
+        py::arg("device") = py::none(), py::arg("requires_grad") = false);
+  m.def("manual_seed", [](uint64_t seed) { manualSeed(seed); });
+
+  // Like-forms take the dtype of their argument unless given.
+  auto like = [](const Tensor &x, py::handle dtype) {
+    return std::make_pair(Shape(x.shape()), dtypeOr(dtype, x.dtype()));
+  };
+  m.def("zeros_like", [like](const Tensor &x, py::handle dtype) {
+    auto [shape, d] = like(x, dtype);
+    return full(shape, Scalar::fromInt(0), d);
+  }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none());
+  m.def("ones_like", [like](const Tensor &x, py::handle dtype) {
+    auto [shape, d] = like(x, dtype);
+    return full(shape, Scalar::fromInt(1), d);
+  }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none());
+  m.def("empty_like", [like](const Tensor &x, py::handle dtype) {
+    auto [shape, d] = like(x, dtype);
+    return empty(shape, d);
+  }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none());
+  m.def("full_like", [like](const Tensor &x, py::handle value, py::handle dtype) {
+    auto [shape, d] = like(x, dtype);
+    return full(shape, scalarArg(value, "fill_value"), d);
+  }, py::arg("input"), py::arg("fill_value"), py::kw_only(),
+        py::arg("dtype") = py::none());
+  m.def("rand_like", [like](const Tensor &x, py::handle dtype) {
+    auto [shape, d] = like(x, dtype);
+    return rand(shape, d);
+  }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none());
+  m.def("randn_like", [like](const Tensor &x, py::handle dtype) {
+    auto [shape, d] = like(x, dtype);
+    return randn(shape, d);
+  }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none());
+  m.def("randint_like",
+        [like](const Tensor &x, py::handle a, py::handle b, py::handle dtype) {
+          auto [shape, d] = like(x, dtype);
+          if (b.is_none())
+            return randint(0, a.cast<int64_t>(), shape, d);
+          return randint(a.cast<int64_t>(), b.cast<int64_t>(), shape, d);
+        },
+        py::arg("input"), py::arg("low"), py::arg("high") = py::none(),
+        py::kw_only(), py::arg("dtype") = py::none());
+
+  // Graph execution and caches.
+  m.def("sync", [] { ember::sync(); });
+  m.def("compile_stats", [] {
+    CompileStats s = compileStats();
+    py::dict d;
+    d["compiles"] = s.compiles;
+    d["cache_hits"] = s.cacheHits;
+    d["compile_ms"] = s.compileMs;
+    d["graphs_run"] = s.graphsRun;
+    d["nodes_traced"] = s.nodesTraced;
+    return d;
+  });
+  m.def("clear_compile_cache", [] { clearCompileCache(); });
+  m.def("memory_stats", [] {
+    HostAllocatorStats s = hostAllocatorStats();
+    py::dict d;
+    d["allocated_bytes"] = s.allocatedBytes;
+    d["peak_allocated_bytes"] = s.peakAllocatedBytes;
+    d["cached_bytes"] = s.cachedBytes;
+    d["system_bytes"] = s.systemBytes;
+    d["allocations"] = s.allocations;
+    d["cache_hits"] = s.cacheHits;
+    d["system_allocations"] = s.systemAllocations;
+    d["frees"] = s.frees;
+    return d;
+  });
+  m.def("empty_cache", [] { hostEmptyCache(); });
+  m.def("reset_peak_memory_stats", [] { hostResetPeakStats(); });
+}

@@ -1,0 +1,548 @@
+//===- TensorBindings.cpp - ember.Tensor and the op functions -------------===//
+//
+// Every op is a C++ function bound directly (as a Tensor method and, where
+// torch has one, as an `ember.*` function), so that an error raised while
+// tracing surfaces with the user's line as the traceback's last frame.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversions.h"
+
+#include <pybind11/stl.h>
+
+namespace ember::python {
+namespace {
+
+py::object notImplementedObject() {
+  return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+}
+
+/// Wraps `x op other` for Python operators: NotImplemented when `other` is
+/// not a tensor or number, so Python can try the reflected form.
+template <typename F>
+py::object withOperand(py::handle other, F f) {
+  std::optional<PyOperand> operand = toOperand(other);
+  if (!operand)
+    return notImplementedObject();
+  return py::cast(f(operand->get()));
+}
+
+PyOperand requireOperand(py::handle other, const char *what) {
+  std::optional<PyOperand> operand = toOperand(other);
+  if (!operand)
+    throwError(Error::Kind::Type,
+               std::string(what) + "(): argument 'other' must be a Tensor or a "
+                                   "number, not " +
+                   Py_TYPE(other.ptr())->tp_name);
+  return *operand;
+}
+
+py::object sizeObject(llvm::ArrayRef<int64_t> shape) {
+  static py::handle sizeClass = leak(py::module_::import("ember._size").attr("Size"));
+  py::tuple dims(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i)
+    dims[i] = py::int_(shape[i]);
+  return sizeClass(dims);
+}
+
+py::object itemOf(const Tensor &x) {
+  if (x.numel() != 1)
+    throwError(Error::Kind::Runtime,
+               "a Tensor with " + std::to_string(x.numel()) +
+                   " elements cannot be converted to Scalar (shape " +
+                   shapeString(x.shape()) + ")");
+  if (x.dtype() == DType::BFloat16)
+    return itemOf(cast(x, DType::Float32));
+  py::array a = tensorToNumpy(x);
+  return a.attr("reshape")(py::tuple()).attr("item")();
+}
+
+/// Reduction dims: None (all), an int or a sequence.
+llvm::SmallVector<int64_t, 4> reductionDims(py::handle dim) {
+  std::optional<llvm::SmallVector<int64_t, 4>> dims = dimsFromObject(dim);
+  return dims ? *dims : llvm::SmallVector<int64_t, 4>{};
+}
+
+Tensor withDType(Tensor x, py::handle dtype) {
+  std::optional<DType> d = parseDType(dtype);
+  return d ? cast(x, *d) : x;
+}
+
+py::object valuesIndices(Tensor values, Tensor indices) {
+  static py::handle type =
+      leak(py::module_::import("ember._size").attr("ValuesIndices"));
+  return type(values, indices);
+}
+
+py::object minMax(OpCode reduceOp, OpCode argOp, OpCode binaryOp,
+                  const Tensor &x, py::handle dim, bool keepdim) {
+  if (dim.is_none())
+    return py::cast(reduce(reduceOp, x, {}, keepdim));
+  if (py::isinstance<Tensor>(dim))
+    return py::cast(binary(binaryOp, x, dim.cast<const Tensor &>()));
+  int64_t axis = dim.cast<int64_t>();
+  return valuesIndices(reduce(reduceOp, x, {axis}, keepdim),
+                       argReduce(argOp, x, axis, keepdim));
+}
+
+std::optional<int64_t> optionalDim(py::handle dim) {
+  if (dim.is_none())
+    return std::nullopt;
+  return dim.cast<int64_t>();
+}
+
+Shape shapeOrArgs(const py::args &args) { return shapeFromArgs(args); }
+
+/// `.to(dtype)`, `.to("cpu")`, `.to(other)`, `.to("cpu", dtype)`.
+Tensor toImpl(const Tensor &x, const py::args &args, const py::kwargs &kwargs) {
+  std::optional<DType> target;
+  auto consider = [&](py::handle arg) {
+    if (py::isinstance<PyDType>(arg)) {
+      target = arg.cast<PyDType>().dtype;
+    } else if (py::isinstance<Tensor>(arg)) {
+      target = arg.cast<const Tensor &>().dtype();
+    } else if (!arg.is_none()) {
+      std::string device = py::str(arg);
+      if (device != "cpu")
+        throwError(Error::Kind::Runtime,
+                   "device '" + device +
+                       "' is not available: this build of ember runs on the "
+                       "cpu");
+    }
+  };
+  for (py::handle arg : args)
+    consider(arg);
+  for (auto item : kwargs)
+    if (std::string(py::str(item.first)) == "dtype" ||
+        std::string(py::str(item.first)) == "device")
+      consider(item.second);
+  return target ? cast(x, *target) : x;
+}
+
+/// Binds `f` as a method and as a module function; `extra` annotates the
+/// arguments after the tensor.
+template <typename Class, typename F, typename... Extra>
+void defBoth(py::module_ &m, Class &cls, const char *name, F f,
+             const Extra &...extra) {
+  cls.def(name, f, extra...);
+  if constexpr (sizeof...(Extra) == 0)
+    m.def(name, f);
+  else
+    m.def(name, f, py::arg("input"), extra...);
+}
+
+} // namespace
+
+void bindTensor(py::module_ &m) {
+  py::class_<Tensor> cls(m, "Tensor");
+
+  // Properties.
+  cls.def_property_readonly("shape", [](const Tensor &x) { return sizeObject(x.shape()); })
+      .def("size",
+           [](const Tensor &x, py::handle dim) -> py::object {
+             if (dim.is_none())
+               return sizeObject(x.shape());
+             return py::int_(x.shape()[wrapDim(dim.cast<int64_t>(), x.dim())]);
+           },
+           py::arg("dim") = py::none())
+      .def("dim", &Tensor::dim)
+      .def("ndimension", &Tensor::dim)
+      .def_property_readonly("ndim", &Tensor::dim)
+      .def("numel", &Tensor::numel)
+      .def("nelement", &Tensor::numel)
+      .def_property_readonly("dtype",
+                             [](const Tensor &x) { return dtypeObject(x.dtype()); })
+      .def_property_readonly("device", [](const Tensor &) {
+        static py::handle cpu =
+            leak(py::module_::import("ember._size").attr("device")("cpu"));
+        return py::reinterpret_borrow<py::object>(cpu);
+      })
+      .def_property_readonly("is_cuda", [](const Tensor &) { return false; })
+      .def("stride",
+           [](const Tensor &x, py::handle dim) -> py::object {
+             if (dim.is_none())
+               return py::tuple(py::cast(std::vector<int64_t>(
+                   x.strides().begin(), x.strides().end())));
+             return py::int_(x.strides()[wrapDim(dim.cast<int64_t>(), x.dim())]);
+           },
+           py::arg("dim") = py::none())
+      .def("storage_offset", &Tensor::offset)
+      .def("element_size", [](const Tensor &x) { return dtypeSize(x.dtype()); })
+      .def("is_contiguous", &Tensor::isContiguous)
+      .def("is_floating_point", [](const Tensor &x) { return isFloating(x.dtype()); })
+      .def("data_ptr", [](const Tensor &x) {
+        return reinterpret_cast<uintptr_t>(x.data());
+      });
+
+  // Values.
+  cls.def("numpy", [](const Tensor &x) { return tensorToNumpy(x); })
+      .def("__array__",
+           [](const Tensor &x, py::handle dtype) -> py::object {
+             py::array a = tensorToNumpy(x);
+             if (dtype.is_none())
+               return a;
+             return a.attr("astype")(dtype);
+           },
+           py::arg("dtype") = py::none())
+      .def("item", [](const Tensor &x) { return itemOf(x); })
+      .def("tolist", [](const Tensor &x) -> py::object {
+        Tensor source = x.dtype() == DType::BFloat16 ? cast(x, DType::Float32) : x;
+        return tensorToNumpy(source).attr("tolist")();
+      })
+      .def("__bool__",
+           [](const Tensor &x) {
+             if (x.numel() != 1)
+               throwError(Error::Kind::Runtime,
+                          "Boolean value of Tensor with more than one value is "
+                          "ambiguous (shape " +
+                              shapeString(x.shape()) + ")");
+             return py::bool_(itemOf(x));
+           })
+      .def("__float__", [](const Tensor &x) { return py::float_(itemOf(x)); })
+      .def("__int__", [](const Tensor &x) { return py::int_(itemOf(x)); })
+      .def("__index__",
+           [](const Tensor &x) {
+             if (isFloating(x.dtype()) || x.numel() != 1)
+               throwError(Error::Kind::Type,
+                          "only integer tensors of a single element can be "
+                          "converted to an index");
+             return py::int_(itemOf(x));
+           })
+      .def("__len__",
+           [](const Tensor &x) {
+             if (x.dim() == 0)
+               throwError(Error::Kind::Type, "len() of a 0-d tensor");
+             return x.shape()[0];
+           })
+      .def("__iter__",
+           [](const Tensor &x) {
+             if (x.dim() == 0)
+               throwError(Error::Kind::Type, "iteration over a 0-d tensor");
+             py::list rows;
+             for (int64_t i = 0; i < x.shape()[0]; ++i)
+               rows.append(py::cast(select(x, 0, i)));
+             return rows.attr("__iter__")();
+           })
+      .def("__hash__", [](py::handle self) { return reinterpret_cast<intptr_t>(self.ptr()); })
+      .def("__repr__", [](py::handle self) {
+        static py::handle format =
+            leak(py::module_::import("ember._tensor_str").attr("format_tensor"));
+        return format(self);
+      });
+
+  // Arithmetic operators.
+  auto binaryOperator = [&cls](const char *name, const char *reflected,
+                               const char *inplace, OpCode op) {
+    cls.def(name, [op](const Tensor &x, py::handle other) {
+      return withOperand(other, [&](Operand o) { return binary(op, x, o); });
+    });
+    cls.def(reflected, [op](const Tensor &x, py::handle other) {
+      return withOperand(other, [&](Operand o) { return binary(op, o, x); });
+    });
+    cls.def(inplace, [op](py::handle self, py::handle other) -> py::object {
+      std::optional<PyOperand> operand = toOperand(other);
+      if (!operand)
+        return notImplementedObject();
+      inplaceBinary(op, self.cast<const Tensor &>(), operand->get());
+      return py::reinterpret_borrow<py::object>(self);
+    });
+  };
+  binaryOperator("__add__", "__radd__", "__iadd__", OpCode::Add);
+  binaryOperator("__sub__", "__rsub__", "__isub__", OpCode::Sub);
+  binaryOperator("__mul__", "__rmul__", "__imul__", OpCode::Mul);
+  binaryOperator("__truediv__", "__rtruediv__", "__itruediv__", OpCode::Div);
+  binaryOperator("__pow__", "__rpow__", "__ipow__", OpCode::Pow);
+  binaryOperator("__and__", "__rand__", "__iand__", OpCode::And);
+  binaryOperator("__or__", "__ror__", "__ior__", OpCode::Or);
+  binaryOperator("__xor__", "__rxor__", "__ixor__", OpCode::Xor);
+  cls.def("__matmul__", [](const Tensor &x, py::handle other) -> py::object {
+    if (!py::isinstance<Tensor>(other))
+      return notImplementedObject();
+    return py::cast(matmul(x, other.cast<const Tensor &>()));
+  });
+  cls.def("__rmatmul__", [](const Tensor &x, py::handle other) -> py::object {
+    if (!py::isinstance<Tensor>(other))
+      return notImplementedObject();
+    return py::cast(matmul(other.cast<const Tensor &>(), x));
+  });
+  cls.def("__neg__", [](const Tensor &x) { return unary(OpCode::Neg, x); });
+  cls.def("__pos__", [](const Tensor &x) { return x; });
+  cls.def("__abs__", [](const Tensor &x) { return unary(OpCode::Abs, x); });
+  cls.def("__invert__", [](const Tensor &x) { return unary(OpCode::Not, x); });
+
+  auto comparison = [&cls, &m](const char *dunder, const char *name,
+                               Comparison predicate) {
+    cls.def(dunder, [predicate](const Tensor &x, py::handle other) {
+      return withOperand(other,
+                         [&](Operand o) { return compare(predicate, x, o); });
+    });
+    defBoth(m, cls, name, [predicate](const Tensor &x, py::handle other) {
+      PyOperand o = requireOperand(other, "compare");
+      return compare(predicate, x, o.get());
+    });
+  };
+  comparison("__eq__", "eq", Comparison::Eq);
+  comparison("__ne__", "ne", Comparison::Ne);
+  comparison("__lt__", "lt", Comparison::Lt);
+  comparison("__le__", "le", Comparison::Le);
+  comparison("__gt__", "gt", Comparison::Gt);
+  comparison("__ge__", "ge", Comparison::Ge);
+
+  // Named binary ops: methods, functions, and the in-place forms.
+  auto named = [&cls, &m](const char *name, OpCode op) {
+    defBoth(m, cls, name, [op, name](const Tensor &x, py::handle other) {
+      return binary(op, x, requireOperand(other, name).get());
+    });
+  };
+  named("add", OpCode::Add);
+  named("sub", OpCode::Sub);
+  named("subtract", OpCode::Sub);
+  named("mul", OpCode::Mul);
+  named("multiply", OpCode::Mul);
+  named("div", OpCode::Div);
+  named("divide", OpCode::Div);
+  named("true_divide", OpCode::Div);
+  named("pow", OpCode::Pow);
+  named("maximum", OpCode::Maximum);
+  named("minimum", OpCode::Minimum);
+  named("bitwise_and", OpCode::And);
+  named("bitwise_or", OpCode::Or);
+  named("bitwise_xor", OpCode::Xor);
+  named("logical_and", OpCode::And);
+  named("logical_or", OpCode::Or);
+  auto inplace = [&cls](const char *name, OpCode op) {
+    cls.def(name, [op, name](py::handle self, py::handle other) {
+      inplaceBinary(op, self.cast<const Tensor &>(),
+                    requireOperand(other, name).get());
+      return py::reinterpret_borrow<py::object>(self);
+    });
+  };
+  inplace("add_", OpCode::Add);
+  inplace("sub_", OpCode::Sub);
+  inplace("mul_", OpCode::Mul);
+  inplace("div_", OpCode::Div);
+  inplace("pow_", OpCode::Pow);
+  cls.def("zero_", [](py::handle self) {
+    assign(self.cast<const Tensor &>(), Scalar::fromInt(0));
+    return py::reinterpret_borrow<py::object>(self);
+  });
+  cls.def("fill_", [](py::handle self, py::handle value) {
+    assign(self.cast<const Tensor &>(), requireOperand(value, "fill_").get());
+    return py::reinterpret_borrow<py::object>(self);
+  });
+  cls.def("copy_", [](py::handle self, const Tensor &source) {
+    assign(self.cast<const Tensor &>(), source);
+    return py::reinterpret_borrow<py::object>(self);
+  });
+
+  // Unary ops.
+  auto unaryOp = [&cls, &m](const char *name, OpCode op) {
+    defBoth(m, cls, name, [op](const Tensor &x) { return unary(op, x); });
+  };
+  unaryOp("neg", OpCode::Neg);
+  unaryOp("negative", OpCode::Neg);
+  unaryOp("abs", OpCode::Abs);
+  unaryOp("relu", OpCode::Relu);
+  unaryOp("exp", OpCode::Exp);
+  unaryOp("log", OpCode::Log);
+  unaryOp("sqrt", OpCode::Sqrt);
+  unaryOp("rsqrt", OpCode::Rsqrt);
+  unaryOp("tanh", OpCode::Tanh);
+  unaryOp("sigmoid", OpCode::Sigmoid);
+  unaryOp("gelu", OpCode::Gelu);
+  unaryOp("bitwise_not", OpCode::Not);
+  defBoth(m, cls, "logical_not", [](const Tensor &x) {
+    return compare(Comparison::Eq, x, Scalar::fromInt(0));
+  });
+  auto clampFn = [](const Tensor &x, py::handle min, py::handle max) {
+    // Tensor bounds are element-wise maximum/minimum.
+    if (py::isinstance<Tensor>(min) || py::isinstance<Tensor>(max)) {
+      Tensor result = x;
+      if (!min.is_none())
+        result = binary(OpCode::Maximum, result, requireOperand(min, "clamp").get());
+      if (!max.is_none())
+        result = binary(OpCode::Minimum, result, requireOperand(max, "clamp").get());
+      return result;
+    }
+    return clamp(x, min.is_none() ? std::nullopt : toScalar(min),
+                 max.is_none() ? std::nullopt : toScalar(max));
+  };
+  defBoth(m, cls, "clamp", clampFn, py::arg("min") = py::none(),
+          py::arg("max") = py::none());
+  defBoth(m, cls, "clip", clampFn, py::arg("min") = py::none(),
+          py::arg("max") = py::none());
+  cls.def("clamp_", [clampFn](py::handle self, py::handle min, py::handle max) {
+    const Tensor &x = self.cast<const Tensor &>();
+    assign(x, clampFn(x, min, max));
+    return py::reinterpret_borrow<py::object>(self);
+  }, py::arg("min") = py::none(), py::arg("max") = py::none());
+  defBoth(m, cls, "where",
+          [](const Tensor &condition, py::handle a, py::handle b) {
+            return where(condition, requireOperand(a, "where").get(),
+                         requireOperand(b, "where").get());
+          });
+
+  // Reductions.
+  defBoth(m, cls, "sum",
+          [](const Tensor &x, py::handle dim, bool keepdim, py::handle dtype) {
+            return reduce(OpCode::Sum, withDType(x, dtype), reductionDims(dim),
+                          keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false, py::kw_only(),
+          py::arg("dtype") = py::none());
+  defBoth(m, cls, "mean",
+          [](const Tensor &x, py::handle dim, bool keepdim, py::handle dtype) {
+            return reduce(OpCode::Mean, withDType(x, dtype), reductionDims(dim),
+                          keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false, py::kw_only(),
+          py::arg("dtype") = py::none());
+  defBoth(m, cls, "max",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            return minMax(OpCode::Max, OpCode::Argmax, OpCode::Maximum, x, dim,
+                          keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "min",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            return minMax(OpCode::Min, OpCode::Argmin, OpCode::Minimum, x, dim,
+                          keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "amax",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            return reduce(OpCode::Max, x, reductionDims(dim), keepdim);
+          },
+          py::arg("dim") = py::tuple(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "amin",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            return reduce(OpCode::Min, x, reductionDims(dim), keepdim);
+          },
+          py::arg("dim") = py::tuple(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "argmax",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            return argReduce(OpCode::Argmax, x, optionalDim(dim), keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "argmin",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            return argReduce(OpCode::Argmin, x, optionalDim(dim), keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "softmax",
+          [](const Tensor &x, int64_t dim, py::handle dtype) {
+            return softmax(OpCode::Softmax, withDType(x, dtype), dim);
+          },
+          py::arg("dim"), py::arg("dtype") = py::none());
+  defBoth(m, cls, "log_softmax",
+          [](const Tensor &x, int64_t dim, py::handle dtype) {
+            return softmax(OpCode::LogSoftmax, withDType(x, dtype), dim);
+          },
+          py::arg("dim"), py::arg("dtype") = py::none());
+
+  // Linear algebra.
+  defBoth(m, cls, "matmul", &matmul);
+  defBoth(m, cls, "mm", &mm);
+  defBoth(m, cls, "bmm", &bmm);
+
+  // Shapes and views.
+  cls.def("reshape", [](const Tensor &x, py::args shape) {
+    return reshape(x, shapeOrArgs(shape));
+  });
+  m.def("reshape", [](const Tensor &x, py::handle shape) {
+    return reshape(x, shapeFromObject(shape));
+  });
+  cls.def("view", [](const Tensor &x, py::args shape) {
+    return view(x, shapeOrArgs(shape));
+  });
+  cls.def("view_as", [](const Tensor &x, const Tensor &other) {
+    return view(x, other.shape());
+  });
+  cls.def("reshape_as", [](const Tensor &x, const Tensor &other) {
+    return reshape(x, other.shape());
+  });
+  defBoth(m, cls, "flatten", &flatten,
+          py::arg("start_dim") = 0, py::arg("end_dim") = -1);
+  defBoth(m, cls, "transpose", &transpose);
+  m.def("permute", [](const Tensor &x, py::handle dims) {
+    return permute(x, shapeFromObject(dims));
+  });
+  cls.def("permute", [](const Tensor &x, py::args dims) {
+    return permute(x, shapeOrArgs(dims));
+  });
+  cls.def_property_readonly("T", [](const Tensor &x) {
+    llvm::SmallVector<int64_t, 4> perm;
+    for (int64_t d = x.dim(); d-- > 0;)
+      perm.push_back(d);
+    return permute(x, perm);
+  });
+  defBoth(m, cls, "t", [](const Tensor &x) {
+    if (x.dim() > 2)
+      throwError(Error::Kind::Runtime,
+                 "t() expects a tensor with <= 2 dimensions, but self is " +
+                     std::to_string(x.dim()) + "D");
+    return x.dim() < 2 ? x : transpose(x, 0, 1);
+  });
+  cls.def("expand", [](const Tensor &x, py::args sizes) {
+    return expand(x, shapeOrArgs(sizes));
+  });
+  cls.def("expand_as", [](const Tensor &x, const Tensor &other) {
+    return expand(x, other.shape());
+  });
+  m.def("broadcast_to", [](const Tensor &x, py::handle shape) {
+    return expand(x, shapeFromObject(shape));
+  });
+  defBoth(m, cls, "unsqueeze", &unsqueeze);
+  defBoth(m, cls, "squeeze",
+          [](const Tensor &x, py::handle dim) { return squeeze(x, optionalDim(dim)); },
+          py::arg("dim") = py::none());
+  cls.def("contiguous", &contiguous);
+  defBoth(m, cls, "clone", &clone);
+  cls.def("detach", [](const Tensor &x) { return x; });
+  m.def("cat",
+        [](std::vector<Tensor> tensors, int64_t dim) { return cat(tensors, dim); },
+        py::arg("tensors"), py::arg("dim") = 0);
+  m.def("concat",
+        [](std::vector<Tensor> tensors, int64_t dim) { return cat(tensors, dim); },
+        py::arg("tensors"), py::arg("dim") = 0);
+  m.def("stack",
+        [](std::vector<Tensor> tensors, int64_t dim) { return stack(tensors, dim); },
+        py::arg("tensors"), py::arg("dim") = 0);
+  defBoth(m, cls, "index_select",
+          [](const Tensor &x, int64_t dim, const Tensor &index) {
+            if (index.dim() > 1)
+              throwError(Error::Kind::Index,
+                         "index_select(): Index is supposed to be a vector");
+            return gather(x, dim, index);
+          });
+  defBoth(m, cls, "masked_select", &maskedSelect);
+
+  // Conversions.
+  cls.def("to", &toImpl);
+  cls.def("type_as", [](const Tensor &x, const Tensor &other) {
+    return cast(x, other.dtype());
+  });
+  auto converter = [&cls](const char *name, DType dtype) {
+    cls.def(name, [dtype](const Tensor &x) { return cast(x, dtype); });
+  };
+  converter("float", DType::Float32);
+  converter("double", DType::Float64);
+  converter("half", DType::Float16);
+  converter("bfloat16", DType::BFloat16);
+  converter("long", DType::Int64);
+  converter("int", DType::Int32);
+  converter("bool", DType::Bool);
+  cls.def("cpu", [](const Tensor &x) { return x; });
+
+  bindIndexing(cls);
+}
+
+} // namespace ember::python
