@@ -273,7 +273,8 @@ def main():
     print_table(rows)
 
     print()
-    print("Ember cold (first call: trace + compile + run) and checks:")
+    print("Ember cold (first call: trace + compile + run) and checks; 0 compiles means an")
+    print("earlier row compiled the same graph (dims are dynamic, so sizes share code):")
     for case, r in rows:
         warn = (f"  WARNING: {r['warm_compiles']} compile(s) during timing"
                 if r["warm_compiles"] else "")
