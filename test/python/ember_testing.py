@@ -47,13 +47,13 @@ def random_array(rng, shape, dtype, low=-3.0, high=3.0, nonzero=False):
     """Random values for `dtype` (a name) as a NumPy array (float32 for bf16)."""
     shape = tuple(shape)
     if dtype == "bool":
-        return np.ones(shape, bool) if nonzero else rng.random(shape) < 0.5
+        return np.asarray(np.ones(shape, bool) if nonzero else rng.random(shape) < 0.5)
     if dtype in INT_DTYPES:
-        values = rng.integers(int(low), int(high) + 1, size=shape)
+        values = np.asarray(rng.integers(int(low), int(high) + 1, size=shape))
         if nonzero:
             values[values == 0] = 1
         return values.astype(dtype)
-    values = rng.uniform(low, high, size=shape)
+    values = np.asarray(rng.uniform(low, high, size=shape))
     if nonzero:
         values = np.where(np.abs(values) < 0.25, 0.25, values)
     if dtype == "bfloat16":

@@ -52,20 +52,24 @@ def test_arithmetic_on_bools(rng, name):
     assert_close(fn(x, y), fn(t, u))
 
 
+def scalar_forms(scalar):
+    return {
+        "add": lambda a: a + scalar, "radd": lambda a: scalar + a,
+        "sub": lambda a: a - scalar, "rsub": lambda a: scalar - a,
+        "mul": lambda a: a * scalar, "rmul": lambda a: scalar * a,
+        "truediv": lambda a: a / scalar, "rtruediv": lambda a: scalar / a,
+        "pow": lambda a: a ** scalar, "rpow": lambda a: scalar ** a,
+    }
+
+
 @pytest.mark.parametrize("dtype", ALL_DTYPES)
 @pytest.mark.parametrize("scalar", [2, 2.5, True])
-def test_scalar_operands_and_reflected_forms(rng, dtype, scalar):
+@pytest.mark.parametrize("kind", ["arithmetic", "pow"])
+def test_scalar_operands_and_reflected_forms(rng, kind, dtype, scalar):
     # Positive values keep integer powers and divisions defined.
     x, t = pair(rng, (2, 3), dtype, low=1, high=3)
-    forms = [
-        lambda a: a + scalar, lambda a: scalar + a,
-        lambda a: a - scalar, lambda a: scalar - a,
-        lambda a: a * scalar, lambda a: scalar * a,
-        lambda a: a / scalar, lambda a: scalar / a,
-        lambda a: a ** scalar, lambda a: scalar ** a,
-    ]
-    if dtype == "bool" and scalar is True:
-        forms = forms[:2] + forms[4:6] + forms[6:8]  # bool - bool is an error
+    forms = [form for name, form in scalar_forms(scalar).items()
+             if ("pow" in name) == (kind == "pow")]
     expected = []
     for form in forms:
         try:

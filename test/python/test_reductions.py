@@ -115,6 +115,16 @@ def test_max_min_arg_dtypes(rng, dtype):
         assert_close(got, want)
 
 
+def test_opposite_arg_reductions_in_one_graph(rng):
+    # argmax and argmin of the same input are computed together (one sync).
+    x, t = pair(rng, (4, 6))
+    pending = [(x.argmax(1), t.argmax(1)), (x.argmin(1), t.argmin(1)),
+               (x.argmax(), t.argmax()), (x.argmin(), t.argmin()),
+               (x.max(0).indices, t.max(0).indices), (x.min(0).indices, t.min(0).indices)]
+    for got, want in pending:
+        assert_close(got, want)
+
+
 def test_max_min_of_bools(rng):
     x, t = pair(rng, (4, 6), "bool")
     assert_close(x.max(), t.max())

@@ -16,15 +16,16 @@ from ember_testing import ALL_DTYPES, assert_close, pair
     ((6,), (1, 6)),
     ((1,), ()),
     ((), (1, 1)),
-    ((0, 4), (2, 0, -1)),
+    ((0, 4), (4, 0)),
 ])
 def test_reshape_and_view(rng, shape, new):
     x, t = pair(rng, shape)
     assert_close(x.reshape(new), t.reshape(new))
-    assert_close(x.reshape(*new), t.reshape(*new))
+    if new:
+        assert_close(x.reshape(*new), t.reshape(*new))
+        assert_close(x.view(*new), t.view(*new))
     assert_close(ember.reshape(x, new), torch.reshape(t, new))
     assert_close(x.view(new), t.view(new))
-    assert_close(x.view(*new), t.view(*new))
 
 
 @pytest.mark.parametrize("dtype", ALL_DTYPES)
@@ -69,6 +70,7 @@ def test_permute(rng, dims):
     assert_close(ember.permute(x, dims), torch.permute(t, dims))
 
 
+@pytest.mark.filterwarnings("ignore:The use of `x.T`")
 def test_T(rng):
     for shape in [(3, 5), (4,), ()]:
         x, t = pair(rng, shape)
@@ -171,7 +173,7 @@ def test_cat_and_stack_dtypes(rng, dtype):
 
 def test_cat_of_views(rng):
     x, t = pair(rng, (4, 6))
-    assert_close(ember.cat([x.T, x[:, ::2].T], 1), torch.cat([t.T, t[:, ::2].T], 1))
+    assert_close(ember.cat([x.T, x[:, ::2].T], 0), torch.cat([t.T, t[:, ::2].T], 0))
     assert_close(ember.cat([x[1], x[3]]), torch.cat([t[1], t[3]]))
 
 

@@ -146,7 +146,7 @@ def test_item_returns_python_scalars(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", ALL_DTYPES)
-@pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 3), (2, 0), (2, 1, 2)])
+@pytest.mark.parametrize("shape", [(), (2, 0), (2, 3), (2, 1, 2)])
 def test_tolist_matches_torch_exactly(rng, dtype, shape):
     x, t = pair(rng, shape, dtype)
     got = x.tolist()
