@@ -3,6 +3,9 @@
 #include "ember/Compiler/Passes.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
@@ -20,7 +23,42 @@ MemRefType bufferTypeFor(RankedTensorType type) {
   return MemRefType::get(type.getShape(), type.getElementType());
 }
 
+/// Gives every op its own init tensor. CSE merges identical `tensor.empty`
+/// and `linalg.fill` inits of different ops (two reductions starting from
+/// 0); empty-tensor elimination would then point the shared init at one
+/// output buffer and bufferization would copy one result over the other.
+void unshareInits(func::FuncOp func) {
+  SmallVector<OpOperand *> shared;
+  func.walk([&](DestinationStyleOpInterface op) {
+    for (OpOperand &init : op.getDpsInitsMutable()) {
+      Operation *producer = init.get().getDefiningOp();
+      if (producer && isa<tensor::EmptyOp, linalg::FillOp>(producer) &&
+          !init.get().hasOneUse())
+        shared.push_back(&init);
+    }
+  });
+  OpBuilder builder(func.getContext());
+  for (OpOperand *init : shared) {
+    Value value = init->get();
+    if (value.hasOneUse())
+      continue; // the other users already took copies
+    Operation *producer = value.getDefiningOp();
+    builder.setInsertionPoint(init->getOwner());
+    Operation *copy = builder.clone(*producer);
+    // A fill's own init must not be shared either.
+    if (auto fill = dyn_cast<linalg::FillOp>(copy)) {
+      OpOperand &fillInit = fill.getDpsInitsMutable()[0];
+      if (Operation *empty = fillInit.get().getDefiningOp<tensor::EmptyOp>()) {
+        builder.setInsertionPoint(copy);
+        fillInit.set(builder.clone(*empty)->getResult(0));
+      }
+    }
+    init->set(copy->getResult(cast<OpResult>(value).getResultNumber()));
+  }
+}
+
 LogicalResult rewriteFunction(func::FuncOp func) {
+  unshareInits(func);
   FunctionType oldType = func.getFunctionType();
   for (Type type : llvm::concat<const Type>(oldType.getInputs(),
                                             oldType.getResults()))

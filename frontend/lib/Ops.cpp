@@ -145,7 +145,8 @@ Tensor unary(OpCode op, const Tensor &x) {
     break;
   case OpCode::Not:
     if (isFloating(dtype))
-      notForDtype("bitwise_not_cpu", dtype);
+      typeError("~ (bitwise_not) is only supported for integer and bool "
+                "tensors, not " + std::string(dtypeName(dtype)));
     break;
   default:
     // exp, log, sqrt, ...: integers compute in the default float dtype.
@@ -223,10 +224,17 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
       NodeRef base = operandNode(a, dtype);
       return fromNode(integerPower(base, b.scalar.i, dtype, shape));
     }
-    if (!isFloating(dtype))
-      notImplemented("pow of " + std::string(dtypeName(dtype)) +
-                     " tensors is only implemented for non-negative integer "
-                     "scalar exponents");
+    if (!isFloating(dtype) && !b.tensor && b.scalar.i < 0)
+      runtimeError("Integers to negative integer powers are not allowed.");
+    if (!isFloating(dtype)) {
+      // Integer powers through float64 pow, exact below 2^53.
+      if (dtype == DType::Bool)
+        dtype = DType::Int64;
+      NodeRef lhs = operandNode(a, DType::Float64);
+      NodeRef rhs = operandNode(b, DType::Float64);
+      NodeRef power = makeNode(OpCode::Pow, DType::Float64, shape, {lhs, rhs});
+      return fromNode(castNode(power, dtype));
+    }
     break;
   }
   default:

@@ -115,6 +115,7 @@ def format_tensor(t):
             body = fmt.format(a.item(), pad=False)
         else:
             body = _format_nd(a, fmt, len(prefix), summarize)
-    if name not in _IMPLIED:
+    # An empty literal implies only the default float dtype.
+    if name not in _IMPLIED or (a.size == 0 and name != "float32"):
         suffixes.append("dtype=ember." + name)
     return prefix + body + "".join(", " + s for s in suffixes) + ")"

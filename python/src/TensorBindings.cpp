@@ -526,12 +526,25 @@ void bindTensor(py::module_ &m) {
   defBoth(m, cls, "masked_select", &maskedSelect);
 
   // Conversions.
-  cls.def("to", &toImpl);
+  cls.def("to", [](py::handle self, const py::args &args,
+                   const py::kwargs &kwargs) -> py::object {
+    const Tensor &x = self.cast<const Tensor &>();
+    Tensor result = toImpl(x, args, kwargs);
+    if (result.impl == x.impl)
+      return py::reinterpret_borrow<py::object>(self);
+    return py::cast(result);
+  });
   cls.def("type_as", [](const Tensor &x, const Tensor &other) {
     return cast(x, other.dtype());
   });
+  // Like torch, a conversion to the tensor's own dtype returns the tensor.
   auto converter = [&cls](const char *name, DType dtype) {
-    cls.def(name, [dtype](const Tensor &x) { return cast(x, dtype); });
+    cls.def(name, [dtype](py::handle self) -> py::object {
+      const Tensor &x = self.cast<const Tensor &>();
+      if (x.dtype() == dtype)
+        return py::reinterpret_borrow<py::object>(self);
+      return py::cast(cast(x, dtype));
+    });
   };
   converter("float", DType::Float32);
   converter("double", DType::Float64);

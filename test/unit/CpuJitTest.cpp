@@ -539,7 +539,7 @@ TEST(CpuJit, ArgmaxAndArgminTakeTheFirstExtreme) {
 // result over the second before the second is copied out (both outputs equal
 // the first). Needs each init to keep a single use before empty-tensor
 // elimination (compiler/lib/CpuPipeline.cpp or DestinationAbi.cpp).
-TEST(CpuJit, DISABLED_ReductionsSharingAnInit) {
+TEST(CpuJit, ReductionsSharingAnInit) {
   const std::string source = R"mlir(
 func.func @pair(%x: tensor<?x?xf32>) -> (tensor<?xf32>, tensor<?xf32>, tensor<?xi64>, tensor<?xi64>) {
   %twice = ember.add %x, %x : tensor<?x?xf32>, tensor<?x?xf32> -> tensor<?x?xf32>
