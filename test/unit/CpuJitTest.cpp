@@ -533,12 +533,9 @@ TEST(CpuJit, ArgmaxAndArgminTakeTheFirstExtreme) {
   }
 }
 
-// Disabled: wrong results today. CSE gives both reductions one
-// `linalg.fill` init; eliminate-empty-tensors then turns that init into the
-// first result's destination buffer, and bufferization copies the first
-// result over the second before the second is copied out (both outputs equal
-// the first). Needs each init to keep a single use before empty-tensor
-// elimination (compiler/lib/CpuPipeline.cpp or DestinationAbi.cpp).
+// Two reductions whose identical `linalg.fill` inits CSE merges must still
+// write their own results (the destination ABI gives each op its own init;
+// before that, eliminate-empty-tensors made both outputs the first result).
 TEST(CpuJit, ReductionsSharingAnInit) {
   const std::string source = R"mlir(
 func.func @pair(%x: tensor<?x?xf32>) -> (tensor<?xf32>, tensor<?xf32>, tensor<?xi64>, tensor<?xi64>) {
