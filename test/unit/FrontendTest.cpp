@@ -1,0 +1,134 @@
+//===- FrontendTest.cpp - the C++ eager API ---------------------------------===//
+//
+// Views and their strides, lazy evaluation, the structure-keyed compile
+// cache, in-place updates through views, and errors at the op call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Frontend/Tensor.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+using namespace ember;
+
+namespace {
+
+Tensor randomMatrix(int64_t rows, int64_t cols, std::vector<float> &values,
+                    unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  values.resize(rows * cols);
+  for (float &v : values)
+    v = dist(rng);
+  return fromData(values.data(), {rows, cols}, DType::Float32);
+}
+
+/// Element (i, j) of a 2-D float32 tensor, through its strides.
+float at(const Tensor &x, int64_t i, int64_t j) {
+  const float *data = static_cast<const float *>(x.data());
+  return data[i * x.strides()[0] + j * x.strides()[1]];
+}
+
+TEST(Frontend, ViewsShareStorageAndHaveTorchStrides) {
+  std::vector<float> values;
+  Tensor x = randomMatrix(4, 6, values, 1);
+  Tensor t = transpose(x, 0, 1);
+  EXPECT_EQ(t.shape(), Shape({6, 4}));
+  EXPECT_EQ(t.strides(), Shape({1, 6}));
+  EXPECT_FALSE(t.isContiguous());
+  EXPECT_EQ(&t.storage(), &x.storage());
+
+  Tensor s = slice(x, 1, 1, 6, 2); // x[:, 1::2]
+  EXPECT_EQ(s.shape(), Shape({4, 3}));
+  EXPECT_EQ(s.strides(), Shape({6, 2}));
+  EXPECT_EQ(s.offset(), 1);
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      EXPECT_EQ(at(s, i, j), values[i * 6 + 1 + 2 * j]);
+
+  // A reshape that strides allow is a view; one they do not is a copy.
+  EXPECT_EQ(&reshape(x, {2, 12}).storage(), &x.storage());
+  EXPECT_NE(&reshape(t, {24}).storage(), &x.storage());
+  EXPECT_THROW(view(t, {24}), Error);
+}
+
+TEST(Frontend, OpsAreLazyAndComputeOnRead) {
+  std::vector<float> a, b;
+  Tensor x = randomMatrix(3, 5, a, 2), y = randomMatrix(3, 5, b, 3);
+  Tensor z = binary(OpCode::Mul, binary(OpCode::Add, x, y), Scalar::fromFloat(2));
+  EXPECT_NE(z.storage().pending, nullptr);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 5; ++j)
+      EXPECT_FLOAT_EQ(at(z, i, j), (a[i * 5 + j] + b[i * 5 + j]) * 2);
+  EXPECT_EQ(z.storage().pending, nullptr);
+}
+
+TEST(Frontend, NewSizesReuseTheCompiledGraph) {
+  auto program = [](int64_t rows) {
+    std::vector<float> values;
+    Tensor x = randomMatrix(rows, 7, values, rows);
+    Tensor r = reduce(OpCode::Sum, unary(OpCode::Exp, x), {1}, false);
+    const float *data = static_cast<const float *>(r.data());
+    for (int64_t i = 0; i < rows; ++i) {
+      double expected = 0;
+      for (int64_t j = 0; j < 7; ++j)
+        expected += std::exp(double(values[i * 7 + j]));
+      EXPECT_NEAR(data[i], expected, 1e-4 * std::abs(expected));
+    }
+  };
+  program(5);
+  uint64_t compiles = compileStats().compiles;
+  uint64_t hits = compileStats().cacheHits;
+  program(9);
+  program(33);
+  EXPECT_EQ(compileStats().compiles, compiles);
+  EXPECT_EQ(compileStats().cacheHits, hits + 2);
+  // A size of 1 is part of the structure (it broadcasts): new program.
+  program(1);
+  EXPECT_EQ(compileStats().compiles, compiles + 1);
+}
+
+TEST(Frontend, InPlaceThroughAViewUpdatesTheBase) {
+  std::vector<float> values;
+  Tensor x = randomMatrix(4, 4, values, 4);
+  Tensor before = clone(x);
+  Tensor column = select(transpose(x, 0, 1), 0, 2); // x[:, 2]
+  inplaceBinary(OpCode::Add, column, Scalar::fromFloat(10));
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 4; ++j) {
+      float expected = values[i * 4 + j] + (j == 2 ? 10.0f : 0.0f);
+      EXPECT_FLOAT_EQ(at(x, i, j), expected);
+      EXPECT_FLOAT_EQ(at(before, i, j), values[i * 4 + j]);
+    }
+}
+
+TEST(Frontend, MismatchesRaiseAtTheCallNamingShapes) {
+  Tensor a = full({2, 3}, Scalar::fromFloat(1), DType::Float32);
+  Tensor b = full({4}, Scalar::fromFloat(1), DType::Float32);
+  try {
+    binary(OpCode::Add, a, b);
+    FAIL() << "broadcast mismatch not reported";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.kind, Error::Kind::Runtime);
+    EXPECT_NE(std::string(e.what()).find("[2, 3]"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("[4]"), std::string::npos);
+  }
+  try {
+    matmul(a, full({4, 5}, Scalar::fromFloat(1), DType::Float32));
+    FAIL() << "matmul mismatch not reported";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("[4, 5]"), std::string::npos);
+  }
+  try {
+    select(a, 0, 2);
+    FAIL() << "index out of range not reported";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.kind, Error::Kind::Index);
+  }
+}
+
+} // namespace
