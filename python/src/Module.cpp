@@ -101,6 +101,13 @@ void checkDevice(py::handle device) {
                    "' is not available: this build of ember runs on the cpu");
 }
 
+/// Autograd is not built yet: refuse rather than silently ignore the flag.
+void checkRequiresGrad(bool requiresGrad) {
+  if (requiresGrad)
+    throwError(Error::Kind::NotImplemented,
+               "requires_grad=True: autograd is not implemented in ember yet");
+}
+
 Tensor arangeImpl(py::handle a, py::handle b, py::handle c, py::handle dtype) {
   Scalar start = Scalar::fromInt(0), end, step = Scalar::fromInt(1);
   if (b.is_none()) {
@@ -186,6 +193,7 @@ PYBIND11_MODULE(_ember, m) {
         [](py::handle data, py::handle dtype, py::handle device,
            bool requiresGrad) {
           checkDevice(device);
+          checkRequiresGrad(requiresGrad);
           return tensorFromData(data, parseDType(dtype));
         },
         py::arg("data"), py::kw_only(), py::arg("dtype") = py::none(),
@@ -208,6 +216,7 @@ PYBIND11_MODULE(_ember, m) {
         [make](py::args args, py::handle dtype, py::handle device,
                bool requiresGrad) {
           checkDevice(device);
+          checkRequiresGrad(requiresGrad);
           return make(shapeFromArgs(args), dtype);
         },
         py::kw_only(), py::arg("dtype") = py::none(),
@@ -232,6 +241,7 @@ PYBIND11_MODULE(_ember, m) {
         [](py::handle size, py::handle value, py::handle dtype,
            py::handle device, bool requiresGrad) {
           checkDevice(device);
+          checkRequiresGrad(requiresGrad);
           Scalar v = scalarArg(value, "fill_value");
           return full(shapeFromObject(size), v, dtypeOr(dtype, dtypeOfFill(v)));
         },
@@ -242,6 +252,7 @@ PYBIND11_MODULE(_ember, m) {
         [](py::handle a, py::handle b, py::handle c, py::handle dtype,
            py::handle device, bool requiresGrad) {
           checkDevice(device);
+          checkRequiresGrad(requiresGrad);
           return arangeImpl(a, b, c, dtype);
         },
         py::arg("start"), py::arg("end") = py::none(),
@@ -252,6 +263,7 @@ PYBIND11_MODULE(_ember, m) {
         [](py::handle start, py::handle end, int64_t steps, py::handle dtype,
            py::handle device, bool requiresGrad) {
           checkDevice(device);
+          checkRequiresGrad(requiresGrad);
           return linspace(scalarArg(start, "start").f,
                           scalarArg(end, "end").f, steps,
                           dtypeOr(dtype, kDefaultFloat));
@@ -264,6 +276,7 @@ PYBIND11_MODULE(_ember, m) {
            bool requiresGrad) {
           // randint(high, size) or randint(low, high, size).
           checkDevice(device);
+          checkRequiresGrad(requiresGrad);
           if (args.size() != 2 && args.size() != 3)
             throwError(Error::Kind::Type,
                        "randint() expects (high, size) or (low, high, size)");
