@@ -2,8 +2,11 @@
 //
 // On sync, every live storage with a pending value becomes an output of one
 // graph. The graph's cache key is its structure: ops, attributes, dtypes,
-// ranks, and for every dim whether it is 1 and which other dims it equals —
-// never the sizes themselves, which reach the compiled code at run time.
+// ranks, and for every dim whether it is 1 — never the sizes themselves,
+// which reach the compiled code at run time. Which dims equal each other is
+// left out on purpose: the emitted code is the same for every equality
+// pattern (dims are static 1 or dynamic), and keying on it would recompile
+// whenever a batch size happens to equal another dim.
 //
 //===----------------------------------------------------------------------===//
 
@@ -91,13 +94,6 @@ void collectNodes(const std::vector<Node *> &outputs, GraphPlan &plan) {
 /// The cache key and the run-time size vector of `plan`.
 void describe(const GraphPlan &plan, std::vector<int64_t> &key,
               std::vector<int64_t> &structure, std::vector<int64_t> &sizes) {
-  llvm::SmallDenseMap<int64_t, int64_t, 16> sizeClass;
-  auto classOf = [&](int64_t size) -> int64_t {
-    if (size == 1)
-      return -1;
-    auto [it, inserted] = sizeClass.try_emplace(size, sizeClass.size());
-    return it->second;
-  };
   for (Node *node : plan.nodes) {
     structure.push_back(static_cast<int64_t>(node->op) |
                         static_cast<int64_t>(node->dtype) << 8 |
@@ -114,8 +110,12 @@ void describe(const GraphPlan &plan, std::vector<int64_t> &key,
       memcpy(&bits, &node->f, sizeof(bits));
       structure.push_back(isFloating(node->dtype) ? bits : node->i);
     }
-    for (int64_t d : node->shape)
-      key.push_back(classOf(d));
+    // One bit per dim: is it 1 (it broadcasts) or not.
+    uint64_t ones = 0;
+    for (size_t d = 0; d < node->shape.size(); ++d)
+      if (node->shape[d] == 1)
+        ones |= uint64_t(1) << (d % 64);
+    key.push_back(static_cast<int64_t>(ones));
     if (takesSizeSlots(*node))
       for (int64_t d : node->shape)
         if (d != 1)
@@ -150,8 +150,8 @@ CompiledGraph &lookupOrCompile(const GraphPlan &plan,
 
   int &seen = s.structures[structure];
   if (logCompiles()) {
-    const char *reason = seen ? "new size pattern (which dims are 1 or equal) "
-                                "of a program compiled before"
+    const char *reason = seen ? "new pattern of size-1 dims in a program "
+                                "compiled before"
                               : "new program";
     const Node *last = plan.outputs.back();
     std::string where =

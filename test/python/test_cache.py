@@ -69,6 +69,25 @@ def test_a_new_batch_size_compiles_nothing(rng):
         assert delta["cache_hits"] > 0
 
 
+def test_a_batch_size_equal_to_another_dim_compiles_nothing(rng):
+    # Batch 6 equals the inner dim and 5 the output dim: the code does not
+    # depend on which dims are equal, so neither may recompile.
+    w, u = pair(rng, (6, 5))
+    x, t = pair(rng, (9, 6))
+    assert_close(program(x, w), torch_program(t, u), atol=1e-5)
+    for batch in (6, 5):
+        x, t = pair(rng, (batch, 6))
+        before = ember.compile_stats()
+        assert_close(program(x, w), torch_program(t, u), atol=1e-5)
+        assert stats_delta(before)["compiles"] == 0, f"batch {batch} recompiled"
+
+
+def test_a_batch_of_one_is_a_new_pattern_and_still_correct(rng):
+    w, u = pair(rng, (6, 5))
+    x, t = pair(rng, (1, 6))
+    assert_close(program(x, w), torch_program(t, u), atol=1e-5)
+
+
 def test_a_different_program_compiles(rng):
     x, t = pair(rng, (3, 4))
     (x * 2.0 + 1.0).numpy()
