@@ -134,7 +134,11 @@ void defBoth(py::module_ &m, Class &cls, const char *name, F f,
 } // namespace
 
 void bindTensor(py::module_ &m) {
-  py::class_<Tensor> cls(m, "Tensor");
+  // dynamic_attr: Python subclasses (nn.Parameter) and modules attach
+  // attributes to tensors, as with torch.
+  py::class_<Tensor> cls(m, "Tensor", py::dynamic_attr());
+  // Tensor(other) shares other's storage (how nn.Parameter wraps data).
+  cls.def(py::init([](const Tensor &other) { return other; }), py::arg("data"));
 
   // Properties.
   cls.def_property_readonly("shape", [](const Tensor &x) { return sizeObject(x.shape()); })
