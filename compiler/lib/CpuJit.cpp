@@ -30,15 +30,34 @@ void initializeNativeTarget() {
   });
 }
 
-/// Collects diagnostics as "file:line:col: error: message" lines.
+} // namespace
+
+std::string formatLocation(Location loc) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (auto file = loc->findInstanceOf<FileLineColLoc>()) {
+    os << file.getFilename().getValue() << ":" << file.getLine();
+    if (file.getColumn())
+      os << ":" << file.getColumn();
+  } else {
+    os << loc;
+  }
+  return text;
+}
+
+namespace {
+
+/// Collects diagnostics as "file:line: message" lines.
 class DiagnosticCollector {
 public:
   explicit DiagnosticCollector(MLIRContext *context)
       : handler(context, [this](Diagnostic &diag) {
           llvm::raw_string_ostream os(text);
-          os << diag.getLocation() << ": " << diag << "\n";
+          os << formatLocation(diag.getLocation()) << ": " << diag
+             << "\n";
           for (Diagnostic &note : diag.getNotes())
-            os << note.getLocation() << ": note: " << note << "\n";
+            os << formatLocation(note.getLocation()) << ": note: "
+               << note << "\n";
           return success();
         }) {}
   std::string take() { return std::move(text); }

@@ -302,7 +302,7 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
   std::string diagnostics;
   llvm::raw_string_ostream os(diagnostics);
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
-    os << diag.getLocation() << ": " << diag << "\n";
+    os << formatLocation(diag.getLocation()) << ": " << diag << "\n";
     return success();
   });
 

@@ -132,3 +132,34 @@ TEST(Frontend, MismatchesRaiseAtTheCallNamingShapes) {
 }
 
 } // namespace
+
+namespace {
+
+SourceLoc fakeUserLine() {
+  static const std::string file = "user_script.py";
+  return {&file, 42};
+}
+
+TEST(Frontend, CompileErrorsCarryTheUsersFileAndLine) {
+  // The op functions never build an invalid graph, so build one by hand: exp
+  // of an integer tensor does not verify. Its diagnostic must name the
+  // Python line that recorded the node.
+  setLocationProvider(fakeUserLine);
+  Tensor x = full({3}, Scalar::fromInt(2), DType::Int32);
+  Tensor bad = fromNode(makeNode(OpCode::Exp, DType::Int32, {3}, {x.value()}));
+  setLocationProvider(nullptr);
+  try {
+    bad.data();
+    FAIL() << "an invalid graph compiled";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("user_script.py:42"), std::string::npos)
+        << e.what();
+  }
+  // The failed value stays pending and reports again; other work goes on.
+  EXPECT_THROW(bad.data(), Error);
+  bad = Tensor();
+  Tensor ok = binary(OpCode::Add, x, Scalar::fromInt(1));
+  EXPECT_EQ(static_cast<const int32_t *>(ok.data())[0], 3);
+}
+
+} // namespace

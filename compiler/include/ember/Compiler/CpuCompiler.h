@@ -29,6 +29,10 @@ class ExecutionEngine;
 
 namespace ember {
 
+/// A location as users read it: `file:line` for source locations (also
+/// inside fused or named ones), MLIR's form otherwise.
+std::string formatLocation(mlir::Location loc);
+
 /// Registers every dialect and interface the compiler needs (ember, the
 /// upstream dialects it lowers through, bufferization models, LLVM IR
 /// translation).
