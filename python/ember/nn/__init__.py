@@ -1,0 +1,13 @@
+"""``ember.nn``: modules, parameters, ``functional`` and ``init``, with
+PyTorch's names, arguments and defaults.
+
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    loss = nn.CrossEntropyLoss()(model(x), y)
+"""
+
+from ember.nn import functional, init  # noqa: F401
+from ember.nn.module import Module  # noqa: F401
+from ember.nn.modules import (  # noqa: F401
+    GELU, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear,
+    LogSoftmax, ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, Softmax, Tanh)
+from ember.nn.parameter import Parameter  # noqa: F401

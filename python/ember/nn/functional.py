@@ -1,0 +1,238 @@
+"""``nn.functional``: the stateless forms of the layers and losses.
+
+Everything is written with ember tensor ops, so it traces lazily into the
+program of the surrounding step. Differences from torch are noted per
+function (class indices are not bounds-checked: that would read the targets
+on the host and end the lazy program).
+"""
+
+import math
+
+import ember
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``; weight is (out_features, in_features)."""
+    output = ember.matmul(input, weight.t())
+    return output if bias is None else output + bias
+
+
+def relu(input, inplace=False):
+    if inplace:
+        return input.clamp_(min=0)
+    return ember.relu(input)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x); ``approximate="tanh"`` uses
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    if approximate == "none":
+        return ember.gelu(input)
+    if approximate == "tanh":
+        inner = math.sqrt(2.0 / math.pi) * (input + 0.044715 * input * input * input)
+        return 0.5 * input * (1.0 + ember.tanh(inner))
+    raise ValueError(f"approximate argument must be either none or tanh, got {approximate}")
+
+
+def tanh(input):
+    return ember.tanh(input)
+
+
+def sigmoid(input):
+    return ember.sigmoid(input)
+
+
+def _softmax_dim(name, dim):
+    if dim is None:
+        raise TypeError(f"{name}(): the dim argument is required (torch's implicit "
+                        f"choice of dim is deprecated and not supported)")
+    return dim
+
+
+def softmax(input, dim=None, dtype=None):
+    return ember.softmax(input, _softmax_dim("softmax", dim), dtype=dtype)
+
+
+def log_softmax(input, dim=None, dtype=None):
+    return ember.log_softmax(input, _softmax_dim("log_softmax", dim), dtype=dtype)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalizes over the last ``len(normalized_shape)`` dims with the
+    biased variance, then scales by ``weight`` and shifts by ``bias``."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    count = len(normalized_shape)
+    if count == 0 or tuple(input.shape[input.dim() - count:]) != normalized_shape:
+        raise RuntimeError(
+            f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+            f"[*, {', '.join(str(d) for d in normalized_shape)}], but got input of size "
+            f"{list(input.shape)}")
+    dims = tuple(range(input.dim() - count, input.dim()))
+    mean = input.mean(dims, keepdim=True)
+    centered = input - mean
+    variance = (centered * centered).mean(dims, keepdim=True)
+    output = centered * ember.rsqrt(variance + eps)
+    if weight is not None:
+        output = output * weight
+    if bias is not None:
+        output = output + bias
+    return output
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zeroes each element with probability ``p`` (ember.rand) and scales
+    the rest by 1 / (1 - p); the identity unless ``training``."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        output = ember.zeros_like(input)
+    else:
+        keep = ember.rand(tuple(input.shape)) < (1.0 - p)
+        output = ember.where(keep, input * (1.0 / (1.0 - p)), 0.0)
+    return input.copy_(output) if inplace else output
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of ``weight`` picked by the integer tensor ``input``: the result
+    has shape ``input.shape + (embedding_dim,)``. ``padding_idx`` only
+    matters for gradients (and Embedding's initialization)."""
+    if input.is_floating_point() or input.dtype == ember.bool:
+        raise RuntimeError(
+            f"Expected tensor for argument #1 'indices' to have one of the following scalar "
+            f"types: Long, Int; but got {input.dtype} instead")
+    rows = weight.index_select(0, input.reshape(-1))
+    return rows.reshape(*input.shape, weight.shape[1])
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean (or sum, or element-wise) squared difference."""
+    difference = input - target
+    return _reduce(difference * difference, reduction)
+
+
+def _class_mask(target, num_classes, ignore_index):
+    """(..., C) bool: element [..., c] is target[...] == c. Targets outside
+    [0, C) and ``ignore_index`` give rows of False."""
+    mask = target.unsqueeze(-1) == ember.arange(num_classes)
+    if 0 <= ignore_index < num_classes:
+        mask = mask & (target != ignore_index).unsqueeze(-1)
+    return mask
+
+
+def _classes_last(input, target):
+    """(N, C, d1, ...) input and (N, d1, ...) target -> (M, C) and (M,)."""
+    if input.dim() == 1:
+        return input.unsqueeze(0), target.reshape(1), True
+    if input.dim() > 2:
+        permutation = [0] + list(range(2, input.dim())) + [1]
+        input = input.permute(*permutation).reshape(-1, input.shape[1])
+        target = target.reshape(-1)
+    return input, target, False
+
+
+def _check_targets(input, target):
+    expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.dim() > 1 else ()
+    if tuple(target.shape) != expected:
+        raise ValueError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    if target.is_floating_point() or target.dtype == ember.bool:
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """The negative of ``input[i, target[i]]`` (log-probabilities, classes on
+    dim 1), weighted by ``weight[target[i]]``; targets equal to
+    ``ignore_index`` count for nothing, also in the mean's denominator."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    _check_targets(input, target)
+    shape = tuple(target.shape)
+    logp, flat_target, _ = _classes_last(input, target)
+    num_classes = logp.shape[1]
+    mask = _class_mask(flat_target, num_classes, ignore_index)
+    picked = ember.where(mask, logp, 0.0).sum(-1)
+    if weight is None:
+        row_weight = mask.sum(-1).to(logp.dtype)
+    else:
+        row_weight = ember.where(mask, weight, 0.0).sum(-1)
+    loss = -(picked * row_weight) if weight is not None else -picked
+    if reduction == "none":
+        return loss.reshape(*shape)
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / row_weight.sum()
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """``nll_loss(log_softmax(input, 1), target)`` for class indices
+    (classes on dim 1, or the only dim); a floating ``target`` of the
+    input's shape holds class probabilities instead. ``label_smoothing``
+    mixes in the uniform distribution, as in torch."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                         f"{label_smoothing}")
+    class_dim = 0 if input.dim() == 1 else 1
+    logp = ember.log_softmax(input, class_dim)
+    num_classes = input.shape[class_dim]
+    if target.is_floating_point():
+        return _cross_entropy_with_probabilities(logp, target, weight, reduction,
+                                                 label_smoothing, class_dim)
+    loss = nll_loss(logp, target, weight, ignore_index, reduction)
+    if label_smoothing == 0.0:
+        return loss
+    # The smoothing term: -sum_c w_c logp_c / C for each kept target.
+    _check_targets(input, target)
+    flat_logp, flat_target, _ = _classes_last(logp, target)
+    mask = _class_mask(flat_target, num_classes, ignore_index)
+    kept = mask.sum(-1) > 0
+    terms = flat_logp if weight is None else flat_logp * weight
+    smooth = ember.where(kept, -terms.sum(-1), 0.0)
+    if reduction == "none":
+        smooth = smooth.reshape(*target.shape)
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    else:
+        if weight is None:
+            denominator = kept.sum()
+        else:
+            denominator = ember.where(mask, weight, 0.0).sum()
+        smooth = smooth.sum() / denominator
+    return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / num_classes)
+
+
+def _cross_entropy_with_probabilities(logp, target, weight, reduction, label_smoothing,
+                                      class_dim):
+    if tuple(target.shape) != tuple(logp.shape):
+        raise RuntimeError(f"Expected target of the input's shape {list(logp.shape)} for "
+                           f"class probabilities, got {list(target.shape)}")
+    num_classes = logp.shape[class_dim]
+    if label_smoothing > 0.0:
+        target = target * (1.0 - label_smoothing) + label_smoothing / num_classes
+    terms = logp * target
+    if weight is not None:
+        shape = [1] * logp.dim()
+        shape[class_dim] = num_classes
+        terms = terms * weight.reshape(*shape)
+    loss = -terms.sum(class_dim)
+    if reduction == "mean":
+        # torch divides by the batch size (every element but the classes).
+        return loss.sum() / (logp.numel() // num_classes)
+    return _reduce(loss, reduction)

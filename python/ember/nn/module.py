@@ -1,0 +1,407 @@
+"""``nn.Module``: the base class of layers and models, as in torch.
+
+A module holds its parameters, buffers and submodules in three ordered dicts,
+filled by attribute assignment (``self.weight = Parameter(...)``,
+``self.fc = Linear(...)``) or the ``register_*`` methods, and found again by
+attribute access. ``state_dict()`` names them with dotted prefixes
+(``"fc.weight"``), as torch does, so the same keys address the same tensors.
+"""
+
+import collections
+import collections.abc
+
+from ember._ember import Tensor
+from ember._grad_mode import no_grad
+from ember.nn.parameter import Parameter
+
+_IncompatibleKeys = collections.namedtuple("IncompatibleKeys",
+                                           ["missing_keys", "unexpected_keys"])
+
+
+def _check_name(kind, name, owner):
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
+    if "." in name:
+        raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+    if name == "":
+        raise KeyError(f'{kind} name can\'t be empty string ""')
+    if hasattr(owner, name) and not _is_registered(owner, name):
+        raise KeyError(f"attribute '{name}' already exists")
+
+
+def _is_registered(module, name):
+    d = module.__dict__
+    return any(name in d.get(slot, ()) for slot in ("_parameters", "_buffers", "_modules"))
+
+
+def _add_indent(text, spaces):
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+class Module:
+    """Base class for all neural network modules; subclasses define ``forward``.
+
+    ``module(x)`` calls ``forward(x)``. Submodules assigned as attributes are
+    registered, so ``parameters()``, ``train()``/``eval()``, ``zero_grad()``
+    and ``state_dict()`` reach them.
+    """
+
+    training: bool
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", collections.OrderedDict())
+        object.__setattr__(self, "_buffers", collections.OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", collections.OrderedDict())
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # Registration -----------------------------------------------------------
+
+    def register_parameter(self, name, param):
+        """Adds ``param`` (a Parameter, or None for an absent one) as ``name``."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        _check_name("parameter", name, self)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
+                            f"'{name}' (ember.nn.Parameter or None required)")
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Adds ``tensor`` (or None) as buffer ``name``: state that is not a
+        parameter (running statistics); in ``state_dict()`` unless
+        ``persistent=False``."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        _check_name("buffer", name, self)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer "
+                            f"'{name}' (ember.Tensor or None required)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name, module):
+        """Adds ``module`` (or None) as submodule ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        _check_name("module", name, self)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self._forget(name, keep="_parameters")
+            self.register_parameter(name, value)
+            return
+        if params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter "
+                                f"'{name}' (ember.nn.Parameter or None expected)")
+            params[name] = None
+            return
+        modules = d.get("_modules")
+        if isinstance(value, Module):
+            if modules is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            self._forget(name, keep="_modules")
+            modules[name] = value
+            return
+        if modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
+                                f"'{name}' (ember.nn.Module or None expected)")
+            modules[name] = None
+            return
+        buffers = d.get("_buffers")
+        if buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer "
+                                f"'{name}' (ember.Tensor or None expected)")
+            buffers[name] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def _forget(self, name, keep=None):
+        """Removes ``name`` from the instance dict and every registry but
+        ``keep`` (where a re-assignment keeps its place in the order)."""
+        self.__dict__.pop(name, None)
+        for slot in ("_parameters", "_buffers", "_modules"):
+            if slot != keep:
+                self.__dict__[slot].pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: the registered entries.
+        d = self.__dict__
+        for slot in ("_parameters", "_buffers", "_modules"):
+            entries = d.get(slot)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        if _is_registered(self, name):
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters)
+                      | set(self._buffers) | set(self._modules))
+
+    # Traversal --------------------------------------------------------------
+
+    def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
+        seen = set()
+        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                   if recurse else [(prefix, self)])
+        for module_prefix, module in modules:
+            for name, value in get_members(module):
+                if value is None:
+                    continue
+                if remove_duplicate:
+                    if id(value) in seen:
+                        continue
+                    seen.add(id(value))
+                yield (module_prefix + "." + name if module_prefix else name), value
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """Yields ``(name, parameter)``, names dotted from this module
+        (``"0.weight"``); a parameter shared by two modules comes once."""
+        yield from self._named_members(lambda m: m._parameters.items(), prefix, recurse,
+                                       remove_duplicate)
+
+    def parameters(self, recurse=True):
+        """Yields the parameters of this module and (``recurse``) its submodules."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        yield from self._named_members(lambda m: m._buffers.items(), prefix, recurse,
+                                       remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def named_children(self):
+        """Yields ``(name, module)`` for the direct submodules."""
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """Yields ``(name, module)`` for this module (name ``prefix``) and
+        every submodule, depth first."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            sub_prefix = prefix + "." + name if prefix else name
+            yield from module.named_modules(memo, sub_prefix, remove_duplicate)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def get_submodule(self, target):
+        """The submodule at dotted path ``target`` (``""`` is this module)."""
+        module = self
+        if target == "":
+            return module
+        for item in target.split("."):
+            if not hasattr(module, item):
+                raise AttributeError(f"{module._get_name()} has no attribute `{item}`")
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return module
+
+    def apply(self, fn):
+        """Calls ``fn`` on every submodule, then on this module; returns self."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # Modes and gradients ----------------------------------------------------
+
+    def train(self, mode=True):
+        """Sets training mode (Dropout drops) on this module and every
+        submodule; returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self):
+        """``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for param in self.parameters():
+            param.requires_grad = requires_grad
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Clears ``.grad`` of every parameter: sets it to None, or (with
+        ``set_to_none=False``) fills it with zeros."""
+        for param in self.parameters():
+            if getattr(param, "grad", None) is None:
+                continue
+            if set_to_none:
+                param.grad = None
+            else:
+                param.grad.zero_()
+
+    # Conversions ------------------------------------------------------------
+
+    def _apply_to_tensors(self, fn):
+        """Replaces every parameter and buffer ``t`` by ``fn(t)`` (parameters
+        stay Parameters with their ``requires_grad``)."""
+        for module in self.modules():
+            for name, param in module._parameters.items():
+                if param is not None:
+                    module._parameters[name] = Parameter(fn(param), param.requires_grad)
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    module._buffers[name] = fn(buffer)
+        return self
+
+    def to(self, *args, **kwargs):
+        """Converts floating-point parameters and buffers (``to(dtype)``;
+        ``to("cpu")`` is a no-op). Unlike torch, converted parameters are new
+        Parameter objects: convert before building an optimizer."""
+        return self._apply_to_tensors(
+            lambda t: t.to(*args, **kwargs) if t.is_floating_point() else t)
+
+    def float(self):
+        return self._apply_to_tensors(lambda t: t.float() if t.is_floating_point() else t)
+
+    def double(self):
+        return self._apply_to_tensors(lambda t: t.double() if t.is_floating_point() else t)
+
+    def half(self):
+        return self._apply_to_tensors(lambda t: t.half() if t.is_floating_point() else t)
+
+    def bfloat16(self):
+        return self._apply_to_tensors(
+            lambda t: t.bfloat16() if t.is_floating_point() else t)
+
+    def cpu(self):
+        return self
+
+    # State dicts ------------------------------------------------------------
+
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """An ordered dict from dotted names to the parameters and persistent
+        buffers (tensors sharing their storage; ``keep_vars`` keeps the
+        Parameter objects themselves)."""
+        if destination is None:
+            destination = collections.OrderedDict()
+        for name, param in self._parameters.items():
+            if param is not None:
+                destination[prefix + name] = param if keep_vars else param.detach()
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination=destination, prefix=prefix + name + ".",
+                                  keep_vars=keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copies ``state_dict``'s tensors into the parameters and persistent
+        buffers of the same names (converting dtype). A shape mismatch always
+        raises RuntimeError naming the key; with ``strict``, so do missing
+        and unexpected keys. Returns ``(missing_keys, unexpected_keys)``."""
+        if not isinstance(state_dict, collections.abc.Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing, unexpected, errors = [], [], []
+        expected = self.state_dict(keep_vars=True)
+        with no_grad():
+            for key, target in expected.items():
+                if key not in state_dict:
+                    missing.append(key)
+                    continue
+                source = state_dict[key]
+                if not isinstance(source, Tensor):
+                    errors.append(f'While copying the parameter named "{key}", expected '
+                                  f"ember.Tensor from checkpoint but received "
+                                  f"{type(source).__name__}")
+                    continue
+                if tuple(source.shape) != tuple(target.shape):
+                    errors.append(f"size mismatch for {key}: copying a param with shape "
+                                  f"{source.shape} from checkpoint, the shape in current "
+                                  f"model is {target.shape}.")
+                    continue
+                target.copy_(source)
+        unexpected = [key for key in state_dict if key not in expected]
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in missing) + ". ")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t"
+                               + "\n\t".join(errors))
+        return _IncompatibleKeys(missing, unexpected)
+
+    # Printing ---------------------------------------------------------------
+
+    def _get_name(self):
+        return type(self).__name__
+
+    def extra_repr(self):
+        """The text inside this module's parentheses in ``repr``; subclasses
+        override it (``in_features=4, out_features=3, bias=True``)."""
+        return ""
+
+    def __repr__(self):
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        for name, module in self._modules.items():
+            lines.append(f"({name}): " + _add_indent(repr(module), 2))
+        text = self._get_name() + "("
+        if lines:
+            if len(lines) == 1 and not self._modules:
+                text += lines[0]
+            else:
+                text += "\n  " + "\n  ".join(lines) + "\n"
+        return text + ")"
