@@ -42,3 +42,7 @@ def is_tensor(obj):
 def numel(input):
     """The number of elements of ``input``."""
     return input.numel()
+
+# The pure-Python layers on top of the tensor core.
+from ember import nn, optim  # noqa: E402,F401
+from ember.serialization import load, save  # noqa: E402,F401
