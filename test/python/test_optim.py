@@ -251,3 +251,41 @@ def test_steps_compile_once(rng, make):
         optimizer.step()
         ember.sync()
     assert ember.compile_stats()["compiles"] == before
+
+
+# Training with ember's own gradients (runs once autograd exists) ------------
+
+@pytest.mark.skipif(not hasattr(ember.Tensor, "backward"),
+                    reason="autograd is not in ember yet: gradients are set by hand above")
+@pytest.mark.parametrize("name,options", [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)),
+    ("Adam", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.05)),
+])
+def test_training_follows_torch(rng, name, options):
+    """An MLP with identical initial weights, trained for 20 steps on the
+    same batches, keeps torch's parameters."""
+    def mlp(nn_):
+        return nn_.Sequential(nn_.Linear(8, 16), nn_.ReLU(), nn_.LayerNorm(16),
+                              nn_.Linear(16, 16), nn_.Tanh(), nn_.Linear(16, 4))
+
+    model, reference = mlp(nn), mlp(torch.nn)
+    model.load_state_dict({k: from_array(v.detach().numpy())
+                           for k, v in reference.state_dict().items()})
+    optimizer = getattr(optim, name)(model.parameters(), **options)
+    torch_optimizer = getattr(torch.optim, name)(reference.parameters(), **options)
+    loss_fn, torch_loss_fn = nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    for step in range(STEPS):
+        x = rng.normal(size=(10, 8)).astype(np.float32)
+        y = rng.integers(0, 4, size=10)
+        optimizer.zero_grad()
+        torch_optimizer.zero_grad()
+        loss = loss_fn(model(from_array(x)), ember.tensor(y.tolist()))
+        torch_loss = torch_loss_fn(reference(torch.from_numpy(x)), torch.from_numpy(y))
+        loss.backward()
+        torch_loss.backward()
+        optimizer.step()
+        torch_optimizer.step()
+        assert loss.item() == pytest.approx(torch_loss.item(), rel=1e-4, abs=1e-5)
+        assert_params_close(list(model.parameters()), list(reference.parameters()),
+                            rtol=1e-4, atol=1e-5, step=step)
