@@ -59,7 +59,7 @@ const char *opName(OpCode op) {
       "select",  "sum",        "mean",         "max",       "min",
       "argmax",  "argmin",     "matmul",       "reshape",   "broadcast_to",
       "transpose", "slice",    "insert_slice", "concat",    "gather",
-      "softmax", "log_softmax"};
+      "softmax", "log_softmax", "grad"};
   return names[static_cast<int>(op)];
 }
 
@@ -75,9 +75,16 @@ NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
   node->shape.assign(shape.begin(), shape.end());
   node->inputs.assign(inputs.begin(), inputs.end());
   node->loc = currentLocation();
+  if (gradEnabled())
+    for (const NodeRef &input : inputs)
+      node->requiresGrad |= input->requiresGrad;
   noteNodeCreated();
   return node;
 }
+
+static bool gradMode = true;
+bool gradEnabled() { return gradMode; }
+void setGradEnabled(bool enabled) { gradMode = enabled; }
 
 StorageRef allocateStorage(DType dtype, llvm::ArrayRef<int64_t> shape) {
   auto storage = std::make_shared<Storage>();

@@ -266,6 +266,8 @@ private:
       return SoftmaxOp::create(b, loc, operand(node, 0), ints[0]);
     case OpCode::LogSoftmax:
       return LogSoftmaxOp::create(b, loc, operand(node, 0), ints[0]);
+    case OpCode::Grad:
+      break; // rejected by compileGraph before emission
     }
     llvm_unreachable("unhandled op code");
   }
@@ -306,6 +308,12 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
     return success();
   });
 
+  for (const Node *node : plan.nodes)
+    if (node->op == OpCode::Grad) {
+      *error = "gradients need the ember-autodiff transformation, which the "
+               "eager frontend does not call yet";
+      return nullptr;
+    }
   OwningOpRef<ModuleOp> module = Emitter(&ctx, plan).emit();
   if (failed(verify(*module))) {
     *error = "internal error: the traced graph does not verify:\n" + diagnostics;

@@ -681,6 +681,21 @@ static void writeView(const Tensor &x, NodeRef node) {
                    "written-to tensor refers to a single memory location. "
                    "Please clone() the tensor before performing the "
                    "operation.");
+  if (gradEnabled() && (x.requiresGrad() || node->requiresGrad)) {
+    if (x.requiresGrad() && x.isLeaf())
+      runtimeError("a leaf Variable that requires grad is being used in an "
+                   "in-place operation.");
+    if (!steps.empty())
+      notImplemented("in-place operations on views of tensors that require "
+                     "grad (write to the base tensor, or clone() first)");
+    // The base's new value carries the history from now on.
+    x.impl->requiresGrad = true;
+    x.impl->history = node;
+    setPending(x.impl->storage, std::move(node));
+    return;
+  }
+  if (x.impl->history) // written under no_grad: gradients stop here
+    x.impl->history = node;
   if (steps.empty()) {
     setPending(x.impl->storage, std::move(node));
     return;

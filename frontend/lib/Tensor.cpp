@@ -53,7 +53,32 @@ static NodeRef applyStep(const NodeRef &node, const ViewStep &step) {
   return result;
 }
 
+/// The node standing for leaf `impl`'s current value in graphs: a no-op
+/// reshape marked with the leaf, so that gradients find it, while a
+/// detached alias of the same storage reads the storage and gets none.
+static NodeRef leafValue(const std::shared_ptr<TensorImpl> &impl,
+                         const NodeRef &plain) {
+  if (impl->leafMarker && impl->leafSource == plain)
+    return impl->leafMarker;
+  NodeRef marker = makeNode(OpCode::Reshape, plain->dtype, plain->shape, {plain});
+  marker->requiresGrad = true;
+  marker->leaf = impl;
+  impl->leafMarker = marker;
+  impl->leafSource = plain;
+  return marker;
+}
+
 NodeRef Tensor::value() const {
+  if (impl->requiresGrad && gradEnabled())
+    return gradValue();
+  return plainValue();
+}
+
+NodeRef Tensor::gradValue() const {
+  return impl->history ? impl->history : leafValue(impl, plainValue());
+}
+
+NodeRef Tensor::plainValue() const {
   NodeRef node = storageValue(*impl->storage);
   for (const ViewStep &step : impl->steps)
     node = applyStep(node, step);
@@ -75,7 +100,14 @@ static Tensor baseTensor(StorageRef storage) {
   return Tensor(std::move(impl));
 }
 
-Tensor fromNode(const NodeRef &node) { return baseTensor(pendingStorage(node)); }
+Tensor fromNode(const NodeRef &node) {
+  Tensor result = baseTensor(pendingStorage(node));
+  if (node->requiresGrad) {
+    result.impl->requiresGrad = true;
+    result.impl->history = node;
+  }
+  return result;
+}
 
 /// A view of `x` one step further.
 static Tensor derive(const Tensor &x, ViewStep step, Shape strides,
@@ -87,7 +119,13 @@ static Tensor derive(const Tensor &x, ViewStep step, Shape strides,
   impl->strides = std::move(strides);
   impl->offset = offset;
   impl->steps = x.impl->steps;
-  impl->steps.push_back(std::move(step));
+  impl->steps.push_back(step);
+  // A view of a tensor that requires grad is a non-leaf whose history is the
+  // view op applied to the base's history.
+  if (x.requiresGrad() && gradEnabled()) {
+    impl->requiresGrad = true;
+    impl->history = applyStep(x.value(), step);
+  }
   return Tensor(std::move(impl));
 }
 

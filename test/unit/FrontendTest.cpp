@@ -163,3 +163,52 @@ TEST(Frontend, CompileErrorsCarryTheUsersFileAndLine) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(FrontendAutograd, RequiresGradFlowsToResultsAndViews) {
+  Tensor w = full({3, 4}, Scalar::fromFloat(0.5), DType::Float32);
+  Tensor x = full({2, 3}, Scalar::fromFloat(1), DType::Float32);
+  setRequiresGrad(w, true);
+  EXPECT_TRUE(w.isLeaf());
+  Tensor y = matmul(x, w);
+  EXPECT_TRUE(y.requiresGrad());
+  EXPECT_FALSE(y.isLeaf());
+  EXPECT_EQ(gradFnName(y), "MatmulBackward0");
+  Tensor column = select(w, 1, 0);
+  EXPECT_TRUE(column.requiresGrad());
+  EXPECT_FALSE(column.isLeaf());
+  // Values are unaffected by the bookkeeping.
+  EXPECT_FLOAT_EQ(static_cast<const float *>(y.data())[0], 1.5f);
+
+  Tensor frozen = detach(w);
+  EXPECT_FALSE(binary(OpCode::Mul, frozen, Scalar::fromInt(2)).requiresGrad());
+  setGradEnabled(false);
+  EXPECT_FALSE(binary(OpCode::Mul, w, Scalar::fromInt(2)).requiresGrad());
+  inplaceBinary(OpCode::Sub, w, Scalar::fromFloat(0.25)); // as optimizers do
+  setGradEnabled(true);
+  EXPECT_FLOAT_EQ(static_cast<const float *>(w.data())[0], 0.25f);
+  EXPECT_FLOAT_EQ(static_cast<const float *>(matmul(x, w).data())[0], 0.75f);
+}
+
+TEST(FrontendAutograd, TorchErrors) {
+  Tensor w = full({3}, Scalar::fromFloat(1), DType::Float32);
+  Tensor n = full({3}, Scalar::fromInt(1), DType::Int64);
+  EXPECT_THROW(setRequiresGrad(n, true), Error);
+  setRequiresGrad(w, true);
+  // In-place on a leaf that requires grad, under grad mode.
+  EXPECT_THROW(inplaceBinary(OpCode::Add, w, Scalar::fromInt(1)), Error);
+  Tensor y = binary(OpCode::Mul, w, Scalar::fromInt(2));
+  EXPECT_THROW(setRequiresGrad(y, false), Error);
+  // backward of a non-scalar needs a gradient; of a constant, a grad_fn.
+  EXPECT_THROW(backward(y, std::nullopt, false, false), Error);
+  EXPECT_THROW(backward(n, std::nullopt, false, false), Error);
+  // A second backward through the same graph needs retain_graph.
+  Tensor loss = reduce(OpCode::Sum, y, {}, false);
+  backward(loss, std::nullopt, /*retainGraph=*/false, false);
+  EXPECT_TRUE(w.impl->grad != nullptr);
+  EXPECT_THROW(backward(loss, std::nullopt, false, false), Error);
+  w.impl->grad.reset(); // nothing computes it yet (see GraphCompiler)
+}
+
+} // namespace

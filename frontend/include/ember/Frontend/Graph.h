@@ -83,6 +83,9 @@ enum class OpCode : uint8_t {
   Concat,      // ints[0] = dim
   Gather,      // inputs = {source, indices}; ints[0] = dim
   Softmax, LogSoftmax, // ints[0] = dim
+  // The gradient of inputs[0] (seeded by the cotangent inputs[1]) with
+  // respect to the value of inputs[2]; expanded by the autodiff pass.
+  Grad,
 };
 
 const char *opName(OpCode op);
@@ -92,6 +95,11 @@ enum class Comparison : uint8_t { Eq, Ne, Lt, Le, Gt, Ge };
 
 struct Node;
 using NodeRef = std::shared_ptr<Node>;
+struct TensorImpl;
+
+/// Whether new nodes record autograd history (torch.is_grad_enabled).
+bool gradEnabled();
+void setGradEnabled(bool enabled);
 
 struct Node {
   OpCode op;
@@ -106,6 +114,12 @@ struct Node {
   /// Input nodes: the buffer they read.
   std::shared_ptr<Buffer> buffer;
   SourceLoc loc;
+  /// Autograd: the value depends on a tensor that requires grad.
+  bool requiresGrad = false;
+  /// Autograd: a backward without retain_graph went through this node.
+  bool freed = false;
+  /// Autograd: set on the node that stands for a leaf's value in a graph.
+  std::weak_ptr<TensorImpl> leaf;
   /// Scratch for graph walks.
   uint64_t visitEpoch = 0;
   uint32_t index = 0;

@@ -37,6 +37,20 @@ struct TensorImpl {
   int64_t offset = 0;
   /// From the storage's dense shape to this view; empty for the base itself.
   std::vector<ViewStep> steps;
+
+  // Autograd (PyTorch semantics).
+  bool requiresGrad = false;
+  /// Non-leaf tensors: the node that computed this value from tensors that
+  /// require grad. Ops read it instead of the storage so that gradients flow
+  /// through it even after the value was computed (then it is recomputed in
+  /// the gradient program).
+  NodeRef history;
+  /// Leaves: the accumulated gradient (`.grad`).
+  std::shared_ptr<TensorImpl> grad;
+  /// Leaves: the node that stands for the leaf in graphs, and the storage
+  /// value it wraps (a new one after each in-place update).
+  NodeRef leafMarker;
+  NodeRef leafSource;
 };
 
 class Tensor {
@@ -55,8 +69,17 @@ public:
   bool isBase() const { return impl->steps.empty(); }
   Storage &storage() const { return *impl->storage; }
 
-  /// The node that yields this tensor's value (view ops applied).
+  /// The node that yields this tensor's value (view ops applied); under
+  /// grad mode, for a tensor that requires grad, the node that carries its
+  /// autograd history.
   NodeRef value() const;
+  /// The storage's current value with the view ops applied (no history).
+  NodeRef plainValue() const;
+  /// The node carrying autograd history (the history, or the leaf's marker)
+  /// whatever the grad mode.
+  NodeRef gradValue() const;
+  bool requiresGrad() const { return impl->requiresGrad; }
+  bool isLeaf() const { return !impl->history; }
   /// Computes pending values and returns the address of element 0.
   void *data() const;
 
@@ -150,6 +173,25 @@ void assign(const Tensor &x, const Operand &value);
 void inplaceBinary(OpCode op, const Tensor &x, const Operand &value);
 /// x[mask] = value.
 void maskedFill(const Tensor &x, const Tensor &mask, const Operand &value);
+
+//===- Autograd ------------------------------------------------------------===//
+
+/// x.requires_grad_(flag): only leaves, only floating dtypes.
+void setRequiresGrad(const Tensor &x, bool requiresGrad);
+/// A tensor sharing x's storage with no history.
+Tensor detach(const Tensor &x);
+/// Records d(output)/d(leaf) for every leaf that requires grad and adds it
+/// to the leaf's `.grad`; computed with the next sync.
+void backward(const Tensor &output, std::optional<Tensor> gradient,
+              bool retainGraph, bool createGraph);
+/// torch.autograd.grad: the gradients of `outputs` with respect to `inputs`
+/// (none for an unused input when allowUnused).
+std::vector<std::optional<Tensor>>
+gradients(llvm::ArrayRef<Tensor> outputs, llvm::ArrayRef<Tensor> inputs,
+          llvm::ArrayRef<std::optional<Tensor>> gradOutputs, bool retainGraph,
+          bool createGraph, bool allowUnused);
+/// The torch-style name of x's grad_fn ("AddBackward0"), empty for leaves.
+std::string gradFnName(const Tensor &x);
 
 } // namespace ember
 
