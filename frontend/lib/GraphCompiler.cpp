@@ -9,18 +9,23 @@
 
 #include "GraphCompiler.h"
 
+#include "ember/Compiler/Autodiff.h"
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Dialect/EmberOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <map>
 
 using namespace mlir;
 
@@ -72,45 +77,75 @@ RankedTensorType patternType(MLIRContext *ctx, const Node &node) {
   return RankedTensorType::get(dims, elementType(ctx, node.dtype));
 }
 
+/// The gradients asked of one (output, cotangent) pair: one VJP function
+/// serves every Grad node of the pair.
+struct GradGroup {
+  Node *root;
+  Node *seed;
+  /// The values differentiated against, in argument order.
+  std::vector<Node *> wrt;
+  /// The VJP: (wrt..., other args..., sizes, cotangent) -> (root, grads...).
+  func::FuncOp vjp;
+  /// The forward function's other arguments (values computed outside).
+  std::vector<Node *> captures;
+};
+
 class Emitter {
 public:
   Emitter(MLIRContext *ctx, const GraphPlan &plan) : ctx(ctx), plan(plan) {}
 
-  OwningOpRef<ModuleOp> emit() {
+  /// The module, or null with `error` set.
+  OwningOpRef<ModuleOp> emit(std::string *error) {
     OpBuilder b(ctx);
     Location unknown = UnknownLoc::get(ctx);
     OwningOpRef<ModuleOp> module = ModuleOp::create(unknown);
     b.setInsertionPointToEnd(module->getBody());
 
     int64_t slots = 0;
-    for (Node *node : plan.nodes)
+    for (Node *node : plan.nodes) {
+      slotBase[node] = slots;
       if (takesSizeSlots(*node))
         for (int64_t d : node->shape)
           slots += d != 1;
+    }
+    sizesType = RankedTensorType::get({slots}, b.getI64Type());
+
+    // Gradient programs first (a nested gradient's group precedes the
+    // groups that use it in the topological order).
+    for (Node *node : plan.nodes)
+      if (node->op == OpCode::Grad && failed(buildGroup(b, *module, *node, error)))
+        return nullptr;
 
     SmallVector<Type> argTypes, resultTypes;
     for (Node *input : plan.inputs)
       argTypes.push_back(patternType(ctx, *input));
-    argTypes.push_back(RankedTensorType::get({slots}, b.getI64Type()));
+    argTypes.push_back(sizesType);
     for (Node *output : plan.outputs)
       resultTypes.push_back(patternType(ctx, *output));
 
+    b.setInsertionPointToEnd(module->getBody());
     auto func = func::FuncOp::create(b, unknown, kGraphName,
                                      b.getFunctionType(argTypes, resultTypes));
     Block *body = func.addEntryBlock();
     b.setInsertionPointToStart(body);
+    llvm::DenseMap<const Node *, Value> mainValues;
+    values = &mainValues;
     for (size_t i = 0; i < plan.inputs.size(); ++i)
-      values[plan.inputs[i]] = body->getArgument(i);
+      mainValues[plan.inputs[i]] = body->getArgument(i);
     sizes = body->getArgument(plan.inputs.size());
 
     for (Node *node : plan.nodes)
       if (node->op != OpCode::Input)
-        values[node] = emitNode(b, *node);
+        mainValues[node] = emitNode(b, *node);
 
     SmallVector<Value> results;
     for (Node *output : plan.outputs)
-      results.push_back(values[output]);
+      results.push_back(mainValues[output]);
     func::ReturnOp::create(b, unknown, results);
+
+    // The gradient programs now live inside the graph function.
+    for (GradGroup &group : groups)
+      group.vjp.erase();
     return module;
   }
 
@@ -122,22 +157,142 @@ private:
   }
 
   Value operand(const Node &node, unsigned i) {
-    return values.lookup(node.inputs[i].get());
-  }
-
-  /// The next entry of the size vector, as an index.
-  Value nextSize(OpBuilder &b, Location loc) {
-    Value position = arith::ConstantIndexOp::create(b, loc, nextSlot++);
-    Value size = tensor::ExtractOp::create(b, loc, sizes, position);
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), size);
+    return values->lookup(node.inputs[i].get());
   }
 
   SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, const Node &node) {
     SmallVector<Value> result;
-    for (int64_t d : node.shape)
-      if (d != 1)
-        result.push_back(nextSize(b, loc));
+    int64_t slot = slotBase.lookup(&node);
+    for (int64_t d : node.shape) {
+      if (d == 1)
+        continue;
+      Value position = arith::ConstantIndexOp::create(b, loc, slot++);
+      Value size = tensor::ExtractOp::create(b, loc, sizes, position);
+      result.push_back(
+          arith::IndexCastOp::create(b, loc, b.getIndexType(), size));
+    }
     return result;
+  }
+
+  GradGroup *groupOf(const Node &grad) {
+    for (GradGroup &group : groups)
+      if (group.root == grad.inputs[0].get() && group.seed == grad.inputs[1].get())
+        return &group;
+    return nullptr;
+  }
+
+  /// Emits d(root)/d(wrt) for every Grad node of `grad`'s group: a forward
+  /// function from the wrt values (and the values it reads from outside) to
+  /// the root, differentiated by the autodiff transformation.
+  LogicalResult buildGroup(OpBuilder &b, ModuleOp module, const Node &grad,
+                           std::string *error) {
+    if (groupOf(grad))
+      return success();
+    GradGroup group{grad.inputs[0].get(), grad.inputs[1].get(), {}, {}, {}};
+    for (Node *node : plan.nodes)
+      if (node->op == OpCode::Grad && node->inputs[0].get() == group.root &&
+          node->inputs[1].get() == group.seed &&
+          llvm::find(group.wrt, node->inputs[2].get()) == group.wrt.end())
+        group.wrt.push_back(node->inputs[2].get());
+
+    // The forward: every node between the wrt values and the root that
+    // depends on them; the rest (no gradient flows through it) is an
+    // argument computed by the caller.
+    llvm::DenseSet<const Node *> inside, wrtSet(group.wrt.begin(), group.wrt.end());
+    std::vector<Node *> stack{group.root};
+    llvm::DenseSet<const Node *> seen;
+    while (!stack.empty()) {
+      Node *node = stack.back();
+      stack.pop_back();
+      if (!seen.insert(node).second || wrtSet.count(node))
+        continue;
+      if (!node->requiresGrad || node->op == OpCode::Input) {
+        group.captures.push_back(node);
+        continue;
+      }
+      inside.insert(node);
+      for (const NodeRef &input : node->inputs)
+        stack.push_back(input.get());
+    }
+
+    SmallVector<Type> argTypes;
+    for (Node *node : group.wrt)
+      argTypes.push_back(patternType(ctx, *node));
+    for (Node *node : group.captures)
+      argTypes.push_back(patternType(ctx, *node));
+    argTypes.push_back(sizesType);
+    Location loc = locationOf(grad);
+    b.setInsertionPointToEnd(module.getBody());
+    std::string name = "ember_forward_" + std::to_string(groups.size());
+    auto forward = func::FuncOp::create(
+        b, loc, name,
+        b.getFunctionType(argTypes, {patternType(ctx, *group.root)}));
+    Block *body = forward.addEntryBlock();
+    OpBuilder inner = OpBuilder::atBlockBegin(body);
+    llvm::DenseMap<const Node *, Value> forwardValues;
+    auto *outerValues = values;
+    Value outerSizes = sizes;
+    values = &forwardValues;
+    unsigned arg = 0;
+    for (Node *node : group.wrt)
+      forwardValues[node] = body->getArgument(arg++);
+    for (Node *node : group.captures)
+      forwardValues[node] = body->getArgument(arg++);
+    sizes = body->getArgument(arg);
+    for (Node *node : plan.nodes)
+      if (inside.count(node))
+        forwardValues[node] = emitNode(inner, *node);
+    func::ReturnOp::create(inner, loc, forwardValues[group.root]);
+    // Clones made for this function are keyed by its (stack) value map.
+    for (auto it = clonedGroups.begin(); it != clonedGroups.end();)
+      it = it->first.second == &forwardValues ? clonedGroups.erase(it)
+                                               : std::next(it);
+    values = outerValues;
+    sizes = outerSizes;
+
+    SmallVector<unsigned> wrt;
+    for (unsigned i = 0; i < group.wrt.size(); ++i)
+      wrt.push_back(i);
+    FailureOr<func::FuncOp> vjp = buildVjpFunction(forward, wrt);
+    forward.erase();
+    if (failed(vjp)) {
+      *error = "could not differentiate the graph (see the diagnostics above)";
+      return failure();
+    }
+    group.vjp = *vjp;
+    group.vjp.setPrivate();
+    groups.push_back(std::move(group));
+    return success();
+  }
+
+  /// Grad nodes: the group's VJP body, cloned once per function that needs
+  /// it, then the gradient for this node's wrt value.
+  Value emitGrad(OpBuilder &b, const Node &node) {
+    GradGroup *group = groupOf(node);
+    auto key = std::make_pair(static_cast<const void *>(group),
+                              static_cast<const void *>(values));
+    auto it = clonedGroups.find(key);
+    if (it == clonedGroups.end()) {
+      IRMapping mapping;
+      Block &body = group->vjp.front();
+      SmallVector<Value> operands;
+      for (Node *wrt : group->wrt)
+        operands.push_back(values->lookup(wrt));
+      for (Node *capture : group->captures)
+        operands.push_back(values->lookup(capture));
+      operands.push_back(sizes);
+      operands.push_back(values->lookup(group->seed));
+      for (auto [arg, value] : llvm::zip(body.getArguments(), operands))
+        mapping.map(arg, value);
+      for (Operation &op : body.without_terminator())
+        b.clone(op, mapping);
+      SmallVector<Value> results;
+      for (Value v : body.getTerminator()->getOperands())
+        results.push_back(mapping.lookupOrDefault(v));
+      it = clonedGroups.try_emplace(key, std::move(results)).first;
+    }
+    size_t position = llvm::find(group->wrt, node.inputs[2].get()) - group->wrt.begin();
+    return it->second[1 + position];
   }
 
   Value constant(OpBuilder &b, Location loc, const Node &node) {
@@ -267,16 +422,22 @@ private:
     case OpCode::LogSoftmax:
       return LogSoftmaxOp::create(b, loc, operand(node, 0), ints[0]);
     case OpCode::Grad:
-      break; // rejected by compileGraph before emission
+      return emitGrad(b, node);
     }
     llvm_unreachable("unhandled op code");
   }
 
   MLIRContext *ctx;
   const GraphPlan &plan;
-  llvm::DenseMap<const Node *, Value> values;
+  /// The values of the function being emitted.
+  llvm::DenseMap<const Node *, Value> *values = nullptr;
   Value sizes;
-  int64_t nextSlot = 0;
+  RankedTensorType sizesType;
+  /// Each reshape/broadcast_to node's first entry in the size vector.
+  llvm::DenseMap<const Node *, int64_t> slotBase;
+  std::vector<GradGroup> groups;
+  std::map<std::pair<const void *, const void *>, SmallVector<Value>>
+      clonedGroups;
 };
 
 class CpuGraph : public CompiledGraph {
@@ -308,13 +469,11 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
     return success();
   });
 
-  for (const Node *node : plan.nodes)
-    if (node->op == OpCode::Grad) {
-      *error = "gradients need the ember-autodiff transformation, which the "
-               "eager frontend does not call yet";
-      return nullptr;
-    }
-  OwningOpRef<ModuleOp> module = Emitter(&ctx, plan).emit();
+  OwningOpRef<ModuleOp> module = Emitter(&ctx, plan).emit(error);
+  if (!module) {
+    *error += "\n" + diagnostics;
+    return nullptr;
+  }
   if (failed(verify(*module))) {
     *error = "internal error: the traced graph does not verify:\n" + diagnostics;
     return nullptr;

@@ -208,7 +208,40 @@ TEST(FrontendAutograd, TorchErrors) {
   backward(loss, std::nullopt, /*retainGraph=*/false, false);
   EXPECT_TRUE(w.impl->grad != nullptr);
   EXPECT_THROW(backward(loss, std::nullopt, false, false), Error);
-  w.impl->grad.reset(); // nothing computes it yet (see GraphCompiler)
+  // d(sum(2w))/dw = 2.
+  const float *grad = static_cast<const float *>(Tensor(w.impl->grad).data());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_FLOAT_EQ(grad[i], 2.0f);
+}
+
+TEST(FrontendAutograd, BackwardMatchesTheAnalyticGradient) {
+  std::vector<float> xv, wv;
+  Tensor x = randomMatrix(5, 3, xv, 11), w = randomMatrix(3, 4, wv, 12);
+  setRequiresGrad(w, true);
+  Tensor loss = reduce(OpCode::Sum, unary(OpCode::Tanh, matmul(x, w)), {}, false);
+  backward(loss, std::nullopt, false, false);
+  // dL/dw = x^T (1 - tanh(xw)^2).
+  std::vector<double> expected(12, 0.0);
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 4; ++j) {
+      double z = 0;
+      for (int k = 0; k < 3; ++k)
+        z += double(xv[i * 3 + k]) * wv[k * 4 + j];
+      double t = std::tanh(z);
+      for (int k = 0; k < 3; ++k)
+        expected[k * 4 + j] += xv[i * 3 + k] * (1 - t * t);
+    }
+  Tensor grad(w.impl->grad);
+  for (int k = 0; k < 3; ++k)
+    for (int j = 0; j < 4; ++j)
+      EXPECT_NEAR(at(grad, k, j), expected[k * 4 + j], 1e-4);
+  // A second backward accumulates into .grad.
+  Tensor again = reduce(OpCode::Sum, unary(OpCode::Tanh, matmul(x, w)), {}, false);
+  backward(again, std::nullopt, false, false);
+  Tensor twice(w.impl->grad);
+  for (int k = 0; k < 3; ++k)
+    for (int j = 0; j < 4; ++j)
+      EXPECT_NEAR(at(twice, k, j), 2 * expected[k * 4 + j], 2e-4);
 }
 
 } // namespace
