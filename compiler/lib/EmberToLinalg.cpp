@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -212,6 +213,8 @@ Value computeUnary(OpBuilder &b, Location loc, Operation *op, Value x) {
   }
   if (isa<TanhOp>(op))
     return math::TanhOp::create(b, loc, x);
+  if (isa<ErfOp>(op))
+    return math::ErfOp::create(b, loc, x);
   if (isa<SigmoidOp>(op)) {
     Value one = scalarConst(b, loc, type, 1);
     Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
@@ -316,7 +319,7 @@ Value computeCompare(OpBuilder &b, Location loc, ComparePredicate predicate,
 /// Ops that compute on element values (as opposed to moving them).
 bool computesOnValues(Operation *op) {
   return isa<NegOp, AbsOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp,
-             SigmoidOp, GeluOp, AddOp, SubOp, MulOp, DivOp, PowOp, MaximumOp,
+             SigmoidOp, GeluOp, ErfOp, ScatterAddOp, AddOp, SubOp, MulOp, DivOp, PowOp, MaximumOp,
              MinimumOp, CompareOp, SumOp, MeanOp, MaxOp, MinOp, ArgmaxOp,
              ArgminOp, MatmulOp>(op);
 }
@@ -994,6 +997,56 @@ struct LowerGather : OpRewritePattern<GatherOp> {
   }
 };
 
+/// A sequential scf.for nest over `updates` that adds each element into the
+/// dest position its index selects: duplicate indices must accumulate, which
+/// a parallel linalg.generic over the result cannot express.
+struct LowerScatterAdd : OpRewritePattern<ScatterAddOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ScatterAddOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value indices = op.getIndices(), updates = op.getUpdates();
+    int64_t dim = op.getDim();
+    int64_t indexRank = tensorTypeOf(indices).getRank();
+    int64_t rank = tensorTypeOf(updates).getRank();
+    bool isFloat = isa<FloatType>(op.getType().getElementType());
+    Value destSize = dimValue(rewriter, loc, op.getDest(), dim);
+    auto body = [&](OpBuilder &b, Location l, ValueRange ivs,
+                    ValueRange iterArgs) -> scf::ValueVector {
+      Value update = tensor::ExtractOp::create(b, l, updates, ivs);
+      Value index = arith::IndexCastOp::create(
+          b, l, b.getIndexType(),
+          tensor::ExtractOp::create(b, l, indices,
+                                    ivs.slice(dim, indexRank)));
+      // A negative index counts from the end, as in gather.
+      Value negative = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
+                                             index, indexConst(b, l, 0));
+      Value wrapped = arith::AddIOp::create(b, l, index, destSize);
+      SmallVector<Value> position(ivs.take_front(dim));
+      position.push_back(
+          arith::SelectOp::create(b, l, negative, wrapped, index));
+      position.append(ivs.begin() + dim + indexRank, ivs.end());
+      Value old = tensor::ExtractOp::create(b, l, iterArgs[0], position);
+      Value sum = isFloat ? arith::AddFOp::create(b, l, old, update).getResult()
+                          : arith::AddIOp::create(b, l, old, update).getResult();
+      return {tensor::InsertOp::create(b, l, sum, iterArgs[0], position)};
+    };
+    if (rank == 0) {
+      rewriter.replaceOp(op, body(rewriter, loc, {}, op.getDest()));
+      return success();
+    }
+    SmallVector<Value> lbs(rank, indexConst(rewriter, loc, 0));
+    SmallVector<Value> steps(rank, indexConst(rewriter, loc, 1));
+    SmallVector<Value> ubs;
+    for (int64_t i = 0; i < rank; ++i)
+      ubs.push_back(dimValue(rewriter, loc, updates, i));
+    scf::LoopNest nest = scf::buildLoopNest(rewriter, loc, lbs, ubs, steps,
+                                            ValueRange{op.getDest()}, body);
+    rewriter.replaceOp(op, nest.results);
+    return success();
+  }
+};
+
 struct LowerConcat : OpRewritePattern<ConcatOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ConcatOp op,
@@ -1017,6 +1070,7 @@ struct ConvertEmberToLinalgPass
         LowerElementwise<LogOp>, LowerElementwise<SqrtOp>,
         LowerElementwise<RsqrtOp>, LowerElementwise<TanhOp>,
         LowerElementwise<SigmoidOp>, LowerElementwise<GeluOp>,
+        LowerElementwise<ErfOp>,
         LowerElementwise<AddOp>, LowerElementwise<SubOp>,
         LowerElementwise<MulOp>, LowerElementwise<DivOp>,
         LowerElementwise<PowOp>, LowerElementwise<MaximumOp>,
@@ -1029,7 +1083,7 @@ struct ConvertEmberToLinalgPass
                  LowerReduce<MinOp>, LowerArgReduce<ArgmaxOp>,
                  LowerArgReduce<ArgminOp>, LowerMatmul>(ctx);
     patterns.add<LowerReshape, LowerTranspose, LowerSlice, LowerInsertSlice,
-                 LowerGather, LowerConcat>(ctx);
+                 LowerGather, LowerScatterAdd, LowerConcat>(ctx);
     GreedyRewriteConfig config;
     config.enableFolding(false);
     if (failed(applyPatternsGreedily(func, std::move(patterns), config)))

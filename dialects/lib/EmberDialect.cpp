@@ -3,6 +3,8 @@
 #include "ember/Dialect/EmberDialect.h"
 
 #include "ember/Dialect/EmberOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributeInterfaces.h"
 

@@ -453,6 +453,35 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
 }
 
 //===----------------------------------------------------------------------===//
+// ScatterAddOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ScatterAddOp::verify() {
+  RankedTensorType dest = getDest().getType();
+  RankedTensorType indices = getIndices().getType();
+  RankedTensorType updates = getUpdates().getType();
+  int64_t dim = getDim();
+  if (failed(checkDimInRange(getLoc(), "scatter_add", dest, dim)))
+    return failure();
+  // `updates` is what a gather of `dest` by `indices` would return.
+  SmallVector<int64_t> expected =
+      gatherShape(dest.getShape(), indices.getShape(), dim);
+  if (static_cast<int64_t>(expected.size()) != updates.getRank())
+    return emitOpError("updates ")
+           << updates << " must have rank " << expected.size()
+           << " (the gather shape of " << dest << " by " << indices << ")";
+  for (auto [i, size] : llvm::enumerate(expected)) {
+    int64_t actual = updates.getDimSize(i);
+    if (!ShapedType::isDynamic(size) && !ShapedType::isDynamic(actual) &&
+        size != actual)
+      return emitOpError("updates ")
+             << updates << " do not have the gather shape "
+             << formatShape(expected) << " of " << dest << " by " << indices;
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // ConcatOp
 //===----------------------------------------------------------------------===//
 

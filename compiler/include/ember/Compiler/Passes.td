@@ -25,6 +25,60 @@ def EmberDecompose : Pass<"ember-decompose", "mlir::func::FuncOp"> {
   let dependentDialects = ["ember::EmberDialect"];
 }
 
+def EmberAutodiff : Pass<"ember-autodiff", "mlir::ModuleOp"> {
+  let summary = "Build reverse-mode gradient (VJP) functions of ember functions";
+  let description = [{
+    For each function (`func=<name>`, default: every public function that
+    has no `<name>_vjp` yet) adds a public function `<name>_vjp` that takes
+    the original arguments plus one cotangent per result and returns the
+    original results followed by the gradient of
+    `sum_i cotangent_i * result_i` with respect to each `wrt` argument
+    (default: every floating-point tensor argument). An argument that does
+    not reach the results gets zeros.
+
+    ```mlir
+    func.func @f(%x: tensor<?xf32>) -> tensor<?xf32> {
+      %y = ember.exp %x : tensor<?xf32>
+      return %y : tensor<?xf32>
+    }
+    // adds
+    func.func @f_vjp(%x: tensor<?xf32>, %g: tensor<?xf32>) -> (tensor<?xf32>, tensor<?xf32>) {
+      %y = ember.exp %x : tensor<?xf32>
+      %dx = ember.mul %g, %y : tensor<?xf32>, tensor<?xf32> -> tensor<?xf32>
+      return %y, %dx : tensor<?xf32>, tensor<?xf32>
+    }
+    ```
+
+    The backward pass walks the function's block in reverse, sums the
+    cotangents of a value with several users with `ember.add`, and builds
+    each op's VJP through `DifferentiableOpInterface`, with ember ops only:
+    running the pass again on `@f_vjp` gives second derivatives. An op
+    between the arguments and the results without the interface is an error
+    at its location. The new function is canonicalized and CSE'd.
+
+    Forward values the backward reads are kept (plain SSA reuse) by default;
+    `recompute=true` instead clones, before each VJP rule, the forward ops
+    it reads, trading compute (O(n^2) for a chain of n ops) for values held
+    from the forward to the backward. CSE would merge the copies back, so
+    that mode is only canonicalized.
+  }];
+  let options = [
+    Option<"funcName", "func", "std::string", /*default=*/"\"\"",
+           "The function to differentiate (default: every public function "
+           "without a VJP function)">,
+    ListOption<"wrt", "wrt", "unsigned",
+               "Indices of the arguments to differentiate (default: every "
+               "floating-point tensor argument)">,
+    Option<"recompute", "recompute", "bool", /*default=*/"false",
+           "Recompute forward values inside the backward instead of keeping "
+           "them">,
+  ];
+  let dependentDialects = [
+    "ember::EmberDialect", "mlir::arith::ArithDialect",
+    "mlir::tensor::TensorDialect"
+  ];
+}
+
 def ConvertEmberToLinalg : Pass<"convert-ember-to-linalg", "mlir::func::FuncOp"> {
   let summary = "Lower ember ops to linalg, tensor, arith and math";
   let description = [{
@@ -32,13 +86,15 @@ def ConvertEmberToLinalg : Pass<"convert-ember-to-linalg", "mlir::func::FuncOp">
     maps read a static size-1 dim at index 0; reductions become
     `linalg.generic` reductions over a `linalg.fill`ed init; `matmul` becomes
     `linalg.matmul` (a leading batch of the left operand folds into M) or
-    `linalg.batch_matmul`; shape ops become `tensor` ops. f16 and bf16 values
-    are widened to f32 around each computation and narrowed after it. Fails,
+    `linalg.batch_matmul`; shape ops become `tensor` ops; `scatter_add`
+    becomes a sequential `scf.for` nest (duplicate indices accumulate). f16
+    and bf16 values are widened to f32 around each computation and narrowed after it. Fails,
     naming the op, if any ember op is left.
   }];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
-    "mlir::math::MathDialect", "mlir::tensor::TensorDialect"
+    "mlir::math::MathDialect", "mlir::scf::SCFDialect",
+    "mlir::tensor::TensorDialect"
   ];
 }
 

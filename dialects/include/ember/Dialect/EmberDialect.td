@@ -27,6 +27,9 @@ def Ember_Dialect : Dialect {
   }];
   let cppNamespace = "::ember";
   let hasConstantMaterializer = 1;
+  // VJP rules read run-time sizes with tensor.dim and arith ops.
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 class Ember_Op<string mnemonic, list<Trait> traits = []>

@@ -4,6 +4,7 @@
 #define EMBER_DIALECT_EMBEROPS_H
 
 #include "ember/Dialect/EmberDialect.h"
+#include "ember/Dialect/EmberInterfaces.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"

@@ -10,6 +10,7 @@
 #define EMBER_DIALECT_EMBEROPS_TD
 
 include "ember/Dialect/EmberDialect.td"
+include "ember/Dialect/EmberInterfaces.td"
 include "mlir/IR/OpBase.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -32,12 +33,13 @@ def Ember_ConstantOp : Ember_Op<"constant",
   let hasFolder = 1;
 }
 
-def Ember_CastOp : Ember_Op<"cast", [Pure, SameOperandsAndResultShape]> {
+def Ember_CastOp : Ember_Op<"cast",
+    [Pure, SameOperandsAndResultShape, Ember_Differentiable]> {
   let summary = "element type conversion";
   let description = [{
     Converts each element like `Tensor.to(dtype)` in PyTorch: floats to
     integers truncate toward zero, anything to bool tests `!= 0`, bool to a
-    number gives 0 or 1.
+    number gives 0 or 1. Differentiable between float types only.
 
     ```mlir
     %1 = ember.cast %0 : tensor<?x4xf32> to tensor<?x4xi32>
@@ -53,8 +55,9 @@ def Ember_CastOp : Ember_Op<"cast", [Pure, SameOperandsAndResultShape]> {
 // Unary element-wise ops
 //===----------------------------------------------------------------------===//
 
-class Ember_UnaryOp<string mnemonic, Type type, string doc>
-    : Ember_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+class Ember_UnaryOp<string mnemonic, Type type, string doc,
+                    list<Trait> traits = [Ember_Differentiable]>
+    : Ember_Op<mnemonic, [Pure, SameOperandsAndResultType] # traits> {
   let summary = doc;
   let arguments = (ins type:$input);
   let results = (outs type:$result);
@@ -73,16 +76,19 @@ def Ember_SigmoidOp : Ember_UnaryOp<"sigmoid", Ember_FloatTensor,
                                     "1 / (1 + e^-x)">;
 def Ember_GeluOp : Ember_UnaryOp<"gelu", Ember_FloatTensor,
                                  "x * Phi(x), the exact (erf) form of GELU">;
+def Ember_ErfOp : Ember_UnaryOp<"erf", Ember_FloatTensor,
+                                "the error function (GELU's derivative uses it)">;
 def Ember_NotOp : Ember_UnaryOp<"not", Ember_IntegerOrBoolTensor,
-                                "bitwise not (logical not on bool)">;
+                                "bitwise not (logical not on bool)", []>;
 
 //===----------------------------------------------------------------------===//
 // Binary element-wise ops with broadcasting
 //===----------------------------------------------------------------------===//
 
 class Ember_BinaryOp<string mnemonic, Type type, string doc,
-                     string example = "f32">
-    : Ember_Op<mnemonic, [Pure, InferTypeOpAdaptor]> {
+                     string example = "f32",
+                     list<Trait> traits = [Ember_Differentiable]>
+    : Ember_Op<mnemonic, [Pure, InferTypeOpAdaptor] # traits> {
   let summary = doc;
   let description = [{
     Both operands have the same element type; shapes broadcast like NumPy.
@@ -110,11 +116,11 @@ def Ember_MaximumOp : Ember_BinaryOp<"maximum", Ember_NumericTensor,
 def Ember_MinimumOp : Ember_BinaryOp<"minimum", Ember_NumericTensor,
                                      "element-wise min">;
 def Ember_AndOp : Ember_BinaryOp<"and", Ember_IntegerOrBoolTensor,
-    "bitwise and (logical and on bool)", "i1">;
+    "bitwise and (logical and on bool)", "i1", []>;
 def Ember_OrOp : Ember_BinaryOp<"or", Ember_IntegerOrBoolTensor,
-    "bitwise or (logical or on bool)", "i1">;
+    "bitwise or (logical or on bool)", "i1", []>;
 def Ember_XorOp : Ember_BinaryOp<"xor", Ember_IntegerOrBoolTensor,
-    "bitwise exclusive or (logical xor on bool)", "i1">;
+    "bitwise exclusive or (logical xor on bool)", "i1", []>;
 
 def Ember_CompareOp : Ember_Op<"compare", [Pure, InferTypeOpAdaptor]> {
   let summary = "element-wise comparison giving a bool tensor";
@@ -131,7 +137,8 @@ def Ember_CompareOp : Ember_Op<"compare", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
-def Ember_SelectOp : Ember_Op<"select", [Pure, InferTypeOpAdaptor]> {
+def Ember_SelectOp : Ember_Op<"select",
+    [Pure, InferTypeOpAdaptor, Ember_Differentiable]> {
   let summary = "where(condition, true_value, false_value) with broadcasting";
   let arguments = (ins Ember_BoolTensor:$condition, Ember_Tensor:$true_value,
                        Ember_Tensor:$false_value);
@@ -147,7 +154,7 @@ def Ember_SelectOp : Ember_Op<"select", [Pure, InferTypeOpAdaptor]> {
 //===----------------------------------------------------------------------===//
 
 class Ember_ReduceOp<string mnemonic, Type type, string doc>
-    : Ember_Op<mnemonic, [Pure, InferTypeOpAdaptor]> {
+    : Ember_Op<mnemonic, [Pure, InferTypeOpAdaptor, Ember_Differentiable]> {
   let summary = doc;
   let description = [{
     Reduces over the listed dims (non-empty, distinct, in range). With
@@ -195,7 +202,8 @@ def Ember_ArgminOp : Ember_ArgReduceOp<"argmin", "minimum">;
 // Linear algebra
 //===----------------------------------------------------------------------===//
 
-def Ember_MatmulOp : Ember_Op<"matmul", [Pure, InferTypeOpAdaptor]> {
+def Ember_MatmulOp : Ember_Op<"matmul",
+    [Pure, InferTypeOpAdaptor, Ember_Differentiable]> {
   let summary = "matrix product, batched with broadcast batch dims";
   let description = [{
     Both operands have rank >= 2: `[..., M, K] x [..., K, N] -> [..., M, N]`,
@@ -217,7 +225,7 @@ def Ember_MatmulOp : Ember_Op<"matmul", [Pure, InferTypeOpAdaptor]> {
 // Shape ops
 //===----------------------------------------------------------------------===//
 
-def Ember_ReshapeOp : Ember_Op<"reshape", [Pure]> {
+def Ember_ReshapeOp : Ember_Op<"reshape", [Pure, Ember_Differentiable]> {
   let summary = "reshape to the result type (row-major element order)";
   let description = [{
     One `index` operand gives each dynamic dim of the result, in order.
@@ -235,7 +243,8 @@ def Ember_ReshapeOp : Ember_Op<"reshape", [Pure]> {
   let hasFolder = 1;
 }
 
-def Ember_TransposeOp : Ember_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
+def Ember_TransposeOp : Ember_Op<"transpose",
+    [Pure, InferTypeOpAdaptor, Ember_Differentiable]> {
   let summary = "permute dims: result dim i is input dim permutation[i]";
   let arguments = (ins Ember_Tensor:$input, DenseI64ArrayAttr:$permutation);
   let results = (outs Ember_Tensor:$result);
@@ -245,7 +254,8 @@ def Ember_TransposeOp : Ember_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
   let hasFolder = 1;
 }
 
-def Ember_BroadcastToOp : Ember_Op<"broadcast_to", [Pure]> {
+def Ember_BroadcastToOp : Ember_Op<"broadcast_to",
+    [Pure, Ember_Differentiable]> {
   let summary = "broadcast to the result shape (NumPy rules)";
   let description = [{
     One `index` operand gives each dynamic dim of the result, in order.
@@ -263,7 +273,8 @@ def Ember_BroadcastToOp : Ember_Op<"broadcast_to", [Pure]> {
   let hasFolder = 1;
 }
 
-def Ember_SliceOp : Ember_Op<"slice", [Pure, InferTypeOpAdaptor]> {
+def Ember_SliceOp : Ember_Op<"slice",
+    [Pure, InferTypeOpAdaptor, Ember_Differentiable]> {
   let summary = "Python slicing start:stop:step on every dim";
   let description = [{
     Per dim, Python semantics: negative `start`/`stop` count from the end,
@@ -287,7 +298,7 @@ def Ember_SliceOp : Ember_Op<"slice", [Pure, InferTypeOpAdaptor]> {
 
 def Ember_InsertSliceOp : Ember_Op<"insert_slice",
     [Pure, AllElementTypesMatch<["source", "dest"]>,
-     AllTypesMatch<["dest", "result"]>]> {
+     AllTypesMatch<["dest", "result"]>, Ember_Differentiable]> {
   let summary = "dest with the region a slice would read replaced by source";
   let description = [{
     The region is the one `ember.slice %dest start stop step` reads (same
@@ -311,7 +322,8 @@ def Ember_InsertSliceOp : Ember_Op<"insert_slice",
   let hasVerifier = 1;
 }
 
-def Ember_GatherOp : Ember_Op<"gather", [Pure, InferTypeOpAdaptor]> {
+def Ember_GatherOp : Ember_Op<"gather",
+    [Pure, InferTypeOpAdaptor, Ember_Differentiable]> {
   let summary = "pick slices along one dim by an index tensor";
   let description = [{
     `result[i..., j..., k...] = input[i..., indices[j...], k...]` where the
@@ -335,7 +347,35 @@ def Ember_GatherOp : Ember_Op<"gather", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
-def Ember_ConcatOp : Ember_Op<"concat", [Pure, InferTypeOpAdaptor]> {
+def Ember_ScatterAddOp : Ember_Op<"scatter_add",
+    [Pure, AllTypesMatch<["dest", "result"]>,
+     AllElementTypesMatch<["dest", "updates"]>, Ember_Differentiable]> {
+  let summary = "add slices into dest along one dim at an index tensor's positions";
+  let description = [{
+    The adjoint of `ember.gather` (its VJP uses it): the result is `dest`
+    with `updates[i..., j..., k...]` added to `result[i..., indices[j...], k...]`,
+    where `updates` has the shape `gather` would give,
+    `dest.shape[:dim] + indices.shape + dest.shape[dim+1:]`. Duplicate
+    indices accumulate. A negative index counts from the end; an index out of
+    range is undefined behaviour, as for `gather`.
+
+    ```mlir
+    %r = ember.scatter_add %dest, %idx, %upd dim = 1
+           : tensor<?x8xf32>, tensor<2x3xi64>, tensor<?x2x3xf32>
+    ```
+  }];
+  let arguments = (ins Ember_NumericTensor:$dest, Ember_IndicesTensor:$indices,
+                       Ember_NumericTensor:$updates, I64Attr:$dim);
+  let results = (outs Ember_NumericTensor:$result);
+  let assemblyFormat = [{
+    $dest `,` $indices `,` $updates `dim` `=` $dim attr-dict `:` type($dest) `,`
+    type($indices) `,` type($updates)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ember_ConcatOp : Ember_Op<"concat",
+    [Pure, InferTypeOpAdaptor, Ember_Differentiable]> {
   let summary = "concatenate along one dim";
   let arguments = (ins Variadic<Ember_Tensor>:$inputs, I64Attr:$dim);
   let results = (outs Ember_Tensor:$result);
@@ -350,7 +390,7 @@ def Ember_ConcatOp : Ember_Op<"concat", [Pure, InferTypeOpAdaptor]> {
 //===----------------------------------------------------------------------===//
 
 class Ember_SoftmaxLikeOp<string mnemonic, string doc>
-    : Ember_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+    : Ember_Op<mnemonic, [Pure, SameOperandsAndResultType, Ember_Differentiable]> {
   let summary = doc;
   let description = [{
     A composite op: `ember-decompose` rewrites it into max/sub/exp/sum ops,
