@@ -43,6 +43,52 @@ def numel(input):
     """The number of elements of ``input``."""
     return input.numel()
 
+
+
+class no_grad:
+    """Context manager (and decorator) that stops recording autograd history."""
+
+    def __enter__(self):
+        self._previous = _ember.is_grad_enabled()
+        _ember._set_grad_enabled(False)
+
+    def __exit__(self, *exc):
+        _ember._set_grad_enabled(self._previous)
+        return False
+
+    def __call__(self, function):
+        import functools
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return function(*args, **kwargs)
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager (and decorator) that records autograd history."""
+
+    def __enter__(self):
+        self._previous = _ember.is_grad_enabled()
+        _ember._set_grad_enabled(True)
+
+
+class set_grad_enabled(no_grad):
+    """Turns history recording on or off, now and as a context manager."""
+
+    def __init__(self, mode):
+        self._previous = _ember.is_grad_enabled()
+        self._mode = mode
+        _ember._set_grad_enabled(mode)
+
+    def __enter__(self):
+        pass
+
+    def __call__(self, function):
+        raise TypeError("set_grad_enabled is not a decorator")
+
+
 # The pure-Python layers on top of the tensor core.
-from ember import nn, optim  # noqa: E402,F401
+from ember import autograd, nn, optim  # noqa: E402,F401
 from ember.serialization import load, save  # noqa: E402,F401

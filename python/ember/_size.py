@@ -44,3 +44,16 @@ class device:
 
     def __hash__(self):
         return hash(self.type)
+
+
+class GradFn:
+    """The grad_fn of a tensor computed from tensors that require grad."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def name(self):
+        return self._name
+
+    def __repr__(self):
+        return f"<{self._name} object>"

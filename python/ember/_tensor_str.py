@@ -118,4 +118,8 @@ def format_tensor(t):
     # An empty literal implies only the default float dtype.
     if name not in _IMPLIED or (a.size == 0 and name != "float32"):
         suffixes.append("dtype=ember." + name)
+    if t.grad_fn is not None:
+        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t.requires_grad:
+        suffixes.append("requires_grad=True")
     return prefix + body + "".join(", " + s for s in suffixes) + ")"

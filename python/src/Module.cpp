@@ -101,11 +101,11 @@ void checkDevice(py::handle device) {
                    "' is not available: this build of ember runs on the cpu");
 }
 
-/// Autograd is not built yet: refuse rather than silently ignore the flag.
-void checkRequiresGrad(bool requiresGrad) {
+/// A new tensor with requires_grad set as asked (torch's factory flag).
+Tensor withGrad(Tensor t, bool requiresGrad) {
   if (requiresGrad)
-    throwError(Error::Kind::NotImplemented,
-               "requires_grad=True: autograd is not implemented in ember yet");
+    setRequiresGrad(t, true);
+  return t;
 }
 
 Tensor arangeImpl(py::handle a, py::handle b, py::handle c, py::handle dtype) {
@@ -193,8 +193,7 @@ PYBIND11_MODULE(_ember, m) {
         [](py::handle data, py::handle dtype, py::handle device,
            bool requiresGrad) {
           checkDevice(device);
-          checkRequiresGrad(requiresGrad);
-          return tensorFromData(data, parseDType(dtype));
+          return withGrad(tensorFromData(data, parseDType(dtype)), requiresGrad);
         },
         py::arg("data"), py::kw_only(), py::arg("dtype") = py::none(),
         py::arg("device") = py::none(), py::arg("requires_grad") = false);
@@ -216,8 +215,7 @@ PYBIND11_MODULE(_ember, m) {
         [make](py::args args, py::handle dtype, py::handle device,
                bool requiresGrad) {
           checkDevice(device);
-          checkRequiresGrad(requiresGrad);
-          return make(shapeFromArgs(args), dtype);
+          return withGrad(make(shapeFromArgs(args), dtype), requiresGrad);
         },
         py::kw_only(), py::arg("dtype") = py::none(),
         py::arg("device") = py::none(), py::arg("requires_grad") = false);
@@ -241,9 +239,10 @@ PYBIND11_MODULE(_ember, m) {
         [](py::handle size, py::handle value, py::handle dtype,
            py::handle device, bool requiresGrad) {
           checkDevice(device);
-          checkRequiresGrad(requiresGrad);
           Scalar v = scalarArg(value, "fill_value");
-          return full(shapeFromObject(size), v, dtypeOr(dtype, dtypeOfFill(v)));
+          return withGrad(
+              full(shapeFromObject(size), v, dtypeOr(dtype, dtypeOfFill(v))),
+              requiresGrad);
         },
         py::arg("size"), py::arg("fill_value"), py::kw_only(),
         py::arg("dtype") = py::none(), py::arg("device") = py::none(),
@@ -252,8 +251,7 @@ PYBIND11_MODULE(_ember, m) {
         [](py::handle a, py::handle b, py::handle c, py::handle dtype,
            py::handle device, bool requiresGrad) {
           checkDevice(device);
-          checkRequiresGrad(requiresGrad);
-          return arangeImpl(a, b, c, dtype);
+          return withGrad(arangeImpl(a, b, c, dtype), requiresGrad);
         },
         py::arg("start"), py::arg("end") = py::none(),
         py::arg("step") = py::none(), py::kw_only(),
@@ -263,10 +261,10 @@ PYBIND11_MODULE(_ember, m) {
         [](py::handle start, py::handle end, int64_t steps, py::handle dtype,
            py::handle device, bool requiresGrad) {
           checkDevice(device);
-          checkRequiresGrad(requiresGrad);
-          return linspace(scalarArg(start, "start").f,
-                          scalarArg(end, "end").f, steps,
-                          dtypeOr(dtype, kDefaultFloat));
+          return withGrad(linspace(scalarArg(start, "start").f,
+                                   scalarArg(end, "end").f, steps,
+                                   dtypeOr(dtype, kDefaultFloat)),
+                          requiresGrad);
         },
         py::arg("start"), py::arg("end"), py::arg("steps"), py::kw_only(),
         py::arg("dtype") = py::none(), py::arg("device") = py::none(),
@@ -276,7 +274,6 @@ PYBIND11_MODULE(_ember, m) {
            bool requiresGrad) {
           // randint(high, size) or randint(low, high, size).
           checkDevice(device);
-          checkRequiresGrad(requiresGrad);
           if (args.size() != 2 && args.size() != 3)
             throwError(Error::Kind::Type,
                        "randint() expects (high, size) or (low, high, size)");
@@ -287,8 +284,10 @@ PYBIND11_MODULE(_ember, m) {
           } else {
             high = args[0].cast<int64_t>();
           }
-          return randint(low, high, shapeFromObject(args[args.size() - 1]),
-                         dtypeOr(dtype, DType::Int64));
+          return withGrad(randint(low, high,
+                                  shapeFromObject(args[args.size() - 1]),
+                                  dtypeOr(dtype, DType::Int64)),
+                          requiresGrad);
         },
         py::kw_only(), py::arg("dtype") = py::none(),
         py::arg("device") = py::none(), py::arg("requires_grad") = false);

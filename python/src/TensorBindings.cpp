@@ -137,8 +137,10 @@ void bindTensor(py::module_ &m) {
   // dynamic_attr: Python subclasses (nn.Parameter) and modules attach
   // attributes to tensors, as with torch.
   py::class_<Tensor> cls(m, "Tensor", py::dynamic_attr());
-  // Tensor(other) shares other's storage (how nn.Parameter wraps data).
-  cls.def(py::init([](const Tensor &other) { return other; }), py::arg("data"));
+  // Tensor(other): a new leaf sharing other's storage (how nn.Parameter
+  // wraps data).
+  cls.def(py::init([](const Tensor &other) { return detach(other); }),
+          py::arg("data"));
 
   // Properties.
   cls.def_property_readonly("shape", [](const Tensor &x) { return sizeObject(x.shape()); })
@@ -510,7 +512,8 @@ void bindTensor(py::module_ &m) {
           py::arg("dim") = py::none());
   cls.def("contiguous", &contiguous);
   defBoth(m, cls, "clone", &clone);
-  cls.def("detach", [](const Tensor &x) { return x; });
+  cls.def("detach", &detach);
+  m.def("detach", &detach);
   m.def("cat",
         [](std::vector<Tensor> tensors, int64_t dim) { return cat(tensors, dim); },
         py::arg("tensors"), py::arg("dim") = 0);
@@ -558,6 +561,69 @@ void bindTensor(py::module_ &m) {
   converter("int", DType::Int32);
   converter("bool", DType::Bool);
   cls.def("cpu", [](const Tensor &x) { return x; });
+
+  // Autograd.
+  cls.def_property(
+      "requires_grad", [](const Tensor &x) { return x.requiresGrad(); },
+      [](const Tensor &x, bool flag) { setRequiresGrad(x, flag); });
+  cls.def("requires_grad_",
+          [](py::handle self, bool flag) {
+            setRequiresGrad(self.cast<const Tensor &>(), flag);
+            return py::reinterpret_borrow<py::object>(self);
+          },
+          py::arg("requires_grad") = true);
+  cls.def_property_readonly("is_leaf", &Tensor::isLeaf);
+  cls.def_property_readonly("grad_fn", [](const Tensor &x) -> py::object {
+    std::string name = gradFnName(x);
+    if (name.empty())
+      return py::none();
+    static py::handle type = leak(py::module_::import("ember._size").attr("GradFn"));
+    return type(name);
+  });
+  cls.def_property(
+      "grad",
+      [](const Tensor &x) -> py::object {
+        if (!x.impl->grad)
+          return py::none();
+        return py::cast(Tensor(x.impl->grad));
+      },
+      [](const Tensor &x, py::handle value) {
+        if (value.is_none()) {
+          x.impl->grad.reset();
+          return;
+        }
+        const Tensor &grad = value.cast<const Tensor &>();
+        if (grad.shape() != x.shape())
+          throwError(Error::Kind::Runtime,
+                     "assigned grad has data of a different size (grad shape " +
+                         shapeString(grad.shape()) + ", tensor shape " +
+                         shapeString(x.shape()) + ")");
+        if (grad.dtype() != x.dtype())
+          throwError(Error::Kind::Type,
+                     "assigned grad has data of a different type");
+        x.impl->grad = grad.impl;
+      });
+  cls.def("backward",
+          [](const Tensor &x, py::handle gradient, py::handle retainGraph,
+             bool createGraph) {
+            std::optional<Tensor> seed;
+            if (!gradient.is_none())
+              seed = gradient.cast<Tensor>();
+            bool retain = retainGraph.is_none() ? createGraph
+                                                : retainGraph.cast<bool>();
+            backward(x, seed, retain, createGraph);
+          },
+          py::arg("gradient") = py::none(), py::arg("retain_graph") = py::none(),
+          py::arg("create_graph") = false);
+  m.def("is_grad_enabled", [] { return gradEnabled(); });
+  m.def("_set_grad_enabled", [](bool enabled) { setGradEnabled(enabled); });
+  m.def("_autograd_grad",
+        [](std::vector<Tensor> outputs, std::vector<Tensor> inputs,
+           std::vector<std::optional<Tensor>> gradOutputs, bool retainGraph,
+           bool createGraph, bool allowUnused) {
+          return gradients(outputs, inputs, gradOutputs, retainGraph,
+                           createGraph, allowUnused);
+        });
 
   bindIndexing(cls);
 }
