@@ -782,6 +782,67 @@ func.func @last(%x: tensor<4x?xi1>, %i: tensor<?x?xi64>) -> tensor<4x?x?xi1> {
               "gather last dim");
 }
 
+/// dest with updates[o, j..., i] added at dest[o, indices[j...], i]: the
+/// adjoint of gatherRef, repeated indices accumulating.
+Array scatterAddRef(const Array &dest, const Array &indices,
+                    const Array &updates, size_t dim) {
+  int64_t outer = 1, inner = 1, size = dest.shape[dim];
+  for (size_t i = 0; i < dim; ++i)
+    outer *= dest.shape[i];
+  for (size_t i = dim + 1; i < dest.shape.size(); ++i)
+    inner *= dest.shape[i];
+  Array out = dest;
+  int64_t u = 0;
+  for (int64_t o = 0; o < outer; ++o)
+    for (double index : indices.values) {
+      int64_t k = static_cast<int64_t>(index);
+      k = k < 0 ? k + size : k;
+      for (int64_t i = 0; i < inner; ++i) {
+        double &slot = out.values[(o * size + k) * inner + i];
+        slot = roundTo(dest.dtype, slot + updates.values[u++]);
+      }
+    }
+  return out;
+}
+
+TEST(CpuJit, ScatterAddAccumulatesRepeatedIndices) {
+  const std::string source = R"mlir(
+func.func @middle(%d: tensor<?x?x3xf32>, %i: tensor<2x?xi64>, %u: tensor<?x2x?x3xf32>) -> tensor<?x?x3xf32> {
+  %0 = ember.scatter_add %d, %i, %u dim = 1 : tensor<?x?x3xf32>, tensor<2x?xi64>, tensor<?x2x?x3xf32>
+  return %0 : tensor<?x?x3xf32>
+}
+func.func @rows(%d: tensor<?x4xi32>, %i: tensor<?xi32>, %u: tensor<?x4xi32>) -> tensor<?x4xi32> {
+  %0 = ember.scatter_add %d, %i, %u dim = 0 : tensor<?x4xi32>, tensor<?xi32>, tensor<?x4xi32>
+  return %0 : tensor<?x4xi32>
+}
+func.func @scalar(%d: tensor<5xbf16>, %i: tensor<i64>, %u: tensor<bf16>) -> tensor<5xbf16> {
+  %0 = ember.scatter_add %d, %i, %u dim = 0 : tensor<5xbf16>, tensor<i64>, tensor<bf16>
+  return %0 : tensor<5xbf16>
+}
+)mlir";
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(source));
+  Array d = randomArray(rng(), Dtype::f32, {2, 4, 3});
+  // Few distinct positions, so that indices repeat.
+  Array i = randomIndices(Dtype::i64, {2, 5}, 4);
+  Array u = randomArray(rng(), Dtype::f32, {2, 2, 5, 3});
+  Array expected = scatterAddRef(d, i, u, 1);
+  expectClose(jit.run("middle", {d, i, u}, {expected})[0], expected,
+              tolerance(Dtype::f32), "scatter_add middle");
+  Array rd = randomArray(rng(), Dtype::i32, {3, 4});
+  Array ri{Dtype::i32, {4}, {0, -1, 0, 0}};
+  Array ru = randomArray(rng(), Dtype::i32, {4, 4});
+  Array rExpected = scatterAddRef(rd, ri, ru, 0);
+  expectClose(jit.run("rows", {rd, ri, ru}, {rExpected})[0], rExpected, 0,
+              "scatter_add rows");
+  Array sd = randomArray(rng(), Dtype::bf16, {5});
+  Array si{Dtype::i64, {}, {-2}};
+  Array su = randomArray(rng(), Dtype::bf16, {});
+  Array sExpected = scatterAddRef(sd, si, su, 0);
+  expectClose(jit.run("scalar", {sd, si, su}, {sExpected})[0], sExpected,
+              tolerance(Dtype::bf16), "scatter_add 0-d");
+}
+
 /// The indices range(size)[start:stop:step] selects in Python.
 std::vector<int64_t> pythonSlice(int64_t size, int64_t start, int64_t stop,
                                  int64_t step) {
@@ -920,6 +981,98 @@ func.func @log_softmax(%x: tensor<?x?xf64>) -> tensor<?x?xf64> {
   }
   expectClose(jit.run("log_softmax", {y}, {yExpected})[0], yExpected, 1e-12,
               "log_softmax");
+}
+
+/// Softmax (or log_softmax) of a 3-D array along `dim`, in double precision
+/// and rounded to the dtype.
+Array softmax3d(const Array &x, int dim, bool log) {
+  const std::vector<int64_t> &shape = x.shape;
+  int64_t strides[3] = {shape[1] * shape[2], shape[2], 1};
+  Array out{x.dtype, shape, std::vector<double>(x.values.size())};
+  for (int64_t start = 0; start < x.numel(); ++start) {
+    // Visit each line along `dim` once, from its first element.
+    if ((start / strides[dim]) % shape[dim] != 0)
+      continue;
+    auto at = [&](int64_t k) { return start + k * strides[dim]; };
+    double mx = -INFINITY, sum = 0;
+    for (int64_t k = 0; k < shape[dim]; ++k)
+      mx = std::max(mx, x.values[at(k)]);
+    for (int64_t k = 0; k < shape[dim]; ++k)
+      sum += std::exp(x.values[at(k)] - mx);
+    for (int64_t k = 0; k < shape[dim]; ++k) {
+      double v = x.values[at(k)] - mx;
+      out.values[at(k)] =
+          roundTo(x.dtype, log ? v - std::log(sum) : std::exp(v) / sum);
+    }
+  }
+  return out;
+}
+
+/// Softmax over the last dim lowers row by row (ember-softmax-rows), over
+/// other dims through ember-decompose: both, static and dynamic dims, every
+/// float dtype, rows longer than a vector and with a remainder.
+TEST(CpuJit, SoftmaxRowsAndOtherDims) {
+  for (Dtype dtype : kFloatTypes) {
+    std::string source, dynamicLastDim;
+    std::vector<std::tuple<std::string, int, bool>> fns;
+    for (bool dynamic : {false, true})
+      for (int dim : {2, 1, 0})
+        for (bool log : {false, true}) {
+          std::string name = std::string(log ? "log_softmax" : "softmax") +
+                             std::to_string(fns.size());
+          std::string type = tensorType(dtype, {3, 4, 37}, dynamic);
+          source += emberFunction(name, {type}, type,
+                                  std::string(log ? "log_softmax" : "softmax") +
+                                      " %a dim = " + std::to_string(dim) +
+                                      " : " + type);
+          fns.emplace_back(name, dim, dynamic);
+          if (dynamic && dim == 2 && !log)
+            dynamicLastDim = name;
+        }
+    JitRunner jit;
+    ASSERT_TRUE(jit.compile(source));
+    // Wide inputs: without the max shift exp would overflow.
+    Array x = randomArray(rng(), dtype, {3, 4, 37}, -40, 40);
+    for (const auto &[name, dim, dynamic] : fns) {
+      bool log = name.rfind("log", 0) == 0;
+      Array expected = softmax3d(x, dim, log);
+      Array actual = jit.run(name, {x}, {Array{dtype, x.shape, {}}})[0];
+      expectClose(actual, expected, tolerance(dtype) * 2,
+                  name + " dim " + std::to_string(dim) + " " + mlirName(dtype));
+    }
+    // One compile of the dynamic last-dim softmax serves other sizes,
+    // including empty rows and no rows.
+    for (std::vector<int64_t> shape :
+         {std::vector<int64_t>{1, 2, 1000}, std::vector<int64_t>{2, 3, 1},
+          std::vector<int64_t>{2, 3, 0}, std::vector<int64_t>{0, 3, 5}}) {
+      Array y = randomArray(rng(), dtype, shape, -5, 5);
+      Array expected = softmax3d(y, 2, /*log=*/false);
+      expectClose(jit.run(dynamicLastDim, {y}, {Array{dtype, shape, {}}})[0],
+                  expected, tolerance(dtype) * 2,
+                  dynamicLastDim + " " + mlirName(dtype));
+    }
+  }
+}
+
+TEST(CpuJit, SoftmaxNanAndInfinityFollowTorch) {
+  JitRunner jit;
+  ASSERT_TRUE(jit.compile(R"mlir(
+func.func @softmax(%x: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  %0 = ember.softmax %x dim = 1 : tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+)mlir"));
+  // A NaN makes its row NaN; -inf gets 0; a row of -inf is NaN (0 / 0).
+  const double nan = NAN, inf = INFINITY;
+  Array x{Dtype::f32, {3, 3}, {1, nan, 2, 0, -inf, 0, -inf, -inf, -inf}};
+  Array expected{Dtype::f32, {3, 3}, {nan, nan, nan, 0.5, 0, 0.5, nan, nan, nan}};
+  Array actual = jit.run("softmax", {x}, {Array{Dtype::f32, {3, 3}, {}}})[0];
+  for (size_t i = 0; i < expected.values.size(); ++i) {
+    if (std::isnan(expected.values[i]))
+      EXPECT_TRUE(std::isnan(actual.values[i])) << "element " << i;
+    else
+      EXPECT_DOUBLE_EQ(actual.values[i], expected.values[i]) << "element " << i;
+  }
 }
 
 TEST(CpuJit, OneCompileServesEverySize) {

@@ -281,3 +281,27 @@ func.func @insert_slice_element_type(%s: tensor<4xf64>, %d: tensor<8xf32>) {
   %0 = ember.insert_slice %s into %d start = [0] stop = [4] step = [1] : tensor<4xf64> into tensor<8xf32>
   return
 }
+
+// -----
+
+func.func @scatter_add_updates_shape(%d: tensor<?x8xf32>, %i: tensor<2x3xi64>, %u: tensor<?x2x4xf32>) {
+  // expected-error @+1 {{updates 'tensor<?x2x4xf32>' do not have the gather shape ?x2x3 of 'tensor<?x8xf32>' by 'tensor<2x3xi64>'}}
+  %0 = ember.scatter_add %d, %i, %u dim = 1 : tensor<?x8xf32>, tensor<2x3xi64>, tensor<?x2x4xf32>
+  return
+}
+
+// -----
+
+func.func @scatter_add_updates_rank(%d: tensor<?x8xf32>, %i: tensor<2x3xi64>, %u: tensor<?x2xf32>) {
+  // expected-error @+1 {{updates 'tensor<?x2xf32>' must have rank 3 (the gather shape of 'tensor<?x8xf32>' by 'tensor<2x3xi64>')}}
+  %0 = ember.scatter_add %d, %i, %u dim = 1 : tensor<?x8xf32>, tensor<2x3xi64>, tensor<?x2xf32>
+  return
+}
+
+// -----
+
+func.func @scatter_add_dim(%d: tensor<8xf32>, %i: tensor<2xi64>, %u: tensor<2xf32>) {
+  // expected-error @+1 {{'ember.scatter_add' op dim 1 is out of range for tensor<8xf32> (rank 1)}}
+  %0 = ember.scatter_add %d, %i, %u dim = 1 : tensor<8xf32>, tensor<2xi64>, tensor<2xf32>
+  return
+}

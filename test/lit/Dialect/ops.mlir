@@ -123,3 +123,12 @@ func.func @indexing(%x: tensor<?x8xf32>, %idx: tensor<2x3xi64>, %k: tensor<i32>,
   %2 = ember.insert_slice %s into %x start = [-2, 0] stop = [9223372036854775807, 8] step = [1, 2] : tensor<2x4xf32> into tensor<?x8xf32>
   return %0, %1, %2 : tensor<?x2x3xf32>, tensor<8xf32>, tensor<?x8xf32>
 }
+
+// CHECK-LABEL: func @scatter_add_and_erf
+func.func @scatter_add_and_erf(%x: tensor<?x8xf32>, %idx: tensor<2x3xi64>, %u: tensor<?x2x3xf32>) -> tensor<?x8xf32> {
+  // CHECK: ember.scatter_add %{{.*}}, %{{.*}}, %{{.*}} dim = 1 : tensor<?x8xf32>, tensor<2x3xi64>, tensor<?x2x3xf32>
+  %0 = ember.scatter_add %x, %idx, %u dim = 1 : tensor<?x8xf32>, tensor<2x3xi64>, tensor<?x2x3xf32>
+  // CHECK: ember.erf %{{.*}} : tensor<?x8xf32>
+  %1 = ember.erf %0 : tensor<?x8xf32>
+  return %1 : tensor<?x8xf32>
+}

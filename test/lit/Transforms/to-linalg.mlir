@@ -194,3 +194,40 @@ func.func @casts(%x: tensor<4xf64>, %h: tensor<4xf16>, %i: tensor<4xi32>) -> (te
   %3 = ember.cast %2 : tensor<4xi1> to tensor<4xf32>
   return %0, %1, %2, %3 : tensor<4xbf16>, tensor<4xbf16>, tensor<4xi1>, tensor<4xf32>
 }
+
+// -----
+
+// scatter_add is a sequential loop nest over the updates that reads, adds
+// and writes back one dest element at a time, so repeated indices add up; a
+// negative index adds the dim size as in gather.
+// CHECK-LABEL: func @scatter_add
+// CHECK-SAME: %[[D:[^:]*]]: tensor<?x8xf32>, %[[I:[^:]*]]: tensor<2xi64>, %[[U:[^:]*]]: tensor<?x2xf32>
+func.func @scatter_add(%d: tensor<?x8xf32>, %i: tensor<2xi64>, %u: tensor<?x2xf32>) -> tensor<?x8xf32> {
+  // CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+  // CHECK-DAG: %[[N:.*]] = tensor.dim %[[U]], %c0
+  // CHECK: %[[R:.*]] = scf.for %[[A:.*]] = %c0 to %[[N]] step %c1 iter_args(%[[T0:.*]] = %[[D]]) -> (tensor<?x8xf32>)
+  // CHECK: scf.for %[[B:.*]] = %c0 to %c2 step %c1 iter_args(%[[T:.*]] = %[[T0]]) -> (tensor<?x8xf32>)
+  // CHECK: %[[V:.*]] = tensor.extract %[[U]][%[[A]], %[[B]]]
+  // CHECK: %[[RAW:.*]] = tensor.extract %[[I]][%[[B]]]
+  // CHECK: %[[K:.*]] = arith.index_cast %[[RAW]] : i64 to index
+  // CHECK: %[[NEG:.*]] = arith.cmpi slt, %[[K]], %c0
+  // CHECK: %[[WRAP:.*]] = arith.addi %[[K]], %[[C8]]
+  // CHECK: %[[POS:.*]] = arith.select %[[NEG]], %[[WRAP]], %[[K]]
+  // CHECK: %[[OLD:.*]] = tensor.extract %[[T]][%[[A]], %[[POS]]]
+  // CHECK: %[[SUM:.*]] = arith.addf %[[OLD]], %[[V]]
+  // CHECK: %[[NEW:.*]] = tensor.insert %[[SUM]] into %[[T]][%[[A]], %[[POS]]]
+  // CHECK: scf.yield %[[NEW]]
+  // CHECK: return %[[R]]
+  %0 = ember.scatter_add %d, %i, %u dim = 1 : tensor<?x8xf32>, tensor<2xi64>, tensor<?x2xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @erf
+// CHECK: linalg.generic
+// CHECK: math.erf
+func.func @erf(%x: tensor<?xf32>) -> tensor<?xf32> {
+  %0 = ember.erf %x : tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
