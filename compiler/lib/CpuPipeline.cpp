@@ -24,6 +24,9 @@ using namespace mlir;
 void ember::buildCpuLoweringPipeline(OpPassManager &pm) {
   // Tensor level: primitives, linalg, fusion.
   OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
+  // Softmax over the last dim row by row (one trip through memory); the
+  // remaining composites become primitives.
+  tensorFuncs.addPass(createEmberSoftmaxRows());
   tensorFuncs.addPass(createEmberDecompose());
   tensorFuncs.addPass(createConvertEmberToLinalg());
   tensorFuncs.addPass(createCanonicalizerPass());

@@ -108,6 +108,38 @@ def EmberFuseElementwise : Pass<"ember-fuse-elementwise", "mlir::func::FuncOp"> 
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def EmberSoftmaxRows : Pass<"ember-softmax-rows", "mlir::func::FuncOp"> {
+  let summary = "Lower softmax and log_softmax over the innermost dim row by row";
+  let description = [{
+    Rewrites `ember.softmax` and `ember.log_softmax` over the last dim into
+    an `scf.for` nest over the rows whose body makes three passes over one
+    row: the max, the sum of `exp(x - max)` (softmax stores each exp in the
+    output), then the scaling by `1 / sum` (log_softmax:
+    `(x - max) - log(sum)`). A row is contiguous and small enough to stay
+    in L1 between the passes, so the input is read from memory once and
+    the output written once; `ember-decompose`'s form streams the tensor
+    through memory once per pass. Sums carry `fastmath<reassoc>` so LLVM
+    vectorizes them. f16 and bf16 compute in f32. Softmax over other dims
+    is left for `ember-decompose`.
+
+    ```mlir
+    %y = ember.softmax %x dim = 1 : tensor<?x?xf32>
+    // becomes
+    %y = scf.for %i = %c0 to %rows step %c1 iter_args(%out = %empty) {
+      %m = scf.for %j ... iter_args(%acc = -inf) { arith.maximumf }
+      %s, %e = scf.for %j ... { math.exp, arith.addf fastmath<reassoc>, tensor.insert }
+      %r = arith.divf %one, %s
+      %o = scf.for %j ... { tensor.extract, arith.mulf, tensor.insert }
+      scf.yield %o
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+    "mlir::scf::SCFDialect", "mlir::tensor::TensorDialect"
+  ];
+}
+
 def EmberDestinationAbi : Pass<"ember-destination-abi", "mlir::ModuleOp"> {
   let summary = "Give public functions a destination-passing buffer ABI";
   let description = [{
