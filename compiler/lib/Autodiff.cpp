@@ -198,6 +198,16 @@ FailureOr<func::FuncOp> ember::buildVjpFunction(func::FuncOp func,
     if (llvm::none_of(op->getResults(),
                       [&](Value v) { return cotangents.contains(v); }))
       continue;
+    // tensor.cast only restates a shape (the eager tracer casts a dim it
+    // knows is 1, or a concat input's static extent): its VJP casts back.
+    if (auto castOp = dyn_cast<tensor::CastOp>(op)) {
+      if (Value cotangent = cotangents.lookup(castOp.getResult());
+          cotangent && active.contains(castOp.getSource()))
+        accumulate(castOp.getSource(),
+                   tensor::CastOp::create(b, loc, castOp.getSource().getType(),
+                                          cotangent));
+      continue;
+    }
     if (!isa<DifferentiableOpInterface>(op)) {
       op->emitOpError("is on the path from the differentiated arguments to "
                       "the results of @")

@@ -409,9 +409,19 @@ private:
                                    ints.take_back(rank));
     }
     case OpCode::Concat: {
+      // Each input's extent along the concat dim is static (it is part of
+      // the cache key): the gradient then slices at static offsets.
       SmallVector<Value> inputs;
-      for (unsigned i = 0; i < node.inputs.size(); ++i)
-        inputs.push_back(operand(node, i));
+      for (unsigned i = 0; i < node.inputs.size(); ++i) {
+        Value input = operand(node, i);
+        auto type = cast<RankedTensorType>(input.getType());
+        SmallVector<int64_t> dims(type.getShape());
+        dims[ints[0]] = node.inputs[i]->shape[ints[0]];
+        auto staticType = RankedTensorType::get(dims, type.getElementType());
+        if (staticType != type)
+          input = tensor::CastOp::create(b, loc, staticType, input);
+        inputs.push_back(input);
+      }
       return ConcatOp::create(b, loc, inputs, ints[0]);
     }
     case OpCode::Gather:

@@ -559,14 +559,15 @@ Tensor cat(llvm::ArrayRef<Tensor> tensors, int64_t dim) {
   }
   if (tensors.size() == 1)
     return cast(first, dtype);
-  NodeRef node = makeNode(OpCode::Concat, dtype, shape);
+  llvm::SmallVector<NodeRef, 4> inputs;
   for (const Tensor &t : tensors)
     if (t.shape()[axis] != 0)
-      node->inputs.push_back(castNode(t.value(), dtype));
-  if (node->inputs.empty())
+      inputs.push_back(castNode(t.value(), dtype));
+  if (inputs.empty())
     return empty(shape, dtype);
-  if (node->inputs.size() == 1)
-    return fromNode(node->inputs.front());
+  if (inputs.size() == 1)
+    return fromNode(inputs.front());
+  NodeRef node = makeNode(OpCode::Concat, dtype, shape, inputs);
   node->ints.push_back(axis);
   return fromNode(node);
 }

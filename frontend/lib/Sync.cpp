@@ -104,6 +104,9 @@ void describe(const GraphPlan &plan, std::vector<int64_t> &key,
     for (const NodeRef &input : node->inputs)
       structure.push_back(input->index);
     structure.insert(structure.end(), node->ints.begin(), node->ints.end());
+    if (node->op == OpCode::Concat) // static extents along the dim
+      for (const NodeRef &input : node->inputs)
+        structure.push_back(input->shape[node->ints[0]]);
     if (node->op == OpCode::Constant) {
       int64_t bits;
       static_assert(sizeof(bits) == sizeof(node->f));
