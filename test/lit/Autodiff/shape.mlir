@@ -70,3 +70,19 @@ func.func @concat(%a: tensor<2x3xf32>, %b: tensor<?x3xf32>, %c: tensor<4x3xf32>)
   %0 = ember.concat %a, %b, %c dim = 0 : tensor<2x3xf32>, tensor<?x3xf32>, tensor<4x3xf32> -> tensor<?x3xf32>
   return %0 : tensor<?x3xf32>
 }
+
+// tensor.cast restates a shape; its VJP casts the cotangent back.
+// CHECK-LABEL: func @restated_vjp
+// CHECK-SAME: %[[G:[a-z0-9]+]]: tensor<?x4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
+// CHECK: %[[D:.*]] = ember.div %[[G]]
+// CHECK: %[[C:.*]] = tensor.cast %[[D]] : tensor<?x4xf32> to tensor<3x4xf32>
+// CHECK: %[[M:.*]] = ember.mul %[[C]]
+// CHECK: %[[B:.*]] = tensor.cast %[[M]] : tensor<3x4xf32> to tensor<?x4xf32>
+// CHECK: return %{{.*}}, %[[B]]
+func.func @restated(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %0 = tensor.cast %x : tensor<?x4xf32> to tensor<3x4xf32>
+  %1 = ember.exp %0 : tensor<3x4xf32>
+  %2 = tensor.cast %1 : tensor<3x4xf32> to tensor<?x4xf32>
+  %3 = ember.log %2 : tensor<?x4xf32>
+  return %3 : tensor<?x4xf32>
+}
