@@ -820,10 +820,13 @@ def test_training_step_compiles_once_and_not_for_a_new_batch_size(rng):
         return delta
 
     first = run(16)
-    assert first["compiles"] == 1, f"the first step compiled {first['compiles']} programs"
-    second = run(16)
-    assert second["compiles"] == 0, f"a repeated step compiled {second['compiles']}"
-    for batch in (7, 33, 1):
-        delta = run(batch)
-        assert delta["compiles"] == 0, f"batch {batch} compiled {delta['compiles']} programs"
+    later = {"a repeated step": run(16)}
+    # Not batch 1: a new pattern of size-1 dims compiles anew, by design
+    # (docs/knobs.md, EMBER_LOG_COMPILES).
+    for batch in (7, 33, 5):
+        later[f"batch {batch}"] = run(batch)
+    for step, delta in later.items():
+        assert delta["compiles"] == 0, f"{step} compiled {delta['compiles']} programs"
         assert delta["cache_hits"] >= 1
+    # Forward, backward and the update are one program.
+    assert first["compiles"] == 1, f"the first step compiled {first['compiles']} programs"
