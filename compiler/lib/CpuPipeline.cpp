@@ -28,6 +28,9 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm) {
   // remaining composites become primitives.
   tensorFuncs.addPass(createEmberSoftmaxRows());
   tensorFuncs.addPass(createEmberDecompose());
+  // Gradient programs repeat forward ops (the VJP clones what it reads):
+  // merge them while they are still whole ember ops.
+  tensorFuncs.addPass(createCSEPass());
   tensorFuncs.addPass(createConvertEmberToLinalg());
   tensorFuncs.addPass(createCanonicalizerPass());
   tensorFuncs.addPass(createEmberFuseElementwise());

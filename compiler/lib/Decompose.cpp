@@ -2,6 +2,7 @@
 
 #include "ember/Compiler/Passes.h"
 #include "ember/Dialect/EmberOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -56,11 +57,53 @@ struct DecomposeLogSoftmax : OpRewritePattern<LogSoftmaxOp> {
   }
 };
 
+/// transpose(a @ b) over the last two dims = b^T @ a^T: the transposes then
+/// reach the GEMM as operand layouts (BLAS reads transposed operands without
+/// copying), and a transposed operand that is itself a transpose folds away.
+/// Gradients of x @ w produce this shape.
+struct SwapTransposedMatmul : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto matmul = op.getInput().getDefiningOp<MatmulOp>();
+    if (!matmul || !matmul->hasOneUse())
+      return failure();
+    ArrayRef<int64_t> perm = op.getPermutation();
+    int64_t rank = perm.size();
+    if (rank < 2)
+      return failure();
+    // Only a swap of the two matrix dims, batch dims in place.
+    for (int64_t i = 0; i < rank - 2; ++i)
+      if (perm[i] != i)
+        return failure();
+    if (perm[rank - 2] != rank - 1 || perm[rank - 1] != rank - 2)
+      return failure();
+    auto transposed = [&](Value v) -> Value {
+      auto type = cast<RankedTensorType>(v.getType());
+      int64_t r = type.getRank();
+      if (r < 2 || r != rank)
+        return {};
+      SmallVector<int64_t> p(perm.begin(), perm.end());
+      return TransposeOp::create(rewriter, op.getLoc(), v, p);
+    };
+    Value bt = transposed(matmul.getRhs()), at = transposed(matmul.getLhs());
+    if (!bt || !at)
+      return failure();
+    Value product = MatmulOp::create(rewriter, op.getLoc(), bt, at);
+    if (product.getType() != op.getType())
+      product = tensor::CastOp::create(rewriter, op.getLoc(), op.getType(),
+                                       product);
+    rewriter.replaceOp(op, product);
+    return success();
+  }
+};
+
 struct EmberDecomposePass
     : ember::impl::EmberDecomposeBase<EmberDecomposePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeSoftmax, DecomposeLogSoftmax>(&getContext());
+    patterns.add<DecomposeSoftmax, DecomposeLogSoftmax, SwapTransposedMatmul>(
+        &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -6,6 +6,8 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace ember {
 #define GEN_PASS_DEF_EMBERMATMULTOBLAS
@@ -33,6 +35,65 @@ func::FuncOp declareGemm(ModuleOp module, StringRef name, MemRefType type) {
   auto func = func::FuncOp::create(builder, module.getLoc(), name, funcType);
   func.setPrivate();
   return func;
+}
+
+/// When `operand` is a buffer written only by a copy that swaps its last two
+/// dims (a bufferized ember.transpose) and read only by `matmul`, returns a
+/// transposed view of the copy's source instead, and erases the copy: the
+/// runtime GEMM reads transposed layouts directly.
+Value transposedView(OpBuilder &builder, Value operand, Operation *matmul) {
+  auto alloc = operand.getDefiningOp<memref::AllocOp>();
+  if (!alloc)
+    return {};
+  linalg::GenericOp copy;
+  for (Operation *user : alloc->getUsers()) {
+    if (user == matmul)
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || copy || generic.getNumDpsInputs() != 1 ||
+        generic.getNumDpsInits() != 1 ||
+        generic.getDpsInits()[0] != operand)
+      return {};
+    copy = generic;
+  }
+  if (!copy || copy->getBlock() != matmul->getBlock() ||
+      !copy->isBeforeInBlock(matmul))
+    return {};
+  Block &body = copy.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (body.getOperations().size() != 1 ||
+      yield.getValues()[0] != body.getArgument(0))
+    return {};
+  SmallVector<AffineMap> maps = copy.getIndexingMapsArray();
+  unsigned rank = maps[1].getNumDims();
+  if (rank < 2 || !maps[1].isIdentity() || !maps[0].isPermutation())
+    return {};
+  for (unsigned i = 0; i < rank; ++i) {
+    unsigned expected = i == rank - 2 ? rank - 1 : i == rank - 1 ? rank - 2 : i;
+    if (maps[0].getDimPosition(i) != expected)
+      return {};
+  }
+  Value source = copy.getDpsInputs()[0];
+  // The source must not change between the copy and the matmul: ops in
+  // between may only write other buffers (destination-style ops whose
+  // destinations are not the source).
+  for (Operation *op = copy->getNextNode(); op != matmul;
+       op = op->getNextNode()) {
+    if (isMemoryEffectFree(op))
+      continue;
+    auto dps = dyn_cast<DestinationStyleOpInterface>(op);
+    if (!dps)
+      return {};
+    for (Value init : dps.getDpsInits())
+      if (init == source)
+        return {};
+  }
+  builder.setInsertionPoint(matmul);
+  Value view = memref::TransposeOp::create(
+      builder, matmul->getLoc(), source,
+      AffineMapAttr::get(maps[0]));
+  copy->erase();
+  return view;
 }
 
 /// Rewrites one bufferized matmul; returns false when it does not apply.
@@ -69,10 +130,22 @@ bool rewriteToCall(linalg::LinalgOp op, bool batched) {
   func::FuncOp callee = declareGemm(module, name, argType);
   OpBuilder builder(op);
   SmallVector<Value> args;
-  for (Value operand : op->getOperands())
-    args.push_back(memref::CastOp::create(builder, op->getLoc(), argType, operand));
+  SmallVector<Operation *> deadAllocs;
+  for (auto [i, operand] : llvm::enumerate(op->getOperands())) {
+    Value value = operand;
+    if (i < 2)
+      if (Value view = transposedView(builder, operand, op)) {
+        deadAllocs.push_back(operand.getDefiningOp());
+        value = view;
+      }
+    builder.setInsertionPoint(op);
+    args.push_back(memref::CastOp::create(builder, op->getLoc(), argType, value));
+  }
   func::CallOp::create(builder, op->getLoc(), callee, args);
   op->erase();
+  for (Operation *alloc : deadAllocs)
+    if (alloc->use_empty())
+      alloc->erase();
   return true;
 }
 
@@ -90,6 +163,11 @@ struct EmberMatmulToBlasPass
       rewriteToCall(op, /*batched=*/false);
     for (linalg::LinalgOp op : batched)
       rewriteToCall(op, /*batched=*/true);
+    // A result written in place leaves a copy of a buffer onto itself.
+    getOperation().walk([](memref::CopyOp copy) {
+      if (copy.getSource() == copy.getTarget())
+        copy->erase();
+    });
   }
 };
 

@@ -25,3 +25,16 @@ func.func @log_softmax(%x: tensor<4x?xf64>) -> tensor<4x?xf64> {
   %0 = ember.log_softmax %x dim = 0 : tensor<4x?xf64>
   return %0 : tensor<4x?xf64>
 }
+
+// transpose(a @ b) = b^T @ a^T; a transposed transpose folds later.
+// CHECK-LABEL: func @transposed_product
+// CHECK-SAME: (%[[A:.*]]: tensor<?x?xf32>, %[[B:.*]]: tensor<?x?xf32>)
+// CHECK: %[[BT:.*]] = ember.transpose %[[B]] perm = [1, 0]
+// CHECK: %[[AT:.*]] = ember.transpose %[[A]] perm = [1, 0]
+// CHECK: %[[P:.*]] = ember.matmul %[[BT]], %[[AT]]
+// CHECK: return %[[P]]
+func.func @transposed_product(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  %p = ember.matmul %a, %b : tensor<?x?xf32>, tensor<?x?xf32> -> tensor<?x?xf32>
+  %t = ember.transpose %p perm = [1, 0] : tensor<?x?xf32> -> tensor<?x?xf32>
+  return %t : tensor<?x?xf32>
+}

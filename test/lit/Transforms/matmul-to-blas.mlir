@@ -17,3 +17,53 @@ func.func @gemms(%a: memref<?x4xf32>, %b: memref<4x5xf32>, %c: memref<?x5xf32>,
   linalg.matmul ins(%i, %j : memref<3x4xi32>, memref<4x5xi32>) outs(%k : memref<3x5xi32>)
   return
 }
+
+// A bufferized transpose read only by the matmul becomes a transposed view:
+// the GEMM reads the layout, no copy is made.
+// CHECK-LABEL: func @transposed_operand
+// CHECK-SAME: (%[[X:.*]]: memref<?x?xf32>, %[[G:.*]]: memref<?x?xf32>, %[[C:.*]]: memref<?x?xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: memref.alloc
+// CHECK: %[[T:.*]] = memref.transpose %[[X]] (d0, d1) -> (d1, d0)
+// CHECK: %[[V:.*]] = memref.cast %[[T]]
+// CHECK: call @ember_cpu_sgemm(%[[V]],
+// CHECK-NOT: memref.copy
+func.func @transposed_operand(%x: memref<?x?xf32>, %g: memref<?x?xf32>, %c: memref<?x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %d0 = memref.dim %x, %c0 : memref<?x?xf32>
+  %d1 = memref.dim %x, %c1 : memref<?x?xf32>
+  %t = memref.alloc(%d1, %d0) : memref<?x?xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<?x?xf32>) outs(%t : memref<?x?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  }
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x?xf32>)
+  linalg.matmul ins(%t, %g : memref<?x?xf32>, memref<?x?xf32>) outs(%c : memref<?x?xf32>)
+  memref.copy %c, %c : memref<?x?xf32> to memref<?x?xf32>
+  return
+}
+
+// A transpose whose copy is read elsewhere too stays a copy.
+// CHECK-LABEL: func @shared_transpose
+// CHECK: linalg.generic
+// CHECK: call @ember_cpu_sgemm(
+func.func @shared_transpose(%x: memref<?x?xf32>, %g: memref<?x?xf32>, %c: memref<?x?xf32>, %d: memref<?x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %d0 = memref.dim %x, %c0 : memref<?x?xf32>
+  %d1 = memref.dim %x, %c1 : memref<?x?xf32>
+  %t = memref.alloc(%d1, %d0) : memref<?x?xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<?x?xf32>) outs(%t : memref<?x?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  }
+  linalg.matmul ins(%t, %g : memref<?x?xf32>, memref<?x?xf32>) outs(%c : memref<?x?xf32>)
+  memref.copy %t, %d : memref<?x?xf32> to memref<?x?xf32>
+  return
+}
