@@ -103,7 +103,25 @@ LogicalResult rewriteFunction(func::FuncOp func) {
   func.walk([&](func::ReturnOp op) { returns.push_back(op); });
   for (func::ReturnOp ret : returns) {
     builder.setInsertionPoint(ret);
-    for (auto [value, out] : llvm::zip(ret.getOperands(), outputs)) {
+    for (auto [result, out] : llvm::zip(ret.getOperands(), outputs)) {
+      Value value = result;
+      // Empty-tensor elimination treats a reshape's result and source as
+      // one buffer: it would hand the destination (result shape) to the
+      // producer of the source (source shape), which then writes with the
+      // wrong strides. A copy into a result-shaped tensor stops it.
+      if (isa_and_nonnull<tensor::ReshapeOp, tensor::ExpandShapeOp,
+                          tensor::CollapseShapeOp>(value.getDefiningOp())) {
+        auto type = cast<RankedTensorType>(value.getType());
+        SmallVector<Value> sizes;
+        for (int64_t i = 0; i < type.getRank(); ++i)
+          if (type.isDynamicDim(i))
+            sizes.push_back(tensor::DimOp::create(builder, ret.getLoc(), value, i));
+        Value empty = tensor::EmptyOp::create(builder, ret.getLoc(),
+                                              type.getShape(),
+                                              type.getElementType(), sizes);
+        value = linalg::CopyOp::create(builder, ret.getLoc(), value, empty)
+                    .getResult(0);
+      }
       bufferization::MaterializeInDestinationOp::create(
           builder, ret.getLoc(), /*result=*/Type(), value, out,
           /*restrict=*/true, /*writable=*/true);

@@ -550,9 +550,15 @@ LogicalResult MatmulOp::buildVjp(OpBuilder &b, ValueRange cotangents,
 
 LogicalResult ReshapeOp::buildVjp(OpBuilder &b, ValueRange cotangents,
                                   SmallVectorImpl<Value> &gradients) {
-  gradients.push_back(isFloatTensor(getInput())
-                          ? reshapeLike(b, getLoc(), cotangents[0], getInput())
-                          : Value());
+  // Always a reshape: `?x?` to `?x?` changes the sizes although the types
+  // are equal, so reshapeLike's shortcut would be wrong here.
+  Value input = getInput();
+  gradients.push_back(
+      isFloatTensor(input)
+          ? ReshapeOp::create(b, getLoc(), input.getType(), cotangents[0],
+                              dynamicSizes(b, getLoc(), input))
+                .getResult()
+          : Value());
   gradients.append(getSizes().size(), Value());
   return success();
 }

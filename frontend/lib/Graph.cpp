@@ -39,8 +39,12 @@ Buffer::Buffer(size_t bytes) : data(hostAlloc(bytes)), bytes(bytes) {
                  " bytes");
 }
 
-Buffer::Buffer(void *external, size_t bytes, std::function<void()> release)
-    : data(external), bytes(bytes), exported(true), release(std::move(release)) {}
+Buffer::Buffer(void *external, size_t bytes,
+               std::function<bool()> externallyVisible,
+               std::function<void()> release)
+    : data(external), bytes(bytes),
+      externallyVisible(std::move(externallyVisible)),
+      release(std::move(release)) {}
 
 Buffer::~Buffer() {
   if (release)
@@ -128,7 +132,7 @@ void setPending(const StorageRef &storage, NodeRef node) {
     registerPending(storage);
   // NumPy arrays (and from_numpy sources) read the memory directly and
   // cannot ask for pending values: their updates are computed at once.
-  if (storage->buffer && storage->buffer->exported)
+  if (storage->buffer && storage->buffer->isExported())
     sync();
 }
 

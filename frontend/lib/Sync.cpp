@@ -176,7 +176,7 @@ CompiledGraph &lookupOrCompile(const GraphPlan &plan,
 void deliver(Storage &storage, std::shared_ptr<Buffer> result) {
   storage.pending.reset();
   storage.inputNode.reset();
-  if (storage.buffer && storage.buffer->exported) {
+  if (storage.buffer && storage.buffer->isExported()) {
     // Someone holds the old address (a NumPy array): update it in place.
     memcpy(storage.buffer->data, result->data, result->bytes);
     return;

@@ -203,10 +203,14 @@ Tensor tensorFromNumpy(py::array array) {
   // Share the array's memory: the storage keeps the array alive.
   PyObject *owner = array.ptr();
   Py_INCREF(owner);
-  auto buffer = std::make_shared<Buffer>(array.mutable_data(), bytes, [owner] {
-    py::gil_scoped_acquire gil;
-    Py_DECREF(owner);
-  });
+  // The array is visible to others while anything but this buffer holds it
+  // (the user's variable, or a NumPy view of it).
+  auto buffer = std::make_shared<Buffer>(
+      array.mutable_data(), bytes, [owner] { return Py_REFCNT(owner) > 1; },
+      [owner] {
+        py::gil_scoped_acquire gil;
+        Py_DECREF(owner);
+      });
   auto storage = std::make_shared<Storage>();
   storage->dtype = *dtype;
   storage->shape = shape;
@@ -223,11 +227,13 @@ py::array tensorToNumpy(const Tensor &x) {
   py::dtype dtype = numpyDType(x.dtype());
   void *data = x.data();
   std::shared_ptr<Buffer> buffer = x.storage().buffer;
-  // The array now aliases the buffer: later updates must write into it.
-  buffer->exported = true;
+  // While the array lives it aliases the buffer: updates must write into it.
+  ++buffer->liveExports;
   auto *keepAlive = new std::shared_ptr<Buffer>(buffer);
   py::capsule owner(keepAlive, [](void *p) {
-    delete static_cast<std::shared_ptr<Buffer> *>(p);
+    auto *held = static_cast<std::shared_ptr<Buffer> *>(p);
+    --(*held)->liveExports;
+    delete held;
   });
   std::vector<py::ssize_t> shape(x.shape().begin(), x.shape().end());
   std::vector<py::ssize_t> strides;

@@ -382,11 +382,15 @@ void bindTensor(py::module_ &m) {
     assign(x, clampFn(x, min, max));
     return py::reinterpret_borrow<py::object>(self);
   }, py::arg("min") = py::none(), py::arg("max") = py::none());
-  defBoth(m, cls, "where",
-          [](const Tensor &condition, py::handle a, py::handle b) {
-            return where(condition, requireOperand(a, "where").get(),
-                         requireOperand(b, "where").get());
-          });
+  m.def("where", [](const Tensor &condition, py::handle a, py::handle b) {
+    return where(condition, requireOperand(a, "where").get(),
+                 requireOperand(b, "where").get());
+  });
+  // x.where(condition, other) == where(condition, x, other).
+  cls.def("where", [](const Tensor &x, const Tensor &condition,
+                      py::handle other) {
+    return where(condition, x, requireOperand(other, "where").get());
+  });
 
   // Reductions.
   defBoth(m, cls, "sum",
@@ -568,7 +572,10 @@ void bindTensor(py::module_ &m) {
       [](const Tensor &x, bool flag) { setRequiresGrad(x, flag); });
   cls.def("requires_grad_",
           [](py::handle self, bool flag) {
-            setRequiresGrad(self.cast<const Tensor &>(), flag);
+            const Tensor &x = self.cast<const Tensor &>();
+            // torch: a no-op on a non-leaf that already requires grad.
+            if (!(flag && !x.isLeaf() && x.requiresGrad()))
+              setRequiresGrad(x, flag);
             return py::reinterpret_borrow<py::object>(self);
           },
           py::arg("requires_grad") = true);
@@ -617,13 +624,52 @@ void bindTensor(py::module_ &m) {
           py::arg("create_graph") = false);
   m.def("is_grad_enabled", [] { return gradEnabled(); });
   m.def("_set_grad_enabled", [](bool enabled) { setGradEnabled(enabled); });
-  m.def("_autograd_grad",
-        [](std::vector<Tensor> outputs, std::vector<Tensor> inputs,
-           std::vector<std::optional<Tensor>> gradOutputs, bool retainGraph,
-           bool createGraph, bool allowUnused) {
-          return gradients(outputs, inputs, gradOutputs, retainGraph,
-                           createGraph, allowUnused);
-        });
+  // ember.autograd.grad, bound in C++ so that its errors surface at the
+  // caller's line.
+  m.def(
+      "_autograd_grad",
+      [](py::handle outputs, py::handle inputs, py::handle gradOutputs,
+         py::handle retainGraph, bool createGraph, bool allowUnused) {
+        auto tensors = [](py::handle object) {
+          std::vector<Tensor> result;
+          if (py::isinstance<Tensor>(object))
+            result.push_back(object.cast<Tensor>());
+          else
+            for (py::handle item : py::reinterpret_borrow<py::iterable>(object))
+              result.push_back(item.cast<Tensor>());
+          return result;
+        };
+        std::vector<Tensor> outs = tensors(outputs), ins = tensors(inputs);
+        std::vector<std::optional<Tensor>> seeds(outs.size());
+        if (!gradOutputs.is_none()) {
+          std::vector<py::handle> items;
+          if (py::isinstance<Tensor>(gradOutputs))
+            items.push_back(gradOutputs);
+          else
+            for (py::handle item :
+                 py::reinterpret_borrow<py::iterable>(gradOutputs))
+              items.push_back(item);
+          if (items.size() != outs.size())
+            throwError(Error::Kind::Runtime,
+                       "grad requires one grad_output per output: got " +
+                           std::to_string(items.size()) + " for " +
+                           std::to_string(outs.size()) + " outputs");
+          for (size_t i = 0; i < items.size(); ++i)
+            if (!items[i].is_none())
+              seeds[i] = items[i].cast<Tensor>();
+        }
+        bool retain =
+            retainGraph.is_none() ? createGraph : retainGraph.cast<bool>();
+        py::tuple result(ins.size());
+        std::vector<std::optional<Tensor>> grads =
+            gradients(outs, ins, seeds, retain, createGraph, allowUnused);
+        for (size_t i = 0; i < grads.size(); ++i)
+          result[i] = grads[i] ? py::cast(*grads[i]) : py::none();
+        return result;
+      },
+      py::arg("outputs"), py::arg("inputs"), py::arg("grad_outputs") = py::none(),
+      py::arg("retain_graph") = py::none(), py::arg("create_graph") = false,
+      py::arg("allow_unused") = false);
 
   bindIndexing(cls);
 }

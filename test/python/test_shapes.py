@@ -1,6 +1,7 @@
 """Shape ops (reshape view flatten transpose permute T unsqueeze squeeze expand
 contiguous), cat, stack and where."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -231,3 +232,15 @@ def test_where_with_views(rng):
     x, t = pair(rng, (4, 6))
     assert_close(ember.where(x.T > 0, x.T, x[:, ::2].T.sum(0) * 2.0),
                  torch.where(t.T > 0, t.T, t[:, ::2].T.sum(0) * 2.0))
+
+
+def test_a_graph_output_that_is_a_reshape_of_a_computation(rng):
+    # The compiled graph returns a reshape of an element-wise result: the
+    # result must be written with the reshaped layout (a regression: the
+    # destination buffer was handed to the producer with the wrong shape).
+    a = rng.standard_normal((2, 6)).astype(np.float32)
+    x = ember.tensor(a)
+    out = (x * 2).view(4, 3).clone()
+    np.testing.assert_allclose(out.numpy(), (a * 2).reshape(4, 3), rtol=1e-6)
+    out = (x + 1).reshape(3, 2, 2).clone()
+    np.testing.assert_allclose(out.numpy(), (a + 1).reshape(3, 2, 2), rtol=1e-6)

@@ -16,3 +16,15 @@ func.func @f(%a: tensor<?xf32>) -> tensor<?xf32> {
 // CHECK-LABEL: func.func private @helper
 // CHECK-SAME: (tensor<4xf32>) -> tensor<4xf32>
 func.func private @helper(%a: tensor<4xf32>) -> tensor<4xf32>
+
+// A reshape returned as a result is copied into a result-shaped tensor, so
+// that empty-tensor elimination cannot give its source the destination.
+// CHECK-LABEL: func.func @ember_entry_returns_reshape
+// CHECK: %[[R:.*]] = tensor.reshape
+// CHECK: %[[E:.*]] = tensor.empty
+// CHECK: %[[C:.*]] = linalg.copy ins(%[[R]] : tensor<?x?xf32>) outs(%[[E]] : tensor<?x?xf32>)
+// CHECK: bufferization.materialize_in_destination %[[C]]
+func.func @returns_reshape(%x: tensor<?x?xf32>, %shape: tensor<2xindex>) -> tensor<?x?xf32> {
+  %r = tensor.reshape %x(%shape) : (tensor<?x?xf32>, tensor<2xindex>) -> tensor<?x?xf32>
+  return %r : tensor<?x?xf32>
+}

@@ -47,16 +47,25 @@ struct Buffer {
   explicit Buffer(size_t bytes);
   /// Borrows memory owned elsewhere (a NumPy array); `release` runs when the
   /// buffer dies. Writes go into that memory.
-  Buffer(void *external, size_t bytes, std::function<void()> release);
+  Buffer(void *external, size_t bytes, std::function<bool()> externallyVisible,
+         std::function<void()> release);
   ~Buffer();
   Buffer(const Buffer &) = delete;
   Buffer &operator=(const Buffer &) = delete;
 
   void *data;
   size_t bytes;
-  /// Set once the memory has been handed out (NumPy arrays): later in-place
-  /// updates must then be written into this block rather than replace it.
-  bool exported = false;
+  /// Whether someone outside ember reads this memory directly (a NumPy
+  /// array from `.numpy()`, or the array `from_numpy` borrowed): updates must
+  /// then be written into this block, at once, rather than replace it.
+  bool isExported() const {
+    return liveExports > 0 || (externallyVisible && externallyVisible());
+  }
+
+  /// Arrays handed out by `.numpy()` that are still alive.
+  int liveExports = 0;
+  /// For borrowed memory: whether its owner is still visible to others.
+  std::function<bool()> externallyVisible;
   std::function<void()> release;
 };
 
