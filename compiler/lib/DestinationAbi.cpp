@@ -57,8 +57,45 @@ void unshareInits(func::FuncOp func) {
   }
 }
 
+bool isReshape(Value value) {
+  return isa_and_nonnull<tensor::ReshapeOp, tensor::ExpandShapeOp,
+                         tensor::CollapseShapeOp>(value.getDefiningOp());
+}
+
+/// `value` copied into a new tensor of its own shape.
+Value copyIntoFresh(OpBuilder &builder, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(builder, loc, value, i));
+  Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(),
+                                        type.getElementType(), sizes);
+  return linalg::CopyOp::create(builder, loc, value, empty).getResult(0);
+}
+
+/// Empty-tensor elimination treats a reshape's result and source as one
+/// buffer: it would hand a subset of a destination (shaped like the result)
+/// to the producer of the source (shaped otherwise), which then writes with
+/// the wrong strides. A copy into a result-shaped tensor between a reshape
+/// and an insertion into a subset stops it.
+void copyReshapesBeforeInsertion(func::FuncOp func) {
+  SmallVector<tensor::InsertSliceOp> inserts;
+  func.walk([&](tensor::InsertSliceOp op) {
+    if (isReshape(op.getSource()))
+      inserts.push_back(op);
+  });
+  OpBuilder builder(func.getContext());
+  for (tensor::InsertSliceOp op : inserts) {
+    builder.setInsertionPoint(op);
+    op.getSourceMutable().assign(
+        copyIntoFresh(builder, op.getLoc(), op.getSource()));
+  }
+}
+
 LogicalResult rewriteFunction(func::FuncOp func) {
   unshareInits(func);
+  copyReshapesBeforeInsertion(func);
   FunctionType oldType = func.getFunctionType();
   for (Type type : llvm::concat<const Type>(oldType.getInputs(),
                                             oldType.getResults()))
@@ -105,23 +142,8 @@ LogicalResult rewriteFunction(func::FuncOp func) {
     builder.setInsertionPoint(ret);
     for (auto [result, out] : llvm::zip(ret.getOperands(), outputs)) {
       Value value = result;
-      // Empty-tensor elimination treats a reshape's result and source as
-      // one buffer: it would hand the destination (result shape) to the
-      // producer of the source (source shape), which then writes with the
-      // wrong strides. A copy into a result-shaped tensor stops it.
-      if (isa_and_nonnull<tensor::ReshapeOp, tensor::ExpandShapeOp,
-                          tensor::CollapseShapeOp>(value.getDefiningOp())) {
-        auto type = cast<RankedTensorType>(value.getType());
-        SmallVector<Value> sizes;
-        for (int64_t i = 0; i < type.getRank(); ++i)
-          if (type.isDynamicDim(i))
-            sizes.push_back(tensor::DimOp::create(builder, ret.getLoc(), value, i));
-        Value empty = tensor::EmptyOp::create(builder, ret.getLoc(),
-                                              type.getShape(),
-                                              type.getElementType(), sizes);
-        value = linalg::CopyOp::create(builder, ret.getLoc(), value, empty)
-                    .getResult(0);
-      }
+      if (isReshape(value))
+        value = copyIntoFresh(builder, ret.getLoc(), value);
       bufferization::MaterializeInDestinationOp::create(
           builder, ret.getLoc(), /*result=*/Type(), value, out,
           /*restrict=*/true, /*writable=*/true);

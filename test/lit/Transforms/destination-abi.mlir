@@ -28,3 +28,17 @@ func.func @returns_reshape(%x: tensor<?x?xf32>, %shape: tensor<2xindex>) -> tens
   %r = tensor.reshape %x(%shape) : (tensor<?x?xf32>, tensor<2xindex>) -> tensor<?x?xf32>
   return %r : tensor<?x?xf32>
 }
+
+// The same for a reshape inserted into a slice of another tensor.
+// CHECK-LABEL: func.func @ember_entry_inserts_reshape
+// CHECK: %[[R:.*]] = tensor.reshape
+// CHECK: %[[C:.*]] = linalg.copy ins(%[[R]] : tensor<?x?xf32>)
+// CHECK: tensor.insert_slice %[[C]]
+func.func @inserts_reshape(%x: tensor<?x?xf32>, %shape: tensor<2xindex>, %d: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  %r = tensor.reshape %x(%shape) : (tensor<?x?xf32>, tensor<2xindex>) -> tensor<?x?xf32>
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %r, %c0 : tensor<?x?xf32>
+  %m = arith.constant 1 : index
+  %i = tensor.insert_slice %r into %d[0, 0] [%n, %n] [1, 1] : tensor<?x?xf32> into tensor<?x?xf32>
+  return %i : tensor<?x?xf32>
+}
