@@ -2,7 +2,6 @@
 
 import ember
 from ember._ember import Tensor
-from ember._grad_mode import no_grad
 from ember.optim.optimizer import Optimizer, _scalar_state
 
 
@@ -38,15 +37,6 @@ class Adam(Optimizer):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, foreach=foreach, maximize=maximize)
         super().__init__(params, defaults)
-
-    def step(self, closure=None):
-        """One update of every parameter that has a ``.grad``; returns
-        ``closure()`` when given (called first)."""
-        loss = closure() if closure is not None else None
-        with no_grad():
-            for group in self.param_groups:
-                self._update_group(group)
-        return loss
 
     def _state_for(self, param, amsgrad):
         state = self.state[param]

@@ -13,6 +13,7 @@ import copy
 
 import ember
 from ember._ember import Tensor
+from ember._grad_mode import no_grad
 
 
 class _RequiredParameter:
@@ -88,6 +89,17 @@ class Optimizer:
                     param.grad.zero_()
 
     def step(self, closure=None):
+        """One update of every parameter that has a ``.grad``; returns
+        ``closure()`` when given (called first). The updates are in-place
+        ops without history, traced into the same program as the backward."""
+        loss = closure() if closure is not None else None
+        with no_grad():
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    def _update_group(self, group):
+        """Updates the parameters of one group (each optimizer's rule)."""
         raise NotImplementedError
 
     def _params_with_grad(self, group):

@@ -1,6 +1,5 @@
 """``optim.SGD``: stochastic gradient descent with momentum, as in torch."""
 
-from ember._grad_mode import no_grad
 from ember.optim.optimizer import Optimizer, required
 
 
@@ -28,15 +27,6 @@ class SGD(Optimizer):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
-
-    def step(self, closure=None):
-        """One update of every parameter that has a ``.grad``; returns
-        ``closure()`` when given (called first)."""
-        loss = closure() if closure is not None else None
-        with no_grad():
-            for group in self.param_groups:
-                self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         lr, momentum = group["lr"], group["momentum"]
