@@ -253,10 +253,8 @@ def test_steps_compile_once(rng, make):
     assert ember.compile_stats()["compiles"] == before
 
 
-# Training with ember's own gradients (runs once autograd exists) ------------
+# Training with ember's own gradients ---------------------------------------
 
-@pytest.mark.skipif(not hasattr(ember.Tensor, "backward"),
-                    reason="autograd is not in ember yet: gradients are set by hand above")
 @pytest.mark.parametrize("name,options", [
     ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)),
     ("Adam", dict(lr=0.01)),
