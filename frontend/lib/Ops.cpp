@@ -703,17 +703,8 @@ static void writeView(const Tensor &x, NodeRef node) {
   }
   // The value before each step.
   std::vector<NodeRef> before{storageValue(x.storage())};
-  for (size_t i = 0; i + 1 < steps.size(); ++i) {
-    const ViewStep &step = steps[i];
-    NodeRef previous = before.back();
-    OpCode op = step.kind == ViewStep::Kind::Reshape     ? OpCode::Reshape
-                : step.kind == ViewStep::Kind::Transpose ? OpCode::Transpose
-                : step.kind == ViewStep::Kind::Slice     ? OpCode::Slice
-                                                         : OpCode::BroadcastTo;
-    NodeRef next = makeNode(op, previous->dtype, step.shape, {previous});
-    next->ints = step.ints;
-    before.push_back(next);
-  }
+  for (size_t i = 0; i + 1 < steps.size(); ++i)
+    before.push_back(applyViewStep(before.back(), steps[i]));
   for (size_t i = steps.size(); i-- > 0;) {
     const ViewStep &step = steps[i];
     const NodeRef &outer = before[i];

@@ -33,7 +33,7 @@ bool Tensor::isContiguous() const {
   return stridesAreContiguous(impl->shape, impl->strides);
 }
 
-static NodeRef applyStep(const NodeRef &node, const ViewStep &step) {
+NodeRef applyViewStep(const NodeRef &node, const ViewStep &step) {
   NodeRef result;
   switch (step.kind) {
   case ViewStep::Kind::Reshape:
@@ -81,7 +81,7 @@ NodeRef Tensor::gradValue() const {
 NodeRef Tensor::plainValue() const {
   NodeRef node = storageValue(*impl->storage);
   for (const ViewStep &step : impl->steps)
-    node = applyStep(node, step);
+    node = applyViewStep(node, step);
   return node;
 }
 
@@ -124,7 +124,7 @@ static Tensor derive(const Tensor &x, ViewStep step, Shape strides,
   // view op applied to the base's history.
   if (x.requiresGrad() && gradEnabled()) {
     impl->requiresGrad = true;
-    impl->history = applyStep(x.value(), step);
+    impl->history = applyViewStep(x.value(), step);
   }
   return Tensor(std::move(impl));
 }

@@ -29,6 +29,9 @@ struct ViewStep {
   llvm::SmallVector<int64_t, 4> ints;
 };
 
+/// The node reading view `step` of `node`'s value.
+NodeRef applyViewStep(const NodeRef &node, const ViewStep &step);
+
 struct TensorImpl {
   StorageRef storage;
   DType dtype;
