@@ -596,6 +596,14 @@ struct LowerArgReduce : OpRewritePattern<OpTy> {
     RankedTensorType inputType = tensorTypeOf(input);
     Type type = inputType.getElementType();
     int64_t dim = op.getDim();
+    if (dim == inputType.getRank() - 1) {
+      Value result = lowerContiguous(rewriter, loc, input, dim);
+      if (op.getKeepdim())
+        result =
+            expandKeptDims(rewriter, loc, result, input, {dim}, op.getType());
+      rewriter.replaceOp(op, result);
+      return success();
+    }
     ReductionLayout layout(rewriter, loc, input, {dim});
     Value bestInit = layout.filled(
         rewriter, loc, extremeValue(rewriter, loc, type, /*lowest=*/!isMin));
@@ -642,6 +650,65 @@ struct LowerArgReduce : OpRewritePattern<OpTy> {
       result = expandKeptDims(rewriter, loc, result, input, {dim}, op.getType());
     rewriter.replaceOp(op, result);
     return success();
+  }
+
+  /// Over the innermost dim the single (value, index) reduction is a loop
+  /// LLVM cannot vectorize (the pair forms one serial select chain), ~100x
+  /// slower than a max. Two reductions that each vectorize instead: the
+  /// extreme itself (`maximumf`/`minimumf` propagate NaN, so a row with a
+  /// NaN reduces to NaN), then the smallest index whose element equals it.
+  /// A NaN element matches too: it only exists when the extreme is NaN, and
+  /// then the first NaN is the answer, as in torch.
+  Value lowerContiguous(PatternRewriter &rewriter, Location loc, Value input,
+                        int64_t dim) const {
+    Type type = tensorTypeOf(input).getElementType();
+    bool isFloat = isa<FloatType>(type);
+    Value extreme = buildReduction(
+        rewriter, loc, input, {dim},
+        extremeValue(rewriter, loc, type, /*lowest=*/!isMin),
+        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
+          if (isFloat)
+            return isMin
+                       ? arith::MinimumFOp::create(b, l, args[0], args[1])
+                             .getResult()
+                       : arith::MaximumFOp::create(b, l, args[0], args[1])
+                             .getResult();
+          return isMin
+                     ? arith::MinSIOp::create(b, l, args[0], args[1])
+                           .getResult()
+                     : arith::MaxSIOp::create(b, l, args[0], args[1])
+                           .getResult();
+        });
+    ReductionLayout layout(rewriter, loc, input, {dim});
+    Type i64 = rewriter.getI64Type();
+    Value noMatch = extremeValue(rewriter, loc, i64, /*lowest=*/false);
+    Value indexInit = layout.filled(rewriter, loc, noMatch);
+    SmallVector<AffineMap> maps = {layout.inputMap, layout.outputMap,
+                                   layout.outputMap};
+    SmallVector<utils::IteratorType> iterators = layout.iterators;
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{indexInit.getType()},
+        ValueRange{input, extreme}, ValueRange{indexInit}, maps, iterators,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value x = args[0], best = args[1], acc = args[2];
+          Value match;
+          if (isFloat) {
+            Value equal = arith::CmpFOp::create(
+                b, l, arith::CmpFPredicate::OEQ, x, best);
+            Value xNan =
+                arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, x, x);
+            match = arith::OrIOp::create(b, l, equal, xNan);
+          } else {
+            match =
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, x, best);
+          }
+          Value index = arith::IndexCastOp::create(
+              b, l, i64, linalg::IndexOp::create(b, l, dim));
+          Value candidate = arith::SelectOp::create(b, l, match, index, noMatch);
+          linalg::YieldOp::create(
+              b, l, arith::MinSIOp::create(b, l, candidate, acc).getResult());
+        });
+    return generic.getResult(0);
   }
 };
 

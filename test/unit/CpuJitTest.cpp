@@ -533,6 +533,45 @@ TEST(CpuJit, ArgmaxAndArgminTakeTheFirstExtreme) {
   }
 }
 
+// Over the last dim argmax/argmin are two passes (the extreme, then the first
+// index equal to it); rows long enough for vector bodies and tails, with
+// infinities, NaN before and after the extreme, all-NaN and all -inf rows.
+TEST(CpuJit, ArgReduceOverTheLastDimSpecialValues) {
+  const int64_t cols = 37;
+  for (Dtype dtype : kFloatTypes) {
+    std::string in = tensorType(dtype, {0, 0}, true);
+    std::string source;
+    for (const char *op : {"argmax", "argmin"})
+      source += emberFunction(std::string(op) + "_rows", {in}, "tensor<?xi64>",
+                              std::string(op) + " %a dim = 1 : " + in +
+                                  " -> tensor<?xi64>");
+    JitRunner jit;
+    ASSERT_TRUE(jit.compile(source));
+    Array x = mapArray(randomArray(rng(), dtype, {7, cols}, -3, 3), dtype,
+                       [](double v) { return std::round(v); });
+    auto at = [&](int64_t r, int64_t c) -> double & {
+      return x.values[r * cols + c];
+    };
+    for (int64_t c = 0; c < cols; ++c) {
+      at(0, c) = -INFINITY; // all -inf: index 0 for both
+      at(1, c) = NAN;       // all NaN: index 0 for both
+    }
+    at(2, 20) = at(2, 33) = INFINITY; // tied +inf late in the row
+    at(2, 30) = at(2, 31) = -INFINITY;
+    at(3, 36) = NAN; // NaN only in the tail
+    at(4, 0) = NAN;  // NaN first
+    at(5, 17) = 100;
+    at(5, 25) = NAN; // NaN after the maximum still wins
+    at(6, 9) = at(6, 35) = -100;
+    for (bool isMin : {false, true}) {
+      std::string op = isMin ? "argmin" : "argmax";
+      Array expected = argReduce2d(x, 1, isMin, false);
+      expectClose(jit.run(op + "_rows", {x}, {expected})[0], expected, 0,
+                  op + " " + mlirName(dtype) + " special values");
+    }
+  }
+}
+
 // Two reductions whose identical `linalg.fill` inits CSE merges must still
 // write their own results (the destination ABI gives each op its own init;
 // before that, eliminate-empty-tensors made both outputs the first result).

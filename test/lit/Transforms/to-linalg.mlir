@@ -111,17 +111,28 @@ func.func @logical(%a: tensor<?x4xi1>, %b: tensor<4xi1>, %i: tensor<8xi32>, %j: 
 
 // -----
 
-// argmin is argmax's reduction with the comparison reversed and a +inf (or
-// integer max) start.
+// argmin over an inner dim is argmax's reduction with the comparison reversed
+// and a +inf (or integer max) start. Over the last dim it is two reductions
+// that vectorize: the extreme (minimumf propagates NaN), then the smallest
+// index whose element equals it or is NaN.
 // CHECK-LABEL: func @argmin
 func.func @argmin(%x: tensor<?x8xf32>, %y: tensor<5x?xi64>) -> (tensor<?xi64>, tensor<1x?xi64>) {
   // CHECK-DAG: %[[INF:.*]] = arith.constant 0x7F800000 : f32
   // CHECK-DAG: %[[MAX:.*]] = arith.constant 9223372036854775807 : i64
-  // CHECK: linalg.fill ins(%[[INF]] : f32)
+  // CHECK: %[[BESTINIT:.*]] = linalg.fill ins(%[[INF]] : f32)
+  // CHECK: %[[BEST:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+  // CHECK-SAME: ins(%{{.*}} : tensor<?x8xf32>) outs(%[[BESTINIT]] : tensor<?xf32>)
+  // CHECK: arith.minimumf
+  // CHECK: %[[IDXINIT:.*]] = linalg.fill ins(%[[MAX]] : i64)
   // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
-  // CHECK: arith.cmpf olt
-  // CHECK: arith.cmpf uno
+  // CHECK-SAME: ins(%{{.*}}, %[[BEST]] : tensor<?x8xf32>, tensor<?xf32>) outs(%[[IDXINIT]] : tensor<?xi64>)
+  // CHECK: ^bb0(%[[X:.*]]: f32, %[[B:.*]]: f32, %[[ACC:.*]]: i64):
+  // CHECK: %[[EQ:.*]] = arith.cmpf oeq, %[[X]], %[[B]]
+  // CHECK: %[[NAN:.*]] = arith.cmpf uno, %[[X]], %[[X]]
+  // CHECK: %[[MATCH:.*]] = arith.ori %[[EQ]], %[[NAN]]
   // CHECK: linalg.index 1
+  // CHECK: %[[CAND:.*]] = arith.select %[[MATCH]], %{{.*}}, %[[MAX]]
+  // CHECK: arith.minsi %[[CAND]], %[[ACC]]
   %0 = ember.argmin %x dim = 1 : tensor<?x8xf32> -> tensor<?xi64>
   // CHECK: linalg.fill ins(%[[MAX]] : i64)
   // CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]
@@ -130,6 +141,27 @@ func.func @argmin(%x: tensor<?x8xf32>, %y: tensor<5x?xi64>) -> (tensor<?xi64>, t
   // CHECK: tensor.expand_shape
   %1 = ember.argmin %y dim = 0 keepdim : tensor<5x?xi64> -> tensor<1x?xi64>
   return %0, %1 : tensor<?xi64>, tensor<1x?xi64>
+}
+
+// -----
+
+// Integer argmax over the last dim: maxsi, then the first index equal to it.
+// CHECK-LABEL: func @argmax_last_int
+func.func @argmax_last_int(%x: tensor<3x?xi32>) -> tensor<3x1xi64> {
+  // CHECK-DAG: %[[LOW:.*]] = arith.constant -2147483648 : i32
+  // CHECK-DAG: %[[NONE:.*]] = arith.constant 9223372036854775807 : i64
+  // CHECK: linalg.fill ins(%[[LOW]] : i32)
+  // CHECK: linalg.generic
+  // CHECK: arith.maxsi
+  // CHECK: linalg.fill ins(%[[NONE]] : i64)
+  // CHECK: linalg.generic
+  // CHECK: arith.cmpi eq
+  // CHECK: linalg.index 1
+  // CHECK: arith.select %{{.*}}, %{{.*}}, %[[NONE]]
+  // CHECK: arith.minsi
+  // CHECK: tensor.expand_shape
+  %0 = ember.argmax %x dim = 1 keepdim : tensor<3x?xi32> -> tensor<3x1xi64>
+  return %0 : tensor<3x1xi64>
 }
 
 // -----
