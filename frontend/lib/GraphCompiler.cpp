@@ -104,6 +104,8 @@ public:
     int64_t slots = 0;
     for (Node *node : plan.nodes) {
       slotBase[node] = slots;
+      if (isRuntimeScalar(*node))
+        ++slots;
       if (takesSizeSlots(*node))
         for (int64_t d : node->shape)
           slots += d != 1;
@@ -297,6 +299,20 @@ private:
 
   Value constant(OpBuilder &b, Location loc, const Node &node) {
     auto type = RankedTensorType::get({}, elementType(ctx, node.dtype));
+    if (isRuntimeScalar(node)) {
+      // The f64 bits sit in the node's slot of the size vector.
+      Value position =
+          arith::ConstantIndexOp::create(b, loc, slotBase.lookup(&node));
+      Value bits = tensor::ExtractOp::create(b, loc, sizes, position);
+      Value value = arith::BitcastOp::create(b, loc, b.getF64Type(), bits);
+      // Through f32: the JIT links no f64-to-half library routine.
+      Type element = type.getElementType();
+      if (element != value.getType())
+        value = arith::TruncFOp::create(b, loc, b.getF32Type(), value);
+      if (element != value.getType())
+        value = arith::TruncFOp::create(b, loc, element, value);
+      return tensor::FromElementsOp::create(b, loc, type, value);
+    }
     Attribute scalar;
     if (isFloating(node.dtype))
       scalar = b.getFloatAttr(type.getElementType(), node.f);

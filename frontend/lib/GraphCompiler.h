@@ -51,6 +51,19 @@ inline bool takesSizeSlots(const Node &node) {
   return node.op == OpCode::Reshape || node.op == OpCode::BroadcastTo;
 }
 
+/// Whether `node` is a float constant whose value the graph reads from the
+/// size vector (as f64 bits, one slot) instead of baking it into the program,
+/// so that a per-step Python number (a learning rate) reuses the compiled
+/// graph. Integral values and +-0.5 stay compile-time constants: they are
+/// what folds like `x * 1` and `x ** 2` need, and are rarely varied per step.
+inline bool isRuntimeScalar(const Node &node) {
+  if (node.op != OpCode::Constant || !isFloating(node.dtype))
+    return false;
+  double f = node.f;
+  return f == f && f != static_cast<double>(static_cast<int64_t>(f)) &&
+         f != 0.5 && f != -0.5;
+}
+
 } // namespace ember
 
 #endif // EMBER_FRONTEND_LIB_GRAPHCOMPILER_H

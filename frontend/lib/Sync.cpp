@@ -107,7 +107,12 @@ void describe(const GraphPlan &plan, std::vector<int64_t> &key,
     if (node->op == OpCode::Concat) // static extents along the dim
       for (const NodeRef &input : node->inputs)
         structure.push_back(input->shape[node->ints[0]]);
-    if (node->op == OpCode::Constant) {
+    if (isRuntimeScalar(*node)) {
+      // Its value is a run-time argument, not part of the program.
+      int64_t bits;
+      memcpy(&bits, &node->f, sizeof(bits));
+      sizes.push_back(bits);
+    } else if (node->op == OpCode::Constant) {
       int64_t bits;
       static_assert(sizeof(bits) == sizeof(node->f));
       memcpy(&bits, &node->f, sizeof(bits));

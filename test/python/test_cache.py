@@ -153,3 +153,40 @@ def test_no_compile_log_by_default():
     done = run_script(log=False)
     assert compile_lines(done.stderr) == [], done.stderr
 
+
+
+def test_a_changed_python_float_compiles_nothing(rng):
+    # Non-integral Python floats are run-time scalars, not part of the key.
+    x, t = pair(rng, (5, 7))
+    assert_close(x * 0.3 + 0.25, t * 0.3 + 0.25, atol=1e-6)
+    for s in (0.1, 1.7, -3.25, 1e-3):
+        before = ember.compile_stats()
+        assert_close(x * s + 0.25, t * s + 0.25, atol=1e-6)
+        assert stats_delta(before)["compiles"] == 0, f"x * {s} recompiled"
+
+
+def test_an_sgd_learning_rate_schedule_compiles_nothing(rng):
+    import numpy as np
+    import torch
+    from ember import nn, optim
+    from ember_testing import from_array, to_numpy
+
+    arrays = [rng.uniform(-1, 1, size=shape).astype(np.float32) for shape in ((4, 3), (3,))]
+    ember_params = [nn.Parameter(from_array(a)) for a in arrays]
+    torch_params = [torch.nn.Parameter(torch.from_numpy(a.copy())) for a in arrays]
+    e = optim.SGD(ember_params, lr=0.1, momentum=0.9)
+    t = torch.optim.SGD(torch_params, lr=0.1, momentum=0.9)
+    for step in range(8):
+        lr = 0.1 * 0.7 ** step
+        e.param_groups[0]["lr"] = lr
+        t.param_groups[0]["lr"] = lr
+        for p, q in zip(ember_params, torch_params):
+            g = rng.normal(size=tuple(q.shape)).astype(np.float32)
+            p.grad, q.grad = from_array(g), torch.from_numpy(g.copy())
+        before = ember.compile_stats()
+        e.step()
+        t.step()
+        for p, q in zip(ember_params, torch_params):
+            np.testing.assert_allclose(to_numpy(p), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+        if step >= 2:  # the momentum buffer's first step is its own program
+            assert stats_delta(before)["compiles"] == 0, f"step {step} recompiled"

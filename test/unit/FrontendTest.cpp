@@ -214,6 +214,36 @@ TEST(FrontendAutograd, TorchErrors) {
     EXPECT_FLOAT_EQ(grad[i], 2.0f);
 }
 
+/// A new Python float is a run-time scalar: the forward program and the
+/// gradient program (whose sub-functions clone the constant) are reused.
+TEST(FrontendAutograd, NewFloatScalarsReuseTheCompiledGraph) {
+  auto program = [](double s) {
+    std::vector<float> xv, wv;
+    Tensor x = randomMatrix(2, 3, xv, 21), w = randomMatrix(3, 2, wv, 22);
+    setRequiresGrad(w, true);
+    Tensor y = binary(OpCode::Mul, unary(OpCode::Tanh, matmul(x, w)),
+                      Scalar::fromFloat(s));
+    backward(reduce(OpCode::Sum, y, {}, false), std::nullopt, false, false);
+    Tensor grad(w.impl->grad);
+    for (int k = 0; k < 3; ++k)
+      for (int j = 0; j < 2; ++j) {
+        double expected = 0;
+        for (int i = 0; i < 2; ++i) {
+          double z = 0;
+          for (int m = 0; m < 3; ++m)
+            z += double(xv[i * 3 + m]) * wv[m * 2 + j];
+          expected += s * xv[i * 3 + k] * (1 - std::tanh(z) * std::tanh(z));
+        }
+        EXPECT_NEAR(at(grad, k, j), expected, 1e-4);
+      }
+  };
+  program(0.3);
+  uint64_t compiles = compileStats().compiles;
+  program(0.7);
+  program(-1.25);
+  EXPECT_EQ(compileStats().compiles, compiles);
+}
+
 TEST(FrontendAutograd, BackwardMatchesTheAnalyticGradient) {
   std::vector<float> xv, wv;
   Tensor x = randomMatrix(5, 3, xv, 11), w = randomMatrix(3, 4, wv, 12);
