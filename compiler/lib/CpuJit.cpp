@@ -69,34 +69,6 @@ private:
 
 } // namespace
 
-void invokePacked(PackedEntry entry, llvm::ArrayRef<BufferView> buffers) {
-  // One memref descriptor per buffer: {allocated, aligned, offset,
-  // sizes[rank], strides[rank]} as 64-bit words, strides row-major.
-  size_t words = 0;
-  for (const BufferView &buffer : buffers)
-    words += 3 + 2 * buffer.rank;
-  llvm::SmallVector<int64_t, 64> storage(words);
-  llvm::SmallVector<void *, 16> descriptors(buffers.size());
-  llvm::SmallVector<void *, 16> args(buffers.size());
-  int64_t *cursor = storage.data();
-  for (size_t i = 0; i < buffers.size(); ++i) {
-    const BufferView &buffer = buffers[i];
-    descriptors[i] = cursor;
-    cursor[0] = reinterpret_cast<int64_t>(buffer.data);
-    cursor[1] = reinterpret_cast<int64_t>(buffer.data);
-    cursor[2] = 0;
-    int64_t stride = 1;
-    for (int64_t d = buffer.rank - 1; d >= 0; --d) {
-      cursor[3 + d] = buffer.shape[d];
-      cursor[3 + buffer.rank + d] = stride;
-      stride *= buffer.shape[d];
-    }
-    cursor += 3 + 2 * buffer.rank;
-    args[i] = &descriptors[i];
-  }
-  entry(args.data());
-}
-
 CpuExecutable::CpuExecutable(std::unique_ptr<ExecutionEngine> engine,
                              bool keepsObject)
     : engine(std::move(engine)), keepsObject(keepsObject) {}

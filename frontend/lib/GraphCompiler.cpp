@@ -475,7 +475,7 @@ public:
     SmallVector<BufferView, 8> views;
     for (const GraphBuffer &buffer : buffers)
       views.push_back({buffer.data, buffer.shape, buffer.rank});
-    invokePacked(packed, views);
+    invokePacked(packed, views.data(), views.size());
   }
 
 private:

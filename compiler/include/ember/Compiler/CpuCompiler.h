@@ -13,6 +13,7 @@
 #ifndef EMBER_COMPILER_CPUCOMPILER_H
 #define EMBER_COMPILER_CPUCOMPILER_H
 
+#include "ember/Runtime/PackedCall.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
@@ -43,19 +44,12 @@ void registerCompilerDialects(mlir::DialectRegistry &registry);
 /// loops, math approximation, LLVM conversion.
 void buildCpuLoweringPipeline(mlir::OpPassManager &pm);
 
-/// A dense row-major buffer handed to compiled code.
-struct BufferView {
-  void *data;
-  const int64_t *shape;
-  int64_t rank;
-};
-
-/// The uniform entry signature: `args[i]` points at a pointer to the i-th
-/// memref descriptor.
-using PackedEntry = void (*)(void **args);
-
-/// Calls a packed entry with `buffers` (inputs then outputs).
-void invokePacked(PackedEntry entry, llvm::ArrayRef<BufferView> buffers);
+/// Calls a packed entry with `buffers` (inputs then outputs); the compiler's
+/// callers hold their views in LLVM containers.
+inline void invokePacked(PackedEntry entry,
+                         llvm::ArrayRef<BufferView> buffers) {
+  invokePacked(entry, buffers.data(), buffers.size());
+}
 
 struct CpuCompileOptions {
   /// LLVM optimization level (0-3).
