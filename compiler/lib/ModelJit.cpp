@@ -1,0 +1,76 @@
+//===- ModelJit.cpp - JIT-compile a model's portable program ---------------===//
+//
+// Linking this file (//compiler:model_jit, alwayslink) lets ember::Model run
+// a .ember file that has no native code for the host: at static-init time it
+// registers a ProgramCompiler that parses the program section, checks it
+// against the manifest, and compiles it with the CPU JIT. The runtime itself
+// stays free of LLVM; only apps that want the fallback pay for it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Compiler/CpuCompiler.h"
+#include "ember/Compiler/ModelProgram.h"
+#include "ember/Runtime/Model.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include <map>
+
+using namespace mlir;
+
+namespace ember {
+namespace {
+
+/// A JIT-compiled program with every entry resolved at load time.
+class JitExecutable final : public Executable {
+public:
+  JitExecutable(std::unique_ptr<CpuExecutable> compiled,
+                std::map<std::string, PackedEntry> entries)
+      : compiled(std::move(compiled)), entries(std::move(entries)) {}
+
+  PackedEntry entry(const std::string &name) const override {
+    auto it = entries.find(name);
+    if (it == entries.end())
+      throw ModelError("no entry named '" + name + "' in the compiled program");
+    return it->second;
+  }
+  std::string kind() const override { return "jit"; }
+
+private:
+  std::unique_ptr<CpuExecutable> compiled;
+  std::map<std::string, PackedEntry> entries;
+};
+
+/// The MLIR side reports errors as strings (it is built without exceptions
+/// in mind); they become ModelErrors here, at the runtime's boundary.
+std::unique_ptr<Executable> compileProgram(const ModelFile &file,
+                                           const Manifest &manifest) {
+  // One context per model: the compiled code does not refer to it, and the
+  // pipeline is sequential, so no thread pool.
+  DialectRegistry registry;
+  registerCompilerDialects(registry);
+  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
+  std::string error;
+  OwningOpRef<ModuleOp> module =
+      loadModelProgram(file, manifest, &context, &error);
+  if (!module)
+    throw ModelError(file.label() + ": " + error);
+  std::unique_ptr<CpuExecutable> compiled =
+      compileForCpu(*module, CpuCompileOptions(), &error);
+  if (!compiled)
+    throw ModelError(file.label() + ": cannot compile the program: " + error);
+  std::map<std::string, PackedEntry> entries;
+  for (const EntrySpec &spec : manifest.entries) {
+    PackedEntry entry = compiled->lookup(spec.name, &error);
+    if (!entry)
+      throw ModelError(file.label() + ": " + error);
+    entries[spec.name] = entry;
+  }
+  return std::make_unique<JitExecutable>(std::move(compiled),
+                                         std::move(entries));
+}
+
+[[maybe_unused]] const bool registered =
+    (registerProgramCompiler(&compileProgram), true);
+
+} // namespace
+} // namespace ember
