@@ -4,17 +4,24 @@
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/Mangling.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstring>
 #include <mutex>
+#include <optional>
 
 using namespace mlir;
 
@@ -30,7 +37,85 @@ void initializeNativeTarget() {
   });
 }
 
+/// The global `ember-runtime-slots` defines for runtime function `name`.
+constexpr const char kRuntimeSlotPrefix[] = "__ember_rt_";
+
+void *runtimeAddress(llvm::StringRef name) {
+  int count = 0;
+  const RuntimeSymbol *table = cpuRuntimeSymbols(&count);
+  for (int i = 0; i < count; ++i)
+    if (name == table[i].name)
+      return table[i].address;
+  return nullptr;
+}
+
+/// The host, or the CPU and features `options` name, for the host's triple.
+std::optional<llvm::orc::JITTargetMachineBuilder>
+makeTargetMachineBuilder(const CpuCompileOptions &options, std::string *error) {
+  // Target the host CPU exactly (e.g. AVX-512): without a host target
+  // machine LLVM's O3 does not vectorize for this CPU.
+  auto host = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!host) {
+    if (error)
+      *error = "cannot detect the host CPU: " + llvm::toString(host.takeError());
+    return std::nullopt;
+  }
+  llvm::orc::JITTargetMachineBuilder builder = std::move(*host);
+  if (options.cpu != "host" && !options.cpu.empty()) {
+    // An unknown name would only warn on stderr and fall back to a generic
+    // CPU: reject it instead.
+    std::string lookupError;
+    const llvm::Target *target = llvm::TargetRegistry::lookupTarget(
+        builder.getTargetTriple(), lookupError);
+    std::unique_ptr<llvm::MCSubtargetInfo> generic(
+        target ? target->createMCSubtargetInfo(builder.getTargetTriple(), "", "")
+               : nullptr);
+    if (!generic || !generic->isCPUStringValid(options.cpu)) {
+      if (error)
+        *error = "unknown CPU '" + options.cpu + "' for " +
+                 builder.getTargetTriple().str() +
+                 " (LLVM's names: `llc -mcpu=help`, e.g. x86-64-v3, "
+                 "skylake-avx512, znver4)";
+      return std::nullopt;
+    }
+    builder.setCPU(options.cpu);
+    builder.getFeatures() = llvm::SubtargetFeatures();
+  }
+  if (!options.features.empty())
+    builder.getFeatures().addFeaturesVector(
+        llvm::SubtargetFeatures(options.features).getFeatures());
+  if (options.positionIndependent)
+    builder.setRelocationModel(llvm::Reloc::PIC_);
+  builder.setCodeGenOptLevel(options.optLevel >= 3
+                                 ? llvm::CodeGenOptLevel::Aggressive
+                                 : llvm::CodeGenOptLevel::Default);
+  return builder;
+}
+
+/// The triple, CPU and recordable features of `machine`.
+CpuTarget describeTarget(const llvm::TargetMachine &machine) {
+  CpuTarget target;
+  target.triple = machine.getTargetTriple().str();
+  target.cpu = machine.getTargetCPU().str();
+  const llvm::MCSubtargetInfo *subtarget = machine.getMCSubtargetInfo();
+  for (const char *feature : cpuFeaturesToRecord())
+    if (subtarget->checkFeatures((llvm::Twine("+") + feature).str()))
+      target.features.push_back(feature);
+  return target;
+}
+
 } // namespace
+
+llvm::ArrayRef<const char *> cpuFeaturesToRecord() {
+  // Keep in step with hostSupportsCpuFeature (runtime/lib): a name it does
+  // not know reads as absent and would keep the artifact from ever loading.
+  static const char *const features[] = {
+      "sse4.2",   "avx",      "avx2",      "fma",        "f16c",
+      "bmi",      "bmi2",     "avx512f",   "avx512bw",   "avx512cd",
+      "avx512dq", "avx512vl", "avx512vnni", "avx512bf16",
+  };
+  return features;
+}
 
 std::string formatLocation(Location loc) {
   std::string text;
@@ -70,8 +155,9 @@ private:
 } // namespace
 
 CpuExecutable::CpuExecutable(std::unique_ptr<ExecutionEngine> engine,
-                             bool keepsObject)
-    : engine(std::move(engine)), keepsObject(keepsObject) {}
+                             bool keepsObject, CpuTarget target)
+    : engine(std::move(engine)), keepsObject(keepsObject),
+      compiledFor(std::move(target)) {}
 
 CpuExecutable::~CpuExecutable() = default;
 
@@ -132,6 +218,11 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
     if (func.isPublic() && !func.isExternal())
       entryNames.push_back(func.getSymName().str());
 
+  // A bad CPU name fails before the (slower) lowering.
+  auto builder = makeTargetMachineBuilder(options, error);
+  if (!builder)
+    return nullptr;
+
   PassManager pm(context);
   buildCpuLoweringPipeline(pm);
   if (failed(pm.run(module))) {
@@ -140,23 +231,27 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
     return nullptr;
   }
 
-  // Target the host CPU exactly (e.g. AVX-512): without a host target
-  // machine LLVM's O3 does not vectorize for this CPU.
-  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!builder) {
-    if (error)
-      *error = "cannot detect the host CPU: " + llvm::toString(builder.takeError());
-    return nullptr;
-  }
-  builder->setCodeGenOptLevel(options.optLevel >= 3
-                                  ? llvm::CodeGenOptLevel::Aggressive
-                                  : llvm::CodeGenOptLevel::Default);
   auto targetMachine = builder->createTargetMachine();
   if (!targetMachine) {
     if (error)
       *error = "cannot create a target machine: " +
                llvm::toString(targetMachine.takeError());
     return nullptr;
+  }
+  CpuTarget target = describeTarget(**targetMachine);
+  if (options.runtimeSlots) {
+    // After the lowering, so every runtime call exists as an llvm.call.
+    PassManager slots(context);
+    slots.addPass(createEmberRuntimeSlots());
+    if (failed(slots.run(module))) {
+      if (error)
+        *error = diagnostics.take();
+      return nullptr;
+    }
+    for (auto global : module.getOps<LLVM::GlobalOp>())
+      if (global.getSymName().starts_with(kRuntimeSlotPrefix))
+        target.runtimeSlots.push_back(
+            global.getSymName().drop_front(strlen(kRuntimeSlotPrefix)).str());
   }
   auto transformer = makeOptimizingTransformer(options.optLevel, /*sizeLevel=*/0,
                                                targetMachine->get());
@@ -189,8 +284,20 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
     return symbols;
   });
   (*engine)->initialize();
-  auto executable = std::make_unique<CpuExecutable>(std::move(*engine),
-                                                    options.keepObject);
+  // In-process the slots hold the same addresses the JIT resolves by name,
+  // so code compiled for a shared object also runs here.
+  for (const std::string &name : target.runtimeSlots) {
+    auto slot = (*engine)->lookup(kRuntimeSlotPrefix + name);
+    if (!slot) {
+      if (error)
+        *error = "no runtime slot for '" + name +
+                 "': " + llvm::toString(slot.takeError());
+      return nullptr;
+    }
+    *static_cast<void **>(*slot) = runtimeAddress(name);
+  }
+  auto executable = std::make_unique<CpuExecutable>(
+      std::move(*engine), options.keepObject, std::move(target));
   for (const std::string &name : entryNames)
     if (!executable->lookup(name, error))
       return nullptr;

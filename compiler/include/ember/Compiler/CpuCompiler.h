@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mlir {
 class ExecutionEngine;
@@ -56,13 +57,42 @@ struct CpuCompileOptions {
   unsigned optLevel = 3;
   /// Keep the machine code so that `writeObjectFile` works.
   bool keepObject = false;
+  /// Position-independent code (Reloc::PIC_): needed to link the object
+  /// into a shared object.
+  bool positionIndependent = false;
+  /// The CPU to generate code for: "host" (this machine, with every feature
+  /// it has) or an LLVM CPU name ("x86-64-v3", "skylake-avx512", ...). Code
+  /// for another CPU is compiled but must not be called here.
+  std::string cpu = "host";
+  /// LLVM features added to the CPU's ("+avx2,-avx512f").
+  std::string features;
+  /// Call the runtime through `__ember_rt_<name>` pointer slots
+  /// (`ember-runtime-slots`) instead of by symbol, so a shared object built
+  /// from the code has no undefined Ember symbols. The JIT fills the slots.
+  bool runtimeSlots = false;
 };
+
+/// What compiled code targets, as a model's artifact records it.
+struct CpuTarget {
+  std::string triple;
+  /// The resolved CPU name ("znver4" rather than "host").
+  std::string cpu;
+  /// The x86 features (LLVM's names) the code may use, among those the
+  /// runtime can check on a host (cpuFeaturesToRecord()).
+  std::vector<std::string> features;
+  /// Runtime functions the code calls through slots (with runtimeSlots).
+  std::vector<std::string> runtimeSlots;
+};
+
+/// The x86 features an artifact records when the target machine has them:
+/// those `ember::hostSupportsCpuFeature` knows.
+llvm::ArrayRef<const char *> cpuFeaturesToRecord();
 
 /// JIT-compiled code for one module.
 class CpuExecutable {
 public:
   CpuExecutable(std::unique_ptr<mlir::ExecutionEngine> engine,
-                bool keepsObject);
+                bool keepsObject, CpuTarget target = {});
   ~CpuExecutable();
 
   /// The entry for public function `name`, or null with `error` set.
@@ -77,9 +107,13 @@ public:
   /// compiled without `keepObject` or when the file cannot be written.
   bool writeObjectFile(llvm::StringRef path, std::string *error) const;
 
+  /// The triple, CPU and features the code was compiled for.
+  const CpuTarget &target() const { return compiledFor; }
+
 private:
   std::unique_ptr<mlir::ExecutionEngine> engine;
   bool keepsObject;
+  CpuTarget compiledFor;
 };
 
 /// Lowers `module` in place and JIT-compiles it. On failure returns null and

@@ -186,4 +186,36 @@ def EmberApproximateMath : Pass<"ember-approximate-math", "mlir::func::FuncOp"> 
   ];
 }
 
+def EmberRuntimeSlots : Pass<"ember-runtime-slots", "mlir::ModuleOp"> {
+  let summary = "Call runtime functions through pointer slots a loader fills";
+  let description = [{
+    Runs on the LLVM dialect, after the CPU lowering. Each call to a runtime
+    function (by default every name in `ember::cpuRuntimeSymbols()`: the
+    GEMMs, `memrefCopy`, the allocator hooks) becomes an indirect call
+    through a zero-initialized external global `__ember_rt_<name>`, and the
+    function's declaration is removed. A shared object built from the code
+    then has no undefined Ember symbols: the runtime's loader writes each
+    function's address into its slot after `dlopen`, so the object needs no
+    link-time dependency on (or symbol interposition with) the runtime.
+
+    ```mlir
+    llvm.func @memrefCopy(i64, !llvm.ptr, !llvm.ptr)
+    llvm.call @memrefCopy(%n, %a, %b) : (i64, !llvm.ptr, !llvm.ptr) -> ()
+    // becomes
+    llvm.mlir.global external @__ember_rt_memrefCopy() : !llvm.ptr {
+      %0 = llvm.mlir.zero : !llvm.ptr
+      llvm.return %0 : !llvm.ptr
+    }
+    %slot = llvm.mlir.addressof @__ember_rt_memrefCopy : !llvm.ptr
+    %f = llvm.load %slot : !llvm.ptr -> !llvm.ptr
+    llvm.call %f(%n, %a, %b) : !llvm.ptr, (i64, !llvm.ptr, !llvm.ptr) -> ()
+    ```
+  }];
+  let options = [
+    ListOption<"symbols", "symbols", "std::string",
+               "Functions to call through slots (default: the CPU runtime's)">
+  ];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 #endif // EMBER_COMPILER_PASSES_TD
