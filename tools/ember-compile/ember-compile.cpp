@@ -1,0 +1,219 @@
+//===- ember-compile.cpp - add native code to a .ember model file ----------===//
+//
+//   ember-compile model.ember --target cpu -o model.cpu.ember [--cpu NAME]
+//
+// Reads a model file, compiles its portable program for each target, and
+// writes a new file with every section kept and one artifact section per
+// target (replacing an older one), the manifest's artifact list updated.
+// The output is written atomically, so the input may be the output.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Compiler/AotCompiler.h"
+#include "ember/Compiler/CpuCompiler.h"
+#include "ember/Compiler/ModelProgram.h"
+#include "ember/Runtime/Manifest.h"
+#include "ember/Runtime/ModelFile.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cstdio>
+
+using namespace mlir;
+
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("ember-compile options");
+
+static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                                      cl::desc("<model.ember>"),
+                                      cl::cat(category));
+static cl::opt<std::string>
+    targets("target", cl::init("cpu"), cl::value_desc("list"),
+            cl::desc("Comma-separated targets to compile for; this build "
+                     "supports 'cpu' (the default)"),
+            cl::cat(category));
+static cl::opt<std::string> outputPath("o", cl::Required,
+                                       cl::value_desc("out.ember"),
+                                       cl::desc("Output model file (may be "
+                                                "the input; written "
+                                                "atomically)"),
+                                       cl::cat(category));
+static cl::opt<std::string>
+    cpuName("cpu", cl::init("host"), cl::value_desc("name"),
+            cl::desc("CPU to generate code for: 'host' (this machine, the "
+                     "default) or an LLVM CPU name such as x86-64-v3 or "
+                     "skylake-avx512; the runtime uses the code only on "
+                     "hosts with every CPU feature it needs"),
+            cl::cat(category));
+static cl::opt<bool> quiet("quiet", cl::desc("Print nothing but errors"),
+                           cl::cat(category));
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string megabytes(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f MB", bytes / 1e6);
+  return text;
+}
+
+std::string plural(size_t count, const char *one, const char *many) {
+  return std::to_string(count) + " " + (count == 1 ? one : many);
+}
+
+int fail(const std::string &message) {
+  llvm::errs() << "ember-compile: error: " << message << "\n";
+  return 1;
+}
+
+void progress(const std::string &line) {
+  if (!quiet)
+    llvm::errs() << line << "\n";
+}
+
+/// Every target is known before any work starts; GPU targets are named so
+/// the message says they are coming rather than unknown.
+bool checkTarget(llvm::StringRef target, std::string *error) {
+  if (target == "cpu")
+    return true;
+  if (target.starts_with("cuda:") || target.starts_with("rocm:") ||
+      target == "level-zero" || target == "vulkan") {
+    *error = "target '" + target.str() +
+             "' is not supported by this build yet (supported: cpu)";
+    return false;
+  }
+  *error = "unknown target '" + target.str() +
+           "' (supported: cpu; planned: cuda:sm_XX, rocm:gfxNNN, level-zero, "
+           "vulkan)";
+  return false;
+}
+
+int run() {
+  llvm::SmallVector<llvm::StringRef> targetList;
+  llvm::StringRef(targets).split(targetList, ',', -1, /*KeepEmpty=*/false);
+  if (targetList.empty())
+    return fail("--target is empty (supported: cpu)");
+  for (llvm::StringRef target : targetList) {
+    std::string error;
+    if (!checkTarget(target.trim(), &error))
+      return fail(error);
+  }
+  const size_t stages = 2 + targetList.size() + 1;
+  size_t stage = 0;
+  auto step = [&] {
+    return "[" + std::to_string(++stage) + "/" + std::to_string(stages) + "] ";
+  };
+  Clock::time_point start = Clock::now();
+
+  // ModelErrors from the runtime already name the file.
+  std::shared_ptr<ember::ModelFile> file = ember::ModelFile::open(inputPath);
+  const ember::SectionView *weights = file->find("weights");
+  ember::Manifest manifest =
+      ember::parseManifest(file->manifestText(), weights ? weights->size : 0);
+  progress(step() + "read " + inputPath + ": " +
+           plural(manifest.entries.size(), "entry", "entries") +
+           ", " + plural(manifest.weights.size(), "weight", "weights") + " (" +
+           megabytes(weights ? weights->size : 0) + ")");
+
+  Clock::time_point stageStart = Clock::now();
+  DialectRegistry registry;
+  ember::registerCompilerDialects(registry);
+  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
+  std::string error;
+  OwningOpRef<ModuleOp> module =
+      ember::loadModelProgram(*file, manifest, &context, &error);
+  if (!module)
+    return fail(inputPath + ": " + error);
+  std::vector<std::string> entries;
+  for (const ember::EntrySpec &entry : manifest.entries)
+    entries.push_back(entry.name);
+  progress(step() + "parsed the program and checked it against the manifest " +
+           "in " + llvm::formatv("{0:f2}", secondsSince(stageStart)).str() +
+           " s");
+
+  std::vector<ember::SectionData> artifacts;
+  for (llvm::StringRef target : targetList) {
+    (void)target; // only "cpu" gets here (checkTarget)
+    stageStart = Clock::now();
+    ember::AotOptions options;
+    options.cpu = cpuName;
+    ember::AotArtifact artifact;
+    // The lowering rewrites the module in place: compile a copy per target.
+    OwningOpRef<ModuleOp> copy = module->clone();
+    if (!ember::compileCpuArtifact(*copy, entries, options, &artifact, &error))
+      return fail(inputPath + ": cannot compile for cpu: " + error);
+    progress(step() + "compiled for cpu (" + artifact.spec.cpu +
+             (artifact.spec.features.empty()
+                  ? std::string()
+                  : ": " + llvm::join(artifact.spec.features, " ")) +
+             "): " + megabytes(artifact.bytes.size()) + " in " +
+             llvm::formatv("{0:f2}", secondsSince(stageStart)).str() + " s");
+    // A new artifact replaces one for the same target.
+    llvm::erase_if(manifest.artifacts, [&](const ember::ArtifactSpec &old) {
+      return old.target == artifact.spec.target;
+    });
+    manifest.artifacts.push_back(artifact.spec);
+    artifacts.push_back({ember::SectionKind::Artifact, artifact.spec.section,
+                         std::move(artifact.bytes)});
+  }
+
+  // Every section is kept except the manifest (rewritten) and the
+  // artifacts being replaced.
+  std::vector<ember::SectionData> sections;
+  for (const ember::SectionView &section : file->sections()) {
+    if (section.kind == ember::SectionKind::Manifest) {
+      std::string json = ember::serializeManifest(manifest);
+      sections.push_back({section.kind, section.name,
+                          std::vector<uint8_t>(json.begin(), json.end())});
+      continue;
+    }
+    bool replaced = llvm::any_of(artifacts, [&](const ember::SectionData &a) {
+      return a.name == section.name;
+    });
+    if (!replaced)
+      sections.push_back({section.kind, section.name,
+                          std::vector<uint8_t>(section.data,
+                                               section.data + section.size)});
+  }
+  for (ember::SectionData &artifact : artifacts)
+    sections.push_back(std::move(artifact));
+  std::vector<uint8_t> image = ember::buildModelImage(sections);
+  file.reset();
+  ember::writeFileAtomically(outputPath, image.data(), image.size());
+  progress(step() + "wrote " + outputPath + " (" + megabytes(image.size()) +
+           ") in " + llvm::formatv("{0:f1}", secondsSince(start)).str() +
+           " s");
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "ember-compile: add native code to a .ember model file\n\n"
+      "  ember-compile model.ember --target cpu -o model.cpu.ember\n\n"
+      "Compiles the model's portable program for each target and writes a\n"
+      "file with the same entries and weights plus one artifact section per\n"
+      "target (an older artifact for a target is replaced). ember::Model and\n"
+      "ember-run use the artifact on hosts that have its CPU features, and\n"
+      "fall back to the portable program elsewhere.\n");
+  try {
+    return run();
+  } catch (const ember::ModelError &e) {
+    return fail(e.what());
+  }
+}
