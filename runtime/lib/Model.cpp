@@ -1,0 +1,163 @@
+//===- Model.cpp - choosing how a model runs, and running it ---------------===//
+
+#include "ember/Runtime/Model.h"
+
+#include <atomic>
+#include <cstring>
+
+namespace ember {
+namespace {
+
+std::atomic<ProgramCompiler> &compilerSlot() {
+  static std::atomic<ProgramCompiler> slot{nullptr};
+  return slot;
+}
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+std::string entryNames(const Manifest &manifest) {
+  std::string names;
+  for (const EntrySpec &entry : manifest.entries)
+    names += (names.empty() ? "" : ", ") + entry.name;
+  return names;
+}
+
+} // namespace
+
+void registerProgramCompiler(ProgramCompiler compiler) { compilerSlot() = compiler; }
+
+ProgramCompiler registeredProgramCompiler() { return compilerSlot(); }
+
+Model Model::load(const std::string &path, const LoadOptions &options) {
+  return fromFile(ModelFile::open(path), options);
+}
+
+Model Model::fromFile(std::shared_ptr<ModelFile> file, const LoadOptions &options) {
+  Model model;
+  model.image = std::move(file);
+  const SectionView *weights = model.image->find("weights");
+  try {
+    model.spec = std::make_shared<Manifest>(
+        parseManifest(model.image->manifestText(), weights ? weights->size : 0));
+  } catch (const ModelError &error) {
+    throw ModelError(model.image->label() + ": " + error.what());
+  }
+  std::string why = "native code was not allowed";
+  if (options.allowNative)
+    model.code = loadCpuArtifact(*model.image, *model.spec, &why);
+  if (!model.code) {
+    ProgramCompiler compiler = registeredProgramCompiler();
+    if (!options.allowJit)
+      throw ModelError(model.image->label() + ": cannot run this model: " + why +
+                       ", and JIT compilation was not allowed");
+    if (!compiler)
+      throw ModelError(model.image->label() + ": cannot run this model: " + why +
+                       ", and no compiler is linked into this program. Run "
+                       "`ember-compile " + model.image->label() +
+                       " --target cpu -o OUT.ember` to add native code for this "
+                       "CPU, or link //compiler:model_jit to JIT-compile the "
+                       "portable program");
+    model.code = compiler(*model.image, *model.spec);
+  }
+  return model;
+}
+
+std::vector<HostTensor> Model::forward(const std::vector<HostTensor> &inputs) const {
+  return run("forward", inputs);
+}
+
+HostTensor Model::weight(const std::string &name) const {
+  const WeightSpec *spec = this->spec->findWeight(name);
+  if (!spec)
+    throw ModelError(image->label() + ": no weight named '" + name + "'");
+  const SectionView *section = image->find("weights");
+  // The mapping is read-only; callers must not write through the pointer.
+  void *data = const_cast<uint8_t *>(section->data + spec->offset);
+  return HostTensor::borrow(spec->dtype, spec->shape, data,
+                            std::shared_ptr<void>(image, nullptr));
+}
+
+std::vector<HostTensor> Model::run(const std::string &name,
+                                   const std::vector<HostTensor> &inputs) const {
+  const EntrySpec *entry = spec->findEntry(name);
+  if (!entry)
+    throw ModelError(image->label() + ": no entry named '" + name +
+                     "' (entries: " + entryNames(*spec) + ")");
+  if (inputs.size() != entry->inputs.size())
+    throw ModelError("entry '" + name + "' takes " +
+                     std::to_string(entry->inputs.size()) + " input(s), got " +
+                     std::to_string(inputs.size()));
+
+  // Bind each symbol from the first input dim that names it; check the rest.
+  std::map<std::string, int64_t> bindings;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorSpec &expected = entry->inputs[i];
+    const HostTensor &input = inputs[i];
+    auto mismatch = [&](const std::string &why) {
+      throw ModelError("entry '" + name + "': input '" + expected.name +
+                       "': expected " + expected.str() + ", got " +
+                       input.describe() + (why.empty() ? "" : " (" + why + ")"));
+    };
+    if (input.dtype() != expected.dtype || input.rank() != expected.shape.size())
+      mismatch("");
+    if (input.numel() > 0 && !input.data())
+      mismatch("no data");
+    for (size_t d = 0; d < expected.shape.size(); ++d) {
+      const DimExpr &dim = expected.shape[d];
+      int64_t size = input.dim(d);
+      if (dim.isStatic()) {
+        if (size != dim.constant)
+          mismatch("");
+        continue;
+      }
+      std::string symbol = dim.symbolName();
+      auto [it, inserted] = bindings.emplace(symbol, size);
+      if (!inserted && it->second != size)
+        mismatch(symbol + " is " + std::to_string(it->second) +
+                 " from an earlier dim");
+    }
+  }
+
+  std::vector<HostTensor> outputs;
+  for (const TensorSpec &output : entry->outputs) {
+    std::vector<int64_t> shape;
+    for (const DimExpr &dim : output.shape) {
+      int64_t size = dim.evaluate(bindings);
+      if (size < 0)
+        throw ModelError("entry '" + name + "': output '" + output.name + "' dim " +
+                         dim.str() + " is negative (" + std::to_string(size) +
+                         ") for these inputs");
+      shape.push_back(size);
+    }
+    outputs.emplace_back(output.dtype, std::move(shape));
+  }
+
+  // Inputs, weights, outputs: the entry's calling convention.
+  std::vector<BufferView> buffers;
+  buffers.reserve(inputs.size() + entry->weights.size() + outputs.size());
+  static int64_t empty[1];
+  auto view = [&](const void *data, const std::vector<int64_t> &shape) {
+    // Compiled code may touch the base pointer of an empty buffer.
+    void *pointer = data ? const_cast<void *>(data) : static_cast<void *>(empty);
+    buffers.push_back({pointer, shape.data(), static_cast<int64_t>(shape.size())});
+  };
+  for (const HostTensor &input : inputs)
+    view(input.data(), input.shape());
+  const SectionView *weightSection = image->find("weights");
+  for (const std::string &weightName : entry->weights) {
+    const WeightSpec *weight = spec->findWeight(weightName);
+    // Without a weights section every weight is empty (parseManifest checked).
+    view(weightSection ? weightSection->data + weight->offset : nullptr, weight->shape);
+  }
+  for (HostTensor &output : outputs)
+    view(output.data(), output.shape());
+  invokePacked(code->entry(name), buffers.data(), buffers.size());
+  return outputs;
+}
+
+} // namespace ember
