@@ -10,7 +10,8 @@ config.test_source_root = os.path.dirname(__file__)
 # Bazel's runfiles are read-only: write lit's temporaries elsewhere.
 config.test_exec_root = os.environ.get("TEST_TMPDIR") or os.environ.get(
     "LIT_EXEC_ROOT", "/tmp/ember-lit")
-config.excludes = ["lit.cfg.py", "run_lit.sh", "BUILD.bazel"]
+config.excludes = ["lit.cfg.py", "run_lit.sh", "BUILD.bazel", "Inputs"]
 
-# The runner script puts ember-opt and LLVM's FileCheck/not first on PATH.
+# The runner script puts the Ember tools and LLVM's FileCheck/not first on
+# PATH; the model tests also use python3 with NumPy (Debian's).
 config.environment["PATH"] = os.environ["PATH"]

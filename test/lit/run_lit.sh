@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs the lit suite under Bazel: ember-opt from the build, FileCheck and not
-# from LLVM 22.
+# Runs the lit suite under Bazel: the tools given as arguments (ember-opt,
+# ember-compile, ...) from the build, FileCheck and not from LLVM 22.
 set -euo pipefail
-opt="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 tools="$(mktemp -d)"
 trap 'rm -rf "$tools"' EXIT
-ln -s "$opt" "$tools/ember-opt"
+for tool in "$@"; do
+  ln -s "$(cd "$(dirname "$tool")" && pwd)/$(basename "$tool")" \
+    "$tools/$(basename "$tool")"
+done
 export PATH="$tools:/usr/lib/llvm-22/bin:$PATH"
 suite="$(dirname "$(readlink -f "$0")")"
 # Under Bazel, report each lit test in the XML that scripts/test sums up.

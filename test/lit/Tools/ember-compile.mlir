@@ -1,0 +1,71 @@
+// A portable model gains a cpu artifact; the manifest says so and the
+// native code runs for several batch sizes, equal to the JIT's results.
+
+// RUN: ember-pack %s -o %t.ember --entry forward --input x:float32:batch,8 \
+// RUN:   --output y:float32:batch,4 --weight w:float32:8,4 --weight b:float32:4
+// RUN: ember-run %t.ember --info | FileCheck %s --check-prefix=PORTABLE
+// RUN: ember-compile %t.ember --target cpu -o %t.cpu.ember 2>&1 | FileCheck %s --check-prefix=PROGRESS
+// RUN: ember-run %t.cpu.ember --info | FileCheck %s --check-prefix=INFO
+
+// Compiling in place (input == output) and quietly.
+// RUN: cp %t.ember %t.inplace.ember
+// RUN: ember-compile %t.inplace.ember -o %t.inplace.ember --quiet 2>&1 | count 0
+// RUN: ember-run %t.inplace.ember --info | FileCheck %s --check-prefix=INFO
+
+// A named CPU older than this host's: recorded as such; it runs here.
+// RUN: ember-compile %t.ember --target cpu --cpu x86-64-v3 -o %t.v3.ember --quiet
+// RUN: ember-run %t.v3.ember --info | FileCheck %s --check-prefix=V3
+
+// Native and JIT agree for batch 1, 3 and 17.
+// RUN: python3 %S/Inputs/model_tool.py npy %t.x1.npy float32 1,8
+// RUN: python3 %S/Inputs/model_tool.py npy %t.x3.npy float32 3,8
+// RUN: python3 %S/Inputs/model_tool.py npy %t.x17.npy float32 17,8
+// RUN: ember-run %t.cpu.ember --input %t.x1.npy --output %t.n1.npy | FileCheck %s --check-prefix=NATIVE
+// RUN: ember-run %t.cpu.ember --input %t.x3.npy --output %t.n3.npy --no-jit | FileCheck %s --check-prefix=NATIVE
+// RUN: ember-run %t.cpu.ember --input %t.x17.npy --output %t.n17.npy | FileCheck %s --check-prefix=NATIVE17
+// RUN: ember-run %t.cpu.ember --input %t.x1.npy --output %t.j1.npy --no-native | FileCheck %s --check-prefix=JIT
+// RUN: ember-run %t.ember --input %t.x3.npy --output %t.j3.npy | FileCheck %s --check-prefix=JIT
+// RUN: ember-run %t.cpu.ember --input %t.x17.npy --output %t.j17.npy --no-native | FileCheck %s --check-prefix=JIT
+// RUN: python3 %S/Inputs/model_tool.py compare %t.n1.npy %t.j1.npy
+// RUN: python3 %S/Inputs/model_tool.py compare %t.n3.npy %t.j3.npy
+// RUN: python3 %S/Inputs/model_tool.py compare %t.n17.npy %t.j17.npy | FileCheck %s --check-prefix=SAME
+// RUN: ember-run %t.v3.ember --input %t.x3.npy --output %t.v3.npy --no-jit
+// RUN: python3 %S/Inputs/model_tool.py compare %t.v3.npy %t.j3.npy
+
+// PORTABLE: entry forward
+// PORTABLE-NEXT: input  x: [batch, 8] float32
+// PORTABLE-NEXT: output y: [batch, 4] float32
+// PORTABLE-NEXT: weights: 2 (144 B)
+// PORTABLE: artifacts: none
+
+// PROGRESS: [1/4] read {{.*}}.ember: 1 entry, 2 weights (0.0 MB)
+// PROGRESS-NEXT: [2/4] parsed the program and checked it against the manifest in {{[0-9.]+}} s
+// PROGRESS-NEXT: [3/4] compiled for cpu ({{.*}}): {{[0-9.]+}} MB in {{[0-9.]+}} s
+// PROGRESS-NEXT: [4/4] wrote {{.*}}.cpu.ember ({{[0-9.]+}} MB) in {{[0-9.]+}} s
+
+// INFO: entry forward
+// INFO: artifact cpu: elf-shared-object in section artifact.cpu ({{.*}}), checksum {{[0-9a-f]{16}}}
+// INFO-NEXT: triple x86_64-{{.*}}linux-gnu, cpu {{.+}}
+// INFO-NEXT: features: {{.*}}avx2
+// INFO-NEXT: entry forward -> _mlir__mlir_ciface_ember_entry_forward
+// INFO-NEXT: runtime slots: {{.*}}ember_cpu_sgemm
+
+// V3: cpu x86-64-v3
+// V3-NEXT: features: sse4.2 avx avx2 fma f16c bmi bmi2{{$}}
+
+// NATIVE: running forward (cpu-native)
+// NATIVE-NEXT: y: [{{[13]}}, 4] float32
+// NATIVE-NEXT: min {{.*}} max {{.*}} mean
+// NATIVE-NEXT: first:
+// NATIVE17: running forward (cpu-native)
+// NATIVE17-NEXT: y: [17, 4] float32
+// JIT: running forward (jit)
+// SAME: match float32 (17, 4)
+
+func.func @forward(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  %0 = ember.matmul %x, %w : tensor<?x8xf32>, tensor<8x4xf32> -> tensor<?x4xf32>
+  %1 = ember.add %0, %b : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  %2 = ember.gelu %1 : tensor<?x4xf32>
+  %3 = ember.softmax %2 dim = 1 : tensor<?x4xf32>
+  return %3 : tensor<?x4xf32>
+}
