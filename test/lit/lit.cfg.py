@@ -13,5 +13,8 @@ config.test_exec_root = os.environ.get("TEST_TMPDIR") or os.environ.get(
 config.excludes = ["lit.cfg.py", "run_lit.sh", "BUILD.bazel", "Inputs"]
 
 # The runner script puts the Ember tools and LLVM's FileCheck/not first on
-# PATH; the model tests also use python3 with NumPy (Debian's).
+# PATH.
 config.environment["PATH"] = os.environ["PATH"]
+# Debian's Python (with NumPy) for the model tests' helper, whatever python3
+# comes first on PATH.
+config.substitutions.append(("%python", "/usr/bin/python3"))

@@ -7,20 +7,20 @@
 // RUN: not ember-compile %t.missing.ember -o %t.out.ember 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: ember-compile: error: {{.*}}missing.ember
 
-// RUN: python3 %S/Inputs/model_tool.py magic %t.ember %t.magic.ember
+// RUN: %python %S/Inputs/model_tool.py magic %t.ember %t.magic.ember
 // RUN: not ember-compile %t.magic.ember -o %t.out.ember 2>&1 | FileCheck %s --check-prefix=MAGIC
 // MAGIC: ember-compile: error: {{.*}}magic.ember{{.*}}not an ember model file
 
-// RUN: python3 %S/Inputs/model_tool.py truncate %t.ember %t.short.ember 5000
+// RUN: %python %S/Inputs/model_tool.py truncate %t.ember %t.short.ember 5000
 // RUN: not ember-compile %t.short.ember -o %t.out.ember 2>&1 | FileCheck %s --check-prefix=SHORT
 // SHORT: ember-compile: error: {{.*}}short.ember{{.*}}truncated
 
 // The version is checked before the header checksum (which now fails too).
-// RUN: python3 %S/Inputs/model_tool.py version %t.ember %t.v99.ember 99
+// RUN: %python %S/Inputs/model_tool.py version %t.ember %t.v99.ember 99
 // RUN: not ember-compile %t.v99.ember -o %t.out.ember 2>&1 | FileCheck %s --check-prefix=VERSION
 // VERSION: ember-compile: error: {{.*}}v99.ember{{.*}}version 99
 
-// RUN: python3 %S/Inputs/model_tool.py flip %t.ember %t.flip.ember weights
+// RUN: %python %S/Inputs/model_tool.py flip %t.ember %t.flip.ember weights
 // RUN: not ember-compile %t.flip.ember -o %t.out.ember 2>&1 | FileCheck %s --check-prefix=FLIP
 // FLIP: ember-compile: error: {{.*}}flip.ember{{.*}}weights{{.*}}checksum
 

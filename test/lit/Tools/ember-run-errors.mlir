@@ -3,27 +3,27 @@
 // RUN: ember-pack %s -o %t.ember --entry forward --input x:float32:batch,8 \
 // RUN:   --output y:float32:batch,8 --weight w:float32:8
 // RUN: ember-compile %t.ember -o %t.cpu.ember --quiet
-// RUN: python3 %S/Inputs/model_tool.py npy %t.x.npy float32 2,8
-// RUN: python3 %S/Inputs/model_tool.py npy %t.x7.npy float32 2,7
-// RUN: python3 %S/Inputs/model_tool.py npy %t.xd.npy float64 2,8
-// RUN: python3 %S/Inputs/model_tool.py bad-npy %t.bad.npy
+// RUN: %python %S/Inputs/model_tool.py npy %t.x.npy float32 2,8
+// RUN: %python %S/Inputs/model_tool.py npy %t.x7.npy float32 2,7
+// RUN: %python %S/Inputs/model_tool.py npy %t.xd.npy float64 2,8
+// RUN: %python %S/Inputs/model_tool.py bad-npy %t.bad.npy
 
 // RUN: not ember-run %t.missing.ember --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: ember-run: error: {{.*}}missing.ember
 
-// RUN: python3 %S/Inputs/model_tool.py magic %t.ember %t.magic.ember
+// RUN: %python %S/Inputs/model_tool.py magic %t.ember %t.magic.ember
 // RUN: not ember-run %t.magic.ember --info 2>&1 | FileCheck %s --check-prefix=MAGIC
 // MAGIC: ember-run: error: {{.*}}magic.ember{{.*}}not an ember model file
 
-// RUN: python3 %S/Inputs/model_tool.py truncate %t.ember %t.short.ember 100
+// RUN: %python %S/Inputs/model_tool.py truncate %t.ember %t.short.ember 100
 // RUN: not ember-run %t.short.ember --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=SHORT
 // SHORT: ember-run: error: {{.*}}short.ember{{.*}}truncated
 
-// RUN: python3 %S/Inputs/model_tool.py version %t.ember %t.v2.ember 2
+// RUN: %python %S/Inputs/model_tool.py version %t.ember %t.v2.ember 2
 // RUN: not ember-run %t.v2.ember --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=VERSION
 // VERSION: ember-run: error: {{.*}}v2.ember{{.*}}version 2
 
-// RUN: python3 %S/Inputs/model_tool.py flip %t.cpu.ember %t.flip.ember artifact.cpu
+// RUN: %python %S/Inputs/model_tool.py flip %t.cpu.ember %t.flip.ember artifact.cpu
 // RUN: not ember-run %t.flip.ember --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=FLIP
 // FLIP: ember-run: error: {{.*}}flip.ember{{.*}}artifact.cpu{{.*}}checksum
 
