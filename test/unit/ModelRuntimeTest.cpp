@@ -1,0 +1,564 @@
+//===- ModelRuntimeTest.cpp - the LLVM-free model runtime ------------------===//
+//
+// The .ember reader and writer, the manifest, JSON, host tensors, .npy files
+// and ember::Model's checks. This binary links only //runtime:model (see
+// runtime_link_deps_test); a fake ProgramCompiler written in C++ stands in for
+// compiled code, so Model::run's calling convention is checked without LLVM.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Runtime/Json.h"
+#include "ember/Runtime/Manifest.h"
+#include "ember/Runtime/Model.h"
+#include "ember/Runtime/ModelFile.h"
+#include "ember/Runtime/Npy.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace ember;
+
+namespace {
+
+/// Runs `body` and returns the ModelError message it throws ("" if none).
+std::string errorOf(const std::function<void()> &body) {
+  try {
+    body();
+  } catch (const ModelError &error) {
+    return error.what();
+  }
+  return "";
+}
+
+std::vector<uint8_t> bytesOf(const std::string &text) {
+  return std::vector<uint8_t>(text.begin(), text.end());
+}
+
+/// A model y = x * w + b with x: [batch, 4], w: [4], b: [4] (float32).
+const char *kManifest = R"({
+  "format_version": 1, "producer": "test",
+  "entries": [{"name": "forward",
+    "inputs": [{"name": "x", "dtype": "float32", "shape": ["batch", 4]}],
+    "outputs": [{"name": "y", "dtype": "float32", "shape": ["batch", 4]},
+                {"name": "z", "dtype": "float32", "shape": [{"add": 1, "terms": {"batch": 2}}]}],
+    "weights": ["w", "b"]}],
+  "weights": [{"name": "w", "dtype": "float32", "shape": [4], "offset": 0, "size": 16},
+              {"name": "b", "dtype": "float32", "shape": [4], "offset": 64, "size": 16}]
+})";
+
+std::vector<uint8_t> weightBytes() {
+  std::vector<uint8_t> bytes(80, 0);
+  float w[4] = {1, 2, 3, 4}, b[4] = {0.5f, -1, 0, 2};
+  std::memcpy(bytes.data(), w, sizeof(w));
+  std::memcpy(bytes.data() + 64, b, sizeof(b));
+  return bytes;
+}
+
+std::vector<SectionData> sections(const std::string &manifest = kManifest) {
+  return {{SectionKind::Manifest, "manifest", bytesOf(manifest)},
+          {SectionKind::Program, "program", bytesOf("not parsed by the runtime")},
+          {SectionKind::Weights, "weights", weightBytes()}};
+}
+
+std::vector<uint8_t> image(const std::string &manifest = kManifest) {
+  return buildModelImage(sections(manifest));
+}
+
+uint64_t read64(const std::vector<uint8_t> &bytes, size_t offset) {
+  uint64_t value;
+  std::memcpy(&value, bytes.data() + offset, 8);
+  return value;
+}
+
+void write64(std::vector<uint8_t> &bytes, size_t offset, uint64_t value) {
+  std::memcpy(bytes.data() + offset, &value, 8);
+}
+
+/// Recomputes the table and header checksums after editing the table, so
+/// that the check under test is the one that fails.
+void resign(std::vector<uint8_t> &bytes) {
+  uint32_t count;
+  std::memcpy(&count, bytes.data() + 12, 4);
+  uint64_t table = read64(bytes, 16);
+  write64(bytes, 32, xxhash64(bytes.data() + table, count * 64));
+  write64(bytes, 56, xxhash64(bytes.data(), 56));
+}
+
+size_t tableEntry(const std::vector<uint8_t> &bytes, int index) {
+  return read64(bytes, 16) + 64 * index;
+}
+
+std::string openError(const std::vector<uint8_t> &bytes) {
+  return errorOf([&] { ModelFile::fromBytes(bytes.data(), bytes.size(), "m.ember"); });
+}
+
+// --- the fake compiled program: y = x * w + b, z = zeros(2*batch+1) -------
+
+/// A ranked memref descriptor as compiled code sees it.
+struct Descriptor {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+};
+
+Descriptor *descriptor(void **args, int i) {
+  return *static_cast<Descriptor **>(args[i]);
+}
+
+void fakeForward(void **args) {
+  Descriptor *x = descriptor(args, 0), *w = descriptor(args, 1),
+             *b = descriptor(args, 2), *y = descriptor(args, 3),
+             *z = descriptor(args, 4);
+  int64_t batch = x->sizes[0];
+  for (int64_t i = 0; i < batch; ++i)
+    for (int64_t j = 0; j < 4; ++j)
+      y->aligned[i * 4 + j] = x->aligned[i * 4 + j] * w->aligned[j] + b->aligned[j];
+  for (int64_t i = 0; i < z->sizes[0]; ++i)
+    z->aligned[i] = static_cast<float>(batch);
+}
+
+class FakeExecutable : public Executable {
+public:
+  PackedEntry entry(const std::string &) const override { return fakeForward; }
+  std::string kind() const override { return "fake"; }
+};
+
+std::unique_ptr<Executable> fakeCompiler(const ModelFile &, const Manifest &) {
+  return std::make_unique<FakeExecutable>();
+}
+
+/// Registers the fake compiler for one test.
+class WithFakeCompiler {
+public:
+  WithFakeCompiler() { registerProgramCompiler(fakeCompiler); }
+  ~WithFakeCompiler() { registerProgramCompiler(nullptr); }
+};
+
+} // namespace
+
+TEST(XxHash, MatchesPublishedValues) {
+  // Reference values from the xxhash Python package.
+  EXPECT_EQ(xxhash64("", 0), 0xef46db3751d8e999ULL);
+  EXPECT_EQ(xxhash64("a", 1), 0xd24ec4f1a98c6e5bULL);
+  EXPECT_EQ(xxhash64("abc", 3), 0x44bc2cf5ad770999ULL);
+  EXPECT_EQ(xxhash64("abc", 3, 42), 0x13c1d910702770e6ULL);
+  const char *text = "Nobody inspects the spammish repetition";
+  EXPECT_EQ(xxhash64(text, strlen(text)), 0xfbcea83c8a378bf1ULL);
+  std::vector<uint8_t> bytes;
+  for (int r = 0; r < 3; ++r)
+    for (int i = 0; i < 256; ++i)
+      bytes.push_back(static_cast<uint8_t>(i));
+  EXPECT_EQ(xxhash64(bytes.data(), bytes.size()), 0x8e03c838c596036fULL);
+  EXPECT_EQ(xxhash64(bytes.data(), bytes.size(), 42), 0x5a08dead05df1080ULL);
+  EXPECT_EQ(checksumHex(0xef46db3751d8e999ULL), "ef46db3751d8e999");
+}
+
+TEST(ModelFile, RoundTripsSections) {
+  std::vector<uint8_t> bytes = image();
+  auto file = ModelFile::fromBytes(bytes.data(), bytes.size());
+  EXPECT_EQ(file->formatVersion(), kModelFormatVersion);
+  ASSERT_EQ(file->sections().size(), 3u);
+  EXPECT_EQ(file->manifestText(), kManifest);
+  const SectionView *weights = file->find("weights");
+  ASSERT_NE(weights, nullptr);
+  EXPECT_EQ(weights->kind, SectionKind::Weights);
+  EXPECT_EQ(weights->size, 80u);
+  for (const SectionView &section : file->sections())
+    EXPECT_EQ((section.data - file->data()) % kModelSectionAlignment, 0u) << section.name;
+  EXPECT_EQ(std::memcmp(weights->data, weightBytes().data(), 80), 0);
+  EXPECT_EQ(file->find("nothing"), nullptr);
+}
+
+TEST(ModelFile, OpensFromDiskAndWritesAtomically) {
+  std::string folder = ::testing::TempDir();
+  std::string path = folder + "/model_file_test.ember";
+  std::vector<uint8_t> bytes = image();
+  writeFileAtomically(path, bytes.data(), bytes.size());
+  auto file = ModelFile::open(path);
+  EXPECT_EQ(file->label(), path);
+  EXPECT_EQ(file->size(), bytes.size());
+  EXPECT_NE(errorOf([&] { ModelFile::open(path + ".missing"); }).find("cannot open"),
+            std::string::npos);
+
+  // A failed write leaves the existing file as it was: here the target is a
+  // folder, so the final rename fails.
+  std::string dir = folder + "/a_folder.ember";
+  mkdir(dir.c_str(), 0755);
+  std::string message = errorOf([&] { writeFileAtomically(dir, "x", 1); });
+  EXPECT_NE(message.find("cannot write"), std::string::npos) << message;
+  struct stat info;
+  ASSERT_EQ(stat(dir.c_str(), &info), 0);
+  EXPECT_TRUE(S_ISDIR(info.st_mode));
+  message = errorOf([&] { writeFileAtomically(folder + "/no/such/dir/f", "x", 1); });
+  EXPECT_NE(message.find("no/such/dir/f"), std::string::npos) << message;
+  // The original file is intact after all that.
+  EXPECT_EQ(ModelFile::open(path)->size(), bytes.size());
+}
+
+TEST(ModelFile, RejectsBadMagicVersionAndTruncation) {
+  std::vector<uint8_t> bytes = image();
+  std::vector<uint8_t> bad = bytes;
+  bad[0] = 'X';
+  EXPECT_NE(openError(bad).find("m.ember: not an ember model file"), std::string::npos);
+  EXPECT_NE(openError({}).find("not an ember model file"), std::string::npos);
+
+  for (uint32_t version : {0u, 2u, 99u}) {
+    bad = bytes;
+    std::memcpy(bad.data() + 8, &version, 4);
+    std::string message = openError(bad);
+    EXPECT_NE(message.find("format version " + std::to_string(version) +
+                           " is not supported; this build reads versions 1 to 1"),
+              std::string::npos)
+        << message;
+  }
+  for (size_t length : {size_t(8), size_t(40), size_t(100), bytes.size() - 1}) {
+    bad.assign(bytes.begin(), bytes.begin() + length);
+    EXPECT_NE(openError(bad).find("truncated"), std::string::npos) << length;
+  }
+  bad = bytes;
+  bad.push_back(0);
+  EXPECT_NE(openError(bad).find("trailing data"), std::string::npos);
+}
+
+TEST(ModelFile, RejectsEveryCorruptedSection) {
+  std::vector<uint8_t> bytes = image();
+  auto file = ModelFile::fromBytes(bytes.data(), bytes.size());
+  for (const SectionView &section : file->sections()) {
+    std::vector<uint8_t> bad = bytes;
+    bad[(section.data - file->data()) + section.size / 2] ^= 0x40;
+    std::string message = openError(bad);
+    EXPECT_NE(message.find("section '" + section.name + "' fails its checksum"),
+              std::string::npos)
+        << message;
+  }
+  std::vector<uint8_t> bad = bytes;
+  bad[20] ^= 1; // table offset
+  EXPECT_NE(openError(bad).find("header fails its checksum"), std::string::npos);
+  bad = bytes;
+  bad[tableEntry(bad, 1) + 48] ^= 1; // a size inside the table
+  EXPECT_NE(openError(bad).find("section table fails its checksum"), std::string::npos);
+}
+
+TEST(ModelFile, RejectsBadTables) {
+  std::vector<uint8_t> bytes = image();
+  std::vector<uint8_t> bad = bytes;
+  write64(bad, tableEntry(bad, 1) + 40, read64(bad, tableEntry(bad, 1) + 40) + 8);
+  resign(bad);
+  EXPECT_NE(openError(bad).find("not aligned"), std::string::npos);
+
+  bad = bytes;
+  write64(bad, tableEntry(bad, 2) + 48, 1ULL << 62); // a huge size
+  resign(bad);
+  EXPECT_NE(openError(bad).find("lies outside the file"), std::string::npos);
+
+  bad = bytes;
+  std::memcpy(bad.data() + tableEntry(bad, 2) + 8, "program\0\0", 9);
+  resign(bad);
+  EXPECT_NE(openError(bad).find("two sections are named 'program'"), std::string::npos);
+
+  bad = bytes;
+  std::memset(bad.data() + tableEntry(bad, 2) + 8, 'n', 32); // no terminator
+  resign(bad);
+  EXPECT_NE(openError(bad).find("unterminated name"), std::string::npos);
+
+  bad = bytes; // section 2 claims section 1's bytes
+  std::memcpy(bad.data() + tableEntry(bad, 2) + 40, bad.data() + tableEntry(bad, 1) + 40, 8);
+  std::memcpy(bad.data() + tableEntry(bad, 2) + 48, bad.data() + tableEntry(bad, 1) + 48, 16);
+  resign(bad);
+  EXPECT_NE(openError(bad).find("sections overlap"), std::string::npos);
+
+  bad = bytes;
+  uint32_t kind = 77;
+  std::memcpy(bad.data() + tableEntry(bad, 2), &kind, 4);
+  resign(bad);
+  EXPECT_NE(openError(bad).find("unknown kind 77"), std::string::npos);
+
+  std::vector<SectionData> noProgram = sections();
+  noProgram.erase(noProgram.begin() + 1);
+  EXPECT_NE(errorOf([&] { buildModelImage(noProgram); }).find("manifest and a program"),
+            std::string::npos);
+  std::vector<SectionData> longName = sections();
+  longName[2].name = std::string(40, 'w');
+  EXPECT_NE(errorOf([&] { buildModelImage(longName); }).find("1 to 31 bytes"),
+            std::string::npos);
+}
+
+TEST(Json, ParsesAndWrites) {
+  Json value = Json::parse(R"({"a": [1, -2, 3.5, true, null], "s": "q\"\\\n\u00e9\ud83d\ude00", "e": {}})");
+  EXPECT_EQ(value.at("a", "x").size(), 5u);
+  EXPECT_EQ(value.at("a", "x")[1].asInt("i"), -2);
+  EXPECT_DOUBLE_EQ(value.at("a", "x")[2].asDouble("d"), 3.5);
+  EXPECT_EQ(value.at("s", "x").asString("s"), "q\"\\\n\xc3\xa9\xf0\x9f\x98\x80");
+  Json again = Json::parse(value.dump());
+  EXPECT_EQ(again.dump(), value.dump());
+  EXPECT_EQ(Json::parse(value.dump(true)).dump(), value.dump());
+  EXPECT_NE(errorOf([] { Json::parse("{\"a\": }"); }).find("malformed JSON at byte 6"),
+            std::string::npos);
+  for (const char *bad : {"", "{", "[1,]", "{\"a\":1,\"a\":2}", "\"\\ud800\"", "01x",
+                          "{\"a\" 1}", "tru", "\"\x01\""})
+    EXPECT_NE(errorOf([&] { Json::parse(bad); }).find("malformed JSON"), std::string::npos)
+        << bad;
+  std::string deep(100, '[');
+  EXPECT_NE(errorOf([&] { Json::parse(deep); }).find("deeper than 64"), std::string::npos);
+  EXPECT_NE(errorOf([] { Json::parse("1").asString("the name"); })
+                .find("the name must be a string, not an integer"),
+            std::string::npos);
+}
+
+TEST(Manifest, ParsesSerializesAndEvaluates) {
+  Manifest manifest = parseManifest(kManifest, 80);
+  ASSERT_EQ(manifest.entries.size(), 1u);
+  const EntrySpec &entry = manifest.entries[0];
+  EXPECT_EQ(entry.inputs[0].str(), "[batch, 4] float32");
+  EXPECT_EQ(entry.outputs[1].str(), "[2*batch+1] float32");
+  EXPECT_EQ(entry.outputs[1].shape[0].evaluate({{"batch", 5}}), 11);
+  EXPECT_NE(errorOf([&] { entry.outputs[1].shape[0].evaluate({}); }).find("no value"),
+            std::string::npos);
+  EXPECT_EQ(entry.weights, (std::vector<std::string>{"w", "b"}));
+  EXPECT_EQ(manifest.findWeight("b")->offset, 64u);
+
+  manifest.artifacts.push_back({"cpu", "elf-shared-object", "artifact.cpu",
+                                "0123456789abcdef", "x86_64-unknown-linux-gnu", "znver4",
+                                {"avx2"}, {{"forward", "sym"}}, {"memrefCopy"}, Json()});
+  Manifest again = parseManifest(serializeManifest(manifest), 80);
+  EXPECT_EQ(serializeManifest(again), serializeManifest(manifest));
+  EXPECT_EQ(again.findArtifact("cpu")->entrySymbols.at("forward"), "sym");
+  EXPECT_EQ(again.entries[0].outputs[1].str(), "[2*batch+1] float32");
+}
+
+TEST(Manifest, RejectsBadFields) {
+  auto errorFor = [](const std::string &from, const std::string &to, uint64_t size = 80) {
+    std::string text = kManifest;
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    return errorOf([&] { parseManifest(text, size); });
+  };
+  EXPECT_NE(errorFor("\"float32\", \"shape\": [\"batch\", 4]", "\"float8\", \"shape\": [4]")
+                .find("unknown dtype 'float8'"),
+            std::string::npos);
+  EXPECT_NE(errorFor("[\"batch\", 4]}]", "[\"n\", 4]}]").find("symbol 'batch' is not bound"),
+            std::string::npos);
+  EXPECT_NE(errorFor("\"offset\": 64", "\"offset\": 32").find("not a multiple of 64"),
+            std::string::npos);
+  EXPECT_NE(errorFor("\"offset\": 64", "\"offset\": 128").find("lies outside the weights"),
+            std::string::npos);
+  EXPECT_NE(errorFor("\"size\": 16}]", "\"size\": 12}]").find("does not match its shape"),
+            std::string::npos);
+  EXPECT_NE(errorFor("[\"w\", \"b\"]", "[\"w\", \"c\"]").find("unknown weight 'c'"),
+            std::string::npos);
+  EXPECT_NE(errorFor("\"shape\": [\"batch\", 4]}]", "\"shape\": [{\"terms\": {\"batch\": 1}}, 4]}]")
+                .find("an input dim must be an integer or a symbol name"),
+            std::string::npos);
+  EXPECT_NE(errorFor("\"format_version\": 1", "\"format_version\": 7").find("not supported"),
+            std::string::npos);
+  EXPECT_NE(errorFor("\"entries\"", "\"entrees\"").find("missing 'entries'"),
+            std::string::npos);
+  EXPECT_NE(errorFor("[\"batch\", 4]}]", "[\"batch\", -4]}]").find("negative dim"),
+            std::string::npos);
+  EXPECT_NE(errorFor("\"producer\": \"test\"", "\"producer\": 3").find("must be a string"),
+            std::string::npos);
+}
+
+TEST(HostTensor, AllocatesAndDescribes) {
+  HostTensor t = HostTensor::zeros(ElementType::Float64, {2, 3});
+  EXPECT_EQ(t.numel(), 6);
+  EXPECT_EQ(t.bytes(), 48u);
+  EXPECT_EQ(t.describe(), "[2, 3] float64");
+  EXPECT_EQ(t.data<double>()[5], 0.0);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % 64, 0u);
+  float values[2] = {1.5f, -2};
+  HostTensor copy = HostTensor::fromData(ElementType::Float32, {2}, values);
+  values[0] = 0;
+  EXPECT_EQ(copy.data<float>()[0], 1.5f);
+  EXPECT_NE(errorOf([] { HostTensor(ElementType::Int32, {2, -1}); }).find("negative dim"),
+            std::string::npos);
+  EXPECT_NE(errorOf([] { HostTensor(ElementType::Int64, {1LL << 40, 1LL << 40}); })
+                .find("too large"),
+            std::string::npos);
+  HostTensor empty(ElementType::Bool, {0, 4});
+  EXPECT_EQ(empty.numel(), 0);
+  ElementType type;
+  EXPECT_TRUE(parseElementType("bfloat16", &type));
+  EXPECT_EQ(type, ElementType::BFloat16);
+  EXPECT_FALSE(parseElementType("float", &type));
+}
+
+TEST(Model, WithoutNativeCodeOrCompilerSaysWhatToDo) {
+  std::vector<uint8_t> bytes = image();
+  auto file = ModelFile::fromBytes(bytes.data(), bytes.size(), "mlp.ember");
+  std::string message = errorOf([&] { Model::fromFile(file); });
+  EXPECT_NE(message.find("mlp.ember: cannot run this model: the file has no native code"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("ember-compile mlp.ember --target cpu"), std::string::npos);
+  EXPECT_NE(message.find("//compiler:model_jit"), std::string::npos);
+}
+
+TEST(Model, RunsEntriesWithWeightsAndSymbolicDims) {
+  WithFakeCompiler fake;
+  std::vector<uint8_t> bytes = image();
+  Model model = Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size()));
+  EXPECT_EQ(model.executableKind(), "fake");
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  for (int64_t batch : {0, 1, 3, 9}) {
+    HostTensor x(ElementType::Float32, {batch, 4});
+    for (int64_t i = 0; i < x.numel(); ++i)
+      x.data<float>()[i] = uniform(rng);
+    std::vector<HostTensor> out = model.forward({x});
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].describe(), "[" + std::to_string(batch) + ", 4] float32");
+    EXPECT_EQ(out[1].shape(), std::vector<int64_t>{2 * batch + 1});
+    const float w[4] = {1, 2, 3, 4}, b[4] = {0.5f, -1, 0, 2};
+    for (int64_t i = 0; i < batch; ++i)
+      for (int j = 0; j < 4; ++j)
+        EXPECT_FLOAT_EQ(out[0].data<float>()[i * 4 + j], x.data<float>()[i * 4 + j] * w[j] + b[j]);
+    EXPECT_EQ(out[1].data<float>()[0], static_cast<float>(batch));
+  }
+  HostTensor w = model.weight("w");
+  EXPECT_EQ(w.describe(), "[4] float32");
+  EXPECT_EQ(w.data<float>()[3], 4.0f);
+}
+
+TEST(Model, ChecksInputsAgainstTheManifest) {
+  WithFakeCompiler fake;
+  std::vector<uint8_t> bytes = image();
+  Model model = Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size(), "m.ember"));
+  HostTensor good(ElementType::Float32, {2, 4});
+  EXPECT_EQ(errorOf([&] { model.forward({}); }),
+            "entry 'forward' takes 1 input(s), got 0");
+  EXPECT_EQ(errorOf([&] { model.forward({good, good}); }),
+            "entry 'forward' takes 1 input(s), got 2");
+  EXPECT_EQ(errorOf([&] { model.forward({HostTensor(ElementType::Float32, {2, 5})}); }),
+            "entry 'forward': input 'x': expected [batch, 4] float32, got [2, 5] float32");
+  EXPECT_EQ(errorOf([&] { model.forward({HostTensor(ElementType::Float64, {2, 4})}); }),
+            "entry 'forward': input 'x': expected [batch, 4] float32, got [2, 4] float64");
+  EXPECT_EQ(errorOf([&] { model.forward({HostTensor(ElementType::Float32, {8})}); }),
+            "entry 'forward': input 'x': expected [batch, 4] float32, got [8] float32");
+  EXPECT_EQ(errorOf([&] { model.run("backward", {good}); }),
+            "m.ember: no entry named 'backward' (entries: forward)");
+  EXPECT_NE(errorOf([&] { model.weight("v"); }).find("no weight named 'v'"), std::string::npos);
+}
+
+TEST(Model, SharedSymbolsMustAgree) {
+  WithFakeCompiler fake;
+  std::string manifest = R"({"format_version": 1, "entries": [{"name": "forward",
+    "inputs": [{"name": "a", "dtype": "int64", "shape": ["n"]},
+               {"name": "b", "dtype": "int64", "shape": ["n", 2]}],
+    "outputs": [{"name": "y", "dtype": "int64", "shape": ["n"]}]}]})";
+  std::vector<uint8_t> bytes = buildModelImage(
+      {{SectionKind::Manifest, "manifest", bytesOf(manifest)},
+       {SectionKind::Program, "program", bytesOf("p")}});
+  Model model = Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size()));
+  std::string message = errorOf([&] {
+    model.forward({HostTensor(ElementType::Int64, {3}), HostTensor(ElementType::Int64, {4, 2})});
+  });
+  EXPECT_EQ(message, "entry 'forward': input 'b': expected [n, 2] int64, got [4, 2] int64 "
+                     "(n is 3 from an earlier dim)");
+}
+
+TEST(Model, RefusesNativeCodeThatDoesNotMatchTheManifest) {
+  std::string manifest = std::string(kManifest);
+  manifest.insert(manifest.rfind('}'),
+                  R"(, "artifacts": [{"target": "cpu", "format": "elf-shared-object",
+    "section": "artifact.cpu", "checksum": "0123456789abcdef",
+    "triple": "x86_64-unknown-linux-gnu", "cpu": "test", "features": [],
+    "entry_symbols": {"forward": "f"}, "runtime_slots": []}])");
+  std::vector<SectionData> parts = sections(manifest);
+  parts.push_back({SectionKind::Artifact, "artifact.cpu", bytesOf("\x7f" "ELF not really")});
+  std::vector<uint8_t> bytes = buildModelImage(parts);
+  auto file = ModelFile::fromBytes(bytes.data(), bytes.size(), "m.ember");
+  std::string message = errorOf([&] { Model::fromFile(file); });
+  EXPECT_NE(message.find("m.ember: native artifact 'artifact.cpu': checksum"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("does not match the manifest's 0123456789abcdef"), std::string::npos);
+
+  // With native code disallowed, the portable program runs instead.
+  WithFakeCompiler fake;
+  LoadOptions options;
+  options.allowNative = false;
+  EXPECT_EQ(Model::fromFile(file, options).executableKind(), "fake");
+
+  // A matching checksum, but a feature this CPU does not have: not used.
+  uint64_t sum = xxhash64(parts.back().bytes.data(), parts.back().bytes.size());
+  std::string wanting = manifest;
+  wanting.replace(wanting.find("0123456789abcdef"), 16, checksumHex(sum));
+  wanting.replace(wanting.find("\"features\": []"), 14, "\"features\": [\"avx9000\"]");
+  parts = sections(wanting);
+  parts.push_back({SectionKind::Artifact, "artifact.cpu", bytesOf("\x7f" "ELF not really")});
+  bytes = buildModelImage(parts);
+  Model fallback = Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size()));
+  EXPECT_EQ(fallback.executableKind(), "fake");
+  registerProgramCompiler(nullptr);
+  message = errorOf([&] { Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size())); });
+  EXPECT_NE(message.find("compiled for test and this CPU lacks avx9000"), std::string::npos)
+      << message;
+
+  // Matching checksum and features, but not a shared object: dlopen fails
+  // with a message, no crash.
+  wanting.replace(wanting.find("[\"avx9000\"]"), 11, "[]");
+  parts = sections(wanting);
+  parts.push_back({SectionKind::Artifact, "artifact.cpu", bytesOf("\x7f" "ELF not really")});
+  bytes = buildModelImage(parts);
+  message = errorOf([&] { Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size())); });
+  EXPECT_NE(message.find("dlopen failed"), std::string::npos) << message;
+}
+
+TEST(Npy, RoundTripsEveryDtype) {
+  std::string path = ::testing::TempDir() + "/t.npy";
+  for (ElementType type : {ElementType::Bool, ElementType::Int32, ElementType::Int64,
+                           ElementType::Float16, ElementType::Float32, ElementType::Float64}) {
+    for (std::vector<int64_t> shape : {std::vector<int64_t>{}, {5}, {2, 3}, {0, 2}}) {
+      HostTensor t(type, shape);
+      for (size_t i = 0; i < t.bytes(); ++i)
+        static_cast<uint8_t *>(t.data())[i] = type == ElementType::Bool ? i % 2 : i * 7;
+      writeNpy(path, t);
+      HostTensor back = readNpy(path);
+      EXPECT_EQ(back.describe(), t.describe());
+      EXPECT_EQ(std::memcmp(back.data(), t.data(), t.bytes()), 0);
+    }
+  }
+  EXPECT_NE(errorOf([&] { writeNpy(path, HostTensor(ElementType::BFloat16, {2})); })
+                .find("no bfloat16 dtype"),
+            std::string::npos);
+}
+
+TEST(Npy, RejectsMalformedFiles) {
+  auto npy = [](const std::string &header, size_t dataBytes) {
+    std::string bytes("\x93NUMPY\x01\x00", 8);
+    bytes += static_cast<char>(header.size());
+    bytes += '\0';
+    return bytes + header + std::string(dataBytes, '\0');
+  };
+  auto error = [](const std::string &bytes) {
+    return errorOf([&] { readNpyBytes(bytes.data(), bytes.size(), "x.npy"); });
+  };
+  EXPECT_EQ(error(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n", 8)), "");
+  EXPECT_NE(error("GARBAGE!!!!").find("x.npy: not a .npy file"), std::string::npos);
+  EXPECT_NE(error(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n", 4))
+                .find("truncated .npy data"),
+            std::string::npos);
+  EXPECT_NE(error(npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }\n", 8))
+                .find("Fortran-order"),
+            std::string::npos);
+  EXPECT_NE(error(npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }\n", 8))
+                .find("unsupported .npy dtype '>f4'"),
+            std::string::npos);
+  EXPECT_NE(error(npy("{'descr': '<f4', 'shape': (2,), }\n", 8)).find("malformed .npy header"),
+            std::string::npos);
+  EXPECT_NE(error(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,", 8))
+                .find("malformed .npy header"),
+            std::string::npos);
+  std::string longHeader = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n", 8);
+  longHeader[8] = '\x7f'; // header length beyond the file
+  EXPECT_NE(error(longHeader).find("truncated .npy header"), std::string::npos);
+}
