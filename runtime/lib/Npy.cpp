@@ -19,6 +19,13 @@ namespace {
 
 constexpr char kNpyMagic[] = "\x93NUMPY";
 
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
 const char *descrOf(ElementType type) {
   switch (type) {
   case ElementType::Bool:
@@ -191,12 +198,20 @@ HostTensor readNpyBytes(const void *data, size_t size, const std::string &label)
                      "' (supported: bool, int32, int64, float16, float32, float64, "
                      "little-endian)");
 
-  HostTensor tensor(type, shape);
+  // Check the size against the file before allocating: a hostile header
+  // must not make us allocate more than the file could fill.
   size_t dataStart = headerStart + headerLength;
-  if (tensor.bytes() > size - dataStart)
+  uint64_t needed = elementSize(type);
+  for (int64_t d : shape)
+    if (d != 0 && needed > (uint64_t(size) + 1) / static_cast<uint64_t>(d))
+      needed = UINT64_MAX; // more than the file holds, without overflowing
+    else
+      needed *= static_cast<uint64_t>(d);
+  if (needed > size - dataStart)
     throw ModelError(label + ": truncated .npy data (" +
-                     std::to_string(size - dataStart) + " bytes for " +
-                     tensor.describe() + ")");
+                     std::to_string(size - dataStart) + " bytes for " + shapeText(shape) + " " +
+                     elementTypeName(type) + ")");
+  HostTensor tensor(type, shape);
   if (tensor.bytes())
     std::memcpy(tensor.data(), bytes + dataStart, tensor.bytes());
   return tensor;
