@@ -12,6 +12,7 @@
 #include "ember/Compiler/Autodiff.h"
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Dialect/EmberOps.h"
+#include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -21,6 +22,9 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/raw_ostream.h"
@@ -99,24 +103,8 @@ public:
     OpBuilder b(ctx);
     Location unknown = UnknownLoc::get(ctx);
     OwningOpRef<ModuleOp> module = ModuleOp::create(unknown);
-    b.setInsertionPointToEnd(module->getBody());
-
-    int64_t slots = 0;
-    for (Node *node : plan.nodes) {
-      slotBase[node] = slots;
-      if (isRuntimeScalar(*node))
-        ++slots;
-      if (takesSizeSlots(*node))
-        for (int64_t d : node->shape)
-          slots += d != 1;
-    }
-    sizesType = RankedTensorType::get({slots}, b.getI64Type());
-
-    // Gradient programs first (a nested gradient's group precedes the
-    // groups that use it in the topological order).
-    for (Node *node : plan.nodes)
-      if (node->op == OpCode::Grad && failed(buildGroup(b, *module, *node, error)))
-        return nullptr;
+    if (failed(prepare(b, *module, error)))
+      return nullptr;
 
     SmallVector<Type> argTypes, resultTypes;
     for (Node *input : plan.inputs)
@@ -135,23 +123,118 @@ public:
     for (size_t i = 0; i < plan.inputs.size(); ++i)
       mainValues[plan.inputs[i]] = body->getArgument(i);
     sizes = body->getArgument(plan.inputs.size());
+    emitBody(b, resultTypes);
+    return module;
+  }
 
+  /// The plan as a function with `signature`'s arguments: the size vector is
+  /// computed from the arguments' dims, so the function stands alone.
+  OwningOpRef<ModuleOp> emitExport(const ExportSignature &signature,
+                                   std::string *error) {
+    OpBuilder b(ctx);
+    Location unknown = UnknownLoc::get(ctx);
+    OwningOpRef<ModuleOp> module = ModuleOp::create(unknown);
+    if (failed(prepare(b, *module, error)))
+      return nullptr;
+    if (signature.sizes.size() != size_t(sizesType.getDimSize(0)) ||
+        signature.argumentOfInput.size() != plan.inputs.size() ||
+        signature.outputs.size() != plan.outputs.size()) {
+      *error = "internal error: the export signature does not fit the graph";
+      return nullptr;
+    }
+    auto typeOf = [&](DType dtype, const Shape &shape) {
+      SmallVector<int64_t> dims;
+      for (int64_t d : shape)
+        dims.push_back(d < 0 ? ShapedType::kDynamic : d);
+      return RankedTensorType::get(dims, elementType(ctx, dtype));
+    };
+    SmallVector<Type> argTypes, resultTypes;
+    for (const auto &[dtype, shape] : signature.arguments)
+      argTypes.push_back(typeOf(dtype, shape));
+    for (size_t i = 0; i < plan.outputs.size(); ++i)
+      resultTypes.push_back(typeOf(plan.outputs[i]->dtype, signature.outputs[i]));
+
+    b.setInsertionPointToEnd(module->getBody());
+    auto func = func::FuncOp::create(b, unknown, signature.name,
+                                     b.getFunctionType(argTypes, resultTypes));
+    Block *body = func.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    llvm::DenseMap<const Node *, Value> mainValues;
+    values = &mainValues;
+    for (size_t i = 0; i < plan.inputs.size(); ++i) {
+      Value arg = body->getArgument(signature.argumentOfInput[i]);
+      RankedTensorType pattern = patternType(ctx, *plan.inputs[i]);
+      if (arg.getType() != pattern)
+        arg = tensor::CastOp::create(b, unknown, pattern, arg);
+      mainValues[plan.inputs[i]] = arg;
+    }
+    SmallVector<Value> slotValues;
+    for (const ExportSignature::SizeExpr &expr : signature.sizes) {
+      Value value = arith::ConstantIntOp::create(b, unknown, b.getI64Type(),
+                                                 expr.constant);
+      for (const ExportSignature::Term &term : expr.terms) {
+        Value dim = tensor::DimOp::create(b, unknown,
+                                          body->getArgument(term.argument),
+                                          term.dim);
+        dim = arith::IndexCastOp::create(b, unknown, b.getI64Type(), dim);
+        Value coefficient = arith::ConstantIntOp::create(
+            b, unknown, b.getI64Type(), term.coefficient);
+        value = arith::AddIOp::create(
+            b, unknown, value, arith::MulIOp::create(b, unknown, dim, coefficient));
+      }
+      slotValues.push_back(value);
+    }
+    sizes = tensor::FromElementsOp::create(b, unknown, sizesType, slotValues);
+    emitBody(b, resultTypes);
+    return module;
+  }
+
+private:
+  /// Sizes the size vector and builds the gradient programs.
+  LogicalResult prepare(OpBuilder &b, ModuleOp module, std::string *error) {
+    b.setInsertionPointToEnd(module.getBody());
+    int64_t slots = 0;
+    for (Node *node : plan.nodes) {
+      slotBase[node] = slots;
+      if (isRuntimeScalar(*node))
+        ++slots;
+      if (takesSizeSlots(*node))
+        for (int64_t d : node->shape)
+          slots += d != 1;
+    }
+    sizesType = RankedTensorType::get({slots}, b.getI64Type());
+
+    // Gradient programs first (a nested gradient's group precedes the
+    // groups that use it in the topological order).
+    for (Node *node : plan.nodes)
+      if (node->op == OpCode::Grad && failed(buildGroup(b, module, *node, error)))
+        return failure();
+    return success();
+  }
+
+  /// Emits every node into the current function (`values` holds its
+  /// inputs) and returns the outputs as `resultTypes`.
+  void emitBody(OpBuilder &b, ArrayRef<Type> resultTypes) {
+    Location unknown = UnknownLoc::get(ctx);
     for (Node *node : plan.nodes)
       if (node->op != OpCode::Input)
-        mainValues[node] = emitNode(b, *node);
+        (*values)[node] = emitNode(b, *node);
 
     SmallVector<Value> results;
-    for (Node *output : plan.outputs)
-      results.push_back(mainValues[output]);
+    for (auto [output, type] : llvm::zip(plan.outputs, resultTypes)) {
+      Value result = values->lookup(output);
+      if (result.getType() != type)
+        result = tensor::CastOp::create(b, unknown, type, result);
+      results.push_back(result);
+    }
     func::ReturnOp::create(b, unknown, results);
 
     // The gradient programs now live inside the graph function.
     for (GradGroup &group : groups)
       group.vjp.erase();
-    return module;
+    groups.clear();
   }
 
-private:
   Location locationOf(const Node &node) {
     if (!node.loc.file)
       return UnknownLoc::get(ctx);
@@ -515,6 +598,53 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
   if (!entry)
     return nullptr;
   return std::make_unique<CpuGraph>(std::move(executable), entry);
+}
+
+std::string exportGraph(const GraphPlan &plan, const ExportSignature &signature,
+                        std::string *error) {
+  MLIRContext &ctx = compilerContext();
+  std::string diagnostics;
+  llvm::raw_string_ostream os(diagnostics);
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
+    os << formatLocation(diag.getLocation()) << ": " << diag << "\n";
+    return success();
+  });
+  OwningOpRef<ModuleOp> module = Emitter(&ctx, plan).emitExport(signature, error);
+  if (!module) {
+    *error += "\n" + diagnostics;
+    return "";
+  }
+  // Fold the size arithmetic and the casts the emitter adds; the program
+  // stays in the ember dialect (lowering happens where it is compiled).
+  PassManager pm(&ctx);
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  if (failed(verify(*module)) || failed(pm.run(*module))) {
+    *error = "internal error: the exported program does not verify:\n" + diagnostics;
+    return "";
+  }
+  std::string bytes;
+  llvm::raw_string_ostream out(bytes);
+  if (failed(writeBytecodeToFile(*module, out))) {
+    *error = "cannot write the program as MLIR bytecode";
+    return "";
+  }
+  out.flush();
+  return bytes;
+}
+
+std::string exportGraphText(const std::string &bytecode, std::string *error) {
+  MLIRContext &ctx = compilerContext();
+  ParserConfig config(&ctx);
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(bytecode, config);
+  if (!module) {
+    *error = "the program is not valid MLIR bytecode";
+    return "";
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  return text;
 }
 
 } // namespace ember

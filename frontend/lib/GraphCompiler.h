@@ -46,6 +46,45 @@ public:
 std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
                                             std::string *error);
 
+/// How an exported program's function is called (see exportGraph).
+struct ExportSignature {
+  /// The function's name.
+  std::string name = "forward";
+  /// Per argument: dtype and dims, -1 for a symbolic (dynamic) dim.
+  std::vector<std::pair<DType, Shape>> arguments;
+  /// Per plan input (in GraphPlan::inputs order): its argument.
+  std::vector<int> argumentOfInput;
+  /// Per size-vector slot: `constant + sum(coefficient * dim(argument))`.
+  struct Term {
+    int argument;
+    int dim;
+    int64_t coefficient;
+  };
+  struct SizeExpr {
+    int64_t constant = 0;
+    std::vector<Term> terms;
+  };
+  std::vector<SizeExpr> sizes;
+  /// Per plan output: dims, -1 for a symbolic (dynamic) dim.
+  std::vector<Shape> outputs;
+};
+
+/// Emits `plan` as a portable program: MLIR bytecode of a module with one
+/// public ember function `signature.name` whose arguments are
+/// `signature.arguments` (no size vector: sizes are computed from the
+/// arguments' dims). Empty with `error` set on failure.
+std::string exportGraph(const GraphPlan &plan, const ExportSignature &signature,
+                        std::string *error);
+/// The same program as text, for reading.
+std::string exportGraphText(const std::string &bytecode, std::string *error);
+
+/// Orders the graph behind `outputs` into `plan` (inputs before users).
+void collectGraph(const std::vector<Node *> &outputs, GraphPlan &plan);
+/// The compile-cache key and size vector of `plan` (what a compile depends
+/// on, and what it reads at run time).
+void describeGraph(const GraphPlan &plan, std::vector<int64_t> &key,
+                   std::vector<int64_t> &sizes);
+
 /// The dims a graph's size vector holds for `node` (see GraphPlan).
 inline bool takesSizeSlots(const Node &node) {
   return node.op == OpCode::Reshape || node.op == OpCode::BroadcastTo;

@@ -12,6 +12,8 @@
 
 #include "GraphCompiler.h"
 
+#include "ember/Frontend/Export.h"
+
 #include "ember/Frontend/Error.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -63,8 +65,9 @@ bool logCompiles() {
   return enabled;
 }
 
-/// Orders the graph behind `outputs` (inputs before users).
-void collectNodes(const std::vector<Node *> &outputs, GraphPlan &plan) {
+} // namespace
+
+void collectGraph(const std::vector<Node *> &outputs, GraphPlan &plan) {
   uint64_t epoch = ++state().epoch;
   std::vector<std::pair<Node *, size_t>> stack;
   for (Node *root : outputs) {
@@ -90,6 +93,8 @@ void collectNodes(const std::vector<Node *> &outputs, GraphPlan &plan) {
     }
   }
 }
+
+namespace {
 
 /// The cache key and the run-time size vector of `plan`.
 void describe(const GraphPlan &plan, std::vector<int64_t> &key,
@@ -133,6 +138,16 @@ void describe(const GraphPlan &plan, std::vector<int64_t> &key,
     structure.push_back(output->index);
   key.insert(key.end(), structure.begin(), structure.end());
 }
+
+} // namespace
+
+void describeGraph(const GraphPlan &plan, std::vector<int64_t> &key,
+                   std::vector<int64_t> &sizes) {
+  std::vector<int64_t> structure;
+  describe(plan, key, structure, sizes);
+}
+
+namespace {
 
 CompiledGraph &lookupOrCompile(const GraphPlan &plan,
                                std::vector<int64_t> &sizes) {
@@ -204,7 +219,7 @@ void runGraph(std::vector<StorageRef> &storages) {
   // Buffers of outputs, by node; storages sharing a node get copies.
   llvm::DenseMap<Node *, std::shared_ptr<Buffer>> results;
   if (!roots.empty()) {
-    collectNodes(roots, plan);
+    collectGraph(roots, plan);
     for (Node *root : roots)
       if (results.try_emplace(root, nullptr).second)
         plan.outputs.push_back(root);
@@ -251,7 +266,8 @@ void runGraph(std::vector<StorageRef> &storages) {
 void registerPending(const StorageRef &storage) {
   State &s = state();
   s.pending.push_back(storage);
-  if (s.nodesSinceSync > kMaxPendingNodes && !s.syncing)
+  // An export trace must stay one graph, however large.
+  if (s.nodesSinceSync > kMaxPendingNodes && !s.syncing && !exporting())
     sync();
 }
 
@@ -265,6 +281,14 @@ void sync() {
   State &s = state();
   if (s.syncing)
     return;
+  if (exporting()) {
+    SourceLoc loc = currentLocation();
+    std::string where = loc.file ? " at " + *loc.file + ":" + std::to_string(loc.line) : "";
+    runtimeError("ember.export: the function reads a tensor's value" + where +
+                 " (.item(), .numpy(), .tolist(), bool(), print or ember.sync()); "
+                 "an exported program cannot depend on data. Compute it with "
+                 "tensor ops instead (ember.where for choices).");
+  }
   s.syncing = true;
   std::vector<StorageRef> storages;
   for (std::weak_ptr<Storage> &weak : s.pending)

@@ -92,3 +92,5 @@ class set_grad_enabled(no_grad):
 # The pure-Python layers on top of the tensor core.
 from ember import autograd, nn, optim  # noqa: E402,F401
 from ember.serialization import load, save  # noqa: E402,F401
+from ember._export import (ExportedProgram, LoadedModel, export,  # noqa: E402,F401
+                           load_model)

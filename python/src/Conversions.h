@@ -58,6 +58,8 @@ Tensor tensorFromNumpy(py::array array);
 py::array tensorToNumpy(const Tensor &x);
 
 void bindTensor(py::module_ &m);
+/// ember.export and .ember models (ModelBindings.cpp).
+void bindModel(py::module_ &m);
 void bindIndexing(py::class_<Tensor> &cls);
 
 } // namespace ember::python

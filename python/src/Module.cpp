@@ -187,6 +187,7 @@ PYBIND11_MODULE(_ember, m) {
     m.attr(dtypeName(d)) = dtypeObject(d);
 
   bindTensor(m);
+  bindModel(m);
 
   // Creation.
   m.def("tensor",
