@@ -20,7 +20,12 @@ The run ends with an assertion that the test accuracy is at least 95% (exit
 status 1 otherwise) and that the reloaded model predicts exactly what the
 trained one does.
 
-Run:  PYTHONPATH=build/python /usr/bin/python3 examples/train_mlp.py [--out FILE]
+With --export-dir DIR it also exports the model (ember.export, batch dim
+symbolic) to DIR/mlp.ember, with a few test images as .npy files: scripts/demo
+then compiles it with ember-compile and runs it with ember-run and the C++ app
+examples/cpp/predict_digits.cpp.
+
+Run:  PYTHONPATH=build/python /usr/bin/python3 examples/train_mlp.py [--out FILE] [--export-dir DIR]
 Set EMBER_LOG_COMPILES=1 to see one line per compile on stderr.
 """
 import argparse
@@ -41,6 +46,10 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", help="where to save the weights "
                         "(default: model.safetensors in a temporary folder, removed at exit)")
+    parser.add_argument("--export-dir", help="also export the trained model to DIR/mlp.ember "
+                        "(ember.export, the batch dim symbolic) and write the first 8 test "
+                        "images and labels to DIR/digits_x.npy and DIR/digits_y.npy, for "
+                        "ember-compile, ember-run and examples/cpp/predict_digits")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.05)
@@ -80,6 +89,28 @@ def predict(model, x):
 
 def accuracy(model, x, y):
     return float((predict(model, x) == y).mean())
+
+
+def export_model(model, x_test, y_test, folder):
+    """Exports ``model`` with a symbolic batch dim, checks the exported program
+    against the eager model on the whole test set, and writes a few test
+    images for the C++ side of the demo."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "mlp.ember")
+    program = ember.export(model, ember.from_numpy(x_test[:2]), dynamic_dims=[{0: "batch"}],
+                           input_names=["images"], output_names=["logits"])
+    program.save(path)
+    with ember.no_grad():
+        expected = model(ember.from_numpy(x_test)).numpy()
+    exported = program(ember.from_numpy(x_test)).numpy()
+    difference = float(np.max(np.abs(exported - expected)))
+    np.save(os.path.join(folder, "digits_x.npy"), x_test[:8])
+    np.save(os.path.join(folder, "digits_y.npy"), y_test[:8])
+    print(f"exported {path} ({os.path.getsize(path)} bytes): {program}")
+    print(f"  on the {len(x_test)} test images it matches the eager model to "
+          f"{difference:.2g}")
+    if difference > 1e-4:
+        sys.exit("train_mlp: FAIL: the exported program computes different logits")
 
 
 def main():
@@ -151,6 +182,9 @@ def main():
     same = np.array_equal(logits, reloaded_logits)
     print(f"reloaded model: test predictions {'identical' if same else 'DIFFERENT'} "
           f"(max |logit difference| {np.max(np.abs(logits - reloaded_logits)):.3g})")
+
+    if args.export_dir:
+        export_model(model, x_test, y_test, args.export_dir)
 
     print(f"final test accuracy {test_acc:.2%} (target >= {TARGET_ACCURACY:.0%}); "
           f"total time {time.perf_counter() - run_start:.1f} s")

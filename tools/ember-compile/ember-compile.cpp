@@ -62,9 +62,15 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+/// "812 B", "52.3 KB", "1.2 MB".
 std::string megabytes(uint64_t bytes) {
   char text[32];
-  std::snprintf(text, sizeof(text), "%.1f MB", bytes / 1e6);
+  if (bytes < 1000)
+    std::snprintf(text, sizeof(text), "%llu B", static_cast<unsigned long long>(bytes));
+  else if (bytes < 1000000)
+    std::snprintf(text, sizeof(text), "%.1f KB", bytes / 1e3);
+  else
+    std::snprintf(text, sizeof(text), "%.1f MB", bytes / 1e6);
   return text;
 }
 

@@ -38,10 +38,10 @@
 // PORTABLE-NEXT: weights: 2 (144 B)
 // PORTABLE: artifacts: none
 
-// PROGRESS: [1/4] read {{.*}}.ember: 1 entry, 2 weights (0.0 MB)
+// PROGRESS: [1/4] read {{.*}}.ember: 1 entry, 2 weights (144 B)
 // PROGRESS-NEXT: [2/4] parsed the program and checked it against the manifest in {{[0-9.]+}} s
-// PROGRESS-NEXT: [3/4] compiled for cpu ({{.*}}): {{[0-9.]+}} MB in {{[0-9.]+}} s
-// PROGRESS-NEXT: [4/4] wrote {{.*}}.cpu.ember ({{[0-9.]+}} MB) in {{[0-9.]+}} s
+// PROGRESS-NEXT: [3/4] compiled for cpu ({{.*}}): {{[0-9.]+}} KB in {{[0-9.]+}} s
+// PROGRESS-NEXT: [4/4] wrote {{.*}}.cpu.ember ({{[0-9.]+}} KB) in {{[0-9.]+}} s
 
 // INFO: entry forward
 // INFO: artifact cpu: elf-shared-object in section artifact.cpu ({{.*}}), checksum {{[0-9a-f]+$}}
