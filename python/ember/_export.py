@@ -19,6 +19,8 @@ The result runs in Python like the original (JIT-compiled once), and
 What cannot be exported: Python control flow on tensor values (``.item()``,
 ``bool(t)``, ``print``), which raises at the line that reads the value;
 a tensor created inside the function whose shape depends on a symbolic dim;
+``cat``/``stack`` along a symbolic dim (the program keeps each part's extent
+static); index tensors (``Embedding``: their bounds are checked on the host);
 autograd (the program is traced under ``no_grad``). Call ``model.eval()``
 first when the model has dropout.
 """
@@ -349,7 +351,8 @@ def export(function, example_inputs, dynamic_dims=None, input_names=None,
         if trace["key"] != base["key"]:
             raise RuntimeError(
                 f"ember.export: the traced program changes when {symbol} changes size "
-                f"(Python code that branches on a size, or a dim that becomes 1); "
+                f"(Python code that branches on a size, a dim that becomes 1, or a "
+                f"cat/stack along a symbolic dim, which export does not support yet); "
                 f"only programs that are the same at every size can be exported")
         shapes = [tuple(c.shape) for c in trace["constants"]]
         if shapes != [tuple(c.shape) for c in base["constants"]]:
