@@ -79,7 +79,8 @@ Value transposedView(OpBuilder &builder, Value operand, Operation *matmul) {
   // destinations are not the source).
   for (Operation *op = copy->getNextNode(); op != matmul;
        op = op->getNextNode()) {
-    if (isMemoryEffectFree(op))
+    // Fresh allocations cannot write the source either.
+    if (isMemoryEffectFree(op) || isa<memref::AllocOp, memref::AllocaOp>(op))
       continue;
     auto dps = dyn_cast<DestinationStyleOpInterface>(op);
     if (!dps)

@@ -66,12 +66,35 @@ void blasGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
               c, ldc);
 }
 
+void blasGemv(bool transposed, int64_t rows, int64_t cols, const float *a,
+              int64_t lda, const float *x, int64_t incx, float *y, int64_t incy) {
+  cblas_sgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, cols,
+              1.0f, a, lda, x, incx, 1.0f, y, incy);
+}
+void blasGemv(bool transposed, int64_t rows, int64_t cols, const double *a,
+              int64_t lda, const double *x, int64_t incx, double *y, int64_t incy) {
+  cblas_dgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, cols,
+              1.0, a, lda, x, incx, 1.0, y, incy);
+}
+
 /// C += A * B for strided views of any layout.
 template <typename T>
 void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c) {
   int64_t m = c.rows, n = c.cols, k = a.cols;
   if (m == 0 || n == 0 || k == 0)
     return;
+  // One row (batch-1 inference): a matrix-vector product, which BLAS runs
+  // without GEMM's packing (several times faster at this shape).
+  BlasLayout lb1 = classify(b);
+  if (m == 1 && lb1.ok && a.colStride >= 1 && c.colStride >= 1) {
+    // c^T += B^T a^T; B row-major [k, n] is read transposed, a B stored
+    // transposed ([n, k] row-major) is read as it is.
+    if (lb1.transposed)
+      blasGemv(false, n, k, b.data, lb1.ld, a.data, a.colStride, c.data, c.colStride);
+    else
+      blasGemv(true, k, n, b.data, lb1.ld, a.data, a.colStride, c.data, c.colStride);
+    return;
+  }
   std::vector<T> aCopy, bCopy, cCopy;
   BlasLayout la = classify(a);
   if (!la.ok) {

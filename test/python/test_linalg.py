@@ -128,3 +128,32 @@ def test_matmul_feeds_elementwise(rng):
     got = (x @ w + b).relu().softmax(-1)
     want = (t @ tw + tb).relu().softmax(-1)
     assert_close(got, want, **F32_TOL)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["plain", "right_T", "left_step", "right_step", "batched"])
+def test_matmul_with_one_row(rng, dtype, layout):
+    # One-row products run as BLAS matrix-vector products: every operand layout.
+    if layout == "plain":
+        x, t = pair(rng, (1, 37), dtype)
+        y, u = pair(rng, (37, 19), dtype)
+        make = lambda a, b: (a, b)
+    elif layout == "right_T":
+        x, t = pair(rng, (1, 37), dtype)
+        y, u = pair(rng, (19, 37), dtype)
+        make = lambda a, b: (a, b.T)
+    elif layout == "left_step":
+        x, t = pair(rng, (3, 74), dtype)
+        y, u = pair(rng, (37, 19), dtype)
+        make = lambda a, b: (a[1:2, ::2], b)
+    elif layout == "right_step":
+        x, t = pair(rng, (1, 37), dtype)
+        y, u = pair(rng, (37, 40), dtype)
+        make = lambda a, b: (a, b[:, ::2])
+    else:
+        x, t = pair(rng, (4, 1, 37), dtype)
+        y, u = pair(rng, (4, 19, 37), dtype)
+        make = lambda a, b: (a, b.transpose(1, 2))
+    a, b = make(x, y)
+    ta, tb = make(t, u)
+    assert_close(a @ b, ta @ tb, **F32_TOL)

@@ -47,6 +47,32 @@ func.func @transposed_operand(%x: memref<?x?xf32>, %g: memref<?x?xf32>, %c: memr
   return
 }
 
+// Allocations between the transpose and the matmul (an exported model's
+// static weight, then the matmul's own buffers) do not stop the view.
+// CHECK-LABEL: func @transposed_static_weight
+// CHECK-SAME: (%[[X:.*]]: memref<?x784xf32>, %[[W:.*]]: memref<512x784xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: memref.alloc
+// CHECK: %[[T:.*]] = memref.transpose %[[W]] (d0, d1) -> (d1, d0)
+// CHECK: call @ember_cpu_sgemm(
+func.func @transposed_static_weight(%x: memref<?x784xf32>, %w: memref<512x784xf32>, %out: memref<?x512xf32>) {
+  %c0 = arith.constant 0 : index
+  %t = memref.alloc() {alignment = 64 : i64} : memref<784x512xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%w : memref<512x784xf32>) outs(%t : memref<784x512xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    linalg.yield %in : f32
+  }
+  %n = memref.dim %x, %c0 : memref<?x784xf32>
+  %acc = memref.alloc(%n) {alignment = 64 : i64} : memref<?x512xf32>
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x512xf32>)
+  linalg.matmul ins(%x, %t : memref<?x784xf32>, memref<784x512xf32>) outs(%acc : memref<?x512xf32>)
+  memref.copy %acc, %out : memref<?x512xf32> to memref<?x512xf32>
+  return
+}
+
 // A transpose whose copy is read elsewhere too stays a copy.
 // CHECK-LABEL: func @shared_transpose
 // CHECK: linalg.generic
