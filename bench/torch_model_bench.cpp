@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -58,6 +59,9 @@ int main(int argc, char **argv) {
   std::string path = argv[1];
   int64_t features = std::atoll(argv[2]);
   c10::InferenceMode inference;
+  // As many intra-op threads as cores, like OpenBLAS under Ember (libtorch
+  // reports 1 until told otherwise here).
+  at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
 
   Clock::time_point start = Clock::now();
   torch::jit::Module module = torch::jit::load(path);
