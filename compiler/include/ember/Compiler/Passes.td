@@ -219,3 +219,67 @@ def EmberRuntimeSlots : Pass<"ember-runtime-slots", "mlir::ModuleOp"> {
 }
 
 #endif // EMBER_COMPILER_PASSES_TD
+
+def EmberTileParallelLoops : Pass<"ember-tile-parallel-loops", "mlir::func::FuncOp"> {
+  let summary = "Tile outermost scf.parallel loops into GPU blocks of threads";
+  let description = [{
+    Splits each outermost `scf.parallel` into a loop over blocks and a loop
+    over the threads of a block, ready for `gpu-map-parallel-loops`: 1-D
+    loops get 256 threads, 2-D loops 16x16, deeper loops 16x16 on their two
+    innermost dims (the outer dims map to the grid). Bounds stay constant
+    inside a block (`no-min-max-bounds`): threads past the end are masked by
+    a condition, so `convert-parallel-loops-to-gpu` can launch them.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::arith::ArithDialect"];
+}
+
+def EmberSpirvEntryPoints : Pass<"ember-spirv-entry-points", "mlir::ModuleOp"> {
+  let summary = "Give outlined GPU kernels the SPIR-V entry point ABI";
+  let description = [{
+    Sets `spirv.entry_point_abi` on every `gpu.func` kernel with the
+    workgroup size of its `known_block_size`, which `convert-gpu-to-spirv`
+    needs to turn the kernel into a SPIR-V entry point.
+  }];
+  let dependentDialects = ["mlir::spirv::SPIRVDialect"];
+}
+
+def EmberFlattenBuffers : Pass<"ember-flatten-buffers", "mlir::func::FuncOp"> {
+  let summary = "Make loads and stores in parallel loops use 1-D buffers";
+  let description = [{
+    Before GPU kernels are outlined: each `memref.load`/`memref.store` inside
+    an `scf.parallel` on a buffer of any rank or layout is rewritten to index
+    a 1-D, offset-0 view of the buffer's base with the linearized index
+    `offset + sum(index_k * stride_k)`. The view and the strided metadata are
+    computed just before the outermost parallel loop, on the host side, so
+    the outlined kernel receives 1-D buffers plus offsets and strides as
+    scalars: the form every GPU target lowers (SPIR-V has no dynamic
+    multi-dimensional buffers).
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect", "mlir::arith::ArithDialect"];
+}
+
+def EmberSinkLaunchConstants : Pass<"ember-sink-launch-constants", "mlir::func::FuncOp"> {
+  let summary = "Copy constants used in gpu.launch bodies into them";
+  let description = [{
+    Canonicalization hoists constants out of `gpu.launch` bodies; outlining
+    would then pass each one as a kernel argument (a polynomial
+    approximation has dozens, and on Vulkan every scalar argument is a
+    storage buffer). This pass clones each `arith.constant` a launch body
+    uses into the body. Unlike `gpu-launch-sink-index-computations` it leaves
+    `memref.dim` on the host, where the sizes are known (SPIR-V kernels
+    cannot query buffer sizes).
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
+def EmberGpuFloor : Pass<"ember-gpu-floor", "mlir::ModuleOp"> {
+  let summary = "Expand f32/f64 math.floor in GPU kernels into conversions";
+  let description = [{
+    `floor(x) = t - (t > x)` with `t = sitofp(fptosi(x))`, exact for
+    |x| < 2^31 (the range reductions of the polynomial approximations stay
+    far inside it; larger magnitudes are already integral and returned as
+    they are). The ROCDL lowering otherwise calls `__ocml_floor_*`, which
+    needs ROCm's device libraries.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}

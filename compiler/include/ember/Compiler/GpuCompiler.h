@@ -1,0 +1,102 @@
+//===- GpuCompiler.h - compile ember programs into GPU kernels ---*- C++ -*-===//
+//
+// The GPU back end: an ember module goes through the same tensor-level
+// passes as for the CPU, is bufferized (destination passing), and its linalg
+// loops become GPU kernels: parallel loops tiled into blocks of threads
+// (1-D: 256 threads; 2-D: 16x16), mapped onto blocks and threads, outlined
+// into gpu.modules. Reductions and matmul run one thread per output element
+// with the reduced dims as a loop. Each kernel is then compiled for one
+// target:
+//
+//   cuda:sm_XX   NVVM -> PTX (and a cubin when ptxas is found)
+//   rocm:gfxNNN  ROCDL -> AMDGPU assembly -> llvm-mc -> ld.lld -> HSACO
+//   level-zero   SPIR-V, OpenCL flavour (Kernel, Addresses, Int64, Float64)
+//   vulkan       SPIR-V, Vulkan flavour (Shader, Int64, Float64; every
+//                argument a storage buffer at set 0, binding i)
+//
+// Launch metadata travels with each binary: the kernel's entry point, its
+// block size, and its arguments. The host side (allocations, grid
+// arithmetic, launches in order) is kept as MLIR text for the runtime's
+// launcher.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_COMPILER_GPUCOMPILER_H
+#define EMBER_COMPILER_GPUCOMPILER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ember {
+
+enum class GpuBackend { Cuda, Rocm, LevelZero, Vulkan };
+
+struct GpuTarget {
+  GpuBackend backend = GpuBackend::Cuda;
+  /// "sm_90" (cuda), "gfx942" (rocm); empty for SPIR-V targets.
+  std::string chip;
+
+  /// Parses "cuda:sm_90", "rocm:gfx942", "level-zero" or "vulkan"; false
+  /// with `error` set otherwise.
+  static bool parse(llvm::StringRef text, GpuTarget *target, std::string *error);
+  /// The spelling parse reads.
+  std::string str() const;
+  /// "ptx", "hsaco" or "spirv".
+  const char *binaryFormat() const;
+};
+
+/// One kernel argument as the launcher passes it.
+struct GpuKernelArg {
+  enum class Kind { Memref, Index, Integer, Float };
+  Kind kind;
+  /// Memref: its rank; otherwise 0.
+  int64_t rank = 0;
+  /// The element type (memref) or the scalar type: "f32", "i64", "index", ...
+  std::string type;
+};
+
+struct GpuKernel {
+  /// The entry point (the gpu.func's name) and the gpu.module holding it.
+  std::string name;
+  std::string module;
+  /// PTX text, an HSACO ELF image, or SPIR-V words (little-endian bytes).
+  std::string binary;
+  /// CUDA only, when ptxas was found: the cubin for the chip.
+  std::string cubin;
+  std::array<int64_t, 3> block = {1, 1, 1};
+  std::vector<GpuKernelArg> args;
+};
+
+struct GpuProgram {
+  GpuTarget target;
+  std::vector<GpuKernel> kernels;
+  /// The host functions after outlining (gpu.launch_func in order), as text.
+  std::string host;
+};
+
+/// Registers what compileForGpu needs: the CPU compiler's dialects plus the
+/// GPU, NVVM, ROCDL and SPIR-V dialects, translations and target models.
+void registerGpuCompilerDialects(mlir::DialectRegistry &registry);
+
+/// Adds the target-independent passes: ember -> bufferized linalg ->
+/// parallel loops -> blocks/threads -> outlined gpu.modules.
+void buildGpuKernelPipeline(mlir::OpPassManager &pm);
+
+/// Compiles `module` (lowered in place) into kernels for `target`; false
+/// with `error` set (diagnostics with source locations, or a tool's output).
+bool compileForGpu(mlir::ModuleOp module, const GpuTarget &target,
+                   GpuProgram *program, std::string *error);
+
+/// The launch metadata of `program` as JSON (kernels, blocks, arguments).
+std::string gpuProgramMetadata(const GpuProgram &program);
+
+} // namespace ember
+
+#endif // EMBER_COMPILER_GPUCOMPILER_H

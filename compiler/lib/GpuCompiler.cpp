@@ -1,0 +1,473 @@
+//===- GpuCompiler.cpp - ember programs to GPU kernels ---------------------===//
+//
+// The target-independent part is one pass pipeline (buildGpuKernelPipeline);
+// each target then runs MLIR's own GPU lowering and serialization through a
+// textual pipeline, and this file collects the binaries and the launch
+// metadata. The AMDGPU path assembles MLIR's ISA output with llvm-mc and
+// links it with ld.lld (MLIR's own HSACO step looks for a ROCm install).
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Compiler/GpuCompiler.h"
+
+#include "ember/Compiler/CpuCompiler.h"
+#include "ember/Compiler/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/SPIRV/IR/SPIRVOps.h"
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVM/ROCDL/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/ROCDL/ROCDLToLLVMIRTranslation.h"
+#include "mlir/Target/SPIRV/Serialization.h"
+#include "mlir/Target/SPIRV/Target.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <mutex>
+
+namespace mlir {
+// Defined in libMLIR (mlir/InitAllPasses.h): registers every upstream pass,
+// so the target pipelines below can be written as text, as with mlir-opt.
+void registerAllPasses();
+} // namespace mlir
+
+using namespace mlir;
+
+namespace ember {
+
+bool GpuTarget::parse(llvm::StringRef text, GpuTarget *target, std::string *error) {
+  auto [kind, chip] = text.split(':');
+  GpuTarget result;
+  if (kind == "cuda" && chip.starts_with("sm_") && chip.size() > 3) {
+    result.backend = GpuBackend::Cuda;
+    result.chip = chip.str();
+  } else if (kind == "rocm" && chip.starts_with("gfx") && chip.size() > 3) {
+    result.backend = GpuBackend::Rocm;
+    result.chip = chip.str();
+  } else if (text == "level-zero") {
+    result.backend = GpuBackend::LevelZero;
+  } else if (text == "vulkan") {
+    result.backend = GpuBackend::Vulkan;
+  } else {
+    *error = "unknown GPU target '" + text.str() +
+             "' (expected cuda:sm_XX, rocm:gfxNNN, level-zero or vulkan)";
+    return false;
+  }
+  *target = result;
+  return true;
+}
+
+std::string GpuTarget::str() const {
+  switch (backend) {
+  case GpuBackend::Cuda:
+    return "cuda:" + chip;
+  case GpuBackend::Rocm:
+    return "rocm:" + chip;
+  case GpuBackend::LevelZero:
+    return "level-zero";
+  case GpuBackend::Vulkan:
+    return "vulkan";
+  }
+  return "";
+}
+
+const char *GpuTarget::binaryFormat() const {
+  switch (backend) {
+  case GpuBackend::Cuda:
+    return "ptx";
+  case GpuBackend::Rocm:
+    return "hsaco";
+  default:
+    return "spirv";
+  }
+}
+
+namespace {
+/// Registers the passes the textual pipelines below name.
+void registerPassesOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mlir::registerAllPasses();
+    registerEmberTileParallelLoops();
+    registerEmberSpirvEntryPoints();
+    registerEmberFlattenBuffers();
+    registerEmberSinkLaunchConstants();
+    registerEmberGpuFloor();
+  });
+}
+} // namespace
+
+void registerGpuCompilerDialects(DialectRegistry &registry) {
+  registerCompilerDialects(registry);
+  // The GPU lowering passes through gpu, nvvm, rocdl, spirv and their
+  // conversion interfaces: all upstream dialects and extensions (defined in
+  // libMLIR, so this costs no compile time here).
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerGPUDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  registerROCDLDialectTranslation(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  ROCDL::registerROCDLTargetInterfaceExternalModels(registry);
+  spirv::registerSPIRVTargetInterfaceExternalModels(registry);
+}
+
+void buildGpuKernelPipeline(OpPassManager &pm) {
+  registerPassesOnce();
+  // Tensor level, as for the CPU (no softmax-rows: GPUs get the primitives).
+  OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
+  tensorFuncs.addPass(createEmberDecompose());
+  tensorFuncs.addPass(createCSEPass());
+  tensorFuncs.addPass(createConvertEmberToLinalg());
+  tensorFuncs.addPass(createCanonicalizerPass());
+  tensorFuncs.addPass(createEmberFuseElementwise());
+  tensorFuncs.addPass(createCSEPass());
+  tensorFuncs.addPass(createCanonicalizerPass());
+
+  // Buffers: caller-owned inputs and outputs; temporaries stay allocations
+  // in the host function (device memory, allocated by the launcher).
+  pm.addPass(createEmberDestinationAbi());
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = false;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createCanonicalizerPass());
+
+  // Loops -> blocks of threads -> kernels. Buffers are flattened to 1-D
+  // (the casts hoisted out of the loops), so kernels take 1-D buffers plus
+  // sizes as scalars: SPIR-V has no dynamic multi-dim buffers, and the other
+  // targets pass fewer parameters. f32 transcendentals become polynomials:
+  // no device library (libdevice, ROCm's ocml) is needed.
+  OpPassManager &loops = pm.nest<func::FuncOp>();
+  loops.addPass(createConvertLinalgToParallelLoopsPass());
+  loops.addPass(createEmberApproximateMath());
+  std::string error;
+  llvm::raw_string_ostream os(error);
+  loops.addPass(createEmberFlattenBuffers());
+  loops.addPass(createCanonicalizerPass());
+  // No canonicalization between tiling and mapping: it would merge the
+  // block and thread loops back into one.
+  loops.addPass(createEmberTileParallelLoops());
+  // The mapping and outlining passes by name (their C++ entry points moved
+  // between MLIR releases; the names are stable).
+  if (failed(parsePassPipeline("func.func(gpu-map-parallel-loops,"
+                               "convert-parallel-loops-to-gpu,canonicalize),"
+                               "func.func(ember-sink-launch-constants),"
+                               "gpu-kernel-outlining,lower-affine,canonicalize,cse",
+                               pm, os)))
+    llvm::report_fatal_error(llvm::Twine("ember: GPU pipeline: ") + error);
+}
+
+namespace {
+
+/// Collects diagnostics as "file:line: message" lines.
+class Diagnostics {
+public:
+  explicit Diagnostics(MLIRContext *context)
+      : handler(context, [this](Diagnostic &diag) {
+          if (diag.getSeverity() == DiagnosticSeverity::Remark)
+            return success(); // conversion remarks: noise
+          llvm::raw_string_ostream os(text);
+          os << formatLocation(diag.getLocation()) << ": " << diag << "\n";
+          return success();
+        }) {}
+  std::string text;
+
+private:
+  ScopedDiagnosticHandler handler;
+};
+
+std::string typeName(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  type.print(os);
+  return text;
+}
+
+/// The kernels of the outlined module, with their launch metadata.
+std::vector<GpuKernel> describeKernels(ModuleOp module) {
+  std::vector<GpuKernel> kernels;
+  module.walk([&](gpu::GPUFuncOp func) {
+    if (!func.isKernel())
+      return;
+    GpuKernel kernel;
+    kernel.name = func.getName().str();
+    kernel.module = func->getParentOfType<gpu::GPUModuleOp>().getName().str();
+    if (std::optional<ArrayRef<int32_t>> known = func.getKnownBlockSize())
+      for (auto [i, extent] : llvm::enumerate(*known))
+        if (i < 3)
+          kernel.block[i] = extent;
+    for (Type type : func.getArgumentTypes()) {
+      GpuKernelArg arg;
+      if (auto memref = dyn_cast<MemRefType>(type)) {
+        arg.kind = GpuKernelArg::Kind::Memref;
+        arg.rank = memref.getRank();
+        arg.type = typeName(memref.getElementType());
+      } else if (type.isIndex()) {
+        arg.kind = GpuKernelArg::Kind::Index;
+        arg.type = "index";
+      } else if (isa<FloatType>(type)) {
+        arg.kind = GpuKernelArg::Kind::Float;
+        arg.type = typeName(type);
+      } else {
+        arg.kind = GpuKernelArg::Kind::Integer;
+        arg.type = typeName(type);
+      }
+      kernel.args.push_back(arg);
+    }
+    kernels.push_back(std::move(kernel));
+  });
+  return kernels;
+}
+
+/// Runs `program` with `args`; its stdout+stderr in `output`.
+bool runTool(llvm::StringRef program, llvm::ArrayRef<llvm::StringRef> args,
+             std::string *output) {
+  llvm::SmallString<128> log;
+  llvm::sys::fs::createTemporaryFile("ember-tool", "log", log);
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
+                                                llvm::StringRef(log)};
+  SmallVector<llvm::StringRef> argv = {program};
+  argv.append(args.begin(), args.end());
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(program, argv, std::nullopt, redirects, 0, 0,
+                                         &message);
+  if (auto buffer = llvm::MemoryBuffer::getFile(log))
+    *output = (*buffer)->getBuffer().str();
+  llvm::sys::fs::remove(log);
+  if (status != 0 && output->empty())
+    *output = message;
+  return status == 0;
+}
+
+std::string readFile(llvm::StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
+  return buffer ? (*buffer)->getBuffer().str() : std::string();
+}
+
+/// AMDGPU assembly -> relocatable object (llvm-mc) -> HSACO (ld.lld).
+bool assembleHsaco(const std::string &assembly, const std::string &chip,
+                   std::string *hsaco, std::string *error) {
+  llvm::SmallString<128> source, object, image;
+  llvm::sys::fs::createTemporaryFile("ember-kernel", "s", source);
+  llvm::sys::fs::createTemporaryFile("ember-kernel", "o", object);
+  llvm::sys::fs::createTemporaryFile("ember-kernel", "hsaco", image);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(source, ec);
+    out << assembly;
+  }
+  std::string output;
+  std::string mcpu = "-mcpu=" + chip;
+  bool ok = runTool("/usr/lib/llvm-22/bin/llvm-mc",
+                    {"-triple=amdgcn-amd-amdhsa", mcpu, "-filetype=obj", source,
+                     "-o", object},
+                    &output) &&
+            runTool("/usr/lib/llvm-22/bin/ld.lld", {"-shared", object, "-o", image},
+                    &output);
+  if (ok)
+    *hsaco = readFile(image);
+  else
+    *error = "assembling the AMDGPU kernel failed: " + output;
+  for (auto &path : {source, object, image})
+    llvm::sys::fs::remove(path);
+  return ok;
+}
+
+/// PTX -> cubin with ptxas, when ptxas is installed; false otherwise.
+bool assembleCubin(const std::string &ptx, const std::string &chip, std::string *cubin) {
+  std::string ptxas;
+  if (auto found = llvm::sys::findProgramByName("ptxas"))
+    ptxas = *found;
+  else if (llvm::sys::fs::can_execute("/usr/local/cuda/bin/ptxas"))
+    ptxas = "/usr/local/cuda/bin/ptxas";
+  else
+    return false;
+  llvm::SmallString<128> source, image;
+  llvm::sys::fs::createTemporaryFile("ember-kernel", "ptx", source);
+  llvm::sys::fs::createTemporaryFile("ember-kernel", "cubin", image);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(source, ec);
+    out << ptx;
+  }
+  std::string output, arch = "-arch=" + chip;
+  bool ok = runTool(ptxas, {arch, source, "-o", image}, &output);
+  if (ok)
+    *cubin = readFile(image);
+  llvm::sys::fs::remove(source);
+  llvm::sys::fs::remove(image);
+  return ok;
+}
+
+const char *kVulkanEnv =
+    "#spirv.target_env<#spirv.vce<v1.3, [Shader, Int64, Float64], "
+    "[SPV_KHR_storage_buffer_storage_class]>, #spirv.resource_limits<>>";
+const char *kOpenClEnv =
+    "#spirv.target_env<#spirv.vce<v1.0, [Addresses, Kernel, Int64, Float64, "
+    "Linkage], []>, api=OpenCL, #spirv.resource_limits<>>";
+
+} // namespace
+
+bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program,
+                   std::string *error) {
+  registerPassesOnce();
+  MLIRContext *context = module.getContext();
+  Diagnostics diagnostics(context);
+  program->target = target;
+
+  PassManager kernels(context);
+  buildGpuKernelPipeline(kernels);
+  if (failed(kernels.run(module))) {
+    *error = diagnostics.text;
+    return false;
+  }
+  program->kernels = describeKernels(module);
+  {
+    llvm::raw_string_ostream os(program->host);
+    for (auto func : module.getOps<func::FuncOp>())
+      func->print(os);
+  }
+
+  // The target's lowering and serialization, as mlir-opt would spell it.
+  std::string pipeline;
+  switch (target.backend) {
+  case GpuBackend::Cuda:
+    pipeline = "builtin.module(nvvm-attach-target{chip=" + target.chip +
+               " features=+ptx80 O=3},gpu.module(convert-scf-to-cf,"
+               "convert-gpu-to-nvvm{index-bitwidth=64},canonicalize,cse,"
+               "reconcile-unrealized-casts),gpu-module-to-binary{format=isa})";
+    break;
+  case GpuBackend::Rocm:
+    pipeline = "builtin.module(rocdl-attach-target{chip=" + target.chip +
+               " O=3},ember-gpu-floor,gpu.module(convert-scf-to-cf,convert-gpu-to-rocdl{"
+               "index-bitwidth=64},canonicalize,cse,reconcile-unrealized-casts),"
+               "gpu-module-to-binary{format=isa})";
+    break;
+  case GpuBackend::Vulkan:
+  case GpuBackend::LevelZero: {
+    bool vulkan = target.backend == GpuBackend::Vulkan;
+    module->setAttr("spirv.target_env",
+                    parseAttribute(vulkan ? kVulkanEnv : kOpenClEnv, context));
+    // Vulkan puts each spirv.module beside its gpu.module; OpenCL inside it.
+    pipeline = std::string("builtin.module(ember-spirv-entry-points,"
+                           "gpu.module(convert-math-to-spirv),"
+                           "convert-gpu-to-spirv{use-64bit-index=true},") +
+               (vulkan ? "spirv.module(spirv-lower-abi-attrs,spirv-update-vce))"
+                       : "gpu.module(spirv.module(spirv-lower-abi-attrs,"
+                         "spirv-update-vce)))");
+    break;
+  }
+  }
+  PassManager lowering(context);
+  std::string parseError;
+  llvm::raw_string_ostream parseOs(parseError);
+  // The text names the module's passes; parsing into `lowering` (already on
+  // builtin.module) takes the list inside "builtin.module(...)".
+  llvm::StringRef passes = llvm::StringRef(pipeline)
+                               .drop_front(strlen("builtin.module("))
+                               .drop_back();
+  if (failed(parsePassPipeline(passes, lowering, parseOs))) {
+    *error = "internal error: GPU pipeline: " + parseError;
+    return false;
+  }
+  if (failed(lowering.run(module))) {
+    *error = diagnostics.text;
+    return false;
+  }
+
+  if (getenv("EMBER_DUMP_GPU"))
+    module->print(llvm::errs());
+  // Binaries, by gpu.module name.
+  std::map<std::string, std::string> binaries;
+  if (target.backend == GpuBackend::Cuda || target.backend == GpuBackend::Rocm) {
+    for (auto binary : module.getOps<gpu::BinaryOp>()) {
+      auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
+      binaries[binary.getName().str()] = object.getObject().str();
+    }
+  } else {
+    std::vector<spirv::ModuleOp> modules;
+    module.walk([&](spirv::ModuleOp spirvModule) { modules.push_back(spirvModule); });
+    for (spirv::ModuleOp spirvModule : modules) {
+      SmallVector<uint32_t, 0> words;
+      if (failed(spirv::serialize(spirvModule, words))) {
+        *error = "cannot serialize SPIR-V module:\n" + diagnostics.text;
+        return false;
+      }
+      std::string name = spirvModule.getName().value_or("").str();
+      llvm::StringRef gpuModule = llvm::StringRef(name).drop_front(
+          llvm::StringRef(name).starts_with("__spv__") ? 7 : 0);
+      binaries[gpuModule.str()] =
+          std::string(reinterpret_cast<const char *>(words.data()), words.size() * 4);
+    }
+  }
+  for (GpuKernel &kernel : program->kernels) {
+    auto it = binaries.find(kernel.module);
+    if (it == binaries.end()) {
+      *error = "internal error: no binary for kernel '" + kernel.name + "'";
+      return false;
+    }
+    kernel.binary = it->second;
+    if (target.backend == GpuBackend::Rocm) {
+      std::string hsaco;
+      if (!assembleHsaco(kernel.binary, target.chip, &hsaco, error))
+        return false;
+      kernel.binary = std::move(hsaco);
+    } else if (target.backend == GpuBackend::Cuda) {
+      assembleCubin(kernel.binary, target.chip, &kernel.cubin);
+    }
+  }
+  return true;
+}
+
+std::string gpuProgramMetadata(const GpuProgram &program) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "{\n  \"target\": \"" << program.target.str() << "\",\n  \"format\": \""
+     << program.target.binaryFormat() << "\",\n  \"kernels\": [";
+  for (size_t i = 0; i < program.kernels.size(); ++i) {
+    const GpuKernel &kernel = program.kernels[i];
+    os << (i ? "," : "") << "\n    {\"name\": \"" << kernel.name << "\", \"module\": \""
+       << kernel.module << "\", \"block\": [" << kernel.block[0] << ", "
+       << kernel.block[1] << ", " << kernel.block[2] << "], \"bytes\": "
+       << kernel.binary.size() << ", \"cubin\": " << (kernel.cubin.empty() ? "false" : "true")
+       << ", \"args\": [";
+    for (size_t j = 0; j < kernel.args.size(); ++j) {
+      const GpuKernelArg &arg = kernel.args[j];
+      os << (j ? ", " : "") << "{\"kind\": \"";
+      switch (arg.kind) {
+      case GpuKernelArg::Kind::Memref:
+        os << "memref\", \"rank\": " << arg.rank << ", ";
+        break;
+      case GpuKernelArg::Kind::Index:
+        os << "index\", ";
+        break;
+      case GpuKernelArg::Kind::Integer:
+        os << "int\", ";
+        break;
+      case GpuKernelArg::Kind::Float:
+        os << "float\", ";
+        break;
+      }
+      os << "\"type\": \"" << arg.type << "\"}";
+    }
+    os << "]}";
+  }
+  os << "\n  ]\n}\n";
+  return text;
+}
+
+} // namespace ember

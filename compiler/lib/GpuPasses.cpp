@@ -1,0 +1,200 @@
+//===- GpuPasses.cpp - the GPU pipeline's own passes -----------------------===//
+
+#include "ember/Compiler/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/SPIRV/IR/SPIRVAttributes.h"
+#include "mlir/Dialect/SPIRV/IR/SPIRVDialect.h"
+#include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
+
+namespace ember {
+#define GEN_PASS_DEF_EMBERTILEPARALLELLOOPS
+#define GEN_PASS_DEF_EMBERSPIRVENTRYPOINTS
+#define GEN_PASS_DEF_EMBERFLATTENBUFFERS
+#define GEN_PASS_DEF_EMBERSINKLAUNCHCONSTANTS
+#define GEN_PASS_DEF_EMBERGPUFLOOR
+#include "ember/Compiler/Passes.h.inc"
+} // namespace ember
+
+using namespace mlir;
+
+namespace {
+
+struct EmberTileParallelLoopsPass
+    : ember::impl::EmberTileParallelLoopsBase<EmberTileParallelLoopsPass> {
+  void runOnOperation() override {
+    SmallVector<scf::ParallelOp> outermost;
+    getOperation().walk([&](scf::ParallelOp loop) {
+      if (!loop->getParentOfType<scf::ParallelOp>())
+        outermost.push_back(loop);
+    });
+    for (scf::ParallelOp loop : outermost) {
+      size_t rank = loop.getNumLoops();
+      // Tile size 1 keeps a dim whole per block (it maps to the grid).
+      SmallVector<int64_t> sizes(rank, 1);
+      if (rank == 1) {
+        sizes[0] = 256;
+      } else {
+        sizes[rank - 2] = 16;
+        sizes[rank - 1] = 16;
+      }
+      scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
+    }
+  }
+};
+
+struct EmberSpirvEntryPointsPass
+    : ember::impl::EmberSpirvEntryPointsBase<EmberSpirvEntryPointsPass> {
+  void runOnOperation() override {
+    getOperation().walk([&](gpu::GPUFuncOp func) {
+      if (!func.isKernel())
+        return;
+      SmallVector<int32_t, 3> size = {1, 1, 1};
+      if (std::optional<ArrayRef<int32_t>> known = func.getKnownBlockSize())
+        for (auto [i, extent] : llvm::enumerate(*known))
+          if (i < 3)
+            size[i] = extent;
+      func->setAttr(spirv::getEntryPointABIAttrName(),
+                    spirv::getEntryPointABIAttr(&getContext(), size));
+    });
+  }
+};
+
+/// The 1-D view and strided metadata of one buffer, made before a loop.
+struct FlatBuffer {
+  Value flat;
+  Value offset;
+  SmallVector<Value> strides;
+};
+
+struct EmberFlattenBuffersPass
+    : ember::impl::EmberFlattenBuffersBase<EmberFlattenBuffersPass> {
+  void runOnOperation() override {
+    // Every access, with the outermost parallel loop around it.
+    SmallVector<std::pair<Operation *, scf::ParallelOp>> accesses;
+    getOperation().walk([&](Operation *op) {
+      if (!isa<memref::LoadOp, memref::StoreOp>(op))
+        return;
+      scf::ParallelOp outermost;
+      for (Operation *parent = op->getParentOp(); parent;
+           parent = parent->getParentOp())
+        if (auto loop = dyn_cast<scf::ParallelOp>(parent))
+          outermost = loop;
+      if (outermost)
+        accesses.push_back({op, outermost});
+    });
+
+    llvm::DenseMap<std::pair<Value, Operation *>, FlatBuffer> views;
+    for (auto [op, loop] : accesses) {
+      Value buffer = isa<memref::LoadOp>(op) ? cast<memref::LoadOp>(op).getMemRef()
+                                            : cast<memref::StoreOp>(op).getMemRef();
+      auto type = cast<MemRefType>(buffer.getType());
+      // Defined inside the loop: not a buffer the host can pass.
+      if (loop->isAncestor(buffer.getParentBlock()->getParentOp()))
+        continue;
+      auto key = std::make_pair(buffer, loop.getOperation());
+      auto it = views.find(key);
+      if (it == views.end()) {
+        OpBuilder b(loop);
+        Location loc = loop.getLoc();
+        auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
+        FlatBuffer view;
+        view.offset = metadata.getOffset();
+        for (Value stride : metadata.getStrides())
+          view.strides.push_back(stride);
+        // Elements up to the last one: offset + sum((size_k - 1) * stride_k) + 1.
+        Value one = arith::ConstantIndexOp::create(b, loc, 1);
+        Value extent = arith::AddIOp::create(b, loc, view.offset, one);
+        for (auto [size, stride] : llvm::zip(metadata.getSizes(), metadata.getStrides())) {
+          Value last = arith::SubIOp::create(b, loc, size, one);
+          extent = arith::AddIOp::create(b, loc, extent,
+                                         arith::MulIOp::create(b, loc, last, stride));
+        }
+        auto flatType = MemRefType::get({ShapedType::kDynamic}, type.getElementType(),
+                                        MemRefLayoutAttrInterface{}, type.getMemorySpace());
+        view.flat = memref::ReinterpretCastOp::create(
+            b, loc, flatType, metadata.getBaseBuffer(), b.getIndexAttr(0),
+            ArrayRef<OpFoldResult>{OpFoldResult(extent)},
+            ArrayRef<OpFoldResult>{OpFoldResult(b.getIndexAttr(1))});
+        it = views.try_emplace(key, std::move(view)).first;
+      }
+      const FlatBuffer &view = it->second;
+      OpBuilder b(op);
+      Location loc = op->getLoc();
+      ValueRange indices = isa<memref::LoadOp>(op) ? cast<memref::LoadOp>(op).getIndices()
+                                                  : cast<memref::StoreOp>(op).getIndices();
+      Value index = view.offset;
+      for (auto [i, stride] : llvm::zip(indices, view.strides))
+        index = arith::AddIOp::create(b, loc, index, arith::MulIOp::create(b, loc, i, stride));
+      if (auto load = dyn_cast<memref::LoadOp>(op)) {
+        Value value = memref::LoadOp::create(b, loc, view.flat, ValueRange{index});
+        load.replaceAllUsesWith(value);
+      } else {
+        auto store = cast<memref::StoreOp>(op);
+        memref::StoreOp::create(b, loc, store.getValueToStore(), view.flat,
+                                ValueRange{index});
+      }
+      op->erase();
+    }
+  }
+};
+
+struct EmberSinkLaunchConstantsPass
+    : ember::impl::EmberSinkLaunchConstantsBase<EmberSinkLaunchConstantsPass> {
+  void runOnOperation() override {
+    getOperation().walk([](gpu::LaunchOp launch) {
+      Region &body = launch.getBody();
+      llvm::DenseMap<Value, Value> copies;
+      OpBuilder b = OpBuilder::atBlockBegin(&body.front());
+      body.walk([&](Operation *op) {
+        for (OpOperand &use : op->getOpOperands()) {
+          auto constant = use.get().getDefiningOp<arith::ConstantOp>();
+          if (!constant || launch->isAncestor(constant))
+            continue;
+          Value &copy = copies[use.get()];
+          if (!copy)
+            copy = b.clone(*constant)->getResult(0);
+          use.set(copy);
+        }
+      });
+    });
+  }
+};
+
+struct EmberGpuFloorPass : ember::impl::EmberGpuFloorBase<EmberGpuFloorPass> {
+  void runOnOperation() override {
+    SmallVector<math::FloorOp> floors;
+    getOperation().walk([&](gpu::GPUModuleOp module) {
+      module.walk([&](math::FloorOp op) { floors.push_back(op); });
+    });
+    for (math::FloorOp op : floors) {
+      auto type = dyn_cast<FloatType>(op.getType());
+      if (!type || (!type.isF32() && !type.isF64()))
+        continue;
+      OpBuilder b(op);
+      Location loc = op.getLoc();
+      Value x = op.getOperand();
+      Type intType = b.getIntegerType(type.getWidth());
+      Value truncated = arith::SIToFPOp::create(
+          b, loc, type, arith::FPToSIOp::create(b, loc, intType, x));
+      Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, truncated, x);
+      Value one = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 1.0));
+      Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 0.0));
+      Value floor = arith::SubFOp::create(
+          b, loc, truncated, arith::SelectOp::create(b, loc, above, one, zero));
+      // |x| >= 2^31 (or inf/nan): already integral; keep x.
+      Value limit = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 2147483648.0));
+      Value magnitude = math::AbsFOp::create(b, loc, x);
+      Value small = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, magnitude, limit);
+      op.replaceAllUsesWith(arith::SelectOp::create(b, loc, small, floor, x).getResult());
+      op.erase();
+    }
+  }
+};
+
+} // namespace
