@@ -13,13 +13,6 @@ std::atomic<ProgramCompiler> &compilerSlot() {
   return slot;
 }
 
-std::string shapeText(const std::vector<int64_t> &shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 std::string entryNames(const Manifest &manifest) {
   std::string names;
   for (const EntrySpec &entry : manifest.entries)
@@ -75,9 +68,13 @@ HostTensor Model::weight(const std::string &name) const {
   const WeightSpec *spec = this->spec->findWeight(name);
   if (!spec)
     throw ModelError(image->label() + ": no weight named '" + name + "'");
+  // Without a weights section every weight is empty (parseManifest checked
+  // them against a zero-byte section); keep the pointer non-null anyway.
+  static int64_t empty[1];
   const SectionView *section = image->find("weights");
   // The mapping is read-only; callers must not write through the pointer.
-  void *data = const_cast<uint8_t *>(section->data + spec->offset);
+  void *data = section ? const_cast<uint8_t *>(section->data + spec->offset)
+                       : static_cast<void *>(empty);
   return HostTensor::borrow(spec->dtype, spec->shape, data,
                             std::shared_ptr<void>(image, nullptr));
 }

@@ -185,6 +185,12 @@ void ModelFile::validate() {
     if (nameLength == 0 || nameLength == kNameBytes)
       fail("section " + std::to_string(i) + " has an empty or unterminated name");
     std::string name(nameBytes, nameLength);
+    // Reserved bytes and the name's padding are zero, so that one section
+    // has one spelling (and a later version can give them a meaning).
+    if (readAt<uint32_t>(entry, 4) != 0 ||
+        std::any_of(nameBytes + nameLength, nameBytes + kNameBytes,
+                    [](char c) { return c != 0; }))
+      fail("section '" + name + "' has non-zero reserved or padding bytes");
     if (!kindName(kind))
       fail("section '" + name + "' has unknown kind " + std::to_string(kind));
     uint64_t offset = readAt<uint64_t>(entry, 40);

@@ -18,6 +18,8 @@ namespace ember {
 namespace {
 
 constexpr char kNpyMagic[] = "\x93NUMPY";
+/// NumPy's limit on dims (NPY_MAXDIMS), for reading and writing.
+constexpr size_t kMaxDims = 32;
 
 std::string shapeText(const std::vector<int64_t> &shape) {
   std::string text = "[";
@@ -111,7 +113,7 @@ public:
       if (digits == 0)
         fail("expected a dim");
       dims.push_back(value);
-      if (dims.size() > 32)
+      if (dims.size() > kMaxDims)
         fail("too many dims");
       if (!accept(',')) {
         expect(')');
@@ -214,6 +216,11 @@ HostTensor readNpyBytes(const void *data, size_t size, const std::string &label)
   HostTensor tensor(type, shape);
   if (tensor.bytes())
     std::memcpy(tensor.data(), bytes + dataStart, tensor.bytes());
+  // A bool is 0 or 1 to compiled code and to C++; any other byte is read as
+  // true, as NumPy does when it converts.
+  if (type == ElementType::Bool)
+    for (int64_t i = 0; i < tensor.numel(); ++i)
+      tensor.data<uint8_t>()[i] = tensor.data<uint8_t>()[i] != 0;
   return tensor;
 }
 
@@ -230,13 +237,21 @@ void writeNpy(const std::string &path, const HostTensor &tensor) {
   if (!descr)
     throw ModelError("cannot write '" + path + "': .npy has no " +
                      elementTypeName(tensor.dtype()) + " dtype");
+  if (tensor.rank() > kMaxDims)
+    throw ModelError("cannot write '" + path + "': .npy files have at most " +
+                     std::to_string(kMaxDims) + " dims, the tensor has " +
+                     std::to_string(tensor.rank()));
+  if (tensor.bytes() > 0 && !tensor.data())
+    throw ModelError("cannot write '" + path + "': the tensor has no data");
   std::string shape = "(";
   for (size_t i = 0; i < tensor.rank(); ++i)
     shape += std::to_string(tensor.dim(i)) + (tensor.rank() == 1 || i + 1 < tensor.rank() ? "," : "");
   shape += ")";
   std::string header = std::string("{'descr': '") + descr +
                        "', 'fortran_order': False, 'shape': " + shape + ", }";
-  // Pad with spaces to a 64-byte boundary, ending in a newline (version 1.0).
+  // Pad with spaces so the data starts on a 64-byte boundary; the header
+  // ends in a newline. Version 1.0: with at most 32 dims the header is far
+  // below its 64 KiB limit.
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';

@@ -19,8 +19,11 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <map>
 #include <random>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace ember;
@@ -133,6 +136,70 @@ public:
 
 std::unique_ptr<Executable> fakeCompiler(const ModelFile &, const Manifest &) {
   return std::make_unique<FakeExecutable>();
+}
+
+/// The bytes of FakeCpuArtifact.c built as a shared object (Bazel and
+/// run_asan.sh set EMBER_TEST_CPU_ARTIFACT), or empty.
+std::vector<uint8_t> fakeArtifactBytes() {
+  const char *path = std::getenv("EMBER_TEST_CPU_ARTIFACT");
+  if (!path)
+    return {};
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in),
+                              std::istreambuf_iterator<char>());
+}
+
+/// kManifest plus a "cpu" artifact for `code` (FakeCpuArtifact.c); `fields`
+/// replace the default members (key -> raw JSON value).
+std::string withCpuArtifact(const std::vector<uint8_t> &code,
+                            std::map<std::string, std::string> fields = {}) {
+  std::map<std::string, std::string> defaults = {
+      {"target", "\"cpu\""},
+      {"format", "\"elf-shared-object\""},
+      {"section", "\"artifact.cpu\""},
+      {"checksum", "\"" + checksumHex(xxhash64(code.data(), code.size())) + "\""},
+      {"triple", "\"x86_64-unknown-linux-gnu\""},
+      {"cpu", "\"x86-64\""},
+      {"features", "[]"},
+      {"entry_symbols", "{\"forward\": \"ember_fake_forward\"}"},
+      {"runtime_slots",
+       "[\"_mlir_memref_to_llvm_alloc\", \"_mlir_memref_to_llvm_free\"]"}};
+  for (const auto &[key, value] : fields)
+    defaults[key] = value;
+  std::string artifact;
+  for (const auto &[key, value] : defaults)
+    artifact += (artifact.empty() ? "" : ", ") + ("\"" + key + "\": " + value);
+  std::string manifest = kManifest;
+  manifest.insert(manifest.rfind('}'), ", \"artifacts\": [{" + artifact + "}]");
+  return manifest;
+}
+
+/// A model image with `code` in section "artifact.cpu".
+std::shared_ptr<ModelFile> nativeModel(const std::vector<uint8_t> &code,
+                                       std::map<std::string, std::string> fields = {}) {
+  std::vector<SectionData> parts = sections(withCpuArtifact(code, std::move(fields)));
+  parts.push_back({SectionKind::Artifact, "artifact.cpu", code});
+  std::vector<uint8_t> bytes = buildModelImage(parts);
+  return ModelFile::fromBytes(bytes.data(), bytes.size(), "native.ember");
+}
+
+/// Checks forward({x}) of the test model for a random x of `batch` rows.
+void expectForward(const Model &model, int64_t batch, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  HostTensor x(ElementType::Float32, {batch, 4});
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x.data<float>()[i] = uniform(rng);
+  std::vector<HostTensor> out = model.forward({x});
+  ASSERT_EQ(out.size(), 2u);
+  ASSERT_EQ(out[0].describe(), "[" + std::to_string(batch) + ", 4] float32");
+  ASSERT_EQ(out[1].shape(), std::vector<int64_t>{2 * batch + 1});
+  const float w[4] = {1, 2, 3, 4}, b[4] = {0.5f, -1, 0, 2};
+  for (int64_t i = 0; i < batch; ++i)
+    for (int j = 0; j < 4; ++j)
+      ASSERT_FLOAT_EQ(out[0].data<float>()[i * 4 + j], x.data<float>()[i * 4 + j] * w[j] + b[j]);
+  for (int64_t i = 0; i < 2 * batch + 1; ++i)
+    ASSERT_EQ(out[1].data<float>()[i], static_cast<float>(batch));
 }
 
 /// Registers the fake compiler for one test.
@@ -289,6 +356,20 @@ TEST(ModelFile, RejectsBadTables) {
   longName[2].name = std::string(40, 'w');
   EXPECT_NE(errorOf([&] { buildModelImage(longName); }).find("1 to 31 bytes"),
             std::string::npos);
+}
+
+TEST(ModelFile, RejectsNonZeroReservedTableBytes) {
+  std::vector<uint8_t> bytes = image();
+  std::vector<uint8_t> bad = bytes;
+  bad[tableEntry(bad, 0) + 5] = 1; // the entry's reserved word
+  resign(bad);
+  EXPECT_NE(openError(bad).find("section 'manifest' has non-zero reserved or padding bytes"),
+            std::string::npos)
+      << openError(bad);
+  bad = bytes;
+  bad[tableEntry(bad, 1) + 8 + 30] = 'x'; // after "program"'s terminator
+  resign(bad);
+  EXPECT_NE(openError(bad).find("section 'program' has non-zero reserved"), std::string::npos);
 }
 
 TEST(Json, ParsesAndWrites) {
@@ -513,6 +594,105 @@ TEST(Model, RefusesNativeCodeThatDoesNotMatchTheManifest) {
   EXPECT_NE(message.find("dlopen failed"), std::string::npos) << message;
 }
 
+TEST(Model, RunsNativeArtifactThroughItsSlots) {
+  std::vector<uint8_t> code = fakeArtifactBytes();
+  if (code.empty())
+    GTEST_SKIP() << "EMBER_TEST_CPU_ARTIFACT is not set (run under Bazel)";
+  Model model = Model::fromFile(nativeModel(code));
+  EXPECT_EQ(model.executableKind(), "cpu-native");
+  for (int64_t batch : {0, 1, 3, 17})
+    expectForward(model, batch, static_cast<unsigned>(batch));
+
+  // Native code present but not allowed, and nothing else to run it with.
+  LoadOptions options;
+  options.allowNative = false;
+  std::string message = errorOf([&] { Model::fromFile(nativeModel(code), options); });
+  EXPECT_NE(message.find("native.ember: cannot run this model: native code was not "
+                         "allowed, and no compiler is linked into this program"),
+            std::string::npos)
+      << message;
+  options.allowJit = false;
+  message = errorOf([&] { Model::fromFile(nativeModel(code), options); });
+  EXPECT_NE(message.find("JIT compilation was not allowed"), std::string::npos) << message;
+}
+
+TEST(Model, NativeArtifactNeedsItsSlotsAndSymbols) {
+  std::vector<uint8_t> code = fakeArtifactBytes();
+  if (code.empty())
+    GTEST_SKIP() << "EMBER_TEST_CPU_ARTIFACT is not set (run under Bazel)";
+  auto errorFor = [&](std::map<std::string, std::string> fields) {
+    return errorOf([&] { Model::fromFile(nativeModel(code, std::move(fields))); });
+  };
+  const std::string prefix = "native.ember: native artifact 'artifact.cpu': ";
+  EXPECT_EQ(errorFor({{"runtime_slots", "[\"_mlir_memref_to_llvm_alloc\", \"memrefCopy\"]"}}),
+            prefix + "the slot __ember_rt_memrefCopy is missing");
+  EXPECT_NE(errorFor({{"runtime_slots", "[\"ember_cpu_hgemm\"]"}})
+                .find(prefix + "it calls the runtime function 'ember_cpu_hgemm', which "
+                               "this runtime does not have"),
+            std::string::npos);
+  EXPECT_EQ(errorFor({{"entry_symbols", "{\"forward\": \"ember_missing_forward\"}"}}),
+            prefix + "entry 'forward': symbol 'ember_missing_forward' is missing");
+  EXPECT_EQ(errorFor({{"entry_symbols", "{}"}}), prefix + "no symbol for entry 'forward'");
+  EXPECT_EQ(errorFor({{"format", "\"mach-o\""}}), prefix + "unknown format 'mach-o'");
+  EXPECT_NE(errorFor({{"section", "\"artifact.cpu2\""}}).find("the section is missing"),
+            std::string::npos);
+
+  // Code for another machine is not used; the portable program is the way.
+  std::string message = errorFor({{"triple", "\"aarch64-unknown-linux-gnu\""}});
+  EXPECT_NE(message.find("cannot run this model: the native code is for "
+                         "aarch64-unknown-linux-gnu, not this host"),
+            std::string::npos)
+      << message;
+  WithFakeCompiler fake;
+  EXPECT_EQ(Model::fromFile(nativeModel(code, {{"features", "[\"avx9000\"]"}}))
+                .executableKind(),
+            "fake");
+}
+
+TEST(Model, RunsConcurrently) {
+  // run() is const and shares the model: several threads at once, each with
+  // its own batch size, must all see their own results.
+  std::vector<uint8_t> code = fakeArtifactBytes();
+  WithFakeCompiler fake; // used when no native artifact was built
+  std::vector<uint8_t> portable = image();
+  Model model = code.empty()
+                    ? Model::fromFile(ModelFile::fromBytes(portable.data(), portable.size()))
+                    : Model::fromFile(nativeModel(code));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&model, t] {
+      for (int i = 0; i < 50; ++i)
+        expectForward(model, 1 + (t * 7 + i) % 13, static_cast<unsigned>(t * 1000 + i));
+    });
+  for (std::thread &thread : threads)
+    thread.join();
+}
+
+TEST(Model, WeightsWithoutAWeightsSection) {
+  // Empty weights need no weights section; they still get a non-null pointer.
+  WithFakeCompiler fake;
+  std::string manifest = R"({"format_version": 1, "entries": [{"name": "forward",
+    "inputs": [{"name": "a", "dtype": "int64", "shape": ["n"]}],
+    "outputs": [{"name": "y", "dtype": "int64", "shape": ["n"]}], "weights": ["e"]}],
+    "weights": [{"name": "e", "dtype": "float32", "shape": [0, 3], "offset": 0, "size": 0}]})";
+  std::vector<uint8_t> bytes = buildModelImage(
+      {{SectionKind::Manifest, "manifest", bytesOf(manifest)},
+       {SectionKind::Program, "program", bytesOf("p")}});
+  Model model = Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size()));
+  HostTensor e = model.weight("e");
+  EXPECT_EQ(e.describe(), "[0, 3] float32");
+  EXPECT_NE(e.data(), nullptr);
+  // A weight that needs bytes cannot live in a missing section.
+  std::string big = manifest;
+  const std::string empty = "[0, 3], \"offset\": 0, \"size\": 0";
+  big.replace(big.find(empty), empty.size(), "[1, 3], \"offset\": 0, \"size\": 12");
+  bytes = buildModelImage({{SectionKind::Manifest, "manifest", bytesOf(big)},
+                           {SectionKind::Program, "program", bytesOf("p")}});
+  std::string message =
+      errorOf([&] { Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size(), "m.ember")); });
+  EXPECT_EQ(message, "m.ember: manifest: weight 'e' lies outside the weights section (0 bytes)");
+}
+
 TEST(Npy, RoundTripsEveryDtype) {
   std::string path = ::testing::TempDir() + "/t.npy";
   for (ElementType type : {ElementType::Bool, ElementType::Int32, ElementType::Int64,
@@ -530,6 +710,27 @@ TEST(Npy, RoundTripsEveryDtype) {
   EXPECT_NE(errorOf([&] { writeNpy(path, HostTensor(ElementType::BFloat16, {2})); })
                 .find("no bfloat16 dtype"),
             std::string::npos);
+  EXPECT_NE(errorOf([&] { writeNpy(path, HostTensor(ElementType::Int32, std::vector<int64_t>(33, 1))); })
+                .find("at most 32 dims"),
+            std::string::npos);
+  EXPECT_NE(errorOf([&] { writeNpy(path, HostTensor()); }).find("has no data"), std::string::npos);
+}
+
+TEST(Npy, ReadsVersions2And3AndNormalizesBools) {
+  std::string header = "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }\n";
+  for (char version : {'\x02', '\x03'}) {
+    std::string bytes("\x93NUMPY", 6);
+    bytes += version;
+    bytes += '\0';
+    bytes += static_cast<char>(header.size());
+    bytes += std::string(3, '\0');
+    bytes += header + std::string("\x00\x01\x07", 3);
+    HostTensor t = readNpyBytes(bytes.data(), bytes.size(), "v.npy");
+    ASSERT_EQ(t.describe(), "[3] bool");
+    EXPECT_EQ(t.data<uint8_t>()[0], 0);
+    EXPECT_EQ(t.data<uint8_t>()[1], 1);
+    EXPECT_EQ(t.data<uint8_t>()[2], 1); // any non-zero byte is true
+  }
 }
 
 TEST(Npy, RejectsMalformedFiles) {

@@ -2,10 +2,19 @@
 # Builds the whole runtime and its GoogleTest suites with clang-22's
 # AddressSanitizer and UndefinedBehaviorSanitizer and runs them: any memory
 # error, leak or undefined behaviour in the runtime fails the test.
-# Usage: run_asan.sh TEST_SOURCES... -- RUNTIME_FILES...
+# Usage: run_asan.sh TEST_SOURCES... [FAKE_ARTIFACT.c] -- RUNTIME_FILES...
+# A .c file among the test sources is ModelRuntimeTest's native artifact: it
+# is built as a plain shared object (the artifact is not instrumented, as a
+# real one is not) and handed over in EMBER_TEST_CPU_ARTIFACT.
 set -euo pipefail
-tests=()
-while [ "$1" != "--" ]; do tests+=("$1"); shift; done
+tests=() artifact=""
+while [ "$1" != "--" ]; do
+  case "$1" in
+    *.c) artifact=$1 ;;
+    *) tests+=("$1") ;;
+  esac
+  shift
+done
 shift
 clang=/usr/lib/llvm-22/bin/clang++
 if [ ! -x "$clang" ] || ! ls /usr/lib/llvm-22/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a >/dev/null 2>&1; then
@@ -24,6 +33,10 @@ echo "building ${#sources[@]} runtime sources and ${#tests[@]} test suites with 
 "$clang" -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
   -fno-omit-frame-pointer -I"$include" "${tests[@]}" "${sources[@]}" \
   -o "$work/runtime_asan_tests" -lgtest_main -lgtest -lpthread -lopenblas -ldl
+if [ -n "$artifact" ]; then
+  /usr/lib/llvm-22/bin/clang -O1 -fPIC -shared "$artifact" -o "$work/libfake_cpu_artifact.so"
+  export EMBER_TEST_CPU_ARTIFACT="$work/libfake_cpu_artifact.so"
+fi
 # LeakSanitizer runs too: a leaked block fails the test.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1
