@@ -13,12 +13,23 @@
 #include "ember/Runtime/ModelFile.h"
 #include "ember/Runtime/Npy.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
 using namespace ember;
 
 namespace {
+
+/// Whether `body` throws ModelError (anything else escapes and is a bug).
+template <typename F> bool errorIsThrown(F body) {
+  try {
+    body();
+  } catch (const ModelError &) {
+    return true;
+  }
+  return false;
+}
 
 /// Exercises a parsed manifest the way the loader and executor do.
 void useManifest(const Manifest &manifest) {
@@ -30,8 +41,19 @@ void useManifest(const Manifest &manifest) {
           bindings[dim.symbolName()] = 3;
     for (const TensorSpec &output : entry.outputs) {
       (void)output.str();
+      std::vector<int64_t> shape;
       for (const DimExpr &dim : output.shape)
-        (void)dim.evaluate(bindings);
+        shape.push_back(dim.evaluate(bindings));
+      // Allocate the output as Model::run does, when it is small: a valid
+      // manifest may ask for gigabytes, which is not a bug.
+      uint64_t bytes = elementSize(output.dtype);
+      for (int64_t d : shape)
+        bytes = d < 0 || (d > 0 && bytes > (1u << 20) / uint64_t(d)) ? UINT64_MAX
+                                                                     : bytes * uint64_t(d);
+      if (bytes <= (1u << 20))
+        (void)HostTensor::zeros(output.dtype, shape);
+      else if (std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; }))
+        (void)errorIsThrown([&] { HostTensor(output.dtype, shape); });
     }
   }
   Manifest again = parseManifest(serializeManifest(manifest), UINT64_MAX);
