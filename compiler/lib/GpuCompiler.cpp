@@ -105,7 +105,7 @@ void registerPassesOnce() {
     registerEmberSpirvEntryPoints();
     registerEmberFlattenBuffers();
     registerEmberSinkLaunchConstants();
-    registerEmberGpuFloor();
+    registerEmberGpuMath();
   });
 }
 } // namespace
@@ -347,13 +347,15 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
   switch (target.backend) {
   case GpuBackend::Cuda:
     pipeline = "builtin.module(nvvm-attach-target{chip=" + target.chip +
-               " features=+ptx80 O=3},gpu.module(convert-scf-to-cf,"
-               "convert-gpu-to-nvvm{index-bitwidth=64},canonicalize,cse,"
+               " features=+ptx80 O=3},ember-gpu-math,gpu.module(convert-scf-to-cf,"
+               // fma as mul+add (the backend contracts it again), not a
+               // libdevice call.
+               "math-expand-ops{ops=fma},convert-gpu-to-nvvm{index-bitwidth=64},canonicalize,cse,"
                "reconcile-unrealized-casts),gpu-module-to-binary{format=isa})";
     break;
   case GpuBackend::Rocm:
     pipeline = "builtin.module(rocdl-attach-target{chip=" + target.chip +
-               " O=3},ember-gpu-floor,gpu.module(convert-scf-to-cf,convert-gpu-to-rocdl{"
+               " O=3},ember-gpu-math,gpu.module(convert-scf-to-cf,convert-gpu-to-rocdl{"
                "index-bitwidth=64},canonicalize,cse,reconcile-unrealized-casts),"
                "gpu-module-to-binary{format=isa})";
     break;

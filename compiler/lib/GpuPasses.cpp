@@ -17,7 +17,7 @@ namespace ember {
 #define GEN_PASS_DEF_EMBERSPIRVENTRYPOINTS
 #define GEN_PASS_DEF_EMBERFLATTENBUFFERS
 #define GEN_PASS_DEF_EMBERSINKLAUNCHCONSTANTS
-#define GEN_PASS_DEF_EMBERGPUFLOOR
+#define GEN_PASS_DEF_EMBERGPUMATH
 #include "ember/Compiler/Passes.h.inc"
 } // namespace ember
 
@@ -166,33 +166,49 @@ struct EmberSinkLaunchConstantsPass
   }
 };
 
-struct EmberGpuFloorPass : ember::impl::EmberGpuFloorBase<EmberGpuFloorPass> {
+struct EmberGpuMathPass : ember::impl::EmberGpuMathBase<EmberGpuMathPass> {
   void runOnOperation() override {
-    SmallVector<math::FloorOp> floors;
+    SmallVector<Operation *> ops;
     getOperation().walk([&](gpu::GPUModuleOp module) {
-      module.walk([&](math::FloorOp op) { floors.push_back(op); });
+      module.walk([&](Operation *op) {
+        if (isa<math::FloorOp, math::AbsFOp>(op))
+          ops.push_back(op);
+      });
     });
-    for (math::FloorOp op : floors) {
-      auto type = dyn_cast<FloatType>(op.getType());
+    for (Operation *op : ops) {
+      auto type = dyn_cast<FloatType>(op->getResult(0).getType());
       if (!type || (!type.isF32() && !type.isF64()))
         continue;
       OpBuilder b(op);
-      Location loc = op.getLoc();
-      Value x = op.getOperand();
+      Location loc = op->getLoc();
+      Value x = op->getOperand(0);
       Type intType = b.getIntegerType(type.getWidth());
-      Value truncated = arith::SIToFPOp::create(
-          b, loc, type, arith::FPToSIOp::create(b, loc, intType, x));
-      Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, truncated, x);
-      Value one = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 1.0));
-      Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 0.0));
-      Value floor = arith::SubFOp::create(
-          b, loc, truncated, arith::SelectOp::create(b, loc, above, one, zero));
-      // |x| >= 2^31 (or inf/nan): already integral; keep x.
-      Value limit = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 2147483648.0));
-      Value magnitude = math::AbsFOp::create(b, loc, x);
-      Value small = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, magnitude, limit);
-      op.replaceAllUsesWith(arith::SelectOp::create(b, loc, small, floor, x).getResult());
-      op.erase();
+      Value result;
+      if (isa<math::AbsFOp>(op)) {
+        // Clear the sign bit.
+        APInt mask = APInt::getSignedMaxValue(type.getWidth());
+        Value bits = arith::BitcastOp::create(b, loc, intType, x);
+        Value cleared = arith::AndIOp::create(
+            b, loc, bits, arith::ConstantOp::create(b, loc, b.getIntegerAttr(intType, mask)));
+        result = arith::BitcastOp::create(b, loc, type, cleared);
+      } else {
+        Value truncated = arith::SIToFPOp::create(
+            b, loc, type, arith::FPToSIOp::create(b, loc, intType, x));
+        Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, truncated, x);
+        Value one = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 1.0));
+        Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 0.0));
+        Value floor = arith::SubFOp::create(
+            b, loc, truncated, arith::SelectOp::create(b, loc, above, one, zero));
+        // Outside (-2^31, 2^31) (or inf/nan) x is already integral: keep it.
+        Value high = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 2147483648.0));
+        Value low = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, -2147483648.0));
+        Value small = arith::AndIOp::create(
+            b, loc, arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, high),
+            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, low));
+        result = arith::SelectOp::create(b, loc, small, floor, x);
+      }
+      op->getResult(0).replaceAllUsesWith(result);
+      op->erase();
     }
   }
 };

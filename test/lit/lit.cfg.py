@@ -18,3 +18,13 @@ config.environment["PATH"] = os.environ["PATH"]
 # Debian's Python (with NumPy) for the model tests' helper, whatever python3
 # comes first on PATH.
 config.substitutions.append(("%python", "/usr/bin/python3"))
+
+# Validators the GPU tests use when they are installed (scripts/setup installs
+# spirv-tools; ptxas comes with the CUDA toolkit in /usr/local/cuda).
+import shutil
+for tool, fallback in (("ptxas", "/usr/local/cuda/bin/ptxas"), ("spirv-val", None)):
+    found = shutil.which(tool) or (fallback if fallback and os.path.exists(fallback) else None)
+    if found:
+        config.available_features.add(tool)
+        # Appended: the LLVM 22 tools earlier on PATH must stay first.
+        config.environment["PATH"] += os.pathsep + os.path.dirname(found)

@@ -272,14 +272,15 @@ def EmberSinkLaunchConstants : Pass<"ember-sink-launch-constants", "mlir::func::
   let dependentDialects = ["mlir::gpu::GPUDialect"];
 }
 
-def EmberGpuFloor : Pass<"ember-gpu-floor", "mlir::ModuleOp"> {
-  let summary = "Expand f32/f64 math.floor in GPU kernels into conversions";
+def EmberGpuMath : Pass<"ember-gpu-math", "mlir::ModuleOp"> {
+  let summary = "Expand floor and abs in GPU kernels into plain arithmetic";
   let description = [{
-    `floor(x) = t - (t > x)` with `t = sitofp(fptosi(x))`, exact for
-    |x| < 2^31 (the range reductions of the polynomial approximations stay
-    far inside it; larger magnitudes are already integral and returned as
-    they are). The ROCDL lowering otherwise calls `__ocml_floor_*`, which
-    needs ROCm's device libraries.
+    In `gpu.module`s: `math.floor` becomes `t - (t > x)` with
+    `t = sitofp(fptosi(x))` (exact for |x| < 2^31, which the polynomial
+    approximations' range reductions stay far inside; larger magnitudes are
+    already integral and kept), and `math.absf` clears the sign bit. The
+    NVVM and ROCDL lowerings otherwise call `__nv_floorf`/`__nv_fabsf` or
+    `__ocml_floor_*`, which need libdevice or ROCm's device libraries.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }

@@ -1,0 +1,24 @@
+// NVVM: one PTX module per kernel for sm_90, with launch metadata.
+// RUN: rm -rf %t && ember-gpu-compile %S/Inputs/mlp.mlir --target cuda:sm_90 -o %t | FileCheck %s
+// RUN: cat %t/ember_entry_forward_kernel_0.ptx | FileCheck %s --check-prefix=PTX
+// RUN: FileCheck %s --check-prefix=META < %t/kernels.json
+// RUN: FileCheck %s --check-prefix=HOST < %t/host.mlir
+
+// CHECK: ember_entry_forward_kernel: ember_entry_forward_kernel, block 16x16x1
+// CHECK: ember_entry_forward_kernel_0: ember_entry_forward_kernel, block 16x16x1, {{[0-9]+}} args, {{[0-9]+}} bytes of ptx
+// CHECK: kernels for cuda:sm_90 in
+
+// PTX: .version 8.0
+// PTX: .target sm_90
+// PTX: .address_size 64
+// PTX: .visible .entry ember_entry_forward_kernel(
+
+// The kernels take 1-D buffers and scalar sizes: no multi-dim descriptors.
+// META: "target": "cuda:sm_90",
+// META: "format": "ptx",
+// META: {"name": "ember_entry_forward_kernel", "module": "ember_entry_forward_kernel_0", "block": [16, 16, 1]
+// META-SAME: {"kind": "memref", "rank": 1, "type": "f32"}
+// META-NOT: "rank": 2
+
+// HOST: func.func @ember_entry_forward
+// HOST: gpu.launch_func @ember_entry_forward_kernel_0::@ember_entry_forward_kernel blocks in ({{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}})
