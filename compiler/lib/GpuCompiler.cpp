@@ -13,7 +13,9 @@
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVOps.h"
@@ -313,6 +315,189 @@ bool assembleCubin(const std::string &ptx, const std::string &chip, std::string 
   return ok;
 }
 
+/// Writes the host functions as a launch plan (see GpuProgram::plan).
+class PlanWriter {
+public:
+  bool write(ModuleOp module, std::string *plan, std::string *error) {
+    llvm::raw_string_ostream os(*plan);
+    os << "{\"functions\": [";
+    bool firstFunc = true;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal() || func.isPrivate())
+        continue;
+      ids.clear();
+      os << (firstFunc ? "" : ",") << "\n {\"name\": \"" << func.getName()
+         << "\", \"arguments\": " << func.getNumArguments() << ", \"body\": [";
+      firstFunc = false;
+      for (BlockArgument arg : func.getArguments())
+        id(arg);
+      bool first = true;
+      for (Operation &op : func.getBody().front()) {
+        std::string text;
+        if (!instruction(op, text)) {
+          *error = "the GPU launcher cannot run '" + op.getName().getStringRef().str() +
+                   "' on the host (" + formatLocation(op.getLoc()) + ")";
+          return false;
+        }
+        if (text.empty())
+          continue;
+        os << (first ? "" : ",") << "\n  " << text;
+        first = false;
+      }
+      os << "]}";
+    }
+    os << "\n]}\n";
+    return true;
+  }
+
+private:
+  int64_t id(Value value) {
+    auto it = ids.find(value);
+    if (it != ids.end())
+      return it->second;
+    int64_t next = ids.size();
+    ids[value] = next;
+    return next;
+  }
+
+  std::string list(ValueRange values) {
+    std::string text = "[";
+    for (auto [i, value] : llvm::enumerate(values))
+      text += (i ? ", " : "") + std::to_string(id(value));
+    return text + "]";
+  }
+
+  static std::string ints(ArrayRef<int64_t> values) {
+    std::string text = "[";
+    for (auto [i, v] : llvm::enumerate(values))
+      text += (i ? ", " : "") + std::to_string(ShapedType::isDynamic(v) ? -1 : v);
+    return text + "]";
+  }
+
+  static int64_t elementBytes(Type type) {
+    auto memref = cast<MemRefType>(type);
+    return std::max<int64_t>(1, memref.getElementTypeBitWidth() / 8);
+  }
+
+  /// One instruction as JSON; empty text for ops without effect here.
+  bool instruction(Operation &op, std::string &text) {
+    auto results = [&] { return list(op.getResults()); };
+    auto head = [&](const char *name) {
+      return std::string("{\"op\": \"") + name + "\", \"results\": " + results() +
+             ", \"operands\": " + list(op.getOperands());
+    };
+    if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
+      if (auto integer = dyn_cast<IntegerAttr>(constant.getValue())) {
+        text = head("int") + ", \"value\": " + std::to_string(integer.getInt()) + "}";
+        return true;
+      }
+      if (auto real = dyn_cast<FloatAttr>(constant.getValue())) {
+        char buffer[64];
+        snprintf(buffer, sizeof(buffer), "%.17g", real.getValueAsDouble());
+        text = head("float") + ", \"value\": " + buffer + ", \"bits\": " +
+               std::to_string(real.getType().getIntOrFloatBitWidth()) + "}";
+        return true;
+      }
+      return false;
+    }
+    if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
+      text = head("cmpi") + ", \"predicate\": \"" +
+             arith::stringifyCmpIPredicate(cmp.getPredicate()).str() + "\"}";
+      return true;
+    }
+    static const std::pair<const char *, const char *> binaries[] = {
+        {"arith.addi", "add"},         {"arith.subi", "sub"},
+        {"arith.muli", "mul"},         {"arith.divsi", "divs"},
+        {"arith.divui", "divu"},       {"arith.remsi", "rems"},
+        {"arith.remui", "remu"},       {"arith.ceildivsi", "ceildivs"},
+        {"arith.ceildivui", "ceildivu"}, {"arith.floordivsi", "floordivs"},
+        {"arith.minsi", "mins"},       {"arith.maxsi", "maxs"},
+        {"arith.minui", "minu"},       {"arith.maxui", "maxu"},
+        {"arith.andi", "and"},         {"arith.ori", "or"},
+        {"arith.xori", "xor"},         {"arith.select", "select"},
+        {"arith.index_cast", "copy"},  {"arith.index_castui", "copy"},
+        {"arith.extsi", "copy"},       {"arith.extui", "copy"},
+        {"arith.trunci", "copy"}};
+    for (auto [name, kind] : binaries)
+      if (op.getName().getStringRef() == name) {
+        text = head(kind) + "}";
+        return true;
+      }
+    if (auto dim = dyn_cast<memref::DimOp>(op)) {
+      text = head("dim") + "}";
+      return true;
+    }
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      text = head("alloc") + ", \"shape\": " + ints(alloc.getType().getShape()) +
+             ", \"element_bytes\": " + std::to_string(elementBytes(alloc.getType())) + "}";
+      return true;
+    }
+    if (isa<memref::DeallocOp>(op)) {
+      text = head("dealloc") + "}";
+      return true;
+    }
+    if (isa<memref::ExtractStridedMetadataOp>(op)) {
+      text = head("metadata") + "}";
+      return true;
+    }
+    if (auto cast = dyn_cast<memref::ReinterpretCastOp>(op)) {
+      text = head("reinterpret") + ", \"offsets\": " + ints(cast.getStaticOffsets()) +
+             ", \"sizes\": " + ints(cast.getStaticSizes()) + ", \"strides\": " +
+             ints(cast.getStaticStrides()) + "}";
+      return true;
+    }
+    auto reassociation = [&](ArrayRef<ReassociationIndices> groups) {
+      std::string text = "[";
+      for (auto [i, group] : llvm::enumerate(groups)) {
+        text += i ? ", [" : "[";
+        for (auto [j, d] : llvm::enumerate(group))
+          text += (j ? ", " : "") + std::to_string(d);
+        text += "]";
+      }
+      return text + "]";
+    };
+    if (auto expand = dyn_cast<memref::ExpandShapeOp>(op)) {
+      text = head("expand") + ", \"groups\": " +
+             reassociation(expand.getReassociationIndices()) + ", \"shape\": " +
+             ints(expand.getStaticOutputShape()) + "}";
+      return true;
+    }
+    if (auto collapse = dyn_cast<memref::CollapseShapeOp>(op)) {
+      text = head("collapse") + ", \"groups\": " +
+             reassociation(collapse.getReassociationIndices()) + "}";
+      return true;
+    }
+    if (isa<memref::CopyOp>(op)) {
+      text = head("copy_buffer") + "}";
+      return true;
+    }
+    if (isa<memref::CastOp>(op)) {
+      text = head("copy") + "}";
+      return true;
+    }
+    if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
+      // operands: grid x y z, block x y z, then the kernel's arguments.
+      SmallVector<Value> operands = {launch.getGridSizeX(),  launch.getGridSizeY(),
+                                     launch.getGridSizeZ(),  launch.getBlockSizeX(),
+                                     launch.getBlockSizeY(), launch.getBlockSizeZ()};
+      for (Value arg : launch.getKernelOperands())
+        operands.push_back(arg);
+      text = std::string("{\"op\": \"launch\", \"results\": [], \"operands\": ") +
+             list(operands) + ", \"module\": \"" +
+             launch.getKernelModuleName().str() + "\", \"kernel\": \"" +
+             launch.getKernelName().str() + "\"}";
+      return true;
+    }
+    if (isa<func::ReturnOp>(op)) {
+      text = "";
+      return op.getNumOperands() == 0;
+    }
+    return false;
+  }
+
+  llvm::DenseMap<Value, int64_t> ids;
+};
+
 const char *kVulkanEnv =
     "#spirv.target_env<#spirv.vce<v1.3, [Shader, Int64, Float64], "
     "[SPV_KHR_storage_buffer_storage_class]>, #spirv.resource_limits<>>";
@@ -341,6 +526,8 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     for (auto func : module.getOps<func::FuncOp>())
       func->print(os);
   }
+  if (!PlanWriter().write(module, &program->plan, error))
+    return false;
 
   // The target's lowering and serialization, as mlir-opt would spell it.
   std::string pipeline;

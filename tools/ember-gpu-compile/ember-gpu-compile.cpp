@@ -3,8 +3,9 @@
 //   ember-gpu-compile program.mlir --target cuda:sm_90 -o out/
 //
 // Writes one binary per kernel (<kernel>.ptx [+ .cubin], .hsaco or .spv),
-// kernels.json (launch metadata: block size and arguments per kernel) and
-// host.mlir (the host side: allocations and launches in order) into the
+// kernels.json (launch metadata: block size and arguments per kernel),
+// host.mlir (the host side: allocations and launches in order) and
+// plan.json (the same host side as the runtime's launch plan) into the
 // output folder, and prints a line per kernel. Nothing here needs a GPU: the
 // binaries are for inspection and validation (ptxas, llvm-readelf,
 // spirv-val), and for the runtime's device layer.
@@ -94,11 +95,12 @@ int main(int argc, char **argv) {
            << kernel.args.size() << " args, " << kernel.binary.size() << " bytes of "
            << target.binaryFormat() << (kernel.cubin.empty() ? "" : " + cubin") << "\n";
   }
-  SmallString<128> metadata(outputDir), host(outputDir);
+  SmallString<128> metadata(outputDir), host(outputDir), plan(outputDir);
   sys::path::append(metadata, "kernels.json");
   sys::path::append(host, "host.mlir");
+  sys::path::append(plan, "plan.json");
   if (!writeFile(metadata, ember::gpuProgramMetadata(program)) ||
-      !writeFile(host, program.host))
+      !writeFile(host, program.host) || !writeFile(plan, program.plan))
     return fail("cannot write into '" + outputDir + "'");
   outs() << program.kernels.size() << " kernels for " << target.str() << " in "
          << outputDir << "\n";

@@ -79,6 +79,11 @@ struct GpuProgram {
   std::vector<GpuKernel> kernels;
   /// The host functions after outlining (gpu.launch_func in order), as text.
   std::string host;
+  /// The same host functions as a launch plan the runtime executes (JSON):
+  /// per public function, its instructions over integer, buffer and scalar
+  /// values — index arithmetic, allocations, buffer views, launches. See
+  /// runtime/gpu/include/ember/Runtime/Gpu/Program.h.
+  std::string plan;
 };
 
 /// Registers what compileForGpu needs: the CPU compiler's dialects plus the
