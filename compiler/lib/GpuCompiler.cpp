@@ -108,6 +108,7 @@ void registerPassesOnce() {
     registerEmberFlattenBuffers();
     registerEmberSinkLaunchConstants();
     registerEmberGpuMath();
+    registerEmberParallelDimsFirst();
   });
 }
 } // namespace
@@ -154,6 +155,7 @@ void buildGpuKernelPipeline(OpPassManager &pm) {
   // targets pass fewer parameters. f32 transcendentals become polynomials:
   // no device library (libdevice, ROCm's ocml) is needed.
   OpPassManager &loops = pm.nest<func::FuncOp>();
+  loops.addPass(createEmberParallelDimsFirst());
   loops.addPass(createConvertLinalgToParallelLoopsPass());
   loops.addPass(createEmberApproximateMath());
   std::string error;

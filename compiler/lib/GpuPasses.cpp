@@ -4,6 +4,9 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -18,6 +21,7 @@ namespace ember {
 #define GEN_PASS_DEF_EMBERFLATTENBUFFERS
 #define GEN_PASS_DEF_EMBERSINKLAUNCHCONSTANTS
 #define GEN_PASS_DEF_EMBERGPUMATH
+#define GEN_PASS_DEF_EMBERPARALLELDIMSFIRST
 #include "ember/Compiler/Passes.h.inc"
 } // namespace ember
 
@@ -163,6 +167,27 @@ struct EmberSinkLaunchConstantsPass
         }
       });
     });
+  }
+};
+
+struct EmberParallelDimsFirstPass
+    : ember::impl::EmberParallelDimsFirstBase<EmberParallelDimsFirstPass> {
+  void runOnOperation() override {
+    SmallVector<linalg::GenericOp> generics;
+    getOperation().walk([&](linalg::GenericOp op) { generics.push_back(op); });
+    IRRewriter rewriter(&getContext());
+    for (linalg::GenericOp op : generics) {
+      SmallVector<unsigned> parallel, reduction;
+      for (auto [i, type] : llvm::enumerate(op.getIteratorTypesArray()))
+        (type == utils::IteratorType::parallel ? parallel : reduction).push_back(i);
+      SmallVector<unsigned> order(parallel);
+      order.append(reduction);
+      if (llvm::equal(order, llvm::seq<unsigned>(0, order.size())))
+        continue;
+      rewriter.setInsertionPoint(op);
+      if (failed(linalg::interchangeGenericOp(rewriter, op, order)))
+        op.emitWarning("could not move the parallel dims first");
+    }
   }
 };
 

@@ -284,3 +284,14 @@ def EmberGpuMath : Pass<"ember-gpu-math", "mlir::ModuleOp"> {
   }];
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
+
+def EmberParallelDimsFirst : Pass<"ember-parallel-dims-first", "mlir::func::FuncOp"> {
+  let summary = "Interchange linalg loops so that parallel dims come first";
+  let description = [{
+    A reduction over an outer dim (a column sum) would otherwise become a
+    sequential loop around a parallel one: on a GPU, a kernel launch per
+    iteration from the host. With the parallel dims first, every output
+    element is one thread that loops over the reduced dims.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}

@@ -1,0 +1,431 @@
+//===- Program.cpp - interpreting a GPU program's launch plan --------------===//
+//
+// The plan is small and runs once per call: each instruction reads value
+// ids and writes value ids. Values are integers (index arithmetic), floats
+// (scalar kernel arguments) and buffer views (an allocation plus offset,
+// sizes and strides in elements). Device allocations made by the plan are
+// released when the call ends (the caching allocator makes that cheap).
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Runtime/Gpu/Program.h"
+
+#include "ember/Runtime/Json.h"
+#include "ember/Runtime/ModelFile.h"
+
+#include <cstring>
+
+namespace ember {
+namespace gpu {
+
+struct Program::Instruction {
+  std::string op;
+  std::vector<int64_t> results;
+  std::vector<int64_t> operands;
+  int64_t intValue = 0;
+  double floatValue = 0;
+  int bits = 64;
+  std::string predicate;
+  std::vector<int64_t> shape, offsets, sizes, strides;
+  std::vector<std::vector<int64_t>> groups;
+  int64_t elementBytes = 4;
+  std::string kernel; // module name for launches
+};
+
+struct Program::Function {
+  int64_t arguments = 0;
+  int64_t values = 0;
+  std::vector<Instruction> body;
+};
+
+namespace {
+
+struct BufferValue {
+  DeviceBuffer allocation;
+  size_t elementBytes = 4;
+  int64_t offset = 0;
+  std::vector<int64_t> sizes, strides;
+};
+
+struct Value {
+  enum class Kind { None, Int, Float, Buffer } kind = Kind::None;
+  int64_t i = 0;
+  double f = 0;
+  int bits = 64;
+  BufferValue buffer;
+};
+
+std::vector<int64_t> intList(const Json *value) {
+  std::vector<int64_t> list;
+  if (value)
+    for (const Json &item : value->asArray("a plan list"))
+      list.push_back(item.asInt("a plan integer"));
+  return list;
+}
+
+std::vector<int64_t> denseStrides(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 2; d >= 0; --d)
+    strides[d] = strides[d + 1] * shape[d + 1];
+  return strides;
+}
+
+int64_t floorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+} // namespace
+
+Program::Program(Device &device, std::vector<ProgramKernel> kernelList,
+                 const std::string &plan)
+    : device(device) {
+  for (ProgramKernel &kernel : kernelList)
+    kernels[kernel.module] = std::move(kernel);
+  try {
+    Json root = Json::parse(plan);
+    for (const Json &fn : root.at("functions", "the plan").asArray("functions")) {
+      auto function = std::make_shared<Function>();
+      function->arguments = fn.at("arguments", "a function").asInt("arguments");
+      int64_t maxId = function->arguments - 1;
+      for (const Json &item : fn.at("body", "a function").asArray("body")) {
+        Instruction in;
+        in.op = item.at("op", "an instruction").asString("op");
+        in.results = intList(item.get("results"));
+        in.operands = intList(item.get("operands"));
+        if (const Json *v = item.get("value"))
+          in.op == "float" ? (void)(in.floatValue = v->asDouble("value"))
+                           : (void)(in.intValue = v->asInt("value"));
+        if (const Json *b = item.get("bits"))
+          in.bits = static_cast<int>(b->asInt("bits"));
+        if (const Json *p = item.get("predicate"))
+          in.predicate = p->asString("predicate");
+        in.shape = intList(item.get("shape"));
+        in.offsets = intList(item.get("offsets"));
+        in.sizes = intList(item.get("sizes"));
+        in.strides = intList(item.get("strides"));
+        if (const Json *e = item.get("element_bytes"))
+          in.elementBytes = e->asInt("element_bytes");
+        if (const Json *g = item.get("groups"))
+          for (const Json &group : g->asArray("groups"))
+            in.groups.push_back(intList(&group));
+        if (const Json *m = item.get("module"))
+          in.kernel = m->asString("module");
+        for (int64_t id : in.results)
+          maxId = std::max(maxId, id);
+        for (int64_t id : in.operands)
+          if (id < 0 || id > 1 << 20)
+            throw DeviceError(device.backend(), "malformed launch plan: bad value id");
+        if (in.op == "launch" && !kernels.count(in.kernel))
+          throw DeviceError(device.backend(),
+                            "launch plan names kernel module '" + in.kernel +
+                                "', which the program does not have");
+        function->body.push_back(std::move(in));
+      }
+      function->values = maxId + 1;
+      functions[fn.at("name", "a function").asString("name")] = function;
+    }
+  } catch (const ModelError &error) {
+    throw DeviceError(device.backend(), std::string("malformed launch plan: ") + error.what());
+  }
+
+  // Load every kernel with the parameter layout its backend's lowering gives.
+  for (auto &[name, kernel] : kernels) {
+    std::vector<ArgKind> kinds;
+    for (const ProgramParam &param : kernel.params) {
+      bool isBuffer = param.kind == ProgramParam::Kind::Buffer;
+      switch (device.backend()) {
+      case Backend::Vulkan:
+        kinds.push_back(ArgKind::Buffer); // scalars too: a buffer each
+        break;
+      case Backend::LevelZero:
+        kinds.push_back(isBuffer ? ArgKind::Buffer
+                        : param.kind == ProgramParam::Kind::Float
+                            ? (param.bits == 32 ? ArgKind::F32 : ArgKind::F64)
+                            : (param.bits == 32 ? ArgKind::I32 : ArgKind::I64));
+        break;
+      case Backend::Cuda:
+      case Backend::Rocm:
+        if (isBuffer) {
+          // The memref descriptor: allocated, aligned, offset, sizes, strides.
+          kinds.push_back(ArgKind::Buffer);
+          kinds.push_back(ArgKind::Buffer);
+          for (int i = 0; i < 1 + 2 * param.rank; ++i)
+            kinds.push_back(ArgKind::I64);
+        } else {
+          kinds.push_back(param.kind == ProgramParam::Kind::Float
+                              ? (param.bits == 32 ? ArgKind::F32 : ArgKind::F64)
+                              : (param.bits == 32 ? ArgKind::I32 : ArgKind::I64));
+        }
+        break;
+      }
+    }
+    modules.push_back(device.loadModule(kernel.format, kernel.binary.data(),
+                                        kernel.binary.size()));
+    loaded[name] = &modules.back()->getKernel(kernel.name, KernelLayout::sequential(kinds));
+  }
+}
+
+Program::~Program() = default;
+
+std::vector<std::string> Program::entries() const {
+  std::vector<std::string> names;
+  for (const auto &entry : functions)
+    names.push_back(entry.first);
+  return names;
+}
+
+void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buffers,
+                  Stream &stream) {
+  auto found = functions.find(name);
+  if (found == functions.end())
+    throw DeviceError(device.backend(), "the program has no entry '" + name + "'");
+  const Function &function = *found->second;
+  if (static_cast<int64_t>(buffers.size()) != function.arguments)
+    throw DeviceError(device.backend(), "entry '" + name + "' takes " +
+                                            std::to_string(function.arguments) +
+                                            " buffers, got " + std::to_string(buffers.size()));
+  std::vector<Value> values(function.values);
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    Value &v = values[i];
+    v.kind = Value::Kind::Buffer;
+    v.buffer.allocation = buffers[i].buffer;
+    v.buffer.elementBytes = buffers[i].elementBytes;
+    v.buffer.sizes = buffers[i].shape;
+    v.buffer.strides = denseStrides(buffers[i].shape);
+  }
+  std::vector<DeviceBuffer> temporaries;
+  auto fail = [&](const std::string &what) {
+    throw DeviceError(device.backend(), "launch plan of '" + name + "': " + what);
+  };
+  auto get = [&](const Instruction &in, size_t i) -> Value & {
+    if (i >= in.operands.size())
+      fail("'" + in.op + "' is missing an operand");
+    return values.at(in.operands[i]);
+  };
+  auto integer = [&](const Instruction &in, size_t i) {
+    Value &v = get(in, i);
+    if (v.kind != Value::Kind::Int)
+      fail("'" + in.op + "' needs an integer operand");
+    return v.i;
+  };
+  auto buffer = [&](const Instruction &in, size_t i) -> BufferValue & {
+    Value &v = get(in, i);
+    if (v.kind != Value::Kind::Buffer)
+      fail("'" + in.op + "' needs a buffer operand");
+    return v.buffer;
+  };
+  auto setInt = [&](const Instruction &in, size_t r, int64_t x) {
+    Value &v = values.at(in.results.at(r));
+    v.kind = Value::Kind::Int;
+    v.i = x;
+  };
+  auto setBuffer = [&](const Instruction &in, BufferValue b) {
+    Value &v = values.at(in.results.at(0));
+    v.kind = Value::Kind::Buffer;
+    v.buffer = std::move(b);
+  };
+  // Static entries of a list, with the dynamic ones (-1) taken in order from
+  // the operands starting at `next`.
+  auto mixed = [&](const Instruction &in, const std::vector<int64_t> &list, size_t &next) {
+    std::vector<int64_t> out;
+    for (int64_t x : list)
+      out.push_back(x >= 0 ? x : integer(in, next++));
+    return out;
+  };
+
+  for (const Instruction &in : function.body) {
+    const std::string &op = in.op;
+    if (op == "int") {
+      setInt(in, 0, in.intValue);
+    } else if (op == "float") {
+      Value &v = values.at(in.results.at(0));
+      v.kind = Value::Kind::Float;
+      v.f = in.floatValue;
+      v.bits = in.bits;
+    } else if (op == "copy") {
+      values.at(in.results.at(0)) = get(in, 0);
+    } else if (op == "select") {
+      values.at(in.results.at(0)) = integer(in, 0) ? get(in, 1) : get(in, 2);
+    } else if (op == "cmpi") {
+      int64_t a = integer(in, 0), b = integer(in, 1);
+      uint64_t ua = a, ub = b;
+      const std::string &p = in.predicate;
+      bool r = p == "eq" ? a == b : p == "ne" ? a != b : p == "slt" ? a < b
+             : p == "sle" ? a <= b : p == "sgt" ? a > b : p == "sge" ? a >= b
+             : p == "ult" ? ua < ub : p == "ule" ? ua <= ub : p == "ugt" ? ua > ub
+             : p == "uge" ? ua >= ub : (fail("unknown predicate '" + p + "'"), false);
+      setInt(in, 0, r);
+    } else if (op == "add" || op == "sub" || op == "mul" || op == "divs" || op == "divu" ||
+               op == "rems" || op == "remu" || op == "ceildivs" || op == "ceildivu" ||
+               op == "floordivs" || op == "mins" || op == "maxs" || op == "minu" ||
+               op == "maxu" || op == "and" || op == "or" || op == "xor") {
+      int64_t a = integer(in, 0), b = integer(in, 1);
+      uint64_t ua = a, ub = b;
+      bool divides = op.find("div") != std::string::npos || op.rfind("rem", 0) == 0;
+      if (divides && b == 0)
+        fail("division by zero");
+      int64_t r = op == "add" ? a + b : op == "sub" ? a - b : op == "mul" ? a * b
+                : op == "divs" ? a / b : op == "divu" ? int64_t(ua / ub)
+                : op == "rems" ? a % b : op == "remu" ? int64_t(ua % ub)
+                : op == "ceildivs" ? -floorDiv(-a, b) : op == "ceildivu" ? int64_t((ua + ub - 1) / ub)
+                : op == "floordivs" ? floorDiv(a, b) : op == "mins" ? std::min(a, b)
+                : op == "maxs" ? std::max(a, b) : op == "minu" ? int64_t(std::min(ua, ub))
+                : op == "maxu" ? int64_t(std::max(ua, ub)) : op == "and" ? (a & b)
+                : op == "or" ? (a | b) : (a ^ b);
+      setInt(in, 0, r);
+    } else if (op == "dim") {
+      BufferValue &b = buffer(in, 0);
+      int64_t d = integer(in, 1);
+      if (d < 0 || d >= static_cast<int64_t>(b.sizes.size()))
+        fail("dim out of range");
+      setInt(in, 0, b.sizes[d]);
+    } else if (op == "alloc") {
+      size_t next = 0;
+      BufferValue b;
+      b.sizes = mixed(in, in.shape, next);
+      b.strides = denseStrides(b.sizes);
+      b.elementBytes = in.elementBytes;
+      int64_t count = 1;
+      for (int64_t s : b.sizes)
+        count *= s;
+      b.allocation = device.allocate(std::max<int64_t>(1, count) * b.elementBytes);
+      temporaries.push_back(b.allocation);
+      setBuffer(in, std::move(b));
+    } else if (op == "dealloc") {
+      // Freed with the other temporaries once the call's work is enqueued.
+    } else if (op == "metadata") {
+      BufferValue b = buffer(in, 0);
+      size_t rank = b.sizes.size();
+      if (in.results.size() != 2 + 2 * rank)
+        fail("metadata results do not match the rank");
+      BufferValue base = b;
+      base.offset = 0;
+      base.sizes.clear();
+      base.strides.clear();
+      setBuffer(in, base);
+      setInt(in, 1, b.offset);
+      for (size_t d = 0; d < rank; ++d) {
+        setInt(in, 2 + d, b.sizes[d]);
+        setInt(in, 2 + rank + d, b.strides[d]);
+      }
+    } else if (op == "reinterpret") {
+      BufferValue b = buffer(in, 0);
+      size_t next = 1;
+      std::vector<int64_t> offsets = mixed(in, in.offsets, next);
+      b.offset = offsets.empty() ? 0 : offsets[0];
+      b.sizes = mixed(in, in.sizes, next);
+      b.strides = mixed(in, in.strides, next);
+      setBuffer(in, std::move(b));
+    } else if (op == "expand") {
+      BufferValue b = buffer(in, 0);
+      size_t next = 1;
+      std::vector<int64_t> shape = mixed(in, in.shape, next);
+      std::vector<int64_t> strides(shape.size(), 1);
+      if (in.groups.size() != b.sizes.size())
+        fail("expand groups do not match the source rank");
+      for (size_t g = 0; g < in.groups.size(); ++g) {
+        int64_t stride = b.strides[g];
+        for (auto it = in.groups[g].rbegin(); it != in.groups[g].rend(); ++it) {
+          strides.at(*it) = stride;
+          stride *= shape.at(*it);
+        }
+      }
+      b.sizes = shape;
+      b.strides = strides;
+      setBuffer(in, std::move(b));
+    } else if (op == "collapse") {
+      BufferValue b = buffer(in, 0);
+      std::vector<int64_t> sizes, strides;
+      for (const std::vector<int64_t> &group : in.groups) {
+        int64_t size = 1;
+        for (int64_t d : group)
+          size *= b.sizes.at(d);
+        sizes.push_back(size);
+        strides.push_back(group.empty() ? 1 : b.strides.at(group.back()));
+      }
+      b.sizes = sizes;
+      b.strides = strides;
+      setBuffer(in, std::move(b));
+    } else if (op == "copy_buffer") {
+      BufferValue &src = buffer(in, 0), &dst = buffer(in, 1);
+      int64_t count = 1;
+      for (int64_t s : src.sizes)
+        count *= s;
+      if (src.strides != denseStrides(src.sizes) || dst.strides != denseStrides(dst.sizes))
+        fail("copies of strided buffers are not supported");
+      device.copyOnDevice(dst.allocation, dst.offset * dst.elementBytes, src.allocation,
+                          src.offset * src.elementBytes, count * src.elementBytes, stream);
+    } else if (op == "launch") {
+      const ProgramKernel &kernel = kernels.at(in.kernel);
+      LaunchParams params;
+      auto extent = [&](size_t i) {
+        int64_t v = integer(in, i);
+        if (v < 0 || v > 0xffffffffLL)
+          fail("launch extent out of range");
+        return static_cast<uint32_t>(v);
+      };
+      params.grid = {extent(0), extent(1), extent(2)};
+      params.block = {extent(3), extent(4), extent(5)};
+      if (in.operands.size() != 6 + kernel.params.size())
+        fail("launch of '" + in.kernel + "' has the wrong number of arguments");
+      if (params.grid.x == 0 || params.grid.y == 0 || params.grid.z == 0)
+        continue; // nothing to do for empty tensors
+      for (size_t p = 0; p < kernel.params.size(); ++p) {
+        const ProgramParam &param = kernel.params[p];
+        Value &v = get(in, 6 + p);
+        auto scalar = [&]() -> KernelArg {
+          if (v.kind == Value::Kind::Float)
+            return param.bits == 32 ? KernelArg::ofF32(static_cast<float>(v.f))
+                                    : KernelArg::ofF64(v.f);
+          if (v.kind != Value::Kind::Int)
+            fail("a scalar argument of '" + in.kernel + "' is not a number");
+          return param.bits == 32 ? KernelArg::ofI32(static_cast<int32_t>(v.i))
+                                  : KernelArg::ofI64(v.i);
+        };
+        if (param.kind == ProgramParam::Kind::Buffer) {
+          if (v.kind != Value::Kind::Buffer)
+            fail("a buffer argument of '" + in.kernel + "' is not a buffer");
+          const BufferValue &b = v.buffer;
+          switch (device.backend()) {
+          case Backend::Vulkan:
+          case Backend::LevelZero:
+            params.args.push_back(KernelArg::ofBuffer(b.allocation, b.offset * b.elementBytes));
+            break;
+          case Backend::Cuda:
+          case Backend::Rocm:
+            params.args.push_back(KernelArg::ofBuffer(b.allocation));
+            params.args.push_back(KernelArg::ofBuffer(b.allocation));
+            params.args.push_back(KernelArg::ofI64(b.offset));
+            for (int64_t s : b.sizes)
+              params.args.push_back(KernelArg::ofI64(s));
+            for (int64_t s : b.strides)
+              params.args.push_back(KernelArg::ofI64(s));
+            break;
+          }
+          continue;
+        }
+        KernelArg arg = scalar();
+        if (device.backend() == Backend::Vulkan) {
+          // A scalar argument is a storage buffer holding the value.
+          DeviceBuffer holder = device.allocate(8);
+          temporaries.push_back(holder);
+          device.copyToDevice(holder, 0, &arg.bits, arg.scalarBytes(), stream);
+          params.args.push_back(KernelArg::ofBuffer(holder));
+        } else {
+          params.args.push_back(arg);
+        }
+      }
+      device.launch(*loaded.at(in.kernel), params, stream);
+    } else {
+      fail("unknown instruction '" + op + "'");
+    }
+  }
+  // Temporaries go back to the cache once the enqueued work is done.
+  stream.synchronize();
+  for (DeviceBuffer &temporary : temporaries)
+    device.free(temporary);
+}
+
+} // namespace gpu
+} // namespace ember
