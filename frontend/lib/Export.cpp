@@ -6,6 +6,8 @@
 
 #include "llvm/ADT/DenseMap.h"
 
+#include <cstdio>
+
 namespace ember {
 namespace {
 
@@ -72,6 +74,19 @@ ExportGraph collect(const std::vector<Tensor> &outputs,
   return graph;
 }
 
+/// How error messages name a node: "reshape at model.py:12".
+std::string nodeName(const Node &node) {
+  std::string name = opName(node.op);
+  if (node.op == OpCode::Constant && isFloating(node.dtype)) {
+    char value[32];
+    snprintf(value, sizeof(value), " %g", node.f);
+    name += value;
+  }
+  if (node.loc.file)
+    name += " at " + *node.loc.file + ":" + std::to_string(node.loc.line);
+  return name;
+}
+
 } // namespace
 
 void setExporting(bool exporting) { exportingFlag = exporting; }
@@ -82,7 +97,15 @@ ExportTrace describeExportTrace(const std::vector<Tensor> &outputs,
                                 const std::vector<Tensor> &weights) {
   ExportGraph graph = collect(outputs, inputs, weights);
   ExportTrace trace;
-  describeGraph(graph.plan, trace.key, trace.sizes);
+  GraphDescriptionMap map;
+  describeGraph(graph.plan, trace.key, trace.sizes, &map);
+  trace.nodeHashes = std::move(map.nodeHashes);
+  for (const Node *node : graph.plan.nodes)
+    trace.nodeNames.push_back(nodeName(*node));
+  for (const Node *owner : map.slotOwners) {
+    trace.slotOwners.push_back(nodeName(*owner));
+    trace.slotIsScalar.push_back(isRuntimeScalar(*owner));
+  }
   // Which plan input is which argument is part of the program.
   trace.key.insert(trace.key.end(), graph.argumentOfInput.begin(),
                    graph.argumentOfInput.end());

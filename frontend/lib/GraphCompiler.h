@@ -80,10 +80,21 @@ std::string exportGraphText(const std::string &bytecode, std::string *error);
 
 /// Orders the graph behind `outputs` into `plan` (inputs before users).
 void collectGraph(const std::vector<Node *> &outputs, GraphPlan &plan);
+/// Which node each part of a graph's description comes from, so that export
+/// can name the op whose structure or size changed between traces.
+struct GraphDescriptionMap {
+  /// Per node (plan order): a hash of that node's part of the key.
+  std::vector<uint64_t> nodeHashes;
+  /// Per size-vector slot: the node that reads it.
+  std::vector<const Node *> slotOwners;
+};
+
 /// The compile-cache key and size vector of `plan` (what a compile depends
-/// on, and what it reads at run time).
+/// on, and what it reads at run time); `map`, when given, says which node
+/// each part comes from.
 void describeGraph(const GraphPlan &plan, std::vector<int64_t> &key,
-                   std::vector<int64_t> &sizes);
+                   std::vector<int64_t> &sizes,
+                   GraphDescriptionMap *map = nullptr);
 
 /// The dims a graph's size vector holds for `node` (see GraphPlan).
 inline bool takesSizeSlots(const Node &node) {

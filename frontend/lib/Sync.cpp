@@ -98,8 +98,10 @@ namespace {
 
 /// The cache key and the run-time size vector of `plan`.
 void describe(const GraphPlan &plan, std::vector<int64_t> &key,
-              std::vector<int64_t> &structure, std::vector<int64_t> &sizes) {
+              std::vector<int64_t> &structure, std::vector<int64_t> &sizes,
+              GraphDescriptionMap *map = nullptr) {
   for (Node *node : plan.nodes) {
+    size_t structureBegin = structure.size();
     structure.push_back(static_cast<int64_t>(node->op) |
                         static_cast<int64_t>(node->dtype) << 8 |
                         static_cast<int64_t>(node->flag) << 16 |
@@ -133,6 +135,12 @@ void describe(const GraphPlan &plan, std::vector<int64_t> &key,
       for (int64_t d : node->shape)
         if (d != 1)
           sizes.push_back(d);
+    if (map) {
+      map->nodeHashes.push_back(llvm::hash_combine(
+          ones, llvm::hash_combine_range(structure.begin() + structureBegin,
+                                         structure.end())));
+      map->slotOwners.resize(sizes.size(), node);
+    }
   }
   for (Node *output : plan.outputs)
     structure.push_back(output->index);
@@ -142,9 +150,9 @@ void describe(const GraphPlan &plan, std::vector<int64_t> &key,
 } // namespace
 
 void describeGraph(const GraphPlan &plan, std::vector<int64_t> &key,
-                   std::vector<int64_t> &sizes) {
+                   std::vector<int64_t> &sizes, GraphDescriptionMap *map) {
   std::vector<int64_t> structure;
-  describe(plan, key, structure, sizes);
+  describe(plan, key, structure, sizes, map);
 }
 
 namespace {
@@ -261,6 +269,17 @@ void runGraph(std::vector<StorageRef> &storages) {
   }
 }
 
+/// Export traces must not read values: the program would silently depend on
+/// the example's data.
+[[noreturn]] void rejectValueRead() {
+  SourceLoc loc = currentLocation();
+  std::string where = loc.file ? " at " + *loc.file + ":" + std::to_string(loc.line) : "";
+  runtimeError("ember.export: the function reads a tensor's value" + where +
+               " (.item(), .numpy(), .tolist(), bool(), print, ember.sync() or "
+               "indexing with a tensor); an exported program cannot depend on data. "
+               "Compute it with tensor ops instead (ember.where for choices).");
+}
+
 } // namespace
 
 void registerPending(const StorageRef &storage) {
@@ -281,14 +300,8 @@ void sync() {
   State &s = state();
   if (s.syncing)
     return;
-  if (exporting()) {
-    SourceLoc loc = currentLocation();
-    std::string where = loc.file ? " at " + *loc.file + ":" + std::to_string(loc.line) : "";
-    runtimeError("ember.export: the function reads a tensor's value" + where +
-                 " (.item(), .numpy(), .tolist(), bool(), print or ember.sync()); "
-                 "an exported program cannot depend on data. Compute it with "
-                 "tensor ops instead (ember.where for choices).");
-  }
+  if (exporting())
+    rejectValueRead();
   s.syncing = true;
   std::vector<StorageRef> storages;
   for (std::weak_ptr<Storage> &weak : s.pending)
@@ -312,6 +325,10 @@ void sync() {
 }
 
 void materialize(Storage &storage) {
+  // Even a computed value (an input, a weight) must not be read: code that
+  // branches on it would be traced down one path, silently.
+  if (exporting())
+    rejectValueRead();
   if (storage.pending)
     sync();
 }

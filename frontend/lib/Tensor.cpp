@@ -50,6 +50,8 @@ NodeRef applyViewStep(const NodeRef &node, const ViewStep &step) {
     break;
   }
   result->ints = step.ints;
+  if (step.loc.file)
+    result->loc = step.loc;
   return result;
 }
 
@@ -119,6 +121,7 @@ static Tensor derive(const Tensor &x, ViewStep step, Shape strides,
   impl->strides = std::move(strides);
   impl->offset = offset;
   impl->steps = x.impl->steps;
+  step.loc = currentLocation();
   impl->steps.push_back(step);
   // A view of a tensor that requires grad is a non-leaf whose history is the
   // view op applied to the base's history.

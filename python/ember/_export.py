@@ -275,19 +275,55 @@ def _resized(inputs, symbols_of_input, new_sizes):
 def _fit(base, probes, verify, symbols, example, what):
     """(constant, {symbol: coefficient}) with base = constant + sum(coef * size),
     from traces that moved each symbol by _PROBE_STEP; checked on `verify`."""
+
+    def not_affine():
+        def sizes(step, only=None):
+            return ", ".join(f"{s}={example[s] + (step if only in (None, s) else 0)}"
+                             for s in symbols)
+        seen = [f"{base} at {sizes(0)}"]
+        seen += [f"{probes[s]} at {sizes(_PROBE_STEP, s)}" for s in symbols]
+        seen.append(f"{verify} at {sizes(_VERIFY_STEP)}")
+        return RuntimeError(
+            f"ember.export: {what} is not an affine function of the symbolic dims "
+            f"(c + a*{symbols[0]} + ...): it is {'; '.join(seen)}. Only sizes such as "
+            f"4*{symbols[0]} or {symbols[0]}+1 can be exported")
+
     terms = {}
     for symbol in symbols:
         delta = probes[symbol] - base
         if delta % _PROBE_STEP:
-            raise RuntimeError(f"ember.export: {what} is not an affine function of the "
-                               f"symbolic dims ({symbol})")
+            raise not_affine()
         if delta:
             terms[symbol] = delta // _PROBE_STEP
     constant = base - sum(c * example[s] for s, c in terms.items())
     if constant + sum(c * (example[s] + _VERIFY_STEP) for s, c in terms.items()) != verify:
-        raise RuntimeError(f"ember.export: {what} is not an affine function of the "
-                           f"symbolic dims")
+        raise not_affine()
     return constant, terms
+
+
+def _structure_error(symbol, base, trace):
+    """The error for a trace whose program differs from the example's; names
+    the first op that differs."""
+    subject = (f"the size of {symbol}" if symbol is not None
+               else "the sizes of the symbolic dims")
+    where = ""
+    pairs = list(zip(base["node_hashes"], trace["node_hashes"]))
+    for index, (ours, theirs) in enumerate(pairs):
+        if ours != theirs:
+            before, after = base["node_names"][index], trace["node_names"][index]
+            where = (f": the {before} differs" if before == after
+                     else f": the {before} becomes a {after}")
+            break
+    else:
+        if len(base["node_names"]) != len(trace["node_names"]):
+            longer = max(base["node_names"], trace["node_names"], key=len)
+            where = f": the {longer[len(pairs)]} appears only at some sizes"
+    return RuntimeError(
+        f"ember.export: the program's structure depends on {subject}{where}. Python "
+        f"code that branches on a size or computes a number from it (x / x.shape[0]), "
+        f"or a cat/stack along a symbolic dim (not supported yet), makes the traced "
+        f"program differ between sizes; only programs that are the same at every "
+        f"size can be exported")
 
 
 def _tensor_bytes(tensor, name):
@@ -347,26 +383,32 @@ def export(function, example_inputs, dynamic_dims=None, input_names=None,
     verify_sizes = {s: v + _VERIFY_STEP for s, v in example.items()}
     verify = _trace(call, _resized(inputs, symbols_of_input, verify_sizes), weights)[2]
 
-    for symbol, trace in list(probes.items()) + [("every symbol", verify)]:
+    for symbol, trace in list(probes.items()) + [(None, verify)]:
         if trace["key"] != base["key"]:
-            raise RuntimeError(
-                f"ember.export: the traced program changes when {symbol} changes size "
-                f"(Python code that branches on a size, a dim that becomes 1, or a "
-                f"cat/stack along a symbolic dim, which export does not support yet); "
-                f"only programs that are the same at every size can be exported")
+            raise _structure_error(symbol, base, trace)
         shapes = [tuple(c.shape) for c in trace["constants"]]
         if shapes != [tuple(c.shape) for c in base["constants"]]:
             raise RuntimeError(
                 f"ember.export: the function creates a tensor whose shape depends on "
-                f"{symbol}; pass it as an input instead")
+                f"{symbol or 'the symbolic dims'}; pass it as an input instead")
 
     def fitted(values_of, what):
         return _fit(values_of(base), {s: values_of(t) for s, t in probes.items()},
                     values_of(verify), symbol_names, example, what)
 
     size_exprs = []
-    for slot in range(len(base["sizes"])):
-        constant, terms = fitted(lambda t: t["sizes"][slot], "a size inside the program")
+    for slot, owner in enumerate(base["slot_owners"]):
+        if base["slot_is_scalar"][slot]:
+            # A Python float in the program (its f64 bits): fixed, never fitted.
+            if any(t["sizes"][slot] != base["sizes"][slot]
+                   for t in list(probes.values()) + [verify]):
+                raise RuntimeError(
+                    f"ember.export: the value of the {owner} depends on the size of "
+                    f"the symbolic dims (a number computed from x.shape); an exported "
+                    f"program's numbers cannot depend on sizes")
+            size_exprs.append((base["sizes"][slot], []))
+            continue
+        constant, terms = fitted(lambda t: t["sizes"][slot], f"a size of the {owner}")
         size_exprs.append((constant, [(bindings[s][0], bindings[s][1], c)
                                       for s, c in terms.items()]))
 

@@ -101,6 +101,10 @@ void bindModel(py::module_ &m) {
       dtypes.append(dtypeObject(dtype));
     result["output_dtypes"] = dtypes;
     result["constants"] = trace.constants;
+    result["node_hashes"] = trace.nodeHashes;
+    result["node_names"] = trace.nodeNames;
+    result["slot_owners"] = trace.slotOwners;
+    result["slot_is_scalar"] = trace.slotIsScalar;
     return result;
   });
   m.def("_export_program",

@@ -39,13 +39,23 @@ def mlp_program():
     return model, ember.export(model, ember.randn(4, 16), dynamic_dims=[{0: "batch"}])
 
 
+@pytest.fixture(scope="module")
+def mlp_loaded(mlp_program, tmp_path_factory):
+    path = tmp_path_factory.mktemp("mlp") / "mlp.ember"
+    mlp_program[1].save(path)
+    return ember.load_model(path)
+
+
 @pytest.mark.parametrize("batch", [1, 2, 5, 33])
-def test_mlp_matches_eager_and_torch(mlp_program, rng, batch):
+def test_mlp_matches_eager_and_torch(mlp_program, mlp_loaded, rng, batch):
     model, program = mlp_program
     x = rng.standard_normal((batch, 16), dtype=np.float32)
     out = program(ember.from_numpy(x))
     assert out.shape == (batch, 5) and out.dtype == ember.float32
     np.testing.assert_allclose(out.numpy(), eager(model, x), **TOL)
+    loaded = mlp_loaded(ember.from_numpy(x))
+    assert loaded.shape == (batch, 5)
+    np.testing.assert_allclose(loaded.numpy(), out.numpy(), **TOL)
 
     reference = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(),
                                     torch.nn.Linear(32, 5), torch.nn.LogSoftmax(dim=1))
@@ -197,7 +207,38 @@ def test_data_dependent_forward_raises_at_the_users_line():
         ember.export(function, ember.randn(3))
     message = str(info.value)
     assert "reads a tensor's value" in message
-    assert f"{os.path.basename(__file__)}:" in message
+    assert f"{os.path.basename(__file__)}:{function.__code__.co_firstlineno + 1}" in message
+
+
+def branch_on_bool(x):
+    return x if x.sum() > 0 else -x
+
+
+def branch_on_an_input_element(x):
+    # x is computed already: reading it needs no sync, and must still raise.
+    return x if x[0].item() > 0 else -x
+
+
+def print_an_input(x):
+    print(x)
+    return x * 2
+
+
+def to_numpy(x):
+    return x * float(x.numpy().sum())
+
+
+@pytest.mark.parametrize("function", [branch_on_bool, branch_on_an_input_element,
+                                      print_an_input, to_numpy])
+def test_every_value_read_raises(function, capsys):
+    with pytest.raises(RuntimeError, match="reads a tensor's value") as info:
+        ember.export(function, ember.randn(3), dynamic_dims=[{0: "n"}])
+    line = function.__code__.co_firstlineno + (2 if function is branch_on_an_input_element
+                                               else 1)
+    assert f"{os.path.basename(__file__)}:{line} " in str(info.value)
+    assert capsys.readouterr().out == ""  # nothing was printed
+    # Tracing is over: values can be read again.
+    assert ember.ones(2).sum().item() == 2
 
 
 def test_bad_dynamic_dims():
@@ -221,8 +262,62 @@ def test_structure_that_depends_on_a_size_is_rejected():
     def function(x):
         return x * 2 if x.shape[0] < 5 else x + 1
 
-    with pytest.raises(RuntimeError, match="changes when"):
+    with pytest.raises(RuntimeError, match="structure depends on the size of n: the constant "
+                                           "2 at .*test_export.py:.* becomes a constant 1"):
         ember.export(function, ember.randn(3, 2), dynamic_dims=[{0: "n"}])
+
+
+def test_numbers_computed_from_sizes_are_rejected():
+    # An integral number is part of the program's structure ...
+    with pytest.raises(RuntimeError, match="structure depends on the size of n: the "
+                                           "constant 4 at .* becomes a constant 7"):
+        ember.export(lambda x: x / x.shape[0], ember.randn(4, 2), dynamic_dims=[{0: "n"}])
+    # ... a fractional one is a run-time scalar, which must not vary either.
+    with pytest.raises(RuntimeError, match="the value of the constant 0.375 at .* depends "
+                                           "on the size"):
+        ember.export(lambda x: x * (1.5 / x.shape[0]), ember.randn(4, 2),
+                     dynamic_dims=[{0: "n"}])
+
+
+def test_non_affine_size_names_the_op():
+    def function(x):
+        return x.reshape(-1)  # n*n elements
+
+    with pytest.raises(RuntimeError) as info:
+        ember.export(function, ember.randn(4, 4), dynamic_dims=[{0: "n", 1: "n"}])
+    message = str(info.value)
+    assert "a size of the reshape at" in message and "not an affine function" in message
+    assert f"test_export.py:{function.__code__.co_firstlineno + 1}" in message
+    assert "16 at n=4; 49 at n=7; 121 at n=11" in message
+
+
+def test_fractional_constants_are_baked_in(rng):
+    # In eager code they come from the run-time size vector; an exported
+    # program has none, so they become constants of the program.
+    program = ember.export(lambda x: x * 0.37 + 1.25, ember.randn(4, 3),
+                           dynamic_dims=[{0: "n"}])
+    text = program.program_text()
+    assert "arith.constant 3.700000e-01 : f64" in text and "tensor<1xi64>" not in text
+    x = rng.standard_normal((7, 3), dtype=np.float32)
+    np.testing.assert_allclose(program(ember.from_numpy(x)).numpy(), x * 0.37 + 1.25, **TOL)
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+        self.register_buffer("scale", ember.tensor([2.0, -1.0]))
+
+    def forward(self, x):
+        return self.linear(x) * self.scale
+
+
+def test_buffers_are_weights(rng):
+    model = Scaled()
+    program = ember.export(model, ember.randn(2, 3), dynamic_dims=[{0: "b"}])
+    assert program.weights == ["linear.weight", "linear.bias", "scale"]
+    x = rng.standard_normal((5, 3), dtype=np.float32)
+    np.testing.assert_allclose(program(ember.from_numpy(x)).numpy(), eager(model, x), **TOL)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "magic", "version", "flip"])

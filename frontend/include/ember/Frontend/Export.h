@@ -8,7 +8,7 @@
 //
 // Sizes that the graph needs besides its arguments' dims (reshape targets,
 // broadcasts) are affine functions of the symbolic input dims; the Python
-// side finds them by tracing with several sizes (see python/ember/export.py)
+// side finds them by tracing with several sizes (see python/ember/_export.py)
 // and passes them in.
 //
 //===----------------------------------------------------------------------===//
@@ -39,6 +39,14 @@ struct ExportTrace {
   /// Tensors the graph reads that are neither inputs nor weights, in the
   /// order they become arguments after the weights.
   std::vector<Tensor> constants;
+  /// Per node (plan order): a hash of its part of `key` and what it is
+  /// ("reshape at model.py:12"), to name the op where two traces differ.
+  std::vector<uint64_t> nodeHashes;
+  std::vector<std::string> nodeNames;
+  /// Per `sizes` slot: the name of the node that reads it, and whether it
+  /// holds a float constant's bits rather than a size.
+  std::vector<std::string> slotOwners;
+  std::vector<bool> slotIsScalar;
 };
 
 /// Describes the graph behind `outputs`. Every input and weight must be a

@@ -27,6 +27,9 @@ struct ViewStep {
   Shape shape;
   /// Transpose: the permutation; Slice: start..., stop..., step...
   llvm::SmallVector<int64_t, 4> ints;
+  /// Where the user took the view: its node is made later, when the view is
+  /// read, and errors should point here rather than at the read.
+  SourceLoc loc;
 };
 
 /// The node reading view `step` of `node`'s value.
