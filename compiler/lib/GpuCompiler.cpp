@@ -662,3 +662,54 @@ std::string gpuProgramMetadata(const GpuProgram &program) {
 }
 
 } // namespace ember
+
+namespace ember {
+
+GpuArtifact packGpuArtifact(const GpuProgram &program) {
+  GpuArtifact artifact;
+  artifact.target = program.target.str();
+  artifact.section = "artifact." + artifact.target;
+  std::string kernels;
+  llvm::raw_string_ostream os(kernels);
+  os << "[";
+  for (size_t i = 0; i < program.kernels.size(); ++i) {
+    const GpuKernel &kernel = program.kernels[i];
+    auto append = [&](const std::string &bytes) {
+      size_t offset = artifact.bytes.size();
+      artifact.bytes.insert(artifact.bytes.end(), bytes.begin(), bytes.end());
+      // Keep each binary 8-byte aligned (SPIR-V is read as 32-bit words).
+      artifact.bytes.resize((artifact.bytes.size() + 7) / 8 * 8, 0);
+      return offset;
+    };
+    size_t offset = append(kernel.binary);
+    os << (i ? ", " : "") << "{\"module\": \"" << kernel.module << "\", \"name\": \""
+       << kernel.name << "\", \"offset\": " << offset << ", \"size\": "
+       << kernel.binary.size() << ", \"block\": [" << kernel.block[0] << ", "
+       << kernel.block[1] << ", " << kernel.block[2] << "], \"params\": [";
+    for (size_t j = 0; j < kernel.args.size(); ++j) {
+      const GpuKernelArg &arg = kernel.args[j];
+      const char *kind = arg.kind == GpuKernelArg::Kind::Memref   ? "buffer"
+                         : arg.kind == GpuKernelArg::Kind::Index ? "index"
+                         : arg.kind == GpuKernelArg::Kind::Float ? "float"
+                                                                 : "int";
+      int bits = arg.kind == GpuKernelArg::Kind::Index ? 64
+                 : (arg.type == "f32" || arg.type == "i32") ? 32
+                                                            : 64;
+      os << (j ? ", " : "") << "{\"kind\": \"" << kind << "\", \"bits\": " << bits
+         << ", \"rank\": " << arg.rank << "}";
+    }
+    os << "]}";
+  }
+  os << "]";
+  std::string plan = program.plan;
+  while (!plan.empty() && (plan.back() == '\n' || plan.back() == ' '))
+    plan.pop_back();
+  artifact.manifestJson = "{\"target\": \"" + artifact.target +
+                          "\", \"format\": \"gpu-kernels\", \"section\": \"" +
+                          artifact.section + "\", \"checksum\": \"\", "
+                          "\"binary_format\": \"" + program.target.binaryFormat() +
+                          "\", \"kernels\": " + kernels + ", \"plan\": " + plan + "}";
+  return artifact;
+}
+
+} // namespace ember

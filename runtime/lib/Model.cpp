@@ -79,24 +79,20 @@ HostTensor Model::weight(const std::string &name) const {
                             std::shared_ptr<void>(image, nullptr));
 }
 
-std::vector<HostTensor> Model::run(const std::string &name,
-                                   const std::vector<HostTensor> &inputs) const {
-  const EntrySpec *entry = spec->findEntry(name);
-  if (!entry)
-    throw ModelError(image->label() + ": no entry named '" + name +
-                     "' (entries: " + entryNames(*spec) + ")");
-  if (inputs.size() != entry->inputs.size())
-    throw ModelError("entry '" + name + "' takes " +
-                     std::to_string(entry->inputs.size()) + " input(s), got " +
+std::vector<std::vector<int64_t>> checkEntryInputs(const EntrySpec &entry,
+                                                   const std::vector<HostTensor> &inputs) {
+  if (inputs.size() != entry.inputs.size())
+    throw ModelError("entry '" + entry.name + "' takes " +
+                     std::to_string(entry.inputs.size()) + " input(s), got " +
                      std::to_string(inputs.size()));
 
   // Bind each symbol from the first input dim that names it; check the rest.
   std::map<std::string, int64_t> bindings;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const TensorSpec &expected = entry->inputs[i];
+    const TensorSpec &expected = entry.inputs[i];
     const HostTensor &input = inputs[i];
     auto mismatch = [&](const std::string &why) {
-      throw ModelError("entry '" + name + "': input '" + expected.name +
+      throw ModelError("entry '" + entry.name + "': input '" + expected.name +
                        "': expected " + expected.str() + ", got " +
                        input.describe() + (why.empty() ? "" : " (" + why + ")"));
     };
@@ -120,19 +116,33 @@ std::vector<HostTensor> Model::run(const std::string &name,
     }
   }
 
-  std::vector<HostTensor> outputs;
-  for (const TensorSpec &output : entry->outputs) {
+  std::vector<std::vector<int64_t>> outputs;
+  for (const TensorSpec &output : entry.outputs) {
     std::vector<int64_t> shape;
     for (const DimExpr &dim : output.shape) {
       int64_t size = dim.evaluate(bindings);
       if (size < 0)
-        throw ModelError("entry '" + name + "': output '" + output.name + "' dim " +
+        throw ModelError("entry '" + entry.name + "': output '" + output.name + "' dim " +
                          dim.str() + " is negative (" + std::to_string(size) +
                          ") for these inputs");
       shape.push_back(size);
     }
-    outputs.emplace_back(output.dtype, std::move(shape));
+    outputs.push_back(std::move(shape));
   }
+
+  return outputs;
+}
+
+std::vector<HostTensor> Model::run(const std::string &name,
+                                   const std::vector<HostTensor> &inputs) const {
+  const EntrySpec *entry = spec->findEntry(name);
+  if (!entry)
+    throw ModelError(image->label() + ": no entry named '" + name +
+                     "' (entries: " + entryNames(*spec) + ")");
+  std::vector<HostTensor> outputs;
+  std::vector<std::vector<int64_t>> shapes = checkEntryInputs(*entry, inputs);
+  for (size_t i = 0; i < shapes.size(); ++i)
+    outputs.emplace_back(entry->outputs[i].dtype, std::move(shapes[i]));
 
   // Inputs, weights, outputs: the entry's calling convention.
   std::vector<BufferView> buffers;

@@ -11,6 +11,7 @@
 
 #include "ember/Compiler/AotCompiler.h"
 #include "ember/Compiler/CpuCompiler.h"
+#include "ember/Compiler/GpuCompiler.h"
 #include "ember/Compiler/ModelProgram.h"
 #include "ember/Runtime/Manifest.h"
 #include "ember/Runtime/ModelFile.h"
@@ -35,8 +36,8 @@ static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
                                       cl::cat(category));
 static cl::opt<std::string>
     targets("target", cl::init("cpu"), cl::value_desc("list"),
-            cl::desc("Comma-separated targets to compile for; this build "
-                     "supports 'cpu' (the default)"),
+            cl::desc("Comma-separated targets to compile for: cpu (the "
+                     "default), cuda:sm_XX, rocm:gfxNNN, level-zero, vulkan"),
             cl::cat(category));
 static cl::opt<std::string> outputPath("o", cl::Required,
                                        cl::value_desc("out.ember"),
@@ -88,20 +89,15 @@ void progress(const std::string &line) {
     llvm::errs() << line << "\n";
 }
 
-/// Every target is known before any work starts; GPU targets are named so
-/// the message says they are coming rather than unknown.
+/// Every target is checked before any work starts.
 bool checkTarget(llvm::StringRef target, std::string *error) {
   if (target == "cpu")
     return true;
-  if (target.starts_with("cuda:") || target.starts_with("rocm:") ||
-      target == "level-zero" || target == "vulkan") {
-    *error = "target '" + target.str() +
-             "' is not supported by this build yet (supported: cpu)";
-    return false;
-  }
+  ember::GpuTarget gpu;
+  if (ember::GpuTarget::parse(target, &gpu, error))
+    return true;
   *error = "unknown target '" + target.str() +
-           "' (supported: cpu; planned: cuda:sm_XX, rocm:gfxNNN, level-zero, "
-           "vulkan)";
+           "' (supported: cpu, cuda:sm_XX, rocm:gfxNNN, level-zero, vulkan)";
   return false;
 }
 
@@ -109,7 +105,8 @@ int run() {
   llvm::SmallVector<llvm::StringRef> targetList;
   llvm::StringRef(targets).split(targetList, ',', -1, /*KeepEmpty=*/false);
   if (targetList.empty())
-    return fail("--target is empty (supported: cpu)");
+    return fail("--target is empty (supported: cpu, cuda:sm_XX, rocm:gfxNNN, "
+                "level-zero, vulkan)");
   for (llvm::StringRef target : targetList) {
     std::string error;
     if (!checkTarget(target.trim(), &error))
@@ -134,7 +131,7 @@ int run() {
 
   Clock::time_point stageStart = Clock::now();
   DialectRegistry registry;
-  ember::registerCompilerDialects(registry);
+  ember::registerGpuCompilerDialects(registry);
   MLIRContext context(registry, MLIRContext::Threading::DISABLED);
   std::string error;
   OwningOpRef<ModuleOp> module =
@@ -149,9 +146,34 @@ int run() {
            " s");
 
   std::vector<ember::SectionData> artifacts;
-  for (llvm::StringRef target : targetList) {
-    (void)target; // only "cpu" gets here (checkTarget)
+  for (llvm::StringRef targetName : targetList) {
+    targetName = targetName.trim();
     stageStart = Clock::now();
+    if (targetName != "cpu") {
+      ember::GpuTarget target;
+      ember::GpuTarget::parse(targetName, &target, &error);
+      ember::GpuProgram program;
+      OwningOpRef<ModuleOp> copy = module->clone();
+      if (!ember::compileForGpu(*copy, target, &program, &error))
+        return fail(inputPath + ": cannot compile for " + target.str() + ": " + error);
+      ember::GpuArtifact gpu = ember::packGpuArtifact(program);
+      ember::ArtifactSpec spec;
+      spec.extra = ember::Json::parse(gpu.manifestJson);
+      spec.target = gpu.target;
+      spec.format = "gpu-kernels";
+      spec.section = gpu.section;
+      spec.checksum = ember::checksumHex(ember::xxhash64(gpu.bytes.data(), gpu.bytes.size()));
+      progress(step() + "compiled for " + target.str() + ": " +
+               std::to_string(program.kernels.size()) + " kernels (" +
+               target.binaryFormat() + "), " + megabytes(gpu.bytes.size()) + " in " +
+               llvm::formatv("{0:f2}", secondsSince(stageStart)).str() + " s");
+      llvm::erase_if(manifest.artifacts, [&](const ember::ArtifactSpec &old) {
+        return old.target == spec.target;
+      });
+      manifest.artifacts.push_back(spec);
+      artifacts.push_back({ember::SectionKind::Artifact, gpu.section, std::move(gpu.bytes)});
+      continue;
+    }
     ember::AotOptions options;
     options.cpu = cpuName;
     ember::AotArtifact artifact;
@@ -211,12 +233,16 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "ember-compile: add native code to a .ember model file\n\n"
-      "  ember-compile model.ember --target cpu -o model.cpu.ember\n\n"
+      "  ember-compile model.ember --target cpu -o model.cpu.ember\n"
+      "  ember-compile model.ember --target cpu,cuda:sm_90,rocm:gfx942,level-zero,vulkan -o all.ember\n\n"
       "Compiles the model's portable program for each target and writes a\n"
       "file with the same entries and weights plus one artifact section per\n"
       "target (an older artifact for a target is replaced). ember::Model and\n"
-      "ember-run use the artifact on hosts that have its CPU features, and\n"
-      "fall back to the portable program elsewhere.\n");
+      "ember-run use the cpu artifact on hosts that have its CPU features, and\n"
+      "fall back to the portable program elsewhere; a GPU artifact holds the\n"
+      "kernels (PTX, HSACO or SPIR-V) and their launch plan, which\n"
+      "ember::gpu::DeviceModel and `ember-run --device` run on a device of\n"
+      "that kind. No GPU is needed to compile.\n");
   try {
     return run();
   } catch (const ember::ModelError &e) {

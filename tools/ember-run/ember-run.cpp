@@ -12,6 +12,7 @@
 #include "ember/Runtime/Manifest.h"
 #include "ember/Runtime/Model.h"
 #include "ember/Runtime/ModelFile.h"
+#include "ember/Runtime/Gpu/DeviceModel.h"
 #include "ember/Runtime/Npy.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -53,6 +54,12 @@ static cl::opt<bool> noJit("no-jit",
                            cl::desc("Never JIT: fail unless the file has "
                                     "native code for this host"),
                            cl::cat(category));
+static cl::opt<std::string>
+    deviceName("device", cl::init("cpu"), cl::value_desc("kind"),
+               cl::desc("Where to run: cpu (default), vulkan, cuda, rocm or "
+                        "level-zero (the file needs that GPU artifact: "
+                        "ember-compile --target ...)"),
+               cl::cat(category));
 static cl::opt<bool> info("info",
                           cl::desc("Print the manifest (entries, shapes, "
                                    "weights, artifacts) and exit"),
@@ -188,6 +195,38 @@ void printSummary(const std::string &name, const ember::HostTensor &tensor) {
   std::printf("%s\n", count > 6 ? " ..." : "");
 }
 
+/// --device: the file's GPU artifact for that kind of device.
+int runOnDevice() {
+  ember::gpu::Backend backend;
+  try {
+    backend = ember::gpu::parseBackend(deviceName);
+  } catch (const std::invalid_argument &) {
+    return fail("unknown device '" + deviceName +
+                "' (cpu, vulkan, cuda, rocm or level-zero)");
+  }
+  std::unique_ptr<ember::gpu::Device> device = ember::gpu::openDevice(backend);
+  ember::gpu::DeviceModel model(ember::ModelFile::open(modelPath), *device);
+  const ember::EntrySpec *entry = model.manifest().findEntry(entryName);
+  if (!entry)
+    return fail(modelPath + ": no entry named '" + entryName + "'");
+  std::vector<ember::HostTensor> values;
+  for (const std::string &path : inputs)
+    values.push_back(ember::readNpy(path));
+  if (!outputs.empty() && outputs.size() != entry->outputs.size())
+    return fail("entry '" + entryName + "' has " +
+                std::to_string(entry->outputs.size()) + " outputs but " +
+                std::to_string(outputs.size()) + " --output files were given");
+  std::printf("running %s (%s on %s)\n", entryName.c_str(), model.target().c_str(),
+              device->info().name.c_str());
+  std::vector<ember::HostTensor> results = model.run(entryName, values);
+  for (size_t i = 0; i < results.size(); ++i) {
+    printSummary(entry->outputs[i].name, results[i]);
+    if (i < outputs.size())
+      ember::writeNpy(outputs[i], results[i]);
+  }
+  return 0;
+}
+
 int run() {
   if (info) {
     std::shared_ptr<ember::ModelFile> file = ember::ModelFile::open(modelPath);
@@ -199,6 +238,8 @@ int run() {
   }
   if (noNative && noJit)
     return fail("--no-native and --no-jit leave no way to run the model");
+  if (deviceName != "cpu")
+    return runOnDevice();
   ember::LoadOptions options;
   options.allowNative = !noNative;
   options.allowJit = !noJit;
@@ -235,12 +276,16 @@ int main(int argc, char **argv) {
       argc, argv,
       "ember-run: run a .ember model on .npy inputs\n\n"
       "  ember-run model.ember --input x.npy [--output y.npy] [--entry name]\n"
-      "  ember-run model.ember --info\n\n"
+      "  ember-run model.ember --info\n"
+      "  ember-run model.ember --device vulkan --input x.npy\n\n"
       "Runs the file's native code when it has some for this CPU, and\n"
-      "otherwise JIT-compiles its portable program.\n");
+      "otherwise JIT-compiles its portable program. With --device, runs the\n"
+      "file's GPU artifact for that kind of device (ember-compile --target).\n");
   try {
     return run();
   } catch (const ember::ModelError &e) {
+    return fail(e.what());
+  } catch (const ember::gpu::DeviceError &e) {
     return fail(e.what());
   }
 }

@@ -102,6 +102,20 @@ bool compileForGpu(mlir::ModuleOp module, const GpuTarget &target,
 /// The launch metadata of `program` as JSON (kernels, blocks, arguments).
 std::string gpuProgramMetadata(const GpuProgram &program);
 
+/// A model file's artifact for a GPU target: the kernels' binaries back to
+/// back (`bytes`), and the manifest entry describing them (format
+/// "gpu-kernels", target, section "artifact.<target>", and in its extra
+/// keys the binary format, each kernel's offset, size and parameters, and
+/// the launch plan). See docs/model-format.md.
+struct GpuArtifact {
+  std::string target;
+  std::string section;
+  std::vector<uint8_t> bytes;
+  /// The manifest's artifact object (JSON text).
+  std::string manifestJson;
+};
+GpuArtifact packGpuArtifact(const GpuProgram &program);
+
 } // namespace ember
 
 #endif // EMBER_COMPILER_GPUCOMPILER_H

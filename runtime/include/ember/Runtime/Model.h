@@ -88,6 +88,12 @@ private:
   std::shared_ptr<Executable> code;
 };
 
+/// Checks `inputs` against `entry` (count, dtypes, ranks, static dims, one
+/// size per symbol) and returns each output's shape; throws ModelError
+/// naming the input and both shapes. Every executor (CPU, GPU) calls it.
+std::vector<std::vector<int64_t>> checkEntryInputs(const EntrySpec &entry,
+                                                   const std::vector<HostTensor> &inputs);
+
 /// Loads the "cpu" artifact of `file` if it fits this host; null (with
 /// `*why` set) when there is none or the host lacks a feature; throws
 /// ModelError when the artifact is present but broken (checksum, dlopen,

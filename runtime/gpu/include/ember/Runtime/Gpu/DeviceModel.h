@@ -1,0 +1,65 @@
+//===- DeviceModel.h - run a .ember model on a GPU ---------------*- C++ -*-===//
+//
+//   auto device = ember::gpu::openDevice(ember::gpu::Backend::Vulkan);
+//   ember::gpu::DeviceModel model(ember::ModelFile::open("m.ember"), *device);
+//   std::vector<ember::HostTensor> ys = model.forward({x});
+//
+// Picks the file's artifact for the device's kind (from `ember-compile
+// --target vulkan`, `level-zero`, `cuda:sm_XX` — PTX, which the driver
+// compiles for the actual GPU — or `rocm:gfxNNN`), checks its checksum
+// against the manifest, loads its kernels, uploads the weights once, and
+// runs the launch plan per call (inputs copied in, outputs copied out).
+// No LLVM: the runtime only.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_RUNTIME_GPU_DEVICEMODEL_H
+#define EMBER_RUNTIME_GPU_DEVICEMODEL_H
+
+#include "ember/Runtime/Gpu/Program.h"
+#include "ember/Runtime/HostTensor.h"
+#include "ember/Runtime/Manifest.h"
+#include "ember/Runtime/ModelFile.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ember {
+namespace gpu {
+
+class DeviceModel {
+public:
+  /// Throws ModelError when the file has no artifact for the device's kind
+  /// (naming the ember-compile target to add) or a corrupt one, and
+  /// DeviceError when the device rejects it.
+  DeviceModel(std::shared_ptr<ModelFile> file, Device &device);
+  ~DeviceModel();
+
+  std::vector<HostTensor> forward(const std::vector<HostTensor> &inputs);
+  /// Checks `inputs` like ember::Model (ModelError naming shapes), then runs.
+  std::vector<HostTensor> run(const std::string &entry,
+                              const std::vector<HostTensor> &inputs);
+
+  const Manifest &manifest() const { return spec; }
+  /// The artifact's target ("vulkan", "cuda:sm_90", ...).
+  const std::string &target() const { return artifactTarget; }
+
+private:
+  std::shared_ptr<ModelFile> file;
+  Manifest spec;
+  Device &device;
+  std::string artifactTarget;
+  std::unique_ptr<Program> program;
+  std::map<std::string, ProgramBuffer> weights;
+};
+
+/// The artifact target names that fit a device of `backend`: "vulkan",
+/// "level-zero", "cuda:" or "rocm:" (prefixes).
+std::string artifactTargetPrefix(Backend backend);
+
+} // namespace gpu
+} // namespace ember
+
+#endif // EMBER_RUNTIME_GPU_DEVICEMODEL_H

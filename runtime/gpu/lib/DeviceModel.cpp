@@ -1,0 +1,172 @@
+//===- DeviceModel.cpp - a model file's GPU artifact on a device -----------===//
+
+#include "ember/Runtime/Gpu/DeviceModel.h"
+
+#include "ember/Runtime/Model.h"
+
+namespace ember {
+namespace gpu {
+
+std::string artifactTargetPrefix(Backend backend) {
+  switch (backend) {
+  case Backend::Vulkan:
+    return "vulkan";
+  case Backend::LevelZero:
+    return "level-zero";
+  case Backend::Cuda:
+    return "cuda:";
+  case Backend::Rocm:
+    return "rocm:";
+  }
+  return "";
+}
+
+namespace {
+
+ProgramParam::Kind paramKind(const std::string &kind, const std::string &where) {
+  if (kind == "buffer")
+    return ProgramParam::Kind::Buffer;
+  if (kind == "index")
+    return ProgramParam::Kind::Index;
+  if (kind == "int")
+    return ProgramParam::Kind::Int;
+  if (kind == "float")
+    return ProgramParam::Kind::Float;
+  throw ModelError(where + ": unknown kernel parameter kind '" + kind + "'");
+}
+
+} // namespace
+
+DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device)
+    : file(std::move(modelFile)), device(device) {
+  const SectionView *weightSection = file->find("weights");
+  spec = parseManifest(file->manifestText(), weightSection ? weightSection->size : 0);
+  std::string prefix = artifactTargetPrefix(device.backend());
+  const ArtifactSpec *artifact = nullptr;
+  for (const ArtifactSpec &candidate : spec.artifacts)
+    if (candidate.target.rfind(prefix, 0) == 0 && candidate.format == "gpu-kernels")
+      artifact = &candidate;
+  std::string label = file->label();
+  if (!artifact)
+    throw ModelError(label + ": no " + backendName(device.backend()) +
+                     " code in this file; add it with `ember-compile " + label +
+                     " --target " +
+                     (prefix.back() == ':' ? prefix + (prefix == "cuda:" ? "sm_90" : "gfx942")
+                                           : prefix) +
+                     " -o OUT.ember`");
+  artifactTarget = artifact->target;
+  std::string where = label + ": artifact '" + artifact->section + "'";
+  const SectionView *section = file->find(artifact->section);
+  if (!section || section->kind != SectionKind::Artifact)
+    throw ModelError(where + ": the section is missing");
+  if (artifact->checksum != checksumHex(section->checksum))
+    throw ModelError(where + ": checksum " + checksumHex(section->checksum) +
+                     " does not match the manifest's " + artifact->checksum +
+                     "; refusing to run this code");
+
+  const Json &extra = artifact->extra;
+  std::string format = extra.at("binary_format", where.c_str()).asString("binary_format");
+  ModuleFormat moduleFormat = format == "ptx"     ? ModuleFormat::Ptx
+                              : format == "hsaco" ? ModuleFormat::Hsaco
+                              : format == "spirv" ? ModuleFormat::Spirv
+                                                  : throw ModelError(where + ": unknown binary format '" + format + "'");
+  std::vector<ProgramKernel> kernels;
+  for (const Json &k : extra.at("kernels", where.c_str()).asArray("kernels")) {
+    ProgramKernel kernel;
+    kernel.module = k.at("module", "a kernel").asString("module");
+    kernel.name = k.at("name", "a kernel").asString("name");
+    kernel.format = moduleFormat;
+    int64_t offset = k.at("offset", "a kernel").asInt("offset");
+    int64_t size = k.at("size", "a kernel").asInt("size");
+    if (offset < 0 || size < 0 || static_cast<uint64_t>(offset) > section->size ||
+        static_cast<uint64_t>(size) > section->size - offset)
+      throw ModelError(where + ": kernel '" + kernel.module + "' lies outside the section");
+    kernel.binary.assign(reinterpret_cast<const char *>(section->data) + offset, size);
+    for (const Json &p : k.at("params", "a kernel").asArray("params")) {
+      ProgramParam param;
+      param.kind = paramKind(p.at("kind", "a parameter").asString("kind"), where);
+      param.bits = static_cast<int>(p.at("bits", "a parameter").asInt("bits"));
+      param.rank = static_cast<int>(p.at("rank", "a parameter").asInt("rank"));
+      kernel.params.push_back(param);
+    }
+    kernels.push_back(std::move(kernel));
+  }
+  program = std::make_unique<Program>(device, std::move(kernels),
+                                      extra.at("plan", where.c_str()).dump());
+
+  // Weights go to the device once.
+  Stream &stream = device.defaultStream();
+  for (const WeightSpec &weight : spec.weights) {
+    ProgramBuffer buffer;
+    buffer.shape = weight.shape;
+    buffer.elementBytes = elementSize(weight.dtype);
+    buffer.buffer = device.allocate(std::max<uint64_t>(1, weight.size));
+    if (weight.size)
+      device.copyToDevice(buffer.buffer, 0, weightSection->data + weight.offset,
+                          weight.size, stream);
+    weights[weight.name] = buffer;
+  }
+  stream.synchronize();
+}
+
+DeviceModel::~DeviceModel() {
+  for (auto &[name, buffer] : weights)
+    device.free(buffer.buffer);
+}
+
+std::vector<HostTensor> DeviceModel::forward(const std::vector<HostTensor> &inputs) {
+  return run("forward", inputs);
+}
+
+std::vector<HostTensor> DeviceModel::run(const std::string &name,
+                                         const std::vector<HostTensor> &inputs) {
+  const EntrySpec *entry = spec.findEntry(name);
+  if (!entry)
+    throw ModelError(file->label() + ": no entry named '" + name + "'");
+  std::vector<std::vector<int64_t>> shapes = checkEntryInputs(*entry, inputs);
+  Stream &stream = device.defaultStream();
+  std::vector<ProgramBuffer> buffers;
+  std::vector<DeviceBuffer> owned;
+  auto upload = [&](const HostTensor &tensor) {
+    ProgramBuffer buffer;
+    buffer.shape = tensor.shape();
+    buffer.elementBytes = elementSize(tensor.dtype());
+    buffer.buffer = device.allocate(std::max<size_t>(1, tensor.bytes()));
+    owned.push_back(buffer.buffer);
+    if (tensor.bytes())
+      device.copyToDevice(buffer.buffer, 0, tensor.data(), tensor.bytes(), stream);
+    return buffer;
+  };
+  for (const HostTensor &input : inputs)
+    buffers.push_back(upload(input));
+  for (const std::string &weight : entry->weights)
+    buffers.push_back(weights.at(weight));
+  std::vector<HostTensor> outputs;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    outputs.emplace_back(entry->outputs[i].dtype, shapes[i]);
+    ProgramBuffer buffer;
+    buffer.shape = shapes[i];
+    buffer.elementBytes = elementSize(entry->outputs[i].dtype);
+    buffer.buffer = device.allocate(std::max<size_t>(1, outputs.back().bytes()));
+    owned.push_back(buffer.buffer);
+    buffers.push_back(buffer);
+  }
+  try {
+    // The program's function is the entry's compiled (prefixed) name.
+    program->run("ember_entry_" + name, buffers, stream);
+    for (size_t i = 0; i < outputs.size(); ++i)
+      if (outputs[i].bytes())
+        device.copyToHost(outputs[i].data(), buffers[inputs.size() + entry->weights.size() + i].buffer,
+                          0, outputs[i].bytes(), stream);
+  } catch (...) {
+    for (DeviceBuffer &buffer : owned)
+      device.free(buffer);
+    throw;
+  }
+  for (DeviceBuffer &buffer : owned)
+    device.free(buffer);
+  return outputs;
+}
+
+} // namespace gpu
+} // namespace ember
