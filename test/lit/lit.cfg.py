@@ -28,3 +28,10 @@ for tool, fallback in (("ptxas", "/usr/local/cuda/bin/ptxas"), ("spirv-val", Non
         config.available_features.add(tool)
         # Appended: the LLVM 22 tools earlier on PATH must stay first.
         config.environment["PATH"] += os.pathsep + os.path.dirname(found)
+# Vulkan runs on Mesa's lavapipe where it is installed (scripts/setup):
+# only that driver, without the on-disk shader cache.
+lavapipe = "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"
+if os.path.exists(lavapipe):
+    config.available_features.add("vulkan")
+    config.environment["VK_ICD_FILENAMES"] = lavapipe
+    config.environment["MESA_SHADER_CACHE_DISABLE"] = "true"

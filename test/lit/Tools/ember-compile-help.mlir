@@ -2,9 +2,11 @@
 
 // CHECK: ember-compile: add native code to a .ember model file
 // CHECK: ember-compile model.ember --target cpu -o model.cpu.ember
+// CHECK: ember-compile model.ember --target cpu,cuda:sm_90,rocm:gfx942,level-zero,vulkan -o all.ember
+// CHECK: No GPU is needed to compile.
 // CHECK: --cpu=<name>
 // CHECK-SAME: CPU to generate code for
 // CHECK: -o <out.ember>
 // CHECK: --quiet
 // CHECK: --target=<list>
-// CHECK-SAME: supports 'cpu'
+// CHECK-SAME: cpu (the default), cuda:sm_XX, rocm:gfxNNN, level-zero, vulkan
