@@ -266,9 +266,13 @@ def _resized(inputs, symbols_of_input, new_sizes):
         shape = list(x.shape)
         for dim, symbol in symbols.items():
             shape[dim] = new_sizes[symbol]
-        # From NumPy: computed at once, without a sync, which would compute
-        # the earlier traces' outputs too.
-        result.append(_ember.from_numpy(np.zeros(shape, dtype=x.numpy().dtype)))
+        # Computed at once, without a sync, which would compute the earlier
+        # traces' outputs too. NumPy has no bfloat16: those stay uninitialized
+        # (a trace reads no values).
+        if x.dtype == _ember.bfloat16:
+            result.append(_ember.empty(*shape, dtype=x.dtype))
+        else:
+            result.append(_ember.from_numpy(np.zeros(shape, dtype=x.numpy().dtype)))
     return result
 
 

@@ -180,6 +180,15 @@ def test_other_dtypes(rng, dtype):
     np.testing.assert_array_equal(greater.numpy(), expected_greater)
 
 
+def test_bfloat16_inputs(rng):
+    # NumPy has no bfloat16: the extra traces at other sizes must not need it.
+    program = ember.export(lambda x: (x * 2).float(), ember.randn(4, 3).to(ember.bfloat16),
+                           dynamic_dims=[{0: "n"}])
+    assert program.input_specs[0] == ("x", "bfloat16", ("n", 3))
+    x = ember.from_numpy(rng.standard_normal((6, 3), dtype=np.float32)).to(ember.bfloat16)
+    np.testing.assert_array_equal(program(x).numpy(), (x.float() * 2).numpy())
+
+
 def test_static_program_rejects_other_sizes(rng):
     program = ember.export(lambda x: x.relu(), ember.randn(3, 4))
     assert program.input_specs[0].shape == (3, 4)
