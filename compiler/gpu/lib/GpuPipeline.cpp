@@ -73,6 +73,7 @@ void buildGpuTargetPipeline(OpPassManager &pm, const GpuTarget &target) {
     attach.features = "+ptx80";
     pm.addPass(createGpuNVVMAttachTarget(attach));
     pm.addPass(createEmberGpuBareBuffers());
+    pm.addPass(createEmberGpuLegalizeMath());
     OpPassManager &kernels = pm.nest<mlir::gpu::GPUModuleOp>();
     kernels.addPass(createLowerAffinePass());
     kernels.addPass(createSCFToControlFlowPass());
@@ -90,7 +91,7 @@ void buildGpuTargetPipeline(OpPassManager &pm, const GpuTarget &target) {
     attach.chip = target.chip;
     pm.addPass(createGpuROCDLAttachTarget(attach));
     pm.addPass(createEmberGpuBareBuffers());
-    pm.addPass(createEmberGpuExpandFloor());
+    pm.addPass(createEmberGpuLegalizeMath());
     OpPassManager &kernels = pm.nest<mlir::gpu::GPUModuleOp>();
     kernels.addPass(createLowerAffinePass());
     kernels.addPass(createSCFToControlFlowPass());

@@ -502,8 +502,13 @@ private:
     Value row = add(b, loc, mul(b, loc, launch.getBlockIds().y, tile), ty);
     Value col = add(b, loc, mul(b, loc, launch.getBlockIds().x, tile), tx);
     SmallVector<Value> dims(op.getNumLoops());
+    // Clamped, which also makes `batch` a kernel argument, so the metadata
+    // can state grid z over it.
+    Value batchIndex = arith::MinUIOp::create(
+        b, loc, launch.getBlockIds().z,
+        arith::SubIOp::create(b, loc, batch, cst(b, loc, 1)));
     for (auto [d, coord] :
-         llvm::zip(c.batch, delinearize(b, loc, launch.getBlockIds().z, batchSizes)))
+         llvm::zip(c.batch, delinearize(b, loc, batchIndex, batchSizes)))
       dims[d] = coord;
     auto less = [&](Value x, Value y) -> Value {
       return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);

@@ -4,9 +4,9 @@
 // (`memref<?xT>`), `index` scalars and workgroup attributions. Each target
 // wants them a little differently:
 //
-//   NVVM, ROCDL  one pointer per buffer (`ember-gpu-bare-buffers`); ROCDL
-//                also has no floor without ROCm's device libraries
-//                (`ember-gpu-expand-floor`)
+//   NVVM, ROCDL  one pointer per buffer (`ember-gpu-bare-buffers`); no
+//                math op may become a device-library call
+//                (`ember-gpu-legalize-math`)
 //   SPIR-V       an entry point ABI, workgroup memory as `memref.alloc`s,
 //                and for Vulkan storage-buffer bindings plus one
 //                push-constant block for the scalars (`ember-gpu-spirv-abi`,
@@ -21,8 +21,8 @@
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVAttributes.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVDialect.h"
@@ -32,10 +32,12 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/BitVector.h"
 
+#include <cmath>
+
 namespace ember::gpu {
 #define GEN_PASS_DEF_EMBERGPUDROPHOST
 #define GEN_PASS_DEF_EMBERGPUBAREBUFFERS
-#define GEN_PASS_DEF_EMBERGPUEXPANDFLOOR
+#define GEN_PASS_DEF_EMBERGPULEGALIZEMATH
 #define GEN_PASS_DEF_EMBERGPUSPIRVABI
 #define GEN_PASS_DEF_EMBERSPIRVUNBINDPUSHCONSTANTS
 #include "ember/Compiler/Gpu/Passes.h.inc"
@@ -98,25 +100,72 @@ struct EmberGpuBareBuffers
   }
 };
 
-/// floor(x) = -ceil(-x); ceil is then expanded by upstream's patterns.
-struct FloorAsCeil : OpRewritePattern<math::FloorOp> {
+/// floor(x) = t - (t > x), t = sitofp(fptosi(x)); x itself when |x| is
+/// large enough to be integral already (2^23 for f32, 2^52 for f64) or NaN.
+/// ceil(x) = -floor(-x).
+Value expandFloor(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<FloatType>(x.getType());
+  auto constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
+  };
+  Value truncated = arith::SIToFPOp::create(
+      b, loc, type, arith::FPToSIOp::create(b, loc, b.getI64Type(), x));
+  Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                      truncated, x);
+  Value floor = arith::SubFOp::create(
+      b, loc, truncated,
+      arith::SelectOp::create(b, loc, above, constant(1.0), constant(0.0)));
+  double integral = std::ldexp(1.0, type.getFPMantissaWidth() - 1);
+  Value inRange = arith::AndIOp::create(
+      b, loc,
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x,
+                            constant(integral)),
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x,
+                            constant(-integral)));
+  return arith::SelectOp::create(b, loc, inRange, floor, x);
+}
+
+struct ExpandFloor : OpRewritePattern<math::FloorOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(math::FloorOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value negated = arith::NegFOp::create(rewriter, loc, op.getOperand());
-    Value ceil = math::CeilOp::create(rewriter, loc, negated);
-    rewriter.replaceOpWithNewOp<arith::NegFOp>(op, ceil);
+    rewriter.replaceOp(op, expandFloor(rewriter, op.getLoc(), op.getOperand()));
     return success();
   }
 };
 
-struct EmberGpuExpandFloor
-    : ember::gpu::impl::EmberGpuExpandFloorBase<EmberGpuExpandFloor> {
+struct ExpandCeil : OpRewritePattern<math::CeilOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(math::CeilOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value negated = arith::NegFOp::create(rewriter, loc, op.getOperand());
+    rewriter.replaceOpWithNewOp<arith::NegFOp>(
+        op, expandFloor(rewriter, loc, negated));
+    return success();
+  }
+};
+
+/// A math op as the LLVM intrinsic op of the same operands.
+template <typename MathOp, typename IntrinsicOp>
+struct AsIntrinsic : OpRewritePattern<MathOp> {
+  using OpRewritePattern<MathOp>::OpRewritePattern;
+  LogicalResult matchAndRewrite(MathOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<IntrinsicOp>(op, op->getResultTypes(),
+                                             op->getOperands());
+    return success();
+  }
+};
+
+struct EmberGpuLegalizeMath
+    : ember::gpu::impl::EmberGpuLegalizeMathBase<EmberGpuLegalizeMath> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FloorAsCeil>(&getContext());
-    math::populateExpansionPatterns(patterns, {"ceil"});
+    patterns.add<ExpandFloor, ExpandCeil, AsIntrinsic<math::FmaOp, LLVM::FMAOp>,
+                 AsIntrinsic<math::AbsFOp, LLVM::FAbsOp>,
+                 AsIntrinsic<math::CopySignOp, LLVM::CopySignOp>>(
+        &getContext());
     FrozenRewritePatternSet frozen(std::move(patterns));
     for (auto module : getOperation().getOps<gpu::GPUModuleOp>())
       if (failed(applyPatternsGreedily(module, frozen)))

@@ -87,15 +87,22 @@ def EmberGpuBareBuffers : Pass<"ember-gpu-bare-buffers", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::memref::MemRefDialect", "mlir::arith::ArithDialect"];
 }
 
-def EmberGpuExpandFloor : Pass<"ember-gpu-expand-floor", "mlir::ModuleOp"> {
-  let summary = "Expand math.floor/ceil into conversions (ROCDL)";
+def EmberGpuLegalizeMath : Pass<"ember-gpu-legalize-math", "mlir::ModuleOp"> {
+  let summary = "Keep NVVM/ROCDL kernels free of libdevice and ocml calls";
   let description = [{
-    `convert-gpu-to-rocdl` turns `math.floor` into `__ocml_floor_*`, which
-    needs ROCm's device libraries (and marks `llvm.intr.floor` illegal).
-    `floor(x) = -ceil(-x)`, and `math.ceil` is expanded by upstream's
-    `fptosi`/`sitofp` expansion, inside `gpu.module`s only.
+    `convert-gpu-to-nvvm` and `convert-gpu-to-rocdl` turn several math ops
+    into calls into the vendors' device libraries (`__nv_fmaf`,
+    `__nv_floorf`, `__ocml_floor_f32`, ...), which are not linked here and
+    which `llvm.intr.floor`/`copysign` are not allowed to bypass. Inside
+    `gpu.module`s: `floor(x) = t - (t > x)` with `t = sitofp(fptosi(x))`
+    (x itself when |x| >= 2^23 (f32) / 2^52 (f64) or NaN), `ceil(x) =
+    -floor(-x)`; `math.fma`, `math.absf` and `math.copysign` become the LLVM
+    intrinsics both back ends select natively (`fma.rn.f32`, `v_fma_f32`).
   }];
-  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+    "mlir::LLVM::LLVMDialect"
+  ];
 }
 
 def EmberGpuSpirvAbi : Pass<"ember-gpu-spirv-abi", "mlir::ModuleOp"> {
