@@ -377,8 +377,12 @@ private:
   }
 
   static int64_t elementBytes(Type type) {
-    auto memref = cast<MemRefType>(type);
-    return std::max<int64_t>(1, memref.getElementTypeBitWidth() / 8);
+    Type element = cast<MemRefType>(type).getElementType();
+    if (element.isIndex())
+      return 8;
+    if (!element.isIntOrFloat())
+      return 0;
+    return std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
   }
 
   /// One instruction as JSON; empty text for ops without effect here.
@@ -394,9 +398,11 @@ private:
         return true;
       }
       if (auto real = dyn_cast<FloatAttr>(constant.getValue())) {
-        char buffer[64];
-        snprintf(buffer, sizeof(buffer), "%.17g", real.getValueAsDouble());
-        text = head("float") + ", \"value\": " + buffer + ", \"bits\": " +
+        // The double's bits: JSON has no inf or nan (a max's initial value).
+        double value = real.getValueAsDouble();
+        int64_t raw;
+        memcpy(&raw, &value, sizeof(raw));
+        text = head("float") + ", \"raw\": " + std::to_string(raw) + ", \"bits\": " +
                std::to_string(real.getType().getIntOrFloatBitWidth()) + "}";
         return true;
       }
@@ -425,11 +431,35 @@ private:
         text = head(kind) + "}";
         return true;
       }
+    auto scalarKind = [](Type type) {
+      unsigned bits = type.isIndex() ? 64 : type.isIntOrFloat() ? type.getIntOrFloatBitWidth() : 0;
+      return std::string(", \"kind\": \"") + (isa<FloatType>(type) ? "float" : "int") +
+             "\", \"bits\": " + std::to_string(bits);
+    };
+    if (auto load = dyn_cast<memref::LoadOp>(op)) {
+      text = head("load") + scalarKind(load.getType()) + "}";
+      return true;
+    }
+    if (auto store = dyn_cast<memref::StoreOp>(op)) {
+      text = head("store") + scalarKind(store.getValueToStore().getType()) + "}";
+      return true;
+    }
+    if (isa<arith::BitcastOp, arith::TruncFOp, arith::ExtFOp, arith::SIToFPOp,
+            arith::FPToSIOp>(op)) {
+      std::string kind = isa<arith::BitcastOp>(op)   ? "bitcast"
+                         : isa<arith::SIToFPOp>(op) ? "sitofp"
+                         : isa<arith::FPToSIOp>(op) ? "fptosi"
+                                                    : "convertf";
+      text = head(kind.c_str()) + scalarKind(op.getResult(0).getType()) + "}";
+      return true;
+    }
     if (auto dim = dyn_cast<memref::DimOp>(op)) {
       text = head("dim") + "}";
       return true;
     }
     if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      if (!elementBytes(alloc.getType()))
+        return false;
       text = head("alloc") + ", \"shape\": " + ints(alloc.getType().getShape()) +
              ", \"element_bytes\": " + std::to_string(elementBytes(alloc.getType())) + "}";
       return true;
@@ -467,6 +497,20 @@ private:
     if (auto collapse = dyn_cast<memref::CollapseShapeOp>(op)) {
       text = head("collapse") + ", \"groups\": " +
              reassociation(collapse.getReassociationIndices()) + "}";
+      return true;
+    }
+    if (auto subview = dyn_cast<memref::SubViewOp>(op)) {
+      SmallVector<int64_t> dropped;
+      for (unsigned d : subview.getDroppedDims().set_bits())
+        dropped.push_back(d);
+      text = head("subview") + ", \"offsets\": " + ints(subview.getStaticOffsets()) +
+             ", \"sizes\": " + ints(subview.getStaticSizes()) + ", \"strides\": " +
+             ints(subview.getStaticStrides()) + ", \"dropped\": " + ints(dropped) + "}";
+      return true;
+    }
+    if (auto reshape = dyn_cast<memref::ReshapeOp>(op)) {
+      text = head("reshape") + ", \"shape\": " +
+             ints(reshape.getResult().getType().getShape()) + "}";
       return true;
     }
     if (isa<memref::CopyOp>(op)) {

@@ -32,6 +32,22 @@ namespace {
 struct EmberTileParallelLoopsPass
     : ember::impl::EmberTileParallelLoopsBase<EmberTileParallelLoopsPass> {
   void runOnOperation() override {
+    // A loop nest without parallel dims (a reduction to one value) runs as
+    // one thread: wrap it in a single-iteration parallel loop so that it
+    // becomes a kernel instead of host code.
+    SmallVector<scf::ForOp> sequential;
+    for (Operation &op : getOperation().getBody().front())
+      if (auto loop = dyn_cast<scf::ForOp>(op))
+        sequential.push_back(loop);
+    for (scf::ForOp loop : sequential) {
+      OpBuilder b(loop);
+      Location loc = loop.getLoc();
+      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+      Value one = arith::ConstantIndexOp::create(b, loc, 1);
+      auto wrapper = scf::ParallelOp::create(b, loc, ValueRange{zero}, ValueRange{one},
+                                             ValueRange{one});
+      loop->moveBefore(wrapper.getBody()->getTerminator());
+    }
     SmallVector<scf::ParallelOp> outermost;
     getOperation().walk([&](scf::ParallelOp loop) {
       if (!loop->getParentOfType<scf::ParallelOp>())
@@ -79,16 +95,17 @@ struct FlatBuffer {
 struct EmberFlattenBuffersPass
     : ember::impl::EmberFlattenBuffersBase<EmberFlattenBuffersPass> {
   void runOnOperation() override {
-    // Every access, with the outermost parallel loop around it.
-    SmallVector<std::pair<Operation *, scf::ParallelOp>> accesses;
+    // Every access, with the outermost loop around it (a parallel loop, or
+    // a sequential nest that ember-tile-parallel-loops will make a kernel).
+    SmallVector<std::pair<Operation *, Operation *>> accesses;
     getOperation().walk([&](Operation *op) {
       if (!isa<memref::LoadOp, memref::StoreOp>(op))
         return;
-      scf::ParallelOp outermost;
+      Operation *outermost = nullptr;
       for (Operation *parent = op->getParentOp(); parent;
            parent = parent->getParentOp())
-        if (auto loop = dyn_cast<scf::ParallelOp>(parent))
-          outermost = loop;
+        if (isa<scf::ParallelOp, scf::ForOp>(parent))
+          outermost = parent;
       if (outermost)
         accesses.push_back({op, outermost});
     });
@@ -101,11 +118,11 @@ struct EmberFlattenBuffersPass
       // Defined inside the loop: not a buffer the host can pass.
       if (loop->isAncestor(buffer.getParentBlock()->getParentOp()))
         continue;
-      auto key = std::make_pair(buffer, loop.getOperation());
+      auto key = std::make_pair(buffer, loop);
       auto it = views.find(key);
       if (it == views.end()) {
         OpBuilder b(loop);
-        Location loc = loop.getLoc();
+        Location loc = loop->getLoc();
         auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
         FlatBuffer view;
         view.offset = metadata.getOffset();
@@ -173,6 +190,15 @@ struct EmberSinkLaunchConstantsPass
 struct EmberParallelDimsFirstPass
     : ember::impl::EmberParallelDimsFirstBase<EmberParallelDimsFirstPass> {
   void runOnOperation() override {
+    // Copies between buffers become linalg copies, so that they run as
+    // kernels (a strided copy cannot be one device-to-device transfer).
+    SmallVector<memref::CopyOp> copies;
+    getOperation().walk([&](memref::CopyOp op) { copies.push_back(op); });
+    for (memref::CopyOp copy : copies) {
+      OpBuilder b(copy);
+      linalg::CopyOp::create(b, copy.getLoc(), copy.getSource(), copy.getTarget());
+      copy.erase();
+    }
     SmallVector<linalg::GenericOp> generics;
     getOperation().walk([&](linalg::GenericOp op) { generics.push_back(op); });
     IRRewriter rewriter(&getContext());

@@ -3,9 +3,60 @@
 #include "ember/Frontend/Graph.h"
 
 #include "ember/Frontend/Error.h"
+#include "ember/Runtime/Gpu/Device.h"
 #include "ember/Runtime/HostAllocator.h"
 
+#include <cstring>
+#include <map>
+#include <mutex>
+
 namespace ember {
+
+const char *deviceKindName(DeviceKind kind) {
+  switch (kind) {
+  case DeviceKind::Cpu:
+    return "cpu";
+  case DeviceKind::Vulkan:
+    return "vulkan";
+  case DeviceKind::Cuda:
+    return "cuda";
+  case DeviceKind::Rocm:
+    return "rocm";
+  case DeviceKind::LevelZero:
+    return "xpu";
+  }
+  return "?";
+}
+
+static gpu::Backend backendOf(DeviceKind kind) {
+  switch (kind) {
+  case DeviceKind::Cuda:
+    return gpu::Backend::Cuda;
+  case DeviceKind::Rocm:
+    return gpu::Backend::Rocm;
+  case DeviceKind::LevelZero:
+    return gpu::Backend::LevelZero;
+  default:
+    return gpu::Backend::Vulkan;
+  }
+}
+
+gpu::Device &gpuDevice(DeviceKind kind) {
+  // Opened once and kept for the process: device memory of live tensors
+  // refers to it.
+  static std::mutex mutex;
+  static auto *devices = new std::map<DeviceKind, std::unique_ptr<gpu::Device>>;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<gpu::Device> &device = (*devices)[kind];
+  if (!device) {
+    try {
+      device = gpu::openDevice(backendOf(kind));
+    } catch (const gpu::DeviceError &error) {
+      runtimeError(error.what());
+    }
+  }
+  return *device;
+}
 
 int64_t shapeNumel(llvm::ArrayRef<int64_t> shape) {
   int64_t n = 1;
@@ -46,7 +97,21 @@ Buffer::Buffer(void *external, size_t bytes,
       externallyVisible(std::move(externallyVisible)),
       release(std::move(release)) {}
 
+Buffer::Buffer(DeviceKind kind, size_t bytes)
+    : data(nullptr), bytes(bytes), device(kind), deviceBytes(bytes) {
+  try {
+    deviceHandle = gpuDevice(kind).allocate(std::max<size_t>(bytes, 1)).handle;
+  } catch (const gpu::DeviceError &error) {
+    runtimeError(error.what());
+  }
+}
+
 Buffer::~Buffer() {
+  if (device != DeviceKind::Cpu) {
+    gpu::DeviceBuffer buffer{deviceHandle, std::max<size_t>(deviceBytes, 1)};
+    gpuDevice(device).free(buffer);
+    return;
+  }
   if (release)
     release();
   else
@@ -79,6 +144,22 @@ NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
   node->shape.assign(shape.begin(), shape.end());
   node->inputs.assign(inputs.begin(), inputs.end());
   node->loc = currentLocation();
+  // The device of the first tensor operand; every other must agree (a
+  // scalar constant goes wherever it is used).
+  bool placed = false;
+  for (const NodeRef &input : inputs) {
+    if (input->op == OpCode::Constant)
+      continue;
+    if (!placed) {
+      node->device = input->device;
+      placed = true;
+    } else if (input->device != node->device) {
+      runtimeError(std::string("Expected all tensors to be on the same device, but found "
+                               "at least two devices, ") +
+                   deviceKindName(node->device) + " and " + deviceKindName(input->device) +
+                   "! (in " + opName(op) + ")");
+    }
+  }
   if (gradEnabled())
     for (const NodeRef &input : inputs)
       node->requiresGrad |= input->requiresGrad;
@@ -99,6 +180,45 @@ StorageRef allocateStorage(DType dtype, llvm::ArrayRef<int64_t> shape) {
   return storage;
 }
 
+StorageRef copyStorageTo(Storage &source, DeviceKind kind) {
+  materialize(source);
+  auto storage = std::make_shared<Storage>();
+  storage->dtype = source.dtype;
+  storage->shape = source.shape;
+  storage->device = kind;
+  size_t bytes = shapeNumel(source.shape) * dtypeSize(source.dtype);
+  const Buffer &from = *source.buffer;
+  try {
+    if (kind == DeviceKind::Cpu) {
+      storage->buffer = std::make_shared<Buffer>(bytes);
+      if (from.device == DeviceKind::Cpu) {
+        memcpy(storage->buffer->data, from.data, bytes);
+      } else if (bytes) {
+        gpu::Device &device = gpuDevice(from.device);
+        device.copyToHost(storage->buffer->data, {from.deviceHandle, from.deviceBytes}, 0,
+                          bytes, device.defaultStream());
+      }
+      return storage;
+    }
+    storage->buffer = std::make_shared<Buffer>(kind, bytes);
+    gpu::Device &device = gpuDevice(kind);
+    gpu::DeviceBuffer to{storage->buffer->deviceHandle, storage->buffer->deviceBytes};
+    if (!bytes)
+      return storage;
+    if (from.device == DeviceKind::Cpu)
+      device.copyToDevice(to, 0, from.data, bytes, device.defaultStream());
+    else if (from.device == kind)
+      device.copyOnDevice(to, 0, {from.deviceHandle, from.deviceBytes}, 0, bytes,
+                          device.defaultStream());
+    else
+      runtimeError(std::string("copies between ") + deviceKindName(from.device) + " and " +
+                   deviceKindName(kind) + " go through the cpu: use .cpu() first");
+  } catch (const gpu::DeviceError &error) {
+    runtimeError(error.what());
+  }
+  return storage;
+}
+
 // Defined with sync: remembers a storage that now has a pending value.
 void registerPending(const StorageRef &storage);
 
@@ -107,6 +227,7 @@ StorageRef pendingStorage(const NodeRef &node) {
   storage->dtype = node->dtype;
   storage->shape = node->shape;
   storage->pending = node;
+  storage->device = node->device;
   registerPending(storage);
   return storage;
 }
@@ -120,6 +241,7 @@ NodeRef storageValue(Storage &storage) {
     node->dtype = storage.dtype;
     node->shape = storage.shape;
     node->buffer = storage.buffer;
+    node->device = storage.device;
     storage.inputNode = std::move(node);
   }
   return storage.inputNode;

@@ -21,6 +21,10 @@ struct GraphBuffer {
   void *data;
   const int64_t *shape;
   int64_t rank;
+  /// GPU graphs: the buffer holding the device memory (null for the size
+  /// vector, which stays on the host), and the element size.
+  const Buffer *owner = nullptr;
+  size_t elementBytes = 0;
 };
 
 /// A graph in the order the compiled function sees it. Function arguments:
@@ -45,6 +49,11 @@ public:
 /// file:line of the failing op) on failure.
 std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
                                             std::string *error);
+/// The same for a GPU: kernels for `device` (target vulkan, level-zero,
+/// cuda:sm_$EMBER_CUDA_ARCH (90) or rocm:$EMBER_ROCM_ARCH (gfx942)) and a
+/// launch plan run by the runtime's gpu::Program.
+std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceKind device,
+                                                  std::string *error);
 
 /// How an exported program's function is called (see exportGraph).
 struct ExportSignature {

@@ -15,6 +15,7 @@
 #include "ember/Frontend/Export.h"
 
 #include "ember/Frontend/Error.h"
+#include "ember/Runtime/Gpu/Device.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/Hashing.h"
@@ -23,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <unordered_map>
 
 namespace ember {
@@ -157,11 +159,12 @@ void describeGraph(const GraphPlan &plan, std::vector<int64_t> &key,
 
 namespace {
 
-CompiledGraph &lookupOrCompile(const GraphPlan &plan,
+CompiledGraph &lookupOrCompile(const GraphPlan &plan, DeviceKind device,
                                std::vector<int64_t> &sizes) {
   State &s = state();
   std::vector<int64_t> key, structure;
   describe(plan, key, structure, sizes);
+  key.push_back(static_cast<int64_t>(device));
   auto it = s.cache.find(key);
   if (it != s.cache.end()) {
     ++s.stats.cacheHits;
@@ -170,7 +173,9 @@ CompiledGraph &lookupOrCompile(const GraphPlan &plan,
 
   auto start = std::chrono::steady_clock::now();
   std::string error;
-  std::unique_ptr<CompiledGraph> compiled = compileGraph(plan, &error);
+  std::unique_ptr<CompiledGraph> compiled =
+      device == DeviceKind::Cpu ? compileGraph(plan, &error)
+                                : compileGraphForGpu(plan, device, &error);
   if (!compiled)
     runtimeError("ember could not compile a graph:\n" + error);
   double ms = std::chrono::duration<double, std::milli>(
@@ -190,9 +195,9 @@ CompiledGraph &lookupOrCompile(const GraphPlan &plan,
                              std::to_string(last->loc.line)
                        : "";
     fprintf(stderr,
-            "[ember] compiled graph #%llu: %zu ops, %zu inputs, %zu outputs "
+            "[ember] compiled graph #%llu for %s: %zu ops, %zu inputs, %zu outputs "
             "in %.1f ms (%s)%s\n",
-            static_cast<unsigned long long>(s.stats.compiles),
+            static_cast<unsigned long long>(s.stats.compiles), deviceKindName(device),
             plan.nodes.size() - plan.inputs.size(), plan.inputs.size(),
             plan.outputs.size(), ms, reason, where.c_str());
   }
@@ -212,17 +217,34 @@ void deliver(Storage &storage, std::shared_ptr<Buffer> result) {
   storage.buffer = std::move(result);
 }
 
-void runGraph(std::vector<StorageRef> &storages) {
+/// A fresh buffer of `bytes` bytes on `device`.
+std::shared_ptr<Buffer> newBuffer(DeviceKind device, size_t bytes) {
+  return device == DeviceKind::Cpu ? std::make_shared<Buffer>(bytes)
+                                   : std::make_shared<Buffer>(device, bytes);
+}
+
+/// A copy of `source` (same device).
+std::shared_ptr<Buffer> copyBuffer(const Buffer &source) {
+  std::shared_ptr<Buffer> copy = newBuffer(source.device, source.bytes);
+  if (source.device == DeviceKind::Cpu) {
+    memcpy(copy->data, source.data, source.bytes);
+  } else if (source.bytes) {
+    gpu::Device &device = gpuDevice(source.device);
+    device.copyOnDevice({copy->deviceHandle, copy->deviceBytes}, 0,
+                        {source.deviceHandle, source.deviceBytes}, 0, source.bytes,
+                        device.defaultStream());
+  }
+  return copy;
+}
+
+/// Computes `storages` (all on `device`) in one graph.
+void runDeviceGraph(std::vector<StorageRef> &storages, DeviceKind device) {
   State &s = state();
   GraphPlan plan;
   std::vector<Node *> roots;
-  std::vector<StorageRef> copies; // storages whose value is already computed
-  for (StorageRef &storage : storages) {
-    if (storage->pending->op == OpCode::Input)
-      copies.push_back(storage);
-    else
+  for (StorageRef &storage : storages)
+    if (storage->pending->op != OpCode::Input)
       roots.push_back(storage->pending.get());
-  }
 
   // Buffers of outputs, by node; storages sharing a node get copies.
   llvm::DenseMap<Node *, std::shared_ptr<Buffer>> results;
@@ -233,19 +255,20 @@ void runGraph(std::vector<StorageRef> &storages) {
         plan.outputs.push_back(root);
 
     std::vector<int64_t> sizes;
-    CompiledGraph &compiled = lookupOrCompile(plan, sizes);
+    CompiledGraph &compiled = lookupOrCompile(plan, device, sizes);
     std::vector<GraphBuffer> args;
     args.reserve(plan.inputs.size() + 1 + plan.outputs.size());
     for (Node *input : plan.inputs)
       args.push_back({input->buffer->data, input->shape.data(),
-                      static_cast<int64_t>(input->shape.size())});
+                      static_cast<int64_t>(input->shape.size()), input->buffer.get(),
+                      dtypeSize(input->dtype)});
     int64_t sizeCount = sizes.size();
-    args.push_back({sizes.data(), &sizeCount, 1});
+    args.push_back({sizes.data(), &sizeCount, 1, nullptr, 8});
     for (Node *output : plan.outputs) {
-      auto buffer = std::make_shared<Buffer>(shapeNumel(output->shape) *
-                                             dtypeSize(output->dtype));
+      auto buffer = newBuffer(device, shapeNumel(output->shape) * dtypeSize(output->dtype));
       args.push_back({buffer->data, output->shape.data(),
-                      static_cast<int64_t>(output->shape.size())});
+                      static_cast<int64_t>(output->shape.size()), buffer.get(),
+                      dtypeSize(output->dtype)});
       results[output] = std::move(buffer);
     }
     compiled.run(args);
@@ -257,16 +280,22 @@ void runGraph(std::vector<StorageRef> &storages) {
     Node *node = storage->pending.get();
     std::shared_ptr<Buffer> result;
     if (node->op == OpCode::Input || delivered[node]) {
-      const std::shared_ptr<Buffer> &source =
-          node->op == OpCode::Input ? node->buffer : results[node];
-      result = std::make_shared<Buffer>(source->bytes);
-      memcpy(result->data, source->data, source->bytes);
+      result = copyBuffer(node->op == OpCode::Input ? *node->buffer : *results[node]);
     } else {
       result = results[node];
       delivered[node] = true;
     }
     deliver(*storage, std::move(result));
   }
+}
+
+/// Computes `storages`, one graph per device.
+void runGraph(std::vector<StorageRef> &storages) {
+  std::map<DeviceKind, std::vector<StorageRef>> byDevice;
+  for (StorageRef &storage : storages)
+    byDevice[storage->device].push_back(storage);
+  for (auto &[device, group] : byDevice)
+    runDeviceGraph(group, device);
 }
 
 /// Export traces must not read values: the program would silently depend on

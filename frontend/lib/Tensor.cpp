@@ -89,8 +89,38 @@ NodeRef Tensor::plainValue() const {
 
 void *Tensor::data() const {
   Storage &s = *impl->storage;
+  if (s.device != DeviceKind::Cpu)
+    typeError(std::string("can't use the memory of a ") + deviceKindName(s.device) +
+              " tensor on the host. Use Tensor.cpu() to copy the tensor to host memory "
+              "first.");
   materialize(s);
   return static_cast<char *>(s.buffer->data) + impl->offset * dtypeSize(dtype());
+}
+
+DeviceKind parseDeviceKind(const std::string &text) {
+  std::string name = text;
+  size_t colon = name.find(':');
+  if (colon != std::string::npos) {
+    std::string index = name.substr(colon + 1);
+    name = name.substr(0, colon);
+    if (index != "0")
+      runtimeError("device '" + text + "': only device 0 of each kind is supported");
+  }
+  for (DeviceKind kind : {DeviceKind::Cpu, DeviceKind::Vulkan, DeviceKind::Cuda,
+                          DeviceKind::Rocm, DeviceKind::LevelZero})
+    if (name == deviceKindName(kind))
+      return kind;
+  valueError("Expected one of cpu, vulkan, cuda, rocm, xpu device type at start of "
+             "device string: " + text);
+}
+
+static Tensor baseTensor(StorageRef storage);
+
+Tensor toDevice(const Tensor &x, DeviceKind device) {
+  if (deviceOf(x) == device)
+    return x;
+  Tensor dense = x.isBase() ? x : clone(x);
+  return baseTensor(copyStorageTo(dense.storage(), device));
 }
 
 static Tensor baseTensor(StorageRef storage) {

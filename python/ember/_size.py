@@ -19,27 +19,45 @@ class Size(tuple):
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
 
 
-class device:
-    """Where a tensor lives; this build has the CPU only."""
+_DEVICE_TYPES = ("cpu", "vulkan", "cuda", "rocm", "xpu")
 
-    def __init__(self, type="cpu"):
+
+class device:
+    """Where a tensor lives: ``"cpu"``, or a GPU through one of Ember's
+    device backends: ``"vulkan"``, ``"cuda"``, ``"rocm"`` (HIP) and ``"xpu"``
+    (Level Zero), each with device index 0."""
+
+    def __init__(self, type="cpu", index=None):
         if isinstance(type, device):
-            type = type.type
-        if type != "cpu":
+            type, index = type.type, type.index
+        type = str(type)
+        if ":" in type:
+            type, _, number = type.partition(":")
+            index = int(number)
+        if type not in _DEVICE_TYPES:
             raise RuntimeError(
-                f"device '{type}' is not available: this build of ember runs on the cpu")
+                f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of "
+                f"device string: {type}")
+        if index not in (None, 0):
+            raise RuntimeError(f"device '{type}:{index}': only device 0 of each kind is "
+                               f"supported")
         self.type = type
-        self.index = None
+        self.index = None if type == "cpu" else 0
 
     def __str__(self):
         return self.type
 
     def __repr__(self):
-        return f"device(type='{self.type}')"
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
 
     def __eq__(self, other):
         if isinstance(other, str):
-            return other == self.type
+            try:
+                other = device(other)
+            except RuntimeError:
+                return False
         return isinstance(other, device) and other.type == self.type
 
     def __hash__(self):

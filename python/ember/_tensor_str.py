@@ -97,10 +97,14 @@ def format_tensor(t):
     """torch-style repr: ``tensor([1., 2.])``, with the dtype when not implied."""
     name = t.dtype.__repr__().split(".")[-1]
     suffixes = []
+    device = str(t.device)
+    host = t.cpu() if device != "cpu" else t
+    if device != "cpu":
+        suffixes.append(f"device='{device}:0'")
     if name == "bfloat16":
-        a = t.float().numpy()
+        a = host.float().numpy()
     else:
-        a = t.numpy()
+        a = host.numpy()
     prefix = "tensor("
     if a.size == 0:
         body = "[]"
@@ -118,6 +122,10 @@ def format_tensor(t):
     # An empty literal implies only the default float dtype.
     if name not in _IMPLIED or (a.size == 0 and name != "float32"):
         suffixes.append("dtype=ember." + name)
+    # torch puts the device first.
+    if device != "cpu":
+        suffixes.append(suffixes.pop(0))
+        suffixes.insert(0, suffixes.pop())
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:

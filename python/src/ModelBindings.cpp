@@ -11,6 +11,7 @@
 #include "Conversions.h"
 
 #include "ember/Frontend/Export.h"
+#include "ember/Runtime/Gpu/Device.h"
 #include "ember/Runtime/Model.h"
 #include "ember/Runtime/ModelFile.h"
 
@@ -83,6 +84,28 @@ template <typename Body> auto translated(PyObject *type, Body body) -> decltype(
 } // namespace
 
 void bindModel(py::module_ &m) {
+  // Devices: (kind, name) of every GPU the drivers report; the reason a
+  // kind is unavailable.
+  m.def("_gpu_devices", [](const std::string &kind) {
+    std::vector<std::string> names;
+    gpu::Backend backend = kind == "cuda"  ? gpu::Backend::Cuda
+                           : kind == "rocm" ? gpu::Backend::Rocm
+                           : kind == "xpu"  ? gpu::Backend::LevelZero
+                                            : gpu::Backend::Vulkan;
+    try {
+      for (const gpu::DeviceInfo &info : gpu::enumerateDevices(backend))
+        names.push_back(info.name);
+    } catch (const gpu::DeviceError &) {
+    }
+    return names;
+  });
+  m.def("_gpu_unavailable_reason", [](const std::string &kind) {
+    gpu::Backend backend = kind == "cuda"  ? gpu::Backend::Cuda
+                           : kind == "rocm" ? gpu::Backend::Rocm
+                           : kind == "xpu"  ? gpu::Backend::LevelZero
+                                            : gpu::Backend::Vulkan;
+    return gpu::backendUnavailableReason(backend);
+  });
   m.def("_set_exporting", [](bool on) { setExporting(on); });
   m.def("_export_trace", [](const std::vector<Tensor> &outputs,
                             const std::vector<Tensor> &inputs,

@@ -91,14 +91,11 @@ DType dtypeOfFill(const Scalar &value) {
                                            : value.wrappedDType();
 }
 
+/// Validates a factory's `device=`; the Python layer (ember/_devices.py)
+/// moves the new tensor there.
 void checkDevice(py::handle device) {
-  if (device.is_none())
-    return;
-  std::string name = py::str(device);
-  if (name != "cpu")
-    throwError(Error::Kind::Runtime,
-               "device '" + name +
-                   "' is not available: this build of ember runs on the cpu");
+  if (!device.is_none())
+    parseDeviceKind(py::str(device));
 }
 
 /// A new tensor with requires_grad set as asked (torch's factory flag).

@@ -93,21 +93,18 @@ std::optional<int64_t> optionalDim(py::handle dim) {
 
 Shape shapeOrArgs(const py::args &args) { return shapeFromArgs(args); }
 
-/// `.to(dtype)`, `.to("cpu")`, `.to(other)`, `.to("cpu", dtype)`.
+/// `.to(dtype)`, `.to("vulkan")`, `.to(other)`, `.to("cuda", dtype)`.
 Tensor toImpl(const Tensor &x, const py::args &args, const py::kwargs &kwargs) {
   std::optional<DType> target;
+  std::optional<DeviceKind> device;
   auto consider = [&](py::handle arg) {
     if (py::isinstance<PyDType>(arg)) {
       target = arg.cast<PyDType>().dtype;
     } else if (py::isinstance<Tensor>(arg)) {
       target = arg.cast<const Tensor &>().dtype();
+      device = deviceOf(arg.cast<const Tensor &>());
     } else if (!arg.is_none()) {
-      std::string device = py::str(arg);
-      if (device != "cpu")
-        throwError(Error::Kind::Runtime,
-                   "device '" + device +
-                       "' is not available: this build of ember runs on the "
-                       "cpu");
+      device = parseDeviceKind(py::str(arg));
     }
   };
   for (py::handle arg : args)
@@ -116,7 +113,8 @@ Tensor toImpl(const Tensor &x, const py::args &args, const py::kwargs &kwargs) {
     if (std::string(py::str(item.first)) == "dtype" ||
         std::string(py::str(item.first)) == "device")
       consider(item.second);
-  return target ? cast(x, *target) : x;
+  Tensor result = device ? toDevice(x, *device) : x;
+  return target ? cast(result, *target) : result;
 }
 
 /// Binds `f` as a method and as a module function; `extra` annotates the
@@ -158,12 +156,12 @@ void bindTensor(py::module_ &m) {
       .def("nelement", &Tensor::numel)
       .def_property_readonly("dtype",
                              [](const Tensor &x) { return dtypeObject(x.dtype()); })
-      .def_property_readonly("device", [](const Tensor &) {
-        static py::handle cpu =
-            leak(py::module_::import("ember._size").attr("device")("cpu"));
-        return py::reinterpret_borrow<py::object>(cpu);
+      .def_property_readonly("device", [](const Tensor &x) {
+        return py::module_::import("ember._size")
+            .attr("device")(deviceKindName(deviceOf(x)));
       })
-      .def_property_readonly("is_cuda", [](const Tensor &) { return false; })
+      .def_property_readonly("is_cuda",
+                             [](const Tensor &x) { return deviceOf(x) == DeviceKind::Cuda; })
       .def("stride",
            [](const Tensor &x, py::handle dim) -> py::object {
              if (dim.is_none())
@@ -190,9 +188,10 @@ void bindTensor(py::module_ &m) {
              return a.attr("astype")(dtype);
            },
            py::arg("dtype") = py::none())
-      .def("item", [](const Tensor &x) { return itemOf(x); })
+      .def("item", [](const Tensor &x) { return itemOf(toDevice(x, DeviceKind::Cpu)); })
       .def("tolist", [](const Tensor &x) -> py::object {
-        Tensor source = x.dtype() == DType::BFloat16 ? cast(x, DType::Float32) : x;
+        Tensor host = toDevice(x, DeviceKind::Cpu);
+        Tensor source = host.dtype() == DType::BFloat16 ? cast(host, DType::Float32) : host;
         return tensorToNumpy(source).attr("tolist")();
       })
       .def("__bool__",
@@ -202,10 +201,12 @@ void bindTensor(py::module_ &m) {
                           "Boolean value of Tensor with more than one value is "
                           "ambiguous (shape " +
                               shapeString(x.shape()) + ")");
-             return py::bool_(itemOf(x));
+             return py::bool_(itemOf(toDevice(x, DeviceKind::Cpu)));
            })
-      .def("__float__", [](const Tensor &x) { return py::float_(itemOf(x)); })
-      .def("__int__", [](const Tensor &x) { return py::int_(itemOf(x)); })
+      .def("__float__",
+           [](const Tensor &x) { return py::float_(itemOf(toDevice(x, DeviceKind::Cpu))); })
+      .def("__int__",
+           [](const Tensor &x) { return py::int_(itemOf(toDevice(x, DeviceKind::Cpu))); })
       .def("__index__",
            [](const Tensor &x) {
              if (isFloating(x.dtype()) || x.numel() != 1)
@@ -564,7 +565,7 @@ void bindTensor(py::module_ &m) {
   converter("long", DType::Int64);
   converter("int", DType::Int32);
   converter("bool", DType::Bool);
-  cls.def("cpu", [](const Tensor &x) { return x; });
+  cls.def("cpu", [](const Tensor &x) { return toDevice(x, DeviceKind::Cpu); });
 
   // Autograd.
   cls.def_property(

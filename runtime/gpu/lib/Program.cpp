@@ -13,6 +13,7 @@
 #include "ember/Runtime/Json.h"
 #include "ember/Runtime/ModelFile.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ember {
@@ -28,8 +29,11 @@ struct Program::Instruction {
   std::string predicate;
   std::vector<int64_t> shape, offsets, sizes, strides;
   std::vector<std::vector<int64_t>> groups;
+  std::vector<int64_t> dropped;
   int64_t elementBytes = 4;
   std::string kernel; // module name for launches
+  /// load/store/conversions: the scalar's kind ("int", "float") and bits.
+  std::string scalarKind;
 };
 
 struct Program::Function {
@@ -42,6 +46,11 @@ namespace {
 
 struct BufferValue {
   DeviceBuffer allocation;
+  /// The same memory on the host, when the caller provided it.
+  const char *host = nullptr;
+  /// Small allocations (shape vectors the plan builds and reads back) keep
+  /// a host copy that stores update too.
+  std::shared_ptr<std::vector<char>> shadow;
   size_t elementBytes = 4;
   int64_t offset = 0;
   std::vector<int64_t> sizes, strides;
@@ -94,8 +103,11 @@ Program::Program(Device &device, std::vector<ProgramKernel> kernelList,
         in.results = intList(item.get("results"));
         in.operands = intList(item.get("operands"));
         if (const Json *v = item.get("value"))
-          in.op == "float" ? (void)(in.floatValue = v->asDouble("value"))
-                           : (void)(in.intValue = v->asInt("value"));
+          in.intValue = v->asInt("value");
+        if (const Json *raw = item.get("raw")) {
+          int64_t bits = raw->asInt("raw");
+          std::memcpy(&in.floatValue, &bits, sizeof(bits));
+        }
         if (const Json *b = item.get("bits"))
           in.bits = static_cast<int>(b->asInt("bits"));
         if (const Json *p = item.get("predicate"))
@@ -104,6 +116,7 @@ Program::Program(Device &device, std::vector<ProgramKernel> kernelList,
         in.offsets = intList(item.get("offsets"));
         in.sizes = intList(item.get("sizes"));
         in.strides = intList(item.get("strides"));
+        in.dropped = intList(item.get("dropped"));
         if (const Json *e = item.get("element_bytes"))
           in.elementBytes = e->asInt("element_bytes");
         if (const Json *g = item.get("groups"))
@@ -111,6 +124,8 @@ Program::Program(Device &device, std::vector<ProgramKernel> kernelList,
             in.groups.push_back(intList(&group));
         if (const Json *m = item.get("module"))
           in.kernel = m->asString("module");
+        if (const Json *k = item.get("kind"))
+          in.scalarKind = k->asString("kind");
         for (int64_t id : in.results)
           maxId = std::max(maxId, id);
         for (int64_t id : in.operands)
@@ -190,6 +205,7 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
     Value &v = values[i];
     v.kind = Value::Kind::Buffer;
     v.buffer.allocation = buffers[i].buffer;
+    v.buffer.host = static_cast<const char *>(buffers[i].host);
     v.buffer.elementBytes = buffers[i].elementBytes;
     v.buffer.sizes = buffers[i].shape;
     v.buffer.strides = denseStrides(buffers[i].shape);
@@ -274,6 +290,89 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
                 : op == "maxu" ? int64_t(std::max(ua, ub)) : op == "and" ? (a & b)
                 : op == "or" ? (a | b) : (a ^ b);
       setInt(in, 0, r);
+    } else if (op == "load" || op == "store") {
+      bool isLoad = op == "load";
+      BufferValue &b = buffer(in, isLoad ? 0 : 1);
+      int64_t index = b.offset;
+      for (size_t d = 0; d < b.sizes.size(); ++d)
+        index += integer(in, (isLoad ? 1 : 2) + d) * b.strides.at(d);
+      size_t bytes = in.bits / 8;
+      if (isLoad) {
+        if (!b.host)
+          fail("a load on the host from a buffer that only lives on the device");
+        uint64_t raw = 0;
+        std::memcpy(&raw, b.host + index * b.elementBytes, bytes);
+        Value &v = values.at(in.results.at(0));
+        if (in.scalarKind == "float") {
+          v.kind = Value::Kind::Float;
+          v.bits = in.bits;
+          if (in.bits == 32) {
+            float f;
+            std::memcpy(&f, &raw, 4);
+            v.f = f;
+          } else {
+            std::memcpy(&v.f, &raw, 8);
+          }
+        } else {
+          v.kind = Value::Kind::Int;
+          v.i = in.bits == 32 ? static_cast<int32_t>(raw) : static_cast<int64_t>(raw);
+        }
+      } else {
+        Value &v = get(in, 0);
+        uint64_t raw = 0;
+        if (in.scalarKind == "float") {
+          double f = v.kind == Value::Kind::Float ? v.f : static_cast<double>(v.i);
+          if (in.bits == 32) {
+            float narrow = static_cast<float>(f);
+            std::memcpy(&raw, &narrow, 4);
+          } else {
+            std::memcpy(&raw, &f, 8);
+          }
+        } else {
+          raw = static_cast<uint64_t>(v.kind == Value::Kind::Int ? v.i : int64_t(v.f));
+        }
+        device.copyToDevice(b.allocation, index * b.elementBytes, &raw, bytes, stream);
+        if (b.shadow)
+          std::memcpy(b.shadow->data() + index * b.elementBytes, &raw, bytes);
+      }
+    } else if (op == "bitcast" || op == "convertf" || op == "sitofp" || op == "fptosi") {
+      Value source = get(in, 0);
+      Value &v = values.at(in.results.at(0));
+      if (op == "bitcast") {
+        uint64_t raw = 0;
+        if (source.kind == Value::Kind::Float) {
+          if (source.bits == 32) {
+            float f = static_cast<float>(source.f);
+            std::memcpy(&raw, &f, 4);
+          } else {
+            std::memcpy(&raw, &source.f, 8);
+          }
+        } else {
+          raw = static_cast<uint64_t>(source.i);
+        }
+        if (in.scalarKind == "float") {
+          v.kind = Value::Kind::Float;
+          v.bits = in.bits;
+          if (in.bits == 32) {
+            float f;
+            std::memcpy(&f, &raw, 4);
+            v.f = f;
+          } else {
+            std::memcpy(&v.f, &raw, 8);
+          }
+        } else {
+          v.kind = Value::Kind::Int;
+          v.i = in.bits == 32 ? static_cast<int32_t>(raw) : static_cast<int64_t>(raw);
+        }
+      } else if (op == "fptosi") {
+        v.kind = Value::Kind::Int;
+        v.i = static_cast<int64_t>(source.f);
+      } else {
+        v.kind = Value::Kind::Float;
+        v.bits = in.bits;
+        double f = source.kind == Value::Kind::Float ? source.f : static_cast<double>(source.i);
+        v.f = in.bits == 32 ? static_cast<double>(static_cast<float>(f)) : f;
+      }
     } else if (op == "dim") {
       BufferValue &b = buffer(in, 0);
       int64_t d = integer(in, 1);
@@ -291,6 +390,10 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
         count *= s;
       b.allocation = device.allocate(std::max<int64_t>(1, count) * b.elementBytes);
       temporaries.push_back(b.allocation);
+      if (count * b.elementBytes <= 256) {
+        b.shadow = std::make_shared<std::vector<char>>(count * b.elementBytes);
+        b.host = b.shadow->data();
+      }
       setBuffer(in, std::move(b));
     } else if (op == "dealloc") {
       // Freed with the other temporaries once the call's work is enqueued.
@@ -316,6 +419,45 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
       b.offset = offsets.empty() ? 0 : offsets[0];
       b.sizes = mixed(in, in.sizes, next);
       b.strides = mixed(in, in.strides, next);
+      setBuffer(in, std::move(b));
+    } else if (op == "subview") {
+      BufferValue b = buffer(in, 0);
+      size_t next = 1;
+      std::vector<int64_t> offsets = mixed(in, in.offsets, next);
+      std::vector<int64_t> sizes = mixed(in, in.sizes, next);
+      std::vector<int64_t> steps = mixed(in, in.strides, next);
+      if (offsets.size() != b.sizes.size() || sizes.size() != b.sizes.size() ||
+          steps.size() != b.sizes.size())
+        fail("subview rank mismatch");
+      BufferValue view = b;
+      view.sizes.clear();
+      view.strides.clear();
+      for (size_t d = 0; d < offsets.size(); ++d) {
+        view.offset += offsets[d] * b.strides[d];
+        if (std::find(in.dropped.begin(), in.dropped.end(), int64_t(d)) != in.dropped.end())
+          continue;
+        view.sizes.push_back(sizes[d]);
+        view.strides.push_back(b.strides[d] * steps[d]);
+      }
+      if (view.host && !view.shadow)
+        view.host = b.host; // offsets apply through view.offset
+      setBuffer(in, std::move(view));
+    } else if (op == "reshape") {
+      BufferValue b = buffer(in, 0);
+      BufferValue &shape = buffer(in, 1);
+      if (!shape.host)
+        fail("a reshape whose shape is not known on the host");
+      std::vector<int64_t> sizes;
+      for (size_t d = 0; d < in.shape.size(); ++d) {
+        int64_t value = 0;
+        std::memcpy(&value, shape.host + (shape.offset + d * (shape.strides.empty() ? 1 : shape.strides[0])) * shape.elementBytes,
+                    std::min<size_t>(8, shape.elementBytes));
+        sizes.push_back(in.shape[d] >= 0 ? in.shape[d] : value);
+      }
+      if (b.strides != denseStrides(b.sizes))
+        fail("a reshape of a strided buffer");
+      b.sizes = sizes;
+      b.strides = denseStrides(sizes);
       setBuffer(in, std::move(b));
     } else if (op == "expand") {
       BufferValue b = buffer(in, 0);

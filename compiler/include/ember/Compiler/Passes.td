@@ -291,7 +291,9 @@ def EmberParallelDimsFirst : Pass<"ember-parallel-dims-first", "mlir::func::Func
     A reduction over an outer dim (a column sum) would otherwise become a
     sequential loop around a parallel one: on a GPU, a kernel launch per
     iteration from the host. With the parallel dims first, every output
-    element is one thread that loops over the reduced dims.
+    element is one thread that loops over the reduced dims. Buffer copies
+    (`memref.copy`) become `linalg.copy` here too, so that they run as
+    kernels (a strided copy is not one transfer).
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }

@@ -22,8 +22,21 @@
 #include <string>
 
 namespace ember {
+namespace gpu {
+class Device;
+} // namespace gpu
 
 using Shape = llvm::SmallVector<int64_t, 4>;
+
+/// Where a tensor's memory lives. GPU tensors' graphs compile for their
+/// device (compiler/include/ember/Compiler/GpuCompiler.h) and run through
+/// the runtime's device layer (runtime/gpu).
+enum class DeviceKind : uint8_t { Cpu, Vulkan, Cuda, Rocm, LevelZero };
+/// "cpu", "vulkan", "cuda", "rocm", "xpu" (Level Zero, as torch spells it).
+const char *deviceKindName(DeviceKind kind);
+/// The opened device of a GPU kind (device 0, opened once); throws
+/// RuntimeError "vulkan is not available: ..." otherwise.
+gpu::Device &gpuDevice(DeviceKind kind);
 
 int64_t shapeNumel(llvm::ArrayRef<int64_t> shape);
 /// Row-major strides of a dense tensor of `shape`.
@@ -45,6 +58,8 @@ SourceLoc currentLocation();
 /// A block of host memory from the caching allocator.
 struct Buffer {
   explicit Buffer(size_t bytes);
+  /// Device memory of `bytes` bytes on the GPU of `kind` (data is null).
+  Buffer(DeviceKind kind, size_t bytes);
   /// Borrows memory owned elsewhere (a NumPy array); `release` runs when the
   /// buffer dies. Writes go into that memory.
   Buffer(void *external, size_t bytes, std::function<bool()> externallyVisible,
@@ -67,6 +82,11 @@ struct Buffer {
   /// For borrowed memory: whether its owner is still visible to others.
   std::function<bool()> externallyVisible;
   std::function<void()> release;
+  /// GPU buffers: the device and its allocation (a gpu::DeviceBuffer's
+  /// handle); `data` is null.
+  DeviceKind device = DeviceKind::Cpu;
+  uint64_t deviceHandle = 0;
+  size_t deviceBytes = 0;
 };
 
 enum class OpCode : uint8_t {
@@ -127,6 +147,8 @@ struct Node {
   bool requiresGrad = false;
   /// Autograd: a backward without retain_graph went through this node.
   bool freed = false;
+  /// The device its value is computed on (constants adapt to their users).
+  DeviceKind device = DeviceKind::Cpu;
   /// Autograd: set on the node that stands for a leaf's value in a graph.
   std::weak_ptr<TensorImpl> leaf;
   /// Scratch for graph walks.
@@ -143,6 +165,7 @@ NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
 struct Storage {
   DType dtype;
   Shape shape;
+  DeviceKind device = DeviceKind::Cpu;
   /// The contents, when `pending` is null.
   std::shared_ptr<Buffer> buffer;
   /// When set, the contents are this node's result (not yet computed).
@@ -156,6 +179,8 @@ using StorageRef = std::shared_ptr<Storage>;
 
 /// A storage with fresh, uninitialized memory.
 StorageRef allocateStorage(DType dtype, llvm::ArrayRef<int64_t> shape);
+/// A storage on `device` holding a copy of computed `source` (any device).
+StorageRef copyStorageTo(Storage &source, DeviceKind device);
 /// A storage whose contents will be `node`'s result.
 StorageRef pendingStorage(const NodeRef &node);
 /// The node that yields `storage`'s current contents.

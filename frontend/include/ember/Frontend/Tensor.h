@@ -100,6 +100,17 @@ struct Operand {
   Scalar scalar = Scalar::fromInt(0);
 };
 
+//===- Devices ------------------------------------------------------------===//
+
+/// "cpu", "vulkan", "cuda", "rocm" or "xpu", optionally with ":0";
+/// ValueError otherwise (index other than 0: RuntimeError, one device per
+/// kind for now).
+DeviceKind parseDeviceKind(const std::string &name);
+/// `x` on `device`: `x` itself when it is there already, else a copy (its
+/// pending value is computed on its own device first).
+Tensor toDevice(const Tensor &x, DeviceKind device);
+inline DeviceKind deviceOf(const Tensor &x) { return x.storage().device; }
+
 //===- Creation ---------------------------------------------------------===//
 
 Tensor fromNode(const NodeRef &node);

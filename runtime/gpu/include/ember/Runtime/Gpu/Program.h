@@ -51,6 +51,9 @@ struct ProgramBuffer {
   DeviceBuffer buffer;
   std::vector<int64_t> shape;
   size_t elementBytes = 4;
+  /// Optional: the same contents in host memory, for plan instructions that
+  /// read the buffer on the host (a size vector the launcher consults).
+  const void *host = nullptr;
 };
 
 class Program {

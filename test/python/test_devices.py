@@ -1,0 +1,188 @@
+"""GPU devices in the eager API: device=, .to(device), ember.devices(), the
+per-kind modules, and ops on Vulkan tensors (Mesa's lavapipe here) checked
+against NumPy on fresh random inputs. Kinds without a driver here (CUDA,
+ROCm, Level Zero) must report unavailable and raise a clear error."""
+import numpy as np
+import pytest
+
+import ember
+
+VULKAN = ember.vulkan.is_available()
+needs_vulkan = pytest.mark.skipif(
+    not VULKAN, reason="no Vulkan device: " + ember.vulkan.unavailable_reason())
+
+F32 = dict(rtol=2e-5, atol=2e-5)
+
+
+def on_vulkan(array):
+    return ember.from_numpy(np.ascontiguousarray(array)).to("vulkan")
+
+
+def test_devices_and_kinds():
+    found = ember.devices()
+    assert found[0] == "cpu"
+    assert ("vulkan:0" in found) == VULKAN
+    for kind in (ember.cuda, ember.rocm, ember.xpu):
+        if not kind.is_available():
+            assert kind.device_count() == 0
+            assert "not available" in kind.unavailable_reason()
+            with pytest.raises(RuntimeError, match="not available"):
+                kind.get_device_name()
+
+
+@pytest.mark.parametrize("kind", ["cuda", "rocm", "xpu"])
+def test_unavailable_kind_raises_clearly(kind):
+    if getattr(ember, kind).is_available():
+        pytest.skip(f"{kind} is available here")
+    with pytest.raises(RuntimeError, match="is not available"):
+        ember.zeros(3, device=kind)
+    with pytest.raises(RuntimeError, match="is not available"):
+        ember.ones(2).to(kind)
+
+
+def test_bad_device_names():
+    with pytest.raises((ValueError, RuntimeError), match="device type"):
+        ember.zeros(2, device="tpu")
+    with pytest.raises(RuntimeError, match="only device 0"):
+        ember.device("vulkan:1")
+    assert ember.device("vulkan") == "vulkan:0"
+
+
+@needs_vulkan
+def test_to_and_back_is_exact(rng):
+    a = rng.standard_normal((7, 9)).astype(np.float32)
+    v = on_vulkan(a)
+    assert str(v.device) == "vulkan" and v.device == ember.device("vulkan")
+    np.testing.assert_array_equal(v.cpu().numpy(), a)
+    np.testing.assert_array_equal(v.to("cpu").numpy(), a)
+    assert v.to("vulkan") is v
+    w = ember.zeros(3, 4, device="vulkan")
+    assert str(w.device) == "vulkan"
+    np.testing.assert_array_equal(w.cpu().numpy(), np.zeros((3, 4), np.float32))
+    like = ember.ones_like(w)
+    assert str(like.device) == "vulkan"
+
+
+@needs_vulkan
+def test_host_reads_of_gpu_tensors(rng):
+    v = on_vulkan(rng.standard_normal((2, 3)).astype(np.float32))
+    with pytest.raises(TypeError, match=r"Tensor.cpu\(\)"):
+        v.numpy()
+    s = v.sum()
+    assert isinstance(s.item(), float)
+    assert abs(s.item() - float(v.cpu().numpy().sum())) < 1e-4
+    assert "device='vulkan:0'" in repr(v)
+    assert len(v.tolist()) == 2
+
+
+@needs_vulkan
+def test_mixing_devices_raises_at_the_op(rng):
+    v = on_vulkan(rng.standard_normal(4).astype(np.float32))
+    c = ember.ones(4)
+    with pytest.raises(RuntimeError, match="same device.*vulkan and cpu|same device.*cpu and vulkan"):
+        v + c
+    with pytest.raises(RuntimeError, match="same device"):
+        ember.matmul(c.reshape(1, 4), v.reshape(4, 1))
+    # Python numbers go anywhere.
+    np.testing.assert_allclose((v * 2 + 1).cpu().numpy(), v.cpu().numpy() * 2 + 1, **F32)
+
+
+UNARY = {
+    "exp": (np.exp, lambda t: t.exp()),
+    "log": (lambda a: np.log(np.abs(a) + 1), lambda t: (t.abs() + 1).log()),
+    "tanh": (np.tanh, lambda t: t.tanh()),
+    "sigmoid": (lambda a: 1 / (1 + np.exp(-a)), lambda t: t.sigmoid()),
+    "relu": (lambda a: np.maximum(a, 0), lambda t: t.relu()),
+    "sqrt": (lambda a: np.sqrt(np.abs(a)), lambda t: t.abs().sqrt()),
+    "neg_abs": (lambda a: -np.abs(a), lambda t: -t.abs()),
+}
+
+
+@needs_vulkan
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_ops(rng, name):
+    ref, op = UNARY[name]
+    a = rng.uniform(-3, 3, (13, 17)).astype(np.float32)
+    out = op(on_vulkan(a))
+    assert str(out.device) == "vulkan"
+    np.testing.assert_allclose(out.cpu().numpy(), ref(a), rtol=1e-5, atol=1e-5)
+
+
+@needs_vulkan
+@pytest.mark.parametrize("shapes", [((5, 7), (5, 7)), ((5, 7), (7,)), ((5, 1), (1, 7)),
+                                    ((3, 1, 4), (2, 4))])
+def test_binary_ops_with_broadcasting(rng, shapes):
+    a = rng.standard_normal(shapes[0]).astype(np.float32)
+    b = rng.uniform(0.5, 2, shapes[1]).astype(np.float32)
+    x, y = on_vulkan(a), on_vulkan(b)
+    np.testing.assert_allclose((x + y).cpu().numpy(), a + b, **F32)
+    np.testing.assert_allclose((x * y - x).cpu().numpy(), a * b - a, **F32)
+    np.testing.assert_allclose((x / y).cpu().numpy(), a / b, **F32)
+    np.testing.assert_allclose(ember.maximum(x, y).cpu().numpy(), np.maximum(a, b), **F32)
+    np.testing.assert_array_equal((x > y).cpu().numpy(), a > b)
+    np.testing.assert_allclose(ember.where(x > 0, x, y).cpu().numpy(),
+                               np.where(a > 0, a, b), **F32)
+
+
+@needs_vulkan
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+def test_reductions(rng, dim):
+    a = rng.standard_normal((37, 300)).astype(np.float32)
+    x = on_vulkan(a)
+    if dim is None:
+        np.testing.assert_allclose(x.sum().cpu().numpy(), a.sum(), rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(x.max().cpu().numpy(), a.max())
+        return
+    np.testing.assert_allclose(x.sum(dim=dim).cpu().numpy(), a.sum(axis=dim), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(x.mean(dim=dim).cpu().numpy(), a.mean(axis=dim), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(x.amax(dim=dim).cpu().numpy() if hasattr(x, "amax")
+                               else x.max(dim=dim).values.cpu().numpy(), a.max(axis=dim))
+    np.testing.assert_allclose(x.min(dim=dim).values.cpu().numpy(), a.min(axis=dim))
+
+
+@needs_vulkan
+@pytest.mark.parametrize("shapes", [((8, 16), (16, 4)), ((1, 33), (33, 70)), ((3, 5, 6), (3, 6, 2))])
+def test_matmul(rng, shapes):
+    a = rng.standard_normal(shapes[0]).astype(np.float32)
+    b = rng.standard_normal(shapes[1]).astype(np.float32)
+    np.testing.assert_allclose((on_vulkan(a) @ on_vulkan(b)).cpu().numpy(), a @ b,
+                               rtol=1e-4, atol=1e-4)
+
+
+@needs_vulkan
+def test_softmax_views_and_mlp(rng):
+    a = rng.standard_normal((6, 10)).astype(np.float32)
+    x = on_vulkan(a)
+    e = np.exp(a - a.max(1, keepdims=True))
+    np.testing.assert_allclose(x.softmax(-1).cpu().numpy(), e / e.sum(1, keepdims=True), **F32)
+    np.testing.assert_allclose(x.log_softmax(-1).cpu().numpy(),
+                               np.log(e / e.sum(1, keepdims=True)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(x.T.reshape(5, 12).cpu().numpy(), a.T.reshape(5, 12), **F32)
+    np.testing.assert_allclose(x[1:5:2, ::3].cpu().numpy(), a[1:5:2, ::3], **F32)
+    w = rng.standard_normal((10, 4)).astype(np.float32)
+    hidden = (x @ on_vulkan(w)).relu()
+    np.testing.assert_allclose(hidden.cpu().numpy(), np.maximum(a @ w, 0), rtol=1e-4, atol=1e-4)
+
+
+@needs_vulkan
+def test_float64_and_integers(rng):
+    a = rng.standard_normal((4, 5))
+    x = on_vulkan(a)
+    np.testing.assert_allclose((x * x + 1).cpu().numpy(), a * a + 1, rtol=1e-12)
+    i = rng.integers(-50, 50, (4, 5)).astype(np.int64)
+    np.testing.assert_array_equal((on_vulkan(i) * 3 - 2).cpu().numpy(), i * 3 - 2)
+    np.testing.assert_allclose(x.float().cpu().numpy(), a.astype(np.float32))
+
+
+@needs_vulkan
+def test_a_new_size_reuses_the_compiled_program(rng):
+    def program(t):
+        return ((t * 3).tanh() + 1).sum(dim=1)
+
+    program(on_vulkan(rng.standard_normal((4, 8)).astype(np.float32))).cpu()
+    before = ember.compile_stats()["compiles"]
+    for rows in (5, 300):
+        a = rng.standard_normal((rows, 8)).astype(np.float32)
+        np.testing.assert_allclose(program(on_vulkan(a)).cpu().numpy(),
+                                   (np.tanh(a * 3) + 1).sum(1), rtol=1e-4, atol=1e-4)
+    assert ember.compile_stats()["compiles"] == before
