@@ -94,14 +94,4 @@ from ember import autograd, nn, optim  # noqa: E402,F401
 from ember.serialization import load, save  # noqa: E402,F401
 from ember._export import (ExportedProgram, LoadedModel, export,  # noqa: E402,F401
                            load_model)
-from ember import _devices  # noqa: E402
 from ember._devices import cuda, devices, rocm, vulkan, xpu  # noqa: E402,F401
-
-# device= on the factories: made on the cpu, then moved (ember/_devices.py).
-for _name in _devices.FACTORIES:
-    globals()[_name] = _devices._wrap_factory(_name)
-for _name in _devices.LIKE_FACTORIES:
-    _wrapped = _devices._wrap_like(_name)
-    if _wrapped is not None:
-        globals()[_name] = _wrapped
-del _name

@@ -1,6 +1,7 @@
 """GPU devices for eager tensors: ``ember.devices()``, ``ember.cuda``,
 ``ember.vulkan``, ``ember.rocm``, ``ember.xpu`` (``is_available``,
-``device_count``, ``get_device_name``), and ``device=`` on the factories.
+``device_count``, ``get_device_name``). The factories take ``device=`` and
+the ``_like`` forms keep their argument's device (python/src/Module.cpp).
 
 Tensors on a GPU join the lazy graph like CPU tensors; when values are
 needed, each device's part of the graph is compiled for it (Vulkan SPIR-V,
@@ -58,43 +59,3 @@ def devices():
         if _ember._gpu_devices(kind):
             found.append(f"{kind}:0")
     return found
-
-
-def _place(tensor, device, requires_grad=False):
-    if device is not None and str(device).split(":")[0] != "cpu":
-        tensor = tensor.to(str(device))
-    if requires_grad:
-        tensor.requires_grad_(True)
-    return tensor
-
-
-def _wrap_factory(name):
-    make = getattr(_ember, name)
-
-    def factory(*args, device=None, requires_grad=False, **kwargs):
-        return _place(make(*args, **kwargs), device, requires_grad)
-
-    factory.__name__ = name
-    factory.__doc__ = make.__doc__
-    return factory
-
-
-def _wrap_like(name):
-    make = getattr(_ember, name, None)
-    if make is None:
-        return None
-
-    def factory(input, *args, device=None, requires_grad=False, **kwargs):
-        target = input.device if device is None else device
-        return _place(make(input.cpu() if str(input.device) != "cpu" else input, *args,
-                           **kwargs), target, requires_grad)
-
-    factory.__name__ = name
-    factory.__doc__ = make.__doc__
-    return factory
-
-
-FACTORIES = ["tensor", "zeros", "ones", "empty", "rand", "randn", "full", "arange",
-             "linspace", "randint"]
-LIKE_FACTORIES = ["zeros_like", "ones_like", "empty_like", "rand_like", "randn_like",
-                  "full_like", "randint_like"]

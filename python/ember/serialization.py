@@ -335,13 +335,30 @@ def _deserialize(data, source):
 def load(f, map_location=None):
     """Loads what ``ember.save`` wrote (or any safetensors file of the
     supported dtypes: a dict from names to tensors) from a path or a binary
-    file object. A malformed or truncated file raises ValueError."""
+    file object. A malformed or truncated file raises ValueError.
+    ``map_location`` puts the tensors on a device ("vulkan", ...); an
+    unavailable one raises RuntimeError."""
+    device = None
     if map_location is not None:
-        ember.device(str(map_location))  # raises for anything but the cpu
+        device = ember.device(str(map_location))  # raises for unknown names
     if hasattr(f, "read"):
         data, source = f.read(), repr(f)
     else:
         source = os.fspath(f)
         with open(source, "rb") as stream:
             data = stream.read()
-    return _deserialize(memoryview(data), repr(source) if isinstance(source, str) else source)
+    result = _deserialize(memoryview(data), repr(source) if isinstance(source, str) else source)
+    if device is not None and device.type != "cpu":
+        result = _to_device(result, device.type)
+    return result
+
+
+def _to_device(value, device):
+    """``value`` (tensors in dicts and lists) with every tensor on ``device``."""
+    if isinstance(value, ember.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return type(value)((k, _to_device(v, device)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_device(v, device) for v in value)
+    return value

@@ -91,15 +91,15 @@ DType dtypeOfFill(const Scalar &value) {
                                            : value.wrappedDType();
 }
 
-/// Validates a factory's `device=`; the Python layer (ember/_devices.py)
-/// moves the new tensor there.
-void checkDevice(py::handle device) {
-  if (!device.is_none())
-    parseDeviceKind(py::str(device));
+/// A factory's `device=` (None: the cpu).
+DeviceKind deviceArg(py::handle device) {
+  return device.is_none() ? DeviceKind::Cpu : parseDeviceKind(py::str(device));
 }
 
-/// A new tensor with requires_grad set as asked (torch's factory flag).
-Tensor withGrad(Tensor t, bool requiresGrad) {
+/// A new tensor on `device` with requires_grad set as asked (torch's factory
+/// flags). Made on the cpu, then copied: factories are not hot paths.
+Tensor withGrad(Tensor t, bool requiresGrad, DeviceKind device = DeviceKind::Cpu) {
+  t = toDevice(t, device);
   if (requiresGrad)
     setRequiresGrad(t, true);
   return t;
@@ -190,8 +190,8 @@ PYBIND11_MODULE(_ember, m) {
   m.def("tensor",
         [](py::handle data, py::handle dtype, py::handle device,
            bool requiresGrad) {
-          checkDevice(device);
-          return withGrad(tensorFromData(data, parseDType(dtype)), requiresGrad);
+          DeviceKind kind = deviceArg(device);
+          return withGrad(tensorFromData(data, parseDType(dtype)), requiresGrad, kind);
         },
         py::arg("data"), py::kw_only(), py::arg("dtype") = py::none(),
         py::arg("device") = py::none(), py::arg("requires_grad") = false);
@@ -212,8 +212,8 @@ PYBIND11_MODULE(_ember, m) {
         name,
         [make](py::args args, py::handle dtype, py::handle device,
                bool requiresGrad) {
-          checkDevice(device);
-          return withGrad(make(shapeFromArgs(args), dtype), requiresGrad);
+          DeviceKind kind = deviceArg(device);
+          return withGrad(make(shapeFromArgs(args), dtype), requiresGrad, kind);
         },
         py::kw_only(), py::arg("dtype") = py::none(),
         py::arg("device") = py::none(), py::arg("requires_grad") = false);
@@ -236,11 +236,11 @@ PYBIND11_MODULE(_ember, m) {
   m.def("full",
         [](py::handle size, py::handle value, py::handle dtype,
            py::handle device, bool requiresGrad) {
-          checkDevice(device);
+          DeviceKind kind = deviceArg(device);
           Scalar v = scalarArg(value, "fill_value");
           return withGrad(
               full(shapeFromObject(size), v, dtypeOr(dtype, dtypeOfFill(v))),
-              requiresGrad);
+              requiresGrad, kind);
         },
         py::arg("size"), py::arg("fill_value"), py::kw_only(),
         py::arg("dtype") = py::none(), py::arg("device") = py::none(),
@@ -248,8 +248,8 @@ PYBIND11_MODULE(_ember, m) {
   m.def("arange",
         [](py::handle a, py::handle b, py::handle c, py::handle dtype,
            py::handle device, bool requiresGrad) {
-          checkDevice(device);
-          return withGrad(arangeImpl(a, b, c, dtype), requiresGrad);
+          DeviceKind kind = deviceArg(device);
+          return withGrad(arangeImpl(a, b, c, dtype), requiresGrad, kind);
         },
         py::arg("start"), py::arg("end") = py::none(),
         py::arg("step") = py::none(), py::kw_only(),
@@ -258,11 +258,11 @@ PYBIND11_MODULE(_ember, m) {
   m.def("linspace",
         [](py::handle start, py::handle end, int64_t steps, py::handle dtype,
            py::handle device, bool requiresGrad) {
-          checkDevice(device);
+          DeviceKind kind = deviceArg(device);
           return withGrad(linspace(scalarArg(start, "start").f,
                                    scalarArg(end, "end").f, steps,
                                    dtypeOr(dtype, kDefaultFloat)),
-                          requiresGrad);
+                          requiresGrad, kind);
         },
         py::arg("start"), py::arg("end"), py::arg("steps"), py::kw_only(),
         py::arg("dtype") = py::none(), py::arg("device") = py::none(),
@@ -271,7 +271,7 @@ PYBIND11_MODULE(_ember, m) {
         [](py::args args, py::handle dtype, py::handle device,
            bool requiresGrad) {
           // randint(high, size) or randint(low, high, size).
-          checkDevice(device);
+          DeviceKind kind = deviceArg(device);
           if (args.size() != 2 && args.size() != 3)
             throwError(Error::Kind::Type,
                        "randint() expects (high, size) or (low, high, size)");
@@ -285,47 +285,48 @@ PYBIND11_MODULE(_ember, m) {
           return withGrad(randint(low, high,
                                   shapeFromObject(args[args.size() - 1]),
                                   dtypeOr(dtype, DType::Int64)),
-                          requiresGrad);
+                          requiresGrad, kind);
         },
         py::kw_only(), py::arg("dtype") = py::none(),
         py::arg("device") = py::none(), py::arg("requires_grad") = false);
   m.def("manual_seed", [](uint64_t seed) { manualSeed(seed); });
 
-  // Like-forms take the dtype of their argument unless given.
+  // Like-forms take the dtype and device of their argument (dtype unless
+  // given).
   auto like = [](const Tensor &x, py::handle dtype) {
     return std::make_pair(Shape(x.shape()), dtypeOr(dtype, x.dtype()));
   };
   m.def("zeros_like", [like](const Tensor &x, py::handle dtype) {
     auto [shape, d] = like(x, dtype);
-    return full(shape, Scalar::fromInt(0), d);
+    return toDevice(full(shape, Scalar::fromInt(0), d), deviceOf(x));
   }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none());
   m.def("ones_like", [like](const Tensor &x, py::handle dtype) {
     auto [shape, d] = like(x, dtype);
-    return full(shape, Scalar::fromInt(1), d);
+    return toDevice(full(shape, Scalar::fromInt(1), d), deviceOf(x));
   }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none());
   m.def("empty_like", [like](const Tensor &x, py::handle dtype) {
     auto [shape, d] = like(x, dtype);
-    return empty(shape, d);
+    return toDevice(empty(shape, d), deviceOf(x));
   }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none());
   m.def("full_like", [like](const Tensor &x, py::handle value, py::handle dtype) {
     auto [shape, d] = like(x, dtype);
-    return full(shape, scalarArg(value, "fill_value"), d);
+    return toDevice(full(shape, scalarArg(value, "fill_value"), d), deviceOf(x));
   }, py::arg("input"), py::arg("fill_value"), py::kw_only(),
         py::arg("dtype") = py::none());
   m.def("rand_like", [like](const Tensor &x, py::handle dtype) {
     auto [shape, d] = like(x, dtype);
-    return rand(shape, d);
+    return toDevice(rand(shape, d), deviceOf(x));
   }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none());
   m.def("randn_like", [like](const Tensor &x, py::handle dtype) {
     auto [shape, d] = like(x, dtype);
-    return randn(shape, d);
+    return toDevice(randn(shape, d), deviceOf(x));
   }, py::arg("input"), py::kw_only(), py::arg("dtype") = py::none());
   m.def("randint_like",
         [like](const Tensor &x, py::handle a, py::handle b, py::handle dtype) {
           auto [shape, d] = like(x, dtype);
           if (b.is_none())
-            return randint(0, a.cast<int64_t>(), shape, d);
-          return randint(a.cast<int64_t>(), b.cast<int64_t>(), shape, d);
+            return toDevice(randint(0, a.cast<int64_t>(), shape, d), deviceOf(x));
+          return toDevice(randint(a.cast<int64_t>(), b.cast<int64_t>(), shape, d), deviceOf(x));
         },
         py::arg("input"), py::arg("low"), py::arg("high") = py::none(),
         py::kw_only(), py::arg("dtype") = py::none());
