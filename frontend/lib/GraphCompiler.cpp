@@ -56,6 +56,24 @@ MLIRContext &compilerContext() {
   return *context;
 }
 
+/// Collects a compile's diagnostics as "file:line: message" lines (remarks,
+/// which the GPU conversions emit in numbers, left out).
+class DiagnosticText {
+public:
+  explicit DiagnosticText(MLIRContext &ctx)
+      : handler(&ctx, [this](Diagnostic &diag) {
+          if (diag.getSeverity() != DiagnosticSeverity::Remark) {
+            llvm::raw_string_ostream os(text);
+            os << formatLocation(diag.getLocation()) << ": " << diag << "\n";
+          }
+          return success();
+        }) {}
+  std::string text;
+
+private:
+  ScopedDiagnosticHandler handler;
+};
+
 Type elementType(MLIRContext *ctx, DType dtype) {
   Builder b(ctx);
   switch (dtype) {
@@ -575,12 +593,8 @@ private:
 std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
                                             std::string *error) {
   MLIRContext &ctx = compilerContext();
-  std::string diagnostics;
-  llvm::raw_string_ostream os(diagnostics);
-  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
-    os << formatLocation(diag.getLocation()) << ": " << diag << "\n";
-    return success();
-  });
+  DiagnosticText diagnosticText(ctx);
+  const std::string &diagnostics = diagnosticText.text;
 
   OwningOpRef<ModuleOp> module = Emitter(&ctx, plan).emit(error);
   if (!module) {
@@ -658,13 +672,8 @@ private:
 std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceKind kind,
                                                   std::string *error) {
   MLIRContext &ctx = compilerContext();
-  std::string diagnostics;
-  llvm::raw_string_ostream os(diagnostics);
-  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
-    if (diag.getSeverity() != DiagnosticSeverity::Remark)
-      os << formatLocation(diag.getLocation()) << ": " << diag << "\n";
-    return success();
-  });
+  DiagnosticText diagnosticText(ctx);
+  const std::string &diagnostics = diagnosticText.text;
   OwningOpRef<ModuleOp> module = Emitter(&ctx, plan).emit(error);
   if (!module) {
     *error += "\n" + diagnostics;
@@ -738,12 +747,8 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceK
 std::string exportGraph(const GraphPlan &plan, const ExportSignature &signature,
                         std::string *error) {
   MLIRContext &ctx = compilerContext();
-  std::string diagnostics;
-  llvm::raw_string_ostream os(diagnostics);
-  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
-    os << formatLocation(diag.getLocation()) << ": " << diag << "\n";
-    return success();
-  });
+  DiagnosticText diagnosticText(ctx);
+  const std::string &diagnostics = diagnosticText.text;
   OwningOpRef<ModuleOp> module = Emitter(&ctx, plan).emitExport(signature, error);
   if (!module) {
     *error += "\n" + diagnostics;

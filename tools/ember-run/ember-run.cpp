@@ -195,6 +195,33 @@ void printSummary(const std::string &name, const ember::HostTensor &tensor) {
   std::printf("%s\n", count > 6 ? " ..." : "");
 }
 
+/// Reads the inputs, runs `entry` with `runEntry` (announced as `what`),
+/// prints each output and writes the --output files.
+template <typename RunEntry>
+int runEntryAndReport(const ember::Manifest &manifest, const std::string &what,
+                      RunEntry runEntry) {
+  const ember::EntrySpec *entry = manifest.findEntry(entryName);
+  if (!entry)
+    return fail(modelPath + ": no entry named '" + entryName + "'");
+  std::vector<ember::HostTensor> values;
+  for (const std::string &path : inputs)
+    values.push_back(ember::readNpy(path));
+  if (!outputs.empty() && outputs.size() != entry->outputs.size())
+    return fail("entry '" + entryName + "' has " +
+                std::to_string(entry->outputs.size()) + " outputs but " +
+                std::to_string(outputs.size()) + " --output files were given");
+  std::printf("running %s (%s)\n", entryName.c_str(), what.c_str());
+  std::vector<ember::HostTensor> results = runEntry(values);
+  for (size_t i = 0; i < results.size(); ++i) {
+    printSummary(i < entry->outputs.size() ? entry->outputs[i].name
+                                           : "output" + std::to_string(i),
+                 results[i]);
+    if (i < outputs.size())
+      ember::writeNpy(outputs[i], results[i]);
+  }
+  return 0;
+}
+
 /// --device: the file's GPU artifact for that kind of device.
 int runOnDevice() {
   ember::gpu::Backend backend;
@@ -206,25 +233,10 @@ int runOnDevice() {
   }
   std::unique_ptr<ember::gpu::Device> device = ember::gpu::openDevice(backend);
   ember::gpu::DeviceModel model(ember::ModelFile::open(modelPath), *device);
-  const ember::EntrySpec *entry = model.manifest().findEntry(entryName);
-  if (!entry)
-    return fail(modelPath + ": no entry named '" + entryName + "'");
-  std::vector<ember::HostTensor> values;
-  for (const std::string &path : inputs)
-    values.push_back(ember::readNpy(path));
-  if (!outputs.empty() && outputs.size() != entry->outputs.size())
-    return fail("entry '" + entryName + "' has " +
-                std::to_string(entry->outputs.size()) + " outputs but " +
-                std::to_string(outputs.size()) + " --output files were given");
-  std::printf("running %s (%s on %s)\n", entryName.c_str(), model.target().c_str(),
-              device->info().name.c_str());
-  std::vector<ember::HostTensor> results = model.run(entryName, values);
-  for (size_t i = 0; i < results.size(); ++i) {
-    printSummary(entry->outputs[i].name, results[i]);
-    if (i < outputs.size())
-      ember::writeNpy(outputs[i], results[i]);
-  }
-  return 0;
+  return runEntryAndReport(model.manifest(), model.target() + " on " + device->info().name,
+                           [&](const std::vector<ember::HostTensor> &values) {
+                             return model.run(entryName, values);
+                           });
 }
 
 int run() {
@@ -244,27 +256,10 @@ int run() {
   options.allowNative = !noNative;
   options.allowJit = !noJit;
   ember::Model model = ember::Model::load(modelPath, options);
-  const ember::EntrySpec *entry = model.manifest().findEntry(entryName);
-  if (!entry)
-    return fail(modelPath + ": no entry named '" + entryName + "'");
-  std::vector<ember::HostTensor> values;
-  for (const std::string &path : inputs)
-    values.push_back(ember::readNpy(path));
-  if (!outputs.empty() && outputs.size() != entry->outputs.size())
-    return fail("entry '" + entryName + "' has " +
-                std::to_string(entry->outputs.size()) + " outputs but " +
-                std::to_string(outputs.size()) + " --output files were given");
-  std::printf("running %s (%s)\n", entryName.c_str(),
-              model.executableKind().c_str());
-  std::vector<ember::HostTensor> results = model.run(entryName, values);
-  for (size_t i = 0; i < results.size(); ++i) {
-    printSummary(i < entry->outputs.size() ? entry->outputs[i].name
-                                           : "output" + std::to_string(i),
-                 results[i]);
-    if (i < outputs.size())
-      ember::writeNpy(outputs[i], results[i]);
-  }
-  return 0;
+  return runEntryAndReport(model.manifest(), model.executableKind(),
+                           [&](const std::vector<ember::HostTensor> &values) {
+                             return model.run(entryName, values);
+                           });
 }
 
 } // namespace

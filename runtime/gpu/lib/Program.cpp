@@ -79,6 +79,44 @@ std::vector<int64_t> denseStrides(const std::vector<int64_t> &shape) {
   return strides;
 }
 
+/// A scalar value from its bits: "float" or "int" of `bits` (32 or 64).
+Value fromBits(uint64_t raw, const std::string &kind, int bits) {
+  Value v;
+  if (kind == "float") {
+    v.kind = Value::Kind::Float;
+    v.bits = bits;
+    if (bits == 32) {
+      float f;
+      std::memcpy(&f, &raw, 4);
+      v.f = f;
+    } else {
+      std::memcpy(&v.f, &raw, 8);
+    }
+  } else {
+    v.kind = Value::Kind::Int;
+    v.i = bits == 32 ? static_cast<int32_t>(raw) : static_cast<int64_t>(raw);
+  }
+  return v;
+}
+
+/// The bits of `v` as a `kind` scalar of `bits` (converting between int and
+/// float values when the kinds differ).
+uint64_t toBits(const Value &v, const std::string &kind, int bits) {
+  uint64_t raw = 0;
+  if (kind == "float") {
+    double f = v.kind == Value::Kind::Float ? v.f : static_cast<double>(v.i);
+    if (bits == 32) {
+      float narrow = static_cast<float>(f);
+      std::memcpy(&raw, &narrow, 4);
+    } else {
+      std::memcpy(&raw, &f, 8);
+    }
+  } else {
+    raw = static_cast<uint64_t>(v.kind == Value::Kind::Int ? v.i : int64_t(v.f));
+  }
+  return raw;
+}
+
 int64_t floorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
@@ -302,35 +340,9 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
           fail("a load on the host from a buffer that only lives on the device");
         uint64_t raw = 0;
         std::memcpy(&raw, b.host + index * b.elementBytes, bytes);
-        Value &v = values.at(in.results.at(0));
-        if (in.scalarKind == "float") {
-          v.kind = Value::Kind::Float;
-          v.bits = in.bits;
-          if (in.bits == 32) {
-            float f;
-            std::memcpy(&f, &raw, 4);
-            v.f = f;
-          } else {
-            std::memcpy(&v.f, &raw, 8);
-          }
-        } else {
-          v.kind = Value::Kind::Int;
-          v.i = in.bits == 32 ? static_cast<int32_t>(raw) : static_cast<int64_t>(raw);
-        }
+        values.at(in.results.at(0)) = fromBits(raw, in.scalarKind, in.bits);
       } else {
-        Value &v = get(in, 0);
-        uint64_t raw = 0;
-        if (in.scalarKind == "float") {
-          double f = v.kind == Value::Kind::Float ? v.f : static_cast<double>(v.i);
-          if (in.bits == 32) {
-            float narrow = static_cast<float>(f);
-            std::memcpy(&raw, &narrow, 4);
-          } else {
-            std::memcpy(&raw, &f, 8);
-          }
-        } else {
-          raw = static_cast<uint64_t>(v.kind == Value::Kind::Int ? v.i : int64_t(v.f));
-        }
+        uint64_t raw = toBits(get(in, 0), in.scalarKind, in.bits);
         device.copyToDevice(b.allocation, index * b.elementBytes, &raw, bytes, stream);
         if (b.shadow)
           std::memcpy(b.shadow->data() + index * b.elementBytes, &raw, bytes);
@@ -339,31 +351,10 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
       Value source = get(in, 0);
       Value &v = values.at(in.results.at(0));
       if (op == "bitcast") {
-        uint64_t raw = 0;
-        if (source.kind == Value::Kind::Float) {
-          if (source.bits == 32) {
-            float f = static_cast<float>(source.f);
-            std::memcpy(&raw, &f, 4);
-          } else {
-            std::memcpy(&raw, &source.f, 8);
-          }
-        } else {
-          raw = static_cast<uint64_t>(source.i);
-        }
-        if (in.scalarKind == "float") {
-          v.kind = Value::Kind::Float;
-          v.bits = in.bits;
-          if (in.bits == 32) {
-            float f;
-            std::memcpy(&f, &raw, 4);
-            v.f = f;
-          } else {
-            std::memcpy(&v.f, &raw, 8);
-          }
-        } else {
-          v.kind = Value::Kind::Int;
-          v.i = in.bits == 32 ? static_cast<int32_t>(raw) : static_cast<int64_t>(raw);
-        }
+        // Reinterpret the source's own bits as the result's kind.
+        std::string sourceKind = source.kind == Value::Kind::Float ? "float" : "int";
+        v = fromBits(toBits(source, sourceKind, source.kind == Value::Kind::Float ? source.bits : in.bits),
+                     in.scalarKind, in.bits);
       } else if (op == "fptosi") {
         v.kind = Value::Kind::Int;
         v.i = static_cast<int64_t>(source.f);
