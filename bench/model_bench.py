@@ -50,10 +50,13 @@ def torch_bench_binary():
     if not os.path.exists("/usr/include/torch/script.h"):
         sys.exit("model_bench: libtorch's C++ headers are missing (Debian libtorch-dev); "
                  "run scripts/setup")
-    if not os.path.exists(binary) or os.path.getmtime(binary) < os.path.getmtime(source):
+    header = os.path.join(ROOT, "bench", "Timing.h")
+    newest = max(os.path.getmtime(source), os.path.getmtime(header))
+    if not os.path.exists(binary) or os.path.getmtime(binary) < newest:
         os.makedirs(os.path.dirname(binary), exist_ok=True)
         print("building torch_model_bench with g++ (libtorch headers, ~10 s) ...", flush=True)
-        subprocess.run(["g++", "-std=c++17", "-O2", "-w", source, "-o", binary,
+        subprocess.run(["g++", "-std=c++17", "-O2", "-w", "-I", os.path.dirname(source),
+                        source, "-o", binary,
                         "-ltorch", "-ltorch_cpu", "-lc10"], check=True)
     return binary
 

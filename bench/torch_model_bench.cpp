@@ -12,11 +12,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Timing.h"
+
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -25,29 +25,7 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double millisecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
-
-template <typename Call> double medianMicros(Call call, double budgetMs) {
-  for (int i = 0; i < 20; ++i)
-    call();
-  std::vector<double> times;
-  Clock::time_point begin = Clock::now();
-  while (times.size() < 50 || (millisecondsSince(begin) < budgetMs && times.size() < 100000)) {
-    Clock::time_point start = Clock::now();
-    call();
-    times.push_back(millisecondsSince(start) * 1000.0);
-  }
-  return median(times);
-}
+using namespace ember::bench;
 
 } // namespace
 
