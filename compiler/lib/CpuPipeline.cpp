@@ -21,12 +21,13 @@
 
 using namespace mlir;
 
-void ember::buildCpuLoweringPipeline(OpPassManager &pm) {
+void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows) {
   // Tensor level: primitives, linalg, fusion.
   OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
-  // Softmax over the last dim row by row (one trip through memory); the
-  // remaining composites become primitives.
-  tensorFuncs.addPass(createEmberSoftmaxRows());
+  // Softmax over the last dim row by row (one trip through memory, on the
+  // CPU); the remaining composites become primitives.
+  if (softmaxRows)
+    tensorFuncs.addPass(createEmberSoftmaxRows());
   tensorFuncs.addPass(createEmberDecompose());
   // Gradient programs repeat forward ops (the VJP clones what it reads):
   // merge them while they are still whole ember ops.
@@ -44,6 +45,10 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm) {
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = false;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+}
+
+void ember::buildCpuLoweringPipeline(OpPassManager &pm) {
+  buildTensorToBufferPipeline(pm, /*softmaxRows=*/true);
   pm.addPass(createEmberMatmulToBlas());
   bufferization::buildBufferDeallocationPipeline(pm);
 

@@ -130,23 +130,10 @@ void registerGpuCompilerDialects(DialectRegistry &registry) {
 
 void buildGpuKernelPipeline(OpPassManager &pm) {
   registerPassesOnce();
-  // Tensor level, as for the CPU (no softmax-rows: GPUs get the primitives).
-  OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
-  tensorFuncs.addPass(createEmberDecompose());
-  tensorFuncs.addPass(createCSEPass());
-  tensorFuncs.addPass(createConvertEmberToLinalg());
-  tensorFuncs.addPass(createCanonicalizerPass());
-  tensorFuncs.addPass(createEmberFuseElementwise());
-  tensorFuncs.addPass(createCSEPass());
-  tensorFuncs.addPass(createCanonicalizerPass());
-
-  // Buffers: caller-owned inputs and outputs; temporaries stay allocations
-  // in the host function (device memory, allocated by the launcher).
-  pm.addPass(createEmberDestinationAbi());
-  pm.addPass(bufferization::createEmptyTensorEliminationPass());
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = false;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // As for the CPU, without softmax-rows (GPUs get the primitives);
+  // temporaries stay allocations in the host function (device memory,
+  // allocated by the launcher).
+  buildTensorToBufferPipeline(pm, /*softmaxRows=*/false);
   pm.addPass(createCanonicalizerPass());
 
   // Loops -> blocks of threads -> kernels. Buffers are flattened to 1-D

@@ -45,6 +45,11 @@ void registerCompilerDialects(mlir::DialectRegistry &registry);
 /// loops, math approximation, LLVM conversion.
 void buildCpuLoweringPipeline(mlir::OpPassManager &pm);
 
+/// The part every target shares: decompose, ember->linalg, fusion, the
+/// destination-passing buffer ABI and bufferization. `softmaxRows` lowers
+/// last-dim softmax row by row first (the CPU's single-pass form).
+void buildTensorToBufferPipeline(mlir::OpPassManager &pm, bool softmaxRows);
+
 /// Calls a packed entry with `buffers` (inputs then outputs); the compiler's
 /// callers hold their views in LLVM containers.
 inline void invokePacked(PackedEntry entry,
