@@ -143,6 +143,9 @@ void buildGpuKernelPipeline(OpPassManager &pm) {
   // no device library (libdevice, ROCm's ocml) is needed.
   OpPassManager &loops = pm.nest<func::FuncOp>();
   loops.addPass(createEmberParallelDimsFirst());
+  // Matmuls and row reductions as cooperative kernels (workgroup memory);
+  // every other op runs one thread per output element.
+  loops.addPass(createEmberGpuKernelize());
   loops.addPass(createConvertLinalgToParallelLoopsPass());
   loops.addPass(createEmberApproximateMath());
   std::string error;

@@ -1,6 +1,7 @@
 //===- GpuPasses.cpp - the GPU pipeline's own passes -----------------------===//
 
 #include "ember/Compiler/Passes.h"
+#include "GpuBuffers.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -81,15 +82,60 @@ struct EmberSpirvEntryPointsPass
             size[i] = extent;
       func->setAttr(spirv::getEntryPointABIAttrName(),
                     spirv::getEntryPointABIAttr(&getContext(), size));
+      // convert-gpu-to-spirv takes workgroup memory as allocations in
+      // memory space 3 (what its memref conversion maps to Workgroup
+      // variables for both client APIs), not as attributions.
+      unsigned count = func.getNumWorkgroupAttributions();
+      if (count == 0)
+        return;
+      Block &entry = func.getBody().front();
+      OpBuilder b = OpBuilder::atBlockBegin(&entry);
+      unsigned first = func.getFirstWorkgroupAttributionIndex();
+      for (unsigned i = 0; i < count; ++i) {
+        BlockArgument arg = entry.getArgument(first + i);
+        auto type = cast<MemRefType>(arg.getType());
+        arg.replaceAllUsesWith(memref::AllocOp::create(
+            b, func.getLoc(),
+            MemRefType::get(type.getShape(), type.getElementType(), type.getLayout(),
+                            b.getI64IntegerAttr(3))));
+      }
+      for (unsigned i = 0; i < count; ++i)
+        entry.eraseArgument(first);
+      func->setAttr(gpu::GPUFuncOp::getNumWorkgroupAttributionsAttrName(),
+                    b.getI64IntegerAttr(0));
     });
+    guardLoopsWithResults();
   }
-};
 
-/// The 1-D view and strided metadata of one buffer, made before a loop.
-struct FlatBuffer {
-  Value flat;
-  Value offset;
-  SmallVector<Value> strides;
+  /// The SCF-to-SPIR-V lowering keeps a loop's results in a variable that
+  /// only the loop body stores: a loop that runs zero times yields garbage
+  /// instead of its initial values (a row shorter than the block's threads
+  /// gave 0 for max). Each such loop runs inside `if (lb < ub)`, whose
+  /// else branch yields the initial values.
+  void guardLoopsWithResults() {
+    SmallVector<scf::ForOp> loops;
+    getOperation().walk([&](gpu::GPUModuleOp module) {
+      module.walk([&](scf::ForOp loop) {
+        if (loop.getNumResults() != 0)
+          loops.push_back(loop);
+      });
+    });
+    for (scf::ForOp loop : loops) {
+      OpBuilder b(loop);
+      Location loc = loop.getLoc();
+      Value runs = arith::CmpIOp::create(
+          b, loc, loop.getUnsignedCmp() ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt,
+          loop.getLowerBound(), loop.getUpperBound());
+      auto guard = scf::IfOp::create(
+          b, loc, runs,
+          [&](OpBuilder &b, Location loc) { scf::YieldOp::create(b, loc, loop.getResults()); },
+          [&](OpBuilder &b, Location loc) { scf::YieldOp::create(b, loc, loop.getInitArgs()); });
+      Operation *yield = guard.thenBlock()->getTerminator();
+      loop->moveBefore(yield);
+      loop->replaceUsesWithIf(guard.getResults(),
+                              [&](OpOperand &use) { return use.getOwner() != yield; });
+    }
+  }
 };
 
 struct EmberFlattenBuffersPass
@@ -99,7 +145,8 @@ struct EmberFlattenBuffersPass
     // a sequential nest that ember-tile-parallel-loops will make a kernel).
     SmallVector<std::pair<Operation *, Operation *>> accesses;
     getOperation().walk([&](Operation *op) {
-      if (!isa<memref::LoadOp, memref::StoreOp>(op))
+      // Kernels built by ember-gpu-kernelize already index flat buffers.
+      if (!isa<memref::LoadOp, memref::StoreOp>(op) || op->getParentOfType<gpu::LaunchOp>())
         return;
       Operation *outermost = nullptr;
       for (Operation *parent = op->getParentOp(); parent;
@@ -110,11 +157,10 @@ struct EmberFlattenBuffersPass
         accesses.push_back({op, outermost});
     });
 
-    llvm::DenseMap<std::pair<Value, Operation *>, FlatBuffer> views;
+    llvm::DenseMap<std::pair<Value, Operation *>, ember::FlatBuffer> views;
     for (auto [op, loop] : accesses) {
       Value buffer = isa<memref::LoadOp>(op) ? cast<memref::LoadOp>(op).getMemRef()
                                             : cast<memref::StoreOp>(op).getMemRef();
-      auto type = cast<MemRefType>(buffer.getType());
       // Defined inside the loop: not a buffer the host can pass.
       if (loop->isAncestor(buffer.getParentBlock()->getParentOp()))
         continue;
@@ -122,36 +168,14 @@ struct EmberFlattenBuffersPass
       auto it = views.find(key);
       if (it == views.end()) {
         OpBuilder b(loop);
-        Location loc = loop->getLoc();
-        auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
-        FlatBuffer view;
-        view.offset = metadata.getOffset();
-        for (Value stride : metadata.getStrides())
-          view.strides.push_back(stride);
-        // Elements up to the last one: offset + sum((size_k - 1) * stride_k) + 1.
-        Value one = arith::ConstantIndexOp::create(b, loc, 1);
-        Value extent = arith::AddIOp::create(b, loc, view.offset, one);
-        for (auto [size, stride] : llvm::zip(metadata.getSizes(), metadata.getStrides())) {
-          Value last = arith::SubIOp::create(b, loc, size, one);
-          extent = arith::AddIOp::create(b, loc, extent,
-                                         arith::MulIOp::create(b, loc, last, stride));
-        }
-        auto flatType = MemRefType::get({ShapedType::kDynamic}, type.getElementType(),
-                                        MemRefLayoutAttrInterface{}, type.getMemorySpace());
-        view.flat = memref::ReinterpretCastOp::create(
-            b, loc, flatType, metadata.getBaseBuffer(), b.getIndexAttr(0),
-            ArrayRef<OpFoldResult>{OpFoldResult(extent)},
-            ArrayRef<OpFoldResult>{OpFoldResult(b.getIndexAttr(1))});
-        it = views.try_emplace(key, std::move(view)).first;
+        it = views.try_emplace(key, ember::flattenBuffer(b, loop->getLoc(), buffer)).first;
       }
-      const FlatBuffer &view = it->second;
+      const ember::FlatBuffer &view = it->second;
       OpBuilder b(op);
       Location loc = op->getLoc();
       ValueRange indices = isa<memref::LoadOp>(op) ? cast<memref::LoadOp>(op).getIndices()
                                                   : cast<memref::StoreOp>(op).getIndices();
-      Value index = view.offset;
-      for (auto [i, stride] : llvm::zip(indices, view.strides))
-        index = arith::AddIOp::create(b, loc, index, arith::MulIOp::create(b, loc, i, stride));
+      Value index = ember::flatIndex(b, loc, view, indices);
       if (auto load = dyn_cast<memref::LoadOp>(op)) {
         Value value = memref::LoadOp::create(b, loc, view.flat, ValueRange{index});
         load.replaceAllUsesWith(value);
@@ -265,3 +289,36 @@ struct EmberGpuMathPass : ember::impl::EmberGpuMathBase<EmberGpuMathPass> {
 };
 
 } // namespace
+
+namespace ember {
+
+FlatBuffer flattenBuffer(OpBuilder &b, Location loc, Value buffer) {
+  auto type = cast<MemRefType>(buffer.getType());
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
+  FlatBuffer view;
+  view.offset = metadata.getOffset();
+  for (Value stride : metadata.getStrides())
+    view.strides.push_back(stride);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value extent = arith::AddIOp::create(b, loc, view.offset, one);
+  for (auto [size, stride] : llvm::zip(metadata.getSizes(), metadata.getStrides())) {
+    Value last = arith::SubIOp::create(b, loc, size, one);
+    extent = arith::AddIOp::create(b, loc, extent, arith::MulIOp::create(b, loc, last, stride));
+  }
+  auto flatType = MemRefType::get({ShapedType::kDynamic}, type.getElementType(),
+                                  MemRefLayoutAttrInterface{}, type.getMemorySpace());
+  view.flat = memref::ReinterpretCastOp::create(
+      b, loc, flatType, metadata.getBaseBuffer(), b.getIndexAttr(0),
+      ArrayRef<OpFoldResult>{OpFoldResult(extent)},
+      ArrayRef<OpFoldResult>{OpFoldResult(b.getIndexAttr(1))});
+  return view;
+}
+
+Value flatIndex(OpBuilder &b, Location loc, const FlatBuffer &view, ValueRange indices) {
+  Value index = view.offset;
+  for (auto [i, stride] : llvm::zip(indices, view.strides))
+    index = arith::AddIOp::create(b, loc, index, arith::MulIOp::create(b, loc, i, stride));
+  return index;
+}
+
+} // namespace ember

@@ -186,3 +186,54 @@ def test_a_new_size_reuses_the_compiled_program(rng):
         np.testing.assert_allclose(program(on_vulkan(a)).cpu().numpy(),
                                    (np.tanh(a * 3) + 1).sum(1), rtol=1e-4, atol=1e-4)
     assert ember.compile_stats()["compiles"] == before
+
+
+@needs_vulkan
+@pytest.mark.parametrize("shapes", [((17, 33), (33, 18)), ((40, 1), (1, 31)),
+                                    ((2, 31, 40), (40, 17)), ((0, 5), (5, 3))])
+def test_tiled_matmul_edges(rng, shapes):
+    # The matmul kernel works on 16x16 tiles staged in workgroup memory:
+    # sizes that are not multiples of 16, K smaller than a tile, a batch
+    # with B broadcast over it, an empty result.
+    a = rng.standard_normal(shapes[0]).astype(np.float32)
+    b = rng.standard_normal(shapes[1]).astype(np.float32)
+    np.testing.assert_allclose((on_vulkan(a) @ on_vulkan(b)).cpu().numpy(), a @ b,
+                               rtol=1e-4, atol=1e-4)
+
+
+@needs_vulkan
+def test_tiled_matmul_transposed_and_integer(rng):
+    a = rng.standard_normal((45, 20)).astype(np.float32)
+    b = rng.standard_normal((45, 19)).astype(np.float32)
+    np.testing.assert_allclose((on_vulkan(a).T @ on_vulkan(b)).cpu().numpy(), a.T @ b,
+                               rtol=1e-4, atol=1e-4)
+    i = rng.integers(-9, 9, (18, 23)).astype(np.int64)
+    j = rng.integers(-9, 9, (23, 5)).astype(np.int64)
+    np.testing.assert_array_equal((on_vulkan(i) @ on_vulkan(j)).cpu().numpy(), i @ j)
+
+
+@needs_vulkan
+@pytest.mark.parametrize("length", [1, 3, 255, 256, 257, 1000])
+def test_row_reductions_in_workgroup_memory(rng, length):
+    # One block of 256 threads per row: rows shorter and longer than the
+    # block, and all-negative rows (threads without elements must
+    # contribute the identity, not 0).
+    a = rng.standard_normal((7, length)).astype(np.float32)
+    a[2] = -np.abs(a[2]) - 1
+    x = on_vulkan(a)
+    np.testing.assert_allclose(x.amax(dim=1).cpu().numpy(), a.max(axis=1))
+    np.testing.assert_allclose(x.sum(dim=1).cpu().numpy(), a.sum(axis=1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(x.softmax(-1).cpu().numpy(),
+                               np.exp(a - a.max(1, keepdims=True)) /
+                               np.exp(a - a.max(1, keepdims=True)).sum(1, keepdims=True),
+                               rtol=1e-4, atol=1e-6)
+    i = rng.integers(-100, 100, (3, length)).astype(np.int64)
+    np.testing.assert_array_equal(on_vulkan(i).sum(dim=1).cpu().numpy(), i.sum(axis=1))
+
+
+@needs_vulkan
+def test_more_rows_than_a_grid_holds(rng):
+    # 70000 rows > the 65535 blocks a grid dim may have: blocks stride.
+    a = rng.standard_normal((70000, 3)).astype(np.float32)
+    np.testing.assert_allclose(on_vulkan(a).sum(dim=1).cpu().numpy(), a.sum(axis=1),
+                               rtol=1e-5, atol=1e-5)

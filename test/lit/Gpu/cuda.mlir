@@ -1,10 +1,13 @@
 // NVVM: one PTX module per kernel for sm_90, with launch metadata.
 // RUN: rm -rf %t && ember-gpu-compile %S/Inputs/mlp.mlir --target cuda:sm_90 -o %t | FileCheck %s
 // RUN: cat %t/ember_entry_forward_kernel_0.ptx | FileCheck %s --check-prefix=PTX
+// RUN: cat %t/ember_entry_forward_matmul0.ptx | FileCheck %s --check-prefix=MATMUL
+// RUN: cat %t/ember_entry_forward_rowreduce1.ptx | FileCheck %s --check-prefix=ROWS
 // RUN: FileCheck %s --check-prefix=META < %t/kernels.json
 // RUN: FileCheck %s --check-prefix=HOST < %t/host.mlir
 
 // CHECK: ember_entry_forward_kernel: ember_entry_forward_kernel, block 16x16x1
+// CHECK: ember_entry_forward_matmul0: ember_entry_forward_matmul0, block 16x16x1
 // CHECK: ember_entry_forward_kernel_0: ember_entry_forward_kernel, block 16x16x1, {{[0-9]+}} args, {{[0-9]+}} bytes of ptx
 // CHECK: kernels for cuda:sm_90 in
 
@@ -12,6 +15,20 @@
 // PTX: .target sm_90
 // PTX: .address_size 64
 // PTX: .visible .entry ember_entry_forward_kernel(
+
+// The matmul stages 16x16 tiles of A and B in shared memory between
+// barriers; the row reduction (softmax's max) folds 256 partial values in
+// shared memory.
+// MATMUL: .visible .entry ember_entry_forward_matmul0(
+// MATMUL: .shared .align 4 .b8 {{.*}}[1024];
+// MATMUL: .shared .align 4 .b8 {{.*}}[1024];
+// MATMUL: st.shared
+// MATMUL: bar.sync 0;
+// MATMUL: ld.shared
+// ROWS: .visible .entry ember_entry_forward_rowreduce1(
+// ROWS: .shared .align 4 .b8 {{.*}}[1024];
+// ROWS: bar.sync 0;
+// ROWS: max.NaN.f32
 
 // The kernels take 1-D buffers and scalar sizes: no multi-dim descriptors.
 // META: "target": "cuda:sm_90",

@@ -3,9 +3,14 @@
 // polynomial and floor is expanded.
 // RUN: rm -rf %t && ember-gpu-compile %S/Inputs/mlp.mlir --target rocm:gfx942 -o %t | FileCheck %s
 // RUN: llvm-readelf -h -s %t/ember_entry_forward_kernel_2.hsaco | FileCheck %s --check-prefix=ELF
-// RUN: for f in %t/*.hsaco; do llvm-readelf -s $f | grep 'ember_entry_forward_kernel.kd' > /dev/null || exit 1; done
+// RUN: for f in %t/*.hsaco; do llvm-readelf -s $f | grep -E 'ember_entry_forward_[a-z]+[0-9]*\.kd' > /dev/null || exit 1; done
+// The matmul and row reductions use LDS (workgroup memory): a nonzero
+// group segment in the kernel descriptor's metadata.
+// RUN: llvm-readelf --notes %t/ember_entry_forward_matmul0.hsaco | FileCheck %s --check-prefix=LDS
 // RUN: cat %t/*.hsaco | not grep -a -E '__ocml|__ockl'
 
+// CHECK: ember_entry_forward_matmul0: ember_entry_forward_matmul0, block 16x16x1
+// CHECK: ember_entry_forward_rowreduce1: ember_entry_forward_rowreduce1, block 256x1x1
 // CHECK: ember_entry_forward_kernel_2: ember_entry_forward_kernel, block {{.*}} bytes of hsaco
 // CHECK: kernels for rocm:gfx942 in
 
@@ -13,3 +18,6 @@
 // ELF: Flags: {{.*}}gfx942
 // ELF: ember_entry_forward_kernel.kd
 // ELF-NOT: UND {{.*}}__oc
+
+// LDS: .group_segment_fixed_size: 2048
+// LDS: .name: ember_entry_forward_matmul0

@@ -8,6 +8,8 @@
 // RUN: for f in %t.ze/*.spv; do spirv-val --target-env opencl2.0 $f || exit 1; done
 // RUN: spirv-dis %t.vk/ember_entry_forward_kernel_0.spv | FileCheck %s --check-prefix=VKDIS
 // RUN: spirv-dis %t.ze/ember_entry_forward_kernel_0.spv | FileCheck %s --check-prefix=ZEDIS
+// RUN: spirv-dis %t.vk/ember_entry_forward_matmul0.spv | FileCheck %s --check-prefix=VKMM
+// RUN: spirv-dis %t.ze/ember_entry_forward_rowreduce1.spv | FileCheck %s --check-prefix=ZEROWS
 
 // VK: kernels for vulkan in
 // ZE: kernels for level-zero in
@@ -19,3 +21,11 @@
 
 // ZEDIS: OpCapability Kernel
 // ZEDIS: OpEntryPoint Kernel %{{.*}} "ember_entry_forward_kernel"
+
+// Workgroup memory and barriers in both flavours.
+// VKMM: OpExecutionMode %{{.*}} LocalSize 16 16 1
+// VKMM: OpVariable %{{.*}} Workgroup
+// VKMM: OpControlBarrier
+// ZEROWS: OpEntryPoint Kernel %{{.*}} "ember_entry_forward_rowreduce1"
+// ZEROWS: OpVariable %{{.*}} Workgroup
+// ZEROWS: OpControlBarrier

@@ -218,7 +218,6 @@ def EmberRuntimeSlots : Pass<"ember-runtime-slots", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
 
-#endif // EMBER_COMPILER_PASSES_TD
 
 def EmberTileParallelLoops : Pass<"ember-tile-parallel-loops", "mlir::func::FuncOp"> {
   let summary = "Tile outermost scf.parallel loops into GPU blocks of threads";
@@ -238,7 +237,11 @@ def EmberSpirvEntryPoints : Pass<"ember-spirv-entry-points", "mlir::ModuleOp"> {
   let description = [{
     Sets `spirv.entry_point_abi` on every `gpu.func` kernel with the
     workgroup size of its `known_block_size`, which `convert-gpu-to-spirv`
-    needs to turn the kernel into a SPIR-V entry point.
+    needs to turn the kernel into a SPIR-V entry point. Workgroup
+    attributions become `memref.alloc`s in memory space 3 (SPIR-V Workgroup
+    variables). Every `scf.for` with results is wrapped in
+    `scf.if (lb < ub)` whose else branch yields the initial values: the
+    SPIR-V lowering of loop results is wrong for loops that run zero times.
   }];
   let dependentDialects = ["mlir::spirv::SPIRVDialect"];
 }
@@ -297,3 +300,30 @@ def EmberParallelDimsFirst : Pass<"ember-parallel-dims-first", "mlir::func::Func
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
+
+def EmberGpuKernelize : Pass<"ember-gpu-kernelize", "mlir::func::FuncOp"> {
+  let summary = "Build matmuls and row reductions as cooperative GPU kernels";
+  let description = [{
+    On bufferized functions, before the generic one-thread-per-output path
+    (`convert-linalg-to-parallel-loops`): each contraction (`linalg.matmul`,
+    `batch_matmul`, generics with transposed or broadcast operands) becomes
+    a `gpu.launch` of 16x16 threads per 16x16 output tile that stages tiles
+    of A and B in workgroup memory, with a `gpu.barrier` around each K step
+    and batch dims on grid z. Each reduction over its innermost loop dim,
+    where the inputs are read along their last dim and the combiner is a
+    known arith op (`addf`, `maximumf`, `addi`, ...), becomes one 256-thread
+    block per row: strided partial folds, then a tree in workgroup memory.
+    Grids are at most 65535 blocks per dim; blocks stride over the rest.
+    Buffers are passed as 1-D views plus offsets and strides, as
+    `ember-flatten-buffers` does for the generic path. Launches are named
+    `<function>_matmul<n>` / `<function>_rowreduce<n>`, which
+    `gpu-kernel-outlining` keeps.
+  }];
+  let dependentDialects = [
+    "mlir::affine::AffineDialect", "mlir::arith::ArithDialect",
+    "mlir::gpu::GPUDialect", "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect"
+  ];
+}
+
+#endif // EMBER_COMPILER_PASSES_TD

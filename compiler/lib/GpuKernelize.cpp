@@ -1,0 +1,520 @@
+//===- GpuKernelize.cpp - cooperative GPU kernels for matmul and rows -----===//
+//
+// The generic GPU path runs each linalg op one thread per output element.
+// That is fine for element-wise work but wastes a GPU on contractions (every
+// thread re-reads a row of A and a column of B from global memory) and on
+// long reductions (one thread walks the whole row). This pass builds those
+// two kinds of ops as explicit gpu.launch kernels whose threads cooperate
+// through workgroup memory:
+//
+//   matmul    16x16 output tiles per block; per K step the block stages a
+//             16x16 tile of A and of B in workgroup memory between barriers
+//   rowreduce 256 threads per row of a reduction over the innermost dim;
+//             each thread folds a strided part of the row, then a tree in
+//             workgroup memory combines the 256 partial values
+//
+// Grids are clamped to 65535 blocks per dim (Vulkan's guaranteed minimum)
+// and kernels stride over the rest, so every size runs. Buffers reach the
+// kernels flat (GpuBuffers.h), as for the generic path.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GpuBuffers.h"
+#include "ember/Compiler/Passes.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Affine/Utils.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace ember {
+#define GEN_PASS_DEF_EMBERGPUKERNELIZE
+#include "ember/Compiler/Passes.h.inc"
+} // namespace ember
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kRowThreads = 256;
+constexpr int64_t kTile = 16;
+constexpr int64_t kMaxGrid = 65535;
+
+/// Index arithmetic, spelled short.
+struct IndexMath {
+  OpBuilder &b;
+  Location loc;
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value min(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
+  Value ceilDiv(Value x, int64_t d) { return arith::CeilDivUIOp::create(b, loc, x, c(d)); }
+  Value less(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+  }
+  Value product(ArrayRef<Value> values) {
+    Value result = c(1);
+    for (Value v : values)
+      result = mul(result, v);
+    return result;
+  }
+  /// Row-major coordinates of `linear` over `sizes`.
+  SmallVector<Value> delinearize(Value linear, ArrayRef<Value> sizes) {
+    SmallVector<Value> coords(sizes.size());
+    for (int64_t i = static_cast<int64_t>(sizes.size()) - 1; i > 0; --i) {
+      coords[i] = arith::RemUIOp::create(b, loc, linear, sizes[i]);
+      linear = arith::DivUIOp::create(b, loc, linear, sizes[i]);
+    }
+    if (!sizes.empty())
+      coords[0] = linear;
+    return coords;
+  }
+};
+
+/// An operand of the kernelized op: a flat buffer, or a scalar (a fill value).
+struct Operand {
+  ember::FlatBuffer buffer;
+  Value scalar;
+  AffineMap map;
+
+  /// The element index of `map(dims)`.
+  Value index(OpBuilder &b, Location loc, ValueRange dims) const {
+    SmallVector<Value> indices;
+    for (AffineExpr expr : map.getResults()) {
+      if (auto dim = dyn_cast<AffineDimExpr>(expr))
+        indices.push_back(dims[dim.getPosition()]);
+      else
+        indices.push_back(affine::expandAffineExpr(b, loc, expr, dims, {}));
+    }
+    return ember::flatIndex(b, loc, buffer, indices);
+  }
+  Value load(OpBuilder &b, Location loc, ValueRange dims) const {
+    if (scalar)
+      return scalar;
+    return memref::LoadOp::create(b, loc, buffer.flat, index(b, loc, dims));
+  }
+  void store(OpBuilder &b, Location loc, Value value, ValueRange dims) const {
+    memref::StoreOp::create(b, loc, value, buffer.flat, index(b, loc, dims));
+  }
+};
+
+/// The combiner of a reduction: the yielded `op(value, out)`.
+struct Combiner {
+  Operation *op = nullptr;
+  unsigned valuePos = 0;
+  arith::AtomicRMWKind kind = arith::AtomicRMWKind::addf;
+
+  Value combine(OpBuilder &b, Value value, Value acc) const {
+    IRMapping map;
+    map.map(op->getOperand(valuePos), value);
+    map.map(op->getOperand(1 - valuePos), acc);
+    return b.clone(*op, map)->getResult(0);
+  }
+};
+
+std::optional<Combiner> matchCombiner(linalg::GenericOp op) {
+  if (op.getNumDpsInits() != 1)
+    return std::nullopt;
+  Block &block = op.getRegion().front();
+  Operation *def = block.getTerminator()->getOperand(0).getDefiningOp();
+  BlockArgument out = block.getArgument(op.getNumDpsInputs());
+  if (!def || def->getBlock() != &block || def->getNumOperands() != 2 ||
+      !out.hasOneUse() || *out.getUsers().begin() != def ||
+      def->getOperand(0) == def->getOperand(1))
+    return std::nullopt;
+  Combiner combiner;
+  combiner.op = def;
+  combiner.valuePos = def->getOperand(0) == out ? 1 : 0;
+  std::optional<arith::AtomicRMWKind> kind =
+      llvm::TypeSwitch<Operation *, std::optional<arith::AtomicRMWKind>>(def)
+          .Case([](arith::AddFOp) { return arith::AtomicRMWKind::addf; })
+          .Case([](arith::MulFOp) { return arith::AtomicRMWKind::mulf; })
+          .Case([](arith::MaximumFOp) { return arith::AtomicRMWKind::maximumf; })
+          .Case([](arith::MinimumFOp) { return arith::AtomicRMWKind::minimumf; })
+          .Case([](arith::MaxNumFOp) { return arith::AtomicRMWKind::maxnumf; })
+          .Case([](arith::MinNumFOp) { return arith::AtomicRMWKind::minnumf; })
+          .Case([](arith::AddIOp) { return arith::AtomicRMWKind::addi; })
+          .Case([](arith::MulIOp) { return arith::AtomicRMWKind::muli; })
+          .Case([](arith::MaxSIOp) { return arith::AtomicRMWKind::maxs; })
+          .Case([](arith::MinSIOp) { return arith::AtomicRMWKind::mins; })
+          .Case([](arith::MaxUIOp) { return arith::AtomicRMWKind::maxu; })
+          .Case([](arith::MinUIOp) { return arith::AtomicRMWKind::minu; })
+          .Case([](arith::OrIOp) { return arith::AtomicRMWKind::ori; })
+          .Case([](arith::AndIOp) { return arith::AtomicRMWKind::andi; })
+          .Default([](Operation *) { return std::nullopt; });
+  if (!kind)
+    return std::nullopt;
+  combiner.kind = *kind;
+  return combiner;
+}
+
+/// A reduction over the innermost loop dim alone whose inputs walk that dim
+/// along their last (contiguous) dim: consecutive threads read consecutive
+/// elements. A column reduction stays one thread per output, which reads
+/// coalesced across threads instead.
+std::optional<Combiner> matchRowReduction(linalg::GenericOp op) {
+  SmallVector<unsigned> reductions;
+  op.getReductionDims(reductions);
+  unsigned last = op.getNumLoops() - 1;
+  if (reductions.size() != 1 || reductions.front() != last)
+    return std::nullopt;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (map.isFunctionOfDim(last) &&
+        (map.getNumResults() == 0 || map.getResults().back() != getAffineDimExpr(last, op.getContext())))
+      return std::nullopt;
+  }
+  return matchCombiner(op);
+}
+
+/// The dims of a contraction C(batch.., i, j) += A(.., i, k) * B(.., k, j).
+struct Contraction {
+  unsigned i = 0, j = 0, k = 0;
+  SmallVector<unsigned> batch;
+};
+
+std::optional<Contraction> matchContraction(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 1 || op.getNumParallelLoops() < 2)
+    return std::nullopt;
+  for (OpOperand &operand : op->getOpOperands())
+    if (!isa<MemRefType>(operand.get().getType()) ||
+        !op.getMatchingIndexingMap(&operand).isProjectedPermutation())
+      return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap out = maps[2];
+  if (out.getNumResults() != op.getNumParallelLoops())
+    return std::nullopt;
+  // The body must be acc + a * b (any element type).
+  Block &block = op.getRegion().front();
+  Operation *sum = block.getTerminator()->getOperand(0).getDefiningOp();
+  if (!sum || !isa<arith::AddFOp, arith::AddIOp>(sum) || block.getOperations().size() != 3)
+    return std::nullopt;
+  Contraction c;
+  SmallVector<unsigned> reductions;
+  op.getReductionDims(reductions);
+  c.k = reductions.front();
+  c.i = out.getDimPosition(out.getNumResults() - 2);
+  c.j = out.getDimPosition(out.getNumResults() - 1);
+  if (!maps[0].isFunctionOfDim(c.i) || !maps[0].isFunctionOfDim(c.k) ||
+      maps[0].isFunctionOfDim(c.j) || !maps[1].isFunctionOfDim(c.k) ||
+      !maps[1].isFunctionOfDim(c.j) || maps[1].isFunctionOfDim(c.i))
+    return std::nullopt;
+  for (unsigned r = 0; r + 2 < out.getNumResults(); ++r)
+    c.batch.push_back(out.getDimPosition(r));
+  return c;
+}
+
+/// A gpu.launch with constant block sizes and the given workgroup buffers,
+/// outlined later as `name`; the builder is left inside its body.
+gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, std::array<Value, 3> grid,
+                           std::array<int64_t, 3> block, TypeRange workgroup,
+                           StringRef name) {
+  IndexMath m{b, loc};
+  auto symbol = FlatSymbolRefAttr::get(b.getContext(), name);
+  auto launch = gpu::LaunchOp::create(
+      b, loc, grid[0], grid[1], grid[2], m.c(block[0]), m.c(block[1]), m.c(block[2]),
+      /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+      /*asyncDependencies=*/{}, workgroup, /*privateAttributions=*/{},
+      /*clusterSizeX=*/nullptr, nullptr, nullptr, symbol, symbol);
+  Block &body = launch.getBody().front();
+  b.setInsertionPointToEnd(&body);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(&body);
+  return launch;
+}
+
+/// `for (i = first; i < bound; i += step) body(i)`: blocks striding over
+/// more work than the grid has blocks.
+void strideLoop(OpBuilder &b, Location loc, Value first, Value bound, Value step,
+                function_ref<void(OpBuilder &, Location, Value)> body) {
+  scf::ForOp::create(b, loc, first, bound, step, ValueRange{},
+                     [&](OpBuilder &b, Location loc, Value iv, ValueRange) {
+                       body(b, loc, iv);
+                       scf::YieldOp::create(b, loc);
+                     });
+}
+
+/// Clones the body of `op` for one iteration point; `inputs`/`outputs` are
+/// the block arguments' values (null where unused). `skip` is not cloned.
+/// Returns the yielded values.
+SmallVector<Value> cloneBody(OpBuilder &b, linalg::GenericOp op, ValueRange dims,
+                             ValueRange inputs, ValueRange outputs, IRMapping &map,
+                             Operation *skip = nullptr) {
+  Block &block = op.getRegion().front();
+  for (auto [arg, value] :
+       llvm::zip(block.getArguments(), llvm::concat<const Value>(inputs, outputs)))
+    if (value)
+      map.map(arg, value);
+  for (Operation &inner : block.without_terminator()) {
+    if (&inner == skip)
+      continue;
+    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+      map.map(index.getResult(), dims[index.getDim()]);
+      continue;
+    }
+    b.clone(inner, map);
+  }
+  SmallVector<Value> results;
+  for (Value yielded : block.getTerminator()->getOperands())
+    results.push_back(map.lookupOrDefault(yielded));
+  return results;
+}
+
+class Kernelizer {
+public:
+  explicit Kernelizer(func::FuncOp func) : func(func) {}
+
+  /// Builds `op` as a cooperative kernel when it is a contraction or a row
+  /// reduction; returns false (and leaves it) otherwise.
+  bool run(linalg::GenericOp op) {
+    if (std::optional<Contraction> c = matchContraction(op)) {
+      OpBuilder b(op);
+      buildMatmul(b, op, *c);
+    } else if (std::optional<Combiner> combiner = matchRowReduction(op)) {
+      OpBuilder b(op);
+      buildRowReduce(b, op, *combiner);
+    } else {
+      return false;
+    }
+    op.erase();
+    return true;
+  }
+
+private:
+  std::string nextName(StringRef kind) {
+    return (func.getSymName() + "_" + kind + Twine(counter++)).str();
+  }
+
+  SmallVector<Operand> operands(OpBuilder &b, linalg::GenericOp op) {
+    SmallVector<Operand> result;
+    for (OpOperand &operand : op->getOpOperands()) {
+      Operand entry;
+      entry.map = op.getMatchingIndexingMap(&operand);
+      if (isa<MemRefType>(operand.get().getType()))
+        entry.buffer = ember::flattenBuffer(b, op.getLoc(), operand.get());
+      else
+        entry.scalar = operand.get();
+      result.push_back(std::move(entry));
+    }
+    return result;
+  }
+
+  static SmallVector<Value> loopSizes(OpBuilder &b, linalg::GenericOp op) {
+    SmallVector<Value> sizes;
+    for (Range range :
+         cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, op.getLoc()))
+      sizes.push_back(getValueOrCreateConstantIndexOp(b, op.getLoc(), range.size));
+    return sizes;
+  }
+
+  void buildRowReduce(OpBuilder &b, linalg::GenericOp op, const Combiner &combiner) {
+    Location loc = op.getLoc();
+    IndexMath host{b, loc};
+    SmallVector<Value> sizes = loopSizes(b, op);
+    SmallVector<Operand> args = operands(b, op);
+    unsigned r = op.getNumLoops() - 1;
+    SmallVector<Value> rowSizes(sizes.begin(), sizes.end() - 1);
+    Value rows = host.product(rowSizes);
+    Value length = sizes[r];
+    Value grid = host.min(rows, host.c(kMaxGrid));
+    Type type = combiner.op->getResult(0).getType();
+    auto scratchType =
+        MemRefType::get({kRowThreads}, type, MemRefLayoutAttrInterface{},
+                        gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup));
+    gpu::LaunchOp launch = createLaunch(b, loc, {grid, host.c(1), host.c(1)},
+                                        {kRowThreads, 1, 1}, TypeRange{scratchType},
+                                        nextName("rowreduce"));
+    Value scratch = launch.getWorkgroupAttributions().front();
+    Value tid = launch.getThreadIds().x;
+    unsigned numInputs = op.getNumDpsInputs();
+    Value identity = arith::getIdentityValue(combiner.kind, type, b, loc);
+    strideLoop(b, loc, launch.getBlockIds().x, rows, grid, [&](OpBuilder &b, Location loc,
+                                                               Value row) {
+      IndexMath m{b, loc};
+      SmallVector<Value> dims = m.delinearize(row, rowSizes);
+      dims.push_back(Value());
+      // Each thread folds every 256th element of the row.
+      auto partial = scf::ForOp::create(
+          b, loc, tid, length, m.c(kRowThreads), ValueRange{identity},
+          [&](OpBuilder &b, Location loc, Value k, ValueRange acc) {
+            dims[r] = k;
+            SmallVector<Value> inputs;
+            for (unsigned i = 0; i < numInputs; ++i)
+              inputs.push_back(args[i].load(b, loc, dims));
+            IRMapping map;
+            cloneBody(b, op, dims, inputs, {Value()}, map, combiner.op);
+            Value x = map.lookupOrDefault(combiner.op->getOperand(combiner.valuePos));
+            scf::YieldOp::create(b, loc, combiner.combine(b, x, acc[0]));
+          });
+      memref::StoreOp::create(b, loc, partial.getResult(0), scratch, tid);
+      gpu::BarrierOp::create(b, loc);
+      for (int64_t half = kRowThreads / 2; half >= 1; half /= 2) {
+        scf::IfOp::create(b, loc, m.less(tid, m.c(half)), [&](OpBuilder &b, Location loc) {
+          IndexMath m{b, loc};
+          Value mine = memref::LoadOp::create(b, loc, scratch, tid);
+          Value other = memref::LoadOp::create(b, loc, scratch, m.add(tid, m.c(half)));
+          memref::StoreOp::create(b, loc, combiner.combine(b, other, mine), scratch, tid);
+          scf::YieldOp::create(b, loc);
+        });
+        gpu::BarrierOp::create(b, loc);
+      }
+      Value leader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, m.c(0));
+      scf::IfOp::create(b, loc, leader, [&](OpBuilder &b, Location loc) {
+        const Operand &out = args[numInputs];
+        Value total = memref::LoadOp::create(b, loc, scratch, IndexMath{b, loc}.c(0));
+        Value init = out.load(b, loc, dims);
+        out.store(b, loc, combiner.combine(b, total, init), dims);
+        scf::YieldOp::create(b, loc);
+      });
+      // The next row of this block reuses the scratch.
+      gpu::BarrierOp::create(b, loc);
+    });
+  }
+
+  void buildMatmul(OpBuilder &b, linalg::GenericOp op, const Contraction &c) {
+    Location loc = op.getLoc();
+    IndexMath host{b, loc};
+    SmallVector<Value> sizes = loopSizes(b, op);
+    SmallVector<Operand> args = operands(b, op);
+    SmallVector<Value> batchSizes;
+    for (unsigned d : c.batch)
+      batchSizes.push_back(sizes[d]);
+    Value mSize = sizes[c.i], nSize = sizes[c.j], kSize = sizes[c.k];
+    Value batch = host.product(batchSizes);
+    Value tilesX = host.ceilDiv(nSize, kTile), tilesY = host.ceilDiv(mSize, kTile);
+    Value gridX = host.min(tilesX, host.c(kMaxGrid));
+    Value gridY = host.min(tilesY, host.c(kMaxGrid));
+    Value gridZ = host.min(batch, host.c(kMaxGrid));
+    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+    auto tileType = [&](Value operand) {
+      return MemRefType::get({kTile, kTile}, cast<MemRefType>(operand.getType()).getElementType(),
+                             MemRefLayoutAttrInterface{}, workgroup);
+    };
+    Type elementType = cast<MemRefType>(op.getDpsInits()[0].getType()).getElementType();
+    gpu::LaunchOp launch = createLaunch(
+        b, loc, {gridX, gridY, gridZ}, {kTile, kTile, 1},
+        TypeRange{tileType(op.getDpsInputs()[0]), tileType(op.getDpsInputs()[1])},
+        nextName("matmul"));
+    Value aTile = launch.getWorkgroupAttributions()[0];
+    Value bTile = launch.getWorkgroupAttributions()[1];
+    Value tx = launch.getThreadIds().x, ty = launch.getThreadIds().y;
+    // Blocks stride over batch, then row tiles, then column tiles; the loop
+    // bounds are the same for every thread of a block, so the barriers
+    // inside are reached by all of them.
+    strideLoop(b, loc, launch.getBlockIds().z, batch, gridZ, [&](OpBuilder &b, Location loc,
+                                                                 Value z) {
+      strideLoop(b, loc, launch.getBlockIds().y, tilesY, gridY, [&](OpBuilder &b, Location loc,
+                                                                    Value tileRow) {
+        strideLoop(b, loc, launch.getBlockIds().x, tilesX, gridX, [&](OpBuilder &b, Location loc,
+                                                                      Value tileCol) {
+          IndexMath m{b, loc};
+          SmallVector<Value> dims(op.getNumLoops());
+          for (auto [d, coord] : llvm::zip(c.batch, m.delinearize(z, batchSizes)))
+            dims[d] = coord;
+          Value row = m.add(m.mul(tileRow, m.c(kTile)), ty);
+          Value col = m.add(m.mul(tileCol, m.c(kTile)), tx);
+          Value inRow = m.less(row, mSize), inCol = m.less(col, nSize);
+          // Loads guarded by `inside`, zero outside the matrix: edge
+          // threads still stage their part of the tiles.
+          auto guardedLoad = [&](OpBuilder &b, Location loc, Value inside,
+                                 const Operand &operand) -> Value {
+            Type type = cast<MemRefType>(operand.buffer.flat.getType()).getElementType();
+            auto guarded = scf::IfOp::create(
+                b, loc, inside,
+                [&](OpBuilder &b, Location loc) {
+                  scf::YieldOp::create(b, loc, operand.load(b, loc, dims));
+                },
+                [&](OpBuilder &b, Location loc) {
+                  scf::YieldOp::create(b, loc, Value(arith::ConstantOp::create(
+                                                   b, loc, cast<TypedAttr>(b.getZeroAttr(type)))));
+                });
+            return guarded.getResult(0);
+          };
+          Value inside = arith::AndIOp::create(b, loc, inRow, inCol);
+          dims[c.i] = row;
+          dims[c.j] = col;
+          Value zero = arith::ConstantOp::create(b, loc, cast<TypedAttr>(b.getZeroAttr(elementType)));
+          auto init = scf::IfOp::create(
+              b, loc, inside,
+              [&](OpBuilder &b, Location loc) {
+                scf::YieldOp::create(b, loc, args[2].load(b, loc, dims));
+              },
+              [&](OpBuilder &b, Location loc) { scf::YieldOp::create(b, loc, zero); });
+          auto steps = scf::ForOp::create(
+              b, loc, m.c(0), kSize, m.c(kTile), ValueRange{init.getResult(0)},
+              [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
+                IndexMath m{b, loc};
+                // A[row, k0 + tx] and B[k0 + ty, col] into the tiles.
+                Value ka = m.add(k0, tx), kb = m.add(k0, ty);
+                dims[c.k] = ka;
+                Value aIn = arith::AndIOp::create(b, loc, inRow, m.less(ka, kSize));
+                memref::StoreOp::create(b, loc, guardedLoad(b, loc, aIn, args[0]), aTile,
+                                        ValueRange{ty, tx});
+                dims[c.k] = kb;
+                Value bIn = arith::AndIOp::create(b, loc, inCol, m.less(kb, kSize));
+                memref::StoreOp::create(b, loc, guardedLoad(b, loc, bIn, args[1]), bTile,
+                                        ValueRange{ty, tx});
+                gpu::BarrierOp::create(b, loc);
+                // All 16 steps, also in the last tile: past K both tiles
+                // hold zeros (0 * 0 adds nothing), and a constant trip
+                // count lets the back end unroll the loop.
+                auto inner = scf::ForOp::create(
+                    b, loc, m.c(0), m.c(kTile), m.c(1), acc,
+                    [&](OpBuilder &b, Location loc, Value kk, ValueRange acc) {
+                      Value x = memref::LoadOp::create(b, loc, aTile, ValueRange{ty, kk});
+                      Value y = memref::LoadOp::create(b, loc, bTile, ValueRange{kk, tx});
+                      IRMapping map;
+                      scf::YieldOp::create(b, loc, cloneBody(b, op, dims, {x, y}, acc, map));
+                    });
+                // The tiles are overwritten by the next step.
+                gpu::BarrierOp::create(b, loc);
+                scf::YieldOp::create(b, loc, inner.getResults());
+              });
+          scf::IfOp::create(b, loc, inside, [&](OpBuilder &b, Location loc) {
+            args[2].store(b, loc, steps.getResult(0), dims);
+            scf::YieldOp::create(b, loc);
+          });
+        });
+      });
+    });
+  }
+
+  func::FuncOp func;
+  unsigned counter = 0;
+};
+
+struct EmberGpuKernelizePass : ember::impl::EmberGpuKernelizeBase<EmberGpuKernelizePass> {
+  void runOnOperation() override {
+    SmallVector<linalg::LinalgOp> ops;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      if (op.hasPureBufferSemantics() &&
+          (isa<linalg::GenericOp>(op) || isa<linalg::ContractionOpInterface>(*op)))
+        ops.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    Kernelizer kernelizer(getOperation());
+    for (linalg::LinalgOp op : ops) {
+      auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+      if (!generic) {
+        rewriter.setInsertionPoint(op);
+        FailureOr<linalg::GenericOp> generalized = linalg::generalizeNamedOp(rewriter, op);
+        if (failed(generalized))
+          continue; // the generic path runs it
+        generic = *generalized;
+      }
+      kernelizer.run(generic);
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,106 @@
+// RUN: ember-opt %s --ember-gpu-kernelize | FileCheck %s
+
+// A matmul: 16x16 threads per 16x16 output tile, grids clamped to 65535
+// blocks (blocks stride over the rest), A and B tiles in workgroup memory
+// between barriers, 16 constant steps per tile, the store guarded.
+// CHECK-LABEL: func.func @mm(
+// CHECK-DAG:     %[[M:.*]] = memref.dim %arg0, %c0
+// CHECK-DAG:     %[[N:.*]] = memref.dim %arg1, %c1
+// CHECK:         memref.extract_strided_metadata %arg0
+// CHECK:         %[[A:.*]] = memref.reinterpret_cast {{.*}} to offset: [0], sizes: [%{{.*}}], strides: [1] : memref<f32> to memref<?xf32>
+// CHECK:         %[[TX:.*]] = arith.ceildivui %[[N]], %c16
+// CHECK:         %[[TY:.*]] = arith.ceildivui %[[M]], %c16
+// CHECK:         %[[GX:.*]] = arith.minui %[[TX]], %c65535
+// CHECK:         %[[GY:.*]] = arith.minui %[[TY]], %c65535
+// CHECK:         gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %[[BZ:.*]]) in (%{{.*}} = %[[GX]], %{{.*}} = %[[GY]], %{{.*}}) threads({{.*}}) in (%{{.*}} = %c16{{.*}}, %{{.*}} = %c16{{.*}}, %{{.*}} = %c1{{.*}}) module(@mm_matmul0) function(@mm_matmul0) workgroup(%[[AT:.*]] : memref<16x16xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<16x16xf32, #gpu.address_space<workgroup>>)
+// CHECK:           scf.for %{{.*}} = %[[BZ]] to
+// CHECK:             scf.for %{{.*}} = %[[BY]] to %[[TY]] step %[[GY]]
+// CHECK:               scf.for %{{.*}} = %[[BX]] to %[[TX]] step %[[GX]]
+// CHECK:                 scf.for {{.*}} step %c16{{.*}} iter_args
+// CHECK:                   memref.load %[[A]]
+// CHECK:                   memref.store %{{.*}}, %[[AT]]
+// CHECK:                   memref.store %{{.*}}, %[[BT]]
+// CHECK:                   gpu.barrier
+// CHECK:                   scf.for %{{.*}} = %c0{{.*}} to %c16{{.*}} step %c1{{.*}} iter_args
+// CHECK:                     memref.load %[[AT]]
+// CHECK:                     memref.load %[[BT]]
+// CHECK:                     arith.mulf
+// CHECK:                     arith.addf
+// CHECK:                   gpu.barrier
+// CHECK:                 scf.if
+// CHECK:                   memref.store
+func.func @mm(%a: memref<?x?xf32>, %b: memref<?x?xf32>, %c: memref<?x?xf32>) {
+  linalg.matmul ins(%a, %b : memref<?x?xf32>, memref<?x?xf32>) outs(%c : memref<?x?xf32>)
+  return
+}
+
+// A batch matmul with B transposed: batch on grid z.
+// CHECK-LABEL: func.func @bmm_t(
+// CHECK:         gpu.launch {{.*}} module(@bmm_t_matmul0) function(@bmm_t_matmul0) workgroup
+#a = affine_map<(b, i, j, k) -> (b, i, k)>
+#bt = affine_map<(b, i, j, k) -> (b, j, k)>
+#c = affine_map<(b, i, j, k) -> (b, i, j)>
+func.func @bmm_t(%a: memref<?x?x?xf32>, %b: memref<?x?x?xf32>, %c: memref<?x?x?xf32>) {
+  linalg.generic {indexing_maps = [#a, #bt, #c],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<?x?x?xf32>, memref<?x?x?xf32>) outs(%c : memref<?x?x?xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// A reduction over the contiguous innermost dim, with work before the
+// combiner: one 256-thread block per row, a strided fold (exp kept), then
+// a tree of 8 halving steps in workgroup memory; thread 0 combines with
+// the output's initial value.
+// CHECK-LABEL: func.func @row_exp_sum(
+// CHECK:         %[[ROWS:.*]] = arith.muli %c1{{.*}}, %{{.*}}
+// CHECK:         %[[GRID:.*]] = arith.minui %[[ROWS]], %c65535
+// CHECK:         gpu.launch blocks(%[[B:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], {{.*}} threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256, {{.*}} module(@row_exp_sum_rowreduce0) function(@row_exp_sum_rowreduce0) workgroup(%[[S:.*]] : memref<256xf32, #gpu.address_space<workgroup>>)
+// CHECK:           scf.for %[[ROW:.*]] = %[[B]] to %[[ROWS]] step %[[GRID]]
+// CHECK:             %[[PART:.*]] = scf.for %{{.*}} = %[[T]] to %{{.*}} step %c256{{.*}} iter_args(%{{.*}} = %cst)
+// CHECK:               math.exp
+// CHECK:               arith.addf
+// CHECK:             memref.store %[[PART]], %[[S]][%[[T]]]
+// CHECK-COUNT-8:     gpu.barrier
+// CHECK:             arith.cmpi eq, %[[T]], %c0
+// CHECK:             scf.if
+// CHECK:               memref.load %[[S]]
+// CHECK:               arith.addf
+// CHECK:               memref.store
+// CHECK:             gpu.barrier
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+func.func @row_exp_sum(%x: memref<?x?xf32>, %out: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x?xf32>) outs(%out : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %e = math.exp %in : f32
+    %m = arith.addf %e, %acc : f32
+    linalg.yield %m : f32
+  }
+  return
+}
+
+// A reduction along the input's outer dim (a column sum) and a fill stay
+// for the one-thread-per-output path: consecutive threads then read
+// consecutive elements.
+// CHECK-LABEL: func.func @col_sum(
+// CHECK-NOT:     gpu.launch
+// CHECK:         linalg.fill
+// CHECK:         linalg.generic
+#t = affine_map<(d0, d1) -> (d1, d0)>
+func.func @col_sum(%x: memref<?x?xf32>, %out: memref<?xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<?xf32>)
+  linalg.generic {indexing_maps = [#t, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x?xf32>) outs(%out : memref<?xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %m = arith.addf %in, %acc : f32
+    linalg.yield %m : f32
+  }
+  return
+}
