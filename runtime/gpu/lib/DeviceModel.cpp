@@ -139,9 +139,8 @@ std::vector<HostTensor> DeviceModel::run(const std::string &name,
   };
   for (const HostTensor &input : inputs)
     buffers.push_back(upload(input));
-  for (const std::string &weight : entry->weights)
-    buffers.push_back(weights.at(weight));
   std::vector<HostTensor> outputs;
+  std::vector<ProgramBuffer> outputBuffers;
   for (size_t i = 0; i < shapes.size(); ++i) {
     outputs.emplace_back(entry->outputs[i].dtype, shapes[i]);
     ProgramBuffer buffer;
@@ -149,15 +148,14 @@ std::vector<HostTensor> DeviceModel::run(const std::string &name,
     buffer.elementBytes = elementSize(entry->outputs[i].dtype);
     buffer.buffer = device.allocate(std::max<size_t>(1, outputs.back().bytes()));
     owned.push_back(buffer.buffer);
-    buffers.push_back(buffer);
+    outputBuffers.push_back(buffer);
   }
   try {
-    // The program's function is the entry's compiled (prefixed) name.
-    program->run("ember_entry_" + name, buffers, stream);
+    runOnDevice(name, buffers, outputBuffers);
     for (size_t i = 0; i < outputs.size(); ++i)
       if (outputs[i].bytes())
-        device.copyToHost(outputs[i].data(), buffers[inputs.size() + entry->weights.size() + i].buffer,
-                          0, outputs[i].bytes(), stream);
+        device.copyToHost(outputs[i].data(), outputBuffers[i].buffer, 0, outputs[i].bytes(),
+                          stream);
   } catch (...) {
     for (DeviceBuffer &buffer : owned)
       device.free(buffer);
@@ -166,6 +164,26 @@ std::vector<HostTensor> DeviceModel::run(const std::string &name,
   for (DeviceBuffer &buffer : owned)
     device.free(buffer);
   return outputs;
+}
+
+void DeviceModel::runOnDevice(const std::string &name, const std::vector<ProgramBuffer> &inputs,
+                              const std::vector<ProgramBuffer> &outputs) {
+  const EntrySpec *entry = spec.findEntry(name);
+  if (!entry)
+    throw ModelError(file->label() + ": no entry named '" + name + "'");
+  if (inputs.size() != entry->inputs.size() || outputs.size() != entry->outputs.size())
+    throw ModelError("entry '" + name + "' takes " + std::to_string(entry->inputs.size()) +
+                     " input(s) and " + std::to_string(entry->outputs.size()) +
+                     " output buffer(s), got " + std::to_string(inputs.size()) + " and " +
+                     std::to_string(outputs.size()));
+  std::vector<ProgramBuffer> buffers(inputs);
+  for (const std::string &weight : entry->weights)
+    buffers.push_back(weights.at(weight));
+  buffers.insert(buffers.end(), outputs.begin(), outputs.end());
+  Stream &stream = device.defaultStream();
+  // The program's function is the entry's compiled (prefixed) name.
+  program->run("ember_entry_" + name, buffers, stream);
+  stream.synchronize();
 }
 
 } // namespace gpu

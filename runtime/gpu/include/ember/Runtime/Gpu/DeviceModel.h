@@ -42,6 +42,13 @@ public:
   std::vector<HostTensor> run(const std::string &entry,
                               const std::vector<HostTensor> &inputs);
 
+  /// Runs `entry` on buffers already on the device: the inputs, then one
+  /// buffer per output, shaped as `run` returns them (the weights are added
+  /// here). Returns once the work is done. For callers that keep data on
+  /// the device: pipelines and benchmarks (bench/gpu_bench.cpp).
+  void runOnDevice(const std::string &entry, const std::vector<ProgramBuffer> &inputs,
+                   const std::vector<ProgramBuffer> &outputs);
+
   const Manifest &manifest() const { return spec; }
   /// The artifact's target ("vulkan", "cuda:sm_90", ...).
   const std::string &target() const { return artifactTarget; }
