@@ -109,6 +109,7 @@ void registerPassesOnce() {
     registerEmberSinkLaunchConstants();
     registerEmberGpuMath();
     registerEmberParallelDimsFirst();
+    registerEmberGpuGridStride();
   });
 }
 } // namespace
@@ -158,7 +159,8 @@ void buildGpuKernelPipeline(OpPassManager &pm) {
   // The mapping and outlining passes by name (their C++ entry points moved
   // between MLIR releases; the names are stable).
   if (failed(parsePassPipeline("func.func(gpu-map-parallel-loops,"
-                               "convert-parallel-loops-to-gpu,canonicalize),"
+                               "convert-parallel-loops-to-gpu,canonicalize,"
+                               "ember-gpu-grid-stride),"
                                "func.func(ember-sink-launch-constants),"
                                "gpu-kernel-outlining,lower-affine,canonicalize,cse",
                                pm, os)))

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVAttributes.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVDialect.h"
@@ -23,6 +24,7 @@ namespace ember {
 #define GEN_PASS_DEF_EMBERSINKLAUNCHCONSTANTS
 #define GEN_PASS_DEF_EMBERGPUMATH
 #define GEN_PASS_DEF_EMBERPARALLELDIMSFIRST
+#define GEN_PASS_DEF_EMBERGPUGRIDSTRIDE
 #include "ember/Compiler/Passes.h.inc"
 } // namespace ember
 
@@ -237,6 +239,54 @@ struct EmberParallelDimsFirstPass
       rewriter.setInsertionPoint(op);
       if (failed(linalg::interchangeGenericOp(rewriter, op, order)))
         op.emitWarning("could not move the parallel dims first");
+    }
+  }
+};
+
+struct EmberGpuGridStridePass
+    : ember::impl::EmberGpuGridStrideBase<EmberGpuGridStridePass> {
+  static constexpr int64_t kMaxGrid = 65535;
+
+  void runOnOperation() override {
+    SmallVector<gpu::LaunchOp> launches;
+    getOperation().walk([&](gpu::LaunchOp launch) { launches.push_back(launch); });
+    for (gpu::LaunchOp launch : launches) {
+      Region &body = launch.getBody();
+      if (!body.hasOneBlock() || body.walk([](gpu::BarrierOp) {
+                                      return WalkResult::interrupt();
+                                    }).wasInterrupted())
+        continue;
+      Value sizes[3] = {launch.getGridSizeX(), launch.getGridSizeY(), launch.getGridSizeZ()};
+      gpu::KernelDim3 ids = launch.getBlockIds(), dims = launch.getGridSize();
+      Value blockIds[3] = {ids.x, ids.y, ids.z}, gridDims[3] = {dims.x, dims.y, dims.z};
+      for (unsigned d = 0; d < 3; ++d) {
+        std::optional<int64_t> constant = getConstantIntValue(sizes[d]);
+        if (constant && *constant <= kMaxGrid)
+          continue;
+        Value extent = sizes[d];
+        OpBuilder host(launch);
+        Location loc = launch.getLoc();
+        Value clamped = arith::MinUIOp::create(
+            host, loc, extent, arith::ConstantIndexOp::create(host, loc, kMaxGrid));
+        OpOperand &operand = d == 0   ? launch.getGridSizeXMutable()
+                             : d == 1 ? launch.getGridSizeYMutable()
+                                      : launch.getGridSizeZMutable();
+        operand.set(clamped);
+        // The body, moved into a loop over this dim's virtual block ids.
+        Block &block = body.front();
+        OpBuilder b = OpBuilder::atBlockBegin(&block);
+        auto loop = scf::ForOp::create(b, loc, blockIds[d], extent, clamped);
+        Operation *loopYield = loop.getBody()->getTerminator();
+        for (Operation &op : llvm::make_early_inc_range(
+                 llvm::make_range(std::next(loop->getIterator()),
+                                  block.getTerminator()->getIterator())))
+          op.moveBefore(loopYield);
+        Value virtualId = loop.getInductionVar();
+        blockIds[d].replaceUsesWithIf(virtualId, [&](OpOperand &use) {
+          return use.getOwner() != loop && loop->isAncestor(use.getOwner());
+        });
+        gridDims[d].replaceAllUsesWith(extent);
+      }
     }
   }
 };

@@ -237,3 +237,15 @@ def test_more_rows_than_a_grid_holds(rng):
     a = rng.standard_normal((70000, 3)).astype(np.float32)
     np.testing.assert_allclose(on_vulkan(a).sum(dim=1).cpu().numpy(), a.sum(axis=1),
                                rtol=1e-5, atol=1e-5)
+
+
+@needs_vulkan
+def test_grids_beyond_65535_blocks(rng):
+    # Vulkan promises 65535 workgroups per dim: a 1-D op over more than
+    # 65535 * 256 elements and a 3-D op with 70000 outer rows (grid z)
+    # run with clamped grids whose blocks stride.
+    n = 65535 * 256 + 1000
+    a = np.arange(n, dtype=np.float32)
+    np.testing.assert_array_equal((on_vulkan(a) * 2 + 1).cpu().numpy(), a * 2 + 1)
+    b = rng.random((70000, 2, 3)).astype(np.float32)
+    np.testing.assert_allclose((on_vulkan(b).exp() + 1).cpu().numpy(), np.exp(b) + 1, **F32)

@@ -326,4 +326,20 @@ def EmberGpuKernelize : Pass<"ember-gpu-kernelize", "mlir::func::FuncOp"> {
   ];
 }
 
+def EmberGpuGridStride : Pass<"ember-gpu-grid-stride", "mlir::func::FuncOp"> {
+  let summary = "Clamp gpu.launch grids to 65535 blocks per dim; blocks stride";
+  let description = [{
+    Vulkan guarantees only 65535 workgroups per dim, and CUDA allows no more
+    in y and z, while a grid mapped from a large tensor can ask for more
+    (a 1-D loop of 20M elements in blocks of 256 needs 78125). For each
+    grid dim of a `gpu.launch` that is not a constant within the limit, the
+    launch gets `min(n, 65535)` blocks and its body runs in
+    `scf.for %b = block_id to n step min(n, 65535)`, with `%b` in place of
+    the block id. Bodies with barriers are left alone (a barrier in a loop
+    whose trip count differs between blocks is still uniform within a
+    block, but such kernels clamp their own grids: ember-gpu-kernelize).
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::arith::ArithDialect"];
+}
+
 #endif // EMBER_COMPILER_PASSES_TD
