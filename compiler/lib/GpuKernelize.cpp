@@ -45,6 +45,7 @@ using namespace mlir;
 namespace {
 
 constexpr int64_t kRowThreads = 256;
+constexpr int64_t kMaxParts = 1024;
 constexpr int64_t kTile = 16;
 constexpr int64_t kMaxGrid = 65535;
 
@@ -157,23 +158,35 @@ std::optional<Combiner> matchCombiner(linalg::GenericOp op) {
   return combiner;
 }
 
-/// A reduction over the innermost loop dim alone whose inputs walk that dim
-/// along their last (contiguous) dim: consecutive threads read consecutive
-/// elements. A column reduction stays one thread per output, which reads
-/// coalesced across threads instead.
-std::optional<Combiner> matchRowReduction(linalg::GenericOp op) {
+/// A reduction over trailing loop dims (parallel dims first, as
+/// ember-parallel-dims-first orders them) whose inputs walk those dims as
+/// their own last dims, in order: the reduced elements of one output are
+/// contiguous when the input is, so consecutive threads read consecutive
+/// elements. Returns the first reduced loop dim. A column reduction stays
+/// one thread per output, which reads coalesced across threads instead.
+std::optional<std::pair<Combiner, unsigned>> matchRowReduction(linalg::GenericOp op) {
   SmallVector<unsigned> reductions;
   op.getReductionDims(reductions);
-  unsigned last = op.getNumLoops() - 1;
-  if (reductions.size() != 1 || reductions.front() != last)
+  unsigned loops = op.getNumLoops();
+  if (reductions.empty() || reductions.back() != loops - 1 ||
+      reductions.front() + reductions.size() != loops)
     return std::nullopt;
+  unsigned first = reductions.front();
   for (OpOperand *input : op.getDpsInputOperands()) {
     AffineMap map = op.getMatchingIndexingMap(input);
-    if (map.isFunctionOfDim(last) &&
-        (map.getNumResults() == 0 || map.getResults().back() != getAffineDimExpr(last, op.getContext())))
+    if (llvm::none_of(reductions, [&](unsigned d) { return map.isFunctionOfDim(d); }))
+      continue;
+    if (map.getNumResults() < reductions.size())
       return std::nullopt;
+    unsigned tail = map.getNumResults() - reductions.size();
+    for (auto [i, d] : llvm::enumerate(reductions))
+      if (map.getResult(tail + i) != getAffineDimExpr(d, op.getContext()))
+        return std::nullopt;
   }
-  return matchCombiner(op);
+  std::optional<Combiner> combiner = matchCombiner(op);
+  if (!combiner)
+    return std::nullopt;
+  return std::make_pair(*combiner, first);
 }
 
 /// The dims of a contraction C(batch.., i, j) += A(.., i, k) * B(.., k, j).
@@ -280,9 +293,9 @@ public:
     if (std::optional<Contraction> c = matchContraction(op)) {
       OpBuilder b(op);
       buildMatmul(b, op, *c);
-    } else if (std::optional<Combiner> combiner = matchRowReduction(op)) {
+    } else if (auto reduction = matchRowReduction(op)) {
       OpBuilder b(op);
-      buildRowReduce(b, op, *combiner);
+      buildRowReduce(b, op, reduction->first, reduction->second);
     } else {
       return false;
     }
@@ -317,68 +330,120 @@ private:
     return sizes;
   }
 
-  void buildRowReduce(OpBuilder &b, linalg::GenericOp op, const Combiner &combiner) {
+  /// Two kernels. The first splits each row into `parts` interleaved
+  /// parts, one 256-thread block per (row, part): each thread folds a
+  /// strided share from the combiner's identity, a tree in workgroup memory
+  /// combines the block's 256 values, and thread 0 writes the part's result
+  /// to a temporary. The second combines each row's parts with the output's
+  /// initial value, one thread per row. `parts` is chosen on the host so
+  /// that a long row (a full reduction: one row) keeps many blocks busy.
+  void buildRowReduce(OpBuilder &b, linalg::GenericOp op, const Combiner &combiner,
+                      unsigned firstReduced) {
     Location loc = op.getLoc();
     IndexMath host{b, loc};
     SmallVector<Value> sizes = loopSizes(b, op);
     SmallVector<Operand> args = operands(b, op);
-    unsigned r = op.getNumLoops() - 1;
-    SmallVector<Value> rowSizes(sizes.begin(), sizes.end() - 1);
+    unsigned numInputs = op.getNumDpsInputs();
+    SmallVector<Value> rowSizes(sizes.begin(), sizes.begin() + firstReduced);
+    SmallVector<Value> reducedSizes(sizes.begin() + firstReduced, sizes.end());
     Value rows = host.product(rowSizes);
-    Value length = sizes[r];
-    Value grid = host.min(rows, host.c(kMaxGrid));
+    Value length = host.product(reducedSizes);
+    // parts = min(ceildiv(length, 256 * 64), 1024), at least 1: each block
+    // folds at least ~64 elements per thread before its tree.
+    Value parts = arith::MaxUIOp::create(
+        b, loc, host.min(host.ceilDiv(length, kRowThreads * 64), host.c(kMaxParts)), host.c(1));
+    Value tasks = host.mul(rows, parts);
     Type type = combiner.op->getResult(0).getType();
+    auto partialType = MemRefType::get({ShapedType::kDynamic}, type);
+    Value partials = memref::AllocOp::create(b, loc, partialType, ValueRange{tasks});
+    Value stride = host.mul(parts, host.c(kRowThreads));
+
+    Value grid = host.min(tasks, host.c(kMaxGrid));
     auto scratchType =
         MemRefType::get({kRowThreads}, type, MemRefLayoutAttrInterface{},
                         gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup));
-    gpu::LaunchOp launch = createLaunch(b, loc, {grid, host.c(1), host.c(1)},
-                                        {kRowThreads, 1, 1}, TypeRange{scratchType},
-                                        nextName("rowreduce"));
-    Value scratch = launch.getWorkgroupAttributions().front();
-    Value tid = launch.getThreadIds().x;
-    unsigned numInputs = op.getNumDpsInputs();
-    Value identity = arith::getIdentityValue(combiner.kind, type, b, loc);
-    strideLoop(b, loc, launch.getBlockIds().x, rows, grid, [&](OpBuilder &b, Location loc,
-                                                               Value row) {
-      IndexMath m{b, loc};
-      SmallVector<Value> dims = m.delinearize(row, rowSizes);
-      dims.push_back(Value());
-      // Each thread folds every 256th element of the row.
-      auto partial = scf::ForOp::create(
-          b, loc, tid, length, m.c(kRowThreads), ValueRange{identity},
-          [&](OpBuilder &b, Location loc, Value k, ValueRange acc) {
-            dims[r] = k;
-            SmallVector<Value> inputs;
-            for (unsigned i = 0; i < numInputs; ++i)
-              inputs.push_back(args[i].load(b, loc, dims));
-            IRMapping map;
-            cloneBody(b, op, dims, inputs, {Value()}, map, combiner.op);
-            Value x = map.lookupOrDefault(combiner.op->getOperand(combiner.valuePos));
-            scf::YieldOp::create(b, loc, combiner.combine(b, x, acc[0]));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      gpu::LaunchOp launch = createLaunch(b, loc, {grid, host.c(1), host.c(1)},
+                                          {kRowThreads, 1, 1}, TypeRange{scratchType},
+                                          nextName("rowreduce"));
+      Value scratch = launch.getWorkgroupAttributions().front();
+      Value tid = launch.getThreadIds().x;
+      Value identity = arith::getIdentityValue(combiner.kind, type, b, loc);
+      strideLoop(b, loc, launch.getBlockIds().x, tasks, grid, [&](OpBuilder &b, Location loc,
+                                                                  Value task) {
+        IndexMath m{b, loc};
+        Value row = arith::DivUIOp::create(b, loc, task, parts);
+        Value part = arith::RemUIOp::create(b, loc, task, parts);
+        SmallVector<Value> dims = m.delinearize(row, rowSizes);
+        // This thread's elements: part * 256 + tid, then every 256 * parts.
+        Value start = m.add(m.mul(part, m.c(kRowThreads)), tid);
+        auto partial = scf::ForOp::create(
+            b, loc, start, length, stride, ValueRange{identity},
+            [&](OpBuilder &b, Location loc, Value k, ValueRange acc) {
+              IndexMath m{b, loc};
+              SmallVector<Value> point(dims);
+              point.append(m.delinearize(k, reducedSizes));
+              SmallVector<Value> inputs;
+              for (unsigned i = 0; i < numInputs; ++i)
+                inputs.push_back(args[i].load(b, loc, point));
+              IRMapping map;
+              cloneBody(b, op, point, inputs, {Value()}, map, combiner.op);
+              Value x = map.lookupOrDefault(combiner.op->getOperand(combiner.valuePos));
+              scf::YieldOp::create(b, loc, combiner.combine(b, x, acc[0]));
+            });
+        memref::StoreOp::create(b, loc, partial.getResult(0), scratch, tid);
+        gpu::BarrierOp::create(b, loc);
+        for (int64_t half = kRowThreads / 2; half >= 1; half /= 2) {
+          scf::IfOp::create(b, loc, m.less(tid, m.c(half)), [&](OpBuilder &b, Location loc) {
+            IndexMath m{b, loc};
+            Value mine = memref::LoadOp::create(b, loc, scratch, tid);
+            Value other = memref::LoadOp::create(b, loc, scratch, m.add(tid, m.c(half)));
+            memref::StoreOp::create(b, loc, combiner.combine(b, other, mine), scratch, tid);
+            scf::YieldOp::create(b, loc);
           });
-      memref::StoreOp::create(b, loc, partial.getResult(0), scratch, tid);
-      gpu::BarrierOp::create(b, loc);
-      for (int64_t half = kRowThreads / 2; half >= 1; half /= 2) {
-        scf::IfOp::create(b, loc, m.less(tid, m.c(half)), [&](OpBuilder &b, Location loc) {
-          IndexMath m{b, loc};
-          Value mine = memref::LoadOp::create(b, loc, scratch, tid);
-          Value other = memref::LoadOp::create(b, loc, scratch, m.add(tid, m.c(half)));
-          memref::StoreOp::create(b, loc, combiner.combine(b, other, mine), scratch, tid);
+          gpu::BarrierOp::create(b, loc);
+        }
+        Value leader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, m.c(0));
+        scf::IfOp::create(b, loc, leader, [&](OpBuilder &b, Location loc) {
+          Value total = memref::LoadOp::create(b, loc, scratch, IndexMath{b, loc}.c(0));
+          memref::StoreOp::create(b, loc, total, partials, task);
           scf::YieldOp::create(b, loc);
         });
+        // The next task of this block reuses the scratch.
         gpu::BarrierOp::create(b, loc);
-      }
-      Value leader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, m.c(0));
-      scf::IfOp::create(b, loc, leader, [&](OpBuilder &b, Location loc) {
-        const Operand &out = args[numInputs];
-        Value total = memref::LoadOp::create(b, loc, scratch, IndexMath{b, loc}.c(0));
-        Value init = out.load(b, loc, dims);
-        out.store(b, loc, combiner.combine(b, total, init), dims);
-        scf::YieldOp::create(b, loc);
       });
-      // The next row of this block reuses the scratch.
-      gpu::BarrierOp::create(b, loc);
-    });
+    }
+
+    // Stage two: out[row] = combine(parts of row..., out[row]).
+    Value rowGrid = host.min(host.ceilDiv(rows, kRowThreads), host.c(kMaxGrid));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      gpu::LaunchOp launch = createLaunch(b, loc, {rowGrid, host.c(1), host.c(1)},
+                                          {kRowThreads, 1, 1}, TypeRange{},
+                                          nextName("rowcombine"));
+      IndexMath m{b, loc};
+      Value first = m.add(m.mul(launch.getBlockIds().x, m.c(kRowThreads)),
+                          launch.getThreadIds().x);
+      strideLoop(b, loc, first, rows, m.mul(rowGrid, m.c(kRowThreads)),
+                 [&](OpBuilder &b, Location loc, Value row) {
+                   IndexMath m{b, loc};
+                   SmallVector<Value> dims = m.delinearize(row, rowSizes);
+                   dims.resize(op.getNumLoops());
+                   const Operand &out = args[numInputs];
+                   Value init = out.load(b, loc, dims);
+                   Value base = m.mul(row, parts);
+                   auto total = scf::ForOp::create(
+                       b, loc, m.c(0), parts, m.c(1), ValueRange{init},
+                       [&](OpBuilder &b, Location loc, Value p, ValueRange acc) {
+                         Value x = memref::LoadOp::create(b, loc, partials,
+                                                          IndexMath{b, loc}.add(base, p));
+                         scf::YieldOp::create(b, loc, combiner.combine(b, x, acc[0]));
+                       });
+                   out.store(b, loc, total.getResult(0), dims);
+                 });
+    }
+    memref::DeallocOp::create(b, loc, partials);
   }
 
   void buildMatmul(OpBuilder &b, linalg::GenericOp op, const Contraction &c) {

@@ -249,3 +249,23 @@ def test_grids_beyond_65535_blocks(rng):
     np.testing.assert_array_equal((on_vulkan(a) * 2 + 1).cpu().numpy(), a * 2 + 1)
     b = rng.random((70000, 2, 3)).astype(np.float32)
     np.testing.assert_allclose((on_vulkan(b).exp() + 1).cpu().numpy(), np.exp(b) + 1, **F32)
+
+
+@needs_vulkan
+def test_long_rows_split_across_blocks(rng):
+    # Rows longer than 16384 elements are split over several blocks whose
+    # partial values a second kernel combines: a full reduction of 1M
+    # elements (64 parts), long rows of negative values (max must not see
+    # a stray 0), and a reduction over two trailing dims at once.
+    a = rng.standard_normal(1 << 20).astype(np.float32)
+    x = on_vulkan(a)
+    np.testing.assert_allclose(x.sum().cpu().numpy(), a.astype(np.float64).sum(),
+                               rtol=1e-4, atol=1e-2)
+    np.testing.assert_allclose(x.max().cpu().numpy(), a.max())
+    b = -np.abs(rng.standard_normal((3, 100000))).astype(np.float32) - 1
+    np.testing.assert_allclose(on_vulkan(b).amax(dim=1).cpu().numpy(), b.max(axis=1))
+    np.testing.assert_allclose(on_vulkan(b).mean(dim=1).cpu().numpy(), b.mean(axis=1),
+                               rtol=1e-5)
+    c = rng.standard_normal((4, 300, 70)).astype(np.float32)
+    np.testing.assert_allclose(on_vulkan(c).sum(dim=(1, 2)).cpu().numpy(), c.sum(axis=(1, 2)),
+                               rtol=1e-4, atol=1e-3)

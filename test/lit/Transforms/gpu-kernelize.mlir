@@ -53,15 +53,25 @@ func.func @bmm_t(%a: memref<?x?x?xf32>, %b: memref<?x?x?xf32>, %c: memref<?x?x?x
 }
 
 // A reduction over the contiguous innermost dim, with work before the
-// combiner: one 256-thread block per row, a strided fold (exp kept), then
-// a tree of 8 halving steps in workgroup memory; thread 0 combines with
-// the output's initial value.
+// combiner. Stage one: each row is split into
+// parts = max(min(ceildiv(length, 16384), 1024), 1) interleaved parts, one
+// 256-thread block per (row, part) folding a strided share (exp kept) from
+// the identity, a tree of 8 halving steps in workgroup memory, thread 0
+// writing the part's value to a temporary. Stage two: one thread per row
+// combines its parts with the output's initial value.
 // CHECK-LABEL: func.func @row_exp_sum(
 // CHECK:         %[[ROWS:.*]] = arith.muli %c1{{.*}}, %{{.*}}
-// CHECK:         %[[GRID:.*]] = arith.minui %[[ROWS]], %c65535
-// CHECK:         gpu.launch blocks(%[[B:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], {{.*}} threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256, {{.*}} module(@row_exp_sum_rowreduce0) function(@row_exp_sum_rowreduce0) workgroup(%[[S:.*]] : memref<256xf32, #gpu.address_space<workgroup>>)
-// CHECK:           scf.for %[[ROW:.*]] = %[[B]] to %[[ROWS]] step %[[GRID]]
-// CHECK:             %[[PART:.*]] = scf.for %{{.*}} = %[[T]] to %{{.*}} step %c256{{.*}} iter_args(%{{.*}} = %cst)
+// CHECK:         %[[LEN:.*]] = arith.muli %c1{{.*}}, %{{.*}}
+// CHECK:         %[[CHUNKS:.*]] = arith.ceildivui %[[LEN]], %c16384
+// CHECK:         %[[CAP:.*]] = arith.minui %[[CHUNKS]], %c1024
+// CHECK:         %[[PARTS:.*]] = arith.maxui %[[CAP]], %c1
+// CHECK:         %[[TASKS:.*]] = arith.muli %[[ROWS]], %[[PARTS]]
+// CHECK:         %[[TMP:.*]] = memref.alloc(%[[TASKS]]) : memref<?xf32>
+// CHECK:         %[[STRIDE:.*]] = arith.muli %[[PARTS]], %c256
+// CHECK:         %[[GRID:.*]] = arith.minui %[[TASKS]], %c65535
+// CHECK:         gpu.launch blocks(%[[B:[^,]*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GRID]], {{.*}} threads(%[[T:[^,]*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}} module(@row_exp_sum_rowreduce0) function(@row_exp_sum_rowreduce0) workgroup(%[[S:.*]] : memref<256xf32, #gpu.address_space<workgroup>>)
+// CHECK:           scf.for %[[TASK:.*]] = %[[B]] to %[[TASKS]] step %[[GRID]]
+// CHECK:             %[[PART:.*]] = scf.for %{{.*}} = %{{.*}} to %[[LEN]] step %[[STRIDE]] iter_args(%{{.*}} = %cst)
 // CHECK:               math.exp
 // CHECK:               arith.addf
 // CHECK:             memref.store %[[PART]], %[[S]][%[[T]]]
@@ -69,9 +79,14 @@ func.func @bmm_t(%a: memref<?x?x?xf32>, %b: memref<?x?x?xf32>, %c: memref<?x?x?x
 // CHECK:             arith.cmpi eq, %[[T]], %c0
 // CHECK:             scf.if
 // CHECK:               memref.load %[[S]]
-// CHECK:               arith.addf
-// CHECK:               memref.store
+// CHECK-NEXT:          memref.store %{{.*}}, %[[TMP]][%[[TASK]]]
 // CHECK:             gpu.barrier
+// CHECK:         gpu.launch {{.*}} module(@row_exp_sum_rowcombine1) function(@row_exp_sum_rowcombine1) {
+// CHECK:           scf.for %{{.*}} to %[[ROWS]]
+// CHECK:             scf.for %{{.*}} to %[[PARTS]]
+// CHECK:               memref.load %[[TMP]]
+// CHECK:               arith.addf
+// CHECK:         memref.dealloc %[[TMP]]
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d0)>
 func.func @row_exp_sum(%x: memref<?x?xf32>, %out: memref<?xf32>) {
@@ -80,6 +95,25 @@ func.func @row_exp_sum(%x: memref<?x?xf32>, %out: memref<?xf32>) {
   ^bb0(%in: f32, %acc: f32):
     %e = math.exp %in : f32
     %m = arith.addf %e, %acc : f32
+    linalg.yield %m : f32
+  }
+  return
+}
+
+// A full reduction of a 2-D buffer: both reduced dims flattened into one
+// row, delinearized per element.
+// CHECK-LABEL: func.func @total_max(
+// CHECK:         gpu.launch {{.*}} function(@total_max_rowreduce0)
+// CHECK:           arith.remui
+// CHECK:           arith.divui
+// CHECK:           arith.maximumf
+// CHECK:         gpu.launch {{.*}} function(@total_max_rowcombine1)
+#all = affine_map<(d0, d1) -> ()>
+func.func @total_max(%x: memref<?x?xf32>, %out: memref<f32>) {
+  linalg.generic {indexing_maps = [#id, #all], iterator_types = ["reduction", "reduction"]}
+      ins(%x : memref<?x?xf32>) outs(%out : memref<f32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %m = arith.maximumf %in, %acc : f32
     linalg.yield %m : f32
   }
   return
