@@ -309,14 +309,17 @@ def EmberGpuKernelize : Pass<"ember-gpu-kernelize", "mlir::func::FuncOp"> {
     `batch_matmul`, generics with transposed or broadcast operands) becomes
     a `gpu.launch` of 16x16 threads per 16x16 output tile that stages tiles
     of A and B in workgroup memory, with a `gpu.barrier` around each K step
-    and batch dims on grid z. Each reduction over its innermost loop dim,
-    where the inputs are read along their last dim and the combiner is a
-    known arith op (`addf`, `maximumf`, `addi`, ...), becomes one 256-thread
-    block per row: strided partial folds, then a tree in workgroup memory.
+    and batch dims on grid z. Each reduction over trailing loop dims that
+    the inputs read as their own last dims (a last-dim or a full
+    reduction), with a known arith combiner (`addf`, `maximumf`, `addi`,
+    ...), becomes two kernels: 256-thread blocks per (row, part), a long
+    row split into up to 1024 parts, fold strided shares and combine them
+    in a tree in workgroup memory; then one thread per row combines its
+    parts with the output's initial value.
     Grids are at most 65535 blocks per dim; blocks stride over the rest.
     Buffers are passed as 1-D views plus offsets and strides, as
     `ember-flatten-buffers` does for the generic path. Launches are named
-    `<function>_matmul<n>` / `<function>_rowreduce<n>`, which
+    `<function>_matmul<n>` / `_rowreduce<n>` / `_rowcombine<n>`, which
     `gpu-kernel-outlining` keeps.
   }];
   let dependentDialects = [
