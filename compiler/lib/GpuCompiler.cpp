@@ -110,6 +110,7 @@ void registerPassesOnce() {
     registerEmberGpuMath();
     registerEmberParallelDimsFirst();
     registerEmberGpuGridStride();
+    registerEmberSpirvPushConstants();
   });
 }
 } // namespace
@@ -589,9 +590,16 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     bool vulkan = target.backend == GpuBackend::Vulkan;
     module->setAttr("spirv.target_env",
                     parseAttribute(vulkan ? kVulkanEnv : kOpenClEnv, context));
+    if (vulkan) {
+      // Scalars become push constants, which changes kernel signatures:
+      // the host functions (already written as the plan) go first.
+      for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+        func.erase();
+    }
     // Vulkan puts each spirv.module beside its gpu.module; OpenCL inside it.
-    pipeline = std::string("builtin.module(ember-spirv-entry-points,"
-                           "gpu.module(convert-math-to-spirv),"
+    pipeline = std::string("builtin.module(ember-spirv-entry-points,") +
+               (vulkan ? "ember-spirv-push-constants," : "") +
+               std::string("gpu.module(convert-math-to-spirv),"
                            "convert-gpu-to-spirv{use-64bit-index=true},") +
                (vulkan ? "spirv.module(spirv-lower-abi-attrs,spirv-update-vce))"
                        : "gpu.module(spirv.module(spirv-lower-abi-attrs,"
@@ -629,6 +637,15 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     std::vector<spirv::ModuleOp> modules;
     module.walk([&](spirv::ModuleOp spirvModule) { modules.push_back(spirvModule); });
     for (spirv::ModuleOp spirvModule : modules) {
+      // spirv-lower-abi-attrs gives every interface variable a descriptor
+      // set and binding; a push-constant block must have neither.
+      spirvModule.walk([](spirv::GlobalVariableOp variable) {
+        auto pointer = dyn_cast<spirv::PointerType>(variable.getType());
+        if (pointer && pointer.getStorageClass() == spirv::StorageClass::PushConstant) {
+          variable->removeAttr(variable.getDescriptorSetAttrName());
+          variable->removeAttr(variable.getBindingAttrName());
+        }
+      });
       SmallVector<uint32_t, 0> words;
       if (failed(spirv::serialize(spirvModule, words))) {
         *error = "cannot serialize SPIR-V module:\n" + diagnostics.text;

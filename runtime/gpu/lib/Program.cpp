@@ -189,7 +189,8 @@ Program::Program(Device &device, std::vector<ProgramKernel> kernelList,
       bool isBuffer = param.kind == ProgramParam::Kind::Buffer;
       switch (device.backend()) {
       case Backend::Vulkan:
-        kinds.push_back(ArgKind::Buffer); // scalars too: a buffer each
+        // Scalars are 8-byte push-constant words (ember-spirv-push-constants).
+        kinds.push_back(isBuffer ? ArgKind::Buffer : ArgKind::I64);
         break;
       case Backend::LevelZero:
         kinds.push_back(isBuffer ? ArgKind::Buffer
@@ -540,11 +541,9 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
         }
         KernelArg arg = scalar();
         if (device.backend() == Backend::Vulkan) {
-          // A scalar argument is a storage buffer holding the value.
-          DeviceBuffer holder = device.allocate(8);
-          temporaries.push_back(holder);
-          device.copyToDevice(holder, 0, &arg.bits, arg.scalarBytes(), stream);
-          params.args.push_back(KernelArg::ofBuffer(holder));
+          // A push-constant word: the scalar's bytes, zero-extended.
+          uint64_t word = arg.scalarBytes() == 4 ? (arg.bits & 0xffffffffu) : arg.bits;
+          params.args.push_back(KernelArg::ofI64(static_cast<int64_t>(word)));
         } else {
           params.args.push_back(arg);
         }

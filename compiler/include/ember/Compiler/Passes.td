@@ -266,8 +266,8 @@ def EmberSinkLaunchConstants : Pass<"ember-sink-launch-constants", "mlir::func::
   let description = [{
     Canonicalization hoists constants out of `gpu.launch` bodies; outlining
     would then pass each one as a kernel argument (a polynomial
-    approximation has dozens, and on Vulkan every scalar argument is a
-    storage buffer). This pass clones each `arith.constant` a launch body
+    approximation has dozens, and each is one more word to pass per
+    launch). This pass clones each `arith.constant` a launch body
     uses into the body. Unlike `gpu-launch-sink-index-computations` it leaves
     `memref.dim` on the host, where the sizes are known (SPIR-V kernels
     cannot query buffer sizes).
@@ -343,6 +343,27 @@ def EmberGpuGridStride : Pass<"ember-gpu-grid-stride", "mlir::func::FuncOp"> {
     block, but such kernels clamp their own grids: ember-gpu-kernelize).
   }];
   let dependentDialects = ["mlir::scf::SCFDialect", "mlir::arith::ArithDialect"];
+}
+
+def EmberSpirvPushConstants : Pass<"ember-spirv-push-constants", "mlir::ModuleOp"> {
+  let summary = "Pass a Vulkan kernel's scalar arguments as push constants";
+  let description = [{
+    Before `convert-gpu-to-spirv` for Vulkan: the scalar arguments of each
+    `gpu.func` kernel (sizes, strides, offsets, run-time floats) are removed
+    and read instead from one push-constant block, a
+    `memref<N x i64, #spirv.storage_class<PushConstant>>` appended as the
+    last argument: word `i` holds the `i`-th scalar (an index or i64 as is,
+    f64 bitcast, i32/f32 in the low 32 bits). Buffers keep bindings 0, 1, ...
+    in order. This is `KernelLayout::sequential` with every scalar an i64,
+    which the runtime's launch-plan interpreter uses; without it every
+    scalar would be a storage buffer of its own, allocated and filled for
+    each launch. Kernel signatures change, so the host functions must be
+    gone (the launch plan is written before).
+  }];
+  let dependentDialects = [
+    "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
+    "mlir::spirv::SPIRVDialect"
+  ];
 }
 
 #endif // EMBER_COMPILER_PASSES_TD

@@ -8,8 +8,8 @@
 // the runtime needs no compiler: the same split as the CPU's native code.
 //
 // Kernel arguments are passed as each backend's lowering expects them:
-// Vulkan binds every argument as a storage buffer (a scalar in a small
-// buffer of its own), CUDA and ROCm take a buffer as its memref descriptor
+// Vulkan binds the buffers as storage buffers 0, 1, ... and writes the
+// scalars as 8-byte push-constant words in order, CUDA and ROCm take a buffer as its memref descriptor
 // (pointer, pointer, offset, sizes, strides), Level Zero as one pointer.
 //
 //===----------------------------------------------------------------------===//
