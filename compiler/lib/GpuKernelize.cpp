@@ -47,6 +47,7 @@ namespace {
 constexpr int64_t kRowThreads = 256;
 constexpr int64_t kMaxParts = 1024;
 constexpr int64_t kTile = 16;
+constexpr int64_t kOutTile = 64;
 constexpr int64_t kMaxGrid = 65535;
 
 /// Index arithmetic, spelled short.
@@ -446,6 +447,12 @@ private:
     memref::DeallocOp::create(b, loc, partials);
   }
 
+  /// A 64x64 output tile per block of 16x16 threads, each thread owning a
+  /// 4x4 register block (rows ty + 16i, columns tx + 16j, so that a warp's
+  /// workgroup-memory reads are broadcasts or consecutive). Per K step of
+  /// 16 the block stages a 64x16 tile of A and a 16x64 tile of B in
+  /// workgroup memory (4 elements per thread each, zero past the edges)
+  /// between two barriers; every staged element then feeds 4 multiply-adds.
   void buildMatmul(OpBuilder &b, linalg::GenericOp op, const Contraction &c) {
     Location loc = op.getLoc();
     IndexMath host{b, loc};
@@ -456,23 +463,26 @@ private:
       batchSizes.push_back(sizes[d]);
     Value mSize = sizes[c.i], nSize = sizes[c.j], kSize = sizes[c.k];
     Value batch = host.product(batchSizes);
-    Value tilesX = host.ceilDiv(nSize, kTile), tilesY = host.ceilDiv(mSize, kTile);
+    Value tilesX = host.ceilDiv(nSize, kOutTile), tilesY = host.ceilDiv(mSize, kOutTile);
     Value gridX = host.min(tilesX, host.c(kMaxGrid));
     Value gridY = host.min(tilesY, host.c(kMaxGrid));
     Value gridZ = host.min(batch, host.c(kMaxGrid));
     auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-    auto tileType = [&](Value operand) {
-      return MemRefType::get({kTile, kTile}, cast<MemRefType>(operand.getType()).getElementType(),
-                             MemRefLayoutAttrInterface{}, workgroup);
-    };
-    Type elementType = cast<MemRefType>(op.getDpsInits()[0].getType()).getElementType();
-    gpu::LaunchOp launch = createLaunch(
-        b, loc, {gridX, gridY, gridZ}, {kTile, kTile, 1},
-        TypeRange{tileType(op.getDpsInputs()[0]), tileType(op.getDpsInputs()[1])},
-        nextName("matmul"));
+    auto elementOf = [](Value v) { return cast<MemRefType>(v.getType()).getElementType(); };
+    Type aType = elementOf(op.getDpsInputs()[0]), bType = elementOf(op.getDpsInputs()[1]);
+    Type cType = elementOf(op.getDpsInits()[0]);
+    auto aTileType = MemRefType::get({kOutTile, kTile}, aType, MemRefLayoutAttrInterface{}, workgroup);
+    auto bTileType = MemRefType::get({kTile, kOutTile}, bType, MemRefLayoutAttrInterface{}, workgroup);
+    gpu::LaunchOp launch =
+        createLaunch(b, loc, {gridX, gridY, gridZ}, {kTile, kTile, 1},
+                     TypeRange{aTileType, bTileType}, nextName("matmul"));
     Value aTile = launch.getWorkgroupAttributions()[0];
     Value bTile = launch.getWorkgroupAttributions()[1];
     Value tx = launch.getThreadIds().x, ty = launch.getThreadIds().y;
+    constexpr int64_t kRegs = kOutTile / kTile; // 4 rows and columns per thread
+    auto zeroOf = [&](OpBuilder &b, Location loc, Type type) -> Value {
+      return arith::ConstantOp::create(b, loc, cast<TypedAttr>(b.getZeroAttr(type)));
+    };
     // Blocks stride over batch, then row tiles, then column tiles; the loop
     // bounds are the same for every thread of a block, so the barriers
     // inside are reached by all of them.
@@ -486,49 +496,69 @@ private:
           SmallVector<Value> dims(op.getNumLoops());
           for (auto [d, coord] : llvm::zip(c.batch, m.delinearize(z, batchSizes)))
             dims[d] = coord;
-          Value row = m.add(m.mul(tileRow, m.c(kTile)), ty);
-          Value col = m.add(m.mul(tileCol, m.c(kTile)), tx);
-          Value inRow = m.less(row, mSize), inCol = m.less(col, nSize);
-          // Loads guarded by `inside`, zero outside the matrix: edge
-          // threads still stage their part of the tiles.
-          auto guardedLoad = [&](OpBuilder &b, Location loc, Value inside,
-                                 const Operand &operand) -> Value {
-            Type type = cast<MemRefType>(operand.buffer.flat.getType()).getElementType();
-            auto guarded = scf::IfOp::create(
+          Value row0 = m.mul(tileRow, m.c(kOutTile)), col0 = m.mul(tileCol, m.c(kOutTile));
+          SmallVector<Value> rows, cols, inRow, inCol;
+          for (int64_t r = 0; r < kRegs; ++r) {
+            rows.push_back(m.add(row0, m.add(ty, m.c(kTile * r))));
+            cols.push_back(m.add(col0, m.add(tx, m.c(kTile * r))));
+            inRow.push_back(m.less(rows.back(), mSize));
+            inCol.push_back(m.less(cols.back(), nSize));
+          }
+          // `value` where `inside`, else zero.
+          auto guarded = [&](OpBuilder &b, Location loc, Value inside, Type type,
+                             function_ref<Value(OpBuilder &, Location)> value) -> Value {
+            auto select = scf::IfOp::create(
                 b, loc, inside,
+                [&](OpBuilder &b, Location loc) { scf::YieldOp::create(b, loc, value(b, loc)); },
                 [&](OpBuilder &b, Location loc) {
-                  scf::YieldOp::create(b, loc, operand.load(b, loc, dims));
-                },
-                [&](OpBuilder &b, Location loc) {
-                  scf::YieldOp::create(b, loc, Value(arith::ConstantOp::create(
-                                                   b, loc, cast<TypedAttr>(b.getZeroAttr(type)))));
+                  scf::YieldOp::create(b, loc, zeroOf(b, loc, type));
                 });
-            return guarded.getResult(0);
+            return select.getResult(0);
           };
-          Value inside = arith::AndIOp::create(b, loc, inRow, inCol);
-          dims[c.i] = row;
-          dims[c.j] = col;
-          Value zero = arith::ConstantOp::create(b, loc, cast<TypedAttr>(b.getZeroAttr(elementType)));
-          auto init = scf::IfOp::create(
-              b, loc, inside,
-              [&](OpBuilder &b, Location loc) {
-                scf::YieldOp::create(b, loc, args[2].load(b, loc, dims));
-              },
-              [&](OpBuilder &b, Location loc) { scf::YieldOp::create(b, loc, zero); });
+          SmallVector<Value> init;
+          for (int64_t i = 0; i < kRegs; ++i)
+            for (int64_t j = 0; j < kRegs; ++j) {
+              Value inside = arith::AndIOp::create(b, loc, inRow[i], inCol[j]);
+              init.push_back(guarded(b, loc, inside, cType, [&](OpBuilder &b, Location loc) {
+                dims[c.i] = rows[i];
+                dims[c.j] = cols[j];
+                return args[2].load(b, loc, dims);
+              }));
+            }
+          // This thread's share of the staging: A rows ty + 16r at column
+          // tx; B rows ty / 4 + 4r at column (ty % 4) * 16 + tx.
+          Value bRow = arith::DivUIOp::create(b, loc, ty, m.c(kRegs));
+          Value bCol = m.add(m.mul(arith::RemUIOp::create(b, loc, ty, m.c(kRegs)), m.c(kTile)), tx);
           auto steps = scf::ForOp::create(
-              b, loc, m.c(0), kSize, m.c(kTile), ValueRange{init.getResult(0)},
+              b, loc, m.c(0), kSize, m.c(kTile), init,
               [&](OpBuilder &b, Location loc, Value k0, ValueRange acc) {
                 IndexMath m{b, loc};
-                // A[row, k0 + tx] and B[k0 + ty, col] into the tiles.
-                Value ka = m.add(k0, tx), kb = m.add(k0, ty);
-                dims[c.k] = ka;
-                Value aIn = arith::AndIOp::create(b, loc, inRow, m.less(ka, kSize));
-                memref::StoreOp::create(b, loc, guardedLoad(b, loc, aIn, args[0]), aTile,
-                                        ValueRange{ty, tx});
-                dims[c.k] = kb;
-                Value bIn = arith::AndIOp::create(b, loc, inCol, m.less(kb, kSize));
-                memref::StoreOp::create(b, loc, guardedLoad(b, loc, bIn, args[1]), bTile,
-                                        ValueRange{ty, tx});
+                Value ka = m.add(k0, tx);
+                Value kaIn = m.less(ka, kSize);
+                for (int64_t r = 0; r < kRegs; ++r) {
+                  Value tileRowIndex = m.add(ty, m.c(kTile * r));
+                  Value rowIndex = m.add(row0, tileRowIndex);
+                  Value inside = arith::AndIOp::create(b, loc, m.less(rowIndex, mSize), kaIn);
+                  Value x = guarded(b, loc, inside, aType, [&](OpBuilder &b, Location loc) {
+                    dims[c.i] = rowIndex;
+                    dims[c.k] = ka;
+                    return args[0].load(b, loc, dims);
+                  });
+                  memref::StoreOp::create(b, loc, x, aTile, ValueRange{tileRowIndex, tx});
+                }
+                for (int64_t r = 0; r < kRegs; ++r) {
+                  Value tileRowIndex = m.add(bRow, m.c(kRegs * r));
+                  Value kb = m.add(k0, tileRowIndex);
+                  Value colIndex = m.add(col0, bCol);
+                  Value inside =
+                      arith::AndIOp::create(b, loc, m.less(kb, kSize), m.less(colIndex, nSize));
+                  Value y = guarded(b, loc, inside, bType, [&](OpBuilder &b, Location loc) {
+                    dims[c.k] = kb;
+                    dims[c.j] = colIndex;
+                    return args[1].load(b, loc, dims);
+                  });
+                  memref::StoreOp::create(b, loc, y, bTile, ValueRange{tileRowIndex, bCol});
+                }
                 gpu::BarrierOp::create(b, loc);
                 // All 16 steps, also in the last tile: past K both tiles
                 // hold zeros (0 * 0 adds nothing), and a constant trip
@@ -536,19 +566,36 @@ private:
                 auto inner = scf::ForOp::create(
                     b, loc, m.c(0), m.c(kTile), m.c(1), acc,
                     [&](OpBuilder &b, Location loc, Value kk, ValueRange acc) {
-                      Value x = memref::LoadOp::create(b, loc, aTile, ValueRange{ty, kk});
-                      Value y = memref::LoadOp::create(b, loc, bTile, ValueRange{kk, tx});
-                      IRMapping map;
-                      scf::YieldOp::create(b, loc, cloneBody(b, op, dims, {x, y}, acc, map));
+                      IndexMath m{b, loc};
+                      SmallVector<Value> xs, ys, next;
+                      for (int64_t r = 0; r < kRegs; ++r) {
+                        xs.push_back(memref::LoadOp::create(
+                            b, loc, aTile, ValueRange{m.add(ty, m.c(kTile * r)), kk}));
+                        ys.push_back(memref::LoadOp::create(
+                            b, loc, bTile, ValueRange{kk, m.add(tx, m.c(kTile * r))}));
+                      }
+                      for (int64_t i = 0; i < kRegs; ++i)
+                        for (int64_t j = 0; j < kRegs; ++j) {
+                          IRMapping map;
+                          next.push_back(cloneBody(b, op, dims, {xs[i], ys[j]},
+                                                   {acc[i * kRegs + j]}, map)[0]);
+                        }
+                      scf::YieldOp::create(b, loc, next);
                     });
                 // The tiles are overwritten by the next step.
                 gpu::BarrierOp::create(b, loc);
                 scf::YieldOp::create(b, loc, inner.getResults());
               });
-          scf::IfOp::create(b, loc, inside, [&](OpBuilder &b, Location loc) {
-            args[2].store(b, loc, steps.getResult(0), dims);
-            scf::YieldOp::create(b, loc);
-          });
+          for (int64_t i = 0; i < kRegs; ++i)
+            for (int64_t j = 0; j < kRegs; ++j) {
+              Value inside = arith::AndIOp::create(b, loc, inRow[i], inCol[j]);
+              scf::IfOp::create(b, loc, inside, [&](OpBuilder &b, Location loc) {
+                dims[c.i] = rows[i];
+                dims[c.j] = cols[j];
+                args[2].store(b, loc, steps.getResult(i * kRegs + j), dims);
+                scf::YieldOp::create(b, loc);
+              });
+            }
         });
       });
     });

@@ -16,12 +16,12 @@
 // PTX: .address_size 64
 // PTX: .visible .entry ember_entry_forward_kernel(
 
-// The matmul stages 16x16 tiles of A and B in shared memory between
-// barriers; the row reduction (softmax's max) folds 256 partial values in
-// shared memory.
+// The matmul stages a 64x16 tile of A and a 16x64 tile of B in shared
+// memory between barriers; the row reduction (softmax's max) folds 256
+// partial values in shared memory.
 // MATMUL: .visible .entry ember_entry_forward_matmul0(
-// MATMUL: .shared .align 4 .b8 {{.*}}[1024];
-// MATMUL: .shared .align 4 .b8 {{.*}}[1024];
+// MATMUL: .shared .align 4 .b8 {{.*}}[4096];
+// MATMUL: .shared .align 4 .b8 {{.*}}[4096];
 // MATMUL: st.shared
 // MATMUL: bar.sync 0;
 // MATMUL: ld.shared

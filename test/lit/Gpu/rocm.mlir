@@ -19,5 +19,5 @@
 // ELF: ember_entry_forward_kernel.kd
 // ELF-NOT: UND {{.*}}__oc
 
-// LDS: .group_segment_fixed_size: 2048
+// LDS: .group_segment_fixed_size: 8192
 // LDS: .name: ember_entry_forward_matmul0

@@ -1,34 +1,35 @@
 // RUN: ember-opt %s --ember-gpu-kernelize | FileCheck %s
 
-// A matmul: 16x16 threads per 16x16 output tile, grids clamped to 65535
-// blocks (blocks stride over the rest), A and B tiles in workgroup memory
-// between barriers, 16 constant steps per tile, the store guarded.
+// A matmul: 16x16 threads per 64x64 output tile (4x4 outputs per thread),
+// grids clamped to 65535 blocks (blocks stride over the rest); per K step of
+// 16 a 64x16 tile of A and a 16x64 tile of B go through workgroup memory
+// between barriers, 16 constant inner steps of 16 multiply-adds each; the
+// 16 stores guarded.
 // CHECK-LABEL: func.func @mm(
 // CHECK-DAG:     %[[M:.*]] = memref.dim %arg0, %c0
 // CHECK-DAG:     %[[N:.*]] = memref.dim %arg1, %c1
 // CHECK:         memref.extract_strided_metadata %arg0
 // CHECK:         %[[A:.*]] = memref.reinterpret_cast {{.*}} to offset: [0], sizes: [%{{.*}}], strides: [1] : memref<f32> to memref<?xf32>
-// CHECK:         %[[TX:.*]] = arith.ceildivui %[[N]], %c16
-// CHECK:         %[[TY:.*]] = arith.ceildivui %[[M]], %c16
+// CHECK:         %[[TX:.*]] = arith.ceildivui %[[N]], %c64
+// CHECK:         %[[TY:.*]] = arith.ceildivui %[[M]], %c64
 // CHECK:         %[[GX:.*]] = arith.minui %[[TX]], %c65535
 // CHECK:         %[[GY:.*]] = arith.minui %[[TY]], %c65535
-// CHECK:         gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %[[BZ:.*]]) in (%{{.*}} = %[[GX]], %{{.*}} = %[[GY]], %{{.*}}) threads({{.*}}) in (%{{.*}} = %c16{{.*}}, %{{.*}} = %c16{{.*}}, %{{.*}} = %c1{{.*}}) module(@mm_matmul0) function(@mm_matmul0) workgroup(%[[AT:.*]] : memref<16x16xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<16x16xf32, #gpu.address_space<workgroup>>)
+// CHECK:         gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %[[BZ:[^)]*]]) in (%{{.*}} = %[[GX]], %{{.*}} = %[[GY]], %{{.*}}) threads({{.*}}) in (%{{.*}} = %c16{{.*}}, %{{.*}} = %c16{{.*}}, %{{.*}} = %c1{{.*}}) module(@mm_matmul0) function(@mm_matmul0) workgroup(%[[AT:.*]] : memref<64x16xf32, #gpu.address_space<workgroup>>, %[[BT:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>>)
 // CHECK:           scf.for %{{.*}} = %[[BZ]] to
 // CHECK:             scf.for %{{.*}} = %[[BY]] to %[[TY]] step %[[GY]]
 // CHECK:               scf.for %{{.*}} = %[[BX]] to %[[TX]] step %[[GX]]
-// CHECK:                 scf.for {{.*}} step %c16{{.*}} iter_args
+// CHECK-COUNT-16:        scf.if %{{.*}} -> (f32)
+// CHECK:                 scf.for {{.*}} step %c16{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK:                   memref.load %[[A]]
 // CHECK:                   memref.store %{{.*}}, %[[AT]]
 // CHECK:                   memref.store %{{.*}}, %[[BT]]
 // CHECK:                   gpu.barrier
 // CHECK:                   scf.for %{{.*}} = %c0{{.*}} to %c16{{.*}} step %c1{{.*}} iter_args
-// CHECK:                     memref.load %[[AT]]
+// CHECK-COUNT-4:             memref.load %[[AT]]
 // CHECK:                     memref.load %[[BT]]
-// CHECK:                     arith.mulf
-// CHECK:                     arith.addf
+// CHECK-COUNT-16:            arith.mulf
 // CHECK:                   gpu.barrier
-// CHECK:                 scf.if
-// CHECK:                   memref.store
+// CHECK-COUNT-16:        memref.store
 func.func @mm(%a: memref<?x?xf32>, %b: memref<?x?xf32>, %c: memref<?x?xf32>) {
   linalg.matmul ins(%a, %b : memref<?x?xf32>, memref<?x?xf32>) outs(%c : memref<?x?xf32>)
   return

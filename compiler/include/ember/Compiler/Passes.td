@@ -307,8 +307,9 @@ def EmberGpuKernelize : Pass<"ember-gpu-kernelize", "mlir::func::FuncOp"> {
     On bufferized functions, before the generic one-thread-per-output path
     (`convert-linalg-to-parallel-loops`): each contraction (`linalg.matmul`,
     `batch_matmul`, generics with transposed or broadcast operands) becomes
-    a `gpu.launch` of 16x16 threads per 16x16 output tile that stages tiles
-    of A and B in workgroup memory, with a `gpu.barrier` around each K step
+    a `gpu.launch` of 16x16 threads per 64x64 output tile (a 4x4 register
+    block per thread) that stages 64x16 and 16x64 tiles of A and B in
+    workgroup memory, with a `gpu.barrier` around each K step of 16
     and batch dims on grid z. Each reduction over trailing loop dims that
     the inputs read as their own last dims (a last-dim or a full
     reduction), with a known arith combiner (`addf`, `maximumf`, `addi`,
