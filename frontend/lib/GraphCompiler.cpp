@@ -682,8 +682,13 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceK
   std::string targetName;
   switch (kind) {
   case DeviceKind::Cuda: {
+    // The GPU's own architecture unless EMBER_CUDA_ARCH says otherwise
+    // (PTX for a newer architecture does not load on an older GPU).
     const char *arch = getenv("EMBER_CUDA_ARCH");
-    targetName = std::string("cuda:sm_") + (arch && *arch ? arch : "90");
+    std::string deviceArch = gpuDevice(kind).info().arch;
+    targetName = arch && *arch         ? std::string("cuda:sm_") + arch
+                 : !deviceArch.empty() ? "cuda:" + deviceArch
+                                       : std::string("cuda:sm_90");
     break;
   }
   case DeviceKind::Rocm: {

@@ -50,7 +50,8 @@ public:
 std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
                                             std::string *error);
 /// The same for a GPU: kernels for `device` (target vulkan, level-zero,
-/// cuda:sm_$EMBER_CUDA_ARCH (90) or rocm:$EMBER_ROCM_ARCH (gfx942)) and a
+/// cuda:<the GPU's sm_XY, or sm_$EMBER_CUDA_ARCH> or rocm:$EMBER_ROCM_ARCH
+/// (gfx942)) and a
 /// launch plan run by the runtime's gpu::Program.
 std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceKind device,
                                                   std::string *error);

@@ -40,6 +40,8 @@ constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
 constexpr unsigned CU_EVENT_DISABLE_TIMING = 2;
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 
 #define EMBER_CUDA_SYMBOLS(X)                                                  \
   X(cuInit, CUresult, unsigned)                                                \
@@ -48,6 +50,7 @@ constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
   X(cuDeviceGet, CUresult, CUdevice *, int)                                    \
   X(cuDeviceGetName, CUresult, char *, int, CUdevice)                          \
   X(cuDeviceTotalMem_v2, CUresult, size_t *, CUdevice)                         \
+  X(cuDeviceGetAttribute, CUresult, int *, int, CUdevice)                      \
   X(cuDevicePrimaryCtxRetain, CUresult, CUcontext *, CUdevice)                 \
   X(cuDevicePrimaryCtxRelease_v2, CUresult, CUdevice)                          \
   X(cuCtxSetCurrent, CUresult, CUcontext)                                      \

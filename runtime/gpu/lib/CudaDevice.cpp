@@ -367,8 +367,16 @@ std::vector<DeviceInfo> enumerateCudaDevices() {
               "cuDeviceGetName");
     size_t memory = 0;
     checkCuda(api.cuDeviceTotalMem_v2(&memory, device), "cuDeviceTotalMem_v2");
+    int major = 0, minor = 0;
+    checkCuda(api.cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                                       device),
+              "cuDeviceGetAttribute");
+    checkCuda(api.cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                                       device),
+              "cuDeviceGetAttribute");
     DeviceInfo info;
     info.name = name;
+    info.arch = "sm_" + std::to_string(major) + std::to_string(minor);
     info.backend = Backend::Cuda;
     info.ordinal = ordinal;
     info.totalMemory = memory;

@@ -7,6 +7,72 @@
 namespace ember {
 namespace gpu {
 
+namespace {
+
+/// "cuda:sm_90" -> 90; -1 for anything else ("cuda:sm_90a" included:
+/// arch-specific code runs on that architecture only).
+int cudaArchNumber(const std::string &text) {
+  size_t start = text.rfind("sm_");
+  if (start == std::string::npos || start + 3 >= text.size())
+    return -1;
+  int value = 0;
+  for (size_t i = start + 3; i < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9' || value > 10000)
+      return -1;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
+std::string suggestedTarget(Backend backend, const std::string &arch) {
+  switch (backend) {
+  case Backend::Cuda:
+    return "cuda:" + (arch.empty() ? std::string("sm_90") : arch);
+  case Backend::Rocm:
+    return "rocm:" + (arch.empty() ? std::string("gfx942") : arch);
+  default:
+    return artifactTargetPrefix(backend);
+  }
+}
+
+} // namespace
+
+const ArtifactSpec *selectGpuArtifact(const Manifest &manifest, Backend backend,
+                                      const std::string &arch, std::string *why) {
+  std::string prefix = artifactTargetPrefix(backend);
+  std::vector<const ArtifactSpec *> candidates;
+  for (const ArtifactSpec &candidate : manifest.artifacts)
+    if (candidate.target.rfind(prefix, 0) == 0 && candidate.format == "gpu-kernels")
+      candidates.push_back(&candidate);
+  std::string kinds;
+  for (const ArtifactSpec *candidate : candidates)
+    kinds += (kinds.empty() ? "" : ", ") + candidate->target;
+  if (candidates.empty()) {
+    *why = std::string("no ") + backendName(backend) + " code in this file";
+    return nullptr;
+  }
+  if (arch.empty() || (backend != Backend::Cuda && backend != Backend::Rocm))
+    return candidates.back();
+  for (const ArtifactSpec *candidate : candidates)
+    if (candidate->target == prefix + arch)
+      return candidate;
+  if (backend == Backend::Cuda) {
+    // PTX for an older architecture is compiled by the driver for this one.
+    int device = cudaArchNumber(arch);
+    const ArtifactSpec *best = nullptr;
+    for (const ArtifactSpec *candidate : candidates) {
+      int number = cudaArchNumber(candidate->target);
+      if (number >= 0 && number <= device && (!best || number > cudaArchNumber(best->target)))
+        best = candidate;
+    }
+    if (best)
+      return best;
+  }
+  *why = "this file's " + std::string(backendName(backend)) + " code (" + kinds +
+         ") does not run on this " + arch + " device";
+  return nullptr;
+}
+
 std::string artifactTargetPrefix(Backend backend) {
   switch (backend) {
   case Backend::Vulkan:
@@ -41,18 +107,13 @@ DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device)
     : file(std::move(modelFile)), device(device) {
   const SectionView *weightSection = file->find("weights");
   spec = parseManifest(file->manifestText(), weightSection ? weightSection->size : 0);
-  std::string prefix = artifactTargetPrefix(device.backend());
-  const ArtifactSpec *artifact = nullptr;
-  for (const ArtifactSpec &candidate : spec.artifacts)
-    if (candidate.target.rfind(prefix, 0) == 0 && candidate.format == "gpu-kernels")
-      artifact = &candidate;
   std::string label = file->label();
+  std::string why;
+  const ArtifactSpec *artifact =
+      selectGpuArtifact(spec, device.backend(), device.info().arch, &why);
   if (!artifact)
-    throw ModelError(label + ": no " + backendName(device.backend()) +
-                     " code in this file; add it with `ember-compile " + label +
-                     " --target " +
-                     (prefix.back() == ':' ? prefix + (prefix == "cuda:" ? "sm_90" : "gfx942")
-                                           : prefix) +
+    throw ModelError(label + ": " + why + "; add it with `ember-compile " + label +
+                     " --target " + suggestedTarget(device.backend(), device.info().arch) +
                      " -o OUT.ember`");
   artifactTarget = artifact->target;
   std::string where = label + ": artifact '" + artifact->section + "'";

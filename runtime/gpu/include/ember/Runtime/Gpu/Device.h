@@ -86,6 +86,9 @@ struct DeviceInfo {
   int ordinal = 0;
   /// Device memory in bytes (for Vulkan the largest device-local heap).
   uint64_t totalMemory = 0;
+  /// The architecture code is compiled for: "sm_90" (CUDA compute
+  /// capability); empty where the driver does not say (the others).
+  std::string arch;
 };
 
 /// The devices of `backend`; empty when its driver loads but has none.

@@ -66,6 +66,15 @@ private:
 /// "level-zero", "cuda:" or "rocm:" (prefixes).
 std::string artifactTargetPrefix(Backend backend);
 
+/// The GPU artifact of `manifest` to run on a device of `backend` whose
+/// architecture is `arch` (DeviceInfo::arch, may be empty). CUDA: the
+/// `cuda:<arch>` artifact, else the newest `cuda:sm_XY` not newer than the
+/// device (the driver compiles its PTX for the device); ROCm: `rocm:<arch>`
+/// (HSACO runs on its own chip only); an unknown arch or another kind: the
+/// last artifact for the kind. Null, with `why` set, when none fits.
+const ArtifactSpec *selectGpuArtifact(const Manifest &manifest, Backend backend,
+                                      const std::string &arch, std::string *why);
+
 } // namespace gpu
 } // namespace ember
 
