@@ -154,13 +154,13 @@ void buildGpuKernelPipeline(OpPassManager &pm) {
   llvm::raw_string_ostream os(error);
   loops.addPass(createEmberFlattenBuffers());
   loops.addPass(createCanonicalizerPass());
-  // No canonicalization between tiling and mapping: it would merge the
-  // block and thread loops back into one.
+  // No canonicalization between tiling (which also maps the loops to
+  // blocks and threads) and the conversion: it would merge the block and
+  // thread loops back into one.
   loops.addPass(createEmberTileParallelLoops());
   // The mapping and outlining passes by name (their C++ entry points moved
   // between MLIR releases; the names are stable).
-  if (failed(parsePassPipeline("func.func(gpu-map-parallel-loops,"
-                               "convert-parallel-loops-to-gpu,canonicalize,"
+  if (failed(parsePassPipeline("func.func(convert-parallel-loops-to-gpu,canonicalize,"
                                "ember-gpu-grid-stride),"
                                "func.func(ember-sink-launch-constants),"
                                "gpu-kernel-outlining,lower-affine,canonicalize,cse",

@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
@@ -68,8 +69,34 @@ struct EmberTileParallelLoopsPass
         sizes[rank - 2] = 16;
         sizes[rank - 1] = 16;
       }
-      scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
+      auto [blocks, threads] = scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
+      mapInnermostFirst(blocks, gpu::Processor::BlockX);
+      mapInnermostFirst(threads, gpu::Processor::ThreadX);
+      // Parallel loops nested deeper run sequentially in a thread.
+      threads.getBody()->walk([&](scf::ParallelOp nested) {
+        mapInnermostFirst(nested, gpu::Processor::Sequential);
+      });
     }
+  }
+
+  /// Maps the loop's last dim to x, the one before to y, then z, and any
+  /// others to sequential loops: the last dim is the contiguous one, so
+  /// consecutive threads (x) touch consecutive elements (coalesced), which
+  /// gpu-map-parallel-loops' first-dim-to-x order does not give.
+  void mapInnermostFirst(scf::ParallelOp loop, gpu::Processor first) {
+    MLIRContext *context = loop.getContext();
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(1, context);
+    unsigned rank = loop.getNumLoops();
+    SmallVector<gpu::ParallelLoopDimMappingAttr> mapping;
+    for (unsigned d = 0; d < rank; ++d) {
+      unsigned fromLast = rank - 1 - d;
+      gpu::Processor processor = gpu::Processor::Sequential;
+      if (first != gpu::Processor::Sequential && fromLast < 3)
+        processor = static_cast<gpu::Processor>(static_cast<uint64_t>(first) + fromLast);
+      mapping.push_back(gpu::ParallelLoopDimMappingAttr::get(context, processor, identity,
+                                                             identity));
+    }
+    (void)gpu::setMappingAttr(loop, mapping);
   }
 };
 

@@ -223,13 +223,18 @@ def EmberTileParallelLoops : Pass<"ember-tile-parallel-loops", "mlir::func::Func
   let summary = "Tile outermost scf.parallel loops into GPU blocks of threads";
   let description = [{
     Splits each outermost `scf.parallel` into a loop over blocks and a loop
-    over the threads of a block, ready for `gpu-map-parallel-loops`: 1-D
-    loops get 256 threads, 2-D loops 16x16, deeper loops 16x16 on their two
-    innermost dims (the outer dims map to the grid). Bounds stay constant
+    over the threads of a block and maps them for
+    `convert-parallel-loops-to-gpu`: 1-D loops get 256 threads, 2-D loops
+    16x16, deeper loops 16x16 on their two innermost dims. The last
+    (contiguous) dim maps to x, the one before to y, then z (blocks and
+    threads alike), further dims and deeper nested loops run sequentially:
+    consecutive threads touch consecutive elements, where
+    `gpu-map-parallel-loops` would give x to the outermost dim. Bounds stay constant
     inside a block (`no-min-max-bounds`): threads past the end are masked by
     a condition, so `convert-parallel-loops-to-gpu` can launch them.
   }];
-  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::arith::ArithDialect"];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::arith::ArithDialect",
+                           "mlir::gpu::GPUDialect"];
 }
 
 def EmberSpirvEntryPoints : Pass<"ember-spirv-entry-points", "mlir::ModuleOp"> {
