@@ -111,6 +111,8 @@ void registerPassesOnce() {
     registerEmberParallelDimsFirst();
     registerEmberGpuGridStride();
     registerEmberSpirvPushConstants();
+    registerEmberGpuFillConstants();
+    registerEmberGpuDeviceScalars();
   });
 }
 } // namespace
@@ -137,6 +139,10 @@ void buildGpuKernelPipeline(OpPassManager &pm) {
   // allocated by the launcher).
   buildTensorToBufferPipeline(pm, /*softmaxRows=*/false);
   pm.addPass(createCanonicalizerPass());
+  // Splat constants: device buffers filled by a kernel, not host globals;
+  // scalar operands read in the kernels, not loaded on the host.
+  pm.addPass(createEmberGpuFillConstants());
+  pm.addNestedPass<func::FuncOp>(createEmberGpuDeviceScalars());
 
   // Loops -> blocks of threads -> kernels. Buffers are flattened to 1-D
   // (the casts hoisted out of the loops), so kernels take 1-D buffers plus
@@ -437,6 +443,15 @@ private:
       text = head("store") + scalarKind(store.getValueToStore().getType()) + "}";
       return true;
     }
+    static const std::pair<const char *, const char *> floats[] = {
+        {"arith.addf", "fadd"},     {"arith.subf", "fsub"},     {"arith.mulf", "fmul"},
+        {"arith.divf", "fdiv"},     {"arith.maximumf", "fmax"}, {"arith.minimumf", "fmin"},
+        {"arith.maxnumf", "fmaxnum"}, {"arith.minnumf", "fminnum"}, {"arith.negf", "fneg"}};
+    for (auto [name, kind] : floats)
+      if (op.getName().getStringRef() == name) {
+        text = head(kind) + scalarKind(op.getResult(0).getType()) + "}";
+        return true;
+      }
     if (isa<arith::BitcastOp, arith::TruncFOp, arith::ExtFOp, arith::SIToFPOp,
             arith::FPToSIOp>(op)) {
       std::string kind = isa<arith::BitcastOp>(op)   ? "bitcast"

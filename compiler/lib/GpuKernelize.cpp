@@ -291,7 +291,10 @@ public:
   /// Builds `op` as a cooperative kernel when it is a contraction or a row
   /// reduction; returns false (and leaves it) otherwise.
   bool run(linalg::GenericOp op) {
-    if (std::optional<Contraction> c = matchContraction(op)) {
+    if (op.getNumLoops() == 0) {
+      OpBuilder b(op);
+      buildSingleThread(b, op);
+    } else if (std::optional<Contraction> c = matchContraction(op)) {
       OpBuilder b(op);
       buildMatmul(b, op, *c);
     } else if (auto reduction = matchRowReduction(op)) {
@@ -329,6 +332,29 @@ private:
          cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, op.getLoc()))
       sizes.push_back(getValueOrCreateConstantIndexOp(b, op.getLoc(), range.size));
     return sizes;
+  }
+
+  /// An op without loops (on 0-d buffers: a loss divided by a count) would
+  /// lower to straight-line code on the host, which cannot read device
+  /// memory: it is a one-thread kernel.
+  void buildSingleThread(OpBuilder &b, linalg::GenericOp op) {
+    Location loc = op.getLoc();
+    IndexMath host{b, loc};
+    SmallVector<Operand> args = operands(b, op);
+    createLaunch(b, loc, {host.c(1), host.c(1), host.c(1)}, {1, 1, 1}, TypeRange{},
+                 nextName("scalar"));
+    unsigned numInputs = op.getNumDpsInputs();
+    Block &block = op.getRegion().front();
+    SmallVector<Value> inputs, outputs;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+      bool read = i < numInputs || !block.getArgument(i).use_empty();
+      Value value = read ? args[i].load(b, loc, {}) : Value();
+      (i < numInputs ? inputs : outputs).push_back(value);
+    }
+    IRMapping map;
+    SmallVector<Value> results = cloneBody(b, op, {}, inputs, outputs, map);
+    for (auto [o, result] : llvm::enumerate(results))
+      args[numInputs + o].store(b, loc, result, {});
   }
 
   /// Two kernels. The first splits each row into `parts` interleaved
@@ -610,7 +636,8 @@ struct EmberGpuKernelizePass : ember::impl::EmberGpuKernelizeBase<EmberGpuKernel
     SmallVector<linalg::LinalgOp> ops;
     getOperation().walk([&](linalg::LinalgOp op) {
       if (op.hasPureBufferSemantics() &&
-          (isa<linalg::GenericOp>(op) || isa<linalg::ContractionOpInterface>(*op)))
+          (isa<linalg::GenericOp>(op) || isa<linalg::ContractionOpInterface>(*op) ||
+           op.getNumLoops() == 0))
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());

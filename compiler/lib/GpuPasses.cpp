@@ -28,6 +28,8 @@ namespace ember {
 #define GEN_PASS_DEF_EMBERPARALLELDIMSFIRST
 #define GEN_PASS_DEF_EMBERGPUGRIDSTRIDE
 #define GEN_PASS_DEF_EMBERSPIRVPUSHCONSTANTS
+#define GEN_PASS_DEF_EMBERGPUFILLCONSTANTS
+#define GEN_PASS_DEF_EMBERGPUDEVICESCALARS
 #include "ember/Compiler/Passes.h.inc"
 } // namespace ember
 
@@ -379,6 +381,100 @@ struct EmberSpirvPushConstantsPass
       if (failed(func.eraseArguments(erase)))
         signalPassFailure();
     });
+  }
+};
+
+struct EmberGpuFillConstantsPass
+    : ember::impl::EmberGpuFillConstantsBase<EmberGpuFillConstantsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    SmallVector<memref::GetGlobalOp> uses;
+    module.walk([&](memref::GetGlobalOp use) {
+      if (use->getParentOfType<func::FuncOp>())
+        uses.push_back(use);
+    });
+    for (memref::GetGlobalOp use : uses) {
+      auto global = symbols.lookup<memref::GlobalOp>(use.getName());
+      auto value = global ? dyn_cast_or_null<DenseElementsAttr>(
+                                global.getInitialValue().value_or(Attribute()))
+                          : DenseElementsAttr();
+      if (!value || !value.isSplat())
+        continue; // left for the launcher to reject with a message
+      OpBuilder b(use);
+      Location loc = use.getLoc();
+      Value buffer = memref::AllocOp::create(b, loc, use.getType());
+      Value scalar = arith::ConstantOp::create(b, loc, value.getSplatValue<TypedAttr>());
+      linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{buffer});
+      use.replaceAllUsesWith(buffer);
+      use.erase();
+      // Freed when the function returns (the buffer is never written again).
+      auto func = buffer.getDefiningOp()->getParentOfType<func::FuncOp>();
+      func.walk([&](func::ReturnOp ret) {
+        OpBuilder end(ret);
+        memref::DeallocOp::create(end, loc, buffer);
+      });
+    }
+    for (auto global : llvm::make_early_inc_range(module.getOps<memref::GlobalOp>()))
+      if (SymbolTable::symbolKnownUseEmpty(global, module))
+        global.erase();
+  }
+};
+
+struct EmberGpuDeviceScalarsPass
+    : ember::impl::EmberGpuDeviceScalarsBase<EmberGpuDeviceScalarsPass> {
+  void runOnOperation() override {
+    SmallVector<memref::LoadOp> loads;
+    for (Operation &op : getOperation().getBody().front())
+      if (auto load = dyn_cast<memref::LoadOp>(op))
+        loads.push_back(load);
+    IRRewriter rewriter(&getContext());
+    for (memref::LoadOp load : loads) {
+      bool onlyLinalgInputs = !load->use_empty();
+      for (OpOperand &use : load->getUses()) {
+        auto linalgOp = dyn_cast<linalg::LinalgOp>(use.getOwner());
+        onlyLinalgInputs &= linalgOp && linalgOp.isDpsInput(&use);
+      }
+      if (!onlyLinalgInputs)
+        continue;
+      // The element as a 0-d view.
+      rewriter.setInsertionPoint(load);
+      Location loc = load.getLoc();
+      Value element = load.getMemRef();
+      auto type = cast<MemRefType>(element.getType());
+      if (type.getRank() != 0) {
+        SmallVector<OpFoldResult> offsets(load.getIndices().begin(), load.getIndices().end());
+        SmallVector<OpFoldResult> ones(type.getRank(), rewriter.getIndexAttr(1));
+        auto viewType = memref::SubViewOp::inferRankReducedResultType({}, type, offsets, ones,
+                                                                      ones);
+        element = memref::SubViewOp::create(rewriter, loc, cast<MemRefType>(viewType), element,
+                                            offsets, ones, ones);
+      }
+      SmallVector<Operation *> users(load->getUsers().begin(), load->getUsers().end());
+      for (Operation *user : users) {
+        auto linalgOp = cast<linalg::LinalgOp>(user);
+        rewriter.setInsertionPoint(user);
+        auto generic = dyn_cast<linalg::GenericOp>(user);
+        if (!generic) {
+          FailureOr<linalg::GenericOp> generalized =
+              linalg::generalizeNamedOp(rewriter, linalgOp);
+          if (failed(generalized))
+            continue; // left for the launcher to reject with a message
+          generic = *generalized;
+        }
+        SmallVector<Attribute> maps(generic.getIndexingMaps().begin(),
+                                    generic.getIndexingMaps().end());
+        for (OpOperand &operand : generic->getOpOperands())
+          if (operand.get() == load.getResult()) {
+            operand.set(element);
+            maps[operand.getOperandNumber()] = AffineMapAttr::get(
+                AffineMap::get(generic.getNumLoops(), 0, rewriter.getContext()));
+          }
+        generic.setIndexingMapsAttr(rewriter.getArrayAttr(maps));
+      }
+      if (load->use_empty())
+        load->erase();
+    }
   }
 };
 

@@ -94,7 +94,8 @@ NodeRef seedFor(const Tensor &output, const std::optional<Tensor> &gradient,
     runtimeError("grad can be implicitly created only for scalar outputs "
                  "(output shape " +
                  shapeString(output.shape()) + ")");
-  Tensor ones = full(output.shape(), Scalar::fromInt(1), output.dtype());
+  Tensor ones = toDevice(full(output.shape(), Scalar::fromInt(1), output.dtype()),
+                         deviceOf(output));
   return ones.plainValue();
 }
 

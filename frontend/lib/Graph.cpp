@@ -136,6 +136,73 @@ const char *opName(OpCode op) {
 // past its limit.
 void noteNodeCreated();
 
+/// The value of a 0-dim CPU node, copied to `device` (computing it first
+/// when it is pending).
+static NodeRef scalarOnDevice(const NodeRef &value, DeviceKind device) {
+  StorageRef source;
+  if (value->op == OpCode::Input) {
+    source = std::make_shared<Storage>();
+    source->dtype = value->dtype;
+    source->shape = value->shape;
+    source->buffer = value->buffer;
+  } else {
+    source = pendingStorage(value);
+  }
+  StorageRef moved = copyStorageTo(*source, device);
+  return storageValue(*moved);
+}
+
+/// A node computed from constants alone: it can run on any device.
+static bool deviceFree(const NodeRef &node) {
+  if (node->op == OpCode::Constant)
+    return true;
+  if (node->op == OpCode::Input || node->inputs.empty() || node->requiresGrad)
+    return false;
+  return llvm::all_of(node->inputs, deviceFree);
+}
+
+/// A copy of deviceFree `node` computed on `device`.
+static NodeRef cloneOnDevice(const NodeRef &node, DeviceKind device) {
+  if (node->op == OpCode::Constant)
+    return node;
+  auto copy = std::make_shared<Node>(*node);
+  copy->device = device;
+  copy->visitEpoch = 0;
+  for (NodeRef &input : copy->inputs)
+    input = cloneOnDevice(input, device);
+  return copy;
+}
+
+static bool isCpuScalar(const NodeRef &node) {
+  return node->device == DeviceKind::Cpu && node->shape.empty() && !node->requiresGrad;
+}
+
+/// Puts the inputs of `node` (which are on several devices) on one: the
+/// device of the first input that holds tensor data; CPU scalars and
+/// constant-only values move there, anything else is the user's error.
+static void placeOnOneDevice(Node &node, OpCode op) {
+  const NodeRef *anchor = nullptr;
+  for (const NodeRef &input : node.inputs)
+    if (input->op != OpCode::Constant && !isCpuScalar(input) && !deviceFree(input)) {
+      anchor = &input;
+      break;
+    }
+  node.device = anchor ? (*anchor)->device : DeviceKind::Cpu;
+  for (NodeRef &input : node.inputs) {
+    if (input->op == OpCode::Constant || input->device == node.device)
+      continue;
+    if (isCpuScalar(input) && node.device != DeviceKind::Cpu)
+      input = scalarOnDevice(input, node.device);
+    else if (deviceFree(input))
+      input = cloneOnDevice(input, node.device);
+    else
+      runtimeError(std::string("Expected all tensors to be on the same device, but found "
+                               "at least two devices, ") +
+                   deviceKindName(node.device) + " and " + deviceKindName(input->device) +
+                   "! (in " + opName(op) + ")");
+  }
+}
+
 NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
                  llvm::ArrayRef<NodeRef> inputs) {
   auto node = std::make_shared<Node>();
@@ -144,22 +211,24 @@ NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
   node->shape.assign(shape.begin(), shape.end());
   node->inputs.assign(inputs.begin(), inputs.end());
   node->loc = currentLocation();
-  // The device of the first tensor operand; every other must agree (a
-  // scalar constant goes wherever it is used).
-  bool placed = false;
+  // The device of the tensor operands, which must agree. A scalar constant
+  // goes wherever it is used, and so does a value computed from constants
+  // alone (a broadcast 0.0 written into a slice); as in torch, a 0-dim CPU
+  // tensor may stand for a scalar next to GPU tensors (a learning rate, a
+  // loss's seed): its value is copied to their device.
+  bool placed = false, mixed = false;
   for (const NodeRef &input : inputs) {
     if (input->op == OpCode::Constant)
       continue;
     if (!placed) {
       node->device = input->device;
       placed = true;
-    } else if (input->device != node->device) {
-      runtimeError(std::string("Expected all tensors to be on the same device, but found "
-                               "at least two devices, ") +
-                   deviceKindName(node->device) + " and " + deviceKindName(input->device) +
-                   "! (in " + opName(op) + ")");
+    } else {
+      mixed |= input->device != node->device;
     }
   }
+  if (mixed)
+    placeOnOneDevice(*node, op);
   if (gradEnabled())
     for (const NodeRef &input : inputs)
       node->requiresGrad |= input->requiresGrad;

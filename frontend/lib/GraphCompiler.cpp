@@ -679,6 +679,8 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceK
     *error += "\n" + diagnostics;
     return nullptr;
   }
+  if (getenv("EMBER_DUMP_GRAPHS"))
+    module->print(llvm::errs());
   std::string targetName;
   switch (kind) {
   case DeviceKind::Cuda: {

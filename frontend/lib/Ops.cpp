@@ -590,7 +590,7 @@ Tensor stack(llvm::ArrayRef<Tensor> tensors, int64_t dim) {
 
 /// Reads an integer tensor's values (computing them if pending).
 static std::vector<int64_t> readIndices(const Tensor &indices) {
-  Tensor dense = contiguous(cast(indices, DType::Int64));
+  Tensor dense = contiguous(cast(toDevice(indices, DeviceKind::Cpu), DType::Int64));
   const int64_t *data = static_cast<const int64_t *>(dense.data());
   return std::vector<int64_t>(data, data + dense.numel());
 }
@@ -643,7 +643,7 @@ static int64_t checkMask(const Tensor &x, const Tensor &mask) {
 }
 
 static std::vector<uint8_t> readMask(const Tensor &mask) {
-  Tensor dense = contiguous(mask);
+  Tensor dense = contiguous(toDevice(mask, DeviceKind::Cpu));
   const uint8_t *data = static_cast<const uint8_t *>(dense.data());
   return std::vector<uint8_t>(data, data + dense.numel());
 }
@@ -662,9 +662,10 @@ Tensor maskedSelect(const Tensor &x, const Tensor &mask) {
   for (size_t i = 0; i < bits.size(); ++i)
     if (bits[i])
       positions.push_back(i);
-  Tensor indices = fromData(positions.data(),
-                            {static_cast<int64_t>(positions.size())},
-                            DType::Int64);
+  Tensor indices = toDevice(fromData(positions.data(),
+                                     {static_cast<int64_t>(positions.size())},
+                                     DType::Int64),
+                            deviceOf(x));
   return gather(mergeLeading(x, rank), 0, indices);
 }
 
@@ -809,7 +810,8 @@ void maskedFill(const Tensor &x, const Tensor &mask, const Operand &value) {
   if (trues == 0)
     return;
   Tensor rows = gather(*value.tensor, 0,
-                       fromData(source.data(), mask.shape(), DType::Int64));
+                       toDevice(fromData(source.data(), mask.shape(), DType::Int64),
+                                deviceOf(*value.tensor)));
   Tensor updated = where(condition, rows, x);
   writeView(x, castNode(updated.value(), x.dtype()));
 }

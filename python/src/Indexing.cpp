@@ -25,20 +25,25 @@ struct IndexResult {
 
 bool isEllipsis(py::handle item) { return item.ptr() == Py_Ellipsis; }
 
-/// Lists of ints or bools index like tensors.
-std::optional<Tensor> asIndexTensor(py::handle item) {
+/// Lists of ints or bools index like tensors. As in torch, an index on
+/// another device than `x` (a list made on the host, a CPU mask) moves to
+/// `x`'s device.
+std::optional<Tensor> asIndexTensor(py::handle item, const Tensor &x) {
+  std::optional<Tensor> index;
   if (py::isinstance<Tensor>(item))
-    return item.cast<Tensor>();
-  if (py::isinstance<py::list>(item) || py::isinstance<py::array>(item))
-    return tensorFromData(item, std::nullopt);
-  return std::nullopt;
+    index = item.cast<Tensor>();
+  else if (py::isinstance<py::list>(item) || py::isinstance<py::array>(item))
+    index = tensorFromData(item, std::nullopt);
+  if (index && deviceOf(*index) != deviceOf(x))
+    index = toDevice(*index, deviceOf(x));
+  return index;
 }
 
 /// How many dims of the indexed tensor `item` consumes.
-int64_t consumedDims(py::handle item) {
+int64_t consumedDims(py::handle item, const Tensor &x) {
   if (item.is_none() || isEllipsis(item))
     return 0;
-  if (std::optional<Tensor> t = asIndexTensor(item))
+  if (std::optional<Tensor> t = asIndexTensor(item, x))
     return t->dtype() == DType::Bool ? t->dim() : 1;
   return 1;
 }
@@ -49,7 +54,7 @@ IndexResult applyBasic(const Tensor &x, py::handle index) {
                         : py::make_tuple(index);
   int64_t consumed = 0, ellipses = 0;
   for (py::handle item : items) {
-    consumed += consumedDims(item);
+    consumed += consumedDims(item, x);
     ellipses += isEllipsis(item);
   }
   if (ellipses > 1)
@@ -76,7 +81,7 @@ IndexResult applyBasic(const Tensor &x, py::handle index) {
       int64_t end = stop >= PY_SSIZE_T_MAX ? std::numeric_limits<int64_t>::max()
                                             : int64_t(stop);
       result.view = slice(result.view, dim++, start, end, step);
-    } else if (std::optional<Tensor> t = asIndexTensor(item)) {
+    } else if (std::optional<Tensor> t = asIndexTensor(item, x)) {
       if (t->dtype() == DType::Bool) {
         result.advanced.push_back({*t, dim});
         dim += t->dim();
@@ -177,7 +182,8 @@ void setItem(const Tensor &x, py::handle index, py::handle value) {
   std::optional<PyOperand> operand = toOperand(value);
   std::optional<Tensor> converted;
   if (!operand) {
-    converted = tensorFromData(value, x.dtype());
+    // Values given as lists or arrays go to the tensor's device.
+    converted = toDevice(tensorFromData(value, x.dtype()), deviceOf(x));
     operand = PyOperand{converted, Scalar::fromInt(0)};
   }
   IndexResult r = applyBasic(x, index);

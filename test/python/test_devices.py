@@ -269,3 +269,71 @@ def test_long_rows_split_across_blocks(rng):
     c = rng.standard_normal((4, 300, 70)).astype(np.float32)
     np.testing.assert_allclose(on_vulkan(c).sum(dim=(1, 2)).cpu().numpy(), c.sum(axis=(1, 2)),
                                rtol=1e-4, atol=1e-3)
+
+
+@needs_vulkan
+def test_indexing_and_assignment_with_host_values(rng):
+    # As in torch: list indices and CPU masks index a device tensor, values
+    # given as Python numbers, lists or CPU tensors are written into it.
+    a = rng.standard_normal((5, 7)).astype(np.float32)
+    x = on_vulkan(a)
+    np.testing.assert_array_equal(x[[0, 2, 4]].cpu().numpy(), a[[0, 2, 4]])
+    np.testing.assert_array_equal(x[ember.from_numpy(a > 0)].cpu().numpy(), a[a > 0])
+    y = x.clone()
+    y[1] = 0.0
+    y[0, :3] = [1.0, 2.0, 3.0]
+    y[y > 1.5] = -1.0
+    expected = a.copy()
+    expected[1] = 0
+    expected[0, :3] = [1, 2, 3]
+    expected[expected > 1.5] = -1
+    np.testing.assert_array_equal(y.cpu().numpy(), expected)
+    z = ember.zeros(5, 7, device="vulkan")
+    z.copy_(ember.from_numpy(a))
+    np.testing.assert_array_equal(z.cpu().numpy(), a)
+
+
+@needs_vulkan
+def test_cpu_scalars_stand_for_numbers(rng):
+    # A 0-dim CPU tensor (a learning rate, a count) may meet device tensors;
+    # any other CPU tensor may not.
+    a = rng.standard_normal((4, 3)).astype(np.float32)
+    x = on_vulkan(a)
+    scale = ember.tensor(2.5)
+    np.testing.assert_allclose((x * scale).cpu().numpy(), a * 2.5, **F32)
+    np.testing.assert_allclose((scale - x).cpu().numpy(), 2.5 - a, **F32)
+    with pytest.raises(RuntimeError, match="same device"):
+        x + ember.from_numpy(a)
+
+
+@needs_vulkan
+def test_training_on_vulkan_matches_the_cpu(rng):
+    # The same MLP, data and SGD steps on both devices: forward, backward
+    # (autograd pass) and the optimizer all run on Vulkan.
+    import ember.nn as nn
+    features = rng.standard_normal((16, 7)).astype(np.float32)
+    labels = rng.integers(0, 3, 16)
+
+    def train(device, init):
+        model = nn.Sequential(nn.Linear(7, 12), nn.ReLU(), nn.Linear(12, 3))
+        model.load_state_dict(init)
+        model = model.to(device)
+        opt = ember.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
+        x = ember.from_numpy(features).to(device)
+        t = ember.from_numpy(labels).to(device)
+        losses = []
+        for _ in range(5):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), t)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses, [p.detach().cpu().numpy() for p in model.parameters()]
+
+    init = nn.Sequential(nn.Linear(7, 12), nn.ReLU(), nn.Linear(12, 3)).state_dict()
+    cpu_losses, cpu_params = train("cpu", init)
+    vk_losses, vk_params = train("vulkan", init)
+    assert cpu_losses[-1] < cpu_losses[0]
+    np.testing.assert_allclose(vk_losses, cpu_losses, rtol=1e-4, atol=1e-5)
+    for vk, cpu in zip(vk_params, cpu_params):
+        np.testing.assert_allclose(vk, cpu, rtol=1e-4, atol=1e-5)

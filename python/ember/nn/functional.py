@@ -103,7 +103,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1.0:
         output = ember.zeros_like(input)
     else:
-        keep = ember.rand(tuple(input.shape)) < (1.0 - p)
+        keep = ember.rand(tuple(input.shape), device=input.device) < (1.0 - p)
         output = ember.where(keep, input * (1.0 / (1.0 - p)), 0.0)
     return input.copy_(output) if inplace else output
 
@@ -129,7 +129,7 @@ def mse_loss(input, target, reduction="mean"):
 def _class_mask(target, num_classes, ignore_index):
     """(..., C) bool: element [..., c] is target[...] == c. Targets outside
     [0, C) and ``ignore_index`` give rows of False."""
-    mask = target.unsqueeze(-1) == ember.arange(num_classes)
+    mask = target.unsqueeze(-1) == ember.arange(num_classes, device=target.device)
     if 0 <= ignore_index < num_classes:
         mask = mask & (target != ignore_index).unsqueeze(-1)
     return mask

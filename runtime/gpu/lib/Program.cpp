@@ -14,6 +14,7 @@
 #include "ember/Runtime/ModelFile.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace ember {
@@ -329,6 +330,31 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
                 : op == "maxu" ? int64_t(std::max(ua, ub)) : op == "and" ? (a & b)
                 : op == "or" ? (a | b) : (a ^ b);
       setInt(in, 0, r);
+    } else if (op == "fadd" || op == "fsub" || op == "fmul" || op == "fdiv" ||
+               op == "fmax" || op == "fmin" || op == "fmaxnum" || op == "fminnum" ||
+               op == "fneg") {
+      // Host-side float arithmetic (a mean's 1 / n), rounded to the result's
+      // width as the kernel would compute it.
+      auto real = [&](size_t i) {
+        const Value &v = get(in, i);
+        return v.kind == Value::Kind::Float ? v.f : static_cast<double>(v.i);
+      };
+      double a = real(0), r;
+      if (op == "fneg") {
+        r = -a;
+      } else {
+        double b = real(1);
+        r = op == "fadd" ? a + b : op == "fsub" ? a - b : op == "fmul" ? a * b
+          : op == "fdiv" ? a / b
+          // maximumf/minimumf propagate NaN; maxnumf/minnumf ignore it.
+          : op == "fmax" ? (a != a || b != b ? NAN : std::max(a, b))
+          : op == "fmin" ? (a != a || b != b ? NAN : std::min(a, b))
+          : op == "fmaxnum" ? std::fmax(a, b) : std::fmin(a, b);
+      }
+      Value &v = values.at(in.results.at(0));
+      v.kind = Value::Kind::Float;
+      v.bits = in.bits;
+      v.f = in.bits == 32 ? static_cast<double>(static_cast<float>(r)) : r;
     } else if (op == "load" || op == "store") {
       bool isLoad = op == "load";
       BufferValue &b = buffer(in, isLoad ? 0 : 1);
@@ -338,7 +364,7 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
       size_t bytes = in.bits / 8;
       if (isLoad) {
         if (!b.host)
-          fail("a load on the host from a buffer that only lives on the device");
+          fail("a load on the host from a buffer that only lives on the device (value " + std::to_string(in.operands.at(0)) + ")");
         uint64_t raw = 0;
         std::memcpy(&raw, b.host + index * b.elementBytes, bytes);
         values.at(in.results.at(0)) = fromBits(raw, in.scalarKind, in.bits);

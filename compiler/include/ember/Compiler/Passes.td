@@ -326,7 +326,9 @@ def EmberGpuKernelize : Pass<"ember-gpu-kernelize", "mlir::func::FuncOp"> {
     Buffers are passed as 1-D views plus offsets and strides, as
     `ember-flatten-buffers` does for the generic path. Launches are named
     `<function>_matmul<n>` / `_rowreduce<n>` / `_rowcombine<n>`, which
-    `gpu-kernel-outlining` keeps.
+    `gpu-kernel-outlining` keeps. Ops without loops (on 0-d buffers)
+    become one-thread launches (`_scalar<n>`) instead of host code that
+    would read device memory.
   }];
   let dependentDialects = [
     "mlir::affine::AffineDialect", "mlir::arith::ArithDialect",
@@ -370,6 +372,36 @@ def EmberSpirvPushConstants : Pass<"ember-spirv-push-constants", "mlir::ModuleOp
     "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
     "mlir::spirv::SPIRVDialect"
   ];
+}
+
+def EmberGpuFillConstants : Pass<"ember-gpu-fill-constants", "mlir::ModuleOp"> {
+  let summary = "Make splat constant buffers device allocations filled by a kernel";
+  let description = [{
+    Bufferization turns a constant tensor into a `memref.global` in host
+    memory, which a GPU kernel cannot read. Every `memref.get_global` of a
+    splat global (all constants the frontend and autodiff make are splats:
+    a 0.5 in a gradient, a zero accumulator) in a host function becomes a
+    `memref.alloc` filled with `linalg.fill` (a kernel), freed before the
+    function returns; the unused globals go.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect", "mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
+def EmberGpuDeviceScalars : Pass<"ember-gpu-device-scalars", "mlir::func::FuncOp"> {
+  let summary = "Read scalar operands of linalg ops on the device, not the host";
+  let description = [{
+    The tensor lowering reads a 0-d (or single-element) tensor operand once,
+    as a scalar (`tensor.extract`, a `memref.load` after bufferization), and
+    passes the scalar to the linalg op. On a GPU that buffer lives on the
+    device (a gradient seed, a value computed by an earlier kernel), where
+    the host cannot load it. Each such host-side load whose only users are
+    linalg ops taking it as an input becomes a 0-d view of the buffer
+    (`memref.subview` for an element of a larger one) that the op reads
+    with a `() -> ()` map, inside the kernel. Loads feeding size arithmetic
+    (the size vector the launcher reads on the host) stay.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect", "mlir::memref::MemRefDialect"];
 }
 
 #endif // EMBER_COMPILER_PASSES_TD
