@@ -291,7 +291,7 @@ public:
   /// Builds `op` as a cooperative kernel when it is a contraction or a row
   /// reduction; returns false (and leaves it) otherwise.
   bool run(linalg::GenericOp op) {
-    if (op.getNumLoops() == 0) {
+    if (llvm::all_of(op.getStaticLoopRanges(), [](int64_t extent) { return extent == 1; })) {
       OpBuilder b(op);
       buildSingleThread(b, op);
     } else if (std::optional<Contraction> c = matchContraction(op)) {
@@ -334,27 +334,30 @@ private:
     return sizes;
   }
 
-  /// An op without loops (on 0-d buffers: a loss divided by a count) would
-  /// lower to straight-line code on the host, which cannot read device
-  /// memory: it is a one-thread kernel.
+  /// An op with a single iteration (no loops, or only static unit ones: a
+  /// loss divided by a count, a 1x1x1 copy) would lower to straight-line
+  /// code on the host, which cannot read device memory: it is a one-thread
+  /// kernel.
   void buildSingleThread(OpBuilder &b, linalg::GenericOp op) {
     Location loc = op.getLoc();
     IndexMath host{b, loc};
     SmallVector<Operand> args = operands(b, op);
     createLaunch(b, loc, {host.c(1), host.c(1), host.c(1)}, {1, 1, 1}, TypeRange{},
                  nextName("scalar"));
+    IndexMath m{b, loc};
+    SmallVector<Value> dims(op.getNumLoops(), m.c(0));
     unsigned numInputs = op.getNumDpsInputs();
     Block &block = op.getRegion().front();
     SmallVector<Value> inputs, outputs;
     for (unsigned i = 0; i < op->getNumOperands(); ++i) {
       bool read = i < numInputs || !block.getArgument(i).use_empty();
-      Value value = read ? args[i].load(b, loc, {}) : Value();
+      Value value = read ? args[i].load(b, loc, dims) : Value();
       (i < numInputs ? inputs : outputs).push_back(value);
     }
     IRMapping map;
-    SmallVector<Value> results = cloneBody(b, op, {}, inputs, outputs, map);
+    SmallVector<Value> results = cloneBody(b, op, dims, inputs, outputs, map);
     for (auto [o, result] : llvm::enumerate(results))
-      args[numInputs + o].store(b, loc, result, {});
+      args[numInputs + o].store(b, loc, result, dims);
   }
 
   /// Two kernels. The first splits each row into `parts` interleaved
@@ -637,7 +640,7 @@ struct EmberGpuKernelizePass : ember::impl::EmberGpuKernelizeBase<EmberGpuKernel
     getOperation().walk([&](linalg::LinalgOp op) {
       if (op.hasPureBufferSemantics() &&
           (isa<linalg::GenericOp>(op) || isa<linalg::ContractionOpInterface>(*op) ||
-           op.getNumLoops() == 0))
+           llvm::all_of(op.getStaticLoopRanges(), [](int64_t e) { return e == 1; })))
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());

@@ -399,13 +399,33 @@ struct EmberGpuFillConstantsPass
       auto value = global ? dyn_cast_or_null<DenseElementsAttr>(
                                 global.getInitialValue().value_or(Attribute()))
                           : DenseElementsAttr();
-      if (!value || !value.isSplat())
-        continue; // left for the launcher to reject with a message
+      // Small constants (a reshape's shape vector, which the launcher reads
+      // on the host) are stored element by element from the host; larger
+      // splats are filled by a kernel; larger others are left for the
+      // launcher to reject with a message (the frontend makes none).
+      constexpr int64_t kMaxStoredElements = 32;
+      bool small = value && value.getNumElements() <= kMaxStoredElements;
+      if (!value || (!value.isSplat() && !small))
+        continue;
       OpBuilder b(use);
       Location loc = use.getLoc();
       Value buffer = memref::AllocOp::create(b, loc, use.getType());
-      Value scalar = arith::ConstantOp::create(b, loc, value.getSplatValue<TypedAttr>());
-      linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{buffer});
+      if (!small) {
+        Value scalar = arith::ConstantOp::create(b, loc, value.getSplatValue<TypedAttr>());
+        linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{buffer});
+      } else {
+        ArrayRef<int64_t> shape = use.getType().getShape();
+        for (auto [linear, element] : llvm::enumerate(value.getValues<Attribute>())) {
+          SmallVector<Value> indices(shape.size());
+          int64_t rest = linear;
+          for (int64_t d = shape.size() - 1; d >= 0; --d) {
+            indices[d] = arith::ConstantIndexOp::create(b, loc, rest % shape[d]);
+            rest /= shape[d];
+          }
+          Value scalar = arith::ConstantOp::create(b, loc, cast<TypedAttr>(element));
+          memref::StoreOp::create(b, loc, scalar, buffer, indices);
+        }
+      }
       use.replaceAllUsesWith(buffer);
       use.erase();
       // Freed when the function returns (the buffer is never written again).

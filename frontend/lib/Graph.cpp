@@ -317,7 +317,10 @@ NodeRef storageValue(Storage &storage) {
 }
 
 void setPending(const StorageRef &storage, NodeRef node) {
-  bool wasPending = storage->pending != nullptr;
+  // A value whose computation failed is no longer registered: a new one
+  // (which may not need the failed part) is computed by the next sync.
+  bool wasPending = storage->pending != nullptr && !storage->error;
+  storage->error.reset();
   storage->pending = std::move(node);
   if (!wasPending)
     registerPending(storage);

@@ -342,11 +342,14 @@ void sync() {
   try {
     if (!storages.empty())
       runGraph(storages);
-  } catch (...) {
-    // The values stay pending: each later read reports the error again.
+  } catch (const std::exception &error) {
+    // The values that were not computed keep the error: each later read of
+    // one reports it again, while values made afterwards are computed
+    // without them (one failed graph must not fail every later sync).
+    auto message = std::make_shared<std::string>(error.what());
     for (StorageRef &storage : storages)
       if (storage->pending)
-        s.pending.push_back(storage);
+        storage->error = message;
     s.syncing = false;
     throw;
   }
@@ -358,6 +361,8 @@ void materialize(Storage &storage) {
   // branches on it would be traced down one path, silently.
   if (exporting())
     rejectValueRead();
+  if (storage.pending && storage.error)
+    runtimeError(*storage.error);
   if (storage.pending)
     sync();
 }

@@ -62,12 +62,18 @@ def random_array(rng, shape, dtype, low=-3.0, high=3.0, nonzero=False):
     return values.astype(dtype)
 
 
+# EMBER_TEST_DEVICE=vulkan (the *_on_vulkan suites) runs an op suite on that
+# device: inputs move there, results come back with .cpu() to be compared.
+DEVICE = os.environ.get("EMBER_TEST_DEVICE", "cpu")
+
+
 def from_array(array, dtype=None):
-    """An ember tensor with a copy of `array`'s values (`dtype` a name)."""
+    """An ember tensor with a copy of `array`'s values (`dtype` a name), on
+    the suite's device."""
     tensor = ember.from_numpy(np.array(array, copy=True))
     if dtype is not None and dtype_name(tensor.dtype) != dtype:
         tensor = tensor.to(edtype(dtype))
-    return tensor
+    return tensor.to(DEVICE) if DEVICE != "cpu" else tensor
 
 
 def pair(rng, shape, dtype="float32", **kwargs):
@@ -82,7 +88,7 @@ def to_numpy(value):
     if isinstance(value, ember.Tensor):
         if dtype_name(value.dtype) == "bfloat16":
             value = value.float()
-        return np.array(value.numpy(), copy=True)
+        return np.array(value.cpu().numpy(), copy=True)
     if isinstance(value, torch.Tensor):
         if value.dtype == torch.bfloat16:
             value = value.float()

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 namespace ember {
 namespace gpu {
@@ -251,6 +252,9 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
     v.buffer.strides = denseStrides(buffers[i].shape);
   }
   std::vector<DeviceBuffer> temporaries;
+  // Host copies of small temporaries stop being valid once a kernel has
+  // had the buffer: a later host load of one would read old data.
+  std::set<const void *> staleShadows;
   auto fail = [&](const std::string &what) {
     throw DeviceError(device.backend(), "launch plan of '" + name + "': " + what);
   };
@@ -364,7 +368,11 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
       size_t bytes = in.bits / 8;
       if (isLoad) {
         if (!b.host)
-          fail("a load on the host from a buffer that only lives on the device (value " + std::to_string(in.operands.at(0)) + ")");
+          fail("a load on the host from a buffer that only lives on the device (value " +
+               std::to_string(in.operands.at(0)) + ")");
+        if (b.shadow && staleShadows.count(b.shadow.get()))
+          fail("a load on the host from a buffer a kernel may have written (value " +
+               std::to_string(in.operands.at(0)) + "); its host copy is stale");
         uint64_t raw = 0;
         std::memcpy(&raw, b.host + index * b.elementBytes, bytes);
         values.at(in.results.at(0)) = fromBits(raw, in.scalarKind, in.bits);
@@ -409,7 +417,9 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
       b.allocation = device.allocate(std::max<int64_t>(1, count) * b.elementBytes);
       temporaries.push_back(b.allocation);
       if (count * b.elementBytes <= 256) {
-        b.shadow = std::make_shared<std::vector<char>>(count * b.elementBytes);
+        // At least one byte: an empty shape vector still has a host copy.
+        b.shadow = std::make_shared<std::vector<char>>(
+            std::max<size_t>(1, count * b.elementBytes));
         b.host = b.shadow->data();
       }
       setBuffer(in, std::move(b));
@@ -547,6 +557,8 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
           if (v.kind != Value::Kind::Buffer)
             fail("a buffer argument of '" + in.kernel + "' is not a buffer");
           const BufferValue &b = v.buffer;
+          if (b.shadow)
+            staleShadows.insert(b.shadow.get());
           switch (device.backend()) {
           case Backend::Vulkan:
           case Backend::LevelZero:

@@ -4,20 +4,31 @@
 // RUN: ember-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(ember-gpu-device-scalars))' | FileCheck %s --check-prefix=SCALAR
 // RUN: ember-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(ember-gpu-kernelize))' | FileCheck %s --check-prefix=ZERO
 
-// A splat global becomes a device allocation filled by linalg.fill, freed
-// at the return; the global goes.
+// A large splat global becomes a device allocation filled by linalg.fill,
+// freed at the return; a small global (a shape vector) is stored element by
+// element from the host; the globals go.
 // FILL-NOT:    memref.global
 // FILL-LABEL: func.func @splat(
-// FILL:         %[[BUF:.*]] = memref.alloc() : memref<4xf32>
+// FILL:         %[[BUF:.*]] = memref.alloc() : memref<64xf32>
 // FILL:         %[[HALF:.*]] = arith.constant 5.000000e-01 : f32
-// FILL:         linalg.fill ins(%[[HALF]] : f32) outs(%[[BUF]] : memref<4xf32>)
-// FILL:         linalg.copy ins(%[[BUF]] : memref<4xf32>)
-// FILL:         memref.dealloc %[[BUF]]
-// FILL-NEXT:    return
-memref.global "private" constant @half : memref<4xf32> = dense<5.000000e-01>
-func.func @splat(%out: memref<4xf32>) {
-  %g = memref.get_global @half : memref<4xf32>
-  linalg.copy ins(%g : memref<4xf32>) outs(%out : memref<4xf32>)
+// FILL:         linalg.fill ins(%[[HALF]] : f32) outs(%[[BUF]] : memref<64xf32>)
+// FILL:         %[[SHAPE:.*]] = memref.alloc() : memref<2xindex>
+// FILL:         memref.store %{{.*}}, %[[SHAPE]][%c0{{.*}}]
+// FILL:         memref.store %{{.*}}, %[[SHAPE]][%c1{{.*}}]
+// FILL:         linalg.copy ins(%[[BUF]] : memref<64xf32>)
+// FILL:         memref.reshape %[[BUF]](%[[SHAPE]])
+// FILL:         linalg.copy
+// FILL-DAG:     memref.dealloc %[[BUF]]
+// FILL-DAG:     memref.dealloc %[[SHAPE]]
+// FILL:         return
+memref.global "private" constant @half : memref<64xf32> = dense<5.000000e-01>
+memref.global "private" constant @shape : memref<2xindex> = dense<[8, 8]>
+func.func @splat(%out: memref<64xf32>, %square: memref<8x8xf32>) {
+  %g = memref.get_global @half : memref<64xf32>
+  %s = memref.get_global @shape : memref<2xindex>
+  linalg.copy ins(%g : memref<64xf32>) outs(%out : memref<64xf32>)
+  %r = memref.reshape %g(%s) : (memref<64xf32>, memref<2xindex>) -> memref<8x8xf32>
+  linalg.copy ins(%r : memref<8x8xf32>) outs(%square : memref<8x8xf32>)
   return
 }
 

@@ -382,7 +382,9 @@ def EmberGpuFillConstants : Pass<"ember-gpu-fill-constants", "mlir::ModuleOp"> {
     splat global (all constants the frontend and autodiff make are splats:
     a 0.5 in a gradient, a zero accumulator) in a host function becomes a
     `memref.alloc` filled with `linalg.fill` (a kernel), freed before the
-    function returns; the unused globals go.
+    function returns; a small one (up to 32 elements: a reshape's shape
+    vector, which the launcher reads on the host) is stored element by
+    element from the host instead. The unused globals go.
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect", "mlir::memref::MemRefDialect",
                            "mlir::arith::ArithDialect"];

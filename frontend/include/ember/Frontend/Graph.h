@@ -172,6 +172,8 @@ struct Storage {
   NodeRef pending;
   /// An Input node reading `buffer`, shared by all reads in one graph.
   NodeRef inputNode;
+  /// Set when computing `pending` failed: reads report this again.
+  std::shared_ptr<std::string> error;
 
   int64_t numel() const { return shapeNumel(shape); }
 };
