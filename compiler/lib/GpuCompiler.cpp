@@ -113,6 +113,7 @@ void registerPassesOnce() {
     registerEmberSpirvPushConstants();
     registerEmberGpuFillConstants();
     registerEmberGpuDeviceScalars();
+    registerEmberSpirvBf16Storage();
   });
 }
 } // namespace
@@ -552,12 +553,16 @@ private:
   llvm::DenseMap<Value, int64_t> ids;
 };
 
+// Float16, Int16 and 16-bit storage buffers let f16 (and bf16, as i16 bits)
+// tensors be read and computed as they are stored; spirv-update-vce keeps only what a module uses, so
+// other programs do not ask for them.
 const char *kVulkanEnv =
-    "#spirv.target_env<#spirv.vce<v1.3, [Shader, Int64, Float64], "
-    "[SPV_KHR_storage_buffer_storage_class]>, #spirv.resource_limits<>>";
+    "#spirv.target_env<#spirv.vce<v1.3, [Shader, Int64, Float64, Int16, Float16, "
+    "StorageBuffer16BitAccess], [SPV_KHR_storage_buffer_storage_class, "
+    "SPV_KHR_16bit_storage]>, #spirv.resource_limits<>>";
 const char *kOpenClEnv =
     "#spirv.target_env<#spirv.vce<v1.0, [Addresses, Kernel, Int64, Float64, "
-    "Linkage], []>, api=OpenCL, #spirv.resource_limits<>>";
+    "Float16, Linkage], []>, api=OpenCL, #spirv.resource_limits<>>";
 
 } // namespace
 
@@ -605,16 +610,16 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     bool vulkan = target.backend == GpuBackend::Vulkan;
     module->setAttr("spirv.target_env",
                     parseAttribute(vulkan ? kVulkanEnv : kOpenClEnv, context));
-    if (vulkan) {
-      // Scalars become push constants, which changes kernel signatures:
-      // the host functions (already written as the plan) go first.
-      for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
-        func.erase();
-    }
+    // Scalars as push constants and bf16 buffers as i16 change kernel
+    // signatures: the host functions (already written as the plan) go first.
+    for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+      func.erase();
     // Vulkan puts each spirv.module beside its gpu.module; OpenCL inside it.
     pipeline = std::string("builtin.module(ember-spirv-entry-points,") +
                (vulkan ? "ember-spirv-push-constants," : "") +
-               std::string("gpu.module(convert-math-to-spirv),"
+               std::string("ember-spirv-bf16-storage,gpu.module(arith-emulate-unsupported-floats{"
+                           "source-types=bf16 target-type=f32},arith-expand{include-bf16=true},"
+                           "canonicalize),gpu.module(convert-math-to-spirv),"
                            "convert-gpu-to-spirv{use-64bit-index=true},") +
                (vulkan ? "spirv.module(spirv-lower-abi-attrs,spirv-update-vce))"
                        : "gpu.module(spirv.module(spirv-lower-abi-attrs,"

@@ -30,6 +30,7 @@ namespace ember {
 #define GEN_PASS_DEF_EMBERSPIRVPUSHCONSTANTS
 #define GEN_PASS_DEF_EMBERGPUFILLCONSTANTS
 #define GEN_PASS_DEF_EMBERGPUDEVICESCALARS
+#define GEN_PASS_DEF_EMBERSPIRVBF16STORAGE
 #include "ember/Compiler/Passes.h.inc"
 } // namespace ember
 
@@ -495,6 +496,59 @@ struct EmberGpuDeviceScalarsPass
       if (load->use_empty())
         load->erase();
     }
+  }
+};
+
+struct EmberSpirvBf16StoragePass
+    : ember::impl::EmberSpirvBf16StorageBase<EmberSpirvBf16StoragePass> {
+  void runOnOperation() override {
+    MLIRContext *context = &getContext();
+    Type i16 = IntegerType::get(context, 16);
+    auto asI16 = [&](Type type) -> Type {
+      auto memref = dyn_cast<MemRefType>(type);
+      if (!memref || !memref.getElementType().isBF16())
+        return type;
+      return MemRefType::get(memref.getShape(), i16, memref.getLayout(),
+                             memref.getMemorySpace());
+    };
+    getOperation().walk([&](gpu::GPUFuncOp func) {
+      // Every bf16 buffer value: arguments, then allocations.
+      SmallVector<Value> buffers;
+      for (BlockArgument arg : func.getArguments())
+        if (asI16(arg.getType()) != arg.getType())
+          buffers.push_back(arg);
+      func.walk([&](memref::AllocOp alloc) {
+        if (asI16(alloc.getType()) != alloc.getType())
+          buffers.push_back(alloc.getResult());
+      });
+      if (buffers.empty())
+        return;
+      for (Value buffer : buffers) {
+        buffer.setType(asI16(buffer.getType()));
+        for (Operation *user : llvm::make_early_inc_range(buffer.getUsers())) {
+          OpBuilder b(user);
+          if (auto load = dyn_cast<memref::LoadOp>(user)) {
+            load.getResult().setType(i16);
+            b.setInsertionPointAfter(load);
+            auto bits = arith::BitcastOp::create(b, load.getLoc(), b.getBF16Type(),
+                                                 load.getResult());
+            load.getResult().replaceAllUsesExcept(bits, bits);
+          } else if (auto store = dyn_cast<memref::StoreOp>(user)) {
+            Value bits = arith::BitcastOp::create(b, store.getLoc(), i16,
+                                                  store.getValueToStore());
+            store.getValueMutable().assign(bits);
+          } else {
+            user->emitOpError("uses a bfloat16 buffer in a way the SPIR-V "
+                              "lowering cannot keep as i16");
+            return signalPassFailure();
+          }
+        }
+      }
+      SmallVector<Type> inputs;
+      for (Type type : func.getArgumentTypes())
+        inputs.push_back(asI16(type));
+      func.setFunctionType(FunctionType::get(context, inputs, func.getResultTypes()));
+    });
   }
 };
 

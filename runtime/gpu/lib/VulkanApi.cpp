@@ -136,6 +136,22 @@ std::unique_ptr<VulkanApi> loadVulkan() {
     if (device.computeQueueFamily == UINT32_MAX)
       continue;
     api->vkGetPhysicalDeviceMemoryProperties(handle, &device.memory);
+    // Optional features (core in Vulkan 1.1 / 1.2), enabled at device
+    // creation when present.
+    VkPhysicalDeviceShaderFloat16Int8Features float16 = {
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    VkPhysicalDevice16BitStorageFeatures storage16 = {
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    if (device.properties.apiVersion >= VK_API_VERSION_1_2)
+      storage16.pNext = &float16;
+    VkPhysicalDeviceFeatures2 features = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    features.pNext = &storage16;
+    api->vkGetPhysicalDeviceFeatures2(handle, &features);
+    device.shaderInt64 = features.features.shaderInt64;
+    device.shaderFloat64 = features.features.shaderFloat64;
+    device.shaderInt16 = features.features.shaderInt16;
+    device.storageBuffer16BitAccess = storage16.storageBuffer16BitAccess;
+    device.shaderFloat16 = float16.shaderFloat16;
     api->devices.push_back(device);
   }
   return api;

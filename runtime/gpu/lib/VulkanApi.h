@@ -29,6 +29,8 @@ namespace gpu {
     VkPhysicalDeviceMemoryProperties *)                                        \
   X(vkGetPhysicalDeviceQueueFamilyProperties, void, VkPhysicalDevice,          \
     uint32_t *, VkQueueFamilyProperties *)                                     \
+  X(vkGetPhysicalDeviceFeatures2, void, VkPhysicalDevice,                      \
+    VkPhysicalDeviceFeatures2 *)                                               \
   X(vkCreateDevice, VkResult, VkPhysicalDevice, const VkDeviceCreateInfo *,    \
     const VkAllocationCallbacks *, VkDevice *)                                 \
   X(vkDestroyDevice, void, VkDevice, const VkAllocationCallbacks *)            \
@@ -114,6 +116,13 @@ struct VulkanPhysicalDevice {
   uint32_t computeQueueFamily;
   VkPhysicalDeviceProperties properties;
   VkPhysicalDeviceMemoryProperties memory;
+  /// What compiled kernels may use (and the device is created with):
+  /// 64-bit ints and floats, 16-bit ints and storage buffers, float16.
+  bool shaderInt64 = false;
+  bool shaderFloat64 = false;
+  bool shaderInt16 = false;
+  bool storageBuffer16BitAccess = false;
+  bool shaderFloat16 = false;
 };
 
 /// The loaded library, the process's instance and its usable devices.

@@ -834,7 +834,23 @@ std::unique_ptr<Device> openVulkanDevice(int ordinal) {
   queueInfo.queueFamilyIndex = physical.computeQueueFamily;
   queueInfo.queueCount = 1;
   queueInfo.pQueuePriorities = &priority;
+  // The optional features kernels may need (SPIR-V Int64, Float64,
+  // StorageBuffer16BitAccess, Float16), where the device has them.
+  VkPhysicalDeviceShaderFloat16Int8Features float16 = {
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  float16.shaderFloat16 = physical.shaderFloat16;
+  VkPhysicalDevice16BitStorageFeatures storage16 = {
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  storage16.storageBuffer16BitAccess = physical.storageBuffer16BitAccess;
+  if (physical.shaderFloat16)
+    storage16.pNext = &float16;
+  VkPhysicalDeviceFeatures2 features = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  features.pNext = &storage16;
+  features.features.shaderInt64 = physical.shaderInt64;
+  features.features.shaderFloat64 = physical.shaderFloat64;
+  features.features.shaderInt16 = physical.shaderInt16;
   VkDeviceCreateInfo deviceInfo = {VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  deviceInfo.pNext = &features;
   deviceInfo.queueCreateInfoCount = 1;
   deviceInfo.pQueueCreateInfos = &queueInfo;
   checkVulkan(api.vkCreateDevice(physical.handle, &deviceInfo, nullptr,

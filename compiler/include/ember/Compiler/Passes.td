@@ -406,4 +406,19 @@ def EmberGpuDeviceScalars : Pass<"ember-gpu-device-scalars", "mlir::func::FuncOp
   let dependentDialects = ["mlir::linalg::LinalgDialect", "mlir::memref::MemRefDialect"];
 }
 
+def EmberSpirvBf16Storage : Pass<"ember-spirv-bf16-storage", "mlir::ModuleOp"> {
+  let summary = "Keep bfloat16 buffers of SPIR-V kernels as 16-bit integers";
+  let description = [{
+    SPIR-V (Vulkan, OpenCL) has no bfloat16 type. In every `gpu.func`,
+    bfloat16 buffers (kernel arguments, workgroup memory) become i16
+    buffers of the same bits, loads and stores bitcast; then
+    `arith-emulate-unsupported-floats` computes in f32 and
+    `arith-expand{include-bf16}` turns the bf16<->f32 conversions into
+    integer operations (round to nearest even), so that no bf16 value is
+    left. Kernel signatures change: run it after the launch plan is written,
+    with the host functions gone.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect"];
+}
+
 #endif // EMBER_COMPILER_PASSES_TD
