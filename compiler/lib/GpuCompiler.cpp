@@ -223,12 +223,15 @@ std::vector<GpuKernel> describeKernels(ModuleOp module) {
       } else if (type.isIndex()) {
         arg.kind = GpuKernelArg::Kind::Index;
         arg.type = "index";
+        arg.bits = 64;
       } else if (isa<FloatType>(type)) {
         arg.kind = GpuKernelArg::Kind::Float;
         arg.type = typeName(type);
+        arg.bits = type.getIntOrFloatBitWidth();
       } else {
         arg.kind = GpuKernelArg::Kind::Integer;
         arg.type = typeName(type);
+        arg.bits = std::max(32u, type.getIntOrFloatBitWidth());
       }
       kernel.args.push_back(arg);
     }
@@ -433,8 +436,9 @@ private:
       }
     auto scalarKind = [](Type type) {
       unsigned bits = type.isIndex() ? 64 : type.isIntOrFloat() ? type.getIntOrFloatBitWidth() : 0;
-      return std::string(", \"kind\": \"") + (isa<FloatType>(type) ? "float" : "int") +
-             "\", \"bits\": " + std::to_string(bits);
+      // bfloat16 and float16 share a width: bf16 is its own kind.
+      const char *kind = type.isBF16() ? "bfloat" : isa<FloatType>(type) ? "float" : "int";
+      return std::string(", \"kind\": \"") + kind + "\", \"bits\": " + std::to_string(bits);
     };
     if (auto load = dyn_cast<memref::LoadOp>(op)) {
       text = head("load") + scalarKind(load.getType()) + "}";
@@ -765,11 +769,9 @@ GpuArtifact packGpuArtifact(const GpuProgram &program) {
                          : arg.kind == GpuKernelArg::Kind::Index ? "index"
                          : arg.kind == GpuKernelArg::Kind::Float ? "float"
                                                                  : "int";
-      int bits = arg.kind == GpuKernelArg::Kind::Index ? 64
-                 : (arg.type == "f32" || arg.type == "i32") ? 32
-                                                            : 64;
-      os << (j ? ", " : "") << "{\"kind\": \"" << kind << "\", \"bits\": " << bits
-         << ", \"rank\": " << arg.rank << "}";
+      os << (j ? ", " : "") << "{\"kind\": \"" << kind << "\", \"bits\": " << arg.bits
+         << ", \"rank\": " << arg.rank << (arg.type == "bf16" ? ", \"bfloat\": true" : "")
+         << "}";
     }
     os << "]}";
   }

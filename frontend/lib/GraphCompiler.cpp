@@ -730,11 +730,12 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceK
         break;
       case GpuKernelArg::Kind::Integer:
         param.kind = gpu::ProgramParam::Kind::Int;
-        param.bits = arg.type == "i32" ? 32 : 64;
+        param.bits = arg.bits;
         break;
       case GpuKernelArg::Kind::Float:
         param.kind = gpu::ProgramParam::Kind::Float;
-        param.bits = arg.type == "f32" ? 32 : 64;
+        param.bits = arg.bits;
+        param.bfloat = arg.type == "bf16";
         break;
       }
       out.params.push_back(param);

@@ -93,11 +93,12 @@ ProgramKernel toProgramKernel(const GpuKernel &kernel) {
       break;
     case GpuKernelArg::Kind::Integer:
       param.kind = ProgramParam::Kind::Int;
-      param.bits = arg.type == "i32" ? 32 : 64;
+      param.bits = arg.bits;
       break;
     case GpuKernelArg::Kind::Float:
       param.kind = ProgramParam::Kind::Float;
-      param.bits = arg.type == "f32" ? 32 : 64;
+      param.bits = arg.bits;
+        param.bfloat = arg.type == "bf16";
       break;
     }
     out.params.push_back(param);

@@ -147,6 +147,8 @@ DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device)
       ProgramParam param;
       param.kind = paramKind(p.at("kind", "a parameter").asString("kind"), where);
       param.bits = static_cast<int>(p.at("bits", "a parameter").asInt("bits"));
+      if (const Json *bfloat = p.get("bfloat"))
+        param.bfloat = bfloat->asBool("bfloat");
       param.rank = static_cast<int>(p.at("rank", "a parameter").asInt("rank"));
       kernel.params.push_back(param);
     }

@@ -60,6 +60,9 @@ struct GpuKernelArg {
   int64_t rank = 0;
   /// The element type (memref) or the scalar type: "f32", "i64", "index", ...
   std::string type;
+  /// Scalars: the width a launch passes (index: 64; 16 for f16 and bf16,
+  /// which the launcher passes in the low bits of a 32-bit word).
+  int bits = 64;
 };
 
 struct GpuKernel {

@@ -31,9 +31,12 @@ namespace gpu {
 struct ProgramParam {
   enum class Kind { Buffer, Index, Int, Float };
   Kind kind = Kind::Buffer;
-  /// Bits of a scalar (index: 64); buffers: their rank.
+  /// Bits of a scalar (index: 64; 16-bit floats travel in the low bits of a
+  /// 32-bit word); buffers: their rank.
   int bits = 64;
   int rank = 1;
+  /// A 16-bit float scalar that is bfloat16 (not IEEE half).
+  bool bfloat = false;
 };
 
 /// One compiled kernel: its binary and parameters.
