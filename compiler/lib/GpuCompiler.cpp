@@ -114,6 +114,7 @@ void registerPassesOnce() {
     registerEmberGpuFillConstants();
     registerEmberGpuDeviceScalars();
     registerEmberSpirvBf16Storage();
+    registerEmberGpuF64Math();
   });
 }
 } // namespace
@@ -597,7 +598,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
   switch (target.backend) {
   case GpuBackend::Cuda:
     pipeline = "builtin.module(nvvm-attach-target{chip=" + target.chip +
-               " features=+ptx80 O=3},ember-gpu-math,gpu.module(convert-scf-to-cf,"
+               " features=+ptx80 O=3},ember-gpu-f64-math,ember-gpu-math,gpu.module(convert-scf-to-cf,"
                // fma as mul+add (the backend contracts it again), not a
                // libdevice call.
                "math-expand-ops{ops=fma},convert-gpu-to-nvvm{index-bitwidth=64},canonicalize,cse,"
@@ -605,7 +606,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     break;
   case GpuBackend::Rocm:
     pipeline = "builtin.module(rocdl-attach-target{chip=" + target.chip +
-               " O=3},ember-gpu-math,gpu.module(convert-scf-to-cf,convert-gpu-to-rocdl{"
+               " O=3},ember-gpu-f64-math,ember-gpu-math,gpu.module(convert-scf-to-cf,convert-gpu-to-rocdl{"
                "index-bitwidth=64},canonicalize,cse,reconcile-unrealized-casts),"
                "gpu-module-to-binary{format=isa})";
     break;
@@ -619,7 +620,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
       func.erase();
     // Vulkan puts each spirv.module beside its gpu.module; OpenCL inside it.
-    pipeline = std::string("builtin.module(ember-spirv-entry-points,") +
+    pipeline = std::string("builtin.module(ember-gpu-f64-math,ember-spirv-entry-points,") +
                (vulkan ? "ember-spirv-push-constants," : "") +
                std::string("ember-spirv-bf16-storage,gpu.module(arith-emulate-unsupported-floats{"
                            "source-types=bf16 target-type=f32},arith-expand{include-bf16=true},"

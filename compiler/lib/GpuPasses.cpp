@@ -548,6 +548,20 @@ struct EmberSpirvBf16StoragePass
       for (Type type : func.getArgumentTypes())
         inputs.push_back(asI16(type));
       func.setFunctionType(FunctionType::get(context, inputs, func.getResultTypes()));
+      // Selects pick bits: done on i16, so that no bf16 value is left once
+      // the bitcasts around them fold with the loads' and stores'.
+      func.walk([&](arith::SelectOp select) {
+        if (!select.getType().isBF16())
+          return;
+        OpBuilder b(select);
+        Location loc = select.getLoc();
+        Value a = arith::BitcastOp::create(b, loc, i16, select.getTrueValue());
+        Value c = arith::BitcastOp::create(b, loc, i16, select.getFalseValue());
+        Value picked = arith::SelectOp::create(b, loc, select.getCondition(), a, c);
+        select.replaceAllUsesWith(
+            arith::BitcastOp::create(b, loc, b.getBF16Type(), picked).getResult());
+        select.erase();
+      });
     });
   }
 };

@@ -421,4 +421,16 @@ def EmberSpirvBf16Storage : Pass<"ember-spirv-bf16-storage", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect"];
 }
 
+def EmberGpuF64Math : Pass<"ember-gpu-f64-math", "mlir::ModuleOp"> {
+  let summary = "Give GPU kernels float64 exp, log, tanh, pow and erf";
+  let description = [{
+    In `gpu.module`s, f64 `math.exp`, `math.log`, `math.tanh`, `math.powf`
+    and `math.erf` become arithmetic and integer bit operations of full
+    double precision (range reduction and series; GpuF64Math.cpp says
+    which): SPIR-V's GLSL instructions stop at 32 bits, and NVVM/ROCDL
+    would call libdevice/ocml, which are not linked.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::scf::SCFDialect"];
+}
+
 #endif // EMBER_COMPILER_PASSES_TD
