@@ -548,6 +548,33 @@ struct EmberSpirvBf16StoragePass
       for (Type type : func.getArgumentTypes())
         inputs.push_back(asI16(type));
       func.setFunctionType(FunctionType::get(context, inputs, func.getResultTypes()));
+      // Conversions between bf16 and anything but f32 go through f32 (as
+      // torch converts), which arith-expand can then do in integers.
+      Type f32 = Float32Type::get(context);
+      func.walk([&](Operation *op) {
+        if (!isa<arith::ExtFOp, arith::TruncFOp, arith::SIToFPOp, arith::UIToFPOp,
+                 arith::FPToSIOp, arith::FPToUIOp>(op))
+          return;
+        Type from = op->getOperand(0).getType(), to = op->getResult(0).getType();
+        if ((!from.isBF16() && !to.isBF16()) || from.isF32() || to.isF32())
+          return;
+        OpBuilder b(op);
+        Location loc = op->getLoc();
+        Value input = op->getOperand(0), wide;
+        if (from.isBF16()) {
+          wide = arith::ExtFOp::create(b, loc, f32, input);
+          OperationState state(loc, op->getName().getStringRef(), ValueRange{wide},
+                               TypeRange{to}, op->getAttrs());
+          op->getResult(0).replaceAllUsesWith(b.create(state)->getResult(0));
+        } else {
+          OperationState state(loc, op->getName().getStringRef(), ValueRange{input},
+                               TypeRange{f32}, op->getAttrs());
+          wide = b.create(state)->getResult(0);
+          op->getResult(0).replaceAllUsesWith(
+              arith::TruncFOp::create(b, loc, to, wide).getResult());
+        }
+        op->erase();
+      });
       // Selects pick bits: done on i16, so that no bf16 value is left once
       // the bitcasts around them fold with the loads' and stores'.
       func.walk([&](arith::SelectOp select) {

@@ -1,5 +1,6 @@
 """pytest fixtures shared by the ember suites."""
 
+import os
 import zlib
 
 import numpy as np
@@ -15,3 +16,18 @@ def rng(request):
     """A NumPy generator seeded from the test's id: fresh data for every test,
     the same data on every run of that test."""
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under EMBER_TEST_DEVICE (the *_on_vulkan suites), every case is
+    skipped, with the reason, where that device does not exist."""
+    device = os.environ.get("EMBER_TEST_DEVICE", "cpu")
+    if device == "cpu":
+        return
+    import ember
+    kind = getattr(ember, device)
+    if kind.is_available():
+        return
+    skip = pytest.mark.skip(reason=f"no {device} device: {kind.unavailable_reason()}")
+    for item in items:
+        item.add_marker(skip)
