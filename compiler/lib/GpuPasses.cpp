@@ -340,9 +340,14 @@ struct EmberSpirvPushConstantsPass
         return;
       Location loc = func.getLoc();
       auto wordType = IntegerType::get(context, 64);
+      // Vulkan guarantees 128 bytes of push constants: a kernel with more
+      // scalars reads them from a storage buffer the launcher fills
+      // (Program.cpp applies the same rule).
+      bool inBuffer = scalars.size() > ember::kMaxPushConstantWords;
       auto blockType = MemRefType::get(
           {int64_t(scalars.size())}, wordType, MemRefLayoutAttrInterface{},
-          spirv::StorageClassAttr::get(context, spirv::StorageClass::PushConstant));
+          spirv::StorageClassAttr::get(context, inBuffer ? spirv::StorageClass::StorageBuffer
+                                                         : spirv::StorageClass::PushConstant));
       unsigned buffers = numArgs - scalars.size();
       if (failed(func.insertArgument(numArgs, blockType, {}, loc)))
         return signalPassFailure();
@@ -445,6 +450,7 @@ struct EmberGpuFillConstantsPass
 struct EmberGpuDeviceScalarsPass
     : ember::impl::EmberGpuDeviceScalarsBase<EmberGpuDeviceScalarsPass> {
   void runOnOperation() override {
+    forwardHostScalars();
     SmallVector<memref::LoadOp> loads;
     for (Operation &op : getOperation().getBody().front())
       if (auto load = dyn_cast<memref::LoadOp>(op))
@@ -495,6 +501,50 @@ struct EmberGpuDeviceScalarsPass
       }
       if (load->use_empty())
         load->erase();
+    }
+  }
+
+  /// A 0-d buffer the host fills with one scalar (a run-time float made a
+  /// tensor) and linalg ops only read: the ops take the scalar itself, which
+  /// reaches the kernel as an argument instead of a buffer of its own (a
+  /// chain with many such scalars would otherwise need a storage buffer
+  /// binding for each, beyond what devices allow).
+  void forwardHostScalars() {
+    SmallVector<memref::AllocOp> allocs;
+    for (Operation &op : getOperation().getBody().front())
+      if (auto alloc = dyn_cast<memref::AllocOp>(op))
+        if (alloc.getType().getRank() == 0)
+          allocs.push_back(alloc);
+    for (memref::AllocOp alloc : allocs) {
+      memref::StoreOp store;
+      SmallVector<std::pair<linalg::GenericOp, unsigned>> reads;
+      SmallVector<Operation *> deallocs;
+      bool simple = true;
+      for (OpOperand &use : alloc->getUses()) {
+        Operation *user = use.getOwner();
+        if (auto s = dyn_cast<memref::StoreOp>(user)) {
+          simple &= !store && s->getBlock() == alloc->getBlock() &&
+                    s.getMemRef() == alloc.getResult();
+          store = s;
+        } else if (auto generic = dyn_cast<linalg::GenericOp>(user)) {
+          simple &= generic.isDpsInput(&use);
+          reads.push_back({generic, use.getOperandNumber()});
+        } else if (isa<memref::DeallocOp>(user)) {
+          deallocs.push_back(user);
+        } else {
+          simple = false;
+        }
+      }
+      if (!simple || !store || reads.empty() ||
+          llvm::any_of(reads, [&](auto &read) { return read.first->isBeforeInBlock(store); }))
+        continue;
+      Value scalar = store.getValueToStore();
+      for (auto [generic, operand] : reads)
+        generic->setOperand(operand, scalar);
+      store->erase();
+      for (Operation *dealloc : deallocs)
+        dealloc->erase();
+      alloc->erase();
     }
   }
 };

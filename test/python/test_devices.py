@@ -337,3 +337,18 @@ def test_training_on_vulkan_matches_the_cpu(rng):
     np.testing.assert_allclose(vk_losses, cpu_losses, rtol=1e-4, atol=1e-5)
     for vk, cpu in zip(vk_params, cpu_params):
         np.testing.assert_allclose(vk, cpu, rtol=1e-4, atol=1e-5)
+
+
+@needs_vulkan
+def test_a_long_chain_of_run_time_scalars(rng):
+    # 60 in-place updates with run-time float scalars fuse into one kernel
+    # with 60 scalar arguments: more than push constants hold, and each
+    # must not become a buffer binding of its own.
+    a = rng.standard_normal(8).astype(np.float32)
+    g = rng.standard_normal(8).astype(np.float32)
+    x, y = on_vulkan(a), on_vulkan(g)
+    expected = a.copy()
+    for step in range(60):
+        x.sub_(y * (0.01 * step + 0.001))
+        expected -= g * np.float32(0.01 * step + 0.001)
+    np.testing.assert_allclose(x.cpu().numpy(), expected, rtol=1e-4, atol=1e-4)

@@ -197,6 +197,16 @@ double roundToWidth(double value, const std::string &kind, int bits) {
   return bits == 32 ? static_cast<double>(static_cast<float>(value)) : value;
 }
 
+/// Whether a Vulkan kernel gets its scalars in a storage buffer rather than
+/// as push constants (the rule of ember-spirv-push-constants: more than 16
+/// eight-byte words).
+bool vulkanScalarsInBuffer(const ProgramKernel &kernel) {
+  size_t scalars = 0;
+  for (const ProgramParam &param : kernel.params)
+    scalars += param.kind != ProgramParam::Kind::Buffer;
+  return scalars > 16;
+}
+
 int64_t floorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
@@ -265,12 +275,16 @@ Program::Program(Device &device, std::vector<ProgramKernel> kernelList,
   // Load every kernel with the parameter layout its backend's lowering gives.
   for (auto &[name, kernel] : kernels) {
     std::vector<ArgKind> kinds;
+    bool scalarBuffer = vulkanScalarsInBuffer(kernel);
     for (const ProgramParam &param : kernel.params) {
       bool isBuffer = param.kind == ProgramParam::Kind::Buffer;
       switch (device.backend()) {
       case Backend::Vulkan:
-        // Scalars are 8-byte push-constant words (ember-spirv-push-constants).
-        kinds.push_back(isBuffer ? ArgKind::Buffer : ArgKind::I64);
+        // Scalars are 8-byte push-constant words (ember-spirv-push-constants),
+        // or words of one storage buffer after the others when there are
+        // more than 128 bytes of them.
+        if (isBuffer || !scalarBuffer)
+          kinds.push_back(isBuffer ? ArgKind::Buffer : ArgKind::I64);
         break;
       case Backend::LevelZero:
         kinds.push_back(isBuffer ? ArgKind::Buffer
@@ -294,6 +308,8 @@ Program::Program(Device &device, std::vector<ProgramKernel> kernelList,
         break;
       }
     }
+    if (device.backend() == Backend::Vulkan && scalarBuffer)
+      kinds.push_back(ArgKind::Buffer);
     modules.push_back(device.loadModule(kernel.format, kernel.binary.data(),
                                         kernel.binary.size()));
     loaded[name] = &modules.back()->getKernel(kernel.name, KernelLayout::sequential(kinds));
@@ -613,6 +629,7 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
           fail("launch extent out of range");
         return static_cast<uint32_t>(v);
       };
+      std::vector<uint64_t> scalarWords;
       params.grid = {extent(0), extent(1), extent(2)};
       params.block = {extent(3), extent(4), extent(5)};
       if (in.operands.size() != 6 + kernel.params.size())
@@ -662,10 +679,19 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
         if (device.backend() == Backend::Vulkan) {
           // A push-constant word: the scalar's bytes, zero-extended.
           uint64_t word = arg.scalarBytes() == 4 ? (arg.bits & 0xffffffffu) : arg.bits;
-          params.args.push_back(KernelArg::ofI64(static_cast<int64_t>(word)));
+          if (vulkanScalarsInBuffer(kernel))
+            scalarWords.push_back(word);
+          else
+            params.args.push_back(KernelArg::ofI64(static_cast<int64_t>(word)));
         } else {
           params.args.push_back(arg);
         }
+      }
+      if (device.backend() == Backend::Vulkan && vulkanScalarsInBuffer(kernel)) {
+        DeviceBuffer words = device.allocate(scalarWords.size() * 8);
+        temporaries.push_back(words);
+        device.copyToDevice(words, 0, scalarWords.data(), scalarWords.size() * 8, stream);
+        params.args.push_back(KernelArg::ofBuffer(words));
       }
       device.launch(*loaded.at(in.kernel), params, stream);
     } else {

@@ -432,6 +432,11 @@ public:
       bindings[param.set].push_back(binding);
       setCount = std::max(setCount, param.set + 1);
     }
+    size_t storageBuffers = seen.size();
+    if (storageBuffers > limits.maxPerStageDescriptorStorageBuffers)
+      fail("kernel '" + name() + "' binds " + std::to_string(storageBuffers) +
+           " storage buffers; the device allows " +
+           std::to_string(limits.maxPerStageDescriptorStorageBuffers) + " per shader");
     pushBytes = layout.pushConstantBytes();
     if (pushBytes > limits.maxPushConstantsSize)
       fail("kernel '" + name() + "' needs " + std::to_string(pushBytes) +

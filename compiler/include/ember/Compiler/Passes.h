@@ -12,6 +12,12 @@ namespace ember {
 #define GEN_PASS_DECL
 #include "ember/Compiler/Passes.h.inc"
 
+/// Vulkan kernels with more scalar arguments than this many 8-byte words
+/// (Vulkan's guaranteed 128 bytes of push constants) read them from a
+/// storage buffer after their buffers instead (ember-spirv-push-constants;
+/// the runtime's launch-plan interpreter applies the same rule).
+inline constexpr size_t kMaxPushConstantWords = 16;
+
 /// The prefix `ember-destination-abi` gives entry-point symbols, so that a
 /// function named like a libc/libm symbol (`exp`, `free`) cannot clash.
 inline constexpr const char kEntryPrefix[] = "ember_entry_";
