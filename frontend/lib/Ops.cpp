@@ -740,7 +740,14 @@ static void writeView(const Tensor &x, NodeRef node) {
 }
 
 /// `value` converted to x's dtype and broadcast to x's shape.
-static NodeRef valueFor(const Tensor &x, const Operand &value) {
+static NodeRef valueFor(const Tensor &x, const Operand &given) {
+  // Values written into a tensor come from any device, as in torch.
+  std::optional<Tensor> moved;
+  Operand value = given;
+  if (given.tensor && deviceOf(*given.tensor) != deviceOf(x)) {
+    moved = toDevice(*given.tensor, deviceOf(x));
+    value = Operand(*moved);
+  }
   llvm::ArrayRef<int64_t> from = shapeOf(value);
   Shape shape = broadcast(x.shape(), from);
   if (shape != x.shape())

@@ -338,10 +338,8 @@ void bindTensor(py::module_ &m) {
     return py::reinterpret_borrow<py::object>(self);
   });
   cls.def("copy_", [](py::handle self, const Tensor &source) {
-    const Tensor &target = self.cast<const Tensor &>();
-    // Across devices the source is copied over first, as torch does.
-    assign(target, deviceOf(source) == deviceOf(target) ? source
-                                                        : toDevice(source, deviceOf(target)));
+    // Across devices too: assign copies the source over first, as torch does.
+    assign(self.cast<const Tensor &>(), source);
     return py::reinterpret_borrow<py::object>(self);
   });
 
