@@ -567,7 +567,7 @@ const char *kVulkanEnv =
     "SPV_KHR_16bit_storage]>, #spirv.resource_limits<>>";
 const char *kOpenClEnv =
     "#spirv.target_env<#spirv.vce<v1.0, [Addresses, Kernel, Int64, Float64, "
-    "Float16, Linkage], []>, api=OpenCL, #spirv.resource_limits<>>";
+    "Int8, Int16, Float16, Linkage], []>, api=OpenCL, #spirv.resource_limits<>>";
 
 } // namespace
 

@@ -204,23 +204,34 @@ struct F64 {
 
 struct EmberGpuF64MathPass : ember::impl::EmberGpuF64MathBase<EmberGpuF64MathPass> {
   void runOnOperation() override {
+    // f64 ones, and f32 ones the polynomial approximations left (pow,
+    // and any in kernels built after them): computed in f64, rounded.
     SmallVector<Operation *> ops;
     getOperation().walk([&](gpu::GPUModuleOp module) {
       module.walk([&](Operation *op) {
-        if (isa<math::ExpOp, math::LogOp, math::TanhOp, math::PowFOp, math::ErfOp>(op) &&
-            op->getResult(0).getType().isF64())
+        Type type = isa<math::ExpOp, math::LogOp, math::TanhOp, math::PowFOp, math::ErfOp>(op)
+                        ? op->getResult(0).getType()
+                        : Type();
+        if (type && (type.isF64() || type.isF32()))
           ops.push_back(op);
       });
     });
     for (Operation *op : ops) {
       OpBuilder b(op);
-      F64 m{b, op->getLoc()};
-      Value x = op->getOperand(0);
+      Location loc = op->getLoc();
+      F64 m{b, loc};
+      Type type = op->getResult(0).getType();
+      auto wide = [&](Value v) -> Value {
+        return type.isF64() ? v : Value(arith::ExtFOp::create(b, loc, m.f64(), v));
+      };
+      Value x = wide(op->getOperand(0));
       Value result = isa<math::ExpOp>(op)    ? m.exp(x)
                      : isa<math::LogOp>(op)  ? m.log(x)
                      : isa<math::TanhOp>(op) ? m.tanh(x)
                      : isa<math::ErfOp>(op)  ? m.erf(x)
-                                             : m.pow(x, op->getOperand(1));
+                                             : m.pow(x, wide(op->getOperand(1)));
+      if (!type.isF64())
+        result = arith::TruncFOp::create(b, loc, type, result);
       op->getResult(0).replaceAllUsesWith(result);
       op->erase();
     }

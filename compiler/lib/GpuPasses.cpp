@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -648,7 +649,7 @@ struct EmberGpuMathPass : ember::impl::EmberGpuMathBase<EmberGpuMathPass> {
     SmallVector<Operation *> ops;
     getOperation().walk([&](gpu::GPUModuleOp module) {
       module.walk([&](Operation *op) {
-        if (isa<math::FloorOp, math::AbsFOp>(op))
+        if (isa<math::FloorOp, math::AbsFOp, math::SqrtOp, math::RsqrtOp>(op))
           ops.push_back(op);
       });
     });
@@ -661,7 +662,32 @@ struct EmberGpuMathPass : ember::impl::EmberGpuMathBase<EmberGpuMathPass> {
       Value x = op->getOperand(0);
       Type intType = b.getIntegerType(type.getWidth());
       Value result;
-      if (isa<math::AbsFOp>(op)) {
+      if (isa<math::SqrtOp, math::RsqrtOp>(op)) {
+        // The correctly rounded instruction instead of __nv_sqrtf or
+        // __ocml_sqrt_*: PTX inline (convert-gpu-to-nvvm refuses the LLVM
+        // intrinsic), the LLVM intrinsic for AMDGPU.
+        auto module = op->getParentOfType<gpu::GPUModuleOp>();
+        bool nvvm = module.getTargetsAttr() &&
+                    llvm::any_of(module.getTargetsAttr(), [](Attribute target) {
+                      return target.getDialect().getNamespace() == "nvvm";
+                    });
+        if (nvvm) {
+          bool f32 = type.isF32();
+          result = LLVM::InlineAsmOp::create(
+                       b, loc, type, ValueRange{x},
+                       f32 ? "sqrt.rn.f32 $0, $1;" : "sqrt.rn.f64 $0, $1;",
+                       f32 ? "=f,f" : "=d,d", /*has_side_effects=*/false,
+                       /*is_align_stack=*/false, LLVM::TailCallKind::None,
+                       /*asm_dialect=*/LLVM::AsmDialectAttr(),
+                       /*operand_attrs=*/ArrayAttr())
+                       .getResult(0);
+        } else {
+          result = LLVM::SqrtOp::create(b, loc, x);
+        }
+        if (isa<math::RsqrtOp>(op))
+          result = arith::DivFOp::create(
+              b, loc, arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 1.0)), result);
+      } else if (isa<math::AbsFOp>(op)) {
         // Clear the sign bit.
         APInt mask = APInt::getSignedMaxValue(type.getWidth());
         Value bits = arith::BitcastOp::create(b, loc, intType, x);

@@ -289,8 +289,10 @@ def EmberGpuMath : Pass<"ember-gpu-math", "mlir::ModuleOp"> {
     already integral and kept), and `math.absf` clears the sign bit. The
     NVVM and ROCDL lowerings otherwise call `__nv_floorf`/`__nv_fabsf` or
     `__ocml_floor_*`, which need libdevice or ROCm's device libraries.
+    `math.sqrt` (and `math.rsqrt` as 1/sqrt) becomes the `llvm.intr.sqrt`
+    intrinsic, which both back ends select natively.
   }];
-  let dependentDialects = ["mlir::arith::ArithDialect"];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::LLVM::LLVMDialect"];
 }
 
 def EmberParallelDimsFirst : Pass<"ember-parallel-dims-first", "mlir::func::FuncOp"> {
