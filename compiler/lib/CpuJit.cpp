@@ -9,11 +9,17 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/ExecutionEngine/Orc/Mangling.h"
+#include "llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h"
+#include "llvm/ExecutionEngine/SectionMemoryManager.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
@@ -159,12 +165,25 @@ CpuExecutable::CpuExecutable(std::unique_ptr<ExecutionEngine> engine,
     : engine(std::move(engine)), keepsObject(keepsObject),
       compiledFor(std::move(target)) {}
 
+CpuExecutable::CpuExecutable(std::unique_ptr<llvm::orc::LLJIT> jit)
+    : loaded(std::move(jit)), keepsObject(false) {}
+
 CpuExecutable::~CpuExecutable() = default;
 
 PackedEntry CpuExecutable::lookup(llvm::StringRef name,
                                   std::string *error) const {
-  auto entry = engine->lookupPacked(
-      (llvm::Twine("_mlir_ciface_") + kEntryPrefix + name).str());
+  // The packed wrapper MLIR's ExecutionEngine generates for each entry.
+  std::string packed = (llvm::Twine("_mlir_ciface_") + kEntryPrefix + name).str();
+  llvm::Expected<PackedEntry> entry = PackedEntry(nullptr);
+  if (loaded) {
+    auto address = loaded->lookup("_mlir_" + packed);
+    if (address)
+      entry = address->toPtr<PackedEntry>();
+    else
+      entry = address.takeError();
+  } else {
+    entry = engine->lookupPacked(packed);
+  }
   if (!entry) {
     std::string reason = llvm::toString(entry.takeError());
     if (error)
@@ -202,6 +221,89 @@ bool CpuExecutable::writeObjectFile(llvm::StringRef path,
     return false;
   }
   return true;
+}
+
+std::unique_ptr<CpuExecutable> loadCpuObject(llvm::StringRef bytes,
+                                             llvm::ArrayRef<std::string> entries,
+                                             std::string *error) {
+  initializeNativeTarget();
+  auto host = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!host) {
+    *error = "cannot detect the host CPU: " + llvm::toString(host.takeError());
+    return nullptr;
+  }
+  // Linked the way MLIR's ExecutionEngine links the code it compiles
+  // (RuntimeDyld with section memory), so the same objects load.
+  auto jit =
+      llvm::orc::LLJITBuilder()
+          .setJITTargetMachineBuilder(std::move(*host))
+          .setObjectLinkingLayerCreator([](llvm::orc::ExecutionSession &session)
+                                            -> llvm::Expected<std::unique_ptr<
+                                                llvm::orc::ObjectLayer>> {
+            return std::make_unique<llvm::orc::RTDyldObjectLinkingLayer>(
+                session, [](const llvm::MemoryBuffer &) {
+                  return std::make_unique<llvm::SectionMemoryManager>();
+                });
+          })
+          .create();
+  if (!jit) {
+    *error = "cannot create a JIT: " + llvm::toString(jit.takeError());
+    return nullptr;
+  }
+  llvm::orc::JITDylib &library = (*jit)->getMainJITDylib();
+  llvm::orc::MangleAndInterner interner((*jit)->getExecutionSession(),
+                                        (*jit)->getDataLayout());
+  llvm::orc::SymbolMap symbols;
+  int count = 0;
+  const RuntimeSymbol *table = cpuRuntimeSymbols(&count);
+  for (int i = 0; i < count; ++i)
+    symbols[interner(table[i].name)] = {
+        llvm::orc::ExecutorAddr::fromPtr(table[i].address),
+        llvm::JITSymbolFlags::Exported};
+  // libm and libc functions the code calls (expf, memcpy, ...) come from
+  // this process, as they do for freshly compiled code.
+  if (llvm::Error err = library.define(llvm::orc::absoluteSymbols(symbols))) {
+    *error = "cannot define the runtime symbols: " + llvm::toString(std::move(err));
+    return nullptr;
+  }
+  auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!process) {
+    *error = "cannot search this process's symbols: " +
+             llvm::toString(process.takeError());
+    return nullptr;
+  }
+  library.addGenerator(std::move(*process));
+  auto buffer = llvm::MemoryBuffer::getMemBufferCopy(bytes, "ember-cached-object");
+  if (llvm::Error err = (*jit)->addObjectFile(std::move(buffer))) {
+    *error = "not a loadable object: " + llvm::toString(std::move(err));
+    return nullptr;
+  }
+  if (llvm::Error err = (*jit)->initialize(library)) {
+    *error = "cannot initialize the object: " + llvm::toString(std::move(err));
+    return nullptr;
+  }
+  auto executable = std::make_unique<CpuExecutable>(std::move(*jit));
+  for (const std::string &name : entries)
+    if (!executable->lookup(name, error))
+      return nullptr;
+  return executable;
+}
+
+const std::string &hostCodeFingerprint() {
+  static const std::string fingerprint = [] {
+    std::string text = "llvm " LLVM_VERSION_STRING ";";
+    text += llvm::sys::getProcessTriple() + ";";
+    text += llvm::sys::getHostCPUName().str() + ";";
+    std::vector<std::string> features;
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      features.push_back((feature.second ? "+" : "-") + feature.first().str());
+    llvm::sort(features);
+    for (const std::string &feature : features)
+      text += feature + ",";
+    return text;
+  }();
+  return fingerprint;
 }
 
 std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -917,17 +918,29 @@ struct LowerTranspose : OpRewritePattern<TransposeOp> {
   }
 };
 
-/// Python slice bounds at run time: clamp(start), count.
+/// Python slice bounds at run time: clamp(start), count. `start` and `stop`
+/// are index values (constants or run-time values).
 std::pair<Value, Value> sliceBounds(OpBuilder &b, Location loc, Value size,
-                                    int64_t start, int64_t stop, int64_t step) {
+                                    OpFoldResult start, OpFoldResult stop,
+                                    int64_t step) {
   Value zero = indexConst(b, loc, 0);
-  auto normalize = [&](int64_t index) -> Value {
-    // Indices beyond the index type's range saturate to the dim size.
-    if (index >= std::numeric_limits<int32_t>::max())
-      return size;
-    Value raw = indexConst(b, loc, index);
-    Value shifted =
-        index < 0 ? arith::AddIOp::create(b, loc, raw, size).getResult() : raw;
+  auto normalize = [&](OpFoldResult bound) -> Value {
+    if (auto attr = dyn_cast<Attribute>(bound)) {
+      int64_t index = cast<IntegerAttr>(attr).getInt();
+      // Indices beyond the index type's range saturate to the dim size.
+      if (index >= std::numeric_limits<int32_t>::max())
+        return size;
+      Value raw = indexConst(b, loc, index);
+      Value shifted =
+          index < 0 ? arith::AddIOp::create(b, loc, raw, size).getResult() : raw;
+      Value low = arith::MaxSIOp::create(b, loc, shifted, zero);
+      return arith::MinSIOp::create(b, loc, low, size);
+    }
+    Value raw = cast<Value>(bound);
+    Value negative =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, raw, zero);
+    Value shifted = arith::SelectOp::create(
+        b, loc, negative, arith::AddIOp::create(b, loc, raw, size), raw);
     Value low = arith::MaxSIOp::create(b, loc, shifted, zero);
     return arith::MinSIOp::create(b, loc, low, size);
   };
@@ -941,17 +954,24 @@ std::pair<Value, Value> sliceBounds(OpBuilder &b, Location loc, Value size,
 }
 
 /// The offsets, sizes and strides of the window that `ember.slice` reads
-/// from `input`: constants where the dim is static, computed at run time
-/// where it is dynamic.
+/// from `input`: constants where the dim and bounds are static, computed at
+/// run time elsewhere.
 struct SliceWindow {
   SmallVector<OpFoldResult> offsets, sizes, strides;
 
   SliceWindow(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> start,
-              ArrayRef<int64_t> stop, ArrayRef<int64_t> step) {
+              ArrayRef<int64_t> stop, ArrayRef<int64_t> step,
+              ValueRange dynamicStart, ValueRange dynamicStop) {
     RankedTensorType inputType = tensorTypeOf(input);
+    SmallVector<OpFoldResult> starts =
+        getMixedValues(start, dynamicStart, b.getContext());
+    SmallVector<OpFoldResult> stops =
+        getMixedValues(stop, dynamicStop, b.getContext());
     for (int64_t i = 0; i < inputType.getRank(); ++i) {
       strides.push_back(b.getIndexAttr(step[i]));
-      if (!inputType.isDynamicDim(i)) {
+      bool staticBounds =
+          !ShapedType::isDynamic(start[i]) && !ShapedType::isDynamic(stop[i]);
+      if (!inputType.isDynamicDim(i) && staticBounds) {
         SliceExtent extent = computeSliceExtent(inputType.getDimSize(i),
                                                 start[i], stop[i], step[i]);
         offsets.push_back(b.getIndexAttr(extent.offset));
@@ -960,7 +980,7 @@ struct SliceWindow {
       }
       Value size = tensor::DimOp::create(b, loc, input, i);
       auto [begin, count] =
-          sliceBounds(b, loc, size, start[i], stop[i], step[i]);
+          sliceBounds(b, loc, size, starts[i], stops[i], step[i]);
       offsets.push_back(begin);
       sizes.push_back(count);
     }
@@ -972,10 +992,15 @@ struct LowerSlice : OpRewritePattern<SliceOp> {
   LogicalResult matchAndRewrite(SliceOp op,
                                 PatternRewriter &rewriter) const override {
     SliceWindow window(rewriter, op.getLoc(), op.getInput(), op.getStart(),
-                       op.getStop(), op.getStep());
-    rewriter.replaceOpWithNewOp<tensor::ExtractSliceOp>(
-        op, op.getType(), op.getInput(), window.offsets, window.sizes,
+                       op.getStop(), op.getStep(), op.getDynamicStart(),
+                       op.getDynamicStop());
+    auto extract = tensor::ExtractSliceOp::create(
+        rewriter, op.getLoc(), op.getInput(), window.offsets, window.sizes,
         window.strides);
+    Value result = extract;
+    if (result.getType() != op.getType())
+      result = tensor::CastOp::create(rewriter, op.getLoc(), op.getType(), result);
+    rewriter.replaceOp(op, result);
     return success();
   }
 };
@@ -987,7 +1012,8 @@ struct LowerInsertSlice : OpRewritePattern<InsertSliceOp> {
     Location loc = op.getLoc();
     Value source = op.getSource();
     SliceWindow window(rewriter, loc, op.getDest(), op.getStart(),
-                       op.getStop(), op.getStep());
+                       op.getStop(), op.getStep(), op.getDynamicStart(),
+                       op.getDynamicStop());
     // The source's own sizes equal the window's at run time; taking them
     // keeps each static source dim static, as tensor.insert_slice's type
     // check wants.

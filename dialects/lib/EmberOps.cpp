@@ -376,12 +376,32 @@ static LogicalResult inferSliceShape(std::optional<Location> loc,
                         "step must be positive, got " + Twine(step[i]) +
                             " for dim " + Twine(i));
     int64_t size = input.getDimSize(i);
-    shape.push_back(ShapedType::isDynamic(size)
+    bool runtimeBounds =
+        ShapedType::isDynamic(start[i]) || ShapedType::isDynamic(stop[i]);
+    shape.push_back(ShapedType::isDynamic(size) || runtimeBounds
                         ? ShapedType::kDynamic
                         : computeSliceExtent(size, start[i], stop[i], step[i])
                               .count);
   }
   return success();
+}
+
+/// Run-time starts and stops: one operand per kDynamic entry.
+static LogicalResult verifyRuntimeBounds(Operation *op, ArrayRef<int64_t> start,
+                                         ArrayRef<int64_t> stop,
+                                         ValueRange dynamicStart,
+                                         ValueRange dynamicStop) {
+  if (failed(verifyListOfOperandsOrIntegers(op, "start", start.size(), start,
+                                            dynamicStart)) ||
+      failed(verifyListOfOperandsOrIntegers(op, "stop", stop.size(), stop,
+                                            dynamicStop)))
+    return failure();
+  return success();
+}
+
+LogicalResult SliceOp::verify() {
+  return verifyRuntimeBounds(*this, getStart(), getStop(), getDynamicStart(),
+                             getDynamicStop());
 }
 
 LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
@@ -399,7 +419,8 @@ LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
 
 OpFoldResult SliceOp::fold(FoldAdaptor) {
   RankedTensorType input = getInput().getType();
-  if (!input.hasStaticShape())
+  if (!input.hasStaticShape() || !getDynamicStart().empty() ||
+      !getDynamicStop().empty())
     return {};
   for (int64_t i = 0; i < input.getRank(); ++i) {
     SliceExtent extent = computeSliceExtent(input.getDimSize(i), getStart()[i],
@@ -416,6 +437,9 @@ LogicalResult InsertSliceOp::verify() {
   if (source.getRank() != dest.getRank())
     return emitOpError("source and dest ranks differ: ")
            << source << " into " << dest;
+  if (failed(verifyRuntimeBounds(*this, getStart(), getStop(), getDynamicStart(),
+                                 getDynamicStop())))
+    return failure();
   SmallVector<int64_t> window;
   if (failed(inferSliceShape(getLoc(), "insert_slice", dest, getStart(),
                              getStop(), getStep(), window)))

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/ScopeExit.h"
 
 #include <cmath>
 #include <limits>
@@ -590,6 +591,10 @@ LogicalResult SliceOp::buildVjp(OpBuilder &b, ValueRange cotangents,
                                 SmallVectorImpl<Value> &gradients) {
   Location loc = getLoc();
   Value input = getInput();
+  // Run-time bounds (index operands) get no gradient.
+  auto boundsHaveNone = llvm::make_scope_exit([&] {
+    gradients.append(getDynamicStart().size() + getDynamicStop().size(), Value());
+  });
   if (!isFloatTensor(input)) {
     gradients.push_back(Value());
     return success();
@@ -597,7 +602,7 @@ LogicalResult SliceOp::buildVjp(OpBuilder &b, ValueRange cotangents,
   // The cotangent lands in the window the slice read; the rest gets zeros.
   gradients.push_back(InsertSliceOp::create(
       b, loc, input.getType(), cotangents[0], zerosLike(b, loc, input),
-      getStart(), getStop(), getStep()));
+      getDynamicStart(), getDynamicStop(), getStart(), getStop(), getStep()));
   return success();
 }
 
@@ -605,16 +610,20 @@ LogicalResult InsertSliceOp::buildVjp(OpBuilder &b, ValueRange cotangents,
                                       SmallVectorImpl<Value> &gradients) {
   Location loc = getLoc();
   Value source = getSource(), g = cotangents[0];
+  auto boundsHaveNone = llvm::make_scope_exit([&] {
+    gradients.append(getDynamicStart().size() + getDynamicStop().size(), Value());
+  });
   if (!isFloatTensor(source)) {
     gradients.append({Value(), Value()});
     return success();
   }
-  Value window = SliceOp::create(b, loc, g, getStart(), getStop(), getStep());
+  Value window = SliceOp::create(b, loc, g, getDynamicStart(), getDynamicStop(),
+                                 getStart(), getStop(), getStep());
   gradients.push_back(reshapeLike(b, loc, window, source));
   // The overwritten window does not reach the result.
-  gradients.push_back(InsertSliceOp::create(b, loc, g.getType(),
-                                            zerosLike(b, loc, source), g,
-                                            getStart(), getStop(), getStep()));
+  gradients.push_back(InsertSliceOp::create(
+      b, loc, g.getType(), zerosLike(b, loc, source), g, getDynamicStart(),
+      getDynamicStop(), getStart(), getStop(), getStep()));
   return success();
 }
 

@@ -30,8 +30,12 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <limits>
 #include <map>
 
 using namespace mlir;
@@ -216,13 +220,12 @@ private:
   LogicalResult prepare(OpBuilder &b, ModuleOp module, std::string *error) {
     b.setInsertionPointToEnd(module.getBody());
     int64_t slots = 0;
+    std::vector<int64_t> nodeSlots;
     for (Node *node : plan.nodes) {
       slotBase[node] = slots;
-      if (isRuntimeScalar(*node))
-        ++slots;
-      if (takesSizeSlots(*node))
-        for (int64_t d : node->shape)
-          slots += d != 1;
+      nodeSlots.clear();
+      appendRuntimeSlots(*node, nodeSlots);
+      slots += nodeSlots.size();
     }
     sizesType = RankedTensorType::get({slots}, b.getI64Type());
 
@@ -267,18 +270,45 @@ private:
     return values->lookup(node.inputs[i].get());
   }
 
+  /// Slot `slot` of the size vector as an index.
+  Value slotValue(OpBuilder &b, Location loc, int64_t slot) {
+    Value position = arith::ConstantIndexOp::create(b, loc, slot);
+    Value value = tensor::ExtractOp::create(b, loc, sizes, position);
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), value);
+  }
+
   SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, const Node &node) {
     SmallVector<Value> result;
     int64_t slot = slotBase.lookup(&node);
-    for (int64_t d : node.shape) {
-      if (d == 1)
-        continue;
-      Value position = arith::ConstantIndexOp::create(b, loc, slot++);
-      Value size = tensor::ExtractOp::create(b, loc, sizes, position);
-      result.push_back(
-          arith::IndexCastOp::create(b, loc, b.getIndexType(), size));
-    }
+    for (int64_t d : node.shape)
+      if (d != 1)
+        result.push_back(slotValue(b, loc, slot++));
     return result;
+  }
+
+  /// A slice window: whole dims static, the others' starts and stops read
+  /// from the size vector (see SliceDim).
+  struct Window {
+    SmallVector<int64_t> start, stop, step;
+    SmallVector<Value> dynamicStart, dynamicStop;
+  };
+  Window sliceWindow(OpBuilder &b, Location loc, const Node &node) {
+    Window window;
+    int64_t slot = slotBase.lookup(&node);
+    for (size_t d = 0; d < node.inputs[0]->shape.size(); ++d) {
+      SliceDim dim = sliceDim(node, d);
+      window.step.push_back(dim.step);
+      if (dim.whole) {
+        window.start.push_back(0);
+        window.stop.push_back(std::numeric_limits<int64_t>::max());
+        continue;
+      }
+      window.start.push_back(ShapedType::kDynamic);
+      window.stop.push_back(ShapedType::kDynamic);
+      window.dynamicStart.push_back(slotValue(b, loc, slot++));
+      window.dynamicStop.push_back(slotValue(b, loc, slot++));
+    }
+    return window;
   }
 
   GradGroup *groupOf(const Node &grad) {
@@ -519,15 +549,16 @@ private:
     case OpCode::Transpose:
       return TransposeOp::create(b, loc, operand(node, 0), ints);
     case OpCode::Slice: {
-      size_t rank = node.shape.size();
-      return SliceOp::create(b, loc, operand(node, 0), ints.take_front(rank),
-                             ints.slice(rank, rank), ints.take_back(rank));
+      Window w = sliceWindow(b, loc, node);
+      return SliceOp::create(b, loc, operand(node, 0), w.dynamicStart, w.dynamicStop,
+                             w.start, w.stop, w.step);
     }
     case OpCode::InsertSlice: {
-      size_t rank = node.shape.size();
-      return InsertSliceOp::create(b, loc, operand(node, 1), operand(node, 0),
-                                   ints.take_front(rank), ints.slice(rank, rank),
-                                   ints.take_back(rank));
+      Window w = sliceWindow(b, loc, node);
+      Value dest = operand(node, 0);
+      return InsertSliceOp::create(b, loc, dest.getType(), operand(node, 1), dest,
+                                   w.dynamicStart, w.dynamicStop, w.start, w.stop,
+                                   w.step);
     }
     case OpCode::Concat: {
       // Each input's extent along the concat dim is static (it is part of
@@ -591,7 +622,8 @@ private:
 } // namespace
 
 std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
-                                            std::string *error) {
+                                            std::string *error,
+                                            std::string *object) {
   MLIRContext &ctx = compilerContext();
   DiagnosticText diagnosticText(ctx);
   const std::string &diagnostics = diagnosticText.text;
@@ -608,8 +640,34 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
   if (getenv("EMBER_DUMP_GRAPHS"))
     module->print(llvm::errs());
 
+  CpuCompileOptions options;
+  options.keepObject = object != nullptr;
+  std::unique_ptr<CpuExecutable> executable = compileForCpu(*module, options, error);
+  if (!executable)
+    return nullptr;
+  PackedEntry entry = executable->lookup(kGraphName, error);
+  if (!entry)
+    return nullptr;
+  if (object) {
+    // The JIT keeps the object it linked; it is written out through a
+    // temporary file (the ExecutionEngine offers no other way).
+    llvm::SmallString<128> path;
+    std::string ignored;
+    object->clear();
+    if (!llvm::sys::fs::createTemporaryFile("ember-graph", "o", path)) {
+      if (executable->writeObjectFile(path, &ignored))
+        if (auto bytes = llvm::MemoryBuffer::getFile(path))
+          *object = (*bytes)->getBuffer().str();
+      llvm::sys::fs::remove(path);
+    }
+  }
+  return std::make_unique<CpuGraph>(std::move(executable), entry);
+}
+
+std::unique_ptr<CompiledGraph> loadCompiledGraph(const std::string &object,
+                                                 std::string *error) {
   std::unique_ptr<CpuExecutable> executable =
-      compileForCpu(*module, CpuCompileOptions{}, error);
+      loadCpuObject(object, {std::string(kGraphName)}, error);
   if (!executable)
     return nullptr;
   PackedEntry entry = executable->lookup(kGraphName, error);
@@ -617,6 +675,8 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
     return nullptr;
   return std::make_unique<CpuGraph>(std::move(executable), entry);
 }
+
+const std::string &cpuCodeFingerprint() { return hostCodeFingerprint(); }
 
 namespace {
 

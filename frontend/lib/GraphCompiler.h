@@ -8,8 +8,10 @@
 #ifndef EMBER_FRONTEND_LIB_GRAPHCOMPILER_H
 #define EMBER_FRONTEND_LIB_GRAPHCOMPILER_H
 
+#include "ember/Dialect/Shapes.h"
 #include "ember/Frontend/Graph.h"
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,9 +48,18 @@ public:
 };
 
 /// Compiles `plan`; null with `error` set (diagnostics carry the Python
-/// file:line of the failing op) on failure.
+/// file:line of the failing op) on failure. With `object`, also returns the
+/// machine code as object-file bytes (for the compile cache on disk; empty
+/// when they cannot be had).
 std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
-                                            std::string *error);
+                                            std::string *error,
+                                            std::string *object = nullptr);
+/// A graph compiled before (by this build, on this CPU) from the object
+/// bytes compileGraph returned; null with `error` set when they do not load.
+std::unique_ptr<CompiledGraph> loadCompiledGraph(const std::string &object,
+                                                 std::string *error);
+/// What CPU code depends on besides the graph (LLVM version, CPU, features).
+const std::string &cpuCodeFingerprint();
 /// The same for a GPU: kernels for `device` (target vulkan, level-zero,
 /// cuda:<the GPU's sm_XY, or sm_$EMBER_CUDA_ARCH> or rocm:$EMBER_ROCM_ARCH
 /// (gfx942)) and a
@@ -111,6 +122,33 @@ inline bool takesSizeSlots(const Node &node) {
   return node.op == OpCode::Reshape || node.op == OpCode::BroadcastTo;
 }
 
+/// One dim of a Slice or InsertSlice window, normalized against the sliced
+/// size: `whole` windows (the entire dim, step 1) are static in the program;
+/// any other window's start and stop reach it at run time (two slots of the
+/// size vector), so a new window position or length reuses the program.
+/// The step stays part of the program: a unit step is a contiguous copy.
+struct SliceDim {
+  bool whole;
+  int64_t start, stop, step;
+};
+inline SliceDim sliceDim(const Node &node, size_t d) {
+  size_t rank = node.inputs[0]->shape.size();
+  int64_t size = node.inputs[0]->shape[d];
+  int64_t step = node.ints[2 * rank + d];
+  SliceExtent extent = computeSliceExtent(size, node.ints[d], node.ints[rank + d], step);
+  int64_t stop = extent.count ? extent.offset + (extent.count - 1) * step + 1 : extent.offset;
+  return {step == 1 && extent.offset == 0 && extent.count == size, extent.offset, stop,
+          step};
+}
+inline bool isSliceOp(const Node &node) {
+  return node.op == OpCode::Slice || node.op == OpCode::InsertSlice;
+}
+
+/// Appends what `node` reads from the size vector, in slot order: a run-time
+/// scalar's f64 bits, a reshape/broadcast's result dims that are not 1, a
+/// slice window's starts and stops.
+inline void appendRuntimeSlots(const Node &node, std::vector<int64_t> &slots);
+
 /// Whether `node` is a float constant whose value the graph reads from the
 /// size vector (as f64 bits, one slot) instead of baking it into the program,
 /// so that a per-step Python number (a learning rate) reuses the compiled
@@ -122,6 +160,23 @@ inline bool isRuntimeScalar(const Node &node) {
   double f = node.f;
   return f == f && f != static_cast<double>(static_cast<int64_t>(f)) &&
          f != 0.5 && f != -0.5;
+}
+
+inline void appendRuntimeSlots(const Node &node, std::vector<int64_t> &slots) {
+  if (isRuntimeScalar(node)) {
+    int64_t bits;
+    static_assert(sizeof(bits) == sizeof(node.f));
+    memcpy(&bits, &node.f, sizeof(bits));
+    slots.push_back(bits);
+  }
+  if (takesSizeSlots(node))
+    for (int64_t d : node.shape)
+      if (d != 1)
+        slots.push_back(d);
+  if (isSliceOp(node))
+    for (size_t d = 0; d < node.inputs[0]->shape.size(); ++d)
+      if (SliceDim dim = sliceDim(node, d); !dim.whole)
+        slots.insert(slots.end(), {dim.start, dim.stop});
 }
 
 } // namespace ember

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "DiskCache.h"
 #include "GraphCompiler.h"
 
 #include "ember/Frontend/Export.h"
@@ -24,8 +25,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <map>
+#include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace ember {
 namespace {
@@ -40,18 +44,59 @@ struct KeyHash {
   }
 };
 
+/// Compiled graphs by key, the least recently used dropped beyond a count:
+/// a program that makes new graph structures forever must not keep every
+/// compiled one (each holds its machine code and JIT state).
+class MemoryCache {
+public:
+  std::shared_ptr<CompiledGraph> find(const std::vector<int64_t> &key) {
+    auto it = index.find(key);
+    if (it == index.end())
+      return nullptr;
+    order.splice(order.begin(), order, it->second);
+    return it->second->second;
+  }
+  void insert(std::vector<int64_t> key, std::shared_ptr<CompiledGraph> graph) {
+    order.emplace_front(std::move(key), std::move(graph));
+    index[order.front().first] = order.begin();
+    while (order.size() > capacity()) {
+      index.erase(order.back().first);
+      order.pop_back();
+    }
+  }
+  void clear() {
+    index.clear();
+    order.clear();
+  }
+  size_t size() const { return order.size(); }
+  static size_t capacity() {
+    static size_t entries = [] {
+      const char *value = getenv("EMBER_MEMORY_CACHE_GRAPHS");
+      long parsed = value && *value ? atol(value) : 256;
+      return static_cast<size_t>(parsed > 0 ? parsed : 1);
+    }();
+    return entries;
+  }
+
+private:
+  using Entry = std::pair<std::vector<int64_t>, std::shared_ptr<CompiledGraph>>;
+  std::list<Entry> order;
+  std::unordered_map<std::vector<int64_t>, std::list<Entry>::iterator, KeyHash> index;
+};
+
 struct State {
   std::vector<std::weak_ptr<Storage>> pending;
   uint64_t nodesSinceSync = 0;
   uint64_t epoch = 0;
   bool syncing = false;
   CompileStats stats;
-  std::unordered_map<std::vector<int64_t>, std::unique_ptr<CompiledGraph>,
-                     KeyHash>
-      cache;
+  MemoryCache cache;
   /// Structures (the key without size classes) compiled before: tells a
-  /// new program from a new size pattern in the compile log.
+  /// new program from a new size pattern in the compile log. Bounded like
+  /// the cache (cleared when it grows past a multiple of it).
   std::unordered_map<std::vector<int64_t>, int, KeyHash> structures;
+  /// Hashes of the keys compiled before (a recompile after an eviction).
+  std::unordered_set<uint64_t> compiledKeys;
 };
 
 State &state() {
@@ -112,16 +157,22 @@ void describe(const GraphPlan &plan, std::vector<int64_t> &key,
                         static_cast<int64_t>(node->ints.size()) << 40);
     for (const NodeRef &input : node->inputs)
       structure.push_back(input->index);
-    structure.insert(structure.end(), node->ints.begin(), node->ints.end());
+    if (isSliceOp(*node)) {
+      // Per dim: whole (static) or the step of a run-time window.
+      for (size_t d = 0; d < node->inputs[0]->shape.size(); ++d) {
+        SliceDim dim = sliceDim(*node, d);
+        structure.push_back(dim.whole ? 0 : dim.step);
+      }
+    } else {
+      structure.insert(structure.end(), node->ints.begin(), node->ints.end());
+    }
     if (node->op == OpCode::Concat) // static extents along the dim
       for (const NodeRef &input : node->inputs)
         structure.push_back(input->shape[node->ints[0]]);
-    if (isRuntimeScalar(*node)) {
-      // Its value is a run-time argument, not part of the program.
-      int64_t bits;
-      memcpy(&bits, &node->f, sizeof(bits));
-      sizes.push_back(bits);
-    } else if (node->op == OpCode::Constant) {
+    // Run-time values (scalars, sizes, slice windows) are arguments, not
+    // part of the program.
+    appendRuntimeSlots(*node, sizes);
+    if (node->op == OpCode::Constant && !isRuntimeScalar(*node)) {
       int64_t bits;
       static_assert(sizeof(bits) == sizeof(node->f));
       memcpy(&bits, &node->f, sizeof(bits));
@@ -133,10 +184,6 @@ void describe(const GraphPlan &plan, std::vector<int64_t> &key,
       if (node->shape[d] == 1)
         ones |= uint64_t(1) << (d % 64);
     key.push_back(static_cast<int64_t>(ones));
-    if (takesSizeSlots(*node))
-      for (int64_t d : node->shape)
-        if (d != 1)
-          sizes.push_back(d);
     if (map) {
       map->nodeHashes.push_back(llvm::hash_combine(
           ones, llvm::hash_combine_range(structure.begin() + structureBegin,
@@ -159,62 +206,120 @@ void describeGraph(const GraphPlan &plan, std::vector<int64_t> &key,
 
 namespace {
 
-CompiledGraph &lookupOrCompile(const GraphPlan &plan, DeviceKind device,
-                               std::vector<int64_t> &sizes) {
+/// Why a graph missed the caches, for EMBER_LOG_COMPILES.
+std::string missReason(State &s, const std::vector<int64_t> &structure, bool evicted) {
+  if (evicted)
+    return "compiled before, dropped from the memory cache (EMBER_MEMORY_CACHE_GRAPHS)";
+  if (s.structures.count(structure))
+    return "new pattern of size-1 dims in a program compiled before";
+  return "new program";
+}
+
+std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind device,
+                                               std::vector<int64_t> &sizes) {
   State &s = state();
   std::vector<int64_t> key, structure;
   describe(plan, key, structure, sizes);
   key.push_back(static_cast<int64_t>(device));
-  auto it = s.cache.find(key);
-  if (it != s.cache.end()) {
+  if (std::shared_ptr<CompiledGraph> hit = s.cache.find(key)) {
     ++s.stats.cacheHits;
-    return *it->second;
+    return hit;
   }
 
   auto start = std::chrono::steady_clock::now();
-  std::string error;
-  std::unique_ptr<CompiledGraph> compiled =
-      device == DeviceKind::Cpu ? compileGraph(plan, &error)
+  auto elapsedMs = [&] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  const Node *last = plan.outputs.back();
+  std::string where =
+      last->loc.file ? " at " + *last->loc.file + ":" + std::to_string(last->loc.line) : "";
+
+  // The disk cache holds CPU code (GPU graphs compile each process).
+  std::string identity;
+  bool onDisk = device == DeviceKind::Cpu && !diskCacheDir().empty();
+  if (onDisk) {
+    identity = diskCacheIdentity(key, "cpu", cpuCodeFingerprint());
+    if (std::optional<std::string> object = diskCacheRead(identity)) {
+      std::string error;
+      if (std::shared_ptr<CompiledGraph> loaded = loadCompiledGraph(*object, &error)) {
+        ++s.stats.diskHits;
+        s.stats.diskLoadMs += elapsedMs();
+        if (logCompiles())
+          fprintf(stderr, "[ember] loaded graph from the disk cache in %.1f ms: %zu ops%s\n",
+                  elapsedMs(), plan.nodes.size() - plan.inputs.size(), where.c_str());
+        s.cache.insert(std::move(key), loaded);
+        return loaded;
+      }
+      if (logCompiles())
+        fprintf(stderr, "[ember] ignored a disk cache entry that does not load: %s\n",
+                error.c_str());
+    }
+  }
+
+  std::string error, object;
+  std::shared_ptr<CompiledGraph> compiled =
+      device == DeviceKind::Cpu ? compileGraph(plan, &error, onDisk ? &object : nullptr)
                                 : compileGraphForGpu(plan, device, &error);
   if (!compiled)
     runtimeError("ember could not compile a graph:\n" + error);
-  double ms = std::chrono::duration<double, std::milli>(
-                  std::chrono::steady_clock::now() - start)
-                  .count();
+  if (onDisk && !object.empty())
+    diskCacheWrite(identity, object);
+  double ms = elapsedMs();
   ++s.stats.compiles;
   s.stats.compileMs += ms;
 
-  int &seen = s.structures[structure];
+  uint64_t keyHash = KeyHash()(key);
   if (logCompiles()) {
-    const char *reason = seen ? "new pattern of size-1 dims in a program "
-                                "compiled before"
-                              : "new program";
-    const Node *last = plan.outputs.back();
-    std::string where =
-        last->loc.file ? " at " + *last->loc.file + ":" +
-                             std::to_string(last->loc.line)
-                       : "";
+    std::string reason = missReason(s, structure, s.compiledKeys.count(keyHash) > 0);
     fprintf(stderr,
             "[ember] compiled graph #%llu for %s: %zu ops, %zu inputs, %zu outputs "
             "in %.1f ms (%s)%s\n",
             static_cast<unsigned long long>(s.stats.compiles), deviceKindName(device),
             plan.nodes.size() - plan.inputs.size(), plan.inputs.size(),
-            plan.outputs.size(), ms, reason, where.c_str());
+            plan.outputs.size(), ms, reason.c_str(), where.c_str());
   }
-  ++seen;
-  return *s.cache.emplace(std::move(key), std::move(compiled)).first->second;
+  if (s.structures.size() > 16 * MemoryCache::capacity()) {
+    s.structures.clear();
+    s.compiledKeys.clear();
+  }
+  ++s.structures[structure];
+  s.compiledKeys.insert(keyHash);
+  s.cache.insert(std::move(key), compiled);
+  return compiled;
 }
 
-/// Gives `storage` the computed contents in `result`.
-void deliver(Storage &storage, std::shared_ptr<Buffer> result) {
+/// Turns `node`, whose value is now in `result`, into an Input node reading
+/// it: whatever still refers to the node (autograd history, a leaf's
+/// marker, a later graph) reads the computed value instead of re-tracing
+/// the ops that made it. This is what keeps a training loop's graphs from
+/// growing step after step. Nodes that carry autograd history keep their
+/// ops: a backward still needs them (it recomputes them in its program).
+void collapseToInput(Node &node, const std::shared_ptr<Buffer> &result) {
+  if (node.requiresGrad || node.op == OpCode::Input)
+    return;
+  node.op = OpCode::Input;
+  node.inputs.clear();
+  node.ints.clear();
+  node.flag = false;
+  node.buffer = result;
+}
+
+/// Gives `storage` the computed contents in `result`, the value of `node`.
+void deliver(Storage &storage, const NodeRef &node, std::shared_ptr<Buffer> result) {
   storage.pending.reset();
   storage.inputNode.reset();
+  collapseToInput(*node, result);
   if (storage.buffer && storage.buffer->isExported()) {
     // Someone holds the old address (a NumPy array): update it in place.
+    // The collapsed node keeps `result`, which is never written again.
     memcpy(storage.buffer->data, result->data, result->bytes);
     return;
   }
   storage.buffer = std::move(result);
+  // Later reads share the collapsed node: one graph argument, not two.
+  if (node->op == OpCode::Input && node->buffer == storage.buffer)
+    storage.inputNode = node;
 }
 
 /// A fresh buffer of `bytes` bytes on `device`.
@@ -255,7 +360,7 @@ void runDeviceGraph(std::vector<StorageRef> &storages, DeviceKind device) {
         plan.outputs.push_back(root);
 
     std::vector<int64_t> sizes;
-    CompiledGraph &compiled = lookupOrCompile(plan, device, sizes);
+    std::shared_ptr<CompiledGraph> compiled = lookupOrCompile(plan, device, sizes);
     std::vector<GraphBuffer> args;
     args.reserve(plan.inputs.size() + 1 + plan.outputs.size());
     for (Node *input : plan.inputs)
@@ -271,13 +376,14 @@ void runDeviceGraph(std::vector<StorageRef> &storages, DeviceKind device) {
                       dtypeSize(output->dtype)});
       results[output] = std::move(buffer);
     }
-    compiled.run(args);
+    compiled->run(args);
     ++s.stats.graphsRun;
   }
 
   llvm::DenseMap<Node *, bool> delivered;
   for (StorageRef &storage : storages) {
-    Node *node = storage->pending.get();
+    NodeRef ref = storage->pending;
+    Node *node = ref.get();
     std::shared_ptr<Buffer> result;
     if (node->op == OpCode::Input || delivered[node]) {
       result = copyBuffer(node->op == OpCode::Input ? *node->buffer : *results[node]);
@@ -285,7 +391,7 @@ void runDeviceGraph(std::vector<StorageRef> &storages, DeviceKind device) {
       result = results[node];
       delivered[node] = true;
     }
-    deliver(*storage, std::move(result));
+    deliver(*storage, ref, std::move(result));
   }
 }
 
@@ -372,6 +478,7 @@ CompileStats compileStats() { return state().stats; }
 void clearCompileCache() {
   state().cache.clear();
   state().structures.clear();
+  state().compiledKeys.clear();
 }
 
 } // namespace ember

@@ -3,6 +3,7 @@
 #include "ember/Frontend/Tensor.h"
 
 #include "ember/Dialect/Shapes.h"
+#include "ember/Frontend/Export.h"
 #include "ember/Frontend/Half.h"
 
 #include <cmath>
@@ -77,7 +78,17 @@ NodeRef Tensor::value() const {
 }
 
 NodeRef Tensor::gradValue() const {
-  return impl->history ? impl->history : leafValue(impl, plainValue());
+  if (impl->history)
+    return impl->history;
+  // A leaf whose storage is pending was updated in place (an optimizer's
+  // step, `w -= lr * w.grad` under no_grad): the update is computed now,
+  // so that the new autograd history starts from a computed value. This
+  // is the natural cut of a training loop: without it, step k's graph
+  // would hold every step before it.
+  Storage &storage = *impl->storage;
+  if (storage.pending && !storage.error && !exporting())
+    materialize(storage);
+  return leafValue(impl, plainValue());
 }
 
 NodeRef Tensor::plainValue() const {

@@ -338,7 +338,9 @@ PYBIND11_MODULE(_ember, m) {
     py::dict d;
     d["compiles"] = s.compiles;
     d["cache_hits"] = s.cacheHits;
+    d["disk_hits"] = s.diskHits;
     d["compile_ms"] = s.compileMs;
+    d["disk_load_ms"] = s.diskLoadMs;
     d["graphs_run"] = s.graphsRun;
     d["nodes_traced"] = s.nodesTraced;
     return d;

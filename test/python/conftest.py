@@ -10,6 +10,11 @@ import torch
 # The suites run two at a time on two cores; torch's own threads only add noise.
 torch.set_num_threads(1)
 
+# Compile counts must not depend on what an earlier run left on disk: the
+# suites run with the disk cache off; test_disk_cache.py turns it on in
+# subprocesses with folders of its own.
+os.environ["EMBER_CACHE_DIR"] = ""
+
 
 @pytest.fixture
 def rng(request):

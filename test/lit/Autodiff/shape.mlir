@@ -45,6 +45,16 @@ func.func @slice(%x: tensor<?x5xf32>) -> tensor<?x2xf32> {
   return %0 : tensor<?x2xf32>
 }
 
+// Run-time bounds: the same window, its index operands get no gradient.
+// CHECK-LABEL: func @window_vjp
+// CHECK-SAME: (%[[X:.*]]: tensor<?x5xf32>, %[[I:.*]]: index, %[[J:.*]]: index, %[[G:.*]]: tensor<?x5xf32>) -> (tensor<?x5xf32>, tensor<?x5xf32>)
+// CHECK: %[[D:.*]] = ember.insert_slice %[[G]] into %{{.*}} start = [%[[I]], 0] stop = [%[[J]], 9223372036854775807] step = [1, 1]
+// CHECK: return %{{.*}}, %[[D]]
+func.func @window(%x: tensor<?x5xf32>, %i: index, %j: index) -> tensor<?x5xf32> {
+  %0 = ember.slice %x start = [%i, 0] stop = [%j, 9223372036854775807] step = [1, 1] : tensor<?x5xf32> -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
+}
+
 // The source gets the window; dest gets the cotangent with the window zeroed.
 // CHECK-LABEL: func @insert_vjp
 // CHECK-SAME: (%{{.*}}: tensor<2x2xf32>, %{{.*}}: tensor<?x5xf32>, %[[G:.*]]: tensor<?x5xf32>)

@@ -305,3 +305,11 @@ func.func @scatter_add_dim(%d: tensor<8xf32>, %i: tensor<2xi64>, %u: tensor<2xf3
   %0 = ember.scatter_add %d, %i, %u dim = 1 : tensor<8xf32>, tensor<2xi64>, tensor<2xf32>
   return
 }
+
+// -----
+
+func.func @slice_runtime_bound_count(%a: tensor<8x2xf32>, %i: index) {
+  // expected-error @+1 {{expected 2 dynamic start values}}
+  %0 = "ember.slice"(%a, %i, %i) <{start = array<i64: -9223372036854775808, -9223372036854775808>, stop = array<i64: 8, 2>, step = array<i64: 1, 1>, operandSegmentSizes = array<i32: 1, 1, 1>}> : (tensor<8x2xf32>, index, index) -> tensor<?x2xf32>
+  return
+}

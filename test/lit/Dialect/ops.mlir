@@ -132,3 +132,13 @@ func.func @scatter_add_and_erf(%x: tensor<?x8xf32>, %idx: tensor<2x3xi64>, %u: t
   %1 = ember.erf %0 : tensor<?x8xf32>
   return %1 : tensor<?x8xf32>
 }
+
+// Run-time starts and stops are index operands in the bound lists.
+// CHECK-LABEL: func @runtime_windows
+func.func @runtime_windows(%x: tensor<?x8xf32>, %s: tensor<?x8xf32>, %i: index, %j: index) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  // CHECK: ember.slice %{{.*}} start = [%{{.*}}, 0] stop = [%{{.*}}, 9223372036854775807] step = [1, 1] : tensor<?x8xf32> -> tensor<?x8xf32>
+  %0 = ember.slice %x start = [%i, 0] stop = [%j, 9223372036854775807] step = [1, 1] : tensor<?x8xf32> -> tensor<?x8xf32>
+  // CHECK: ember.insert_slice %{{.*}} into %{{.*}} start = [%{{.*}}, 0] stop = [%{{.*}}, 9223372036854775807] step = [2, 1] : tensor<?x8xf32> into tensor<?x8xf32>
+  %1 = ember.insert_slice %s into %x start = [%i, 0] stop = [%j, 9223372036854775807] step = [2, 1] : tensor<?x8xf32> into tensor<?x8xf32>
+  return %0, %1 : tensor<?x8xf32>, tensor<?x8xf32>
+}

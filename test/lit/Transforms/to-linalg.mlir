@@ -263,3 +263,19 @@ func.func @erf(%x: tensor<?xf32>) -> tensor<?xf32> {
   %0 = ember.erf %x : tensor<?xf32>
   return %0 : tensor<?xf32>
 }
+
+// -----
+
+// Run-time bounds follow Python's rules like static ones: a negative start
+// counts from the end, both clamp to the dim, the count rounds up by step.
+// CHECK-LABEL: func @runtime_slice
+// CHECK-SAME: %[[X:[^:]*]]: tensor<?x10xf32>, %[[I:[^:]*]]: index, %[[J:[^:]*]]: index
+func.func @runtime_slice(%x: tensor<?x10xf32>, %i: index, %j: index) -> tensor<?x?xf32> {
+  // CHECK: %[[NEG:.*]] = arith.cmpi slt, %[[I]], %c0
+  // CHECK: %[[SHIFT:.*]] = arith.addi %[[I]], %{{.*}}
+  // CHECK: arith.select %[[NEG]], %[[SHIFT]], %[[I]]
+  // CHECK: arith.ceildivsi %{{.*}}, %c2
+  // CHECK: tensor.extract_slice %[[X]][%{{.*}}, %{{.*}}] [%{{.*}}, %{{.*}}] [2, 1]
+  %0 = ember.slice %x start = [%i, %i] stop = [%j, %j] step = [2, 1] : tensor<?x10xf32> -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}

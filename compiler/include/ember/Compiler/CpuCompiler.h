@@ -25,6 +25,10 @@
 #include <string>
 #include <vector>
 
+namespace llvm::orc {
+class LLJIT;
+} // namespace llvm::orc
+
 namespace mlir {
 class ExecutionEngine;
 } // namespace mlir
@@ -98,6 +102,8 @@ class CpuExecutable {
 public:
   CpuExecutable(std::unique_ptr<mlir::ExecutionEngine> engine,
                 bool keepsObject, CpuTarget target = {});
+  /// Code loaded from an object file (see loadCpuObject).
+  explicit CpuExecutable(std::unique_ptr<llvm::orc::LLJIT> jit);
   ~CpuExecutable();
 
   /// The entry for public function `name`, or null with `error` set.
@@ -117,6 +123,7 @@ public:
 
 private:
   std::unique_ptr<mlir::ExecutionEngine> engine;
+  std::unique_ptr<llvm::orc::LLJIT> loaded;
   bool keepsObject;
   CpuTarget compiledFor;
 };
@@ -126,6 +133,21 @@ private:
 std::unique_ptr<CpuExecutable> compileForCpu(mlir::ModuleOp module,
                                              const CpuCompileOptions &options,
                                              std::string *error);
+
+/// Loads an object file that `CpuExecutable::writeObjectFile` wrote for
+/// this CPU (compiled without runtime slots) into a fresh JIT, resolving
+/// its runtime calls, and checks that every entry in `entries` exists.
+/// Null with `error` set when the bytes are not a loadable object. Used by
+/// the compile cache on disk: loading costs about a millisecond, where
+/// compiling costs tens to hundreds.
+std::unique_ptr<CpuExecutable> loadCpuObject(llvm::StringRef bytes,
+                                             llvm::ArrayRef<std::string> entries,
+                                             std::string *error);
+
+/// What the code compileForCpu makes for "host" depends on besides the
+/// module: the LLVM version and the host CPU with its features. Cached code
+/// is reused only under the same fingerprint.
+const std::string &hostCodeFingerprint();
 
 } // namespace ember
 

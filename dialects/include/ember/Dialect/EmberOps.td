@@ -274,37 +274,57 @@ def Ember_BroadcastToOp : Ember_Op<"broadcast_to",
 }
 
 def Ember_SliceOp : Ember_Op<"slice",
-    [Pure, InferTypeOpAdaptor, Ember_Differentiable]> {
+    [Pure, AttrSizedOperandSegments, InferTypeOpAdaptor, Ember_Differentiable]> {
   let summary = "Python slicing start:stop:step on every dim";
   let description = [{
     Per dim, Python semantics: negative `start`/`stop` count from the end,
     both clamp to the dim, `step` is positive. A `stop` of
     9223372036854775807 (INT64_MAX) means "to the end".
 
+    A start or stop may be a run-time `index` value instead (written as an
+    SSA value in the list, stored as `ShapedType::kDynamic` in the
+    attribute), with the same semantics: an eager program that slices a new
+    window each step then runs the same compiled code. Steps stay static,
+    since a unit step is what makes a slice a contiguous copy.
+
     ```mlir
     %s = ember.slice %x start = [0, 1] stop = [9223372036854775807, 7] step = [1, 2]
            : tensor<?x8xf32> -> tensor<?x3xf32>
+    %w = ember.slice %x start = [%i, 0] stop = [%j, 9223372036854775807] step = [1, 1]
+           : tensor<?x8xf32> -> tensor<?x8xf32>
     ```
   }];
-  let arguments = (ins Ember_Tensor:$input, DenseI64ArrayAttr:$start,
-                       DenseI64ArrayAttr:$stop, DenseI64ArrayAttr:$step);
+  let arguments = (ins Ember_Tensor:$input,
+                       Variadic<Index>:$dynamic_start, Variadic<Index>:$dynamic_stop,
+                       DenseI64ArrayAttr:$start, DenseI64ArrayAttr:$stop,
+                       DenseI64ArrayAttr:$step);
   let results = (outs Ember_Tensor:$result);
   let assemblyFormat = [{
-    $input `start` `=` $start `stop` `=` $stop `step` `=` $step attr-dict `:`
-    type($input) `->` type($result)
+    $input `start` `=` custom<DynamicIndexList>($dynamic_start, $start)
+    `stop` `=` custom<DynamicIndexList>($dynamic_stop, $stop) `step` `=` $step
+    attr-dict `:` type($input) `->` type($result)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$input, "::llvm::ArrayRef<int64_t>":$start,
+                   "::llvm::ArrayRef<int64_t>":$stop, "::llvm::ArrayRef<int64_t>":$step), [{
+      build($_builder, $_state, input, ::mlir::ValueRange(), ::mlir::ValueRange(),
+            start, stop, step);
+    }]>
+  ];
   let hasFolder = 1;
+  let hasVerifier = 1;
 }
 
 def Ember_InsertSliceOp : Ember_Op<"insert_slice",
-    [Pure, AllElementTypesMatch<["source", "dest"]>,
+    [Pure, AttrSizedOperandSegments, AllElementTypesMatch<["source", "dest"]>,
      AllTypesMatch<["dest", "result"]>, Ember_Differentiable]> {
   let summary = "dest with the region a slice would read replaced by source";
   let description = [{
     The region is the one `ember.slice %dest start stop step` reads (same
-    Python semantics), and `source` has that slice's shape; the result is
-    `dest` with those elements replaced, like `dest[start:stop:step] = source`
-    without broadcasting (the tracer broadcasts `source` first).
+    Python semantics, run-time starts and stops included), and `source` has
+    that slice's shape; the result is `dest` with those elements replaced,
+    like `dest[start:stop:step] = source` without broadcasting (the tracer
+    broadcasts `source` first).
 
     ```mlir
     %r = ember.insert_slice %src into %x start = [-2, 0] stop = [9223372036854775807, 8] step = [1, 2]
@@ -312,13 +332,23 @@ def Ember_InsertSliceOp : Ember_Op<"insert_slice",
     ```
   }];
   let arguments = (ins Ember_Tensor:$source, Ember_Tensor:$dest,
+                       Variadic<Index>:$dynamic_start, Variadic<Index>:$dynamic_stop,
                        DenseI64ArrayAttr:$start, DenseI64ArrayAttr:$stop,
                        DenseI64ArrayAttr:$step);
   let results = (outs Ember_Tensor:$result);
   let assemblyFormat = [{
-    $source `into` $dest `start` `=` $start `stop` `=` $stop `step` `=` $step
+    $source `into` $dest `start` `=` custom<DynamicIndexList>($dynamic_start, $start)
+    `stop` `=` custom<DynamicIndexList>($dynamic_stop, $stop) `step` `=` $step
     attr-dict `:` type($source) `into` type($dest)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$source,
+                   "::mlir::Value":$dest, "::llvm::ArrayRef<int64_t>":$start,
+                   "::llvm::ArrayRef<int64_t>":$stop, "::llvm::ArrayRef<int64_t>":$step), [{
+      build($_builder, $_state, result, source, dest, ::mlir::ValueRange(),
+            ::mlir::ValueRange(), start, stop, step);
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

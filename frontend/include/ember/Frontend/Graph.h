@@ -197,9 +197,14 @@ void materialize(Storage &storage);
 
 /// Compile-cache counters.
 struct CompileStats {
+  /// Graphs compiled (misses of both caches).
   uint64_t compiles = 0;
+  /// Graphs found in the in-memory cache.
   uint64_t cacheHits = 0;
+  /// Graphs loaded from the disk cache (EMBER_CACHE_DIR).
+  uint64_t diskHits = 0;
   double compileMs = 0;
+  double diskLoadMs = 0;
   uint64_t graphsRun = 0;
   uint64_t nodesTraced = 0;
 };
