@@ -1,5 +1,7 @@
 //===- CpuJit.cpp - JIT-compile lowered ember modules for the host ---------===//
 
+#include "CpuJitSupport.h"
+
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
@@ -25,6 +27,8 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -226,6 +230,12 @@ bool CpuExecutable::writeObjectFile(llvm::StringRef path,
 std::unique_ptr<CpuExecutable> loadCpuObject(llvm::StringRef bytes,
                                              llvm::ArrayRef<std::string> entries,
                                              std::string *error) {
+  return loadCpuObjects({bytes}, entries, error);
+}
+
+std::unique_ptr<CpuExecutable> loadCpuObjects(llvm::ArrayRef<llvm::StringRef> objects,
+                                              llvm::ArrayRef<std::string> entries,
+                                              std::string *error) {
   initializeNativeTarget();
   auto host = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!host) {
@@ -274,10 +284,12 @@ std::unique_ptr<CpuExecutable> loadCpuObject(llvm::StringRef bytes,
     return nullptr;
   }
   library.addGenerator(std::move(*process));
-  auto buffer = llvm::MemoryBuffer::getMemBufferCopy(bytes, "ember-cached-object");
-  if (llvm::Error err = (*jit)->addObjectFile(std::move(buffer))) {
-    *error = "not a loadable object: " + llvm::toString(std::move(err));
-    return nullptr;
+  for (llvm::StringRef bytes : objects) {
+    auto buffer = llvm::MemoryBuffer::getMemBufferCopy(bytes, "ember-object");
+    if (llvm::Error err = (*jit)->addObjectFile(std::move(buffer))) {
+      *error = "not a loadable object: " + llvm::toString(std::move(err));
+      return nullptr;
+    }
   }
   if (llvm::Error err = (*jit)->initialize(library)) {
     *error = "cannot initialize the object: " + llvm::toString(std::move(err));
@@ -306,6 +318,44 @@ const std::string &hostCodeFingerprint() {
   return fingerprint;
 }
 
+bool CpuCompileTimer::enabled() {
+  static const bool timing = [] {
+    const char *value = getenv("EMBER_COMPILE_TIMING");
+    return value && *value && strcmp(value, "0") != 0;
+  }();
+  return timing;
+}
+
+void CpuCompileTimer::phase(const char *name) {
+  if (!enabled())
+    return;
+  auto now = std::chrono::steady_clock::now();
+  fprintf(stderr, "[ember] %s: %.1f ms\n", name,
+          std::chrono::duration<double, std::milli>(now - start).count());
+  start = now;
+}
+
+std::optional<llvm::orc::JITTargetMachineBuilder>
+hostTargetMachineBuilder(const CpuCompileOptions &options, std::string *error) {
+  initializeNativeTarget();
+  return makeTargetMachineBuilder(options, error);
+}
+
+bool lowerForCpu(ModuleOp module, std::string *error) {
+  MLIRContext *context = module.getContext();
+  DiagnosticCollector diagnostics(context);
+  PassManager pm(context);
+  // EMBER_COMPILE_TIMING=1 also prints MLIR's pass times.
+  if (CpuCompileTimer::enabled())
+    pm.enableTiming();
+  buildCpuLoweringPipeline(pm);
+  if (succeeded(pm.run(module)))
+    return true;
+  if (error)
+    *error = diagnostics.take();
+  return false;
+}
+
 std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
                                              const CpuCompileOptions &options,
                                              std::string *error) {
@@ -321,17 +371,13 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
       entryNames.push_back(func.getSymName().str());
 
   // A bad CPU name fails before the (slower) lowering.
-  auto builder = makeTargetMachineBuilder(options, error);
+  auto builder = hostTargetMachineBuilder(options, error);
   if (!builder)
     return nullptr;
-
-  PassManager pm(context);
-  buildCpuLoweringPipeline(pm);
-  if (failed(pm.run(module))) {
-    if (error)
-      *error = diagnostics.take();
+  CpuCompileTimer timer;
+  auto phase = [&](const char *name) { timer.phase(name); };
+  if (!lowerForCpu(module, error))
     return nullptr;
-  }
 
   auto targetMachine = builder->createTargetMachine();
   if (!targetMachine) {
@@ -355,13 +401,30 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
         target.runtimeSlots.push_back(
             global.getSymName().drop_front(strlen(kRuntimeSlotPrefix)).str());
   }
-  auto transformer = makeOptimizingTransformer(options.optLevel, /*sizeLevel=*/0,
-                                               targetMachine->get());
+  phase("MLIR lowering");
+  auto optimize = makeOptimizingTransformer(options.optLevel, /*sizeLevel=*/0,
+                                            targetMachine->get());
+  auto transformer = [&, optimize](llvm::Module *llvmModule) -> llvm::Error {
+    phase("translation to LLVM IR");
+    // The ExecutionEngine's packed wrappers (`_mlir_*`) unpack hundreds of
+    // arguments in one basic block: glue, like an entry whose loop nests
+    // were outlined, and seconds of instruction selection when optimized.
+    for (llvm::Function &function : *llvmModule)
+      if (!function.isDeclaration() && function.getName().starts_with("_mlir_")) {
+        function.addFnAttr(llvm::Attribute::NoInline);
+        function.addFnAttr(llvm::Attribute::OptimizeNone);
+      }
+    llvm::Error result = optimize(llvmModule);
+    phase("LLVM IR optimization");
+
+    return result;
+  };
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = options.optLevel >= 3
                                          ? llvm::CodeGenOptLevel::Aggressive
                                          : llvm::CodeGenOptLevel::Default;
+
   engineOptions.enableObjectDump = options.keepObject;
   engineOptions.enableGDBNotificationListener = false;
   engineOptions.enablePerfNotificationListener = false;
@@ -386,6 +449,7 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
     return symbols;
   });
   (*engine)->initialize();
+  phase("LLVM code generation and linking");
   // In-process the slots hold the same addresses the JIT resolves by name,
   // so code compiled for a shared object also runs here.
   for (const std::string &name : target.runtimeSlots) {
@@ -403,6 +467,7 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
   for (const std::string &name : entryNames)
     if (!executable->lookup(name, error))
       return nullptr;
+  phase("entry lookup");
   return executable;
 }
 

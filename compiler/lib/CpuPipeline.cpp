@@ -57,6 +57,9 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm) {
   bufferFuncs.addPass(createConvertLinalgToLoopsPass());
   bufferFuncs.addPass(createEmberApproximateMath());
   bufferFuncs.addPass(createCanonicalizerPass());
+  // One function per loop nest: LLVM's back end is superlinear in function
+  // size (a transformer step as one function took 15 s to generate).
+  pm.addPass(createEmberOutlineLoops());
   // LLVM intrinsics first (fma, floor, sqrt, ... must not become libm
   // calls, which would stop vectorization); libm only for what is left
   // (f64 tanh, erf, ...).

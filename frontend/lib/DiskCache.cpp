@@ -34,7 +34,21 @@ namespace {
 constexpr char kMagic[8] = {'E', 'M', 'B', 'R', 'G', 'R', 'P', 'H'};
 constexpr uint32_t kFormatVersion = 1;
 constexpr size_t kHeaderBytes = 40;
-constexpr const char kSuffix[] = ".graph";
+const char *suffix(DiskEntryKind kind) {
+  return kind == DiskEntryKind::Graph ? ".graph" : ".kernel";
+}
+
+bool isEntryName(const std::string &name) {
+  if (name.empty() || name[0] == '.')
+    return false;
+  for (DiskEntryKind kind : {DiskEntryKind::Graph, DiskEntryKind::Kernel}) {
+    std::string tail = suffix(kind);
+    if (name.size() > tail.size() &&
+        name.compare(name.size() - tail.size(), std::string::npos, tail) == 0)
+      return true;
+  }
+  return false;
+}
 
 uint64_t readU64(const char *p) {
   uint64_t v;
@@ -85,11 +99,11 @@ uint64_t sizeLimitBytes() {
   return mb <= 0 ? 0 : static_cast<uint64_t>(mb * 1024 * 1024);
 }
 
-std::string entryPath(const std::string &identity) {
+std::string entryPath(const std::string &identity, DiskEntryKind kind) {
   char name[32];
   snprintf(name, sizeof(name), "%016llx",
            static_cast<unsigned long long>(xxhash64(identity.data(), identity.size())));
-  return diskCacheDir() + "/" + name + kSuffix;
+  return diskCacheDir() + "/" + name + suffix(kind);
 }
 
 bool readWholeFile(const std::string &path, std::string &out) {
@@ -130,9 +144,7 @@ void trimFolder() {
   uint64_t total = 0;
   while (dirent *item = readdir(dir)) {
     std::string name = item->d_name;
-    if (name.size() <= strlen(kSuffix) ||
-        name.compare(name.size() - strlen(kSuffix), std::string::npos, kSuffix) != 0 ||
-        name[0] == '.')
+    if (!isEntryName(name))
       continue;
     std::string path = folder + "/" + name;
     struct stat info;
@@ -183,10 +195,10 @@ std::string diskCacheIdentity(const std::vector<int64_t> &key, const std::string
   return identity;
 }
 
-std::optional<std::string> diskCacheRead(const std::string &identity) {
+std::optional<std::string> diskCacheRead(const std::string &identity, DiskEntryKind kind) {
   if (diskCacheDir().empty())
     return std::nullopt;
-  std::string path = entryPath(identity);
+  std::string path = entryPath(identity, kind);
   std::string bytes;
   if (!readWholeFile(path, bytes))
     return std::nullopt;
@@ -215,7 +227,8 @@ std::optional<std::string> diskCacheRead(const std::string &identity) {
   return bytes.substr(kHeaderBytes + identityBytes);
 }
 
-void diskCacheWrite(const std::string &identity, const std::string &payload) {
+void diskCacheWrite(const std::string &identity, const std::string &payload,
+                    DiskEntryKind kind) {
   const std::string &folder = diskCacheDir();
   if (folder.empty() || sizeLimitBytes() == 0 || !makeFolders(folder))
     return;
@@ -228,7 +241,7 @@ void diskCacheWrite(const std::string &identity, const std::string &payload) {
   appendU64(bytes, xxhash64(body.data(), body.size()));
   bytes += body;
   try {
-    writeFileAtomically(entryPath(identity), bytes.data(), bytes.size());
+    writeFileAtomically(entryPath(identity, kind), bytes.data(), bytes.size());
   } catch (const std::exception &) {
     return; // a full or read-only disk costs a compile next time, nothing else
   }

@@ -22,6 +22,10 @@
 
 namespace ember {
 
+/// What an entry holds, which is also its file name's suffix: a graph
+/// (`.graph`: its glue code and kernel list) or one kernel (`.kernel`).
+enum class DiskEntryKind { Graph, Kernel };
+
 /// The cache folder ("" when the disk cache is off: EMBER_CACHE_DIR set to
 /// the empty string, or no home folder). Read once per process.
 const std::string &diskCacheDir();
@@ -29,12 +33,13 @@ const std::string &diskCacheDir();
 /// The bytes stored for `identity`, or nothing when there is no entry or the
 /// entry does not hold (then it is removed so that a compile rewrites it).
 /// A hit marks the entry as recently used.
-std::optional<std::string> diskCacheRead(const std::string &identity);
+std::optional<std::string> diskCacheRead(const std::string &identity, DiskEntryKind kind);
 
 /// Stores `payload` for `identity` atomically, then trims the folder to its
 /// size limit. Failures (a read-only or full disk) are ignored: the cache is
 /// an optimization, never a reason for a program to fail.
-void diskCacheWrite(const std::string &identity, const std::string &payload);
+void diskCacheWrite(const std::string &identity, const std::string &payload,
+                    DiskEntryKind kind);
 
 /// The identity of a graph: the structural key, the target, and what the
 /// generated code depends on besides the graph (`codeFingerprint`: LLVM

@@ -30,13 +30,11 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
-#include "llvm/ADT/SmallString.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <limits>
 #include <map>
+#include <unordered_map>
 
 using namespace mlir;
 
@@ -621,9 +619,60 @@ private:
 
 } // namespace
 
-std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
-                                            std::string *error,
-                                            std::string *object) {
+namespace {
+
+/// Kernel objects by symbol, for every graph of the process. Bounded: past
+/// the limit it starts over (the disk cache still has them).
+struct KernelObjects {
+  std::unordered_map<std::string, std::string> bySymbol;
+  size_t bytes = 0;
+  uint64_t compiled = 0, reused = 0;
+
+  std::optional<std::string> find(const std::string &symbol, const KernelDisk *disk) {
+    auto it = bySymbol.find(symbol);
+    if (it != bySymbol.end()) {
+      ++reused;
+      return it->second;
+    }
+    if (disk && disk->find)
+      if (std::optional<std::string> object = disk->find(symbol)) {
+        ++reused;
+        keep(symbol, *object);
+        return object;
+      }
+    return std::nullopt;
+  }
+  void keep(const std::string &symbol, const std::string &object) {
+    constexpr size_t kLimit = size_t(256) << 20;
+    if (bytes + object.size() > kLimit) {
+      bySymbol.clear();
+      bytes = 0;
+    }
+    if (bySymbol.emplace(symbol, object).second)
+      bytes += object.size();
+  }
+};
+
+KernelObjects &kernelObjects() {
+  static auto *objects = new KernelObjects;
+  return *objects;
+}
+
+} // namespace
+
+void clearKernelObjects() {
+  kernelObjects().bySymbol.clear();
+  kernelObjects().bytes = 0;
+}
+
+void kernelCounts(uint64_t *compiled, uint64_t *reused) {
+  *compiled = kernelObjects().compiled;
+  *reused = kernelObjects().reused;
+}
+
+std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *error,
+                                            const KernelDisk *disk,
+                                            GraphObjects *objects) {
   MLIRContext &ctx = compilerContext();
   DiagnosticText diagnosticText(ctx);
   const std::string &diagnostics = diagnosticText.text;
@@ -640,34 +689,52 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
   if (getenv("EMBER_DUMP_GRAPHS"))
     module->print(llvm::errs());
 
-  CpuCompileOptions options;
-  options.keepObject = object != nullptr;
-  std::unique_ptr<CpuExecutable> executable = compileForCpu(*module, options, error);
-  if (!executable)
+  KernelObjects &known = kernelObjects();
+  CpuKernelCache cache;
+  cache.find = [&](const std::string &symbol) { return known.find(symbol, disk); };
+  cache.store = [&](const std::string &symbol, const std::string &object) {
+    ++known.compiled;
+    known.keep(symbol, object);
+    if (disk && disk->store)
+      disk->store(symbol, object);
+  };
+  CpuKernelObjects parts;
+  std::unique_ptr<CpuExecutable> executable =
+      compileForCpuByKernel(*module, cache, &parts, error);
+  if (!executable) {
+    if (error->empty() || !diagnostics.empty())
+      *error += diagnostics;
     return nullptr;
+  }
   PackedEntry entry = executable->lookup(kGraphName, error);
   if (!entry)
     return nullptr;
-  if (object) {
-    // The JIT keeps the object it linked; it is written out through a
-    // temporary file (the ExecutionEngine offers no other way).
-    llvm::SmallString<128> path;
-    std::string ignored;
-    object->clear();
-    if (!llvm::sys::fs::createTemporaryFile("ember-graph", "o", path)) {
-      if (executable->writeObjectFile(path, &ignored))
-        if (auto bytes = llvm::MemoryBuffer::getFile(path))
-          *object = (*bytes)->getBuffer().str();
-      llvm::sys::fs::remove(path);
-    }
+  if (objects) {
+    objects->entry = std::move(parts.entryObject);
+    objects->kernels.clear();
+    for (auto &[symbol, object] : parts.kernels)
+      objects->kernels.push_back(symbol);
   }
   return std::make_unique<CpuGraph>(std::move(executable), entry);
 }
 
-std::unique_ptr<CompiledGraph> loadCompiledGraph(const std::string &object,
+std::unique_ptr<CompiledGraph> loadCompiledGraph(const GraphObjects &objects,
+                                                 const KernelDisk *disk,
                                                  std::string *error) {
+  std::vector<std::string> kernels;
+  for (const std::string &symbol : objects.kernels) {
+    std::optional<std::string> object = kernelObjects().find(symbol, disk);
+    if (!object) {
+      *error = "kernel " + symbol + " is not in the cache";
+      return nullptr;
+    }
+    kernels.push_back(std::move(*object));
+  }
+  std::vector<llvm::StringRef> parts{objects.entry};
+  for (const std::string &object : kernels)
+    parts.push_back(object);
   std::unique_ptr<CpuExecutable> executable =
-      loadCpuObject(object, {std::string(kGraphName)}, error);
+      loadCpuObjects(parts, {std::string(kGraphName)}, error);
   if (!executable)
     return nullptr;
   PackedEntry entry = executable->lookup(kGraphName, error);

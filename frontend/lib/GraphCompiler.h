@@ -12,7 +12,9 @@
 #include "ember/Frontend/Graph.h"
 
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,17 +49,36 @@ public:
   virtual void run(llvm::ArrayRef<GraphBuffer> buffers) const = 0;
 };
 
+/// A compiled CPU graph's machine code: the glue's object and its kernels'
+/// symbols (`ember_kernel_<hash of the code>`), whose objects are kept by
+/// symbol, in memory and in `KernelDisk`.
+struct GraphObjects {
+  std::string entry;
+  std::vector<std::string> kernels;
+};
+
+/// Where kernel objects persist across processes (the disk cache), by symbol.
+struct KernelDisk {
+  std::function<std::optional<std::string>(const std::string &symbol)> find;
+  std::function<void(const std::string &symbol, const std::string &object)> store;
+};
+
 /// Compiles `plan`; null with `error` set (diagnostics carry the Python
-/// file:line of the failing op) on failure. With `object`, also returns the
-/// machine code as object-file bytes (for the compile cache on disk; empty
-/// when they cannot be had).
-std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan,
-                                            std::string *error,
-                                            std::string *object = nullptr);
-/// A graph compiled before (by this build, on this CPU) from the object
-/// bytes compileGraph returned; null with `error` set when they do not load.
-std::unique_ptr<CompiledGraph> loadCompiledGraph(const std::string &object,
+/// file:line of the failing op) on failure. Each fused kernel is compiled
+/// once per process (once per cache folder with `disk`), whatever graph it
+/// appears in; `objects`, when given, receives the graph's parts.
+std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *error,
+                                            const KernelDisk *disk = nullptr,
+                                            GraphObjects *objects = nullptr);
+/// A graph compiled before (by this build, on this CPU) from its parts;
+/// null with `error` set when a kernel is unknown or the code does not load.
+std::unique_ptr<CompiledGraph> loadCompiledGraph(const GraphObjects &objects,
+                                                 const KernelDisk *disk,
                                                  std::string *error);
+/// Kernels compiled, and kernels reused (in memory or from disk), so far.
+void kernelCounts(uint64_t *compiled, uint64_t *reused);
+/// Forgets the kernel objects kept in memory (ember.clear_compile_cache).
+void clearKernelObjects();
 /// What CPU code depends on besides the graph (LLVM version, CPU, features).
 const std::string &cpuCodeFingerprint();
 /// The same for a GPU: kernels for `device` (target vulkan, level-zero,

@@ -206,6 +206,59 @@ void describeGraph(const GraphPlan &plan, std::vector<int64_t> &key,
 
 namespace {
 
+/// A graph's disk entry: the kernel symbols, then the glue's object.
+std::string encodeGraphObjects(const GraphObjects &parts) {
+  std::string out;
+  auto word = [&](uint64_t v) { out.append(reinterpret_cast<char *>(&v), 8); };
+  word(parts.kernels.size());
+  for (const std::string &symbol : parts.kernels) {
+    word(symbol.size());
+    out += symbol;
+  }
+  out += parts.entry;
+  return out;
+}
+
+bool decodeGraphObjects(const std::string &in, GraphObjects &parts) {
+  size_t at = 0;
+  auto word = [&](uint64_t &v) {
+    if (in.size() - at < 8)
+      return false;
+    memcpy(&v, in.data() + at, 8);
+    at += 8;
+    return true;
+  };
+  uint64_t count, size;
+  if (!word(count) || count > in.size())
+    return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (!word(size) || size > in.size() - at)
+      return false;
+    parts.kernels.push_back(in.substr(at, size));
+    at += size;
+  }
+  parts.entry = in.substr(at);
+  return !parts.entry.empty();
+}
+
+/// Kernel objects on disk, each under its own symbol.
+const KernelDisk &kernelDisk() {
+  static const KernelDisk disk = [] {
+    auto identity = [](const std::string &symbol) {
+      return diskCacheIdentity({}, "cpu kernel " + symbol, cpuCodeFingerprint());
+    };
+    KernelDisk hooks;
+    hooks.find = [identity](const std::string &symbol) {
+      return diskCacheRead(identity(symbol), DiskEntryKind::Kernel);
+    };
+    hooks.store = [identity](const std::string &symbol, const std::string &object) {
+      diskCacheWrite(identity(symbol), object, DiskEntryKind::Kernel);
+    };
+    return hooks;
+  }();
+  return disk;
+}
+
 /// Why a graph missed the caches, for EMBER_LOG_COMPILES.
 std::string missReason(State &s, const std::vector<int64_t> &structure, bool evicted) {
   if (evicted)
@@ -235,14 +288,19 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
   std::string where =
       last->loc.file ? " at " + *last->loc.file + ":" + std::to_string(last->loc.line) : "";
 
-  // The disk cache holds CPU code (GPU graphs compile each process).
+  // The disk cache holds CPU code (GPU graphs compile each process): the
+  // graph's glue and kernel list under the graph's key, each kernel's
+  // object under its own symbol.
   std::string identity;
   bool onDisk = device == DeviceKind::Cpu && !diskCacheDir().empty();
+  const KernelDisk *disk = onDisk ? &kernelDisk() : nullptr;
   if (onDisk) {
     identity = diskCacheIdentity(key, "cpu", cpuCodeFingerprint());
-    if (std::optional<std::string> object = diskCacheRead(identity)) {
+    GraphObjects parts;
+    if (std::optional<std::string> payload = diskCacheRead(identity, DiskEntryKind::Graph);
+        payload && decodeGraphObjects(*payload, parts)) {
       std::string error;
-      if (std::shared_ptr<CompiledGraph> loaded = loadCompiledGraph(*object, &error)) {
+      if (std::shared_ptr<CompiledGraph> loaded = loadCompiledGraph(parts, disk, &error)) {
         ++s.stats.diskHits;
         s.stats.diskLoadMs += elapsedMs();
         if (logCompiles())
@@ -257,14 +315,15 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
     }
   }
 
-  std::string error, object;
+  std::string error;
+  GraphObjects parts;
   std::shared_ptr<CompiledGraph> compiled =
-      device == DeviceKind::Cpu ? compileGraph(plan, &error, onDisk ? &object : nullptr)
+      device == DeviceKind::Cpu ? compileGraph(plan, &error, disk, onDisk ? &parts : nullptr)
                                 : compileGraphForGpu(plan, device, &error);
   if (!compiled)
     runtimeError("ember could not compile a graph:\n" + error);
-  if (onDisk && !object.empty())
-    diskCacheWrite(identity, object);
+  if (onDisk && !parts.entry.empty())
+    diskCacheWrite(identity, encodeGraphObjects(parts), DiskEntryKind::Graph);
   double ms = elapsedMs();
   ++s.stats.compiles;
   s.stats.compileMs += ms;
@@ -473,12 +532,17 @@ void materialize(Storage &storage) {
     sync();
 }
 
-CompileStats compileStats() { return state().stats; }
+CompileStats compileStats() {
+  CompileStats stats = state().stats;
+  kernelCounts(&stats.kernelsCompiled, &stats.kernelsReused);
+  return stats;
+}
 
 void clearCompileCache() {
   state().cache.clear();
   state().structures.clear();
   state().compiledKeys.clear();
+  clearKernelObjects();
 }
 
 } // namespace ember

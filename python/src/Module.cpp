@@ -343,6 +343,8 @@ PYBIND11_MODULE(_ember, m) {
     d["disk_load_ms"] = s.diskLoadMs;
     d["graphs_run"] = s.graphsRun;
     d["nodes_traced"] = s.nodesTraced;
+    d["kernels_compiled"] = s.kernelsCompiled;
+    d["kernels_reused"] = s.kernelsReused;
     return d;
   });
   m.def("clear_compile_cache", [] { clearCompileCache(); });

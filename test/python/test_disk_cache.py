@@ -34,7 +34,8 @@ for k in range(extra):   # distinct programs: a chain of k+1 ops
     z.sum().item()
 stats = ember.compile_stats()
 print(json.dumps({"loss": loss.item(), "compiles": stats["compiles"],
-                  "disk_hits": stats["disk_hits"], "cache_hits": stats["cache_hits"]}))
+                  "disk_hits": stats["disk_hits"], "cache_hits": stats["cache_hits"],
+                  "kernels_compiled": stats["kernels_compiled"]}))
 """
 
 
@@ -51,17 +52,36 @@ def run(cache_dir, *args, env=None, background=False):
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
-def entries(folder):
-    return sorted(p for p in os.listdir(folder) if p.endswith(".graph"))
+def entries(folder, suffix=".graph"):
+    return sorted(p for p in os.listdir(folder) if p.endswith(suffix))
+
+
+def total_bytes(folder):
+    return sum((folder / n).stat().st_size
+               for n in entries(folder, ".graph") + entries(folder, ".kernel"))
 
 
 def test_a_second_process_compiles_nothing(tmp_path):
     first, _ = run(tmp_path)
     assert first["compiles"] == 2 and first["disk_hits"] == 0
     assert len(entries(tmp_path)) == 2
+    assert len(entries(tmp_path, ".kernel")) == first["kernels_compiled"] > 0
     second, _ = run(tmp_path)
     assert second["compiles"] == 0 and second["disk_hits"] == 2
+    assert second["kernels_compiled"] == 0
     assert second["loss"] == first["loss"]
+
+
+def test_a_corrupt_kernel_is_compiled_again(tmp_path):
+    first, _ = run(tmp_path)
+    kernels = entries(tmp_path, ".kernel")
+    good = (tmp_path / kernels[0]).read_bytes()
+    (tmp_path / kernels[0]).write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    second, _ = run(tmp_path)
+    # The graph that needs it compiles again; only that kernel is new work.
+    assert second["compiles"] >= 1 and second["kernels_compiled"] == 1
+    assert second["loss"] == first["loss"]
+    assert (tmp_path / kernels[0]).read_bytes() == good
 
 
 def test_a_corrupt_or_truncated_entry_is_recompiled_and_rewritten(tmp_path):
@@ -107,15 +127,14 @@ def test_the_folder_stays_under_its_size_limit(tmp_path):
     # ~5-7 KB per entry: a 20 KB limit keeps only the most recent few.
     limit_mb = 20 / 1024
     run(tmp_path, 10, env={"EMBER_CACHE_SIZE_MB": str(limit_mb)})
-    total = sum((tmp_path / n).stat().st_size for n in entries(tmp_path))
-    assert 0 < total <= 20 * 1024
+    assert 0 < total_bytes(tmp_path) <= 20 * 1024
     assert len(entries(tmp_path)) < 12
 
 
 def test_an_empty_cache_dir_turns_the_disk_cache_off(tmp_path):
     stats, _ = run("", env={"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)})
     assert stats["compiles"] == 2 and stats["disk_hits"] == 0
-    assert not list(tmp_path.rglob("*.graph"))
+    assert not list(tmp_path.rglob("*.graph")) and not list(tmp_path.rglob("*.kernel"))
 
 
 def test_the_default_folder_is_under_the_users_cache(tmp_path):

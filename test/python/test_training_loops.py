@@ -202,3 +202,35 @@ def test_negative_and_stepped_slices_still_match(rng):
     x = ember.tensor(x_np)
     for key in [np.s_[-3:], np.s_[:, -4:-1], np.s_[1::2, ::3], np.s_[5:2], np.s_[:, 2:2]]:
         np.testing.assert_array_equal(x[key].numpy(), x_np[key])
+
+
+def test_identical_blocks_compile_one_set_of_kernels():
+    """Kernels are compiled and cached by their own structure: a model of 4
+    or 12 blocks is a new graph, but made of the kernels of the 2-block one."""
+    def train(blocks):
+        ember.manual_seed(0)
+        model = ember.nn.Sequential(*[
+            ember.nn.Sequential(ember.nn.Linear(16, 16), ember.nn.Tanh()) for _ in range(blocks)])
+        opt = ember.optim.Adam(model.parameters(), lr=1e-3)
+        x = ember.randn(8, 16)
+        for _ in range(3):
+            loss = (model(x) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return loss.item()
+
+    ember.clear_compile_cache()
+    counts = []
+    for blocks in (2, 4, 12):
+        before = _stats()
+        train(blocks)
+        after = _stats()
+        counts.append((after["compiles"] - before["compiles"],
+                       after["kernels_compiled"] - before["kernels_compiled"],
+                       after["kernels_reused"] - before["kernels_reused"]))
+    assert counts[0][0] >= 1 and counts[0][1] > 0
+    for compiles, compiled, reused in counts[1:]:
+        assert compiles >= 1          # a new graph ...
+        assert compiled == 0          # ... of known kernels
+        assert reused > 0

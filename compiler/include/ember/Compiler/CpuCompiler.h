@@ -21,7 +21,9 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -143,6 +145,39 @@ std::unique_ptr<CpuExecutable> compileForCpu(mlir::ModuleOp module,
 std::unique_ptr<CpuExecutable> loadCpuObject(llvm::StringRef bytes,
                                              llvm::ArrayRef<std::string> entries,
                                              std::string *error);
+
+/// Links object files (each made by this build for this CPU, without
+/// runtime slots) into one fresh JIT; `loadCpuObject` for several parts.
+std::unique_ptr<CpuExecutable> loadCpuObjects(llvm::ArrayRef<llvm::StringRef> objects,
+                                              llvm::ArrayRef<std::string> entries,
+                                              std::string *error);
+
+/// A module's machine code as separately compiled parts: one object per
+/// kernel (a loop nest `ember-outline-loops` moved out, named by a hash of
+/// its code: `ember_kernel_<hex>`) and one for the glue that calls them.
+struct CpuKernelObjects {
+  std::string entryObject;
+  /// (kernel symbol, object), in link order.
+  std::vector<std::pair<std::string, std::string>> kernels;
+};
+
+/// Where compiled kernels are kept between compiles: `find` returns the
+/// object of a kernel symbol when known, `store` keeps a new one. Either may
+/// be empty.
+struct CpuKernelCache {
+  std::function<std::optional<std::string>(const std::string &symbol)> find;
+  std::function<void(const std::string &symbol, const std::string &object)> store;
+};
+
+/// Lowers `module` for the host like compileForCpu, then compiles the glue
+/// and every kernel `cache` does not know as objects of their own, new
+/// kernels in parallel on every hardware thread, and links them. `objects`
+/// receives every part (for a cache on disk). Null with `error` set on
+/// failure.
+std::unique_ptr<CpuExecutable> compileForCpuByKernel(mlir::ModuleOp module,
+                                                     const CpuKernelCache &cache,
+                                                     CpuKernelObjects *objects,
+                                                     std::string *error);
 
 /// What the code compileForCpu makes for "host" depends on besides the
 /// module: the LLVM version and the host CPU with its features. Cached code

@@ -207,6 +207,10 @@ struct CompileStats {
   double diskLoadMs = 0;
   uint64_t graphsRun = 0;
   uint64_t nodesTraced = 0;
+  /// CPU kernels (fused loop nests) compiled, and reused from an earlier
+  /// compile of this process or from disk instead of compiled again.
+  uint64_t kernelsCompiled = 0;
+  uint64_t kernelsReused = 0;
 };
 CompileStats compileStats();
 void clearCompileCache();

@@ -1,0 +1,43 @@
+//===- CpuJitSupport.h - pieces shared by the CPU JIT paths -----*- C++ -*-===//
+//
+// compileForCpu (one module, MLIR's ExecutionEngine) and
+// compileForCpuByKernel (one object per kernel) share the host target, the
+// lowering and the compile-phase timer. Internal to the compiler library.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_COMPILER_LIB_CPUJITSUPPORT_H
+#define EMBER_COMPILER_LIB_CPUJITSUPPORT_H
+
+#include "ember/Compiler/CpuCompiler.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace ember {
+
+/// EMBER_COMPILE_TIMING=1: prints how long each phase of a compile took.
+class CpuCompileTimer {
+public:
+  static bool enabled();
+  /// Prints the time since the previous phase (or construction) as `name`.
+  void phase(const char *name);
+
+private:
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+
+/// The host (or the CPU `options` names) as a target machine builder; a
+/// bad CPU name fails here with `error` set.
+std::optional<llvm::orc::JITTargetMachineBuilder>
+hostTargetMachineBuilder(const CpuCompileOptions &options, std::string *error);
+
+/// Runs the CPU lowering pipeline on `module` (to the LLVM dialect); false
+/// with the diagnostics in `error` on failure.
+bool lowerForCpu(mlir::ModuleOp module, std::string *error);
+
+} // namespace ember
+
+#endif // EMBER_COMPILER_LIB_CPUJITSUPPORT_H
