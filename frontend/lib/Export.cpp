@@ -77,9 +77,12 @@ ExportGraph collect(const std::vector<Tensor> &outputs,
 /// How error messages name a node: "reshape at model.py:12".
 std::string nodeName(const Node &node) {
   std::string name = opName(node.op);
-  if (node.op == OpCode::Constant && isFloating(node.dtype)) {
+  if (node.op == OpCode::Constant) {
     char value[32];
-    snprintf(value, sizeof(value), " %g", node.f);
+    if (isFloating(node.dtype))
+      snprintf(value, sizeof(value), " %g", node.f);
+    else
+      snprintf(value, sizeof(value), " %lld", static_cast<long long>(node.i));
     name += value;
   }
   if (node.loc.file)

@@ -432,6 +432,15 @@ private:
 
   Value constant(OpBuilder &b, Location loc, const Node &node) {
     auto type = RankedTensorType::get({}, elementType(ctx, node.dtype));
+    if (isRuntimeScalar(node) && !isFloating(node.dtype)) {
+      // The value sits in the node's slot of the size vector.
+      Value position =
+          arith::ConstantIndexOp::create(b, loc, slotBase.lookup(&node));
+      Value value = tensor::ExtractOp::create(b, loc, sizes, position);
+      if (type.getElementType() != value.getType())
+        value = arith::TruncIOp::create(b, loc, type.getElementType(), value);
+      return tensor::FromElementsOp::create(b, loc, type, value);
+    }
     if (isRuntimeScalar(node)) {
       // The f64 bits sit in the node's slot of the size vector.
       Value position =

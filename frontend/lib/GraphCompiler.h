@@ -170,24 +170,27 @@ inline bool isSliceOp(const Node &node) {
 /// slice window's starts and stops.
 inline void appendRuntimeSlots(const Node &node, std::vector<int64_t> &slots);
 
-/// Whether `node` is a float constant whose value the graph reads from the
-/// size vector (as f64 bits, one slot) instead of baking it into the program,
-/// so that a per-step Python number (a learning rate) reuses the compiled
-/// graph. Integral values and +-0.5 stay compile-time constants: they are
-/// what folds like `x * 1` and `x ** 2` need, and are rarely varied per step.
+/// Whether `node` is a constant whose value the graph reads from the size
+/// vector (one slot: f64 bits for floats, the value for integers) instead of
+/// baking it into the program, so that a per-step Python number (a learning
+/// rate, a step count, an offset) reuses the compiled graph. What folds and
+/// rewrites need stays in the program: 0, +-1, +-2 and +-0.5 (`x * 1`,
+/// `x + 0`, `x * 2`), NaN, bools, and constants the tracer marked with
+/// `flag` (a pow's exponent, which chooses the code).
 inline bool isRuntimeScalar(const Node &node) {
-  if (node.op != OpCode::Constant || !isFloating(node.dtype))
+  if (node.op != OpCode::Constant || node.flag || node.dtype == DType::Bool)
     return false;
-  double f = node.f;
-  return f == f && f != static_cast<double>(static_cast<int64_t>(f)) &&
-         f != 0.5 && f != -0.5;
+  double v = isFloating(node.dtype) ? node.f : static_cast<double>(node.i);
+  return v == v && v != 0 && v != 1 && v != -1 && v != 2 && v != -2 && v != 0.5 &&
+         v != -0.5;
 }
 
 inline void appendRuntimeSlots(const Node &node, std::vector<int64_t> &slots) {
   if (isRuntimeScalar(node)) {
-    int64_t bits;
+    int64_t bits = node.i;
     static_assert(sizeof(bits) == sizeof(node.f));
-    memcpy(&bits, &node.f, sizeof(bits));
+    if (isFloating(node.dtype))
+      memcpy(&bits, &node.f, sizeof(bits));
     slots.push_back(bits);
   }
   if (takesSizeSlots(node))

@@ -76,6 +76,13 @@ NodeRef constantNode(Scalar value, DType dtype) {
   return node;
 }
 
+/// Marks a scalar constant as part of the program rather than a run-time
+/// value (see isRuntimeScalar).
+void keepInProgram(const NodeRef &node) {
+  if (node->op == OpCode::Constant)
+    node->flag = true;
+}
+
 NodeRef operandNode(const Operand &o, DType dtype) {
   if (o.tensor)
     return castNode(o.tensor->value(), dtype);
@@ -232,6 +239,7 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
         dtype = DType::Int64;
       NodeRef lhs = operandNode(a, DType::Float64);
       NodeRef rhs = operandNode(b, DType::Float64);
+      keepInProgram(rhs);
       NodeRef power = makeNode(OpCode::Pow, DType::Float64, shape, {lhs, rhs});
       return fromNode(castNode(power, dtype));
     }
@@ -241,6 +249,8 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
     break;
   }
   NodeRef lhs = operandNode(a, dtype), rhs = operandNode(b, dtype);
+  if (op == OpCode::Pow)
+    keepInProgram(rhs); // the exponent chooses the code (and its sign rules)
   return fromNode(makeNode(op, dtype, shape, {lhs, rhs}));
 }
 

@@ -234,3 +234,25 @@ def test_identical_blocks_compile_one_set_of_kernels():
         assert compiles >= 1          # a new graph ...
         assert compiled == 0          # ... of known kernels
         assert reused > 0
+
+
+def test_per_step_numbers_integral_or_not_reuse_the_program(rng):
+    """A step count, an offset or a scale that changes every step is a run-time
+    value, for int and float tensors alike; a pow's exponent is not."""
+    idx_np = rng.integers(0, 100, 16)
+    x_np = rng.standard_normal(16).astype(np.float32)
+    idx, x = ember.tensor(idx_np), ember.tensor(x_np)
+    ember.clear_compile_cache()
+    compiles = []
+    for step in range(3, 12):
+        before = _stats()["compiles"]
+        got_i = (idx + step * 7).numpy()
+        got_f = (x * step - step).numpy()
+        compiles.append(_stats()["compiles"] - before)
+        np.testing.assert_array_equal(got_i, idx_np + step * 7)
+        np.testing.assert_allclose(got_f, x_np * step - step, rtol=1e-6)
+    assert compiles[0] == 2 and sum(compiles[1:]) == 0, compiles
+    # Exponents stay in the program: (-2) ** 5 must stay -32, not NaN.
+    neg = ember.tensor(np.array([-2.0, 3.0], np.float32))
+    np.testing.assert_allclose((neg ** 5).numpy(), [-32.0, 243.0])
+    np.testing.assert_allclose((neg ** 7).numpy(), [-128.0, 2187.0])
