@@ -304,6 +304,24 @@ def make_gpt(torch, vocab_size, n_embd, n_head, n_layer, block_size):
     return GPT()
 
 
+# The machine: FMA peak of one Zen 5 core, measured (DEVELOPERS.md).
+CORE_PEAK_GFLOPS = 283.0
+# Distinct characters of bench/data/tiny_text.txt (the model's vocabulary).
+CHAR_VOCAB = 43
+
+
+def gpt_step_flops(vocab, n_embd, n_layer, batch, block):
+    """Multiply-adds x2 of the matmuls of one training step: the forward's
+    linear layers and attention products, times 3 (forward + two backward
+    products per matmul)."""
+    tokens = batch * block
+    linear = n_layer * (n_embd * 3 * n_embd + n_embd * n_embd + 2 * n_embd * 4 * n_embd)
+    linear += n_embd * vocab
+    attention = n_layer * 2 * batch * block * block * n_embd  # q@k^T and att@v
+    forward = 2 * (tokens * linear + attention)
+    return 3 * forward
+
+
 def char_transformer(torch, compile, steps):
     import numpy as np
     with open(TEXT_PATH, encoding="utf-8") as f:
@@ -668,6 +686,26 @@ def main():
         rows.append(row)
     print_table(["workload"] + [c.label for c in configs], rows)
     print()
+
+    # Fractions of the machine's limits: the transformer's arithmetic.
+    if "char_transformer" in all_results:
+        steps, per_config = all_results["char_transformer"]
+        flops = gpt_step_flops(vocab=CHAR_VOCAB, n_embd=64, n_layer=2, batch=16, block=32)
+        print(f"char_transformer: {flops / 1e6:.0f} MFLOP per training step (3x the "
+              f"forward's matmuls); per step = time / steps, including compiles; "
+              f"fraction of one core's FMA peak ({CORE_PEAK_GFLOPS:g} GFLOP/s, the runs "
+              f"use 1 thread)")
+        rows = []
+        for config in configs:
+            r = median_result(per_config[config.key])
+            if r is None or "error" in r:
+                continue
+            per_step = r["time_s"] / steps
+            gflops = flops / per_step / 1e9
+            rows.append([config.label, f"{per_step * 1e3:.1f}", f"{gflops:.1f}",
+                         f"{100 * gflops / CORE_PEAK_GFLOPS:.1f}%"])
+        print_table(["run", "ms/step", "GFLOP/s", "of peak"], rows)
+        print()
 
     # Ember's compile stats, every run.
     print("ember.compile_stats() at the end of each Ember run:")
