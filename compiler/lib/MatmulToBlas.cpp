@@ -1,6 +1,7 @@
 //===- MatmulToBlas.cpp - call the runtime GEMM for f32/f64 matmuls --------===//
 
 #include "ember/Compiler/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -97,6 +98,28 @@ Value transposedView(OpBuilder &builder, Value operand, Operation *matmul) {
   return view;
 }
 
+/// The `linalg.fill` of zeros that initializes `matmul`'s output, when no
+/// op between the two touches that buffer: the GEMM can then overwrite C
+/// (BLAS beta = 0) instead of accumulating into zeros written just before.
+linalg::FillOp zeroInit(Operation *matmul, Value out) {
+  for (Operation *op = matmul->getPrevNode(); op; op = op->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(op)) {
+      if (fill.getDpsInits()[0] != out)
+        continue;
+      auto value = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
+      auto zero = value ? dyn_cast<FloatAttr>(value.getValue()) : FloatAttr();
+      return zero && zero.getValue().isPosZero() ? fill : linalg::FillOp();
+    }
+    // Anything else that may write memory (or reads `out`) ends the search.
+    if (isMemoryEffectFree(op) || isa<memref::AllocOp, memref::AllocaOp>(op))
+      continue;
+    auto dps = dyn_cast<DestinationStyleOpInterface>(op);
+    if (!dps || llvm::is_contained(op->getOperands(), out))
+      return {};
+  }
+  return {};
+}
+
 /// Rewrites one bufferized matmul; returns false when it does not apply.
 bool rewriteToCall(linalg::LinalgOp op, bool batched) {
   if (!op.hasPureBufferSemantics() || op->getNumOperands() != 3)
@@ -122,9 +145,12 @@ bool rewriteToCall(linalg::LinalgOp op, bool batched) {
     if (op.getIndexingMapsArray() != ArrayRef<AffineMap>(defaults))
       return false;
   }
+  linalg::FillOp init = zeroInit(op, op.getDpsInits()[0]);
   std::string name = std::string("ember_cpu_") +
                      (elementType.isF32() ? "sgemm" : "dgemm") +
-                     (batched ? "_batched" : "");
+                     (batched ? "_batched" : "") + (init ? "_into" : "");
+  if (init)
+    init->erase();
   MLIRContext *ctx = op->getContext();
   MemRefType argType = anyStridedType(ctx, batched ? 3 : 2, elementType);
   auto module = op->getParentOfType<ModuleOp>();

@@ -41,6 +41,32 @@ const std::string *internFile(PyObject *filename) {
   return &files.emplace(filename, text ? text : "<unknown>").first->second;
 }
 
+/// The line `frame` is at. PyFrame_GetLineNumber decodes the code object's
+/// line table from its start on every call (3% of a transformer step's
+/// time, one call per traced op), so lines are kept by (code object,
+/// instruction offset); the cache holds its code objects alive, so their
+/// addresses are never reused while cached.
+int lineOf(PyFrameObject *frame) {
+  struct KeyHash {
+    size_t operator()(const std::pair<PyCodeObject *, int> &key) const {
+      return std::hash<void *>()(key.first) * 31 + std::hash<int>()(key.second);
+    }
+  };
+  static std::unordered_map<std::pair<PyCodeObject *, int>, int, KeyHash> lines;
+  if (lines.size() > 16384) {
+    for (auto &[key, line] : lines)
+      Py_DECREF(key.first);
+    lines.clear();
+  }
+  PyCodeObject *code = PyFrame_GetCode(frame); // a new reference
+  auto [it, inserted] = lines.try_emplace({code, PyFrame_GetLasti(frame)}, 0);
+  if (inserted)
+    it->second = PyFrame_GetLineNumber(frame); // the cache keeps the reference
+  else
+    Py_DECREF(code);
+  return it->second;
+}
+
 SourceLoc pythonLocation() {
   PyFrameObject *frame = PyEval_GetFrame();
   if (!frame)
@@ -54,7 +80,7 @@ SourceLoc pythonLocation() {
     bool inside = !packageDir().empty() &&
                   file->compare(0, packageDir().size(), packageDir()) == 0;
     if (!inside) {
-      loc = {file, PyFrame_GetLineNumber(frame)};
+      loc = {file, lineOf(frame)};
       Py_DECREF(frame);
       break;
     }

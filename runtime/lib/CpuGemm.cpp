@@ -52,37 +52,47 @@ Matrix<T> packRowMajor(const Matrix<T> &m, std::vector<T> &storage) {
 
 void blasGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
               const float *a, int64_t lda, const float *b, int64_t ldb,
-              float *c, int64_t ldc) {
+              float beta, float *c, int64_t ldc) {
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
               tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb,
-              1.0f, c, ldc);
+              beta, c, ldc);
 }
 
 void blasGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
               const double *a, int64_t lda, const double *b, int64_t ldb,
-              double *c, int64_t ldc) {
+              double beta, double *c, int64_t ldc) {
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-              tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda, b, ldb, 1.0,
+              tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda, b, ldb, beta,
               c, ldc);
 }
 
 void blasGemv(bool transposed, int64_t rows, int64_t cols, const float *a,
-              int64_t lda, const float *x, int64_t incx, float *y, int64_t incy) {
+              int64_t lda, const float *x, int64_t incx, float beta, float *y,
+              int64_t incy) {
   cblas_sgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, cols,
-              1.0f, a, lda, x, incx, 1.0f, y, incy);
+              1.0f, a, lda, x, incx, beta, y, incy);
 }
 void blasGemv(bool transposed, int64_t rows, int64_t cols, const double *a,
-              int64_t lda, const double *x, int64_t incx, double *y, int64_t incy) {
+              int64_t lda, const double *x, int64_t incx, double beta, double *y,
+              int64_t incy) {
   cblas_dgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, cols,
-              1.0, a, lda, x, incx, 1.0, y, incy);
+              1.0, a, lda, x, incx, beta, y, incy);
 }
 
-/// C += A * B for strided views of any layout.
+/// C += A * B (C = A * B with `overwrite`) for strided views of any layout.
 template <typename T>
-void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c) {
+void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false) {
   int64_t m = c.rows, n = c.cols, k = a.cols;
-  if (m == 0 || n == 0 || k == 0)
+  if (m == 0 || n == 0)
     return;
+  if (k == 0) {
+    if (overwrite)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          c.data[i * c.rowStride + j * c.colStride] = T(0);
+    return;
+  }
+  T beta = overwrite ? T(0) : T(1);
   // One row (batch-1 inference): a matrix-vector product, which BLAS runs
   // without GEMM's packing (several times faster at this shape).
   BlasLayout lb1 = classify(b);
@@ -90,9 +100,11 @@ void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c) {
     // c^T += B^T a^T; B row-major [k, n] is read transposed, a B stored
     // transposed ([n, k] row-major) is read as it is.
     if (lb1.transposed)
-      blasGemv(false, n, k, b.data, lb1.ld, a.data, a.colStride, c.data, c.colStride);
+      blasGemv(false, n, k, b.data, lb1.ld, a.data, a.colStride, beta, c.data,
+               c.colStride);
     else
-      blasGemv(true, k, n, b.data, lb1.ld, a.data, a.colStride, c.data, c.colStride);
+      blasGemv(true, k, n, b.data, lb1.ld, a.data, a.colStride, beta, c.data,
+               c.colStride);
     return;
   }
   std::vector<T> aCopy, bCopy, cCopy;
@@ -110,11 +122,16 @@ void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c) {
   BlasLayout lc = classify(c);
   Matrix<T> target = c;
   if (!lc.ok || lc.transposed) {
-    target = packRowMajor(c, cCopy);
+    if (overwrite) { // C's old values are not read
+      cCopy.resize(static_cast<size_t>(m * n));
+      target = {cCopy.data(), m, n, n, 1};
+    } else {
+      target = packRowMajor(c, cCopy);
+    }
     lc = classify(target);
   }
   blasGemm(la.transposed, lb.transposed, m, n, k, a.data, la.ld, b.data,
-           lb.ld, target.data, lc.ld);
+           lb.ld, beta, target.data, lc.ld);
   if (target.data != c.data)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j)
@@ -157,6 +174,30 @@ void ember_cpu_dgemm_batched(EMBER_BATCH_ARGS(double, a),
   for (int64_t i = 0; i < cBatch; ++i)
     gemm<double>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i),
                  EMBER_BATCH_ITEM(c, i));
+}
+
+void ember_cpu_sgemm_into(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float, b),
+                          EMBER_MATRIX_ARGS(float, c)) {
+  gemm<float>(EMBER_MATRIX(a), EMBER_MATRIX(b), EMBER_MATRIX(c), /*overwrite=*/true);
+}
+
+void ember_cpu_dgemm_into(EMBER_MATRIX_ARGS(double, a), EMBER_MATRIX_ARGS(double, b),
+                          EMBER_MATRIX_ARGS(double, c)) {
+  gemm<double>(EMBER_MATRIX(a), EMBER_MATRIX(b), EMBER_MATRIX(c), /*overwrite=*/true);
+}
+
+void ember_cpu_sgemm_batched_into(EMBER_BATCH_ARGS(float, a), EMBER_BATCH_ARGS(float, b),
+                                  EMBER_BATCH_ARGS(float, c)) {
+  for (int64_t i = 0; i < cBatch; ++i)
+    gemm<float>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i), EMBER_BATCH_ITEM(c, i),
+                /*overwrite=*/true);
+}
+
+void ember_cpu_dgemm_batched_into(EMBER_BATCH_ARGS(double, a), EMBER_BATCH_ARGS(double, b),
+                                  EMBER_BATCH_ARGS(double, c)) {
+  for (int64_t i = 0; i < cBatch; ++i)
+    gemm<double>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i), EMBER_BATCH_ITEM(c, i),
+                 /*overwrite=*/true);
 }
 
 } // extern "C"

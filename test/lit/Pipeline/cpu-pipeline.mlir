@@ -7,7 +7,7 @@
 // CHECK-NOT: ember.
 // CHECK-NOT: linalg.
 // CHECK-NOT: memref.
-// CHECK-DAG: llvm.func @ember_cpu_sgemm(
+// CHECK-DAG: llvm.func @ember_cpu_sgemm_into(
 // CHECK-DAG: llvm.func @_mlir_memref_to_llvm_aligned_alloc(i64, i64) -> !llvm.ptr
 // CHECK-DAG: llvm.func @_mlir_memref_to_llvm_free(!llvm.ptr)
 // CHECK-DAG: llvm.call @_mlir_memref_to_llvm_aligned_alloc(

@@ -26,7 +26,7 @@ func.func @gemms(%a: memref<?x4xf32>, %b: memref<4x5xf32>, %c: memref<?x5xf32>,
 // CHECK-NOT: memref.alloc
 // CHECK: %[[T:.*]] = memref.transpose %[[X]] (d0, d1) -> (d1, d0)
 // CHECK: %[[V:.*]] = memref.cast %[[T]]
-// CHECK: call @ember_cpu_sgemm(%[[V]],
+// CHECK: call @ember_cpu_sgemm_into(%[[V]],
 // CHECK-NOT: memref.copy
 func.func @transposed_operand(%x: memref<?x?xf32>, %g: memref<?x?xf32>, %c: memref<?x?xf32>) {
   %c0 = arith.constant 0 : index
@@ -54,7 +54,7 @@ func.func @transposed_operand(%x: memref<?x?xf32>, %g: memref<?x?xf32>, %c: memr
 // CHECK-NOT: linalg.generic
 // CHECK: memref.alloc
 // CHECK: %[[T:.*]] = memref.transpose %[[W]] (d0, d1) -> (d1, d0)
-// CHECK: call @ember_cpu_sgemm(
+// CHECK: call @ember_cpu_sgemm_into(
 func.func @transposed_static_weight(%x: memref<?x784xf32>, %w: memref<512x784xf32>, %out: memref<?x512xf32>) {
   %c0 = arith.constant 0 : index
   %t = memref.alloc() {alignment = 64 : i64} : memref<784x512xf32>
@@ -91,5 +91,36 @@ func.func @shared_transpose(%x: memref<?x?xf32>, %g: memref<?x?xf32>, %c: memref
   }
   linalg.matmul ins(%t, %g : memref<?x?xf32>, memref<?x?xf32>) outs(%c : memref<?x?xf32>)
   memref.copy %t, %d : memref<?x?xf32> to memref<?x?xf32>
+  return
+}
+
+// A zero-filled output (how ember.matmul lowers) is overwritten by the
+// `_into` GEMM (BLAS beta = 0); the fill is gone. A fill of another value,
+// or a write of the output in between, keeps the accumulating call.
+// CHECK-LABEL: func @zero_initialized
+// CHECK-NOT: linalg.fill
+// CHECK: call @ember_cpu_sgemm_into(
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[D:.*]] : memref<?x5xf32>)
+// CHECK: call @ember_cpu_sgemm(
+// CHECK: linalg.fill
+// CHECK: linalg.generic
+// CHECK: call @ember_cpu_dgemm_batched(
+func.func @zero_initialized(%a: memref<?x4xf32>, %b: memref<4x5xf32>, %c: memref<?x5xf32>,
+                            %d: memref<?x5xf32>, %x: memref<2x3x4xf64>, %y: memref<2x4x5xf64>,
+                            %z: memref<2x3x5xf64>) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %zero64 = arith.constant 0.0 : f64
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x5xf32>)
+  linalg.matmul ins(%a, %b : memref<?x4xf32>, memref<4x5xf32>) outs(%c : memref<?x5xf32>)
+  linalg.fill ins(%one : f32) outs(%d : memref<?x5xf32>)
+  linalg.matmul ins(%a, %b : memref<?x4xf32>, memref<4x5xf32>) outs(%d : memref<?x5xf32>)
+  linalg.fill ins(%zero64 : f64) outs(%z : memref<2x3x5xf64>)
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, j, k)>], iterator_types = ["parallel", "parallel", "parallel"]} outs(%z : memref<2x3x5xf64>) {
+  ^bb0(%o: f64):
+    %t = arith.addf %o, %o : f64
+    linalg.yield %t : f64
+  }
+  linalg.batch_matmul ins(%x, %y : memref<2x3x4xf64>, memref<2x4x5xf64>) outs(%z : memref<2x3x5xf64>)
   return
 }

@@ -3,7 +3,7 @@
 // Compiled code calls these for f32/f64 matmuls (see the ember-matmul-to-blas
 // pass). Each matrix arrives as an MLIR strided memref descriptor expanded to
 // scalars: allocated pointer, aligned pointer, offset, sizes, strides. They
-// compute C += A * B with OpenBLAS for any row- or column-major strides and
+// compute C += A * B (the `_into` variants C = A * B) with OpenBLAS for any row- or column-major strides and
 // copy other layouts first. Plain C symbols: the JIT and AOT objects link them
 // by name. No LLVM dependency.
 //
@@ -38,6 +38,16 @@ void ember_cpu_sgemm_batched(EMBER_BATCH_ARGS(float, a),
 void ember_cpu_dgemm_batched(EMBER_BATCH_ARGS(double, a),
                              EMBER_BATCH_ARGS(double, b),
                              EMBER_BATCH_ARGS(double, c));
+/// The same four computing C = A * B: C's old values are not read (the
+/// compiler calls these where C was just filled with zeros).
+void ember_cpu_sgemm_into(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float, b),
+                          EMBER_MATRIX_ARGS(float, c));
+void ember_cpu_dgemm_into(EMBER_MATRIX_ARGS(double, a), EMBER_MATRIX_ARGS(double, b),
+                          EMBER_MATRIX_ARGS(double, c));
+void ember_cpu_sgemm_batched_into(EMBER_BATCH_ARGS(float, a), EMBER_BATCH_ARGS(float, b),
+                                  EMBER_BATCH_ARGS(float, c));
+void ember_cpu_dgemm_batched_into(EMBER_BATCH_ARGS(double, a), EMBER_BATCH_ARGS(double, b),
+                                  EMBER_BATCH_ARGS(double, c));
 /// Copies between two strided memrefs given as MLIR unranked descriptors
 /// ({rank, descriptor*}); compiled code calls it for non-contiguous copies.
 void memrefCopy(int64_t elementSize, void *source, void *target);
