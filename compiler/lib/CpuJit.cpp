@@ -59,6 +59,18 @@ void *runtimeAddress(llvm::StringRef name) {
   return nullptr;
 }
 
+/// Every runtime function compiled code calls by name (GEMMs, strided
+/// copies, the host allocator for temporaries), as JIT symbols.
+llvm::orc::SymbolMap runtimeSymbolMap(llvm::orc::MangleAndInterner &interner) {
+  llvm::orc::SymbolMap symbols;
+  int count = 0;
+  const RuntimeSymbol *table = cpuRuntimeSymbols(&count);
+  for (int i = 0; i < count; ++i)
+    symbols[interner(table[i].name)] = {llvm::orc::ExecutorAddr::fromPtr(table[i].address),
+                                        llvm::JITSymbolFlags::Exported};
+  return symbols;
+}
+
 /// The host, or the CPU and features `options` name, for the host's triple.
 std::optional<llvm::orc::JITTargetMachineBuilder>
 makeTargetMachineBuilder(const CpuCompileOptions &options, std::string *error) {
@@ -263,13 +275,7 @@ std::unique_ptr<CpuExecutable> loadCpuObjects(llvm::ArrayRef<llvm::StringRef> ob
   llvm::orc::JITDylib &library = (*jit)->getMainJITDylib();
   llvm::orc::MangleAndInterner interner((*jit)->getExecutionSession(),
                                         (*jit)->getDataLayout());
-  llvm::orc::SymbolMap symbols;
-  int count = 0;
-  const RuntimeSymbol *table = cpuRuntimeSymbols(&count);
-  for (int i = 0; i < count; ++i)
-    symbols[interner(table[i].name)] = {
-        llvm::orc::ExecutorAddr::fromPtr(table[i].address),
-        llvm::JITSymbolFlags::Exported};
+  llvm::orc::SymbolMap symbols = runtimeSymbolMap(interner);
   // libm and libc functions the code calls (expf, memcpy, ...) come from
   // this process, as they do for freshly compiled code.
   if (llvm::Error err = library.define(llvm::orc::absoluteSymbols(symbols))) {
@@ -438,16 +444,8 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
   }
   // Generated code calls the runtime (GEMMs, strided copies, the host
   // allocator for its temporaries) by name.
-  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
-    llvm::orc::SymbolMap symbols;
-    int count = 0;
-    const RuntimeSymbol *table = cpuRuntimeSymbols(&count);
-    for (int i = 0; i < count; ++i)
-      symbols[interner(table[i].name)] = {
-          llvm::orc::ExecutorAddr::fromPtr(table[i].address),
-          llvm::JITSymbolFlags::Exported};
-    return symbols;
-  });
+  (*engine)->registerSymbols(
+      [](llvm::orc::MangleAndInterner interner) { return runtimeSymbolMap(interner); });
   (*engine)->initialize();
   phase("LLVM code generation and linking");
   // In-process the slots hold the same addresses the JIT resolves by name,

@@ -45,7 +45,8 @@ Operation *constantDef(Value value) {
   return def && def->hasTrait<OpTrait::ConstantLike>() ? def : nullptr;
 }
 
-func::FuncOp outline(func::FuncOp parent, Operation *loop, StringRef name,
+/// Moves `loop` into a new function and returns the call that replaces it.
+func::CallOp outline(func::FuncOp parent, Operation *loop, StringRef name,
                      SymbolTable &symbols) {
   OpBuilder builder(parent);
   Location loc = loop->getLoc();
@@ -85,7 +86,7 @@ func::FuncOp outline(func::FuncOp parent, Operation *loop, StringRef name,
   auto call = func::CallOp::create(outer, loc, func, arguments);
   loop->replaceAllUsesWith(call.getResults());
   loop->erase();
-  return func;
+  return call;
 }
 
 /// The text of `func` without its name and locations: equal for kernels
@@ -119,17 +120,17 @@ struct OutlineLoops : ember::impl::EmberOutlineLoopsBase<OutlineLoops> {
       if (loops.size() < 2)
         continue;
       for (auto [i, loop] : llvm::enumerate(loops)) {
-        func::FuncOp kernel =
+        func::CallOp call =
             outline(func, loop, (func.getSymName() + "_loop" + Twine(i)).str(), symbols);
+        auto kernel = symbols.lookup<func::FuncOp>(call.getCallee());
         // Identical kernels (the same update of every parameter of one
-        // shape class, the same layer repeated) are generated once.
+        // shape class, the same layer repeated) are generated once; the
+        // call is the new function's only use.
         auto [it, inserted] = kernels.try_emplace(kernelText(kernel), kernel);
         if (inserted)
           continue;
-        if (failed(SymbolTable::replaceAllSymbolUses(kernel, it->second.getSymNameAttr(),
-                                                     func)))
-          return signalPassFailure();
-        kernel.erase();
+        call.setCallee(it->second.getSymName());
+        symbols.erase(kernel);
       }
       // What is left is glue: buffer set-up, allocations and calls, in
       // one long basic block that the optimizing instruction selector
