@@ -10,12 +10,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
 using namespace ember;
 
 namespace {
+
+// Compile counts must not depend on what an earlier run left in the disk
+// cache (EMBER_CACHE_DIR is read at the first compile, after this).
+const bool kDiskCacheOff = (setenv("EMBER_CACHE_DIR", "", 1), true);
 
 Tensor randomMatrix(int64_t rows, int64_t cols, std::vector<float> &values,
                     unsigned seed) {
