@@ -116,8 +116,9 @@ struct OutlineLoops : ember::impl::EmberOutlineLoopsBase<OutlineLoops> {
       for (Operation &op : func.getBody().getOps())
         if (isa<scf::ForOp, scf::ParallelOp>(op))
           loops.push_back(&op);
-      // One nest alone is its own kernel already.
-      if (loops.size() < 2)
+      // Even a single nest moves: the glue is compiled for speed of
+      // compiling, the kernels for speed of running.
+      if (loops.empty())
         continue;
       for (auto [i, loop] : llvm::enumerate(loops)) {
         func::CallOp call =

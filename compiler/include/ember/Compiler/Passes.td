@@ -180,8 +180,9 @@ def EmberOutlineLoops : Pass<"ember-outline-loops", "mlir::ModuleOp"> {
   let description = [{
     After linalg becomes loops: every `scf.for`/`scf.parallel` directly in
     the body of a function becomes a call to a new private, never-inlined
-    function (`<name>_loop<N>`) that takes the values the nest reads from
-    outside (constants are cloned in). LLVM's code generation (instruction
+    function (`<name>_loop<N>`, marked `ember-kernel`) that takes the values
+    the nest reads from outside (constants are cloned in); identical nests
+    share one function, and the glue left behind is marked `optnone`. LLVM's code generation (instruction
     selection, scheduling, register allocation) costs more than linearly in
     the size of a function: a transformer's training step, one function of
     ~1300 fused ops, took 15 s to generate; as one function per loop nest
