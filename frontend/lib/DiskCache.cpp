@@ -245,6 +245,16 @@ void diskCacheWrite(const std::string &identity, const std::string &payload,
   } catch (const std::exception &) {
     return; // a full or read-only disk costs a compile next time, nothing else
   }
+  // Trimming scans the folder: do it at a process's first write, then
+  // after each 5% of the limit written (a compile writes one entry per new
+  // kernel, and a large folder must not be scanned for each).
+  static bool scanned = false;
+  static uint64_t writtenSinceScan = 0;
+  writtenSinceScan += bytes.size();
+  if (scanned && writtenSinceScan < sizeLimitBytes() / 20)
+    return;
+  scanned = true;
+  writtenSinceScan = 0;
   trimFolder();
 }
 
