@@ -239,12 +239,6 @@ bool CpuExecutable::writeObjectFile(llvm::StringRef path,
   return true;
 }
 
-std::unique_ptr<CpuExecutable> loadCpuObject(llvm::StringRef bytes,
-                                             llvm::ArrayRef<std::string> entries,
-                                             std::string *error) {
-  return loadCpuObjects({bytes}, entries, error);
-}
-
 std::unique_ptr<CpuExecutable> loadCpuObjects(llvm::ArrayRef<llvm::StringRef> objects,
                                               llvm::ArrayRef<std::string> entries,
                                               std::string *error) {

@@ -68,7 +68,6 @@ public:
     index.clear();
     order.clear();
   }
-  size_t size() const { return order.size(); }
   static size_t capacity() {
     static size_t entries = [] {
       const char *value = getenv("EMBER_MEMORY_CACHE_GRAPHS");

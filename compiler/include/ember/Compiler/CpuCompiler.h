@@ -104,7 +104,7 @@ class CpuExecutable {
 public:
   CpuExecutable(std::unique_ptr<mlir::ExecutionEngine> engine,
                 bool keepsObject, CpuTarget target = {});
-  /// Code loaded from an object file (see loadCpuObject).
+  /// Code loaded from object files (see loadCpuObjects).
   explicit CpuExecutable(std::unique_ptr<llvm::orc::LLJIT> jit);
   ~CpuExecutable();
 
@@ -136,18 +136,12 @@ std::unique_ptr<CpuExecutable> compileForCpu(mlir::ModuleOp module,
                                              const CpuCompileOptions &options,
                                              std::string *error);
 
-/// Loads an object file that `CpuExecutable::writeObjectFile` wrote for
-/// this CPU (compiled without runtime slots) into a fresh JIT, resolving
-/// its runtime calls, and checks that every entry in `entries` exists.
-/// Null with `error` set when the bytes are not a loadable object. Used by
-/// the compile cache on disk: loading costs about a millisecond, where
-/// compiling costs tens to hundreds.
-std::unique_ptr<CpuExecutable> loadCpuObject(llvm::StringRef bytes,
-                                             llvm::ArrayRef<std::string> entries,
-                                             std::string *error);
-
 /// Links object files (each made by this build for this CPU, without
-/// runtime slots) into one fresh JIT; `loadCpuObject` for several parts.
+/// runtime slots: `compileForCpuByKernel`'s parts, or what
+/// `CpuExecutable::writeObjectFile` wrote) into one fresh JIT, resolving
+/// their runtime calls, and checks that every entry in `entries` exists.
+/// Null with `error` set when a part is not a loadable object. Used by the
+/// compile cache: loading costs milliseconds, compiling tens to hundreds.
 std::unique_ptr<CpuExecutable> loadCpuObjects(llvm::ArrayRef<llvm::StringRef> objects,
                                               llvm::ArrayRef<std::string> entries,
                                               std::string *error);
