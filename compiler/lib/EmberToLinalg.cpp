@@ -133,196 +133,15 @@ Value buildElementwise(OpBuilder &b, Location loc, RankedTensorType resultType,
 }
 
 //===----------------------------------------------------------------------===//
-// Scalar semantics
-//===----------------------------------------------------------------------===//
-
-Value convertScalar(OpBuilder &b, Location loc, Value value, Type to) {
-  Type from = value.getType();
-  if (from == to)
-    return value;
-  if (to.isInteger(1)) {
-    Value zero = scalarConst(b, loc, from, 0);
-    if (isa<FloatType>(from))
-      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, value,
-                                   zero);
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, value, zero);
-  }
-  bool fromFloat = isa<FloatType>(from), toFloat = isa<FloatType>(to);
-  if (fromFloat && toFloat) {
-    // f16 and bf16 are made from f32, as torch makes them: f64 rounds to f32
-    // first (a direct f64 -> bf16 would also call __truncdfbf2, which libgcc
-    // lacks), and f16 <-> bf16 has no direct conversion.
-    if (isHalf(to) && !from.isF32()) {
-      Type f32 = b.getF32Type();
-      Value single = from.isF64()
-                         ? arith::TruncFOp::create(b, loc, f32, value).getResult()
-                         : arith::ExtFOp::create(b, loc, f32, value).getResult();
-      return arith::TruncFOp::create(b, loc, to, single);
-    }
-    if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
-      return arith::ExtFOp::create(b, loc, to, value);
-    return arith::TruncFOp::create(b, loc, to, value);
-  }
-  if (!fromFloat && toFloat) {
-    if (from.isInteger(1))
-      return arith::UIToFPOp::create(b, loc, to, value);
-    return arith::SIToFPOp::create(b, loc, to, value);
-  }
-  if (fromFloat && !toFloat)
-    return arith::FPToSIOp::create(b, loc, to, value);
-  if (from.isInteger(1))
-    return arith::ExtUIOp::create(b, loc, to, value);
-  if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
-    return arith::ExtSIOp::create(b, loc, to, value);
-  return arith::TruncIOp::create(b, loc, to, value);
-}
-
-Value computeUnary(OpBuilder &b, Location loc, Operation *op, Value x) {
-  Type type = x.getType();
-  bool isFloat = isa<FloatType>(type);
-  if (isa<NegOp>(op))
-    return isFloat ? arith::NegFOp::create(b, loc, x).getResult()
-                   : arith::SubIOp::create(b, loc, scalarConst(b, loc, type, 0),
-                                           x)
-                         .getResult();
-  if (isa<AbsOp>(op)) {
-    if (isFloat)
-      return math::AbsFOp::create(b, loc, x);
-    // x < 0 ? -x : x (math.absi has no LLVM lowering in MLIR 22).
-    Value zero = scalarConst(b, loc, type, 0);
-    Value negative =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, zero);
-    return arith::SelectOp::create(b, loc, negative,
-                                   arith::SubIOp::create(b, loc, zero, x), x);
-  }
-  if (isa<ReluOp>(op)) {
-    Value zero = scalarConst(b, loc, type, 0);
-    // maximumf propagates NaN, like torch.relu.
-    return isFloat ? arith::MaximumFOp::create(b, loc, x, zero).getResult()
-                   : arith::MaxSIOp::create(b, loc, x, zero).getResult();
-  }
-  if (isa<ExpOp>(op))
-    return math::ExpOp::create(b, loc, x);
-  if (isa<LogOp>(op))
-    return math::LogOp::create(b, loc, x);
-  if (isa<SqrtOp>(op))
-    return math::SqrtOp::create(b, loc, x);
-  if (isa<RsqrtOp>(op)) {
-    // 1 / sqrt(x): libm has no rsqrt for math-to-libm to call.
-    Value one = scalarConst(b, loc, type, 1);
-    return arith::DivFOp::create(b, loc, one, math::SqrtOp::create(b, loc, x));
-  }
-  if (isa<TanhOp>(op))
-    return math::TanhOp::create(b, loc, x);
-  if (isa<ErfOp>(op))
-    return math::ErfOp::create(b, loc, x);
-  if (isa<SigmoidOp>(op)) {
-    Value one = scalarConst(b, loc, type, 1);
-    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
-    return arith::DivFOp::create(b, loc, one,
-                                 arith::AddFOp::create(b, loc, one, e));
-  }
-  if (isa<GeluOp>(op)) {
-    // gelu(x) = 0.5 * x * (1 + erf(x / sqrt(2))), torch's default form.
-    Value half = scalarConst(b, loc, type, 0.5);
-    Value one = scalarConst(b, loc, type, 1);
-    Value invSqrt2 = scalarConst(b, loc, type, M_SQRT1_2);
-    Value erf = math::ErfOp::create(b, loc,
-                                    arith::MulFOp::create(b, loc, x, invSqrt2));
-    Value scaled = arith::MulFOp::create(b, loc, half, x);
-    return arith::MulFOp::create(b, loc, scaled,
-                                 arith::AddFOp::create(b, loc, one, erf));
-  }
-  if (isa<NotOp>(op)) {
-    // x ^ ~0 flips every bit; on i1 that is logical not.
-    Value ones = arith::ConstantOp::create(
-        b, loc,
-        b.getIntegerAttr(type, APInt::getAllOnes(type.getIntOrFloatBitWidth())));
-    return arith::XOrIOp::create(b, loc, x, ones);
-  }
-  llvm_unreachable("not a unary ember op");
-}
-
-Value computeBinary(OpBuilder &b, Location loc, Operation *op, Value x,
-                    Value y) {
-  bool isFloat = isa<FloatType>(x.getType());
-  if (isa<AddOp>(op))
-    return isFloat ? arith::AddFOp::create(b, loc, x, y).getResult()
-                   : arith::AddIOp::create(b, loc, x, y).getResult();
-  if (isa<SubOp>(op))
-    return isFloat ? arith::SubFOp::create(b, loc, x, y).getResult()
-                   : arith::SubIOp::create(b, loc, x, y).getResult();
-  if (isa<MulOp>(op))
-    return isFloat ? arith::MulFOp::create(b, loc, x, y).getResult()
-                   : arith::MulIOp::create(b, loc, x, y).getResult();
-  if (isa<DivOp>(op))
-    return isFloat ? arith::DivFOp::create(b, loc, x, y).getResult()
-                   : arith::DivSIOp::create(b, loc, x, y).getResult();
-  if (isa<PowOp>(op))
-    return math::PowFOp::create(b, loc, x, y);
-  if (isa<MaximumOp>(op))
-    return isFloat ? arith::MaximumFOp::create(b, loc, x, y).getResult()
-                   : arith::MaxSIOp::create(b, loc, x, y).getResult();
-  if (isa<MinimumOp>(op))
-    return isFloat ? arith::MinimumFOp::create(b, loc, x, y).getResult()
-                   : arith::MinSIOp::create(b, loc, x, y).getResult();
-  if (isa<AndOp>(op))
-    return arith::AndIOp::create(b, loc, x, y);
-  if (isa<OrOp>(op))
-    return arith::OrIOp::create(b, loc, x, y);
-  if (isa<XorOp>(op))
-    return arith::XOrIOp::create(b, loc, x, y);
-  llvm_unreachable("not a binary ember op");
-}
-
-Value computeCompare(OpBuilder &b, Location loc, ComparePredicate predicate,
-                     Value x, Value y) {
-  Type type = x.getType();
-  if (isa<FloatType>(type)) {
-    // Ordered predicates, except `ne` which is true for NaN (as in torch).
-    arith::CmpFPredicate p = arith::CmpFPredicate::OEQ;
-    switch (predicate) {
-    case ComparePredicate::eq: p = arith::CmpFPredicate::OEQ; break;
-    case ComparePredicate::ne: p = arith::CmpFPredicate::UNE; break;
-    case ComparePredicate::lt: p = arith::CmpFPredicate::OLT; break;
-    case ComparePredicate::le: p = arith::CmpFPredicate::OLE; break;
-    case ComparePredicate::gt: p = arith::CmpFPredicate::OGT; break;
-    case ComparePredicate::ge: p = arith::CmpFPredicate::OGE; break;
-    }
-    return arith::CmpFOp::create(b, loc, p, x, y);
-  }
-  // Bools compare as unsigned (false < true); other integers are signed.
-  bool isBool = type.isInteger(1);
-  arith::CmpIPredicate p = arith::CmpIPredicate::eq;
-  switch (predicate) {
-  case ComparePredicate::eq: p = arith::CmpIPredicate::eq; break;
-  case ComparePredicate::ne: p = arith::CmpIPredicate::ne; break;
-  case ComparePredicate::lt:
-    p = isBool ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt;
-    break;
-  case ComparePredicate::le:
-    p = isBool ? arith::CmpIPredicate::ule : arith::CmpIPredicate::sle;
-    break;
-  case ComparePredicate::gt:
-    p = isBool ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt;
-    break;
-  case ComparePredicate::ge:
-    p = isBool ? arith::CmpIPredicate::uge : arith::CmpIPredicate::sge;
-    break;
-  }
-  return arith::CmpIOp::create(b, loc, p, x, y);
-}
-
-//===----------------------------------------------------------------------===//
 // Half precision: compute in f32
 //===----------------------------------------------------------------------===//
 
 /// Ops that compute on element values (as opposed to moving them).
 bool computesOnValues(Operation *op) {
-  return isa<NegOp, AbsOp, ReluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp,
-             SigmoidOp, GeluOp, ErfOp, ScatterAddOp, AddOp, SubOp, MulOp, DivOp, PowOp, MaximumOp,
-             MinimumOp, CompareOp, SumOp, MeanOp, MaxOp, MinOp, ArgmaxOp,
-             ArgminOp, MatmulOp>(op);
+  if (isa<ElementwiseOpInterface>(op))
+    return !isa<CastOp, SelectOp>(op);
+  return isa<ScatterAddOp, SumOp, MeanOp, MaxOp, MinOp, ArgmaxOp, ArgminOp,
+             MatmulOp>(op);
 }
 
 /// Rewrites each computing op on f16/bf16 into cast -> f32 op -> cast, so
@@ -372,31 +191,16 @@ void widenHalfPrecision(func::FuncOp func) {
 // Element-wise patterns
 //===----------------------------------------------------------------------===//
 
-/// The scalar computation of any element-wise ember op on its (broadcast)
-/// operand elements.
-Value computeElementwise(OpBuilder &b, Location loc, Operation *op,
-                         ValueRange args) {
-  if (auto compare = dyn_cast<CompareOp>(op))
-    return computeCompare(b, loc, compare.getPredicate(), args[0], args[1]);
-  if (isa<SelectOp>(op))
-    return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
-  if (auto castOp = dyn_cast<CastOp>(op))
-    return convertScalar(b, loc, args[0], castOp.getType().getElementType());
-  if (args.size() == 1)
-    return computeUnary(b, loc, op, args[0]);
-  return computeBinary(b, loc, op, args[0], args[1]);
-}
-
-/// One linalg.generic over the result shape for every element-wise op.
-template <typename OpTy>
-struct LowerElementwise : OpRewritePattern<OpTy> {
-  using OpRewritePattern<OpTy>::OpRewritePattern;
-  LogicalResult matchAndRewrite(OpTy op,
+/// One linalg.generic over the result shape for every element-wise op, its
+/// body the op's scalar computation.
+struct LowerElementwise : OpInterfaceRewritePattern<ElementwiseOpInterface> {
+  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+  LogicalResult matchAndRewrite(ElementwiseOpInterface op,
                                 PatternRewriter &rewriter) const override {
     Value result = buildElementwise(
-        rewriter, op.getLoc(), op.getType(), op->getOperands(),
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          return computeElementwise(b, loc, op, args);
+        rewriter, op->getLoc(), cast<RankedTensorType>(op->getResult(0).getType()),
+        op->getOperands(), [&](OpBuilder &b, Location loc, ValueRange args) {
+          return op.buildScalar(b, loc, args);
         });
     rewriter.replaceOp(op, result);
     return success();
@@ -1150,33 +954,27 @@ struct LowerConcat : OpRewritePattern<ConcatOp> {
   }
 };
 
+} // namespace
+
+void ember::populateEmberToLinalgPatterns(RewritePatternSet &patterns) {
+  MLIRContext *ctx = patterns.getContext();
+  patterns.add<LowerElementwise, LowerConstant, LowerBroadcastTo>(ctx);
+  patterns.add<LowerReduce<SumOp>, LowerReduce<MeanOp>, LowerReduce<MaxOp>,
+               LowerReduce<MinOp>, LowerArgReduce<ArgmaxOp>,
+               LowerArgReduce<ArgminOp>, LowerMatmul>(ctx);
+  patterns.add<LowerReshape, LowerTranspose, LowerSlice, LowerInsertSlice,
+               LowerGather, LowerScatterAdd, LowerConcat>(ctx);
+}
+
+namespace {
+
 struct ConvertEmberToLinalgPass
     : ember::impl::ConvertEmberToLinalgBase<ConvertEmberToLinalgPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     widenHalfPrecision(func);
-    MLIRContext *ctx = &getContext();
-    RewritePatternSet patterns(ctx);
-    patterns.add<
-        LowerElementwise<NegOp>, LowerElementwise<AbsOp>,
-        LowerElementwise<ReluOp>, LowerElementwise<ExpOp>,
-        LowerElementwise<LogOp>, LowerElementwise<SqrtOp>,
-        LowerElementwise<RsqrtOp>, LowerElementwise<TanhOp>,
-        LowerElementwise<SigmoidOp>, LowerElementwise<GeluOp>,
-        LowerElementwise<ErfOp>,
-        LowerElementwise<AddOp>, LowerElementwise<SubOp>,
-        LowerElementwise<MulOp>, LowerElementwise<DivOp>,
-        LowerElementwise<PowOp>, LowerElementwise<MaximumOp>,
-        LowerElementwise<MinimumOp>, LowerElementwise<AndOp>,
-        LowerElementwise<OrOp>, LowerElementwise<XorOp>,
-        LowerElementwise<NotOp>, LowerElementwise<CompareOp>,
-        LowerElementwise<SelectOp>, LowerElementwise<CastOp>>(ctx);
-    patterns.add<LowerConstant, LowerBroadcastTo>(ctx);
-    patterns.add<LowerReduce<SumOp>, LowerReduce<MeanOp>, LowerReduce<MaxOp>,
-                 LowerReduce<MinOp>, LowerArgReduce<ArgmaxOp>,
-                 LowerArgReduce<ArgminOp>, LowerMatmul>(ctx);
-    patterns.add<LowerReshape, LowerTranspose, LowerSlice, LowerInsertSlice,
-                 LowerGather, LowerScatterAdd, LowerConcat>(ctx);
+    RewritePatternSet patterns(&getContext());
+    populateEmberToLinalgPatterns(patterns);
     GreedyRewriteConfig config;
     config.enableFolding(false);
     if (failed(applyPatternsGreedily(func, std::move(patterns), config)))

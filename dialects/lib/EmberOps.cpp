@@ -96,29 +96,15 @@ OpFoldResult CastOp::fold(FoldAdaptor) {
 // Binary ops, compare, select
 //===----------------------------------------------------------------------===//
 
-#define EMBER_BINARY_INFER(OP, NAME)                                           \
-  LogicalResult OP::inferReturnTypes(MLIRContext *, std::optional<Location> loc, \
-                                     Adaptor adaptor,                          \
-                                     SmallVectorImpl<Type> &results) {         \
-    if (failed(checkSameElementType(loc, NAME, adaptor.getLhs(),               \
-                                    adaptor.getRhs())))                        \
-      return failure();                                                        \
-    return inferBroadcastType(                                                 \
-        loc, NAME, {adaptor.getLhs(), adaptor.getRhs()},                       \
-        tensorTypeOf(adaptor.getLhs()).getElementType(), results);             \
-  }
-
-EMBER_BINARY_INFER(AddOp, "add")
-EMBER_BINARY_INFER(SubOp, "sub")
-EMBER_BINARY_INFER(MulOp, "mul")
-EMBER_BINARY_INFER(DivOp, "div")
-EMBER_BINARY_INFER(PowOp, "pow")
-EMBER_BINARY_INFER(MaximumOp, "maximum")
-EMBER_BINARY_INFER(MinimumOp, "minimum")
-EMBER_BINARY_INFER(AndOp, "and")
-EMBER_BINARY_INFER(OrOp, "or")
-EMBER_BINARY_INFER(XorOp, "xor")
-#undef EMBER_BINARY_INFER
+LogicalResult ember::inferBinaryResultType(std::optional<Location> loc,
+                                           StringRef opName, Value lhs,
+                                           Value rhs,
+                                           SmallVectorImpl<Type> &results) {
+  if (failed(checkSameElementType(loc, opName, lhs, rhs)))
+    return failure();
+  return inferBroadcastType(loc, opName, {lhs, rhs},
+                            tensorTypeOf(lhs).getElementType(), results);
+}
 
 LogicalResult CompareOp::inferReturnTypes(MLIRContext *context,
                                           std::optional<Location> loc,

@@ -120,15 +120,10 @@ Buffer::~Buffer() {
 
 const char *opName(OpCode op) {
   static const char *names[] = {
-      "input",   "constant",   "neg",          "abs",       "relu",
-      "exp",     "log",        "sqrt",         "rsqrt",     "tanh",
-      "sigmoid", "gelu",       "not",          "cast",      "add",
-      "sub",     "mul",        "div",          "pow",       "maximum",
-      "minimum", "and",        "or",           "xor",       "compare",
-      "select",  "sum",        "mean",         "max",       "min",
-      "argmax",  "argmin",     "matmul",       "reshape",   "broadcast_to",
-      "transpose", "slice",    "insert_slice", "concat",    "gather",
-      "softmax", "log_softmax", "grad"};
+      "input",
+#define EMBER_OP(Name, Mnemonic) Mnemonic,
+#include "ember/Dialect/EmberVocabulary.inc"
+      "grad"};
   return names[static_cast<int>(op)];
 }
 

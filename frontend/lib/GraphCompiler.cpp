@@ -482,50 +482,16 @@ private:
       break;
     case OpCode::Constant:
       return constant(b, loc, node);
-    case OpCode::Neg:
-      return NegOp::create(b, loc, operand(node, 0));
-    case OpCode::Abs:
-      return AbsOp::create(b, loc, operand(node, 0));
-    case OpCode::Relu:
-      return ReluOp::create(b, loc, operand(node, 0));
-    case OpCode::Exp:
-      return ExpOp::create(b, loc, operand(node, 0));
-    case OpCode::Log:
-      return LogOp::create(b, loc, operand(node, 0));
-    case OpCode::Sqrt:
-      return SqrtOp::create(b, loc, operand(node, 0));
-    case OpCode::Rsqrt:
-      return RsqrtOp::create(b, loc, operand(node, 0));
-    case OpCode::Tanh:
-      return TanhOp::create(b, loc, operand(node, 0));
-    case OpCode::Sigmoid:
-      return SigmoidOp::create(b, loc, operand(node, 0));
-    case OpCode::Gelu:
-      return GeluOp::create(b, loc, operand(node, 0));
-    case OpCode::Not:
-      return NotOp::create(b, loc, operand(node, 0));
+    // Element-wise ops with one or two operands, all alike.
+#define EMBER_UNARY_OP(Name, Mnemonic, Types, TorchNames)                      \
+  case OpCode::Name:                                                           \
+    return Name##Op::create(b, loc, operand(node, 0));
+#define EMBER_BINARY_OP(Name, Mnemonic, Types, TorchNames)                     \
+  case OpCode::Name:                                                           \
+    return Name##Op::create(b, loc, operand(node, 0), operand(node, 1));
+#include "ember/Dialect/EmberVocabulary.inc"
     case OpCode::Cast:
       return CastOp::create(b, loc, type, operand(node, 0));
-    case OpCode::Add:
-      return AddOp::create(b, loc, operand(node, 0), operand(node, 1));
-    case OpCode::Sub:
-      return SubOp::create(b, loc, operand(node, 0), operand(node, 1));
-    case OpCode::Mul:
-      return MulOp::create(b, loc, operand(node, 0), operand(node, 1));
-    case OpCode::Div:
-      return DivOp::create(b, loc, operand(node, 0), operand(node, 1));
-    case OpCode::Pow:
-      return PowOp::create(b, loc, operand(node, 0), operand(node, 1));
-    case OpCode::Maximum:
-      return MaximumOp::create(b, loc, operand(node, 0), operand(node, 1));
-    case OpCode::Minimum:
-      return MinimumOp::create(b, loc, operand(node, 0), operand(node, 1));
-    case OpCode::And:
-      return AndOp::create(b, loc, operand(node, 0), operand(node, 1));
-    case OpCode::Or:
-      return OrOp::create(b, loc, operand(node, 0), operand(node, 1));
-    case OpCode::Xor:
-      return XorOp::create(b, loc, operand(node, 0), operand(node, 1));
     case OpCode::Compare:
       return CompareOp::create(b, loc,
                                static_cast<ember::ComparePredicate>(ints[0]),
@@ -586,6 +552,9 @@ private:
     case OpCode::Gather:
       return GatherOp::create(b, loc, operand(node, 0), operand(node, 1),
                               ints[0]);
+    case OpCode::ScatterAdd:
+      return ScatterAddOp::create(b, loc, operand(node, 0), operand(node, 1),
+                                  operand(node, 2), ints[0]);
     case OpCode::Softmax:
       return SoftmaxOp::create(b, loc, operand(node, 0), ints[0]);
     case OpCode::LogSoftmax:

@@ -9,6 +9,7 @@
 #include "ember/Frontend/Tensor.h"
 
 #include "ember/Frontend/Half.h"
+#include "ember/Dialect/Shapes.h"
 
 #include <algorithm>
 #include <cstring>
@@ -89,9 +90,14 @@ NodeRef operandNode(const Operand &o, DType dtype) {
   return constantNode(o.scalar, dtype);
 }
 
+/// The broadcast shape of two operands: the rule the op verifiers use
+/// (Shapes.h), with torch's message when the shapes disagree.
 Shape broadcast(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b) {
+  std::optional<llvm::SmallVector<int64_t>> result = broadcastShapes(a, b);
+  if (result)
+    return Shape(result->begin(), result->end());
+  // Name the first dim (from the right, as torch counts) that disagrees.
   size_t rank = std::max(a.size(), b.size());
-  Shape result(rank);
   for (size_t i = 0; i < rank; ++i) {
     int64_t x = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     int64_t y = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
@@ -101,9 +107,8 @@ Shape broadcast(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b) {
                    ") at non-singleton dimension " + std::to_string(i) +
                    " (shapes " + shapeString(a) + " and " + shapeString(b) +
                    ")");
-    result[i] = x == 1 ? y : x;
   }
-  return result;
+  llvm_unreachable("broadcastShapes failed on agreeing shapes");
 }
 
 [[noreturn]] void notForDtype(const char *kernel, DType dtype) {
@@ -129,36 +134,64 @@ Tensor cast(const Tensor &x, DType dtype) {
 // Element-wise
 //===----------------------------------------------------------------------===//
 
+namespace {
+/// The operand types an element-wise op accepts, from its ODS definition.
+enum class OperandTypes { Float, Numeric, IntegerOrBool, Any };
+
+OperandTypes operandTypes(OpCode op) {
+  switch (op) {
+#define EMBER_UNARY_OP(Name, Mnemonic, Types, TorchNames)                      \
+  case OpCode::Name:                                                           \
+    return OperandTypes::Types;
+#define EMBER_BINARY_OP(Name, Mnemonic, Types, TorchNames)                     \
+  case OpCode::Name:                                                           \
+    return OperandTypes::Types;
+#include "ember/Dialect/EmberVocabulary.inc"
+  default:
+    return OperandTypes::Any;
+  }
+}
+
+bool isRounding(OpCode op) {
+  return op == OpCode::Floor || op == OpCode::Ceil || op == OpCode::Round ||
+         op == OpCode::Trunc;
+}
+} // namespace
+
 Tensor unary(OpCode op, const Tensor &x) {
   DType dtype = x.dtype();
-  switch (op) {
-  case OpCode::Neg:
+  // torch's messages where it has a specific one.
+  if (op == OpCode::Neg && dtype == DType::Bool)
+    runtimeError("Negation, the `-` operator, on a bool tensor is not "
+                 "supported. If you are trying to invert a mask, use the `~` "
+                 "or `logical_not()` operator instead.");
+  if (op == OpCode::Gelu && !isFloating(dtype))
+    notForDtype("GeluKernelImpl", dtype);
+  // Rounding an integer tensor gives it back, as torch does (a new tensor).
+  if (isRounding(op) && !isFloating(dtype)) {
     if (dtype == DType::Bool)
-      runtimeError("Negation, the `-` operator, on a bool tensor is not "
-                   "supported. If you are trying to invert a mask, use the `~` "
-                   "or `logical_not()` operator instead.");
-    break;
-  case OpCode::Abs:
-    if (dtype == DType::Bool)
-      notForDtype("abs_cpu", dtype);
-    break;
-  case OpCode::Relu:
-    if (dtype == DType::Bool)
-      notForDtype("clamp_min_cpu", dtype);
-    break;
-  case OpCode::Gelu:
-    if (!isFloating(dtype))
-      notForDtype("GeluKernelImpl", dtype);
-    break;
-  case OpCode::Not:
-    if (isFloating(dtype))
-      typeError("~ (bitwise_not) is only supported for integer and bool "
-                "tensors, not " + std::string(dtypeName(dtype)));
-    break;
-  default:
-    // exp, log, sqrt, ...: integers compute in the default float dtype.
+      notForDtype((std::string(opName(op)) + "_cpu").c_str(), dtype);
+    return clone(x);
+  }
+  switch (operandTypes(op)) {
+  case OperandTypes::Float:
+    // exp, log, sin, ...: integers compute in the default float dtype.
     if (!isFloating(dtype))
       dtype = kDefaultFloat;
+    break;
+  case OperandTypes::Numeric:
+    if (dtype == DType::Bool)
+      notForDtype((std::string(op == OpCode::Relu ? "clamp_min" : opName(op)) +
+                   "_cpu").c_str(),
+                  dtype);
+    break;
+  case OperandTypes::IntegerOrBool:
+    if (isFloating(dtype))
+      typeError(std::string(op == OpCode::Not ? "~ (bitwise_not)" : opName(op)) +
+                " is only supported for integer and bool tensors, not " +
+                dtypeName(dtype));
+    break;
+  case OperandTypes::Any:
     break;
   }
   NodeRef input = castNode(x.value(), dtype);
@@ -246,6 +279,11 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
     break;
   }
   default:
+    // The rule of the op's operand types (ODS).
+    if (operandTypes(op) == OperandTypes::Float && !isFloating(dtype))
+      dtype = kDefaultFloat;
+    else if (operandTypes(op) == OperandTypes::Numeric && dtype == DType::Bool)
+      notForDtype((std::string(opName(op)) + "_cpu").c_str(), dtype);
     break;
   }
   NodeRef lhs = operandNode(a, dtype), rhs = operandNode(b, dtype);
@@ -636,6 +674,34 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices) {
   return fromNode(node);
 }
 
+Tensor scatterAdd(const Tensor &dest, int64_t dim, const Tensor &indices,
+                  const Tensor &updates) {
+  if (indices.dtype() != DType::Int64 && indices.dtype() != DType::Int32)
+    indexError(std::string("tensors used as indices must be long or int "
+                           "tensors (got ") +
+               dtypeName(indices.dtype()) + ")");
+  if (dest.dim() == 0)
+    indexError("scatter into a 0-dim tensor needs a 1-dim view of it");
+  if (dest.dtype() == DType::Bool)
+    notForDtype("scatter_add", dest.dtype());
+  int64_t axis = wrapDim(dim, dest.dim());
+  checkIndexBounds(indices, axis, dest.shape());
+  Shape expected(dest.shape().begin(), dest.shape().begin() + axis);
+  expected.append(indices.shape().begin(), indices.shape().end());
+  expected.append(dest.shape().begin() + axis + 1, dest.shape().end());
+  if (updates.shape() != llvm::ArrayRef<int64_t>(expected))
+    runtimeError("scatter_add: source of shape " + shapeString(updates.shape()) +
+                 " does not match the indexed shape " + shapeString(expected) +
+                 " (destination " + shapeString(dest.shape()) + ", index " +
+                 shapeString(indices.shape()) + ", dim " + std::to_string(axis) +
+                 ")");
+  NodeRef node = makeNode(OpCode::ScatterAdd, dest.dtype(), dest.shape(),
+                          {dest.value(), indices.value(),
+                           castNode(updates.value(), dest.dtype())});
+  node->ints.push_back(axis);
+  return fromNode(node);
+}
+
 /// Checks that a mask indexes x's leading dims; returns the masked rank.
 static int64_t checkMask(const Tensor &x, const Tensor &mask) {
   if (mask.dim() > x.dim())
@@ -773,21 +839,24 @@ void assign(const Tensor &x, const Operand &value) {
   writeView(x, valueFor(x, value));
 }
 
-void inplaceBinary(OpCode op, const Tensor &x, const Operand &value) {
-  DType dtype = resultType(x, value);
-  if (op == OpCode::Div && !isFloating(dtype))
-    dtype = kDefaultFloat;
-  if (!canCast(dtype, x.dtype()))
-    runtimeError(std::string("result type ") + dtypeTorchName(dtype) +
+/// Writes `result` into x's elements after torch's in-place checks.
+static void writeInPlace(const Tensor &x, const Tensor &result) {
+  if (!canCast(result.dtype(), x.dtype()))
+    runtimeError(std::string("result type ") + dtypeTorchName(result.dtype()) +
                  " can't be cast to the desired output type " +
                  dtypeTorchName(x.dtype()));
-  Tensor result = binary(op, x, value);
   if (result.shape() != x.shape())
     runtimeError("output with shape " + shapeString(x.shape()) +
                  " doesn't match the broadcast shape " +
                  shapeString(result.shape()));
   writeView(x, castNode(result.value(), x.dtype()));
 }
+
+void inplaceBinary(OpCode op, const Tensor &x, const Operand &value) {
+  writeInPlace(x, binary(op, x, value));
+}
+
+void inplaceUnary(OpCode op, const Tensor &x) { writeInPlace(x, unary(op, x)); }
 
 void maskedFill(const Tensor &x, const Tensor &mask, const Operand &value) {
   if (mask.dtype() != DType::Bool)

@@ -89,6 +89,23 @@ class set_grad_enabled(no_grad):
         raise TypeError("set_grad_enabled is not a decorator")
 
 
+# Composite ops (one table of decompositions into primitives) and the API
+# surface around them; these replace a few primitives' bindings with
+# torch-complete signatures (div's rounding_mode, round's decimals, the
+# generator= of the random factories).
+from ember import _decomp, _api  # noqa: E402
+globals().update(_decomp.functions())
+globals().update(_api.LEGACY_TYPES)
+from ember._api import (Generator, default_generator, get_default_dtype,  # noqa: E402,F401
+                        inference_mode, initial_seed, is_floating_point,
+                        is_inference_mode_enabled, is_nonzero, manual_seed,
+                        promote_types, can_cast, rand, randint, randn,
+                        result_type, seed, set_default_dtype)
+__all__ = sorted(set(__all__) | set(_decomp.functions()) | set(_api.LEGACY_TYPES) | {
+    "Generator", "default_generator", "get_default_dtype", "inference_mode",
+    "initial_seed", "is_inference_mode_enabled", "is_nonzero", "promote_types",
+    "can_cast", "result_type", "seed", "set_default_dtype"})
+
 # The pure-Python layers on top of the tensor core.
 from ember import autograd, nn, optim  # noqa: E402,F401
 from ember.serialization import load, save  # noqa: E402,F401

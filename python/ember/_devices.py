@@ -39,6 +39,17 @@ def _kind_module(kind, label):
         """Why the kind cannot be used here, or '' when it can."""
         return _ember._gpu_unavailable_reason(kind)
 
+    # Seeding: device random streams are Ember's one generator, so these
+    # seed it, as torch.cuda.manual_seed_all does on a machine with GPUs.
+    def manual_seed(seed):
+        _ember.manual_seed(int(seed))
+
+    def synchronize(device=None):
+        _ember.sync()
+
+    module.manual_seed = manual_seed
+    module.manual_seed_all = manual_seed
+    module.synchronize = synchronize
     module.is_available = is_available
     module.device_count = device_count
     module.get_device_name = get_device_name

@@ -11,3 +11,4 @@ create_graph=False, allow_unused=False)`` returns the gradients of
 """
 
 from ember._ember import _autograd_grad as grad  # noqa: F401 (C++: errors at the caller's line)
+from ember._api import Variable  # noqa: F401,E402 (a Variable is a Tensor)

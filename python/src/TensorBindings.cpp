@@ -10,6 +10,10 @@
 
 #include <pybind11/stl.h>
 
+#include "llvm/ADT/StringRef.h"
+
+#include <deque>
+
 namespace ember::python {
 namespace {
 
@@ -115,6 +119,29 @@ Tensor toImpl(const Tensor &x, const py::args &args, const py::kwargs &kwargs) {
       consider(item.second);
   Tensor result = device ? toDevice(x, *device) : x;
   return target ? cast(result, *target) : result;
+}
+
+/// torch's `out=`: writes `result` into `out` (resizing is not supported:
+/// shapes must agree) and returns `out`; returns `result` without one.
+py::object withOut(const Tensor &result, py::handle out) {
+  if (out.is_none())
+    return py::cast(result);
+  if (!py::isinstance<Tensor>(out))
+    throwError(Error::Kind::Type, std::string("argument 'out' must be Tensor, not ") +
+                                      Py_TYPE(out.ptr())->tp_name);
+  const Tensor &target = out.cast<const Tensor &>();
+  if (target.shape() != result.shape())
+    throwError(Error::Kind::Runtime,
+               "out= tensor has shape " + shapeString(target.shape()) +
+                   " but the result has shape " + shapeString(result.shape()) +
+                   " (Ember does not resize out= tensors)");
+  if (!canCast(result.dtype(), target.dtype()))
+    throwError(Error::Kind::Runtime,
+               std::string("result type ") + dtypeTorchName(result.dtype()) +
+                   " can't be cast to the desired output type " +
+                   dtypeTorchName(target.dtype()));
+  assign(target, result);
+  return py::reinterpret_borrow<py::object>(out);
 }
 
 /// Binds `f` as a method and as a module function; `extra` annotates the
@@ -295,40 +322,113 @@ void bindTensor(py::module_ &m) {
   comparison("__gt__", "gt", Comparison::Gt);
   comparison("__ge__", "ge", Comparison::Ge);
 
-  // Named binary ops: methods, functions, and the in-place forms.
-  auto named = [&cls, &m](const char *name, OpCode op) {
-    defBoth(m, cls, name, [op, name](const Tensor &x, py::handle other) {
-      return binary(op, x, requireOperand(other, name).get());
-    });
+  // Element-wise ops, from the op vocabulary (ODS): each of an op's torch
+  // names is an `ember.*` function (with torch's keyword names and `out=`),
+  // a Tensor method and an in-place method `name_`.
+  static std::deque<std::string> names; // pybind keeps the pointers
+  auto forEachName = [](const char *list, auto bind) {
+    llvm::SmallVector<llvm::StringRef, 4> split;
+    llvm::StringRef(list).split(split, ' ', -1, false);
+    for (llvm::StringRef name : split) {
+      names.push_back(name.str());
+      bind(names.back().c_str());
+      names.push_back(name.str() + "_");
+      bind.inplace(names.back().c_str());
+    }
   };
-  named("add", OpCode::Add);
-  named("sub", OpCode::Sub);
-  named("subtract", OpCode::Sub);
-  named("mul", OpCode::Mul);
-  named("multiply", OpCode::Mul);
-  named("div", OpCode::Div);
-  named("divide", OpCode::Div);
-  named("true_divide", OpCode::Div);
-  named("pow", OpCode::Pow);
-  named("maximum", OpCode::Maximum);
-  named("minimum", OpCode::Minimum);
-  named("bitwise_and", OpCode::And);
-  named("bitwise_or", OpCode::Or);
-  named("bitwise_xor", OpCode::Xor);
-  named("logical_and", OpCode::And);
-  named("logical_or", OpCode::Or);
-  auto inplace = [&cls](const char *name, OpCode op) {
-    cls.def(name, [op, name](py::handle self, py::handle other) {
-      inplaceBinary(op, self.cast<const Tensor &>(),
-                    requireOperand(other, name).get());
-      return py::reinterpret_borrow<py::object>(self);
-    });
+  struct UnaryBinder {
+    py::module_ &m;
+    py::class_<Tensor> &cls;
+    OpCode op;
+    void operator()(const char *name) const {
+      OpCode op = this->op;
+      cls.def(name, [op](const Tensor &x) { return unary(op, x); });
+      m.def(name,
+            [op](const Tensor &x, py::handle out) {
+              return withOut(unary(op, x), out);
+            },
+            py::arg("input"), py::kw_only(), py::arg("out") = py::none());
+    }
+    void inplace(const char *name) const {
+      OpCode op = this->op;
+      cls.def(name, [op](py::handle self) {
+        inplaceUnary(op, self.cast<const Tensor &>());
+        return py::reinterpret_borrow<py::object>(self);
+      });
+    }
   };
-  inplace("add_", OpCode::Add);
-  inplace("sub_", OpCode::Sub);
-  inplace("mul_", OpCode::Mul);
-  inplace("div_", OpCode::Div);
-  inplace("pow_", OpCode::Pow);
+  struct BinaryBinder {
+    py::module_ &m;
+    py::class_<Tensor> &cls;
+    OpCode op;
+    void operator()(const char *name) const {
+      OpCode op = this->op;
+      // add and sub scale `other` by `alpha`, as torch's do.
+      bool scaled = op == OpCode::Add || op == OpCode::Sub;
+      auto compute = [op, name, scaled](const Tensor &x, py::handle other,
+                                        py::handle alpha) {
+        PyOperand operand = requireOperand(other, name);
+        if (!alpha.is_none()) {
+          if (!scaled)
+            throwError(Error::Kind::Type,
+                       std::string(name) + "() got an unexpected keyword argument 'alpha'");
+          PyOperand factor = requireOperand(alpha, name);
+          return binary(op, x, binary(OpCode::Mul, operand.get(), factor.get()));
+        }
+        return binary(op, x, operand.get());
+      };
+      cls.def(name,
+              [compute](const Tensor &x, py::handle other, py::handle alpha) {
+                return compute(x, other, alpha);
+              },
+              py::arg("other"), py::kw_only(), py::arg("alpha") = py::none());
+      m.def(name,
+            [compute](const Tensor &x, py::handle other, py::handle alpha,
+                      py::handle out) {
+              return withOut(compute(x, other, alpha), out);
+            },
+            py::arg("input"), py::arg("other"), py::kw_only(),
+            py::arg("alpha") = py::none(), py::arg("out") = py::none());
+    }
+    void inplace(const char *name) const {
+      OpCode op = this->op;
+      cls.def(name, [op, name](py::handle self, py::handle other, py::handle alpha) {
+        PyOperand operand = requireOperand(other, name);
+        const Tensor &x = self.cast<const Tensor &>();
+        if (!alpha.is_none()) {
+          PyOperand factor = requireOperand(alpha, name);
+          inplaceBinary(op, x, binary(OpCode::Mul, operand.get(), factor.get()));
+        } else {
+          inplaceBinary(op, x, operand.get());
+        }
+        return py::reinterpret_borrow<py::object>(self);
+      }, py::arg("other"), py::kw_only(), py::arg("alpha") = py::none());
+    }
+  };
+#define EMBER_UNARY_OP(Name, Mnemonic, Types, TorchNames)                      \
+  forEachName(TorchNames, UnaryBinder{m, cls, OpCode::Name});
+#define EMBER_BINARY_OP(Name, Mnemonic, Types, TorchNames)                     \
+  forEachName(TorchNames, BinaryBinder{m, cls, OpCode::Name});
+#include "ember/Dialect/EmberVocabulary.inc"
+
+  // Logical ops compare with zero first, as torch's do.
+  auto logical = [&cls, &m](const char *name, OpCode op) {
+    auto compute = [op, name](const Tensor &x, py::handle other) {
+      PyOperand o = requireOperand(other, name);
+      return binary(op, compare(Comparison::Ne, x, Scalar::fromInt(0)),
+                    compare(Comparison::Ne, o.get(), Scalar::fromInt(0)));
+    };
+    cls.def(name, compute, py::arg("other"));
+    m.def(name,
+          [compute](const Tensor &x, py::handle other, py::handle out) {
+            return withOut(compute(x, other), out);
+          },
+          py::arg("input"), py::arg("other"), py::kw_only(),
+          py::arg("out") = py::none());
+  };
+  logical("logical_and", OpCode::And);
+  logical("logical_or", OpCode::Or);
+  logical("logical_xor", OpCode::Xor);
   cls.def("zero_", [](py::handle self) {
     assign(self.cast<const Tensor &>(), Scalar::fromInt(0));
     return py::reinterpret_borrow<py::object>(self);
@@ -343,22 +443,6 @@ void bindTensor(py::module_ &m) {
     return py::reinterpret_borrow<py::object>(self);
   });
 
-  // Unary ops.
-  auto unaryOp = [&cls, &m](const char *name, OpCode op) {
-    defBoth(m, cls, name, [op](const Tensor &x) { return unary(op, x); });
-  };
-  unaryOp("neg", OpCode::Neg);
-  unaryOp("negative", OpCode::Neg);
-  unaryOp("abs", OpCode::Abs);
-  unaryOp("relu", OpCode::Relu);
-  unaryOp("exp", OpCode::Exp);
-  unaryOp("log", OpCode::Log);
-  unaryOp("sqrt", OpCode::Sqrt);
-  unaryOp("rsqrt", OpCode::Rsqrt);
-  unaryOp("tanh", OpCode::Tanh);
-  unaryOp("sigmoid", OpCode::Sigmoid);
-  unaryOp("gelu", OpCode::Gelu);
-  unaryOp("bitwise_not", OpCode::Not);
   defBoth(m, cls, "logical_not", [](const Tensor &x) {
     return compare(Comparison::Eq, x, Scalar::fromInt(0));
   });
@@ -529,6 +613,10 @@ void bindTensor(py::module_ &m) {
   m.def("stack",
         [](std::vector<Tensor> tensors, int64_t dim) { return stack(tensors, dim); },
         py::arg("tensors"), py::arg("dim") = 0);
+  m.def("_scatter_add_along", [](const Tensor &dest, int64_t dim,
+                                 const Tensor &indices, const Tensor &updates) {
+    return scatterAdd(dest, dim, indices, updates);
+  });
   defBoth(m, cls, "index_select",
           [](const Tensor &x, int64_t dim, const Tensor &index) {
             if (index.dim() > 1)

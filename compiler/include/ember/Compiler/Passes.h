@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
 
 namespace ember {
@@ -21,6 +22,13 @@ inline constexpr size_t kMaxPushConstantWords = 16;
 /// The prefix `ember-destination-abi` gives entry-point symbols, so that a
 /// function named like a libc/libm symbol (`exp`, `free`) cannot clash.
 inline constexpr const char kEntryPrefix[] = "ember_entry_";
+
+/// The patterns of `convert-ember-to-linalg`: every ember op except the
+/// composites (`ember-decompose` expands those first) to linalg, tensor,
+/// arith and math ops; element-wise ops through one pattern that asks each
+/// op's ElementwiseOpInterface for its scalar body. Ops on f16/bf16 must be
+/// widened to f32 first (the pass does that before applying them).
+void populateEmberToLinalgPatterns(mlir::RewritePatternSet &patterns);
 
 /// Registers every Ember pass and the `ember-lower-to-llvm` pipeline.
 void registerEmberPasses();

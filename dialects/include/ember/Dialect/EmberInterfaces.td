@@ -42,4 +42,28 @@ def DifferentiableOpInterface : OpInterface<"DifferentiableOpInterface"> {
 defvar Ember_Differentiable =
     DeclareOpInterfaceMethods<DifferentiableOpInterface>;
 
+def ElementwiseOpInterface : OpInterface<"ElementwiseOpInterface"> {
+  let cppNamespace = "::ember";
+  let description = [{
+    An op that computes each result element from the elements at the same
+    (broadcast) position of its operands. Lowering builds one loop nest per
+    op whose body is `buildScalar`; fusion merges neighbouring nests. Each
+    op's scalar body sits next to its VJP (dialects/lib/EmberElementwise.cpp),
+    so adding an element-wise op means one ODS definition and these two
+    rules.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Builds the scalar result from one element of each operand (`args`, of
+        the operands' element types; f16/bf16 ops are widened to f32 before
+        lowering, so `args` are never half precision).
+      }],
+      "::mlir::Value", "buildScalar",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::ValueRange":$args)>
+  ];
+}
+
+defvar Ember_Elementwise = DeclareOpInterfaceMethods<ElementwiseOpInterface>;
+
 #endif // EMBER_DIALECT_EMBERINTERFACES_TD

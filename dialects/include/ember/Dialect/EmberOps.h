@@ -14,6 +14,15 @@
 
 #include "ember/Dialect/EmberEnums.h.inc"
 
+namespace ember {
+/// The result type of a broadcasting binary op (both operands of one element
+/// type); shared by every op of the `Ember_BinaryOp` class.
+mlir::LogicalResult
+inferBinaryResultType(std::optional<mlir::Location> loc, llvm::StringRef opName,
+                      mlir::Value lhs, mlir::Value rhs,
+                      llvm::SmallVectorImpl<mlir::Type> &results);
+} // namespace ember
+
 #define GET_OP_CLASSES
 #include "ember/Dialect/EmberOps.h.inc"
 

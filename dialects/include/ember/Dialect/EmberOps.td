@@ -34,7 +34,7 @@ def Ember_ConstantOp : Ember_Op<"constant",
 }
 
 def Ember_CastOp : Ember_Op<"cast",
-    [Pure, SameOperandsAndResultShape, Ember_Differentiable]> {
+    [Pure, SameOperandsAndResultShape, Ember_Differentiable, Ember_Elementwise]> {
   let summary = "element type conversion";
   let description = [{
     Converts each element like `Tensor.to(dtype)` in PyTorch: floats to
@@ -55,31 +55,99 @@ def Ember_CastOp : Ember_Op<"cast",
 // Unary element-wise ops
 //===----------------------------------------------------------------------===//
 
+// The op vocabulary: dialects/gen_vocabulary.py reads these classes to
+// generate the frontend's op table (ember/Dialect/EmberVocabulary.inc), and
+// the Python bindings define each of `torchNames` as an `ember.*` function,
+// a Tensor method and its in-place `name_` form. The operand type chooses
+// the tracer's dtype rule: a float-only op computes integer inputs in the
+// default float dtype, a numeric op rejects bool, an integer-or-bool op
+// rejects floats.
 class Ember_UnaryOp<string mnemonic, Type type, string doc,
                     list<Trait> traits = [Ember_Differentiable]>
-    : Ember_Op<mnemonic, [Pure, SameOperandsAndResultType] # traits> {
+    : Ember_Op<mnemonic,
+               [Pure, SameOperandsAndResultType, Ember_Elementwise] # traits> {
   let summary = doc;
   let arguments = (ins type:$input);
   let results = (outs type:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+  list<string> torchNames = [mnemonic];
 }
 
-def Ember_NegOp : Ember_UnaryOp<"neg", Ember_NumericTensor, "-x">;
-def Ember_AbsOp : Ember_UnaryOp<"abs", Ember_NumericTensor, "|x|">;
+def Ember_NegOp : Ember_UnaryOp<"neg", Ember_NumericTensor, "-x"> {
+  let torchNames = ["neg", "negative"];
+}
+def Ember_AbsOp : Ember_UnaryOp<"abs", Ember_NumericTensor, "|x|"> {
+  let torchNames = ["abs", "absolute"];
+}
 def Ember_ReluOp : Ember_UnaryOp<"relu", Ember_NumericTensor, "max(x, 0)">;
+def Ember_SignOp : Ember_UnaryOp<"sign", Ember_NumericTensor,
+    "-1, 0 or 1 by the sign of x (NaN stays NaN)"> {
+  let torchNames = ["sign", "sgn"];
+}
 def Ember_ExpOp : Ember_UnaryOp<"exp", Ember_FloatTensor, "e^x">;
+def Ember_Exp2Op : Ember_UnaryOp<"exp2", Ember_FloatTensor, "2^x">;
+def Ember_Expm1Op : Ember_UnaryOp<"expm1", Ember_FloatTensor,
+                                  "e^x - 1, accurate near 0">;
 def Ember_LogOp : Ember_UnaryOp<"log", Ember_FloatTensor, "natural logarithm">;
+def Ember_Log2Op : Ember_UnaryOp<"log2", Ember_FloatTensor, "base-2 logarithm">;
+def Ember_Log10Op : Ember_UnaryOp<"log10", Ember_FloatTensor,
+                                  "base-10 logarithm">;
+def Ember_Log1pOp : Ember_UnaryOp<"log1p", Ember_FloatTensor,
+                                  "log(1 + x), accurate near 0">;
 def Ember_SqrtOp : Ember_UnaryOp<"sqrt", Ember_FloatTensor, "square root">;
 def Ember_RsqrtOp : Ember_UnaryOp<"rsqrt", Ember_FloatTensor, "1 / sqrt(x)">;
+def Ember_SinOp : Ember_UnaryOp<"sin", Ember_FloatTensor, "sine">;
+def Ember_CosOp : Ember_UnaryOp<"cos", Ember_FloatTensor, "cosine">;
+def Ember_TanOp : Ember_UnaryOp<"tan", Ember_FloatTensor, "tangent">;
+def Ember_AsinOp : Ember_UnaryOp<"asin", Ember_FloatTensor, "arc sine"> {
+  let torchNames = ["asin", "arcsin"];
+}
+def Ember_AcosOp : Ember_UnaryOp<"acos", Ember_FloatTensor, "arc cosine"> {
+  let torchNames = ["acos", "arccos"];
+}
+def Ember_AtanOp : Ember_UnaryOp<"atan", Ember_FloatTensor, "arc tangent"> {
+  let torchNames = ["atan", "arctan"];
+}
+def Ember_SinhOp : Ember_UnaryOp<"sinh", Ember_FloatTensor, "hyperbolic sine">;
+def Ember_CoshOp : Ember_UnaryOp<"cosh", Ember_FloatTensor,
+                                 "hyperbolic cosine">;
 def Ember_TanhOp : Ember_UnaryOp<"tanh", Ember_FloatTensor, "hyperbolic tangent">;
+def Ember_AsinhOp : Ember_UnaryOp<"asinh", Ember_FloatTensor,
+                                  "inverse hyperbolic sine"> {
+  let torchNames = ["asinh", "arcsinh"];
+}
+def Ember_AcoshOp : Ember_UnaryOp<"acosh", Ember_FloatTensor,
+                                  "inverse hyperbolic cosine"> {
+  let torchNames = ["acosh", "arccosh"];
+}
+def Ember_AtanhOp : Ember_UnaryOp<"atanh", Ember_FloatTensor,
+                                  "inverse hyperbolic tangent"> {
+  let torchNames = ["atanh", "arctanh"];
+}
 def Ember_SigmoidOp : Ember_UnaryOp<"sigmoid", Ember_FloatTensor,
                                     "1 / (1 + e^-x)">;
 def Ember_GeluOp : Ember_UnaryOp<"gelu", Ember_FloatTensor,
                                  "x * Phi(x), the exact (erf) form of GELU">;
 def Ember_ErfOp : Ember_UnaryOp<"erf", Ember_FloatTensor,
                                 "the error function (GELU's derivative uses it)">;
+def Ember_ErfcOp : Ember_UnaryOp<"erfc", Ember_FloatTensor,
+                                 "1 - erf(x), accurate for large x">;
+def Ember_ErfinvOp : Ember_UnaryOp<"erfinv", Ember_FloatTensor,
+                                   "the inverse error function">;
+// Rounding: the tracer returns integer inputs unchanged, as torch does.
+def Ember_FloorOp : Ember_UnaryOp<"floor", Ember_FloatTensor,
+                                  "round toward -inf">;
+def Ember_CeilOp : Ember_UnaryOp<"ceil", Ember_FloatTensor, "round toward +inf">;
+def Ember_RoundOp : Ember_UnaryOp<"round", Ember_FloatTensor,
+                                  "round half to even, as torch.round">;
+def Ember_TruncOp : Ember_UnaryOp<"trunc", Ember_FloatTensor,
+                                  "round toward zero"> {
+  let torchNames = ["trunc", "fix"];
+}
 def Ember_NotOp : Ember_UnaryOp<"not", Ember_IntegerOrBoolTensor,
-                                "bitwise not (logical not on bool)", []>;
+                                "bitwise not (logical not on bool)", []> {
+  let torchNames = ["bitwise_not"];
+}
 
 //===----------------------------------------------------------------------===//
 // Binary element-wise ops with broadcasting
@@ -88,8 +156,9 @@ def Ember_NotOp : Ember_UnaryOp<"not", Ember_IntegerOrBoolTensor,
 class Ember_BinaryOp<string mnemonic, Type type, string doc,
                      string example = "f32",
                      list<Trait> traits = [Ember_Differentiable]>
-    : Ember_Op<mnemonic, [Pure, InferTypeOpAdaptor] # traits> {
+    : Ember_Op<mnemonic, [Pure, InferTypeOpAdaptor, Ember_Elementwise] # traits> {
   let summary = doc;
+  list<string> torchNames = [mnemonic];
   let description = [{
     Both operands have the same element type; shapes broadcast like NumPy.
 
@@ -103,26 +172,55 @@ class Ember_BinaryOp<string mnemonic, Type type, string doc,
   let assemblyFormat = [{
     $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
   }];
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferReturnTypes(
+        ::mlir::MLIRContext *, std::optional<::mlir::Location> loc,
+        Adaptor adaptor, ::llvm::SmallVectorImpl<::mlir::Type> &results) {
+      return inferBinaryResultType(loc, "}] # mnemonic # [{", adaptor.getLhs(),
+                                   adaptor.getRhs(), results);
+    }
+  }];
 }
 
 def Ember_AddOp : Ember_BinaryOp<"add", Ember_NumericTensor, "lhs + rhs">;
-def Ember_SubOp : Ember_BinaryOp<"sub", Ember_NumericTensor, "lhs - rhs">;
-def Ember_MulOp : Ember_BinaryOp<"mul", Ember_NumericTensor, "lhs * rhs">;
+def Ember_SubOp : Ember_BinaryOp<"sub", Ember_NumericTensor, "lhs - rhs"> {
+  let torchNames = ["sub", "subtract"];
+}
+def Ember_MulOp : Ember_BinaryOp<"mul", Ember_NumericTensor, "lhs * rhs"> {
+  let torchNames = ["mul", "multiply"];
+}
 def Ember_DivOp : Ember_BinaryOp<"div", Ember_NumericTensor,
-    "lhs / rhs (integers divide truncating toward zero)">;
+    "lhs / rhs (integers divide truncating toward zero)"> {
+  let torchNames = ["div", "divide", "true_divide"];
+}
 def Ember_PowOp : Ember_BinaryOp<"pow", Ember_FloatTensor, "lhs ** rhs">;
+def Ember_Atan2Op : Ember_BinaryOp<"atan2", Ember_FloatTensor,
+    "the angle of the point (rhs, lhs), in (-pi, pi]"> {
+  let torchNames = ["atan2", "arctan2"];
+}
+def Ember_FmodOp : Ember_BinaryOp<"fmod", Ember_NumericTensor,
+    "C's fmod: the remainder of lhs / rhs truncated, with the sign of lhs">;
+def Ember_RemainderOp : Ember_BinaryOp<"remainder", Ember_NumericTensor,
+    "Python's %: the remainder of lhs / rhs floored, with the sign of rhs">;
 def Ember_MaximumOp : Ember_BinaryOp<"maximum", Ember_NumericTensor,
                                      "element-wise max">;
 def Ember_MinimumOp : Ember_BinaryOp<"minimum", Ember_NumericTensor,
                                      "element-wise min">;
 def Ember_AndOp : Ember_BinaryOp<"and", Ember_IntegerOrBoolTensor,
-    "bitwise and (logical and on bool)", "i1", []>;
+    "bitwise and (logical and on bool)", "i1", []> {
+  let torchNames = ["bitwise_and"];
+}
 def Ember_OrOp : Ember_BinaryOp<"or", Ember_IntegerOrBoolTensor,
-    "bitwise or (logical or on bool)", "i1", []>;
+    "bitwise or (logical or on bool)", "i1", []> {
+  let torchNames = ["bitwise_or"];
+}
 def Ember_XorOp : Ember_BinaryOp<"xor", Ember_IntegerOrBoolTensor,
-    "bitwise exclusive or (logical xor on bool)", "i1", []>;
+    "bitwise exclusive or (logical xor on bool)", "i1", []> {
+  let torchNames = ["bitwise_xor"];
+}
 
-def Ember_CompareOp : Ember_Op<"compare", [Pure, InferTypeOpAdaptor]> {
+def Ember_CompareOp : Ember_Op<"compare",
+    [Pure, InferTypeOpAdaptor, Ember_Elementwise]> {
   let summary = "element-wise comparison giving a bool tensor";
   let description = [{
     ```mlir
@@ -138,7 +236,7 @@ def Ember_CompareOp : Ember_Op<"compare", [Pure, InferTypeOpAdaptor]> {
 }
 
 def Ember_SelectOp : Ember_Op<"select",
-    [Pure, InferTypeOpAdaptor, Ember_Differentiable]> {
+    [Pure, InferTypeOpAdaptor, Ember_Differentiable, Ember_Elementwise]> {
   let summary = "where(condition, true_value, false_value) with broadcasting";
   let arguments = (ins Ember_BoolTensor:$condition, Ember_Tensor:$true_value,
                        Ember_Tensor:$false_value);

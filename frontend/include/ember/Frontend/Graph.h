@@ -89,31 +89,27 @@ struct Buffer {
   size_t deviceBytes = 0;
 };
 
+/// What a node computes: one code per ember dialect op, generated from its
+/// ODS definition (ember/Dialect/EmberVocabulary.inc), plus the two that
+/// only the tracer has. How each op uses a node's fields:
+/// - Input: a materialized buffer; Constant: a 0-d constant (`f` or `i`).
+/// - Element-wise ops: operands share the result dtype (Compare's are the
+///   promoted operand dtype, ints[0] = predicate in Comparison order;
+///   Select's inputs are {condition, true, false}).
+/// - Sum, Mean, Max, Min: ints = dims, flag = keepdim. Argmax, Argmin:
+///   ints[0] = dim, flag = keepdim.
+/// - Reshape, BroadcastTo: the result shape is the node's shape.
+///   Transpose: ints = permutation. Slice: ints = start..., stop...,
+///   step...; InsertSlice: inputs = {dest, source}, ints as Slice.
+///   Concat, Softmax, LogSoftmax: ints[0] = dim. Gather: inputs = {source,
+///   indices}, ints[0] = dim. ScatterAdd: inputs = {dest, indices,
+///   updates}, ints[0] = dim.
+/// - Grad: the gradient of inputs[0] (seeded by the cotangent inputs[1])
+///   with respect to the value of inputs[2]; expanded by the autodiff pass.
 enum class OpCode : uint8_t {
-  // Leaves.
-  Input,    // a materialized buffer
-  Constant, // a 0-d constant
-  // Element-wise unary.
-  Neg, Abs, Relu, Exp, Log, Sqrt, Rsqrt, Tanh, Sigmoid, Gelu, Not, Cast,
-  // Element-wise binary (operands share the result dtype).
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum, And, Or, Xor,
-  Compare, // ints[0] = predicate (Comparison order)
-  Select,
-  // Reductions: ints = dims, flag = keepdim.
-  Sum, Mean, Max, Min,
-  // ints[0] = dim, flag = keepdim.
-  Argmax, Argmin,
-  Matmul,
-  // Shape ops; the result shape is the node's shape.
-  Reshape, BroadcastTo,
-  Transpose,   // ints = permutation
-  Slice,       // ints = start..., stop..., step...
-  InsertSlice, // inputs = {dest, source}; ints as Slice
-  Concat,      // ints[0] = dim
-  Gather,      // inputs = {source, indices}; ints[0] = dim
-  Softmax, LogSoftmax, // ints[0] = dim
-  // The gradient of inputs[0] (seeded by the cotangent inputs[1]) with
-  // respect to the value of inputs[2]; expanded by the autodiff pass.
+  Input,
+#define EMBER_OP(Name, Mnemonic) Name,
+#include "ember/Dialect/EmberVocabulary.inc"
   Grad,
 };
 

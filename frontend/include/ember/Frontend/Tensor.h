@@ -175,6 +175,10 @@ Tensor cat(llvm::ArrayRef<Tensor> tensors, int64_t dim);
 Tensor stack(llvm::ArrayRef<Tensor> tensors, int64_t dim);
 /// index_select generalized to an index tensor of any rank.
 Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices);
+/// `dest` with `updates` added at `indices` along `dim` (duplicates
+/// accumulate); `updates` has the shape gather(dest, dim, indices) has.
+Tensor scatterAdd(const Tensor &dest, int64_t dim, const Tensor &indices,
+                  const Tensor &updates);
 /// Raises IndexError unless every value of `indices` indexes dim `dim` of
 /// `shape` (negative values count from the end).
 void checkIndexBounds(const Tensor &indices, int64_t dim,
@@ -188,6 +192,8 @@ Tensor maskedSelect(const Tensor &x, const Tensor &mask);
 void assign(const Tensor &x, const Operand &value);
 /// x = x op value, in place (torch's add_, mul_, ...).
 void inplaceBinary(OpCode op, const Tensor &x, const Operand &value);
+/// x = op(x), in place (torch's exp_, sin_, ...).
+void inplaceUnary(OpCode op, const Tensor &x);
 /// x[mask] = value.
 void maskedFill(const Tensor &x, const Tensor &mask, const Operand &value);
 
