@@ -901,7 +901,23 @@ LogicalResult ErfinvOp::buildVjp(OpBuilder &b, ValueRange cotangents,
 //===----------------------------------------------------------------------===//
 
 Value Atan2Op::buildScalar(OpBuilder &b, Location loc, ValueRange args) {
-  return math::Atan2Op::create(b, loc, args[0], args[1]);
+  // atan2(+-0, +0) = +-0 and atan2(+-0, -0) = +-pi, as libm gives; the
+  // polynomial approximation of math.atan2 returns NaN there.
+  Value y = args[0], x = args[1];
+  Type type = y.getType();
+  Value zero = constant(b, loc, type, 0);
+  Value bothZero = arith::AndIOp::create(
+      b, loc, arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, y, zero),
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, zero));
+  // x is -0 exactly when 1/x is -inf.
+  Value negativeZero = arith::CmpFOp::create(
+      b, loc, arith::CmpFPredicate::OLT,
+      arith::DivFOp::create(b, loc, constant(b, loc, type, 1), x), zero);
+  Value magnitude = arith::SelectOp::create(b, loc, negativeZero,
+                                            constant(b, loc, type, M_PI), zero);
+  Value atZero = math::CopySignOp::create(b, loc, magnitude, y);
+  return arith::SelectOp::create(b, loc, bothZero, atZero,
+                                 math::Atan2Op::create(b, loc, y, x));
 }
 
 LogicalResult Atan2Op::buildVjp(OpBuilder &b, ValueRange cotangents,

@@ -173,6 +173,9 @@ Tensor unary(OpCode op, const Tensor &x) {
       notForDtype((std::string(opName(op)) + "_cpu").c_str(), dtype);
     return clone(x);
   }
+  // sign of a bool is itself.
+  if (op == OpCode::Sign && dtype == DType::Bool)
+    return clone(x);
   switch (operandTypes(op)) {
   case OperandTypes::Float:
     // exp, log, sin, ...: integers compute in the default float dtype.

@@ -167,6 +167,8 @@ def _narrow_to(src, shape):
 
 @decomposition("square")
 def square(input):
+    if input.dtype == _bool:
+        input = input.to(_int64)
     return input * input
 
 
@@ -192,6 +194,8 @@ def lerp(input, end, weight, *, out=None):
 
 @decomposition("addcmul")
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    if not _is_float(input) and not _is_float(tensor1):
+        value = int(value)
     return _out(input + value * tensor1 * tensor2, out)
 
 
@@ -686,14 +690,6 @@ def median(input, dim=None, keepdim=False, *, out=None):
     return kthvalue(x, (n + 1) // 2, dim, keepdim)
 
 
-@decomposition("nanmedian")
-def nanmedian(input, dim=None, keepdim=False):
-    a = _host(input)
-    if dim is None:
-        return _C.tensor(np.nanmedian(a) if a.size else np.nan, dtype=input.dtype)
-    raise NotImplementedError("nanmedian(dim=...) is not supported yet")
-
-
 @decomposition("mode")
 def mode(input, dim=-1, keepdim=False):
     x = input
@@ -857,6 +853,8 @@ def _scatter_mask(input, dim, index):
 
 @decomposition("scatter_add")
 def scatter_add(input, dim, index, src):
+    if input.dtype == _bool:
+        return scatter_add(input.to(_C.int32), dim, index, src.to(_C.int32)) != 0
     if input.dim() == 0:
         return input + src.reshape([]) if index.numel() else input.clone()
     return _scatter_sum(input, dim, index, src)
@@ -885,6 +883,9 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 @decomposition("scatter_reduce")
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    if input.dtype == _bool and reduce == "sum":
+        return scatter_reduce(input.to(_C.int32), dim, index, src.to(_C.int32), reduce,
+                              include_self=include_self) != 0
     if reduce in ("sum", "mean"):
         base = input if include_self else _C.where(_scatter_mask(input, dim, index) > 0,
                                                     0, input)
@@ -902,6 +903,12 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
 
 @decomposition("index_add")
 def index_add(input, dim, index, source, *, alpha=1):
+    if input.dtype == _bool:
+        total = index_add(input.to(_C.int32), dim, index, source.to(_C.int32),
+                          alpha=int(bool(alpha)))
+        return total != 0
+    if not _is_float(input):
+        alpha = int(alpha)
     if input.dim() == 0:
         return input + alpha * source.reshape([])
     scaled = source if alpha == 1 else source * alpha
@@ -928,7 +935,9 @@ def index_fill(input, dim, index, value):
 @decomposition("index_copy")
 def index_copy(input, dim, index, source):
     if input.dim() == 0:
-        return source.reshape([]).clone()
+        return input * 0 + source.reshape([])
+    if input.dtype == _bool:
+        return index_copy(input.to(_C.int32), dim, index, source.to(_C.int32)).to(_bool)
     dim = _wrap(dim, input.dim())
     placed = _C._scatter_add_along(_C.zeros_like(input), dim, index, source)
     return _C.where(_index_mask(input, dim, index), placed, input)
@@ -953,7 +962,8 @@ def masked_fill(input, mask, value):
 
 @decomposition("masked_scatter")
 def masked_scatter(input, mask, source):
-    mask = mask.expand(list(input.shape)) if tuple(mask.shape) != tuple(input.shape) else mask
+    shape = list(np.broadcast_shapes(tuple(input.shape), tuple(mask.shape)))
+    input, mask = input.expand(shape), mask.expand(shape)
     flat_mask = _host(mask).reshape(-1)
     positions = np.cumsum(flat_mask) - 1
     positions = np.clip(positions, 0, None)
@@ -968,7 +978,7 @@ def nonzero(input, *, out=None, as_tuple=False):
         if a.ndim == 0:
             return (_from_host(np.nonzero(a.reshape(1))[0].astype(np.int64)),)
         return tuple(_from_host(i.astype(np.int64)) for i in np.nonzero(a))
-    return _out(_from_host(np.argwhere(a).astype(np.int64).reshape(-1, a.ndim)), out)
+    return _out(_from_host(np.argwhere(a).astype(np.int64)), out)
 
 
 @decomposition("argwhere")
@@ -1335,6 +1345,8 @@ def outer(input, vec2):
 
 @decomposition("dot", "inner")
 def dot(input, other):
+    if input.dim() == 0 or other.dim() == 0:
+        return input * other
     if input.dim() == 1 and other.dim() == 1:
         if input.shape[0] != other.shape[0]:
             raise RuntimeError(f"inner() the last dimension must match on both input "
@@ -1354,30 +1366,48 @@ def mv(input, vec):
     return input @ vec
 
 
+def _scaled_sum(input, product, beta, alpha):
+    """beta * input + alpha * product with torch's rules: integer tensors
+    take integer factors, bool ones logical and/or, and beta == 0 ignores
+    input (NaN included)."""
+    if input.dtype == _bool:
+        result = product if alpha else _C.zeros_like(product)
+        return (result | input) if beta else result
+    if not _is_float(input) and not _is_float(product):
+        beta, alpha = int(beta), int(alpha)
+    scaled = product if alpha == 1 else alpha * product
+    if beta == 0:
+        return scaled + _C.zeros_like(input)
+    return scaled + (input if beta == 1 else beta * input)
+
+
 @decomposition("addmm")
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    product = mat1 @ mat2
-    return (product if alpha == 1 else alpha * product) + (input if beta == 1 else beta * input)
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    return _out(_scaled_sum(input, mat1 @ mat2, beta, alpha), out)
 
 
 @decomposition("addmv")
-def addmv(input, mat, vec, *, beta=1, alpha=1):
-    return beta * input + alpha * (mat @ vec)
+def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
+    return _out(_scaled_sum(input, mat @ vec, beta, alpha), out)
 
 
 @decomposition("addbmm")
-def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    return beta * input + alpha * (batch1 @ batch2).sum(0)
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    return _out(_scaled_sum(input, (batch1 @ batch2).sum(0), beta, alpha), out)
 
 
 @decomposition("baddbmm")
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    return beta * input + alpha * (batch1 @ batch2)
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    return _out(_scaled_sum(input, batch1 @ batch2, beta, alpha), out)
 
 
 @decomposition("addr")
-def addr(input, vec1, vec2, *, beta=1, alpha=1):
-    return beta * input + alpha * outer(vec1, vec2)
+def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
+    if vec1.dtype == _bool:
+        product = vec1.reshape(-1, 1) & vec2.reshape(1, -1)
+    else:
+        product = outer(vec1, vec2)
+    return _out(_scaled_sum(input, product, beta, alpha), out)
 
 
 @decomposition("tensordot", method=False)
@@ -1522,6 +1552,8 @@ def _einsum_pair(ta, a, tb, b, keep):
 
 @decomposition("einsum", method=False)
 def einsum(equation, *operands):
+    if not isinstance(equation, str):  # einsum(operands, equation)
+        equation, operands = operands[0], (equation,)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     terms, output = _einsum_parse(equation, operands)
@@ -1603,3 +1635,110 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None):
 @decomposition("scalar_tensor", method=False)
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     return _C.full([], s, dtype=dtype or _float32)
+
+
+# ---------------------------------------------------------------------------
+# Primitive bindings completed to torch's signatures
+# ---------------------------------------------------------------------------
+
+@decomposition("select")
+def select(input, dim, index):
+    dim = _wrap(dim, input.dim())
+    return input[(slice(None),) * dim + (index,)]
+
+
+_index_select_primitive = _C.index_select
+
+
+@decomposition("index_select")
+def index_select(input, dim, index, *, out=None):
+    if input.dim() == 0:
+        return _out(input.reshape(1)[index.reshape(-1)].reshape(list(index.shape)), out)
+    if index.dim() == 0:
+        index = index.reshape(1)
+    return _out(_index_select_primitive(input, dim, index), out)
+
+
+_masked_select_primitive = _C.masked_select
+
+
+@decomposition("masked_select")
+def masked_select(input, mask, *, out=None):
+    if tuple(input.shape) != tuple(mask.shape):
+        shape = list(np.broadcast_shapes(tuple(input.shape), tuple(mask.shape)))
+        input, mask = input.expand(shape), mask.expand(shape)
+    return _out(_masked_select_primitive(input.reshape(-1), mask.reshape(-1)), out)
+
+
+_where_primitive = _C.where
+
+
+@decomposition("where")
+def where(condition, input=None, other=None, *, out=None):
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    if condition.dtype != _bool:
+        condition = condition != 0
+    return _out(_where_primitive(condition, input, other), out)
+
+
+def _like_factory(name):
+    primitive = getattr(_C, name)
+
+    def factory(input, *args, dtype=None, layout=None, device=None, requires_grad=False,
+                memory_format=None, pin_memory=False):
+        result = primitive(input, *args, dtype=dtype)
+        if device is not None and str(device) != str(input.device):
+            result = result.to(device)
+        if requires_grad:
+            result.requires_grad_(True)
+        return result
+    factory.__name__ = name
+    return factory
+
+
+for _name in ("zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
+              "randn_like"):
+    _FUNCTIONS[_name] = _like_factory(_name)
+    DECOMPOSITIONS[_name] = _FUNCTIONS[_name]
+
+_linspace_primitive = _C.linspace
+
+
+@decomposition("linspace", method=False)
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    if steps == 1:
+        result = _C.full([1], start, dtype=dtype or _float32)
+    else:
+        result = _linspace_primitive(start, end, steps, dtype=dtype, device=device)
+    if requires_grad:
+        result.requires_grad_(True)
+    return _out(result, out)
+
+
+@decomposition("nanmedian")
+def nanmedian(input, dim=None, keepdim=False):
+    x = input
+    if dim is None:
+        x, dim = x.reshape(-1), 0
+        keepdim = False
+        flat = True
+    else:
+        flat = False
+    if x.dim() == 0:
+        return x.clone() if flat else _values_indices(x.clone(), _C.zeros([], dtype=_int64))
+    dim = _wrap(dim, x.dim())
+    a = _host(x)
+    order = np.argsort(a, axis=dim, kind="stable")  # NaN sort last
+    valid = (~np.isnan(a)).sum(axis=dim, keepdims=True) if a.dtype.kind == "f" \
+        else np.full(np.take(a, [0], axis=dim).shape, a.shape[dim])
+    pick = np.maximum((valid - 1) // 2, 0)
+    # An all-NaN row picks its first NaN.
+    index = np.take_along_axis(order, pick, axis=dim)
+    index = np.where(valid == 0, 0, index)
+    indices = _from_host(index.astype(np.int64))
+    values = _gather_any(x, dim, indices)
+    if not keepdim:
+        values, indices = values.squeeze(dim), indices.squeeze(dim)
+    return values if flat else _values_indices(values, indices)
