@@ -78,17 +78,17 @@ struct SwapTransposedMatmul : OpRewritePattern<TransposeOp> {
         return failure();
     if (perm[rank - 2] != rank - 1 || perm[rank - 1] != rank - 2)
       return failure();
-    auto transposed = [&](Value v) -> Value {
-      auto type = cast<RankedTensorType>(v.getType());
-      int64_t r = type.getRank();
-      if (r < 2 || r != rank)
-        return {};
-      SmallVector<int64_t> p(perm.begin(), perm.end());
-      return TransposeOp::create(rewriter, op.getLoc(), v, p);
+    // Both operands must have the result's rank (a broadcast batch operand
+    // would need its own permutation). Checked before anything is built: a
+    // pattern that fails must leave the IR as it was.
+    auto sameRank = [&](Value v) {
+      return cast<RankedTensorType>(v.getType()).getRank() == rank;
     };
-    Value bt = transposed(matmul.getRhs()), at = transposed(matmul.getLhs());
-    if (!bt || !at)
+    if (!sameRank(matmul.getLhs()) || !sameRank(matmul.getRhs()))
       return failure();
+    SmallVector<int64_t> p(perm.begin(), perm.end());
+    Value bt = TransposeOp::create(rewriter, op.getLoc(), matmul.getRhs(), p);
+    Value at = TransposeOp::create(rewriter, op.getLoc(), matmul.getLhs(), p);
     Value product = MatmulOp::create(rewriter, op.getLoc(), bt, at);
     if (product.getType() != op.getType())
       product = tensor::CastOp::create(rewriter, op.getLoc(), op.getType(),
@@ -104,8 +104,10 @@ struct EmberDecomposePass
     RewritePatternSet patterns(&getContext());
     patterns.add<DecomposeSoftmax, DecomposeLogSoftmax, SwapTransposedMatmul>(
         &getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
+      getOperation().emitError("ember-decompose did not converge");
       signalPassFailure();
+    }
   }
 };
 

@@ -1742,3 +1742,432 @@ def nanmedian(input, dim=None, keepdim=False):
     if not keepdim:
         values, indices = values.squeeze(dim), indices.squeeze(dim)
     return values if flat else _values_indices(values, indices)
+
+
+# ---------------------------------------------------------------------------
+# More composites: comparisons, differences, windows, statistics
+# ---------------------------------------------------------------------------
+
+@decomposition("positive")
+def positive(input):
+    if input.dtype == _bool:
+        raise TypeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+@decomposition("conj", "conj_physical", "resolve_conj", "resolve_neg", "real")
+def conj(input):
+    """Ember's tensors are real: these return the input."""
+    return input
+
+
+@decomposition("fmax")
+def fmax(input, other, *, out=None):
+    if not _is_float(_tensor(input)):
+        return _out(_C.maximum(input, other), out)
+    result = _C.where(input != input, other, _C.where(other != other, input,
+                                                      _C.maximum(input, other)))
+    return _out(result, out)
+
+
+@decomposition("fmin")
+def fmin(input, other, *, out=None):
+    if not _is_float(_tensor(input)):
+        return _out(_C.minimum(input, other), out)
+    result = _C.where(input != input, other, _C.where(other != other, input,
+                                                      _C.minimum(input, other)))
+    return _out(result, out)
+
+
+@decomposition("signbit")
+def signbit(input, *, out=None):
+    if input.dtype == _bool:
+        return _out(_C.zeros_like(input, dtype=_bool), out)
+    if not _is_float(input):
+        return _out(input < 0, out)
+    return _out((input < 0) | ((input == 0) & (1.0 / input < 0)), out)
+
+
+@decomposition("ldexp")
+def ldexp(input, other, *, out=None):
+    return _out(_float(input) * _C.exp2(_float(other)), out)
+
+
+@decomposition("rsub")
+def rsub(input, other, *, alpha=1):
+    return other - (input if alpha == 1 else alpha * input)
+
+
+@decomposition("isclose")
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if input.dtype == _bool or not _is_float(input):
+        if not _is_float(input) and not (isinstance(other, Tensor) and _is_float(other)):
+            if rtol == 0 and atol == 0:
+                return input == other
+            a, b = input.to(_C.float64), _tensor(other).to(_C.float64)
+        else:
+            a, b = _float(input), _float(_tensor(other))
+    else:
+        a, b = input, _tensor(other, input)
+    close = (a == b) | (_C.abs(a - b) <= atol + rtol * _C.abs(b))
+    # Infinities are close only to themselves (inf - inf is NaN).
+    finite = isfinite(a) & isfinite(b)
+    close = (a == b) | (finite & close)
+    if equal_nan:
+        close = close | ((a != a) & (b != b))
+    return close
+
+
+@decomposition("allclose")
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(all(isclose(input, other, rtol, atol, equal_nan)).item())
+
+
+@decomposition("equal")
+def equal(input, other):
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool(all(input == other).item()) if input.numel() else True
+
+
+@decomposition("isin", method=False)
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    e = _tensor(elements)
+    t = _tensor(test_elements).reshape(-1)
+    if t.numel() == 0:
+        hits = _C.zeros_like(e, dtype=_bool)
+    else:
+        hits = any(e.unsqueeze(-1) == t, -1)
+    return ~hits if invert else hits
+
+
+@decomposition("diff")
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    dim = _wrap(dim, input.dim())
+    parts = [t for t in (prepend, input, append) if t is not None]
+    x = _C.cat(parts, dim) if len(parts) > 1 else input
+    for _ in range(n):
+        size = x.shape[dim]
+        if size == 0:
+            break
+        later, earlier = narrow(x, dim, 1, size - 1), narrow(x, dim, 0, size - 1)
+        x = (later != earlier) if x.dtype == _bool else later - earlier
+    return x
+
+
+@decomposition("broadcast_tensors", method=False)
+def broadcast_tensors(*tensors):
+    shape = list(np.broadcast_shapes(*[tuple(t.shape) for t in tensors]))
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def broadcast_shapes(*shapes):
+    from ember._size import Size
+    return Size(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s)
+                                      for s in shapes]))
+
+
+_FUNCTIONS["broadcast_shapes"] = broadcast_shapes
+DECOMPOSITIONS["broadcast_shapes"] = broadcast_shapes
+
+
+@decomposition("block_diag", method=False)
+def block_diag(*tensors):
+    mats = [t.reshape(1, -1) if t.dim() < 2 else t for t in tensors]
+    mats = [m.reshape(1, 1) if m.dim() == 2 and m.numel() == 1 and
+            t.dim() == 0 else m for m, t in zip(mats, tensors)]
+    rows = builtins.sum(m.shape[0] for m in mats)
+    cols = builtins.sum(m.shape[1] for m in mats)
+    dtype = mats[0].dtype
+    for m in mats[1:]:
+        dtype = (_C.zeros([], dtype=dtype) + _C.zeros([], dtype=m.dtype)).dtype
+    result, r = [], 0
+    c = 0
+    for m in mats:
+        left = _C.zeros([m.shape[0], c], dtype=dtype)
+        right = _C.zeros([m.shape[0], cols - c - m.shape[1]], dtype=dtype)
+        result.append(_C.cat([left, m.to(dtype), right], 1))
+        c += m.shape[1]
+    return _C.cat(result, 0) if result else _C.zeros([rows, cols])
+
+
+@decomposition("cartesian_prod", method=False)
+def cartesian_prod(*tensors):
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return _C.stack([g.reshape(-1) for g in grids], 1)
+
+
+@decomposition("combinations", method=False)
+def combinations(input, r=2, with_replacement=False):
+    import itertools
+    n = input.shape[0]
+    pick = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    rows = list(pick(range(n), r))
+    if not rows:
+        return _C.zeros([0, r] if r else [0], dtype=input.dtype)
+    index = _from_host(np.asarray(rows, dtype=np.int64))
+    return _C.index_select(input, 0, index.reshape(-1)).reshape(len(rows), r)
+
+
+@decomposition("dist")
+def dist(input, other, p=2):
+    return norm(input - other, p)
+
+
+@decomposition("diagflat")
+def diagflat(input, offset=0):
+    return diag_embed(input.reshape(-1), offset)
+
+
+@decomposition("atleast_3d", method=False)
+def atleast_3d(*tensors):
+    def lift(t):
+        if t.dim() == 0:
+            return t.reshape(1, 1, 1)
+        if t.dim() == 1:
+            return t.reshape(1, -1, 1)
+        if t.dim() == 2:
+            return t.unsqueeze(-1)
+        return t
+    result = tuple(lift(t) for t in tensors)
+    return result[0] if len(result) == 1 else result
+
+
+@decomposition("unflatten")
+def unflatten(input, dim, sizes):
+    dim = _wrap(dim, input.dim())
+    shape = list(input.shape)
+    return input.reshape(shape[:dim] + list(sizes) + shape[dim + 1:])
+
+
+@decomposition("narrow_copy")
+def narrow_copy(input, dim, start, length):
+    return narrow(input, dim, start, length).clone()
+
+
+@decomposition("fill")
+def fill(input, value):
+    return _C.full_like(input, value.item() if isinstance(value, Tensor) else value)
+
+
+@decomposition("nansum")
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    x = input if dtype is None else input.to(dtype)
+    if _is_float(x):
+        x = _C.where(x != x, 0.0, x)
+    return x.sum(dim, keepdim=keepdim) if x.dim() else x.clone()
+
+
+@decomposition("nanmean")
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    x = input if dtype is None else input.to(dtype)
+    valid = (x == x).to(x.dtype)
+    count = valid.sum(dim, keepdim=keepdim) if x.dim() else valid
+    return nansum(x, dim, keepdim) / count
+
+
+@decomposition("sum_to_size", function=False)
+def sum_to_size(input, *size):
+    size = _size_args(size)
+    lead = input.dim() - len(size)
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(size)
+                               if s == 1 and input.shape[lead + i] != 1]
+    result = input.sum(dims, keepdim=True) if dims else input
+    return result.reshape(size)
+
+
+@decomposition("renorm")
+def renorm(input, p, dim, maxnorm):
+    dim = _wrap(dim, input.dim())
+    others = [d for d in range(input.dim()) if d != dim]
+    norms = norm(input, p, others, keepdim=True)
+    scale = _C.where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+    return input * scale
+
+
+@decomposition("unfold", function=False)
+def unfold(input, dimension, size, step):
+    if input.dim() == 0:
+        return input.reshape(1)
+    dim = _wrap(dimension, input.dim())
+    n = input.shape[dim]
+    count = (n - size) // step + 1
+    index = (_C.arange(count).reshape(count, 1) * step +
+             _C.arange(size).reshape(1, size)).reshape(-1)
+    picked = _C.index_select(input, dim, index)
+    shape = list(input.shape)
+    picked = picked.reshape(shape[:dim] + [count, size] + shape[dim + 1:])
+    return picked.movedim(dim + 1, -1)
+
+
+@decomposition("trapezoid", "trapz", method=False)
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    dim = _wrap(dim, y.dim())
+    n = y.shape[dim]
+    if n == 0:
+        return y.sum(dim)
+    left, right = narrow(y, dim, 0, n - 1), narrow(y, dim, 1, n - 1)
+    if x is not None and isinstance(x, Tensor):
+        spacing = diff(x, dim=dim if x.dim() == y.dim() else -1)
+        return ((left + right) * spacing).sum(dim) / 2
+    step = dx if dx is not None else (x if x is not None else 1)
+    return (left + right).sum(dim) * (step / 2)
+
+
+@decomposition("cumulative_trapezoid", method=False)
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    dim = _wrap(dim, y.dim())
+    n = y.shape[dim]
+    left, right = narrow(y, dim, 0, n - 1), narrow(y, dim, 1, n - 1)
+    if x is not None and isinstance(x, Tensor):
+        spacing = diff(x, dim=dim if x.dim() == y.dim() else -1)
+        return cumsum((left + right) * spacing / 2, dim)
+    step = dx if dx is not None else (x if x is not None else 1)
+    return cumsum((left + right) * (step / 2), dim)
+
+
+@decomposition("cov")
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    x = input.reshape(1, -1) if input.dim() < 2 else input
+    x = _float(x)
+    n = x.shape[1]
+    weights = None
+    if fweights is not None:
+        weights = fweights.to(x.dtype)
+    if aweights is not None:
+        weights = aweights.to(x.dtype) if weights is None else weights * aweights
+    if weights is None:
+        mean = x.mean(1, keepdim=True)
+        centred = x - mean
+        result = (centred @ centred.t()) / builtins.max(n - correction, 0)
+    else:
+        total = weights.sum()
+        mean = (x * weights).sum(1, keepdim=True) / total
+        centred = x - mean
+        if aweights is None:
+            norm_ = total - correction
+        else:
+            norm_ = total - correction * (weights * aweights).sum() / total
+        result = ((centred * weights) @ centred.t()) / norm_
+    return result.reshape([]) if input.dim() < 2 else result
+
+
+@decomposition("corrcoef")
+def corrcoef(input):
+    c = cov(input)
+    if c.dim() == 0:
+        return c / c
+    d = _C.sqrt(diagonal(c))
+    result = c / d.reshape(-1, 1) / d.reshape(1, -1)
+    return _C.clamp(result, -1, 1)
+
+
+def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
+    x = input
+    scalar_q = not isinstance(q, Tensor)
+    qs = np.atleast_1d(np.asarray(q if scalar_q else _host(q), dtype=np.float64))
+    if (qs < 0).any() or (qs > 1).any():
+        raise RuntimeError("quantile() q values must be in the range [0, 1]")
+    flat = dim is None
+    if flat:
+        x, dim = x.reshape(-1), 0
+    dim = _wrap(dim, x.dim()) if x.dim() else 0
+    if x.dim() == 0:
+        x = x.reshape(1)
+    a = _host(x)
+    order = np.argsort(a, axis=dim, kind="stable")  # NaN last
+    n = a.shape[dim]
+    nan_count = np.isnan(a).sum(axis=dim, keepdims=True)
+    valid = n - nan_count if ignore_nan else np.full_like(nan_count, n)
+    results = []
+    for qv in qs:
+        pos = qv * np.maximum(valid - 1, 0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.ceil(pos).astype(np.int64)
+        if interpolation == "lower":
+            hi = lo
+        elif interpolation == "higher":
+            lo = hi
+        elif interpolation == "nearest":
+            lo = hi = np.round(pos).astype(np.int64)
+        lo_i = _from_host(np.take_along_axis(order, np.clip(lo, 0, n - 1), axis=dim))
+        hi_i = _from_host(np.take_along_axis(order, np.clip(hi, 0, n - 1), axis=dim))
+        low, high = _gather_any(x, dim, lo_i), _gather_any(x, dim, hi_i)
+        if interpolation == "midpoint":
+            value = (low + high) / 2
+        elif interpolation == "linear":
+            frac_ = _from_host(pos - lo).to(x.dtype)
+            value = low + frac_ * (high - low)
+        else:
+            value = low
+        bad = (nan_count > 0) if not ignore_nan else (valid == 0)
+        if bad.any():
+            value = _C.where(_from_host(bad), math.nan, value)
+        results.append(value if keepdim else value.squeeze(dim))
+    if flat and keepdim:
+        results = [r.reshape([1] * input.dim()) for r in results]
+    if scalar_q or (isinstance(q, Tensor) and q.dim() == 0):
+        return results[0]
+    return _C.stack(results, 0)
+
+
+@decomposition("quantile")
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    return _quantile(input, q, dim, keepdim, interpolation, False)
+
+
+@decomposition("nanquantile")
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    return _quantile(input, q, dim, keepdim, interpolation, True)
+
+
+@decomposition("frexp")
+def frexp(input):
+    a = _host(input)
+    mantissa, exponent = np.frexp(a)
+    # The mantissa as a lazy product, so that it carries the input's graph.
+    scale = _from_host(np.ldexp(np.ones_like(a), -exponent).astype(a.dtype))
+    from collections import namedtuple
+    result = namedtuple("frexp", ["mantissa", "exponent"])
+    return result(input * scale, _from_host(exponent.astype(np.int32)))
+
+
+def _matrix_transpose(self):
+    return self.transpose(-2, -1)
+
+
+Tensor.mT = property(_matrix_transpose)
+Tensor.mH = property(_matrix_transpose)
+Tensor.H = property(lambda self: self.t() if self.dim() == 2 else self)
+
+
+def _new(factory):
+    def method(self, *size, dtype=None, device=None, requires_grad=False, **_):
+        shape = _size_args(size)
+        result = factory(shape, dtype or self.dtype)
+        if device is not None:
+            result = result.to(device)
+        return result.requires_grad_(True) if requires_grad else result
+    return method
+
+
+Tensor.new_zeros = _new(lambda shape, dtype: _C.zeros(*shape, dtype=dtype))
+Tensor.new_ones = _new(lambda shape, dtype: _C.ones(*shape, dtype=dtype))
+Tensor.new_empty = _new(lambda shape, dtype: _C.empty(*shape, dtype=dtype))
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    result = _C.full(list(size), fill_value, dtype=dtype or self.dtype)
+    return result.requires_grad_(True) if requires_grad else result
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    result = _C.tensor(data, dtype=dtype or self.dtype)
+    return result.requires_grad_(True) if requires_grad else result
+
+
+Tensor.new_full = _new_full
+Tensor.new_tensor = _new_tensor

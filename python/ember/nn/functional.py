@@ -236,3 +236,7 @@ def _cross_entropy_with_probabilities(logp, target, weight, reduction, label_smo
         # torch divides by the batch size (every element but the classes).
         return loss.sum() / (logp.numel() // num_classes)
     return _reduce(loss, reduction)
+
+
+from ember.nn._functional_more import *  # noqa: E402,F401,F403
+from ember.nn._functional_more import pad  # noqa: E402,F401

@@ -38,3 +38,15 @@ func.func @transposed_product(%a: tensor<?x?xf32>, %b: tensor<?x?xf32>) -> tenso
   %t = ember.transpose %p perm = [1, 0] : tensor<?x?xf32> -> tensor<?x?xf32>
   return %t : tensor<?x?xf32>
 }
+
+// A product whose operand broadcasts its batch (rank 2 against rank 3) keeps
+// its transpose: swapping would need a different permutation per operand.
+// CHECK-LABEL: func @transposed_broadcast_product
+// CHECK: %[[P:.*]] = ember.matmul
+// CHECK-NEXT: %[[T:.*]] = ember.transpose %[[P]] perm = [0, 2, 1]
+// CHECK-NEXT: return %[[T]]
+func.func @transposed_broadcast_product(%a: tensor<?x?x?xf64>, %b: tensor<?x?xf64>) -> tensor<?x?x?xf64> {
+  %p = ember.matmul %a, %b : tensor<?x?x?xf64>, tensor<?x?xf64> -> tensor<?x?x?xf64>
+  %t = ember.transpose %p perm = [0, 2, 1] : tensor<?x?x?xf64> -> tensor<?x?x?xf64>
+  return %t : tensor<?x?x?xf64>
+}

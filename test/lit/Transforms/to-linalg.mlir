@@ -19,10 +19,13 @@ func.func @broadcast_add(%a: tensor<?x4xf32>, %b: tensor<1x4xf32>, %c: tensor<4x
 
 // -----
 
-// Integers use signed arithmetic; compare gives i1.
+// Integers use signed arithmetic (a zero divisor is replaced by one, so
+// that no element traps); compare gives i1.
 // CHECK-LABEL: func @integers
 func.func @integers(%a: tensor<8xi32>, %b: tensor<8xi32>) -> (tensor<8xi32>, tensor<8xi1>) {
-  // CHECK: arith.divsi
+  // CHECK: %[[ZERO:.*]] = arith.cmpi eq, %{{.*}}, %c0_i32
+  // CHECK: %[[SAFE:.*]] = arith.select %[[ZERO]], %c1_i32, %{{.*}}
+  // CHECK: arith.divsi %{{.*}}, %[[SAFE]]
   %0 = ember.div %a, %b : tensor<8xi32>, tensor<8xi32> -> tensor<8xi32>
   // CHECK: arith.cmpi slt
   %1 = ember.compare lt, %a, %b : tensor<8xi32>, tensor<8xi32> -> tensor<8xi1>
@@ -278,4 +281,28 @@ func.func @runtime_slice(%x: tensor<?x10xf32>, %i: index, %j: index) -> tensor<?
   // CHECK: tensor.extract_slice %[[X]][%{{.*}}, %{{.*}}] [%{{.*}}, %{{.*}}] [2, 1]
   %0 = ember.slice %x start = [%i, %i] stop = [%j, %j] step = [2, 1] : tensor<?x10xf32> -> tensor<?x?xf32>
   return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+// Each element-wise op's scalar body comes from its ElementwiseOpInterface.
+// CHECK-LABEL: func @math
+func.func @math(%a: tensor<4xf32>, %b: tensor<4xf32>, %i: tensor<4xi64>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xi64>, tensor<4xf32>) {
+  // CHECK: math.sin
+  %0 = ember.sin %a : tensor<4xf32>
+  // CHECK: math.roundeven
+  %1 = ember.round %a : tensor<4xf32>
+  // CHECK: math.log1p
+  %2 = ember.log1p %a : tensor<4xf32>
+  // Python's %: the truncated remainder moved by one divisor when the signs differ.
+  // CHECK: arith.remf
+  // CHECK: arith.xori
+  // CHECK: arith.addf
+  %3 = ember.remainder %a, %b : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  // CHECK: arith.select
+  // CHECK: arith.select
+  %4 = ember.sign %i : tensor<4xi64>
+  // CHECK: math.atan2
+  %5 = ember.atan2 %a, %b : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  return %0, %1, %2, %3, %4, %5 : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xi64>, tensor<4xf32>
 }
