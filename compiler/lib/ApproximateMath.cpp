@@ -29,7 +29,8 @@ struct EmberApproximateMathPass
             return false;
           return name == "exp" || name == "expm1" || name == "log" ||
                  name == "log1p" || name == "log2" || name == "tanh" ||
-                 name == "erf" || name == "atan" || name == "atan2" ||
+                 name == "erf" || name == "erfc" || name == "atan" ||
+                 name == "atan2" ||
                  name == "asin" || name == "acos" || name == "sin" ||
                  name == "cos" || name == "cbrt";
         });

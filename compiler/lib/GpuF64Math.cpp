@@ -15,6 +15,11 @@
 //         exp(y log|x|) with the sign of integral powers of negative x
 //   erf   2/sqrt(pi) e^(-x^2) sum 2^n x^(2n+1)/(2n+1)!!, 200 terms, |x| < 6
 //
+// From those, at both widths where the targets lack the op: exp2, trunc
+// (floor/ceil by sign), erfc (1 - erf); and in f64 only: sinh, cosh,
+// asinh, acosh, atanh, log2, log10, log1p, expm1. f64 sin/cos/tan and
+// their inverses are not provided (the GLSL set has them at 32 bits only).
+//
 //===----------------------------------------------------------------------===//
 
 #include "ember/Compiler/Passes.h"
@@ -202,6 +207,19 @@ struct F64 {
   }
 };
 
+/// Ops that GPU targets lack at any width (SPIR-V's GLSL set has no exp2
+/// of f64, trunc or erfc): computed from the f64 routines above.
+bool lackedEverywhere(Operation *op) {
+  return isa<math::Exp2Op, math::TruncOp, math::ErfcOp>(op);
+}
+
+/// f64 ops that GPU targets lack but that follow from exp and log.
+bool lackedInF64(Operation *op) {
+  return isa<math::SinhOp, math::CoshOp, math::AsinhOp, math::AcoshOp,
+             math::AtanhOp, math::Log2Op, math::Log10Op, math::Log1pOp,
+             math::ExpM1Op>(op);
+}
+
 struct EmberGpuF64MathPass : ember::impl::EmberGpuF64MathBase<EmberGpuF64MathPass> {
   void runOnOperation() override {
     // f64 ones, and f32 ones the polynomial approximations left (pow,
@@ -209,10 +227,12 @@ struct EmberGpuF64MathPass : ember::impl::EmberGpuF64MathBase<EmberGpuF64MathPas
     SmallVector<Operation *> ops;
     getOperation().walk([&](gpu::GPUModuleOp module) {
       module.walk([&](Operation *op) {
-        Type type = isa<math::ExpOp, math::LogOp, math::TanhOp, math::PowFOp, math::ErfOp>(op)
-                        ? op->getResult(0).getType()
-                        : Type();
-        if (type && (type.isF64() || type.isF32()))
+        bool wanted = isa<math::ExpOp, math::LogOp, math::TanhOp, math::PowFOp,
+                          math::ErfOp>(op) ||
+                      lackedEverywhere(op);
+        Type type = op->getNumResults() == 1 ? op->getResult(0).getType() : Type();
+        if (type && (type.isF64() || type.isF32()) &&
+            (wanted || (lackedInF64(op) && type.isF64())))
           ops.push_back(op);
       });
     });
@@ -225,11 +245,49 @@ struct EmberGpuF64MathPass : ember::impl::EmberGpuF64MathBase<EmberGpuF64MathPas
         return type.isF64() ? v : Value(arith::ExtFOp::create(b, loc, m.f64(), v));
       };
       Value x = wide(op->getOperand(0));
-      Value result = isa<math::ExpOp>(op)    ? m.exp(x)
-                     : isa<math::LogOp>(op)  ? m.log(x)
-                     : isa<math::TanhOp>(op) ? m.tanh(x)
-                     : isa<math::ErfOp>(op)  ? m.erf(x)
-                                             : m.pow(x, wide(op->getOperand(1)));
+      auto fadd = [&](Value l, Value r) { return arith::AddFOp::create(b, loc, l, r); };
+      auto fsub = [&](Value l, Value r) { return arith::SubFOp::create(b, loc, l, r); };
+      auto fmul = [&](Value l, Value r) { return arith::MulFOp::create(b, loc, l, r); };
+      auto fdiv = [&](Value l, Value r) { return arith::DivFOp::create(b, loc, l, r); };
+      Value one = m.c(1);
+      Value result;
+      if (isa<math::ExpOp>(op))
+        result = m.exp(x);
+      else if (isa<math::LogOp>(op))
+        result = m.log(x);
+      else if (isa<math::TanhOp>(op))
+        result = m.tanh(x);
+      else if (isa<math::ErfOp>(op))
+        result = m.erf(x);
+      else if (isa<math::PowFOp>(op))
+        result = m.pow(x, wide(op->getOperand(1)));
+      else if (isa<math::Exp2Op>(op))
+        result = m.exp(fmul(x, m.c(M_LN2)));
+      else if (isa<math::TruncOp>(op))
+        result = m.select(m.cmp(arith::CmpFPredicate::OLT, x, m.c(0)),
+                          math::CeilOp::create(b, loc, x),
+                          math::FloorOp::create(b, loc, x));
+      else if (isa<math::ErfcOp>(op))
+        // Loses relative precision where erfc is tiny (x > ~5).
+        result = fsub(one, m.erf(x));
+      else if (isa<math::SinhOp>(op))
+        result = fmul(m.c(0.5), fsub(m.exp(x), m.exp(m.neg(x))));
+      else if (isa<math::CoshOp>(op))
+        result = fmul(m.c(0.5), fadd(m.exp(x), m.exp(m.neg(x))));
+      else if (isa<math::AsinhOp>(op))
+        result = m.log(fadd(x, math::SqrtOp::create(b, loc, fadd(fmul(x, x), one))));
+      else if (isa<math::AcoshOp>(op))
+        result = m.log(fadd(x, math::SqrtOp::create(b, loc, fsub(fmul(x, x), one))));
+      else if (isa<math::AtanhOp>(op))
+        result = fmul(m.c(0.5), m.log(fdiv(fadd(one, x), fsub(one, x))));
+      else if (isa<math::Log2Op>(op))
+        result = fmul(m.log(x), m.c(1 / M_LN2));
+      else if (isa<math::Log10Op>(op))
+        result = fmul(m.log(x), m.c(1 / M_LN10));
+      else if (isa<math::Log1pOp>(op))
+        result = m.log(fadd(one, x));
+      else
+        result = fsub(m.exp(x), one); // expm1
       if (!type.isF64())
         result = arith::TruncFOp::create(b, loc, type, result);
       op->getResult(0).replaceAllUsesWith(result);

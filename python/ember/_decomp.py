@@ -94,11 +94,21 @@ def _out(result, out):
     return out
 
 
-def _along(n, dim, ndim):
+def _dev(t, like):
+    """`t` (a helper tensor built on the CPU) on `like`'s device."""
+    device = like.device
+    return t if device.type == "cpu" else t.to(device)
+
+
+def _arange(n, like):
+    return _dev(_C.arange(n), like)
+
+
+def _along(n, dim, ndim, like):
     """arange(n) shaped to broadcast along `dim` of an ndim-tensor."""
     shape = [1] * ndim
     shape[dim] = n
-    return _C.arange(n).reshape(shape)
+    return _arange(n, like).reshape(shape)
 
 
 def _host(x):
@@ -107,7 +117,8 @@ def _host(x):
 
 
 def _from_host(array, dtype=None):
-    t = _C.tensor(np.ascontiguousarray(array))
+    # np.require keeps a 0-d array 0-d (ascontiguousarray would make it 1-d).
+    t = _C.tensor(np.require(array, requirements="C"))
     return t if dtype is None else t.to(dtype)
 
 
@@ -135,7 +146,7 @@ def _gather_any(x, dim, index):
     linear = index * strides[dim]
     for d in range(ndim):
         if d != dim:
-            linear = linear + _along(index.shape[d], d, ndim) * strides[d]
+            linear = linear + _along(index.shape[d], d, ndim, index) * strides[d]
     flat = x.reshape(-1)
     return _C.index_select(flat, 0, linear.reshape(-1)).reshape(list(index.shape))
 
@@ -152,7 +163,7 @@ def _linear_index(shape, dim, index):
     linear = index * strides[dim]
     for d in range(ndim):
         if d != dim:
-            linear = linear + _along(index.shape[d], d, ndim) * strides[d]
+            linear = linear + _along(index.shape[d], d, ndim, index) * strides[d]
     return linear.reshape(-1)
 
 
@@ -511,8 +522,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     return result.to(out_dtype)
 
 
-def _scan_matrix(n, dtype, lower_inclusive=True):
-    i = _C.arange(n)
+def _scan_matrix(n, dtype, like):
+    i = _arange(n, like)
     return (i.reshape(n, 1) <= i.reshape(1, n)).to(dtype)  # [j, i]: j <= i
 
 
@@ -526,7 +537,7 @@ def cumsum(input, dim, *, dtype=None, out=None):
     work = x if _is_float(x) else x.to(_C.float64)
     moved = work.movedim(dim, -1)
     n = moved.shape[-1]
-    result = (moved @ _scan_matrix(n, work.dtype)).movedim(-1, dim)
+    result = (moved @ _scan_matrix(n, work.dtype, work)).movedim(-1, dim)
     return _out(result.to(result_dtype) if not _is_float(x) else result, out)
 
 
@@ -562,7 +573,7 @@ def _cumulative_extreme(input, dim, largest):
         return _values_indices(x.clone(), _C.zeros([], dtype=_int64))
     moved = x.movedim(dim, -1)
     n = moved.shape[-1]
-    j = _C.arange(n)
+    j = _arange(n, x)
     later = j.reshape(1, n) > j.reshape(n, 1)  # [i, j]: j > i
     rows = moved.unsqueeze(-2)  # [..., 1(i), n(j)]
     if _is_float(x):
@@ -579,7 +590,7 @@ def _cumulative_extreme(input, dim, largest):
     hit = (masked == best.unsqueeze(-1)) & ~later
     index = _C.where(hit, j.reshape(1, n), -1).amax(-1)
     values = _C.index_select(moved.reshape(-1), 0,
-                             (index + _C.arange(moved.numel() // builtins.max(n, 1)).reshape(
+                             (index + _arange(moved.numel() // builtins.max(n, 1), x).reshape(
                                  list(index.shape[:-1]) + [1]) * n).reshape(-1)
                              ).reshape(list(index.shape)) if n else moved
     return _values_indices(values.movedim(-1, dim), index.movedim(-1, dim))
@@ -631,7 +642,7 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     if x.dim() == 0:
         return _values_indices(x.clone(), _C.zeros([], dtype=_int64))
     dim = _wrap(dim, x.dim())
-    indices = _from_host(_host_order(x, dim, descending), _int64)
+    indices = _dev(_from_host(_host_order(x, dim, descending), _int64), x)
     return _values_indices(_gather_any(x, dim, indices), indices)
 
 
@@ -658,7 +669,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
                            f"{dim} is {x.shape[dim]})")
     order = _host_order(x, dim, descending=largest)
     order = np.take(order, np.arange(k), axis=dim)
-    indices = _from_host(order, _int64)
+    indices = _dev(_from_host(order, _int64), x)
     return _values_indices(_gather_any(x, dim, indices), indices)
 
 
@@ -671,7 +682,7 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     if not 1 <= k <= x.shape[dim]:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim}")
     order = np.take(_host_order(x, dim, False), [k - 1], axis=dim)
-    indices = _from_host(order, _int64)
+    indices = _dev(_from_host(order, _int64), x)
     values = _gather_any(x, dim, indices)
     if not keepdim:
         values, indices = values.squeeze(dim), indices.squeeze(dim)
@@ -704,7 +715,7 @@ def mode(input, dim=-1, keepdim=False):
         best = values[np.argmax(counts)]  # the smallest of the most frequent
         picks[r] = np.nonzero(row == best)[0][-1]
     index = np.moveaxis(picks.reshape(a.shape[:-1] + (1,)), -1, dim)
-    indices = _from_host(index, _int64)
+    indices = _dev(_from_host(index, _int64), x)
     values = _gather_any(x, dim, indices)
     if not keepdim:
         values, indices = values.squeeze(dim), indices.squeeze(dim)
@@ -846,8 +857,8 @@ def _scatter_sum(input, dim, index, src):
 
 
 def _scatter_mask(input, dim, index):
-    hits = _scatter_sum(_C.zeros(list(input.shape), dtype=_C.int32), dim, index,
-                        _C.ones(list(index.shape), dtype=_C.int32))
+    hits = _scatter_sum(_dev(_C.zeros(list(input.shape), dtype=_C.int32), input), dim,
+                        index, _dev(_C.ones(list(index.shape), dtype=_C.int32), input))
     return hits
 
 
@@ -918,8 +929,9 @@ def index_add(input, dim, index, source, *, alpha=1):
 def _index_mask(input, dim, index):
     dim = _wrap(dim, input.dim())
     n = input.shape[dim]
-    hits = _C._scatter_add_along(_C.zeros([n], dtype=_C.int32), 0, index.reshape(-1),
-                                 _C.ones([index.numel()], dtype=_C.int32))
+    hits = _C._scatter_add_along(_dev(_C.zeros([n], dtype=_C.int32), input), 0,
+                                 index.reshape(-1),
+                                 _dev(_C.ones([index.numel()], dtype=_C.int32), input))
     shape = [1] * input.dim()
     shape[dim] = n
     return hits.reshape(shape) > 0
@@ -967,7 +979,8 @@ def masked_scatter(input, mask, source):
     flat_mask = _host(mask).reshape(-1)
     positions = np.cumsum(flat_mask) - 1
     positions = np.clip(positions, 0, None)
-    picked = _C.index_select(source.reshape(-1), 0, _from_host(positions.astype(np.int64)))
+    picked = _C.index_select(source.reshape(-1), 0,
+                             _dev(_from_host(positions.astype(np.int64)), source))
     return _C.where(mask, picked.reshape(list(input.shape)), input)
 
 
@@ -990,9 +1003,11 @@ def argwhere(input):
 # Shapes
 # ---------------------------------------------------------------------------
 
-def _matrix_positions(rows, cols):
+def _matrix_positions(rows, cols, like=None):
     r = _C.arange(rows).reshape(rows, 1)
     c = _C.arange(cols).reshape(1, cols)
+    if like is not None:
+        r, c = _dev(r, like), _dev(c, like)
     return r, c
 
 
@@ -1000,7 +1015,7 @@ def _matrix_positions(rows, cols):
 def tril(input, diagonal=0, *, out=None):
     if input.dim() < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
-    r, c = _matrix_positions(input.shape[-2], input.shape[-1])
+    r, c = _matrix_positions(input.shape[-2], input.shape[-1], input)
     return _out(_C.where(c - r <= diagonal, input, _C.zeros([], dtype=input.dtype)), out)
 
 
@@ -1008,7 +1023,7 @@ def tril(input, diagonal=0, *, out=None):
 def triu(input, diagonal=0, *, out=None):
     if input.dim() < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
-    r, c = _matrix_positions(input.shape[-2], input.shape[-1])
+    r, c = _matrix_positions(input.shape[-2], input.shape[-1], input)
     return _out(_C.where(c - r >= diagonal, input, _C.zeros([], dtype=input.dtype)), out)
 
 
@@ -1030,7 +1045,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
         start_r, start_c = -offset, 0
     batch = [x.shape[d] for d in rest]
     flat = moved.reshape(batch + [rows * cols])
-    i = _C.arange(length)
+    i = _arange(length, x)
     index = (i + start_r) * cols + (i + start_c)
     return _C.index_select(flat, len(batch), index)
 
@@ -1040,7 +1055,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     x = input
     n = x.shape[-1]
     size = n + abs(offset)
-    r, c = _matrix_positions(size, size)
+    r, c = _matrix_positions(size, size, x)
     on = (c - r) == offset
     pick = _C.clamp(_C.minimum(r, c), 0, builtins.max(n - 1, 0))
     values = _C.index_select(x, x.dim() - 1, pick.reshape(-1)).reshape(
@@ -1184,7 +1199,7 @@ def flip(input, dims):
     for d in dims:
         d = _wrap(d, input.dim())
         n = input.shape[d]
-        result = _C.index_select(result, d, _C.arange(n - 1, -1, -1))
+        result = _C.index_select(result, d, _dev(_C.arange(n - 1, -1, -1), input))
     return result if dims else input.clone()
 
 
@@ -1212,7 +1227,7 @@ def roll(input, shifts, dims=None):
         n = input.shape[d]
         if n == 0:
             continue
-        index = _C.remainder(_C.arange(n) - shift, n)
+        index = _C.remainder(_arange(n, input) - shift, n)
         result = _C.index_select(result, d, index)
     return result
 
@@ -1264,7 +1279,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if isinstance(repeats, Tensor) and repeats.numel() != 1:
         counts = _host(repeats).astype(np.int64)
         index = np.repeat(np.arange(x.shape[dim]), counts)
-        return _C.index_select(x, dim, _from_host(index.astype(np.int64)))
+        return _C.index_select(x, dim, _dev(_from_host(index.astype(np.int64)), x))
     r = int(repeats.item()) if isinstance(repeats, Tensor) else int(repeats)
     shape = list(x.shape)
     expanded = shape[:dim + 1] + [r] + shape[dim + 1:]
@@ -1653,7 +1668,7 @@ _index_select_primitive = _C.index_select
 @decomposition("index_select")
 def index_select(input, dim, index, *, out=None):
     if input.dim() == 0:
-        return _out(input.reshape(1)[index.reshape(-1)].reshape(list(index.shape)), out)
+        return _out(input.reshape(1)[index.reshape(-1)].reshape([]), out)
     if index.dim() == 0:
         index = index.reshape(1)
     return _out(_index_select_primitive(input, dim, index), out)
@@ -1668,18 +1683,6 @@ def masked_select(input, mask, *, out=None):
         shape = list(np.broadcast_shapes(tuple(input.shape), tuple(mask.shape)))
         input, mask = input.expand(shape), mask.expand(shape)
     return _out(_masked_select_primitive(input.reshape(-1), mask.reshape(-1)), out)
-
-
-_where_primitive = _C.where
-
-
-@decomposition("where")
-def where(condition, input=None, other=None, *, out=None):
-    if input is None and other is None:
-        return nonzero(condition, as_tuple=True)
-    if condition.dtype != _bool:
-        condition = condition != 0
-    return _out(_where_primitive(condition, input, other), out)
 
 
 def _like_factory(name):
@@ -1737,7 +1740,7 @@ def nanmedian(input, dim=None, keepdim=False):
     # An all-NaN row picks its first NaN.
     index = np.take_along_axis(order, pick, axis=dim)
     index = np.where(valid == 0, 0, index)
-    indices = _from_host(index.astype(np.int64))
+    indices = _dev(_from_host(index.astype(np.int64)), x)
     values = _gather_any(x, dim, indices)
     if not keepdim:
         values, indices = values.squeeze(dim), indices.squeeze(dim)
@@ -1884,8 +1887,8 @@ def block_diag(*tensors):
     result, r = [], 0
     c = 0
     for m in mats:
-        left = _C.zeros([m.shape[0], c], dtype=dtype)
-        right = _C.zeros([m.shape[0], cols - c - m.shape[1]], dtype=dtype)
+        left = _dev(_C.zeros([m.shape[0], c], dtype=dtype), m)
+        right = _dev(_C.zeros([m.shape[0], cols - c - m.shape[1]], dtype=dtype), m)
         result.append(_C.cat([left, m.to(dtype), right], 1))
         c += m.shape[1]
     return _C.cat(result, 0) if result else _C.zeros([rows, cols])
@@ -1908,7 +1911,7 @@ def combinations(input, r=2, with_replacement=False):
     rows = list(pick(range(n), r))
     if not rows:
         return _C.zeros([0, r] if r else [0], dtype=input.dtype)
-    index = _from_host(np.asarray(rows, dtype=np.int64))
+    index = _dev(_from_host(np.asarray(rows, dtype=np.int64)), input)
     return _C.index_select(input, 0, index.reshape(-1)).reshape(len(rows), r)
 
 
@@ -1995,8 +1998,8 @@ def unfold(input, dimension, size, step):
     dim = _wrap(dimension, input.dim())
     n = input.shape[dim]
     count = (n - size) // step + 1
-    index = (_C.arange(count).reshape(count, 1) * step +
-             _C.arange(size).reshape(1, size)).reshape(-1)
+    index = (_arange(count, input).reshape(count, 1) * step +
+             _arange(size, input).reshape(1, size)).reshape(-1)
     picked = _C.index_select(input, dim, index)
     shape = list(input.shape)
     picked = picked.reshape(shape[:dim] + [count, size] + shape[dim + 1:])
@@ -2093,21 +2096,23 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
             lo = hi
         elif interpolation == "nearest":
             lo = hi = np.round(pos).astype(np.int64)
-        lo_i = _from_host(np.take_along_axis(order, np.clip(lo, 0, n - 1), axis=dim))
-        hi_i = _from_host(np.take_along_axis(order, np.clip(hi, 0, n - 1), axis=dim))
+        lo_i = _dev(_from_host(np.take_along_axis(order, np.clip(lo, 0, n - 1), axis=dim)), x)
+        hi_i = _dev(_from_host(np.take_along_axis(order, np.clip(hi, 0, n - 1), axis=dim)), x)
         low, high = _gather_any(x, dim, lo_i), _gather_any(x, dim, hi_i)
         if interpolation == "midpoint":
             value = (low + high) / 2
         elif interpolation == "linear":
-            frac_ = _from_host(pos - lo).to(x.dtype)
+            frac_ = _dev(_from_host(pos - lo).to(x.dtype), x)
             value = low + frac_ * (high - low)
         else:
             value = low
         bad = (nan_count > 0) if not ignore_nan else (valid == 0)
         if bad.any():
-            value = _C.where(_from_host(bad), math.nan, value)
+            value = _C.where(_dev(_from_host(bad), x), math.nan, value)
         results.append(value if keepdim else value.squeeze(dim))
-    if flat and keepdim:
+    if input.dim() == 0:
+        results = [r.reshape([]) for r in results]
+    elif flat and keepdim:
         results = [r.reshape([1] * input.dim()) for r in results]
     if scalar_q or (isinstance(q, Tensor) and q.dim() == 0):
         return results[0]

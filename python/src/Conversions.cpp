@@ -286,7 +286,7 @@ Tensor tensorFromData(py::handle data, std::optional<DType> dtype) {
     target = *own;
   }
   if (target == DType::BFloat16) {
-    py::array values = numpy.attr("ascontiguousarray")(array, "float32");
+    py::array values = numpy.attr("require")(array, "float32", "C");
     Shape shape(values.shape(), values.shape() + values.ndim());
     std::vector<uint16_t> converted(shapeNumel(shape));
     const float *source = static_cast<const float *>(values.data());
@@ -295,7 +295,7 @@ Tensor tensorFromData(py::handle data, std::optional<DType> dtype) {
     return fromData(converted.data(), shape, DType::BFloat16);
   }
   py::array values =
-      numpy.attr("ascontiguousarray")(array, numpyDType(target));
+      numpy.attr("require")(array, numpyDType(target), "C");
   Shape shape(values.shape(), values.shape() + values.ndim());
   return fromData(values.data(), shape, target);
 }

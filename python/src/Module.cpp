@@ -185,6 +185,19 @@ PYBIND11_MODULE(_ember, m) {
 
   setLocationProvider(pythonLocation);
   m.def("_set_package_dir", [](std::string dir) { packageDir() = dir; });
+  // The op vocabulary (generated from ODS) for docs/ops.md: one
+  // (mnemonic, kind, operand types, torch names) tuple per dialect op.
+  m.def("_vocabulary", [] {
+    py::list ops;
+#define EMBER_UNARY_OP(Name, Mnemonic, Types, TorchNames)                      \
+  ops.append(py::make_tuple(Mnemonic, "unary", #Types, TorchNames));
+#define EMBER_BINARY_OP(Name, Mnemonic, Types, TorchNames)                     \
+  ops.append(py::make_tuple(Mnemonic, "binary", #Types, TorchNames));
+#define EMBER_OTHER_OP(Name, Mnemonic)                                         \
+  ops.append(py::make_tuple(Mnemonic, "other", "", ""));
+#include "ember/Dialect/EmberVocabulary.inc"
+    return ops;
+  });
 
   py::class_<PyDType>(m, "dtype")
       .def("__repr__",

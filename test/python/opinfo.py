@@ -14,6 +14,7 @@ sweep; int32 behaves as int64 for every op here).
 import sys
 import types
 import unittest
+import zlib
 
 import numpy as np
 import torch
@@ -27,6 +28,9 @@ if "expecttest" not in sys.modules:
     _shim.TestCase = unittest.TestCase
     _shim.ACCEPT = False
     sys.modules["expecttest"] = _shim
+
+# EMBER_TEST_DEVICE=vulkan puts every input on that device (the Vulkan sweep).
+DEVICE = __import__("os").environ.get("EMBER_TEST_DEVICE", "cpu")
 
 DTYPES = (torch.float32, torch.float64, torch.int64, torch.bool)
 # Samples per dtype: enough to cover broadcasting, 0-d and empty inputs,
@@ -139,6 +143,8 @@ def to_ember(obj, requires_grad=False):
                                                                     dtype=_DTYPE_MAP[obj.dtype])
         if result.dtype != _DTYPE_MAP[obj.dtype]:
             result = result.to(_DTYPE_MAP[obj.dtype])
+        if DEVICE != "cpu":
+            result = result.to(DEVICE)
         if requires_grad and obj.requires_grad:
             result.requires_grad_(True)
         return result
@@ -179,6 +185,7 @@ def _compare_one(expected, actual, dtype, where):
         if e.dtype == torch.bfloat16:
             e = e.float()
         e = e.numpy()
+        actual = actual.cpu()
         a = np.asarray(actual.numpy() if actual.dtype != ember.bfloat16 else
                        actual.float().numpy())
         if tuple(e.shape) != tuple(a.shape):
@@ -210,6 +217,9 @@ def compare(expected, actual, dtype, where):
 
 
 def _samples(opinfo, dtype, requires_grad=False):
+    # OpInfo draws its samples from torch's generator: seed it per entry so
+    # that every run checks the same inputs.
+    torch.manual_seed(zlib.crc32(f"{entry_id(opinfo)} {dtype}".encode()))
     try:
         return list(opinfo.sample_inputs("cpu", dtype, requires_grad=requires_grad))
     except Exception:  # noqa: BLE001 (a generator torch itself cannot run)
@@ -344,7 +354,8 @@ def check_gradient(opinfo, function):
         if len(e_outs) != len(outs):
             raise AssertionError(f"{where}: {len(e_outs)} differentiable results, "
                                  f"torch has {len(outs)}")
-        e_loss = sum((o * ember.tensor(c.numpy())).sum() for o, c in zip(e_outs, cotangents))
+        e_loss = sum((o * ember.tensor(c.numpy()).to(o.device)).sum()
+                     for o, c in zip(e_outs, cotangents))
         e_loss.backward()
         for i, (t, g) in enumerate(zip(e_inputs, expected)):
             if g is None:

@@ -36,6 +36,14 @@ def test_tensor_with_dtype(dtype):
                  torch.tensor(ints, dtype=tdtype(dtype)))
 
 
+@pytest.mark.parametrize("dtype", [None, "float64", "bfloat16"])
+def test_tensor_of_a_0d_array_is_0d(dtype):
+    value = np.array(1.5)
+    x = ember.tensor(value, dtype=None if dtype is None else getattr(ember, dtype))
+    assert x.shape == ()
+    assert x.item() == 1.5
+
+
 def test_tensor_copies_its_data():
     data = [1.0, 2.0]
     x = ember.tensor(data)

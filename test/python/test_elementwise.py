@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import ember
-from ember_testing import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, NUMERIC_DTYPES,
+from ember_testing import (ALL_DTYPES, DEVICE, FLOAT_DTYPES, INT_DTYPES, NUMERIC_DTYPES,
                            assert_close, from_array, pair, random_array,
                            reference, tdtype)
 
@@ -175,7 +175,34 @@ UNARY = {
     "relu": (torch.relu, -3.0, 3.0),
     "abs": (torch.abs, -3.0, 3.0),
     "gelu": (F.gelu, -4.0, 4.0),
+    "sin": (torch.sin, -4.0, 4.0),
+    "cos": (torch.cos, -4.0, 4.0),
+    "tan": (torch.tan, -1.2, 1.2),
+    "asin": (torch.asin, -0.95, 0.95),
+    "acos": (torch.acos, -0.95, 0.95),
+    "atan": (torch.atan, -4.0, 4.0),
+    "sinh": (torch.sinh, -3.0, 3.0),
+    "cosh": (torch.cosh, -3.0, 3.0),
+    "asinh": (torch.asinh, -4.0, 4.0),
+    "acosh": (torch.acosh, 1.05, 5.0),
+    "atanh": (torch.atanh, -0.9, 0.9),
+    "exp2": (torch.exp2, -4.0, 4.0),
+    "expm1": (torch.expm1, -2.0, 2.0),
+    "log2": (torch.log2, 0.05, 5.0),
+    "log10": (torch.log10, 0.05, 5.0),
+    "log1p": (torch.log1p, -0.9, 5.0),
+    "erf": (torch.erf, -3.0, 3.0),
+    "erfc": (torch.erfc, -3.0, 3.0),
+    "erfinv": (torch.erfinv, -0.95, 0.95),
+    "floor": (torch.floor, -4.0, 4.0),
+    "ceil": (torch.ceil, -4.0, 4.0),
+    "round": (torch.round, -4.0, 4.0),
+    "trunc": (torch.trunc, -4.0, 4.0),
+    "sign": (torch.sign, -4.0, 4.0),
 }
+
+# GPU targets have these at 32 bits only (compiler/lib/GpuF64Math.cpp).
+NO_GPU_FLOAT64 = {"sin", "cos", "tan", "asin", "acos", "atan"}
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
@@ -183,6 +210,10 @@ UNARY = {
 def test_unary(rng, name, dtype):
     fn, low, high = UNARY[name]
     x, t = pair(rng, (4, 6), dtype, low=low, high=high)
+    if DEVICE != "cpu" and dtype == "float64" and name in NO_GPU_FLOAT64:
+        with pytest.raises(RuntimeError, match="not supported on"):
+            getattr(ember, name)(x)
+        return
     want = reference(fn, t)
     by_function = getattr(ember, name)(x)
     by_method = getattr(x, name)()
@@ -308,3 +339,52 @@ def test_chained_expression(rng):
     got = ((x * 0.5 + b).tanh() * (x - b).sigmoid()).relu() / 2.0 + (x ** 2).sqrt()
     want = ((t * 0.5 + c).tanh() * (t - c).sigmoid()).relu() / 2.0 + (t ** 2).sqrt()
     assert_close(got, want)
+
+
+BINARY_MATH = {
+    "atan2": (torch.atan2, -3.0, 3.0),
+    "fmod": (torch.fmod, -5.0, 5.0),
+    "remainder": (torch.remainder, -5.0, 5.0),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("name", list(BINARY_MATH))
+def test_binary_math(rng, name, dtype):
+    fn, low, high = BINARY_MATH[name]
+    x, t = pair(rng, (3, 5), dtype, low=low, high=high)
+    y, u = pair(rng, (5,), dtype, low=0.5, high=high, nonzero=True)
+    if DEVICE != "cpu" and dtype == "float64" and name == "atan2":
+        with pytest.raises(RuntimeError, match="not supported on"):
+            ember.atan2(x, y)
+        return
+    assert_close(getattr(ember, name)(x, y), reference(fn, t, u))
+    assert_close(getattr(x, name)(-y), reference(fn, t, -u))
+
+
+def test_atan2_at_signed_zeros():
+    y = ember.tensor([0.0, -0.0, 0.0, -0.0])
+    x = ember.tensor([0.0, 0.0, -0.0, -0.0])
+    t = torch.atan2(torch.tensor([0.0, -0.0, 0.0, -0.0]), torch.tensor([0.0, 0.0, -0.0, -0.0]))
+    assert_close(ember.atan2(y, x), t)
+
+
+def test_inplace_unary_and_out(rng):
+    x, t = pair(rng, (6,), "float32")
+    x.sin_()
+    assert_close(x, torch.sin(t))
+    out = ember.empty(6)
+    result = ember.cos(x, out=out)
+    assert result is out
+    assert_close(out, torch.cos(torch.sin(t)))
+    ints = ember.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        ints.sin_()
+
+
+def test_integer_rounding_gives_the_input_back():
+    x = ember.tensor([1, -2, 3])
+    for name in ["floor", "ceil", "round", "trunc"]:
+        result = getattr(ember, name)(x)
+        assert result.dtype == ember.int64
+        assert result.tolist() == [1, -2, 3]

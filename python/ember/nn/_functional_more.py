@@ -33,6 +33,8 @@ def relu6(input, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if not input.is_floating_point():
+        min_val, max_val = int(min_val), int(max_val)
     return _inplace(input, ember.clamp(input, min_val, max_val), inplace)
 
 
@@ -342,6 +344,8 @@ def pad(input, pad, mode="constant", value=None):
             x = ember.cat(parts, dim) if len(parts) > 1 else x
             continue
         positions = ember.arange(-left, n + right)
+        if x.device.type != "cpu":
+            positions = positions.to(x.device)
         if mode == "reflect":
             period = 2 * (n - 1)
             index = ember.remainder(positions, period) if period else positions * 0
