@@ -112,7 +112,9 @@ def _along(n, dim, ndim, like):
 
 
 def _host(x):
-    """x's values as a NumPy array (one sync)."""
+    """x's values as a NumPy array (one sync; a copy for a GPU tensor)."""
+    if x.device.type != "cpu":
+        x = x.cpu()
     return np.asarray(x.numpy())
 
 
@@ -452,7 +454,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):
     if p in ("fro", 2, 2.0) or p is None:
         result = _C.sqrt(_sum_dims(x * x, dims, keepdim))
     elif p == "nuc":
-        raise NotImplementedError("norm(p='nuc') needs the singular values (linalg)")
+        from ember import linalg
+        result = linalg.matrix_norm(x, "nuc", dims if len(dims) == 2 else (-2, -1), keepdim)
     elif p == math.inf:
         result = _C.abs(x).amax(dims, keepdim=keepdim) if x.dim() else _C.abs(x)
     elif p == -math.inf:
