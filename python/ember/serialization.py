@@ -100,6 +100,16 @@ class _Encoder:
             name = self._name_for(path)
             self.tensors[name] = value
             return {"__tensor__": name}
+        if isinstance(value, np.ndarray):
+            # Stored as a tensor, tagged so that load gives an array back.
+            if value.dtype.kind not in "biuf" or value.dtype.itemsize > 8:
+                raise TypeError(f"ember.save: cannot save a NumPy array of dtype "
+                                f"{value.dtype}")
+            name = self._name_for(path)
+            self.tensors[name] = ember.from_numpy(np.array(value, dtype=_saved_dtype(value)))
+            return {"__ndarray__": [name, value.dtype.str]}
+        if isinstance(value, np.generic):
+            return self.encode(value.item(), path)
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int):
@@ -193,9 +203,22 @@ def _write_atomically(path, data):
         pass
 
 
+def _saved_dtype(array):
+    """The tensor dtype an array is stored in (Ember's dtypes hold every
+    value of the array's)."""
+    kind, size = array.dtype.kind, array.dtype.itemsize
+    if kind == "b":
+        return np.bool_
+    if kind == "f":
+        return np.float64 if size == 8 else np.float32
+    if kind == "u" and size >= 4 or size == 8:
+        return np.int64
+    return np.int32
+
+
 def save(obj, f):
     """Saves ``obj`` (a state dict: str -> Tensor, or nested dicts/lists of
-    tensors and numbers such as an optimizer's state dict) to ``f``, a path
+    tensors, NumPy arrays and numbers such as an optimizer's state dict) to ``f``, a path
     or a binary file object, in the safetensors layout. A path is written
     atomically (temporary file, fsync, rename)."""
     data = _serialize(obj)
@@ -291,6 +314,18 @@ class _Decoder:
                     raise _malformed(self.source, f"the structure names tensor {inner!r}, "
                                                   f"which the file does not hold")
                 return self.tensors[inner]
+            if tag == "__ndarray__" and isinstance(inner, list) and len(inner) == 2:
+                name, dtype = inner
+                if name not in self.tensors or not isinstance(dtype, str):
+                    raise _malformed(self.source, f"the structure names array {name!r}, "
+                                                  f"which the file does not hold")
+                try:
+                    wanted = np.dtype(dtype)
+                except TypeError:
+                    raise _malformed(self.source, f"unknown array dtype {dtype!r}") from None
+                if wanted.kind not in "biuf":
+                    raise _malformed(self.source, f"unknown array dtype {dtype!r}")
+                return np.array(self.tensors[name].numpy(), dtype=wanted)
             if tag == "__tuple__" and isinstance(inner, list):
                 return tuple(self.decode(v) for v in inner)
             if tag == "__float__" and inner in ("nan", "inf", "-inf"):

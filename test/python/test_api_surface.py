@@ -1,0 +1,151 @@
+"""The API surface PyTorch programs use without thinking (issue: the tensor
+library's breadth): legacy constructors, Tensor.data/.type()/__format__,
+Variable, inference_mode, Generator, random samplers, save/load of NumPy
+arrays, keyword arguments and out=."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+
+
+def test_legacy_constructors_like_torch():
+    assert ember.LongTensor([1, 2]).dtype == ember.int64
+    assert ember.FloatTensor(2, 3).shape == (2, 3)
+    assert ember.Tensor([0]).tolist() == [0.0]
+    assert ember.Tensor([0]).dtype == ember.float32
+    assert ember.Tensor(2, 3).shape == (2, 3)
+    assert ember.Tensor().shape == (0,)
+    assert isinstance(ember.tensor([1.0]), ember.FloatTensor)
+    assert not isinstance(ember.tensor([1]), ember.FloatTensor)
+
+
+def test_data_type_and_format():
+    x = ember.tensor([1.5, -2.0], requires_grad=True)
+    assert not x.data.requires_grad
+    x.data.mul_(2)
+    assert x.tolist() == [3.0, -4.0]
+    assert x.type() == torch.tensor([1.5]).type()
+    assert x.type(ember.int64).dtype == ember.int64
+    assert x.type("torch.LongTensor").dtype == ember.int64
+    assert "{:+.2f}".format(x.sum()) == "{:+.2f}".format(torch.tensor(-1.0))
+    with pytest.raises(TypeError):
+        "{:.2f}".format(x)
+
+
+def test_variable_and_inference_mode():
+    x = ember.autograd.Variable(ember.ones(2), requires_grad=True)
+    assert x.requires_grad
+    with ember.inference_mode():
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad
+
+    @ember.inference_mode()
+    def f(t):
+        return t * 3
+    assert not f(x).requires_grad
+
+
+def test_generator_streams_are_reproducible_and_independent():
+    a = ember.rand(5, generator=ember.Generator().manual_seed(7)).tolist()
+    ember.manual_seed(1)
+    b = ember.rand(5, generator=ember.Generator().manual_seed(7)).tolist()
+    assert a == b
+    ember.manual_seed(3)
+    first = ember.randperm(10).tolist()
+    ember.manual_seed(3)
+    assert ember.randperm(10).tolist() == first
+    assert sorted(first) == list(range(10))
+
+
+def test_samplers_have_the_right_statistics():
+    ember.manual_seed(0)
+    x = ember.empty(20000)
+    assert abs(float(x.uniform_(2, 4).mean()) - 3) < 0.05
+    assert abs(float(x.normal_(1, 2).std()) - 2) < 0.05
+    assert abs(float(x.exponential_(2.0).mean()) - 0.5) < 0.02
+    probs = ember.tensor([0.1, 0.0, 0.9])
+    draws = ember.multinomial(probs, 1000, replacement=True)
+    counts = np.bincount(draws.numpy(), minlength=3)
+    assert counts[1] == 0 and counts[2] > 800
+    picks = ember.multinomial(ember.tensor([1.0, 1.0, 1.0, 1.0]), 4)
+    assert sorted(picks.tolist()) == [0, 1, 2, 3]
+    assert set(ember.bernoulli(ember.full([100], 0.5)).unique().tolist()) <= {0.0, 1.0}
+
+
+def test_keywords_and_out():
+    a, b = ember.tensor([1.0, 2.0]), ember.tensor([3.0, 4.0])
+    assert ember.mul(input=a, other=b).tolist() == [3.0, 8.0]
+    out = ember.empty(2)
+    assert ember.mul(a, b, out=out) is out
+    assert out.tolist() == [3.0, 8.0]
+    assert ember.add(a, b, alpha=2).tolist() == [7.0, 10.0]
+    assert ember.div(ember.tensor([7, -7]), 2, rounding_mode="floor").tolist() == [3, -4]
+    assert ember.round(ember.tensor([1.2345]), decimals=2).tolist() == pytest.approx([1.23])
+    with pytest.raises(RuntimeError, match="shape"):
+        ember.mul(a, b, out=ember.empty(3))
+
+
+def test_cuda_seeding_is_accepted_without_a_gpu():
+    ember.cuda.manual_seed_all(0)
+    ember.cuda.manual_seed(0)
+
+
+def test_save_and_load_numpy_arrays_and_containers():
+    buffer = io.BytesIO()
+    value = {"array": np.arange(6, dtype=np.float64).reshape(2, 3), "step": 3,
+             "names": ["a", "b"], "pair": (1.5, np.int64(4))}
+    ember.save(value, buffer)
+    buffer.seek(0)
+    loaded = ember.load(buffer)
+    assert isinstance(loaded["array"], np.ndarray)
+    np.testing.assert_array_equal(loaded["array"], value["array"])
+    assert loaded["array"].dtype == np.float64
+    assert loaded["step"] == 3 and loaded["names"] == ["a", "b"]
+    assert loaded["pair"] == (1.5, 4)
+
+
+def test_split_chunk_and_friends_match_torch():
+    t = torch.arange(10.0).reshape(2, 5)
+    x = ember.tensor(t.numpy())
+    for got, want in zip(x.split(2, 1), t.split(2, 1)):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    for got, want in zip(x.chunk(3, 1), t.chunk(3, 1)):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(x.narrow(1, 1, 3).numpy(), t.narrow(1, 1, 3).numpy())
+    np.testing.assert_array_equal(ember.tril(x).numpy(), torch.tril(t).numpy())
+    mask = x > 4
+    np.testing.assert_array_equal(x.masked_fill(mask, -1.0).numpy(),
+                                  t.masked_fill(t > 4, -1.0).numpy())
+    values, indices = x.topk(2)
+    want = t.topk(2)
+    np.testing.assert_array_equal(values.numpy(), want.values.numpy())
+    np.testing.assert_array_equal(indices.numpy(), want.indices.numpy())
+    np.testing.assert_array_equal(ember.eye(3).numpy(), torch.eye(3).numpy())
+
+
+def test_decompositions_have_gradients():
+    t = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    x = ember.tensor(t.detach().numpy(), requires_grad=True)
+    (torch.logsumexp(t, 1) * torch.arange(4.0, dtype=torch.float64)).sum().backward()
+    (ember.logsumexp(x, 1) * ember.arange(4.0, dtype=ember.float64)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-10)
+    t.grad = None
+    x.grad = None
+    torch.sort(t, 1).values[:, 0].sum().backward()
+    ember.sort(x, 1).values[:, 0].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+def test_linalg_gradients_match_torch():
+    a = np.random.default_rng(0).standard_normal((3, 3)) + 3 * np.eye(3)
+    t = torch.tensor(a, requires_grad=True)
+    x = ember.tensor(a, requires_grad=True)
+    (torch.linalg.inv(t).sum() + torch.linalg.det(t)).backward()
+    (ember.linalg.inv(x).sum() + ember.linalg.det(x)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9)
+    with pytest.raises(RuntimeError, match="square"):
+        ember.linalg.inv(ember.ones(2, 3))
