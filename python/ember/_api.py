@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ember import _ember as _C
-from ember._decomp import decomposition, _host, _from_host, _size_args
+from ember._decomp import decomposition, _dev, _host, _from_host, _size_args
 from ember._ember import Tensor
 
 _float32 = _C.float32
@@ -140,6 +140,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
                        dtype or _float32)
     noise = randn(*shape, generator=generator, dtype=float_dtype) if shape else \
         randn(1, generator=generator, dtype=float_dtype).reshape([])
+    like = next((t for t in (mean, std) if isinstance(t, Tensor)), None)
+    if like is not None:
+        noise = _dev(noise, like)
     result = mean + std * noise
     if out is not None:
         out.copy_(result)
@@ -150,8 +153,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
 @decomposition("bernoulli")
 def bernoulli(input, p=None, *, generator=None, out=None):
     probs = input if p is None else _C.full_like(input, p)
-    u = _uniform(list(probs.shape), generator, probs.dtype if
-                 probs.is_floating_point() else _float32)
+    u = _dev(_uniform(list(probs.shape), generator, probs.dtype if
+                      probs.is_floating_point() else _float32), probs)
     result = (u < probs).to(input.dtype)
     if out is not None:
         out.copy_(result)

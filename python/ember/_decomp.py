@@ -801,6 +801,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         seq = _gather_any(seq, -1, sorter)
     scalar = not isinstance(input, Tensor)
     values = _tensor(input, seq)
+    if not isinstance(input, Tensor):
+        values = _dev(values, seq)
     if seq.dim() == 1:
         v = values.unsqueeze(-1)
         s = seq
@@ -2137,10 +2139,10 @@ def frexp(input):
     a = _host(input)
     mantissa, exponent = np.frexp(a)
     # The mantissa as a lazy product, so that it carries the input's graph.
-    scale = _from_host(np.ldexp(np.ones_like(a), -exponent).astype(a.dtype))
+    scale = _dev(_from_host(np.ldexp(np.ones_like(a), -exponent).astype(a.dtype)), input)
     from collections import namedtuple
     result = namedtuple("frexp", ["mantissa", "exponent"])
-    return result(input * scale, _from_host(exponent.astype(np.int32)))
+    return result(input * scale, _dev(_from_host(exponent.astype(np.int32)), input))
 
 
 def _matrix_transpose(self):

@@ -267,9 +267,10 @@ def _compare_ordering(opinfo, sample, expected, actual, dtype, where):
     if len(e) == 1 and e[0].dtype == torch.int64 and opinfo.name == "argsort":
         dim = sample.kwargs.get("dim", sample.args[0] if sample.args else -1)
         x = sample.input
-        picked = torch.gather(x, dim, torch.tensor(a[0].numpy())) if x.dim() else x
+        picked = torch.gather(x, dim, torch.tensor(a[0].cpu().numpy())) if x.dim() else x
         reference = torch.gather(x, dim, e[0]) if x.dim() else x
-        _compare_one(reference, ember.tensor(picked.numpy()), dtype, where + " (picked)")
+        _compare_one(reference, ember.tensor(picked.detach().numpy()), dtype,
+                     where + " (picked)")
         return
     _compare_one(e[0], a[0], dtype, where + " values")
     if len(e) > 1:

@@ -151,8 +151,8 @@ def pdist(input, p=2):
             cols.append(j)
     if not rows:
         return ember.zeros(0, dtype=input.dtype)
-    a = ember.index_select(input, 0, ember.tensor(rows))
-    b = ember.index_select(input, 0, ember.tensor(cols))
+    a = ember.index_select(input, 0, _decomp._dev(ember.tensor(rows), input))
+    b = ember.index_select(input, 0, _decomp._dev(ember.tensor(cols), input))
     return _decomp.norm(a - b, p, -1)
 
 
@@ -161,7 +161,7 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError("one_hot is only applicable to index tensor.")
     if num_classes < 0:
         num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
-    return (tensor.unsqueeze(-1) == ember.arange(num_classes)).to(ember.int64)
+    return (tensor.unsqueeze(-1) == _decomp._arange(num_classes, tensor)).to(ember.int64)
 
 
 def pixel_shuffle(input, upscale_factor):
@@ -336,11 +336,11 @@ def pad(input, pad, mode="constant", value=None):
             parts = []
             if left:
                 shape[dim] = left
-                parts.append(ember.full(shape, value or 0, dtype=x.dtype))
+                parts.append(_decomp._dev(ember.full(shape, value or 0, dtype=x.dtype), x))
             parts.append(x)
             if right:
                 shape[dim] = right
-                parts.append(ember.full(shape, value or 0, dtype=x.dtype))
+                parts.append(_decomp._dev(ember.full(shape, value or 0, dtype=x.dtype), x))
             x = ember.cat(parts, dim) if len(parts) > 1 else x
             continue
         positions = ember.arange(-left, n + right)
