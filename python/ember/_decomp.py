@@ -30,18 +30,24 @@ _int64 = _C.int64
 _bool = _C.bool
 
 DECOMPOSITIONS = {}
+METHODS = set()
 _FUNCTIONS = {}
 
 
 def decomposition(*names, method=True, function=True):
-    """Registers ``fn`` as ember.<name> and Tensor.<name> for each name."""
+    """Registers ``fn`` as ember.<name> and Tensor.<name> for each name.
+
+    Both go through a C++ trampoline (``_ember._surface``) that drops this
+    package's frames from an error's traceback: a shape error inside a
+    decomposition ends at the user's line, as for ops bound from C++."""
     def register(fn):
         for name in names:
             DECOMPOSITIONS[name] = fn
             if function:
-                _FUNCTIONS[name] = fn
+                _FUNCTIONS[name] = _C._surface(fn, name)
             if method:
-                setattr(Tensor, name, fn)
+                METHODS.add(name)
+                setattr(Tensor, name, _C._surface(fn, name, Tensor))
         return fn
     return register
 

@@ -24,9 +24,41 @@ namespace {
 //===----------------------------------------------------------------------===//
 
 /// Files inside the ember package are skipped: the location is the user's.
+[[noreturn]] void throwWithoutPackageFrames(py::error_already_set &error);
+
 std::string &packageDir() {
   static std::string dir;
   return dir;
+}
+
+/// Re-raises `error` with the traceback entries of frames inside the ember
+/// package removed (the caller's frames stay).
+[[noreturn]] void throwWithoutPackageFrames(py::error_already_set &error) {
+  static py::handle tracebackType =
+      py::object(py::module_::import("types").attr("TracebackType")).release();
+  std::vector<py::object> kept;
+  for (py::object tb = py::reinterpret_borrow<py::object>(error.trace());
+       !tb.is_none(); tb = tb.attr("tb_next")) {
+    std::string file =
+        py::str(tb.attr("tb_frame").attr("f_code").attr("co_filename"));
+    bool inside = !packageDir().empty() &&
+                  file.compare(0, packageDir().size(), packageDir()) == 0;
+    if (!inside)
+      kept.push_back(tb);
+  }
+  py::object trimmed = py::none();
+  for (auto it = kept.rbegin(); it != kept.rend(); ++it)
+    trimmed = tracebackType(trimmed, (*it).attr("tb_frame"), (*it).attr("tb_lasti"),
+                            (*it).attr("tb_lineno"));
+  error.restore();
+  PyObject *type, *value, *trace;
+  PyErr_Fetch(&type, &value, &trace);
+  Py_XDECREF(trace);
+  PyObject *newTrace = trimmed.is_none() ? nullptr : trimmed.release().ptr();
+  if (value && newTrace)
+    PyException_SetTraceback(value, newTrace);
+  PyErr_Restore(type, value, newTrace);
+  throw py::error_already_set();
 }
 
 /// Interned file names, keyed by the code object's filename string (kept
@@ -185,6 +217,25 @@ PYBIND11_MODULE(_ember, m) {
 
   setLocationProvider(pythonLocation);
   m.def("_set_package_dir", [](std::string dir) { packageDir() = dir; });
+  // Python-level ops (the decomposition table) go through this trampoline:
+  // an error they raise loses its frames inside the ember package, so that
+  // its traceback ends at the user's line, as for ops bound from C++.
+  m.def("_surface", [](py::function fn, py::str name, py::handle cls) {
+    auto call = [fn](py::args args, py::kwargs kwargs) -> py::object {
+      try {
+        return fn(*args, **kwargs);
+      } catch (py::error_already_set &error) {
+        throwWithoutPackageFrames(error);
+      }
+    };
+    py::object doc = fn.attr("__doc__");
+    if (cls.is_none())
+      return py::cpp_function(call, py::name(name.cast<std::string>().c_str()),
+                              py::doc(doc.is_none() ? "" : doc.cast<std::string>().c_str()));
+    return py::cpp_function(call, py::name(name.cast<std::string>().c_str()),
+                            py::is_method(cls),
+                            py::doc(doc.is_none() ? "" : doc.cast<std::string>().c_str()));
+  }, py::arg("fn"), py::arg("name"), py::arg("cls") = py::none());
   // The op vocabulary (generated from ODS) for docs/ops.md: one
   // (mnemonic, kind, operand types, torch names) tuple per dialect op.
   m.def("_vocabulary", [] {

@@ -149,3 +149,17 @@ def test_linalg_gradients_match_torch():
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9)
     with pytest.raises(RuntimeError, match="square"):
         ember.linalg.inv(ember.ones(2, 3))
+
+
+def test_errors_in_composite_ops_surface_at_the_callers_line():
+    from ember_testing import assert_raised_here
+    x = ember.ones(3)
+    with pytest.raises(RuntimeError, match="at least 2 dimensions") as excinfo:
+        ember.tril(x)  # raises
+    assert_raised_here(excinfo)
+    with pytest.raises(RuntimeError, match="exceeds dimension size") as excinfo:
+        x.narrow(0, 2, 5)  # raises
+    assert_raised_here(excinfo)
+    with pytest.raises(RuntimeError, match="must match") as excinfo:
+        ember.lerp(ember.ones(2), ember.ones(3), 0.5)  # raises
+    assert_raised_here(excinfo)
