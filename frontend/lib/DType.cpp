@@ -2,6 +2,11 @@
 
 #include "ember/Frontend/DType.h"
 
+#include "ember/Frontend/Error.h"
+
+#include <atomic>
+#include <string>
+
 namespace ember {
 
 size_t dtypeSize(DType dtype) {
@@ -53,5 +58,21 @@ DType promoteTypes(DType a, DType b) {
 }
 
 bool canCast(DType from, DType to) { return category(from) <= category(to); }
+
+namespace {
+std::atomic<DType> &defaultFloatSetting() {
+  static std::atomic<DType> setting{DType::Float32};
+  return setting;
+}
+} // namespace
+
+DType defaultFloat() { return defaultFloatSetting().load(std::memory_order_relaxed); }
+
+void setDefaultFloat(DType dtype) {
+  if (!isFloating(dtype))
+    typeError(std::string("only floating-point types are supported as the default "
+                          "type, not ") + dtypeTorchName(dtype));
+  defaultFloatSetting().store(dtype, std::memory_order_relaxed);
+}
 
 } // namespace ember

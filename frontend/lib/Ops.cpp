@@ -187,7 +187,7 @@ Tensor unary(OpCode op, const Tensor &x) {
   case OperandTypes::Float:
     // exp, log, sin, ...: integers compute in the default float dtype.
     if (!isFloating(dtype))
-      dtype = kDefaultFloat;
+      dtype = defaultFloat();
     break;
   case OperandTypes::Numeric:
     if (dtype == DType::Bool)
@@ -233,7 +233,7 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
   switch (op) {
   case OpCode::Div:
     if (!isFloating(dtype))
-      dtype = kDefaultFloat;
+      dtype = defaultFloat();
     break;
   case OpCode::Sub:
     if (dtype == DType::Bool)
@@ -291,7 +291,7 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
   default:
     // The rule of the op's operand types (ODS).
     if (operandTypes(op) == OperandTypes::Float && !isFloating(dtype))
-      dtype = kDefaultFloat;
+      dtype = defaultFloat();
     else if (operandTypes(op) == OperandTypes::Numeric && dtype == DType::Bool)
       notForDtype((std::string(opName(op)) + "_cpu").c_str(), dtype);
     break;

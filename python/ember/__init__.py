@@ -100,16 +100,16 @@ from ember import linalg  # noqa: E402 (LAPACK-backed; torch.det, torch.svd, ...
 globals().update(linalg.TORCH_FUNCTIONS)
 for _name in linalg.TENSOR_METHODS:
     setattr(Tensor, _name, linalg.TORCH_FUNCTIONS[_name])
-from ember._api import (Generator, default_generator, get_default_dtype,  # noqa: E402,F401
+from ember._api import (Generator, default_generator,  # noqa: E402,F401
                         inference_mode, initial_seed, is_floating_point,
                         is_inference_mode_enabled, is_nonzero, manual_seed,
                         promote_types, can_cast, rand, randint, randn,
-                        result_type, seed, set_default_dtype)
+                        result_type, seed)
 __all__ = sorted(set(__all__) | set(_decomp.functions()) | set(_api.LEGACY_TYPES) |
                  set(linalg.TORCH_FUNCTIONS) | {"linalg"} | {
-    "Generator", "default_generator", "get_default_dtype", "inference_mode",
+    "Generator", "default_generator", "inference_mode",
     "initial_seed", "is_inference_mode_enabled", "is_nonzero", "promote_types",
-    "can_cast", "result_type", "seed", "set_default_dtype"})
+    "can_cast", "result_type", "seed"})
 
 # The pure-Python layers on top of the tensor core.
 from ember import autograd, nn, optim  # noqa: E402,F401

@@ -17,6 +17,7 @@ from ember._decomp import decomposition, _dev, _host, _from_host, _size_args
 from ember._ember import Tensor
 
 _float32 = _C.float32
+_default_float = _C.get_default_dtype
 _int64 = _C.int64
 
 _NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16,
@@ -64,7 +65,7 @@ default_generator = Generator()
 
 def _uniform(shape, generator, dtype=None):
     """U[0, 1) of `shape`, from `generator` or Ember's global stream."""
-    dtype = dtype or _float32
+    dtype = dtype or _default_float()
     if generator is None:
         return _C.rand(*shape, dtype=dtype) if dtype.is_floating_point else \
             _C.rand(*shape).to(dtype)
@@ -82,7 +83,7 @@ def _wrap_factory(name, sample):
         else:
             shape = _size_args(size)
             result = _from_host(sample(generator._rng, tuple(shape))).to(
-                dtype or _float32)
+                dtype or _default_float())
             if device is not None:
                 result = result.to(device)
             if requires_grad:
@@ -137,7 +138,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         shapes = [tuple(t.shape) for t in (mean, std) if isinstance(t, Tensor)]
         shape = list(np.broadcast_shapes(*shapes)) if shapes else []
     float_dtype = next((t.dtype for t in (mean, std) if isinstance(t, Tensor)),
-                       dtype or _float32)
+                       dtype or _default_float())
     noise = randn(*shape, generator=generator, dtype=float_dtype) if shape else \
         randn(1, generator=generator, dtype=float_dtype).reshape([])
     like = next((t for t in (mean, std) if isinstance(t, Tensor)), None)
@@ -154,7 +155,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
 def bernoulli(input, p=None, *, generator=None, out=None):
     probs = input if p is None else _C.full_like(input, p)
     u = _dev(_uniform(list(probs.shape), generator, probs.dtype if
-                      probs.is_floating_point() else _float32), probs)
+                      probs.is_floating_point() else _default_float()), probs)
     result = (u < probs).to(input.dtype)
     if out is not None:
         out.copy_(result)
@@ -330,12 +331,12 @@ def _init(self, *args, **kwargs):
     if len(args) == 1 and isinstance(args[0], Tensor) and not kwargs:
         return _tensor_init(self, args[0])
     if args and builtins.all(isinstance(a, int) for a in args):
-        return _tensor_init(self, _C.empty(*args, dtype=_float32))
+        return _tensor_init(self, _C.empty(*args, dtype=_default_float()))
     if not args:
-        return _tensor_init(self, _C.empty(0, dtype=_float32))
+        return _tensor_init(self, _C.empty(0, dtype=_default_float()))
     if len(args) == 1 and isinstance(args[0], (tuple, list)) and len(args[0]) == 0:
-        return _tensor_init(self, _C.empty(0, dtype=_float32))
-    return _tensor_init(self, _C.tensor(args[0], dtype=_float32))
+        return _tensor_init(self, _C.empty(0, dtype=_default_float()))
+    return _tensor_init(self, _C.tensor(args[0], dtype=_default_float()))
 
 
 Tensor.__init__ = _init
@@ -400,17 +401,6 @@ class inference_mode:
 
 def is_inference_mode_enabled():
     return not _C.is_grad_enabled()
-
-
-def get_default_dtype():
-    return _float32
-
-
-def set_default_dtype(d):
-    if d != _float32:
-        raise NotImplementedError(
-            f"set_default_dtype({d}): Ember's default float dtype is float32; "
-            f"pass dtype= to the factory functions or call .to({d}) instead")
 
 
 def is_floating_point(input):

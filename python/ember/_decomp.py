@@ -26,6 +26,7 @@ from ember import _ember as _C
 from ember._ember import Tensor
 
 _float32 = _C.float32
+_default_float = _C.get_default_dtype
 _int64 = _C.int64
 _bool = _C.bool
 
@@ -90,7 +91,7 @@ def _is_float(x):
 
 
 def _float(x):
-    return x if _is_float(x) else x.to(_float32)
+    return x if _is_float(x) else x.to(_default_float())
 
 
 def _out(result, out):
@@ -887,13 +888,16 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     if src is None:
         src = value
     if not isinstance(src, Tensor):
-        src = _C.full(list(index.shape), src, dtype=input.dtype)
+        src = _dev(_C.full(list(index.shape), src, dtype=input.dtype), input)
+    if input.dtype == _bool:
+        return scatter(input.to(_C.int32), dim, index, src.to(_C.int32),
+                       reduce=reduce) != 0
     if input.dim() == 0:
         return src.reshape([]).to(input.dtype) if index.numel() else input.clone()
     if reduce == "add":
         return _scatter_sum(input, dim, index, src)
     if reduce == "multiply":
-        raise NotImplementedError("scatter(reduce='multiply') is not supported yet")
+        return _scatter_reduce_on_host(input, dim, index, src, "prod", True)
     hits = _scatter_mask(input, dim, index)
     # Positions written more than once take the mean of their writes (torch
     # leaves the choice undefined).
@@ -919,8 +923,68 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
         count = _C.where(count == 0, 1, count)
         result = total / count
         return result if _is_float(input) else _C.floor(result).to(input.dtype)
-    raise NotImplementedError(f"scatter_reduce(reduce='{reduce}') is not supported "
-                              f"yet; 'sum' and 'mean' are")
+    if reduce in ("amax", "amin", "prod"):
+        return _scatter_reduce_on_host(input, dim, index, src, reduce, include_self)
+    raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, "
+                       f"got {reduce}")
+
+
+def _scatter_reduce_on_host(input, dim, index, src, reduce, include_self):
+    """amax/amin/prod: which element wins (or the product) is found on the
+    host; the result picks the winners with gather (amax/amin) or adds the
+    product's exact first-order term (prod), so gradients flow to both."""
+    if input.dim() == 0:
+        input, index, src = input.reshape(1), index.reshape(1), src.reshape(1)
+        return _scatter_reduce_on_host(input, 0, index, src, reduce,
+                                       include_self).reshape([])
+    dim = _wrap(dim, input.dim())
+    shape = list(input.shape)
+    flat = input.reshape(-1)
+    if index.numel() == 0:
+        return input.clone()
+    linear = _linear_index(shape, dim, index)
+    src_flat = _narrow_to(src, list(index.shape)).reshape(-1).to(input.dtype)
+    positions = _host(linear)
+    values = _host(src_flat).astype(np.float64)
+    base = _host(flat).astype(np.float64)
+    hit = np.zeros(base.shape, dtype=bool)
+    hit[positions] = True
+    if reduce == "prod":
+        product = base.copy() if include_self else np.ones_like(base)
+        np.multiply.at(product, positions, values)
+        result = _dev(_from_host(np.where(hit, product, base)).to(input.dtype), input)
+        if src.requires_grad or input.requires_grad:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_source = np.where(values != 0, product[positions] / values, 0.0)
+                per_self = np.where(base != 0, product / base, 0.0)
+            delta = _dev(_from_host(per_source).to(input.dtype), input) * \
+                (src_flat - src_flat.detach())
+            term = _C._scatter_add_along(_C.zeros_like(flat), 0, linear, delta)
+            if include_self:
+                self_weight = _dev(_from_host(np.where(hit, per_self, 1.0)).to(input.dtype),
+                                   input)
+                term = term + self_weight * (flat - flat.detach())
+            else:
+                term = term + _dev(_from_host((~hit).astype(np.float64)).to(input.dtype),
+                                   input) * (flat - flat.detach())
+            result = result + term
+        return result.reshape(shape)
+    better = np.greater if reduce == "amax" else np.less
+    best = np.full(base.shape, -np.inf if reduce == "amax" else np.inf)
+    (np.maximum if reduce == "amax" else np.minimum).at(best, positions, values)
+    # The first source that reaches the extreme wins; the element itself wins
+    # when it is at least as extreme (include_self).
+    winner = np.full(base.shape, -1, dtype=np.int64)
+    for j in range(len(positions) - 1, -1, -1):
+        if values[j] == best[positions[j]] or np.isnan(values[j]):
+            winner[positions[j]] = j
+    if include_self:
+        self_wins = ~better(best, base) | np.isnan(base)
+        winner = np.where(self_wins, -1, winner)
+    pick = _dev(_from_host(np.maximum(winner, 0)), input)
+    chosen = _C.index_select(src_flat, 0, pick)
+    takes_source = _dev(_from_host(winner >= 0), input)
+    return _C.where(takes_source, chosen, flat).reshape(shape)
 
 
 @decomposition("index_add")
@@ -1622,7 +1686,7 @@ def _size_args(size):
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     m = n if m is None else m
     r, c = _matrix_positions(n, m)
-    result = (r == c).to(dtype or _float32)
+    result = (r == c).to(dtype or _default_float())
     if device is not None and str(device) != "cpu":
         result = result.to(device)
     if requires_grad:
@@ -1643,7 +1707,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None,
              requires_grad=False):
     exponents = _C.linspace(start, end, steps, dtype=_C.float64)
     result = _C.pow(_C.full([], float(base), dtype=_C.float64), exponents)
-    return result.to(dtype or _float32)
+    return result.to(dtype or _default_float())
 
 
 @decomposition("tril_indices", method=False)
@@ -1660,7 +1724,7 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None):
 
 @decomposition("scalar_tensor", method=False)
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
-    return _C.full([], s, dtype=dtype or _float32)
+    return _C.full([], s, dtype=dtype or _default_float())
 
 
 # ---------------------------------------------------------------------------
@@ -1723,7 +1787,7 @@ _linspace_primitive = _C.linspace
 def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
              requires_grad=False):
     if steps == 1:
-        result = _C.full([1], start, dtype=dtype or _float32)
+        result = _C.full([1], start, dtype=dtype or _default_float())
     else:
         result = _linspace_primitive(start, end, steps, dtype=dtype, device=device)
     if requires_grad:

@@ -254,7 +254,7 @@ Tensor tensorFromData(py::handle data, std::optional<DType> dtype) {
   if (std::optional<Scalar> scalar = toScalar(data);
       scalar && !py::isinstance<py::array>(data)) {
     DType type = dtype.value_or(scalar->kind == Scalar::Kind::Float
-                                    ? kDefaultFloat
+                                    ? defaultFloat()
                                     : scalar->wrappedDType());
     return full({}, *scalar, type);
   }
@@ -268,7 +268,7 @@ Tensor tensorFromData(py::handle data, std::optional<DType> dtype) {
     // Python floats are float32 tensors in torch, not float64.
     char kind = array.dtype().kind();
     if (kind == 'f')
-      inferred = kDefaultFloat;
+      inferred = defaultFloat();
     else if (kind == 'i' || kind == 'u')
       inferred = DType::Int64;
     else if (kind == 'O' || kind == 'U' || kind == 'S')

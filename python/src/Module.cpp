@@ -145,7 +145,7 @@ Scalar scalarArg(py::handle value, const char *what) {
 
 /// The dtype torch gives `full(size, value)` without a dtype argument.
 DType dtypeOfFill(const Scalar &value) {
-  return value.kind == Scalar::Kind::Float ? kDefaultFloat
+  return value.kind == Scalar::Kind::Float ? defaultFloat()
                                            : value.wrappedDType();
 }
 
@@ -176,7 +176,7 @@ Tensor arangeImpl(py::handle a, py::handle b, py::handle c, py::handle dtype) {
   bool anyFloat = start.kind == Scalar::Kind::Float ||
                   end.kind == Scalar::Kind::Float ||
                   step.kind == Scalar::Kind::Float;
-  DType type = dtypeOr(dtype, anyFloat ? kDefaultFloat : DType::Int64);
+  DType type = dtypeOr(dtype, anyFloat ? defaultFloat() : DType::Int64);
   return arange(start.f, end.f, step.f, type);
 }
 
@@ -217,6 +217,9 @@ PYBIND11_MODULE(_ember, m) {
 
   setLocationProvider(pythonLocation);
   m.def("_set_package_dir", [](std::string dir) { packageDir() = dir; });
+  m.def("get_default_dtype", [] { return dtypeObject(defaultFloat()); });
+  m.def("set_default_dtype", [](const PyDType &d) { setDefaultFloat(d.dtype); },
+        py::arg("d"));
   // Python-level ops (the decomposition table) go through this trampoline:
   // an error they raise loses its frames inside the ember package, so that
   // its traceback ends at the user's line, as for ops bound from C++.
@@ -309,19 +312,19 @@ PYBIND11_MODULE(_ember, m) {
         py::arg("device") = py::none(), py::arg("requires_grad") = false);
   };
   sizedFactory("zeros", [](Shape shape, py::handle dtype) {
-    return full(shape, Scalar::fromInt(0), dtypeOr(dtype, kDefaultFloat));
+    return full(shape, Scalar::fromInt(0), dtypeOr(dtype, defaultFloat()));
   });
   sizedFactory("ones", [](Shape shape, py::handle dtype) {
-    return full(shape, Scalar::fromInt(1), dtypeOr(dtype, kDefaultFloat));
+    return full(shape, Scalar::fromInt(1), dtypeOr(dtype, defaultFloat()));
   });
   sizedFactory("empty", [](Shape shape, py::handle dtype) {
-    return empty(shape, dtypeOr(dtype, kDefaultFloat));
+    return empty(shape, dtypeOr(dtype, defaultFloat()));
   });
   sizedFactory("rand", [](Shape shape, py::handle dtype) {
-    return rand(shape, dtypeOr(dtype, kDefaultFloat));
+    return rand(shape, dtypeOr(dtype, defaultFloat()));
   });
   sizedFactory("randn", [](Shape shape, py::handle dtype) {
-    return randn(shape, dtypeOr(dtype, kDefaultFloat));
+    return randn(shape, dtypeOr(dtype, defaultFloat()));
   });
   m.def("full",
         [](py::handle size, py::handle value, py::handle dtype,
@@ -351,7 +354,7 @@ PYBIND11_MODULE(_ember, m) {
           DeviceKind kind = deviceArg(device);
           return withGrad(linspace(scalarArg(start, "start").f,
                                    scalarArg(end, "end").f, steps,
-                                   dtypeOr(dtype, kDefaultFloat)),
+                                   dtypeOr(dtype, defaultFloat())),
                           requiresGrad, kind);
         },
         py::arg("start"), py::arg("end"), py::arg("steps"), py::kw_only(),

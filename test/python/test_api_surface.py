@@ -163,3 +163,21 @@ def test_errors_in_composite_ops_surface_at_the_callers_line():
     with pytest.raises(RuntimeError, match="must match") as excinfo:
         ember.lerp(ember.ones(2), ember.ones(3), 0.5)  # raises
     assert_raised_here(excinfo)
+
+
+def test_default_dtype_follows_set_default_dtype():
+    assert ember.get_default_dtype() == ember.float32
+    try:
+        ember.set_default_dtype(ember.float64)
+        assert ember.get_default_dtype() == ember.float64
+        assert ember.tensor([1.5]).dtype == ember.float64
+        assert ember.zeros(2).dtype == ember.float64
+        assert ember.tensor([1, 2]).exp().dtype == ember.float64
+        assert (ember.tensor([1, 2]) / 2).dtype == ember.float64
+        assert ember.Tensor([0]).dtype == ember.float64
+        assert ember.eye(2).dtype == ember.float64
+        with pytest.raises(TypeError, match="floating-point"):
+            ember.set_default_dtype(ember.int64)
+    finally:
+        ember.set_default_dtype(ember.float32)
+    assert ember.tensor([1.5]).dtype == ember.float32

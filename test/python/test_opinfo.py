@@ -38,13 +38,6 @@ KNOWN_FAILURES = {
     ("zero_", "gradient"): "the sample calls torch.zero_, which Ember does not export",
     ("combinations", "gradient"): "combinations of an empty selection lose the graph",
     ("nn.functional.pdist", "gradient"): "pdist of one row loses the graph",
-    ("scatter", "forward"): "scatter(reduce='multiply') is not implemented",
-    ("scatter_reduce.prod", "forward"): "scatter_reduce prod/amax/amin are not implemented",
-    ("scatter_reduce.prod", "gradient"): "scatter_reduce prod/amax/amin are not implemented",
-    ("scatter_reduce.amax", "forward"): "scatter_reduce prod/amax/amin are not implemented",
-    ("scatter_reduce.amax", "gradient"): "scatter_reduce prod/amax/amin are not implemented",
-    ("scatter_reduce.amin", "forward"): "scatter_reduce prod/amax/amin are not implemented",
-    ("scatter_reduce.amin", "gradient"): "scatter_reduce prod/amax/amin are not implemented",
     ("linalg.slogdet", "gradient"): "torch's sign output is differentiable (zero "
                                     "gradient); Ember's sign is a constant",
     ("linalg.matrix_power", "gradient"): "A^0 is a constant identity in Ember",

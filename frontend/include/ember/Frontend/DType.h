@@ -45,8 +45,13 @@ DType promoteTypes(DType a, DType b);
 /// in-place op (torch.can_cast): never to a lower category.
 bool canCast(DType from, DType to);
 
-/// The dtype a Python scalar gets when it meets tensors.
-constexpr DType kDefaultFloat = DType::Float32;
+/// torch.get_default_dtype(): the dtype of tensors made from Python floats,
+/// of float ops on integer tensors, and of float factories without a dtype.
+/// Float32 unless setDefaultFloat changed it (a process-wide setting, as in
+/// torch).
+DType defaultFloat();
+/// torch.set_default_dtype: a floating dtype; TypeError otherwise.
+void setDefaultFloat(DType dtype);
 
 /// A Python number: bool, int or float.
 struct Scalar {
@@ -61,7 +66,7 @@ struct Scalar {
   DType wrappedDType() const {
     return kind == Kind::Bool  ? DType::Bool
            : kind == Kind::Int ? DType::Int64
-                               : kDefaultFloat;
+                               : defaultFloat();
   }
 };
 
