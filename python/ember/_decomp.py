@@ -2251,3 +2251,69 @@ def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
 
 Tensor.new_full = _new_full
 Tensor.new_tensor = _new_tensor
+
+
+# ---------------------------------------------------------------------------
+# torch's keyword names and out= for the functions bound from C++
+# ---------------------------------------------------------------------------
+
+# Parameters the C++ bindings take positionally (pybind names them arg0...),
+# in torch's order and spelling (index_select and masked_select are
+# decompositions above, with torch's signatures).
+_POSITIONAL_NAMES = {
+    "matmul": ("input", "other"), "mm": ("input", "mat2"), "bmm": ("input", "mat2"),
+    "eq": ("input", "other"), "ne": ("input", "other"), "lt": ("input", "other"),
+    "le": ("input", "other"), "gt": ("input", "other"), "ge": ("input", "other"),
+    "permute": ("input", "dims"), "reshape": ("input", "shape"),
+    "transpose": ("input", "dim0", "dim1"), "unsqueeze": ("input", "dim"),
+    "t": ("input",), "clone": ("input",), "detach": ("input",),
+    "logical_not": ("input",), "broadcast_to": ("input", "size"),
+    "where": ("condition", "input", "other"),
+}
+# Functions that already take torch's keyword names and gain out= here.
+_OUT_ONLY = ("sum", "mean", "amax", "amin", "argmax", "argmin", "clamp", "clip",
+             "softmax", "log_softmax", "cat", "concat", "stack", "flatten", "squeeze",
+             "max", "min")
+# Keywords torch accepts that change nothing for Ember's dense CPU/GPU tensors.
+_IGNORED = ("memory_format",)
+
+
+def _completed(name, primitive, names):
+    def function(*args, out=None, **kwargs):
+        for key in _IGNORED:
+            kwargs.pop(key, None)
+        if name == "where" and len(args) + len(kwargs) == 1:
+            return nonzero(args[0] if args else kwargs["condition"], as_tuple=True)
+        if names and kwargs:
+            args = list(args)
+            for parameter in names[len(args):]:
+                if parameter not in kwargs:
+                    break
+                args.append(kwargs.pop(parameter))
+            if kwargs:
+                unexpected = next(iter(kwargs))
+                raise TypeError(f"{name}() got an unexpected keyword argument "
+                                f"'{unexpected}'")
+        result = primitive(*args, **kwargs)
+        if out is None:
+            return result
+        if isinstance(out, (tuple, list)) and isinstance(result, tuple):
+            for target, value in zip(out, result):
+                target.copy_(value)
+            return out
+        return _out(result, out)
+    function.__doc__ = primitive.__doc__
+    return function
+
+
+for _name, _names in _POSITIONAL_NAMES.items():
+    _FUNCTIONS[_name] = _C._surface(_completed(_name, getattr(_C, _name), _names), _name)
+for _name in _OUT_ONLY:
+    _FUNCTIONS[_name] = _C._surface(_completed(_name, getattr(_C, _name), ()), _name)
+
+
+def zero_(input):
+    return input.zero_()
+
+
+_FUNCTIONS["zero_"] = zero_
