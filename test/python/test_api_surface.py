@@ -181,3 +181,18 @@ def test_default_dtype_follows_set_default_dtype():
     finally:
         ember.set_default_dtype(ember.float32)
     assert ember.tensor([1.5]).dtype == ember.float32
+
+
+def test_tutorial_program_runs_with_only_the_import_changed():
+    """examples/tensor_breadth.py: tutorial PyTorch code under `import ember as torch`."""
+    import os
+    import runpy
+    for base in (os.environ.get("TEST_SRCDIR", ""), os.path.dirname(__file__)):
+        for candidate in (os.path.join(base, "_main", "examples", "tensor_breadth.py"),
+                          os.path.join(base, "__main__", "examples", "tensor_breadth.py"),
+                          os.path.join(base, "..", "..", "examples", "tensor_breadth.py")):
+            if os.path.exists(candidate):
+                result = runpy.run_path(candidate, run_name="__main__")
+                assert result["final_loss"] < 50
+                return
+    raise FileNotFoundError("examples/tensor_breadth.py")
