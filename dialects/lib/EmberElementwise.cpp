@@ -989,3 +989,30 @@ LogicalResult RemainderOp::buildVjp(OpBuilder &b, ValueRange cotangents,
                          g, NegOp::create(b, loc, mul(b, loc, g, quotient)).getResult());
                    });
 }
+
+//===----------------------------------------------------------------------===//
+// Shifts
+//===----------------------------------------------------------------------===//
+
+/// A shift amount of the bit width or more (or negative) is poison in LLVM;
+/// torch gives 0 (left) or the sign fill (right), so clamp it to width - 1
+/// and finish the left shift by hand.
+static Value shift(OpBuilder &b, Location loc, Value x, Value amount, bool left) {
+  Type type = x.getType();
+  unsigned width = type.getIntOrFloatBitWidth();
+  Value last = constant(b, loc, type, width - 1);
+  Value tooFar = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, amount, last);
+  Value clamped = arith::SelectOp::create(b, loc, tooFar, last, amount);
+  if (!left)
+    return arith::ShRSIOp::create(b, loc, x, clamped);
+  Value shifted = arith::ShLIOp::create(b, loc, x, clamped);
+  return arith::SelectOp::create(b, loc, tooFar, constant(b, loc, type, 0), shifted);
+}
+
+Value ShiftLeftOp::buildScalar(OpBuilder &b, Location loc, ValueRange args) {
+  return shift(b, loc, args[0], args[1], /*left=*/true);
+}
+
+Value ShiftRightOp::buildScalar(OpBuilder &b, Location loc, ValueRange args) {
+  return shift(b, loc, args[0], args[1], /*left=*/false);
+}

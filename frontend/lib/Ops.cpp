@@ -294,6 +294,14 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
       dtype = defaultFloat();
     else if (operandTypes(op) == OperandTypes::Numeric && dtype == DType::Bool)
       notForDtype((std::string(opName(op)) + "_cpu").c_str(), dtype);
+    else if (operandTypes(op) == OperandTypes::IntegerOrBool &&
+             (isFloating(dtype) ||
+              ((op == OpCode::ShiftLeft || op == OpCode::ShiftRight) &&
+               dtype == DType::Bool)))
+      notForDtype(op == OpCode::ShiftLeft    ? "lshift_cpu"
+                  : op == OpCode::ShiftRight ? "rshift_cpu"
+                                             : opName(op),
+                  dtype);
     break;
   }
   if (op == OpCode::Atan2 && dtype == DType::Float64) {

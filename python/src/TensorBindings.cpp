@@ -289,6 +289,8 @@ void bindTensor(py::module_ &m) {
   binaryOperator("__and__", "__rand__", "__iand__", OpCode::And);
   binaryOperator("__or__", "__ror__", "__ior__", OpCode::Or);
   binaryOperator("__xor__", "__rxor__", "__ixor__", OpCode::Xor);
+  binaryOperator("__lshift__", "__rlshift__", "__ilshift__", OpCode::ShiftLeft);
+  binaryOperator("__rshift__", "__rrshift__", "__irshift__", OpCode::ShiftRight);
   cls.def("__matmul__", [](const Tensor &x, py::handle other) -> py::object {
     if (!py::isinstance<Tensor>(other))
       return notImplementedObject();

@@ -388,3 +388,27 @@ def test_integer_rounding_gives_the_input_back():
         result = getattr(ember, name)(x)
         assert result.dtype == ember.int64
         assert result.tolist() == [1, -2, 3]
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_bitwise_shifts(rng, dtype):
+    x, t = pair(rng, (4, 5), dtype, low=-50, high=50)
+    amounts = [0, 1, 3, 30]
+    a = ember.tensor(amounts, dtype=ember.int64 if dtype == "int64" else ember.int32).to(x.device)
+    u = torch.tensor(amounts, dtype=tdtype(dtype))
+    xs, ts = x[0, 0].reshape(1), t[0, 0].reshape(1)
+    assert_close(xs << a, reference(lambda p, q: p << q, ts, u))
+    assert_close(xs >> a, reference(lambda p, q: p >> q, ts, u))
+    # Past the bit width: 0 and the sign fill (torch 2's rule; torch 1.13
+    # shifts by the amount modulo the width, C++'s undefined behaviour).
+    width = 64 if dtype == "int64" else 32
+    big = ember.tensor([width, width + 5], dtype=a.dtype)
+    assert (ember.tensor([-5, 5], dtype=a.dtype) << big).tolist() == [0, 0]
+    assert (ember.tensor([-5, 5], dtype=a.dtype) >> big).tolist() == [-1, 0]
+    assert_close(ember.bitwise_left_shift(x, 2), torch.bitwise_left_shift(t, 2))
+    assert_close(x.bitwise_right_shift(1), t.bitwise_right_shift(1))
+    y = x.clone()
+    y <<= 1
+    assert_close(y, t << 1)
+    with pytest.raises(RuntimeError, match="not implemented for 'Float'"):
+        ember.ones(2) << 1

@@ -214,6 +214,15 @@ def Ember_OrOp : Ember_BinaryOp<"or", Ember_IntegerOrBoolTensor,
     "bitwise or (logical or on bool)", "i1", []> {
   let torchNames = ["bitwise_or"];
 }
+def Ember_ShiftLeftOp : Ember_BinaryOp<"shift_left", Ember_IntegerOrBoolTensor,
+    "lhs << rhs (0 once rhs reaches the bit width, as torch gives)", "i64", []> {
+  let torchNames = ["bitwise_left_shift"];
+}
+def Ember_ShiftRightOp : Ember_BinaryOp<"shift_right", Ember_IntegerOrBoolTensor,
+    "lhs >> rhs, arithmetic (the sign fills once rhs reaches the bit width)",
+    "i64", []> {
+  let torchNames = ["bitwise_right_shift"];
+}
 def Ember_XorOp : Ember_BinaryOp<"xor", Ember_IntegerOrBoolTensor,
     "bitwise exclusive or (logical xor on bool)", "i1", []> {
   let torchNames = ["bitwise_xor"];
