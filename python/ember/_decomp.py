@@ -151,6 +151,7 @@ def _gather_any(x, dim, index):
     strides = x.contiguous().stride()
     index = index.to(_int64)
     n = x.shape[dim]
+    _check_bounds(index, dim, n)
     index = _C.where(index < 0, index + n, index)
     linear = index * strides[dim]
     for d in range(ndim):
@@ -158,6 +159,18 @@ def _gather_any(x, dim, index):
             linear = linear + _along(index.shape[d], d, ndim, index) * strides[d]
     flat = x.reshape(-1)
     return _C.index_select(flat, 0, linear.reshape(-1)).reshape(list(index.shape))
+
+
+def _check_bounds(index, dim, size):
+    """torch's IndexError for an index outside [-size, size) (one sync)."""
+    if index.numel() == 0:
+        return
+    values = _host(index)
+    low, high = int(values.min()), int(values.max())
+    bad = high if high >= size else (low if low < -size else None)
+    if bad is not None:
+        raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size "
+                         f"{size}")
 
 
 def _linear_index(shape, dim, index):
@@ -862,7 +875,9 @@ def _scatter_sum(input, dim, index, src):
     if index.numel() == 0:
         return input.clone()
     shape = list(input.shape)
-    linear = _linear_index(shape, _wrap(dim, input.dim()), index)
+    dim = _wrap(dim, input.dim())
+    _check_bounds(index, dim, shape[dim])
+    linear = _linear_index(shape, dim, index)
     src = _narrow_to(src, list(index.shape)).reshape(-1)
     flat = _C._scatter_add_along(input.reshape(-1), 0, linear, src.to(input.dtype))
     return flat.reshape(shape)
@@ -1539,7 +1554,10 @@ def cross(input, other, dim=None):
     shape = list(np.broadcast_shapes(tuple(input.shape), tuple(other.shape)))
     a, b = input.expand(shape), other.expand(shape)
     if dim is None:
-        dim = next(d for d, s in enumerate(shape) if s == 3)
+        dim = next((d for d, s in enumerate(shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError(f"linalg.cross: no dimension of size 3 in input (shapes "
+                               f"{tuple(input.shape)} and {tuple(other.shape)})")
     dim = _wrap(dim, len(shape))
     if shape[dim] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. "
@@ -1647,6 +1665,15 @@ def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     terms, output = _einsum_parse(equation, operands)
+    sizes = {}
+    for number, (term, op) in enumerate(zip(terms, operands)):
+        for label, size in zip(term, op.shape):
+            seen = sizes.setdefault(label, size)
+            if size != seen and 1 not in (size, seen):
+                raise RuntimeError(f"einsum(): subscript {label} has size {size} for "
+                                   f"operand {number} which does not broadcast with "
+                                   f"previously seen size {seen}")
+            sizes[label] = builtins.max(seen, size)
     ops = []
     for term, op in zip(terms, operands):
         term, op = _einsum_diagonal(term, op)

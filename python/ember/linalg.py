@@ -123,6 +123,10 @@ def solve(A, B, *, left=True, out=None):
         return _d._out(_mT(solve(_mT(A), _mT(B))), out)
     vector = _is_vector_rhs(A, B)
     Bm = B.unsqueeze(-1) if vector else B
+    if Bm.dim() < 2 or Bm.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the "
+                           f"equation AX = B ({A.shape[-2]}x{A.shape[-1]} and "
+                           f"{'x'.join(str(d) for d in B.shape)})")
     a, b = _array(A), _array(Bm)
     shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a = np.broadcast_to(a, shape + a.shape[-2:])
@@ -495,3 +499,10 @@ TORCH_FUNCTIONS = {
 }
 TENSOR_METHODS = ["inverse", "det", "logdet", "slogdet", "pinverse", "matrix_power",
                   "svd", "qr", "cholesky", "cholesky_solve", "cholesky_inverse"]
+
+
+# Errors surface at the user's line (the trampoline drops this module's
+# frames), as for ops bound from C++.
+for _name in __all__ + ["logdet"]:
+    globals()[_name] = _C._surface(globals()[_name], _name)
+TORCH_FUNCTIONS = {name: _C._surface(fn, name) for name, fn in TORCH_FUNCTIONS.items()}

@@ -196,3 +196,57 @@ def test_tutorial_program_runs_with_only_the_import_changed():
                 assert result["final_loss"] < 50
                 return
     raise FileNotFoundError("examples/tensor_breadth.py")
+
+
+# Bad input to the composite ops: each raises like torch, at the caller's line.
+BAD_INPUTS = [
+  ("tril 1-d", lambda: ember.tril(ember.ones(3))),
+  ("split sizes", lambda: ember.ones(5).split([2, 2])),
+  ("narrow", lambda: ember.ones(5).narrow(0, 4, 3)),
+  ("gather rank", lambda: ember.gather(ember.ones(2, 3), 1, ember.tensor([0]))),
+  ("gather oob", lambda: ember.gather(ember.ones(2, 3), 1, ember.tensor([[5], [0]]))),
+  ("scatter_add oob", lambda: ember.scatter_add(ember.ones(2, 3), 1, ember.tensor([[5], [0]]), ember.ones(2, 1))),
+  ("index_add shape", lambda: ember.index_add(ember.ones(3, 2), 0, ember.tensor([0, 1]), ember.ones(3, 2))),
+  ("masked_fill dtype", lambda: ember.ones(3).masked_fill(ember.ones(3), 0.0)),
+  ("masked_fill broadcast", lambda: ember.ones(3).masked_fill(ember.ones(4) > 0, 0.0)),
+  ("cross size", lambda: ember.cross(ember.ones(4), ember.ones(4))),
+  ("einsum operands", lambda: ember.einsum("ij,jk->ik", ember.ones(2, 3))),
+  ("einsum dims", lambda: ember.einsum("ij->i", ember.ones(2, 3, 4))),
+  ("einsum mismatch", lambda: ember.einsum("ij,jk->ik", ember.ones(2, 3), ember.ones(4, 5))),
+  ("topk k", lambda: ember.topk(ember.ones(3), 5)),
+  ("kthvalue k", lambda: ember.kthvalue(ember.ones(3), 0)),
+  ("multinomial negative", lambda: ember.multinomial(ember.tensor([-1.0, 2.0]), 1)),
+  ("multinomial too many", lambda: ember.multinomial(ember.tensor([1.0, 2.0]), 3)),
+  ("inv square", lambda: ember.linalg.inv(ember.ones(2, 3))),
+  ("inv singular", lambda: ember.linalg.inv(ember.zeros(2, 2))),
+  ("solve shapes", lambda: ember.linalg.solve(ember.eye(2), ember.ones(3))),
+  ("cholesky not pd", lambda: ember.linalg.cholesky(-ember.eye(2))),
+  ("lerp shapes", lambda: ember.lerp(ember.ones(2), ember.ones(3), 0.5)),
+  ("var dim", lambda: ember.var(ember.ones(2, 3), 4)),
+  ("diag 3d", lambda: ember.diag(ember.ones(2, 2, 2))),
+  ("repeat dims", lambda: ember.ones(2, 3).repeat(2)),
+  ("chunk 0", lambda: ember.ones(4).chunk(0)),
+  ("movedim", lambda: ember.ones(2, 3).movedim(0, 5)),
+  ("roll dim", lambda: ember.ones(3).roll(1, 2)),
+  ("searchsorted dims", lambda: ember.searchsorted(ember.ones(2, 3), ember.ones(4, 1))),
+  ("bincount negative", lambda: ember.bincount(ember.tensor([-1, 2]))),
+  ("one_hot float", lambda: ember.nn.functional.one_hot(ember.ones(3))),
+  ("pad odd", lambda: ember.nn.functional.pad(ember.ones(3), (1,))),
+  ("sort dim", lambda: ember.sort(ember.ones(3), 2)),
+  ("logsumexp dim", lambda: ember.logsumexp(ember.ones(3), 3)),
+  ("atan2 shapes", lambda: ember.atan2(ember.ones(2), ember.ones(3))),
+  ("sin string", lambda: ember.sin("x")),
+  ("remainder bool", lambda: ember.remainder(ember.ones(2) > 0, ember.ones(2) > 0)),
+  ("shift float", lambda: ember.bitwise_left_shift(ember.ones(2), 1)),
+]
+
+
+@pytest.mark.parametrize("name,call", BAD_INPUTS, ids=[name for name, _ in BAD_INPUTS])
+def test_bad_input_raises_at_the_callers_line(name, call):
+    import os
+    with pytest.raises((RuntimeError, IndexError, TypeError, ValueError)) as excinfo:
+        call()
+    # The traceback ends in the lambda above (this file), not inside ember.
+    last = excinfo.traceback[-1]
+    assert os.path.realpath(str(last.path)) == os.path.realpath(__file__), \
+        f"the traceback ends in {last.path}:{last.lineno + 1}"

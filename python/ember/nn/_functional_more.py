@@ -358,3 +358,10 @@ def pad(input, pad, mode="constant", value=None):
             raise NotImplementedError(f"pad mode '{mode}'")
         x = ember.index_select(x, dim, index)
     return x
+
+
+# Errors surface at the user's line (the trampoline drops the package's
+# frames), as for ops bound from C++.
+for _name, _fn in list(globals().items()):
+    if callable(_fn) and not _name.startswith("_") and getattr(_fn, "__module__", None) == __name__:
+        globals()[_name] = ember._ember._surface(_fn, _name)
