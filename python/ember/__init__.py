@@ -74,6 +74,28 @@ class enable_grad(no_grad):
         _ember._set_grad_enabled(True)
 
 
+class inference_mode(no_grad):
+    """Like no_grad (Ember has no separate inference tensors); ``mode=False``
+    leaves recording as it is."""
+
+    def __init__(self, mode=True):
+        self._mode = mode
+
+    def __enter__(self):
+        self._previous = _ember.is_grad_enabled()
+        if self._mode:
+            _ember._set_grad_enabled(False)
+
+    def __call__(self, function):
+        import functools
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with inference_mode(self._mode):
+                return function(*args, **kwargs)
+        return wrapper
+
+
 class set_grad_enabled(no_grad):
     """Turns history recording on or off, now and as a context manager."""
 
@@ -101,7 +123,7 @@ globals().update(linalg.TORCH_FUNCTIONS)
 for _name in linalg.TENSOR_METHODS:
     setattr(Tensor, _name, linalg.TORCH_FUNCTIONS[_name])
 from ember._api import (Generator, default_generator,  # noqa: E402,F401
-                        inference_mode, initial_seed, is_floating_point,
+                        initial_seed, is_floating_point,
                         is_inference_mode_enabled, is_nonzero, manual_seed,
                         promote_types, can_cast, rand, randint, randn,
                         result_type, seed)

@@ -1,6 +1,6 @@
 """The API surface PyTorch users type without thinking: random sampling and
 ``Generator``, the legacy ``FloatTensor``-style constructors, ``Tensor(...)``,
-``Tensor.data``/``.type()``/``__format__``, ``inference_mode``, default dtype.
+``Tensor.data``/``.type()``/``__format__``, seeding.
 
 Random ops draw from Ember's global generator (``ember.manual_seed``); with
 ``generator=g`` they draw from ``g``'s own stream (NumPy's PCG64 seeded by
@@ -373,31 +373,6 @@ LEGACY_TYPES["CharTensor"] = LEGACY_TYPES["IntTensor"]
 # ---------------------------------------------------------------------------
 # Modes and defaults
 # ---------------------------------------------------------------------------
-
-class inference_mode:
-    """Like no_grad (Ember has no separate inference tensors)."""
-
-    def __init__(self, mode=True):
-        self._mode = mode
-
-    def __enter__(self):
-        self._previous = _C.is_grad_enabled()
-        if self._mode:
-            _C._set_grad_enabled(False)
-
-    def __exit__(self, *exc):
-        _C._set_grad_enabled(self._previous)
-        return False
-
-    def __call__(self, function):
-        import functools
-
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            with inference_mode(self._mode):
-                return function(*args, **kwargs)
-        return wrapper
-
 
 def is_inference_mode_enabled():
     return not _C.is_grad_enabled()

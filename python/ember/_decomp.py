@@ -657,6 +657,16 @@ def _host_order(x, dim, descending, stable=True):
     return np.argsort(a, axis=dim, kind="stable")
 
 
+def _pick_along(x, dim, index, keepdim):
+    """(values, indices) for host-computed `index` (keepdim-shaped) along dim:
+    the values gathered from x, so that they carry x's gradient."""
+    indices = _dev(_from_host(np.asarray(index, dtype=np.int64)), x)
+    values = _gather_any(x, dim, indices)
+    if not keepdim:
+        values, indices = values.squeeze(dim), indices.squeeze(dim)
+    return _values_indices(values, indices)
+
+
 @decomposition("sort")
 def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     if isinstance(dim, bool):
@@ -705,11 +715,7 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     if not 1 <= k <= x.shape[dim]:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim}")
     order = np.take(_host_order(x, dim, False), [k - 1], axis=dim)
-    indices = _dev(_from_host(order, _int64), x)
-    values = _gather_any(x, dim, indices)
-    if not keepdim:
-        values, indices = values.squeeze(dim), indices.squeeze(dim)
-    return _values_indices(values, indices)
+    return _pick_along(x, dim, order, keepdim)
 
 
 @decomposition("median")
@@ -738,11 +744,7 @@ def mode(input, dim=-1, keepdim=False):
         best = values[np.argmax(counts)]  # the smallest of the most frequent
         picks[r] = np.nonzero(row == best)[0][-1]
     index = np.moveaxis(picks.reshape(a.shape[:-1] + (1,)), -1, dim)
-    indices = _dev(_from_host(index, _int64), x)
-    values = _gather_any(x, dim, indices)
-    if not keepdim:
-        values, indices = values.squeeze(dim), indices.squeeze(dim)
-    return _values_indices(values, indices)
+    return _pick_along(x, dim, index, keepdim)
 
 
 @decomposition("unique")
@@ -1842,11 +1844,8 @@ def nanmedian(input, dim=None, keepdim=False):
     # An all-NaN row picks its first NaN.
     index = np.take_along_axis(order, pick, axis=dim)
     index = np.where(valid == 0, 0, index)
-    indices = _dev(_from_host(index.astype(np.int64)), x)
-    values = _gather_any(x, dim, indices)
-    if not keepdim:
-        values, indices = values.squeeze(dim), indices.squeeze(dim)
-    return values if flat else _values_indices(values, indices)
+    result = _pick_along(x, dim, index, keepdim)
+    return result.values if flat else result
 
 
 # ---------------------------------------------------------------------------
@@ -1866,22 +1865,23 @@ def conj(input):
     return input
 
 
+def _nan_ignoring(extreme, input, other, out):
+    """fmax/fmin: the extreme of the two, or the one that is not NaN."""
+    if not _is_float(_tensor(input)):
+        return _out(extreme(input, other), out)
+    result = _C.where(input != input, other, _C.where(other != other, input,
+                                                      extreme(input, other)))
+    return _out(result, out)
+
+
 @decomposition("fmax")
 def fmax(input, other, *, out=None):
-    if not _is_float(_tensor(input)):
-        return _out(_C.maximum(input, other), out)
-    result = _C.where(input != input, other, _C.where(other != other, input,
-                                                      _C.maximum(input, other)))
-    return _out(result, out)
+    return _nan_ignoring(_C.maximum, input, other, out)
 
 
 @decomposition("fmin")
 def fmin(input, other, *, out=None):
-    if not _is_float(_tensor(input)):
-        return _out(_C.minimum(input, other), out)
-    result = _C.where(input != input, other, _C.where(other != other, input,
-                                                      _C.minimum(input, other)))
-    return _out(result, out)
+    return _nan_ignoring(_C.minimum, input, other, out)
 
 
 @decomposition("signbit")

@@ -7,16 +7,8 @@ import math
 import ember
 
 _decomp = ember._decomp
-
-
-def _reduce(loss, reduction):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{reduction} is not a valid value for reduction")
+# functional.py imports this module at its end, so its helpers exist by now.
+from ember.nn.functional import _reduce  # noqa: E402
 
 
 def _inplace(input, result, inplace):
