@@ -17,8 +17,9 @@
 //
 // From those, at both widths where the targets lack the op: exp2, trunc
 // (floor/ceil by sign), erfc (1 - erf); and in f64 only: sinh, cosh,
-// asinh, acosh, atanh, log2, log10, log1p, expm1. f64 sin/cos/tan and
-// their inverses are not provided (the GLSL set has them at 32 bits only).
+// asinh, acosh, atanh, log2, log10, log1p, expm1, and sin, cos, tan (Cody-Waite
+// reduction by pi/2, Taylor polynomials), atan (two folds, an odd series),
+// atan2, asin and acos from atan (the GLSL set has these at 32 bits only).
 //
 //===----------------------------------------------------------------------===//
 
@@ -184,6 +185,61 @@ struct F64 {
     return select(one, c(1), result);
   }
 
+  /// sin or cos: x = k pi/2 + r (three-part pi/2, |r| <= pi/4), a Taylor
+  /// polynomial of each on r, picked and signed by k mod 4. Inputs past
+  /// 2^50 (where k loses its integer precision) and infinities give NaN.
+  Value sinOrCos(Value x, bool cosine) {
+    Value k = round(mul(x, c(0.63661977236758134308)));
+    Value r = sub(sub(sub(x, mul(k, c(1.57079632673412561417e+00))),
+                      mul(k, c(6.07710050630396597660e-11))),
+                  mul(k, c(2.02226624879595063154e-21)));
+    Value r2 = mul(r, r);
+    SmallVector<double> sinTerms, cosTerms;
+    for (int n = 10; n >= 0; --n) {
+      sinTerms.push_back((n % 2 ? -1.0 : 1.0) / std::tgamma(2 * n + 2.0));
+      cosTerms.push_back((n % 2 ? -1.0 : 1.0) / std::tgamma(2 * n + 1.0));
+    }
+    Value s = mul(r, poly(r2, sinTerms));
+    Value co = poly(r2, cosTerms);
+    Value ki = arith::FPToSIOp::create(b, loc, i64(), k);
+    Value q = arith::AndIOp::create(b, loc, ki, ci(3));
+    if (cosine)
+      q = arith::AndIOp::create(b, loc, arith::AddIOp::create(b, loc, q, ci(1)), ci(3));
+    auto is = [&](int64_t v) {
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, q, ci(v));
+    };
+    Value result = select(is(0), s, select(is(1), co, select(is(2), neg(s), neg(co))));
+    Value tooBig = cmp(arith::CmpFPredicate::UGT, abs(x), c(1125899906842624.0));
+    return select(tooBig, c(NAN), result);
+  }
+
+  /// atan: |x| > 1 folds to pi/2 - atan(1/|x|), above tan(pi/8) to
+  /// pi/4 + atan((t-1)/(t+1)), then the odd series to t^49.
+  Value atan(Value x) {
+    Value a = abs(x);
+    Value big = cmp(arith::CmpFPredicate::OGT, a, c(1));
+    Value t = select(big, div(c(1), a), a);
+    Value mid = cmp(arith::CmpFPredicate::OGT, t, c(0.41421356237309504880));
+    Value u = select(mid, div(sub(t, c(1)), add(t, c(1))), t);
+    SmallVector<double> terms;
+    for (int n = 24; n >= 0; --n)
+      terms.push_back((n % 2 ? -1.0 : 1.0) / (2 * n + 1.0));
+    Value series = mul(u, poly(mul(u, u), terms));
+    Value folded = select(mid, add(c(M_PI_4), series), series);
+    Value result = select(big, sub(c(M_PI_2), folded), folded);
+    Value signedResult = select(cmp(arith::CmpFPredicate::OLT, x, c(0)), neg(result), result);
+    return select(cmp(arith::CmpFPredicate::UNO, x, x), x, signedResult);
+  }
+
+  /// atan2 for (y, x) not both zero (the scalar body selects that case).
+  Value atan2(Value y, Value x) {
+    Value base = atan(div(y, x));
+    Value turn = select(cmp(arith::CmpFPredicate::OGE, y, c(0)), c(M_PI), c(-M_PI));
+    Value shifted = select(cmp(arith::CmpFPredicate::OLT, x, c(0)), add(base, turn), base);
+    Value anyNan = cmp(arith::CmpFPredicate::UNO, x, y);
+    return select(anyNan, c(NAN), shifted);
+  }
+
   Value erf(Value x) {
     Value a = abs(x);
     Value two = mul(c(2), mul(a, a));
@@ -217,7 +273,8 @@ bool lackedEverywhere(Operation *op) {
 bool lackedInF64(Operation *op) {
   return isa<math::SinhOp, math::CoshOp, math::AsinhOp, math::AcoshOp,
              math::AtanhOp, math::Log2Op, math::Log10Op, math::Log1pOp,
-             math::ExpM1Op>(op);
+             math::ExpM1Op, math::SinOp, math::CosOp, math::TanOp, math::AsinOp,
+             math::AcosOp, math::AtanOp, math::Atan2Op>(op);
 }
 
 struct EmberGpuF64MathPass : ember::impl::EmberGpuF64MathBase<EmberGpuF64MathPass> {
@@ -286,6 +343,23 @@ struct EmberGpuF64MathPass : ember::impl::EmberGpuF64MathBase<EmberGpuF64MathPas
         result = fmul(m.log(x), m.c(1 / M_LN10));
       else if (isa<math::Log1pOp>(op))
         result = m.log(fadd(one, x));
+      else if (isa<math::SinOp>(op))
+        result = m.sinOrCos(x, /*cosine=*/false);
+      else if (isa<math::CosOp>(op))
+        result = m.sinOrCos(x, /*cosine=*/true);
+      else if (isa<math::TanOp>(op))
+        result = fdiv(m.sinOrCos(x, false), m.sinOrCos(x, true));
+      else if (isa<math::AtanOp>(op))
+        result = m.atan(x);
+      else if (isa<math::Atan2Op>(op))
+        result = m.atan2(x, wide(op->getOperand(1)));
+      else if (isa<math::AsinOp>(op))
+        // asin x = atan(x / sqrt(1 - x^2)): +-pi/2 at +-1, NaN past it.
+        result = m.atan(fdiv(x, math::SqrtOp::create(b, loc, fsub(one, fmul(x, x)))));
+      else if (isa<math::AcosOp>(op))
+        // acos x = 2 atan(sqrt((1 - x) / (1 + x))), accurate near 1.
+        result = fmul(m.c(2), m.atan(math::SqrtOp::create(
+                                   b, loc, fdiv(fsub(one, x), fadd(one, x)))));
       else
         result = fsub(m.exp(x), one); // expm1
       if (!type.isF64())

@@ -173,13 +173,6 @@ Tensor unary(OpCode op, const Tensor &x) {
       notForDtype((std::string(opName(op)) + "_cpu").c_str(), dtype);
     return clone(x);
   }
-  // GPU targets have these at 32 bits only (GpuF64Math.cpp).
-  if ((dtype == DType::Float64) && deviceOf(x) != DeviceKind::Cpu &&
-      (op == OpCode::Sin || op == OpCode::Cos || op == OpCode::Tan ||
-       op == OpCode::Asin || op == OpCode::Acos || op == OpCode::Atan))
-    runtimeError(std::string(opName(op)) + " of a float64 tensor is not supported on " +
-                 deviceKindName(deviceOf(x)) +
-                 " yet: compute it in float32 (.float()) or on the CPU (.cpu())");
   // sign of a bool is itself.
   if (op == OpCode::Sign && dtype == DType::Bool)
     return clone(x);
@@ -303,13 +296,6 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
                                              : opName(op),
                   dtype);
     break;
-  }
-  if (op == OpCode::Atan2 && dtype == DType::Float64) {
-    const Tensor *on = a.tensor ? a.tensor : b.tensor;
-    if (on && deviceOf(*on) != DeviceKind::Cpu)
-      runtimeError(std::string("atan2 of float64 tensors is not supported on ") +
-                   deviceKindName(deviceOf(*on)) +
-                   " yet: compute it in float32 (.float()) or on the CPU (.cpu())");
   }
   NodeRef lhs = operandNode(a, dtype), rhs = operandNode(b, dtype);
   if (op == OpCode::Pow)

@@ -45,12 +45,35 @@ def decomposition(*names, method=True, function=True):
         for name in names:
             DECOMPOSITIONS[name] = fn
             if function:
-                _FUNCTIONS[name] = _C._surface(fn, name)
+                _FUNCTIONS[name] = _C._surface(_with_out(fn), name)
             if method:
                 METHODS.add(name)
                 setattr(Tensor, name, _C._surface(fn, name, Tensor))
         return fn
     return register
+
+
+def _with_out(fn):
+    """`fn` taking torch's `out=` (results copied into it) if it does not
+    already: every ember.* function accepts it."""
+    import inspect
+    try:
+        if "out" in inspect.signature(fn).parameters:
+            return fn
+    except (TypeError, ValueError):
+        return fn
+
+    def function(*args, out=None, **kwargs):
+        result = fn(*args, **kwargs)
+        if out is None:
+            return result
+        if isinstance(result, tuple):
+            for target, value in zip(out, result):
+                target.copy_(value)
+            return out
+        return _out(result, out)
+    function.__doc__ = fn.__doc__
+    return function
 
 
 def functions():

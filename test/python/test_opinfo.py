@@ -46,28 +46,18 @@ KNOWN_FAILURES = {
 
 # The Vulkan sweep (EMBER_TEST_DEVICE=vulkan; a lighter sample set, see
 # opinfo.py) has its own list: its samples differ, and so do its gaps.
-_GPU_F64_TRIG = "the GPU targets have sin/cos/tan and inverses at 32 bits only; float64 " \
-                "raises a clear error"
 _LAUNCH_PLAN = "Vulkan launch plan: a host load from a buffer a gather/scatter_add kernel " \
                "wrote (the index arithmetic of these programs runs on the host)"
 KNOWN_FAILURES_VULKAN = {
-    ('acos', 'gradient'): _GPU_F64_TRIG,
-    ('asin', 'gradient'): _GPU_F64_TRIG,
-    ('atan', 'gradient'): _GPU_F64_TRIG,
-    ('atan2', 'gradient'): _GPU_F64_TRIG,
     ('combinations', 'gradient'): _LAUNCH_PLAN,
     ('corrcoef', 'forward'): "a single variable's corrcoef is 0-d in torch",
-    ('cos', 'gradient'): _GPU_F64_TRIG,
     ('cumprod', 'forward'): "int64 products overflow: torch wraps, Ember's float64 log-sum decomposition saturates",
     ('median', 'gradient'): _LAUNCH_PLAN,
     ('nanmedian', 'gradient'): _LAUNCH_PLAN,
     ('quantile', 'gradient'): _LAUNCH_PLAN,
     ('nanquantile', 'gradient'): _LAUNCH_PLAN,
     ('nn.functional.bilinear', 'forward'): 'empty batch (0 rows) is not handled',
-    ('sin', 'gradient'): _GPU_F64_TRIG,
-    ('sinc', 'gradient'): _GPU_F64_TRIG,
     ('sgn', 'gradient'): "torch 1.13's sgn backward is not zero for real inputs",
-    ('tan', 'gradient'): _GPU_F64_TRIG,
     ('index_fill', 'forward'): _LAUNCH_PLAN,
     ('index_fill', 'gradient'): "the sample's fill value is a 0-d tensor that requires grad; Ember's where() takes its value as a constant",
     ('index_copy', 'forward'): _LAUNCH_PLAN,
