@@ -16,7 +16,6 @@ from ember import _ember as _C
 from ember._decomp import decomposition, _dev, _host, _from_host, _size_args
 from ember._ember import Tensor
 
-_float32 = _C.float32
 _default_float = _C.get_default_dtype
 _int64 = _C.int64
 

@@ -25,7 +25,6 @@ import numpy as np
 from ember import _ember as _C
 from ember._ember import Tensor
 
-_float32 = _C.float32
 _default_float = _C.get_default_dtype
 _int64 = _C.int64
 _bool = _C.bool
