@@ -63,14 +63,7 @@ def _with_out(fn):
         return fn
 
     def function(*args, out=None, **kwargs):
-        result = fn(*args, **kwargs)
-        if out is None:
-            return result
-        if isinstance(result, tuple):
-            for target, value in zip(out, result):
-                target.copy_(value)
-            return out
-        return _out(result, out)
+        return _out(fn(*args, **kwargs), out)
     function.__doc__ = fn.__doc__
     return function
 
@@ -117,8 +110,14 @@ def _float(x):
 
 
 def _out(result, out):
+    """torch's out=: `result` written into `out` (each of a tuple's parts into
+    the matching tensor of `out`), which is returned."""
     if out is None:
         return result
+    if isinstance(result, tuple):
+        for target, value in zip(out, result):
+            target.copy_(value)
+        return out
     out.copy_(result)
     return out
 
@@ -690,7 +689,7 @@ def _pick_along(x, dim, index, keepdim):
 
 
 @decomposition("sort")
-def sort(input, dim=-1, descending=False, stable=False, *, out=None):
+def sort(input, dim=-1, descending=False, stable=False):
     if isinstance(dim, bool):
         dim, descending = -1, dim
     x = input
@@ -712,7 +711,7 @@ def msort(input):
 
 
 @decomposition("topk")
-def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
+def topk(input, k, dim=-1, largest=True, sorted=True):
     x = input
     if x.dim() == 0:
         if k > 1:
@@ -729,7 +728,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
 
 
 @decomposition("kthvalue")
-def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
+def kthvalue(input, k, dim=-1, keepdim=False):
     x = input
     if x.dim() == 0:
         return _values_indices(x.clone(), _C.zeros([], dtype=_int64))
@@ -741,7 +740,7 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
 
 
 @decomposition("median")
-def median(input, dim=None, keepdim=False, *, out=None):
+def median(input, dim=None, keepdim=False):
     x = input
     if dim is None:
         flat = x.reshape(-1)
@@ -2343,14 +2342,7 @@ def _completed(name, primitive, names):
                 unexpected = next(iter(kwargs))
                 raise TypeError(f"{name}() got an unexpected keyword argument "
                                 f"'{unexpected}'")
-        result = primitive(*args, **kwargs)
-        if out is None:
-            return result
-        if isinstance(out, (tuple, list)) and isinstance(result, tuple):
-            for target, value in zip(out, result):
-                target.copy_(value)
-            return out
-        return _out(result, out)
+        return _out(primitive(*args, **kwargs), out)
     function.__doc__ = primitive.__doc__
     return function
 

@@ -250,3 +250,14 @@ def test_bad_input_raises_at_the_callers_line(name, call):
     last = excinfo.traceback[-1]
     assert os.path.realpath(str(last.path)) == os.path.realpath(__file__), \
         f"the traceback ends in {last.path}:{last.lineno + 1}"
+
+
+def test_out_on_composites_and_tuples():
+    values, indices = ember.empty(3), ember.empty(3, dtype=ember.int64)
+    result = ember.sort(ember.tensor([3.0, 1.0, 2.0]), out=(values, indices))
+    assert result == (values, indices)
+    assert values.tolist() == [1.0, 2.0, 3.0] and indices.tolist() == [1, 2, 0]
+    out = ember.empty(2, 2)
+    assert ember.tril(ember.ones(2, 2), out=out) is out
+    assert out.tolist() == [[1.0, 0.0], [1.0, 1.0]]
+    assert ember.var(ember.tensor([1.0, 3.0]), out=ember.empty([])).item() == 2.0
