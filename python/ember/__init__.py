@@ -125,13 +125,11 @@ for _name in linalg.TENSOR_METHODS:
 from ember._api import (Generator, default_generator,  # noqa: E402,F401
                         initial_seed, is_floating_point,
                         is_inference_mode_enabled, is_nonzero, manual_seed,
-                        promote_types, can_cast, rand, randint, randn,
-                        result_type, seed)
+                        rand, randint, randn, seed)
 __all__ = sorted(set(__all__) | set(_decomp.functions()) | set(_api.LEGACY_TYPES) |
                  set(linalg.TORCH_FUNCTIONS) | {"linalg"} | {
     "Generator", "default_generator", "inference_mode",
-    "initial_seed", "is_inference_mode_enabled", "is_nonzero", "promote_types",
-    "can_cast", "result_type", "seed"})
+    "initial_seed", "is_inference_mode_enabled", "is_nonzero", "seed"})
 
 # The pure-Python layers on top of the tensor core.
 from ember import autograd, nn, optim  # noqa: E402,F401

@@ -19,14 +19,6 @@ from ember._ember import Tensor
 _default_float = _C.get_default_dtype
 _int64 = _C.int64
 
-_NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64, "float16": np.float16,
-                 "int32": np.int32, "int64": np.int64, "bool": np.bool_}
-
-
-def _numpy_dtype(dtype):
-    return _NUMPY_DTYPES.get(str(dtype).split(".")[-1], np.float32)
-
-
 class Generator:
     """torch.Generator: an independent, seedable random stream."""
 
@@ -385,23 +377,6 @@ def is_nonzero(input):
     if input.numel() != 1:
         raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
     return bool(input.item())
-
-
-def result_type(tensor1, tensor2):
-    a = tensor1 if isinstance(tensor1, Tensor) else _C.tensor(tensor1)
-    return (a * 0 + (tensor2 if not isinstance(tensor2, Tensor) else tensor2 * 0)).dtype \
-        if not (isinstance(tensor1, bool) or isinstance(tensor2, bool)) else a.dtype
-
-
-def can_cast(from_, to):
-    order = ["bool", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
-    f, t = str(from_).split(".")[-1], str(to).split(".")[-1]
-    kind = {"bool": 0, "int32": 1, "int64": 1}
-    return kind.get(f, 2) <= kind.get(t, 2) or f == t
-
-
-def promote_types(type1, type2):
-    return (_C.zeros([], dtype=type1) + _C.zeros([], dtype=type2)).dtype
 
 
 def seed():

@@ -218,6 +218,20 @@ PYBIND11_MODULE(_ember, m) {
   setLocationProvider(pythonLocation);
   m.def("_set_package_dir", [](std::string dir) { packageDir() = dir; });
   m.def("get_default_dtype", [] { return dtypeObject(defaultFloat()); });
+  // torch's dtype rules, from the tracer's own functions.
+  m.def("promote_types", [](const PyDType &a, const PyDType &b) {
+    return dtypeObject(promoteTypes(a.dtype, b.dtype));
+  }, py::arg("type1"), py::arg("type2"));
+  m.def("can_cast", [](const PyDType &from, const PyDType &to) {
+    return canCast(from.dtype, to.dtype);
+  }, py::arg("from_"), py::arg("to"));
+  m.def("result_type", [](py::handle a, py::handle b) {
+    std::optional<PyOperand> x = toOperand(a), y = toOperand(b);
+    if (!x || !y)
+      throwError(Error::Kind::Type,
+                 "result_type(): arguments must be tensors or numbers");
+    return dtypeObject(resultType(x->get(), y->get()));
+  }, py::arg("tensor1"), py::arg("tensor2"));
   m.def("set_default_dtype", [](const PyDType &d) { setDefaultFloat(d.dtype); },
         py::arg("d"));
   // Python-level ops (the decomposition table) go through this trampoline:

@@ -261,3 +261,13 @@ def test_out_on_composites_and_tuples():
     assert ember.tril(ember.ones(2, 2), out=out) is out
     assert out.tolist() == [[1.0, 0.0], [1.0, 1.0]]
     assert ember.var(ember.tensor([1.0, 3.0]), out=ember.empty([])).item() == 2.0
+
+
+def test_dtype_rules_match_torch():
+    assert ember.promote_types(ember.int32, ember.float16) == ember.float16
+    assert ember.promote_types(ember.float16, ember.bfloat16) == ember.float32
+    assert ember.can_cast(ember.float32, ember.int64) is False
+    assert ember.can_cast(ember.int64, ember.float32) is True
+    assert ember.result_type(ember.tensor([True]), ember.tensor([False])) == ember.bool
+    assert ember.result_type(ember.tensor([1]), 2.5) == ember.float32
+    assert ember.result_type(ember.tensor([1.0], dtype=ember.float16), 2) == ember.float16
