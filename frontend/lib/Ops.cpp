@@ -676,9 +676,7 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices) {
   // Out-of-range indices must raise here, at the user's line, not inside
   // compiled code.
   checkIndexBounds(indices, axis, x.shape());
-  Shape shape(x.shape().begin(), x.shape().begin() + axis);
-  shape.append(indices.shape().begin(), indices.shape().end());
-  shape.append(x.shape().begin() + axis + 1, x.shape().end());
+  Shape shape(gatherShape(x.shape(), indices.shape(), axis));
   NodeRef node = makeNode(OpCode::Gather, x.dtype(), shape,
                           {x.value(), indices.value()});
   node->ints.push_back(axis);
@@ -697,9 +695,8 @@ Tensor scatterAdd(const Tensor &dest, int64_t dim, const Tensor &indices,
     notForDtype("scatter_add", dest.dtype());
   int64_t axis = wrapDim(dim, dest.dim());
   checkIndexBounds(indices, axis, dest.shape());
-  Shape expected(dest.shape().begin(), dest.shape().begin() + axis);
-  expected.append(indices.shape().begin(), indices.shape().end());
-  expected.append(dest.shape().begin() + axis + 1, dest.shape().end());
+  // The updates have the shape a gather of dest would give (the verifier's rule).
+  Shape expected(gatherShape(dest.shape(), indices.shape(), axis));
   if (updates.shape() != llvm::ArrayRef<int64_t>(expected))
     runtimeError("scatter_add: source of shape " + shapeString(updates.shape()) +
                  " does not match the indexed shape " + shapeString(expected) +
