@@ -11,7 +11,9 @@
 #include "ember/Compiler/AotCompiler.h"
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/Passes.h"
+#include "ember/Runtime/ArtifactAbi.h"
 #include "ember/Runtime/ModelFile.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
@@ -23,9 +25,67 @@ using namespace mlir;
 
 namespace ember {
 
-std::string packedEntrySymbol(llvm::StringRef entry) {
-  return (llvm::Twine("_mlir__mlir_ciface_") + kEntryPrefix + entry).str();
+namespace {
+
+/// The runtime's name for an MLIR element type.
+bool toElementType(Type type, ElementType *result) {
+  if (type.isInteger(1))
+    *result = ElementType::Bool;
+  else if (type.isInteger(32))
+    *result = ElementType::Int32;
+  else if (type.isInteger(64))
+    *result = ElementType::Int64;
+  else if (type.isF16())
+    *result = ElementType::Float16;
+  else if (type.isBF16())
+    *result = ElementType::BFloat16;
+  else if (type.isF32())
+    *result = ElementType::Float32;
+  else if (type.isF64())
+    *result = ElementType::Float64;
+  else
+    return false;
+  return true;
 }
+
+bool toAbiTensor(Type type, AbiTensor *tensor, std::string *error) {
+  auto ranked = dyn_cast<RankedTensorType>(type);
+  if (!ranked || !toElementType(ranked.getElementType(), &tensor->dtype)) {
+    *error = "an entry takes or returns a value that is not a ranked tensor "
+             "of a supported dtype";
+    return false;
+  }
+  for (int64_t dim : ranked.getShape())
+    tensor->shape.push_back(ShapedType::isDynamic(dim) ? -1 : dim);
+  return true;
+}
+
+/// The ABI record of `entries` (read from the program, before lowering).
+bool describeAbi(ModuleOp module, llvm::ArrayRef<std::string> entries,
+                 uint64_t programChecksum, ArtifactAbi *abi, std::string *error) {
+  abi->program = checksumHex(programChecksum);
+  for (const std::string &name : entries) {
+    auto func = module.lookupSymbol<func::FuncOp>(name);
+    if (!func) {
+      *error = "the program has no function '" + name + "'";
+      return false;
+    }
+    AbiEntry entry;
+    entry.name = name;
+    entry.symbol = packedEntrySymbol(name);
+    entry.shapeSymbol = packedShapeSymbol(name);
+    for (Type type : func.getFunctionType().getInputs())
+      if (!toAbiTensor(type, &entry.arguments.emplace_back(), error))
+        return false;
+    for (Type type : func.getFunctionType().getResults())
+      if (!toAbiTensor(type, &entry.outputs.emplace_back(), error))
+        return false;
+    abi->entries.push_back(std::move(entry));
+  }
+  return true;
+}
+
+} // namespace
 
 bool linkSharedObject(llvm::StringRef linker, llvm::StringRef objectPath,
                       llvm::StringRef outputPath, std::string *error) {
@@ -37,9 +97,11 @@ bool linkSharedObject(llvm::StringRef linker, llvm::StringRef objectPath,
   }
   auto removeStderr =
       llvm::make_scope_exit([&] { llvm::sys::fs::remove(stderrPath); });
-  // Only libc and libm: the runtime's functions come through slots.
+  // Only libc and libm: the runtime's functions come through slots. The
+  // loader needs DT_HASH (ElfImage.cpp counts symbols with it).
   llvm::SmallVector<llvm::StringRef> args = {
-      linker, "-shared", "-o", outputPath, objectPath,
+      linker, "-shared", "--hash-style=both", "-z", "noexecstack", "-z", "now",
+      "-o", outputPath, objectPath,
       "-L/lib/x86_64-linux-gnu", "-L/usr/lib/x86_64-linux-gnu", "-lm", "-lc"};
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, stderrPath.str(),
                                                stderrPath.str()};
@@ -62,6 +124,9 @@ bool linkSharedObject(llvm::StringRef linker, llvm::StringRef objectPath,
 bool compileCpuArtifact(ModuleOp module, llvm::ArrayRef<std::string> entries,
                         const AotOptions &options, AotArtifact *artifact,
                         std::string *error) {
+  ArtifactAbi abi;
+  if (!describeAbi(module, entries, options.programChecksum, &abi, error))
+    return false;
   CpuCompileOptions compileOptions;
   compileOptions.optLevel = options.optLevel;
   compileOptions.keepObject = true;
@@ -69,6 +134,12 @@ bool compileCpuArtifact(ModuleOp module, llvm::ArrayRef<std::string> entries,
   compileOptions.runtimeSlots = true;
   compileOptions.cpu = options.cpu;
   compileOptions.features = options.features;
+  compileOptions.shapeFunctions = true;
+  // The runtime functions the code calls are known once it is lowered.
+  compileOptions.abiRecord = [&abi](const CpuTarget &target) {
+    abi.runtimeSlots = target.runtimeSlots;
+    return abi.serialize();
+  };
   std::unique_ptr<CpuExecutable> compiled =
       compileForCpu(module, compileOptions, error);
   if (!compiled)

@@ -341,19 +341,32 @@ hostTargetMachineBuilder(const CpuCompileOptions &options, std::string *error) {
   return makeTargetMachineBuilder(options, error);
 }
 
-bool lowerForCpu(ModuleOp module, std::string *error) {
+bool lowerForCpu(ModuleOp module, std::string *error, bool shapeFunctions) {
   MLIRContext *context = module.getContext();
   DiagnosticCollector diagnostics(context);
   PassManager pm(context);
   // EMBER_COMPILE_TIMING=1 also prints MLIR's pass times.
   if (CpuCompileTimer::enabled())
     pm.enableTiming();
-  buildCpuLoweringPipeline(pm);
+  buildCpuLoweringPipeline(pm, shapeFunctions);
   if (succeeded(pm.run(module)))
     return true;
   if (error)
     *error = diagnostics.take();
   return false;
+}
+
+/// `__ember_abi`: a constant, exported, NUL-terminated copy of `record`
+/// that a loader reads from the object without running it.
+static void defineAbiRecord(ModuleOp module, llvm::StringRef record) {
+  OpBuilder b(module.getBodyRegion());
+  std::string text = record.str();
+  text.push_back('\0');
+  auto type = LLVM::LLVMArrayType::get(IntegerType::get(module.getContext(), 8),
+                                       text.size());
+  LLVM::GlobalOp::create(b, module.getLoc(), type, /*isConstant=*/true,
+                         LLVM::Linkage::External, "__ember_abi",
+                         b.getStringAttr(text));
 }
 
 std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
@@ -367,8 +380,11 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
   // below, so a missing symbol fails here rather than at the first call.
   llvm::SmallVector<std::string> entryNames;
   for (auto func : module.getOps<func::FuncOp>())
-    if (func.isPublic() && !func.isExternal())
+    if (func.isPublic() && !func.isExternal()) {
       entryNames.push_back(func.getSymName().str());
+      if (options.shapeFunctions)
+        entryNames.push_back(func.getSymName().str() + kShapeFunctionSuffix);
+    }
 
   // A bad CPU name fails before the (slower) lowering.
   auto builder = hostTargetMachineBuilder(options, error);
@@ -376,7 +392,7 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
     return nullptr;
   CpuCompileTimer timer;
   auto phase = [&](const char *name) { timer.phase(name); };
-  if (!lowerForCpu(module, error))
+  if (!lowerForCpu(module, error, options.shapeFunctions))
     return nullptr;
 
   auto targetMachine = builder->createTargetMachine();
@@ -401,6 +417,8 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
         target.runtimeSlots.push_back(
             global.getSymName().drop_front(strlen(kRuntimeSlotPrefix)).str());
   }
+  if (options.abiRecord)
+    defineAbiRecord(module, options.abiRecord(target));
   phase("MLIR lowering");
   auto optimize = makeOptimizingTransformer(options.optLevel, /*sizeLevel=*/0,
                                             targetMachine->get());

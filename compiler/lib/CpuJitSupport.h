@@ -36,7 +36,8 @@ hostTargetMachineBuilder(const CpuCompileOptions &options, std::string *error);
 
 /// Runs the CPU lowering pipeline on `module` (to the LLVM dialect); false
 /// with the diagnostics in `error` on failure.
-bool lowerForCpu(mlir::ModuleOp module, std::string *error);
+bool lowerForCpu(mlir::ModuleOp module, std::string *error,
+                 bool shapeFunctions = false);
 
 } // namespace ember
 

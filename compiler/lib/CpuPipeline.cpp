@@ -21,7 +21,8 @@
 
 using namespace mlir;
 
-void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows) {
+void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
+                                        bool shapeFunctions) {
   // Tensor level: primitives, linalg, fusion.
   OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
   // Softmax over the last dim row by row (one trip through memory, on the
@@ -38,6 +39,8 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows) {
   tensorFuncs.addPass(createCSEPass());
   tensorFuncs.addPass(createCanonicalizerPass());
 
+  if (shapeFunctions)
+    pm.addPass(createEmberShapeFunctions());
   // Buffers: the caller owns inputs and outputs; the last op of each result
   // writes into the caller's buffer.
   pm.addPass(createEmberDestinationAbi());
@@ -47,8 +50,8 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
 }
 
-void ember::buildCpuLoweringPipeline(OpPassManager &pm) {
-  buildTensorToBufferPipeline(pm, /*softmaxRows=*/true);
+void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
+  buildTensorToBufferPipeline(pm, /*softmaxRows=*/true, shapeFunctions);
   pm.addPass(createEmberMatmulToBlas());
   bufferization::buildBufferDeallocationPipeline(pm);
 

@@ -10,6 +10,7 @@
 
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/ModelProgram.h"
+#include "ember/Compiler/Passes.h"
 #include "ember/Runtime/Model.h"
 #include "mlir/IR/MLIRContext.h"
 
@@ -27,15 +28,20 @@ public:
                 std::map<std::string, PackedEntry> entries)
       : compiled(std::move(compiled)), entries(std::move(entries)) {}
 
-  PackedEntry entry(const std::string &name) const override {
+  PackedEntry entry(const std::string &name) const override { return find(name); }
+  PackedEntry shapeEntry(const std::string &name) const override {
+    return find(name + kShapeFunctionSuffix);
+  }
+  std::string kind() const override { return "jit"; }
+
+private:
+  PackedEntry find(const std::string &name) const {
     auto it = entries.find(name);
     if (it == entries.end())
       throw ModelError("no entry named '" + name + "' in the compiled program");
     return it->second;
   }
-  std::string kind() const override { return "jit"; }
 
-private:
   std::unique_ptr<CpuExecutable> compiled;
   std::map<std::string, PackedEntry> entries;
 };
@@ -54,17 +60,19 @@ std::unique_ptr<Executable> compileProgram(const ModelFile &file,
       loadModelProgram(file, manifest, &context, &error);
   if (!module)
     throw ModelError(file.label() + ": " + error);
-  std::unique_ptr<CpuExecutable> compiled =
-      compileForCpu(*module, CpuCompileOptions(), &error);
+  CpuCompileOptions options;
+  options.shapeFunctions = true;
+  std::unique_ptr<CpuExecutable> compiled = compileForCpu(*module, options, &error);
   if (!compiled)
     throw ModelError(file.label() + ": cannot compile the program: " + error);
   std::map<std::string, PackedEntry> entries;
-  for (const EntrySpec &spec : manifest.entries) {
-    PackedEntry entry = compiled->lookup(spec.name, &error);
-    if (!entry)
-      throw ModelError(file.label() + ": " + error);
-    entries[spec.name] = entry;
-  }
+  for (const EntrySpec &spec : manifest.entries)
+    for (const std::string &name : {spec.name, spec.name + kShapeFunctionSuffix}) {
+      PackedEntry entry = compiled->lookup(name, &error);
+      if (!entry)
+        throw ModelError(file.label() + ": " + error);
+      entries[name] = entry;
+    }
   return std::make_unique<JitExecutable>(std::move(compiled),
                                          std::move(entries));
 }

@@ -146,27 +146,48 @@ class LoadedModel(_RunnableModel):
     """A ``.ember`` file loaded for running (what ``ember.load_model``
     returns). ``executable_kind`` says how it runs: ``"cpu-native"`` (the
     file's compiled code for this CPU, from ``ember-compile``) or ``"jit"``
-    (its portable program, compiled at load)."""
+    (its portable program, compiled at load); ``native_note`` says why the
+    file's native code was not used, when it has some."""
 
-    def __init__(self, path, allow_native=True):
-        super().__init__(_ember._Model.load(os.fspath(path), allow_native, True))
+    def __init__(self, path, allow_native=None, trusted_keys=()):
+        if allow_native not in (None, True, False):
+            raise TypeError("allow_native must be None (native code only from a file "
+                            "signed by a trusted key), True (unsigned native code too) "
+                            f"or False (never), not {allow_native!r}")
+        if isinstance(trusted_keys, (str, os.PathLike)):
+            trusted_keys = [trusted_keys]
+        super().__init__(_ember._Model.load(
+            os.fspath(path), allow_native is not False, True, allow_native is True,
+            [os.fspath(key) for key in trusted_keys]))
         self.path = os.fspath(path)
 
     @property
     def executable_kind(self):
         return self._model.executable_kind
 
+    @property
+    def native_note(self):
+        return self._model.native_note
+
     def __repr__(self):
         return (f"LoadedModel({self.path!r}, {self._signature()}, "
                 f"{len(self.weights)} weights, runs {self.executable_kind})")
 
 
-def load_model(path, allow_native=True):
-    """Loads a ``.ember`` file. Native code in the file is used when it was
-    compiled for this CPU and ``allow_native`` is true; otherwise the portable
-    program is JIT-compiled. A malformed, truncated, corrupted or
+def load_model(path, allow_native=None, trusted_keys=()):
+    """Loads a ``.ember`` file.
+
+    Native code in the file (from ``ember-compile``) runs only when it was
+    compiled for this CPU and the file is trusted: with ``allow_native=None``
+    (the default) it must be signed (``ember-compile --sign KEY.key``) by a key
+    in ``trusted_keys`` (public key files or folders of ``*.pub`` files),
+    ``EMBER_TRUSTED_KEYS`` or ``~/.config/ember/trusted-keys``;
+    ``allow_native=True`` also runs unsigned native code (it can do anything
+    this process can: only for files you trust); ``allow_native=False`` never
+    runs it. Otherwise the portable program is JIT-compiled, which runs only
+    Ember's own ops. A malformed, truncated, corrupted, tampered or
     unsupported-version file raises RuntimeError saying what is wrong."""
-    return LoadedModel(path, allow_native)
+    return LoadedModel(path, allow_native, trusted_keys)
 
 
 # --- export -----------------------------------------------------------------

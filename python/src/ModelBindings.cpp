@@ -175,13 +175,18 @@ void bindModel(py::module_ &m) {
   py::class_<Model>(m, "_Model")
       .def_static(
           "load",
-          [](const std::string &path, bool allowNative, bool allowJit) {
+          [](const std::string &path, bool allowNative, bool allowJit,
+             bool allowUnsignedNative, std::vector<std::string> trustedKeys) {
             LoadOptions options;
             options.allowNative = allowNative;
             options.allowJit = allowJit;
+            options.allowUnsignedNative = allowUnsignedNative;
+            options.trustedKeys = std::move(trustedKeys);
             return translated(PyExc_RuntimeError, [&] { return Model::load(path, options); });
           },
-          py::arg("path"), py::arg("allow_native") = true, py::arg("allow_jit") = true)
+          py::arg("path"), py::arg("allow_native") = true, py::arg("allow_jit") = true,
+          py::arg("allow_unsigned_native") = false,
+          py::arg("trusted_keys") = std::vector<std::string>())
       .def_static(
           "from_bytes",
           [](py::bytes image, const std::string &label, bool allowNative, bool allowJit) {
@@ -221,6 +226,7 @@ void bindModel(py::module_ &m) {
              return results;
            })
       .def_property_readonly("executable_kind", &Model::executableKind)
+      .def_property_readonly("native_note", &Model::nativeNote)
       .def_property_readonly("manifest", [](const Model &model) {
         return model.file().manifestText();
       })

@@ -1,8 +1,11 @@
 //===- CpuArtifact.cpp - loading a model's native CPU code -----------------===//
 //
 // The artifact is an ELF shared object inside the model file. It is used only
-// when its section's checksum equals the one the manifest records, and only
-// on a host with every CPU feature it was compiled for. It is loaded from an
+// when its section's checksum equals the one the manifest records, on a host
+// with every CPU feature it was compiled for, when the file is signed by a
+// trusted key (or the caller allows unsigned native code), and when the
+// object passes inspection (ElfImage.h) and its ABI record agrees with the
+// manifest (ArtifactAbi.h) — all before dlopen. It is loaded from an
 // anonymous memory file (memfd), so nothing is written to disk, and it calls
 // the runtime only through data slots `__ember_rt_<name>` that are filled
 // here from cpuRuntimeSymbols() — the object has no undefined ember symbols,
@@ -10,9 +13,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ember/Runtime/ArtifactAbi.h"
 #include "ember/Runtime/CpuRuntime.h"
+#include "ember/Runtime/ElfImage.h"
 #include "ember/Runtime/Model.h"
+#include "ember/Runtime/Signature.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <dlfcn.h>
@@ -34,16 +41,25 @@ public:
   }
 
   PackedEntry entry(const std::string &name) const override {
+    return find(name).first;
+  }
+  PackedEntry shapeEntry(const std::string &name) const override {
+    return find(name).second;
+  }
+  std::string kind() const override { return "cpu-native"; }
+
+  /// Entry name -> its packed entry and its shape function.
+  std::map<std::string, std::pair<PackedEntry, PackedEntry>> entries;
+  /// The trusted key that signed the code; empty when allowed unsigned.
+  std::string signer;
+
+private:
+  const std::pair<PackedEntry, PackedEntry> &find(const std::string &name) const {
     auto it = entries.find(name);
     if (it == entries.end())
       throw ModelError("the native code has no entry '" + name + "'");
     return it->second;
   }
-  std::string kind() const override { return "cpu-native"; }
-
-  std::map<std::string, PackedEntry> entries;
-
-private:
   void *handle;
   int fd;
 };
@@ -60,6 +76,7 @@ bool isX86Host() {
 
 std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
                                             const Manifest &manifest,
+                                            const LoadOptions &options,
                                             std::string *why) {
   const ArtifactSpec *artifact = manifest.findArtifact("cpu");
   if (!artifact) {
@@ -93,9 +110,72 @@ std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
              " and this CPU lacks " + feature;
       return nullptr;
     }
-  for (const EntrySpec &entry : manifest.entries)
-    if (!artifact->entrySymbols.count(entry.name))
-      fail("no symbol for entry '" + entry.name + "'");
+
+  // Trust: a checksum anyone can recompute says nothing about who wrote
+  // the code. A signature that does not match the contents throws here.
+  SignatureCheck signature;
+  if (file.find("signature"))
+    signature = checkSignature(file, loadTrustedKeys(options.trustedKeys));
+  if (signature.state != SignatureState::Trusted && !options.allowUnsignedNative) {
+    *why = std::string("the native code is ") +
+           (signature.state == SignatureState::Unsigned
+                ? "not signed"
+                : "signed by key " + signature.signer + ", which is not trusted") +
+           ", and unsigned native code was not allowed (sign the file with "
+           "`ember-compile FILE --sign KEY.key` and trust KEY.pub through "
+           "EMBER_TRUSTED_KEYS or LoadOptions::trustedKeys, or allow it: "
+           "ember-run --trust-native, ember.load_model(..., allow_native=True), "
+           "LoadOptions::allowUnsignedNative)";
+    return nullptr;
+  }
+
+  // Nothing from the object runs before it is inspected and its ABI checked
+  // against the manifest.
+  ElfInspection elf;
+  ArtifactAbi abi;
+  try {
+    elf = inspectSharedObject(section->data, section->size);
+    if (elf.abiRecord.empty())
+      throw ModelError("it carries no ABI record (compiled by an older Ember? run "
+                       "ember-compile on the file again)");
+    abi = ArtifactAbi::parse(elf.abiRecord);
+    checkArtifactAbi(abi, manifest, *artifact, file.find("program")->checksum);
+  } catch (const ModelError &error) {
+    fail(std::string("refusing to load it: ") + error.what());
+  }
+  auto definedFunction = [&](const std::string &name) {
+    auto it = elf.symbols.find(name);
+    return it != elf.symbols.end() && it->second.defined && it->second.function;
+  };
+  for (const EntrySpec &entry : manifest.entries) {
+    const AbiEntry *code = abi.findEntry(entry.name);
+    if (!definedFunction(code->symbol) || !definedFunction(code->shapeSymbol))
+      fail("entry '" + entry.name + "': the object does not define '" + code->symbol +
+           "' and its shape function");
+  }
+  int count = 0;
+  const RuntimeSymbol *symbols = cpuRuntimeSymbols(&count);
+  auto runtimeAddress = [&](const std::string &name) -> void * {
+    for (int i = 0; i < count; ++i)
+      if (name == symbols[i].name)
+        return symbols[i].address;
+    return nullptr;
+  };
+  // Every slot the object defines is filled: an empty one would be called.
+  for (const auto &[name, symbol] : elf.symbols)
+    if (symbol.defined && name.rfind("__ember_rt_", 0) == 0 &&
+        std::find(abi.runtimeSlots.begin(), abi.runtimeSlots.end(),
+                  name.substr(11)) == abi.runtimeSlots.end())
+      fail("the slot " + name + " is not in the code's runtime_slots");
+  for (const std::string &name : abi.runtimeSlots) {
+    if (!runtimeAddress(name))
+      fail("it calls the runtime function '" + name +
+           "', which this runtime does not have (compiled by a newer Ember?)");
+    auto it = elf.symbols.find("__ember_rt_" + name);
+    if (it == elf.symbols.end() || !it->second.defined || it->second.function ||
+        it->second.size != sizeof(void *))
+      fail("the slot __ember_rt_" + name + " is missing");
+  }
 
   int fd = memfd_create("ember-artifact", MFD_CLOEXEC);
   if (fd < 0)
@@ -121,28 +201,22 @@ std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
     fail(std::string("dlopen failed: ") + (message ? message : "unknown error"));
   }
   auto executable = std::make_unique<CpuNativeExecutable>(handle, fd);
+  executable->signer = signature.state == SignatureState::Trusted ? signature.signer : "";
 
-  int count = 0;
-  const RuntimeSymbol *symbols = cpuRuntimeSymbols(&count);
-  for (const std::string &name : artifact->runtimeSlots) {
-    const RuntimeSymbol *symbol = nullptr;
-    for (int i = 0; i < count; ++i)
-      if (name == symbols[i].name)
-        symbol = &symbols[i];
-    if (!symbol)
-      fail("it calls the runtime function '" + name +
-           "', which this runtime does not have (compiled by a newer Ember?)");
+  for (const std::string &name : abi.runtimeSlots) {
     void **slot = static_cast<void **>(dlsym(handle, ("__ember_rt_" + name).c_str()));
     if (!slot)
       fail("the slot __ember_rt_" + name + " is missing");
-    *slot = symbol->address;
+    *slot = runtimeAddress(name);
   }
   for (const EntrySpec &entry : manifest.entries) {
-    const std::string &symbolName = artifact->entrySymbols.at(entry.name);
-    void *address = dlsym(handle, symbolName.c_str());
-    if (!address)
-      fail("entry '" + entry.name + "': symbol '" + symbolName + "' is missing");
-    executable->entries[entry.name] = reinterpret_cast<PackedEntry>(address);
+    const AbiEntry *code = abi.findEntry(entry.name);
+    void *address = dlsym(handle, code->symbol.c_str());
+    void *shapes = dlsym(handle, code->shapeSymbol.c_str());
+    if (!address || !shapes)
+      fail("entry '" + entry.name + "': symbol '" + code->symbol + "' is missing");
+    executable->entries[entry.name] = {reinterpret_cast<PackedEntry>(address),
+                                       reinterpret_cast<PackedEntry>(shapes)};
   }
   return executable;
 }

@@ -2,6 +2,7 @@
 
 #include "ember/Runtime/Model.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -42,7 +43,9 @@ Model Model::fromFile(std::shared_ptr<ModelFile> file, const LoadOptions &option
   }
   std::string why = "native code was not allowed";
   if (options.allowNative)
-    model.code = loadCpuArtifact(*model.image, *model.spec, &why);
+    model.code = loadCpuArtifact(*model.image, *model.spec, options, &why);
+  if (!model.code && model.spec->findArtifact("cpu"))
+    model.whyNotNative = why;
   if (!model.code) {
     ProgramCompiler compiler = registeredProgramCompiler();
     if (!options.allowJit)
@@ -133,6 +136,36 @@ std::vector<std::vector<int64_t>> checkEntryInputs(const EntrySpec &entry,
   return outputs;
 }
 
+void checkOutputShapes(const Executable &code, const EntrySpec &entry,
+                       std::vector<BufferView> buffers,
+                       const std::vector<std::vector<int64_t>> &shapes) {
+  size_t total = 0;
+  for (const std::vector<int64_t> &shape : shapes)
+    total += shape.size();
+  std::vector<int64_t> computed(std::max<size_t>(total, 1), -1);
+  int64_t length = static_cast<int64_t>(computed.size());
+  buffers.push_back({computed.data(), &length, 1});
+  invokePacked(code.shapeEntry(entry.name), buffers.data(), buffers.size());
+  size_t next = 0;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    std::vector<int64_t> actual(computed.begin() + next,
+                                computed.begin() + next + shapes[i].size());
+    next += shapes[i].size();
+    if (actual == shapes[i])
+      continue;
+    auto print = [](const std::vector<int64_t> &shape) {
+      std::string text = "[";
+      for (size_t d = 0; d < shape.size(); ++d)
+        text += (d ? ", " : "") + std::to_string(shape[d]);
+      return text + "]";
+    };
+    throw ModelError("entry '" + entry.name + "': output '" + entry.outputs[i].name +
+                     "': the manifest says " + print(shapes[i]) +
+                     " for these inputs but the program computes " + print(actual) +
+                     " (the file is inconsistent; re-export the model)");
+  }
+}
+
 std::vector<HostTensor> Model::run(const std::string &name,
                                    const std::vector<HostTensor> &inputs) const {
   const EntrySpec *entry = spec->findEntry(name);
@@ -140,9 +173,9 @@ std::vector<HostTensor> Model::run(const std::string &name,
     throw ModelError(image->label() + ": no entry named '" + name +
                      "' (entries: " + entryNames(*spec) + ")");
   std::vector<HostTensor> outputs;
-  std::vector<std::vector<int64_t>> shapes = checkEntryInputs(*entry, inputs);
-  for (size_t i = 0; i < shapes.size(); ++i)
-    outputs.emplace_back(entry->outputs[i].dtype, std::move(shapes[i]));
+  std::vector<std::vector<int64_t>> outputShapes = checkEntryInputs(*entry, inputs);
+  for (size_t i = 0; i < outputShapes.size(); ++i)
+    outputs.emplace_back(entry->outputs[i].dtype, outputShapes[i]);
 
   // Inputs, weights, outputs: the entry's calling convention.
   std::vector<BufferView> buffers;
@@ -161,6 +194,7 @@ std::vector<HostTensor> Model::run(const std::string &name,
     // Without a weights section every weight is empty (parseManifest checked).
     view(weightSection ? weightSection->data + weight->offset : nullptr, weight->shape);
   }
+  checkOutputShapes(*code, *entry, buffers, outputShapes);
   for (HostTensor &output : outputs)
     view(output.data(), output.shape());
   invokePacked(code->entry(name), buffers.data(), buffers.size());

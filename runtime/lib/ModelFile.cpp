@@ -50,6 +50,8 @@ const char *kindName(uint32_t kind) {
     return "weights";
   case SectionKind::Artifact:
     return "artifact";
+  case SectionKind::Signature:
+    return "signature";
   }
   return nullptr;
 }
@@ -191,8 +193,10 @@ void ModelFile::validate() {
         std::any_of(nameBytes + nameLength, nameBytes + kNameBytes,
                     [](char c) { return c != 0; }))
       fail("section '" + name + "' has non-zero reserved or padding bytes");
-    if (!kindName(kind))
-      fail("section '" + name + "' has unknown kind " + std::to_string(kind));
+    if (!kindName(kind) ||
+        (kind == static_cast<uint32_t>(SectionKind::Signature) && version < 2))
+      fail("section '" + name + "' has unknown kind " + std::to_string(kind) +
+           " for format version " + std::to_string(version));
     uint64_t offset = readAt<uint64_t>(entry, 40);
     uint64_t size = readAt<uint64_t>(entry, 48);
     uint64_t checksum = readAt<uint64_t>(entry, 56);
@@ -216,6 +220,21 @@ void ModelFile::validate() {
   for (size_t i = 1; i < ranges.size(); ++i)
     if (ranges[i - 1].first + ranges[i - 1].second > ranges[i].first)
       fail("sections overlap");
+  // Every byte outside the header, the sections and the table is alignment
+  // padding and must be zero: a file has one spelling, and nothing can hide
+  // between sections (where no checksum or signature would cover it).
+  uint64_t cursor = kModelHeaderSize;
+  ranges.push_back({tableOffset, tableSize});
+  for (const auto &[offset, size] : ranges) {
+    if (offset > cursor &&
+        std::any_of(base + cursor, base + offset, [](uint8_t b) { return b != 0; }))
+      fail("non-zero bytes in the padding at offset " + std::to_string(cursor) +
+           " (before the data at " + std::to_string(offset) + ")");
+    cursor = std::max(cursor, offset + size);
+  }
+  if (cursor != length)
+    fail(std::to_string(length - cursor) +
+         " bytes follow the section table (the table ends the file)");
 
   auto countKind = [&](SectionKind kind) {
     return std::count_if(sectionList.begin(), sectionList.end(),
@@ -231,10 +250,14 @@ void ModelFile::validate() {
       (countKind(SectionKind::Weights) == 1 &&
        (!find("weights") || find("weights")->kind != SectionKind::Weights)))
     fail("expected at most one weights section, named 'weights'");
+  if (countKind(SectionKind::Signature) > 1 ||
+      (countKind(SectionKind::Signature) == 1 &&
+       (!find("signature") || find("signature")->kind != SectionKind::Signature)))
+    fail("expected at most one signature section, named 'signature'");
 }
 
 std::vector<uint8_t> buildModelImage(const std::vector<SectionData> &sections) {
-  bool hasManifest = false, hasProgram = false;
+  bool hasManifest = false, hasProgram = false, hasSignature = false;
   for (const SectionData &section : sections) {
     if (section.name.empty() || section.name.size() >= kNameBytes)
       throw ModelError("section name '" + section.name +
@@ -243,6 +266,7 @@ std::vector<uint8_t> buildModelImage(const std::vector<SectionData> &sections) {
       throw ModelError("section '" + section.name + "' has an unknown kind");
     hasManifest |= section.kind == SectionKind::Manifest;
     hasProgram |= section.kind == SectionKind::Program;
+    hasSignature |= section.kind == SectionKind::Signature;
   }
   if (!hasManifest || !hasProgram)
     throw ModelError("a model file needs a manifest and a program section");
@@ -275,7 +299,7 @@ std::vector<uint8_t> buildModelImage(const std::vector<SectionData> &sections) {
                       xxhash64(section.bytes.data(), section.bytes.size()));
   }
   std::memcpy(image.data(), kModelMagic, sizeof(kModelMagic));
-  writeAt<uint32_t>(image, kVersionOffset, kModelFormatVersion);
+  writeAt<uint32_t>(image, kVersionOffset, hasSignature ? 2u : 1u);
   writeAt<uint32_t>(image, kCountOffset, static_cast<uint32_t>(sections.size()));
   writeAt<uint64_t>(image, kTableOffset, tableOffset);
   writeAt<uint64_t>(image, kFileSizeOffset, total);

@@ -1,6 +1,8 @@
 //===- ember-compile.cpp - add native code to a .ember model file ----------===//
 //
 //   ember-compile model.ember --target cpu -o model.cpu.ember [--cpu NAME]
+//                 [--sign KEY.key]
+//   ember-compile --generate-key NAME       (writes NAME.key and NAME.pub)
 //
 // Reads a model file, compiles its portable program for each target, and
 // writes a new file with every section kept and one artifact section per
@@ -15,6 +17,7 @@
 #include "ember/Compiler/ModelProgram.h"
 #include "ember/Runtime/Manifest.h"
 #include "ember/Runtime/ModelFile.h"
+#include "ember/Runtime/Signature.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -24,6 +27,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 using namespace mlir;
 
@@ -31,15 +35,16 @@ namespace cl = llvm::cl;
 
 static cl::OptionCategory category("ember-compile options");
 
-static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+static cl::opt<std::string> inputPath(cl::Positional, cl::Optional,
                                       cl::desc("<model.ember>"),
                                       cl::cat(category));
 static cl::opt<std::string>
     targets("target", cl::init("cpu"), cl::value_desc("list"),
             cl::desc("Comma-separated targets to compile for: cpu (the "
-                     "default), cuda:sm_XX, rocm:gfxNNN, level-zero, vulkan"),
+                     "default), cuda:sm_XX, rocm:gfxNNN, level-zero, vulkan; "
+                     "or none (keep the file's code, e.g. to sign it)"),
             cl::cat(category));
-static cl::opt<std::string> outputPath("o", cl::Required,
+static cl::opt<std::string> outputPath("o", cl::Optional,
                                        cl::value_desc("out.ember"),
                                        cl::desc("Output model file (may be "
                                                 "the input; written "
@@ -52,6 +57,17 @@ static cl::opt<std::string>
                      "skylake-avx512; the runtime uses the code only on "
                      "hosts with every CPU feature it needs"),
             cl::cat(category));
+static cl::opt<std::string>
+    signKey("sign", cl::value_desc("KEY.key"),
+            cl::desc("Sign the output with this secret key (Ed25519), so that "
+                     "loaders that trust KEY.pub run its native code"),
+            cl::cat(category));
+static cl::opt<std::string>
+    generateKey("generate-key", cl::value_desc("NAME"),
+                cl::desc("Make a signing key pair: NAME.key (secret, mode "
+                         "0600) and NAME.pub (give it to those who load your "
+                         "models), then exit"),
+                cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("Print nothing but errors"),
                            cl::cat(category));
 
@@ -102,9 +118,24 @@ bool checkTarget(llvm::StringRef target, std::string *error) {
 }
 
 int run() {
+  if (!generateKey.empty()) {
+    ember::PublicKey key = ember::generateKeyPair(generateKey);
+    progress("wrote " + generateKey + ".key (secret: keep it private) and " +
+             generateKey + ".pub (key " + key.id() + ": trust it with "
+             "EMBER_TRUSTED_KEYS=" + generateKey + ".pub)");
+    return 0;
+  }
+  if (inputPath.empty() || outputPath.empty())
+    return fail("expected a model file and -o OUT.ember (see --help)");
+  // Read the key first: a bad key fails before minutes of compiling.
+  std::optional<ember::SecretKey> secret;
+  if (!signKey.empty())
+    secret = ember::readSecretKey(signKey);
   llvm::SmallVector<llvm::StringRef> targetList;
   llvm::StringRef(targets).split(targetList, ',', -1, /*KeepEmpty=*/false);
-  if (targetList.empty())
+  if (targetList.size() == 1 && targetList[0].trim() == "none")
+    targetList.clear();
+  else if (targetList.empty())
     return fail("--target is empty (supported: cpu, cuda:sm_XX, rocm:gfxNNN, "
                 "level-zero, vulkan)");
   for (llvm::StringRef target : targetList) {
@@ -176,6 +207,7 @@ int run() {
     }
     ember::AotOptions options;
     options.cpu = cpuName;
+    options.programChecksum = file->find("program")->checksum;
     ember::AotArtifact artifact;
     // The lowering rewrites the module in place: compile a copy per target.
     OwningOpRef<ModuleOp> copy = module->clone();
@@ -196,10 +228,13 @@ int run() {
                          std::move(artifact.bytes)});
   }
 
-  // Every section is kept except the manifest (rewritten) and the
-  // artifacts being replaced.
+  // Every section is kept except the manifest (rewritten), the artifacts
+  // being replaced and the signature (it would no longer match).
   std::vector<ember::SectionData> sections;
+  bool wasSigned = file->find("signature") != nullptr;
   for (const ember::SectionView &section : file->sections()) {
+    if (section.kind == ember::SectionKind::Signature)
+      continue;
     if (section.kind == ember::SectionKind::Manifest) {
       std::string json = ember::serializeManifest(manifest);
       sections.push_back({section.kind, section.name,
@@ -216,6 +251,12 @@ int run() {
   }
   for (ember::SectionData &artifact : artifacts)
     sections.push_back(std::move(artifact));
+  if (secret) {
+    std::vector<uint8_t> signature = ember::signSections(sections, *secret);
+    sections.push_back({ember::SectionKind::Signature, "signature", std::move(signature)});
+  } else if (wasSigned) {
+    progress("note: the input was signed; the output is not (add --sign KEY.key)");
+  }
   std::vector<uint8_t> image = ember::buildModelImage(sections);
   file.reset();
   ember::writeFileAtomically(outputPath, image.data(), image.size());
@@ -234,7 +275,8 @@ int main(int argc, char **argv) {
       argc, argv,
       "ember-compile: add native code to a .ember model file\n\n"
       "  ember-compile model.ember --target cpu -o model.cpu.ember\n"
-      "  ember-compile model.ember --target cpu,cuda:sm_90,rocm:gfx942,level-zero,vulkan -o all.ember\n\n"
+      "  ember-compile model.ember --target cpu,cuda:sm_90,rocm:gfx942,level-zero,vulkan -o all.ember\n"
+      "  ember-compile --generate-key me && ember-compile model.ember --sign me.key -o model.cpu.ember\n\n"
       "Compiles the model's portable program for each target and writes a\n"
       "file with the same entries and weights plus one artifact section per\n"
       "target (an older artifact for a target is replaced). ember::Model and\n"
@@ -242,7 +284,11 @@ int main(int argc, char **argv) {
       "fall back to the portable program elsewhere; a GPU artifact holds the\n"
       "kernels (PTX, HSACO or SPIR-V) and their launch plan, which\n"
       "ember::gpu::DeviceModel and `ember-run --device` run on a device of\n"
-      "that kind. No GPU is needed to compile.\n");
+      "that kind. No GPU is needed to compile.\n\n"
+      "Native code runs only from files signed by a key the loader trusts\n"
+      "(EMBER_TRUSTED_KEYS=me.pub, ember-run --trusted-key, LoadOptions::\n"
+      "trustedKeys) unless the loader allows unsigned code (--trust-native);\n"
+      "otherwise the portable program is compiled at load.\n");
   try {
     return run();
   } catch (const ember::ModelError &e) {

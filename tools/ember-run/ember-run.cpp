@@ -14,6 +14,7 @@
 #include "ember/Runtime/ModelFile.h"
 #include "ember/Runtime/Gpu/DeviceModel.h"
 #include "ember/Runtime/Npy.h"
+#include "ember/Runtime/Signature.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -50,6 +51,18 @@ static cl::opt<bool> noNative("no-native",
                               cl::desc("Ignore native code in the file (JIT "
                                        "the portable program)"),
                               cl::cat(category));
+static cl::opt<bool> trustNative(
+    "trust-native",
+    cl::desc("Run the file's native code even when it is not signed by a "
+             "trusted key (native code can do anything this process can: "
+             "only for files you trust)"),
+    cl::cat(category));
+static cl::list<std::string> trustedKeys(
+    "trusted-key", cl::value_desc("KEY.pub"),
+    cl::desc("Trust native code signed by this public key (a key file or a "
+             "folder of *.pub files; repeat), besides EMBER_TRUSTED_KEYS and "
+             "~/.config/ember/trusted-keys"),
+    cl::cat(category));
 static cl::opt<bool> noJit("no-jit",
                            cl::desc("Never JIT: fail unless the file has "
                                     "native code for this host"),
@@ -114,6 +127,16 @@ void printInfo(const ember::ModelFile &file, const ember::Manifest &manifest) {
               bytesText(total).c_str());
   if (manifest.artifacts.empty())
     std::printf("artifacts: none (portable program only)\n");
+  if (!file.find("signature")) {
+    std::printf("signature: none\n");
+  } else {
+    std::vector<std::string> keys(trustedKeys.begin(), trustedKeys.end());
+    ember::SignatureCheck check =
+        ember::checkSignature(file, ember::loadTrustedKeys(keys));
+    std::printf("signature: valid, by key %s (%s)\n", check.signer.c_str(),
+                check.state == ember::SignatureState::Trusted ? "trusted"
+                                                             : "not trusted here");
+  }
   for (const ember::ArtifactSpec &artifact : manifest.artifacts) {
     const ember::SectionView *section = file.find(artifact.section);
     std::printf("artifact %s: %s in section %s (%s), checksum %s\n",
@@ -255,7 +278,12 @@ int run() {
   ember::LoadOptions options;
   options.allowNative = !noNative;
   options.allowJit = !noJit;
+  options.allowUnsignedNative = trustNative;
+  options.trustedKeys.assign(trustedKeys.begin(), trustedKeys.end());
   ember::Model model = ember::Model::load(modelPath, options);
+  if (!model.nativeNote().empty() && !noNative)
+    std::fprintf(stderr, "ember-run: note: running the portable program: %s\n",
+                 model.nativeNote().c_str());
   return runEntryAndReport(model.manifest(), model.executableKind(),
                            [&](const std::vector<ember::HostTensor> &values) {
                              return model.run(entryName, values);
@@ -273,7 +301,9 @@ int main(int argc, char **argv) {
       "  ember-run model.ember --input x.npy [--output y.npy] [--entry name]\n"
       "  ember-run model.ember --info\n"
       "  ember-run model.ember --device vulkan --input x.npy\n\n"
-      "Runs the file's native code when it has some for this CPU, and\n"
+      "Runs the file's native code when it has some for this CPU and the\n"
+      "file is signed by a trusted key (ember-compile --sign; trust keys with\n"
+      "--trusted-key or EMBER_TRUSTED_KEYS) or --trust-native is given, and\n"
       "otherwise JIT-compiles its portable program. With --device, runs the\n"
       "file's GPU artifact for that kind of device (ember-compile --target).\n");
   try {

@@ -31,6 +31,9 @@ struct AotOptions {
   unsigned optLevel = 3;
   /// The linker that makes the shared object.
   std::string linker = "/usr/lib/llvm-22/bin/ld.lld";
+  /// XXH64 of the program section being compiled: the artifact's ABI
+  /// record names it, tying the code to its program.
+  uint64_t programChecksum = 0;
 };
 
 /// A shared object and its manifest record.
@@ -40,9 +43,6 @@ struct AotArtifact {
   /// checksum, triple, cpu, features, entry symbols and runtime slots.
   ArtifactSpec spec;
 };
-
-/// The symbol of the packed wrapper of public function `entry`.
-std::string packedEntrySymbol(llvm::StringRef entry);
 
 /// Lowers `module` in place and compiles it into a shared object exporting
 /// the packed form of each function named in `entries` (each must be a

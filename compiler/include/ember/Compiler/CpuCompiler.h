@@ -49,12 +49,16 @@ void registerCompilerDialects(mlir::DialectRegistry &registry);
 /// Adds the passes that take ember functions to the LLVM dialect for the CPU:
 /// decompose, ember->linalg, fusion, buffer ABI, bufferization, BLAS calls,
 /// loops, math approximation, LLVM conversion.
-void buildCpuLoweringPipeline(mlir::OpPassManager &pm);
+void buildCpuLoweringPipeline(mlir::OpPassManager &pm,
+                              bool shapeFunctions = false);
 
 /// The part every target shares: decompose, ember->linalg, fusion, the
 /// destination-passing buffer ABI and bufferization. `softmaxRows` lowers
-/// last-dim softmax row by row first (the CPU's single-pass form).
-void buildTensorToBufferPipeline(mlir::OpPassManager &pm, bool softmaxRows);
+/// last-dim softmax row by row first (the CPU's single-pass form);
+/// `shapeFunctions` adds `ember-shape-functions` (model loaders call the
+/// `<entry>.shapes` functions to check output shapes).
+void buildTensorToBufferPipeline(mlir::OpPassManager &pm, bool softmaxRows,
+                                 bool shapeFunctions = false);
 
 /// Calls a packed entry with `buffers` (inputs then outputs); the compiler's
 /// callers hold their views in LLVM containers.
@@ -62,6 +66,8 @@ inline void invokePacked(PackedEntry entry,
                          llvm::ArrayRef<BufferView> buffers) {
   invokePacked(entry, buffers.data(), buffers.size());
 }
+
+struct CpuTarget;
 
 struct CpuCompileOptions {
   /// LLVM optimization level (0-3).
@@ -81,6 +87,13 @@ struct CpuCompileOptions {
   /// (`ember-runtime-slots`) instead of by symbol, so a shared object built
   /// from the code has no undefined Ember symbols. The JIT fills the slots.
   bool runtimeSlots = false;
+  /// Compile `<entry>.shapes` next to each entry (ember-shape-functions):
+  /// what model loaders call to check output shapes before a run.
+  bool shapeFunctions = false;
+  /// When set: called once the target and its runtime slots are known; the
+  /// text it returns is embedded as the NUL-terminated data symbol
+  /// `__ember_abi` (an AOT artifact's ABI record, see ArtifactAbi.h).
+  std::function<std::string(const CpuTarget &)> abiRecord;
 };
 
 /// What compiled code targets, as a model's artifact records it.

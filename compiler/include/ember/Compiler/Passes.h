@@ -23,6 +23,11 @@ inline constexpr size_t kMaxPushConstantWords = 16;
 /// function named like a libc/libm symbol (`exp`, `free`) cannot clash.
 inline constexpr const char kEntryPrefix[] = "ember_entry_";
 
+/// The suffix of the function `ember-shape-functions` adds next to each
+/// entry: `forward.shapes` computes the result shapes of `forward`. Entry
+/// names are identifiers, so no entry can be named like one.
+inline constexpr const char kShapeFunctionSuffix[] = ".shapes";
+
 /// The patterns of `convert-ember-to-linalg`: every ember op except the
 /// composites (`ember-decompose` expands those first) to linalg, tensor,
 /// arith and math ops; element-wise ops through one pattern that asks each

@@ -140,6 +140,33 @@ def EmberSoftmaxRows : Pass<"ember-softmax-rows", "mlir::func::FuncOp"> {
   ];
 }
 
+def EmberShapeFunctions : Pass<"ember-shape-functions", "mlir::ModuleOp"> {
+  let summary = "Give each public function a companion that computes its result shapes";
+  let description = [{
+    For each public `func.func @f` on tensors, adds a public `@f.shapes`
+    with the same arguments that returns one `tensor<Nxi64>`: the sizes of
+    every dim of every result of `@f`, in order (N is the results' total
+    rank, at least 1). Its body is `@f`'s with the computation folded away
+    (tensor.dim of a linalg result becomes the size its `tensor.empty` was
+    made with), so it costs a few integer ops.
+
+    A model loader calls it before allocating outputs: the sizes a model file
+    declares for its outputs are checked against what the code will write,
+    never trusted on their own. Run after `convert-ember-to-linalg` and
+    before `ember-destination-abi` (which gives `@f.shapes` the
+    destination-passing ABI too).
+
+    ```mlir
+    func.func @f(%a: tensor<?x4xf32>) -> tensor<?x4xf32>
+    // gains
+    func.func @f.shapes(%a: tensor<?x4xf32>) -> tensor<2xi64>
+    ```
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::tensor::TensorDialect"
+  ];
+}
+
 def EmberDestinationAbi : Pass<"ember-destination-abi", "mlir::ModuleOp"> {
   let summary = "Give public functions a destination-passing buffer ABI";
   let description = [{

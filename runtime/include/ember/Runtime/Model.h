@@ -6,10 +6,13 @@
 // Loading maps and validates the file (ModelFile.h, Manifest.h) and picks
 // how to run it:
 //   1. a native artifact for this host ("cpu" whose CPU features this
-//      machine has), used only when its checksum matches the manifest and
-//      the options allow native code; it is loaded from memory (memfd +
-//      dlopen) and its runtime-function slots are filled from
-//      cpuRuntimeSymbols();
+//      machine has), used only when its checksum matches the manifest, the
+//      file is signed by a trusted key (Signature.h) or the options allow
+//      unsigned native code, and the object passes inspection before it is
+//      loaded (ElfImage.h: no initialisers, only libc/libm; ArtifactAbi.h:
+//      the code's own ABI record agrees with the manifest); it is loaded
+//      from memory (memfd + dlopen) and its runtime-function slots are
+//      filled from cpuRuntimeSymbols();
 //   2. otherwise the portable program, when a ProgramCompiler is registered
 //      (an app that links `//compiler:model_jit` JIT-compiles it);
 //   3. otherwise ModelError: "no native code for this host and no compiler
@@ -41,6 +44,10 @@ public:
   /// The packed entry of `entry` (never null: loaders resolve every entry up
   /// front and throw ModelError when one is missing).
   virtual PackedEntry entry(const std::string &entry) const = 0;
+  /// The entry's shape function (`<entry>.shapes`): takes the entry's
+  /// inputs and weights and one int64 buffer, which it fills with every
+  /// dim of every output. Never null.
+  virtual PackedEntry shapeEntry(const std::string &entry) const = 0;
   /// "cpu-native" or "jit".
   virtual std::string kind() const = 0;
 };
@@ -53,8 +60,16 @@ void registerProgramCompiler(ProgramCompiler compiler);
 ProgramCompiler registeredProgramCompiler();
 
 struct LoadOptions {
-  /// Run native code from the file (when its checksum matches).
+  /// Run native code from the file when it is trusted (false: never; the
+  /// portable program is compiled instead).
   bool allowNative = true;
+  /// Also run native code that is not signed by a trusted key. Native code
+  /// can do anything this process can: allow it only for files you built
+  /// or obtained from someone you trust by other means.
+  bool allowUnsignedNative = false;
+  /// Public key files (or folders of `*.pub` files) to trust, besides
+  /// EMBER_TRUSTED_KEYS and ~/.config/ember/trusted-keys (Signature.h).
+  std::vector<std::string> trustedKeys;
   /// Fall back to (or, without allowNative, insist on) JIT compilation of
   /// the portable program when a compiler is linked in.
   bool allowJit = true;
@@ -79,6 +94,9 @@ public:
   const ModelFile &file() const { return *image; }
   /// How the model runs: "cpu-native" or "jit".
   std::string executableKind() const { return code->kind(); }
+  /// Why the native code was not used ("" when it was, or for "jit" when
+  /// the file had none to use).
+  const std::string &nativeNote() const { return whyNotNative; }
   /// A weight as a tensor viewing the mapped file (read-only use).
   HostTensor weight(const std::string &name) const;
 
@@ -86,6 +104,7 @@ private:
   std::shared_ptr<ModelFile> image;
   std::shared_ptr<Manifest> spec;
   std::shared_ptr<Executable> code;
+  std::string whyNotNative;
 };
 
 /// Checks `inputs` against `entry` (count, dtypes, ranks, static dims, one
@@ -94,13 +113,24 @@ private:
 std::vector<std::vector<int64_t>> checkEntryInputs(const EntrySpec &entry,
                                                    const std::vector<HostTensor> &inputs);
 
-/// Loads the "cpu" artifact of `file` if it fits this host; null (with
-/// `*why` set) when there is none or the host lacks a feature; throws
-/// ModelError when the artifact is present but broken (checksum, dlopen,
-/// missing symbols).
+/// Loads the "cpu" artifact of `file` if it fits this host and is trusted;
+/// null (with `*why` set) when there is none, the host lacks a feature, or
+/// it is not signed by a trusted key and `options` do not allow unsigned
+/// native code; throws ModelError when the artifact is present but broken
+/// or refused (checksum, a signature that does not match, inspection, ABI
+/// record, dlopen, missing symbols).
 std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
                                             const Manifest &manifest,
+                                            const LoadOptions &options,
                                             std::string *why);
+
+/// Runs `entry`'s shape function on `buffers` (inputs then weights) and
+/// throws ModelError unless it computes `shapes` (what the manifest says):
+/// a program writes what it computes, so a manifest that disagrees would
+/// make it write past the buffers allocated from it.
+void checkOutputShapes(const Executable &code, const EntrySpec &entry,
+                       std::vector<BufferView> buffers,
+                       const std::vector<std::vector<int64_t>> &shapes);
 
 } // namespace ember
 

@@ -14,7 +14,8 @@
 // (MLIR bytecode in the ember dialect: the portable program), at most one
 // `weights` (every weight 64-byte aligned; offsets in the manifest), and any
 // number of `artifact` sections (per-target native code, described by the
-// manifest's "artifacts" list).
+// manifest's "artifacts" list), and from version 2 at most one `signature`
+// (an Ed25519 signature over every other section, see Signature.h).
 //
 // Reading never trusts the file: every offset and size is bounds-checked,
 // every checksum verified, and every failure is a ModelError whose message
@@ -44,8 +45,10 @@ public:
 };
 
 constexpr char kModelMagic[8] = {'E', 'M', 'B', 'E', 'R', 'M', 'D', 'L'};
-/// The format version this build writes.
-constexpr uint32_t kModelFormatVersion = 1;
+/// The newest format version this build reads and writes. Version 2 added
+/// the signature section; a file without one is still written as version 1
+/// so that older readers keep reading unsigned files.
+constexpr uint32_t kModelFormatVersion = 2;
 /// The oldest format version this build reads.
 constexpr uint32_t kMinModelFormatVersion = 1;
 constexpr size_t kModelHeaderSize = 64;
@@ -58,6 +61,8 @@ enum class SectionKind : uint32_t {
   Program = 2,
   Weights = 3,
   Artifact = 4,
+  /// Version 2 and later.
+  Signature = 5,
 };
 
 /// XXH64 of `size` bytes (seed 0): the checksum of sections and artifacts.
@@ -121,7 +126,8 @@ struct SectionData {
   std::vector<uint8_t> bytes;
 };
 
-/// The file image of `sections` (header, aligned sections, table).
+/// The file image of `sections` (header, aligned sections, table), in the
+/// oldest format version that can hold them.
 /// Throws ModelError for a bad name (empty or over 31 bytes) or a missing
 /// manifest/program section.
 std::vector<uint8_t> buildModelImage(const std::vector<SectionData> &sections);
