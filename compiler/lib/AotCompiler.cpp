@@ -62,8 +62,8 @@ bool toAbiTensor(Type type, AbiTensor *tensor, std::string *error) {
 
 /// The ABI record of `entries` (read from the program, before lowering).
 bool describeAbi(ModuleOp module, llvm::ArrayRef<std::string> entries,
-                 uint64_t programChecksum, ArtifactAbi *abi, std::string *error) {
-  abi->program = checksumHex(programChecksum);
+                 const AotOptions &options, ArtifactAbi *abi, std::string *error) {
+  abi->program = checksumHex(options.programChecksum);
   for (const std::string &name : entries) {
     auto func = module.lookupSymbol<func::FuncOp>(name);
     if (!func) {
@@ -74,6 +74,9 @@ bool describeAbi(ModuleOp module, llvm::ArrayRef<std::string> entries,
     entry.name = name;
     entry.symbol = packedEntrySymbol(name);
     entry.shapeSymbol = packedShapeSymbol(name);
+    if (auto weights = options.entryWeights.find(name);
+        weights != options.entryWeights.end())
+      entry.weights = weights->second;
     for (Type type : func.getFunctionType().getInputs())
       if (!toAbiTensor(type, &entry.arguments.emplace_back(), error))
         return false;
@@ -125,7 +128,7 @@ bool compileCpuArtifact(ModuleOp module, llvm::ArrayRef<std::string> entries,
                         const AotOptions &options, AotArtifact *artifact,
                         std::string *error) {
   ArtifactAbi abi;
-  if (!describeAbi(module, entries, options.programChecksum, &abi, error))
+  if (!describeAbi(module, entries, options, &abi, error))
     return false;
   CpuCompileOptions compileOptions;
   compileOptions.optLevel = options.optLevel;

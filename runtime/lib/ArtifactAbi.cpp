@@ -83,7 +83,10 @@ std::string ArtifactAbi::serialize() const {
     object.set("name", entry.name);
     object.set("symbol", entry.symbol);
     object.set("shape_symbol", entry.shapeSymbol);
-    Json arguments = Json::array(), outputs = Json::array();
+    Json weights = Json::array(), arguments = Json::array(), outputs = Json::array();
+    for (const std::string &weight : entry.weights)
+      weights.push(weight);
+    object.set("weights", std::move(weights));
     for (const AbiTensor &tensor : entry.arguments)
       arguments.push(tensorJson(tensor));
     for (const AbiTensor &tensor : entry.outputs)
@@ -110,6 +113,8 @@ ArtifactAbi ArtifactAbi::parse(const std::string &text) {
     entry.name = json.at("name", "an ABI entry").asString("name");
     entry.symbol = json.at("symbol", "an ABI entry").asString("symbol");
     entry.shapeSymbol = json.at("shape_symbol", "an ABI entry").asString("shape_symbol");
+    for (const Json &weight : json.at("weights", "an ABI entry").asArray("weights"))
+      entry.weights.push_back(weight.asString("a weight name"));
     for (const Json &tensor : json.at("arguments", "an ABI entry").asArray("arguments"))
       entry.arguments.push_back(parseTensor(tensor));
     for (const Json &tensor : json.at("outputs", "an ABI entry").asArray("outputs"))
@@ -147,6 +152,9 @@ void checkArtifactAbi(const ArtifactAbi &abi, const Manifest &manifest,
       fail(where("the code takes " + std::to_string(code->arguments.size()) +
                  " arguments, the manifest lists " + std::to_string(entry.inputs.size()) +
                  " inputs and " + std::to_string(entry.weights.size()) + " weights"));
+    if (code->weights != entry.weights)
+      fail(where("the manifest lists other weights, or in another order, than the "
+                 "code was compiled with"));
     for (size_t i = 0; i < entry.inputs.size(); ++i)
       if (!fits(code->arguments[i], entry.inputs[i].dtype, entry.inputs[i].shape))
         fail(where("input '" + entry.inputs[i].name + "' is " + entry.inputs[i].str() +

@@ -107,7 +107,12 @@ protected:
   }
 
   /// Compiles a fresh copy of the program ahead of time.
-  ember::AotArtifact compile(const ember::AotOptions &options = {}) {
+  ember::AotArtifact compile(ember::AotOptions options = {}) {
+    // What ember-compile records from the file: the program it compiles
+    // and the manifest's weight order.
+    options.programChecksum = ember::xxhash64(program.data(), program.size());
+    for (const ember::EntrySpec &entry : manifest.entries)
+      options.entryWeights[entry.name] = entry.weights;
     ember::AotArtifact artifact;
     mlir::OwningOpRef<mlir::ModuleOp> copy = module->clone();
     std::string error;
@@ -182,6 +187,7 @@ TEST_F(AotCompilerTest, NativeMatchesJitForSeveralBatchSizes) {
   ember::AotArtifact artifact = compile();
   ember::LoadOptions nativeOnly;
   nativeOnly.allowJit = false;
+  nativeOnly.allowUnsignedNative = true; // built here, so trusted
   ember::Model native = ember::Model::fromFile(image(&artifact), nativeOnly);
   EXPECT_EQ(native.executableKind(), "cpu-native");
   ember::LoadOptions jitOnly;
@@ -223,6 +229,7 @@ TEST_F(AotCompilerTest, OlderCpuRecordsItsFeaturesAndRuns) {
             artifact.spec.features.end());
   ember::LoadOptions nativeOnly;
   nativeOnly.allowJit = false;
+  nativeOnly.allowUnsignedNative = true; // built here, so trusted
   ember::Model native = ember::Model::fromFile(image(&artifact), nativeOnly);
   ember::HostTensor x = ember::HostTensor::zeros(ember::ElementType::Float32,
                                                  {2, 16});

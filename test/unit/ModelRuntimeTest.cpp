@@ -12,6 +12,9 @@
 #include "ember/Runtime/Model.h"
 #include "ember/Runtime/ModelFile.h"
 #include "ember/Runtime/Npy.h"
+#include "ember/Runtime/Signature.h"
+
+#include <elf.h>
 
 #include <gtest/gtest.h>
 
@@ -21,6 +24,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <random>
 #include <sys/stat.h>
 #include <thread>
@@ -128,9 +132,20 @@ void fakeForward(void **args) {
     z->aligned[i] = static_cast<float>(batch);
 }
 
+/// The shape function: y is [batch, 4], z is [2*batch+1] (what the
+/// manifest says; a test edits the manifest to disagree).
+void fakeShapes(void **args) {
+  int64_t batch = descriptor(args, 0)->sizes[0];
+  auto *out = reinterpret_cast<int64_t *>(descriptor(args, 3)->aligned);
+  out[0] = batch;
+  out[1] = 4;
+  out[2] = 2 * batch + 1;
+}
+
 class FakeExecutable : public Executable {
 public:
   PackedEntry entry(const std::string &) const override { return fakeForward; }
+  PackedEntry shapeEntry(const std::string &) const override { return fakeShapes; }
   std::string kind() const override { return "fake"; }
 };
 
@@ -161,7 +176,7 @@ std::string withCpuArtifact(const std::vector<uint8_t> &code,
       {"triple", "\"x86_64-unknown-linux-gnu\""},
       {"cpu", "\"x86-64\""},
       {"features", "[]"},
-      {"entry_symbols", "{\"forward\": \"ember_fake_forward\"}"},
+      {"entry_symbols", "{\"forward\": \"_mlir__mlir_ciface_ember_entry_forward\"}"},
       {"runtime_slots",
        "[\"_mlir_memref_to_llvm_alloc\", \"_mlir_memref_to_llvm_free\"]"}};
   for (const auto &[key, value] : fields)
@@ -174,13 +189,38 @@ std::string withCpuArtifact(const std::vector<uint8_t> &code,
   return manifest;
 }
 
+/// The sections of a model with `code` in section "artifact.cpu".
+std::vector<SectionData> nativeSections(const std::vector<uint8_t> &code,
+                                        std::map<std::string, std::string> fields = {},
+                                        const std::string &base = kManifest) {
+  std::string manifest = withCpuArtifact(code, std::move(fields));
+  if (base != kManifest) {
+    std::string artifacts = manifest.substr(manifest.find(", \"artifacts\""));
+    manifest = base;
+    manifest.insert(manifest.rfind('}'), artifacts.substr(0, artifacts.rfind('}')));
+  }
+  std::vector<SectionData> parts = sections(manifest);
+  parts.push_back({SectionKind::Artifact, "artifact.cpu", code});
+  return parts;
+}
+
+std::shared_ptr<ModelFile> fileOf(const std::vector<SectionData> &parts,
+                                  const std::string &label = "native.ember") {
+  std::vector<uint8_t> bytes = buildModelImage(parts);
+  return ModelFile::fromBytes(bytes.data(), bytes.size(), label);
+}
+
 /// A model image with `code` in section "artifact.cpu".
 std::shared_ptr<ModelFile> nativeModel(const std::vector<uint8_t> &code,
                                        std::map<std::string, std::string> fields = {}) {
-  std::vector<SectionData> parts = sections(withCpuArtifact(code, std::move(fields)));
-  parts.push_back({SectionKind::Artifact, "artifact.cpu", code});
-  std::vector<uint8_t> bytes = buildModelImage(parts);
-  return ModelFile::fromBytes(bytes.data(), bytes.size(), "native.ember");
+  return fileOf(nativeSections(code, std::move(fields)));
+}
+
+/// Options that run unsigned native code (the tests' artifacts are unsigned).
+LoadOptions unsignedNative() {
+  LoadOptions options;
+  options.allowUnsignedNative = true;
+  return options;
 }
 
 /// Checks forward({x}) of the test model for a random x of `batch` rows.
@@ -231,7 +271,8 @@ TEST(XxHash, MatchesPublishedValues) {
 TEST(ModelFile, RoundTripsSections) {
   std::vector<uint8_t> bytes = image();
   auto file = ModelFile::fromBytes(bytes.data(), bytes.size());
-  EXPECT_EQ(file->formatVersion(), kModelFormatVersion);
+  // Unsigned files are written as version 1, which older readers read.
+  EXPECT_EQ(file->formatVersion(), 1u);
   ASSERT_EQ(file->sections().size(), 3u);
   EXPECT_EQ(file->manifestText(), kManifest);
   const SectionView *weights = file->find("weights");
@@ -277,12 +318,12 @@ TEST(ModelFile, RejectsBadMagicVersionAndTruncation) {
   EXPECT_NE(openError(bad).find("m.ember: not an ember model file"), std::string::npos);
   EXPECT_NE(openError({}).find("not an ember model file"), std::string::npos);
 
-  for (uint32_t version : {0u, 2u, 99u}) {
+  for (uint32_t version : {0u, 3u, 99u}) {
     bad = bytes;
     std::memcpy(bad.data() + 8, &version, 4);
     std::string message = openError(bad);
     EXPECT_NE(message.find("format version " + std::to_string(version) +
-                           " is not supported; this build reads versions 1 to 1"),
+                           " is not supported; this build reads versions 1 to 2"),
               std::string::npos)
         << message;
   }
@@ -584,24 +625,35 @@ TEST(Model, RefusesNativeCodeThatDoesNotMatchTheManifest) {
   EXPECT_NE(message.find("compiled for test and this CPU lacks avx9000"), std::string::npos)
       << message;
 
-  // Matching checksum and features, but not a shared object: dlopen fails
-  // with a message, no crash.
+  // Matching checksum and features, but not a shared object: refused
+  // before dlopen with a message, no crash.
   wanting.replace(wanting.find("[\"avx9000\"]"), 11, "[]");
   parts = sections(wanting);
   parts.push_back({SectionKind::Artifact, "artifact.cpu", bytesOf("\x7f" "ELF not really")});
   bytes = buildModelImage(parts);
-  message = errorOf([&] { Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size())); });
-  EXPECT_NE(message.find("dlopen failed"), std::string::npos) << message;
+  message = errorOf([&] {
+    Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size()), unsignedNative());
+  });
+  EXPECT_NE(message.find("refusing to load it: truncated ELF"), std::string::npos) << message;
 }
 
 TEST(Model, RunsNativeArtifactThroughItsSlots) {
   std::vector<uint8_t> code = fakeArtifactBytes();
   if (code.empty())
     GTEST_SKIP() << "EMBER_TEST_CPU_ARTIFACT is not set (run under Bazel)";
-  Model model = Model::fromFile(nativeModel(code));
+  Model model = Model::fromFile(nativeModel(code), unsignedNative());
   EXPECT_EQ(model.executableKind(), "cpu-native");
   for (int64_t batch : {0, 1, 3, 17})
     expectForward(model, batch, static_cast<unsigned>(batch));
+
+  // Unsigned native code is not run unless the caller allows it; here
+  // nothing else can run the model, and the message says how to go on.
+  std::string unsignedMessage = errorOf([&] { Model::fromFile(nativeModel(code)); });
+  EXPECT_NE(unsignedMessage.find("native.ember: cannot run this model: the native code is "
+                                 "not signed, and unsigned native code was not allowed "
+                                 "(sign the file with `ember-compile FILE --sign KEY.key`"),
+            std::string::npos)
+      << unsignedMessage;
 
   // Native code present but not allowed, and nothing else to run it with.
   LoadOptions options;
@@ -621,18 +673,23 @@ TEST(Model, NativeArtifactNeedsItsSlotsAndSymbols) {
   if (code.empty())
     GTEST_SKIP() << "EMBER_TEST_CPU_ARTIFACT is not set (run under Bazel)";
   auto errorFor = [&](std::map<std::string, std::string> fields) {
-    return errorOf([&] { Model::fromFile(nativeModel(code, std::move(fields))); });
+    return errorOf([&] { Model::fromFile(nativeModel(code, std::move(fields)), unsignedNative()); });
   };
   const std::string prefix = "native.ember: native artifact 'artifact.cpu': ";
-  EXPECT_EQ(errorFor({{"runtime_slots", "[\"_mlir_memref_to_llvm_alloc\", \"memrefCopy\"]"}}),
-            prefix + "the slot __ember_rt_memrefCopy is missing");
-  EXPECT_NE(errorFor({{"runtime_slots", "[\"ember_cpu_hgemm\"]"}})
-                .find(prefix + "it calls the runtime function 'ember_cpu_hgemm', which "
-                               "this runtime does not have"),
-            std::string::npos);
-  EXPECT_EQ(errorFor({{"entry_symbols", "{\"forward\": \"ember_missing_forward\"}"}}),
-            prefix + "entry 'forward': symbol 'ember_missing_forward' is missing");
-  EXPECT_EQ(errorFor({{"entry_symbols", "{}"}}), prefix + "no symbol for entry 'forward'");
+  const std::string refused = prefix + "refusing to load it: ";
+  // The manifest's slots must be the code's own (ArtifactAbi.h): a missing
+  // one would leave a null pointer for the code to call.
+  for (const char *slots : {"[\"_mlir_memref_to_llvm_alloc\", \"memrefCopy\"]",
+                            "[\"ember_cpu_hgemm\"]", "[]"})
+    EXPECT_EQ(errorFor({{"runtime_slots", slots}}),
+              refused + "the manifest's runtime_slots differ from the code's")
+        << slots;
+  const std::string wrongSymbol =
+      refused + "entry 'forward': the entry symbol is not the code's "
+                "(_mlir__mlir_ciface_ember_entry_forward)";
+  EXPECT_EQ(errorFor({{"entry_symbols", "{\"forward\": \"ember_missing_forward\"}"}}), wrongSymbol);
+  EXPECT_EQ(errorFor({{"entry_symbols", "{\"forward\": \"memcpy\"}"}}), wrongSymbol);
+  EXPECT_EQ(errorFor({{"entry_symbols", "{}"}}), wrongSymbol);
   EXPECT_EQ(errorFor({{"format", "\"mach-o\""}}), prefix + "unknown format 'mach-o'");
   EXPECT_NE(errorFor({{"section", "\"artifact.cpu2\""}}).find("the section is missing"),
             std::string::npos);
@@ -657,7 +714,7 @@ TEST(Model, RunsConcurrently) {
   std::vector<uint8_t> portable = image();
   Model model = code.empty()
                     ? Model::fromFile(ModelFile::fromBytes(portable.data(), portable.size()))
-                    : Model::fromFile(nativeModel(code));
+                    : Model::fromFile(nativeModel(code), unsignedNative());
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&model, t] {
@@ -691,6 +748,225 @@ TEST(Model, WeightsWithoutAWeightsSection) {
   std::string message =
       errorOf([&] { Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size(), "m.ember")); });
   EXPECT_EQ(message, "m.ember: manifest: weight 'e' lies outside the weights section (0 bytes)");
+}
+
+// --- issue 17: trust, inspection before dlopen, the manifest against the code
+
+/// A fresh key pair under the test's temporary folder.
+std::string makeKeys(const std::string &name) {
+  std::string prefix = ::testing::TempDir() + "/" + name + std::to_string(getpid());
+  ::unlink((prefix + ".key").c_str());
+  ::unlink((prefix + ".pub").c_str());
+  generateKeyPair(prefix);
+  return prefix;
+}
+
+TEST(Signature, TrustedSignatureRunsNativeCodeOthersDoNot) {
+  std::vector<uint8_t> code = fakeArtifactBytes();
+  if (code.empty())
+    GTEST_SKIP() << "EMBER_TEST_CPU_ARTIFACT is not set (run under Bazel)";
+  std::string alice = makeKeys("alice"), mallory = makeKeys("mallory");
+  std::vector<SectionData> parts = nativeSections(code);
+  parts.push_back({SectionKind::Signature, "signature",
+                   signSections(parts, readSecretKey(alice + ".key"))});
+  auto file = fileOf(parts, "signed.ember");
+  EXPECT_EQ(file->formatVersion(), 2u);
+
+  LoadOptions trusting;
+  trusting.trustedKeys = {alice + ".pub"};
+  Model model = Model::fromFile(file, trusting);
+  EXPECT_EQ(model.executableKind(), "cpu-native");
+  EXPECT_EQ(model.nativeNote(), "");
+  expectForward(model, 5, 1);
+
+  // Signed, but by a key this caller does not trust: the portable program.
+  WithFakeCompiler fake;
+  LoadOptions other;
+  other.trustedKeys = {mallory + ".pub"};
+  Model fallback = Model::fromFile(file, other);
+  EXPECT_EQ(fallback.executableKind(), "fake");
+  EXPECT_NE(fallback.nativeNote().find("signed by key " +
+                                       readPublicKey(alice + ".pub").id() +
+                                       ", which is not trusted"),
+            std::string::npos)
+      << fallback.nativeNote();
+
+  // EMBER_TRUSTED_KEYS is the user's trust store (a key file or a folder).
+  ::setenv("EMBER_TRUSTED_KEYS", (mallory + ".pub:" + alice + ".pub").c_str(), 1);
+  EXPECT_EQ(Model::fromFile(file).executableKind(), "cpu-native");
+  ::setenv("EMBER_TRUSTED_KEYS", (::testing::TempDir() + "/no-such-key.pub").c_str(), 1);
+  EXPECT_NE(errorOf([&] { Model::fromFile(file); }).find("cannot read key file"),
+            std::string::npos);
+  ::unsetenv("EMBER_TRUSTED_KEYS");
+
+  // Any section changed after signing (checksums recomputed, as an attacker
+  // would): the signature no longer matches, and the file is refused.
+  for (size_t changed : {size_t(0), size_t(1), size_t(2), size_t(3)}) {
+    std::vector<SectionData> tampered = parts;
+    if (changed == 0) // the manifest: still the same JSON value
+      tampered[0].bytes.insert(tampered[0].bytes.end() - 1, ' ');
+    else if (changed == 3) // the code
+      tampered[3].bytes.back() ^= 1;
+    else
+      tampered[changed].bytes[0] ^= 1;
+    if (changed == 3) { // keep the manifest's checksum in step with the code
+      std::string manifest(tampered[0].bytes.begin(), tampered[0].bytes.end());
+      std::string old = checksumHex(xxhash64(code.data(), code.size()));
+      manifest.replace(manifest.find(old), 16,
+                       checksumHex(xxhash64(tampered[3].bytes.data(), tampered[3].bytes.size())));
+      tampered[0].bytes = bytesOf(manifest);
+    }
+    std::string message = errorOf([&] { Model::fromFile(fileOf(tampered, "t.ember"), trusting); });
+    EXPECT_NE(message.find("t.ember: signature: does not match the contents (the file was "
+                           "changed after it was signed"),
+              std::string::npos)
+        << "section " << changed << ": " << message;
+  }
+  // A signature section in a version-1 file is an unknown kind there.
+  std::vector<uint8_t> bytes = buildModelImage(parts);
+  bytes[8] = 1;
+  write64(bytes, 56, xxhash64(bytes.data(), 56));
+  EXPECT_NE(openError(bytes).find("unknown kind 5 for format version 1"), std::string::npos);
+}
+
+TEST(Signature, KeyFilesAreCheckedAndNeverOverwritten) {
+  std::string prefix = makeKeys("bob");
+  struct stat info;
+  ASSERT_EQ(stat((prefix + ".key").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  EXPECT_NE(errorOf([&] { generateKeyPair(prefix); }).find("never overwritten"),
+            std::string::npos);
+  EXPECT_NE(errorOf([&] { readSecretKey(prefix + ".pub"); }).find("is not an ember key file"),
+            std::string::npos);
+  std::string bad = ::testing::TempDir() + "/bad.pub";
+  std::ofstream(bad) << "ember-ed25519-public-key 12zz\n";
+  EXPECT_NE(errorOf([&] { readPublicKey(bad); }).find("must be 64 hex digits"),
+            std::string::npos);
+}
+
+/// The fake artifact with its dynamic entry `tag` rewritten to `replacement`
+/// (or a program header's flags or'ed with PF_X when `tag` is PT_GNU_STACK).
+std::vector<uint8_t> patchedElf(std::vector<uint8_t> code, int64_t tag, int64_t replacement,
+                                std::optional<uint64_t> value = std::nullopt) {
+  Elf64_Ehdr header;
+  std::memcpy(&header, code.data(), sizeof(header));
+  for (unsigned i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr phdr;
+    size_t at = header.e_phoff + i * sizeof(phdr);
+    std::memcpy(&phdr, code.data() + at, sizeof(phdr));
+    if (tag == PT_GNU_STACK && phdr.p_type == PT_GNU_STACK) {
+      phdr.p_flags |= PF_X;
+      std::memcpy(code.data() + at, &phdr, sizeof(phdr));
+      return code;
+    }
+    if (phdr.p_type != PT_DYNAMIC)
+      continue;
+    for (size_t off = phdr.p_offset; off + sizeof(Elf64_Dyn) <= phdr.p_offset + phdr.p_filesz;
+         off += sizeof(Elf64_Dyn)) {
+      Elf64_Dyn entry;
+      std::memcpy(&entry, code.data() + off, sizeof(entry));
+      if (entry.d_tag == tag) {
+        entry.d_tag = replacement;
+        if (value)
+          entry.d_un.d_val = *value;
+        std::memcpy(code.data() + off, &entry, sizeof(entry));
+        return code;
+      }
+    }
+  }
+  ADD_FAILURE() << "tag " << tag << " not found";
+  return code;
+}
+
+TEST(Model, NothingFromTheArtifactRunsBeforeItIsInspected) {
+  std::vector<uint8_t> code = fakeArtifactBytes();
+  if (code.empty())
+    GTEST_SKIP() << "EMBER_TEST_CPU_ARTIFACT is not set (run under Bazel)";
+  auto errorFor = [&](const std::vector<uint8_t> &object) {
+    return errorOf([&] { Model::fromFile(nativeModel(object), unsignedNative()); });
+  };
+  const std::string refused = "native.ember: native artifact 'artifact.cpu': refusing to load it: ";
+  EXPECT_EQ(errorFor(patchedElf(code, DT_HASH, DT_INIT)).substr(0, refused.size() + 27),
+            refused + "it has an initialiser (code");
+  EXPECT_NE(errorFor(patchedElf(code, DT_HASH, DT_PREINIT_ARRAY)).find("initialiser"),
+            std::string::npos);
+  EXPECT_NE(errorFor(patchedElf(code, DT_HASH, DT_FINI_ARRAY)).find("finaliser"),
+            std::string::npos);
+  EXPECT_NE(errorFor(patchedElf(code, DT_HASH, DT_RUNPATH)).find("a library search path"),
+            std::string::npos);
+  EXPECT_NE(errorFor(patchedElf(code, PT_GNU_STACK, 0)).find("executable stack"),
+            std::string::npos);
+  // Another dependency than libc and libm (DT_NEEDED naming the string at
+  // offset 1 of the string table, a symbol's name).
+  std::vector<uint8_t> needing = patchedElf(code, DT_GNU_HASH, DT_NEEDED, 1);
+  EXPECT_NE(errorFor(needing).find("refusing to load it: it depends on '"), std::string::npos)
+      << errorFor(needing);
+  // Truncated before its end of data: a clean error, never a crash. (The
+  // section headers at the very end are not used to load it.)
+  for (size_t keep : {size_t(10), size_t(64), code.size() / 2})
+    EXPECT_NE(errorFor(std::vector<uint8_t>(code.begin(), code.begin() + keep)).find(refused),
+              std::string::npos)
+        << keep;
+}
+
+TEST(Model, ManifestThatDisagreesWithTheCodeIsRefused) {
+  std::vector<uint8_t> code = fakeArtifactBytes();
+  if (code.empty())
+    GTEST_SKIP() << "EMBER_TEST_CPU_ARTIFACT is not set (run under Bazel)";
+  const std::string refused = "native.ember: native artifact 'artifact.cpu': refusing to load it: ";
+  auto errorWith = [&](const std::string &from, const std::string &to) {
+    std::string manifest = kManifest;
+    manifest.replace(manifest.find(from), from.size(), to);
+    return errorOf(
+        [&] { Model::fromFile(fileOf(nativeSections(code, {}, manifest)), unsignedNative()); });
+  };
+  EXPECT_EQ(errorWith(R"("weights": ["w", "b"])", R"("weights": ["b", "w"])"),
+            refused + "entry 'forward': the manifest lists other weights, or in another "
+                      "order, than the code was compiled with");
+  EXPECT_NE(errorWith(R"("weights": ["w", "b"])", R"("weights": ["w"])").find(refused + "entry 'forward': the code takes 3 arguments"),
+            std::string::npos);
+  EXPECT_EQ(errorWith(R"("name": "y", "dtype": "float32")", R"("name": "y", "dtype": "float64")"),
+            refused + "entry 'forward': output 'y' is [batch, 4] float64 in the manifest but "
+                      "[?, 4] float32 in the code");
+  EXPECT_EQ(errorWith(R"("shape": ["batch", 4]},)", R"("shape": ["batch", 11]},)"),
+            refused + "entry 'forward': output 'y' is [batch, 11] float32 in the manifest but "
+                      "[?, 4] float32 in the code");
+  EXPECT_EQ(errorWith(R"("dtype": "float32", "shape": [4], "offset": 0)",
+                      R"("dtype": "float32", "shape": [2, 2], "offset": 0)"),
+            refused + "entry 'forward': weight 0 ('w') does not have the code's [4] float32");
+  // Another program section than the one the code was compiled from.
+  std::vector<SectionData> parts = nativeSections(code);
+  parts[1].bytes = bytesOf("another program");
+  EXPECT_NE(errorOf([&] { Model::fromFile(fileOf(parts), unsignedNative()); })
+                .find(refused + "the code was compiled from another program"),
+            std::string::npos);
+}
+
+TEST(Model, OutputShapesAreComputedNotTrusted) {
+  // The manifest says z is [2*batch - 5]; the code computes [2*batch+1]:
+  // the run stops before the code writes past the smaller buffer.
+  WithFakeCompiler fake;
+  std::string manifest = kManifest;
+  const std::string z = R"({"add": 1, "terms": {"batch": 2}})";
+  manifest.replace(manifest.find(z), z.size(), R"({"add": -5, "terms": {"batch": 2}})");
+  std::vector<uint8_t> bytes = image(manifest);
+  Model model = Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size(), "m.ember"));
+  HostTensor x(ElementType::Float32, {8, 4});
+  EXPECT_EQ(errorOf([&] { model.forward({x}); }),
+            "entry 'forward': output 'z': the manifest says [11] for these inputs but the "
+            "program computes [17] (the file is inconsistent; re-export the model)");
+  std::vector<uint8_t> code = fakeArtifactBytes();
+  if (code.empty())
+    return;
+  // The same through native code.
+  std::string native = withCpuArtifact(code);
+  native.replace(native.find(z), z.size(), R"({"add": -5, "terms": {"batch": 2}})");
+  std::vector<SectionData> parts = sections(native);
+  parts.push_back({SectionKind::Artifact, "artifact.cpu", code});
+  Model loaded = Model::fromFile(fileOf(parts), unsignedNative());
+  EXPECT_EQ(loaded.executableKind(), "cpu-native");
+  EXPECT_NE(errorOf([&] { loaded.forward({x}); }).find("the manifest says [11]"),
+            std::string::npos);
 }
 
 TEST(Npy, RoundTripsEveryDtype) {

@@ -32,9 +32,10 @@ work=${TEST_TMPDIR:-$(mktemp -d)}
 echo "building ${#sources[@]} runtime sources and ${#tests[@]} test suites with ASan+UBSan ..."
 "$clang" -std=c++17 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
   -fno-omit-frame-pointer -I"$include" "${tests[@]}" "${sources[@]}" \
-  -o "$work/runtime_asan_tests" -lgtest_main -lgtest -lpthread -lopenblas -ldl
+  -o "$work/runtime_asan_tests" -lgtest_main -lgtest -lpthread -lopenblas -ldl -lsodium
 if [ -n "$artifact" ]; then
-  /usr/lib/llvm-22/bin/clang -O1 -fPIC -shared "$artifact" -o "$work/libfake_cpu_artifact.so"
+  /usr/lib/llvm-22/bin/clang -O1 -fPIC -shared -nostartfiles -Wl,--hash-style=both \
+    -Wl,-z,noexecstack "$artifact" -o "$work/libfake_cpu_artifact.so"
   export EMBER_TEST_CPU_ARTIFACT="$work/libfake_cpu_artifact.so"
 fi
 # LeakSanitizer runs too: a leaked block fails the test.

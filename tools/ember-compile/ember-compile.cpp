@@ -208,6 +208,8 @@ int run() {
     ember::AotOptions options;
     options.cpu = cpuName;
     options.programChecksum = file->find("program")->checksum;
+    for (const ember::EntrySpec &entry : manifest.entries)
+      options.entryWeights[entry.name] = entry.weights;
     ember::AotArtifact artifact;
     // The lowering rewrites the module in place: compile a copy per target.
     OwningOpRef<ModuleOp> copy = module->clone();

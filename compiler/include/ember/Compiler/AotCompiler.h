@@ -17,6 +17,7 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ struct AotOptions {
   /// XXH64 of the program section being compiled: the artifact's ABI
   /// record names it, tying the code to its program.
   uint64_t programChecksum = 0;
+  /// Each entry's weight names in argument order (the manifest's), which
+  /// the ABI record keeps.
+  std::map<std::string, std::vector<std::string>> entryWeights;
 };
 
 /// A shared object and its manifest record.

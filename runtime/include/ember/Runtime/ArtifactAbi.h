@@ -8,10 +8,12 @@
 //    "entries": [{"name": "forward",
 //                 "symbol": "_mlir__mlir_ciface_ember_entry_forward",
 //                 "shape_symbol": "_mlir__mlir_ciface_ember_entry_forward.shapes",
+//                 "weights": ["0.weight", "0.bias", ...],
 //                 "arguments": [{"dtype": "float32", "shape": [-1, 64]}, ...],
 //                 "outputs": [{"dtype": "float32", "shape": [-1, 10]}]}]}
 //
-// (arguments are the inputs then the weights; -1 is a dynamic dim). The
+// (arguments are the inputs then the weights, whose names are those the
+// code was compiled with; -1 is a dynamic dim). The
 // loader reads it before dlopen and checks the manifest against it, so a
 // manifest edited after compilation (reordered weights, another dtype or
 // shape, another entry symbol, fewer runtime slots) is refused instead of
@@ -40,6 +42,9 @@ struct AbiEntry {
   std::string name;
   std::string symbol;
   std::string shapeSymbol;
+  /// The weights' names in argument order (weights of one shape could
+  /// otherwise be swapped unnoticed).
+  std::vector<std::string> weights;
   std::vector<AbiTensor> arguments;
   std::vector<AbiTensor> outputs;
 };
