@@ -99,10 +99,16 @@ def main():
             compiled = os.path.join(scratch, f"model{index}.cpu.ember")
             ember.export(model, ember.randn(2, features),
                          dynamic_dims=[{0: "batch"}]).save(portable)
+            # Signed, as a deployed model is: load time includes checking the
+            # signature over every section.
+            key = os.path.join(scratch, f"key{index}")
+            subprocess.run([os.path.join(BIN, "ember-compile"), "--generate-key", key,
+                            "--quiet"], check=True)
             subprocess.run([os.path.join(BIN, "ember-compile"), portable, "--target", "cpu",
-                            "-o", compiled, "--quiet"], check=True)
+                            "--sign", key + ".key", "-o", compiled, "--quiet"], check=True)
 
             sizes = [str(features)] + [str(b) for b in BATCHES]
+            os.environ["EMBER_TRUSTED_KEYS"] = key + ".pub"
             ours = run_json([os.path.join(BIN, "model_bench"), compiled] + sizes)
             theirs = run_json([torch_bench, pt_path] + sizes)
             if ours["kind"] != "cpu-native":

@@ -41,7 +41,8 @@ int run(int argc, char **argv) {
     std::fprintf(stderr,
                  "usage: %s MODEL.ember IMAGES.npy LABELS.npy\n"
                  "  MODEL.ember  a digits classifier exported by examples/train_mlp.py\n"
-                 "               and compiled with `ember-compile --target cpu`\n"
+                 "               and compiled with `ember-compile --target cpu --sign KEY.key`\n"
+                 "               (its native code runs when EMBER_TRUSTED_KEYS names KEY.pub)\n"
                  "  IMAGES.npy   float32 [n, 64] standardized 8x8 images\n"
                  "  LABELS.npy   int64 [n] their classes\n",
                  argv[0]);

@@ -38,8 +38,9 @@ EMBER_RUN = "tools/ember-run/ember-run"
 PREDICT_DIGITS = "examples/predict_digits"
 
 
-def run(command, expect_ok=True):
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+def run(command, expect_ok=True, env=None):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env=None if env is None else {**os.environ, **env})
     if expect_ok and result.returncode != 0:
         pytest.fail(f"{' '.join(command)} failed ({result.returncode}):\n"
                     f"{result.stdout}\n{result.stderr}")
@@ -48,7 +49,8 @@ def run(command, expect_ok=True):
 
 @pytest.fixture(scope="module")
 def digits_model(tmp_path_factory):
-    """A 64-128-10 classifier, its exported file and the compiled one."""
+    """A 64-128-10 classifier, its exported file and the compiled one, signed
+    with a fresh key (its public half is `KEY`)."""
     ember.manual_seed(7)
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     model.eval()
@@ -56,10 +58,16 @@ def digits_model(tmp_path_factory):
     portable = str(folder / "mlp.ember")
     compiled = str(folder / "mlp.cpu.ember")
     ember.export(model, ember.randn(4, 64), dynamic_dims=[{0: "batch"}]).save(portable)
-    result = run([tool(EMBER_COMPILE), portable, "--target", "cpu", "-o", compiled])
+    run([tool(EMBER_COMPILE), "--generate-key", str(folder / "key")])
+    result = run([tool(EMBER_COMPILE), portable, "--target", "cpu", "--sign",
+                  str(folder / "key.key"), "-o", compiled])
     # Progress goes to stderr, stage by stage.
     assert "[1/" in result.stderr and compiled in result.stderr
+    KEY[0] = str(folder / "key.pub")
     return model, portable, compiled
+
+
+KEY = [None]
 
 
 def eager(model, x):
@@ -73,7 +81,7 @@ def test_ember_run_native_matches_eager(digits_model, tmp_path, rng, batch):
     x = rng.standard_normal((batch, 64), dtype=np.float32)
     np.save(tmp_path / "x.npy", x)
     result = run([tool(EMBER_RUN), compiled, "--input", str(tmp_path / "x.npy"),
-                  "--output", str(tmp_path / "y.npy")])
+                  "--output", str(tmp_path / "y.npy"), "--trusted-key", KEY[0]])
     assert "cpu-native" in result.stdout
     assert f"[{batch}, 10]" in result.stdout
     y = np.load(tmp_path / "y.npy")
@@ -100,7 +108,7 @@ def test_cpp_app_predicts_like_eager(digits_model, tmp_path, rng):
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", labels)
     result = run([tool(PREDICT_DIGITS), compiled, str(tmp_path / "x.npy"),
-                  str(tmp_path / "y.npy")])
+                  str(tmp_path / "y.npy")], env={"EMBER_TRUSTED_KEYS": KEY[0]})
     predicted = [int(p) for p in re.findall(r"predicted (\d+), label", result.stdout)]
     assert predicted == list(eager(model, x).argmax(axis=1))
     assert "runs cpu-native code" in result.stdout
@@ -120,8 +128,53 @@ def test_runtime_only_app_rejects_a_file_without_native_code(digits_model, tmp_p
 @pytest.mark.parametrize("batch", [2, 9])
 def test_load_model_runs_the_native_artifact(digits_model, rng, batch):
     model, _, compiled = digits_model
-    loaded = ember.load_model(compiled)
-    assert loaded.executable_kind == "cpu-native"
+    loaded = ember.load_model(compiled, trusted_keys=[KEY[0]])
+    assert loaded.executable_kind == "cpu-native" and loaded.native_note == ""
     x = rng.standard_normal((batch, 64), dtype=np.float32)
     np.testing.assert_allclose(loaded(ember.from_numpy(x)).numpy(), eager(model, x),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_native_code_runs_only_from_trusted_files(digits_model, tmp_path, rng):
+    model, portable, compiled = digits_model
+    x = rng.standard_normal((3, 64), dtype=np.float32)
+    # Signed by a key this caller does not trust: the portable program runs,
+    # and native_note says why and how to go on.
+    loaded = ember.load_model(compiled)
+    assert loaded.executable_kind == "jit"
+    assert "signed by key" in loaded.native_note and "not trusted" in loaded.native_note
+    np.testing.assert_allclose(loaded(ember.from_numpy(x)).numpy(), eager(model, x),
+                               rtol=1e-5, atol=1e-5)
+    # Unsigned: native code only when the caller allows it explicitly.
+    unsigned = str(tmp_path / "unsigned.ember")
+    run([tool(EMBER_COMPILE), portable, "-o", unsigned, "--quiet"])
+    assert ember.load_model(unsigned).executable_kind == "jit"
+    assert "not signed" in ember.load_model(unsigned).native_note
+    assert ember.load_model(unsigned, allow_native=True).executable_kind == "cpu-native"
+    assert ember.load_model(compiled, allow_native=False,
+                            trusted_keys=KEY[0]).executable_kind == "jit"
+    with pytest.raises(TypeError, match="allow_native must be None"):
+        ember.load_model(compiled, allow_native="yes")
+    with pytest.raises(RuntimeError, match="cannot read key file"):
+        ember.load_model(compiled, trusted_keys=[str(tmp_path / "missing.pub")])
+
+
+def test_a_file_changed_after_signing_is_refused(digits_model, tmp_path):
+    _, _, compiled = digits_model
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "model_tool", os.path.join(ROOT, "test", "lit", "Tools", "Inputs", "model_tool.py"))
+    model_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model_tool)
+    for section in ("manifest", "program", "weights", "artifact.cpu"):
+        data = model_tool.read(compiled)
+        offset, size = model_tool.section(data, section)
+        data[offset + size // 2] ^= 0x01
+        model_tool.rechecksum(data)
+        path = str(tmp_path / f"{section}.ember")
+        model_tool.write(path, data)
+        # The manifest's own artifact checksum catches a changed artifact
+        # first; every other change breaks the signature.
+        with pytest.raises(RuntimeError, match="signature: does not match the contents|"
+                                               "does not match the manifest's|manifest"):
+            ember.load_model(path, trusted_keys=[KEY[0]])
