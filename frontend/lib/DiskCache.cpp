@@ -16,6 +16,7 @@
 #include "DiskCache.h"
 
 #include "ember/Runtime/ModelFile.h"
+#include "ember/Runtime/TempFiles.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -144,6 +145,10 @@ void trimFolder() {
   uint64_t total = 0;
   while (dirent *item = readdir(dir)) {
     std::string name = item->d_name;
+    if (isStaleTemporary(name)) { // a killed writer's leftover
+      unlink((folder + "/" + name).c_str());
+      continue;
+    }
     if (!isEntryName(name))
       continue;
     std::string path = folder + "/" + name;

@@ -31,13 +31,19 @@ Tensor names there are the dotted key path (``"state.0.exp_avg"``), with
 ``#1``, ``#2``, ... appended should two paths collide.
 
 Writes are atomic: the bytes go to a temporary file in the target's folder,
-are flushed and fsynced, and the file is renamed over the target, so a
-failed save leaves the previous file as it was.
+``.<name>.ember-tmp-<pid>-<random>``, are flushed and fsynced, and the file
+is renamed over the target, so a failed save leaves the previous file as it
+was. An exception (KeyboardInterrupt included) removes the temporary; one
+that a killed process left behind is removed by the next save to the same
+target once its writer process is gone (the C++ writers do the same).
 """
 
+import errno
 import json
 import math
 import os
+import re
+import secrets
 import struct
 
 import numpy as np
@@ -60,6 +66,9 @@ _BY_EMBER_NAME = {ember_name: code for code, (ember_name, _) in _DTYPES.items()}
 
 _STRUCTURE_KEY = "ember.structure"
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
+# A header nests three deep: {name: {"shape": [...]}}; __metadata__ is flat.
+_MAX_HEADER_DEPTH = 3
+_TEMP_INFIX = ".ember-tmp-"
 
 
 # Writing --------------------------------------------------------------------
@@ -168,30 +177,60 @@ def _serialize(obj):
     return b"".join([struct.pack("<Q", len(text)), text] + chunks)
 
 
+def _process_is_gone(pid):
+    try:
+        os.kill(pid, 0)  # asks only; PermissionError: another user's process lives
+    except OSError as error:
+        return error.errno == errno.ESRCH
+    return False
+
+
+def _remove_stale_temporaries(folder, base):
+    """Removes the temporaries of ``base`` that killed writers left in ``folder``."""
+    pattern = re.compile(re.escape("." + base + _TEMP_INFIX) + r"([0-9]{1,9})-[0-9A-Za-z_]+")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return  # the write that follows reports the folder's trouble
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match and int(match.group(1)) > 0 and _process_is_gone(int(match.group(1))):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass  # another writer removed it first
+
+
 def _write_atomically(path, data):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
-    for attempt in range(100):
-        temp = os.path.join(folder, f".{base}.{os.getpid()}.{attempt}.tmp")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise FileExistsError(f"ember.save: could not create a temporary file next to {path}")
+    _remove_stale_temporaries(folder, base)
+    prefix = os.path.join(folder, f".{base}{_TEMP_INFIX}{os.getpid()}-")
+    temp = None
     try:
+        for _ in range(100):
+            candidate = prefix + secrets.token_hex(6)
+            try:
+                fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                continue
+            temp = candidate
+            break
+        else:
+            raise FileExistsError(f"ember.save: could not create a temporary file next to "
+                                  f"{path}")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp, path)
     except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+        if temp is not None:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
         raise
     try:  # Make the rename itself durable; some filesystems refuse, harmlessly.
         dir_fd = os.open(folder, os.O_RDONLY)
@@ -234,6 +273,20 @@ def _malformed(source, why):
     return ValueError(f"ember.load: {source} is not a valid safetensors file: {why}")
 
 
+def _nests_deeper_than(value, limit):
+    """Whether parsed JSON ``value`` nests arrays/objects more than ``limit``
+    deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((item, depth + 1)
+                         for item in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
 def _parse_header(data, source):
     if len(data) < 8:
         raise _malformed(source, f"it has {len(data)} bytes, fewer than the 8 of the "
@@ -245,9 +298,20 @@ def _parse_header(data, source):
         raise _malformed(source, f"the header needs {length} bytes but the file has "
                                  f"{len(data) - 8} after the length (truncated?)")
     try:
-        header = json.loads(bytes(data[8:8 + length]).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = bytes(data[8:8 + length]).decode("utf-8")
+    except UnicodeDecodeError as error:
         raise _malformed(source, f"the header is not UTF-8 JSON ({error})") from None
+    too_deep = _malformed(source, f"the header nests deeper than {_MAX_HEADER_DEPTH} "
+                                  f"levels, the most a safetensors header has "
+                                  f"({{name: {{\"shape\": [...]}}}})")
+    try:
+        header = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _malformed(source, f"the header is not UTF-8 JSON ({error})") from None
+    except RecursionError:  # far too deep for json's parser
+        raise too_deep from None
+    if _nests_deeper_than(header, _MAX_HEADER_DEPTH):
+        raise too_deep
     if not isinstance(header, dict):
         raise _malformed(source, "the header is not a JSON object")
     return header, 8 + length
@@ -361,10 +425,12 @@ def _deserialize(data, source):
     if structure is None:
         return tensors
     try:
-        parsed = json.loads(structure)
+        return _Decoder(tensors, source).decode(json.loads(structure))
     except json.JSONDecodeError as error:
         raise _malformed(source, f"{_STRUCTURE_KEY} is not JSON ({error})") from None
-    return _Decoder(tensors, source).decode(parsed)
+    except RecursionError:
+        # Far deeper than anything ember.save writes without failing itself.
+        raise _malformed(source, f"{_STRUCTURE_KEY} nests too deeply") from None
 
 
 def load(f, map_location=None):

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ember/Runtime/ModelFile.h"
+#include "ember/Runtime/TempFiles.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -313,13 +314,15 @@ std::vector<uint8_t> buildModelImage(const std::vector<SectionData> &sections) {
 
 void writeFileAtomically(const std::string &path, const void *bytes, size_t size) {
   // The temporary lives next to the target so that rename is atomic (same
-  // file system); its name is unique per process and call.
+  // file system); its name is unique per process and call, and says whose
+  // it is, so that a killed writer's leftover goes at the next write.
   size_t slash = path.rfind('/');
   std::string folder = slash == std::string::npos ? "." : path.substr(0, slash);
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   if (name.empty())
     throw ModelError("cannot write '" + path + "': the path names a folder");
-  std::string pattern = folder + "/." + name + ".tmp.XXXXXX";
+  removeStaleTemporaries(folder, name);
+  std::string pattern = tempFileTemplate(folder, name);
   std::vector<char> temp(pattern.begin(), pattern.end());
   temp.push_back('\0');
   int fd = mkstemp(temp.data());

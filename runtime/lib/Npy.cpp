@@ -1,8 +1,11 @@
 //===- Npy.cpp - NumPy .npy reader and writer ------------------------------===//
 //
 // The header is a Python dict literal; this parser accepts the three keys
-// NumPy writes ('descr', 'fortran_order', 'shape') in any order, and nothing
-// else.
+// NumPy writes ('descr', 'fortran_order', 'shape') in any order, each once,
+// and nothing else. The NPY format pads the header with spaces and ends it in
+// a newline, and the data is exactly what the header describes: anything
+// after the dict, or after the data, is rejected (NumPy 1.24 ignores bytes
+// after the data; here they mean a damaged or mis-written input).
 //
 //===----------------------------------------------------------------------===//
 
@@ -69,6 +72,16 @@ public:
     }
     return false;
   }
+  /// Only the padding (spaces) and the final newline may follow the dict.
+  void expectEnd() {
+    size_t end = text.find_first_not_of(' ', pos);
+    if (end == std::string::npos || text[end] != '\n')
+      fail(end == std::string::npos ? "the header does not end in a newline"
+                                    : "unexpected text after the dict: '" +
+                                          text.substr(end, 20) + "'");
+    if (end + 1 != text.size())
+      fail("unexpected text after the header's newline");
+  }
   void expect(char c) {
     if (!accept(c))
       fail(std::string("expected '") + c + "'");
@@ -112,10 +125,16 @@ public:
       }
       if (digits == 0)
         fail("expected a dim");
+      if (digits > 1 && text[pos - digits] == '0' && value != 0) // "01" is no literal
+        fail("a dim with a leading zero");
       dims.push_back(value);
       if (dims.size() > kMaxDims)
         fail("too many dims");
       if (!accept(',')) {
+        // Python reads "(3)" as the int 3, not a tuple.
+        if (dims.size() == 1)
+          fail("the shape (" + std::to_string(value) + ") is not a tuple; write (" +
+               std::to_string(value) + ",)");
         expect(')');
         break;
       }
@@ -160,6 +179,9 @@ HostTensor readNpyBytes(const void *data, size_t size, const std::string &label)
   while (!parser.accept('}')) {
     std::string key = parser.quoted();
     parser.expect(':');
+    if ((key == "descr" && haveDescr) || (key == "fortran_order" && haveOrder) ||
+        (key == "shape" && haveShape))
+      parser.fail("the key '" + key + "' appears twice");
     if (key == "descr") {
       descr = parser.quoted();
       haveDescr = true;
@@ -177,6 +199,7 @@ HostTensor readNpyBytes(const void *data, size_t size, const std::string &label)
       break;
     }
   }
+  parser.expectEnd();
   if (!haveDescr || !haveOrder || !haveShape)
     parser.fail("needs 'descr', 'fortran_order' and 'shape'");
   if (fortran)
@@ -213,6 +236,14 @@ HostTensor readNpyBytes(const void *data, size_t size, const std::string &label)
     throw ModelError(label + ": truncated .npy data (" +
                      std::to_string(size - dataStart) + " bytes for " + shapeText(shape) + " " +
                      elementTypeName(type) + ")");
+  if (needed < size - dataStart) {
+    size_t extra = size - dataStart - needed;
+    throw ModelError(label + ": " + std::to_string(extra) + " unexpected byte" +
+                     (extra == 1 ? "" : "s") + " after the .npy data (" + shapeText(shape) +
+                     " " + elementTypeName(type) + " needs " + std::to_string(needed) +
+                     " bytes, the file has " + std::to_string(size - dataStart) +
+                     " after the header)");
+  }
   HostTensor tensor(type, shape);
   if (tensor.bytes())
     std::memcpy(tensor.data(), bytes + dataStart, tensor.bytes());
