@@ -74,6 +74,29 @@ bool isX86Host() {
 
 } // namespace
 
+std::string untrustedCodeReason(const ModelFile &file, const LoadOptions &options,
+                                std::string *signer) {
+  SignatureCheck signature;
+  if (file.find("signature"))
+    signature = checkSignature(file, loadTrustedKeys(options.trustedKeys));
+  if (signature.state == SignatureState::Trusted) {
+    if (signer)
+      *signer = signature.signer;
+    return "";
+  }
+  if (options.allowUnsignedNative)
+    return "";
+  return std::string("the native code is ") +
+         (signature.state == SignatureState::Unsigned
+              ? "not signed"
+              : "signed by key " + signature.signer + ", which is not trusted") +
+         ", and unsigned native code was not allowed (sign the file with "
+         "`ember-compile FILE --sign KEY.key` and trust KEY.pub through "
+         "EMBER_TRUSTED_KEYS or LoadOptions::trustedKeys, or allow it: "
+         "ember-run --trust-native, ember.load_model(..., allow_native=True), "
+         "LoadOptions::allowUnsignedNative)";
+}
+
 std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
                                             const Manifest &manifest,
                                             const LoadOptions &options,
@@ -113,19 +136,10 @@ std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
 
   // Trust: a checksum anyone can recompute says nothing about who wrote
   // the code. A signature that does not match the contents throws here.
-  SignatureCheck signature;
-  if (file.find("signature"))
-    signature = checkSignature(file, loadTrustedKeys(options.trustedKeys));
-  if (signature.state != SignatureState::Trusted && !options.allowUnsignedNative) {
-    *why = std::string("the native code is ") +
-           (signature.state == SignatureState::Unsigned
-                ? "not signed"
-                : "signed by key " + signature.signer + ", which is not trusted") +
-           ", and unsigned native code was not allowed (sign the file with "
-           "`ember-compile FILE --sign KEY.key` and trust KEY.pub through "
-           "EMBER_TRUSTED_KEYS or LoadOptions::trustedKeys, or allow it: "
-           "ember-run --trust-native, ember.load_model(..., allow_native=True), "
-           "LoadOptions::allowUnsignedNative)";
+  std::string signer;
+  std::string untrusted = untrustedCodeReason(file, options, &signer);
+  if (!untrusted.empty()) {
+    *why = untrusted;
     return nullptr;
   }
 
@@ -201,7 +215,7 @@ std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
     fail(std::string("dlopen failed: ") + (message ? message : "unknown error"));
   }
   auto executable = std::make_unique<CpuNativeExecutable>(handle, fd);
-  executable->signer = signature.state == SignatureState::Trusted ? signature.signer : "";
+  executable->signer = signer;
 
   for (const std::string &name : abi.runtimeSlots) {
     void **slot = static_cast<void **>(dlsym(handle, ("__ember_rt_" + name).c_str()));

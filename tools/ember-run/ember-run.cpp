@@ -255,7 +255,10 @@ int runOnDevice() {
                 "' (cpu, vulkan, cuda, rocm or level-zero)");
   }
   std::unique_ptr<ember::gpu::Device> device = ember::gpu::openDevice(backend);
-  ember::gpu::DeviceModel model(ember::ModelFile::open(modelPath), *device);
+  ember::LoadOptions options;
+  options.allowUnsignedNative = trustNative;
+  options.trustedKeys.assign(trustedKeys.begin(), trustedKeys.end());
+  ember::gpu::DeviceModel model(ember::ModelFile::open(modelPath), *device, options);
   return runEntryAndReport(model.manifest(), model.target() + " on " + device->info().name,
                            [&](const std::vector<ember::HostTensor> &values) {
                              return model.run(entryName, values);

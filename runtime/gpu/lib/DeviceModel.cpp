@@ -103,7 +103,8 @@ ProgramParam::Kind paramKind(const std::string &kind, const std::string &where) 
 
 } // namespace
 
-DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device)
+DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device,
+                         const LoadOptions &options)
     : file(std::move(modelFile)), device(device) {
   const SectionView *weightSection = file->find("weights");
   spec = parseManifest(file->manifestText(), weightSection ? weightSection->size : 0);
@@ -124,6 +125,13 @@ DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device)
     throw ModelError(where + ": checksum " + checksumHex(section->checksum) +
                      " does not match the manifest's " + artifact->checksum +
                      "; refusing to run this code");
+  std::string untrusted = untrustedCodeReason(*file, options);
+  if (!untrusted.empty()) {
+    // The message speaks of native code; here it is the device's.
+    throw ModelError(where + ": cannot run the GPU kernels: " +
+                     untrusted.substr(std::string("the native code is ").size()) +
+                     " (kernels are code: they run from a trusted file only)");
+  }
 
   const Json &extra = artifact->extra;
   std::string format = extra.at("binary_format", where.c_str()).asString("binary_format");

@@ -7,16 +7,19 @@
 // RUN: %python %S/Inputs/model_tool.py npy %t.x1.npy float32 1,8
 // RUN: %python %S/Inputs/model_tool.py npy %t.x300.npy float32 300,8
 // RUN: ember-run %t.all.ember --input %t.x1.npy --output %t.c1.npy
-// RUN: ember-run %t.all.ember --device vulkan --input %t.x1.npy --output %t.v1.npy | FileCheck %s
+// RUN: ember-run %t.all.ember --device vulkan --input %t.x1.npy --output %t.v1.npy --trust-native | FileCheck %s
 // RUN: ember-run %t.all.ember --input %t.x300.npy --output %t.c300.npy
-// RUN: ember-run %t.all.ember --device vulkan --input %t.x300.npy --output %t.v300.npy
+// RUN: ember-run %t.all.ember --device vulkan --input %t.x300.npy --output %t.v300.npy --trust-native
 // RUN: %python %S/Inputs/model_tool.py compare %t.c1.npy %t.v1.npy
 // RUN: %python %S/Inputs/model_tool.py compare %t.c300.npy %t.v300.npy
 // RUN: not ember-run %t.ember --device vulkan --input %t.x1.npy 2>&1 | FileCheck %s --check-prefix=NONE
-// RUN: not ember-run %t.all.ember --device vulkan --input %t.x1.npy --input %t.x1.npy 2>&1 | FileCheck %s --check-prefix=COUNT
+// RUN: not ember-run %t.all.ember --device vulkan --input %t.x1.npy --input %t.x1.npy --trust-native 2>&1 | FileCheck %s --check-prefix=COUNT
 
 // CHECK: running forward (vulkan on {{.*}})
 // CHECK: y: [1, 4] float32
+// GPU kernels are code: like native CPU code they run only from a trusted file.
+// RUN: not ember-run %t.all.ember --device vulkan --input %t.x1.npy 2>&1 | FileCheck %s --check-prefix=UNTRUSTED
+// UNTRUSTED: ember-run: error: {{.*}}all.ember: artifact 'artifact.vulkan': cannot run the GPU kernels: not signed, and unsigned native code was not allowed
 // NONE: ember-run: error: {{.*}}.ember: no vulkan code in this file; add it with `ember-compile {{.*}} --target vulkan -o OUT.ember`
 // COUNT: ember-run: error: entry 'forward' takes 1 input(s), got 2
 

@@ -19,6 +19,7 @@
 #include "ember/Runtime/Gpu/Program.h"
 #include "ember/Runtime/HostTensor.h"
 #include "ember/Runtime/Manifest.h"
+#include "ember/Runtime/Model.h"
 #include "ember/Runtime/ModelFile.h"
 
 #include <map>
@@ -32,9 +33,13 @@ namespace gpu {
 class DeviceModel {
 public:
   /// Throws ModelError when the file has no artifact for the device's kind
-  /// (naming the ember-compile target to add) or a corrupt one, and
-  /// DeviceError when the device rejects it.
-  DeviceModel(std::shared_ptr<ModelFile> file, Device &device);
+  /// (naming the ember-compile target to add), a corrupt one, or one that
+  /// is not trusted under `options` (kernels are code: like CPU native
+  /// code they run only from a file signed by a trusted key, or when
+  /// `options.allowUnsignedNative`), and DeviceError when the device
+  /// rejects it.
+  DeviceModel(std::shared_ptr<ModelFile> file, Device &device,
+              const LoadOptions &options = {});
   ~DeviceModel();
 
   std::vector<HostTensor> forward(const std::vector<HostTensor> &inputs);
