@@ -178,3 +178,73 @@ def test_a_file_changed_after_signing_is_refused(digits_model, tmp_path):
         with pytest.raises(RuntimeError, match="signature: does not match the contents|"
                                                "does not match the manifest's|manifest"):
             ember.load_model(path, trusted_keys=[KEY[0]])
+
+
+def _sections(path):
+    """The (kind, name, bytes) sections of a model file."""
+    import struct
+    data = open(path, "rb").read()
+    count, table = struct.unpack_from("<IQ", data, 12)
+    parts = []
+    for i in range(count):
+        kind, _, name, offset, size, _ = struct.unpack_from("<II32sQQQ", data, table + 64 * i)
+        parts.append((kind, name.rstrip(b"\0").decode(), data[offset:offset + size]))
+    return parts
+
+
+def _with_manifest(path, out, edit):
+    """`path` with its manifest's JSON edited by `edit(dict)` (unsigned)."""
+    import json
+    parts = []
+    for kind, name, data in _sections(path):
+        if name == "signature":
+            continue
+        if name == "manifest":
+            manifest = json.loads(data)
+            edit(manifest)
+            data = json.dumps(manifest).encode()
+        parts.append((kind, name, data))
+    with open(out, "wb") as f:
+        f.write(ember._ember._build_model_image(parts))
+    return out
+
+
+def _entry(manifest):
+    return manifest["entries"][0]
+
+
+# Issue 17's reproductions: a manifest that disagrees with the code it ships.
+MANIFEST_EDITS = {
+    "shortened weights": lambda m: _entry(m).update(weights=_entry(m)["weights"][:-1]),
+    "reordered weights": lambda m: _entry(m).update(weights=_entry(m)["weights"][::-1]),
+    "swapped weight shapes": lambda m: [m["weights"][0].update(shape=[64, 128])],
+    "float64 output": lambda m: _entry(m)["outputs"][0].update(dtype="float64"),
+    "output [batch, 11]": lambda m: _entry(m)["outputs"][0].update(shape=["batch", 11]),
+    "entry symbol memcpy": lambda m: m["artifacts"][0]["entry_symbols"].update(forward="memcpy"),
+    "no runtime slots": lambda m: m["artifacts"][0].update(runtime_slots=[]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MANIFEST_EDITS))
+def test_native_code_is_checked_against_the_manifest(digits_model, tmp_path, case):
+    _, _, compiled = digits_model
+    edited = _with_manifest(compiled, str(tmp_path / "edited.ember"), MANIFEST_EDITS[case])
+    with pytest.raises(RuntimeError) as failure:
+        model = ember.load_model(edited, allow_native=True)
+        model(ember.randn(3, 64))
+    message = str(failure.value)
+    assert "edited.ember" in message and ("refusing" in message or "manifest" in message), message
+
+
+def test_output_shapes_are_computed_not_trusted(digits_model, tmp_path):
+    # The manifest says the output is [batch - 5, 10]; the program writes
+    # [batch, 10]: a clean error, never a write past the buffer.
+    _, portable, compiled = digits_model
+    def shrink(manifest):
+        _entry(manifest)["outputs"][0]["shape"][0] = {"add": -5, "terms": {"batch": 1}}
+    for source, allow in ((portable, False), (compiled, True)):
+        edited = _with_manifest(source, str(tmp_path / "shrunk.ember"), shrink)
+        model = ember.load_model(edited, allow_native=allow)
+        with pytest.raises(ValueError, match=r"output 'output0': the manifest says \[3, 10\] "
+                                             r"for these inputs but the program computes \[8, 10\]"):
+            model(ember.randn(8, 64))
