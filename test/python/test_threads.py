@@ -232,6 +232,42 @@ def test_a_value_traced_in_one_thread_is_read_in_another(fine_switching, rng):
     np.testing.assert_allclose(total.numpy(), data.sum(1), rtol=1e-5, atol=1e-5)
 
 
+def test_an_export_trace_in_one_thread_lets_others_read_values(rng):
+    data = rng.standard_normal((4, 3)).astype(np.float32)
+    example = rng.standard_normal((5, 3)).astype(np.float32)
+    inside, read = threading.Event(), threading.Event()
+    totals, errors = [], []
+
+    def function(x):
+        if not inside.is_set():  # the first trace waits for the reader
+            inside.set()
+            assert read.wait(timeout=300)
+        return (x * 2 + 1).relu()
+
+    def reader():  # reads a value while the main thread traces
+        try:
+            assert inside.wait(timeout=300)
+            totals.append((ember.tensor(data) * 3).sum().item())
+        except Exception as error:  # noqa: B902 - reported to the test
+            errors.append(error)
+        finally:
+            read.set()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    program = ember.export(function, ember.tensor(example), dynamic_dims=[{0: "n"}])
+    thread.join()
+    assert not errors, errors
+    assert len(totals) == 1
+    np.testing.assert_allclose(totals[0], data.sum() * 3, rtol=1e-5)
+    fresh = rng.standard_normal((7, 3)).astype(np.float32)
+    np.testing.assert_allclose(program(ember.tensor(fresh)).numpy(),
+                               np.maximum(fresh * 2 + 1, 0), rtol=1e-6)
+    # Reads in the exporting thread itself are still refused.
+    with pytest.raises(RuntimeError, match="reads a tensor's value"):
+        ember.export(lambda x: x * x.sum().item(), ember.tensor(example))
+
+
 # ---------------------------------------------------------------------------
 # The compile cache under threads
 # ---------------------------------------------------------------------------
