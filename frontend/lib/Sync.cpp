@@ -27,8 +27,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <list>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
