@@ -611,7 +611,7 @@ namespace {
 
 /// Kernel objects by symbol, for every graph of the process. Bounded: past
 /// the limit it starts over (the disk cache still has them).
-/// Shared by all threads' compiles and loads: every member takes `mutex`.
+/// Shared by all threads' compiles and loads: each method takes `mutex`.
 struct KernelObjects {
   std::mutex mutex;
   std::unordered_map<std::string, std::string> bySymbol;
