@@ -26,6 +26,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <mutex>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -253,8 +254,10 @@ void diskCacheWrite(const std::string &identity, const std::string &payload,
   // Trimming scans the folder: do it at a process's first write, then
   // after each 5% of the limit written (a compile writes one entry per new
   // kernel, and a large folder must not be scanned for each).
+  static std::mutex mutex; // threads' compiles write entries
   static bool scanned = false;
   static uint64_t writtenSinceScan = 0;
+  std::lock_guard<std::mutex> lock(mutex);
   writtenSinceScan += bytes.size();
   if (scanned && writtenSinceScan < sizeLimitBytes() / 20)
     return;

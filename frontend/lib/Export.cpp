@@ -11,7 +11,9 @@
 namespace ember {
 namespace {
 
-bool exportingFlag = false;
+/// Per thread: an export trace in one thread must not stop other threads
+/// from reading their values.
+thread_local bool exportingFlag = false;
 
 /// The graph behind `outputs`, and for each plan input which argument it
 /// is: an input, a weight, or a constant (appended to `constants`).

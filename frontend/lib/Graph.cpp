@@ -231,7 +231,9 @@ NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
   return node;
 }
 
-static bool gradMode = true;
+// Per thread, as in torch: one thread's no_grad must not switch off
+// recording in another, and a new thread starts with grad enabled.
+static thread_local bool gradMode = true;
 bool gradEnabled() { return gradMode; }
 void setGradEnabled(bool enabled) { gradMode = enabled; }
 

@@ -34,6 +34,7 @@
 
 #include <limits>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 
 using namespace mlir;
@@ -42,6 +43,15 @@ namespace ember {
 namespace {
 
 constexpr const char kGraphName[] = "graph";
+
+/// The context every compile of the process uses, one compile at a time:
+/// with multithreading disabled its uniquing tables take no locks, and its
+/// diagnostic handlers would catch other threads' messages. Callers hold
+/// `contextMutex()` while they use it or anything made in it.
+std::mutex &contextMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
 
 MLIRContext &compilerContext() {
   static MLIRContext *context = [] {
@@ -601,25 +611,49 @@ namespace {
 
 /// Kernel objects by symbol, for every graph of the process. Bounded: past
 /// the limit it starts over (the disk cache still has them).
+/// Shared by all threads' compiles and loads: each method takes `mutex`.
 struct KernelObjects {
+  std::mutex mutex;
   std::unordered_map<std::string, std::string> bySymbol;
   size_t bytes = 0;
   uint64_t compiled = 0, reused = 0;
 
   std::optional<std::string> find(const std::string &symbol, const KernelDisk *disk) {
-    auto it = bySymbol.find(symbol);
-    if (it != bySymbol.end()) {
-      ++reused;
-      return it->second;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = bySymbol.find(symbol);
+      if (it != bySymbol.end()) {
+        ++reused;
+        return it->second;
+      }
     }
     if (disk && disk->find)
       if (std::optional<std::string> object = disk->find(symbol)) {
+        std::lock_guard<std::mutex> lock(mutex);
         ++reused;
         keep(symbol, *object);
         return object;
       }
     return std::nullopt;
   }
+  void store(const std::string &symbol, const std::string &object) {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++compiled;
+    keep(symbol, object);
+  }
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex);
+    bySymbol.clear();
+    bytes = 0;
+  }
+  void counts(uint64_t *compiledCount, uint64_t *reusedCount) {
+    std::lock_guard<std::mutex> lock(mutex);
+    *compiledCount = compiled;
+    *reusedCount = reused;
+  }
+
+private:
+  /// Callers hold `mutex`.
   void keep(const std::string &symbol, const std::string &object) {
     constexpr size_t kLimit = size_t(256) << 20;
     if (bytes + object.size() > kLimit) {
@@ -638,19 +672,16 @@ KernelObjects &kernelObjects() {
 
 } // namespace
 
-void clearKernelObjects() {
-  kernelObjects().bySymbol.clear();
-  kernelObjects().bytes = 0;
-}
+void clearKernelObjects() { kernelObjects().clear(); }
 
 void kernelCounts(uint64_t *compiled, uint64_t *reused) {
-  *compiled = kernelObjects().compiled;
-  *reused = kernelObjects().reused;
+  kernelObjects().counts(compiled, reused);
 }
 
 std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *error,
                                             const KernelDisk *disk,
                                             GraphObjects *objects) {
+  std::lock_guard<std::mutex> lock(contextMutex());
   MLIRContext &ctx = compilerContext();
   DiagnosticText diagnosticText(ctx);
   const std::string &diagnostics = diagnosticText.text;
@@ -671,8 +702,7 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
   CpuKernelCache cache;
   cache.find = [&](const std::string &symbol) { return known.find(symbol, disk); };
   cache.store = [&](const std::string &symbol, const std::string &object) {
-    ++known.compiled;
-    known.keep(symbol, object);
+    known.store(symbol, object);
     if (disk && disk->store)
       disk->store(symbol, object);
   };
@@ -776,6 +806,7 @@ private:
 
 std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceKind kind,
                                                   std::string *error) {
+  std::lock_guard<std::mutex> lock(contextMutex());
   MLIRContext &ctx = compilerContext();
   DiagnosticText diagnosticText(ctx);
   const std::string &diagnostics = diagnosticText.text;
@@ -859,6 +890,7 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceK
 
 std::string exportGraph(const GraphPlan &plan, const ExportSignature &signature,
                         std::string *error) {
+  std::lock_guard<std::mutex> lock(contextMutex());
   MLIRContext &ctx = compilerContext();
   DiagnosticText diagnosticText(ctx);
   const std::string &diagnostics = diagnosticText.text;
@@ -887,6 +919,7 @@ std::string exportGraph(const GraphPlan &plan, const ExportSignature &signature,
 }
 
 std::string exportGraphText(const std::string &bytecode, std::string *error) {
+  std::lock_guard<std::mutex> lock(contextMutex());
   MLIRContext &ctx = compilerContext();
   ParserConfig config(&ctx);
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(bytecode, config);

@@ -21,12 +21,14 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/Hashing.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <list>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -83,11 +85,26 @@ private:
   std::unordered_map<std::vector<int64_t>, std::list<Entry>::iterator, KeyHash> index;
 };
 
-struct State {
+/// What one thread is tracing. Per thread, as torch's eager ops are: a sync
+/// computes the values this thread made, so threads that each train their
+/// own model run the same graphs (and get the same results) as they would
+/// one after another, and an automatic sync counts this thread's nodes.
+struct Tracer {
   std::vector<std::weak_ptr<Storage>> pending;
   uint64_t nodesSinceSync = 0;
-  uint64_t epoch = 0;
   bool syncing = false;
+};
+
+Tracer &tracer() {
+  static thread_local Tracer t;
+  return t;
+}
+
+/// The compile caches and counters every thread shares, under `mutex`.
+/// Compiles serialize on `compileMutex` instead (the compiler's MLIR context
+/// is shared), so a long compile does not block other threads' cache hits.
+struct State {
+  std::mutex mutex;
   CompileStats stats;
   MemoryCache cache;
   /// Structures (the key without size classes) compiled before: tells a
@@ -96,12 +113,21 @@ struct State {
   std::unordered_map<std::vector<int64_t>, int, KeyHash> structures;
   /// Hashes of the keys compiled before (a recompile after an eviction).
   std::unordered_set<uint64_t> compiledKeys;
+  std::mutex compileMutex;
 };
 
 State &state() {
   static State *s = new State;
   return *s;
 }
+
+/// Graph walks mark nodes with a fresh epoch. Process-wide, not per thread:
+/// threads may share nodes (a weight read by two models), and a per-thread
+/// counter would let one thread's old mark pass for another's current one.
+std::atomic<uint64_t> walkEpoch{0};
+
+/// CompileStats::nodesTraced: counted on every op, so not under a lock.
+std::atomic<uint64_t> nodesTraced{0};
 
 bool logCompiles() {
   static bool enabled = [] {
@@ -114,7 +140,7 @@ bool logCompiles() {
 } // namespace
 
 void collectGraph(const std::vector<Node *> &outputs, GraphPlan &plan) {
-  uint64_t epoch = ++state().epoch;
+  uint64_t epoch = ++walkEpoch;
   std::vector<std::pair<Node *, size_t>> stack;
   for (Node *root : outputs) {
     if (root->visitEpoch == epoch)
@@ -273,10 +299,21 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
   std::vector<int64_t> key, structure;
   describe(plan, key, structure, sizes);
   key.push_back(static_cast<int64_t>(device));
-  if (std::shared_ptr<CompiledGraph> hit = s.cache.find(key)) {
-    ++s.stats.cacheHits;
+  auto findInMemory = [&]() -> std::shared_ptr<CompiledGraph> {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    std::shared_ptr<CompiledGraph> hit = s.cache.find(key);
+    if (hit)
+      ++s.stats.cacheHits;
     return hit;
-  }
+  };
+  if (std::shared_ptr<CompiledGraph> hit = findInMemory())
+    return hit;
+
+  // One compile at a time; a thread that waited for another's compile of
+  // the same graph finds it in the cache now rather than compiling it again.
+  std::lock_guard<std::mutex> compiling(s.compileMutex);
+  if (std::shared_ptr<CompiledGraph> hit = findInMemory())
+    return hit;
 
   auto start = std::chrono::steady_clock::now();
   auto elapsedMs = [&] {
@@ -300,6 +337,7 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
         payload && decodeGraphObjects(*payload, parts)) {
       std::string error;
       if (std::shared_ptr<CompiledGraph> loaded = loadCompiledGraph(parts, disk, &error)) {
+        std::lock_guard<std::mutex> lock(s.mutex);
         ++s.stats.diskHits;
         s.stats.diskLoadMs += elapsedMs();
         if (logCompiles())
@@ -324,9 +362,10 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
   if (onDisk && !parts.entry.empty())
     diskCacheWrite(identity, encodeGraphObjects(parts), DiskEntryKind::Graph);
   double ms = elapsedMs();
+
+  std::lock_guard<std::mutex> lock(s.mutex);
   ++s.stats.compiles;
   s.stats.compileMs += ms;
-
   uint64_t keyHash = KeyHash()(key);
   if (logCompiles()) {
     std::string reason = missReason(s, structure, s.compiledKeys.count(keyHash) > 0);
@@ -435,6 +474,7 @@ void runDeviceGraph(std::vector<StorageRef> &storages, DeviceKind device) {
       results[output] = std::move(buffer);
     }
     compiled->run(args);
+    std::lock_guard<std::mutex> lock(s.mutex);
     ++s.stats.graphsRun;
   }
 
@@ -476,33 +516,25 @@ void runGraph(std::vector<StorageRef> &storages) {
 } // namespace
 
 void registerPending(const StorageRef &storage) {
-  State &s = state();
-  s.pending.push_back(storage);
+  Tracer &t = tracer();
+  t.pending.push_back(storage);
   // An export trace must stay one graph, however large.
-  if (s.nodesSinceSync > kMaxPendingNodes && !s.syncing && !exporting())
+  if (t.nodesSinceSync > kMaxPendingNodes && !t.syncing && !exporting())
     sync();
 }
 
 void noteNodeCreated() {
-  State &s = state();
-  ++s.nodesSinceSync;
-  ++s.stats.nodesTraced;
+  ++tracer().nodesSinceSync;
+  ++nodesTraced;
 }
 
-void sync() {
-  State &s = state();
-  if (s.syncing)
-    return;
-  if (exporting())
-    rejectValueRead();
-  s.syncing = true;
-  std::vector<StorageRef> storages;
-  for (std::weak_ptr<Storage> &weak : s.pending)
-    if (StorageRef storage = weak.lock())
-      if (storage->pending)
-        storages.push_back(std::move(storage));
-  s.pending.clear();
-  s.nodesSinceSync = 0;
+namespace {
+
+/// Computes `storages` (on this thread; `syncing` is set); those left
+/// pending by a failure keep its message.
+void compute(std::vector<StorageRef> &storages) {
+  Tracer &t = tracer();
+  t.syncing = true;
   try {
     if (!storages.empty())
       runGraph(storages);
@@ -514,10 +546,28 @@ void sync() {
     for (StorageRef &storage : storages)
       if (storage->pending)
         storage->error = message;
-    s.syncing = false;
+    t.syncing = false;
     throw;
   }
-  s.syncing = false;
+  t.syncing = false;
+}
+
+} // namespace
+
+void sync() {
+  Tracer &t = tracer();
+  if (t.syncing)
+    return;
+  if (exporting())
+    rejectValueRead();
+  std::vector<StorageRef> storages;
+  for (std::weak_ptr<Storage> &weak : t.pending)
+    if (StorageRef storage = weak.lock())
+      if (storage->pending)
+        storages.push_back(std::move(storage));
+  t.pending.clear();
+  t.nodesSinceSync = 0;
+  compute(storages);
 }
 
 void materialize(Storage &storage) {
@@ -527,20 +577,38 @@ void materialize(Storage &storage) {
     rejectValueRead();
   if (storage.pending && storage.error)
     runtimeError(*storage.error);
-  if (storage.pending)
-    sync();
+  if (!storage.pending || tracer().syncing)
+    return;
+  sync();
+  // Still pending: another thread traced it (a tensor handed between
+  // threads), and this thread's sync leaves others' values alone. It is
+  // computed on its own; its owner's sync then finds nothing to do.
+  if (storage.pending) {
+    // The caller keeps `storage` alive: a reference that owns nothing.
+    std::vector<StorageRef> alone{StorageRef(StorageRef(), &storage)};
+    compute(alone);
+  }
 }
 
 CompileStats compileStats() {
-  CompileStats stats = state().stats;
+  State &s = state();
+  CompileStats stats;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    stats = s.stats;
+  }
+  stats.nodesTraced = nodesTraced;
   kernelCounts(&stats.kernelsCompiled, &stats.kernelsReused);
   return stats;
 }
 
 void clearCompileCache() {
-  state().cache.clear();
-  state().structures.clear();
-  state().compiledKeys.clear();
+  State &s = state();
+  std::lock_guard<std::mutex> compiling(s.compileMutex);
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.cache.clear();
+  s.structures.clear();
+  s.compiledKeys.clear();
   clearKernelObjects();
 }
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 namespace ember {
 
@@ -316,13 +317,22 @@ struct Random {
   double uniform() { return (next() >> 11) * 0x1.0p-53; }
 };
 
+/// The global generator, process-wide as torch's default generator is;
+/// callers hold `generatorMutex()` while they draw a tensor's numbers.
 Random &generator() {
   static Random random(0x5eed);
   return random;
 }
+std::mutex &generatorMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
 } // namespace
 
-void manualSeed(uint64_t seed) { generator().reseed(seed); }
+void manualSeed(uint64_t seed) {
+  std::lock_guard<std::mutex> lock(generatorMutex());
+  generator().reseed(seed);
+}
 
 static void checkFloating(DType dtype, const char *function) {
   if (!isFloating(dtype))
@@ -334,6 +344,7 @@ Tensor rand(llvm::ArrayRef<int64_t> shape, DType dtype) {
   checkFloating(dtype, "rand");
   Tensor result = empty(shape, dtype);
   void *data = result.storage().buffer->data;
+  std::lock_guard<std::mutex> lock(generatorMutex());
   Random &random = generator();
   for (int64_t i = 0, n = result.numel(); i < n; ++i) {
     double u = random.uniform();
@@ -349,6 +360,7 @@ Tensor randn(llvm::ArrayRef<int64_t> shape, DType dtype) {
   checkFloating(dtype, "randn");
   Tensor result = empty(shape, dtype);
   void *data = result.storage().buffer->data;
+  std::lock_guard<std::mutex> lock(generatorMutex());
   Random &random = generator();
   int64_t n = result.numel();
   // Box-Muller, two normals per pair of uniforms.
@@ -370,6 +382,7 @@ Tensor randint(int64_t low, int64_t high, llvm::ArrayRef<int64_t> shape,
                  std::to_string(low) + " >= to=" + std::to_string(high));
   Tensor result = empty(shape, dtype);
   void *data = result.storage().buffer->data;
+  std::lock_guard<std::mutex> lock(generatorMutex());
   Random &random = generator();
   uint64_t range = static_cast<uint64_t>(high - low);
   for (int64_t i = 0, n = result.numel(); i < n; ++i) {

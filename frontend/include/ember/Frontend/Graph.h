@@ -122,7 +122,8 @@ struct Node;
 using NodeRef = std::shared_ptr<Node>;
 struct TensorImpl;
 
-/// Whether new nodes record autograd history (torch.is_grad_enabled).
+/// Whether new nodes record autograd history (torch.is_grad_enabled); per
+/// thread, and on in a new thread, as in torch.
 bool gradEnabled();
 void setGradEnabled(bool enabled);
 
