@@ -1,6 +1,7 @@
 //===- ModelProgram.cpp - parse a model's program, check it against its manifest
 
 #include "ember/Compiler/ModelProgram.h"
+#include "ember/Compiler/ProgramBytecode.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -35,18 +36,30 @@ Type toMlirType(ElementType type, MLIRContext *context) {
 OwningOpRef<ModuleOp> parseModelProgram(llvm::StringRef program,
                                         MLIRContext *context,
                                         std::string *error) {
+  // A model file comes from anywhere and MLIR's bytecode reader trusts its
+  // input (ProgramBytecode.h): only bytecode that passes the check reaches it.
+  std::string problem;
+  if (!isMlirBytecode(program)) {
+    if (error)
+      *error = "the program section is malformed: it is not MLIR bytecode";
+    return nullptr;
+  }
+  if (!checkProgramBytecode(program, context, &problem)) {
+    if (error)
+      *error = "the program section is malformed (MLIR bytecode): " + problem;
+    return nullptr;
+  }
   std::string diagnostics;
   ScopedDiagnosticHandler handler(context, [&](Diagnostic &diag) {
     llvm::raw_string_ostream os(diagnostics);
     os << diag.getLocation() << ": " << diag << "\n";
     return success();
   });
-  // parseSourceString recognizes bytecode by its magic and reads it.
   ParserConfig config(context);
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(program, config, "program");
   if (!module && error)
-    *error = "cannot read the program section (MLIR bytecode): " +
+    *error = "the program section is malformed (MLIR bytecode): " +
              (diagnostics.empty() ? std::string("unknown error") : diagnostics);
   return module;
 }
