@@ -33,6 +33,27 @@ Type toMlirType(ElementType type, MLIRContext *context) {
   return {};
 }
 
+namespace {
+
+/// `text` with bytes outside printable ASCII escaped (\xNN): messages quote
+/// names from the file, which need not be UTF-8 (Python would refuse them).
+std::string printable(llvm::StringRef text) {
+  std::string result;
+  for (unsigned char c : text) {
+    if (c == '\n' || (c >= 0x20 && c < 0x7f)) {
+      result += char(c);
+      continue;
+    }
+    static const char kHex[] = "0123456789abcdef";
+    result += "\\x";
+    result += kHex[c >> 4];
+    result += kHex[c & 15];
+  }
+  return result;
+}
+
+} // namespace
+
 OwningOpRef<ModuleOp> parseModelProgram(llvm::StringRef program,
                                         MLIRContext *context,
                                         std::string *error) {
@@ -46,7 +67,8 @@ OwningOpRef<ModuleOp> parseModelProgram(llvm::StringRef program,
   }
   if (!checkProgramBytecode(program, context, &problem)) {
     if (error)
-      *error = "the program section is malformed (MLIR bytecode): " + problem;
+      *error = "the program section is malformed (MLIR bytecode): " +
+               printable(problem);
     return nullptr;
   }
   std::string diagnostics;
@@ -60,7 +82,8 @@ OwningOpRef<ModuleOp> parseModelProgram(llvm::StringRef program,
       parseSourceString<ModuleOp>(program, config, "program");
   if (!module && error)
     *error = "the program section is malformed (MLIR bytecode): " +
-             (diagnostics.empty() ? std::string("unknown error") : diagnostics);
+             (diagnostics.empty() ? std::string("unknown error")
+                                  : printable(diagnostics));
   return module;
 }
 

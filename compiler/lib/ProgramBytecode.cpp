@@ -444,11 +444,11 @@ bool Checker::parseDialects() {
       return fail("dialect name index " + Twine(name) + " out of range", at);
     // Versions are for upgrading old IR; none of Ember's dialects has one.
     if (hasVersion)
-      return fail("dialect '" + strings[name] + "' has a version", at);
+      return fail("dialect '" + strings[name].take_front(64) + "' has a version", at);
     if (!llvm::is_contained(kDialects, strings[name]))
-      return fail("dialect '" + strings[name] + "' is not one Ember writes", at);
+      return fail("dialect '" + strings[name].take_front(64) + "' is not one Ember writes", at);
     if (llvm::is_contained(dialects, strings[name]))
-      return fail("dialect '" + strings[name] + "' is listed twice", at);
+      return fail("dialect '" + strings[name].take_front(64) + "' is listed twice", at);
     dialects.push_back(strings[name]);
   }
   uint64_t expected; // the reader reserves this many operation names
@@ -477,7 +477,9 @@ bool Checker::parseDialects() {
       if (!registered || strings[name].empty() ||
           (context &&
            !mlir::RegisteredOperationName::lookup(full, context).has_value()))
-        return fail("operation '" + full + "' is not registered", at);
+        return fail("operation '" + StringRef(full).take_front(64) +
+                        "' is not registered",
+                    at);
       ++numOpNames;
     }
   }
@@ -916,7 +918,8 @@ bool Checker::checkAttr(Entry &attr, uint64_t index) {
       if (code(i) != kString)
         return bad("dictionary key is not a string");
       if (!names.insert(attrs[attr.children[i]].payload).second)
-        return bad("dictionary key '" + attrs[attr.children[i]].payload +
+        return bad("dictionary key '" +
+                   StringRef(attrs[attr.children[i]].payload).take_front(64) +
                    "' repeats");
     }
     break;
