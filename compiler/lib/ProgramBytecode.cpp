@@ -42,6 +42,7 @@ constexpr StringRef kDialects[] = {"builtin", "func", "arith", "tensor", "ember"
 /// reader copes, but the printer, the verifier and hashing recurse.
 constexpr unsigned kMaxNesting = 64;
 constexpr unsigned kMaxRank = 32;
+constexpr size_t kMaxFusedLocations = 256;
 /// Elements of a static tensor type: more cannot be a real tensor, and
 /// element counts times element sizes must not overflow downstream.
 constexpr uint64_t kMaxElements = uint64_t(1) << 48;
@@ -201,8 +202,12 @@ struct Entry {
   // Types: integer/float width; tensors: shape.
   unsigned width = 0;
   std::vector<int64_t> shape;
-  std::string payload; // what the key adds to the code and the children
-  std::string key;
+  std::string payload; // what the identity adds to the code and children
+  /// Equal for entries MLIR uniques to one attribute or type: numbered by
+  /// (code, payload, children's identities), so its size is the entry's.
+  uint64_t identity = 0;
+  /// Fused locations: the identities of what FusedLoc::get keeps.
+  std::vector<uint64_t> fusedParts;
   unsigned depth = 0;
 };
 
@@ -312,8 +317,13 @@ private:
   uint64_t numOpNames = 0;
   uint64_t numProperties = 0;
   std::vector<Entry> attrs, types;
+  std::map<std::string, uint64_t> identities;
+  uint64_t identify(std::string key) {
+    return identities.emplace(std::move(key), identities.size()).first->second;
+  }
 
   std::vector<Scope> scopes;
+  uint64_t declaredValues = 0;
   int64_t nextSerial = 0;
   std::vector<uint64_t> uses; // per value serial
   /// Use-list orders given as (old, new) index pairs: MLIR indexes a vector
@@ -724,10 +734,10 @@ bool Checker::checkType(Entry &type, uint64_t index) {
   if (type.code == kRankedTensor && !isScalar(types[type.children[0]]))
     return fail("type " + Twine(index) + ": tensor of a non-scalar element",
                 0);
-  type.key = "t" + std::to_string(type.code) + ":" + type.payload + "(";
+  std::string key = "t" + std::to_string(type.code) + ":" + type.payload + "(";
   for (uint64_t child : type.children)
-    type.key += types[child].key + ",";
-  type.key += ")";
+    key += std::to_string(types[child].identity) + ",";
+  type.identity = identify(key + ")");
   return true;
 }
 
@@ -948,30 +958,35 @@ bool Checker::checkAttr(Entry &attr, uint64_t index) {
     // FusedLoc::get flattens nested fused locations, drops unknown ones and
     // repeats, and returns what is left when fewer than two remain; the
     // reader then casts that to FusedLoc unchecked.
-    std::vector<std::string> parts;
+    std::vector<uint64_t> parts;
+    std::set<uint64_t> seen;
     for (uint64_t child : attr.children) {
       const Entry &loc = attrs[child];
       if (!isLocation(loc.code))
         return bad("fused location of a non-location");
       if (loc.code == kUnknownLoc)
         continue;
-      std::vector<std::string> nested;
+      std::vector<uint64_t> nested;
       if (loc.code == kFusedLoc)
-        for (uint64_t grandchild : loc.children)
-          nested.push_back(attrs[grandchild].key);
+        nested = loc.fusedParts;
       else
-        nested.push_back(loc.key);
-      for (std::string &key : nested)
-        if (!llvm::is_contained(parts, key))
-          parts.push_back(std::move(key));
+        nested.push_back(loc.identity);
+      for (uint64_t part : nested)
+        if (seen.insert(part).second)
+          parts.push_back(part);
+      // Nested fused locations are flattened into each one that uses them:
+      // bound their size so that a chain of them stays linear.
+      if (parts.size() > kMaxFusedLocations)
+        return bad("fused location of too many locations");
     }
     if (parts.size() < 2)
       return bad("fused location of fewer than two locations");
     // The key of what FusedLoc::get makes: its flattened parts.
-    attr.key = "a12:(";
-    for (const std::string &part : parts)
-      attr.key += part + ",";
-    attr.key += ")";
+    std::string key = "a12:(";
+    for (uint64_t part : parts)
+      key += std::to_string(part) + ",";
+    attr.identity = identify(key + ")");
+    attr.fusedParts = std::move(parts);
     return true;
   }
   default:
@@ -981,13 +996,13 @@ bool Checker::checkAttr(Entry &attr, uint64_t index) {
   uint64_t keyCode = attr.code == kSymbolRef && attr.children.size() == 1
                          ? uint64_t(kFlatSymbolRef)
                          : attr.code;
-  attr.key = "a" + std::to_string(keyCode) + ":" + attr.payload + "(";
+  std::string key = "a" + std::to_string(keyCode) + ":" + attr.payload + "(";
   for (uint64_t type : attr.types)
-    attr.key += types[type].key + ",";
-  attr.key += "|";
+    key += std::to_string(types[type].identity) + ",";
+  key += "|";
   for (uint64_t child : attr.children)
-    attr.key += attrs[child].key + ",";
-  attr.key += ")";
+    key += std::to_string(attrs[child].identity) + ",";
+  attr.identity = identify(key + ")");
   return true;
 }
 
@@ -1238,6 +1253,12 @@ bool Checker::parseRegions(Reader &r, uint64_t numRegions, bool isolated,
     // byte each; the reader reserves them all up front.
     if (!count(r, numValues, "value count"))
       return false;
+    // Both readers reserve the values of each region in turn, defined or
+    // not: bound their sum so that many regions cannot make that quadratic.
+    declaredValues += numValues;
+    if (declaredValues > sections[bc::Section::kIR].size())
+      return fail("regions declare more values than the IR section holds",
+                  r.offset());
     // scopes.back() is re-read after each operation: nested isolated
     // regions push scopes and may move it.
     size_t base = scopes.back().slots.size();

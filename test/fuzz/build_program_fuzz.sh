@@ -19,7 +19,7 @@ fi
 sources=() includes=()
 for f in "$@"; do
   case "$f" in
-    */compiler/lib/ModelProgram.cpp|*/compiler/lib/ProgramBytecode.cpp) sources+=("$f") ;;
+    */lib/ModelProgram.cpp|*/lib/ProgramBytecode.cpp) sources+=("$f") ;;
     */include/ember/Compiler/ModelProgram.h) includes+=("-I${f%/ember/Compiler/ModelProgram.h}") ;;
     */include/ember/Runtime/ModelFile.h) includes+=("-I${f%/ember/Runtime/ModelFile.h}") ;;
   esac
