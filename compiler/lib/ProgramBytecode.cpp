@@ -236,9 +236,11 @@ public:
   bool run();
 
 private:
+  static constexpr size_t kNowhere = SIZE_MAX;
   bool fail(const Twine &message, size_t at) {
     if (error)
-      *error = (message + " (at byte " + Twine(at) + ")").str();
+      *error = at == kNowhere ? message.str()
+                              : (message + " (at byte " + Twine(at) + ")").str();
     return false;
   }
   bool truncated(const Reader &r, StringRef what) {
@@ -707,7 +709,7 @@ bool Checker::order(std::vector<Entry> &entries, StringRef what,
         uint64_t child = children[next++];
         if (state[child] == kOpen)
           return fail(Twine(what) + " " + Twine(child) + " refers to itself",
-                      0);
+                      kNowhere);
         if (state[child] == kNew) {
           state[child] = kOpen;
           stack.push_back({child, 0});
@@ -720,7 +722,7 @@ bool Checker::order(std::vector<Entry> &entries, StringRef what,
       entries[node].depth = depth + 1;
       if (entries[node].depth > kMaxNesting)
         return fail(Twine(what) + " " + Twine(node) + " is nested too deeply",
-                    0);
+                    kNowhere);
       state[node] = kDone;
       postOrder.push_back(node);
       stack.pop_back();
@@ -733,7 +735,7 @@ bool Checker::order(std::vector<Entry> &entries, StringRef what,
 bool Checker::checkType(Entry &type, uint64_t index) {
   if (type.code == kRankedTensor && !isScalar(types[type.children[0]]))
     return fail("type " + Twine(index) + ": tensor of a non-scalar element",
-                0);
+                kNowhere);
   std::string key = "t" + std::to_string(type.code) + ":" + type.payload + "(";
   for (uint64_t child : type.children)
     key += std::to_string(types[child].identity) + ",";
@@ -918,7 +920,7 @@ bool Checker::decodeAttr(Entry &attr, size_t at) {
 
 bool Checker::checkAttr(Entry &attr, uint64_t index) {
   auto bad = [&](const Twine &what) {
-    return fail("attribute " + Twine(index) + ": " + what, 0);
+    return fail("attribute " + Twine(index) + ": " + what, kNowhere);
   };
   auto code = [&](size_t child) { return attrs[attr.children[child]].code; };
   switch (attr.code) {
@@ -1031,7 +1033,7 @@ bool Checker::parseIR() {
       return fail("use-list order index " + Twine(bound) +
                       " out of range for a value with " + Twine(uses[serial]) +
                       " uses",
-                  0);
+                  kNowhere);
   return true;
 }
 
