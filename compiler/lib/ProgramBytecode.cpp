@@ -292,8 +292,7 @@ private:
     std::vector<Slot> slots;
     std::vector<uint64_t> nextIds; // per open region of this scope
   };
-  bool parseRegions(Reader &r, uint64_t numRegions, bool isolated,
-                    unsigned depth);
+  bool parseRegions(Reader &r, uint64_t numRegions, unsigned depth);
   bool parseBlockHeader(Reader &r, bool topLevel, uint64_t &numOps);
   bool parseOp(Reader &r, uint64_t numBlocks, uint64_t numValues,
                unsigned depth);
@@ -1223,7 +1222,7 @@ bool Checker::parseOp(Reader &r, uint64_t numBlocks, uint64_t numValues,
   if (depth + 1 > kMaxNesting)
     return fail("regions nested too deeply", at);
   if (!isolated)
-    return parseRegions(r, numRegions, false, depth + 1);
+    return parseRegions(r, numRegions, depth + 1);
   // An isolated operation's regions are a nested IR section.
   at = r.offset();
   uint8_t id;
@@ -1237,14 +1236,12 @@ bool Checker::parseOp(Reader &r, uint64_t numBlocks, uint64_t numValues,
     return fail("region section exceeds the bytes left", at);
   Reader nested(data, r.offset() - data.size());
   scopes.emplace_back();
-  bool ok = parseRegions(nested, numRegions, true, depth + 1);
+  bool ok = parseRegions(nested, numRegions, depth + 1);
   scopes.pop_back();
   return ok;
 }
 
-bool Checker::parseRegions(Reader &r, uint64_t numRegions, bool isolated,
-                           unsigned depth) {
-  (void)isolated;
+bool Checker::parseRegions(Reader &r, uint64_t numRegions, unsigned depth) {
   for (uint64_t region = 0; region < numRegions; ++region) {
     uint64_t numBlocks, numValues;
     if (!count(r, numBlocks, "block count"))
