@@ -1,6 +1,7 @@
 //===- ModelProgram.cpp - parse a model's program, check it against its manifest
 
 #include "ember/Compiler/ModelProgram.h"
+#include "ember/Compiler/ProgramBytecode.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -32,22 +33,57 @@ Type toMlirType(ElementType type, MLIRContext *context) {
   return {};
 }
 
+namespace {
+
+/// `text` with bytes outside printable ASCII escaped (\xNN): messages quote
+/// names from the file, which need not be UTF-8 (Python would refuse them).
+std::string printable(llvm::StringRef text) {
+  std::string result;
+  for (unsigned char c : text) {
+    if (c == '\n' || (c >= 0x20 && c < 0x7f)) {
+      result += char(c);
+      continue;
+    }
+    static const char kHex[] = "0123456789abcdef";
+    result += "\\x";
+    result += kHex[c >> 4];
+    result += kHex[c & 15];
+  }
+  return result;
+}
+
+} // namespace
+
 OwningOpRef<ModuleOp> parseModelProgram(llvm::StringRef program,
                                         MLIRContext *context,
                                         std::string *error) {
+  // A model file comes from anywhere and MLIR's bytecode reader trusts its
+  // input (ProgramBytecode.h): only bytecode that passes the check reaches it.
+  std::string problem;
+  if (!isMlirBytecode(program)) {
+    if (error)
+      *error = "the program section is malformed: it is not MLIR bytecode";
+    return nullptr;
+  }
+  if (!checkProgramBytecode(program, context, &problem)) {
+    if (error)
+      *error = "the program section is malformed (MLIR bytecode): " +
+               printable(problem);
+    return nullptr;
+  }
   std::string diagnostics;
   ScopedDiagnosticHandler handler(context, [&](Diagnostic &diag) {
     llvm::raw_string_ostream os(diagnostics);
     os << diag.getLocation() << ": " << diag << "\n";
     return success();
   });
-  // parseSourceString recognizes bytecode by its magic and reads it.
   ParserConfig config(context);
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(program, config, "program");
   if (!module && error)
-    *error = "cannot read the program section (MLIR bytecode): " +
-             (diagnostics.empty() ? std::string("unknown error") : diagnostics);
+    *error = "the program section is malformed (MLIR bytecode): " +
+             (diagnostics.empty() ? std::string("unknown error")
+                                  : printable(diagnostics));
   return module;
 }
 

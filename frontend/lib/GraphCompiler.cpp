@@ -12,6 +12,7 @@
 #include "ember/Compiler/Autodiff.h"
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/GpuCompiler.h"
+#include "ember/Compiler/ProgramBytecode.h"
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/Gpu/Program.h"
 #include "ember/Dialect/EmberOps.h"
@@ -919,6 +920,15 @@ std::string exportGraph(const GraphPlan &plan, const ExportSignature &signature,
 }
 
 std::string exportGraphText(const std::string &bytecode, std::string *error) {
+  // The bytes come from Python (ember._ember._program_text): check them
+  // before MLIR's reader does (ProgramBytecode.h). No context: the check
+  // must not load dialects into the shared one.
+  std::string problem = "bad magic";
+  if (!isMlirBytecode(bytecode) ||
+      !checkProgramBytecode(bytecode, /*context=*/nullptr, &problem)) {
+    *error = "the program is not valid MLIR bytecode: " + problem;
+    return "";
+  }
   std::lock_guard<std::mutex> lock(contextMutex());
   MLIRContext &ctx = compilerContext();
   ParserConfig config(&ctx);

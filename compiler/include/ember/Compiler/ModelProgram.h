@@ -26,9 +26,11 @@ namespace ember {
 /// The MLIR element type of a manifest dtype (bool is i1).
 mlir::Type toMlirType(ElementType type, mlir::MLIRContext *context);
 
-/// Parses `program` (MLIR bytecode, or text for tests) into `context`, which
-/// needs the compiler's dialects (registerCompilerDialects). Returns null
-/// with `error` set to the parser's diagnostics on failure.
+/// Parses `program` (MLIR bytecode) into `context`, which needs the
+/// compiler's dialects (registerCompilerDialects), after checking it with
+/// checkProgramBytecode: untrusted bytes cannot crash or hang the reader.
+/// Returns null with `error` set ("the program section is malformed ...")
+/// on failure.
 mlir::OwningOpRef<mlir::ModuleOp> parseModelProgram(llvm::StringRef program,
                                                     mlir::MLIRContext *context,
                                                     std::string *error);
