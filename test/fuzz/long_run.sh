@@ -2,10 +2,14 @@
 # Long libFuzzer runs of the loader targets, one after the other (the machine
 # is shared), then folds what they found into the committed corpora with
 # -merge=1 (only inputs that add coverage are kept). Run from anywhere:
-#   test/fuzz/long_run.sh [SECONDS per target, default 600]
+#   test/fuzz/long_run.sh [SECONDS per target, default 600] [TARGET...]
+# TARGETs: model_loader, program_loader, artifact_inspect (default: all).
 # Crashes stop a run and leave the input under the printed work folder.
 set -euo pipefail
 seconds=${1:-600}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(model_loader program_loader artifact_inspect)
 cd "$(dirname "$0")/../.."
 root=$PWD
 bazel build //test/fuzz:libprogram_fuzz_deps.so
@@ -14,8 +18,13 @@ echo "work folder: $work"
 clang=/usr/lib/llvm-22/bin/clang++
 "$clang" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -I"$root/runtime/include" \
-  test/fuzz/ModelLoaderFuzz.cpp runtime/lib/{ModelFile,Json,Manifest,HostTensor,Npy,XxHash,HostAllocator}.cpp \
+  test/fuzz/ModelLoaderFuzz.cpp runtime/lib/{ModelFile,Json,Manifest,HostTensor,Npy,TempFiles,XxHash,HostAllocator}.cpp \
   -o "$work/model_loader_fuzz"
+"$clang" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined \
+  -fno-sanitize-recover=undefined -I"$root/runtime/include" \
+  test/fuzz/ArtifactInspectFuzz.cpp \
+  runtime/lib/{ArtifactAbi,ElfImage,Signature,ModelFile,Json,Manifest,HostTensor,TempFiles,XxHash,HostAllocator}.cpp \
+  -o "$work/artifact_inspect_fuzz" -lsodium
 bash test/fuzz/build_program_fuzz.sh "$work/program_loader_fuzz" \
   "$root/test/fuzz/ProgramLoaderFuzz.cpp" "$root/bazel-bin/test/fuzz/libprogram_fuzz_deps.so" \
   "$root"/compiler/lib/{ModelProgram,ProgramBytecode}.cpp \
@@ -35,5 +44,11 @@ fuzz() { # NAME CORPUS
   grep -E "MERGE-OUTER: [0-9]+ new files" "$work/$1-merge.log" || true
   echo "$2: $(ls "$corpus" | wc -l) files, $(du -sb "$corpus" | cut -f1) bytes"
 }
-fuzz model_loader test/fuzz/corpus
-fuzz program_loader test/fuzz/program_corpus
+for target in "${targets[@]}"; do
+  case "$target" in
+    model_loader) fuzz model_loader test/fuzz/corpus ;;
+    program_loader) fuzz program_loader test/fuzz/program_corpus ;;
+    artifact_inspect) fuzz artifact_inspect test/fuzz/artifact_corpus ;;
+    *) echo "unknown target $target"; exit 1 ;;
+  esac
+done
