@@ -413,6 +413,29 @@ TEST(ModelFile, RejectsNonZeroReservedTableBytes) {
   EXPECT_NE(openError(bad).find("section 'program' has non-zero reserved"), std::string::npos);
 }
 
+TEST(ModelFile, RejectsBytesHiddenInPadding) {
+  // Between the header and the first section, between sections, and before
+  // the table: no checksum or signature covers those bytes, so they must be
+  // zero. (The header and table checksums do not cover them either.)
+  std::vector<uint8_t> bytes = image();
+  uint64_t firstSection = read64(bytes, tableEntry(bytes, 0) + 40);
+  uint64_t manifestEnd = firstSection + read64(bytes, tableEntry(bytes, 0) + 48);
+  uint64_t table = read64(bytes, 16);
+  for (uint64_t offset : {uint64_t(64), firstSection - 1, manifestEnd, table - 1}) {
+    std::vector<uint8_t> bad = bytes;
+    bad[offset] = 0x5a;
+    EXPECT_NE(openError(bad).find("non-zero bytes in the padding"), std::string::npos)
+        << offset << ": " << openError(bad);
+  }
+  // Data after the table (the size in the header updated to match).
+  std::vector<uint8_t> longer = bytes;
+  longer.resize(bytes.size() + 8, 0);
+  write64(longer, 24, longer.size());
+  resign(longer);
+  EXPECT_NE(openError(longer).find("8 bytes follow the section table"), std::string::npos)
+      << openError(longer);
+}
+
 TEST(Json, ParsesAndWrites) {
   Json value = Json::parse(R"({"a": [1, -2, 3.5, true, null], "s": "q\"\\\n\u00e9\ud83d\ude00", "e": {}})");
   EXPECT_EQ(value.at("a", "x").size(), 5u);
