@@ -248,3 +248,59 @@ def test_output_shapes_are_computed_not_trusted(digits_model, tmp_path):
         with pytest.raises(ValueError, match=r"output 'output0': the manifest says \[3, 10\] "
                                              r"for these inputs but the program computes \[8, 10\]"):
             model(ember.randn(8, 64))
+
+
+def test_a_swapped_in_shared_object_never_runs(digits_model, tmp_path):
+    """Issue 17's attack: a shared object with a constructor swapped into
+    artifact.cpu, checksums recomputed. Even with unsigned native code
+    allowed it is refused before dlopen, so its constructor never runs."""
+    import json
+    import shutil
+    _, _, compiled = digits_model
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.fail("gcc is missing (scripts/setup installs it)")
+    source = tmp_path / "evil.c"
+    source.write_text(
+        '#include <stdio.h>\n#include <stdlib.h>\n'
+        '__attribute__((constructor)) static void evil(void) {\n'
+        '  FILE *f = fopen(getenv("EMBER_TEST_MARKER"), "w");\n'
+        '  if (f) { fputs("ran", f); fclose(f); }\n}\n'
+        'void _mlir__mlir_ciface_ember_entry_forward(void **args) {}\n')
+    library = tmp_path / "evil.so"
+    run([gcc, "-shared", "-fPIC", str(source), "-o", str(library)])
+    marker = tmp_path / "marker"
+    os.environ["EMBER_TEST_MARKER"] = str(marker)
+    try:
+        evil = library.read_bytes()
+        parts = []
+        for kind, name, data in _sections(compiled):
+            if name == "signature":
+                continue
+            if name == "artifact.cpu":
+                data = evil
+            parts.append((kind, name, data))
+        manifest = json.loads(dict((n, d) for _, n, d in parts)["manifest"])
+        manifest["artifacts"][0]["checksum"] = "%016x" % _xxh64(evil)
+        parts = [(k, n, json.dumps(manifest).encode() if n == "manifest" else d)
+                 for k, n, d in parts]
+        path = tmp_path / "swapped.ember"
+        path.write_bytes(ember._ember._build_model_image(parts))
+        with pytest.raises(RuntimeError, match="refusing to load it: it has an initialiser"):
+            ember.load_model(str(path), allow_native=True)
+        assert not marker.exists(), "the object's constructor ran"
+        # Without allow_native the unsigned code is not even inspected: the
+        # portable program runs.
+        assert ember.load_model(str(path)).executable_kind == "jit"
+        assert not marker.exists()
+    finally:
+        del os.environ["EMBER_TEST_MARKER"]
+
+
+def _xxh64(data):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "model_tool", os.path.join(ROOT, "test", "lit", "Tools", "Inputs", "model_tool.py"))
+    model_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model_tool)
+    return model_tool.xxh64(data)
