@@ -220,6 +220,68 @@ static NodeRef integerPower(const NodeRef &x, int64_t k, DType dtype,
   return result;
 }
 
+/// The dtype an operand has on its own (a number's wrapped dtype).
+static DType operandDType(const Operand &o) {
+  return o.tensor ? o.tensor->dtype() : o.scalar.wrappedDType();
+}
+
+/// Integer `a ** b` where the exponent is a tensor, exact with the
+/// wrap-around torch's integer pow has: square-and-multiply over every bit
+/// of the exponent's dtype (float64 pow is wrong past 2^53). A negative
+/// exponent gives 1 for a base of 1, +-1 for -1 and 0 otherwise, as in torch.
+static Tensor integerTensorPower(const Operand &a, const Operand &b,
+                                 DType dtype) {
+  // Integer scalar exponents take integerPower or raise: b is a tensor. A
+  // number base becomes a tensor on the exponent's device.
+  Tensor exponent = cast(*b.tensor, dtype);
+  int bits = dtype == DType::Int64 ? 63 : 31;
+  // A number base: its squares are computed here, in the dtype's wrap-around
+  // arithmetic (a chain of squares of a constant would be folded by the
+  // compiler, one fold per path through the chain).
+  auto wrap = [&](uint64_t v) {
+    return dtype == DType::Int64 ? int64_t(v) : int64_t(int32_t(uint32_t(v)));
+  };
+  uint64_t hostSquare = a.tensor ? 0 : uint64_t(a.scalar.i);
+  std::optional<Tensor> square;
+  if (a.tensor)
+    square = cast(*a.tensor, dtype);
+  Tensor result = binary(OpCode::Add,
+                         binary(OpCode::Mul, exponent, Scalar::fromInt(0)),
+                         Scalar::fromInt(1));
+  for (int bit = 0; bit < bits; ++bit) {
+    Tensor set = compare(Comparison::Ne,
+                         binary(OpCode::And, exponent,
+                                Scalar::fromInt(int64_t(1) << bit)),
+                         Scalar::fromInt(0));
+    Tensor product =
+        square ? binary(OpCode::Mul, result, *square)
+               : binary(OpCode::Mul, result, Scalar::fromInt(wrap(hostSquare)));
+    result = where(set, product, result);
+    if (bit + 1 < bits) {
+      if (square)
+        square = binary(OpCode::Mul, *square, *square);
+      else
+        hostSquare *= hostSquare;
+    }
+  }
+  Tensor base = a.tensor ? cast(*a.tensor, dtype)
+                         : binary(OpCode::Add,
+                                  binary(OpCode::Mul, exponent, Scalar::fromInt(0)),
+                                  Scalar::fromInt(wrap(uint64_t(a.scalar.i))));
+  Tensor odd = compare(Comparison::Ne,
+                       binary(OpCode::And, exponent, Scalar::fromInt(1)),
+                       Scalar::fromInt(0));
+  Tensor negative =
+      where(compare(Comparison::Eq, base, Scalar::fromInt(1)),
+            Scalar::fromInt(1),
+            where(compare(Comparison::Eq, base, Scalar::fromInt(-1)),
+                  where(odd, Scalar::fromInt(-1), Scalar::fromInt(1)),
+                  Scalar::fromInt(0)));
+  Tensor power = where(compare(Comparison::Lt, exponent, Scalar::fromInt(0)),
+                       negative, result);
+  return cast(power, dtype);
+}
+
 Tensor binary(OpCode op, const Operand &a, const Operand &b) {
   DType dtype = resultType(a, b);
   Shape shape = broadcast(shapeOf(a), shapeOf(b));
@@ -228,12 +290,20 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
     if (!isFloating(dtype))
       dtype = defaultFloat();
     break;
-  case OpCode::Sub:
-    if (dtype == DType::Bool)
+  case OpCode::Sub: {
+    // torch refuses a bool on either side, whatever the result type.
+    bool lhsBool = operandDType(a) == DType::Bool;
+    bool rhsBool = operandDType(b) == DType::Bool;
+    if (lhsBool && rhsBool)
       runtimeError("Subtraction, the `-` operator, with two bool tensors is "
                    "not supported. Use the `^` or `logical_xor()` operator "
                    "instead.");
+    if (lhsBool || rhsBool)
+      runtimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                   "supported. If you are trying to invert a mask, use the `~` "
+                   "or `logical_not()` operator instead.");
     break;
+  }
   case OpCode::Add:
   case OpCode::Maximum:
     if (dtype == DType::Bool)
@@ -254,31 +324,23 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
                   dtype);
     break;
   case OpCode::Pow: {
+    if (dtype == DType::Bool)
+      notForDtype("pow", dtype);
     // Small integer exponents are exact products (and the only pow for
     // integer tensors); the rest is the float pow.
     bool integerExponent =
         !b.tensor && (b.scalar.kind != Scalar::Kind::Float ||
                       (b.scalar.f == double(int64_t(b.scalar.f)) &&
                        std::abs(b.scalar.f) < 64));
-    if (a.tensor && integerExponent && b.scalar.i >= 0 && b.scalar.i <= 64 &&
-        (b.scalar.i <= 4 || !isFloating(dtype))) {
-      if (dtype == DType::Bool)
-        dtype = DType::Int64;
+    if (a.tensor && integerExponent && b.scalar.i >= 0 &&
+        (isFloating(dtype) ? b.scalar.i <= 4 : true)) {
       NodeRef base = operandNode(a, dtype);
       return fromNode(integerPower(base, b.scalar.i, dtype, shape));
     }
     if (!isFloating(dtype) && !b.tensor && b.scalar.i < 0)
       runtimeError("Integers to negative integer powers are not allowed.");
-    if (!isFloating(dtype)) {
-      // Integer powers through float64 pow, exact below 2^53.
-      if (dtype == DType::Bool)
-        dtype = DType::Int64;
-      NodeRef lhs = operandNode(a, DType::Float64);
-      NodeRef rhs = operandNode(b, DType::Float64);
-      keepInProgram(rhs);
-      NodeRef power = makeNode(OpCode::Pow, DType::Float64, shape, {lhs, rhs});
-      return fromNode(castNode(power, dtype));
-    }
+    if (!isFloating(dtype))
+      return integerTensorPower(a, b, dtype);
     break;
   }
   default:
@@ -337,7 +399,7 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> min,
     state.add(*max);
   DType dtype = state.result();
   if (dtype == DType::Bool)
-    notForDtype("clamp_cpu", dtype);
+    notForDtype("clamp_scalar_cpu", dtype);
   NodeRef node = castNode(x.value(), dtype);
   // max(x, lo) then min(., hi): torch's order, so hi wins when lo > hi.
   if (min)
@@ -655,14 +717,24 @@ static std::vector<int64_t> readIndices(const Tensor &indices) {
 }
 
 void checkIndexBounds(const Tensor &indices, int64_t dim,
-                      llvm::ArrayRef<int64_t> shape) {
+                      llvm::ArrayRef<int64_t> shape, bool allowNegative) {
   int64_t size = shape[dim];
-  for (int64_t index : readIndices(indices))
-    if (index < -size || index >= size)
-      indexError("index " + std::to_string(index) +
+  for (int64_t index : readIndices(indices)) {
+    bool inRange = index >= (allowNegative ? -size : 0) && index < size;
+    // index_select's messages and types are torch's (its dim-1 kernel
+    // raises RuntimeError, the others IndexError).
+    if (!inRange && !allowNegative && dim == 1)
+      runtimeError("INDICES element is out of DATA bounds, id=" +
+                   std::to_string(index) + " axis_dim=" + std::to_string(size) +
+                   " (index_select on shape " + shapeString(shape) + ")");
+    if (!inRange)
+      indexError(std::string(allowNegative ? ""
+                                           : "index out of range in self: ") +
+                 "index " + std::to_string(index) +
                  " is out of bounds for dimension " + std::to_string(dim) +
                  " with size " + std::to_string(size) + " (indexed shape " +
                  shapeString(shape) + ")");
+  }
 }
 
 Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices) {
@@ -757,6 +829,43 @@ Tensor maskedSelect(const Tensor &x, const Tensor &mask) {
 // In-place updates
 //===----------------------------------------------------------------------===//
 
+/// The inverse of an expand from `outer`'s shape to `node`'s (rank
+/// `expandedRank`) on a write: each element of `outer` takes the value of
+/// the copy `written` marks (at most one per element: writes through
+/// broadcast dims are refused), or keeps its value where no copy was
+/// written. `written` becomes the mask of `outer`'s written elements.
+static void collapseExpand(NodeRef &node, NodeRef &written,
+                           const NodeRef &outer, size_t expandedRank) {
+  llvm::ArrayRef<int64_t> from = outer->shape;
+  size_t lead = expandedRank - from.size();
+  llvm::SmallVector<int64_t, 4> axes;
+  for (size_t d = 0; d < expandedRank; ++d)
+    if (d < lead || (from[d - lead] == 1 && node->shape[d] != 1))
+      axes.push_back(d);
+  Shape kept(node->shape.begin(), node->shape.end());
+  for (int64_t d : axes)
+    kept[d] = 1;
+  // Summing over the copies picks the written one (the others are zeroed);
+  // bools sum as int32.
+  DType dtype = node->dtype;
+  DType sumType = dtype == DType::Bool ? DType::Int32 : dtype;
+  auto sumCopies = [&](NodeRef value, DType type, OpCode reduceOp) {
+    NodeRef reduced = makeNode(reduceOp, type, kept, {value});
+    reduced->ints.assign(axes.begin(), axes.end());
+    reduced->flag = true; // keepdim
+    return makeNode(OpCode::Reshape, type, from, {reduced});
+  };
+  NodeRef zero = constantNode(Scalar::fromInt(0), sumType);
+  NodeRef picked = makeNode(OpCode::Select, sumType, node->shape,
+                            {written, castNode(node, sumType), zero});
+  NodeRef value = castNode(sumCopies(picked, sumType, OpCode::Sum), dtype);
+  NodeRef any = castNode(
+      sumCopies(castNode(written, DType::Int32), DType::Int32, OpCode::Max),
+      DType::Bool);
+  node = makeNode(OpCode::Select, dtype, from, {any, value, outer});
+  written = any;
+}
+
 /// Replaces the elements `x` views with `node` (shaped like x), rewriting the
 /// storage's value through the inverse of each view step.
 static void writeView(const Tensor &x, NodeRef node) {
@@ -786,37 +895,75 @@ static void writeView(const Tensor &x, NodeRef node) {
     setPending(x.impl->storage, std::move(node));
     return;
   }
+  // An empty view writes nothing (and its inverse steps would be empty
+  // slices of empty values).
+  if (x.numel() == 0)
+    return;
   // The value before each step.
   std::vector<NodeRef> before{storageValue(x.storage())};
   for (size_t i = 0; i + 1 < steps.size(); ++i)
     before.push_back(applyViewStep(before.back(), steps[i]));
+  // Below an expand that broadcasts, the written elements are one copy of
+  // the expanded ones (the check above): `written` marks them, so that the
+  // expand's inverse can take each element from the copy that was written.
+  bool broadcasts = false;
+  for (size_t i = 0; i < steps.size(); ++i)
+    broadcasts |= steps[i].kind == ViewStep::Kind::Expand &&
+                  shapeNumel(steps[i].shape) != shapeNumel(before[i]->shape);
+  NodeRef written;
+  if (broadcasts)
+    written = makeNode(OpCode::BroadcastTo, DType::Bool, x.shape(),
+                       {constantNode(Scalar::fromBool(true), DType::Bool)});
+  // Applies the inverse of a shape-only step to both node and mask.
+  auto both = [&](auto inverse) {
+    node = inverse(node);
+    if (written)
+      written = inverse(written);
+  };
   for (size_t i = steps.size(); i-- > 0;) {
     const ViewStep &step = steps[i];
     const NodeRef &outer = before[i];
     switch (step.kind) {
     case ViewStep::Kind::Reshape:
-      node = makeNode(OpCode::Reshape, node->dtype, outer->shape, {node});
+      both([&](const NodeRef &n) {
+        return makeNode(OpCode::Reshape, n->dtype, outer->shape, {n});
+      });
       break;
-    case ViewStep::Kind::Transpose: {
-      NodeRef back = makeNode(OpCode::Transpose, node->dtype, outer->shape,
-                              {node});
-      back->ints.resize(step.ints.size());
-      for (size_t d = 0; d < step.ints.size(); ++d)
-        back->ints[step.ints[d]] = d;
-      node = back;
+    case ViewStep::Kind::Transpose:
+      both([&](const NodeRef &n) {
+        NodeRef back =
+            makeNode(OpCode::Transpose, n->dtype, outer->shape, {n});
+        back->ints.resize(step.ints.size());
+        for (size_t d = 0; d < step.ints.size(); ++d)
+          back->ints[step.ints[d]] = d;
+        return back;
+      });
       break;
-    }
     case ViewStep::Kind::Slice: {
       NodeRef insert = makeNode(OpCode::InsertSlice, node->dtype, outer->shape,
                                 {outer, node});
       insert->ints = step.ints;
       node = insert;
+      if (written) {
+        NodeRef none = makeNode(
+            OpCode::BroadcastTo, DType::Bool, outer->shape,
+            {constantNode(Scalar::fromBool(false), DType::Bool)});
+        NodeRef mark = makeNode(OpCode::InsertSlice, DType::Bool,
+                                outer->shape, {none, written});
+        mark->ints = step.ints;
+        written = mark;
+      }
       break;
     }
     case ViewStep::Kind::Expand:
-      // Only reachable when no dim was really broadcast (checked above): a
-      // sum would be wrong, so re-read the single element that was written.
-      node = makeNode(OpCode::Reshape, node->dtype, outer->shape, {node});
+      if (shapeNumel(step.shape) == shapeNumel(outer->shape)) {
+        // Nothing was broadcast: the same elements, reshaped.
+        both([&](const NodeRef &n) {
+          return makeNode(OpCode::Reshape, n->dtype, outer->shape, {n});
+        });
+        break;
+      }
+      collapseExpand(node, written, outer, step.shape.size());
       break;
     }
   }

@@ -475,12 +475,15 @@ void runGraph(std::vector<StorageRef> &storages) {
 
 } // namespace
 
+static std::optional<std::string> syncAll();
+
 void registerPending(const StorageRef &storage) {
   State &s = state();
   s.pending.push_back(storage);
   // An export trace must stay one graph, however large.
+  // A failed value keeps its error for its own read.
   if (s.nodesSinceSync > kMaxPendingNodes && !s.syncing && !exporting())
-    sync();
+    syncAll();
 }
 
 void noteNodeCreated() {
@@ -489,10 +492,14 @@ void noteNodeCreated() {
   ++s.stats.nodesTraced;
 }
 
-void sync() {
+/// Computes every pending value; returns the first error, if any. After a
+/// failed graph, each value it held is computed again on its own: only the
+/// values whose own ops fail keep the error (each later read of one reports
+/// it again), so one bad op never fails unrelated values pending with it.
+static std::optional<std::string> syncAll() {
   State &s = state();
   if (s.syncing)
-    return;
+    return std::nullopt;
   if (exporting())
     rejectValueRead();
   s.syncing = true;
@@ -503,21 +510,36 @@ void sync() {
         storages.push_back(std::move(storage));
   s.pending.clear();
   s.nodesSinceSync = 0;
+  std::optional<std::string> firstError;
   try {
     if (!storages.empty())
       runGraph(storages);
   } catch (const std::exception &error) {
-    // The values that were not computed keep the error: each later read of
-    // one reports it again, while values made afterwards are computed
-    // without them (one failed graph must not fail every later sync).
-    auto message = std::make_shared<std::string>(error.what());
-    for (StorageRef &storage : storages)
-      if (storage->pending)
-        storage->error = message;
-    s.syncing = false;
-    throw;
+    firstError = error.what();
+    for (StorageRef &storage : storages) {
+      if (!storage->pending)
+        continue;
+      if (storages.size() == 1) {
+        storage->error = std::make_shared<std::string>(*firstError);
+        continue;
+      }
+      std::vector<StorageRef> alone{storage};
+      try {
+        runGraph(alone);
+      } catch (const std::exception &own) {
+        storage->error = std::make_shared<std::string>(own.what());
+      }
+    }
   }
   s.syncing = false;
+  return firstError;
+}
+
+void sync() {
+  if (exporting())
+    rejectValueRead();
+  if (std::optional<std::string> error = syncAll())
+    runtimeError(*error);
 }
 
 void materialize(Storage &storage) {
@@ -525,10 +547,10 @@ void materialize(Storage &storage) {
   // branches on it would be traced down one path, silently.
   if (exporting())
     rejectValueRead();
+  if (storage.pending && !storage.error)
+    syncAll();
   if (storage.pending && storage.error)
     runtimeError(*storage.error);
-  if (storage.pending)
-    sync();
 }
 
 CompileStats compileStats() {

@@ -186,6 +186,16 @@ void setItem(const Tensor &x, py::handle index, py::handle value) {
     converted = toDevice(tensorFromData(value, x.dtype()), deviceOf(x));
     operand = PyOperand{converted, Scalar::fromInt(0)};
   }
+  // torch drops the value's leading size-1 dims before broadcasting it
+  // (x[1] = t of shape [1, n] writes a row of n).
+  if (operand->tensor) {
+    llvm::ArrayRef<int64_t> shape = operand->tensor->shape();
+    size_t lead = 0;
+    while (lead < shape.size() && shape[lead] == 1)
+      ++lead;
+    if (lead)
+      operand->tensor = reshape(*operand->tensor, shape.drop_front(lead));
+  }
   IndexResult r = applyBasic(x, index);
   if (r.advanced.empty()) {
     assign(r.view, operand->get());

@@ -467,7 +467,13 @@ void bindTensor(py::module_ &m) {
           py::arg("max") = py::none());
   cls.def("clamp_", [clampFn](py::handle self, py::handle min, py::handle max) {
     const Tensor &x = self.cast<const Tensor &>();
-    assign(x, clampFn(x, min, max));
+    Tensor result = clampFn(x, min, max);
+    if (!canCast(result.dtype(), x.dtype()))
+      throwError(Error::Kind::Runtime,
+                 std::string("result type ") + dtypeTorchName(result.dtype()) +
+                     " can't be cast to the desired output type " +
+                     dtypeTorchName(x.dtype()));
+    assign(x, result);
     return py::reinterpret_borrow<py::object>(self);
   }, py::arg("min") = py::none(), py::arg("max") = py::none());
   m.def("where", [](const Tensor &condition, py::handle a, py::handle b) {
@@ -525,12 +531,20 @@ void bindTensor(py::module_ &m) {
           py::arg("keepdim") = false);
   defBoth(m, cls, "argmax",
           [](const Tensor &x, py::handle dim, bool keepdim) {
+            // max/min with a dim give bool tensors indices; argmax does not.
+            if (x.dtype() == DType::Bool)
+              throwError(Error::Kind::Runtime,
+                         "\"argmax_cpu\" not implemented for 'Bool'");
             return argReduce(OpCode::Argmax, x, optionalDim(dim), keepdim);
           },
           py::arg("dim") = py::none(),
           py::arg("keepdim") = false);
   defBoth(m, cls, "argmin",
           [](const Tensor &x, py::handle dim, bool keepdim) {
+            // max/min with a dim give bool tensors indices; argmax does not.
+            if (x.dtype() == DType::Bool)
+              throwError(Error::Kind::Runtime,
+                         "\"argmin_cpu\" not implemented for 'Bool'");
             return argReduce(OpCode::Argmin, x, optionalDim(dim), keepdim);
           },
           py::arg("dim") = py::none(),
@@ -624,6 +638,10 @@ void bindTensor(py::module_ &m) {
             if (index.dim() > 1)
               throwError(Error::Kind::Index,
                          "index_select(): Index is supposed to be a vector");
+            if (x.dim() > 0 && (index.dtype() == DType::Int64 ||
+                                index.dtype() == DType::Int32))
+              checkIndexBounds(index, wrapDim(dim, x.dim()), x.shape(),
+                               /*allowNegative=*/false);
             return gather(x, dim, index);
           });
   defBoth(m, cls, "masked_select", &maskedSelect);

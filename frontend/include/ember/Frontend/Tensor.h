@@ -180,9 +180,10 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices);
 Tensor scatterAdd(const Tensor &dest, int64_t dim, const Tensor &indices,
                   const Tensor &updates);
 /// Raises IndexError unless every value of `indices` indexes dim `dim` of
-/// `shape` (negative values count from the end).
+/// `shape` (negative values count from the end where `allowNegative`, as in
+/// x[index]; index_select refuses them, as torch does).
 void checkIndexBounds(const Tensor &indices, int64_t dim,
-                      llvm::ArrayRef<int64_t> shape);
+                      llvm::ArrayRef<int64_t> shape, bool allowNegative = true);
 /// x[mask]: the elements where `mask` (shaped like x's leading dims) is true.
 Tensor maskedSelect(const Tensor &x, const Tensor &mask);
 
