@@ -226,65 +226,65 @@ static DType operandDType(const Operand &o) {
 }
 
 /// Integer `a ** b` where the exponent is a tensor, exact with the
-/// wrap-around torch's integer pow has: square-and-multiply over every bit
-/// of the exponent's dtype (float64 pow is wrong past 2^53). A negative
-/// exponent gives 1 for a base of 1, +-1 for -1 and 0 otherwise, as in torch.
+/// wrap-around torch's integer pow has (float64 pow is wrong past 2^53). A
+/// negative exponent gives 1 for a base of 1, +-1 for -1 and 0 otherwise, as
+/// in torch. Computed on the host: square-and-multiply as a traced chain
+/// compiles into a body that repeats each square per use.
 static Tensor integerTensorPower(const Operand &a, const Operand &b,
                                  DType dtype) {
-  // Integer scalar exponents take integerPower or raise: b is a tensor. A
-  // number base becomes a tensor on the exponent's device.
-  Tensor exponent = cast(*b.tensor, dtype);
-  int bits = dtype == DType::Int64 ? 63 : 31;
-  // A number base: its squares are computed here, in the dtype's wrap-around
-  // arithmetic (a chain of squares of a constant would be folded by the
-  // compiler, one fold per path through the chain).
-  auto wrap = [&](uint64_t v) {
-    return dtype == DType::Int64 ? int64_t(v) : int64_t(int32_t(uint32_t(v)));
+  Shape shape = broadcast(shapeOf(a), shapeOf(b));
+  auto hostValues = [&](const Operand &o) {
+    Tensor t = o.tensor ? *o.tensor : full({}, o.scalar, DType::Int64);
+    Tensor dense = contiguous(
+        expand(cast(toDevice(t, DeviceKind::Cpu), DType::Int64), shape));
+    const int64_t *data = static_cast<const int64_t *>(dense.data());
+    return std::vector<int64_t>(data, data + dense.numel());
   };
-  uint64_t hostSquare = a.tensor ? 0 : uint64_t(a.scalar.i);
-  std::optional<Tensor> square;
-  if (a.tensor)
-    square = cast(*a.tensor, dtype);
-  Tensor result = binary(OpCode::Add,
-                         binary(OpCode::Mul, exponent, Scalar::fromInt(0)),
-                         Scalar::fromInt(1));
-  for (int bit = 0; bit < bits; ++bit) {
-    Tensor set = compare(Comparison::Ne,
-                         binary(OpCode::And, exponent,
-                                Scalar::fromInt(int64_t(1) << bit)),
-                         Scalar::fromInt(0));
-    Tensor product =
-        square ? binary(OpCode::Mul, result, *square)
-               : binary(OpCode::Mul, result, Scalar::fromInt(wrap(hostSquare)));
-    result = where(set, product, result);
-    if (bit + 1 < bits) {
-      if (square)
-        square = binary(OpCode::Mul, *square, *square);
-      else
-        hostSquare *= hostSquare;
+  std::vector<int64_t> base = hostValues(a), exponent = hostValues(b);
+  std::vector<int64_t> result(base.size());
+  for (size_t i = 0; i < base.size(); ++i) {
+    int64_t e = exponent[i];
+    uint64_t x = uint64_t(base[i]);
+    if (dtype == DType::Int32)
+      x = uint64_t(int64_t(int32_t(uint32_t(x))));
+    if (e < 0) {
+      int64_t v = int64_t(x);
+      result[i] = v == 1 ? 1 : v == -1 ? ((e & 1) ? -1 : 1) : 0;
+      continue;
     }
+    uint64_t power = 1;
+    for (; e; e >>= 1, x *= x)
+      if (e & 1)
+        power *= x;
+    result[i] = dtype == DType::Int32 ? int64_t(int32_t(uint32_t(power)))
+                                      : int64_t(power);
   }
-  Tensor base = a.tensor ? cast(*a.tensor, dtype)
-                         : binary(OpCode::Add,
-                                  binary(OpCode::Mul, exponent, Scalar::fromInt(0)),
-                                  Scalar::fromInt(wrap(uint64_t(a.scalar.i))));
-  Tensor odd = compare(Comparison::Ne,
-                       binary(OpCode::And, exponent, Scalar::fromInt(1)),
-                       Scalar::fromInt(0));
-  Tensor negative =
-      where(compare(Comparison::Eq, base, Scalar::fromInt(1)),
-            Scalar::fromInt(1),
-            where(compare(Comparison::Eq, base, Scalar::fromInt(-1)),
-                  where(odd, Scalar::fromInt(-1), Scalar::fromInt(1)),
-                  Scalar::fromInt(0)));
-  Tensor power = where(compare(Comparison::Lt, exponent, Scalar::fromInt(0)),
-                       negative, result);
-  return cast(power, dtype);
+  Tensor values = cast(fromData(result.data(), shape, DType::Int64), dtype);
+  DeviceKind device = b.tensor ? deviceOf(*b.tensor) : deviceOf(*a.tensor);
+  return toDevice(values, device);
+}
+
+/// Whether a divisor has a zero (a tensor's values are computed and read).
+static bool hasZero(const Operand &divisor) {
+  if (!divisor.tensor)
+    return divisor.scalar.kind == Scalar::Kind::Float ? divisor.scalar.f == 0
+                                                      : divisor.scalar.i == 0;
+  if (divisor.tensor->numel() == 0)
+    return false;
+  Tensor dense = contiguous(
+      cast(toDevice(*divisor.tensor, DeviceKind::Cpu), DType::Int64));
+  const int64_t *data = static_cast<const int64_t *>(dense.data());
+  return std::find(data, data + dense.numel(), 0) != data + dense.numel();
 }
 
 Tensor binary(OpCode op, const Operand &a, const Operand &b) {
   DType dtype = resultType(a, b);
   Shape shape = broadcast(shapeOf(a), shapeOf(b));
+  // torch's integer remainder and fmod raise on a zero divisor (the
+  // compiled code would trap or give garbage).
+  if ((op == OpCode::Remainder || op == OpCode::Fmod) && !isFloating(dtype) &&
+      dtype != DType::Bool && shapeNumel(shape) != 0 && hasZero(b))
+    runtimeError("ZeroDivisionError");
   switch (op) {
   case OpCode::Div:
     if (!isFloating(dtype))
@@ -558,8 +558,25 @@ static void checkMatmulOperands(const Tensor &a, const Tensor &b) {
                  dtypeName(a.dtype()) + " " + shapeString(a.shape()) +
                  " and " + dtypeName(b.dtype()) + " " +
                  shapeString(b.shape()) + ")");
-  if (a.dtype() == DType::Bool)
-    notForDtype("addmm_impl_cpu_", a.dtype());
+}
+
+/// torch's bool matmul: its kernels refuse bool, but a product without terms
+/// (or without elements) never reaches them and is all false.
+static std::optional<Tensor> boolMatmul(const Tensor &a, const Tensor &b) {
+  if (a.dtype() != DType::Bool)
+    return std::nullopt;
+  int64_t ra = a.dim(), rb = b.dim();
+  if (ra == 1 && rb == 1)
+    notForDtype("dot", a.dtype());
+  int64_t k = a.shape().back();
+  int64_t m = ra == 1 ? 1 : a.shape()[ra - 2];
+  int64_t n = rb == 1 ? 1 : b.shape().back();
+  bool empty = k == 0 || m == 0 || n == 0 ||
+               shapeNumel(a.shape()) == 0 || shapeNumel(b.shape()) == 0;
+  if (!empty)
+    notForDtype(ra == 2 && rb == 1 ? "addmv_impl_cpu" : "addmm_impl_cpu_",
+                a.dtype());
+  return cast(matmul(cast(a, DType::Int32), cast(b, DType::Int32)), DType::Bool);
 }
 
 /// [..., M, K] x [..., K, N] with batch dims broadcast.
@@ -583,6 +600,8 @@ Tensor matmul(const Tensor &a, const Tensor &b) {
     runtimeError("both arguments to matmul need to be at least 1D, but they "
                  "are " +
                  std::to_string(ra) + "D and " + std::to_string(rb) + "D");
+  if (a.dtype() == DType::Bool && a.shape().back() == b.shape()[rb == 1 ? 0 : rb - 2])
+    return *boolMatmul(a, b);
   if (ra == 1 && rb == 1) {
     if (a.shape()[0] != b.shape()[0])
       runtimeError("inconsistent tensor size, expected tensor " +
@@ -992,6 +1011,18 @@ static NodeRef valueFor(const Tensor &x, const Operand &given) {
 
 void assign(const Tensor &x, const Operand &value) {
   writeView(x, valueFor(x, value));
+}
+
+void fill(const Tensor &x, const Operand &value) {
+  if (value.tensor && value.tensor->dim() != 0)
+    runtimeError("fill_ only supports 0-dimension value tensor but got tensor "
+                 "with " + std::to_string(value.tensor->dim()) + " dimensions");
+  // Every copy along a broadcast dim is the same memory: write one.
+  Tensor target = x;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (x.strides()[d] == 0 && x.shape()[d] > 1)
+      target = slice(target, d, 0, 1, 1);
+  writeView(target, valueFor(target, value));
 }
 
 /// Writes `result` into x's elements after torch's in-place checks.

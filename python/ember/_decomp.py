@@ -233,6 +233,8 @@ def reciprocal(input):
 
 @decomposition("frac")
 def frac(input):
+    if not _is_float(input):
+        raise RuntimeError(f"\"frac_cpu\" not implemented for '{_torch_name(input.dtype)}'")
     return input - _C.trunc(input)
 
 
@@ -392,8 +394,59 @@ def floor_divide(input, other, *, out=None):
         return _out(_C.floor(x / other), out)
     # Integers: the truncated quotient, one less where the signs differ and
     # the division is inexact.
-    remainder = _C.remainder(x, other)
+    dtype = _C.result_type(x, other)
+    if dtype == _C.bool:
+        raise RuntimeError("\"div_floor_cpu\" not implemented for 'Bool'")
+    x = x.to(dtype)
+    remainder = _C.remainder(x, other)  # raises ZeroDivisionError as torch's
     return _out(_round_primitive((x - remainder) / other).to(remainder.dtype), out)
+
+
+def _check_integer_divisor(input, other):
+    """torch's integer division raises on a zero divisor (of a non-empty
+    result)."""
+    shape = np.broadcast_shapes(tuple(_tensor(input).shape),
+                                tuple(other.shape) if isinstance(other, Tensor) else ())
+    if 0 in shape:
+        return
+    if isinstance(other, Tensor):
+        if not _is_float(other) and not _is_float(_tensor(input)) and \
+                bool((other == 0).any()):
+            raise RuntimeError("ZeroDivisionError")
+    elif not isinstance(other, float) and not _is_float(_tensor(input)) and other == 0:
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _floordiv_operator(self, other):
+    if not isinstance(other, (Tensor, int, float, bool)):
+        return NotImplemented
+    return floor_divide(self, other)
+
+
+def _rfloordiv_operator(self, other):
+    if not isinstance(other, (int, float, bool)):
+        return NotImplemented
+    return floor_divide(other, self)
+
+
+def _ifloordiv_operator(self, other):
+    if not isinstance(other, (Tensor, int, float, bool)):
+        return NotImplemented
+    result = floor_divide(self, other)
+    if not _C.can_cast(result.dtype, self.dtype):
+        raise RuntimeError(f"result type {_torch_name(result.dtype)} can't be cast to "
+                           f"the desired output type {_torch_name(self.dtype)}")
+    return self.copy_(result)
+
+
+def _torch_name(dtype):
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+            "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16"}[str(dtype).split(".")[-1]]
+
+
+Tensor.__floordiv__ = _floordiv_operator
+Tensor.__rfloordiv__ = _rfloordiv_operator
+Tensor.__ifloordiv__ = _ifloordiv_operator
 
 
 _div_primitive = _C.div
@@ -403,6 +456,8 @@ _div_primitive = _C.div
 def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode is None:
         return _out(_div_primitive(input, other), out)
+    if rounding_mode in ("trunc", "floor"):
+        _check_integer_divisor(input, other)
     if rounding_mode == "trunc":
         if not _is_float(_tensor(input)) and not (isinstance(other, Tensor) and _is_float(other)) \
                 and not isinstance(other, float):
@@ -453,6 +508,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     if correction is None:
         correction = 0 if unbiased is False else 1
     x = input
+    if not _is_float(x):
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     dims = _dims(dim, x.dim())
     mean = x.mean(dims if dims else None, keepdim=True) if x.dim() else x
     centred = x - mean

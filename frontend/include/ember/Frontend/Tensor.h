@@ -191,6 +191,9 @@ Tensor maskedSelect(const Tensor &x, const Tensor &mask);
 
 /// Writes `value` (broadcast and cast to x's dtype) into x's elements.
 void assign(const Tensor &x, const Operand &value);
+/// Writes the one value `value` (a number or a 0-d tensor) into x's
+/// elements; unlike assign, x may be a broadcast view (torch's fill_).
+void fill(const Tensor &x, const Operand &value);
 /// x = x op value, in place (torch's add_, mul_, ...).
 void inplaceBinary(OpCode op, const Tensor &x, const Operand &value);
 /// x = op(x), in place (torch's exp_, sin_, ...).
