@@ -1038,7 +1038,43 @@ static void writeInPlace(const Tensor &x, const Tensor &result) {
   writeView(x, castNode(result.value(), x.dtype()));
 }
 
+/// Whether x's elements fill a range of memory once each, in some order of
+/// its dims (torch's is_non_overlapping_and_dense).
+static bool isDense(const Tensor &x) {
+  llvm::SmallVector<std::pair<int64_t, int64_t>, 4> dims; // (stride, size)
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (x.shape()[d] != 1)
+      dims.push_back({x.strides()[d], x.shape()[d]});
+  llvm::sort(dims);
+  int64_t expected = 1;
+  for (auto [stride, size] : dims) {
+    if (stride != expected)
+      return false;
+    expected *= size;
+  }
+  return true;
+}
+
+void checkNoPartialOverlap(const Tensor &x, const Tensor &input) {
+  // torch's rule (at::get_overlap_status): dense tensors of one storage
+  // whose memory ranges meet, unless they are the same elements in the same
+  // order. Other layouts are too hard to tell, and pass.
+  if (x.impl == input.impl || x.impl->storage != input.impl->storage ||
+      x.numel() == 0 || input.numel() == 0 || !isDense(x) || !isDense(input))
+    return;
+  bool same = x.offset() == input.offset() && x.numel() == input.numel() &&
+              x.strides() == input.strides();
+  bool meet = x.offset() < input.offset() + input.numel() &&
+              input.offset() < x.offset() + x.numel();
+  if (meet && !same)
+    runtimeError("unsupported operation: some elements of the input tensor and "
+                 "the written-to tensor refer to a single memory location. "
+                 "Please clone() the tensor before performing the operation.");
+}
+
 void inplaceBinary(OpCode op, const Tensor &x, const Operand &value) {
+  if (value.tensor)
+    checkNoPartialOverlap(x, *value.tensor);
   writeInPlace(x, binary(op, x, value));
 }
 
@@ -1055,10 +1091,12 @@ void maskedFill(const Tensor &x, const Tensor &mask, const Operand &value) {
 
   llvm::ArrayRef<int64_t> valueShape = shapeOf(value);
   Shape rowShape(x.shape().begin() + rank, x.shape().end());
-  bool broadcasts = shapeNumel(valueShape) == 1 ||
-                    (valueShape.size() <= rowShape.size() &&
-                     llvm::ArrayRef<int64_t>(rowShape).take_back(
-                         valueShape.size()) == valueShape);
+  // A value that broadcasts to one row fills every selected row.
+  std::optional<llvm::SmallVector<int64_t>> toRow =
+      broadcastShapes(valueShape, rowShape);
+  bool broadcasts =
+      shapeNumel(valueShape) == 1 ||
+      (toRow && llvm::ArrayRef<int64_t>(*toRow) == llvm::ArrayRef<int64_t>(rowShape));
   if (!value.tensor || broadcasts) {
     Tensor updated = where(condition, value, x);
     writeView(x, castNode(updated.value(), x.dtype()));
@@ -1074,14 +1112,17 @@ void maskedFill(const Tensor &x, const Tensor &mask, const Operand &value) {
       source[i] = trues++;
   Shape expected{trues};
   expected.append(rowShape.begin(), rowShape.end());
-  if (llvm::ArrayRef<int64_t>(valueShape) != llvm::ArrayRef<int64_t>(expected))
+  std::optional<llvm::SmallVector<int64_t>> toRows =
+      broadcastShapes(valueShape, expected);
+  if (!toRows ||
+      llvm::ArrayRef<int64_t>(*toRows) != llvm::ArrayRef<int64_t>(expected))
     runtimeError("shape mismatch: value tensor of shape " +
                  shapeString(valueShape) +
                  " cannot be broadcast to indexing result of shape " +
                  shapeString(expected));
   if (trues == 0)
     return;
-  Tensor rows = gather(*value.tensor, 0,
+  Tensor rows = gather(contiguous(expand(*value.tensor, expected)), 0,
                        toDevice(fromData(source.data(), mask.shape(), DType::Int64),
                                 deviceOf(*value.tensor)));
   Tensor updated = where(condition, rows, x);

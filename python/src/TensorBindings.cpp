@@ -467,6 +467,7 @@ void bindTensor(py::module_ &m) {
   });
   cls.def("copy_", [](py::handle self, const Tensor &source) {
     // Across devices too: assign copies the source over first, as torch does.
+    checkNoPartialOverlap(self.cast<const Tensor &>(), source);
     assign(self.cast<const Tensor &>(), source);
     return py::reinterpret_borrow<py::object>(self);
   });

@@ -194,6 +194,9 @@ void assign(const Tensor &x, const Operand &value);
 /// Writes the one value `value` (a number or a 0-d tensor) into x's
 /// elements; unlike assign, x may be a broadcast view (torch's fill_).
 void fill(const Tensor &x, const Operand &value);
+/// Raises as torch does where `input` and the written-to `x` are dense views
+/// of one storage that partly overlap.
+void checkNoPartialOverlap(const Tensor &x, const Tensor &input);
 /// x = x op value, in place (torch's add_, mul_, ...).
 void inplaceBinary(OpCode op, const Tensor &x, const Operand &value);
 /// x = op(x), in place (torch's exp_, sin_, ...).
