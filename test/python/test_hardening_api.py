@@ -210,3 +210,163 @@ def test_index_select_of_a_0d_tensor(rng):
         assert_both_raise(lambda: x.index_select(0, ember.tensor(index)),
                           lambda: t.index_select(0, torch.tensor(index)),
                           "index out of range in self")
+
+
+# Found by the differential fuzzer (test_differential_fuzz.py).
+
+@pytest.mark.parametrize("dtype", ["float32", "int64", "bool"])
+def test_setitem_with_integer_index_tensors(rng, dtype):
+    x, t = pair(rng, (4, 3), dtype)
+    v, w = pair(rng, (3,), dtype)
+    for index in ([0, -1], [2, 2, 1], torch.tensor([3, -4]).tolist()):
+        x[index] = v[0]
+        t[index] = w[0]
+        assert_close(x, t)
+        x[index] = v
+        t[index] = w
+        assert_close(x, t)
+    rows, cols = [0, 3, -1], [2, 0, 1]
+    x[ember.tensor(rows), ember.tensor(cols)] = v
+    t[torch.tensor(rows), torch.tensor(cols)] = w
+    assert_close(x, t)
+    x[:, [1, -1]] = v[:1]
+    t[:, [1, -1]] = w[:1]
+    assert_close(x, t)
+    x[[]] = v
+    t[[]] = w
+    assert_close(x, t)
+    assert_close(x[[]], t[[]])
+    other = "int32" if dtype != "int32" else "int64"
+    y, u = pair(rng, (3,), other)
+    assert_both_raise(lambda: x.__setitem__([1], y), lambda: t.__setitem__([1], u),
+                      "Index put requires the source and destination dtypes match")
+    assert_both_raise(lambda: x.__setitem__([4], v), lambda: t.__setitem__([4], w))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_floordiv_and_mod_operators(rng, dtype):
+    x, t = pair(rng, (3, 4), dtype, nonzero=True)
+    y, u = pair(rng, (4,), dtype, nonzero=True)
+    assert_close(x // y, t // u)
+    assert_close(x % y, t % u)
+    assert_close(7 // y, 7 // u)
+    assert_close(7 % y, 7 % u)
+    assert_close(x // 2, t // 2)
+    x //= y
+    t //= u
+    assert_close(x, t)
+    x %= 3
+    t %= 3
+    assert_close(x, t)
+
+
+def test_number_inputs_and_tensor_only_operands(rng):
+    x, t = pair(rng, (4,))
+    for name in ("add", "sub", "mul", "div", "pow", "remainder", "bitwise_and"):
+        if name == "bitwise_and":
+            x, t = pair(rng, (4,), "int64", nonzero=True)
+        assert_close(getattr(ember, name)(3, x), getattr(torch, name)(3, t))
+    for name in ("maximum", "minimum", "atan2", "logical_and", "logical_or", "logical_xor"):
+        assert_both_raise(lambda: getattr(ember, name)(x, 2), lambda: getattr(torch, name)(t, 2),
+                          "must be Tensor")
+        assert_both_raise(lambda: getattr(x, name)(2), lambda: getattr(t, name)(2),
+                          "must be Tensor")
+    assert_both_raise(lambda: ember.fmod(3, x), lambda: torch.fmod(3, t))
+
+
+def test_integer_division_by_zero_raises_like_torch(rng):
+    x, t = pair(rng, (4,), "int64")
+    zero = [1, 0, 2, 3]
+    for e_fn, t_fn in [
+            (lambda: x % 0, lambda: t % 0),
+            (lambda: x.fmod(ember.tensor(zero)), lambda: t.fmod(torch.tensor(zero))),
+            (lambda: x // ember.tensor(zero), lambda: t // torch.tensor(zero)),
+            (lambda: x.div(0, rounding_mode="floor"), lambda: t.div(0, rounding_mode="floor")),
+            (lambda: x.div(ember.tensor(zero), rounding_mode="trunc"),
+             lambda: t.div(torch.tensor(zero), rounding_mode="trunc")),
+            (lambda: x.remainder_(0), lambda: t.remainder_(0))]:
+        assert_both_raise(e_fn, t_fn, "ZeroDivisionError")
+    empty = ember.zeros((0,), dtype=ember.int64)
+    assert_close(empty % 0, torch.zeros((0,), dtype=torch.int64) % 0)
+    assert_close(x.float() // 0, t.float() // 0)
+
+
+def test_fills_of_broadcast_views_and_overlapping_copies(rng):
+    x, t = pair(rng, (1, 3))
+    x.expand(4, 3).fill_(2.5)
+    t.expand(4, 3).fill_(2.5)
+    assert_close(x, t)
+    x.expand(2, 3)[...] = 1.5
+    t.expand(2, 3)[...] = 1.5
+    assert_close(x, t)
+    x.expand(2, 3).zero_()
+    t.expand(2, 3).zero_()
+    assert_close(x, t)
+    assert_both_raise(lambda: x.expand(2, 3).copy_(ember.ones(2, 3)),
+                      lambda: t.expand(2, 3).copy_(torch.ones(2, 3)), "single memory location")
+    y, u = pair(rng, (6,))
+    assert_both_raise(lambda: y[1:].copy_(y[:-1]), lambda: u[1:].copy_(u[:-1]),
+                      "some elements of the input tensor")
+    assert_both_raise(lambda: y[1:].add_(y[:-1]), lambda: u[1:].add_(u[:-1]),
+                      "some elements of the input tensor")
+    sq, sr = y[:4].view(2, 2), u[:4].view(2, 2)
+    assert_both_raise(lambda: sq.t().copy_(sq), lambda: sr.t().copy_(sr),
+                      "some elements of the input tensor")
+    y.copy_(y)
+    u.copy_(u)
+    y.add_(y)
+    u.add_(u)
+    assert_close(y, u)
+
+
+def test_mask_assignment_broadcasts_the_value(rng):
+    x, t = pair(rng, (3, 2))
+    v, w = pair(rng, (3, 1))
+    x[ember.tensor(True)] = v
+    t[torch.tensor(True)] = w
+    assert_close(x, t)
+    e, u = ember.zeros((0, 3)), torch.zeros((0, 3))
+    e[ember.zeros((0,), dtype=ember.bool)] = ember.zeros((0, 1))
+    u[torch.zeros((0,), dtype=torch.bool)] = torch.zeros((0, 1))
+    assert_close(e, u)
+    mask = rng.random(3) < 0.5
+    mask[0] = True
+    count = int(mask.sum())
+    v, w = pair(rng, (count, 1))
+    x[from_array(mask)] = v
+    t[torch.tensor(mask)] = w
+    assert_close(x, t)
+
+
+def test_bool_matmul_argmax_and_integer_only_refusals(rng):
+    b = lambda *shape: (ember.zeros(shape, dtype=ember.bool),  # noqa: E731
+                        torch.zeros(shape, dtype=torch.bool))
+    (a, s), (c, u) = b(2, 0), b(0, 3)
+    assert_close(a @ c, s @ u)
+    (a, s), (c, u) = b(0), b(0, 3)
+    assert_close(a @ c, s @ u)
+    (a, s), (c, u) = b(2, 2), b(2, 3)
+    assert_both_raise(lambda: a @ c, lambda: s @ u, "addmm_impl_cpu_")
+    (a, s), (c, u) = b(2), b(2)
+    assert_both_raise(lambda: a @ c, lambda: s @ u, "\"dot\" not implemented")
+    x, t = pair(rng, (1, 4), "bool")
+    assert_close(x.argmax(0), t.argmax(0))
+    assert_both_raise(lambda: x.argmax(1), lambda: t.argmax(1), "argmax_cpu")
+    i, j = pair(rng, (4,), "int64")
+    assert_both_raise(lambda: i.frac(), lambda: j.frac(), "\"frac_cpu\" not implemented for 'Long'")
+    assert_both_raise(lambda: i.std(), lambda: j.std(), "only support floating point")
+    assert_both_raise(lambda: x.floor_divide(x), lambda: t.floor_divide(t), "div_floor_cpu")
+    assert_close(x.floor_divide(2), t.floor_divide(2))
+
+
+@pytest.mark.parametrize("name", ["exp", "expm1", "sin", "log", "tanh", "erf", "atan"])
+def test_nan_survives_f32_math_of_computed_constants(name):
+    # Every value here is a compile-time constant: the f32 approximations
+    # once turned a folded NaN into garbage.
+    x = ember.tensor(-0.25)
+    x.fill_(-1.0)
+    t = torch.tensor(-0.25)
+    t.fill_(-1.0)
+    assert_close(getattr((x - x) / 0, name)(), getattr((t - t) / 0, name)())
+    assert_close(((x - x) / 0).atan2(ember.tensor(-2.0)).exp(),
+                 ((t - t) / 0).atan2(torch.tensor(-2.0)).exp())
