@@ -573,9 +573,13 @@ def logsumexp(input, dim=None, keepdim=False, *, out=None):
     if x.dim() == 0:
         return _out(x.clone(), out)
     dims = _dims(dim, x.dim())
-    m = x.amax(dims, keepdim=True)
-    m = _C.where(_C.abs(m) == math.inf, 0.0, m)
-    result = _C.log(_C.exp(x - m).sum(dims, keepdim=True)) + m
+    if 0 in [x.shape[d] for d in dims]:
+        # An empty sum: log(0) = -inf (amax has no value to shift by).
+        result = _C.log(_C.exp(x).sum(dims, keepdim=True))
+    else:
+        m = x.amax(dims, keepdim=True)
+        m = _C.where(_C.abs(m) == math.inf, 0.0, m)
+        result = _C.log(_C.exp(x - m).sum(dims, keepdim=True)) + m
     if not keepdim:
         result = result.squeeze(dims[0]) if len(dims) == 1 else result.reshape(
             [s for d, s in enumerate(x.shape) if d not in dims])

@@ -370,3 +370,10 @@ def test_nan_survives_f32_math_of_computed_constants(name):
     assert_close(getattr((x - x) / 0, name)(), getattr((t - t) / 0, name)())
     assert_close(((x - x) / 0).atan2(ember.tensor(-2.0)).exp(),
                  ((t - t) / 0).atan2(torch.tensor(-2.0)).exp())
+
+
+@pytest.mark.parametrize("shape,dim", [((0,), -1), ((2, 0), 1), ((0, 3), 0), ((0, 3), 1)])
+def test_logsumexp_over_empty_dims(shape, dim):
+    for keepdim in (False, True):
+        assert_close(ember.zeros(shape).logsumexp(dim, keepdim=keepdim),
+                     torch.zeros(shape).logsumexp(dim, keepdim=keepdim))
