@@ -594,8 +594,15 @@ static Tensor batchedMatmul(const Tensor &a, const Tensor &b) {
 }
 
 Tensor matmul(const Tensor &a, const Tensor &b) {
-  checkMatmulOperands(a, b);
   int64_t ra = a.dim(), rb = b.dim();
+  // torch checks dtypes in its kernels, which an empty operand never
+  // reaches: the result takes the vector's dtype, else the first operand's.
+  if (a.dtype() != b.dtype() && ra > 0 && rb > 0 && !(ra == 1 && rb == 1) &&
+      (a.numel() == 0 || b.numel() == 0)) {
+    DType dtype = rb == 1 ? b.dtype() : a.dtype();
+    return matmul(cast(a, dtype), cast(b, dtype));
+  }
+  checkMatmulOperands(a, b);
   if (ra == 0 || rb == 0)
     runtimeError("both arguments to matmul need to be at least 1D, but they "
                  "are " +

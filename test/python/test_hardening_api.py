@@ -377,3 +377,20 @@ def test_logsumexp_over_empty_dims(shape, dim):
     for keepdim in (False, True):
         assert_close(ember.zeros(shape).logsumexp(dim, keepdim=keepdim),
                      torch.zeros(shape).logsumexp(dim, keepdim=keepdim))
+
+
+@pytest.mark.parametrize("shapes", [((0, 1, 0), (0,)), ((0,), (0, 2)), ((2, 0), (0, 3)),
+                                    ((0, 2), (2, 3)), ((2, 0), (0,)), ((2,), (2, 0)),
+                                    ((0, 2, 2), (2, 2))])
+def test_matmul_of_mixed_dtypes_with_an_empty_operand(shapes):
+    a, b = shapes
+    assert_close(ember.zeros(a) @ ember.zeros(b, dtype=ember.int32),
+                 torch.zeros(a) @ torch.zeros(b, dtype=torch.int32))
+    assert_close(ember.zeros(a, dtype=ember.int32) @ ember.zeros(b),
+                 torch.zeros(a, dtype=torch.int32) @ torch.zeros(b))
+
+
+def test_matmul_of_mixed_dtypes_still_raises(rng):
+    assert_both_raise(lambda: ember.zeros(2, 2) @ ember.zeros(2, 3, dtype=ember.int32),
+                      lambda: torch.zeros(2, 2) @ torch.zeros(2, 3, dtype=torch.int32),
+                      "expected scalar type Float but found Int")
