@@ -394,7 +394,7 @@ def floor_divide(input, other, *, out=None):
         return _out(_C.floor(x / other), out)
     # Integers: the truncated quotient, one less where the signs differ and
     # the division is inexact.
-    dtype = _C.result_type(x, other)
+    dtype = _C.result_type(input, other)  # a number input counts as one
     if dtype == _C.bool:
         raise RuntimeError("\"div_floor_cpu\" not implemented for 'Bool'")
     x = x.to(dtype)
@@ -610,21 +610,34 @@ def count_nonzero(input, dim=None):
 
 @decomposition("prod")
 def prod(input, dim=None, keepdim=False, *, dtype=None):
-    # exp(sum(log|x|)) in float64 with the sign and zeros counted apart:
-    # exact for integer products below 2^53 after rounding.
+    # Pairwise products, halving the reduced elements each step: exact (with
+    # torch's wrap-around) for integers, gradients through zeros.
     x = input if dtype is None else input.to(dtype)
     out_dtype = x.dtype if x.dtype not in (_bool, _C.int32) else _int64
+    x = x.to(out_dtype)
     if x.dim() == 0:
-        return x.to(out_dtype).clone()
-    wide = x.to(_C.float64)
+        return x.clone()
     dims = _dims(dim, x.dim())
-    magnitude = _C.exp(_C.log(_C.abs(wide)).sum(dims, keepdim=keepdim))
-    negatives = (wide < 0).to(_C.float64).sum(dims, keepdim=keepdim)
-    sign = 1.0 - 2.0 * _C.remainder(negatives, 2.0)
-    result = sign * magnitude
-    if not out_dtype.is_floating_point:
-        result = _C.round(result)
-    return result.to(out_dtype)
+    kept = [d for d in range(x.dim()) if d not in dims]
+    lead = [x.shape[d] for d in kept]
+    n = 1
+    for d in dims:
+        n *= x.shape[d]
+    flat = x.permute(kept + dims).reshape(lead + [n])
+    if n == 0:
+        flat = flat.sum(-1, keepdim=True) + 1  # the empty product
+        n = 1
+    while n > 1:
+        if n % 2:
+            flat = _C.cat([flat, _C.ones_like(flat[..., :1])], -1)
+            n += 1
+        pairs = flat.reshape(lead + [n // 2, 2])
+        flat = pairs[..., 0] * pairs[..., 1]
+        n //= 2
+    result = flat.reshape(lead)
+    if keepdim:
+        result = result.reshape([1 if d in dims else x.shape[d] for d in range(x.dim())])
+    return result
 
 
 def _scan_matrix(n, dtype, like):

@@ -560,7 +560,7 @@ void bindTensor(py::module_ &m) {
           [](const Tensor &x, py::handle dim, bool keepdim) {
             // max/min with a dim give bool tensors indices; argmax does not.
             // (torch skips its kernel where the reduced dim has one element)
-            if (x.dtype() == DType::Bool &&
+            if (x.dtype() == DType::Bool && x.numel() != 0 &&
                 (dim.is_none() ||
                  (x.dim() > 0 &&
                   x.shape()[wrapDim(dim.cast<int64_t>(), x.dim())] != 1)))
@@ -574,7 +574,7 @@ void bindTensor(py::module_ &m) {
           [](const Tensor &x, py::handle dim, bool keepdim) {
             // max/min with a dim give bool tensors indices; argmax does not.
             // (torch skips its kernel where the reduced dim has one element)
-            if (x.dtype() == DType::Bool &&
+            if (x.dtype() == DType::Bool && x.numel() != 0 &&
                 (dim.is_none() ||
                  (x.dim() > 0 &&
                   x.shape()[wrapDim(dim.cast<int64_t>(), x.dim())] != 1)))

@@ -394,3 +394,27 @@ def test_matmul_of_mixed_dtypes_still_raises(rng):
     assert_both_raise(lambda: ember.zeros(2, 2) @ ember.zeros(2, 3, dtype=ember.int32),
                       lambda: torch.zeros(2, 2) @ torch.zeros(2, 3, dtype=torch.int32),
                       "expected scalar type Float but found Int")
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "float32", "bool"])
+def test_prod_is_exact_for_integers(rng, dtype):
+    x, t = pair(rng, (3, 5, 4), dtype, nonzero=True)
+    for dim in (None, 0, 1, -1):
+        for keepdim in (False, True):
+            got = x.prod() if dim is None else x.prod(dim, keepdim=keepdim)
+            want = t.prod() if dim is None else t.prod(dim, keepdim=keepdim)
+            assert_close(got, want)
+    big = [-3, 7, 2**20, 5, 2**30, -11]
+    assert_close(ember.tensor(big).prod(), torch.tensor(big).prod())
+    assert_close(ember.zeros((0, 3)).prod(0), torch.zeros((0, 3)).prod(0))
+
+
+def test_floor_divide_of_a_number_keeps_the_tensor_dtype(rng):
+    x, t = pair(rng, (), "int32", nonzero=True)
+    assert_close(ember.floor_divide(-7, x), torch.floor_divide(-7, t))
+    assert_close(-7 // x, -7 // t)
+
+
+def test_argmax_of_empty_bool_tensors(rng):
+    x, t = ember.zeros((0, 4, 2), dtype=ember.bool), torch.zeros((0, 4, 2), dtype=torch.bool)
+    assert_close(x.argmax(2, keepdim=True), t.argmax(2, keepdim=True))
