@@ -160,13 +160,17 @@ class Generator:
         dtype = self.choice(DTYPES) if dtype is None else dtype
         return f"{self.new_name()} = {literal(self.random_array(shape, dtype))}"
 
-    def operand(self, x, allow_scalar=True):
+    def operand(self, x, allow_scalar=True, writes_x=False):
         """A second operand for x: a scalar, a live variable that broadcasts
-        with it, or a new literal."""
+        with it, or a new literal. Where x is written (`writes_x`), a
+        variable sharing x's memory is cloned: torch's result would depend
+        on the order its kernel writes in."""
         if allow_scalar and self.chance(0.35):
             return self.scalar(x.dtype), True
         other = self.pick(lambda v: v is not x and _broadcasts(v.shape, x.shape))
         if other is not None and self.chance(0.5):
+            if writes_x and other.root == x.root:
+                return other.name + ".clone()", other.exact
             return other.name, other.exact
         shape = self.broadcast_shape_for(x.shape)
         dtype = x.dtype if self.chance(0.6) else self.choice(DTYPES)
@@ -372,11 +376,11 @@ class Generator:
         if op == "fill_":
             return f"{x.name}.fill_({self.scalar(x.dtype)})"
         if op == "copy_":
-            other, _ = self.operand(x, allow_scalar=False)
+            other, _ = self.operand(x, allow_scalar=False, writes_x=True)
             return f"{x.name}.copy_({other})"
         if op in ("remainder_",) and not x.exact:
             op = "add_"
-        other, other_exact = self.operand(x)
+        other, other_exact = self.operand(x, writes_x=True)
         if not other_exact and op == "remainder_":
             other = "2"
         if op == "pow_":
