@@ -772,9 +772,10 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices) {
     indexError("index of a 0-dim tensor needs a bool index");
   int64_t axis = wrapDim(dim, x.dim());
   // Out-of-range indices must raise here, at the user's line, not inside
-  // compiled code.
-  checkIndexBounds(indices, axis, x.shape());
+  // compiled code (torch does not look at them for an empty result).
   Shape shape(gatherShape(x.shape(), indices.shape(), axis));
+  if (shapeNumel(shape) != 0)
+    checkIndexBounds(indices, axis, x.shape());
   NodeRef node = makeNode(OpCode::Gather, x.dtype(), shape,
                           {x.value(), indices.value()});
   node->ints.push_back(axis);
@@ -896,6 +897,10 @@ static void collapseExpand(NodeRef &node, NodeRef &written,
 /// storage's value through the inverse of each view step.
 static void writeView(const Tensor &x, NodeRef node) {
   const std::vector<ViewStep> &steps = x.impl->steps;
+  // An empty view writes nothing (and its inverse steps would be empty
+  // slices of empty values).
+  if (x.numel() == 0)
+    return;
   for (int64_t d = 0; d < x.dim(); ++d)
     if (x.strides()[d] == 0 && x.shape()[d] > 1)
       runtimeError("unsupported operation: more than one element of the "
@@ -921,10 +926,6 @@ static void writeView(const Tensor &x, NodeRef node) {
     setPending(x.impl->storage, std::move(node));
     return;
   }
-  // An empty view writes nothing (and its inverse steps would be empty
-  // slices of empty values).
-  if (x.numel() == 0)
-    return;
   // The value before each step.
   std::vector<NodeRef> before{storageValue(x.storage())};
   for (size_t i = 0; i + 1 < steps.size(); ++i)

@@ -391,7 +391,7 @@ def floor_divide(input, other, *, out=None):
     x = _tensor(input)
     if isinstance(other, Tensor) and (_is_float(x) or _is_float(other)) or \
             _is_float(x) or isinstance(other, float):
-        return _out(_C.floor(x / other), out)
+        return _out(_div_floor_float(x, other), out)
     # Integers: the truncated quotient, one less where the signs differ and
     # the division is inexact.
     dtype = _C.result_type(input, other)  # a number input counts as one
@@ -400,6 +400,20 @@ def floor_divide(input, other, *, out=None):
     x = x.to(dtype)
     remainder = _C.remainder(x, other)  # raises ZeroDivisionError as torch's
     return _out(_round_primitive((x - remainder) / other).to(remainder.dtype), out)
+
+
+def _div_floor_float(a, b):
+    """torch's floating floor division (c10 div_floor_floating): through
+    fmod, so that inf // x is nan and the quotient is rounded as torch's."""
+    quotient = a / b
+    mod = _C.fmod(a, b)
+    div = (a - mod) / b
+    div = _C.where((mod != 0) & ((_tensor(b, like=quotient) < 0) != (mod < 0)), div - 1, div)
+    floor = _C.floor(div)
+    floor = _C.where(div - floor > 0.5, floor + 1, floor)
+    zero = _C.where(quotient < 0, -0.0, 0.0)
+    result = _C.where(div != 0, floor, zero)
+    return _C.where(_tensor(b, like=quotient) == 0, quotient, result)
 
 
 def _check_integer_divisor(input, other):
@@ -466,6 +480,9 @@ def div(input, other, *, rounding_mode=None, out=None):
         return _out(_C.trunc(_div_primitive(input, other)), out)
     if rounding_mode == "floor":
         result = _C.floor(_div_primitive(input, other))
+        if _is_float(_tensor(input)) or isinstance(other, float) or \
+                (isinstance(other, Tensor) and _is_float(other)):
+            return _out(_div_floor_float(_tensor(input), other), out)
         if not _is_float(_tensor(input)) and not (isinstance(other, Tensor) and _is_float(other)) \
                 and not isinstance(other, float):
             result = result.to(_tensor(input).dtype)

@@ -146,10 +146,18 @@ Tensor gatherConsecutive(const Tensor &view,
   // linear = sum(normalized index_k * stride_k) over the merged dims.
   std::optional<Tensor> linear;
   int64_t stride = 1;
+  // An empty result: torch does not look at the indices.
+  bool emptyResult = false;
+  for (int64_t d = 0; d < view.dim(); ++d)
+    if (view.shape()[d] == 0 && (d < first || d >= first + int64_t(advanced.size())))
+      emptyResult = true;
+  for (const AdvancedIndex &a : advanced)
+    emptyResult |= a.index.numel() == 0;
   for (size_t i = advanced.size(); i-- > 0;) {
     int64_t size = view.shape()[first + i];
     Tensor index = cast(advanced[i].index, DType::Int64);
-    checkIndexBounds(index, first + i, view.shape());
+    if (!emptyResult)
+      checkIndexBounds(index, first + i, view.shape());
     Tensor wrapped = where(compare(Comparison::Lt, index, Scalar::fromInt(0)),
                            binary(OpCode::Add, index, Scalar::fromInt(size)),
                            index);
@@ -222,6 +230,9 @@ void putConsecutive(const Tensor &view,
                      shapeString(resultShape));
     rows = expand(*value.tensor, resultShape);
   }
+  // Nothing to write: torch does not look at the indices either.
+  if (view.numel() == 0)
+    return;
   int64_t merged = 1;
   for (size_t i = 0; i < count; ++i)
     merged *= shape[first + i];

@@ -438,3 +438,29 @@ def test_a_clone_keeps_its_value_when_the_original_is_written(rng, index):
     n[1:3] = True
     assert_close(c, d)
     assert_close(m, n)
+
+
+def test_indices_of_empty_results_are_not_checked():
+    x, t = ember.zeros((2, 2, 0), dtype=ember.bool), torch.zeros((2, 2, 0), dtype=torch.bool)
+    assert_close(x[[2]], t[[2]])
+    y, u = ember.zeros((1, 0)), torch.zeros((1, 0))
+    y[ember.tensor([0, 1])] = -1
+    u[torch.tensor([0, 1])] = -1
+    assert_close(y, u)
+    z, w = ember.zeros((2, 0, 3)).expand(2, 2, 0, 3), torch.zeros((2, 0, 3)).expand(2, 2, 0, 3)
+    z.abs_()
+    w.abs_()
+    assert_both_raise(lambda: ember.zeros(3)[[5]], lambda: torch.zeros(3)[[5]])
+
+
+def test_float_floor_division_follows_torch(rng):
+    values = [float("inf"), -float("inf"), float("nan"), 7.5, -7.5, 0.0, -0.0, 3.0, 1e-30]
+    a = ember.tensor(values)
+    t = torch.tensor(values)
+    for divisor in (1.5, -1.5, 0.0, 3.0, float("inf")):
+        assert_close(a // divisor, t // divisor)
+        assert_close(ember.floor_divide(a, divisor), torch.floor_divide(t, divisor))
+        assert_close(a.div(divisor, rounding_mode="floor"), t.div(divisor, rounding_mode="floor"))
+    x, u = pair(rng, (5, 4))
+    y, w = pair(rng, (4,), nonzero=True)
+    assert_close(x // y, u // w)
