@@ -641,6 +641,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     for d in dims:
         n *= x.shape[d]
     flat = x.permute(kept + dims).reshape(lead + [n])
+    single = n == 1
     if n == 0:
         flat = flat.sum(-1, keepdim=True) + 1  # the empty product
         n = 1
@@ -654,7 +655,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     result = flat.reshape(lead)
     if keepdim:
         result = result.reshape([1 if d in dims else x.shape[d] for d in range(x.dim())])
-    return result
+    # A product of one element per row is still a view of the input.
+    return result.clone() if single else result
 
 
 def _scan_matrix(n, dtype, like):

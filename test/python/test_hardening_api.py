@@ -464,3 +464,14 @@ def test_float_floor_division_follows_torch(rng):
     x, u = pair(rng, (5, 4))
     y, w = pair(rng, (4,), nonzero=True)
     assert_close(x // y, u // w)
+
+
+def test_prod_of_single_elements_is_not_a_view(rng):
+    x, t = pair(rng, (1,), "float64")
+    p, q = x.prod(dim=-1, keepdim=True), t.prod(dim=-1, keepdim=True)
+    x.clamp_(min=1.0)
+    t.clamp_(min=1.0)
+    assert_close(p, q)
+    p.zero_()
+    q.zero_()
+    assert_close(x, t)
