@@ -405,6 +405,10 @@ def floor_divide(input, other, *, out=None):
 def _div_floor_float(a, b):
     """torch's floating floor division (c10 div_floor_floating): through
     fmod, so that inf // x is nan and the quotient is rounded as torch's."""
+    dtype = _C.result_type(a, b)
+    a = _tensor(a).to(dtype)
+    if isinstance(b, Tensor):
+        b = b.to(dtype)
     quotient = a / b
     mod = _C.fmod(a, b)
     div = (a - mod) / b

@@ -475,3 +475,9 @@ def test_prod_of_single_elements_is_not_a_view(rng):
     p.zero_()
     q.zero_()
     assert_close(x, t)
+
+
+def test_floor_division_of_bools_by_floats(rng):
+    x, t = pair(rng, (2, 3), "bool")
+    assert_close(x.floor_divide(ember.tensor(3.75)), t.floor_divide(torch.tensor(3.75)))
+    assert_close(x // 0.5, t // 0.5)
