@@ -1890,10 +1890,12 @@ _index_select_primitive = _C.index_select
 @decomposition("index_select")
 def index_select(input, dim, index, *, out=None):
     if input.dim() == 0:
+        _C._check_index_select(input.reshape(1), 0, index.reshape(-1))
         picked = _index_select_primitive(input.reshape(1), 0, index.reshape(-1))
         return _out(picked.reshape([]), out)
     if index.dim() == 0:
         index = index.reshape(1)
+    _C._check_index_select(input, dim, index)
     return _out(_index_select_primitive(input, dim, index), out)
 
 

@@ -673,12 +673,17 @@ void bindTensor(py::module_ &m) {
             if (index.dim() > 1)
               throwError(Error::Kind::Index,
                          "index_select(): Index is supposed to be a vector");
-            if (x.dim() > 0 && (index.dtype() == DType::Int64 ||
-                                index.dtype() == DType::Int32))
-              checkIndexBounds(index, wrapDim(dim, x.dim()), x.shape(),
-                               /*allowNegative=*/false);
             return gather(x, dim, index);
           });
+  // torch.index_select refuses negative indices (the decompositions that
+  // use the primitive above take them, as x[index] does).
+  m.def("_check_index_select", [](const Tensor &x, int64_t dim,
+                                  const Tensor &index) {
+    if (x.dim() > 0 &&
+        (index.dtype() == DType::Int64 || index.dtype() == DType::Int32))
+      checkIndexBounds(index, wrapDim(dim, x.dim()), x.shape(),
+                       /*allowNegative=*/false);
+  });
   defBoth(m, cls, "masked_select", &maskedSelect);
 
   // Conversions.
