@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace ember {
@@ -20,6 +21,7 @@ namespace {
 struct EmberApproximateMathPass
     : ember::impl::EmberApproximateMathBase<EmberApproximateMathPass> {
   void runOnOperation() override {
+    propagateNaNs();
     RewritePatternSet patterns(&getContext());
     // The approximations match f32 only; f64 ops stay for libm.
     populateMathPolynomialApproximationPatterns(
@@ -36,6 +38,37 @@ struct EmberApproximateMathPass
         });
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
+  }
+
+  /// The approximations turn a NaN into an integer (fptosi) on their way:
+  /// fine on the hardware, but LLVM folds fptosi of a constant NaN to poison
+  /// and the result to garbage. Each approximated result is selected back to
+  /// NaN where an operand is NaN, explicitly.
+  void propagateNaNs() {
+    SmallVector<Operation *> ops;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<math::ExpOp, math::ExpM1Op, math::LogOp, math::Log1pOp,
+              math::Log2Op, math::TanhOp, math::ErfOp, math::ErfcOp,
+              math::AtanOp, math::Atan2Op, math::AsinOp, math::AcosOp,
+              math::SinOp, math::CosOp, math::CbrtOp>(op) &&
+          op->getNumResults() == 1 &&
+          getElementTypeOrSelf(op->getResult(0).getType()).isF32())
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      OpBuilder b(op->getContext());
+      b.setInsertionPointAfter(op);
+      Location loc = op->getLoc();
+      Value result = op->getResult(0);
+      Value lhs = op->getOperand(0);
+      Value rhs = op->getNumOperands() > 1 ? op->getOperand(1) : lhs;
+      Value nan = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, lhs, rhs);
+      Value either = op->getNumOperands() > 1
+                         ? arith::AddFOp::create(b, loc, lhs, rhs).getResult()
+                         : lhs;
+      Value select = arith::SelectOp::create(b, loc, nan, either, result);
+      result.replaceAllUsesExcept(select, select.getDefiningOp());
+    }
   }
 };
 

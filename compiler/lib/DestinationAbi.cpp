@@ -93,6 +93,25 @@ void copyReshapesBeforeInsertion(func::FuncOp func) {
   }
 }
 
+/// Whether another op takes `value` as its destination (an insert_slice
+/// into it: a write through a view). Its producer would otherwise write
+/// straight into the output buffer (empty-tensor elimination), and the
+/// in-place update would then change the returned value too.
+bool isWrittenInPlace(Value value) {
+  for (OpOperand &use : value.getUses()) {
+    Operation *owner = use.getOwner();
+    if (auto dps = dyn_cast<DestinationStyleOpInterface>(owner))
+      if (dps.isDpsInit(&use))
+        return true;
+    // Casts and reshapes share the buffer: look through them.
+    if (isa<tensor::CastOp, tensor::ReshapeOp, tensor::ExpandShapeOp,
+            tensor::CollapseShapeOp>(owner) &&
+        isWrittenInPlace(owner->getResult(0)))
+      return true;
+  }
+  return false;
+}
+
 LogicalResult rewriteFunction(func::FuncOp func) {
   unshareInits(func);
   copyReshapesBeforeInsertion(func);
@@ -142,8 +161,17 @@ LogicalResult rewriteFunction(func::FuncOp func) {
     builder.setInsertionPoint(ret);
     for (auto [result, out] : llvm::zip(ret.getOperands(), outputs)) {
       Value value = result;
-      if (isReshape(value))
+      if (isReshape(value)) {
         value = copyIntoFresh(builder, ret.getLoc(), value);
+      } else if (isWrittenInPlace(value)) {
+        // Copied where it is made, before the in-place writer changes it.
+        OpBuilder::InsertionGuard guard(builder);
+        if (Operation *producer = value.getDefiningOp())
+          builder.setInsertionPointAfter(producer);
+        else
+          builder.setInsertionPointToStart(&entry);
+        value = copyIntoFresh(builder, ret.getLoc(), value);
+      }
       bufferization::MaterializeInDestinationOp::create(
           builder, ret.getLoc(), /*result=*/Type(), value, out,
           /*restrict=*/true, /*writable=*/true);

@@ -220,20 +220,90 @@ static NodeRef integerPower(const NodeRef &x, int64_t k, DType dtype,
   return result;
 }
 
+/// The dtype an operand has on its own (a number's wrapped dtype).
+static DType operandDType(const Operand &o) {
+  return o.tensor ? o.tensor->dtype() : o.scalar.wrappedDType();
+}
+
+/// Integer `a ** b` where the exponent is a tensor, exact with the
+/// wrap-around torch's integer pow has (float64 pow is wrong past 2^53). A
+/// negative exponent gives 1 for a base of 1, +-1 for -1 and 0 otherwise, as
+/// in torch. Computed on the host: square-and-multiply as a traced chain
+/// compiles into a body that repeats each square per use.
+static Tensor integerTensorPower(const Operand &a, const Operand &b,
+                                 DType dtype) {
+  Shape shape = broadcast(shapeOf(a), shapeOf(b));
+  auto hostValues = [&](const Operand &o) {
+    Tensor t = o.tensor ? *o.tensor : full({}, o.scalar, DType::Int64);
+    Tensor dense = contiguous(
+        expand(cast(toDevice(t, DeviceKind::Cpu), DType::Int64), shape));
+    const int64_t *data = static_cast<const int64_t *>(dense.data());
+    return std::vector<int64_t>(data, data + dense.numel());
+  };
+  std::vector<int64_t> base = hostValues(a), exponent = hostValues(b);
+  std::vector<int64_t> result(base.size());
+  for (size_t i = 0; i < base.size(); ++i) {
+    int64_t e = exponent[i];
+    uint64_t x = uint64_t(base[i]);
+    if (dtype == DType::Int32)
+      x = uint64_t(int64_t(int32_t(uint32_t(x))));
+    if (e < 0) {
+      int64_t v = int64_t(x);
+      result[i] = v == 1 ? 1 : v == -1 ? ((e & 1) ? -1 : 1) : 0;
+      continue;
+    }
+    uint64_t power = 1;
+    for (; e; e >>= 1, x *= x)
+      if (e & 1)
+        power *= x;
+    result[i] = dtype == DType::Int32 ? int64_t(int32_t(uint32_t(power)))
+                                      : int64_t(power);
+  }
+  Tensor values = cast(fromData(result.data(), shape, DType::Int64), dtype);
+  DeviceKind device = b.tensor ? deviceOf(*b.tensor) : deviceOf(*a.tensor);
+  return toDevice(values, device);
+}
+
+/// Whether a divisor has a zero (a tensor's values are computed and read).
+static bool hasZero(const Operand &divisor) {
+  if (!divisor.tensor)
+    return divisor.scalar.kind == Scalar::Kind::Float ? divisor.scalar.f == 0
+                                                      : divisor.scalar.i == 0;
+  if (divisor.tensor->numel() == 0)
+    return false;
+  Tensor dense = contiguous(
+      cast(toDevice(*divisor.tensor, DeviceKind::Cpu), DType::Int64));
+  const int64_t *data = static_cast<const int64_t *>(dense.data());
+  return std::find(data, data + dense.numel(), 0) != data + dense.numel();
+}
+
 Tensor binary(OpCode op, const Operand &a, const Operand &b) {
   DType dtype = resultType(a, b);
   Shape shape = broadcast(shapeOf(a), shapeOf(b));
+  // torch's integer remainder and fmod raise on a zero divisor (the
+  // compiled code would trap or give garbage).
+  if ((op == OpCode::Remainder || op == OpCode::Fmod) && !isFloating(dtype) &&
+      dtype != DType::Bool && shapeNumel(shape) != 0 && hasZero(b))
+    runtimeError("ZeroDivisionError");
   switch (op) {
   case OpCode::Div:
     if (!isFloating(dtype))
       dtype = defaultFloat();
     break;
-  case OpCode::Sub:
-    if (dtype == DType::Bool)
+  case OpCode::Sub: {
+    // torch refuses a bool on either side, whatever the result type.
+    bool lhsBool = operandDType(a) == DType::Bool;
+    bool rhsBool = operandDType(b) == DType::Bool;
+    if (lhsBool && rhsBool)
       runtimeError("Subtraction, the `-` operator, with two bool tensors is "
                    "not supported. Use the `^` or `logical_xor()` operator "
                    "instead.");
+    if (lhsBool || rhsBool)
+      runtimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                   "supported. If you are trying to invert a mask, use the `~` "
+                   "or `logical_not()` operator instead.");
     break;
+  }
   case OpCode::Add:
   case OpCode::Maximum:
     if (dtype == DType::Bool)
@@ -254,31 +324,23 @@ Tensor binary(OpCode op, const Operand &a, const Operand &b) {
                   dtype);
     break;
   case OpCode::Pow: {
+    if (dtype == DType::Bool)
+      notForDtype("pow", dtype);
     // Small integer exponents are exact products (and the only pow for
     // integer tensors); the rest is the float pow.
     bool integerExponent =
         !b.tensor && (b.scalar.kind != Scalar::Kind::Float ||
                       (b.scalar.f == double(int64_t(b.scalar.f)) &&
                        std::abs(b.scalar.f) < 64));
-    if (a.tensor && integerExponent && b.scalar.i >= 0 && b.scalar.i <= 64 &&
-        (b.scalar.i <= 4 || !isFloating(dtype))) {
-      if (dtype == DType::Bool)
-        dtype = DType::Int64;
+    if (a.tensor && integerExponent && b.scalar.i >= 0 &&
+        (isFloating(dtype) ? b.scalar.i <= 4 : true)) {
       NodeRef base = operandNode(a, dtype);
       return fromNode(integerPower(base, b.scalar.i, dtype, shape));
     }
     if (!isFloating(dtype) && !b.tensor && b.scalar.i < 0)
       runtimeError("Integers to negative integer powers are not allowed.");
-    if (!isFloating(dtype)) {
-      // Integer powers through float64 pow, exact below 2^53.
-      if (dtype == DType::Bool)
-        dtype = DType::Int64;
-      NodeRef lhs = operandNode(a, DType::Float64);
-      NodeRef rhs = operandNode(b, DType::Float64);
-      keepInProgram(rhs);
-      NodeRef power = makeNode(OpCode::Pow, DType::Float64, shape, {lhs, rhs});
-      return fromNode(castNode(power, dtype));
-    }
+    if (!isFloating(dtype))
+      return integerTensorPower(a, b, dtype);
     break;
   }
   default:
@@ -337,7 +399,7 @@ Tensor clamp(const Tensor &x, std::optional<Scalar> min,
     state.add(*max);
   DType dtype = state.result();
   if (dtype == DType::Bool)
-    notForDtype("clamp_cpu", dtype);
+    notForDtype("clamp_scalar_cpu", dtype);
   NodeRef node = castNode(x.value(), dtype);
   // max(x, lo) then min(., hi): torch's order, so hi wins when lo > hi.
   if (min)
@@ -496,8 +558,25 @@ static void checkMatmulOperands(const Tensor &a, const Tensor &b) {
                  dtypeName(a.dtype()) + " " + shapeString(a.shape()) +
                  " and " + dtypeName(b.dtype()) + " " +
                  shapeString(b.shape()) + ")");
-  if (a.dtype() == DType::Bool)
-    notForDtype("addmm_impl_cpu_", a.dtype());
+}
+
+/// torch's bool matmul: its kernels refuse bool, but a product without terms
+/// (or without elements) never reaches them and is all false.
+static std::optional<Tensor> boolMatmul(const Tensor &a, const Tensor &b) {
+  if (a.dtype() != DType::Bool)
+    return std::nullopt;
+  int64_t ra = a.dim(), rb = b.dim();
+  if (ra == 1 && rb == 1)
+    notForDtype("dot", a.dtype());
+  int64_t k = a.shape().back();
+  int64_t m = ra == 1 ? 1 : a.shape()[ra - 2];
+  int64_t n = rb == 1 ? 1 : b.shape().back();
+  bool empty = k == 0 || m == 0 || n == 0 ||
+               shapeNumel(a.shape()) == 0 || shapeNumel(b.shape()) == 0;
+  if (!empty)
+    notForDtype(ra == 2 && rb == 1 ? "addmv_impl_cpu" : "addmm_impl_cpu_",
+                a.dtype());
+  return cast(matmul(cast(a, DType::Int32), cast(b, DType::Int32)), DType::Bool);
 }
 
 /// [..., M, K] x [..., K, N] with batch dims broadcast.
@@ -515,12 +594,21 @@ static Tensor batchedMatmul(const Tensor &a, const Tensor &b) {
 }
 
 Tensor matmul(const Tensor &a, const Tensor &b) {
-  checkMatmulOperands(a, b);
   int64_t ra = a.dim(), rb = b.dim();
+  // torch checks dtypes in its kernels, which an empty operand never
+  // reaches: the result takes the vector's dtype, else the first operand's.
+  if (a.dtype() != b.dtype() && ra > 0 && rb > 0 && !(ra == 1 && rb == 1) &&
+      (a.numel() == 0 || b.numel() == 0)) {
+    DType dtype = rb == 1 ? b.dtype() : a.dtype();
+    return matmul(cast(a, dtype), cast(b, dtype));
+  }
+  checkMatmulOperands(a, b);
   if (ra == 0 || rb == 0)
     runtimeError("both arguments to matmul need to be at least 1D, but they "
                  "are " +
                  std::to_string(ra) + "D and " + std::to_string(rb) + "D");
+  if (a.dtype() == DType::Bool && a.shape().back() == b.shape()[rb == 1 ? 0 : rb - 2])
+    return *boolMatmul(a, b);
   if (ra == 1 && rb == 1) {
     if (a.shape()[0] != b.shape()[0])
       runtimeError("inconsistent tensor size, expected tensor " +
@@ -655,14 +743,24 @@ static std::vector<int64_t> readIndices(const Tensor &indices) {
 }
 
 void checkIndexBounds(const Tensor &indices, int64_t dim,
-                      llvm::ArrayRef<int64_t> shape) {
+                      llvm::ArrayRef<int64_t> shape, bool allowNegative) {
   int64_t size = shape[dim];
-  for (int64_t index : readIndices(indices))
-    if (index < -size || index >= size)
-      indexError("index " + std::to_string(index) +
+  for (int64_t index : readIndices(indices)) {
+    bool inRange = index >= (allowNegative ? -size : 0) && index < size;
+    // index_select's messages and types are torch's (its dim-1 kernel
+    // raises RuntimeError, the others IndexError).
+    if (!inRange && !allowNegative && dim == 1)
+      runtimeError("INDICES element is out of DATA bounds, id=" +
+                   std::to_string(index) + " axis_dim=" + std::to_string(size) +
+                   " (index_select on shape " + shapeString(shape) + ")");
+    if (!inRange)
+      indexError(std::string(allowNegative ? ""
+                                           : "index out of range in self: ") +
+                 "index " + std::to_string(index) +
                  " is out of bounds for dimension " + std::to_string(dim) +
                  " with size " + std::to_string(size) + " (indexed shape " +
                  shapeString(shape) + ")");
+  }
 }
 
 Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices) {
@@ -674,9 +772,10 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices) {
     indexError("index of a 0-dim tensor needs a bool index");
   int64_t axis = wrapDim(dim, x.dim());
   // Out-of-range indices must raise here, at the user's line, not inside
-  // compiled code.
-  checkIndexBounds(indices, axis, x.shape());
+  // compiled code (torch does not look at them for an empty result).
   Shape shape(gatherShape(x.shape(), indices.shape(), axis));
+  if (shapeNumel(shape) != 0)
+    checkIndexBounds(indices, axis, x.shape());
   NodeRef node = makeNode(OpCode::Gather, x.dtype(), shape,
                           {x.value(), indices.value()});
   node->ints.push_back(axis);
@@ -757,10 +856,51 @@ Tensor maskedSelect(const Tensor &x, const Tensor &mask) {
 // In-place updates
 //===----------------------------------------------------------------------===//
 
+/// The inverse of an expand from `outer`'s shape to `node`'s (rank
+/// `expandedRank`) on a write: each element of `outer` takes the value of
+/// the copy `written` marks (at most one per element: writes through
+/// broadcast dims are refused), or keeps its value where no copy was
+/// written. `written` becomes the mask of `outer`'s written elements.
+static void collapseExpand(NodeRef &node, NodeRef &written,
+                           const NodeRef &outer, size_t expandedRank) {
+  llvm::ArrayRef<int64_t> from = outer->shape;
+  size_t lead = expandedRank - from.size();
+  llvm::SmallVector<int64_t, 4> axes;
+  for (size_t d = 0; d < expandedRank; ++d)
+    if (d < lead || (from[d - lead] == 1 && node->shape[d] != 1))
+      axes.push_back(d);
+  Shape kept(node->shape.begin(), node->shape.end());
+  for (int64_t d : axes)
+    kept[d] = 1;
+  // Summing over the copies picks the written one (the others are zeroed);
+  // bools sum as int32.
+  DType dtype = node->dtype;
+  DType sumType = dtype == DType::Bool ? DType::Int32 : dtype;
+  auto sumCopies = [&](NodeRef value, DType type, OpCode reduceOp) {
+    NodeRef reduced = makeNode(reduceOp, type, kept, {value});
+    reduced->ints.assign(axes.begin(), axes.end());
+    reduced->flag = true; // keepdim
+    return makeNode(OpCode::Reshape, type, from, {reduced});
+  };
+  NodeRef zero = constantNode(Scalar::fromInt(0), sumType);
+  NodeRef picked = makeNode(OpCode::Select, sumType, node->shape,
+                            {written, castNode(node, sumType), zero});
+  NodeRef value = castNode(sumCopies(picked, sumType, OpCode::Sum), dtype);
+  NodeRef any = castNode(
+      sumCopies(castNode(written, DType::Int32), DType::Int32, OpCode::Max),
+      DType::Bool);
+  node = makeNode(OpCode::Select, dtype, from, {any, value, outer});
+  written = any;
+}
+
 /// Replaces the elements `x` views with `node` (shaped like x), rewriting the
 /// storage's value through the inverse of each view step.
 static void writeView(const Tensor &x, NodeRef node) {
   const std::vector<ViewStep> &steps = x.impl->steps;
+  // An empty view writes nothing (and its inverse steps would be empty
+  // slices of empty values).
+  if (x.numel() == 0)
+    return;
   for (int64_t d = 0; d < x.dim(); ++d)
     if (x.strides()[d] == 0 && x.shape()[d] > 1)
       runtimeError("unsupported operation: more than one element of the "
@@ -790,33 +930,67 @@ static void writeView(const Tensor &x, NodeRef node) {
   std::vector<NodeRef> before{storageValue(x.storage())};
   for (size_t i = 0; i + 1 < steps.size(); ++i)
     before.push_back(applyViewStep(before.back(), steps[i]));
+  // Below an expand that broadcasts, the written elements are one copy of
+  // the expanded ones (the check above): `written` marks them, so that the
+  // expand's inverse can take each element from the copy that was written.
+  bool broadcasts = false;
+  for (size_t i = 0; i < steps.size(); ++i)
+    broadcasts |= steps[i].kind == ViewStep::Kind::Expand &&
+                  shapeNumel(steps[i].shape) != shapeNumel(before[i]->shape);
+  NodeRef written;
+  if (broadcasts)
+    written = makeNode(OpCode::BroadcastTo, DType::Bool, x.shape(),
+                       {constantNode(Scalar::fromBool(true), DType::Bool)});
+  // Applies the inverse of a shape-only step to both node and mask.
+  auto both = [&](auto inverse) {
+    node = inverse(node);
+    if (written)
+      written = inverse(written);
+  };
   for (size_t i = steps.size(); i-- > 0;) {
     const ViewStep &step = steps[i];
     const NodeRef &outer = before[i];
     switch (step.kind) {
     case ViewStep::Kind::Reshape:
-      node = makeNode(OpCode::Reshape, node->dtype, outer->shape, {node});
+      both([&](const NodeRef &n) {
+        return makeNode(OpCode::Reshape, n->dtype, outer->shape, {n});
+      });
       break;
-    case ViewStep::Kind::Transpose: {
-      NodeRef back = makeNode(OpCode::Transpose, node->dtype, outer->shape,
-                              {node});
-      back->ints.resize(step.ints.size());
-      for (size_t d = 0; d < step.ints.size(); ++d)
-        back->ints[step.ints[d]] = d;
-      node = back;
+    case ViewStep::Kind::Transpose:
+      both([&](const NodeRef &n) {
+        NodeRef back =
+            makeNode(OpCode::Transpose, n->dtype, outer->shape, {n});
+        back->ints.resize(step.ints.size());
+        for (size_t d = 0; d < step.ints.size(); ++d)
+          back->ints[step.ints[d]] = d;
+        return back;
+      });
       break;
-    }
     case ViewStep::Kind::Slice: {
       NodeRef insert = makeNode(OpCode::InsertSlice, node->dtype, outer->shape,
                                 {outer, node});
       insert->ints = step.ints;
       node = insert;
+      if (written) {
+        NodeRef none = makeNode(
+            OpCode::BroadcastTo, DType::Bool, outer->shape,
+            {constantNode(Scalar::fromBool(false), DType::Bool)});
+        NodeRef mark = makeNode(OpCode::InsertSlice, DType::Bool,
+                                outer->shape, {none, written});
+        mark->ints = step.ints;
+        written = mark;
+      }
       break;
     }
     case ViewStep::Kind::Expand:
-      // Only reachable when no dim was really broadcast (checked above): a
-      // sum would be wrong, so re-read the single element that was written.
-      node = makeNode(OpCode::Reshape, node->dtype, outer->shape, {node});
+      if (shapeNumel(step.shape) == shapeNumel(outer->shape)) {
+        // Nothing was broadcast: the same elements, reshaped.
+        both([&](const NodeRef &n) {
+          return makeNode(OpCode::Reshape, n->dtype, outer->shape, {n});
+        });
+        break;
+      }
+      collapseExpand(node, written, outer, step.shape.size());
       break;
     }
   }
@@ -847,6 +1021,18 @@ void assign(const Tensor &x, const Operand &value) {
   writeView(x, valueFor(x, value));
 }
 
+void fill(const Tensor &x, const Operand &value) {
+  if (value.tensor && value.tensor->dim() != 0)
+    runtimeError("fill_ only supports 0-dimension value tensor but got tensor "
+                 "with " + std::to_string(value.tensor->dim()) + " dimensions");
+  // Every copy along a broadcast dim is the same memory: write one.
+  Tensor target = x;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (x.strides()[d] == 0 && x.shape()[d] > 1)
+      target = slice(target, d, 0, 1, 1);
+  writeView(target, valueFor(target, value));
+}
+
 /// Writes `result` into x's elements after torch's in-place checks.
 static void writeInPlace(const Tensor &x, const Tensor &result) {
   if (!canCast(result.dtype(), x.dtype()))
@@ -860,7 +1046,43 @@ static void writeInPlace(const Tensor &x, const Tensor &result) {
   writeView(x, castNode(result.value(), x.dtype()));
 }
 
+/// Whether x's elements fill a range of memory once each, in some order of
+/// its dims (torch's is_non_overlapping_and_dense).
+static bool isDense(const Tensor &x) {
+  llvm::SmallVector<std::pair<int64_t, int64_t>, 4> dims; // (stride, size)
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (x.shape()[d] != 1)
+      dims.push_back({x.strides()[d], x.shape()[d]});
+  llvm::sort(dims);
+  int64_t expected = 1;
+  for (auto [stride, size] : dims) {
+    if (stride != expected)
+      return false;
+    expected *= size;
+  }
+  return true;
+}
+
+void checkNoPartialOverlap(const Tensor &x, const Tensor &input) {
+  // torch's rule (at::get_overlap_status): dense tensors of one storage
+  // whose memory ranges meet, unless they are the same elements in the same
+  // order. Other layouts are too hard to tell, and pass.
+  if (x.impl == input.impl || x.impl->storage != input.impl->storage ||
+      x.numel() == 0 || input.numel() == 0 || !isDense(x) || !isDense(input))
+    return;
+  bool same = x.offset() == input.offset() && x.numel() == input.numel() &&
+              x.strides() == input.strides();
+  bool meet = x.offset() < input.offset() + input.numel() &&
+              input.offset() < x.offset() + x.numel();
+  if (meet && !same)
+    runtimeError("unsupported operation: some elements of the input tensor and "
+                 "the written-to tensor refer to a single memory location. "
+                 "Please clone() the tensor before performing the operation.");
+}
+
 void inplaceBinary(OpCode op, const Tensor &x, const Operand &value) {
+  if (value.tensor)
+    checkNoPartialOverlap(x, *value.tensor);
   writeInPlace(x, binary(op, x, value));
 }
 
@@ -877,10 +1099,12 @@ void maskedFill(const Tensor &x, const Tensor &mask, const Operand &value) {
 
   llvm::ArrayRef<int64_t> valueShape = shapeOf(value);
   Shape rowShape(x.shape().begin() + rank, x.shape().end());
-  bool broadcasts = shapeNumel(valueShape) == 1 ||
-                    (valueShape.size() <= rowShape.size() &&
-                     llvm::ArrayRef<int64_t>(rowShape).take_back(
-                         valueShape.size()) == valueShape);
+  // A value that broadcasts to one row fills every selected row.
+  std::optional<llvm::SmallVector<int64_t>> toRow =
+      broadcastShapes(valueShape, rowShape);
+  bool broadcasts =
+      shapeNumel(valueShape) == 1 ||
+      (toRow && llvm::ArrayRef<int64_t>(*toRow) == llvm::ArrayRef<int64_t>(rowShape));
   if (!value.tensor || broadcasts) {
     Tensor updated = where(condition, value, x);
     writeView(x, castNode(updated.value(), x.dtype()));
@@ -896,14 +1120,17 @@ void maskedFill(const Tensor &x, const Tensor &mask, const Operand &value) {
       source[i] = trues++;
   Shape expected{trues};
   expected.append(rowShape.begin(), rowShape.end());
-  if (llvm::ArrayRef<int64_t>(valueShape) != llvm::ArrayRef<int64_t>(expected))
+  std::optional<llvm::SmallVector<int64_t>> toRows =
+      broadcastShapes(valueShape, expected);
+  if (!toRows ||
+      llvm::ArrayRef<int64_t>(*toRows) != llvm::ArrayRef<int64_t>(expected))
     runtimeError("shape mismatch: value tensor of shape " +
                  shapeString(valueShape) +
                  " cannot be broadcast to indexing result of shape " +
                  shapeString(expected));
   if (trues == 0)
     return;
-  Tensor rows = gather(*value.tensor, 0,
+  Tensor rows = gather(contiguous(expand(*value.tensor, expected)), 0,
                        toDevice(fromData(source.data(), mask.shape(), DType::Int64),
                                 deviceOf(*value.tensor)));
   Tensor updated = where(condition, rows, x);

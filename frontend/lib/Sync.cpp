@@ -515,49 +515,46 @@ void runGraph(std::vector<StorageRef> &storages) {
 
 } // namespace
 
-void registerPending(const StorageRef &storage) {
-  Tracer &t = tracer();
-  t.pending.push_back(storage);
-  // An export trace must stay one graph, however large.
-  if (t.nodesSinceSync > kMaxPendingNodes && !t.syncing && !exporting())
-    sync();
-}
-
-void noteNodeCreated() {
-  ++tracer().nodesSinceSync;
-  ++nodesTraced;
-}
-
 namespace {
 
-/// Computes `storages` (on this thread; `syncing` is set); those left
-/// pending by a failure keep its message.
-void compute(std::vector<StorageRef> &storages) {
+/// Computes `storages` on this thread and returns the first error, if any.
+/// After a failed graph, each value it held is computed again on its own:
+/// only the values whose own ops fail keep an error (each later read of one
+/// reports it again), so one bad op never fails unrelated values pending
+/// with it, and values made afterwards are computed without them.
+std::optional<std::string> compute(std::vector<StorageRef> &storages) {
   Tracer &t = tracer();
   t.syncing = true;
+  std::optional<std::string> firstError;
   try {
     if (!storages.empty())
       runGraph(storages);
   } catch (const std::exception &error) {
-    // The values that were not computed keep the error: each later read of
-    // one reports it again, while values made afterwards are computed
-    // without them (one failed graph must not fail every later sync).
-    auto message = std::make_shared<std::string>(error.what());
-    for (StorageRef &storage : storages)
-      if (storage->pending)
-        storage->error = message;
-    t.syncing = false;
-    throw;
+    firstError = error.what();
+    for (StorageRef &storage : storages) {
+      if (!storage->pending)
+        continue;
+      if (storages.size() == 1) {
+        storage->error = std::make_shared<std::string>(*firstError);
+        continue;
+      }
+      std::vector<StorageRef> alone{storage};
+      try {
+        runGraph(alone);
+      } catch (const std::exception &own) {
+        storage->error = std::make_shared<std::string>(own.what());
+      }
+    }
   }
   t.syncing = false;
+  return firstError;
 }
 
-} // namespace
-
-void sync() {
+/// Computes every value this thread traced; returns the first error.
+std::optional<std::string> syncAll() {
   Tracer &t = tracer();
   if (t.syncing)
-    return;
+    return std::nullopt;
   if (exporting())
     rejectValueRead();
   std::vector<StorageRef> storages;
@@ -567,7 +564,30 @@ void sync() {
         storages.push_back(std::move(storage));
   t.pending.clear();
   t.nodesSinceSync = 0;
-  compute(storages);
+  return compute(storages);
+}
+
+} // namespace
+
+void registerPending(const StorageRef &storage) {
+  Tracer &t = tracer();
+  t.pending.push_back(storage);
+  // An export trace must stay one graph, however large. A failed value
+  // keeps its error for its own read.
+  if (t.nodesSinceSync > kMaxPendingNodes && !t.syncing && !exporting())
+    syncAll();
+}
+
+void noteNodeCreated() {
+  ++tracer().nodesSinceSync;
+  ++nodesTraced;
+}
+
+void sync() {
+  if (exporting())
+    rejectValueRead();
+  if (std::optional<std::string> error = syncAll())
+    runtimeError(*error);
 }
 
 void materialize(Storage &storage) {
@@ -575,19 +595,19 @@ void materialize(Storage &storage) {
   // branches on it would be traced down one path, silently.
   if (exporting())
     rejectValueRead();
+  if (storage.pending && !storage.error && !tracer().syncing) {
+    syncAll();
+    // Still pending: another thread traced it (a tensor handed between
+    // threads), and this thread's sync leaves others' values alone. It is
+    // computed on its own; its owner's sync then finds nothing to do.
+    if (storage.pending && !storage.error) {
+      // The caller keeps `storage` alive: a reference that owns nothing.
+      std::vector<StorageRef> alone{StorageRef(StorageRef(), &storage)};
+      compute(alone);
+    }
+  }
   if (storage.pending && storage.error)
     runtimeError(*storage.error);
-  if (!storage.pending || tracer().syncing)
-    return;
-  sync();
-  // Still pending: another thread traced it (a tensor handed between
-  // threads), and this thread's sync leaves others' values alone. It is
-  // computed on its own; its owner's sync then finds nothing to do.
-  if (storage.pending) {
-    // The caller keeps `storage` alive: a reference that owns nothing.
-    std::vector<StorageRef> alone{StorageRef(StorageRef(), &storage)};
-    compute(alone);
-  }
 }
 
 CompileStats compileStats() {

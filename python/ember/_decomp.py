@@ -233,6 +233,8 @@ def reciprocal(input):
 
 @decomposition("frac")
 def frac(input):
+    if not _is_float(input):
+        raise RuntimeError(f"\"frac_cpu\" not implemented for '{_torch_name(input.dtype)}'")
     return input - _C.trunc(input)
 
 
@@ -389,11 +391,80 @@ def floor_divide(input, other, *, out=None):
     x = _tensor(input)
     if isinstance(other, Tensor) and (_is_float(x) or _is_float(other)) or \
             _is_float(x) or isinstance(other, float):
-        return _out(_C.floor(x / other), out)
+        return _out(_div_floor_float(x, other), out)
     # Integers: the truncated quotient, one less where the signs differ and
     # the division is inexact.
-    remainder = _C.remainder(x, other)
+    dtype = _C.result_type(input, other)  # a number input counts as one
+    if dtype == _C.bool:
+        raise RuntimeError("\"div_floor_cpu\" not implemented for 'Bool'")
+    x = x.to(dtype)
+    remainder = _C.remainder(x, other)  # raises ZeroDivisionError as torch's
     return _out(_round_primitive((x - remainder) / other).to(remainder.dtype), out)
+
+
+def _div_floor_float(a, b):
+    """torch's floating floor division (c10 div_floor_floating): through
+    fmod, so that inf // x is nan and the quotient is rounded as torch's."""
+    dtype = _C.result_type(a, b)
+    a = _tensor(a).to(dtype)
+    if isinstance(b, Tensor):
+        b = b.to(dtype)
+    quotient = a / b
+    mod = _C.fmod(a, b)
+    div = (a - mod) / b
+    div = _C.where((mod != 0) & ((_tensor(b, like=quotient) < 0) != (mod < 0)), div - 1, div)
+    floor = _C.floor(div)
+    floor = _C.where(div - floor > 0.5, floor + 1, floor)
+    zero = _C.where(quotient < 0, -0.0, 0.0)
+    result = _C.where(div != 0, floor, zero)
+    return _C.where(_tensor(b, like=quotient) == 0, quotient, result)
+
+
+def _check_integer_divisor(input, other):
+    """torch's integer division raises on a zero divisor (of a non-empty
+    result)."""
+    shape = np.broadcast_shapes(tuple(_tensor(input).shape),
+                                tuple(other.shape) if isinstance(other, Tensor) else ())
+    if 0 in shape:
+        return
+    if isinstance(other, Tensor):
+        if not _is_float(other) and not _is_float(_tensor(input)) and \
+                bool((other == 0).any()):
+            raise RuntimeError("ZeroDivisionError")
+    elif not isinstance(other, float) and not _is_float(_tensor(input)) and other == 0:
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _floordiv_operator(self, other):
+    if not isinstance(other, (Tensor, int, float, bool)):
+        return NotImplemented
+    return floor_divide(self, other)
+
+
+def _rfloordiv_operator(self, other):
+    if not isinstance(other, (int, float, bool)):
+        return NotImplemented
+    return floor_divide(other, self)
+
+
+def _ifloordiv_operator(self, other):
+    if not isinstance(other, (Tensor, int, float, bool)):
+        return NotImplemented
+    result = floor_divide(self, other)
+    if not _C.can_cast(result.dtype, self.dtype):
+        raise RuntimeError(f"result type {_torch_name(result.dtype)} can't be cast to "
+                           f"the desired output type {_torch_name(self.dtype)}")
+    return self.copy_(result)
+
+
+def _torch_name(dtype):
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+            "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16"}[str(dtype).split(".")[-1]]
+
+
+Tensor.__floordiv__ = _floordiv_operator
+Tensor.__rfloordiv__ = _rfloordiv_operator
+Tensor.__ifloordiv__ = _ifloordiv_operator
 
 
 _div_primitive = _C.div
@@ -403,6 +474,8 @@ _div_primitive = _C.div
 def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode is None:
         return _out(_div_primitive(input, other), out)
+    if rounding_mode in ("trunc", "floor"):
+        _check_integer_divisor(input, other)
     if rounding_mode == "trunc":
         if not _is_float(_tensor(input)) and not (isinstance(other, Tensor) and _is_float(other)) \
                 and not isinstance(other, float):
@@ -411,6 +484,9 @@ def div(input, other, *, rounding_mode=None, out=None):
         return _out(_C.trunc(_div_primitive(input, other)), out)
     if rounding_mode == "floor":
         result = _C.floor(_div_primitive(input, other))
+        if _is_float(_tensor(input)) or isinstance(other, float) or \
+                (isinstance(other, Tensor) and _is_float(other)):
+            return _out(_div_floor_float(_tensor(input), other), out)
         if not _is_float(_tensor(input)) and not (isinstance(other, Tensor) and _is_float(other)) \
                 and not isinstance(other, float):
             result = result.to(_tensor(input).dtype)
@@ -453,6 +529,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     if correction is None:
         correction = 0 if unbiased is False else 1
     x = input
+    if not _is_float(x):
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     dims = _dims(dim, x.dim())
     mean = x.mean(dims if dims else None, keepdim=True) if x.dim() else x
     centred = x - mean
@@ -516,9 +594,13 @@ def logsumexp(input, dim=None, keepdim=False, *, out=None):
     if x.dim() == 0:
         return _out(x.clone(), out)
     dims = _dims(dim, x.dim())
-    m = x.amax(dims, keepdim=True)
-    m = _C.where(_C.abs(m) == math.inf, 0.0, m)
-    result = _C.log(_C.exp(x - m).sum(dims, keepdim=True)) + m
+    if 0 in [x.shape[d] for d in dims]:
+        # An empty sum: log(0) = -inf (amax has no value to shift by).
+        result = _C.log(_C.exp(x).sum(dims, keepdim=True))
+    else:
+        m = x.amax(dims, keepdim=True)
+        m = _C.where(_C.abs(m) == math.inf, 0.0, m)
+        result = _C.log(_C.exp(x - m).sum(dims, keepdim=True)) + m
     if not keepdim:
         result = result.squeeze(dims[0]) if len(dims) == 1 else result.reshape(
             [s for d, s in enumerate(x.shape) if d not in dims])
@@ -549,21 +631,36 @@ def count_nonzero(input, dim=None):
 
 @decomposition("prod")
 def prod(input, dim=None, keepdim=False, *, dtype=None):
-    # exp(sum(log|x|)) in float64 with the sign and zeros counted apart:
-    # exact for integer products below 2^53 after rounding.
+    # Pairwise products, halving the reduced elements each step: exact (with
+    # torch's wrap-around) for integers, gradients through zeros.
     x = input if dtype is None else input.to(dtype)
     out_dtype = x.dtype if x.dtype not in (_bool, _C.int32) else _int64
+    x = x.to(out_dtype)
     if x.dim() == 0:
-        return x.to(out_dtype).clone()
-    wide = x.to(_C.float64)
+        return x.clone()
     dims = _dims(dim, x.dim())
-    magnitude = _C.exp(_C.log(_C.abs(wide)).sum(dims, keepdim=keepdim))
-    negatives = (wide < 0).to(_C.float64).sum(dims, keepdim=keepdim)
-    sign = 1.0 - 2.0 * _C.remainder(negatives, 2.0)
-    result = sign * magnitude
-    if not out_dtype.is_floating_point:
-        result = _C.round(result)
-    return result.to(out_dtype)
+    kept = [d for d in range(x.dim()) if d not in dims]
+    lead = [x.shape[d] for d in kept]
+    n = 1
+    for d in dims:
+        n *= x.shape[d]
+    flat = x.permute(kept + dims).reshape(lead + [n])
+    single = n == 1
+    if n == 0:
+        flat = flat.sum(-1, keepdim=True) + 1  # the empty product
+        n = 1
+    while n > 1:
+        if n % 2:
+            flat = _C.cat([flat, _C.ones_like(flat[..., :1])], -1)
+            n += 1
+        pairs = flat.reshape(lead + [n // 2, 2])
+        flat = pairs[..., 0] * pairs[..., 1]
+        n //= 2
+    result = flat.reshape(lead)
+    if keepdim:
+        result = result.reshape([1 if d in dims else x.shape[d] for d in range(x.dim())])
+    # A product of one element per row is still a view of the input.
+    return result.clone() if single else result
 
 
 def _scan_matrix(n, dtype, like):
@@ -1793,9 +1890,12 @@ _index_select_primitive = _C.index_select
 @decomposition("index_select")
 def index_select(input, dim, index, *, out=None):
     if input.dim() == 0:
-        return _out(input.reshape(1)[index.reshape(-1)].reshape([]), out)
+        _C._check_index_select(input.reshape(1), 0, index.reshape(-1))
+        picked = _index_select_primitive(input.reshape(1), 0, index.reshape(-1))
+        return _out(picked.reshape([]), out)
     if index.dim() == 0:
         index = index.reshape(1)
+    _C._check_index_select(input, dim, index)
     return _out(_index_select_primitive(input, dim, index), out)
 
 

@@ -286,6 +286,7 @@ void bindTensor(py::module_ &m) {
   binaryOperator("__mul__", "__rmul__", "__imul__", OpCode::Mul);
   binaryOperator("__truediv__", "__rtruediv__", "__itruediv__", OpCode::Div);
   binaryOperator("__pow__", "__rpow__", "__ipow__", OpCode::Pow);
+  binaryOperator("__mod__", "__rmod__", "__imod__", OpCode::Remainder);
   binaryOperator("__and__", "__rand__", "__iand__", OpCode::And);
   binaryOperator("__or__", "__ror__", "__ior__", OpCode::Or);
   binaryOperator("__xor__", "__rxor__", "__ixor__", OpCode::Xor);
@@ -367,8 +368,17 @@ void bindTensor(py::module_ &m) {
       OpCode op = this->op;
       // add and sub scale `other` by `alpha`, as torch's do.
       bool scaled = op == OpCode::Add || op == OpCode::Sub;
-      auto compute = [op, name, scaled](const Tensor &x, py::handle other,
-                                        py::handle alpha) {
+      // torch's maximum, minimum and atan2 take tensors only.
+      bool tensorOnly = op == OpCode::Maximum || op == OpCode::Minimum ||
+                        op == OpCode::Atan2;
+      auto compute = [op, name, scaled, tensorOnly](const Operand &x,
+                                                    py::handle other,
+                                                    py::handle alpha) {
+        if (tensorOnly && !py::isinstance<Tensor>(other))
+          throwError(Error::Kind::Type,
+                     std::string(name) +
+                         "(): argument 'other' must be Tensor, not " +
+                         Py_TYPE(other.ptr())->tp_name);
         PyOperand operand = requireOperand(other, name);
         if (!alpha.is_none()) {
           if (!scaled)
@@ -381,13 +391,25 @@ void bindTensor(py::module_ &m) {
       };
       cls.def(name,
               [compute](const Tensor &x, py::handle other, py::handle alpha) {
-                return compute(x, other, alpha);
+                return compute(Operand(x), other, alpha);
               },
               py::arg("other"), py::kw_only(), py::arg("alpha") = py::none());
+      // ember.add(2, x): torch takes a number as the input where the other
+      // operand is a tensor (fmod does not).
+      bool numberInput = op != OpCode::Fmod && !tensorOnly;
       m.def(name,
-            [compute](const Tensor &x, py::handle other, py::handle alpha,
-                      py::handle out) {
-              return withOut(compute(x, other, alpha), out);
+            [compute, name, numberInput](py::handle input, py::handle other,
+                                         py::handle alpha, py::handle out) {
+              if (py::isinstance<Tensor>(input))
+                return withOut(compute(input.cast<const Tensor &>(), other, alpha),
+                               out);
+              std::optional<PyOperand> number = toOperand(input);
+              if (!numberInput || !number || !py::isinstance<Tensor>(other))
+                throwError(Error::Kind::Type,
+                           std::string(name) +
+                               "(): argument 'input' must be Tensor, not " +
+                               Py_TYPE(input.ptr())->tp_name);
+              return withOut(compute(number->get(), other, alpha), out);
             },
             py::arg("input"), py::arg("other"), py::kw_only(),
             py::arg("alpha") = py::none(), py::arg("out") = py::none());
@@ -416,6 +438,10 @@ void bindTensor(py::module_ &m) {
   // Logical ops compare with zero first, as torch's do.
   auto logical = [&cls, &m](const char *name, OpCode op) {
     auto compute = [op, name](const Tensor &x, py::handle other) {
+      if (!py::isinstance<Tensor>(other)) // torch takes tensors only
+        throwError(Error::Kind::Type,
+                   std::string(name) + "(): argument 'other' must be Tensor, not " +
+                       Py_TYPE(other.ptr())->tp_name);
       PyOperand o = requireOperand(other, name);
       return binary(op, compare(Comparison::Ne, x, Scalar::fromInt(0)),
                     compare(Comparison::Ne, o.get(), Scalar::fromInt(0)));
@@ -432,15 +458,16 @@ void bindTensor(py::module_ &m) {
   logical("logical_or", OpCode::Or);
   logical("logical_xor", OpCode::Xor);
   cls.def("zero_", [](py::handle self) {
-    assign(self.cast<const Tensor &>(), Scalar::fromInt(0));
+    fill(self.cast<const Tensor &>(), Scalar::fromInt(0));
     return py::reinterpret_borrow<py::object>(self);
   });
   cls.def("fill_", [](py::handle self, py::handle value) {
-    assign(self.cast<const Tensor &>(), requireOperand(value, "fill_").get());
+    fill(self.cast<const Tensor &>(), requireOperand(value, "fill_").get());
     return py::reinterpret_borrow<py::object>(self);
   });
   cls.def("copy_", [](py::handle self, const Tensor &source) {
     // Across devices too: assign copies the source over first, as torch does.
+    checkNoPartialOverlap(self.cast<const Tensor &>(), source);
     assign(self.cast<const Tensor &>(), source);
     return py::reinterpret_borrow<py::object>(self);
   });
@@ -467,7 +494,13 @@ void bindTensor(py::module_ &m) {
           py::arg("max") = py::none());
   cls.def("clamp_", [clampFn](py::handle self, py::handle min, py::handle max) {
     const Tensor &x = self.cast<const Tensor &>();
-    assign(x, clampFn(x, min, max));
+    Tensor result = clampFn(x, min, max);
+    if (!canCast(result.dtype(), x.dtype()))
+      throwError(Error::Kind::Runtime,
+                 std::string("result type ") + dtypeTorchName(result.dtype()) +
+                     " can't be cast to the desired output type " +
+                     dtypeTorchName(x.dtype()));
+    assign(x, result);
     return py::reinterpret_borrow<py::object>(self);
   }, py::arg("min") = py::none(), py::arg("max") = py::none());
   m.def("where", [](const Tensor &condition, py::handle a, py::handle b) {
@@ -525,12 +558,28 @@ void bindTensor(py::module_ &m) {
           py::arg("keepdim") = false);
   defBoth(m, cls, "argmax",
           [](const Tensor &x, py::handle dim, bool keepdim) {
+            // max/min with a dim give bool tensors indices; argmax does not.
+            // (torch skips its kernel where the reduced dim has one element)
+            if (x.dtype() == DType::Bool && x.numel() != 0 &&
+                (dim.is_none() ||
+                 (x.dim() > 0 &&
+                  x.shape()[wrapDim(dim.cast<int64_t>(), x.dim())] != 1)))
+              throwError(Error::Kind::Runtime,
+                         "\"argmax_cpu\" not implemented for 'Bool'");
             return argReduce(OpCode::Argmax, x, optionalDim(dim), keepdim);
           },
           py::arg("dim") = py::none(),
           py::arg("keepdim") = false);
   defBoth(m, cls, "argmin",
           [](const Tensor &x, py::handle dim, bool keepdim) {
+            // max/min with a dim give bool tensors indices; argmax does not.
+            // (torch skips its kernel where the reduced dim has one element)
+            if (x.dtype() == DType::Bool && x.numel() != 0 &&
+                (dim.is_none() ||
+                 (x.dim() > 0 &&
+                  x.shape()[wrapDim(dim.cast<int64_t>(), x.dim())] != 1)))
+              throwError(Error::Kind::Runtime,
+                         "\"argmin_cpu\" not implemented for 'Bool'");
             return argReduce(OpCode::Argmin, x, optionalDim(dim), keepdim);
           },
           py::arg("dim") = py::none(),
@@ -626,6 +675,15 @@ void bindTensor(py::module_ &m) {
                          "index_select(): Index is supposed to be a vector");
             return gather(x, dim, index);
           });
+  // torch.index_select refuses negative indices (the decompositions that
+  // use the primitive above take them, as x[index] does).
+  m.def("_check_index_select", [](const Tensor &x, int64_t dim,
+                                  const Tensor &index) {
+    if (x.dim() > 0 &&
+        (index.dtype() == DType::Int64 || index.dtype() == DType::Int32))
+      checkIndexBounds(index, wrapDim(dim, x.dim()), x.shape(),
+                       /*allowNegative=*/false);
+  });
   defBoth(m, cls, "masked_select", &maskedSelect);
 
   // Conversions.

@@ -180,9 +180,10 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices);
 Tensor scatterAdd(const Tensor &dest, int64_t dim, const Tensor &indices,
                   const Tensor &updates);
 /// Raises IndexError unless every value of `indices` indexes dim `dim` of
-/// `shape` (negative values count from the end).
+/// `shape` (negative values count from the end where `allowNegative`, as in
+/// x[index]; index_select refuses them, as torch does).
 void checkIndexBounds(const Tensor &indices, int64_t dim,
-                      llvm::ArrayRef<int64_t> shape);
+                      llvm::ArrayRef<int64_t> shape, bool allowNegative = true);
 /// x[mask]: the elements where `mask` (shaped like x's leading dims) is true.
 Tensor maskedSelect(const Tensor &x, const Tensor &mask);
 
@@ -190,6 +191,12 @@ Tensor maskedSelect(const Tensor &x, const Tensor &mask);
 
 /// Writes `value` (broadcast and cast to x's dtype) into x's elements.
 void assign(const Tensor &x, const Operand &value);
+/// Writes the one value `value` (a number or a 0-d tensor) into x's
+/// elements; unlike assign, x may be a broadcast view (torch's fill_).
+void fill(const Tensor &x, const Operand &value);
+/// Raises as torch does where `input` and the written-to `x` are dense views
+/// of one storage that partly overlap.
+void checkNoPartialOverlap(const Tensor &x, const Tensor &input);
 /// x = x op value, in place (torch's add_, mul_, ...).
 void inplaceBinary(OpCode op, const Tensor &x, const Operand &value);
 /// x = op(x), in place (torch's exp_, sin_, ...).
