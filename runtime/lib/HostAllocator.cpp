@@ -321,9 +321,31 @@ uint64_t hostSetCacheLimit(uint64_t bytes) {
 
 } // namespace ember
 
+namespace ember {
+namespace {
+thread_local CompiledAllocationFailure compiledAllocationFailure = nullptr;
+
+/// `block`, or the thread's failure handler when it is null.
+void *checkedForCompiledCode(void *block, size_t bytes) {
+  if (!block && compiledAllocationFailure)
+    compiledAllocationFailure(bytes); // does not return
+  return block;
+}
+} // namespace
+
+CompiledAllocationFailure setCompiledAllocationFailure(CompiledAllocationFailure handler) {
+  CompiledAllocationFailure previous = compiledAllocationFailure;
+  compiledAllocationFailure = handler;
+  return previous;
+}
+
+} // namespace ember
+
 extern "C" {
 
-void *_mlir_memref_to_llvm_alloc(size_t size) { return ember::hostAlloc(size); }
+void *_mlir_memref_to_llvm_alloc(size_t size) {
+  return ember::checkedForCompiledCode(ember::hostAlloc(size), size);
+}
 
 void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size) {
   // As C's aligned_alloc: an alignment that is not a power of two fails.
@@ -331,10 +353,11 @@ void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size) {
       alignment > ember::kHostMmapThreshold)
     return nullptr;
   if (alignment <= ember::kHostAlignment)
-    return ember::hostAlloc(size);
+    return ember::checkedForCompiledCode(ember::hostAlloc(size), size);
   // Only mmapped blocks are aligned beyond 64 bytes (to 2 MiB); such
   // alignments are rare enough that the padding does not matter.
-  return ember::hostAlloc(std::max(size, ember::kHostMmapThreshold));
+  return ember::checkedForCompiledCode(
+      ember::hostAlloc(std::max(size, ember::kHostMmapThreshold)), size);
 }
 
 void _mlir_memref_to_llvm_free(void *ptr) { ember::hostFree(ptr); }

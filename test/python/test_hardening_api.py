@@ -481,3 +481,14 @@ def test_floor_division_of_bools_by_floats(rng):
     x, t = pair(rng, (2, 3), "bool")
     assert_close(x.floor_divide(ember.tensor(3.75)), t.floor_divide(torch.tensor(3.75)))
     assert_close(x // 0.5, t // 0.5)
+
+
+def test_out_of_memory_inside_compiled_code_is_an_error_not_a_crash():
+    # A 16 TiB temporary inside a compiled graph: the allocation hook leaves
+    # the compiled call and the value's read raises; nothing else is hurt.
+    huge = ember.ones(1).expand(2 ** 42).add(1).sum()
+    with pytest.raises(RuntimeError, match="out of memory: compiled code could not allocate "
+                                           "17592186044416 bytes"):
+        huge.item()
+    x = ember.arange(6.0).reshape(2, 3)
+    assert (x + 1).sum().item() == 21.0

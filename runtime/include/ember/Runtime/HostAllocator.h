@@ -87,6 +87,14 @@ void hostResetPeakStats();
 /// previous limit.
 uint64_t hostSetCacheLimit(uint64_t bytes);
 
+/// What compiled code's allocation hooks (below) call when hostAlloc fails:
+/// compiled code has no way to report an error and would write through the
+/// null pointer. The caller of compiled code (invokePacked) installs a
+/// handler for its thread that leaves the call and reports the failure;
+/// the handler must not return. Returns the previous handler.
+using CompiledAllocationFailure = void (*)(size_t bytes);
+CompiledAllocationFailure setCompiledAllocationFailure(CompiledAllocationFailure handler);
+
 } // namespace ember
 
 extern "C" {

@@ -26,7 +26,9 @@ struct BufferView {
 /// The uniform entry signature.
 using PackedEntry = void (*)(void **args);
 
-/// Calls `entry` with `count` buffers (inputs then outputs).
+/// Calls `entry` with `count` buffers (inputs then outputs). Throws
+/// std::runtime_error ("out of memory: ...") when the code cannot allocate a
+/// temporary (see setCompiledAllocationFailure in HostAllocator.h).
 void invokePacked(PackedEntry entry, const BufferView *buffers, size_t count);
 
 } // namespace ember
