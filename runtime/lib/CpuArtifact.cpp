@@ -86,8 +86,7 @@ std::string untrustedCodeReason(const ModelFile &file, const LoadOptions &option
   }
   if (options.allowUnsignedNative)
     return "";
-  return std::string("the native code is ") +
-         (signature.state == SignatureState::Unsigned
+  return (signature.state == SignatureState::Unsigned
               ? "not signed"
               : "signed by key " + signature.signer + ", which is not trusted") +
          ", and unsigned native code was not allowed (sign the file with "
@@ -139,7 +138,7 @@ std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
   std::string signer;
   std::string untrusted = untrustedCodeReason(file, options, &signer);
   if (!untrusted.empty()) {
-    *why = untrusted;
+    *why = "the native code is " + untrusted;
     return nullptr;
   }
 

@@ -126,12 +126,9 @@ DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device,
                      " does not match the manifest's " + artifact->checksum +
                      "; refusing to run this code");
   std::string untrusted = untrustedCodeReason(*file, options);
-  if (!untrusted.empty()) {
-    // The message speaks of native code; here it is the device's.
-    throw ModelError(where + ": cannot run the GPU kernels: " +
-                     untrusted.substr(std::string("the native code is ").size()) +
+  if (!untrusted.empty())
+    throw ModelError(where + ": cannot run the GPU kernels: they are " + untrusted +
                      " (kernels are code: they run from a trusted file only)");
-  }
 
   const Json &extra = artifact->extra;
   std::string format = extra.at("binary_format", where.c_str()).asString("binary_format");

@@ -19,7 +19,7 @@
 // CHECK: y: [1, 4] float32
 // GPU kernels are code: like native CPU code they run only from a trusted file.
 // RUN: not ember-run %t.all.ember --device vulkan --input %t.x1.npy 2>&1 | FileCheck %s --check-prefix=UNTRUSTED
-// UNTRUSTED: ember-run: error: {{.*}}all.ember: artifact 'artifact.vulkan': cannot run the GPU kernels: not signed, and unsigned native code was not allowed
+// UNTRUSTED: ember-run: error: {{.*}}all.ember: artifact 'artifact.vulkan': cannot run the GPU kernels: they are not signed, and unsigned native code was not allowed
 // NONE: ember-run: error: {{.*}}.ember: no vulkan code in this file; add it with `ember-compile {{.*}} --target vulkan -o OUT.ember`
 // COUNT: ember-run: error: entry 'forward' takes 1 input(s), got 2
 

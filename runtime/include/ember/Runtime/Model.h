@@ -124,8 +124,9 @@ std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
                                             const LoadOptions &options,
                                             std::string *why);
 
-/// Why code from `file` must not run under `options` ("" when it may: the
-/// file is signed by a trusted key, or unsigned code is allowed); `signer`
+/// Why code from `file` must not run under `options`, completing "the code
+/// is ..." ("not signed, and ..."; "" when it may run: the file is signed by
+/// a trusted key, or unsigned code is allowed); `signer`
 /// gets the trusted signer's key id. Throws ModelError for a signature that
 /// does not match the file. CPU and GPU artifacts alike go through it.
 std::string untrustedCodeReason(const ModelFile &file, const LoadOptions &options,
