@@ -50,8 +50,6 @@ public:
 
   /// Entry name -> its packed entry and its shape function.
   std::map<std::string, std::pair<PackedEntry, PackedEntry>> entries;
-  /// The trusted key that signed the code; empty when allowed unsigned.
-  std::string signer;
 
 private:
   const std::pair<PackedEntry, PackedEntry> &find(const std::string &name) const {
@@ -74,17 +72,11 @@ bool isX86Host() {
 
 } // namespace
 
-std::string untrustedCodeReason(const ModelFile &file, const LoadOptions &options,
-                                std::string *signer) {
+std::string untrustedCodeReason(const ModelFile &file, const LoadOptions &options) {
   SignatureCheck signature;
   if (file.find("signature"))
     signature = checkSignature(file, loadTrustedKeys(options.trustedKeys));
-  if (signature.state == SignatureState::Trusted) {
-    if (signer)
-      *signer = signature.signer;
-    return "";
-  }
-  if (options.allowUnsignedNative)
+  if (signature.state == SignatureState::Trusted || options.allowUnsignedNative)
     return "";
   return (signature.state == SignatureState::Unsigned
               ? "not signed"
@@ -135,8 +127,7 @@ std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
 
   // Trust: a checksum anyone can recompute says nothing about who wrote
   // the code. A signature that does not match the contents throws here.
-  std::string signer;
-  std::string untrusted = untrustedCodeReason(file, options, &signer);
+  std::string untrusted = untrustedCodeReason(file, options);
   if (!untrusted.empty()) {
     *why = "the native code is " + untrusted;
     return nullptr;
@@ -214,7 +205,6 @@ std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
     fail(std::string("dlopen failed: ") + (message ? message : "unknown error"));
   }
   auto executable = std::make_unique<CpuNativeExecutable>(handle, fd);
-  executable->signer = signer;
 
   for (const std::string &name : abi.runtimeSlots) {
     void **slot = static_cast<void **>(dlsym(handle, ("__ember_rt_" + name).c_str()));

@@ -227,7 +227,6 @@ ElfInspection inspectSharedObject(const uint8_t *data, size_t size) {
     std::string name = stringAt(offset);
     if (!kAllowedLibraries.count(name))
       refuse("it depends on '" + name + "' (only libc.so.6 and libm.so.6 are allowed)");
-    result.needed.push_back(name);
   }
 
   // Symbols: DT_HASH's chain count is the number of dynamic symbols.

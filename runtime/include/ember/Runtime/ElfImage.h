@@ -37,7 +37,6 @@ struct ElfSymbol {
 };
 
 struct ElfInspection {
-  std::vector<std::string> needed;
   /// The dynamic symbol table by name.
   std::map<std::string, ElfSymbol> symbols;
   /// The contents of the `__ember_abi` symbol (empty when there is none).

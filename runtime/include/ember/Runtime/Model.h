@@ -126,11 +126,10 @@ std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
 
 /// Why code from `file` must not run under `options`, completing "the code
 /// is ..." ("not signed, and ..."; "" when it may run: the file is signed by
-/// a trusted key, or unsigned code is allowed); `signer`
-/// gets the trusted signer's key id. Throws ModelError for a signature that
-/// does not match the file. CPU and GPU artifacts alike go through it.
-std::string untrustedCodeReason(const ModelFile &file, const LoadOptions &options,
-                                std::string *signer = nullptr);
+/// a trusted key, or unsigned code is allowed). Throws ModelError for a
+/// signature that does not match the file. CPU and GPU artifacts alike go
+/// through it.
+std::string untrustedCodeReason(const ModelFile &file, const LoadOptions &options);
 
 /// Runs `entry`'s shape function on `buffers` (inputs then weights) and
 /// throws ModelError unless it computes `shapes` (what the manifest says):
