@@ -12,6 +12,7 @@
 
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/Passes.h"
+#include "ember/Runtime/Debug.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -649,7 +650,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     return false;
   }
 
-  if (getenv("EMBER_DUMP_GPU"))
+  if (debugEnabled(DebugTopic::GpuModules))
     module->print(llvm::errs());
   // Binaries, by gpu.module name.
   std::map<std::string, std::string> binaries;
