@@ -6,7 +6,7 @@ into a graph, compiled by MLIR for this CPU the first time a graph is seen,
 and taken from the compile cache after that.
 
 Run:  PYTHONPATH=build/python /usr/bin/python3 examples/eager_tour.py
-Set EMBER_LOG_COMPILES=1 to see one line per compile on stderr.
+Set EMBER_DEBUG=1 (or EMBER_LOG_COMPILES=1) to see one line per compile on stderr.
 """
 import sys
 

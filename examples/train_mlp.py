@@ -26,7 +26,7 @@ then compiles it with ember-compile and runs it with ember-run and the C++ app
 examples/cpp/predict_digits.cpp.
 
 Run:  PYTHONPATH=build/python /usr/bin/python3 examples/train_mlp.py [--out FILE] [--export-dir DIR]
-Set EMBER_LOG_COMPILES=1 to see one line per compile on stderr.
+Set EMBER_DEBUG=1 (or EMBER_LOG_COMPILES=1) to see one line per compile on stderr.
 """
 import argparse
 import os

@@ -10,6 +10,7 @@
 #include "GraphEmitter.h"
 
 #include "ember/Compiler/CpuCompiler.h"
+#include "ember/Runtime/Debug.h"
 #include "mlir/IR/Verifier.h"
 
 #include <mutex>
@@ -123,7 +124,7 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
     *error = "internal error: the traced graph does not verify:\n" + diagnostics;
     return nullptr;
   }
-  if (getenv("EMBER_DUMP_GRAPHS"))
+  if (debugEnabled(DebugTopic::Graphs))
     module->print(llvm::errs());
 
   KernelObjects &known = kernelObjects();

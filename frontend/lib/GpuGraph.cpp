@@ -9,6 +9,7 @@
 
 #include "ember/Compiler/GpuCompiler.h"
 #include "ember/Frontend/Error.h"
+#include "ember/Runtime/Debug.h"
 #include "ember/Runtime/Gpu/Program.h"
 
 #include <mutex>
@@ -79,7 +80,7 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceK
     *error += "\n" + diagnostics;
     return nullptr;
   }
-  if (getenv("EMBER_DUMP_GRAPHS"))
+  if (debugEnabled(DebugTopic::Graphs))
     module->print(llvm::errs());
   std::string targetName;
   switch (kind) {

@@ -16,6 +16,7 @@
 #include "ember/Frontend/Export.h"
 
 #include "ember/Frontend/Error.h"
+#include "ember/Runtime/Debug.h"
 #include "ember/Runtime/Gpu/Device.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -129,12 +130,13 @@ std::atomic<uint64_t> walkEpoch{0};
 /// CompileStats::nodesTraced: counted on every op, so not under a lock.
 std::atomic<uint64_t> nodesTraced{0};
 
-bool logCompiles() {
-  static bool enabled = [] {
-    const char *value = getenv("EMBER_LOG_COMPILES");
-    return value && *value && strcmp(value, "0") != 0;
-  }();
-  return enabled;
+bool logCompiles() { return debugEnabled(DebugTopic::Compiles); }
+
+/// " at file:line" of the user's line that made the graph's last output.
+std::string userLine(const GraphPlan &plan) {
+  const Node *last = plan.outputs.back();
+  return last->loc.file ? " at " + *last->loc.file + ":" + std::to_string(last->loc.line)
+                        : "";
 }
 
 } // namespace
@@ -302,8 +304,13 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
   auto findInMemory = [&]() -> std::shared_ptr<CompiledGraph> {
     std::lock_guard<std::mutex> lock(s.mutex);
     std::shared_ptr<CompiledGraph> hit = s.cache.find(key);
-    if (hit)
+    if (hit) {
       ++s.stats.cacheHits;
+      if (debugEnabled(DebugTopic::CacheHits))
+        fprintf(stderr, "[ember] graph cache hit for %s: %zu ops%s\n",
+                deviceKindName(device), plan.nodes.size() - plan.inputs.size(),
+                userLine(plan).c_str());
+    }
     return hit;
   };
   if (std::shared_ptr<CompiledGraph> hit = findInMemory())
@@ -320,9 +327,7 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
         .count();
   };
-  const Node *last = plan.outputs.back();
-  std::string where =
-      last->loc.file ? " at " + *last->loc.file + ":" + std::to_string(last->loc.line) : "";
+  std::string where = userLine(plan);
 
   // The disk cache holds CPU code (GPU graphs compile each process): the
   // graph's glue and kernel list under the graph's key, each kernel's

@@ -5,6 +5,7 @@
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
+#include "ember/Runtime/Debug.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -318,13 +319,7 @@ const std::string &hostCodeFingerprint() {
   return fingerprint;
 }
 
-bool CpuCompileTimer::enabled() {
-  static const bool timing = [] {
-    const char *value = getenv("EMBER_COMPILE_TIMING");
-    return value && *value && strcmp(value, "0") != 0;
-  }();
-  return timing;
-}
+bool CpuCompileTimer::enabled() { return debugEnabled(DebugTopic::CompilePhases); }
 
 void CpuCompileTimer::phase(const char *name) {
   if (!enabled())
@@ -345,8 +340,8 @@ bool lowerForCpu(ModuleOp module, std::string *error, bool shapeFunctions) {
   MLIRContext *context = module.getContext();
   DiagnosticCollector diagnostics(context);
   PassManager pm(context);
-  // EMBER_COMPILE_TIMING=1 also prints MLIR's pass times.
-  if (CpuCompileTimer::enabled())
+  // EMBER_DEBUG=3 and EMBER_COMPILE_TIMING=1 also print MLIR's pass times.
+  if (debugEnabled(DebugTopic::CompileDetails))
     pm.enableTiming();
   buildCpuLoweringPipeline(pm, shapeFunctions);
   if (succeeded(pm.run(module)))

@@ -18,7 +18,8 @@
 
 namespace ember {
 
-/// EMBER_COMPILE_TIMING=1: prints how long each phase of a compile took.
+/// EMBER_DEBUG=2 or EMBER_COMPILE_TIMING=1: prints how long each phase of a
+/// compile took.
 class CpuCompileTimer {
 public:
   static bool enabled();

@@ -14,6 +14,7 @@
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
+#include "ember/Runtime/Debug.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -223,8 +224,11 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
   for (const std::string &symbol : symbols) {
     std::optional<std::string> known = cache.find ? cache.find(symbol) : std::nullopt;
     objects->kernels.push_back({symbol, known ? *known : std::string()});
-    if (known)
+    if (known) {
+      if (debugEnabled(DebugTopic::KernelReuse))
+        fprintf(stderr, "[ember]   %s: compiled before\n", symbol.c_str());
       continue;
+    }
     jobs.push_back({symbol,
                     llvm::orc::cloneToNewContext(whole,
                                                  [&](const llvm::GlobalValue &value) {
@@ -254,7 +258,7 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
         // optnone, which still runs the slow instruction selector).
         emitObject(*builder, jobs[i].symbol.empty() ? 1 : 3, m, &jobs[i].object,
                    &errors[i]);
-        if (CpuCompileTimer::enabled())
+        if (debugEnabled(DebugTopic::CompileDetails))
           fprintf(stderr, "[ember]   %s: %.1f ms\n",
                   jobs[i].symbol.empty() ? "glue" : jobs[i].symbol.c_str(),
                   std::chrono::duration<double, std::milli>(

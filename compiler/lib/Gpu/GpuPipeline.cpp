@@ -13,6 +13,7 @@
 #include "GpuCompilerInternal.h"
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/Passes.h"
+#include "ember/Runtime/Debug.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
@@ -197,7 +198,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     return false;
   }
 
-  if (getenv("EMBER_DUMP_GPU"))
+  if (debugEnabled(DebugTopic::GpuModules))
     module->print(llvm::errs());
   // Binaries, by gpu.module name.
   std::map<std::string, std::string> binaries;
