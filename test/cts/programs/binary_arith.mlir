@@ -7,7 +7,7 @@
 // output mul: [batch, 8]
 // output max: [batch, 8]
 // output min: [batch, 8]
-// sizes: batch = 1, 6
+// sizes: batch = 6
 // reference: x + y, x - y, x * y, np.maximum(x, y), np.minimum(x, y)
 !T = f32
 func.func @forward(%x: tensor<?x8x!T>, %y: tensor<?x8x!T>) -> (tensor<?x8x!T>, tensor<?x8x!T>, tensor<?x8x!T>, tensor<?x8x!T>, tensor<?x8x!T>) {

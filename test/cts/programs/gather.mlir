@@ -4,7 +4,7 @@
 // input x: [batch, 8]
 // input idx: [2, 3] in [-8, 7]
 // output g: [batch, 2, 3]
-// sizes: batch = 1, 4
+// sizes: batch = 4
 // reference: np.take(x, idx, axis=1)
 !T = f32
 func.func @forward(%x: tensor<?x8x!T>, %idx: tensor<2x3xi64>) -> tensor<?x2x3x!T> {

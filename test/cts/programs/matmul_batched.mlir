@@ -6,7 +6,7 @@
 // input w: [6, 3]
 // output ab: [batch, 5, 7]
 // output aw: [batch, 5, 3]
-// sizes: batch = 1, 3
+// sizes: batch = 3
 // reference: a @ b, a @ w
 // tolerance: 4
 !T = f32

@@ -3,7 +3,7 @@
 // input x: [batch, 4, 6]
 // output a: [batch, 6]
 // output b: [1, 4, 1]
-// sizes: batch = 2, 5
+// sizes: batch = 5
 // reference: x.mean(1), x.mean((0, 2), keepdims=True)
 // tolerance: 2
 !T = f32

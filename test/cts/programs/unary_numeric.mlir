@@ -4,7 +4,7 @@
 // output neg: [batch, 8]
 // output abs: [batch, 8]
 // output relu: [batch, 8]
-// sizes: batch = 1, 5
+// sizes: batch = 5
 // reference: -x, np.abs(x), np.maximum(x, 0)
 !T = f32
 func.func @forward(%x: tensor<?x8x!T>) -> (tensor<?x8x!T>, tensor<?x8x!T>, tensor<?x8x!T>) {

@@ -4,7 +4,7 @@
 // input x: [batch, 6]
 // output s: [batch, 2]
 // output f: [batch, 3, 2]
-// sizes: batch = 1, 4
+// sizes: batch = 4
 // reference: x.reshape(-1, 2, 3).sum(2), (x * 2).reshape(-1, 3, 2)
 !T = f32
 func.func @forward(%x: tensor<?x6x!T>) -> (tensor<?x2x!T>, tensor<?x3x2x!T>) {

@@ -5,7 +5,7 @@
 // input y: [batch, 3]
 // output s: [batch, 3]
 // output c: [batch, 13]
-// sizes: batch = 2, 5
+// sizes: batch = 5
 // reference: x[:, 1:8:3] == y, np.concatenate([x, y], 1)
 !T = f32
 func.func @forward(%x: tensor<?x10x!T>, %y: tensor<?x3x!T>) -> (tensor<?x3xi1>, tensor<?x13x!T>) {

@@ -5,7 +5,7 @@
 // input z: [batch, 3, 4]
 // output a: [5, batch]
 // output b: [4, batch, 3]
-// sizes: batch = 1, 6
+// sizes: batch = 6
 // reference: x.T * y, np.transpose(z, (2, 0, 1)) * 2
 !T = f32
 func.func @forward(%x: tensor<?x5x!T>, %y: tensor<5x?x!T>, %z: tensor<?x3x4x!T>) -> (tensor<5x?x!T>, tensor<4x?x3x!T>) {
