@@ -274,6 +274,18 @@ def _div(x, y):
     return x / y
 
 
+def _scatter_add(x, idx, u):
+    out = x.copy()
+    np.add.at(out, (slice(None), idx), u)  # repeated indices accumulate
+    return out
+
+
+def _insert(x, s):
+    out = x.copy()
+    out[-2:, 0:8:2] = s
+    return out
+
+
 REFERENCE_HELPERS = {
     "np": np,
     "softmax": _softmax,
@@ -282,7 +294,9 @@ REFERENCE_HELPERS = {
     "erf": _erf,
     "gelu": lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))),
     "div": _div,
-    "cast": lambda x: x,  # the rounding to the output's type is the cast
+    "cast": lambda x: x,
+    "scatter_add": _scatter_add,
+    "insert": _insert,  # the rounding to the output's type is the cast
 }
 
 

@@ -1,11 +1,11 @@
 // CTS: sum along the inner dim, along the outer (dynamic) dim with keepdim,
-// and over every dim.
+// and over every dim; empty inputs sum to zeros.
 // dtypes: f32 f16 i64
 // input x: [batch, 12]
 // output rows: [batch]
 // output cols: [1, 12]
 // output all: []
-// sizes: batch = 1, 9
+// sizes: batch = 0, 1, 9
 // reference: x.sum(1), x.sum(0, keepdims=True), x.sum()
 // tolerance: 4
 !T = f32
