@@ -2,22 +2,29 @@
 //
 // The GPU back end: an ember module goes through the same tensor-level
 // passes as for the CPU, is bufferized (destination passing), and its linalg
-// loops become GPU kernels: parallel loops tiled into blocks of threads
-// (1-D: 256 threads; 2-D: 16x16), mapped onto blocks and threads, outlined
-// into gpu.modules. Reductions and matmul run one thread per output element
-// with the reduced dims as a loop. Each kernel is then compiled for one
-// target:
+// ops become GPU kernels (docs/devices.md, "Kernel shapes"):
+// ember-gpu-kernelize builds matmuls as 16x16 threads per 64x64 output tile
+// staging tiles of A and B in workgroup memory, and reductions over
+// trailing dims as 256-thread blocks per part of a row that combine in a
+// tree in workgroup memory, then one thread per row combining the parts.
+// Every other op becomes parallel loops tiled into blocks of threads (1-D:
+// 256 threads; 2-D: 16x16), one thread per output element (a column
+// reduction loops over the reduced dims in its thread), mapped onto blocks
+// and threads, and outlined into gpu.modules. Grids are clamped to 65535
+// blocks per dim, blocks striding over the rest. Each kernel is then
+// compiled for one target:
 //
 //   cuda:sm_XX   NVVM -> PTX (and a cubin when ptxas is found)
 //   rocm:gfxNNN  ROCDL -> AMDGPU assembly -> llvm-mc -> ld.lld -> HSACO
 //   level-zero   SPIR-V, OpenCL flavour (Kernel, Addresses, Int64, Float64)
-//   vulkan       SPIR-V, Vulkan flavour (Shader, Int64, Float64; every
-//                argument a storage buffer at set 0, binding i)
+//   vulkan       SPIR-V, Vulkan flavour (Shader, Int64, Float64; buffers
+//                storage buffers at set 0, bindings 0, 1, ...; scalars
+//                push constants)
 //
 // Launch metadata travels with each binary: the kernel's entry point, its
 // block size, and its arguments. The host side (allocations, grid
-// arithmetic, launches in order) is kept as MLIR text for the runtime's
-// launcher.
+// arithmetic, launches in order) becomes a launch plan the runtime's
+// launcher interprets (GpuProgram::plan), and is kept as MLIR text too.
 //
 //===----------------------------------------------------------------------===//
 

@@ -2,8 +2,8 @@
 //
 // Kernels take every buffer as a 1-D, offset-0 view of its base buffer plus
 // its offset and strides in elements (SPIR-V has no dynamic multi-dim
-// buffers; NVVM/ROCDL then pass one pointer per buffer). Shared by
-// ember-flatten-buffers and ember-gpu-kernelize.
+// buffers; NVVM/ROCDL then pass a 1-D memref descriptor, five words, per
+// buffer). Shared by ember-flatten-buffers and ember-gpu-kernelize.
 //
 //===----------------------------------------------------------------------===//
 

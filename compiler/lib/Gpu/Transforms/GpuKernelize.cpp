@@ -7,11 +7,17 @@
 // two kinds of ops as explicit gpu.launch kernels whose threads cooperate
 // through workgroup memory:
 //
-//   matmul    16x16 output tiles per block; per K step the block stages a
-//             16x16 tile of A and of B in workgroup memory between barriers
-//   rowreduce 256 threads per row of a reduction over the innermost dim;
-//             each thread folds a strided part of the row, then a tree in
-//             workgroup memory combines the 256 partial values
+//   matmul    16x16 threads per 64x64 output tile, each thread a 4x4
+//             register block; per K step of 16 the block stages a 64x16
+//             tile of A and a 16x64 tile of B in workgroup memory between
+//             barriers (batch dims on grid z)
+//   rowreduce a reduction over trailing dims: each row split into up to
+//             1024 parts, 256 threads per (row, part) fold strided shares,
+//             then a tree in workgroup memory combines them; rowcombine,
+//             one thread per row, combines the parts with the output's
+//             initial value
+//   scalar    an op without loops (on 0-d buffers): a one-thread launch, not
+//             host code that would read device memory
 //
 // Grids are clamped to 65535 blocks per dim (Vulkan's guaranteed minimum)
 // and kernels stride over the rest, so every size runs. Buffers reach the

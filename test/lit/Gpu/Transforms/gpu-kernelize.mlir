@@ -139,3 +139,22 @@ func.func @col_sum(%x: memref<?x?xf32>, %out: memref<?xf32>) {
   }
   return
 }
+
+// An op without loops runs as a one-thread kernel, not as host code.
+// CHECK-LABEL: func.func @ratio(
+// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) module(@ratio_scalar0) function(@ratio_scalar0)
+// CHECK:           memref.load
+// CHECK:           memref.load
+// CHECK:           arith.divf
+// CHECK:           memref.store
+// CHECK-NOT:     linalg.generic
+func.func @ratio(%a: memref<f32>, %b: memref<f32>, %out: memref<f32>) {
+  linalg.generic {indexing_maps = [affine_map<() -> ()>, affine_map<() -> ()>, affine_map<() -> ()>],
+                  iterator_types = []}
+      ins(%a, %b : memref<f32>, memref<f32>) outs(%out : memref<f32>) {
+  ^bb0(%x: f32, %y: f32, %o: f32):
+    %q = arith.divf %x, %y : f32
+    linalg.yield %q : f32
+  }
+  return
+}

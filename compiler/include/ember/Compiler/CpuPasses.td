@@ -1,0 +1,74 @@
+//===- CpuPasses.td - the CPU pipeline's own passes --------*- tablegen -*-===//
+//
+// Passes only the CPU pipeline and the AOT shared objects run
+// (compiler/lib/Cpu/Transforms).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_COMPILER_CPUPASSES_TD
+#define EMBER_COMPILER_CPUPASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def EmberMatmulToBlas : Pass<"ember-matmul-to-blas", "mlir::ModuleOp"> {
+  let summary = "Call the runtime's BLAS-backed GEMM for bufferized f32/f64 matmuls";
+  let description = [{
+    Replaces `linalg.matmul` and `linalg.batch_matmul` on f32/f64 memrefs by
+    calls to `ember_cpu_{s,d}gemm[_batched]` (runtime/cpu), which call
+    OpenBLAS with any row- or column-major strides. A matmul whose output
+    was just filled with zeros (how ember.matmul lowers) calls the `_into`
+    variant instead, which overwrites C (BLAS beta = 0), and the fill goes. Measured on this CPU,
+    generated loop nests reach ~2 GFLOP/s and OpenBLAS ~100 per core.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::memref::MemRefDialect"];
+}
+
+def EmberOutlineLoops : Pass<"ember-outline-loops", "mlir::ModuleOp"> {
+  let summary = "Move each top-level loop nest of a function into a function of its own";
+  let description = [{
+    After linalg becomes loops: every `scf.for`/`scf.parallel` directly in
+    the body of a function becomes a call to a new private, never-inlined
+    function (`<name>_loop<N>`, marked `ember-kernel`) that takes the values
+    the nest reads from outside (constants are cloned in); identical nests
+    share one function, and the glue left behind is marked `optnone`. LLVM's code generation (instruction
+    selection, scheduling, register allocation) costs more than linearly in
+    the size of a function: a transformer's training step, one function of
+    ~1300 fused ops, took 15 s to generate; as one function per loop nest
+    it takes a fraction of that, and the nests are vectorized as before.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
+def EmberRuntimeSlots : Pass<"ember-runtime-slots", "mlir::ModuleOp"> {
+  let summary = "Call runtime functions through pointer slots a loader fills";
+  let description = [{
+    Runs on the LLVM dialect, after the CPU lowering. Each call to a runtime
+    function (by default every name in `ember::cpuRuntimeSymbols()`: the
+    GEMMs, `memrefCopy`, the allocator hooks) becomes an indirect call
+    through a zero-initialized external global `__ember_rt_<name>`, and the
+    function's declaration is removed. A shared object built from the code
+    then has no undefined Ember symbols: the runtime's loader writes each
+    function's address into its slot after `dlopen`, so the object needs no
+    link-time dependency on (or symbol interposition with) the runtime.
+
+    ```mlir
+    llvm.func @memrefCopy(i64, !llvm.ptr, !llvm.ptr)
+    llvm.call @memrefCopy(%n, %a, %b) : (i64, !llvm.ptr, !llvm.ptr) -> ()
+    // becomes
+    llvm.mlir.global external @__ember_rt_memrefCopy() : !llvm.ptr {
+      %0 = llvm.mlir.zero : !llvm.ptr
+      llvm.return %0 : !llvm.ptr
+    }
+    %slot = llvm.mlir.addressof @__ember_rt_memrefCopy : !llvm.ptr
+    %f = llvm.load %slot : !llvm.ptr -> !llvm.ptr
+    llvm.call %f(%n, %a, %b) : !llvm.ptr, (i64, !llvm.ptr, !llvm.ptr) -> ()
+    ```
+  }];
+  let options = [
+    ListOption<"symbols", "symbols", "std::string",
+               "Functions to call through slots (default: the CPU runtime's)">
+  ];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
+#endif // EMBER_COMPILER_CPUPASSES_TD

@@ -1,0 +1,191 @@
+//===- TransformsPasses.td - passes over ember functions ---*- tablegen -*-===//
+//
+// Passes on ember functions and on bufferized ones, not tied to one back end
+// (compiler/lib/Transforms).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_COMPILER_TRANSFORMSPASSES_TD
+#define EMBER_COMPILER_TRANSFORMSPASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def EmberDecompose : Pass<"ember-decompose", "mlir::func::FuncOp"> {
+  let summary = "Expand composite ember ops (softmax, log_softmax) into primitives";
+  let description = [{
+    Rewrites composite ops so later passes see only primitive ops. Softmax
+    subtracts the max along `dim` before `exp` so large inputs do not
+    overflow:
+
+    ```mlir
+    %y = ember.softmax %x dim = 1 : tensor<?x8xf32>
+    // becomes
+    %m = ember.max %x dims = [1] keepdim : tensor<?x8xf32> -> tensor<?x1xf32>
+    %s = ember.sub %x, %m : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
+    %e = ember.exp %s : tensor<?x8xf32>
+    %z = ember.sum %e dims = [1] keepdim : tensor<?x8xf32> -> tensor<?x1xf32>
+    %y = ember.div %e, %z : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
+    ```
+  }];
+  let dependentDialects = ["ember::EmberDialect"];
+}
+
+def EmberAutodiff : Pass<"ember-autodiff", "mlir::ModuleOp"> {
+  let summary = "Build reverse-mode gradient (VJP) functions of ember functions";
+  let description = [{
+    For each function (`func=<name>`, default: every public function that
+    has no `<name>_vjp` yet) adds a public function `<name>_vjp` that takes
+    the original arguments plus one cotangent per result and returns the
+    original results followed by the gradient of
+    `sum_i cotangent_i * result_i` with respect to each `wrt` argument
+    (default: every floating-point tensor argument). An argument that does
+    not reach the results gets zeros.
+
+    ```mlir
+    func.func @f(%x: tensor<?xf32>) -> tensor<?xf32> {
+      %y = ember.exp %x : tensor<?xf32>
+      return %y : tensor<?xf32>
+    }
+    // adds
+    func.func @f_vjp(%x: tensor<?xf32>, %g: tensor<?xf32>) -> (tensor<?xf32>, tensor<?xf32>) {
+      %y = ember.exp %x : tensor<?xf32>
+      %dx = ember.mul %g, %y : tensor<?xf32>, tensor<?xf32> -> tensor<?xf32>
+      return %y, %dx : tensor<?xf32>, tensor<?xf32>
+    }
+    ```
+
+    The backward pass walks the function's block in reverse, sums the
+    cotangents of a value with several users with `ember.add`, and builds
+    each op's VJP through `DifferentiableOpInterface`, with ember ops only:
+    running the pass again on `@f_vjp` gives second derivatives. An op
+    between the arguments and the results without the interface is an error
+    at its location. The new function is canonicalized and CSE'd.
+
+    Forward values the backward reads are kept (plain SSA reuse) by default;
+    `recompute=true` instead clones, before each VJP rule, the forward ops
+    it reads, trading compute (O(n^2) for a chain of n ops) for values held
+    from the forward to the backward. CSE would merge the copies back, so
+    that mode is only canonicalized.
+  }];
+  let options = [
+    Option<"funcName", "func", "std::string", /*default=*/"\"\"",
+           "The function to differentiate (default: every public function "
+           "without a VJP function)">,
+    ListOption<"wrt", "wrt", "unsigned",
+               "Indices of the arguments to differentiate (default: every "
+               "floating-point tensor argument)">,
+    Option<"recompute", "recompute", "bool", /*default=*/"false",
+           "Recompute forward values inside the backward instead of keeping "
+           "them">,
+  ];
+  let dependentDialects = [
+    "ember::EmberDialect", "mlir::arith::ArithDialect",
+    "mlir::tensor::TensorDialect"
+  ];
+}
+
+def EmberFuseElementwise : Pass<"ember-fuse-elementwise", "mlir::func::FuncOp"> {
+  let summary = "Fuse element-wise linalg.generic producers into their consumers";
+  let description = [{
+    Merges a chain like `sigmoid(a * b + c) * d - a` into one loop nest so
+    intermediate tensors are never written to memory. A producer is fused
+    only into its single consumer, so no work is duplicated.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
+def EmberSoftmaxRows : Pass<"ember-softmax-rows", "mlir::func::FuncOp"> {
+  let summary = "Lower softmax and log_softmax over the innermost dim row by row";
+  let description = [{
+    Rewrites `ember.softmax` and `ember.log_softmax` over the last dim into
+    an `scf.for` nest over the rows whose body makes three passes over one
+    row: the max, the sum of `exp(x - max)` (softmax stores each exp in the
+    output), then the scaling by `1 / sum` (log_softmax:
+    `(x - max) - log(sum)`). A row is contiguous and small enough to stay
+    in L1 between the passes, so the input is read from memory once and
+    the output written once; `ember-decompose`'s form streams the tensor
+    through memory once per pass. Sums carry `fastmath<reassoc>` so LLVM
+    vectorizes them. f16 and bf16 compute in f32. Softmax over other dims
+    is left for `ember-decompose`.
+
+    ```mlir
+    %y = ember.softmax %x dim = 1 : tensor<?x?xf32>
+    // becomes
+    %y = scf.for %i = %c0 to %rows step %c1 iter_args(%out = %empty) {
+      %m = scf.for %j ... iter_args(%acc = -inf) { arith.maximumf }
+      %s, %e = scf.for %j ... { math.exp, arith.addf fastmath<reassoc>, tensor.insert }
+      %r = arith.divf %one, %s
+      %o = scf.for %j ... { tensor.extract, arith.mulf, tensor.insert }
+      scf.yield %o
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+    "mlir::scf::SCFDialect", "mlir::tensor::TensorDialect"
+  ];
+}
+
+def EmberShapeFunctions : Pass<"ember-shape-functions", "mlir::ModuleOp"> {
+  let summary = "Give each public function a companion that computes its result shapes";
+  let description = [{
+    For each public `func.func @f` on tensors, adds a public `@f.shapes`
+    with the same arguments that returns one `tensor<Nxi64>`: the sizes of
+    every dim of every result of `@f`, in order (N is the results' total
+    rank, at least 1). Its body is `@f`'s with the computation folded away
+    (tensor.dim of a linalg result becomes the size its `tensor.empty` was
+    made with), so it costs a few integer ops.
+
+    A model loader calls it before allocating outputs: the sizes a model file
+    declares for its outputs are checked against what the code will write,
+    never trusted on their own. Run after `convert-ember-to-linalg` and
+    before `ember-destination-abi` (which gives `@f.shapes` the
+    destination-passing ABI too).
+
+    ```mlir
+    func.func @f(%a: tensor<?x4xf32>) -> tensor<?x4xf32>
+    // gains
+    func.func @f.shapes(%a: tensor<?x4xf32>) -> tensor<2xi64>
+    ```
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::tensor::TensorDialect"
+  ];
+}
+
+def EmberDestinationAbi : Pass<"ember-destination-abi", "mlir::ModuleOp"> {
+  let summary = "Give public functions a destination-passing buffer ABI";
+  let description = [{
+    Rewrites each public `func.func` on tensors so the caller owns every
+    buffer: tensor arguments become identity-layout memrefs, and each result
+    becomes a trailing memref argument written with
+    `bufferization.materialize_in_destination`. After
+    `eliminate-empty-tensors` the last op writes straight into the caller's
+    buffer. The function gets `llvm.emit_c_interface` and the name prefix
+    `ember_entry_`, so that its symbol cannot clash with libc or libm.
+
+    ```mlir
+    func.func @f(%a: tensor<?xf32>) -> tensor<?xf32>
+    // becomes
+    func.func @ember_entry_f(%a: memref<?xf32>, %out0: memref<?xf32>)
+    ```
+  }];
+  let dependentDialects = [
+    "mlir::bufferization::BufferizationDialect", "mlir::memref::MemRefDialect"
+  ];
+}
+
+def EmberApproximateMath : Pass<"ember-approximate-math", "mlir::func::FuncOp"> {
+  let summary = "Replace f32 transcendental math ops by vectorizable polynomials";
+  let description = [{
+    `math.exp`, `math.log`, `math.tanh`, `math.erf` and friends on f32 would
+    otherwise become scalar libm calls that block loop vectorization. f64 ops
+    are left for `convert-math-to-libm`.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+    "mlir::vector::VectorDialect"
+  ];
+}
+
+#endif // EMBER_COMPILER_TRANSFORMSPASSES_TD
