@@ -1,10 +1,10 @@
 //===- ModelProgram.cpp - parse a model's program, check it against its manifest
 
 #include "ember/Compiler/ModelProgram.h"
+#include "ember/Compiler/Diagnostics.h"
 #include "ember/Compiler/ProgramBytecode.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -71,12 +71,9 @@ OwningOpRef<ModuleOp> parseModelProgram(llvm::StringRef program,
                printable(problem);
     return nullptr;
   }
-  std::string diagnostics;
-  ScopedDiagnosticHandler handler(context, [&](Diagnostic &diag) {
-    llvm::raw_string_ostream os(diagnostics);
-    os << diag.getLocation() << ": " << diag << "\n";
-    return success();
-  });
+  DiagnosticCollector collector(context, {/*remarks=*/true, /*notes=*/false,
+                                          /*mlirLocations=*/true});
+  const std::string &diagnostics = collector.text();
   ParserConfig config(context);
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(program, config, "program");

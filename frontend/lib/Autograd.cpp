@@ -25,7 +25,7 @@ void setRequiresGrad(const Tensor &x, bool requiresGrad) {
   if (requiresGrad && !isFloating(x.dtype()))
     runtimeError("only Tensors of floating point dtype can require "
                  "gradients (got " +
-                 std::string(dtypeName(x.dtype())) + ")");
+                 std::string(elementTypeName(x.dtype())) + ")");
   x.impl->requiresGrad = requiresGrad;
 }
 

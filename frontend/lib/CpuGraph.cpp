@@ -112,8 +112,8 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
                                             GraphObjects *objects) {
   std::lock_guard<std::mutex> lock(contextMutex());
   MLIRContext &ctx = compilerContext();
-  DiagnosticText diagnosticText(ctx);
-  const std::string &diagnostics = diagnosticText.text;
+  DiagnosticCollector collector(&ctx);
+  const std::string &diagnostics = collector.text();
 
   OwningOpRef<ModuleOp> module = emitGraph(&ctx, plan, error);
   if (!module) {

@@ -42,7 +42,7 @@ DType defaultFloat() { return defaultFloatSetting().load(std::memory_order_relax
 void setDefaultFloat(DType dtype) {
   if (!isFloating(dtype))
     typeError(std::string("only floating-point types are supported as the default "
-                          "type, not ") + dtypeTorchName(dtype));
+                          "type, not ") + elementTypeTorchName(dtype));
   defaultFloatSetting().store(dtype, std::memory_order_relaxed);
 }
 

@@ -73,8 +73,8 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceK
                                                   std::string *error) {
   std::lock_guard<std::mutex> lock(contextMutex());
   MLIRContext &ctx = compilerContext();
-  DiagnosticText diagnosticText(ctx);
-  const std::string &diagnostics = diagnosticText.text;
+  DiagnosticCollector collector(&ctx);
+  const std::string &diagnostics = collector.text();
   OwningOpRef<ModuleOp> module = emitGraph(&ctx, plan, error);
   if (!module) {
     *error += "\n" + diagnostics;
@@ -82,29 +82,22 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceK
   }
   if (debugEnabled(DebugTopic::Graphs))
     module->print(llvm::errs());
-  std::string targetName;
-  switch (kind) {
-  case DeviceKind::Cuda: {
-    // The GPU's own architecture unless EMBER_CUDA_ARCH says otherwise
-    // (PTX for a newer architecture does not load on an older GPU).
+  // The chip: for CUDA the GPU's own architecture unless EMBER_CUDA_ARCH says
+  // otherwise (PTX for a newer architecture does not load on an older GPU).
+  std::string chip = backendInfo(kind).defaultChip;
+  if (kind == DeviceKind::Cuda) {
     const char *arch = getenv("EMBER_CUDA_ARCH");
     std::string deviceArch = gpuDevice(kind).info().arch;
-    targetName = arch && *arch         ? std::string("cuda:sm_") + arch
-                 : !deviceArch.empty() ? "cuda:" + deviceArch
-                                       : std::string("cuda:sm_90");
-    break;
-  }
-  case DeviceKind::Rocm: {
+    if (arch && *arch)
+      chip = std::string("sm_") + arch;
+    else if (!deviceArch.empty())
+      chip = deviceArch;
+  } else if (kind == DeviceKind::Rocm) {
     const char *arch = getenv("EMBER_ROCM_ARCH");
-    targetName = std::string("rocm:") + (arch && *arch ? arch : "gfx942");
-    break;
+    if (arch && *arch)
+      chip = arch;
   }
-  case DeviceKind::LevelZero:
-    targetName = "level-zero";
-    break;
-  default:
-    targetName = "vulkan";
-  }
+  std::string targetName = backendTargetPrefix(kind) + chip;
   GpuTarget target;
   GpuProgram program;
   if (!GpuTarget::parse(targetName, &target, error) ||

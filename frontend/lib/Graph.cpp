@@ -164,7 +164,7 @@ static void placeOnOneDevice(Node &node, OpCode op) {
     else
       runtimeError(std::string("Expected all tensors to be on the same device, but found "
                                "at least two devices, ") +
-                   deviceKindName(node.device) + " and " + deviceKindName(input->device) +
+                   backendDeviceType(node.device) + " and " + backendDeviceType(input->device) +
                    "! (in " + opName(op) + ")");
   }
 }
@@ -213,7 +213,7 @@ StorageRef allocateStorage(DType dtype, llvm::ArrayRef<int64_t> shape) {
   storage->dtype = dtype;
   storage->shape.assign(shape.begin(), shape.end());
   storage->buffer =
-      std::make_shared<Buffer>(shapeNumel(shape) * dtypeSize(dtype));
+      std::make_shared<Buffer>(shapeNumel(shape) * elementSize(dtype));
   return storage;
 }
 
@@ -223,7 +223,7 @@ StorageRef copyStorageTo(Storage &source, DeviceKind kind) {
   storage->dtype = source.dtype;
   storage->shape = source.shape;
   storage->device = kind;
-  size_t bytes = shapeNumel(source.shape) * dtypeSize(source.dtype);
+  size_t bytes = shapeNumel(source.shape) * elementSize(source.dtype);
   const Buffer &from = *source.buffer;
   try {
     if (kind == DeviceKind::Cpu) {
@@ -248,8 +248,8 @@ StorageRef copyStorageTo(Storage &source, DeviceKind kind) {
       device.copyOnDevice(to, 0, {from.deviceHandle, from.deviceBytes}, 0, bytes,
                           device.defaultStream());
     else
-      runtimeError(std::string("copies between ") + deviceKindName(from.device) + " and " +
-                   deviceKindName(kind) + " go through the cpu: use .cpu() first");
+      runtimeError(std::string("copies between ") + backendDeviceType(from.device) + " and " +
+                   backendDeviceType(kind) + " go through the cpu: use .cpu() first");
   } catch (const gpu::DeviceError &error) {
     runtimeError(error.what());
   }

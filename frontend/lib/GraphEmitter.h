@@ -1,9 +1,10 @@
 //===- GraphEmitter.h - graph emission and the shared context -*- C++ -*-===//
 //
 // What the graph compilers (CpuGraph.cpp, GpuGraph.cpp, GraphExport.cpp)
-// share: the one MLIR context every compile of the process uses, the
-// collector of a compile's diagnostics, and the emitter that turns a
-// GraphPlan into an `ember` dialect function. Internal to the frontend.
+// share: the one MLIR context every compile of the process uses and the
+// emitter that turns a GraphPlan into an `ember` dialect function (a
+// compile's diagnostics are collected by ember/Compiler/Diagnostics.h).
+// Internal to the frontend.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,8 +14,8 @@
 #include "GraphCompiler.h"
 
 #include "ember/Compiler/CpuCompiler.h"
+#include "ember/Compiler/Diagnostics.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/raw_ostream.h"
@@ -33,24 +34,6 @@ inline constexpr char kGraphName[] = "graph";
 /// `contextMutex()` while they use it or anything made in it.
 std::mutex &contextMutex();
 mlir::MLIRContext &compilerContext();
-
-/// Collects a compile's diagnostics as "file:line: message" lines (remarks,
-/// which the GPU conversions emit in numbers, left out).
-class DiagnosticText {
-public:
-  explicit DiagnosticText(mlir::MLIRContext &ctx)
-      : handler(&ctx, [this](mlir::Diagnostic &diag) {
-          if (diag.getSeverity() != mlir::DiagnosticSeverity::Remark) {
-            llvm::raw_string_ostream os(text);
-            os << formatLocation(diag.getLocation()) << ": " << diag << "\n";
-          }
-          return mlir::success();
-        }) {}
-  std::string text;
-
-private:
-  mlir::ScopedDiagnosticHandler handler;
-};
 
 /// `plan` as a module holding the function `kGraphName` (see GraphPlan for
 /// its arguments), or null with `error` set.

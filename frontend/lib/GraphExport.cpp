@@ -25,8 +25,8 @@ std::string exportGraph(const GraphPlan &plan, const ExportSignature &signature,
                         std::string *error) {
   std::lock_guard<std::mutex> lock(contextMutex());
   MLIRContext &ctx = compilerContext();
-  DiagnosticText diagnosticText(ctx);
-  const std::string &diagnostics = diagnosticText.text;
+  DiagnosticCollector collector(&ctx);
+  const std::string &diagnostics = collector.text();
   OwningOpRef<ModuleOp> module = emitExportedGraph(&ctx, plan, signature, error);
   if (!module) {
     *error += "\n" + diagnostics;

@@ -113,7 +113,7 @@ Shape broadcast(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b) {
 
 [[noreturn]] void notForDtype(const char *kernel, DType dtype) {
   runtimeError(std::string("\"") + kernel + "\" not implemented for '" +
-               dtypeTorchName(dtype) + "'");
+               elementTypeTorchName(dtype) + "'");
 }
 } // namespace
 
@@ -192,7 +192,7 @@ Tensor unary(OpCode op, const Tensor &x) {
     if (isFloating(dtype))
       typeError(std::string(op == OpCode::Not ? "~ (bitwise_not)" : opName(op)) +
                 " is only supported for integer and bool tensors, not " +
-                dtypeName(dtype));
+                elementTypeName(dtype));
     break;
   case OperandTypes::Any:
     break;
@@ -378,7 +378,7 @@ Tensor where(const Tensor &condition, const Operand &a, const Operand &b) {
   if (condition.dtype() != DType::Bool)
     runtimeError(std::string("where expected condition to be a boolean tensor, "
                              "but got a tensor with dtype ") +
-                 dtypeTorchName(condition.dtype()));
+                 elementTypeTorchName(condition.dtype()));
   DType dtype = resultType(a, b);
   Shape shape = broadcast(broadcast(condition.shape(), shapeOf(a)), shapeOf(b));
   NodeRef node = makeNode(OpCode::Select, dtype, shape,
@@ -465,7 +465,7 @@ Tensor reduce(OpCode op, const Tensor &x, llvm::ArrayRef<int64_t> dims,
       runtimeError(std::string("mean(): could not infer output dtype. Input "
                                "dtype must be either a floating point or "
                                "complex dtype. Got: ") +
-                   dtypeTorchName(dtype));
+                   elementTypeTorchName(dtype));
     break;
   default: // max, min
     if (dtype == DType::Bool)
@@ -553,10 +553,10 @@ Tensor softmax(OpCode op, const Tensor &x, int64_t dim) {
 static void checkMatmulOperands(const Tensor &a, const Tensor &b) {
   if (a.dtype() != b.dtype())
     runtimeError(std::string("expected scalar type ") +
-                 dtypeTorchName(a.dtype()) + " but found " +
-                 dtypeTorchName(b.dtype()) + " (matmul of " +
-                 dtypeName(a.dtype()) + " " + shapeString(a.shape()) +
-                 " and " + dtypeName(b.dtype()) + " " +
+                 elementTypeTorchName(a.dtype()) + " but found " +
+                 elementTypeTorchName(b.dtype()) + " (matmul of " +
+                 elementTypeName(a.dtype()) + " " + shapeString(a.shape()) +
+                 " and " + elementTypeName(b.dtype()) + " " +
                  shapeString(b.shape()) + ")");
 }
 
@@ -767,7 +767,7 @@ Tensor gather(const Tensor &x, int64_t dim, const Tensor &indices) {
   if (indices.dtype() != DType::Int64 && indices.dtype() != DType::Int32)
     indexError(std::string("tensors used as indices must be long, int, byte "
                            "or bool tensors (got ") +
-               dtypeName(indices.dtype()) + ")");
+               elementTypeName(indices.dtype()) + ")");
   if (x.dim() == 0)
     indexError("index of a 0-dim tensor needs a bool index");
   int64_t axis = wrapDim(dim, x.dim());
@@ -787,7 +787,7 @@ Tensor scatterAdd(const Tensor &dest, int64_t dim, const Tensor &indices,
   if (indices.dtype() != DType::Int64 && indices.dtype() != DType::Int32)
     indexError(std::string("tensors used as indices must be long or int "
                            "tensors (got ") +
-               dtypeName(indices.dtype()) + ")");
+               elementTypeName(indices.dtype()) + ")");
   if (dest.dim() == 0)
     indexError("scatter into a 0-dim tensor needs a 1-dim view of it");
   if (dest.dtype() == DType::Bool)
@@ -1036,9 +1036,9 @@ void fill(const Tensor &x, const Operand &value) {
 /// Writes `result` into x's elements after torch's in-place checks.
 static void writeInPlace(const Tensor &x, const Tensor &result) {
   if (!canCast(result.dtype(), x.dtype()))
-    runtimeError(std::string("result type ") + dtypeTorchName(result.dtype()) +
+    runtimeError(std::string("result type ") + elementTypeTorchName(result.dtype()) +
                  " can't be cast to the desired output type " +
-                 dtypeTorchName(x.dtype()));
+                 elementTypeTorchName(x.dtype()));
   if (result.shape() != x.shape())
     runtimeError("output with shape " + shapeString(x.shape()) +
                  " doesn't match the broadcast shape " +

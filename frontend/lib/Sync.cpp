@@ -377,7 +377,7 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
     fprintf(stderr,
             "[ember] compiled graph #%llu for %s: %zu ops, %zu inputs, %zu outputs "
             "in %.1f ms (%s)%s\n",
-            static_cast<unsigned long long>(s.stats.compiles), deviceKindName(device),
+            static_cast<unsigned long long>(s.stats.compiles), backendDeviceType(device),
             plan.nodes.size() - plan.inputs.size(), plan.inputs.size(),
             plan.outputs.size(), ms, reason.c_str(), where.c_str());
   }
@@ -468,14 +468,14 @@ void runDeviceGraph(std::vector<StorageRef> &storages, DeviceKind device) {
     for (Node *input : plan.inputs)
       args.push_back({input->buffer->data, input->shape.data(),
                       static_cast<int64_t>(input->shape.size()), input->buffer.get(),
-                      dtypeSize(input->dtype)});
+                      elementSize(input->dtype)});
     int64_t sizeCount = sizes.size();
     args.push_back({sizes.data(), &sizeCount, 1, nullptr, 8});
     for (Node *output : plan.outputs) {
-      auto buffer = newBuffer(device, shapeNumel(output->shape) * dtypeSize(output->dtype));
+      auto buffer = newBuffer(device, shapeNumel(output->shape) * elementSize(output->dtype));
       args.push_back({buffer->data, output->shape.data(),
                       static_cast<int64_t>(output->shape.size()), buffer.get(),
-                      dtypeSize(output->dtype)});
+                      elementSize(output->dtype)});
       results[output] = std::move(buffer);
     }
     compiled->run(args);

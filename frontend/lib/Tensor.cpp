@@ -102,11 +102,11 @@ NodeRef Tensor::plainValue() const {
 void *Tensor::data() const {
   Storage &s = *impl->storage;
   if (s.device != DeviceKind::Cpu)
-    typeError(std::string("can't use the memory of a ") + deviceKindName(s.device) +
+    typeError(std::string("can't use the memory of a ") + backendDeviceType(s.device) +
               " tensor on the host. Use Tensor.cpu() to copy the tensor to host memory "
               "first.");
   materialize(s);
-  return static_cast<char *>(s.buffer->data) + impl->offset * dtypeSize(dtype());
+  return static_cast<char *>(s.buffer->data) + impl->offset * elementSize(dtype());
 }
 
 DeviceKind parseDeviceKind(const std::string &text) {
@@ -118,10 +118,9 @@ DeviceKind parseDeviceKind(const std::string &text) {
     if (index != "0")
       runtimeError("device '" + text + "': only device 0 of each kind is supported");
   }
-  for (DeviceKind kind : {DeviceKind::Cpu, DeviceKind::Vulkan, DeviceKind::Cuda,
-                          DeviceKind::Rocm, DeviceKind::LevelZero})
-    if (name == deviceKindName(kind))
-      return kind;
+  DeviceKind kind;
+  if (parseDeviceType(name, &kind))
+    return kind;
   valueError("Expected one of cpu, vulkan, cuda, rocm, xpu device type at start of "
              "device string: " + text);
 }
@@ -223,7 +222,7 @@ Tensor full(llvm::ArrayRef<int64_t> shape, Scalar value, DType dtype) {
   Tensor result = empty(shape, dtype);
   void *data = result.storage().buffer->data;
   int64_t n = result.numel();
-  size_t size = dtypeSize(dtype);
+  size_t size = elementSize(dtype);
   if (n == 0)
     return result;
   // Store one element (exactly for 64-bit ints), then replicate its bytes.
@@ -251,7 +250,7 @@ Tensor full(llvm::ArrayRef<int64_t> shape, Scalar value, DType dtype) {
 
 Tensor fromData(const void *data, llvm::ArrayRef<int64_t> shape, DType dtype) {
   Tensor result = empty(shape, dtype);
-  memcpy(result.storage().buffer->data, data, result.numel() * dtypeSize(dtype));
+  memcpy(result.storage().buffer->data, data, result.numel() * elementSize(dtype));
   return result;
 }
 
@@ -337,7 +336,7 @@ void manualSeed(uint64_t seed) {
 static void checkFloating(DType dtype, const char *function) {
   if (!isFloating(dtype))
     notImplemented(std::string(function) + " is not implemented for dtype " +
-                   dtypeName(dtype) + " (use a floating dtype)");
+                   elementTypeName(dtype) + " (use a floating dtype)");
 }
 
 Tensor rand(llvm::ArrayRef<int64_t> shape, DType dtype) {

@@ -11,7 +11,7 @@
 namespace ember::python {
 
 py::object dtypeObject(DType dtype) {
-  static py::handle objects[kNumDTypes];
+  static py::handle objects[kNumElementTypes];
   py::handle &object = objects[static_cast<int>(dtype)];
   if (!object)
     object = leak(py::cast(PyDType{dtype}));
@@ -191,9 +191,9 @@ Tensor tensorFromNumpy(py::array array) {
                    ". The only supported types are: float64, float32, "
                    "float16, int64, int32, and bool.");
   Shape shape(array.shape(), array.shape() + array.ndim());
-  size_t bytes = shapeNumel(shape) * dtypeSize(*dtype);
+  size_t bytes = shapeNumel(shape) * elementSize(*dtype);
   bool dense = array.flags() & py::array::c_style;
-  bool aligned = reinterpret_cast<uintptr_t>(array.data()) % dtypeSize(*dtype) == 0;
+  bool aligned = reinterpret_cast<uintptr_t>(array.data()) % elementSize(*dtype) == 0;
   if (!dense || !aligned || !array.writeable()) {
     py::array copy = py::array::ensure(array, py::array::c_style | py::array::forcecast);
     py::array owned = py::array(copy.dtype(), copy.request().shape);
@@ -238,7 +238,7 @@ py::array tensorToNumpy(const Tensor &x) {
   std::vector<py::ssize_t> shape(x.shape().begin(), x.shape().end());
   std::vector<py::ssize_t> strides;
   for (int64_t s : x.strides())
-    strides.push_back(s * dtypeSize(x.dtype()));
+    strides.push_back(s * elementSize(x.dtype()));
   return py::array(dtype, shape, strides, data, owner);
 }
 

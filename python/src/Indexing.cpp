@@ -95,7 +95,7 @@ IndexResult applyBasic(const Tensor &x, py::handle index) {
         throwError(Error::Kind::Index,
                    std::string("tensors used as indices must be long, int or "
                                "bool tensors (got ") +
-                       dtypeName(t->dtype()) + ")");
+                       elementTypeName(t->dtype()) + ")");
       }
     } else if (PyIndex_Check(item.ptr()) && !PyBool_Check(item.ptr())) {
       int64_t i = py::cast<int64_t>(py::reinterpret_steal<py::object>(
@@ -174,8 +174,8 @@ void checkPutDType(const Tensor &view, const Operand &value) {
     throwError(Error::Kind::Runtime,
                std::string("Index put requires the source and destination "
                            "dtypes match, got ") +
-                   dtypeTorchName(view.dtype()) + " for the destination and " +
-                   dtypeTorchName(value.tensor->dtype()) + " for the source.");
+                   elementTypeTorchName(view.dtype()) + " for the destination and " +
+                   elementTypeTorchName(value.tensor->dtype()) + " for the source.");
 }
 
 /// Reads an integer tensor's values on the host.

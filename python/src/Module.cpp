@@ -270,7 +270,7 @@ PYBIND11_MODULE(_ember, m) {
   py::class_<PyDType>(m, "dtype")
       .def("__repr__",
            [](const PyDType &d) {
-             return std::string("ember.") + dtypeName(d.dtype);
+             return std::string("ember.") + elementTypeName(d.dtype);
            })
       .def("__eq__",
            [](const PyDType &a, py::handle b) {
@@ -281,14 +281,14 @@ PYBIND11_MODULE(_ember, m) {
       .def_property_readonly("is_floating_point",
                              [](const PyDType &d) { return isFloating(d.dtype); })
       .def_property_readonly("itemsize",
-                             [](const PyDType &d) { return dtypeSize(d.dtype); })
+                             [](const PyDType &d) { return elementSize(d.dtype); })
       .def("__reduce__", [](const PyDType &d) {
         return py::make_tuple(py::module_::import("ember").attr("_dtype_by_name"),
-                              py::make_tuple(dtypeName(d.dtype)));
+                              py::make_tuple(elementTypeName(d.dtype)));
       });
   for (DType d : {DType::Bool, DType::Int32, DType::Int64, DType::Float16,
                   DType::BFloat16, DType::Float32, DType::Float64})
-    m.attr(dtypeName(d)) = dtypeObject(d);
+    m.attr(elementTypeName(d)) = dtypeObject(d);
 
   bindTensor(m);
   bindModel(m);

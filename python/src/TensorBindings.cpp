@@ -77,7 +77,7 @@ void bindTensorProperties(py::class_<Tensor> &cls) {
                              [](const Tensor &x) { return dtypeObject(x.dtype()); })
       .def_property_readonly("device", [](const Tensor &x) {
         return py::module_::import("ember._size")
-            .attr("device")(deviceKindName(deviceOf(x)));
+            .attr("device")(backendDeviceType(deviceOf(x)));
       })
       .def_property_readonly("is_cuda",
                              [](const Tensor &x) { return deviceOf(x) == DeviceKind::Cuda; })
@@ -90,7 +90,7 @@ void bindTensorProperties(py::class_<Tensor> &cls) {
            },
            py::arg("dim") = py::none())
       .def("storage_offset", &Tensor::offset)
-      .def("element_size", [](const Tensor &x) { return dtypeSize(x.dtype()); })
+      .def("element_size", [](const Tensor &x) { return elementSize(x.dtype()); })
       .def("is_contiguous", &Tensor::isContiguous)
       .def("is_floating_point", [](const Tensor &x) { return isFloating(x.dtype()); })
       .def("data_ptr", [](const Tensor &x) {

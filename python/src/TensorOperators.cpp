@@ -57,9 +57,9 @@ py::object withOut(const Tensor &result, py::handle out) {
                    " (Ember does not resize out= tensors)");
   if (!canCast(result.dtype(), target.dtype()))
     throwError(Error::Kind::Runtime,
-               std::string("result type ") + dtypeTorchName(result.dtype()) +
+               std::string("result type ") + elementTypeTorchName(result.dtype()) +
                    " can't be cast to the desired output type " +
-                   dtypeTorchName(target.dtype()));
+                   elementTypeTorchName(target.dtype()));
   assign(target, result);
   return py::reinterpret_borrow<py::object>(out);
 }
@@ -301,9 +301,9 @@ void bindElementwiseOps(py::module_ &m, py::class_<Tensor> &cls) {
     Tensor result = clampFn(x, min, max);
     if (!canCast(result.dtype(), x.dtype()))
       throwError(Error::Kind::Runtime,
-                 std::string("result type ") + dtypeTorchName(result.dtype()) +
+                 std::string("result type ") + elementTypeTorchName(result.dtype()) +
                      " can't be cast to the desired output type " +
-                     dtypeTorchName(x.dtype()));
+                     elementTypeTorchName(x.dtype()));
     assign(x, result);
     return py::reinterpret_borrow<py::object>(self);
   }, py::arg("min") = py::none(), py::arg("max") = py::none());

@@ -2,7 +2,8 @@
 # Builds the program-loader fuzz target (ProgramLoaderFuzz.cpp) with clang-22's
 # libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer. The files that
 # check and parse a program (compiler/lib/ModelProgram.cpp,
-# compiler/lib/ProgramBytecode.cpp) are built here, instrumented, so that the
+# compiler/lib/ProgramBytecode.cpp and the diagnostics collector,
+# compiler/lib/Diagnostics.cpp) are built here, instrumented, so that the
 # fuzzer sees their coverage; the dialects and the runtime come uninstrumented
 # from Bazel's libprogram_fuzz_deps.so, MLIR from Debian's libMLIR.so.
 # Usage: build_program_fuzz.sh OUTPUT FUZZ_SOURCE DEPS_SO FILES...
@@ -19,7 +20,7 @@ fi
 sources=() includes=()
 for f in "$@"; do
   case "$f" in
-    */lib/ModelProgram.cpp|*/lib/ProgramBytecode.cpp) sources+=("$f") ;;
+    */lib/ModelProgram.cpp|*/lib/ProgramBytecode.cpp|*/lib/Diagnostics.cpp) sources+=("$f") ;;
     */include/ember/Compiler/ModelProgram.h) includes+=("-I${f%/ember/Compiler/ModelProgram.h}") ;;
     */include/ember/Runtime/ModelFile.h) includes+=("-I${f%/ember/Runtime/ModelFile.h}") ;;
   esac

@@ -57,6 +57,11 @@ TEST(DeviceUnavailable, BackendNames) {
   for (Backend backend : kAllBackends)
     EXPECT_EQ(parseBackend(backendName(backend)), backend);
   EXPECT_THROW(parseBackend("metal"), std::invalid_argument);
+  // GPU backends only, by their runtime names: not the CPU, not torch's or
+  // a model file's spelling of Level Zero.
+  EXPECT_THROW(parseBackend("cpu"), std::invalid_argument);
+  EXPECT_THROW(parseBackend("xpu"), std::invalid_argument);
+  EXPECT_THROW(parseBackend("level-zero"), std::invalid_argument);
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "CpuJitSupport.h"
 
 #include "ember/Compiler/CpuCompiler.h"
+#include "ember/Compiler/Diagnostics.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
 #include "ember/Runtime/Debug.h"
@@ -10,7 +11,6 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
@@ -139,43 +139,6 @@ llvm::ArrayRef<const char *> cpuFeaturesToRecord() {
   };
   return features;
 }
-
-std::string formatLocation(Location loc) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  if (auto file = loc->findInstanceOf<FileLineColLoc>()) {
-    os << file.getFilename().getValue() << ":" << file.getLine();
-    if (file.getColumn())
-      os << ":" << file.getColumn();
-  } else {
-    os << loc;
-  }
-  return text;
-}
-
-namespace {
-
-/// Collects diagnostics as "file:line: message" lines.
-class DiagnosticCollector {
-public:
-  explicit DiagnosticCollector(MLIRContext *context)
-      : handler(context, [this](Diagnostic &diag) {
-          llvm::raw_string_ostream os(text);
-          os << formatLocation(diag.getLocation()) << ": " << diag
-             << "\n";
-          for (Diagnostic &note : diag.getNotes())
-            os << formatLocation(note.getLocation()) << ": note: "
-               << note << "\n";
-          return success();
-        }) {}
-  std::string take() { return std::move(text); }
-
-private:
-  std::string text;
-  ScopedDiagnosticHandler handler;
-};
-
-} // namespace
 
 CpuExecutable::CpuExecutable(std::unique_ptr<ExecutionEngine> engine,
                              bool keepsObject, CpuTarget target)
@@ -338,7 +301,7 @@ hostTargetMachineBuilder(const CpuCompileOptions &options, std::string *error) {
 
 bool lowerForCpu(ModuleOp module, std::string *error, bool shapeFunctions) {
   MLIRContext *context = module.getContext();
-  DiagnosticCollector diagnostics(context);
+  DiagnosticCollector diagnostics(context, {/*remarks=*/true, /*notes=*/true});
   PassManager pm(context);
   // EMBER_DEBUG=3 and EMBER_COMPILE_TIMING=1 also print MLIR's pass times.
   if (debugEnabled(DebugTopic::CompileDetails))
@@ -369,7 +332,7 @@ std::unique_ptr<CpuExecutable> compileForCpu(ModuleOp module,
                                              std::string *error) {
   initializeNativeTarget();
   MLIRContext *context = module.getContext();
-  DiagnosticCollector diagnostics(context);
+  DiagnosticCollector diagnostics(context, {/*remarks=*/true, /*notes=*/true});
 
   // Public functions become entry points; remember them to resolve each one
   // below, so a missing symbol fails here rather than at the first call.

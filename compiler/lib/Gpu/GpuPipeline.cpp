@@ -12,12 +12,12 @@
 
 #include "GpuCompilerInternal.h"
 #include "ember/Compiler/CpuCompiler.h"
+#include "ember/Compiler/Diagnostics.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/Debug.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -124,38 +124,17 @@ void buildGpuKernelPipeline(OpPassManager &pm) {
     llvm::report_fatal_error(llvm::Twine("ember: GPU pipeline: ") + error);
 }
 
-namespace {
-
-/// Collects diagnostics as "file:line: message" lines.
-class Diagnostics {
-public:
-  explicit Diagnostics(MLIRContext *context)
-      : handler(context, [this](Diagnostic &diag) {
-          if (diag.getSeverity() == DiagnosticSeverity::Remark)
-            return success(); // conversion remarks: noise
-          llvm::raw_string_ostream os(text);
-          os << formatLocation(diag.getLocation()) << ": " << diag << "\n";
-          return success();
-        }) {}
-  std::string text;
-
-private:
-  ScopedDiagnosticHandler handler;
-};
-
-} // namespace
-
 bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program,
                    std::string *error) {
   registerPassesOnce();
   MLIRContext *context = module.getContext();
-  Diagnostics diagnostics(context);
+  DiagnosticCollector diagnostics(context); // remarks left out: conversion noise
   program->target = target;
 
   PassManager kernels(context);
   buildGpuKernelPipeline(kernels);
   if (failed(kernels.run(module))) {
-    *error = diagnostics.text;
+    *error = diagnostics.text();
     return false;
   }
   program->kernels = describeKernels(module);
@@ -194,7 +173,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     return false;
   }
   if (failed(lowering.run(module))) {
-    *error = diagnostics.text;
+    *error = diagnostics.text();
     return false;
   }
 
@@ -207,7 +186,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
       auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
       binaries[binary.getName().str()] = object.getObject().str();
     }
-  } else if (!serializeSpirvModules(module, &binaries, diagnostics.text, error)) {
+  } else if (!serializeSpirvModules(module, &binaries, diagnostics.text(), error)) {
     return false;
   }
   for (GpuKernel &kernel : program->kernels) {

@@ -13,6 +13,7 @@
 #ifndef EMBER_COMPILER_CPUCOMPILER_H
 #define EMBER_COMPILER_CPUCOMPILER_H
 
+#include "ember/Compiler/Diagnostics.h"
 #include "ember/Runtime/PackedCall.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -36,10 +37,6 @@ class ExecutionEngine;
 } // namespace mlir
 
 namespace ember {
-
-/// A location as users read it: `file:line` for source locations (also
-/// inside fused or named ones), MLIR's form otherwise.
-std::string formatLocation(mlir::Location loc);
 
 /// Registers every dialect and interface the compiler needs (ember, the
 /// upstream dialects it lowers through, bufferization models, LLVM IR

@@ -16,18 +16,10 @@
 
 namespace ember {
 
-/// A tensor's dtype is the runtime's element type (one enum, one table of
-/// names: ember/Runtime/ElementType.h).
+/// A tensor's dtype is the runtime's element type: one enum, one table of
+/// names and sizes (elementTypeName, elementSize, ... in
+/// ember/Runtime/ElementType.h).
 using DType = ElementType;
-
-constexpr int kNumDTypes = kNumElementTypes;
-
-/// Bytes per element (bool is one byte, as in NumPy).
-constexpr size_t dtypeSize(DType dtype) { return elementSize(dtype); }
-/// The torch spelling without a module prefix: "float32", "int64", ...
-constexpr const char *dtypeName(DType dtype) { return elementTypeName(dtype); }
-/// PyTorch's capitalized scalar-type name used in its error messages: "Float".
-constexpr const char *dtypeTorchName(DType dtype) { return elementTypeTorchName(dtype); }
 
 /// The dtype both operands convert to in a binary op (torch.promote_types).
 DType promoteTypes(DType a, DType b);

@@ -29,12 +29,12 @@ class Device;
 
 using Shape = llvm::SmallVector<int64_t, 4>;
 
-/// Where a tensor's memory lives: the runtime's Backend. GPU tensors' graphs
-/// compile for their device (compiler/include/ember/Compiler/GpuCompiler.h)
-/// and run through the runtime's device layer (runtime/gpu).
+/// Where a tensor's memory lives: the runtime's Backend, spelled in Python
+/// as backendDeviceType says ("cpu", "vulkan", "cuda", "rocm", "xpu"). GPU
+/// tensors' graphs compile for their device
+/// (compiler/include/ember/Compiler/GpuCompiler.h) and run through the
+/// runtime's device layer (runtime/gpu).
 using DeviceKind = Backend;
-/// "cpu", "vulkan", "cuda", "rocm", "xpu" (Level Zero, as torch spells it).
-inline const char *deviceKindName(DeviceKind kind) { return backendDeviceType(kind); }
 /// The opened device of a GPU kind (device 0, opened once); throws
 /// RuntimeError "vulkan is not available: ..." otherwise.
 gpu::Device &gpuDevice(DeviceKind kind);
