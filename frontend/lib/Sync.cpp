@@ -308,7 +308,7 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
       ++s.stats.cacheHits;
       if (debugEnabled(DebugTopic::CacheHits))
         fprintf(stderr, "[ember] graph cache hit for %s: %zu ops%s\n",
-                deviceKindName(device), plan.nodes.size() - plan.inputs.size(),
+                backendDeviceType(device), plan.nodes.size() - plan.inputs.size(),
                 userLine(plan).c_str());
     }
     return hit;
