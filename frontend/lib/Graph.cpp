@@ -314,6 +314,11 @@ NodeRef storageValue(Storage &storage) {
 }
 
 void setPending(const StorageRef &storage, NodeRef node) {
+  // A value computed from constants alone (fill_, zero_, a module's
+  // initialization) is placed nowhere yet: it belongs on the storage's
+  // device, or computing it would leave the tensor's value on the CPU.
+  if (node->device != storage->device && deviceFree(node))
+    node = cloneOnDevice(node, storage->device);
   // A value whose computation failed is no longer registered: a new one
   // (which may not need the failed part) is computed by the next sync.
   bool wasPending = storage->pending != nullptr && !storage->error;

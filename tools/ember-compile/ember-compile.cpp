@@ -3,11 +3,20 @@
 //   ember-compile model.ember --target cpu -o model.cpu.ember [--cpu NAME]
 //                 [--sign KEY.key]
 //   ember-compile --generate-key NAME       (writes NAME.key and NAME.pub)
+//   ember-compile program.mlir --target cuda:sm_90 --emit-kernels DIR
 //
 // Reads a model file, compiles its portable program for each target, and
 // writes a new file with every section kept and one artifact section per
 // target (replacing an older one), the manifest's artifact list updated.
 // The output is written atomically, so the input may be the output.
+//
+// --emit-kernels compiles an ember program (.mlir) for one GPU target and
+// writes what a GPU artifact packs as loose files, for inspection and
+// validation (ptxas, llvm-readelf, spirv-val): one binary per kernel
+// (<kernel>.ptx [+ .cubin], .hsaco or .spv), kernels.json (launch metadata:
+// block size and arguments per kernel), host.mlir (the host side:
+// allocations and launches in order) and plan.json (the same host side as
+// the runtime's launch plan), printing a line per kernel.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,10 +28,14 @@
 #include "ember/Runtime/ModelFile.h"
 #include "ember/Runtime/Signature.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
@@ -36,13 +49,14 @@ namespace cl = llvm::cl;
 static cl::OptionCategory category("ember-compile options");
 
 static cl::opt<std::string> inputPath(cl::Positional, cl::Optional,
-                                      cl::desc("<model.ember>"),
+                                      cl::desc("<model.ember | program.mlir>"),
                                       cl::cat(category));
 static cl::opt<std::string>
     targets("target", cl::init("cpu"), cl::value_desc("list"),
             cl::desc("Comma-separated targets to compile for: cpu (the "
                      "default), cuda:sm_XX, rocm:gfxNNN, level-zero, vulkan; "
-                     "or none (keep the file's code, e.g. to sign it)"),
+                     "or none (keep the file's code, e.g. to sign it); one "
+                     "GPU target with --emit-kernels"),
             cl::cat(category));
 static cl::opt<std::string> outputPath("o", cl::Optional,
                                        cl::value_desc("out.ember"),
@@ -68,6 +82,13 @@ static cl::opt<std::string>
                          "0600) and NAME.pub (give it to those who load your "
                          "models), then exit"),
                 cl::cat(category));
+static cl::opt<std::string>
+    kernelsDir("emit-kernels", cl::value_desc("folder"),
+               cl::desc("Compile an ember program (.mlir) for one GPU target "
+                        "and write its kernel binaries, kernels.json, "
+                        "host.mlir and plan.json into this folder (created) "
+                        "instead of a model file"),
+               cl::cat(category));
 static cl::opt<bool> quiet("quiet", cl::desc("Print nothing but errors"),
                            cl::cat(category));
 
@@ -117,7 +138,80 @@ bool checkTarget(llvm::StringRef target, std::string *error) {
   return false;
 }
 
+bool writeFile(const llvm::Twine &path, llvm::StringRef bytes) {
+  std::error_code ec;
+  llvm::raw_fd_ostream out(path.str(), ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return false;
+  out << bytes;
+  return true;
+}
+
+/// --emit-kernels: the kernels of one GPU target as loose files. Kernel lines
+/// go to stdout, as they are the result rather than progress.
+int emitKernels() {
+  if (inputPath.empty())
+    return fail("expected a program .mlir before --emit-kernels (see --help)");
+  if (!outputPath.empty() || !signKey.empty())
+    return fail("--emit-kernels writes a folder: -o and --sign are for model "
+                "files");
+  ember::GpuTarget target;
+  std::string error;
+  if (!ember::GpuTarget::parse(targets, &target, &error))
+    return fail(error);
+
+  DialectRegistry registry;
+  ember::registerGpuCompilerDialects(registry);
+  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
+  llvm::SourceMgr sources;
+  OwningOpRef<ModuleOp> module =
+      parseSourceFile<ModuleOp>(inputPath, sources, &context);
+  if (!module)
+    return fail("cannot parse '" + inputPath + "'");
+
+  ember::GpuProgram program;
+  if (!ember::compileForGpu(*module, target, &program, &error))
+    return fail(inputPath + ": cannot compile for " + target.str() + ":\n" + error);
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(kernelsDir))
+    return fail("cannot create '" + kernelsDir + "': " + ec.message());
+  std::string extension = target.binaryFormat() == llvm::StringRef("spirv")
+                              ? "spv"
+                              : target.binaryFormat();
+  for (const ember::GpuKernel &kernel : program.kernels) {
+    llvm::SmallString<128> path(kernelsDir);
+    llvm::sys::path::append(path, kernel.module + "." + extension);
+    if (!writeFile(path, kernel.binary))
+      return fail("cannot write '" + path.str().str() + "'");
+    if (!kernel.cubin.empty()) {
+      llvm::sys::path::replace_extension(path, "cubin");
+      if (!writeFile(path, kernel.cubin))
+        return fail("cannot write '" + path.str().str() + "'");
+    }
+    if (!quiet)
+      llvm::outs() << kernel.module << ": " << kernel.name << ", block "
+                   << kernel.block[0] << "x" << kernel.block[1] << "x"
+                   << kernel.block[2] << ", " << kernel.args.size()
+                   << " args, " << kernel.binary.size() << " bytes of "
+                   << target.binaryFormat()
+                   << (kernel.cubin.empty() ? "" : " + cubin") << "\n";
+  }
+  llvm::SmallString<128> metadata(kernelsDir), host(kernelsDir), plan(kernelsDir);
+  llvm::sys::path::append(metadata, "kernels.json");
+  llvm::sys::path::append(host, "host.mlir");
+  llvm::sys::path::append(plan, "plan.json");
+  if (!writeFile(metadata, ember::gpuProgramMetadata(program)) ||
+      !writeFile(host, program.host) || !writeFile(plan, program.plan))
+    return fail("cannot write into '" + kernelsDir + "'");
+  if (!quiet)
+    llvm::outs() << program.kernels.size() << " kernels for " << target.str()
+                 << " in " << kernelsDir << "\n";
+  return 0;
+}
+
 int run() {
+  if (!kernelsDir.empty())
+    return emitKernels();
   if (!generateKey.empty()) {
     ember::PublicKey key = ember::generateKeyPair(generateKey);
     progress("wrote " + generateKey + ".key (secret: keep it private) and " +
@@ -278,7 +372,8 @@ int main(int argc, char **argv) {
       "ember-compile: add native code to a .ember model file\n\n"
       "  ember-compile model.ember --target cpu -o model.cpu.ember\n"
       "  ember-compile model.ember --target cpu,cuda:sm_90,rocm:gfx942,level-zero,vulkan -o all.ember\n"
-      "  ember-compile --generate-key me && ember-compile model.ember --sign me.key -o model.cpu.ember\n\n"
+      "  ember-compile --generate-key me && ember-compile model.ember --sign me.key -o model.cpu.ember\n"
+      "  ember-compile program.mlir --target vulkan --emit-kernels kernels/\n\n"
       "Compiles the model's portable program for each target and writes a\n"
       "file with the same entries and weights plus one artifact section per\n"
       "target (an older artifact for a target is replaced). ember::Model and\n"
@@ -290,7 +385,10 @@ int main(int argc, char **argv) {
       "Native code runs only from files signed by a key the loader trusts\n"
       "(EMBER_TRUSTED_KEYS=me.pub, ember-run --trusted-key, LoadOptions::\n"
       "trustedKeys) unless the loader allows unsigned code (--trust-native);\n"
-      "otherwise the portable program is compiled at load.\n");
+      "otherwise the portable program is compiled at load.\n\n"
+      "--emit-kernels compiles an ember program (.mlir) for one GPU target\n"
+      "and writes the kernel binaries, their launch metadata (kernels.json),\n"
+      "the host side (host.mlir) and the launch plan (plan.json) into a folder.\n");
   try {
     return run();
   } catch (const ember::ModelError &e) {

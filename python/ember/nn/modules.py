@@ -13,13 +13,11 @@ from ember.nn.module import Module
 from ember.nn.parameter import Parameter
 
 
-def _empty(*shape, dtype=None):
-    return ember.empty(*shape, dtype=dtype or ember.float32)
-
-
-def _check_device(device):
-    if device is not None:
-        ember.device(device)  # raises for anything but the cpu
+def _empty(*shape, device=None, dtype=None):
+    """Storage for a parameter as torch's ``factory_kwargs`` make it: on
+    ``device``, raising as ``ember.empty`` does where that device is absent
+    ("cuda is not available: ..."), with ``dtype`` or the default dtype."""
+    return ember.empty(*shape, device=device, dtype=dtype)
 
 
 # Layers with parameters -----------------------------------------------------
@@ -31,12 +29,12 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
-        _check_device(device)
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(_empty(out_features, in_features, dtype=dtype))
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self.weight = Parameter(_empty(out_features, in_features, **factory_kwargs))
         if bias:
-            self.bias = Parameter(_empty(out_features, dtype=dtype))
+            self.bias = Parameter(_empty(out_features, **factory_kwargs))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -63,15 +61,15 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, device=None,
                  dtype=None):
         super().__init__()
-        _check_device(device)
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(_empty(*self.normalized_shape, dtype=dtype))
-            self.bias = Parameter(_empty(*self.normalized_shape, dtype=dtype))
+            factory_kwargs = {"device": device, "dtype": dtype}
+            self.weight = Parameter(_empty(*self.normalized_shape, **factory_kwargs))
+            self.bias = Parameter(_empty(*self.normalized_shape, **factory_kwargs))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -99,7 +97,6 @@ class Embedding(Module):
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
                  device=None, dtype=None):
         super().__init__()
-        _check_device(device)
         if max_norm is not None or scale_grad_by_freq or sparse:
             raise NotImplementedError(
                 "Embedding: max_norm, scale_grad_by_freq and sparse are not supported")
@@ -116,7 +113,8 @@ class Embedding(Module):
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
         if _weight is None:
-            self.weight = Parameter(_empty(num_embeddings, embedding_dim, dtype=dtype))
+            self.weight = Parameter(_empty(num_embeddings, embedding_dim, device=device,
+                                           dtype=dtype))
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):

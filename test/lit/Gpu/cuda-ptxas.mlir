@@ -1,7 +1,8 @@
-// Every PTX module assembles with ptxas for sm_90, and ember-gpu-compile
-// made a cubin next to each (ptxas is found, as here).
+// Every PTX module assembles with ptxas for sm_90, and
+// ember-compile --emit-kernels made a cubin next to each (ptxas is found, as
+// here).
 // REQUIRES: ptxas
-// RUN: rm -rf %t && ember-gpu-compile %S/Inputs/mlp.mlir --target cuda:sm_90 -o %t | FileCheck %s
+// RUN: rm -rf %t && ember-compile %S/Inputs/mlp.mlir --target cuda:sm_90 --emit-kernels %t | FileCheck %s
 // RUN: for f in %t/*.ptx; do ptxas -arch=sm_90 $f -o %t/check.cubin || exit 1; done
 // RUN: ls %t | FileCheck %s --check-prefix=FILES
 

@@ -1,5 +1,5 @@
 // NVVM: one PTX module per kernel for sm_90, with launch metadata.
-// RUN: rm -rf %t && ember-gpu-compile %S/Inputs/mlp.mlir --target cuda:sm_90 -o %t | FileCheck %s
+// RUN: rm -rf %t && ember-compile %S/Inputs/mlp.mlir --target cuda:sm_90 --emit-kernels %t | FileCheck %s
 // RUN: cat %t/ember_entry_forward_kernel_0.ptx | FileCheck %s --check-prefix=PTX
 // RUN: cat %t/ember_entry_forward_matmul0.ptx | FileCheck %s --check-prefix=MATMUL
 // RUN: cat %t/ember_entry_forward_rowreduce1.ptx | FileCheck %s --check-prefix=ROWS

@@ -2,10 +2,10 @@
 // compile for every target without device-library calls (__nv_*, __ocml_*):
 // the f64 math is Ember's own.
 // RUN: rm -rf %t && mkdir -p %t
-// RUN: ember-gpu-compile %S/Inputs/dtypes.mlir --target cuda:sm_90 -o %t/cuda | FileCheck %s --check-prefix=CUDA
-// RUN: ember-gpu-compile %S/Inputs/dtypes.mlir --target rocm:gfx942 -o %t/rocm | FileCheck %s --check-prefix=ROCM
-// RUN: ember-gpu-compile %S/Inputs/dtypes.mlir --target vulkan -o %t/vk | FileCheck %s --check-prefix=VK
-// RUN: ember-gpu-compile %S/Inputs/dtypes.mlir --target level-zero -o %t/ze | FileCheck %s --check-prefix=ZE
+// RUN: ember-compile %S/Inputs/dtypes.mlir --target cuda:sm_90 --emit-kernels %t/cuda | FileCheck %s --check-prefix=CUDA
+// RUN: ember-compile %S/Inputs/dtypes.mlir --target rocm:gfx942 --emit-kernels %t/rocm | FileCheck %s --check-prefix=ROCM
+// RUN: ember-compile %S/Inputs/dtypes.mlir --target vulkan --emit-kernels %t/vk | FileCheck %s --check-prefix=VK
+// RUN: ember-compile %S/Inputs/dtypes.mlir --target level-zero --emit-kernels %t/ze | FileCheck %s --check-prefix=ZE
 // RUN: cat %t/cuda/*.ptx %t/rocm/*.hsaco | not grep -a -E '__nv_|__ocml|__ockl'
 // RUN: for f in %t/rocm/*.hsaco; do llvm-readelf -s $f | grep -E 'ember_entry_forward_[a-z]+[0-9]*\.kd' > /dev/null || exit 1; done
 // RUN: spirv-dis %t/vk/ember_entry_forward_kernel_0.spv | FileCheck %s --check-prefix=VKF16

@@ -1,7 +1,7 @@
 // ROCDL: each kernel is an HSACO (AMDGPU ELF) with its kernel descriptor and
 // no calls into ROCm's device libraries (__ocml/__ockl): the math is
 // polynomial and floor is expanded.
-// RUN: rm -rf %t && ember-gpu-compile %S/Inputs/mlp.mlir --target rocm:gfx942 -o %t | FileCheck %s
+// RUN: rm -rf %t && ember-compile %S/Inputs/mlp.mlir --target rocm:gfx942 --emit-kernels %t | FileCheck %s
 // RUN: llvm-readelf -h -s %t/ember_entry_forward_kernel_2.hsaco | FileCheck %s --check-prefix=ELF
 // RUN: for f in %t/*.hsaco; do llvm-readelf -s $f | grep -E 'ember_entry_forward_[a-z]+[0-9]*\.kd' > /dev/null || exit 1; done
 // The matmul and row reductions use LDS (workgroup memory): a nonzero

@@ -2,8 +2,8 @@
 // passes spirv-val for its environment.
 // REQUIRES: spirv-val
 // RUN: rm -rf %t.vk %t.ze
-// RUN: ember-gpu-compile %S/Inputs/mlp.mlir --target vulkan -o %t.vk | FileCheck %s --check-prefix=VK
-// RUN: ember-gpu-compile %S/Inputs/mlp.mlir --target level-zero -o %t.ze | FileCheck %s --check-prefix=ZE
+// RUN: ember-compile %S/Inputs/mlp.mlir --target vulkan --emit-kernels %t.vk | FileCheck %s --check-prefix=VK
+// RUN: ember-compile %S/Inputs/mlp.mlir --target level-zero --emit-kernels %t.ze | FileCheck %s --check-prefix=ZE
 // RUN: for f in %t.vk/*.spv; do spirv-val --target-env vulkan1.1 $f || exit 1; done
 // RUN: for f in %t.ze/*.spv; do spirv-val --target-env opencl2.0 $f || exit 1; done
 // RUN: spirv-dis %t.vk/ember_entry_forward_kernel_0.spv | FileCheck %s --check-prefix=VKDIS
