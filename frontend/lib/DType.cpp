@@ -1,4 +1,4 @@
-//===- DType.cpp - dtype sizes, names and promotion ------------------------===//
+//===- DType.cpp - dtype promotion and the default dtype ------------------===//
 
 #include "ember/Frontend/DType.h"
 
@@ -8,35 +8,6 @@
 #include <string>
 
 namespace ember {
-
-size_t dtypeSize(DType dtype) {
-  switch (dtype) {
-  case DType::Bool:
-    return 1;
-  case DType::Float16:
-  case DType::BFloat16:
-    return 2;
-  case DType::Int32:
-  case DType::Float32:
-    return 4;
-  case DType::Int64:
-  case DType::Float64:
-    return 8;
-  }
-  return 0;
-}
-
-const char *dtypeName(DType dtype) {
-  static const char *names[] = {"bool",     "int32",   "int64",  "float16",
-                                "bfloat16", "float32", "float64"};
-  return names[static_cast<int>(dtype)];
-}
-
-const char *dtypeTorchName(DType dtype) {
-  static const char *names[] = {"Bool",     "Int",   "Long",  "Half",
-                                "BFloat16", "Float", "Double"};
-  return names[static_cast<int>(dtype)];
-}
 
 namespace {
 /// Bool < integers < floats; torch never converts to a lower category

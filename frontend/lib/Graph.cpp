@@ -12,35 +12,6 @@
 
 namespace ember {
 
-const char *deviceKindName(DeviceKind kind) {
-  switch (kind) {
-  case DeviceKind::Cpu:
-    return "cpu";
-  case DeviceKind::Vulkan:
-    return "vulkan";
-  case DeviceKind::Cuda:
-    return "cuda";
-  case DeviceKind::Rocm:
-    return "rocm";
-  case DeviceKind::LevelZero:
-    return "xpu";
-  }
-  return "?";
-}
-
-static gpu::Backend backendOf(DeviceKind kind) {
-  switch (kind) {
-  case DeviceKind::Cuda:
-    return gpu::Backend::Cuda;
-  case DeviceKind::Rocm:
-    return gpu::Backend::Rocm;
-  case DeviceKind::LevelZero:
-    return gpu::Backend::LevelZero;
-  default:
-    return gpu::Backend::Vulkan;
-  }
-}
-
 gpu::Device &gpuDevice(DeviceKind kind) {
   // Opened once and kept for the process: device memory of live tensors
   // refers to it.
@@ -50,7 +21,7 @@ gpu::Device &gpuDevice(DeviceKind kind) {
   std::unique_ptr<gpu::Device> &device = (*devices)[kind];
   if (!device) {
     try {
-      device = gpu::openDevice(backendOf(kind));
+      device = gpu::openDevice(kind);
     } catch (const gpu::DeviceError &error) {
       runtimeError(error.what());
     }

@@ -8,8 +8,8 @@
 
 #include "ember/Frontend/Tensor.h"
 
-#include "ember/Frontend/Half.h"
 #include "ember/Dialect/Shapes.h"
+#include "ember/Runtime/ElementType.h"
 
 #include <algorithm>
 #include <cstring>

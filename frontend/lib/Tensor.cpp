@@ -4,7 +4,7 @@
 
 #include "ember/Dialect/Shapes.h"
 #include "ember/Frontend/Export.h"
-#include "ember/Frontend/Half.h"
+#include "ember/Runtime/ElementType.h"
 
 #include <cmath>
 #include <cstring>

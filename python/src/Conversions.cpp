@@ -2,7 +2,7 @@
 
 #include "Conversions.h"
 
-#include "ember/Frontend/Half.h"
+#include "ember/Runtime/ElementType.h"
 
 #include <pybind11/stl.h>
 

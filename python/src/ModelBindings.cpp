@@ -11,6 +11,7 @@
 #include "Conversions.h"
 
 #include "ember/Frontend/Export.h"
+#include "ember/Runtime/Backend.h"
 #include "ember/Runtime/Gpu/Device.h"
 #include "ember/Runtime/Model.h"
 #include "ember/Runtime/ModelFile.h"
@@ -22,16 +23,14 @@ namespace py = pybind11;
 namespace ember::python {
 namespace {
 
-// The frontend's DType and the runtime's ElementType list the same types in
-// the same order.
-static_assert(static_cast<int>(DType::Float64) ==
-                  static_cast<int>(ElementType::Float64) &&
-              static_cast<int>(DType::BFloat16) ==
-                  static_cast<int>(ElementType::BFloat16) &&
-              static_cast<int>(DType::Bool) == static_cast<int>(ElementType::Bool));
-
-ElementType toElementType(DType dtype) { return static_cast<ElementType>(dtype); }
-DType toDType(ElementType type) { return static_cast<DType>(type); }
+/// The GPU backend of a Python device type ("cuda", "rocm", "xpu",
+/// "vulkan").
+gpu::Backend gpuBackendOf(const std::string &deviceType) {
+  Backend backend;
+  if (!parseDeviceType(deviceType, &backend) || !isGpuBackend(backend))
+    throw std::invalid_argument("not a GPU device type: '" + deviceType + "'");
+  return backend;
+}
 
 /// A computed, dense view of `tensor` for the runtime (no copy when the
 /// tensor is already contiguous); the tensor's storage stays alive with it.
@@ -40,7 +39,7 @@ HostTensor toHostTensor(const Tensor &tensor) {
   void *data = dense.data();
   std::shared_ptr<Buffer> buffer = dense.storage().buffer;
   std::vector<int64_t> shape(dense.shape().begin(), dense.shape().end());
-  return HostTensor::borrow(toElementType(dense.dtype()), std::move(shape), data,
+  return HostTensor::borrow(dense.dtype(), std::move(shape), data,
                             std::shared_ptr<void>(buffer, buffer.get()));
 }
 
@@ -52,12 +51,12 @@ Tensor fromHostTensor(const HostTensor &host) {
       [holder]() mutable { holder.reset(); });
   Shape shape(host.shape().begin(), host.shape().end());
   auto storage = std::make_shared<Storage>();
-  storage->dtype = toDType(host.dtype());
+  storage->dtype = host.dtype();
   storage->shape = shape;
   storage->buffer = std::move(buffer);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::move(storage);
-  impl->dtype = toDType(host.dtype());
+  impl->dtype = host.dtype();
   impl->shape = shape;
   impl->strides = contiguousStrides(shape);
   return Tensor(std::move(impl));
@@ -88,10 +87,7 @@ void bindModel(py::module_ &m) {
   // kind is unavailable.
   m.def("_gpu_devices", [](const std::string &kind) {
     std::vector<std::string> names;
-    gpu::Backend backend = kind == "cuda"  ? gpu::Backend::Cuda
-                           : kind == "rocm" ? gpu::Backend::Rocm
-                           : kind == "xpu"  ? gpu::Backend::LevelZero
-                                            : gpu::Backend::Vulkan;
+    gpu::Backend backend = gpuBackendOf(kind);
     try {
       for (const gpu::DeviceInfo &info : gpu::enumerateDevices(backend))
         names.push_back(info.name);
@@ -100,10 +96,7 @@ void bindModel(py::module_ &m) {
     return names;
   });
   m.def("_gpu_unavailable_reason", [](const std::string &kind) {
-    gpu::Backend backend = kind == "cuda"  ? gpu::Backend::Cuda
-                           : kind == "rocm" ? gpu::Backend::Rocm
-                           : kind == "xpu"  ? gpu::Backend::LevelZero
-                                            : gpu::Backend::Vulkan;
+    gpu::Backend backend = gpuBackendOf(kind);
     return gpu::backendUnavailableReason(backend);
   });
   m.def("_set_exporting", [](bool on) { setExporting(on); });

@@ -9,56 +9,6 @@
 
 namespace ember {
 
-const char *elementTypeName(ElementType type) {
-  switch (type) {
-  case ElementType::Bool:
-    return "bool";
-  case ElementType::Int32:
-    return "int32";
-  case ElementType::Int64:
-    return "int64";
-  case ElementType::Float16:
-    return "float16";
-  case ElementType::BFloat16:
-    return "bfloat16";
-  case ElementType::Float32:
-    return "float32";
-  case ElementType::Float64:
-    return "float64";
-  }
-  return "?";
-}
-
-bool parseElementType(const std::string &name, ElementType *type) {
-  static const ElementType all[] = {
-      ElementType::Bool,     ElementType::Int32,   ElementType::Int64,
-      ElementType::Float16,  ElementType::BFloat16, ElementType::Float32,
-      ElementType::Float64};
-  for (ElementType candidate : all)
-    if (name == elementTypeName(candidate)) {
-      *type = candidate;
-      return true;
-    }
-  return false;
-}
-
-size_t elementSize(ElementType type) {
-  switch (type) {
-  case ElementType::Bool:
-    return 1;
-  case ElementType::Float16:
-  case ElementType::BFloat16:
-    return 2;
-  case ElementType::Int32:
-  case ElementType::Float32:
-    return 4;
-  case ElementType::Int64:
-  case ElementType::Float64:
-    return 8;
-  }
-  return 1;
-}
-
 namespace {
 
 /// The byte size of a dense tensor; throws for negative dims or overflow.

@@ -16,24 +16,10 @@
 namespace ember {
 namespace gpu {
 
-const char *backendName(Backend backend) {
-  switch (backend) {
-  case Backend::Cuda:
-    return "cuda";
-  case Backend::Rocm:
-    return "rocm";
-  case Backend::LevelZero:
-    return "level_zero";
-  case Backend::Vulkan:
-    return "vulkan";
-  }
-  return "unknown";
-}
-
 Backend parseBackend(const std::string &name) {
-  for (Backend backend : kAllBackends)
-    if (name == backendName(backend))
-      return backend;
+  Backend backend;
+  if (parseBackendName(name, &backend) && isGpuBackend(backend))
+    return backend;
   throw std::invalid_argument("unknown GPU backend '" + name +
                               "' (expected cuda, rocm, level_zero or vulkan)");
 }
@@ -277,6 +263,8 @@ std::vector<DeviceInfo> enumerateDevices(Backend backend) {
     return enumerateLevelZeroDevices();
   case Backend::Vulkan:
     return enumerateVulkanDevices();
+  case Backend::Cpu:
+    break;
   }
   return {};
 }
@@ -291,6 +279,8 @@ std::unique_ptr<Device> openDevice(Backend backend, int ordinal) {
     return openLevelZeroDevice(ordinal);
   case Backend::Vulkan:
     return openVulkanDevice(ordinal);
+  case Backend::Cpu:
+    break;
   }
   throw std::invalid_argument("unknown backend");
 }

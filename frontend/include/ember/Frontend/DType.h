@@ -1,11 +1,14 @@
 //===- DType.h - element types of eager tensors -----------------*- C++ -*-===//
 //
-// The dtypes a tensor can hold and PyTorch's promotion rules between them.
+// The dtypes a tensor can hold (the runtime's ElementType) and PyTorch's
+// promotion rules between them.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef EMBER_FRONTEND_DTYPE_H
 #define EMBER_FRONTEND_DTYPE_H
+
+#include "ember/Runtime/ElementType.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -13,30 +16,18 @@
 
 namespace ember {
 
-enum class DType : uint8_t {
-  Bool,
-  Int32,
-  Int64,
-  Float16,
-  BFloat16,
-  Float32,
-  Float64,
-};
+/// A tensor's dtype is the runtime's element type (one enum, one table of
+/// names: ember/Runtime/ElementType.h).
+using DType = ElementType;
 
-constexpr int kNumDTypes = 7;
+constexpr int kNumDTypes = kNumElementTypes;
 
 /// Bytes per element (bool is one byte, as in NumPy).
-size_t dtypeSize(DType dtype);
+constexpr size_t dtypeSize(DType dtype) { return elementSize(dtype); }
 /// The torch spelling without a module prefix: "float32", "int64", ...
-const char *dtypeName(DType dtype);
+constexpr const char *dtypeName(DType dtype) { return elementTypeName(dtype); }
 /// PyTorch's capitalized scalar-type name used in its error messages: "Float".
-const char *dtypeTorchName(DType dtype);
-
-inline bool isFloating(DType d) {
-  return d == DType::Float16 || d == DType::BFloat16 || d == DType::Float32 ||
-         d == DType::Float64;
-}
-inline bool isIntegral(DType d) { return d == DType::Int32 || d == DType::Int64; }
+constexpr const char *dtypeTorchName(DType dtype) { return elementTypeTorchName(dtype); }
 
 /// The dtype both operands convert to in a binary op (torch.promote_types).
 DType promoteTypes(DType a, DType b);

@@ -12,6 +12,7 @@
 #define EMBER_FRONTEND_GRAPH_H
 
 #include "ember/Frontend/DType.h"
+#include "ember/Runtime/Backend.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
@@ -28,12 +29,12 @@ class Device;
 
 using Shape = llvm::SmallVector<int64_t, 4>;
 
-/// Where a tensor's memory lives. GPU tensors' graphs compile for their
-/// device (compiler/include/ember/Compiler/GpuCompiler.h) and run through
-/// the runtime's device layer (runtime/gpu).
-enum class DeviceKind : uint8_t { Cpu, Vulkan, Cuda, Rocm, LevelZero };
+/// Where a tensor's memory lives: the runtime's Backend. GPU tensors' graphs
+/// compile for their device (compiler/include/ember/Compiler/GpuCompiler.h)
+/// and run through the runtime's device layer (runtime/gpu).
+using DeviceKind = Backend;
 /// "cpu", "vulkan", "cuda", "rocm", "xpu" (Level Zero, as torch spells it).
-const char *deviceKindName(DeviceKind kind);
+inline const char *deviceKindName(DeviceKind kind) { return backendDeviceType(kind); }
 /// The opened device of a GPU kind (device 0, opened once); throws
 /// RuntimeError "vulkan is not available: ..." otherwise.
 gpu::Device &gpuDevice(DeviceKind kind);

@@ -9,6 +9,8 @@
 #ifndef EMBER_RUNTIME_HOSTTENSOR_H
 #define EMBER_RUNTIME_HOSTTENSOR_H
 
+#include "ember/Runtime/ElementType.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -16,17 +18,6 @@
 #include <vector>
 
 namespace ember {
-
-/// Element types, spelled as in the manifest and in Python ("float32", ...).
-enum class ElementType : uint8_t {
-  Bool, Int32, Int64, Float16, BFloat16, Float32, Float64,
-};
-
-/// "float32", "int64", "bool", ...
-const char *elementTypeName(ElementType type);
-/// Parses a name from elementTypeName; false when unknown.
-bool parseElementType(const std::string &name, ElementType *type);
-size_t elementSize(ElementType type);
 
 class HostTensor {
 public:

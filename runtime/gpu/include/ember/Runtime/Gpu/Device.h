@@ -21,6 +21,7 @@
 #ifndef EMBER_RUNTIME_GPU_DEVICE_H
 #define EMBER_RUNTIME_GPU_DEVICE_H
 
+#include "ember/Runtime/Backend.h"
 #include "ember/Runtime/Gpu/CachingAllocator.h"
 
 #include <cstddef>
@@ -33,18 +34,17 @@
 namespace ember {
 namespace gpu {
 
-/// The GPU programming interfaces the runtime can drive.
-enum class Backend { Cuda, Rocm, LevelZero, Vulkan };
+/// The runtime's backend enum (ember/Runtime/Backend.h); a device has one
+/// of its GPU backends.
+using Backend = ember::Backend;
+using ember::backendName;
 
-/// Every backend, in the order above.
+/// Every GPU backend, in enum order.
 constexpr Backend kAllBackends[] = {Backend::Cuda, Backend::Rocm,
                                     Backend::LevelZero, Backend::Vulkan};
 
-/// "cuda", "rocm", "level_zero" or "vulkan".
-const char *backendName(Backend backend);
-
-/// The backend named by backendName's spelling; throws std::invalid_argument
-/// for any other name.
+/// The GPU backend named by backendName's spelling; throws
+/// std::invalid_argument for any other name ("cpu" included).
 Backend parseBackend(const std::string &name);
 
 /// Any failure of a device operation. what() starts with the backend's name
