@@ -1,7 +1,9 @@
-//===- GraphCompiler.h - lazy graph -> compiled CPU function ----*- C++ -*-===//
+//===- GraphCompiler.h - lazy graph -> compiled function --------*- C++ -*-===//
 //
-// Emits a lazy graph as one `ember` dialect function with dynamic dims and
-// compiles it with the CPU JIT. Internal to the frontend.
+// Emits a lazy graph as one `ember` dialect function with dynamic dims
+// (GraphEmitter.cpp) and compiles it with the CPU JIT (CpuGraph.cpp) or for
+// a GPU (GpuGraph.cpp), or exports it (GraphExport.cpp). Internal to the
+// frontend.
 //
 //===----------------------------------------------------------------------===//
 

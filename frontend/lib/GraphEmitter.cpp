@@ -1,4 +1,4 @@
-//===- GraphCompiler.cpp - emit a lazy graph as an ember function ----------===//
+//===- GraphEmitter.cpp - emit a lazy graph as an ember function ----------===//
 //
 // Each node becomes one ember op whose result type has a static 1 where the
 // node's size is 1 and a dynamic dim elsewhere: the dialect broadcasts only
@@ -7,48 +7,28 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "GraphCompiler.h"
+#include "GraphEmitter.h"
 
 #include "ember/Compiler/Autodiff.h"
-#include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/GpuCompiler.h"
-#include "ember/Compiler/ProgramBytecode.h"
-#include "ember/Frontend/Error.h"
-#include "ember/Runtime/Gpu/Program.h"
 #include "ember/Dialect/EmberOps.h"
-#include "mlir/Bytecode/BytecodeWriter.h"
+#include "ember/Frontend/Error.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/IR/Verifier.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
-#include "llvm/Support/raw_ostream.h"
 
 #include <limits>
 #include <map>
-#include <mutex>
-#include <unordered_map>
 
 using namespace mlir;
 
 namespace ember {
-namespace {
 
-constexpr const char kGraphName[] = "graph";
-
-/// The context every compile of the process uses, one compile at a time:
-/// with multithreading disabled its uniquing tables take no locks, and its
-/// diagnostic handlers would catch other threads' messages. Callers hold
-/// `contextMutex()` while they use it or anything made in it.
 std::mutex &contextMutex() {
   static std::mutex mutex;
   return mutex;
@@ -69,23 +49,7 @@ MLIRContext &compilerContext() {
   return *context;
 }
 
-/// Collects a compile's diagnostics as "file:line: message" lines (remarks,
-/// which the GPU conversions emit in numbers, left out).
-class DiagnosticText {
-public:
-  explicit DiagnosticText(MLIRContext &ctx)
-      : handler(&ctx, [this](Diagnostic &diag) {
-          if (diag.getSeverity() != DiagnosticSeverity::Remark) {
-            llvm::raw_string_ostream os(text);
-            os << formatLocation(diag.getLocation()) << ": " << diag << "\n";
-          }
-          return success();
-        }) {}
-  std::string text;
-
-private:
-  ScopedDiagnosticHandler handler;
-};
+namespace {
 
 Type elementType(MLIRContext *ctx, DType dtype) {
   Builder b(ctx);
@@ -588,359 +552,17 @@ private:
   std::map<std::pair<const void *, const void *>, SmallVector<Value>>
       clonedGroups;
 };
-
-class CpuGraph : public CompiledGraph {
-public:
-  CpuGraph(std::unique_ptr<CpuExecutable> executable, PackedEntry entry)
-      : executable(std::move(executable)), packed(entry) {}
-
-  void run(llvm::ArrayRef<GraphBuffer> buffers) const override {
-    SmallVector<BufferView, 8> views;
-    for (const GraphBuffer &buffer : buffers)
-      views.push_back({buffer.data, buffer.shape, buffer.rank});
-    invokePacked(packed, views.data(), views.size());
-  }
-
-private:
-  std::unique_ptr<CpuExecutable> executable;
-  PackedEntry packed;
-};
-
 } // namespace
 
-namespace {
-
-/// Kernel objects by symbol, for every graph of the process. Bounded: past
-/// the limit it starts over (the disk cache still has them).
-/// Shared by all threads' compiles and loads: each method takes `mutex`.
-struct KernelObjects {
-  std::mutex mutex;
-  std::unordered_map<std::string, std::string> bySymbol;
-  size_t bytes = 0;
-  uint64_t compiled = 0, reused = 0;
-
-  std::optional<std::string> find(const std::string &symbol, const KernelDisk *disk) {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      auto it = bySymbol.find(symbol);
-      if (it != bySymbol.end()) {
-        ++reused;
-        return it->second;
-      }
-    }
-    if (disk && disk->find)
-      if (std::optional<std::string> object = disk->find(symbol)) {
-        std::lock_guard<std::mutex> lock(mutex);
-        ++reused;
-        keep(symbol, *object);
-        return object;
-      }
-    return std::nullopt;
-  }
-  void store(const std::string &symbol, const std::string &object) {
-    std::lock_guard<std::mutex> lock(mutex);
-    ++compiled;
-    keep(symbol, object);
-  }
-  void clear() {
-    std::lock_guard<std::mutex> lock(mutex);
-    bySymbol.clear();
-    bytes = 0;
-  }
-  void counts(uint64_t *compiledCount, uint64_t *reusedCount) {
-    std::lock_guard<std::mutex> lock(mutex);
-    *compiledCount = compiled;
-    *reusedCount = reused;
-  }
-
-private:
-  /// Callers hold `mutex`.
-  void keep(const std::string &symbol, const std::string &object) {
-    constexpr size_t kLimit = size_t(256) << 20;
-    if (bytes + object.size() > kLimit) {
-      bySymbol.clear();
-      bytes = 0;
-    }
-    if (bySymbol.emplace(symbol, object).second)
-      bytes += object.size();
-  }
-};
-
-KernelObjects &kernelObjects() {
-  static auto *objects = new KernelObjects;
-  return *objects;
+OwningOpRef<ModuleOp> emitGraph(MLIRContext *ctx, const GraphPlan &plan,
+                                std::string *error) {
+  return Emitter(ctx, plan).emit(error);
 }
 
-} // namespace
-
-void clearKernelObjects() { kernelObjects().clear(); }
-
-void kernelCounts(uint64_t *compiled, uint64_t *reused) {
-  kernelObjects().counts(compiled, reused);
-}
-
-std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *error,
-                                            const KernelDisk *disk,
-                                            GraphObjects *objects) {
-  std::lock_guard<std::mutex> lock(contextMutex());
-  MLIRContext &ctx = compilerContext();
-  DiagnosticText diagnosticText(ctx);
-  const std::string &diagnostics = diagnosticText.text;
-
-  OwningOpRef<ModuleOp> module = Emitter(&ctx, plan).emit(error);
-  if (!module) {
-    *error += "\n" + diagnostics;
-    return nullptr;
-  }
-  if (failed(verify(*module))) {
-    *error = "internal error: the traced graph does not verify:\n" + diagnostics;
-    return nullptr;
-  }
-  if (getenv("EMBER_DUMP_GRAPHS"))
-    module->print(llvm::errs());
-
-  KernelObjects &known = kernelObjects();
-  CpuKernelCache cache;
-  cache.find = [&](const std::string &symbol) { return known.find(symbol, disk); };
-  cache.store = [&](const std::string &symbol, const std::string &object) {
-    known.store(symbol, object);
-    if (disk && disk->store)
-      disk->store(symbol, object);
-  };
-  CpuKernelObjects parts;
-  std::unique_ptr<CpuExecutable> executable =
-      compileForCpuByKernel(*module, cache, &parts, error);
-  if (!executable) {
-    if (error->empty() || !diagnostics.empty())
-      *error += diagnostics;
-    return nullptr;
-  }
-  PackedEntry entry = executable->lookup(kGraphName, error);
-  if (!entry)
-    return nullptr;
-  if (objects) {
-    objects->entry = std::move(parts.entryObject);
-    objects->kernels.clear();
-    for (auto &[symbol, object] : parts.kernels)
-      objects->kernels.push_back(symbol);
-  }
-  return std::make_unique<CpuGraph>(std::move(executable), entry);
-}
-
-std::unique_ptr<CompiledGraph> loadCompiledGraph(const GraphObjects &objects,
-                                                 const KernelDisk *disk,
-                                                 std::string *error) {
-  std::vector<std::string> kernels;
-  for (const std::string &symbol : objects.kernels) {
-    std::optional<std::string> object = kernelObjects().find(symbol, disk);
-    if (!object) {
-      *error = "kernel " + symbol + " is not in the cache";
-      return nullptr;
-    }
-    kernels.push_back(std::move(*object));
-  }
-  std::vector<llvm::StringRef> parts{objects.entry};
-  for (const std::string &object : kernels)
-    parts.push_back(object);
-  std::unique_ptr<CpuExecutable> executable =
-      loadCpuObjects(parts, {std::string(kGraphName)}, error);
-  if (!executable)
-    return nullptr;
-  PackedEntry entry = executable->lookup(kGraphName, error);
-  if (!entry)
-    return nullptr;
-  return std::make_unique<CpuGraph>(std::move(executable), entry);
-}
-
-const std::string &cpuCodeFingerprint() { return hostCodeFingerprint(); }
-
-namespace {
-
-/// A graph compiled for a GPU: the kernels and launch plan on the device.
-class GpuGraph : public CompiledGraph {
-public:
-  GpuGraph(gpu::Device &device, std::unique_ptr<gpu::Program> program, size_t sizesArg)
-      : device(device), program(std::move(program)), sizesArg(sizesArg) {}
-
-  void run(llvm::ArrayRef<GraphBuffer> buffers) const override {
-    std::vector<gpu::ProgramBuffer> args;
-    gpu::DeviceBuffer sizes;
-    gpu::Stream &stream = device.defaultStream();
-    try {
-      for (size_t i = 0; i < buffers.size(); ++i) {
-        const GraphBuffer &buffer = buffers[i];
-        gpu::ProgramBuffer arg;
-        arg.shape.assign(buffer.shape, buffer.shape + buffer.rank);
-        if (i == sizesArg) {
-          // The size vector: read by the plan on the host, and by kernels
-          // (run-time scalars) on the device.
-          size_t bytes = std::max<size_t>(1, buffer.shape[0]) * 8;
-          sizes = device.allocate(bytes);
-          if (buffer.shape[0])
-            device.copyToDevice(sizes, 0, buffer.data, buffer.shape[0] * 8, stream);
-          arg.buffer = sizes;
-          arg.elementBytes = 8;
-          arg.host = buffer.data;
-        } else {
-          arg.buffer = {buffer.owner->deviceHandle, std::max<size_t>(1, buffer.owner->deviceBytes)};
-          arg.elementBytes = buffer.elementBytes;
-        }
-        args.push_back(std::move(arg));
-      }
-      program->run("ember_entry_graph", args, stream);
-    } catch (const gpu::DeviceError &error) {
-      if (sizes)
-        device.free(sizes);
-      runtimeError(error.what());
-    }
-    if (sizes)
-      device.free(sizes);
-  }
-
-private:
-  gpu::Device &device;
-  std::unique_ptr<gpu::Program> program;
-  size_t sizesArg;
-};
-
-} // namespace
-
-std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceKind kind,
-                                                  std::string *error) {
-  std::lock_guard<std::mutex> lock(contextMutex());
-  MLIRContext &ctx = compilerContext();
-  DiagnosticText diagnosticText(ctx);
-  const std::string &diagnostics = diagnosticText.text;
-  OwningOpRef<ModuleOp> module = Emitter(&ctx, plan).emit(error);
-  if (!module) {
-    *error += "\n" + diagnostics;
-    return nullptr;
-  }
-  if (getenv("EMBER_DUMP_GRAPHS"))
-    module->print(llvm::errs());
-  std::string targetName;
-  switch (kind) {
-  case DeviceKind::Cuda: {
-    // The GPU's own architecture unless EMBER_CUDA_ARCH says otherwise
-    // (PTX for a newer architecture does not load on an older GPU).
-    const char *arch = getenv("EMBER_CUDA_ARCH");
-    std::string deviceArch = gpuDevice(kind).info().arch;
-    targetName = arch && *arch         ? std::string("cuda:sm_") + arch
-                 : !deviceArch.empty() ? "cuda:" + deviceArch
-                                       : std::string("cuda:sm_90");
-    break;
-  }
-  case DeviceKind::Rocm: {
-    const char *arch = getenv("EMBER_ROCM_ARCH");
-    targetName = std::string("rocm:") + (arch && *arch ? arch : "gfx942");
-    break;
-  }
-  case DeviceKind::LevelZero:
-    targetName = "level-zero";
-    break;
-  default:
-    targetName = "vulkan";
-  }
-  GpuTarget target;
-  GpuProgram program;
-  if (!GpuTarget::parse(targetName, &target, error) ||
-      !compileForGpu(*module, target, &program, error))
-    return nullptr;
-  std::vector<gpu::ProgramKernel> kernels;
-  for (const GpuKernel &kernel : program.kernels) {
-    gpu::ProgramKernel out;
-    out.module = kernel.module;
-    out.name = kernel.name;
-    out.format = kind == DeviceKind::Cuda   ? gpu::ModuleFormat::Ptx
-                 : kind == DeviceKind::Rocm ? gpu::ModuleFormat::Hsaco
-                                            : gpu::ModuleFormat::Spirv;
-    out.binary = kernel.binary;
-    for (const GpuKernelArg &arg : kernel.args) {
-      gpu::ProgramParam param;
-      switch (arg.kind) {
-      case GpuKernelArg::Kind::Memref:
-        param.kind = gpu::ProgramParam::Kind::Buffer;
-        param.rank = static_cast<int>(arg.rank);
-        break;
-      case GpuKernelArg::Kind::Index:
-        param.kind = gpu::ProgramParam::Kind::Index;
-        break;
-      case GpuKernelArg::Kind::Integer:
-        param.kind = gpu::ProgramParam::Kind::Int;
-        param.bits = arg.bits;
-        break;
-      case GpuKernelArg::Kind::Float:
-        param.kind = gpu::ProgramParam::Kind::Float;
-        param.bits = arg.bits;
-        param.bfloat = arg.type == "bf16";
-        break;
-      }
-      out.params.push_back(param);
-    }
-    kernels.push_back(std::move(out));
-  }
-  gpu::Device &device = gpuDevice(kind);
-  try {
-    auto loaded = std::make_unique<gpu::Program>(device, std::move(kernels), program.plan);
-    return std::make_unique<GpuGraph>(device, std::move(loaded), plan.inputs.size());
-  } catch (const gpu::DeviceError &deviceError) {
-    *error = deviceError.what();
-    return nullptr;
-  }
-}
-
-std::string exportGraph(const GraphPlan &plan, const ExportSignature &signature,
-                        std::string *error) {
-  std::lock_guard<std::mutex> lock(contextMutex());
-  MLIRContext &ctx = compilerContext();
-  DiagnosticText diagnosticText(ctx);
-  const std::string &diagnostics = diagnosticText.text;
-  OwningOpRef<ModuleOp> module = Emitter(&ctx, plan).emitExport(signature, error);
-  if (!module) {
-    *error += "\n" + diagnostics;
-    return "";
-  }
-  // Fold the size arithmetic and the casts the emitter adds; the program
-  // stays in the ember dialect (lowering happens where it is compiled).
-  PassManager pm(&ctx);
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-  if (failed(verify(*module)) || failed(pm.run(*module))) {
-    *error = "internal error: the exported program does not verify:\n" + diagnostics;
-    return "";
-  }
-  std::string bytes;
-  llvm::raw_string_ostream out(bytes);
-  if (failed(writeBytecodeToFile(*module, out))) {
-    *error = "cannot write the program as MLIR bytecode";
-    return "";
-  }
-  out.flush();
-  return bytes;
-}
-
-std::string exportGraphText(const std::string &bytecode, std::string *error) {
-  // The bytes come from Python (ember._ember._program_text): check them
-  // before MLIR's reader does (ProgramBytecode.h). No context: the check
-  // must not load dialects into the shared one.
-  std::string problem = "bad magic";
-  if (!isMlirBytecode(bytecode) ||
-      !checkProgramBytecode(bytecode, /*context=*/nullptr, &problem)) {
-    *error = "the program is not valid MLIR bytecode: " + problem;
-    return "";
-  }
-  std::lock_guard<std::mutex> lock(contextMutex());
-  MLIRContext &ctx = compilerContext();
-  ParserConfig config(&ctx);
-  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(bytecode, config);
-  if (!module) {
-    *error = "the program is not valid MLIR bytecode";
-    return "";
-  }
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  module->print(os);
-  return text;
+OwningOpRef<ModuleOp> emitExportedGraph(MLIRContext *ctx, const GraphPlan &plan,
+                                        const ExportSignature &signature,
+                                        std::string *error) {
+  return Emitter(ctx, plan).emitExport(signature, error);
 }
 
 } // namespace ember

@@ -1,0 +1,184 @@
+//===- CpuGraph.cpp - compile and load lazy graphs for the CPU --*- C++ -*-===//
+//
+// A graph's CPU code: the emitted function compiled kernel by kernel by the
+// CPU JIT, each kernel's object kept by symbol for every graph of the
+// process (and in the disk cache), so that a graph compiled before loads
+// from its parts.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GraphEmitter.h"
+
+#include "ember/Compiler/CpuCompiler.h"
+#include "mlir/IR/Verifier.h"
+
+#include <mutex>
+#include <unordered_map>
+
+using namespace mlir;
+
+namespace ember {
+namespace {
+
+class CpuGraph : public CompiledGraph {
+public:
+  CpuGraph(std::unique_ptr<CpuExecutable> executable, PackedEntry entry)
+      : executable(std::move(executable)), packed(entry) {}
+
+  void run(llvm::ArrayRef<GraphBuffer> buffers) const override {
+    SmallVector<BufferView, 8> views;
+    for (const GraphBuffer &buffer : buffers)
+      views.push_back({buffer.data, buffer.shape, buffer.rank});
+    invokePacked(packed, views.data(), views.size());
+  }
+
+private:
+  std::unique_ptr<CpuExecutable> executable;
+  PackedEntry packed;
+};
+
+/// Kernel objects by symbol, for every graph of the process. Bounded: past
+/// the limit it starts over (the disk cache still has them).
+/// Shared by all threads' compiles and loads: each method takes `mutex`.
+struct KernelObjects {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::string> bySymbol;
+  size_t bytes = 0;
+  uint64_t compiled = 0, reused = 0;
+
+  std::optional<std::string> find(const std::string &symbol, const KernelDisk *disk) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = bySymbol.find(symbol);
+      if (it != bySymbol.end()) {
+        ++reused;
+        return it->second;
+      }
+    }
+    if (disk && disk->find)
+      if (std::optional<std::string> object = disk->find(symbol)) {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++reused;
+        keep(symbol, *object);
+        return object;
+      }
+    return std::nullopt;
+  }
+  void store(const std::string &symbol, const std::string &object) {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++compiled;
+    keep(symbol, object);
+  }
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex);
+    bySymbol.clear();
+    bytes = 0;
+  }
+  void counts(uint64_t *compiledCount, uint64_t *reusedCount) {
+    std::lock_guard<std::mutex> lock(mutex);
+    *compiledCount = compiled;
+    *reusedCount = reused;
+  }
+
+private:
+  /// Callers hold `mutex`.
+  void keep(const std::string &symbol, const std::string &object) {
+    constexpr size_t kLimit = size_t(256) << 20;
+    if (bytes + object.size() > kLimit) {
+      bySymbol.clear();
+      bytes = 0;
+    }
+    if (bySymbol.emplace(symbol, object).second)
+      bytes += object.size();
+  }
+};
+
+KernelObjects &kernelObjects() {
+  static auto *objects = new KernelObjects;
+  return *objects;
+}
+
+} // namespace
+
+void clearKernelObjects() { kernelObjects().clear(); }
+
+void kernelCounts(uint64_t *compiled, uint64_t *reused) {
+  kernelObjects().counts(compiled, reused);
+}
+
+std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *error,
+                                            const KernelDisk *disk,
+                                            GraphObjects *objects) {
+  std::lock_guard<std::mutex> lock(contextMutex());
+  MLIRContext &ctx = compilerContext();
+  DiagnosticText diagnosticText(ctx);
+  const std::string &diagnostics = diagnosticText.text;
+
+  OwningOpRef<ModuleOp> module = emitGraph(&ctx, plan, error);
+  if (!module) {
+    *error += "\n" + diagnostics;
+    return nullptr;
+  }
+  if (failed(verify(*module))) {
+    *error = "internal error: the traced graph does not verify:\n" + diagnostics;
+    return nullptr;
+  }
+  if (getenv("EMBER_DUMP_GRAPHS"))
+    module->print(llvm::errs());
+
+  KernelObjects &known = kernelObjects();
+  CpuKernelCache cache;
+  cache.find = [&](const std::string &symbol) { return known.find(symbol, disk); };
+  cache.store = [&](const std::string &symbol, const std::string &object) {
+    known.store(symbol, object);
+    if (disk && disk->store)
+      disk->store(symbol, object);
+  };
+  CpuKernelObjects parts;
+  std::unique_ptr<CpuExecutable> executable =
+      compileForCpuByKernel(*module, cache, &parts, error);
+  if (!executable) {
+    if (error->empty() || !diagnostics.empty())
+      *error += diagnostics;
+    return nullptr;
+  }
+  PackedEntry entry = executable->lookup(kGraphName, error);
+  if (!entry)
+    return nullptr;
+  if (objects) {
+    objects->entry = std::move(parts.entryObject);
+    objects->kernels.clear();
+    for (auto &[symbol, object] : parts.kernels)
+      objects->kernels.push_back(symbol);
+  }
+  return std::make_unique<CpuGraph>(std::move(executable), entry);
+}
+
+std::unique_ptr<CompiledGraph> loadCompiledGraph(const GraphObjects &objects,
+                                                 const KernelDisk *disk,
+                                                 std::string *error) {
+  std::vector<std::string> kernels;
+  for (const std::string &symbol : objects.kernels) {
+    std::optional<std::string> object = kernelObjects().find(symbol, disk);
+    if (!object) {
+      *error = "kernel " + symbol + " is not in the cache";
+      return nullptr;
+    }
+    kernels.push_back(std::move(*object));
+  }
+  std::vector<llvm::StringRef> parts{objects.entry};
+  for (const std::string &object : kernels)
+    parts.push_back(object);
+  std::unique_ptr<CpuExecutable> executable =
+      loadCpuObjects(parts, {std::string(kGraphName)}, error);
+  if (!executable)
+    return nullptr;
+  PackedEntry entry = executable->lookup(kGraphName, error);
+  if (!entry)
+    return nullptr;
+  return std::make_unique<CpuGraph>(std::move(executable), entry);
+}
+
+const std::string &cpuCodeFingerprint() { return hostCodeFingerprint(); }
+
+} // namespace ember

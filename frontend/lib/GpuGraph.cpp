@@ -1,0 +1,155 @@
+//===- GpuGraph.cpp - compile and run lazy graphs on a GPU ------*- C++ -*-===//
+//
+// A graph for a GPU: the emitted function compiled for the device's target
+// (kernels and a launch plan) and run by the runtime's gpu::Program.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GraphEmitter.h"
+
+#include "ember/Compiler/GpuCompiler.h"
+#include "ember/Frontend/Error.h"
+#include "ember/Runtime/Gpu/Program.h"
+
+#include <mutex>
+
+using namespace mlir;
+
+namespace ember {
+
+namespace {
+
+/// A graph compiled for a GPU: the kernels and launch plan on the device.
+class GpuGraph : public CompiledGraph {
+public:
+  GpuGraph(gpu::Device &device, std::unique_ptr<gpu::Program> program, size_t sizesArg)
+      : device(device), program(std::move(program)), sizesArg(sizesArg) {}
+
+  void run(llvm::ArrayRef<GraphBuffer> buffers) const override {
+    std::vector<gpu::ProgramBuffer> args;
+    gpu::DeviceBuffer sizes;
+    gpu::Stream &stream = device.defaultStream();
+    try {
+      for (size_t i = 0; i < buffers.size(); ++i) {
+        const GraphBuffer &buffer = buffers[i];
+        gpu::ProgramBuffer arg;
+        arg.shape.assign(buffer.shape, buffer.shape + buffer.rank);
+        if (i == sizesArg) {
+          // The size vector: read by the plan on the host, and by kernels
+          // (run-time scalars) on the device.
+          size_t bytes = std::max<size_t>(1, buffer.shape[0]) * 8;
+          sizes = device.allocate(bytes);
+          if (buffer.shape[0])
+            device.copyToDevice(sizes, 0, buffer.data, buffer.shape[0] * 8, stream);
+          arg.buffer = sizes;
+          arg.elementBytes = 8;
+          arg.host = buffer.data;
+        } else {
+          arg.buffer = {buffer.owner->deviceHandle, std::max<size_t>(1, buffer.owner->deviceBytes)};
+          arg.elementBytes = buffer.elementBytes;
+        }
+        args.push_back(std::move(arg));
+      }
+      program->run("ember_entry_graph", args, stream);
+    } catch (const gpu::DeviceError &error) {
+      if (sizes)
+        device.free(sizes);
+      runtimeError(error.what());
+    }
+    if (sizes)
+      device.free(sizes);
+  }
+
+private:
+  gpu::Device &device;
+  std::unique_ptr<gpu::Program> program;
+  size_t sizesArg;
+};
+
+} // namespace
+
+std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceKind kind,
+                                                  std::string *error) {
+  std::lock_guard<std::mutex> lock(contextMutex());
+  MLIRContext &ctx = compilerContext();
+  DiagnosticText diagnosticText(ctx);
+  const std::string &diagnostics = diagnosticText.text;
+  OwningOpRef<ModuleOp> module = emitGraph(&ctx, plan, error);
+  if (!module) {
+    *error += "\n" + diagnostics;
+    return nullptr;
+  }
+  if (getenv("EMBER_DUMP_GRAPHS"))
+    module->print(llvm::errs());
+  std::string targetName;
+  switch (kind) {
+  case DeviceKind::Cuda: {
+    // The GPU's own architecture unless EMBER_CUDA_ARCH says otherwise
+    // (PTX for a newer architecture does not load on an older GPU).
+    const char *arch = getenv("EMBER_CUDA_ARCH");
+    std::string deviceArch = gpuDevice(kind).info().arch;
+    targetName = arch && *arch         ? std::string("cuda:sm_") + arch
+                 : !deviceArch.empty() ? "cuda:" + deviceArch
+                                       : std::string("cuda:sm_90");
+    break;
+  }
+  case DeviceKind::Rocm: {
+    const char *arch = getenv("EMBER_ROCM_ARCH");
+    targetName = std::string("rocm:") + (arch && *arch ? arch : "gfx942");
+    break;
+  }
+  case DeviceKind::LevelZero:
+    targetName = "level-zero";
+    break;
+  default:
+    targetName = "vulkan";
+  }
+  GpuTarget target;
+  GpuProgram program;
+  if (!GpuTarget::parse(targetName, &target, error) ||
+      !compileForGpu(*module, target, &program, error))
+    return nullptr;
+  std::vector<gpu::ProgramKernel> kernels;
+  for (const GpuKernel &kernel : program.kernels) {
+    gpu::ProgramKernel out;
+    out.module = kernel.module;
+    out.name = kernel.name;
+    out.format = kind == DeviceKind::Cuda   ? gpu::ModuleFormat::Ptx
+                 : kind == DeviceKind::Rocm ? gpu::ModuleFormat::Hsaco
+                                            : gpu::ModuleFormat::Spirv;
+    out.binary = kernel.binary;
+    for (const GpuKernelArg &arg : kernel.args) {
+      gpu::ProgramParam param;
+      switch (arg.kind) {
+      case GpuKernelArg::Kind::Memref:
+        param.kind = gpu::ProgramParam::Kind::Buffer;
+        param.rank = static_cast<int>(arg.rank);
+        break;
+      case GpuKernelArg::Kind::Index:
+        param.kind = gpu::ProgramParam::Kind::Index;
+        break;
+      case GpuKernelArg::Kind::Integer:
+        param.kind = gpu::ProgramParam::Kind::Int;
+        param.bits = arg.bits;
+        break;
+      case GpuKernelArg::Kind::Float:
+        param.kind = gpu::ProgramParam::Kind::Float;
+        param.bits = arg.bits;
+        param.bfloat = arg.type == "bf16";
+        break;
+      }
+      out.params.push_back(param);
+    }
+    kernels.push_back(std::move(out));
+  }
+  gpu::Device &device = gpuDevice(kind);
+  try {
+    auto loaded = std::make_unique<gpu::Program>(device, std::move(kernels), program.plan);
+    return std::make_unique<GpuGraph>(device, std::move(loaded), plan.inputs.size());
+  } catch (const gpu::DeviceError &deviceError) {
+    *error = deviceError.what();
+    return nullptr;
+  }
+}
+
+} // namespace ember

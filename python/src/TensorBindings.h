@@ -1,0 +1,52 @@
+//===- TensorBindings.h - the ember.Tensor binding files --------*- C++ -*-===//
+//
+// ember.Tensor's bindings are split by area (TensorBindings.cpp: the class,
+// its properties, values and conversions; TensorOperators.cpp: operators and
+// element-wise ops; TensorReductions.cpp; TensorViews.cpp;
+// AutogradBindings.cpp; Indexing.cpp). bindTensor calls them in a fixed
+// order (pybind11 tries overloads in the order they were bound).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_PYTHON_TENSORBINDINGS_H
+#define EMBER_PYTHON_TENSORBINDINGS_H
+
+#include "Conversions.h"
+
+#include <optional>
+
+namespace ember::python {
+
+/// Binds `f` as a method and as a module function; `extra` annotates the
+/// arguments after the tensor.
+template <typename Class, typename F, typename... Extra>
+void defBoth(py::module_ &m, Class &cls, const char *name, F f,
+             const Extra &...extra) {
+  cls.def(name, f, extra...);
+  if constexpr (sizeof...(Extra) == 0)
+    m.def(name, f);
+  else
+    m.def(name, f, py::arg("input"), extra...);
+}
+
+/// A dim argument: None or an int.
+inline std::optional<int64_t> optionalDim(py::handle dim) {
+  if (dim.is_none())
+    return std::nullopt;
+  return dim.cast<int64_t>();
+}
+
+/// Python operators (arithmetic, bitwise, comparisons).
+void bindTensorOperators(py::module_ &m, py::class_<Tensor> &cls);
+/// Element-wise ops from the op vocabulary, logical ops, fills, clamp, where.
+void bindElementwiseOps(py::module_ &m, py::class_<Tensor> &cls);
+void bindReductions(py::module_ &m, py::class_<Tensor> &cls);
+void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls);
+/// Shapes and views, concatenation, gathers.
+void bindTensorViews(py::module_ &m, py::class_<Tensor> &cls);
+/// requires_grad, grad, backward and ember.autograd.grad.
+void bindAutograd(py::module_ &m, py::class_<Tensor> &cls);
+
+} // namespace ember::python
+
+#endif // EMBER_PYTHON_TENSORBINDINGS_H

@@ -1,0 +1,133 @@
+//===- TensorReductions.cpp - reductions and matrix products --------------===//
+//
+// sum, mean, max/min (values and indices with a dim), amax/amin,
+// argmax/argmin, softmax, and matmul/mm/bmm.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TensorBindings.h"
+
+
+namespace ember::python {
+namespace {
+
+/// Reduction dims: None (all), an int or a sequence.
+llvm::SmallVector<int64_t, 4> reductionDims(py::handle dim) {
+  std::optional<llvm::SmallVector<int64_t, 4>> dims = dimsFromObject(dim);
+  return dims ? *dims : llvm::SmallVector<int64_t, 4>{};
+}
+
+Tensor withDType(Tensor x, py::handle dtype) {
+  std::optional<DType> d = parseDType(dtype);
+  return d ? cast(x, *d) : x;
+}
+
+py::object valuesIndices(Tensor values, Tensor indices) {
+  static py::handle type =
+      leak(py::module_::import("ember._size").attr("ValuesIndices"));
+  return type(values, indices);
+}
+
+py::object minMax(OpCode reduceOp, OpCode argOp, OpCode binaryOp,
+                  const Tensor &x, py::handle dim, bool keepdim) {
+  if (dim.is_none())
+    return py::cast(reduce(reduceOp, x, {}, keepdim));
+  if (py::isinstance<Tensor>(dim))
+    return py::cast(binary(binaryOp, x, dim.cast<const Tensor &>()));
+  int64_t axis = dim.cast<int64_t>();
+  return valuesIndices(reduce(reduceOp, x, {axis}, keepdim),
+                       argReduce(argOp, x, axis, keepdim));
+}
+
+} // namespace
+
+void bindReductions(py::module_ &m, py::class_<Tensor> &cls) {
+  defBoth(m, cls, "sum",
+          [](const Tensor &x, py::handle dim, bool keepdim, py::handle dtype) {
+            return reduce(OpCode::Sum, withDType(x, dtype), reductionDims(dim),
+                          keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false, py::kw_only(),
+          py::arg("dtype") = py::none());
+  defBoth(m, cls, "mean",
+          [](const Tensor &x, py::handle dim, bool keepdim, py::handle dtype) {
+            return reduce(OpCode::Mean, withDType(x, dtype), reductionDims(dim),
+                          keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false, py::kw_only(),
+          py::arg("dtype") = py::none());
+  defBoth(m, cls, "max",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            return minMax(OpCode::Max, OpCode::Argmax, OpCode::Maximum, x, dim,
+                          keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "min",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            return minMax(OpCode::Min, OpCode::Argmin, OpCode::Minimum, x, dim,
+                          keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "amax",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            return reduce(OpCode::Max, x, reductionDims(dim), keepdim);
+          },
+          py::arg("dim") = py::tuple(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "amin",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            return reduce(OpCode::Min, x, reductionDims(dim), keepdim);
+          },
+          py::arg("dim") = py::tuple(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "argmax",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            // max/min with a dim give bool tensors indices; argmax does not.
+            // (torch skips its kernel where the reduced dim has one element)
+            if (x.dtype() == DType::Bool && x.numel() != 0 &&
+                (dim.is_none() ||
+                 (x.dim() > 0 &&
+                  x.shape()[wrapDim(dim.cast<int64_t>(), x.dim())] != 1)))
+              throwError(Error::Kind::Runtime,
+                         "\"argmax_cpu\" not implemented for 'Bool'");
+            return argReduce(OpCode::Argmax, x, optionalDim(dim), keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "argmin",
+          [](const Tensor &x, py::handle dim, bool keepdim) {
+            // max/min with a dim give bool tensors indices; argmax does not.
+            // (torch skips its kernel where the reduced dim has one element)
+            if (x.dtype() == DType::Bool && x.numel() != 0 &&
+                (dim.is_none() ||
+                 (x.dim() > 0 &&
+                  x.shape()[wrapDim(dim.cast<int64_t>(), x.dim())] != 1)))
+              throwError(Error::Kind::Runtime,
+                         "\"argmin_cpu\" not implemented for 'Bool'");
+            return argReduce(OpCode::Argmin, x, optionalDim(dim), keepdim);
+          },
+          py::arg("dim") = py::none(),
+          py::arg("keepdim") = false);
+  defBoth(m, cls, "softmax",
+          [](const Tensor &x, int64_t dim, py::handle dtype) {
+            return softmax(OpCode::Softmax, withDType(x, dtype), dim);
+          },
+          py::arg("dim"), py::arg("dtype") = py::none());
+  defBoth(m, cls, "log_softmax",
+          [](const Tensor &x, int64_t dim, py::handle dtype) {
+            return softmax(OpCode::LogSoftmax, withDType(x, dtype), dim);
+          },
+          py::arg("dim"), py::arg("dtype") = py::none());
+}
+
+void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls) {
+  defBoth(m, cls, "matmul", &matmul);
+  defBoth(m, cls, "mm", &mm);
+  defBoth(m, cls, "bmm", &bmm);
+}
+
+} // namespace ember::python
