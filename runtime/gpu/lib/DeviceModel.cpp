@@ -25,14 +25,10 @@ int cudaArchNumber(const std::string &text) {
 }
 
 std::string suggestedTarget(Backend backend, const std::string &arch) {
-  switch (backend) {
-  case Backend::Cuda:
-    return "cuda:" + (arch.empty() ? std::string("sm_90") : arch);
-  case Backend::Rocm:
-    return "rocm:" + (arch.empty() ? std::string("gfx942") : arch);
-  default:
-    return artifactTargetPrefix(backend);
-  }
+  const BackendInfo &info = backendInfo(backend);
+  if (!*info.defaultChip)
+    return info.targetPrefix;
+  return info.targetPrefix + (arch.empty() ? std::string(info.defaultChip) : arch);
 }
 
 } // namespace
@@ -73,19 +69,7 @@ const ArtifactSpec *selectGpuArtifact(const Manifest &manifest, Backend backend,
   return nullptr;
 }
 
-std::string artifactTargetPrefix(Backend backend) {
-  switch (backend) {
-  case Backend::Vulkan:
-    return "vulkan";
-  case Backend::LevelZero:
-    return "level-zero";
-  case Backend::Cuda:
-    return "cuda:";
-  case Backend::Rocm:
-    return "rocm:";
-  }
-  return "";
-}
+std::string artifactTargetPrefix(Backend backend) { return backendTargetPrefix(backend); }
 
 DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device,
                          const LoadOptions &options)

@@ -10,6 +10,7 @@
 
 #include "ember/Runtime/Gpu/Program.h"
 
+#include "ember/Runtime/ElementType.h"
 #include "ember/Runtime/Json.h"
 #include "ember/Runtime/ModelFile.h"
 
@@ -81,65 +82,6 @@ std::vector<int64_t> denseStrides(const std::vector<int64_t> &shape) {
   return strides;
 }
 
-/// IEEE half and bfloat16 bits from a float, rounding to nearest even.
-uint16_t toHalfBits(float value) {
-  uint32_t x;
-  std::memcpy(&x, &value, 4);
-  uint32_t sign = (x >> 16) & 0x8000u, exponent = (x >> 23) & 0xffu, mantissa = x & 0x7fffffu;
-  if (exponent == 0xff) // inf, nan
-    return uint16_t(sign | 0x7c00u | (mantissa ? 0x200u : 0));
-  int e = int(exponent) - 127 + 15;
-  if (e >= 31)
-    return uint16_t(sign | 0x7c00u);
-  if (e <= 0) { // subnormal half, or zero
-    if (e < -10)
-      return uint16_t(sign);
-    mantissa |= 0x800000u;
-    int shift = 14 - e;
-    uint32_t half = mantissa >> shift, rest = mantissa & ((1u << shift) - 1), mid = 1u << (shift - 1);
-    if (rest > mid || (rest == mid && (half & 1)))
-      ++half;
-    return uint16_t(sign | half);
-  }
-  uint32_t half = (uint32_t(e) << 10) | (mantissa >> 13), rest = mantissa & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (half & 1)))
-    ++half; // may carry into the exponent: still correct (up to inf)
-  return uint16_t(sign | half);
-}
-
-float fromHalfBits(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
-  float magnitude;
-  if (exponent == 0)
-    magnitude = std::ldexp(float(mantissa), -24);
-  else if (exponent == 31)
-    magnitude = mantissa ? NAN : INFINITY;
-  else
-    magnitude = std::ldexp(float(mantissa | 0x400u), int(exponent) - 25);
-  uint32_t bits;
-  std::memcpy(&bits, &magnitude, 4);
-  bits |= sign;
-  float result;
-  std::memcpy(&result, &bits, 4);
-  return result;
-}
-
-uint16_t toBfloatBits(float value) {
-  uint32_t x;
-  std::memcpy(&x, &value, 4);
-  if ((x & 0x7fffffffu) > 0x7f800000u)
-    return uint16_t((x >> 16) | 0x40u); // quiet nan
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return uint16_t(x >> 16);
-}
-
-float fromBfloatBits(uint16_t b) {
-  uint32_t x = uint32_t(b) << 16;
-  float result;
-  std::memcpy(&result, &x, 4);
-  return result;
-}
-
 /// A scalar value from its bits: "float" (16, 32 or 64 bits), "bfloat"
 /// (16) or "int".
 Value fromBits(uint64_t raw, const std::string &kind, int bits) {
@@ -147,7 +89,7 @@ Value fromBits(uint64_t raw, const std::string &kind, int bits) {
   if (kind == "bfloat" || (kind == "float" && bits == 16)) {
     v.kind = Value::Kind::Float;
     v.bits = bits;
-    v.f = kind == "bfloat" ? fromBfloatBits(uint16_t(raw)) : fromHalfBits(uint16_t(raw));
+    v.f = kind == "bfloat" ? bfloat16ToFloat(uint16_t(raw)) : halfToFloat(uint16_t(raw));
     return v;
   }
   if (kind == "float") {
@@ -173,7 +115,7 @@ uint64_t toBits(const Value &v, const std::string &kind, int bits) {
   uint64_t raw = 0;
   if (kind == "bfloat" || (kind == "float" && bits == 16)) {
     float f = static_cast<float>(v.kind == Value::Kind::Float ? v.f : static_cast<double>(v.i));
-    raw = kind == "bfloat" ? toBfloatBits(f) : toHalfBits(f);
+    raw = kind == "bfloat" ? floatToBFloat16(f) : floatToHalf(f);
   } else if (kind == "float") {
     double f = v.kind == Value::Kind::Float ? v.f : static_cast<double>(v.i);
     if (bits == 32) {
@@ -191,9 +133,9 @@ uint64_t toBits(const Value &v, const std::string &kind, int bits) {
 /// `value` rounded to a `kind` float of `bits` (as a kernel would hold it).
 double roundToWidth(double value, const std::string &kind, int bits) {
   if (kind == "bfloat")
-    return fromBfloatBits(toBfloatBits(static_cast<float>(value)));
+    return bfloat16ToFloat(floatToBFloat16(static_cast<float>(value)));
   if (bits == 16)
-    return fromHalfBits(toHalfBits(static_cast<float>(value)));
+    return halfToFloat(floatToHalf(static_cast<float>(value)));
   return bits == 32 ? static_cast<double>(static_cast<float>(value)) : value;
 }
 
@@ -242,6 +184,8 @@ KernelLayout layoutOf(const KernelDescription &kernel, Backend backend) {
         driverParam.kind = scalarKind(param);
         layout.params.push_back(driverParam);
       }
+      break;
+    case Backend::Cpu: // no Device is the CPU
       break;
     }
   }
@@ -686,6 +630,8 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
               params.args.push_back(KernelArg::ofI64(s));
             for (int64_t s : b.strides)
               params.args.push_back(KernelArg::ofI64(s));
+            break;
+          case Backend::Cpu: // no Device is the CPU
             break;
           }
           continue;

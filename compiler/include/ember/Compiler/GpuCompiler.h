@@ -25,6 +25,7 @@
 #ifndef EMBER_COMPILER_GPUCOMPILER_H
 #define EMBER_COMPILER_GPUCOMPILER_H
 
+#include "ember/Runtime/Backend.h"
 #include "ember/Runtime/Gpu/KernelDescription.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -39,7 +40,7 @@ namespace ember {
 
 struct GpuTarget {
   /// The runtime's backend the code is for (never the CPU).
-  gpu::Backend backend = gpu::Backend::Cuda;
+  Backend backend = Backend::Cuda;
   /// "sm_90" (cuda), "gfx942" (rocm); empty for SPIR-V targets.
   std::string chip;
 
