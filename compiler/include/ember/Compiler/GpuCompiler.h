@@ -11,8 +11,8 @@
 //   cuda:sm_XX   NVVM -> PTX (and a cubin when ptxas is found)
 //   rocm:gfxNNN  ROCDL -> AMDGPU assembly -> llvm-mc -> ld.lld -> HSACO
 //   level-zero   SPIR-V, OpenCL flavour (Kernel, Addresses, Int64, Float64)
-//   vulkan       SPIR-V, Vulkan flavour (Shader, Int64, Float64; every
-//                argument a storage buffer at set 0, binding i)
+//   vulkan       SPIR-V, Vulkan flavour (Shader, Int64, Float64; buffers
+//                at set 0, binding i; scalars as push constants)
 //
 // Launch metadata travels with each binary as the runtime's kernel
 // description: the kernel's entry point, its block size, and its arguments

@@ -22,7 +22,7 @@
 //
 // The compiler fills these directly (compiler/include/ember/Compiler/
 // GpuCompiler.h); toJson writes one into a model file's manifest and into
-// ember-gpu-compile's kernels.json; fromJson reads it back (DeviceModel),
+// `ember-compile --emit-kernels`' kernels.json; fromJson reads it back (DeviceModel),
 // also from files written before the placement was recorded; gpu::Program
 // launches from it. The JSON form is documented in docs/model-format.md.
 //
