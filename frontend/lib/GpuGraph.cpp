@@ -103,42 +103,11 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceK
   if (!GpuTarget::parse(targetName, &target, error) ||
       !compileForGpu(*module, target, &program, error))
     return nullptr;
-  std::vector<gpu::ProgramKernel> kernels;
-  for (const GpuKernel &kernel : program.kernels) {
-    gpu::ProgramKernel out;
-    out.module = kernel.module;
-    out.name = kernel.name;
-    out.format = kind == DeviceKind::Cuda   ? gpu::ModuleFormat::Ptx
-                 : kind == DeviceKind::Rocm ? gpu::ModuleFormat::Hsaco
-                                            : gpu::ModuleFormat::Spirv;
-    out.binary = kernel.binary;
-    for (const GpuKernelArg &arg : kernel.args) {
-      gpu::ProgramParam param;
-      switch (arg.kind) {
-      case GpuKernelArg::Kind::Memref:
-        param.kind = gpu::ProgramParam::Kind::Buffer;
-        param.rank = static_cast<int>(arg.rank);
-        break;
-      case GpuKernelArg::Kind::Index:
-        param.kind = gpu::ProgramParam::Kind::Index;
-        break;
-      case GpuKernelArg::Kind::Integer:
-        param.kind = gpu::ProgramParam::Kind::Int;
-        param.bits = arg.bits;
-        break;
-      case GpuKernelArg::Kind::Float:
-        param.kind = gpu::ProgramParam::Kind::Float;
-        param.bits = arg.bits;
-        param.bfloat = arg.type == "bf16";
-        break;
-      }
-      out.params.push_back(param);
-    }
-    kernels.push_back(std::move(out));
-  }
   gpu::Device &device = gpuDevice(kind);
   try {
-    auto loaded = std::make_unique<gpu::Program>(device, std::move(kernels), program.plan);
+    // The compiler's kernel descriptions are the runtime's: no conversion.
+    auto loaded =
+        std::make_unique<gpu::Program>(device, std::move(program.kernels), program.plan);
     return std::make_unique<GpuGraph>(device, std::move(loaded), plan.inputs.size());
   } catch (const gpu::DeviceError &deviceError) {
     *error = deviceError.what();

@@ -75,37 +75,6 @@ HostArray randomArray(std::vector<int64_t> shape, bool f64, std::mt19937 &rng,
   return a;
 }
 
-ProgramKernel toProgramKernel(const GpuKernel &kernel) {
-  ProgramKernel out;
-  out.module = kernel.module;
-  out.name = kernel.name;
-  out.format = ModuleFormat::Spirv;
-  out.binary = kernel.binary;
-  for (const GpuKernelArg &arg : kernel.args) {
-    ProgramParam param;
-    switch (arg.kind) {
-    case GpuKernelArg::Kind::Memref:
-      param.kind = ProgramParam::Kind::Buffer;
-      param.rank = static_cast<int>(arg.rank);
-      break;
-    case GpuKernelArg::Kind::Index:
-      param.kind = ProgramParam::Kind::Index;
-      break;
-    case GpuKernelArg::Kind::Integer:
-      param.kind = ProgramParam::Kind::Int;
-      param.bits = arg.bits;
-      break;
-    case GpuKernelArg::Kind::Float:
-      param.kind = ProgramParam::Kind::Float;
-      param.bits = arg.bits;
-        param.bfloat = arg.type == "bf16";
-      break;
-    }
-    out.params.push_back(param);
-  }
-  return out;
-}
-
 /// Compiles `source` for the CPU and for Vulkan, runs entry `name` on both
 /// with `inputs`, and compares every output (shapes in `outputShapes`).
 class CompiledProgram {
@@ -147,10 +116,7 @@ public:
     ASSERT_TRUE(cpu->invoke(name, views, &error)) << error;
 
     // The GPU.
-    std::vector<ProgramKernel> kernels;
-    for (const GpuKernel &kernel : program.kernels)
-      kernels.push_back(toProgramKernel(kernel));
-    Program gpuProgram(device, kernels, program.plan);
+    Program gpuProgram(device, program.kernels, program.plan);
     Stream &stream = device.defaultStream();
     std::vector<ProgramBuffer> buffers;
     for (size_t i = 0; i < all.size(); ++i) {

@@ -178,23 +178,25 @@ int emitKernels() {
   std::string extension = target.binaryFormat() == llvm::StringRef("spirv")
                               ? "spv"
                               : target.binaryFormat();
-  for (const ember::GpuKernel &kernel : program.kernels) {
+  for (size_t i = 0; i < program.kernels.size(); ++i) {
+    const ember::gpu::KernelDescription &kernel = program.kernels[i];
+    const std::string &cubin = program.cubins[i];
     llvm::SmallString<128> path(kernelsDir);
     llvm::sys::path::append(path, kernel.module + "." + extension);
     if (!writeFile(path, kernel.binary))
       return fail("cannot write '" + path.str().str() + "'");
-    if (!kernel.cubin.empty()) {
+    if (!cubin.empty()) {
       llvm::sys::path::replace_extension(path, "cubin");
-      if (!writeFile(path, kernel.cubin))
+      if (!writeFile(path, cubin))
         return fail("cannot write '" + path.str().str() + "'");
     }
     if (!quiet)
       llvm::outs() << kernel.module << ": " << kernel.name << ", block "
                    << kernel.block[0] << "x" << kernel.block[1] << "x"
-                   << kernel.block[2] << ", " << kernel.args.size()
+                   << kernel.block[2] << ", " << kernel.params.size()
                    << " args, " << kernel.binary.size() << " bytes of "
                    << target.binaryFormat()
-                   << (kernel.cubin.empty() ? "" : " + cubin") << "\n";
+                   << (cubin.empty() ? "" : " + cubin") << "\n";
   }
   llvm::SmallString<128> metadata(kernelsDir), host(kernelsDir), plan(kernelsDir);
   llvm::sys::path::append(metadata, "kernels.json");

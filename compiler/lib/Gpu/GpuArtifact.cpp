@@ -1,9 +1,12 @@
-//===- GpuArtifact.cpp - kernel metadata and model artifacts --------------===//
+//===- GpuArtifact.cpp - kernel descriptions and model artifacts ----------===//
 //
-// What travels with the kernels' binaries: each kernel's entry point, block
-// size and arguments (describeKernels), written as ember-gpu-compile's
-// metadata JSON (gpuProgramMetadata) or as a model file's artifact section
-// and manifest entry (packGpuArtifact, docs/model-format.md).
+// What travels with the kernels' binaries is the runtime's own kernel
+// description (ember/Runtime/Gpu/KernelDescription.h): filled here from the
+// outlined kernels (describeKernels; the Vulkan placement is added by
+// recordVulkanPlacement once the lowering chose it), and written only by its
+// toJson: into --emit-kernels' kernels.json (gpuProgramMetadata) and into a
+// model file's manifest entry beside the artifact section (packGpuArtifact,
+// docs/model-format.md), which the runtime reads back with fromJson.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,126 +27,91 @@ std::string typeName(Type type) {
   return text;
 }
 
+/// A kernel argument of `type` as the runtime describes it.
+gpu::KernelParameter describeParameter(Type type) {
+  using Kind = gpu::KernelParameter::Kind;
+  gpu::KernelParameter param;
+  if (auto memref = dyn_cast<MemRefType>(type)) {
+    param.kind = Kind::Buffer;
+    param.rank = static_cast<int>(memref.getRank());
+    param.type = typeName(memref.getElementType());
+  } else if (type.isIndex()) {
+    param.kind = Kind::Index;
+    param.type = "index";
+  } else if (isa<FloatType>(type)) {
+    param.kind = Kind::Float;
+    param.type = typeName(type);
+    param.bits = static_cast<int>(type.getIntOrFloatBitWidth());
+  } else {
+    // i1, i8 and i16 scalars travel as 32-bit words.
+    param.kind = Kind::Int;
+    param.type = typeName(type);
+    param.bits = static_cast<int>(std::max(32u, type.getIntOrFloatBitWidth()));
+  }
+  param.bfloat = param.type == "bf16";
+  return param;
+}
+
 } // namespace
 
-/// The kernels of the outlined module, with their launch metadata.
-std::vector<GpuKernel> describeKernels(ModuleOp module) {
-  std::vector<GpuKernel> kernels;
-  module.walk([&](gpu::GPUFuncOp func) {
+std::vector<gpu::KernelDescription> describeKernels(ModuleOp module, const GpuTarget &target) {
+  std::vector<gpu::KernelDescription> kernels;
+  module.walk([&](mlir::gpu::GPUFuncOp func) {
     if (!func.isKernel())
       return;
-    GpuKernel kernel;
+    gpu::KernelDescription kernel;
     kernel.name = func.getName().str();
-    kernel.module = func->getParentOfType<gpu::GPUModuleOp>().getName().str();
+    kernel.module = func->getParentOfType<mlir::gpu::GPUModuleOp>().getName().str();
+    kernel.backend = target.backend;
+    kernel.format = target.moduleFormat();
     if (std::optional<ArrayRef<int32_t>> known = func.getKnownBlockSize())
       for (auto [i, extent] : llvm::enumerate(*known))
         if (i < 3)
           kernel.block[i] = extent;
-    for (Type type : func.getArgumentTypes()) {
-      GpuKernelArg arg;
-      if (auto memref = dyn_cast<MemRefType>(type)) {
-        arg.kind = GpuKernelArg::Kind::Memref;
-        arg.rank = memref.getRank();
-        arg.type = typeName(memref.getElementType());
-      } else if (type.isIndex()) {
-        arg.kind = GpuKernelArg::Kind::Index;
-        arg.type = "index";
-        arg.bits = 64;
-      } else if (isa<FloatType>(type)) {
-        arg.kind = GpuKernelArg::Kind::Float;
-        arg.type = typeName(type);
-        arg.bits = type.getIntOrFloatBitWidth();
-      } else {
-        arg.kind = GpuKernelArg::Kind::Integer;
-        arg.type = typeName(type);
-        arg.bits = std::max(32u, type.getIntOrFloatBitWidth());
-      }
-      kernel.args.push_back(arg);
-    }
+    for (Type type : func.getArgumentTypes())
+      kernel.params.push_back(describeParameter(type));
     kernels.push_back(std::move(kernel));
   });
   return kernels;
 }
 
 std::string gpuProgramMetadata(const GpuProgram &program) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "{\n  \"target\": \"" << program.target.str() << "\",\n  \"format\": \""
-     << program.target.binaryFormat() << "\",\n  \"kernels\": [";
+  // One kernel per line; each exactly as a manifest holds it, plus its size.
+  std::string text = "{\n  \"target\": \"" + program.target.str() +
+                     "\",\n  \"binary_format\": \"" + program.target.binaryFormat() +
+                     "\",\n  \"kernels\": [";
   for (size_t i = 0; i < program.kernels.size(); ++i) {
-    const GpuKernel &kernel = program.kernels[i];
-    os << (i ? "," : "") << "\n    {\"name\": \"" << kernel.name << "\", \"module\": \""
-       << kernel.module << "\", \"block\": [" << kernel.block[0] << ", "
-       << kernel.block[1] << ", " << kernel.block[2] << "], \"bytes\": "
-       << kernel.binary.size() << ", \"cubin\": " << (kernel.cubin.empty() ? "false" : "true")
-       << ", \"args\": [";
-    for (size_t j = 0; j < kernel.args.size(); ++j) {
-      const GpuKernelArg &arg = kernel.args[j];
-      os << (j ? ", " : "") << "{\"kind\": \"";
-      switch (arg.kind) {
-      case GpuKernelArg::Kind::Memref:
-        os << "memref\", \"rank\": " << arg.rank << ", ";
-        break;
-      case GpuKernelArg::Kind::Index:
-        os << "index\", ";
-        break;
-      case GpuKernelArg::Kind::Integer:
-        os << "int\", ";
-        break;
-      case GpuKernelArg::Kind::Float:
-        os << "float\", ";
-        break;
-      }
-      os << "\"type\": \"" << arg.type << "\"}";
-    }
-    os << "]}";
+    Json kernel = program.kernels[i].toJson();
+    kernel.set("size", static_cast<uint64_t>(program.kernels[i].binary.size()));
+    text += std::string(i ? "," : "") + "\n    " + kernel.dump();
   }
-  os << "\n  ]\n}\n";
-  return text;
+  return text + "\n  ]\n}\n";
 }
 
 GpuArtifact packGpuArtifact(const GpuProgram &program) {
   GpuArtifact artifact;
   artifact.target = program.target.str();
   artifact.section = "artifact." + artifact.target;
-  std::string kernels;
-  llvm::raw_string_ostream os(kernels);
-  os << "[";
-  for (size_t i = 0; i < program.kernels.size(); ++i) {
-    const GpuKernel &kernel = program.kernels[i];
-    auto append = [&](const std::string &bytes) {
-      size_t offset = artifact.bytes.size();
-      artifact.bytes.insert(artifact.bytes.end(), bytes.begin(), bytes.end());
-      // Keep each binary 8-byte aligned (SPIR-V is read as 32-bit words).
-      artifact.bytes.resize((artifact.bytes.size() + 7) / 8 * 8, 0);
-      return offset;
-    };
-    size_t offset = append(kernel.binary);
-    os << (i ? ", " : "") << "{\"module\": \"" << kernel.module << "\", \"name\": \""
-       << kernel.name << "\", \"offset\": " << offset << ", \"size\": "
-       << kernel.binary.size() << ", \"block\": [" << kernel.block[0] << ", "
-       << kernel.block[1] << ", " << kernel.block[2] << "], \"params\": [";
-    for (size_t j = 0; j < kernel.args.size(); ++j) {
-      const GpuKernelArg &arg = kernel.args[j];
-      const char *kind = arg.kind == GpuKernelArg::Kind::Memref   ? "buffer"
-                         : arg.kind == GpuKernelArg::Kind::Index ? "index"
-                         : arg.kind == GpuKernelArg::Kind::Float ? "float"
-                                                                 : "int";
-      os << (j ? ", " : "") << "{\"kind\": \"" << kind << "\", \"bits\": " << arg.bits
-         << ", \"rank\": " << arg.rank << (arg.type == "bf16" ? ", \"bfloat\": true" : "")
-         << "}";
-    }
-    os << "]}";
+  Json kernels = Json::array();
+  for (const gpu::KernelDescription &kernel : program.kernels) {
+    size_t offset = artifact.bytes.size();
+    artifact.bytes.insert(artifact.bytes.end(), kernel.binary.begin(), kernel.binary.end());
+    // Keep each binary 8-byte aligned (SPIR-V is read as 32-bit words).
+    artifact.bytes.resize((artifact.bytes.size() + 7) / 8 * 8, 0);
+    Json entry = kernel.toJson();
+    entry.set("offset", static_cast<uint64_t>(offset));
+    entry.set("size", static_cast<uint64_t>(kernel.binary.size()));
+    kernels.push(std::move(entry));
   }
-  os << "]";
-  std::string plan = program.plan;
-  while (!plan.empty() && (plan.back() == '\n' || plan.back() == ' '))
-    plan.pop_back();
-  artifact.manifestJson = "{\"target\": \"" + artifact.target +
-                          "\", \"format\": \"gpu-kernels\", \"section\": \"" +
-                          artifact.section + "\", \"checksum\": \"\", "
-                          "\"binary_format\": \"" + program.target.binaryFormat() +
-                          "\", \"kernels\": " + kernels + ", \"plan\": " + plan + "}";
+  Json manifest = Json::object();
+  manifest.set("target", artifact.target);
+  manifest.set("format", "gpu-kernels");
+  manifest.set("section", artifact.section);
+  manifest.set("checksum", "");
+  manifest.set("binary_format", program.target.binaryFormat());
+  manifest.set("kernels", std::move(kernels));
+  manifest.set("plan", Json::parse(program.plan));
+  artifact.manifestJson = manifest.dump();
   return artifact;
 }
 

@@ -23,8 +23,11 @@
 
 namespace ember {
 
-/// The kernels of the outlined module, with their launch metadata.
-std::vector<GpuKernel> describeKernels(mlir::ModuleOp module);
+/// The kernels of the outlined module as the runtime describes them for
+/// `target` (GpuArtifact.cpp), without binaries and, for Vulkan, without
+/// the placement (recordVulkanPlacement adds it).
+std::vector<gpu::KernelDescription> describeKernels(mlir::ModuleOp module,
+                                                    const GpuTarget &target);
 
 /// Writes the host functions as a launch plan (see GpuProgram::plan); false
 /// with `error` set when one holds an op the launcher cannot run.
@@ -45,6 +48,11 @@ bool assembleHsaco(const std::string &assembly, const std::string &chip,
 /// drops the host functions (the lowering changes kernel signatures, so the
 /// plan must already be written); returns the lowering to spirv.modules.
 std::string prepareSpirvLowering(mlir::ModuleOp module, const GpuTarget &target);
+/// vulkan, after the lowering: each kernel's placement (buffer bindings,
+/// scalar words and scalar buffer) as ember-spirv-push-constants recorded it
+/// on the kernel; false with `error` set when a kernel has none.
+bool recordVulkanPlacement(mlir::ModuleOp module, std::vector<gpu::KernelDescription> *kernels,
+                           std::string *error);
 /// Serializes each lowered spirv.module into `binaries`, by the name of the
 /// gpu.module it came from; false with `error` set (`diagnostics`: what the
 /// serializer reported).

@@ -137,7 +137,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     *error = diagnostics.text();
     return false;
   }
-  program->kernels = describeKernels(module);
+  program->kernels = describeKernels(module, target);
   {
     llvm::raw_string_ostream os(program->host);
     for (auto func : module.getOps<func::FuncOp>())
@@ -149,16 +149,19 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
   // The target's lowering and serialization, as mlir-opt would spell it.
   std::string pipeline;
   switch (target.backend) {
-  case GpuBackend::Cuda:
+  case Backend::Cuda:
     pipeline = nvvmLoweringPipeline(target);
     break;
-  case GpuBackend::Rocm:
+  case Backend::Rocm:
     pipeline = rocdlLoweringPipeline(target);
     break;
-  case GpuBackend::Vulkan:
-  case GpuBackend::LevelZero:
+  case Backend::Vulkan:
+  case Backend::LevelZero:
     pipeline = prepareSpirvLowering(module, target);
     break;
+  case Backend::Cpu:
+    *error = "internal error: the CPU is not a GPU target";
+    return false;
   }
   PassManager lowering(context);
   std::string parseError;
@@ -181,28 +184,32 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     module->print(llvm::errs());
   // Binaries, by gpu.module name.
   std::map<std::string, std::string> binaries;
-  if (target.backend == GpuBackend::Cuda || target.backend == GpuBackend::Rocm) {
-    for (auto binary : module.getOps<gpu::BinaryOp>()) {
-      auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
+  if (target.backend == Backend::Cuda || target.backend == Backend::Rocm) {
+    for (auto binary : module.getOps<mlir::gpu::BinaryOp>()) {
+      auto object = cast<mlir::gpu::ObjectAttr>(binary.getObjects()[0]);
       binaries[binary.getName().str()] = object.getObject().str();
     }
   } else if (!serializeSpirvModules(module, &binaries, diagnostics.text(), error)) {
     return false;
   }
-  for (GpuKernel &kernel : program->kernels) {
+  if (target.backend == Backend::Vulkan &&
+      !recordVulkanPlacement(module, &program->kernels, error))
+    return false;
+  program->cubins.assign(program->kernels.size(), std::string());
+  for (auto [kernel, cubin] : llvm::zip_equal(program->kernels, program->cubins)) {
     auto it = binaries.find(kernel.module);
     if (it == binaries.end()) {
       *error = "internal error: no binary for kernel '" + kernel.name + "'";
       return false;
     }
     kernel.binary = it->second;
-    if (target.backend == GpuBackend::Rocm) {
+    if (target.backend == Backend::Rocm) {
       std::string hsaco;
       if (!assembleHsaco(kernel.binary, target.chip, &hsaco, error))
         return false;
       kernel.binary = std::move(hsaco);
-    } else if (target.backend == GpuBackend::Cuda) {
-      assembleCubin(kernel.binary, target.chip, &kernel.cubin);
+    } else if (target.backend == Backend::Cuda) {
+      assembleCubin(kernel.binary, target.chip, &cubin);
     }
   }
   return true;

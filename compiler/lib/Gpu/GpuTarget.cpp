@@ -1,54 +1,53 @@
 //===- GpuTarget.cpp - the GPU targets by name ----------------------------===//
+//
+// A target is a runtime Backend plus, for CUDA and ROCm, the chip; its
+// spellings and binary format come from the runtime's backend table
+// (ember/Runtime/Backend.h), so a target name, a model file's artifact
+// target and the runtime's choice of artifact cannot disagree.
+//
+//===----------------------------------------------------------------------===//
 
 #include "ember/Compiler/GpuCompiler.h"
+
+#include "llvm/ADT/StringExtras.h"
 
 namespace ember {
 
 bool GpuTarget::parse(llvm::StringRef text, GpuTarget *target, std::string *error) {
-  auto [kind, chip] = text.split(':');
-  GpuTarget result;
-  if (kind == "cuda" && chip.starts_with("sm_") && chip.size() > 3) {
-    result.backend = GpuBackend::Cuda;
-    result.chip = chip.str();
-  } else if (kind == "rocm" && chip.starts_with("gfx") && chip.size() > 3) {
-    result.backend = GpuBackend::Rocm;
-    result.chip = chip.str();
-  } else if (text == "level-zero") {
-    result.backend = GpuBackend::LevelZero;
-  } else if (text == "vulkan") {
-    result.backend = GpuBackend::Vulkan;
-  } else {
-    *error = "unknown GPU target '" + text.str() +
-             "' (expected cuda:sm_XX, rocm:gfxNNN, level-zero or vulkan)";
-    return false;
+  for (const BackendInfo &info : kBackends) {
+    if (!isGpuBackend(info.backend))
+      continue;
+    llvm::StringRef prefix = info.targetPrefix;
+    GpuTarget result;
+    result.backend = info.backend;
+    if (!*info.defaultChip) {
+      if (text != prefix)
+        continue;
+    } else {
+      // A chip of the default's family: "sm_" + digits, "gfx" + digits.
+      llvm::StringRef family =
+          llvm::StringRef(info.defaultChip).take_while([](char c) { return !llvm::isDigit(c); });
+      if (!text.starts_with(prefix))
+        continue;
+      llvm::StringRef chip = text.drop_front(prefix.size());
+      if (!chip.starts_with(family) || chip.size() <= family.size())
+        continue;
+      result.chip = chip.str();
+    }
+    *target = result;
+    return true;
   }
-  *target = result;
-  return true;
+  *error = "unknown GPU target '" + text.str() +
+           "' (expected cuda:sm_XX, rocm:gfxNNN, level-zero or vulkan)";
+  return false;
 }
 
-std::string GpuTarget::str() const {
-  switch (backend) {
-  case GpuBackend::Cuda:
-    return "cuda:" + chip;
-  case GpuBackend::Rocm:
-    return "rocm:" + chip;
-  case GpuBackend::LevelZero:
-    return "level-zero";
-  case GpuBackend::Vulkan:
-    return "vulkan";
-  }
-  return "";
-}
+std::string GpuTarget::str() const { return backendTargetPrefix(backend) + chip; }
 
-const char *GpuTarget::binaryFormat() const {
-  switch (backend) {
-  case GpuBackend::Cuda:
-    return "ptx";
-  case GpuBackend::Rocm:
-    return "hsaco";
-  default:
-    return "spirv";
-  }
+const char *GpuTarget::binaryFormat() const { return backendInfo(backend).kernelFormat; }
+
+gpu::ModuleFormat GpuTarget::moduleFormat() const {
+  return gpu::parseModuleFormat(binaryFormat(), "GPU target " + str());
 }
 
 } // namespace ember

@@ -239,7 +239,7 @@ private:
       text = head("copy") + "}";
       return true;
     }
-    if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
+    if (auto launch = dyn_cast<mlir::gpu::LaunchFuncOp>(op)) {
       // operands: grid x y z, block x y z, then the kernel's arguments.
       SmallVector<Value> operands = {launch.getGridSizeX(),  launch.getGridSizeY(),
                                      launch.getGridSizeZ(),  launch.getBlockSizeX(),

@@ -7,6 +7,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "GpuCompilerInternal.h"
+#include "ember/Compiler/Passes.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVOps.h"
@@ -32,7 +35,7 @@ const char *kOpenClEnv =
 
 std::string prepareSpirvLowering(ModuleOp module, const GpuTarget &target) {
   MLIRContext *context = module.getContext();
-  bool vulkan = target.backend == GpuBackend::Vulkan;
+  bool vulkan = target.backend == Backend::Vulkan;
   module->setAttr("spirv.target_env",
                   parseAttribute(vulkan ? kVulkanEnv : kOpenClEnv, context));
   // Scalars as push constants and bf16 buffers as i16 change kernel
@@ -49,6 +52,37 @@ std::string prepareSpirvLowering(ModuleOp module, const GpuTarget &target) {
          (vulkan ? "spirv.module(spirv-lower-abi-attrs,spirv-update-vce))"
                  : "gpu.module(spirv.module(spirv-lower-abi-attrs,"
                    "spirv-update-vce)))");
+}
+
+bool recordVulkanPlacement(ModuleOp module, std::vector<gpu::KernelDescription> *kernels,
+                           std::string *error) {
+  // The gpu.modules stay beside their spirv.modules, with the kernels as
+  // ember-spirv-push-constants left them.
+  std::map<std::string, mlir::gpu::GPUFuncOp> funcs;
+  module.walk([&](mlir::gpu::GPUFuncOp func) {
+    if (func.isKernel())
+      funcs[func->getParentOfType<mlir::gpu::GPUModuleOp>().getName().str()] = func;
+  });
+  for (gpu::KernelDescription &kernel : *kernels) {
+    auto it = funcs.find(kernel.module);
+    auto placement = it == funcs.end() ? ArrayAttr()
+                                       : it->second->getAttrOfType<ArrayAttr>(
+                                             kVulkanPlacementAttrName);
+    if (!placement || placement.size() != kernel.params.size()) {
+      *error = "internal error: no Vulkan placement for kernel '" + kernel.name + "'";
+      return false;
+    }
+    for (auto [param, where] : llvm::zip_equal(kernel.params, placement)) {
+      if (auto abi = dyn_cast<spirv::InterfaceVarABIAttr>(where))
+        param.vulkanBinding = {abi.getDescriptorSet(), abi.getBinding()};
+      else
+        param.vulkanOffset = static_cast<uint32_t>(cast<IntegerAttr>(where).getInt());
+    }
+    if (auto abi = it->second->getAttrOfType<spirv::InterfaceVarABIAttr>(
+            kVulkanScalarBufferAttrName))
+      kernel.scalarBuffer = gpu::VulkanBinding{abi.getDescriptorSet(), abi.getBinding()};
+  }
+  return true;
 }
 
 bool serializeSpirvModules(ModuleOp module, std::map<std::string, std::string> *binaries,

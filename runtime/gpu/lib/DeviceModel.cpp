@@ -25,14 +25,10 @@ int cudaArchNumber(const std::string &text) {
 }
 
 std::string suggestedTarget(Backend backend, const std::string &arch) {
-  switch (backend) {
-  case Backend::Cuda:
-    return "cuda:" + (arch.empty() ? std::string("sm_90") : arch);
-  case Backend::Rocm:
-    return "rocm:" + (arch.empty() ? std::string("gfx942") : arch);
-  default:
-    return artifactTargetPrefix(backend);
-  }
+  const BackendInfo &info = backendInfo(backend);
+  if (!*info.defaultChip)
+    return info.targetPrefix;
+  return info.targetPrefix + (arch.empty() ? std::string(info.defaultChip) : arch);
 }
 
 } // namespace
@@ -73,35 +69,7 @@ const ArtifactSpec *selectGpuArtifact(const Manifest &manifest, Backend backend,
   return nullptr;
 }
 
-std::string artifactTargetPrefix(Backend backend) {
-  switch (backend) {
-  case Backend::Vulkan:
-    return "vulkan";
-  case Backend::LevelZero:
-    return "level-zero";
-  case Backend::Cuda:
-    return "cuda:";
-  case Backend::Rocm:
-    return "rocm:";
-  }
-  return "";
-}
-
-namespace {
-
-ProgramParam::Kind paramKind(const std::string &kind, const std::string &where) {
-  if (kind == "buffer")
-    return ProgramParam::Kind::Buffer;
-  if (kind == "index")
-    return ProgramParam::Kind::Index;
-  if (kind == "int")
-    return ProgramParam::Kind::Int;
-  if (kind == "float")
-    return ProgramParam::Kind::Float;
-  throw ModelError(where + ": unknown kernel parameter kind '" + kind + "'");
-}
-
-} // namespace
+std::string artifactTargetPrefix(Backend backend) { return backendTargetPrefix(backend); }
 
 DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device,
                          const LoadOptions &options)
@@ -131,32 +99,20 @@ DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device,
                      " (kernels are code: they run from a trusted file only)");
 
   const Json &extra = artifact->extra;
-  std::string format = extra.at("binary_format", where.c_str()).asString("binary_format");
-  ModuleFormat moduleFormat = format == "ptx"     ? ModuleFormat::Ptx
-                              : format == "hsaco" ? ModuleFormat::Hsaco
-                              : format == "spirv" ? ModuleFormat::Spirv
-                                                  : throw ModelError(where + ": unknown binary format '" + format + "'");
-  std::vector<ProgramKernel> kernels;
+  ModuleFormat moduleFormat = parseModuleFormat(
+      extra.at("binary_format", where.c_str()).asString("binary_format"), where);
+  std::vector<KernelDescription> kernels;
   for (const Json &k : extra.at("kernels", where.c_str()).asArray("kernels")) {
-    ProgramKernel kernel;
-    kernel.module = k.at("module", "a kernel").asString("module");
-    kernel.name = k.at("name", "a kernel").asString("name");
-    kernel.format = moduleFormat;
+    KernelDescription kernel =
+        KernelDescription::fromJson(k, device.backend(), moduleFormat, where);
+    // The binary lies in the artifact section, at the offset the packer
+    // added beside the description.
     int64_t offset = k.at("offset", "a kernel").asInt("offset");
     int64_t size = k.at("size", "a kernel").asInt("size");
     if (offset < 0 || size < 0 || static_cast<uint64_t>(offset) > section->size ||
         static_cast<uint64_t>(size) > section->size - offset)
       throw ModelError(where + ": kernel '" + kernel.module + "' lies outside the section");
     kernel.binary.assign(reinterpret_cast<const char *>(section->data) + offset, size);
-    for (const Json &p : k.at("params", "a kernel").asArray("params")) {
-      ProgramParam param;
-      param.kind = paramKind(p.at("kind", "a parameter").asString("kind"), where);
-      param.bits = static_cast<int>(p.at("bits", "a parameter").asInt("bits"));
-      if (const Json *bfloat = p.get("bfloat"))
-        param.bfloat = bfloat->asBool("bfloat");
-      param.rank = static_cast<int>(p.at("rank", "a parameter").asInt("rank"));
-      kernel.params.push_back(param);
-    }
     kernels.push_back(std::move(kernel));
   }
   program = std::make_unique<Program>(device, std::move(kernels),

@@ -10,6 +10,7 @@
 
 #include "ember/Runtime/Gpu/Program.h"
 
+#include "ember/Runtime/ElementType.h"
 #include "ember/Runtime/Json.h"
 #include "ember/Runtime/ModelFile.h"
 
@@ -81,65 +82,6 @@ std::vector<int64_t> denseStrides(const std::vector<int64_t> &shape) {
   return strides;
 }
 
-/// IEEE half and bfloat16 bits from a float, rounding to nearest even.
-uint16_t toHalfBits(float value) {
-  uint32_t x;
-  std::memcpy(&x, &value, 4);
-  uint32_t sign = (x >> 16) & 0x8000u, exponent = (x >> 23) & 0xffu, mantissa = x & 0x7fffffu;
-  if (exponent == 0xff) // inf, nan
-    return uint16_t(sign | 0x7c00u | (mantissa ? 0x200u : 0));
-  int e = int(exponent) - 127 + 15;
-  if (e >= 31)
-    return uint16_t(sign | 0x7c00u);
-  if (e <= 0) { // subnormal half, or zero
-    if (e < -10)
-      return uint16_t(sign);
-    mantissa |= 0x800000u;
-    int shift = 14 - e;
-    uint32_t half = mantissa >> shift, rest = mantissa & ((1u << shift) - 1), mid = 1u << (shift - 1);
-    if (rest > mid || (rest == mid && (half & 1)))
-      ++half;
-    return uint16_t(sign | half);
-  }
-  uint32_t half = (uint32_t(e) << 10) | (mantissa >> 13), rest = mantissa & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (half & 1)))
-    ++half; // may carry into the exponent: still correct (up to inf)
-  return uint16_t(sign | half);
-}
-
-float fromHalfBits(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
-  float magnitude;
-  if (exponent == 0)
-    magnitude = std::ldexp(float(mantissa), -24);
-  else if (exponent == 31)
-    magnitude = mantissa ? NAN : INFINITY;
-  else
-    magnitude = std::ldexp(float(mantissa | 0x400u), int(exponent) - 25);
-  uint32_t bits;
-  std::memcpy(&bits, &magnitude, 4);
-  bits |= sign;
-  float result;
-  std::memcpy(&result, &bits, 4);
-  return result;
-}
-
-uint16_t toBfloatBits(float value) {
-  uint32_t x;
-  std::memcpy(&x, &value, 4);
-  if ((x & 0x7fffffffu) > 0x7f800000u)
-    return uint16_t((x >> 16) | 0x40u); // quiet nan
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return uint16_t(x >> 16);
-}
-
-float fromBfloatBits(uint16_t b) {
-  uint32_t x = uint32_t(b) << 16;
-  float result;
-  std::memcpy(&result, &x, 4);
-  return result;
-}
-
 /// A scalar value from its bits: "float" (16, 32 or 64 bits), "bfloat"
 /// (16) or "int".
 Value fromBits(uint64_t raw, const std::string &kind, int bits) {
@@ -147,7 +89,7 @@ Value fromBits(uint64_t raw, const std::string &kind, int bits) {
   if (kind == "bfloat" || (kind == "float" && bits == 16)) {
     v.kind = Value::Kind::Float;
     v.bits = bits;
-    v.f = kind == "bfloat" ? fromBfloatBits(uint16_t(raw)) : fromHalfBits(uint16_t(raw));
+    v.f = kind == "bfloat" ? bfloat16ToFloat(uint16_t(raw)) : halfToFloat(uint16_t(raw));
     return v;
   }
   if (kind == "float") {
@@ -173,7 +115,7 @@ uint64_t toBits(const Value &v, const std::string &kind, int bits) {
   uint64_t raw = 0;
   if (kind == "bfloat" || (kind == "float" && bits == 16)) {
     float f = static_cast<float>(v.kind == Value::Kind::Float ? v.f : static_cast<double>(v.i));
-    raw = kind == "bfloat" ? toBfloatBits(f) : toHalfBits(f);
+    raw = kind == "bfloat" ? floatToBFloat16(f) : floatToHalf(f);
   } else if (kind == "float") {
     double f = v.kind == Value::Kind::Float ? v.f : static_cast<double>(v.i);
     if (bits == 32) {
@@ -191,20 +133,69 @@ uint64_t toBits(const Value &v, const std::string &kind, int bits) {
 /// `value` rounded to a `kind` float of `bits` (as a kernel would hold it).
 double roundToWidth(double value, const std::string &kind, int bits) {
   if (kind == "bfloat")
-    return fromBfloatBits(toBfloatBits(static_cast<float>(value)));
+    return bfloat16ToFloat(floatToBFloat16(static_cast<float>(value)));
   if (bits == 16)
-    return fromHalfBits(toHalfBits(static_cast<float>(value)));
+    return halfToFloat(floatToHalf(static_cast<float>(value)));
   return bits == 32 ? static_cast<double>(static_cast<float>(value)) : value;
 }
 
-/// Whether a Vulkan kernel gets its scalars in a storage buffer rather than
-/// as push constants (the rule of ember-spirv-push-constants: more than 16
-/// eight-byte words).
-bool vulkanScalarsInBuffer(const ProgramKernel &kernel) {
-  size_t scalars = 0;
-  for (const ProgramParam &param : kernel.params)
-    scalars += param.kind != ProgramParam::Kind::Buffer;
-  return scalars > 16;
+/// A driver argument kind for a scalar of `param`'s kind and width.
+ArgKind scalarKind(const KernelParameter &param) {
+  if (param.kind == KernelParameter::Kind::Float)
+    return param.bits == 32 ? ArgKind::F32 : ArgKind::F64;
+  return param.bits == 32 ? ArgKind::I32 : ArgKind::I64;
+}
+
+/// The driver's view of `kernel`'s parameters: on Vulkan at the bindings
+/// and push-constant offsets its description records, elsewhere in order
+/// as the backend's lowering passes them.
+KernelLayout layoutOf(const KernelDescription &kernel, Backend backend) {
+  KernelLayout layout;
+  for (const KernelParameter &param : kernel.params) {
+    KernelParam driverParam;
+    switch (backend) {
+    case Backend::Vulkan:
+      // Scalars are 8-byte words: push constants, or the scalar buffer's.
+      if (param.isBuffer()) {
+        driverParam.set = param.vulkanBinding.set;
+        driverParam.binding = param.vulkanBinding.binding;
+      } else if (kernel.scalarBuffer) {
+        continue;
+      } else {
+        driverParam.kind = ArgKind::I64;
+        driverParam.offset = param.vulkanOffset;
+      }
+      layout.params.push_back(driverParam);
+      break;
+    case Backend::LevelZero:
+      driverParam.kind = param.isBuffer() ? ArgKind::Buffer : scalarKind(param);
+      layout.params.push_back(driverParam);
+      break;
+    case Backend::Cuda:
+    case Backend::Rocm:
+      if (param.isBuffer()) {
+        // The memref descriptor: allocated, aligned, offset, sizes, strides.
+        layout.params.push_back(driverParam);
+        layout.params.push_back(driverParam);
+        driverParam.kind = ArgKind::I64;
+        for (int i = 0; i < 1 + 2 * param.rank; ++i)
+          layout.params.push_back(driverParam);
+      } else {
+        driverParam.kind = scalarKind(param);
+        layout.params.push_back(driverParam);
+      }
+      break;
+    case Backend::Cpu: // no Device is the CPU
+      break;
+    }
+  }
+  if (backend == Backend::Vulkan && kernel.scalarBuffer) {
+    KernelParam words;
+    words.set = kernel.scalarBuffer->set;
+    words.binding = kernel.scalarBuffer->binding;
+    layout.params.push_back(words);
+  }
+  return layout;
 }
 
 int64_t floorDiv(int64_t a, int64_t b) {
@@ -214,10 +205,10 @@ int64_t floorDiv(int64_t a, int64_t b) {
 
 } // namespace
 
-Program::Program(Device &device, std::vector<ProgramKernel> kernelList,
+Program::Program(Device &device, std::vector<KernelDescription> kernelList,
                  const std::string &plan)
     : device(device) {
-  for (ProgramKernel &kernel : kernelList)
+  for (KernelDescription &kernel : kernelList)
     kernels[kernel.module] = std::move(kernel);
   try {
     Json root = Json::parse(plan);
@@ -272,47 +263,15 @@ Program::Program(Device &device, std::vector<ProgramKernel> kernelList,
     throw DeviceError(device.backend(), std::string("malformed launch plan: ") + error.what());
   }
 
-  // Load every kernel with the parameter layout its backend's lowering gives.
+  // Load every kernel with the parameter layout its description records.
   for (auto &[name, kernel] : kernels) {
-    std::vector<ArgKind> kinds;
-    bool scalarBuffer = vulkanScalarsInBuffer(kernel);
-    for (const ProgramParam &param : kernel.params) {
-      bool isBuffer = param.kind == ProgramParam::Kind::Buffer;
-      switch (device.backend()) {
-      case Backend::Vulkan:
-        // Scalars are 8-byte push-constant words (ember-spirv-push-constants),
-        // or words of one storage buffer after the others when there are
-        // more than 128 bytes of them.
-        if (isBuffer || !scalarBuffer)
-          kinds.push_back(isBuffer ? ArgKind::Buffer : ArgKind::I64);
-        break;
-      case Backend::LevelZero:
-        kinds.push_back(isBuffer ? ArgKind::Buffer
-                        : param.kind == ProgramParam::Kind::Float
-                            ? (param.bits == 32 ? ArgKind::F32 : ArgKind::F64)
-                            : (param.bits == 32 ? ArgKind::I32 : ArgKind::I64));
-        break;
-      case Backend::Cuda:
-      case Backend::Rocm:
-        if (isBuffer) {
-          // The memref descriptor: allocated, aligned, offset, sizes, strides.
-          kinds.push_back(ArgKind::Buffer);
-          kinds.push_back(ArgKind::Buffer);
-          for (int i = 0; i < 1 + 2 * param.rank; ++i)
-            kinds.push_back(ArgKind::I64);
-        } else {
-          kinds.push_back(param.kind == ProgramParam::Kind::Float
-                              ? (param.bits == 32 ? ArgKind::F32 : ArgKind::F64)
-                              : (param.bits == 32 ? ArgKind::I32 : ArgKind::I64));
-        }
-        break;
-      }
-    }
-    if (device.backend() == Backend::Vulkan && scalarBuffer)
-      kinds.push_back(ArgKind::Buffer);
+    if (kernel.backend != device.backend())
+      throw DeviceError(device.backend(), "kernel '" + kernel.name + "' is described for " +
+                                              backendName(kernel.backend) + ", not " +
+                                              backendName(device.backend()));
     modules.push_back(device.loadModule(kernel.format, kernel.binary.data(),
                                         kernel.binary.size()));
-    loaded[name] = &modules.back()->getKernel(kernel.name, KernelLayout::sequential(kinds));
+    loaded[name] = &modules.back()->getKernel(kernel.name, layoutOf(kernel, device.backend()));
   }
 }
 
@@ -621,7 +580,7 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
       device.copyOnDevice(dst.allocation, dst.offset * dst.elementBytes, src.allocation,
                           src.offset * src.elementBytes, count * src.elementBytes, stream);
     } else if (op == "launch") {
-      const ProgramKernel &kernel = kernels.at(in.kernel);
+      const KernelDescription &kernel = kernels.at(in.kernel);
       LaunchParams params;
       auto extent = [&](size_t i) {
         int64_t v = integer(in, i);
@@ -637,7 +596,7 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
       if (params.grid.x == 0 || params.grid.y == 0 || params.grid.z == 0)
         continue; // nothing to do for empty tensors
       for (size_t p = 0; p < kernel.params.size(); ++p) {
-        const ProgramParam &param = kernel.params[p];
+        const KernelParameter &param = kernel.params[p];
         Value &v = get(in, 6 + p);
         auto scalar = [&]() -> KernelArg {
           if (v.kind == Value::Kind::Float && param.bits == 16)
@@ -651,7 +610,7 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
           return param.bits == 32 ? KernelArg::ofI32(static_cast<int32_t>(v.i))
                                   : KernelArg::ofI64(v.i);
         };
-        if (param.kind == ProgramParam::Kind::Buffer) {
+        if (param.isBuffer()) {
           if (v.kind != Value::Kind::Buffer)
             fail("a buffer argument of '" + in.kernel + "' is not a buffer");
           const BufferValue &b = v.buffer;
@@ -672,22 +631,29 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
             for (int64_t s : b.strides)
               params.args.push_back(KernelArg::ofI64(s));
             break;
+          case Backend::Cpu: // no Device is the CPU
+            break;
           }
           continue;
         }
         KernelArg arg = scalar();
         if (device.backend() == Backend::Vulkan) {
-          // A push-constant word: the scalar's bytes, zero-extended.
+          // A push-constant word: the scalar's bytes, zero-extended; or
+          // the same word at its offset in the scalar buffer.
           uint64_t word = arg.scalarBytes() == 4 ? (arg.bits & 0xffffffffu) : arg.bits;
-          if (vulkanScalarsInBuffer(kernel))
-            scalarWords.push_back(word);
-          else
+          if (kernel.scalarBuffer) {
+            size_t index = param.vulkanOffset / 8;
+            if (scalarWords.size() <= index)
+              scalarWords.resize(index + 1, 0);
+            scalarWords[index] = word;
+          } else
             params.args.push_back(KernelArg::ofI64(static_cast<int64_t>(word)));
         } else {
           params.args.push_back(arg);
         }
       }
-      if (device.backend() == Backend::Vulkan && vulkanScalarsInBuffer(kernel)) {
+      if (device.backend() == Backend::Vulkan && kernel.scalarBuffer) {
+        scalarWords.resize(std::max<size_t>(1, scalarWords.size()), 0);
         DeviceBuffer words = device.allocate(scalarWords.size() * 8);
         temporaries.push_back(words);
         device.copyToDevice(words, 0, scalarWords.data(), scalarWords.size() * 8, stream);

@@ -31,11 +31,14 @@
 // ROWS: max.NaN.f32
 
 // The kernels take 1-D buffers and scalar sizes: no multi-dim descriptors.
+// Each kernel is the runtime's kernel description (as in a model file's
+// manifest); CUDA takes the arguments in order, so nothing is placed.
 // META: "target": "cuda:sm_90",
-// META: "format": "ptx",
-// META: {"name": "ember_entry_forward_kernel", "module": "ember_entry_forward_kernel_0", "block": [16, 16, 1]
-// META-SAME: {"kind": "memref", "rank": 1, "type": "f32"}
-// META-NOT: "rank": 2
+// META: "binary_format": "ptx",
+// META: {"module":"ember_entry_forward_kernel_0","name":"ember_entry_forward_kernel","block":[16,16,1]
+// META-SAME: {"kind":"buffer","bits":64,"rank":1,"type":"f32"}
+// META-NOT: "rank":2
+// META-NOT: "binding"
 
 // HOST: func.func @ember_entry_forward
 // HOST: gpu.launch_func @ember_entry_forward_kernel_0::@ember_entry_forward_kernel blocks in ({{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}})

@@ -10,9 +10,22 @@
 // RUN: spirv-dis %t.ze/ember_entry_forward_kernel_0.spv | FileCheck %s --check-prefix=ZEDIS
 // RUN: spirv-dis %t.vk/ember_entry_forward_matmul0.spv | FileCheck %s --check-prefix=VKMM
 // RUN: spirv-dis %t.ze/ember_entry_forward_rowreduce1.spv | FileCheck %s --check-prefix=ZEROWS
+// RUN: FileCheck %s --check-prefix=VKMETA < %t.vk/kernels.json
+// RUN: FileCheck %s --check-prefix=ZEMETA < %t.ze/kernels.json
 
 // VK: kernels for vulkan in
 // ZE: kernels for level-zero in
+
+// Vulkan's kernel descriptions record where ember-spirv-push-constants put
+// each argument: buffers at set 0, bindings 0, 1, ... in order, scalar k's
+// word at push-constant byte 8 k. Level Zero takes them in order: nothing
+// is placed.
+// VKMETA: "binary_format": "spirv",
+// VKMETA: {"module":"ember_entry_forward_matmul0","name":"ember_entry_forward_matmul0","block":[16,16,1],"params":[{"kind":"index","bits":64,"rank":0,"type":"index","offset":0},{"kind":"buffer","bits":64,"rank":1,"type":"f32","set":0,"binding":0},{"kind":"buffer","bits":64,"rank":1,"type":"f32","set":0,"binding":1},{"kind":"buffer","bits":64,"rank":1,"type":"f32","set":0,"binding":2},{"kind":"index","bits":64,"rank":0,"type":"index","offset":8},{"kind":"index","bits":64,"rank":0,"type":"index","offset":16}],"size":{{[0-9]+}}}
+// VKMETA-NOT: scalar_buffer
+// ZEMETA: "binary_format": "spirv",
+// ZEMETA: {"module":"ember_entry_forward_matmul0","name":"ember_entry_forward_matmul0","block":[16,16,1],"params":[{"kind":"index","bits":64,"rank":0,"type":"index"},{"kind":"buffer","bits":64,"rank":1,"type":"f32"},
+// ZEMETA-NOT: "binding"
 
 // VKDIS: OpCapability Shader
 // VKDIS: OpEntryPoint GLCompute %{{.*}} "ember_entry_forward_kernel"

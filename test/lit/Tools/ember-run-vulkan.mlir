@@ -12,9 +12,15 @@
 // RUN: ember-run %t.all.ember --device vulkan --input %t.x300.npy --output %t.v300.npy --trust-native
 // RUN: %python %S/Inputs/model_tool.py compare %t.c1.npy %t.v1.npy
 // RUN: %python %S/Inputs/model_tool.py compare %t.c300.npy %t.v300.npy
+// A file written before kernel descriptions recorded the Vulkan placement
+// runs with the sequential layout the compiler always chose.
+// RUN: %python %S/Inputs/model_tool.py old-gpu-manifest %t.all.ember %t.old.ember | FileCheck %s --check-prefix=OLD
+// RUN: ember-run %t.old.ember --device vulkan --input %t.x300.npy --output %t.o300.npy --trust-native
+// RUN: %python %S/Inputs/model_tool.py compare %t.c300.npy %t.o300.npy
 // RUN: not ember-run %t.ember --device vulkan --input %t.x1.npy 2>&1 | FileCheck %s --check-prefix=NONE
 // RUN: not ember-run %t.all.ember --device vulkan --input %t.x1.npy --input %t.x1.npy --trust-native 2>&1 | FileCheck %s --check-prefix=COUNT
 
+// OLD: removed {{[1-9][0-9]*}} keys
 // CHECK: running forward (vulkan on {{.*}})
 // CHECK: y: [1, 4] float32
 // GPU kernels are code: like native CPU code they run only from a trusted file.

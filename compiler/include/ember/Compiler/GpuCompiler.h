@@ -21,9 +21,10 @@
 //                storage buffers at set 0, bindings 0, 1, ...; scalars
 //                push constants)
 //
-// Launch metadata travels with each binary: the kernel's entry point, its
-// block size, and its arguments. The host side (allocations, grid
-// arithmetic, launches in order) becomes a launch plan the runtime's
+// Launch metadata travels with each binary as the runtime's kernel
+// description: the kernel's entry point, its block size, and its arguments
+// with where the target's lowering placed them. The host side (allocations,
+// grid arithmetic, launches in order) becomes a launch plan the runtime's
 // launcher interprets (GpuProgram::plan), and is kept as MLIR text too.
 //
 //===----------------------------------------------------------------------===//
@@ -31,22 +32,22 @@
 #ifndef EMBER_COMPILER_GPUCOMPILER_H
 #define EMBER_COMPILER_GPUCOMPILER_H
 
+#include "ember/Runtime/Backend.h"
+#include "ember/Runtime/Gpu/KernelDescription.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringRef.h"
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace ember {
 
-enum class GpuBackend { Cuda, Rocm, LevelZero, Vulkan };
-
 struct GpuTarget {
-  GpuBackend backend = GpuBackend::Cuda;
+  /// The runtime's backend the code is for (never the CPU).
+  Backend backend = Backend::Cuda;
   /// "sm_90" (cuda), "gfx942" (rocm); empty for SPIR-V targets.
   std::string chip;
 
@@ -57,36 +58,18 @@ struct GpuTarget {
   std::string str() const;
   /// "ptx", "hsaco" or "spirv".
   const char *binaryFormat() const;
-};
-
-/// One kernel argument as the launcher passes it.
-struct GpuKernelArg {
-  enum class Kind { Memref, Index, Integer, Float };
-  Kind kind;
-  /// Memref: its rank; otherwise 0.
-  int64_t rank = 0;
-  /// The element type (memref) or the scalar type: "f32", "i64", "index", ...
-  std::string type;
-  /// Scalars: the width a launch passes (index: 64; 16 for f16 and bf16,
-  /// which the launcher passes in the low bits of a 32-bit word).
-  int bits = 64;
-};
-
-struct GpuKernel {
-  /// The entry point (the gpu.func's name) and the gpu.module holding it.
-  std::string name;
-  std::string module;
-  /// PTX text, an HSACO ELF image, or SPIR-V words (little-endian bytes).
-  std::string binary;
-  /// CUDA only, when ptxas was found: the cubin for the chip.
-  std::string cubin;
-  std::array<int64_t, 3> block = {1, 1, 1};
-  std::vector<GpuKernelArg> args;
+  /// The same as the runtime's module format.
+  gpu::ModuleFormat moduleFormat() const;
 };
 
 struct GpuProgram {
   GpuTarget target;
-  std::vector<GpuKernel> kernels;
+  /// Each kernel as the runtime launches it: binary, block size, parameters
+  /// and, for Vulkan, where the lowering placed them (KernelDescription.h).
+  std::vector<gpu::KernelDescription> kernels;
+  /// CUDA, where ptxas was found: the cubin of kernels[i] for the chip;
+  /// otherwise empty.
+  std::vector<std::string> cubins;
   /// The host functions after outlining (gpu.launch_func in order), as text.
   std::string host;
   /// The same host functions as a launch plan the runtime executes (JSON):
@@ -109,7 +92,9 @@ void buildGpuKernelPipeline(mlir::OpPassManager &pm);
 bool compileForGpu(mlir::ModuleOp module, const GpuTarget &target,
                    GpuProgram *program, std::string *error);
 
-/// The launch metadata of `program` as JSON (kernels, blocks, arguments).
+/// The launch metadata of `program` as JSON: the target, the binary format
+/// and each kernel's description (KernelDescription::toJson) with its
+/// binary's size.
 std::string gpuProgramMetadata(const GpuProgram &program);
 
 /// A model file's artifact for a GPU target: the kernels' binaries back to

@@ -159,12 +159,17 @@ def EmberSpirvPushConstants : Pass<"ember-spirv-push-constants", "mlir::ModuleOp
     and read instead from one push-constant block, a
     `memref<N x i64, #spirv.storage_class<PushConstant>>` appended as the
     last argument: word `i` holds the `i`-th scalar (an index or i64 as is,
-    f64 bitcast, i32/f32 in the low 32 bits). Buffers keep bindings 0, 1, ...
-    in order. This is `KernelLayout::sequential` with every scalar an i64,
-    which the runtime's launch-plan interpreter uses; without it every
-    scalar would be a storage buffer of its own, allocated and filled for
-    each launch. Kernel signatures change, so the host functions must be
-    gone (the launch plan is written before).
+    f64 bitcast, i32/f32 in the low 32 bits); with more than 16 scalars the
+    block is a storage buffer instead. Buffers keep bindings 0, 1, ... in
+    order (the block's binding follows). The placement is recorded on the
+    kernel (`ember.vulkan_placement`: per original argument its
+    `#spirv.interface_var_abi` or its word's byte offset;
+    `ember.vulkan_scalar_buffer` when the block is a storage buffer), and
+    the compiler copies it into the runtime's kernel description, which the
+    launcher follows. Without this pass every scalar would be a storage
+    buffer of its own, allocated and filled for each launch. Kernel
+    signatures change, so the host functions must be gone (the launch plan
+    is written before).
   }];
   let dependentDialects = [
     "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",

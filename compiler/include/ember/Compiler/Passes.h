@@ -16,8 +16,16 @@ namespace ember {
 /// Vulkan kernels with more scalar arguments than this many 8-byte words
 /// (Vulkan's guaranteed 128 bytes of push constants) read them from a
 /// storage buffer after their buffers instead (ember-spirv-push-constants;
-/// the runtime's launch-plan interpreter applies the same rule).
+/// the runtime's KernelDescription.h assumes the same rule only for model
+/// files written before the placement was recorded).
 inline constexpr size_t kMaxPushConstantWords = 16;
+
+/// What ember-spirv-push-constants records on each Vulkan kernel: an array
+/// with, per original argument, a buffer's #spirv.interface_var_abi or a
+/// scalar's i64 byte offset of its word; and, when the scalars are in a
+/// storage buffer rather than push constants, that buffer's ABI attribute.
+inline constexpr const char kVulkanPlacementAttrName[] = "ember.vulkan_placement";
+inline constexpr const char kVulkanScalarBufferAttrName[] = "ember.vulkan_scalar_buffer";
 
 /// The prefix `ember-destination-abi` gives entry-point symbols, so that a
 /// function named like a libc/libm symbol (`exp`, `free`) cannot clash.

@@ -31,32 +31,43 @@ struct EmberSpirvPushConstantsPass
       for (unsigned i = 0; i < numArgs; ++i)
         if (!isa<MemRefType>(func.getArgumentTypes()[i]))
           scalars.push_back(i);
+      // Vulkan guarantees 128 bytes of push constants: a kernel with more
+      // scalars reads them from a storage buffer the launcher fills.
+      bool inBuffer = scalars.size() > ember::kMaxPushConstantWords;
+      unsigned buffers = numArgs - scalars.size();
+      // Buffers keep bindings 0, 1, ... in order (once one argument has an
+      // ABI attribute, convert-gpu-to-spirv wants all to have one); scalar k
+      // is word k. The placement is recorded on the kernel for the runtime's
+      // kernel description (recordVulkanPlacement): per argument its
+      // binding or its word's byte offset.
+      SmallVector<Attribute> placement;
+      unsigned binding = 0, word = 0;
+      for (unsigned i = 0; i < numArgs; ++i) {
+        if (isa<MemRefType>(func.getArgumentTypes()[i])) {
+          auto abi = spirv::getInterfaceVarABIAttr(0, binding++, std::nullopt, context);
+          func.setArgAttr(i, spirv::getInterfaceVarABIAttrName(), abi);
+          placement.push_back(abi);
+        } else {
+          placement.push_back(IntegerAttr::get(IntegerType::get(context, 64), 8 * word++));
+        }
+      }
+      func->setAttr(ember::kVulkanPlacementAttrName, ArrayAttr::get(context, placement));
       if (scalars.empty())
         return;
       Location loc = func.getLoc();
       auto wordType = IntegerType::get(context, 64);
-      // Vulkan guarantees 128 bytes of push constants: a kernel with more
-      // scalars reads them from a storage buffer the launcher fills
-      // (Program.cpp applies the same rule).
-      bool inBuffer = scalars.size() > ember::kMaxPushConstantWords;
       auto blockType = MemRefType::get(
           {int64_t(scalars.size())}, wordType, MemRefLayoutAttrInterface{},
           spirv::StorageClassAttr::get(context, inBuffer ? spirv::StorageClass::StorageBuffer
                                                          : spirv::StorageClass::PushConstant));
-      unsigned buffers = numArgs - scalars.size();
       if (failed(func.insertArgument(numArgs, blockType, {}, loc)))
         return signalPassFailure();
-      // Buffers keep bindings 0, 1, ... in order (once one argument has an
-      // ABI attribute, convert-gpu-to-spirv wants all to have one). The
-      // block's binding is dropped again after spirv-lower-abi-attrs
-      // (compileForGpu).
-      unsigned binding = 0;
-      for (unsigned i = 0; i < numArgs; ++i)
-        if (isa<MemRefType>(func.getArgumentTypes()[i]))
-          func.setArgAttr(i, spirv::getInterfaceVarABIAttrName(),
-                          spirv::getInterfaceVarABIAttr(0, binding++, std::nullopt, context));
-      func.setArgAttr(numArgs, spirv::getInterfaceVarABIAttrName(),
-                      spirv::getInterfaceVarABIAttr(0, buffers, std::nullopt, context));
+      // The block's binding is dropped again after spirv-lower-abi-attrs
+      // when it is push constants (serializeSpirvModules).
+      auto blockAbi = spirv::getInterfaceVarABIAttr(0, buffers, std::nullopt, context);
+      func.setArgAttr(numArgs, spirv::getInterfaceVarABIAttrName(), blockAbi);
+      if (inBuffer)
+        func->setAttr(ember::kVulkanScalarBufferAttrName, blockAbi);
       Value block = entry.getArgument(numArgs);
       OpBuilder b = OpBuilder::atBlockBegin(&entry);
       llvm::BitVector erase(numArgs + 1);

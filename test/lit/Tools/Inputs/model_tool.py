@@ -8,8 +8,11 @@
   model_tool.py flip IN OUT SECTION       flip one byte inside a section
   model_tool.py tamper IN OUT SECTION     flip one byte and recompute every
                                           checksum (what an attacker can do)
+  model_tool.py old-gpu-manifest IN OUT   GPU kernel descriptions as written
+                                          before types and Vulkan placements
   model_tool.py compare A.npy B.npy       same dtype/shape and close values
 """
+import json
 import struct
 import sys
 
@@ -126,6 +129,25 @@ def main(argv):
         data[offset + size // 2] ^= 0xFF
         rechecksum(data)
         write(argv[3], data)
+    elif command == "old-gpu-manifest":
+        # The manifest as ember-compile wrote it before kernel descriptions
+        # recorded types and the Vulkan placement: those keys removed, the
+        # section padded with spaces to its size.
+        data = read(argv[2])
+        offset, size = section(data, "manifest")
+        manifest = json.loads(bytes(data[offset:offset + size]).decode())
+        removed = 0
+        for artifact in manifest.get("artifacts", []):
+            for kernel in artifact.get("kernels", []):
+                removed += kernel.pop("scalar_buffer", None) is not None
+                for param in kernel["params"]:
+                    for key in ("type", "set", "binding", "offset"):
+                        removed += param.pop(key, None) is not None
+        text = json.dumps(manifest).encode()
+        data[offset:offset + size] = text + b" " * (size - len(text))
+        rechecksum(data)
+        write(argv[3], data)
+        print("removed", removed, "keys")
     elif command == "compare":
         a, b = np.load(argv[2]), np.load(argv[3])
         if a.dtype != b.dtype or a.shape != b.shape:

@@ -7,10 +7,11 @@
 // loads the kernels onto a Device and interprets the plan for each call, so
 // the runtime needs no compiler: the same split as the CPU's native code.
 //
-// Kernel arguments are passed as each backend's lowering expects them:
-// Vulkan binds the buffers as storage buffers 0, 1, ... and writes the
-// scalars as 8-byte push-constant words in order, CUDA and ROCm take a buffer as its memref descriptor
-// (pointer, pointer, offset, sizes, strides), Level Zero as one pointer.
+// Kernel arguments are passed where each kernel's description says
+// (KernelDescription.h): on Vulkan at the bindings and push-constant
+// offsets the compiler recorded, elsewhere in order, CUDA and ROCm taking a
+// buffer as its memref descriptor (pointer, pointer, offset, sizes,
+// strides), Level Zero as one pointer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +19,7 @@
 #define EMBER_RUNTIME_GPU_PROGRAM_H
 
 #include "ember/Runtime/Gpu/Device.h"
+#include "ember/Runtime/Gpu/KernelDescription.h"
 
 #include <map>
 #include <memory>
@@ -26,28 +28,6 @@
 
 namespace ember {
 namespace gpu {
-
-/// A kernel parameter in the compiler's launch metadata.
-struct ProgramParam {
-  enum class Kind { Buffer, Index, Int, Float };
-  Kind kind = Kind::Buffer;
-  /// Bits of a scalar (index: 64; 16-bit floats travel in the low bits of a
-  /// 32-bit word); buffers: their rank.
-  int bits = 64;
-  int rank = 1;
-  /// A 16-bit float scalar that is bfloat16 (not IEEE half).
-  bool bfloat = false;
-};
-
-/// One compiled kernel: its binary and parameters.
-struct ProgramKernel {
-  /// The gpu.module the plan's launches name, and the entry point in it.
-  std::string module;
-  std::string name;
-  ModuleFormat format = ModuleFormat::Spirv;
-  std::string binary;
-  std::vector<ProgramParam> params;
-};
 
 /// A buffer argument of a program call: dense row-major device memory.
 struct ProgramBuffer {
@@ -62,8 +42,9 @@ struct ProgramBuffer {
 class Program {
 public:
   /// Loads `kernels` onto `device` and parses `plan` (JSON); throws
-  /// DeviceError on a malformed plan or a kernel the driver rejects.
-  Program(Device &device, std::vector<ProgramKernel> kernels, const std::string &plan);
+  /// DeviceError on a malformed plan, a kernel described for another
+  /// backend, or a kernel the driver rejects.
+  Program(Device &device, std::vector<KernelDescription> kernels, const std::string &plan);
   ~Program();
 
   /// Runs entry `name` on `buffers` (inputs, then one output buffer per
@@ -80,7 +61,7 @@ public:
 
 private:
   Device &device;
-  std::map<std::string, ProgramKernel> kernels;
+  std::map<std::string, KernelDescription> kernels;
   std::vector<std::unique_ptr<Module>> modules;
   std::map<std::string, Kernel *> loaded;
   std::map<std::string, std::shared_ptr<Function>> functions;
