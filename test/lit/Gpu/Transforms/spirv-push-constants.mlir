@@ -8,6 +8,9 @@
 // CHECK-SAME:    %[[IN:[a-z0-9]+]]: memref<?xf32> {spirv.interface_var_abi = #spirv.interface_var_abi<(0, 0)>}
 // CHECK-SAME:    %[[OUT:[a-z0-9]+]]: memref<?xf32> {spirv.interface_var_abi = #spirv.interface_var_abi<(0, 1)>}
 // CHECK-SAME:    %[[WORDS:[a-z0-9]+]]: memref<5xi64, #spirv.storage_class<PushConstant>> {spirv.interface_var_abi = #spirv.interface_var_abi<(0, 2)>}) kernel
+// The placement of every original argument is recorded for the runtime's
+// kernel description: a buffer's binding, a scalar's byte offset.
+// CHECK-SAME:    attributes {ember.vulkan_placement = [#spirv.interface_var_abi<(0, 0)>, 0, 8, #spirv.interface_var_abi<(0, 1)>, 16, 24, 32]}
 // CHECK:        %[[W0:.*]] = memref.load %[[WORDS]][%c0{{.*}}]
 // CHECK:        %[[N:.*]] = arith.index_cast %[[W0]] : i64 to index
 // CHECK:        %[[W1:.*]] = memref.load %[[WORDS]][%c1{{.*}}]
@@ -25,15 +28,18 @@
 // CHECK:        arith.index_cast %[[K]] : i32 to index
 // CHECK:        arith.truncf %[[BETA]] : f64 to f32
 // CHECK:        arith.extf %[[H]] : f16 to f32
-// A kernel without scalars is left as it is.
+// A kernel without scalars keeps its arguments; its buffers get their
+// bindings explicitly.
 // CHECK-LABEL: gpu.func @buffers_only(
-// CHECK-SAME:    %{{[a-z0-9]+}}: memref<?xf32>) kernel
+// CHECK-SAME:    %{{[a-z0-9]+}}: memref<?xf32> {spirv.interface_var_abi = #spirv.interface_var_abi<(0, 0)>}) kernel
+// CHECK-SAME:    attributes {ember.vulkan_placement = [#spirv.interface_var_abi<(0, 0)>]}
 // CHECK-LABEL: gpu.func @sixteen(
 // CHECK-SAME:    memref<16xi64, #spirv.storage_class<PushConstant>>
 // Vulkan guarantees 128 bytes of push constants: with more than 16 scalars
 // the words come from a storage buffer the launcher fills.
 // CHECK-LABEL: gpu.func @seventeen(
 // CHECK-SAME:    memref<17xi64, #spirv.storage_class<StorageBuffer>> {spirv.interface_var_abi = #spirv.interface_var_abi<(0, 1)>}) kernel
+// CHECK-SAME:    ember.vulkan_scalar_buffer = #spirv.interface_var_abi<(0, 1)>
 gpu.module @kernels {
   gpu.func @scale(%in: memref<?xf32>, %n: index, %alpha: f32, %out: memref<?xf32>, %k: i32,
                   %beta: f64, %h: f16) kernel {
