@@ -10,8 +10,6 @@
 #include "GraphEmitter.h"
 
 #include "ember/Compiler/CpuCompiler.h"
-#include "ember/Runtime/Debug.h"
-#include "mlir/IR/Verifier.h"
 
 #include <mutex>
 #include <unordered_map>
@@ -114,18 +112,9 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
   MLIRContext &ctx = compilerContext();
   DiagnosticCollector collector(&ctx);
   const std::string &diagnostics = collector.text();
-
-  OwningOpRef<ModuleOp> module = emitGraph(&ctx, plan, error);
-  if (!module) {
-    *error += "\n" + diagnostics;
+  OwningOpRef<ModuleOp> module = emitGraphForCompile(&ctx, plan, collector, error);
+  if (!module)
     return nullptr;
-  }
-  if (failed(verify(*module))) {
-    *error = "internal error: the traced graph does not verify:\n" + diagnostics;
-    return nullptr;
-  }
-  if (debugEnabled(DebugTopic::Graphs))
-    module->print(llvm::errs());
 
   KernelObjects &known = kernelObjects();
   CpuKernelCache cache;

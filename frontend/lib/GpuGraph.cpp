@@ -9,7 +9,6 @@
 
 #include "ember/Compiler/GpuCompiler.h"
 #include "ember/Frontend/Error.h"
-#include "ember/Runtime/Debug.h"
 #include "ember/Runtime/Gpu/Program.h"
 
 #include <mutex>
@@ -69,30 +68,25 @@ private:
 
 } // namespace
 
-std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceKind kind,
+std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, Backend kind,
                                                   std::string *error) {
   std::lock_guard<std::mutex> lock(contextMutex());
   MLIRContext &ctx = compilerContext();
   DiagnosticCollector collector(&ctx);
-  const std::string &diagnostics = collector.text();
-  OwningOpRef<ModuleOp> module = emitGraph(&ctx, plan, error);
-  if (!module) {
-    *error += "\n" + diagnostics;
+  OwningOpRef<ModuleOp> module = emitGraphForCompile(&ctx, plan, collector, error);
+  if (!module)
     return nullptr;
-  }
-  if (debugEnabled(DebugTopic::Graphs))
-    module->print(llvm::errs());
   // The chip: for CUDA the GPU's own architecture unless EMBER_CUDA_ARCH says
   // otherwise (PTX for a newer architecture does not load on an older GPU).
   std::string chip = backendInfo(kind).defaultChip;
-  if (kind == DeviceKind::Cuda) {
+  if (kind == Backend::Cuda) {
     const char *arch = getenv("EMBER_CUDA_ARCH");
     std::string deviceArch = gpuDevice(kind).info().arch;
     if (arch && *arch)
       chip = std::string("sm_") + arch;
     else if (!deviceArch.empty())
       chip = deviceArch;
-  } else if (kind == DeviceKind::Rocm) {
+  } else if (kind == Backend::Rocm) {
     const char *arch = getenv("EMBER_ROCM_ARCH");
     if (arch && *arch)
       chip = arch;

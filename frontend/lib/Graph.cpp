@@ -12,11 +12,11 @@
 
 namespace ember {
 
-gpu::Device &gpuDevice(DeviceKind kind) {
+gpu::Device &gpuDevice(Backend kind) {
   // Opened once and kept for the process: device memory of live tensors
   // refers to it.
   static std::mutex mutex;
-  static auto *devices = new std::map<DeviceKind, std::unique_ptr<gpu::Device>>;
+  static auto *devices = new std::map<Backend, std::unique_ptr<gpu::Device>>;
   std::lock_guard<std::mutex> lock(mutex);
   std::unique_ptr<gpu::Device> &device = (*devices)[kind];
   if (!device) {
@@ -68,7 +68,7 @@ Buffer::Buffer(void *external, size_t bytes,
       externallyVisible(std::move(externallyVisible)),
       release(std::move(release)) {}
 
-Buffer::Buffer(DeviceKind kind, size_t bytes)
+Buffer::Buffer(Backend kind, size_t bytes)
     : data(nullptr), bytes(bytes), device(kind), deviceBytes(bytes) {
   try {
     deviceHandle = gpuDevice(kind).allocate(std::max<size_t>(bytes, 1)).handle;
@@ -78,7 +78,7 @@ Buffer::Buffer(DeviceKind kind, size_t bytes)
 }
 
 Buffer::~Buffer() {
-  if (device != DeviceKind::Cpu) {
+  if (device != Backend::Cpu) {
     gpu::DeviceBuffer buffer{deviceHandle, std::max<size_t>(deviceBytes, 1)};
     gpuDevice(device).free(buffer);
     return;
@@ -104,7 +104,7 @@ void noteNodeCreated();
 
 /// The value of a 0-dim CPU node, copied to `device` (computing it first
 /// when it is pending).
-static NodeRef scalarOnDevice(const NodeRef &value, DeviceKind device) {
+static NodeRef scalarOnDevice(const NodeRef &value, Backend device) {
   StorageRef source;
   if (value->op == OpCode::Input) {
     source = std::make_shared<Storage>();
@@ -128,7 +128,7 @@ static bool deviceFree(const NodeRef &node) {
 }
 
 /// A copy of deviceFree `node` computed on `device`.
-static NodeRef cloneOnDevice(const NodeRef &node, DeviceKind device) {
+static NodeRef cloneOnDevice(const NodeRef &node, Backend device) {
   if (node->op == OpCode::Constant)
     return node;
   auto copy = std::make_shared<Node>(*node);
@@ -140,7 +140,7 @@ static NodeRef cloneOnDevice(const NodeRef &node, DeviceKind device) {
 }
 
 static bool isCpuScalar(const NodeRef &node) {
-  return node->device == DeviceKind::Cpu && node->shape.empty() && !node->requiresGrad;
+  return node->device == Backend::Cpu && node->shape.empty() && !node->requiresGrad;
 }
 
 /// Puts the inputs of `node` (which are on several devices) on one: the
@@ -153,11 +153,11 @@ static void placeOnOneDevice(Node &node, OpCode op) {
       anchor = &input;
       break;
     }
-  node.device = anchor ? (*anchor)->device : DeviceKind::Cpu;
+  node.device = anchor ? (*anchor)->device : Backend::Cpu;
   for (NodeRef &input : node.inputs) {
     if (input->op == OpCode::Constant || input->device == node.device)
       continue;
-    if (isCpuScalar(input) && node.device != DeviceKind::Cpu)
+    if (isCpuScalar(input) && node.device != Backend::Cpu)
       input = scalarOnDevice(input, node.device);
     else if (deviceFree(input))
       input = cloneOnDevice(input, node.device);
@@ -217,7 +217,7 @@ StorageRef allocateStorage(DType dtype, llvm::ArrayRef<int64_t> shape) {
   return storage;
 }
 
-StorageRef copyStorageTo(Storage &source, DeviceKind kind) {
+StorageRef copyStorageTo(Storage &source, Backend kind) {
   materialize(source);
   auto storage = std::make_shared<Storage>();
   storage->dtype = source.dtype;
@@ -226,9 +226,9 @@ StorageRef copyStorageTo(Storage &source, DeviceKind kind) {
   size_t bytes = shapeNumel(source.shape) * elementSize(source.dtype);
   const Buffer &from = *source.buffer;
   try {
-    if (kind == DeviceKind::Cpu) {
+    if (kind == Backend::Cpu) {
       storage->buffer = std::make_shared<Buffer>(bytes);
-      if (from.device == DeviceKind::Cpu) {
+      if (from.device == Backend::Cpu) {
         memcpy(storage->buffer->data, from.data, bytes);
       } else if (bytes) {
         gpu::Device &device = gpuDevice(from.device);
@@ -242,7 +242,7 @@ StorageRef copyStorageTo(Storage &source, DeviceKind kind) {
     gpu::DeviceBuffer to{storage->buffer->deviceHandle, storage->buffer->deviceBytes};
     if (!bytes)
       return storage;
-    if (from.device == DeviceKind::Cpu)
+    if (from.device == Backend::Cpu)
       device.copyToDevice(to, 0, from.data, bytes, device.defaultStream());
     else if (from.device == kind)
       device.copyOnDevice(to, 0, {from.deviceHandle, from.deviceBytes}, 0, bytes,

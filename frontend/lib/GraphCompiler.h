@@ -87,7 +87,7 @@ const std::string &cpuCodeFingerprint();
 /// cuda:<the GPU's sm_XY, or sm_$EMBER_CUDA_ARCH> or rocm:$EMBER_ROCM_ARCH
 /// (gfx942)) and a
 /// launch plan run by the runtime's gpu::Program.
-std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, DeviceKind device,
+std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, Backend device,
                                                   std::string *error);
 
 /// How an exported program's function is called (see exportGraph).

@@ -13,12 +13,14 @@
 #include "ember/Compiler/GpuCompiler.h"
 #include "ember/Dialect/EmberOps.h"
 #include "ember/Frontend/Error.h"
+#include "ember/Runtime/Debug.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Verifier.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
@@ -557,6 +559,23 @@ private:
 OwningOpRef<ModuleOp> emitGraph(MLIRContext *ctx, const GraphPlan &plan,
                                 std::string *error) {
   return Emitter(ctx, plan).emit(error);
+}
+
+OwningOpRef<ModuleOp> emitGraphForCompile(MLIRContext *ctx, const GraphPlan &plan,
+                                          const DiagnosticCollector &diagnostics,
+                                          std::string *error) {
+  OwningOpRef<ModuleOp> module = emitGraph(ctx, plan, error);
+  if (!module) {
+    *error += "\n" + diagnostics.text();
+    return nullptr;
+  }
+  if (failed(verify(*module))) {
+    *error = "internal error: the traced graph does not verify:\n" + diagnostics.text();
+    return nullptr;
+  }
+  if (debugEnabled(DebugTopic::Graphs))
+    module->print(llvm::errs());
+  return module;
 }
 
 OwningOpRef<ModuleOp> emitExportedGraph(MLIRContext *ctx, const GraphPlan &plan,

@@ -39,6 +39,13 @@ mlir::MLIRContext &compilerContext();
 /// its arguments), or null with `error` set.
 mlir::OwningOpRef<mlir::ModuleOp> emitGraph(mlir::MLIRContext *ctx, const GraphPlan &plan,
                                             std::string *error);
+/// emitGraph for a compile: the module, verified and printed to stderr at
+/// EMBER_DEBUG=4 (EMBER_DUMP_GRAPHS); or null with `error` set, followed by
+/// what `diagnostics` (collecting on `ctx`) caught.
+mlir::OwningOpRef<mlir::ModuleOp> emitGraphForCompile(mlir::MLIRContext *ctx,
+                                                      const GraphPlan &plan,
+                                                      const DiagnosticCollector &diagnostics,
+                                                      std::string *error);
 /// `plan` as a function with `signature`'s arguments: the size vector is
 /// computed from the arguments' dims, so the function stands alone. Null
 /// with `error` set on failure.

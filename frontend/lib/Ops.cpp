@@ -236,7 +236,7 @@ static Tensor integerTensorPower(const Operand &a, const Operand &b,
   auto hostValues = [&](const Operand &o) {
     Tensor t = o.tensor ? *o.tensor : full({}, o.scalar, DType::Int64);
     Tensor dense = contiguous(
-        expand(cast(toDevice(t, DeviceKind::Cpu), DType::Int64), shape));
+        expand(cast(toDevice(t, Backend::Cpu), DType::Int64), shape));
     const int64_t *data = static_cast<const int64_t *>(dense.data());
     return std::vector<int64_t>(data, data + dense.numel());
   };
@@ -260,7 +260,7 @@ static Tensor integerTensorPower(const Operand &a, const Operand &b,
                                       : int64_t(power);
   }
   Tensor values = cast(fromData(result.data(), shape, DType::Int64), dtype);
-  DeviceKind device = b.tensor ? deviceOf(*b.tensor) : deviceOf(*a.tensor);
+  Backend device = b.tensor ? deviceOf(*b.tensor) : deviceOf(*a.tensor);
   return toDevice(values, device);
 }
 
@@ -272,7 +272,7 @@ static bool hasZero(const Operand &divisor) {
   if (divisor.tensor->numel() == 0)
     return false;
   Tensor dense = contiguous(
-      cast(toDevice(*divisor.tensor, DeviceKind::Cpu), DType::Int64));
+      cast(toDevice(*divisor.tensor, Backend::Cpu), DType::Int64));
   const int64_t *data = static_cast<const int64_t *>(dense.data());
   return std::find(data, data + dense.numel(), 0) != data + dense.numel();
 }
@@ -737,7 +737,7 @@ Tensor stack(llvm::ArrayRef<Tensor> tensors, int64_t dim) {
 
 /// Reads an integer tensor's values (computing them if pending).
 static std::vector<int64_t> readIndices(const Tensor &indices) {
-  Tensor dense = contiguous(cast(toDevice(indices, DeviceKind::Cpu), DType::Int64));
+  Tensor dense = contiguous(cast(toDevice(indices, Backend::Cpu), DType::Int64));
   const int64_t *data = static_cast<const int64_t *>(dense.data());
   return std::vector<int64_t>(data, data + dense.numel());
 }
@@ -826,7 +826,7 @@ static int64_t checkMask(const Tensor &x, const Tensor &mask) {
 }
 
 static std::vector<uint8_t> readMask(const Tensor &mask) {
-  Tensor dense = contiguous(toDevice(mask, DeviceKind::Cpu));
+  Tensor dense = contiguous(toDevice(mask, Backend::Cpu));
   const uint8_t *data = static_cast<const uint8_t *>(dense.data());
   return std::vector<uint8_t>(data, data + dense.numel());
 }

@@ -295,7 +295,7 @@ std::string missReason(State &s, const std::vector<int64_t> &structure, bool evi
   return "new program";
 }
 
-std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind device,
+std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend device,
                                                std::vector<int64_t> &sizes) {
   State &s = state();
   std::vector<int64_t> key, structure;
@@ -333,7 +333,7 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
   // graph's glue and kernel list under the graph's key, each kernel's
   // object under its own symbol.
   std::string identity;
-  bool onDisk = device == DeviceKind::Cpu && !diskCacheDir().empty();
+  bool onDisk = device == Backend::Cpu && !diskCacheDir().empty();
   const KernelDisk *disk = onDisk ? &kernelDisk() : nullptr;
   if (onDisk) {
     identity = diskCacheIdentity(key, "cpu", cpuCodeFingerprint());
@@ -360,7 +360,7 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, DeviceKind
   std::string error;
   GraphObjects parts;
   std::shared_ptr<CompiledGraph> compiled =
-      device == DeviceKind::Cpu ? compileGraph(plan, &error, disk, onDisk ? &parts : nullptr)
+      device == Backend::Cpu ? compileGraph(plan, &error, disk, onDisk ? &parts : nullptr)
                                 : compileGraphForGpu(plan, device, &error);
   if (!compiled)
     runtimeError("ember could not compile a graph:\n" + error);
@@ -425,15 +425,15 @@ void deliver(Storage &storage, const NodeRef &node, std::shared_ptr<Buffer> resu
 }
 
 /// A fresh buffer of `bytes` bytes on `device`.
-std::shared_ptr<Buffer> newBuffer(DeviceKind device, size_t bytes) {
-  return device == DeviceKind::Cpu ? std::make_shared<Buffer>(bytes)
+std::shared_ptr<Buffer> newBuffer(Backend device, size_t bytes) {
+  return device == Backend::Cpu ? std::make_shared<Buffer>(bytes)
                                    : std::make_shared<Buffer>(device, bytes);
 }
 
 /// A copy of `source` (same device).
 std::shared_ptr<Buffer> copyBuffer(const Buffer &source) {
   std::shared_ptr<Buffer> copy = newBuffer(source.device, source.bytes);
-  if (source.device == DeviceKind::Cpu) {
+  if (source.device == Backend::Cpu) {
     memcpy(copy->data, source.data, source.bytes);
   } else if (source.bytes) {
     gpu::Device &device = gpuDevice(source.device);
@@ -445,7 +445,7 @@ std::shared_ptr<Buffer> copyBuffer(const Buffer &source) {
 }
 
 /// Computes `storages` (all on `device`) in one graph.
-void runDeviceGraph(std::vector<StorageRef> &storages, DeviceKind device) {
+void runDeviceGraph(std::vector<StorageRef> &storages, Backend device) {
   State &s = state();
   GraphPlan plan;
   std::vector<Node *> roots;
@@ -500,7 +500,7 @@ void runDeviceGraph(std::vector<StorageRef> &storages, DeviceKind device) {
 
 /// Computes `storages`, one graph per device.
 void runGraph(std::vector<StorageRef> &storages) {
-  std::map<DeviceKind, std::vector<StorageRef>> byDevice;
+  std::map<Backend, std::vector<StorageRef>> byDevice;
   for (StorageRef &storage : storages)
     byDevice[storage->device].push_back(storage);
   for (auto &[device, group] : byDevice)

@@ -101,7 +101,7 @@ NodeRef Tensor::plainValue() const {
 
 void *Tensor::data() const {
   Storage &s = *impl->storage;
-  if (s.device != DeviceKind::Cpu)
+  if (s.device != Backend::Cpu)
     typeError(std::string("can't use the memory of a ") + backendDeviceType(s.device) +
               " tensor on the host. Use Tensor.cpu() to copy the tensor to host memory "
               "first.");
@@ -109,7 +109,7 @@ void *Tensor::data() const {
   return static_cast<char *>(s.buffer->data) + impl->offset * elementSize(dtype());
 }
 
-DeviceKind parseDeviceKind(const std::string &text) {
+Backend parseDeviceKind(const std::string &text) {
   std::string name = text;
   size_t colon = name.find(':');
   if (colon != std::string::npos) {
@@ -118,7 +118,7 @@ DeviceKind parseDeviceKind(const std::string &text) {
     if (index != "0")
       runtimeError("device '" + text + "': only device 0 of each kind is supported");
   }
-  DeviceKind kind;
+  Backend kind;
   if (parseDeviceType(name, &kind))
     return kind;
   valueError("Expected one of cpu, vulkan, cuda, rocm, xpu device type at start of "
@@ -127,7 +127,7 @@ DeviceKind parseDeviceKind(const std::string &text) {
 
 static Tensor baseTensor(StorageRef storage);
 
-Tensor toDevice(const Tensor &x, DeviceKind device) {
+Tensor toDevice(const Tensor &x, Backend device) {
   if (deviceOf(x) == device)
     return x;
   Tensor dense = x.isBase() ? x : clone(x);

@@ -180,7 +180,7 @@ void checkPutDType(const Tensor &view, const Operand &value) {
 
 /// Reads an integer tensor's values on the host.
 std::vector<int64_t> hostIndices(const Tensor &index) {
-  Tensor dense = contiguous(cast(toDevice(index, DeviceKind::Cpu), DType::Int64));
+  Tensor dense = contiguous(cast(toDevice(index, Backend::Cpu), DType::Int64));
   const int64_t *data = static_cast<const int64_t *>(dense.data());
   return std::vector<int64_t>(data, data + dense.numel());
 }

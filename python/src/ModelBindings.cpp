@@ -25,7 +25,7 @@ namespace {
 
 /// The GPU backend of a Python device type ("cuda", "rocm", "xpu",
 /// "vulkan").
-gpu::Backend gpuBackendOf(const std::string &deviceType) {
+Backend gpuBackendOf(const std::string &deviceType) {
   Backend backend;
   if (!parseDeviceType(deviceType, &backend) || !isGpuBackend(backend))
     throw std::invalid_argument("not a GPU device type: '" + deviceType + "'");
@@ -87,7 +87,7 @@ void bindModel(py::module_ &m) {
   // kind is unavailable.
   m.def("_gpu_devices", [](const std::string &kind) {
     std::vector<std::string> names;
-    gpu::Backend backend = gpuBackendOf(kind);
+    Backend backend = gpuBackendOf(kind);
     try {
       for (const gpu::DeviceInfo &info : gpu::enumerateDevices(backend))
         names.push_back(info.name);
@@ -96,7 +96,7 @@ void bindModel(py::module_ &m) {
     return names;
   });
   m.def("_gpu_unavailable_reason", [](const std::string &kind) {
-    gpu::Backend backend = gpuBackendOf(kind);
+    Backend backend = gpuBackendOf(kind);
     return gpu::backendUnavailableReason(backend);
   });
   m.def("_set_exporting", [](bool on) { setExporting(on); });

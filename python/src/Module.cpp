@@ -150,13 +150,13 @@ DType dtypeOfFill(const Scalar &value) {
 }
 
 /// A factory's `device=` (None: the cpu).
-DeviceKind deviceArg(py::handle device) {
-  return device.is_none() ? DeviceKind::Cpu : parseDeviceKind(py::str(device));
+Backend deviceArg(py::handle device) {
+  return device.is_none() ? Backend::Cpu : parseDeviceKind(py::str(device));
 }
 
 /// A new tensor on `device` with requires_grad set as asked (torch's factory
 /// flags). Made on the cpu, then copied: factories are not hot paths.
-Tensor withGrad(Tensor t, bool requiresGrad, DeviceKind device = DeviceKind::Cpu) {
+Tensor withGrad(Tensor t, bool requiresGrad, Backend device = Backend::Cpu) {
   t = toDevice(t, device);
   if (requiresGrad)
     setRequiresGrad(t, true);
@@ -297,7 +297,7 @@ PYBIND11_MODULE(_ember, m) {
   m.def("tensor",
         [](py::handle data, py::handle dtype, py::handle device,
            bool requiresGrad) {
-          DeviceKind kind = deviceArg(device);
+          Backend kind = deviceArg(device);
           return withGrad(tensorFromData(data, parseDType(dtype)), requiresGrad, kind);
         },
         py::arg("data"), py::kw_only(), py::arg("dtype") = py::none(),
@@ -319,7 +319,7 @@ PYBIND11_MODULE(_ember, m) {
         name,
         [make](py::args args, py::handle dtype, py::handle device,
                bool requiresGrad) {
-          DeviceKind kind = deviceArg(device);
+          Backend kind = deviceArg(device);
           return withGrad(make(shapeFromArgs(args), dtype), requiresGrad, kind);
         },
         py::kw_only(), py::arg("dtype") = py::none(),
@@ -343,7 +343,7 @@ PYBIND11_MODULE(_ember, m) {
   m.def("full",
         [](py::handle size, py::handle value, py::handle dtype,
            py::handle device, bool requiresGrad) {
-          DeviceKind kind = deviceArg(device);
+          Backend kind = deviceArg(device);
           Scalar v = scalarArg(value, "fill_value");
           return withGrad(
               full(shapeFromObject(size), v, dtypeOr(dtype, dtypeOfFill(v))),
@@ -355,7 +355,7 @@ PYBIND11_MODULE(_ember, m) {
   m.def("arange",
         [](py::handle a, py::handle b, py::handle c, py::handle dtype,
            py::handle device, bool requiresGrad) {
-          DeviceKind kind = deviceArg(device);
+          Backend kind = deviceArg(device);
           return withGrad(arangeImpl(a, b, c, dtype), requiresGrad, kind);
         },
         py::arg("start"), py::arg("end") = py::none(),
@@ -365,7 +365,7 @@ PYBIND11_MODULE(_ember, m) {
   m.def("linspace",
         [](py::handle start, py::handle end, int64_t steps, py::handle dtype,
            py::handle device, bool requiresGrad) {
-          DeviceKind kind = deviceArg(device);
+          Backend kind = deviceArg(device);
           return withGrad(linspace(scalarArg(start, "start").f,
                                    scalarArg(end, "end").f, steps,
                                    dtypeOr(dtype, defaultFloat())),
@@ -378,7 +378,7 @@ PYBIND11_MODULE(_ember, m) {
         [](py::args args, py::handle dtype, py::handle device,
            bool requiresGrad) {
           // randint(high, size) or randint(low, high, size).
-          DeviceKind kind = deviceArg(device);
+          Backend kind = deviceArg(device);
           if (args.size() != 2 && args.size() != 3)
             throwError(Error::Kind::Type,
                        "randint() expects (high, size) or (low, high, size)");

@@ -38,7 +38,7 @@ py::object itemOf(const Tensor &x) {
 /// `.to(dtype)`, `.to("vulkan")`, `.to(other)`, `.to("cuda", dtype)`.
 Tensor toImpl(const Tensor &x, const py::args &args, const py::kwargs &kwargs) {
   std::optional<DType> target;
-  std::optional<DeviceKind> device;
+  std::optional<Backend> device;
   auto consider = [&](py::handle arg) {
     if (py::isinstance<PyDType>(arg)) {
       target = arg.cast<PyDType>().dtype;
@@ -80,7 +80,7 @@ void bindTensorProperties(py::class_<Tensor> &cls) {
             .attr("device")(backendDeviceType(deviceOf(x)));
       })
       .def_property_readonly("is_cuda",
-                             [](const Tensor &x) { return deviceOf(x) == DeviceKind::Cuda; })
+                             [](const Tensor &x) { return deviceOf(x) == Backend::Cuda; })
       .def("stride",
            [](const Tensor &x, py::handle dim) -> py::object {
              if (dim.is_none())
@@ -108,9 +108,9 @@ void bindTensorValues(py::class_<Tensor> &cls) {
              return a.attr("astype")(dtype);
            },
            py::arg("dtype") = py::none())
-      .def("item", [](const Tensor &x) { return itemOf(toDevice(x, DeviceKind::Cpu)); })
+      .def("item", [](const Tensor &x) { return itemOf(toDevice(x, Backend::Cpu)); })
       .def("tolist", [](const Tensor &x) -> py::object {
-        Tensor host = toDevice(x, DeviceKind::Cpu);
+        Tensor host = toDevice(x, Backend::Cpu);
         Tensor source = host.dtype() == DType::BFloat16 ? cast(host, DType::Float32) : host;
         return tensorToNumpy(source).attr("tolist")();
       })
@@ -121,12 +121,12 @@ void bindTensorValues(py::class_<Tensor> &cls) {
                           "Boolean value of Tensor with more than one value is "
                           "ambiguous (shape " +
                               shapeString(x.shape()) + ")");
-             return py::bool_(itemOf(toDevice(x, DeviceKind::Cpu)));
+             return py::bool_(itemOf(toDevice(x, Backend::Cpu)));
            })
       .def("__float__",
-           [](const Tensor &x) { return py::float_(itemOf(toDevice(x, DeviceKind::Cpu))); })
+           [](const Tensor &x) { return py::float_(itemOf(toDevice(x, Backend::Cpu))); })
       .def("__int__",
-           [](const Tensor &x) { return py::int_(itemOf(toDevice(x, DeviceKind::Cpu))); })
+           [](const Tensor &x) { return py::int_(itemOf(toDevice(x, Backend::Cpu))); })
       .def("__index__",
            [](const Tensor &x) {
              if (isFloating(x.dtype()) || x.numel() != 1)
@@ -186,7 +186,7 @@ void bindTensorConversions(py::class_<Tensor> &cls) {
   converter("long", DType::Int64);
   converter("int", DType::Int32);
   converter("bool", DType::Bool);
-  cls.def("cpu", [](const Tensor &x) { return toDevice(x, DeviceKind::Cpu); });
+  cls.def("cpu", [](const Tensor &x) { return toDevice(x, Backend::Cpu); });
 }
 
 } // namespace

@@ -18,12 +18,12 @@ echo "work folder: $work"
 clang=/usr/lib/llvm-22/bin/clang++
 "$clang" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -I"$root/runtime/include" \
-  test/fuzz/ModelLoaderFuzz.cpp runtime/lib/{ModelFile,Json,Manifest,HostTensor,Npy,TempFiles,XxHash,HostAllocator}.cpp \
+  test/fuzz/ModelLoaderFuzz.cpp runtime/lib/{ModelFile,Json,Manifest,HostTensor,ElementType,Npy,TempFiles,XxHash,HostAllocator}.cpp \
   -o "$work/model_loader_fuzz"
 "$clang" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -I"$root/runtime/include" \
   test/fuzz/ArtifactInspectFuzz.cpp \
-  runtime/lib/{ArtifactAbi,ElfImage,Signature,ModelFile,Json,Manifest,HostTensor,TempFiles,XxHash,HostAllocator}.cpp \
+  runtime/lib/{ArtifactAbi,ElfImage,Signature,ModelFile,Json,Manifest,HostTensor,ElementType,TempFiles,XxHash,HostAllocator}.cpp \
   -o "$work/artifact_inspect_fuzz" -lsodium
 bash test/fuzz/build_program_fuzz.sh "$work/program_loader_fuzz" \
   "$root/test/fuzz/ProgramLoaderFuzz.cpp" "$root/bazel-bin/test/fuzz/libprogram_fuzz_deps.so" \

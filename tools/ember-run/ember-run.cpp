@@ -247,7 +247,7 @@ int runEntryAndReport(const ember::Manifest &manifest, const std::string &what,
 
 /// --device: the file's GPU artifact for that kind of device.
 int runOnDevice() {
-  ember::gpu::Backend backend;
+  ember::Backend backend;
   try {
     backend = ember::gpu::parseBackend(deviceName);
   } catch (const std::invalid_argument &) {

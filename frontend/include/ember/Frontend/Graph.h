@@ -29,15 +29,15 @@ class Device;
 
 using Shape = llvm::SmallVector<int64_t, 4>;
 
-/// Where a tensor's memory lives: the runtime's Backend, spelled in Python
-/// as backendDeviceType says ("cpu", "vulkan", "cuda", "rocm", "xpu"). GPU
-/// tensors' graphs compile for their device
-/// (compiler/include/ember/Compiler/GpuCompiler.h) and run through the
-/// runtime's device layer (runtime/gpu).
-using DeviceKind = Backend;
+// Where a tensor's memory lives is the runtime's Backend, spelled in Python
+// as backendDeviceType says ("cpu", "vulkan", "cuda", "rocm", "xpu"). GPU
+// tensors' graphs compile for their device
+// (compiler/include/ember/Compiler/GpuCompiler.h) and run through the
+// runtime's device layer (runtime/gpu).
+
 /// The opened device of a GPU kind (device 0, opened once); throws
 /// RuntimeError "vulkan is not available: ..." otherwise.
-gpu::Device &gpuDevice(DeviceKind kind);
+gpu::Device &gpuDevice(Backend kind);
 
 int64_t shapeNumel(llvm::ArrayRef<int64_t> shape);
 /// Row-major strides of a dense tensor of `shape`.
@@ -60,7 +60,7 @@ SourceLoc currentLocation();
 struct Buffer {
   explicit Buffer(size_t bytes);
   /// Device memory of `bytes` bytes on the GPU of `kind` (data is null).
-  Buffer(DeviceKind kind, size_t bytes);
+  Buffer(Backend kind, size_t bytes);
   /// Borrows memory owned elsewhere (a NumPy array); `release` runs when the
   /// buffer dies. Writes go into that memory.
   Buffer(void *external, size_t bytes, std::function<bool()> externallyVisible,
@@ -85,7 +85,7 @@ struct Buffer {
   std::function<void()> release;
   /// GPU buffers: the device and its allocation (a gpu::DeviceBuffer's
   /// handle); `data` is null.
-  DeviceKind device = DeviceKind::Cpu;
+  Backend device = Backend::Cpu;
   uint64_t deviceHandle = 0;
   size_t deviceBytes = 0;
 };
@@ -146,7 +146,7 @@ struct Node {
   /// Autograd: a backward without retain_graph went through this node.
   bool freed = false;
   /// The device its value is computed on (constants adapt to their users).
-  DeviceKind device = DeviceKind::Cpu;
+  Backend device = Backend::Cpu;
   /// Autograd: set on the node that stands for a leaf's value in a graph.
   std::weak_ptr<TensorImpl> leaf;
   /// Scratch for graph walks.
@@ -163,7 +163,7 @@ NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
 struct Storage {
   DType dtype;
   Shape shape;
-  DeviceKind device = DeviceKind::Cpu;
+  Backend device = Backend::Cpu;
   /// The contents, when `pending` is null.
   std::shared_ptr<Buffer> buffer;
   /// When set, the contents are this node's result (not yet computed).
@@ -180,7 +180,7 @@ using StorageRef = std::shared_ptr<Storage>;
 /// A storage with fresh, uninitialized memory.
 StorageRef allocateStorage(DType dtype, llvm::ArrayRef<int64_t> shape);
 /// A storage on `device` holding a copy of computed `source` (any device).
-StorageRef copyStorageTo(Storage &source, DeviceKind device);
+StorageRef copyStorageTo(Storage &source, Backend device);
 /// A storage whose contents will be `node`'s result.
 StorageRef pendingStorage(const NodeRef &node);
 /// The node that yields `storage`'s current contents.

@@ -105,11 +105,11 @@ struct Operand {
 /// "cpu", "vulkan", "cuda", "rocm" or "xpu", optionally with ":0";
 /// ValueError otherwise (index other than 0: RuntimeError, one device per
 /// kind for now).
-DeviceKind parseDeviceKind(const std::string &name);
+Backend parseDeviceKind(const std::string &name);
 /// `x` on `device`: `x` itself when it is there already, else a copy (its
 /// pending value is computed on its own device first).
-Tensor toDevice(const Tensor &x, DeviceKind device);
-inline DeviceKind deviceOf(const Tensor &x) { return x.storage().device; }
+Tensor toDevice(const Tensor &x, Backend device);
+inline Backend deviceOf(const Tensor &x) { return x.storage().device; }
 
 //===- Creation ---------------------------------------------------------===//
 

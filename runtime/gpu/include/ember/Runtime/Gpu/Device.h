@@ -34,8 +34,9 @@
 namespace ember {
 namespace gpu {
 
-/// The runtime's backend enum (ember/Runtime/Backend.h); a device has one
-/// of its GPU backends.
+/// A device has one of the GPU backends of the runtime's one backend enum
+/// (ember/Runtime/Backend.h). The alias keeps apps that spell it
+/// gpu::Backend building.
 using Backend = ember::Backend;
 using ember::backendName;
 

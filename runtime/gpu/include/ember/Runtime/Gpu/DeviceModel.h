@@ -1,6 +1,6 @@
 //===- DeviceModel.h - run a .ember model on a GPU ---------------*- C++ -*-===//
 //
-//   auto device = ember::gpu::openDevice(ember::gpu::Backend::Vulkan);
+//   auto device = ember::gpu::openDevice(ember::Backend::Vulkan);
 //   ember::gpu::DeviceModel model(ember::ModelFile::open("m.ember"), *device);
 //   std::vector<ember::HostTensor> ys = model.forward({x});
 //
