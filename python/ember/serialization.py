@@ -78,7 +78,10 @@ def _dtype_name(tensor):
 
 
 def _tensor_bytes(tensor):
-    """(safetensors dtype, shape, little-endian bytes) of ``tensor``."""
+    """(safetensors dtype, shape, little-endian bytes) of ``tensor``; a GPU
+    tensor's values are copied to the host first, as torch.save does."""
+    if tensor.device.type != "cpu":
+        tensor = tensor.cpu()
     name = _dtype_name(tensor)
     code = _BY_EMBER_NAME[name]
     if name == "bfloat16":

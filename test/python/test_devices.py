@@ -76,6 +76,25 @@ def test_host_reads_of_gpu_tensors(rng):
 
 
 @needs_vulkan
+def test_save_and_load_gpu_tensors(rng, tmp_path):
+    """ember.save copies a GPU tensor's values to the file (torch.save does);
+    ember.load gives them back on the CPU, or on map_location's device."""
+    a = rng.standard_normal((3, 5)).astype(np.float32)
+    b = rng.integers(-9, 9, size=(4,))
+    state = {"w": on_vulkan(a), "nested": [on_vulkan(b), ember.from_numpy(a)]}
+    path = tmp_path / "state.ember"
+    ember.save(state, path)
+    loaded = ember.load(path)
+    assert str(loaded["w"].device) == "cpu"
+    np.testing.assert_array_equal(loaded["w"].numpy(), a)
+    np.testing.assert_array_equal(loaded["nested"][0].numpy(), b)
+    on_device = ember.load(path, map_location="vulkan")
+    assert str(on_device["w"].device) == "vulkan"
+    np.testing.assert_array_equal(on_device["w"].cpu().numpy(), a)
+    np.testing.assert_array_equal(on_device["nested"][1].cpu().numpy(), a)
+
+
+@needs_vulkan
 def test_mixing_devices_raises_at_the_op(rng):
     v = on_vulkan(rng.standard_normal(4).astype(np.float32))
     c = ember.ones(4)
