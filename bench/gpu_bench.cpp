@@ -360,9 +360,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   Backend backend;
-  try {
-    backend = parseBackend(deviceName == "level-zero" ? "level_zero" : deviceName);
-  } catch (const std::exception &) {
+  if (!parseAnyBackendSpelling(deviceName, &backend) || !isGpuBackend(backend)) {
     std::fprintf(stderr, "gpu_bench: unknown device kind '%s'\n", deviceName.c_str());
     return 2;
   }

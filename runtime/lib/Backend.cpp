@@ -32,4 +32,17 @@ bool parseDeviceType(const std::string &type, Backend *backend) {
   return false;
 }
 
+bool parseAnyBackendSpelling(const std::string &text, Backend *backend) {
+  for (const BackendInfo &info : kBackends) {
+    std::string target = info.targetPrefix;
+    if (!target.empty() && target.back() == ':')
+      target.pop_back();
+    if (text == info.name || text == info.deviceType || text == target) {
+      *backend = info.backend;
+      return true;
+    }
+  }
+  return false;
+}
+
 } // namespace ember

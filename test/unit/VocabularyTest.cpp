@@ -175,4 +175,23 @@ TEST(Backend, ParsesNamesAndDeviceTypes) {
   EXPECT_EQ(untouched, Backend::Rocm);
 }
 
+TEST(Backend, CommandLinesTakeAnySpelling) {
+  for (Backend backend : kAll) {
+    std::string target = backendTargetPrefix(backend);
+    if (target.back() == ':')
+      target.pop_back();
+    for (const std::string &spelling :
+         {std::string(backendName(backend)), std::string(backendDeviceType(backend)), target}) {
+      Backend parsed = Backend::Cpu;
+      EXPECT_TRUE(parseAnyBackendSpelling(spelling, &parsed)) << spelling;
+      EXPECT_EQ(parsed, backend) << spelling;
+    }
+  }
+  Backend untouched = Backend::Rocm;
+  EXPECT_FALSE(parseAnyBackendSpelling("cuda:", &untouched));
+  EXPECT_FALSE(parseAnyBackendSpelling("metal", &untouched));
+  EXPECT_FALSE(parseAnyBackendSpelling("", &untouched));
+  EXPECT_EQ(untouched, Backend::Rocm);
+}
+
 } // namespace

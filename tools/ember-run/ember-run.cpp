@@ -248,12 +248,9 @@ int runEntryAndReport(const ember::Manifest &manifest, const std::string &what,
 /// --device: the file's GPU artifact for that kind of device.
 int runOnDevice() {
   ember::Backend backend;
-  try {
-    backend = ember::gpu::parseBackend(deviceName);
-  } catch (const std::invalid_argument &) {
+  if (!ember::parseAnyBackendSpelling(deviceName, &backend) || !ember::isGpuBackend(backend))
     return fail("unknown device '" + deviceName +
                 "' (cpu, vulkan, cuda, rocm or level-zero)");
-  }
   std::unique_ptr<ember::gpu::Device> device = ember::gpu::openDevice(backend);
   ember::LoadOptions options;
   options.allowUnsignedNative = trustNative;

@@ -58,3 +58,11 @@ func.func @forward(%x: tensor<?x8xf32>, %w: tensor<8xf32>) -> tensor<?x8xf32> {
   %0 = ember.mul %x, %w : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
+
+// --device takes any spelling of a GPU backend (level-zero, level_zero, xpu):
+// here Level Zero is absent, which the error says, rather than "unknown".
+// RUN: not ember-run %t.cpu.ember --device level-zero --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=LZ
+// RUN: not ember-run %t.cpu.ember --device xpu --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=LZ
+// LZ: ember-run: error: level_zero is not available
+// RUN: not ember-run %t.cpu.ember --device metal --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=UNKNOWN-DEVICE
+// UNKNOWN-DEVICE: ember-run: error: unknown device 'metal' (cpu, vulkan, cuda, rocm or level-zero)

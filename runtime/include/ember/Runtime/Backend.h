@@ -70,6 +70,10 @@ constexpr bool isGpuBackend(Backend backend) { return backend != Backend::Cpu; }
 bool parseBackendName(const std::string &name, Backend *backend);
 /// The backend whose backendDeviceType is `type`; false when there is none.
 bool parseDeviceType(const std::string &type, Backend *backend);
+/// The backend any of the table's spellings names: backendName,
+/// backendDeviceType, or backendTargetPrefix without its ':' ("level_zero",
+/// "xpu" and "level-zero" alike), for command lines; false when none does.
+bool parseAnyBackendSpelling(const std::string &text, Backend *backend);
 
 } // namespace ember
 
