@@ -1,0 +1,145 @@
+// limits_probe.c - The machine's FMA peak and memory bandwidth, measured the same run.
+//
+// bench/peers/run.py compiles this at run time (cc -O3 -march=native -fopenmp)
+// and runs it once; it prints one JSON object. Ember's GFLOP/s and GB/s are
+// reported as fractions of these numbers, so they come from the same machine
+// and the same minutes as the timings.
+//
+// FMA peak: each thread runs independent chains of fused multiply-adds on
+// whole vector registers (AVX-512 where the compiler targets it, else AVX2,
+// else scalar), enough chains to cover the FMA latency on two pipes.
+// Bandwidth: STREAM-style copy and triad on arrays far larger than the
+// caches, counted the way STREAM counts (bytes read + bytes written, no
+// write-allocate traffic); the best of several passes.
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double now(void) { return omp_get_wtime(); }
+
+#define CHAINS 16
+
+#if defined(__AVX512F__)
+#define ISA "avx512"
+#define LANES 16
+typedef __m512 vec;
+#define VSET(x) _mm512_set1_ps(x)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+static float vsum(vec v) { return _mm512_reduce_add_ps(v); }
+#elif defined(__AVX2__) && defined(__FMA__)
+#define ISA "avx2"
+#define LANES 8
+typedef __m256 vec;
+#define VSET(x) _mm256_set1_ps(x)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+static float vsum(vec v) {
+  float t[8];
+  _mm256_storeu_ps(t, v);
+  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+}
+#else
+#define ISA "scalar"
+#define LANES 1
+typedef float vec;
+#define VSET(x) (x)
+#define VFMA(a, b, c) ((a) * (b) + (c))
+static float vsum(vec v) { return v; }
+#endif
+
+// Runs `iters` rounds of CHAINS independent FMAs; returns a value that
+// depends on every chain so the compiler keeps them all.
+static float fmaChains(long iters, float seed) {
+  vec acc[CHAINS];
+  for (int i = 0; i < CHAINS; ++i)
+    acc[i] = VSET(seed + 0.001f * i);
+  const vec mul = VSET(0.999999f), add = VSET(1e-7f);
+  for (long it = 0; it < iters; ++it) {
+#pragma GCC unroll 16
+    for (int i = 0; i < CHAINS; ++i)
+      acc[i] = VFMA(acc[i], mul, add);
+  }
+  float s = 0;
+  for (int i = 0; i < CHAINS; ++i)
+    s += vsum(acc[i]);
+  return s;
+}
+
+static double fmaPeakGflops(int threads) {
+  const long iters = 20000000;
+  double best = 0;
+  volatile float sink = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    double t0 = now();
+#pragma omp parallel num_threads(threads)
+    {
+      float s = fmaChains(iters, 1.0f + omp_get_thread_num());
+#pragma omp atomic
+      sink += s;
+    }
+    double dt = now() - t0;
+    double flops = 2.0 * LANES * CHAINS * (double)iters * threads;
+    if (flops / dt / 1e9 > best)
+      best = flops / dt / 1e9;
+  }
+  return best;
+}
+
+// copy: c = a; triad: a = b + s * c. Returns GB/s of the best pass.
+static void bandwidth(int threads, long n, double *a, double *b, double *c,
+                      double *copyGBs, double *triadGBs) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (long i = 0; i < n; ++i) {
+    a[i] = 1.0;
+    b[i] = 2.0;
+    c[i] = 0.0;
+  }
+  double bestCopy = 0, bestTriad = 0;
+  for (int rep = 0; rep < 6; ++rep) {
+    double t0 = now();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long i = 0; i < n; ++i)
+      c[i] = a[i];
+    double t1 = now();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long i = 0; i < n; ++i)
+      a[i] = b[i] + 3.0 * c[i];
+    double t2 = now();
+    double copy = 2.0 * 8 * n / (t1 - t0) / 1e9;
+    double triad = 3.0 * 8 * n / (t2 - t1) / 1e9;
+    if (copy > bestCopy)
+      bestCopy = copy;
+    if (triad > bestTriad)
+      bestTriad = triad;
+  }
+  *copyGBs = bestCopy;
+  *triadGBs = bestTriad;
+}
+
+int main(int argc, char **argv) {
+  int maxThreads = argc > 1 ? atoi(argv[1]) : omp_get_num_procs();
+  long n = 1L << 24; // 16M doubles = 128 MB per array
+  double *a = aligned_alloc(64, n * sizeof(double));
+  double *b = aligned_alloc(64, n * sizeof(double));
+  double *c = aligned_alloc(64, n * sizeof(double));
+  if (!a || !b || !c)
+    return 1;
+  printf("{\"isa\": \"%s\", \"threads\": {", ISA);
+  int counts[2] = {1, maxThreads};
+  int nCounts = maxThreads > 1 ? 2 : 1;
+  for (int k = 0; k < nCounts; ++k) {
+    int t = counts[k];
+    double copy, triad;
+    double peak = fmaPeakGflops(t);
+    bandwidth(t, n, a, b, c, &copy, &triad);
+    printf("%s\"%d\": {\"fma_gflops\": %.1f, \"copy_gbs\": %.1f, \"triad_gbs\": %.1f}",
+           k ? ", " : "", t, peak, copy, triad);
+    fflush(stdout);
+  }
+  printf("}}\n");
+  free(a);
+  free(b);
+  free(c);
+  return 0;
+}
