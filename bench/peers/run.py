@@ -133,8 +133,22 @@ class Framework:
             self.proc = None
 
 
+def ember_python_path():
+    """build/python of this checkout, else wherever this Python imports ember
+    from (a Bazel test's runfiles); None when neither has it."""
+    built = os.path.join(REPO, "build", "python")
+    if os.path.isdir(os.path.join(built, "ember")):
+        return built
+    import importlib.util
+    spec = importlib.util.find_spec("ember")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.dirname(list(spec.submodule_search_locations)[0])
+
+
 def make_frameworks(args, log_dir):
-    ember_env = {"PYTHONPATH": os.path.join(REPO, "build", "python")}
+    ember_env = {"PYTHONPATH": os.pathsep.join(
+        p for p in [ember_python_path(), os.environ.get("PYTHONPATH")] if p)}
     peers = args.peers_python
     all_fw = {
         "ember": Framework("ember", DEBIAN_PYTHON, "ember", ember_env),
@@ -263,7 +277,7 @@ def main():
     for name in selected:
         if name not in WORKLOAD_NAMES:
             sys.exit(f"run.py: unknown workload {name!r} (one of {', '.join(WORKLOAD_NAMES)})")
-    if not os.path.isdir(os.path.join(REPO, "build", "python", "ember")):
+    if "ember" in args.frameworks.split(",") and ember_python_path() is None:
         sys.exit("run.py: build/python/ember is missing; run `bash scripts/build` first")
     rounds, block_budget_s = (2, 0.05) if args.quick else (6, 0.4)
 
