@@ -63,7 +63,7 @@ class TorchLike:
             import torch.optim as optim
             self.version = "torch " + T.__version__
             if name == "compile":
-                self.version += " torch.compile"
+                self.version += " torch.compile, Inductor CPU ISA: " + inductor_vec_isa()
         self.T, self.nn, self.F, self.optim = T, nn, F, optim
 
     def tensor(self, array):
@@ -177,6 +177,15 @@ class TorchLike:
 
     def setup_whole_mul(self):
         return self.elementwise(lambda x: x * 1.0, randn(rng(), *SLICE_SHAPE))
+
+
+def inductor_vec_isa():
+    """What Inductor vectorizes C++ with; INVALID_VEC_ISA when its probe fails."""
+    try:
+        from torch._inductor import cpu_vec_isa
+        return str(cpu_vec_isa.pick_vec_isa())
+    except Exception as exc:  # a torch without this module: say so, go on
+        return f"unknown ({type(exc).__name__})"
 
 
 def add1_ops(quick):
