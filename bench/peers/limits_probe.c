@@ -12,7 +12,8 @@
 // 16 the AVX2 build spills, and the probe would measure the spills).
 // Bandwidth: STREAM-style copy and triad on arrays far larger than the
 // caches, counted the way STREAM counts (bytes read + bytes written, no
-// write-allocate traffic); the best of several passes.
+// write-allocate traffic), a triad with streaming stores (which has none)
+// and a read-only sum; the best of several passes.
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
@@ -88,16 +89,64 @@ static double fmaPeakGflops(int threads) {
   return best;
 }
 
-// copy: c = a; triad: a = b + s * c. Returns GB/s of the best pass.
+// a = b + s * c with streaming (non-temporal) stores: no read-for-ownership
+// of `a`, as a kernel that writes whole cache lines can get.
+static void triadStreaming(long begin, long end, double *a, const double *b,
+                           const double *c) {
+#if defined(__AVX512F__)
+  const __m512d s = _mm512_set1_pd(3.0);
+  for (long i = begin; i < end; i += 8)
+    _mm512_stream_pd(a + i, _mm512_fmadd_pd(s, _mm512_load_pd(c + i),
+                                            _mm512_load_pd(b + i)));
+#elif defined(__AVX__)
+  const __m256d s = _mm256_set1_pd(3.0);
+  for (long i = begin; i < end; i += 4)
+    _mm256_stream_pd(a + i, _mm256_add_pd(_mm256_load_pd(b + i),
+                                          _mm256_mul_pd(s, _mm256_load_pd(c + i))));
+#else
+  for (long i = begin; i < end; ++i)
+    a[i] = b[i] + 3.0 * c[i];
+#endif
+}
+
+// The sum of a[begin, end) with four vector accumulators, so that the add
+// latency does not bound it.
+static double sumRange(long begin, long end, const double *a) {
+#if defined(__AVX512F__)
+  __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+  for (long i = begin; i < end; i += 32) {
+    s0 = _mm512_add_pd(s0, _mm512_load_pd(a + i));
+    s1 = _mm512_add_pd(s1, _mm512_load_pd(a + i + 8));
+    s2 = _mm512_add_pd(s2, _mm512_load_pd(a + i + 16));
+    s3 = _mm512_add_pd(s3, _mm512_load_pd(a + i + 24));
+  }
+  return _mm512_reduce_add_pd(
+      _mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
+#else
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (long i = begin; i < end; i += 4) {
+    s0 += a[i];
+    s1 += a[i + 1];
+    s2 += a[i + 2];
+    s3 += a[i + 3];
+  }
+  return s0 + s1 + s2 + s3;
+#endif
+}
+
+// copy: c = a; triad: a = b + s * c (plain and streaming stores); read: the
+// sum of a (no stores at all). Returns GB/s of the best pass of each.
 static void bandwidth(int threads, long n, double *a, double *b, double *c,
-                      double *copyGBs, double *triadGBs) {
+                      double *copyGBs, double *triadGBs, double *triadNtGBs,
+                      double *readGBs) {
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (long i = 0; i < n; ++i) {
     a[i] = 1.0;
     b[i] = 2.0;
     c[i] = 0.0;
   }
-  double bestCopy = 0, bestTriad = 0;
+  double bestCopy = 0, bestTriad = 0, bestTriadNt = 0, bestRead = 0;
+  volatile double sink = 0;
   for (int rep = 0; rep < 6; ++rep) {
     double t0 = now();
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -108,15 +157,41 @@ static void bandwidth(int threads, long n, double *a, double *b, double *c,
     for (long i = 0; i < n; ++i)
       a[i] = b[i] + 3.0 * c[i];
     double t2 = now();
+    // Each thread takes a chunk that is a multiple of 32 doubles (n is a
+    // power of two), so the aligned vector loops here need no tail.
+#pragma omp parallel num_threads(threads)
+    {
+      long chunk = n / omp_get_num_threads();
+      long begin = chunk * omp_get_thread_num();
+      triadStreaming(begin, begin + chunk, a, b, c);
+    }
+    double t3 = now();
+    double sum = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sum)
+    {
+      long chunk = n / omp_get_num_threads();
+      long begin = chunk * omp_get_thread_num();
+      sum += sumRange(begin, begin + chunk, a);
+    }
+    double t4 = now();
+    sink += sum;
     double copy = 2.0 * 8 * n / (t1 - t0) / 1e9;
     double triad = 3.0 * 8 * n / (t2 - t1) / 1e9;
+    double triadNt = 3.0 * 8 * n / (t3 - t2) / 1e9;
+    double read = 8.0 * n / (t4 - t3) / 1e9;
     if (copy > bestCopy)
       bestCopy = copy;
     if (triad > bestTriad)
       bestTriad = triad;
+    if (triadNt > bestTriadNt)
+      bestTriadNt = triadNt;
+    if (read > bestRead)
+      bestRead = read;
   }
   *copyGBs = bestCopy;
   *triadGBs = bestTriad;
+  *triadNtGBs = bestTriadNt;
+  *readGBs = bestRead;
 }
 
 int main(int argc, char **argv) {
@@ -132,11 +207,12 @@ int main(int argc, char **argv) {
   int nCounts = maxThreads > 1 ? 2 : 1;
   for (int k = 0; k < nCounts; ++k) {
     int t = counts[k];
-    double copy, triad;
+    double copy, triad, triadNt, read;
     double peak = fmaPeakGflops(t);
-    bandwidth(t, n, a, b, c, &copy, &triad);
-    printf("%s\"%d\": {\"fma_gflops\": %.1f, \"copy_gbs\": %.1f, \"triad_gbs\": %.1f}",
-           k ? ", " : "", t, peak, copy, triad);
+    bandwidth(t, n, a, b, c, &copy, &triad, &triadNt, &read);
+    printf("%s\"%d\": {\"fma_gflops\": %.1f, \"copy_gbs\": %.1f, \"triad_gbs\": %.1f, "
+           "\"triad_nt_gbs\": %.1f, \"read_gbs\": %.1f}",
+           k ? ", " : "", t, peak, copy, triad, triadNt, read);
     fflush(stdout);
   }
   printf("}}\n");

@@ -18,7 +18,7 @@ two runs is kept.
 ratio = peer time / Ember time (> 1: Ember is faster). Ember's GB/s (memory-
 bound workloads: bytes read + written once) or GFLOP/s (matmul, MLP step,
 transformer block) is given with its fraction of the same-run limit at all
-threads (none for the slicing pair: a few MB that stay in the caches).
+threads and at one thread (none for the slicing pair: a few MB that stay in the caches).
 
 Usage: /usr/bin/python3 bench/peers/run.py [--quick] [--only WORKLOAD[,..]]
        [--frameworks ember,torch,compile,jax,torch113] [--peers-python PATH]
@@ -64,6 +64,7 @@ WORKLOADS = [
     ("whole_mul", "x * 1.0, x (3,8,128,256)", 2 * 3 * 8 * 128 * 256 * 4, "b"),
 ]
 WORKLOAD_NAMES = [w[0] for w in WORKLOADS]
+SLICE_PARTS = 3  # x[0] is a third of x
 
 # Printed when the compile worker reports Inductor's ISA as invalid.
 SCALAR_INDUCTOR_NOTE = (
@@ -73,8 +74,8 @@ SCALAR_INDUCTOR_NOTE = (
 NOTES = [
     "add1: time per op (ops of one call / call time); each op's value is read (.item()).",
     "Ember GB/s counts each input read and each output written once; fractions are of the "
-    "best STREAM copy/triad at all threads; GFLOP/s fractions are of the FMA peak at all "
-    "threads. Ember's generated code is single-threaded today (issue 20 item 1).",
+    "best of the probe's bandwidths (STREAM counting); GFLOP/s fractions are of the FMA peak. "
+    "Ember's generated code is single-threaded today (issue 20 item 1).",
     "transformer block: pre-LN, no mask, exact GELU, q/k/v split of one projection.",
 ]
 
@@ -197,13 +198,13 @@ def measure_limits(tmp):
     return limits
 
 
-def limit_of(limits, unit):
+def limit_of(limits, unit, threads=None):
     if "error" in limits or unit not in ("B", "F"):
         return None
-    best = limits["threads"][limits["all_threads"]]
+    best = limits["threads"][threads or limits["all_threads"]]
     if unit == "F":
         return best["fma_gflops"]
-    return max(best["copy_gbs"], best["triad_gbs"])
+    return max(v for k, v in best.items() if k.endswith("_gbs"))
 
 
 def time_workload(frameworks, name, rounds, block_budget_s, quick):
@@ -314,7 +315,8 @@ def main():
     report = {"limits": limits, "versions": versions, "workloads": {}, "notes": notes,
               "quick": args.quick}
     peers = [fw for fw in frameworks if fw.key != "ember"]
-    headers = ["workload", "ember"] + [f"vs {fw.key}" for fw in peers] + ["ember rate", "of limit"]
+    headers = (["workload", "ember"] + [f"vs {fw.key}" for fw in peers]
+               + ["ember rate", f"of limit ({limits.get('all_threads', '?')} threads)"])
     rows = []
     for key, label, work, unit in WORKLOADS:
         if key not in results:
@@ -349,24 +351,40 @@ def main():
             else:
                 entry["ember_gflops"] = work / ember_s / 1e9
                 rate = f"{entry['ember_gflops']:.1f} GFLOP/s"
-            lim = limit_of(limits, unit)
+            lim, lim1 = limit_of(limits, unit), limit_of(limits, unit, "1")
             if lim:
                 entry["fraction_of_limit"] = work / ember_s / 1e9 / lim
-                fraction = f"{entry['fraction_of_limit'] * 100:.0f}%"
+                entry["fraction_of_1_thread_limit"] = work / ember_s / 1e9 / lim1
+                fraction = (f"{entry['fraction_of_limit'] * 100:.0f}% "
+                            f"({entry['fraction_of_1_thread_limit'] * 100:.0f}% of 1 thread)")
         row += [rate, fraction]
         rows.append(row)
         report["workloads"][key] = entry
+
+    # The slice reads a third of x: its per-element cost relative to the whole.
+    if "slice_mul" in report["workloads"] and "whole_mul" in report["workloads"]:
+        per_element = {}
+        for fw in frameworks:
+            part = report["workloads"]["slice_mul"]["frameworks"][fw.key].get("median_s")
+            whole = report["workloads"]["whole_mul"]["frameworks"][fw.key].get("median_s")
+            if part and whole:
+                per_element[fw.key] = part * SLICE_PARTS / whole
+        report["slice_cost_per_element"] = per_element
 
     print("Ember vs peers on this CPU" + (" (--quick)" if args.quick else ""))
     print("ratio = peer time / Ember time (> 1: Ember is faster); peer median in parentheses")
     print()
     print_table(headers, rows)
     print()
+    if report.get("slice_cost_per_element"):
+        print("x[0] * 1.0 per element / x * 1.0 per element: " + ", ".join(
+            f"{k} {v:.1f}x" for k, v in report["slice_cost_per_element"].items()))
     if "error" in limits:
         print(f"limits: {limits['error']}")
     else:
         parts = [f"{t} thread{'s' if t != '1' else ''}: FMA peak {v['fma_gflops']:.0f} GFLOP/s, "
-                 f"copy {v['copy_gbs']:.1f} GB/s, triad {v['triad_gbs']:.1f} GB/s"
+                 f"copy {v['copy_gbs']:.1f}, triad {v['triad_gbs']:.1f}, triad with "
+                 f"streaming stores {v['triad_nt_gbs']:.1f}, read {v['read_gbs']:.1f} GB/s"
                  for t, v in limits["threads"].items()]
         print(f"limits ({limits['isa']}): " + "; ".join(parts))
     print("versions: " + "; ".join(f"{k}: {v}" for k, v in report["versions"].items()))
