@@ -198,6 +198,17 @@ def measure_limits(tmp):
     return limits
 
 
+def checkout_commit():
+    """The commit being measured (+ "-dirty" with local changes), or "(no git)"."""
+    try:
+        out = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             timeout=30)
+        return out.stdout.strip() or "(no git)"
+    except (OSError, subprocess.TimeoutExpired):
+        return "(no git)"
+
+
 def limit_of(limits, unit, threads=None):
     if "error" in limits or unit not in ("B", "F"):
         return None
@@ -309,6 +320,8 @@ def main():
 
     ops_per_call = 200 if args.quick else 1000
     versions = {fw.key: fw.version or fw.error for fw in frameworks}
+    if "ember" in versions:
+        versions["ember"] = f"ember {checkout_commit()}"
     notes = list(NOTES)
     if "INVALID_VEC_ISA" in str(versions.get("compile")):
         notes.insert(0, SCALAR_INDUCTOR_NOTE)
