@@ -9,6 +9,7 @@
 #include "Conversions.h"
 
 #include "ember/Runtime/HostAllocator.h"
+#include "ember/Runtime/Threads.h"
 
 #include <frameobject.h>
 #include <pybind11/stl.h>
@@ -234,6 +235,18 @@ PYBIND11_MODULE(_ember, m) {
   }, py::arg("tensor1"), py::arg("tensor2"));
   m.def("set_default_dtype", [](const PyDType &d) { setDefaultFloat(d.dtype); },
         py::arg("d"));
+  // torch.get_num_threads / set_num_threads, with torch's errors.
+  m.def("get_num_threads", [] { return numThreads(); });
+  m.def("set_num_threads", [](py::handle threads) {
+    if (!py::isinstance<py::int_>(threads) || py::isinstance<py::bool_>(threads))
+      throwError(Error::Kind::Runtime,
+                 std::string("set_num_threads expects an int, but got ") +
+                     Py_TYPE(threads.ptr())->tp_name);
+    long long count = threads.cast<long long>();
+    if (count < 1 || count > 1 << 20)
+      throwError(Error::Kind::Runtime, "set_num_threads expects a positive integer");
+    setNumThreads(static_cast<int>(count));
+  }, py::arg("int"));
   // Python-level ops (the decomposition table) go through this trampoline:
   // an error they raise loses its frames inside the ember package, so that
   // its traceback ends at the user's line, as for ops bound from C++.

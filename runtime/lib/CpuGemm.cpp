@@ -1,6 +1,7 @@
 //===- CpuGemm.cpp - OpenBLAS-backed GEMM for compiled CPU code ------------===//
 
 #include "ember/Runtime/CpuGemm.h"
+#include "ember/Runtime/Threads.h"
 
 #include <cblas.h>
 
@@ -82,6 +83,7 @@ void blasGemv(bool transposed, int64_t rows, int64_t cols, const double *a,
 /// C += A * B (C = A * B with `overwrite`) for strided views of any layout.
 template <typename T>
 void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false) {
+  ember::ensureThreadsConfigured();
   int64_t m = c.rows, n = c.cols, k = a.cols;
   if (m == 0 || n == 0)
     return;

@@ -271,3 +271,50 @@ def test_dtype_rules_match_torch():
     assert ember.result_type(ember.tensor([True]), ember.tensor([False])) == ember.bool
     assert ember.result_type(ember.tensor([1]), 2.5) == ember.float32
     assert ember.result_type(ember.tensor([1.0], dtype=ember.float16), 2) == ember.float16
+
+
+def test_num_threads_like_torch():
+    """get_num_threads/set_num_threads: the count the GEMMs use; torch's
+    errors for bad counts; results do not depend on the count."""
+    before = ember.get_num_threads()
+    assert isinstance(before, int) and before >= 1
+    rng = np.random.default_rng()
+    a = rng.standard_normal((67, 129)).astype(np.float32)
+    b = rng.standard_normal((129, 45)).astype(np.float32)
+    try:
+        results = []
+        for threads in (1, 2):
+            ember.set_num_threads(threads)
+            assert ember.get_num_threads() == threads
+            results.append((ember.from_numpy(a) @ ember.from_numpy(b)).numpy())
+        np.testing.assert_allclose(results[0], a @ b, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(results[1], a @ b, rtol=1e-4, atol=1e-4)
+        for bad in (0, -3, 1.5, True):
+            with pytest.raises(RuntimeError) as ours:
+                ember.set_num_threads(bad)
+            with pytest.raises(RuntimeError) as theirs:
+                torch.set_num_threads(bad)
+            assert str(ours.value) == str(theirs.value)
+        assert ember.get_num_threads() == 2
+    finally:
+        ember.set_num_threads(before)
+
+
+@pytest.mark.parametrize("value, expected", [("1", 1), ("3", 3), ("zero", None)])
+def test_num_threads_from_the_environment(value, expected):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, EMBER_NUM_THREADS=value)
+    code = "import ember; print(ember.get_num_threads())"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    default = subprocess.run([sys.executable, "-c", code],
+                             env={k: v for k, v in env.items() if k != "EMBER_NUM_THREADS"},
+                             capture_output=True, text=True, check=True)
+    if expected is None:
+        assert run.stdout == default.stdout
+        assert "ignoring EMBER_NUM_THREADS=zero" in run.stderr
+    else:
+        assert int(run.stdout) == expected
+        assert run.stderr == ""
