@@ -42,9 +42,36 @@ def randn(r, *shape, scale=1.0):
     return (r.standard_normal(shape) * scale).astype(np.float32)
 
 
+# --- Workloads every framework spells the same way, given its tensor(),
+# jit() and elementwise(). ---
+
+class SharedWorkloads:
+    def setup(self, workload):
+        return getattr(self, "setup_" + workload)()
+
+    def setup_add1(self):
+        x = self.tensor(np.ones(1, np.float32))
+        add = self.jit(lambda a, b: a + b)
+        ops = add1_ops(self.quick)
+
+        def loop():
+            acc = x
+            for _ in range(ops):
+                acc = add(acc, x)
+                acc.item()
+            return acc
+        return loop
+
+    def setup_slice_mul(self):
+        return self.elementwise(lambda x: x[0] * 1.0, randn(rng(), *SLICE_SHAPE))
+
+    def setup_whole_mul(self):
+        return self.elementwise(lambda x: x * 1.0, randn(rng(), *SLICE_SHAPE))
+
+
 # --- Ember and PyTorch share one spelling (Ember's API is torch-like). ---
 
-class TorchLike:
+class TorchLike(SharedWorkloads):
     """Workloads for ember and torch (eager or torch.compile)."""
 
     def __init__(self, name, quick):
@@ -79,9 +106,6 @@ class TorchLike:
         if self.name == "ember":
             self.T.sync()
         return result
-
-    def setup(self, workload):
-        return getattr(self, "setup_" + workload)()
 
     def elementwise(self, fn, *arrays):
         fn = self.jit(fn)
@@ -159,24 +183,6 @@ class TorchLike:
         fn = self.jit(block)
         return lambda: self.force(fn(x, p))
 
-    def setup_add1(self):
-        x = self.tensor(np.ones(1, np.float32))
-        add = self.jit(lambda a, b: a + b)
-        ops = add1_ops(self.quick)
-
-        def loop():
-            acc = x
-            for _ in range(ops):
-                acc = add(acc, x)
-                acc.item()
-            return acc
-        return loop
-
-    def setup_slice_mul(self):
-        return self.elementwise(lambda x: x[0] * 1.0, randn(rng(), *SLICE_SHAPE))
-
-    def setup_whole_mul(self):
-        return self.elementwise(lambda x: x * 1.0, randn(rng(), *SLICE_SHAPE))
 
 
 def inductor_vec_isa():
@@ -207,15 +213,18 @@ def transformer_params(r):
 
 # --- JAX: the same workloads with jax.numpy under jax.jit. ---
 
-class Jax:
+class Jax(SharedWorkloads):
     def __init__(self, name, quick):
         import jax
         import jax.numpy as jnp
         self.jax, self.jnp, self.quick = jax, jnp, quick
         self.version = "jax " + jax.__version__
 
-    def setup(self, workload):
-        return getattr(self, "setup_" + workload)()
+    def tensor(self, array):
+        return self.jnp.asarray(array)
+
+    def jit(self, fn):
+        return self.jax.jit(fn)
 
     def elementwise(self, fn, *arrays):
         fn = self.jax.jit(fn)
@@ -223,7 +232,6 @@ class Jax:
         return lambda: fn(*args).block_until_ready()
 
     def layer_norm(self, x, w, b):
-        jnp = self.jnp
         mean = x.mean(-1, keepdims=True)
         var = ((x - mean) ** 2).mean(-1, keepdims=True)
         return (x - mean) * self.jax.lax.rsqrt(var + 1e-5) * w + b
@@ -309,25 +317,6 @@ class Jax:
 
         return lambda: block(x, p).block_until_ready()
 
-    def setup_add1(self):
-        jnp = self.jnp
-        x = jnp.ones(1, jnp.float32)
-        add = self.jax.jit(lambda a, b: a + b)
-        ops = add1_ops(self.quick)
-
-        def loop():
-            acc = x
-            for _ in range(ops):
-                acc = add(acc, x)
-                acc.item()
-            return acc
-        return loop
-
-    def setup_slice_mul(self):
-        return self.elementwise(lambda x: x[0] * 1.0, randn(rng(), *SLICE_SHAPE))
-
-    def setup_whole_mul(self):
-        return self.elementwise(lambda x: x * 1.0, randn(rng(), *SLICE_SHAPE))
 
 
 def main():
