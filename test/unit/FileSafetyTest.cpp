@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ModelErrorOf.h"
 #include "ember/Runtime/ModelFile.h"
 #include "ember/Runtime/Npy.h"
 #include "ember/Runtime/TempFiles.h"
@@ -26,17 +27,9 @@
 #include <unistd.h>
 
 using namespace ember;
+using ember::test::errorOf;
 
 namespace {
-
-std::string errorOf(const std::function<void()> &body) {
-  try {
-    body();
-  } catch (const ModelError &error) {
-    return error.what();
-  }
-  return "";
-}
 
 /// A fresh, empty folder under the test's temporary folder.
 std::string freshFolder(const std::string &name) {

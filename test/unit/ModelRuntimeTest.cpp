@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ModelErrorOf.h"
 #include "ember/Runtime/Json.h"
 #include "ember/Runtime/Manifest.h"
 #include "ember/Runtime/Model.h"
@@ -31,18 +32,9 @@
 #include <unistd.h>
 
 using namespace ember;
+using ember::test::errorOf;
 
 namespace {
-
-/// Runs `body` and returns the ModelError message it throws ("" if none).
-std::string errorOf(const std::function<void()> &body) {
-  try {
-    body();
-  } catch (const ModelError &error) {
-    return error.what();
-  }
-  return "";
-}
 
 std::vector<uint8_t> bytesOf(const std::string &text) {
   return std::vector<uint8_t>(text.begin(), text.end());
