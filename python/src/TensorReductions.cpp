@@ -84,34 +84,23 @@ void bindReductions(py::module_ &m, py::class_<Tensor> &cls) {
           },
           py::arg("dim") = py::tuple(),
           py::arg("keepdim") = false);
-  defBoth(m, cls, "argmax",
-          [](const Tensor &x, py::handle dim, bool keepdim) {
-            // max/min with a dim give bool tensors indices; argmax does not.
-            // (torch skips its kernel where the reduced dim has one element)
-            if (x.dtype() == DType::Bool && x.numel() != 0 &&
-                (dim.is_none() ||
-                 (x.dim() > 0 &&
-                  x.shape()[wrapDim(dim.cast<int64_t>(), x.dim())] != 1)))
-              throwError(Error::Kind::Runtime,
-                         "\"argmax_cpu\" not implemented for 'Bool'");
-            return argReduce(OpCode::Argmax, x, optionalDim(dim), keepdim);
-          },
-          py::arg("dim") = py::none(),
-          py::arg("keepdim") = false);
-  defBoth(m, cls, "argmin",
-          [](const Tensor &x, py::handle dim, bool keepdim) {
-            // max/min with a dim give bool tensors indices; argmax does not.
-            // (torch skips its kernel where the reduced dim has one element)
-            if (x.dtype() == DType::Bool && x.numel() != 0 &&
-                (dim.is_none() ||
-                 (x.dim() > 0 &&
-                  x.shape()[wrapDim(dim.cast<int64_t>(), x.dim())] != 1)))
-              throwError(Error::Kind::Runtime,
-                         "\"argmin_cpu\" not implemented for 'Bool'");
-            return argReduce(OpCode::Argmin, x, optionalDim(dim), keepdim);
-          },
-          py::arg("dim") = py::none(),
-          py::arg("keepdim") = false);
+  // max/min with a dim give bool tensors indices; argmax/argmin do not
+  // (torch skips its kernel where the reduced dim has one element).
+  for (auto [name, op] : {std::pair<const char *, OpCode>{"argmax", OpCode::Argmax},
+                          std::pair<const char *, OpCode>{"argmin", OpCode::Argmin}}) {
+    std::string unsupported = std::string("\"") + name + "_cpu\" not implemented for 'Bool'";
+    defBoth(m, cls, name,
+            [op, unsupported](const Tensor &x, py::handle dim, bool keepdim) {
+              if (x.dtype() == DType::Bool && x.numel() != 0 &&
+                  (dim.is_none() ||
+                   (x.dim() > 0 &&
+                    x.shape()[wrapDim(dim.cast<int64_t>(), x.dim())] != 1)))
+                throwError(Error::Kind::Runtime, unsupported);
+              return argReduce(op, x, optionalDim(dim), keepdim);
+            },
+            py::arg("dim") = py::none(),
+            py::arg("keepdim") = false);
+  }
   defBoth(m, cls, "softmax",
           [](const Tensor &x, int64_t dim, py::handle dtype) {
             return softmax(OpCode::Softmax, withDType(x, dtype), dim);
