@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 #include <vector>
 
@@ -130,6 +131,8 @@ void ThreadPool::runChunks(uint32_t generation) {
 
 void ThreadPool::workerMain(uint32_t seen) {
   insideParallelFor = true;
+  // Named so that tools (and tests) can tell the pool's threads apart.
+  pthread_setname_np(pthread_self(), "ember-pool");
   for (;;) {
     auto hasNews = [&] {
       return generationOf(word.load()) != seen || stopping.load();
