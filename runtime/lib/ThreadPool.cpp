@@ -207,8 +207,17 @@ void ThreadPool::run(int64_t begin, int64_t end, int64_t grain,
 
 /// The process's pool, never destroyed: workers asleep at exit are no
 /// concern, and no static destructor has to join them.
+ThreadPool *instance = nullptr;
+std::once_flag created;
+
 ThreadPool &pool() {
-  static ThreadPool *instance = new ThreadPool;
+  std::call_once(created, [] {
+    instance = new ThreadPool;
+    // A forked child has none of the workers, and a lock a worker held at
+    // the fork stays held: the child starts a pool of its own (the
+    // parent's copy is left as it is, never joined or destroyed).
+    pthread_atfork(nullptr, nullptr, [] { instance = new ThreadPool; });
+  });
   return *instance;
 }
 

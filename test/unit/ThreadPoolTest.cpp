@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -189,6 +192,29 @@ TEST(ThreadPool, ManyShortJobsInARow) {
     for (int i = 0; i < 64; ++i)
       ASSERT_EQ(hits[i], 1) << "round " << round << " index " << i;
   }
+}
+
+TEST(ThreadPool, AForkedChildGetsAPoolOfItsOwn) {
+  ThreadCount count(3);
+  expectEachIndexOnce(0, 100000, 10); // the parent's workers exist
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::vector<std::atomic<int>> hits(100000);
+    for (int round = 0; round < 3; ++round)
+      ember::parallelFor(0, 100000, 10, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i)
+          hits[i].fetch_add(1);
+      });
+    bool ok = ember::poolWorkerCount() == 2;
+    for (auto &hit : hits)
+      ok = ok && hit.load() == 3;
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 extern "C" void addChunkLength(void *context, int64_t lo, int64_t hi) {
