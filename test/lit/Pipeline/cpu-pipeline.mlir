@@ -13,6 +13,9 @@
 // CHECK-DAG: llvm.call @_mlir_memref_to_llvm_aligned_alloc(
 // CHECK-DAG: llvm.call @_mlir_memref_to_llvm_free(
 // CHECK-DAG: llvm.func @ember_entry_mlp(
+// The element-wise kernel runs on the runtime's thread pool.
+// CHECK-DAG: llvm.func internal @ember_entry_mlp_loop0_tramp(
+// CHECK-DAG: llvm.call @ember_parallel_for(
 // CHECK-DAG: llvm.func @_mlir_ciface_ember_entry_mlp(
 // ALLOC-NOT: @malloc
 // ALLOC-NOT: @aligned_alloc
