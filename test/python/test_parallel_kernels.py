@@ -137,3 +137,23 @@ def test_a_training_step(rng):
             # The GEMMs (OpenBLAS) may sum in a thread-dependent order.
             np.testing.assert_allclose(got, ref, rtol=2e-4, atol=2e-5,
                                        err_msg=f"{threads} threads")
+
+
+def test_scatter_add_with_repeated_indices_stays_sequential(rng):
+    """An embedding's backward adds many rows into few (a sequential loop
+    nest): splitting it would lose updates."""
+    idx = rng.integers(0, 50, size=200000)
+    w = rng.standard_normal((50, 64)).astype(np.float32)
+    g = rng.standard_normal((200000, 64)).astype(np.float32)
+    grads = []
+    for threads in THREADS:
+        ember.set_num_threads(threads)
+        weight = ember.tensor(w, requires_grad=True)
+        out = ember.nn.functional.embedding(ember.tensor(idx), weight)
+        (out * ember.tensor(g)).sum().backward()
+        grads.append(weight.grad.numpy())
+    weight = torch.tensor(w, requires_grad=True)
+    (torch.nn.functional.embedding(torch.tensor(idx), weight) * torch.tensor(g)).sum().backward()
+    for threads, grad in zip(THREADS, grads):
+        np.testing.assert_array_equal(grad, grads[0], err_msg=f"{threads} threads")
+    np.testing.assert_allclose(grads[0], weight.grad.numpy(), rtol=1e-4, atol=1e-3)
