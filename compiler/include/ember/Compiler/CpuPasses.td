@@ -49,8 +49,8 @@ def EmberChunkParallelLoops : Pass<"ember-chunk-parallel-loops", "mlir::ModuleOp
     the outermost; when that has fewer than 8 static iterations, the first
     two parallel dims flattened into one (three or more dims) or the second
     dim (two dims). Each call passes the whole range [0, N) and a grain: the
-    iterations a chunk needs to carry 32768 innermost iterations, from the
-    trip counts of the other parallel dims and of every loop inside (dynamic
+    iterations a chunk needs to carry 32768 innermost iterations (and at
+    least 64 when the split dim is the innermost loop), from the trip counts of the other parallel dims and of every loop inside (dynamic
     sizes computed at the call). ember-parallel-launch later spreads such
     calls over the runtime's thread pool; until then they run as before.
 

@@ -11,6 +11,7 @@
 // into `ember_parallel_for` over the runtime's thread pool. Until then the
 // call is the same single-threaded work as before.
 //
+// A chunk of the innermost (contiguous) dim is at least 64 iterations wide.
 // The split dim is the outermost parallel dim, except when it has a tiny
 // static trip count (batch 1-3): then the first two parallel dims are
 // flattened into one range when a third dim remains to run inside (so the
@@ -26,6 +27,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/LoopLikeInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace ember {
@@ -46,6 +48,11 @@ constexpr int64_t kMinChunkWork = 32768;
 /// split alone (it could not feed the threads evenly).
 constexpr int64_t kTinyDim = 8;
 
+/// The fewest iterations of a chunk of the innermost (contiguous) dim:
+/// narrower column blocks would have the threads share cache lines (a
+/// column sum over many rows asks for chunks of a few columns).
+constexpr int64_t kMinInnermostChunk = 64;
+
 constexpr llvm::StringLiteral kChunkKernelAttr = "ember.chunk_kernel";
 
 /// Bounds of one loop dim.
@@ -61,6 +68,8 @@ struct Plan {
   /// The first split dim; with `flatten`, it and the next one as one range.
   unsigned dim = 0;
   bool flatten = false;
+  /// The split dim is the innermost loop of the nest.
+  bool innermost = false;
 };
 
 bool isKernel(func::FuncOp func) {
@@ -137,6 +146,9 @@ std::optional<Plan> planSplit(func::FuncOp kernel) {
     else
       plan.dim = 1;
   }
+  bool hasInnerLoops = false;
+  plan.parallel.getBody()->walk([&](LoopLikeOpInterface) { hasInnerLoops = true; });
+  plan.innermost = !plan.flatten && plan.dim == dims - 1 && !hasInnerLoops;
   return plan;
 }
 
@@ -349,6 +361,9 @@ struct ChunkParallelLoops
           work = b.createOrFold<arith::MaxSIOp>(loc, work, one);
           grain = b.createOrFold<arith::CeilDivSIOp>(loc, minWork, work);
         }
+        if (plan->innermost)
+          grain = b.createOrFold<arith::MaxSIOp>(
+              loc, grain, arith::ConstantIndexOp::create(b, loc, kMinInnermostChunk));
         SmallVector<Value> operands(call.getOperands());
         operands.push_back(arith::ConstantIndexOp::create(b, loc, 0));
         operands.push_back(range);

@@ -87,7 +87,8 @@ func.func private @row_sums(%x: memref<?x?xf32>, %out: memref<?xf32>, %n: index,
   return
 }
 
-// A reduction over the first dim: each chunk of columns runs every row.
+// A reduction over the first dim: each chunk of columns runs every row;
+// chunks of the contiguous dim are at least 64 wide.
 // CHECK-LABEL: func.func private @column_sums(
 // CHECK-SAME:    %[[LO:[^:]*]]: index, %[[HI:[^:]*]]: index, %{{[^:]*}}: index)
 // CHECK:         scf.for %[[I:.*]] = %c0 to %{{.*}} step %c1
@@ -162,7 +163,8 @@ func.func private @not_a_kernel(%x: memref<?xf32>, %n: index) {
 // CHECK:         call @row_sums(%[[X]], %[[O]], %[[N]], %[[K]], %[[C0]], %[[N]], %[[RG]])
 // CHECK:         %[[CW:.*]] = arith.maxsi %[[M]], %c1
 // CHECK:         %[[CG:.*]] = arith.ceildivsi %[[C32768]], %[[CW]]
-// CHECK:         call @column_sums(%[[C]], %[[CO]], %[[M]], %[[C0]], %[[C1024]], %[[CG]])
+// CHECK:         %[[CG64:.*]] = arith.maxsi %[[CG]], %c64
+// CHECK:         call @column_sums(%[[C]], %[[CO]], %[[M]], %[[C0]], %[[C1024]], %[[CG64]])
 func.func @glue(%a: memref<?x64xf32>, %a2: memref<?x64xf32>, %n: index,
                 %b: memref<2x?x256xf32>, %m: index, %w: memref<3x4096xf32>,
                 %x: memref<?x?xf32>, %o: memref<?xf32>, %k: index,
