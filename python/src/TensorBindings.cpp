@@ -233,6 +233,8 @@ void bindTensor(py::module_ &m) {
   bindTensorConversions(cls);
   bindAutograd(m, cls);
   bindIndexing(cls);
+  installNumberSlots(cls);
+  m.def("_number_slots_installed", &numberSlotsInstalled);
 }
 
 } // namespace ember::python
