@@ -220,7 +220,7 @@ std::string userLine(const GraphPlan &plan) {
 
 void collectGraph(const std::vector<Node *> &outputs, GraphPlan &plan) {
   uint64_t epoch = ++walkEpoch;
-  std::vector<std::pair<Node *, size_t>> stack;
+  llvm::SmallVector<std::pair<Node *, size_t>, 32> stack;
   for (Node *root : outputs) {
     if (root->visitEpoch == epoch)
       continue;

@@ -47,11 +47,11 @@ def check_like_torch(fn, ember_args, torch_args):
         assert got == want or (got is RuntimeError and want is ZeroDivisionError), (got, want)
 
 
-def test_the_operators_are_direct_number_slots():
-    # Binding __add__ (or setting Tensor.__add__ from Python) would give the
-    # type CPython's generic slot back: the package must not do that after
-    # the slots are installed.
-    assert ember._ember._number_slots_installed()
+def test_the_operators_and_item_are_direct_calls():
+    # Binding __add__ (or setting Tensor.__add__ or Tensor.item from Python)
+    # would give the type CPython's generic slot or a pybind11 method back:
+    # the package must not do that after the fast calls are installed.
+    assert ember._ember._fast_calls_installed()
 
 
 @pytest.mark.parametrize("name", sorted(OPERATORS))

@@ -1,4 +1,4 @@
-//===- TensorNumberSlots.cpp - binary operators as CPython number slots ---===//
+//===- TensorFastCalls.cpp - operators and item() without pybind11 calls --===//
 //
 // `x + 1.0` on an ember.Tensor would otherwise go through CPython's generic
 // slot (which looks `__add__` up by name and calls it) and pybind11's
@@ -9,6 +9,8 @@
 // tensors nor numbers, and errors translated by pybind11's translators.
 // `__add__` and the rest stay bound as methods (explicit calls, Python
 // subclasses such as nn.Parameter, whose types get CPython's generic slot).
+// `item` is a plain CPython method (METH_NOARGS) for the same reason: the
+// read after each op must not pay for pybind11's dispatcher.
 //
 //===----------------------------------------------------------------------===//
 
@@ -79,9 +81,28 @@ PyObject *binarySlot(PyObject *lhs, PyObject *rhs) {
   return nullptr;
 }
 
+PyObject *itemMethod(PyObject *self, PyObject *) {
+  try {
+    const Tensor *x = asTensor(self);
+    if (!x)
+      throwError(Error::Kind::Type, "item(): self is not an initialized ember.Tensor");
+    return itemOf(toDevice(*x, Backend::Cpu)).release().ptr();
+  } catch (py::error_already_set &error) {
+    error.restore();
+  } catch (...) {
+    translateCurrentException();
+  }
+  return nullptr;
+}
+
+PyMethodDef itemDefinition = {
+    "item", itemMethod, METH_NOARGS,
+    "item() -> number\n\nThe value of a one-element tensor as a Python number "
+    "(computed first when pending)."};
+
 } // namespace
 
-void installNumberSlots(py::class_<Tensor> &cls) {
+void installFastCalls(py::class_<Tensor> &cls) {
   tensorType = reinterpret_cast<PyTypeObject *>(cls.ptr());
   tensorInfo = py::detail::get_type_info(typeid(Tensor));
   PyNumberMethods *number = tensorType->tp_as_number;
@@ -95,11 +116,19 @@ void installNumberSlots(py::class_<Tensor> &cls) {
   number->nb_xor = binarySlot<OpCode::Xor>;
   number->nb_lshift = binarySlot<OpCode::ShiftLeft>;
   number->nb_rshift = binarySlot<OpCode::ShiftRight>;
+  py::object item = py::reinterpret_steal<py::object>(
+      PyDescr_NewMethod(tensorType, &itemDefinition));
+  if (!item || PyObject_SetAttrString(cls.ptr(), "item", item.ptr()) != 0)
+    throw py::error_already_set();
 }
 
-bool numberSlotsInstalled() {
-  return tensorType && tensorType->tp_as_number->nb_add == binarySlot<OpCode::Add> &&
-         tensorType->tp_as_number->nb_multiply == binarySlot<OpCode::Mul>;
+bool fastCallsInstalled() {
+  if (!tensorType || tensorType->tp_as_number->nb_add != binarySlot<OpCode::Add> ||
+      tensorType->tp_as_number->nb_multiply != binarySlot<OpCode::Mul>)
+    return false;
+  PyObject *item = PyDict_GetItemString(tensorType->tp_dict, "item");
+  return item && Py_TYPE(item) == &PyMethodDescr_Type &&
+         reinterpret_cast<PyMethodDescrObject *>(item)->d_method == &itemDefinition;
 }
 
 } // namespace ember::python
