@@ -86,6 +86,8 @@ PyObject *itemMethod(PyObject *self, PyObject *) {
     const Tensor *x = asTensor(self);
     if (!x)
       throwError(Error::Kind::Type, "item(): self is not an initialized ember.Tensor");
+    if (deviceOf(*x) == Backend::Cpu)
+      return itemOf(*x).release().ptr();
     return itemOf(toDevice(*x, Backend::Cpu)).release().ptr();
   } catch (py::error_already_set &error) {
     error.restore();
