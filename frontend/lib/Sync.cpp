@@ -740,7 +740,9 @@ void clearCompileCache() {
   std::lock_guard<std::mutex> compiling(s.compileMutex);
   std::lock_guard<std::mutex> lock(s.mutex);
   s.cache.clear();
+  // Other threads' last lookups are dropped at their next lookup.
   s.generation.fetch_add(1, std::memory_order_acq_rel);
+  lastLookup() = LastLookup();
   s.structures.clear();
   s.compiledKeys.clear();
   clearKernelObjects();
