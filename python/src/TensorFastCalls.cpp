@@ -16,6 +16,9 @@
 
 #include "TensorBindings.h"
 
+#include <memory>
+#include <type_traits>
+
 namespace ember::python {
 namespace {
 
@@ -40,14 +43,22 @@ std::optional<Operand> asOperand(PyObject *object, const Tensor *tensor) {
   return std::nullopt;
 }
 
+/// A new ember.Tensor owning `result`: what pybind11's cast (move policy)
+/// and class_<Tensor>::init_instance do, with the type's info found once
+/// rather than by hashing its name for every result.
 PyObject *toPython(Tensor result) {
-  return py::detail::type_caster_generic::cast(
-             &result, py::return_value_policy::move, py::handle(), tensorInfo, nullptr,
-             [](const void *value) -> void * {
-               return new Tensor(std::move(*const_cast<Tensor *>(
-                   static_cast<const Tensor *>(value))));
-             })
-      .ptr();
+  auto object = py::reinterpret_steal<py::object>(py::detail::make_new_instance(tensorType));
+  auto *instance = reinterpret_cast<py::detail::instance *>(object.ptr());
+  instance->owned = true;
+  py::detail::value_and_holder slot = instance->get_value_and_holder(tensorInfo);
+  auto *tensor = new Tensor(std::move(result));
+  slot.value_ptr() = tensor;
+  py::detail::register_instance(instance, tensor, tensorInfo);
+  slot.set_instance_registered();
+  // class_<Tensor>'s holder: the default std::unique_ptr.
+  new (std::addressof(slot.holder<std::unique_ptr<Tensor>>())) std::unique_ptr<Tensor>(tensor);
+  slot.set_holder_constructed();
+  return object.release().ptr();
 }
 
 /// Sets the Python error for the exception being handled, as pybind11's
@@ -105,6 +116,8 @@ PyMethodDef itemDefinition = {
 } // namespace
 
 void installFastCalls(py::class_<Tensor> &cls) {
+  static_assert(std::is_same_v<py::class_<Tensor>::holder_type, std::unique_ptr<Tensor>>,
+                "toPython constructs this holder");
   tensorType = reinterpret_cast<PyTypeObject *>(cls.ptr());
   tensorInfo = py::detail::get_type_info(typeid(Tensor));
   PyNumberMethods *number = tensorType->tp_as_number;
