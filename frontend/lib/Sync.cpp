@@ -20,6 +20,8 @@
 #include "ember/Runtime/Gpu/Device.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/Hashing.h"
 
 #include <atomic>
@@ -107,6 +109,13 @@ Tracer &tracer() {
 struct State {
   std::mutex mutex;
   CompileStats stats;
+  /// Counted outside `mutex`: a per-op sync's cache hit and run take no lock
+  /// (CompileStats::cacheHits and graphsRun are these).
+  std::atomic<uint64_t> cacheHits{0};
+  std::atomic<uint64_t> graphsRun{0};
+  /// Bumped by clearCompileCache: a thread's remembered last lookup
+  /// (LastLookup) from an older generation is not used again.
+  std::atomic<uint64_t> generation{0};
   MemoryCache cache;
   /// Structures (the key without size classes) compiled before: tells a
   /// new program from a new size pattern in the compile log. Bounded like
@@ -130,6 +139,74 @@ std::atomic<uint64_t> walkEpoch{0};
 /// CompileStats::nodesTraced: counted on every op, so not under a lock.
 std::atomic<uint64_t> nodesTraced{0};
 
+/// The vectors one sync of a graph fills, kept per thread so that they keep
+/// their capacity: a loop that syncs after every op (`y = x + 1; y.item()`)
+/// allocates nothing for its plan, key and arguments.
+struct SyncScratch {
+  GraphPlan plan;
+  std::vector<Node *> roots;
+  std::vector<int64_t> key, structure, sizes;
+  std::vector<GraphBuffer> args;
+  bool busy = false;
+
+  void clear() {
+    plan.nodes.clear();
+    plan.inputs.clear();
+    plan.outputs.clear();
+    roots.clear();
+    key.clear();
+    structure.clear();
+    sizes.clear();
+    args.clear();
+  }
+};
+
+/// This thread's scratch while no other sync of the thread uses it (one
+/// never does today: a sync does not nest), else a fresh one.
+class ScratchLease {
+public:
+  ScratchLease() {
+    static thread_local SyncScratch perThread;
+    if (!perThread.busy) {
+      scratch = &perThread;
+      scratch->busy = true;
+    } else {
+      owned = std::make_unique<SyncScratch>();
+      scratch = owned.get();
+    }
+    scratch->clear();
+  }
+  ~ScratchLease() {
+    if (!owned) {
+      // Drop what the vectors point to (nodes may die after the sync),
+      // keep their capacity.
+      scratch->clear();
+      scratch->busy = false;
+    }
+  }
+  ScratchLease(const ScratchLease &) = delete;
+  ScratchLease &operator=(const ScratchLease &) = delete;
+  SyncScratch *operator->() const { return scratch; }
+
+private:
+  SyncScratch *scratch;
+  std::unique_ptr<SyncScratch> owned;
+};
+
+/// The last graph this thread found or compiled, by key: a loop that runs
+/// one graph over and over (a per-op sync, a training step) finds it here
+/// without hashing its key or taking the cache's lock.
+struct LastLookup {
+  std::vector<int64_t> key;
+  std::shared_ptr<CompiledGraph> graph;
+  uint64_t generation = 0;
+};
+
+LastLookup &lastLookup() {
+  static thread_local LastLookup last;
+  return last;
+}
+
 bool logCompiles() { return debugEnabled(DebugTopic::Compiles); }
 
 /// " at file:line" of the user's line that made the graph's last output.
@@ -143,7 +220,7 @@ std::string userLine(const GraphPlan &plan) {
 
 void collectGraph(const std::vector<Node *> &outputs, GraphPlan &plan) {
   uint64_t epoch = ++walkEpoch;
-  std::vector<std::pair<Node *, size_t>> stack;
+  llvm::SmallVector<std::pair<Node *, size_t>, 32> stack;
   for (Node *root : outputs) {
     if (root->visitEpoch == epoch)
       continue;
@@ -295,32 +372,50 @@ std::string missReason(State &s, const std::vector<int64_t> &structure, bool evi
   return "new program";
 }
 
+void noteCacheHit(State &s, const GraphPlan &plan, Backend device) {
+  s.cacheHits.fetch_add(1, std::memory_order_relaxed);
+  if (debugEnabled(DebugTopic::CacheHits))
+    fprintf(stderr, "[ember] graph cache hit for %s: %zu ops%s\n", backendDeviceType(device),
+            plan.nodes.size() - plan.inputs.size(), userLine(plan).c_str());
+}
+
+/// The compiled graph of `plan` (its key and size vector in `key`,
+/// `structure` and `sizes`, which the caller passes empty) from the
+/// thread's last lookup, the memory cache, the disk cache or a compile.
 std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend device,
+                                               std::vector<int64_t> &key,
+                                               std::vector<int64_t> &structure,
                                                std::vector<int64_t> &sizes) {
   State &s = state();
-  std::vector<int64_t> key, structure;
   describe(plan, key, structure, sizes);
   key.push_back(static_cast<int64_t>(device));
+  LastLookup &last = lastLookup();
+  uint64_t generation = s.generation.load(std::memory_order_acquire);
+  if (last.graph && last.generation == generation && last.key == key) {
+    noteCacheHit(s, plan, device);
+    return last.graph;
+  }
+  auto remember = [&](const std::shared_ptr<CompiledGraph> &graph) {
+    last.key = key;
+    last.graph = graph;
+    last.generation = generation;
+    return graph;
+  };
   auto findInMemory = [&]() -> std::shared_ptr<CompiledGraph> {
     std::lock_guard<std::mutex> lock(s.mutex);
     std::shared_ptr<CompiledGraph> hit = s.cache.find(key);
-    if (hit) {
-      ++s.stats.cacheHits;
-      if (debugEnabled(DebugTopic::CacheHits))
-        fprintf(stderr, "[ember] graph cache hit for %s: %zu ops%s\n",
-                backendDeviceType(device), plan.nodes.size() - plan.inputs.size(),
-                userLine(plan).c_str());
-    }
+    if (hit)
+      noteCacheHit(s, plan, device);
     return hit;
   };
   if (std::shared_ptr<CompiledGraph> hit = findInMemory())
-    return hit;
+    return remember(hit);
 
   // One compile at a time; a thread that waited for another's compile of
   // the same graph finds it in the cache now rather than compiling it again.
   std::lock_guard<std::mutex> compiling(s.compileMutex);
   if (std::shared_ptr<CompiledGraph> hit = findInMemory())
-    return hit;
+    return remember(hit);
 
   auto start = std::chrono::steady_clock::now();
   auto elapsedMs = [&] {
@@ -348,8 +443,8 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
         if (logCompiles())
           fprintf(stderr, "[ember] loaded graph from the disk cache in %.1f ms: %zu ops%s\n",
                   elapsedMs(), plan.nodes.size() - plan.inputs.size(), where.c_str());
-        s.cache.insert(std::move(key), loaded);
-        return loaded;
+        s.cache.insert(key, loaded);
+        return remember(loaded);
       }
       if (logCompiles())
         fprintf(stderr, "[ember] ignored a disk cache entry that does not load: %s\n",
@@ -387,8 +482,8 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
   }
   ++s.structures[structure];
   s.compiledKeys.insert(keyHash);
-  s.cache.insert(std::move(key), compiled);
-  return compiled;
+  s.cache.insert(key, compiled);
+  return remember(compiled);
 }
 
 /// Turns `node`, whose value is now in `result`, into an Input node reading
@@ -444,27 +539,34 @@ std::shared_ptr<Buffer> copyBuffer(const Buffer &source) {
   return copy;
 }
 
+using StorageList = llvm::SmallVectorImpl<StorageRef>;
+
 /// Computes `storages` (all on `device`) in one graph.
-void runDeviceGraph(std::vector<StorageRef> &storages, Backend device) {
+void runDeviceGraph(StorageList &storages, Backend device) {
   State &s = state();
-  GraphPlan plan;
-  std::vector<Node *> roots;
+  ScratchLease scratch;
+  GraphPlan &plan = scratch->plan;
+  std::vector<Node *> &roots = scratch->roots;
   for (StorageRef &storage : storages)
     if (storage->pending->op != OpCode::Input)
       roots.push_back(storage->pending.get());
 
   // Buffers of outputs, by node; storages sharing a node get copies.
-  llvm::DenseMap<Node *, std::shared_ptr<Buffer>> results;
+  struct Result {
+    std::shared_ptr<Buffer> buffer;
+    bool delivered = false;
+  };
+  llvm::SmallDenseMap<Node *, Result, 4> results;
   if (!roots.empty()) {
     collectGraph(roots, plan);
     for (Node *root : roots)
-      if (results.try_emplace(root, nullptr).second)
+      if (results.try_emplace(root).second)
         plan.outputs.push_back(root);
 
-    std::vector<int64_t> sizes;
-    std::shared_ptr<CompiledGraph> compiled = lookupOrCompile(plan, device, sizes);
-    std::vector<GraphBuffer> args;
-    args.reserve(plan.inputs.size() + 1 + plan.outputs.size());
+    std::vector<int64_t> &sizes = scratch->sizes;
+    std::shared_ptr<CompiledGraph> compiled =
+        lookupOrCompile(plan, device, scratch->key, scratch->structure, sizes);
+    std::vector<GraphBuffer> &args = scratch->args;
     for (Node *input : plan.inputs)
       args.push_back({input->buffer->data, input->shape.data(),
                       static_cast<int64_t>(input->shape.size()), input->buffer.get(),
@@ -476,31 +578,35 @@ void runDeviceGraph(std::vector<StorageRef> &storages, Backend device) {
       args.push_back({buffer->data, output->shape.data(),
                       static_cast<int64_t>(output->shape.size()), buffer.get(),
                       elementSize(output->dtype)});
-      results[output] = std::move(buffer);
+      results[output].buffer = std::move(buffer);
     }
     compiled->run(args);
-    std::lock_guard<std::mutex> lock(s.mutex);
-    ++s.stats.graphsRun;
+    s.graphsRun.fetch_add(1, std::memory_order_relaxed);
   }
 
-  llvm::DenseMap<Node *, bool> delivered;
   for (StorageRef &storage : storages) {
     NodeRef ref = storage->pending;
     Node *node = ref.get();
     std::shared_ptr<Buffer> result;
-    if (node->op == OpCode::Input || delivered[node]) {
-      result = copyBuffer(node->op == OpCode::Input ? *node->buffer : *results[node]);
+    if (node->op == OpCode::Input) {
+      result = copyBuffer(*node->buffer);
     } else {
-      result = results[node];
-      delivered[node] = true;
+      Result &computed = results[node];
+      result = computed.delivered ? copyBuffer(*computed.buffer) : computed.buffer;
+      computed.delivered = true;
     }
     deliver(*storage, ref, std::move(result));
   }
 }
 
 /// Computes `storages`, one graph per device.
-void runGraph(std::vector<StorageRef> &storages) {
-  std::map<Backend, std::vector<StorageRef>> byDevice;
+void runGraph(StorageList &storages) {
+  Backend first = storages.front()->device;
+  if (llvm::all_of(storages, [&](const StorageRef &s) { return s->device == first; })) {
+    runDeviceGraph(storages, first);
+    return;
+  }
+  std::map<Backend, llvm::SmallVector<StorageRef, 4>> byDevice;
   for (StorageRef &storage : storages)
     byDevice[storage->device].push_back(storage);
   for (auto &[device, group] : byDevice)
@@ -527,7 +633,7 @@ namespace {
 /// only the values whose own ops fail keep an error (each later read of one
 /// reports it again), so one bad op never fails unrelated values pending
 /// with it, and values made afterwards are computed without them.
-std::optional<std::string> compute(std::vector<StorageRef> &storages) {
+std::optional<std::string> compute(StorageList &storages) {
   Tracer &t = tracer();
   t.syncing = true;
   std::optional<std::string> firstError;
@@ -543,7 +649,7 @@ std::optional<std::string> compute(std::vector<StorageRef> &storages) {
         storage->error = std::make_shared<std::string>(*firstError);
         continue;
       }
-      std::vector<StorageRef> alone{storage};
+      llvm::SmallVector<StorageRef, 1> alone{storage};
       try {
         runGraph(alone);
       } catch (const std::exception &own) {
@@ -562,7 +668,7 @@ std::optional<std::string> syncAll() {
     return std::nullopt;
   if (exporting())
     rejectValueRead();
-  std::vector<StorageRef> storages;
+  llvm::SmallVector<StorageRef, 4> storages;
   for (std::weak_ptr<Storage> &weak : t.pending)
     if (StorageRef storage = weak.lock())
       if (storage->pending)
@@ -607,7 +713,7 @@ void materialize(Storage &storage) {
     // computed on its own; its owner's sync then finds nothing to do.
     if (storage.pending && !storage.error) {
       // The caller keeps `storage` alive: a reference that owns nothing.
-      std::vector<StorageRef> alone{StorageRef(StorageRef(), &storage)};
+      llvm::SmallVector<StorageRef, 1> alone{StorageRef(StorageRef(), &storage)};
       compute(alone);
     }
   }
@@ -622,6 +728,8 @@ CompileStats compileStats() {
     std::lock_guard<std::mutex> lock(s.mutex);
     stats = s.stats;
   }
+  stats.cacheHits = s.cacheHits.load(std::memory_order_relaxed);
+  stats.graphsRun = s.graphsRun.load(std::memory_order_relaxed);
   stats.nodesTraced = nodesTraced;
   kernelCounts(&stats.kernelsCompiled, &stats.kernelsReused);
   return stats;
@@ -632,6 +740,9 @@ void clearCompileCache() {
   std::lock_guard<std::mutex> compiling(s.compileMutex);
   std::lock_guard<std::mutex> lock(s.mutex);
   s.cache.clear();
+  // Other threads' last lookups are dropped at their next lookup.
+  s.generation.fetch_add(1, std::memory_order_acq_rel);
+  lastLookup() = LastLookup();
   s.structures.clear();
   s.compiledKeys.clear();
   clearKernelObjects();

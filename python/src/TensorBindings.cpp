@@ -12,6 +12,8 @@
 
 #include <pybind11/stl.h>
 
+#include <cstring>
+
 namespace ember::python {
 namespace {
 
@@ -23,17 +25,6 @@ py::object sizeObject(llvm::ArrayRef<int64_t> shape) {
   return sizeClass(dims);
 }
 
-py::object itemOf(const Tensor &x) {
-  if (x.numel() != 1)
-    throwError(Error::Kind::Runtime,
-               "a Tensor with " + std::to_string(x.numel()) +
-                   " elements cannot be converted to Scalar (shape " +
-                   shapeString(x.shape()) + ")");
-  if (x.dtype() == DType::BFloat16)
-    return itemOf(cast(x, DType::Float32));
-  py::array a = tensorToNumpy(x);
-  return a.attr("reshape")(py::tuple()).attr("item")();
-}
 
 /// `.to(dtype)`, `.to("vulkan")`, `.to(other)`, `.to("cuda", dtype)`.
 Tensor toImpl(const Tensor &x, const py::args &args, const py::kwargs &kwargs) {
@@ -191,6 +182,39 @@ void bindTensorConversions(py::class_<Tensor> &cls) {
 
 } // namespace
 
+py::object itemOf(const Tensor &x) {
+  if (x.numel() != 1)
+    throwError(Error::Kind::Runtime,
+               "a Tensor with " + std::to_string(x.numel()) +
+                   " elements cannot be converted to Scalar (shape " +
+                   shapeString(x.shape()) + ")");
+  // The one element is read in place (data() computes it first): the
+  // per-op loop `y = x + 1; y.item()` must not pay for a NumPy array.
+  const void *data = x.data();
+  auto load = [data](auto zero) {
+    decltype(zero) value;
+    memcpy(&value, data, sizeof(value));
+    return value;
+  };
+  switch (x.dtype()) {
+  case DType::Bool:
+    return py::bool_(load(uint8_t()) != 0);
+  case DType::Int32:
+    return py::int_(load(int32_t()));
+  case DType::Int64:
+    return py::int_(load(int64_t()));
+  case DType::Float16:
+    return py::float_(halfToFloat(load(uint16_t())));
+  case DType::BFloat16:
+    return py::float_(bfloat16ToFloat(load(uint16_t())));
+  case DType::Float32:
+    return py::float_(load(float()));
+  case DType::Float64:
+    return py::float_(load(double()));
+  }
+  llvm_unreachable("unknown dtype");
+}
+
 void bindTensor(py::module_ &m) {
   // dynamic_attr: Python subclasses (nn.Parameter) and modules attach
   // attributes to tensors, as with torch.
@@ -210,6 +234,8 @@ void bindTensor(py::module_ &m) {
   bindTensorConversions(cls);
   bindAutograd(m, cls);
   bindIndexing(cls);
+  installFastCalls(cls);
+  m.def("_fast_calls_installed", &fastCallsInstalled);
 }
 
 } // namespace ember::python

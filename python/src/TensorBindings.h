@@ -46,6 +46,17 @@ void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls);
 void bindTensorViews(py::module_ &m, py::class_<Tensor> &cls);
 /// requires_grad, grad, backward and ember.autograd.grad.
 void bindAutograd(py::module_ &m, py::class_<Tensor> &cls);
+/// Python's binary operators (+, -, *, /, %, &, |, ^, <<, >>) as direct
+/// number slots of the Tensor type and `item` as a plain CPython method
+/// (TensorFastCalls.cpp); called after the methods are bound, since
+/// binding `__add__` resets the slot.
+void installFastCalls(py::class_<Tensor> &cls);
+/// Whether the slots and `item` are still the direct ones (a later
+/// `Tensor.__add__ = f` from Python would give the type CPython's generic
+/// slot again).
+bool fastCallsInstalled();
+/// x.item() of a CPU tensor: its one element as a Python number.
+py::object itemOf(const Tensor &x);
 
 } // namespace ember::python
 
