@@ -13,12 +13,12 @@
 #include "ember/Runtime/EmberGemm.h"
 
 #include "GemmMicroKernels.h"
+#include "ember/Runtime/ThreadPool.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 namespace ember {
@@ -201,21 +201,19 @@ void gemmOnThisThread(const MicroKernelInfo &kernel, int64_t m, int64_t n,
   }
 }
 
-/// Runs task(0) ... task(tasks - 1), each on its own thread (the caller
-/// runs task 0). The one place that knows how Ember's GEMM gets threads.
+/// Runs task(0) ... task(tasks - 1) on the runtime's thread pool (inline
+/// when the pool is busy or the call is nested). The one place that knows
+/// how Ember's GEMM gets threads.
 template <typename Task>
 void runTasks(int tasks, const Task &task) {
   if (tasks <= 1) {
     task(0);
     return;
   }
-  std::vector<std::thread> helpers;
-  helpers.reserve(tasks - 1);
-  for (int t = 1; t < tasks; ++t)
-    helpers.emplace_back([&task, t] { task(t); });
-  task(0);
-  for (std::thread &helper : helpers)
-    helper.join();
+  ember::parallelFor(0, tasks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t)
+      task(static_cast<int>(t));
+  });
 }
 
 /// Below this many multiply-adds a product stays on one thread: starting
