@@ -67,6 +67,9 @@ private:
 };
 
 thread_local Scratch packedA, packedB;
+/// The calling thread's buffer for an operand packed in full and shared by
+/// the threads of one call.
+thread_local Scratch sharedPack;
 
 /// Packs the kc x nc block of B at `b` into panels of `nr` columns:
 /// panel q holds Bp[q][p * nr + j] = B[p, q * nr + j], zero past nc.
@@ -158,10 +161,25 @@ void scaleC(int64_t m, int64_t n, float beta, StridedMatrix c) {
     }
 }
 
-/// One thread's GEMM on its block of C.
+/// An operand packed in full before the threads start, shared by all of
+/// them: for the k block starting at pc, the panels of the tile-aligned
+/// block starting at x0 (rows of A, columns of B) begin at
+/// data + pc * padded + x0 * kc, `padded` being the operand's rows (A) or
+/// columns (B) rounded up to whole tiles.
+struct Prepacked {
+  const float *data = nullptr;
+  int64_t padded = 0;
+  const float *block(int64_t pc, int64_t x0, int64_t kc) const {
+    return data + pc * padded + x0 * kc;
+  }
+};
+
+/// One thread's GEMM on its block of C; an operand given as `Prepacked`
+/// is read from there instead of packed here.
 void gemmOnThisThread(const MicroKernelInfo &kernel, int64_t m, int64_t n,
                       int64_t k, float alpha, StridedMatrix a, StridedMatrix b,
-                      float beta, StridedMatrix c) {
+                      float beta, StridedMatrix c, Prepacked sharedA = {},
+                      Prepacked sharedB = {}) {
   if (m <= 0 || n <= 0)
     return;
   if (k <= 0 || alpha == 0.0f) {
@@ -172,20 +190,30 @@ void gemmOnThisThread(const MicroKernelInfo &kernel, int64_t m, int64_t n,
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
   const int64_t ncMax = std::min<int64_t>(kernel.nc, (n + nr - 1) / nr * nr);
   const int64_t mcMax = std::min<int64_t>(kernel.mc, (m + mr - 1) / mr * mr);
-  float *bp = packedB.get(static_cast<size_t>(kcMax * ncMax));
-  float *ap = packedA.get(static_cast<size_t>(kcMax * mcMax));
+  float *bOwn = sharedB.data ? nullptr
+                             : packedB.get(static_cast<size_t>(kcMax * ncMax));
+  float *aOwn = sharedA.data ? nullptr
+                             : packedA.get(static_cast<size_t>(kcMax * mcMax));
   for (int64_t jc = 0; jc < n; jc += ncMax) {
     int64_t nc = std::min(ncMax, n - jc);
     for (int64_t pc = 0; pc < k; pc += kcMax) {
       int64_t kc = std::min(kcMax, k - pc);
       // Later k blocks accumulate onto what the first one wrote.
       float blockBeta = pc == 0 ? beta : 1.0f;
-      packB(b.data + pc * b.rowStride + jc * b.colStride, b.rowStride,
-            b.colStride, kc, nc, nr, bp);
+      const float *bp = bOwn;
+      if (sharedB.data)
+        bp = sharedB.block(pc, jc, kc);
+      else
+        packB(b.data + pc * b.rowStride + jc * b.colStride, b.rowStride,
+              b.colStride, kc, nc, nr, bOwn);
       for (int64_t ic = 0; ic < m; ic += mcMax) {
         int64_t mc = std::min(mcMax, m - ic);
-        packA(a.data + ic * a.rowStride + pc * a.colStride, a.rowStride,
-              a.colStride, mc, kc, mr, ap);
+        const float *ap = aOwn;
+        if (sharedA.data)
+          ap = sharedA.block(pc, ic, kc);
+        else
+          packA(a.data + ic * a.rowStride + pc * a.colStride, a.rowStride,
+                a.colStride, mc, kc, mr, aOwn);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           int width = static_cast<int>(std::min<int64_t>(nr, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += mr) {
@@ -242,13 +270,43 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, StridedMatrix a,
     std::swap(m, n);
   }
   int tasks = threadsFor(m, n, k, threads);
-  // Split C along its longer side into blocks of whole tiles; each thread
-  // packs what its block needs and shares nothing with the others.
+  // Split C along its longer side into blocks of whole tiles. Every block
+  // needs all of the other operand (B for row blocks, A for column
+  // blocks): it is packed once, the threads sharing the work, instead of
+  // by each thread.
   bool splitRows = m >= n;
   int64_t extent = splitRows ? m : n;
   int64_t tile = splitRows ? kernel.mr : kernel.nr;
   int64_t tiles = (extent + tile - 1) / tile;
   tasks = static_cast<int>(std::min<int64_t>(tasks, tiles));
+  if (tasks <= 1 || k <= 0 || alpha == 0.0f) {
+    gemmOnThisThread(kernel, m, n, k, alpha, a, b, beta, c);
+    return;
+  }
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  int64_t otherTile = splitRows ? kernel.nr : kernel.mr;
+  int64_t otherExtent = splitRows ? n : m;
+  int64_t otherPanels = (otherExtent + otherTile - 1) / otherTile;
+  Prepacked shared;
+  shared.padded = otherPanels * otherTile;
+  float *sharedData = sharedPack.get(static_cast<size_t>(shared.padded * k));
+  shared.data = sharedData;
+  ember::parallelFor(0, otherPanels, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t q = lo; q < hi; ++q) {
+      int64_t x0 = q * otherTile;
+      int64_t width = std::min(otherTile, otherExtent - x0);
+      for (int64_t pc = 0; pc < k; pc += kcMax) {
+        int64_t kc = std::min(kcMax, k - pc);
+        float *out = sharedData + pc * shared.padded + x0 * kc;
+        if (splitRows)
+          packB(b.data + pc * b.rowStride + x0 * b.colStride, b.rowStride,
+                b.colStride, kc, width, kernel.nr, out);
+        else
+          packA(a.data + x0 * a.rowStride + pc * a.colStride, a.rowStride,
+                a.colStride, width, kc, kernel.mr, out);
+      }
+    }
+  });
   runTasks(tasks, [&](int t) {
     int64_t lo = tiles * t / tasks * tile;
     int64_t hi = std::min(extent, tiles * (t + 1) / tasks * tile);
@@ -256,12 +314,14 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, StridedMatrix a,
       gemmOnThisThread(kernel, hi - lo, n, k, alpha,
                        {a.data + lo * a.rowStride, a.rowStride, a.colStride},
                        b, beta,
-                       {c.data + lo * c.rowStride, c.rowStride, c.colStride});
+                       {c.data + lo * c.rowStride, c.rowStride, c.colStride},
+                       {}, shared);
     else
       gemmOnThisThread(kernel, m, hi - lo, k, alpha, a,
                        {b.data + lo * b.colStride, b.rowStride, b.colStride},
                        beta,
-                       {c.data + lo * c.colStride, c.rowStride, c.colStride});
+                       {c.data + lo * c.colStride, c.rowStride, c.colStride},
+                       shared, {});
   });
 }
 
