@@ -85,10 +85,14 @@ void packB(const float *b, int64_t rsb, int64_t csb, int64_t kc, int64_t nc,
       }
       continue;
     }
-    // Column by column: reads run along B's contiguous (or smaller) stride.
-    for (int j = 0; j < width; ++j)
-      for (int64_t p = 0; p < kc; ++p)
-        out[p * nr + j] = panel[p * rsb + j * csb];
+    // A transposed B (a linear layer's weight): in blocks of 16 steps of
+    // k, so that both the rows read and the panel rows written stay in L1.
+    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+      int64_t p1 = std::min<int64_t>(kc, p0 + 16);
+      for (int j = 0; j < width; ++j)
+        for (int64_t p = p0; p < p1; ++p)
+          out[p * nr + j] = panel[p * rsb + j * csb];
+    }
     for (int64_t p = 0; p < kc; ++p)
       std::fill(out + p * nr + width, out + p * nr + nr, 0.0f);
   }
