@@ -49,11 +49,17 @@ EMBER_TARGET_AVX512 void avx512Tile(int64_t k, const float *ap,
   // hides the misses (its rows often lie a power of two apart, far away).
   if (csc == 1)
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < MR; ++i) {
+      if (i >= mr) // no pointer past C's tile, not even for a prefetch
+        break;
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v)
+      for (int v = 0; v < NV; ++v) {
+        if (v * 16 >= nr)
+          break;
         _mm_prefetch(reinterpret_cast<const char *>(c + i * rsc + v * 16),
                      _MM_HINT_T0);
+      }
+    }
   __m512 acc[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
