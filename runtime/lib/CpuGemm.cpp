@@ -1,14 +1,42 @@
-//===- CpuGemm.cpp - OpenBLAS-backed GEMM for compiled CPU code ------------===//
+//===- CpuGemm.cpp - the GEMM entry points compiled CPU code calls ---------===//
+//
+// f32 products run on Ember's own GEMM (EmberGemm.h) unless EMBER_GEMM=openblas
+// asks for OpenBLAS; f64 products, and single-row f32 ones (matrix-vector
+// products, memory-bound, where OpenBLAS's gemv skips GEMM's packing), run on
+// OpenBLAS.
+//
+//===----------------------------------------------------------------------===//
 
 #include "ember/Runtime/CpuGemm.h"
+#include "ember/Runtime/EmberGemm.h"
 #include "ember/Runtime/Threads.h"
 
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace {
+
+/// EMBER_GEMM, read once: true (the default, "ember") runs f32 GEMMs on
+/// Ember's own kernels, false ("openblas") on OpenBLAS.
+bool ownGemmSelected() {
+  static const bool selected = [] {
+    const char *text = std::getenv("EMBER_GEMM");
+    if (!text || !*text || std::strcmp(text, "ember") == 0)
+      return true;
+    if (std::strcmp(text, "openblas") == 0)
+      return false;
+    std::fprintf(stderr,
+                 "ember: ignoring EMBER_GEMM=%s (expected ember or openblas)\n",
+                 text);
+    return true;
+  }();
+  return selected;
+}
 
 /// A strided matrix view and how BLAS can read it.
 template <typename T>
@@ -80,6 +108,23 @@ void blasGemv(bool transposed, int64_t rows, int64_t cols, const double *a,
               1.0, a, lda, x, incx, beta, y, incy);
 }
 
+/// Runs C = A * B + beta * C on Ember's own GEMM when it is selected and
+/// has the element type; false leaves the product to OpenBLAS.
+bool ownGemm(const Matrix<float> &a, const Matrix<float> &b,
+             const Matrix<float> &c, float beta) {
+  if (!ownGemmSelected())
+    return false;
+  ember::gemm::sgemm(c.rows, c.cols, a.cols, 1.0f,
+                     {a.data, a.rowStride, a.colStride},
+                     {b.data, b.rowStride, b.colStride}, beta,
+                     {c.data, c.rowStride, c.colStride}, ember::numThreads());
+  return true;
+}
+bool ownGemm(const Matrix<double> &, const Matrix<double> &,
+             const Matrix<double> &, double) {
+  return false;
+}
+
 /// C += A * B (C = A * B with `overwrite`) for strided views of any layout.
 template <typename T>
 void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false) {
@@ -95,6 +140,8 @@ void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false) {
     return;
   }
   T beta = overwrite ? T(0) : T(1);
+  if (m > 1 && ownGemm(a, b, c, beta))
+    return;
   // One row (batch-1 inference): a matrix-vector product, which BLAS runs
   // without GEMM's packing (several times faster at this shape).
   BlasLayout lb1 = classify(b);
@@ -150,6 +197,31 @@ void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false) {
   { name##Data + name##Offset + (i) * name##BatchStride, name##Rows,           \
     name##Cols, name##RowStride, name##ColStride }
 
+#define EMBER_BATCH_OPERANDS                                                   \
+  cBatch, cRows, cCols, aCols,                                                 \
+      {aData + aOffset, aRowStride, aColStride}, aBatchStride,                 \
+      {bData + bOffset, bRowStride, bColStride}, bBatchStride,                 \
+      {cData + cOffset, cRowStride, cColStride}, cBatchStride
+
+namespace {
+
+/// The batched f32 products on Ember's own GEMM (which splits the batch
+/// across threads); false when EMBER_GEMM selects OpenBLAS.
+bool ownBatchedGemm(int64_t batch, int64_t m, int64_t n, int64_t k,
+                    ember::gemm::StridedMatrix a, int64_t aBatchStride,
+                    ember::gemm::StridedMatrix b, int64_t bBatchStride,
+                    ember::gemm::StridedMatrix c, int64_t cBatchStride,
+                    float beta) {
+  if (!ownGemmSelected())
+    return false;
+  ember::gemm::sgemmBatched(batch, m, n, k, 1.0f, a, aBatchStride, b,
+                            bBatchStride, beta, c, cBatchStride,
+                            ember::numThreads());
+  return true;
+}
+
+} // namespace
+
 extern "C" {
 
 void ember_cpu_sgemm(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float, b),
@@ -165,6 +237,8 @@ void ember_cpu_dgemm(EMBER_MATRIX_ARGS(double, a), EMBER_MATRIX_ARGS(double, b),
 void ember_cpu_sgemm_batched(EMBER_BATCH_ARGS(float, a),
                              EMBER_BATCH_ARGS(float, b),
                              EMBER_BATCH_ARGS(float, c)) {
+  if (ownBatchedGemm(EMBER_BATCH_OPERANDS, 1.0f))
+    return;
   for (int64_t i = 0; i < cBatch; ++i)
     gemm<float>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i),
                 EMBER_BATCH_ITEM(c, i));
@@ -190,6 +264,8 @@ void ember_cpu_dgemm_into(EMBER_MATRIX_ARGS(double, a), EMBER_MATRIX_ARGS(double
 
 void ember_cpu_sgemm_batched_into(EMBER_BATCH_ARGS(float, a), EMBER_BATCH_ARGS(float, b),
                                   EMBER_BATCH_ARGS(float, c)) {
+  if (ownBatchedGemm(EMBER_BATCH_OPERANDS, 0.0f))
+    return;
   for (int64_t i = 0; i < cBatch; ++i)
     gemm<float>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i), EMBER_BATCH_ITEM(c, i),
                 /*overwrite=*/true);

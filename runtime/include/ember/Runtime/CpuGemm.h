@@ -3,9 +3,11 @@
 // Compiled code calls these for f32/f64 matmuls (see the ember-matmul-to-blas
 // pass). Each matrix arrives as an MLIR strided memref descriptor expanded to
 // scalars: allocated pointer, aligned pointer, offset, sizes, strides. They
-// compute C += A * B (the `_into` variants C = A * B) with OpenBLAS for any row- or column-major strides and
-// copy other layouts first. Plain C symbols: the JIT and AOT objects link them
-// by name. No LLVM dependency.
+// compute C += A * B (the `_into` variants C = A * B): f32 on Ember's own
+// GEMM (EmberGemm.h, any strides; EMBER_GEMM=openblas selects OpenBLAS), f64
+// and single-row f32 products on OpenBLAS for any row- or column-major
+// strides, copying other layouts first. Plain C symbols: the JIT and AOT
+// objects link them by name. No LLVM dependency.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,0 +1,54 @@
+//===- EmberGemm.h - Ember's own f32 GEMM ----------------------*- C++ -*-===//
+//
+// A BLIS-style GEMM that does not depend on any BLAS's CPU detection: B is
+// packed into NR-column panels, A into MR-row panels, blocked for the caches
+// (kc x nr of B in L1, mc x kc of A in L2), and a register-blocked
+// micro-kernel (AVX-512, AVX2+FMA or portable, chosen once from the CPU)
+// computes each tile. Every matrix is strided (row and column stride), so
+// transposed operands and leading dimensions are only strides: nothing is
+// copied besides the packing. Threads split C into blocks of rows (or
+// columns when C is wide) that share nothing. No LLVM dependency.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_RUNTIME_EMBERGEMM_H
+#define EMBER_RUNTIME_EMBERGEMM_H
+
+#include <cstdint>
+
+namespace ember {
+namespace gemm {
+
+/// An f32 matrix view: element (i, j) is data[i * rowStride + j * colStride].
+struct StridedMatrix {
+  float *data;
+  int64_t rowStride, colStride;
+};
+
+/// C[m, n] = alpha * A[m, k] * B[k, n] + beta * C on up to `threads`
+/// threads. beta == 0 never reads C (it may hold garbage or NaNs).
+void sgemm(int64_t m, int64_t n, int64_t k, float alpha, StridedMatrix a,
+           StridedMatrix b, float beta, StridedMatrix c, int threads);
+
+/// `batch` independent products, item i at data + i * batchStride of each
+/// operand; the threads split the batch when it has enough items.
+void sgemmBatched(int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
+                  StridedMatrix a, int64_t aBatchStride, StridedMatrix b,
+                  int64_t bBatchStride, float beta, StridedMatrix c,
+                  int64_t cBatchStride, int threads);
+
+/// Which micro-kernel runs. `Detect` (the default) takes the widest the CPU
+/// supports: AVX-512, else AVX2+FMA, else portable.
+enum class Kernel { Detect, Avx512, Avx2, Portable };
+
+/// For tests: makes every later call use `kernel`; false (and no change)
+/// when this CPU cannot run it.
+bool forceKernel(Kernel kernel);
+
+/// The name of the micro-kernel calls use now ("avx512", "avx2", "portable").
+const char *kernelName();
+
+} // namespace gemm
+} // namespace ember
+
+#endif // EMBER_RUNTIME_EMBERGEMM_H

@@ -1,0 +1,384 @@
+//===- EmberGemm.cpp - blocking, packing and threads of Ember's GEMM ------===//
+//
+// The five loops around the micro-kernel, as BLIS orders them: columns of C
+// in nc blocks; k in kc blocks (B's kc x nc block packed once, reused by
+// every row block); rows in mc blocks (A's mc x kc block packed, kept in L2);
+// then nr-column and mr-row tiles. Packing zero-pads partial panels, so the
+// micro-kernel always computes whole tiles and only its stores know about
+// edges: nothing reads past a matrix. Packing reads any strides, which is
+// how transposed operands and leading dimensions come in at no extra cost.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Runtime/EmberGemm.h"
+
+#include "GemmMicroKernels.h"
+#include "ember/Runtime/ThreadPool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace ember {
+namespace gemm {
+namespace {
+
+const MicroKernelInfo *detectKernel() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f"))
+    return &avx512Kernel();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return &avx2Kernel();
+  return &portableKernel();
+}
+
+const MicroKernelInfo &detectedKernel() {
+  static const MicroKernelInfo *detected = detectKernel();
+  return *detected;
+}
+
+std::atomic<const MicroKernelInfo *> forcedKernel{nullptr};
+
+const MicroKernelInfo &activeKernel() {
+  const MicroKernelInfo *forced = forcedKernel.load(std::memory_order_relaxed);
+  return forced ? *forced : detectedKernel();
+}
+
+/// A 64-byte aligned scratch buffer per thread that only grows: packing
+/// reuses it call after call instead of allocating.
+class Scratch {
+public:
+  ~Scratch() { std::free(data_); }
+  float *get(size_t count) {
+    if (count > capacity_) {
+      std::free(data_);
+      size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+      data_ = static_cast<float *>(std::aligned_alloc(64, bytes));
+      capacity_ = data_ ? count : 0;
+    }
+    return data_;
+  }
+
+private:
+  float *data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+thread_local Scratch packedA, packedB;
+/// The calling thread's buffer for an operand packed in full and shared by
+/// the threads of one call.
+thread_local Scratch sharedPack;
+
+/// Packs the kc x nc block of B at `b` into panels of `nr` columns:
+/// panel q holds Bp[q][p * nr + j] = B[p, q * nr + j], zero past nc.
+void packB(const float *b, int64_t rsb, int64_t csb, int64_t kc, int64_t nc,
+           int nr, float *out) {
+  for (int64_t j0 = 0; j0 < nc; j0 += nr, out += kc * nr) {
+    int width = static_cast<int>(std::min<int64_t>(nr, nc - j0));
+    const float *panel = b + j0 * csb;
+    if (csb == 1) {
+      for (int64_t p = 0; p < kc; ++p) {
+        std::memcpy(out + p * nr, panel + p * rsb, width * sizeof(float));
+        std::fill(out + p * nr + width, out + p * nr + nr, 0.0f);
+      }
+      continue;
+    }
+    // A transposed B (a linear layer's weight): in blocks of 16 steps of
+    // k, so that both the rows read and the panel rows written stay in L1.
+    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+      int64_t p1 = std::min<int64_t>(kc, p0 + 16);
+      for (int j = 0; j < width; ++j)
+        for (int64_t p = p0; p < p1; ++p)
+          out[p * nr + j] = panel[p * rsb + j * csb];
+    }
+    for (int64_t p = 0; p < kc; ++p)
+      std::fill(out + p * nr + width, out + p * nr + nr, 0.0f);
+  }
+}
+
+/// One whole panel of a row-major A (unit column stride) with MR known at
+/// compile time: MR sequential row streams, each step of p one contiguous
+/// MR-value store.
+template <int MR>
+void packRowMajorPanel(const float *panel, int64_t rsa, int64_t kc,
+                       float *out) {
+  const float *rows[MR];
+  for (int i = 0; i < MR; ++i)
+    rows[i] = panel + i * rsa;
+  for (int64_t p = 0; p < kc; ++p)
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+      out[p * MR + i] = rows[i][p];
+}
+
+using PanelPacker = void (*)(const float *, int64_t, int64_t, float *);
+
+PanelPacker rowMajorPanelPacker(int mr) {
+  switch (mr) {
+  case 4:
+    return packRowMajorPanel<4>;
+  case 6:
+    return packRowMajorPanel<6>;
+  case 14:
+    return packRowMajorPanel<14>;
+  default:
+    return nullptr;
+  }
+}
+
+/// Packs the mc x kc block of A at `a` into panels of `mr` rows:
+/// panel q holds Ap[q][p * mr + i] = A[q * mr + i, p], zero past mc.
+void packA(const float *a, int64_t rsa, int64_t csa, int64_t mc, int64_t kc,
+           int mr, float *out) {
+  PanelPacker fixed = csa == 1 ? rowMajorPanelPacker(mr) : nullptr;
+  for (int64_t i0 = 0; i0 < mc; i0 += mr, out += kc * mr) {
+    int height = static_cast<int>(std::min<int64_t>(mr, mc - i0));
+    const float *panel = a + i0 * rsa;
+    if (fixed && height == mr) {
+      fixed(panel, rsa, kc, out);
+      continue;
+    }
+    if (rsa == 1) {
+      for (int64_t p = 0; p < kc; ++p) {
+        std::memcpy(out + p * mr, panel + p * csa, height * sizeof(float));
+        std::fill(out + p * mr + height, out + p * mr + mr, 0.0f);
+      }
+      continue;
+    }
+    for (int i = 0; i < height; ++i)
+      for (int64_t p = 0; p < kc; ++p)
+        out[p * mr + i] = panel[i * rsa + p * csa];
+    for (int64_t p = 0; p < kc; ++p)
+      std::fill(out + p * mr + height, out + p * mr + mr, 0.0f);
+  }
+}
+
+/// C = beta * C (beta == 0 writes zeros without reading): what is left of
+/// the product when k or alpha is zero.
+void scaleC(int64_t m, int64_t n, float beta, StridedMatrix c) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float &out = c.data[i * c.rowStride + j * c.colStride];
+      out = beta == 0.0f ? 0.0f : beta * out;
+    }
+}
+
+/// An operand packed in full before the threads start, shared by all of
+/// them: for the k block starting at pc, the panels of the tile-aligned
+/// block starting at x0 (rows of A, columns of B) begin at
+/// data + pc * padded + x0 * kc, `padded` being the operand's rows (A) or
+/// columns (B) rounded up to whole tiles.
+struct Prepacked {
+  const float *data = nullptr;
+  int64_t padded = 0;
+  const float *block(int64_t pc, int64_t x0, int64_t kc) const {
+    return data + pc * padded + x0 * kc;
+  }
+};
+
+/// One thread's GEMM on its block of C; an operand given as `Prepacked`
+/// is read from there instead of packed here.
+void gemmOnThisThread(const MicroKernelInfo &kernel, int64_t m, int64_t n,
+                      int64_t k, float alpha, StridedMatrix a, StridedMatrix b,
+                      float beta, StridedMatrix c, Prepacked sharedA = {},
+                      Prepacked sharedB = {}) {
+  if (m <= 0 || n <= 0)
+    return;
+  if (k <= 0 || alpha == 0.0f) {
+    scaleC(m, n, beta, c);
+    return;
+  }
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  const int64_t ncMax = std::min<int64_t>(kernel.nc, (n + nr - 1) / nr * nr);
+  const int64_t mcMax = std::min<int64_t>(kernel.mc, (m + mr - 1) / mr * mr);
+  float *bOwn = sharedB.data ? nullptr
+                             : packedB.get(static_cast<size_t>(kcMax * ncMax));
+  float *aOwn = sharedA.data ? nullptr
+                             : packedA.get(static_cast<size_t>(kcMax * mcMax));
+  for (int64_t jc = 0; jc < n; jc += ncMax) {
+    int64_t nc = std::min(ncMax, n - jc);
+    for (int64_t pc = 0; pc < k; pc += kcMax) {
+      int64_t kc = std::min(kcMax, k - pc);
+      // Later k blocks accumulate onto what the first one wrote.
+      float blockBeta = pc == 0 ? beta : 1.0f;
+      const float *bp = bOwn;
+      if (sharedB.data)
+        bp = sharedB.block(pc, jc, kc);
+      else
+        packB(b.data + pc * b.rowStride + jc * b.colStride, b.rowStride,
+              b.colStride, kc, nc, nr, bOwn);
+      for (int64_t ic = 0; ic < m; ic += mcMax) {
+        int64_t mc = std::min(mcMax, m - ic);
+        const float *ap = aOwn;
+        if (sharedA.data)
+          ap = sharedA.block(pc, ic, kc);
+        else
+          packA(a.data + ic * a.rowStride + pc * a.colStride, a.rowStride,
+                a.colStride, mc, kc, mr, aOwn);
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+          int width = static_cast<int>(std::min<int64_t>(nr, nc - jr));
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            int height = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+            float *tile = c.data + (ic + ir) * c.rowStride +
+                          (jc + jr) * c.colStride;
+            kernel.kernel(kc, ap + ir * kc, bp + jr * kc, tile, c.rowStride,
+                          c.colStride, height, width, alpha, blockBeta);
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Runs task(0) ... task(tasks - 1) on the runtime's thread pool (inline
+/// when the pool is busy or the call is nested). The one place that knows
+/// how Ember's GEMM gets threads.
+template <typename Task>
+void runTasks(int tasks, const Task &task) {
+  if (tasks <= 1) {
+    task(0);
+    return;
+  }
+  ember::parallelFor(0, tasks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t)
+      task(static_cast<int>(t));
+  });
+}
+
+/// Below this many multiply-adds a product stays on one thread: starting
+/// threads would cost more than they save.
+constexpr int64_t kMinWorkPerThread = int64_t(1) << 21;
+
+int threadsFor(int64_t m, int64_t n, int64_t k, int threads) {
+  int64_t work = m * n * std::max<int64_t>(k, 1);
+  int64_t useful = std::max<int64_t>(1, work / kMinWorkPerThread);
+  return static_cast<int>(std::max<int64_t>(
+      1, std::min<int64_t>({threads, useful, 1024})));
+}
+
+} // namespace
+
+void sgemm(int64_t m, int64_t n, int64_t k, float alpha, StridedMatrix a,
+           StridedMatrix b, float beta, StridedMatrix c, int threads) {
+  const MicroKernelInfo &kernel = activeKernel();
+  // A C narrower than one tile (a linear layer with few outputs) would be
+  // mostly padding; its transpose, C^T = B^T A^T, is not.
+  if (n < kernel.nr && m > n) {
+    std::swap(a, b);
+    std::swap(a.rowStride, a.colStride);
+    std::swap(b.rowStride, b.colStride);
+    std::swap(c.rowStride, c.colStride);
+    std::swap(m, n);
+  }
+  int tasks = threadsFor(m, n, k, threads);
+  // Split C along its longer side into blocks of whole tiles. Every block
+  // needs all of the other operand (B for row blocks, A for column
+  // blocks): it is packed once, the threads sharing the work, instead of
+  // by each thread.
+  bool splitRows = m >= n;
+  int64_t extent = splitRows ? m : n;
+  int64_t tile = splitRows ? kernel.mr : kernel.nr;
+  int64_t tiles = (extent + tile - 1) / tile;
+  tasks = static_cast<int>(std::min<int64_t>(tasks, tiles));
+  if (tasks <= 1 || k <= 0 || alpha == 0.0f) {
+    gemmOnThisThread(kernel, m, n, k, alpha, a, b, beta, c);
+    return;
+  }
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  int64_t otherTile = splitRows ? kernel.nr : kernel.mr;
+  int64_t otherExtent = splitRows ? n : m;
+  int64_t otherPanels = (otherExtent + otherTile - 1) / otherTile;
+  Prepacked shared;
+  shared.padded = otherPanels * otherTile;
+  float *sharedData = sharedPack.get(static_cast<size_t>(shared.padded * k));
+  shared.data = sharedData;
+  ember::parallelFor(0, otherPanels, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t q = lo; q < hi; ++q) {
+      int64_t x0 = q * otherTile;
+      int64_t width = std::min(otherTile, otherExtent - x0);
+      for (int64_t pc = 0; pc < k; pc += kcMax) {
+        int64_t kc = std::min(kcMax, k - pc);
+        float *out = sharedData + pc * shared.padded + x0 * kc;
+        if (splitRows)
+          packB(b.data + pc * b.rowStride + x0 * b.colStride, b.rowStride,
+                b.colStride, kc, width, kernel.nr, out);
+        else
+          packA(a.data + x0 * a.rowStride + pc * a.colStride, a.rowStride,
+                a.colStride, width, kc, kernel.mr, out);
+      }
+    }
+  });
+  runTasks(tasks, [&](int t) {
+    int64_t lo = tiles * t / tasks * tile;
+    int64_t hi = std::min(extent, tiles * (t + 1) / tasks * tile);
+    if (splitRows)
+      gemmOnThisThread(kernel, hi - lo, n, k, alpha,
+                       {a.data + lo * a.rowStride, a.rowStride, a.colStride},
+                       b, beta,
+                       {c.data + lo * c.rowStride, c.rowStride, c.colStride},
+                       {}, shared);
+    else
+      gemmOnThisThread(kernel, m, hi - lo, k, alpha, a,
+                       {b.data + lo * b.colStride, b.rowStride, b.colStride},
+                       beta,
+                       {c.data + lo * c.colStride, c.rowStride, c.colStride},
+                       shared, {});
+  });
+}
+
+void sgemmBatched(int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
+                  StridedMatrix a, int64_t aBatchStride, StridedMatrix b,
+                  int64_t bBatchStride, float beta, StridedMatrix c,
+                  int64_t cBatchStride, int threads) {
+  auto item = [&](int64_t i, int itemThreads) {
+    sgemm(m, n, k, alpha,
+          {a.data + i * aBatchStride, a.rowStride, a.colStride},
+          {b.data + i * bBatchStride, b.rowStride, b.colStride}, beta,
+          {c.data + i * cBatchStride, c.rowStride, c.colStride}, itemThreads);
+  };
+  int tasks = static_cast<int>(std::min<int64_t>(
+      batch, threadsFor(batch * m, n, k, threads)));
+  if (tasks <= 1 || batch < tasks) {
+    for (int64_t i = 0; i < batch; ++i)
+      item(i, threads);
+    return;
+  }
+  // Whole items per thread: no item is split, so no packing is repeated.
+  runTasks(tasks, [&](int t) {
+    for (int64_t i = batch * t / tasks; i < batch * (t + 1) / tasks; ++i)
+      item(i, 1);
+  });
+}
+
+bool forceKernel(Kernel kernel) {
+  const MicroKernelInfo *chosen = nullptr;
+  switch (kernel) {
+  case Kernel::Detect:
+    break;
+  case Kernel::Avx512:
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f"))
+      return false;
+    chosen = &avx512Kernel();
+    break;
+  case Kernel::Avx2:
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+      return false;
+    chosen = &avx2Kernel();
+    break;
+  case Kernel::Portable:
+    chosen = &portableKernel();
+    break;
+  }
+  forcedKernel.store(chosen, std::memory_order_relaxed);
+  return true;
+}
+
+const char *kernelName() { return activeKernel().name; }
+
+} // namespace gemm
+} // namespace ember

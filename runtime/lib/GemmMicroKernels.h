@@ -1,0 +1,48 @@
+//===- GemmMicroKernels.h - register-blocked f32 GEMM micro-kernels -*- C++ -*-===//
+//
+// The innermost piece of Ember's own GEMM (EmberGemm.cpp): a micro-kernel
+// multiplies one packed MR-row panel of A by one packed NR-column panel of B
+// (both zero-padded to full MR/NR, so it always computes a whole tile in
+// registers) and writes the mr x nr corner that exists into C. One kernel per
+// ISA (AVX-512, AVX2+FMA, portable C++), each compiled for its ISA through a
+// target attribute, so the runtime builds with baseline flags and picks one
+// once by CPU detection. Internal to the runtime.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_RUNTIME_GEMMMICROKERNELS_H
+#define EMBER_RUNTIME_GEMMMICROKERNELS_H
+
+#include <cstdint>
+
+namespace ember {
+namespace gemm {
+
+/// C[0:mr, 0:nr] = alpha * (Ap * Bp) + beta * C, where Ap is k x MR packed
+/// column by column (Ap[p * MR + i] = A[i, p]) and Bp is k x NR packed row by
+/// row (Bp[p * NR + j] = B[p, j]). C is strided (rsc, csc); beta == 0 never
+/// reads C (it may hold garbage or NaNs).
+using MicroKernel = void (*)(int64_t k, const float *ap, const float *bp,
+                             float *c, int64_t rsc, int64_t csc, int mr,
+                             int nr, float alpha, float beta);
+
+/// A micro-kernel with its tile shape and the cache blocking that fits it:
+/// kc x nr of B stays in L1, mc x kc of A in L2, kc x nc of B in L3.
+struct MicroKernelInfo {
+  const char *name;
+  int mr, nr;
+  MicroKernel kernel;
+  int mc, kc, nc;
+};
+
+/// The AVX-512 kernel (the CPU must support avx512f).
+const MicroKernelInfo &avx512Kernel();
+/// The AVX2 + FMA kernel (the CPU must support avx2 and fma).
+const MicroKernelInfo &avx2Kernel();
+/// Plain C++, for any CPU.
+const MicroKernelInfo &portableKernel();
+
+} // namespace gemm
+} // namespace ember
+
+#endif // EMBER_RUNTIME_GEMMMICROKERNELS_H
