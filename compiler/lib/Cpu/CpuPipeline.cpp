@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -25,10 +26,13 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
                                         bool shapeFunctions) {
   // Tensor level: primitives, linalg, fusion.
   OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
-  // Softmax over the last dim row by row (one trip through memory, on the
-  // CPU); the remaining composites become primitives.
-  if (softmaxRows)
+  // Softmax and the normalisations over the last dim row by row, forward
+  // and backward (one trip through memory, rows in parallel, on the CPU);
+  // the remaining composites become primitives.
+  if (softmaxRows) {
     tensorFuncs.addPass(createEmberSoftmaxRows());
+    tensorFuncs.addPass(createEmberNormRows());
+  }
   tensorFuncs.addPass(createEmberDecompose());
   // Gradient programs repeat forward ops (the VJP clones what it reads):
   // merge them while they are still whole ember ops.
@@ -58,6 +62,8 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   // Loops and scalar code; LLVM's loop vectorizer widens the inner loops.
   OpPassManager &bufferFuncs = pm.nest<func::FuncOp>();
   bufferFuncs.addPass(createConvertLinalgToLoopsPass());
+  // The row lowerings' scf.forall over rows, as a parallel loop.
+  bufferFuncs.addPass(createForallToParallelLoopPass());
   bufferFuncs.addPass(createEmberApproximateMath());
   bufferFuncs.addPass(createCanonicalizerPass());
   // One function per loop nest: LLVM's back end is superlinear in function
