@@ -75,7 +75,7 @@ NOTES = [
     "add1: time per op (ops of one call / call time); each op's value is read (.item()).",
     "Ember GB/s counts each input read and each output written once; fractions are of the "
     "best of the probe's bandwidths (STREAM counting); GFLOP/s fractions are of the FMA peak. "
-    "Ember's generated code is single-threaded today (issue 20 item 1).",
+    "Ember's generated kernels split their outer parallel loop over ember.get_num_threads() threads.",
     "transformer block: pre-LN, no mask, exact GELU, q/k/v split of one projection.",
 ]
 

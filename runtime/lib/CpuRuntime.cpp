@@ -3,6 +3,7 @@
 #include "ember/Runtime/CpuRuntime.h"
 #include "ember/Runtime/CpuGemm.h"
 #include "ember/Runtime/HostAllocator.h"
+#include "ember/Runtime/ThreadPool.h"
 
 namespace ember {
 
@@ -22,6 +23,7 @@ const RuntimeSymbol *cpuRuntimeSymbols(int *count) {
       EMBER_SYMBOL(_mlir_memref_to_llvm_alloc),
       EMBER_SYMBOL(_mlir_memref_to_llvm_aligned_alloc),
       EMBER_SYMBOL(_mlir_memref_to_llvm_free),
+      EMBER_SYMBOL(ember_parallel_for),
   };
   *count = sizeof(symbols) / sizeof(symbols[0]);
   return symbols;

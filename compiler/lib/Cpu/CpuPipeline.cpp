@@ -60,15 +60,19 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   bufferization::buildBufferDeallocationPipeline(pm);
 
   // Loops and scalar code; LLVM's loop vectorizer widens the inner loops.
+  // Parallel dims stay scf.parallel (reductions scf.for inside them), as do
+  // the row loops written as scf.forall, for ember-chunk-parallel-loops.
   OpPassManager &bufferFuncs = pm.nest<func::FuncOp>();
-  bufferFuncs.addPass(createConvertLinalgToLoopsPass());
-  // The row lowerings' scf.forall over rows, as a parallel loop.
   bufferFuncs.addPass(createForallToParallelLoopPass());
+  bufferFuncs.addPass(createConvertLinalgToParallelLoopsPass());
   bufferFuncs.addPass(createEmberApproximateMath());
   bufferFuncs.addPass(createCanonicalizerPass());
   // One function per loop nest: LLVM's back end is superlinear in function
   // size (a transformer step as one function took 15 s to generate).
   pm.addPass(createEmberOutlineLoops());
+  // Each parallel kernel runs a chunk of its outer parallel dim; its calls
+  // become ember_parallel_for over the runtime's pool (after func-to-llvm).
+  pm.addPass(createEmberChunkParallelLoops());
   // LLVM intrinsics first (fma, floor, sqrt, ... must not become libm
   // calls, which would stop vectorization); libm only for what is left
   // (f64 tanh, erf, ...).
@@ -92,4 +96,5 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createEmberParallelLaunch());
 }

@@ -39,6 +39,53 @@ def EmberOutlineLoops : Pass<"ember-outline-loops", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::func::FuncDialect"];
 }
 
+def EmberChunkParallelLoops : Pass<"ember-chunk-parallel-loops", "mlir::ModuleOp"> {
+  let summary = "Make each parallel kernel run a chunk [lo, hi) of its outer parallel dim";
+  let description = [{
+    After ember-outline-loops. A kernel (`ember-kernel`) whose one loop nest
+    is an `scf.parallel`, or an `scf.for` around one, gets three trailing
+    index arguments (lo, hi, grain), runs only the iterations [lo, hi) of
+    one parallel dim, and is marked `ember.chunk_kernel`. The split dim is
+    the outermost; when that has fewer than 8 static iterations, the first
+    two parallel dims flattened into one (three or more dims) or the second
+    dim (two dims). Each call passes the whole range [0, N) and a grain: the
+    iterations a chunk needs to carry 32768 innermost iterations, from the
+    trip counts of the other parallel dims and of every loop inside (dynamic
+    sizes computed at the call). ember-parallel-launch later spreads such
+    calls over the runtime's thread pool; until then they run as before.
+
+    ```mlir
+    func.func private @f_loop0(%a: memref<?x64xf32>, %n: index)
+        attributes {passthrough = ["noinline", "ember-kernel"]} {
+      scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c64) step (%c1, %c1) {...}
+    }
+    call @f_loop0(%a, %n)
+    // becomes
+    func.func private @f_loop0(%a: memref<?x64xf32>, %n: index, %lo: index,
+        %hi: index, %grain: index) attributes {ember.chunk_kernel, ...} {
+      scf.parallel (%i, %j) = (%lo, %c0) to (%hi, %c64) step (%c1, %c1) {...}
+    }
+    call @f_loop0(%a, %n, %c0, %n, %c512)
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::scf::SCFDialect"];
+}
+
+def EmberParallelLaunch : Pass<"ember-parallel-launch", "mlir::ModuleOp"> {
+  let summary = "Call chunk kernels through the runtime's ember_parallel_for";
+  let description = [{
+    Runs on the LLVM dialect, after func-to-llvm (and before
+    ember-runtime-slots). Each call to an `ember.chunk_kernel` function
+    (arguments, then lo, hi, grain) becomes: the arguments stored into a
+    stack struct, and `ember_parallel_for(@<kernel>_tramp, ctx, lo, hi,
+    grain)`; the new internal function `@<kernel>_tramp(ptr, i64 lo, i64 hi)`
+    loads the arguments and calls the kernel on [lo, hi). The kernel stays
+    one self-contained function (compiled and cached alone by the
+    per-kernel JIT); the trampoline lives with its caller.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
 def EmberRuntimeSlots : Pass<"ember-runtime-slots", "mlir::ModuleOp"> {
   let summary = "Call runtime functions through pointer slots a loader fills";
   let description = [{

@@ -1,8 +1,9 @@
 //===- CpuRuntime.h - runtime functions compiled CPU code calls -*- C++ -*-===//
 //
 // Compiled CPU code calls a few runtime functions by name: the GEMMs
-// (CpuGemm.h), `memrefCopy`, and the allocation functions behind its
-// temporaries (HostAllocator.h). A JIT resolves those names from this one
+// (CpuGemm.h), `memrefCopy`, the allocation functions behind its
+// temporaries (HostAllocator.h), and `ember_parallel_for` (ThreadPool.h),
+// which splits a kernel's outer parallel loop across the runtime's pool. A JIT resolves those names from this one
 // table; an AOT object gets them by linking `//runtime:cpu_runtime`.
 //
 //===----------------------------------------------------------------------===//

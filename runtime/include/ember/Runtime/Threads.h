@@ -1,10 +1,9 @@
 //===- Threads.h - how many threads Ember's CPU work may use -----*- C++ -*-===//
 //
 // torch.get_num_threads / set_num_threads for Ember: one process-wide count
-// of the threads CPU work may use. Today the GEMMs (OpenBLAS, which owns its
-// threads) follow it; generated kernels run on the calling thread until the
-// runtime's own thread pool splits them (issue 20 item 1), which will size
-// itself from the same count.
+// of the threads CPU work may use. The GEMMs (OpenBLAS, which owns its
+// threads) follow it, and so does the runtime's thread pool (ThreadPool.h)
+// that generated kernels split their parallel loops over.
 //
 // The count is EMBER_NUM_THREADS when that is a positive integer, else
 // OpenBLAS's own default (the CPUs this process may use, or its

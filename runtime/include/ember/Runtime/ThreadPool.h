@@ -1,0 +1,59 @@
+//===- ThreadPool.h - the runtime's pool for splitting loops -----*- C++ -*-===//
+//
+// One process-wide pool of numThreads() - 1 workers (Threads.h); the thread
+// that calls parallelFor works too. Generated kernels split their outer
+// parallel loop through `ember_parallel_for`, runtime code (the GEMM) through
+// ember::parallelFor.
+//
+// A call runs inline, with no synchronisation at all, when the range is
+// under two grains, when numThreads() is 1, when it comes from inside a
+// running parallelFor (nested), or when another thread has the pool. Idle
+// workers spin a few tens of microseconds, then sleep on a condition
+// variable, so OpenBLAS's threads and other processes get the cores. A call
+// allocates nothing (the workers are made, or remade when setNumThreads
+// changes the count, on the first call that needs them). No LLVM dependency.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_RUNTIME_THREADPOOL_H
+#define EMBER_RUNTIME_THREADPOOL_H
+
+#include <cstdint>
+
+namespace ember {
+
+/// The body of a parallel loop: runs indices [lo, hi) with `context`.
+using ParallelChunkFn = void (*)(void *context, int64_t lo, int64_t hi);
+
+/// Runs `fn` over [begin, end) in chunks of at least `grain` indices (the
+/// last chunk of a split may be shorter only when the whole range is), each
+/// index exactly once, and returns when every chunk is done. Chunks run
+/// concurrently on the pool's workers and the calling thread.
+void parallelFor(int64_t begin, int64_t end, int64_t grain, ParallelChunkFn fn,
+                 void *context);
+
+/// parallelFor with a callable `body(lo, hi)`.
+template <typename Body>
+void parallelFor(int64_t begin, int64_t end, int64_t grain, const Body &body) {
+  parallelFor(
+      begin, end, grain,
+      [](void *context, int64_t lo, int64_t hi) {
+        (*static_cast<const Body *>(context))(lo, hi);
+      },
+      const_cast<void *>(static_cast<const void *>(&body)));
+}
+
+/// The workers the pool holds now (numThreads() - 1 once it has been used
+/// with more than one thread; 0 before). For tests and diagnostics.
+int poolWorkerCount();
+
+} // namespace ember
+
+extern "C" {
+/// parallelFor for compiled code (the JIT resolves it from
+/// cpuRuntimeSymbols(); AOT objects call it through their runtime slot).
+void ember_parallel_for(void (*fn)(void *, int64_t, int64_t), void *context,
+                        int64_t begin, int64_t end, int64_t grain);
+}
+
+#endif // EMBER_RUNTIME_THREADPOOL_H

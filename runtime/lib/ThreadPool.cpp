@@ -1,0 +1,254 @@
+//===- ThreadPool.cpp - the runtime's pool for splitting loops -------------===//
+//
+// One job at a time. The caller writes the job (body, range, chunking), then
+// publishes it by storing one 64-bit word: a generation number, the chunk
+// count and the next chunk to take. Workers and the caller take chunks by
+// compare-and-swap on that word, which fails once the generation moved on,
+// so a late worker can never take a chunk of a job that is not its own; the
+// caller returns when its `done` counter reaches the chunk count, and only
+// then may the job be rewritten. Sleeping on either side (an idle worker, a
+// caller waiting for a descheduled worker) is announced through a counter
+// that the waking side reads after its own store (both sequentially
+// consistent), so no wake-up is lost.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Runtime/ThreadPool.h"
+#include "ember/Runtime/Threads.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <pthread.h>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define EMBER_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define EMBER_CPU_RELAX() asm volatile("yield")
+#else
+#define EMBER_CPU_RELAX() ((void)0)
+#endif
+
+namespace ember {
+namespace {
+
+/// How long an idle worker (or a caller waiting for its workers) spins
+/// before it sleeps: long enough to cover the gap between two kernels of one
+/// program or two eagerly dispatched ops, short enough to give the core back.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+/// Chunks per thread: a few, so that the caller and the prompt workers take
+/// over the share of a worker the OS has not scheduled yet.
+constexpr int64_t kChunksPerThread = 4;
+
+/// The published word: generation (32 bits) | chunk count (16) | next (16).
+constexpr uint64_t kMaxChunks = 0xFFFF;
+uint32_t generationOf(uint64_t word) { return static_cast<uint32_t>(word >> 32); }
+uint64_t countOf(uint64_t word) { return (word >> 16) & 0xFFFF; }
+uint64_t nextOf(uint64_t word) { return word & 0xFFFF; }
+uint64_t makeWord(uint32_t generation, uint64_t count) {
+  return (static_cast<uint64_t>(generation) << 32) | (count << 16);
+}
+
+/// True on a pool worker and on a caller while it runs chunks: a
+/// parallelFor from there runs inline.
+thread_local bool insideParallelFor = false;
+
+/// Spins until `ready()` or kSpin has passed; returns ready().
+template <typename Ready> bool spinUntil(const Ready &ready) {
+  auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready())
+        return true;
+      EMBER_CPU_RELAX();
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return ready();
+  }
+}
+
+class ThreadPool {
+public:
+  void run(int64_t begin, int64_t end, int64_t grain, ParallelChunkFn fn,
+           void *context, int threads);
+  int workerCount() {
+    std::lock_guard<std::mutex> lock(callerMutex);
+    return static_cast<int>(workers.size());
+  }
+  /// Serialises callers; a second caller runs inline instead of waiting.
+  std::mutex callerMutex;
+
+private:
+  void resize(int workerCount);
+  void workerMain(uint32_t seen);
+  /// Takes and runs chunks of job `generation` until none are left.
+  void runChunks(uint32_t generation);
+
+  // The job; written only by the caller, while no chunk of it is taken.
+  ParallelChunkFn jobFn = nullptr;
+  void *jobContext = nullptr;
+  int64_t jobBegin = 0, jobBase = 0, jobRemainder = 0;
+
+  alignas(64) std::atomic<uint64_t> word{0};
+  alignas(64) std::atomic<uint64_t> done{0};
+  alignas(64) std::atomic<int> sleepingWorkers{0};
+  std::atomic<bool> callerSleeping{false};
+  std::atomic<bool> stopping{false};
+  std::mutex sleepMutex;
+  std::condition_variable workAvailable;
+  std::condition_variable jobFinished;
+  std::vector<std::thread> workers;
+};
+
+void ThreadPool::runChunks(uint32_t generation) {
+  for (;;) {
+    uint64_t current = word.load(std::memory_order_acquire);
+    do {
+      if (generationOf(current) != generation ||
+          nextOf(current) >= countOf(current))
+        return;
+    } while (!word.compare_exchange_weak(current, current + 1,
+                                         std::memory_order_acq_rel,
+                                         std::memory_order_acquire));
+    int64_t chunk = static_cast<int64_t>(nextOf(current));
+    int64_t lo = jobBegin + chunk * jobBase + std::min(chunk, jobRemainder);
+    int64_t hi = lo + jobBase + (chunk < jobRemainder ? 1 : 0);
+    jobFn(jobContext, lo, hi);
+    uint64_t finished = done.fetch_add(1) + 1;
+    if (finished == countOf(current) && callerSleeping.load()) {
+      std::lock_guard<std::mutex> lock(sleepMutex);
+      jobFinished.notify_all();
+    }
+  }
+}
+
+void ThreadPool::workerMain(uint32_t seen) {
+  insideParallelFor = true;
+  // Named so that tools (and tests) can tell the pool's threads apart.
+  pthread_setname_np(pthread_self(), "ember-pool");
+  for (;;) {
+    auto hasNews = [&] {
+      return generationOf(word.load()) != seen || stopping.load();
+    };
+    if (!spinUntil(hasNews)) {
+      std::unique_lock<std::mutex> lock(sleepMutex);
+      sleepingWorkers.fetch_add(1);
+      workAvailable.wait(lock, hasNews);
+      sleepingWorkers.fetch_sub(1);
+    }
+    if (stopping.load(std::memory_order_acquire))
+      return;
+    seen = generationOf(word.load(std::memory_order_acquire));
+    runChunks(seen);
+  }
+}
+
+void ThreadPool::resize(int workerCount) {
+  if (!workers.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(sleepMutex);
+      stopping.store(true);
+      workAvailable.notify_all();
+    }
+    for (std::thread &worker : workers)
+      worker.join();
+    workers.clear();
+    stopping.store(false);
+  }
+  uint32_t generation = generationOf(word.load());
+  workers.reserve(workerCount);
+  for (int i = 0; i < workerCount; ++i)
+    workers.emplace_back([this, generation] { workerMain(generation); });
+}
+
+void ThreadPool::run(int64_t begin, int64_t end, int64_t grain,
+                     ParallelChunkFn fn, void *context, int threads) {
+  // Called with callerMutex held.
+  if (static_cast<int>(workers.size()) != threads - 1)
+    resize(threads - 1);
+
+  int64_t size = end - begin;
+  int64_t chunks = std::min<int64_t>(
+      {size / grain, threads * kChunksPerThread, static_cast<int64_t>(kMaxChunks)});
+  jobFn = fn;
+  jobContext = context;
+  jobBegin = begin;
+  jobBase = size / chunks;
+  jobRemainder = size % chunks;
+  done.store(0, std::memory_order_relaxed);
+  uint32_t generation = generationOf(word.load(std::memory_order_relaxed)) + 1;
+  word.store(makeWord(generation, static_cast<uint64_t>(chunks)));
+  if (sleepingWorkers.load() > 0) {
+    std::lock_guard<std::mutex> lock(sleepMutex);
+    workAvailable.notify_all();
+  }
+
+  insideParallelFor = true;
+  runChunks(generation);
+  insideParallelFor = false;
+
+  auto finished = [&] {
+    return done.load() == static_cast<uint64_t>(chunks);
+  };
+  if (!spinUntil(finished)) {
+    std::unique_lock<std::mutex> lock(sleepMutex);
+    callerSleeping.store(true);
+    jobFinished.wait(lock, finished);
+    callerSleeping.store(false);
+  }
+}
+
+/// The process's pool, never destroyed: workers asleep at exit are no
+/// concern, and no static destructor has to join them.
+ThreadPool *instance = nullptr;
+std::once_flag created;
+
+ThreadPool &pool() {
+  std::call_once(created, [] {
+    instance = new ThreadPool;
+    // A forked child has none of the workers, and a lock a worker held at
+    // the fork stays held: the child starts a pool of its own (the
+    // parent's copy is left as it is, never joined or destroyed).
+    pthread_atfork(nullptr, nullptr, [] { instance = new ThreadPool; });
+  });
+  return *instance;
+}
+
+} // namespace
+
+void parallelFor(int64_t begin, int64_t end, int64_t grain, ParallelChunkFn fn,
+                 void *context) {
+  if (end <= begin)
+    return;
+  grain = std::max<int64_t>(grain, 1);
+  int threads;
+  if (insideParallelFor || end - begin < 2 * grain ||
+      (threads = numThreads()) == 1) {
+    fn(context, begin, end);
+    return;
+  }
+  ThreadPool &shared = pool();
+  std::unique_lock<std::mutex> lock(shared.callerMutex, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    fn(context, begin, end);
+    return;
+  }
+  shared.run(begin, end, grain, fn, context, threads);
+}
+
+int poolWorkerCount() { return pool().workerCount(); }
+
+} // namespace ember
+
+extern "C" void ember_parallel_for(void (*fn)(void *, int64_t, int64_t),
+                                   void *context, int64_t begin, int64_t end,
+                                   int64_t grain) {
+  ember::parallelFor(begin, end, grain, fn, context);
+}

@@ -1,0 +1,179 @@
+// RUN: ember-opt %s -ember-chunk-parallel-loops -canonicalize | FileCheck %s
+
+// Parallel kernels run [lo, hi) of one parallel dim; each call passes the
+// whole range and a grain of ceil(32768 / work per iteration).
+
+// Split the outer dim; 64 iterations inside each: grain 512. Both calls of
+// the shared kernel are rewritten.
+// CHECK-LABEL: func.func private @rows(
+// CHECK-SAME:    %[[A:[^:]*]]: memref<?x64xf32>, %[[N:[^:]*]]: index, %[[LO:[^:]*]]: index, %[[HI:[^:]*]]: index, %{{[^:]*}}: index)
+// CHECK-SAME:    ember.chunk_kernel
+// CHECK:         scf.parallel (%[[I:.*]], %[[J:.*]]) = (%[[LO]], %c0) to (%[[HI]], %c64)
+// CHECK:           memref.load %[[A]][%[[I]], %[[J]]]
+func.func private @rows(%a: memref<?x64xf32>, %n: index)
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c64) step (%c1, %c1) {
+    %x = memref.load %a[%i, %j] : memref<?x64xf32>
+    %y = arith.mulf %x, %x : f32
+    memref.store %y, %a[%i, %j] : memref<?x64xf32>
+    scf.reduce
+  }
+  return
+}
+
+// Outer dim of 2 with two dims inside: the first two flattened into one
+// range of 2 * m; 256 iterations each: grain 128.
+// CHECK-LABEL: func.func private @batch(
+// CHECK-SAME:    %[[B:[^:]*]]: memref<2x?x256xf32>, %[[M:[^:]*]]: index, %[[LO:[^:]*]]: index, %[[HI:[^:]*]]: index
+// CHECK:         scf.parallel (%[[F:.*]], %[[K:.*]]) = (%[[LO]], %c0) to (%[[HI]], %c256)
+// CHECK-DAG:       %[[OUT:.*]] = arith.divui %[[F]], %[[M]]
+// CHECK-DAG:       %[[IN:.*]] = arith.remui %[[F]], %[[M]]
+// CHECK:           memref.load %[[B]][%[[OUT]], %[[IN]], %[[K]]]
+func.func private @batch(%b: memref<2x?x256xf32>, %m: index)
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c256 = arith.constant 256 : index
+  scf.parallel (%p, %i, %k) = (%c0, %c0, %c0) to (%c2, %m, %c256) step (%c1, %c1, %c1) {
+    %x = memref.load %b[%p, %i, %k] : memref<2x?x256xf32>
+    memref.store %x, %b[%p, %i, %k] : memref<2x?x256xf32>
+    scf.reduce
+  }
+  return
+}
+
+// Outer dim of 3 and one more: the second dim is split, the first runs
+// inside each chunk (3 iterations: grain 10923).
+// CHECK-LABEL: func.func private @wide(
+// CHECK-SAME:    %[[W:[^:]*]]: memref<3x4096xf32>, %[[LO:[^:]*]]: index, %[[HI:[^:]*]]: index
+// CHECK:         scf.parallel (%[[I:.*]], %[[J:.*]]) = (%c0, %[[LO]]) to (%c3, %[[HI]])
+// CHECK:           memref.load %[[W]][%[[I]], %[[J]]]
+func.func private @wide(%w: memref<3x4096xf32>)
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c4096 = arith.constant 4096 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c3, %c4096) step (%c1, %c1) {
+    %x = memref.load %w[%i, %j] : memref<3x4096xf32>
+    memref.store %x, %w[%i, %j] : memref<3x4096xf32>
+    scf.reduce
+  }
+  return
+}
+
+// A row reduction: the reduced dim's (dynamic) length is the work per row.
+// CHECK-LABEL: func.func private @row_sums(
+// CHECK-SAME:    %[[LO:[^:]*]]: index, %[[HI:[^:]*]]: index, %{{[^:]*}}: index)
+// CHECK:         scf.parallel (%[[I:.*]]) = (%[[LO]]) to (%[[HI]])
+// CHECK:           scf.for
+func.func private @row_sums(%x: memref<?x?xf32>, %out: memref<?xf32>, %n: index, %k: index)
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    scf.for %j = %c0 to %k step %c1 {
+      %v = memref.load %x[%i, %j] : memref<?x?xf32>
+      %s = memref.load %out[%i] : memref<?xf32>
+      %t = arith.addf %s, %v : f32
+      memref.store %t, %out[%i] : memref<?xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
+// A reduction over the first dim: each chunk of columns runs every row.
+// CHECK-LABEL: func.func private @column_sums(
+// CHECK-SAME:    %[[LO:[^:]*]]: index, %[[HI:[^:]*]]: index, %{{[^:]*}}: index)
+// CHECK:         scf.for %[[I:.*]] = %c0 to %{{.*}} step %c1
+// CHECK:           scf.parallel (%[[J:.*]]) = (%[[LO]]) to (%[[HI]])
+func.func private @column_sums(%x: memref<?x1024xf32>, %out: memref<1024xf32>, %m: index)
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c1024 = arith.constant 1024 : index
+  scf.for %i = %c0 to %m step %c1 {
+    scf.parallel (%j) = (%c0) to (%c1024) step (%c1) {
+      %v = memref.load %x[%i, %j] : memref<?x1024xf32>
+      %s = memref.load %out[%j] : memref<1024xf32>
+      %t = arith.addf %s, %v : f32
+      memref.store %t, %out[%j] : memref<1024xf32>
+      scf.reduce
+    }
+  }
+  return
+}
+
+// Left alone: a sequential nest with a result, and a function that is not
+// a kernel.
+// CHECK-LABEL: func.func private @total(
+// CHECK-SAME:    %{{[^:]*}}: memref<?xf32>, %{{[^:]*}}: index) -> f32
+// CHECK-NOT:     ember.chunk_kernel
+// CHECK-LABEL: func.func private @not_a_kernel(
+// CHECK-SAME:    %{{[^:]*}}: memref<?xf32>, %{{[^:]*}}: index) {
+// CHECK:         scf.parallel (%{{.*}}) = (%c0) to (%{{.*}}) step (%c1)
+func.func private @total(%x: memref<?xf32>, %n: index) -> f32
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %s = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %zero) -> f32 {
+    %v = memref.load %x[%i] : memref<?xf32>
+    %t = arith.addf %acc, %v : f32
+    scf.yield %t : f32
+  }
+  return %s : f32
+}
+func.func private @not_a_kernel(%x: memref<?xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %x[%i] : memref<?xf32>
+    memref.store %v, %x[%i] : memref<?xf32>
+    scf.reduce
+  }
+  return
+}
+
+// CHECK-LABEL: func.func @glue(
+// CHECK-SAME:    %[[A:[^:]*]]: memref<?x64xf32>, %[[A2:[^:]*]]: memref<?x64xf32>, %[[N:[^:]*]]: index,
+// CHECK-SAME:    %[[B:[^:]*]]: memref<2x?x256xf32>, %[[M:[^:]*]]: index, %[[W:[^:]*]]: memref<3x4096xf32>,
+// CHECK-SAME:    %[[X:[^:]*]]: memref<?x?xf32>, %[[O:[^:]*]]: memref<?xf32>, %[[K:[^:]*]]: index,
+// CHECK-SAME:    %[[C:[^:]*]]: memref<?x1024xf32>, %[[CO:[^:]*]]: memref<1024xf32>)
+// CHECK-DAG:     %[[C32768:.*]] = arith.constant 32768 : index
+// CHECK-DAG:     %[[C512:.*]] = arith.constant 512 : index
+// CHECK-DAG:     %[[C128:.*]] = arith.constant 128 : index
+// CHECK-DAG:     %[[C10923:.*]] = arith.constant 10923 : index
+// CHECK-DAG:     %[[C4096:.*]] = arith.constant 4096 : index
+// CHECK-DAG:     %[[C1024:.*]] = arith.constant 1024 : index
+// CHECK-DAG:     %[[C0:.*]] = arith.constant 0 : index
+// CHECK:         call @rows(%[[A]], %[[N]], %[[C0]], %[[N]], %[[C512]])
+// CHECK:         call @rows(%[[A2]], %[[N]], %[[C0]], %[[N]], %[[C512]])
+// CHECK:         %[[FLAT:.*]] = arith.muli %[[M]], %c2
+// CHECK:         call @batch(%[[B]], %[[M]], %[[C0]], %[[FLAT]], %[[C128]])
+// CHECK:         call @wide(%[[W]], %[[C0]], %[[C4096]], %[[C10923]])
+// CHECK:         %[[RW:.*]] = arith.maxsi %[[K]], %c1
+// CHECK:         %[[RG:.*]] = arith.ceildivsi %[[C32768]], %[[RW]]
+// CHECK:         call @row_sums(%[[X]], %[[O]], %[[N]], %[[K]], %[[C0]], %[[N]], %[[RG]])
+// CHECK:         %[[CW:.*]] = arith.maxsi %[[M]], %c1
+// CHECK:         %[[CG:.*]] = arith.ceildivsi %[[C32768]], %[[CW]]
+// CHECK:         call @column_sums(%[[C]], %[[CO]], %[[M]], %[[C0]], %[[C1024]], %[[CG]])
+func.func @glue(%a: memref<?x64xf32>, %a2: memref<?x64xf32>, %n: index,
+                %b: memref<2x?x256xf32>, %m: index, %w: memref<3x4096xf32>,
+                %x: memref<?x?xf32>, %o: memref<?xf32>, %k: index,
+                %c: memref<?x1024xf32>, %co: memref<1024xf32>) -> f32 {
+  call @rows(%a, %n) : (memref<?x64xf32>, index) -> ()
+  call @rows(%a2, %n) : (memref<?x64xf32>, index) -> ()
+  call @batch(%b, %m) : (memref<2x?x256xf32>, index) -> ()
+  call @wide(%w) : (memref<3x4096xf32>) -> ()
+  call @row_sums(%x, %o, %n, %k) : (memref<?x?xf32>, memref<?xf32>, index, index) -> ()
+  call @column_sums(%c, %co, %m) : (memref<?x1024xf32>, memref<1024xf32>, index) -> ()
+  call @not_a_kernel(%o, %n) : (memref<?xf32>, index) -> ()
+  %s = call @total(%o, %n) : (memref<?xf32>, index) -> f32
+  return %s : f32
+}
