@@ -219,3 +219,40 @@ def test_cross_entropy_forward_and_backward(rng, shape, kwargs, dtype):
         [logits], ())
     check(out, expected, dtype, FORWARD_TOL)
     check_grads(xs, ts, dtype)
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="the CPU's thread pool")
+@pytest.mark.parametrize("rows", [3, 257])
+def test_rows_split_over_threads_give_the_same_bits(rng, rows):
+    """The row loops are parallel: on 1, 2 and 3 threads every row is still
+    computed by one thread, so forward and gradients are bitwise equal, and
+    match torch."""
+    x = random_array(rng, (rows, 1025), "float32")
+    w = random_array(rng, (1025,), "float32", 0.5, 1.5)
+    b = random_array(rng, (1025,), "float32")
+    g = random_array(rng, (rows, 1025), "float32")
+    before = ember.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            ember.set_num_threads(threads)
+            xs = [leaf(a, "float32") for a in (x, w, b)]
+            outs = [F.layer_norm(xs[0], (1025,), xs[1], xs[2]),
+                    F.rms_norm(xs[0], (1025,), xs[1]),
+                    F.softmax(xs[0], -1), F.log_softmax(xs[0], -1)]
+            total = sum((o * from_array(g)).sum() for o in outs)
+            total.backward()
+            results.append([to_numpy(t) for t in outs + [v.grad for v in xs]])
+    finally:
+        ember.set_num_threads(before)
+    for threads, result in zip((2, 3), results[1:]):
+        for got, want in zip(result, results[0]):
+            np.testing.assert_array_equal(got, want, err_msg=f"{threads} threads")
+    ts = [torch_leaf(a, "float32") for a in (x, w, b)]
+    touts = [torch.nn.functional.layer_norm(ts[0], (1025,), ts[1], ts[2]),
+             rms_norm_reference(ts[0], (1025,), ts[1], None),
+             torch.softmax(ts[0], -1), torch.log_softmax(ts[0], -1)]
+    sum((o * torch.from_numpy(g.astype(np.float64))).sum() for o in touts).backward()
+    for got, want in zip(results[0], touts + [t.grad for t in ts]):
+        scale = max(1.0, float(want.detach().abs().max()))
+        np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-4, atol=1e-5 * scale)

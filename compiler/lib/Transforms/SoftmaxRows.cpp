@@ -51,7 +51,7 @@ struct LowerSoftmaxRows : OpRewritePattern<OpTy> {
                                 PatternRewriter &rewriter) const override {
     Value input = op.getInput();
     RankedTensorType type = op.getType();
-    if (op.getDim() != type.getRank() - 1)
+    if (static_cast<int64_t>(op.getDim()) != type.getRank() - 1)
       return rewriter.notifyMatchFailure(op, "not over the innermost dim");
     Location loc = op.getLoc();
     rows::ElementAccess access(type.getElementType());
@@ -141,7 +141,7 @@ struct LowerSoftmaxBackwardRows : OpRewritePattern<OpTy> {
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
     RankedTensorType type = op.getType();
-    if (op.getDim() != type.getRank() - 1)
+    if (static_cast<int64_t>(op.getDim()) != type.getRank() - 1)
       return rewriter.notifyMatchFailure(op, "not over the innermost dim");
     Location loc = op.getLoc();
     rows::ElementAccess access(type.getElementType());
