@@ -560,5 +560,58 @@ LogicalResult LogSoftmaxOp::verify() {
   return verifySoftmaxDim(*this, getType(), getDim());
 }
 
+//===----------------------------------------------------------------------===//
+// LayerNormOp, RmsNormOp
+//===----------------------------------------------------------------------===//
+
+/// `weight` and `bias`, where given, are 1-D rows of the input's element
+/// type and its innermost size.
+static LogicalResult verifyNormAffine(Operation *op, RankedTensorType type,
+                                      Value weight, Value bias) {
+  if (type.getRank() == 0)
+    return op->emitOpError("normalizes the innermost dim; got a 0-d tensor");
+  int64_t n = type.getDimSize(type.getRank() - 1);
+  for (auto [name, operand] : {std::pair<const char *, Value>{"weight", weight},
+                               {"bias", bias}}) {
+    if (!operand)
+      continue;
+    auto operandType = cast<RankedTensorType>(operand.getType());
+    if (operandType.getRank() != 1 ||
+        operandType.getElementType() != type.getElementType())
+      return op->emitOpError(name)
+             << " must be a 1-D tensor of " << type.getElementType()
+             << "; got " << operandType;
+    int64_t size = operandType.getDimSize(0);
+    if (!ShapedType::isDynamic(size) && !ShapedType::isDynamic(n) && size != n)
+      return op->emitOpError(name) << " has " << size
+                                   << " elements; the rows have " << n;
+  }
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  return verifyNormAffine(*this, getType(), getWeight(), getBias());
+}
+
+LogicalResult RmsNormOp::verify() {
+  return verifyNormAffine(*this, getType(), getWeight(), getBias());
+}
+
+LogicalResult SoftmaxBackwardOp::verify() {
+  return verifySoftmaxDim(*this, getType(), getDim());
+}
+
+LogicalResult LogSoftmaxBackwardOp::verify() {
+  return verifySoftmaxDim(*this, getType(), getDim());
+}
+
+LogicalResult LayerNormBackwardOp::verify() {
+  return verifyNormAffine(*this, getType(), getWeight(), Value());
+}
+
+LogicalResult RmsNormBackwardOp::verify() {
+  return verifyNormAffine(*this, getType(), getWeight(), Value());
+}
+
 #define GET_OP_CLASSES
 #include "ember/Dialect/EmberOps.cpp.inc"

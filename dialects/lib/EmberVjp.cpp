@@ -314,25 +314,55 @@ LogicalResult ConcatOp::buildVjp(OpBuilder &b, ValueRange cotangents,
 // Softmax, log_softmax
 //===----------------------------------------------------------------------===//
 
+// Each a backward composite: one trip through memory on the CPU
+// (ember-softmax-rows), primitives elsewhere (ember-decompose).
+
 LogicalResult SoftmaxOp::buildVjp(OpBuilder &b, ValueRange cotangents,
                                   SmallVectorImpl<Value> &gradients) {
-  Location loc = getLoc();
-  Value y = getResult(), g = cotangents[0];
-  // y * (g - sum(g * y)) along dim.
-  SmallVector<int64_t> dims = {static_cast<int64_t>(getDim())};
-  Value dot = SumOp::create(b, loc, mul(b, loc, g, y), dims, /*keepdim=*/true);
-  gradients.push_back(mul(b, loc, y, SubOp::create(b, loc, g, dot)));
+  gradients.push_back(SoftmaxBackwardOp::create(b, getLoc(), cotangents[0],
+                                                getResult(), getDim()));
   return success();
 }
 
 LogicalResult LogSoftmaxOp::buildVjp(OpBuilder &b, ValueRange cotangents,
                                      SmallVectorImpl<Value> &gradients) {
-  Location loc = getLoc();
-  Value y = getResult(), g = cotangents[0];
-  // g - softmax(x) * sum(g) along dim, with softmax(x) = exp(y).
-  SmallVector<int64_t> dims = {static_cast<int64_t>(getDim())};
-  Value total = SumOp::create(b, loc, g, dims, /*keepdim=*/true);
-  gradients.push_back(SubOp::create(
-      b, loc, g, mul(b, loc, ExpOp::create(b, loc, y), total)));
+  gradients.push_back(LogSoftmaxBackwardOp::create(b, getLoc(), cotangents[0],
+                                                   getResult(), getDim()));
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Layer norm, RMS norm
+//===----------------------------------------------------------------------===//
+
+/// The input's gradient is a backward composite (`BackwardOp`, which
+/// recomputes the row statistics); the weight's is the column sum of
+/// grad * xhat, with xhat the forward op without its affine part; the
+/// bias's the column sum of grad.
+template <typename ForwardOp, typename BackwardOp>
+static LogicalResult normVjp(ForwardOp op, OpBuilder &b, ValueRange cotangents,
+                             SmallVectorImpl<Value> &gradients) {
+  Location loc = op.getLoc();
+  Value g = cotangents[0], x = op.getInput(), weight = op.getWeight();
+  gradients.push_back(BackwardOp::create(b, loc, x.getType(), g, x, weight,
+                                         op.getEpsAttr()));
+  if (weight) {
+    Value xhat = ForwardOp::create(b, loc, x.getType(), x, Value(), Value(),
+                                   op.getEpsAttr());
+    gradients.push_back(sumToShape(b, loc, mul(b, loc, g, xhat), weight));
+  }
+  if (Value bias = op.getBias())
+    gradients.push_back(sumToShape(b, loc, g, bias));
+  return success();
+}
+
+LogicalResult LayerNormOp::buildVjp(OpBuilder &b, ValueRange cotangents,
+                                    SmallVectorImpl<Value> &gradients) {
+  return normVjp<LayerNormOp, LayerNormBackwardOp>(*this, b, cotangents,
+                                                   gradients);
+}
+
+LogicalResult RmsNormOp::buildVjp(OpBuilder &b, ValueRange cotangents,
+                                  SmallVectorImpl<Value> &gradients) {
+  return normVjp<RmsNormOp, RmsNormBackwardOp>(*this, b, cotangents, gradients);
 }

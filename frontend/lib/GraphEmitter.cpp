@@ -24,6 +24,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
+#include <cstring>
 #include <limits>
 #include <map>
 
@@ -451,6 +452,29 @@ private:
     return result;
   }
 
+  static FloatAttr epsOf(OpBuilder &b, const Node &node) {
+    double eps;
+    memcpy(&eps, &node.ints[0], sizeof(eps));
+    return b.getF64FloatAttr(eps);
+  }
+
+  template <typename OpTy>
+  Value emitNorm(OpBuilder &b, Location loc, const Node &node) {
+    unsigned next = 1;
+    Value weight = node.ints[1] ? operand(node, next++) : Value();
+    Value bias = node.ints[2] ? operand(node, next++) : Value();
+    Value x = operand(node, 0);
+    return OpTy::create(b, loc, x.getType(), x, weight, bias, epsOf(b, node));
+  }
+
+  template <typename OpTy>
+  Value emitNormBackward(OpBuilder &b, Location loc, const Node &node) {
+    Value x = operand(node, 1);
+    Value weight = node.inputs.size() > 2 ? operand(node, 2) : Value();
+    return OpTy::create(b, loc, x.getType(), operand(node, 0), x, weight,
+                        epsOf(b, node));
+  }
+
   Value emitOp(OpBuilder &b, Location loc, const Node &node,
                RankedTensorType type) {
     auto ints = ArrayRef<int64_t>(node.ints);
@@ -536,6 +560,20 @@ private:
       return SoftmaxOp::create(b, loc, operand(node, 0), ints[0]);
     case OpCode::LogSoftmax:
       return LogSoftmaxOp::create(b, loc, operand(node, 0), ints[0]);
+    case OpCode::SoftmaxBackward:
+      return SoftmaxBackwardOp::create(b, loc, operand(node, 0),
+                                       operand(node, 1), ints[0]);
+    case OpCode::LogSoftmaxBackward:
+      return LogSoftmaxBackwardOp::create(b, loc, operand(node, 0),
+                                          operand(node, 1), ints[0]);
+    case OpCode::LayerNorm:
+      return emitNorm<LayerNormOp>(b, loc, node);
+    case OpCode::RmsNorm:
+      return emitNorm<RmsNormOp>(b, loc, node);
+    case OpCode::LayerNormBackward:
+      return emitNormBackward<LayerNormBackwardOp>(b, loc, node);
+    case OpCode::RmsNormBackward:
+      return emitNormBackward<RmsNormBackwardOp>(b, loc, node);
     case OpCode::Grad:
       return emitGrad(b, node);
     }

@@ -546,6 +546,39 @@ Tensor softmax(OpCode op, const Tensor &x, int64_t dim) {
   return fromNode(node);
 }
 
+Tensor normalizeRows(OpCode op, const Tensor &x, const Tensor *weight,
+                     const Tensor *bias, double eps) {
+  const char *name = op == OpCode::LayerNorm ? "layer_norm" : "rms_norm";
+  if (!isFloating(x.dtype()))
+    notForDtype(name, x.dtype());
+  if (x.dim() == 0)
+    runtimeError(std::string(name) + ": the input must have at least one dim");
+  int64_t n = x.shape().back();
+  std::vector<NodeRef> inputs = {x.value()};
+  for (const Tensor *operand : {weight, bias}) {
+    if (!operand)
+      continue;
+    if (operand->dtype() != x.dtype())
+      runtimeError(std::string("expected scalar type ") +
+                   elementTypeTorchName(x.dtype()) + " but found " +
+                   elementTypeTorchName(operand->dtype()) + " (" + name +
+                   " of " + elementTypeName(x.dtype()) + " " +
+                   shapeString(x.shape()) + ")");
+    if (operand->dim() != 1 || operand->shape()[0] != n)
+      runtimeError(std::string(name) + ": weight and bias must have shape [" +
+                   std::to_string(n) + "], got " +
+                   shapeString(operand->shape()));
+    inputs.push_back(operand->value());
+  }
+  NodeRef node = makeNode(op, x.dtype(), x.shape(), inputs);
+  // eps is compiled into the program: its bits are part of the cache key.
+  int64_t epsBits;
+  static_assert(sizeof(epsBits) == sizeof(eps));
+  memcpy(&epsBits, &eps, sizeof(eps));
+  node->ints = {epsBits, weight != nullptr, bias != nullptr};
+  return fromNode(node);
+}
+
 //===----------------------------------------------------------------------===//
 // Linear algebra
 //===----------------------------------------------------------------------===//

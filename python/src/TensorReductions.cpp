@@ -111,6 +111,24 @@ void bindReductions(py::module_ &m, py::class_<Tensor> &cls) {
             return softmax(OpCode::LogSoftmax, withDType(x, dtype), dim);
           },
           py::arg("dim"), py::arg("dtype") = py::none());
+  // layer_norm / rms_norm over the innermost dim; ember.nn.functional
+  // flattens normalized_shape into it and checks torch's argument rules.
+  for (auto [name, op] : {std::pair<const char *, OpCode>{"_layer_norm_rows",
+                                                          OpCode::LayerNorm},
+                          {"_rms_norm_rows", OpCode::RmsNorm}})
+    m.def(name,
+          [op](const Tensor &x, py::handle weight, py::handle bias,
+               double eps) {
+            std::optional<Tensor> w, b;
+            if (!weight.is_none())
+              w = weight.cast<Tensor>();
+            if (!bias.is_none())
+              b = bias.cast<Tensor>();
+            return normalizeRows(op, x, w ? &*w : nullptr, b ? &*b : nullptr,
+                                 eps);
+          },
+          py::arg("input"), py::arg("weight"), py::arg("bias"),
+          py::arg("eps"));
 }
 
 void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls) {

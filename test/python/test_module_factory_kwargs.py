@@ -24,6 +24,17 @@ CASES = [
 ]
 CASE_IDS = [f"{name}{args}{kwargs or ''}" for name, args, kwargs in CASES]
 
+# Modules of torch 2.4+ that torch 1.13 lacks: their constructor's parameters
+# as torch 2.4 spells them, and cases (args, kwargs, the state dict's shapes).
+NEWER_THAN_TORCH = {
+    "RMSNorm": ["self", "normalized_shape", "eps", "elementwise_affine", "device",
+                "dtype"],
+}
+NEWER_CASES = [
+    ("RMSNorm", ((2, 3),), {}, {"weight": (2, 3)}),
+    ("RMSNorm", (4,), {"elementwise_affine": False}, {}),
+]
+
 
 def module_classes():
     return sorted(name for name, value in vars(nn).items()
@@ -43,6 +54,11 @@ def torch_dtype(dtype):
 def test_factory_kwargs_where_torch_has_them():
     checked = 0
     for name in module_classes():
+        if name in NEWER_THAN_TORCH:
+            assert not hasattr(torch.nn, name), f"torch has {name}: test it as the others"
+            assert list(inspect.signature(getattr(nn, name).__init__).parameters) == \
+                NEWER_THAN_TORCH[name]
+            continue
         ours, theirs = getattr(nn, name), getattr(torch.nn, name)
         assert takes_factory_kwargs(ours) == takes_factory_kwargs(theirs), name
         if takes_factory_kwargs(theirs):
@@ -55,7 +71,17 @@ def test_factory_kwargs_where_torch_has_them():
 def test_every_factory_module_has_cases():
     factory = {name for name in module_classes()
                if takes_factory_kwargs(getattr(nn, name))}
-    assert factory == {name for name, _, _ in CASES}
+    assert factory == ({name for name, _, _ in CASES} |
+                       {name for name, _, _, _ in NEWER_CASES})
+
+
+@pytest.mark.parametrize("name,args,kwargs,shapes", NEWER_CASES,
+                         ids=[f"{n}{a}{k or ''}" for n, a, k, _ in NEWER_CASES])
+@pytest.mark.parametrize("dtype", [ember.float64, ember.float32, ember.float16])
+def test_dtype_of_modules_newer_than_torch(name, args, kwargs, shapes, dtype):
+    state = getattr(nn, name)(*args, **kwargs, dtype=dtype).state_dict()
+    assert {key: tuple(t.shape) for key, t in state.items()} == shapes
+    assert all(t.dtype == dtype and str(t.device) == "cpu" for t in state.values())
 
 
 @pytest.mark.parametrize("name,args,kwargs", CASES, ids=CASE_IDS)

@@ -26,10 +26,13 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
                                         bool shapeFunctions) {
   // Tensor level: primitives, linalg, fusion.
   OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
-  // Softmax over the last dim row by row (one trip through memory, on the
-  // CPU); the remaining composites become primitives.
-  if (softmaxRows)
+  // Softmax and the normalisations over the last dim row by row, forward
+  // and backward (one trip through memory, rows in parallel, on the CPU);
+  // the remaining composites become primitives.
+  if (softmaxRows) {
     tensorFuncs.addPass(createEmberSoftmaxRows());
+    tensorFuncs.addPass(createEmberNormRows());
+  }
   tensorFuncs.addPass(createEmberDecompose());
   // Gradient programs repeat forward ops (the VJP clones what it reads):
   // merge them while they are still whole ember ops.

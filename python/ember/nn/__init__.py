@@ -9,5 +9,6 @@ from ember.nn import functional, init  # noqa: F401
 from ember.nn.module import Module  # noqa: F401
 from ember.nn.modules import (  # noqa: F401
     GELU, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear,
-    LogSoftmax, ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, Softmax, Tanh)
+    LogSoftmax, ModuleList, MSELoss, NLLLoss, ReLU, RMSNorm, Sequential, Sigmoid, Softmax,
+    Tanh)
 from ember.nn.parameter import Parameter  # noqa: F401

@@ -69,9 +69,10 @@ def log_softmax(input, dim=None, dtype=None):
     return ember.log_softmax(input, _softmax_dim("log_softmax", dim), dtype=dtype)
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalizes over the last ``len(normalized_shape)`` dims with the
-    biased variance, then scales by ``weight`` and shifts by ``bias``."""
+def _normalized_rows(name, input, normalized_shape, weight, bias):
+    """Checks torch's shape rules and flattens ``normalized_shape`` into one
+    innermost dim, the ``ember.layer_norm``/``rms_norm`` op's rows; returns
+    the flattened input, weight and bias and the row length."""
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
@@ -81,16 +82,43 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
             f"[*, {', '.join(str(d) for d in normalized_shape)}], but got input of size "
             f"{list(input.shape)}")
-    dims = tuple(range(input.dim() - count, input.dim()))
-    mean = input.mean(dims, keepdim=True)
-    centered = input - mean
-    variance = (centered * centered).mean(dims, keepdim=True)
-    output = centered * ember.rsqrt(variance + eps)
-    if weight is not None:
-        output = output * weight
-    if bias is not None:
-        output = output + bias
-    return output
+    for label, param in (("weight", weight), ("bias", bias)):
+        if param is not None and tuple(param.shape) != normalized_shape:
+            raise RuntimeError(
+                f"Expected {label} to be of same shape as normalized_shape, but got "
+                f"{label} of shape {list(param.shape)} and normalized_shape = "
+                f"{list(normalized_shape)}")
+    if count == 1:
+        return input, weight, bias
+    row = math.prod(normalized_shape)
+    flat = input.reshape(*input.shape[:input.dim() - count], row)
+    return (flat, None if weight is None else weight.reshape(row),
+            None if bias is None else bias.reshape(row))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalizes over the last ``len(normalized_shape)`` dims with the
+    biased variance, then scales by ``weight`` and shifts by ``bias``: one
+    ``ember.layer_norm`` op (on the CPU one trip through memory per row)."""
+    rows, w, b = _normalized_rows("layer_norm", input, normalized_shape, weight, bias)
+    output = ember._ember._layer_norm_rows(rows, w, b, float(eps))
+    return output if rows is input else output.reshape(input.shape)
+
+
+# torch.finfo(dtype).eps, rms_norm's default.
+_EPS = {ember.float16: 2.0 ** -10, ember.bfloat16: 2.0 ** -7,
+        ember.float32: 2.0 ** -23, ember.float64: 2.0 ** -52}
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``input / sqrt(mean(input^2) + eps) * weight`` over the last
+    ``len(normalized_shape)`` dims (torch 2.4's ``F.rms_norm``; ``eps=None``
+    is ``finfo(input.dtype).eps``)."""
+    rows, w, _ = _normalized_rows("rms_norm", input, normalized_shape, weight, None)
+    if eps is None:
+        eps = _EPS.get(input.dtype, _EPS[ember.float32])
+    output = ember._ember._rms_norm_rows(rows, w, None, float(eps))
+    return output if rows is input else output.reshape(input.shape)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

@@ -167,6 +167,38 @@ func.func @softmax_dim(%a: tensor<2x3xf32>) {
 
 // -----
 
+func.func @layer_norm_weight_size(%a: tensor<2x3xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{weight has 4 elements; the rows have 3}}
+  %0 = ember.layer_norm %a weight %w : tensor<4xf32> eps = 1.0e-05 : tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_bias_type(%a: tensor<2x3xf32>, %b: tensor<3xf64>) {
+  // expected-error @+1 {{bias must be a 1-D tensor of 'f32'; got 'tensor<3xf64>'}}
+  %0 = ember.rms_norm %a bias %b : tensor<3xf64> eps = 1.0e-05 : tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_scalar(%a: tensor<f32>) {
+  // expected-error @+1 {{normalizes the innermost dim; got a 0-d tensor}}
+  %0 = ember.layer_norm %a eps = 1.0e-05 : tensor<f32>
+  return
+}
+
+// -----
+
+func.func @softmax_backward_dim(%g: tensor<2x3xf32>) {
+  // expected-error @+1 {{dim 2 is out of range for 'tensor<2x3xf32>' (rank 2)}}
+  %0 = ember.softmax_backward %g, %g dim = 2 : tensor<2x3xf32>
+  return
+}
+
+// -----
+
 func.func @cast_shape(%a: tensor<2x3xf32>) {
   // expected-error @+1 {{requires the same shape for all operands and results}}
   %0 = ember.cast %a : tensor<2x3xf32> to tensor<3x2xi32>

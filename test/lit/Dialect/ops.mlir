@@ -86,6 +86,25 @@ func.func @linalg_and_shapes(%a: tensor<2x1x?x4xbf16>, %b: tensor<5x4x6xbf16>, %
   return %7 : tensor<?x6xbf16>
 }
 
+// CHECK-LABEL: func @normalisations
+func.func @normalisations(%x: tensor<?x6xf32>, %w: tensor<6xf32>, %b: tensor<?xf32>) -> tensor<?x6xf32> {
+  // CHECK: ember.layer_norm %{{.*}} weight %{{.*}} : tensor<6xf32> bias %{{.*}} : tensor<?xf32> eps = 1.000000e-05 : tensor<?x6xf32>
+  %0 = ember.layer_norm %x weight %w : tensor<6xf32> bias %b : tensor<?xf32> eps = 1.0e-05 : tensor<?x6xf32>
+  // CHECK: ember.layer_norm %{{.*}} bias %{{.*}} : tensor<?xf32> eps = 1.000000e-05 : tensor<?x6xf32>
+  %1 = ember.layer_norm %0 bias %b : tensor<?xf32> eps = 1.0e-05 : tensor<?x6xf32>
+  // CHECK: ember.rms_norm %{{.*}} eps = 9.9999999999999995E-7 : tensor<?x6xf32>
+  %2 = ember.rms_norm %1 eps = 1.0e-06 : tensor<?x6xf32>
+  // CHECK: ember.softmax_backward %{{.*}}, %{{.*}} dim = 1 : tensor<?x6xf32>
+  %3 = ember.softmax_backward %2, %1 dim = 1 : tensor<?x6xf32>
+  // CHECK: ember.log_softmax_backward %{{.*}}, %{{.*}} dim = 0 : tensor<?x6xf32>
+  %4 = ember.log_softmax_backward %3, %1 dim = 0 : tensor<?x6xf32>
+  // CHECK: ember.layer_norm_backward %{{.*}}, %{{.*}} weight %{{.*}} : tensor<6xf32> eps = 1.000000e-05 : tensor<?x6xf32>
+  %5 = ember.layer_norm_backward %4, %x weight %w : tensor<6xf32> eps = 1.0e-05 : tensor<?x6xf32>
+  // CHECK: ember.rms_norm_backward %{{.*}}, %{{.*}} eps = 9.9999999999999995E-7 : tensor<?x6xf32>
+  %6 = ember.rms_norm_backward %5, %x eps = 1.0e-06 : tensor<?x6xf32>
+  return %6 : tensor<?x6xf32>
+}
+
 // CHECK-LABEL: func @scalars_and_bools
 func.func @scalars_and_bools(%s: tensor<f16>, %m: tensor<3xi1>, %k: tensor<3xi64>) -> tensor<3xi64> {
   // CHECK: ember.add %{{.*}}, %{{.*}} : tensor<f16>, tensor<f16> -> tensor<f16>

@@ -50,3 +50,84 @@ func.func @transposed_broadcast_product(%a: tensor<?x?x?xf64>, %b: tensor<?x?xf6
   %t = ember.transpose %p perm = [0, 2, 1] : tensor<?x?x?xf64> -> tensor<?x?x?xf64>
   return %t : tensor<?x?x?xf64>
 }
+
+// softmax_backward: y * (g - sum(g * y)) along dim.
+// CHECK-LABEL: func @softmax_backward
+// CHECK-SAME: (%[[G:.*]]: tensor<?x8xf32>, %[[Y:.*]]: tensor<?x8xf32>)
+// CHECK: %[[GY:.*]] = ember.mul %[[G]], %[[Y]]
+// CHECK: %[[S:.*]] = ember.sum %[[GY]] dims = [0] keepdim : tensor<?x8xf32> -> tensor<1x8xf32>
+// CHECK: %[[C:.*]] = ember.sub %[[G]], %[[S]]
+// CHECK: %[[D:.*]] = ember.mul %[[Y]], %[[C]]
+// CHECK: return %[[D]]
+func.func @softmax_backward(%g: tensor<?x8xf32>, %y: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %0 = ember.softmax_backward %g, %y dim = 0 : tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// log_softmax_backward: g - exp(y) * sum(g); f16 computes in f32.
+// CHECK-LABEL: func @log_softmax_backward
+// CHECK-SAME: (%[[G:.*]]: tensor<4x?xf16>, %[[Y:.*]]: tensor<4x?xf16>)
+// CHECK-DAG: %[[G32:.*]] = ember.cast %[[G]] : tensor<4x?xf16> to tensor<4x?xf32>
+// CHECK-DAG: %[[Y32:.*]] = ember.cast %[[Y]] : tensor<4x?xf16> to tensor<4x?xf32>
+// CHECK: %[[S:.*]] = ember.sum %[[G32]] dims = [1] keepdim
+// CHECK: %[[E:.*]] = ember.exp %[[Y32]]
+// CHECK: %[[M:.*]] = ember.mul %[[E]], %[[S]]
+// CHECK: %[[D:.*]] = ember.sub %[[G32]], %[[M]]
+// CHECK: %[[H:.*]] = ember.cast %[[D]] : tensor<4x?xf32> to tensor<4x?xf16>
+// CHECK: return %[[H]]
+func.func @log_softmax_backward(%g: tensor<4x?xf16>, %y: tensor<4x?xf16>) -> tensor<4x?xf16> {
+  %0 = ember.log_softmax_backward %g, %y dim = 1 : tensor<4x?xf16>
+  return %0 : tensor<4x?xf16>
+}
+
+// layer_norm: (x - mean) * rsqrt(mean((x - mean)^2) + eps) * w + b over
+// the innermost dim.
+// CHECK-LABEL: func @layer_norm
+// CHECK-SAME: (%[[X:.*]]: tensor<?x8xf32>, %[[W:.*]]: tensor<8xf32>, %[[B:.*]]: tensor<8xf32>)
+// CHECK-DAG: %[[EPS:.*]] = ember.constant dense<9.99999974E-6> : tensor<f32>
+// CHECK-DAG: %[[MEAN:.*]] = ember.mean %[[X]] dims = [1] keepdim
+// CHECK: %[[C:.*]] = ember.sub %[[X]], %[[MEAN]]
+// CHECK: %[[SQ:.*]] = ember.mul %[[C]], %[[C]]
+// CHECK: %[[VAR:.*]] = ember.mean %[[SQ]] dims = [1] keepdim
+// CHECK: %[[VE:.*]] = ember.add %[[VAR]], %[[EPS]]
+// CHECK: %[[RSTD:.*]] = ember.rsqrt %[[VE]]
+// CHECK: %[[H:.*]] = ember.mul %[[C]], %[[RSTD]]
+// CHECK: %[[S:.*]] = ember.mul %[[H]], %[[W]]
+// CHECK: %[[Y:.*]] = ember.add %[[S]], %[[B]]
+// CHECK: return %[[Y]]
+func.func @layer_norm(%x: tensor<?x8xf32>, %w: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  %0 = ember.layer_norm %x weight %w : tensor<8xf32> bias %b : tensor<8xf32> eps = 1.0e-05 : tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// rms_norm: x * rsqrt(mean(x^2) + eps), bf16 through f32.
+// CHECK-LABEL: func @rms_norm
+// CHECK: %[[X:.*]] = ember.cast %{{.*}} : tensor<?xbf16> to tensor<?xf32>
+// CHECK: %[[SQ:.*]] = ember.mul %[[X]], %[[X]]
+// CHECK: %[[MS:.*]] = ember.mean %[[SQ]] dims = [0] keepdim
+// CHECK: %[[RSTD:.*]] = ember.rsqrt
+// CHECK: %[[Y:.*]] = ember.mul %[[X]], %[[RSTD]]
+// CHECK: ember.cast %[[Y]] : tensor<?xf32> to tensor<?xbf16>
+func.func @rms_norm(%x: tensor<?xbf16>) -> tensor<?xbf16> {
+  %0 = ember.rms_norm %x eps = 1.0e-06 : tensor<?xbf16>
+  return %0 : tensor<?xbf16>
+}
+
+// layer_norm_backward: rstd * (gw - mean(gw) - xhat * mean(gw * xhat)).
+// CHECK-LABEL: func @layer_norm_backward
+// CHECK-SAME: (%[[G:.*]]: tensor<?x8xf32>, %[[X:.*]]: tensor<?x8xf32>, %[[W:.*]]: tensor<8xf32>)
+// CHECK: %[[RSTD:.*]] = ember.rsqrt
+// CHECK: %[[XHAT:.*]] = ember.mul %{{.*}}, %[[RSTD]]
+// CHECK: %[[GW:.*]] = ember.mul %[[G]], %[[W]]
+// CHECK: %[[P:.*]] = ember.mul %[[GW]], %[[XHAT]]
+// CHECK: %[[MP:.*]] = ember.mean %[[P]] dims = [1] keepdim
+// CHECK: %[[T:.*]] = ember.mul %[[XHAT]], %[[MP]]
+// CHECK: %[[I:.*]] = ember.sub %[[GW]], %[[T]]
+// CHECK: %[[MG:.*]] = ember.mean %[[GW]] dims = [1] keepdim
+// CHECK: %[[I2:.*]] = ember.sub %[[I]], %[[MG]]
+// CHECK: %[[DX:.*]] = ember.mul %[[RSTD]], %[[I2]]
+// CHECK: return %[[DX]]
+func.func @layer_norm_backward(%g: tensor<?x8xf32>, %x: tensor<?x8xf32>, %w: tensor<8xf32>) -> tensor<?x8xf32> {
+  %0 = ember.layer_norm_backward %g, %x weight %w : tensor<8xf32> eps = 1.0e-05 : tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}

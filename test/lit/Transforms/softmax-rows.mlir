@@ -1,33 +1,37 @@
 // RUN: ember-opt %s -ember-softmax-rows -split-input-file | FileCheck %s
 
-// Softmax over the last dim: a loop over the rows; per row the max, the sum
-// of exps (stored in the output) and the scaling by 1 / sum.
+// Softmax over the last dim: an scf.forall over the rows; per row (1-D
+// slices of the input and the output) the max, the sum of exps (stored in
+// the output row) and the scaling by 1 / sum, then the row is put back.
 // CHECK-LABEL: func @softmax
 // CHECK-SAME: (%[[X:.*]]: tensor<?x?xf32>)
 func.func @softmax(%x: tensor<?x?xf32>) -> tensor<?x?xf32> {
   // CHECK-DAG: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
   // CHECK-DAG: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
   // CHECK-DAG: %[[NEG_INF:.*]] = arith.constant 0xFF800000 : f32
-  // CHECK-DAG: %[[ROWS:.*]] = tensor.dim %[[X]], %c0
   // CHECK-DAG: %[[COLS:.*]] = tensor.dim %[[X]], %c1
-  // CHECK: %[[EMPTY:.*]] = tensor.empty(%[[ROWS]], %[[COLS]]) : tensor<?x?xf32>
-  // CHECK: %[[Y:.*]] = scf.for %[[I:.*]] = %c0 to %[[ROWS]] step %c1 iter_args(%[[OUT:.*]] = %[[EMPTY]])
+  // CHECK-DAG: %[[ROWS:.*]] = tensor.dim %[[X]], %c0
+  // CHECK: %[[EMPTY:.*]] = tensor.empty(%[[ROWS]], %{{.*}}) : tensor<?x?xf32>
+  // CHECK: %[[Y:.*]] = scf.forall (%[[I:.*]]) in (%[[ROWS]]) shared_outs(%[[OUTS:.*]] = %[[EMPTY]])
+  // CHECK:   %[[XROW:.*]] = tensor.extract_slice %[[X]][%[[I]], 0] [1, %{{.*}}] [1, 1] : tensor<?x?xf32> to tensor<?xf32>
+  // CHECK:   %[[OUT:.*]] = tensor.extract_slice %[[OUTS]][%[[I]], 0] [1, %{{.*}}] [1, 1] : tensor<?x?xf32> to tensor<?xf32>
   // CHECK:   %[[MAX:.*]] = scf.for %[[J:.*]] = %c0 to %[[COLS]] step %c1 iter_args(%[[ACC:.*]] = %[[NEG_INF]]) -> (f32)
-  // CHECK:     %[[V:.*]] = tensor.extract %[[X]][%[[I]], %[[J]]]
+  // CHECK:     %[[V:.*]] = tensor.extract %[[XROW]][%[[J]]]
   // CHECK:     arith.maximumf %[[ACC]], %[[V]] : f32
-  // CHECK:   %[[SUM:.*]]:2 = scf.for %[[J:.*]] = %c0 to %[[COLS]] step %c1 iter_args(%[[ACC:.*]] = %[[ZERO]], %[[O:.*]] = %[[OUT]]) -> (f32, tensor<?x?xf32>)
-  // CHECK:     %[[V:.*]] = tensor.extract %[[X]][%[[I]], %[[J]]]
+  // CHECK:   %[[SUM:.*]]:2 = scf.for %[[J:.*]] = %c0 to %[[COLS]] step %c1 iter_args(%[[ACC:.*]] = %[[ZERO]], %[[O:.*]] = %[[OUT]]) -> (f32, tensor<?xf32>)
+  // CHECK:     %[[V:.*]] = tensor.extract %[[XROW]][%[[J]]]
   // CHECK:     %[[S:.*]] = arith.subf %[[V]], %[[MAX]]
   // CHECK:     %[[E:.*]] = math.exp %[[S]] : f32
   // CHECK:     %[[NEXT:.*]] = arith.addf %[[ACC]], %[[E]] fastmath<reassoc> : f32
-  // CHECK:     %[[INS:.*]] = tensor.insert %[[E]] into %[[O]][%[[I]], %[[J]]]
+  // CHECK:     %[[INS:.*]] = tensor.insert %[[E]] into %[[O]][%[[J]]]
   // CHECK:     scf.yield %[[NEXT]], %[[INS]]
   // CHECK:   %[[SCALE:.*]] = arith.divf %[[ONE]], %[[SUM]]#0 : f32
   // CHECK:   %[[SCALED:.*]] = scf.for %[[J:.*]] = %c0 to %[[COLS]] step %c1 iter_args(%[[O:.*]] = %[[SUM]]#1)
-  // CHECK:     %[[E:.*]] = tensor.extract %[[O]][%[[I]], %[[J]]]
+  // CHECK:     %[[E:.*]] = tensor.extract %[[O]][%[[J]]]
   // CHECK:     %[[R:.*]] = arith.mulf %[[E]], %[[SCALE]] : f32
-  // CHECK:     tensor.insert %[[R]] into %[[O]][%[[I]], %[[J]]]
-  // CHECK:   scf.yield %[[SCALED]]
+  // CHECK:     tensor.insert %[[R]] into %[[O]][%[[J]]]
+  // CHECK:   scf.forall.in_parallel
+  // CHECK:     tensor.parallel_insert_slice %[[SCALED]] into %[[OUTS]][%[[I]], 0] [1, %{{.*}}] [1, 1]
   // CHECK: return %[[Y]]
   // CHECK-NOT: ember.softmax
   %0 = ember.softmax %x dim = 1 : tensor<?x?xf32>
@@ -37,11 +41,11 @@ func.func @softmax(%x: tensor<?x?xf32>) -> tensor<?x?xf32> {
 // -----
 
 // log_softmax stores nothing until the last pass: (x - max) - log(sum).
-// Static leading dims bound the row loops with constants.
+// Static leading dims bound the forall over the rows with constants.
 // CHECK-LABEL: func @log_softmax
 func.func @log_softmax(%x: tensor<2x4x?xf64>) -> tensor<2x4x?xf64> {
-  // CHECK: scf.for %[[I0:.*]] = %c0 to %c2 step %c1 iter_args
-  // CHECK: scf.for %[[I1:.*]] = %c0 to %c4 step %c1 iter_args
+  // CHECK: scf.forall (%[[I0:.*]], %[[I1:.*]]) in (2, 4) shared_outs
+  // CHECK:   %[[XROW:.*]] = tensor.extract_slice %{{.*}}[%[[I0]], %[[I1]], 0] [1, 1, %{{.*}}] [1, 1, 1] : tensor<2x4x?xf64> to tensor<?xf64>
   // CHECK:   %[[MAX:.*]] = scf.for {{.*}} -> (f64)
   // CHECK:     arith.maximumf
   // CHECK:   %[[SUM:.*]] = scf.for {{.*}} -> (f64)
@@ -50,7 +54,7 @@ func.func @log_softmax(%x: tensor<2x4x?xf64>) -> tensor<2x4x?xf64> {
   // CHECK-NOT: tensor.insert
   // CHECK:   %[[LOG:.*]] = math.log %[[SUM]] : f64
   // CHECK:   scf.for
-  // CHECK:     %[[V:.*]] = tensor.extract %{{.*}}[%[[I0]], %[[I1]], %{{.*}}]
+  // CHECK:     %[[V:.*]] = tensor.extract %[[XROW]][%{{.*}}]
   // CHECK:     %[[S:.*]] = arith.subf %[[V]], %[[MAX]] : f64
   // CHECK:     %[[R:.*]] = arith.subf %[[S]], %[[LOG]] : f64
   // CHECK:     tensor.insert %[[R]]
@@ -62,9 +66,11 @@ func.func @log_softmax(%x: tensor<2x4x?xf64>) -> tensor<2x4x?xf64> {
 // -----
 
 // f16 computes in f32. Softmax recomputes the exp in the last pass rather
-// than storing it rounded to f16; a rank-1 input is a single row.
+// than storing it rounded to f16; a rank-1 input is a single row (no
+// forall).
 // CHECK-LABEL: func @half
 func.func @half(%x: tensor<8xf16>) -> tensor<8xf16> {
+  // CHECK-NOT: scf.forall
   // CHECK-NOT: scf.for {{.*}} -> (tensor<8xf16>) {
   // CHECK: scf.for {{.*}} -> (f32)
   // CHECK:   arith.extf %{{.*}} : f16 to f32
@@ -90,5 +96,62 @@ func.func @not_last(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   // CHECK-NOT: scf.for
   // CHECK: ember.softmax %{{.*}} dim = 0
   %0 = ember.softmax %x dim = 0 : tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// softmax_backward: the row's sum of g * y, then y * (g - sum), one pass
+// each over a row of the cotangent and the result.
+// CHECK-LABEL: func @softmax_backward
+// CHECK-SAME: (%[[G:.*]]: tensor<?x?xf32>, %[[Y:.*]]: tensor<?x?xf32>)
+func.func @softmax_backward(%g: tensor<?x?xf32>, %y: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  // CHECK: scf.forall (%[[I:.*]]) in (%{{.*}}) shared_outs(%[[OUTS:.*]] = %{{.*}})
+  // CHECK:   %[[GROW:.*]] = tensor.extract_slice %[[G]][%[[I]], 0]
+  // CHECK:   %[[YROW:.*]] = tensor.extract_slice %[[Y]][%[[I]], 0]
+  // CHECK:   %[[DOT:.*]] = scf.for {{.*}} -> (f32)
+  // CHECK:     %[[GJ:.*]] = tensor.extract %[[GROW]]
+  // CHECK:     %[[YJ:.*]] = tensor.extract %[[YROW]]
+  // CHECK:     %[[P:.*]] = arith.mulf %[[GJ]], %[[YJ]]
+  // CHECK:     arith.addf %{{.*}}, %[[P]] fastmath<reassoc>
+  // CHECK:   %[[ROW:.*]] = scf.for {{.*}} -> (tensor<?xf32>)
+  // CHECK:     %[[GJ:.*]] = tensor.extract %[[GROW]]
+  // CHECK:     %[[YJ:.*]] = tensor.extract %[[YROW]]
+  // CHECK:     %[[D:.*]] = arith.subf %[[GJ]], %[[DOT]]
+  // CHECK:     %[[R:.*]] = arith.mulf %[[YJ]], %[[D]]
+  // CHECK:     tensor.insert %[[R]]
+  // CHECK:   tensor.parallel_insert_slice %[[ROW]] into %[[OUTS]]
+  // CHECK-NOT: ember.softmax_backward
+  %0 = ember.softmax_backward %g, %y dim = 1 : tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+// log_softmax_backward: the row's sum of g, then g - exp(y) * sum; bf16
+// computes in f32.
+// CHECK-LABEL: func @log_softmax_backward
+func.func @log_softmax_backward(%g: tensor<4x?xbf16>, %y: tensor<4x?xbf16>) -> tensor<4x?xbf16> {
+  // CHECK: scf.forall (%{{.*}}) in (4)
+  // CHECK:   %[[SUM:.*]] = scf.for {{.*}} -> (f32)
+  // CHECK:     arith.extf %{{.*}} : bf16 to f32
+  // CHECK:     arith.addf {{.*}} fastmath<reassoc> : f32
+  // CHECK:   scf.for {{.*}} -> (tensor<?xbf16>)
+  // CHECK:     %[[E:.*]] = math.exp %{{.*}} : f32
+  // CHECK:     %[[M:.*]] = arith.mulf %[[E]], %[[SUM]] : f32
+  // CHECK:     %[[R:.*]] = arith.subf %{{.*}}, %[[M]] : f32
+  // CHECK:     arith.truncf %[[R]] : f32 to bf16
+  %0 = ember.log_softmax_backward %g, %y dim = 1 : tensor<4x?xbf16>
+  return %0 : tensor<4x?xbf16>
+}
+
+// -----
+
+// The backward over another dim is left for ember-decompose.
+// CHECK-LABEL: func @backward_not_last
+func.func @backward_not_last(%g: tensor<?x8xf32>, %y: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // CHECK-NOT: scf.forall
+  // CHECK: ember.softmax_backward %{{.*}}, %{{.*}} dim = 0
+  %0 = ember.softmax_backward %g, %y dim = 0 : tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }

@@ -95,28 +95,35 @@ def EmberFuseElementwise : Pass<"ember-fuse-elementwise", "mlir::func::FuncOp"> 
 }
 
 def EmberSoftmaxRows : Pass<"ember-softmax-rows", "mlir::func::FuncOp"> {
-  let summary = "Lower softmax and log_softmax over the innermost dim row by row";
+  let summary = "Lower softmax and log_softmax (and their backward) over the innermost dim row by row";
   let description = [{
     Rewrites `ember.softmax` and `ember.log_softmax` over the last dim into
-    an `scf.for` nest over the rows whose body makes three passes over one
-    row: the max, the sum of `exp(x - max)` (softmax stores each exp in the
-    output), then the scaling by `1 / sum` (log_softmax:
+    an `scf.forall` over the rows (`tensor.parallel_insert_slice` puts each
+    row back, so the rows run in parallel) whose body makes three passes
+    over one row: the max, the sum of `exp(x - max)` (softmax stores each
+    exp in the output), then the scaling by `1 / sum` (log_softmax:
     `(x - max) - log(sum)`). A row is contiguous and small enough to stay
     in L1 between the passes, so the input is read from memory once and
     the output written once; `ember-decompose`'s form streams the tensor
-    through memory once per pass. Sums carry `fastmath<reassoc>` so LLVM
-    vectorizes them. f16 and bf16 compute in f32. Softmax over other dims
-    is left for `ember-decompose`.
+    through memory once per pass. `ember.softmax_backward` and
+    `ember.log_softmax_backward` get two passes over a row of the cotangent
+    and the result: the row's sum, then the gradient. Sums carry
+    `fastmath<reassoc>` so LLVM vectorizes them. f16 and bf16 compute in
+    f32. Other dims are left for `ember-decompose`.
 
     ```mlir
     %y = ember.softmax %x dim = 1 : tensor<?x?xf32>
     // becomes
-    %y = scf.for %i = %c0 to %rows step %c1 iter_args(%out = %empty) {
+    %y = scf.forall (%i) in (%rows) shared_outs(%o = %empty) {
+      %x_row = tensor.extract_slice %x[%i, 0] [1, %n] [1, 1]
+      %out = tensor.extract_slice %o[%i, 0] [1, %n] [1, 1]
       %m = scf.for %j ... iter_args(%acc = -inf) { arith.maximumf }
       %s, %e = scf.for %j ... { math.exp, arith.addf fastmath<reassoc>, tensor.insert }
       %r = arith.divf %one, %s
-      %o = scf.for %j ... { tensor.extract, arith.mulf, tensor.insert }
-      scf.yield %o
+      %row = scf.for %j ... { tensor.extract, arith.mulf, tensor.insert }
+      scf.forall.in_parallel {
+        tensor.parallel_insert_slice %row into %o[%i, 0] [1, %n] [1, 1]
+      }
     }
     ```
   }];
@@ -124,6 +131,41 @@ def EmberSoftmaxRows : Pass<"ember-softmax-rows", "mlir::func::FuncOp"> {
     "mlir::arith::ArithDialect", "mlir::math::MathDialect",
     "mlir::scf::SCFDialect", "mlir::tensor::TensorDialect"
   ];
+}
+
+def EmberNormRows : Pass<"ember-norm-rows", "mlir::func::FuncOp"> {
+  let summary = "Lower layer norm and RMS norm (and their backward) row by row";
+  let description = [{
+    Rewrites `ember.layer_norm`, `ember.rms_norm` and their backward
+    composites into an `scf.forall` over the rows whose body makes all of
+    its passes over one row while it is in L1, so each operand is read from
+    memory once and the result written once:
+
+    - layer_norm: the mean, the mean of the centred squares, then
+      `(x - mean) * rstd * weight + bias`; rms_norm: the mean of the
+      squares, then `x * rstd * weight`;
+    - the backward: the row's statistics again, the sums of `g * weight`
+      and `g * weight * (x - mean)`, then the input's gradient (the weight's
+      and bias's are column sums the VJP builds apart).
+
+    Sums carry `fastmath<reassoc>` so LLVM vectorizes them along the row;
+    f16 and bf16 compute in f32.
+
+    ```mlir
+    %y = ember.layer_norm %x weight %w : tensor<?xf32> eps = 1.0e-05 : tensor<?x?xf32>
+    // becomes
+    %y = scf.forall (%i) in (%rows) shared_outs(%o = %empty) {
+      %sum = scf.for %j ... { arith.addf fastmath<reassoc> }
+      %sq = scf.for %j ... { arith.subf, arith.mulf, arith.addf fastmath<reassoc> }
+      %row = scf.for %j ... { (x - mean) * rstd * w, tensor.insert }
+      scf.forall.in_parallel { tensor.parallel_insert_slice %row into %o[%i, 0] ... }
+    }
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 def EmberShapeFunctions : Pass<"ember-shape-functions", "mlir::ModuleOp"> {

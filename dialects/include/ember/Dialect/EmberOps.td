@@ -543,4 +543,102 @@ def Ember_SoftmaxOp : Ember_SoftmaxLikeOp<"softmax", "softmax along one dim">;
 def Ember_LogSoftmaxOp : Ember_SoftmaxLikeOp<"log_softmax",
                                              "log(softmax) along one dim">;
 
+/// Normalisations over the innermost dim (a torch normalized_shape of
+/// several dims reaches them flattened into one): one row at a time.
+class Ember_NormLikeOp<string mnemonic, string doc, string formula>
+    : Ember_Op<mnemonic, [Pure, AttrSizedOperandSegments,
+                          AllTypesMatch<["input", "result"]>,
+                          Ember_Differentiable]> {
+  let summary = doc;
+  let description = !strconcat([{
+    A composite op over the innermost dim (each row of `input`):
+  }], formula, [{
+    then times `weight` and plus `bias` where given (both 1-D, the row's
+    length, the input's element type). f16 and bf16 compute in f32. On the
+    CPU `ember-norm-rows` lowers it row by row in one trip through memory;
+    elsewhere `ember-decompose` rewrites it into primitives.
+
+    ```mlir
+    %y = ember.layer_norm %x weight %w : tensor<1024xf32>
+           bias %b : tensor<1024xf32> eps = 1.0e-05 : tensor<?x1024xf32>
+    ```
+  }]);
+  let arguments = (ins Ember_FloatTensor:$input,
+                       Optional<Ember_FloatTensor>:$weight,
+                       Optional<Ember_FloatTensor>:$bias, F64Attr:$eps);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`weight` $weight^ `:` type($weight))? (`bias` $bias^ `:` type($bias))?
+    `eps` `=` $eps attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ember_LayerNormOp : Ember_NormLikeOp<"layer_norm",
+    "layer normalisation over the innermost dim",
+    "`(x - mean(x)) / sqrt(var(x) + eps)` with the biased variance,">;
+def Ember_RmsNormOp : Ember_NormLikeOp<"rms_norm",
+    "root-mean-square normalisation over the innermost dim",
+    "`x / sqrt(mean(x^2) + eps)`,">;
+
+//===----------------------------------------------------------------------===//
+// Backward composites (built by the VJPs of the ops above)
+//===----------------------------------------------------------------------===//
+
+class Ember_SoftmaxBackwardLikeOp<string mnemonic, string doc, string formula>
+    : Ember_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = doc;
+  let description = !strconcat([{
+    The input gradient of a softmax-like op from its result `output` and the
+    result's cotangent `grad`, along `dim`:
+  }], formula, [{
+    A composite op: on the CPU `ember-softmax-rows` lowers it over the
+    innermost dim row by row (one trip through memory); `ember-decompose`
+    rewrites it into primitives otherwise.
+  }]);
+  let arguments = (ins Ember_FloatTensor:$grad, Ember_FloatTensor:$output,
+                       I64Attr:$dim);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $output `dim` `=` $dim attr-dict `:` type($grad)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ember_SoftmaxBackwardOp : Ember_SoftmaxBackwardLikeOp<"softmax_backward",
+    "the input gradient of softmax", "`output * (grad - sum(grad * output))`.">;
+def Ember_LogSoftmaxBackwardOp : Ember_SoftmaxBackwardLikeOp<
+    "log_softmax_backward", "the input gradient of log_softmax",
+    "`grad - exp(output) * sum(grad)`.">;
+
+class Ember_NormBackwardLikeOp<string mnemonic, string doc, string formula>
+    : Ember_Op<mnemonic, [Pure, AllTypesMatch<["grad", "input", "result"]>]> {
+  let summary = doc;
+  let description = !strconcat([{
+    The input gradient of the forward op over the innermost dim, from its
+    input `input` and the result's cotangent `grad` (`weight` as the forward
+    op had it; its and the bias's gradients are column sums the VJP builds
+    apart). With `xhat` the normalized row, `rstd` its 1 / sqrt(... + eps)
+    and `gw = grad * weight`:
+  }], formula, [{
+    The row's statistics are recomputed from `input`. On the CPU
+    `ember-norm-rows` lowers it row by row in one trip through memory;
+    elsewhere `ember-decompose` rewrites it into primitives.
+  }]);
+  let arguments = (ins Ember_FloatTensor:$grad, Ember_FloatTensor:$input,
+                       Optional<Ember_FloatTensor>:$weight, F64Attr:$eps);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $input (`weight` $weight^ `:` type($weight))? `eps` `=` $eps
+    attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ember_LayerNormBackwardOp : Ember_NormBackwardLikeOp<"layer_norm_backward",
+    "the input gradient of layer_norm",
+    "`rstd * (gw - mean(gw) - xhat * mean(gw * xhat))`.">;
+def Ember_RmsNormBackwardOp : Ember_NormBackwardLikeOp<"rms_norm_backward",
+    "the input gradient of rms_norm", "`rstd * (gw - xhat * mean(gw * xhat))`.">;
+
 #endif // EMBER_DIALECT_EMBEROPS_TD

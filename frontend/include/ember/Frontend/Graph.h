@@ -104,7 +104,11 @@ struct Buffer {
 ///   step...; InsertSlice: inputs = {dest, source}, ints as Slice.
 ///   Concat, Softmax, LogSoftmax: ints[0] = dim. Gather: inputs = {source,
 ///   indices}, ints[0] = dim. ScatterAdd: inputs = {dest, indices,
-///   updates}, ints[0] = dim.
+///   updates}, ints[0] = dim. LayerNorm, RmsNorm: inputs = {x, weight?,
+///   bias?}, ints = {the f64 bits of eps, has weight, has bias}.
+///   SoftmaxBackward, LogSoftmaxBackward: inputs = {grad, output}, ints[0]
+///   = dim. LayerNormBackward, RmsNormBackward: inputs = {grad, x,
+///   weight?}, ints = {the f64 bits of eps} (the VJPs build these).
 /// - Grad: the gradient of inputs[0] (seeded by the cotangent inputs[1])
 ///   with respect to the value of inputs[2]; expanded by the autodiff pass.
 enum class OpCode : uint8_t {

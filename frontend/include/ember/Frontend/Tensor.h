@@ -147,6 +147,10 @@ Tensor reduce(OpCode op, const Tensor &x, llvm::ArrayRef<int64_t> dims,
 Tensor argReduce(OpCode op, const Tensor &x, std::optional<int64_t> dim,
                  bool keepdim);
 Tensor softmax(OpCode op, const Tensor &x, int64_t dim);
+/// layer_norm or rms_norm (`op`) over the innermost dim, with an optional
+/// weight and bias of the row's length.
+Tensor normalizeRows(OpCode op, const Tensor &x, const Tensor *weight,
+                     const Tensor *bias, double eps);
 
 //===- Linear algebra --------------------------------------------------===//
 
