@@ -1,6 +1,8 @@
 //===- FuseElementwise.cpp - fuse element-wise linalg.generic chains -------===//
 
 #include "ember/Compiler/Passes.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/Transforms/Transforms.h"
@@ -17,6 +19,53 @@ namespace ember {
 using namespace mlir;
 
 namespace {
+
+/// Whether `generic` only moves its input's elements (a transpose or a
+/// broadcast): copying it for each of its users costs no arithmetic.
+bool movesDataOnly(linalg::GenericOp generic) {
+  Block &body = generic.getRegion().front();
+  if (body.getOperations().size() != 1)
+    return false;
+  auto value = dyn_cast<BlockArgument>(body.getTerminator()->getOperand(0));
+  return value && value.getOwner() == &body &&
+         value.getArgNumber() < generic.getNumDpsInputs();
+}
+
+/// A slice (a view: x[0], a split part) of an element-wise generic becomes
+/// the generic computed on slices of its operands, so that only the slice is
+/// computed and the fusion below merges it into the slice's consumer: the
+/// whole value is never written. Taken where the slice is the generic's only
+/// reader, or where the generic only moves data (a transpose read by
+/// several slices: each reads its part of the input in place).
+struct SliceElementwiseProducer : OpRewritePattern<tensor::ExtractSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::ExtractSliceOp slice,
+                                PatternRewriter &rewriter) const override {
+    auto producer = slice.getSource().getDefiningOp<linalg::GenericOp>();
+    // Same-rank slices only (the ember lowering makes no other kind).
+    if (!producer || producer->getNumResults() != 1 || !slice.hasUnitStride() ||
+        slice.getSourceType().getRank() != slice.getType().getRank() ||
+        !producer.hasPureTensorSemantics() ||
+        producer.getNumParallelLoops() != producer.getNumLoops())
+      return failure();
+    // `tensor.dim` users only read the shape, which later folds away.
+    bool onlyReader = llvm::all_of(producer->getUsers(), [&](Operation *user) {
+      return user == slice || isa<tensor::DimOp>(user);
+    });
+    if (!onlyReader && !movesDataOnly(producer))
+      return failure();
+    FailureOr<TilingResult> tiled = tensor::replaceExtractSliceWithTiledProducer(
+        rewriter, slice, cast<OpResult>(slice.getSource()));
+    if (failed(tiled))
+      return failure();
+    Value result = tiled->tiledValues.front();
+    if (result.getType() != slice.getType())
+      result = tensor::CastOp::create(rewriter, slice.getLoc(), slice.getType(),
+                                      result);
+    rewriter.replaceOp(slice, result);
+    return success();
+  }
+};
 
 struct EmberFuseElementwisePass
     : ember::impl::EmberFuseElementwiseBase<EmberFuseElementwisePass> {
@@ -35,6 +84,7 @@ struct EmberFuseElementwisePass
       });
     };
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
+    patterns.add<SliceElementwiseProducer>(ctx);
     // Answer tensor.dim of fused results from their inputs.
     memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
     // Folding tensor.empty/dim into the fused ops keeps the IR small.

@@ -90,8 +90,18 @@ def EmberFuseElementwise : Pass<"ember-fuse-elementwise", "mlir::func::FuncOp"> 
     Merges a chain like `sigmoid(a * b + c) * d - a` into one loop nest so
     intermediate tensors are never written to memory. A producer is fused
     only into its single consumer, so no work is duplicated.
+
+    A `tensor.extract_slice` (a view: `x[0]`, a split part) of an
+    all-parallel generic becomes the generic on slices of its operands
+    (tiled through the TilingInterface) where the slice is its only reader,
+    or where the generic only moves data (a transpose read by several
+    slices), so `(x + 1)[0] * 2` computes one third of `x + 1`, fused, and a
+    slice of a transpose reads its input in place.
   }];
-  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::affine::AffineDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 def EmberSoftmaxRows : Pass<"ember-softmax-rows", "mlir::func::FuncOp"> {
