@@ -34,6 +34,7 @@ VIEWS = {
     "slice_of_transpose": lambda x: x.transpose(1, 3)[:, 2:6],
     "unsqueeze_of_slice": lambda x: x[2, :, 1:].unsqueeze(1),
     "flatten_leading": lambda x: x[1:].flatten(0, 1),
+    "merge_after_slice": lambda x: x[:, 1:].reshape(3, -1, 8),
 }
 
 # name -> consumer of a view; each reads every element of it.
@@ -135,18 +136,15 @@ def allocations_per_call(fn):
 # on a dense tensor of the view's shape.
 IN_PLACE = ["index", "slice", "step_slice", "transpose", "permute", "select",
             "narrow", "chunk", "split", "unbind", "heads", "view_of_view",
-            "slice_of_transpose", "unsqueeze_of_slice"]
+            "slice_of_transpose", "unsqueeze_of_slice", "flatten_leading",
+            "merge_after_slice"]
 # A batched matmul merges its batch dims, which a 4-d slice's strides do not
 # allow (torch copies those too); 3-d views go to the GEMM as they are.
 MATMUL_IN_PLACE = ["index", "select", "unbind"]
 
 CASES = ([(view, consumer) for view in IN_PLACE
           for consumer in ("elementwise", "sum_last")] +
-         [(view, "matmul") for view in MATMUL_IN_PLACE] +
-         [pytest.param("flatten_leading", "elementwise", marks=pytest.mark.xfail(
-             strict=True, reason="merging dims of a slice copies: the strides are "
-             "dynamic in the size-generic program, so bufferization cannot prove "
-             "the merged dims contiguous"))])
+         [(view, "matmul") for view in MATMUL_IN_PLACE])
 
 
 def dense_like(t):

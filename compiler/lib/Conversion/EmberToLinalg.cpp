@@ -832,6 +832,14 @@ struct SliceWindow {
       strides.push_back(b.getIndexAttr(step[i]));
       bool staticBounds =
           !ShapedType::isDynamic(start[i]) && !ShapedType::isDynamic(stop[i]);
+      // A whole dim is the input's dim as it is: saying so plainly lets
+      // later rewrites see that the slice keeps it whole.
+      if (staticBounds && start[i] == 0 && step[i] == 1 &&
+          stop[i] >= std::numeric_limits<int32_t>::max()) {
+        offsets.push_back(b.getIndexAttr(0));
+        sizes.push_back(dimSize(b, loc, input, i));
+        continue;
+      }
       if (!inputType.isDynamicDim(i) && staticBounds) {
         SliceExtent extent = computeSliceExtent(inputType.getDimSize(i),
                                                 start[i], stop[i], step[i]);

@@ -8,6 +8,7 @@
 #include "mlir/Dialect/MemRef/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -67,6 +68,72 @@ struct SliceElementwiseProducer : OpRewritePattern<tensor::ExtractSliceOp> {
   }
 };
 
+/// Whether `size` is dim `d` of `source`.
+bool isWholeDim(OpFoldResult size, Value source, int64_t d) {
+  auto type = cast<RankedTensorType>(source.getType());
+  if (!type.isDynamicDim(d))
+    return getConstantIntValue(size) == type.getDimSize(d);
+  if (auto value = dyn_cast<Value>(size))
+    if (auto dim = value.getDefiningOp<tensor::DimOp>())
+      return dim.getSource() == source &&
+             getConstantIntValue(dim.getIndex()) == d;
+  return false;
+}
+
+/// A collapse of a slice's dims (x[1:].flatten(0, 1)) becomes a slice of the
+/// collapsed input where each merged group is whole but for its outer dim:
+/// the input is dense across the group, so the collapse stays a view, where
+/// bufferization cannot prove the slice's dynamic strides mergeable and
+/// would copy.
+struct CollapseBeforeSlice : OpRewritePattern<tensor::CollapseShapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::CollapseShapeOp collapse,
+                                PatternRewriter &rewriter) const override {
+    auto slice = collapse.getSrc().getDefiningOp<tensor::ExtractSliceOp>();
+    if (!slice || !slice.hasUnitStride() ||
+        slice.getSourceType().getRank() != slice.getType().getRank())
+      return failure();
+    Value source = slice.getSource();
+    SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
+    SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
+    SmallVector<ReassociationIndices> groups =
+        collapse.getReassociationIndices();
+    for (const ReassociationIndices &group : groups)
+      for (int64_t d : ArrayRef(group).drop_front())
+        if (!isWholeDim(sizes[d], source, d) ||
+            getConstantIntValue(offsets[d]) != 0)
+          return failure();
+    Location loc = collapse.getLoc();
+    Value collapsed =
+        tensor::CollapseShapeOp::create(rewriter, loc, source, groups);
+    // Group g starts at its outer dim's offset times the inner dims' sizes
+    // and spans the outer size times them.
+    AffineExpr a, c;
+    bindSymbols(rewriter.getContext(), a, c);
+    SmallVector<OpFoldResult> newOffsets, newSizes;
+    for (const ReassociationIndices &group : groups) {
+      OpFoldResult offset = offsets[group.front()];
+      OpFoldResult size = sizes[group.front()];
+      for (int64_t d : ArrayRef(group).drop_front()) {
+        OpFoldResult inner = sizes[d];
+        offset = affine::makeComposedFoldedAffineApply(rewriter, loc, a * c,
+                                                       {offset, inner});
+        size = affine::makeComposedFoldedAffineApply(rewriter, loc, a * c,
+                                                     {size, inner});
+      }
+      newOffsets.push_back(offset);
+      newSizes.push_back(size);
+    }
+    SmallVector<OpFoldResult> strides(groups.size(), rewriter.getIndexAttr(1));
+    Value result = tensor::ExtractSliceOp::create(rewriter, loc, collapsed,
+                                                  newOffsets, newSizes, strides);
+    if (result.getType() != collapse.getType())
+      result = tensor::CastOp::create(rewriter, loc, collapse.getType(), result);
+    rewriter.replaceOp(collapse, result);
+    return success();
+  }
+};
+
 struct EmberFuseElementwisePass
     : ember::impl::EmberFuseElementwiseBase<EmberFuseElementwisePass> {
   void runOnOperation() override {
@@ -84,7 +151,7 @@ struct EmberFuseElementwisePass
       });
     };
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
-    patterns.add<SliceElementwiseProducer>(ctx);
+    patterns.add<SliceElementwiseProducer, CollapseBeforeSlice>(ctx);
     // Answer tensor.dim of fused results from their inputs.
     memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
     // Folding tensor.empty/dim into the fused ops keeps the IR small.

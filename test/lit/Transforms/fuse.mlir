@@ -67,3 +67,19 @@ func.func @slices_of_shared(%a: tensor<?x?xf32>, %i: index, %j: index) -> (tenso
   %4 = ember.slice %e start = [0, 0] stop = [%i, 9223372036854775807] step = [1, 1] : tensor<?x?xf32> -> tensor<?x?xf32>
   return %2, %3, %4 : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?xf32>
 }
+
+// Merging dims of a slice whose inner dims are whole (x[1:].flatten(0, 1)):
+// the input is merged first (dense, a view) and the slice taken of it, its
+// offset and size scaled by the inner dim.
+// CHECK-LABEL: func @collapse_of_slice
+// CHECK-SAME: (%[[A:[^:]*]]: tensor<?x?x?xf32>, %[[I:[^:]*]]: index
+func.func @collapse_of_slice(%a: tensor<?x?x?xf32>, %i: index, %j: index, %n: index, %m: index) -> tensor<?x?xf32> {
+  // CHECK: %[[C:.*]] = tensor.collapse_shape %[[A]] {{\[\[}}0, 1], [2]]
+  // CHECK: %[[S:.*]] = tensor.extract_slice %[[C]]
+  // CHECK-NOT: tensor.collapse_shape
+  // CHECK: linalg.generic {{.*}} ins(%[[S]]
+  %0 = ember.slice %a start = [%i, 0, 0] stop = [%j, 9223372036854775807, 9223372036854775807] step = [1, 1, 1] : tensor<?x?x?xf32> -> tensor<?x?x?xf32>
+  %1 = ember.reshape %0[%n, %m] {groups = array<i64: 2, 1, 1, 1>} : tensor<?x?x?xf32> -> tensor<?x?xf32>
+  %2 = ember.exp %1 : tensor<?x?xf32>
+  return %2 : tensor<?x?xf32>
+}

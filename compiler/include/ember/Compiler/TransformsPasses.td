@@ -95,8 +95,11 @@ def EmberFuseElementwise : Pass<"ember-fuse-elementwise", "mlir::func::FuncOp"> 
     all-parallel generic becomes the generic on slices of its operands
     (tiled through the TilingInterface) where the slice is its only reader,
     or where the generic only moves data (a transpose read by several
-    slices), so `(x + 1)[0] * 2` computes one third of `x + 1`, fused, and a
-    slice of a transpose reads its input in place.
+    slices), so `(x + 1)[:, 1:3] * 2` computes the slice of `x + 1` only,
+    fused, and a slice of a transpose reads its input in place. A
+    `tensor.collapse_shape` of a slice whose merged dims are whole but for
+    the outer one becomes a slice of the collapsed source, which stays a
+    view after bufferization.
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect",
                            "mlir::affine::AffineDialect",
