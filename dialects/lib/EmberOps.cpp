@@ -259,7 +259,45 @@ LogicalResult ReshapeOp::verify() {
     return emitOpError("cannot reshape ")
            << input << " (" << input.getNumElements() << " elements) to "
            << result << " (" << result.getNumElements() << " elements)";
+  if (std::optional<ArrayRef<int64_t>> groups = getGroups()) {
+    if (groups->size() % 2 != 0)
+      return emitOpError("groups must be (input dims, result dims) pairs");
+    int64_t inputDim = 0, resultDim = 0;
+    for (size_t i = 0; i < groups->size(); i += 2) {
+      int64_t inputCount = (*groups)[i], resultCount = (*groups)[i + 1];
+      if (inputCount < 1 || resultCount < 1)
+        return emitOpError("each group needs an input dim and a result dim");
+      if (inputDim + inputCount > input.getRank() ||
+          resultDim + resultCount > result.getRank())
+        return emitOpError("groups cover more dims than the types have");
+      // Where both sides are static their element counts must agree.
+      ArrayRef<int64_t> inputDims =
+          input.getShape().slice(inputDim, inputCount);
+      ArrayRef<int64_t> resultDims =
+          result.getShape().slice(resultDim, resultCount);
+      int64_t inputElements = ShapedType::getNumElements(inputDims);
+      int64_t resultElements = ShapedType::getNumElements(resultDims);
+      if (!ShapedType::isDynamicShape(inputDims) &&
+          !ShapedType::isDynamicShape(resultDims) &&
+          inputElements != resultElements)
+        return emitOpError("group ") << i / 2 << " has " << inputElements
+                                     << " input and " << resultElements
+                                     << " result elements";
+      inputDim += inputCount;
+      resultDim += resultCount;
+    }
+    if (inputDim != input.getRank() || resultDim != result.getRank())
+      return emitOpError("groups cover ")
+             << inputDim << " input and " << resultDim
+             << " result dims, the types have " << input.getRank() << " and "
+             << result.getRank();
+  }
   return success();
+}
+
+/// Whether every group of `groups` maps one dim to one dim.
+static bool isOneToOne(std::optional<ArrayRef<int64_t>> groups) {
+  return groups && llvm::all_of(*groups, [](int64_t n) { return n == 1; });
 }
 
 OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
@@ -270,6 +308,10 @@ OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
       return dense.reshape(getType());
   // reshape(reshape(x)) == reshape(x): only row-major order matters.
   if (auto producer = getInput().getDefiningOp<ReshapeOp>()) {
+    // This op's groups still describe the producer's input only when the
+    // producer kept every dim as it was.
+    if (!isOneToOne(producer.getGroups()))
+      removeGroupsAttr();
     getInputMutable().assign(producer.getInput());
     return getResult();
   }

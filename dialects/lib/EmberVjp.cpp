@@ -163,10 +163,18 @@ LogicalResult ReshapeOp::buildVjp(OpBuilder &b, ValueRange cotangents,
   // Always a reshape: `?x?` to `?x?` changes the sizes although the types
   // are equal, so reshapeLike's shortcut would be wrong here.
   Value input = getInput();
+  // The way back has the same groups, each pair swapped.
+  DenseI64ArrayAttr backGroups;
+  if (std::optional<ArrayRef<int64_t>> groups = getGroups()) {
+    SmallVector<int64_t> swapped;
+    for (size_t i = 0; i < groups->size(); i += 2)
+      swapped.append({(*groups)[i + 1], (*groups)[i]});
+    backGroups = b.getDenseI64ArrayAttr(swapped);
+  }
   gradients.push_back(
       isFloatTensor(input)
           ? ReshapeOp::create(b, getLoc(), input.getType(), cotangents[0],
-                              dynamicSizes(b, getLoc(), input))
+                              dynamicSizes(b, getLoc(), input), backGroups)
                 .getResult()
           : Value());
   gradients.append(getSizes().size(), Value());

@@ -112,7 +112,8 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
   MLIRContext &ctx = compilerContext();
   DiagnosticCollector collector(&ctx);
   const std::string &diagnostics = collector.text();
-  OwningOpRef<ModuleOp> module = emitGraphForCompile(&ctx, plan, collector, error);
+  OwningOpRef<ModuleOp> module = emitGraphForCompile(&ctx, plan, collector, error,
+                                                   /*reshapeGroups=*/true);
   if (!module)
     return nullptr;
 

@@ -167,6 +167,46 @@ inline bool isSliceOp(const Node &node) {
   return node.op == OpCode::Slice || node.op == OpCode::InsertSlice;
 }
 
+/// How a reshape node's dims correspond, from its sizes: (input dims, result
+/// dims) pairs of consecutive dims with equal element counts, finest first,
+/// size-1 dims at either end joining the group next to them (the form of
+/// ember.reshape's `groups`). Empty where a side has rank 0 or a dim of size
+/// 0. Part of the cache key: the compiled program depends on it.
+inline llvm::SmallVector<int64_t, 8> reshapeGroups(const Node &node) {
+  llvm::ArrayRef<int64_t> from = node.inputs[0]->shape, to = node.shape;
+  llvm::SmallVector<int64_t, 8> groups;
+  auto hasZero = [](llvm::ArrayRef<int64_t> dims) {
+    return llvm::is_contained(dims, 0);
+  };
+  if (from.empty() || to.empty() || hasZero(from) || hasZero(to))
+    return groups;
+  size_t i = 0, j = 0;
+  while (i < from.size() && j < to.size()) {
+    size_t inputBegin = i, resultBegin = j;
+    int64_t inputElements = from[i++], resultElements = to[j++];
+    while (inputElements != resultElements) {
+      if (inputElements < resultElements) {
+        if (i == from.size())
+          return {};
+        inputElements *= from[i++];
+      } else {
+        if (j == to.size())
+          return {};
+        resultElements *= to[j++];
+      }
+    }
+    groups.append({int64_t(i - inputBegin), int64_t(j - resultBegin)});
+  }
+  // Trailing size-1 dims join the last group.
+  for (; i < from.size(); ++i, ++groups[groups.size() - 2])
+    if (from[i] != 1)
+      return {};
+  for (; j < to.size(); ++j, ++groups.back())
+    if (to[j] != 1)
+      return {};
+  return groups;
+}
+
 /// Appends what `node` reads from the size vector, in slot order: a run-time
 /// scalar's f64 bits, a reshape/broadcast's result dims that are not 1, a
 /// slice window's starts and stops.

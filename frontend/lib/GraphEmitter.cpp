@@ -98,7 +98,8 @@ struct GradGroup {
 
 class Emitter {
 public:
-  Emitter(MLIRContext *ctx, const GraphPlan &plan) : ctx(ctx), plan(plan) {}
+  Emitter(MLIRContext *ctx, const GraphPlan &plan, bool reshapeGroups = false)
+      : ctx(ctx), plan(plan), reshapeGroups(reshapeGroups) {}
 
   /// The module, or null with `error` set.
   OwningOpRef<ModuleOp> emit(std::string *error) {
@@ -514,9 +515,14 @@ private:
       return ArgminOp::create(b, loc, operand(node, 0), ints[0], node.flag);
     case OpCode::Matmul:
       return MatmulOp::create(b, loc, operand(node, 0), operand(node, 1));
-    case OpCode::Reshape:
+    case OpCode::Reshape: {
+      DenseI64ArrayAttr groups;
+      if (reshapeGroups)
+        if (SmallVector<int64_t, 8> dims = ember::reshapeGroups(node); !dims.empty())
+          groups = b.getDenseI64ArrayAttr(dims);
       return ReshapeOp::create(b, loc, type, operand(node, 0),
-                               dynamicSizes(b, loc, node));
+                               dynamicSizes(b, loc, node), groups);
+    }
     case OpCode::BroadcastTo:
       return BroadcastToOp::create(b, loc, type, operand(node, 0),
                                    dynamicSizes(b, loc, node));
@@ -582,6 +588,8 @@ private:
 
   MLIRContext *ctx;
   const GraphPlan &plan;
+  /// Whether reshapes carry their dim groups (see emitGraph).
+  bool reshapeGroups;
   /// The values of the function being emitted.
   llvm::DenseMap<const Node *, Value> *values = nullptr;
   Value sizes;
@@ -595,14 +603,14 @@ private:
 } // namespace
 
 OwningOpRef<ModuleOp> emitGraph(MLIRContext *ctx, const GraphPlan &plan,
-                                std::string *error) {
-  return Emitter(ctx, plan).emit(error);
+                                std::string *error, bool reshapeGroups) {
+  return Emitter(ctx, plan, reshapeGroups).emit(error);
 }
 
 OwningOpRef<ModuleOp> emitGraphForCompile(MLIRContext *ctx, const GraphPlan &plan,
                                           const DiagnosticCollector &diagnostics,
-                                          std::string *error) {
-  OwningOpRef<ModuleOp> module = emitGraph(ctx, plan, error);
+                                          std::string *error, bool reshapeGroups) {
+  OwningOpRef<ModuleOp> module = emitGraph(ctx, plan, error, reshapeGroups);
   if (!module) {
     *error += "\n" + diagnostics.text();
     return nullptr;

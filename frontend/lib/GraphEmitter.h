@@ -36,16 +36,21 @@ std::mutex &contextMutex();
 mlir::MLIRContext &compilerContext();
 
 /// `plan` as a module holding the function `kGraphName` (see GraphPlan for
-/// its arguments), or null with `error` set.
+/// its arguments), or null with `error` set. With `reshapeGroups`, reshapes
+/// say how their dims correspond (reshapeGroups in GraphCompiler.h), so that
+/// a reshape of a strided view lowers to a view (the CPU pipeline; the GPU
+/// ones make the input dense first).
 mlir::OwningOpRef<mlir::ModuleOp> emitGraph(mlir::MLIRContext *ctx, const GraphPlan &plan,
-                                            std::string *error);
+                                            std::string *error,
+                                            bool reshapeGroups = false);
 /// emitGraph for a compile: the module, verified and printed to stderr at
 /// EMBER_DEBUG=4 (EMBER_DUMP_GRAPHS); or null with `error` set, followed by
 /// what `diagnostics` (collecting on `ctx`) caught.
 mlir::OwningOpRef<mlir::ModuleOp> emitGraphForCompile(mlir::MLIRContext *ctx,
                                                       const GraphPlan &plan,
                                                       const DiagnosticCollector &diagnostics,
-                                                      std::string *error);
+                                                      std::string *error,
+                                                      bool reshapeGroups = false);
 /// `plan` as a function with `signature`'s arguments: the size vector is
 /// computed from the arguments' dims, so the function stands alone. Null
 /// with `error` set on failure.

@@ -270,6 +270,11 @@ void describe(const GraphPlan &plan, std::vector<int64_t> &key,
     } else {
       structure.insert(structure.end(), node->ints.begin(), node->ints.end());
     }
+    if (node->op == OpCode::Reshape) {
+      llvm::SmallVector<int64_t, 8> groups = reshapeGroups(*node);
+      structure.push_back(groups.size());
+      structure.insert(structure.end(), groups.begin(), groups.end());
+    }
     if (node->op == OpCode::Concat) // static extents along the dim
       for (const NodeRef &input : node->inputs)
         structure.push_back(input->shape[node->ints[0]]);

@@ -670,6 +670,58 @@ struct LowerMatmul : OpRewritePattern<MatmulOp> {
 // Shape ops
 //===----------------------------------------------------------------------===//
 
+/// A reshape whose dim groups are known as a collapse of each group's input
+/// dims followed by an expansion into its result dims: both are views of
+/// the input's buffer, so a strided input (a slice) is read in place, where
+/// tensor.reshape needs a dense buffer and bufferization would copy into
+/// one. A collapse of dims whose strides do not allow it still copies.
+Value collapseThenExpand(OpBuilder &b, Location loc, Value input,
+                         RankedTensorType type, ArrayRef<int64_t> groups,
+                         ArrayRef<OpFoldResult> sizes) {
+  SmallVector<ReassociationIndices> collapse, expand;
+  int64_t inputDim = 0, resultDim = 0;
+  for (size_t i = 0; i < groups.size(); i += 2) {
+    ReassociationIndices &in = collapse.emplace_back();
+    for (int64_t d = 0; d < groups[i]; ++d)
+      in.push_back(inputDim++);
+    ReassociationIndices &out = expand.emplace_back();
+    for (int64_t d = 0; d < groups[i + 1]; ++d)
+      out.push_back(resultDim++);
+  }
+  auto isTrivial = [](ArrayRef<ReassociationIndices> reassociation) {
+    return llvm::all_of(reassociation, [](const ReassociationIndices &group) {
+      return group.size() == 1;
+    });
+  };
+  Value value = input;
+  if (!isTrivial(collapse))
+    value = tensor::CollapseShapeOp::create(b, loc, value, collapse);
+  if (!isTrivial(expand))
+    value = tensor::ExpandShapeOp::create(b, loc, type, value, expand, sizes);
+  if (value.getType() != type)
+    value = tensor::CastOp::create(b, loc, type, value);
+  return value;
+}
+
+/// Whether each group is static on both sides or on neither, as the types
+/// of tensor.collapse_shape and tensor.expand_shape must be (the tracer's
+/// types are; a type refined after tracing may not be).
+bool groupsFitTypes(RankedTensorType input, RankedTensorType type,
+                    ArrayRef<int64_t> groups) {
+  int64_t inputDim = 0, resultDim = 0;
+  for (size_t i = 0; i < groups.size(); i += 2) {
+    bool inputStatic = !ShapedType::isDynamicShape(
+        input.getShape().slice(inputDim, groups[i]));
+    bool resultStatic = !ShapedType::isDynamicShape(
+        type.getShape().slice(resultDim, groups[i + 1]));
+    if (inputStatic != resultStatic)
+      return false;
+    inputDim += groups[i];
+    resultDim += groups[i + 1];
+  }
+  return true;
+}
+
 struct LowerReshape : OpRewritePattern<ReshapeOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ReshapeOp op,
@@ -681,8 +733,13 @@ struct LowerReshape : OpRewritePattern<ReshapeOp> {
       sizes.push_back(type.isDynamicDim(i)
                           ? OpFoldResult(*dynamicSizes++)
                           : rewriter.getIndexAttr(type.getDimSize(i)));
-    rewriter.replaceOp(op, reshapeTo(rewriter, op.getLoc(), op.getInput(),
-                                     type, sizes));
+    std::optional<ArrayRef<int64_t>> groups = op.getGroups();
+    Value result =
+        groups && groupsFitTypes(tensorTypeOf(op.getInput()), type, *groups)
+            ? collapseThenExpand(rewriter, op.getLoc(), op.getInput(), type,
+                                 *groups, sizes)
+            : reshapeTo(rewriter, op.getLoc(), op.getInput(), type, sizes);
+    rewriter.replaceOp(op, result);
     return success();
   }
 };
@@ -775,6 +832,14 @@ struct SliceWindow {
       strides.push_back(b.getIndexAttr(step[i]));
       bool staticBounds =
           !ShapedType::isDynamic(start[i]) && !ShapedType::isDynamic(stop[i]);
+      // A whole dim is the input's dim as it is: saying so plainly lets
+      // later rewrites see that the slice keeps it whole.
+      if (staticBounds && start[i] == 0 && step[i] == 1 &&
+          stop[i] >= std::numeric_limits<int32_t>::max()) {
+        offsets.push_back(b.getIndexAttr(0));
+        sizes.push_back(dimSize(b, loc, input, i));
+        continue;
+      }
       if (!inputType.isDynamicDim(i) && staticBounds) {
         SliceExtent extent = computeSliceExtent(inputType.getDimSize(i),
                                                 start[i], stop[i], step[i]);

@@ -79,6 +79,8 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createSCFToControlFlowPass());
+  // Reshapes that split a dim of a strided view: see the pass.
+  pm.addPass(createEmberExpandShapeStrides());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   // Temporaries go through the runtime's caching host allocator

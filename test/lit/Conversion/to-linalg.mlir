@@ -306,3 +306,34 @@ func.func @math(%a: tensor<4xf32>, %b: tensor<4xf32>, %i: tensor<4xi64>) -> (ten
   %5 = ember.atan2 %a, %b : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
   return %0, %1, %2, %3, %4, %5 : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xi64>, tensor<4xf32>
 }
+
+// -----
+
+// A reshape that knows its dim groups is a collapse then an expand (views
+// of a strided input); one without groups needs a dense input.
+// CHECK-LABEL: func @reshape_groups
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<1x?x?xf32>, %[[Q:[^:]*]]: tensor<?x?xf32>, %[[A:[^:]*]]: index, %[[H:[^:]*]]: index, %[[D:[^:]*]]: index)
+func.func @reshape_groups(%x: tensor<1x?x?xf32>, %q: tensor<?x?xf32>, %a: index, %h: index, %d: index)
+    -> (tensor<?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>) {
+  // CHECK: %[[SEL:.*]] = tensor.collapse_shape %[[X]] {{\[\[}}0, 1], [2]] : tensor<1x?x?xf32> into tensor<?x?xf32>
+  // CHECK-NOT: tensor.expand_shape %[[SEL]]
+  %0 = ember.reshape %x[%a, %d] {groups = array<i64: 2, 1, 1, 1>} : tensor<1x?x?xf32> -> tensor<?x?xf32>
+  // CHECK: %[[HEADS:.*]] = tensor.expand_shape %[[Q]] {{\[\[}}0], [1, 2]] output_shape [%[[A]], %[[H]], %[[D]]] : tensor<?x?xf32> into tensor<?x?x?xf32>
+  %1 = ember.reshape %q[%a, %h, %d] {groups = array<i64: 1, 1, 1, 2>} : tensor<?x?xf32> -> tensor<?x?x?xf32>
+  // CHECK: tensor.reshape %[[Q]]
+  %2 = ember.reshape %q[%a, %h, %d] : tensor<?x?xf32> -> tensor<?x?x?xf32>
+  // CHECK: return %[[SEL]], %[[HEADS]]
+  return %0, %1, %2 : tensor<?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>
+}
+
+// -----
+
+// A group of (6) into (2, ?): static on one side only, which the tensor
+// reshape ops' types cannot say: the reshape stays a tensor.reshape.
+// CHECK-LABEL: func @reshape_groups_static_mismatch
+func.func @reshape_groups_static_mismatch(%x: tensor<6xf32>, %n: index) -> tensor<2x?xf32> {
+  // CHECK-NOT: tensor.expand_shape
+  // CHECK: tensor.reshape
+  %0 = ember.reshape %x[%n] {groups = array<i64: 1, 2>} : tensor<6xf32> -> tensor<2x?xf32>
+  return %0 : tensor<2x?xf32>
+}

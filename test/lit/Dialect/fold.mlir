@@ -34,3 +34,16 @@ func.func @constants() -> (tensor<2x2xf32>, tensor<3x2xf32>) {
   %1 = ember.broadcast_to %s : tensor<2xf32> -> tensor<3x2xf32>
   return %0, %1 : tensor<2x2xf32>, tensor<3x2xf32>
 }
+
+// A reshape of a reshape reads the first one's input: its groups described
+// the dims in between, so they go, unless the first kept every dim.
+// CHECK-LABEL: func @reshape_chain_groups
+func.func @reshape_chain_groups(%x: tensor<2x3xf32>) -> (tensor<3x2xf32>, tensor<6xf32>) {
+  // CHECK: ember.reshape %{{.*}} : tensor<2x3xf32> -> tensor<3x2xf32>
+  // CHECK: ember.reshape %{{.*}} {groups = array<i64: 2, 1>} : tensor<2x3xf32> -> tensor<6xf32>
+  %0 = ember.reshape %x {groups = array<i64: 2, 1>} : tensor<2x3xf32> -> tensor<6xf32>
+  %1 = ember.reshape %0 {groups = array<i64: 1, 2>} : tensor<6xf32> -> tensor<3x2xf32>
+  %2 = ember.reshape %x {groups = array<i64: 1, 1, 1, 1>} : tensor<2x3xf32> -> tensor<2x3xf32>
+  %3 = ember.reshape %2 {groups = array<i64: 2, 1>} : tensor<2x3xf32> -> tensor<6xf32>
+  return %1, %3 : tensor<3x2xf32>, tensor<6xf32>
+}

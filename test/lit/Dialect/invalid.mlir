@@ -345,3 +345,43 @@ func.func @slice_runtime_bound_count(%a: tensor<8x2xf32>, %i: index) {
   %0 = "ember.slice"(%a, %i, %i) <{start = array<i64: -9223372036854775808, -9223372036854775808>, stop = array<i64: 8, 2>, step = array<i64: 1, 1>, operandSegmentSizes = array<i32: 1, 1, 1>}> : (tensor<8x2xf32>, index, index) -> tensor<?x2xf32>
   return
 }
+
+// -----
+
+func.func @reshape_groups_odd(%a: tensor<2x3xf32>) {
+  // expected-error @+1 {{groups must be (input dims, result dims) pairs}}
+  %0 = ember.reshape %a {groups = array<i64: 2>} : tensor<2x3xf32> -> tensor<6xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_groups_empty_side(%a: tensor<2x3xf32>) {
+  // expected-error @+1 {{each group needs an input dim and a result dim}}
+  %0 = ember.reshape %a {groups = array<i64: 2, 1, 0, 1>} : tensor<2x3xf32> -> tensor<6x1xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_groups_elements(%a: tensor<2x3xf32>) {
+  // expected-error @+1 {{group 0 has 2 input and 3 result elements}}
+  %0 = ember.reshape %a {groups = array<i64: 1, 1, 1, 1>} : tensor<2x3xf32> -> tensor<3x2xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_groups_cover(%a: tensor<?x3xf32>, %n: index) {
+  // expected-error @+1 {{groups cover 1 input and 1 result dims, the types have 2 and 1}}
+  %0 = ember.reshape %a[%n] {groups = array<i64: 1, 1>} : tensor<?x3xf32> -> tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_groups_past_rank(%a: tensor<2x3xf32>) {
+  // expected-error @+1 {{groups cover more dims than the types have}}
+  %0 = ember.reshape %a {groups = array<i64: 2, 1, 1, 1>} : tensor<2x3xf32> -> tensor<6xf32>
+  return
+}

@@ -90,8 +90,21 @@ def EmberFuseElementwise : Pass<"ember-fuse-elementwise", "mlir::func::FuncOp"> 
     Merges a chain like `sigmoid(a * b + c) * d - a` into one loop nest so
     intermediate tensors are never written to memory. A producer is fused
     only into its single consumer, so no work is duplicated.
+
+    A `tensor.extract_slice` (a view: `x[0]`, a split part) of an
+    all-parallel generic becomes the generic on slices of its operands
+    (tiled through the TilingInterface) where the slice is its only reader,
+    or where the generic only moves data (a transpose read by several
+    slices), so `(x + 1)[:, 1:3] * 2` computes the slice of `x + 1` only,
+    fused, and a slice of a transpose reads its input in place. A
+    `tensor.collapse_shape` of a slice whose merged dims are whole but for
+    the outer one becomes a slice of the collapsed source, which stays a
+    view after bufferization.
   }];
-  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::affine::AffineDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 def EmberSoftmaxRows : Pass<"ember-softmax-rows", "mlir::func::FuncOp"> {
@@ -228,6 +241,32 @@ def EmberApproximateMath : Pass<"ember-approximate-math", "mlir::func::FuncOp"> 
     "mlir::arith::ArithDialect", "mlir::math::MathDialect",
     "mlir::vector::VectorDialect"
   ];
+}
+
+def EmberExpandShapeStrides : Pass<"ember-expand-shape-strides", "mlir::ModuleOp"> {
+  let summary = "Lower memref.expand_shape to a reinterpret_cast of its source's strides";
+  let description = [{
+    Runs after bufferization, before `expand-strided-metadata`. An
+    `ember.reshape` that splits a dim (the heads of an attention projection,
+    `q.reshape(b, s, h, d)`) becomes an expand of a strided view; MLIR 22's
+    `expand-strided-metadata` crashes on a `memref.expand_shape` whose group
+    holds several dynamic dims (it reads their sizes from the type). This
+    pass computes the view from the op's own `output_shape` instead: within
+    a group, the last dim keeps the source dim's stride and each earlier one
+    strides over the dims after it.
+
+    ```mlir
+    %e = memref.expand_shape %m [[0], [1, 2]] output_shape [%a, %h, %d]
+        : memref<?x?xf32, strided<[?, 1], offset: ?>>
+          into memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>
+    // becomes
+    %base, %offset, %sizes:2, %strides:2 = memref.extract_strided_metadata %m
+    %s = arith.muli %d, %c1 : index   // folded
+    %e = memref.reinterpret_cast %base to offset: [%offset],
+        sizes: [%a, %h, %d], strides: [%strides#0, %d, 1]
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect"];
 }
 
 #endif // EMBER_COMPILER_TRANSFORMSPASSES_TD

@@ -337,12 +337,28 @@ def Ember_ReshapeOp : Ember_Op<"reshape", [Pure, Ember_Differentiable]> {
   let description = [{
     One `index` operand gives each dynamic dim of the result, in order.
 
+    `groups`, when present, says how the dims correspond: pairs (input dims,
+    result dims) of consecutive dims whose element counts are equal, in
+    order (the tracer knows the sizes; the types, whose dims are dynamic, do
+    not). The lowering then collapses and expands the dims of each group,
+    which reads a strided input (a slice) in place; without it the input is
+    made dense first.
+
     ```mlir
     %r = ember.reshape %x[%n] : tensor<?x4xf32> -> tensor<?xf32>
+    %h = ember.reshape %q[%b, %h, %d] {groups = array<i64: 1, 1, 1, 2>}
+        : tensor<?x?xf32> -> tensor<?x?x?xf32>
     ```
   }];
-  let arguments = (ins Ember_Tensor:$input, Variadic<Index>:$sizes);
+  let arguments = (ins Ember_Tensor:$input, Variadic<Index>:$sizes,
+                       OptionalAttr<DenseI64ArrayAttr>:$groups);
   let results = (outs Ember_Tensor:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$type, "::mlir::Value":$input,
+                   "::mlir::ValueRange":$sizes), [{
+      build($_builder, $_state, type, input, sizes, ::mlir::DenseI64ArrayAttr());
+    }]>
+  ];
   let assemblyFormat = [{
     $input (`[` $sizes^ `]`)? attr-dict `:` type($input) `->` type($result)
   }];
