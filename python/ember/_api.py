@@ -312,6 +312,10 @@ def _format(self, spec):
 
 Tensor.__format__ = _format
 
+# As torch: a NumPy scalar or array on the left defers to the tensor's
+# reflected operator (`np.float32(2) + t` is a tensor, not an ndarray).
+Tensor.__array_priority__ = 1000
+
 
 _tensor_init = Tensor.__init__
 

@@ -117,7 +117,14 @@ void bindTensorValues(py::class_<Tensor> &cls) {
       .def("__float__",
            [](const Tensor &x) { return py::float_(itemOf(toDevice(x, Backend::Cpu))); })
       .def("__int__",
-           [](const Tensor &x) { return py::int_(itemOf(toDevice(x, Backend::Cpu))); })
+           [](const Tensor &x) {
+             py::object value = itemOf(toDevice(x, Backend::Cpu));
+             // A bool is an int subclass that py::int_ would keep; torch
+             // gives a plain int.
+             if (PyBool_Check(value.ptr()))
+               return py::int_(value.ptr() == Py_True ? 1 : 0);
+             return py::int_(value);
+           })
       .def("__index__",
            [](const Tensor &x) {
              if (isFloating(x.dtype()) || x.numel() != 1)

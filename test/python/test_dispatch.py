@@ -70,10 +70,9 @@ def test_tensor_op_tensor_and_numbers_match_torch(rng, name, dtype):
         if name in INTEGER_ONLY and isinstance(number, (float, np.floating)):
             continue
         check_like_torch(fn, (x, number), (tx, number))
-        # A NumPy scalar on the left computes in NumPy (its slot runs
-        # first); not part of the fast path.
-        if not isinstance(number, np.generic):
-            check_like_torch(fn, (number, x), (number, tx))
+        # A NumPy scalar on the left defers to the tensor, as in torch
+        # (`__array_priority__`).
+        check_like_torch(fn, (number, x), (number, tx))
 
 
 def test_a_0d_tensor_and_a_number_promote_like_torch(rng):
@@ -167,7 +166,8 @@ def test_item_reads_the_value_torch_reads(rng, dtype):
         assert type(got) is type(want)
         assert got == pytest.approx(want, rel=1e-2 if dtype in ("float16", "bfloat16") else 1e-6)
     for convert in (float, int, bool):
-        assert convert(x[2, 0]) == convert(tx[2, 0])
+        got, want = convert(x[2, 0]), convert(tx[2, 0])
+        assert type(got) is type(want) and got == want
 
 
 def test_item_of_special_and_16_bit_values():
