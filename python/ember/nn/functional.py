@@ -217,6 +217,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: "
                          f"{label_smoothing}")
+    if _cross_entropy_in_rows(input, target, weight, label_smoothing):
+        return _cross_entropy_rows(input, target, weight, ignore_index, reduction)
     class_dim = 0 if input.dim() == 1 else 1
     logp = ember.log_softmax(input, class_dim)
     num_classes = input.shape[class_dim]
@@ -244,6 +246,42 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             denominator = ember.where(mask, weight, 0.0).sum()
         smooth = smooth.sum() / denominator
     return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / num_classes)
+
+
+def _cross_entropy_in_rows(input, target, weight, label_smoothing):
+    """Whether cross_entropy takes the fused row op: (N, C) f32/f64 logits
+    on the CPU, (N,) int64 class indices, no label smoothing, a weight (if
+    any) of C elements of the input's dtype. The other cases compose
+    log_softmax and nll_loss."""
+    return (input.dim() == 2 and input.device.type == "cpu"
+            and input.dtype in (ember.float32, ember.float64)
+            and target.dtype == ember.int64 and target.dim() == 1
+            and tuple(target.shape) == tuple(input.shape[:1])
+            and target.device.type == "cpu" and label_smoothing == 0.0
+            and (weight is None or (weight.dim() == 1 and weight.dtype == input.dtype
+                                    and tuple(weight.shape) == tuple(input.shape[1:]))))
+
+
+def _cross_entropy_rows(input, target, weight, ignore_index, reduction):
+    """cross_entropy as one ``ember.cross_entropy_rows`` op (each row of
+    logits read once forward and once backward, rows in parallel), then the
+    weighting and reduction on the (N,) losses."""
+    loss = ember._ember._cross_entropy_rows(input, target, int(ignore_index))
+    num_classes = input.shape[1]
+    kept = (target >= 0) & (target < num_classes)
+    if 0 <= ignore_index < num_classes:
+        kept = kept & (target != ignore_index)
+    if weight is None:
+        row_weight = kept.to(input.dtype)
+    else:
+        picked = weight[target.clamp(0, max(num_classes - 1, 0))]
+        row_weight = ember.where(kept, picked, 0.0)
+        loss = loss * row_weight
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / row_weight.sum()
 
 
 def _cross_entropy_with_probabilities(logp, target, weight, reduction, label_smoothing,
