@@ -214,8 +214,8 @@ func.func @cross_entropy_rows_backward(%g: tensor<?xf32>, %x: tensor<?x?xf32>, %
   // CHECK:   %[[TI:.*]] = tensor.extract %[[T]][%[[I]]] : tensor<?xi64>
   // CHECK:   %[[MAX:.*]] = scf.for
   // CHECK:   %[[SUM:.*]] = scf.for
-  // CHECK:   arith.cmpi ne, %[[TI]], %[[IGNORE]] : i64
-  // CHECK:   %[[VALID:.*]] = arith.andi
+  // CHECK:   %[[NOT_IGNORED:.*]] = arith.cmpi ne, %[[TI]], %[[IGNORE]] : i64
+  // CHECK:   %[[VALID:.*]] = arith.andi %{{.*}}, %[[NOT_IGNORED]] : i1
   // CHECK:   %[[COL:.*]] = arith.select %[[VALID]], %[[TI]], %[[NONE]] : i64
   // CHECK:   %[[COLI:.*]] = arith.index_cast %[[COL]] : i64 to index
   // CHECK:   %[[GI:.*]] = tensor.extract %[[G]][%[[I]]] : tensor<?xf32>
