@@ -221,7 +221,7 @@ def test_cross_entropy_forward_and_backward(rng, shape, kwargs, dtype):
     check_grads(xs, ts, dtype)
 
 
-# (N, C) logits with int64 targets: on the CPU one cross_entropy_rows op
+# (N, C) logits (every float dtype) with int64 targets: on the CPU one cross_entropy_rows op
 # (a row pass forward, one backward); rows of 1, 7, 1000, 1025 classes,
 # some targets ignore_index, every reduction, with and without weights.
 ROW_CLASSES = [1, 7, 1000, 1025]
@@ -231,7 +231,7 @@ ROW_CLASSES = [1, 7, 1000, 1025]
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("ignore_index", [-100, 0, 3])
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", FLOATS)
 def test_cross_entropy_rows(rng, classes, reduction, ignore_index, weighted, dtype):
     rows = 9
     logits = random_array(rng, (rows, classes), "float64") * 2

@@ -212,7 +212,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     (classes on dim 1, or the only dim); a floating ``target`` of the
     input's shape holds class probabilities instead. ``label_smoothing``
     mixes in the uniform distribution, as in torch. On the CPU, (N, C)
-    float32/float64 logits with int64 class indices and no smoothing take
+    logits with int64 class indices and no smoothing take
     one ``ember.cross_entropy_rows`` op: each row of logits read once
     forward and once backward."""
     if reduction not in _REDUCTIONS:
@@ -252,12 +252,12 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 
 def _cross_entropy_in_rows(input, target, weight, label_smoothing):
-    """Whether cross_entropy takes the fused row op: (N, C) f32/f64 logits
+    """Whether cross_entropy takes the fused row op: (N, C) float logits
     on the CPU, (N,) int64 class indices, no label smoothing, a weight (if
     any) of C elements of the input's dtype. The other cases compose
     log_softmax and nll_loss."""
     return (input.dim() == 2 and input.device.type == "cpu"
-            and input.dtype in (ember.float32, ember.float64)
+            and input.is_floating_point()
             and target.dtype == ember.int64 and target.dim() == 1
             and tuple(target.shape) == tuple(input.shape[:1])
             and target.device.type == "cpu" and label_smoothing == 0.0
