@@ -202,6 +202,9 @@ CROSS_ENTROPY_CASES = [
     ((5, 7), {"label_smoothing": 0.1}),
     ((5, 7), {"reduction": "sum"}),
     ((4, 5, 3), {}),
+    ((4, 5, 3), {"reduction": "none", "ignore_index": 2}),
+    ((7,), {}),
+    ((7,), {"reduction": "none"}),
 ]
 
 
@@ -210,13 +213,16 @@ CROSS_ENTROPY_CASES = [
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_cross_entropy_forward_and_backward(rng, shape, kwargs, dtype):
     logits = random_array(rng, shape, "float64") * 2
-    target_shape = (shape[0],) + tuple(shape[2:])
-    target = rng.integers(0, shape[1], size=target_shape).astype(np.int64)
+    classes = shape[0] if len(shape) == 1 else shape[1]
+    target_shape = () if len(shape) == 1 else (shape[0],) + tuple(shape[2:])
+    target = np.asarray(rng.integers(0, classes, size=target_shape), np.int64)
+    if kwargs.get("ignore_index") == 2:
+        target.reshape(-1)[::3] = 2
     out, expected, xs, ts = run_both(
         rng, dtype,
         lambda x: F.cross_entropy(x, from_array(target), **kwargs),
         lambda x: torch.nn.functional.cross_entropy(x, torch.from_numpy(target), **kwargs),
-        [logits], ())
+        [logits], target.shape if kwargs.get("reduction") == "none" else ())
     check(out, expected, dtype, FORWARD_TOL)
     check_grads(xs, ts, dtype)
 

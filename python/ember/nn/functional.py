@@ -211,8 +211,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """``nll_loss(log_softmax(input, 1), target)`` for class indices
     (classes on dim 1, or the only dim); a floating ``target`` of the
     input's shape holds class probabilities instead. ``label_smoothing``
-    mixes in the uniform distribution, as in torch. On the CPU, (N, C)
-    logits with int64 class indices and no smoothing take
+    mixes in the uniform distribution, as in torch. On the CPU, logits
+    with int64 class indices and no smoothing take
     one ``ember.cross_entropy_rows`` op: each row of logits read once
     forward and once backward."""
     if reduction not in _REDUCTIONS:
@@ -252,23 +252,27 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 
 def _cross_entropy_in_rows(input, target, weight, label_smoothing):
-    """Whether cross_entropy takes the fused row op: (N, C) float logits
-    on the CPU, (N,) int64 class indices, no label smoothing, a weight (if
-    any) of C elements of the input's dtype. The other cases compose
-    log_softmax and nll_loss."""
-    return (input.dim() == 2 and input.device.type == "cpu"
+    """Whether cross_entropy takes the fused row op: float logits on the
+    CPU with classes on dim 1 (or the only dim), int64 class indices of the
+    matching shape, no label smoothing, a weight (if any) of C elements of
+    the input's dtype. The other cases compose log_softmax and nll_loss."""
+    expected = (tuple(input.shape[:1]) + tuple(input.shape[2:])
+                if input.dim() > 1 else ())
+    return (input.dim() >= 1 and input.device.type == "cpu"
             and input.is_floating_point()
-            and target.dtype == ember.int64 and target.dim() == 1
-            and tuple(target.shape) == tuple(input.shape[:1])
+            and target.dtype == ember.int64 and tuple(target.shape) == expected
             and target.device.type == "cpu" and label_smoothing == 0.0
             and (weight is None or (weight.dim() == 1 and weight.dtype == input.dtype
-                                    and tuple(weight.shape) == tuple(input.shape[1:]))))
+                                    and tuple(weight.shape) == (input.shape[0 if input.dim() == 1 else 1],))))
 
 
 def _cross_entropy_rows(input, target, weight, ignore_index, reduction):
     """cross_entropy as one ``ember.cross_entropy_rows`` op (each row of
     logits read once forward and once backward, rows in parallel), then the
-    weighting and reduction on the (N,) losses."""
+    weighting and reduction on the (N,) losses. Classes not on the last
+    dim ((N, C, d1, ...)) are moved there first (one copy)."""
+    shape = tuple(target.shape)
+    input, target, _ = _classes_last(input, target)
     loss = ember._ember._cross_entropy_rows(input, target, int(ignore_index))
     num_classes = input.shape[1]
     kept = (target >= 0) & (target < num_classes)
@@ -281,7 +285,7 @@ def _cross_entropy_rows(input, target, weight, ignore_index, reduction):
         row_weight = ember.where(kept, picked, 0.0)
         loss = loss * row_weight
     if reduction == "none":
-        return loss
+        return loss.reshape(*shape)
     if reduction == "sum":
         return loss.sum()
     return loss.sum() / row_weight.sum()
