@@ -211,10 +211,10 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """``nll_loss(log_softmax(input, 1), target)`` for class indices
     (classes on dim 1, or the only dim); a floating ``target`` of the
     input's shape holds class probabilities instead. ``label_smoothing``
-    mixes in the uniform distribution, as in torch. On the CPU, logits
-    with int64 class indices and no smoothing take
-    one ``ember.cross_entropy_rows`` op: each row of logits read once
-    forward and once backward."""
+    mixes in the uniform distribution, as in torch. Logits with int64
+    class indices and no smoothing take one ``ember.cross_entropy_rows``
+    op: on the CPU each row of logits read once forward and once backward;
+    on a GPU ember-decompose expands it into primitives."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -252,16 +252,15 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 
 def _cross_entropy_in_rows(input, target, weight, label_smoothing):
-    """Whether cross_entropy takes the fused row op: float logits on the
-    CPU with classes on dim 1 (or the only dim), int64 class indices of the
-    matching shape, no label smoothing, a weight (if any) of C elements of
+    """Whether cross_entropy takes the fused row op: float logits (on any
+    device, the target on the same one) with classes on dim 1 (or the only
+    dim), int64 class indices of the matching shape, no label smoothing, a weight (if any) of C elements of
     the input's dtype. The other cases compose log_softmax and nll_loss."""
     expected = (tuple(input.shape[:1]) + tuple(input.shape[2:])
                 if input.dim() > 1 else ())
-    return (input.dim() >= 1 and input.device.type == "cpu"
-            and input.is_floating_point()
+    return (input.dim() >= 1 and input.is_floating_point()
             and target.dtype == ember.int64 and tuple(target.shape) == expected
-            and target.device.type == "cpu" and label_smoothing == 0.0
+            and target.device == input.device and label_smoothing == 0.0
             and (weight is None or (weight.dim() == 1 and weight.dtype == input.dtype
                                     and tuple(weight.shape) == (input.shape[0 if input.dim() == 1 else 1],))))
 

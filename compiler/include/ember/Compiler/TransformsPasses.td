@@ -26,8 +26,14 @@ def EmberDecompose : Pass<"ember-decompose", "mlir::func::FuncOp"> {
     %z = ember.sum %e dims = [1] keepdim : tensor<?x8xf32> -> tensor<?x1xf32>
     %y = ember.div %e, %z : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
     ```
+
+    `cross_entropy_rows` and its backward compare the target with the class
+    ids 0..C-1: a constant row when C is static, a `linalg.generic` of
+    `linalg.index` when it is dynamic (the dialect has no iota op).
   }];
-  let dependentDialects = ["ember::EmberDialect"];
+  let dependentDialects = ["ember::EmberDialect", "mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 def EmberAutodiff : Pass<"ember-autodiff", "mlir::ModuleOp"> {
