@@ -195,3 +195,23 @@ func.func @cross_entropy_rows_backward(%g: tensor<4xf16>, %x: tensor<4x3xf16>, %
   %0 = ember.cross_entropy_rows_backward %g, %x, %t ignore_index = 1 : tensor<4xf16>, tensor<4x3xf16>, tensor<4xi64>
   return %0 : tensor<4x3xf16>
 }
+
+// A dynamic class count: the class ids come from a linalg.generic writing
+// each column's index, and the upper bound is their max (C - 1, with le).
+// CHECK-LABEL: func @cross_entropy_rows_dynamic_classes
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?xf32>, %[[T:.*]]: tensor<?xi64>)
+// CHECK: %[[TC:.*]] = ember.reshape %[[T]]
+// CHECK: %[[C:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x?xf32>
+// CHECK: %[[E:.*]] = tensor.empty(%[[C]]) : tensor<1x?xi64>
+// CHECK: %[[IDS:.*]] = linalg.generic {{.*}} outs(%[[E]] : tensor<1x?xi64>)
+// CHECK: %[[I:.*]] = linalg.index 1 : index
+// CHECK: %[[I64:.*]] = arith.index_cast %[[I]] : index to i64
+// CHECK: linalg.yield %[[I64]] : i64
+// CHECK: ember.compare eq, %[[TC]], %[[IDS]] : tensor<?x1xi64>, tensor<1x?xi64> -> tensor<?x?xi1>
+// CHECK: %[[LAST:.*]] = ember.max %[[IDS]] dims = [0, 1] : tensor<1x?xi64> -> tensor<i64>
+// CHECK: ember.compare le, %[[TC]], %[[LAST]]
+// CHECK-NOT: ember.cross_entropy_rows
+func.func @cross_entropy_rows_dynamic_classes(%x: tensor<?x?xf32>, %t: tensor<?xi64>) -> tensor<?xf32> {
+  %0 = ember.cross_entropy_rows %x, %t ignore_index = -100 : tensor<?x?xf32>, tensor<?xi64> -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}

@@ -591,8 +591,8 @@ def Ember_CrossEntropyRowsOp : Ember_Op<"cross_entropy_rows",
     a row whose target is `ignore_index` or outside [0, C) (torch's
     `cross_entropy(..., reduction='none')` without weights). A composite
     op: on the CPU `ember-softmax-rows` lowers it in one pass over each row
-    of logits (rows in parallel); other backends do not get it (the Python
-    API keeps them on log_softmax + nll_loss).
+    of logits (rows in parallel); `ember-decompose` rewrites it into
+    primitives otherwise.
 
     ```mlir
     %l = ember.cross_entropy_rows %x, %t ignore_index = -100
@@ -676,7 +676,8 @@ def Ember_CrossEntropyRowsBackwardOp : Ember_Op<"cross_entropy_rows_backward",
     `grad[i] * (softmax(logits[i, :]) - onehot(target[i]))`, and 0 for the
     rows cross_entropy_rows gives 0. The row's max and sum are recomputed
     from `logits`: on the CPU `ember-softmax-rows` lowers it in one trip
-    through memory per row.
+    through memory per row; `ember-decompose` rewrites it into primitives
+    otherwise.
   }];
   let arguments = (ins Ember_FloatTensor:$grad, Ember_FloatTensor:$logits,
                        Ember_IndexTensor:$target, I64Attr:$ignore_index);
