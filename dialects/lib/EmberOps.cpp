@@ -655,5 +655,37 @@ LogicalResult RmsNormBackwardOp::verify() {
   return verifyNormAffine(*this, getType(), getWeight(), Value());
 }
 
+/// (N, C) logits, (N,) targets and an (N,) per-row `rows` tensor (the loss,
+/// or the backward's cotangent) of the logits' element type.
+static LogicalResult verifyCrossEntropyRows(Operation *op, Value logits,
+                                            Value target, Value rows) {
+  auto logitsType = cast<RankedTensorType>(logits.getType());
+  auto targetType = cast<RankedTensorType>(target.getType());
+  auto rowsType = cast<RankedTensorType>(rows.getType());
+  if (logitsType.getRank() != 2 || targetType.getRank() != 1 ||
+      rowsType.getRank() != 1)
+    return op->emitOpError("takes (N, C) logits, (N,) targets and (N,) rows; "
+                           "got ")
+           << logitsType << ", " << targetType << " and " << rowsType;
+  if (rowsType.getElementType() != logitsType.getElementType())
+    return op->emitOpError("per-row values must have the logits' element "
+                           "type; got ")
+           << rowsType.getElementType();
+  int64_t n = logitsType.getDimSize(0);
+  for (int64_t size : {targetType.getDimSize(0), rowsType.getDimSize(0)})
+    if (!ShapedType::isDynamic(size) && !ShapedType::isDynamic(n) && size != n)
+      return op->emitOpError("has ") << n << " rows of logits but " << size
+                                     << " targets or per-row values";
+  return success();
+}
+
+LogicalResult CrossEntropyRowsOp::verify() {
+  return verifyCrossEntropyRows(*this, getLogits(), getTarget(), getResult());
+}
+
+LogicalResult CrossEntropyRowsBackwardOp::verify() {
+  return verifyCrossEntropyRows(*this, getLogits(), getTarget(), getGrad());
+}
+
 #define GET_OP_CLASSES
 #include "ember/Dialect/EmberOps.cpp.inc"

@@ -340,6 +340,23 @@ LogicalResult LogSoftmaxOp::buildVjp(OpBuilder &b, ValueRange cotangents,
 }
 
 //===----------------------------------------------------------------------===//
+// Cross-entropy rows
+//===----------------------------------------------------------------------===//
+
+// A backward composite that recomputes the row's softmax from the logits:
+// one trip through memory on the CPU (ember-softmax-rows). The targets
+// have no gradient.
+LogicalResult CrossEntropyRowsOp::buildVjp(OpBuilder &b, ValueRange cotangents,
+                                           SmallVectorImpl<Value> &gradients) {
+  Value logits = getLogits();
+  gradients.push_back(CrossEntropyRowsBackwardOp::create(
+      b, getLoc(), logits.getType(), cotangents[0], logits, getTarget(),
+      getIgnoreIndexAttr()));
+  gradients.push_back(Value());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Layer norm, RMS norm
 //===----------------------------------------------------------------------===//
 

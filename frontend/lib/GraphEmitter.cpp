@@ -580,6 +580,13 @@ private:
       return emitNormBackward<LayerNormBackwardOp>(b, loc, node);
     case OpCode::RmsNormBackward:
       return emitNormBackward<RmsNormBackwardOp>(b, loc, node);
+    case OpCode::CrossEntropyRows:
+      return CrossEntropyRowsOp::create(b, loc, type, operand(node, 0),
+                                        operand(node, 1), ints[0]);
+    case OpCode::CrossEntropyRowsBackward:
+      return CrossEntropyRowsBackwardOp::create(
+          b, loc, operand(node, 1).getType(), operand(node, 0),
+          operand(node, 1), operand(node, 2), ints[0]);
     case OpCode::Grad:
       return emitGrad(b, node);
     }

@@ -579,6 +579,25 @@ Tensor normalizeRows(OpCode op, const Tensor &x, const Tensor *weight,
   return fromNode(node);
 }
 
+Tensor crossEntropyRows(const Tensor &logits, const Tensor &target,
+                        int64_t ignoreIndex) {
+  if (!isFloating(logits.dtype()))
+    notForDtype("cross_entropy_rows", logits.dtype());
+  if (target.dtype() != DType::Int64)
+    runtimeError(std::string("expected scalar type Long but found ") +
+                 elementTypeTorchName(target.dtype()));
+  if (logits.dim() != 2 || target.dim() != 1 ||
+      target.shape()[0] != logits.shape()[0])
+    runtimeError("cross_entropy_rows: expected (N, C) logits and (N,) "
+                 "targets, got " +
+                 shapeString(logits.shape()) + " and " +
+                 shapeString(target.shape()));
+  NodeRef node = makeNode(OpCode::CrossEntropyRows, logits.dtype(),
+                          {logits.shape()[0]}, {logits.value(), target.value()});
+  node->ints = {ignoreIndex};
+  return fromNode(node);
+}
+
 //===----------------------------------------------------------------------===//
 // Linear algebra
 //===----------------------------------------------------------------------===//

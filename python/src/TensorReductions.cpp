@@ -129,6 +129,10 @@ void bindReductions(py::module_ &m, py::class_<Tensor> &cls) {
           },
           py::arg("input"), py::arg("weight"), py::arg("bias"),
           py::arg("eps"));
+  // Per-row cross-entropy of (N, C) logits against int64 class indices;
+  // ember.nn.functional.cross_entropy reduces it.
+  m.def("_cross_entropy_rows", &crossEntropyRows, py::arg("input"),
+        py::arg("target"), py::arg("ignore_index"));
 }
 
 void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls) {

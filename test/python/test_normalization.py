@@ -202,6 +202,9 @@ CROSS_ENTROPY_CASES = [
     ((5, 7), {"label_smoothing": 0.1}),
     ((5, 7), {"reduction": "sum"}),
     ((4, 5, 3), {}),
+    ((4, 5, 3), {"reduction": "none", "ignore_index": 2}),
+    ((7,), {}),
+    ((7,), {"reduction": "none"}),
 ]
 
 
@@ -210,15 +213,96 @@ CROSS_ENTROPY_CASES = [
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_cross_entropy_forward_and_backward(rng, shape, kwargs, dtype):
     logits = random_array(rng, shape, "float64") * 2
-    target_shape = (shape[0],) + tuple(shape[2:])
-    target = rng.integers(0, shape[1], size=target_shape).astype(np.int64)
+    classes = shape[0] if len(shape) == 1 else shape[1]
+    target_shape = () if len(shape) == 1 else (shape[0],) + tuple(shape[2:])
+    target = np.asarray(rng.integers(0, classes, size=target_shape), np.int64)
+    if kwargs.get("ignore_index") == 2:
+        target.reshape(-1)[::3] = 2
     out, expected, xs, ts = run_both(
         rng, dtype,
         lambda x: F.cross_entropy(x, from_array(target), **kwargs),
         lambda x: torch.nn.functional.cross_entropy(x, torch.from_numpy(target), **kwargs),
-        [logits], ())
+        [logits], target.shape if kwargs.get("reduction") == "none" else ())
     check(out, expected, dtype, FORWARD_TOL)
     check_grads(xs, ts, dtype)
+
+
+# (N, C) logits (every float dtype) with int64 targets: on the CPU one cross_entropy_rows op
+# (a row pass forward, one backward); rows of 1, 7, 1000, 1025 classes,
+# some targets ignore_index, every reduction, with and without weights.
+ROW_CLASSES = [1, 7, 1000, 1025]
+
+
+@pytest.mark.parametrize("classes", ROW_CLASSES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index", [-100, 0, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_cross_entropy_rows(rng, classes, reduction, ignore_index, weighted, dtype):
+    rows = 9
+    logits = random_array(rng, (rows, classes), "float64") * 2
+    target = rng.integers(0, classes, size=rows).astype(np.int64)
+    if ignore_index < classes:
+        target[[1, 4]] = ignore_index
+    weight = random_array(rng, (classes,), dtype, 0.5, 1.5) if weighted else None
+    kwargs = {"reduction": reduction, "ignore_index": ignore_index}
+    out, expected, xs, ts = run_both(
+        rng, dtype,
+        lambda x: F.cross_entropy(
+            x, from_array(target),
+            weight=None if weight is None else from_array(weight, dtype), **kwargs),
+        lambda x: torch.nn.functional.cross_entropy(
+            x, torch.from_numpy(target),
+            weight=None if weight is None else torch_leaf(weight, dtype).detach(),
+            **kwargs),
+        [logits], (rows,) if reduction == "none" else ())
+    check(out, expected, dtype, FORWARD_TOL)
+    check_grads(xs, ts, dtype)
+
+
+def test_cross_entropy_module_takes_the_rows_op(rng):
+    logits = random_array(rng, (6, 11), "float32")
+    target = rng.integers(0, 11, size=6).astype(np.int64)
+    out, expected, xs, ts = run_both(
+        rng, "float32",
+        lambda x: nn.CrossEntropyLoss(reduction="sum")(x, from_array(target)),
+        lambda x: torch.nn.CrossEntropyLoss(reduction="sum")(x, torch.from_numpy(target)),
+        [logits], ())
+    check(out, expected, "float32", FORWARD_TOL)
+    check_grads(xs, ts, "float32")
+
+
+CROSS_ENTROPY_STEP = """
+import numpy as np, ember
+from ember.nn import functional as F
+x = ember.tensor(np.random.rand(64, 1000).astype(np.float32)).requires_grad_()
+t = ember.tensor(np.random.randint(0, 1000, 64))
+F.cross_entropy(x, t).backward()
+print(x.grad.numpy().shape)
+"""
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="the CPU's row lowering")
+def test_cross_entropy_reads_the_logits_in_row_ops_only(tmp_path):
+    """The traced graph (EMBER_DEBUG=4) of a loss's gradient: the ops on
+    the (N, C) logits are cross_entropy_rows and cross_entropy_rows_backward
+    (each one row kernel; the forward is dead when only the gradient is
+    read), not log_softmax plus a one-hot select and sum."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, EMBER_DEBUG="4", EMBER_CACHE_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", CROSS_ENTROPY_STEP], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    graphs = done.stderr.split("func.func @graph")[1:]
+    assert len(graphs) == 1, done.stderr
+    body = graphs[0].split("\n  }")[0]
+    on_logits = sorted({line.split("=", 1)[1].split()[0] for line in body.splitlines()
+                        if line.strip().startswith("%") and "x?xf32>" in line
+                        and "ember." in line})
+    assert on_logits == ["ember.cross_entropy_rows", "ember.cross_entropy_rows_backward",
+                         "ember.reshape"], body
 
 
 @pytest.mark.skipif(DEVICE != "cpu", reason="the CPU's thread pool")
@@ -231,6 +315,8 @@ def test_rows_split_over_threads_give_the_same_bits(rng, rows):
     w = random_array(rng, (1025,), "float32", 0.5, 1.5)
     b = random_array(rng, (1025,), "float32")
     g = random_array(rng, (rows, 1025), "float32")
+    target = rng.integers(0, 1025, size=rows).astype(np.int64)
+    target[::5] = -100
     before = ember.get_num_threads()
     results = []
     try:
@@ -239,8 +325,10 @@ def test_rows_split_over_threads_give_the_same_bits(rng, rows):
             xs = [leaf(a, "float32") for a in (x, w, b)]
             outs = [F.layer_norm(xs[0], (1025,), xs[1], xs[2]),
                     F.rms_norm(xs[0], (1025,), xs[1]),
-                    F.softmax(xs[0], -1), F.log_softmax(xs[0], -1)]
-            total = sum((o * from_array(g)).sum() for o in outs)
+                    F.softmax(xs[0], -1), F.log_softmax(xs[0], -1),
+                    F.cross_entropy(xs[0], from_array(target), reduction="none")]
+            total = sum((o * from_array(g if o.dim() == 2 else g[:, 0])).sum()
+                        for o in outs)
             total.backward()
             results.append([to_numpy(t) for t in outs + [v.grad for v in xs]])
     finally:
@@ -251,8 +339,12 @@ def test_rows_split_over_threads_give_the_same_bits(rng, rows):
     ts = [torch_leaf(a, "float32") for a in (x, w, b)]
     touts = [torch.nn.functional.layer_norm(ts[0], (1025,), ts[1], ts[2]),
              rms_norm_reference(ts[0], (1025,), ts[1], None),
-             torch.softmax(ts[0], -1), torch.log_softmax(ts[0], -1)]
-    sum((o * torch.from_numpy(g.astype(np.float64))).sum() for o in touts).backward()
+             torch.softmax(ts[0], -1), torch.log_softmax(ts[0], -1),
+             torch.nn.functional.cross_entropy(ts[0], torch.from_numpy(target),
+                                               reduction="none")]
+    g64 = g.astype(np.float64)
+    sum((o * torch.from_numpy(g64 if o.dim() == 2 else g64[:, 0])).sum()
+        for o in touts).backward()
     for got, want in zip(results[0], touts + [t.grad for t in ts]):
         scale = max(1.0, float(want.detach().abs().max()))
         np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-4, atol=1e-5 * scale)

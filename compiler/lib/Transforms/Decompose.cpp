@@ -2,6 +2,8 @@
 
 #include "ember/Compiler/Passes.h"
 #include "ember/Dialect/EmberOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -197,6 +199,160 @@ struct DecomposeNormBackward : OpRewritePattern<OpTy> {
   }
 };
 
+/// The row quantities shared by cross_entropy_rows and its backward, with
+/// the logits already in the compute type: per row (kept as (N, 1)) the
+/// max-shifted exponentials and their sum, whether the target counts, and
+/// the (N, C) one-hot of the target. The one-hot compares the target with
+/// a constant 0..C-1 row (the dialect has no iota; C is static here), so an
+/// out-of-range target hits no class and needs no clamping.
+struct CrossEntropyParts {
+  SoftmaxParts softmax;
+  Value valid;
+  Value onehot;
+};
+
+/// The (1, C) row 0, 1, ..., C-1 of `element` for the class dim of the
+/// (N, C) `logits`: a constant when C is static, else a linalg.generic
+/// writing each position's index.
+static Value buildClassIds(PatternRewriter &rewriter, Location loc,
+                           Value logits, Type element) {
+  int64_t classes = cast<RankedTensorType>(logits.getType()).getDimSize(1);
+  auto type = RankedTensorType::get({1, classes}, element);
+  if (!ShapedType::isDynamic(classes)) {
+    SmallVector<APInt> ids;
+    for (int64_t c = 0; c < classes; ++c)
+      ids.push_back(APInt(element.getIntOrFloatBitWidth(), c));
+    return ember::ConstantOp::create(rewriter, loc,
+                                     DenseElementsAttr::get(type, ids));
+  }
+  Value size = tensor::DimOp::create(rewriter, loc, logits, 1);
+  Value empty =
+      tensor::EmptyOp::create(rewriter, loc, type.getShape(), element, size);
+  AffineMap identity = rewriter.getMultiDimIdentityMap(2);
+  SmallVector<utils::IteratorType> parallel(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             rewriter, loc, TypeRange{type}, ValueRange{}, ValueRange{empty},
+             ArrayRef<AffineMap>{identity}, parallel,
+             [&](OpBuilder &b, Location l, ValueRange) {
+               Value index = linalg::IndexOp::create(b, l, 1);
+               linalg::YieldOp::create(
+                   b, l,
+                   ValueRange{arith::IndexCastOp::create(b, l, element,
+                                                         index)});
+             })
+      .getResult(0);
+}
+
+static FailureOr<CrossEntropyParts>
+buildCrossEntropyParts(PatternRewriter &rewriter, Location loc, Value logits,
+                       Value target, int64_t ignoreIndex) {
+  auto logitsType = cast<RankedTensorType>(logits.getType());
+  auto targetType = cast<RankedTensorType>(target.getType());
+  int64_t classes = logitsType.getDimSize(1);
+  Type indexElement = targetType.getElementType();
+  auto column = [&](int64_t value) {
+    auto type = RankedTensorType::get({}, indexElement);
+    return ember::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(type,
+                               rewriter.getIntegerAttr(indexElement, value)));
+  };
+  // target as an (N, 1) column.
+  SmallVector<Value> sizes;
+  if (targetType.isDynamicDim(0))
+    sizes.push_back(tensor::DimOp::create(rewriter, loc, target, 0));
+  auto columnType = RankedTensorType::get({targetType.getDimSize(0), 1},
+                                          indexElement);
+  Value t = ReshapeOp::create(rewriter, loc, columnType, target, sizes);
+
+  Value classIds = buildClassIds(rewriter, loc, logits, indexElement);
+  Value onehot =
+      CompareOp::create(rewriter, loc, ComparePredicate::eq, t, classIds);
+
+  // The upper bound: C itself, or (C dynamic) one past the last class id.
+  Value upper;
+  if (ShapedType::isDynamic(classes))
+    upper = MaxOp::create(rewriter, loc, classIds, SmallVector<int64_t>{0, 1},
+                          /*keepdim=*/false);
+  else
+    upper = column(classes);
+  Value inRange = AndOp::create(
+      rewriter, loc,
+      CompareOp::create(rewriter, loc, ComparePredicate::ge, t, column(0)),
+      CompareOp::create(rewriter, loc,
+                        ShapedType::isDynamic(classes) ? ComparePredicate::le
+                                                       : ComparePredicate::lt,
+                        t, upper));
+  Value valid = AndOp::create(
+      rewriter, loc, inRange,
+      CompareOp::create(rewriter, loc, ComparePredicate::ne, t,
+                        column(ignoreIndex)));
+  return CrossEntropyParts{buildSoftmaxParts(rewriter, loc, logits, 1), valid,
+                           onehot};
+}
+
+/// loss = log(sum(exp(x - max))) - (x[t] - max), 0 where t is not valid.
+struct DecomposeCrossEntropyRows : OpRewritePattern<CrossEntropyRowsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CrossEntropyRowsOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = toComputeType(rewriter, loc, op.getLogits());
+    FailureOr<CrossEntropyParts> parts = buildCrossEntropyParts(
+        rewriter, loc, x, op.getTarget(), op.getIgnoreIndex());
+    if (failed(parts))
+      return rewriter.notifyMatchFailure(op, "dynamic class count");
+    Value zero = scalarLike(rewriter, loc, x, 0.0);
+    SmallVector<int64_t> dims = {1};
+    Value picked = SumOp::create(
+        rewriter, loc,
+        SelectOp::create(rewriter, loc, parts->onehot, parts->softmax.shifted,
+                         zero),
+        dims, /*keepdim=*/true);
+    Value loss = SubOp::create(
+        rewriter, loc, LogOp::create(rewriter, loc, parts->softmax.sum),
+        picked);
+    loss = SelectOp::create(rewriter, loc, parts->valid, loss, zero);
+    // (N, 1) -> (N,): a sum over the unit dim keeps every dim static or not.
+    loss = SumOp::create(rewriter, loc, loss, dims, /*keepdim=*/false);
+    rewriter.replaceOp(op, toType(rewriter, loc, loss, op.getType()));
+    return success();
+  }
+};
+
+/// dx = g * softmax(x) - onehot(t) * g, g masked to 0 where t is not valid.
+struct DecomposeCrossEntropyRowsBackward
+    : OpRewritePattern<CrossEntropyRowsBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CrossEntropyRowsBackwardOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = toComputeType(rewriter, loc, op.getLogits());
+    FailureOr<CrossEntropyParts> parts = buildCrossEntropyParts(
+        rewriter, loc, x, op.getTarget(), op.getIgnoreIndex());
+    if (failed(parts))
+      return rewriter.notifyMatchFailure(op, "dynamic class count");
+    Value zero = scalarLike(rewriter, loc, x, 0.0);
+    Value g = toComputeType(rewriter, loc, op.getGrad());
+    auto gType = cast<RankedTensorType>(g.getType());
+    SmallVector<Value> sizes;
+    if (gType.isDynamicDim(0))
+      sizes.push_back(tensor::DimOp::create(rewriter, loc, g, 0));
+    Value gColumn = ReshapeOp::create(
+        rewriter, loc,
+        RankedTensorType::get({gType.getDimSize(0), 1}, gType.getElementType()),
+        g, sizes);
+    gColumn = SelectOp::create(rewriter, loc, parts->valid, gColumn, zero);
+    Value probabilities =
+        DivOp::create(rewriter, loc, parts->softmax.exps, parts->softmax.sum);
+    Value dx = SubOp::create(
+        rewriter, loc, MulOp::create(rewriter, loc, gColumn, probabilities),
+        SelectOp::create(rewriter, loc, parts->onehot, gColumn, zero));
+    rewriter.replaceOp(op, toType(rewriter, loc, dx, op.getType()));
+    return success();
+  }
+};
+
 /// transpose(a @ b) over the last two dims = b^T @ a^T: the transposes then
 /// reach the GEMM as operand layouts (BLAS reads transposed operands without
 /// copying), and a transposed operand that is itself a transpose folds away.
@@ -248,6 +404,7 @@ struct EmberDecomposePass
                  DecomposeNorm<RmsNormOp, /*centred=*/false>,
                  DecomposeNormBackward<LayerNormBackwardOp, /*centred=*/true>,
                  DecomposeNormBackward<RmsNormBackwardOp, /*centred=*/false>,
+                 DecomposeCrossEntropyRows, DecomposeCrossEntropyRowsBackward,
                  SwapTransposedMatmul>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
       getOperation().emitError("ember-decompose did not converge");

@@ -24,13 +24,22 @@ SmallVector<Value> rows::buildColumnLoop(OpBuilder &b, Location loc, Value n,
 
 Value rows::buildRowsForall(OpBuilder &b, Location loc, ValueRange operands,
                             Type resultElementType, RowBodyFn body) {
+  return buildIndexedRowsForall(
+      b, loc, operands, resultElementType,
+      [&](OpBuilder &rb, Location rl, ValueRange, ValueRange operandRows,
+          Value resultRow) { return body(rb, rl, operandRows, resultRow); });
+}
+
+Value rows::buildIndexedRowsForall(OpBuilder &b, Location loc,
+                                   ValueRange operands, Type resultElementType,
+                                   IndexedRowBodyFn body) {
   auto type = cast<RankedTensorType>(operands.front().getType());
   int64_t rank = type.getRank();
   SmallVector<OpFoldResult> sizes =
       tensor::getMixedSizes(b, loc, operands.front());
   Value init = tensor::EmptyOp::create(b, loc, sizes, resultElementType);
   if (rank == 1)
-    return body(b, loc, operands, init);
+    return body(b, loc, ValueRange(), operands, init);
 
   SmallVector<OpFoldResult> rowCounts(sizes.begin(), sizes.end() - 1);
   auto forall = scf::ForallOp::create(b, loc, rowCounts, ValueRange{init},
@@ -56,7 +65,8 @@ Value rows::buildRowsForall(OpBuilder &b, Location loc, ValueRange operands,
   Value shared = forall.getRegionIterArgs().front();
   Value resultRow = tensor::ExtractSliceOp::create(
       b, loc, rowType(resultElementType), shared, offsets, extents, strides);
-  Value written = body(b, loc, operandRows, resultRow);
+  Value written =
+      body(b, loc, forall.getInductionVars(), operandRows, resultRow);
   b.setInsertionPointToStart(forall.getTerminator().getBody());
   tensor::ParallelInsertSliceOp::create(b, loc, written, shared, offsets,
                                         extents, strides);

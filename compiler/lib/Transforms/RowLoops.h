@@ -49,6 +49,18 @@ mlir::Value buildRowsForall(mlir::OpBuilder &b, mlir::Location loc,
                             mlir::ValueRange operands,
                             mlir::Type resultElementType, RowBodyFn body);
 
+/// Like RowBodyFn, also given the row's indices (every dim but the
+/// innermost; none for a 1-D tensor), for operands indexed per row.
+using IndexedRowBodyFn = llvm::function_ref<mlir::Value(
+    mlir::OpBuilder &, mlir::Location, mlir::ValueRange rowIndices,
+    mlir::ValueRange operandRows, mlir::Value resultRow)>;
+
+/// buildRowsForall with a body that sees the row's indices.
+mlir::Value buildIndexedRowsForall(mlir::OpBuilder &b, mlir::Location loc,
+                                   mlir::ValueRange operands,
+                                   mlir::Type resultElementType,
+                                   IndexedRowBodyFn body);
+
 /// The size of the innermost dim of `tensor`, as an index.
 mlir::Value innermostSize(mlir::OpBuilder &b, mlir::Location loc,
                           mlir::Value tensor);

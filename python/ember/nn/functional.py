@@ -211,12 +211,17 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """``nll_loss(log_softmax(input, 1), target)`` for class indices
     (classes on dim 1, or the only dim); a floating ``target`` of the
     input's shape holds class probabilities instead. ``label_smoothing``
-    mixes in the uniform distribution, as in torch."""
+    mixes in the uniform distribution, as in torch. Logits with int64
+    class indices and no smoothing take one ``ember.cross_entropy_rows``
+    op: on the CPU each row of logits read once forward and once backward;
+    on a GPU ember-decompose expands it into primitives."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: "
                          f"{label_smoothing}")
+    if _cross_entropy_in_rows(input, target, weight, label_smoothing):
+        return _cross_entropy_rows(input, target, weight, ignore_index, reduction)
     class_dim = 0 if input.dim() == 1 else 1
     logp = ember.log_softmax(input, class_dim)
     num_classes = input.shape[class_dim]
@@ -244,6 +249,45 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             denominator = ember.where(mask, weight, 0.0).sum()
         smooth = smooth.sum() / denominator
     return (1.0 - label_smoothing) * loss + smooth * (label_smoothing / num_classes)
+
+
+def _cross_entropy_in_rows(input, target, weight, label_smoothing):
+    """Whether cross_entropy takes the fused row op: float logits (on any
+    device, the target on the same one) with classes on dim 1 (or the only
+    dim), int64 class indices of the matching shape, no label smoothing, a weight (if any) of C elements of
+    the input's dtype. The other cases compose log_softmax and nll_loss."""
+    expected = (tuple(input.shape[:1]) + tuple(input.shape[2:])
+                if input.dim() > 1 else ())
+    return (input.dim() >= 1 and input.is_floating_point()
+            and target.dtype == ember.int64 and tuple(target.shape) == expected
+            and target.device == input.device and label_smoothing == 0.0
+            and (weight is None or (weight.dim() == 1 and weight.dtype == input.dtype
+                                    and tuple(weight.shape) == (input.shape[0 if input.dim() == 1 else 1],))))
+
+
+def _cross_entropy_rows(input, target, weight, ignore_index, reduction):
+    """cross_entropy as one ``ember.cross_entropy_rows`` op (each row of
+    logits read once forward and once backward, rows in parallel), then the
+    weighting and reduction on the (N,) losses. Classes not on the last
+    dim ((N, C, d1, ...)) are moved there first (one copy)."""
+    shape = tuple(target.shape)
+    input, target, _ = _classes_last(input, target)
+    loss = ember._ember._cross_entropy_rows(input, target, int(ignore_index))
+    num_classes = input.shape[1]
+    kept = (target >= 0) & (target < num_classes)
+    if 0 <= ignore_index < num_classes:
+        kept = kept & (target != ignore_index)
+    if weight is None:
+        row_weight = kept.to(input.dtype)
+    else:
+        picked = weight[target.clamp(0, max(num_classes - 1, 0))]
+        row_weight = ember.where(kept, picked, 0.0)
+        loss = loss * row_weight
+    if reduction == "none":
+        return loss.reshape(*shape)
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / row_weight.sum()
 
 
 def _cross_entropy_with_probabilities(logp, target, weight, reduction, label_smoothing,

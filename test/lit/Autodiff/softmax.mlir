@@ -22,3 +22,15 @@ func.func @log_softmax(%x: tensor<4x?xf32>) -> tensor<4x?xf32> {
   %0 = ember.log_softmax %x dim = 0 : tensor<4x?xf32>
   return %0 : tensor<4x?xf32>
 }
+
+// cross_entropy_rows: the logits' gradient is one backward composite that
+// recomputes the row's softmax from the logits; the targets get none.
+// CHECK-LABEL: func @cross_entropy_rows_vjp
+// CHECK-SAME: (%[[X:.*]]: tensor<?x10xf32>, %[[T:.*]]: tensor<?xi64>, %[[G:.*]]: tensor<?xf32>)
+// CHECK: %[[L:.*]] = ember.cross_entropy_rows %[[X]], %[[T]] ignore_index = -100
+// CHECK: %[[D:.*]] = ember.cross_entropy_rows_backward %[[G]], %[[X]], %[[T]] ignore_index = -100 : tensor<?xf32>, tensor<?x10xf32>, tensor<?xi64>
+// CHECK: return %[[L]], %[[D]]
+func.func @cross_entropy_rows(%x: tensor<?x10xf32>, %t: tensor<?xi64>) -> tensor<?xf32> {
+  %0 = ember.cross_entropy_rows %x, %t ignore_index = -100 : tensor<?x10xf32>, tensor<?xi64> -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}

@@ -385,3 +385,27 @@ func.func @reshape_groups_past_rank(%a: tensor<2x3xf32>) {
   %0 = ember.reshape %a {groups = array<i64: 2, 1, 1, 1>} : tensor<2x3xf32> -> tensor<6xf32>
   return
 }
+
+// -----
+
+func.func @cross_entropy_rows_rank(%x: tensor<2x3x4xf32>, %t: tensor<2xi64>) {
+  // expected-error @+1 {{takes (N, C) logits, (N,) targets and (N,) rows}}
+  %0 = ember.cross_entropy_rows %x, %t ignore_index = -100 : tensor<2x3x4xf32>, tensor<2xi64> -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @cross_entropy_rows_count(%x: tensor<2x3xf32>, %t: tensor<5xi64>) {
+  // expected-error @+1 {{has 2 rows of logits but 5 targets or per-row values}}
+  %0 = ember.cross_entropy_rows %x, %t ignore_index = -100 : tensor<2x3xf32>, tensor<5xi64> -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @cross_entropy_rows_backward_type(%g: tensor<2xf64>, %x: tensor<2x3xf32>, %t: tensor<2xi64>) {
+  // expected-error @+1 {{per-row values must have the logits' element type; got 'f64'}}
+  %0 = ember.cross_entropy_rows_backward %g, %x, %t ignore_index = -100 : tensor<2xf64>, tensor<2x3xf32>, tensor<2xi64>
+  return
+}

@@ -161,3 +161,12 @@ func.func @runtime_windows(%x: tensor<?x8xf32>, %s: tensor<?x8xf32>, %i: index, 
   %1 = ember.insert_slice %s into %x start = [%i, 0] stop = [%j, 9223372036854775807] step = [2, 1] : tensor<?x8xf32> into tensor<?x8xf32>
   return %0, %1 : tensor<?x8xf32>, tensor<?x8xf32>
 }
+
+// CHECK-LABEL: func @cross_entropy_rows
+func.func @cross_entropy_rows(%x: tensor<?x10xf32>, %t: tensor<?xi64>, %g: tensor<?xf32>) -> (tensor<?xf32>, tensor<?x10xf32>) {
+  // CHECK: ember.cross_entropy_rows %{{.*}}, %{{.*}} ignore_index = -100 : tensor<?x10xf32>, tensor<?xi64> -> tensor<?xf32>
+  %0 = ember.cross_entropy_rows %x, %t ignore_index = -100 : tensor<?x10xf32>, tensor<?xi64> -> tensor<?xf32>
+  // CHECK: ember.cross_entropy_rows_backward %{{.*}}, %{{.*}}, %{{.*}} ignore_index = 2 : tensor<?xf32>, tensor<?x10xf32>, tensor<?xi64>
+  %1 = ember.cross_entropy_rows_backward %g, %x, %t ignore_index = 2 : tensor<?xf32>, tensor<?x10xf32>, tensor<?xi64>
+  return %0, %1 : tensor<?xf32>, tensor<?x10xf32>
+}

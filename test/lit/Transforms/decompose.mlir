@@ -131,3 +131,87 @@ func.func @layer_norm_backward(%g: tensor<?x8xf32>, %x: tensor<?x8xf32>, %w: ten
   %0 = ember.layer_norm_backward %g, %x weight %w : tensor<8xf32> eps = 1.0e-05 : tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
+
+// cross_entropy_rows: log(sum(exp(x - max))) - (x - max)[t], 0 where t is
+// ignore_index or outside [0, C); the target's one-hot compares t with a
+// constant class row.
+// CHECK-LABEL: func @cross_entropy_rows
+// CHECK-SAME: (%[[X:.*]]: tensor<?x5xf32>, %[[T:.*]]: tensor<?xi64>)
+// CHECK-DAG: %[[ZERO:.*]] = ember.constant dense<0.000000e+00> : tensor<f32>
+// CHECK-DAG: %[[IGNORE:.*]] = ember.constant dense<-100> : tensor<i64>
+// CHECK-DAG: %[[LOW:.*]] = ember.constant dense<0> : tensor<i64>
+// CHECK-DAG: %[[HIGH:.*]] = ember.constant dense<5> : tensor<i64>
+// CHECK-DAG: %[[CLASSES:.*]] = ember.constant dense<{{\[\[}}0, 1, 2, 3, 4]]> : tensor<1x5xi64>
+// CHECK: %[[N:.*]] = tensor.dim %[[T]]
+// CHECK: %[[TC:.*]] = ember.reshape %[[T]][%[[N]]] : tensor<?xi64> -> tensor<?x1xi64>
+// CHECK: %[[HOT:.*]] = ember.compare eq, %[[TC]], %[[CLASSES]] : tensor<?x1xi64>, tensor<1x5xi64> -> tensor<?x5xi1>
+// CHECK-DAG: %[[LT:.*]] = ember.compare lt, %[[TC]], %[[HIGH]]
+// CHECK-DAG: %[[GE:.*]] = ember.compare ge, %[[TC]], %[[LOW]]
+// CHECK: %[[IN:.*]] = ember.and %[[GE]], %[[LT]]
+// CHECK: %[[NE:.*]] = ember.compare ne, %[[TC]], %[[IGNORE]]
+// CHECK: %[[VALID:.*]] = ember.and %[[IN]], %[[NE]]
+// CHECK: %[[MAX:.*]] = ember.max %[[X]] dims = [1] keepdim
+// CHECK: %[[SH:.*]] = ember.sub %[[X]], %[[MAX]]
+// CHECK: %[[E:.*]] = ember.exp %[[SH]]
+// CHECK: %[[S:.*]] = ember.sum %[[E]] dims = [1] keepdim
+// CHECK: %[[SEL:.*]] = ember.select %[[HOT]], %[[SH]], %[[ZERO]]
+// CHECK: %[[PICK:.*]] = ember.sum %[[SEL]] dims = [1] keepdim
+// CHECK: %[[LOG:.*]] = ember.log %[[S]]
+// CHECK: %[[L:.*]] = ember.sub %[[LOG]], %[[PICK]]
+// CHECK: %[[LM:.*]] = ember.select %[[VALID]], %[[L]], %[[ZERO]]
+// CHECK: %[[R:.*]] = ember.sum %[[LM]] dims = [1] : tensor<?x1xf32> -> tensor<?xf32>
+// CHECK: return %[[R]]
+// CHECK-NOT: ember.cross_entropy_rows
+func.func @cross_entropy_rows(%x: tensor<?x5xf32>, %t: tensor<?xi64>) -> tensor<?xf32> {
+  %0 = ember.cross_entropy_rows %x, %t ignore_index = -100 : tensor<?x5xf32>, tensor<?xi64> -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
+
+// The backward: g * softmax(x) - onehot(t) * g with g zeroed on the rows
+// the forward gives 0; f16 computes in f32.
+// CHECK-LABEL: func @cross_entropy_rows_backward
+// CHECK-SAME: (%[[G:.*]]: tensor<4xf16>, %[[X:.*]]: tensor<4x3xf16>, %[[T:.*]]: tensor<4xi64>)
+// CHECK-DAG: %[[ZERO:.*]] = ember.constant dense<0.000000e+00> : tensor<f32>
+// CHECK-DAG: %[[IGNORE:.*]] = ember.constant dense<1> : tensor<i64>
+// CHECK-DAG: %[[CLASSES:.*]] = ember.constant dense<{{\[\[}}0, 1, 2]]> : tensor<1x3xi64>
+// CHECK: %[[XF:.*]] = ember.cast %[[X]] : tensor<4x3xf16> to tensor<4x3xf32>
+// CHECK: %[[TC:.*]] = ember.reshape %[[T]] : tensor<4xi64> -> tensor<4x1xi64>
+// CHECK: %[[HOT:.*]] = ember.compare eq, %[[TC]], %[[CLASSES]]
+// CHECK: %[[NE:.*]] = ember.compare ne, %[[TC]], %[[IGNORE]]
+// CHECK: %[[VALID:.*]] = ember.and %{{.*}}, %[[NE]]
+// CHECK: %[[MAX:.*]] = ember.max %[[XF]] dims = [1] keepdim
+// CHECK: %[[E:.*]] = ember.exp
+// CHECK: %[[S:.*]] = ember.sum %[[E]] dims = [1] keepdim
+// CHECK: %[[GF:.*]] = ember.cast %[[G]] : tensor<4xf16> to tensor<4xf32>
+// CHECK: %[[GC:.*]] = ember.reshape %[[GF]] : tensor<4xf32> -> tensor<4x1xf32>
+// CHECK: %[[GM:.*]] = ember.select %[[VALID]], %[[GC]], %[[ZERO]]
+// CHECK: %[[P:.*]] = ember.div %[[E]], %[[S]]
+// CHECK: %[[HG:.*]] = ember.select %[[HOT]], %[[GM]], %[[ZERO]] : tensor<4x3xi1>, tensor<4x1xf32>, tensor<f32> -> tensor<4x3xf32>
+// CHECK: %[[GP:.*]] = ember.mul %[[GM]], %[[P]]
+// CHECK: %[[DX:.*]] = ember.sub %[[GP]], %[[HG]]
+// CHECK: %[[R:.*]] = ember.cast %[[DX]] : tensor<4x3xf32> to tensor<4x3xf16>
+// CHECK: return %[[R]]
+func.func @cross_entropy_rows_backward(%g: tensor<4xf16>, %x: tensor<4x3xf16>, %t: tensor<4xi64>) -> tensor<4x3xf16> {
+  %0 = ember.cross_entropy_rows_backward %g, %x, %t ignore_index = 1 : tensor<4xf16>, tensor<4x3xf16>, tensor<4xi64>
+  return %0 : tensor<4x3xf16>
+}
+
+// A dynamic class count: the class ids come from a linalg.generic writing
+// each column's index, and the upper bound is their max (C - 1, with le).
+// CHECK-LABEL: func @cross_entropy_rows_dynamic_classes
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?xf32>, %[[T:.*]]: tensor<?xi64>)
+// CHECK: %[[TC:.*]] = ember.reshape %[[T]]
+// CHECK: %[[C:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x?xf32>
+// CHECK: %[[E:.*]] = tensor.empty(%[[C]]) : tensor<1x?xi64>
+// CHECK: %[[IDS:.*]] = linalg.generic {{.*}} outs(%[[E]] : tensor<1x?xi64>)
+// CHECK: %[[I:.*]] = linalg.index 1 : index
+// CHECK: %[[I64:.*]] = arith.index_cast %[[I]] : index to i64
+// CHECK: linalg.yield %[[I64]] : i64
+// CHECK: ember.compare eq, %[[TC]], %[[IDS]] : tensor<?x1xi64>, tensor<1x?xi64> -> tensor<?x?xi1>
+// CHECK: %[[LAST:.*]] = ember.max %[[IDS]] dims = [0, 1] : tensor<1x?xi64> -> tensor<i64>
+// CHECK: ember.compare le, %[[TC]], %[[LAST]]
+// CHECK-NOT: ember.cross_entropy_rows
+func.func @cross_entropy_rows_dynamic_classes(%x: tensor<?x?xf32>, %t: tensor<?xi64>) -> tensor<?xf32> {
+  %0 = ember.cross_entropy_rows %x, %t ignore_index = -100 : tensor<?x?xf32>, tensor<?xi64> -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}

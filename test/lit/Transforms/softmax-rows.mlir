@@ -155,3 +155,86 @@ func.func @backward_not_last(%g: tensor<?x8xf32>, %y: tensor<?x8xf32>) -> tensor
   %0 = ember.softmax_backward %g, %y dim = 0 : tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
+
+// -----
+
+// cross_entropy_rows: an scf.forall over the rows of logits writing one
+// loss each; per row the max and the reassociable sum of exps (the row read
+// while in L1), the target's validity (in [0, C), not ignore_index), then
+// log(sum) - (x[t] - max), 0 for a row without a valid class.
+// CHECK-LABEL: func @cross_entropy_rows
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?xf32>, %[[T:.*]]: tensor<?xi64>)
+func.func @cross_entropy_rows(%x: tensor<?x?xf32>, %t: tensor<?xi64>) -> tensor<?xf32> {
+  // CHECK-DAG: %[[IGNORE:.*]] = arith.constant -100 : i64
+  // CHECK-DAG: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+  // CHECK-DAG: %[[ROWS:.*]] = tensor.dim %[[X]], %c0
+  // CHECK: %[[EMPTY:.*]] = tensor.empty(%[[ROWS]]) : tensor<?xf32>
+  // CHECK: %[[L:.*]] = scf.forall (%[[I:.*]]) in (%[[ROWS]]) shared_outs(%[[OUTS:.*]] = %[[EMPTY]]) -> (tensor<?xf32>)
+  // CHECK:   %[[XROW:.*]] = tensor.extract_slice %[[X]][%[[I]], 0] [1, %{{.*}}] [1, 1] : tensor<?x?xf32> to tensor<?xf32>
+  // CHECK:   %[[TI:.*]] = tensor.extract %[[T]][%[[I]]] : tensor<?xi64>
+  // CHECK:   %[[MAX:.*]] = scf.for
+  // CHECK:     arith.maximumf
+  // CHECK:   %[[SUM:.*]] = scf.for
+  // CHECK:     math.exp
+  // CHECK:     arith.addf %{{.*}} fastmath<reassoc> : f32
+  // CHECK:   %[[NOT_IGNORED:.*]] = arith.cmpi ne, %[[TI]], %[[IGNORE]] : i64
+  // CHECK:   %[[VALID:.*]] = arith.andi %{{.*}}, %[[NOT_IGNORED]] : i1
+  // CHECK:   %[[COL:.*]] = arith.select %[[VALID]], %[[TI]], %{{.*}} : i64
+  // CHECK:   %[[COLI:.*]] = arith.index_cast %[[COL]] : i64 to index
+  // CHECK:   %[[XT:.*]] = tensor.extract %[[XROW]][%[[COLI]]] : tensor<?xf32>
+  // CHECK:   %[[PICKED:.*]] = arith.subf %[[XT]], %[[MAX]] : f32
+  // CHECK:   %[[LOG:.*]] = math.log %[[SUM]] : f32
+  // CHECK:   %[[LOSS:.*]] = arith.subf %[[LOG]], %[[PICKED]] : f32
+  // CHECK:   %[[KEPT:.*]] = arith.select %[[VALID]], %[[LOSS]], %[[ZERO]] : f32
+  // CHECK:   %[[SLOT:.*]] = tensor.extract_slice %[[OUTS]][%[[I]]] [1] [1] : tensor<?xf32> to tensor<1xf32>
+  // CHECK:   %[[W:.*]] = tensor.insert %[[KEPT]] into %[[SLOT]][%c0] : tensor<1xf32>
+  // CHECK:   scf.forall.in_parallel
+  // CHECK:     tensor.parallel_insert_slice %[[W]] into %[[OUTS]][%[[I]]] [1] [1]
+  // CHECK: return %[[L]]
+  // CHECK-NOT: ember.cross_entropy_rows
+  %0 = ember.cross_entropy_rows %x, %t ignore_index = -100 : tensor<?x?xf32>, tensor<?xi64> -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
+
+// -----
+
+// cross_entropy_rows_backward: per row the forward's max and sum, then one
+// loop writing g' * (exp(x - max) / sum - (j == t)), g' the row's cotangent
+// or 0 for an ignored row (whose target column becomes -1, never reached).
+// CHECK-LABEL: func @cross_entropy_rows_backward
+// CHECK-SAME: (%[[G:.*]]: tensor<?xf32>, %[[X:.*]]: tensor<?x?xf32>, %[[T:.*]]: tensor<?xi64>)
+func.func @cross_entropy_rows_backward(%g: tensor<?xf32>, %x: tensor<?x?xf32>, %t: tensor<?xi64>) -> tensor<?x?xf32> {
+  // CHECK-DAG: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+  // CHECK-DAG: %[[NONE:.*]] = arith.constant -1 : i64
+  // CHECK-DAG: %[[IGNORE:.*]] = arith.constant 3 : i64
+  // CHECK-DAG: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+  // CHECK: %[[DX:.*]] = scf.forall (%[[I:.*]]) in (%{{.*}}) shared_outs(%[[OUTS:.*]] = %{{.*}}) -> (tensor<?x?xf32>)
+  // CHECK:   %[[XROW:.*]] = tensor.extract_slice %[[X]][%[[I]], 0]
+  // CHECK:   %[[OUT:.*]] = tensor.extract_slice %[[OUTS]][%[[I]], 0]
+  // CHECK:   %[[TI:.*]] = tensor.extract %[[T]][%[[I]]] : tensor<?xi64>
+  // CHECK:   %[[MAX:.*]] = scf.for
+  // CHECK:   %[[SUM:.*]] = scf.for
+  // CHECK:   %[[NOT_IGNORED:.*]] = arith.cmpi ne, %[[TI]], %[[IGNORE]] : i64
+  // CHECK:   %[[VALID:.*]] = arith.andi %{{.*}}, %[[NOT_IGNORED]] : i1
+  // CHECK:   %[[COL:.*]] = arith.select %[[VALID]], %[[TI]], %[[NONE]] : i64
+  // CHECK:   %[[COLI:.*]] = arith.index_cast %[[COL]] : i64 to index
+  // CHECK:   %[[GI:.*]] = tensor.extract %[[G]][%[[I]]] : tensor<?xf32>
+  // CHECK:   %[[GV:.*]] = arith.select %[[VALID]], %[[GI]], %[[ZERO]] : f32
+  // CHECK:   %[[SCALE:.*]] = arith.divf %[[ONE]], %[[SUM]] : f32
+  // CHECK:   %[[ROW:.*]] = scf.for %[[J:.*]] = %c0 to %{{.*}} step %c1 iter_args(%[[O:.*]] = %[[OUT]])
+  // CHECK:     %[[V:.*]] = tensor.extract %[[XROW]][%[[J]]]
+  // CHECK:     %[[S:.*]] = arith.subf %[[V]], %[[MAX]] : f32
+  // CHECK:     %[[E:.*]] = math.exp %[[S]] : f32
+  // CHECK:     %[[P:.*]] = arith.mulf %[[E]], %[[SCALE]] : f32
+  // CHECK:     %[[IS_T:.*]] = arith.cmpi eq, %[[J]], %[[COLI]] : index
+  // CHECK:     %[[HOT:.*]] = arith.select %[[IS_T]], %[[ONE]], %[[ZERO]] : f32
+  // CHECK:     %[[D:.*]] = arith.subf %[[P]], %[[HOT]] : f32
+  // CHECK:     %[[R:.*]] = arith.mulf %[[GV]], %[[D]] : f32
+  // CHECK:     tensor.insert %[[R]] into %[[O]][%[[J]]]
+  // CHECK:   scf.forall.in_parallel
+  // CHECK:     tensor.parallel_insert_slice %[[ROW]] into %[[OUTS]][%[[I]], 0]
+  // CHECK: return %[[DX]]
+  // CHECK-NOT: ember.cross_entropy_rows_backward
+  %0 = ember.cross_entropy_rows_backward %g, %x, %t ignore_index = 3 : tensor<?xf32>, tensor<?x?xf32>, tensor<?xi64>
+  return %0 : tensor<?x?xf32>
+}

@@ -26,8 +26,14 @@ def EmberDecompose : Pass<"ember-decompose", "mlir::func::FuncOp"> {
     %z = ember.sum %e dims = [1] keepdim : tensor<?x8xf32> -> tensor<?x1xf32>
     %y = ember.div %e, %z : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
     ```
+
+    `cross_entropy_rows` and its backward compare the target with the class
+    ids 0..C-1: a constant row when C is static, a `linalg.generic` of
+    `linalg.index` when it is dynamic (the dialect has no iota op).
   }];
-  let dependentDialects = ["ember::EmberDialect"];
+  let dependentDialects = ["ember::EmberDialect", "mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 def EmberAutodiff : Pass<"ember-autodiff", "mlir::ModuleOp"> {
@@ -122,7 +128,11 @@ def EmberSoftmaxRows : Pass<"ember-softmax-rows", "mlir::func::FuncOp"> {
     `ember.log_softmax_backward` get two passes over a row of the cotangent
     and the result: the row's sum, then the gradient. Sums carry
     `fastmath<reassoc>` so LLVM vectorizes them. f16 and bf16 compute in
-    f32. Other dims are left for `ember-decompose`.
+    f32. Other dims are left for `ember-decompose`. `ember.cross_entropy_rows`
+    (the row's max and sum of exps, then one loss `log(sum) - (x[t] - max)`
+    per row, 0 for an ignored or out-of-range target) and
+    `ember.cross_entropy_rows_backward` (max, sum, then
+    `g * (exp(x - max) / sum - (j == t))`) are lowered the same way.
 
     ```mlir
     %y = ember.softmax %x dim = 1 : tensor<?x?xf32>

@@ -597,6 +597,34 @@ def Ember_RmsNormOp : Ember_NormLikeOp<"rms_norm",
     "root-mean-square normalisation over the innermost dim",
     "`x / sqrt(mean(x^2) + eps)`,">;
 
+/// Cross-entropy over class indices, row by row: the loss of each row of
+/// logits against its target class, ready for the caller's reduction.
+def Ember_CrossEntropyRowsOp : Ember_Op<"cross_entropy_rows",
+    [Pure, Ember_Differentiable]> {
+  let summary = "per-row cross-entropy of (N, C) logits against class indices";
+  let description = [{
+    `result[i] = logsumexp(logits[i, :]) - logits[i, target[i]]`, and 0 for
+    a row whose target is `ignore_index` or outside [0, C) (torch's
+    `cross_entropy(..., reduction='none')` without weights). A composite
+    op: on the CPU `ember-softmax-rows` lowers it in one pass over each row
+    of logits (rows in parallel); `ember-decompose` rewrites it into
+    primitives otherwise.
+
+    ```mlir
+    %l = ember.cross_entropy_rows %x, %t ignore_index = -100
+           : tensor<?x10xf32>, tensor<?xi64> -> tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins Ember_FloatTensor:$logits, Ember_IndexTensor:$target,
+                       I64Attr:$ignore_index);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $target `ignore_index` `=` $ignore_index attr-dict `:`
+    type($logits) `,` type($target) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Backward composites (built by the VJPs of the ops above)
 //===----------------------------------------------------------------------===//
@@ -656,5 +684,25 @@ def Ember_LayerNormBackwardOp : Ember_NormBackwardLikeOp<"layer_norm_backward",
     "`rstd * (gw - mean(gw) - xhat * mean(gw * xhat))`.">;
 def Ember_RmsNormBackwardOp : Ember_NormBackwardLikeOp<"rms_norm_backward",
     "the input gradient of rms_norm", "`rstd * (gw - xhat * mean(gw * xhat))`.">;
+
+def Ember_CrossEntropyRowsBackwardOp : Ember_Op<"cross_entropy_rows_backward",
+    [Pure, AllTypesMatch<["logits", "result"]>]> {
+  let summary = "the logits' gradient of cross_entropy_rows";
+  let description = [{
+    `grad[i] * (softmax(logits[i, :]) - onehot(target[i]))`, and 0 for the
+    rows cross_entropy_rows gives 0. The row's max and sum are recomputed
+    from `logits`: on the CPU `ember-softmax-rows` lowers it in one trip
+    through memory per row; `ember-decompose` rewrites it into primitives
+    otherwise.
+  }];
+  let arguments = (ins Ember_FloatTensor:$grad, Ember_FloatTensor:$logits,
+                       Ember_IndexTensor:$target, I64Attr:$ignore_index);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $logits `,` $target `ignore_index` `=` $ignore_index attr-dict
+    `:` type($grad) `,` type($logits) `,` type($target)
+  }];
+  let hasVerifier = 1;
+}
 
 #endif // EMBER_DIALECT_EMBEROPS_TD

@@ -109,6 +109,9 @@ struct Buffer {
 ///   SoftmaxBackward, LogSoftmaxBackward: inputs = {grad, output}, ints[0]
 ///   = dim. LayerNormBackward, RmsNormBackward: inputs = {grad, x,
 ///   weight?}, ints = {the f64 bits of eps} (the VJPs build these).
+///   CrossEntropyRows: inputs = {logits (N, C), target (N,) int64}, ints[0]
+///   = ignore_index; CrossEntropyRowsBackward: inputs = {grad, logits,
+///   target}, ints[0] = ignore_index.
 /// - Grad: the gradient of inputs[0] (seeded by the cotangent inputs[1])
 ///   with respect to the value of inputs[2]; expanded by the autodiff pass.
 enum class OpCode : uint8_t {

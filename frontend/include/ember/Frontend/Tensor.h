@@ -151,6 +151,11 @@ Tensor softmax(OpCode op, const Tensor &x, int64_t dim);
 /// weight and bias of the row's length.
 Tensor normalizeRows(OpCode op, const Tensor &x, const Tensor *weight,
                      const Tensor *bias, double eps);
+/// Per-row cross-entropy of (N, C) float logits against (N,) int64 class
+/// indices: logsumexp(row) - row[target], 0 where the target is
+/// `ignoreIndex` or outside [0, C).
+Tensor crossEntropyRows(const Tensor &logits, const Tensor &target,
+                        int64_t ignoreIndex);
 
 //===- Linear algebra --------------------------------------------------===//
 
