@@ -131,8 +131,6 @@ void ThreadPool::runChunks(uint32_t generation) {
 
 void ThreadPool::workerMain(uint32_t seen) {
   insideParallelFor = true;
-  // Named so that tools (and tests) can tell the pool's threads apart.
-  pthread_setname_np(pthread_self(), "ember-pool");
   for (;;) {
     auto hasNews = [&] {
       return generationOf(word.load()) != seen || stopping.load();
@@ -164,8 +162,12 @@ void ThreadPool::resize(int workerCount) {
   }
   uint32_t generation = generationOf(word.load());
   workers.reserve(workerCount);
-  for (int i = 0; i < workerCount; ++i)
+  for (int i = 0; i < workerCount; ++i) {
     workers.emplace_back([this, generation] { workerMain(generation); });
+    // Named here, not by the worker, so the name is in place when resize
+    // returns (tools and tests tell the pool's threads apart by it).
+    pthread_setname_np(workers.back().native_handle(), "ember-pool");
+  }
 }
 
 void ThreadPool::run(int64_t begin, int64_t end, int64_t grain,
