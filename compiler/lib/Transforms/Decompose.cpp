@@ -203,8 +203,8 @@ struct DecomposeNormBackward : OpRewritePattern<OpTy> {
 /// the logits already in the compute type: per row (kept as (N, 1)) the
 /// max-shifted exponentials and their sum, whether the target counts, and
 /// the (N, C) one-hot of the target. The one-hot compares the target with
-/// a constant 0..C-1 row (the dialect has no iota; C is static here), so an
-/// out-of-range target hits no class and needs no clamping.
+/// the row 0..C-1 (buildClassIds), so an out-of-range target hits no class
+/// and needs no clamping.
 struct CrossEntropyParts {
   SoftmaxParts softmax;
   Value valid;
@@ -243,7 +243,18 @@ static Value buildClassIds(PatternRewriter &rewriter, Location loc,
       .getResult(0);
 }
 
-static FailureOr<CrossEntropyParts>
+/// `value` (N,) as an (N, 1) column.
+static Value asColumn(PatternRewriter &rewriter, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<Value> sizes;
+  if (type.isDynamicDim(0))
+    sizes.push_back(tensor::DimOp::create(rewriter, loc, value, 0));
+  auto columnType =
+      RankedTensorType::get({type.getDimSize(0), 1}, type.getElementType());
+  return ReshapeOp::create(rewriter, loc, columnType, value, sizes);
+}
+
+static CrossEntropyParts
 buildCrossEntropyParts(PatternRewriter &rewriter, Location loc, Value logits,
                        Value target, int64_t ignoreIndex) {
   auto logitsType = cast<RankedTensorType>(logits.getType());
@@ -257,13 +268,7 @@ buildCrossEntropyParts(PatternRewriter &rewriter, Location loc, Value logits,
         DenseElementsAttr::get(type,
                                rewriter.getIntegerAttr(indexElement, value)));
   };
-  // target as an (N, 1) column.
-  SmallVector<Value> sizes;
-  if (targetType.isDynamicDim(0))
-    sizes.push_back(tensor::DimOp::create(rewriter, loc, target, 0));
-  auto columnType = RankedTensorType::get({targetType.getDimSize(0), 1},
-                                          indexElement);
-  Value t = ReshapeOp::create(rewriter, loc, columnType, target, sizes);
+  Value t = asColumn(rewriter, loc, target);
 
   Value classIds = buildClassIds(rewriter, loc, logits, indexElement);
   Value onehot =
@@ -298,21 +303,19 @@ struct DecomposeCrossEntropyRows : OpRewritePattern<CrossEntropyRowsOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value x = toComputeType(rewriter, loc, op.getLogits());
-    FailureOr<CrossEntropyParts> parts = buildCrossEntropyParts(
+    CrossEntropyParts parts = buildCrossEntropyParts(
         rewriter, loc, x, op.getTarget(), op.getIgnoreIndex());
-    if (failed(parts))
-      return rewriter.notifyMatchFailure(op, "dynamic class count");
     Value zero = scalarLike(rewriter, loc, x, 0.0);
     SmallVector<int64_t> dims = {1};
     Value picked = SumOp::create(
         rewriter, loc,
-        SelectOp::create(rewriter, loc, parts->onehot, parts->softmax.shifted,
+        SelectOp::create(rewriter, loc, parts.onehot, parts.softmax.shifted,
                          zero),
         dims, /*keepdim=*/true);
     Value loss = SubOp::create(
-        rewriter, loc, LogOp::create(rewriter, loc, parts->softmax.sum),
+        rewriter, loc, LogOp::create(rewriter, loc, parts.softmax.sum),
         picked);
-    loss = SelectOp::create(rewriter, loc, parts->valid, loss, zero);
+    loss = SelectOp::create(rewriter, loc, parts.valid, loss, zero);
     // (N, 1) -> (N,): a sum over the unit dim keeps every dim static or not.
     loss = SumOp::create(rewriter, loc, loss, dims, /*keepdim=*/false);
     rewriter.replaceOp(op, toType(rewriter, loc, loss, op.getType()));
@@ -328,26 +331,17 @@ struct DecomposeCrossEntropyRowsBackward
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value x = toComputeType(rewriter, loc, op.getLogits());
-    FailureOr<CrossEntropyParts> parts = buildCrossEntropyParts(
+    CrossEntropyParts parts = buildCrossEntropyParts(
         rewriter, loc, x, op.getTarget(), op.getIgnoreIndex());
-    if (failed(parts))
-      return rewriter.notifyMatchFailure(op, "dynamic class count");
     Value zero = scalarLike(rewriter, loc, x, 0.0);
-    Value g = toComputeType(rewriter, loc, op.getGrad());
-    auto gType = cast<RankedTensorType>(g.getType());
-    SmallVector<Value> sizes;
-    if (gType.isDynamicDim(0))
-      sizes.push_back(tensor::DimOp::create(rewriter, loc, g, 0));
-    Value gColumn = ReshapeOp::create(
-        rewriter, loc,
-        RankedTensorType::get({gType.getDimSize(0), 1}, gType.getElementType()),
-        g, sizes);
-    gColumn = SelectOp::create(rewriter, loc, parts->valid, gColumn, zero);
+    Value gColumn =
+        asColumn(rewriter, loc, toComputeType(rewriter, loc, op.getGrad()));
+    gColumn = SelectOp::create(rewriter, loc, parts.valid, gColumn, zero);
     Value probabilities =
-        DivOp::create(rewriter, loc, parts->softmax.exps, parts->softmax.sum);
+        DivOp::create(rewriter, loc, parts.softmax.exps, parts.softmax.sum);
     Value dx = SubOp::create(
         rewriter, loc, MulOp::create(rewriter, loc, gColumn, probabilities),
-        SelectOp::create(rewriter, loc, parts->onehot, gColumn, zero));
+        SelectOp::create(rewriter, loc, parts.onehot, gColumn, zero));
     rewriter.replaceOp(op, toType(rewriter, loc, dx, op.getType()));
     return success();
   }
