@@ -12,3 +12,15 @@ from ember.nn.modules import (  # noqa: F401
     LogSoftmax, ModuleList, MSELoss, NLLLoss, ReLU, RMSNorm, Sequential, Sigmoid, Softmax,
     Tanh)
 from ember.nn.parameter import Parameter  # noqa: F401
+from ember.nn._activations import (  # noqa: F401
+    CELU, ELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid,
+    Mish, PReLU, ReLU6, RReLU, SiLU, Softmax2d, Softmin, Softplus, Softshrink, Softsign,
+    Tanhshrink, Threshold)
+from ember.nn._containers import ModuleDict, ParameterDict, ParameterList  # noqa: F401
+from ember.nn._losses import (  # noqa: F401
+    BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CTCLoss, GaussianNLLLoss,
+    HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss, MultiMarginLoss, NLLLoss2d, PoissonNLLLoss, SmoothL1Loss,
+    SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
+from ember.nn._sparse import EmbeddingBag  # noqa: F401
+from ember.nn import utils  # noqa: F401,E402

@@ -8,7 +8,7 @@ import ember
 
 _decomp = ember._decomp
 # functional.py imports this module at its end, so its helpers exist by now.
-from ember.nn.functional import _reduce  # noqa: E402
+from ember.nn.functional import _legacy_reduction, _reduce  # noqa: E402
 
 
 def _inplace(input, result, inplace):
@@ -182,11 +182,13 @@ def bilinear(input1, input2, weight, bias=None):
 # --- Losses --------------------------------------------------------------------
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     return _reduce(ember.abs(input - target), reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean",
                    beta=1.0):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     diff = ember.abs(input - target)
     if beta == 0:
         return _reduce(diff, reduction)
@@ -202,6 +204,11 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({ember.Size(target.shape)}) that is different "
+                         f"to the input size ({ember.Size(input.shape)}) is deprecated. "
+                         f"Please ensure they have the same size.")
     # torch clamps the logs at -100.
     log_p = ember.clamp(ember.log(input), -100, None)
     log_q = ember.clamp(ember.log(1 - input), -100, None)
@@ -213,6 +220,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
                                      reduce=None, reduction="mean", pos_weight=None):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({ember.Size(target.shape)}) must be the same as "
+                         f"input size ({ember.Size(input.shape)})")
     # (1 - t) x + (1 + (pw - 1) t) * softplus(-x), stable for any x.
     soft = softplus(-input)
     if pos_weight is not None:
@@ -226,6 +237,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean",
            log_target=False):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if log_target:
         loss = ember.exp(target) * (target - input)
     else:
@@ -237,16 +249,19 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean",
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     return _reduce(softplus(-target * input), reduction)
 
 
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None,
                         reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     return _reduce(ember.relu(-target * (input1 - input2) + margin), reduction)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
                          reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     positive = ember.where(target == 1, input, 0.0)
     negative = ember.where(target == -1, ember.relu(margin - input), 0.0)
     return _reduce(positive + negative, reduction)
@@ -254,6 +269,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None,
                           reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     eps = 1e-12
     dot = (input1 * input2).sum(-1)
     n1 = (input1 * input1).sum(-1) + eps
@@ -265,6 +281,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None,
 
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None,
                      eps=1e-8, reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if log_input:
         loss = ember.exp(input) - target * input
     else:
@@ -277,11 +294,16 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
-    if var.dim() == input.dim() - 1 or (var.dim() == input.dim() and var.shape[-1] == 1
-                                         and input.shape[-1] != 1):
-        if var.dim() == input.dim() - 1:
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)
-    var = ember.clamp(var, eps, None)
+        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    # torch clamps under no_grad: the gradient reaches var as if unclamped.
+    detached = var.detach()
+    var = var + (ember.clamp(detached, eps, None) - detached)
     loss = 0.5 * (ember.log(var) + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
@@ -290,6 +312,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None,
                                 reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
     if weight is not None:
         loss = loss * weight
@@ -299,6 +322,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None,
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6,
                         swap=False, size_average=None, reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:

@@ -23,6 +23,18 @@ def _reduce(loss, reduction):
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+def _legacy_reduction(size_average, reduce, reduction):
+    """torch's deprecated ``size_average``/``reduce`` pair, when either is
+    given, decides the reduction (both default to True)."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if size_average and reduce:
+        return "mean"
+    return "sum" if reduce else "none"
+
+
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias``; weight is (out_features, in_features)."""
     output = ember.matmul(input, weight.t())
@@ -148,8 +160,9 @@ def embedding(input, weight, padding_idx=None):
     return rows.reshape(*input.shape, weight.shape[1])
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Mean (or sum, or element-wise) squared difference."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     difference = input - target
     return _reduce(difference * difference, reduction)
 
@@ -182,10 +195,12 @@ def _check_targets(input, target):
         raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
     """The negative of ``input[i, target[i]]`` (log-probabilities, classes on
     dim 1), weighted by ``weight[target[i]]``; targets equal to
     ``ignore_index`` count for nothing, also in the mean's denominator."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     _check_targets(input, target)
@@ -206,8 +221,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return loss.sum() / row_weight.sum()
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction="mean", label_smoothing=0.0):
     """``nll_loss(log_softmax(input, 1), target)`` for class indices
     (classes on dim 1, or the only dim); a floating ``target`` of the
     input's shape holds class probabilities instead. ``label_smoothing``
@@ -215,6 +230,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     class indices and no smoothing take one ``ember.cross_entropy_rows``
     op: on the CPU each row of logits read once forward and once backward;
     on a GPU ember-decompose expands it into primitives."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -228,7 +244,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if target.is_floating_point():
         return _cross_entropy_with_probabilities(logp, target, weight, reduction,
                                                  label_smoothing, class_dim)
-    loss = nll_loss(logp, target, weight, ignore_index, reduction)
+    loss = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0.0:
         return loss
     # The smoothing term: -sum_c w_c logp_c / C for each kept target.
@@ -312,3 +328,4 @@ def _cross_entropy_with_probabilities(logp, target, weight, reduction, label_smo
 
 from ember.nn._functional_more import *  # noqa: E402,F401,F403
 from ember.nn._functional_more import pad  # noqa: E402,F401
+from ember.nn._functional_nn import *  # noqa: E402,F401,F403

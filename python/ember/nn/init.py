@@ -132,3 +132,105 @@ def eye_(tensor):
     with no_grad():
         eye = (ember.arange(rows).unsqueeze(1) == ember.arange(cols).unsqueeze(0))
         return tensor.copy_(eye)
+
+
+def dirac_(tensor, groups=1):
+    """Fills a 3-, 4- or 5-D ``tensor`` (a convolution weight) with the
+    Dirac delta, so that the convolution is the identity on the first
+    ``out_channels // groups`` channels of each group."""
+    dims = tensor.dim()
+    if dims not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tuple(tensor.shape)
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_per_group = sizes[0] // groups
+    min_dim = min(out_per_group, sizes[1])
+    values = [0.0] * tensor.numel()
+    strides = [1] * dims
+    for d in range(dims - 2, -1, -1):
+        strides[d] = strides[d + 1] * sizes[d + 1]
+    for g in range(groups):
+        for d in range(min_dim):
+            position = [g * out_per_group + d, d] + [size // 2 for size in sizes[2:]]
+            values[sum(p * s for p, s in zip(position, strides))] = 1.0
+    with no_grad():
+        return tensor.copy_(ember.tensor(values, dtype=_random_dtype(tensor)).reshape(sizes))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """N(mean, std^2) truncated to [a, b], drawn as torch does: a uniform
+    draw between the normal CDF at a and b, through the inverse CDF."""
+    def norm_cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    if (mean < a - 2 * std) or (mean > b + 2 * std):
+        import warnings
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=2)
+    with no_grad():
+        low = norm_cdf((a - mean) / std)
+        high = norm_cdf((b - mean) / std)
+        values = ember.rand(tuple(tensor.shape), dtype=_random_dtype(tensor))
+        values = values * (2 * high - 2 * low) + (2 * low - 1)
+        values = ember.erfinv(values) * (std * math.sqrt(2.0)) + mean
+        return tensor.copy_(ember.clamp(values, a, b))
+
+
+def orthogonal_(tensor, gain=1):
+    """A (semi-)orthogonal matrix (Saxe et al.), from the QR decomposition
+    of a normal draw with the signs of R's diagonal folded into Q; dims
+    after the first are flattened."""
+    if tensor.dim() < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    with no_grad():
+        flat = ember.randn(rows, cols, dtype=_random_dtype(tensor))
+        if rows < cols:
+            flat = flat.t()
+        q, r = ember.linalg.qr(flat)
+        q = q * ember.sign(ember.diagonal(r, 0))
+        if rows < cols:
+            q = q.t()
+        return tensor.copy_((q * gain).reshape(tuple(tensor.shape)))
+
+
+def sparse_(tensor, sparsity, std=0.01):
+    """A 2-D ``tensor`` drawn from N(0, std^2) with ``ceil(sparsity * rows)``
+    zeros in each column, at random rows (Martens, 2010)."""
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    with no_grad():
+        values = ember.randn(rows, cols, dtype=_random_dtype(tensor)) * std
+        if num_zeros:
+            order = ember.argsort(ember.rand(rows, cols), 0)
+            zero = order < num_zeros
+            values = ember.where(zero, 0.0, values)
+        return tensor.copy_(values)
+
+
+def _deprecated(new):
+    def old(*args, **kwargs):
+        import warnings
+        warnings.warn(f"nn.init.{new.__name__[:-1]} is now deprecated in favor of "
+                      f"nn.init.{new.__name__}.", stacklevel=2)
+        return new(*args, **kwargs)
+    old.__name__ = new.__name__[:-1]
+    old.__doc__ = f"Deprecated: ``{new.__name__}``."
+    return old
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

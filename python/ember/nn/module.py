@@ -12,6 +12,7 @@ import collections.abc
 
 from ember._ember import Tensor
 from ember._grad_mode import no_grad
+from ember.nn._hooks import RemovableHandle
 from ember.nn.parameter import Parameter
 
 _IncompatibleKeys = collections.namedtuple("IncompatibleKeys",
@@ -32,6 +33,25 @@ def _check_name(kind, name, owner):
 def _is_registered(module, name):
     d = module.__dict__
     return any(name in d.get(slot, ()) for slot in ("_parameters", "_buffers", "_modules"))
+
+
+# Hooks every module runs (torch.nn.modules.module.register_module_forward_*).
+_global_forward_pre_hooks = collections.OrderedDict()
+_global_forward_hooks = collections.OrderedDict()
+
+
+def register_module_forward_pre_hook(hook):
+    """Adds ``hook(module, input)`` before every module's forward."""
+    handle = RemovableHandle(_global_forward_pre_hooks)
+    _global_forward_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_forward_hook(hook):
+    """Adds ``hook(module, input, output)`` after every module's forward."""
+    handle = RemovableHandle(_global_forward_hooks)
+    _global_forward_hooks[handle.id] = hook
+    return handle
 
 
 def _add_indent(text, spaces):
@@ -57,13 +77,54 @@ class Module:
         object.__setattr__(self, "_buffers", collections.OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", collections.OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", collections.OrderedDict())
+        object.__setattr__(self, "_forward_hooks", collections.OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        pre_hooks = self.__dict__.get("_forward_pre_hooks")
+        hooks = self.__dict__.get("_forward_hooks")
+        if not (pre_hooks or hooks or _global_forward_pre_hooks or _global_forward_hooks):
+            return self.forward(*args, **kwargs)
+        for hook in (*_global_forward_pre_hooks.values(), *(pre_hooks or {}).values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in (*_global_forward_hooks.values(), *(hooks or {}).values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    # Hooks ------------------------------------------------------------------
+
+    def _hooks_dict(self, name):
+        if name not in self.__dict__:
+            object.__setattr__(self, name, collections.OrderedDict())
+        return self.__dict__[name]
+
+    def register_forward_pre_hook(self, hook):
+        """Adds ``hook(module, input)``, called before ``forward`` with the
+        positional arguments as a tuple; what it returns (other than None)
+        replaces them (a non-tuple becomes a 1-tuple). Returns a handle whose
+        ``remove()`` takes the hook out."""
+        hooks = self._hooks_dict("_forward_pre_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_forward_hook(self, hook):
+        """Adds ``hook(module, input, output)``, called after ``forward``;
+        what it returns (other than None) replaces the output. Returns a
+        handle whose ``remove()`` takes the hook out."""
+        hooks = self._hooks_dict("_forward_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     # Registration -----------------------------------------------------------
 
@@ -246,6 +307,27 @@ class Module:
             if not isinstance(module, Module):
                 raise AttributeError(f"`{item}` is not an nn.Module")
         return module
+
+    def get_parameter(self, target):
+        """The parameter at dotted path ``target`` (``"fc.weight"``)."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        param = getattr(module, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return param
+
+    def get_buffer(self, target):
+        """The buffer at dotted path ``target`` (``"bn.running_mean"``)."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}`")
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return getattr(module, name)
 
     def apply(self, fn):
         """Calls ``fn`` on every submodule, then on this module; returns self."""

@@ -276,43 +276,9 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
-# Losses ---------------------------------------------------------------------
+# Losses (in _losses.py) -----------------------------------------------------
 
-class _Loss(Module):
-    def __init__(self, reduction="mean"):
-        super().__init__()
-        self.reduction = reduction
-
-
-class MSELoss(_Loss):
-    def forward(self, input, target):
-        return F.mse_loss(input, target, reduction=self.reduction)
-
-
-class NLLLoss(_Loss):
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
-        super().__init__(reduction)
-        self.register_buffer("weight", weight)
-        self.ignore_index = ignore_index
-
-    def forward(self, input, target):
-        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
-
-
-class CrossEntropyLoss(_Loss):
-    """Cross entropy of logits (classes on dim 1) against class indices (or
-    class probabilities); ``reduction`` is "mean", "sum" or "none"."""
-
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean",
-                 label_smoothing=0.0):
-        super().__init__(reduction)
-        self.register_buffer("weight", weight)
-        self.ignore_index = ignore_index
-        self.label_smoothing = label_smoothing
-
-    def forward(self, input, target):
-        return F.cross_entropy(input, target, self.weight, self.ignore_index,
-                               self.reduction, self.label_smoothing)
+from ember.nn._losses import CrossEntropyLoss, MSELoss, NLLLoss, _Loss  # noqa: E402,F401
 
 
 # Containers -----------------------------------------------------------------
