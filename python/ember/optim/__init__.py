@@ -8,3 +8,4 @@ lazy program as the forward and backward passes.
 from ember.optim.adam import Adam, AdamW  # noqa: F401
 from ember.optim.optimizer import Optimizer  # noqa: F401
 from ember.optim.sgd import SGD  # noqa: F401
+from ember.optim import lr_scheduler  # noqa: F401,E402
