@@ -689,9 +689,13 @@ def cumprod(input, dim, *, dtype=None, out=None):
         return _out(x.clone(), out)
     result_dtype = x.dtype if _is_float(x) else _int64
     wide = x.to(_C.float64)
-    magnitude = _C.exp(cumsum(_C.log(_C.abs(wide)), dim))
+    # Zeros are counted apart: log(0) = -inf would meet the scan matrix's
+    # zeros (-inf * 0 = NaN) and poison the row.
+    is_zero = wide == 0
+    magnitude = _C.exp(cumsum(_C.log(_C.abs(_C.where(is_zero, 1.0, wide))), dim))
     negatives = cumsum((wide < 0).to(_C.float64), dim)
     result = (1.0 - 2.0 * _C.remainder(negatives, 2.0)) * magnitude
+    result = _C.where(cumsum(is_zero.to(_C.float64), dim) > 0, 0.0, result)
     if not _is_float(x):
         result = _C.round(result)
     return _out(result.to(result_dtype), out)

@@ -277,7 +277,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None,
     x = input.reshape(1, -1) if vector else input
     y = target.reshape(x.shape).to(ember.int64)
     classes = x.shape[1]
-    valid = ember.cumprod((y >= 0).to(ember.int64), 1) > 0          # (N, C) over j
+    valid = ember.cumsum((y < 0).to(ember.int64), 1) == 0          # (N, C) over j
     picked = ember.gather(x, 1, y.clamp(0, classes - 1))            # x[y_j]
     arange = _on(ember.arange(classes), x)
     hits = (y.unsqueeze(2) == arange.reshape(1, 1, classes)) & valid.unsqueeze(2)
