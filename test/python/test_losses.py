@@ -239,9 +239,9 @@ def test_ctc_loss_impossible_alignment_and_unbatched(rng):
         return f.ctc_loss(f.log_softmax(x, -1), t, il, tl, zero_infinity=True)
 
     run(rng, ctc, [logits], [targets, lengths, np.array([4, 1])])
-    run(rng, lambda m, x, t: _f(m).ctc_loss(_f(m).log_softmax(x, -1), t, 3, 2,
-                                            reduction="none"),
-        [logits[:, 0]], [targets[1, :2].copy()])
+    run(rng, lambda m, x, t, il, tl: _f(m).ctc_loss(_f(m).log_softmax(x, -1), t, il, tl,
+                                                    reduction="none"),
+        [logits[:, 0]], [targets[1, :2].copy(), np.array([3]), np.array([2])])
 
 
 LOSS_MODULES = [
