@@ -32,12 +32,24 @@ def _pairs(kind, entries):
     return pairs
 
 
-def _describe(value):
+# torch.typename's names, which ParameterDict's repr shows.
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+               "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+               "bool": "BoolTensor"}
+
+
+def _describe(value, by_type_name=False):
+    """torch's line for one entry: ParameterList shows the dtype,
+    ParameterDict the tensor type's name."""
     if isinstance(value, Tensor):
         size = "x".join(str(d) for d in value.shape)
         device = "" if value.device.type == "cpu" else f" ({value.device})"
         kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
-        return f"{kind} containing: [{value.dtype} of size {size}{device}]"
+        dtype = str(value.dtype)
+        if by_type_name:
+            dtype = "ember." + _TYPE_NAMES.get(dtype.rpartition(".")[2], "Tensor")
+        return f"{kind} containing: [{dtype} of size {size}{device}]"
     return "Object of type: " + type(value).__name__
 
 
@@ -243,7 +255,8 @@ class ParameterDict(Module):
             self[key] = value
 
     def extra_repr(self):
-        return "\n".join(f"  ({key}): {_describe(value)}" for key, value in self.items())
+        return "\n".join(f"  ({key}): {_describe(value, by_type_name=True)}"
+                         for key, value in self.items())
 
     def __call__(self, input):
         raise RuntimeError("ParameterDict should not be called.")
