@@ -20,6 +20,11 @@ def ember_repr(torch_object):
     return repr(torch_object).replace("torch.", "ember.")
 
 
+def on_device(module):
+    """``module`` with its parameters on the suite's device."""
+    return module.to(DEVICE) if DEVICE != "cpu" else module
+
+
 def copy_weights(ember_module, torch_module):
     """Loads torch's parameters and buffers into the ember module."""
     state = {k: from_array(v.detach().numpy()) for k, v in torch_module.state_dict().items()}
@@ -228,6 +233,7 @@ def _net(lib):
 def test_forward_hooks_and_handles(rng):
     ember_net, torch_net = _net(ember), _net(torch)
     copy_weights(ember_net, torch_net)
+    on_device(ember_net)
     array = rng.standard_normal((2, 3)).astype(np.float32)
     calls = {ember: [], torch: []}
     handles = {}
@@ -314,7 +320,7 @@ def test_apply_initializes_and_train_eval():
 
 @pytest.mark.parametrize("set_to_none", [True, False])
 def test_zero_grad(rng, set_to_none):
-    net = _net(ember)
+    net = on_device(_net(ember))
     net(from_array(rng.standard_normal((2, 3)).astype(np.float32))).sum().backward()
     assert net.fc.weight.grad is not None
     net.zero_grad(set_to_none=set_to_none)
@@ -407,3 +413,35 @@ def test_embedding_bag_errors():
             per_sample_weights=from_array(np.ones((2, 2), np.float32)))
     with pytest.raises(ValueError, match="offsets has to be a 1D Tensor but got None"):
         bag(from_array(np.zeros(3, np.int64)))
+
+
+# Distances and Bilinear -----------------------------------------------------------
+
+@pytest.mark.parametrize("name,kwargs", [("CosineSimilarity", {}),
+                                         ("CosineSimilarity", {"dim": 0, "eps": 1e-3}),
+                                         ("PairwiseDistance", {}),
+                                         ("PairwiseDistance", {"p": 1.0, "keepdim": True}),
+                                         ("Bilinear", {})])
+def test_two_input_modules(rng, name, kwargs):
+    if name == "Bilinear":
+        ember_module, torch_module = nn.Bilinear(3, 5, 2), torch.nn.Bilinear(3, 5, 2)
+        copy_weights(ember_module, torch_module)
+        if DEVICE != "cpu":
+            ember_module.to(DEVICE)
+        shapes = [(4, 3), (4, 5)]
+    else:
+        ember_module = getattr(nn, name)(**kwargs)
+        torch_module = getattr(torch.nn, name)(**kwargs)
+        shapes = [(4, 5), (4, 5)]
+    assert repr(ember_module) == repr(torch_module)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    xs = [from_array(a).requires_grad_() for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = ember_module(*xs), torch_module(*ts)
+    assert_close(out, expected, rtol=RTOL, atol=ATOL)
+    out.sum().backward()
+    expected.sum().backward()
+    for x, t in zip(xs, ts):
+        assert_close(x.grad, t.grad, rtol=RTOL, atol=ATOL)
+    if name == "Bilinear":
+        assert_close(ember_module.weight.grad, torch_module.weight.grad, rtol=RTOL, atol=ATOL)

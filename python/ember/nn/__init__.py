@@ -24,3 +24,4 @@ from ember.nn._losses import (  # noqa: F401
     SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from ember.nn._sparse import EmbeddingBag  # noqa: F401
 from ember.nn import utils  # noqa: F401,E402
+from ember.nn._distance import Bilinear, CosineSimilarity, PairwiseDistance  # noqa: F401
