@@ -445,3 +445,29 @@ def test_two_input_modules(rng, name, kwargs):
         assert_close(x.grad, t.grad, rtol=RTOL, atol=ATOL)
     if name == "Bilinear":
         assert_close(ember_module.weight.grad, torch_module.weight.grad, rtol=RTOL, atol=ATOL)
+
+
+def test_sequential_and_module_list_editing_match_torch():
+    def build(lib):
+        layers = [lib.nn.Linear(2, 2), lib.nn.ReLU(), lib.nn.Tanh()]
+        seq, mlist = lib.nn.Sequential(*layers), lib.nn.ModuleList(layers)
+        seq.insert(1, lib.nn.Sigmoid())
+        seq.extend(lib.nn.Sequential(lib.nn.ELU()))
+        popped = seq.pop(0)
+        seq += lib.nn.Sequential(lib.nn.GELU())
+        doubled = seq * 2
+        tripled = 3 * lib.nn.Sequential(lib.nn.ReLU())
+        mlist.insert(0, lib.nn.Sigmoid())
+        del mlist[1]
+        mlist.pop(-1)
+        mlist += [lib.nn.SiLU()]
+        combined = mlist + lib.nn.ModuleList([lib.nn.Mish()])
+        names = lambda c: [(k, type(m).__name__) for k, m in c._modules.items()]  # noqa: E731
+        return [type(popped).__name__, names(seq), names(doubled), names(tripled),
+                names(mlist), names(combined)]
+
+    assert build(ember) == build(torch)
+    with pytest.raises(ValueError, match="only objects of Sequential class"):
+        nn.Sequential() + nn.ModuleList()
+    with pytest.raises(ValueError, match="Non-positive multiplication factor 0"):
+        nn.Sequential(nn.ReLU()) * 0
