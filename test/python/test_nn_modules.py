@@ -471,3 +471,11 @@ def test_sequential_and_module_list_editing_match_torch():
         nn.Sequential() + nn.ModuleList()
     with pytest.raises(ValueError, match="Non-positive multiplication factor 0"):
         nn.Sequential(nn.ReLU()) * 0
+
+
+def test_module_type_and_share_memory():
+    net = _net(ember)
+    assert net.share_memory() is net
+    net.type(ember.float64)
+    assert all(p.dtype == ember.float64 for p in net.parameters())
+    assert net.steps.dtype == ember.float64

@@ -404,6 +404,15 @@ class Module:
     def cpu(self):
         return self
 
+    def type(self, dst_type):
+        """Casts every parameter and buffer to ``dst_type``."""
+        return self._apply_to_tensors(lambda t: t.type(dst_type))
+
+    def share_memory(self):
+        """A no-op: tensors live in this process (torch moves them to
+        shared memory for multiprocessing)."""
+        return self
+
     # State dicts ------------------------------------------------------------
 
     def state_dict(self, destination=None, prefix="", keep_vars=False):
