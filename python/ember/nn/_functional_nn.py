@@ -208,13 +208,15 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     lengths = _on(ember.tensor(input_lengths, dtype=ember.int64), log_probs).unsqueeze(1)
     one = ember.full((batch, 1), _LOG_ZERO, dtype=dtype, device=log_probs.device)
     two = ember.full((batch, 2), _LOG_ZERO, dtype=dtype, device=log_probs.device)
-    for t in range(1, max(input_lengths + [1])):
+    # Every time step of log_probs, each masked by the input lengths: the
+    # program's structure then depends on T only (lengths, batch and target
+    # width are run-time values), so batches of one T share it.
+    for t in range(1, steps):
         stay = alpha
         step = ember.cat([one, alpha[:, :-1]], 1)
         jump = ember.where(can_skip, ember.cat([two, alpha[:, :-2]], 1), _LOG_ZERO)
         advanced = _log_sum_exp(stay, step, jump) + emit[t]
-        alpha = advanced if min(input_lengths) > t else ember.where(lengths > t, advanced,
-                                                                     alpha)
+        alpha = ember.where(lengths > t, advanced, alpha)
     last = [2 * n for n in target_lengths]
     before = [max(2 * n - 1, 0) for n in target_lengths]
     ends = _on(ember.tensor([last, before], dtype=ember.int64).t(), log_probs)
