@@ -209,8 +209,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     one = ember.full((batch, 1), _LOG_ZERO, dtype=dtype, device=log_probs.device)
     two = ember.full((batch, 2), _LOG_ZERO, dtype=dtype, device=log_probs.device)
     # Every time step of log_probs, each masked by the input lengths: the
-    # program's structure then depends on T only (lengths, batch and target
-    # width are run-time values), so batches of one T share it.
+    # program's structure then does not depend on the lengths (nor on the
+    # batch or target width, run-time sizes), so batches of one T share it.
     for t in range(1, steps):
         stay = alpha
         step = ember.cat([one, alpha[:, :-1]], 1)
