@@ -349,3 +349,22 @@ def test_loss_errors(rng):
         nn.TripletMarginLoss(margin=0.0)
     with pytest.raises(ValueError, match="only p == 1 and p == 2"):
         nn.MultiMarginLoss(p=3)
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="counts the CPU's compiled programs")
+def test_ctc_program_is_reused_across_lengths_and_batches(rng):
+    def run(batch, width, input_lengths, target_lengths):
+        x = from_array(rng.standard_normal((12, batch, 6)).astype(np.float32))
+        x.requires_grad_()
+        targets = from_array(rng.integers(1, 6, (batch, width)))
+        loss = nn.functional.ctc_loss(nn.functional.log_softmax(x, 2), targets,
+                                      input_lengths, target_lengths)
+        loss.backward()
+        return to_numpy(x.grad)
+
+    run(3, 4, [12, 10, 7], [4, 2, 3])
+    before = ember.compile_stats()["compiles"]
+    run(3, 5, [12, 10, 7], [4, 2, 3])
+    run(4, 5, [12, 10, 7, 6], [4, 2, 3, 3])
+    run(4, 5, [12, 12, 12, 12], [4, 1, 3, 3])
+    assert ember.compile_stats()["compiles"] == before
