@@ -20,7 +20,6 @@ KNOWN_FAILURES = {
     ('combinations', 'gradient'): 'combinations of an empty selection lose the graph',
     ('sum_to_size', 'forward'): 'bool input with nothing to sum stays bool (torch: int64)',
     ('corrcoef', 'forward'): "a single variable's corrcoef is 0-d in torch",
-    ('cumprod', 'forward'): "int64 products overflow: torch wraps, Ember's float64 log-sum decomposition saturates",
     ('linspace', 'forward'): 'integer linspace: torch steps in integers, Ember truncates the float sequence',
     ('nn.functional.layer_norm', 'forward'): "a 1-element row: torch 1.13's float32 result is off the bias by ~1e-4 "
                                              "(its x - mean is not exactly 0); Ember, like torch in float64, gives the bias",
@@ -52,7 +51,6 @@ _LAUNCH_PLAN = "Vulkan launch plan: a host load from a buffer a gather/scatter_a
 KNOWN_FAILURES_VULKAN = {
     ('combinations', 'gradient'): _LAUNCH_PLAN,
     ('corrcoef', 'forward'): "a single variable's corrcoef is 0-d in torch",
-    ('cumprod', 'forward'): "int64 products overflow: torch wraps, Ember's float64 log-sum decomposition saturates",
     ('median', 'gradient'): _LAUNCH_PLAN,
     ('nanmedian', 'gradient'): _LAUNCH_PLAN,
     ('quantile', 'gradient'): _LAUNCH_PLAN,
