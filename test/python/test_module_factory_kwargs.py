@@ -21,6 +21,13 @@ CASES = [
     ("LayerNorm", (4,), {"elementwise_affine": False}),
     ("Embedding", (5, 3), {}),
     ("Embedding", (5, 3), {"padding_idx": 1}),
+    # nn breadth (h-nn): activations with parameters, Bilinear, EmbeddingBag.
+    ("PReLU", (), {}),
+    ("PReLU", (4, 0.1), {}),
+    ("Bilinear", (3, 2, 4), {}),
+    ("Bilinear", (3, 2, 4), {"bias": False}),
+    ("EmbeddingBag", (5, 3), {"mode": "sum"}),
+    ("EmbeddingBag", (5, 3), {"padding_idx": 1}),
 ]
 CASE_IDS = [f"{name}{args}{kwargs or ''}" for name, args, kwargs in CASES]
 
@@ -65,7 +72,7 @@ def test_factory_kwargs_where_torch_has_them():
             assert (list(inspect.signature(ours.__init__).parameters) ==
                     list(inspect.signature(theirs.__init__).parameters)), name
             checked += 1
-    assert checked == 3  # Linear, LayerNorm, Embedding
+    assert checked == len({name for name, _, _ in CASES})
 
 
 def test_every_factory_module_has_cases():
