@@ -304,6 +304,7 @@ for _name in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2
 
 # --- Modules ---------------------------------------------------------------------
 
+# Built in torch's order: the error message prints the set as torch does.
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
 
 
@@ -329,7 +330,7 @@ class _ConvNd(Module):
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of "
-                                 f"{{'same', 'valid'}}")
+                                 f"{ {'same', 'valid'} }")
             if padding == "same" and any(s != 1 for s in stride):
                 raise ValueError("padding='same' is not supported for strided "
                                  "convolutions")
