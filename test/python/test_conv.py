@@ -81,8 +81,16 @@ def case_id(case):
     return f"{len(weight) - 2}d-{shape}-{weight}-{'b' if bias else 'nb'}-{kwargs}"
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("case", CONV_CASES, ids=[case_id(c) for c in CONV_CASES])
+def with_dtypes(cases):
+    """Every case in float32 (the runtime GEMM's path); every other one in
+    float64 too, where the tolerance checks the index arithmetic tightly
+    (fewer compiles keep the suite inside its time limit)."""
+    return [pytest.param(case, dtype, id=f"{case_id(case)}-{dtype}")
+            for i, case in enumerate(cases)
+            for dtype in (["float32", "float64"] if i % 2 == 0 else ["float32"])]
+
+
+@pytest.mark.parametrize("case,dtype", with_dtypes(CONV_CASES))
 def test_conv_forward_and_gradients(case, dtype):
     shape, weight, bias, kwargs = case
     nd = len(weight) - 2
@@ -107,8 +115,7 @@ TRANSPOSED_CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("case", TRANSPOSED_CASES, ids=[case_id(c) for c in TRANSPOSED_CASES])
+@pytest.mark.parametrize("case,dtype", with_dtypes(TRANSPOSED_CASES))
 def test_conv_transpose_forward_and_gradients(case, dtype):
     shape, weight, bias, kwargs = case
     nd = len(weight) - 2
