@@ -193,40 +193,59 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 # --- Transposed convolutions ----------------------------------------------------
 
+def _spread(x, axis, step):
+    """``x`` with ``step - 1`` zeros after each element along ``axis`` (none
+    after the last): what a stride makes of a transposed convolution's
+    input."""
+    if step == 1:
+        return x
+    n = x.shape[axis]
+    zeros = ember.zeros(list(x.shape) + [step - 1], dtype=x.dtype, device=x.device)
+    spread = ember.cat([x.unsqueeze(-1), zeros], -1).movedim(-1, axis + 1)
+    shape = list(x.shape)
+    shape[axis] = n * step
+    return ember.narrow(spread.reshape(shape), axis, 0, (n - 1) * step + 1)
+
+
 def _transposed_convolution(x, weight, stride, padding, output_padding, dilation,
                             groups):
-    """The gradient of a convolution with respect to its input: ``x``
-    (N, C_in, *S) spread out by ``stride`` (zeros between), padded by
-    dilation*(k-1)-padding (plus output_padding on the high side), convolved
-    with the weight flipped in space and in/out swapped per group."""
+    """The gradient of a convolution with respect to its input, as col2im:
+    one GEMM maps each input position to its (C_out, K) contributions, and
+    each kernel offset's plane is spread by the stride, shifted to its
+    offset and summed. Unlike a convolution over the zero-stuffed input,
+    the GEMM does no work on the stuffed zeros (stride**nd times less)."""
     native = getattr(ember._ember, "_conv_transpose", None)
     if native is not None:
         return native(x, weight, list(stride), list(padding), list(output_padding),
                       list(dilation), groups)
     nd = x.dim() - 2
-    for dim, s in enumerate(stride):
-        if s == 1:
-            continue
-        axis = dim + 2
-        n = x.shape[axis]
-        zeros_shape = list(x.shape) + [s - 1]
-        zeros = ember.zeros(zeros_shape, dtype=x.dtype, device=x.device)
-        spread = ember.cat([x.unsqueeze(-1), zeros], -1)
-        # (..., n, s) at the end: move the new dim next to `axis`, flatten.
-        spread = spread.movedim(-1, axis + 1)
-        shape = list(x.shape)
-        shape[axis] = n * s
-        x = ember.narrow(spread.reshape(shape), axis, 0, (n - 1) * s + 1)
+    n, c_in = x.shape[0], x.shape[1]
+    spatial = tuple(x.shape[2:])
     kernel = tuple(weight.shape[2:])
-    pads = [(d * (k - 1) - p, d * (k - 1) - p + op)
-            for k, d, p, op in zip(kernel, dilation, padding, output_padding)]
-    c_in, c_out_g = weight.shape[0], weight.shape[1]
-    w = ember.flip(weight, list(range(2, 2 + nd)))
-    w = w.reshape(groups, c_in // groups, c_out_g, *kernel).transpose(1, 2)
-    w = w.reshape(groups * c_out_g, c_in // groups, *kernel)
-    x = _pad_zeros(x, [(min(lo, 0), min(hi, 0)) for lo, hi in pads])
-    return _im2col_convolution(x, w, (1,) * nd, [(max(lo, 0), max(hi, 0))
-                                                  for lo, hi in pads], dilation, groups)
+    c_out_g = weight.shape[1]
+    ksize = math.prod(kernel)
+    length = n * math.prod(spatial)
+    # (G, C_out/G * K, C_in/G) @ (G, C_in/G, N*L): every input position's
+    # contribution to each output channel at each kernel offset.
+    w = weight.reshape(groups, c_in // groups, c_out_g * ksize).transpose(1, 2)
+    xt = x.transpose(0, 1).reshape(groups, c_in // groups, length)
+    cols = ember.matmul(w, xt).reshape(groups * c_out_g, ksize, n, *spatial)
+    # The full output before `padding` is cropped; output_padding extends
+    # the high end.
+    full = [(s - 1) * st + d * (k - 1) + 1 + op for s, st, d, k, op in
+            zip(spatial, stride, dilation, kernel, output_padding)]
+    out = None
+    for index, offsets in enumerate(itertools.product(*(range(k) for k in kernel))):
+        plane = cols[:, index]
+        for dim, st in enumerate(stride):
+            plane = _spread(plane, dim + 2, st)
+        pads = [(off * d, f - off * d - ((s - 1) * st + 1)) for off, d, f, s, st in
+                zip(offsets, dilation, full, spatial, stride)]
+        plane = _pad_zeros(plane, pads)
+        out = plane if out is None else out + plane
+    # The output is full[p : full - p] per dim (torch's size formula).
+    out = _pad_zeros(out, [(-p, -p) for p in padding])
+    return out.transpose(0, 1)
 
 
 def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_padding,
