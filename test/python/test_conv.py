@@ -61,11 +61,14 @@ CONV_CASES = [
     ((2, 4, 10), (6, 2, 2), True, dict(stride=3, padding=2, dilation=2, groups=2)),
     ((3, 9), (2, 3, 4), False, dict(padding="same")),
     ((1, 2, 7), (3, 2, 5), True, dict(padding="valid", stride=2)),
+    ((2, 3, 8), (3, 1, 3), True, dict(groups=3, padding="same")),  # depthwise
     # 2-D
     ((2, 3, 8, 8), (5, 3, 3, 3), True, dict(padding=1)),
     ((2, 4, 9, 7), (6, 2, 3, 2), True, dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1),
                                            groups=2)),
     ((2, 4, 9, 8), (4, 1, 3, 3), False, dict(padding=1, groups=4)),  # depthwise
+    ((2, 3, 7, 6), (6, 1, 3, 2), True, dict(groups=3, stride=2, padding=(1, 0),
+                                           dilation=(1, 2))),  # depthwise, multiplier 2
     ((1, 3, 10, 9), (2, 3, 4, 3), True, dict(padding="same", dilation=(1, 2))),
     ((2, 3, 5, 6), (7, 3, 1, 1), True, {}),  # pointwise
     ((3, 7, 7), (4, 3, 3, 3), True, dict(stride=2)),  # unbatched
