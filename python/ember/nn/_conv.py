@@ -2,11 +2,20 @@
 ``nn.Conv*d``/``nn.ConvTranspose*d`` modules, with torch's arguments,
 shape rules, error messages, parameter shapes, initialisation and ``repr``.
 
-The convolution itself is the ``ember.conv`` op when the extension has it
-(:func:`_convolution`); otherwise an im2col composite: the input's windows
-gathered by strided slices into a (C*K, N*L) matrix, times the weight as a
-(O, C*K) matrix, which reaches the runtime GEMM on the CPU. Its gradients
-come from autograd through the slices and the matmul.
+The convolutions are composites of ember ops, so autograd (double backward
+included), fusion and every device come with them:
+- a convolution is im2col + one GEMM: the padded input's strided windows,
+  channels first, stacked into a (C*K, N*L) matrix, times the weight as an
+  (O, C*K) matrix (batched over groups); on the CPU it reaches the runtime
+  GEMM. Depthwise convolutions (one input channel per group) are instead a
+  sum over kernel offsets of window * tap, element-wise;
+- a transposed convolution is col2im: one GEMM maps every input position to
+  its (C_out, K) contributions, and each kernel offset's plane is spread by
+  the stride, shifted to its offset and summed.
+They are not (yet) ember dialect ops: traced graphs have dynamic dims (the
+sizes are runtime values), so such an op would need a lowering for a
+runtime kernel size (a linalg im2col gather and col2im reduction), not the
+unrolled windows used here.
 """
 
 import itertools
@@ -91,10 +100,6 @@ def _convolution(x, weight, stride, pads, dilation, groups):
     """The convolution of batched ``x`` (N, C, *S) with ``weight``
     (O, C/groups, *K): (N, O, *out) without bias; ``pads`` (lo, hi) per
     spatial dim."""
-    native = getattr(ember._ember, "_conv", None)
-    if native is not None:
-        return native(x, weight, list(stride), [p for pair in pads for p in pair],
-                      list(dilation), groups)
     if groups > 1 and weight.shape[1] == 1:
         return _depthwise_convolution(x, weight, stride, pads, dilation)
     return _im2col_convolution(x, weight, stride, pads, dilation, groups)
@@ -245,10 +250,6 @@ def _transposed_convolution(x, weight, stride, padding, output_padding, dilation
     each kernel offset's plane is spread by the stride, shifted to its
     offset and summed. Unlike a convolution over the zero-stuffed input,
     the GEMM does no work on the stuffed zeros (stride**nd times less)."""
-    native = getattr(ember._ember, "_conv_transpose", None)
-    if native is not None:
-        return native(x, weight, list(stride), list(padding), list(output_padding),
-                      list(dilation), groups)
     nd = x.dim() - 2
     n, c_in = x.shape[0], x.shape[1]
     spatial = tuple(x.shape[2:])
