@@ -106,6 +106,27 @@ def test_conv_forward_and_gradients(case, dtype):
     check_all(out, expected, xs, ts, dtype)
 
 
+@pytest.mark.parametrize("case", CONV_CASES, ids=[case_id(c) for c in CONV_CASES])
+def test_conv_of_an_input_without_gradient(case):
+    """An input that needs no gradient (a first layer, inference) takes the
+    gathered im2col on the CPU: its output and the weight and bias
+    gradients, and the output under no_grad."""
+    shape, weight, bias, kwargs = case
+    nd = len(weight) - 2
+    efn = getattr(F, f"conv{nd}d")
+    tfn = getattr(torch.nn.functional, f"conv{nd}d")
+    rng = np.random.default_rng(len(shape) * 10 + sum(weight))
+    x = rng.standard_normal(shape)
+    shapes = [weight, (weight[0],) if bias else None]
+    out, expected, ws, ts = run_both(
+        rng, "float64", lambda w, b: efn(from_array(x), w, b, **kwargs),
+        lambda w, b: tfn(torch.from_numpy(x), w, b, **kwargs), shapes)
+    check_all(out, expected, ws, ts, "float64")
+    with ember.no_grad():
+        check(efn(from_array(x), from_array(ts[0].detach().numpy()), None, **kwargs),
+              tfn(torch.from_numpy(x), ts[0].detach(), None, **kwargs), "float64")
+
+
 TRANSPOSED_CASES = [
     ((2, 3, 6), (3, 4, 3), True, {}),
     ((2, 4, 5), (4, 3, 3), True, dict(stride=3, padding=2, dilation=2, groups=2,

@@ -18,8 +18,11 @@ runtime kernel size (a linalg im2col gather and col2im reduction), not the
 unrolled windows used here.
 """
 
+import functools
 import itertools
 import math
+
+import numpy as np
 
 import ember
 from ember.nn import init
@@ -102,7 +105,57 @@ def _convolution(x, weight, stride, pads, dilation, groups):
     spatial dim."""
     if groups > 1 and weight.shape[1] == 1:
         return _depthwise_convolution(x, weight, stride, pads, dilation)
+    if x.device.type == "cpu" and not (x.requires_grad and ember.is_grad_enabled()):
+        return _gathered_convolution(x, weight, stride, pads, dilation, groups)
     return _im2col_convolution(x, weight, stride, pads, dilation, groups)
+
+
+@functools.lru_cache(maxsize=256)
+def _window_index(spatial, kernel, stride, pads, dilation):
+    """For each kernel offset and output position (row-major, offsets
+    outermost), the flat position it reads in one image's (*spatial) plane,
+    or prod(spatial) (a zero slot after the plane) where it falls in the
+    padding; and the output size."""
+    nd = len(spatial)
+    padded = [s + lo + hi for s, (lo, hi) in zip(spatial, pads)]
+    out = _output_size(padded, kernel, stride, dilation)
+    grids = np.meshgrid(*[np.arange(k) for k in kernel], *[np.arange(m) for m in out],
+                        indexing="ij")
+    flat = np.zeros(grids[0].shape, np.int64)
+    inside = np.ones(grids[0].shape, bool)
+    for i in range(nd):
+        pos = grids[nd + i] * stride[i] + grids[i] * dilation[i] - pads[i][0]
+        inside &= (pos >= 0) & (pos < spatial[i])
+        flat = flat * spatial[i] + np.clip(pos, 0, spatial[i] - 1)
+    flat = np.where(inside, flat, math.prod(spatial)).reshape(-1)
+    flat.setflags(write=False)
+    return flat, out
+
+
+def _gathered_convolution(x, weight, stride, pads, dilation, groups):
+    """im2col as one gather per image: (N, C, plane + a zero slot) indexed
+    by every window position gives (N, C*K, L) in one parallel pass (no
+    padded copy, no per-offset slices), and the GEMM writes (N, O, L), the
+    output's layout. Used where the input needs no gradient: the gather's
+    gradient is a scatter-add, which runs sequentially on the CPU, where the
+    strided slices' gradient is parallel. Measured on (32, 64, 32, 32) 3x3:
+    the same CPU time forward as the slices, and a 9-op graph instead of 36
+    (the compile is 1.6x faster)."""
+    n, c = x.shape[0], x.shape[1]
+    o = weight.shape[0]
+    kernel = tuple(weight.shape[2:])
+    index, out = _window_index(tuple(x.shape[2:]), kernel, tuple(stride),
+                               tuple(tuple(p) for p in pads), tuple(dilation))
+    planes = ember.cat([x.reshape(n, c, -1), ember.zeros(n, c, 1, dtype=x.dtype)], 2)
+    cols = planes.index_select(2, ember.from_numpy(index.copy()))
+    ksize = math.prod(kernel)
+    length = math.prod(out)
+    if groups == 1:
+        y = ember.matmul(weight.reshape(o, c * ksize), cols.reshape(n, c * ksize, length))
+    else:
+        y = ember.matmul(weight.reshape(groups, o // groups, (c // groups) * ksize),
+                         cols.reshape(n, groups, (c // groups) * ksize, length))
+    return y.reshape(n, o, *out)
 
 
 def _windows(x, kernel, stride, dilation, out):
