@@ -329,3 +329,5 @@ def _cross_entropy_with_probabilities(logp, target, weight, reduction, label_smo
 from ember.nn._functional_more import *  # noqa: E402,F401,F403
 from ember.nn._functional_more import pad  # noqa: E402,F401
 from ember.nn._functional_nn import *  # noqa: E402,F401,F403
+from ember.nn._conv import (  # noqa: E402,F401
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d)
