@@ -320,7 +320,11 @@ private:
       stack.pop_back();
       if (!seen.insert(node).second || wrtSet.count(node))
         continue;
-      if (!node->requiresGrad || node->op == OpCode::Input) {
+      // A leaf's value is where gradients stop: it is an argument even when
+      // it is still pending (a fresh randn with requires_grad), so that an
+      // outer group that differentiates with respect to that leaf
+      // (create_graph, then backward) finds it among its own values.
+      if (!node->requiresGrad || node->op == OpCode::Input || !node->leaf.expired()) {
         group.captures.push_back(node);
         continue;
       }

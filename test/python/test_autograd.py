@@ -624,6 +624,31 @@ def test_second_derivative_of_tanh_through_backward(rng):
     close(h, e)
 
 
+@pytest.mark.parametrize("pending_leaves", [True, False])
+def test_gradient_penalty_reaches_every_leaf(rng, pending_leaves):
+    """WGAN-GP's pattern: a create_graph gradient with respect to the input,
+    then a backward through it that must reach the weights too. Leaves made
+    by an op (randn(..., requires_grad=True)) are still pending when both
+    gradients are traced; that once crashed the emitter."""
+    if pending_leaves:
+        ember.manual_seed(0)
+        x = ember.randn(3, 4, requires_grad=True)
+        w = ember.randn(4, 2, requires_grad=True)
+        t = torch.from_numpy(x.detach().numpy()).requires_grad_()
+        u = torch.from_numpy(w.detach().numpy()).requires_grad_()
+        ember.manual_seed(0)  # the same values again, still pending
+        x = ember.randn(3, 4, requires_grad=True)
+        w = ember.randn(4, 2, requires_grad=True)
+    else:
+        (x, w), (t, u) = both(rng, (3, 4), (4, 2))
+    for m, inp, weight in ((ember, x, w), (torch, t, u)):
+        out = (inp @ weight).tanh().sum()
+        (g,) = m.autograd.grad(out, [inp], create_graph=True)
+        g.square().sum().backward()
+    close(x.grad, t.grad)
+    close(w.grad, u.grad)
+
+
 def test_third_derivative(rng):
     (x,), (t,) = both(rng, (4,))
     results = []
