@@ -12,3 +12,6 @@ from ember.nn.modules import (  # noqa: F401
     LogSoftmax, ModuleList, MSELoss, NLLLoss, ReLU, RMSNorm, Sequential, Sigmoid, Softmax,
     Tanh)
 from ember.nn.parameter import Parameter  # noqa: F401
+from ember.nn._pooling import (  # noqa: F401
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
+    AvgPool2d, MaxPool1d, MaxPool2d)

@@ -312,3 +312,8 @@ def _cross_entropy_with_probabilities(logp, target, weight, reduction, label_smo
 
 from ember.nn._functional_more import *  # noqa: E402,F401,F403
 from ember.nn._functional_more import pad  # noqa: E402,F401
+from ember.nn._pooling import (  # noqa: E402,F401
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
+    adaptive_max_pool1d_with_indices, adaptive_max_pool2d, adaptive_max_pool2d_with_indices,
+    avg_pool1d, avg_pool2d, max_pool1d, max_pool1d_with_indices, max_pool2d,
+    max_pool2d_with_indices)

@@ -1,0 +1,87 @@
+"""Helpers shared by the convolutional-net layers written as compositions
+(pooling, padding, resizing, fold/unfold, normalization): torch's argument
+expansion (``kernel_size=3`` -> ``(3, 3)``) and index or weight tables built
+on the host once per shape and kept, so that a training loop passes the same
+computed tensors to every step's program (an index table made from pending
+ops would have to be computed for the gather's bounds check, which ends the
+lazy program in the middle of the forward)."""
+
+import collections
+
+import numpy as np
+
+import ember
+
+# (what the table is, its shape arguments, device, dtype) -> computed tensor.
+_TABLES = collections.OrderedDict()
+_TABLE_LIMIT = 512
+
+
+def ntuple(value, n, name):
+    """``value`` as an n-tuple of ints: an int repeats, a 1-sequence
+    repeats, an n-sequence is taken as is (torch's ``_pair``/``_single``)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1:
+            return (int(value[0]),) * n
+        if len(value) != n:
+            raise RuntimeError(f"{name} must either be a single int, or a tuple of {n} "
+                               f"ints")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def table(key, make, like, dtype=None):
+    """The tensor ``make()`` (a NumPy array) returns, on ``like``'s device
+    and in ``dtype`` (default: the array's), built once per ``key``."""
+    device = like.device
+    full_key = (key, str(device), str(dtype))
+    tensor = _TABLES.get(full_key)
+    if tensor is not None:
+        _TABLES.move_to_end(full_key)
+        return tensor
+    tensor = ember.from_numpy(np.ascontiguousarray(make()))
+    if dtype is not None and tensor.dtype != dtype:
+        tensor = tensor.to(dtype)
+    if device.type != "cpu":
+        tensor = tensor.to(device)
+    _TABLES[full_key] = tensor
+    while len(_TABLES) > _TABLE_LIMIT:
+        _TABLES.popitem(last=False)
+    return tensor
+
+
+def constant_pad(x, pads, value):
+    """``x`` with ``pads[i] = (before, after)`` elements of ``value`` added
+    around its last ``len(pads)`` dims (non-negative amounts), as one
+    ``cat`` per padded dim."""
+    first = x.dim() - len(pads)
+    for i, (before, after) in enumerate(pads):
+        if not before and not after:
+            continue
+        dim = first + i
+        parts = []
+        shape = list(x.shape)
+        if before:
+            shape[dim] = before
+            parts.append(_full(shape, value, x))
+        parts.append(x)
+        if after:
+            shape[dim] = after
+            parts.append(_full(shape, value, x))
+        x = ember.cat(parts, dim)
+    return x
+
+
+def _full(shape, value, like):
+    full = ember.full(shape, value, dtype=like.dtype)
+    return full if like.device.type == "cpu" else full.to(like.device)
+
+
+def surface(namespace, module_name):
+    """Wraps the public functions of a module so that their errors surface
+    at the user's line (the package's frames dropped), as ops bound from
+    C++ do."""
+    for name, fn in list(namespace.items()):
+        if (callable(fn) and not name.startswith("_") and not isinstance(fn, type)
+                and getattr(fn, "__module__", None) == module_name):
+            namespace[name] = ember._ember._surface(fn, name)
