@@ -317,3 +317,5 @@ from ember.nn._pooling import (  # noqa: E402,F401
     adaptive_max_pool1d_with_indices, adaptive_max_pool2d, adaptive_max_pool2d_with_indices,
     avg_pool1d, avg_pool2d, max_pool1d, max_pool1d_with_indices, max_pool2d,
     max_pool2d_with_indices)
+from ember.nn._batchnorm import (  # noqa: E402,F401
+    batch_norm, group_norm, instance_norm, local_response_norm)
