@@ -18,3 +18,7 @@ from ember.nn._pooling import (  # noqa: F401
 from ember.nn._batchnorm import (  # noqa: F401
     BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
     InstanceNorm3d, LocalResponseNorm)
+from ember.nn._dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401
+from ember.nn._fold import Fold, Unflatten, Unfold  # noqa: F401
+from ember.nn._resize import (  # noqa: F401
+    PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)

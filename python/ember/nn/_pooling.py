@@ -90,26 +90,6 @@ def _pool_geometry(name, x, nd, kernel_size, stride, padding, dilation, ceil_mod
     return kernel, stride, padding, dilation, out
 
 
-def _windows(x, kernel, stride, padding, dilation, out, fill):
-    """Yields (kernel offset tuple, strided slice of the padded ``x`` of the
-    output's shape), offsets in row-major order."""
-    nd = len(kernel)
-    sizes = tuple(x.shape[x.dim() - nd:])
-    pads = []
-    for n, k, s, p, d, o in zip(sizes, kernel, stride, padding, dilation, out):
-        needed = (o - 1) * s + d * (k - 1) + 1
-        pads.append((p, max(0, needed - n - p)))
-    if any(before or after for before, after in pads):
-        x = _spatial.constant_pad(x, pads, fill)
-    lead = [slice(None)] * (x.dim() - nd)
-    for offsets in np.ndindex(*kernel):
-        index = list(lead)
-        for k, s, d, o in zip(offsets, stride, dilation, out):
-            start = int(k) * d
-            index.append(slice(start, start + (o - 1) * s + 1, s))
-        yield tuple(int(k) for k in offsets), x[tuple(index)]
-
-
 def _running_max(candidates, positions=None):
     """The running maximum of the tensors in ``candidates`` (torch's pooling
     scan: a later value replaces the best only if greater, or NaN) and, with
@@ -156,7 +136,7 @@ def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode
     kernel, stride, padding, dilation, out = _pool_geometry(
         name, x, nd, kernel_size, stride, padding, dilation, ceil_mode)
     sizes = tuple(x.shape[x.dim() - nd:])
-    slices = [s for _, s in _windows(x, kernel, stride, padding, dilation, out,
+    slices = [s for _, s in _spatial.windows(x, kernel, stride, padding, dilation, out,
                                      float("-inf"))]
     if not return_indices:
         output, _ = _running_max(slices)
@@ -224,7 +204,7 @@ def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, count_in
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     total = None
-    for _, window in _windows(x, kernel, stride, padding, dilation, out, 0):
+    for _, window in _spatial.windows(x, kernel, stride, padding, dilation, out, 0):
         total = window if total is None else total + window
     if divisor_override is not None:
         divisor = divisor_override

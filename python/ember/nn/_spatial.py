@@ -72,6 +72,26 @@ def constant_pad(x, pads, value):
     return x
 
 
+def windows(x, kernel, stride, padding, dilation, out, fill):
+    """Yields (kernel offset tuple, strided slice of the padded ``x`` of the
+    output's shape), offsets in row-major order."""
+    nd = len(kernel)
+    sizes = tuple(x.shape[x.dim() - nd:])
+    pads = []
+    for n, k, s, p, d, o in zip(sizes, kernel, stride, padding, dilation, out):
+        needed = (o - 1) * s + d * (k - 1) + 1
+        pads.append((p, max(0, needed - n - p)))
+    if any(before or after for before, after in pads):
+        x = constant_pad(x, pads, fill)
+    lead = [slice(None)] * (x.dim() - nd)
+    for offsets in np.ndindex(*kernel):
+        index = list(lead)
+        for k, s, d, o in zip(offsets, stride, dilation, out):
+            start = int(k) * d
+            index.append(slice(start, start + (o - 1) * s + 1, s))
+        yield tuple(int(k) for k in offsets), x[tuple(index)]
+
+
 def _full(shape, value, like):
     full = ember.full(shape, value, dtype=like.dtype)
     return full if like.device.type == "cpu" else full.to(like.device)
