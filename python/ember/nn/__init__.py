@@ -6,6 +6,8 @@ PyTorch's names, arguments and defaults.
 """
 
 from ember.nn import functional, init  # noqa: F401
+from ember.nn._conv import (  # noqa: F401
+    Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)
 from ember.nn.module import Module  # noqa: F401
 from ember.nn.modules import (  # noqa: F401
     GELU, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear,

@@ -323,3 +323,5 @@ from ember.nn._dropout import dropout1d, dropout2d, dropout3d  # noqa: E402,F401
 from ember.nn._fold import fold, unfold  # noqa: E402,F401
 from ember.nn._resize import (  # noqa: E402,F401
     interpolate, upsample, upsample_bilinear, upsample_nearest)
+from ember.nn._conv import (  # noqa: E402,F401
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d)
