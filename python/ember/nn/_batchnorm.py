@@ -246,6 +246,9 @@ class _BatchNorm(_NormBase):
                 # The cumulative average: 1 / batches seen, as a tensor, so
                 # that it changes every step without being read back.
                 factor = 1.0 / self.num_batches_tracked.to(input.dtype)
+                if factor.device != input.device:
+                    # Module.to(device) leaves the integer counter on the host.
+                    factor = factor.to(input.device)
         use_batch_stats = self.training or (self.running_mean is None
                                             and self.running_var is None)
         keep_stats = not self.training or self.track_running_stats

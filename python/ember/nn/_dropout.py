@@ -36,6 +36,8 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
             f"that dropout1d exists to provide channel-wise dropout on inputs with 1 spatial "
             f"dimension, a channel dimension, and an optional batch dimension (i.e. 2D or 3D "
             f"inputs).")
+    if not training or p == 0.0:
+        return input
     if input.dim() == 2:
         output = _feature_dropout(input.unsqueeze(0), p, training, False).squeeze(0)
         return input.copy_(output) if inplace and output is not input else output
@@ -75,6 +77,8 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
                       f"Note that dropout3d exists to provide channel-wise dropout on inputs "
                       f"with 3 spatial dimensions, a channel dimension, and an optional batch "
                       f"dimension (i.e. 4D or 5D inputs).")
+    if not training or p == 0.0:
+        return input
     if input.dim() == 4:
         output = _feature_dropout(input.unsqueeze(0), p, training, False).squeeze(0)
         return input.copy_(output) if inplace and output is not input else output

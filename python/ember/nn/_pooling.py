@@ -22,6 +22,12 @@ from ember.nn import _spatial
 from ember.nn.module import Module
 
 
+# Kernels of more offsets than this pool over a trailing window dim instead of
+# a chain of one strided slice per offset (whose fused kernel would bind one
+# buffer per slice: Vulkan allows 32).
+_CHAIN_LIMIT = 16
+
+
 # --- Shapes and windows ----------------------------------------------------------
 
 def _output_size(size, kernel, stride, pad, dilation, ceil_mode):
@@ -108,6 +114,22 @@ def _running_max(candidates, positions=None):
     return best, where
 
 
+def _max_last(stacked, positions=None):
+    """The maximum over the trailing dim of ``stacked`` (the first one wins a
+    tie, as in torch's scan; ``argmax`` counts NaN as the maximum) and, with
+    ``positions`` (broadcasting to ``stacked``), the winner's position. The
+    value is picked through a one-hot mask, so its gradient reaches only the
+    winner."""
+    count = stacked.shape[-1]
+    winner = ember.argmax(stacked, -1, keepdim=True)
+    mask = winner == _spatial.table(("arange", count),
+                                    lambda: np.arange(count, dtype=np.int64), stacked)
+    best = ember.where(mask, stacked, 0).sum(-1)
+    if positions is None:
+        return best, None
+    return best, ember.where(mask, positions, 0).sum(-1)
+
+
 def _flat_offsets(sizes, kernel, dilation):
     """For each kernel offset (row-major), its distance in the flattened
     input from the window's first element."""
@@ -136,14 +158,28 @@ def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode
     kernel, stride, padding, dilation, out = _pool_geometry(
         name, x, nd, kernel_size, stride, padding, dilation, ceil_mode)
     sizes = tuple(x.shape[x.dim() - nd:])
-    slices = [s for _, s in _spatial.windows(x, kernel, stride, padding, dilation, out,
-                                     float("-inf"))]
+    if math.prod(kernel) > _CHAIN_LIMIT:
+        stacked = _spatial.stacked_windows(x, kernel, stride, padding, dilation, out,
+                                           float("-inf"))
+        positions = None
+        if return_indices:
+            offsets = _flat_offsets(sizes, kernel, dilation)
+            starts = _window_starts(x, sizes, stride, padding, out)
+            positions = starts.unsqueeze(-1) + _spatial.table(
+                ("offsets", tuple(offsets)), lambda: np.asarray(offsets, np.int64), x)
+        output, indices = _max_last(stacked, positions)
+    elif not return_indices:
+        output, _ = _running_max(
+            [s for _, s in _spatial.windows(x, kernel, stride, padding, dilation, out,
+                                            float("-inf"))])
+    else:
+        slices = [s for _, s in _spatial.windows(x, kernel, stride, padding, dilation, out,
+                                                 float("-inf"))]
+        offsets = _flat_offsets(sizes, kernel, dilation)
+        output, offset = _running_max(slices, offsets)
+        indices = _window_starts(x, sizes, stride, padding, out) + offset
     if not return_indices:
-        output, _ = _running_max(slices)
         return output.squeeze(0) if unbatched else output
-    offsets = _flat_offsets(sizes, kernel, dilation)
-    output, offset = _running_max(slices, offsets)
-    indices = _window_starts(x, sizes, stride, padding, out) + offset
     indices = indices.expand(output.shape)
     if unbatched:
         return output.squeeze(0), indices.squeeze(0)
@@ -203,9 +239,12 @@ def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, count_in
         name, x, nd, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
-    total = None
-    for _, window in _spatial.windows(x, kernel, stride, padding, dilation, out, 0):
-        total = window if total is None else total + window
+    if math.prod(kernel) > _CHAIN_LIMIT:
+        total = _spatial.stacked_windows(x, kernel, stride, padding, dilation, out, 0).sum(-1)
+    else:
+        total = None
+        for _, window in _spatial.windows(x, kernel, stride, padding, dilation, out, 0):
+            total = window if total is None else total + window
     if divisor_override is not None:
         divisor = divisor_override
     else:
@@ -384,6 +423,17 @@ def _adaptive_max_gathered(x, spatial, out, return_indices):
         shape[dim:dim + 1] = [o, width]
         gathered = gathered.reshape(shape)
     widths = [t.shape[1] for t in tables]
+    if math.prod(widths) > _CHAIN_LIMIT:
+        order = list(range(first)) + [first + 2 * i for i in range(nd)] + \
+            [first + 2 * i + 1 for i in range(nd)]
+        stacked = gathered.permute(order).reshape(
+            list(gathered.shape[:first]) + list(out) + [math.prod(widths)])
+        positions = None
+        if return_indices:
+            positions = ember.stack([_adaptive_position(x, spatial, out, tables, offsets)
+                                     for offsets in np.ndindex(*widths)], -1)
+        best, where = _max_last(stacked, positions)
+        return best if not return_indices else (best, where)
     candidates, flat = [], []
     for offsets in np.ndindex(*widths):
         index = [slice(None)] * first

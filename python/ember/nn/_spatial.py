@@ -92,6 +92,51 @@ def windows(x, kernel, stride, padding, dilation, out, fill):
         yield tuple(int(k) for k in offsets), x[tuple(index)]
 
 
+
+def stacked_windows(x, kernel, stride, padding, dilation, out, fill):
+    """Every window of the padded ``x`` as a trailing dim: (lead..., *out,
+    prod(kernel)), kernel offsets row-major. Windows that tile the input
+    (stride = kernel, no padding or dilation) are a reshape and a permute;
+    others one gather through an index table. This keeps a large kernel to
+    a few operands (a kernel per offset slice would bind one buffer per
+    offset, beyond a GPU's limit)."""
+    nd = len(kernel)
+    lead = x.dim() - nd
+    count = int(np.prod(kernel))
+    if tuple(stride) == tuple(kernel) and not any(padding) and all(d == 1 for d in dilation):
+        for i, (k, o) in enumerate(zip(kernel, out)):
+            if x.shape[lead + i] != k * o:
+                x = x.narrow(lead + i, 0, k * o)
+        split = list(x.shape[:lead])
+        for k, o in zip(kernel, out):
+            split += [o, k]
+        x = x.reshape(split)
+        order = list(range(lead)) + [lead + 2 * i for i in range(nd)] + \
+            [lead + 2 * i + 1 for i in range(nd)]
+        return x.permute(order).reshape(list(x.shape[:lead]) + list(out) + [count])
+    sizes = tuple(x.shape[lead:])
+    pads = []
+    for n, k, s, p, d, o in zip(sizes, kernel, stride, padding, dilation, out):
+        needed = (o - 1) * s + d * (k - 1) + 1
+        pads.append((p, max(0, needed - n - p)))
+    if any(before or after for before, after in pads):
+        x = constant_pad(x, pads, fill)
+    padded = tuple(x.shape[lead:])
+
+    def make():
+        strides = [int(np.prod(padded[i + 1:])) for i in range(nd)]
+        starts = np.meshgrid(*[np.arange(o, dtype=np.int64) * s * st
+                               for o, s, st in zip(out, stride, strides)], indexing="ij")
+        offsets = np.meshgrid(*[np.arange(k, dtype=np.int64) * d * st
+                                for k, d, st in zip(kernel, dilation, strides)], indexing="ij")
+        start = sum(starts).reshape(-1, 1)
+        offset = sum(offsets).reshape(1, -1)
+        return (start + offset).reshape(-1)
+    index = table(("windows", padded, tuple(kernel), tuple(stride), tuple(dilation),
+                   tuple(out)), make, x)
+    flat = x.reshape(list(x.shape[:lead]) + [int(np.prod(padded))])
+    return flat.index_select(lead, index).reshape(list(x.shape[:lead]) + list(out) + [count])
+
 def _full(shape, value, like):
     full = ember.full(shape, value, dtype=like.dtype)
     return full if like.device.type == "cpu" else full.to(like.device)
