@@ -549,3 +549,21 @@ def test_pool_reprs():
                            ("AdaptiveAvgPool1d", (3,)), ("Dropout2d", ()),
                            ("Dropout1d", (0.3,)), ("Unfold", (2,))]:
             assert repr(getattr(nn, name)(*args)) == repr(getattr(tnn, name)(*args))
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="ember.export traces on the CPU")
+def test_cnn_exports_with_a_symbolic_batch(rng):
+    """Zero padding, pooling and BatchNorm in eval mode make no constant of
+    the batch's size, so the model exports with a symbolic batch dim."""
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(2, padding=1),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    model(from_array(rng.standard_normal((4, 2, 8, 8)).astype(np.float32)))
+    model.eval()
+    example = from_array(rng.standard_normal((3, 2, 8, 8)).astype(np.float32))
+    program = ember.export(model, example, dynamic_dims=[{0: "batch"}])
+    for batch in (3, 5):
+        x = from_array(rng.standard_normal((batch, 2, 8, 8)).astype(np.float32))
+        with ember.no_grad():
+            expected = to_numpy(model(x))
+        np.testing.assert_allclose(to_numpy(program(x)), expected, rtol=1e-6, atol=1e-6)

@@ -53,7 +53,9 @@ def table(key, make, like, dtype=None):
 def constant_pad(x, pads, value):
     """``x`` with ``pads[i] = (before, after)`` elements of ``value`` added
     around its last ``len(pads)`` dims (non-negative amounts), as one
-    ``cat`` per padded dim."""
+    ``cat`` per padded dim. The blocks of ``value`` are made with size 1 in
+    the dims before the padded one and broadcast, so no constant's shape
+    depends on the batch size (``ember.export`` with a symbolic batch)."""
     first = x.dim() - len(pads)
     for i, (before, after) in enumerate(pads):
         if not before and not after:
@@ -63,11 +65,11 @@ def constant_pad(x, pads, value):
         shape = list(x.shape)
         if before:
             shape[dim] = before
-            parts.append(_full(shape, value, x))
+            parts.append(_full(shape, value, x, dim))
         parts.append(x)
         if after:
             shape[dim] = after
-            parts.append(_full(shape, value, x))
+            parts.append(_full(shape, value, x, dim))
         x = ember.cat(parts, dim)
     return x
 
@@ -137,9 +139,10 @@ def stacked_windows(x, kernel, stride, padding, dilation, out, fill):
     flat = x.reshape(list(x.shape[:lead]) + [int(np.prod(padded))])
     return flat.index_select(lead, index).reshape(list(x.shape[:lead]) + list(out) + [count])
 
-def _full(shape, value, like):
-    full = ember.full(shape, value, dtype=like.dtype)
-    return full if like.device.type == "cpu" else full.to(like.device)
+def _full(shape, value, like, dim):
+    full = ember.full([1] * dim + list(shape[dim:]), value, dtype=like.dtype)
+    full = full if like.device.type == "cpu" else full.to(like.device)
+    return full.expand(shape)
 
 
 def surface(namespace, module_name):
