@@ -180,9 +180,6 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     return input / divisor
 
 
-_FUNCTIONS = ["batch_norm", "instance_norm", "group_norm", "local_response_norm"]
-
-
 # --- Modules --------------------------------------------------------------------
 
 class _NormBase(Module):

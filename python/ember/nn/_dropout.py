@@ -85,9 +85,6 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, inplace)
 
 
-_FUNCTIONS = ["dropout1d", "dropout2d", "dropout3d"]
-
-
 class _DropoutNd(Module):
     def __init__(self, p=0.5, inplace=False):
         super().__init__()

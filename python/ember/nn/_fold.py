@@ -106,9 +106,6 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     return output.squeeze(0) if unbatched else output
 
 
-_FUNCTIONS = ["unfold", "fold"]
-
-
 class Unfold(Module):
     """``F.unfold`` as a module."""
 

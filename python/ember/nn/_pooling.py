@@ -478,12 +478,6 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
 
 
-_FUNCTIONS = ["max_pool1d", "max_pool2d", "max_pool1d_with_indices",
-              "max_pool2d_with_indices", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-              "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-              "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices"]
-
-
 # --- Modules --------------------------------------------------------------------
 
 class _MaxPoolNd(Module):

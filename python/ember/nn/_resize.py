@@ -198,9 +198,6 @@ def upsample_bilinear(input, size=None, scale_factor=None):
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
-_FUNCTIONS = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
-
-
 # --- Modules --------------------------------------------------------------------
 
 class Upsample(Module):
