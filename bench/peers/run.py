@@ -46,6 +46,7 @@ RUN_TIMEOUT_S = 300
 # name, label, what one call does (bytes moved or flops), unit.
 D, MLP_B = 256, 128
 TF_TOKENS = 8 * 128
+CONV_FLOP = 2 * 32 * 64 * 64 * 9 * 32 * 32
 WORKLOADS = [
     ("chain", "5-op chain, 16M f32", 5 * 16 * 2**20 * 4, "B"),
     ("layernorm", "layer norm 4096x1024", 2 * 4096 * 1024 * 4, "B"),
@@ -58,6 +59,11 @@ WORKLOADS = [
     # Projections and MLP (2*tokens*in*out each) + scores and att@v.
     ("transformer", "transformer block fwd b8 s128 d256 h4",
      2 * TF_TOKENS * (D * 3 * D + D * D + 2 * D * 4 * D) + 2 * 2 * 8 * 128 * 128 * D, "F"),
+    # Two 3x3 convs 64->64 on (32, 64, 32, 32) (2*N*O*C*9*H*W each), + ReLU;
+    # the training step adds both weight grads and the second conv's input
+    # grad (the first conv's input needs none).
+    ("conv_fwd", "2x (conv3x3 64->64 + ReLU) fwd, b32 32x32", 2 * CONV_FLOP, "F"),
+    ("conv_train", "2x (conv3x3 64->64 + ReLU) train step, b32", 5 * CONV_FLOP, "F"),
     ("add1", "1-element add, value read every call", None, "op"),
     # A few MB: these stay in the caches, so no fraction of DRAM bandwidth.
     ("slice_mul", "x[0] * 1.5, x (3,8,128,256)", 2 * 8 * 128 * 256 * 4, "b"),

@@ -31,6 +31,8 @@ CHAIN_N = 16 * 1024 * 1024
 NORM_SHAPE = (4096, 1024)
 MLP_BATCH, MLP_IN, MLP_HIDDEN, MLP_OUT = 128, 784, 512, 10
 TF_BATCH, TF_SEQ, TF_DIM, TF_HEADS = 8, 128, 256, 4
+# ResNet-style CIFAR 3x3 convolutions: batch 32, 64 channels, 32x32.
+CONV_BATCH, CONV_CHANNELS, CONV_SIZE = 32, 64, 32
 SLICE_SHAPE = (3, 8, 128, 256)
 
 
@@ -187,6 +189,36 @@ class TorchLike(SharedWorkloads):
         return lambda: self.force(fn(x, p))
 
 
+    def _conv_block(self):
+        """Two 3x3 convolutions (64 -> 64, padding 1, no bias, as in a
+        ResNet basic block), each followed by ReLU. No BatchNorm yet: the
+        block is conv+ReLU only."""
+        nn = self.nn
+        self.T.manual_seed(0)
+        model = nn.Sequential(
+            nn.Conv2d(CONV_CHANNELS, CONV_CHANNELS, 3, padding=1, bias=False), nn.ReLU(),
+            nn.Conv2d(CONV_CHANNELS, CONV_CHANNELS, 3, padding=1, bias=False), nn.ReLU())
+        x = self.tensor(randn(rng(), CONV_BATCH, CONV_CHANNELS, CONV_SIZE, CONV_SIZE))
+        return model, x
+
+    def setup_conv_fwd(self):
+        model, x = self._conv_block()
+        forward = self.jit(model)
+        return lambda: self.force(forward(x))
+
+    def setup_conv_train(self):
+        model, x = self._conv_block()
+        opt = self.optim.SGD(model.parameters(), lr=0.01)
+        forward = self.jit(model)
+
+        def step():
+            opt.zero_grad()
+            loss = forward(x).mean()
+            loss.backward()
+            opt.step()
+            return self.force(loss)
+        return step
+
 
 def inductor_vec_isa():
     """What Inductor vectorizes C++ with; INVALID_VEC_ISA when its probe fails."""
@@ -319,6 +351,46 @@ class Jax(SharedWorkloads):
             return x + y @ p["w_2"] + p["b_2"]
 
         return lambda: block(x, p).block_until_ready()
+
+
+    def _conv_params(self):
+        # torch's Conv2d default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+        r = rng()
+        bound = (CONV_CHANNELS * 9) ** -0.5
+        shape = (CONV_CHANNELS, CONV_CHANNELS, 3, 3)
+        ws = [self.jnp.asarray(r.uniform(-bound, bound, shape).astype(np.float32))
+              for _ in range(2)]
+        x = self.jnp.asarray(randn(r, CONV_BATCH, CONV_CHANNELS, CONV_SIZE, CONV_SIZE))
+        return ws, x
+
+    def conv_block(self, ws, x):
+        jax = self.jax
+        for w in ws:
+            x = jax.nn.relu(jax.lax.conv_general_dilated(
+                x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW")))
+        return x
+
+    def setup_conv_fwd(self):
+        ws, x = self._conv_params()
+        block = self.jax.jit(self.conv_block)
+        return lambda: block(ws, x).block_until_ready()
+
+    def setup_conv_train(self):
+        jax = self.jax
+        ws, x = self._conv_params()
+
+        @jax.jit
+        def step(ws, x):
+            loss, grads = jax.value_and_grad(lambda ws: self.conv_block(ws, x).mean())(ws)
+            return [w - 0.01 * g for w, g in zip(ws, grads)], loss
+
+        state = {"ws": ws}
+
+        def run():
+            state["ws"], loss = step(state["ws"], x)
+            jax.block_until_ready(state["ws"])
+            return loss
+        return run
 
 
 

@@ -61,11 +61,14 @@ CONV_CASES = [
     ((2, 4, 10), (6, 2, 2), True, dict(stride=3, padding=2, dilation=2, groups=2)),
     ((3, 9), (2, 3, 4), False, dict(padding="same")),
     ((1, 2, 7), (3, 2, 5), True, dict(padding="valid", stride=2)),
+    ((2, 3, 8), (3, 1, 3), True, dict(groups=3, padding="same")),  # depthwise
     # 2-D
     ((2, 3, 8, 8), (5, 3, 3, 3), True, dict(padding=1)),
     ((2, 4, 9, 7), (6, 2, 3, 2), True, dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1),
                                            groups=2)),
     ((2, 4, 9, 8), (4, 1, 3, 3), False, dict(padding=1, groups=4)),  # depthwise
+    ((2, 3, 7, 6), (6, 1, 3, 2), True, dict(groups=3, stride=2, padding=(1, 0),
+                                           dilation=(1, 2))),  # depthwise, multiplier 2
     ((1, 3, 10, 9), (2, 3, 4, 3), True, dict(padding="same", dilation=(1, 2))),
     ((2, 3, 5, 6), (7, 3, 1, 1), True, {}),  # pointwise
     ((3, 7, 7), (4, 3, 3, 3), True, dict(stride=2)),  # unbatched
@@ -81,8 +84,16 @@ def case_id(case):
     return f"{len(weight) - 2}d-{shape}-{weight}-{'b' if bias else 'nb'}-{kwargs}"
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("case", CONV_CASES, ids=[case_id(c) for c in CONV_CASES])
+def with_dtypes(cases):
+    """Every case in float32 (the runtime GEMM's path); every other one in
+    float64 too, where the tolerance checks the index arithmetic tightly
+    (fewer compiles keep the suite inside its time limit)."""
+    return [pytest.param(case, dtype, id=f"{case_id(case)}-{dtype}")
+            for i, case in enumerate(cases)
+            for dtype in (["float32", "float64"] if i % 2 == 0 else ["float32"])]
+
+
+@pytest.mark.parametrize("case,dtype", with_dtypes(CONV_CASES))
 def test_conv_forward_and_gradients(case, dtype):
     shape, weight, bias, kwargs = case
     nd = len(weight) - 2
@@ -107,8 +118,7 @@ TRANSPOSED_CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("case", TRANSPOSED_CASES, ids=[case_id(c) for c in TRANSPOSED_CASES])
+@pytest.mark.parametrize("case,dtype", with_dtypes(TRANSPOSED_CASES))
 def test_conv_transpose_forward_and_gradients(case, dtype):
     shape, weight, bias, kwargs = case
     nd = len(weight) - 2

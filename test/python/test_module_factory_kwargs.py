@@ -21,6 +21,12 @@ CASES = [
     ("LayerNorm", (4,), {"elementwise_affine": False}),
     ("Embedding", (5, 3), {}),
     ("Embedding", (5, 3), {"padding_idx": 1}),
+    ("Conv1d", (4, 2, 3), {"stride": 2, "groups": 2}),
+    ("Conv2d", (3, 2, (3, 2)), {"padding": "same", "bias": False}),
+    ("Conv3d", (2, 4, 2), {"padding_mode": "circular", "padding": 1}),
+    ("ConvTranspose1d", (2, 4, 3), {"stride": 2}),
+    ("ConvTranspose2d", (4, 2, 3), {"groups": 2, "output_padding": 1, "stride": 2}),
+    ("ConvTranspose3d", (2, 3, 2), {"bias": False}),
 ]
 CASE_IDS = [f"{name}{args}{kwargs or ''}" for name, args, kwargs in CASES]
 
@@ -65,7 +71,8 @@ def test_factory_kwargs_where_torch_has_them():
             assert (list(inspect.signature(ours.__init__).parameters) ==
                     list(inspect.signature(theirs.__init__).parameters)), name
             checked += 1
-    assert checked == 3  # Linear, LayerNorm, Embedding
+    # Every class with a case (torch has each of them).
+    assert checked == len({name for name, _, _ in CASES})
 
 
 def test_every_factory_module_has_cases():
