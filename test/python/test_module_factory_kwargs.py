@@ -34,6 +34,13 @@ CASES = [
     ("ConvTranspose1d", (2, 4, 3), {"stride": 2}),
     ("ConvTranspose2d", (4, 2, 3), {"groups": 2, "output_padding": 1, "stride": 2}),
     ("ConvTranspose3d", (2, 3, 2), {"bias": False}),
+    ("BatchNorm1d", (3,), {}),
+    ("BatchNorm2d", (3,), {"affine": False, "momentum": None}),
+    ("BatchNorm3d", (2,), {"track_running_stats": False}),
+    ("InstanceNorm1d", (3,), {"affine": True}),
+    ("InstanceNorm2d", (3,), {"track_running_stats": True}),
+    ("InstanceNorm3d", (2,), {"affine": True, "track_running_stats": True}),
+    ("GroupNorm", (2, 4), {}),
 ]
 CASE_IDS = [f"{name}{args}{kwargs or ''}" for name, args, kwargs in CASES]
 
@@ -108,7 +115,8 @@ def test_dtype_matches_torch(name, args, kwargs, dtype):
     for key, tensor in state.items():
         assert tuple(tensor.shape) == tuple(expected[key].shape), key
         assert torch_dtype(tensor.dtype) == expected[key].dtype, key
-        assert tensor.dtype == dtype, key
+        # BatchNorm's num_batches_tracked stays int64, as in torch.
+        assert tensor.dtype == dtype or not expected[key].is_floating_point(), key
         assert str(tensor.device) == "cpu", key
     for param in ours.parameters():
         assert isinstance(param, nn.Parameter) and param.requires_grad
@@ -154,7 +162,7 @@ def test_default_dtype_is_followed(name, args, kwargs):
     finally:
         ember.set_default_dtype(before)
     for key, tensor in module.state_dict().items():
-        assert tensor.dtype == ember.float64, key
+        assert tensor.dtype == ember.float64 or not tensor.is_floating_point(), key
 
 
 VULKAN = ember.vulkan.is_available()
@@ -171,7 +179,7 @@ def test_parameters_on_vulkan(name, args, kwargs, device):
     assert state or kwargs.get("elementwise_affine") is False
     for key, tensor in state.items():
         assert str(tensor.device) == "vulkan", key
-        assert tensor.dtype == ember.float32, key
+        assert tensor.dtype == ember.float32 or not tensor.is_floating_point(), key
     for param in module.parameters():
         assert isinstance(param, nn.Parameter) and param.requires_grad
 

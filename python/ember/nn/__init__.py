@@ -27,3 +27,13 @@ from ember.nn._losses import (  # noqa: F401
 from ember.nn._sparse import EmbeddingBag  # noqa: F401
 from ember.nn import utils  # noqa: F401,E402
 from ember.nn._distance import Bilinear, CosineSimilarity, PairwiseDistance  # noqa: F401
+from ember.nn._pooling import (  # noqa: F401
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
+    AvgPool2d, MaxPool1d, MaxPool2d)
+from ember.nn._batchnorm import (  # noqa: F401
+    BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+    InstanceNorm3d, LocalResponseNorm)
+from ember.nn._dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401
+from ember.nn._fold import Fold, Unflatten, Unfold  # noqa: F401
+from ember.nn._resize import (  # noqa: F401
+    PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)

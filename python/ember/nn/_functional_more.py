@@ -330,52 +330,6 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6,
     return _reduce(ember.relu(d_pos - d_neg + margin), reduction)
 
 
-# --- Padding -------------------------------------------------------------------
-
-def pad(input, pad, mode="constant", value=None):
-    """torch's F.pad: `pad` lists (left, right) pairs from the last dim back."""
-    if len(pad) % 2:
-        raise ValueError("Padding length must be divisible by 2")
-    x = input
-    for i in range(len(pad) // 2):
-        dim = x.dim() - 1 - i
-        left, right = pad[2 * i], pad[2 * i + 1]
-        n = x.shape[dim]
-        if mode == "constant":
-            if left < 0:
-                x = _decomp.narrow(x, dim, -left, x.shape[dim] + left)
-                left = 0
-            if right < 0:
-                x = _decomp.narrow(x, dim, 0, x.shape[dim] + right)
-                right = 0
-            shape = list(x.shape)
-            parts = []
-            if left:
-                shape[dim] = left
-                parts.append(_decomp._dev(ember.full(shape, value or 0, dtype=x.dtype), x))
-            parts.append(x)
-            if right:
-                shape[dim] = right
-                parts.append(_decomp._dev(ember.full(shape, value or 0, dtype=x.dtype), x))
-            x = ember.cat(parts, dim) if len(parts) > 1 else x
-            continue
-        positions = ember.arange(-left, n + right)
-        if x.device.type != "cpu":
-            positions = positions.to(x.device)
-        if mode == "reflect":
-            period = 2 * (n - 1)
-            index = ember.remainder(positions, period) if period else positions * 0
-            index = ember.where(index >= n, period - index, index)
-        elif mode == "replicate":
-            index = ember.clamp(positions, 0, n - 1)
-        elif mode == "circular":
-            index = ember.remainder(positions, n)
-        else:
-            raise NotImplementedError(f"pad mode '{mode}'")
-        x = ember.index_select(x, dim, index)
-    return x
-
-
 # Errors surface at the user's line (the trampoline drops the package's
 # frames), as for ops bound from C++.
 for _name, _fn in list(globals().items()):

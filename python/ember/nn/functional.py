@@ -327,7 +327,18 @@ def _cross_entropy_with_probabilities(logp, target, weight, reduction, label_smo
 
 
 from ember.nn._functional_more import *  # noqa: E402,F401,F403
-from ember.nn._functional_more import pad  # noqa: E402,F401
 from ember.nn._functional_nn import *  # noqa: E402,F401,F403
+from ember.nn._padding import pad  # noqa: E402,F401
+from ember.nn._pooling import (  # noqa: E402,F401
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
+    adaptive_max_pool1d_with_indices, adaptive_max_pool2d, adaptive_max_pool2d_with_indices,
+    avg_pool1d, avg_pool2d, max_pool1d, max_pool1d_with_indices, max_pool2d,
+    max_pool2d_with_indices)
+from ember.nn._batchnorm import (  # noqa: E402,F401
+    batch_norm, group_norm, instance_norm, local_response_norm)
+from ember.nn._dropout import dropout1d, dropout2d, dropout3d  # noqa: E402,F401
+from ember.nn._fold import fold, unfold  # noqa: E402,F401
+from ember.nn._resize import (  # noqa: E402,F401
+    interpolate, upsample, upsample_bilinear, upsample_nearest)
 from ember.nn._conv import (  # noqa: E402,F401
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d)
