@@ -51,11 +51,13 @@ void CustomFunctionTrace::abandon() {
 }
 
 void CustomFunctionTrace::finish(llvm::ArrayRef<std::optional<Tensor>> gradients,
-                                 llvm::ArrayRef<bool> differentiable) {
+                                 llvm::ArrayRef<bool> differentiable,
+                                 std::string name) {
   if (!open)
     runtimeError("internal error: a custom Function's backward trace was closed twice");
   abandon();
   auto backward = std::make_shared<CustomBackward>();
+  backward->name = std::move(name);
   llvm::DenseSet<const Node *> placeholders;
   for (const Tensor &cotangent : cotangentTensors) {
     backward->cotangents.push_back(cotangent.impl->storage->pending);

@@ -208,7 +208,8 @@ class Function:
         except BaseException:
             trace.abandon()
             raise
-        trace.finish([g for g, need in zip(grads, needs) if need], differentiable)
+        trace.finish([g for g, need in zip(grads, needs) if need], differentiable,
+                     cls.__name__ + "Backward")
         return tuple(outputs) if is_tuple else outputs[0]
 
 

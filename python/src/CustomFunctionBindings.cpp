@@ -20,10 +20,10 @@ void bindCustomFunction(py::module_ &m) {
       .def("cotangents", &CustomFunctionTrace::cotangents)
       .def("finish", [](CustomFunctionTrace &trace,
                         const std::vector<std::optional<Tensor>> &gradients,
-                        const std::vector<bool> &differentiable) {
+                        const std::vector<bool> &differentiable, std::string name) {
         llvm::SmallVector<bool, 4> flags(differentiable.begin(), differentiable.end());
-        trace.finish(gradients, flags);
-      })
+        trace.finish(gradients, flags, std::move(name));
+      }, py::arg("gradients"), py::arg("differentiable"), py::arg("name"))
       .def("abandon", &CustomFunctionTrace::abandon);
 }
 

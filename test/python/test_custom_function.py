@@ -510,6 +510,13 @@ def test_keyword_arguments_reach_forward():
     np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 4.0))
 
 
+def test_grad_fn_is_named_after_the_function():
+    y = E.Exp.apply(ember.ones(2, requires_grad=True))
+    ref = T.Exp.apply(torch.ones(2, requires_grad=True))
+    assert type(ref.grad_fn).__name__ == "ExpBackward"
+    assert y.grad_fn.name() == "ExpBackward"
+
+
 def test_without_grad_the_outputs_have_no_history():
     x = ember.ones(3, requires_grad=True)
     with ember.no_grad():

@@ -15,6 +15,7 @@
 #include "ember/Frontend/Tensor.h"
 
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace ember {
@@ -34,9 +35,10 @@ public:
 
   /// Closes the trace with the backward's gradient for each primal (none
   /// where it returned None; same shape and dtype as the primal otherwise)
-  /// and gives each output marked in `differentiable` its history.
+  /// and gives each output marked in `differentiable` its history, whose
+  /// grad_fn is called `name`.
   void finish(llvm::ArrayRef<std::optional<Tensor>> gradients,
-              llvm::ArrayRef<bool> differentiable);
+              llvm::ArrayRef<bool> differentiable, std::string name);
   /// Closes the trace without a result (the backward raised).
   void abandon();
 

@@ -149,6 +149,8 @@ struct CustomBackward {
   /// One per primal: the gradient (a node of `nodes`, a placeholder or an
   /// input of the CustomVjp node).
   std::vector<NodeRef> gradients;
+  /// The outputs' grad_fn name (torch's: the Function's class + "Backward").
+  std::string name;
 };
 
 /// Whether new nodes record autograd history (torch.is_grad_enabled); per
