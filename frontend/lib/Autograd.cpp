@@ -220,6 +220,9 @@ gradients(llvm::ArrayRef<Tensor> outputs, llvm::ArrayRef<Tensor> inputs,
 std::string gradFnName(const Tensor &x) {
   if (!x.impl->history)
     return "";
+  // An autograd.Function's outputs: torch names them after the class.
+  if (x.impl->history->op == OpCode::CustomVjpResult)
+    return x.impl->history->inputs[0]->custom->name;
   // torch's names: the op in CamelCase + "Backward0".
   std::string name;
   bool upper = true;

@@ -94,7 +94,7 @@ const char *opName(OpCode op) {
       "input",
 #define EMBER_OP(Name, Mnemonic) Mnemonic,
 #include "ember/Dialect/EmberVocabulary.inc"
-      "grad"};
+      "grad", "custom_vjp_result", "placeholder"};
   return names[static_cast<int>(op)];
 }
 
@@ -169,6 +169,9 @@ static void placeOnOneDevice(Node &node, OpCode op) {
   }
 }
 
+static thread_local uint64_t lastSerial = 0;
+uint64_t lastNodeSerial() { return lastSerial; }
+
 NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
                  llvm::ArrayRef<NodeRef> inputs) {
   auto node = std::make_shared<Node>();
@@ -177,6 +180,7 @@ NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
   node->shape.assign(shape.begin(), shape.end());
   node->inputs.assign(inputs.begin(), inputs.end());
   node->loc = currentLocation();
+  node->serial = ++lastSerial;
   // The device of the tensor operands, which must agree. A scalar constant
   // goes wherever it is used, and so does a value computed from constants
   // alone (a broadcast 0.0 written into a slice); as in torch, a 0-dim CPU

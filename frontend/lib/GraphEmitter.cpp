@@ -198,12 +198,8 @@ private:
     b.setInsertionPointToEnd(module.getBody());
     int64_t slots = 0;
     std::vector<int64_t> nodeSlots;
-    for (Node *node : plan.nodes) {
-      slotBase[node] = slots;
-      nodeSlots.clear();
-      appendRuntimeSlots(*node, nodeSlots);
-      slots += nodeSlots.size();
-    }
+    for (Node *node : plan.nodes)
+      assignSlots(*node, slots, nodeSlots);
     sizesType = RankedTensorType::get({slots}, b.getI64Type());
 
     // Gradient programs first (a nested gradient's group precedes the
@@ -212,6 +208,73 @@ private:
       if (node->op == OpCode::Grad && failed(buildGroup(b, module, *node, error)))
         return failure();
     return success();
+  }
+
+  /// A node's first slot of the size vector; then its traced backward's
+  /// nodes' (the order describeGraph gives them).
+  void assignSlots(const Node &node, int64_t &slots, std::vector<int64_t> &scratch) {
+    slotBase[&node] = slots;
+    scratch.clear();
+    appendRuntimeSlots(node, scratch);
+    slots += scratch.size();
+    if (node.custom)
+      for (const NodeRef &inner : node.custom->nodes)
+        assignSlots(*inner, slots, scratch);
+  }
+
+  /// An autograd.Function's value: an ember.custom_vjp carrying the forward
+  /// outputs, its region the traced backward. The region is isolated: it
+  /// reads the node's inputs and the size vector as its arguments.
+  Value emitCustomVjp(OpBuilder &b, Location loc, const Node &node) {
+    const CustomBackward &backward = *node.custom;
+    int64_t primals = node.ints[0], outputs = node.ints[1];
+    SmallVector<Value> operands;
+    for (unsigned i = 0; i < node.inputs.size(); ++i)
+      operands.push_back(operand(node, i));
+    operands.push_back(sizes);
+    SmallVector<Type> resultTypes;
+    for (int64_t k = 0; k < outputs; ++k)
+      resultTypes.push_back(operands[primals + k].getType());
+    auto op = CustomVjpOp::create(b, loc, resultTypes, operands, primals);
+    Block *block = new Block;
+    op.getBackward().push_back(block);
+    for (Value value : operands)
+      block->addArgument(value.getType(), loc);
+    for (Type type : resultTypes)
+      block->addArgument(type, loc);
+
+    llvm::DenseMap<const Node *, Value> backwardValues;
+    for (unsigned i = 0; i < node.inputs.size(); ++i)
+      backwardValues.try_emplace(node.inputs[i].get(), block->getArgument(i));
+    for (auto [k, cotangent] : llvm::enumerate(backward.cotangents))
+      backwardValues[cotangent.get()] = block->getArgument(operands.size() + k);
+    auto *outerValues = values;
+    Value outerSizes = sizes;
+    values = &backwardValues;
+    sizes = block->getArgument(node.inputs.size());
+    OpBuilder inner = OpBuilder::atBlockBegin(block);
+    for (const NodeRef &inside : backward.nodes)
+      backwardValues[inside.get()] = emitNode(inner, *inside);
+    SmallVector<Value> gradients;
+    for (int64_t p = 0; p < primals; ++p) {
+      Value gradient = backwardValues.lookup(backward.gradients[p].get());
+      Type type = block->getArgument(p).getType();
+      if (gradient.getType() != type)
+        gradient = tensor::CastOp::create(inner, loc, type, gradient);
+      gradients.push_back(gradient);
+    }
+    YieldOp::create(inner, loc, gradients);
+    values = outerValues;
+    sizes = outerSizes;
+    return op.getResult(0);
+  }
+
+  /// Output `node.ints[0]` of the custom_vjp emitted for `node.inputs[0]`.
+  Value emitCustomVjpResult(const Node &node) {
+    Value first = operand(node, 0);
+    if (auto cast = first.getDefiningOp<tensor::CastOp>())
+      first = cast.getSource();
+    return first.getDefiningOp<CustomVjpOp>().getResult(node.ints[0]);
   }
 
   /// Emits every node into the current function (`values` holds its
@@ -593,6 +656,14 @@ private:
           operand(node, 1), operand(node, 2), ints[0]);
     case OpCode::Grad:
       return emitGrad(b, node);
+    case OpCode::CustomVjp:
+      return emitCustomVjp(b, loc, node);
+    case OpCode::CustomVjpResult:
+      return emitCustomVjpResult(node);
+    case OpCode::Placeholder:
+      // Sync refuses such graphs before they are emitted (a backward's
+      // placeholders only live inside custom_vjp regions).
+      break;
     }
     llvm_unreachable("unhandled op code");
   }

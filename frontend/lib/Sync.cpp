@@ -247,56 +247,93 @@ void collectGraph(const std::vector<Node *> &outputs, GraphPlan &plan) {
 
 namespace {
 
+/// One node's part of the key (its size-1 dims go to `key`, the rest to
+/// `structure`) and of the size vector; `indexOf` numbers its inputs.
+template <typename IndexOf>
+void describeNode(const Node *node, IndexOf indexOf, std::vector<int64_t> &key,
+                  std::vector<int64_t> &structure, std::vector<int64_t> &sizes);
+
+/// A CustomVjp node's traced backward: its nodes number the custom node's
+/// inputs first, then the placeholders, then their own.
+void describeBackward(const Node *custom, std::vector<int64_t> &key,
+                      std::vector<int64_t> &structure, std::vector<int64_t> &sizes) {
+  const CustomBackward &backward = *custom->custom;
+  llvm::DenseMap<const Node *, int64_t> local;
+  for (const NodeRef &input : custom->inputs)
+    local.try_emplace(input.get(), local.size());
+  for (const NodeRef &cotangent : backward.cotangents)
+    local.try_emplace(cotangent.get(), local.size());
+  structure.push_back(backward.nodes.size());
+  auto indexOf = [&](const Node *node) { return local.lookup(node); };
+  for (const NodeRef &node : backward.nodes) {
+    local.try_emplace(node.get(), local.size());
+    describeNode(node.get(), indexOf, key, structure, sizes);
+  }
+  for (const NodeRef &gradient : backward.gradients)
+    structure.push_back(indexOf(gradient.get()));
+}
+
+template <typename IndexOf>
+void describeNode(const Node *node, IndexOf indexOf, std::vector<int64_t> &key,
+                  std::vector<int64_t> &structure, std::vector<int64_t> &sizes) {
+  structure.push_back(static_cast<int64_t>(node->op) |
+                      static_cast<int64_t>(node->dtype) << 8 |
+                      static_cast<int64_t>(node->flag) << 16 |
+                      static_cast<int64_t>(node->shape.size()) << 24 |
+                      static_cast<int64_t>(node->inputs.size()) << 32 |
+                      static_cast<int64_t>(node->ints.size()) << 40);
+  for (const NodeRef &input : node->inputs)
+    structure.push_back(indexOf(input.get()));
+  if (isSliceOp(*node)) {
+    // Per dim: whole (static) or the step of a run-time window.
+    for (size_t d = 0; d < node->inputs[0]->shape.size(); ++d) {
+      SliceDim dim = sliceDim(*node, d);
+      structure.push_back(dim.whole ? 0 : dim.step);
+    }
+  } else {
+    structure.insert(structure.end(), node->ints.begin(), node->ints.end());
+  }
+  if (node->op == OpCode::Reshape) {
+    llvm::SmallVector<int64_t, 8> groups = reshapeGroups(*node);
+    structure.push_back(groups.size());
+    structure.insert(structure.end(), groups.begin(), groups.end());
+  }
+  if (node->op == OpCode::Concat) // static extents along the dim
+    for (const NodeRef &input : node->inputs)
+      structure.push_back(input->shape[node->ints[0]]);
+  // Run-time values (scalars, sizes, slice windows) are arguments, not
+  // part of the program.
+  appendRuntimeSlots(*node, sizes);
+  if (node->op == OpCode::Constant && !isRuntimeScalar(*node)) {
+    int64_t bits;
+    static_assert(sizeof(bits) == sizeof(node->f));
+    memcpy(&bits, &node->f, sizeof(bits));
+    structure.push_back(isFloating(node->dtype) ? bits : node->i);
+  }
+  // One bit per dim: is it 1 (it broadcasts) or not.
+  uint64_t ones = 0;
+  for (size_t d = 0; d < node->shape.size(); ++d)
+    if (node->shape[d] == 1)
+      ones |= uint64_t(1) << (d % 64);
+  key.push_back(static_cast<int64_t>(ones));
+  // After the node's own slots, its backward's (the emitter's order too).
+  if (node->custom)
+    describeBackward(node, key, structure, sizes);
+}
+
 /// The cache key and the run-time size vector of `plan`.
 void describe(const GraphPlan &plan, std::vector<int64_t> &key,
               std::vector<int64_t> &structure, std::vector<int64_t> &sizes,
               GraphDescriptionMap *map = nullptr) {
+  auto indexOf = [](const Node *node) { return static_cast<int64_t>(node->index); };
   for (Node *node : plan.nodes) {
-    size_t structureBegin = structure.size();
-    structure.push_back(static_cast<int64_t>(node->op) |
-                        static_cast<int64_t>(node->dtype) << 8 |
-                        static_cast<int64_t>(node->flag) << 16 |
-                        static_cast<int64_t>(node->shape.size()) << 24 |
-                        static_cast<int64_t>(node->inputs.size()) << 32 |
-                        static_cast<int64_t>(node->ints.size()) << 40);
-    for (const NodeRef &input : node->inputs)
-      structure.push_back(input->index);
-    if (isSliceOp(*node)) {
-      // Per dim: whole (static) or the step of a run-time window.
-      for (size_t d = 0; d < node->inputs[0]->shape.size(); ++d) {
-        SliceDim dim = sliceDim(*node, d);
-        structure.push_back(dim.whole ? 0 : dim.step);
-      }
-    } else {
-      structure.insert(structure.end(), node->ints.begin(), node->ints.end());
-    }
-    if (node->op == OpCode::Reshape) {
-      llvm::SmallVector<int64_t, 8> groups = reshapeGroups(*node);
-      structure.push_back(groups.size());
-      structure.insert(structure.end(), groups.begin(), groups.end());
-    }
-    if (node->op == OpCode::Concat) // static extents along the dim
-      for (const NodeRef &input : node->inputs)
-        structure.push_back(input->shape[node->ints[0]]);
-    // Run-time values (scalars, sizes, slice windows) are arguments, not
-    // part of the program.
-    appendRuntimeSlots(*node, sizes);
-    if (node->op == OpCode::Constant && !isRuntimeScalar(*node)) {
-      int64_t bits;
-      static_assert(sizeof(bits) == sizeof(node->f));
-      memcpy(&bits, &node->f, sizeof(bits));
-      structure.push_back(isFloating(node->dtype) ? bits : node->i);
-    }
-    // One bit per dim: is it 1 (it broadcasts) or not.
-    uint64_t ones = 0;
-    for (size_t d = 0; d < node->shape.size(); ++d)
-      if (node->shape[d] == 1)
-        ones |= uint64_t(1) << (d % 64);
-    key.push_back(static_cast<int64_t>(ones));
+    size_t structureBegin = structure.size(), keyBegin = key.size();
+    describeNode(node, indexOf, key, structure, sizes);
     if (map) {
       map->nodeHashes.push_back(llvm::hash_combine(
-          ones, llvm::hash_combine_range(structure.begin() + structureBegin,
-                                         structure.end())));
+          llvm::hash_combine_range(key.begin() + keyBegin, key.end()),
+          llvm::hash_combine_range(structure.begin() + structureBegin,
+                                   structure.end())));
       map->slotOwners.resize(sizes.size(), node);
     }
   }
@@ -457,6 +494,12 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
     }
   }
 
+  for (const Node *node : plan.nodes)
+    if (node->op == OpCode::Placeholder)
+      runtimeError("the backward of a custom autograd.Function is traced into the "
+                   "compiled program: its grad_outputs have no values to read "
+                   "(.item(), .numpy(), print, bool() or a value kept past the backward)" +
+                   where);
   std::string error;
   GraphObjects parts;
   std::shared_ptr<CompiledGraph> compiled =
@@ -686,6 +729,9 @@ std::optional<std::string> syncAll() {
 } // namespace
 
 void registerPending(const StorageRef &storage) {
+  // A traced backward's values are never computed on their own.
+  if (tracingCustomBackward())
+    return;
   Tracer &t = tracer();
   t.pending.push_back(storage);
   // An export trace must stay one graph, however large. A failed value

@@ -12,3 +12,9 @@ create_graph=False, allow_unused=False)`` returns the gradients of
 
 from ember._ember import _autograd_grad as grad  # noqa: F401 (C++: errors at the caller's line)
 from ember._api import Variable  # noqa: F401,E402 (a Variable is a Tensor)
+from ember._function import (  # noqa: F401,E402
+    Function, FunctionCtx, InplaceFunction, NestedIOFunction, once_differentiable)
+from ember import _function as function  # noqa: F401,E402 (torch.autograd.function)
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__ + ".function"] = function

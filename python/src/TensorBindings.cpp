@@ -240,6 +240,7 @@ void bindTensor(py::module_ &m) {
   bindTensorViews(m, cls);
   bindTensorConversions(cls);
   bindAutograd(m, cls);
+  bindCustomFunction(m);
   bindIndexing(cls);
   installFastCalls(cls);
   m.def("_fast_calls_installed", &fastCallsInstalled);

@@ -46,6 +46,8 @@ void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls);
 void bindTensorViews(py::module_ &m, py::class_<Tensor> &cls);
 /// requires_grad, grad, backward and ember.autograd.grad.
 void bindAutograd(py::module_ &m, py::class_<Tensor> &cls);
+/// The trace of an autograd.Function's backward (CustomFunctionBindings.cpp).
+void bindCustomFunction(py::module_ &m);
 /// Python's binary operators (+, -, *, /, %, &, |, ^, <<, >>) as direct
 /// number slots of the Tensor type and `item` as a plain CPython method
 /// (TensorFastCalls.cpp); called after the methods are bound, since

@@ -26,6 +26,8 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
                                         bool shapeFunctions) {
   // Tensor level: primitives, linalg, fusion.
   OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
+  // Gradient programs are built by now: custom_vjp ops only forward values.
+  tensorFuncs.addPass(createEmberStripCustomVjp());
   // Softmax and the normalisations over the last dim row by row, forward
   // and backward (one trip through memory, rows in parallel, on the CPU);
   // the remaining composites become primitives.

@@ -2,6 +2,7 @@
 
 import ember
 from ember._ember import Tensor
+from ember.optim._hyper import hyper
 from ember.optim.optimizer import Optimizer, _scalar_state
 
 
@@ -23,7 +24,8 @@ class Adam(Optimizer):
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, foreach=None, maximize=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=False):
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:
@@ -35,7 +37,11 @@ class Adam(Optimizer):
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, foreach=foreach, maximize=maximize)
+                        amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                        capturable=capturable)
+        # torch 1.13's AdamW has no differentiable or fused options.
+        if not self._decoupled:
+            defaults.update(differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
     def _state_for(self, param, amsgrad):
@@ -51,7 +57,7 @@ class Adam(Optimizer):
         return state
 
     def _update_group(self, group):
-        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        lr, eps, weight_decay = hyper(group["lr"]), group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         amsgrad = group["amsgrad"]
         for param, grad in self._params_with_grad(group):
@@ -90,6 +96,6 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, foreach=None, maximize=False):
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
-                         maximize=maximize)
+                         maximize=maximize, capturable=capturable)

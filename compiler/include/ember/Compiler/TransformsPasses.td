@@ -36,6 +36,22 @@ def EmberDecompose : Pass<"ember-decompose", "mlir::func::FuncOp"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+def EmberStripCustomVjp : Pass<"ember-strip-custom-vjp", "mlir::func::FuncOp"> {
+  let summary = "Replace custom_vjp ops by the forward values they carry";
+  let description = [{
+    `ember.custom_vjp` only matters to `ember-autodiff` (its region is the
+    user's backward); lowering runs after every gradient program was
+    built, so each op becomes the forward outputs it carries:
+
+    ```mlir
+    %y = ember.custom_vjp(%x, %y0) {num_primals = 1 : i64} : ... ({...})
+    %z = ember.exp %y
+    // becomes
+    %z = ember.exp %y0
+    ```
+  }];
+}
+
 def EmberAutodiff : Pass<"ember-autodiff", "mlir::ModuleOp"> {
   let summary = "Build reverse-mode gradient (VJP) functions of ember functions";
   let description = [{

@@ -705,4 +705,58 @@ def Ember_CrossEntropyRowsBackwardOp : Ember_Op<"cross_entropy_rows_backward",
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Custom gradients (autograd.Function)
+//===----------------------------------------------------------------------===//
+
+def Ember_CustomVjpOp : Ember_Op<"custom_vjp",
+    [Pure, IsolatedFromAbove, Ember_Differentiable]> {
+  let summary = "forward values whose gradient is a user-written backward";
+  let description = [{
+    The value of an `autograd.Function`: the results are the forward
+    outputs, computed elsewhere and passed in; the region is the user's
+    backward, traced into ember ops. Operands: the `num_primals` inputs
+    that receive gradients, then one forward output per result, then any
+    other values the backward reads (captures). The region's arguments
+    stand for every operand, then one cotangent per result; it yields one
+    gradient per primal, of the primal's type.
+
+    The VJP inlines the region with the real cotangents, the primal
+    operands and, for the forward outputs, the op's own results: a backward
+    that reads a saved output differentiates again through this op, so
+    gradients of gradients follow the user's backward too. Before lowering,
+    `ember-strip-custom-vjp` replaces the results by the forward outputs.
+
+    ```mlir
+    %y = ember.custom_vjp(%x, %y0) {num_primals = 1 : i64}
+        : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32> ({
+    ^bb0(%x_: tensor<?xf32>, %y_: tensor<?xf32>, %g: tensor<?xf32>):
+      %dx = ember.mul %g, %y_ : tensor<?xf32>, tensor<?xf32> -> tensor<?xf32>
+      ember.yield %dx : tensor<?xf32>
+    })
+    ```
+  }];
+  let arguments = (ins Variadic<Ember_Tensor>:$inputs, I64Attr:$num_primals);
+  let results = (outs Variadic<Ember_Tensor>:$outputs);
+  let regions = (region SizedRegion<1>:$backward);
+  let assemblyFormat = [{
+    `(` $inputs `)` attr-dict `:` functional-type($inputs, $outputs) $backward
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The forward output that result `i` carries.
+    ::mlir::Value getForwardOutput(unsigned i) {
+      return getInputs()[getNumPrimals() + i];
+    }
+  }];
+}
+
+// Not an Ember_Op: a terminator is no op of the tracer's vocabulary.
+def Ember_YieldOp : Op<Ember_Dialect, "yield",
+    [Pure, Terminator, HasParent<"CustomVjpOp">]> {
+  let summary = "the gradients a custom_vjp backward returns";
+  let arguments = (ins Variadic<Ember_Tensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
 #endif // EMBER_DIALECT_EMBEROPS_TD

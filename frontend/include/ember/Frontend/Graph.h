@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ember {
 namespace gpu {
@@ -114,11 +115,18 @@ struct Buffer {
 ///   target}, ints[0] = ignore_index.
 /// - Grad: the gradient of inputs[0] (seeded by the cotangent inputs[1])
 ///   with respect to the value of inputs[2]; expanded by the autodiff pass.
+/// - CustomVjp (an autograd.Function): inputs = {primals..., forward
+///   outputs..., captures...}, ints = {number of primals, number of
+///   outputs}, `custom` = the traced backward; its value is output 0.
+///   CustomVjpResult: output ints[0] of the CustomVjp inputs[0].
+///   Placeholder: a cotangent inside a traced backward (never computed).
 enum class OpCode : uint8_t {
   Input,
 #define EMBER_OP(Name, Mnemonic) Name,
 #include "ember/Dialect/EmberVocabulary.inc"
   Grad,
+  CustomVjpResult,
+  Placeholder,
 };
 
 const char *opName(OpCode op);
@@ -129,6 +137,21 @@ enum class Comparison : uint8_t { Eq, Ne, Lt, Le, Gt, Ge };
 struct Node;
 using NodeRef = std::shared_ptr<Node>;
 struct TensorImpl;
+
+/// The backward of an autograd.Function, traced on placeholder cotangents
+/// (CustomVjp nodes; frontend/lib/CustomFunction.cpp).
+struct CustomBackward {
+  /// The nodes the backward made, inputs before users. They read each
+  /// other, the placeholders and the CustomVjp node's inputs.
+  std::vector<NodeRef> nodes;
+  /// One Placeholder per forward output: its cotangent.
+  std::vector<NodeRef> cotangents;
+  /// One per primal: the gradient (a node of `nodes`, a placeholder or an
+  /// input of the CustomVjp node).
+  std::vector<NodeRef> gradients;
+  /// The outputs' grad_fn name (torch's: the Function's class + "Backward").
+  std::string name;
+};
 
 /// Whether new nodes record autograd history (torch.is_grad_enabled); per
 /// thread, and on in a new thread, as in torch.
@@ -159,7 +182,14 @@ struct Node {
   /// Scratch for graph walks.
   uint64_t visitEpoch = 0;
   uint32_t index = 0;
+  /// Creation order on this thread (what a traced backward made).
+  uint64_t serial = 0;
+  /// CustomVjp nodes: the traced backward.
+  std::shared_ptr<const CustomBackward> custom;
 };
+
+/// The serial of the last node this thread created (Node::serial).
+uint64_t lastNodeSerial();
 
 /// Creates a node at the current source location, counting it towards the
 /// size that triggers an automatic sync.
@@ -194,6 +224,11 @@ StorageRef pendingStorage(const NodeRef &node);
 NodeRef storageValue(Storage &storage);
 /// Makes `node` the new contents of `storage` (an in-place update).
 void setPending(const StorageRef &storage, NodeRef node);
+
+/// Whether this thread is tracing the backward of an autograd.Function: its
+/// values are symbolic (they read placeholder cotangents), so syncs leave
+/// them alone.
+bool tracingCustomBackward();
 
 /// Computes every pending storage that is still alive, in one compiled graph.
 void sync();
