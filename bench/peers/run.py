@@ -58,6 +58,9 @@ WORKLOADS = [
     # Projections and MLP (2*tokens*in*out each) + scores and att@v.
     ("transformer", "transformer block fwd b8 s128 d256 h4",
      2 * TF_TOKENS * (D * 3 * D + D * D + 2 * D * 4 * D) + 2 * 2 * 8 * 128 * 128 * D, "F"),
+    # 2-layer LSTM, input and hidden 256, seq 64, batch 32: forward 2 GEMMs
+    # per layer (2*T*B*256*1024 each), backward twice that.
+    ("lstm", "2-layer LSTM train step h256 s64 b32", 3 * 2 * 2 * (2 * 64 * 32 * 256 * 1024), "F"),
     ("add1", "1-element add, value read every call", None, "op"),
     # A few MB: these stay in the caches, so no fraction of DRAM bandwidth.
     ("slice_mul", "x[0] * 1.5, x (3,8,128,256)", 2 * 8 * 128 * 256 * 4, "b"),

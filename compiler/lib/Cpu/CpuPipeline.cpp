@@ -32,6 +32,9 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
   if (softmaxRows) {
     tensorFuncs.addPass(createEmberSoftmaxRows());
     tensorFuncs.addPass(createEmberNormRows());
+    // Recurrent layers: a loop over the steps (a GEMM and a fused gate
+    // kernel per step), the same code for every sequence length.
+    tensorFuncs.addPass(createEmberRecurrentLoops());
   }
   tensorFuncs.addPass(createEmberDecompose());
   // Gradient programs repeat forward ops (the VJP clones what it reads):

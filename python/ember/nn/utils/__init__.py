@@ -1,0 +1,3 @@
+"""``ember.nn.utils``."""
+
+from ember.nn.utils import rnn  # noqa: F401
