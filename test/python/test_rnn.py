@@ -25,6 +25,8 @@ def to_ember_state(module):
 
 
 def numpy(t):
+    if isinstance(t, np.ndarray):
+        return t
     return t.detach().numpy() if isinstance(t, torch.Tensor) else t.numpy()
 
 

@@ -32,14 +32,16 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
   if (softmaxRows) {
     tensorFuncs.addPass(createEmberSoftmaxRows());
     tensorFuncs.addPass(createEmberNormRows());
-    // Recurrent layers: a loop over the steps (a GEMM and a fused gate
-    // kernel per step), the same code for every sequence length.
-    tensorFuncs.addPass(createEmberRecurrentLoops());
   }
   tensorFuncs.addPass(createEmberDecompose());
   // Gradient programs repeat forward ops (the VJP clones what it reads):
   // merge them while they are still whole ember ops.
   tensorFuncs.addPass(createCSEPass());
+  // Recurrent layers: a loop over the steps (a GEMM and a fused gate kernel
+  // per step), the same code for every sequence length; after CSE, so that
+  // a forward layer the gradient repeats runs once.
+  if (softmaxRows)
+    tensorFuncs.addPass(createEmberRecurrentLoops());
   tensorFuncs.addPass(createConvertEmberToLinalg());
   tensorFuncs.addPass(createCanonicalizerPass());
   tensorFuncs.addPass(createEmberFuseElementwise());

@@ -119,7 +119,8 @@ struct StepBuilder {
   }
   Value zeros(ArrayRef<Value> sizes) {
     Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0));
-    return linalg::FillOp::create(b, loc, zero, empty(sizes)).getResult(0);
+    return linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{empty(sizes)})
+        .getResult(0);
   }
   /// ember.matmul of two [?, ?] matrices, the right one transposed or not.
   Value matmul(Value lhs, Value rhs, bool transposeRhs) {
@@ -241,20 +242,19 @@ Value lowerForward(RecurrentSequenceOp op) {
     c0 = tensor::CastOp::create(b, loc, s.matrix(), c0);
   Value ws = s.zeros({s.add(n.steps, one), n.batch, width});
   ws = s.insertRow(h0, ws, zero, zero, n.batch, n.p);
-  SmallVector<Value> inits = {h0};
-  if (c0) {
+  if (c0)
     ws = s.insertRow(c0, ws, zero, n.p, n.batch, n.h);
-    inits.push_back(c0);
-  }
-  inits.push_back(ws);
 
+  // The loop carries only the workspace: the state before step t is read
+  // from its row t (before the step writes row t + 1), so the yielded value
+  // is the carried buffer itself, updated in place.
   auto loop = scf::ForOp::create(
-      b, loc, zero, n.steps, one, inits,
+      b, loc, zero, n.steps, one, ValueRange{ws},
       [&](OpBuilder &lb, Location ll, Value t, ValueRange carried) {
         StepBuilder ls{lb, ll, s.element};
-        Value h = carried[0];
-        Value c = c0 ? carried[1] : Value();
         Value wsIn = carried.back();
+        Value h = ls.rowSlice(wsIn, t, zero, n.batch, n.p);
+        Value c = c0 ? ls.rowSlice(wsIn, t, n.p, n.batch, n.h) : Value();
         int64_t gates = layout.gates();
         Value xt = ls.rowSlice(x, t, zero, n.batch, n.gatesH);
         Value hh = ls.matmul(h, w, /*transposeRhs=*/true);
@@ -349,11 +349,7 @@ Value lowerForward(RecurrentSequenceOp op) {
                                  col(layout.gateOffsetH(k)), n.batch, n.h);
         }
         wsOut = ls.insertRow(hNew, wsOut, row, zero, n.batch, n.p);
-        SmallVector<Value> yields = {hNew};
-        if (c0)
-          yields.push_back(cNew);
-        yields.push_back(wsOut);
-        scf::YieldOp::create(lb, ll, yields);
+        scf::YieldOp::create(lb, ll, ValueRange{wsOut});
       });
   Value result = loop.getResults().back();
   if (result.getType() != op.getType())
@@ -385,10 +381,10 @@ Value lowerBackward(RecurrentSequenceBackwardOp op) {
   auto col = [&](int64_t hUnits) { return s.add(n.p, s.mul(n.h, hUnits)); };
 
   Value out = s.zeros({s.dim(ws, 0), n.batch, width});
-  SmallVector<Value> inits = {s.zeros({n.batch, n.p})};
-  if (lstm)
-    inits.push_back(s.zeros({n.batch, n.h}));
-  inits.push_back(out);
+  // The state's gradient (dh | dc) is carried in one buffer that each step
+  // reads first and overwrites last, so it is updated in place.
+  Value carry = s.zeros({n.batch, lstm ? s.add(n.p, n.h) : n.p});
+  SmallVector<Value> inits = {carry, out};
 
   auto loop = scf::ForOp::create(
       b, loc, zero, n.steps, one, inits,
@@ -397,8 +393,9 @@ Value lowerBackward(RecurrentSequenceBackwardOp op) {
         // Row t + 1 of the workspaces is step t = T - 1 - i.
         Value row = ls.sub(n.steps, i);
         Value prevRow = ls.sub(row, one);
-        Value dh = carried[0];
-        Value dc = lstm ? carried[1] : Value();
+        Value carryIn = carried[0];
+        Value dh = ls.columns(carryIn, zero, n.batch, n.p);
+        Value dc = lstm ? ls.columns(carryIn, n.p, n.batch, n.h) : Value();
         Value outIn = carried.back();
         Value m =
             mask ? ls.maskRow(mask, prevRow, n.batch) : Value();
@@ -556,16 +553,20 @@ Value lowerBackward(RecurrentSequenceBackwardOp op) {
                                 Scalar f{gb, gl};
                                 return SmallVector<Value>{f.add(a[0], a[1])};
                               })[0];
-        SmallVector<Value> yields = {dhPrev};
+        Value carryOut =
+            ls.insertColumns(dhPrev, carryIn, zero, n.batch, n.p);
         if (lstm)
-          yields.push_back(results[4]);
-        yields.push_back(outRow);
-        scf::YieldOp::create(lb, ll, yields);
+          carryOut =
+              ls.insertColumns(results[4], carryOut, n.p, n.batch, n.h);
+        scf::YieldOp::create(lb, ll, ValueRange{carryOut, outRow});
       });
   Value result = loop.getResults().back();
-  result = s.insertRow(loop.getResult(0), result, zero, zero, n.batch, n.p);
+  Value carried = loop.getResult(0);
+  result = s.insertRow(s.columns(carried, zero, n.batch, n.p), result, zero,
+                       zero, n.batch, n.p);
   if (lstm)
-    result = s.insertRow(loop.getResult(1), result, zero, n.p, n.batch, n.h);
+    result = s.insertRow(s.columns(carried, n.p, n.batch, n.h), result, zero,
+                         n.p, n.batch, n.h);
   if (result.getType() != op.getType())
     result = tensor::CastOp::create(b, loc, op.getType(), result);
   return result;

@@ -318,31 +318,21 @@ class RNNBase(Module):
 
 class RNN(RNNBase):
     """Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``
-    (``nonlinearity='relu'`` for relu)."""
+    (``nonlinearity='relu'`` for relu; a keyword argument, as in torch
+    1.13, whose positional arguments are RNNBase's)."""
 
     def __init__(self, *args, **kwargs):
         if "proj_size" in kwargs:
             raise ValueError("proj_size argument is only supported for LSTM, not RNN "
                              "or GRU")
-        if len(args) > 3:
-            self.nonlinearity = args[3]
-            args = args[:3] + args[4:]
-        else:
-            self.nonlinearity = kwargs.pop("nonlinearity", "tanh")
+        self.nonlinearity = kwargs.pop("nonlinearity", "tanh")
         if self.nonlinearity == "tanh":
             mode = "RNN_TANH"
         elif self.nonlinearity == "relu":
             mode = "RNN_RELU"
         else:
-            raise ValueError(f"Unknown nonlinearity '{self.nonlinearity}'. Select from "
-                             "'tanh' or 'relu'.")
+            raise ValueError(f"Unknown nonlinearity '{self.nonlinearity}'")
         super().__init__(mode, *args, **kwargs)
-
-    def extra_repr(self):
-        s = super().extra_repr()
-        if self.nonlinearity != "tanh":
-            s += f", nonlinearity={self.nonlinearity!r}"
-        return s
 
 
 class LSTM(RNNBase):
