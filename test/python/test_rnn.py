@@ -363,7 +363,8 @@ def test_packed_batches_compile_once_for_every_set_of_lengths():
     rng = np.random.default_rng(10)
 
     def step(lengths):
-        x = ember.from_numpy(rng.standard_normal((max(lengths), len(lengths), 3)))
+        x = ember.from_numpy(rng.standard_normal((max(lengths), len(lengths), 3)).astype(
+            np.float32))
         packed = ember_rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
         out, h = model(packed)
         padded, _ = ember_rnn.pad_packed_sequence(out)

@@ -29,7 +29,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
-from ember.nn.utils.rnn import PackedSequence
+from ember.nn.utils.rnn import PackedSequence, _gather_rows
 
 # ember::RecurrentCell (ember/Dialect/Recurrent.h).
 _CELLS = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
@@ -179,7 +179,9 @@ class RNNBase(Module):
                              dtype=dtype, device=x.device)
         mask = None
         reverse = None
-        if lengths is not None and (lengths < steps).any():
+        if lengths is not None:
+            # Packed input always has a mask (one program whether or not
+            # the lengths differ).
             valid = np.arange(steps)[:, None] < lengths[None, :]
             mask = ember.from_numpy(valid.astype(np.float64)).to(dtype)
         if num_directions == 2:
@@ -245,13 +247,11 @@ class RNNBase(Module):
             lengths = (np.arange(batch)[None, :] < sizes[:, None]).sum(0)
             # Packed rows -> a padded [T, B, I] (a zero row where absent).
             offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-            gather = np.full((steps, batch), data.shape[0], dtype=np.int64)
+            gather = np.full((steps, batch), -1, dtype=np.int64)
             for t in range(steps):
                 gather[t, :sizes[t]] = offsets[t] + np.arange(sizes[t])
-            padded_rows = ember.cat(
-                [data, ember.zeros(1, data.shape[1], dtype=data.dtype)], 0)
-            x = padded_rows[_index(gather.reshape(-1))].reshape(steps, batch,
-                                                                data.shape[1])
+            x = _gather_rows(data, gather.reshape(-1)).reshape(steps, batch,
+                                                               data.shape[1])
             if data.shape[-1] != self.input_size:
                 raise RuntimeError(f"input.size(-1) must be equal to input_size. "
                                    f"Expected {self.input_size}, got {data.shape[-1]}")

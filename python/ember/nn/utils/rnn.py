@@ -18,6 +18,18 @@ def _index(array):
     return ember.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
 
 
+def _gather_rows(data, index, fill=0.0):
+    """data[index] along dim 0, with `fill` where index is -1. No
+    concatenation of a padding row: a concat's program depends on its
+    operands' sizes, and these are the batch's total length."""
+    index = np.asarray(index, dtype=np.int64)
+    valid = index >= 0
+    rows = data[_index(np.where(valid, index, 0))]
+    # Also when every row is valid: the same program for every batch.
+    keep = ember.from_numpy(valid.reshape((-1,) + (1,) * (data.dim() - 1)))
+    return ember.where(keep, rows, fill)
+
+
 def _lengths_array(lengths):
     if isinstance(lengths, ember.Tensor):
         return np.asarray(lengths.numpy(), dtype=np.int64).reshape(-1)
@@ -125,7 +137,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,
     lengths = (np.arange(batch)[None, :] < sizes[:, None]).sum(0)
     # Padded position (t, b) reads packed row offset[t] + b, or a padding row.
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    gather = np.full((steps_out, batch), data.shape[0], dtype=np.int64)
+    gather = np.full((steps_out, batch), -1, dtype=np.int64)
     for t in range(steps):
         gather[t, :sizes[t]] = offsets[t] + np.arange(sizes[t])
     order = np.arange(batch)
@@ -133,8 +145,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,
         order = np.asarray(sequence.unsorted_indices.numpy(), dtype=np.int64)
         gather = gather[:, order]
         lengths = lengths[order]
-    pad = ember.full((1, *data.shape[1:]), padding_value, dtype=data.dtype)
-    rows = ember.cat([data, pad], 0)[_index(gather.reshape(-1))]
+    rows = _gather_rows(data, gather.reshape(-1), padding_value)
     padded = rows.reshape(steps_out, batch, *data.shape[1:])
     if batch_first:
         padded = padded.transpose(0, 1)
@@ -149,14 +160,13 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0):
     sequences = list(sequences)
     max_len = max(s.shape[0] for s in sequences)
     trailing = tuple(sequences[0].shape[1:])
-    padded = []
-    for s in sequences:
-        if s.shape[0] < max_len:
-            fill = ember.full((max_len - s.shape[0], *trailing), padding_value,
-                              dtype=s.dtype)
-            s = ember.cat([s, fill], 0)
-        padded.append(s)
-    return ember.stack(padded, 0 if batch_first else 1)
+    # Each sequence written into its window of a filled batch (run-time
+    # slice bounds: new lengths run the same program).
+    out = ember.full((len(sequences), max_len, *trailing), padding_value,
+                     dtype=sequences[0].dtype)
+    for i, s in enumerate(sequences):
+        out[i, :s.shape[0]] = s
+    return out if batch_first else out.transpose(0, 1)
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
