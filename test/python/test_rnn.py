@@ -380,8 +380,10 @@ def test_packed_batches_compile_once_for_every_set_of_lengths():
 
 
 def test_cell_loop_reuses_its_kernels_across_lengths():
-    """A Python loop over a cell traces one graph per length (its glue
-    compiles per length) whose fused kernels are the same for every length."""
+    """A Python loop over a cell traces one graph per length: its glue
+    compiles per length, and of its 18 fused kernels only the 2 that sum the
+    weights' gradients over every step (one operand per step) are new; the
+    16 kernels of the steps themselves are reused from the other length."""
     cell = nn.LSTMCell(3, 8)
     rng = np.random.default_rng(11)
 
@@ -395,8 +397,9 @@ def test_cell_loop_reuses_its_kernels_across_lengths():
 
     run(5)
     run(5)
-    before = ember.compile_stats()
-    run(9)
-    after = ember.compile_stats()
-    assert after["kernels_compiled"] == before["kernels_compiled"]
-    assert after["kernels_reused"] > before["kernels_reused"]
+    for steps in (9, 17):
+        before = ember.compile_stats()
+        run(steps)
+        after = ember.compile_stats()
+        assert after["kernels_compiled"] - before["kernels_compiled"] <= 2
+        assert after["kernels_reused"] - before["kernels_reused"] >= 16
