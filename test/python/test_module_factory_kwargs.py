@@ -21,6 +21,14 @@ CASES = [
     ("LayerNorm", (4,), {"elementwise_affine": False}),
     ("Embedding", (5, 3), {}),
     ("Embedding", (5, 3), {"padding_idx": 1}),
+    # Recurrent layers (RNN, LSTM and GRU take *args/**kwargs and pass them
+    # to RNNBase, as in torch).
+    ("RNNBase", ("LSTM", 3, 4), {"num_layers": 2, "proj_size": 2}),
+    ("RNNBase", ("GRU", 3, 4), {"bidirectional": True, "bias": False}),
+    ("RNNCellBase", (3, 4, True, 4), {}),
+    ("RNNCell", (3, 4), {"nonlinearity": "relu"}),
+    ("LSTMCell", (3, 4), {}),
+    ("GRUCell", (3, 4), {"bias": False}),
 ]
 CASE_IDS = [f"{name}{args}{kwargs or ''}" for name, args, kwargs in CASES]
 
@@ -65,7 +73,7 @@ def test_factory_kwargs_where_torch_has_them():
             assert (list(inspect.signature(ours.__init__).parameters) ==
                     list(inspect.signature(theirs.__init__).parameters)), name
             checked += 1
-    assert checked == 3  # Linear, LayerNorm, Embedding
+    assert checked == len({name for name, _, _ in CASES})
 
 
 def test_every_factory_module_has_cases():
