@@ -64,6 +64,9 @@ WORKLOADS = [
     # grad (the first conv's input needs none).
     ("conv_fwd", "2x (conv3x3 64->64 + ReLU) fwd, b32 32x32", 2 * CONV_FLOP, "F"),
     ("conv_train", "2x (conv3x3 64->64 + ReLU) train step, b32", 5 * CONV_FLOP, "F"),
+    # 2-layer LSTM, input and hidden 256, seq 64, batch 32: forward 2 GEMMs
+    # per layer (2*T*B*256*1024 each), backward twice that.
+    ("lstm", "2-layer LSTM train step h256 s64 b32", 3 * 2 * 2 * (2 * 64 * 32 * 256 * 1024), "F"),
     ("add1", "1-element add, value read every call", None, "op"),
     # A few MB: these stay in the caches, so no fraction of DRAM bandwidth.
     ("slice_mul", "x[0] * 1.5, x (3,8,128,256)", 2 * 8 * 128 * 256 * 4, "b"),

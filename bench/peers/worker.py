@@ -33,6 +33,7 @@ MLP_BATCH, MLP_IN, MLP_HIDDEN, MLP_OUT = 128, 784, 512, 10
 TF_BATCH, TF_SEQ, TF_DIM, TF_HEADS = 8, 128, 256, 4
 # ResNet-style CIFAR 3x3 convolutions: batch 32, 64 channels, 32x32.
 CONV_BATCH, CONV_CHANNELS, CONV_SIZE = 32, 64, 32
+LSTM_SEQ, LSTM_BATCH, LSTM_HIDDEN, LSTM_LAYERS = 64, 32, 256, 2
 SLICE_SHAPE = (3, 8, 128, 256)
 
 
@@ -159,6 +160,29 @@ class TorchLike(SharedWorkloads):
             opt.step()
             # The updated parameters are what a step produces; the model
             # holds them, so Ember's sync() computes them.
+            return self.force(loss)
+        return step
+
+    def setup_lstm(self):
+        # torch.compile runs nn.LSTM eagerly (Dynamo does not trace it).
+        nn = self.nn
+        r = rng()
+        model = nn.LSTM(LSTM_HIDDEN, LSTM_HIDDEN, num_layers=LSTM_LAYERS)
+        head = nn.Linear(LSTM_HIDDEN, 1)
+        params = list(model.parameters()) + list(head.parameters())
+        opt = self.optim.SGD(params, lr=0.01)
+        x = self.tensor(randn(r, LSTM_SEQ, LSTM_BATCH, LSTM_HIDDEN))
+
+        def loss_fn(x):
+            out, _ = model(x)
+            return (head(out) ** 2).mean()
+        forward = self.jit(loss_fn)
+
+        def step():
+            opt.zero_grad()
+            loss = forward(x)
+            loss.backward()
+            opt.step()
             return self.force(loss)
         return step
 

@@ -543,6 +543,22 @@ private:
                         epsOf(b, node));
   }
 
+  /// RecurrentSequence: inputs = {input, h0, c0?, weight_hh, bias_hh?,
+  /// weight_hr?, mask?}, ints = {cell, has c0, has bias_hh, has weight_hr,
+  /// has mask}.
+  Value emitRecurrentSequence(OpBuilder &b, Location loc, const Node &node,
+                              RankedTensorType type) {
+    unsigned next = 2;
+    Value c0 = node.ints[1] ? operand(node, next++) : Value();
+    Value weightHh = operand(node, next++);
+    Value biasHh = node.ints[2] ? operand(node, next++) : Value();
+    Value weightHr = node.ints[3] ? operand(node, next++) : Value();
+    Value mask = node.ints[4] ? operand(node, next++) : Value();
+    return RecurrentSequenceOp::create(b, loc, type, operand(node, 0),
+                                       operand(node, 1), c0, weightHh, biasHh,
+                                       weightHr, mask, node.ints[0]);
+  }
+
   Value emitOp(OpBuilder &b, Location loc, const Node &node,
                RankedTensorType type) {
     auto ints = ArrayRef<int64_t>(node.ints);
@@ -654,6 +670,16 @@ private:
       return CrossEntropyRowsBackwardOp::create(
           b, loc, operand(node, 1).getType(), operand(node, 0),
           operand(node, 1), operand(node, 2), ints[0]);
+    case OpCode::RecurrentSequence:
+      return emitRecurrentSequence(b, loc, node, type);
+    case OpCode::RecurrentSequenceBackward: {
+      unsigned next = 3;
+      Value weightHr = ints[1] ? operand(node, next++) : Value();
+      Value mask = ints[2] ? operand(node, next++) : Value();
+      return RecurrentSequenceBackwardOp::create(
+          b, loc, type, operand(node, 0), operand(node, 1), operand(node, 2),
+          weightHr, mask, ints[0]);
+    }
     case OpCode::Grad:
       return emitGrad(b, node);
     case OpCode::CustomVjp:

@@ -8,6 +8,7 @@
 
 #include "ember/Frontend/Tensor.h"
 
+#include "ember/Dialect/Recurrent.h"
 #include "ember/Dialect/Shapes.h"
 #include "ember/Runtime/ElementType.h"
 
@@ -595,6 +596,82 @@ Tensor crossEntropyRows(const Tensor &logits, const Tensor &target,
   NodeRef node = makeNode(OpCode::CrossEntropyRows, logits.dtype(),
                           {logits.shape()[0]}, {logits.value(), target.value()});
   node->ints = {ignoreIndex};
+  return fromNode(node);
+}
+
+Tensor recurrentSequence(int64_t cell, const Tensor &input, const Tensor &h0,
+                         const Tensor *c0, const Tensor &weightHh,
+                         const Tensor *biasHh, const Tensor *weightHr,
+                         const Tensor *mask) {
+  const char *name = "recurrent_sequence";
+  if (!isValidRecurrentCell(cell))
+    runtimeError("recurrent_sequence: unknown cell " + std::to_string(cell));
+  auto kind = static_cast<RecurrentCell>(cell);
+  DType dtype = input.dtype();
+  if (dtype != DType::Float32 && dtype != DType::Float64)
+    notForDtype(name, dtype);
+  // The loop over the steps has a CPU lowering only.
+  for (const Tensor *t : {&input, &h0, c0, &weightHh, biasHh, weightHr, mask})
+    if (t && deviceOf(*t) != Backend::Cpu)
+      runtimeError("recurrent layers (nn.RNN, nn.LSTM, nn.GRU) run on the "
+                   "CPU only in Ember; move the module and its inputs with "
+                   ".to('cpu')");
+  RecurrentLayout layout{kind, weightHr != nullptr};
+  int64_t gates = layout.gates();
+  auto fail = [&](const std::string &what) {
+    runtimeError(std::string(name) + ": " + what);
+  };
+  if (input.dim() != 3 || h0.dim() != 2 || weightHh.dim() != 2)
+    fail("expected input [T, B, G*H], h0 [B, P] and weight_hh [G*H, P], got " +
+         shapeString(input.shape()) + ", " + shapeString(h0.shape()) +
+         " and " + shapeString(weightHh.shape()));
+  int64_t steps = input.shape()[0], batch = input.shape()[1];
+  int64_t gh = weightHh.shape()[0], p = weightHh.shape()[1];
+  if (steps == 0)
+    fail("the sequence is empty");
+  if (gh % gates != 0 || input.shape()[2] != gh || h0.shape()[0] != batch ||
+      h0.shape()[1] != p)
+    fail("shapes do not agree: input " + shapeString(input.shape()) +
+         ", h0 " + shapeString(h0.shape()) + ", weight_hh " +
+         shapeString(weightHh.shape()));
+  int64_t h = gh / gates;
+  if ((kind == RecurrentCell::Lstm) != (c0 != nullptr))
+    fail("c0 is given exactly for an LSTM");
+  if (weightHr && kind != RecurrentCell::Lstm)
+    fail("weight_hr is for an LSTM only");
+  if (!weightHr && p != h)
+    fail("weight_hh must be [G*H, H] without a projection");
+  auto expect = [&](const Tensor *t, const char *what, Shape shape) {
+    if (!t)
+      return;
+    if (t->dtype() != dtype)
+      runtimeError(std::string("expected scalar type ") +
+                   elementTypeTorchName(dtype) + " but found " +
+                   elementTypeTorchName(t->dtype()) + " (" + name + " " +
+                   what + ")");
+    if (t->shape() != shape)
+      fail(std::string(what) + " must have shape " + shapeString(shape) +
+           ", got " + shapeString(t->shape()));
+  };
+  expect(&h0, "h0", {batch, p});
+  expect(&weightHh, "weight_hh", {gh, p});
+  expect(c0, "c0", {batch, h});
+  expect(biasHh, "bias_hh", {gh});
+  expect(weightHr, "weight_hr", {p, h});
+  expect(mask, "mask", {steps, batch});
+  std::vector<NodeRef> inputs = {input.value(), h0.value()};
+  if (c0)
+    inputs.push_back(c0->value());
+  inputs.push_back(weightHh.value());
+  for (const Tensor *t : {biasHh, weightHr, mask})
+    if (t)
+      inputs.push_back(t->value());
+  int64_t width = p + layout.widthH() * h;
+  NodeRef node =
+      makeNode(OpCode::RecurrentSequence, dtype, {steps + 1, batch, width},
+               inputs);
+  node->ints = {cell, c0 != nullptr, biasHh != nullptr, weightHr != nullptr,
+                mask != nullptr};
   return fromNode(node);
 }
 

@@ -133,6 +133,27 @@ void bindReductions(py::module_ &m, py::class_<Tensor> &cls) {
   // ember.nn.functional.cross_entropy reduces it.
   m.def("_cross_entropy_rows", &crossEntropyRows, py::arg("input"),
         py::arg("target"), py::arg("ignore_index"));
+  // One direction of one RNN/LSTM/GRU layer over a sequence; the modules in
+  // ember.nn (python/ember/nn/_rnn.py) build the projections around it.
+  m.def(
+      "_recurrent_sequence",
+      [](int64_t cell, const Tensor &input, const Tensor &h0, py::handle c0,
+         const Tensor &weightHh, py::handle biasHh, py::handle weightHr,
+         py::handle mask) {
+        auto optional = [](py::handle h) -> std::optional<Tensor> {
+          if (h.is_none())
+            return std::nullopt;
+          return h.cast<Tensor>();
+        };
+        std::optional<Tensor> c = optional(c0), b = optional(biasHh),
+                              w = optional(weightHr), k = optional(mask);
+        return recurrentSequence(cell, input, h0, c ? &*c : nullptr, weightHh,
+                                 b ? &*b : nullptr, w ? &*w : nullptr,
+                                 k ? &*k : nullptr);
+      },
+      py::arg("cell"), py::arg("input"), py::arg("h0"), py::arg("c0"),
+      py::arg("weight_hh"), py::arg("bias_hh"), py::arg("weight_hr"),
+      py::arg("mask"));
 }
 
 void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls) {

@@ -41,6 +41,14 @@ CASES = [
     ("InstanceNorm2d", (3,), {"track_running_stats": True}),
     ("InstanceNorm3d", (2,), {"affine": True, "track_running_stats": True}),
     ("GroupNorm", (2, 4), {}),
+    # Recurrent layers (RNN, LSTM and GRU take *args/**kwargs and pass them
+    # to RNNBase, as in torch).
+    ("RNNBase", ("LSTM", 3, 4), {"num_layers": 2, "proj_size": 2}),
+    ("RNNBase", ("GRU", 3, 4), {"bidirectional": True, "bias": False}),
+    ("RNNCellBase", (3, 4, True, 4), {}),
+    ("RNNCell", (3, 4), {"nonlinearity": "relu"}),
+    ("LSTMCell", (3, 4), {}),
+    ("GRUCell", (3, 4), {"bias": False}),
 ]
 CASE_IDS = [f"{name}{args}{kwargs or ''}" for name, args, kwargs in CASES]
 

@@ -39,6 +39,11 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
   // Gradient programs repeat forward ops (the VJP clones what it reads):
   // merge them while they are still whole ember ops.
   tensorFuncs.addPass(createCSEPass());
+  // Recurrent layers: a loop over the steps (a GEMM and a fused gate kernel
+  // per step), the same code for every sequence length; after CSE, so that
+  // a forward layer the gradient repeats runs once.
+  if (softmaxRows)
+    tensorFuncs.addPass(createEmberRecurrentLoops());
   tensorFuncs.addPass(createConvertEmberToLinalg());
   tensorFuncs.addPass(createCanonicalizerPass());
   tensorFuncs.addPass(createEmberFuseElementwise());

@@ -37,3 +37,5 @@ from ember.nn._dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401
 from ember.nn._fold import Fold, Unflatten, Unfold  # noqa: F401
 from ember.nn._resize import (  # noqa: F401
     PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d)
+from ember.nn._rnn import (  # noqa: F401
+    GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase)

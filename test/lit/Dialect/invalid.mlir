@@ -409,3 +409,35 @@ func.func @cross_entropy_rows_backward_type(%g: tensor<2xf64>, %x: tensor<2x3xf3
   %0 = ember.cross_entropy_rows_backward %g, %x, %t ignore_index = -100 : tensor<2xf64>, tensor<2x3xf32>, tensor<2xi64>
   return
 }
+
+// -----
+
+func.func @recurrent_sequence_cell(%x: tensor<?x?x?xf32>, %h0: tensor<?x?xf32>, %w: tensor<?x?xf32>) {
+  // expected-error @+1 {{cell must be 0 (tanh), 1 (relu), 2 (LSTM) or 3 (GRU); got 7}}
+  %0 = ember.recurrent_sequence %x, %h0 weight_hh %w : tensor<?x?xf32> cell = 7 : tensor<?x?x?xf32>, tensor<?x?xf32> -> tensor<?x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @recurrent_sequence_lstm_without_c0(%x: tensor<?x?x?xf32>, %h0: tensor<?x?xf32>, %w: tensor<?x?xf32>) {
+  // expected-error @+1 {{takes c0 exactly for an LSTM cell}}
+  %0 = ember.recurrent_sequence %x, %h0 weight_hh %w : tensor<?x?xf32> cell = 2 : tensor<?x?x?xf32>, tensor<?x?xf32> -> tensor<?x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @recurrent_sequence_shapes(%x: tensor<5x2x12xf32>, %h0: tensor<2x3xf32>, %w: tensor<16x3xf32>) {
+  // expected-error @+1 {{expects input [T, B, G*H], h0 [B, P] and weight_hh [G*H, P]}}
+  %0 = ember.recurrent_sequence %x, %h0 weight_hh %w : tensor<16x3xf32> cell = 0 : tensor<5x2x12xf32>, tensor<2x3xf32> -> tensor<?x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @recurrent_sequence_backward_projection(%g: tensor<?x?x?xf32>, %w: tensor<?x?xf32>) {
+  // expected-error @+1 {{takes weight_hr only for an LSTM cell}}
+  %0 = ember.recurrent_sequence_backward %g, %g weight_hh %w : tensor<?x?xf32> weight_hr %w : tensor<?x?xf32> cell = 3 : tensor<?x?x?xf32> -> tensor<?x?x?xf32>
+  return
+}

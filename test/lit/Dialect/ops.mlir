@@ -170,3 +170,14 @@ func.func @cross_entropy_rows(%x: tensor<?x10xf32>, %t: tensor<?xi64>, %g: tenso
   %1 = ember.cross_entropy_rows_backward %g, %x, %t ignore_index = 2 : tensor<?xf32>, tensor<?x10xf32>, tensor<?xi64>
   return %0, %1 : tensor<?xf32>, tensor<?x10xf32>
 }
+
+// CHECK-LABEL: func @recurrent_sequence
+func.func @recurrent_sequence(%x: tensor<?x?x?xf32>, %h0: tensor<?x?xf32>, %c0: tensor<?x?xf32>, %w: tensor<?x?xf32>, %b: tensor<?xf32>, %whr: tensor<?x?xf32>, %m: tensor<?x?xf32>) -> (tensor<?x?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>) {
+  // CHECK: ember.recurrent_sequence %{{.*}}, %{{.*}} c0 %{{.*}} : tensor<?x?xf32> weight_hh %{{.*}} : tensor<?x?xf32> weight_hr %{{.*}} : tensor<?x?xf32> mask %{{.*}} : tensor<?x?xf32> cell = 2 : tensor<?x?x?xf32>, tensor<?x?xf32> -> tensor<?x?x?xf32>
+  %0 = ember.recurrent_sequence %x, %h0 c0 %c0 : tensor<?x?xf32> weight_hh %w : tensor<?x?xf32> weight_hr %whr : tensor<?x?xf32> mask %m : tensor<?x?xf32> cell = 2 : tensor<?x?x?xf32>, tensor<?x?xf32> -> tensor<?x?x?xf32>
+  // CHECK: ember.recurrent_sequence %{{.*}}, %{{.*}} weight_hh %{{.*}} : tensor<?x?xf32> bias_hh %{{.*}} : tensor<?xf32> cell = 3 : tensor<?x?x?xf32>, tensor<?x?xf32> -> tensor<?x?x?xf32>
+  %1 = ember.recurrent_sequence %x, %h0 weight_hh %w : tensor<?x?xf32> bias_hh %b : tensor<?xf32> cell = 3 : tensor<?x?x?xf32>, tensor<?x?xf32> -> tensor<?x?x?xf32>
+  // CHECK: ember.recurrent_sequence_backward %{{.*}}, %{{.*}} weight_hh %{{.*}} : tensor<?x?xf32> weight_hr %{{.*}} : tensor<?x?xf32> mask %{{.*}} : tensor<?x?xf32> cell = 2 : tensor<?x?x?xf32> -> tensor<?x?x?xf32>
+  %2 = ember.recurrent_sequence_backward %0, %0 weight_hh %w : tensor<?x?xf32> weight_hr %whr : tensor<?x?xf32> mask %m : tensor<?x?xf32> cell = 2 : tensor<?x?x?xf32> -> tensor<?x?x?xf32>
+  return %0, %1, %2 : tensor<?x?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>
+}

@@ -207,6 +207,41 @@ def EmberNormRows : Pass<"ember-norm-rows", "mlir::func::FuncOp"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+def EmberRecurrentLoops : Pass<"ember-recurrent-loops", "mlir::func::FuncOp"> {
+  let summary = "Lower recurrent layers (RNN, LSTM, GRU) to loops over the steps";
+  let description = [{
+    Rewrites `ember.recurrent_sequence` into an `scf.for` over the run-time
+    number of steps (so every sequence length runs the same code) whose body
+    is one `ember.matmul` (`h W_hh^T`, the runtime GEMM on the CPU; with a
+    projection a second one) and one `linalg.generic` over [B, H] with all
+    of the step's gate math, writing the step's state and gate values into
+    row t + 1 of the workspace (layout in `ember/Dialect/Recurrent.h`).
+    `ember.recurrent_sequence_backward` becomes the loop from the last step
+    to the first, carrying the state's gradient (h, and c for LSTM): per
+    step one generic for the gates' gradients and one GEMM
+    `dgates W_hh`. The state is carried in the loop's values and the
+    workspace only written inside it, so bufferization works in place.
+
+    ```mlir
+    %ws = ember.recurrent_sequence %x, %h0 weight_hh %w : tensor<?x?xf32> cell = 0
+            : tensor<?x?x?xf32>, tensor<?x?xf32> -> tensor<?x?x?xf32>
+    // becomes
+    %r:2 = scf.for %t = %c0 to %T step %c1 iter_args(%h = %h0, %ws = %init) {
+      %x_t = tensor.extract_slice %x[%t, 0, 0] [1, %B, %GH] [1, 1, 1]
+      %hw = ember.matmul %h, (ember.transpose %w)
+      %h_new = linalg.generic ... { tanh(x + hw) }
+      %ws_new = tensor.insert_slice %h_new into %ws[%t + 1, 0, 0] ...
+      scf.yield %h_new, %ws_new
+    }
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 def EmberShapeFunctions : Pass<"ember-shape-functions", "mlir::ModuleOp"> {
   let summary = "Give each public function a companion that computes its result shapes";
   let description = [{

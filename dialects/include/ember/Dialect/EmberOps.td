@@ -759,4 +759,91 @@ def Ember_YieldOp : Op<Ember_Dialect, "yield",
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
+//===----------------------------------------------------------------------===//
+// Recurrent layers (nn.RNN, nn.LSTM, nn.GRU)
+//===----------------------------------------------------------------------===//
+
+/// One direction of one recurrent layer over a whole sequence: a loop over
+/// a run-time number of time steps, so a new sequence length runs the same
+/// compiled code (an unrolled Python loop would not).
+def Ember_RecurrentSequenceOp : Ember_Op<"recurrent_sequence",
+    [Pure, AttrSizedOperandSegments, Ember_Differentiable]> {
+  let summary = "a recurrent layer (RNN, LSTM, GRU) over a sequence";
+  let description = [{
+    `cell` picks the recurrence (torch's gate order and formulas): 0
+    `h = tanh(x_t + h W^T + b)`, 1 the same with relu, 2 LSTM (gates
+    i, f, g, o; with `weight_hr` the projected `h = (o * tanh(c)) Whr^T`),
+    3 GRU (gates r, z, n, `n = tanh(x_n + r * (h W_n^T + b_n))`). With G
+    the gate count (1, 1, 4, 3), H the hidden size and P the size of h (P =
+    H without a projection):
+
+    - `input` [T, B, G*H]: the input projection `x W_ih^T + b_ih` of every
+      step (computed outside, as one GEMM; LSTM and RNN fold `b_hh` into
+      it too), `h0` [B, P], `c0` [B, H] (LSTM only), `weight_hh` [G*H, P],
+      `bias_hh` [G*H] (GRU, whose n gate needs it inside), `weight_hr`
+      [P, H] (LSTM with proj_size), `mask` [T, B] (1 where a step belongs
+      to the sequence, 0 past its end, for packed sequences: a masked step
+      keeps the state).
+    - The result is the workspace [T + 1, B, W]: row t + 1 holds the state
+      after step t, row 0 the initial state; each row is `h` (P), then for
+      LSTM `c` (H) and the gate activations i, f, g, o (4H), for GRU the
+      activations r, z, n and `h W_n^T + b_n` (4H), which the backward
+      reads. `h` of masked steps is the carried state.
+
+    On the CPU `ember-recurrent-loops` lowers it to an `scf.for` over the
+    steps whose body is one GEMM (`h W_hh^T`) and one fused element-wise
+    kernel; there is no lowering for other devices.
+
+    ```mlir
+    %ws = ember.recurrent_sequence %x, %h0 c0 %c0 : tensor<?x?x?xf32>, tensor<?x?xf32>
+            weight_hh %w : tensor<?x?xf32> cell = 2
+            : tensor<?x?x?xf32>, tensor<?x?xf32> -> tensor<?x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Ember_FloatTensor:$input, Ember_FloatTensor:$h0,
+                       Optional<Ember_FloatTensor>:$c0,
+                       Ember_FloatTensor:$weight_hh,
+                       Optional<Ember_FloatTensor>:$bias_hh,
+                       Optional<Ember_FloatTensor>:$weight_hr,
+                       Optional<Ember_FloatTensor>:$mask, I64Attr:$cell);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $h0 (`c0` $c0^ `:` type($c0))? `weight_hh` $weight_hh `:`
+    type($weight_hh) (`bias_hh` $bias_hh^ `:` type($bias_hh))?
+    (`weight_hr` $weight_hr^ `:` type($weight_hr))?
+    (`mask` $mask^ `:` type($mask))? `cell` `=` $cell attr-dict `:`
+    type($input) `,` type($h0) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+/// The backward of recurrent_sequence: the loop over the steps in reverse.
+def Ember_RecurrentSequenceBackwardOp : Ember_Op<"recurrent_sequence_backward",
+    [Pure, AttrSizedOperandSegments, AllTypesMatch<["grad", "workspace"]>]> {
+  let summary = "the backward loop of recurrent_sequence";
+  let description = [{
+    From the workspace of `recurrent_sequence` and its cotangent `grad` (of
+    the same shape; only its `h` and `c` columns are read), runs the steps
+    from the last to the first. The result [T + 1, B, V] holds, in row t +
+    1, the gradient of the step's input projection (G*H), for GRU then the
+    gradient of `h W_hh^T + b_hh` (G*H), and with `weight_hr` the gradient
+    of the projected `h` (P); row 0 holds the gradients of `h0` (P) and,
+    for LSTM, `c0` (H). Masked steps get zeros and pass the state's
+    gradient through. The VJP builds the weights' gradients from it as
+    GEMMs over all steps at once.
+  }];
+  let arguments = (ins Ember_FloatTensor:$grad, Ember_FloatTensor:$workspace,
+                       Ember_FloatTensor:$weight_hh,
+                       Optional<Ember_FloatTensor>:$weight_hr,
+                       Optional<Ember_FloatTensor>:$mask, I64Attr:$cell);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $workspace `weight_hh` $weight_hh `:` type($weight_hh)
+    (`weight_hr` $weight_hr^ `:` type($weight_hr))?
+    (`mask` $mask^ `:` type($mask))? `cell` `=` $cell attr-dict `:`
+    type($grad) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // EMBER_DIALECT_EMBEROPS_TD

@@ -113,6 +113,11 @@ struct Buffer {
 ///   CrossEntropyRows: inputs = {logits (N, C), target (N,) int64}, ints[0]
 ///   = ignore_index; CrossEntropyRowsBackward: inputs = {grad, logits,
 ///   target}, ints[0] = ignore_index.
+///   RecurrentSequence: inputs = {input, h0, c0?, weight_hh, bias_hh?,
+///   weight_hr?, mask?}, ints = {cell, has c0, has bias_hh, has weight_hr,
+///   has mask}; RecurrentSequenceBackward (built by its VJP only): inputs =
+///   {grad, workspace, weight_hh, weight_hr?, mask?}, ints = {cell, has
+///   weight_hr, has mask}.
 /// - Grad: the gradient of inputs[0] (seeded by the cotangent inputs[1])
 ///   with respect to the value of inputs[2]; expanded by the autodiff pass.
 /// - CustomVjp (an autograd.Function): inputs = {primals..., forward

@@ -156,6 +156,16 @@ Tensor normalizeRows(OpCode op, const Tensor &x, const Tensor *weight,
 /// `ignoreIndex` or outside [0, C).
 Tensor crossEntropyRows(const Tensor &logits, const Tensor &target,
                         int64_t ignoreIndex);
+/// One direction of one recurrent layer over a sequence
+/// (ember.recurrent_sequence; `cell` as ember::RecurrentCell): the input
+/// projection [T, B, G*H], h0 [B, P], c0 [B, H] (LSTM), weight_hh
+/// [G*H, P], bias_hh [G*H] (optional), weight_hr [P, H] (optional, LSTM)
+/// and a [T, B] 0/1 mask (optional). Returns the workspace [T + 1, B, W]
+/// (layout in ember/Dialect/Recurrent.h). CPU only.
+Tensor recurrentSequence(int64_t cell, const Tensor &input, const Tensor &h0,
+                         const Tensor *c0, const Tensor &weightHh,
+                         const Tensor *biasHh, const Tensor *weightHr,
+                         const Tensor *mask);
 
 //===- Linear algebra --------------------------------------------------===//
 
