@@ -14,6 +14,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -249,6 +250,9 @@ bool ownBatchedGemm(int64_t batch, int64_t m, int64_t n, int64_t k,
   return true;
 }
 
+/// Fused calls run in this process (ember_cpu_fused_gemm_calls).
+std::atomic<uint64_t> fusedCalls{0};
+
 /// The epilogue a fused call's flags and addend views describe.
 ember_gemm_epilogue fusedEpilogue(int64_t flags, const float *bias,
                                   int64_t biasRowStride, int64_t biasColStride,
@@ -338,6 +342,7 @@ void ember_cpu_sgemm_fused(EMBER_MATRIX_ARGS(float, a),
                            EMBER_MATRIX_ARGS(float, c),
                            EMBER_MATRIX_ARGS(float, bias),
                            EMBER_MATRIX_ARGS(float, residual), int64_t flags) {
+  fusedCalls.fetch_add(1, std::memory_order_relaxed);
   ember_gemm_epilogue epilogue = fusedEpilogue(
       flags, biasData + biasOffset, biasRowStride, biasColStride, 0,
       residualData + residualOffset, residualRowStride, residualColStride, 0);
@@ -351,6 +356,7 @@ void ember_cpu_sgemm_batched_fused(EMBER_BATCH_ARGS(float, a),
                                    EMBER_BATCH_ARGS(float, bias),
                                    EMBER_BATCH_ARGS(float, residual),
                                    int64_t flags) {
+  fusedCalls.fetch_add(1, std::memory_order_relaxed);
   ember_gemm_epilogue epilogue = fusedEpilogue(
       flags, biasData + biasOffset, biasRowStride, biasColStride,
       biasBatchStride, residualData + residualOffset, residualRowStride,
@@ -368,6 +374,10 @@ void ember_cpu_sgemm_batched_fused(EMBER_BATCH_ARGS(float, a),
     gemm<float>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i),
                 EMBER_BATCH_ITEM(c, i), overwrite, &item);
   }
+}
+
+uint64_t ember_cpu_fused_gemm_calls(void) {
+  return fusedCalls.load(std::memory_order_relaxed);
 }
 
 } // extern "C"

@@ -69,6 +69,9 @@ void ember_cpu_sgemm_fused(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float,
 void ember_cpu_sgemm_batched_fused(EMBER_BATCH_ARGS(float, a), EMBER_BATCH_ARGS(float, b),
                                    EMBER_BATCH_ARGS(float, c), EMBER_BATCH_ARGS(float, bias),
                                    EMBER_BATCH_ARGS(float, residual), int64_t flags);
+/// How many fused calls ran in this process (ember.compile_stats()'s
+/// "fused_gemm_calls"): how tests see that an epilogue was fused.
+uint64_t ember_cpu_fused_gemm_calls(void);
 /// Copies between two strided memrefs given as MLIR unranked descriptors
 /// ({rank, descriptor*}); compiled code calls it for non-contiguous copies.
 void memrefCopy(int64_t elementSize, void *source, void *target);
