@@ -550,9 +550,6 @@ bool fuseEpilogue(func::CallOp call, bool batched) {
 
   OpBuilder b(generic);
   Location loc = generic.getLoc();
-  SmallVector<OpFoldResult> sizes;
-  for (int64_t i = 0; i < rank; ++i)
-    sizes.push_back(memref::getMixedSize(b, loc, cBuffer, i));
   // D as C's shape: C itself when written in place, else D with its
   // leading dims collapsed (an identity layout, so always possible).
   Value dMatrix = d;
@@ -566,6 +563,10 @@ bool fuseEpilogue(func::CallOp call, bool batched) {
       groups.push_back({i});
     dMatrix = memref::CollapseShapeOp::create(b, loc, d, groups);
   }
+  // C's sizes read from D, so that nothing reads C's buffer any more.
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < rank; ++i)
+    sizes.push_back(memref::getMixedSize(b, loc, dMatrix, i));
   MemRefType argType = anyStridedType(b.getContext(), rank);
   Value dArg = memref::CastOp::create(b, loc, argType, dMatrix);
   SmallVector<Value> addends;
