@@ -8,6 +8,7 @@
 
 #include "Conversions.h"
 
+#include "ember/Runtime/CpuGemm.h"
 #include "ember/Runtime/HostAllocator.h"
 #include "ember/Runtime/Threads.h"
 
@@ -465,6 +466,8 @@ PYBIND11_MODULE(_ember, m) {
     d["nodes_traced"] = s.nodesTraced;
     d["kernels_compiled"] = s.kernelsCompiled;
     d["kernels_reused"] = s.kernelsReused;
+    // GEMM calls that applied a fused epilogue (ember-fuse-matmul-epilogue).
+    d["fused_gemm_calls"] = ember_cpu_fused_gemm_calls();
     return d;
   });
   m.def("clear_compile_cache", [] { clearCompileCache(); });

@@ -14,6 +14,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -111,23 +112,40 @@ void blasGemv(bool transposed, int64_t rows, int64_t cols, const double *a,
 /// Runs C = A * B + beta * C on Ember's own GEMM when it is selected and
 /// has the element type; false leaves the product to OpenBLAS.
 bool ownGemm(const Matrix<float> &a, const Matrix<float> &b,
-             const Matrix<float> &c, float beta) {
+             const Matrix<float> &c, float beta,
+             const ember_gemm_epilogue *epilogue) {
   if (!ownGemmSelected())
     return false;
   ember::gemm::sgemm(c.rows, c.cols, a.cols, 1.0f,
                      {a.data, a.rowStride, a.colStride},
                      {b.data, b.rowStride, b.colStride}, beta,
-                     {c.data, c.rowStride, c.colStride}, ember::numThreads());
+                     {c.data, c.rowStride, c.colStride}, ember::numThreads(),
+                     epilogue);
   return true;
 }
 bool ownGemm(const Matrix<double> &, const Matrix<double> &,
-             const Matrix<double> &, double) {
+             const Matrix<double> &, double, const ember_gemm_epilogue *) {
   return false;
 }
 
-/// C += A * B (C = A * B with `overwrite`) for strided views of any layout.
+/// The epilogue as a pass of its own, for products that ran elsewhere.
+void finishSeparately(const Matrix<float> &c,
+                      const ember_gemm_epilogue *epilogue) {
+  if (epilogue)
+    ember::gemm::applyEpilogue(c.rows, c.cols,
+                               {c.data, c.rowStride, c.colStride}, *epilogue);
+}
+void finishSeparately(const Matrix<double> &, const ember_gemm_epilogue *) {}
+
 template <typename T>
-void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false) {
+void gemmUnfused(Matrix<T> a, Matrix<T> b, Matrix<T> c, T beta);
+
+/// C += A * B (C = A * B with `overwrite`) for strided views of any layout,
+/// then the f32 `epilogue` when there is one (fused into Ember's GEMM when
+/// that runs the product).
+template <typename T>
+void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false,
+          const ember_gemm_epilogue *epilogue = nullptr) {
   ember::ensureThreadsConfigured();
   int64_t m = c.rows, n = c.cols, k = a.cols;
   if (m == 0 || n == 0)
@@ -137,11 +155,21 @@ void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false) {
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j)
           c.data[i * c.rowStride + j * c.colStride] = T(0);
+    finishSeparately(c, epilogue);
     return;
   }
   T beta = overwrite ? T(0) : T(1);
-  if (m > 1 && ownGemm(a, b, c, beta))
+  if (m > 1 && ownGemm(a, b, c, beta, epilogue))
     return;
+  gemmUnfused(a, b, c, beta);
+  finishSeparately(c, epilogue);
+}
+
+/// C = A * B + beta * C on OpenBLAS.
+template <typename T>
+void gemmUnfused(Matrix<T> a, Matrix<T> b, Matrix<T> c, T beta) {
+  int64_t m = c.rows, n = c.cols, k = a.cols;
+  bool overwrite = beta == T(0);
   // One row (batch-1 inference): a matrix-vector product, which BLAS runs
   // without GEMM's packing (several times faster at this shape).
   BlasLayout lb1 = classify(b);
@@ -211,13 +239,44 @@ bool ownBatchedGemm(int64_t batch, int64_t m, int64_t n, int64_t k,
                     ember::gemm::StridedMatrix a, int64_t aBatchStride,
                     ember::gemm::StridedMatrix b, int64_t bBatchStride,
                     ember::gemm::StridedMatrix c, int64_t cBatchStride,
-                    float beta) {
+                    float beta,
+                    const ember_gemm_epilogue *epilogue = nullptr) {
   if (!ownGemmSelected())
     return false;
+  ember::ensureThreadsConfigured();
   ember::gemm::sgemmBatched(batch, m, n, k, 1.0f, a, aBatchStride, b,
                             bBatchStride, beta, c, cBatchStride,
-                            ember::numThreads());
+                            ember::numThreads(), epilogue);
   return true;
+}
+
+/// Fused calls run in this process (ember_cpu_fused_gemm_calls).
+std::atomic<uint64_t> fusedCalls{0};
+
+/// The epilogue a fused call's flags and addend views describe.
+ember_gemm_epilogue fusedEpilogue(int64_t flags, const float *bias,
+                                  int64_t biasRowStride, int64_t biasColStride,
+                                  int64_t biasBatchStride,
+                                  const float *residual,
+                                  int64_t residualRowStride,
+                                  int64_t residualColStride,
+                                  int64_t residualBatchStride) {
+  ember_gemm_epilogue epilogue{};
+  epilogue.activation =
+      static_cast<int32_t>(flags & EMBER_GEMM_FUSED_ACTIVATION_MASK);
+  if (flags & EMBER_GEMM_FUSED_BIAS) {
+    epilogue.bias = bias;
+    epilogue.biasRowStride = biasRowStride;
+    epilogue.biasColStride = biasColStride;
+    epilogue.biasBatchStride = biasBatchStride;
+  }
+  if (flags & EMBER_GEMM_FUSED_RESIDUAL) {
+    epilogue.residual = residual;
+    epilogue.residualRowStride = residualRowStride;
+    epilogue.residualColStride = residualColStride;
+    epilogue.residualBatchStride = residualBatchStride;
+  }
+  return epilogue;
 }
 
 } // namespace
@@ -276,6 +335,49 @@ void ember_cpu_dgemm_batched_into(EMBER_BATCH_ARGS(double, a), EMBER_BATCH_ARGS(
   for (int64_t i = 0; i < cBatch; ++i)
     gemm<double>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i), EMBER_BATCH_ITEM(c, i),
                  /*overwrite=*/true);
+}
+
+void ember_cpu_sgemm_fused(EMBER_MATRIX_ARGS(float, a),
+                           EMBER_MATRIX_ARGS(float, b),
+                           EMBER_MATRIX_ARGS(float, c),
+                           EMBER_MATRIX_ARGS(float, bias),
+                           EMBER_MATRIX_ARGS(float, residual), int64_t flags) {
+  fusedCalls.fetch_add(1, std::memory_order_relaxed);
+  ember_gemm_epilogue epilogue = fusedEpilogue(
+      flags, biasData + biasOffset, biasRowStride, biasColStride, 0,
+      residualData + residualOffset, residualRowStride, residualColStride, 0);
+  gemm<float>(EMBER_MATRIX(a), EMBER_MATRIX(b), EMBER_MATRIX(c),
+              /*overwrite=*/!(flags & EMBER_GEMM_FUSED_ACCUMULATE), &epilogue);
+}
+
+void ember_cpu_sgemm_batched_fused(EMBER_BATCH_ARGS(float, a),
+                                   EMBER_BATCH_ARGS(float, b),
+                                   EMBER_BATCH_ARGS(float, c),
+                                   EMBER_BATCH_ARGS(float, bias),
+                                   EMBER_BATCH_ARGS(float, residual),
+                                   int64_t flags) {
+  fusedCalls.fetch_add(1, std::memory_order_relaxed);
+  ember_gemm_epilogue epilogue = fusedEpilogue(
+      flags, biasData + biasOffset, biasRowStride, biasColStride,
+      biasBatchStride, residualData + residualOffset, residualRowStride,
+      residualColStride, residualBatchStride);
+  bool overwrite = !(flags & EMBER_GEMM_FUSED_ACCUMULATE);
+  if (ownBatchedGemm(EMBER_BATCH_OPERANDS, overwrite ? 0.0f : 1.0f,
+                     &epilogue))
+    return;
+  for (int64_t i = 0; i < cBatch; ++i) {
+    ember_gemm_epilogue item = epilogue;
+    if (item.bias)
+      item.bias += i * item.biasBatchStride;
+    if (item.residual)
+      item.residual += i * item.residualBatchStride;
+    gemm<float>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i),
+                EMBER_BATCH_ITEM(c, i), overwrite, &item);
+  }
+}
+
+uint64_t ember_cpu_fused_gemm_calls(void) {
+  return fusedCalls.load(std::memory_order_relaxed);
 }
 
 } // extern "C"

@@ -19,6 +19,8 @@ const RuntimeSymbol *cpuRuntimeSymbols(int *count) {
       EMBER_SYMBOL(ember_cpu_dgemm_into),
       EMBER_SYMBOL(ember_cpu_sgemm_batched_into),
       EMBER_SYMBOL(ember_cpu_dgemm_batched_into),
+      EMBER_SYMBOL(ember_cpu_sgemm_fused),
+      EMBER_SYMBOL(ember_cpu_sgemm_batched_fused),
       EMBER_SYMBOL(memrefCopy),
       EMBER_SYMBOL(_mlir_memref_to_llvm_alloc),
       EMBER_SYMBOL(_mlir_memref_to_llvm_aligned_alloc),

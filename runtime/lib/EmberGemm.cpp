@@ -12,6 +12,7 @@
 
 #include "ember/Runtime/EmberGemm.h"
 
+#include "GemmEpilogueKernels.h"
 #include "GemmMicroKernels.h"
 #include "ember/Runtime/ThreadPool.h"
 
@@ -44,6 +45,15 @@ std::atomic<const MicroKernelInfo *> forcedKernel{nullptr};
 const MicroKernelInfo &activeKernel() {
   const MicroKernelInfo *forced = forcedKernel.load(std::memory_order_relaxed);
   return forced ? *forced : detectedKernel();
+}
+
+/// The activations compiled for the ISA `kernel` runs on.
+ActivationFn activationOf(const MicroKernelInfo &kernel) {
+  if (&kernel == &avx512Kernel())
+    return activationFor(IsaLevel::Avx512);
+  if (&kernel == &avx2Kernel())
+    return activationFor(IsaLevel::Avx2);
+  return activationFor(IsaLevel::Portable);
 }
 
 /// A 64-byte aligned scratch buffer per thread that only grows: packing
@@ -179,15 +189,22 @@ struct Prepacked {
 };
 
 /// One thread's GEMM on its block of C; an operand given as `Prepacked`
-/// is read from there instead of packed here.
+/// is read from there instead of packed here. A non-null `epilogue`
+/// (positioned at this block's first element) finishes each tile right
+/// after the tile's last k block, while it is in L1.
 void gemmOnThisThread(const MicroKernelInfo &kernel, int64_t m, int64_t n,
                       int64_t k, float alpha, StridedMatrix a, StridedMatrix b,
                       float beta, StridedMatrix c, Prepacked sharedA = {},
-                      Prepacked sharedB = {}) {
+                      Prepacked sharedB = {},
+                      const ember_gemm_epilogue *epilogue = nullptr) {
   if (m <= 0 || n <= 0)
     return;
+  ActivationFn activation = epilogue ? activationOf(kernel) : nullptr;
   if (k <= 0 || alpha == 0.0f) {
     scaleC(m, n, beta, c);
+    if (epilogue)
+      applyEpilogueBlock(activation, m, n, c.data, c.rowStride, c.colStride,
+                         *epilogue);
     return;
   }
   const int mr = kernel.mr, nr = kernel.nr;
@@ -204,6 +221,7 @@ void gemmOnThisThread(const MicroKernelInfo &kernel, int64_t m, int64_t n,
       int64_t kc = std::min(kcMax, k - pc);
       // Later k blocks accumulate onto what the first one wrote.
       float blockBeta = pc == 0 ? beta : 1.0f;
+      bool lastK = pc + kc == k;
       const float *bp = bOwn;
       if (sharedB.data)
         bp = sharedB.block(pc, jc, kc);
@@ -226,6 +244,10 @@ void gemmOnThisThread(const MicroKernelInfo &kernel, int64_t m, int64_t n,
                           (jc + jr) * c.colStride;
             kernel.kernel(kc, ap + ir * kc, bp + jr * kc, tile, c.rowStride,
                           c.colStride, height, width, alpha, blockBeta);
+            if (epilogue && lastK)
+              applyEpilogueBlock(
+                  activation, height, width, tile, c.rowStride, c.colStride,
+                  shiftEpilogue(*epilogue, ic + ir, jc + jr));
           }
         }
       }
@@ -262,8 +284,14 @@ int threadsFor(int64_t m, int64_t n, int64_t k, int threads) {
 } // namespace
 
 void sgemm(int64_t m, int64_t n, int64_t k, float alpha, StridedMatrix a,
-           StridedMatrix b, float beta, StridedMatrix c, int threads) {
+           StridedMatrix b, float beta, StridedMatrix c, int threads,
+           const ember_gemm_epilogue *epilogue) {
   const MicroKernelInfo &kernel = activeKernel();
+  ember_gemm_epilogue finish{};
+  if (!epilogueDoesNothing(epilogue))
+    finish = *epilogue;
+  else
+    epilogue = nullptr;
   // A C narrower than one tile (a linear layer with few outputs) would be
   // mostly padding; its transpose, C^T = B^T A^T, is not.
   if (n < kernel.nr && m > n) {
@@ -272,7 +300,9 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, StridedMatrix a,
     std::swap(b.rowStride, b.colStride);
     std::swap(c.rowStride, c.colStride);
     std::swap(m, n);
+    finish = transposeEpilogue(finish);
   }
+  const ember_gemm_epilogue *whole = epilogue ? &finish : nullptr;
   int tasks = threadsFor(m, n, k, threads);
   // Split C along its longer side into blocks of whole tiles. Every block
   // needs all of the other operand (B for row blocks, A for column
@@ -284,7 +314,7 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, StridedMatrix a,
   int64_t tiles = (extent + tile - 1) / tile;
   tasks = static_cast<int>(std::min<int64_t>(tasks, tiles));
   if (tasks <= 1 || k <= 0 || alpha == 0.0f) {
-    gemmOnThisThread(kernel, m, n, k, alpha, a, b, beta, c);
+    gemmOnThisThread(kernel, m, n, k, alpha, a, b, beta, c, {}, {}, whole);
     return;
   }
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
@@ -314,30 +344,45 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, StridedMatrix a,
   runTasks(tasks, [&](int t) {
     int64_t lo = tiles * t / tasks * tile;
     int64_t hi = std::min(extent, tiles * (t + 1) / tasks * tile);
+    ember_gemm_epilogue block{};
+    if (whole)
+      block = splitRows ? shiftEpilogue(finish, lo, 0)
+                        : shiftEpilogue(finish, 0, lo);
+    const ember_gemm_epilogue *blockEpilogue = whole ? &block : nullptr;
     if (splitRows)
       gemmOnThisThread(kernel, hi - lo, n, k, alpha,
                        {a.data + lo * a.rowStride, a.rowStride, a.colStride},
                        b, beta,
                        {c.data + lo * c.rowStride, c.rowStride, c.colStride},
-                       {}, shared);
+                       {}, shared, blockEpilogue);
     else
       gemmOnThisThread(kernel, m, hi - lo, k, alpha, a,
                        {b.data + lo * b.colStride, b.rowStride, b.colStride},
                        beta,
                        {c.data + lo * c.colStride, c.rowStride, c.colStride},
-                       shared, {});
+                       shared, {}, blockEpilogue);
   });
 }
 
 void sgemmBatched(int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
                   StridedMatrix a, int64_t aBatchStride, StridedMatrix b,
                   int64_t bBatchStride, float beta, StridedMatrix c,
-                  int64_t cBatchStride, int threads) {
+                  int64_t cBatchStride, int threads,
+                  const ember_gemm_epilogue *epilogue) {
   auto item = [&](int64_t i, int itemThreads) {
+    ember_gemm_epilogue itemEpilogue{};
+    if (epilogue) {
+      itemEpilogue = *epilogue;
+      if (itemEpilogue.bias)
+        itemEpilogue.bias += i * itemEpilogue.biasBatchStride;
+      if (itemEpilogue.residual)
+        itemEpilogue.residual += i * itemEpilogue.residualBatchStride;
+    }
     sgemm(m, n, k, alpha,
           {a.data + i * aBatchStride, a.rowStride, a.colStride},
           {b.data + i * bBatchStride, b.rowStride, b.colStride}, beta,
-          {c.data + i * cBatchStride, c.rowStride, c.colStride}, itemThreads);
+          {c.data + i * cBatchStride, c.rowStride, c.colStride}, itemThreads,
+          epilogue ? &itemEpilogue : nullptr);
   };
   int tasks = static_cast<int>(std::min<int64_t>(
       batch, threadsFor(batch * m, n, k, threads)));
@@ -379,6 +424,14 @@ bool forceKernel(Kernel kernel) {
 }
 
 const char *kernelName() { return activeKernel().name; }
+
+void applyEpilogue(int64_t m, int64_t n, StridedMatrix c,
+                   const ember_gemm_epilogue &epilogue) {
+  if (m <= 0 || n <= 0 || epilogueDoesNothing(&epilogue))
+    return;
+  applyEpilogueBlock(activationOf(activeKernel()), m, n, c.data, c.rowStride,
+                     c.colStride, epilogue);
+}
 
 } // namespace gemm
 } // namespace ember

@@ -5,7 +5,8 @@
 // shapes, non-square shapes, every transpose combination, leading dimensions
 // larger than the matrices, alpha/beta, C laid out by columns, batches, one
 // thread and several, and each micro-kernel (AVX-512, AVX2, portable) forced
-// in turn, so every path this CPU can run is checked on it.
+// in turn, so every path this CPU can run is checked on it; the fused
+// epilogues (bias, activation, residual) against the same reference.
 //
 //===----------------------------------------------------------------------===//
 
@@ -184,6 +185,152 @@ TEST_P(EmberGemmKernel, BatchedItemsAreIndependent) {
   }
 }
 
+//===----------------------------------------------------------------------===//
+// Fused epilogues
+//===----------------------------------------------------------------------===//
+
+/// The activations in double precision, as torch defines them.
+double referenceActivation(int activation, double x) {
+  switch (activation) {
+  case EMBER_GEMM_ACT_RELU:
+    return x < 0 ? 0 : x;
+  case EMBER_GEMM_ACT_GELU_ERF:
+    return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+  case EMBER_GEMM_ACT_GELU_TANH:
+    return 0.5 * x *
+           (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+  case EMBER_GEMM_ACT_SILU:
+    return x / (1 + std::exp(-x));
+  case EMBER_GEMM_ACT_SIGMOID:
+    return 1 / (1 + std::exp(-x));
+  case EMBER_GEMM_ACT_TANH:
+    return std::tanh(x);
+  default:
+    return x;
+  }
+}
+
+/// Where an addend's elements come from: a bias per column (nn.Linear's),
+/// one per row, a full matrix, or nothing.
+enum class Addend { None, PerColumn, PerRow, Full };
+
+struct EpilogueCase {
+  int64_t m, n, k;
+  bool tb, tc;
+  int activation;
+  Addend bias, residual;
+  int threads;
+};
+
+/// A view of `values` (m x n, row-major) that broadcasts as `kind` says.
+void addendView(Addend kind, int64_t n, const std::vector<float> &values,
+                const float *&data, int64_t &rowStride, int64_t &colStride) {
+  data = kind == Addend::None ? nullptr : values.data();
+  rowStride = kind == Addend::Full || kind == Addend::PerRow ? n : 0;
+  colStride = kind == Addend::Full || kind == Addend::PerColumn ? 1 : 0;
+  if (kind == Addend::PerRow) // a column of values: one per row
+    rowStride = 1;
+}
+
+double addendAt(Addend kind, const std::vector<float> &values, int64_t n,
+                int64_t i, int64_t j) {
+  switch (kind) {
+  case Addend::PerColumn:
+    return values[j];
+  case Addend::PerRow:
+    return values[i];
+  case Addend::Full:
+    return values[i * n + j];
+  default:
+    return 0;
+  }
+}
+
+/// One fused product against the double reference act(A B + bias) +
+/// residual, C starting as NaNs (beta 0 must not read it).
+void checkEpilogue(const EpilogueCase &c, std::mt19937 &rng) {
+  SCOPED_TRACE(std::to_string(c.m) + "x" + std::to_string(c.n) + "x" +
+               std::to_string(c.k) + " activation " +
+               std::to_string(c.activation) + " bias " +
+               std::to_string(int(c.bias)) + " residual " +
+               std::to_string(int(c.residual)) + (c.tb ? " B^T" : "") +
+               (c.tc ? " C^T" : "") + ", " + std::to_string(c.threads) +
+               " threads");
+  TestMatrix a(c.m, c.k, false, 1, rng), b(c.k, c.n, c.tb, 2, rng),
+      out(c.m, c.n, c.tc, 3, rng);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> bias(c.m * c.n), residual(c.m * c.n);
+  for (float &v : bias)
+    v = dist(rng);
+  for (float &v : residual)
+    v = dist(rng);
+  for (int64_t i = 0; i < c.m; ++i)
+    for (int64_t j = 0; j < c.n; ++j)
+      out.at(i, j) = std::numeric_limits<float>::quiet_NaN();
+  ember_gemm_epilogue epilogue{};
+  epilogue.activation = c.activation;
+  addendView(c.bias, c.n, bias, epilogue.bias, epilogue.biasRowStride,
+             epilogue.biasColStride);
+  addendView(c.residual, c.n, residual, epilogue.residual,
+             epilogue.residualRowStride, epilogue.residualColStride);
+  ember::gemm::sgemm(c.m, c.n, c.k, 1.0f, a.view(), b.view(), 0.0f,
+                     out.view(), c.threads, &epilogue);
+  for (int64_t i = 0; i < c.m; ++i)
+    for (int64_t j = 0; j < c.n; ++j) {
+      double sum = 0, magnitude = 0;
+      for (int64_t p = 0; p < c.k; ++p) {
+        double term = double(a.at(i, p)) * double(b.at(p, j));
+        sum += term;
+        magnitude += std::fabs(term);
+      }
+      double pre = sum + addendAt(c.bias, bias, c.n, i, j);
+      double expected = referenceActivation(c.activation, pre) +
+                        addendAt(c.residual, residual, c.n, i, j);
+      // The product's rounding (the activations' slopes are below 1.2)
+      // plus the approximations' few ulps.
+      double tolerance =
+          1.2e-6 * magnitude + 2e-6 * (1 + std::fabs(expected));
+      ASSERT_NEAR(out.at(i, j), expected, tolerance)
+          << "at (" << i << ", " << j << ")";
+    }
+}
+
+TEST_P(EmberGemmKernel, EpilogueEveryActivationWithBias) {
+  for (int activation = 0; activation < EMBER_GEMM_ACT_COUNT; ++activation)
+    for (Addend bias : {Addend::None, Addend::PerColumn, Addend::PerRow})
+      checkEpilogue({37, 70, 45, true, false, activation, bias, Addend::None,
+                     1},
+                    rng);
+}
+
+TEST_P(EmberGemmKernel, EpilogueResidualsAndEdges) {
+  const int64_t shapes[][3] = {{1, 1, 1},   {1, 33, 17}, {7, 13, 5},
+                               {17, 65, 3}, {50, 3, 20}, {64, 16, 0}};
+  for (auto &shape : shapes)
+    for (Addend residual : {Addend::Full, Addend::PerColumn, Addend::PerRow})
+      for (int layout = 0; layout < 4; ++layout)
+        checkEpilogue({shape[0], shape[1], shape[2], bool(layout & 1),
+                       bool(layout & 2), EMBER_GEMM_ACT_GELU_ERF,
+                       Addend::PerColumn, residual, 1},
+                      rng);
+}
+
+TEST_P(EmberGemmKernel, EpilogueAfterTheLastKBlockOnThreads) {
+  // k past one k block (the epilogue must wait for the last), C split by
+  // rows and by columns, and a narrow C computed transposed.
+  for (int threads : {1, 2, 3}) {
+    checkEpilogue({300, 70, 500, true, false, EMBER_GEMM_ACT_RELU,
+                   Addend::PerColumn, Addend::Full, threads},
+                  rng);
+    checkEpilogue({70, 300, 500, false, true, EMBER_GEMM_ACT_SILU,
+                   Addend::PerRow, Addend::None, threads},
+                  rng);
+    checkEpilogue({400, 5, 300, true, false, EMBER_GEMM_ACT_TANH,
+                   Addend::PerColumn, Addend::PerRow, threads},
+                  rng);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, EmberGemmKernel,
                          ::testing::Values(Kernel::Avx512, Kernel::Avx2,
                                            Kernel::Portable),
@@ -245,6 +392,98 @@ TEST(EmberGemm, BatchedIntoEntryWithBroadcastOperand) {
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         double sum = 0;
+        for (int64_t p = 0; p < k; ++p)
+          sum += double(a.at(t * m + i, p)) * b.at(p, j);
+        ASSERT_NEAR(out.at(t * m + i, j), sum, 1e-4);
+      }
+}
+
+/// The activations' approximations over their whole range (tails, zero,
+/// infinities and NaN) against libm in double, through the epilogue alone.
+TEST(EmberGemm, ActivationsMatchLibmEverywhere) {
+  std::vector<float> inputs;
+  for (float x = -100.0f; x <= 100.0f; x += 0.0137f)
+    inputs.push_back(x);
+  for (float x : {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-6f, 0.6249f, 0.6251f,
+                  88.0f, -88.0f, 1e30f, -1e30f})
+    inputs.push_back(x);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (Kernel kernel : {Kernel::Avx512, Kernel::Avx2, Kernel::Portable}) {
+    if (!ember::gemm::forceKernel(kernel))
+      continue;
+    SCOPED_TRACE(ember::gemm::kernelName());
+    for (int activation = 1; activation < EMBER_GEMM_ACT_COUNT; ++activation) {
+      SCOPED_TRACE("activation " + std::to_string(activation));
+      std::vector<float> values = inputs;
+      values.push_back(inf);
+      values.push_back(-inf);
+      values.push_back(std::numeric_limits<float>::quiet_NaN());
+      ember_gemm_epilogue epilogue{};
+      epilogue.activation = activation;
+      ember::gemm::applyEpilogue(1, int64_t(values.size()),
+                                 {values.data(), 0, 1}, epilogue);
+      for (size_t e = 0; e < inputs.size(); ++e) {
+        double expected = referenceActivation(activation, inputs[e]);
+        ASSERT_NEAR(values[e], expected, 2e-6 * (1 + std::fabs(expected)))
+            << "at x = " << inputs[e];
+      }
+      size_t last = values.size();
+      EXPECT_TRUE(std::isnan(values[last - 1])) << "NaN must propagate";
+      if (activation != EMBER_GEMM_ACT_GELU_ERF &&
+          activation != EMBER_GEMM_ACT_GELU_TANH &&
+          activation != EMBER_GEMM_ACT_SILU) { // 0 * inf there
+        // (e^x is clamped to f32's normal range: sigmoid(-inf) is 4e-39.)
+        for (int side : {3, 2}) {
+          float x = side == 3 ? inf : -inf;
+          double expected = referenceActivation(activation, x);
+          if (std::isinf(expected))
+            EXPECT_EQ(values[last - side], expected) << "at x = " << x;
+          else
+            EXPECT_NEAR(values[last - side], expected, 1e-30) << "at x = " << x;
+        }
+      }
+    }
+  }
+  ember::gemm::forceKernel(Kernel::Detect);
+}
+
+/// The compiled code's fused entries: bias per column and a full residual
+/// given as memref views (stride 0 broadcasts), relu, and the batched one
+/// with a per-item bias and EMBER_GEMM_FUSED_ACCUMULATE.
+TEST(EmberGemm, FusedRuntimeEntries) {
+  std::mt19937 rng(9);
+  const int64_t batch = 3, m = 21, n = 35, k = 19;
+  TestMatrix a(batch * m, k, false, 0, rng), b(k, n, true, 1, rng),
+      out(batch * m, n, false, 0, rng), res(batch * m, n, false, 0, rng);
+  std::vector<float> bias(batch * n);
+  for (float &v : bias)
+    v = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+  TestMatrix original = out;
+  ember_cpu_sgemm_fused(
+      nullptr, a.storage.data(), 0, m, k, k, 1, nullptr, b.storage.data(), 0,
+      k, n, b.rowStride(), b.colStride(), nullptr, out.storage.data(), 0, m,
+      n, n, 1, nullptr, bias.data(), 0, m, n, 0, 1, nullptr,
+      res.storage.data(), 0, m, n, n, 1,
+      EMBER_GEMM_ACT_RELU | EMBER_GEMM_FUSED_BIAS | EMBER_GEMM_FUSED_RESIDUAL);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = bias[j];
+      for (int64_t p = 0; p < k; ++p)
+        sum += double(a.at(i, p)) * b.at(p, j);
+      ASSERT_NEAR(out.at(i, j), std::max(sum, 0.0) + res.at(i, j), 1e-4);
+    }
+  // Batched, C += A[i] B + bias[i] (no residual: its view is not read).
+  out = original;
+  ember_cpu_sgemm_batched_fused(
+      nullptr, a.storage.data(), 0, batch, m, k, m * k, k, 1, nullptr,
+      b.storage.data(), 0, batch, k, n, 0, b.rowStride(), b.colStride(),
+      nullptr, out.storage.data(), 0, batch, m, n, m * n, n, 1, nullptr,
+      bias.data(), 0, batch, m, n, n, 0, 1, nullptr, nullptr, 0, batch, m, n,
+      0, 0, 0, EMBER_GEMM_FUSED_BIAS | EMBER_GEMM_FUSED_ACCUMULATE);
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = original.at(t * m + i, j) + bias[t * n + j];
         for (int64_t p = 0; p < k; ++p)
           sum += double(a.at(t * m + i, p)) * b.at(p, j);
         ASSERT_NEAR(out.at(t * m + i, j), sum, 1e-4);

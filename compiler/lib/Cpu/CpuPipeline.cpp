@@ -64,6 +64,9 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
 void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   buildTensorToBufferPipeline(pm, /*softmaxRows=*/true, shapeFunctions);
   pm.addPass(createEmberMatmulToBlas());
+  // Bias, activation and residual applied by the GEMM to each block of C
+  // while it is in cache, not by a pass over C of their own.
+  pm.addPass(createEmberFuseMatmulEpilogue());
   bufferization::buildBufferDeallocationPipeline(pm);
 
   // Loops and scalar code; LLVM's loop vectorizer widens the inner loops.

@@ -23,6 +23,42 @@ def EmberMatmulToBlas : Pass<"ember-matmul-to-blas", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::memref::MemRefDialect"];
 }
 
+def EmberFuseMatmulEpilogue : Pass<"ember-fuse-matmul-epilogue", "mlir::ModuleOp"> {
+  let summary = "Fold the element-wise op reading an f32 GEMM's result into the GEMM call";
+  let description = [{
+    After ember-matmul-to-blas. A call `ember_cpu_sgemm[_batched]_into(A, B,
+    C)` whose C is a temporary buffer read only by one element-wise
+    `linalg.generic` computing `D = act(C + bias) + residual` (each part
+    optional; act one of relu, gelu in its erf form, silu, sigmoid, tanh as
+    Ember's ops lower them; bias and residual any f32 inputs broadcast along
+    some dims) becomes `ember_cpu_sgemm[_batched]_fused(A, B, D, bias,
+    residual, flags)`: the runtime GEMM applies the epilogue to each block
+    of D while it is in cache, the generic and C's buffer go. Bias and
+    residual are passed as views of D's shape (stride 0 along broadcast
+    dims). Nothing fuses when C has another reader, the element type is not
+    f32 (f64 stays on OpenBLAS), the body computes anything else, D may
+    overlap A, B or the bias, or A or B may be written between the call and
+    the generic; a residual that is D itself (an in-place add, no
+    activation) makes the GEMM accumulate into D.
+
+    ```mlir
+    func.call @ember_cpu_sgemm_into(%a, %b, %c) : (...) -> ()
+    linalg.generic ins(%cbuf, %bias : memref<?x?xf32>, memref<?xf32>) outs(%d : ...) {
+      %0 = arith.addf %in, %in_0 : f32
+      %1 = arith.maximumf %0, %cst : f32
+      linalg.yield %1 : f32
+    }
+    // becomes
+    func.call @ember_cpu_sgemm_fused(%a, %b, %dview, %biasview, %dview, %c257_i64)
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::func::FuncDialect",
+                           "mlir::memref::MemRefDialect"];
+  let statistics = [
+    Statistic<"numFused", "fused", "GEMM calls that took over an element-wise epilogue">
+  ];
+}
+
 def EmberOutlineLoops : Pass<"ember-outline-loops", "mlir::ModuleOp"> {
   let summary = "Move each top-level loop nest of a function into a function of its own";
   let description = [{

@@ -14,6 +14,8 @@
 #ifndef EMBER_RUNTIME_CPUGEMM_H
 #define EMBER_RUNTIME_CPUGEMM_H
 
+#include "ember/Runtime/GemmEpilogue.h"
+
 #include <cstdint>
 
 #define EMBER_MATRIX_ARGS(T, name)                                             \
@@ -50,6 +52,26 @@ void ember_cpu_sgemm_batched_into(EMBER_BATCH_ARGS(float, a), EMBER_BATCH_ARGS(f
                                   EMBER_BATCH_ARGS(float, c));
 void ember_cpu_dgemm_batched_into(EMBER_BATCH_ARGS(double, a), EMBER_BATCH_ARGS(double, b),
                                   EMBER_BATCH_ARGS(double, c));
+/// The fused f32 products (ember-fuse-matmul-epilogue): C = act(A * B +
+/// bias) + residual (C += ... with EMBER_GEMM_FUSED_ACCUMULATE), each
+/// block of C finished while in cache (GemmEpilogue.h). `bias` and
+/// `residual` are views of C's shape, stride 0 along broadcast dims; one
+/// the flags leave out is not read (the compiler passes C there).
+enum : int64_t {
+  EMBER_GEMM_FUSED_ACTIVATION_MASK = 0xff, // an ember_gemm_activation
+  EMBER_GEMM_FUSED_BIAS = 1 << 8,
+  EMBER_GEMM_FUSED_RESIDUAL = 1 << 9,
+  EMBER_GEMM_FUSED_ACCUMULATE = 1 << 10,
+};
+void ember_cpu_sgemm_fused(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float, b),
+                           EMBER_MATRIX_ARGS(float, c), EMBER_MATRIX_ARGS(float, bias),
+                           EMBER_MATRIX_ARGS(float, residual), int64_t flags);
+void ember_cpu_sgemm_batched_fused(EMBER_BATCH_ARGS(float, a), EMBER_BATCH_ARGS(float, b),
+                                   EMBER_BATCH_ARGS(float, c), EMBER_BATCH_ARGS(float, bias),
+                                   EMBER_BATCH_ARGS(float, residual), int64_t flags);
+/// How many fused calls ran in this process (ember.compile_stats()'s
+/// "fused_gemm_calls"): how tests see that an epilogue was fused.
+uint64_t ember_cpu_fused_gemm_calls(void);
 /// Copies between two strided memrefs given as MLIR unranked descriptors
 /// ({rank, descriptor*}); compiled code calls it for non-contiguous copies.
 void memrefCopy(int64_t elementSize, void *source, void *target);

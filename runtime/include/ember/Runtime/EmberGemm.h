@@ -14,6 +14,8 @@
 #ifndef EMBER_RUNTIME_EMBERGEMM_H
 #define EMBER_RUNTIME_EMBERGEMM_H
 
+#include "ember/Runtime/GemmEpilogue.h"
+
 #include <cstdint>
 
 namespace ember {
@@ -26,16 +28,26 @@ struct StridedMatrix {
 };
 
 /// C[m, n] = alpha * A[m, k] * B[k, n] + beta * C on up to `threads`
-/// threads. beta == 0 never reads C (it may hold garbage or NaNs).
+/// threads. beta == 0 never reads C (it may hold garbage or NaNs). A
+/// non-null `epilogue` (GemmEpilogue.h) then finishes each block of C
+/// while it is in cache: C = act(... + bias) + residual.
 void sgemm(int64_t m, int64_t n, int64_t k, float alpha, StridedMatrix a,
-           StridedMatrix b, float beta, StridedMatrix c, int threads);
+           StridedMatrix b, float beta, StridedMatrix c, int threads,
+           const ember_gemm_epilogue *epilogue = nullptr);
 
 /// `batch` independent products, item i at data + i * batchStride of each
-/// operand; the threads split the batch when it has enough items.
+/// operand (and of the epilogue's bias and residual); the threads split
+/// the batch when it has enough items.
 void sgemmBatched(int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
                   StridedMatrix a, int64_t aBatchStride, StridedMatrix b,
                   int64_t bBatchStride, float beta, StridedMatrix c,
-                  int64_t cBatchStride, int threads);
+                  int64_t cBatchStride, int threads,
+                  const ember_gemm_epilogue *epilogue = nullptr);
+
+/// The epilogue alone, as one pass over an existing C: for products that
+/// did not run on this GEMM (OpenBLAS's matrix-vector path) and for tests.
+void applyEpilogue(int64_t m, int64_t n, StridedMatrix c,
+                   const ember_gemm_epilogue &epilogue);
 
 /// Which micro-kernel runs. `Detect` (the default) takes the widest the CPU
 /// supports: AVX-512, else AVX2+FMA, else portable.
