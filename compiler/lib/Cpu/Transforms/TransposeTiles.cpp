@@ -128,8 +128,10 @@ std::optional<TilePlan> planTiles(scf::ParallelOp loop) {
       return std::nullopt;
     if (isa<memref::LoadOp, memref::StoreOp>(op)) {
       std::optional<SmallVector<int>> at = indexDims(loop, indicesOf(&op));
-      if (!at || at->empty())
+      if (!at || (at->empty() && isa<memref::StoreOp>(op)))
         return std::nullopt;
+      if (at->empty())
+        continue; // a rank-0 read (a scalar operand): broadcast
       int last = at->back();
       if (isa<memref::LoadOp>(op) && last >= 0 && last != int(plan.dimJ) &&
           llvm::is_contained(*at, int(plan.dimJ))) {
@@ -171,7 +173,7 @@ std::optional<TilePlan> planTiles(scf::ParallelOp loop) {
     auto type = cast<MemRefType>(memrefOf(&op).getType());
     bool hasI = llvm::is_contained(at, int(plan.dimI));
     bool hasJ = llvm::is_contained(at, int(plan.dimJ));
-    int last = at.back();
+    int last = at.empty() ? -1 : at.back();
     AccessKind kind;
     if (isa<memref::StoreOp>(op)) {
       // Each row of the tile writes its own contiguous vector.

@@ -108,3 +108,25 @@ func.func @untouched(%a: memref<?x?xf32>, %c: memref<?x?xf32, strided<[?, 2]>>, 
   }
   return
 }
+
+// A rank-0 operand (how a Python scalar reaches the kernel) is read once
+// per tile and broadcast.
+// CHECK-LABEL: func.func @rank0_scalar(
+// CHECK-SAME:    %[[S:[^:]*]]: memref<f32>
+// CHECK:         scf.if
+// CHECK:           memref.load %[[S]][] : memref<f32>
+// CHECK-NOT:       memref.load %[[S]]
+// CHECK:           vector.broadcast
+// CHECK:         } else {
+func.func @rank0_scalar(%a: memref<?x?xf32>, %s: memref<f32>, %out: memref<?x?xf32>, %n: index, %m: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%n, %m) step (%c1, %c1) {
+    %x = memref.load %a[%j, %i] : memref<?x?xf32>
+    %k = memref.load %s[] : memref<f32>
+    %z = arith.mulf %x, %k : f32
+    memref.store %z, %out[%i, %j] : memref<?x?xf32>
+    scf.reduce
+  }
+  return
+}
