@@ -41,7 +41,12 @@ namespace {
 /// How long an idle worker (or a caller waiting for its workers) spins
 /// before it sleeps: long enough to cover the gap between two kernels of one
 /// program or two eagerly dispatched ops, short enough to give the core back.
-constexpr auto kSpin = std::chrono::microseconds(50);
+/// At 50 µs the gap between two eager `x * 1.5` on (3, 8, 128, 256) (the
+/// caller's Python, dispatch and its share of the last job) often outlasted
+/// the spin: ~1.4 context switches per op on 2 threads, the worker asleep
+/// when the next job came, and the caller doing most chunks itself (no
+/// faster than 1 thread). 200 µs keeps it awake through such a loop.
+constexpr auto kSpin = std::chrono::microseconds(200);
 
 /// Chunks per thread: a few, so that the caller and the prompt workers take
 /// over the share of a worker the OS has not scheduled yet.

@@ -12,6 +12,7 @@
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
@@ -47,6 +48,10 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
   tensorFuncs.addPass(createConvertEmberToLinalg());
   tensorFuncs.addPass(createCanonicalizerPass());
   tensorFuncs.addPass(createEmberFuseElementwise());
+  // Whole-tensor reductions as partials over fixed chunks, in parallel on
+  // the CPU (the GPU splits them into workgroup trees of its own).
+  if (softmaxRows)
+    tensorFuncs.addPass(createEmberSplitFullReductions());
   tensorFuncs.addPass(createCSEPass());
   tensorFuncs.addPass(createCanonicalizerPass());
 
@@ -76,6 +81,9 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   bufferFuncs.addPass(createForallToParallelLoopPass());
   bufferFuncs.addPass(createConvertLinalgToParallelLoopsPass());
   bufferFuncs.addPass(createEmberApproximateMath());
+  // Element-wise nests that read a transposed view: register-transposed
+  // tiles (vector ops; every other nest stays scalar for LLVM to widen).
+  bufferFuncs.addPass(createEmberTransposeTiles());
   bufferFuncs.addPass(createCanonicalizerPass());
   // One function per loop nest: LLVM's back end is superlinear in function
   // size (a transformer step as one function took 15 s to generate).
@@ -93,6 +101,7 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   pm.addPass(createEmberExpandShapeStrides());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
   // Temporaries go through the runtime's caching host allocator
   // (`_mlir_memref_to_llvm_*`), not malloc: a fresh large buffer costs its
   // page faults on every call. Aligned allocation because bufferization

@@ -50,8 +50,9 @@ void buildCpuLoweringPipeline(mlir::OpPassManager &pm,
                               bool shapeFunctions = false);
 
 /// The part every target shares: decompose, ember->linalg, fusion, the
-/// destination-passing buffer ABI and bufferization. `softmaxRows` lowers
-/// last-dim softmax row by row first (the CPU's single-pass form);
+/// destination-passing buffer ABI and bufferization. `softmaxRows` (the
+/// CPU's forms) lowers last-dim softmax row by row first (single pass) and
+/// splits whole-tensor reductions into parallel partials;
 /// `shapeFunctions` adds `ember-shape-functions` (model loaders call the
 /// `<entry>.shapes` functions to check output shapes).
 void buildTensorToBufferPipeline(mlir::OpPassManager &pm, bool softmaxRows,

@@ -59,6 +59,45 @@ def EmberFuseMatmulEpilogue : Pass<"ember-fuse-matmul-epilogue", "mlir::ModuleOp
   ];
 }
 
+def EmberTransposeTiles : Pass<"ember-transpose-tiles", "mlir::func::FuncOp"> {
+  let summary = "Write element-wise nests that read a transposed view as register-transposed tiles";
+  let description = [{
+    After linalg becomes scf.parallel loops. A nest whose body is memref
+    loads and stores and element-wise scalar ops, and that reads some
+    input with the innermost loop's induction variable J at a strided
+    position and another dim's, I, last (`x.t() + y`,
+    `x.transpose(2, 3) * 1.5`), is cut into T x T tiles over I and J (T =
+    16, 8 for 64-bit elements). A full tile reads the transposed input as
+    T contiguous vectors along I and transposes them in registers (T log2 T
+    `vector.shuffle`s), the other inputs as vectors along J or broadcast
+    scalars, runs the body on `vector<T>` rows and stores T contiguous
+    rows; edge tiles run the scalar body. Nests it cannot write this way
+    (stores not contiguous along J, a read strided along J without I
+    last, induction variables used as values) are left to LLVM's loop
+    vectorizer. `x.transpose(2, 3) * 1.5` on (3, 8, 128, 256) f32 went from
+    ~0.70 ms to ~0.11 ms (`x * 1.5`: ~0.07 ms), and a 2048 x 2048
+    `x.t() + y` from ~34 ms to ~5 ms (measured on a loaded machine).
+
+    ```mlir
+    scf.parallel (%i, %j) = (%c0, %c0) to (%n, %m) step (%c1, %c1) {
+      %x = memref.load %a[%j, %i] : memref<?x?xf32>
+      memref.store %x, %out[%i, %j] : memref<?x?xf32>
+    }
+    // becomes
+    scf.parallel (%i0, %j0) = (%c0, %c0) to (%n, %m) step (%c16, %c16) {
+      scf.if %full_tile {
+        // 16 x vector.load %a[%j0 + c, %i0], 64 x vector.shuffle,
+        // 16 x vector.store %out[%i0 + r, %j0]
+      } else {
+        scf.for %i = %i0 to min(%i0 + 16, %n) { scf.for %j ... { scalar body } }
+      }
+    }
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
 def EmberOutlineLoops : Pass<"ember-outline-loops", "mlir::ModuleOp"> {
   let summary = "Move each top-level loop nest of a function into a function of its own";
   let description = [{

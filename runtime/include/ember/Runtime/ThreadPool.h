@@ -8,7 +8,7 @@
 // A call runs inline, with no synchronisation at all, when the range is
 // under two grains, when numThreads() is 1, when it comes from inside a
 // running parallelFor (nested), or when another thread has the pool. Idle
-// workers spin a few tens of microseconds, then sleep on a condition
+// workers spin ~200 microseconds, then sleep on a condition
 // variable, so OpenBLAS's threads and other processes get the cores. A call
 // allocates nothing (the workers are made, or remade when setNumThreads
 // changes the count, on the first call that needs them). No LLVM dependency.
