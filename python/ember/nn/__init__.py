@@ -12,3 +12,6 @@ from ember.nn.modules import (  # noqa: F401
     LogSoftmax, ModuleList, MSELoss, NLLLoss, ReLU, RMSNorm, Sequential, Sigmoid, Softmax,
     Tanh)
 from ember.nn.parameter import Parameter  # noqa: F401
+from ember.nn._transformer import (  # noqa: F401
+    MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,
+    TransformerEncoder, TransformerEncoderLayer)

@@ -312,3 +312,5 @@ def _cross_entropy_with_probabilities(logp, target, weight, reduction, label_smo
 
 from ember.nn._functional_more import *  # noqa: E402,F401,F403
 from ember.nn._functional_more import pad  # noqa: E402,F401
+from ember.nn._attention import (  # noqa: E402,F401
+    multi_head_attention_forward, scaled_dot_product_attention)
