@@ -99,9 +99,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         return _composed_attention(query, key, value, mask, dropout_p, is_causal, scale)
     q, k, v, batch = _broadcast_batch(query, key, value, mask)
     if mask is not None:
-        target = batch + (query.shape[-2], key.shape[-2])
-        if tuple(mask.shape) != target:
-            mask = mask.expand(*target)
+        scores = (query.shape[-2], key.shape[-2])
+        if all(d == 1 for d in mask.shape[:-2]):
+            # One mask for every batch item: no copy per item.
+            mask = mask.reshape(*((1,) * len(batch) + tuple(mask.shape[-2:])))
+            if tuple(mask.shape[-2:]) != scores:
+                mask = mask.expand(*((1,) * len(batch) + scores))
+        elif tuple(mask.shape) != batch + scores:
+            mask = mask.expand(*(batch + scores))
     return fused(q, k, v, mask, bool(is_causal), scale)
 
 
@@ -230,9 +235,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     else:
         weights = None
         mask = attn_mask
-        if mask is not None:
-            mask = mask.reshape(bsz, num_heads, mask.shape[-2], src_len) if \
-                mask.shape[0] == bsz * num_heads else mask
+        if mask is not None and mask.shape[0] == bsz * num_heads:
+            mask = mask.reshape(bsz, num_heads, mask.shape[-2], src_len)
         output = scaled_dot_product_attention(
             q.reshape(bsz, num_heads, tgt_len, head_dim),
             k.reshape(bsz, num_heads, src_len, head_dim),

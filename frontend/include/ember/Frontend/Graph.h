@@ -112,6 +112,9 @@ struct Buffer {
 ///   CrossEntropyRows: inputs = {logits (N, C), target (N,) int64}, ints[0]
 ///   = ignore_index; CrossEntropyRowsBackward: inputs = {grad, logits,
 ///   target}, ints[0] = ignore_index.
+///   Attention: inputs = {query, key, value, mask?}, ints = {the f64 bits
+///   of scale, causal, has mask}; AttentionBackward is built by the VJP
+///   only (it has three results, which a node cannot stand for).
 /// - Grad: the gradient of inputs[0] (seeded by the cotangent inputs[1])
 ///   with respect to the value of inputs[2]; expanded by the autodiff pass.
 enum class OpCode : uint8_t {

@@ -156,6 +156,12 @@ Tensor normalizeRows(OpCode op, const Tensor &x, const Tensor *weight,
 /// `ignoreIndex` or outside [0, C).
 Tensor crossEntropyRows(const Tensor &logits, const Tensor &target,
                         int64_t ignoreIndex);
+/// softmax(query @ key^T * scale + mask) @ value over the last two dims as
+/// one ember.attention node: query (..., L, E), key (..., S, E), value
+/// (..., S, Ev) with one set of batch dims, `mask` (..., L, S) additive,
+/// `causal` masking key j > query i (not both).
+Tensor attention(const Tensor &query, const Tensor &key, const Tensor &value,
+                 const Tensor *mask, bool causal, double scale);
 
 //===- Linear algebra --------------------------------------------------===//
 
