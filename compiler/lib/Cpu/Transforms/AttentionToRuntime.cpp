@@ -104,9 +104,16 @@ Value unflatten(OpBuilder &b, Location loc, Value flat, RankedTensorType type,
 /// A read-only view of flattened `tensor` as the kernels' memref type.
 Value asBuffer(OpBuilder &b, Location loc, Value flat) {
   auto type = cast<RankedTensorType>(flat.getType());
-  return bufferization::ToBufferOp::create(
+  // to_buffer keeps the tensor's shape; any layout casts to the kernels'.
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  auto viewType = MemRefType::get(
+      type.getShape(), type.getElementType(),
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
+  Value view = bufferization::ToBufferOp::create(b, loc, viewType, flat,
+                                                 /*read_only=*/true);
+  return memref::CastOp::create(
       b, loc, anyStrided(b.getContext(), type.getRank(), type.getElementType()),
-      flat, /*read_only=*/true);
+      view);
 }
 
 /// A fresh [sizes...] buffer for a result: the memref the kernel fills
