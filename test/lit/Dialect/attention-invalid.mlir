@@ -3,7 +3,7 @@
 // results shaped from them, a mask of the scores' shape, not with causal.
 
 func.func @key_width(%q: tensor<2x5x8xf32>, %k: tensor<2x7x4xf32>, %v: tensor<2x7x4xf32>) {
-  // expected-error @+1 {{key must be [2, ?, 8]; got 'tensor<2x7x4xf32>'}}
+  // expected-error @+1 {{key must be [2, 7, 8]; got 'tensor<2x7x4xf32>'}}
   %o, %l = ember.attention %q, %k, %v scale = 1.0 : tensor<2x5x8xf32>, tensor<2x7x4xf32>, tensor<2x7x4xf32> -> tensor<2x5x4xf32>, tensor<2x5xf32>
   return
 }
@@ -11,7 +11,7 @@ func.func @key_width(%q: tensor<2x5x8xf32>, %k: tensor<2x7x4xf32>, %v: tensor<2x
 // -----
 
 func.func @value_length(%q: tensor<2x5x8xf32>, %k: tensor<2x7x8xf32>, %v: tensor<2x6x4xf32>) {
-  // expected-error @+1 {{value must be [2, 7, ?]; got 'tensor<2x6x4xf32>'}}
+  // expected-error @+1 {{value must be [2, 7, 4]; got 'tensor<2x6x4xf32>'}}
   %o, %l = ember.attention %q, %k, %v scale = 1.0 : tensor<2x5x8xf32>, tensor<2x7x8xf32>, tensor<2x6x4xf32> -> tensor<2x5x4xf32>, tensor<2x5xf32>
   return
 }
