@@ -67,6 +67,16 @@ WORKLOADS = [
     # 2-layer LSTM, input and hidden 256, seq 64, batch 32: forward 2 GEMMs
     # per layer (2*T*B*256*1024 each), backward twice that.
     ("lstm", "2-layer LSTM train step h256 s64 b32", 3 * 2 * 2 * (2 * 64 * 32 * 256 * 1024), "F"),
+    # Attention (issue 14): q k^T and weights @ v, 2 * L * S * 64 flops each
+    # per (batch, head); 4 x 8 of them.
+    ("sdpa128", "SDPA fwd b4 h8 s128 d64", 4 * 32 * 128 * 128 * 64, "F"),
+    ("sdpa512", "SDPA fwd b4 h8 s512 d64", 4 * 32 * 512 * 512 * 64, "F"),
+    ("sdpa2048", "SDPA fwd b4 h8 s2048 d64", 4 * 32 * 2048 * 2048 * 64, "F"),
+    # Forward per layer: projections and MLP, scores and weights @ v; the
+    # head; training ~3x the forward.
+    ("gpt", "GPT train step 6L d256 h8 b8 s128",
+     3 * (6 * (2 * 1024 * (256 * 3 * 256 + 256 * 256 + 2 * 256 * 1024)
+               + 2 * 2 * 8 * 128 * 128 * 256) + 2 * 1024 * 256 * 256), "F"),
     ("add1", "1-element add, value read every call", None, "op"),
     # A few MB: these stay in the caches, so no fraction of DRAM bandwidth.
     ("slice_mul", "x[0] * 1.5, x (3,8,128,256)", 2 * 8 * 128 * 256 * 4, "b"),

@@ -35,6 +35,11 @@ TF_BATCH, TF_SEQ, TF_DIM, TF_HEADS = 8, 128, 256, 4
 CONV_BATCH, CONV_CHANNELS, CONV_SIZE = 32, 64, 32
 LSTM_SEQ, LSTM_BATCH, LSTM_HIDDEN, LSTM_LAYERS = 64, 32, 256, 2
 SLICE_SHAPE = (3, 8, 128, 256)
+# Attention (issue 14): SDPA forward at batch 4, 8 heads, head dim 64; the
+# GPT-style training step: 6 pre-LN layers of d_model 256, 8 heads, causal,
+# batch 8 x 128 tokens, a 256-symbol vocabulary, AdamW.
+SDPA_BATCH, SDPA_HEADS, SDPA_DIM = 4, 8, 64
+GPT_LAYERS, GPT_DIM, GPT_HEADS, GPT_BATCH, GPT_SEQ, GPT_VOCAB = 6, 256, 8, 8, 128, 256
 
 
 def rng():
@@ -212,6 +217,61 @@ class TorchLike(SharedWorkloads):
         fn = self.jit(block)
         return lambda: self.force(fn(x, p))
 
+    def _sdpa(self, seq):
+        r = rng()
+        shape = (SDPA_BATCH, SDPA_HEADS, seq, SDPA_DIM)
+        F = self.F
+        attention = getattr(F, "scaled_dot_product_attention", None)
+        if attention is None:  # torch 1.13: the composition its math path runs
+            def attention(q, k, v):
+                return ((q @ k.transpose(-2, -1)) * SDPA_DIM ** -0.5).softmax(-1) @ v
+        return self.elementwise(attention, *(randn(r, *shape) for _ in range(3)))
+
+    def setup_sdpa128(self):
+        return self._sdpa(128)
+
+    def setup_sdpa512(self):
+        return self._sdpa(512)
+
+    def setup_sdpa2048(self):
+        return self._sdpa(2048)
+
+    def setup_gpt(self):
+        nn, F, T = self.nn, self.F, self.T
+        r = rng()
+        T.manual_seed(0)
+
+        class Gpt(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Embedding(GPT_VOCAB, GPT_DIM)
+                self.position = nn.Embedding(GPT_SEQ, GPT_DIM)
+                layer = nn.TransformerEncoderLayer(GPT_DIM, GPT_HEADS, 4 * GPT_DIM,
+                                                   dropout=0.0, activation="gelu",
+                                                   batch_first=True, norm_first=True)
+                self.blocks = nn.TransformerEncoder(layer, GPT_LAYERS)
+                self.norm = nn.LayerNorm(GPT_DIM)
+                self.head = nn.Linear(GPT_DIM, GPT_VOCAB)
+                self.mask = nn.Transformer.generate_square_subsequent_mask(GPT_SEQ)
+
+            def forward(self, x):
+                h = self.embed(x) + self.position.weight
+                return self.head(self.norm(self.blocks(h, mask=self.mask)))
+
+        model = Gpt()
+        opt = self.optim.AdamW(model.parameters(), lr=1e-3)
+        forward = self.jit(model)
+        x = self.tensor(r.integers(0, GPT_VOCAB, (GPT_BATCH, GPT_SEQ)).astype(np.int64))
+        y = self.tensor(r.integers(0, GPT_VOCAB, GPT_BATCH * GPT_SEQ).astype(np.int64))
+
+        def step():
+            opt.zero_grad()
+            loss = F.cross_entropy(forward(x).reshape(-1, GPT_VOCAB), y)
+            loss.backward()
+            opt.step()
+            return self.force(loss)
+        return step
+
 
     def _conv_block(self):
         """Two 3x3 convolutions (64 -> 64, padding 1, no bias, as in a
@@ -375,6 +435,25 @@ class Jax(SharedWorkloads):
             return x + y @ p["w_2"] + p["b_2"]
 
         return lambda: block(x, p).block_until_ready()
+
+    def _sdpa(self, seq):
+        jax = self.jax
+        r = rng()
+        shape = (SDPA_BATCH, SDPA_HEADS, seq, SDPA_DIM)
+
+        def attention(q, k, v):
+            scores = (q @ k.transpose(0, 1, 3, 2)) * SDPA_DIM ** -0.5
+            return jax.nn.softmax(scores, axis=-1) @ v
+        return self.elementwise(attention, *(randn(r, *shape) for _ in range(3)))
+
+    def setup_sdpa128(self):
+        return self._sdpa(128)
+
+    def setup_sdpa512(self):
+        return self._sdpa(512)
+
+    def setup_sdpa2048(self):
+        return self._sdpa(2048)
 
 
     def _conv_params(self):

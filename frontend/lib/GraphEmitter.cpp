@@ -535,6 +535,23 @@ private:
     return OpTy::create(b, loc, x.getType(), x, weight, bias, epsOf(b, node));
   }
 
+  /// ember.attention's first result; the second (each query row's
+  /// logsumexp, [..., L]) only its VJP reads.
+  Value emitAttention(OpBuilder &b, Location loc, const Node &node,
+                      RankedTensorType type) {
+    Value q = operand(node, 0);
+    Value mask = node.ints[2] ? operand(node, 3) : Value();
+    double scale;
+    memcpy(&scale, &node.ints[0], sizeof(scale));
+    auto qType = cast<RankedTensorType>(q.getType());
+    auto lseType = RankedTensorType::get(qType.getShape().drop_back(),
+                                         qType.getElementType());
+    auto op = AttentionOp::create(
+        b, loc, type, lseType, q, operand(node, 1), operand(node, 2), mask,
+        b.getF64FloatAttr(scale), node.ints[1] ? b.getUnitAttr() : UnitAttr());
+    return op.getResult();
+  }
+
   template <typename OpTy>
   Value emitNormBackward(OpBuilder &b, Location loc, const Node &node) {
     Value x = operand(node, 1);
@@ -680,6 +697,10 @@ private:
           b, loc, type, operand(node, 0), operand(node, 1), operand(node, 2),
           weightHr, mask, ints[0]);
     }
+    case OpCode::Attention:
+      return emitAttention(b, loc, node, type);
+    case OpCode::AttentionBackward:
+      llvm_unreachable("attention_backward is built by the VJP, not traced");
     case OpCode::Grad:
       return emitGrad(b, node);
     case OpCode::CustomVjp:

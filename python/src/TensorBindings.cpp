@@ -236,6 +236,7 @@ void bindTensor(py::module_ &m) {
   bindTensorOperators(m, cls);
   bindElementwiseOps(m, cls);
   bindReductions(m, cls);
+  bindAttention(m);
   bindLinearAlgebra(m, cls);
   bindTensorViews(m, cls);
   bindTensorConversions(cls);

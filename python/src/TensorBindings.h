@@ -41,6 +41,8 @@ void bindTensorOperators(py::module_ &m, py::class_<Tensor> &cls);
 /// Element-wise ops from the op vocabulary, logical ops, fills, clamp, where.
 void bindElementwiseOps(py::module_ &m, py::class_<Tensor> &cls);
 void bindReductions(py::module_ &m, py::class_<Tensor> &cls);
+/// ember._ember._attention (F.scaled_dot_product_attention's op).
+void bindAttention(py::module_ &m);
 void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls);
 /// Shapes and views, concatenation, gathers.
 void bindTensorViews(py::module_ &m, py::class_<Tensor> &cls);

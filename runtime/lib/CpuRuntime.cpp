@@ -1,6 +1,7 @@
 //===- CpuRuntime.cpp - the table of runtime symbols for compiled code -----===//
 
 #include "ember/Runtime/CpuRuntime.h"
+#include "ember/Runtime/CpuAttention.h"
 #include "ember/Runtime/CpuGemm.h"
 #include "ember/Runtime/HostAllocator.h"
 #include "ember/Runtime/ThreadPool.h"
@@ -26,6 +27,10 @@ const RuntimeSymbol *cpuRuntimeSymbols(int *count) {
       EMBER_SYMBOL(_mlir_memref_to_llvm_aligned_alloc),
       EMBER_SYMBOL(_mlir_memref_to_llvm_free),
       EMBER_SYMBOL(ember_parallel_for),
+      EMBER_SYMBOL(ember_cpu_attention_f32),
+      EMBER_SYMBOL(ember_cpu_attention_f64),
+      EMBER_SYMBOL(ember_cpu_attention_backward_f32),
+      EMBER_SYMBOL(ember_cpu_attention_backward_f64),
   };
   *count = sizeof(symbols) / sizeof(symbols[0]);
   return symbols;

@@ -25,6 +25,10 @@ using namespace mlir;
 
 void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
                                         bool shapeFunctions) {
+  // Attention on the CPU: the runtime's blocked kernels (no L x S scores);
+  // elsewhere ember-decompose's primitives.
+  if (softmaxRows)
+    pm.addPass(createEmberAttentionToRuntime());
   // Tensor level: primitives, linalg, fusion.
   OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
   // Gradient programs are built by now: custom_vjp ops only forward values.

@@ -1,5 +1,7 @@
 //===- Decompose.cpp - expand composite ember ops --------------------------===//
 
+#include "DecomposeAttention.h"
+
 #include "ember/Compiler/Passes.h"
 #include "ember/Dialect/EmberOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -400,6 +402,7 @@ struct EmberDecomposePass
                  DecomposeNormBackward<RmsNormBackwardOp, /*centred=*/false>,
                  DecomposeCrossEntropyRows, DecomposeCrossEntropyRowsBackward,
                  SwapTransposedMatmul>(&getContext());
+    populateAttentionDecompositionPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
       getOperation().emitError("ember-decompose did not converge");
       signalPassFailure();

@@ -342,3 +342,5 @@ from ember.nn._resize import (  # noqa: E402,F401
     interpolate, upsample, upsample_bilinear, upsample_nearest)
 from ember.nn._conv import (  # noqa: E402,F401
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d)
+from ember.nn._attention import (  # noqa: E402,F401
+    multi_head_attention_forward, scaled_dot_product_attention)

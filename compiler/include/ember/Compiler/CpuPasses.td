@@ -98,6 +98,37 @@ def EmberTransposeTiles : Pass<"ember-transpose-tiles", "mlir::func::FuncOp"> {
                            "mlir::vector::VectorDialect"];
 }
 
+def EmberAttentionToRuntime : Pass<"ember-attention-to-runtime", "mlir::ModuleOp"> {
+  let summary = "Call the runtime's blocked (flash) attention kernels for f32/f64 attention";
+  let description = [{
+    Rewrites `ember.attention` and `ember.attention_backward` on f32/f64
+    tensors, before bufferization, into calls to
+    `ember_cpu_attention[_backward]_{f32,f64}` (runtime/lib/CpuAttention.cpp):
+    keys in blocks with an online softmax, so the L x S scores never exist
+    (forward), the weights recomputed block by block from the saved
+    logsumexp (backward), blocks of rows in parallel on the thread pool,
+    the block products on Ember's GEMM. Operands are flattened to
+    `[B, rows, cols]` and passed with `bufferization.to_buffer`; each result
+    is a fresh buffer the kernel fills, read back with
+    `bufferization.to_tensor restrict writable`. f16/bf16 (and every other
+    target) are left to `ember-decompose`.
+
+    ```mlir
+    %o, %l = ember.attention %q, %k, %v scale = 1.250000e-01 causal : ...
+    // becomes
+    %qm = bufferization.to_buffer %q read_only : ... to memref<?x?x?xf32, strided<[?, ?, ?], offset: ?>>
+    %om = memref.alloc(%b, %l, %ev) : memref<?x?x?xf32>
+    call @ember_cpu_attention_f32(%qm, %km, %vm, %qm, %omc, %lmc, %scale, %flags)
+    %o = bufferization.to_tensor %om restrict writable : ...
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::bufferization::BufferizationDialect",
+                           "mlir::func::FuncDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 def EmberOutlineLoops : Pass<"ember-outline-loops", "mlir::ModuleOp"> {
   let summary = "Move each top-level loop nest of a function into a function of its own";
   let description = [{

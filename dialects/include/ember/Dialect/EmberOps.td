@@ -846,4 +846,76 @@ def Ember_RecurrentSequenceBackwardOp : Ember_Op<"recurrent_sequence_backward",
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Attention (F.scaled_dot_product_attention)
+//===----------------------------------------------------------------------===//
+
+def Ember_AttentionOp : Ember_Op<"attention", [Pure, Ember_Differentiable]> {
+  let summary = "scaled dot-product attention";
+  let description = [{
+    `result = softmax(query @ key^T * scale + mask) @ value` over the last
+    two dims: query `[..., L, E]`, key `[..., S, E]`, value `[..., S, Ev]`,
+    result `[..., L, Ev]`, the batch dims `...` the same in all (the tracer
+    broadcasts them). `mask`, where given, is `[..., L, S]` of the same
+    element type and is added to the scaled scores (a bool mask reaches the
+    op as 0/-inf); `causal` adds -inf where key j > query i. The second
+    result is each query row's logsumexp of its masked, scaled scores
+    (`[..., L]`), which the backward reads instead of the L x S weights.
+
+    On the CPU `ember-attention-cpu` calls the runtime's blocked kernel
+    (keys in blocks with an online softmax, no L x S matrix); elsewhere
+    `ember-decompose` rewrites it into matmul and softmax primitives.
+
+    ```mlir
+    %o, %lse = ember.attention %q, %k, %v scale = 1.250000e-01 causal
+        : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
+        -> tensor<?x?x64xf32>, tensor<?x?xf32>
+    ```
+  }];
+  let arguments = (ins Ember_FloatTensor:$query, Ember_FloatTensor:$key,
+                       Ember_FloatTensor:$value,
+                       Optional<Ember_FloatTensor>:$mask, F64Attr:$scale,
+                       UnitAttr:$causal);
+  let results = (outs Ember_FloatTensor:$result,
+                      Ember_FloatTensor:$logsumexp);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` $mask^ `:` type($mask))? `scale` `=`
+    $scale (`causal` $causal^)? attr-dict `:` type($query) `,` type($key) `,`
+    type($value) `->` type($result) `,` type($logsumexp)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ember_AttentionBackwardOp : Ember_Op<"attention_backward",
+    [Pure, AllTypesMatch<["query", "grad_query"]>, AllTypesMatch<["key", "grad_key"]>,
+     AllTypesMatch<["value", "grad_value"]>,
+     AllTypesMatch<["grad", "output"]>]> {
+  let summary = "the query, key and value gradients of attention";
+  let description = [{
+    From the forward's operands, its `output` and `logsumexp` and the
+    output's cotangent `grad`: with `P = exp(query @ key^T * scale + mask -
+    logsumexp)` recomputed block by block and `D = rowsum(grad * output)`,
+    `grad_value = P^T @ grad`, `dS = P * (grad @ value^T - D)`,
+    `grad_query = dS @ key * scale`, `grad_key = dS^T @ query * scale`.
+    (The mask's gradient, `dS`, is built apart by the VJP.) On the CPU
+    `ember-attention-cpu` calls the runtime's blocked kernel; elsewhere
+    `ember-decompose` rewrites it into primitives.
+  }];
+  let arguments = (ins Ember_FloatTensor:$grad, Ember_FloatTensor:$query,
+                       Ember_FloatTensor:$key, Ember_FloatTensor:$value,
+                       Ember_FloatTensor:$output, Ember_FloatTensor:$logsumexp,
+                       Optional<Ember_FloatTensor>:$mask, F64Attr:$scale,
+                       UnitAttr:$causal);
+  let results = (outs Ember_FloatTensor:$grad_query,
+                      Ember_FloatTensor:$grad_key,
+                      Ember_FloatTensor:$grad_value);
+  let assemblyFormat = [{
+    $grad `,` $query `,` $key `,` $value `,` $output `,` $logsumexp
+    (`mask` $mask^ `:` type($mask))? `scale` `=` $scale (`causal` $causal^)?
+    attr-dict `:` type($grad) `,` type($query) `,` type($key) `,` type($value)
+    `,` type($logsumexp)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // EMBER_DIALECT_EMBEROPS_TD

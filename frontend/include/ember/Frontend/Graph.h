@@ -118,6 +118,9 @@ struct Buffer {
 ///   has mask}; RecurrentSequenceBackward (built by its VJP only): inputs =
 ///   {grad, workspace, weight_hh, weight_hr?, mask?}, ints = {cell, has
 ///   weight_hr, has mask}.
+///   Attention: inputs = {query, key, value, mask?}, ints = {the f64 bits
+///   of scale, causal, has mask}; AttentionBackward is built by the VJP
+///   only (it has three results, which a node cannot stand for).
 /// - Grad: the gradient of inputs[0] (seeded by the cotangent inputs[1])
 ///   with respect to the value of inputs[2]; expanded by the autodiff pass.
 /// - CustomVjp (an autograd.Function): inputs = {primals..., forward

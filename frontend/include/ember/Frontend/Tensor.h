@@ -166,6 +166,12 @@ Tensor recurrentSequence(int64_t cell, const Tensor &input, const Tensor &h0,
                          const Tensor *c0, const Tensor &weightHh,
                          const Tensor *biasHh, const Tensor *weightHr,
                          const Tensor *mask);
+/// softmax(query @ key^T * scale + mask) @ value over the last two dims as
+/// one ember.attention node: query (..., L, E), key (..., S, E), value
+/// (..., S, Ev) with one set of batch dims, `mask` (..., L, S) additive,
+/// `causal` masking key j > query i (not both).
+Tensor attention(const Tensor &query, const Tensor &key, const Tensor &value,
+                 const Tensor *mask, bool causal, double scale);
 
 //===- Linear algebra --------------------------------------------------===//
 
