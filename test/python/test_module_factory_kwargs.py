@@ -21,6 +21,12 @@ CASES = [
     ("LayerNorm", (4,), {"elementwise_affine": False}),
     ("Embedding", (5, 3), {}),
     ("Embedding", (5, 3), {"padding_idx": 1}),
+    # Attention and transformers.
+    ("MultiheadAttention", (8, 2), {}),
+    ("MultiheadAttention", (8, 2), {"kdim": 4, "vdim": 6, "add_bias_kv": True}),
+    ("TransformerEncoderLayer", (8, 2), {"dim_feedforward": 16}),
+    ("TransformerDecoderLayer", (8, 2), {"dim_feedforward": 16, "norm_first": True}),
+    ("Transformer", (8, 2, 1, 1, 16), {}),
     # nn breadth (h-nn): activations with parameters, Bilinear, EmbeddingBag.
     ("PReLU", (), {}),
     ("PReLU", (4, 0.1), {}),
