@@ -28,6 +28,7 @@ first when the model has dropout.
 import inspect
 import json
 import os
+import threading
 from collections import namedtuple
 
 import numpy as np
@@ -265,15 +266,27 @@ def _symbolic_dims(dynamic_dims, inputs, names):
     return per_input
 
 
+# Whether this thread is tracing for ember.export: layers that would build a
+# host-side table (read back as a value) take their table-free form then.
+_tracing = threading.local()
+
+
+def exporting():
+    """True while this thread traces a function for ``ember.export``."""
+    return getattr(_tracing, "active", False)
+
+
 def _trace(call, inputs, weights):
     """Calls the function with tracing only; its outputs and their graph."""
     from ember import no_grad
 
     _ember._set_exporting(True)
+    _tracing.active = True
     try:
         with no_grad():
             result = call(*inputs)
     finally:
+        _tracing.active = False
         _ember._set_exporting(False)
     single = isinstance(result, _ember.Tensor)
     outputs = _as_tuple(result, "the function's result")

@@ -16,6 +16,19 @@ import opinfo
 
 torch.set_num_threads(1)
 
+_BICUBIC = "interpolate(mode='bicubic') is not implemented (raises NotImplementedError)"
+_TORCH_DISTANCE = "the sample passes torch's own pairwise_distance as distance_function, which rejects Ember tensors"
+_LRN_INT = ("int64 input: torch averages the squares in a different order; relative difference 2e-5 "
+            "against the float32 tolerance 1.3e-5")
+_CTC_GRADIENT = ("Ember's ctc_loss gradient is the exact one; torch's kernel returns it as if log_probs came "
+                 "from log_softmax (they differ by exp(log_probs), docs/nn.md)")
+
+# Entries whose samples take minutes to compile here (unrolled col2im of 3-D
+# kernels: ~300 s for forward and gradient); test_conv.py covers them.
+TOO_SLOW = {
+    'nn.functional.conv_transpose3d': "its samples compile for ~300 s on 2 cores; test_conv.py checks conv_transpose3d",
+}
+
 KNOWN_FAILURES = {
     ('combinations', 'gradient'): 'combinations of an empty selection lose the graph',
     ('sum_to_size', 'forward'): 'bool input with nothing to sum stays bool (torch: int64)',
@@ -42,6 +55,13 @@ KNOWN_FAILURES = {
     ('linalg.vander', 'forward'): '0-d input',
     ('linalg.pinv.singular', 'gradient'): 'pinv of a singular matrix: the SVD-based gradient differs where singular values vanish',
     ('linalg.pinv.hermitian', 'gradient'): "hermitian pinv's gradient flows to both triangles in torch",
+    ('nn.functional.interpolate.bicubic', 'forward'): _BICUBIC,
+    ('nn.functional.interpolate.bicubic', 'gradient'): _BICUBIC,
+    ('nn.functional.triplet_margin_with_distance_loss', 'forward'): _TORCH_DISTANCE,
+    ('nn.functional.triplet_margin_with_distance_loss', 'gradient'): _TORCH_DISTANCE,
+    ('nn.functional.local_response_norm', 'forward'): _LRN_INT,
+    ('nn.functional.batch_norm', 'forward'): "a 1-D input (no batch dim) raises IndexError; torch normalizes it as (N,)",
+    ('nn.functional.ctc_loss', 'gradient'): _CTC_GRADIENT,
 }
 
 # The Vulkan sweep (EMBER_TEST_DEVICE=vulkan; a lighter sample set, see
@@ -71,6 +91,15 @@ KNOWN_FAILURES_VULKAN = {
     ('linalg.slogdet', 'gradient'): "torch's sign output is differentiable (zero gradient); Ember's sign is a constant",
     ('linalg.vander', 'forward'): '0-d input',
     ('linalg.pinv.hermitian', 'gradient'): "hermitian pinv's gradient flows to both triangles in torch",
+    ('nn.functional.interpolate.bicubic', 'forward'): _BICUBIC,
+    ('nn.functional.interpolate.bicubic', 'gradient'): _BICUBIC,
+    ('nn.functional.triplet_margin_with_distance_loss', 'forward'): _TORCH_DISTANCE,
+    ('nn.functional.triplet_margin_with_distance_loss', 'gradient'): _TORCH_DISTANCE,
+    ('nn.functional.local_response_norm', 'forward'): _LRN_INT,
+    ('nn.functional.max_pool2d', 'forward'): "a sample's window needs 36 storage buffers in one kernel; Vulkan allows 32",
+    ('nn.functional.ctc_loss', 'gradient'): "the unrolled recursion's kernel binds 52 storage buffers; Vulkan allows 32",
+    ('nn.functional.multi_margin_loss', 'gradient'): _LAUNCH_PLAN,
+    ('nn.functional.multilabel_margin_loss', 'gradient'): _LAUNCH_PLAN,
 }
 
 _DB = opinfo.load_op_db()
@@ -83,6 +112,8 @@ def _cases(kind):
         if kind == "gradient" and not info.supports_autograd:
             continue
         name = opinfo.entry_id(info)
+        if name in TOO_SLOW:
+            continue
         marks = []
         known = KNOWN_FAILURES_VULKAN if opinfo.DEVICE == "vulkan" else KNOWN_FAILURES
         reason = known.get((name, kind))
@@ -106,5 +137,5 @@ def test_breadth():
     lacking = [opinfo.entry_id(info) for info in _DB
                if opinfo.ember_callable(info) is None]
     print(f"Ember has {len(_HAVE)} of {len(_DB)} OpInfo entries; lacking "
-          f"({len(lacking)}): {' '.join(lacking)}")
+          f"({len(lacking)}): {' '.join(lacking)}; not run here: {TOO_SLOW}")
     assert len(_HAVE) >= 360

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 import ember
+from ember import _export
 from ember.nn import init
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
@@ -105,7 +106,10 @@ def _convolution(x, weight, stride, pads, dilation, groups):
     spatial dim."""
     if groups > 1 and weight.shape[1] == 1:
         return _depthwise_convolution(x, weight, stride, pads, dilation)
-    if x.device.type == "cpu" and not (x.requires_grad and ember.is_grad_enabled()):
+    # The gather's index table is checked against the input on the host,
+    # which an exported program cannot do: export traces the im2col form.
+    if (x.device.type == "cpu" and not (x.requires_grad and ember.is_grad_enabled())
+            and not _export.exporting()):
         return _gathered_convolution(x, weight, stride, pads, dilation, groups)
     return _im2col_convolution(x, weight, stride, pads, dilation, groups)
 

@@ -16,3 +16,17 @@ def hyper(value):
     if isinstance(value, ember.Tensor):
         return value
     return ember.tensor(float(value), dtype=ember.float64)
+
+
+def check_adam_hyperparameters(lr, betas, eps, weight_decay):
+    """torch's argument checks (and messages) shared by the Adam family."""
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
