@@ -332,7 +332,7 @@ def test_transformer_encoder_layer(rng, case, train):
                     train)
 
 
-@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("norm_first", on_device_one([False, True]))
 def test_transformer_decoder_layer(rng, norm_first):
     d, heads, ff, length, source, batch = 8, 2, 16, 4, 6, 2
     tmod = torch.nn.TransformerDecoderLayer(d, heads, ff, dropout=0.0, norm_first=norm_first)
@@ -342,6 +342,8 @@ def test_transformer_decoder_layer(rng, norm_first):
                     lambda t, e: ({"tgt_mask": t(mask)}, {"tgt_mask": e(mask)}), True)
 
 
+@pytest.mark.skipif(DEVICE != "cpu", reason="on a device, test_transformer runs a stack of "
+                    "both kinds of layer (its ~80 s here would repeat it)")
 def test_transformer_encoder_and_decoder_stacks(rng):
     d, heads, ff = 8, 2, 16
     tenc = torch.nn.TransformerEncoder(
@@ -356,7 +358,7 @@ def test_transformer_encoder_and_decoder_stacks(rng):
     compare_modules(rng, tdec, edec, [(4, 2, d), (5, 2, d)], no_kwargs, True)
 
 
-@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("batch_first", on_device_one([False, True]))
 def test_transformer(rng, batch_first):
     d, heads, ff, src_len, tgt_len, batch = 8, 2, 12, 5, 4, 2
     tmod = torch.nn.Transformer(d, heads, 2, 1, ff, dropout=0.0, batch_first=batch_first)
