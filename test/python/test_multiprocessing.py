@@ -259,9 +259,9 @@ def test_non_leaf_requiring_grad_is_refused():
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_spawn_runs_processes_on_a_shared_tensor(method):
-    out = ember.zeros(3).share_memory_()
-    mp.spawn(_quiet_child, args=(out,), nprocs=3, start_method=method)
-    assert out.tolist() == [1.0, 2.0, 3.0]
+    out = ember.zeros(2).share_memory_()
+    mp.spawn(_quiet_child, args=(out,), nprocs=2, start_method=method)
+    assert out.tolist() == [1.0, 2.0]
 
 
 def test_spawn_reports_a_raising_worker():
