@@ -59,6 +59,12 @@ def _quiet_child(i, out):
     out[i] = float(i + 1)
 
 
+def _short_lived_sender(queue):
+    queue.put(ember.ones(3))
+    queue.close()
+    queue.join_thread()  # the tensor is in the pipe; then this process exits
+
+
 def _parameter_child(inbox, outbox):
     p, leaf = inbox.get(timeout=TIMEOUT)
     outbox.put((type(p).__name__, p.requires_grad, leaf.requires_grad,
@@ -283,3 +289,29 @@ def test_join_false_returns_a_context():
     with pytest.raises(mp.ProcessRaisedException, match="bad batch in worker 1"):
         while not context.join(TIMEOUT):
             pass
+
+
+def _open_descriptors():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_descriptors_and_memory_are_released_after_transfers():
+    queue = _context("fork").Queue()
+    queue.put(ember.ones(8))
+    queue.get(timeout=TIMEOUT)  # starts the resource sharer's listener
+    descriptors = _open_descriptors()
+    regions = ember._ember._live_shared_regions()
+    for i in range(20):
+        queue.put(ember.full((1000,), float(i)))
+        assert queue.get(timeout=TIMEOUT)[999].item() == float(i)
+    assert _open_descriptors() == descriptors
+    assert ember._ember._live_shared_regions() == regions
+
+
+def test_a_sender_that_exited_gives_a_clear_error():
+    ctx = _context("fork")
+    queue = ctx.Queue()
+    child = _start(ctx, _short_lived_sender, queue)
+    _finish(child)
+    with pytest.raises(RuntimeError, match="process that sent it no longer serves"):
+        queue.get(timeout=TIMEOUT)

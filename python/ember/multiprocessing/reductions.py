@@ -61,7 +61,14 @@ def _view_of(base, shape, strides, offset):
 def rebuild_shared_tensor(cls, fd, dtype, storage_shape, shape, strides, offset,
                           requires_grad):
     """Unpickles a tensor sent through shared memory."""
-    base = _ember._tensor_from_shared_fd(fd.detach(), dtype, storage_shape)
+    try:
+        received = fd.detach()
+    except OSError as error:
+        raise RuntimeError(
+            "cannot receive a shared tensor: the process that sent it no "
+            "longer serves its memory's descriptor (it exited before the "
+            f"tensor was taken off the queue?): {error}") from error
+    base = _ember._tensor_from_shared_fd(received, dtype, storage_shape)
     return _pickle.finish(cls, _view_of(base, shape, strides, offset),
                           requires_grad)
 
