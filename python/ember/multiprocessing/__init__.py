@@ -2,8 +2,9 @@
 travel through shared memory (torch.multiprocessing's API).
 
 Everything of the standard ``multiprocessing`` module is here (Process,
-Queue, Pipe, Pool, get_context, set_start_method, ...); importing this
-module registers reductions with multiprocessing's ForkingPickler, so that a
+Queue, Pipe, Pool, get_context, set_start_method, ...); this module (which
+``import ember`` imports, as ``import torch`` imports torch.multiprocessing,
+so that a spawned child sends tensors the same way) registers reductions with multiprocessing's ForkingPickler, so that a
 CPU tensor put on a queue or pipe, or passed to a new process, is moved into
 shared memory and sent as a file descriptor, never copied
 (``ember.multiprocessing.reductions``). ``spawn(fn, args, nprocs)`` starts
@@ -15,7 +16,6 @@ as the parent does), 'spawn' and 'forkserver'.
 """
 
 import multiprocessing
-import sys
 from multiprocessing import *  # noqa: F401,F403
 
 from .reductions import init_reductions
@@ -26,10 +26,6 @@ __all__ = ["set_sharing_strategy", "get_sharing_strategy",
            "get_all_sharing_strategies", "spawn", "start_processes",
            "ProcessContext", "ProcessRaisedException", "ProcessExitedException"]
 __all__ += multiprocessing.__all__
-
-if sys.platform != "linux":
-    raise ImportError("ember.multiprocessing shares tensors through memfd "
-                      "descriptors, which only Linux has")
 
 # torch also offers 'file_system' (named files in /dev/shm with a manager
 # process that removes them): not needed while every storage is one
