@@ -59,6 +59,13 @@ def _quiet_child(i, out):
     out[i] = float(i + 1)
 
 
+def _pending_and_pool_child(pending, outbox):
+    # A value the parent traced but never computed, and a kernel large
+    # enough to be split over the (restarted) thread pool.
+    big = (ember.ones(512, 256) * 0.5).exp().sum(1)
+    outbox.put((pending.tolist(), big[:3].tolist(), ember.get_num_threads()))
+
+
 def _short_lived_sender(queue):
     queue.put(ember.ones(3))
     queue.close()
@@ -214,6 +221,24 @@ def test_writes_are_seen_across_processes(method, rng):
     assert done.get(timeout=TIMEOUT) == 123.0
     _finish(child)
     assert base.data_ptr() == pointer_before
+
+
+def test_forked_child_computes_pending_values_on_its_thread_pool():
+    threads = ember.get_num_threads()
+    ember.set_num_threads(2)
+    try:
+        (ember.ones(512, 256) * 0.25).exp().sum(1).tolist()  # the pool runs here
+        pending = ember.arange(0, 4, 1, dtype=ember.float32) * 3
+        ctx = _context("fork")
+        outbox = ctx.Queue()
+        child = _start(ctx, _pending_and_pool_child, pending, outbox)
+        values, big, child_threads = outbox.get(timeout=TIMEOUT)
+        _finish(child)
+    finally:
+        ember.set_num_threads(threads)
+    assert values == [0.0, 3.0, 6.0, 9.0]
+    np.testing.assert_allclose(big, [256 * np.exp(0.5)] * 3, rtol=1e-5)
+    assert child_threads == 2
 
 
 def test_pipe_sends_parameters_and_requires_grad():
