@@ -57,8 +57,7 @@ def _from_host(array):
 def _stack_arrays(arrays):
     first = _ember_dtype_array(np.asarray(arrays[0]))
     out = _empty((len(arrays),) + first.shape, first.dtype)
-    for row, array in zip(out, arrays):
-        row[...] = array
+    np.stack(arrays, out=out)
     return ember.from_numpy(out)
 
 

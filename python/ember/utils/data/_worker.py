@@ -46,6 +46,13 @@ def get_worker_info():
     return _worker_info
 
 
+class KeyErrorMessage(str):
+    """KeyError prints its argument's repr; this one prints as the text."""
+
+    def __repr__(self):
+        return self
+
+
 class ExceptionWrapper:
     """An exception raised in a worker, with its traceback as text."""
 
@@ -57,7 +64,7 @@ class ExceptionWrapper:
     def reraise(self):
         message = f"Caught {self.exc_type.__name__} {self.where}.\nOriginal {self.exc_msg}"
         if self.exc_type is KeyError:
-            raise RuntimeError(message)
+            message = KeyErrorMessage(message)
         try:
             exception = self.exc_type(message)
         except Exception:
