@@ -455,3 +455,10 @@ def test_tqdm_style_wrapping():
             yield item
 
     assert len(list(progress(loader))) == 3
+
+
+def test_spawned_workers_match_fork():
+    """Workers started by spawn (the dataset pickled, ember imported anew)."""
+    ours = edata.DataLoader(Squares(6), batch_size=4, num_workers=1,
+                            multiprocessing_context="spawn")
+    assert same_batches(ours, tdata.DataLoader(Squares(6), batch_size=4))
