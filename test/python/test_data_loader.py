@@ -443,6 +443,7 @@ def test_timeout_interrupt_and_garbage_collection_stop_workers():
     for worker in workers:
         worker.join(timeout=5)
         assert not worker.is_alive()
+    assert not [p for p in os.listdir("/dev/shm") if p.startswith(f"ember-dl-{os.getpid()}-")]
 
 
 def test_tqdm_style_wrapping():
