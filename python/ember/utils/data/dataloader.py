@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import queue
 import signal
-import threading
 
 import ember
 from ember import _torch_random
