@@ -133,6 +133,8 @@ __all__ = sorted(set(__all__) | set(_decomp.functions()) | set(_api.LEGACY_TYPES
 
 # The pure-Python layers on top of the tensor core.
 from ember import autograd, nn, optim  # noqa: E402,F401
+from ember import _pickle  # noqa: E402 (pickle.dumps(tensor) copies its values)
+_pickle.install()
 from ember import utils  # noqa: E402,F401 (ember.utils.data)
 from ember.serialization import load, save  # noqa: E402,F401
 from ember._export import (ExportedProgram, LoadedModel, export,  # noqa: E402,F401

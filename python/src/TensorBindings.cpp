@@ -243,6 +243,7 @@ void bindTensor(py::module_ &m) {
   bindAutograd(m, cls);
   bindCustomFunction(m);
   bindIndexing(cls);
+  bindSharedMemory(m, cls);
   installFastCalls(cls);
   m.def("_fast_calls_installed", &fastCallsInstalled);
 }

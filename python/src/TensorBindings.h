@@ -50,6 +50,9 @@ void bindTensorViews(py::module_ &m, py::class_<Tensor> &cls);
 void bindAutograd(py::module_ &m, py::class_<Tensor> &cls);
 /// The trace of an autograd.Function's backward (CustomFunctionBindings.cpp).
 void bindCustomFunction(py::module_ &m);
+/// share_memory_, is_shared and the descriptor passing of
+/// ember.multiprocessing (SharedMemoryBindings.cpp).
+void bindSharedMemory(py::module_ &m, py::class_<Tensor> &cls);
 /// Python's binary operators (+, -, *, /, %, &, |, ^, <<, >>) as direct
 /// number slots of the Tensor type and `item` as a plain CPython method
 /// (TensorFastCalls.cpp); called after the methods are bound, since

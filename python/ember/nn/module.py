@@ -9,6 +9,7 @@ attribute access. ``state_dict()`` names them with dotted prefixes
 
 import collections
 import collections.abc
+import itertools
 
 from ember._ember import Tensor
 from ember._grad_mode import no_grad
@@ -409,8 +410,14 @@ class Module:
         return self._apply_to_tensors(lambda t: t.type(dst_type))
 
     def share_memory(self):
-        """A no-op: tensors live in this process (torch moves them to
-        shared memory for multiprocessing)."""
+        """Moves every parameter, gradient and buffer into shared memory, in
+        place (``Tensor.share_memory_()``): processes that receive the
+        module through ``ember.multiprocessing`` (or are forked after this)
+        read and update the same values (Hogwild training)."""
+        for tensor in itertools.chain(self.parameters(), self.buffers()):
+            tensor.share_memory_()
+            if getattr(tensor, "grad", None) is not None:
+                tensor.grad.share_memory_()
         return self
 
     # State dicts ------------------------------------------------------------
