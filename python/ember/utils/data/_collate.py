@@ -7,9 +7,10 @@ namedtuples and sequences are collated field by field (a tuple of fields
 becomes a list, as in torch). Ember has no 8- or 16-bit integer dtypes: such
 arrays become int32 tensors (uint32 int64), values unchanged.
 
-Inside a DataLoader worker, stacked batches are written straight into shared
-memory (``_shared.allocate``), so that they reach the main process without a
-copy, as torch stacks into shared storage.
+Inside a DataLoader worker, NumPy samples are stacked straight into a shared
+memory tensor (``share_memory_()``), so that the batch reaches the main
+process through ``ember.multiprocessing`` without another copy, as torch
+stacks into shared storage.
 """
 
 import collections.abc
@@ -30,9 +31,12 @@ _WIDEN = {np.dtype(np.uint8): np.int32, np.dtype(np.int8): np.int32,
           np.dtype(np.int16): np.int32, np.dtype(np.uint16): np.int32,
           np.dtype(np.uint32): np.int64}
 
-# Set in a worker process: (shape, numpy dtype) -> a writable array in shared
-# memory that becomes the batch's tensor.
-_allocate = None
+# True in a DataLoader worker process: batches are built in shared memory.
+_in_worker = False
+
+_EMBER_DTYPES = {np.dtype(np.float32): ember.float32, np.dtype(np.float64): ember.float64,
+                 np.dtype(np.float16): ember.float16, np.dtype(np.int32): ember.int32,
+                 np.dtype(np.int64): ember.int64, np.dtype(np.bool_): ember.bool}
 
 
 def _ember_dtype_array(array):
@@ -41,9 +45,14 @@ def _ember_dtype_array(array):
 
 
 def _empty(shape, dtype):
-    if _allocate is not None:
-        return _allocate(tuple(shape), np.dtype(dtype))
-    return np.empty(shape, dtype)
+    """A new batch tensor and a writable NumPy view of its memory: shared
+    memory in a worker, NumPy's own in the main process."""
+    if _in_worker:
+        tensor = ember.empty(list(shape), dtype=_EMBER_DTYPES[np.dtype(dtype)])
+        tensor.share_memory_()
+        return tensor, tensor.numpy()
+    array = np.empty(shape, dtype)
+    return ember.from_numpy(array), array
 
 
 def _from_host(array):
@@ -56,19 +65,14 @@ def _from_host(array):
 
 def _stack_arrays(arrays):
     first = _ember_dtype_array(np.asarray(arrays[0]))
-    out = _empty((len(arrays),) + first.shape, first.dtype)
+    tensor, out = _empty((len(arrays),) + first.shape, first.dtype)
     np.stack(arrays, out=out)
-    return ember.from_numpy(out)
+    return tensor
 
 
 def collate_tensor_fn(batch, *, collate_fn_map=None):
-    if _allocate is not None:
-        # In a worker: one host copy of the stacked batch, into shared memory.
-        stacked = ember.stack(list(batch), 0).contiguous()
-        host = stacked.numpy()
-        out = _empty(host.shape, host.dtype)
-        out[...] = host
-        return ember.from_numpy(out)
+    # In a worker the result queue moves the stacked tensor into shared
+    # memory (one copy, in place).
     return ember.stack(list(batch), 0)
 
 

@@ -1,6 +1,7 @@
 """The DataLoader's worker processes: the loop each runs, its seeding, and
 ``get_worker_info``."""
 
+import importlib
 import os
 import queue
 import random
@@ -9,7 +10,7 @@ import sys
 import traceback
 
 import ember
-from ember.utils.data import _collate, _shared
+from ember.utils.data import _collate
 
 # How often a waiting worker checks that the main process still lives.
 _STATUS_CHECK_INTERVAL = 2.0
@@ -177,10 +178,9 @@ def seed_process(seed, base_seed, worker_id):
 
 def worker_loop(is_iterable, dataset, index_queue, data_queue, done_event, auto_collation,
                 collate_fn, drop_last, base_seed, init_fn, worker_id, num_workers,
-                persistent_workers, shm_prefix):
+                persistent_workers):
     """Serves (task index, batch indices) from ``index_queue`` until told to
-    stop, putting (task index, batch of SharedRefs | ExceptionWrapper) on
-    ``data_queue``."""
+    stop, putting (task index, batch | ExceptionWrapper) on ``data_queue``."""
     global _worker_info
     # Ctrl-C reaches the whole process group; the main process decides and
     # shuts the workers down.
@@ -192,8 +192,10 @@ def worker_loop(is_iterable, dataset, index_queue, data_queue, done_event, auto_
         seed_process(seed, base_seed, worker_id)
         _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
                                   dataset=dataset)
-        writer = _shared.SegmentWriter(f"{shm_prefix}-w{worker_id}")
-        _collate._allocate = writer.allocate
+        # Tensors put on data_queue travel as shared memory (its import
+        # registers the reductions).
+        importlib.import_module("ember.multiprocessing")
+        _collate._in_worker = True
         init_exception = None
         try:
             if init_fn is not None:
@@ -227,7 +229,7 @@ def worker_loop(is_iterable, dataset, index_queue, data_queue, done_event, auto_
                 data, init_exception = init_exception, None
             else:
                 try:
-                    data = writer.pack(fetcher.fetch(indices))
+                    data = fetcher.fetch(indices)
                 except Exception as error:
                     if isinstance(error, StopIteration) and is_iterable:
                         data = IterableDatasetStopIteration(worker_id)

@@ -4,24 +4,26 @@ processes, with torch.utils.data.DataLoader's arguments and behaviour.
 Workers receive (task index, batch indices) on their own index queue and put
 (task index, batch) on one result queue; the main process hands batches out
 in sampler order, keeping ``prefetch_factor`` tasks per worker in flight.
-Batches come back through shared memory (``_shared``). A worker that raises
+The queues are ``ember.multiprocessing``'s, so batch tensors come back as
+shared memory (a memfd descriptor; the main process maps the worker's pages,
+nothing is copied). A worker that raises
 re-raises in the main process as the same exception type naming the worker,
 with the worker's traceback text; a worker that dies makes the next wait
 raise RuntimeError within ~0.5 s; the iterator's shutdown (end of the epoch,
 garbage collection, an exception such as KeyboardInterrupt propagating out
-of the loop) stops and joins the workers and removes their unreceived
-batches' shared memory.
+of the loop) stops and joins the workers; their shared memory goes with the
+last process that maps it.
 """
 
 import itertools
 import multiprocessing
-import os
 import queue
 import signal
+import time
 
 import ember
 from ember import _torch_random
-from ember.utils.data import _collate, _shared, _worker
+from ember.utils.data import _collate, _worker
 from ember.utils.data.dataset import IterableDataset
 from ember.utils.data.sampler import (BatchSampler, RandomSampler, Sampler,
                                       SequentialSampler)
@@ -32,7 +34,8 @@ get_worker_info = _worker.get_worker_info
 
 # How long one wait for a batch lasts before the workers' health is checked.
 _POLL_INTERVAL = 0.5
-_iterator_ids = itertools.count()
+# How long a failed receive waits for its worker's death to show.
+_DEATH_GRACE = 2.0
 
 
 class _InfiniteConstantSampler(Sampler):
@@ -247,8 +250,8 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
     def __init__(self, loader):
         super().__init__(loader)
         assert self._num_workers > 0 and self._prefetch_factor > 0
-        context = loader.multiprocessing_context or multiprocessing
-        self._shm_prefix = f"ember-dl-{os.getpid()}-{next(_iterator_ids)}"
+        import ember.multiprocessing
+        context = loader.multiprocessing_context or ember.multiprocessing
         self._worker_init_fn = loader.worker_init_fn
         self._shutdown = False
         self._data_queue = context.Queue()
@@ -263,7 +266,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 args=(self._is_iterable, self._dataset, index_queue, self._data_queue,
                       self._workers_done_event, self._auto_collation, self._collate_fn,
                       self._drop_last, self._base_seed, self._worker_init_fn, worker_id,
-                      self._num_workers, self._persistent_workers, self._shm_prefix),
+                      self._num_workers, self._persistent_workers),
                 daemon=True)
             process.start()
             self._index_queues.append(index_queue)
@@ -321,6 +324,22 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 if self._timeout > 0 and waited >= self._timeout:
                     raise RuntimeError(
                         f"DataLoader timed out after {self._timeout} seconds")
+            except Exception as error:
+                # A batch whose sender died cannot be fetched (the sender
+                # serves its memory's descriptor): name the worker that died.
+                self._raise_if_a_worker_died(error)
+                raise
+
+    def _raise_if_a_worker_died(self, error):
+        deadline = time.monotonic() + _DEATH_GRACE
+        while True:
+            try:
+                self._check_workers()
+            except RuntimeError as died:
+                raise died from error
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
     def _next_data(self):
         while True:
@@ -376,7 +395,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         if isinstance(data, _worker.ExceptionWrapper):
             self._shutdown_workers()
             data.reraise()
-        return _shared.unpack(data)
+        return data
 
     def _mark_worker_as_unavailable(self, worker_id, shutdown=False):
         """Tells a worker whose IterableDataset ended (or all, at shutdown) to
@@ -388,26 +407,23 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         if self._shutdown:
             return
         self._shutdown = True
-        try:
-            self._workers_done_event.set()
-            for worker_id, process in enumerate(self._workers):
-                if process.is_alive():
-                    try:
-                        self._index_queues[worker_id].put(None)
-                    except (OSError, ValueError):
-                        pass
-            for process in self._workers:
-                process.join(timeout=1.0)
-                if process.is_alive():
-                    process.kill()
-                    process.join()
-            for index_queue in self._index_queues:
-                index_queue.cancel_join_thread()
-                index_queue.close()
-            self._data_queue.cancel_join_thread()
-            self._data_queue.close()
-        finally:
-            _shared.remove_segments(self._shm_prefix)
+        self._workers_done_event.set()
+        for worker_id, process in enumerate(self._workers):
+            if process.is_alive():
+                try:
+                    self._index_queues[worker_id].put(None)
+                except (OSError, ValueError):
+                    pass
+        for process in self._workers:
+            process.join(timeout=1.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for index_queue in self._index_queues:
+            index_queue.cancel_join_thread()
+            index_queue.close()
+        self._data_queue.cancel_join_thread()
+        self._data_queue.close()
 
     def __del__(self):
         try:
