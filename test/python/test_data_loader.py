@@ -71,6 +71,15 @@ def test_random_sampler_matches_torch(seed):
     assert list(edata.RandomSampler(data)) == list(tdata.RandomSampler(data))
 
 
+def test_generator_ops_match_torch():
+    """ember.randperm/randint with a generator: torch's numbers."""
+    g, tg = ember.Generator().manual_seed(13), torch.Generator().manual_seed(13)
+    assert ember.randperm(50, generator=g).tolist() == torch.randperm(50, generator=tg).tolist()
+    assert ember.randint(3, 90, (4, 5), generator=g).tolist() == \
+        torch.randint(3, 90, (4, 5), generator=tg).tolist()
+    assert ember.utils.data.DataLoader is edata.DataLoader  # import ember as torch
+
+
 def test_subset_and_weighted_samplers_match_torch():
     indices = [3, 9, 4, 40, 12, 7]
     ours = edata.SubsetRandomSampler(indices, generator=ember.Generator().manual_seed(4))
