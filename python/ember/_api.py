@@ -13,23 +13,35 @@ import math
 import numpy as np
 
 from ember import _ember as _C
+from ember import _torch_random
 from ember._decomp import decomposition, _dev, _host, _from_host, _size_args
 from ember._ember import Tensor
 
 _default_float = _C.get_default_dtype
 _int64 = _C.int64
 
+def _mt19937(seed):
+    """A NumPy generator on the Mersenne Twister seeded as torch seeds its CPU
+    generator (the low 32 bits, MT's init_genrand), so that code drawing
+    torch's way from its raw 32-bit words (``ember._torch_random``: randperm,
+    randint, the DataLoader's samplers) yields torch's numbers."""
+    bits = np.random.MT19937()
+    bits._legacy_seeding(int(seed) & 0xFFFFFFFF)
+    return np.random.Generator(bits)
+
+
 class Generator:
-    """torch.Generator: an independent, seedable random stream."""
+    """torch.Generator: an independent, seedable random stream (torch's
+    Mersenne Twister, seeded as torch seeds it)."""
 
     def __init__(self, device="cpu"):
         self.device = device
         self._seed = 67280421310721
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        self._rng = _mt19937(self._seed)
 
     def manual_seed(self, seed):
         self._seed = int(seed)
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        self._rng = _mt19937(self._seed)
         return self
 
     def seed(self):
@@ -102,8 +114,9 @@ def randint(*args, generator=None, dtype=None, device=None, requires_grad=False,
         return _randint_primitive(*args, dtype=dtype, device=device,
                                   requires_grad=requires_grad)
     lo, hi = (0, args[0]) if len(args) == 2 else (args[0], args[1])
-    values = generator._rng.integers(lo, hi, size=tuple(args[-1]))
-    return _from_host(values.astype(np.int64)).to(dtype or _int64)
+    shape = tuple(args[-1])
+    values = _torch_random.randint(generator, lo, hi, int(np.prod(shape, dtype=np.int64)))
+    return _from_host(values.reshape(shape)).to(dtype or _int64)
 
 
 @decomposition("randperm", method=False)
@@ -113,7 +126,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
         keys = _host(_C.rand(n, dtype=_C.float64))
         perm = np.argsort(keys, kind="stable")
     else:
-        perm = generator._rng.permutation(n)
+        perm = np.array(_torch_random.randperm(generator, n), dtype=np.int64)
     result = _from_host(perm.astype(np.int64)).to(dtype or _int64)
     if out is not None:
         out.copy_(result)
