@@ -277,6 +277,8 @@ const std::string &hostCodeFingerprint() {
     llvm::sort(features);
     for (const std::string &feature : features)
       text += feature + ",";
+    // A knob that changes the generated code.
+    text += ";streaming-stores " + std::to_string(streamingStoresThresholdMiB());
     return text;
   }();
   return fingerprint;

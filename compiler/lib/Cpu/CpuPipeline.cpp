@@ -21,6 +21,9 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 using namespace mlir;
 
 void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
@@ -70,6 +73,25 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
 }
 
+unsigned ember::streamingStoresThresholdMiB() {
+  static const unsigned threshold = [] {
+    const char *text = std::getenv("EMBER_STREAMING_STORES_MIB");
+    if (!text || !*text)
+      return 32u;
+    char *end = nullptr;
+    unsigned long value = std::strtoul(text, &end, 10);
+    if (*end || value > (1ul << 20)) {
+      std::fprintf(stderr,
+                   "[ember] EMBER_STREAMING_STORES_MIB=%s is not a size in MiB; "
+                   "using 32\n",
+                   text);
+      return 32u;
+    }
+    return static_cast<unsigned>(value);
+  }();
+  return threshold;
+}
+
 void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   buildTensorToBufferPipeline(pm, /*softmaxRows=*/true, shapeFunctions);
   pm.addPass(createEmberMatmulToBlas());
@@ -95,6 +117,10 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   // Each parallel kernel runs a chunk of its outer parallel dim; its calls
   // become ember_parallel_for over the runtime's pool (after func-to-llvm).
   pm.addPass(createEmberChunkParallelLoops());
+  // Element-wise outputs larger than the last-level cache: non-temporal
+  // vector stores (no read for ownership), behind a run-time size check.
+  if (unsigned threshold = streamingStoresThresholdMiB())
+    pm.addPass(createEmberStreamingStores(EmberStreamingStoresOptions{threshold}));
   // LLVM intrinsics first (fma, floor, sqrt, ... must not become libm
   // calls, which would stop vectorization); libm only for what is left
   // (f64 tanh, erf, ...).

@@ -49,6 +49,11 @@ void registerCompilerDialects(mlir::DialectRegistry &registry);
 void buildCpuLoweringPipeline(mlir::OpPassManager &pm,
                               bool shapeFunctions = false);
 
+/// The output size (MiB) from which element-wise kernels write with
+/// non-temporal stores (ember-streaming-stores): `EMBER_STREAMING_STORES_MIB`,
+/// default 32 (this machine's last-level cache); 0 turns them off.
+unsigned streamingStoresThresholdMiB();
+
 /// The part every target shares: decompose, ember->linalg, fusion, the
 /// destination-passing buffer ABI and bufferization. `softmaxRows` (the
 /// CPU's forms) lowers last-dim softmax row by row first (single pass) and

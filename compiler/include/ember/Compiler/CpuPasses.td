@@ -177,6 +177,52 @@ def EmberChunkParallelLoops : Pass<"ember-chunk-parallel-loops", "mlir::ModuleOp
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::scf::SCFDialect"];
 }
 
+def EmberStreamingStores : Pass<"ember-streaming-stores", "mlir::ModuleOp"> {
+  let summary = "Non-temporal vector stores for element-wise outputs larger than the last-level cache";
+  let description = [{
+    After ember-chunk-parallel-loops. An innermost `scf.parallel` whose flat
+    body is memref loads and stores and element-wise scalar ops (every
+    index an induction variable of the loop or a value from outside it; the
+    innermost one, J, unit-step and only ever the last index of a
+    unit-stride memref; the output not read by the body; no enclosing
+    sequential loop) gets a second form, taken when its first store's
+    memref holds at least `threshold-mib` MiB: per row (the other dims
+    stay `scf.parallel`), the scalar body up to the first J whose output
+    address is aligned to a vector, then `vector<16>` bodies (8 lanes with
+    64-bit values) whose first store is `vector.store {nontemporal = true,
+    alignment}`, then the scalar body for the rest of the row, and an
+    `sfence` at the end (non-temporal stores are weakly ordered). Smaller
+    outputs run the loop as before. Ordinary stores read each line into
+    the cache before writing it (two trips through memory per write); a
+    streaming store writes whole lines: the probe's triad runs 56.5 GB/s
+    with streaming stores against 41 GB/s without (2 threads).
+
+    ```mlir
+    scf.parallel (%j) = (%lo) to (%hi) step (%c1) {
+      %x = memref.load %a[%j] : memref<?xf32>
+      memref.store %x, %out[%j] : memref<?xf32>
+    }
+    // becomes
+    scf.if %large {
+      scf.for %j = %lo to %head step %c1 { scalar body }
+      scf.for %j0 = %head to %vend step %c16 {
+        %v = vector.load %a[%j0] : memref<?xf32>, vector<16xf32>
+        vector.store %v, %out[%j0] {alignment = 64, nontemporal = true} : ...
+      }
+      scf.for %j = %vend to %hi step %c1 { scalar body }
+      llvm.call_intrinsic "llvm.x86.sse.sfence"() : () -> ()
+    } else { the loop as it was }
+    ```
+  }];
+  let options = [
+    Option<"thresholdMiB", "threshold-mib", "unsigned", /*default=*/"32",
+           "Output size (MiB) from which stores stream (the last-level cache here: 32 MiB)">
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::LLVM::LLVMDialect",
+                           "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect"];
+}
+
 def EmberParallelLaunch : Pass<"ember-parallel-launch", "mlir::ModuleOp"> {
   let summary = "Call chunk kernels through the runtime's ember_parallel_for";
   let description = [{
