@@ -162,28 +162,26 @@ void product(int64_t m, int64_t n, int64_t k, const float *a, int64_t aRow,
   }
 }
 
-/// e^x for 16 floats: the polynomial and clamping of the reference kernels'
-/// exp8 (CpuAttention.cpp), so both give the same weights.
-EMBER_TARGET_AVX512 inline __m512 exp16(__m512 x) {
-  const __m512 underflow = _mm512_set1_ps(-87.3f);
-  __mmask16 tiny = _mm512_cmp_ps_mask(x, underflow, _CMP_LT_OQ);
-  x = _mm512_min_ps(_mm512_max_ps(x, underflow), _mm512_set1_ps(88.3f));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+/// 2^t for 16 floats: t = n + r, |r| <= 1/2, 2^r by its degree-6 Taylor
+/// polynomial in r ln 2 (relative error ~1.2e-7), times 2^n by vscalefps.
+/// t below -150 (the -inf of masked logits included) gives 0.
+EMBER_TARGET_AVX512 inline __m512 exp2x16(__m512 t) {
+  t = _mm512_max_ps(t, _mm512_set1_ps(-150.0f)); // NaN -> -150 too
+  __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT |
+                                         _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_sub_ps(t, n);
+  __m512 p = _mm512_set1_ps(1.5403530e-4f); // ln2^6 / 6!
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3333558e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.6181291e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.5504109e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.4022651e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.9314718e-1f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  __m512i bits = _mm512_slli_epi32(
-      _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  __m512 result = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), result);
+  return _mm512_scalef_ps(p, n);
 }
+
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2 = 0.693147180559945309f;
 
 /// The lanes of a key block row that hold keys: the first `cols`, and for
 /// causal attention those up to `lastKey` (block-relative; may be < 0).
@@ -195,30 +193,46 @@ EMBER_TARGET_AVX512 inline __mmask16 liveLanes(int v, int64_t cols,
   return live >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << live) - 1);
 }
 
-/// A score row's logits in place: s * scale + mask, -inf on the lanes
-/// outside `cols` / the causal limit. Returns the row's max.
-EMBER_TARGET_AVX512 inline float logitsRow(float *row, float scale,
-                                           const float *maskRow,
-                                           int64_t maskCs, int64_t cols,
-                                           int64_t lastKey) {
+/// How one key block's raw scores (q . k) become base-2 logits
+/// t = (s * scale + mask) * log2(e), -inf outside the keys and the causal
+/// limit.
+struct Logits {
+  float scale2;          // scale * log2(e)
+  const float *maskRow;  // the mask's row at the block's first key, or null
+  int64_t maskCs, cols, lastKey;
+};
+
+/// A score row's logits in place; returns their max. With no mask and a
+/// positive scale the row is left raw (`rawRow` true) and the max is that
+/// of the logits all the same: exp2Row folds the scaling in.
+EMBER_TARGET_AVX512 inline float logitsRow(float *row, const Logits &l,
+                                           bool rawRow) {
   const __m512 negInf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  const __m512 vscale = _mm512_set1_ps(scale);
   __m512 best = negInf;
+  if (rawRow) {
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v)
+      best = _mm512_mask_max_ps(best, liveLanes(v, l.cols, l.lastKey), best,
+                                _mm512_loadu_ps(row + v * 16));
+    float m = _mm512_reduce_max_ps(best);
+    return m * l.scale2; // -inf stays -inf
+  }
+  const __m512 vscale = _mm512_set1_ps(l.scale2), vlog2e = _mm512_set1_ps(kLog2e);
 #pragma GCC unroll 4
   for (int v = 0; v < 4; ++v) {
-    __mmask16 live = liveLanes(v, cols, lastKey);
+    __mmask16 live = liveLanes(v, l.cols, l.lastKey);
     __m512 x = _mm512_mul_ps(_mm512_loadu_ps(row + v * 16), vscale);
-    if (maskRow) {
+    if (l.maskRow) {
       __m512 m;
-      if (maskCs == 1)
-        m = _mm512_maskz_loadu_ps(live, maskRow + v * 16);
+      if (l.maskCs == 1)
+        m = _mm512_maskz_loadu_ps(live, l.maskRow + v * 16);
       else {
         alignas(64) float lanes[16] = {};
-        for (int t = 0; t < 16 && v * 16 + t < cols; ++t)
-          lanes[t] = maskRow[(v * 16 + t) * maskCs];
+        for (int t = 0; t < 16 && v * 16 + t < l.cols; ++t)
+          lanes[t] = l.maskRow[(v * 16 + t) * l.maskCs];
         m = _mm512_load_ps(lanes);
       }
-      x = _mm512_add_ps(x, m);
+      x = _mm512_fmadd_ps(m, vlog2e, x);
     }
     x = _mm512_mask_mov_ps(negInf, live, x);
     _mm512_storeu_ps(row + v * 16, x);
@@ -227,13 +241,17 @@ EMBER_TARGET_AVX512 inline float logitsRow(float *row, float scale,
   return _mm512_reduce_max_ps(best);
 }
 
-/// row = exp(row - shift) over the 64 lanes; returns the sum.
-EMBER_TARGET_AVX512 inline float expRow(float *row, float shift) {
+/// row = 2^(t - shift) over the 64 lanes, t the logits (raw scores times
+/// l.scale2 when `rawRow`); 0 outside the live lanes. Returns the sum.
+EMBER_TARGET_AVX512 inline float exp2Row(float *row, const Logits &l,
+                                         bool rawRow, float shift) {
   const __m512 vshift = _mm512_set1_ps(shift);
+  const __m512 vscale = _mm512_set1_ps(rawRow ? l.scale2 : 1.0f);
   __m512 sum = _mm512_setzero_ps();
 #pragma GCC unroll 4
   for (int v = 0; v < 4; ++v) {
-    __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(row + v * 16), vshift));
+    __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(row + v * 16), vscale, vshift);
+    __m512 e = _mm512_maskz_mov_ps(liveLanes(v, l.cols, l.lastKey), exp2x16(t));
     _mm512_storeu_ps(row + v * 16, e);
     sum = _mm512_add_ps(sum, e);
   }
@@ -316,6 +334,9 @@ EMBER_TARGET_AVX512 void forwardGroup(const FastProblem &p, int64_t b,
   int64_t end = p.causal ? std::min(p.s, i0 + rows) : p.s;
   const float *q = p.q.row(b, 0);
   const float *v = p.v.row(b, 0);
+  // Logits in base 2 (exp2 is the cheaper polynomial); runMax too.
+  const float scale2 = p.scale * kLog2e;
+  const bool rawRows = !p.hasMask && scale2 > 0;
   for (int64_t j0 = 0; j0 < end; j0 += kKeyBlock) {
     int64_t cols = std::min(kKeyBlock, p.s - j0);
     const float *ktBlock = kt + (j0 / kKeyBlock) * p.e * kKeyBlock;
@@ -330,19 +351,18 @@ EMBER_TARGET_AVX512 void forwardGroup(const FastProblem &p, int64_t b,
       for (int64_t r = 0; r < mr; ++r) {
         int64_t i = first + r, g = t + r;
         float *row = scores + r * kKeyBlock;
-        const float *maskRow =
-            p.hasMask ? p.mask.row(b, i) + j0 * p.mask.cs : nullptr;
-        int64_t lastKey = p.causal ? i - j0 : kKeyBlock;
-        float newMax = std::max(
-            runMax[g],
-            logitsRow(row, p.scale, maskRow, p.mask.cs, cols, lastKey));
+        Logits logits{scale2,
+                      p.hasMask ? p.mask.row(b, i) + j0 * p.mask.cs : nullptr,
+                      p.mask.cs, cols, p.causal ? i - j0 : kKeyBlock};
+        float newMax = std::max(runMax[g], logitsRow(row, logits, rawRows));
         if (newMax == negInf) { // every key so far masked: nothing to add
           std::memset(row, 0, sizeof(float) * kKeyBlock);
           correction[g] = 1.0f;
           continue;
         }
-        correction[g] = std::exp(runMax[g] - newMax);
-        runSum[g] = runSum[g] * correction[g] + expRow(row, newMax);
+        correction[g] = std::exp2(runMax[g] - newMax);
+        runSum[g] =
+            runSum[g] * correction[g] + exp2Row(row, logits, rawRows, newMax);
         runMax[g] = newMax;
       }
       product(mr, p.ev, cols, scores, kKeyBlock, 1, v + j0 * p.v.rs, p.v.rs,
@@ -361,7 +381,8 @@ EMBER_TARGET_AVX512 void forwardGroup(const FastProblem &p, int64_t b,
       _mm512_mask_storeu_ps(out + x, m,
                             _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + x), vinv));
     }
-    p.lse[b * p.lseBs + (i0 + r) * p.lseCs] = runMax[r] + std::log(runSum[r]);
+    p.lse[b * p.lseBs + (i0 + r) * p.lseCs] =
+        runMax[r] * kLn2 + std::log(runSum[r]);
   }
 }
 
@@ -383,6 +404,7 @@ EMBER_TARGET_AVX512 void backwardHead(const FastProblem &p, const Matrix &grad,
   float *dkBlock = blockGrads, *dvBlock = blockGrads + kKeyBlock * p.e;
   const float *q = p.q.row(b, 0), *k = p.k.row(b, 0);
   const float *g = grad.row(b, 0);
+  const float scale2 = p.scale * kLog2e;
   for (int64_t i = 0; i < p.l; ++i) {
     const float *gi = grad.row(b, i), *oi = p.out.row(b, i);
     float sum = 0;
@@ -412,11 +434,14 @@ EMBER_TARGET_AVX512 void backwardHead(const FastProblem &p, const Matrix &grad,
         for (int64_t r = 0; r < mr; ++r) {
           int64_t i = first + r;
           float *row = pTile + r * kKeyBlock;
-          const float *maskRow =
-              p.hasMask ? p.mask.row(b, i) + j0 * p.mask.cs : nullptr;
-          int64_t lastKey = p.causal ? i - j0 : kKeyBlock;
-          logitsRow(row, p.scale, maskRow, p.mask.cs, cols, lastKey);
-          expRow(row, p.lse[b * p.lseBs + i * p.lseCs]);
+          Logits logits{scale2,
+                        p.hasMask ? p.mask.row(b, i) + j0 * p.mask.cs
+                                  : nullptr,
+                        p.mask.cs, cols, p.causal ? i - j0 : kKeyBlock};
+          if (p.hasMask)
+            logitsRow(row, logits, /*rawRow=*/false);
+          exp2Row(row, logits, /*rawRow=*/!p.hasMask,
+                  p.lse[b * p.lseBs + i * p.lseCs] * kLog2e);
           const __m512 d = _mm512_set1_ps(rowDot[i]);
           const __m512 vscale = _mm512_set1_ps(p.scale);
           const float *dpRow = dprobs + r * kKeyBlock;
