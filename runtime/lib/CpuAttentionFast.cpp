@@ -269,21 +269,60 @@ struct Buffer {
   }
 };
 
+/// dst[j * ds + i] = src[i * rs + j] for a 16 x 16 block (unpacks, then
+/// 128-bit lane shuffles).
+EMBER_TARGET_AVX512 void transpose16(const float *src, int64_t rs, float *dst, int64_t ds) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * rs);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]),
+            c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
+    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
+  }
+  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ds, r[i]);
+}
 /// x^T of one head packed per key block: block kb holds [cols][64]
 /// (element (p, jj) = x[kb * 64 + jj][p]), zero past the last key.
-void packTransposed(const float *x, int64_t rs, int64_t cs, int64_t keys,
-                    int64_t cols, float *packed) {
+EMBER_TARGET_AVX512 void packTransposed(const float *x, int64_t rs,
+                                        int64_t cs, int64_t keys, int64_t cols,
+                                        float *packed) {
   int64_t blocks = (keys + kKeyBlock - 1) / kKeyBlock;
   for (int64_t kb = 0; kb < blocks; ++kb) {
     float *dst = packed + kb * cols * kKeyBlock;
     int64_t n = std::min(kKeyBlock, keys - kb * kKeyBlock);
     if (n < kKeyBlock)
       std::memset(dst, 0, sizeof(float) * cols * kKeyBlock);
-    for (int64_t jj = 0; jj < n; ++jj) {
-      const float *src = x + (kb * kKeyBlock + jj) * rs;
-      for (int64_t p = 0; p < cols; ++p)
-        dst[p * kKeyBlock + jj] = src[p * cs];
-    }
+    const float *src = x + kb * kKeyBlock * rs;
+    for (int64_t j0 = 0; j0 < n; j0 += 16)
+      for (int64_t p0 = 0; p0 < cols; p0 += 16) {
+        if (cs == 1 && j0 + 16 <= n && p0 + 16 <= cols) {
+          transpose16(src + j0 * rs + p0, rs, dst + p0 * kKeyBlock + j0,
+                      kKeyBlock);
+          continue;
+        }
+        for (int64_t jj = j0; jj < std::min(n, j0 + 16); ++jj)
+          for (int64_t p = p0; p < std::min(cols, p0 + 16); ++p)
+            dst[p * kKeyBlock + jj] = src[jj * rs + p * cs];
+      }
   }
 }
 
@@ -346,8 +385,11 @@ EMBER_TARGET_AVX512 void forwardGroup(const FastProblem &p, int64_t b,
       // Causal: the tile's last row sees keys up to first + mr - 1.
       if (p.causal && j0 > first + mr - 1)
         continue;
-      product(mr, kKeyBlock, p.e, q + first * p.q.rs, p.q.rs, p.q.cs, ktBlock,
-              kKeyBlock, scores, kKeyBlock, 0);
+      // Only the keys some row of the tile sees (diagonal blocks), in whole
+      // vectors; the lanes past them are masked below.
+      int64_t live = p.causal ? std::min(cols, first + mr - j0) : cols;
+      product(mr, (live + 15) / 16 * 16, p.e, q + first * p.q.rs, p.q.rs,
+              p.q.cs, ktBlock, kKeyBlock, scores, kKeyBlock, 0);
       for (int64_t r = 0; r < mr; ++r) {
         int64_t i = first + r, g = t + r;
         float *row = scores + r * kKeyBlock;
@@ -365,7 +407,7 @@ EMBER_TARGET_AVX512 void forwardGroup(const FastProblem &p, int64_t b,
             runSum[g] * correction[g] + exp2Row(row, logits, rawRows, newMax);
         runMax[g] = newMax;
       }
-      product(mr, p.ev, cols, scores, kKeyBlock, 1, v + j0 * p.v.rs, p.v.rs,
+      product(mr, p.ev, live, scores, kKeyBlock, 1, v + j0 * p.v.rs, p.v.rs,
               acc + t * p.ev, p.ev, 2, correction + t);
     }
   }
@@ -427,9 +469,13 @@ EMBER_TARGET_AVX512 void backwardHead(const FastProblem &p, const Matrix &grad,
         int64_t first = i0 + t;
         float *pTile = probs + t * kKeyBlock;
         float *dsTile = dscores + t * kKeyBlock;
-        product(mr, kKeyBlock, p.e, q + first * p.q.rs, p.q.rs, p.q.cs,
-                ktBlock, kKeyBlock, pTile, kKeyBlock, 0);
-        product(mr, kKeyBlock, p.ev, g + first * grad.rs, grad.rs, grad.cs,
+        // The keys some row of the tile sees, in whole vectors (P is 0
+        // past them, dS is made 0).
+        int64_t live = p.causal ? std::min(cols, first + mr - j0) : cols;
+        int64_t width = (live + 15) / 16 * 16;
+        product(mr, width, p.e, q + first * p.q.rs, p.q.rs, p.q.cs, ktBlock,
+                kKeyBlock, pTile, kKeyBlock, 0);
+        product(mr, width, p.ev, g + first * grad.rs, grad.rs, grad.cs,
                 vtBlock, kKeyBlock, dprobs, kKeyBlock, 0);
         for (int64_t r = 0; r < mr; ++r) {
           int64_t i = first + r;
@@ -451,7 +497,9 @@ EMBER_TARGET_AVX512 void backwardHead(const FastProblem &p, const Matrix &grad,
             __m512 pr = _mm512_loadu_ps(row + x * 16);
             __m512 ds = _mm512_mul_ps(
                 pr, _mm512_sub_ps(_mm512_loadu_ps(dpRow + x * 16), d));
-            _mm512_storeu_ps(dsRow + x * 16, _mm512_mul_ps(ds, vscale));
+            _mm512_storeu_ps(dsRow + x * 16,
+                             _mm512_maskz_mul_ps(liveLanes(x, live, kKeyBlock),
+                                                 ds, vscale));
           }
         }
       }
