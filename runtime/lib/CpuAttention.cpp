@@ -14,9 +14,10 @@
 // dP = grad V^T, dS = P * (dP - D), dQ += dS K * scale, dK += dS^T Q *
 // scale.
 //
-// f32 products run on Ember's GEMM (one thread: the blocks already run in
-// parallel), f64 products on plain loops; the exponentials of a row are
-// AVX2 where the CPU has it (f32).
+// f32 runs the AVX-512 kernels of CpuAttentionFast.cpp where they apply
+// (about 1.5x these kernels). Here f32 products run on Ember's GEMM (one
+// thread: the blocks already run in parallel), f64 products on plain
+// loops; the exponentials of a row are AVX2 where the CPU has it (f32).
 //
 //===----------------------------------------------------------------------===//
 
