@@ -143,6 +143,15 @@ TileFn tileFor(int mr, int nv) {
   }
 }
 
+/// The rows of the next micro-tile when `left` rows remain: 6, but 7..9
+/// rows split in two near-equal tiles (a 1..3-row tile wastes most of the
+/// loads it makes).
+inline int64_t microRows(int64_t left) {
+  if (left > kMicroRows && left < kMicroRows + 4)
+    return (left + 1) / 2;
+  return std::min(kMicroRows, left);
+}
+
 /// C (m x n) (+)= A (m x k) B (k x n) with A read as a[i * aRow + p * aK],
 /// B's rows contiguous (b[p * bK + j]), C's too: micro-tiles of 6 rows and
 /// up to 64 columns. `rowScale` (mode 2) is indexed by C's row.
@@ -154,9 +163,9 @@ void product(int64_t m, int64_t n, int64_t k, const float *a, int64_t aRow,
     int nv = static_cast<int>((cols + 15) / 16);
     int tail = static_cast<int>(cols - (nv - 1) * 16);
     __mmask16 last = static_cast<__mmask16>((1u << tail) - 1);
-    for (int64_t i = 0; i < m; i += kMicroRows) {
-      int mr = static_cast<int>(std::min<int64_t>(kMicroRows, m - i));
-      tileFor(mr, nv)(k, a + i * aRow, aRow, aK, b + j, bK, c + i * cRow + j,
+    for (int64_t i = 0, mr; i < m; i += mr) {
+      mr = microRows(m - i);
+      tileFor(static_cast<int>(mr), nv)(k, a + i * aRow, aRow, aK, b + j, bK, c + i * cRow + j,
                       cRow, last, mode, rowScale ? rowScale + i : nullptr);
     }
   }
@@ -379,8 +388,8 @@ EMBER_TARGET_AVX512 void forwardGroup(const FastProblem &p, int64_t b,
   for (int64_t j0 = 0; j0 < end; j0 += kKeyBlock) {
     int64_t cols = std::min(kKeyBlock, p.s - j0);
     const float *ktBlock = kt + (j0 / kKeyBlock) * p.e * kKeyBlock;
-    for (int64_t t = 0; t < rows; t += kMicroRows) {
-      int64_t mr = std::min(kMicroRows, rows - t);
+    for (int64_t t = 0, mr; t < rows; t += mr) {
+      mr = microRows(rows - t);
       int64_t first = i0 + t;
       // Causal: the tile's last row sees keys up to first + mr - 1.
       if (p.causal && j0 > first + mr - 1)
@@ -390,18 +399,27 @@ EMBER_TARGET_AVX512 void forwardGroup(const FastProblem &p, int64_t b,
       int64_t live = p.causal ? std::min(cols, first + mr - j0) : cols;
       product(mr, (live + 15) / 16 * 16, p.e, q + first * p.q.rs, p.q.rs,
               p.q.cs, ktBlock, kKeyBlock, scores, kKeyBlock, 0);
+      // Row maxima first, then the exponentials: each phase's rows are
+      // independent chains (horizontal reductions) the core overlaps.
+      float blockMax[kMicroRows];
       for (int64_t r = 0; r < mr; ++r) {
-        int64_t i = first + r, g = t + r;
-        float *row = scores + r * kKeyBlock;
+        int64_t i = first + r;
         Logits logits{scale2,
                       p.hasMask ? p.mask.row(b, i) + j0 * p.mask.cs : nullptr,
                       p.mask.cs, cols, p.causal ? i - j0 : kKeyBlock};
-        float newMax = std::max(runMax[g], logitsRow(row, logits, rawRows));
+        blockMax[r] = logitsRow(scores + r * kKeyBlock, logits, rawRows);
+      }
+      for (int64_t r = 0; r < mr; ++r) {
+        int64_t i = first + r, g = t + r;
+        float *row = scores + r * kKeyBlock;
+        float newMax = std::max(runMax[g], blockMax[r]);
         if (newMax == negInf) { // every key so far masked: nothing to add
           std::memset(row, 0, sizeof(float) * kKeyBlock);
           correction[g] = 1.0f;
           continue;
         }
+        Logits logits{scale2, nullptr, 0, cols,
+                      p.causal ? i - j0 : kKeyBlock};
         correction[g] = std::exp2(runMax[g] - newMax);
         runSum[g] =
             runSum[g] * correction[g] + exp2Row(row, logits, rawRows, newMax);
@@ -464,8 +482,8 @@ EMBER_TARGET_AVX512 void backwardHead(const FastProblem &p, const Matrix &grad,
     int64_t iStart = p.causal ? std::min(p.l, j0) : 0;
     for (int64_t i0 = iStart; i0 < p.l; i0 += kGroup) {
       int64_t rows = std::min(kGroup, p.l - i0);
-      for (int64_t t = 0; t < rows; t += kMicroRows) {
-        int64_t mr = std::min(kMicroRows, rows - t);
+      for (int64_t t = 0, mr; t < rows; t += mr) {
+        mr = microRows(rows - t);
         int64_t first = i0 + t;
         float *pTile = probs + t * kKeyBlock;
         float *dsTile = dscores + t * kKeyBlock;
