@@ -470,6 +470,14 @@ void attentionBackward(const Problem<T> &p, Tensor3<T> grad, Tensor3<T> dq,
                       Tensor3<T> TENSOR3(dk), Tensor3<T> TENSOR3(dv));         \
   }
 
+namespace ember {
+/// Switches the f32 AVX-512 kernels off (false) or back on (true, the
+/// default), so that the portable kernels run; returns the previous setting.
+/// Not in CpuAttention.h: for //test/unit:cpu_attention_test and A/B runs,
+/// which declare it themselves.
+bool setFastAttention(bool enabled);
+} // namespace ember
+
 bool ember::setFastAttention(bool enabled) {
   return ember::attention::setFastAttentionEnabled(enabled);
 }

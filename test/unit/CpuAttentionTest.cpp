@@ -16,6 +16,13 @@
 #include <random>
 #include <vector>
 
+// Defined in CpuAttention.cpp and declared here only: a declaration in the
+// runtime's public header would make every target that depends on it
+// rebuild for a switch that only this test and A/B runs use.
+namespace ember {
+bool setFastAttention(bool enabled);
+} // namespace ember
+
 namespace {
 
 #define DENSE3(v, B, R, C)                                                     \

@@ -32,13 +32,6 @@
   T *name##Alloc, T *name##Data, int64_t name##Offset, int64_t name##Size0,    \
       int64_t name##Size1, int64_t name##Stride0, int64_t name##Stride1
 
-namespace ember {
-/// Switches the f32 AVX-512 kernels off (false) or back on (true; the
-/// default where the CPU has AVX-512), so that the portable blocked kernels
-/// run instead; returns the previous setting. For tests and A/B runs.
-bool setFastAttention(bool enabled);
-} // namespace ember
-
 extern "C" {
 /// out = softmax(q k^T * scale + mask) v, lse = logsumexp of each row of
 /// the scaled, masked scores; f32.
