@@ -20,8 +20,10 @@
 // dV += P^T dO, dK += dS^T Q, dQ += dS K, all on the same micro-kernel.
 //
 // Heads (and, forward, query groups) run in parallel on the thread pool.
-// Every buffer is thread-local and only grows. Exponentials are those of
-// the reference kernels (CpuAttention.cpp): the same polynomial, 16 wide.
+// Every buffer is thread-local and only grows. The softmax works in base 2:
+// logits t = (s * scale + mask) log2(e), weights 2^(t - max) by a degree-6
+// polynomial and vscalefps (relative error ~1.2e-7, like the portable
+// kernels' exp), the scale folded into the one fused pass when no mask.
 //
 //===----------------------------------------------------------------------===//
 
