@@ -14,13 +14,15 @@
 // dP = grad V^T, dS = P * (dP - D), dQ += dS K * scale, dK += dS^T Q *
 // scale.
 //
-// f32 products run on Ember's GEMM (one thread: the blocks already run in
-// parallel), f64 products on plain loops; the exponentials of a row are
-// AVX2 where the CPU has it (f32).
+// f32 runs the AVX-512 kernels of CpuAttentionFast.cpp where they apply
+// (about 1.5x these kernels). Here f32 products run on Ember's GEMM (one
+// thread: the blocks already run in parallel), f64 products on plain
+// loops; the exponentials of a row are AVX2 where the CPU has it (f32).
 //
 //===----------------------------------------------------------------------===//
 
 #include "ember/Runtime/CpuAttention.h"
+#include "CpuAttentionFast.h"
 #include "ember/Runtime/EmberGemm.h"
 #include "ember/Runtime/ThreadPool.h"
 
@@ -307,8 +309,49 @@ Problem<T> makeProblem(Tensor3<T> q, Tensor3<T> k, Tensor3<T> v,
           v.size[2]};
 }
 
+ember::attention::Matrix fastMatrix(const Tensor3<float> &t) {
+  return {t.data, t.stride[0], t.stride[1], t.stride[2]};
+}
+
+ember::attention::FastProblem fastProblem(const Problem<float> &p) {
+  return {fastMatrix(p.q),   fastMatrix(p.k),    fastMatrix(p.v),
+          fastMatrix(p.mask), fastMatrix(p.out), p.lse.data,
+          p.lse.stride[0],   p.lse.stride[1],    p.scale,
+          p.causal,          p.hasMask,          p.batch,
+          p.l,               p.s,                p.e,
+          p.ev};
+}
+
+/// The AVX-512 kernels (CpuAttentionFast.cpp) where they apply: f32 only.
+bool tryFastForward(const Problem<float> &p) {
+  ember::attention::FastProblem fast = fastProblem(p);
+  if (!ember::attention::fastAttentionApplies(fast, /*backward=*/false))
+    return false;
+  ember::attention::fastAttentionForward(fast);
+  return true;
+}
+bool tryFastForward(const Problem<double> &) { return false; }
+
+bool tryFastBackward(const Problem<float> &p, Tensor3<float> grad,
+                     Tensor3<float> dq, Tensor3<float> dk, Tensor3<float> dv) {
+  ember::attention::FastProblem fast = fastProblem(p);
+  ember::attention::Matrix g = fastMatrix(grad), q = fastMatrix(dq),
+                           k = fastMatrix(dk), v = fastMatrix(dv);
+  if (!ember::attention::fastAttentionApplies(fast, /*backward=*/true, &g, &q,
+                                              &k, &v))
+    return false;
+  ember::attention::fastAttentionBackward(fast, g, q, k, v);
+  return true;
+}
+bool tryFastBackward(const Problem<double> &, Tensor3<double>, Tensor3<double>,
+                     Tensor3<double>, Tensor3<double>) {
+  return false;
+}
+
 template <typename T>
 void attentionForward(const Problem<T> &p) {
+  if (tryFastForward(p))
+    return;
   int64_t blocks = (p.l + kQueryBlock - 1) / kQueryBlock;
   if (p.batch == 0 || blocks == 0)
     return;
@@ -383,6 +426,8 @@ void backwardItem(const Problem<T> &p, Tensor3<T> grad, Tensor3<T> dq,
 template <typename T>
 void attentionBackward(const Problem<T> &p, Tensor3<T> grad, Tensor3<T> dq,
                        Tensor3<T> dk, Tensor3<T> dv) {
+  if (tryFastBackward(p, grad, dq, dk, dv))
+    return;
   ember::parallelFor(0, p.batch, 1, [&](int64_t lo, int64_t hi) {
     std::vector<T> scratch;
     for (int64_t b = lo; b < hi; ++b)
@@ -424,6 +469,18 @@ void attentionBackward(const Problem<T> &p, Tensor3<T> grad, Tensor3<T> dq,
                       Tensor3<T> TENSOR3(grad), Tensor3<T> TENSOR3(dq),        \
                       Tensor3<T> TENSOR3(dk), Tensor3<T> TENSOR3(dv));         \
   }
+
+namespace ember {
+/// Switches the f32 AVX-512 kernels off (false) or back on (true, the
+/// default), so that the portable kernels run; returns the previous setting.
+/// Not in CpuAttention.h: for //test/unit:cpu_attention_test and A/B runs,
+/// which declare it themselves.
+bool setFastAttention(bool enabled);
+} // namespace ember
+
+bool ember::setFastAttention(bool enabled) {
+  return ember::attention::setFastAttentionEnabled(enabled);
+}
 
 extern "C" {
 DEFINE_ATTENTION(float, f32)

@@ -3,7 +3,8 @@
 // ember_cpu_attention[_backward]_{f32,f64} against attention computed
 // naively in double: sizes that cross the 64-row and 128-key blocks with
 // remainders, L != S, causal, a mask shared by every batch item (stride 0),
-// and a batch of several items.
+// and a batch of several items. f32 runs twice: the AVX-512 kernels (where
+// the CPU has them) and the portable blocked ones.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +15,13 @@
 #include <cmath>
 #include <random>
 #include <vector>
+
+// Defined in CpuAttention.cpp and declared here only: a declaration in the
+// runtime's public header would make every target that depends on it
+// rebuild for a switch that only this test and A/B runs use.
+namespace ember {
+bool setFastAttention(bool enabled);
+} // namespace ember
 
 namespace {
 
@@ -30,6 +38,10 @@ struct Case {
 
 template <typename T>
 void check(const Case &c, double tol) {
+  SCOPED_TRACE(::testing::Message() << "b " << c.b << " l " << c.l << " s "
+                                    << c.s << " e " << c.e << " ev " << c.ev
+                                    << " causal " << c.causal << " mask "
+                                    << c.mask);
   std::mt19937 gen(c.l * 31 + c.s);
   std::normal_distribution<double> normal;
   auto random = [&](size_t n) {
@@ -130,12 +142,20 @@ void check(const Case &c, double tol) {
 const Case kCases[] = {
     {1, 1, 1, 1, 1, false, false},   {3, 130, 200, 33, 17, false, false},
     {2, 130, 200, 33, 17, true, false}, {2, 70, 300, 16, 24, false, true},
-    {1, 300, 300, 8, 8, true, false},
+    {1, 300, 300, 8, 8, true, false},   {2, 97, 131, 64, 64, true, true},
+    {1, 50, 70, 80, 96, false, false},  {5, 3, 2, 16, 16, true, false},
 };
 
 TEST(CpuAttention, F32MatchesNaiveDouble) {
   for (const Case &c : kCases)
     check<float>(c, 2e-5);
+}
+
+TEST(CpuAttention, F32PortableKernelsMatchNaiveDouble) {
+  bool previous = ember::setFastAttention(false);
+  for (const Case &c : kCases)
+    check<float>(c, 2e-5);
+  ember::setFastAttention(previous);
 }
 
 TEST(CpuAttention, F64MatchesNaiveDouble) {
