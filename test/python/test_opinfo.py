@@ -57,7 +57,6 @@ KNOWN_FAILURES = {
     ('nn.functional.triplet_margin_with_distance_loss', 'forward'): _TORCH_DISTANCE,
     ('nn.functional.triplet_margin_with_distance_loss', 'gradient'): _TORCH_DISTANCE,
     ('nn.functional.local_response_norm', 'forward'): _LRN_INT,
-    ('nn.functional.batch_norm', 'forward'): "a 1-D input (no batch dim) raises IndexError; torch normalizes it as (N,)",
     ('nn.functional.ctc_loss', 'gradient'): _CTC_GRADIENT,
 }
 
