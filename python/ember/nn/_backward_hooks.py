@@ -201,7 +201,9 @@ def replay(original_backward):
 
 
 def install():
-    """Wraps ``Tensor.backward`` so that it replays the hooked calls."""
+    """Wraps ``Tensor.backward`` so that it replays the hooked calls; done
+    at the first backward hook's registration, so that until then an error
+    in ``backward()`` ends at the caller's line, with no frame of ours."""
     original = Tensor.backward
     if getattr(original, "_replays_module_hooks", False):
         return

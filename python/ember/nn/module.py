@@ -60,12 +60,11 @@ def register_module_forward_hook(hook):
 def register_module_full_backward_hook(hook):
     """Adds ``hook(module, grad_input, grad_output)`` to every module's
     backward (see ``Module.register_full_backward_hook``)."""
+    _backward_hooks.install()
     handle = RemovableHandle(_global_backward_hooks)
     _global_backward_hooks[handle.id] = hook
     return handle
 
-
-_backward_hooks.install()
 
 
 def _add_indent(text, spaces):
@@ -153,6 +152,7 @@ class Module:
         what it returns (other than None) replaces ``grad_output``. As
         torch 2's (torch 1.13 has none). See register_full_backward_hook
         for what a backward hook costs."""
+        _backward_hooks.install()
         hooks = self._hooks_dict("_backward_pre_hooks")
         handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
@@ -171,6 +171,7 @@ class Module:
             raise RuntimeError("Cannot use both regular backward hooks and full backward "
                                "hooks on a single Module. Please use only one of them.")
         object.__setattr__(self, "_full_backward_hooks", True)
+        _backward_hooks.install()
         hooks = self._hooks_dict("_backward_hooks")
         handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
@@ -184,6 +185,7 @@ class Module:
             raise RuntimeError("Cannot use both regular backward hooks and full backward "
                                "hooks on a single Module. Please use only one of them.")
         object.__setattr__(self, "_legacy_backward_hooks", True)
+        _backward_hooks.install()
         hooks = self._hooks_dict("_backward_hooks")
         handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
