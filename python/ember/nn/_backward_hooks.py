@@ -41,12 +41,14 @@ whose outputs receive no gradient are forgotten at the second
 """
 
 import collections
+import weakref
 
 from ember._ember import Tensor
 
 # Hooks every module runs (torch.nn.modules.module.register_module_full_backward_hook).
 _global_backward_hooks = collections.OrderedDict()
 
+_hooked_modules = weakref.WeakSet()   # modules that registered a backward hook
 _tape = []          # (time, kind, segment), kind "in" or "out", in recording order
 _clock = [0]        # the event counter
 _backward_count = [0]
@@ -200,10 +202,19 @@ def replay(original_backward):
     _tape[:] = kept
 
 
-def install():
+def _any_hooks():
+    return bool(_global_backward_hooks) or any(
+        m.__dict__.get("_backward_hooks") or m.__dict__.get("_backward_pre_hooks")
+        for m in list(_hooked_modules))
+
+
+def install(module=None):
     """Wraps ``Tensor.backward`` so that it replays the hooked calls; done
-    at the first backward hook's registration, so that until then an error
-    in ``backward()`` ends at the caller's line, with no frame of ours."""
+    at a backward hook's registration, and undone by a backward that finds
+    no hook and nothing to replay, so that otherwise an error in
+    ``backward()`` ends at the caller's line, with no frame of ours."""
+    if module is not None:
+        _hooked_modules.add(module)
     original = Tensor.backward
     if getattr(original, "_replays_module_hooks", False):
         return
@@ -212,6 +223,8 @@ def install():
         original(self, gradient, retain_graph, create_graph)
         if _tape:
             replay(lambda t, g, retain_graph: original(t, g, retain_graph))
+        if not _tape and not _any_hooks():
+            Tensor.backward = original
 
     backward._replays_module_hooks = True
     backward.__doc__ = original.__doc__

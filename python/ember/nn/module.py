@@ -152,7 +152,7 @@ class Module:
         what it returns (other than None) replaces ``grad_output``. As
         torch 2's (torch 1.13 has none). See register_full_backward_hook
         for what a backward hook costs."""
-        _backward_hooks.install()
+        _backward_hooks.install(self)
         hooks = self._hooks_dict("_backward_pre_hooks")
         handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
@@ -171,7 +171,7 @@ class Module:
             raise RuntimeError("Cannot use both regular backward hooks and full backward "
                                "hooks on a single Module. Please use only one of them.")
         object.__setattr__(self, "_full_backward_hooks", True)
-        _backward_hooks.install()
+        _backward_hooks.install(self)
         hooks = self._hooks_dict("_backward_hooks")
         handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
@@ -185,7 +185,7 @@ class Module:
             raise RuntimeError("Cannot use both regular backward hooks and full backward "
                                "hooks on a single Module. Please use only one of them.")
         object.__setattr__(self, "_legacy_backward_hooks", True)
-        _backward_hooks.install()
+        _backward_hooks.install(self)
         hooks = self._hooks_dict("_backward_hooks")
         handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
