@@ -22,37 +22,23 @@ The text (examples/data/sonnets.txt: Shakespeare's sonnets 1, 18, 29, 30,
 Run:  PYTHONPATH=build/python /usr/bin/python3 examples/char_lstm.py [--steps N]
       [--no-torch]
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
 import ember
-from ember import nn as enn
 
-DEFAULT_TEXT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
-                            "sonnets.txt")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import char_common  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--text", default=DEFAULT_TEXT)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--length", type=int, default=64,
-                        help="characters per training window")
+    parser = char_common.parser(__doc__.split("\n\n")[0], "characters per training window")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--embedding", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tolerance", type=float, default=1e-3,
-                        help="largest relative difference of a step's loss from torch's")
-    parser.add_argument("--no-torch", action="store_true",
-                        help="train with Ember only (no comparison)")
-    parser.add_argument("--sample", type=int, default=200,
-                        help="characters to sample after training")
+    char_common.add_run_args(parser)
     return parser.parse_args(argv)
 
 
@@ -74,65 +60,10 @@ def char_model(nn, vocab, args):
     return CharLSTM()
 
 
-def load_text(path):
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    chars = sorted(set(text))
-    index = {c: i for i, c in enumerate(chars)}
-    return chars, np.array([index[c] for c in text], dtype=np.int64)
-
-
-def batches(data, args):
-    """Random windows of the text: inputs and the next characters."""
-    rng = np.random.default_rng(args.seed)
-    while True:
-        starts = rng.integers(0, len(data) - args.length - 1, size=args.batch_size)
-        x = np.stack([data[s:s + args.length] for s in starts])
-        y = np.stack([data[s + 1:s + args.length + 1] for s in starts])
-        yield x, y
-
-
 def train(args, log=print):
-    """Trains for args.steps steps; returns (ember losses, torch losses or
-    None, the ember model, the characters)."""
-    chars, data = load_text(args.text)
-    vocab = len(chars)
-    torch = None
-    if not args.no_torch:
-        import torch
-        torch.manual_seed(args.seed)
-        t_model = char_model(torch.nn, vocab, args)
-        t_opt = torch.optim.Adam(t_model.parameters(), lr=args.lr)
-        state = {k: ember.from_numpy(v.detach().numpy().copy())
-                 for k, v in t_model.state_dict().items()}
-    e_model = char_model(enn, vocab, args)
-    if torch is not None:
-        e_model.load_state_dict(state)
-    e_opt = ember.optim.Adam(e_model.parameters(), lr=args.lr)
-    e_loss_fn = enn.CrossEntropyLoss()
-    e_losses, t_losses = [], ([] if torch is not None else None)
-    stream = batches(data, args)
-    for step in range(args.steps):
-        x, y = next(stream)
-        logits, _ = e_model(ember.from_numpy(x))
-        loss = e_loss_fn(logits.reshape(-1, vocab), ember.from_numpy(y.reshape(-1)))
-        e_opt.zero_grad()
-        loss.backward()
-        e_opt.step()
-        e_losses.append(loss.item())
-        line = f"step {step:4d}  ember {e_losses[-1]:.6f}"
-        if torch is not None:
-            t_logits, _ = t_model(torch.from_numpy(x))
-            t_loss = torch.nn.functional.cross_entropy(t_logits.reshape(-1, vocab),
-                                                       torch.from_numpy(y.reshape(-1)))
-            t_opt.zero_grad()
-            t_loss.backward()
-            t_opt.step()
-            t_losses.append(t_loss.item())
-            line += f"  torch {t_losses[-1]:.6f}"
-        if log and (step % 10 == 0 or step == args.steps - 1):
-            log(line)
-    return e_losses, t_losses, e_model, chars
+    """Trains for args.steps steps with Adam; returns (ember losses, torch
+    losses or None, the ember model, the characters)."""
+    return char_common.train(args, char_model, "Adam", log)
 
 
 def sample(model, chars, count, seed=0):
@@ -155,22 +86,7 @@ def sample(model, chars, count, seed=0):
 
 def main():
     args = parse_args()
-    e_losses, t_losses, model, chars = train(args)
-    ok = True
-    if t_losses is not None:
-        diffs = [abs(e - t) / abs(t) for e, t in zip(e_losses, t_losses)]
-        print(f"largest relative difference from torch over {len(diffs)} steps: "
-              f"{max(diffs):.2e} (tolerance {args.tolerance:.0e})")
-        ok = max(diffs) <= args.tolerance
-    first = np.mean(e_losses[:5])
-    last = np.mean(e_losses[-5:])
-    print(f"loss {first:.3f} -> {last:.3f}")
-    ok = ok and last < first
-    stats = ember.compile_stats()
-    print(f"programs compiled: {stats['compiles']} (disk cache hits: {stats['disk_hits']})")
-    if args.sample:
-        print(sample(model, chars, args.sample))
-    sys.exit(0 if ok else 1)
+    char_common.main(args, train, lambda model, chars: sample(model, chars, args.sample))
 
 
 if __name__ == "__main__":

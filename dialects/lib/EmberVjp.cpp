@@ -287,9 +287,11 @@ LogicalResult ConcatOp::buildVjp(OpBuilder &b, ValueRange cotangents,
   SmallVector<int64_t> sizes;
   for (Value input : inputs)
     sizes.push_back(typeOf(input).getDimSize(dim));
-  // ember.slice bounds are attributes: each input's window must be
-  // expressible from the front (static sizes before it) or from the back
-  // (negative bounds: static sizes after it).
+  // Each input's window as attributes where that is possible, from the
+  // front (static sizes before it) or from the back (negative bounds:
+  // static sizes after it); else as run-time bounds summed from the
+  // inputs' extents (the eager tracer leaves them dynamic, so a cat of
+  // new sizes runs the same program).
   auto staticSum = [&](size_t begin, size_t end) -> std::optional<int64_t> {
     int64_t total = 0;
     for (size_t i = begin; i < end; ++i) {
@@ -304,11 +306,21 @@ LogicalResult ConcatOp::buildVjp(OpBuilder &b, ValueRange cotangents,
     std::optional<int64_t> upTo = staticSum(0, i + 1);
     std::optional<int64_t> after = staticSum(i + 1, inputs.size());
     std::optional<int64_t> from = staticSum(i, inputs.size());
-    if ((!before && !from) || (!upTo && !after))
-      return emitOpError("has no gradient rule for input ")
-             << i << ": its offset along dim " << dim
-             << " depends on several dynamic sizes";
     SmallVector<int64_t> start(rank, 0), stop(rank, kToEnd), step(rank, 1);
+    if ((!before && !from) || (!upTo && !after)) {
+      Value offset = arith::ConstantIndexOp::create(b, loc, 0);
+      for (size_t j = 0; j < i; ++j)
+        offset = arith::AddIOp::create(
+            b, loc, offset, tensor::DimOp::create(b, loc, inputs[j], dim));
+      Value end = arith::AddIOp::create(
+          b, loc, offset, tensor::DimOp::create(b, loc, inputs[i], dim));
+      start[dim] = ShapedType::kDynamic;
+      stop[dim] = ShapedType::kDynamic;
+      Value window = SliceOp::create(b, loc, cotangents[0], ValueRange{offset},
+                                     ValueRange{end}, start, stop, step);
+      gradients.push_back(reshapeLike(b, loc, window, inputs[i]));
+      continue;
+    }
     // An empty window at the end must not start at -0 == 0.
     start[dim] = before ? *before : (*from == 0 ? kToEnd : -*from);
     stop[dim] = upTo ? *upTo : (*after == 0 ? kToEnd : -*after);

@@ -641,20 +641,22 @@ private:
                                    w.step);
     }
     case OpCode::Concat: {
-      // Each input's extent along the concat dim is static (it is part of
-      // the cache key): the gradient then slices at static offsets.
+      // The inputs' extents along the concat dim stay dynamic (run-time
+      // sizes, not part of the cache key; the gradient slices at run-time
+      // offsets). A result of extent 1 is restated as static 1, as every
+      // dim of size 1 is.
       SmallVector<Value> inputs;
-      for (unsigned i = 0; i < node.inputs.size(); ++i) {
-        Value input = operand(node, i);
-        auto type = cast<RankedTensorType>(input.getType());
+      for (unsigned i = 0; i < node.inputs.size(); ++i)
+        inputs.push_back(operand(node, i));
+      Value result = ConcatOp::create(b, loc, inputs, ints[0]);
+      auto type = cast<RankedTensorType>(result.getType());
+      if (node.shape[ints[0]] == 1 && type.isDynamicDim(ints[0])) {
         SmallVector<int64_t> dims(type.getShape());
-        dims[ints[0]] = node.inputs[i]->shape[ints[0]];
-        auto staticType = RankedTensorType::get(dims, type.getElementType());
-        if (staticType != type)
-          input = tensor::CastOp::create(b, loc, staticType, input);
-        inputs.push_back(input);
+        dims[ints[0]] = 1;
+        result = tensor::CastOp::create(
+            b, loc, RankedTensorType::get(dims, type.getElementType()), result);
       }
-      return ConcatOp::create(b, loc, inputs, ints[0]);
+      return result;
     }
     case OpCode::Gather:
       return GatherOp::create(b, loc, operand(node, 0), operand(node, 1),

@@ -298,9 +298,6 @@ void describeNode(const Node *node, IndexOf indexOf, std::vector<int64_t> &key,
     structure.push_back(groups.size());
     structure.insert(structure.end(), groups.begin(), groups.end());
   }
-  if (node->op == OpCode::Concat) // static extents along the dim
-    for (const NodeRef &input : node->inputs)
-      structure.push_back(input->shape[node->ints[0]]);
   // Run-time values (scalars, sizes, slice windows) are arguments, not
   // part of the program.
   appendRuntimeSlots(*node, sizes);

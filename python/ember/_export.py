@@ -19,8 +19,7 @@ The result runs in Python like the original (JIT-compiled once), and
 What cannot be exported: Python control flow on tensor values (``.item()``,
 ``bool(t)``, ``print``), which raises at the line that reads the value;
 a tensor created inside the function whose shape depends on a symbolic dim;
-``cat``/``stack`` along a symbolic dim (the program keeps each part's extent
-static); index tensors (``Embedding``: their bounds are checked on the host);
+index tensors (``Embedding``: their bounds are checked on the host);
 autograd (the program is traced under ``no_grad``). Call ``model.eval()``
 first when the model has dropout.
 """
@@ -358,9 +357,8 @@ def _structure_error(symbol, base, trace):
             where = f": the {longer[len(pairs)]} appears only at some sizes"
     return RuntimeError(
         f"ember.export: the program's structure depends on {subject}{where}. Python "
-        f"code that branches on a size or computes a number from it (x / x.shape[0]), "
-        f"or a cat/stack along a symbolic dim (not supported yet), makes the traced "
-        f"program differ between sizes; only programs that are the same at every "
+        f"code that branches on a size or computes a number from it (x / x.shape[0]) "
+        f"makes the traced program differ between sizes; only programs that are the same at every "
         f"size can be exported")
 
 

@@ -20,6 +20,9 @@ Differences from torch, all from tracing the backward at ``apply``:
   tensor of zeros, never None;
 - an input whose gradient ``backward`` returns as None gets zeros in
   ``.grad`` when the backward also reads it.
+
+``ctx.mark_dirty`` has torch's semantics: the modified input is returned as
+itself and carries the Function's history (see ``apply``).
 """
 
 import ember
@@ -131,6 +134,25 @@ def _check_gradients(cls, args, needs, grads):
     return checked
 
 
+def _check_dirty(ctx, args, output):
+    """The ids of the inputs the forward marked dirty, checked as torch
+    checks them: each must be returned, and none may be a leaf that
+    requires grad."""
+    if not ctx._dirty:
+        return set()
+    returned = {id(o) for o in (output if isinstance(output, tuple) else (output,))}
+    if not ctx._dirty <= returned:
+        raise RuntimeError("Some elements marked as dirty during the forward method "
+                           "were not returned as output. The inputs that are modified "
+                           "inplace must all be outputs of the Function.")
+    for a in args:
+        if (id(a) in ctx._dirty and isinstance(a, ember.Tensor) and a.is_leaf
+                and a.requires_grad and ember.is_grad_enabled()):
+            raise RuntimeError("a leaf Variable that requires grad has been used in "
+                               "an in-place operation.")
+    return ctx._dirty
+
+
 class Function:
     """Subclass with ``forward(ctx, *args, **kwargs)`` and
     ``backward(ctx, *grad_outputs)`` staticmethods, and call ``apply``
@@ -170,6 +192,13 @@ class Function:
                       for a in args)
         ctx.needs_input_grad = needs
         separate_setup = cls.setup_context is not Function.setup_context
+        # What an input was before the forward, with its history: the
+        # primal of an input the forward modifies in place (mark_dirty).
+        # Lazy: unused, it is never computed.
+        before = {}
+        if any(needs):
+            before = {id(a): a.clone() for a, need in zip(args, needs)
+                      if need and not a.is_leaf}
         with ember.no_grad():
             if separate_setup:
                 output = cls.forward(*args, **kwargs)
@@ -177,6 +206,7 @@ class Function:
                 output = cls.forward(ctx, *args, **kwargs)
         if separate_setup:
             cls.setup_context(ctx, args, output)
+        dirty = _check_dirty(ctx, args, output)
         if not any(needs):
             return output
 
@@ -196,7 +226,8 @@ class Function:
             if id(o) in inputs or o.requires_grad:
                 outputs[i] = o.detach()
 
-        primals = [a for a, need in zip(args, needs) if need]
+        primals = [before.get(id(a), a) if id(a) in dirty else a
+                   for a, need in zip(args, needs) if need]
         trace = _ember._CustomFunctionTrace(primals, [outputs[i] for i in positions])
         try:
             grad_outputs = [None] * len(outputs)
@@ -210,6 +241,13 @@ class Function:
             raise
         trace.finish([g for g, need in zip(grads, needs) if need], differentiable,
                      cls.__name__ + "Backward")
+        # A modified input is returned as itself, now holding the Function's
+        # result and its history (torch's in-place semantics).
+        for i in positions:
+            original = (list(output) if is_tuple else [output])[i]
+            if id(original) in dirty:
+                original.copy_(outputs[i])
+                outputs[i] = original
         return tuple(outputs) if is_tuple else outputs[0]
 
 

@@ -16,7 +16,6 @@ import opinfo
 
 torch.set_num_threads(1)
 
-_BICUBIC = "interpolate(mode='bicubic') is not implemented (raises NotImplementedError)"
 _TORCH_DISTANCE = "the sample passes torch's own pairwise_distance as distance_function, which rejects Ember tensors"
 _LRN_INT = ("int64 input: torch averages the squares in a different order; relative difference 2e-5 "
             "against the float32 tolerance 1.3e-5")
@@ -55,12 +54,9 @@ KNOWN_FAILURES = {
     ('linalg.vander', 'forward'): '0-d input',
     ('linalg.pinv.singular', 'gradient'): 'pinv of a singular matrix: the SVD-based gradient differs where singular values vanish',
     ('linalg.pinv.hermitian', 'gradient'): "hermitian pinv's gradient flows to both triangles in torch",
-    ('nn.functional.interpolate.bicubic', 'forward'): _BICUBIC,
-    ('nn.functional.interpolate.bicubic', 'gradient'): _BICUBIC,
     ('nn.functional.triplet_margin_with_distance_loss', 'forward'): _TORCH_DISTANCE,
     ('nn.functional.triplet_margin_with_distance_loss', 'gradient'): _TORCH_DISTANCE,
     ('nn.functional.local_response_norm', 'forward'): _LRN_INT,
-    ('nn.functional.batch_norm', 'forward'): "a 1-D input (no batch dim) raises IndexError; torch normalizes it as (N,)",
     ('nn.functional.ctc_loss', 'gradient'): _CTC_GRADIENT,
 }
 
@@ -91,8 +87,6 @@ KNOWN_FAILURES_VULKAN = {
     ('linalg.slogdet', 'gradient'): "torch's sign output is differentiable (zero gradient); Ember's sign is a constant",
     ('linalg.vander', 'forward'): '0-d input',
     ('linalg.pinv.hermitian', 'gradient'): "hermitian pinv's gradient flows to both triangles in torch",
-    ('nn.functional.interpolate.bicubic', 'forward'): _BICUBIC,
-    ('nn.functional.interpolate.bicubic', 'gradient'): _BICUBIC,
     ('nn.functional.triplet_margin_with_distance_loss', 'forward'): _TORCH_DISTANCE,
     ('nn.functional.triplet_margin_with_distance_loss', 'gradient'): _TORCH_DISTANCE,
     ('nn.functional.local_response_norm', 'forward'): _LRN_INT,

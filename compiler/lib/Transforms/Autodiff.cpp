@@ -199,7 +199,7 @@ FailureOr<func::FuncOp> ember::buildVjpFunction(func::FuncOp func,
                       [&](Value v) { return cotangents.contains(v); }))
       continue;
     // tensor.cast only restates a shape (the eager tracer casts a dim it
-    // knows is 1, or a concat input's static extent): its VJP casts back.
+    // knows is 1, such as a concat result of extent 1): its VJP casts back.
     if (auto castOp = dyn_cast<tensor::CastOp>(op)) {
       if (Value cotangent = cotangents.lookup(castOp.getResult());
           cotangent && active.contains(castOp.getSource()))

@@ -55,7 +55,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     training the running statistics, if given, move ``momentum`` of the way
     towards the batch's mean and unbiased variance (``momentum`` may be a
     0-d tensor)."""
+    if input.numel() == 0:
+        # torch returns a copy (keeping the gradient chain), before any check.
+        output = input.clone()
+        if weight is not None:
+            output = output * weight[0]
+        if bias is not None:
+            output = output + bias[0]
+        return output
     if input.dim() < 2:
+        # torch's errors for a non-empty input without a channel dim.
+        if not training and (running_mean is None or running_var is None):
+            raise RuntimeError("running_mean must be defined in evaluation mode")
+        if running_mean is not None and running_mean.numel():
+            raise RuntimeError(f"running_mean should contain 0 elements not "
+                               f"{running_mean.numel()}")
         raise IndexError(f"Dimension out of range (expected to be in range of "
                          f"[{-max(input.dim(), 1)}, {max(input.dim(), 1) - 1}], but got 1)")
     channels = input.shape[1]

@@ -8,8 +8,11 @@ shape: average pooling adds them; max pooling keeps a running maximum with
 ``where((v > best) | isnan(v), v, best)``, torch's scan (the first maximum
 in row-major kernel order wins a tie, a NaN wins), so the gradient reaches
 exactly the element torch's ``max_pool2d_backward`` routes it to. All of it
-is element-wise over the output and fuses into one kernel; the backward is
-one slice-insert per kernel offset. Adaptive windows of varying length are
+is element-wise over the output and fuses into one kernel. When a gradient
+is needed, the winners' flat indices are found too (by equality with the
+maximum) and the output is gathered through them, so the backward is the
+gather's adjoint: one scatter-add of the cotangent into the input (on the
+CPU; a GPU differentiates the chain: one slice insert per kernel offset). Adaptive windows of varying length are
 gathered with host-built index tables (or, for the average, a matmul with
 an averaging matrix)."""
 
@@ -114,6 +117,26 @@ def _running_max(candidates, positions=None):
     return best, where
 
 
+def _winner_offsets(candidates, offsets):
+    """The running maximum of ``candidates`` (torch's scan) and the winner's
+    offset (``offsets[k]`` of the winning candidate ``k``; int64): the first
+    candidate equal to the maximum, or, where the maximum is NaN, the last
+    NaN (torch's scan replaces the best by every NaN). Found by equality
+    after the maximum, as float selects (exact: the offsets are small),
+    which is cheaper than carrying an int64 position through the scan."""
+    best, _ = _running_max(candidates)
+    first = None
+    for k in reversed(range(len(candidates))):
+        hit = candidates[k] == best
+        first = ember.where(hit, float(offsets[k]), 0.0 if first is None else first)
+    last_nan = None
+    for k in range(len(candidates)):
+        nan = candidates[k] != candidates[k]
+        last_nan = ember.where(nan, float(offsets[k]), 0.0 if last_nan is None else last_nan)
+    offset = ember.where(best != best, last_nan, first)
+    return best, offset.to(ember.int64)
+
+
 def _max_last(stacked, positions=None):
     """The maximum over the trailing dim of ``stacked`` (the first one wins a
     tie, as in torch's scan; ``argmax`` counts NaN as the maximum) and, with
@@ -158,6 +181,11 @@ def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode
     kernel, stride, padding, dilation, out = _pool_geometry(
         name, x, nd, kernel_size, stride, padding, dilation, ceil_mode)
     sizes = tuple(x.shape[x.dim() - nd:])
+    # The CPU finds the winners and scatters the gradient to them; a GPU
+    # kernel binds one buffer per slice read (Vulkan allows 32), and the
+    # winner search reads each slice three times, so there the gradient
+    # goes through the running maximum's where chain.
+    scatter_gradient = x.device.type == "cpu"
     if math.prod(kernel) > _CHAIN_LIMIT:
         stacked = _spatial.stacked_windows(x, kernel, stride, padding, dilation, out,
                                            float("-inf"))
@@ -168,16 +196,34 @@ def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode
             positions = starts.unsqueeze(-1) + _spatial.table(
                 ("offsets", tuple(offsets)), lambda: np.asarray(offsets, np.int64), x)
         output, indices = _max_last(stacked, positions)
-    elif not return_indices:
+    elif not return_indices and not (scatter_gradient and x.requires_grad
+                                     and ember.is_grad_enabled()):
         output, _ = _running_max(
             [s for _, s in _spatial.windows(x, kernel, stride, padding, dilation, out,
                                             float("-inf"))])
-    else:
+    elif not scatter_gradient:
         slices = [s for _, s in _spatial.windows(x, kernel, stride, padding, dilation, out,
                                                  float("-inf"))]
         offsets = _flat_offsets(sizes, kernel, dilation)
         output, offset = _running_max(slices, offsets)
         indices = _window_starts(x, sizes, stride, padding, out) + offset
+    else:
+        # The winners' flat indices, then the output gathered through them:
+        # the gradient is the gather's adjoint, one scatter-add of the
+        # cotangent into the input (not one slice insert per kernel offset
+        # through the running maximum's where chain).
+        slices = [s for _, s in _spatial.windows(x.detach(), kernel, stride, padding,
+                                                 dilation, out, float("-inf"))]
+        offsets = _flat_offsets(sizes, kernel, dilation)
+        best, offset = _winner_offsets(slices, offsets)
+        indices = _window_starts(x, sizes, stride, padding, out) + offset
+        if x.requires_grad and ember.is_grad_enabled():
+            batch = tuple(x.shape[:x.dim() - nd])
+            flat = x.reshape(batch + (-1,))
+            output = flat.gather(len(batch), indices.expand(batch + out).reshape(
+                batch + (-1,))).reshape(batch + out)
+        else:
+            output = best
     if not return_indices:
         return output.squeeze(0) if unbatched else output
     indices = indices.expand(output.shape)

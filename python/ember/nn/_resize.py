@@ -1,11 +1,11 @@
 """Resizing: ``F.interpolate`` (nearest, nearest-exact, linear, bilinear,
-area) with ``Upsample``, ``UpsamplingNearest2d`` and
+bicubic, trilinear, area) with ``Upsample``, ``UpsamplingNearest2d`` and
 ``UpsamplingBilinear2d``; the ``PixelShuffle``/``PixelUnshuffle`` modules.
 
 Interpolation is separable, so each spatial dim is resampled on its own,
 innermost first (torch's order of operations for the bilinear sum): nearest
 modes gather one source index per output position, linear modes gather two
-and blend them with per-position weights. Indices and weights are computed
+and blend them with per-position weights, bicubic gathers four. Indices and weights are computed
 on the host with torch's formulas in torch's precision (float32 index
 arithmetic for ``nearest``; the input's opmath type for the linear weights)
 and kept per shape; the gradient is the gather's adjoint (scatter-add)."""
@@ -19,7 +19,9 @@ from ember.nn import _functional_more, _pooling, _spatial
 from ember.nn.module import Module
 
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
-_LINEAR_RANK = {"linear": 3, "bilinear": 4, "trilinear": 5}
+_LINEAR_RANK = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+# torch's bicubic convolution constant (Keys' kernel with A = -0.75).
+_CUBIC_A = -0.75
 
 
 def _scale(in_size, out_size, scale, align_corners, dtype):
@@ -62,6 +64,53 @@ def _linear_taps(in_size, out_size, scale, align_corners, opmath):
     lambda1 = np.clip(real - index0.astype(opmath), opmath(0), opmath(1)).astype(opmath)
     lambda0 = (opmath(1) - lambda1).astype(opmath)
     return index0, index1, lambda0, lambda1
+
+
+def _cubic_taps(in_size, out_size, scale, align_corners, opmath):
+    """torch's bicubic indices and weights: four source indices per output
+    position (``floor(real) - 1 .. + 2``, clamped to the border, which
+    repeats the edge sample) and ``get_cubic_upsample_coefficients``, in
+    the opmath type. The source index is not clamped at 0 (cubic=true)."""
+    ratio = _scale(in_size, out_size, scale, align_corners, opmath)
+    out = np.arange(out_size).astype(opmath)
+    if align_corners:
+        real = (ratio * out).astype(opmath)
+    else:
+        real = (ratio * (out + opmath(0.5)) - opmath(0.5)).astype(opmath)
+    floor = np.floor(real)
+    t = (real - floor).astype(opmath)
+    a = opmath(_CUBIC_A)
+
+    def near(x):   # |x| <= 1
+        return (((a + opmath(2)) * x - (a + opmath(3))) * x * x + opmath(1)).astype(opmath)
+
+    def far(x):    # 1 < |x| < 2
+        return (((a * x - opmath(5) * a) * x + opmath(8) * a) * x
+                - opmath(4) * a).astype(opmath)
+
+    one = opmath(1)
+    weights = [far(t + one), near(t), near(one - t), far(opmath(2) - t)]
+    base = floor.astype(np.int64)
+    indices = [np.clip(base + k - 1, 0, in_size - 1) for k in range(4)]
+    return indices, weights
+
+
+def _resample_cubic(x, dim, in_size, out_size, scale, align_corners):
+    if out_size == in_size and scale is None:
+        return x    # the weights are exactly (0, 1, 0, 0)
+    opmath = np.float64 if x.dtype == ember.float64 else np.float32
+    key = ("cubic", in_size, out_size, scale, align_corners, opmath)
+
+    def taps():
+        return _cubic_taps(in_size, out_size, scale, align_corners, opmath)
+    rank = x.dim()
+    result = None
+    for k in range(4):
+        index = _spatial.table(key + ("i", k), lambda k=k: taps()[0][k], x)
+        weight = _spatial.table(key + ("w", k), lambda k=k: taps()[1][k], x, x.dtype)
+        term = x.index_select(dim, index) * _broadcast_along(weight, dim, rank)
+        result = term if result is None else result + term
+    return result
 
 
 def _broadcast_along(vector, dim, rank):
@@ -145,6 +194,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     ``floor(i * in / out)``, ``nearest-exact`` ``floor((i + 0.5) * in /
     out)``; ``linear``/``bilinear`` blend the two neighbours with
     half-pixel centres, or corner-aligned samples with ``align_corners``;
+    ``bicubic`` blends four neighbours with torch's cubic convolution
+    weights (A = -0.75; samples past the border repeat the edge);
     ``area`` is adaptive average pooling."""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
@@ -163,8 +214,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                   f"{_LINEAR_RANK[mode]}D input")
     if antialias:
         raise NotImplementedError("interpolate(antialias=True) is not implemented in ember")
-    if mode == "bicubic":
-        raise NotImplementedError("interpolate(mode='bicubic') is not implemented in ember")
     output_size, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor,
                                         mode)
     if mode == "area":
@@ -180,6 +229,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if mode in ("nearest", "nearest-exact"):
             x = _resample_nearest(x, dim, n, output_size[i], scales[i],
                                   mode == "nearest-exact")
+        elif mode == "bicubic":
+            x = _resample_cubic(x, dim, n, output_size[i], scales[i], align_corners)
         else:
             x = _resample_linear(x, dim, n, output_size[i], scales[i], align_corners)
     return x

@@ -36,6 +36,22 @@ _CELLS = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
+def _reject_projection(mode, proj_size):
+    """torch's error for ``proj_size`` on a mode other than LSTM."""
+    if mode != "LSTM" and proj_size:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+
+
+def _check_input_size(got, expected, message):
+    """torch's error for an input whose last dim is not ``input_size``."""
+    if got != expected:
+        raise RuntimeError(message.format(got=got, expected=expected))
+
+
+_LAYER_INPUT_SIZE = "input.size(-1) must be equal to input_size. Expected {expected}, got {got}"
+_CELL_INPUT_SIZE = "input has inconsistent input_size: got {got} expected {expected}"
+
+
 def _empty(*shape, device=None, dtype=None):
     return ember.empty(*shape, device=device, dtype=dtype)
 
@@ -87,9 +103,7 @@ class RNNBase(Module):
             raise ValueError("proj_size has to be smaller than hidden_size")
         if mode not in _CELLS:
             raise ValueError(f"Unrecognized RNN mode: {mode}")
-        if proj_size and mode != "LSTM":
-            raise ValueError("proj_size argument is only supported for LSTM, not "
-                             "RNN or GRU")
+        _reject_projection(mode, proj_size)
 
         gate_size = _GATES[mode] * hidden_size
         real_hidden_size = proj_size if proj_size > 0 else hidden_size
@@ -252,16 +266,12 @@ class RNNBase(Module):
                 gather[t, :sizes[t]] = offsets[t] + np.arange(sizes[t])
             x = _gather_rows(data, gather.reshape(-1)).reshape(steps, batch,
                                                                data.shape[1])
-            if data.shape[-1] != self.input_size:
-                raise RuntimeError(f"input.size(-1) must be equal to input_size. "
-                                   f"Expected {self.input_size}, got {data.shape[-1]}")
+            _check_input_size(data.shape[-1], self.input_size, _LAYER_INPUT_SIZE)
         else:
             if input.dim() not in (2, 3):
                 raise ValueError(f"{type(self).__name__}: Expected input to be 2D or "
                                  f"3D, got {input.dim()}D instead")
-            if input.shape[-1] != self.input_size:
-                raise RuntimeError(f"input.size(-1) must be equal to input_size. "
-                                   f"Expected {self.input_size}, got {input.shape[-1]}")
+            _check_input_size(input.shape[-1], self.input_size, _LAYER_INPUT_SIZE)
             batched = input.dim() == 3
             if not batched:
                 x = input.unsqueeze(1)
@@ -322,9 +332,7 @@ class RNN(RNNBase):
     1.13, whose positional arguments are RNNBase's)."""
 
     def __init__(self, *args, **kwargs):
-        if "proj_size" in kwargs:
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN "
-                             "or GRU")
+        _reject_projection("RNN", "proj_size" in kwargs)
         self.nonlinearity = kwargs.pop("nonlinearity", "tanh")
         if self.nonlinearity == "tanh":
             mode = "RNN_TANH"
@@ -347,9 +355,7 @@ class GRU(RNNBase):
     ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``."""
 
     def __init__(self, *args, **kwargs):
-        if "proj_size" in kwargs:
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN "
-                             "or GRU")
+        _reject_projection("GRU", "proj_size" in kwargs)
         super().__init__("GRU", *args, **kwargs)
 
 
@@ -389,17 +395,23 @@ class RNNCellBase(Module):
             s += ", nonlinearity={nonlinearity}"
         return s.format(**self.__dict__)
 
-    def _prepare(self, input, hx, name):
+    def _prepare(self, input, hx, name, states=1):
+        """torch's checks of a cell's input, and the batched input and
+        state: ``states`` tensors (LSTM: h and c, as a tuple), zeros when
+        ``hx`` is None, a batch dim added to an unbatched one."""
         if input.dim() not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got "
                              f"{input.dim()}D instead")
-        if input.shape[-1] != self.input_size:
-            raise RuntimeError(f"input has inconsistent input_size: got "
-                               f"{input.shape[-1]} expected {self.input_size}")
+        _check_input_size(input.shape[-1], self.input_size, _CELL_INPUT_SIZE)
         batched = input.dim() == 2
         if not batched:
             input = input.unsqueeze(0)
-        return input, batched
+        if hx is None:
+            zeros = ember.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
+            hx = (zeros,) * states if states > 1 else zeros
+        elif not batched:
+            hx = tuple(h.unsqueeze(0) for h in hx) if states > 1 else hx.unsqueeze(0)
+        return input, hx, batched
 
     def _gates(self, input, h):
         gi = F.linear(input, self.weight_ih, self.bias_ih)
@@ -415,11 +427,7 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        input, batched = self._prepare(input, hx, "RNNCell")
-        if hx is None:
-            hx = ember.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
-        elif not batched:
-            hx = hx.unsqueeze(0)
+        input, hx, batched = self._prepare(input, hx, "RNNCell")
         gi, gh = self._gates(input, hx)
         if self.nonlinearity == "tanh":
             h = ember.tanh(gi + gh)
@@ -436,13 +444,7 @@ class LSTMCell(RNNCellBase):
                          dtype=dtype)
 
     def forward(self, input, hx=None):
-        input, batched = self._prepare(input, hx, "LSTMCell")
-        if hx is None:
-            zeros = ember.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
-            hx = (zeros, zeros)
-        elif not batched:
-            hx = (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
-        h, c = hx
+        input, (h, c), batched = self._prepare(input, hx, "LSTMCell", states=2)
         gi, gh = self._gates(input, h)
         i, f, g, o = (gi + gh).chunk(4, 1)
         c = ember.sigmoid(f) * c + ember.sigmoid(i) * ember.tanh(g)
@@ -456,11 +458,7 @@ class GRUCell(RNNCellBase):
                          dtype=dtype)
 
     def forward(self, input, hx=None):
-        input, batched = self._prepare(input, hx, "GRUCell")
-        if hx is None:
-            hx = ember.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
-        elif not batched:
-            hx = hx.unsqueeze(0)
+        input, hx, batched = self._prepare(input, hx, "GRUCell")
         gi, gh = self._gates(input, hx)
         ir, iz, in_ = gi.chunk(3, 1)
         hr, hz, hn = gh.chunk(3, 1)

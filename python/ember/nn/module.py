@@ -12,7 +12,10 @@ import collections.abc
 import itertools
 
 from ember._ember import Tensor
+from ember._ember import is_grad_enabled
 from ember._grad_mode import no_grad
+from ember.nn import _backward_hooks
+from ember.nn._backward_hooks import _global_backward_hooks
 from ember.nn._hooks import RemovableHandle
 from ember.nn.parameter import Parameter
 
@@ -55,6 +58,16 @@ def register_module_forward_hook(hook):
     return handle
 
 
+def register_module_full_backward_hook(hook):
+    """Adds ``hook(module, grad_input, grad_output)`` to every module's
+    backward (see ``Module.register_full_backward_hook``)."""
+    _backward_hooks.install()
+    handle = RemovableHandle(_global_backward_hooks)
+    _global_backward_hooks[handle.id] = hook
+    return handle
+
+
+
 def _add_indent(text, spaces):
     lines = text.split("\n")
     if len(lines) == 1:
@@ -88,17 +101,24 @@ class Module:
     def __call__(self, *args, **kwargs):
         pre_hooks = self.__dict__.get("_forward_pre_hooks")
         hooks = self.__dict__.get("_forward_hooks")
-        if not (pre_hooks or hooks or _global_forward_pre_hooks or _global_forward_hooks):
+        backward_hooks = _backward_hooks.wants_backward_hooks(self)
+        if not (pre_hooks or hooks or backward_hooks or _global_forward_pre_hooks
+                or _global_forward_hooks):
             return self.forward(*args, **kwargs)
         for hook in (*_global_forward_pre_hooks.values(), *(pre_hooks or {}).values()):
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        segment = None
+        if backward_hooks and is_grad_enabled():
+            args, segment = _backward_hooks.cut_inputs(self, args)
         output = self.forward(*args, **kwargs)
         for hook in (*_global_forward_hooks.values(), *(hooks or {}).values()):
             result = hook(self, args, output)
             if result is not None:
                 output = result
+        if segment is not None:
+            output = _backward_hooks.cut_outputs(segment, output)
         return output
 
     # Hooks ------------------------------------------------------------------
@@ -123,6 +143,93 @@ class Module:
         what it returns (other than None) replaces the output. Returns a
         handle whose ``remove()`` takes the hook out."""
         hooks = self._hooks_dict("_forward_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_full_backward_pre_hook(self, hook):
+        """Adds ``hook(module, grad_output)``, called when the gradients of
+        the module's outputs are known, before the module's own backward;
+        what it returns (other than None) replaces ``grad_output``. As
+        torch 2's (torch 1.13 has none). See register_full_backward_hook
+        for what a backward hook costs."""
+        _backward_hooks.install(self)
+        hooks = self._hooks_dict("_backward_pre_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_full_backward_hook(self, hook):
+        """Adds ``hook(module, grad_input, grad_output)``, called when the
+        gradients of the module's positional inputs are known. Both are
+        tuples with one entry per positional argument (output), None where
+        no gradient flows; what the hook returns (other than None) replaces
+        ``grad_input``. The hooked module cuts the lazy graph at its inputs
+        and outputs (each cut runs the forward before it as its own
+        program), and ``backward()`` replays the cut (see
+        ember/nn/_backward_hooks.py)."""
+        if self.__dict__.get("_legacy_backward_hooks"):
+            raise RuntimeError("Cannot use both regular backward hooks and full backward "
+                               "hooks on a single Module. Please use only one of them.")
+        object.__setattr__(self, "_full_backward_hooks", True)
+        _backward_hooks.install(self)
+        hooks = self._hooks_dict("_backward_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_backward_hook(self, hook):
+        """torch's deprecated hook: here the same as
+        ``register_full_backward_hook`` (torch's arguments for a module of
+        one element-wise op)."""
+        if self.__dict__.get("_full_backward_hooks"):
+            raise RuntimeError("Cannot use both regular backward hooks and full backward "
+                               "hooks on a single Module. Please use only one of them.")
+        object.__setattr__(self, "_legacy_backward_hooks", True)
+        _backward_hooks.install(self)
+        hooks = self._hooks_dict("_backward_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def _register_state_dict_hook(self, hook):
+        """Adds ``hook(module, state_dict, prefix, local_metadata)``, called
+        at the end of ``state_dict()`` for this module; what it returns
+        (other than None) becomes the state dict."""
+        hooks = self._hooks_dict("_state_dict_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_state_dict_pre_hook(self, hook):
+        """Adds ``hook(module, prefix, keep_vars)``, called at the start of
+        ``state_dict()`` for this module (torch 2's; 1.13 has none)."""
+        hooks = self._hooks_dict("_state_dict_pre_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """Adds ``hook(state_dict, prefix, local_metadata, strict,
+        missing_keys, unexpected_keys, error_msgs)`` (``module`` first with
+        ``with_module``), called before this module's entries load; it may
+        edit the state dict (a copy) and the lists."""
+        if with_module:
+            plain = hook
+
+            def hook(*args):
+                return plain(self, *args)
+        hooks = self._hooks_dict("_load_state_dict_pre_hooks")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_load_state_dict_post_hook(self, hook):
+        """Adds ``hook(module, incompatible_keys)``, called after this module
+        and its submodules loaded; it may edit ``incompatible_keys``'
+        lists in place (before ``strict`` checks them) and must return
+        None."""
+        hooks = self._hooks_dict("_load_state_dict_post_hooks")
         handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
         return handle
@@ -426,6 +533,8 @@ class Module:
         """An ordered dict from dotted names to the parameters and persistent
         buffers (tensors sharing their storage; ``keep_vars`` keeps the
         Parameter objects themselves)."""
+        for hook in (self.__dict__.get("_state_dict_pre_hooks") or {}).values():
+            hook(self, prefix, keep_vars)
         if destination is None:
             destination = collections.OrderedDict()
         for name, param in self._parameters.items():
@@ -438,35 +547,79 @@ class Module:
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".",
                                   keep_vars=keep_vars)
+        local_metadata = {"version": getattr(self, "_version", 1)}
+        for hook in (self.__dict__.get("_state_dict_hooks") or {}).values():
+            result = hook(self, destination, prefix, local_metadata)
+            if result is not None:
+                destination = result
         return destination
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
+        """Loads this module's own parameters and persistent buffers from the
+        ``prefix``ed keys of ``state_dict`` (torch's per-module step of
+        ``load_state_dict``, after the load pre hooks)."""
+        for hook in (self.__dict__.get("_load_state_dict_pre_hooks") or {}).values():
+            hook(state_dict, prefix, local_metadata, strict, missing_keys,
+                 unexpected_keys, error_msgs)
+        local = [(n, p) for n, p in self._parameters.items() if p is not None]
+        local += [(n, b) for n, b in self._buffers.items()
+                  if b is not None and n not in self._non_persistent_buffers]
+        with no_grad():
+            for name, target in local:
+                key = prefix + name
+                if key not in state_dict:
+                    missing_keys.append(key)
+                    continue
+                source = state_dict[key]
+                if not isinstance(source, Tensor):
+                    error_msgs.append(f'While copying the parameter named "{key}", expected '
+                                      f"ember.Tensor from checkpoint but received "
+                                      f"{type(source).__name__}")
+                    continue
+                if tuple(source.shape) != tuple(target.shape):
+                    error_msgs.append(f"size mismatch for {key}: copying a param with shape "
+                                      f"{source.shape} from checkpoint, the shape in current "
+                                      f"model is {target.shape}.")
+                    continue
+                target.copy_(source)
+        if strict:
+            names = {n for n, _ in local}
+            for key in state_dict.keys():
+                if key.startswith(prefix):
+                    head = key[len(prefix):].split(".", 1)[0]
+                    if head not in self._modules and head not in names:
+                        unexpected_keys.append(key)
 
     def load_state_dict(self, state_dict, strict=True):
         """Copies ``state_dict``'s tensors into the parameters and persistent
         buffers of the same names (converting dtype). A shape mismatch always
         raises RuntimeError naming the key; with ``strict``, so do missing
-        and unexpected keys. Returns ``(missing_keys, unexpected_keys)``."""
+        and unexpected keys. Returns ``(missing_keys, unexpected_keys)``.
+        Load pre hooks run per module before its entries load, post hooks
+        after its submodules (torch's order)."""
         if not isinstance(state_dict, collections.abc.Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing, unexpected, errors = [], [], []
-        expected = self.state_dict(keep_vars=True)
-        with no_grad():
-            for key, target in expected.items():
-                if key not in state_dict:
-                    missing.append(key)
-                    continue
-                source = state_dict[key]
-                if not isinstance(source, Tensor):
-                    errors.append(f'While copying the parameter named "{key}", expected '
-                                  f"ember.Tensor from checkpoint but received "
-                                  f"{type(source).__name__}")
-                    continue
-                if tuple(source.shape) != tuple(target.shape):
-                    errors.append(f"size mismatch for {key}: copying a param with shape "
-                                  f"{source.shape} from checkpoint, the shape in current "
-                                  f"model is {target.shape}.")
-                    continue
-                target.copy_(source)
-        unexpected = [key for key in state_dict if key not in expected]
+        state_dict = collections.OrderedDict(state_dict)
+
+        def load(module, local_state_dict, prefix=""):
+            module._load_from_state_dict(local_state_dict, prefix, {}, True, missing,
+                                         unexpected, errors)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    load(child, {k: v for k, v in local_state_dict.items()
+                                 if k.startswith(child_prefix)}, child_prefix)
+            incompatible = _IncompatibleKeys(missing, unexpected)
+            for hook in (module.__dict__.get("_load_state_dict_post_hooks") or {}).values():
+                if hook(module, incompatible) is not None:
+                    raise AssertionError(
+                        "Hooks registered with ``register_load_state_dict_post_hook`` are "
+                        "not expected to return new values, if incompatible_keys need to "
+                        "be modified, it should be done inplace.")
+
+        load(self, state_dict)
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: "

@@ -18,10 +18,3 @@ func.func @off_path(%x: tensor<4xf32>, %i: tensor<4xi32>) -> (tensor<4xf32>, ten
   return %1, %2 : tensor<4xf32>, tensor<4xf32>
 }
 
-// -----
-
-func.func @concat_dynamic(%a: tensor<?x3xf32>, %b: tensor<?x3xf32>) -> tensor<?x3xf32> {
-  // expected-error @+1 {{'ember.concat' op has no gradient rule for input 0: its offset along dim 0 depends on several dynamic sizes}}
-  %0 = ember.concat %a, %b dim = 0 : tensor<?x3xf32>, tensor<?x3xf32> -> tensor<?x3xf32>
-  return %0 : tensor<?x3xf32>
-}

@@ -81,6 +81,25 @@ func.func @concat(%a: tensor<2x3xf32>, %b: tensor<?x3xf32>, %c: tensor<4x3xf32>)
   return %0 : tensor<?x3xf32>
 }
 
+// Inputs of several dynamic extents (the eager tracer's cat): each window
+// of the cotangent starts and stops at run-time sums of the extents.
+// CHECK-LABEL: func @concat_dynamic_vjp
+// CHECK-SAME: (%[[A:[a-z0-9]+]]: tensor<?x3xf32>, %[[B:[a-z0-9]+]]: tensor<?x3xf32>, %[[C:[a-z0-9]+]]: tensor<?x3xf32>, %[[G:[a-z0-9]+]]: tensor<?x3xf32>)
+// CHECK: %[[ZERO:.*]] = arith.constant 0 : index
+// CHECK: %[[NA:.*]] = tensor.dim %[[A]], %[[ZERO]]
+// CHECK: %[[GA:.*]] = ember.slice %[[G]] start = [%[[ZERO]], 0] stop = [%[[NA]], 9223372036854775807]
+// CHECK: %[[NB:.*]] = tensor.dim %[[B]], %[[ZERO]]
+// CHECK: %[[EB:.*]] = arith.addi %[[NA]], %[[NB]] : index
+// CHECK: %[[GB:.*]] = ember.slice %[[G]] start = [%[[NA]], 0] stop = [%[[EB]], 9223372036854775807]
+// CHECK: %[[NC:.*]] = tensor.dim %[[C]], %[[ZERO]]
+// CHECK: %[[EC:.*]] = arith.addi %[[EB]], %[[NC]] : index
+// CHECK: %[[GC:.*]] = ember.slice %[[G]] start = [%[[EB]], 0] stop = [%[[EC]], 9223372036854775807]
+// CHECK: return %{{.*}}, %[[GA]], %[[GB]], %[[GC]]
+func.func @concat_dynamic(%a: tensor<?x3xf32>, %b: tensor<?x3xf32>, %c: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  %0 = ember.concat %a, %b, %c dim = 0 : tensor<?x3xf32>, tensor<?x3xf32>, tensor<?x3xf32> -> tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
 // tensor.cast restates a shape; its VJP casts the cotangent back.
 // CHECK-LABEL: func @restated_vjp
 // CHECK-SAME: %[[G:[a-z0-9]+]]: tensor<?x4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>)
