@@ -137,6 +137,43 @@ static Value transposeLast(OpBuilder &b, Location loc, Value value) {
   return TransposeOp::create(b, loc, value, perm);
 }
 
+/// `value` of rank > 2 as a matrix: every leading dim folded into the rows,
+/// the last dim kept (a reshape with groups, so a strided input is read in
+/// place).
+static Value collapseToRows(OpBuilder &b, Location loc, Value value) {
+  RankedTensorType type = typeOf(value);
+  int64_t rank = type.getRank();
+  int64_t staticRows = 1;
+  Value dynamicRows;
+  for (int64_t i = 0; i < rank - 1; ++i) {
+    if (!type.isDynamicDim(i)) {
+      staticRows *= type.getDimSize(i);
+      continue;
+    }
+    Value size = tensor::DimOp::create(b, loc, value, i);
+    dynamicRows =
+        dynamicRows ? arith::MulIOp::create(b, loc, dynamicRows, size) : size;
+  }
+  SmallVector<Value> sizes;
+  int64_t rows = staticRows;
+  if (dynamicRows) {
+    rows = ShapedType::kDynamic;
+    sizes.push_back(
+        staticRows == 1
+            ? dynamicRows
+            : arith::MulIOp::create(
+                  b, loc, dynamicRows,
+                  arith::ConstantIndexOp::create(b, loc, staticRows)));
+  }
+  int64_t cols = type.getDimSize(rank - 1);
+  if (ShapedType::isDynamic(cols))
+    sizes.push_back(tensor::DimOp::create(b, loc, value, rank - 1));
+  auto matrixType =
+      RankedTensorType::get({rows, cols}, type.getElementType());
+  return ReshapeOp::create(b, loc, matrixType, value, sizes,
+                           b.getDenseI64ArrayAttr({rank - 1, 1, 1, 1}));
+}
+
 LogicalResult MatmulOp::buildVjp(OpBuilder &b, ValueRange cotangents,
                                  SmallVectorImpl<Value> &gradients) {
   Location loc = getLoc();
@@ -148,7 +185,18 @@ LogicalResult MatmulOp::buildVjp(OpBuilder &b, ValueRange cotangents,
   // g @ rhs^T and lhs^T @ g have the full batch shape; a broadcast batch dim
   // of an operand is summed back.
   Value lhsGrad = MatmulOp::create(b, loc, g, transposeLast(b, loc, rhs));
-  Value rhsGrad = MatmulOp::create(b, loc, transposeLast(b, loc, lhs), g);
+  Value rhsGrad;
+  if (typeOf(rhs).getRank() == 2 && typeOf(lhs).getRank() > 2) {
+    // A batch of rows against one matrix (a linear layer on [B, S, K]):
+    // sum_b lhs_b^T @ g_b is one product over all the rows, lhs[P, K]^T @
+    // g[P, N]: one GEMM with a long k instead of a batch of short ones, a
+    // batch of partial products and a sum over them.
+    Value lhsRows = collapseToRows(b, loc, lhs);
+    rhsGrad = MatmulOp::create(b, loc, transposeLast(b, loc, lhsRows),
+                               collapseToRows(b, loc, g));
+  } else {
+    rhsGrad = MatmulOp::create(b, loc, transposeLast(b, loc, lhs), g);
+  }
   gradients.push_back(sumToShape(b, loc, lhsGrad, lhs));
   gradients.push_back(sumToShape(b, loc, rhsGrad, rhs));
   return success();

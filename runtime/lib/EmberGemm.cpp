@@ -14,6 +14,7 @@
 
 #include "GemmEpilogueKernels.h"
 #include "GemmMicroKernels.h"
+#include "GemmPacking.h"
 #include "ember/Runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -95,8 +96,17 @@ void packB(const float *b, int64_t rsb, int64_t csb, int64_t kc, int64_t nc,
       }
       continue;
     }
-    // A transposed B (a linear layer's weight): in blocks of 16 steps of
-    // k, so that both the rows read and the panel rows written stay in L1.
+    // A transposed B (a linear layer's weight): 8 x 8 blocks transposed in
+    // registers where the CPU has AVX2.
+    if (rsb == 1 && transposedPackingAvailable()) {
+      packTransposed(panel, csb, kc, width, nr, out);
+      if (width < nr)
+        for (int64_t p = 0; p < kc; ++p)
+          std::fill(out + p * nr + width, out + p * nr + nr, 0.0f);
+      continue;
+    }
+    // Otherwise in blocks of 16 steps of k, so that both the rows read and
+    // the panel rows written stay in L1.
     for (int64_t p0 = 0; p0 < kc; p0 += 16) {
       int64_t p1 = std::min<int64_t>(kc, p0 + 16);
       for (int j = 0; j < width; ++j)
@@ -123,6 +133,19 @@ void packRowMajorPanel(const float *panel, int64_t rsa, int64_t kc,
       out[p * MR + i] = rows[i][p];
 }
 
+/// One whole panel of a column-major A (unit row stride: the transposed
+/// activations of a weight gradient): each step of p copies MR contiguous
+/// values, a fixed-size copy the compiler inlines instead of a memcpy call
+/// per step.
+template <int MR>
+void packColumnMajorPanel(const float *panel, int64_t csa, int64_t kc,
+                          float *out) {
+  for (int64_t p = 0; p < kc; ++p)
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+      out[p * MR + i] = panel[p * csa + i];
+}
+
 using PanelPacker = void (*)(const float *, int64_t, int64_t, float *);
 
 PanelPacker rowMajorPanelPacker(int mr) {
@@ -138,16 +161,31 @@ PanelPacker rowMajorPanelPacker(int mr) {
   }
 }
 
+PanelPacker columnMajorPanelPacker(int mr) {
+  switch (mr) {
+  case 4:
+    return packColumnMajorPanel<4>;
+  case 6:
+    return packColumnMajorPanel<6>;
+  case 14:
+    return packColumnMajorPanel<14>;
+  default:
+    return nullptr;
+  }
+}
+
 /// Packs the mc x kc block of A at `a` into panels of `mr` rows:
 /// panel q holds Ap[q][p * mr + i] = A[q * mr + i, p], zero past mc.
 void packA(const float *a, int64_t rsa, int64_t csa, int64_t mc, int64_t kc,
            int mr, float *out) {
-  PanelPacker fixed = csa == 1 ? rowMajorPanelPacker(mr) : nullptr;
+  PanelPacker fixed = csa == 1   ? rowMajorPanelPacker(mr)
+                      : rsa == 1 ? columnMajorPanelPacker(mr)
+                                 : nullptr;
   for (int64_t i0 = 0; i0 < mc; i0 += mr, out += kc * mr) {
     int height = static_cast<int>(std::min<int64_t>(mr, mc - i0));
     const float *panel = a + i0 * rsa;
     if (fixed && height == mr) {
-      fixed(panel, rsa, kc, out);
+      fixed(panel, csa == 1 ? rsa : csa, kc, out);
       continue;
     }
     if (rsa == 1) {

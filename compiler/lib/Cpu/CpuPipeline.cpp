@@ -29,9 +29,15 @@ using namespace mlir;
 void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
                                         bool shapeFunctions) {
   // Attention on the CPU: the runtime's blocked kernels (no L x S scores);
-  // elsewhere ember-decompose's primitives.
-  if (softmaxRows)
+  // elsewhere ember-decompose's primitives. CSE first: a gradient program
+  // repeats the forward ops its VJPs read, and once attention is a runtime
+  // call (which writes a buffer) the repeated attention and every op after
+  // it would no longer merge: the whole forward past the first attention
+  // would run twice.
+  if (softmaxRows) {
+    pm.nest<func::FuncOp>().addPass(createCSEPass());
     pm.addPass(createEmberAttentionToRuntime());
+  }
   // Tensor level: primitives, linalg, fusion.
   OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
   // Gradient programs are built by now: custom_vjp ops only forward values.
