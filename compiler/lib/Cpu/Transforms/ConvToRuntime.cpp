@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace ember {
 #define GEN_PASS_DEF_EMBERCONVTORUNTIME
@@ -261,6 +262,20 @@ struct EmberConvToRuntimePass
     : ember::impl::EmberConvToRuntimeBase<EmberConvToRuntimePass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // A VJP builds both gradients of a convolution; one that nothing reads
+    // (an input that needs no gradient) must not become a call, which
+    // would run (a call is not dead code).
+    for (bool erased = true; erased;) {
+      SmallVector<Operation *> dead;
+      module.walk([&](Operation *op) {
+        if (isa<ConvOp, ConvBackwardDataOp, ConvBackwardWeightOp>(op) &&
+            isOpTriviallyDead(op))
+          dead.push_back(op);
+      });
+      for (Operation *op : dead)
+        op->erase();
+      erased = !dead.empty();
+    }
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
       if (isa<ConvOp, ConvBackwardDataOp, ConvBackwardWeightOp>(op) &&
