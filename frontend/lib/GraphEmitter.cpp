@@ -552,6 +552,46 @@ private:
     return op.getResult();
   }
 
+  /// ember.conv / ember.conv_backward_data from a node's ints: stride...,
+  /// padding_low..., padding_high..., dilation..., groups (then
+  /// output_padding... for the transposed form, see ConvOps.cpp).
+  Value emitConv(OpBuilder &b, Location loc, const Node &node,
+                 RankedTensorType type) {
+    Value input = operand(node, 0), weight = operand(node, 1);
+    auto ints = ArrayRef<int64_t>(node.ints);
+    size_t nd = node.shape.size() - 2;
+    auto strides = b.getDenseI64ArrayAttr(ints.slice(0, nd));
+    auto low = b.getDenseI64ArrayAttr(ints.slice(nd, nd));
+    auto high = b.getDenseI64ArrayAttr(ints.slice(2 * nd, nd));
+    auto dilations = b.getDenseI64ArrayAttr(ints.slice(3 * nd, nd));
+    auto groups = b.getI64IntegerAttr(ints[4 * nd]);
+    if (node.op == OpCode::Conv)
+      return ConvOp::create(b, loc, type, input, weight, strides, low, high,
+                            dilations, groups);
+    // The transposed form's spatial sizes from its input's and kernel's:
+    // (in - 1) * stride - low - high + dilation * (k - 1) + 1 + out_pad.
+    SmallVector<Value> sizes;
+    auto index = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, loc, v).getResult();
+    };
+    for (size_t i = 0; i < nd; ++i) {
+      Value in = tensor::DimOp::create(b, loc, input, i + 2);
+      Value k = tensor::DimOp::create(b, loc, weight, i + 2);
+      Value size = arith::MulIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, in, index(1)), index(ints[i]));
+      Value extent = arith::MulIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, k, index(1)),
+          index(ints[3 * nd + i]));
+      size = arith::AddIOp::create(b, loc, size, extent);
+      size = arith::AddIOp::create(
+          b, loc, size,
+          index(1 + ints[4 * nd + 1 + i] - ints[nd + i] - ints[2 * nd + i]));
+      sizes.push_back(size);
+    }
+    return ConvBackwardDataOp::create(b, loc, type, input, weight, sizes,
+                                      strides, low, high, dilations, groups);
+  }
+
   template <typename OpTy>
   Value emitNormBackward(OpBuilder &b, Location loc, const Node &node) {
     Value x = operand(node, 1);
@@ -703,6 +743,11 @@ private:
       return emitAttention(b, loc, node, type);
     case OpCode::AttentionBackward:
       llvm_unreachable("attention_backward is built by the VJP, not traced");
+    case OpCode::Conv:
+    case OpCode::ConvBackwardData:
+      return emitConv(b, loc, node, type);
+    case OpCode::ConvBackwardWeight:
+      llvm_unreachable("conv_backward_weight is built by the VJP, not traced");
     case OpCode::Grad:
       return emitGrad(b, node);
     case OpCode::CustomVjp:

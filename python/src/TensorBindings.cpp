@@ -237,6 +237,7 @@ void bindTensor(py::module_ &m) {
   bindElementwiseOps(m, cls);
   bindReductions(m, cls);
   bindAttention(m);
+  bindConv(m);
   bindLinearAlgebra(m, cls);
   bindTensorViews(m, cls);
   bindTensorConversions(cls);

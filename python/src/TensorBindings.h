@@ -43,6 +43,8 @@ void bindElementwiseOps(py::module_ &m, py::class_<Tensor> &cls);
 void bindReductions(py::module_ &m, py::class_<Tensor> &cls);
 /// ember._ember._attention (F.scaled_dot_product_attention's op).
 void bindAttention(py::module_ &m);
+/// ember._ember._conv / _conv_transpose (F.conv*d's and F.conv_transpose*d's ops).
+void bindConv(py::module_ &m);
 void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls);
 /// Shapes and views, concatenation, gathers.
 void bindTensorViews(py::module_ &m, py::class_<Tensor> &cls);

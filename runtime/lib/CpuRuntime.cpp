@@ -2,6 +2,7 @@
 
 #include "ember/Runtime/CpuRuntime.h"
 #include "ember/Runtime/CpuAttention.h"
+#include "ember/Runtime/CpuConv.h"
 #include "ember/Runtime/CpuGemm.h"
 #include "ember/Runtime/HostAllocator.h"
 #include "ember/Runtime/ThreadPool.h"
@@ -31,6 +32,9 @@ const RuntimeSymbol *cpuRuntimeSymbols(int *count) {
       EMBER_SYMBOL(ember_cpu_attention_f64),
       EMBER_SYMBOL(ember_cpu_attention_backward_f32),
       EMBER_SYMBOL(ember_cpu_attention_backward_f64),
+      EMBER_SYMBOL(ember_cpu_conv_f32),
+      EMBER_SYMBOL(ember_cpu_conv_backward_data_f32),
+      EMBER_SYMBOL(ember_cpu_conv_backward_weight_f32),
   };
   *count = sizeof(symbols) / sizeof(symbols[0]);
   return symbols;

@@ -39,34 +39,41 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
     pm.addPass(createEmberAttentionToRuntime());
   }
   // Tensor level: primitives, linalg, fusion.
-  OpPassManager &tensorFuncs = pm.nest<func::FuncOp>();
+  OpPassManager *tensorFuncs = &pm.nest<func::FuncOp>();
   // Gradient programs are built by now: custom_vjp ops only forward values.
-  tensorFuncs.addPass(createEmberStripCustomVjp());
+  tensorFuncs->addPass(createEmberStripCustomVjp());
   // Softmax and the normalisations over the last dim row by row, forward
   // and backward (one trip through memory, rows in parallel, on the CPU);
   // the remaining composites become primitives.
   if (softmaxRows) {
-    tensorFuncs.addPass(createEmberSoftmaxRows());
-    tensorFuncs.addPass(createEmberNormRows());
+    tensorFuncs->addPass(createEmberSoftmaxRows());
+    tensorFuncs->addPass(createEmberNormRows());
   }
-  tensorFuncs.addPass(createEmberDecompose());
+  tensorFuncs->addPass(createEmberDecompose());
   // Gradient programs repeat forward ops (the VJP clones what it reads):
   // merge them while they are still whole ember ops.
-  tensorFuncs.addPass(createCSEPass());
+  tensorFuncs->addPass(createCSEPass());
+  // Convolutions on the CPU: the runtime's kernels (im2col panels packed
+  // straight into the GEMM's layout). After CSE, so that a forward
+  // convolution the gradient repeats runs once (a call is not merged).
+  if (softmaxRows) {
+    pm.addPass(createEmberConvToRuntime());
+    tensorFuncs = &pm.nest<func::FuncOp>();
+  }
   // Recurrent layers: a loop over the steps (a GEMM and a fused gate kernel
   // per step), the same code for every sequence length; after CSE, so that
   // a forward layer the gradient repeats runs once.
   if (softmaxRows)
-    tensorFuncs.addPass(createEmberRecurrentLoops());
-  tensorFuncs.addPass(createConvertEmberToLinalg());
-  tensorFuncs.addPass(createCanonicalizerPass());
-  tensorFuncs.addPass(createEmberFuseElementwise());
+    tensorFuncs->addPass(createEmberRecurrentLoops());
+  tensorFuncs->addPass(createConvertEmberToLinalg());
+  tensorFuncs->addPass(createCanonicalizerPass());
+  tensorFuncs->addPass(createEmberFuseElementwise());
   // Whole-tensor reductions as partials over fixed chunks, in parallel on
   // the CPU (the GPU splits them into workgroup trees of its own).
   if (softmaxRows)
-    tensorFuncs.addPass(createEmberSplitFullReductions());
-  tensorFuncs.addPass(createCSEPass());
-  tensorFuncs.addPass(createCanonicalizerPass());
+    tensorFuncs->addPass(createEmberSplitFullReductions());
+  tensorFuncs->addPass(createCSEPass());
+  tensorFuncs->addPass(createCanonicalizerPass());
 
   if (shapeFunctions)
     pm.addPass(createEmberShapeFunctions());

@@ -12,10 +12,18 @@ included), fusion and every device come with them:
 - a transposed convolution is col2im: one GEMM maps every input position to
   its (C_out, K) contributions, and each kernel offset's plane is spread by
   the stride, shifted to its offset and summed.
-They are not (yet) ember dialect ops: traced graphs have dynamic dims (the
-sizes are runtime values), so such an op would need a lowering for a
-runtime kernel size (a linalg im2col gather and col2im reduction), not the
-unrolled windows used here.
+On the CPU, f32 convolutions other than depthwise ones are instead one
+``ember.conv`` op and transposed convolutions one
+``ember.conv_backward_data`` op (the tracer's attributes: stride, padding
+per side, dilation, groups): their VJPs build the op's data and weight
+gradient ops (closed under differentiation, so double backward stays in
+them), and ``ember-conv-to-runtime`` calls the runtime's kernels, which
+pack im2col panels straight into the GEMM micro-kernel's layout
+(runtime/lib/CpuConv.cpp). Elsewhere (float64 and half precision, the
+GPU devices, exported programs) the composites above stand in for the ops:
+traced graphs have dynamic dims (the sizes are runtime values), so a
+generic lowering would need a runtime kernel size, not the unrolled
+windows used here.
 """
 
 import functools
@@ -100,12 +108,23 @@ def _pad_zeros(x, pads):
     return ember.nn.functional.pad(x, flat)
 
 
+def _conv_op_applies(x, weight):
+    """Whether the convolution is one ember.conv op (f32 on the CPU, see the
+    module docstring) rather than a composite."""
+    return (x.device.type == "cpu" and x.dtype == ember.float32
+            and weight.dtype == ember.float32 and not _export.exporting()
+            and hasattr(ember._ember, "_conv"))
+
+
 def _convolution(x, weight, stride, pads, dilation, groups):
     """The convolution of batched ``x`` (N, C, *S) with ``weight``
     (O, C/groups, *K): (N, O, *out) without bias; ``pads`` (lo, hi) per
     spatial dim."""
     if groups > 1 and weight.shape[1] == 1:
         return _depthwise_convolution(x, weight, stride, pads, dilation)
+    if _conv_op_applies(x, weight):
+        return ember._ember._conv(x, weight, list(stride), [lo for lo, _ in pads],
+                                  [hi for _, hi in pads], list(dilation), groups)
     # The gather's index table is checked against the input on the host,
     # which an exported program cannot do: export traces the im2col form.
     if (x.device.type == "cpu" and not (x.requires_grad and ember.is_grad_enabled())
@@ -375,8 +394,12 @@ def _conv_transpose(name, nd, input, weight, bias, stride, padding, output_paddi
             f"Given input size per channel: ({' x '.join(map(str, x.shape[2:]))}). "
             f"Calculated output size per channel: ({' x '.join(map(str, out))}). "
             f"Output size is too small")
-    y = _transposed_convolution(x, weight, stride, padding, output_padding, dilation,
-                                groups)
+    if _conv_op_applies(x, weight):
+        y = ember._ember._conv_transpose(x, weight, list(stride), list(padding),
+                                         list(output_padding), list(dilation), groups)
+    else:
+        y = _transposed_convolution(x, weight, stride, padding, output_padding, dilation,
+                                    groups)
     y = _add_bias(y, bias, nd)
     return y if batched else y.squeeze(0)
 

@@ -98,6 +98,40 @@ def EmberTransposeTiles : Pass<"ember-transpose-tiles", "mlir::func::FuncOp"> {
                            "mlir::vector::VectorDialect"];
 }
 
+def EmberConvToRuntime : Pass<"ember-conv-to-runtime", "mlir::ModuleOp"> {
+  let summary = "Call the runtime's convolution kernels for f32 convolutions";
+  let description = [{
+    Rewrites `ember.conv`, `ember.conv_backward_data` and
+    `ember.conv_backward_weight` on f32 tensors, before bufferization, into
+    calls to `ember_cpu_conv[_backward_data|_backward_weight]_f32`
+    (runtime/lib/CpuConv.cpp): im2col panels packed straight from the
+    (strided) input into the GEMM micro-kernel's layout, tiles of output
+    pixels in parallel on the thread pool, no im2col matrix. Every operand
+    is viewed as 5-D `[N, C, D, H, W]` (unit spatial dims in front, an
+    `expand_shape`, no copy) and passed with `bufferization.to_buffer`; the
+    result is a fresh buffer the kernel fills, read back with
+    `bufferization.to_tensor restrict writable`. The attributes become i64
+    scalars (stride, low padding and dilation per dim, then groups). Other
+    element types are left alone (the tracer emits the op only for f32 on
+    the CPU). Runs after the first CSE, so a forward convolution that a
+    gradient program repeats is one call.
+
+    ```mlir
+    %y = ember.conv %x, %w {...} : tensor<?x?x?x?xf32>, ... -> tensor<?x?x?x?xf32>
+    // becomes
+    %x5 = tensor.expand_shape %x [[0], [1, 2], [3], [4]] ...
+    %ym = memref.alloc(...) : memref<?x?x1x?x?xf32>
+    call @ember_cpu_conv_f32(%xm, %wm, %ymc, %s0, ..., %groups)
+    %y = tensor.collapse_shape (bufferization.to_tensor %ym restrict writable) ...
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::bufferization::BufferizationDialect",
+                           "mlir::func::FuncDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 def EmberAttentionToRuntime : Pass<"ember-attention-to-runtime", "mlir::ModuleOp"> {
   let summary = "Call the runtime's blocked (flash) attention kernels for f32/f64 attention";
   let description = [{

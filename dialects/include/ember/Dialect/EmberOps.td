@@ -918,4 +918,90 @@ def Ember_AttentionBackwardOp : Ember_Op<"attention_backward",
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Convolution (F.conv1d/2d/3d, F.conv_transpose1d/2d/3d)
+//===----------------------------------------------------------------------===//
+
+defvar Ember_ConvAttrs = (ins DenseI64ArrayAttr:$strides,
+    DenseI64ArrayAttr:$padding_low, DenseI64ArrayAttr:$padding_high,
+    DenseI64ArrayAttr:$dilations, I64Attr:$groups);
+
+def Ember_ConvOp : Ember_Op<"conv", [Pure, Ember_Differentiable]> {
+  let summary = "grouped, strided, dilated convolution over 1 to 3 spatial dims";
+  let description = [{
+    `result[n, o, x...] = sum over c, k... of input[n, g * C/G + c,
+    x * stride + k * dilation - padding_low] * weight[o, c, k...]` where
+    `g = o / (O/G)`: input `[N, C, spatial...]`, weight `[O, C/G,
+    kernel...]`, result `[N, O, out...]` with `out = (size + padding_low +
+    padding_high - dilation * (kernel - 1) - 1) / stride + 1`; positions in
+    the padding read 0. One entry per spatial dim in `strides`,
+    `padding_low`, `padding_high` and `dilations`; G = `groups`. No bias
+    (an add after it). Its VJP builds `ember.conv_backward_data` and
+    `ember.conv_backward_weight`.
+
+    On the CPU `ember-conv-to-runtime` calls the runtime's kernels
+    (runtime/lib/CpuConv.cpp: im2col panels packed straight into the GEMM
+    micro-kernel's layout) for f32; the tracer emits the op only there
+    (elsewhere F.conv*d stays the im2col composite of python/ember/nn/_conv.py).
+
+    ```mlir
+    %y = ember.conv %x, %w {strides = array<i64: 1, 1>, padding_low = array<i64: 1, 1>,
+        padding_high = array<i64: 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64}
+        : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+    ```
+  }];
+  let arguments = !con((ins Ember_FloatTensor:$input, Ember_FloatTensor:$weight),
+                       Ember_ConvAttrs);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ember_ConvBackwardDataOp : Ember_Op<"conv_backward_data",
+    [Pure, Ember_Differentiable]> {
+  let summary = "a convolution's input gradient (a transposed convolution)";
+  let description = [{
+    The gradient of `ember.conv` with respect to its input, from the
+    result's cotangent `grad` `[N, O, out...]` and `weight` `[O, C/G,
+    kernel...]`: `result[n, c, x...]` `[N, C, sizes...]` sums
+    `grad[n, o, y...] * weight[o, c', k...]` over every (o, y, k) with
+    `y * stride + k * dilation - padding_low = x`. `sizes` (one index per
+    spatial dim) are the input's spatial sizes, which `grad`'s do not
+    determine when a stride is > 1. F.conv_transpose*d is this op.
+  }];
+  let arguments = !con((ins Ember_FloatTensor:$grad, Ember_FloatTensor:$weight,
+                            Variadic<Index>:$sizes),
+                       Ember_ConvAttrs);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $weight `sizes` `(` $sizes `)` attr-dict `:` type($grad) `,`
+    type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Ember_ConvBackwardWeightOp : Ember_Op<"conv_backward_weight",
+    [Pure, Ember_Differentiable]> {
+  let summary = "a convolution's weight gradient";
+  let description = [{
+    The gradient of `ember.conv` with respect to its weight, from its
+    `input` `[N, C, spatial...]` and the result's cotangent `grad` `[N, O,
+    out...]`: `result[o, c, k...]` `[O, C/G, sizes...]` sums
+    `input[n, g * C/G + c, y * stride + k * dilation - padding_low] *
+    grad[n, o, y...]` over n and y. `sizes` are the kernel's spatial sizes
+    (a stride > 1 leaves them undetermined by the other shapes).
+  }];
+  let arguments = !con((ins Ember_FloatTensor:$input, Ember_FloatTensor:$grad,
+                            Variadic<Index>:$sizes),
+                       Ember_ConvAttrs);
+  let results = (outs Ember_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $grad `sizes` `(` $sizes `)` attr-dict `:` type($input) `,`
+    type($grad) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // EMBER_DIALECT_EMBEROPS_TD

@@ -121,6 +121,10 @@ struct Buffer {
 ///   Attention: inputs = {query, key, value, mask?}, ints = {the f64 bits
 ///   of scale, causal, has mask}; AttentionBackward is built by the VJP
 ///   only (it has three results, which a node cannot stand for).
+///   Conv: inputs = {input, weight}, ints = {stride..., padding_low...,
+///   padding_high..., dilation..., groups}; ConvBackwardData (traced for
+///   conv_transpose*d): inputs = {input, weight}, ints as Conv then
+///   output_padding...; ConvBackwardWeight is built by the VJP only.
 /// - Grad: the gradient of inputs[0] (seeded by the cotangent inputs[1])
 ///   with respect to the value of inputs[2]; expanded by the autodiff pass.
 /// - CustomVjp (an autograd.Function): inputs = {primals..., forward

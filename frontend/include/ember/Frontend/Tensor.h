@@ -172,6 +172,22 @@ Tensor recurrentSequence(int64_t cell, const Tensor &input, const Tensor &h0,
 /// `causal` masking key j > query i (not both).
 Tensor attention(const Tensor &query, const Tensor &key, const Tensor &value,
                  const Tensor *mask, bool causal, double scale);
+/// A convolution as one ember.conv node: input (N, C, spatial...) with 1
+/// to 3 spatial dims, weight (O, C/groups, kernel...); one entry per
+/// spatial dim in `stride`, `padLow`, `padHigh` and `dilation`. No bias.
+Tensor conv(const Tensor &input, const Tensor &weight,
+            llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padLow,
+            llvm::ArrayRef<int64_t> padHigh, llvm::ArrayRef<int64_t> dilation,
+            int64_t groups);
+/// A transposed convolution (a convolution's input gradient) as one
+/// ember.conv_backward_data node: input (N, C_in, spatial...), weight
+/// (C_in, C_out/groups, kernel...); `padding` crops both ends and
+/// `outputPadding` extends the high end (torch's conv_transpose*d).
+Tensor convTranspose(const Tensor &input, const Tensor &weight,
+                     llvm::ArrayRef<int64_t> stride,
+                     llvm::ArrayRef<int64_t> padding,
+                     llvm::ArrayRef<int64_t> outputPadding,
+                     llvm::ArrayRef<int64_t> dilation, int64_t groups);
 
 //===- Linear algebra --------------------------------------------------===//
 

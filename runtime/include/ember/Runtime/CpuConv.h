@@ -1,0 +1,59 @@
+//===- CpuConv.h - convolution kernels for compiled code --------*- C++ -*-===//
+//
+// Compiled CPU code calls these for ember.conv and its two gradients (the
+// ember-conv-to-runtime pass), f32 only. Every tensor arrives as a 5-D MLIR
+// strided memref descriptor expanded to scalars: input/gradient [N, C, D,
+// H, W] (1-D and 2-D convolutions with unit dims in front), weight [O,
+// C/G, kD, kH, kW]. The operands may be strided views; the result is a
+// fresh contiguous buffer the kernel overwrites. The trailing scalars are
+// the stride, low padding and dilation per spatial dim (D, H, W) and the
+// group count; the result's shape gives the high padding.
+//
+// Nothing of im2col's size is ever allocated: the kernels pack each
+// im2col block straight from the input into the layout of Ember's GEMM
+// micro-kernel (GemmMicroKernels.h) and run the micro-kernel on it, tiles
+// of output pixels in parallel on the runtime's thread pool:
+// - forward: y[n, g] = W[g] (O/G x C/G*K) * cols(x[n, g]) per tile of
+//   output pixels, the weight packed once per call;
+// - data gradient (col2im): cols = W[g]^T * dy[n, g] per tile of pixels,
+//   added into dx at each kernel offset, images in parallel;
+// - weight gradient: dW[g] += dy[n, g] * cols(x[n, g])^T over blocks of
+//   pixels, the threads' partial sums added at the end.
+// No LLVM dependency.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_RUNTIME_CPUCONV_H
+#define EMBER_RUNTIME_CPUCONV_H
+
+#include <cstdint>
+
+#define EMBER_TENSOR5_ARGS(T, name)                                            \
+  T *name##Alloc, T *name##Data, int64_t name##Offset, int64_t name##Size0,    \
+      int64_t name##Size1, int64_t name##Size2, int64_t name##Size3,           \
+      int64_t name##Size4, int64_t name##Stride0, int64_t name##Stride1,       \
+      int64_t name##Stride2, int64_t name##Stride3, int64_t name##Stride4
+
+#define EMBER_CONV_SCALARS                                                     \
+  int64_t strideD, int64_t strideH, int64_t strideW, int64_t padD,             \
+      int64_t padH, int64_t padW, int64_t dilationD, int64_t dilationH,        \
+      int64_t dilationW, int64_t groups
+
+extern "C" {
+/// y = conv(x, w).
+void ember_cpu_conv_f32(EMBER_TENSOR5_ARGS(float, x),
+                        EMBER_TENSOR5_ARGS(float, w),
+                        EMBER_TENSOR5_ARGS(float, y), EMBER_CONV_SCALARS);
+/// dx = the input gradient of conv(x, w) from the output's gradient dy.
+void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),
+                                      EMBER_TENSOR5_ARGS(float, w),
+                                      EMBER_TENSOR5_ARGS(float, dx),
+                                      EMBER_CONV_SCALARS);
+/// dw = the weight gradient of conv(x, w) from the output's gradient dy.
+void ember_cpu_conv_backward_weight_f32(EMBER_TENSOR5_ARGS(float, x),
+                                        EMBER_TENSOR5_ARGS(float, dy),
+                                        EMBER_TENSOR5_ARGS(float, dw),
+                                        EMBER_CONV_SCALARS);
+}
+
+#endif // EMBER_RUNTIME_CPUCONV_H

@@ -1,0 +1,612 @@
+//===- CpuConv.cpp - convolution kernels for compiled code ----------------===//
+//
+// Convolutions on Ember's GEMM micro-kernel (see CpuConv.h) without an
+// im2col matrix: the im2col rows of one block of output pixels are written
+// straight into the micro-kernel's packed layout (forward: B panels of NR
+// pixels; weight gradient: B panels of NR im2col rows, through a small
+// transposing buffer) and the data gradient's columns are added into dx
+// tile by tile. A row of im2col over a run of output pixels in one output
+// row reads one input row at a fixed offset: a copy with zeros where the
+// window leaves the input (the padding), no per-element index table.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Runtime/CpuConv.h"
+#include "ember/Runtime/EmberGemm.h"
+#include "ember/Runtime/ThreadPool.h"
+#include "ember/Runtime/Threads.h"
+
+#include "GemmMicroKernels.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace ember {
+namespace conv {
+namespace {
+
+using gemm::MicroKernelInfo;
+
+/// The micro-kernel Ember's GEMM uses now (it honours gemm::forceKernel).
+const MicroKernelInfo &activeKernel() {
+  const char *name = gemm::kernelName();
+  if (!std::strcmp(name, "avx512"))
+    return gemm::avx512Kernel();
+  if (!std::strcmp(name, "avx2"))
+    return gemm::avx2Kernel();
+  return gemm::portableKernel();
+}
+
+/// Output pixels per forward / data-gradient tile: the tile's packed im2col
+/// block (kc x tile) stays in L2.
+constexpr int64_t kPixelTile = 256;
+
+struct View5 {
+  float *data;
+  int64_t size[5];
+  int64_t stride[5];
+};
+
+/// A 64-byte aligned scratch buffer per thread that only grows.
+class Scratch {
+public:
+  ~Scratch() { std::free(data_); }
+  float *get(size_t count) {
+    if (count > capacity_) {
+      std::free(data_);
+      size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+      data_ = static_cast<float *>(std::aligned_alloc(64, bytes));
+      capacity_ = data_ ? count : 0;
+    }
+    return data_;
+  }
+
+private:
+  float *data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+thread_local Scratch packedB, columns, packedA;
+
+/// The shapes of one convolution and, per im2col row r = (c, kd, kh, kw),
+/// its channel and its tap's offsets in the (dilated) window.
+struct Geometry {
+  int64_t batch, groups, cg, og, outChannels;
+  int64_t in[3], kernel[3], out[3], stride[3], pad[3], dilation[3];
+  int64_t depth;  // im2col rows: C/G * kD * kH * kW
+  int64_t pixels; // output pixels per image
+  std::vector<int64_t> rowChannel, rowD, rowH, rowW;
+
+  Geometry(const View5 &x, const View5 &w, const View5 &y,
+           const int64_t *scalars) {
+    batch = x.size[0];
+    groups = scalars[9];
+    cg = w.size[1];
+    outChannels = w.size[0];
+    og = outChannels / groups;
+    depth = cg;
+    pixels = 1;
+    for (int d = 0; d < 3; ++d) {
+      in[d] = x.size[d + 2];
+      kernel[d] = w.size[d + 2];
+      out[d] = y.size[d + 2];
+      stride[d] = scalars[d];
+      pad[d] = scalars[3 + d];
+      dilation[d] = scalars[6 + d];
+      depth *= kernel[d];
+      pixels *= out[d];
+    }
+    for (int64_t c = 0; c < cg; ++c)
+      for (int64_t kd = 0; kd < kernel[0]; ++kd)
+        for (int64_t kh = 0; kh < kernel[1]; ++kh)
+          for (int64_t kw = 0; kw < kernel[2]; ++kw) {
+            rowChannel.push_back(c);
+            rowD.push_back(kd * dilation[0]);
+            rowH.push_back(kh * dilation[1]);
+            rowW.push_back(kw * dilation[2]);
+          }
+  }
+};
+
+/// A run of output pixels within one output row: where it goes in the
+/// destination and the input position its first pixel's window starts at.
+struct Segment {
+  int64_t offset, length, z, y, x;
+};
+
+/// The segments of output pixels [pixel, pixel + count) of one image.
+void segmentsOf(const Geometry &g, int64_t pixel, int64_t count,
+                std::vector<Segment> &segments) {
+  segments.clear();
+  int64_t ow = pixel % g.out[2], rest = pixel / g.out[2];
+  int64_t oh = rest % g.out[1], od = rest / g.out[1];
+  for (int64_t offset = 0; offset < count;) {
+    int64_t length = std::min(count - offset, g.out[2] - ow);
+    segments.push_back({offset, length, od * g.stride[0] - g.pad[0],
+                        oh * g.stride[1] - g.pad[1],
+                        ow * g.stride[2] - g.pad[2]});
+    offset += length;
+    ow = 0;
+    if (++oh == g.out[1]) {
+      oh = 0;
+      ++od;
+    }
+  }
+}
+
+/// im2col row `r` over `segments` into dst (zeros where a window reads the
+/// padding). `image` is x[n, first channel of the group].
+void fillRow(const Geometry &g, const View5 &x, const float *image, int64_t r,
+             const std::vector<Segment> &segments, float *dst) {
+  const float *plane = image + g.rowChannel[r] * x.stride[1];
+  const int64_t sw = g.stride[2], xs = x.stride[4];
+  for (const Segment &s : segments) {
+    float *d = dst + s.offset;
+    int64_t iz = s.z + g.rowD[r], iy = s.y + g.rowH[r];
+    if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1]) {
+      std::fill(d, d + s.length, 0.0f);
+      continue;
+    }
+    const float *row = plane + iz * x.stride[2] + iy * x.stride[3];
+    int64_t ix0 = s.x + g.rowW[r];
+    if (sw == 1 && xs == 1) {
+      int64_t lo = std::clamp<int64_t>(-ix0, 0, s.length);
+      int64_t hi = std::clamp<int64_t>(g.in[2] - ix0, lo, s.length);
+      // Edges of a few zeros (the padding) and one copy: memcpy's wide
+      // moves, where a loop here would be SSE (the runtime's baseline).
+      for (int64_t t = 0; t < lo; ++t)
+        d[t] = 0.0f;
+      std::memcpy(d + lo, row + ix0 + lo, (hi - lo) * sizeof(float));
+      for (int64_t t = hi; t < s.length; ++t)
+        d[t] = 0.0f;
+      continue;
+    }
+    for (int64_t t = 0; t < s.length; ++t) {
+      int64_t ix = ix0 + t * sw;
+      d[t] = ix >= 0 && ix < g.in[2] ? row[ix * xs] : 0.0f;
+    }
+  }
+}
+
+/// dx[image...] += the im2col row `src` spread back over `segments`.
+void addRow(const Geometry &g, const View5 &dx, float *image, int64_t r,
+            const std::vector<Segment> &segments, const float *src) {
+  float *plane = image + g.rowChannel[r] * dx.stride[1];
+  const int64_t sw = g.stride[2], xs = dx.stride[4];
+  for (const Segment &s : segments) {
+    const float *v = src + s.offset;
+    int64_t iz = s.z + g.rowD[r], iy = s.y + g.rowH[r];
+    if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1])
+      continue;
+    float *row = plane + iz * dx.stride[2] + iy * dx.stride[3];
+    int64_t ix0 = s.x + g.rowW[r];
+    if (sw == 1 && xs == 1) {
+      int64_t lo = std::clamp<int64_t>(-ix0, 0, s.length);
+      int64_t hi = std::clamp<int64_t>(g.in[2] - ix0, lo, s.length);
+      float *dst = row + ix0;
+      for (int64_t t = lo; t < hi; ++t)
+        dst[t] += v[t];
+      continue;
+    }
+    for (int64_t t = 0; t < s.length; ++t) {
+      int64_t ix = ix0 + t * sw;
+      if (ix >= 0 && ix < g.in[2])
+        row[ix * xs] += v[t];
+    }
+  }
+}
+
+/// Whether a 5-D view's last `dims` dims are contiguous (row-major).
+bool contiguousTail(const View5 &v, int dims) {
+  int64_t expected = 1;
+  for (int d = 4; d > 4 - dims; --d) {
+    if (v.size[d] != 1 && v.stride[d] != expected)
+      return false;
+    expected *= v.size[d];
+  }
+  return true;
+}
+
+/// `v` as a contiguous array: its own memory when it is, else a copy in
+/// `storage`.
+const float *contiguous(const View5 &v, std::vector<float> &storage) {
+  if (contiguousTail(v, 5))
+    return v.data;
+  storage.resize(v.size[0] * v.size[1] * v.size[2] * v.size[3] * v.size[4]);
+  float *out = storage.data();
+  for (int64_t a = 0; a < v.size[0]; ++a)
+    for (int64_t b = 0; b < v.size[1]; ++b)
+      for (int64_t c = 0; c < v.size[2]; ++c)
+        for (int64_t d = 0; d < v.size[3]; ++d)
+          for (int64_t e = 0; e < v.size[4]; ++e)
+            *out++ = v.data[a * v.stride[0] + b * v.stride[1] +
+                            c * v.stride[2] + d * v.stride[3] +
+                            e * v.stride[4]];
+  return storage.data();
+}
+
+int64_t roundUp(int64_t value, int64_t step) {
+  return (value + step - 1) / step * step;
+}
+
+/// Packs rows [i0, i0 + mr) (zero past `rows`) x cols [p0, p0 + kc) of
+/// the matrix at(i, p) into one MR panel: out[p * mr + i].
+template <typename At>
+void packPanelA(int64_t rows, int64_t i0, int64_t p0, int64_t kc, int mr,
+                const At &at, float *out) {
+  for (int64_t p = 0; p < kc; ++p)
+    for (int i = 0; i < mr; ++i)
+      out[p * mr + i] = i0 + i < rows ? at(i0 + i, p0 + p) : 0.0f;
+}
+
+/// A matrix (rows x k, element at(i, p)) packed in full for the
+/// micro-kernel: block (pc, rows from i) at data + pc * padded + i * kc.
+template <typename At>
+void packAllA(int64_t rows, int64_t k, int64_t kcMax, int mr, const At &at,
+              float *out) {
+  int64_t padded = roundUp(rows, mr);
+  for (int64_t pc = 0; pc < k; pc += kcMax) {
+    int64_t kc = std::min(kcMax, k - pc);
+    for (int64_t i0 = 0; i0 < rows; i0 += mr)
+      packPanelA(rows, i0, pc, kc, mr, at, out + pc * padded + i0 * kc);
+  }
+}
+
+/// C[rows, cols] (+)= packed A block x packed B block over micro-tiles.
+void multiplyBlock(const MicroKernelInfo &kernel, int64_t rows, int64_t cols,
+                   int64_t kc, const float *ap, const float *bp, float *c,
+                   int64_t rowStride, float beta) {
+  const int mr = kernel.mr, nr = kernel.nr;
+  for (int64_t ic = 0; ic < rows; ic += kernel.mc) {
+    int64_t mc = std::min<int64_t>(kernel.mc, rows - ic);
+    for (int64_t jr = 0; jr < cols; jr += nr) {
+      int width = static_cast<int>(std::min<int64_t>(nr, cols - jr));
+      for (int64_t ir = ic; ir < ic + mc; ir += mr) {
+        int height = static_cast<int>(std::min<int64_t>(mr, rows - ir));
+        kernel.kernel(kc, ap + ir * kc, bp + jr * kc,
+                      c + ir * rowStride + jr, rowStride, 1, height, width,
+                      1.0f, beta);
+      }
+    }
+  }
+}
+
+void forward(const View5 &x, const View5 &w, const View5 &y,
+             const int64_t *scalars) {
+  Geometry g(x, w, y, scalars);
+  if (g.batch == 0 || g.outChannels == 0 || g.pixels == 0)
+    return;
+  const MicroKernelInfo &kernel = activeKernel();
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t k = g.depth, m = g.og;
+  if (k == 0) {
+    for (int64_t n = 0; n < g.batch; ++n)
+      for (int64_t o = 0; o < g.outChannels; ++o)
+        std::fill_n(y.data + n * y.stride[0] + o * y.stride[1], g.pixels,
+                    0.0f);
+    return;
+  }
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  std::vector<float> weightCopy;
+  const float *weights = contiguous(w, weightCopy); // [O, depth]
+  const int64_t padded = roundUp(m, mr);
+  std::vector<float> packedWeights(g.groups * padded * k);
+  for (int64_t gi = 0; gi < g.groups; ++gi)
+    packAllA(
+        m, k, kcMax, mr,
+        [&](int64_t o, int64_t r) { return weights[(gi * m + o) * k + r]; },
+        packedWeights.data() + gi * padded * k);
+  const int64_t tile = roundUp(std::min(kPixelTile, g.pixels), nr);
+  const int64_t tiles = (g.pixels + tile - 1) / tile;
+  parallelFor(0, g.batch * g.groups * tiles, 1, [&](int64_t lo, int64_t hi) {
+    float *bp = packedB.get(kcMax * tile);
+    std::vector<Segment> segments;
+    for (int64_t t = lo; t < hi; ++t) {
+      int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
+      int64_t j0 = t % tiles * tile, nc = std::min(tile, g.pixels - j0);
+      const float *image = x.data + n * x.stride[0] + gi * g.cg * x.stride[1];
+      float *c = y.data + n * y.stride[0] + gi * m * y.stride[1] + j0;
+      for (int64_t pc = 0; pc < k; pc += kcMax) {
+        int64_t kc = std::min(kcMax, k - pc);
+        for (int64_t q = 0; q * nr < nc; ++q) {
+          int64_t width = std::min<int64_t>(nr, nc - q * nr);
+          segmentsOf(g, j0 + q * nr, width, segments);
+          float *panel = bp + q * kc * nr;
+          for (int64_t p = 0; p < kc; ++p) {
+            fillRow(g, x, image, pc + p, segments, panel + p * nr);
+            std::fill(panel + p * nr + width, panel + (p + 1) * nr, 0.0f);
+          }
+        }
+        multiplyBlock(kernel, m, nc, kc,
+                      packedWeights.data() + gi * padded * k + pc * padded,
+                      bp, c, y.stride[1], pc == 0 ? 0.0f : 1.0f);
+      }
+    }
+  });
+}
+
+/// The data gradient of a convolution with unit strides is the forward
+/// convolution of dy with the weight flipped in space and transposed per
+/// group (dx[c] = sum over o of dy[o] (*) W[o, c] reversed), padded by
+/// the dilated kernel's extent minus the low padding at the low end: no
+/// col2im pass (the forward's packing costs about half of col2im's
+/// additions here).
+void backwardDataAsForward(const View5 &dy, const View5 &w, const View5 &dx,
+                           const Geometry &g) {
+  std::vector<float> weightCopy;
+  const float *weights = contiguous(w, weightCopy);
+  const int64_t taps = g.kernel[0] * g.kernel[1] * g.kernel[2];
+  // flipped[g * cg + c, o, taps reversed] = W[g * og + o, c, taps].
+  std::vector<float> flipped(g.groups * g.cg * g.og * taps);
+  for (int64_t gi = 0; gi < g.groups; ++gi)
+    for (int64_t c = 0; c < g.cg; ++c)
+      for (int64_t o = 0; o < g.og; ++o) {
+        const float *src = weights + ((gi * g.og + o) * g.cg + c) * taps;
+        float *dst = flipped.data() + ((gi * g.cg + c) * g.og + o) * taps;
+        for (int64_t t = 0; t < taps; ++t)
+          dst[t] = src[taps - 1 - t];
+      }
+  View5 view{flipped.data(),
+             {g.groups * g.cg, g.og, g.kernel[0], g.kernel[1], g.kernel[2]},
+             {g.og * taps, taps, g.kernel[1] * g.kernel[2], g.kernel[2], 1}};
+  int64_t scalars[10] = {1, 1, 1};
+  for (int d = 0; d < 3; ++d) {
+    scalars[3 + d] = g.dilation[d] * (g.kernel[d] - 1) - g.pad[d];
+    scalars[6 + d] = g.dilation[d];
+  }
+  scalars[9] = g.groups;
+  forward(dy, view, dx, scalars);
+}
+
+void backwardData(const View5 &dy, const View5 &w, const View5 &dx,
+                  const int64_t *scalars) {
+  Geometry g(dx, w, dy, scalars);
+  if (g.batch == 0)
+    return;
+  if (g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1) {
+    backwardDataAsForward(dy, w, dx, g);
+    return;
+  }
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t c = 0; c < dx.size[1]; ++c)
+      std::fill_n(dx.data + n * dx.stride[0] + c * dx.stride[1],
+                  g.in[0] * g.in[1] * g.in[2], 0.0f);
+  if (g.pixels == 0 || g.depth == 0 || g.og == 0)
+    return;
+  const MicroKernelInfo &kernel = activeKernel();
+  const int mr = kernel.mr, nr = kernel.nr;
+  // cols[r, pixel] = sum over o of W[o, r] dy[o, pixel]: m = depth, k = O/G.
+  const int64_t m = g.depth, k = g.og;
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  std::vector<float> weightCopy, gradCopy;
+  const float *weights = contiguous(w, weightCopy);
+  const float *grad = contiguous(dy, gradCopy);
+  const int64_t gradImage = dy.size[1] * g.pixels;
+  const int64_t padded = roundUp(m, mr);
+  std::vector<float> packedWeights(g.groups * padded * k);
+  for (int64_t gi = 0; gi < g.groups; ++gi)
+    packAllA(
+        m, k, kcMax, mr,
+        [&](int64_t r, int64_t o) { return weights[(gi * k + o) * m + r]; },
+        packedWeights.data() + gi * padded * k);
+  const int64_t tile = roundUp(std::min(kPixelTile, g.pixels), nr);
+  parallelFor(0, g.batch * g.groups, 1, [&](int64_t lo, int64_t hi) {
+    float *bp = packedB.get(kcMax * tile);
+    float *cols = columns.get(m * tile);
+    std::vector<Segment> segments;
+    for (int64_t t = lo; t < hi; ++t) {
+      int64_t n = t / g.groups, gi = t % g.groups;
+      const float *gradBlock = grad + n * gradImage + gi * k * g.pixels;
+      float *image = dx.data + n * dx.stride[0] + gi * g.cg * dx.stride[1];
+      for (int64_t j0 = 0; j0 < g.pixels; j0 += tile) {
+        int64_t nc = std::min(tile, g.pixels - j0);
+        for (int64_t pc = 0; pc < k; pc += kcMax) {
+          int64_t kc = std::min(kcMax, k - pc);
+          for (int64_t q = 0; q * nr < nc; ++q) {
+            int64_t width = std::min<int64_t>(nr, nc - q * nr);
+            float *panel = bp + q * kc * nr;
+            for (int64_t p = 0; p < kc; ++p) {
+              const float *src = gradBlock + (pc + p) * g.pixels + j0 + q * nr;
+              std::copy(src, src + width, panel + p * nr);
+              std::fill(panel + p * nr + width, panel + (p + 1) * nr, 0.0f);
+            }
+          }
+          multiplyBlock(kernel, m, nc, kc,
+                        packedWeights.data() + gi * padded * k + pc * padded,
+                        bp, cols, tile, pc == 0 ? 0.0f : 1.0f);
+        }
+        segmentsOf(g, j0, nc, segments);
+        for (int64_t r = 0; r < m; ++r)
+          addRow(g, dx, image, r, segments, cols + r * tile);
+      }
+    }
+  });
+}
+
+/// One image of x channels last, [D, H, W, C]: in this layout the im2col
+/// rows of one tap and consecutive channels are consecutive floats, so the
+/// weight gradient's B panels (NR im2col rows per pixel) are copies.
+void channelsLast(const Geometry &g, const View5 &x, int64_t n, float *out) {
+  const int64_t channels = x.size[1];
+  const float *image = x.data + n * x.stride[0];
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t z = 0; z < g.in[0]; ++z)
+      for (int64_t y = 0; y < g.in[1]; ++y) {
+        const float *row = image + c * x.stride[1] + z * x.stride[2] +
+                           y * x.stride[3];
+        float *dst = out + ((z * g.in[1] + y) * g.in[2]) * channels + c;
+        for (int64_t w = 0; w < g.in[2]; ++w)
+          dst[w * channels] = row[w * x.stride[4]];
+      }
+}
+
+/// A run of weight-gradient columns (tap-major, channels fastest) within
+/// one tap: columns [offset, offset + length) of a panel read channels
+/// [channel, channel + length) at the tap.
+struct ColumnRun {
+  int64_t offset, length, tap, channel;
+};
+
+void backwardWeight(const View5 &x, const View5 &dy, const View5 &dw,
+                    const int64_t *scalars) {
+  Geometry g(x, dw, dy, scalars);
+  const int64_t weights = g.outChannels * g.depth;
+  for (int64_t o = 0; o < g.outChannels; ++o)
+    std::fill_n(dw.data + o * dw.stride[0], g.depth, 0.0f);
+  if (g.batch == 0 || g.pixels == 0 || weights == 0)
+    return;
+  const MicroKernelInfo &kernel = activeKernel();
+  const int mr = kernel.mr, nr = kernel.nr;
+  // dWt[o, (tap, c)] += sum over pixels of dy[o, pixel] cols[(tap, c),
+  // pixel]: m = O/G, n = depth (taps outer, channels inner), k = pixels
+  // (blocks within one image); dw[o, c, tap] = dWt[o, tap, c] at the end.
+  const int64_t m = g.og, cols = g.depth, channels = x.size[1];
+  const int64_t taps = g.kernel[0] * g.kernel[1] * g.kernel[2];
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, g.pixels);
+  const int64_t blocksPerImage = (g.pixels + kcMax - 1) / kcMax;
+  const int64_t units = g.batch * blocksPerImage;
+  const int64_t chunks = std::min<int64_t>(numThreads(), units);
+  std::vector<float> gradCopy;
+  const float *grad = contiguous(dy, gradCopy);
+  const int64_t gradImage = dy.size[1] * g.pixels;
+  std::vector<float> partial(chunks * weights, 0.0f);
+  const int64_t padded = roundUp(m, mr);
+  const int64_t colTile = roundUp(std::min<int64_t>(kPixelTile, cols), nr);
+  const int64_t inPixels = g.in[0] * g.in[1] * g.in[2];
+  // Each tap's offset in the (dilated) window.
+  std::vector<int64_t> tapD(taps), tapH(taps), tapW(taps);
+  for (int64_t t = 0; t < taps; ++t) {
+    tapD[t] = t / (g.kernel[1] * g.kernel[2]) * g.dilation[0];
+    tapH[t] = t / g.kernel[2] % g.kernel[1] * g.dilation[1];
+    tapW[t] = t % g.kernel[2] * g.dilation[2];
+  }
+  parallelFor(0, chunks, 1, [&](int64_t lo, int64_t hi) {
+    float *ap = packedA.get(padded * kcMax);
+    float *bp = packedB.get(kcMax * colTile);
+    float *image = columns.get(channels * inPixels);
+    std::vector<int64_t> baseD(kcMax), baseH(kcMax), baseW(kcMax);
+    std::vector<ColumnRun> runs;
+    for (int64_t chunk = lo; chunk < hi; ++chunk) {
+      float *sum = partial.data() + chunk * weights;
+      int64_t transposed = -1;
+      for (int64_t u = chunk * units / chunks;
+           u < (chunk + 1) * units / chunks; ++u) {
+        int64_t n = u / blocksPerImage, p0 = u % blocksPerImage * kcMax;
+        int64_t kc = std::min(kcMax, g.pixels - p0);
+        if (transposed != n) {
+          channelsLast(g, x, n, image);
+          transposed = n;
+        }
+        for (int64_t p = 0; p < kc; ++p) {
+          int64_t pixel = p0 + p;
+          int64_t ow = pixel % g.out[2], rest = pixel / g.out[2];
+          baseW[p] = ow * g.stride[2] - g.pad[2];
+          baseH[p] = rest % g.out[1] * g.stride[1] - g.pad[1];
+          baseD[p] = rest / g.out[1] * g.stride[0] - g.pad[0];
+        }
+        for (int64_t gi = 0; gi < g.groups; ++gi) {
+          const float *gradBlock = grad + n * gradImage + gi * m * g.pixels;
+          for (int64_t i0 = 0; i0 < m; i0 += mr)
+            packPanelA(
+                m, i0, 0, kc, mr,
+                [&](int64_t o, int64_t p) {
+                  return gradBlock[o * g.pixels + p0 + p];
+                },
+                ap + i0 * kc);
+          for (int64_t jc = 0; jc < cols; jc += colTile) {
+            int64_t nc = std::min(colTile, cols - jc);
+            for (int64_t q = 0; q * nr < nc; ++q) {
+              int64_t first = jc + q * nr;
+              int64_t width = std::min<int64_t>(nr, nc - q * nr);
+              runs.clear();
+              for (int64_t j = 0; j < width;) {
+                int64_t tap = (first + j) / g.cg, c = (first + j) % g.cg;
+                int64_t length = std::min(width - j, g.cg - c);
+                runs.push_back({j, length, tap, gi * g.cg + c});
+                j += length;
+              }
+              float *panel = bp + q * kc * nr;
+              for (int64_t p = 0; p < kc; ++p) {
+                float *d = panel + p * nr;
+                for (const ColumnRun &run : runs) {
+                  int64_t iz = baseD[p] + tapD[run.tap];
+                  int64_t iy = baseH[p] + tapH[run.tap];
+                  int64_t ix = baseW[p] + tapW[run.tap];
+                  if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1] ||
+                      ix < 0 || ix >= g.in[2]) {
+                    std::fill_n(d + run.offset, run.length, 0.0f);
+                    continue;
+                  }
+                  std::memcpy(d + run.offset,
+                              image + ((iz * g.in[1] + iy) * g.in[2] + ix) *
+                                          channels + run.channel,
+                              run.length * sizeof(float));
+                }
+                std::fill(d + width, d + nr, 0.0f);
+              }
+            }
+            multiplyBlock(kernel, m, nc, kc, ap, bp,
+                          sum + gi * m * cols + jc, cols, 1.0f);
+          }
+        }
+      }
+    }
+  });
+  // dw[o, c, tap] = the partial sums' [o, tap, c].
+  for (int64_t o = 0; o < g.outChannels; ++o) {
+    float *out = dw.data + o * dw.stride[0];
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const float *src = partial.data() + chunk * weights + o * cols;
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t c = 0; c < g.cg; ++c)
+          out[c * taps + t] += src[t * g.cg + c];
+    }
+  }
+}
+
+#define VIEW5(name)                                                            \
+  View5 {                                                                      \
+    name##Data + name##Offset,                                                 \
+        {name##Size0, name##Size1, name##Size2, name##Size3, name##Size4},     \
+        {name##Stride0, name##Stride1, name##Stride2, name##Stride3,           \
+         name##Stride4}                                                        \
+  }
+
+#define SCALARS                                                                \
+  const int64_t scalars[10] = {strideD,   strideH,   strideW,   padD,          \
+                               padH,      padW,      dilationD, dilationH,     \
+                               dilationW, groups}
+
+} // namespace
+} // namespace conv
+} // namespace ember
+
+using namespace ember::conv;
+
+extern "C" {
+
+void ember_cpu_conv_f32(EMBER_TENSOR5_ARGS(float, x),
+                        EMBER_TENSOR5_ARGS(float, w),
+                        EMBER_TENSOR5_ARGS(float, y), EMBER_CONV_SCALARS) {
+  SCALARS;
+  forward(VIEW5(x), VIEW5(w), VIEW5(y), scalars);
+}
+
+void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),
+                                      EMBER_TENSOR5_ARGS(float, w),
+                                      EMBER_TENSOR5_ARGS(float, dx),
+                                      EMBER_CONV_SCALARS) {
+  SCALARS;
+  backwardData(VIEW5(dy), VIEW5(w), VIEW5(dx), scalars);
+}
+
+void ember_cpu_conv_backward_weight_f32(EMBER_TENSOR5_ARGS(float, x),
+                                        EMBER_TENSOR5_ARGS(float, dy),
+                                        EMBER_TENSOR5_ARGS(float, dw),
+                                        EMBER_CONV_SCALARS) {
+  SCALARS;
+  backwardWeight(VIEW5(x), VIEW5(dy), VIEW5(dw), scalars);
+}
+}

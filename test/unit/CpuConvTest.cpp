@@ -1,0 +1,163 @@
+//===- CpuConvTest.cpp - the runtime's convolution kernels ----------------===//
+//
+// ember_cpu_conv[_backward_data|_backward_weight]_f32 against a naive
+// convolution in double: 1-D, 2-D and 3-D as 5-D views, strides (the data
+// gradient's col2im path) and unit strides (its flipped-forward path),
+// padding, dilation, groups, more channels and pixels than one micro-tile
+// and one pixel tile, a strided (non-contiguous) input view, on every
+// micro-kernel this CPU runs and on 1 and 2 threads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ember/Runtime/CpuConv.h"
+#include "ember/Runtime/EmberGemm.h"
+#include "ember/Runtime/Threads.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace {
+
+struct Case {
+  int64_t n, c, o, groups, in[3], k[3], stride[3], pad[3], dilation[3];
+  bool transposedInput; // x given as a view with its last two dims swapped
+};
+
+#define VIEW5(ptr, size, stride)                                               \
+  ptr, ptr, 0, size[0], size[1], size[2], size[3], size[4], stride[0],         \
+      stride[1], stride[2], stride[3], stride[4]
+
+void contiguousStrides(const int64_t *size, int64_t *stride) {
+  stride[4] = 1;
+  for (int d = 3; d >= 0; --d)
+    stride[d] = stride[d + 1] * size[d + 1];
+}
+
+void check(const Case &c) {
+  int64_t out[3];
+  for (int d = 0; d < 3; ++d)
+    out[d] = (c.in[d] + 2 * c.pad[d] - c.dilation[d] * (c.k[d] - 1) - 1) /
+                 c.stride[d] + 1;
+  int64_t xs[5] = {c.n, c.c, c.in[0], c.in[1], c.in[2]};
+  int64_t ws[5] = {c.o, c.c / c.groups, c.k[0], c.k[1], c.k[2]};
+  int64_t ys[5] = {c.n, c.o, out[0], out[1], out[2]};
+  int64_t xst[5], wst[5], yst[5];
+  contiguousStrides(xs, xst);
+  contiguousStrides(ws, wst);
+  contiguousStrides(ys, yst);
+  auto count = [](const int64_t *s) { return s[0] * s[1] * s[2] * s[3] * s[4]; };
+  std::mt19937 gen(static_cast<unsigned>(c.c * 7 + c.in[2]));
+  std::normal_distribution<float> normal;
+  std::vector<float> x(count(xs)), w(count(ws)), g(count(ys));
+  for (auto *v : {&x, &w, &g})
+    for (float &e : *v)
+      e = normal(gen);
+  // The input's storage, and the strides the kernels read it with: swapped
+  // last two dims for a transposed view ([.., W, H] storage).
+  std::vector<float> xStorage = x;
+  int64_t xView[5] = {xst[0], xst[1], xst[2], xst[3], xst[4]};
+  if (c.transposedInput) {
+    xView[3] = 1;
+    xView[4] = c.in[1];
+    for (int64_t a = 0; a < c.n * c.c * c.in[0]; ++a)
+      for (int64_t h = 0; h < c.in[1]; ++h)
+        for (int64_t v = 0; v < c.in[2]; ++v)
+          xStorage[a * c.in[1] * c.in[2] + v * c.in[1] + h] =
+              x[(a * c.in[1] + h) * c.in[2] + v];
+  }
+  std::vector<double> ry(g.size()), rdx(x.size()), rdw(w.size());
+  int64_t og = c.o / c.groups, cg = c.c / c.groups;
+  for (int64_t n = 0; n < c.n; ++n)
+    for (int64_t o = 0; o < c.o; ++o)
+      for (int64_t a = 0; a < out[0]; ++a)
+        for (int64_t b = 0; b < out[1]; ++b)
+          for (int64_t e = 0; e < out[2]; ++e)
+            for (int64_t ci = 0; ci < cg; ++ci)
+              for (int64_t ka = 0; ka < c.k[0]; ++ka)
+                for (int64_t kb = 0; kb < c.k[1]; ++kb)
+                  for (int64_t ke = 0; ke < c.k[2]; ++ke) {
+                    int64_t ia = a * c.stride[0] + ka * c.dilation[0] - c.pad[0];
+                    int64_t ib = b * c.stride[1] + kb * c.dilation[1] - c.pad[1];
+                    int64_t ie = e * c.stride[2] + ke * c.dilation[2] - c.pad[2];
+                    if (ia < 0 || ia >= c.in[0] || ib < 0 || ib >= c.in[1] ||
+                        ie < 0 || ie >= c.in[2])
+                      continue;
+                    int64_t xi = (((n * c.c + o / og * cg + ci) * c.in[0] + ia) *
+                                      c.in[1] + ib) * c.in[2] + ie;
+                    int64_t wi = (((o * cg + ci) * c.k[0] + ka) * c.k[1] + kb) *
+                                     c.k[2] + ke;
+                    int64_t yi = (((n * c.o + o) * out[0] + a) * out[1] + b) *
+                                     out[2] + e;
+                    ry[yi] += double(x[xi]) * w[wi];
+                    rdx[xi] += double(g[yi]) * w[wi];
+                    rdw[wi] += double(g[yi]) * x[xi];
+                  }
+  auto expectNear = [](const std::vector<float> &got,
+                       const std::vector<double> &want, const char *what) {
+    double scale = 1;
+    for (double v : want)
+      scale = std::max(scale, std::fabs(v));
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got[i], want[i], 1e-5 * scale) << what << " at " << i;
+  };
+  std::vector<float> y(g.size(), NAN), dx(x.size(), NAN), dw(w.size(), NAN);
+#define SCALARS                                                                \
+  c.stride[0], c.stride[1], c.stride[2], c.pad[0], c.pad[1], c.pad[2],         \
+      c.dilation[0], c.dilation[1], c.dilation[2], c.groups
+  ember_cpu_conv_f32(VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
+                     VIEW5(y.data(), ys, yst), SCALARS);
+  expectNear(y, ry, "y");
+  ember_cpu_conv_backward_data_f32(VIEW5(g.data(), ys, yst),
+                                   VIEW5(w.data(), ws, wst),
+                                   VIEW5(dx.data(), xs, xst), SCALARS);
+  expectNear(dx, rdx, "dx");
+  ember_cpu_conv_backward_weight_f32(VIEW5(xStorage.data(), xs, xView),
+                                     VIEW5(g.data(), ys, yst),
+                                     VIEW5(dw.data(), ws, wst), SCALARS);
+  expectNear(dw, rdw, "dw");
+#undef SCALARS
+}
+
+const Case kCases[] = {
+    // 1-D: k 3, padding 1.
+    {2, 3, 4, 1, {1, 1, 11}, {1, 1, 3}, {1, 1, 1}, {0, 0, 1}, {1, 1, 1}, false},
+    // 2-D: strides, dilation, groups (col2im path).
+    {2, 4, 6, 2, {1, 9, 7}, {1, 3, 2}, {1, 2, 1}, {0, 1, 2}, {1, 2, 1}, false},
+    // Past one micro-tile of channels and one pixel tile; groups.
+    {3, 20, 70, 2, {1, 23, 19}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // 3-D, stride 2.
+    {2, 2, 3, 1, {5, 6, 4}, {3, 2, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, false},
+    // Large kernel, stride along H and W.
+    {2, 3, 5, 1, {1, 13, 11}, {1, 5, 5}, {1, 3, 2}, {0, 2, 0}, {1, 1, 1}, false},
+    // Pointwise with many output channels and long rows.
+    {1, 7, 300, 1, {1, 5, 70}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    // A transposed input view.
+    {2, 3, 5, 1, {1, 6, 10}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, true},
+};
+
+TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
+  for (auto kernel : {ember::gemm::Kernel::Avx512, ember::gemm::Kernel::Avx2,
+                      ember::gemm::Kernel::Portable}) {
+    if (!ember::gemm::forceKernel(kernel))
+      continue;
+    for (int threads : {1, 2}) {
+      ember::setNumThreads(threads);
+      for (const Case &c : kCases) {
+        SCOPED_TRACE(::testing::Message()
+                     << ember::gemm::kernelName() << " threads " << threads
+                     << " case c=" << c.c << " in=" << c.in[1] << "x"
+                     << c.in[2]);
+        check(c);
+        if (::testing::Test::HasFatalFailure())
+          return;
+      }
+    }
+  }
+  ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
+}
+
+} // namespace
