@@ -96,6 +96,7 @@ NOTES = [
     "best of the probe's bandwidths (STREAM counting); GFLOP/s fractions are of the FMA peak. "
     "Ember's generated kernels split their outer parallel loop over ember.get_num_threads() threads.",
     "transformer block: pre-LN, no mask, exact GELU, q/k/v split of one projection.",
+    "n/a: the peer has no version of that workload in worker.py (JAX: lstm, gpt).",
 ]
 
 
@@ -254,7 +255,7 @@ def time_workload(frameworks, name, rounds, block_budget_s, quick):
             continue
         reply = fw.ask({"cmd": "setup", "workload": name}, SETUP_TIMEOUT_S)
         if "error" in reply:
-            results[fw.key] = {"error": reply["error"]}
+            results[fw.key] = {k: reply[k] for k in ("error", "unsupported") if k in reply}
             continue
         results[fw.key] = {"times": [], "first_s": reply["first_s"]}
         reps[fw.key] = max(1, min(20, int(block_budget_s / max(reply["warm_s"], 1e-6))))
@@ -373,6 +374,8 @@ def main():
                 row.append(f"{ratio:.2f} ({fmt_time(p['median_s'], unit)})")
             elif "median_s" in p:
                 row.append(f"({fmt_time(p['median_s'], unit)})")
+            elif p.get("unsupported"):
+                row.append("n/a")
             else:
                 row.append(p.get("error", "-")[:40])
         rate, fraction = "", ""

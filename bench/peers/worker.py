@@ -55,7 +55,10 @@ def randn(r, *shape, scale=1.0):
 
 class SharedWorkloads:
     def setup(self, workload):
-        return getattr(self, "setup_" + workload)()
+        setup = getattr(self, "setup_" + workload, None)
+        if setup is None:  # run.py prints "n/a" for it
+            raise NotImplementedError(f"{self.name} has no {workload} workload")
+        return setup()
 
     def setup_add1(self):
         x = self.tensor(np.ones(1, np.float32))
@@ -336,7 +339,7 @@ class Jax(SharedWorkloads):
     def __init__(self, name, quick):
         import jax
         import jax.numpy as jnp
-        self.jax, self.jnp, self.quick = jax, jnp, quick
+        self.jax, self.jnp, self.quick, self.name = jax, jnp, quick, name
         self.version = "jax " + jax.__version__
 
     def tensor(self, array):
@@ -534,6 +537,9 @@ def main():
                     run()
                     times.append(time.perf_counter() - t0)
                 reply({"times": times})
+        except NotImplementedError as exc:  # a workload this peer lacks
+            run = None
+            reply({"error": str(exc), "unsupported": True})
         except Exception as exc:  # reported per workload; the worker stays up
             run = None
             text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]

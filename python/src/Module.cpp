@@ -468,6 +468,8 @@ PYBIND11_MODULE(_ember, m) {
     d["kernels_reused"] = s.kernelsReused;
     // GEMM calls that applied a fused epilogue (ember-fuse-matmul-epilogue).
     d["fused_gemm_calls"] = ember_cpu_fused_gemm_calls();
+    // B operands a loop packed once for all its GEMMs (ember-hoist-gemm-packing).
+    d["packed_b_calls"] = ember_cpu_packed_b_calls();
     return d;
   });
   m.def("clear_compile_cache", [] { clearCompileCache(); });

@@ -113,9 +113,18 @@ void blasGemv(bool transposed, int64_t rows, int64_t cols, const double *a,
 /// has the element type; false leaves the product to OpenBLAS.
 bool ownGemm(const Matrix<float> &a, const Matrix<float> &b,
              const Matrix<float> &c, float beta,
-             const ember_gemm_epilogue *epilogue) {
+             const ember_gemm_epilogue *epilogue,
+             const ember::gemm::PackedB *packed) {
   if (!ownGemmSelected())
     return false;
+  if (packed) {
+    ember::gemm::sgemmPackedB(c.rows, c.cols, a.cols, 1.0f,
+                              {a.data, a.rowStride, a.colStride},
+                              {b.data, b.rowStride, b.colStride}, packed,
+                              beta, {c.data, c.rowStride, c.colStride},
+                              ember::numThreads(), epilogue);
+    return true;
+  }
   ember::gemm::sgemm(c.rows, c.cols, a.cols, 1.0f,
                      {a.data, a.rowStride, a.colStride},
                      {b.data, b.rowStride, b.colStride}, beta,
@@ -124,7 +133,8 @@ bool ownGemm(const Matrix<float> &a, const Matrix<float> &b,
   return true;
 }
 bool ownGemm(const Matrix<double> &, const Matrix<double> &,
-             const Matrix<double> &, double, const ember_gemm_epilogue *) {
+             const Matrix<double> &, double, const ember_gemm_epilogue *,
+             const ember::gemm::PackedB *) {
   return false;
 }
 
@@ -145,7 +155,8 @@ void gemmUnfused(Matrix<T> a, Matrix<T> b, Matrix<T> c, T beta);
 /// that runs the product).
 template <typename T>
 void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false,
-          const ember_gemm_epilogue *epilogue = nullptr) {
+          const ember_gemm_epilogue *epilogue = nullptr,
+          const ember::gemm::PackedB *packed = nullptr) {
   ember::ensureThreadsConfigured();
   int64_t m = c.rows, n = c.cols, k = a.cols;
   if (m == 0 || n == 0)
@@ -159,7 +170,7 @@ void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false,
     return;
   }
   T beta = overwrite ? T(0) : T(1);
-  if (m > 1 && ownGemm(a, b, c, beta, epilogue))
+  if (m > 1 && ownGemm(a, b, c, beta, epilogue, packed))
     return;
   gemmUnfused(a, b, c, beta);
   finishSeparately(c, epilogue);
@@ -252,6 +263,8 @@ bool ownBatchedGemm(int64_t batch, int64_t m, int64_t n, int64_t k,
 
 /// Fused calls run in this process (ember_cpu_fused_gemm_calls).
 std::atomic<uint64_t> fusedCalls{0};
+/// B operands packed once for a loop of products (ember_cpu_packed_b_calls).
+std::atomic<uint64_t> packedBCalls{0};
 
 /// The epilogue a fused call's flags and addend views describe.
 ember_gemm_epilogue fusedEpilogue(int64_t flags, const float *bias,
@@ -374,6 +387,55 @@ void ember_cpu_sgemm_batched_fused(EMBER_BATCH_ARGS(float, a),
     gemm<float>(EMBER_BATCH_ITEM(a, i), EMBER_BATCH_ITEM(b, i),
                 EMBER_BATCH_ITEM(c, i), overwrite, &item);
   }
+}
+
+void *ember_cpu_sgemm_pack_b(EMBER_MATRIX_ARGS(float, b)) {
+  // OpenBLAS packs for itself: nothing to keep.
+  if (!ownGemmSelected())
+    return nullptr;
+  ember::ensureThreadsConfigured();
+  packedBCalls.fetch_add(1, std::memory_order_relaxed);
+  return ember::gemm::packBOnce(bRows, bCols,
+                                {bData + bOffset, bRowStride, bColStride});
+}
+
+void ember_cpu_sgemm_release_b(void *packed) {
+  ember::gemm::releasePackedB(static_cast<ember::gemm::PackedB *>(packed));
+}
+
+void ember_cpu_sgemm_packed(EMBER_MATRIX_ARGS(float, a),
+                            EMBER_MATRIX_ARGS(float, b),
+                            EMBER_MATRIX_ARGS(float, c), void *packed) {
+  gemm<float>(EMBER_MATRIX(a), EMBER_MATRIX(b), EMBER_MATRIX(c),
+              /*overwrite=*/false, nullptr,
+              static_cast<const ember::gemm::PackedB *>(packed));
+}
+
+void ember_cpu_sgemm_packed_into(EMBER_MATRIX_ARGS(float, a),
+                                 EMBER_MATRIX_ARGS(float, b),
+                                 EMBER_MATRIX_ARGS(float, c), void *packed) {
+  gemm<float>(EMBER_MATRIX(a), EMBER_MATRIX(b), EMBER_MATRIX(c),
+              /*overwrite=*/true, nullptr,
+              static_cast<const ember::gemm::PackedB *>(packed));
+}
+
+void ember_cpu_sgemm_packed_fused(EMBER_MATRIX_ARGS(float, a),
+                                  EMBER_MATRIX_ARGS(float, b),
+                                  EMBER_MATRIX_ARGS(float, c),
+                                  EMBER_MATRIX_ARGS(float, bias),
+                                  EMBER_MATRIX_ARGS(float, residual),
+                                  int64_t flags, void *packed) {
+  fusedCalls.fetch_add(1, std::memory_order_relaxed);
+  ember_gemm_epilogue epilogue = fusedEpilogue(
+      flags, biasData + biasOffset, biasRowStride, biasColStride, 0,
+      residualData + residualOffset, residualRowStride, residualColStride, 0);
+  gemm<float>(EMBER_MATRIX(a), EMBER_MATRIX(b), EMBER_MATRIX(c),
+              /*overwrite=*/!(flags & EMBER_GEMM_FUSED_ACCUMULATE), &epilogue,
+              static_cast<const ember::gemm::PackedB *>(packed));
+}
+
+uint64_t ember_cpu_packed_b_calls(void) {
+  return packedBCalls.load(std::memory_order_relaxed);
 }
 
 uint64_t ember_cpu_fused_gemm_calls(void) {

@@ -15,6 +15,7 @@
 #include "GemmEpilogueKernels.h"
 #include "GemmMicroKernels.h"
 #include "GemmPacking.h"
+#include "GemmTranspose.h"
 #include "ember/Runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -96,20 +97,25 @@ void packB(const float *b, int64_t rsb, int64_t csb, int64_t kc, int64_t nc,
       }
       continue;
     }
-    // A transposed B (a linear layer's weight): 8 x 8 blocks transposed in
-    // registers where the CPU has AVX2.
-    if (rsb == 1 && transposedPackingAvailable()) {
+    // A transposed B (a linear layer's weight): whole 16 x 16 blocks of a
+    // contiguous W transposed in AVX-512 registers; on a CPU with AVX2 but
+    // not AVX-512, 8 x 8 blocks; the rest in blocks of 16 steps of k, so
+    // that both the rows read and the panel rows written stay in L1.
+    if (rsb == 1 && !haveTranspose16x16() && transposedPackingAvailable()) {
       packTransposed(panel, csb, kc, width, nr, out);
       if (width < nr)
         for (int64_t p = 0; p < kc; ++p)
           std::fill(out + p * nr + width, out + p * nr + nr, 0.0f);
       continue;
     }
-    // Otherwise in blocks of 16 steps of k, so that both the rows read and
-    // the panel rows written stay in L1.
+    int vectorWidth = rsb == 1 && haveTranspose16x16() ? width / 16 * 16 : 0;
     for (int64_t p0 = 0; p0 < kc; p0 += 16) {
       int64_t p1 = std::min<int64_t>(kc, p0 + 16);
-      for (int j = 0; j < width; ++j)
+      int j = 0;
+      if (p1 - p0 == 16)
+        for (; j < vectorWidth; j += 16)
+          transpose16x16(panel + j * csb + p0, csb, out + p0 * nr + j, nr);
+      for (; j < width; ++j)
         for (int64_t p = p0; p < p1; ++p)
           out[p * nr + j] = panel[p * rsb + j * csb];
     }
@@ -221,8 +227,12 @@ void scaleC(int64_t m, int64_t n, float beta, StridedMatrix c) {
 struct Prepacked {
   const float *data = nullptr;
   int64_t padded = 0;
+  /// Where the caller's block starts in the packed operand (rows of A or
+  /// columns of B, a whole number of tiles): a thread given columns
+  /// [offset, ...) of a B packed in full reads its x0 at x0 + offset.
+  int64_t offset = 0;
   const float *block(int64_t pc, int64_t x0, int64_t kc) const {
-    return data + pc * padded + x0 * kc;
+    return data + pc * padded + (x0 + offset) * kc;
   }
 };
 
@@ -433,6 +443,93 @@ void sgemmBatched(int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
   runTasks(tasks, [&](int t) {
     for (int64_t i = batch * t / tasks; i < batch * (t + 1) / tasks; ++i)
       item(i, 1);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// B packed once, for products in a loop that all read the same B (a
+// recurrent layer's weight, read by every time step).
+//===----------------------------------------------------------------------===//
+
+/// What a packed B holds, written before its panels: which kernel's tile
+/// and blocking it was packed for, and for which shape. A kernel forced in
+/// between (tests) or another shape makes the product pack B itself.
+struct PackedB {
+  const MicroKernelInfo *kernel;
+  int64_t k, n, padded;
+  float *panels;
+};
+
+PackedB *packBOnce(int64_t k, int64_t n, StridedMatrix b) {
+  const MicroKernelInfo &kernel = activeKernel();
+  if (k <= 0 || n <= 0)
+    return nullptr;
+  int64_t padded = (n + kernel.nr - 1) / kernel.nr * kernel.nr;
+  auto *packed = new PackedB{&kernel, k, n, padded, nullptr};
+  size_t bytes = (static_cast<size_t>(padded * k) * sizeof(float) + 63) / 64 * 64;
+  packed->panels = static_cast<float *>(std::aligned_alloc(64, bytes));
+  if (!packed->panels) {
+    delete packed;
+    return nullptr;
+  }
+  // The layout Prepacked::block reads: for each k block, the nr-column
+  // panels side by side; the threads share the panels.
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  const int64_t panels = padded / kernel.nr;
+  float *data = packed->panels;
+  ember::parallelFor(0, panels, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t q = lo; q < hi; ++q) {
+      int64_t x0 = q * kernel.nr;
+      int64_t width = std::min<int64_t>(kernel.nr, n - x0);
+      for (int64_t pc = 0; pc < k; pc += kcMax) {
+        int64_t kc = std::min(kcMax, k - pc);
+        packB(b.data + pc * b.rowStride + x0 * b.colStride, b.rowStride,
+              b.colStride, kc, width, kernel.nr,
+              data + pc * padded + x0 * kc);
+      }
+    }
+  });
+  return packed;
+}
+
+void releasePackedB(PackedB *packed) {
+  if (!packed)
+    return;
+  std::free(packed->panels);
+  delete packed;
+}
+
+void sgemmPackedB(int64_t m, int64_t n, int64_t k, float alpha,
+                  StridedMatrix a, StridedMatrix b, const PackedB *packed,
+                  float beta, StridedMatrix c, int threads,
+                  const ember_gemm_epilogue *epilogue) {
+  const MicroKernelInfo &kernel = activeKernel();
+  if (!packed || packed->kernel != &kernel || packed->k != k ||
+      packed->n != n || m <= 0 || k <= 0 || alpha == 0.0f) {
+    sgemm(m, n, k, alpha, a, b, beta, c, threads, epilogue);
+    return;
+  }
+  ember_gemm_epilogue finish{};
+  if (!epilogueDoesNothing(epilogue))
+    finish = *epilogue;
+  const bool fused = !epilogueDoesNothing(epilogue);
+  // Threads take whole column panels: each packs its (small) A itself and
+  // reads the shared panels of B.
+  int64_t tiles = packed->padded / kernel.nr;
+  int tasks = static_cast<int>(
+      std::min<int64_t>(threadsFor(m, n, k, threads), tiles));
+  Prepacked shared{packed->panels, packed->padded, 0};
+  runTasks(tasks, [&](int t) {
+    int64_t lo = tiles * t / tasks * kernel.nr;
+    int64_t hi = std::min(n, tiles * (t + 1) / tasks * kernel.nr);
+    if (lo >= hi)
+      return;
+    ember_gemm_epilogue block = fused ? shiftEpilogue(finish, 0, lo) : finish;
+    Prepacked mine = shared;
+    mine.offset = lo;
+    gemmOnThisThread(kernel, m, hi - lo, k, alpha, a, {nullptr, 0, 0}, beta,
+                     {c.data + lo * c.colStride, c.rowStride, c.colStride},
+                     {}, mine, fused ? &block : nullptr);
   });
 }
 

@@ -111,6 +111,8 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   // Bias, activation and residual applied by the GEMM to each block of C
   // while it is in cache, not by a pass over C of their own.
   pm.addPass(createEmberFuseMatmulEpilogue());
+  // A loop's GEMMs that all read one B (a recurrent weight) pack it once.
+  pm.addPass(createEmberHoistGemmPacking());
   bufferization::buildBufferDeallocationPipeline(pm);
 
   // Loops and scalar code; LLVM's loop vectorizer widens the inner loops.

@@ -59,6 +59,26 @@ def EmberFuseMatmulEpilogue : Pass<"ember-fuse-matmul-epilogue", "mlir::ModuleOp
   ];
 }
 
+def EmberHoistGemmPacking : Pass<"ember-hoist-gemm-packing", "mlir::ModuleOp"> {
+  let summary = "Pack a GEMM's B operand once before the scf.for that reuses it";
+  let description = [{
+    After ember-fuse-matmul-epilogue. A call `ember_cpu_sgemm[_into|_fused](A,
+    B, C, ...)` inside an `scf.for` whose B is a buffer defined before the
+    loop (seen through `memref.transpose`/`memref.cast` views made in the
+    loop) that the loop only reads becomes `ember_cpu_sgemm_packed[_into|
+    _fused](A, B, C, ..., %handle)`, `%handle = ember_cpu_sgemm_pack_b(B)`
+    (an `!llvm.ptr`) before the loop and `ember_cpu_sgemm_release_b(%handle)`
+    after it: the runtime packs B into the micro-kernel's panels once
+    instead of at every iteration (a recurrent layer's weight, read by
+    every time step of ember-recurrent-loops).
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::LLVM::LLVMDialect",
+                           "mlir::memref::MemRefDialect"];
+  let statistics = [
+    Statistic<"numHoisted", "hoisted", "GEMM calls whose B is packed once before their loop">
+  ];
+}
+
 def EmberTransposeTiles : Pass<"ember-transpose-tiles", "mlir::func::FuncOp"> {
   let summary = "Write element-wise nests that read a transposed view as register-transposed tiles";
   let description = [{

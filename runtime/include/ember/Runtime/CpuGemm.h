@@ -69,6 +69,23 @@ void ember_cpu_sgemm_fused(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float,
 void ember_cpu_sgemm_batched_fused(EMBER_BATCH_ARGS(float, a), EMBER_BATCH_ARGS(float, b),
                                    EMBER_BATCH_ARGS(float, c), EMBER_BATCH_ARGS(float, bias),
                                    EMBER_BATCH_ARGS(float, residual), int64_t flags);
+/// A loop's products that all read one B (ember-hoist-gemm-packing): the
+/// loop packs B once before it (null when OpenBLAS runs the products) and
+/// releases it after; each product passes the handle besides B itself
+/// (read when the handle is null or does not fit). Otherwise as
+/// ember_cpu_sgemm, ember_cpu_sgemm_into and ember_cpu_sgemm_fused.
+void *ember_cpu_sgemm_pack_b(EMBER_MATRIX_ARGS(float, b));
+void ember_cpu_sgemm_release_b(void *packed);
+void ember_cpu_sgemm_packed(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float, b),
+                            EMBER_MATRIX_ARGS(float, c), void *packed);
+void ember_cpu_sgemm_packed_into(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float, b),
+                                 EMBER_MATRIX_ARGS(float, c), void *packed);
+void ember_cpu_sgemm_packed_fused(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float, b),
+                                  EMBER_MATRIX_ARGS(float, c), EMBER_MATRIX_ARGS(float, bias),
+                                  EMBER_MATRIX_ARGS(float, residual), int64_t flags,
+                                  void *packed);
+/// B operands packed by ember_cpu_sgemm_pack_b in this process.
+uint64_t ember_cpu_packed_b_calls(void);
 /// How many fused calls ran in this process (ember.compile_stats()'s
 /// "fused_gemm_calls"): how tests see that an epilogue was fused.
 uint64_t ember_cpu_fused_gemm_calls(void);

@@ -49,6 +49,20 @@ void sgemmBatched(int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
 void applyEpilogue(int64_t m, int64_t n, StridedMatrix c,
                    const ember_gemm_epilogue &epilogue);
 
+/// A B operand packed once into the active kernel's panels, for a loop of
+/// products that all read the same B (a recurrent layer's weight): the
+/// products skip packing it. Null when k or n is 0 or memory ran out.
+struct PackedB;
+PackedB *packBOnce(int64_t k, int64_t n, StridedMatrix b);
+void releasePackedB(PackedB *packed);
+/// sgemm() reading B from `packed` (made by packBOnce from this B); `b` is
+/// still given, and read instead when `packed` is null or was packed for
+/// another shape or another kernel than the active one.
+void sgemmPackedB(int64_t m, int64_t n, int64_t k, float alpha,
+                  StridedMatrix a, StridedMatrix b, const PackedB *packed,
+                  float beta, StridedMatrix c, int threads,
+                  const ember_gemm_epilogue *epilogue = nullptr);
+
 /// Which micro-kernel runs. `Detect` (the default) takes the widest the CPU
 /// supports: AVX-512, else AVX2+FMA, else portable.
 enum class Kernel { Detect, Avx512, Avx2, Portable };
