@@ -17,6 +17,7 @@
 #include "ember/Runtime/Threads.h"
 
 #include "GemmMicroKernels.h"
+#include "ScratchBuffer.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -49,26 +50,8 @@ struct View5 {
   int64_t stride[5];
 };
 
-/// A 64-byte aligned scratch buffer per thread that only grows.
-class Scratch {
-public:
-  ~Scratch() { std::free(data_); }
-  float *get(size_t count) {
-    if (count > capacity_) {
-      std::free(data_);
-      size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-      data_ = static_cast<float *>(std::aligned_alloc(64, bytes));
-      capacity_ = data_ ? count : 0;
-    }
-    return data_;
-  }
-
-private:
-  float *data_ = nullptr;
-  size_t capacity_ = 0;
-};
-
-thread_local Scratch packedB, columns, packedA;
+/// Per-thread packing buffers (ScratchBuffer.h).
+thread_local ScratchBuffer packedB, columns, packedA;
 
 /// The shapes of one convolution and, per im2col row r = (c, kd, kh, kw),
 /// its channel and its tap's offsets in the (dilated) window.

@@ -16,6 +16,7 @@
 #include "GemmMicroKernels.h"
 #include "GemmPacking.h"
 #include "GemmTranspose.h"
+#include "ScratchBuffer.h"
 #include "ember/Runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -58,30 +59,11 @@ ActivationFn activationOf(const MicroKernelInfo &kernel) {
   return activationFor(IsaLevel::Portable);
 }
 
-/// A 64-byte aligned scratch buffer per thread that only grows: packing
-/// reuses it call after call instead of allocating.
-class Scratch {
-public:
-  ~Scratch() { std::free(data_); }
-  float *get(size_t count) {
-    if (count > capacity_) {
-      std::free(data_);
-      size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-      data_ = static_cast<float *>(std::aligned_alloc(64, bytes));
-      capacity_ = data_ ? count : 0;
-    }
-    return data_;
-  }
-
-private:
-  float *data_ = nullptr;
-  size_t capacity_ = 0;
-};
-
-thread_local Scratch packedA, packedB;
+/// Per-thread packing buffers, reused call after call (ScratchBuffer.h).
+thread_local ScratchBuffer packedA, packedB;
 /// The calling thread's buffer for an operand packed in full and shared by
 /// the threads of one call.
-thread_local Scratch sharedPack;
+thread_local ScratchBuffer sharedPack;
 
 /// Packs the kc x nc block of B at `b` into panels of `nr` columns:
 /// panel q holds Bp[q][p * nr + j] = B[p, q * nr + j], zero past nc.
