@@ -610,12 +610,6 @@ Tensor recurrentSequence(int64_t cell, const Tensor &input, const Tensor &h0,
   DType dtype = input.dtype();
   if (dtype != DType::Float32 && dtype != DType::Float64)
     notForDtype(name, dtype);
-  // The loop over the steps has a CPU lowering only.
-  for (const Tensor *t : {&input, &h0, c0, &weightHh, biasHh, weightHr, mask})
-    if (t && deviceOf(*t) != Backend::Cpu)
-      runtimeError("recurrent layers (nn.RNN, nn.LSTM, nn.GRU) run on the "
-                   "CPU only in Ember; move the module and its inputs with "
-                   ".to('cpu')");
   RecurrentLayout layout{kind, weightHr != nullptr};
   int64_t gates = layout.gates();
   auto fail = [&](const std::string &what) {

@@ -62,9 +62,9 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
   }
   // Recurrent layers: a loop over the steps (a GEMM and a fused gate kernel
   // per step), the same code for every sequence length; after CSE, so that
-  // a forward layer the gradient repeats runs once.
-  if (softmaxRows)
-    tensorFuncs->addPass(createEmberRecurrentLoops());
+  // a forward layer the gradient repeats runs once. On a GPU the loop stays
+  // host code (a loop of the launch plan around the step's kernels).
+  tensorFuncs->addPass(createEmberRecurrentLoops());
   tensorFuncs->addPass(createConvertEmberToLinalg());
   tensorFuncs->addPass(createCanonicalizerPass());
   tensorFuncs->addPass(createEmberFuseElementwise());

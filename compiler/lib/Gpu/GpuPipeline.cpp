@@ -143,6 +143,10 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     for (auto func : module.getOps<func::FuncOp>())
       func->print(os);
   }
+  // The host functions the launch plan is written from (loops, views,
+  // launches), before the target's lowering replaces them.
+  if (debugEnabled(DebugTopic::GpuModules))
+    llvm::errs() << program->host << "\n";
   if (!writeLaunchPlan(module, &program->plan, error))
     return false;
 

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -24,6 +25,11 @@ using namespace mlir;
 namespace ember {
 
 namespace {
+
+// The unit attribute ember-recurrent-loops puts on a time loop: on a GPU
+// the loop stays host code, run by the launch plan (spelled out in each
+// pass that reads it, so that no widely included header changes).
+constexpr char kHostLoopAttr[] = "ember.host_loop";
 
 /// Writes the host functions as a launch plan (see GpuProgram::plan).
 class PlanWriter {
@@ -41,26 +47,38 @@ public:
       firstFunc = false;
       for (BlockArgument arg : func.getArguments())
         id(arg);
-      bool first = true;
-      for (Operation &op : func.getBody().front()) {
-        std::string text;
-        if (!instruction(op, text)) {
-          *error = "the GPU launcher cannot run '" + op.getName().getStringRef().str() +
-                   "' on the host (" + formatLocation(op.getLoc()) + ")";
-          return false;
-        }
-        if (text.empty())
-          continue;
-        os << (first ? "" : ",") << "\n  " << text;
-        first = false;
-      }
-      os << "]}";
+      std::string text;
+      if (!block(func.getBody().front(), text, error))
+        return false;
+      os << text << "]}";
     }
     os << "\n]}\n";
     return true;
   }
 
 private:
+  /// The instructions of `body`, comma-separated (its terminator has no
+  /// instruction of its own: a loop's yield is a field of the loop).
+  bool block(Block &body, std::string &text, std::string *error) {
+    bool first = true;
+    for (Operation &op : body) {
+      if (isa<scf::YieldOp>(op))
+        continue;
+      std::string one;
+      if (!instruction(op, one, error)) {
+        if (error->empty())
+          *error = "the GPU launcher cannot run '" + op.getName().getStringRef().str() +
+                   "' on the host (" + formatLocation(op.getLoc()) + ")";
+        return false;
+      }
+      if (one.empty())
+        continue;
+      text += (first ? "\n  " : ",\n  ") + one;
+      first = false;
+    }
+    return true;
+  }
+
   int64_t id(Value value) {
     auto it = ids.find(value);
     if (it != ids.end())
@@ -94,7 +112,7 @@ private:
   }
 
   /// One instruction as JSON; empty text for ops without effect here.
-  bool instruction(Operation &op, std::string &text) {
+  bool instruction(Operation &op, std::string &text, std::string *error) {
     auto results = [&] { return list(op.getResults()); };
     auto head = [&](const char *name) {
       return std::string("{\"op\": \"") + name + "\", \"results\": " + results() +
@@ -237,6 +255,23 @@ private:
     }
     if (isa<memref::CastOp>(op)) {
       text = head("copy") + "}";
+      return true;
+    }
+    if (auto loop = dyn_cast<scf::ForOp>(op)) {
+      // A host loop (a recurrent layer's steps): operands lower bound, upper
+      // bound, step, initial values; "arguments" the induction variable and
+      // the carried values, which each iteration's "yield" replaces.
+      if (!loop->hasAttr(kHostLoopAttr))
+        return false;
+      SmallVector<Value> arguments = {loop.getInductionVar()};
+      for (Value carried : loop.getRegionIterArgs())
+        arguments.push_back(carried);
+      std::string body;
+      if (!block(*loop.getBody(), body, error))
+        return false;
+      auto yield = cast<scf::YieldOp>(loop.getBody()->getTerminator());
+      text = head("for") + ", \"arguments\": " + list(arguments) + ", \"yield\": " +
+             list(yield.getOperands()) + ", \"body\": [" + body + "]}";
       return true;
     }
     if (auto launch = dyn_cast<mlir::gpu::LaunchFuncOp>(op)) {

@@ -36,6 +36,11 @@ using namespace ember;
 
 namespace {
 
+// The unit attribute ember-recurrent-loops puts on a time loop: on a GPU
+// the loop stays host code, run by the launch plan (spelled out in each
+// pass that reads it, so that no widely included header changes).
+constexpr char kHostLoopAttr[] = "ember.host_loop";
+
 /// How a linalg.generic over [B, N] reads an operand.
 enum class Access { Full, Row, Column };
 
@@ -212,6 +217,13 @@ struct Scalar {
   }
 };
 
+/// Tags a time loop for the GPU pipeline: its body is host code that
+/// launches kernels (the GPU launcher runs it as a loop of its plan, with the
+/// step as a run-time value), not a sequential nest to make one kernel of.
+void markHostLoop(scf::ForOp loop) {
+  loop->setAttr(kHostLoopAttr, UnitAttr::get(loop.getContext()));
+}
+
 /// The sizes of one recurrent op, as index values.
 struct Sizes {
   Value steps, batch, gatesH, p, h;
@@ -351,6 +363,7 @@ Value lowerForward(RecurrentSequenceOp op) {
         wsOut = ls.insertRow(hNew, wsOut, row, zero, n.batch, n.p);
         scf::YieldOp::create(lb, ll, ValueRange{wsOut});
       });
+  markHostLoop(loop);
   Value result = loop.getResults().back();
   if (result.getType() != op.getType())
     result = tensor::CastOp::create(b, loc, op.getType(), result);
@@ -560,6 +573,7 @@ Value lowerBackward(RecurrentSequenceBackwardOp op) {
               ls.insertColumns(results[4], carryOut, n.p, n.batch, n.h);
         scf::YieldOp::create(lb, ll, ValueRange{carryOut, outRow});
       });
+  markHostLoop(loop);
   Value result = loop.getResults().back();
   Value carried = loop.getResult(0);
   result = s.insertRow(s.columns(carried, zero, n.batch, n.p), result, zero,

@@ -29,7 +29,7 @@ from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.module import Module
 from ember.nn.parameter import Parameter
-from ember.nn.utils.rnn import PackedSequence, _gather_rows
+from ember.nn.utils.rnn import PackedSequence, _gather_rows, _to_device
 
 # ember::RecurrentCell (ember/Dialect/Recurrent.h).
 _CELLS = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
@@ -56,8 +56,8 @@ def _empty(*shape, device=None, dtype=None):
     return ember.empty(*shape, device=device, dtype=dtype)
 
 
-def _index(array):
-    return ember.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
+def _index(array, device=None):
+    return _to_device(ember.from_numpy(np.ascontiguousarray(array, dtype=np.int64)), device)
 
 
 class RNNBase(Module):
@@ -197,7 +197,7 @@ class RNNBase(Module):
             # Packed input always has a mask (one program whether or not
             # the lengths differ).
             valid = np.arange(steps)[:, None] < lengths[None, :]
-            mask = ember.from_numpy(valid.astype(np.float64)).to(dtype)
+            mask = _to_device(ember.from_numpy(valid.astype(np.float64)).to(dtype), x.device)
         if num_directions == 2:
             # Step t of the reverse direction reads position len - 1 - t of
             # its sequence; positions past the end stay (masked) in place.
@@ -205,7 +205,8 @@ class RNNBase(Module):
             length = (lengths if lengths is not None
                       else np.full(batch, steps))[None, :]
             source = np.where(t < length, length - 1 - t, t)
-            reverse = _index((source * batch + np.arange(batch)[None, :]).reshape(-1))
+            reverse = _index((source * batch + np.arange(batch)[None, :]).reshape(-1),
+                             x.device)
 
         def flip(v):
             flat = v.reshape(steps * batch, v.shape[2])
@@ -298,8 +299,9 @@ class RNNBase(Module):
                 h0 = h0.unsqueeze(1)
                 c0 = c0.unsqueeze(1) if c0 is not None else None
             if packed and input.sorted_indices is not None:
-                h0 = h0.index_select(1, input.sorted_indices)
-                c0 = c0.index_select(1, input.sorted_indices) if c0 is not None else None
+                order = _to_device(input.sorted_indices, h0.device)
+                h0 = h0.index_select(1, order)
+                c0 = c0.index_select(1, order) if c0 is not None else None
             layers = self.num_layers * num_directions
             self._check_hidden(h0, (layers, batch, p),
                                "hidden" if not lstm else "hidden[0]")
@@ -311,12 +313,13 @@ class RNNBase(Module):
         if packed:
             steps = output.shape[0]
             rows = np.concatenate([t * batch + np.arange(sizes[t]) for t in range(steps)])
-            data_out = output.reshape(steps * batch, output.shape[2])[_index(rows)]
+            data_out = output.reshape(steps * batch, output.shape[2])[_index(rows, output.device)]
             output = PackedSequence(data_out, input.batch_sizes, input.sorted_indices,
                                     input.unsorted_indices)
             if input.unsorted_indices is not None:
-                h_n = h_n.index_select(1, input.unsorted_indices)
-                c_n = c_n.index_select(1, input.unsorted_indices) if lstm else None
+                order = _to_device(input.unsorted_indices, h_n.device)
+                h_n = h_n.index_select(1, order)
+                c_n = c_n.index_select(1, order) if lstm else None
         elif not batched:
             output = output.squeeze(1)
             h_n = h_n.squeeze(1)

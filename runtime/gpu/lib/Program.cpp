@@ -5,6 +5,8 @@
 // (scalar kernel arguments) and buffer views (an allocation plus offset,
 // sizes and strides in elements). Device allocations made by the plan are
 // released when the call ends (the caching allocator makes that cheap).
+// One instruction nests others: "for", a recurrent layer's time loop, runs
+// its body once per step with the step index as a run-time integer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <set>
 
 namespace ember {
@@ -37,6 +40,10 @@ struct Program::Instruction {
   std::string kernel; // module name for launches
   /// load/store/conversions: the scalar's kind ("int", "float") and bits.
   std::string scalarKind;
+  /// for: the induction variable and carried values' ids, the values each
+  /// iteration yields to them, and the body.
+  std::vector<int64_t> arguments, yields;
+  std::vector<Instruction> body;
 };
 
 struct Program::Function {
@@ -216,11 +223,13 @@ Program::Program(Device &device, std::vector<KernelDescription> kernelList,
       auto function = std::make_shared<Function>();
       function->arguments = fn.at("arguments", "a function").asInt("arguments");
       int64_t maxId = function->arguments - 1;
-      for (const Json &item : fn.at("body", "a function").asArray("body")) {
+      std::function<Instruction(const Json &)> parse = [&](const Json &item) {
         Instruction in;
         in.op = item.at("op", "an instruction").asString("op");
         in.results = intList(item.get("results"));
         in.operands = intList(item.get("operands"));
+        in.arguments = intList(item.get("arguments"));
+        in.yields = intList(item.get("yield"));
         if (const Json *v = item.get("value"))
           in.intValue = v->asInt("value");
         if (const Json *raw = item.get("raw")) {
@@ -245,17 +254,29 @@ Program::Program(Device &device, std::vector<KernelDescription> kernelList,
           in.kernel = m->asString("module");
         if (const Json *k = item.get("kind"))
           in.scalarKind = k->asString("kind");
-        for (int64_t id : in.results)
-          maxId = std::max(maxId, id);
-        for (int64_t id : in.operands)
-          if (id < 0 || id > 1 << 20)
-            throw DeviceError(device.backend(), "malformed launch plan: bad value id");
+        for (const std::vector<int64_t> *ids : {&in.results, &in.arguments})
+          for (int64_t id : *ids)
+            maxId = std::max(maxId, id);
+        for (const std::vector<int64_t> *ids : {&in.results, &in.operands, &in.arguments, &in.yields})
+          for (int64_t id : *ids)
+            if (id < 0 || id > 1 << 20)
+              throw DeviceError(device.backend(), "malformed launch plan: bad value id");
         if (in.op == "launch" && !kernels.count(in.kernel))
           throw DeviceError(device.backend(),
                             "launch plan names kernel module '" + in.kernel +
                                 "', which the program does not have");
-        function->body.push_back(std::move(in));
-      }
+        if (in.op == "for") {
+          if (in.operands.size() < 3 || in.arguments.size() != in.operands.size() - 2 ||
+              in.yields.size() != in.arguments.size() - 1 ||
+              in.results.size() != in.yields.size())
+            throw DeviceError(device.backend(), "malformed launch plan: a loop's values do not agree");
+          for (const Json &inner : item.at("body", "a loop").asArray("body"))
+            in.body.push_back(parse(inner));
+        }
+        return in;
+      };
+      for (const Json &item : fn.at("body", "a function").asArray("body"))
+        function->body.push_back(parse(item));
       function->values = maxId + 1;
       functions[fn.at("name", "a function").asString("name")] = function;
     }
@@ -308,6 +329,10 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
   // Host copies of small temporaries stop being valid once a kernel has
   // had the buffer: a later host load of one would read old data.
   std::set<const void *> staleShadows;
+  // Every host copy lives until the call ends: a loop's next iteration
+  // replaces the value that held one, and a new copy at the freed address
+  // must not look stale.
+  std::vector<std::shared_ptr<std::vector<char>>> shadows;
   auto fail = [&](const std::string &what) {
     throw DeviceError(device.backend(), "launch plan of '" + name + "': " + what);
   };
@@ -347,9 +372,34 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
     return out;
   };
 
-  for (const Instruction &in : function.body) {
+  std::function<void(const std::vector<Instruction> &)> execute =
+      [&](const std::vector<Instruction> &body) {
+  for (const Instruction &in : body) {
     const std::string &op = in.op;
-    if (op == "int") {
+    if (op == "for") {
+      // A host loop: the body runs once per step with the induction
+      // variable and the carried values bound to its arguments (the kernels
+      // it launches are the program's; nothing is compiled per step).
+      int64_t lower = integer(in, 0), upper = integer(in, 1), step = integer(in, 2);
+      if (step <= 0)
+        fail("a loop with a step that is not positive");
+      for (size_t k = 1; k < in.arguments.size(); ++k)
+        values.at(in.arguments[k]) = get(in, 2 + k);
+      std::vector<Value> next(in.yields.size());
+      for (int64_t i = lower; i < upper; i += step) {
+        Value &iv = values.at(in.arguments[0]);
+        iv.kind = Value::Kind::Int;
+        iv.i = i;
+        execute(in.body);
+        // Read every yielded value before writing any carried one.
+        for (size_t k = 0; k < in.yields.size(); ++k)
+          next[k] = values.at(in.yields[k]);
+        for (size_t k = 0; k < next.size(); ++k)
+          values.at(in.arguments[k + 1]) = next[k];
+      }
+      for (size_t k = 0; k < in.results.size(); ++k)
+        values.at(in.results[k]) = values.at(in.arguments[k + 1]);
+    } else if (op == "int") {
       setInt(in, 0, in.intValue);
     } else if (op == "float") {
       Value &v = values.at(in.results.at(0));
@@ -474,6 +524,7 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
         b.shadow = std::make_shared<std::vector<char>>(
             std::max<size_t>(1, count * b.elementBytes));
         b.host = b.shadow->data();
+        shadows.push_back(b.shadow);
       }
       setBuffer(in, std::move(b));
     } else if (op == "dealloc") {
@@ -664,6 +715,8 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
       fail("unknown instruction '" + op + "'");
     }
   }
+      };
+  execute(function.body);
   // Temporaries go back to the cache once the enqueued work is done.
   stream.synchronize();
   for (DeviceBuffer &temporary : temporaries)

@@ -27,6 +27,7 @@
 // CHECK-COUNT-4: tensor.insert_slice %[[G]]
 // CHECK:   %[[OUT:.*]] = tensor.insert_slice %[[G]]#1 into %{{.*}}[%[[ROW]], 0, %{{.*}}]
 // CHECK:   scf.yield %[[OUT]]
+// CHECK: } {ember.host_loop}
 // CHECK: return %[[R]]
 func.func @lstm(%x: tensor<?x?x?xf32>, %h0: tensor<?x?xf32>, %c0: tensor<?x?xf32>, %w: tensor<?x?xf32>) -> tensor<?x?x?xf32> {
   %0 = ember.recurrent_sequence %x, %h0 c0 %c0 : tensor<?x?xf32> weight_hh %w : tensor<?x?xf32> cell = 2 : tensor<?x?x?xf32>, tensor<?x?xf32> -> tensor<?x?x?xf32>

@@ -15,11 +15,18 @@ using namespace mlir;
 
 namespace {
 
+// The unit attribute ember-recurrent-loops puts on a time loop: on a GPU
+// the loop stays host code, run by the launch plan (spelled out in each
+// pass that reads it, so that no widely included header changes).
+constexpr char kHostLoopAttr[] = "ember.host_loop";
+
 struct EmberFlattenBuffersPass
     : ember::impl::EmberFlattenBuffersBase<EmberFlattenBuffersPass> {
   void runOnOperation() override {
     // Every access, with the outermost loop around it (a parallel loop, or
-    // a sequential nest that ember-tile-parallel-loops will make a kernel).
+    // a sequential nest that ember-tile-parallel-loops will make a kernel);
+    // a host loop (a recurrent layer's time loop) is not a kernel's loop,
+    // so the search stops there and the views are made inside it.
     SmallVector<std::pair<Operation *, Operation *>> accesses;
     getOperation().walk([&](Operation *op) {
       // Kernels built by ember-gpu-kernelize already index flat buffers.
@@ -27,9 +34,12 @@ struct EmberFlattenBuffersPass
         return;
       Operation *outermost = nullptr;
       for (Operation *parent = op->getParentOp(); parent;
-           parent = parent->getParentOp())
+           parent = parent->getParentOp()) {
+        if (parent->hasAttr(kHostLoopAttr))
+          break;
         if (isa<scf::ParallelOp, scf::ForOp>(parent))
           outermost = parent;
+      }
       if (outermost)
         accesses.push_back({op, outermost});
     });

@@ -7,6 +7,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 
+#include <functional>
+
 namespace ember {
 #define GEN_PASS_DEF_EMBERTILEPARALLELLOOPS
 #include "ember/Compiler/Passes.h.inc"
@@ -16,16 +18,30 @@ using namespace mlir;
 
 namespace {
 
+// The unit attribute ember-recurrent-loops puts on a time loop: on a GPU
+// the loop stays host code, run by the launch plan (spelled out in each
+// pass that reads it, so that no widely included header changes).
+constexpr char kHostLoopAttr[] = "ember.host_loop";
+
 struct EmberTileParallelLoopsPass
     : ember::impl::EmberTileParallelLoopsBase<EmberTileParallelLoopsPass> {
   void runOnOperation() override {
     // A loop nest without parallel dims (a reduction to one value) runs as
     // one thread: wrap it in a single-iteration parallel loop so that it
     // becomes a kernel instead of host code.
+    // Host loops (kHostLoopAttr: a recurrent layer's steps) stay loops of
+    // the launch plan; the nests in their bodies are treated alike.
     SmallVector<scf::ForOp> sequential;
-    for (Operation &op : getOperation().getBody().front())
-      if (auto loop = dyn_cast<scf::ForOp>(op))
-        sequential.push_back(loop);
+    std::function<void(Block &)> collect = [&](Block &block) {
+      for (Operation &op : block)
+        if (auto loop = dyn_cast<scf::ForOp>(op)) {
+          if (loop->hasAttr(kHostLoopAttr))
+            collect(*loop.getBody());
+          else
+            sequential.push_back(loop);
+        }
+    };
+    collect(getOperation().getBody().front());
     for (scf::ForOp loop : sequential) {
       OpBuilder b(loop);
       Location loc = loop.getLoc();

@@ -14,8 +14,18 @@ import numpy as np
 import ember
 
 
-def _index(array):
-    return ember.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
+def _index(array, device=None):
+    """An int64 index tensor, on `device` (the indexed tensor's) if given."""
+    index = ember.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
+    return _to_device(index, device)
+
+
+def _to_device(tensor, device):
+    """`tensor` on `device` (None: where it is): the host-computed indices
+    and masks follow the data onto a GPU."""
+    if tensor is None or device is None or tensor.device == device:
+        return tensor
+    return tensor.to(device)
 
 
 def _gather_rows(data, index, fill=0.0):
@@ -24,9 +34,10 @@ def _gather_rows(data, index, fill=0.0):
     operands' sizes, and these are the batch's total length."""
     index = np.asarray(index, dtype=np.int64)
     valid = index >= 0
-    rows = data[_index(np.where(valid, index, 0))]
+    rows = data[_index(np.where(valid, index, 0), data.device)]
     # Also when every row is valid: the same program for every batch.
-    keep = ember.from_numpy(valid.reshape((-1,) + (1,) * (data.dim() - 1)))
+    keep = _to_device(ember.from_numpy(valid.reshape((-1,) + (1,) * (data.dim() - 1))),
+                      data.device)
     return ember.where(keep, rows, fill)
 
 
@@ -114,7 +125,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
                    sorted_lengths[None, :]).sum(1)
     rows = np.concatenate([t * batch + order[:n] for t, n in enumerate(batch_sizes)])
     flat = input.reshape(steps * batch, *input.shape[2:])
-    data = flat[_index(rows)]
+    data = flat[_index(rows, flat.device)]
     return PackedSequence(data, _index(batch_sizes), sorted_indices, None)
 
 
@@ -163,7 +174,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0):
     # Each sequence written into its window of a filled batch (run-time
     # slice bounds: new lengths run the same program).
     out = ember.full((len(sequences), max_len, *trailing), padding_value,
-                     dtype=sequences[0].dtype)
+                     dtype=sequences[0].dtype, device=sequences[0].device)
     for i, s in enumerate(sequences):
         out[i, :s.shape[0]] = s
     return out if batch_first else out.transpose(0, 1)

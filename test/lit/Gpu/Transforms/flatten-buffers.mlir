@@ -65,3 +65,28 @@ func.func @local(%out: memref<4x8xf32>) {
   }
   return
 }
+
+// In a host loop (ember.host_loop: a recurrent layer's steps) each kernel's
+// views are made inside the loop, before the kernel's own loop: a buffer
+// defined in the step (the row of step t) is flattened too.
+// CHECK-LABEL: func.func @host_loop(
+// CHECK:        scf.for %[[T:.*]] =
+// CHECK:          %[[ROW:.*]] = memref.subview %{{.*}}[%[[T]], 0]
+// CHECK:          memref.extract_strided_metadata %[[ROW]]
+// CHECK:          %[[FLAT:.*]] = memref.reinterpret_cast
+// CHECK:          scf.parallel
+// CHECK:            memref.store %{{.*}}, %[[FLAT]][%{{.*}}] : memref<?xf32>
+// CHECK:        } {ember.host_loop}
+func.func @host_loop(%buf: memref<?x?xf32>, %m: index, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  scf.for %t = %c0 to %m step %c1 {
+    %row = memref.subview %buf[%t, 0] [1, %n] [1, 1] : memref<?x?xf32> to memref<?xf32, strided<[1], offset: ?>>
+    scf.parallel (%j) = (%c0) to (%n) step (%c1) {
+      memref.store %zero, %row[%j] : memref<?xf32, strided<[1], offset: ?>>
+      scf.reduce
+    }
+  } {ember.host_loop}
+  return
+}

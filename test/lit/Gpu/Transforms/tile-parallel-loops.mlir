@@ -36,3 +36,30 @@ func.func @four_dims(%buf: memref<?x?x?x?xf32>, %a: index, %b: index, %c: index,
   }
   return
 }
+
+// A host loop (ember.host_loop: a recurrent layer's steps) is not a
+// sequential nest to run as one thread: it stays, and the nests in its body
+// become kernels as at the top level.
+// CHECK-LABEL: func.func @host_loop(
+// CHECK:         scf.for
+// CHECK:           scf.parallel
+// CHECK:             scf.parallel
+// CHECK:               memref.store
+// CHECK:           scf.parallel
+// CHECK:             scf.for
+// CHECK:         } {ember.host_loop}
+func.func @host_loop(%buf: memref<?x?xf32>, %m: index, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  scf.for %t = %c0 to %m step %c1 {
+    scf.parallel (%j) = (%c0) to (%n) step (%c1) {
+      memref.store %zero, %buf[%t, %j] : memref<?x?xf32>
+      scf.reduce
+    }
+    scf.for %j = %c0 to %n step %c1 {
+      memref.store %zero, %buf[%t, %j] : memref<?x?xf32>
+    }
+  } {ember.host_loop}
+  return
+}

@@ -1,0 +1,28 @@
+// A recurrent layer on a GPU: the time loop stays host code, a "for" of the
+// launch plan whose body launches the step's kernels (the GEMM h W_hh^T, the
+// fused gate kernel, the workspace row's writes) with the step index as a
+// run-time value. The kernels are compiled once, for every sequence length
+// (T is only the loop's bound), and only the body launches the GEMM.
+// RUN: rm -rf %t
+// RUN: ember-compile %S/Inputs/lstm.mlir --target vulkan --emit-kernels %t | FileCheck %s
+// RUN: FileCheck %s --check-prefix=PLAN < %t/plan.json
+
+// CHECK: ember_entry_forward_matmul0:
+// CHECK-NOT: ember_entry_forward_matmul1
+// CHECK: ember_entry_backward_matmul0:
+// CHECK-NOT: ember_entry_backward_matmul1
+// CHECK: kernels for vulkan
+
+// PLAN: "name": "ember_entry_forward"
+// PLAN-NOT: matmul0
+// PLAN: {"op": "for", "results": [], "operands": [{{[0-9]+}}, {{[0-9]+}}, {{[0-9]+}}], "arguments": [{{[0-9]+}}], "yield": [], "body": [
+// PLAN-NOT: }]}
+// PLAN: "kernel": "ember_entry_forward_matmul0"}
+// PLAN-NOT: }]}
+// PLAN: "kernel": "ember_entry_forward_kernel"}]}]},
+// PLAN: "name": "ember_entry_backward"
+// PLAN-NOT: matmul0
+// PLAN: {"op": "for", "results": [], "operands": [{{[0-9]+}}, {{[0-9]+}}, {{[0-9]+}}], "arguments": [{{[0-9]+}}], "yield": [], "body": [
+// PLAN-NOT: }]}
+// PLAN: "kernel": "ember_entry_backward_matmul0"}
+// PLAN: "kernel": "ember_entry_backward_kernel"}]},
