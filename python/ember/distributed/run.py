@@ -6,7 +6,11 @@
 
 Starts --nproc-per-node copies of the script (or of a module, with -m) with
 RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR and
-MASTER_PORT set for init_process_group's env:// rendezvous. Signals the
+MASTER_PORT set for init_process_group's env:// rendezvous. Unless
+EMBER_NUM_THREADS, OMP_NUM_THREADS or OPENBLAS_NUM_THREADS is set, each of
+several processes gets EMBER_NUM_THREADS = this machine's CPUs divided among
+them (torchrun sets OMP_NUM_THREADS=1 for the same reason: N processes
+each using every core oversubscribe the machine). Signals the
 launcher gets (SIGINT, SIGTERM, SIGHUP) go to every child. When a child
 fails, the others are terminated and the launcher exits with the child's
 code, naming its rank.
@@ -90,6 +94,13 @@ def main(argv=None):
             raise SystemExit("ember.distributed.run: --standalone runs one node")
         args.master_addr, args.master_port = "127.0.0.1", _free_port()
     world_size = args.nnodes * args.nproc_per_node
+    threads = {}
+    if args.nproc_per_node > 1 and not any(
+            os.environ.get(v) for v in ("EMBER_NUM_THREADS", "OMP_NUM_THREADS",
+                                        "OPENBLAS_NUM_THREADS")):
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+            (os.cpu_count() or 1)
+        threads = {"EMBER_NUM_THREADS": str(max(1, cpus // args.nproc_per_node))}
     children, ranks = [], []
     received = []
 
@@ -111,6 +122,7 @@ def main(argv=None):
                 "GROUP_RANK": str(args.node_rank), "MASTER_ADDR": args.master_addr,
                 "MASTER_PORT": str(args.master_port),
             })
+            env.update(threads)
             children.append(subprocess.Popen(_command(args), env=env))
             ranks.append(rank)
         while True:
