@@ -216,6 +216,11 @@ public:
       throw CollectiveError("this process group was destroyed (destroy_process_group)");
     return *communicator;
   }
+  /// For work off the queue (isend/irecv), which shutdown() does not drain.
+  std::shared_ptr<Communicator> shared() {
+    comm();
+    return communicator;
+  }
   int rank() { return comm().rank(); }
   int size() { return comm().size(); }
   std::string backend() { return comm().backendName(); }
@@ -521,16 +526,16 @@ py::object allToAll(ProcessGroup &g, const Tensor &output, const Tensor &input,
 py::object sendTensor(ProcessGroup &g, const Tensor &x, int peer, int tag, bool async) {
   HostInput in = hostInput(x);
   Buffer buffer = in.buffer;
-  Communicator &c = g.comm();
-  return g.issueDetached([&c, buffer, peer, tag] { c.send(buffer, peer, tag); }, nullptr,
+  std::shared_ptr<Communicator> c = g.shared();
+  return g.issueDetached([c, buffer, peer, tag] { c->send(buffer, peer, tag); }, nullptr,
                          {in.keep}, async);
 }
 
 py::object recvTensor(ProcessGroup &g, const Tensor &x, int peer, int tag, bool async) {
   Tensor out = hostOutputLike(x);
   Buffer buffer = bufferOf(out);
-  Communicator &c = g.comm();
-  return g.issueDetached([&c, buffer, peer, tag] { c.recv(buffer, peer, tag); },
+  std::shared_ptr<Communicator> c = g.shared();
+  return g.issueDetached([c, buffer, peer, tag] { c->recv(buffer, peer, tag); },
                          [x, out] { writeBack(x, out); }, {out}, async);
 }
 
