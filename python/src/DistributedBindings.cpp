@@ -251,6 +251,7 @@ public:
         body();
       };
     }
+    body = namingLostRanks(std::move(body));
     if (!async) {
       {
         py::gil_scoped_release release;
@@ -267,6 +268,7 @@ public:
   /// Point-to-point: off the ordered queue (torch's isend/irecv).
   py::object issueDetached(std::function<void()> run, std::function<void()> finish,
                            std::vector<Tensor> keep, bool async) {
+    run = namingLostRanks(std::move(run));
     if (!async) {
       {
         py::gil_scoped_release release;
@@ -296,6 +298,24 @@ public:
   }
 
 private:
+  /// `run`, whose engine errors also say which ranks the rendezvous store
+  /// saw die (a killed peer's engine error cannot name it).
+  std::function<void()> namingLostRanks(std::function<void()> run) {
+    std::shared_ptr<dist::Store> rendezvous = store;
+    if (!rendezvous)
+      return run;
+    return [rendezvous, run = std::move(run)] {
+      try {
+        run();
+      } catch (const CollectiveError &error) {
+        std::string message = error.what();
+        if (message.find("differ across ranks") != std::string::npos)
+          throw;
+        throw CollectiveError(message + dist::describeLostRanks(*rendezvous));
+      }
+    };
+  }
+
   static void compare(const std::vector<int64_t> &all, const std::vector<int> &names, int me) {
     int size = static_cast<int>(all.size() / kFingerprint);
     const int64_t *first = all.data();
@@ -656,6 +676,10 @@ void bindDistributed(py::module_ &parent) {
         std::vector<int> ranks(communicator->size());
         for (int r = 0; r < communicator->size(); ++r)
           ranks[r] = r;
+        if (store) {
+          py::gil_scoped_release release;
+          dist::announceRank(*store, communicator->rank());
+        }
         return std::make_unique<ProcessGroup>(std::move(communicator), store, ranks);
       },
       py::arg("backend"), py::arg("rank"), py::arg("world_size"), py::arg("store"),

@@ -6,6 +6,9 @@
 // The protocol is a request byte followed by length-prefixed fields:
 //   SET key value -> ack      GET key -> value (once the key exists)
 //   ADD key delta -> total    WAIT n key... -> ack (once all exist)
+//   HELLO rank -> ack         BYE (no reply)      EXITED -> ranks
+// The server remembers which announced ranks dropped their connection
+// without a goodbye, so that a failed collective can name a dead rank.
 // A rank that cannot reach the server, or a reply that does not come within
 // the timeout, is a CollectiveError naming the address or the keys.
 //
@@ -35,7 +38,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Bytes = std::vector<uint8_t>;
 
-enum Command : uint8_t { kSet = 1, kGet = 2, kAdd = 3, kWait = 4 };
+enum Command : uint8_t {
+  kSet = 1, kGet = 2, kAdd = 3, kWait = 4,
+  // Liveness: a client names its rank (HELLO), says goodbye when it closes
+  // cleanly (BYE); EXITED lists the ranks whose connection dropped without.
+  kHello = 5, kBye = 6, kExited = 7
+};
 
 /// Thrown inside the server when a client hangs up: ends its thread.
 struct Hangup {};
@@ -210,6 +218,8 @@ private:
   }
 
   void serve(int fd) {
+    int64_t peerRank = -1;
+    bool goodbye = false;
     try {
       for (;;) {
         uint8_t command;
@@ -260,6 +270,22 @@ private:
           if (!waitFor(lock, keys))
             break;
           out.push_back(0);
+        } else if (command == kHello) {
+          std::string rank = readString(fd);
+          std::memcpy(&peerRank, rank.data(), std::min<size_t>(8, rank.size()));
+          out.push_back(0);
+        } else if (command == kBye) {
+          goodbye = true;
+          break;
+        } else if (command == kExited) {
+          std::lock_guard<std::mutex> lock(mutex);
+          uint64_t n = exited.size();
+          const uint8_t *c = reinterpret_cast<const uint8_t *>(&n);
+          out.assign(c, c + 8);
+          for (int64_t rank : exited) {
+            const uint8_t *r = reinterpret_cast<const uint8_t *>(&rank);
+            out.insert(out.end(), r, r + 8);
+          }
         } else {
           break; // not our protocol: drop the connection
         }
@@ -268,6 +294,8 @@ private:
     } catch (const Hangup &) {
     }
     std::lock_guard<std::mutex> lock(mutex);
+    if (peerRank >= 0 && !goodbye && !stopping)
+      exited.push_back(peerRank);
     clientFds.erase(std::remove(clientFds.begin(), clientFds.end(), fd), clientFds.end());
     ::close(fd);
   }
@@ -279,6 +307,7 @@ private:
   std::map<std::string, Bytes> data;
   std::vector<int> clientFds;
   std::vector<std::thread> clientThreads;
+  std::vector<int64_t> exited;
   bool stopping = false;
   std::thread acceptThread;
 };
@@ -338,8 +367,36 @@ public:
                             timeout);
   }
   ~TcpStore() override {
+    if (!broken) {
+      uint8_t bye = kBye;
+      writeAll(fd, &bye, 1);
+    }
     ::close(fd);
     server.reset();
+  }
+
+  void announce(int64_t rank) {
+    Bytes request{kHello};
+    putField(request, &rank, 8);
+    std::lock_guard<std::mutex> lock(mutex);
+    send(request, "HELLO");
+    uint8_t ack;
+    receive(&ack, 1, "HELLO");
+  }
+
+  std::vector<int> exitedRanks() {
+    Bytes request{kExited};
+    std::lock_guard<std::mutex> lock(mutex);
+    send(request, "EXITED");
+    uint64_t n;
+    receive(&n, 8, "EXITED");
+    std::vector<int> ranks;
+    for (uint64_t i = 0; i < n && i < 1 << 20; ++i) {
+      int64_t rank;
+      receive(&rank, 8, "EXITED");
+      ranks.push_back(int(rank));
+    }
+    return ranks;
   }
 
   void set(const std::string &key, const std::vector<uint8_t> &value) override {
@@ -450,12 +507,53 @@ public:
     inner->wait(full);
   }
 
+  Store &base() { return *inner; }
+
 private:
   std::string prefix;
   std::shared_ptr<Store> inner;
 };
 
+/// The TCP store under any prefixes; null for other stores.
+TcpStore *tcpStoreOf(Store &store) {
+  Store *s = &store;
+  while (auto *prefixed = dynamic_cast<PrefixStore *>(s))
+    s = &prefixed->base();
+  return dynamic_cast<TcpStore *>(s);
+}
+
 } // namespace
+
+void announceRank(Store &store, int rank) {
+  if (TcpStore *tcp = tcpStoreOf(store))
+    tcp->announce(rank);
+}
+
+std::string describeLostRanks(Store &store) {
+  TcpStore *tcp = tcpStoreOf(store);
+  if (!tcp)
+    return "";
+  // The server may see a killed rank's connection drop a moment after a
+  // peer's engine did: look twice.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    std::vector<int> ranks;
+    try {
+      ranks = tcp->exitedRanks();
+    } catch (const CollectiveError &) {
+      return " [rank 0, which serves the rendezvous store, is unreachable: it exited or "
+             "crashed]";
+    }
+    if (!ranks.empty()) {
+      std::string names;
+      for (int r : ranks)
+        names += (names.empty() ? "" : ", ") + std::to_string(r);
+      return std::string(" [rank") + (ranks.size() > 1 ? "s " : " ") + names +
+             (ranks.size() > 1 ? " have" : " has") + " exited or crashed]";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "";
+}
 
 std::shared_ptr<Store> createTcpStore(const std::string &host, int port, bool isServer,
                                       std::chrono::milliseconds timeout) {

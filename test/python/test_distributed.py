@@ -563,7 +563,7 @@ def failure(c, dist, ember, args):
         except RuntimeError as error:
             elapsed = time.monotonic() - start
             assert "all_reduce" in str(error) and "timed out" in str(error), str(error)
-            assert "rank 0 of 2" in str(error), str(error)
+            assert "rank 0 of 2" in str(error) and "crashed" not in str(error), str(error)
             assert timeout - 0.5 < elapsed < timeout + 4, elapsed
         else:
             raise AssertionError("no error from a hung peer")
@@ -579,6 +579,7 @@ def failure(c, dist, ember, args):
         except RuntimeError as error:
             assert "all_reduce" in str(error) and "closed its connection" in str(error), \
                 str(error)
+            assert "[rank 1 has exited or crashed]" in str(error), str(error)
             assert time.monotonic() - start < timeout
         else:
             raise AssertionError("no error from a killed peer")

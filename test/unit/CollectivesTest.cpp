@@ -14,6 +14,12 @@
 #include <atomic>
 #include <thread>
 
+#include <cstring>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace ember::dist;
 using namespace std::chrono_literals;
 
@@ -139,6 +145,32 @@ TEST(TcpStore, ConnectingGivesUpAfterTheTimeout) {
   } catch (const CollectiveError &error) {
     EXPECT_NE(std::string(error.what()).find("could not connect"), std::string::npos);
   }
+}
+
+TEST(TcpStore, NamesRanksThatDropTheirConnection) {
+  std::shared_ptr<Store> server = createTcpStore("127.0.0.1", 0, true, 5s);
+  int port = tcpStorePort(*server);
+  announceRank(*server, 0);
+  std::shared_ptr<Store> polite = createTcpStore("127.0.0.1", port, false, 5s);
+  announceRank(*createPrefixStore("default_pg", polite), 1);
+  polite.reset(); // a clean close says goodbye
+  EXPECT_EQ(describeLostRanks(*server), "");
+  // A rank that dies drops its connection without one: a raw client says
+  // HELLO 2 (TcpStore.cpp's protocol) and closes.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+  uint8_t hello[17] = {5, 8};
+  int64_t rank = 2;
+  std::memcpy(hello + 9, &rank, 8);
+  ASSERT_EQ(::send(fd, hello, sizeof(hello), 0), ssize_t(sizeof(hello)));
+  uint8_t ack;
+  ASSERT_EQ(::recv(fd, &ack, 1, 0), 1);
+  ::close(fd);
+  EXPECT_EQ(describeLostRanks(*server), " [rank 2 has exited or crashed]");
 }
 
 TEST(TcpStore, ClientsSeeTheServerGo) {

@@ -29,6 +29,14 @@ int tcpStorePort(const Store &store);
 std::shared_ptr<Store> createFileStore(const std::string &path,
                                        std::chrono::milliseconds timeout);
 
+/// Tells a TCP store's server (under any prefixes) that this connection is
+/// `rank`'s, so that it notices when the rank dies; a no-op for others.
+void announceRank(Store &store, int rank);
+/// " [rank 2 has exited or crashed]" when the TCP store's server saw
+/// announced ranks drop their connection without closing it (or is itself
+/// unreachable); "" when it saw none, and for other stores. For errors.
+std::string describeLostRanks(Store &store);
+
 /// `store` with every key prefixed by `prefix` + "/".
 std::shared_ptr<Store> createPrefixStore(const std::string &prefix,
                                          std::shared_ptr<Store> store);
