@@ -60,7 +60,9 @@ def import_torch_module(module, example_inputs, dynamic_dims=None, method=None):
         raise ValueError(f"ember.from_torch: method must be 'fx' or 'export', not {method!r}")
     from ember._from_torch import _fx_trace
     from ember._from_torch._graph_module import ImportedModule
-    from ember._from_torch._modules import is_leaf_type
+    from ember._from_torch._modules import convert_module, is_leaf_type
+    if is_leaf_type(type(module)):  # one torch.nn layer: its ember.nn form
+        return convert_module(module)
     graph = _fx_trace.trace(module, inputs, is_leaf_type)
     return ImportedModule(module, graph)
 

@@ -44,6 +44,23 @@ def _pad_converter(mode):
     return convert
 
 
+class _ExportableEmbedding(nn.Embedding):
+    """nn.Embedding whose lookup also exports. Ember's gathers read the
+    indices on the host (to check their bounds), which an exported program
+    cannot do, so while exporting the lookup is a one-hot product: each index
+    compared with every row number, times the table. It costs
+    tokens x rows x dim multiply-adds (fine for the vocabularies of small
+    models); an out-of-range index gives a zero row where torch raises."""
+
+    def forward(self, input):
+        from ember import _export
+        if not _export.exporting():
+            return super().forward(input)
+        rows = ember.arange(self.weight.shape[0], dtype=input.dtype)
+        one_hot = (input.unsqueeze(-1) == rows).to(self.weight.dtype)
+        return one_hot @ self.weight
+
+
 def _activation(value, convert):
     """A transformer layer's activation: F.relu / F.gelu or a module."""
     from ember._from_torch._functions import FUNCTIONS
@@ -123,6 +140,7 @@ def _build():
         ours = getattr(nn, name, None)
         if inspect.isclass(ours) and issubclass(ours, nn.Module):
             table[cls] = (_generic(ours), f"torch.nn.{name}")
+    table[torch.nn.Embedding] = (_generic(_ExportableEmbedding), "torch.nn.Embedding")
     for name, mode in (("ZeroPad2d", "constant"), ("ConstantPad1d", "constant"),
                        ("ConstantPad2d", "constant"), ("ConstantPad3d", "constant"),
                        ("ReflectionPad1d", "reflect"), ("ReflectionPad2d", "reflect"),
