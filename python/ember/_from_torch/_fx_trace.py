@@ -32,6 +32,10 @@ class _ValueProxy(fx.Proxy):
     def __len__(self):
         return len(self.node.meta["example_value"])
 
+    def __iter__(self):
+        # fx 1.13 reads the caller's bytecode here, which fails on Python 3.11.
+        return self.tracer.iter(self)
+
 
 def _concrete(value):
     return fx.node.map_aggregate(

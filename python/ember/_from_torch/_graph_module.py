@@ -72,7 +72,7 @@ def _mirror(torch_module, path=""):
 class ImportedModule(nn.Module):
     """A torch.nn.Module imported into Ember (what ``ember.from_torch`` builds)."""
 
-    def __init__(self, torch_module, graph):
+    def __init__(self, torch_module, graph, resolve_aten=None, constants=None):
         super().__init__()
         mirror = _mirror(torch_module)
         for name, p in mirror._parameters.items():
@@ -86,6 +86,8 @@ class ImportedModule(nn.Module):
         object.__setattr__(self, "_graph", graph)
         # Tensors the trace made attributes of its own (fx's _tensor_constantN).
         object.__setattr__(self, "_constants", {})
+        object.__setattr__(self, "_resolve_aten", resolve_aten)
+        object.__setattr__(self, "_given_constants", constants or {})
         object.__setattr__(self, "_program", self._resolve(torch_module, graph))
         object.__setattr__(self, "_input_names",
                            [n.target for n in graph.nodes if n.op == "placeholder"])
@@ -113,17 +115,29 @@ class ImportedModule(nn.Module):
                 placeholders += 1
             elif node.op == "get_attr":
                 fn = node.target
+                if node.target in self._given_constants:
+                    self._constants[node.target] = to_ember(self._given_constants[node.target])
+                    continue_lookup = False
+                else:
+                    continue_lookup = True
                 try:
-                    self._lookup(node.target)
+                    if continue_lookup:
+                        self._lookup(node.target)
                 except AttributeError:
                     value = root
                     for atom in node.target.split("."):
                         value = getattr(value, atom)
                     self._constants[node.target] = to_ember(value)
             elif node.op == "call_function":
-                if node.target not in FUNCTIONS:
+                aten = self._resolve_aten(node.target) if self._resolve_aten else None
+                if aten is not None:
+                    fn = aten
+                elif node.target in FUNCTIONS:
+                    fn = FUNCTIONS[node.target][0]
+                elif str(node.target).startswith("aten."):
+                    raise _errors.unsupported("aten op", str(node.target), node, root)
+                else:
                     raise _errors.unsupported("function", function_name(node.target), node, root)
-                fn = FUNCTIONS[node.target][0]
             elif node.op == "call_method":
                 if node.target not in METHODS:
                     raise _errors.unsupported("Tensor method", f"Tensor.{node.target}", node,

@@ -131,7 +131,8 @@ def _generic(ember_class):
 
 def _build():
     table = {}
-    containers = {"Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
+    # Containers are traced through; nn.Transformer (not converted yet) too.
+    containers = {"Module", "Transformer", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
                   "ParameterDict", "Container", "RNNBase", "RNNCellBase"}
     for name in dir(torch.nn):
         cls = getattr(torch.nn, name)
