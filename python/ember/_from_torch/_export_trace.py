@@ -47,7 +47,8 @@ def import_exported(module, inputs, dynamic_dims):
         node.meta["innermost_last"] = True
         if node.op == "placeholder" and node.name in state:
             with graph.inserting_before(node):
-                attribute = graph.get_attr(state[node.name])
+                # create_node: graph.get_attr warns that the graph has no owner.
+                attribute = graph.create_node("get_attr", state[node.name])
             node.replace_all_uses_with(attribute)
             graph.erase_node(node)
         elif node.op == "output":

@@ -51,9 +51,10 @@ def _constant(value):
     return value
 
 
-def _mirror(torch_module, path=""):
-    """The Ember module tree for torch_module (leaves converted)."""
-    if type(torch_module) in MODULES and path:
+def _mirror(torch_module, path="", leaves=True):
+    """The Ember module tree for torch_module (leaves converted, unless the
+    graph calls no modules: torch.export's)."""
+    if leaves and type(torch_module) in MODULES and path:
         return convert_module(torch_module, path)
     ours = _Container(type(torch_module).__name__)
     for name, p in torch_module._parameters.items():
@@ -64,7 +65,7 @@ def _mirror(torch_module, path=""):
                              name not in torch_module._non_persistent_buffers_set)
     for name, child in torch_module._modules.items():
         if child is not None:
-            ours.add_module(name, _mirror(child, f"{path}.{name}" if path else name))
+            ours.add_module(name, _mirror(child, f"{path}.{name}" if path else name, leaves))
     ours.train(torch_module.training)
     return ours
 
@@ -74,7 +75,7 @@ class ImportedModule(nn.Module):
 
     def __init__(self, torch_module, graph, resolve_aten=None, constants=None):
         super().__init__()
-        mirror = _mirror(torch_module)
+        mirror = _mirror(torch_module, leaves=resolve_aten is None)
         for name, p in mirror._parameters.items():
             self._parameters[name] = p
         for name in mirror._buffers:
