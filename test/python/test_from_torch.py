@@ -212,7 +212,8 @@ class Outer(torch.nn.Module):
 
 
 def test_unmapped_op_names_op_module_and_line():
-    with pytest.raises(ember._from_torch.UnsupportedTorchOp) as info:
+    from ember._from_torch import UnsupportedTorchOp
+    with pytest.raises(UnsupportedTorchOp) as info:
         ember.import_torch_module(Outer(), (torch.randn(2),))
     message = str(info.value)
     assert "torch.i0" in message

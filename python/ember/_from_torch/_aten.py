@@ -61,7 +61,13 @@ def _to(x, *args, dtype=None, **kwargs):
     return x if dtype is None else x.to(dtype)
 
 
+def _embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
+    from ember._from_torch._modules import exportable_embedding
+    return exportable_embedding(indices, weight)
+
+
 OVERRIDES = {
+    "embedding": _embedding,
     "sym_size": lambda x, dim: x.shape[dim],
     "slice": _slice,
     "batch_norm": _batch_norm,
@@ -94,7 +100,7 @@ FUNCTION_NAMES = [
     "conv_transpose1d", "conv_transpose2d", "cat", "stack", "softmax", "log_softmax",
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "where",
     "maximum", "minimum", "clamp", "eq", "ne", "lt", "le", "gt", "ge", "logical_not",
-    "embedding", "arange", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
+    "arange", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
     "masked_fill", "tril", "triu", "group_norm", "pad", "split", "chunk", "unbind",
     "einsum", "cumsum", "amax", "amin", "argmax", "var", "std", "baddbmm", "rsub",
     "leaky_relu", "elu", "softplus", "mish", "glu", "upsample_nearest2d",

@@ -43,7 +43,8 @@ def describe(node, root):
     if node.op == "call_module":
         path = node.target
     try:
-        owner = type(root.get_submodule(path)).__name__ if path else type(root).__name__
+        module = root.get_submodule(path) if path else root
+        owner = getattr(module, "_torch_type", type(module).__name__)
     except AttributeError:
         owner = "?"
     text = f"in module '{path or '<root>'}' ({owner})"

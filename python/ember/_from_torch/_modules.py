@@ -53,12 +53,17 @@ class _ExportableEmbedding(nn.Embedding):
     models); an out-of-range index gives a zero row where torch raises."""
 
     def forward(self, input):
-        from ember import _export
-        if not _export.exporting():
-            return super().forward(input)
-        rows = ember.arange(self.weight.shape[0], dtype=input.dtype)
-        one_hot = (input.unsqueeze(-1) == rows).to(self.weight.dtype)
-        return one_hot @ self.weight
+        return exportable_embedding(input, self.weight, super().forward)
+
+
+def exportable_embedding(input, weight, eager=None):
+    """F.embedding(input, weight), as a one-hot product while exporting."""
+    from ember import _export
+    if not _export.exporting():
+        return eager(input) if eager is not None else EF.embedding(input, weight)
+    rows = ember.arange(weight.shape[0], dtype=input.dtype)
+    one_hot = (input.unsqueeze(-1) == rows).to(weight.dtype)
+    return one_hot @ weight
 
 
 def _activation(value, convert):
