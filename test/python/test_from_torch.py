@@ -298,6 +298,22 @@ def test_fine_tuning_step_matches_torch():
                                reference.head.weight.detach().numpy(), rtol=1e-4, atol=1e-6)
 
 
+def test_weights_are_shared_not_copied():
+    """The imported parameters view the torch tensors' memory; an Ember
+    optimizer step writes Ember's own buffers and leaves torch's as they were."""
+    module = torch.nn.Linear(3, 2)
+    imported = ember.import_torch_module(module, (torch.randn(1, 3),))
+    with torch.no_grad():
+        module.weight.add_(1.0)
+    np.testing.assert_array_equal(imported.weight.detach().numpy(),
+                                  module.weight.detach().numpy())
+    before = module.weight.detach().clone()
+    imported(ember.randn(4, 3)).sum().backward()
+    ember.optim.SGD(imported.parameters(), lr=0.1).step()
+    assert torch.equal(module.weight.detach(), before)
+    assert not np.allclose(imported.weight.detach().numpy(), before.numpy())
+
+
 def test_docs_are_generated_from_the_table():
     generator = runpy.run_path(_find("scripts/gen-from-torch-docs"))
     with open(_find("docs/from_torch.md")) as f:
