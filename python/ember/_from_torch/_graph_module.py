@@ -116,19 +116,7 @@ class ImportedModule(nn.Module):
                 placeholders += 1
             elif node.op == "get_attr":
                 fn = node.target
-                if node.target in self._given_constants:
-                    self._constants[node.target] = to_ember(self._given_constants[node.target])
-                    continue_lookup = False
-                else:
-                    continue_lookup = True
-                try:
-                    if continue_lookup:
-                        self._lookup(node.target)
-                except AttributeError:
-                    value = root
-                    for atom in node.target.split("."):
-                        value = getattr(value, atom)
-                    self._constants[node.target] = to_ember(value)
+                self._add_constant_if_unowned(root, node.target)
             elif node.op == "call_function":
                 aten = self._resolve_aten(node.target) if self._resolve_aten else None
                 if aten is not None:
@@ -150,6 +138,20 @@ class ImportedModule(nn.Module):
                 fn = None
             program.append((node.op, node.name, fn, args, kwargs, frees.get(index, ()), node))
         return program
+
+    def _add_constant_if_unowned(self, root, target):
+        """Tensors a get_attr reads that no module owns (torch.export's lifted
+        constants, fx's _tensor_constantN) are kept in _constants."""
+        if target in self._given_constants:
+            self._constants[target] = to_ember(self._given_constants[target])
+            return
+        try:
+            self._lookup(target)
+        except AttributeError:
+            value = root
+            for atom in target.split("."):
+                value = getattr(value, atom)
+            self._constants[target] = to_ember(value)
 
     def _lookup(self, target):
         value = self
