@@ -46,7 +46,10 @@ def import_torch_module(module, example_inputs, dynamic_dims=None, method=None):
     ``ember.nn.Module`` that computes the same function with Ember ops, whose
     parameters and buffers have the module's state_dict keys and share its
     memory. ``method``: "fx" (torch.fx tracing; the only one on PyTorch 1.x)
-    or "export" (``torch.export``, PyTorch 2.x; the default there)."""
+    or "export" (``torch.export``, PyTorch 2.x; the default there).
+    ``dynamic_dims`` (``[{0: "batch"}]``) matters on the export path: there
+    the graph's sizes are the example's except for the dims named in it; the
+    fx path reads sizes from the inputs as it runs."""
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"ember.from_torch: expected a torch.nn.Module, not "
                         f"{type(module).__name__}")
