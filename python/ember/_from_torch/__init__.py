@@ -23,7 +23,7 @@ import torch
 import ember
 
 from ember._from_torch._errors import UnsupportedTorchOp
-from ember._from_torch._weights import to_ember, to_torch_value
+from ember._from_torch._weights import to_ember
 
 __all__ = ["from_torch", "import_torch_module", "UnsupportedTorchOp"]
 

@@ -6,7 +6,6 @@ op runs as the Ember function or Tensor method of that name; ``OVERRIDES``
 adapts those whose arguments differ (``batch_norm``'s order, ``slice``,
 ``layer_norm``'s extra flag...)."""
 
-import builtins
 
 import ember
 import ember.nn.functional as EF
@@ -143,4 +142,3 @@ def resolve(target):
     return ATEN.get(name) if name is not None else None
 
 
-del builtins

@@ -17,7 +17,6 @@ unmapped op raises then, naming the op, module and source line.
 import torch
 import torch.fx as fx
 
-import ember
 from ember import nn
 
 from ember._from_torch import _errors
