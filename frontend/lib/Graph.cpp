@@ -79,6 +79,12 @@ Buffer::Buffer(Backend kind, size_t bytes)
 
 Buffer::~Buffer() {
   if (device != Backend::Cpu) {
+    // Device memory borrowed from another library (ember.from_dlpack) goes
+    // back through it.
+    if (release) {
+      release();
+      return;
+    }
     gpu::DeviceBuffer buffer{deviceHandle, std::max<size_t>(deviceBytes, 1)};
     gpuDevice(device).free(buffer);
     return;

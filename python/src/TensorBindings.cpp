@@ -222,6 +222,10 @@ py::object itemOf(const Tensor &x) {
   llvm_unreachable("unknown dtype");
 }
 
+// DLPack.cpp: __dlpack__, __dlpack_device__, ember.from_dlpack and the
+// buffer protocol.
+void bindDlpack(py::module_ &m, py::class_<Tensor> &cls);
+
 void bindTensor(py::module_ &m) {
   // dynamic_attr: Python subclasses (nn.Parameter) and modules attach
   // attributes to tensors, as with torch.
@@ -245,6 +249,7 @@ void bindTensor(py::module_ &m) {
   bindCustomFunction(m);
   bindIndexing(cls);
   bindSharedMemory(m, cls);
+  bindDlpack(m, cls);
   installFastCalls(cls);
   m.def("_fast_calls_installed", &fastCallsInstalled);
 }

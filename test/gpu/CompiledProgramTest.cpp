@@ -197,7 +197,36 @@ func.func @reduce(%x: tensor<?x?xf32>) -> (tensor<?xf32>, tensor<?xf32>, tensor<
 }
 )";
 
+// A GRU layer's time loop: a "for" of the launch plan around the step's
+// kernels, the step index a run-time value.
+const char *kGru = R"(
+func.func @gru(%x: tensor<?x?x?xf32>, %h0: tensor<?x?xf32>, %w: tensor<?x?xf32>, %b: tensor<?xf32>) -> tensor<?x?x?xf32> {
+  %0 = ember.recurrent_sequence %x, %h0 weight_hh %w : tensor<?x?xf32> bias_hh %b : tensor<?xf32> cell = 3 : tensor<?x?x?xf32>, tensor<?x?xf32> -> tensor<?x?x?xf32>
+  return %0 : tensor<?x?x?xf32>
+}
+)";
+
 } // namespace
+
+TEST(CompiledProgramOnVulkan, RecurrentLoopMatchesTheCpuForEveryLength) {
+  std::string why;
+  auto device = vulkanOrSkip(&why);
+  if (!device)
+    GTEST_SKIP() << why;
+  CompiledProgram program(kGru, "gru");
+  EXPECT_NE(program.program.plan.find("\"op\": \"for\""), std::string::npos);
+  std::mt19937 rng(10);
+  const int64_t batch = 3, hidden = 5;
+  for (int64_t steps : {1, 7, 40}) {
+    std::vector<HostArray> inputs = {randomArray({steps, batch, 3 * hidden}, false, rng),
+                                     randomArray({batch, hidden}, false, rng),
+                                     randomArray({3 * hidden, hidden}, false, rng, -0.5, 0.5),
+                                     randomArray({3 * hidden}, false, rng)};
+    HostArray workspace; // per row: h, then the 4 saved gate values
+    workspace.shape = {steps + 1, batch, 5 * hidden};
+    program.check(inputs, {workspace}, *device, 1e-5);
+  }
+}
 
 TEST(CompiledProgramOnVulkan, MlpMatchesTheCpu) {
   std::string why;
@@ -263,6 +292,12 @@ TEST(CompiledProgramOnVulkan, RejectsAMalformedPlan) {
                                     "\"body\": [{\"op\": \"launch\", \"module\": \"nope\"}]}]}"),
                DeviceError);
   EXPECT_THROW(Program(*device, {}, "not json"), DeviceError);
+  // A loop whose carried values and yields do not agree.
+  EXPECT_THROW(Program(*device, {}, "{\"functions\": [{\"name\": \"f\", \"arguments\": 0, "
+                                    "\"body\": [{\"op\": \"for\", \"results\": [], "
+                                    "\"operands\": [0, 1, 2, 3], \"arguments\": [4, 5], "
+                                    "\"yield\": [], \"body\": []}]}]}"),
+               DeviceError);
   Program empty(*device, {}, "{\"functions\": [{\"name\": \"f\", \"arguments\": 1, \"body\": []}]}");
   EXPECT_THROW(empty.run("g", {}, device->defaultStream()), DeviceError);
   EXPECT_THROW(empty.run("f", {}, device->defaultStream()), DeviceError);

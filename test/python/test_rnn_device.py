@@ -1,4 +1,4 @@
-"""nn.RNN, nn.LSTM and nn.GRU on the suite's device (EMBER_TEST_DEVICE; the
+"""nn.RNN, nn.LSTM, nn.GRU and their cells on the suite's device (EMBER_TEST_DEVICE; the
 *_on_vulkan target runs them on lavapipe) against PyTorch 1.13 in float32:
 outputs, final states and the gradients of the input, the initial states
 and every parameter, and that training on a GPU compiles once for every
@@ -81,6 +81,21 @@ def test_layer_and_gradients_match_torch(kind, kwargs):
     e_loss.backward()
     t_loss.backward()
     check_grads(e, t, e_leaves, t_leaves)
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_with_their_default_state_match_torch(kind):
+    """A cell without hx starts from zeros on its input's device."""
+    rng = np.random.default_rng(4)
+    e, t = make_pair(kind, 3, 4)
+    ex, tx = leaves(rng.standard_normal((2, 3)).astype(np.float32))
+    e_out, t_out = e(ex), t(tx)
+    if kind == "LSTMCell":
+        e_out, t_out = e_out[0] + e_out[1], t_out[0] + t_out[1]
+    assert_close(e_out, t_out, **TOL)
+    e_out.sum().backward()
+    t_out.sum().backward()
+    check_grads(e, t, [ex], [tx])
 
 
 def test_packed_lstm_matches_torch():

@@ -65,6 +65,10 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
   // a forward layer the gradient repeats runs once. On a GPU the loop stays
   // host code (a loop of the launch plan around the step's kernels).
   tensorFuncs->addPass(createEmberRecurrentLoops());
+  // On a GPU the step's W_hh^T would be a transpose kernel per step (the
+  // CPU's GEMM reads it as a view): made once, before the loop.
+  if (!softmaxRows)
+    tensorFuncs->addPass(createLoopInvariantCodeMotionPass());
   tensorFuncs->addPass(createConvertEmberToLinalg());
   tensorFuncs->addPass(createCanonicalizerPass());
   tensorFuncs->addPass(createEmberFuseElementwise());

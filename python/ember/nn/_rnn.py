@@ -410,7 +410,8 @@ class RNNCellBase(Module):
         if not batched:
             input = input.unsqueeze(0)
         if hx is None:
-            zeros = ember.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
+            zeros = ember.zeros(input.shape[0], self.hidden_size, dtype=input.dtype,
+                                device=input.device)
             hx = (zeros,) * states if states > 1 else zeros
         elif not batched:
             hx = tuple(h.unsqueeze(0) for h in hx) if states > 1 else hx.unsqueeze(0)

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <set>
 
 namespace ember {
@@ -333,6 +334,14 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
   // replaces the value that held one, and a new copy at the freed address
   // must not look stale.
   std::vector<std::shared_ptr<std::vector<char>>> shadows;
+  // Loops that carry no values (a recurrent layer's steps): nothing an
+  // iteration allocates is alive after it, so each of the body's "alloc"s
+  // hands the next iteration the same block (the launches run in stream
+  // order), and a long sequence does not hold one set of step temporaries
+  // per step until the call ends. Innermost loop last; null where a loop
+  // carries values.
+  using LoopPool = std::map<const Instruction *, DeviceBuffer>;
+  std::vector<LoopPool *> loopPools;
   auto fail = [&](const std::string &what) {
     throw DeviceError(device.backend(), "launch plan of '" + name + "': " + what);
   };
@@ -386,6 +395,8 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
       for (size_t k = 1; k < in.arguments.size(); ++k)
         values.at(in.arguments[k]) = get(in, 2 + k);
       std::vector<Value> next(in.yields.size());
+      LoopPool pool;
+      loopPools.push_back(in.yields.empty() ? &pool : nullptr);
       for (int64_t i = lower; i < upper; i += step) {
         Value &iv = values.at(in.arguments[0]);
         iv.kind = Value::Kind::Int;
@@ -397,6 +408,7 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
         for (size_t k = 0; k < next.size(); ++k)
           values.at(in.arguments[k + 1]) = next[k];
       }
+      loopPools.pop_back();
       for (size_t k = 0; k < in.results.size(); ++k)
         values.at(in.results[k]) = values.at(in.arguments[k + 1]);
     } else if (op == "int") {
@@ -517,8 +529,17 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
       int64_t count = 1;
       for (int64_t s : b.sizes)
         count *= s;
-      b.allocation = device.allocate(std::max<int64_t>(1, count) * b.elementBytes);
-      temporaries.push_back(b.allocation);
+      size_t bytes = std::max<int64_t>(1, count) * b.elementBytes;
+      LoopPool *pool = loopPools.empty() ? nullptr : loopPools.back();
+      auto reused = pool ? pool->find(&in) : LoopPool::iterator();
+      if (pool && reused != pool->end() && reused->second.size == bytes) {
+        b.allocation = reused->second;
+      } else {
+        b.allocation = device.allocate(bytes);
+        temporaries.push_back(b.allocation);
+        if (pool)
+          (*pool)[&in] = b.allocation;
+      }
       if (count * b.elementBytes <= 256) {
         // At least one byte: an empty shape vector still has a host copy.
         b.shadow = std::make_shared<std::vector<char>>(
