@@ -184,7 +184,7 @@ def _export_ember(model_name, model, size):
     example = np.random.default_rng(1).standard_normal((2, 3, size, size)).astype(np.float32)
     if hasattr(ember, "from_torch"):
         program = ember.from_torch(model, (torch.from_numpy(example),),
-                                   dynamic_dims={0: {0: "batch"}})
+                                   dynamic_dims=[{0: "batch"}])
     else:
         sys.path.insert(0, os.path.join(ROOT, "bench"))
         import ember_vision
@@ -194,7 +194,7 @@ def _export_ember(model_name, model, size):
             return None, "no ember.from_torch in this build and no stand-in"
         module = ember_vision.load_torch_weights(standin(), model).eval()
         program = ember.export(module, (ember.tensor(example),),
-                               dynamic_dims={0: {0: "batch"}})
+                               dynamic_dims=[{0: "batch"}])
     with torch.no_grad():
         expected = model(torch.from_numpy(example)).numpy()
     error = float(np.abs(program(ember.tensor(example)).numpy() - expected).max())

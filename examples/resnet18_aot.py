@@ -50,17 +50,19 @@ def synthetic_image(size):
 
 
 def import_model(model, image):
-    """The torch module as an Ember exported program, batch symbolic."""
-    example = (torch.from_numpy(image),)
+    """The torch module as an Ember exported program, batch symbolic (the
+    example has two images: a size-1 dim would be static)."""
+    batch = np.concatenate([image, image])
     if hasattr(ember, "from_torch"):
-        return ember.from_torch(model, example, dynamic_dims={0: {0: "batch"}})
+        return ember.from_torch(model, (torch.from_numpy(batch),),
+                                dynamic_dims=[{0: "batch"}])
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     import ember_vision
 
     print("(ember.from_torch is not in this build: the ember.nn stand-in of "
           "bench/ember_vision.py is exported instead)")
     standin = ember_vision.load_torch_weights(ember_vision.ResNet18(), model).eval()
-    return ember.export(standin, (ember.tensor(image),), dynamic_dims={0: {0: "batch"}})
+    return ember.export(standin, (ember.tensor(batch),), dynamic_dims=[{0: "batch"}])
 
 
 def top5(logits):

@@ -6,14 +6,15 @@
 // python/ember/nn/_conv.py traces: the zero-padded input's strided window
 // at each kernel offset, stacked into (N, C*K, L) columns, times the weight
 // as an (O, C*K) matrix (batched over groups). So an exported program, which
-// keeps the one op, still compiles for every target. The kernel and the
-// spatial sizes must be static (an exported program's are: only the batch
-// is symbolic).
+// keeps the one op, still compiles for every target. The kernel size must
+// be static (a weight's is); the batch and spatial sizes may be run-time
+// values (a traced program's intermediate types are dynamic).
 //
 //===----------------------------------------------------------------------===//
 
 #include "ember/Compiler/Passes.h"
 #include "ember/Dialect/EmberOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
@@ -32,23 +33,83 @@ namespace {
 
 constexpr int64_t kToEnd = std::numeric_limits<int64_t>::max();
 
-/// The sizes operands of a reshape/broadcast to `shape`: `batch` for the
-/// dynamic dim 0 (the only one allowed), none otherwise.
-SmallVector<Value> dynamicSizes(ArrayRef<int64_t> shape, Value batch) {
-  SmallVector<Value> sizes;
-  if (ShapedType::isDynamic(shape[0]))
-    sizes.push_back(batch);
-  return sizes;
-}
+/// A size: static (`value`) or a run-time index (`dynamic`, with `value`
+/// ShapedType::kDynamic). A traced program's intermediate types are
+/// dynamic even where the sizes are fixed; the kernel size never is.
+struct Size {
+  int64_t value;
+  Value dynamic;
 
-Value reshape(OpBuilder &b, Location loc, Value value, ArrayRef<int64_t> shape,
-              Value batch) {
-  auto type = RankedTensorType::get(
-      shape, cast<RankedTensorType>(value.getType()).getElementType());
-  if (value.getType() == type)
-    return value;
-  return ReshapeOp::create(b, loc, type, value, dynamicSizes(shape, batch));
-}
+  bool isStatic() const { return !ShapedType::isDynamic(value); }
+};
+
+class SizeBuilder {
+public:
+  SizeBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  Size of(Value tensor, int64_t d) {
+    auto type = cast<RankedTensorType>(tensor.getType());
+    if (!type.isDynamicDim(d))
+      return {type.getDimSize(d), Value()};
+    return {ShapedType::kDynamic, tensor::DimOp::create(b, loc, tensor, d)};
+  }
+  Value value(Size size) {
+    if (!size.isStatic())
+      return size.dynamic;
+    return arith::ConstantIndexOp::create(b, loc, size.value);
+  }
+  /// size * scale + offset.
+  Size affine(Size size, int64_t scale, int64_t offset) {
+    if (size.isStatic())
+      return {size.value * scale + offset, Value()};
+    Value v = size.dynamic;
+    if (scale != 1)
+      v = arith::MulIOp::create(b, loc, v,
+                                arith::ConstantIndexOp::create(b, loc, scale));
+    if (offset != 0)
+      v = arith::AddIOp::create(b, loc, v,
+                                arith::ConstantIndexOp::create(b, loc, offset));
+    return {ShapedType::kDynamic, v};
+  }
+  Size divide(Size size, int64_t divisor) {
+    if (size.isStatic())
+      return {size.value / divisor, Value()};
+    return {ShapedType::kDynamic,
+            arith::DivUIOp::create(
+                b, loc, size.dynamic,
+                arith::ConstantIndexOp::create(b, loc, divisor))};
+  }
+  Size multiply(Size lhs, Size rhs) {
+    if (lhs.isStatic() && rhs.isStatic())
+      return {lhs.value * rhs.value, Value()};
+    return {ShapedType::kDynamic,
+            arith::MulIOp::create(b, loc, value(lhs), value(rhs))};
+  }
+  /// The static/dynamic shape of `sizes` and the operands of its dynamic dims.
+  RankedTensorType type(ArrayRef<Size> sizes, Type element,
+                        SmallVectorImpl<Value> &dynamic) {
+    SmallVector<int64_t> shape;
+    for (const Size &size : sizes) {
+      shape.push_back(size.value);
+      if (!size.isStatic())
+        dynamic.push_back(size.dynamic);
+    }
+    return RankedTensorType::get(shape, element);
+  }
+  Value reshape(Value tensor, ArrayRef<Size> sizes) {
+    SmallVector<Value> dynamic;
+    auto type = this->type(
+        sizes, cast<RankedTensorType>(tensor.getType()).getElementType(),
+        dynamic);
+    if (tensor.getType() == type)
+      return tensor;
+    return ReshapeOp::create(b, loc, type, tensor, dynamic);
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+};
 
 /// `value` before the tensor.casts that only erased static sizes (a traced
 /// program casts its static arguments to dynamic types).
@@ -59,65 +120,77 @@ Value staticSource(Value value) {
 }
 
 LogicalResult decompose(ConvOp op) {
-  Value input = staticSource(op.getInput());
+  Value x = staticSource(op.getInput());
   Value weight = staticSource(op.getWeight());
-  auto xType = cast<RankedTensorType>(input.getType());
+  auto xType = cast<RankedTensorType>(x.getType());
   auto wType = cast<RankedTensorType>(weight.getType());
   int64_t nd = xType.getRank() - 2;
   if (!wType.hasStaticShape())
     return op.emitOpError("needs a static weight shape to be decomposed "
                           "(the kernel size unrolls into windows)");
-  for (int64_t d = 1; d < xType.getRank(); ++d)
-    if (xType.isDynamicDim(d))
-      return op.emitOpError("needs static channel and spatial sizes to be "
-                            "decomposed (only the batch may be dynamic)");
 
   OpBuilder b(op);
   Location loc = op.getLoc();
+  SizeBuilder sizes(b, loc);
   Type element = xType.getElementType();
-  Value x = input;
-  Value batch = tensor::DimOp::create(b, loc, x, 0);
-  int64_t n = xType.getDimSize(0);
-  int64_t channels = xType.getDimSize(1);
-  int64_t outChannels = wType.getDimSize(0);
   int64_t groups = op.getGroups();
+  // The channels are the weight's (C/G per group), whatever x's type says.
+  Size batch = sizes.of(x, 0);
+  Size channels = {wType.getDimSize(1) * groups, Value()};
+  int64_t outChannels = wType.getDimSize(0);
   ArrayRef<int64_t> low = op.getPaddingLow(), high = op.getPaddingHigh();
   ArrayRef<int64_t> strides = op.getStrides(), dilations = op.getDilations();
+  SmallVector<Size> spatial;
+  for (int64_t i = 0; i < nd; ++i)
+    spatial.push_back(sizes.of(x, i + 2));
 
   // Zero padding: x inserted into a zero tensor of the padded size.
   if (llvm::any_of(low, [](int64_t p) { return p != 0; }) ||
       llvm::any_of(high, [](int64_t p) { return p != 0; })) {
-    SmallVector<int64_t> padded = {n, channels};
+    SmallVector<Size> padded = {batch, channels};
     SmallVector<int64_t> start = {0, 0}, stop = {kToEnd, kToEnd},
                          step(nd + 2, 1);
+    SmallVector<Value> dynamicStop;
     for (int64_t i = 0; i < nd; ++i) {
-      int64_t size = xType.getDimSize(i + 2);
-      padded.push_back(size + low[i] + high[i]);
+      padded.push_back(sizes.affine(spatial[i], 1, low[i] + high[i]));
       start.push_back(low[i]);
-      stop.push_back(low[i] + size);
+      Size end = sizes.affine(spatial[i], 1, low[i]);
+      stop.push_back(end.value);
+      if (!end.isStatic())
+        dynamicStop.push_back(end.dynamic);
     }
     auto scalarType = RankedTensorType::get({}, element);
     Value zero = ConstantOp::create(
         b, loc,
         DenseElementsAttr::get(scalarType,
                                ArrayRef<Attribute>{b.getZeroAttr(element)}));
-    auto paddedType = RankedTensorType::get(padded, element);
-    Value zeros = BroadcastToOp::create(b, loc, paddedType, zero,
-                                        dynamicSizes(padded, batch));
-    x = InsertSliceOp::create(b, loc, paddedType, x, zeros, start, stop, step);
+    SmallVector<Value> dynamic;
+    RankedTensorType paddedType = sizes.type(padded, element, dynamic);
+    Value zeros = BroadcastToOp::create(b, loc, paddedType, zero, dynamic);
+    // x's own type may have a dynamic channel dim: cast it to the padded
+    // tensor's channels (static, from the weight).
+    SmallVector<int64_t> xShape(xType.getShape());
+    xShape[1] = channels.value;
+    auto xStatic = RankedTensorType::get(xShape, element);
+    if (xStatic != xType)
+      x = tensor::CastOp::create(b, loc, xStatic, x);
+    x = InsertSliceOp::create(b, loc, paddedType, x, zeros, ValueRange(),
+                              dynamicStop, start, stop, step);
+    for (int64_t i = 0; i < nd; ++i)
+      spatial[i] = padded[i + 2];
   }
 
   // One strided window per kernel offset, each (N, C, 1, L), stacked on dim 2.
-  SmallVector<int64_t> out, kernel;
-  SmallVector<int64_t> yShape = {n, outChannels};
-  int64_t length = 1, taps = 1;
+  SmallVector<Size> out;
+  SmallVector<int64_t> kernel;
+  Size length = {1, Value()};
+  int64_t taps = 1;
   for (int64_t i = 0; i < nd; ++i) {
     kernel.push_back(wType.getDimSize(i + 2));
-    int64_t span = xType.getDimSize(i + 2) + low[i] + high[i] -
-                   dilations[i] * (kernel.back() - 1) - 1;
-    out.push_back(span / strides[i] + 1);
-    yShape.push_back(out.back());
-    length *= out.back();
+    // (padded - dilation * (k - 1) - 1) / stride + 1
+    Size span = sizes.affine(spatial[i], 1, -dilations[i] * (kernel.back() - 1) - 1);
+    out.push_back(sizes.affine(sizes.divide(span, strides[i]), 1, 1));
+    length = sizes.multiply(length, out.back());
     taps *= kernel.back();
   }
   SmallVector<Value> windows;
@@ -125,14 +198,21 @@ LogicalResult decompose(ConvOp op) {
   for (int64_t t = 0; t < taps; ++t) {
     SmallVector<int64_t> start = {0, 0}, stop = {kToEnd, kToEnd},
                          step = {1, 1};
+    SmallVector<Value> dynamicStop;
     for (int64_t i = 0; i < nd; ++i) {
       int64_t first = offset[i] * dilations[i];
       start.push_back(first);
-      stop.push_back(first + strides[i] * (out[i] - 1) + 1);
+      // first + stride * (out - 1) + 1
+      Size end = sizes.affine(out[i], strides[i], first - strides[i] + 1);
+      stop.push_back(end.value);
+      if (!end.isStatic())
+        dynamicStop.push_back(end.dynamic);
       step.push_back(strides[i]);
     }
-    Value window = SliceOp::create(b, loc, x, start, stop, step);
-    windows.push_back(reshape(b, loc, window, {n, channels, 1, length}, batch));
+    Value window = SliceOp::create(b, loc, x, ValueRange(), dynamicStop,
+                                   start, stop, step);
+    windows.push_back(
+        sizes.reshape(window, {batch, channels, {1, Value()}, length}));
     // The next offset, row-major.
     for (int64_t i = nd - 1; i >= 0; --i) {
       if (++offset[i] < kernel[i])
@@ -145,19 +225,23 @@ LogicalResult decompose(ConvOp op) {
                    : Value(ConcatOp::create(b, loc, windows, 2));
 
   // The GEMM: (G, O/G, C/G*K) x (N, G, C/G*K, L) -> (N, G, O/G, L).
-  int64_t depth = channels / groups * taps;
+  Size depth = {wType.getDimSize(1) * taps, Value()};
   Value product;
   if (groups == 1) {
-    Value w = reshape(b, loc, weight, {outChannels, depth}, batch);
-    product = MatmulOp::create(
-        b, loc, w, reshape(b, loc, cols, {n, depth, length}, batch));
+    Value w = sizes.reshape(weight, {{outChannels, Value()}, depth});
+    product = MatmulOp::create(b, loc, w,
+                               sizes.reshape(cols, {batch, depth, length}));
   } else {
-    Value w = reshape(b, loc, weight, {groups, outChannels / groups, depth},
-                      batch);
+    Value w = sizes.reshape(weight, {{groups, Value()},
+                                     {outChannels / groups, Value()},
+                                     depth});
     product = MatmulOp::create(
-        b, loc, w, reshape(b, loc, cols, {n, groups, depth, length}, batch));
+        b, loc, w,
+        sizes.reshape(cols, {batch, {groups, Value()}, depth, length}));
   }
-  Value result = reshape(b, loc, product, yShape, batch);
+  SmallVector<Size> yShape = {batch, {outChannels, Value()}};
+  llvm::append_range(yShape, out);
+  Value result = sizes.reshape(product, yShape);
   if (result.getType() != op.getResult().getType())
     result = tensor::CastOp::create(b, loc, op.getResult().getType(), result);
   op.getResult().replaceAllUsesWith(result);

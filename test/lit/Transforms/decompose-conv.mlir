@@ -37,8 +37,27 @@ func.func @grouped(%x: tensor<2x4x10xf64>, %w: tensor<6x2x3xf64>) -> tensor<2x6x
 
 // -----
 
-func.func @dynamic_spatial(%x: tensor<?x3x?xf32>, %w: tensor<4x3x3xf32>) -> tensor<?x4x?xf32> {
-  // expected-error @+1 {{needs static channel and spatial sizes}}
+func.func @dynamic_weight(%x: tensor<?x3x?xf32>, %w: tensor<4x3x?xf32>) -> tensor<?x4x?xf32> {
+  // expected-error @+1 {{needs a static weight shape}}
+  %y = ember.conv %x, %w {strides = array<i64: 1>, padding_low = array<i64: 0>, padding_high = array<i64: 0>, dilations = array<i64: 1>, groups = 1 : i64} : tensor<?x3x?xf32>, tensor<4x3x?xf32> -> tensor<?x4x?xf32>
+  return %y : tensor<?x4x?xf32>
+}
+
+// -----
+
+// Dynamic spatial sizes (a traced program's intermediate types): the
+// padded size, the slices' stops and the column count are run-time values.
+// CHECK-LABEL: func.func @dynamic_spatial
+// CHECK: %[[W:.*]] = tensor.dim %arg0, %c2
+// CHECK: %[[PW:.*]] = arith.addi %[[W]], %c2
+// CHECK: ember.broadcast_to %{{.*}}[%{{.*}}, %[[PW]]] : tensor<f32> -> tensor<?x3x?xf32>
+// CHECK: ember.insert_slice %{{.*}} into %{{.*}} start = [0, 0, 1] stop = [9223372036854775807, 9223372036854775807, %{{.*}}] step = [1, 1, 1]
+// CHECK-COUNT-3: ember.slice %{{.*}} start = [0, 0, {{[0-2]}}] stop = [9223372036854775807, 9223372036854775807, %{{.*}}] step = [1, 1, 2]
+// CHECK: ember.matmul %{{.*}}, %{{.*}} : tensor<4x9xf32>, tensor<?x9x?xf32> -> tensor<?x4x?xf32>
+func.func @dynamic_spatial(%x: tensor<?x?x?xf32>, %w: tensor<4x3x3xf32>) -> tensor<?x4x?xf32> {
+  %y = ember.conv %x, %w {strides = array<i64: 2>, padding_low = array<i64: 1>, padding_high = array<i64: 1>, dilations = array<i64: 1>, groups = 1 : i64} : tensor<?x?x?xf32>, tensor<4x3x3xf32> -> tensor<?x4x?xf32>
+  return %y : tensor<?x4x?xf32>
+}
   %y = ember.conv %x, %w {strides = array<i64: 1>, padding_low = array<i64: 0>, padding_high = array<i64: 0>, dilations = array<i64: 1>, groups = 1 : i64} : tensor<?x3x?xf32>, tensor<4x3x3xf32> -> tensor<?x4x?xf32>
   return %y : tensor<?x4x?xf32>
 }

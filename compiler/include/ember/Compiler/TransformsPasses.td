@@ -372,8 +372,8 @@ def EmberDecomposeConv : Pass<"ember-decompose-conv", "mlir::func::FuncOp"> {
     back ends; other element types than f32 on the CPU) become the im2col
     composite of python/ember/nn/_conv.py: the zero-padded input's strided
     window at each kernel offset, stacked into columns, times the weight as
-    a matrix (batched over groups). The kernel and the spatial sizes must
-    be static; the batch may be dynamic. An exported program keeps the one
+    a matrix (batched over groups). The weight's shape (the kernel size)
+    must be static; the batch and spatial sizes may be dynamic. An exported program keeps the one
     op, so it compiles for every target.
 
     ```mlir
