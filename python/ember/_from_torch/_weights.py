@@ -1,0 +1,38 @@
+"""Converting torch tensors to Ember tensors without copying: a CPU tensor's
+memory is viewed by NumPy (``Tensor.numpy()``) and that array by Ember
+(``ember.from_numpy``), so both share one buffer. Only a tensor NumPy cannot
+view (non-contiguous, bfloat16, on a GPU) is copied first."""
+
+import torch
+
+import ember
+
+_COPIED_DTYPES = {torch.bfloat16: torch.float32}
+
+
+def to_ember(tensor):
+    """An Ember tensor with ``tensor``'s values, sharing its memory where it can."""
+    tensor = tensor.detach()
+    if tensor.device.type != "cpu":
+        tensor = tensor.cpu()
+    if tensor.dtype in _COPIED_DTYPES:
+        tensor = tensor.to(_COPIED_DTYPES[tensor.dtype])
+    if not tensor.is_contiguous():
+        tensor = tensor.contiguous()
+    return ember.from_numpy(tensor.numpy())
+
+
+def to_ember_dtype(dtype):
+    """torch.float32 -> ember.float32."""
+    return getattr(ember, str(dtype).split(".")[-1])
+
+
+def to_torch_value(value):
+    """An Ember result (tensor or nest of tensors) as torch tensors."""
+    if isinstance(value, ember.Tensor):
+        return torch.from_numpy(value.numpy().copy())
+    if isinstance(value, (tuple, list)):
+        return type(value)(to_torch_value(v) for v in value)
+    if isinstance(value, dict):
+        return {k: to_torch_value(v) for k, v in value.items()}
+    return value
