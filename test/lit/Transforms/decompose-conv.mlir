@@ -58,9 +58,6 @@ func.func @dynamic_spatial(%x: tensor<?x?x?xf32>, %w: tensor<4x3x3xf32>) -> tens
   %y = ember.conv %x, %w {strides = array<i64: 2>, padding_low = array<i64: 1>, padding_high = array<i64: 1>, dilations = array<i64: 1>, groups = 1 : i64} : tensor<?x?x?xf32>, tensor<4x3x3xf32> -> tensor<?x4x?xf32>
   return %y : tensor<?x4x?xf32>
 }
-  %y = ember.conv %x, %w {strides = array<i64: 1>, padding_low = array<i64: 0>, padding_high = array<i64: 0>, dilations = array<i64: 1>, groups = 1 : i64} : tensor<?x3x?xf32>, tensor<4x3x3xf32> -> tensor<?x4x?xf32>
-  return %y : tensor<?x4x?xf32>
-}
 
 // -----
 
