@@ -220,7 +220,10 @@ def prepare(args, folder):
         np.savez(weights, **{k: v.detach().numpy() for k, v in model.state_dict().items()})
         paths["weights"] = weights
         started = time.perf_counter()
-        program, note = _export_ember(name, model, args.size)
+        try:
+            program, note = _export_ember(name, model, args.size)
+        except Exception as error:  # an op the importer lacks: report, go on
+            program, note = None, f"import failed: {type(error).__name__}: {error}"[:300]
         if program is not None:
             portable = os.path.join(folder, f"{name}.ember")
             program.save(portable)
