@@ -220,24 +220,33 @@ def prepare(args, folder):
         np.savez(weights, **{k: v.detach().numpy() for k, v in model.state_dict().items()})
         paths["weights"] = weights
         started = time.perf_counter()
-        try:
-            program, note = _export_ember(name, model, args.size)
-        except Exception as error:  # an op the importer lacks: report, go on
-            program, note = None, f"import failed: {type(error).__name__}: {error}"[:300]
+        compiled = os.path.join(folder, f"{name}.cpu.ember")
+        if os.path.exists(compiled) and not args.fresh:  # from an earlier run in --dir
+            program, note = None, "compiled earlier"
+            paths["ember"] = compiled
+        else:
+            try:
+                program, note = _export_ember(name, model, args.size)
+            except Exception as error:  # an op the importer lacks: report, go on
+                program, note = None, f"import failed: {type(error).__name__}: {error}"[:300]
         if program is not None:
             portable = os.path.join(folder, f"{name}.ember")
             program.save(portable)
-            compiled = os.path.join(folder, f"{name}.cpu.ember")
             _run([compile_, portable, "--target", "cpu", "--sign", key + ".key", "-o", compiled],
                  stdout=subprocess.DEVNULL)
             paths["ember"] = compiled
         print(f"{name}: ember {note} (import + compile {time.perf_counter() - started:.0f} s)",
               flush=True)
         if "libtorch" in args.frameworks:
-            traced = torch.jit.trace(model, torch.randn(1, 3, args.size, args.size))
             paths["torchscript"] = os.path.join(folder, f"{name}.pt")
-            traced.save(paths["torchscript"])
-        if "onnxrt" in args.frameworks:
+            if args.fresh or not os.path.exists(paths["torchscript"]):
+                # vit_b_16's trace differs between two runs (fresh names):
+                # no check.
+                traced = torch.jit.trace(model, torch.randn(1, 3, args.size, args.size),
+                                         check_trace=False)
+                traced.save(paths["torchscript"])
+        if "onnxrt" in args.frameworks and (args.fresh or not os.path.exists(
+                os.path.join(folder, f"{name}.onnx"))):
             paths["onnx"] = os.path.join(folder, f"{name}.onnx")
             script = ("import sys, torch\nsys.argv[1:1] = []\n"
                       f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
@@ -249,6 +258,8 @@ def prepare(args, folder):
                       "dynamo=False)\n")
             _run([PEERS_PYTHON, "-W", "ignore", "-c", script], env=args.peer_env,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if "onnxrt" in args.frameworks:
+            paths["onnx"] = os.path.join(folder, f"{name}.onnx")
     files["key"] = key + ".pub"
     return files
 
@@ -338,7 +349,10 @@ def main():
     parser.add_argument("--reps", type=int, default=3, help="processes per framework")
     parser.add_argument("--runs", type=int, default=5, help="timed calls per process")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--dir", help="model files (default: a temporary folder)")
+    parser.add_argument("--dir", help="model files (default: a temporary folder); files "
+                        "from an earlier run there are reused")
+    parser.add_argument("--fresh", action="store_true",
+                        help="import, compile and export again even if --dir has the files")
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     parser.add_argument("--model-name", help=argparse.SUPPRESS)
     parser.add_argument("--model-file", help=argparse.SUPPRESS)
