@@ -23,7 +23,7 @@ import torch
 import ember
 
 from ember._from_torch._errors import UnsupportedTorchOp
-from ember._from_torch._weights import to_ember, to_torch_value
+from ember._from_torch._weights import to_ember
 
 __all__ = ["from_torch", "import_torch_module", "UnsupportedTorchOp"]
 
@@ -46,7 +46,10 @@ def import_torch_module(module, example_inputs, dynamic_dims=None, method=None):
     ``ember.nn.Module`` that computes the same function with Ember ops, whose
     parameters and buffers have the module's state_dict keys and share its
     memory. ``method``: "fx" (torch.fx tracing; the only one on PyTorch 1.x)
-    or "export" (``torch.export``, PyTorch 2.x; the default there)."""
+    or "export" (``torch.export``, PyTorch 2.x; the default there).
+    ``dynamic_dims`` (``[{0: "batch"}]``) matters on the export path: there
+    the graph's sizes are the example's except for the dims named in it; the
+    fx path reads sizes from the inputs as it runs."""
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"ember.from_torch: expected a torch.nn.Module, not "
                         f"{type(module).__name__}")
@@ -60,7 +63,9 @@ def import_torch_module(module, example_inputs, dynamic_dims=None, method=None):
         raise ValueError(f"ember.from_torch: method must be 'fx' or 'export', not {method!r}")
     from ember._from_torch import _fx_trace
     from ember._from_torch._graph_module import ImportedModule
-    from ember._from_torch._modules import is_leaf_type
+    from ember._from_torch._modules import convert_module, is_leaf_type
+    if is_leaf_type(type(module)):  # one torch.nn layer: its ember.nn form
+        return convert_module(module)
     graph = _fx_trace.trace(module, inputs, is_leaf_type)
     return ImportedModule(module, graph)
 

@@ -13,7 +13,6 @@ callable, "torch.name")}.
 import builtins
 import inspect
 import math
-import operator
 
 import torch
 

@@ -14,10 +14,16 @@ path of the module whose forward created it (``meta["module_path"]``), for
 the error an unmapped op raises.
 """
 
+import inspect
 import operator
+import os
 
 import torch
 import torch.fx as fx
+
+
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
+_OUR_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class _ValueProxy(fx.Proxy):
@@ -25,6 +31,10 @@ class _ValueProxy(fx.Proxy):
 
     def __len__(self):
         return len(self.node.meta["example_value"])
+
+    def __iter__(self):
+        # fx 1.13 reads the caller's bytecode here, which fails on Python 3.11.
+        return self.tracer.iter(self)
 
 
 def _concrete(value):
@@ -38,6 +48,8 @@ class ExampleTracer(fx.Tracer):
     def __init__(self, is_leaf_type):
         super().__init__()
         self.record_stack_traces = True
+        # Buffers as get_attr nodes too, so that indexing one by a size traces.
+        self.proxy_buffer_attributes = True
         self._is_leaf_type = is_leaf_type
         self._module_paths = [""]
         self._inputs = []
@@ -48,6 +60,17 @@ class ExampleTracer(fx.Tracer):
         if self._computing:
             return attr_val
         return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+    def _find_user_frame(self):
+        # The first frame outside torch and this package: the user's code.
+        frame = inspect.currentframe()
+        while frame is not None:
+            path = frame.f_code.co_filename
+            if not (path.startswith(_TORCH_DIR) or path.startswith(_OUR_DIR)
+                    or path.startswith("<")):
+                return frame
+            frame = frame.f_back
+        return None
 
     def is_leaf_module(self, m, qualified_name):
         return self._is_leaf_type(type(m))
@@ -103,6 +126,8 @@ class ExampleTracer(fx.Tracer):
                 else:
                     module = self._root.get_submodule(target)
                     value = type(module)._call_impl(module, *a, **k)
+            except Exception:  # noqa: BLE001 (only a branch on it needs the value)
+                value = None
             finally:
                 self._computing = False
                 torch.set_grad_enabled(grad)
@@ -112,7 +137,11 @@ class ExampleTracer(fx.Tracer):
     def trace_with_examples(self, root, example_inputs):
         self._root = root
         self._inputs = list(example_inputs)
-        return self.trace(root)
+        # Arguments the example leaves out keep their defaults, as constants.
+        parameters = list(inspect.signature(root.forward).parameters.values())
+        concrete = {p.name: p.default for p in parameters[len(self._inputs):]
+                    if p.default is not p.empty}
+        return self.trace(root, concrete_args=concrete or None)
 
 
 def trace(module, example_inputs, is_leaf_type):

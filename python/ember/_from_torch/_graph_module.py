@@ -17,7 +17,6 @@ unmapped op raises then, naming the op, module and source line.
 import torch
 import torch.fx as fx
 
-import ember
 from ember import nn
 
 from ember._from_torch import _errors
@@ -51,9 +50,10 @@ def _constant(value):
     return value
 
 
-def _mirror(torch_module, path=""):
-    """The Ember module tree for torch_module (leaves converted)."""
-    if type(torch_module) in MODULES and path:
+def _mirror(torch_module, path="", leaves=True):
+    """The Ember module tree for torch_module (leaves converted, unless the
+    graph calls no modules: torch.export's)."""
+    if leaves and type(torch_module) in MODULES and path:
         return convert_module(torch_module, path)
     ours = _Container(type(torch_module).__name__)
     for name, p in torch_module._parameters.items():
@@ -64,7 +64,7 @@ def _mirror(torch_module, path=""):
                              name not in torch_module._non_persistent_buffers_set)
     for name, child in torch_module._modules.items():
         if child is not None:
-            ours.add_module(name, _mirror(child, f"{path}.{name}" if path else name))
+            ours.add_module(name, _mirror(child, f"{path}.{name}" if path else name, leaves))
     ours.train(torch_module.training)
     return ours
 
@@ -72,9 +72,9 @@ def _mirror(torch_module, path=""):
 class ImportedModule(nn.Module):
     """A torch.nn.Module imported into Ember (what ``ember.from_torch`` builds)."""
 
-    def __init__(self, torch_module, graph):
+    def __init__(self, torch_module, graph, resolve_aten=None, constants=None):
         super().__init__()
-        mirror = _mirror(torch_module)
+        mirror = _mirror(torch_module, leaves=resolve_aten is None)
         for name, p in mirror._parameters.items():
             self._parameters[name] = p
         for name in mirror._buffers:
@@ -86,6 +86,8 @@ class ImportedModule(nn.Module):
         object.__setattr__(self, "_graph", graph)
         # Tensors the trace made attributes of its own (fx's _tensor_constantN).
         object.__setattr__(self, "_constants", {})
+        object.__setattr__(self, "_resolve_aten", resolve_aten)
+        object.__setattr__(self, "_given_constants", constants or {})
         object.__setattr__(self, "_program", self._resolve(torch_module, graph))
         object.__setattr__(self, "_input_names",
                            [n.target for n in graph.nodes if n.op == "placeholder"])
@@ -113,17 +115,17 @@ class ImportedModule(nn.Module):
                 placeholders += 1
             elif node.op == "get_attr":
                 fn = node.target
-                try:
-                    self._lookup(node.target)
-                except AttributeError:
-                    value = root
-                    for atom in node.target.split("."):
-                        value = getattr(value, atom)
-                    self._constants[node.target] = to_ember(value)
+                self._add_constant_if_unowned(root, node.target)
             elif node.op == "call_function":
-                if node.target not in FUNCTIONS:
+                aten = self._resolve_aten(node.target) if self._resolve_aten else None
+                if aten is not None:
+                    fn = aten
+                elif node.target in FUNCTIONS:
+                    fn = FUNCTIONS[node.target][0]
+                elif str(node.target).startswith("aten."):
+                    raise _errors.unsupported("aten op", str(node.target), node, root)
+                else:
                     raise _errors.unsupported("function", function_name(node.target), node, root)
-                fn = FUNCTIONS[node.target][0]
             elif node.op == "call_method":
                 if node.target not in METHODS:
                     raise _errors.unsupported("Tensor method", f"Tensor.{node.target}", node,
@@ -135,6 +137,20 @@ class ImportedModule(nn.Module):
                 fn = None
             program.append((node.op, node.name, fn, args, kwargs, frees.get(index, ()), node))
         return program
+
+    def _add_constant_if_unowned(self, root, target):
+        """Tensors a get_attr reads that no module owns (torch.export's lifted
+        constants, fx's _tensor_constantN) are kept in _constants."""
+        if target in self._given_constants:
+            self._constants[target] = to_ember(self._given_constants[target])
+            return
+        try:
+            self._lookup(target)
+        except AttributeError:
+            value = root
+            for atom in target.split("."):
+                value = getattr(value, atom)
+            self._constants[target] = to_ember(value)
 
     def _lookup(self, target):
         value = self

@@ -44,6 +44,28 @@ def _pad_converter(mode):
     return convert
 
 
+class _ExportableEmbedding(nn.Embedding):
+    """nn.Embedding whose lookup also exports. Ember's gathers read the
+    indices on the host (to check their bounds), which an exported program
+    cannot do, so while exporting the lookup is a one-hot product: each index
+    compared with every row number, times the table. It costs
+    tokens x rows x dim multiply-adds (fine for the vocabularies of small
+    models); an out-of-range index gives a zero row where torch raises."""
+
+    def forward(self, input):
+        return exportable_embedding(input, self.weight, super().forward)
+
+
+def exportable_embedding(input, weight, eager=None):
+    """F.embedding(input, weight), as a one-hot product while exporting."""
+    from ember import _export
+    if not _export.exporting():
+        return eager(input) if eager is not None else EF.embedding(input, weight)
+    rows = ember.arange(weight.shape[0], dtype=input.dtype)
+    one_hot = (input.unsqueeze(-1) == rows).to(weight.dtype)
+    return one_hot @ weight
+
+
 def _activation(value, convert):
     """A transformer layer's activation: F.relu / F.gelu or a module."""
     from ember._from_torch._functions import FUNCTIONS
@@ -114,7 +136,8 @@ def _generic(ember_class):
 
 def _build():
     table = {}
-    containers = {"Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
+    # Containers are traced through; nn.Transformer (not converted yet) too.
+    containers = {"Module", "Transformer", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
                   "ParameterDict", "Container", "RNNBase", "RNNCellBase"}
     for name in dir(torch.nn):
         cls = getattr(torch.nn, name)
@@ -123,6 +146,7 @@ def _build():
         ours = getattr(nn, name, None)
         if inspect.isclass(ours) and issubclass(ours, nn.Module):
             table[cls] = (_generic(ours), f"torch.nn.{name}")
+    table[torch.nn.Embedding] = (_generic(_ExportableEmbedding), "torch.nn.Embedding")
     for name, mode in (("ZeroPad2d", "constant"), ("ConstantPad1d", "constant"),
                        ("ConstantPad2d", "constant"), ("ConstantPad3d", "constant"),
                        ("ReflectionPad1d", "reflect"), ("ReflectionPad2d", "reflect"),

@@ -26,13 +26,3 @@ def to_ember_dtype(dtype):
     """torch.float32 -> ember.float32."""
     return getattr(ember, str(dtype).split(".")[-1])
 
-
-def to_torch_value(value):
-    """An Ember result (tensor or nest of tensors) as torch tensors."""
-    if isinstance(value, ember.Tensor):
-        return torch.from_numpy(value.numpy().copy())
-    if isinstance(value, (tuple, list)):
-        return type(value)(to_torch_value(v) for v in value)
-    if isinstance(value, dict):
-        return {k: to_torch_value(v) for k, v in value.items()}
-    return value
