@@ -5,9 +5,8 @@ eager, torch.compile and ONNX Runtime (issue 18, part 4).
 For resnet18, mobilenet_v3_small and vit_b_16 (torchvision 0.14, random
 weights, eval mode, one set of weights shared by every framework):
   1. prepare: torch 1.13 (Debian) builds the model and saves its weights;
-     Ember imports it (``ember.from_torch``; where the importer is not in
-     this build, the ember.nn stand-in of bench/ember_vision.py, if it has
-     the model), exports it with the batch symbolic, and ``ember-compile
+     Ember imports it (``ember.from_torch``, the batch symbolic) and
+     ``ember-compile
      --target cpu --sign`` compiles it; torch 1.13 also saves a TorchScript
      trace for libtorch; the peers' torch 2.x exports ONNX
      (``torch.onnx.export``).
@@ -173,32 +172,21 @@ def torch_bench_binary():
     return binary
 
 
-def _export_ember(model_name, model, size):
-    """The torch module as an Ember exported program (batch symbolic), or
-    None when neither the importer nor a stand-in covers it."""
+def _export_ember(model, size):
+    """The torch module imported as an Ember exported program (batch
+    symbolic) and how far it is from torch."""
     import numpy as np
     import torch
 
     import ember
 
     example = np.random.default_rng(1).standard_normal((2, 3, size, size)).astype(np.float32)
-    if hasattr(ember, "from_torch"):
-        program = ember.from_torch(model, (torch.from_numpy(example),),
-                                   dynamic_dims=[{0: "batch"}])
-    else:
-        sys.path.insert(0, os.path.join(ROOT, "bench"))
-        import ember_vision
-
-        standin = ember_vision.STANDINS.get(model_name)
-        if standin is None:
-            return None, "no ember.from_torch in this build and no stand-in"
-        module = ember_vision.load_torch_weights(standin(), model).eval()
-        program = ember.export(module, (ember.tensor(example),),
-                               dynamic_dims=[{0: "batch"}])
+    program = ember.from_torch(model, (torch.from_numpy(example),), dynamic_dims=[{0: "batch"}])
     with torch.no_grad():
         expected = model(torch.from_numpy(example)).numpy()
     error = float(np.abs(program(ember.tensor(example)).numpy() - expected).max())
-    return program, f"max |ember - torch| {error:.1e}"
+    scale = float(np.abs(expected).max())
+    return program, f"max |ember - torch| {error:.1e} (outputs up to {scale:.1e})"
 
 
 def prepare(args, folder):
@@ -226,7 +214,7 @@ def prepare(args, folder):
             paths["ember"] = compiled
         else:
             try:
-                program, note = _export_ember(name, model, args.size)
+                program, note = _export_ember(model, args.size)
             except Exception as error:  # an op the importer lacks: report, go on
                 program, note = None, f"import failed: {type(error).__name__}: {error}"[:300]
         if program is not None:

@@ -4,10 +4,8 @@ served from C++.
 
   1. builds torchvision's resnet18 (random weights: nothing is downloaded)
      in eval mode;
-  2. imports it: ``ember.from_torch(model, (image,), dynamic_dims=...)``
-     (torch.fx), which returns an exported program with the model's weights
-     (where the importer is not in this build, the same network written in
-     ember.nn with the same weights stands in: the export path is the same);
+  2. imports it: ``ember.from_torch(model, (images,), dynamic_dims=...)``
+     (torch.fx), which returns an exported program with the model's weights;
   3. checks the program against PyTorch on a synthetic image and saves it;
   4. ``ember-compile --target cpu --sign KEY`` adds native code for this CPU;
   5. runs ``classify_image`` (examples/cpp/classify_image.cpp, links only
@@ -53,16 +51,7 @@ def import_model(model, image):
     """The torch module as an Ember exported program, batch symbolic (the
     example has two images: a size-1 dim would be static)."""
     batch = np.concatenate([image, image])
-    if hasattr(ember, "from_torch"):
-        return ember.from_torch(model, (torch.from_numpy(batch),),
-                                dynamic_dims=[{0: "batch"}])
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    import ember_vision
-
-    print("(ember.from_torch is not in this build: the ember.nn stand-in of "
-          "bench/ember_vision.py is exported instead)")
-    standin = ember_vision.load_torch_weights(ember_vision.ResNet18(), model).eval()
-    return ember.export(standin, (ember.tensor(batch),), dynamic_dims=[{0: "batch"}])
+    return ember.from_torch(model, (torch.from_numpy(batch),), dynamic_dims=[{0: "batch"}])
 
 
 def top5(logits):
