@@ -20,8 +20,12 @@
 #include "ScratchBuffer.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 namespace ember {
@@ -256,6 +260,80 @@ void multiplyBlock(const MicroKernelInfo &kernel, int64_t rows, int64_t cols,
   }
 }
 
+/// Weights in constant memory (a loaded model file, which nothing writes
+/// while it is registered) are packed once: a compiled model's forward
+/// then reads the packed panels instead of re-packing every weight on
+/// every call, which at batch 1 cost as much as the GEMM itself.
+struct ConstantCache {
+  std::mutex mutex;
+  std::vector<std::pair<const char *, const char *>> ranges;
+  /// (weight pointer, its sizes and strides, groups, mr, kc) -> panels.
+  std::map<std::pair<const float *, std::array<int64_t, 13>>,
+           std::shared_ptr<const std::vector<float>>>
+      packed;
+};
+
+ConstantCache &constantCache() {
+  static ConstantCache *cache = new ConstantCache(); // outlives static dtors
+  return *cache;
+}
+
+/// Whether every element of `w` lies in one registered constant range.
+bool inConstantMemory(ConstantCache &cache, const View5 &w) {
+  int64_t last = 0;
+  for (int d = 0; d < 5; ++d) {
+    if (w.size[d] == 0)
+      return false;
+    last += (w.size[d] - 1) * w.stride[d];
+  }
+  const char *begin = reinterpret_cast<const char *>(w.data);
+  const char *end = reinterpret_cast<const char *>(w.data + last + 1);
+  for (const auto &range : cache.ranges)
+    if (begin >= range.first && end <= range.second)
+      return true;
+  return false;
+}
+
+/// The weights packed for the micro-kernel, per group: block (pc, rows
+/// from i) at gi * padded * k + pc * padded + i * kc.
+std::shared_ptr<const std::vector<float>>
+packWeights(const Geometry &g, const View5 &w, int mr, int64_t kcMax) {
+  const int64_t k = g.depth, m = g.og, padded = roundUp(m, mr);
+  auto pack = [&] {
+    std::vector<float> weightCopy;
+    const float *weights = contiguous(w, weightCopy); // [O, depth]
+    auto packed = std::make_shared<std::vector<float>>(g.groups * padded * k);
+    for (int64_t gi = 0; gi < g.groups; ++gi)
+      packAllA(
+          m, k, kcMax, mr,
+          [&](int64_t o, int64_t r) { return weights[(gi * m + o) * k + r]; },
+          packed->data() + gi * padded * k);
+    return packed;
+  };
+  ConstantCache &cache = constantCache();
+  std::unique_lock<std::mutex> lock(cache.mutex);
+  if (!inConstantMemory(cache, w))
+    return pack();
+  std::array<int64_t, 13> shape;
+  for (int d = 0; d < 5; ++d) {
+    shape[d] = w.size[d];
+    shape[5 + d] = w.stride[d];
+  }
+  shape[10] = g.groups;
+  shape[11] = mr;
+  shape[12] = kcMax;
+  auto key = std::make_pair(static_cast<const float *>(w.data), shape);
+  auto found = cache.packed.find(key);
+  if (found != cache.packed.end())
+    return found->second;
+  lock.unlock(); // pack outside the lock; a racing twin packs the same
+  std::shared_ptr<const std::vector<float>> packed = pack();
+  lock.lock();
+  if (inConstantMemory(cache, w))
+    cache.packed.emplace(key, packed);
+  return packed;
+}
+
 void forward(const View5 &x, const View5 &w, const View5 &y,
              const int64_t *scalars) {
   Geometry g(x, w, y, scalars);
@@ -272,25 +350,31 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     return;
   }
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
-  std::vector<float> weightCopy;
-  const float *weights = contiguous(w, weightCopy); // [O, depth]
   const int64_t padded = roundUp(m, mr);
-  std::vector<float> packedWeights(g.groups * padded * k);
-  for (int64_t gi = 0; gi < g.groups; ++gi)
-    packAllA(
-        m, k, kcMax, mr,
-        [&](int64_t o, int64_t r) { return weights[(gi * m + o) * k + r]; },
-        packedWeights.data() + gi * padded * k);
+  std::shared_ptr<const std::vector<float>> packedWeights =
+      packWeights(g, w, mr, kcMax);
   const int64_t tile = roundUp(std::min(kPixelTile, g.pixels), nr);
   const int64_t tiles = (g.pixels + tile - 1) / tile;
-  parallelFor(0, g.batch * g.groups * tiles, 1, [&](int64_t lo, int64_t hi) {
+  // Too few (image, group, pixel tile) tasks for the threads (batch 1,
+  // the small late layers): split the output channels too, each block
+  // packing its own copy of the tile's im2col panel.
+  const int64_t tasks = g.batch * g.groups * tiles;
+  const int64_t wanted = 2 * static_cast<int64_t>(numThreads());
+  int64_t rowBlock = padded;
+  if (tasks < wanted && padded > mr)
+    rowBlock = std::max<int64_t>(
+        roundUp((padded * tasks + wanted - 1) / wanted, mr), 4 * mr);
+  const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
+  parallelFor(0, tasks * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
     float *bp = packedB.get(kcMax * tile);
     std::vector<Segment> segments;
-    for (int64_t t = lo; t < hi; ++t) {
+    for (int64_t task = lo; task < hi; ++task) {
+      int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
+      int64_t rows = std::min(rowBlock, m - i0);
       int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
       int64_t j0 = t % tiles * tile, nc = std::min(tile, g.pixels - j0);
       const float *image = x.data + n * x.stride[0] + gi * g.cg * x.stride[1];
-      float *c = y.data + n * y.stride[0] + gi * m * y.stride[1] + j0;
+      float *c = y.data + n * y.stride[0] + (gi * m + i0) * y.stride[1] + j0;
       for (int64_t pc = 0; pc < k; pc += kcMax) {
         int64_t kc = std::min(kcMax, k - pc);
         for (int64_t q = 0; q * nr < nc; ++q) {
@@ -302,8 +386,9 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
             std::fill(panel + p * nr + width, panel + (p + 1) * nr, 0.0f);
           }
         }
-        multiplyBlock(kernel, m, nc, kc,
-                      packedWeights.data() + gi * padded * k + pc * padded,
+        multiplyBlock(kernel, rows, nc, kc,
+                      packedWeights->data() + gi * padded * k + pc * padded +
+                          i0 * kc,
                       bp, c, y.stride[1], pc == 0 ? 0.0f : 1.0f);
       }
     }
@@ -567,6 +652,41 @@ void backwardWeight(const View5 &x, const View5 &dy, const View5 &dw,
 } // namespace ember
 
 using namespace ember::conv;
+
+namespace ember {
+namespace conv {
+
+// Declared where they are used (ModelFile.cpp) rather than in CpuConv.h,
+// whose every includer would rebuild: registers [begin, begin + size) as
+// memory nothing writes until released (a model file's image), so that
+// packed weights read from it can be cached; releasing drops them.
+void registerConstantMemory(const void *begin, size_t size) {
+  ConstantCache &cache = constantCache();
+  const char *first = static_cast<const char *>(begin);
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  cache.ranges.emplace_back(first, first + size);
+}
+
+void releaseConstantMemory(const void *begin) {
+  ConstantCache &cache = constantCache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  for (auto range = cache.ranges.begin(); range != cache.ranges.end(); ++range) {
+    if (range->first != begin)
+      continue;
+    for (auto entry = cache.packed.begin(); entry != cache.packed.end();) {
+      const char *data = reinterpret_cast<const char *>(entry->first.first);
+      if (data >= range->first && data < range->second)
+        entry = cache.packed.erase(entry);
+      else
+        ++entry;
+    }
+    cache.ranges.erase(range);
+    return;
+  }
+}
+
+} // namespace conv
+} // namespace ember
 
 extern "C" {
 

@@ -18,6 +18,14 @@
 #include <unistd.h>
 
 namespace ember {
+namespace conv {
+// The convolution kernels cache weights packed from constant memory; a
+// model file's image is that (defined in CpuConv.cpp). Weak: the fuzzers
+// and unit tests link this file without the kernels (then they are null).
+[[gnu::weak]] void registerConstantMemory(const void *begin, size_t size);
+[[gnu::weak]] void releaseConstantMemory(const void *begin);
+} // namespace conv
+
 namespace {
 
 /// Byte offsets of the header fields.
@@ -92,6 +100,9 @@ std::shared_ptr<ModelFile> ModelFile::open(const std::string &path) {
   }
   ::close(fd); // the mapping keeps the file's pages
   file->validate();
+  // Read-only and private: nothing writes the weights while the file lives.
+  if (file->length && conv::registerConstantMemory)
+    conv::registerConstantMemory(file->base, file->length);
   return file;
 }
 
@@ -106,10 +117,15 @@ std::shared_ptr<ModelFile> ModelFile::fromBytes(const void *data, size_t size,
   file->base = file->owned.data();
   file->length = size;
   file->validate();
+  // The copy is never written after this.
+  if (size && conv::registerConstantMemory)
+    conv::registerConstantMemory(file->base, size);
   return file;
 }
 
 ModelFile::~ModelFile() {
+  if (base && length && conv::releaseConstantMemory)
+    conv::releaseConstantMemory(base);
   if (mapped && base)
     munmap(const_cast<uint8_t *>(base), length);
 }

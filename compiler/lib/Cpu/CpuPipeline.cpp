@@ -60,6 +60,9 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
     pm.addPass(createEmberConvToRuntime());
     tensorFuncs = &pm.nest<func::FuncOp>();
   }
+  // The convolutions left (all of them on the GPU, other dtypes on the CPU;
+  // an exported program keeps ember.conv for every target) as im2col.
+  tensorFuncs->addPass(createEmberDecomposeConv());
   // Recurrent layers: a loop over the steps (a GEMM and a fused gate kernel
   // per step), the same code for every sequence length; after CSE, so that
   // a forward layer the gradient repeats runs once. On a GPU the loop stays

@@ -20,10 +20,13 @@ gradient ops (closed under differentiation, so double backward stays in
 them), and ``ember-conv-to-runtime`` calls the runtime's kernels, which
 pack im2col panels straight into the GEMM micro-kernel's layout
 (runtime/lib/CpuConv.cpp). Elsewhere (float64 and half precision, the
-GPU devices, exported programs) the composites above stand in for the ops:
-traced graphs have dynamic dims (the sizes are runtime values), so a
-generic lowering would need a runtime kernel size, not the unrolled
-windows used here.
+GPU devices) the composites above stand in for the ops: traced graphs
+have dynamic dims (the sizes are runtime values), so a generic lowering
+would need a runtime kernel size, not the unrolled windows used here.
+Exported programs keep the ``ember.conv`` op (the CPU artifact calls the
+runtime's kernel through its runtime slot); their kernel and spatial
+sizes are static, so for the other targets the compiler's
+``ember-decompose-conv`` pass rewrites it into this im2col composite.
 """
 
 import functools
@@ -112,8 +115,7 @@ def _conv_op_applies(x, weight):
     """Whether the convolution is one ember.conv op (f32 on the CPU, see the
     module docstring) rather than a composite."""
     return (x.device.type == "cpu" and x.dtype == ember.float32
-            and weight.dtype == ember.float32 and not _export.exporting()
-            and hasattr(ember._ember, "_conv"))
+            and weight.dtype == ember.float32 and hasattr(ember._ember, "_conv"))
 
 
 def _convolution(x, weight, stride, pads, dilation, groups):

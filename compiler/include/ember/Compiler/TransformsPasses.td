@@ -365,4 +365,26 @@ def EmberExpandShapeStrides : Pass<"ember-expand-shape-strides", "mlir::ModuleOp
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::memref::MemRefDialect"];
 }
 
+def EmberDecomposeConv : Pass<"ember-decompose-conv", "mlir::func::FuncOp"> {
+  let summary = "Rewrite ember.conv as im2col windows and one matmul";
+  let description = [{
+    The convolutions `ember-conv-to-runtime` leaves (every one on the GPU
+    back ends; other element types than f32 on the CPU) become the im2col
+    composite of python/ember/nn/_conv.py: the zero-padded input's strided
+    window at each kernel offset, stacked into columns, times the weight as
+    a matrix (batched over groups). The weight's shape (the kernel size)
+    must be static; the batch and spatial sizes may be dynamic. An exported program keeps the one
+    op, so it compiles for every target.
+
+    ```mlir
+    %y = ember.conv %x, %w {strides = array<i64: 1, 1>, ...}
+    // becomes
+    %p = ember.insert_slice %x into %zeros ...  // padding
+    %c = ember.concat %win0, %win1, ... dim = 2 // (N, C, K, L)
+    %y = ember.matmul %w2, %cols                // (O, C*K) x (N, C*K, L)
+    ```
+  }];
+  let dependentDialects = ["mlir::tensor::TensorDialect"];
+}
+
 #endif // EMBER_COMPILER_TRANSFORMSPASSES_TD
