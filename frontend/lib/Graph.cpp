@@ -5,6 +5,7 @@
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/Gpu/Device.h"
 #include "ember/Runtime/HostAllocator.h"
+#include "ember/Runtime/Profiler.h"
 
 #include <cstring>
 #include <map>
@@ -59,6 +60,9 @@ Buffer::Buffer(size_t bytes) : data(hostAlloc(bytes)), bytes(bytes) {
   if (!data)
     runtimeError("out of memory allocating " + std::to_string(bytes) +
                  " bytes");
+  // profile_memory: one relaxed load when off.
+  if (profiler::memoryEnabled())
+    profiler::recordMemory(static_cast<int64_t>(bytes), "[memory]");
 }
 
 Buffer::Buffer(void *external, size_t bytes,
@@ -75,9 +79,14 @@ Buffer::Buffer(Backend kind, size_t bytes)
   } catch (const gpu::DeviceError &error) {
     runtimeError(error.what());
   }
+  if (profiler::memoryEnabled())
+    profiler::recordMemory(static_cast<int64_t>(bytes), "[device memory]");
 }
 
 Buffer::~Buffer() {
+  if (profiler::memoryEnabled() && !release)
+    profiler::recordMemory(-static_cast<int64_t>(bytes),
+                           device == Backend::Cpu ? "[memory]" : "[device memory]");
   if (device != Backend::Cpu) {
     gpu::DeviceBuffer buffer{deviceHandle, std::max<size_t>(deviceBytes, 1)};
     gpuDevice(device).free(buffer);
@@ -174,6 +183,7 @@ uint64_t lastNodeSerial() { return lastSerial; }
 
 NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
                  llvm::ArrayRef<NodeRef> inputs) {
+  profiler::Scope traceSpan(profiler::Category::Trace, opName(op));
   auto node = std::make_shared<Node>();
   node->op = op;
   node->dtype = dtype;
@@ -203,6 +213,23 @@ NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
     for (const NodeRef &input : inputs)
       node->requiresGrad |= input->requiresGrad;
   noteNodeCreated();
+  if (traceSpan.active() && (profiler::shapesEnabled() || profiler::stackEnabled())) {
+    std::string detail;
+    if (profiler::shapesEnabled()) {
+      detail = "shapes [";
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        detail += i ? ", [" : "[";
+        for (size_t d = 0; d < inputs[i]->shape.size(); ++d)
+          detail += (d ? ", " : "") + std::to_string(inputs[i]->shape[d]);
+        detail += "]";
+      }
+      detail += "]";
+    }
+    if (profiler::stackEnabled() && node->loc.file)
+      detail += (detail.empty() ? "at " : " at ") + *node->loc.file + ":" +
+                std::to_string(node->loc.line);
+    traceSpan.setDetail(std::move(detail));
+  }
   return node;
 }
 
@@ -229,6 +256,12 @@ StorageRef copyStorageTo(Storage &source, Backend kind) {
   storage->device = kind;
   size_t bytes = shapeNumel(source.shape) * elementSize(source.dtype);
   const Buffer &from = *source.buffer;
+  profiler::Scope copySpan(profiler::Category::Copy);
+  if (copySpan.active()) {
+    copySpan.setName(std::string("copy ") + backendDeviceType(from.device) + " to " +
+                     backendDeviceType(kind));
+    copySpan.setDetail(std::to_string(bytes) + " bytes");
+  }
   try {
     if (kind == Backend::Cpu) {
       storage->buffer = std::make_shared<Buffer>(bytes);

@@ -17,6 +17,7 @@
 
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/Debug.h"
+#include "ember/Runtime/Profiler.h"
 #include "ember/Runtime/Gpu/Device.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -426,12 +427,22 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
                                                std::vector<int64_t> &structure,
                                                std::vector<int64_t> &sizes) {
   State &s = state();
+  // The memory lookup's span ends at its hit or miss (a compile is not part
+  // of it).
+  uint64_t lookupStart = profiler::enabled() ? profiler::nowNs() : 0;
+  auto noteLookup = [&](const char *result) {
+    if (lookupStart)
+      profiler::recordSpan(profiler::Category::Cache, "cache lookup", lookupStart, result);
+    lookupStart = 0;
+  };
   describe(plan, key, structure, sizes);
-  key.push_back(static_cast<int64_t>(device));
+  // A graph compiled while a profiler times kernels has different glue.
+  key.push_back(static_cast<int64_t>(device) | int64_t(profiler::kernelsEnabled()) << 16);
   LastLookup &last = lastLookup();
   uint64_t generation = s.generation.load(std::memory_order_acquire);
   if (last.graph && last.generation == generation && last.key == key) {
     noteCacheHit(s, plan, device);
+    noteLookup("memory hit");
     return last.graph;
   }
   auto remember = [&](const std::shared_ptr<CompiledGraph> &graph) {
@@ -447,8 +458,11 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
       noteCacheHit(s, plan, device);
     return hit;
   };
-  if (std::shared_ptr<CompiledGraph> hit = findInMemory())
+  if (std::shared_ptr<CompiledGraph> hit = findInMemory()) {
+    noteLookup("memory hit");
     return remember(hit);
+  }
+  noteLookup("memory miss");
 
   // One compile at a time; a thread that waited for another's compile of
   // the same graph finds it in the cache now rather than compiling it again.
@@ -471,6 +485,9 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
   const KernelDisk *disk = onDisk ? &kernelDisk() : nullptr;
   if (onDisk) {
     identity = diskCacheIdentity(key, "cpu", cpuCodeFingerprint());
+    profiler::Scope diskSpan(profiler::Category::Cache, "disk cache lookup");
+    if (diskSpan.active())
+      diskSpan.setDetail("disk miss");
     GraphObjects parts;
     if (std::optional<std::string> payload = diskCacheRead(identity, DiskEntryKind::Graph);
         payload && decodeGraphObjects(*payload, parts)) {
@@ -483,6 +500,8 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
           fprintf(stderr, "[ember] loaded graph from the disk cache in %.1f ms: %zu ops%s\n",
                   elapsedMs(), plan.nodes.size() - plan.inputs.size(), where.c_str());
         s.cache.insert(key, loaded);
+        if (diskSpan.active())
+          diskSpan.setDetail("disk hit");
         return remember(loaded);
       }
       if (logCompiles())
@@ -499,6 +518,12 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
                    where);
   std::string error;
   GraphObjects parts;
+  profiler::Scope compileSpan(profiler::Category::Compile);
+  if (compileSpan.active()) {
+    compileSpan.setName(std::string("compile graph for ") + backendDeviceType(device));
+    compileSpan.setDetail(std::to_string(plan.nodes.size() - plan.inputs.size()) + " ops" +
+                          where);
+  }
   std::shared_ptr<CompiledGraph> compiled =
       device == Backend::Cpu ? compileGraph(plan, &error, disk, onDisk ? &parts : nullptr)
                                 : compileGraphForGpu(plan, device, &error);
@@ -511,6 +536,8 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
   std::lock_guard<std::mutex> lock(s.mutex);
   ++s.stats.compiles;
   s.stats.compileMs += ms;
+  if (!graphDumpDir().empty())
+    dumpGraphPicture(plan, s.stats.compiles);
   uint64_t keyHash = KeyHash()(key);
   if (logCompiles()) {
     std::string reason = missReason(s, structure, s.compiledKeys.count(keyHash) > 0);
@@ -625,7 +652,15 @@ void runDeviceGraph(StorageList &storages, Backend device) {
                       elementSize(output->dtype)});
       results[output].buffer = std::move(buffer);
     }
-    compiled->run(args);
+    {
+      profiler::Scope runSpan(profiler::Category::Run);
+      if (runSpan.active()) {
+        runSpan.setName(std::string("run graph on ") + backendDeviceType(device));
+        runSpan.setDetail(std::to_string(plan.nodes.size() - plan.inputs.size()) + " ops" +
+                          userLine(plan));
+      }
+      compiled->run(args);
+    }
     s.graphsRun.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -707,12 +742,19 @@ std::optional<std::string> compute(StorageList &storages) {
 }
 
 /// Computes every value this thread traced; returns the first error.
-std::optional<std::string> syncAll() {
+/// `why` says what cut the trace here (EMBER_DEBUG=2 prints it).
+std::optional<std::string> syncAll(const char *why) {
   Tracer &t = tracer();
   if (t.syncing)
     return std::nullopt;
   if (exporting())
     rejectValueRead();
+  if (t.nodesSinceSync && debugEnabled(DebugTopic::CacheHits)) {
+    SourceLoc loc = currentLocation();
+    fprintf(stderr, "[ember] graph cut: %s after %llu traced ops%s\n", why,
+            static_cast<unsigned long long>(t.nodesSinceSync),
+            loc.file ? (" at " + *loc.file + ":" + std::to_string(loc.line)).c_str() : "");
+  }
   llvm::SmallVector<StorageRef, 4> storages;
   for (std::weak_ptr<Storage> &weak : t.pending)
     if (StorageRef storage = weak.lock())
@@ -734,7 +776,7 @@ void registerPending(const StorageRef &storage) {
   // An export trace must stay one graph, however large. A failed value
   // keeps its error for its own read.
   if (t.nodesSinceSync > kMaxPendingNodes && !t.syncing && !exporting())
-    syncAll();
+    syncAll("the pending graph reached 2000 ops");
 }
 
 void noteNodeCreated() {
@@ -745,7 +787,7 @@ void noteNodeCreated() {
 void sync() {
   if (exporting())
     rejectValueRead();
-  if (std::optional<std::string> error = syncAll())
+  if (std::optional<std::string> error = syncAll("ember.sync()"))
     runtimeError(*error);
 }
 
@@ -755,7 +797,7 @@ void materialize(Storage &storage) {
   if (exporting())
     rejectValueRead();
   if (storage.pending && !storage.error && !tracer().syncing) {
-    syncAll();
+    syncAll("a value was read (.item(), .numpy(), print, a copy to another device)");
     // Still pending: another thread traced it (a tensor handed between
     // threads), and this thread's sync leaves others' values alone. It is
     // computed on its own; its owner's sync then finds nothing to do.

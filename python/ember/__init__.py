@@ -142,3 +142,4 @@ from ember.serialization import load, save  # noqa: E402,F401
 from ember._export import (ExportedProgram, LoadedModel, export,  # noqa: E402,F401
                            load_model)
 from ember._devices import cuda, devices, rocm, vulkan, xpu  # noqa: E402,F401
+from ember import debug, profiler  # noqa: E402,F401 (torch.profiler; graph pictures)

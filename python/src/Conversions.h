@@ -60,6 +60,10 @@ py::array tensorToNumpy(const Tensor &x);
 void bindTensor(py::module_ &m);
 /// ember.export and .ember models (ModelBindings.cpp).
 void bindModel(py::module_ &m);
+/// The recorder behind ember.profiler (ProfilerBindings.cpp).
+void bindProfiler(py::module_ &m);
+/// The lazy graph as data for ember.debug.draw (DebugBindings.cpp).
+void bindDebug(py::module_ &m);
 void bindIndexing(py::class_<Tensor> &cls);
 
 } // namespace ember::python

@@ -306,6 +306,8 @@ PYBIND11_MODULE(_ember, m) {
 
   bindTensor(m);
   bindModel(m);
+  bindProfiler(m);
+  bindDebug(m);
 
   // Creation.
   m.def("tensor",

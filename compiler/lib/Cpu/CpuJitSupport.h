@@ -10,7 +10,15 @@
 #define EMBER_COMPILER_LIB_CPUJITSUPPORT_H
 
 #include "ember/Compiler/CpuCompiler.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+
+namespace mlir {
+class PassManager;
+} // namespace mlir
+namespace llvm {
+class Module;
+} // namespace llvm
 
 #include <chrono>
 #include <optional>
@@ -39,6 +47,15 @@ hostTargetMachineBuilder(const CpuCompileOptions &options, std::string *error);
 /// with the diagnostics in `error` on failure.
 bool lowerForCpu(mlir::ModuleOp module, std::string *error,
                  bool shapeFunctions = false);
+
+/// While ember.profiler records: a span per pass of `pm`'s runs
+/// (ProfileInstrumentation.cpp). Nothing otherwise.
+void addProfilerInstrumentation(mlir::PassManager &pm);
+
+/// Wraps each call in `glue` that runs one of `kernels` (directly, or a
+/// parallel launch given its address) in calls to the runtime's
+/// ember_profile_kernel_begin/end, named by the kernel's symbol.
+void instrumentKernelCalls(llvm::Module &glue, const llvm::StringSet<> &kernels);
 
 } // namespace ember
 

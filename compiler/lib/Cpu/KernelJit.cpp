@@ -15,6 +15,7 @@
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
 #include "ember/Runtime/Debug.h"
+#include "ember/Runtime/Profiler.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -237,6 +238,10 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
                                                  }),
                     {}});
   }
+  // While a profiler records kernels, the glue times each kernel it runs.
+  if (profiler::kernelsEnabled())
+    jobs.front().module.withModuleDo(
+        [&](llvm::Module &glue) { instrumentKernelCalls(glue, kernelNames); });
   // Private globals are copied into every kernel that reads them.
   for (Job &job : jobs)
     job.module.withModuleDo([&](llvm::Module &m) {
