@@ -251,6 +251,7 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
     });
 
   // Compile on every hardware thread (two here), the glue first.
+  CompileProgress progress(jobs.size(), objects->kernels.size() + 1 - jobs.size());
   std::atomic<size_t> next{0};
   std::vector<std::string> errors(jobs.size());
   auto work = [&] {
@@ -263,6 +264,7 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
         // optnone, which still runs the slow instruction selector).
         emitObject(*builder, jobs[i].symbol.empty() ? 1 : 3, m, &jobs[i].object,
                    &errors[i]);
+        progress.done();
         if (debugEnabled(DebugTopic::CompileDetails))
           fprintf(stderr, "[ember]   %s: %.1f ms\n",
                   jobs[i].symbol.empty() ? "glue" : jobs[i].symbol.c_str(),
@@ -279,6 +281,7 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
   work();
   for (std::thread &thread : pool)
     thread.join();
+  progress.finish();
   for (const std::string &message : errors)
     if (!message.empty()) {
       *error = message;
