@@ -4,7 +4,8 @@
 // that exists), each graph compile writes graph-<pid>-<n>.dot there, and
 // graph-<pid>-<n>.svg when Graphviz's `dot` is on PATH: one box per op,
 // each edge labelled with the value's dtype and shape, inputs computed by an
-// earlier graph (where the trace was cut) in grey, and the chains of
+// earlier graph (where the trace was cut) or given by the
+// user as grey "computed value" ellipses, and the chains of
 // element-wise ops that ember-fuse-elementwise merges into one kernel as
 // clusters (the fusion rule applied to the graph, as python/ember/debug.py
 // draws it). Any other value keeps its old meaning (print the IR).
@@ -74,7 +75,7 @@ const std::string &graphDumpDir() {
       return std::string();
     std::string path = value;
     if (!folder)
-      std::system(("mkdir -p '" + path + "'").c_str());
+      (void)std::system(("mkdir -p '" + path + "'").c_str());
     return path;
   }();
   return dir;
@@ -113,7 +114,7 @@ std::string graphToDot(const GraphPlan &plan) {
   auto nodeLine = [&](const Node *node, const char *indent) {
     os << indent << "n" << node->index << " [label=\"";
     if (node->op == OpCode::Input) {
-      os << "input (computed before: graph cut)\", shape=ellipse, fillcolor=\"#eeeeee\"];\n";
+      os << "computed value\", shape=ellipse, fillcolor=\"#eeeeee\"];\n";
       return;
     }
     if (node->op == OpCode::Constant) {

@@ -638,6 +638,13 @@ void runDeviceGraph(StorageList &storages, Backend device) {
     std::vector<int64_t> &sizes = scratch->sizes;
     std::shared_ptr<CompiledGraph> compiled =
         lookupOrCompile(plan, device, scratch->key, scratch->structure, sizes);
+    // The run's span covers its outputs' allocation too.
+    profiler::Scope runSpan(profiler::Category::Run);
+    if (runSpan.active()) {
+      runSpan.setName(std::string("run graph on ") + backendDeviceType(device));
+      runSpan.setDetail(std::to_string(plan.nodes.size() - plan.inputs.size()) + " ops" +
+                        userLine(plan));
+    }
     std::vector<GraphBuffer> &args = scratch->args;
     for (Node *input : plan.inputs)
       args.push_back({input->buffer->data, input->shape.data(),
@@ -652,15 +659,7 @@ void runDeviceGraph(StorageList &storages, Backend device) {
                       elementSize(output->dtype)});
       results[output].buffer = std::move(buffer);
     }
-    {
-      profiler::Scope runSpan(profiler::Category::Run);
-      if (runSpan.active()) {
-        runSpan.setName(std::string("run graph on ") + backendDeviceType(device));
-        runSpan.setDetail(std::to_string(plan.nodes.size() - plan.inputs.size()) + " ops" +
-                          userLine(plan));
-      }
-      compiled->run(args);
-    }
+    compiled->run(args);
     s.graphsRun.fetch_add(1, std::memory_order_relaxed);
   }
 

@@ -3,7 +3,7 @@
 ``draw(x, "g.svg")`` writes the graph behind a pending tensor (or tensors, or
 an exported program) through Graphviz's ``dot``: one box per op, its output's
 shape and dtype on each edge, values computed by an earlier graph (where the
-graph was cut) as grey inputs, and the chains of element-wise ops that
+graph was cut) as grey "computed value" inputs, and the chains of element-wise ops that
 ``ember-fuse-elementwise`` merges into one kernel as clusters. ``to_dot``
 returns the dot text alone (no Graphviz needed).
 
@@ -87,9 +87,15 @@ _OP_LINE = re.compile(r"^\s*(%[\w.#:]+(?::\d+)?)\s*=\s*\"?([\w]+\.[\w.]+)\"?(.*)
 _TENSOR = re.compile(r"tensor<([^>]*)>")
 
 
+# MLIR's element types by the names tensors print (the C++ side's too).
+_MLIR_DTYPES = {"f32": "float32", "f64": "float64", "f16": "float16", "bf16": "bfloat16",
+                "i64": "int64", "i32": "int32", "i16": "int16", "i8": "int8",
+                "ui8": "uint8", "i1": "bool"}
+
+
 def _parse_tensor(text):
     parts = text.split("x")
-    return parts[-1], [p for p in parts[:-1]]
+    return _MLIR_DTYPES.get(parts[-1], parts[-1]), [p for p in parts[:-1]]
 
 
 def _graph_of_program_text(text):
@@ -155,7 +161,9 @@ def to_dot(obj, title=None):
     def node_line(node, indent="  "):
         i = node["id"]
         if node["op"] == "input":
-            label = ("input (computed before: graph cut)" if node["computed"] and
+            # A value computed before this graph: the user's data, or an
+            # earlier graph's output (where the trace was cut).
+            label = ("computed value" if node["computed"] and
                      not node["where"].startswith("%arg") else "input")
             if node["where"]:
                 label += f"\\n{node['where']}"

@@ -355,9 +355,13 @@ def _build_events(raw, base_ns):
     for events in by_track.values():
         stack = []
         for event in events:
-            while stack and stack[-1].end_us <= event.start_us:
+            # Pop what ended before it, and what it outlasts (spans timed
+            # by different clocks reads can overlap by a few nanoseconds):
+            # its parent is the innermost span that holds all of it.
+            while stack and (stack[-1].end_us <= event.start_us or
+                             stack[-1].end_us < event.end_us):
                 stack.pop()
-            if stack and event.end_us <= stack[-1].end_us:
+            if stack:
                 parent = stack[-1]
                 event.parent = parent
                 parent.children.append(event)
@@ -403,6 +407,7 @@ class profile:
         self.profile_memory = profile_memory
         self.with_stack = with_stack
         self.step_num = 0
+        self._current = ProfilerAction.NONE
         self._events = None
         self._memory = []
         self._recording = False
@@ -417,10 +422,11 @@ class profile:
         self._base_ns = _ember._profiler_now_ns()
         self._step_start = self._base_ns
 
-    def _end(self):
+    def _end(self, close_step=True):
         if not self._recording:
             return
-        self._close_step_span()
+        if close_step:
+            self._close_step_span()
         _ember._profiler_stop()
         self._recording = False
         self._events, self._memory = _build_events(_ember._profiler_take(), self._base_ns)
@@ -467,12 +473,12 @@ class profile:
         action = self._action(self.step_num)
         self._step_start = _ember._profiler_now_ns()
         if previous == ProfilerAction.RECORD_AND_SAVE:
-            self._end()
+            self._end(close_step=False)
             if self.on_trace_ready is not None:
                 self.on_trace_ready(self)
         if action == ProfilerAction.NONE:
             if self._recording:
-                self._end()
+                self._end(close_step=False)
         elif not self._recording:
             self._begin()
         elif previous == ProfilerAction.WARMUP and action != ProfilerAction.WARMUP:

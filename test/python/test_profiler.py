@@ -189,7 +189,7 @@ def test_schedule_steps_and_handler(tmp_path):
         assert iterations == [f"iteration {first}", f"iteration {first + 1}"]
 
     handler = tensorboard_trace_handler(str(tmp_path / "tb"), worker_name="w0")
-    with profile(schedule=schedule(wait=0, warmup=0, active=1),
+    with profile(schedule=schedule(wait=0, warmup=0, active=1, repeat=1),
                  on_trace_ready=handler) as prof:
         x.sum().item()
         prof.step()
