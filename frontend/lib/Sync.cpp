@@ -436,8 +436,10 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
     lookupStart = 0;
   };
   describe(plan, key, structure, sizes);
-  // A graph compiled while a profiler times kernels has different glue.
-  key.push_back(static_cast<int64_t>(device) | int64_t(profiler::kernelsEnabled()) << 16);
+  // A CPU graph compiled while a profiler times kernels has different glue
+  // (GPU dispatches are timed by the device, whatever the code).
+  key.push_back(static_cast<int64_t>(device) |
+                int64_t(device == Backend::Cpu && profiler::kernelsEnabled()) << 16);
   LastLookup &last = lastLookup();
   uint64_t generation = s.generation.load(std::memory_order_acquire);
   if (last.graph && last.generation == generation && last.key == key) {

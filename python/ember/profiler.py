@@ -270,14 +270,13 @@ class EventList(list):
         names = [r.key if hasattr(r, "key") else r.name for r in rows]
         width = min(max([len("Name")] + [len(n) for n in names]), max_name_column_width)
         columns = [("Name", width, "<")]
-        columns += [(c, 12, ">") for c in ("Self CPU %", "Self CPU", "CPU total %",
-                                            "CPU total", "CPU time avg")]
+        numbers = ["Self CPU %", "Self CPU", "CPU total %", "CPU total", "CPU time avg"]
         if self._profile_memory:
-            columns += [(c, 12, ">") for c in ("CPU Mem", "Self CPU Mem")]
+            numbers += ["CPU Mem", "Self CPU Mem"]
         if has_device:
-            columns += [(c, 12, ">") for c in ("Self Device", "Self Device %",
-                                                "Device total", "Device time avg")]
-        columns += [("# of Calls", 12, ">")]
+            numbers += ["Self Device", "Self Device %", "Device total", "Device time avg"]
+        numbers += ["# of Calls"]
+        columns += [(c, max(12, len(c)), ">") for c in numbers]
         if self._with_shapes:
             columns += [("Input Shapes", 40, "<")]
 

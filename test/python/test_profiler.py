@@ -231,3 +231,37 @@ print(json.dumps([(e.name, e.detail) for e in prof.events() if e.category == "ca
     cache = json.loads(done.stdout)
     assert ["cache lookup", "memory miss"] in cache
     assert ["disk cache lookup", "disk hit"] in cache
+
+
+def test_vulkan_dispatches_are_timed_on_the_device():
+    script = """
+import json, ember
+from ember.profiler import profile
+if not ember.vulkan.is_available():
+    print(json.dumps("unavailable: " + ember.vulkan.unavailable_reason()))
+    raise SystemExit
+x = ember.ones(32, 32, device="vulkan")
+with profile() as prof:
+    y = (x * 3.0 + 1.0).exp().sum(1).cpu().numpy()
+events = prof.events()
+table = prof.key_averages().table()
+print(json.dumps({"device": [(e.name, e.end_us - e.start_us) for e in events
+                             if e.category == "device"],
+                  "copies": [e.name for e in events if e.category == "copy"],
+                  "runs": [e.name for e in events if e.category == "run"],
+                  "header": table.splitlines()[1], "value": float(y[0])}))
+"""
+    env = dict(os.environ, VK_ICD_FILENAMES="/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
+               MESA_SHADER_CACHE_DISABLE="true", LP_NUM_THREADS="2",
+               PYTHONPATH=os.path.dirname(os.path.dirname(ember.__file__)))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    if isinstance(result, str):
+        pytest.skip(result)
+    assert result["runs"] == ["run graph on vulkan"]
+    assert "copy vulkan to cpu" in result["copies"]
+    assert len(result["device"]) >= 2 and all(d >= 0 for _, d in result["device"])
+    assert "Self Device %" in result["header"] and "Device total" in result["header"]
+    np.testing.assert_allclose(result["value"], 32 * np.exp(4.0), rtol=1e-5)
