@@ -430,9 +430,10 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
   // The memory lookup's span ends at its hit or miss (a compile is not part
   // of it).
   uint64_t lookupStart = profiler::enabled() ? profiler::nowNs() : 0;
+  // Called only while profiling (`if (lookupStart)`): the hit path stays a
+  // load and a branch.
   auto noteLookup = [&](const char *result) {
-    if (lookupStart)
-      profiler::recordSpan(profiler::Category::Cache, "cache lookup", lookupStart, result);
+    profiler::recordSpan(profiler::Category::Cache, "cache lookup", lookupStart, result);
     lookupStart = 0;
   };
   describe(plan, key, structure, sizes);
@@ -444,7 +445,8 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
   uint64_t generation = s.generation.load(std::memory_order_acquire);
   if (last.graph && last.generation == generation && last.key == key) {
     noteCacheHit(s, plan, device);
-    noteLookup("memory hit");
+    if (lookupStart)
+      noteLookup("memory hit");
     return last.graph;
   }
   auto remember = [&](const std::shared_ptr<CompiledGraph> &graph) {
@@ -461,10 +463,12 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
     return hit;
   };
   if (std::shared_ptr<CompiledGraph> hit = findInMemory()) {
-    noteLookup("memory hit");
+    if (lookupStart)
+      noteLookup("memory hit");
     return remember(hit);
   }
-  noteLookup("memory miss");
+  if (lookupStart)
+    noteLookup("memory miss");
 
   // One compile at a time; a thread that waited for another's compile of
   // the same graph finds it in the cache now rather than compiling it again.

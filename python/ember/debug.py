@@ -16,7 +16,6 @@ reduction's element-wise producers, matmul epilogues).
 import os
 import re
 import shutil
-import subprocess
 
 from ember import _ember
 
@@ -224,5 +223,6 @@ def draw(obj, path, title=None):
     if dot is None:
         raise RuntimeError("ember.debug.draw: Graphviz's `dot` is not installed "
                            "(Debian: apt install graphviz); write a .dot file instead")
+    import subprocess
     subprocess.run([dot, f"-T{fmt}", "-o", path], input=text.encode(), check=True)
     return path

@@ -13,10 +13,8 @@ per hook when no profiler is active. docs/profiling.md shows a trace.
 
 import contextlib
 import enum
-import gzip
 import json
 import os
-import socket
 import time
 
 from ember import _ember
@@ -76,6 +74,7 @@ def tensorboard_trace_handler(dir_name, worker_name=None, use_gzip=False):
     TensorBoard's profiler plugin and Perfetto open."""
 
     def handler(prof):
+        import socket
         os.makedirs(dir_name, exist_ok=True)
         worker = worker_name or f"{socket.gethostname()}_{os.getpid()}"
         path = os.path.join(dir_name, f"{worker}.{time.time_ns() // 1000000}.pt.trace.json")
@@ -541,6 +540,7 @@ class profile:
                     "otherData": {"producer": "ember.profiler"}}
         text = json.dumps(document)
         if str(path).endswith(".gz"):
+            import gzip
             with gzip.open(path, "wt") as f:
                 f.write(text)
         else:
