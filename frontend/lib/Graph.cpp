@@ -5,6 +5,7 @@
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/Gpu/Device.h"
 #include "ember/Runtime/HostAllocator.h"
+#include "ember/Runtime/Profiler.h"
 
 #include <cstring>
 #include <map>
@@ -59,6 +60,9 @@ Buffer::Buffer(size_t bytes) : data(hostAlloc(bytes)), bytes(bytes) {
   if (!data)
     runtimeError("out of memory allocating " + std::to_string(bytes) +
                  " bytes");
+  // profile_memory: one relaxed load when off.
+  if (profiler::memoryEnabled())
+    profiler::recordMemory(static_cast<int64_t>(bytes), "[memory]");
 }
 
 Buffer::Buffer(void *external, size_t bytes,
@@ -75,9 +79,14 @@ Buffer::Buffer(Backend kind, size_t bytes)
   } catch (const gpu::DeviceError &error) {
     runtimeError(error.what());
   }
+  if (profiler::memoryEnabled())
+    profiler::recordMemory(static_cast<int64_t>(bytes), "[device memory]");
 }
 
 Buffer::~Buffer() {
+  if (profiler::memoryEnabled() && !release)
+    profiler::recordMemory(-static_cast<int64_t>(bytes),
+                           device == Backend::Cpu ? "[memory]" : "[device memory]");
   if (device != Backend::Cpu) {
     // Device memory borrowed from another library (ember.from_dlpack) goes
     // back through it.
@@ -175,11 +184,17 @@ static void placeOnOneDevice(Node &node, OpCode op) {
   }
 }
 
+static void recordTraceSpan(const Node &node, llvm::ArrayRef<NodeRef> inputs,
+                            uint64_t start);
+
 static thread_local uint64_t lastSerial = 0;
 uint64_t lastNodeSerial() { return lastSerial; }
 
 NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
                  llvm::ArrayRef<NodeRef> inputs) {
+  // The op's trace span: a plain time stamp, not a Scope, on this hottest
+  // path (one relaxed load when no profiler records).
+  uint64_t traceStart = profiler::enabled() ? profiler::nowNs() : 0;
   auto node = std::make_shared<Node>();
   node->op = op;
   node->dtype = dtype;
@@ -209,7 +224,32 @@ NodeRef makeNode(OpCode op, DType dtype, llvm::ArrayRef<int64_t> shape,
     for (const NodeRef &input : inputs)
       node->requiresGrad |= input->requiresGrad;
   noteNodeCreated();
+  if (traceStart)
+    recordTraceSpan(*node, inputs, traceStart);
   return node;
+}
+
+/// makeNode's span: the op, with record_shapes its input shapes, with
+/// with_stack the user's line.
+static void recordTraceSpan(const Node &node, llvm::ArrayRef<NodeRef> inputs,
+                            uint64_t start) {
+  std::string detail;
+  if (profiler::shapesEnabled() || profiler::stackEnabled()) {
+    if (profiler::shapesEnabled()) {
+      detail = "shapes [";
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        detail += i ? ", [" : "[";
+        for (size_t d = 0; d < inputs[i]->shape.size(); ++d)
+          detail += (d ? ", " : "") + std::to_string(inputs[i]->shape[d]);
+        detail += "]";
+      }
+      detail += "]";
+    }
+    if (profiler::stackEnabled() && node.loc.file)
+      detail += (detail.empty() ? "at " : " at ") + *node.loc.file + ":" +
+                std::to_string(node.loc.line);
+  }
+  profiler::recordSpan(profiler::Category::Trace, opName(node.op), start, std::move(detail));
 }
 
 // Per thread, as in torch: one thread's no_grad must not switch off
@@ -235,6 +275,12 @@ StorageRef copyStorageTo(Storage &source, Backend kind) {
   storage->device = kind;
   size_t bytes = shapeNumel(source.shape) * elementSize(source.dtype);
   const Buffer &from = *source.buffer;
+  profiler::Scope copySpan(profiler::Category::Copy);
+  if (copySpan.active()) {
+    copySpan.setName(std::string("copy ") + backendDeviceType(from.device) + " to " +
+                     backendDeviceType(kind));
+    copySpan.setDetail(std::to_string(bytes) + " bytes");
+  }
   try {
     if (kind == Backend::Cpu) {
       storage->buffer = std::make_shared<Buffer>(bytes);

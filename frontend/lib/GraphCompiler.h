@@ -122,6 +122,14 @@ std::string exportGraph(const GraphPlan &plan, const ExportSignature &signature,
 /// The same program as text, for reading.
 std::string exportGraphText(const std::string &bytecode, std::string *error);
 
+/// EMBER_DUMP_GRAPHS when it names a folder (GraphDump.cpp), else empty.
+const std::string &graphDumpDir();
+/// `plan` as Graphviz dot text: ops, dtypes and shapes on edges, inputs
+/// computed before, element-wise fusion chains as clusters.
+std::string graphToDot(const GraphPlan &plan);
+/// Writes graph-<pid>-<n>.dot (and .svg with Graphviz) to graphDumpDir().
+void dumpGraphPicture(const GraphPlan &plan, uint64_t graphNumber);
+
 /// Orders the graph behind `outputs` into `plan` (inputs before users).
 void collectGraph(const std::vector<Node *> &outputs, GraphPlan &plan);
 /// Which node each part of a graph's description comes from, so that export

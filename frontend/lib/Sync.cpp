@@ -17,6 +17,7 @@
 
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/Debug.h"
+#include "ember/Runtime/Profiler.h"
 #include "ember/Runtime/Gpu/Device.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -426,12 +427,26 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
                                                std::vector<int64_t> &structure,
                                                std::vector<int64_t> &sizes) {
   State &s = state();
+  // The memory lookup's span ends at its hit or miss (a compile is not part
+  // of it).
+  uint64_t lookupStart = profiler::enabled() ? profiler::nowNs() : 0;
+  // Called only while profiling (`if (lookupStart)`): the hit path stays a
+  // load and a branch.
+  auto noteLookup = [&](const char *result) {
+    profiler::recordSpan(profiler::Category::Cache, "cache lookup", lookupStart, result);
+    lookupStart = 0;
+  };
   describe(plan, key, structure, sizes);
-  key.push_back(static_cast<int64_t>(device));
+  // A CPU graph compiled while a profiler times kernels has different glue
+  // (GPU dispatches are timed by the device, whatever the code).
+  key.push_back(static_cast<int64_t>(device) |
+                int64_t(device == Backend::Cpu && profiler::kernelsEnabled()) << 16);
   LastLookup &last = lastLookup();
   uint64_t generation = s.generation.load(std::memory_order_acquire);
   if (last.graph && last.generation == generation && last.key == key) {
     noteCacheHit(s, plan, device);
+    if (lookupStart)
+      noteLookup("memory hit");
     return last.graph;
   }
   auto remember = [&](const std::shared_ptr<CompiledGraph> &graph) {
@@ -447,8 +462,13 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
       noteCacheHit(s, plan, device);
     return hit;
   };
-  if (std::shared_ptr<CompiledGraph> hit = findInMemory())
+  if (std::shared_ptr<CompiledGraph> hit = findInMemory()) {
+    if (lookupStart)
+      noteLookup("memory hit");
     return remember(hit);
+  }
+  if (lookupStart)
+    noteLookup("memory miss");
 
   // One compile at a time; a thread that waited for another's compile of
   // the same graph finds it in the cache now rather than compiling it again.
@@ -471,6 +491,9 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
   const KernelDisk *disk = onDisk ? &kernelDisk() : nullptr;
   if (onDisk) {
     identity = diskCacheIdentity(key, "cpu", cpuCodeFingerprint());
+    profiler::Scope diskSpan(profiler::Category::Cache, "disk cache lookup");
+    if (diskSpan.active())
+      diskSpan.setDetail("disk miss");
     GraphObjects parts;
     if (std::optional<std::string> payload = diskCacheRead(identity, DiskEntryKind::Graph);
         payload && decodeGraphObjects(*payload, parts)) {
@@ -483,6 +506,8 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
           fprintf(stderr, "[ember] loaded graph from the disk cache in %.1f ms: %zu ops%s\n",
                   elapsedMs(), plan.nodes.size() - plan.inputs.size(), where.c_str());
         s.cache.insert(key, loaded);
+        if (diskSpan.active())
+          diskSpan.setDetail("disk hit");
         return remember(loaded);
       }
       if (logCompiles())
@@ -499,6 +524,12 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
                    where);
   std::string error;
   GraphObjects parts;
+  profiler::Scope compileSpan(profiler::Category::Compile);
+  if (compileSpan.active()) {
+    compileSpan.setName(std::string("compile graph for ") + backendDeviceType(device));
+    compileSpan.setDetail(std::to_string(plan.nodes.size() - plan.inputs.size()) + " ops" +
+                          where);
+  }
   std::shared_ptr<CompiledGraph> compiled =
       device == Backend::Cpu ? compileGraph(plan, &error, disk, onDisk ? &parts : nullptr)
                                 : compileGraphForGpu(plan, device, &error);
@@ -511,6 +542,8 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
   std::lock_guard<std::mutex> lock(s.mutex);
   ++s.stats.compiles;
   s.stats.compileMs += ms;
+  if (!graphDumpDir().empty())
+    dumpGraphPicture(plan, s.stats.compiles);
   uint64_t keyHash = KeyHash()(key);
   if (logCompiles()) {
     std::string reason = missReason(s, structure, s.compiledKeys.count(keyHash) > 0);
@@ -611,6 +644,9 @@ void runDeviceGraph(StorageList &storages, Backend device) {
     std::vector<int64_t> &sizes = scratch->sizes;
     std::shared_ptr<CompiledGraph> compiled =
         lookupOrCompile(plan, device, scratch->key, scratch->structure, sizes);
+    // The run's span covers its outputs' allocation too (a plain time
+    // stamp on this per-op path: one relaxed load when off).
+    uint64_t runStart = profiler::enabled() ? profiler::nowNs() : 0;
     std::vector<GraphBuffer> &args = scratch->args;
     for (Node *input : plan.inputs)
       args.push_back({input->buffer->data, input->shape.data(),
@@ -626,6 +662,11 @@ void runDeviceGraph(StorageList &storages, Backend device) {
       results[output].buffer = std::move(buffer);
     }
     compiled->run(args);
+    if (runStart)
+      profiler::recordSpan(profiler::Category::Run,
+                           std::string("run graph on ") + backendDeviceType(device), runStart,
+                           std::to_string(plan.nodes.size() - plan.inputs.size()) + " ops" +
+                               userLine(plan));
     s.graphsRun.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -707,12 +748,20 @@ std::optional<std::string> compute(StorageList &storages) {
 }
 
 /// Computes every value this thread traced; returns the first error.
-std::optional<std::string> syncAll() {
+/// `why` says what cut the trace here (EMBER_DEBUG=2 prints it).
+std::optional<std::string> syncAll(const char *why) {
   Tracer &t = tracer();
   if (t.syncing)
     return std::nullopt;
   if (exporting())
     rejectValueRead();
+  static const bool printCuts = debugEnabled(DebugTopic::CacheHits);
+  if (printCuts && t.nodesSinceSync) {
+    SourceLoc loc = currentLocation();
+    fprintf(stderr, "[ember] graph cut: %s after %llu traced ops%s\n", why,
+            static_cast<unsigned long long>(t.nodesSinceSync),
+            loc.file ? (" at " + *loc.file + ":" + std::to_string(loc.line)).c_str() : "");
+  }
   llvm::SmallVector<StorageRef, 4> storages;
   for (std::weak_ptr<Storage> &weak : t.pending)
     if (StorageRef storage = weak.lock())
@@ -734,7 +783,7 @@ void registerPending(const StorageRef &storage) {
   // An export trace must stay one graph, however large. A failed value
   // keeps its error for its own read.
   if (t.nodesSinceSync > kMaxPendingNodes && !t.syncing && !exporting())
-    syncAll();
+    syncAll("the pending graph reached 2000 ops");
 }
 
 void noteNodeCreated() {
@@ -745,7 +794,7 @@ void noteNodeCreated() {
 void sync() {
   if (exporting())
     rejectValueRead();
-  if (std::optional<std::string> error = syncAll())
+  if (std::optional<std::string> error = syncAll("ember.sync()"))
     runtimeError(*error);
 }
 
@@ -755,7 +804,7 @@ void materialize(Storage &storage) {
   if (exporting())
     rejectValueRead();
   if (storage.pending && !storage.error && !tracer().syncing) {
-    syncAll();
+    syncAll("a value was read (.item(), .numpy(), print, a copy to another device)");
     // Still pending: another thread traced it (a tensor handed between
     // threads), and this thread's sync leaves others' values alone. It is
     // computed on its own; its owner's sync then finds nothing to do.

@@ -145,3 +145,4 @@ from ember._export import (ExportedProgram, LoadedModel, export,  # noqa: E402,F
 from ember._devices import cuda, devices, rocm, vulkan, xpu  # noqa: E402,F401
 # Importing torch.nn.Modules (ember.from_torch); torch is imported on first use.
 from ember._from_torch_entry import from_torch, import_torch_module  # noqa: E402,F401
+from ember import debug, profiler  # noqa: E402,F401 (torch.profiler; graph pictures)

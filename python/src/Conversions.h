@@ -63,6 +63,10 @@ void bindModel(py::module_ &m);
 /// ember._ember._distributed: stores, process groups, collectives
 /// (DistributedBindings.cpp).
 void bindDistributed(py::module_ &m);
+/// The recorder behind ember.profiler (ProfilerBindings.cpp).
+void bindProfiler(py::module_ &m);
+/// The lazy graph as data for ember.debug.draw (DebugBindings.cpp).
+void bindDebug(py::module_ &m);
 void bindIndexing(py::class_<Tensor> &cls);
 
 } // namespace ember::python

@@ -307,6 +307,8 @@ PYBIND11_MODULE(_ember, m) {
   bindTensor(m);
   bindModel(m);
   bindDistributed(m);
+  bindProfiler(m);
+  bindDebug(m);
 
   // Creation.
   m.def("tensor",

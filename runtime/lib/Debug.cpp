@@ -6,6 +6,8 @@
 
 #include "ember/Runtime/Debug.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +43,17 @@ bool flagKnob(const char *name) {
 /// EMBER_DUMP_GRAPHS and EMBER_DUMP_GPU: set, to anything.
 bool presenceKnob(const char *name) { return std::getenv(name) != nullptr; }
 
+/// EMBER_DUMP_GRAPHS prints IR unless it names a folder (a value with a
+/// '/', or a folder that exists), where the frontend writes a picture per
+/// graph instead (frontend/lib/GraphDump.cpp).
+bool dumpGraphsKnob() {
+  const char *value = std::getenv("EMBER_DUMP_GRAPHS");
+  if (!value)
+    return false;
+  struct stat info;
+  return !std::strchr(value, '/') && !(stat(value, &info) == 0 && S_ISDIR(info.st_mode));
+}
+
 struct DebugSettings {
   int level;
   bool logCompiles, compileTiming, dumpGraphs, dumpGpu;
@@ -49,7 +62,7 @@ struct DebugSettings {
 const DebugSettings &settings() {
   static const DebugSettings settings{parseDebugLevel(), flagKnob("EMBER_LOG_COMPILES"),
                                       flagKnob("EMBER_COMPILE_TIMING"),
-                                      presenceKnob("EMBER_DUMP_GRAPHS"),
+                                      dumpGraphsKnob(),
                                       presenceKnob("EMBER_DUMP_GPU")};
   return settings;
 }

@@ -7,6 +7,7 @@
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
 #include "ember/Runtime/Debug.h"
+#include "ember/Runtime/Profiler.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -69,6 +70,14 @@ llvm::orc::SymbolMap runtimeSymbolMap(llvm::orc::MangleAndInterner &interner) {
   for (int i = 0; i < count; ++i)
     symbols[interner(table[i].name)] = {llvm::orc::ExecutorAddr::fromPtr(table[i].address),
                                         llvm::JITSymbolFlags::Exported};
+  // The kernel timing hooks of graphs compiled while profiling (JIT only:
+  // such glue is never written to a model file).
+  symbols[interner("ember_profile_kernel_begin")] = {
+      llvm::orc::ExecutorAddr::fromPtr(&ember_profile_kernel_begin),
+      llvm::JITSymbolFlags::Exported};
+  symbols[interner("ember_profile_kernel_end")] = {
+      llvm::orc::ExecutorAddr::fromPtr(&ember_profile_kernel_end),
+      llvm::JITSymbolFlags::Exported};
   return symbols;
 }
 
@@ -287,11 +296,16 @@ const std::string &hostCodeFingerprint() {
 bool CpuCompileTimer::enabled() { return debugEnabled(DebugTopic::CompilePhases); }
 
 void CpuCompileTimer::phase(const char *name) {
-  if (!enabled())
+  bool print = enabled(), profiling = profiler::enabled();
+  if (!print && !profiling)
     return;
   auto now = std::chrono::steady_clock::now();
-  fprintf(stderr, "[ember] %s: %.1f ms\n", name,
-          std::chrono::duration<double, std::milli>(now - start).count());
+  double ms = std::chrono::duration<double, std::milli>(now - start).count();
+  if (print)
+    fprintf(stderr, "[ember] %s: %.1f ms\n", name, ms);
+  if (profiling)
+    profiler::recordSpan(profiler::Category::Compile, name,
+                         profiler::nowNs() - static_cast<uint64_t>(ms * 1e6));
   start = now;
 }
 
@@ -308,6 +322,7 @@ bool lowerForCpu(ModuleOp module, std::string *error, bool shapeFunctions) {
   // EMBER_DEBUG=3 and EMBER_COMPILE_TIMING=1 also print MLIR's pass times.
   if (debugEnabled(DebugTopic::CompileDetails))
     pm.enableTiming();
+  addProfilerInstrumentation(pm);
   buildCpuLoweringPipeline(pm, shapeFunctions);
   if (succeeded(pm.run(module)))
     return true;

@@ -10,8 +10,17 @@
 #define EMBER_COMPILER_LIB_CPUJITSUPPORT_H
 
 #include "ember/Compiler/CpuCompiler.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 
+namespace mlir {
+class PassManager;
+} // namespace mlir
+namespace llvm {
+class Module;
+} // namespace llvm
+
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -39,6 +48,36 @@ hostTargetMachineBuilder(const CpuCompileOptions &options, std::string *error);
 /// with the diagnostics in `error` on failure.
 bool lowerForCpu(mlir::ModuleOp module, std::string *error,
                  bool shapeFunctions = false);
+
+/// A progress line for a long compile: "[ember] compiling a graph: 12/40
+/// kernels (8 compiled before) ..." on stderr, rewritten in place, shown
+/// only once the compile has taken a second and stderr is a terminal (or
+/// EMBER_PROGRESS=1 asks for it; EMBER_PROGRESS=0 never shows it), so short
+/// compiles print nothing (CompileProgress.cpp). Thread-safe.
+class CompileProgress {
+public:
+  /// `total` objects to compile; `reused` kernels found compiled before.
+  CompileProgress(size_t total, size_t reused);
+  /// One object compiled.
+  void done();
+  /// Ends the line, if one was shown.
+  void finish();
+
+private:
+  size_t total, reused;
+  std::atomic<size_t> finished{0};
+  std::atomic<bool> shown{false};
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+
+/// While ember.profiler records: a span per pass of `pm`'s runs
+/// (ProfileInstrumentation.cpp). Nothing otherwise.
+void addProfilerInstrumentation(mlir::PassManager &pm);
+
+/// Wraps each call in `glue` that runs one of `kernels` (directly, or a
+/// parallel launch given its address) in calls to the runtime's
+/// ember_profile_kernel_begin/end, named by the kernel's symbol.
+void instrumentKernelCalls(llvm::Module &glue, const llvm::StringSet<> &kernels);
 
 } // namespace ember
 

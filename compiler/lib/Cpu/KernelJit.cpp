@@ -15,6 +15,7 @@
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
 #include "ember/Runtime/Debug.h"
+#include "ember/Runtime/Profiler.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -237,6 +238,10 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
                                                  }),
                     {}});
   }
+  // While a profiler records kernels, the glue times each kernel it runs.
+  if (profiler::kernelsEnabled())
+    jobs.front().module.withModuleDo(
+        [&](llvm::Module &glue) { instrumentKernelCalls(glue, kernelNames); });
   // Private globals are copied into every kernel that reads them.
   for (Job &job : jobs)
     job.module.withModuleDo([&](llvm::Module &m) {
@@ -246,6 +251,7 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
     });
 
   // Compile on every hardware thread (two here), the glue first.
+  CompileProgress progress(jobs.size(), objects->kernels.size() + 1 - jobs.size());
   std::atomic<size_t> next{0};
   std::vector<std::string> errors(jobs.size());
   auto work = [&] {
@@ -258,6 +264,7 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
         // optnone, which still runs the slow instruction selector).
         emitObject(*builder, jobs[i].symbol.empty() ? 1 : 3, m, &jobs[i].object,
                    &errors[i]);
+        progress.done();
         if (debugEnabled(DebugTopic::CompileDetails))
           fprintf(stderr, "[ember]   %s: %.1f ms\n",
                   jobs[i].symbol.empty() ? "glue" : jobs[i].symbol.c_str(),
@@ -274,6 +281,7 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
   work();
   for (std::thread &thread : pool)
     thread.join();
+  progress.finish();
   for (const std::string &message : errors)
     if (!message.empty()) {
       *error = message;

@@ -108,7 +108,17 @@ namespace gpu {
   X(vkGetFenceStatus, VkResult, VkDevice, VkFence)                             \
   X(vkWaitForFences, VkResult, VkDevice, uint32_t, const VkFence *, VkBool32,  \
     uint64_t)                                                                  \
-  X(vkQueueSubmit, VkResult, VkQueue, uint32_t, const VkSubmitInfo *, VkFence)
+  X(vkQueueSubmit, VkResult, VkQueue, uint32_t, const VkSubmitInfo *, VkFence) \
+  X(vkCreateQueryPool, VkResult, VkDevice, const VkQueryPoolCreateInfo *,      \
+    const VkAllocationCallbacks *, VkQueryPool *)                              \
+  X(vkDestroyQueryPool, void, VkDevice, VkQueryPool,                           \
+    const VkAllocationCallbacks *)                                             \
+  X(vkCmdResetQueryPool, void, VkCommandBuffer, VkQueryPool, uint32_t,         \
+    uint32_t)                                                                  \
+  X(vkCmdWriteTimestamp, void, VkCommandBuffer, VkPipelineStageFlagBits,       \
+    VkQueryPool, uint32_t)                                                     \
+  X(vkGetQueryPoolResults, VkResult, VkDevice, VkQueryPool, uint32_t,          \
+    uint32_t, size_t, void *, VkDeviceSize, VkQueryResultFlags)
 
 /// A physical device Ember can use: Vulkan 1.1 with a compute queue.
 struct VulkanPhysicalDevice {

@@ -23,6 +23,8 @@
 #include "SpirvReflect.h"
 #include "VulkanApi.h"
 
+#include "ember/Runtime/Profiler.h"
+
 #include <array>
 #include <cstring>
 #include <deque>
@@ -176,6 +178,11 @@ struct Batch {
   std::vector<uint64_t> stagingBlocks;
   std::shared_ptr<Submission> submission;
   unsigned operations = 0;
+  /// While ember.profiler records: two timestamps per dispatch (before and
+  /// after), the dispatches' kernel names, and when the host submitted.
+  VkQueryPool queries = VK_NULL_HANDLE;
+  std::vector<std::string> dispatchNames;
+  uint64_t submittedNs = 0;
 };
 
 class VulkanEvent : public Event {
@@ -234,6 +241,25 @@ public:
     record(commands, *open);
     if (++open->operations >= kMaxBatchOperations)
       flush();
+  }
+
+  /// Whether `batch` (the open one) times its dispatches: the profiler is
+  /// on and the device has timestamps. Makes the query pool on first use.
+  bool timesDispatches(Batch &batch) {
+    if (!profiler::enabled() || !context.limits().timestampComputeAndGraphics)
+      return false;
+    if (batch.queries)
+      return batch.dispatchNames.size() < kMaxBatchOperations;
+    VkQueryPoolCreateInfo info = {VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    info.queryCount = 2 * kMaxBatchOperations;
+    if (context.api.vkCreateQueryPool(context.device, &info, nullptr, &batch.queries) !=
+        VK_SUCCESS) {
+      batch.queries = VK_NULL_HANDLE;
+      return false;
+    }
+    context.api.vkCmdResetQueryPool(batch.commands, batch.queries, 0, info.queryCount);
+    return true;
   }
 
   /// A descriptor set of `layout` that lives as long as the open batch.
@@ -362,6 +388,8 @@ private:
                   "vkQueueSubmit");
     }
     lastSubmission = open->submission;
+    if (open->queries)
+      open->submittedNs = profiler::nowNs();
     inFlight.push_back(std::move(open));
   }
 
@@ -372,8 +400,38 @@ private:
     }
   }
 
+  /// The dispatch times of a completed batch, as profiler spans on the
+  /// device's track. Device clocks are not the host's: the batch's first
+  /// timestamp is placed at its submission, durations are the device's.
+  void recordDispatchTimes(Batch &batch) {
+    size_t count = batch.dispatchNames.size();
+    std::vector<uint64_t> ticks(2 * count);
+    if (!count || !batch.submission || !batch.submission->isComplete() ||
+        context.api.vkGetQueryPoolResults(context.device, batch.queries, 0,
+                                          uint32_t(ticks.size()),
+                                          ticks.size() * sizeof(uint64_t), ticks.data(),
+                                          sizeof(uint64_t),
+                                          VK_QUERY_RESULT_64_BIT) != VK_SUCCESS)
+      return;
+    double period = context.limits().timestampPeriod;
+    for (size_t i = 0; i < count; ++i) {
+      profiler::Event event;
+      event.name = batch.dispatchNames[i];
+      event.category = profiler::Category::Device;
+      event.startNs = batch.submittedNs + uint64_t(double(ticks[2 * i] - ticks[0]) * period);
+      event.endNs =
+          batch.submittedNs + uint64_t(double(ticks[2 * i + 1] - ticks[0]) * period);
+      event.detail = "vulkan dispatch";
+      profiler::record(std::move(event));
+    }
+  }
+
   /// Releases what a completed (or never submitted) batch held.
   void retire(Batch &batch) {
+    if (batch.queries) {
+      recordDispatchTimes(batch);
+      context.api.vkDestroyQueryPool(context.device, batch.queries, nullptr);
+    }
     for (uint64_t handle : batch.stagingBlocks)
       context.staging->free(handle);
     for (VkDescriptorPool descriptorPool : batch.descriptorPools)
@@ -787,7 +845,17 @@ protected:
                                VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                uint32_t(pushConstants.size()),
                                pushConstants.data());
+      bool timed = vulkanStream.timesDispatches(batch);
+      uint32_t query = 2 * uint32_t(batch.dispatchNames.size());
+      if (timed)
+        api.vkCmdWriteTimestamp(commands, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT,
+                                batch.queries, query);
       api.vkCmdDispatch(commands, grid[0], grid[1], grid[2]);
+      if (timed) {
+        api.vkCmdWriteTimestamp(commands, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+                                batch.queries, query + 1);
+        batch.dispatchNames.push_back(kernel->name());
+      }
     });
   }
 
