@@ -29,8 +29,9 @@ LogicalResult CustomCallOp::verify() {
   }
   if (getOutputs().empty())
     return emitOpError("has no results");
-  for (Type type : llvm::concat<Type>(getInputs().getTypes(),
-                                      getOutputs().getTypes()))
+  SmallVector<Type> types(getInputs().getTypes());
+  llvm::append_range(types, getOutputs().getTypes());
+  for (Type type : types)
     if (cast<RankedTensorType>(type).getRank() > kMaxRank)
       return emitOpError("has a tensor of rank above ") << kMaxRank;
   return success();

@@ -12,7 +12,7 @@
 #include "ember/Compiler/Autodiff.h"
 #include "ember/Compiler/GpuCompiler.h"
 #include "ember/Dialect/EmberOps.h"
-#include "ember/Frontend/CustomOps.h"
+#include "ember/Frontend/CustomOpNames.h"
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/CustomOpRegistry.h"
 #include "ember/Runtime/Debug.h"

@@ -128,7 +128,9 @@ size_t elementBytes(int32_t dtype) {
   return dtype >= 0 && dtype < 7 ? sizes[dtype] : 1;
 }
 
-/// Parses `desc`; returns false (after recording why) on a bad one.
+/// Parses `desc`; returns false (after recording why) on a bad one. The
+/// tensors are always read (their layout does not depend on the op), so
+/// that the shapes call can zero the outputs' sizes whatever fails.
 bool parse(int64_t *desc, ParsedCall &call) {
   DescriptorReader reader(desc);
   if (reader.next() != kCustomCallMagic) {
@@ -136,29 +138,14 @@ bool parse(int64_t *desc, ParsedCall &call) {
     return false;
   }
   call.name = reader.string();
-  call.op = findCustomOp(call.name);
-  if (!call.op) {
-    recordError("custom op '" + call.name + "' is not registered in this "
-                "process (load its library first: "
-                "ember.utils.cpp_extension.load or ember.ops.load_library in "
-                "Python, the model's custom_op_libraries in C++)");
-    return false;
-  }
-  call.attrs = call.op->attrDefaults;
+  std::vector<std::pair<std::string, double>> given;
   int64_t numAttrs = reader.next();
   for (int64_t i = 0; i < numAttrs; ++i) {
     std::string name = reader.string();
     int64_t bits = reader.next();
     double value;
     std::memcpy(&value, &bits, sizeof(value));
-    size_t k = 0;
-    while (k < call.op->attrNames.size() && call.op->attrNames[k] != name)
-      ++k;
-    if (k == call.op->attrNames.size()) {
-      recordError(call.name + ": no attribute named '" + name + "'");
-      return false;
-    }
-    call.attrs[k] = value;
+    given.emplace_back(std::move(name), value);
   }
   for (auto *list : {&call.inputs, &call.outputs}) {
     int64_t count = reader.next();
@@ -168,6 +155,25 @@ bool parse(int64_t *desc, ParsedCall &call) {
         reader.next();
       list->push_back(tensor);
     }
+  }
+  call.op = findCustomOp(call.name);
+  if (!call.op) {
+    recordError("custom op '" + call.name + "' is not registered in this "
+                "process (load its library first: "
+                "ember.utils.cpp_extension.load or ember.ops.load_library in "
+                "Python, the model's custom_op_libraries in C++)");
+    return false;
+  }
+  call.attrs = call.op->attrDefaults;
+  for (auto &[name, value] : given) {
+    size_t k = 0;
+    while (k < call.op->attrNames.size() && call.op->attrNames[k] != name)
+      ++k;
+    if (k == call.op->attrNames.size()) {
+      recordError(call.name + ": no attribute named '" + name + "'");
+      return false;
+    }
+    call.attrs[k] = value;
   }
   if (static_cast<int32_t>(call.inputs.size()) != call.op->numInputs ||
       static_cast<int32_t>(call.outputs.size()) != call.op->numOutputs) {
@@ -348,6 +354,38 @@ extern "C" void ember_custom_call(int64_t *, int64_t *aligned, int64_t offset,
   ParsedCall call;
   if (!parse(desc, call))
     return;
+  // The kernel trusts its outputs' sizes: run it only when the shape
+  // function agrees with them now (a failed shapes call left them 0).
+  {
+    Registry &r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (!r.firstError.empty())
+      return;
+  }
+  std::vector<EmberTensorType> types;
+  for (const DescriptorTensor &in : call.inputs) {
+    EmberTensorType type{in.dtype(), in.rank(), {}};
+    for (int32_t d = 0; d < in.rank(); ++d)
+      type.sizes[d] = in.sizes()[d];
+    types.push_back(type);
+  }
+  try {
+    std::vector<EmberTensorType> expected =
+        inferCustomOpTypes(*call.op, types, call.attrs);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const DescriptorTensor &out = call.outputs[i];
+      bool same = expected[i].dtype == out.dtype() && expected[i].rank == out.rank();
+      for (int32_t d = 0; same && d < out.rank(); ++d)
+        same = expected[i].sizes[d] == out.sizes()[d];
+      if (!same)
+        throw std::runtime_error(call.name + ": output " + std::to_string(i) +
+                                 " does not have the shape the shape function "
+                                 "gives");
+    }
+  } catch (const std::exception &error) {
+    recordError(error.what());
+    return;
+  }
   auto buffers = [](const std::vector<DescriptorTensor> &list) {
     std::vector<EmberBuffer> result;
     for (const DescriptorTensor &t : list) {

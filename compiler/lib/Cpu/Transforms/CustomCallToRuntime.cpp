@@ -89,8 +89,9 @@ public:
       head.push_back(bits);
     }
     int64_t size = head.size() + 2;
-    for (Type type : llvm::concat<Type>(op.getInputs().getTypes(),
-                                        op.getOutputs().getTypes()))
+    SmallVector<Type> types(op.getInputs().getTypes());
+    llvm::append_range(types, op.getOutputs().getTypes());
+    for (Type type : types)
       size += 4 + 2 * cast<RankedTensorType>(type).getRank();
     auto descType = MemRefType::get({size}, b.getI64Type());
     desc = memref::AllocaOp::create(b, loc, descType);

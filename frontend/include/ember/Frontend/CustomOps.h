@@ -11,6 +11,7 @@
 #ifndef EMBER_FRONTEND_CUSTOMOPS_H
 #define EMBER_FRONTEND_CUSTOMOPS_H
 
+#include "ember/Frontend/CustomOpNames.h"
 #include "ember/Frontend/Tensor.h"
 
 #include <string>
@@ -24,9 +25,6 @@ namespace ember {
 /// becomes a RuntimeError); ops with one output only.
 Tensor customOp(const std::string &name, const std::vector<Tensor> &inputs,
                 const std::vector<double> &attrs);
-
-/// The name of the custom op whose hash is `hash` (a traced op's).
-const std::string &customOpNameOfHash(int64_t hash);
 
 } // namespace ember
 

@@ -9,14 +9,16 @@
 // CHECK-DAG: func.func private @ember_custom_call(memref<?xi64>)
 
 // CHECK-LABEL: func.func @swish
-// 1 magic + 2 name + 1 count + 3 attr + 1 count + 6 input + 1 count + 6 output
-// CHECK: %[[D:.*]] = memref.alloca() : memref<21xi64>
+// magic, name (length + 2 words), attribute count, beta (length, 1 word,
+// value), input count, input (dtype, rank, pointer, offset, 2 sizes, 2
+// strides), output count, output (the same): 26 words
+// CHECK: %[[D:.*]] = memref.alloca() : memref<26xi64>
 // "EMBCCAL1"
 // CHECK: arith.constant 4993720418482342961 : i64
 // CHECK: %[[XB:.*]] = bufferization.to_buffer %arg0 read_only : tensor<?x4xf32> to memref<?x4xf32, strided<[?, ?], offset: ?>>
 // CHECK: memref.extract_strided_metadata %[[XB]]
 // CHECK: memref.extract_aligned_pointer_as_index %[[XB]]
-// CHECK: %[[DC:.*]] = memref.cast %[[D]] : memref<21xi64> to memref<?xi64>
+// CHECK: %[[DC:.*]] = memref.cast %[[D]] : memref<26xi64> to memref<?xi64>
 // CHECK: call @ember_custom_call_shapes(%[[DC]])
 // CHECK: %[[N:.*]] = memref.load %[[D]]
 // CHECK: %[[NI:.*]] = arith.index_cast %[[N]] : i64 to index
