@@ -239,7 +239,9 @@ std::vector<std::string> loadCustomOpLibrary(const std::string &path) {
   r.libraries.insert(real);
   for (CustomOpInfo &op : pending.ops) {
     names.push_back(op.name);
-    r.ops[op.name] = std::make_unique<CustomOpInfo>(std::move(op));
+    // (The name first: `r.ops[k] = f(std::move(op))` moves before it reads k.)
+    std::string name = op.name;
+    r.ops[name] = std::make_unique<CustomOpInfo>(std::move(op));
   }
   return names;
 }
