@@ -204,3 +204,32 @@ def test_export_names_the_library_and_the_cpp_runtime_trusts_it_explicitly(
                              text=True, timeout=120)
     assert changed.returncode != 0 and "is not the library the model was " \
         "exported with" in changed.stderr
+
+
+def test_signed_native_file_loads_its_library_for_a_trusted_key(lib, tmp_path):
+    # ember-compile adds native code (which calls the op through the
+    # runtime's slots) and signs the file: its manifest, and so the
+    # library's digest, is then trusted without --trust-native.
+    x = np.random.default_rng(5).standard_normal((4, 3)).astype(np.float32)
+    program = ember.export(lambda t: lib.swish(t * 2, beta=0.75),
+                           (ember.from_numpy(x),), dynamic_dims=[{0: "n"}])
+    portable, signed = tmp_path / "p.ember", tmp_path / "s.ember"
+    program.save(portable)
+    compile_tool = tool("tools/ember-compile/ember-compile")
+    subprocess.run([compile_tool, "--generate-key", str(tmp_path / "key")],
+                   check=True, capture_output=True)
+    subprocess.run([compile_tool, str(portable), "--target", "cpu", "--sign",
+                    str(tmp_path / "key.key"), "-o", str(signed)],
+                   check=True, capture_output=True)
+    shutil.copy(lib.path, tmp_path / "libdemo_ops.so")
+    np.save(tmp_path / "x.npy", x)
+    result = subprocess.run(
+        [tool("tools/ember-run/ember-run"), str(signed), "--input",
+         str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"),
+         "--trusted-key", str(tmp_path / "key.pub")],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "cpu-native" in result.stdout
+    z = 2 * x
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), z * sigmoid(0.75 * z),
+                               rtol=1e-5, atol=1e-6)
