@@ -10,6 +10,8 @@
 #include "GraphEmitter.h"
 
 #include "ember/Compiler/CpuCompiler.h"
+#include "ember/Frontend/Error.h"
+#include "ember/Runtime/CustomOpRegistry.h"
 
 #include <mutex>
 #include <unordered_map>
@@ -29,6 +31,11 @@ public:
     for (const GraphBuffer &buffer : buffers)
       views.push_back({buffer.data, buffer.shape, buffer.rank});
     invokePacked(packed, views.data(), views.size());
+    // A custom op's kernel or shape function cannot unwind through
+    // compiled code: it records its error, raised here.
+    std::string error = takeCustomCallError();
+    if (!error.empty())
+      runtimeError(error);
   }
 
 private:

@@ -12,7 +12,9 @@
 #include "ember/Compiler/Autodiff.h"
 #include "ember/Compiler/GpuCompiler.h"
 #include "ember/Dialect/EmberOps.h"
+#include "ember/Frontend/CustomOpNames.h"
 #include "ember/Frontend/Error.h"
+#include "ember/Runtime/CustomOpRegistry.h"
 #include "ember/Runtime/Debug.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -592,6 +594,29 @@ private:
                                       strides, low, high, dilations, groups);
   }
 
+  /// ember.custom_call from a node's ints: the name's hash, then the f64
+  /// bits of each declared attribute (frontend/lib/CustomOps.cpp).
+  Value emitCustomCall(OpBuilder &b, Location loc, const Node &node,
+                       RankedTensorType type) {
+    const std::string &name = customOpNameOfHash(node.ints[0]);
+    const CustomOpInfo *op = findCustomOp(name);
+    if (!op)
+      runtimeError("custom op '" + name + "' is no longer registered");
+    SmallVector<NamedAttribute> attrs;
+    for (size_t i = 0; i < op->attrNames.size(); ++i) {
+      double value;
+      std::memcpy(&value, &node.ints[1 + i], sizeof(value));
+      attrs.push_back(b.getNamedAttr(op->attrNames[i], b.getF64FloatAttr(value)));
+    }
+    SmallVector<Value> inputs;
+    for (unsigned i = 0; i < node.inputs.size(); ++i)
+      inputs.push_back(operand(node, i));
+    auto call = CustomCallOp::create(b, loc, TypeRange{type}, inputs,
+                                     b.getStringAttr(name),
+                                     b.getDictionaryAttr(attrs));
+    return call.getOutputs()[0];
+  }
+
   template <typename OpTy>
   Value emitNormBackward(OpBuilder &b, Location loc, const Node &node) {
     Value x = operand(node, 1);
@@ -748,6 +773,8 @@ private:
       return emitConv(b, loc, node, type);
     case OpCode::ConvBackwardWeight:
       llvm_unreachable("conv_backward_weight is built by the VJP, not traced");
+    case OpCode::CustomCall:
+      return emitCustomCall(b, loc, node, type);
     case OpCode::Grad:
       return emitGrad(b, node);
     case OpCode::CustomVjp:

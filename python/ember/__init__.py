@@ -139,6 +139,7 @@ _pickle.install()
 from ember import multiprocessing  # noqa: E402,F401
 from ember import distributed  # noqa: E402,F401 (torch.distributed)
 from ember import utils  # noqa: E402,F401 (ember.utils.data)
+from ember import library, ops  # noqa: E402,F401 (C++ custom ops)
 from ember.serialization import load, save  # noqa: E402,F401
 from ember._export import (ExportedProgram, LoadedModel, export,  # noqa: E402,F401
                            load_model)

@@ -491,14 +491,17 @@ def export(function, example_inputs, dynamic_dims=None, input_names=None,
                              "shape": list(tensor.shape), "offset": len(blob),
                              "size": len(data)})
         blob.extend(data)
+    libraries = _custom_op_libraries(program)
     manifest = {
-        "format_version": 1,
+        "format_version": 3 if libraries else 1,
         "producer": _PRODUCER,
         "entries": [{"name": "forward", "inputs": input_specs, "outputs": output_specs,
                      "weights": all_names}],
         "weights": weight_specs,
         "artifacts": [],
     }
+    if libraries:
+        manifest["custom_op_libraries"] = libraries
     sections = [(_MANIFEST, "manifest", json.dumps(manifest, indent=1).encode()),
                 (_PROGRAM, "program", program)]
     if weight_specs:
@@ -506,3 +509,26 @@ def export(function, example_inputs, dynamic_dims=None, input_names=None,
     image = _ember._build_model_image(sections)
     del outputs
     return ExportedProgram(image, program)
+
+
+def _custom_op_libraries(program):
+    """The manifest's custom_op_libraries (format version 3) for the C++
+    custom ops ``program`` calls: per library, its file name, the BLAKE2b-256
+    of its bytes and the ops (docs/custom-ops.md)."""
+    import hashlib
+    import re
+    text = _ember._program_text(program)
+    names = sorted(set(re.findall(r'ember\.custom_call "(\w+::\w+)"', text)))
+    by_library = {}
+    for name in names:
+        info = _ember._custom_op_info(name)
+        if info is None:
+            raise RuntimeError(f"export: custom op '{name}' is not registered")
+        by_library.setdefault(info["library"], []).append(name)
+    libraries = []
+    for path, ops in sorted(by_library.items()):
+        with open(path, "rb") as f:
+            digest = hashlib.blake2b(f.read(), digest_size=32).hexdigest()
+        libraries.append({"name": os.path.basename(path), "blake2b": digest,
+                          "ops": ops})
+    return libraries

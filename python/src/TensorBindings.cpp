@@ -242,6 +242,7 @@ void bindTensor(py::module_ &m) {
   bindReductions(m, cls);
   bindAttention(m);
   bindConv(m);
+  bindCustomOps(m);
   bindLinearAlgebra(m, cls);
   bindTensorViews(m, cls);
   bindTensorConversions(cls);

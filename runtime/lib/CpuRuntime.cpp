@@ -4,6 +4,7 @@
 #include "ember/Runtime/CpuAttention.h"
 #include "ember/Runtime/CpuConv.h"
 #include "ember/Runtime/CpuGemm.h"
+#include "ember/Runtime/CustomOpRegistry.h"
 #include "ember/Runtime/HostAllocator.h"
 #include "ember/Runtime/ThreadPool.h"
 
@@ -40,6 +41,8 @@ const RuntimeSymbol *cpuRuntimeSymbols(int *count) {
       EMBER_SYMBOL(ember_cpu_conv_f32),
       EMBER_SYMBOL(ember_cpu_conv_backward_data_f32),
       EMBER_SYMBOL(ember_cpu_conv_backward_weight_f32),
+      EMBER_SYMBOL(ember_custom_call_shapes),
+      EMBER_SYMBOL(ember_custom_call),
   };
   *count = sizeof(symbols) / sizeof(symbols[0]);
   return symbols;

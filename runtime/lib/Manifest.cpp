@@ -318,6 +318,27 @@ Manifest parseManifest(const std::string &json, uint64_t weightsSectionSize) {
       manifest.artifacts.push_back(std::move(artifact));
     }
   }
+  if (const Json *libraries = root.get("custom_op_libraries")) {
+    if (manifest.formatVersion < 3)
+      fail("custom_op_libraries needs format_version 3");
+    std::set<std::string> names;
+    for (const Json &value : libraries->asArray("custom_op_libraries")) {
+      CustomOpLibrarySpec library;
+      library.name = value.at("name", "a custom op library").asString("a library name");
+      std::string where = "custom op library '" + library.name + "'";
+      if (library.name.empty() || library.name.size() > 255 ||
+          library.name.find('/') != std::string::npos || library.name[0] == '.' ||
+          !names.insert(library.name).second)
+        fail(where + ": the name must be a unique file name (no '/', not "
+                     "starting with '.')");
+      library.blake2b = value.at("blake2b", where.c_str()).asString("blake2b");
+      if (library.blake2b.size() != 64 ||
+          library.blake2b.find_first_not_of("0123456789abcdef") != std::string::npos)
+        fail(where + ": blake2b must be 64 lowercase hex digits");
+      library.ops = stringList(value.at("ops", where.c_str()), "ops");
+      manifest.customOpLibraries.push_back(std::move(library));
+    }
+  }
   return manifest;
 }
 
@@ -382,6 +403,20 @@ std::string serializeManifest(const Manifest &manifest) {
     artifacts.push(object);
   }
   root.set("artifacts", artifacts);
+  if (!manifest.customOpLibraries.empty()) {
+    Json libraries = Json::array();
+    for (const CustomOpLibrarySpec &library : manifest.customOpLibraries) {
+      Json object = Json::object();
+      object.set("name", Json(library.name));
+      object.set("blake2b", Json(library.blake2b));
+      Json ops = Json::array();
+      for (const std::string &op : library.ops)
+        ops.push(Json(op));
+      object.set("ops", ops);
+      libraries.push(object);
+    }
+    root.set("custom_op_libraries", libraries);
+  }
   return root.dump(true) + "\n";
 }
 

@@ -1,6 +1,7 @@
 //===- Model.cpp - choosing how a model runs, and running it ---------------===//
 
 #include "ember/Runtime/Model.h"
+#include "ember/Runtime/CustomOpRegistry.h"
 
 #include <algorithm>
 #include <atomic>
@@ -41,6 +42,7 @@ Model Model::fromFile(std::shared_ptr<ModelFile> file, const LoadOptions &option
   } catch (const ModelError &error) {
     throw ModelError(model.image->label() + ": " + error.what());
   }
+  loadModelCustomOps(*model.image, *model.spec, options);
   std::string why = "native code was not allowed";
   if (options.allowNative)
     model.code = loadCpuArtifact(*model.image, *model.spec, options, &why);
@@ -195,9 +197,17 @@ std::vector<HostTensor> Model::run(const std::string &name,
     view(weightSection ? weightSection->data + weight->offset : nullptr, weight->shape);
   }
   checkOutputShapes(*code, *entry, buffers, outputShapes);
+  // A custom op's shape function may fail inside the shape function too.
+  std::string customError = takeCustomCallError();
   for (HostTensor &output : outputs)
     view(output.data(), output.shape());
-  invokePacked(code->entry(name), buffers.data(), buffers.size());
+  if (customError.empty()) {
+    invokePacked(code->entry(name), buffers.data(), buffers.size());
+    // Custom op kernels cannot unwind through compiled code: they record.
+    customError = takeCustomCallError();
+  }
+  if (!customError.empty())
+    throw ModelError("entry '" + name + "': " + customError);
   return outputs;
 }
 

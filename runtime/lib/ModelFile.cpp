@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ember/Runtime/ModelFile.h"
+#include "ember/Runtime/Json.h"
 #include "ember/Runtime/TempFiles.h"
 
 #include <algorithm>
@@ -316,7 +317,27 @@ std::vector<uint8_t> buildModelImage(const std::vector<SectionData> &sections) {
                       xxhash64(section.bytes.data(), section.bytes.size()));
   }
   std::memcpy(image.data(), kModelMagic, sizeof(kModelMagic));
-  writeAt<uint32_t>(image, kVersionOffset, hasSignature ? 2u : 1u);
+  // The oldest version that holds the file: 2 for a signature, the
+  // manifest's own format_version when higher (3: custom op libraries).
+  uint32_t version = hasSignature ? 2u : 1u;
+  for (const SectionData &section : sections) {
+    if (section.kind != SectionKind::Manifest)
+      continue;
+    try {
+      Json manifest = Json::parse(
+          std::string(section.bytes.begin(), section.bytes.end()));
+      if (const Json *declared = manifest.isObject()
+                                     ? manifest.get("format_version")
+                                     : nullptr) {
+        int64_t v = declared->asInt("format_version");
+        if (v > static_cast<int64_t>(version) && v <= kModelFormatVersion)
+          version = static_cast<uint32_t>(v);
+      }
+    } catch (const std::exception &) {
+      // A malformed manifest is the reader's to report.
+    }
+  }
+  writeAt<uint32_t>(image, kVersionOffset, version);
   writeAt<uint32_t>(image, kCountOffset, static_cast<uint32_t>(sections.size()));
   writeAt<uint64_t>(image, kTableOffset, tableOffset);
   writeAt<uint64_t>(image, kFileSizeOffset, total);

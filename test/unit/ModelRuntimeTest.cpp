@@ -310,12 +310,12 @@ TEST(ModelFile, RejectsBadMagicVersionAndTruncation) {
   EXPECT_NE(openError(bad).find("m.ember: not an ember model file"), std::string::npos);
   EXPECT_NE(openError({}).find("not an ember model file"), std::string::npos);
 
-  for (uint32_t version : {0u, 3u, 99u}) {
+  for (uint32_t version : {0u, 4u, 99u}) {
     bad = bytes;
     std::memcpy(bad.data() + 8, &version, 4);
     std::string message = openError(bad);
     EXPECT_NE(message.find("format version " + std::to_string(version) +
-                           " is not supported; this build reads versions 1 to 2"),
+                           " is not supported; this build reads versions 1 to 3"),
               std::string::npos)
         << message;
   }

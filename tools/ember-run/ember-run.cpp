@@ -63,6 +63,12 @@ static cl::list<std::string> trustedKeys(
              "folder of *.pub files; repeat), besides EMBER_TRUSTED_KEYS and "
              "~/.config/ember/trusted-keys"),
     cl::cat(category));
+static cl::list<std::string> customOpPaths(
+    "custom-op-path", cl::value_desc("PATH"),
+    cl::desc("Where the custom op libraries the model names are (a library "
+             "file or a folder; repeat), before the model's folder; loading "
+             "one needs a trusted signature or --trust-native"),
+    cl::cat(category));
 static cl::opt<bool> noJit("no-jit",
                            cl::desc("Never JIT: fail unless the file has "
                                     "native code for this host"),
@@ -280,6 +286,7 @@ int run() {
   options.allowJit = !noJit;
   options.allowUnsignedNative = trustNative;
   options.trustedKeys.assign(trustedKeys.begin(), trustedKeys.end());
+  options.customOpPaths.assign(customOpPaths.begin(), customOpPaths.end());
   ember::Model model = ember::Model::load(modelPath, options);
   if (!model.nativeNote().empty() && !noNative)
     std::fprintf(stderr, "ember-run: note: running the portable program: %s\n",

@@ -58,6 +58,9 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
   // convolution the gradient repeats runs once (a call is not merged).
   if (softmaxRows) {
     pm.addPass(createEmberConvToRuntime());
+    // C++ custom ops: calls into the runtime's registry (the CPU kernel a
+    // loaded library registered); fusion stops at them.
+    pm.addPass(createEmberCustomCallToRuntime());
     tensorFuncs = &pm.nest<func::FuncOp>();
   }
   // The convolutions left (all of them on the GPU, other dtypes on the CPU;

@@ -92,6 +92,15 @@ struct EmberShapeFunctionsPass
                                        {shapesType}));
       if (failed(returnShapes(shapes, shapesType)))
         return signalPassFailure();
+      // A custom op's sizes come from its shapes call; its kernel call
+      // (ember-custom-call-to-runtime) is not needed for them.
+      SmallVector<func::CallOp> kernels;
+      shapes.walk([&](func::CallOp call) {
+        if (call.getCallee() == "ember_custom_call")
+          kernels.push_back(call);
+      });
+      for (func::CallOp call : kernels)
+        call.erase();
       // Fold the sizes down to the arguments' and drop the computation.
       OpPassManager cleanup(func::FuncOp::getOperationName());
       cleanup.addPass(createCanonicalizerPass());

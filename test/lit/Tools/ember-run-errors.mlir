@@ -19,9 +19,9 @@
 // RUN: not ember-run %t.short.ember --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=SHORT
 // SHORT: ember-run: error: {{.*}}short.ember{{.*}}truncated
 
-// RUN: %python %S/Inputs/model_tool.py version %t.ember %t.v3.ember 3
-// RUN: not ember-run %t.v3.ember --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=VERSION
-// VERSION: ember-run: error: {{.*}}v3.ember{{.*}}version 3
+// RUN: %python %S/Inputs/model_tool.py version %t.ember %t.v4.ember 4
+// RUN: not ember-run %t.v4.ember --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=VERSION
+// VERSION: ember-run: error: {{.*}}v4.ember{{.*}}version 4
 
 // RUN: %python %S/Inputs/model_tool.py flip %t.cpu.ember %t.flip.ember artifact.cpu
 // RUN: not ember-run %t.flip.ember --input %t.x.npy 2>&1 | FileCheck %s --check-prefix=FLIP

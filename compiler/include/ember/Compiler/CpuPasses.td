@@ -324,4 +324,41 @@ def EmberRuntimeSlots : Pass<"ember-runtime-slots", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::LLVM::LLVMDialect"];
 }
 
+def EmberCustomCallToRuntime : Pass<"ember-custom-call-to-runtime",
+                                    "mlir::ModuleOp"> {
+  let summary = "Call registered C++ custom ops through the runtime";
+  let description = [{
+    Rewrites each `ember.custom_call`, before bufferization, into two runtime
+    calls on one call descriptor (a `memref<?xi64>` on the stack, layout in
+    runtime/include/ember/Runtime/CustomOpRegistry.h): the op's name and
+    attributes as constant words, each input's dtype, rank, aligned pointer,
+    offset, sizes and strides (`bufferization.to_buffer` read-only, any
+    layout), and each output's dtype and rank. `ember_custom_call_shapes`
+    runs the op's shape function on the inputs' run-time sizes and writes
+    the outputs' sizes (and dense strides) into the descriptor; the outputs
+    are allocated at those sizes, their pointers stored, and
+    `ember_custom_call` runs the op's CPU kernel. The results are the
+    allocations read back with `bufferization.to_tensor restrict writable`.
+    Unused custom calls are erased first (a call is not dead code).
+
+    ```mlir
+    %y = ember.custom_call "mylib::swish"(%x) : (tensor<?xf32>) -> tensor<?xf32>
+    // becomes
+    %d = memref.alloca() : memref<14xi64>
+    memref.store ...   // name, attributes, %x's pointer/offset/sizes/strides
+    call @ember_custom_call_shapes(%dc) : (memref<?xi64>) -> ()
+    %n = memref.load %d[%c12] : memref<14xi64>
+    %ym = memref.alloc(%n') : memref<?xf32>
+    memref.store ...   // %ym's pointer
+    call @ember_custom_call(%dc) : (memref<?xi64>) -> ()
+    %y = bufferization.to_tensor %ym restrict writable
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::bufferization::BufferizationDialect",
+                           "mlir::func::FuncDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 #endif // EMBER_COMPILER_CPUPASSES_TD

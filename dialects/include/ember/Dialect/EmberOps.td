@@ -1004,4 +1004,37 @@ def Ember_ConvBackwardWeightOp : Ember_Op<"conv_backward_weight",
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// C++ custom ops (docs/custom-ops.md)
+//===----------------------------------------------------------------------===//
+
+def Ember_CustomCallOp : Ember_Op<"custom_call", [Pure]> {
+  let summary = "a call of a registered C++ custom op";
+  let description = [{
+    Runs the custom op `callee` ("namespace::op", registered by a library
+    built against ember/Runtime/CustomOp.h) on `inputs`. `op_attributes`
+    holds the op's attributes as f64 values by name (absent ones take the
+    registered defaults). The result types are what the op's shape
+    function gave when the op was traced; on the CPU
+    `ember-custom-call-to-runtime` calls the shape function again at run
+    time (to size the outputs) and then the op's kernel, through the
+    runtime (runtime/lib/CustomOpRegistry.cpp). The call is opaque to the
+    compiler: fusion stops at it. It has no VJP of its own: the Python
+    layer gives it one (the registered backward op or a Python function,
+    through `ember.custom_vjp`).
+
+    ```mlir
+    %y = ember.custom_call "mylib::swish"(%x) {op_attributes = {beta = 1.0 : f64}}
+        : (tensor<?x8xf32>) -> tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Ember_Tensor>:$inputs, StrAttr:$callee,
+                       DefaultValuedAttr<DictionaryAttr, "{}">:$op_attributes);
+  let results = (outs Variadic<Ember_Tensor>:$outputs);
+  let assemblyFormat = [{
+    $callee `(` $inputs `)` attr-dict `:` functional-type($inputs, $outputs)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // EMBER_DIALECT_EMBEROPS_TD

@@ -92,6 +92,15 @@ struct ArtifactSpec {
   Json extra;
 };
 
+/// A C++ custom op library the program calls (format version 3): the
+/// shared object's file name, the BLAKE2b-256 of its bytes (64 hex digits;
+/// a signed manifest pins the library through it) and the ops it provides.
+struct CustomOpLibrarySpec {
+  std::string name;
+  std::string blake2b;
+  std::vector<std::string> ops;
+};
+
 struct Manifest {
   uint32_t formatVersion = 1;
   /// "ember <version>" of the writer.
@@ -99,6 +108,7 @@ struct Manifest {
   std::vector<EntrySpec> entries;
   std::vector<WeightSpec> weights;
   std::vector<ArtifactSpec> artifacts;
+  std::vector<CustomOpLibrarySpec> customOpLibraries;
 
   const EntrySpec *findEntry(const std::string &name) const;
   const WeightSpec *findWeight(const std::string &name) const;

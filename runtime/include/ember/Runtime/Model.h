@@ -73,6 +73,11 @@ struct LoadOptions {
   /// Fall back to (or, without allowNative, insist on) JIT compilation of
   /// the portable program when a compiler is linked in.
   bool allowJit = true;
+  /// Where to find the custom op libraries a model names (files, or
+  /// folders holding them), before the model file's own folder. Loading
+  /// one follows the native code rule: a trusted signature or
+  /// allowUnsignedNative (docs/custom-ops.md).
+  std::vector<std::string> customOpPaths;
 };
 
 class Model {
@@ -130,6 +135,12 @@ std::unique_ptr<Executable> loadCpuArtifact(const ModelFile &file,
 /// signature that does not match the file. CPU and GPU artifacts alike go
 /// through it.
 std::string untrustedCodeReason(const ModelFile &file, const LoadOptions &options);
+
+/// Loads the custom op libraries `manifest` names whose ops this process
+/// has not registered (ModelCustomOps.cpp); throws ModelError when one is
+/// untrusted, missing, not the exported one or fails to load.
+void loadModelCustomOps(const ModelFile &file, const Manifest &manifest,
+                        const LoadOptions &options);
 
 /// Runs `entry`'s shape function on `buffers` (inputs then weights) and
 /// throws ModelError unless it computes `shapes` (what the manifest says):

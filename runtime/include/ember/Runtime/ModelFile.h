@@ -47,8 +47,12 @@ public:
 constexpr char kModelMagic[8] = {'E', 'M', 'B', 'E', 'R', 'M', 'D', 'L'};
 /// The newest format version this build reads and writes. Version 2 added
 /// the signature section; a file without one is still written as version 1
-/// so that older readers keep reading unsigned files.
-constexpr uint32_t kModelFormatVersion = 2;
+/// so that older readers keep reading unsigned files. Version 3 added
+/// custom op libraries (the manifest's `custom_op_libraries`, whose
+/// program calls `ember.custom_call`); only such files are version 3 (the
+/// manifest's format_version says so), so older readers refuse them with
+/// the version message instead of failing on an op they do not know.
+constexpr uint32_t kModelFormatVersion = 3;
 /// The oldest format version this build reads.
 constexpr uint32_t kMinModelFormatVersion = 1;
 constexpr size_t kModelHeaderSize = 64;

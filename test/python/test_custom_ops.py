@@ -1,0 +1,235 @@
+"""C++ custom ops: ember.utils.cpp_extension.load builds
+examples/custom_op/swish_op.cpp once for the module (a few seconds); its
+ops run in compiled programs (forward and backward against NumPy, fused
+graphs around them), fail with their shape functions' and kernels'
+messages, are exported into .ember files that name their library, and run
+from the C++ runtime (ember-run) only when trusted."""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.utils import cpp_extension
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SOURCE = os.path.join(ROOT, "examples", "custom_op", "swish_op.cpp")
+
+
+def tool(label_path):
+    runfiles = os.environ.get("TEST_SRCDIR")
+    if runfiles:
+        candidate = os.path.join(runfiles, "ember", label_path)
+        if os.path.exists(candidate):
+            return candidate
+    candidate = os.path.join(ROOT, "build", "bin", os.path.basename(label_path))
+    if not os.path.exists(candidate):
+        pytest.fail(f"{label_path} is not built (run scripts/build)")
+    return candidate
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("extension")
+    return cpp_extension.load("demo_ops", [SOURCE], build_directory=str(folder))
+
+
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def test_load_registers_ops_and_skips_an_unchanged_rebuild(lib):
+    assert sorted(lib.op_names) == ["demo::scaled_add", "demo::swish",
+                                    "demo::swish_backward"]
+    assert ember.ops.demo.swish.name == "demo::swish"
+    built = cpp_extension._load.built
+    again = cpp_extension.load("demo_ops", [SOURCE],
+                               build_directory=os.path.dirname(lib.path))
+    assert again.path == lib.path and cpp_extension._load.built == built
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_matches_numpy_on_strided_inputs(lib, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3)).astype(dtype)
+    t = ember.from_numpy(x)
+    y = lib.swish(t, beta=1.5).numpy()
+    np.testing.assert_allclose(y, x * sigmoid(1.5 * x), rtol=1e-6)
+    # A transposed view reaches the kernel with its strides, no copy.
+    yt = lib.swish(t.t()).numpy()
+    np.testing.assert_allclose(yt, x.T * sigmoid(x.T), rtol=1e-6)
+
+
+def test_fused_graph_around_the_op_compiles_once(lib):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+
+    def f(t):
+        return (lib.swish(t * 2 + 1, beta=0.5) * 3).sum(dim=1)
+
+    ember.compile_stats()  # warm
+    before = ember.compile_stats()["compiles"]
+    out = f(ember.from_numpy(x)).numpy()
+    middle = ember.compile_stats()["compiles"]
+    out2 = f(ember.from_numpy(x + 1)).numpy()  # same graph: a cache hit
+    after = ember.compile_stats()["compiles"]
+    z = x * 2 + 1
+    np.testing.assert_allclose(out, (z * sigmoid(0.5 * z) * 3).sum(1), rtol=1e-5)
+    z = (x + 1) * 2 + 1
+    np.testing.assert_allclose(out2, (z * sigmoid(0.5 * z) * 3).sum(1), rtol=1e-5)
+    assert middle - before == 1 and after == middle
+
+
+def test_backward_from_the_registered_cpp_op(lib):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 4)).astype(np.float32)
+    t = ember.tensor(x, requires_grad=True)
+    (lib.swish(t, beta=2.0) * ember.from_numpy(w)).sum().backward()
+    s = sigmoid(2 * x)
+    np.testing.assert_allclose(t.grad.numpy(), w * (s + 2 * x * s * (1 - s)),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_backward_from_a_python_function(lib):
+    rng = np.random.default_rng(3)
+    a = ember.tensor(rng.standard_normal((2, 3)).astype(np.float32), requires_grad=True)
+    b = ember.tensor(rng.standard_normal((2, 3)).astype(np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match="demo::scaled_add: an input requires "
+                       "grad but the op has no backward"):
+        lib.scaled_add(a, b)
+
+    def setup(ctx, inputs, output):
+        _, _, ctx.alpha = inputs
+
+    def backward(ctx, grad):
+        # The backward may call custom ops too (traced into the program).
+        return grad, lib.scaled_add(grad * 0, grad, alpha=ctx.alpha)
+
+    ember.library.register_autograd("demo::scaled_add", backward, setup_context=setup)
+    g = rng.standard_normal((2, 3)).astype(np.float32)
+    (lib.scaled_add(a, b, alpha=-2.5) * ember.from_numpy(g)).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), g, rtol=1e-6)
+    np.testing.assert_allclose(b.grad.numpy(), -2.5 * g, rtol=1e-6)
+
+
+def test_shape_function_and_kernel_errors(lib):
+    a, b = ember.zeros(3, 4), ember.zeros(3, 5)
+    with pytest.raises(RuntimeError, match="demo::scaled_add: input 1 must have "
+                       "input 0's dtype and shape"):
+        lib.scaled_add(a, b)
+    with pytest.raises(RuntimeError, match="demo::swish: expected float32 or float64"):
+        lib.swish(ember.zeros(3, dtype=ember.int64))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'gamma'"):
+        lib.swish(a, gamma=1.0)
+    # A kernel's failure surfaces when the program runs.
+    with pytest.raises(RuntimeError, match="demo::scaled_add: alpha is NaN"):
+        lib.scaled_add(a, a, alpha=float("nan")).numpy()
+    # The op still works afterwards.
+    assert lib.scaled_add(a, a + 1, alpha=2.0).numpy().sum() == 24
+
+
+def test_compile_error_reports_the_compiler_output(tmp_path):
+    source = tmp_path / "broken.cpp"
+    source.write_text('#include "ember/Runtime/CustomOp.h"\n'
+                      "int f() { return undeclared_thing; }\n")
+    with pytest.raises(RuntimeError) as error:
+        cpp_extension.load("broken", [str(source)], build_directory=str(tmp_path))
+    message = str(error.value)
+    assert "Error building extension 'broken'" in message
+    assert "undeclared_thing" in message and "error" in message
+
+
+def read_manifest(path):
+    data = open(path, "rb").read()
+    version = struct.unpack_from("<I", data, 8)[0]
+    start = data.index(b'{\n "format_version"')
+    depth, end = 0, start
+    for end in range(start, len(data)):
+        depth += {ord("{"): 1, ord("}"): -1}.get(data[end], 0)
+        if depth == 0:
+            break
+    return version, json.loads(data[start:end + 1])
+
+
+def test_export_names_the_library_and_the_cpp_runtime_trusts_it_explicitly(
+        lib, tmp_path):
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 6))
+    x = np.random.default_rng(4).standard_normal((5, 8)).astype(np.float32)
+
+    def forward(t):
+        return lib.swish(model(t), beta=1.25)
+
+    with ember.no_grad():
+        expected = forward(ember.from_numpy(x)).numpy()
+    program = ember.export(forward, (ember.from_numpy(x),),
+                           dynamic_dims=[{0: "batch"}])
+    path = tmp_path / "swish.ember"
+    program.save(path)
+    version, manifest = read_manifest(path)
+    assert version == 3 and manifest["format_version"] == 3
+    [entry] = manifest["custom_op_libraries"]
+    assert entry["name"] == "libdemo_ops.so" and entry["ops"] == ["demo::swish"]
+    # In this process the ops are registered already: no library to load.
+    loaded = ember.load_model(path)
+    np.testing.assert_allclose(loaded(ember.from_numpy(x)).numpy(), expected,
+                               rtol=1e-5, atol=1e-6)
+
+    # The C++ runtime in a fresh process: the library next to the model.
+    shutil.copy(lib.path, tmp_path / "libdemo_ops.so")
+    x3 = x[:3]
+    np.save(tmp_path / "x.npy", x3)
+    command = [tool("tools/ember-run/ember-run"), str(path), "--input",
+               str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0
+    assert "custom ops from 'libdemo_ops.so', a native library; refusing to load " \
+        "it: the file is not signed" in refused.stderr
+    allowed = subprocess.run(command + ["--trust-native"], capture_output=True,
+                             text=True, timeout=120)
+    assert allowed.returncode == 0, allowed.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected[:3],
+                               rtol=1e-5, atol=1e-6)
+    # A library that is not the exported one is refused even when allowed.
+    (tmp_path / "libdemo_ops.so").write_bytes(b"\x7fELF not it")
+    changed = subprocess.run(command + ["--trust-native"], capture_output=True,
+                             text=True, timeout=120)
+    assert changed.returncode != 0 and "is not the library the model was " \
+        "exported with" in changed.stderr
+
+
+def test_signed_native_file_loads_its_library_for_a_trusted_key(lib, tmp_path):
+    # ember-compile adds native code (which calls the op through the
+    # runtime's slots) and signs the file: its manifest, and so the
+    # library's digest, is then trusted without --trust-native.
+    x = np.random.default_rng(5).standard_normal((4, 3)).astype(np.float32)
+    program = ember.export(lambda t: lib.swish(t * 2, beta=0.75),
+                           (ember.from_numpy(x),), dynamic_dims=[{0: "n"}])
+    portable, signed = tmp_path / "p.ember", tmp_path / "s.ember"
+    program.save(portable)
+    compile_tool = tool("tools/ember-compile/ember-compile")
+    subprocess.run([compile_tool, "--generate-key", str(tmp_path / "key")],
+                   check=True, capture_output=True)
+    subprocess.run([compile_tool, str(portable), "--target", "cpu", "--sign",
+                    str(tmp_path / "key.key"), "-o", str(signed)],
+                   check=True, capture_output=True)
+    shutil.copy(lib.path, tmp_path / "libdemo_ops.so")
+    np.save(tmp_path / "x.npy", x)
+    result = subprocess.run(
+        [tool("tools/ember-run/ember-run"), str(signed), "--input",
+         str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"),
+         "--trusted-key", str(tmp_path / "key.pub")],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "cpu-native" in result.stdout
+    z = 2 * x
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), z * sigmoid(0.75 * z),
+                               rtol=1e-5, atol=1e-6)
