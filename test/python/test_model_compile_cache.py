@@ -2,9 +2,12 @@
 
 An ExportedProgram compiles nothing until it is first called; ember.load_model
 compiles a model kernel by kernel through the process's kernel cache (the one
-eager graphs use), so loading a model a second time, or calling the program it
-was saved from, compiles no kernel. Outputs still match eager Ember.
+eager graphs use), and a program whose code is alive is not compiled again, so
+loading a model a second time, or calling the program it was saved from,
+compiles no kernel. Outputs still match eager Ember.
 """
+import gc
+
 import numpy as np
 
 import ember
@@ -67,16 +70,25 @@ def test_loading_a_model_again_compiles_no_kernel(tmp_path):
     # Each kernel was compiled now or found in a cache (memory or disk).
     assert sum(after_first) > sum(start)
 
+    # Loaded again while the first is alive: its code is shared.
     second = ember.load_model(path)
-    after_second = kernel_counts()
-    assert after_second[0] == after_first[0], "the second load compiled kernels"
-    assert after_second[1] > after_first[1]
-    # The program the file was saved from has the same kernels.
+    assert kernel_counts() == after_first, "the second load compiled kernels"
+
+    # Loaded again once no copy is alive: every kernel comes from the cache.
     x = np.random.default_rng(1).standard_normal((5, 3, 6, 6)).astype(np.float32)
-    from_program = program(x).numpy()
+    outputs = [first(x).numpy(), second(x).numpy()]
+    del first, second
+    gc.collect()
+    third = ember.load_model(path)
+    after_third = kernel_counts()
+    assert after_third[0] == after_first[0], "the third load compiled kernels"
+    assert after_third[1] > after_first[1]
+    outputs.append(third(x).numpy())
+    # The program the file was saved from has the same code.
+    outputs.append(program(x).numpy())
     assert kernel_counts()[0] == after_first[0]
 
     with ember.no_grad():
         want = model(ember.from_numpy(x)).numpy()
-    for got in (first(x).numpy(), second(x).numpy(), from_program):
+    for got in outputs:
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

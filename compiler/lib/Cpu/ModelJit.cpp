@@ -9,8 +9,9 @@
 // The program compiles kernel by kernel (compileForCpuByKernel), as eager
 // graphs do: the glue (a model's long straight-line host code) at O1 with
 // the fast instruction selector, each fused loop nest at O3 as an object of
-// its own, in parallel, and only when no cache knows it. Whole-module O3
-// took ~100 s for resnet18, almost all of it generating the glue.
+// its own, in parallel, and only when no cache knows it (whole-module O3
+// code generation was most of resnet18's ~96 s load). A program whose code
+// is alive in this process (loaded twice) is not compiled again.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,7 +33,7 @@ namespace {
 /// A JIT-compiled program with every entry resolved at load time.
 class JitExecutable final : public Executable {
 public:
-  JitExecutable(std::unique_ptr<CpuExecutable> compiled,
+  JitExecutable(std::shared_ptr<CpuExecutable> compiled,
                 std::map<std::string, PackedEntry> entries)
       : compiled(std::move(compiled)), entries(std::move(entries)) {}
 
@@ -50,9 +51,51 @@ private:
     return it->second;
   }
 
-  std::unique_ptr<CpuExecutable> compiled;
+  std::shared_ptr<CpuExecutable> compiled;
   std::map<std::string, PackedEntry> entries;
 };
+
+/// Compiled programs still in use, by their program section and manifest: a
+/// model loaded again while a copy is alive (or the program an
+/// ExportedProgram saved, loaded by ember.load_model) shares its code and
+/// compiles nothing. Weak: code lives only as long as a model holds it.
+struct LiveExecutables {
+  std::mutex mutex;
+  std::map<std::string, std::weak_ptr<CpuExecutable>> byProgram;
+
+  std::shared_ptr<CpuExecutable> find(const std::string &program) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = byProgram.find(program);
+    return it == byProgram.end() ? nullptr : it->second.lock();
+  }
+  void keep(const std::string &program, const std::shared_ptr<CpuExecutable> &code) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto it = byProgram.begin(); it != byProgram.end();)
+      it = it->second.expired() ? byProgram.erase(it) : std::next(it);
+    byProgram[program] = code;
+  }
+};
+
+LiveExecutables &liveExecutables() {
+  static auto *live = new LiveExecutables;
+  return *live;
+}
+
+/// Looks up every entry (and its shape function) of `manifest` in `code`.
+std::map<std::string, PackedEntry> resolveEntries(const ModelFile &file,
+                                                  const Manifest &manifest,
+                                                  const CpuExecutable &code) {
+  std::string error;
+  std::map<std::string, PackedEntry> entries;
+  for (const EntrySpec &spec : manifest.entries)
+    for (const std::string &name : {spec.name, spec.name + kShapeFunctionSuffix}) {
+      PackedEntry entry = code.lookup(name, &error);
+      if (!entry)
+        throw ModelError(file.label() + ": " + error);
+      entries[name] = entry;
+    }
+  return entries;
+}
 
 /// Kernels of the models compiled in this process, when no cache is
 /// installed (setModelKernelCache): a C++ app loading a model twice, or
@@ -82,8 +125,19 @@ CpuKernelCache processKernelCache() {
 /// in mind); they become ModelErrors here, at the runtime's boundary.
 std::unique_ptr<Executable> compileProgram(const ModelFile &file,
                                            const Manifest &manifest) {
+  // The key: the program and the manifest it was checked against.
+  const SectionView *section = file.find("program");
+  std::string program =
+      section ? file.manifestText() + '\0' +
+                    std::string(reinterpret_cast<const char *>(section->data), section->size)
+              : std::string();
+  if (section)
+    if (std::shared_ptr<CpuExecutable> live = liveExecutables().find(program))
+      return std::make_unique<JitExecutable>(live, resolveEntries(file, manifest, *live));
+
   // One context per model: the compiled code does not refer to it, and the
-  // pipeline is sequential, so no thread pool.
+  // MLIR pipeline is sequential, so no thread pool (LLVM's code generation
+  // runs on threads of its own).
   DialectRegistry registry;
   registerCompilerDialects(registry);
   MLIRContext context(registry, MLIRContext::Threading::DISABLED);
@@ -95,20 +149,14 @@ std::unique_ptr<Executable> compileProgram(const ModelFile &file,
   const CpuKernelCache &installed = modelKernelCache();
   CpuKernelCache cache = installed.find ? installed : processKernelCache();
   CpuKernelObjects parts;
-  std::unique_ptr<CpuExecutable> compiled =
+  std::shared_ptr<CpuExecutable> compiled =
       compileForCpuByKernel(*module, cache, &parts, &error, /*shapeFunctions=*/true);
   if (!compiled)
     throw ModelError(file.label() + ": cannot compile the program: " + error);
-  std::map<std::string, PackedEntry> entries;
-  for (const EntrySpec &spec : manifest.entries)
-    for (const std::string &name : {spec.name, spec.name + kShapeFunctionSuffix}) {
-      PackedEntry entry = compiled->lookup(name, &error);
-      if (!entry)
-        throw ModelError(file.label() + ": " + error);
-      entries[name] = entry;
-    }
-  return std::make_unique<JitExecutable>(std::move(compiled),
-                                         std::move(entries));
+  std::map<std::string, PackedEntry> entries = resolveEntries(file, manifest, *compiled);
+  if (section)
+    liveExecutables().keep(program, compiled);
+  return std::make_unique<JitExecutable>(std::move(compiled), std::move(entries));
 }
 
 [[maybe_unused]] const bool registered =
