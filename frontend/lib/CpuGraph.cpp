@@ -108,6 +108,19 @@ KernelObjects &kernelObjects() {
 
 void clearKernelObjects() { kernelObjects().clear(); }
 
+CpuKernelCache sharedKernelCache(const KernelDisk *disk) {
+  CpuKernelCache cache;
+  cache.find = [disk](const std::string &symbol) {
+    return kernelObjects().find(symbol, disk);
+  };
+  cache.store = [disk](const std::string &symbol, const std::string &object) {
+    kernelObjects().store(symbol, object);
+    if (disk && disk->store)
+      disk->store(symbol, object);
+  };
+  return cache;
+}
+
 void kernelCounts(uint64_t *compiled, uint64_t *reused) {
   kernelObjects().counts(compiled, reused);
 }
@@ -124,14 +137,7 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
   if (!module)
     return nullptr;
 
-  KernelObjects &known = kernelObjects();
-  CpuKernelCache cache;
-  cache.find = [&](const std::string &symbol) { return known.find(symbol, disk); };
-  cache.store = [&](const std::string &symbol, const std::string &object) {
-    known.store(symbol, object);
-    if (disk && disk->store)
-      disk->store(symbol, object);
-  };
+  CpuKernelCache cache = sharedKernelCache(disk);
   CpuKernelObjects parts;
   std::unique_ptr<CpuExecutable> executable =
       compileForCpuByKernel(*module, cache, &parts, error);

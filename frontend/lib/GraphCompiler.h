@@ -10,6 +10,7 @@
 #ifndef EMBER_FRONTEND_LIB_GRAPHCOMPILER_H
 #define EMBER_FRONTEND_LIB_GRAPHCOMPILER_H
 
+#include "ember/Compiler/CpuCompiler.h"
 #include "ember/Dialect/Shapes.h"
 #include "ember/Frontend/Graph.h"
 
@@ -77,6 +78,10 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
 std::unique_ptr<CompiledGraph> loadCompiledGraph(const GraphObjects &objects,
                                                  const KernelDisk *disk,
                                                  std::string *error);
+/// The process's kernel objects (kernelCounts counts them), backed by
+/// `disk` when given: what compileGraph and compiled models
+/// (setModelKernelCache) compile through.
+CpuKernelCache sharedKernelCache(const KernelDisk *disk);
 /// Kernels compiled, and kernels reused (in memory or from disk), so far.
 void kernelCounts(uint64_t *compiled, uint64_t *reused);
 /// Forgets the kernel objects kept in memory (ember.clear_compile_cache).

@@ -403,6 +403,22 @@ const KernelDisk &kernelDisk() {
   return disk;
 }
 
+/// Compiled models (ember.load_model, ExportedProgram) share the eager
+/// kernel cache, in memory and on disk (EMBER_CACHE_DIR, read at the first
+/// compile): a model whose kernels were seen compiles only its glue.
+[[maybe_unused]] const bool modelKernelCacheInstalled = [] {
+  auto disk = [] { return diskCacheDir().empty() ? nullptr : &kernelDisk(); };
+  CpuKernelCache cache;
+  cache.find = [disk](const std::string &symbol) {
+    return sharedKernelCache(disk()).find(symbol);
+  };
+  cache.store = [disk](const std::string &symbol, const std::string &object) {
+    sharedKernelCache(disk()).store(symbol, object);
+  };
+  setModelKernelCache(std::move(cache));
+  return true;
+}();
+
 /// Why a graph missed the caches, for EMBER_LOG_COMPILES.
 std::string missReason(State &s, const std::vector<int64_t> &structure, bool evicted) {
   if (evicted)

@@ -78,9 +78,9 @@ class _RunnableModel:
     """What ExportedProgram and LoadedModel share: the runtime model, the
     specs from its manifest, and calling it."""
 
-    def __init__(self, model):
+    def __init__(self, model, manifest_text=None):
         self._model = model
-        manifest = json.loads(model.manifest)
+        manifest = json.loads(model.manifest if manifest_text is None else manifest_text)
         self._manifest = manifest
         entry = manifest["entries"][0]
         self._entry = entry["name"]
@@ -126,7 +126,24 @@ class ExportedProgram(_RunnableModel):
     def __init__(self, image, program):
         self._image = image
         self._program = program
-        super().__init__(_ember._Model.from_bytes(image, "<exported program>"))
+        # Compiled at the first call, not here: a program built only to be
+        # saved (ember.from_torch(...).save(path)) compiles nothing.
+        super().__init__(None, _ember._model_manifest_of(image))
+
+    @property
+    def _model(self):
+        if self.__model is None:
+            self.__model = _ember._Model.from_bytes(self._image, "<exported program>")
+        return self.__model
+
+    @_model.setter
+    def _model(self, model):
+        self.__model = model
+
+    @property
+    def compiled(self):
+        """Whether the program has been compiled (it is at the first call)."""
+        return self.__model is not None
 
     def save(self, path):
         """Writes the program and weights to ``path`` (a ``.ember`` file),

@@ -157,6 +157,15 @@ void bindModel(py::module_ &m) {
           });
           return py::bytes(reinterpret_cast<const char *>(image.data()), image.size());
         });
+  // The manifest of a model image, without compiling it (ExportedProgram
+  // compiles at its first call).
+  m.def("_model_manifest_of", [](py::bytes image) {
+    std::string bytes(image);
+    return translated(PyExc_RuntimeError, [&] {
+      return ModelFile::fromBytes(bytes.data(), bytes.size(), "<exported program>")
+          ->manifestText();
+    });
+  });
   m.def("_write_file_atomically", [](const std::string &path, py::bytes bytes) {
     std::string text(bytes);
     translated(PyExc_OSError, [&] {

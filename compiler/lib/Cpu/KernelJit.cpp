@@ -157,12 +157,22 @@ bool emitObject(llvm::orc::JITTargetMachineBuilder builder, unsigned optLevel,
   return true;
 }
 
+CpuKernelCache &modelKernelCacheSlot() {
+  static CpuKernelCache cache;
+  return cache;
+}
+
 } // namespace
+
+void setModelKernelCache(CpuKernelCache cache) { modelKernelCacheSlot() = std::move(cache); }
+
+const CpuKernelCache &modelKernelCache() { return modelKernelCacheSlot(); }
 
 std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
                                                      const CpuKernelCache &cache,
                                                      CpuKernelObjects *objects,
-                                                     std::string *error) {
+                                                     std::string *error,
+                                                     bool shapeFunctions) {
   CpuCompileTimer timer;
   llvm::SmallVector<std::string> entryNames;
   for (auto func : module.getOps<func::FuncOp>())
@@ -170,7 +180,7 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
       entryNames.push_back(func.getSymName().str());
   std::optional<llvm::orc::JITTargetMachineBuilder> builder =
       hostTargetMachineBuilder(CpuCompileOptions{}, error);
-  if (!builder || !lowerForCpu(module, error))
+  if (!builder || !lowerForCpu(module, error, shapeFunctions))
     return nullptr;
   timer.phase("MLIR lowering");
 

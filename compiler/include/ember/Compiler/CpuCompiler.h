@@ -179,15 +179,24 @@ struct CpuKernelCache {
   std::function<void(const std::string &symbol, const std::string &object)> store;
 };
 
+/// The kernel cache the model JIT (ember::Model without native code)
+/// compiles through. Empty by default (then the model JIT keeps kernels in
+/// memory for the process); the eager frontend installs its own in-memory
+/// and on-disk cache, so that a model and eager graphs share kernels and a
+/// model whose kernels were seen costs no LLVM work.
+void setModelKernelCache(CpuKernelCache cache);
+const CpuKernelCache &modelKernelCache();
+
 /// Lowers `module` for the host like compileForCpu, then compiles the glue
 /// and every kernel `cache` does not know as objects of their own, new
 /// kernels in parallel on every hardware thread, and links them. `objects`
-/// receives every part (for a cache on disk). Null with `error` set on
-/// failure.
+/// receives every part (for a cache on disk). `shapeFunctions` as in
+/// CpuCompileOptions. Null with `error` set on failure.
 std::unique_ptr<CpuExecutable> compileForCpuByKernel(mlir::ModuleOp module,
                                                      const CpuKernelCache &cache,
                                                      CpuKernelObjects *objects,
-                                                     std::string *error);
+                                                     std::string *error,
+                                                     bool shapeFunctions = false);
 
 /// What the code compileForCpu makes for "host" depends on besides the
 /// module: the LLVM version and the host CPU with its features. Cached code
