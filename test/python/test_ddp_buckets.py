@@ -143,6 +143,40 @@ def test_no_sync_accumulates_locally(fake):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("hook_first", [True, False])
+def test_module_backward_hooks_are_reduced_once_after_their_replay(fake, hook_first):
+    model = _mlp()
+    seen = []
+
+    def hook(module, grad_input, grad_output):
+        seen.append(1)
+        return (grad_input[0] * 2,)
+
+    if hook_first:
+        model[2].register_full_backward_hook(hook)
+    ddp = nn.parallel.DistributedDataParallel(model)
+    x = ember.randn(4, 6)
+    ddp(x).sum().backward()
+    if not hook_first:
+        model[2].register_full_backward_hook(hook)
+    fake.calls.clear()
+    ddp(x).sum().backward()
+    assert [c[0] for c in fake.calls] == ["all_reduce"] and seen
+    reference = _mlp()
+    reference[2].register_full_backward_hook(hook)
+    reference(x).sum().backward()
+    if not hook_first:
+        reference.zero_grad()
+        reference(x).sum().backward()
+        for p in model.parameters():
+            p.grad = None
+        ddp(x).sum().backward()
+    else:
+        reference(x).sum().backward()
+    for p, q in zip(model.parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
 class TwoHeads(nn.Module):
     def __init__(self):
         super().__init__()

@@ -42,6 +42,7 @@ from ember.nn.parallel import _buckets
 _BROADCAST_BUCKET_BYTES = 250 * 1024 * 1024
 
 _pending = weakref.WeakSet()   # wrappers whose forward awaits a backward
+_depth = [0]                   # Tensor.backward calls in progress
 
 
 def _dist():
@@ -89,9 +90,17 @@ def _install_backward():
         return
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        if _depth[0]:
+            # Inside the outermost backward (module backward hooks replay
+            # through Tensor.backward): that one reduces, after the replay.
+            return current(self, gradient, retain_graph, create_graph)
         wrappers = [w for w in list(_pending) if w._expect_backward]
         saved = [w._detach_grads_for_usage() for w in wrappers]
-        current(self, gradient, retain_graph, create_graph)
+        _depth[0] += 1
+        try:
+            current(self, gradient, retain_graph, create_graph)
+        finally:
+            _depth[0] -= 1
         for wrapper, grads in zip(wrappers, saved):
             wrapper._reduce_after_backward(grads)
         if not _pending and Tensor.backward is backward:
