@@ -13,6 +13,7 @@ parameter sets to OUT_DIR/<scenario>.rank<r>.npz for the test to compare.
 import datetime
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -147,6 +148,7 @@ def killed(out):
     model = DDP(mlp())
     if rank == world - 1:
         os._exit(3)
+    start = time.monotonic()
     try:
         model(torch.randn(2, 5)).sum().backward()
         list(model.parameters())[0].grad.numpy()
@@ -154,7 +156,7 @@ def killed(out):
     except Exception as error:   # noqa: BLE001 - the test checks the text
         message = f"{type(error).__name__}: {error}"
     with open(os.path.join(out, f"killed.rank{rank}.txt"), "w") as f:
-        f.write(message)
+        f.write(f"{time.monotonic() - start:.1f}\n{message}")
     os._exit(0)   # skip destroy_process_group's goodbye to a dead peer
 
 
