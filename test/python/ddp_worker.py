@@ -60,6 +60,7 @@ def train(make_model, dataset, out, name, checkpoint=False):
     samplers = [DistributedSampler(dataset, world, r, shuffle=True, seed=3)
                 for r in range(world)]
     mine = DistributedSampler(dataset, shuffle=True, seed=3)   # from the group
+    programs = []   # programs each DDP step ran
     for step in range(STEPS):
         epoch, at = divmod(step * 4, len(mine))
         for s in samplers + [mine]:
@@ -68,15 +69,20 @@ def train(make_model, dataset, out, name, checkpoint=False):
         assert local == list(samplers[rank])[at:at + 4]
         everyone = [i for s in samplers for i in list(s)[at:at + 4]]
         x, y = dataset[local]
+        before = torch.compile_stats()["graphs_run"]
         opt.zero_grad()
-        loss_fn(model(x), y).backward()
+        loss = loss_fn(model(x), y)
+        loss.backward()
         opt.step()
+        loss.item()
+        programs.append(torch.compile_stats()["graphs_run"] - before)
         x, y = dataset[everyone]
         ref_opt.zero_grad()
         loss_fn(reference(x), y).backward()
         ref_opt.step()
     result = {"ddp." + k: v for k, v in params(model.module).items()}
     result.update({"ref." + k: v for k, v in params(reference).items()})
+    result["programs"] = np.array(programs)
     if checkpoint:
         # Rank 0 saves, every rank loads after the barrier.
         path = os.path.join(out, name + ".checkpoint")

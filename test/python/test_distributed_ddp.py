@@ -78,6 +78,11 @@ def test_ddp_training_equals_one_process_via_the_launcher(tmp_path):
     done = subprocess.run(command, env=_env(), timeout=120, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     _compare(tmp_path, "mlp", prefixes=("ref", "loaded"))
+    # A step (one bucket) runs at most the program up to the bucket's
+    # all_reduce and the one after it.
+    for r in range(WORLD):
+        programs = np.load(os.path.join(tmp_path, f"mlp.rank{r}.npz"))["programs"]
+        assert 1 <= programs[-1] <= 2, programs
     _compare(tmp_path, "cnn")
     _compare(tmp_path, "no_sync")
     _compare(tmp_path, "find_unused")
