@@ -26,10 +26,11 @@ class FakeGroup(types.ModuleType):
     """ember.distributed for a world of 2 whose other rank holds this
     rank's values: all_reduce doubles, broadcast writes `root_value`."""
 
-    def __init__(self, root_value=None):
+    def __init__(self, root_value=None, eager=False):
         super().__init__("ember.distributed")
         self.calls = []
         self.root_value = root_value
+        self.eager = eager   # computes a collective's input at issue, as Gloo's does
 
     def is_available(self):
         return True
@@ -45,6 +46,8 @@ class FakeGroup(types.ModuleType):
 
     def all_reduce(self, tensor, op=None, group=None, async_op=False):
         self.calls.append(("all_reduce", tuple(tensor.shape), str(tensor.dtype)))
+        if self.eager:
+            tensor.numpy()
         tensor.mul_(2)
         return FakeWork() if async_op else None
 
@@ -112,6 +115,30 @@ def test_gradients_are_averaged_per_bucket(fake, monkeypatch):
     assert fake.calls == [("all_reduce", (n,), "ember.float32") for n in sizes]
     for p, q in zip(params, reference.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_an_eager_engine_computes_backward_and_buckets_in_one_program(monkeypatch):
+    group = FakeGroup(eager=True)
+    monkeypatch.setitem(sys.modules, "ember.distributed", group)
+    monkeypatch.setattr(ember, "distributed", group, raising=False)
+    monkeypatch.setattr(_buckets, "DEFAULT_FIRST_BUCKET_BYTES", 1024)
+    model = _mlp()
+    ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=4096 / 2**20)
+    opt = ember.optim.SGD(model.parameters(), lr=0.1)
+    x = ember.randn(8, 6)
+    runs = []
+    for _ in range(3):
+        group.calls.clear()
+        before = ember.compile_stats()["graphs_run"]
+        opt.zero_grad()
+        loss = ddp(x).square().mean()
+        loss.backward()
+        opt.step()
+        loss.item()
+        runs.append(ember.compile_stats()["graphs_run"] - before)
+    assert len(group.calls) >= 3
+    # Forward, backward and every bucket; then the optimizer step.
+    assert runs[1:] == [2, 2]
 
 
 def test_wrap_broadcasts_rank0_states(monkeypatch):

@@ -18,7 +18,10 @@ backward, the reductions and the optimizer step that reads the
 gradients compile into one program per rank, and the program's schedule
 starts a bucket's reduction as soon as its gradients exist (the overlap
 torch gets from its autograd hooks). An engine that runs all_reduce
-eagerly computes each bucket's gradients when the bucket is reduced.
+eagerly computes its input at issue: every bucket is recorded before the
+first is issued, so that the backward and all the buckets are one program
+(a sync computes every pending value); the reductions then run in order on
+the group's thread, and the optimizer step is a second program.
 
 ``no_sync()`` skips the reduction: gradients accumulate locally and the
 first synchronized backward after it averages the sum.
@@ -287,8 +290,12 @@ class DistributedDataParallel(Module):
             dist.all_reduce(counts, **kwargs)
             globally_used = [c > 0 for c in counts.tolist()]
         scale = 1.0 / self._world_size
-        launched = []
+        flats = []
         with no_grad():
+            # Every bucket is recorded before the first is issued: an engine
+            # that computes its input at issue then computes the backward
+            # and all the buckets in one program (a sync computes every
+            # pending value), and the later issues find theirs computed.
             for indices in self._bucket_indices:
                 members = [i for i in indices if globally_used[i]]
                 if not members:
@@ -297,9 +304,9 @@ class DistributedDataParallel(Module):
                          else ember.zeros_like(params[i]) for i in members]
                 flat = _flatten(grads)
                 flat.mul_(scale)
-                work = dist.all_reduce(flat, async_op=True, **kwargs)
-                launched.append((members, flat, work))
-            for members, flat, work in launched:
+                flats.append((members, flat))
+            works = [dist.all_reduce(flat, async_op=True, **kwargs) for _, flat in flats]
+            for (members, flat), work in zip(flats, works):
                 if work is not None:   # torch returns None for a group without this rank
                     work.wait()
                 like = [params[i] for i in members]
