@@ -102,6 +102,10 @@ def _install_backward():
         _depth[0] += 1
         try:
             current(self, gradient, retain_graph, create_graph)
+        except BaseException:
+            for wrapper, grads in zip(wrappers, saved):
+                wrapper._restore_grads(grads)
+            raise
         finally:
             _depth[0] -= 1
         for wrapper, grads in zip(wrappers, saved):
@@ -252,6 +256,12 @@ class DistributedDataParallel(Module):
             saved.append(p.grad)
             p.grad = None
         return saved
+
+    def _restore_grads(self, saved):
+        """A backward that raised: the gradients set aside come back."""
+        if saved is not None:
+            for p, old in zip(self._ddp_params, saved):
+                p.grad = old
 
     def _reduce_after_backward(self, saved):
         object.__setattr__(self, "_expect_backward", False)
