@@ -137,6 +137,7 @@ from ember import _pickle  # noqa: E402 (pickle.dumps(tensor) copies its values)
 _pickle.install()
 # Tensors on multiprocessing's queues and pipes travel as shared memory.
 from ember import multiprocessing  # noqa: E402,F401
+from ember import distributed  # noqa: E402,F401 (torch.distributed)
 from ember import utils  # noqa: E402,F401 (ember.utils.data)
 from ember.serialization import load, save  # noqa: E402,F401
 from ember._export import (ExportedProgram, LoadedModel, export,  # noqa: E402,F401

@@ -191,7 +191,7 @@ std::string describe(const int64_t *words) {
 
 class ProcessGroup {
 public:
-  ProcessGroup(std::unique_ptr<Communicator> communicator, std::shared_ptr<dist::Store> store,
+  ProcessGroup(std::shared_ptr<Communicator> communicator, std::shared_ptr<dist::Store> store,
                std::vector<int> globalRanks)
       : communicator(std::move(communicator)), store(std::move(store)),
         globalRanks(std::move(globalRanks)) {
@@ -246,23 +246,33 @@ public:
         body();
       };
     }
-    auto work = std::make_shared<PyWork>(dist::runAsync(c, std::move(body)), std::move(finish),
-                                         std::move(keep));
-    if (async)
-      return py::cast(work);
-    work->wait();
-    return py::none();
+    if (!async) {
+      {
+        py::gil_scoped_release release;
+        dist::runInOrder(c, body);
+      }
+      if (finish)
+        finish();
+      return py::none();
+    }
+    return py::cast(std::make_shared<PyWork>(dist::runAsync(c, std::move(body)),
+                                             std::move(finish), std::move(keep)));
   }
 
   /// Point-to-point: off the ordered queue (torch's isend/irecv).
   py::object issueDetached(std::function<void()> run, std::function<void()> finish,
                            std::vector<Tensor> keep, bool async) {
-    auto work = std::make_shared<PyWork>(dist::runDetached(std::move(run)), std::move(finish),
-                                         std::move(keep));
-    if (async)
-      return py::cast(work);
-    work->wait();
-    return py::none();
+    if (!async) {
+      {
+        py::gil_scoped_release release;
+        run();
+      }
+      if (finish)
+        finish();
+      return py::none();
+    }
+    return py::cast(std::make_shared<PyWork>(dist::runDetached(std::move(run)),
+                                             std::move(finish), std::move(keep)));
   }
 
   std::unique_ptr<ProcessGroup> split(const std::vector<int> &ranks) {
@@ -270,9 +280,7 @@ public:
     {
       py::gil_scoped_release release;
       Communicator &c = comm();
-      std::shared_ptr<dist::Work> work =
-          dist::runAsync(c, [&] { child = c.split(ranks); });
-      work->wait();
+      dist::runInOrder(c, [&] { child = c.split(ranks); });
     }
     if (!child)
       return nullptr;
@@ -307,7 +315,9 @@ private:
     }
   }
 
-  std::unique_ptr<Communicator> communicator;
+  // Shared: compiled programs may hold the communicator too (h-mpi's group
+  // registry); shutdown() drains the queue and drops this reference.
+  std::shared_ptr<Communicator> communicator;
   std::shared_ptr<dist::Store> store;
   std::vector<int> globalRanks;
   bool checkShapes = true;

@@ -89,20 +89,52 @@ public:
     return work;
   }
 
+  /// Runs `operation` on the calling thread when nothing is queued or
+  /// running (two thread switches per call saved), else queues it and waits.
+  void runInOrder(const std::function<void()> &operation) {
+    std::shared_ptr<Work> queued;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (busy || !queue.empty()) {
+        auto work = std::make_shared<QueuedWork>();
+        queue.emplace_back(work, operation);
+        changed.notify_all();
+        queued = work;
+      } else {
+        busy = true;
+      }
+    }
+    if (queued)
+      return queued->wait();
+    struct Done {
+      Worker &w;
+      ~Done() {
+        std::lock_guard<std::mutex> lock(w.mutex);
+        w.busy = false;
+        w.changed.notify_all();
+      }
+    } done{*this};
+    operation();
+  }
+
 private:
   void loop() {
     for (;;) {
       std::pair<std::shared_ptr<QueuedWork>, std::function<void()>> next;
       {
         std::unique_lock<std::mutex> lock(mutex);
-        changed.wait(lock, [&] { return stopping || !queue.empty(); });
+        changed.wait(lock, [&] { return (stopping || !queue.empty()) && !busy; });
         // Drain what was issued before stopping: its handles are waited on.
         if (queue.empty())
           return;
         next = std::move(queue.front());
         queue.pop_front();
+        busy = true;
       }
       runInto(*next.first, next.second);
+      std::lock_guard<std::mutex> lock(mutex);
+      busy = false;
+      changed.notify_all();
     }
   }
 
@@ -110,6 +142,8 @@ private:
   std::condition_variable changed;
   std::deque<std::pair<std::shared_ptr<QueuedWork>, std::function<void()>>> queue;
   bool stopping = false;
+  /// An operation runs (on the worker or inline on a caller).
+  bool busy = false;
   std::thread thread;
 };
 
@@ -160,18 +194,23 @@ std::unique_ptr<Communicator> createCommunicator(const CommunicatorOptions &opti
   return factory(options);
 }
 
+/// The communicator's worker, started on first use.
+static Worker &workerOf(Communicator &communicator) {
+  Workers &w = workers();
+  std::lock_guard<std::mutex> lock(w.mutex);
+  std::unique_ptr<Worker> &slot = w.byCommunicator[&communicator];
+  if (!slot)
+    slot = std::make_unique<Worker>();
+  return *slot;
+}
+
 std::shared_ptr<Work> runAsync(Communicator &communicator,
                                std::function<void()> collective) {
-  Workers &w = workers();
-  Worker *worker;
-  {
-    std::lock_guard<std::mutex> lock(w.mutex);
-    std::unique_ptr<Worker> &slot = w.byCommunicator[&communicator];
-    if (!slot)
-      slot = std::make_unique<Worker>();
-    worker = slot.get();
-  }
-  return worker->push(std::move(collective));
+  return workerOf(communicator).push(std::move(collective));
+}
+
+void runInOrder(Communicator &communicator, const std::function<void()> &collective) {
+  workerOf(communicator).runInOrder(collective);
 }
 
 std::shared_ptr<Work> runDetached(std::function<void()> operation) {

@@ -347,21 +347,21 @@ public:
     putString(request, key);
     putField(request, value.data(), value.size());
     std::lock_guard<std::mutex> lock(mutex);
-    send(request, key);
+    send(request, quoted(key));
     uint8_t ack;
-    receive(&ack, 1, key);
+    receive(&ack, 1, quoted(key));
   }
 
   std::vector<uint8_t> get(const std::string &key) override {
     Bytes request{kGet};
     putString(request, key);
     std::lock_guard<std::mutex> lock(mutex);
-    send(request, key);
+    send(request, quoted(key));
     uint64_t length;
-    receive(&length, 8, key);
+    receive(&length, 8, quoted(key));
     Bytes value(length);
     if (length)
-      receive(value.data(), length, key);
+      receive(value.data(), length, quoted(key));
     return value;
   }
 
@@ -370,9 +370,9 @@ public:
     putString(request, key);
     putField(request, &delta, 8);
     std::lock_guard<std::mutex> lock(mutex);
-    send(request, key);
+    send(request, quoted(key));
     int64_t total;
-    receive(&total, 8, key);
+    receive(&total, 8, quoted(key));
     return total;
   }
 
@@ -394,6 +394,8 @@ public:
   int listeningPort() const { return port; }
 
 private:
+  static std::string quoted(const std::string &key) { return "'" + key + "'"; }
+
   void send(const Bytes &request, const std::string &what) {
     if (broken)
       throw CollectiveError("TCP store at " + host + ":" + std::to_string(port) +

@@ -14,4 +14,4 @@ from ember.distributed._api import (  # noqa: F401
     is_nccl_available, isend, new_group, recv, reduce, reduce_scatter,
     reduce_scatter_tensor, scatter, send)
 
-Store = FileStore.__mro__[1]
+from ember.distributed._api import _StoreBase as Store  # noqa: F401,E402

@@ -129,11 +129,11 @@ class Work:
 
 
 def _finish(work, async_op, then=None):
-    """The handle for async_op, else the finished result (None)."""
-    handle = Work(work, then)
+    """The handle for async_op; else the call has finished (work is None)."""
     if async_op:
-        return handle
-    handle.wait()
+        return Work(work, then)
+    if then is not None:
+        then()
     return None
 
 
@@ -231,7 +231,10 @@ def init_process_group(backend=None, init_method=None, timeout=default_pg_timeou
     backend = _parse_backend(backend)
     seconds = _timeout_seconds(timeout)
     address = ""
-    if store is None:
+    if backend == Backend.MPI and store is None and init_method is None:
+        # MPI's launcher (mpirun) places the ranks: no store.
+        pass
+    elif store is None:
         store, rank, world_size, address = _rendezvous.rendezvous(
             init_method or "env://", rank, world_size, seconds)
     else:
@@ -242,9 +245,9 @@ def init_process_group(backend=None, init_method=None, timeout=default_pg_timeou
         if isinstance(store, _StoreBase):
             store = store._store
         address = _rendezvous.local_address(None)
-    pg = _C.new_group(backend, rank, world_size, _C.prefix_store("default_pg", store),
-                      seconds, address)
-    _State.world = ProcessGroup(pg, range(world_size), backend)
+    prefixed = None if store is None else _C.prefix_store("default_pg", store)
+    pg = _C.new_group(backend, rank, world_size, prefixed, seconds, address)
+    _State.world = ProcessGroup(pg, range(pg.size()), backend)
     _State.world._store = store
     _State.groups = []
 
@@ -326,7 +329,7 @@ def barrier(group=None, async_op=False, device_ids=None):
     pg = _resolve(group)
     if pg is None:
         return None
-    return _finish(pg._pg.barrier(True), async_op)
+    return _finish(pg._pg.barrier(async_op), async_op)
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
@@ -334,7 +337,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     pg = _resolve(group)
     if pg is None:
         return None
-    return _finish(pg._pg.all_reduce(tensor, int(ReduceOp(op)), True), async_op)
+    return _finish(pg._pg.all_reduce(tensor, int(ReduceOp(op)), async_op), async_op)
 
 
 def broadcast(tensor, src, group=None, async_op=False):
@@ -343,7 +346,7 @@ def broadcast(tensor, src, group=None, async_op=False):
     if pg is None:
         return None
     root = _group_rank(pg, src, "src")
-    return _finish(pg._pg.broadcast(tensor, root, True), async_op)
+    return _finish(pg._pg.broadcast(tensor, root, async_op), async_op)
 
 
 def reduce(tensor, dst, op=ReduceOp.SUM, group=None, async_op=False):
@@ -352,7 +355,7 @@ def reduce(tensor, dst, op=ReduceOp.SUM, group=None, async_op=False):
     if pg is None:
         return None
     root = _group_rank(pg, dst, "dst")
-    return _finish(pg._pg.reduce(tensor, int(ReduceOp(op)), root, True), async_op)
+    return _finish(pg._pg.reduce(tensor, int(ReduceOp(op)), root, async_op), async_op)
 
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
@@ -361,7 +364,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     pg = _resolve(group)
     if pg is None:
         return None
-    return _finish(pg._pg.all_gather(output_tensor, input_tensor, True), async_op)
+    return _finish(pg._pg.all_gather(output_tensor, input_tensor, async_op), async_op)
 
 
 def _check_list_shapes(tensors, like, what, count):
@@ -383,7 +386,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         return None
     _check_list_shapes(tensor_list, tensor, "all_gather", pg.size())
     gathered = ember.empty(pg.size(), *tensor.shape, dtype=tensor.dtype)
-    work = pg._pg.all_gather(gathered, tensor, True)
+    work = pg._pg.all_gather(gathered, tensor, async_op)
 
     def then():
         for i, t in enumerate(tensor_list):
@@ -397,7 +400,8 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     pg = _resolve(group)
     if pg is None:
         return None
-    return _finish(pg._pg.reduce_scatter(output, input, int(ReduceOp(op)), True), async_op)
+    work = pg._pg.reduce_scatter(output, input, int(ReduceOp(op)), async_op)
+    return _finish(work, async_op)
 
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
@@ -408,7 +412,8 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
         return None
     _check_list_shapes(input_list, output, "reduce_scatter", pg.size())
     stacked = ember.stack(list(input_list))
-    return _finish(pg._pg.reduce_scatter(output, stacked, int(ReduceOp(op)), True), async_op)
+    work = pg._pg.reduce_scatter(output, stacked, int(ReduceOp(op)), async_op)
+    return _finish(work, async_op)
 
 
 def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
@@ -431,7 +436,7 @@ def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
     elif gather_list:
         raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination "
                          "ranks.")
-    return _finish(pg._pg.gather(tensor, gathered, root, True), async_op, then)
+    return _finish(pg._pg.gather(tensor, gathered, root, async_op), async_op, then)
 
 
 def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
@@ -449,7 +454,7 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
         stacked = ember.stack(list(scatter_list))
     elif scatter_list:
         raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
-    return _finish(pg._pg.scatter(tensor, stacked, root, True), async_op)
+    return _finish(pg._pg.scatter(tensor, stacked, root, async_op), async_op)
 
 
 def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None,
@@ -471,7 +476,8 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
             return [rows // pg.size()] * pg.size()
         out_splits = out_splits or even(output)
         in_splits = in_splits or even(input)
-    return _finish(pg._pg.all_to_all(output, input, out_splits, in_splits, True), async_op)
+    work = pg._pg.all_to_all(output, input, out_splits, in_splits, async_op)
+    return _finish(work, async_op)
 
 
 def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
@@ -484,7 +490,7 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
     flat_out = ember.empty(sum(t.numel() for t in output_tensor_list),
                            dtype=output_tensor_list[0].dtype)
     work = pg._pg.all_to_all(flat_out, flat_in, [t.numel() for t in output_tensor_list],
-                             [t.numel() for t in input_tensor_list], True)
+                             [t.numel() for t in input_tensor_list], async_op)
 
     def then():
         offset = 0
@@ -518,17 +524,19 @@ def irecv(tensor, src=None, group=None, tag=0):
 
 
 def send(tensor, dst, group=None, tag=0):
-    work = isend(tensor, dst, group, tag)
-    if work is not None:
-        work.wait()
+    _check_tensor(tensor, "tensor")
+    pg = _resolve(group)
+    if pg is not None:
+        pg._pg.send(tensor, _peer(pg, dst, "dst"), int(tag), False)
 
 
 def recv(tensor, src=None, group=None, tag=0):
     """Receives into `tensor`; returns the sender's rank (-1 outside the group)."""
-    work = irecv(tensor, src, group, tag)
-    if work is None:
+    _check_tensor(tensor, "tensor")
+    pg = _resolve(group)
+    if pg is None:
         return -1
-    work.wait()
+    pg._pg.recv(tensor, _peer(pg, src, "src"), int(tag), False)
     return int(src)
 
 

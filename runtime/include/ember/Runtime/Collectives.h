@@ -127,6 +127,11 @@ std::vector<std::string> availableBackends();
 std::shared_ptr<Work> runAsync(Communicator &communicator,
                                std::function<void()> collective);
 
+/// A blocking call in the same order: runs `collective` on the calling
+/// thread when the queue is idle (else after what is queued) and rethrows
+/// its error.
+void runInOrder(Communicator &communicator, const std::function<void()> &collective);
+
 /// Runs `operation` on a thread of its own (isend/irecv: point-to-point
 /// operations must not wait behind, or block, the ordered queue).
 std::shared_ptr<Work> runDetached(std::function<void()> operation);
