@@ -16,7 +16,11 @@ DDP step: an MLP (784-1024-1024-10, batch 64 a rank, SGD) forward,
 backward (bucketed all_reduce), step; 2 ranks against 1 rank of the same
 framework (per-rank batch fixed: weak scaling; efficiency = t1 / t2).
 
-Numbers on a shared, busy 2-core machine are indicative only.
+Ember's collectives run with their default cross-rank shape check
+(EMBER_DIST_CHECK_SHAPES=1: one small all-gather before each payload;
+docs/knobs.md), which weighs on small sizes; set it to 0 in the
+environment to time the engine alone. Numbers on a shared, busy 2-core
+machine are indicative only.
 
 Usage: /usr/bin/python3 bench/distributed_bench.py [--quick]
        [--pairs ember-gloo,ember-mpi,torch-gloo] [--max-mib 256] [--json PATH]
