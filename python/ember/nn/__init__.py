@@ -42,3 +42,5 @@ from ember.nn._rnn import (  # noqa: F401
 from ember.nn._transformer import (  # noqa: F401
     MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,
     TransformerEncoder, TransformerEncoderLayer)
+from ember.nn import parallel  # noqa: F401,E402
+from ember.nn.parallel import DataParallel  # noqa: F401,E402
