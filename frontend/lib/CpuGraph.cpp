@@ -10,6 +10,8 @@
 #include "GraphEmitter.h"
 
 #include "ember/Compiler/CpuCompiler.h"
+#include "ember/Frontend/Error.h"
+#include "ember/Runtime/ProcessGroups.h"
 
 #include <mutex>
 #include <unordered_map>
@@ -29,6 +31,10 @@ public:
     for (const GraphBuffer &buffer : buffers)
       views.push_back({buffer.data, buffer.shape, buffer.rank});
     invokePacked(packed, views.data(), views.size());
+    // A collective in the program failed (compiled code cannot throw):
+    // raise its message here.
+    if (dist::collectiveErrorPending())
+      runtimeError(dist::takeCollectiveError());
   }
 
 private:

@@ -238,6 +238,7 @@ void bindTensor(py::module_ &m) {
   bindReductions(m, cls);
   bindAttention(m);
   bindConv(m);
+  bindCollectives(m);
   bindLinearAlgebra(m, cls);
   bindTensorViews(m, cls);
   bindTensorConversions(cls);

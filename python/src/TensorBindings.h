@@ -45,6 +45,9 @@ void bindReductions(py::module_ &m, py::class_<Tensor> &cls);
 void bindAttention(py::module_ &m);
 /// ember._ember._conv / _conv_transpose (F.conv*d's and F.conv_transpose*d's ops).
 void bindConv(py::module_ &m);
+/// ember._ember._all_reduce and the process-group helpers of the graph
+/// collectives (ember.distributed._graph).
+void bindCollectives(py::module_ &m);
 void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls);
 /// Shapes and views, concatenation, gathers.
 void bindTensorViews(py::module_ &m, py::class_<Tensor> &cls);

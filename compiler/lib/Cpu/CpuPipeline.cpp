@@ -58,6 +58,9 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
   // convolution the gradient repeats runs once (a call is not merged).
   if (softmaxRows) {
     pm.addPass(createEmberConvToRuntime());
+    // ember.distributed's collectives: calls of the group's engine, in
+    // program order (the same on every rank).
+    pm.addPass(createEmberCollectivesToRuntime());
     tensorFuncs = &pm.nest<func::FuncOp>();
   }
   // Recurrent layers: a loop over the steps (a GEMM and a fused gate kernel

@@ -1,0 +1,68 @@
+"""Collectives as ops in the compiled graph.
+
+``ember.distributed.all_reduce`` on a *pending* CPU tensor (a value the lazy
+graph has not computed yet, such as a gradient right after ``backward()``)
+does not run the engine at once: it traces one ``ember.all_reduce`` op, and
+the collective runs inside the compiled program, where the runtime looks the
+process group up by number (runtime/include/ember/Runtime/ProcessGroups.h,
+the table the Python API registers its communicators in) and calls its
+engine (MPI, Gloo). So a DDP step -- forward, backward, gradient all-reduce,
+optimizer update -- stays one compiled program per rank.
+
+Guarantees: the collectives of one program run in program order (the op has
+a side effect: no pass merges, drops or reorders it), which is the traced
+order; every rank that traces the same step compiles the same program, so
+the order is the same on every rank. A collective's result is computed when
+it is read (like any pending value): every rank must read it (DDP's
+optimizer step does). An engine error inside a program is raised as a
+RuntimeError when the program returns. Autograd: all_reduce SUM's gradient
+is all_reduce SUM of the cotangent (AVG likewise).
+
+Where the value is already computed, the dtype is bool, the tensor is on a
+GPU, or ``async_op=True``, the Python API calls the engine directly
+(``try_all_reduce`` returns False).
+"""
+
+from .. import _ember
+
+# ember::dist::ReduceOp's order.
+_REDUCE_OPS = {"SUM": 0, "AVG": 1, "MIN": 2, "MAX": 3, "PRODUCT": 4}
+
+_TRACEABLE_DTYPES = ("float32", "float64", "float16", "bfloat16", "int32", "int64")
+
+
+def reduce_op_code(op):
+    """ReduceOp member, its name, or its number -> the runtime's number."""
+    if isinstance(op, int):
+        return op
+    name = getattr(op, "name", op)
+    if isinstance(name, str) and name.upper() in _REDUCE_OPS:
+        return _REDUCE_OPS[name.upper()]
+    value = getattr(op, "value", None)
+    if isinstance(value, int):
+        return value
+    raise ValueError(f"unknown reduce op {op!r}")
+
+
+def can_trace(tensor):
+    """Whether all_reduce on ``tensor`` can join its pending program."""
+    return (tensor.device.type == "cpu" and _ember._is_pending(tensor)
+            and str(tensor.dtype).removeprefix("ember.") in _TRACEABLE_DTYPES)
+
+
+def all_reduce(tensor, op, group_id):
+    """Traces ``tensor <- all_reduce(tensor)`` in place (one graph op)."""
+    from .. import no_grad
+    reduced = _ember._all_reduce(tensor, reduce_op_code(op), int(group_id))
+    with no_grad():
+        tensor.copy_(reduced)
+    return tensor
+
+
+def try_all_reduce(tensor, op, group_id, async_op=False):
+    """The Python API's hook: traces the collective and returns True where
+    it can join the pending program, else returns False (call the engine)."""
+    if async_op or group_id is None or not can_trace(tensor):
+        return False
+    all_reduce(tensor, op, group_id)
+    return True
