@@ -748,10 +748,13 @@ private:
       return emitConv(b, loc, node, type);
     case OpCode::ConvBackwardWeight:
       llvm_unreachable("conv_backward_weight is built by the VJP, not traced");
-    case OpCode::AllReduce:
-      return AllReduceOp::create(b, loc, type, operand(node, 0),
+    case OpCode::AllReduce: {
+      // Its result type is its operand's (emitNode casts to the pattern).
+      Value input = operand(node, 0);
+      return AllReduceOp::create(b, loc, input.getType(), input,
                                  b.getI64IntegerAttr(node.ints[0]),
                                  b.getI64IntegerAttr(node.ints[1]));
+    }
     case OpCode::Grad:
       return emitGrad(b, node);
     case OpCode::CustomVjp:

@@ -12,9 +12,13 @@ optimizer update -- stays one compiled program per rank.
 Guarantees: the collectives of one program run in program order (the op has
 a side effect: no pass merges, drops or reorders it), which is the traced
 order; every rank that traces the same step compiles the same program, so
-the order is the same on every rank. A collective's result is computed when
-it is read (like any pending value): every rank must read it (DDP's
-optimizer step does). An engine error inside a program is raised as a
+the order is the same on every rank. Collectives match across ranks by
+their order on the group, not by program boundaries, so ranks may cut their
+programs differently (one prints a loss, the other does not). A collective
+runs when its program runs -- when any pending value is read, or at
+``ember.sync()`` -- and only if its result is still alive then: a result
+every rank drops unread is reduced nowhere, but one that only some ranks
+drop would leave the others waiting, so keep it (DDP's gradients are kept). An engine error inside a program is raised as a
 RuntimeError when the program returns. Autograd: all_reduce SUM's gradient
 is all_reduce SUM of the cotangent (AVG likewise).
 
