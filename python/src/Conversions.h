@@ -60,6 +60,9 @@ py::array tensorToNumpy(const Tensor &x);
 void bindTensor(py::module_ &m);
 /// ember.export and .ember models (ModelBindings.cpp).
 void bindModel(py::module_ &m);
+/// ember._ember._distributed: stores, process groups, collectives
+/// (DistributedBindings.cpp).
+void bindDistributed(py::module_ &m);
 void bindIndexing(py::class_<Tensor> &cls);
 
 } // namespace ember::python

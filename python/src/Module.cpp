@@ -306,6 +306,7 @@ PYBIND11_MODULE(_ember, m) {
 
   bindTensor(m);
   bindModel(m);
+  bindDistributed(m);
 
   // Creation.
   m.def("tensor",

@@ -9,7 +9,6 @@
 
 #include "TensorBindings.h"
 
-#include "ember/Runtime/MpiBackend.h"
 #include "ember/Runtime/NcclBackend.h"
 #include "ember/Runtime/ProcessGroups.h"
 
@@ -26,18 +25,6 @@ void bindCollectives(py::module_ &m) {
   // computed): then a collective on it can join its program.
   m.def("_is_pending",
         [](const Tensor &x) { return static_cast<bool>(x.storage().pending); });
-  // The whole world of an mpirun job as a registered process group (its
-  // number): the graph op's tests use it without the Python API.
-  m.def("_mpi_world_group", [] {
-    dist::CommunicatorOptions options;
-    options.backend = "mpi";
-    std::shared_ptr<dist::Communicator> world =
-        dist::createMpiCommunicator(options);
-    return py::make_tuple(dist::registerGroup(world), world->rank(),
-                          world->size());
-  });
-  m.def("_unregister_group",
-        [](int id) { dist::unregisterGroup(id); }, py::arg("group"));
   // Why the nccl engine cannot run here ("" when it can).
   m.def("_nccl_unavailable_reason",
         [] { return dist::ncclUnavailableReason(false); });

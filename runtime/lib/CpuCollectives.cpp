@@ -33,7 +33,11 @@ void allReduce(ElementType type, const T *in, int64_t inStride, T *out,
   buffer.numElements = static_cast<size_t>(size);
   buffer.type = type;
   try {
-    communicator->allReduce(buffer, static_cast<ReduceOp>(reduceOp));
+    // Through the group's ordered queue, like the Python API's calls, so
+    // that an async_op issued before this program keeps its place.
+    runAsync(*communicator, [&] {
+      communicator->allReduce(buffer, static_cast<ReduceOp>(reduceOp));
+    })->wait();
   } catch (const std::exception &error) {
     setCollectiveError(error.what());
   }

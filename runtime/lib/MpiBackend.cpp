@@ -615,4 +615,11 @@ createMpiCommunicator(const CommunicatorOptions &options) {
   return std::make_unique<MpiCommunicator>(world, std::move(globals));
 }
 
+namespace {
+// "mpi" in the engine table (alwayslink): registering costs nothing, the
+// library opens when a group is created.
+const bool registered =
+    (registerBackend("mpi", createMpiCommunicator), true);
+} // namespace
+
 } // namespace ember::dist

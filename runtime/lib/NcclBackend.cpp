@@ -627,4 +627,12 @@ std::string ncclUnavailableReason(bool rocm) {
   }
 }
 
+namespace {
+// "nccl" and "rccl" in the engine table (alwayslink): the libraries open
+// when a group is created.
+const bool registered =
+    (registerBackend("nccl", createNcclCommunicator),
+     registerBackend("rccl", createRcclCommunicator), true);
+} // namespace
+
 } // namespace ember::dist

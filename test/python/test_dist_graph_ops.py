@@ -56,6 +56,10 @@ def test_nccl_skips_with_reason():
 
 #===- The workers (one per rank, under mpirun) ------------------------===#
 
+def _ember_pending(t):
+    return ember._ember._is_pending(t)
+
+
 def rank_data(rank, shape, seed):
     return np.random.default_rng(seed + 97 * rank).standard_normal(shape).astype(np.float32)
 
@@ -72,7 +76,11 @@ def worker_step(group, rank, size):
         loss = ((ember.tensor(x) @ w) ** 2).sum()
         loss.backward()
         assert _graph.can_trace(w.grad)
-        assert _graph.try_all_reduce(w.grad, "AVG", group)
+        # The Python API's all_reduce traces the op (async_op too).
+        import ember.distributed as dist
+        work = dist.all_reduce(w.grad, dist.ReduceOp.AVG, async_op=True)
+        assert _ember_pending(w.grad)
+        work.wait()
         with ember.no_grad():
             w -= lr * w.grad
         w.grad = None
@@ -140,7 +148,11 @@ def worker_vjp_dtypes(group, rank, size):
 
 
 if __name__ == "__main__":
+    import ember.distributed as dist
     case = sys.argv[1]
-    group, rank, size = ember._ember._mpi_world_group()
+    dist.init_process_group("mpi")           # rank and size from mpirun
+    rank, size = dist.get_rank(), dist.get_world_size()
+    group = dist._api._resolve(None)._pg.group_id
     {"step": worker_step, "vjp_dtypes": worker_vjp_dtypes}[case](group, rank, size)
+    dist.destroy_process_group()
     print(f"{case} ok", flush=True)

@@ -22,9 +22,13 @@ drop would leave the others waiting, so keep it (DDP's gradients are kept). An e
 RuntimeError when the program returns. Autograd: all_reduce SUM's gradient
 is all_reduce SUM of the cotangent (AVG likewise).
 
-Where the value is already computed, the dtype is bool, the tensor is on a
-GPU, or ``async_op=True``, the Python API calls the engine directly
-(``try_all_reduce`` returns False).
+``async_op=True`` returns a ``TracedWork``: its ``wait()`` has nothing to
+wait for, since reading the tensor runs the collective first. Where the value
+is already computed, the dtype is bool, the tensor is on a GPU or requires
+grad, or the group is not registered, the Python API calls the engine
+directly (``try_all_reduce`` returns False). The cross-rank shape check of
+the eager path (EMBER_DIST_CHECK_SHAPES) does not run for traced
+collectives.
 """
 
 from .. import _ember
@@ -50,8 +54,24 @@ def reduce_op_code(op):
 
 def can_trace(tensor):
     """Whether all_reduce on ``tensor`` can join its pending program."""
-    return (tensor.device.type == "cpu" and _ember._is_pending(tensor)
+    return (tensor.device.type == "cpu" and not tensor.requires_grad
+            and _ember._is_pending(tensor)
             and str(tensor.dtype).removeprefix("ember.") in _TRACEABLE_DTYPES)
+
+
+class TracedWork:
+    """async_op=True's handle for a traced collective: it runs with its
+    program, which reading the tensor starts, so there is nothing to wait
+    for here."""
+
+    def wait(self, timeout=None):
+        return True
+
+    def is_completed(self):
+        return True
+
+    def is_success(self):
+        return True
 
 
 def all_reduce(tensor, op, group_id):
@@ -63,10 +83,10 @@ def all_reduce(tensor, op, group_id):
     return tensor
 
 
-def try_all_reduce(tensor, op, group_id, async_op=False):
+def try_all_reduce(tensor, op, group_id):
     """The Python API's hook: traces the collective and returns True where
     it can join the pending program, else returns False (call the engine)."""
-    if async_op or group_id is None or not can_trace(tensor):
+    if group_id is None or group_id < 0 or not can_trace(tensor):
         return False
     all_reduce(tensor, op, group_id)
     return True

@@ -107,6 +107,9 @@ struct CommunicatorOptions {
   int worldSize = -1;
   std::shared_ptr<Store> store;    // null for MPI
   std::chrono::milliseconds timeout{std::chrono::minutes(30)};
+  /// The host address this rank's engine listens on (Gloo); empty:
+  /// the engine's default (loopback, or the GLOO_SOCKET_IFNAME interface).
+  std::string address;
 };
 
 using CommunicatorFactory =
@@ -119,9 +122,18 @@ std::unique_ptr<Communicator> createCommunicator(const CommunicatorOptions &opti
 std::vector<std::string> availableBackends();
 
 /// Runs `collective` on the communicator's own worker thread, in issue order,
-/// and returns its handle (async_op=True).
+/// and returns its handle (async_op=True). Blocking calls from Python go
+/// through the same queue, so that every rank issues the same order.
 std::shared_ptr<Work> runAsync(Communicator &communicator,
                                std::function<void()> collective);
+
+/// Runs `operation` on a thread of its own (isend/irecv: point-to-point
+/// operations must not wait behind, or block, the ordered queue).
+std::shared_ptr<Work> runDetached(std::function<void()> operation);
+
+/// Waits for the communicator's queued work and ends its worker thread;
+/// call it before destroying the communicator (destroy_process_group).
+void finishAsync(Communicator &communicator);
 
 } // namespace ember::dist
 
