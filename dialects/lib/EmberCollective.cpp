@@ -20,14 +20,16 @@ constexpr int64_t kSum = 0, kAvg = 1, kProduct = 4;
 } // namespace
 
 LogicalResult AllReduceOp::verify() {
-  if (getReduceOp() < kSum || getReduceOp() > kProduct)
+  // I64Attr's getters are unsigned: read the signed values.
+  int64_t reduceOp = getReduceOpAttr().getInt();
+  if (reduceOp < kSum || reduceOp > kProduct)
     return emitOpError("reduce_op must be 0 (sum), 1 (avg), 2 (min), 3 (max) "
                        "or 4 (product), got ")
-           << getReduceOp();
-  if (getReduceOp() == kAvg &&
+           << reduceOp;
+  if (reduceOp == kAvg &&
       !isa<FloatType>(getInput().getType().getElementType()))
     return emitOpError("reduce_op avg needs a floating element type");
-  if (getGroup() < 0)
+  if (getGroupAttr().getInt() < 0)
     return emitOpError("group must be a process group number >= 0");
   return success();
 }
