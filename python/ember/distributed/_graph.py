@@ -1,8 +1,8 @@
 """Collectives as ops in the compiled graph.
 
-``ember.distributed.all_reduce`` on a *pending* CPU tensor (a value the lazy
-graph has not computed yet, such as a gradient right after ``backward()``)
-does not run the engine at once: it traces one ``ember.all_reduce`` op, and
+``ember.distributed.all_reduce(..., async_op=True)`` on a *pending* CPU
+tensor (a value the lazy graph has not computed yet, such as a gradient
+right after ``backward()``; DDP's buckets) does not run the engine at once: it traces one ``ember.all_reduce`` op, and
 the collective runs inside the compiled program, where the runtime looks the
 process group up by number (runtime/include/ember/Runtime/ProcessGroups.h,
 the table the Python API registers its communicators in) and calls its
@@ -22,8 +22,10 @@ drop would leave the others waiting, so keep it (DDP's gradients are kept). An e
 RuntimeError when the program returns. Autograd: all_reduce SUM's gradient
 is all_reduce SUM of the cotangent (AVG likewise).
 
-``async_op=True`` returns a ``TracedWork``: its ``wait()`` has nothing to
-wait for, since reading the tensor runs the collective first. Where the value
+It returns a ``TracedWork``: its ``wait()`` has nothing to wait for, since
+reading the tensor runs the collective first (an engine error surfaces there).
+Blocking calls (``async_op=False``) run the engine at once, so that a hung or
+dead peer raises at the call, as in torch. Where the value
 is already computed, the dtype is bool, the tensor is on a GPU or requires
 grad, or the group is not registered, the Python API calls the engine
 directly (``try_all_reduce`` returns False). The cross-rank shape check of
