@@ -12,6 +12,7 @@
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/CustomOpRegistry.h"
+#include "ember/Runtime/ProcessGroups.h"
 
 #include <mutex>
 #include <unordered_map>
@@ -36,6 +37,10 @@ public:
     std::string error = takeCustomCallError();
     if (!error.empty())
       runtimeError(error);
+    // A collective in the program failed (compiled code cannot throw):
+    // raise its message here.
+    if (dist::collectiveErrorPending())
+      runtimeError(dist::takeCollectiveError());
   }
 
 private:

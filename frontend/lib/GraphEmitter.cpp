@@ -775,6 +775,13 @@ private:
       llvm_unreachable("conv_backward_weight is built by the VJP, not traced");
     case OpCode::CustomCall:
       return emitCustomCall(b, loc, node, type);
+    case OpCode::AllReduce: {
+      // Its result type is its operand's (emitNode casts to the pattern).
+      Value input = operand(node, 0);
+      return AllReduceOp::create(b, loc, input.getType(), input,
+                                 b.getI64IntegerAttr(node.ints[0]),
+                                 b.getI64IntegerAttr(node.ints[1]));
+    }
     case OpCode::Grad:
       return emitGrad(b, node);
     case OpCode::CustomVjp:

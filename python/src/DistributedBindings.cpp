@@ -18,6 +18,7 @@
 #include "Conversions.h"
 
 #include "ember/Runtime/Collectives.h"
+#include "ember/Runtime/ProcessGroups.h"
 #include "ember/Runtime/Stores.h"
 
 #include <pybind11/stl.h>
@@ -197,12 +198,18 @@ public:
         globalRanks(std::move(globalRanks)) {
     const char *knob = std::getenv("EMBER_DIST_CHECK_SHAPES");
     checkShapes = !(knob && std::string(knob) == "0");
+    // In the runtime's group table, so that compiled programs (graph
+    // collectives, ember.distributed._graph) reach this engine: not owned
+    // there (this group owns it and unregisters before it goes).
+    groupId = dist::registerGroup(std::shared_ptr<Communicator>(
+        this->communicator.get(), [](Communicator *) {}));
   }
   ~ProcessGroup() { shutdown(); }
 
   void shutdown() {
     if (!communicator)
       return;
+    dist::unregisterGroup(groupId);
     {
       py::gil_scoped_release release;
       dist::finishAsync(*communicator);
@@ -346,6 +353,10 @@ private:
   std::shared_ptr<dist::Store> store;
   std::vector<int> globalRanks;
   bool checkShapes = true;
+
+public:
+  /// This group's number in the runtime's table (ProcessGroups.h).
+  int groupId = -1;
 };
 
 Fingerprint fingerprintOf(OpKind kind, const Tensor &x, int64_t root = -1,
@@ -634,6 +645,7 @@ void bindDistributed(py::module_ &parent) {
       .def("size", &ProcessGroup::size)
       .def("backend", &ProcessGroup::backend)
       .def_property_readonly("ranks", &ProcessGroup::ranks)
+      .def_property_readonly("group_id", [](const ProcessGroup &g) { return g.groupId; })
       .def("shutdown", &ProcessGroup::shutdown)
       .def("split", &ProcessGroup::split)
       .def("all_reduce",

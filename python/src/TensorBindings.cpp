@@ -243,6 +243,7 @@ void bindTensor(py::module_ &m) {
   bindAttention(m);
   bindConv(m);
   bindCustomOps(m);
+  bindCollectives(m);
   bindLinearAlgebra(m, cls);
   bindTensorViews(m, cls);
   bindTensorConversions(cls);

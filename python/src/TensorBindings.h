@@ -47,6 +47,9 @@ void bindAttention(py::module_ &m);
 void bindConv(py::module_ &m);
 /// C++ custom ops (TensorCustomOps.cpp).
 void bindCustomOps(py::module_ &m);
+/// ember._ember._all_reduce and the process-group helpers of the graph
+/// collectives (ember.distributed._graph).
+void bindCollectives(py::module_ &m);
 void bindLinearAlgebra(py::module_ &m, py::class_<Tensor> &cls);
 /// Shapes and views, concatenation, gathers.
 void bindTensorViews(py::module_ &m, py::class_<Tensor> &cls);

@@ -2,6 +2,7 @@
 
 #include "ember/Runtime/CpuRuntime.h"
 #include "ember/Runtime/CpuAttention.h"
+#include "ember/Runtime/CpuCollectives.h"
 #include "ember/Runtime/CpuConv.h"
 #include "ember/Runtime/CpuGemm.h"
 #include "ember/Runtime/CustomOpRegistry.h"
@@ -39,6 +40,12 @@ const RuntimeSymbol *cpuRuntimeSymbols(int *count) {
       EMBER_SYMBOL(ember_cpu_attention_backward_f32),
       EMBER_SYMBOL(ember_cpu_attention_backward_f64),
       EMBER_SYMBOL(ember_cpu_conv_f32),
+      EMBER_SYMBOL(ember_collective_all_reduce_f32),
+      EMBER_SYMBOL(ember_collective_all_reduce_f64),
+      EMBER_SYMBOL(ember_collective_all_reduce_f16),
+      EMBER_SYMBOL(ember_collective_all_reduce_bf16),
+      EMBER_SYMBOL(ember_collective_all_reduce_i32),
+      EMBER_SYMBOL(ember_collective_all_reduce_i64),
       EMBER_SYMBOL(ember_cpu_conv_backward_data_f32),
       EMBER_SYMBOL(ember_cpu_conv_backward_weight_f32),
       EMBER_SYMBOL(ember_custom_call_shapes),

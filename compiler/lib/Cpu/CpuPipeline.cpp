@@ -61,6 +61,9 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
     // C++ custom ops: calls into the runtime's registry (the CPU kernel a
     // loaded library registered); fusion stops at them.
     pm.addPass(createEmberCustomCallToRuntime());
+    // ember.distributed's collectives: calls of the group's engine, in
+    // program order (the same on every rank).
+    pm.addPass(createEmberCollectivesToRuntime());
     tensorFuncs = &pm.nest<func::FuncOp>();
   }
   // The convolutions left (all of them on the GPU, other dtypes on the CPU;

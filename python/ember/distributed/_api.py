@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import ember
 from ember._ember import _distributed as _C
-from ember.distributed import _rendezvous
+from ember.distributed import _graph, _rendezvous
 
 default_pg_timeout = timedelta(minutes=30)
 
@@ -337,6 +337,11 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     pg = _resolve(group)
     if pg is None:
         return None
+    # async_op=True on a pending CPU tensor (DDP's gradient buckets): one
+    # ember.all_reduce op in its compiled program. Blocking calls run now,
+    # so that their errors (a hung or dead peer) raise here.
+    if async_op and _graph.try_all_reduce(tensor, int(ReduceOp(op)), pg._pg.group_id):
+        return _graph.TracedWork()
     return _finish(pg._pg.all_reduce(tensor, int(ReduceOp(op)), async_op), async_op)
 
 

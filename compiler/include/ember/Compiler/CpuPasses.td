@@ -152,6 +152,38 @@ def EmberConvToRuntime : Pass<"ember-conv-to-runtime", "mlir::ModuleOp"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+def EmberCollectivesToRuntime : Pass<"ember-collectives-to-runtime", "mlir::ModuleOp"> {
+  let summary = "Call the runtime for ember.distributed's collectives";
+  let description = [{
+    Rewrites `ember.all_reduce`, before bufferization, into a call of
+    `ember_collective_all_reduce_<f32|f64|f16|bf16|i32|i64>`
+    (runtime/lib/CpuCollectives.cpp), which looks the process group up by
+    number in the runtime's table (ProcessGroups.h) and all-reduces through
+    its engine. The input is viewed as 1-D (a `collapse_shape`) and handed
+    over with `bufferization.to_buffer read_only`; the result is a fresh
+    1-D buffer the runtime fills (a copy of the input, then reduced in
+    place), read back with `bufferization.to_tensor restrict writable` and
+    expanded to the op's shape; the reduce op and the group are i64
+    scalars. Calls are emitted in the ops' program order, which (the op has
+    a write effect: nothing merged, dropped or reordered it) is the traced
+    order, the same on every rank.
+
+    ```mlir
+    %y = ember.all_reduce %x {reduce_op = 0 : i64, group = 0 : i64} : tensor<4x8xf32>
+    // becomes
+    %flat = tensor.collapse_shape %x [[0, 1]] : tensor<4x8xf32> into tensor<32xf32>
+    %out = memref.alloc(%n) : memref<?xf32>
+    call @ember_collective_all_reduce_f32(%in, %outc, %c0_i64, %c0_i64)
+    %y = tensor.expand_shape (tensor.cast (bufferization.to_tensor %out restrict writable)) ...
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::bufferization::BufferizationDialect",
+                           "mlir::func::FuncDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 def EmberAttentionToRuntime : Pass<"ember-attention-to-runtime", "mlir::ModuleOp"> {
   let summary = "Call the runtime's blocked (flash) attention kernels for f32/f64 attention";
   let description = [{

@@ -1037,4 +1037,43 @@ def Ember_CustomCallOp : Ember_Op<"custom_call", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Collectives (ember.distributed)
+//===----------------------------------------------------------------------===//
+
+def Ember_AllReduceOp : Ember_Op<"all_reduce",
+    [MemoryEffects<[MemRead, MemWrite]>, SameOperandsAndResultType,
+     Ember_Differentiable]> {
+  let summary = "all-reduce over the ranks of a process group";
+  let description = [{
+    Every rank of process group `group` (the number the runtime's group
+    table, runtime/include/ember/Runtime/ProcessGroups.h, gave the
+    communicator) contributes `input`; each gets the element-wise
+    reduction over all ranks. `reduce_op` is torch.distributed.ReduceOp's
+    member in ember::dist::ReduceOp order: 0 sum, 1 avg (sum / size), 2 min,
+    3 max, 4 product.
+
+    The op talks to other processes, so it is not Pure: it carries a write
+    effect, and no pass erases, merges or reorders it relative to other
+    collectives. The collectives of one program therefore run in program
+    order, and since every rank compiles the same traced program, in the
+    same order on every rank. Its VJP (sum and avg only) is the same
+    all-reduce of the cotangent.
+
+    On the CPU `ember-collectives-to-runtime` calls
+    `ember_collective_all_reduce_<type>` (runtime/lib/CpuCollectives.cpp),
+    which runs the group's engine (MPI, Gloo) through its ordered queue.
+
+    ```mlir
+    %g = ember.all_reduce %x {reduce_op = 0 : i64, group = 0 : i64}
+        : tensor<?x?xf32>
+    ```
+  }];
+  let arguments = (ins Ember_NumericTensor:$input, I64Attr:$reduce_op,
+                       I64Attr:$group);
+  let results = (outs Ember_NumericTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
 #endif // EMBER_DIALECT_EMBEROPS_TD

@@ -125,6 +125,8 @@ struct Buffer {
 ///   padding_high..., dilation..., groups}; ConvBackwardData (traced for
 ///   conv_transpose*d): inputs = {input, weight}, ints as Conv then
 ///   output_padding...; ConvBackwardWeight is built by the VJP only.
+///   AllReduce: inputs = {input}, ints = {reduce op, process group
+///   number} (a collective: compiled programs call the group's engine).
 /// - Grad: the gradient of inputs[0] (seeded by the cotangent inputs[1])
 ///   with respect to the value of inputs[2]; expanded by the autodiff pass.
 /// - CustomVjp (an autograd.Function): inputs = {primals..., forward

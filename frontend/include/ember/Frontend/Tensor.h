@@ -172,6 +172,12 @@ Tensor recurrentSequence(int64_t cell, const Tensor &input, const Tensor &h0,
 /// `causal` masking key j > query i (not both).
 Tensor attention(const Tensor &query, const Tensor &key, const Tensor &value,
                  const Tensor *mask, bool causal, double scale);
+/// ember.distributed's all_reduce on a pending (lazy) CPU tensor as one
+/// ember.all_reduce node: the collective becomes part of the compiled
+/// program, which calls process group `group`'s engine (the runtime's group
+/// table, ProcessGroups.h). `reduceOp` in ember::dist::ReduceOp order (0 sum,
+/// 1 avg, 2 min, 3 max, 4 product). Differentiable for sum and avg.
+Tensor allReduce(const Tensor &input, int64_t reduceOp, int64_t group);
 /// A convolution as one ember.conv node: input (N, C, spatial...) with 1
 /// to 3 spatial dims, weight (O, C/groups, kernel...); one entry per
 /// spatial dim in `stride`, `padLow`, `padHigh` and `dilation`. No bias.
