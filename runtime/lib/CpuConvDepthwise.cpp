@@ -36,43 +36,59 @@ Phases phasesOf(const PlaneGeometry &g) {
 void fillPhases(const PlaneGeometry &g, const Phases &ph, const float *x,
                 int64_t xRow, int64_t xCol, float *scratch) {
   const int64_t sw = g.strideW;
-  for (int64_t r = 0; r < ph.rows; ++r) {
-    int64_t ih = r - g.padH;
-    bool rowInside = ih >= 0 && ih < g.inH;
-    const float *row = x + ih * xRow;
-    for (int64_t p = 0; p < sw; ++p) {
+  for (int64_t p = 0; p < sw; ++p) {
+    // Columns [lo, hi) of phase p read the input (ix = j * sw + p - padW
+    // within [0, inW)); the others are padding.
+    int64_t first = g.padW - p;
+    int64_t lo = first > 0 ? (first + sw - 1) / sw : 0;
+    int64_t hi = (g.inW + first + sw - 1) / sw;
+    lo = std::min(lo, ph.width);
+    hi = std::clamp(hi, lo, ph.width);
+    for (int64_t r = 0; r < ph.rows; ++r) {
+      int64_t ih = r - g.padH;
       float *dst = scratch + (p * ph.rows + r) * ph.width;
-      for (int64_t j = 0; j < ph.width; ++j) {
-        int64_t ix = j * sw + p - g.padW;
-        dst[j] = rowInside && ix >= 0 && ix < g.inW ? row[ix * xCol] : 0.0f;
+      if (ih < 0 || ih >= g.inH) {
+        std::fill(dst, dst + ph.width, 0.0f);
+        continue;
       }
+      const float *row = x + ih * xRow + (lo * sw - first) * xCol;
+      std::fill(dst, dst + lo, 0.0f);
+      if (sw == 1 && xCol == 1)
+        std::copy(row, row + (hi - lo), dst + lo);
+      else
+        for (int64_t j = lo; j < hi; ++j)
+          dst[j] = row[(j - lo) * sw * xCol];
+      std::fill(dst + hi, dst + ph.width, 0.0f);
     }
   }
 }
 
-/// Where tap (kh, kw) of output (oh, 0) reads in the phases.
-inline const float *tapSource(const PlaneGeometry &g, const Phases &ph,
-                              const float *scratch, int64_t oh, int64_t kh,
-                              int64_t kw) {
-  int64_t column = kw * g.dilationW;
-  int64_t phase = column % g.strideW;
-  int64_t r = oh * g.strideH + kh * g.dilationH;
-  return scratch + (phase * ph.rows + r) * ph.width + column / g.strideW;
+/// Where each tap reads for output (0, 0), row-major over (kh, kw).
+void tapOffsets(const PlaneGeometry &g, const Phases &ph, int64_t *offsets) {
+  for (int64_t kh = 0; kh < g.kH; ++kh)
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      int64_t column = kw * g.dilationW;
+      int64_t phase = column % g.strideW;
+      int64_t r = kh * g.dilationH;
+      offsets[kh * g.kW + kw] =
+          (phase * ph.rows + r) * ph.width + column / g.strideW;
+    }
 }
 
 void portablePlane(const PlaneGeometry &g, const Phases &ph,
-                   const float *scratch, const float *taps, float *y,
-                   int64_t yRow) {
+                   const float *scratch, const int64_t *offsets,
+                   const float *taps, float *y, int64_t yRow) {
+  const int64_t count = g.kH * g.kW;
   for (int64_t oh = 0; oh < g.outH; ++oh) {
     float *out = y + oh * yRow;
+    const float *base = scratch + oh * g.strideH * ph.width;
     std::fill(out, out + g.outW, 0.0f);
-    for (int64_t kh = 0; kh < g.kH; ++kh)
-      for (int64_t kw = 0; kw < g.kW; ++kw) {
-        const float *src = tapSource(g, ph, scratch, oh, kh, kw);
-        float weight = taps[kh * g.kW + kw];
-        for (int64_t ow = 0; ow < g.outW; ++ow)
-          out[ow] += weight * src[ow];
-      }
+    for (int64_t t = 0; t < count; ++t) {
+      const float *src = base + offsets[t];
+      float weight = taps[t];
+      for (int64_t ow = 0; ow < g.outW; ++ow)
+        out[ow] += weight * src[ow];
+    }
   }
 }
 
@@ -80,10 +96,12 @@ void portablePlane(const PlaneGeometry &g, const Phases &ph,
 
 /// ROWS output rows from `oh`, 16 columns at a time (the last ones masked).
 template <int ROWS>
-EMBER_TARGET_AVX512 void avx512Rows(const PlaneGeometry &g, const Phases &ph,
-                                    const float *scratch, const float *taps,
-                                    float *y, int64_t yRow, int64_t oh) {
-  const int64_t rowStep = g.strideH * ph.width;
+EMBER_TARGET_AVX512 void
+avx512Rows(const PlaneGeometry &g, const Phases &ph, const float *scratch,
+           const int64_t *offsets, const float *taps, float *y, int64_t yRow,
+           int64_t oh) {
+  const int64_t rowStep = g.strideH * ph.width, count = g.kH * g.kW;
+  const float *base = scratch + oh * rowStep;
   for (int64_t ow = 0; ow < g.outW; ow += 16) {
     int64_t left = std::min<int64_t>(16, g.outW - ow);
     __mmask16 mask = static_cast<__mmask16>((1u << left) - 1u);
@@ -91,15 +109,14 @@ EMBER_TARGET_AVX512 void avx512Rows(const PlaneGeometry &g, const Phases &ph,
 #pragma GCC unroll 4
     for (int i = 0; i < ROWS; ++i)
       acc[i] = _mm512_setzero_ps();
-    for (int64_t kh = 0; kh < g.kH; ++kh)
-      for (int64_t kw = 0; kw < g.kW; ++kw) {
-        const float *src = tapSource(g, ph, scratch, oh, kh, kw) + ow;
-        __m512 weight = _mm512_set1_ps(taps[kh * g.kW + kw]);
+    for (int64_t t = 0; t < count; ++t) {
+      const float *src = base + offsets[t] + ow;
+      __m512 weight = _mm512_set1_ps(taps[t]);
 #pragma GCC unroll 4
-        for (int i = 0; i < ROWS; ++i)
-          acc[i] = _mm512_fmadd_ps(
-              weight, _mm512_maskz_loadu_ps(mask, src + i * rowStep), acc[i]);
-      }
+      for (int i = 0; i < ROWS; ++i)
+        acc[i] = _mm512_fmadd_ps(
+            weight, _mm512_maskz_loadu_ps(mask, src + i * rowStep), acc[i]);
+    }
 #pragma GCC unroll 4
     for (int i = 0; i < ROWS; ++i)
       _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, mask, acc[i]);
@@ -107,32 +124,49 @@ EMBER_TARGET_AVX512 void avx512Rows(const PlaneGeometry &g, const Phases &ph,
 }
 
 EMBER_TARGET_AVX512 void avx512Plane(const PlaneGeometry &g, const Phases &ph,
-                                     const float *scratch, const float *taps,
+                                     const float *scratch,
+                                     const int64_t *offsets, const float *taps,
                                      float *y, int64_t yRow) {
   int64_t oh = 0;
   for (; oh + 4 <= g.outH; oh += 4)
-    avx512Rows<4>(g, ph, scratch, taps, y, yRow, oh);
-  for (; oh < g.outH; ++oh)
-    avx512Rows<1>(g, ph, scratch, taps, y, yRow, oh);
+    avx512Rows<4>(g, ph, scratch, offsets, taps, y, yRow, oh);
+  // The last 1 to 3 rows together, not one FMA chain per row.
+  switch (g.outH - oh) {
+  case 3:
+    avx512Rows<3>(g, ph, scratch, offsets, taps, y, yRow, oh);
+    break;
+  case 2:
+    avx512Rows<2>(g, ph, scratch, offsets, taps, y, yRow, oh);
+    break;
+  case 1:
+    avx512Rows<1>(g, ph, scratch, offsets, taps, y, yRow, oh);
+    break;
+  default:
+    break;
+  }
 }
 
 } // namespace
 
 int64_t depthwiseScratchSize(const PlaneGeometry &g) {
   Phases ph = phasesOf(g);
-  // A masked vector load may start up to 15 floats before the end.
-  return g.strideW * ph.rows * ph.width + 16;
+  // The phases, then one offset per tap (int64_t, two floats' room each).
+  return g.strideW * ph.rows * ph.width + 2 * g.kH * g.kW + 2;
 }
 
 void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
                     float *scratch, bool avx512) {
   Phases ph = phasesOf(g);
+  int64_t phases = g.strideW * ph.rows * ph.width;
+  // The offsets' slot rounded up to 8 bytes (ScratchBuffer's memory is).
+  int64_t *offsets = reinterpret_cast<int64_t *>(scratch + (phases + 1) / 2 * 2);
+  tapOffsets(g, ph, offsets);
   fillPhases(g, ph, x, xRow, xCol, scratch);
   if (avx512)
-    avx512Plane(g, ph, scratch, taps, y, yRow);
+    avx512Plane(g, ph, scratch, offsets, taps, y, yRow);
   else
-    portablePlane(g, ph, scratch, taps, y, yRow);
+    portablePlane(g, ph, scratch, offsets, taps, y, yRow);
 }
 
 } // namespace conv
