@@ -145,6 +145,9 @@ const Case kCases[] = {
     {2, 3, 6, 3, {1, 9, 10}, {1, 3, 3}, {1, 2, 1}, {0, 2, 1}, {1, 2, 2}, false},
     {2, 4, 4, 4, {1, 1, 19}, {1, 1, 3}, {1, 1, 2}, {0, 0, 1}, {1, 1, 1}, false},
     {1, 3, 3, 3, {1, 10, 17}, {1, 3, 2}, {1, 3, 3}, {0, 0, 0}, {1, 1, 1}, true},
+    // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
+    // pixel tiles.
+    {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
