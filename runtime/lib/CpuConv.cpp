@@ -16,6 +16,7 @@
 #include "ember/Runtime/ThreadPool.h"
 #include "ember/Runtime/Threads.h"
 
+#include "CpuConvDepthwise.h"
 #include "GemmMicroKernels.h"
 #include "ScratchBuffer.h"
 
@@ -55,7 +56,7 @@ struct View5 {
 };
 
 /// Per-thread packing buffers (ScratchBuffer.h).
-thread_local ScratchBuffer packedB, columns, packedA;
+thread_local ScratchBuffer packedB, columns, packedA, planes;
 
 /// The shapes of one convolution and, per im2col row r = (c, kd, kh, kw),
 /// its channel and its tap's offsets in the (dilated) window.
@@ -334,11 +335,48 @@ packWeights(const Geometry &g, const View5 &w, int mr, int64_t kcMax) {
   return packed;
 }
 
+/// Whether forward runs `g` through the direct depthwise kernel
+/// (CpuConvDepthwise.h): grouped with one input channel per group, 1-D or
+/// 2-D, the output's planes contiguous rows.
+bool isDepthwise(const Geometry &g, const View5 &y) {
+  return g.groups > 1 && g.cg == 1 && g.kernel[0] == 1 && g.in[0] == 1 &&
+         g.out[0] == 1 && y.stride[4] == 1 && g.depth > 0;
+}
+
+/// y[n, o] = x[n, o / (O/G)] convolved with w[o], one plane per task.
+void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
+                      const Geometry &g) {
+  std::vector<float> weightCopy;
+  const float *weights = contiguous(w, weightCopy); // [O, kH * kW]
+  const PlaneGeometry plane{g.in[1],     g.in[2],       g.out[1],
+                            g.out[2],    g.kernel[1],   g.kernel[2],
+                            g.stride[1], g.stride[2],   g.pad[1],
+                            g.pad[2],    g.dilation[1], g.dilation[2]};
+  const int64_t scratchSize = depthwiseScratchSize(plane);
+  const int64_t taps = g.kernel[1] * g.kernel[2];
+  const bool avx512 = !std::strcmp(gemm::kernelName(), "avx512");
+  parallelFor(0, g.batch * g.outChannels, 1, [&](int64_t lo, int64_t hi) {
+    float *scratch = planes.get(scratchSize);
+    for (int64_t t = lo; t < hi; ++t) {
+      int64_t n = t / g.outChannels, o = t % g.outChannels;
+      depthwisePlane(plane,
+                     x.data + n * x.stride[0] + o / g.og * x.stride[1],
+                     x.stride[3], x.stride[4], weights + o * taps,
+                     y.data + n * y.stride[0] + o * y.stride[1], y.stride[3],
+                     scratch, avx512);
+    }
+  });
+}
+
 void forward(const View5 &x, const View5 &w, const View5 &y,
              const int64_t *scalars) {
   Geometry g(x, w, y, scalars);
   if (g.batch == 0 || g.outChannels == 0 || g.pixels == 0)
     return;
+  if (isDepthwise(g, y)) {
+    depthwiseForward(x, w, y, g);
+    return;
+  }
   const MicroKernelInfo &kernel = activeKernel();
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t k = g.depth, m = g.og;
@@ -353,7 +391,15 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   const int64_t padded = roundUp(m, mr);
   std::shared_ptr<const std::vector<float>> packedWeights =
       packWeights(g, w, mr, kcMax);
-  const int64_t tile = roundUp(std::min(kPixelTile, g.pixels), nr);
+  // Images x groups x pixel tiles are the parallel tasks; when they are
+  // fewer than the threads (batch 1 on small late-layer images: 14x14 is
+  // one tile), smaller tiles give every thread work.
+  int64_t tile = roundUp(std::min(kPixelTile, g.pixels), nr);
+  const int64_t images = g.batch * g.groups, threads = numThreads();
+  if (images * ((g.pixels + tile - 1) / tile) < threads) {
+    int64_t perImage = (threads + images - 1) / images;
+    tile = std::max<int64_t>(nr, roundUp((g.pixels + perImage - 1) / perImage, nr));
+  }
   const int64_t tiles = (g.pixels + tile - 1) / tile;
   // Too few (image, group, pixel tile) tasks for the threads (batch 1,
   // the small late layers): split the output channels too, each block

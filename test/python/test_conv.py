@@ -76,6 +76,9 @@ CONV_CASES = [
     # 3-D
     ((2, 2, 5, 6, 4), (3, 2, 3, 2, 3), True, dict(stride=2, padding=1)),
     ((1, 4, 4, 5, 6), (4, 2, 2, 3, 3), False, dict(padding="same", groups=2, dilation=(1, 2, 1))),
+    # 2-D depthwise 5x5 stride 2 (MobileNet's): the direct kernel past one
+    # vector of columns and one block of rows.
+    ((1, 3, 21, 37), (3, 1, 5, 5), True, dict(stride=2, padding=2, groups=3)),
 ]
 
 

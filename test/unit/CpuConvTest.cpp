@@ -137,6 +137,17 @@ const Case kCases[] = {
     {1, 7, 300, 1, {1, 5, 70}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
     // A transposed input view.
     {2, 3, 5, 1, {1, 6, 10}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, true},
+    // Depthwise (the direct kernel): 3x3 stride 1 past 16 columns and 4
+    // rows; 5x5 stride 2; a channel multiplier with dilation; 1-D; a
+    // transposed input view with stride 3 and no padding.
+    {2, 5, 5, 5, {1, 11, 37}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 4, 4, 4, {1, 14, 13}, {1, 5, 5}, {1, 2, 2}, {0, 2, 2}, {1, 1, 1}, false},
+    {2, 3, 6, 3, {1, 9, 10}, {1, 3, 3}, {1, 2, 1}, {0, 2, 1}, {1, 2, 2}, false},
+    {2, 4, 4, 4, {1, 1, 19}, {1, 1, 3}, {1, 1, 2}, {0, 0, 1}, {1, 1, 1}, false},
+    {1, 3, 3, 3, {1, 10, 17}, {1, 3, 2}, {1, 3, 3}, {0, 0, 0}, {1, 1, 1}, true},
+    // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
+    // pixel tiles.
+    {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {

@@ -1,0 +1,173 @@
+//===- CpuConvDepthwise.cpp - direct depthwise convolution ----------------===//
+//
+// One plane at a time: the input plane is first copied once into scratch,
+// padded (so no tap needs a bounds test) and split by column into
+// `strideW` phases (so that, for any stride, the inputs of consecutive
+// output columns at one tap are consecutive floats). Each output vector
+// then is kH * kW FMAs of a broadcast tap by a contiguous load, four rows
+// of outputs at a time in registers to cover the FMA latency. The AVX-512
+// path is compiled through a target attribute (as GemmMicroKernels.cpp
+// does), the portable one is left to the compiler's vectorizer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CpuConvDepthwise.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace ember {
+namespace conv {
+namespace {
+
+/// The padded, phase-split copy of the input plane: phase p, row r,
+/// column j holds padded input (r, j * strideW + p).
+struct Phases {
+  int64_t rows, width;
+};
+
+Phases phasesOf(const PlaneGeometry &g) {
+  int64_t rows = (g.outH - 1) * g.strideH + (g.kH - 1) * g.dilationH + 1;
+  int64_t cols = (g.outW - 1) * g.strideW + (g.kW - 1) * g.dilationW + 1;
+  return {rows, (cols + g.strideW - 1) / g.strideW};
+}
+
+void fillPhases(const PlaneGeometry &g, const Phases &ph, const float *x,
+                int64_t xRow, int64_t xCol, float *scratch) {
+  const int64_t sw = g.strideW;
+  for (int64_t p = 0; p < sw; ++p) {
+    // Columns [lo, hi) of phase p read the input (ix = j * sw + p - padW
+    // within [0, inW)); the others are padding.
+    int64_t first = g.padW - p;
+    int64_t lo = first > 0 ? (first + sw - 1) / sw : 0;
+    int64_t hi = (g.inW + first + sw - 1) / sw;
+    lo = std::min(lo, ph.width);
+    hi = std::clamp(hi, lo, ph.width);
+    for (int64_t r = 0; r < ph.rows; ++r) {
+      int64_t ih = r - g.padH;
+      float *dst = scratch + (p * ph.rows + r) * ph.width;
+      if (ih < 0 || ih >= g.inH) {
+        std::fill(dst, dst + ph.width, 0.0f);
+        continue;
+      }
+      const float *row = x + ih * xRow + (lo * sw - first) * xCol;
+      std::fill(dst, dst + lo, 0.0f);
+      if (sw == 1 && xCol == 1)
+        std::copy(row, row + (hi - lo), dst + lo);
+      else
+        for (int64_t j = lo; j < hi; ++j)
+          dst[j] = row[(j - lo) * sw * xCol];
+      std::fill(dst + hi, dst + ph.width, 0.0f);
+    }
+  }
+}
+
+/// Where each tap reads for output (0, 0), row-major over (kh, kw).
+void tapOffsets(const PlaneGeometry &g, const Phases &ph, int64_t *offsets) {
+  for (int64_t kh = 0; kh < g.kH; ++kh)
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      int64_t column = kw * g.dilationW;
+      int64_t phase = column % g.strideW;
+      int64_t r = kh * g.dilationH;
+      offsets[kh * g.kW + kw] =
+          (phase * ph.rows + r) * ph.width + column / g.strideW;
+    }
+}
+
+void portablePlane(const PlaneGeometry &g, const Phases &ph,
+                   const float *scratch, const int64_t *offsets,
+                   const float *taps, float *y, int64_t yRow) {
+  const int64_t count = g.kH * g.kW;
+  for (int64_t oh = 0; oh < g.outH; ++oh) {
+    float *out = y + oh * yRow;
+    const float *base = scratch + oh * g.strideH * ph.width;
+    std::fill(out, out + g.outW, 0.0f);
+    for (int64_t t = 0; t < count; ++t) {
+      const float *src = base + offsets[t];
+      float weight = taps[t];
+      for (int64_t ow = 0; ow < g.outW; ++ow)
+        out[ow] += weight * src[ow];
+    }
+  }
+}
+
+#define EMBER_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+/// ROWS output rows from `oh`, 16 columns at a time (the last ones masked).
+template <int ROWS>
+EMBER_TARGET_AVX512 void
+avx512Rows(const PlaneGeometry &g, const Phases &ph, const float *scratch,
+           const int64_t *offsets, const float *taps, float *y, int64_t yRow,
+           int64_t oh) {
+  const int64_t rowStep = g.strideH * ph.width, count = g.kH * g.kW;
+  const float *base = scratch + oh * rowStep;
+  for (int64_t ow = 0; ow < g.outW; ow += 16) {
+    int64_t left = std::min<int64_t>(16, g.outW - ow);
+    __mmask16 mask = static_cast<__mmask16>((1u << left) - 1u);
+    __m512 acc[ROWS];
+#pragma GCC unroll 4
+    for (int i = 0; i < ROWS; ++i)
+      acc[i] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < count; ++t) {
+      const float *src = base + offsets[t] + ow;
+      __m512 weight = _mm512_set1_ps(taps[t]);
+#pragma GCC unroll 4
+      for (int i = 0; i < ROWS; ++i)
+        acc[i] = _mm512_fmadd_ps(
+            weight, _mm512_maskz_loadu_ps(mask, src + i * rowStep), acc[i]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < ROWS; ++i)
+      _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, mask, acc[i]);
+  }
+}
+
+EMBER_TARGET_AVX512 void avx512Plane(const PlaneGeometry &g, const Phases &ph,
+                                     const float *scratch,
+                                     const int64_t *offsets, const float *taps,
+                                     float *y, int64_t yRow) {
+  int64_t oh = 0;
+  for (; oh + 4 <= g.outH; oh += 4)
+    avx512Rows<4>(g, ph, scratch, offsets, taps, y, yRow, oh);
+  // The last 1 to 3 rows together, not one FMA chain per row.
+  switch (g.outH - oh) {
+  case 3:
+    avx512Rows<3>(g, ph, scratch, offsets, taps, y, yRow, oh);
+    break;
+  case 2:
+    avx512Rows<2>(g, ph, scratch, offsets, taps, y, yRow, oh);
+    break;
+  case 1:
+    avx512Rows<1>(g, ph, scratch, offsets, taps, y, yRow, oh);
+    break;
+  default:
+    break;
+  }
+}
+
+} // namespace
+
+int64_t depthwiseScratchSize(const PlaneGeometry &g) {
+  Phases ph = phasesOf(g);
+  // The phases, then one offset per tap (int64_t, two floats' room each).
+  return g.strideW * ph.rows * ph.width + 2 * g.kH * g.kW + 2;
+}
+
+void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
+                    int64_t xCol, const float *taps, float *y, int64_t yRow,
+                    float *scratch, bool avx512) {
+  Phases ph = phasesOf(g);
+  int64_t phases = g.strideW * ph.rows * ph.width;
+  // The offsets' slot rounded up to 8 bytes (ScratchBuffer's memory is).
+  int64_t *offsets = reinterpret_cast<int64_t *>(scratch + (phases + 1) / 2 * 2);
+  tapOffsets(g, ph, offsets);
+  fillPhases(g, ph, x, xRow, xCol, scratch);
+  if (avx512)
+    avx512Plane(g, ph, scratch, offsets, taps, y, yRow);
+  else
+    portablePlane(g, ph, scratch, offsets, taps, y, yRow);
+}
+
+} // namespace conv
+} // namespace ember

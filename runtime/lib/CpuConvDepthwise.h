@@ -1,0 +1,39 @@
+//===- CpuConvDepthwise.h - direct depthwise convolution ---------*- C++ -*-===//
+//
+// A convolution whose groups see one input channel each (depthwise, as in
+// MobileNet and EfficientNet) has only kH * kW multiply-adds per output:
+// as a GEMM its A matrix is one row, so the micro-kernel's MR x NR tile
+// would be almost all padding. CpuConv.cpp runs such convolutions plane by
+// plane through this direct kernel instead.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_RUNTIME_CPUCONVDEPTHWISE_H
+#define EMBER_RUNTIME_CPUCONVDEPTHWISE_H
+
+#include <cstdint>
+
+namespace ember {
+namespace conv {
+
+/// The geometry of one 2-D plane of a depthwise convolution.
+struct PlaneGeometry {
+  int64_t inH, inW, outH, outW, kH, kW, strideH, strideW, padH, padW,
+      dilationH, dilationW;
+};
+
+/// Floats of scratch depthwisePlane needs for `g`.
+int64_t depthwiseScratchSize(const PlaneGeometry &g);
+
+/// y[outH, outW] (rows `yRow` apart, columns contiguous) = the input
+/// plane x (element (h, w) at x[h * xRow + w * xCol]) convolved with the
+/// contiguous kH x kW taps. `scratch` holds depthwiseScratchSize floats;
+/// `avx512` picks the AVX-512 path (the caller checked the CPU has it).
+void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
+                    int64_t xCol, const float *taps, float *y, int64_t yRow,
+                    float *scratch, bool avx512);
+
+} // namespace conv
+} // namespace ember
+
+#endif // EMBER_RUNTIME_CPUCONVDEPTHWISE_H
