@@ -76,10 +76,14 @@ CONV_CASES = [
     # 3-D
     ((2, 2, 5, 6, 4), (3, 2, 3, 2, 3), True, dict(stride=2, padding=1)),
     ((1, 4, 4, 5, 6), (4, 2, 2, 3, 3), False, dict(padding="same", groups=2, dilation=(1, 2, 1))),
-    # 2-D depthwise 5x5 stride 2 (MobileNet's): the direct kernel past one
-    # vector of columns and one block of rows.
-    ((1, 3, 21, 37), (3, 1, 5, 5), True, dict(stride=2, padding=2, groups=3)),
 ]
+if DEVICE == "cpu":
+    # 2-D depthwise 5x5 stride 2 (MobileNet's): the CPU's direct kernel past
+    # one vector of columns and one block of rows. Not on the devices: their
+    # im2col composite of a 5x5 kernel binds more buffers than Vulkan's 32
+    # per shader, and the sweep's time is spent on the shared paths.
+    CONV_CASES.append(
+        ((1, 3, 21, 37), (3, 1, 5, 5), True, dict(stride=2, padding=2, groups=3)))
 
 
 def case_id(case):
