@@ -5,6 +5,7 @@ import inspect
 import os
 
 import numpy as np
+import pytest
 import torch
 
 import ember
@@ -149,3 +150,20 @@ def assert_raised_here(excinfo, marker="# raises"):
     with open(caller.filename) as f:
         line = f.read().splitlines()[last.lineno]
     assert marker in line, f"the traceback ends at line {last.lineno + 1}: {line.strip()!r}"
+
+
+# The repository root (tools built by scripts/build live in build/bin there).
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def tool(label_path):
+    """The binary for a Bazel target path like 'tools/ember-run/ember-run'."""
+    runfiles = os.environ.get("TEST_SRCDIR")
+    if runfiles:
+        candidate = os.path.join(runfiles, "ember", label_path)
+        if os.path.exists(candidate):
+            return candidate
+    candidate = os.path.join(ROOT, "build", "bin", os.path.basename(label_path))
+    if not os.path.exists(candidate):
+        pytest.fail(f"{label_path} is not built (run scripts/build)")
+    return candidate

@@ -21,6 +21,7 @@ import pytest
 import torch
 
 import ember
+from ember_testing import tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -30,17 +31,6 @@ from resnet18_aot import synthetic_image, top5  # noqa: E402
 VULKAN = ember.vulkan.is_available()
 SIZE = 32
 
-
-def tool(label_path):
-    runfiles = os.environ.get("TEST_SRCDIR")
-    if runfiles:
-        candidate = os.path.join(runfiles, "ember", label_path)
-        if os.path.exists(candidate):
-            return candidate
-    candidate = os.path.join(ROOT, "build", "bin", os.path.basename(label_path))
-    if not os.path.exists(candidate):
-        pytest.fail(f"{label_path} is not built (run scripts/build)")
-    return candidate
 
 
 def run(command, env=None):

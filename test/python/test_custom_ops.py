@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember_testing import tool
 from ember import nn
 from ember.utils import cpp_extension
 
@@ -22,17 +23,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SOURCE = os.path.join(ROOT, "examples", "custom_op", "swish_op.cpp")
 
-
-def tool(label_path):
-    runfiles = os.environ.get("TEST_SRCDIR")
-    if runfiles:
-        candidate = os.path.join(runfiles, "ember", label_path)
-        if os.path.exists(candidate):
-            return candidate
-    candidate = os.path.join(ROOT, "build", "bin", os.path.basename(label_path))
-    if not os.path.exists(candidate):
-        pytest.fail(f"{label_path} is not built (run scripts/build)")
-    return candidate
 
 
 @pytest.fixture(scope="module")

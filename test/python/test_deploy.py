@@ -14,23 +14,12 @@ import numpy as np
 import pytest
 
 import ember
+from ember_testing import tool
 from ember import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-
-def tool(label_path):
-    """The binary for a Bazel target path like 'tools/ember-run/ember-run'."""
-    runfiles = os.environ.get("TEST_SRCDIR")
-    if runfiles:
-        candidate = os.path.join(runfiles, "ember", label_path)
-        if os.path.exists(candidate):
-            return candidate
-    candidate = os.path.join(ROOT, "build", "bin", os.path.basename(label_path))
-    if not os.path.exists(candidate):
-        pytest.fail(f"{label_path} is not built (run scripts/build)")
-    return candidate
 
 
 EMBER_COMPILE = "tools/ember-compile/ember-compile"
