@@ -7,8 +7,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "ember/Compiler/Passes.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
@@ -61,6 +64,13 @@ LogicalResult returnShapes(func::FuncOp func, RankedTensorType shapesType) {
 
 struct EmberShapeFunctionsPass
     : ember::impl::EmberShapeFunctionsBase<EmberShapeFunctionsPass> {
+  /// The cleanup pipeline's dialects too (resolving dims through a
+  /// reshape may build affine.apply and memref.dim).
+  void getDependentDialects(DialectRegistry &registry) const override {
+    EmberShapeFunctionsBase::getDependentDialects(registry);
+    registry.insert<affine::AffineDialect, memref::MemRefDialect>();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> entries;
@@ -92,17 +102,28 @@ struct EmberShapeFunctionsPass
                                        {shapesType}));
       if (failed(returnShapes(shapes, shapesType)))
         return signalPassFailure();
-      // A custom op's sizes come from its shapes call; its kernel call
-      // (ember-custom-call-to-runtime) is not needed for them.
+      // The runtime kernels that the `*-to-runtime` passes call
+      // (convolutions, attention, a custom op's kernel, collectives) write
+      // only the data of buffers whose sizes are already known; the one
+      // call that writes sizes is a custom op's shapes call, which stays.
+      // Kept, the kernel calls would keep the whole computation alive: the
+      // shape function of an imported CNN ran the network once more on
+      // every call, and doubled the code the JIT compiles at load.
       SmallVector<func::CallOp> kernels;
       shapes.walk([&](func::CallOp call) {
-        if (call.getCallee() == "ember_custom_call")
+        if (call.getNumResults() == 0 &&
+            call.getCallee() != "ember_custom_call_shapes")
           kernels.push_back(call);
       });
       for (func::CallOp call : kernels)
         call.erase();
       // Fold the sizes down to the arguments' and drop the computation.
       OpPassManager cleanup(func::FuncOp::getOperationName());
+      cleanup.addPass(createCanonicalizerPass());
+      // tensor.dim through reshapes of a kernel's fresh buffer, down to the
+      // sizes it was allocated with (the canonicalizer alone stops at a
+      // collapse_shape, and the allocation would stay).
+      cleanup.addPass(memref::createResolveRankedShapeTypeResultDimsPass());
       cleanup.addPass(createCanonicalizerPass());
       cleanup.addPass(createCSEPass());
       if (failed(runPipeline(cleanup, shapes)))
