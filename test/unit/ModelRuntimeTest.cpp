@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ModelErrorOf.h"
+#include "ember/Runtime/HostAllocator.h"
 #include "ember/Runtime/Json.h"
 #include "ember/Runtime/Manifest.h"
 #include "ember/Runtime/Model.h"
@@ -19,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -126,7 +128,10 @@ void fakeForward(void **args) {
 
 /// The shape function: y is [batch, 4], z is [2*batch+1] (what the
 /// manifest says; a test edits the manifest to disagree).
+std::atomic<int> fakeShapeCalls{0};
+
 void fakeShapes(void **args) {
+  ++fakeShapeCalls;
   int64_t batch = descriptor(args, 0)->sizes[0];
   auto *out = reinterpret_cast<int64_t *>(descriptor(args, 3)->aligned);
   out[0] = batch;
@@ -566,6 +571,57 @@ TEST(Model, RunsEntriesWithWeightsAndSymbolicDims) {
   EXPECT_EQ(w.data<float>()[3], 4.0f);
 }
 
+TEST(Model, OutputsAreFreshTensorsWhoseMemoryIsReused) {
+  WithFakeCompiler fake;
+  std::vector<uint8_t> bytes = image();
+  Model model = Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size()));
+  HostTensor x(ElementType::Float32, {64, 4}), x2(ElementType::Float32, {64, 4});
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    x.data<float>()[i] = static_cast<float>(i);
+    x2.data<float>()[i] = -1.0f;
+  }
+  // Outputs the caller still holds are never written by a later call.
+  std::vector<HostTensor> first = model.forward({x});
+  std::vector<HostTensor> second = model.forward({x2});
+  EXPECT_NE(first[0].data(), second[0].data());
+  EXPECT_NE(first[1].data(), second[1].data());
+  for (int64_t i = 0; i < 64; ++i)
+    EXPECT_EQ(first[0].data<float>()[i * 4 + 1], static_cast<float>(i * 4 + 1) * 2 - 1);
+  EXPECT_EQ(second[0].data<float>()[1], -3.0f);
+  // Released outputs are reused: in a loop that drops each call's
+  // outputs, every call allocates only its two outputs, from the cache.
+  first.clear();
+  second.clear();
+  model.forward({x});
+  HostAllocatorStats before = hostAllocatorStats();
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(model.forward({x})[0].data<float>()[4], 4.5f);
+  HostAllocatorStats after = hostAllocatorStats();
+  EXPECT_EQ(after.systemAllocations, before.systemAllocations);
+  EXPECT_EQ(after.allocations - before.allocations, 20u);
+  EXPECT_EQ(after.cacheHits - before.cacheHits, 20u);
+  EXPECT_EQ(after.allocatedBytes, before.allocatedBytes);
+}
+
+TEST(Model, AsksForOutputShapesOncePerInputShapes) {
+  WithFakeCompiler fake;
+  std::vector<uint8_t> bytes = image();
+  Model model = Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size()));
+  int before = fakeShapeCalls;
+  for (int64_t batch : {3, 3, 5, 3, 5, 0, 0})
+    model.forward({HostTensor(ElementType::Float32, {batch, 4})});
+  EXPECT_EQ(fakeShapeCalls - before, 3);
+  EXPECT_EQ(model.shapeChecks(), 3);
+  // A copy shares what was checked; another load of the file starts over.
+  Model copy = model;
+  copy.forward({HostTensor(ElementType::Float32, {3, 4})});
+  EXPECT_EQ(copy.shapeChecks(), 3);
+  Model other = Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size()));
+  other.forward({HostTensor(ElementType::Float32, {3, 4})});
+  EXPECT_EQ(other.shapeChecks(), 1);
+  EXPECT_EQ(fakeShapeCalls - before, 4);
+}
+
 TEST(Model, ChecksInputsAgainstTheManifest) {
   WithFakeCompiler fake;
   std::vector<uint8_t> bytes = image();
@@ -967,9 +1023,11 @@ TEST(Model, OutputShapesAreComputedNotTrusted) {
   std::vector<uint8_t> bytes = image(manifest);
   Model model = Model::fromFile(ModelFile::fromBytes(bytes.data(), bytes.size(), "m.ember"));
   HostTensor x(ElementType::Float32, {8, 4});
-  EXPECT_EQ(errorOf([&] { model.forward({x}); }),
-            "entry 'forward': output 'z': the manifest says [11] for these inputs but the "
-            "program computes [17] (the file is inconsistent; re-export the model)");
+  // Every time: a disagreement is never remembered as checked.
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(errorOf([&] { model.forward({x}); }),
+              "entry 'forward': output 'z': the manifest says [11] for these inputs but the "
+              "program computes [17] (the file is inconsistent; re-export the model)");
   std::vector<uint8_t> code = fakeArtifactBytes();
   if (code.empty())
     return;

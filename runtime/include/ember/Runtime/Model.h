@@ -91,7 +91,11 @@ public:
   std::vector<HostTensor> forward(const std::vector<HostTensor> &inputs) const;
   /// Runs `entry`. Inputs are checked against the manifest (count, dtype,
   /// rank, static dims, one value per symbol) and a mismatch throws
-  /// ModelError naming the input and both shapes.
+  /// ModelError naming the input and both shapes. The outputs are fresh
+  /// tensors (from the caching host allocator: a call whose earlier
+  /// outputs were released reuses their memory, and outputs still held
+  /// are never written by a later call). The code's own output shapes are
+  /// checked against the manifest's once per distinct input shapes.
   std::vector<HostTensor> run(const std::string &entry,
                               const std::vector<HostTensor> &inputs) const;
 
@@ -105,11 +109,20 @@ public:
   /// A weight as a tensor viewing the mapped file (read-only use).
   HostTensor weight(const std::string &name) const;
 
+  /// How many times run() has asked the code for its output shapes (once
+  /// per entry and distinct input shapes; for tests).
+  int64_t shapeChecks() const;
+
 private:
+  struct CheckedShapes;
+
   std::shared_ptr<ModelFile> image;
   std::shared_ptr<Manifest> spec;
   std::shared_ptr<Executable> code;
   std::string whyNotNative;
+  /// The input shapes each entry's shape function has agreed with the
+  /// manifest for, shared by copies of this Model.
+  std::shared_ptr<CheckedShapes> checked;
 };
 
 /// Checks `inputs` against `entry` (count, dtypes, ranks, static dims, one
