@@ -79,10 +79,59 @@ template <typename Ready> bool spinUntil(const Ready &ready) {
   }
 }
 
+/// Below this much work (the job's chunks run one after another), a job
+/// does not wake sleeping workers: a futex wake-up costs the caller a
+/// system call and often its core (the woken worker is scheduled in its
+/// place), and the worker would arrive after a job this short is over.
+/// Workers that are still spinning (kernels launched back to back) take
+/// chunks of it all the same.
+constexpr int64_t kWakeWorthNanos = 50'000;
+
+/// The work of recent jobs, by body and range size: a compiled model
+/// launches the same kernels with the same sizes call after call. Direct
+/// mapped; written and read only by the caller holding callerMutex.
+class WorkEstimates {
+public:
+  /// The work (ns) the last job of `fn` over `size` indices took, or -1.
+  int64_t find(ParallelChunkFn fn, int64_t size) const {
+    const Entry &entry = entries[slot(fn, size)];
+    return entry.fn == fn && entry.size == size ? entry.nanos : -1;
+  }
+  void record(ParallelChunkFn fn, int64_t size, int64_t nanos) {
+    entries[slot(fn, size)] = {fn, size, nanos};
+  }
+
+private:
+  struct Entry {
+    ParallelChunkFn fn = nullptr;
+    int64_t size = 0;
+    int64_t nanos = 0;
+  };
+  static size_t slot(ParallelChunkFn fn, int64_t size) {
+    uint64_t key = reinterpret_cast<uintptr_t>(fn) * 0x9E3779B97F4A7C15ull ^
+                   static_cast<uint64_t>(size) * 0xC2B2AE3D27D4EB4Full;
+    return (key >> 32) % kEntries;
+  }
+  static constexpr size_t kEntries = 256;
+  Entry entries[kEntries];
+};
+
+int64_t nanosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 class ThreadPool {
 public:
   void run(int64_t begin, int64_t end, int64_t grain, ParallelChunkFn fn,
            void *context, int threads);
+  ThreadPoolStats stats() {
+    std::lock_guard<std::mutex> lock(callerMutex);
+    ThreadPoolStats copy = counts;
+    copy.workerChunks = workerChunks.load(std::memory_order_relaxed);
+    return copy;
+  }
   int workerCount() {
     std::lock_guard<std::mutex> lock(callerMutex);
     return static_cast<int>(workers.size());
@@ -93,8 +142,9 @@ public:
 private:
   void resize(int workerCount);
   void workerMain(uint32_t seen);
-  /// Takes and runs chunks of job `generation` until none are left.
-  void runChunks(uint32_t generation);
+  /// Takes and runs chunks of job `generation` until none are left;
+  /// returns how many it ran.
+  int64_t runChunks(uint32_t generation);
 
   // The job; written only by the caller, while no chunk of it is taken.
   ParallelChunkFn jobFn = nullptr;
@@ -110,15 +160,19 @@ private:
   std::condition_variable workAvailable;
   std::condition_variable jobFinished;
   std::vector<std::thread> workers;
+  // Written by the caller under callerMutex, except the workers' count.
+  WorkEstimates estimates;
+  ThreadPoolStats counts = {};
+  std::atomic<int64_t> workerChunks{0};
 };
 
-void ThreadPool::runChunks(uint32_t generation) {
-  for (;;) {
+int64_t ThreadPool::runChunks(uint32_t generation) {
+  for (int64_t ran = 0;; ++ran) {
     uint64_t current = word.load(std::memory_order_acquire);
     do {
       if (generationOf(current) != generation ||
           nextOf(current) >= countOf(current))
-        return;
+        return ran;
     } while (!word.compare_exchange_weak(current, current + 1,
                                          std::memory_order_acq_rel,
                                          std::memory_order_acquire));
@@ -149,7 +203,8 @@ void ThreadPool::workerMain(uint32_t seen) {
     if (stopping.load(std::memory_order_acquire))
       return;
     seen = generationOf(word.load(std::memory_order_acquire));
-    runChunks(seen);
+    if (int64_t ran = runChunks(seen))
+      workerChunks.fetch_add(ran, std::memory_order_relaxed);
   }
 }
 
@@ -192,19 +247,34 @@ void ThreadPool::run(int64_t begin, int64_t end, int64_t grain,
   done.store(0, std::memory_order_relaxed);
   uint32_t generation = generationOf(word.load(std::memory_order_relaxed)) + 1;
   word.store(makeWord(generation, static_cast<uint64_t>(chunks)));
+  ++counts.launches;
   if (sleepingWorkers.load() > 0) {
-    std::lock_guard<std::mutex> lock(sleepMutex);
-    workAvailable.notify_all();
+    int64_t expected = estimates.find(fn, size);
+    if (expected < 0 || expected >= kWakeWorthNanos) {
+      ++counts.wakeups;
+      std::lock_guard<std::mutex> lock(sleepMutex);
+      workAvailable.notify_all();
+    } else {
+      ++counts.skippedWakeups;
+    }
   }
 
+  // The caller's time per chunk, times the chunks: the job's work, for the
+  // next launch's choice (what a late worker adds is not counted).
+  auto start = std::chrono::steady_clock::now();
   insideParallelFor = true;
-  runChunks(generation);
+  int64_t ran = runChunks(generation);
   insideParallelFor = false;
+  if (ran > 0) {
+    estimates.record(fn, size, nanosSince(start) / ran * chunks);
+    counts.callerChunks += ran;
+  }
 
   auto finished = [&] {
     return done.load() == static_cast<uint64_t>(chunks);
   };
   if (!spinUntil(finished)) {
+    ++counts.callerSleeps;
     std::unique_lock<std::mutex> lock(sleepMutex);
     callerSleeping.store(true);
     jobFinished.wait(lock, finished);
@@ -251,6 +321,8 @@ void parallelFor(int64_t begin, int64_t end, int64_t grain, ParallelChunkFn fn,
 }
 
 int poolWorkerCount() { return pool().workerCount(); }
+
+ThreadPoolStats threadPoolStats() { return pool().stats(); }
 
 } // namespace ember
 

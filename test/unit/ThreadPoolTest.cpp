@@ -128,6 +128,37 @@ TEST(ThreadPool, WorkersRunChunks) {
   EXPECT_EQ(ember::poolWorkerCount(), 2);
 }
 
+TEST(ThreadPool, ShortJobsLeaveSleepingWorkersAsleep) {
+  ThreadCount count(2);
+  auto tiny = [](int64_t, int64_t) {};
+  auto slow = [](int64_t, int64_t) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  auto idle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(30)); };
+  ember::parallelFor(0, 64, 1, tiny); // makes the workers
+  // A job known to take microseconds does not wake workers that have gone
+  // to sleep (only the first run, with nothing known, may); each index
+  // still runs once, on the caller.
+  ember::ThreadPoolStats before = ember::threadPoolStats();
+  for (int i = 0; i < 10; ++i) {
+    idle();
+    expectEachIndexOnce(0, 64, 1);
+  }
+  ember::ThreadPoolStats after = ember::threadPoolStats();
+  EXPECT_EQ(after.launches - before.launches, 10);
+  EXPECT_GE(after.skippedWakeups - before.skippedWakeups, 5);
+  // A job of milliseconds always wakes them.
+  before = after;
+  for (int i = 0; i < 3; ++i) {
+    idle();
+    ember::parallelFor(0, 4, 1, slow);
+  }
+  after = ember::threadPoolStats();
+  EXPECT_EQ(after.launches - before.launches, 3);
+  EXPECT_EQ(after.skippedWakeups - before.skippedWakeups, 0);
+  EXPECT_GE(after.wakeups - before.wakeups, 1);
+}
+
 TEST(ThreadPool, NestedCallsRunInlineOnTheirThread) {
   ThreadCount count(2);
   std::atomic<int64_t> inner{0};

@@ -9,7 +9,9 @@
 // under two grains, when numThreads() is 1, when it comes from inside a
 // running parallelFor (nested), or when another thread has the pool. Idle
 // workers spin ~200 microseconds, then sleep on a condition
-// variable, so OpenBLAS's threads and other processes get the cores. A call
+// variable, so OpenBLAS's threads and other processes get the cores; a job
+// whose last run (same body, same range) took under ~50 us of work leaves
+// sleeping workers asleep, and only spinning ones help with it. A call
 // allocates nothing (the workers are made, or remade when setNumThreads
 // changes the count, on the first call that needs them). No LLVM dependency.
 //
@@ -42,6 +44,21 @@ void parallelFor(int64_t begin, int64_t end, int64_t grain, const Body &body) {
       },
       const_cast<void *>(static_cast<const void *>(&body)));
 }
+
+/// Counters since process start (a forked child starts from zero), for
+/// tests and benchmarks.
+struct ThreadPoolStats {
+  /// Jobs split across the pool (not those run inline).
+  int64_t launches;
+  /// Launches that woke sleeping workers, and those that left them asleep
+  /// because the job's last run took under ~50 us of work.
+  int64_t wakeups, skippedWakeups;
+  /// Chunks run by callers and by workers.
+  int64_t callerChunks, workerChunks;
+  /// Launches whose caller slept waiting for a worker's last chunk.
+  int64_t callerSleeps;
+};
+ThreadPoolStats threadPoolStats();
 
 /// The workers the pool holds now (numThreads() - 1 once it has been used
 /// with more than one thread; 0 before). For tests and diagnostics.
