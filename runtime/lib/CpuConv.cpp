@@ -45,6 +45,15 @@ const MicroKernelInfo &activeKernel() {
   return gemm::portableKernel();
 }
 
+/// The micro-kernel of the forward: on AVX-512 its own tile shape
+/// (GemmMicroKernels.h), else the GEMM's.
+const MicroKernelInfo &forwardKernel() {
+  const MicroKernelInfo &gemmKernel = activeKernel();
+  if (!std::strcmp(gemmKernel.name, "avx512"))
+    return gemm::avx512ConvKernel();
+  return gemmKernel;
+}
+
 /// Output pixels per forward / data-gradient tile: the tile's packed im2col
 /// block (kc x tile) stays in L2.
 constexpr int64_t kPixelTile = 256;
@@ -56,7 +65,7 @@ struct View5 {
 };
 
 /// Per-thread packing buffers (ScratchBuffer.h).
-thread_local ScratchBuffer packedB, columns, packedA, planes;
+thread_local ScratchBuffer packedB, columns, packedA, planes, shifted;
 
 /// The shapes of one convolution and, per im2col row r = (c, kd, kh, kw),
 /// its channel and its tap's offsets in the (dilated) window.
@@ -368,6 +377,208 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
   });
 }
 
+/// The forward of a 2-D convolution as a GEMM over a "shifted" input: the
+/// input is padded once and split into its stride phases (plane (a, b)
+/// holds x[i * sh + a - padH, j * sw + b - padW], zeros outside), so that
+/// every tap (c, kh, kw) reads one phase plane at a fixed offset. Output
+/// pixels are numbered on a grid as wide as the planes (Wq >= OW columns,
+/// the last Wq - OW of each row computed and dropped): then the im2col row
+/// of a tap over NR consecutive grid pixels is NR consecutive floats of a
+/// plane, and packing a B panel is one fixed-size copy per row, where the
+/// general packing splits each row at the image's rows and edges (a
+/// quarter of the time of a 3x3 convolution at 28x28). The extra columns
+/// cost (Wq - OW) / OW: 1/28 at 56x56 and 3x3, nothing for 1x1; at 7x7
+/// and 14x14 the grid rounds up to the same NR multiple as the pixels do.
+struct ShiftedInput {
+  int64_t hq, wq, phases, plane; // plane = hq * wq floats
+  int64_t gridPixels;            // (OH - 1) * wq + OW
+  std::vector<int64_t> rowOffset; // per im2col row, from the group's base
+  int64_t phaseIndex[64];         // a * sw + b -> used phase, or -1
+
+  explicit ShiftedInput(const Geometry &g) {
+    const int64_t sh = g.stride[1], sw = g.stride[2];
+    hq = g.out[1] + (g.kernel[1] - 1) * g.dilation[1] / sh;
+    wq = g.out[2] + (g.kernel[2] - 1) * g.dilation[2] / sw;
+    plane = hq * wq;
+    gridPixels = (g.out[1] - 1) * wq + g.out[2];
+    std::fill(std::begin(phaseIndex), std::end(phaseIndex), -1);
+    phases = 0;
+    for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
+      for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+        int64_t phase = kh * g.dilation[1] % sh * sw + kw * g.dilation[2] % sw;
+        if (phaseIndex[phase] < 0)
+          phaseIndex[phase] = phases++;
+      }
+    rowOffset.resize(g.depth);
+    for (int64_t r = 0; r < g.depth; ++r) {
+      int64_t phase = g.rowH[r] % sh * sw + g.rowW[r] % sw;
+      rowOffset[r] = (g.rowChannel[r] * phases + phaseIndex[phase]) * plane +
+                     g.rowH[r] / sh * wq + g.rowW[r] / sw;
+    }
+  }
+
+  /// Whether `g` fits: 2-D (unit depth dims) with strides that leave at
+  /// most 64 phases.
+  static bool applies(const Geometry &g) {
+    return g.in[0] == 1 && g.kernel[0] == 1 && g.out[0] == 1 &&
+           g.pad[0] == 0 && g.stride[1] * g.stride[2] <= 64;
+  }
+};
+
+/// Writes the used phase planes of every image and channel of x into
+/// `out` ([N, C, phases, hq, wq]).
+void buildPhases(const Geometry &g, const View5 &x, const ShiftedInput &s,
+                 float *out) {
+  const int64_t channels = x.size[1], sh = g.stride[1], sw = g.stride[2];
+  parallelFor(0, g.batch * channels, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      int64_t n = t / channels, c = t % channels;
+      const float *src = x.data + n * x.stride[0] + c * x.stride[1];
+      for (int64_t a = 0; a < sh; ++a)
+        for (int64_t b = 0; b < sw; ++b) {
+          int64_t index = s.phaseIndex[a * sw + b];
+          if (index < 0)
+            continue;
+          float *dst = out + (t * s.phases + index) * s.plane;
+          // Columns j read input column j * sw + b - padW: [jlo, jhi).
+          int64_t first = b - g.pad[2];
+          int64_t jlo = std::clamp<int64_t>((-first + sw - 1) / sw, 0, s.wq);
+          if (first >= 0)
+            jlo = 0;
+          int64_t jhi = std::clamp<int64_t>(
+              (g.in[2] - first + sw - 1) / sw, jlo, s.wq);
+          for (int64_t i = 0; i < s.hq; ++i) {
+            float *d = dst + i * s.wq;
+            int64_t iy = i * sh + a - g.pad[1];
+            if (iy < 0 || iy >= g.in[1]) {
+              std::fill(d, d + s.wq, 0.0f);
+              continue;
+            }
+            const float *row = src + iy * x.stride[3];
+            std::fill(d, d + jlo, 0.0f);
+            if (sw == 1 && x.stride[4] == 1)
+              std::memcpy(d + jlo, row + jlo + first,
+                          (jhi - jlo) * sizeof(float));
+            else
+              for (int64_t j = jlo; j < jhi; ++j)
+                d[j] = row[(j * sw + first) * x.stride[4]];
+            std::fill(d + jhi, d + s.wq, 0.0f);
+          }
+        }
+    }
+  });
+}
+
+/// B panels of grid pixels [j0, j0 + NR * panels) for im2col rows [p0, p0 +
+/// kc): row p of panel q is NR floats at base + rowOffset[p0 + p] + j0 +
+/// q * NR. A fixed NR makes each row's copy a few inline moves.
+template <int NR>
+void packShifted(const float *base, const int64_t *rowOffset, int64_t kc,
+                 int64_t j0, int64_t panels, float *out) {
+  for (int64_t q = 0; q < panels; ++q) {
+    const float *src = base + j0 + q * NR;
+    float *panel = out + q * kc * NR;
+    for (int64_t p = 0; p < kc; ++p)
+      std::memcpy(panel + p * NR, src + rowOffset[p], NR * sizeof(float));
+  }
+}
+
+void packShifted(int nr, const float *base, const int64_t *rowOffset,
+                 int64_t kc, int64_t j0, int64_t panels, float *out) {
+  switch (nr) {
+  case 16:
+    return packShifted<16>(base, rowOffset, kc, j0, panels, out);
+  case 32:
+    return packShifted<32>(base, rowOffset, kc, j0, panels, out);
+  case 64:
+    return packShifted<64>(base, rowOffset, kc, j0, panels, out);
+  }
+  for (int64_t q = 0; q < panels; ++q)
+    for (int64_t p = 0; p < kc; ++p)
+      std::memcpy(out + (q * kc + p) * nr, base + j0 + q * nr + rowOffset[p],
+                  nr * sizeof(float));
+}
+
+/// y = conv(x, w) through ShiftedInput, with w packed for `kernel`; false
+/// (nothing done) when the phase planes do not fit in memory.
+bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
+                    const MicroKernelInfo &kernel,
+                    const std::vector<float> &packedWeights) {
+  const ShiftedInput s(g);
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t k = g.depth, m = g.og, channels = x.size[1];
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  const int64_t padded = roundUp(m, mr);
+  // The planes, with NR floats of slack: the last panel of the last plane
+  // reads past its grid (into lanes the kernel computes and drops).
+  const int64_t imageFloats = channels * s.phases * s.plane;
+  const int64_t slack = nr + s.wq;
+  float *phased = shifted.get(g.batch * imageFloats + slack);
+  if (!phased)
+    return false; // the general packing needs no copy of x
+  buildPhases(g, x, s, phased);
+  std::fill_n(phased + g.batch * imageFloats, slack, 0.0f);
+  // The grid is the output's own layout when no column is dropped.
+  const bool direct = s.wq == g.out[2] && y.stride[4] == 1 &&
+                      y.stride[3] == g.out[2];
+  // Tasks as in forward: (image, group, grid tile, block of rows).
+  const int64_t cells = s.gridPixels;
+  int64_t tile = roundUp(std::min(kPixelTile, cells), nr);
+  const int64_t images = g.batch * g.groups, threads = numThreads();
+  if (images * ((cells + tile - 1) / tile) < threads) {
+    int64_t perImage = (threads + images - 1) / images;
+    tile = std::max<int64_t>(nr, roundUp((cells + perImage - 1) / perImage, nr));
+  }
+  const int64_t tiles = (cells + tile - 1) / tile;
+  const int64_t tasks = images * tiles;
+  const int64_t wanted = 2 * threads;
+  int64_t rowBlock = padded;
+  if (tasks < wanted && padded > mr)
+    rowBlock = std::max<int64_t>(
+        roundUp((padded * tasks + wanted - 1) / wanted, mr), 4 * mr);
+  const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
+  parallelFor(0, tasks * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
+    float *bp = packedB.get(kcMax * tile);
+    float *scratch = direct ? nullptr : columns.get(rowBlock * tile);
+    for (int64_t task = lo; task < hi; ++task) {
+      int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
+      int64_t rows = std::min(rowBlock, m - i0);
+      int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
+      int64_t j0 = t % tiles * tile, nc = std::min(tile, cells - j0);
+      const float *base =
+          phased + n * imageFloats + gi * g.cg * s.phases * s.plane;
+      float *yBlock = y.data + n * y.stride[0] + (gi * m + i0) * y.stride[1];
+      float *c = direct ? yBlock + j0 : scratch;
+      int64_t cStride = direct ? y.stride[1] : tile;
+      for (int64_t pc = 0; pc < k; pc += kcMax) {
+        int64_t kc = std::min(kcMax, k - pc);
+        packShifted(nr, base, s.rowOffset.data() + pc, kc, j0,
+                    (nc + nr - 1) / nr, bp);
+        multiplyBlock(kernel, rows, nc, kc,
+                      packedWeights.data() + gi * padded * k + pc * padded +
+                          i0 * kc,
+                      bp, c, cStride, pc == 0 ? 0.0f : 1.0f);
+      }
+      if (direct)
+        continue;
+      // The tile's output pixels: the grid columns below OW of each row.
+      for (int64_t oh = j0 / s.wq; oh * s.wq < j0 + nc; ++oh) {
+        int64_t from = std::max(j0, oh * s.wq);
+        int64_t to = std::min(j0 + nc, oh * s.wq + g.out[2]);
+        if (from >= to)
+          continue;
+        int64_t ow = from - oh * s.wq;
+        for (int64_t r = 0; r < rows; ++r)
+          std::memcpy(yBlock + r * y.stride[1] + oh * y.stride[3] +
+                          ow * y.stride[4],
+                      scratch + r * tile + from - j0,
+                      (to - from) * sizeof(float));
+      }
+    }
+  });
+  return true;
+}
+
 void forward(const View5 &x, const View5 &w, const View5 &y,
              const int64_t *scalars) {
   Geometry g(x, w, y, scalars);
@@ -377,7 +588,7 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     depthwiseForward(x, w, y, g);
     return;
   }
-  const MicroKernelInfo &kernel = activeKernel();
+  const MicroKernelInfo &kernel = forwardKernel();
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t k = g.depth, m = g.og;
   if (k == 0) {
@@ -391,6 +602,9 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   const int64_t padded = roundUp(m, mr);
   std::shared_ptr<const std::vector<float>> packedWeights =
       packWeights(g, w, mr, kcMax);
+  if (ShiftedInput::applies(g) && y.stride[4] == 1 &&
+      forwardShifted(x, y, g, kernel, *packedWeights))
+    return;
   // Images x groups x pixel tiles are the parallel tasks; when they are
   // fewer than the threads (batch 1 on small late-layer images: 14x14 is
   // one tile), smaller tiles give every thread work.

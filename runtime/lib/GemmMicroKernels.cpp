@@ -206,6 +206,18 @@ const MicroKernelInfo &avx512Kernel() {
   return info;
 }
 
+// The convolution forward's AVX-512 tile (CpuConv.cpp): 14 output channels
+// x 32 output pixels. The conv walks each 14-channel panel of packed
+// weights (14 x kc, in L1) across the pixel panels of its im2col block,
+// which stream from L2 at 2 vector loads per 28 FMAs, half the bytes per
+// FMA of 6x64's 4 per 24; and 32-pixel panels waste less than 64-pixel
+// ones on the small late-layer images (7x7 = 49, 14x14 = 196 pixels).
+const MicroKernelInfo &avx512ConvKernel() {
+  static const MicroKernelInfo info{"avx512", 14, 32, avx512Tile<14, 2>,
+                                    196, 384, 4096};
+  return info;
+}
+
 const MicroKernelInfo &avx2Kernel() {
   static const MicroKernelInfo info{"avx2", 6, 16, avx2Tile<6, 2>,
                                     144, 256, 4080};

@@ -37,6 +37,8 @@ struct MicroKernelInfo {
 
 /// The AVX-512 kernel (the CPU must support avx512f).
 const MicroKernelInfo &avx512Kernel();
+/// The AVX-512 tile the convolution forward uses (CpuConv.cpp).
+const MicroKernelInfo &avx512ConvKernel();
 /// The AVX2 + FMA kernel (the CPU must support avx2 and fma).
 const MicroKernelInfo &avx2Kernel();
 /// Plain C++, for any CPU.
