@@ -394,8 +394,12 @@ struct ShiftedInput {
   int64_t gridPixels;            // (OH - 1) * wq + OW
   std::vector<int64_t> rowOffset; // per im2col row, from the group's base
   int64_t phaseIndex[64];         // a * sw + b -> used phase, or -1
+  // Where the planes are: x itself when its one plane is x's (below), else
+  // a copy with `phases` planes per channel.
+  bool inPlace;
+  int64_t channelStride;
 
-  explicit ShiftedInput(const Geometry &g) {
+  ShiftedInput(const Geometry &g, const View5 &x) {
     const int64_t sh = g.stride[1], sw = g.stride[2];
     hq = g.out[1] + (g.kernel[1] - 1) * g.dilation[1] / sh;
     wq = g.out[2] + (g.kernel[2] - 1) * g.dilation[2] / sw;
@@ -409,11 +413,19 @@ struct ShiftedInput {
         if (phaseIndex[phase] < 0)
           phaseIndex[phase] = phases++;
       }
+    // Unit strides and no padding (the high end may crop): the one plane
+    // is x's own when its rows are contiguous, e.g. every 1x1 convolution
+    // with unit strides, a plain GEMM on x with no copy.
+    inPlace = phases == 1 && sh == 1 && sw == 1 && g.pad[1] == 0 &&
+              g.pad[2] == 0 && wq == g.in[2] && hq <= g.in[1] &&
+              x.stride[4] == 1 && x.stride[3] == g.in[2];
+    channelStride = inPlace ? x.stride[1] : phases * plane;
     rowOffset.resize(g.depth);
     for (int64_t r = 0; r < g.depth; ++r) {
       int64_t phase = g.rowH[r] % sh * sw + g.rowW[r] % sw;
-      rowOffset[r] = (g.rowChannel[r] * phases + phaseIndex[phase]) * plane +
-                     g.rowH[r] / sh * wq + g.rowW[r] / sw;
+      rowOffset[r] = g.rowChannel[r] * channelStride +
+                     phaseIndex[phase] * plane + g.rowH[r] / sh * wq +
+                     g.rowW[r] / sw;
     }
   }
 
@@ -425,78 +437,86 @@ struct ShiftedInput {
   }
 };
 
-/// Writes the used phase planes of every image and channel of x into
-/// `out` ([N, C, phases, hq, wq]).
+/// Writes the used phase planes of channel c of image n of x at `out`
+/// ([phases, hq, wq]).
 void buildPhases(const Geometry &g, const View5 &x, const ShiftedInput &s,
-                 float *out) {
-  const int64_t channels = x.size[1], sh = g.stride[1], sw = g.stride[2];
-  parallelFor(0, g.batch * channels, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t t = lo; t < hi; ++t) {
-      int64_t n = t / channels, c = t % channels;
-      const float *src = x.data + n * x.stride[0] + c * x.stride[1];
-      for (int64_t a = 0; a < sh; ++a)
-        for (int64_t b = 0; b < sw; ++b) {
-          int64_t index = s.phaseIndex[a * sw + b];
-          if (index < 0)
-            continue;
-          float *dst = out + (t * s.phases + index) * s.plane;
-          // Columns j read input column j * sw + b - padW: [jlo, jhi).
-          int64_t first = b - g.pad[2];
-          int64_t jlo = std::clamp<int64_t>((-first + sw - 1) / sw, 0, s.wq);
-          if (first >= 0)
-            jlo = 0;
-          int64_t jhi = std::clamp<int64_t>(
-              (g.in[2] - first + sw - 1) / sw, jlo, s.wq);
-          for (int64_t i = 0; i < s.hq; ++i) {
-            float *d = dst + i * s.wq;
-            int64_t iy = i * sh + a - g.pad[1];
-            if (iy < 0 || iy >= g.in[1]) {
-              std::fill(d, d + s.wq, 0.0f);
-              continue;
-            }
-            const float *row = src + iy * x.stride[3];
-            std::fill(d, d + jlo, 0.0f);
-            if (sw == 1 && x.stride[4] == 1)
-              std::memcpy(d + jlo, row + jlo + first,
-                          (jhi - jlo) * sizeof(float));
-            else
-              for (int64_t j = jlo; j < jhi; ++j)
-                d[j] = row[(j * sw + first) * x.stride[4]];
-            std::fill(d + jhi, d + s.wq, 0.0f);
-          }
+                 int64_t n, int64_t c, float *out) {
+  const int64_t sh = g.stride[1], sw = g.stride[2];
+  const float *src = x.data + n * x.stride[0] + c * x.stride[1];
+  for (int64_t a = 0; a < sh; ++a)
+    for (int64_t b = 0; b < sw; ++b) {
+      int64_t index = s.phaseIndex[a * sw + b];
+      if (index < 0)
+        continue;
+      float *dst = out + index * s.plane;
+      // Column j reads input column j * sw + first: zeros outside [jlo, jhi).
+      int64_t first = b - g.pad[2];
+      int64_t jlo = first >= 0 ? 0 : std::min((-first + sw - 1) / sw, s.wq);
+      int64_t jhi = std::clamp<int64_t>((g.in[2] - first + sw - 1) / sw, jlo,
+                                        s.wq);
+      for (int64_t i = 0; i < s.hq; ++i) {
+        float *d = dst + i * s.wq;
+        int64_t iy = i * sh + a - g.pad[1];
+        if (iy < 0 || iy >= g.in[1]) {
+          std::fill(d, d + s.wq, 0.0f);
+          continue;
         }
+        const float *row = src + iy * x.stride[3];
+        std::fill(d, d + jlo, 0.0f);
+        if (sw == 1 && x.stride[4] == 1)
+          std::memcpy(d + jlo, row + jlo + first, (jhi - jlo) * sizeof(float));
+        else
+          for (int64_t j = jlo; j < jhi; ++j)
+            d[j] = row[(j * sw + first) * x.stride[4]];
+        std::fill(d + jhi, d + s.wq, 0.0f);
+      }
     }
-  });
 }
 
-/// B panels of grid pixels [j0, j0 + NR * panels) for im2col rows [p0, p0 +
+/// B panels of grid pixels [j0, j0 + count) for im2col rows [p0, p0 +
 /// kc): row p of panel q is NR floats at base + rowOffset[p0 + p] + j0 +
-/// q * NR. A fixed NR makes each row's copy a few inline moves.
+/// q * NR. A fixed NR makes each full row's copy a few inline moves; the
+/// last panel copies only the pixels that exist (nothing past the planes
+/// is read) and zeros the rest.
 template <int NR>
 void packShifted(const float *base, const int64_t *rowOffset, int64_t kc,
-                 int64_t j0, int64_t panels, float *out) {
-  for (int64_t q = 0; q < panels; ++q) {
+                 int64_t j0, int64_t count, float *out) {
+  int64_t q = 0;
+  for (; (q + 1) * NR <= count; ++q) {
     const float *src = base + j0 + q * NR;
     float *panel = out + q * kc * NR;
     for (int64_t p = 0; p < kc; ++p)
       std::memcpy(panel + p * NR, src + rowOffset[p], NR * sizeof(float));
   }
+  if (int64_t width = count - q * NR) {
+    const float *src = base + j0 + q * NR;
+    float *panel = out + q * kc * NR;
+    for (int64_t p = 0; p < kc; ++p) {
+      std::memcpy(panel + p * NR, src + rowOffset[p], width * sizeof(float));
+      std::fill(panel + p * NR + width, panel + (p + 1) * NR, 0.0f);
+    }
+  }
 }
 
 void packShifted(int nr, const float *base, const int64_t *rowOffset,
-                 int64_t kc, int64_t j0, int64_t panels, float *out) {
+                 int64_t kc, int64_t j0, int64_t count, float *out) {
   switch (nr) {
   case 16:
-    return packShifted<16>(base, rowOffset, kc, j0, panels, out);
+    return packShifted<16>(base, rowOffset, kc, j0, count, out);
   case 32:
-    return packShifted<32>(base, rowOffset, kc, j0, panels, out);
+    return packShifted<32>(base, rowOffset, kc, j0, count, out);
   case 64:
-    return packShifted<64>(base, rowOffset, kc, j0, panels, out);
+    return packShifted<64>(base, rowOffset, kc, j0, count, out);
   }
-  for (int64_t q = 0; q < panels; ++q)
-    for (int64_t p = 0; p < kc; ++p)
-      std::memcpy(out + (q * kc + p) * nr, base + j0 + q * nr + rowOffset[p],
-                  nr * sizeof(float));
+  for (int64_t q = 0; q * nr < count; ++q) {
+    int64_t width = std::min<int64_t>(nr, count - q * nr);
+    for (int64_t p = 0; p < kc; ++p) {
+      float *row = out + (q * kc + p) * nr;
+      std::memcpy(row, base + j0 + q * nr + rowOffset[p],
+                  width * sizeof(float));
+      std::fill(row + width, row + nr, 0.0f);
+    }
+  }
 }
 
 /// y = conv(x, w) through ShiftedInput, with w packed for `kernel`; false
@@ -504,27 +524,38 @@ void packShifted(int nr, const float *base, const int64_t *rowOffset,
 bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
                     const MicroKernelInfo &kernel,
                     const std::vector<float> &packedWeights) {
-  const ShiftedInput s(g);
+  const ShiftedInput s(g, x);
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t k = g.depth, m = g.og, channels = x.size[1];
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
   const int64_t padded = roundUp(m, mr);
-  // The planes, with NR floats of slack: the last panel of the last plane
-  // reads past its grid (into lanes the kernel computes and drops).
+  // The planes (unless x is its own): with a few images, all of them up
+  // front, channels in parallel; with many (at least two per thread), each
+  // thread builds the planes of the image its task reads into its own
+  // buffer when the image changes (its tasks are consecutive, so about
+  // once per image): they stay in cache for the image's tiles, and no copy
+  // of the whole batch is made.
   const int64_t imageFloats = channels * s.phases * s.plane;
-  const int64_t slack = nr + s.wq;
-  float *phased = shifted.get(g.batch * imageFloats + slack);
-  if (!phased)
-    return false; // the general packing needs no copy of x
-  buildPhases(g, x, s, phased);
-  std::fill_n(phased + g.batch * imageFloats, slack, 0.0f);
+  const int64_t threads = numThreads();
+  const bool perThread = !s.inPlace && g.batch >= 2 * threads;
+  float *phased = nullptr;
+  if (!perThread && !s.inPlace) {
+    phased = shifted.get(g.batch * imageFloats);
+    if (!phased)
+      return false; // the general packing needs no copy of x
+    parallelFor(0, g.batch * channels, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t)
+        buildPhases(g, x, s, t / channels, t % channels,
+                    phased + t * s.channelStride);
+    });
+  }
   // The grid is the output's own layout when no column is dropped.
   const bool direct = s.wq == g.out[2] && y.stride[4] == 1 &&
                       y.stride[3] == g.out[2];
   // Tasks as in forward: (image, group, grid tile, block of rows).
   const int64_t cells = s.gridPixels;
   int64_t tile = roundUp(std::min(kPixelTile, cells), nr);
-  const int64_t images = g.batch * g.groups, threads = numThreads();
+  const int64_t images = g.batch * g.groups;
   if (images * ((cells + tile - 1) / tile) < threads) {
     int64_t perImage = (threads + images - 1) / images;
     tile = std::max<int64_t>(nr, roundUp((cells + perImage - 1) / perImage, nr));
@@ -540,20 +571,29 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   parallelFor(0, tasks * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
     float *bp = packedB.get(kcMax * tile);
     float *scratch = direct ? nullptr : columns.get(rowBlock * tile);
+    float *own = perThread ? shifted.get(imageFloats) : nullptr;
+    int64_t built = -1;
     for (int64_t task = lo; task < hi; ++task) {
       int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
       int64_t rows = std::min(rowBlock, m - i0);
       int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
       int64_t j0 = t % tiles * tile, nc = std::min(tile, cells - j0);
+      if (perThread && built != n) {
+        for (int64_t ch = 0; ch < channels; ++ch)
+          buildPhases(g, x, s, n, ch, own + ch * s.channelStride);
+        built = n;
+      }
       const float *base =
-          phased + n * imageFloats + gi * g.cg * s.phases * s.plane;
+          (s.inPlace  ? x.data + n * x.stride[0]
+           : perThread ? own
+                       : phased + n * imageFloats) +
+          gi * g.cg * s.channelStride;
       float *yBlock = y.data + n * y.stride[0] + (gi * m + i0) * y.stride[1];
       float *c = direct ? yBlock + j0 : scratch;
       int64_t cStride = direct ? y.stride[1] : tile;
       for (int64_t pc = 0; pc < k; pc += kcMax) {
         int64_t kc = std::min(kcMax, k - pc);
-        packShifted(nr, base, s.rowOffset.data() + pc, kc, j0,
-                    (nc + nr - 1) / nr, bp);
+        packShifted(nr, base, s.rowOffset.data() + pc, kc, j0, nc, bp);
         multiplyBlock(kernel, rows, nc, kc,
                       packedWeights.data() + gi * padded * k + pc * padded +
                           i0 * kc,
