@@ -20,6 +20,8 @@
 #include "GemmMicroKernels.h"
 #include "ScratchBuffer.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -313,17 +315,34 @@ packWeights(const Geometry &g, const View5 &w, int mr, int64_t kcMax) {
     std::vector<float> weightCopy;
     const float *weights = contiguous(w, weightCopy); // [O, depth]
     auto packed = std::make_shared<std::vector<float>>(g.groups * padded * k);
-    for (int64_t gi = 0; gi < g.groups; ++gi)
-      packAllA(
-          m, k, kcMax, mr,
-          [&](int64_t o, int64_t r) { return weights[(gi * m + o) * k + r]; },
-          packed->data() + gi * padded * k);
+    // Panels (group, k block, MR rows) in parallel: packing is a transpose
+    // of each MR x kc block, as much memory traffic as the forward's
+    // reading of the weights, and at batch 1 as long as a small layer's
+    // GEMM when weights are not cached (eager calls, training).
+    const int64_t blocks = (k + kcMax - 1) / kcMax, panels = padded / mr;
+    parallelFor(0, g.groups * blocks * panels, 4, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t) {
+        int64_t gi = t / (blocks * panels), pc = t / panels % blocks * kcMax;
+        int64_t i0 = t % panels * mr, kc = std::min(kcMax, k - pc);
+        int64_t height = std::min<int64_t>(mr, m - i0);
+        const float *src = weights + (gi * m + i0) * k + pc;
+        float *out = packed->data() + gi * padded * k + pc * padded + i0 * kc;
+        for (int64_t p = 0; p < kc; ++p) {
+          for (int64_t i = 0; i < height; ++i)
+            out[p * mr + i] = src[i * k + p];
+          for (int64_t i = height; i < mr; ++i)
+            out[p * mr + i] = 0.0f;
+        }
+      }
+    });
     return packed;
   };
   ConstantCache &cache = constantCache();
   std::unique_lock<std::mutex> lock(cache.mutex);
-  if (!inConstantMemory(cache, w))
+  if (!inConstantMemory(cache, w)) {
+    lock.unlock();
     return pack();
+  }
   std::array<int64_t, 13> shape;
   for (int d = 0; d < 5; ++d) {
     shape[d] = w.size[d];
@@ -498,8 +517,44 @@ void packShifted(const float *base, const int64_t *rowOffset, int64_t kc,
   }
 }
 
-void packShifted(int nr, const float *base, const int64_t *rowOffset,
-                 int64_t kc, int64_t j0, int64_t count, float *out) {
+/// packShifted<32> in AVX-512 moves (the forward's AVX-512 tile is 32
+/// pixels wide): two loads and two stores a row where the baseline ISA
+/// needs eight of each, and masked loads for the last panel (no read past
+/// it, zeros in the lanes past its width).
+__attribute__((target("avx512f"))) void
+packShifted32Avx512(const float *base, const int64_t *rowOffset, int64_t kc,
+                    int64_t j0, int64_t count, float *out) {
+  for (int64_t q = 0; q * 32 < count; ++q) {
+    const float *src = base + j0 + q * 32;
+    float *panel = out + q * kc * 32;
+    int64_t width = std::min<int64_t>(32, count - q * 32);
+    if (width == 32) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float *row = src + rowOffset[p];
+        _mm512_storeu_ps(panel + p * 32, _mm512_loadu_ps(row));
+        _mm512_storeu_ps(panel + p * 32 + 16, _mm512_loadu_ps(row + 16));
+      }
+      continue;
+    }
+    __mmask16 low = static_cast<__mmask16>(
+        width >= 16 ? 0xFFFF : (1u << width) - 1);
+    __mmask16 high = static_cast<__mmask16>(
+        width <= 16 ? 0 : (1u << (width - 16)) - 1);
+    for (int64_t p = 0; p < kc; ++p) {
+      const float *row = src + rowOffset[p];
+      _mm512_storeu_ps(panel + p * 32, _mm512_maskz_loadu_ps(low, row));
+      _mm512_storeu_ps(panel + p * 32 + 16,
+                       _mm512_maskz_loadu_ps(high, row + 16));
+    }
+  }
+}
+
+void packShifted(const MicroKernelInfo &kernel, const float *base,
+                 const int64_t *rowOffset, int64_t kc, int64_t j0,
+                 int64_t count, float *out) {
+  const int nr = kernel.nr;
+  if (&kernel == &gemm::avx512ConvKernel())
+    return packShifted32Avx512(base, rowOffset, kc, j0, count, out);
   switch (nr) {
   case 16:
     return packShifted<16>(base, rowOffset, kc, j0, count, out);
@@ -593,7 +648,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
       int64_t cStride = direct ? y.stride[1] : tile;
       for (int64_t pc = 0; pc < k; pc += kcMax) {
         int64_t kc = std::min(kcMax, k - pc);
-        packShifted(nr, base, s.rowOffset.data() + pc, kc, j0, nc, bp);
+        packShifted(kernel, base, s.rowOffset.data() + pc, kc, j0, nc, bp);
         multiplyBlock(kernel, rows, nc, kc,
                       packedWeights.data() + gi * padded * k + pc * padded +
                           i0 * kc,
