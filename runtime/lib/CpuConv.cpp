@@ -258,15 +258,20 @@ void multiplyBlock(const MicroKernelInfo &kernel, int64_t rows, int64_t cols,
                    int64_t kc, const float *ap, const float *bp, float *c,
                    int64_t rowStride, float beta) {
   const int mr = kernel.mr, nr = kernel.nr;
+  // The forward's AVX-512 tile has kernels for a last panel of fewer rows:
+  // 64 or 128 channels are 5 or 10 panels of 14 rows, the last of 8 or 2.
+  const bool edges = &kernel == &gemm::avx512ConvKernel();
   for (int64_t ic = 0; ic < rows; ic += kernel.mc) {
     int64_t mc = std::min<int64_t>(kernel.mc, rows - ic);
     for (int64_t jr = 0; jr < cols; jr += nr) {
       int width = static_cast<int>(std::min<int64_t>(nr, cols - jr));
       for (int64_t ir = ic; ir < ic + mc; ir += mr) {
         int height = static_cast<int>(std::min<int64_t>(mr, rows - ir));
-        kernel.kernel(kc, ap + ir * kc, bp + jr * kc,
-                      c + ir * rowStride + jr, rowStride, 1, height, width,
-                      1.0f, beta);
+        gemm::MicroKernel tile = edges && height < mr
+                                     ? gemm::avx512ConvEdgeKernel(height)
+                                     : kernel.kernel;
+        tile(kc, ap + ir * kc, bp + jr * kc, c + ir * rowStride + jr,
+             rowStride, 1, height, width, 1.0f, beta);
       }
     }
   }

@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <utility>
 
 namespace ember {
 namespace gemm {
@@ -39,7 +40,9 @@ void storeTile(const float *tile, float *c, int64_t rsc, int64_t csc, int mr,
 // AVX-512: MR x (NV * 16)
 //===----------------------------------------------------------------------===//
 
-template <int MR, int NV>
+/// PA is the A panel's row count as packed (MR unless an edge kernel
+/// reads the first MR rows of a wider panel).
+template <int MR, int NV, int PA = MR>
 EMBER_TARGET_AVX512 void avx512Tile(int64_t k, const float *ap,
                                     const float *bp, float *c, int64_t rsc,
                                     int64_t csc, int mr, int nr, float alpha,
@@ -78,7 +81,7 @@ EMBER_TARGET_AVX512 void avx512Tile(int64_t k, const float *ap,
       for (int v = 0; v < NV; ++v)
         acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
     }
-    ap += MR;
+    ap += PA;
     bp += NR;
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -216,6 +219,19 @@ const MicroKernelInfo &avx512ConvKernel() {
   static const MicroKernelInfo info{"avx512", 14, 32, avx512Tile<14, 2>,
                                     196, 384, 4096};
   return info;
+}
+
+namespace {
+template <int... Rows>
+MicroKernel convEdge(int rows, std::integer_sequence<int, Rows...>) {
+  static const MicroKernel kernels[] = {nullptr,
+                                        avx512Tile<Rows + 1, 2, 14>...};
+  return kernels[rows];
+}
+} // namespace
+
+MicroKernel avx512ConvEdgeKernel(int rows) {
+  return convEdge(rows, std::make_integer_sequence<int, 13>());
 }
 
 const MicroKernelInfo &avx2Kernel() {
