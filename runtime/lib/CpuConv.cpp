@@ -612,14 +612,22 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   // The grid is the output's own layout when no column is dropped.
   const bool direct = s.wq == g.out[2] && y.stride[4] == 1 &&
                       y.stride[3] == g.out[2];
-  // Tasks as in forward: (image, group, grid tile, block of rows).
-  const int64_t cells = s.gridPixels;
-  int64_t tile = roundUp(std::min(kPixelTile, cells), nr);
+  // Tasks: (image, group, grid tile, block of rows). Tiles are whole
+  // panels of NR pixels, about kPixelTile; with few tasks (batch 1) an
+  // image's tiles are as even as the panels allow and their count a
+  // multiple of the threads (28x28: 4 tiles of 7, 7, 7 and 6 panels rather
+  // than 8, 8, 8 and 3), and blocks of rows split them further when there
+  // are still fewer than two a thread.
+  const int64_t cells = s.gridPixels, panels = (cells + nr - 1) / nr;
   const int64_t images = g.batch * g.groups;
-  if (images * ((cells + tile - 1) / tile) < threads) {
-    int64_t perImage = (threads + images - 1) / images;
-    tile = std::max<int64_t>(nr, roundUp((cells + perImage - 1) / perImage, nr));
-  }
+  int64_t tilesPerImage =
+      (panels + std::max<int64_t>(1, kPixelTile / nr) - 1) /
+      std::max<int64_t>(1, kPixelTile / nr);
+  if (images * tilesPerImage < 4 * threads)
+    tilesPerImage = std::min(
+        panels, (roundUp(images * tilesPerImage, threads) + images - 1) /
+                    images);
+  const int64_t tile = (panels + tilesPerImage - 1) / tilesPerImage * nr;
   const int64_t tiles = (cells + tile - 1) / tile;
   const int64_t tasks = images * tiles;
   const int64_t wanted = 2 * threads;
@@ -628,12 +636,30 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
     rowBlock = std::max<int64_t>(
         roundUp((padded * tasks + wanted - 1) / wanted, mr), 4 * mr);
   const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
+  // A few uneven tasks run largest first (the pool hands them out in
+  // order, one a chunk), so that the threads' totals come out even.
+  std::vector<int64_t> order;
+  if (tasks * rowBlocks <= 4 * threads && threads > 1) {
+    order.resize(tasks * rowBlocks);
+    for (int64_t i = 0; i < tasks * rowBlocks; ++i)
+      order[i] = i;
+    auto cost = [&](int64_t task) {
+      int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
+      int64_t j0 = t % tiles * tile;
+      return std::min(rowBlock, m - i0) *
+             roundUp(std::min(tile, cells - j0), nr);
+    };
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return cost(a) > cost(b);
+    });
+  }
   parallelFor(0, tasks * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
     float *bp = packedB.get(kcMax * tile);
     float *scratch = direct ? nullptr : columns.get(rowBlock * tile);
     float *own = perThread ? shifted.get(imageFloats) : nullptr;
     int64_t built = -1;
-    for (int64_t task = lo; task < hi; ++task) {
+    for (int64_t index = lo; index < hi; ++index) {
+      int64_t task = order.empty() ? index : order[index];
       int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
       int64_t rows = std::min(rowBlock, m - i0);
       int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
