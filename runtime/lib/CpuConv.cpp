@@ -20,6 +20,8 @@
 #include "GemmMicroKernels.h"
 #include "ScratchBuffer.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -45,6 +47,15 @@ const MicroKernelInfo &activeKernel() {
   return gemm::portableKernel();
 }
 
+/// The micro-kernel of the forward: on AVX-512 its own tile shape
+/// (GemmMicroKernels.h), else the GEMM's.
+const MicroKernelInfo &forwardKernel() {
+  const MicroKernelInfo &gemmKernel = activeKernel();
+  if (!std::strcmp(gemmKernel.name, "avx512"))
+    return gemm::avx512ConvKernel();
+  return gemmKernel;
+}
+
 /// Output pixels per forward / data-gradient tile: the tile's packed im2col
 /// block (kc x tile) stays in L2.
 constexpr int64_t kPixelTile = 256;
@@ -56,7 +67,7 @@ struct View5 {
 };
 
 /// Per-thread packing buffers (ScratchBuffer.h).
-thread_local ScratchBuffer packedB, columns, packedA, planes;
+thread_local ScratchBuffer packedB, columns, packedA, planes, shifted;
 
 /// The shapes of one convolution and, per im2col row r = (c, kd, kh, kw),
 /// its channel and its tap's offsets in the (dilated) window.
@@ -247,15 +258,20 @@ void multiplyBlock(const MicroKernelInfo &kernel, int64_t rows, int64_t cols,
                    int64_t kc, const float *ap, const float *bp, float *c,
                    int64_t rowStride, float beta) {
   const int mr = kernel.mr, nr = kernel.nr;
+  // The forward's AVX-512 tile has kernels for a last panel of fewer rows:
+  // 64 or 128 channels are 5 or 10 panels of 14 rows, the last of 8 or 2.
+  const bool edges = &kernel == &gemm::avx512ConvKernel();
   for (int64_t ic = 0; ic < rows; ic += kernel.mc) {
     int64_t mc = std::min<int64_t>(kernel.mc, rows - ic);
     for (int64_t jr = 0; jr < cols; jr += nr) {
       int width = static_cast<int>(std::min<int64_t>(nr, cols - jr));
       for (int64_t ir = ic; ir < ic + mc; ir += mr) {
         int height = static_cast<int>(std::min<int64_t>(mr, rows - ir));
-        kernel.kernel(kc, ap + ir * kc, bp + jr * kc,
-                      c + ir * rowStride + jr, rowStride, 1, height, width,
-                      1.0f, beta);
+        gemm::MicroKernel tile = edges && height < mr
+                                     ? gemm::avx512ConvEdgeKernel(height)
+                                     : kernel.kernel;
+        tile(kc, ap + ir * kc, bp + jr * kc, c + ir * rowStride + jr,
+             rowStride, 1, height, width, 1.0f, beta);
       }
     }
   }
@@ -304,17 +320,34 @@ packWeights(const Geometry &g, const View5 &w, int mr, int64_t kcMax) {
     std::vector<float> weightCopy;
     const float *weights = contiguous(w, weightCopy); // [O, depth]
     auto packed = std::make_shared<std::vector<float>>(g.groups * padded * k);
-    for (int64_t gi = 0; gi < g.groups; ++gi)
-      packAllA(
-          m, k, kcMax, mr,
-          [&](int64_t o, int64_t r) { return weights[(gi * m + o) * k + r]; },
-          packed->data() + gi * padded * k);
+    // Panels (group, k block, MR rows) in parallel: packing is a transpose
+    // of each MR x kc block, as much memory traffic as the forward's
+    // reading of the weights, and at batch 1 as long as a small layer's
+    // GEMM when weights are not cached (eager calls, training).
+    const int64_t blocks = (k + kcMax - 1) / kcMax, panels = padded / mr;
+    parallelFor(0, g.groups * blocks * panels, 4, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t) {
+        int64_t gi = t / (blocks * panels), pc = t / panels % blocks * kcMax;
+        int64_t i0 = t % panels * mr, kc = std::min(kcMax, k - pc);
+        int64_t height = std::min<int64_t>(mr, m - i0);
+        const float *src = weights + (gi * m + i0) * k + pc;
+        float *out = packed->data() + gi * padded * k + pc * padded + i0 * kc;
+        for (int64_t p = 0; p < kc; ++p) {
+          for (int64_t i = 0; i < height; ++i)
+            out[p * mr + i] = src[i * k + p];
+          for (int64_t i = height; i < mr; ++i)
+            out[p * mr + i] = 0.0f;
+        }
+      }
+    });
     return packed;
   };
   ConstantCache &cache = constantCache();
   std::unique_lock<std::mutex> lock(cache.mutex);
-  if (!inConstantMemory(cache, w))
+  if (!inConstantMemory(cache, w)) {
+    lock.unlock();
     return pack();
+  }
   std::array<int64_t, 13> shape;
   for (int d = 0; d < 5; ++d) {
     shape[d] = w.size[d];
@@ -368,6 +401,310 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
   });
 }
 
+/// The forward of a 2-D convolution as a GEMM over a "shifted" input: the
+/// input is padded once and split into its stride phases (plane (a, b)
+/// holds x[i * sh + a - padH, j * sw + b - padW], zeros outside), so that
+/// every tap (c, kh, kw) reads one phase plane at a fixed offset. Output
+/// pixels are numbered on a grid as wide as the planes (Wq >= OW columns,
+/// the last Wq - OW of each row computed and dropped): then the im2col row
+/// of a tap over NR consecutive grid pixels is NR consecutive floats of a
+/// plane, and packing a B panel is one fixed-size copy per row, where the
+/// general packing splits each row at the image's rows and edges (a
+/// quarter of the time of a 3x3 convolution at 28x28). The extra columns
+/// cost (Wq - OW) / OW: 1/28 at 56x56 and 3x3, nothing for 1x1; at 7x7
+/// and 14x14 the grid rounds up to the same NR multiple as the pixels do.
+struct ShiftedInput {
+  int64_t hq, wq, phases, plane; // plane = hq * wq floats
+  int64_t gridPixels;            // (OH - 1) * wq + OW
+  std::vector<int64_t> rowOffset; // per im2col row, from the group's base
+  int64_t phaseIndex[64];         // a * sw + b -> used phase, or -1
+  // Where the planes are: x itself when its one plane is x's (below), else
+  // a copy with `phases` planes per channel.
+  bool inPlace;
+  int64_t channelStride;
+
+  ShiftedInput(const Geometry &g, const View5 &x) {
+    const int64_t sh = g.stride[1], sw = g.stride[2];
+    hq = g.out[1] + (g.kernel[1] - 1) * g.dilation[1] / sh;
+    wq = g.out[2] + (g.kernel[2] - 1) * g.dilation[2] / sw;
+    plane = hq * wq;
+    gridPixels = (g.out[1] - 1) * wq + g.out[2];
+    std::fill(std::begin(phaseIndex), std::end(phaseIndex), -1);
+    phases = 0;
+    for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
+      for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+        int64_t phase = kh * g.dilation[1] % sh * sw + kw * g.dilation[2] % sw;
+        if (phaseIndex[phase] < 0)
+          phaseIndex[phase] = phases++;
+      }
+    // Unit strides and no padding (the high end may crop): the one plane
+    // is x's own when its rows are contiguous, e.g. every 1x1 convolution
+    // with unit strides, a plain GEMM on x with no copy.
+    inPlace = phases == 1 && sh == 1 && sw == 1 && g.pad[1] == 0 &&
+              g.pad[2] == 0 && wq == g.in[2] && hq <= g.in[1] &&
+              x.stride[4] == 1 && x.stride[3] == g.in[2];
+    channelStride = inPlace ? x.stride[1] : phases * plane;
+    rowOffset.resize(g.depth);
+    for (int64_t r = 0; r < g.depth; ++r) {
+      int64_t phase = g.rowH[r] % sh * sw + g.rowW[r] % sw;
+      rowOffset[r] = g.rowChannel[r] * channelStride +
+                     phaseIndex[phase] * plane + g.rowH[r] / sh * wq +
+                     g.rowW[r] / sw;
+    }
+  }
+
+  /// Whether `g` fits: 2-D (unit depth dims) with strides that leave at
+  /// most 64 phases.
+  static bool applies(const Geometry &g) {
+    return g.in[0] == 1 && g.kernel[0] == 1 && g.out[0] == 1 &&
+           g.pad[0] == 0 && g.stride[1] * g.stride[2] <= 64;
+  }
+};
+
+/// Writes the used phase planes of channel c of image n of x at `out`
+/// ([phases, hq, wq]).
+void buildPhases(const Geometry &g, const View5 &x, const ShiftedInput &s,
+                 int64_t n, int64_t c, float *out) {
+  const int64_t sh = g.stride[1], sw = g.stride[2];
+  const float *src = x.data + n * x.stride[0] + c * x.stride[1];
+  for (int64_t a = 0; a < sh; ++a)
+    for (int64_t b = 0; b < sw; ++b) {
+      int64_t index = s.phaseIndex[a * sw + b];
+      if (index < 0)
+        continue;
+      float *dst = out + index * s.plane;
+      // Column j reads input column j * sw + first: zeros outside [jlo, jhi).
+      int64_t first = b - g.pad[2];
+      int64_t jlo = first >= 0 ? 0 : std::min((-first + sw - 1) / sw, s.wq);
+      int64_t jhi = std::clamp<int64_t>((g.in[2] - first + sw - 1) / sw, jlo,
+                                        s.wq);
+      for (int64_t i = 0; i < s.hq; ++i) {
+        float *d = dst + i * s.wq;
+        int64_t iy = i * sh + a - g.pad[1];
+        if (iy < 0 || iy >= g.in[1]) {
+          std::fill(d, d + s.wq, 0.0f);
+          continue;
+        }
+        const float *row = src + iy * x.stride[3];
+        std::fill(d, d + jlo, 0.0f);
+        if (sw == 1 && x.stride[4] == 1)
+          std::memcpy(d + jlo, row + jlo + first, (jhi - jlo) * sizeof(float));
+        else
+          for (int64_t j = jlo; j < jhi; ++j)
+            d[j] = row[(j * sw + first) * x.stride[4]];
+        std::fill(d + jhi, d + s.wq, 0.0f);
+      }
+    }
+}
+
+/// B panels of grid pixels [j0, j0 + count) for im2col rows [p0, p0 +
+/// kc): row p of panel q is NR floats at base + rowOffset[p0 + p] + j0 +
+/// q * NR. A fixed NR makes each full row's copy a few inline moves; the
+/// last panel copies only the pixels that exist (nothing past the planes
+/// is read) and zeros the rest.
+template <int NR>
+void packShifted(const float *base, const int64_t *rowOffset, int64_t kc,
+                 int64_t j0, int64_t count, float *out) {
+  int64_t q = 0;
+  for (; (q + 1) * NR <= count; ++q) {
+    const float *src = base + j0 + q * NR;
+    float *panel = out + q * kc * NR;
+    for (int64_t p = 0; p < kc; ++p)
+      std::memcpy(panel + p * NR, src + rowOffset[p], NR * sizeof(float));
+  }
+  if (int64_t width = count - q * NR) {
+    const float *src = base + j0 + q * NR;
+    float *panel = out + q * kc * NR;
+    for (int64_t p = 0; p < kc; ++p) {
+      std::memcpy(panel + p * NR, src + rowOffset[p], width * sizeof(float));
+      std::fill(panel + p * NR + width, panel + (p + 1) * NR, 0.0f);
+    }
+  }
+}
+
+/// packShifted<32> in AVX-512 moves (the forward's AVX-512 tile is 32
+/// pixels wide): two loads and two stores a row where the baseline ISA
+/// needs eight of each, and masked loads for the last panel (no read past
+/// it, zeros in the lanes past its width).
+__attribute__((target("avx512f"))) void
+packShifted32Avx512(const float *base, const int64_t *rowOffset, int64_t kc,
+                    int64_t j0, int64_t count, float *out) {
+  for (int64_t q = 0; q * 32 < count; ++q) {
+    const float *src = base + j0 + q * 32;
+    float *panel = out + q * kc * 32;
+    int64_t width = std::min<int64_t>(32, count - q * 32);
+    if (width == 32) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float *row = src + rowOffset[p];
+        _mm512_storeu_ps(panel + p * 32, _mm512_loadu_ps(row));
+        _mm512_storeu_ps(panel + p * 32 + 16, _mm512_loadu_ps(row + 16));
+      }
+      continue;
+    }
+    __mmask16 low = static_cast<__mmask16>(
+        width >= 16 ? 0xFFFF : (1u << width) - 1);
+    __mmask16 high = static_cast<__mmask16>(
+        width <= 16 ? 0 : (1u << (width - 16)) - 1);
+    for (int64_t p = 0; p < kc; ++p) {
+      const float *row = src + rowOffset[p];
+      _mm512_storeu_ps(panel + p * 32, _mm512_maskz_loadu_ps(low, row));
+      _mm512_storeu_ps(panel + p * 32 + 16,
+                       _mm512_maskz_loadu_ps(high, row + 16));
+    }
+  }
+}
+
+void packShifted(const MicroKernelInfo &kernel, const float *base,
+                 const int64_t *rowOffset, int64_t kc, int64_t j0,
+                 int64_t count, float *out) {
+  const int nr = kernel.nr;
+  if (&kernel == &gemm::avx512ConvKernel())
+    return packShifted32Avx512(base, rowOffset, kc, j0, count, out);
+  switch (nr) {
+  case 16:
+    return packShifted<16>(base, rowOffset, kc, j0, count, out);
+  case 32:
+    return packShifted<32>(base, rowOffset, kc, j0, count, out);
+  case 64:
+    return packShifted<64>(base, rowOffset, kc, j0, count, out);
+  }
+  for (int64_t q = 0; q * nr < count; ++q) {
+    int64_t width = std::min<int64_t>(nr, count - q * nr);
+    for (int64_t p = 0; p < kc; ++p) {
+      float *row = out + (q * kc + p) * nr;
+      std::memcpy(row, base + j0 + q * nr + rowOffset[p],
+                  width * sizeof(float));
+      std::fill(row + width, row + nr, 0.0f);
+    }
+  }
+}
+
+/// y = conv(x, w) through ShiftedInput, with w packed for `kernel`; false
+/// (nothing done) when the phase planes do not fit in memory.
+bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
+                    const MicroKernelInfo &kernel,
+                    const std::vector<float> &packedWeights) {
+  const ShiftedInput s(g, x);
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t k = g.depth, m = g.og, channels = x.size[1];
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  const int64_t padded = roundUp(m, mr);
+  // The planes (unless x is its own): with a few images, all of them up
+  // front, channels in parallel; with many (at least two per thread), each
+  // thread builds the planes of the image its task reads into its own
+  // buffer when the image changes (its tasks are consecutive, so about
+  // once per image): they stay in cache for the image's tiles, and no copy
+  // of the whole batch is made.
+  const int64_t imageFloats = channels * s.phases * s.plane;
+  const int64_t threads = numThreads();
+  const bool perThread = !s.inPlace && g.batch >= 2 * threads;
+  float *phased = nullptr;
+  if (!perThread && !s.inPlace) {
+    phased = shifted.get(g.batch * imageFloats);
+    if (!phased)
+      return false; // the general packing needs no copy of x
+    parallelFor(0, g.batch * channels, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t)
+        buildPhases(g, x, s, t / channels, t % channels,
+                    phased + t * s.channelStride);
+    });
+  }
+  // The grid is the output's own layout when no column is dropped.
+  const bool direct = s.wq == g.out[2] && y.stride[4] == 1 &&
+                      y.stride[3] == g.out[2];
+  // Tasks: (image, group, grid tile, block of rows). Tiles are whole
+  // panels of NR pixels, about kPixelTile; with few tasks (batch 1) an
+  // image's tiles are as even as the panels allow and their count a
+  // multiple of the threads (28x28: 4 tiles of 7, 7, 7 and 6 panels rather
+  // than 8, 8, 8 and 3), and blocks of rows split them further when there
+  // are still fewer than two a thread.
+  const int64_t cells = s.gridPixels, panels = (cells + nr - 1) / nr;
+  const int64_t images = g.batch * g.groups;
+  int64_t tilesPerImage =
+      (panels + std::max<int64_t>(1, kPixelTile / nr) - 1) /
+      std::max<int64_t>(1, kPixelTile / nr);
+  if (images * tilesPerImage < 4 * threads)
+    tilesPerImage = std::min(
+        panels, (roundUp(images * tilesPerImage, threads) + images - 1) /
+                    images);
+  const int64_t tile = (panels + tilesPerImage - 1) / tilesPerImage * nr;
+  const int64_t tiles = (cells + tile - 1) / tile;
+  const int64_t tasks = images * tiles;
+  const int64_t wanted = 2 * threads;
+  int64_t rowBlock = padded;
+  if (tasks < wanted && padded > mr)
+    rowBlock = std::max<int64_t>(
+        roundUp((padded * tasks + wanted - 1) / wanted, mr), 4 * mr);
+  const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
+  // A few uneven tasks run largest first (the pool hands them out in
+  // order, one a chunk), so that the threads' totals come out even.
+  std::vector<int64_t> order;
+  if (tasks * rowBlocks <= 4 * threads && threads > 1) {
+    order.resize(tasks * rowBlocks);
+    for (int64_t i = 0; i < tasks * rowBlocks; ++i)
+      order[i] = i;
+    auto cost = [&](int64_t task) {
+      int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
+      int64_t j0 = t % tiles * tile;
+      return std::min(rowBlock, m - i0) *
+             roundUp(std::min(tile, cells - j0), nr);
+    };
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return cost(a) > cost(b);
+    });
+  }
+  parallelFor(0, tasks * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
+    float *bp = packedB.get(kcMax * tile);
+    float *scratch = direct ? nullptr : columns.get(rowBlock * tile);
+    float *own = perThread ? shifted.get(imageFloats) : nullptr;
+    int64_t built = -1;
+    for (int64_t index = lo; index < hi; ++index) {
+      int64_t task = order.empty() ? index : order[index];
+      int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
+      int64_t rows = std::min(rowBlock, m - i0);
+      int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
+      int64_t j0 = t % tiles * tile, nc = std::min(tile, cells - j0);
+      if (perThread && built != n) {
+        for (int64_t ch = 0; ch < channels; ++ch)
+          buildPhases(g, x, s, n, ch, own + ch * s.channelStride);
+        built = n;
+      }
+      const float *base =
+          (s.inPlace  ? x.data + n * x.stride[0]
+           : perThread ? own
+                       : phased + n * imageFloats) +
+          gi * g.cg * s.channelStride;
+      float *yBlock = y.data + n * y.stride[0] + (gi * m + i0) * y.stride[1];
+      float *c = direct ? yBlock + j0 : scratch;
+      int64_t cStride = direct ? y.stride[1] : tile;
+      for (int64_t pc = 0; pc < k; pc += kcMax) {
+        int64_t kc = std::min(kcMax, k - pc);
+        packShifted(kernel, base, s.rowOffset.data() + pc, kc, j0, nc, bp);
+        multiplyBlock(kernel, rows, nc, kc,
+                      packedWeights.data() + gi * padded * k + pc * padded +
+                          i0 * kc,
+                      bp, c, cStride, pc == 0 ? 0.0f : 1.0f);
+      }
+      if (direct)
+        continue;
+      // The tile's output pixels: the grid columns below OW of each row.
+      for (int64_t oh = j0 / s.wq; oh * s.wq < j0 + nc; ++oh) {
+        int64_t from = std::max(j0, oh * s.wq);
+        int64_t to = std::min(j0 + nc, oh * s.wq + g.out[2]);
+        if (from >= to)
+          continue;
+        int64_t ow = from - oh * s.wq;
+        for (int64_t r = 0; r < rows; ++r)
+          std::memcpy(yBlock + r * y.stride[1] + oh * y.stride[3] +
+                          ow * y.stride[4],
+                      scratch + r * tile + from - j0,
+                      (to - from) * sizeof(float));
+      }
+    }
+  });
+  return true;
+}
+
 void forward(const View5 &x, const View5 &w, const View5 &y,
              const int64_t *scalars) {
   Geometry g(x, w, y, scalars);
@@ -377,7 +714,7 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     depthwiseForward(x, w, y, g);
     return;
   }
-  const MicroKernelInfo &kernel = activeKernel();
+  const MicroKernelInfo &kernel = forwardKernel();
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t k = g.depth, m = g.og;
   if (k == 0) {
@@ -391,6 +728,9 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   const int64_t padded = roundUp(m, mr);
   std::shared_ptr<const std::vector<float>> packedWeights =
       packWeights(g, w, mr, kcMax);
+  if (ShiftedInput::applies(g) && y.stride[4] == 1 &&
+      forwardShifted(x, y, g, kernel, *packedWeights))
+    return;
   // Images x groups x pixel tiles are the parallel tasks; when they are
   // fewer than the threads (batch 1 on small late-layer images: 14x14 is
   // one tile), smaller tiles give every thread work.

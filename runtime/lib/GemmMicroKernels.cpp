@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <utility>
 
 namespace ember {
 namespace gemm {
@@ -39,7 +40,9 @@ void storeTile(const float *tile, float *c, int64_t rsc, int64_t csc, int mr,
 // AVX-512: MR x (NV * 16)
 //===----------------------------------------------------------------------===//
 
-template <int MR, int NV>
+/// PA is the A panel's row count as packed (MR unless an edge kernel
+/// reads the first MR rows of a wider panel).
+template <int MR, int NV, int PA = MR>
 EMBER_TARGET_AVX512 void avx512Tile(int64_t k, const float *ap,
                                     const float *bp, float *c, int64_t rsc,
                                     int64_t csc, int mr, int nr, float alpha,
@@ -78,7 +81,7 @@ EMBER_TARGET_AVX512 void avx512Tile(int64_t k, const float *ap,
       for (int v = 0; v < NV; ++v)
         acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
     }
-    ap += MR;
+    ap += PA;
     bp += NR;
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -204,6 +207,31 @@ const MicroKernelInfo &avx512Kernel() {
   static const MicroKernelInfo info{"avx512", 6, 64, avx512Tile<6, 4>,
                                     192, 384, 4096};
   return info;
+}
+
+// The convolution forward's AVX-512 tile (CpuConv.cpp): 14 output channels
+// x 32 output pixels. The conv walks each 14-channel panel of packed
+// weights (14 x kc, in L1) across the pixel panels of its im2col block,
+// which stream from L2 at 2 vector loads per 28 FMAs, half the bytes per
+// FMA of 6x64's 4 per 24; and 32-pixel panels waste less than 64-pixel
+// ones on the small late-layer images (7x7 = 49, 14x14 = 196 pixels).
+const MicroKernelInfo &avx512ConvKernel() {
+  static const MicroKernelInfo info{"avx512", 14, 32, avx512Tile<14, 2>,
+                                    196, 384, 4096};
+  return info;
+}
+
+namespace {
+template <int... Rows>
+MicroKernel convEdge(int rows, std::integer_sequence<int, Rows...>) {
+  static const MicroKernel kernels[] = {nullptr,
+                                        avx512Tile<Rows + 1, 2, 14>...};
+  return kernels[rows];
+}
+} // namespace
+
+MicroKernel avx512ConvEdgeKernel(int rows) {
+  return convEdge(rows, std::make_integer_sequence<int, 13>());
 }
 
 const MicroKernelInfo &avx2Kernel() {

@@ -37,6 +37,12 @@ struct MicroKernelInfo {
 
 /// The AVX-512 kernel (the CPU must support avx512f).
 const MicroKernelInfo &avx512Kernel();
+/// The AVX-512 tile the convolution forward uses (CpuConv.cpp).
+const MicroKernelInfo &avx512ConvKernel();
+/// For the last panel of avx512ConvKernel's A when only `rows` (1 to 13)
+/// of its 14 rows exist: a tile of `rows` x 32 reading that panel (the full
+/// kernel would spend the FMAs of all 14 rows on it).
+MicroKernel avx512ConvEdgeKernel(int rows);
 /// The AVX2 + FMA kernel (the CPU must support avx2 and fma).
 const MicroKernelInfo &avx2Kernel();
 /// Plain C++, for any CPU.

@@ -4,7 +4,8 @@
 // convolution in double: 1-D, 2-D and 3-D as 5-D views, strides (the data
 // gradient's col2im path) and unit strides (its flipped-forward path),
 // padding, dilation, groups, more channels and pixels than one micro-tile
-// and one pixel tile, a strided (non-contiguous) input view, on every
+// and one pixel tile, a strided (non-contiguous) input view, the forward's
+// phase planes (strides, many images) and its in-place input, on every
 // micro-kernel this CPU runs and on 1 and 2 threads.
 //
 //===----------------------------------------------------------------------===//
@@ -148,6 +149,12 @@ const Case kCases[] = {
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // The forward's shifted input: 3x3 stride 2 (four phase planes) over
+    // more images than two per thread (each thread builds its images'
+    // planes); 3x3 unpadded with unit strides (x read in place, a grid
+    // wider than the output rows, several panels per row).
+    {5, 6, 20, 1, {1, 12, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {2, 5, 30, 1, {1, 9, 40}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {

@@ -14,7 +14,13 @@
 // micro-kernel (GemmMicroKernels.h) and run the micro-kernel on it, tiles
 // of output pixels in parallel on the runtime's thread pool:
 // - forward: y[n, g] = W[g] (O/G x C/G*K) * cols(x[n, g]) per tile of
-//   output pixels, the weight packed once per call;
+//   output pixels, the weight packed once per call (once per loaded model
+//   for a model file's weights). 2-D convolutions read x through its
+//   padded stride-phase planes, in which every im2col row is a run of
+//   consecutive floats (output pixels on a grid as wide as the planes), so
+//   packing is a fixed-size copy per row; 1x1 and other unpadded unit-
+//   stride convolutions read x itself. AVX-512 CPUs run a 14x32 tile of
+//   its own (channels x pixels);
 // - data gradient (col2im): cols = W[g]^T * dy[n, g] per tile of pixels,
 //   added into dx at each kernel offset, images in parallel;
 // - weight gradient: dW[g] += dy[n, g] * cols(x[n, g])^T over blocks of
