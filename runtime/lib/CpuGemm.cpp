@@ -5,6 +5,13 @@
 // products, memory-bound, where OpenBLAS's gemv skips GEMM's packing), run on
 // OpenBLAS.
 //
+// B operands in constant memory (a loaded model file's weights, registered
+// by ModelFile) are packed into the micro-kernel's panels once per weight
+// and kept until the file is released: a compiled model's forward then
+// skips re-packing (and, for torch's [out, in] Linear weights, transposing)
+// every weight on every call, which at batch 1 of a transformer cost a
+// fifth of the forward.
+//
 //===----------------------------------------------------------------------===//
 
 #include "ember/Runtime/CpuGemm.h"
@@ -18,6 +25,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -109,6 +120,57 @@ void blasGemv(bool transposed, int64_t rows, int64_t cols, const double *a,
               1.0, a, lda, x, incx, beta, y, incy);
 }
 
+/// Packed panels of B operands that lie in registered constant memory.
+struct ConstantPacks {
+  std::mutex mutex;
+  std::vector<std::pair<const char *, const char *>> ranges;
+  /// (data, k, n, row stride, column stride) -> panels.
+  using Key = std::tuple<const float *, int64_t, int64_t, int64_t, int64_t>;
+  std::map<Key, std::shared_ptr<ember::gemm::PackedB>> packed;
+};
+
+ConstantPacks &constantPacks() {
+  static ConstantPacks *packs = new ConstantPacks(); // outlives static dtors
+  return *packs;
+}
+
+/// Whether b's elements all lie in one registered range (caller locks).
+bool inConstantMemory(const ConstantPacks &packs, const Matrix<float> &b) {
+  if (packs.ranges.empty() || b.rows <= 0 || b.cols <= 0 || b.rowStride < 0 ||
+      b.colStride < 0)
+    return false;
+  const char *begin = reinterpret_cast<const char *>(b.data);
+  const char *end = reinterpret_cast<const char *>(
+      b.data + (b.rows - 1) * b.rowStride + (b.cols - 1) * b.colStride + 1);
+  for (const auto &range : packs.ranges)
+    if (begin >= range.first && end <= range.second)
+      return true;
+  return false;
+}
+
+/// B's panels packed once when B is constant memory (kept while its range
+/// is registered), else null: the product packs B itself.
+std::shared_ptr<ember::gemm::PackedB>
+packedConstant(const Matrix<float> &b) {
+  ConstantPacks &packs = constantPacks();
+  std::unique_lock<std::mutex> lock(packs.mutex);
+  if (!inConstantMemory(packs, b))
+    return nullptr;
+  ConstantPacks::Key key{b.data, b.rows, b.cols, b.rowStride, b.colStride};
+  auto found = packs.packed.find(key);
+  if (found != packs.packed.end())
+    return found->second;
+  lock.unlock(); // pack outside the lock; a racing twin packs the same
+  std::shared_ptr<ember::gemm::PackedB> packed(
+      ember::gemm::packBOnce(b.rows, b.cols,
+                             {b.data, b.rowStride, b.colStride}),
+      ember::gemm::releasePackedB);
+  lock.lock();
+  if (packed && inConstantMemory(packs, b))
+    packs.packed.emplace(key, packed);
+  return packed;
+}
+
 /// Runs C = A * B + beta * C on Ember's own GEMM when it is selected and
 /// has the element type; false leaves the product to OpenBLAS.
 bool ownGemm(const Matrix<float> &a, const Matrix<float> &b,
@@ -117,6 +179,9 @@ bool ownGemm(const Matrix<float> &a, const Matrix<float> &b,
              const ember::gemm::PackedB *packed) {
   if (!ownGemmSelected())
     return false;
+  std::shared_ptr<ember::gemm::PackedB> constant;
+  if (!packed && (constant = packedConstant(b)))
+    packed = constant.get();
   if (packed) {
     ember::gemm::sgemmPackedB(c.rows, c.cols, a.cols, 1.0f,
                               {a.data, a.rowStride, a.colStride},
@@ -293,6 +358,38 @@ ember_gemm_epilogue fusedEpilogue(int64_t flags, const float *bias,
 }
 
 } // namespace
+
+namespace ember {
+namespace gemm {
+
+void registerConstantMemory(const void *begin, size_t size) {
+  ConstantPacks &packs = constantPacks();
+  const char *first = static_cast<const char *>(begin);
+  std::lock_guard<std::mutex> lock(packs.mutex);
+  packs.ranges.emplace_back(first, first + size);
+}
+
+void releaseConstantMemory(const void *begin) {
+  ConstantPacks &packs = constantPacks();
+  std::lock_guard<std::mutex> lock(packs.mutex);
+  for (auto range = packs.ranges.begin(); range != packs.ranges.end();
+       ++range) {
+    if (range->first != begin)
+      continue;
+    for (auto entry = packs.packed.begin(); entry != packs.packed.end();) {
+      const char *data = reinterpret_cast<const char *>(std::get<0>(entry->first));
+      if (data >= range->first && data < range->second)
+        entry = packs.packed.erase(entry);
+      else
+        ++entry;
+    }
+    packs.ranges.erase(range);
+    return;
+  }
+}
+
+} // namespace gemm
+} // namespace ember
 
 extern "C" {
 

@@ -240,7 +240,12 @@ void gemmOnThisThread(const MicroKernelInfo &kernel, int64_t m, int64_t n,
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
   const int64_t ncMax = std::min<int64_t>(kernel.nc, (n + nr - 1) / nr * nr);
-  const int64_t mcMax = std::min<int64_t>(kernel.mc, (m + mr - 1) / mr * mr);
+  // Rows in whole tiles; a block of A a little over mc stays one block: a
+  // short last block (197 rows: 192 + 5) would stream every B panel again
+  // for a few rows, memory-bound, costing as much as the first block.
+  const int64_t mRounded = (m + mr - 1) / mr * mr;
+  const int64_t mcMax =
+      mRounded <= kernel.mc + kernel.mc / 4 ? mRounded : kernel.mc;
   float *bOwn = sharedB.data ? nullptr
                              : packedB.get(static_cast<size_t>(kcMax * ncMax));
   float *aOwn = sharedA.data ? nullptr
@@ -495,23 +500,60 @@ void sgemmPackedB(int64_t m, int64_t n, int64_t k, float alpha,
   if (!epilogueDoesNothing(epilogue))
     finish = *epilogue;
   const bool fused = !epilogueDoesNothing(epilogue);
-  // Threads take whole column panels: each packs its (small) A itself and
-  // reads the shared panels of B.
+  Prepacked sharedB{packed->panels, packed->padded, 0};
+  int tasks = threadsFor(m, n, k, threads);
+  // Many rows (a batch of tokens): threads take blocks of whole row tiles,
+  // each packing only its own rows of A and reading all of the shared B.
+  int64_t rowTiles = (m + kernel.mr - 1) / kernel.mr;
+  if (m >= n && rowTiles >= 2 * tasks) {
+    runTasks(tasks, [&](int t) {
+      int64_t lo = rowTiles * t / tasks * kernel.mr;
+      int64_t hi = std::min(m, rowTiles * (t + 1) / tasks * kernel.mr);
+      if (lo >= hi)
+        return;
+      ember_gemm_epilogue block = fused ? shiftEpilogue(finish, lo, 0) : finish;
+      gemmOnThisThread(kernel, hi - lo, n, k, alpha,
+                       {a.data + lo * a.rowStride, a.rowStride, a.colStride},
+                       {nullptr, 0, 0}, beta,
+                       {c.data + lo * c.rowStride, c.rowStride, c.colStride},
+                       {}, sharedB, fused ? &block : nullptr);
+    });
+    return;
+  }
+  // Few rows: threads take whole column panels, reading the shared panels
+  // of B and of A, packed once here (not by every thread).
   int64_t tiles = packed->padded / kernel.nr;
-  int tasks = static_cast<int>(
-      std::min<int64_t>(threadsFor(m, n, k, threads), tiles));
-  Prepacked shared{packed->panels, packed->padded, 0};
+  tasks = static_cast<int>(std::min<int64_t>(tasks, tiles));
+  Prepacked sharedA;
+  if (tasks > 1) {
+    const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+    sharedA.padded = rowTiles * kernel.mr;
+    float *data = sharedPack.get(static_cast<size_t>(sharedA.padded * k));
+    sharedA.data = data;
+    ember::parallelFor(0, rowTiles, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t q = lo; q < hi; ++q) {
+        int64_t x0 = q * kernel.mr;
+        int64_t height = std::min<int64_t>(kernel.mr, m - x0);
+        for (int64_t pc = 0; pc < k; pc += kcMax) {
+          int64_t kc = std::min(kcMax, k - pc);
+          packA(a.data + x0 * a.rowStride + pc * a.colStride, a.rowStride,
+                a.colStride, height, kc, kernel.mr,
+                data + pc * sharedA.padded + x0 * kc);
+        }
+      }
+    });
+  }
   runTasks(tasks, [&](int t) {
     int64_t lo = tiles * t / tasks * kernel.nr;
     int64_t hi = std::min(n, tiles * (t + 1) / tasks * kernel.nr);
     if (lo >= hi)
       return;
     ember_gemm_epilogue block = fused ? shiftEpilogue(finish, 0, lo) : finish;
-    Prepacked mine = shared;
+    Prepacked mine = sharedB;
     mine.offset = lo;
     gemmOnThisThread(kernel, m, hi - lo, k, alpha, a, {nullptr, 0, 0}, beta,
                      {c.data + lo * c.colStride, c.rowStride, c.colStride},
-                     {}, mine, fused ? &block : nullptr);
+                     sharedA, mine, fused ? &block : nullptr);
   });
 }
 

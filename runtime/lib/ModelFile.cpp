@@ -26,6 +26,12 @@ namespace conv {
 [[gnu::weak]] void registerConstantMemory(const void *begin, size_t size);
 [[gnu::weak]] void releaseConstantMemory(const void *begin);
 } // namespace conv
+namespace gemm {
+// The GEMM caches B operands packed from constant memory the same way
+// (CpuGemm.cpp); weak for the same reason.
+[[gnu::weak]] void registerConstantMemory(const void *begin, size_t size);
+[[gnu::weak]] void releaseConstantMemory(const void *begin);
+} // namespace gemm
 
 namespace {
 
@@ -104,6 +110,8 @@ std::shared_ptr<ModelFile> ModelFile::open(const std::string &path) {
   // Read-only and private: nothing writes the weights while the file lives.
   if (file->length && conv::registerConstantMemory)
     conv::registerConstantMemory(file->base, file->length);
+  if (file->length && gemm::registerConstantMemory)
+    gemm::registerConstantMemory(file->base, file->length);
   return file;
 }
 
@@ -121,12 +129,16 @@ std::shared_ptr<ModelFile> ModelFile::fromBytes(const void *data, size_t size,
   // The copy is never written after this.
   if (size && conv::registerConstantMemory)
     conv::registerConstantMemory(file->base, size);
+  if (size && gemm::registerConstantMemory)
+    gemm::registerConstantMemory(file->base, size);
   return file;
 }
 
 ModelFile::~ModelFile() {
   if (base && length && conv::releaseConstantMemory)
     conv::releaseConstantMemory(base);
+  if (base && length && gemm::releaseConstantMemory)
+    gemm::releaseConstantMemory(base);
   if (mapped && base)
     munmap(const_cast<uint8_t *>(base), length);
 }

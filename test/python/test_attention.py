@@ -244,6 +244,35 @@ def test_multihead_attention(rng, case, train, need_weights):
                                   {"need_weights": need_weights}), train)
 
 
+class _TorchSelfAttention(torch.nn.Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        self.attn = torch.nn.MultiheadAttention(*args, **kwargs)
+
+    def forward(self, x):
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+class _EmberSelfAttention(nn.Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(*args, **kwargs)
+
+    def forward(self, x):
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="the device sweep checks the ops it composes")
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_multihead_self_attention_batch_first(rng, train, bias):
+    """x, x, x batch-first without weights or masks (a ViT block): the path
+    that projects q, k, v with one product and no sequence-first copies."""
+    compare_modules(rng, _TorchSelfAttention(12, 3, bias=bias, batch_first=True),
+                    _EmberSelfAttention(12, 3, bias=bias, batch_first=True), [(2, 5, 12)],
+                    no_kwargs, train)
+
+
 @pytest.mark.parametrize("need_weights", on_device_one([True, False]))
 @pytest.mark.parametrize("mask_kind", ["both"] + on_device_one(["bool", "float", "3d", "padding"]))
 def test_multihead_attention_masks(rng, mask_kind, need_weights):

@@ -93,8 +93,11 @@ TEST_P(PackedBKernel, MatchesTheReferenceAtStepShapesAndEdges) {
   };
   // The LSTM step forward (h W^T) and backward (dG W), then edges: n
   // around and between tiles, k over several k blocks, one row.
+  // Then rows split among threads (m >= n), and 197 rows (a ViT's tokens,
+  // one block a little over mc) with the shared A packed once.
   const Shape shapes[] = {{32, 1024, 256}, {32, 256, 1024}, {7, 70, 600},
-                          {33, 17, 31},    {5, 130, 16},    {2, 1, 3}};
+                          {33, 17, 31},    {5, 130, 16},    {2, 1, 3},
+                          {390, 70, 250},  {197, 250, 100}};
   for (const Shape &s : shapes)
     for (bool transposed : {true, false})
       for (float beta : {0.0f, 1.0f})
@@ -221,6 +224,35 @@ TEST(PackedB, RuntimeEntryPoints) {
       handle);
   product.expectEqual(before, 0.0f, &bias, &residual);
   ember_cpu_sgemm_release_b(handle);
+}
+
+// A B in registered constant memory (a model file's weights) is packed once
+// by the plain entry points; releasing the range drops the panels, so new
+// contents at the same address (another file mapped there) are read.
+TEST(PackedB, ConstantMemoryIsPackedOnceUntilReleased) {
+  std::mt19937 rng(7);
+  const int64_t m = 40, n = 130, k = 70;
+  Product product(m, n, k, true, rng);
+  ember::gemm::registerConstantMemory(product.b.data(),
+                                      product.b.size() * sizeof(float));
+  for (int call = 0; call < 2; ++call) {
+    std::vector<float> before = product.c;
+    ember_cpu_sgemm_into(nullptr, product.a.data(), 0, m, k, k, 1, nullptr,
+                         product.b.data(), 0, k, n, 1, product.ldb(), nullptr,
+                         product.c.data(), 0, m, n, n, 1);
+    product.expectEqual(before, 0.0f, nullptr, nullptr);
+  }
+  ember::gemm::releaseConstantMemory(product.b.data());
+  std::vector<float> fresh = randomValues(product.b.size(), rng);
+  std::copy(fresh.begin(), fresh.end(), product.b.begin()); // same address
+  ember::gemm::registerConstantMemory(product.b.data(),
+                                      product.b.size() * sizeof(float));
+  std::vector<float> before = product.c;
+  ember_cpu_sgemm_into(nullptr, product.a.data(), 0, m, k, k, 1, nullptr,
+                       product.b.data(), 0, k, n, 1, product.ldb(), nullptr,
+                       product.c.data(), 0, m, n, n, 1);
+  product.expectEqual(before, 0.0f, nullptr, nullptr);
+  ember::gemm::releaseConstantMemory(product.b.data());
 }
 
 } // namespace

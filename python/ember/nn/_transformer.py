@@ -85,6 +85,11 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         is_batched = query.dim() == 3
+        if (self.batch_first and is_batched and query is key and key is value
+                and self._qkv_same_embed_dim and self.bias_k is None
+                and not self.add_zero_attn and not need_weights and attn_mask is None
+                and key_padding_mask is None and not is_causal):
+            return self._batch_first_self_attention(query), None
         if self.batch_first and is_batched:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
         output, weights = multi_head_attention_forward(
@@ -99,6 +104,23 @@ class MultiheadAttention(Module):
         if self.batch_first and is_batched:
             output = output.transpose(0, 1)
         return output, weights
+
+
+    def _batch_first_self_attention(self, x):
+        """The common case of a vision or encoder transformer (torch's own
+        fast path covers it too): self-attention on (N, L, E) without masks
+        or weights returned. One projection to (N, L, 3E) read as q, k, v
+        of (N, H, L, D) and no sequence-first transposes: the same sums as
+        the general path, with one GEMM instead of three and two fewer
+        copies of the activations."""
+        n, length, embed = x.shape
+        heads, head_dim = self.num_heads, self.head_dim
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+        qkv = qkv.reshape(n, length, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
+        dropout = self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], dropout_p=dropout)
+        out = out.transpose(1, 2).reshape(n, length, embed)
+        return F.linear(out, self.out_proj.weight, self.out_proj.bias)
 
 
 def _activation(activation):

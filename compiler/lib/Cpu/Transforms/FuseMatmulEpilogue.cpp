@@ -422,9 +422,26 @@ func::FuncOp declareFused(ModuleOp module, StringRef name, int64_t rank) {
   return func;
 }
 
+/// The linalg.fill of 0 that is the only other user of `buffer` before
+/// `call` in its block, or null.
+linalg::FillOp zeroFillBefore(Value buffer, func::CallOp call) {
+  linalg::FillOp found;
+  for (Operation *user : buffer.getUsers()) {
+    auto fill = dyn_cast<linalg::FillOp>(user);
+    if (!fill || fill->getBlock() != call->getBlock() ||
+        !fill->isBeforeInBlock(call))
+      continue;
+    if (found || !isConstant(fill.value(), 0.0))
+      return {};
+    found = fill;
+  }
+  return found;
+}
+
 /// Fuses the generic reading `call`'s C into the call; false when it does
-/// not apply.
-bool fuseEpilogue(func::CallOp call, bool batched) {
+/// not apply. An `accumulating` call (C += A * B) qualifies when C was only
+/// zero-filled before it (a zero init the matmuls of one input share).
+bool fuseEpilogue(func::CallOp call, bool batched, bool accumulating) {
   int64_t rank = batched ? 3 : 2;
   auto cCast = call.getOperand(2).getDefiningOp<memref::CastOp>();
   if (!cCast || !cCast->hasOneUse())
@@ -432,27 +449,34 @@ bool fuseEpilogue(func::CallOp call, bool batched) {
   Value cBuffer = cCast.getSource();
   if (!cBuffer.getDefiningOp<memref::AllocOp>())
     return false;
+  linalg::FillOp zeroFill;
+  if (accumulating && !(zeroFill = zeroFillBefore(cBuffer, call)))
+    return false;
   // C is a temporary read by one element-wise op after the call, directly
   // or through a reshape that splits its first dim (a matmul of 3-D
-  // activations, a batched one over two batch dims). Other readers may
-  // only come after that op, when it writes C in place: they read its
-  // result.
+  // activations, a batched one over two batch dims), and casts around it
+  // (dynamic shapes). Other readers may only come after that op, when it
+  // writes C in place: they read its result.
   Block *block = call->getBlock();
   Value cRead = cBuffer;
   Operation *reshape = nullptr;
+  SmallVector<Operation *> views; // cBuffer -> cRead, in order
   auto usersOf = [&](Value value) {
     SmallVector<Operation *> users;
     for (Operation *user : value.getUsers())
-      if (user != cCast && !llvm::is_contained(users, user))
+      if (user != cCast && user != zeroFill && !llvm::is_contained(users, user))
         users.push_back(user);
     return users;
   };
   SmallVector<Operation *> users = usersOf(cBuffer);
-  if (users.size() == 1 &&
-      isa<memref::ReshapeOp, memref::ExpandShapeOp>(users[0]) &&
-      users[0]->getBlock() == block) {
-    reshape = users[0];
-    cRead = reshape->getResult(0);
+  while (users.size() == 1 && users[0]->getBlock() == block &&
+         (isa<memref::CastOp>(users[0]) ||
+          (!reshape &&
+           isa<memref::ReshapeOp, memref::ExpandShapeOp>(users[0])))) {
+    if (!isa<memref::CastOp>(users[0]))
+      reshape = users[0];
+    views.push_back(users[0]);
+    cRead = users[0]->getResult(0);
     users = usersOf(cRead);
   }
   linalg::GenericOp generic;
@@ -595,8 +619,11 @@ bool fuseEpilogue(func::CallOp call, bool batched) {
   generic->erase();
   call->erase();
   cCast->erase();
-  if (reshape && reshape->use_empty())
-    reshape->erase();
+  for (Operation *view : llvm::reverse(views))
+    if (view->use_empty())
+      view->erase();
+  if (zeroFill && cBuffer.hasOneUse())
+    zeroFill->erase();
   if (cBuffer.use_empty())
     cBuffer.getDefiningOp()->erase();
   return true;
@@ -605,16 +632,20 @@ bool fuseEpilogue(func::CallOp call, bool batched) {
 struct EmberFuseMatmulEpiloguePass
     : ember::impl::EmberFuseMatmulEpilogueBase<EmberFuseMatmulEpiloguePass> {
   void runOnOperation() override {
-    SmallVector<std::pair<func::CallOp, bool>> calls;
+    SmallVector<std::tuple<func::CallOp, bool, bool>> calls;
     getOperation().walk([&](func::CallOp call) {
       StringRef callee = call.getCallee();
       if (callee == "ember_cpu_sgemm_into")
-        calls.push_back({call, false});
+        calls.push_back({call, false, false});
       else if (callee == "ember_cpu_sgemm_batched_into")
-        calls.push_back({call, true});
+        calls.push_back({call, true, false});
+      else if (callee == "ember_cpu_sgemm")
+        calls.push_back({call, false, true});
+      else if (callee == "ember_cpu_sgemm_batched")
+        calls.push_back({call, true, true});
     });
-    for (auto [call, batched] : calls)
-      if (fuseEpilogue(call, batched))
+    for (auto [call, batched, accumulating] : calls)
+      if (fuseEpilogue(call, batched, accumulating))
         ++numFused;
   }
 };

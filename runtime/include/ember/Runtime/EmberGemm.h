@@ -16,6 +16,7 @@
 
 #include "ember/Runtime/GemmEpilogue.h"
 
+#include <cstddef>
 #include <cstdint>
 
 namespace ember {
@@ -62,6 +63,13 @@ void sgemmPackedB(int64_t m, int64_t n, int64_t k, float alpha,
                   StridedMatrix a, StridedMatrix b, const PackedB *packed,
                   float beta, StridedMatrix c, int threads,
                   const ember_gemm_epilogue *epilogue = nullptr);
+
+/// Memory nothing writes while it is registered (a loaded model file's
+/// image, registered by ModelFile): the runtime's f32 GEMM entry points pack
+/// a B operand lying in it once and reuse the panels (CpuGemm.cpp) until
+/// the range is released, which drops them.
+void registerConstantMemory(const void *begin, size_t size);
+void releaseConstantMemory(const void *begin);
 
 /// Which micro-kernel runs. `Detect` (the default) takes the widest the CPU
 /// supports: AVX-512, else AVX2+FMA, else portable.

@@ -234,6 +234,72 @@ func.func @reshaped_rows(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %bias: memref
 
 // -----
 
+// All-dynamic shapes (an imported model): C reaches the generic through a
+// cast, a reshape and a cast; and the product accumulates (C += A * B) onto
+// a buffer only zero-filled before it (matmuls of one input share the zero
+// init), which is C = A * B: fused, the fill and the casts gone. The same
+// accumulation onto a buffer filled with 1 is left alone.
+// CHECK-LABEL: func @cast_reshape_zero_filled
+// CHECK-NOT: linalg.fill
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: memref.reshape
+// CHECK: call @ember_cpu_sgemm_fused(
+// CHECK-LABEL: func @filled_with_one
+// CHECK: linalg.fill
+// CHECK: call @ember_cpu_sgemm(
+// CHECK: linalg.generic
+func.func private @ember_cpu_sgemm(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>)
+func.func @cast_reshape_zero_filled(%x: memref<?x?xf32>, %w: memref<?x?xf32>, %bias: memref<768xf32>, %d: memref<?x4x768xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c768 = arith.constant 768 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x?xf32>
+  %batch = memref.dim %d, %c0 : memref<?x4x768xf32>
+  %c = memref.alloc(%m) {alignment = 64 : i64} : memref<?x768xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x768xf32>)
+  %xv = memref.cast %x : memref<?x?xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+  %wv = memref.cast %w : memref<?x?xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+  %cv = memref.cast %c : memref<?x768xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+  call @ember_cpu_sgemm(%xv, %wv, %cv) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) -> ()
+  %cd = memref.cast %c : memref<?x768xf32> to memref<?x?xf32>
+  %shape = memref.alloc() {alignment = 64 : i64} : memref<3xindex>
+  memref.store %batch, %shape[%c0] : memref<3xindex>
+  memref.store %c4, %shape[%c1] : memref<3xindex>
+  memref.store %c768, %shape[%c2] : memref<3xindex>
+  %c3d = memref.reshape %cd(%shape) : (memref<?x?xf32>, memref<3xindex>) -> memref<?x?x?xf32>
+  %cs = memref.cast %c3d : memref<?x?x?xf32> to memref<?x4x768xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d2)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>],
+                  iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%cs, %bias : memref<?x4x768xf32>, memref<768xf32>) outs(%d : memref<?x4x768xf32>) {
+  ^bb0(%in: f32, %b: f32, %out: f32):
+    %0 = arith.addf %in, %b : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
+func.func @filled_with_one(%x: memref<8x20xf32>, %w: memref<20x768xf32>, %bias: memref<768xf32>, %d: memref<8x768xf32>) {
+  %one = arith.constant 1.0 : f32
+  %c = memref.alloc() {alignment = 64 : i64} : memref<8x768xf32>
+  linalg.fill ins(%one : f32) outs(%c : memref<8x768xf32>)
+  %xv = memref.cast %x : memref<8x20xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+  %wv = memref.cast %w : memref<20x768xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+  %cv = memref.cast %c : memref<8x768xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+  call @ember_cpu_sgemm(%xv, %wv, %cv) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) -> ()
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%c, %bias : memref<8x768xf32>, memref<768xf32>) outs(%d : memref<8x768xf32>) {
+  ^bb0(%in: f32, %b: f32, %out: f32):
+    %0 = arith.addf %in, %b : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
+
+// -----
+
 // What must not fuse.
 // CHECK-LABEL: func @not_fused
 // C read twice (a training step keeps the pre-activation for the backward).
