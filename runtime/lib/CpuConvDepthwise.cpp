@@ -123,6 +123,59 @@ avx512Rows(const PlaneGeometry &g, const Phases &ph, const float *scratch,
   }
 }
 
+/// Lanes l of a 16-float load from column `base` with 0 <= base + l < limit.
+inline __mmask16 columnsInside(int64_t base, int64_t limit) {
+  int64_t lo = std::clamp<int64_t>(-base, 0, 16);
+  int64_t hi = std::clamp<int64_t>(limit - base, lo, 16);
+  return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+/// fillPhases for contiguous input rows and strideW 1 or 2: each 16 floats
+/// of a padded row are one or two masked loads (lanes in the padding read
+/// nothing and are zero; masked-out lanes never fault) and, for stride 2,
+/// one permute that picks the phase's columns. At 7x7 or 14x14 the plain
+/// fill's small copies and memsets cost more than the FMAs.
+EMBER_TARGET_AVX512 void avx512FillPhases(const PlaneGeometry &g,
+                                          const Phases &ph, const float *x,
+                                          int64_t xRow, float *scratch) {
+  const int64_t sw = g.strideW;
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                          20, 22, 24, 26, 28, 30);
+  // Rows of the plane as addresses, not pointers: a masked load's address
+  // may lie before the row (its lanes there are masked out).
+  const uintptr_t origin = reinterpret_cast<uintptr_t>(x);
+  auto at = [](uintptr_t row, int64_t column) {
+    return reinterpret_cast<const float *>(row + column * sizeof(float));
+  };
+  for (int64_t p = 0; p < sw; ++p)
+    for (int64_t r = 0; r < ph.rows; ++r) {
+      float *dst = scratch + (p * ph.rows + r) * ph.width;
+      int64_t ih = r - g.padH;
+      bool inside = ih >= 0 && ih < g.inH;
+      uintptr_t row = origin + ih * xRow * sizeof(float);
+      for (int64_t j = 0; j < ph.width; j += 16) {
+        __mmask16 store = static_cast<__mmask16>(
+            (1u << std::min<int64_t>(16, ph.width - j)) - 1u);
+        __m512 v = _mm512_setzero_ps();
+        if (inside) {
+          // Lane l reads input column (j + l) * sw + p - padW.
+          int64_t base = j * sw + p - g.padW;
+          if (sw == 1) {
+            v = _mm512_maskz_loadu_ps(columnsInside(base, g.inW),
+                                      at(row, base));
+          } else {
+            __m512 lo = _mm512_maskz_loadu_ps(columnsInside(base, g.inW),
+                                              at(row, base));
+            __m512 hi = _mm512_maskz_loadu_ps(
+                columnsInside(base + 16, g.inW), at(row, base + 16));
+            v = _mm512_permutex2var_ps(lo, evens, hi);
+          }
+        }
+        _mm512_mask_storeu_ps(dst + j, store, v);
+      }
+    }
+}
+
 EMBER_TARGET_AVX512 void avx512Plane(const PlaneGeometry &g, const Phases &ph,
                                      const float *scratch,
                                      const int64_t *offsets, const float *taps,
@@ -146,6 +199,103 @@ EMBER_TARGET_AVX512 void avx512Plane(const PlaneGeometry &g, const Phases &ph,
   }
 }
 
+/// The widest kernel the direct (copy-free) path takes: one column mask
+/// per tap column, per 16 output columns.
+constexpr int64_t kDirectMaxKW = 16;
+
+/// ROWS output rows from `oh` for the direct path (strideW 1, contiguous
+/// input rows): the taps read the input itself, lanes left or right of the
+/// plane masked to zero (`masks`: per tap column, for the 16 output columns
+/// from `ow`), rows above or below it skipped when EDGE (interior row
+/// blocks have none).
+template <int ROWS, bool EDGE>
+EMBER_TARGET_AVX512 inline void
+avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
+                 const float *taps, float *y, int64_t yRow, int64_t oh,
+                 int64_t ow, const __mmask16 *masks, __mmask16 store) {
+  __m512 acc[ROWS];
+#pragma GCC unroll 4
+  for (int i = 0; i < ROWS; ++i)
+    acc[i] = _mm512_setzero_ps();
+  const int64_t rowBytes = xRow * static_cast<int64_t>(sizeof(float));
+  for (int64_t kh = 0; kh < g.kH; ++kh) {
+    // Input row of output row oh + i: first + i * strideH.
+    int64_t first = oh * g.strideH - g.padH + kh * g.dilationH;
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      __m512 weight = _mm512_set1_ps(taps[kh * g.kW + kw]);
+      __mmask16 mask = masks[kw];
+      uintptr_t column =
+          x + (ow - g.padW + kw * g.dilationW) * static_cast<int64_t>(sizeof(float));
+#pragma GCC unroll 4
+      for (int i = 0; i < ROWS; ++i) {
+        int64_t ih = first + i * g.strideH;
+        if (EDGE && (ih < 0 || ih >= g.inH))
+          continue;
+        acc[i] = _mm512_fmadd_ps(
+            weight,
+            _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float *>(
+                                            column + ih * rowBytes)),
+            acc[i]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < ROWS; ++i)
+    _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
+}
+
+/// Rows [oh, oh + ROWS) of the direct path, every 16 output columns.
+template <int ROWS>
+EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
+                                           uintptr_t x, int64_t xRow,
+                                           const float *taps, float *y,
+                                           int64_t yRow, int64_t oh) {
+  // Whether every tap row of these output rows lies inside the plane.
+  int64_t top = oh * g.strideH - g.padH;
+  int64_t bottom = (oh + ROWS - 1) * g.strideH - g.padH + (g.kH - 1) * g.dilationH;
+  bool interior = top >= 0 && bottom < g.inH;
+  __mmask16 masks[kDirectMaxKW];
+  for (int64_t ow = 0; ow < g.outW; ow += 16) {
+    __mmask16 store = static_cast<__mmask16>(
+        (1u << std::min<int64_t>(16, g.outW - ow)) - 1u);
+    for (int64_t kw = 0; kw < g.kW; ++kw)
+      masks[kw] = columnsInside(ow - g.padW + kw * g.dilationW, g.inW) & store;
+    if (interior)
+      avx512DirectRows<ROWS, false>(g, x, xRow, taps, y, yRow, oh, ow, masks,
+                                    store);
+    else
+      avx512DirectRows<ROWS, true>(g, x, xRow, taps, y, yRow, oh, ow, masks,
+                                   store);
+  }
+}
+
+/// The plane without a padded copy (strideW 1, contiguous rows): at 7x7
+/// and 14x14 the copy cost as much as the FMAs.
+EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
+                                           const float *x, int64_t xRow,
+                                           const float *taps, float *y,
+                                           int64_t yRow) {
+  // Addresses, not pointers: a masked load's address may lie outside the
+  // plane (its lanes there are masked out and never fault).
+  uintptr_t origin = reinterpret_cast<uintptr_t>(x);
+  int64_t oh = 0;
+  for (; oh + 4 <= g.outH; oh += 4)
+    avx512DirectBlock<4>(g, origin, xRow, taps, y, yRow, oh);
+  switch (g.outH - oh) {
+  case 3:
+    avx512DirectBlock<3>(g, origin, xRow, taps, y, yRow, oh);
+    break;
+  case 2:
+    avx512DirectBlock<2>(g, origin, xRow, taps, y, yRow, oh);
+    break;
+  case 1:
+    avx512DirectBlock<1>(g, origin, xRow, taps, y, yRow, oh);
+    break;
+  default:
+    break;
+  }
+}
+
 } // namespace
 
 int64_t depthwiseScratchSize(const PlaneGeometry &g) {
@@ -157,12 +307,19 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g) {
 void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
                     float *scratch, bool avx512) {
+  if (avx512 && g.strideW == 1 && xCol == 1 && g.kW <= kDirectMaxKW) {
+    avx512DirectPlane(g, x, xRow, taps, y, yRow);
+    return;
+  }
   Phases ph = phasesOf(g);
   int64_t phases = g.strideW * ph.rows * ph.width;
   // The offsets' slot rounded up to 8 bytes (ScratchBuffer's memory is).
   int64_t *offsets = reinterpret_cast<int64_t *>(scratch + (phases + 1) / 2 * 2);
   tapOffsets(g, ph, offsets);
-  fillPhases(g, ph, x, xRow, xCol, scratch);
+  if (avx512 && xCol == 1 && (g.strideW == 1 || g.strideW == 2))
+    avx512FillPhases(g, ph, x, xRow, scratch);
+  else
+    fillPhases(g, ph, x, xRow, xCol, scratch);
   if (avx512)
     avx512Plane(g, ph, scratch, offsets, taps, y, yRow);
   else
