@@ -368,6 +368,27 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
   });
 }
 
+/// Whether forward runs `g` as one GEMM over the batch: an ungrouped 1x1
+/// convolution with one output pixel (a squeeze-excitation block's FCs
+/// after its global pooling), which reads input pixel 0 of each image.
+/// Per image, its B panel would be one pixel wide (1/16 of a vector per
+/// FMA) and each image would re-read all the weights.
+bool isPointwiseOnePixel(const Geometry &g) {
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] != 1 || g.pad[d] != 0)
+      return false;
+  return g.groups == 1 && g.pixels == 1 && g.depth > 0;
+}
+
+/// y[n, o] = sum_c w[o, c] x[n, c] as one (N x C) x (C x O) product.
+void pointwiseOnePixelForward(const View5 &x, const View5 &w, const View5 &y,
+                              const Geometry &g) {
+  gemm::sgemm(g.batch, g.outChannels, g.cg, 1.0f,
+              {x.data, x.stride[0], x.stride[1]},
+              {w.data, w.stride[1], w.stride[0]}, 0.0f,
+              {y.data, y.stride[0], y.stride[1]}, numThreads());
+}
+
 void forward(const View5 &x, const View5 &w, const View5 &y,
              const int64_t *scalars) {
   Geometry g(x, w, y, scalars);
@@ -375,6 +396,10 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     return;
   if (isDepthwise(g, y)) {
     depthwiseForward(x, w, y, g);
+    return;
+  }
+  if (isPointwiseOnePixel(g)) {
+    pointwiseOnePixelForward(x, w, y, g);
     return;
   }
   const MicroKernelInfo &kernel = activeKernel();

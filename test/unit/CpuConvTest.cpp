@@ -148,6 +148,10 @@ const Case kCases[] = {
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // 1x1 on one pixel (a squeeze-excitation FC): one GEMM over the batch;
+    // and a strided one that reads pixel 0 of a 3x4 input.
+    {5, 70, 19, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    {3, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
