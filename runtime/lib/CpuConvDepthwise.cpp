@@ -203,43 +203,54 @@ EMBER_TARGET_AVX512 void avx512Plane(const PlaneGeometry &g, const Phases &ph,
 /// per tap column, per 16 output columns.
 constexpr int64_t kDirectMaxKW = 16;
 
+/// A row of zeros that the direct path reads in place of input rows above
+/// or below the plane (so no tap needs a per-row mask or branch).
+constexpr int64_t kZeroRow = 1024;
+alignas(64) const float zeroRow[kZeroRow + 32] = {};
+
 /// ROWS output rows from `oh` for the direct path (strideW 1, contiguous
 /// input rows): the taps read the input itself, lanes left or right of the
 /// plane masked to zero (`masks`: per tap column, for the 16 output columns
-/// from `ow`), rows above or below it skipped when EDGE (interior row
-/// blocks have none).
+/// from `ow`). When EDGE, tap rows above or below the plane read zeroRow;
+/// interior row blocks have none.
 template <int ROWS, bool EDGE>
 EMBER_TARGET_AVX512 inline void
 avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
                  const float *taps, float *y, int64_t yRow, int64_t oh,
                  int64_t ow, const __mmask16 *masks, __mmask16 store) {
   __m512 acc[ROWS];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int i = 0; i < ROWS; ++i)
     acc[i] = _mm512_setzero_ps();
   const int64_t rowBytes = xRow * static_cast<int64_t>(sizeof(float));
-  for (int64_t kh = 0; kh < g.kH; ++kh) {
+  const int64_t kH = g.kH, kW = g.kW, strideH = g.strideH;
+  const int64_t left = (ow - g.padW) * static_cast<int64_t>(sizeof(float));
+  const int64_t tapStep = g.dilationW * static_cast<int64_t>(sizeof(float));
+  const uintptr_t zeros = reinterpret_cast<uintptr_t>(zeroRow) + left;
+  for (int64_t kh = 0; kh < kH; ++kh) {
     // Input row of output row oh + i: first + i * strideH.
-    int64_t first = oh * g.strideH - g.padH + kh * g.dilationH;
-    for (int64_t kw = 0; kw < g.kW; ++kw) {
-      __m512 weight = _mm512_set1_ps(taps[kh * g.kW + kw]);
+    int64_t first = oh * strideH - g.padH + kh * g.dilationH;
+    uintptr_t source[ROWS];
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; ++i) {
+      int64_t ih = first + i * strideH;
+      source[i] = !EDGE || (ih >= 0 && ih < g.inH) ? x + left + ih * rowBytes
+                                                    : zeros;
+    }
+    for (int64_t kw = 0; kw < kW; ++kw) {
+      __m512 weight = _mm512_set1_ps(taps[kh * kW + kw]);
       __mmask16 mask = masks[kw];
-      uintptr_t column =
-          x + (ow - g.padW + kw * g.dilationW) * static_cast<int64_t>(sizeof(float));
-#pragma GCC unroll 4
-      for (int i = 0; i < ROWS; ++i) {
-        int64_t ih = first + i * g.strideH;
-        if (EDGE && (ih < 0 || ih >= g.inH))
-          continue;
+      int64_t shift = kw * tapStep;
+#pragma GCC unroll 8
+      for (int i = 0; i < ROWS; ++i)
         acc[i] = _mm512_fmadd_ps(
             weight,
-            _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float *>(
-                                            column + ih * rowBytes)),
+            _mm512_maskz_loadu_ps(
+                mask, reinterpret_cast<const float *>(source[i] + shift)),
             acc[i]);
-      }
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int i = 0; i < ROWS; ++i)
     _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
 }
@@ -270,7 +281,9 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
 }
 
 /// The plane without a padded copy (strideW 1, contiguous rows): at 7x7
-/// and 14x14 the copy cost as much as the FMAs.
+/// and 14x14 the copy cost as much as the FMAs. Rows go in blocks of up
+/// to 8 of even size (14 = 7 + 7): one broadcast of a tap serves a whole
+/// block, and a 7x7 plane is one block.
 EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
                                            const float *x, int64_t xRow,
                                            const float *taps, float *y,
@@ -278,21 +291,27 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
   // Addresses, not pointers: a masked load's address may lie outside the
   // plane (its lanes there are masked out and never fault).
   uintptr_t origin = reinterpret_cast<uintptr_t>(x);
-  int64_t oh = 0;
-  for (; oh + 4 <= g.outH; oh += 4)
-    avx512DirectBlock<4>(g, origin, xRow, taps, y, yRow, oh);
-  switch (g.outH - oh) {
-  case 3:
-    avx512DirectBlock<3>(g, origin, xRow, taps, y, yRow, oh);
+  int64_t blocks = (g.outH + 7) / 8;
+  for (int64_t b = 0, oh = 0; b < blocks; ++b) {
+    int64_t end = g.outH * (b + 1) / blocks;
+    switch (end - oh) {
+#define EMBER_DIRECT_BLOCK(R)                                                  \
+  case R:                                                                      \
+    avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh);                  \
     break;
-  case 2:
-    avx512DirectBlock<2>(g, origin, xRow, taps, y, yRow, oh);
-    break;
-  case 1:
-    avx512DirectBlock<1>(g, origin, xRow, taps, y, yRow, oh);
-    break;
-  default:
-    break;
+      EMBER_DIRECT_BLOCK(1)
+      EMBER_DIRECT_BLOCK(2)
+      EMBER_DIRECT_BLOCK(3)
+      EMBER_DIRECT_BLOCK(4)
+      EMBER_DIRECT_BLOCK(5)
+      EMBER_DIRECT_BLOCK(6)
+      EMBER_DIRECT_BLOCK(7)
+      EMBER_DIRECT_BLOCK(8)
+#undef EMBER_DIRECT_BLOCK
+    default:
+      break;
+    }
+    oh = end;
   }
 }
 
@@ -307,7 +326,8 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g) {
 void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
                     float *scratch, bool avx512) {
-  if (avx512 && g.strideW == 1 && xCol == 1 && g.kW <= kDirectMaxKW) {
+  if (avx512 && g.strideW == 1 && xCol == 1 && g.kW <= kDirectMaxKW &&
+      g.inW <= kZeroRow) {
     avx512DirectPlane(g, x, xRow, taps, y, yRow);
     return;
   }
