@@ -208,46 +208,65 @@ constexpr int64_t kDirectMaxKW = 16;
 constexpr int64_t kZeroRow = 1024;
 alignas(64) const float zeroRow[kZeroRow + 32] = {};
 
-/// ROWS output rows from `oh` for the direct path (strideW 1, contiguous
-/// input rows): the taps read the input itself, lanes left or right of the
-/// plane masked to zero (`masks`: per tap column, for the 16 output columns
-/// from `ow`). When EDGE, tap rows above or below the plane read zeroRow;
-/// interior row blocks have none.
-template <int ROWS, bool EDGE>
+/// How the direct path loads the 16 inputs of a tap for 16 output
+/// columns: strideW 1, one load; strideW 2, the even lanes of one load
+/// (at most 8 output columns) or of two.
+enum class Columns { Unit, EvenOfOne, EvenOfTwo };
+
+template <Columns MODE>
+EMBER_TARGET_AVX512 inline __m512 loadColumns(uintptr_t at, __mmask16 first,
+                                              __mmask16 second) {
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                          20, 22, 24, 26, 28, 30);
+  const float *p = reinterpret_cast<const float *>(at);
+  __m512 lo = _mm512_maskz_loadu_ps(first, p);
+  if (MODE == Columns::Unit)
+    return lo;
+  if (MODE == Columns::EvenOfOne)
+    return _mm512_permutexvar_ps(evens, lo);
+  return _mm512_permutex2var_ps(lo, evens, _mm512_maskz_loadu_ps(second, p + 16));
+}
+
+/// ROWS output rows from `oh` for the direct path (strideW 1 or 2,
+/// contiguous input rows): the taps read the input itself, lanes left or
+/// right of the plane masked to zero (`first`/`second`: per tap column,
+/// for the 16 output columns from `ow`, the masks of its one or two
+/// loads). When EDGE, tap rows above or below the plane read zeroRow (no
+/// per-FMA mask or branch); interior row blocks have none.
+template <int ROWS, bool EDGE, Columns MODE>
 EMBER_TARGET_AVX512 inline void
 avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
                  const float *taps, float *y, int64_t yRow, int64_t oh,
-                 int64_t ow, const __mmask16 *masks, __mmask16 store) {
+                 int64_t ow, const __mmask16 *first, const __mmask16 *second,
+                 __mmask16 store) {
   __m512 acc[ROWS];
 #pragma GCC unroll 8
   for (int i = 0; i < ROWS; ++i)
     acc[i] = _mm512_setzero_ps();
   const int64_t rowBytes = xRow * static_cast<int64_t>(sizeof(float));
   const int64_t kH = g.kH, kW = g.kW, strideH = g.strideH;
-  const int64_t left = (ow - g.padW) * static_cast<int64_t>(sizeof(float));
+  const int64_t left =
+      (ow * g.strideW - g.padW) * static_cast<int64_t>(sizeof(float));
   const int64_t tapStep = g.dilationW * static_cast<int64_t>(sizeof(float));
   const uintptr_t zeros = reinterpret_cast<uintptr_t>(zeroRow) + left;
   for (int64_t kh = 0; kh < kH; ++kh) {
-    // Input row of output row oh + i: first + i * strideH.
-    int64_t first = oh * strideH - g.padH + kh * g.dilationH;
+    // Input row of output row oh + i: top + i * strideH.
+    int64_t top = oh * strideH - g.padH + kh * g.dilationH;
     uintptr_t source[ROWS];
 #pragma GCC unroll 8
     for (int i = 0; i < ROWS; ++i) {
-      int64_t ih = first + i * strideH;
+      int64_t ih = top + i * strideH;
       source[i] = !EDGE || (ih >= 0 && ih < g.inH) ? x + left + ih * rowBytes
                                                     : zeros;
     }
     for (int64_t kw = 0; kw < kW; ++kw) {
       __m512 weight = _mm512_set1_ps(taps[kh * kW + kw]);
-      __mmask16 mask = masks[kw];
+      __mmask16 lo = first[kw], hi = second[kw];
       int64_t shift = kw * tapStep;
 #pragma GCC unroll 8
       for (int i = 0; i < ROWS; ++i)
         acc[i] = _mm512_fmadd_ps(
-            weight,
-            _mm512_maskz_loadu_ps(
-                mask, reinterpret_cast<const float *>(source[i] + shift)),
-            acc[i]);
+            weight, loadColumns<MODE>(source[i] + shift, lo, hi), acc[i]);
     }
   }
 #pragma GCC unroll 8
@@ -265,25 +284,49 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
   int64_t top = oh * g.strideH - g.padH;
   int64_t bottom = (oh + ROWS - 1) * g.strideH - g.padH + (g.kH - 1) * g.dilationH;
   bool interior = top >= 0 && bottom < g.inH;
-  __mmask16 masks[kDirectMaxKW];
+  const int64_t sw = g.strideW;
+  __mmask16 first[kDirectMaxKW], second[kDirectMaxKW];
   for (int64_t ow = 0; ow < g.outW; ow += 16) {
-    __mmask16 store = static_cast<__mmask16>(
-        (1u << std::min<int64_t>(16, g.outW - ow)) - 1u);
-    for (int64_t kw = 0; kw < g.kW; ++kw)
-      masks[kw] = columnsInside(ow - g.padW + kw * g.dilationW, g.inW) & store;
-    if (interior)
-      avx512DirectRows<ROWS, false>(g, x, xRow, taps, y, yRow, oh, ow, masks,
-                                    store);
-    else
-      avx512DirectRows<ROWS, true>(g, x, xRow, taps, y, yRow, oh, ow, masks,
-                                   store);
+    int64_t count = std::min<int64_t>(16, g.outW - ow);
+    __mmask16 store = static_cast<__mmask16>((1u << count) - 1u);
+    // The loads' lanes that output lanes [0, count) use, inside the plane.
+    int64_t span = (count - 1) * sw + 1;
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      int64_t column = ow * sw - g.padW + kw * g.dilationW;
+      __mmask16 used = static_cast<__mmask16>(
+          (1u << std::min<int64_t>(16, span)) - 1u);
+      first[kw] = columnsInside(column, g.inW) & used;
+      second[kw] = span > 16 ? columnsInside(column + 16, g.inW) &
+                                   static_cast<__mmask16>((1u << (span - 16)) - 1u)
+                             : 0;
+    }
+#define EMBER_DIRECT_ROWS(EDGE, MODE)                                          \
+  avx512DirectRows<ROWS, EDGE, MODE>(g, x, xRow, taps, y, yRow, oh, ow, first, \
+                                     second, store)
+    if (sw == 1) {
+      if (interior)
+        EMBER_DIRECT_ROWS(false, Columns::Unit);
+      else
+        EMBER_DIRECT_ROWS(true, Columns::Unit);
+    } else if (span <= 16) {
+      if (interior)
+        EMBER_DIRECT_ROWS(false, Columns::EvenOfOne);
+      else
+        EMBER_DIRECT_ROWS(true, Columns::EvenOfOne);
+    } else {
+      if (interior)
+        EMBER_DIRECT_ROWS(false, Columns::EvenOfTwo);
+      else
+        EMBER_DIRECT_ROWS(true, Columns::EvenOfTwo);
+    }
+#undef EMBER_DIRECT_ROWS
   }
 }
 
-/// The plane without a padded copy (strideW 1, contiguous rows): at 7x7
-/// and 14x14 the copy cost as much as the FMAs. Rows go in blocks of up
-/// to 8 of even size (14 = 7 + 7): one broadcast of a tap serves a whole
-/// block, and a 7x7 plane is one block.
+/// The plane without a padded copy (strideW 1 or 2, contiguous rows): at
+/// 7x7 and 14x14 the copy cost as much as the FMAs. Rows go in blocks of
+/// up to 8 of even size (14 = 7 + 7): one broadcast of a tap serves a
+/// whole block, and a 7x7 plane is one block.
 EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
                                            const float *x, int64_t xRow,
                                            const float *taps, float *y,
@@ -326,8 +369,8 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g) {
 void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
                     float *scratch, bool avx512) {
-  if (avx512 && g.strideW == 1 && xCol == 1 && g.kW <= kDirectMaxKW &&
-      g.inW <= kZeroRow) {
+  if (avx512 && (g.strideW == 1 || g.strideW == 2) && xCol == 1 &&
+      g.kW <= kDirectMaxKW && g.inW <= kZeroRow) {
     avx512DirectPlane(g, x, xRow, taps, y, yRow);
     return;
   }
