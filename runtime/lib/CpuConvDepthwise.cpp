@@ -1,13 +1,20 @@
 //===- CpuConvDepthwise.cpp - direct depthwise convolution ----------------===//
 //
-// One plane at a time: the input plane is first copied once into scratch,
-// padded (so no tap needs a bounds test) and split by column into
-// `strideW` phases (so that, for any stride, the inputs of consecutive
-// output columns at one tap are consecutive floats). Each output vector
-// then is kH * kW FMAs of a broadcast tap by a contiguous load, four rows
-// of outputs at a time in registers to cover the FMA latency. The AVX-512
-// path is compiled through a target attribute (as GemmMicroKernels.cpp
-// does), the portable one is left to the compiler's vectorizer.
+// One plane at a time. With AVX-512, for contiguous input rows and a
+// column stride of 1 or 2 (every depthwise layer of MobileNet and
+// EfficientNet), the taps read the input in place: each output vector of
+// 16 columns is kH * kW FMAs of a broadcast tap by a masked load (stride
+// 2: the even lanes of one or two loads, one permute), the lanes left or
+// right of the plane masked to zero, the rows above or below it read from
+// a row of zeros; up to 8 output rows at a time share each broadcast.
+// Otherwise (other strides, strided rows, the portable path) the input
+// plane is first copied once into scratch, padded (so no tap needs a
+// bounds test) and split by column into `strideW` phases (so that, for
+// any stride, the inputs of consecutive output columns at one tap are
+// consecutive floats), then four rows of outputs at a time are kept in
+// registers. The AVX-512 code is compiled through a target attribute (as
+// GemmMicroKernels.cpp does), the portable one is left to the compiler's
+// vectorizer.
 //
 //===----------------------------------------------------------------------===//
 
