@@ -288,6 +288,11 @@ struct ConstantCache {
   std::map<std::pair<const float *, std::array<int64_t, 13>>,
            std::shared_ptr<const std::vector<float>>>
       packed;
+  /// (weight pointer, its sizes and strides) -> the transposed weight
+  /// packed as a GEMM B operand (pointwiseOnePixelForward).
+  std::map<std::pair<const float *, std::array<int64_t, 10>>,
+           std::shared_ptr<const gemm::PackedB>>
+      packedB;
 };
 
 ConstantCache &constantCache() {
@@ -705,6 +710,58 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   return true;
 }
 
+/// Whether forward runs `g` as one GEMM over the batch: an ungrouped 1x1
+/// convolution with one output pixel (a squeeze-excitation block's FCs
+/// after its global pooling), which reads input pixel 0 of each image.
+/// Per image, its B panel would be one pixel wide (1/16 of a vector per
+/// FMA) and each image would re-read all the weights.
+bool isPointwiseOnePixel(const Geometry &g) {
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] != 1 || g.pad[d] != 0)
+      return false;
+  return g.groups == 1 && g.pixels == 1 && g.depth > 0;
+}
+
+/// w as the B operand (C x O) of pointwiseOnePixelForward's product,
+/// packed once when w lies in constant memory (packing it transposes every
+/// weight, which at batch 1 costs as much as the product); else null.
+std::shared_ptr<const gemm::PackedB> packedPointwiseWeights(const View5 &w,
+                                                            const Geometry &g) {
+  ConstantCache &cache = constantCache();
+  std::unique_lock<std::mutex> lock(cache.mutex);
+  if (!inConstantMemory(cache, w))
+    return nullptr;
+  std::array<int64_t, 10> shape;
+  for (int d = 0; d < 5; ++d) {
+    shape[d] = w.size[d];
+    shape[5 + d] = w.stride[d];
+  }
+  auto key = std::make_pair(static_cast<const float *>(w.data), shape);
+  auto found = cache.packedB.find(key);
+  if (found != cache.packedB.end())
+    return found->second;
+  lock.unlock(); // pack outside the lock; a racing twin packs the same
+  std::shared_ptr<const gemm::PackedB> packed(
+      gemm::packBOnce(g.cg, g.outChannels, {w.data, w.stride[1], w.stride[0]}),
+      [](const gemm::PackedB *p) {
+        gemm::releasePackedB(const_cast<gemm::PackedB *>(p));
+      });
+  lock.lock();
+  if (packed && inConstantMemory(cache, w))
+    cache.packedB.emplace(key, packed);
+  return packed;
+}
+
+/// y[n, o] = sum_c w[o, c] x[n, c] as one (N x C) x (C x O) product.
+void pointwiseOnePixelForward(const View5 &x, const View5 &w, const View5 &y,
+                              const Geometry &g) {
+  std::shared_ptr<const gemm::PackedB> packed = packedPointwiseWeights(w, g);
+  gemm::sgemmPackedB(g.batch, g.outChannels, g.cg, 1.0f,
+                     {x.data, x.stride[0], x.stride[1]},
+                     {w.data, w.stride[1], w.stride[0]}, packed.get(), 0.0f,
+                     {y.data, y.stride[0], y.stride[1]}, numThreads());
+}
+
 void forward(const View5 &x, const View5 &w, const View5 &y,
              const int64_t *scalars) {
   Geometry g(x, w, y, scalars);
@@ -712,6 +769,10 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     return;
   if (isDepthwise(g, y)) {
     depthwiseForward(x, w, y, g);
+    return;
+  }
+  if (isPointwiseOnePixel(g)) {
+    pointwiseOnePixelForward(x, w, y, g);
     return;
   }
   const MicroKernelInfo &kernel = forwardKernel();
@@ -1063,6 +1124,13 @@ void releaseConstantMemory(const void *begin) {
       const char *data = reinterpret_cast<const char *>(entry->first.first);
       if (data >= range->first && data < range->second)
         entry = cache.packed.erase(entry);
+      else
+        ++entry;
+    }
+    for (auto entry = cache.packedB.begin(); entry != cache.packedB.end();) {
+      const char *data = reinterpret_cast<const char *>(entry->first.first);
+      if (data >= range->first && data < range->second)
+        entry = cache.packedB.erase(entry);
       else
         ++entry;
     }

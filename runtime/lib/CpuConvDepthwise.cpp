@@ -1,13 +1,20 @@
 //===- CpuConvDepthwise.cpp - direct depthwise convolution ----------------===//
 //
-// One plane at a time: the input plane is first copied once into scratch,
-// padded (so no tap needs a bounds test) and split by column into
-// `strideW` phases (so that, for any stride, the inputs of consecutive
-// output columns at one tap are consecutive floats). Each output vector
-// then is kH * kW FMAs of a broadcast tap by a contiguous load, four rows
-// of outputs at a time in registers to cover the FMA latency. The AVX-512
-// path is compiled through a target attribute (as GemmMicroKernels.cpp
-// does), the portable one is left to the compiler's vectorizer.
+// One plane at a time. With AVX-512, for contiguous input rows and a
+// column stride of 1 or 2 (every depthwise layer of MobileNet and
+// EfficientNet), the taps read the input in place: each output vector of
+// 16 columns is kH * kW FMAs of a broadcast tap by a masked load (stride
+// 2: the even lanes of one or two loads, one permute), the lanes left or
+// right of the plane masked to zero, the rows above or below it read from
+// a row of zeros; up to 8 output rows at a time share each broadcast.
+// Otherwise (other strides, strided rows, the portable path) the input
+// plane is first copied once into scratch, padded (so no tap needs a
+// bounds test) and split by column into `strideW` phases (so that, for
+// any stride, the inputs of consecutive output columns at one tap are
+// consecutive floats), then four rows of outputs at a time are kept in
+// registers. The AVX-512 code is compiled through a target attribute (as
+// GemmMicroKernels.cpp does), the portable one is left to the compiler's
+// vectorizer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -123,6 +130,59 @@ avx512Rows(const PlaneGeometry &g, const Phases &ph, const float *scratch,
   }
 }
 
+/// Lanes l of a 16-float load from column `base` with 0 <= base + l < limit.
+inline __mmask16 columnsInside(int64_t base, int64_t limit) {
+  int64_t lo = std::clamp<int64_t>(-base, 0, 16);
+  int64_t hi = std::clamp<int64_t>(limit - base, lo, 16);
+  return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+/// fillPhases for contiguous input rows and strideW 1 or 2: each 16 floats
+/// of a padded row are one or two masked loads (lanes in the padding read
+/// nothing and are zero; masked-out lanes never fault) and, for stride 2,
+/// one permute that picks the phase's columns. At 7x7 or 14x14 the plain
+/// fill's small copies and memsets cost more than the FMAs.
+EMBER_TARGET_AVX512 void avx512FillPhases(const PlaneGeometry &g,
+                                          const Phases &ph, const float *x,
+                                          int64_t xRow, float *scratch) {
+  const int64_t sw = g.strideW;
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                          20, 22, 24, 26, 28, 30);
+  // Rows of the plane as addresses, not pointers: a masked load's address
+  // may lie before the row (its lanes there are masked out).
+  const uintptr_t origin = reinterpret_cast<uintptr_t>(x);
+  auto at = [](uintptr_t row, int64_t column) {
+    return reinterpret_cast<const float *>(row + column * sizeof(float));
+  };
+  for (int64_t p = 0; p < sw; ++p)
+    for (int64_t r = 0; r < ph.rows; ++r) {
+      float *dst = scratch + (p * ph.rows + r) * ph.width;
+      int64_t ih = r - g.padH;
+      bool inside = ih >= 0 && ih < g.inH;
+      uintptr_t row = origin + ih * xRow * sizeof(float);
+      for (int64_t j = 0; j < ph.width; j += 16) {
+        __mmask16 store = static_cast<__mmask16>(
+            (1u << std::min<int64_t>(16, ph.width - j)) - 1u);
+        __m512 v = _mm512_setzero_ps();
+        if (inside) {
+          // Lane l reads input column (j + l) * sw + p - padW.
+          int64_t base = j * sw + p - g.padW;
+          if (sw == 1) {
+            v = _mm512_maskz_loadu_ps(columnsInside(base, g.inW),
+                                      at(row, base));
+          } else {
+            __m512 lo = _mm512_maskz_loadu_ps(columnsInside(base, g.inW),
+                                              at(row, base));
+            __m512 hi = _mm512_maskz_loadu_ps(
+                columnsInside(base + 16, g.inW), at(row, base + 16));
+            v = _mm512_permutex2var_ps(lo, evens, hi);
+          }
+        }
+        _mm512_mask_storeu_ps(dst + j, store, v);
+      }
+    }
+}
+
 EMBER_TARGET_AVX512 void avx512Plane(const PlaneGeometry &g, const Phases &ph,
                                      const float *scratch,
                                      const int64_t *offsets, const float *taps,
@@ -146,6 +206,165 @@ EMBER_TARGET_AVX512 void avx512Plane(const PlaneGeometry &g, const Phases &ph,
   }
 }
 
+/// The widest kernel the direct (copy-free) path takes: one column mask
+/// per tap column, per 16 output columns.
+constexpr int64_t kDirectMaxKW = 16;
+
+/// A row of zeros that the direct path reads in place of input rows above
+/// or below the plane (so no tap needs a per-row mask or branch).
+constexpr int64_t kZeroRow = 1024;
+alignas(64) const float zeroRow[kZeroRow + 32] = {};
+
+/// How the direct path loads the 16 inputs of a tap for 16 output
+/// columns: strideW 1, one load; strideW 2, the even lanes of one load
+/// (at most 8 output columns) or of two.
+enum class Columns { Unit, EvenOfOne, EvenOfTwo };
+
+template <Columns MODE>
+EMBER_TARGET_AVX512 inline __m512 loadColumns(uintptr_t at, __mmask16 first,
+                                              __mmask16 second) {
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                          20, 22, 24, 26, 28, 30);
+  const float *p = reinterpret_cast<const float *>(at);
+  __m512 lo = _mm512_maskz_loadu_ps(first, p);
+  if (MODE == Columns::Unit)
+    return lo;
+  if (MODE == Columns::EvenOfOne)
+    return _mm512_permutexvar_ps(evens, lo);
+  return _mm512_permutex2var_ps(lo, evens, _mm512_maskz_loadu_ps(second, p + 16));
+}
+
+/// ROWS output rows from `oh` for the direct path (strideW 1 or 2,
+/// contiguous input rows): the taps read the input itself, lanes left or
+/// right of the plane masked to zero (`first`/`second`: per tap column,
+/// for the 16 output columns from `ow`, the masks of its one or two
+/// loads). When EDGE, tap rows above or below the plane read zeroRow (no
+/// per-FMA mask or branch); interior row blocks have none.
+template <int ROWS, bool EDGE, Columns MODE>
+EMBER_TARGET_AVX512 inline void
+avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
+                 const float *taps, float *y, int64_t yRow, int64_t oh,
+                 int64_t ow, const __mmask16 *first, const __mmask16 *second,
+                 __mmask16 store) {
+  __m512 acc[ROWS];
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; ++i)
+    acc[i] = _mm512_setzero_ps();
+  const int64_t rowBytes = xRow * static_cast<int64_t>(sizeof(float));
+  const int64_t kH = g.kH, kW = g.kW, strideH = g.strideH;
+  const int64_t left =
+      (ow * g.strideW - g.padW) * static_cast<int64_t>(sizeof(float));
+  const int64_t tapStep = g.dilationW * static_cast<int64_t>(sizeof(float));
+  const uintptr_t zeros = reinterpret_cast<uintptr_t>(zeroRow) + left;
+  for (int64_t kh = 0; kh < kH; ++kh) {
+    // Input row of output row oh + i: top + i * strideH.
+    int64_t top = oh * strideH - g.padH + kh * g.dilationH;
+    uintptr_t source[ROWS];
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; ++i) {
+      int64_t ih = top + i * strideH;
+      source[i] = !EDGE || (ih >= 0 && ih < g.inH) ? x + left + ih * rowBytes
+                                                    : zeros;
+    }
+    for (int64_t kw = 0; kw < kW; ++kw) {
+      __m512 weight = _mm512_set1_ps(taps[kh * kW + kw]);
+      __mmask16 lo = first[kw], hi = second[kw];
+      int64_t shift = kw * tapStep;
+#pragma GCC unroll 8
+      for (int i = 0; i < ROWS; ++i)
+        acc[i] = _mm512_fmadd_ps(
+            weight, loadColumns<MODE>(source[i] + shift, lo, hi), acc[i]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; ++i)
+    _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
+}
+
+/// Rows [oh, oh + ROWS) of the direct path, every 16 output columns.
+template <int ROWS>
+EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
+                                           uintptr_t x, int64_t xRow,
+                                           const float *taps, float *y,
+                                           int64_t yRow, int64_t oh) {
+  // Whether every tap row of these output rows lies inside the plane.
+  int64_t top = oh * g.strideH - g.padH;
+  int64_t bottom = (oh + ROWS - 1) * g.strideH - g.padH + (g.kH - 1) * g.dilationH;
+  bool interior = top >= 0 && bottom < g.inH;
+  const int64_t sw = g.strideW;
+  __mmask16 first[kDirectMaxKW], second[kDirectMaxKW];
+  for (int64_t ow = 0; ow < g.outW; ow += 16) {
+    int64_t count = std::min<int64_t>(16, g.outW - ow);
+    __mmask16 store = static_cast<__mmask16>((1u << count) - 1u);
+    // The loads' lanes that output lanes [0, count) use, inside the plane.
+    int64_t span = (count - 1) * sw + 1;
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      int64_t column = ow * sw - g.padW + kw * g.dilationW;
+      __mmask16 used = static_cast<__mmask16>(
+          (1u << std::min<int64_t>(16, span)) - 1u);
+      first[kw] = columnsInside(column, g.inW) & used;
+      second[kw] = span > 16 ? columnsInside(column + 16, g.inW) &
+                                   static_cast<__mmask16>((1u << (span - 16)) - 1u)
+                             : 0;
+    }
+#define EMBER_DIRECT_ROWS(EDGE, MODE)                                          \
+  avx512DirectRows<ROWS, EDGE, MODE>(g, x, xRow, taps, y, yRow, oh, ow, first, \
+                                     second, store)
+    if (sw == 1) {
+      if (interior)
+        EMBER_DIRECT_ROWS(false, Columns::Unit);
+      else
+        EMBER_DIRECT_ROWS(true, Columns::Unit);
+    } else if (span <= 16) {
+      if (interior)
+        EMBER_DIRECT_ROWS(false, Columns::EvenOfOne);
+      else
+        EMBER_DIRECT_ROWS(true, Columns::EvenOfOne);
+    } else {
+      if (interior)
+        EMBER_DIRECT_ROWS(false, Columns::EvenOfTwo);
+      else
+        EMBER_DIRECT_ROWS(true, Columns::EvenOfTwo);
+    }
+#undef EMBER_DIRECT_ROWS
+  }
+}
+
+/// The plane without a padded copy (strideW 1 or 2, contiguous rows): at
+/// 7x7 and 14x14 the copy cost as much as the FMAs. Rows go in blocks of
+/// up to 8 of even size (14 = 7 + 7): one broadcast of a tap serves a
+/// whole block, and a 7x7 plane is one block.
+EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
+                                           const float *x, int64_t xRow,
+                                           const float *taps, float *y,
+                                           int64_t yRow) {
+  // Addresses, not pointers: a masked load's address may lie outside the
+  // plane (its lanes there are masked out and never fault).
+  uintptr_t origin = reinterpret_cast<uintptr_t>(x);
+  int64_t blocks = (g.outH + 7) / 8;
+  for (int64_t b = 0, oh = 0; b < blocks; ++b) {
+    int64_t end = g.outH * (b + 1) / blocks;
+    switch (end - oh) {
+#define EMBER_DIRECT_BLOCK(R)                                                  \
+  case R:                                                                      \
+    avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh);                  \
+    break;
+      EMBER_DIRECT_BLOCK(1)
+      EMBER_DIRECT_BLOCK(2)
+      EMBER_DIRECT_BLOCK(3)
+      EMBER_DIRECT_BLOCK(4)
+      EMBER_DIRECT_BLOCK(5)
+      EMBER_DIRECT_BLOCK(6)
+      EMBER_DIRECT_BLOCK(7)
+      EMBER_DIRECT_BLOCK(8)
+#undef EMBER_DIRECT_BLOCK
+    default:
+      break;
+    }
+    oh = end;
+  }
+}
+
 } // namespace
 
 int64_t depthwiseScratchSize(const PlaneGeometry &g) {
@@ -157,12 +376,20 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g) {
 void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
                     float *scratch, bool avx512) {
+  if (avx512 && (g.strideW == 1 || g.strideW == 2) && xCol == 1 &&
+      g.kW <= kDirectMaxKW && g.inW <= kZeroRow) {
+    avx512DirectPlane(g, x, xRow, taps, y, yRow);
+    return;
+  }
   Phases ph = phasesOf(g);
   int64_t phases = g.strideW * ph.rows * ph.width;
   // The offsets' slot rounded up to 8 bytes (ScratchBuffer's memory is).
   int64_t *offsets = reinterpret_cast<int64_t *>(scratch + (phases + 1) / 2 * 2);
   tapOffsets(g, ph, offsets);
-  fillPhases(g, ph, x, xRow, xCol, scratch);
+  if (avx512 && xCol == 1 && (g.strideW == 1 || g.strideW == 2))
+    avx512FillPhases(g, ph, x, xRow, scratch);
+  else
+    fillPhases(g, ph, x, xRow, xCol, scratch);
   if (avx512)
     avx512Plane(g, ph, scratch, offsets, taps, y, yRow);
   else

@@ -134,6 +134,45 @@ def test_conv_of_an_input_without_gradient(case):
               tfn(torch.from_numpy(x), ts[0].detach(), None, **kwargs), "float64")
 
 
+DEPTHWISE_CASES = [c for c in CONV_CASES if c[3].get("groups", 1) > 1 and c[1][1] == 1]
+
+
+@pytest.mark.parametrize("case", DEPTHWISE_CASES, ids=[case_id(c) for c in DEPTHWISE_CASES])
+def test_depthwise_conv_in_inference(case):
+    """float32 depthwise convolutions under no_grad (inference, export): on
+    the CPU, the runtime's direct depthwise kernel."""
+    shape, weight, _, kwargs = case
+    nd = len(weight) - 2
+    rng = np.random.default_rng(sum(shape))
+    x, w, b = (rng.standard_normal(s).astype(np.float32)
+               for s in (shape, weight, (weight[0],)))
+    with ember.no_grad():
+        out = getattr(F, f"conv{nd}d")(from_array(x), from_array(w), from_array(b), **kwargs)
+    check(out, getattr(torch.nn.functional, f"conv{nd}d")(
+        torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), **kwargs), "float32")
+
+
+def test_squeeze_excitation_in_inference():
+    """A squeeze-excitation block under no_grad: two 1x1 convolutions of
+    the pooled (N, C, 1, 1) input, which the CPU runs as one GEMM over the
+    batch each."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 24, 6, 7)).astype(np.float32)
+    w1, b1 = rng.standard_normal((10, 24, 1, 1)), rng.standard_normal(10)
+    w2, b2 = rng.standard_normal((24, 10, 1, 1)), rng.standard_normal(24)
+    params = [a.astype(np.float32) for a in (w1, b1, w2, b2)]
+
+    def block(lib, fn, x, w1, b1, w2, b2):
+        s = fn.adaptive_avg_pool2d(x, 1)
+        s = fn.hardsigmoid(fn.conv2d(fn.relu(fn.conv2d(s, w1, b1)), w2, b2))
+        return x * s
+
+    with ember.no_grad():
+        out = block(ember, F, from_array(x), *map(from_array, params))
+    check(out, block(torch, torch.nn.functional, torch.from_numpy(x),
+                     *map(torch.from_numpy, params)), "float32")
+
+
 TRANSPOSED_CASES = [
     ((2, 3, 6), (3, 4, 3), True, {}),
     ((2, 4, 5), (4, 3, 3), True, dict(stride=3, padding=2, dilation=2, groups=2,

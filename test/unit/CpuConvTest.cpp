@@ -21,11 +21,20 @@
 #include <random>
 #include <vector>
 
+namespace ember {
+namespace conv {
+// CpuConv.cpp's constant-memory registry (ModelFile.cpp calls it).
+void registerConstantMemory(const void *begin, size_t size);
+void releaseConstantMemory(const void *begin);
+} // namespace conv
+} // namespace ember
+
 namespace {
 
 struct Case {
   int64_t n, c, o, groups, in[3], k[3], stride[3], pad[3], dilation[3];
   bool transposedInput; // x given as a view with its last two dims swapped
+  bool constantWeights = false; // w registered as constant (model-file) memory
 };
 
 #define VIEW5(ptr, size, stride)                                               \
@@ -109,8 +118,19 @@ void check(const Case &c) {
 #define SCALARS                                                                \
   c.stride[0], c.stride[1], c.stride[2], c.pad[0], c.pad[1], c.pad[2],         \
       c.dilation[0], c.dilation[1], c.dilation[2], c.groups
+  if (c.constantWeights) {
+    // Packed once into the cache, then read from it.
+    ember::conv::registerConstantMemory(w.data(), w.size() * sizeof(float));
+    ember_cpu_conv_f32(VIEW5(xStorage.data(), xs, xView),
+                       VIEW5(w.data(), ws, wst), VIEW5(y.data(), ys, yst),
+                       SCALARS);
+    expectNear(y, ry, "y (packing the constant weights)");
+    std::fill(y.begin(), y.end(), NAN);
+  }
   ember_cpu_conv_f32(VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
                      VIEW5(y.data(), ys, yst), SCALARS);
+  if (c.constantWeights)
+    ember::conv::releaseConstantMemory(w.data());
   expectNear(y, ry, "y");
   ember_cpu_conv_backward_data_f32(VIEW5(g.data(), ys, yst),
                                    VIEW5(w.data(), ws, wst),
@@ -155,6 +175,13 @@ const Case kCases[] = {
     // wider than the output rows, several panels per row).
     {5, 6, 20, 1, {1, 12, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {2, 5, 30, 1, {1, 9, 40}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    // 1x1 on one pixel (a squeeze-excitation FC): one GEMM over the batch;
+    // and a strided one that reads pixel 0 of a 3x4 input; weights in
+    // constant memory (packed once, then from the cache).
+    {5, 70, 19, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    {3, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},
+    {4, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
+     true},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {

@@ -12,10 +12,10 @@ included), fusion and every device come with them:
 - a transposed convolution is col2im: one GEMM maps every input position to
   its (C_out, K) contributions, and each kernel offset's plane is spread by
   the stride, shifted to its offset and summed.
-On the CPU, f32 convolutions other than depthwise ones are instead one
-``ember.conv`` op and transposed convolutions one
-``ember.conv_backward_data`` op (the tracer's attributes: stride, padding
-per side, dilation, groups): their VJPs build the op's data and weight
+On the CPU, f32 convolutions (depthwise ones only where no gradient is
+needed: inference and export) are instead one ``ember.conv`` op and
+transposed convolutions one ``ember.conv_backward_data`` op (the tracer's
+attributes: stride, padding per side, dilation, groups): their VJPs build the op's data and weight
 gradient ops (closed under differentiation, so double backward stays in
 them), and ``ember-conv-to-runtime`` calls the runtime's kernels, which
 pack im2col panels straight into the GEMM micro-kernel's layout
@@ -123,6 +123,15 @@ def _convolution(x, weight, stride, pads, dilation, groups):
     (O, C/groups, *K): (N, O, *out) without bias; ``pads`` (lo, hi) per
     spatial dim."""
     if groups > 1 and weight.shape[1] == 1:
+        # Inference (and export, which traces under no_grad) on the CPU: the
+        # runtime's direct depthwise kernel (runtime/lib/CpuConvDepthwise.cpp)
+        # through ember.conv. Training keeps the element-wise sum, whose
+        # backward is element-wise too (ember.conv's gradient kernels are
+        # GEMMs, whose depthwise A matrix would be one row).
+        if _conv_op_applies(x, weight) and not (
+                ember.is_grad_enabled() and (x.requires_grad or weight.requires_grad)):
+            return ember._ember._conv(x, weight, list(stride), [lo for lo, _ in pads],
+                                      [hi for _, hi in pads], list(dilation), groups)
         return _depthwise_convolution(x, weight, stride, pads, dilation)
     if _conv_op_applies(x, weight):
         return ember._ember._conv(x, weight, list(stride), [lo for lo, _ in pads],
