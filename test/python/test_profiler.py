@@ -120,6 +120,23 @@ def test_memory_is_attributed_to_spans(profiled):
     assert all(r.cpu_memory_usage >= 64 * 4 for r in runs), runs
 
 
+def test_compiled_temporaries_are_memory_events(profiled):
+    prof, trace, *_ = profiled
+    temporaries = [e for e in trace["traceEvents"]
+                   if e["ph"] == "i" and e["name"] == "[temporary]"]
+    # The GEMM's (64, 16) float32 result is a buffer of the compiled program
+    # between its two kernels: allocated and freed inside each run.
+    for run in spans(prof, "run"):
+        inside = [e["args"]["Bytes"] for e in temporaries
+                  if run.start_us - 1e-3 <= e["ts"] <= run.end_us + 1e-3]
+        assert max(inside) >= 64 * 16 * 4, inside
+        assert sum(inside) == 0, inside
+    # The memory counter moves with them.
+    counter = [e["args"]["allocated"] for e in trace["traceEvents"] if e["ph"] == "C"]
+    assert len(counter) == sum(e["ph"] == "i" and e["cat"] == "memory"
+                               for e in trace["traceEvents"])
+
+
 def test_key_averages_table_has_torchs_columns(profiled):
     prof, *_ = profiled
     averages = prof.key_averages()
