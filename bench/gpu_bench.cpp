@@ -10,7 +10,11 @@
 //  1. runs every program at several sizes on fresh random inputs and checks
 //     the outputs against references computed here on the host (double
 //     accumulation), printing PASS/FAIL per case;
-//  2. times, with data resident on the device: device-to-device copy
+//  2. runs the chain program once with ember's profiler on and checks that
+//     its kernel launches were timed on the device (CUDA/HIP event pairs,
+//     Vulkan timestamp queries): at least one span each, and on CUDA and
+//     ROCm every one with a positive device time;
+//  3. times, with data resident on the device: device-to-device copy
 //     bandwidth, the fused 5-op chain (GB/s and its share of the copy
 //     bandwidth), and f32 matmuls (TFLOP/s).
 //
@@ -24,6 +28,7 @@
 #include "Timing.h"
 #include "ember/Runtime/Gpu/DeviceModel.h"
 #include "ember/Runtime/ModelFile.h"
+#include "ember/Runtime/Profiler.h"
 
 #include <cmath>
 #include <cstdio>
@@ -273,6 +278,46 @@ struct Bench {
     return failed;
   }
 
+  /// The chain program run once under the profiler; 1 when its launches
+  /// were not timed on the device as they should be, else 0.
+  int profileCheck() {
+    namespace profiler = ember::profiler;
+    Backend backend = device.backend();
+    if (backend == Backend::LevelZero) {
+      std::printf("SKIP profiled run: Level Zero launches are not timed\n");
+      return 0;
+    }
+    std::vector<HostTensor> inputs;
+    for (int i = 0; i < 4; ++i)
+      inputs.push_back(randomTensor(ElementType::Float32, {1 << 16}));
+    std::vector<profiler::Event> spans;
+    try {
+      auto chain = open("chain");
+      profiler::start(/*memory=*/false, /*kernels=*/false);
+      chain->forward(inputs);
+      profiler::stop();
+      for (profiler::Event &event : profiler::take())
+        if (event.category == profiler::Category::Device)
+          spans.push_back(std::move(event));
+    } catch (const std::exception &error) {
+      profiler::stop();
+      std::printf("FAIL profiled run: %s\n", error.what());
+      return 1;
+    }
+    bool positive = backend == Backend::Cuda || backend == Backend::Rocm;
+    size_t timed = 0;
+    for (const profiler::Event &span : spans)
+      timed += positive ? span.endNs > span.startNs : span.endNs >= span.startNs;
+    bool ok = !spans.empty() && timed == spans.size();
+    std::printf("%s profiled run: %zu kernel spans on the device, %zu with %s device time",
+                ok ? "PASS" : "FAIL", spans.size(), timed, positive ? "a positive" : "a");
+    for (size_t i = 0; i < spans.size() && i < 3; ++i)
+      std::printf("%s %s %.1f us", i ? "," : ";", spans[i].name.c_str(),
+                  (spans[i].endNs - spans[i].startNs) / 1e3);
+    std::printf("\n");
+    return ok ? 0 : 1;
+  }
+
   ProgramBuffer deviceBuffer(std::vector<int64_t> shape, bool fill) {
     ProgramBuffer buffer;
     buffer.shape = shape;
@@ -374,6 +419,7 @@ int main(int argc, char **argv) {
   std::printf("device: %s (%s)\n", device->info().name.c_str(), backendName(backend));
   Bench bench{*device, dir, deviceName};
   int failed = bench.check(quick);
+  failed += bench.profileCheck();
   try {
     bench.time(quick);
   } catch (const std::exception &error) {

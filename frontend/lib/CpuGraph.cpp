@@ -13,9 +13,11 @@
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/CustomOpRegistry.h"
 #include "ember/Runtime/ProcessGroups.h"
+#include "ember/Runtime/Progress.h"
 
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 using namespace mlir;
 
@@ -142,7 +144,15 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
   if (!module)
     return nullptr;
 
+  // New kernels go to the disk after the compile, all together, so that a
+  // long write (an fsync per entry) shows its own progress line.
   CpuKernelCache cache = sharedKernelCache(disk);
+  std::unordered_set<std::string> toDisk;
+  if (disk && disk->store)
+    cache.store = [&toDisk](const std::string &symbol, const std::string &object) {
+      kernelObjects().store(symbol, object);
+      toDisk.insert(symbol);
+    };
   CpuKernelObjects parts;
   std::unique_ptr<CpuExecutable> executable =
       compileForCpuByKernel(*module, cache, &parts, error);
@@ -150,6 +160,14 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
     if (error->empty() || !diagnostics.empty())
       *error += diagnostics;
     return nullptr;
+  }
+  if (!toDisk.empty()) {
+    ProgressLine progress("writing kernels to the disk cache", toDisk.size(), "kernels");
+    for (auto &[symbol, object] : parts.kernels)
+      if (toDisk.erase(symbol)) {
+        disk->store(symbol, object);
+        progress.step();
+      }
   }
   PackedEntry entry = executable->lookup(kGraphName, error);
   if (!entry)
@@ -167,6 +185,8 @@ std::unique_ptr<CompiledGraph> loadCompiledGraph(const GraphObjects &objects,
                                                  const KernelDisk *disk,
                                                  std::string *error) {
   std::vector<std::string> kernels;
+  ProgressLine progress("loading a graph from the disk cache", objects.kernels.size(),
+                        "kernels");
   for (const std::string &symbol : objects.kernels) {
     std::optional<std::string> object = kernelObjects().find(symbol, disk);
     if (!object) {
@@ -174,7 +194,9 @@ std::unique_ptr<CompiledGraph> loadCompiledGraph(const GraphObjects &objects,
       return nullptr;
     }
     kernels.push_back(std::move(*object));
+    progress.step();
   }
+  progress.finish();
   std::vector<llvm::StringRef> parts{objects.entry};
   for (const std::string &object : kernels)
     parts.push_back(object);

@@ -339,7 +339,9 @@ def _build_events(raw, base_ns):
     spans, memory = [], []
     for name, category, start, end, thread, size, detail in raw:
         if category == "memory":
-            memory.append(((start - base_ns) / 1e3, thread, size))
+            # name: "[memory]" (tensor buffers), "[device memory]" or
+            # "[temporary]" (compiled code's own buffers).
+            memory.append(((start - base_ns) / 1e3, thread, size, name))
             continue
         spans.append(FunctionEvent(name, category, (start - base_ns) / 1e3,
                                    (end - base_ns) / 1e3, thread, detail))
@@ -372,7 +374,7 @@ def _build_events(raw, base_ns):
             if thread_key[1]:
                 continue
             thread_memory = [m for m in memory if m[1] == thread_key[0]]
-            for at, _, size in thread_memory:
+            for at, _, size, _ in thread_memory:
                 inner = None
                 for event in events:
                     if event.start_us > at:
@@ -529,9 +531,9 @@ class profile:
                 item["args"] = args
             trace.append(item)
         allocated = 0
-        for at, thread, size in self._memory:
+        for at, thread, size, name in self._memory:
             allocated += size
-            trace.append({"ph": "i", "s": "t", "cat": "memory", "name": "[memory]",
+            trace.append({"ph": "i", "s": "t", "cat": "memory", "name": name,
                           "pid": pid, "tid": thread, "ts": round(at, 3),
                           "args": {"Bytes": size, "Total Allocated": allocated}})
             trace.append({"ph": "C", "name": "host memory", "pid": pid,

@@ -3,6 +3,7 @@ key_averages' table, record_function, schedules and their handler."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -120,6 +121,23 @@ def test_memory_is_attributed_to_spans(profiled):
     assert all(r.cpu_memory_usage >= 64 * 4 for r in runs), runs
 
 
+def test_compiled_temporaries_are_memory_events(profiled):
+    prof, trace, *_ = profiled
+    temporaries = [e for e in trace["traceEvents"]
+                   if e["ph"] == "i" and e["name"] == "[temporary]"]
+    # The GEMM's (64, 16) float32 result is a buffer of the compiled program
+    # between its two kernels: allocated and freed inside each run.
+    for run in spans(prof, "run"):
+        inside = [e["args"]["Bytes"] for e in temporaries
+                  if run.start_us - 1e-3 <= e["ts"] <= run.end_us + 1e-3]
+        assert max(inside) >= 64 * 16 * 4, inside
+        assert sum(inside) == 0, inside
+    # The memory counter moves with them.
+    counter = [e["args"]["allocated"] for e in trace["traceEvents"] if e["ph"] == "C"]
+    assert len(counter) == sum(e["ph"] == "i" and e["cat"] == "memory"
+                               for e in trace["traceEvents"])
+
+
 def test_key_averages_table_has_torchs_columns(profiled):
     prof, *_ = profiled
     averages = prof.key_averages()
@@ -214,16 +232,22 @@ def test_disk_cache_hit_is_a_span(tmp_path):
 import json, ember
 from ember.profiler import profile
 x = ember.ones(16, 16)
+def work():
+    # Two kernels at least: the row sums, then what reads them.
+    y = x.exp() * 2.5 + 0.75
+    return (y / y.sum(1, keepdim=True)).sum().item()
 # Graphs compiled while profiling time their kernels: a cache entry of
 # their own, written by the first profile and read by the second.
 with profile():
-    (x.exp() * 2.5 + 0.75).sum().item()
+    work()
 ember.clear_compile_cache()
 with profile() as prof:
-    (x.exp() * 2.5 + 0.75).sum().item()
+    work()
 print(json.dumps([(e.name, e.detail) for e in prof.events() if e.category == "cache"]))
 """
-    env = dict(os.environ, EMBER_CACHE_DIR=str(tmp_path / "cache"),
+    # Progress lines at once (EMBER_PROGRESS_AFTER=0), also on a pipe.
+    env = dict(os.environ, EMBER_CACHE_DIR=str(tmp_path / "cache"), EMBER_PROGRESS="1",
+               EMBER_PROGRESS_AFTER="0",
                PYTHONPATH=os.path.dirname(os.path.dirname(ember.__file__)))
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=120)
@@ -231,6 +255,21 @@ print(json.dumps([(e.name, e.detail) for e in prof.events() if e.category == "ca
     cache = json.loads(done.stdout)
     assert ["cache lookup", "memory miss"] in cache
     assert ["disk cache lookup", "disk hit"] in cache
+    # Each line is rewritten in place (\r) and ends at its last item.
+    lines = [part for line in done.stderr.split("\n") for part in line.split("\r")]
+    finals = {}
+    for line in lines:
+        match = re.fullmatch(r"\[ember\] ([a-z ]+): (\d+)/(\d+) kernels.*, \d+\.\d s", line)
+        if match and match[2] == match[3]:
+            finals[match[1]] = int(match[3])
+    assert set(finals) == {"compiling a graph", "writing kernels to the disk cache",
+                           "loading a graph from the disk cache"}, done.stderr
+    # The first run compiled the glue and each kernel and wrote each kernel;
+    # the second loaded them all.
+    kernels = finals["writing kernels to the disk cache"]
+    assert kernels >= 2
+    assert finals["compiling a graph"] == kernels + 1
+    assert finals["loading a graph from the disk cache"] == kernels
 
 
 def test_vulkan_dispatches_are_timed_on_the_device():

@@ -71,6 +71,7 @@ constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
   X(cuEventRecord, CUresult, CUevent, CUstream)                                \
   X(cuEventSynchronize, CUresult, CUevent)                                     \
   X(cuEventQuery, CUresult, CUevent)                                           \
+  X(cuEventElapsedTime, CUresult, float *, CUevent, CUevent)                   \
   X(cuModuleLoadDataEx, CUresult, CUmodule *, const void *, unsigned,          \
     CUjit_option *, void **)                                                   \
   X(cuModuleUnload, CUresult, CUmodule)                                        \

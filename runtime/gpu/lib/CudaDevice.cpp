@@ -4,7 +4,9 @@
 // process, as the runtime API does), made current on the calling thread at
 // the start of every operation so that any thread may use the Device.
 // Streams are non-blocking CUstreams (no implicit sync with the legacy
-// stream 0); events are CUevents without timing. Modules come from PTX,
+// stream 0); events are CUevents without timing. While ember.profiler
+// records, each launch is timed by a pair of timing events (LaunchTimer.h),
+// read back once the stream has run them. Modules come from PTX,
 // which the driver JIT-compiles for the device (its log is part of the
 // error when it fails), or from a cubin.
 //
@@ -12,6 +14,7 @@
 
 #include "CudaApi.h"
 #include "Drivers.h"
+#include "LaunchTimer.h"
 
 #include <map>
 #include <mutex>
@@ -120,16 +123,58 @@ public:
   CUevent event = nullptr;
 };
 
+/// The timing events of one stream's LaunchTimer.
+class CudaTimingEvents : public TimingEvents {
+public:
+  CudaTimingEvents(CUcontext context, CUstream stream)
+      : context(context), stream(stream) {}
+  void *create() override {
+    makeCurrent(context);
+    CUevent event = nullptr;
+    checkCuda(cudaApi().cuEventCreate(&event, 0), "cuEventCreate");
+    return event;
+  }
+  void destroy(void *event) override {
+    cudaApi().cuCtxSetCurrent(context);
+    cudaApi().cuEventDestroy_v2(static_cast<CUevent>(event));
+  }
+  void record(void *event) override {
+    checkCuda(cudaApi().cuEventRecord(static_cast<CUevent>(event), stream),
+              "cuEventRecord");
+  }
+  bool isComplete(void *event) override {
+    cudaApi().cuCtxSetCurrent(context);
+    return cudaApi().cuEventQuery(static_cast<CUevent>(event)) == CUDA_SUCCESS;
+  }
+  bool elapsedMs(void *from, void *to, float *ms) override {
+    cudaApi().cuCtxSetCurrent(context);
+    return cudaApi().cuEventElapsedTime(ms, static_cast<CUevent>(from),
+                                        static_cast<CUevent>(to)) == CUDA_SUCCESS;
+  }
+
+private:
+  CUcontext context;
+  CUstream stream;
+};
+
 class CudaStream : public Stream {
 public:
   explicit CudaStream(CUcontext context) : context(context) {
     makeCurrent(context);
     checkCuda(cudaApi().cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING),
               "cuStreamCreate");
+    timer = std::make_unique<LaunchTimer>(
+        std::make_unique<CudaTimingEvents>(context, stream), "cuda launch");
   }
   ~CudaStream() override {
     cudaApi().cuCtxSetCurrent(context);
-    cudaApi().cuStreamSynchronize(stream);
+    bool idle = cudaApi().cuStreamSynchronize(stream) == CUDA_SUCCESS;
+    try {
+      if (idle)
+        timer->collect(/*synchronized=*/true);
+    } catch (...) {
+    }
+    timer.reset();
     cudaApi().cuStreamDestroy_v2(stream);
   }
   void record(Event &event) override {
@@ -145,10 +190,13 @@ public:
   void synchronize() override {
     makeCurrent(context);
     checkCuda(cudaApi().cuStreamSynchronize(stream), "cuStreamSynchronize");
+    timer->collect(/*synchronized=*/true);
   }
 
   CUcontext context;
   CUstream stream = nullptr;
+  /// Device times of its launches while the profiler records.
+  std::unique_ptr<LaunchTimer> timer;
 
 private:
   CudaEvent &asCuda(Event &event) {
@@ -231,6 +279,8 @@ public:
   void synchronize() override {
     makeCurrent(context);
     checkCuda(cudaApi().cuCtxSynchronize(), "cuCtxSynchronize");
+    // Streams made by createStream report theirs at their own synchronize.
+    mainStream->timer->collect(/*synchronized=*/true);
   }
 
   void copyToDevice(DeviceBuffer dst, size_t dstOffset, const void *src,
@@ -255,6 +305,7 @@ public:
                                              cuStream),
               "cuMemcpyDtoHAsync_v2");
     checkCuda(cudaApi().cuStreamSynchronize(cuStream), "cuStreamSynchronize");
+    asCuda(stream).timer->collect(/*synchronized=*/true);
   }
   void copyOnDevice(DeviceBuffer dst, size_t dstOffset, DeviceBuffer src,
                     size_t srcOffset, size_t bytes, Stream &stream) override {
@@ -325,10 +376,12 @@ protected:
       pointers[i] = &values[i];
     }
     const Dim3 &grid = params.grid, &block = params.block;
+    CudaStream &cudaStream = asCuda(stream);
+    LaunchTimer::Start timed = cudaStream.timer->begin();
     CUresult result = cudaApi().cuLaunchKernel(
         kernel->function, grid.x, grid.y, grid.z, block.x, block.y, block.z,
-        params.sharedMemoryBytes, asCuda(stream).stream, pointers.data(),
-        nullptr);
+        params.sharedMemoryBytes, cudaStream.stream, pointers.data(), nullptr);
+    cudaStream.timer->end(timed, result == CUDA_SUCCESS ? &kernel->name() : nullptr);
     if (result != CUDA_SUCCESS)
       Device::fail("cuLaunchKernel failed for kernel '" + kernel->name() +
                    "' with " + cudaErrorText(result));

@@ -61,6 +61,7 @@ constexpr unsigned hipEventDisableTiming = 2;
   X(hipEventRecord, hipError_t, hipEvent_t, hipStream_t)                       \
   X(hipEventSynchronize, hipError_t, hipEvent_t)                               \
   X(hipEventQuery, hipError_t, hipEvent_t)                                     \
+  X(hipEventElapsedTime, hipError_t, float *, hipEvent_t, hipEvent_t)          \
   X(hipModuleLoadData, hipError_t, hipModule_t *, const void *)                \
   X(hipModuleUnload, hipError_t, hipModule_t)                                  \
   X(hipModuleGetFunction, hipError_t, hipFunction_t *, hipModule_t,            \

@@ -4,13 +4,15 @@
 // its supported API, so every operation first selects the device on the
 // calling thread with hipSetDevice (cheap), which lets any thread use the
 // Device. Streams are non-blocking hipStreams; events are hipEvents without
-// timing. Modules are HSACO code objects (ELF shared objects for one gfx
+// timing, except the pairs that time each launch while ember.profiler
+// records (LaunchTimer.h). Modules are HSACO code objects (ELF shared objects for one gfx
 // target), loaded with hipModuleLoadData.
 //
 //===----------------------------------------------------------------------===//
 
 #include "HipApi.h"
 #include "Drivers.h"
+#include "LaunchTimer.h"
 
 #include <map>
 #include <mutex>
@@ -124,16 +126,57 @@ public:
   hipEvent_t event = nullptr;
 };
 
+/// The timing events of one stream's LaunchTimer.
+class HipTimingEvents : public TimingEvents {
+public:
+  HipTimingEvents(int ordinal, hipStream_t stream) : ordinal(ordinal), stream(stream) {}
+  void *create() override {
+    makeCurrent(ordinal);
+    hipEvent_t event = nullptr;
+    checkHip(hipApi().hipEventCreateWithFlags(&event, 0), "hipEventCreateWithFlags");
+    return event;
+  }
+  void destroy(void *event) override {
+    hipApi().hipSetDevice(ordinal);
+    hipApi().hipEventDestroy(static_cast<hipEvent_t>(event));
+  }
+  void record(void *event) override {
+    checkHip(hipApi().hipEventRecord(static_cast<hipEvent_t>(event), stream),
+             "hipEventRecord");
+  }
+  bool isComplete(void *event) override {
+    hipApi().hipSetDevice(ordinal);
+    return hipApi().hipEventQuery(static_cast<hipEvent_t>(event)) == hipSuccess;
+  }
+  bool elapsedMs(void *from, void *to, float *ms) override {
+    hipApi().hipSetDevice(ordinal);
+    return hipApi().hipEventElapsedTime(ms, static_cast<hipEvent_t>(from),
+                                        static_cast<hipEvent_t>(to)) == hipSuccess;
+  }
+
+private:
+  int ordinal;
+  hipStream_t stream;
+};
+
 class HipStream : public Stream {
 public:
   explicit HipStream(int ordinal) : ordinal(ordinal) {
     makeCurrent(ordinal);
     checkHip(hipApi().hipStreamCreateWithFlags(&stream, hipStreamNonBlocking),
               "hipStreamCreateWithFlags");
+    timer = std::make_unique<LaunchTimer>(
+        std::make_unique<HipTimingEvents>(ordinal, stream), "rocm launch");
   }
   ~HipStream() override {
     hipApi().hipSetDevice(ordinal);
-    hipApi().hipStreamSynchronize(stream);
+    bool idle = hipApi().hipStreamSynchronize(stream) == hipSuccess;
+    try {
+      if (idle)
+        timer->collect(/*synchronized=*/true);
+    } catch (...) {
+    }
+    timer.reset();
     hipApi().hipStreamDestroy(stream);
   }
   void record(Event &event) override {
@@ -149,10 +192,13 @@ public:
   void synchronize() override {
     makeCurrent(ordinal);
     checkHip(hipApi().hipStreamSynchronize(stream), "hipStreamSynchronize");
+    timer->collect(/*synchronized=*/true);
   }
 
   int ordinal;
   hipStream_t stream = nullptr;
+  /// Device times of its launches while the profiler records.
+  std::unique_ptr<LaunchTimer> timer;
 
 private:
   HipEvent &asHip(Event &event) {
@@ -232,6 +278,8 @@ public:
   void synchronize() override {
     makeCurrent(ordinal);
     checkHip(hipApi().hipDeviceSynchronize(), "hipDeviceSynchronize");
+    // Streams made by createStream report theirs at their own synchronize.
+    mainStream->timer->collect(/*synchronized=*/true);
   }
 
   void copyToDevice(DeviceBuffer dst, size_t dstOffset, const void *src,
@@ -256,6 +304,7 @@ public:
                                              hipStreamValue),
               "hipMemcpyDtoHAsync");
     checkHip(hipApi().hipStreamSynchronize(hipStreamValue), "hipStreamSynchronize");
+    asHip(stream).timer->collect(/*synchronized=*/true);
   }
   void copyOnDevice(DeviceBuffer dst, size_t dstOffset, DeviceBuffer src,
                     size_t srcOffset, size_t bytes, Stream &stream) override {
@@ -303,10 +352,12 @@ protected:
       pointers[i] = &values[i];
     }
     const Dim3 &grid = params.grid, &block = params.block;
+    HipStream &hipStreamObject = asHip(stream);
+    LaunchTimer::Start timed = hipStreamObject.timer->begin();
     hipError_t result = hipApi().hipModuleLaunchKernel(
         kernel->function, grid.x, grid.y, grid.z, block.x, block.y, block.z,
-        params.sharedMemoryBytes, asHip(stream).stream, pointers.data(),
-        nullptr);
+        params.sharedMemoryBytes, hipStreamObject.stream, pointers.data(), nullptr);
+    hipStreamObject.timer->end(timed, result == hipSuccess ? &kernel->name() : nullptr);
     if (result != hipSuccess)
       Device::fail("hipModuleLaunchKernel failed for kernel '" + kernel->name() +
                    "' with " + hipErrorText(result));
