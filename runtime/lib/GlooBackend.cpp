@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ember/Runtime/CollectiveChecks.h"
 #include "ember/Runtime/Collectives.h"
 #include "ember/Runtime/Stores.h"
 

@@ -25,6 +25,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ember/Runtime/CollectiveChecks.h"
 #include "ember/Runtime/Collectives.h"
 #include "ember/Runtime/MpiBackend.h"
 

@@ -21,6 +21,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ember/Runtime/CollectiveChecks.h"
 #include "ember/Runtime/NcclBackend.h"
 
 #include <dlfcn.h>

@@ -47,14 +47,6 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-/// The argument checks every engine makes, as messages: empty when the
-/// argument is valid, else what is wrong ("broadcast: rank 3 is outside the
-/// group of 2 ranks"). Each engine throws them with its own prefix (MPI's
-/// and NCCL's name the engine and the rank), so one wording serves all.
-std::string rankOutsideGroupMessage(int rank, int groupSize, const char *what);
-std::string sizeMismatchMessage(const Buffer &buffer, size_t expected, const char *what,
-                                const char *which);
-
 /// A key-value store the ranks rendezvous through (torch's c10d Store):
 /// TCP (rank 0 serves; env:// and tcp://) or a shared file (file://).
 class Store {
