@@ -70,7 +70,7 @@ def _dtype_class(value):
     dtype object); None for anything else."""
     if isinstance(value, str):
         return _DTYPE_CLASSES.get(value)
-    if type(value).__name__ == "dtype" or type(value).__name__ == "DType":
+    if type(value).__name__ == "dtype":  # torch.float32, ember.float32
         return _DTYPE_CLASSES.get(str(value).split(".")[-1])
     return None
 
