@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ember/Runtime/CollectiveChecks.h"
 #include "ember/Runtime/Collectives.h"
 #include "ember/Runtime/Stores.h"
 
@@ -428,11 +429,10 @@ private:
       divideBy(buffer, count);
   }
 
-  void checkRank(int root, const char *what) const {
-    if (root < 0 || root >= size())
-      throw CollectiveError(std::string(what) + ": invalid root rank " +
-                            std::to_string(root) + " for a group of " +
-                            std::to_string(size()) + " ranks");
+  void checkRank(int rank, const char *what) const {
+    std::string message = rankOutsideGroupMessage(rank, size(), what);
+    if (!message.empty())
+      throw CollectiveError(message);
   }
   void checkPeer(int peer, const char *what) const {
     checkRank(peer, what);
@@ -442,10 +442,9 @@ private:
   }
   static void checkSize(const Buffer &buffer, size_t expected, const char *what,
                         const char *which) {
-    if (buffer.numElements != expected)
-      throw CollectiveError(std::string(what) + ": the " + which + " has " +
-                            std::to_string(buffer.numElements) + " elements, expected " +
-                            std::to_string(expected));
+    std::string message = sizeMismatchMessage(buffer, expected, what, which);
+    if (!message.empty())
+      throw CollectiveError(message);
   }
   std::vector<int64_t> splitBytes(const std::vector<size_t> &splits, const Buffer &buffer,
                                   size_t width, const char *which) const {

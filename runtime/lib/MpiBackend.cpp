@@ -25,6 +25,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ember/Runtime/CollectiveChecks.h"
 #include "ember/Runtime/Collectives.h"
 #include "ember/Runtime/MpiBackend.h"
 
@@ -278,7 +279,7 @@ public:
   void allGather(Buffer input, Buffer output) override {
     host(input, "all_gather");
     host(output, "all_gather");
-    expectSizes(output, input.numElements * size_, "all_gather's output");
+    expectSizes(output, input.numElements * size_, "all_gather", "output");
     call("MPI_Allgather", lock([&] {
            return mpi_.MPI_Allgather(input.data, count(input), type(input),
                                      output.data, count(input), type(output),
@@ -289,7 +290,7 @@ public:
   void reduceScatter(Buffer input, Buffer output, ReduceOp op) override {
     host(input, "reduce_scatter");
     host(output, "reduce_scatter");
-    expectSizes(input, output.numElements * size_, "reduce_scatter's input");
+    expectSizes(input, output.numElements * size_, "reduce_scatter", "input");
     call("MPI_Reduce_scatter_block", lock([&] {
            return mpi_.MPI_Reduce_scatter_block(
                input.data, output.data, count(output), type(output),
@@ -304,7 +305,7 @@ public:
     bool atRoot = rank_ == root;
     if (atRoot) {
       host(output, "gather");
-      expectSizes(output, input.numElements * size_, "gather's output");
+      expectSizes(output, input.numElements * size_, "gather", "output");
     }
     call("MPI_Gather", lock([&] {
            return mpi_.MPI_Gather(input.data, count(input), type(input),
@@ -319,7 +320,7 @@ public:
     bool atRoot = rank_ == root;
     if (atRoot) {
       host(input, "scatter");
-      expectSizes(input, output.numElements * size_, "scatter's input");
+      expectSizes(input, output.numElements * size_, "scatter", "input");
     }
     call("MPI_Scatter", lock([&] {
            return mpi_.MPI_Scatter(atRoot ? input.data : nullptr,
@@ -448,17 +449,16 @@ private:
   }
 
   void checkRank(int peer, const char *what) const {
-    if (peer < 0 || peer >= size_)
-      throw error(std::string(what) + ": rank " + std::to_string(peer) +
-                  " is outside the group of " + std::to_string(size_));
+    std::string message = rankOutsideGroupMessage(peer, size_, what);
+    if (!message.empty())
+      throw error(message);
   }
 
-  void expectSizes(const Buffer &buffer, size_t expected,
-                   const char *what) const {
-    if (buffer.numElements != expected)
-      throw error(std::string(what) + " has " +
-                  std::to_string(buffer.numElements) + " elements, expected " +
-                  std::to_string(expected));
+  void expectSizes(const Buffer &buffer, size_t expected, const char *what,
+                   const char *which) const {
+    std::string message = sizeMismatchMessage(buffer, expected, what, which);
+    if (!message.empty())
+      throw error(message);
   }
 
   int count(const Buffer &buffer) const {

@@ -21,6 +21,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ember/Runtime/CollectiveChecks.h"
 #include "ember/Runtime/NcclBackend.h"
 
 #include <dlfcn.h>
@@ -314,7 +315,7 @@ public:
   }
 
   void allGather(Buffer input, Buffer output) override {
-    expectSizes(output, input.numElements * size_, "all_gather's output");
+    expectSizes(output, input.numElements * size_, "all_gather", "output");
     run("ncclAllGather", {input, output}, [&] {
       return e_.ncclAllGather(input.data, output.data, input.numElements,
                               type(input), comm_, stream_);
@@ -322,7 +323,7 @@ public:
   }
 
   void reduceScatter(Buffer input, Buffer output, ReduceOp op) override {
-    expectSizes(input, output.numElements * size_, "reduce_scatter's input");
+    expectSizes(input, output.numElements * size_, "reduce_scatter", "input");
     run("ncclReduceScatter", {input, output}, [&] {
       return e_.ncclReduceScatter(input.data, output.data, output.numElements,
                                   type(output), reduction(output.type, op),
@@ -336,7 +337,7 @@ public:
     checkRank(root, "gather");
     bool atRoot = rank_ == root;
     if (atRoot)
-      expectSizes(output, input.numElements * size_, "gather's output");
+      expectSizes(output, input.numElements * size_, "gather", "output");
     run("gather", atRoot ? std::vector<Buffer>{input, output}
                          : std::vector<Buffer>{input},
         [&] {
@@ -356,7 +357,7 @@ public:
     checkRank(root, "scatter");
     bool atRoot = rank_ == root;
     if (atRoot)
-      expectSizes(input, output.numElements * size_, "scatter's input");
+      expectSizes(input, output.numElements * size_, "scatter", "input");
     run("scatter", atRoot ? std::vector<Buffer>{input, output}
                           : std::vector<Buffer>{output},
         [&] {
@@ -494,17 +495,16 @@ private:
   }
 
   void checkRank(int peer, const char *what) const {
-    if (peer < 0 || peer >= size_)
-      throw error(std::string(what) + ": rank " + std::to_string(peer) +
-                  " is outside the group of " + std::to_string(size_));
+    std::string message = rankOutsideGroupMessage(peer, size_, what);
+    if (!message.empty())
+      throw error(message);
   }
 
-  void expectSizes(const Buffer &buffer, size_t expected,
-                   const char *what) const {
-    if (buffer.numElements != expected)
-      throw error(std::string(what) + " has " +
-                  std::to_string(buffer.numElements) + " elements, expected " +
-                  std::to_string(expected));
+  void expectSizes(const Buffer &buffer, size_t expected, const char *what,
+                   const char *which) const {
+    std::string message = sizeMismatchMessage(buffer, expected, what, which);
+    if (!message.empty())
+      throw error(message);
   }
 
   std::vector<size_t> splits(const Buffer &buffer,

@@ -96,6 +96,19 @@ KNOWN_FAILURES_VULKAN = {
     ('nn.functional.multilabel_margin_loss', 'gradient'): _LAUNCH_PLAN,
 }
 
+# Known Vulkan failures whose failing sample is not the entry's first: CI's
+# subset (one sample per dtype, opinfo.py) does not reach them, so there
+# they are not expected to fail; the full sweep (EMBER_FULL_DEVICE_SWEEP=1)
+# expects them as listed above.
+LATER_SAMPLE_VULKAN = {
+    ('corrcoef', 'forward'),
+    ('nn.functional.local_response_norm', 'forward'),
+    ('nn.functional.max_pool2d', 'forward'),
+    ('nn.functional.bilinear', 'forward'),
+    ('index_fill', 'forward'),
+    ('index_copy', 'forward'),
+}
+
 _DB = opinfo.load_op_db()
 _HAVE = [(info, opinfo.ember_callable(info)) for info in _DB]
 _HAVE = [(info, fn) for info, fn in _HAVE if fn is not None]
@@ -111,6 +124,9 @@ def _cases(kind):
         marks = []
         known = KNOWN_FAILURES_VULKAN if opinfo.DEVICE == "vulkan" else KNOWN_FAILURES
         reason = known.get((name, kind))
+        if opinfo.DEVICE == "vulkan" and opinfo.SAMPLES_PER_DTYPE == 1 and \
+                (name, kind) in LATER_SAMPLE_VULKAN:
+            reason = None
         if reason:
             marks.append(pytest.mark.xfail(reason=reason, strict=True))
         yield pytest.param(info, fn, id=name, marks=marks)

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ember/Runtime/CollectiveChecks.h"
 #include "ember/Runtime/Collectives.h"
 #include "ember/Runtime/Stores.h"
 
@@ -63,6 +64,20 @@ TEST(Collectives, RegistryNamesWhatIsAvailable) {
     EXPECT_NE(std::string(error.what()).find("'no-such-engine'"), std::string::npos);
     EXPECT_NE(std::string(error.what()).find("null-test"), std::string::npos);
   }
+}
+
+TEST(Collectives, ArgumentMessagesAreEmptyForValidArguments) {
+  EXPECT_EQ(rankOutsideGroupMessage(0, 2, "broadcast"), "");
+  EXPECT_EQ(rankOutsideGroupMessage(1, 2, "broadcast"), "");
+  EXPECT_EQ(rankOutsideGroupMessage(2, 2, "broadcast"),
+            "broadcast: rank 2 is outside the group of 2 ranks");
+  EXPECT_EQ(rankOutsideGroupMessage(-1, 3, "recv"),
+            "recv: rank -1 is outside the group of 3 ranks");
+  Buffer buffer;
+  buffer.numElements = 6;
+  EXPECT_EQ(sizeMismatchMessage(buffer, 6, "gather", "output"), "");
+  EXPECT_EQ(sizeMismatchMessage(buffer, 8, "gather", "output"),
+            "gather: the output has 6 elements, expected 8");
 }
 
 TEST(Collectives, RunAsyncKeepsIssueOrderAndRethrows) {

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -289,6 +290,35 @@ int main() {
                    comm->rank());
       ++failures;
     }
+    // Argument errors (the engines' shared messages) carry MPI's prefix and
+    // are raised before any rank communicates.
+    int n = comm->size();
+    auto expectError = [&](const char *what, const std::string &wanted,
+                           const std::function<void()> &call) {
+      std::string got;
+      try {
+        call();
+      } catch (const CollectiveError &error) {
+        got = error.what();
+      }
+      std::string prefix = "mpi (rank " + std::to_string(comm->rank()) +
+                           " of " + std::to_string(n) + "): ";
+      if (got != prefix + wanted) {
+        std::fprintf(stderr, "rank %d: %s raised \"%s\", expected \"%s%s\"\n",
+                     comm->rank(), what, got.c_str(), prefix.c_str(),
+                     wanted.c_str());
+        ++failures;
+      }
+    };
+    Tensor small(ElementType::Float32, 2);
+    expectError("broadcast from a rank past the group",
+                "broadcast: rank " + std::to_string(n) +
+                    " is outside the group of " + std::to_string(n) + " ranks",
+                [&] { comm->broadcast(small.buffer(), n); });
+    expectError("all_gather into a short output",
+                "all_gather: the output has 2 elements, expected " +
+                    std::to_string(2 * n),
+                [&] { comm->allGather(small.buffer(), small.buffer()); });
     comm->barrier();
     if (failures)
       return 1;
