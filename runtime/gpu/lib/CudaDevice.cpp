@@ -146,6 +146,10 @@ public:
     makeCurrent(context);
     checkCuda(cudaApi().cuStreamSynchronize(stream), "cuStreamSynchronize");
   }
+  void *nativeHandle() override {
+    makeCurrent(context);
+    return stream;
+  }
 
   CUcontext context;
   CUstream stream = nullptr;
