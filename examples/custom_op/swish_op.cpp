@@ -4,13 +4,19 @@
 // with its backward as another custom op, demo::swish_backward(x, y, grad,
 // beta) = grad * (s + beta * x * s * (1 - s)), s = sigmoid(beta * x).
 // demo::scaled_add(a, b, alpha) = a + alpha * b has no C++ backward (the
-// tests give it one in Python). Built by ember.utils.cpp_extension.load
+// tests give it one in Python). demo::swish and its backward also have
+// Vulkan kernels (shaders/*.comp, compiled into swish_shaders.h by
+// gen-shaders), so they run on Vulkan tensors too. demo::sincos and
+// demo::frexp have two outputs each (sincos with a C++ backward, frexp's
+// integer exponent with none: the tests give it one in Python). Built by
+// ember.utils.cpp_extension.load
 // (train.py) or Bazel's ember_custom_op_library (BUILD.bazel); only
 // ember/Runtime/CustomOp.h is needed.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ember/Runtime/CustomOp.h"
+#include "swish_shaders.h"
 
 #include <cmath>
 
@@ -110,6 +116,88 @@ int scaledAddKernel(const EmberBuffer *inputs, int32_t,
   return 0;
 }
 
+/// sincos(x) = (sin x, cos x); frexp(x) = (mantissa, int32 exponent).
+int twoOutputShapes(const EmberTensorType *inputs, int32_t numInputs,
+                    const EmberAttrs *attrs, EmberTensorType *outputs,
+                    int32_t numOutputs, EmberStatus *status) {
+  if (sameFloatShapes(inputs, numInputs, attrs, outputs, numOutputs, status))
+    return 1;
+  outputs[1] = inputs[0];
+  return 0;
+}
+
+int frexpShapes(const EmberTensorType *inputs, int32_t numInputs,
+                const EmberAttrs *attrs, EmberTensorType *outputs,
+                int32_t numOutputs, EmberStatus *status) {
+  if (twoOutputShapes(inputs, numInputs, attrs, outputs, numOutputs, status))
+    return 1;
+  outputs[1].dtype = EMBER_INT32;
+  return 0;
+}
+
+template <typename T>
+void sincos(const EmberBuffer &x, const EmberBuffer *out) {
+  for (int64_t i = 0, n = numel(x); i < n; ++i) {
+    T v = static_cast<const T *>(x.data)[offsetOf(x, i)];
+    static_cast<T *>(out[0].data)[i] = std::sin(v);
+    static_cast<T *>(out[1].data)[i] = std::cos(v);
+  }
+}
+
+int sincosKernel(const EmberBuffer *inputs, int32_t, const EmberBuffer *outputs,
+                 int32_t, const EmberAttrs *, EmberStatus *) {
+  if (inputs[0].dtype == EMBER_FLOAT32)
+    sincos<float>(inputs[0], outputs);
+  else
+    sincos<double>(inputs[0], outputs);
+  return 0;
+}
+
+/// Inputs x, sin x, cos x, d sin, d cos: dx = d sin * cos x - d cos * sin x.
+template <typename T>
+void sincosBackward(const EmberBuffer *in, const EmberBuffer &dx) {
+  auto at = [&](int k, int64_t i) {
+    return static_cast<const T *>(in[k].data)[offsetOf(in[k], i)];
+  };
+  for (int64_t i = 0, n = numel(dx); i < n; ++i)
+    static_cast<T *>(dx.data)[i] = at(3, i) * at(2, i) - at(4, i) * at(1, i);
+}
+
+int sincosBackwardKernel(const EmberBuffer *inputs, int32_t,
+                         const EmberBuffer *outputs, int32_t,
+                         const EmberAttrs *, EmberStatus *) {
+  if (inputs[0].dtype == EMBER_FLOAT32)
+    sincosBackward<float>(inputs, outputs[0]);
+  else
+    sincosBackward<double>(inputs, outputs[0]);
+  return 0;
+}
+
+template <typename T>
+void frexpRows(const EmberBuffer &x, const EmberBuffer *out) {
+  for (int64_t i = 0, n = numel(x); i < n; ++i) {
+    int exponent = 0;
+    static_cast<T *>(out[0].data)[i] =
+        std::frexp(static_cast<const T *>(x.data)[offsetOf(x, i)], &exponent);
+    static_cast<int32_t *>(out[1].data)[i] = exponent;
+  }
+}
+
+int frexpKernel(const EmberBuffer *inputs, int32_t, const EmberBuffer *outputs,
+                int32_t, const EmberAttrs *, EmberStatus *) {
+  if (inputs[0].dtype == EMBER_FLOAT32)
+    frexpRows<float>(inputs[0], outputs);
+  else
+    frexpRows<double>(inputs[0], outputs);
+  return 0;
+}
+
+// The Vulkan kernels (float32; GPU contract in CustomOp.h).
+const EmberSpirvKernel kSwishVulkan = {
+    kSwishSpirv, sizeof(kSwishSpirv) / 4, "main", {64, 1, 1}};
+const EmberSpirvKernel kSwishBackwardVulkan = {
+    kSwishBackwardSpirv, sizeof(kSwishBackwardSpirv) / 4, "main", {64, 1, 1}};
+
 } // namespace
 
 EMBER_CUSTOM_OP_LIBRARY(m) {
@@ -118,15 +206,30 @@ EMBER_CUSTOM_OP_LIBRARY(m) {
             .attr("beta", 1.0)
             .shape(sameFloatShapes)
             .cpu(swishKernel)
+            .vulkan(&kSwishVulkan)
             .backward("demo::swish_backward"));
   m.def(ember::custom::Op("demo::swish_backward")
             .inputs(3)
             .attr("beta", 1.0)
             .shape(sameFloatShapes)
-            .cpu(swishBackwardKernel));
+            .cpu(swishBackwardKernel)
+            .vulkan(&kSwishBackwardVulkan));
   m.def(ember::custom::Op("demo::scaled_add")
             .inputs(2)
             .attr("alpha", 1.0)
             .shape(sameFloatShapes)
             .cpu(scaledAddKernel));
+  m.def(ember::custom::Op("demo::sincos")
+            .outputs(2)
+            .shape(twoOutputShapes)
+            .cpu(sincosKernel)
+            .backward("demo::sincos_backward"));
+  m.def(ember::custom::Op("demo::sincos_backward")
+            .inputs(5)
+            .shape(sameFloatShapes)
+            .cpu(sincosBackwardKernel));
+  m.def(ember::custom::Op("demo::frexp")
+            .outputs(2)
+            .shape(frexpShapes)
+            .cpu(frexpKernel));
 }

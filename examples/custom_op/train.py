@@ -5,15 +5,17 @@ small regression MLP whose activation is ``demo::swish`` (forward and
 backward are the C++ kernels, inside the compiled training step), exports
 it as a .ember file next to a copy of the library, and runs it with the C++
 runtime (ember-run), which loads the library because --trust-native allows
-it (docs/custom-ops.md).
+it (docs/custom-ops.md). With --device vulkan the training runs on Vulkan
+tensors, where demo::swish and its backward are the library's SPIR-V
+shaders (shaders/*.comp), dispatched between the compiled kernels.
 
-    PYTHONPATH=build/python /usr/bin/python3 examples/custom_op/train.py [OUT_DIR]
+    PYTHONPATH=build/python /usr/bin/python3 examples/custom_op/train.py [OUT_DIR] [--device vulkan]
 """
 
+import argparse
 import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 
@@ -36,16 +38,16 @@ class SwishMLP(nn.Module):
         return self.fc2(self.ops.swish(self.fc1(x), beta=1.0))
 
 
-def main(out_dir):
+def main(out_dir, device):
     ops = cpp_extension.load("swish_example", [os.path.join(HERE, "swish_op.cpp")],
                              verbose=True)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((256, 4)).astype(np.float32)
     y = (np.sin(x[:, :1]) + x[:, 1:2] * x[:, 2:3]).astype(np.float32)
     ember.manual_seed(0)
-    model = SwishMLP(ops)
+    model = SwishMLP(ops).to(device)
     opt = ember.optim.Adam(model.parameters(), lr=1e-2)
-    xs, ys = ember.from_numpy(x), ember.from_numpy(y)
+    xs, ys = ember.from_numpy(x).to(device), ember.from_numpy(y).to(device)
     for step in range(200):
         loss = ((model(xs) - ys) ** 2).mean()
         opt.zero_grad()
@@ -54,6 +56,8 @@ def main(out_dir):
         if step % 50 == 0 or step == 199:
             print(f"step {step:3d}  loss {loss.item():.4f}")
 
+    # Exported from the CPU: the file's portable program runs anywhere.
+    model, xs = model.to("cpu"), xs.to("cpu")
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "swish_mlp.ember")
     ember.export(model, (xs[:8],), dynamic_dims=[{0: "batch"}]).save(path)
@@ -71,4 +75,8 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/ember_swish_example")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", nargs="?", default="/tmp/ember_swish_example")
+    parser.add_argument("--device", default="cpu", help="cpu or vulkan")
+    args = parser.parse_args()
+    main(args.out_dir, args.device)

@@ -221,7 +221,9 @@ std::string gradFnName(const Tensor &x) {
   if (!x.impl->history)
     return "";
   // An autograd.Function's outputs: torch names them after the class.
-  if (x.impl->history->op == OpCode::CustomVjpResult)
+  // (A multi-output custom_call's results share the op code, not a name.)
+  if (x.impl->history->op == OpCode::CustomVjpResult &&
+      x.impl->history->inputs[0]->custom)
     return x.impl->history->inputs[0]->custom->name;
   // torch's names: the op in CamelCase + "Backward0".
   std::string name;

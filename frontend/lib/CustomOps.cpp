@@ -35,8 +35,9 @@ const std::string &customOpNameOfHash(int64_t hash) {
   return namesByHash().at(hash);
 }
 
-Tensor customOp(const std::string &name, const std::vector<Tensor> &inputs,
-                const std::vector<double> &attrs) {
+std::vector<Tensor> customOp(const std::string &name,
+                             const std::vector<Tensor> &inputs,
+                             const std::vector<double> &attrs) {
   const CustomOpInfo *op = findCustomOp(name);
   if (!op)
     runtimeError("no custom op named '" + name + "' is registered (load its "
@@ -45,17 +46,24 @@ Tensor customOp(const std::string &name, const std::vector<Tensor> &inputs,
   if (attrs.size() != op->attrNames.size())
     runtimeError(name + ": expected " + std::to_string(op->attrNames.size()) +
                  " attribute value(s), got " + std::to_string(attrs.size()));
-  if (op->numOutputs != 1)
-    runtimeError(name + ": ops with " + std::to_string(op->numOutputs) +
-                 " outputs cannot be traced yet (one output only)");
   std::vector<EmberTensorType> types;
   std::vector<NodeRef> values;
-  for (const Tensor &input : inputs) {
-    if (deviceOf(input) != Backend::Cpu)
-      runtimeError(name + ": has no kernel for " +
-                   backendDeviceType(deviceOf(input)) +
-                   " tensors (custom ops run on the CPU; move the inputs with "
-                   ".cpu())");
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor &input = inputs[i];
+    Backend device = deviceOf(input);
+    if (device != deviceOf(inputs[0]))
+      runtimeError(name + ": expected all inputs on one device, input 0 is on " +
+                   backendDeviceType(deviceOf(inputs[0])) + " and input " +
+                   std::to_string(i) + " on " + backendDeviceType(device));
+    bool hasKernel = device == Backend::Cpu ||
+                     (device == Backend::Vulkan && op->hasVulkan) ||
+                     (device == Backend::Cuda && op->hasCuda);
+    if (!hasKernel)
+      runtimeError(name + ": has no kernel for " + backendDeviceType(device) +
+                   " tensors (its library registers " +
+                   (op->hasVulkan ? "a Vulkan kernel" : op->hasCuda ? "a CUDA kernel"
+                                                                    : "a CPU kernel only") +
+                   "; move the inputs with .cpu())");
     if (input.dim() > EMBER_CUSTOM_OP_MAX_RANK)
       runtimeError(name + ": inputs of rank above " +
                    std::to_string(EMBER_CUSTOM_OP_MAX_RANK) + " are not supported");
@@ -72,7 +80,9 @@ Tensor customOp(const std::string &name, const std::vector<Tensor> &inputs,
   } catch (const std::runtime_error &error) {
     runtimeError(error.what());
   }
-  Shape shape(outputs[0].sizes, outputs[0].sizes + outputs[0].rank);
+  auto shapeOf = [](const EmberTensorType &type) {
+    return Shape(type.sizes, type.sizes + type.rank);
+  };
   int64_t hash = fnv1a(name);
   {
     std::lock_guard<std::mutex> lock(namesMutex);
@@ -81,15 +91,32 @@ Tensor customOp(const std::string &name, const std::vector<Tensor> &inputs,
       runtimeError(name + ": its name's hash collides with custom op '" +
                    it->second + "'; rename one of them");
   }
-  NodeRef node = makeNode(OpCode::CustomCall,
-                          static_cast<DType>(outputs[0].dtype), shape, values);
+  NodeRef node = makeNode(OpCode::CustomCall, static_cast<DType>(outputs[0].dtype),
+                          shapeOf(outputs[0]), values);
   node->ints.push_back(hash);
   for (double value : attrs) {
     int64_t bits;
     std::memcpy(&bits, &value, sizeof(bits));
     node->ints.push_back(bits);
   }
-  return fromNode(node);
+  // The other outputs' types as the emitter states them: dtype, rank and
+  // which dims are 1 (the rest are dynamic, as in every pattern).
+  for (size_t k = 1; k < outputs.size(); ++k) {
+    int64_t ones = 0;
+    for (int32_t d = 0; d < outputs[k].rank; ++d)
+      if (outputs[k].sizes[d] == 1)
+        ones |= int64_t(1) << d;
+    node->ints.append({outputs[k].dtype, outputs[k].rank, ones});
+  }
+  std::vector<Tensor> results = {fromNode(node)};
+  for (size_t k = 1; k < outputs.size(); ++k) {
+    NodeRef result = makeNode(OpCode::CustomVjpResult,
+                              static_cast<DType>(outputs[k].dtype),
+                              shapeOf(outputs[k]), {node});
+    result->ints = {static_cast<int64_t>(k)};
+    results.push_back(fromNode(result));
+  }
+  return results;
 }
 
 } // namespace ember

@@ -271,12 +271,13 @@ private:
     return op.getResult(0);
   }
 
-  /// Output `node.ints[0]` of the custom_vjp emitted for `node.inputs[0]`.
+  /// Output `node.ints[0]` of the custom_vjp (or multi-output custom_call)
+  /// emitted for `node.inputs[0]`.
   Value emitCustomVjpResult(const Node &node) {
     Value first = operand(node, 0);
     if (auto cast = first.getDefiningOp<tensor::CastOp>())
       first = cast.getSource();
-    return first.getDefiningOp<CustomVjpOp>().getResult(node.ints[0]);
+    return first.getDefiningOp()->getResult(node.ints[0]);
   }
 
   /// Emits every node into the current function (`values` holds its
@@ -611,7 +612,17 @@ private:
     SmallVector<Value> inputs;
     for (unsigned i = 0; i < node.inputs.size(); ++i)
       inputs.push_back(operand(node, i));
-    auto call = CustomCallOp::create(b, loc, TypeRange{type}, inputs,
+    // Output 0 is the node's; the others' patterns follow the attributes
+    // (frontend/lib/CustomOps.cpp).
+    SmallVector<Type> types = {type};
+    for (size_t at = 1 + op->attrNames.size(); at + 3 <= node.ints.size(); at += 3) {
+      SmallVector<int64_t> dims;
+      for (int64_t d = 0; d < node.ints[at + 1]; ++d)
+        dims.push_back(node.ints[at + 2] >> d & 1 ? 1 : ShapedType::kDynamic);
+      types.push_back(RankedTensorType::get(
+          dims, elementType(ctx, static_cast<DType>(node.ints[at]))));
+    }
+    auto call = CustomCallOp::create(b, loc, types, inputs,
                                      b.getStringAttr(name),
                                      b.getDictionaryAttr(attrs));
     return call.getOutputs()[0];

@@ -10,8 +10,10 @@ CPU kernel through the runtime; fusion stops at it.
 
 Gradients come from the op's registered backward: a C++ op named in its
 definition (``Op(...).backward("mylib::swish_backward")``, taking the
-inputs, the output and the output's gradient, returning one gradient per
+inputs, the outputs and the outputs' gradients, returning one gradient per
 input), or a Python function given to ``ember.library.register_autograd``.
+An op with several outputs returns a tuple; its backward gets one gradient
+per output.
 Either runs as the backward of an ``ember.autograd.Function``, traced into
 the same compiled program as the rest of the backward. See
 docs/custom-ops.md.
@@ -31,30 +33,37 @@ def load_library(path):
 _python_autograd = {}
 
 
+def _as_tuple(output):
+    return output if isinstance(output, tuple) else (output,)
+
+
 def _apply_backward_op(backward_name, num_inputs, attr_names):
     """A Function backward that calls the registered C++ backward op on
-    (inputs..., output, grad_output); its attributes take the forward's
-    values where the names match, else their defaults."""
+    (inputs..., outputs..., grad_outputs...); its attributes take the
+    forward's values where the names match, else their defaults. An output
+    the loss does not use gets zeros as its gradient (the backward is traced
+    at the call)."""
 
     class CppBackward(ember.autograd.Function):
         @staticmethod
         def forward(ctx, name, attrs, *inputs):
             output = _ember._custom_op(name, list(inputs), attrs)
-            ctx.save_for_backward(*inputs, output)
+            ctx.save_for_backward(*inputs, *_as_tuple(output))
             ctx.attrs = attrs
             return output
 
         @staticmethod
-        def backward(ctx, grad):
+        def backward(ctx, *grads):
             saved = ctx.saved_tensors
+            outputs = saved[num_inputs:]
+            grads = [g if g is not None else ember.zeros_like(o)
+                     for g, o in zip(grads, outputs)]
             op = _op_named(backward_name)
             forward = dict(zip(attr_names, ctx.attrs))
             attrs = [forward.get(n, d) for n, d in zip(op._info["attr_names"],
                                                        op._info["attr_defaults"])]
-            grads = op._call_raw(list(saved) + [grad], attrs)
-            if not isinstance(grads, tuple):
-                grads = (grads,)
-            return (None, None) + tuple(grads[:num_inputs])
+            result = _as_tuple(op._call_raw(list(saved) + grads, attrs))
+            return (None, None) + tuple(result[:num_inputs])
 
     return CppBackward
 
@@ -67,16 +76,19 @@ def _apply_python_backward(backward, setup_context):
             ctx.attrs = attrs
             if setup_context is not None:
                 # torch's inputs: every argument, the attributes after the
-                # tensors.
+                # tensors; output: the tensor, or the tuple of them.
                 setup_context(ctx, tuple(inputs) + tuple(attrs), output)
+            ctx._outputs_float = [o.dtype.is_floating_point for o in _as_tuple(output)]
             return output
 
         @staticmethod
-        def backward(ctx, grad):
-            grads = backward(ctx, grad)
-            if not isinstance(grads, tuple):
-                grads = (grads,)
-            return (None, None) + grads
+        def backward(ctx, *grads):
+            # One cotangent per output; None for outputs that are not
+            # differentiable (integer dtypes).
+            grads = [g if is_float else None
+                     for g, is_float in zip(grads, ctx._outputs_float)]
+            result = _as_tuple(backward(ctx, *grads))
+            return (None, None) + result
 
     return PythonBackward
 
@@ -117,6 +129,8 @@ class CustomOp:
         return _ember._custom_op(self.name, list(tensors), list(attrs))
 
     def __call__(self, *args, **kwargs):
+        """The op's output: one tensor, or a tuple of them for an op whose
+        shape function declares several outputs."""
         n = self._info["num_inputs"]
         tensors, extra = args[:n], args[n:]
         if len(tensors) != n or not all(isinstance(t, ember.Tensor) for t in tensors):

@@ -44,7 +44,14 @@ void bindCustomOps(py::module_ &m) {
   m.def("_custom_op",
         [](const std::string &name, const std::vector<Tensor> &inputs,
            const std::vector<double> &attrs) {
-          return customOp(name, inputs, attrs);
+          // One tensor, or a tuple for an op with several outputs.
+          std::vector<Tensor> outputs = customOp(name, inputs, attrs);
+          if (outputs.size() == 1)
+            return py::cast(outputs[0]);
+          py::tuple result(outputs.size());
+          for (size_t k = 0; k < outputs.size(); ++k)
+            result[k] = py::cast(outputs[k]);
+          return py::object(std::move(result));
         },
         py::arg("name"), py::arg("inputs"), py::arg("attrs"));
 }

@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -50,7 +51,8 @@ int addOp(void *context, const EmberOpDef *def, EmberStatus *status) {
     return 1;
   };
   if (!def || def->abiVersion != EMBER_CUSTOM_OP_ABI_VERSION)
-    return fail("an op definition of another ABI version");
+    return fail("an op definition of another ABI version (rebuild the "
+                "library against this Ember's ember/Runtime/CustomOp.h)");
   std::string name = def->name ? def->name : "";
   size_t sep = name.find("::");
   if (sep == std::string::npos || sep == 0 || sep + 2 >= name.size() ||
@@ -75,8 +77,37 @@ int addOp(void *context, const EmberOpDef *def, EmberStatus *status) {
   }
   info.shape = def->shape;
   info.cpu = def->cpu;
-  info.hasVulkan = def->vulkan != nullptr;
-  info.hasCuda = def->cuda != nullptr;
+  if (const EmberSpirvKernel *k = def->vulkan) {
+    if (!k->words || k->wordCount == 0 || k->words[0] != 0x07230203u)
+      return fail(name + ": the Vulkan kernel is not SPIR-V (no words, or "
+                  "no SPIR-V magic number)");
+    CustomOpInfo::GpuCode code;
+    code.image.assign(reinterpret_cast<const char *>(k->words),
+                      k->wordCount * sizeof(uint32_t));
+    code.entryPoint = k->entryPoint ? k->entryPoint : "main";
+    for (int i = 0; i < 3; ++i)
+      code.block[i] = k->localSize[i] ? k->localSize[i] : 1;
+    info.vulkan = std::move(code);
+  }
+  if (const EmberCudaModule *m = def->cudaModule) {
+    if (!m->image || m->bytes == 0 || !m->entryPoint ||
+        (m->format != EMBER_CUDA_PTX && m->format != EMBER_CUDA_CUBIN))
+      return fail(name + ": the CUDA module needs an image, its size, a "
+                  "format (EMBER_CUDA_PTX or EMBER_CUDA_CUBIN) and an entry "
+                  "point");
+    CustomOpInfo::GpuCode code;
+    code.image.assign(static_cast<const char *>(m->image), m->bytes);
+    code.format = m->format;
+    code.entryPoint = m->entryPoint;
+    for (int i = 0; i < 3; ++i)
+      code.block[i] = m->blockSize[i] ? m->blockSize[i] : 1;
+    info.cudaModule = std::move(code);
+  }
+  info.cudaFn = def->cuda;
+  info.hasVulkan = info.vulkan.has_value();
+  info.hasCuda = info.cudaModule.has_value() || info.cudaFn;
+  static std::atomic<uint64_t> generations{0};
+  info.generation = ++generations;
   info.backward = def->backward ? def->backward : "";
   library->ops.push_back(std::move(info));
   return 0;

@@ -36,7 +36,8 @@ def sigmoid(v):
 
 
 def test_load_registers_ops_and_skips_an_unchanged_rebuild(lib):
-    assert sorted(lib.op_names) == ["demo::scaled_add", "demo::swish",
+    assert sorted(lib.op_names) == ["demo::frexp", "demo::scaled_add", "demo::sincos",
+                                    "demo::sincos_backward", "demo::swish",
                                     "demo::swish_backward"]
     assert ember.ops.demo.swish.name == "demo::swish"
     built = cpp_extension._load.built
@@ -222,4 +223,124 @@ def test_signed_native_file_loads_its_library_for_a_trusted_key(lib, tmp_path):
     assert "cpu-native" in result.stdout
     z = 2 * x
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), z * sigmoid(0.75 * z),
+                               rtol=1e-5, atol=1e-6)
+
+
+# Ops with several outputs: a tuple, gradients for each output, export.
+
+def test_multi_output_ops_return_tuples_matching_numpy(lib):
+    x = np.random.default_rng(7).standard_normal((4, 5)).astype(np.float32)
+    s, c = lib.sincos(ember.from_numpy(x).t())  # strided input
+    np.testing.assert_allclose(s.numpy(), np.sin(x.T), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(c.numpy(), np.cos(x.T), rtol=1e-6, atol=1e-7)
+    m, e = ember.ops.demo.frexp(ember.from_numpy(x * 100))
+    m_ref, e_ref = np.frexp(x * 100)
+    assert e.dtype == ember.int32 and m.dtype == ember.float32
+    np.testing.assert_array_equal(m.numpy(), m_ref)
+    np.testing.assert_array_equal(e.numpy(), e_ref)
+    # Only the second output used: the op still runs once in the graph.
+    np.testing.assert_allclose((lib.sincos(ember.from_numpy(x))[1] * 2).numpy(),
+                               2 * np.cos(x), rtol=1e-6)
+
+
+def test_multi_output_backward_gets_a_gradient_per_output(lib):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    a, b = (rng.standard_normal((3, 4)).astype(np.float32) for _ in range(2))
+    t = ember.tensor(x, requires_grad=True)
+    s, c = lib.sincos(t)
+    (s * ember.from_numpy(a) + c * ember.from_numpy(b)).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), a * np.cos(x) - b * np.sin(x),
+                               rtol=1e-5, atol=1e-6)
+    # An output the loss does not use contributes nothing (its cotangent is 0).
+    t2 = ember.tensor(x, requires_grad=True)
+    (lib.sincos(t2)[1] * ember.from_numpy(b)).sum().backward()
+    np.testing.assert_allclose(t2.grad.numpy(), -b * np.sin(x), rtol=1e-5, atol=1e-6)
+
+    # A Python backward: frexp's integer exponent gets None as its gradient.
+    seen = []
+
+    def setup(ctx, inputs, output):
+        ctx.exponent = output[1]
+
+    def backward(ctx, grad_mantissa, grad_exponent):
+        seen.append(grad_exponent)
+        return grad_mantissa * (2.0 ** -ctx.exponent.to(ember.float32))
+
+    ember.library.register_autograd("demo::frexp", backward, setup_context=setup)
+    t3 = ember.tensor(x * 10, requires_grad=True)
+    m, e = ember.ops.demo.frexp(t3)
+    assert e.dtype == ember.int32
+    (m * ember.from_numpy(a)).sum().backward()
+    assert seen == [None]
+    np.testing.assert_allclose(t3.grad.numpy(), a * 2.0 ** -np.frexp(x * 10)[1],
+                               rtol=1e-6)
+
+
+def test_multi_output_op_exports_and_runs_in_ember_run(lib, tmp_path):
+    x = np.random.default_rng(9).standard_normal((5, 3)).astype(np.float32)
+    program = ember.export(lambda t: lib.sincos(t * 2),
+                           (ember.from_numpy(x),), dynamic_dims=[{0: "n"}])
+    path = tmp_path / "sincos.ember"
+    program.save(path)
+    _, manifest = read_manifest(path)
+    assert manifest["custom_op_libraries"][0]["ops"] == ["demo::sincos"]
+    shutil.copy(lib.path, tmp_path / "libdemo_ops.so")
+    np.save(tmp_path / "x.npy", x[:4])
+    result = subprocess.run(
+        [tool("tools/ember-run/ember-run"), str(path), "--input", str(tmp_path / "x.npy"),
+         "--output", str(tmp_path / "s.npy"), "--output", str(tmp_path / "c.npy"),
+         "--trust-native"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "s.npy"), np.sin(2 * x[:4]), rtol=1e-6)
+    np.testing.assert_allclose(np.load(tmp_path / "c.npy"), np.cos(2 * x[:4]), rtol=1e-6)
+
+
+# Vulkan kernels (the example's SPIR-V), dispatched from the launch plan.
+
+VULKAN = ember.vulkan.is_available()
+needs_vulkan = pytest.mark.skipif(
+    not VULKAN, reason="Vulkan is not available here: " + ember.vulkan.unavailable_reason())
+
+
+@needs_vulkan
+def test_vulkan_kernel_forward_and_backward_match_numpy(lib):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((70, 3)).astype(np.float32)  # > one workgroup
+    w = rng.standard_normal((3, 70)).astype(np.float32)
+    dev = ember.from_numpy(x).to("vulkan")
+    # Elementwise work on both sides fuses into kernels of its own; the op is
+    # a dispatch of the user's shader between them, on a transposed view.
+    y = (lib.swish(dev.t() * 2, beta=1.5) + 1).cpu().numpy()
+    z = 2 * x.T
+    np.testing.assert_allclose(y, z * sigmoid(1.5 * z) + 1, rtol=1e-5, atol=1e-6)
+    t = ember.tensor(x, requires_grad=True, device="vulkan")
+    (lib.swish(t.t(), beta=0.5) * ember.from_numpy(w).to("vulkan")).sum().backward()
+    assert t.grad.device.type == "vulkan"
+    s = sigmoid(0.5 * x)
+    np.testing.assert_allclose(t.grad.cpu().numpy(), w.T * (s + 0.5 * x * s * (1 - s)),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError, match="demo::scaled_add: has no kernel for vulkan"):
+        lib.scaled_add(dev, dev)
+
+
+@needs_vulkan
+def test_vulkan_kernel_in_a_compiled_gpu_artifact(lib, tmp_path):
+    x = np.random.default_rng(11).standard_normal((6, 5)).astype(np.float32)
+    program = ember.export(lambda t: lib.swish(t + 1, beta=0.75) * 3,
+                           (ember.from_numpy(x),), dynamic_dims=[{0: "n"}])
+    portable, compiled = tmp_path / "p.ember", tmp_path / "v.ember"
+    program.save(portable)
+    subprocess.run([tool("tools/ember-compile/ember-compile"), str(portable),
+                    "--target", "vulkan", "-o", str(compiled)],
+                   check=True, capture_output=True)
+    shutil.copy(lib.path, tmp_path / "libdemo_ops.so")
+    np.save(tmp_path / "x.npy", x)
+    result = subprocess.run(
+        [tool("tools/ember-run/ember-run"), str(compiled), "--device", "vulkan",
+         "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"),
+         "--trust-native"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    z = x + 1
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), 3 * z * sigmoid(0.75 * z),
                                rtol=1e-5, atol=1e-6)

@@ -261,6 +261,7 @@ int runOnDevice() {
   ember::LoadOptions options;
   options.allowUnsignedNative = trustNative;
   options.trustedKeys.assign(trustedKeys.begin(), trustedKeys.end());
+  options.customOpPaths.assign(customOpPaths.begin(), customOpPaths.end());
   ember::gpu::DeviceModel model(ember::ModelFile::open(modelPath), *device, options);
   return runEntryAndReport(model.manifest(), model.target() + " on " + device->info().name,
                            [&](const std::vector<ember::HostTensor> &values) {

@@ -65,6 +65,11 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
     // program order (the same on every rank).
     pm.addPass(createEmberCollectivesToRuntime());
     tensorFuncs = &pm.nest<func::FuncOp>();
+  } else {
+    // On a GPU: instructions of the launch plan that run the op's Vulkan or
+    // CUDA kernel (a dispatch of its own; fusion stops there too).
+    pm.addPass(createEmberCustomCallToRuntime(EmberCustomCallToRuntimeOptions{true}));
+    tensorFuncs = &pm.nest<func::FuncOp>();
   }
   // The convolutions left (all of them on the GPU, other dtypes on the CPU;
   // an exported program keeps ember.conv for every target) as im2col.

@@ -287,6 +287,42 @@ private:
              launch.getKernelName().str() + "\"}";
       return true;
     }
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      // A C++ custom op (ember-custom-call-to-runtime{gpu=true}): its shape
+      // function, or its kernel, run by the launcher.
+      StringRef callee = call.getCallee();
+      bool shapes = callee.starts_with("ember_custom_call_gpu_shapes_");
+      auto name = call->getAttrOfType<StringAttr>("ember.custom_op");
+      auto attrs = call->getAttrOfType<DictionaryAttr>("ember.op_attributes");
+      auto dtypes = call->getAttrOfType<DenseI64ArrayAttr>("ember.custom_dtypes");
+      auto ranks = call->getAttrOfType<DenseI64ArrayAttr>("ember.custom_output_ranks");
+      auto inputs = call->getAttrOfType<IntegerAttr>("ember.custom_inputs");
+      if (!callee.starts_with("ember_custom_call_gpu_") || !name || !attrs || !dtypes ||
+          !ranks || !inputs)
+        return false;
+      std::string names = "[", raw = "[";
+      for (auto [i, attr] : llvm::enumerate(attrs)) {
+        double value = cast<FloatAttr>(attr.getValue()).getValueAsDouble();
+        int64_t bits;
+        memcpy(&bits, &value, sizeof(bits));
+        // Attribute names are C identifiers the library chose; JSON-escape
+        // the two characters that would break the string anyway.
+        std::string escaped;
+        for (char c : attr.getName().getValue()) {
+          if (c == '"' || c == '\\')
+            escaped += '\\';
+          escaped += c;
+        }
+        names += (i ? ", \"" : "\"") + escaped + "\"";
+        raw += (i ? ", " : "") + std::to_string(bits);
+      }
+      text = head(shapes ? "custom_shapes" : "custom_call") + ", \"name\": \"" +
+             name.getValue().str() + "\", \"attr_names\": " + names + "], \"attr_raw\": " +
+             raw + "], \"dtypes\": " + ints(dtypes.asArrayRef()) +
+             ", \"output_ranks\": " + ints(ranks.asArrayRef()) +
+             ", \"inputs\": " + std::to_string(inputs.getInt()) + "}";
+      return true;
+    }
     if (isa<func::ReturnOp>(op)) {
       text = "";
       return op.getNumOperands() == 0;

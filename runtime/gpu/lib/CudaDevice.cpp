@@ -192,6 +192,10 @@ public:
     checkCuda(cudaApi().cuStreamSynchronize(stream), "cuStreamSynchronize");
     timer->collect(/*synchronized=*/true);
   }
+  void *nativeHandle() override {
+    makeCurrent(context);
+    return stream;
+  }
 
   CUcontext context;
   CUstream stream = nullptr;

@@ -97,6 +97,9 @@ DeviceModel::DeviceModel(std::shared_ptr<ModelFile> modelFile, Device &device,
   if (!untrusted.empty())
     throw ModelError(where + ": cannot run the GPU kernels: they are " + untrusted +
                      " (kernels are code: they run from a trusted file only)");
+  // The C++ custom ops the plan dispatches (their libraries' GPU kernels),
+  // under the same rule as on the CPU.
+  loadModelCustomOps(*file, spec, options);
 
   const Json &extra = artifact->extra;
   ModuleFormat moduleFormat = parseModuleFormat(

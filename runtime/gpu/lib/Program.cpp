@@ -12,6 +12,8 @@
 
 #include "ember/Runtime/Gpu/Program.h"
 
+#include "CustomOpDispatch.h"
+
 #include "ember/Runtime/ElementType.h"
 #include "ember/Runtime/Json.h"
 #include "ember/Runtime/ModelFile.h"
@@ -45,6 +47,11 @@ struct Program::Instruction {
   /// iteration yields to them, and the body.
   std::vector<int64_t> arguments, yields;
   std::vector<Instruction> body;
+  /// custom_shapes/custom_call: the op, its attributes, the compiled
+  /// dtypes and output ranks; custom_call's operands are the inputs, then
+  /// the outputs (`inputs` of them inputs).
+  std::shared_ptr<CustomCallSite> custom;
+  int64_t inputs = 0;
 };
 
 struct Program::Function {
@@ -262,6 +269,28 @@ Program::Program(Device &device, std::vector<KernelDescription> kernelList,
           for (int64_t id : *ids)
             if (id < 0 || id > 1 << 20)
               throw DeviceError(device.backend(), "malformed launch plan: bad value id");
+        if (in.op == "custom_shapes" || in.op == "custom_call") {
+          auto site = std::make_shared<CustomCallSite>();
+          site->name = item.at("name", "a custom call").asString("name");
+          for (const Json &n : item.at("attr_names", "a custom call").asArray("attr_names"))
+            site->attrNames.push_back(n.asString("an attribute name"));
+          for (int64_t bits : intList(item.get("attr_raw"))) {
+            double value;
+            std::memcpy(&value, &bits, sizeof(value));
+            site->attrValues.push_back(value);
+          }
+          for (int64_t code : intList(item.get("dtypes")))
+            site->dtypes.push_back(static_cast<int32_t>(code));
+          for (int64_t rank : intList(item.get("output_ranks")))
+            site->outputRanks.push_back(static_cast<int32_t>(rank));
+          in.inputs = item.at("inputs", "a custom call").asInt("inputs");
+          if (site->attrNames.size() != site->attrValues.size() || in.inputs < 0 ||
+              in.inputs > static_cast<int64_t>(in.operands.size()) ||
+              site->dtypes.size() != in.inputs + site->outputRanks.size())
+            throw DeviceError(device.backend(), "malformed launch plan: a custom call's "
+                                                "fields do not agree");
+          in.custom = std::move(site);
+        }
         if (in.op == "launch" && !kernels.count(in.kernel))
           throw DeviceError(device.backend(),
                             "launch plan names kernel module '" + in.kernel +
@@ -651,6 +680,37 @@ void Program::run(const std::string &name, const std::vector<ProgramBuffer> &buf
         fail("copies of strided buffers are not supported");
       device.copyOnDevice(dst.allocation, dst.offset * dst.elementBytes, src.allocation,
                           src.offset * src.elementBytes, count * src.elementBytes, stream);
+    } else if (op == "custom_shapes" || op == "custom_call") {
+      // A C++ custom op (CustomOpDispatch.h): its shape function on the
+      // inputs' run-time sizes, or its kernel for this device.
+      auto tensor = [&](size_t i) {
+        const BufferValue &b = buffer(in, i);
+        CustomCallTensor t;
+        t.allocation = b.allocation;
+        t.elementBytes = b.elementBytes;
+        t.offset = b.offset;
+        t.sizes = b.sizes;
+        t.strides = b.strides;
+        return t;
+      };
+      std::vector<CustomCallTensor> inputs, outputs;
+      for (int64_t i = 0; i < in.inputs; ++i)
+        inputs.push_back(tensor(i));
+      if (op == "custom_shapes") {
+        std::vector<int64_t> sizes = customCallOutputSizes(device.backend(), *in.custom, inputs);
+        if (sizes.size() != in.results.size())
+          fail(in.custom->name + ": the shape function gave another number of sizes "
+                                 "than the program has");
+        for (size_t r = 0; r < sizes.size(); ++r)
+          setInt(in, r, sizes[r]);
+        continue;
+      }
+      for (size_t i = in.inputs; i < in.operands.size(); ++i) {
+        outputs.push_back(tensor(i));
+        if (buffer(in, i).shadow)
+          staleShadows.insert(buffer(in, i).shadow.get());
+      }
+      dispatchCustomCall(device, stream, *in.custom, inputs, outputs, temporaries);
     } else if (op == "launch") {
       const KernelDescription &kernel = kernels.at(in.kernel);
       LaunchParams params;

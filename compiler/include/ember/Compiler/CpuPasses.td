@@ -385,7 +385,22 @@ def EmberCustomCallToRuntime : Pass<"ember-custom-call-to-runtime",
     call @ember_custom_call(%dc) : (memref<?xi64>) -> ()
     %y = bufferization.to_tensor %ym restrict writable
     ```
+
+    With `gpu=true` (GPU targets) the host code is a launch plan, which
+    has no pointers: the inputs become read-only strided views, the shapes
+    call returns the outputs' sizes as `index` values, and the kernel call
+    takes the views and the output allocations. Both are calls of private
+    declarations named `ember_custom_call_gpu_shapes_N` and
+    `ember_custom_call_gpu_N` carrying `ember.custom_op` (the name),
+    `ember.op_attributes`, `ember.custom_dtypes` (inputs' then outputs'
+    dtype codes) and `ember.custom_inputs`; the launch plan writes them as
+    "custom_shapes" and "custom_call" instructions, which the runtime runs
+    with the op's Vulkan or CUDA kernel (runtime/gpu/lib/CustomOpDispatch.h).
   }];
+  let options = [
+    Option<"gpu", "gpu", "bool", /*default=*/"false",
+           "Lower for a GPU target's launch plan (views, no descriptor)">
+  ];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::bufferization::BufferizationDialect",
                            "mlir::func::FuncDialect",

@@ -8,6 +8,9 @@
 // is safe here: the calls are in the block that holds the buffers, and
 // buffer deallocation frees at the end of the block.
 //
+// For a GPU target (option gpu) the host code becomes a launch plan, which
+// has no pointers: the calls take the buffers themselves (GpuLowering).
+//
 //===----------------------------------------------------------------------===//
 
 #include "ember/Compiler/Passes.h"
@@ -185,8 +188,90 @@ private:
   int64_t pos = 0;
 };
 
+/// The GPU form: calls of private declarations the launch plan writer
+/// turns into "custom_shapes" and "custom_call" instructions.
+class GpuLowering {
+public:
+  GpuLowering(ModuleOp module, CustomCallOp op, int64_t number)
+      : module(module), op(op), b(op), loc(op.getLoc()), number(number) {}
+
+  void run() {
+    SmallVector<Value> views;
+    SmallVector<int64_t> dtypes, ranks;
+    for (Value input : op.getInputs()) {
+      auto type = cast<RankedTensorType>(input.getType());
+      SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+      auto viewType = MemRefType::get(
+          type.getShape(), type.getElementType(),
+          StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
+      views.push_back(bufferization::ToBufferOp::create(b, loc, viewType, input,
+                                                        /*read_only=*/true));
+      dtypes.push_back(dtypeCode(type.getElementType()));
+    }
+    int64_t numSizes = 0;
+    for (Value output : op.getOutputs()) {
+      auto type = cast<RankedTensorType>(output.getType());
+      dtypes.push_back(dtypeCode(type.getElementType()));
+      ranks.push_back(type.getRank());
+      numSizes += type.getRank();
+    }
+    auto annotate = [&](func::CallOp call) {
+      call->setAttr("ember.custom_op", op.getCalleeAttr());
+      call->setAttr("ember.op_attributes", op.getOpAttributes());
+      call->setAttr("ember.custom_dtypes", b.getDenseI64ArrayAttr(dtypes));
+      call->setAttr("ember.custom_output_ranks", b.getDenseI64ArrayAttr(ranks));
+      call->setAttr("ember.custom_inputs",
+                    b.getI64IntegerAttr(op.getInputs().size()));
+    };
+    SmallVector<Type> sizeTypes(numSizes, b.getIndexType());
+    auto shapes = func::CallOp::create(
+        b, loc, declare("ember_custom_call_gpu_shapes_", ValueRange(views), sizeTypes),
+        ValueRange(views));
+    annotate(shapes);
+
+    SmallVector<Value> buffers(views), results;
+    int64_t next = 0;
+    for (Value output : op.getOutputs()) {
+      auto type = cast<RankedTensorType>(output.getType());
+      SmallVector<Value> dynamic;
+      for (int64_t d = 0; d < type.getRank(); ++d, ++next)
+        if (type.isDynamicDim(d))
+          dynamic.push_back(shapes.getResult(next));
+      auto bufferType = MemRefType::get(type.getShape(), type.getElementType());
+      Value alloc = memref::AllocOp::create(b, loc, bufferType, dynamic);
+      buffers.push_back(alloc);
+      results.push_back(bufferization::ToTensorOp::create(
+          b, loc, type, alloc, b.getUnitAttr(), b.getUnitAttr()));
+    }
+    auto call = func::CallOp::create(
+        b, loc, declare("ember_custom_call_gpu_", ValueRange(buffers), {}),
+        ValueRange(buffers));
+    annotate(call);
+    op->replaceAllUsesWith(results);
+    op->erase();
+  }
+
+private:
+  /// A private declaration of its own (the types differ between calls).
+  func::FuncOp declare(StringRef prefix, ValueRange args, TypeRange results) {
+    OpBuilder top(module.getBodyRegion());
+    auto func = func::FuncOp::create(
+        top, module.getLoc(), (prefix + std::to_string(number)).str(),
+        top.getFunctionType(args.getTypes(), results));
+    func.setPrivate();
+    return func;
+  }
+
+  ModuleOp module;
+  CustomCallOp op;
+  OpBuilder b;
+  Location loc;
+  int64_t number;
+};
+
 struct EmberCustomCallToRuntimePass
     : ember::impl::EmberCustomCallToRuntimeBase<EmberCustomCallToRuntimePass> {
+  using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     // An unused custom call must not become a call, which would run.
@@ -200,8 +285,13 @@ struct EmberCustomCallToRuntimePass
     }
     calls.clear();
     module.walk([&](CustomCallOp op) { calls.push_back(op); });
-    for (CustomCallOp op : calls)
-      Lowering(module, op).run();
+    int64_t number = 0;
+    for (CustomCallOp op : calls) {
+      if (gpu)
+        GpuLowering(module, op, number++).run();
+      else
+        Lowering(module, op).run();
+    }
   }
 };
 

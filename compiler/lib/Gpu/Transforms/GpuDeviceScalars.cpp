@@ -18,6 +18,9 @@ namespace {
 struct EmberGpuDeviceScalarsPass
     : ember::impl::EmberGpuDeviceScalarsBase<EmberGpuDeviceScalarsPass> {
   void runOnOperation() override {
+    // Declarations (a custom op's runtime calls) have no body to scan.
+    if (getOperation().isExternal())
+      return;
     forwardHostScalars();
     SmallVector<memref::LoadOp> loads;
     for (Operation &op : getOperation().getBody().front())

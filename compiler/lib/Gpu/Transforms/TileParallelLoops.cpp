@@ -31,6 +31,9 @@ struct EmberTileParallelLoopsPass
     // becomes a kernel instead of host code.
     // Host loops (kHostLoopAttr: a recurrent layer's steps) stay loops of
     // the launch plan; the nests in their bodies are treated alike.
+    // Declarations (a custom op's runtime calls) have no body.
+    if (getOperation().isExternal())
+      return;
     SmallVector<scf::ForOp> sequential;
     std::function<void(Block &)> collect = [&](Block &block) {
       for (Operation &op : block)

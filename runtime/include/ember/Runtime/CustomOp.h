@@ -17,8 +17,10 @@
  *   dtypes/shapes (called when the op is traced and again, inside compiled
  *   code, before each run, so outputs can be allocated);
  * - a CPU kernel on strided buffers (required);
- * - optionally a Vulkan (SPIR-V) or CUDA kernel (hooks: recorded, not yet
- *   dispatched; on those devices the op is refused with a message);
+ * - optionally GPU kernels: a Vulkan compute shader (SPIR-V), a CUDA
+ *   module (PTX or cubin) or a CUDA host function; Ember dispatches them
+ *   on tensors of those devices, eagerly and inside compiled GPU programs
+ *   (the GPU contract is below, at EmberSpirvKernel);
  * - optionally the name of another registered op that computes its
  *   gradients: inputs (inputs..., outputs..., output gradients...), one
  *   output per input (its gradient, the input's dtype and shape).
@@ -41,7 +43,9 @@
 extern "C" {
 #endif
 
-#define EMBER_CUSTOM_OP_ABI_VERSION 1
+/* 2 added EmberOpDef::cudaModule; a library built for 1 is refused with a
+ * message (rebuild it against this header). */
+#define EMBER_CUSTOM_OP_ABI_VERSION 2
 #define EMBER_CUSTOM_OP_MAX_RANK 8
 #define EMBER_CUSTOM_OP_INIT_SYMBOL "ember_custom_op_library_init_v1"
 
@@ -92,20 +96,58 @@ typedef int (*EmberShapeFn)(const EmberTensorType *inputs, int32_t numInputs,
 typedef int (*EmberCpuKernelFn)(const EmberBuffer *inputs, int32_t numInputs,
                                 const EmberBuffer *outputs, int32_t numOutputs,
                                 const EmberAttrs *attrs, EmberStatus *status);
-/* Hook for a CUDA kernel: device pointers in the buffers, the stream the
- * program runs on. */
+/* A CUDA kernel as a host function: the buffers hold device pointers
+ * (CUdeviceptr values, already advanced to element [0, ...]; inputs
+ * strided, outputs dense), `stream` is the CUstream the program runs on;
+ * the function enqueues its work there and returns. */
 typedef int (*EmberCudaKernelFn)(const EmberBuffer *inputs, int32_t numInputs,
                                  const EmberBuffer *outputs, int32_t numOutputs,
                                  const EmberAttrs *attrs, void *stream,
                                  EmberStatus *status);
-/* Hook for a Vulkan kernel: a SPIR-V compute shader whose storage buffers
- * are the inputs then the outputs (set 0, bindings 0, 1, ...), dense. */
+
+/* The GPU kernel contract (Vulkan shaders and CUDA modules alike; see
+ * docs/custom-ops.md, "GPU kernels"). Ember dispatches one kernel per
+ * call, after the op's shape function sized and allocated the outputs:
+ *
+ * - buffers: each input, then each output, then one metadata buffer;
+ *   Vulkan: storage buffers at set 0, bindings 0, 1, ...; CUDA: the first
+ *   parameters, as device pointers. Each tensor's buffer is bound from the
+ *   start of its allocation; its elements are found through the metadata.
+ * - metadata: int32 words, EMBER_GPU_META_WORDS per tensor (inputs then
+ *   outputs): offset (elements from the buffer's start to element
+ *   [0, ...]), rank, EMBER_CUSTOM_OP_MAX_RANK sizes, then
+ *   EMBER_CUSTOM_OP_MAX_RANK strides (elements; unused dims size 1,
+ *   stride 0). Inputs may be any view (stride 0 for broadcast dims);
+ *   outputs are dense row-major, offset 0, to be filled completely.
+ * - scalars: a uint32 count, numel(output 0), then each attribute as a
+ *   float32, in declaration order: Vulkan's push constants at bytes 0, 4,
+ *   8, ...; CUDA's parameters after the buffers.
+ * - grid: ceil(count / block.x) workgroups (blocks) along x, at most
+ *   65535; y and z 1. Kernels loop with a grid stride:
+ *   for (i = global id x; i < count; i += workgroups x * block x).
+ */
+#define EMBER_GPU_META_WORDS (2 + 2 * EMBER_CUSTOM_OP_MAX_RANK)
+
+/* A Vulkan compute shader: SPIR-V words, its entry point and LocalSize
+ * (the workgroup size the shader declares). */
 typedef struct EmberSpirvKernel {
   const uint32_t *words;
   size_t wordCount;
   const char *entryPoint;
   uint32_t localSize[3];
 } EmberSpirvKernel;
+
+/* A CUDA module: PTX text (EMBER_CUDA_PTX, NUL-terminated or not) or a
+ * cubin image (EMBER_CUDA_CUBIN), the kernel's name (extern "C") and the
+ * block size to launch it with. */
+typedef enum EmberCudaFormat { EMBER_CUDA_PTX = 0, EMBER_CUDA_CUBIN = 1 } EmberCudaFormat;
+typedef struct EmberCudaModule {
+  int32_t format;
+  const void *image;
+  size_t bytes;
+  const char *entryPoint;
+  uint32_t blockSize[3];
+} EmberCudaModule;
 
 typedef struct EmberOpDef {
   uint32_t abiVersion; /* EMBER_CUSTOM_OP_ABI_VERSION */
@@ -120,6 +162,8 @@ typedef struct EmberOpDef {
   const EmberSpirvKernel *vulkan;  /* optional */
   EmberCudaKernelFn cuda;          /* optional */
   const char *backward;            /* optional: a registered op's name */
+  /* ABI 2 */
+  const EmberCudaModule *cudaModule; /* optional */
 } EmberOpDef;
 
 /* What the init function is given: `add` copies the definition (the
@@ -203,6 +247,7 @@ public:
   Op &cpu(EmberCpuKernelFn fn) { cpu_ = fn; return *this; }
   Op &vulkan(const EmberSpirvKernel *kernel) { vulkan_ = kernel; return *this; }
   Op &cuda(EmberCudaKernelFn fn) { cuda_ = fn; return *this; }
+  Op &cuda(const EmberCudaModule *module) { cudaModule_ = module; return *this; }
   Op &backward(std::string op) { backward_ = std::move(op); return *this; }
 
   int registerWith(const EmberOpRegistrar *registrar, EmberStatus *status) const {
@@ -222,6 +267,7 @@ public:
     def.vulkan = vulkan_;
     def.cuda = cuda_;
     def.backward = backward_.empty() ? nullptr : backward_.c_str();
+    def.cudaModule = cudaModule_;
     return registrar->add(registrar->context, &def, status);
   }
 
@@ -234,6 +280,7 @@ private:
   EmberCpuKernelFn cpu_ = nullptr;
   const EmberSpirvKernel *vulkan_ = nullptr;
   EmberCudaKernelFn cuda_ = nullptr;
+  const EmberCudaModule *cudaModule_ = nullptr;
   std::string backward_;
 };
 
@@ -267,7 +314,7 @@ private:
   extern "C" __attribute__((visibility("default"))) int                        \
   ember_custom_op_library_init_v1(const EmberOpRegistrar *registrar,           \
                                   EmberStatus *status) {                       \
-    if (registrar->abiVersion != EMBER_CUSTOM_OP_ABI_VERSION)                  \
+    if (registrar->abiVersion < EMBER_CUSTOM_OP_ABI_VERSION)                   \
       return ::ember::custom::fail(status, "built for custom op ABI %d, "      \
                                    "Ember offers %u",                          \
                                    EMBER_CUSTOM_OP_ABI_VERSION,                \

@@ -28,6 +28,7 @@
 #include "ember/Runtime/CustomOp.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,20 @@ struct CustomOpInfo {
   EmberCpuKernelFn cpu = nullptr;
   bool hasVulkan = false, hasCuda = false;
   std::string backward;
+  /// A GPU kernel's code, copied from the library's definition.
+  struct GpuCode {
+    /// SPIR-V words (little-endian), PTX text or a cubin image.
+    std::string image;
+    /// Vulkan: EMBER_CUDA_* unused; CUDA: EMBER_CUDA_PTX or EMBER_CUDA_CUBIN.
+    int32_t format = 0;
+    std::string entryPoint;
+    uint32_t block[3] = {1, 1, 1};
+  };
+  std::optional<GpuCode> vulkan, cudaModule;
+  EmberCudaKernelFn cudaFn = nullptr;
+  /// Distinct for every registration in the process (a rebuilt library's
+  /// op is new): what the GPU dispatcher caches loaded modules by.
+  uint64_t generation = 0;
 };
 
 /// Loads the shared object at `path` (once per real path) and registers

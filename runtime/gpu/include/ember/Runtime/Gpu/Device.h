@@ -202,6 +202,10 @@ public:
   virtual void wait(Event &event) = 0;
   /// Blocks until every enqueued operation has finished.
   virtual void synchronize() = 0;
+  /// The driver's own queue (a CUstream for CUDA), for code that enqueues
+  /// work itself (a custom op's CUDA host function); null where there is
+  /// none to hand out.
+  virtual void *nativeHandle() { return nullptr; }
 };
 
 /// A kernel of a loaded module with its parameter layout. Lives as long as
