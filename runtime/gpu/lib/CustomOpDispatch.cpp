@@ -195,6 +195,20 @@ void dispatchCustomCall(Device &device, Stream &stream, const CustomCallSite &si
     throw DeviceError(backend, site.name + ": has no kernel for " + backendName(backend) +
                                    " (register one with Op(...).vulkan(...) or "
                                    ".cuda(...), or move the inputs with .cpu())");
+  // Module kernels index every binding in 32-bit elements and are not told
+  // the dtypes: a float64 tensor would be read as pairs of floats. Refuse
+  // it here rather than compute garbage.
+  auto check32 = [&](const std::vector<CustomCallTensor> &list, const char *what) {
+    for (size_t i = 0; i < list.size(); ++i)
+      if (list[i].elementBytes != 4)
+        throw DeviceError(backend, site.name + ": " + what + " " + std::to_string(i) +
+                                       " has " + std::to_string(8 * list[i].elementBytes) +
+                                       "-bit elements; GPU custom-op kernels take 32-bit "
+                                       "ones (float32, int32): convert it, or run the op "
+                                       "on the CPU");
+  };
+  check32(inputs, "input");
+  check32(outputs, "output");
 
   int64_t count = 1;
   for (int64_t s : outputs.at(0).sizes)
