@@ -322,6 +322,10 @@ def test_vulkan_kernel_forward_and_backward_match_numpy(lib):
                                rtol=1e-5, atol=1e-6)
     with pytest.raises(RuntimeError, match="demo::scaled_add: has no kernel for vulkan"):
         lib.scaled_add(dev, dev)
+    # The shader reads 32-bit elements: a float64 tensor is refused, not
+    # read as pairs of floats.
+    with pytest.raises(RuntimeError, match="input 0 has 64-bit elements"):
+        lib.swish(ember.from_numpy(x.astype(np.float64)).to("vulkan"), beta=1.0).cpu()
 
 
 @needs_vulkan
