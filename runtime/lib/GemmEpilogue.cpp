@@ -4,7 +4,8 @@
 // applyEpilogue on each tile of C right after the tile's last k block, so
 // the tile is still in L1. Each row of the tile goes through a small
 // buffer: bias added, the activation applied to whole vectors, residual
-// added, written back. The activations are vectorized polynomial/rational
+// added (before the activation with residualBeforeActivation), written
+// back. The activations are vectorized polynomial/rational
 // approximations (Cephes' expf and tanhf, Eigen's float erf: within a few
 // ulp of libm on f32) written once with GCC vector extensions and compiled
 // per ISA through target attributes, like the micro-kernels.
