@@ -28,9 +28,10 @@ def EmberFuseMatmulEpilogue : Pass<"ember-fuse-matmul-epilogue", "mlir::ModuleOp
   let description = [{
     After ember-matmul-to-blas. A call `ember_cpu_sgemm[_batched]_into(A, B,
     C)` whose C is a temporary buffer read only by one element-wise
-    `linalg.generic` computing `D = act(C + bias) + residual` (each part
-    optional; act one of relu, gelu in its erf form, silu, sigmoid, tanh as
-    Ember's ops lower them; bias and residual any f32 inputs broadcast along
+    `linalg.generic` computing `D = act(C + bias) + residual` or `act(C +
+    bias + residual)` (each part optional; act one of relu, gelu in its erf
+    form, silu, sigmoid, tanh, hardswish, hardsigmoid as Ember's ops lower
+    them; bias and residual any f32 inputs broadcast along
     some dims) becomes `ember_cpu_sgemm[_batched]_fused(A, B, D, bias,
     residual, flags)`: the runtime GEMM applies the epilogue to each block
     of D while it is in cache, the generic and C's buffer go. Bias and
