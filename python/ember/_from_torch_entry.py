@@ -3,10 +3,10 @@ mapping tables) only when first called: ``import ember`` stays torch-free."""
 
 
 def from_torch(module, example_inputs, dynamic_dims=None, input_names=None,
-               output_names=None, method=None):
+               output_names=None, method=None, fold_batch_norm=True):
     from ember._from_torch import from_torch as implementation
     return implementation(module, example_inputs, dynamic_dims, input_names, output_names,
-                          method)
+                          method, fold_batch_norm)
 
 
 def import_torch_module(module, example_inputs, dynamic_dims=None, method=None):

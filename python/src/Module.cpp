@@ -8,6 +8,7 @@
 
 #include "Conversions.h"
 
+#include "ember/Runtime/CpuConv.h"
 #include "ember/Runtime/CpuGemm.h"
 #include "ember/Runtime/HostAllocator.h"
 #include "ember/Runtime/Threads.h"
@@ -471,6 +472,7 @@ PYBIND11_MODULE(_ember, m) {
     d["kernels_reused"] = s.kernelsReused;
     // GEMM calls that applied a fused epilogue (ember-fuse-matmul-epilogue).
     d["fused_gemm_calls"] = ember_cpu_fused_gemm_calls();
+    d["fused_conv_calls"] = ember_cpu_fused_conv_calls();
     // B operands a loop packed once for all its GEMMs (ember-hoist-gemm-packing).
     d["packed_b_calls"] = ember_cpu_packed_b_calls();
     return d;

@@ -12,11 +12,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "ember/Runtime/CpuConv.h"
+#include "ember/Runtime/CpuGemm.h"
 #include "ember/Runtime/EmberGemm.h"
 #include "ember/Runtime/ThreadPool.h"
 #include "ember/Runtime/Threads.h"
 
 #include "CpuConvDepthwise.h"
+#include "GemmEpilogueKernels.h"
 #include "GemmMicroKernels.h"
 #include "ScratchBuffer.h"
 
@@ -24,11 +26,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace ember {
@@ -64,6 +68,15 @@ struct View5 {
   float *data;
   int64_t size[5];
   int64_t stride[5];
+};
+
+/// What the fused forward (ember_cpu_conv_fused_f32) does to y after the
+/// convolution: GemmEpilogue.h's epilogue with bias and residual given as
+/// 5-D views of y's shape (data null when absent, stride 0 broadcasts).
+struct ConvEpilogue {
+  int32_t activation = EMBER_GEMM_ACT_NONE;
+  bool residualFirst = false;
+  View5 bias{}, residual{};
 };
 
 /// Per-thread packing buffers (ScratchBuffer.h).
@@ -373,6 +386,68 @@ packWeights(const Geometry &g, const View5 &w, int mr, int64_t kcMax) {
   return packed;
 }
 
+gemm::ActivationFn activationFunction() {
+  const char *name = gemm::kernelName();
+  if (!std::strcmp(name, "avx512"))
+    return gemm::activationFor(gemm::IsaLevel::Avx512);
+  if (!std::strcmp(name, "avx2"))
+    return gemm::activationFor(gemm::IsaLevel::Avx2);
+  return gemm::activationFor(gemm::IsaLevel::Portable);
+}
+
+/// The GEMM epilogue of the out[1] x out[2] block of y[n, o, d] (rows H,
+/// columns W): the same views at that block.
+ember_gemm_epilogue planeEpilogue(const ConvEpilogue &e, int64_t n, int64_t o,
+                                  int64_t d) {
+  ember_gemm_epilogue plane{};
+  plane.activation = e.activation;
+  plane.residualBeforeActivation = e.residualFirst;
+  if (e.bias.data) {
+    plane.bias = e.bias.data + n * e.bias.stride[0] + o * e.bias.stride[1] +
+                 d * e.bias.stride[2];
+    plane.biasRowStride = e.bias.stride[3];
+    plane.biasColStride = e.bias.stride[4];
+  }
+  if (e.residual.data) {
+    plane.residual = e.residual.data + n * e.residual.stride[0] +
+                     o * e.residual.stride[1] + d * e.residual.stride[2];
+    plane.residualRowStride = e.residual.stride[3];
+    plane.residualColStride = e.residual.stride[4];
+  }
+  return plane;
+}
+
+/// Applies the epilogue to the plane y[n, o] (any strides): the general
+/// path, and the depthwise kernel's, right after it wrote the plane.
+void finishPlane(const ConvEpilogue &e, gemm::ActivationFn activation,
+                 const View5 &y, int64_t n, int64_t o) {
+  for (int64_t d = 0; d < y.size[2]; ++d)
+    gemm::applyEpilogueBlock(
+        activation, y.size[3], y.size[4],
+        y.data + n * y.stride[0] + o * y.stride[1] + d * y.stride[2],
+        y.stride[3], y.stride[4], planeEpilogue(e, n, o, d));
+}
+
+/// The one stride that steps `v` (y's shape) from output pixel p to p + 1
+/// in flat pixel order, when its spatial dims have one (broadcast: 0).
+std::optional<int64_t> pixelStride(const View5 &v) {
+  int64_t step = 0;
+  bool known = false;
+  int64_t extent = 1; // pixels per step of the dim being checked
+  for (int d = 4; d >= 2; --d) {
+    if (v.size[d] == 1)
+      continue;
+    if (!known) {
+      step = v.stride[d];
+      known = true;
+    } else if (v.stride[d] != step * extent) {
+      return std::nullopt;
+    }
+    extent *= v.size[d];
+  }
+  return step;
+}
+
 /// Whether forward runs `g` through the direct depthwise kernel
 /// (CpuConvDepthwise.h): grouped with one input channel per group, 1-D or
 /// 2-D, the output's planes contiguous rows.
@@ -383,7 +458,8 @@ bool isDepthwise(const Geometry &g, const View5 &y) {
 
 /// y[n, o] = x[n, o / (O/G)] convolved with w[o], one plane per task.
 void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
-                      const Geometry &g) {
+                      const Geometry &g, const ConvEpilogue *epilogue) {
+  const gemm::ActivationFn activation = activationFunction();
   std::vector<float> weightCopy;
   const float *weights = contiguous(w, weightCopy); // [O, kH * kW]
   const PlaneGeometry plane{g.in[1],     g.in[2],       g.out[1],
@@ -402,6 +478,8 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
                      x.stride[3], x.stride[4], weights + o * taps,
                      y.data + n * y.stride[0] + o * y.stride[1], y.stride[3],
                      scratch, avx512);
+      if (epilogue) // while the plane is in cache
+        finishPlane(*epilogue, activation, y, n, o);
     }
   });
 }
@@ -762,17 +840,33 @@ void pointwiseOnePixelForward(const View5 &x, const View5 &w, const View5 &y,
                      {y.data, y.stride[0], y.stride[1]}, numThreads());
 }
 
+/// y = conv(x, w), then `epilogue` (optional) applied to y. y's pixels
+/// must be contiguous per channel (ember_cpu_conv_fused_f32 makes sure).
 void forward(const View5 &x, const View5 &w, const View5 &y,
-             const int64_t *scalars) {
+             const int64_t *scalars, const ConvEpilogue *epilogue = nullptr) {
   Geometry g(x, w, y, scalars);
   if (g.batch == 0 || g.outChannels == 0 || g.pixels == 0)
     return;
   if (isDepthwise(g, y)) {
-    depthwiseForward(x, w, y, g);
+    depthwiseForward(x, w, y, g, epilogue);
     return;
   }
+  // The paths below that write y without a block epilogue finish it plane
+  // by plane afterwards (an extra pass over y, still one launch less than a
+  // separate element-wise kernel).
+  auto finishPlanes = [&] {
+    if (!epilogue)
+      return;
+    const gemm::ActivationFn activation = activationFunction();
+    parallelFor(0, g.batch * g.outChannels, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t)
+        finishPlane(*epilogue, activation, y, t / g.outChannels,
+                    t % g.outChannels);
+    });
+  };
   if (isPointwiseOnePixel(g)) {
     pointwiseOnePixelForward(x, w, y, g);
+    finishPlanes();
     return;
   }
   const MicroKernelInfo &kernel = forwardKernel();
@@ -783,6 +877,10 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
       for (int64_t o = 0; o < g.outChannels; ++o)
         std::fill_n(y.data + n * y.stride[0] + o * y.stride[1], g.pixels,
                     0.0f);
+    if (epilogue)
+      for (int64_t n = 0; n < g.batch; ++n)
+        for (int64_t o = 0; o < g.outChannels; ++o)
+          finishPlane(*epilogue, activationFunction(), y, n, o);
     return;
   }
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
@@ -790,8 +888,10 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   std::shared_ptr<const std::vector<float>> packedWeights =
       packWeights(g, w, mr, kcMax);
   if (ShiftedInput::applies(g) && y.stride[4] == 1 &&
-      forwardShifted(x, y, g, kernel, *packedWeights))
+      forwardShifted(x, y, g, kernel, *packedWeights)) {
+    finishPlanes();
     return;
+  }
   // Images x groups x pixel tiles are the parallel tasks; when they are
   // fewer than the threads (batch 1 on small late-layer images: 14x14 is
   // one tile), smaller tiles give every thread work.
@@ -812,6 +912,17 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     rowBlock = std::max<int64_t>(
         roundUp((padded * tasks + wanted - 1) / wanted, mr), 4 * mr);
   const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
+  // The epilogue finishes each task's block of y after its last k block
+  // (in L2) when the addends step through pixels by one stride; else by
+  // planes after the convolution.
+  std::optional<int64_t> biasStep, residualStep;
+  if (epilogue) {
+    biasStep = epilogue->bias.data ? pixelStride(epilogue->bias) : 0;
+    residualStep =
+        epilogue->residual.data ? pixelStride(epilogue->residual) : 0;
+  }
+  const bool blockEpilogue = epilogue && biasStep && residualStep;
+  const gemm::ActivationFn activation = activationFunction();
   parallelFor(0, tasks * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
     float *bp = packedB.get(kcMax * tile);
     std::vector<Segment> segments;
@@ -838,8 +949,22 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
                           i0 * kc,
                       bp, c, y.stride[1], pc == 0 ? 0.0f : 1.0f);
       }
+      if (blockEpilogue) {
+        // Rows are channels gi * m + i0..., columns pixels j0...
+        ember_gemm_epilogue block =
+            planeEpilogue(*epilogue, n, gi * m + i0, 0);
+        block.biasRowStride = epilogue->bias.stride[1];
+        block.biasColStride = *biasStep;
+        block.residualRowStride = epilogue->residual.stride[1];
+        block.residualColStride = *residualStep;
+        gemm::applyEpilogueBlock(
+            activation, rows, nc, c, y.stride[1], 1,
+            gemm::shiftEpilogue(block, 0, j0));
+      }
     }
   });
+  if (!blockEpilogue)
+    finishPlanes();
 }
 
 /// The data gradient of a convolution with unit strides is the forward
@@ -1100,6 +1225,11 @@ void backwardWeight(const View5 &x, const View5 &dy, const View5 &dw,
 
 using namespace ember::conv;
 
+namespace {
+/// Fused forward calls run in this process (ember_cpu_fused_conv_calls).
+std::atomic<uint64_t> fusedConvCalls{0};
+} // namespace
+
 namespace ember {
 namespace conv {
 
@@ -1149,6 +1279,53 @@ void ember_cpu_conv_f32(EMBER_TENSOR5_ARGS(float, x),
                         EMBER_TENSOR5_ARGS(float, y), EMBER_CONV_SCALARS) {
   SCALARS;
   forward(VIEW5(x), VIEW5(w), VIEW5(y), scalars);
+}
+
+void ember_cpu_conv_fused_f32(EMBER_TENSOR5_ARGS(float, x),
+                              EMBER_TENSOR5_ARGS(float, w),
+                              EMBER_TENSOR5_ARGS(float, y),
+                              EMBER_TENSOR5_ARGS(float, bias),
+                              EMBER_TENSOR5_ARGS(float, residual),
+                              EMBER_CONV_SCALARS, int64_t flags) {
+  SCALARS;
+  fusedConvCalls.fetch_add(1, std::memory_order_relaxed);
+  ConvEpilogue epilogue;
+  epilogue.activation =
+      static_cast<int32_t>(flags & EMBER_GEMM_FUSED_ACTIVATION_MASK);
+  epilogue.residualFirst = flags & EMBER_GEMM_FUSED_RESIDUAL_FIRST;
+  if (flags & EMBER_GEMM_FUSED_BIAS)
+    epilogue.bias = VIEW5(bias);
+  if (flags & EMBER_GEMM_FUSED_RESIDUAL)
+    epilogue.residual = VIEW5(residual);
+  View5 out = VIEW5(y);
+  std::optional<int64_t> step = pixelStride(out);
+  if (!step || (*step != 1 && out.size[2] * out.size[3] * out.size[4] > 1)) {
+    // The kernels write channels of contiguous pixels: through a copy.
+    int64_t channel = out.size[2] * out.size[3] * out.size[4];
+    std::vector<float> storage(out.size[0] * out.size[1] * channel);
+    View5 dense{storage.data(),
+                {out.size[0], out.size[1], out.size[2], out.size[3],
+                 out.size[4]},
+                {out.size[1] * channel, channel, out.size[3] * out.size[4],
+                 out.size[4], 1}};
+    forward(VIEW5(x), VIEW5(w), dense, scalars, &epilogue);
+    for (int64_t n = 0; n < out.size[0]; ++n)
+      for (int64_t o = 0; o < out.size[1]; ++o)
+        for (int64_t d = 0; d < out.size[2]; ++d)
+          for (int64_t h = 0; h < out.size[3]; ++h)
+            for (int64_t v = 0; v < out.size[4]; ++v)
+              out.data[n * out.stride[0] + o * out.stride[1] +
+                       d * out.stride[2] + h * out.stride[3] +
+                       v * out.stride[4]] =
+                  dense.data[n * dense.stride[0] + o * dense.stride[1] +
+                             d * dense.stride[2] + h * dense.stride[3] + v];
+    return;
+  }
+  forward(VIEW5(x), VIEW5(w), out, scalars, &epilogue);
+}
+
+uint64_t ember_cpu_fused_conv_calls(void) {
+  return fusedConvCalls.load(std::memory_order_relaxed);
 }
 
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),

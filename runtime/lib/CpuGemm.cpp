@@ -342,6 +342,8 @@ ember_gemm_epilogue fusedEpilogue(int64_t flags, const float *bias,
   ember_gemm_epilogue epilogue{};
   epilogue.activation =
       static_cast<int32_t>(flags & EMBER_GEMM_FUSED_ACTIVATION_MASK);
+  epilogue.residualBeforeActivation =
+      (flags & EMBER_GEMM_FUSED_RESIDUAL_FIRST) != 0;
   if (flags & EMBER_GEMM_FUSED_BIAS) {
     epilogue.bias = bias;
     epilogue.biasRowStride = biasRowStride;

@@ -40,6 +40,7 @@ const RuntimeSymbol *cpuRuntimeSymbols(int *count) {
       EMBER_SYMBOL(ember_cpu_attention_backward_f32),
       EMBER_SYMBOL(ember_cpu_attention_backward_f64),
       EMBER_SYMBOL(ember_cpu_conv_f32),
+      EMBER_SYMBOL(ember_cpu_conv_fused_f32),
       EMBER_SYMBOL(ember_collective_all_reduce_f32),
       EMBER_SYMBOL(ember_collective_all_reduce_f64),
       EMBER_SYMBOL(ember_collective_all_reduce_f16),

@@ -4,7 +4,8 @@
 // applyEpilogue on each tile of C right after the tile's last k block, so
 // the tile is still in L1. Each row of the tile goes through a small
 // buffer: bias added, the activation applied to whole vectors, residual
-// added, written back. The activations are vectorized polynomial/rational
+// added (before the activation with residualBeforeActivation), written
+// back. The activations are vectorized polynomial/rational
 // approximations (Cephes' expf and tanhf, Eigen's float erf: within a few
 // ulp of libm on f32) written once with GCC vector extensions and compiled
 // per ISA through target attributes, like the micro-kernels.
@@ -112,6 +113,12 @@ EMBER_INLINE F sigmoidApprox(F x) {
   return 1.0f / (1.0f + expApprox<F, I>(-x));
 }
 
+/// clamp(x + 3, 0, 6) / 6; the clamps keep NaN, as torch's does.
+template <typename F>
+EMBER_INLINE F hardSigmoidApprox(F x) {
+  return clampBelow(clampAbove(x + 3.0f, 6.0f), 0.0f) * (1.0f / 6.0f);
+}
+
 template <int Act, typename F, typename I>
 EMBER_INLINE F activate(F x) {
   if constexpr (Act == EMBER_GEMM_ACT_RELU)
@@ -128,6 +135,10 @@ EMBER_INLINE F activate(F x) {
     return sigmoidApprox<F, I>(x);
   else if constexpr (Act == EMBER_GEMM_ACT_TANH)
     return tanhApprox<F, I>(x);
+  else if constexpr (Act == EMBER_GEMM_ACT_HARDSWISH)
+    return x * hardSigmoidApprox(x);
+  else if constexpr (Act == EMBER_GEMM_ACT_HARDSIGMOID)
+    return hardSigmoidApprox(x);
   else
     return x;
 }
@@ -171,6 +182,10 @@ EMBER_INLINE void activateAny(float *x, int64_t n, int activation) {
     return activateRow<W, EMBER_GEMM_ACT_SIGMOID>(x, n);
   case EMBER_GEMM_ACT_TANH:
     return activateRow<W, EMBER_GEMM_ACT_TANH>(x, n);
+  case EMBER_GEMM_ACT_HARDSWISH:
+    return activateRow<W, EMBER_GEMM_ACT_HARDSWISH>(x, n);
+  case EMBER_GEMM_ACT_HARDSIGMOID:
+    return activateRow<W, EMBER_GEMM_ACT_HARDSIGMOID>(x, n);
   default:
     return;
   }
@@ -238,13 +253,17 @@ void applyEpilogueBlock(ActivationFn activation, int64_t m, int64_t n,
                epilogue.bias + i * epilogue.biasRowStride +
                    j0 * epilogue.biasColStride,
                epilogue.biasColStride);
+      const float *residual =
+          epilogue.residual ? epilogue.residual +
+                                  i * epilogue.residualRowStride +
+                                  j0 * epilogue.residualColStride
+                            : nullptr;
+      if (residual && epilogue.residualBeforeActivation)
+        addRow(buffer, width, residual, epilogue.residualColStride);
       if (epilogue.activation != EMBER_GEMM_ACT_NONE)
         activation(buffer, width, epilogue.activation);
-      if (epilogue.residual)
-        addRow(buffer, width,
-               epilogue.residual + i * epilogue.residualRowStride +
-                   j0 * epilogue.residualColStride,
-               epilogue.residualColStride);
+      if (residual && !epilogue.residualBeforeActivation)
+        addRow(buffer, width, residual, epilogue.residualColStride);
       if (csc == 1)
         std::memcpy(out, buffer, width * sizeof(float));
       else

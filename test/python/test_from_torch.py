@@ -251,13 +251,54 @@ def test_small_cnn_save_and_load(tmp_path):
         model.features[1].running_var.uniform_(0.5, 2.0)
     model.eval()
     program = ember.from_torch(model, (torch.randn(2, 3, 8, 8),), dynamic_dims=[{0: "batch"}])
-    assert "features.1.running_mean" in program.weights
+    # The BatchNorm is folded into the conv before it (its weight and bias).
+    assert "features.1.running_mean" not in program.weights
+    assert "features.0.bias" in program.weights
     path = tmp_path / "cnn.ember"
     program.save(path)
     loaded = ember.load_model(path)
     for batch in (1, 8):
         x = torch.randn(batch, 3, 8, 8)
         np.testing.assert_allclose(loaded(x.numpy()).numpy(), model(x).detach().numpy(), **TOL)
+
+
+class ConvNorms(torch.nn.Module):
+    """Conv1d without bias + BatchNorm without affine (folded), and a
+    BatchNorm whose conv's output is also read elsewhere (kept)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Conv1d(3, 6, 3, padding=1, bias=False)
+        self.norm_a = torch.nn.BatchNorm1d(6, affine=False)
+        self.b = torch.nn.Conv1d(6, 6, 1)
+        self.norm_b = torch.nn.BatchNorm1d(6)
+
+    def forward(self, x):
+        z = self.b(torch.relu(self.norm_a(self.a(x))))
+        return self.norm_b(z) + z
+
+
+def test_batch_norm_folds_into_conv_at_export_only():
+    torch.manual_seed(8)
+    model = ConvNorms()
+    with torch.no_grad():
+        for norm in (model.norm_a, model.norm_b):
+            norm.running_mean.uniform_(-0.5, 0.5)
+            norm.running_var.uniform_(0.5, 2.0)
+        model.norm_b.weight.uniform_(0.5, 1.5)
+        model.norm_b.bias.uniform_(-0.5, 0.5)
+    model.eval()
+    x = torch.randn(2, 3, 10)
+    program = ember.from_torch(model, (x,))
+    assert "norm_a.running_mean" not in program.weights and "a.bias" in program.weights
+    assert "norm_b.running_mean" in program.weights
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(program(x.numpy()).numpy(), expected, **TOL)
+    # Opted out, and the trainable import: the BatchNorm layers stay.
+    assert "norm_a.running_mean" in ember.from_torch(model, (x,), fold_batch_norm=False).weights
+    assert "norm_a.running_mean" in ember.import_torch_module(model, (x,)).state_dict()
+    assert model.a.bias is None  # the torch module is left as it was
 
 
 def test_transformer_encoder_save_and_load(tmp_path):

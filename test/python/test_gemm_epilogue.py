@@ -4,7 +4,8 @@ run as one GEMM call that finishes each block of the result in cache
 compared with PyTorch 1.13 on random inputs of odd sizes (tiles cut at the
 edges, one-row products on the matrix-vector path), forward and gradients,
 and ember.compile_stats()["fused_gemm_calls"] shows whether the fused call
-ran: where it must and, for what must not fuse, that it did not."""
+ran: where it must and, for what must not fuse, that it did not. The same
+for convolutions (ember-fuse-conv-epilogue, "fused_conv_calls") at the end."""
 
 import numpy as np
 import pytest
@@ -171,3 +172,76 @@ def test_nan_and_inf_flow_through_the_epilogue():
     want = torch.relu(torch.nn.functional.linear(torch.tensor(x), torch.tensor(w), torch.tensor(b))).numpy()
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got, want, atol=2e-5, rtol=2e-5)
+
+
+# --- convolutions (ember-fuse-conv-epilogue) -------------------------------------
+
+CONV_ACTIVATIONS = {
+    "relu": (F.relu, torch.nn.functional.relu),
+    "hardswish": (F.hardswish, torch.nn.functional.hardswish),
+    "hardsigmoid": (F.hardsigmoid, torch.nn.functional.hardsigmoid),
+    "silu": (F.silu, torch.nn.functional.silu),
+}
+
+
+def fused_conv_calls():
+    return ember.compile_stats()["fused_conv_calls"]
+
+
+class _ConvAct(ember.nn.Module):
+    def __init__(self, w, b, act):
+        super().__init__()
+        self.w, self.b, self.act = ember.nn.Parameter(ember.tensor(w)), ember.nn.Parameter(
+            ember.tensor(b)), act
+
+    def forward(self, x):
+        return self.act(F.conv2d(x, self.w, self.b, padding=1))
+
+
+@pytest.mark.parametrize("name", list(CONV_ACTIVATIONS))
+def test_conv_bias_activation_is_one_call(name):
+    """conv2d + bias + activation runs as one runtime call (the bias and
+    the activation applied to each block of the output in cache), in an
+    exported program (hardswish's constants are in its code there; an
+    eager graph passes them at run time, unrecognized); a NaN in the input
+    comes out as NaN, as torch's."""
+    act, torch_act = CONV_ACTIVATIONS[name]
+    x, w, b = arrays(21, (2, 5, 9, 11), (7, 5, 3, 3), (7,))
+    x[1, 2, 4, 4] = np.nan
+    program = ember.export(_ConvAct(w, b, act), ember.tensor(x))
+    before = fused_conv_calls()
+    got = program(x)
+    want = torch_act(torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w),
+                                                torch.tensor(b), padding=1))
+    close(got, want, atol=1e-4, rtol=1e-4)
+    assert fused_conv_calls() == before + 1
+
+
+def test_resnet_block_relu_of_conv_bias_and_shortcut():
+    """relu(conv(x) + bias + x), a ResNet block's end: the shortcut is added
+    before the activation, in the same call."""
+    x, w, b = arrays(22, (2, 6, 10, 10), (6, 6, 3, 3), (6,))
+    before = fused_conv_calls()
+    ex = ember.tensor(x)
+    got = F.relu(F.conv2d(ex, ember.tensor(w), ember.tensor(b), padding=1) + ex)
+    tx = torch.tensor(x)
+    want = torch.relu(torch.nn.functional.conv2d(tx, torch.tensor(w), torch.tensor(b),
+                                                 padding=1) + tx)
+    close(got, want, atol=1e-4, rtol=1e-4)
+    assert fused_conv_calls() == before + 1
+
+
+def test_conv_epilogue_gradients():
+    """A training step through conv + bias + relu + shortcut: the values the
+    backward reads stay available (the fusion only fires where nothing else
+    reads the convolution's output); gradients as torch's."""
+    x, w, b = arrays(23, (2, 4, 7, 7), (4, 4, 3, 3), (4,))
+    ex, ew, eb = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ey = F.hardswish(F.conv2d(ex, ew, eb, padding=1) + ex)
+    (ey * ey).sum().backward()
+    ty = torch.nn.functional.hardswish(torch.nn.functional.conv2d(tx, tw, tb, padding=1) + tx)
+    (ty * ty).sum().backward()
+    close(ey, ty, atol=1e-4, rtol=1e-4)
+    for got, want in [(ex, tx), (ew, tw), (eb, tb)]:
+        np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), atol=1e-3, rtol=1e-3)

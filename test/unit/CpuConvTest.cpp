@@ -11,6 +11,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "ember/Runtime/CpuConv.h"
+#include "ember/Runtime/CpuGemm.h"
+#include "ember/Runtime/GemmEpilogue.h"
 #include "ember/Runtime/EmberGemm.h"
 #include "ember/Runtime/Threads.h"
 
@@ -132,6 +134,54 @@ void check(const Case &c) {
   if (c.constantWeights)
     ember::conv::releaseConstantMemory(w.data());
   expectNear(y, ry, "y");
+  // The fused forward (ember_cpu_conv_fused_f32): a bias per channel
+  // (strides [0, 1, 0, 0, 0]) and a residual, added after relu, or before
+  // hardswish (a ResNet block's order). The second writes y and reads the
+  // residual through views with their last two dims swapped (the copy
+  // path, and the epilogue by planes).
+  std::vector<float> bias(c.o), residual(g.size());
+  for (float &e : bias)
+    e = normal(gen);
+  for (float &e : residual)
+    e = normal(gen);
+  const int64_t bst[5] = {0, 1, 0, 0, 0};
+  for (bool first : {false, true}) {
+    int activation = first ? EMBER_GEMM_ACT_HARDSWISH : EMBER_GEMM_ACT_RELU;
+    std::vector<double> want(g.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      double pre = ry[i] + bias[i / (out[0] * out[1] * out[2]) % c.o];
+      double r = residual[i];
+      if (first)
+        pre += r;
+      double act = first ? pre * std::min(std::max(pre + 3, 0.0), 6.0) / 6
+                         : std::max(pre, 0.0);
+      want[i] = first ? act : act + r;
+    }
+    std::vector<float> fused(g.size(), NAN), stored(g.size(), NAN);
+    int64_t yView[5] = {yst[0], yst[1], yst[2], yst[3], yst[4]};
+    std::vector<float> residualStorage = residual;
+    if (first) {
+      yView[3] = 1;
+      yView[4] = out[1];
+      for (int64_t a = 0; a < c.n * c.o * out[0]; ++a)
+        for (int64_t h = 0; h < out[1]; ++h)
+          for (int64_t v = 0; v < out[2]; ++v)
+            residualStorage[a * out[1] * out[2] + v * out[1] + h] =
+                residual[(a * out[1] + h) * out[2] + v];
+    }
+    ember_cpu_conv_fused_f32(
+        VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
+        VIEW5(stored.data(), ys, yView), VIEW5(bias.data(), ys, bst),
+        VIEW5(residualStorage.data(), ys, yView), SCALARS,
+        activation | EMBER_GEMM_FUSED_BIAS | EMBER_GEMM_FUSED_RESIDUAL |
+            (first ? EMBER_GEMM_FUSED_RESIDUAL_FIRST : 0));
+    for (int64_t a = 0; a < c.n * c.o * out[0]; ++a)
+      for (int64_t h = 0; h < out[1]; ++h)
+        for (int64_t v = 0; v < out[2]; ++v)
+          fused[(a * out[1] + h) * out[2] + v] =
+              stored[a * out[1] * out[2] + h * yView[3] + v * yView[4]];
+    expectNear(fused, want, first ? "fused hardswish" : "fused relu");
+  }
   ember_cpu_conv_backward_data_f32(VIEW5(g.data(), ys, yst),
                                    VIEW5(w.data(), ws, wst),
                                    VIEW5(dx.data(), xs, xst), SCALARS);

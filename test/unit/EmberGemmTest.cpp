@@ -205,6 +205,10 @@ double referenceActivation(int activation, double x) {
     return 1 / (1 + std::exp(-x));
   case EMBER_GEMM_ACT_TANH:
     return std::tanh(x);
+  case EMBER_GEMM_ACT_HARDSWISH:
+    return x * std::min(std::max(x + 3, 0.0), 6.0) / 6;
+  case EMBER_GEMM_ACT_HARDSIGMOID:
+    return std::min(std::max(x + 3, 0.0), 6.0) / 6;
   default:
     return x;
   }
@@ -220,6 +224,7 @@ struct EpilogueCase {
   int activation;
   Addend bias, residual;
   int threads;
+  bool residualFirst = false; // act(A B + bias + residual)
 };
 
 /// A view of `values` (m x n, row-major) that broadcasts as `kind` says.
@@ -269,6 +274,7 @@ void checkEpilogue(const EpilogueCase &c, std::mt19937 &rng) {
       out.at(i, j) = std::numeric_limits<float>::quiet_NaN();
   ember_gemm_epilogue epilogue{};
   epilogue.activation = c.activation;
+  epilogue.residualBeforeActivation = c.residualFirst;
   addendView(c.bias, c.n, bias, epilogue.bias, epilogue.biasRowStride,
              epilogue.biasColStride);
   addendView(c.residual, c.n, residual, epilogue.residual,
@@ -284,8 +290,10 @@ void checkEpilogue(const EpilogueCase &c, std::mt19937 &rng) {
         magnitude += std::fabs(term);
       }
       double pre = sum + addendAt(c.bias, bias, c.n, i, j);
-      double expected = referenceActivation(c.activation, pre) +
-                        addendAt(c.residual, residual, c.n, i, j);
+      double added = addendAt(c.residual, residual, c.n, i, j);
+      double expected =
+          c.residualFirst ? referenceActivation(c.activation, pre + added)
+                          : referenceActivation(c.activation, pre) + added;
       // The product's rounding (the activations' slopes are below 1.2)
       // plus the approximations' few ulps.
       double tolerance =
@@ -327,6 +335,13 @@ TEST_P(EmberGemmKernel, EpilogueAfterTheLastKBlockOnThreads) {
                   rng);
     checkEpilogue({400, 5, 300, true, false, EMBER_GEMM_ACT_TANH,
                    Addend::PerColumn, Addend::PerRow, threads},
+                  rng);
+    // A ResNet block's relu(conv + bias + identity): the residual first.
+    checkEpilogue({70, 300, 50, false, false, EMBER_GEMM_ACT_RELU,
+                   Addend::PerRow, Addend::Full, threads, true},
+                  rng);
+    checkEpilogue({70, 300, 50, false, true, EMBER_GEMM_ACT_HARDSWISH,
+                   Addend::PerRow, Addend::Full, threads, true},
                   rng);
   }
 }
@@ -436,7 +451,9 @@ TEST(EmberGemm, ActivationsMatchLibmEverywhere) {
         for (int side : {3, 2}) {
           float x = side == 3 ? inf : -inf;
           double expected = referenceActivation(activation, x);
-          if (std::isinf(expected))
+          if (std::isnan(expected)) // hardswish(-inf), as torch's
+            EXPECT_TRUE(std::isnan(values[last - side])) << "at x = " << x;
+          else if (std::isinf(expected))
             EXPECT_EQ(values[last - side], expected) << "at x = " << x;
           else
             EXPECT_NEAR(values[last - side], expected, 1e-30) << "at x = " << x;

@@ -129,6 +129,9 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   // Bias, activation and residual applied by the GEMM to each block of C
   // while it is in cache, not by a pass over C of their own.
   pm.addPass(createEmberFuseMatmulEpilogue());
+  // The same for the runtime's convolutions: conv + bias + activation (+
+  // a ResNet block's shortcut) in one call.
+  pm.addPass(createEmberFuseConvEpilogue());
   // A loop's GEMMs that all read one B (a recurrent weight) pack it once.
   pm.addPass(createEmberHoistGemmPacking());
   bufferization::buildBufferDeallocationPipeline(pm);

@@ -71,14 +71,21 @@ def import_torch_module(module, example_inputs, dynamic_dims=None, method=None):
 
 
 def from_torch(module, example_inputs, dynamic_dims=None, input_names=None,
-               output_names=None, method=None):
+               output_names=None, method=None, fold_batch_norm=True):
     """Imports ``module`` (a torch.nn.Module, called on ``example_inputs``)
     and exports it: an ``ember.ExportedProgram`` whose weights are the
     module's state_dict. ``dynamic_dims`` is ``ember.export``'s: per input a
     ``{dim: "symbol"}`` dict (``[{0: "batch"}]``). The module is imported in
-    eval mode (call ``.eval()`` first for the same result in torch)."""
+    eval mode (call ``.eval()`` first for the same result in torch).
+    ``fold_batch_norm``: a BatchNorm that only normalizes a convolution's
+    output is folded into that convolution's weight and bias (``_fold``;
+    torch.fx imports), so the program's weights hold the folded convolution
+    instead of the two layers' state."""
     imported = import_torch_module(module, example_inputs, dynamic_dims, method)
     imported.eval()
+    if fold_batch_norm:
+        from ember._from_torch._fold import fold_batch_norms
+        fold_batch_norms(imported)
     inputs = tuple(to_ember(x) for x in _torch_inputs(example_inputs))
     if input_names is None:
         input_names = getattr(imported, "_input_names", [])[:len(inputs)] or None

@@ -28,9 +28,10 @@ def EmberFuseMatmulEpilogue : Pass<"ember-fuse-matmul-epilogue", "mlir::ModuleOp
   let description = [{
     After ember-matmul-to-blas. A call `ember_cpu_sgemm[_batched]_into(A, B,
     C)` whose C is a temporary buffer read only by one element-wise
-    `linalg.generic` computing `D = act(C + bias) + residual` (each part
-    optional; act one of relu, gelu in its erf form, silu, sigmoid, tanh as
-    Ember's ops lower them; bias and residual any f32 inputs broadcast along
+    `linalg.generic` computing `D = act(C + bias) + residual` or `act(C +
+    bias + residual)` (each part optional; act one of relu, gelu in its erf
+    form, silu, sigmoid, tanh, hardswish, hardsigmoid as Ember's ops lower
+    them; bias and residual any f32 inputs broadcast along
     some dims) becomes `ember_cpu_sgemm[_batched]_fused(A, B, D, bias,
     residual, flags)`: the runtime GEMM applies the epilogue to each block
     of D while it is in cache, the generic and C's buffer go. Bias and
@@ -406,6 +407,40 @@ def EmberCustomCallToRuntime : Pass<"ember-custom-call-to-runtime",
                            "mlir::func::FuncDialect",
                            "mlir::memref::MemRefDialect",
                            "mlir::tensor::TensorDialect"];
+}
+
+def EmberFuseConvEpilogue : Pass<"ember-fuse-conv-epilogue", "mlir::ModuleOp"> {
+  let summary = "Fold the element-wise op reading an f32 convolution's result into the runtime call";
+  let description = [{
+    After bufferization. A call `ember_cpu_conv_f32(x, w, y, ...)`
+    (ember-conv-to-runtime) whose y is a temporary read only by one
+    element-wise `linalg.generic` (through the collapse that drops the
+    unit dims) computing `D = act(y + bias) + residual` or
+    `act(y + bias + residual)` (each part optional; act as
+    ember-fuse-matmul-epilogue recognizes it, plus hardswish and
+    hardsigmoid) becomes `ember_cpu_conv_fused_f32(x, w, D5, bias5,
+    residual5, ..., flags)`: the runtime finishes each block of D while it
+    is in cache (a per-channel bias, ReLU and a ResNet block's shortcut
+    no longer take passes over memory of their own) and y's buffer goes.
+    D, bias and residual reach the runtime as 5-D views of D's shape
+    (stride 0 along broadcast dims). Nothing fuses when y has another
+    reader (a training step that keeps the pre-activation), D may overlap
+    x, w or the bias, the residual may overlap D, or x or w may be
+    written between the call and the generic.
+
+    ```mlir
+    call @ember_cpu_conv_f32(%x, %w, %yv, %s0, ..., %groups)
+    %y4 = memref.collapse_shape %y [[0], [1, 2], [3], [4]] ...
+    linalg.generic ins(%y4, %bias : ...) outs(%d : ...) { addf, maximumf }
+    // becomes
+    call @ember_cpu_conv_fused_f32(%x, %w, %d5, %bias5, %d5, %s0, ..., %groups, %c257_i64)
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::func::FuncDialect",
+                           "mlir::memref::MemRefDialect"];
+  let statistics = [
+    Statistic<"numFused", "fused", "convolution calls that took over an element-wise epilogue">
+  ];
 }
 
 #endif // EMBER_COMPILER_CPUPASSES_TD

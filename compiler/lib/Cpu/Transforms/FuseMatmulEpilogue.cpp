@@ -5,6 +5,7 @@
 // element-wise linalg.generic computing
 //
 //   D = act(C + bias) + residual      (each part optional)
+//   D = act(C + bias + residual)      (the residual before the activation)
 //
 // becomes one call to ember_cpu_sgemm[_batched]_fused writing D directly:
 // the runtime's GEMM finishes each block of D while it is in cache
@@ -14,10 +15,14 @@
 // only drop or zero dims (broadcasts); they reach the runtime as views of
 // D's shape with stride 0 along broadcast dims. The activations recognized
 // are the bodies Ember's ops lower to: relu (maximumf), tanh, sigmoid
-// (1 / (1 + exp(-x))), silu (x * sigmoid(x)) and the erf form of gelu.
+// (1 / (1 + exp(-x))), silu (x * sigmoid(x)), the erf form of gelu,
+// hardswish (x * clamp(x + 3, 0, 6) / 6) and hardsigmoid. The recognizer
+// and the memory checks are shared with ember-fuse-conv-epilogue
+// (EpilogueMatch.h).
 //
 //===----------------------------------------------------------------------===//
 
+#include "EpilogueMatch.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuGemm.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -41,8 +46,10 @@ namespace ember {
 } // namespace ember
 
 using namespace mlir;
+using namespace ember::epilogue;
 
-namespace {
+namespace ember {
+namespace epilogue {
 
 //===----------------------------------------------------------------------===//
 // Recognizing the generic's body
@@ -134,9 +141,89 @@ bool matchGeluErf(Value value, Value &x) {
   return false;
 }
 
+/// min(max(inner, lo), hi) with constant bounds (ember.clamp's order):
+/// sets `inner`.
+bool matchClamp(Value value, double lo, double hi, Value &inner) {
+  return matchCommutative<arith::MinimumFOp>(value, [&](Value max, Value top) {
+    return isConstant(top, hi) &&
+           matchCommutative<arith::MaximumFOp>(max, [&](Value in, Value bottom) {
+             if (!isConstant(bottom, lo))
+               return false;
+             inner = in;
+             return true;
+           });
+  });
+}
+
+/// value / 6 or value * (1/6): sets `value`.
+bool matchSixth(Value value, Value &dividend) {
+  if (auto div = value.getDefiningOp<arith::DivFOp>()) {
+    if (!isConstant(div.getRhs(), 6.0))
+      return false;
+    dividend = div.getLhs();
+    return true;
+  }
+  return matchCommutative<arith::MulFOp>(value, [&](Value lhs, Value rhs) {
+    if (!isConstant(rhs, 1.0 / 6.0))
+      return false;
+    dividend = lhs;
+    return true;
+  });
+}
+
+/// clamp(x + 3, 0, 6): sets `x`.
+bool matchRelu6OfXPlus3(Value value, Value &x) {
+  Value inner;
+  return matchClamp(value, 0.0, 6.0, inner) &&
+         matchCommutative<arith::AddFOp>(inner, [&](Value lhs, Value rhs) {
+           if (!isConstant(rhs, 3.0))
+             return false;
+           x = lhs;
+           return true;
+         });
+}
+
+/// hardsigmoid as clamp(x / 6 + 1/2, 0, 1) (Ember's) or clamp(x + 3, 0,
+/// 6) / 6: sets `x`.
+bool matchHardSigmoid(Value value, Value &x) {
+  Value inner;
+  if (matchClamp(value, 0.0, 1.0, inner))
+    return matchCommutative<arith::AddFOp>(inner, [&](Value lhs, Value rhs) {
+      return isConstant(rhs, 0.5) && matchSixth(lhs, x);
+    });
+  Value clamped;
+  return matchSixth(value, clamped) && matchRelu6OfXPlus3(clamped, x);
+}
+
+/// hardswish as x * clamp(x + 3, 0, 6) / 6 (Ember's) or x * hardsigmoid(x):
+/// sets `x`.
+bool matchHardSwish(Value value, Value &x) {
+  Value product;
+  if (matchSixth(value, product) &&
+      matchCommutative<arith::MulFOp>(product, [&](Value lhs, Value rhs) {
+        Value inner;
+        if (!matchRelu6OfXPlus3(rhs, inner) || inner != lhs)
+          return false;
+        x = lhs;
+        return true;
+      }))
+    return true;
+  return matchCommutative<arith::MulFOp>(value, [&](Value lhs, Value rhs) {
+    Value inner;
+    if (!matchHardSigmoid(rhs, inner) || inner != lhs)
+      return false;
+    x = lhs;
+    return true;
+  });
+}
+
 /// act(x) for one of the activations the runtime applies: sets `x` and
 /// returns the ember_gemm_activation, or EMBER_GEMM_ACT_NONE.
 int matchActivation(Value value, Value &x) {
+  if (matchHardSwish(value, x))
+    return EMBER_GEMM_ACT_HARDSWISH;
+  if (matchHardSigmoid(value, x))
+    return EMBER_GEMM_ACT_HARDSIGMOID;
   if (auto max = value.getDefiningOp<arith::MaximumFOp>()) {
     if (isConstant(max.getRhs(), 0.0)) {
       x = max.getLhs();
@@ -166,14 +253,16 @@ int matchActivation(Value value, Value &x) {
   return EMBER_GEMM_ACT_NONE;
 }
 
-/// What a generic's body does to C: which inputs are added where.
-struct Epilogue {
-  int activation = EMBER_GEMM_ACT_NONE;
-  int biasInput = -1, residualInput = -1;
-};
+/// The leaves of a tree of arith.addf.
+void addTerms(Value value, SmallVectorImpl<Value> &terms) {
+  if (auto add = value.getDefiningOp<arith::AddFOp>()) {
+    addTerms(add.getLhs(), terms);
+    addTerms(add.getRhs(), terms);
+    return;
+  }
+  terms.push_back(value);
+}
 
-/// The body's yielded value as act(C + bias) + residual, C being block
-/// argument `cInput`; bias and residual other inputs' arguments.
 std::optional<Epilogue> matchBody(linalg::GenericOp generic, unsigned cInput) {
   Block &body = generic.getRegion().front();
   unsigned inputs = generic.getNumDpsInputs();
@@ -185,42 +274,54 @@ std::optional<Epilogue> matchBody(linalg::GenericOp generic, unsigned cInput) {
       return -1;
     return arg.getArgNumber();
   };
-  // C, or C + bias.
-  auto matchPre = [&](Value value, Epilogue &epilogue) {
-    if (value == c)
-      return true;
-    return matchCommutative<arith::AddFOp>(value, [&](Value lhs, Value rhs) {
-      int bias = addendInput(rhs);
-      if (lhs != c || bias < 0)
+  // C plus at most `most` addends, in any association: sets bias (the
+  // first) and residual (the second).
+  auto matchSum = [&](Value value, unsigned most, Epilogue &epilogue) {
+    SmallVector<Value> terms;
+    addTerms(value, terms);
+    if (terms.size() > most + 1 || llvm::count(terms, c) != 1)
+      return false;
+    SmallVector<int> addends;
+    for (Value term : terms) {
+      if (term == c)
+        continue;
+      int input = addendInput(term);
+      if (input < 0)
         return false;
-      epilogue.biasInput = bias;
-      return true;
-    });
+      addends.push_back(input);
+    }
+    epilogue.biasInput = addends.size() > 0 ? addends[0] : -1;
+    epilogue.residualInput = addends.size() > 1 ? addends[1] : -1;
+    return true;
   };
-  // act(pre), or pre.
-  auto matchActivated = [&](Value value, Epilogue &epilogue) {
+  // act(C + bias [+ residual]), or C + bias (+ residual, when `most` is 2).
+  auto matchActivated = [&](Value value, unsigned most, Epilogue &epilogue) {
     Value x;
     int activation = matchActivation(value, x);
-    if (activation != EMBER_GEMM_ACT_NONE && matchPre(x, epilogue)) {
+    if (activation != EMBER_GEMM_ACT_NONE && matchSum(x, most, epilogue)) {
       epilogue.activation = activation;
+      epilogue.residualFirst = epilogue.residualInput >= 0;
       return true;
     }
     epilogue = Epilogue();
-    return matchPre(value, epilogue);
+    return matchSum(value, most, epilogue);
   };
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   Value result = yield.getValues()[0];
   Epilogue epilogue;
+  // act(C + bias) + residual.
   if (matchCommutative<arith::AddFOp>(result, [&](Value lhs, Value rhs) {
         int residual = addendInput(rhs);
-        if (residual < 0 || !matchActivated(lhs, epilogue))
+        if (residual < 0 || !matchActivated(lhs, 1, epilogue) ||
+            epilogue.residualInput >= 0)
           return false;
         epilogue.residualInput = residual;
         return true;
       }))
     return epilogue;
+  // act(C + bias + residual), act(C + bias), C + bias + residual...
   epilogue = Epilogue();
-  if (matchActivated(result, epilogue))
+  if (matchActivated(result, 2, epilogue))
     return epilogue;
   return std::nullopt;
 }
@@ -288,19 +389,6 @@ bool unwrittenBetween(Operation *from, Operation *to, ArrayRef<Value> values) {
   return true;
 }
 
-//===----------------------------------------------------------------------===//
-// The rewrite
-//===----------------------------------------------------------------------===//
-
-MemRefType anyStridedType(MLIRContext *ctx, int64_t rank) {
-  SmallVector<int64_t> shape(rank, ShapedType::kDynamic);
-  SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
-  auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides);
-  return MemRefType::get(shape, Float32Type::get(ctx), layout);
-}
-
-/// True when each result of `map` is a distinct dim or the constant 0: the
-/// operand is read as a broadcast of C's iteration space.
 bool isBroadcastMap(AffineMap map) {
   llvm::SmallBitVector seen(map.getNumDims());
   for (AffineExpr expr : map.getResults()) {
@@ -315,6 +403,22 @@ bool isBroadcastMap(AffineMap map) {
       return false;
   }
   return true;
+}
+
+} // namespace epilogue
+} // namespace ember
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// The rewrite
+//===----------------------------------------------------------------------===//
+
+MemRefType anyStridedType(MLIRContext *ctx, int64_t rank) {
+  SmallVector<int64_t> shape(rank, ShapedType::kDynamic);
+  SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
+  auto layout = StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides);
+  return MemRefType::get(shape, Float32Type::get(ctx), layout);
 }
 
 /// A size known at compile time: a constant or the SSA value it was
@@ -606,6 +710,9 @@ bool fuseEpilogue(func::CallOp call, bool batched, bool accumulating) {
   }
   int64_t flags = epilogue->activation | (bias ? EMBER_GEMM_FUSED_BIAS : 0) |
                   (residual ? EMBER_GEMM_FUSED_RESIDUAL : 0) |
+                  (residual && epilogue->residualFirst
+                       ? EMBER_GEMM_FUSED_RESIDUAL_FIRST
+                       : 0) |
                   (accumulate ? EMBER_GEMM_FUSED_ACCUMULATE : 0);
   Value biasArg = addends[0], residualArg = addends[1];
   Value flagsArg = arith::ConstantIntOp::create(b, loc, flags, 64);

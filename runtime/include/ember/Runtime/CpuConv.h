@@ -50,6 +50,21 @@ extern "C" {
 void ember_cpu_conv_f32(EMBER_TENSOR5_ARGS(float, x),
                         EMBER_TENSOR5_ARGS(float, w),
                         EMBER_TENSOR5_ARGS(float, y), EMBER_CONV_SCALARS);
+/// y = act(conv(x, w) + bias) + residual, finished block by block while
+/// in cache (ember-fuse-conv-epilogue): bias and residual are views of y's
+/// shape (stride 0 along broadcast dims: a bias per channel has strides
+/// [0, s, 0, 0, 0]), read only when `flags` (CpuGemm.h's
+/// EMBER_GEMM_FUSED_*: activation, BIAS, RESIDUAL, RESIDUAL_FIRST) name
+/// them; neither may overlap y. y may be any view.
+void ember_cpu_conv_fused_f32(EMBER_TENSOR5_ARGS(float, x),
+                              EMBER_TENSOR5_ARGS(float, w),
+                              EMBER_TENSOR5_ARGS(float, y),
+                              EMBER_TENSOR5_ARGS(float, bias),
+                              EMBER_TENSOR5_ARGS(float, residual),
+                              EMBER_CONV_SCALARS, int64_t flags);
+/// Fused forward calls run in this process (ember.compile_stats()'s
+/// "fused_conv_calls").
+uint64_t ember_cpu_fused_conv_calls(void);
 /// dx = the input gradient of conv(x, w) from the output's gradient dy.
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),
                                       EMBER_TENSOR5_ARGS(float, w),

@@ -62,6 +62,8 @@ enum : int64_t {
   EMBER_GEMM_FUSED_BIAS = 1 << 8,
   EMBER_GEMM_FUSED_RESIDUAL = 1 << 9,
   EMBER_GEMM_FUSED_ACCUMULATE = 1 << 10,
+  // The residual added before the activation (act(A B + bias + residual)).
+  EMBER_GEMM_FUSED_RESIDUAL_FIRST = 1 << 11,
 };
 void ember_cpu_sgemm_fused(EMBER_MATRIX_ARGS(float, a), EMBER_MATRIX_ARGS(float, b),
                            EMBER_MATRIX_ARGS(float, c), EMBER_MATRIX_ARGS(float, bias),

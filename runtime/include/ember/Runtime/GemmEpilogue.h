@@ -5,6 +5,7 @@
  *
  *   C = activation(alpha * A * B + beta * C + bias) + residual
  *
+ * (or activation(... + bias + residual) with residualBeforeActivation)
  * instead of by separate passes over C. `bias` and `residual` are strided
  * views of C's shape: a stride of 0 broadcasts (a bias per output column,
  * nn.Linear's, has rowStride 0 and colStride 1; one per row has colStride
@@ -35,11 +36,16 @@ enum ember_gemm_activation {
   EMBER_GEMM_ACT_SILU = 4,      /* x / (1 + exp(-x)) */
   EMBER_GEMM_ACT_SIGMOID = 5,   /* 1 / (1 + exp(-x)) */
   EMBER_GEMM_ACT_TANH = 6,
-  EMBER_GEMM_ACT_COUNT = 7
+  EMBER_GEMM_ACT_HARDSWISH = 7,   /* x * clamp(x + 3, 0, 6) / 6 (NaN at -inf, as torch) */
+  EMBER_GEMM_ACT_HARDSIGMOID = 8, /* clamp(x + 3, 0, 6) / 6 */
+  EMBER_GEMM_ACT_COUNT = 9
 };
 
 typedef struct ember_gemm_epilogue {
   int32_t activation; /* an ember_gemm_activation */
+  /* Nonzero: the residual is added before the activation, with the bias
+   * (a ResNet block's relu(conv + bias + identity)). */
+  int32_t residualBeforeActivation;
   /* Added before the activation; element (i, j) at
    * bias[i * biasRowStride + j * biasColStride]. */
   const float *bias;

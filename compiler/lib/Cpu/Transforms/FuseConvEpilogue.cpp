@@ -1,0 +1,250 @@
+//===- FuseConvEpilogue.cpp - fold bias/activation/residual into the conv -===//
+//
+// After bufferization: a call ember_cpu_conv_f32(x, w, y) (from
+// ember-conv-to-runtime) whose y is a temporary read by exactly one
+// element-wise linalg.generic computing
+//
+//   D = act(y + bias) + residual   or   D = act(y + bias + residual)
+//
+// becomes one call to ember_cpu_conv_fused_f32 writing D directly: the
+// runtime finishes each block of D right after the GEMM (or the direct
+// depthwise kernel) wrote it, while it is in cache, instead of the generic
+// reading y and writing D in another pass over memory; y's buffer goes.
+// This is what makes an imported CNN's conv + bias + relu (BatchNorm folded
+// into the conv at export) and a ResNet block's relu(conv + bias +
+// shortcut) one call. The body is recognized by EpilogueMatch.h (shared
+// with ember-fuse-matmul-epilogue). The generic reads y through the
+// collapse that drops the 5-D call's unit dims; D, bias and residual reach
+// the runtime as 5-D views of D's shape (stride 0 along broadcast dims,
+// unit dims in front of the spatial ones).
+//
+//===----------------------------------------------------------------------===//
+
+#include "EpilogueMatch.h"
+#include "ember/Compiler/Passes.h"
+#include "ember/Runtime/CpuGemm.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace ember {
+#define GEN_PASS_DEF_EMBERFUSECONVEPILOGUE
+#include "ember/Compiler/Passes.h.inc"
+} // namespace ember
+
+using namespace mlir;
+using namespace ember::epilogue;
+
+namespace {
+
+constexpr int64_t kRank = 5;
+/// ember_cpu_conv_f32's operands: x, w, y, then stride, padding and
+/// dilation per dim and groups.
+constexpr unsigned kConvOperands = 3 + 10;
+
+MemRefType anyStrided5(MLIRContext *ctx) {
+  SmallVector<int64_t> shape(kRank, ShapedType::kDynamic);
+  SmallVector<int64_t> strides(kRank, ShapedType::kDynamic);
+  return MemRefType::get(
+      shape, Float32Type::get(ctx),
+      StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
+}
+
+/// `operand` (read through `map` over the generic's `loops`-dim iteration
+/// space, D's shape) as a 5-D view of D's 5-D shape `sizes`: loop dims 0
+/// and 1 are dims 0 and 1, the spatial loops the last ones, the unit dims
+/// between them and the dims the operand lacks have stride 0.
+Value view5(OpBuilder &b, Location loc, Value operand, AffineMap map,
+            ArrayRef<OpFoldResult> sizes) {
+  int64_t loops = map.getNumDims();
+  SmallVector<int> resultOf(loops, -1);
+  for (auto [i, expr] : llvm::enumerate(map.getResults()))
+    if (auto dim = dyn_cast<AffineDimExpr>(expr))
+      resultOf[dim.getPosition()] = i;
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, operand);
+  SmallVector<OpFoldResult> strides;
+  auto strideOf = [&](int64_t d) -> OpFoldResult {
+    if (resultOf[d] < 0)
+      return b.getIndexAttr(0);
+    return metadata.getStrides()[resultOf[d]];
+  };
+  strides.push_back(strideOf(0));
+  strides.push_back(strideOf(1));
+  for (int64_t u = 0; u < kRank - loops; ++u)
+    strides.push_back(b.getIndexAttr(0));
+  for (int64_t d = 2; d < loops; ++d)
+    strides.push_back(strideOf(d));
+  return memref::ReinterpretCastOp::create(
+      b, loc, anyStrided5(b.getContext()), metadata.getBaseBuffer(),
+      OpFoldResult(metadata.getOffset()), sizes, strides);
+}
+
+func::FuncOp declareFused(ModuleOp module) {
+  StringRef name = "ember_cpu_conv_fused_f32";
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder builder(module.getBodyRegion());
+  MemRefType type = anyStrided5(module.getContext());
+  SmallVector<Type> inputs(5, type);
+  inputs.append(11, builder.getI64Type()); // the conv's scalars, the flags
+  auto func = func::FuncOp::create(builder, module.getLoc(), name,
+                                   builder.getFunctionType(inputs, {}));
+  func.setPrivate();
+  return func;
+}
+
+/// The one user of `value` other than `except`, or null.
+Operation *soleUser(Value value, Operation *except) {
+  Operation *found = nullptr;
+  for (Operation *user : value.getUsers()) {
+    if (user == except || user == found)
+      continue;
+    if (found)
+      return nullptr;
+    found = user;
+  }
+  return found;
+}
+
+/// Fuses the generic reading `call`'s y into the call; false when it does
+/// not apply.
+bool fuseEpilogue(func::CallOp call) {
+  if (call.getNumOperands() != kConvOperands)
+    return false;
+  auto yCast = call.getOperand(2).getDefiningOp<memref::CastOp>();
+  if (!yCast || !yCast->hasOneUse())
+    return false;
+  Value yBuffer = yCast.getSource();
+  if (!yBuffer.getDefiningOp<memref::AllocOp>())
+    return false;
+  // y is read by the generic directly (3-D convolutions) or through the
+  // collapse of its unit dims and casts, each view read once.
+  Block *block = call->getBlock();
+  SmallVector<Operation *> views;
+  Value yRead = yBuffer;
+  Operation *reader = soleUser(yBuffer, yCast);
+  while (reader && reader->getBlock() == block &&
+         isa<memref::CollapseShapeOp, memref::CastOp>(reader)) {
+    views.push_back(reader);
+    yRead = reader->getResult(0);
+    reader = soleUser(yRead, nullptr);
+  }
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(reader);
+  if (!generic || generic->getBlock() != block ||
+      !call->isBeforeInBlock(generic))
+    return false;
+  int64_t loops = generic.getNumLoops();
+  if (generic.getNumDpsInits() != 1 || generic.getNumResults() != 0 ||
+      generic.getNumParallelLoops() != loops || loops < 3 || loops > kRank ||
+      cast<MemRefType>(yRead.getType()).getRank() != loops)
+    return false;
+  Value d = generic.getDpsInits()[0];
+  auto dType = dyn_cast<MemRefType>(d.getType());
+  if (!dType || !dType.getElementType().isF32() || d == yRead ||
+      !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
+           .isIdentity())
+    return false;
+  Block &body = generic.getRegion().front();
+  if (!body.getArguments().back().use_empty())
+    return false;
+  int cInput = -1;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    if (input->get() != yRead)
+      continue;
+    if (cInput >= 0 || !generic.getMatchingIndexingMap(input).isIdentity())
+      return false;
+    cInput = input->getOperandNumber();
+  }
+  if (cInput < 0)
+    return false;
+  std::optional<Epilogue> epilogue = matchBody(generic, cInput);
+  if (!epilogue)
+    return false;
+  auto addend = [&](int input) -> OpOperand * {
+    return input < 0 ? nullptr : generic.getDpsInputOperand(input);
+  };
+  OpOperand *bias = addend(epilogue->biasInput);
+  OpOperand *residual = addend(epilogue->residualInput);
+  for (OpOperand *operand : {bias, residual}) {
+    if (!operand)
+      continue;
+    auto type = dyn_cast<MemRefType>(operand->get().getType());
+    if (!type || !type.getElementType().isF32() ||
+        !isBroadcastMap(generic.getMatchingIndexingMap(operand)))
+      return false;
+  }
+  // The kernel writes D while it reads x and w and before it reads the
+  // addends (a block's partial sums): none may overlap D.
+  auto uncast = [](Value value) {
+    auto cast = value.getDefiningOp<memref::CastOp>();
+    return cast ? cast.getSource() : value;
+  };
+  Value x = uncast(call.getOperand(0)), w = uncast(call.getOperand(1));
+  if (mayOverlap(d, x) || mayOverlap(d, w) ||
+      (bias && mayOverlap(d, bias->get())) ||
+      (residual && mayOverlap(d, residual->get())))
+    return false;
+  // The call moves down to the generic: x and w must still hold the same
+  // values there.
+  if (!unwrittenBetween(call, generic, {x, w}))
+    return false;
+
+  OpBuilder b(generic);
+  Location loc = generic.getLoc();
+  // D's sizes as 5-D: unit dims in front of the spatial ones.
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < loops; ++i) {
+    if (i == 2)
+      for (int64_t u = 0; u < kRank - loops; ++u)
+        sizes.push_back(b.getIndexAttr(1));
+    sizes.push_back(memref::getMixedSize(b, loc, d, i));
+  }
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(loops, b.getContext());
+  Value dArg = view5(b, loc, d, identity, sizes);
+  SmallVector<Value> addends;
+  for (OpOperand *operand : {bias, residual})
+    addends.push_back(operand ? view5(b, loc, operand->get(),
+                                      generic.getMatchingIndexingMap(operand),
+                                      sizes)
+                              : dArg); // not read: the flags leave it out
+  int64_t flags = epilogue->activation | (bias ? EMBER_GEMM_FUSED_BIAS : 0) |
+                  (residual ? EMBER_GEMM_FUSED_RESIDUAL : 0) |
+                  (residual && epilogue->residualFirst
+                       ? EMBER_GEMM_FUSED_RESIDUAL_FIRST
+                       : 0);
+  SmallVector<Value> args = {call.getOperand(0), call.getOperand(1), dArg,
+                             addends[0], addends[1]};
+  for (unsigned i = 3; i < kConvOperands; ++i)
+    args.push_back(call.getOperand(i));
+  args.push_back(arith::ConstantIntOp::create(b, loc, flags, 64));
+  func::CallOp::create(b, loc, declareFused(call->getParentOfType<ModuleOp>()),
+                       args);
+  generic->erase();
+  call->erase();
+  yCast->erase();
+  for (Operation *view : llvm::reverse(views))
+    if (view->use_empty())
+      view->erase();
+  if (yBuffer.use_empty())
+    yBuffer.getDefiningOp()->erase();
+  return true;
+}
+
+struct EmberFuseConvEpiloguePass
+    : ember::impl::EmberFuseConvEpilogueBase<EmberFuseConvEpiloguePass> {
+  void runOnOperation() override {
+    SmallVector<func::CallOp> calls;
+    getOperation().walk([&](func::CallOp call) {
+      if (call.getCallee() == "ember_cpu_conv_f32")
+        calls.push_back(call);
+    });
+    for (func::CallOp call : calls)
+      if (fuseEpilogue(call))
+        ++numFused;
+  }
+};
+
+} // namespace

@@ -1,0 +1,144 @@
+// RUN: ember-opt %s -split-input-file -ember-fuse-conv-epilogue | FileCheck %s
+
+// conv2d + bias per channel + relu, as the CPU pipeline leaves it after
+// bufferization (the generic reads y through the collapse of its unit
+// dim): one fused call writing D through a 5-D view, the bias a view with
+// strides [0, s, 0, 0, 0]; flags relu 1 | bias 256. y's buffer goes.
+// CHECK-LABEL: func @conv_bias_relu
+// CHECK-SAME: (%[[X:.*]]: memref<?x8x6x6xf32>, %[[W:.*]]: memref<8x8x3x3xf32>, %[[B:.*]]: memref<1x8x1x1xf32>, %[[D:.*]]: memref<?x8x6x6xf32>)
+// CHECK-NOT: memref.alloc
+// CHECK-NOT: linalg.generic
+// CHECK-DAG: %[[BBASE:.*]], %[[BOFF:.*]], %[[BSIZES:.*]]:4, %[[BSTRIDES:.*]]:4 = memref.extract_strided_metadata %[[B]]
+// CHECK-DAG: %[[BV:.*]] = memref.reinterpret_cast %[[BBASE]] to offset: [%[[BOFF]]], sizes: [%{{.*}}, 8, 1, 6, 6], strides: [0, %[[BSTRIDES]]#1, 0, 0, 0]
+// CHECK-DAG: %[[DBASE:.*]], %[[DOFF:.*]], %[[DSIZES:.*]]:4, %[[DSTRIDES:.*]]:4 = memref.extract_strided_metadata %[[D]]
+// CHECK-DAG: %[[DV:.*]] = memref.reinterpret_cast %[[DBASE]] to offset: [%[[DOFF]]], sizes: [%{{.*}}, 8, 1, 6, 6], strides: [%[[DSTRIDES]]#0, %[[DSTRIDES]]#1, 0, %[[DSTRIDES]]#2, %[[DSTRIDES]]#3]
+// CHECK-DAG: %[[FLAGS:.*]] = arith.constant 257 : i64
+// CHECK: call @ember_cpu_conv_fused_f32(%{{.*}}, %{{.*}}, %[[DV]], %[[BV]], %[[DV]], %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %[[FLAGS]])
+// CHECK-NOT: call @ember_cpu_conv_f32(
+func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @conv_bias_relu(%x: memref<?x8x6x6xf32>, %w: memref<8x8x3x3xf32>, %b: memref<1x8x1x1xf32>, %d: memref<?x8x6x6xf32>) {
+  %c0 = arith.constant 0 : index
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %zero = arith.constant 0.000000e+00 : f32
+  %n = memref.dim %x, %c0 : memref<?x8x6x6xf32>
+  %y = memref.alloc(%n) : memref<?x8x1x6x6xf32>
+  %yr = memref.cast %y : memref<?x8x1x6x6xf32> to memref<?x?x1x?x?xf32>
+  %yc = memref.cast %y : memref<?x8x1x6x6xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  %x5 = memref.expand_shape %x [[0], [1, 2], [3], [4]] output_shape [%n, 8, 1, 6, 6] : memref<?x8x6x6xf32> into memref<?x8x1x6x6xf32>
+  %xc = memref.cast %x5 : memref<?x8x1x6x6xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  %w5 = memref.expand_shape %w [[0], [1, 2], [3], [4]] output_shape [8, 8, 1, 3, 3] : memref<8x8x3x3xf32> into memref<8x8x1x3x3xf32>
+  %wc = memref.cast %w5 : memref<8x8x1x3x3xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %y4 = memref.collapse_shape %yr [[0], [1, 2], [3], [4]] : memref<?x?x1x?x?xf32> into memref<?x?x?x?xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (0, d1, 0, 0)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y4, %b : memref<?x?x?x?xf32>, memref<1x8x1x1xf32>) outs(%d : memref<?x8x6x6xf32>) {
+  ^bb0(%in: f32, %bias: f32, %out: f32):
+    %0 = arith.addf %in, %bias : f32
+    %1 = arith.maximumf %0, %zero : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
+
+// -----
+
+// A ResNet block's relu(conv + bias + shortcut), the sum in any order: the
+// residual goes in before the activation (relu 1 | bias 256 | residual 512
+// | residual first 2048 = 2817).
+// CHECK-LABEL: func @resnet_block
+// CHECK-NOT: linalg.generic
+// CHECK: %[[FLAGS:.*]] = arith.constant 2817 : i64
+// CHECK: call @ember_cpu_conv_fused_f32({{.*}}, %[[FLAGS]])
+func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @resnet_block(%xc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %b: memref<8xf32>, %r: memref<2x8x6x6xf32>, %d: memref<2x8x6x6xf32>) {
+  %c1_i64 = arith.constant 1 : i64
+  %zero = arith.constant 0.000000e+00 : f32
+  %y = memref.alloc() : memref<2x8x1x6x6xf32>
+  %yc = memref.cast %y : memref<2x8x1x6x6xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %y4 = memref.collapse_shape %y [[0], [1, 2], [3], [4]] : memref<2x8x1x6x6xf32> into memref<2x8x6x6xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y4, %b, %r : memref<2x8x6x6xf32>, memref<8xf32>, memref<2x8x6x6xf32>) outs(%d : memref<2x8x6x6xf32>) {
+  ^bb0(%in: f32, %bias: f32, %res: f32, %out: f32):
+    %0 = arith.addf %bias, %in : f32
+    %1 = arith.addf %res, %0 : f32
+    %2 = arith.maximumf %1, %zero : f32
+    linalg.yield %2 : f32
+  }
+  return
+}
+
+// -----
+
+// hardswish as Ember's op lowers it, x * clamp(x + 3, 0, 6) / 6, on a 1-D
+// convolution's output (two unit dims); activation 7 | bias 256 = 263.
+// CHECK-LABEL: func @conv1d_hardswish
+// CHECK-NOT: linalg.generic
+// CHECK: memref.reinterpret_cast {{.*}} sizes: [2, 8, 1, 1, 6], strides: [0, %{{.*}}, 0, 0, 0]
+// CHECK: %[[FLAGS:.*]] = arith.constant 263 : i64
+// CHECK: call @ember_cpu_conv_fused_f32({{.*}}, %[[FLAGS]])
+func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @conv1d_hardswish(%xc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %b: memref<8x1xf32>, %d: memref<2x8x6xf32>) {
+  %c1_i64 = arith.constant 1 : i64
+  %zero = arith.constant 0.000000e+00 : f32
+  %three = arith.constant 3.000000e+00 : f32
+  %six = arith.constant 6.000000e+00 : f32
+  %y = memref.alloc() : memref<2x8x1x1x6xf32>
+  %yc = memref.cast %y : memref<2x8x1x1x6xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %y3 = memref.collapse_shape %y [[0], [1, 2, 3], [4]] : memref<2x8x1x1x6xf32> into memref<2x8x6xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d1, 0)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>],
+                  iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%y3, %b : memref<2x8x6xf32>, memref<8x1xf32>) outs(%d : memref<2x8x6xf32>) {
+  ^bb0(%in: f32, %bias: f32, %out: f32):
+    %0 = arith.addf %in, %bias : f32
+    %1 = arith.addf %0, %three : f32
+    %2 = arith.maximumf %1, %zero : f32
+    %3 = arith.minimumf %2, %six : f32
+    %4 = arith.mulf %0, %3 : f32
+    %5 = arith.divf %4, %six : f32
+    linalg.yield %5 : f32
+  }
+  return
+}
+
+// -----
+
+// Not fused: y is also read by another op (a training step keeps the
+// pre-activation for the backward), or the body computes something else.
+// CHECK-LABEL: func @not_fused
+// CHECK-COUNT-2: call @ember_cpu_conv_f32(
+// CHECK-NOT: ember_cpu_conv_fused_f32
+func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @not_fused(%xc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %b: memref<8xf32>, %d: memref<2x8x6x6xf32>, %e: memref<2x8x6x6xf32>) {
+  %c1_i64 = arith.constant 1 : i64
+  %zero = arith.constant 0.000000e+00 : f32
+  %y = memref.alloc() : memref<2x8x1x6x6xf32>
+  %yc = memref.cast %y : memref<2x8x1x6x6xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %y4 = memref.collapse_shape %y [[0], [1, 2], [3], [4]] : memref<2x8x1x6x6xf32> into memref<2x8x6x6xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y4, %b : memref<2x8x6x6xf32>, memref<8xf32>) outs(%d : memref<2x8x6x6xf32>) {
+  ^bb0(%in: f32, %bias: f32, %out: f32):
+    %0 = arith.addf %in, %bias : f32
+    %1 = arith.maximumf %0, %zero : f32
+    linalg.yield %1 : f32
+  }
+  memref.copy %y4, %e : memref<2x8x6x6xf32> to memref<2x8x6x6xf32>
+  %z = memref.alloc() : memref<2x8x1x6x6xf32>
+  %zc = memref.cast %z : memref<2x8x1x6x6xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xc, %wc, %zc, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %z4 = memref.collapse_shape %z [[0], [1, 2], [3], [4]] : memref<2x8x1x6x6xf32> into memref<2x8x6x6xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%z4, %b : memref<2x8x6x6xf32>, memref<8xf32>) outs(%d : memref<2x8x6x6xf32>) {
+  ^bb0(%in: f32, %bias: f32, %out: f32):
+    %0 = arith.mulf %in, %bias : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
