@@ -12,12 +12,14 @@
 #include "CpuJitSupport.h"
 
 #include "ember/Compiler/CpuCompiler.h"
+#include "ember/Compiler/KernelSymbol.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
 #include "ember/Runtime/Debug.h"
 #include "ember/Runtime/Profiler.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
@@ -213,6 +215,10 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
     if (function.isDeclaration() || !function.hasFnAttribute(kKernelAttribute))
       continue;
     std::string symbol = kernelSymbol(*llvmModule, function);
+    // The lowered module keeps the name each kernel is known by (symbol,
+    // profiler span), so callers can tell which of their ops went where.
+    if (Operation *lowered = SymbolTable::lookupSymbolIn(module, function.getName()))
+      lowered->setAttr(kKernelSymbolAttribute, StringAttr::get(module.getContext(), symbol));
     function.setName(symbol);
     function.setLinkage(llvm::GlobalValue::ExternalLinkage);
     function.setVisibility(llvm::GlobalValue::DefaultVisibility);
