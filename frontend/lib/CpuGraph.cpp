@@ -10,7 +10,6 @@
 #include "GraphEmitter.h"
 
 #include "ember/Compiler/CpuCompiler.h"
-#include "ember/Compiler/KernelSymbol.h"
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/CustomOpRegistry.h"
 #include "ember/Runtime/ProcessGroups.h"
@@ -136,6 +135,10 @@ void kernelCounts(uint64_t *compiled, uint64_t *reused) {
 }
 
 namespace {
+
+/// What compileForCpuByKernel names each kernel's function with in the
+/// lowered module (kKernelSymbolAttribute in compiler/lib/Cpu/KernelJit.cpp).
+constexpr const char kKernelSymbolAttribute[] = "ember.kernel_symbol";
 
 /// Which nodes each kernel of the lowered `module` computes: the node tags
 /// in the locations of its code, and of the glue's calls of it (a kernel

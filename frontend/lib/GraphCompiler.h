@@ -141,6 +141,22 @@ const std::string &graphDumpDir();
 std::string graphToDot(const GraphPlan &plan,
                        const std::vector<std::pair<std::string, std::vector<size_t>>> &kernels);
 /// Writes graph-<pid>-<n>.dot (and .svg with Graphviz) to graphDumpDir().
+/// Why the graph that computed `buffer` was cut ("a value was read ...",
+/// "ember.sync()", the size limit) and the user's file:line there, when a
+/// graph cut computed it and the buffer is alive; false otherwise (the
+/// user's data). The frontend remembers this per computed buffer so that
+/// pictures of later graphs (ember.debug.draw, EMBER_DUMP_GRAPHS) can draw
+/// each cut with its reason.
+bool graphCutOf(const Buffer *buffer, std::string *reason, std::string *where);
+
+/// The CPU kernels the graph behind `roots` compiles to, each named by its
+/// symbol (the name of its profiler span) with the graph's nodes whose ops
+/// it computes, read back from the lowered code. Compiles the graph now
+/// (kernels come from and go to the kernel cache) and runs nothing; the
+/// graph stays pending. Graphs of GPU tensors are compiled for the CPU.
+std::vector<std::pair<std::string, std::vector<const Node *>>>
+compiledKernelsOf(const std::vector<Node *> &roots);
+
 void dumpGraphPicture(const GraphPlan &plan, uint64_t graphNumber,
                       const std::vector<std::pair<std::string, std::vector<size_t>>> &kernels);
 

@@ -16,7 +16,6 @@
 #include "GraphCompiler.h"
 
 #include "ember/Frontend/Error.h"
-#include "ember/Frontend/GraphDebug.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -136,12 +135,12 @@ std::string graphToDot(const GraphPlan &plan,
   for (const Node *node : plan.nodes) {
     if (node->op != OpCode::Input || !node->buffer)
       continue;
-    std::optional<GraphCut> cut = graphCutOf(node->buffer.get());
-    if (!cut)
+    std::string reason, where;
+    if (!graphCutOf(node->buffer.get(), &reason, &where))
       continue;
-    os << "  cut" << node->index << " [label=\"cut: " << escape(cut->reason);
-    if (!cut->where.empty())
-      os << "\\nat " << escape(baseName(cut->where));
+    os << "  cut" << node->index << " [label=\"cut: " << escape(reason);
+    if (!where.empty())
+      os << "\\nat " << escape(baseName(where));
     os << "\", shape=note, style=\"dashed\", color=\"#d93025\", fontcolor=\"#d93025\"];\n"
        << "  cut" << node->index << " -> n" << node->index
        << " [style=dashed, arrowhead=none, color=\"#d93025\"];\n";

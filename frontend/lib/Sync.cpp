@@ -14,7 +14,6 @@
 #include "GraphCompiler.h"
 
 #include "ember/Frontend/Export.h"
-#include "ember/Frontend/GraphDebug.h"
 
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/Debug.h"
@@ -885,17 +884,18 @@ void materialize(Storage &storage) {
     runtimeError(*storage.error);
 }
 
-std::optional<GraphCut> graphCutOf(const Buffer *buffer) {
+bool graphCutOf(const Buffer *buffer, std::string *reason, std::string *where) {
   CutTable &table = cutTable();
   std::lock_guard<std::mutex> lock(table.mutex);
   auto it = table.entries.find(buffer);
   if (it == table.entries.end() || it->second.buffer.lock().get() != buffer)
-    return std::nullopt;
+    return false;
   const CutTable::Entry &entry = it->second;
-  std::string where;
+  *reason = entry.why;
+  where->clear();
   if (entry.loc.file)
-    where = *entry.loc.file + ":" + std::to_string(entry.loc.line);
-  return GraphCut{entry.why, std::move(where)};
+    *where = *entry.loc.file + ":" + std::to_string(entry.loc.line);
+  return true;
 }
 
 CompileStats compileStats() {

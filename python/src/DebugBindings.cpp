@@ -8,13 +8,21 @@
 #include "Conversions.h"
 
 #include "ember/Frontend/Graph.h"
-#include "ember/Frontend/GraphDebug.h"
 #include "ember/Frontend/Tensor.h"
 
 #include <pybind11/stl.h>
 
 #include <algorithm>
 #include <unordered_map>
+
+namespace ember {
+// The frontend's answers for pictures, declared in its private
+// frontend/lib/GraphCompiler.h (see there); repeated here rather than in a
+// public header, whose every change rebuilds all of the bindings.
+bool graphCutOf(const Buffer *buffer, std::string *reason, std::string *where);
+std::vector<std::pair<std::string, std::vector<const Node *>>>
+compiledKernelsOf(const std::vector<Node *> &roots);
+} // namespace ember
 
 namespace ember::python {
 
@@ -23,10 +31,10 @@ namespace {
 py::object cutOf(const Node &node) {
   if (node.op != OpCode::Input || !node.buffer)
     return py::none();
-  std::optional<GraphCut> cut = graphCutOf(node.buffer.get());
-  if (!cut)
+  std::string reason, where;
+  if (!graphCutOf(node.buffer.get(), &reason, &where))
     return py::none();
-  return py::make_tuple(cut->reason, cut->where);
+  return py::make_tuple(reason, where);
 }
 
 /// The graph behind some tensors, inputs before users: `order` numbers the

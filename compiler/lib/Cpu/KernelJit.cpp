@@ -12,7 +12,6 @@
 #include "CpuJitSupport.h"
 
 #include "ember/Compiler/CpuCompiler.h"
-#include "ember/Compiler/KernelSymbol.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
 #include "ember/Runtime/Debug.h"
@@ -53,6 +52,12 @@ namespace {
 /// The attribute `ember-outline-loops` gives kernels (a string attribute
 /// on the LLVM function).
 constexpr const char kKernelAttribute[] = "ember-kernel";
+
+/// The attribute naming, on each kernel's function in the lowered module,
+/// the symbol the kernel is known by (its object's cache key and the name
+/// of its profiler span), so that a caller can read back which of its ops
+/// each kernel computes (the frontend's graph pictures, CpuGraph.cpp).
+constexpr const char kKernelSymbolAttribute[] = "ember.kernel_symbol";
 
 /// `_mlir_<name>(void **args)`: calls `function` with the values args[i]
 /// point to, as MLIR's ExecutionEngine's packed wrappers do (the calling
