@@ -25,7 +25,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <numeric>
 #include <sstream>
 
 namespace ember {
@@ -76,6 +75,7 @@ const std::string &graphDumpDir() {
 std::string graphToDot(const GraphPlan &plan,
                        const std::vector<std::pair<std::string, std::vector<size_t>>> &kernels) {
   size_t n = plan.nodes.size();
+  std::ostringstream os;
   os << "digraph ember {\n  rankdir=TB;\n"
      << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8f0fe\", "
         "fontname=\"Helvetica\", fontsize=11];\n"
