@@ -113,8 +113,12 @@ std::string graphToDot(const GraphPlan &plan,
     }
     if (own.empty() && shared.empty())
       continue;
+    // Constants are drawn inside but not counted as ops.
+    size_t ops = shared.size() + std::count_if(own.begin(), own.end(), [](const Node *node) {
+                   return node->op != OpCode::Constant;
+                 });
     os << "  subgraph \"cluster_" << symbol << "\" {\n    label=\"kernel " << symbol << " ("
-       << own.size() + shared.size() << " ops";
+       << ops << " ops";
     for (const Node *node : shared)
       os << ", also " << opName(node->op);
     os << ")\"; style=\"dashed\"; color=\"#1a73e8\"; fontname=\"Helvetica\"; "

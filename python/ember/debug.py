@@ -154,7 +154,9 @@ def to_dot(obj, title=None):
             continue
         also = "".join(f", also {op}" for op in shared)
         lines.append(f'  subgraph "cluster_{symbol}" {{')
-        lines.append(f'    label="kernel {symbol} ({len(own) + len(shared)} ops{also})";'
+        # Constants are drawn inside but not counted as ops.
+        count = len(shared) + sum(node["op"] != "constant" for node in own)
+        lines.append(f'    label="kernel {symbol} ({count} ops{also})";'
                      ' style="dashed"; color="#1a73e8"; fontname="Helvetica";'
                      " fontsize=10;")
         for node in own:

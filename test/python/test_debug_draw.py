@@ -45,6 +45,11 @@ def test_dot_text_of_a_pending_tensor():
     assert clusters and all(name.startswith("ember_kernel_") for name in clusters)
     chain = [ops for ops in clusters.values() if "relu" in ops]
     assert len(chain) == 1 and {"mul", "add"} <= set(chain[0]), clusters
+    # Each label counts its ops (constants are drawn, not counted; an op
+    # also computed in another kernel is named after ", also").
+    for symbol, count, also in re.findall(r'label="kernel (\w+) \((\d+) ops([^)]*)\)', dot):
+        drawn = [op for op in clusters[symbol] if not op.startswith("constant")]
+        assert int(count) == len(drawn) + also.count(", also "), (symbol, count, also)
     # Still pending, and drawing computed nothing.
     np.testing.assert_allclose(y.numpy(), np.full(5, 28.0))
 
