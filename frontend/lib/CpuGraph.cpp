@@ -15,7 +15,11 @@
 #include "ember/Runtime/ProcessGroups.h"
 #include "ember/Runtime/Progress.h"
 
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringMap.h"
+
 #include <mutex>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -132,6 +136,46 @@ void kernelCounts(uint64_t *compiled, uint64_t *reused) {
   kernelObjects().counts(compiled, reused);
 }
 
+namespace {
+
+/// What compileForCpuByKernel names each kernel's function with in the
+/// lowered module (kKernelSymbolAttribute in compiler/lib/Cpu/KernelJit.cpp).
+constexpr const char kKernelSymbolAttribute[] = "ember.kernel_symbol";
+
+/// Which nodes each kernel of the lowered `module` computes: the node tags
+/// in the locations of its code, and of the glue's calls of it (a kernel
+/// equal to another is kept once and called from both places).
+std::vector<std::pair<std::string, std::vector<size_t>>> kernelNodesOf(ModuleOp module) {
+  std::vector<std::pair<std::string, std::vector<size_t>>> result;
+  llvm::StringMap<size_t> kernelOfName; // function name -> place in result
+  llvm::SmallVector<std::set<size_t>> nodes;
+  for (Operation &op : module.getBody()->getOperations())
+    if (auto symbol = op.getAttrOfType<StringAttr>(kKernelSymbolAttribute)) {
+      kernelOfName[SymbolTable::getSymbolName(&op).getValue()] = result.size();
+      result.push_back({symbol.getValue().str(), {}});
+      nodes.emplace_back();
+      op.walk([&](Operation *inner) {
+        if (std::optional<size_t> tag = kernelNodeTag(inner->getLoc()))
+          nodes.back().insert(*tag);
+      });
+    }
+  module.walk([&](Operation *op) {
+    for (NamedAttribute attribute : op->getAttrs())
+      if (auto ref = dyn_cast<FlatSymbolRefAttr>(attribute.getValue())) {
+        auto it = kernelOfName.find(ref.getValue());
+        if (it == kernelOfName.end())
+          continue;
+        if (std::optional<size_t> tag = kernelNodeTag(op->getLoc()))
+          nodes[it->second].insert(*tag);
+      }
+  });
+  for (size_t k = 0; k < result.size(); ++k)
+    result[k].second.assign(nodes[k].begin(), nodes[k].end());
+  return result;
+}
+
+} // namespace
+
 std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *error,
                                             const KernelDisk *disk,
                                             GraphObjects *objects) {
@@ -139,8 +183,9 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
   MLIRContext &ctx = compilerContext();
   DiagnosticCollector collector(&ctx);
   const std::string &diagnostics = collector.text();
+  bool tagNodes = objects && objects->recordKernelNodes;
   OwningOpRef<ModuleOp> module = emitGraphForCompile(&ctx, plan, collector, error,
-                                                   /*reshapeGroups=*/true);
+                                                   /*reshapeGroups=*/true, tagNodes);
   if (!module)
     return nullptr;
 
@@ -172,6 +217,8 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
   PackedEntry entry = executable->lookup(kGraphName, error);
   if (!entry)
     return nullptr;
+  if (tagNodes)
+    objects->kernelNodes = kernelNodesOf(*module);
   if (objects) {
     objects->entry = std::move(parts.entryObject);
     objects->kernels.clear();

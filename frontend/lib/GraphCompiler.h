@@ -58,6 +58,13 @@ public:
 struct GraphObjects {
   std::string entry;
   std::vector<std::string> kernels;
+  /// With `recordKernelNodes` set before the compile (not kept on disk):
+  /// each kernel's symbol and the plan indices of the nodes whose ops it
+  /// computes, read back from the lowered code. A node may be in several
+  /// kernels (a producer recomputed in each consumer); nodes that became
+  /// views or runtime calls are in none.
+  bool recordKernelNodes = false;
+  std::vector<std::pair<std::string, std::vector<size_t>>> kernelNodes;
 };
 
 /// Where kernel objects persist across processes (the disk cache), by symbol.
@@ -131,9 +138,27 @@ std::string exportGraphText(const std::string &bytecode, std::string *error);
 const std::string &graphDumpDir();
 /// `plan` as Graphviz dot text: ops, dtypes and shapes on edges, inputs
 /// computed before, element-wise fusion chains as clusters.
-std::string graphToDot(const GraphPlan &plan);
+std::string graphToDot(const GraphPlan &plan,
+                       const std::vector<std::pair<std::string, std::vector<size_t>>> &kernels);
 /// Writes graph-<pid>-<n>.dot (and .svg with Graphviz) to graphDumpDir().
-void dumpGraphPicture(const GraphPlan &plan, uint64_t graphNumber);
+/// Why the graph that computed `buffer` was cut ("a value was read ...",
+/// "ember.sync()", the size limit) and the user's file:line there, when a
+/// graph cut computed it and the buffer is alive; false otherwise (the
+/// user's data). The frontend remembers this per computed buffer so that
+/// pictures of later graphs (ember.debug.draw, EMBER_DUMP_GRAPHS) can draw
+/// each cut with its reason.
+bool graphCutOf(const Buffer *buffer, std::string *reason, std::string *where);
+
+/// The CPU kernels the graph behind `roots` compiles to, each named by its
+/// symbol (the name of its profiler span) with the graph's nodes whose ops
+/// it computes, read back from the lowered code. Compiles the graph now
+/// (kernels come from and go to the kernel cache) and runs nothing; the
+/// graph stays pending. Graphs of GPU tensors are compiled for the CPU.
+std::vector<std::pair<std::string, std::vector<const Node *>>>
+compiledKernelsOf(const std::vector<Node *> &roots);
+
+void dumpGraphPicture(const GraphPlan &plan, uint64_t graphNumber,
+                      const std::vector<std::pair<std::string, std::vector<size_t>>> &kernels);
 
 /// Orders the graph behind `outputs` into `plan` (inputs before users).
 void collectGraph(const std::vector<Node *> &outputs, GraphPlan &plan);

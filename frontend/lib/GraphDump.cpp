@@ -5,39 +5,30 @@
 // graph-<pid>-<n>.svg when Graphviz's `dot` is on PATH: one box per op,
 // each edge labelled with the value's dtype and shape, inputs computed by an
 // earlier graph (where the trace was cut) or given by the
-// user as grey "computed value" ellipses, and the chains of
-// element-wise ops that ember-fuse-elementwise merges into one kernel as
-// clusters (the fusion rule applied to the graph, as python/ember/debug.py
-// draws it). Any other value keeps its old meaning (print the IR).
+// user as grey "computed value" ellipses with a dashed note saying why the
+// trace was cut there, and each kernel the compile made (read back from the
+// lowered code: GraphObjects::kernelNodes) as a cluster named by its symbol,
+// the name of its profiler span. Any other value keeps its old meaning
+// (print the IR).
 //
 //===----------------------------------------------------------------------===//
 
 #include "GraphCompiler.h"
 
+#include "ember/Frontend/Error.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <numeric>
 #include <sstream>
 
 namespace ember {
 namespace {
-
-bool isElementwise(OpCode op) {
-  switch (op) {
-#define EMBER_UNARY_OP(Name, Mnemonic, Types, TorchNames) case OpCode::Name:
-#define EMBER_BINARY_OP(Name, Mnemonic, Types, TorchNames) case OpCode::Name:
-#define EMBER_OTHER_OP(Name, Mnemonic)
-#include "ember/Dialect/EmberVocabulary.inc"
-    return true;
-  default:
-    return false;
-  }
-}
 
 std::string typeLabel(const Node &node) {
   std::string text = elementTypeName(node.dtype);
@@ -81,30 +72,9 @@ const std::string &graphDumpDir() {
   return dir;
 }
 
-std::string graphToDot(const GraphPlan &plan) {
+std::string graphToDot(const GraphPlan &plan,
+                       const std::vector<std::pair<std::string, std::vector<size_t>>> &kernels) {
   size_t n = plan.nodes.size();
-  std::vector<size_t> users(n, 0), onlyUser(n, 0);
-  for (const Node *node : plan.nodes)
-    for (const NodeRef &input : node->inputs) {
-      ++users[input->index];
-      onlyUser[input->index] = node->index;
-    }
-  std::vector<size_t> parent(n);
-  std::iota(parent.begin(), parent.end(), 0);
-  auto find = [&](size_t i) {
-    while (parent[i] != i)
-      i = parent[i] = parent[parent[i]];
-    return i;
-  };
-  for (const Node *node : plan.nodes)
-    if (isElementwise(node->op) && users[node->index] == 1 &&
-        isElementwise(plan.nodes[onlyUser[node->index]]->op))
-      parent[find(node->index)] = find(onlyUser[node->index]);
-  std::vector<std::vector<const Node *>> groups(n);
-  for (const Node *node : plan.nodes)
-    if (node->op != OpCode::Input && node->op != OpCode::Constant)
-      groups[find(node->index)].push_back(node);
-
   std::ostringstream os;
   os << "digraph ember {\n  rankdir=TB;\n"
      << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#e8f0fe\", "
@@ -126,20 +96,36 @@ std::string graphToDot(const GraphPlan &plan) {
       os << "\\n" << escape(baseName(*node->loc.file)) << ":" << node->loc.line;
     os << "\"];\n";
   };
-  int kernel = 0;
-  for (auto &group : groups) {
-    if (group.size() < 2)
-      continue;
-    os << "  subgraph cluster_k" << kernel << " {\n    label=\"fused kernel " << kernel
-       << " (" << group.size()
-       << " element-wise ops)\"; style=\"dashed\"; color=\"#1a73e8\"; "
-          "fontname=\"Helvetica\"; fontsize=10;\n";
-    for (const Node *node : group) {
-      nodeLine(node, "    ");
-      placed[node->index] = true;
+  // The kernels the compiler made, each a cluster named by its symbol (the
+  // name of its profiler span). A node whose ops several kernels compute
+  // is drawn in the first and named in the others' labels.
+  for (const auto &[symbol, members] : kernels) {
+    std::vector<const Node *> own, shared;
+    for (size_t index : members) {
+      const Node *node = index < n ? plan.nodes[index] : nullptr;
+      if (!node || node->op == OpCode::Input)
+        continue;
+      if (!placed[index])
+        own.push_back(node);
+      else if (node->op != OpCode::Constant)
+        shared.push_back(node);
+      placed[index] = true;
     }
+    if (own.empty() && shared.empty())
+      continue;
+    // Constants are drawn inside but not counted as ops.
+    size_t ops = shared.size() + std::count_if(own.begin(), own.end(), [](const Node *node) {
+                   return node->op != OpCode::Constant;
+                 });
+    os << "  subgraph \"cluster_" << symbol << "\" {\n    label=\"kernel " << symbol << " ("
+       << ops << " ops";
+    for (const Node *node : shared)
+      os << ", also " << opName(node->op);
+    os << ")\"; style=\"dashed\"; color=\"#1a73e8\"; fontname=\"Helvetica\"; "
+          "fontsize=10;\n";
+    for (const Node *node : own)
+      nodeLine(node, "    ");
     os << "  }\n";
-    ++kernel;
   }
   for (const Node *node : plan.nodes)
     if (!placed[node->index])
@@ -148,6 +134,21 @@ std::string graphToDot(const GraphPlan &plan) {
     for (const NodeRef &input : node->inputs)
       os << "  n" << input->index << " -> n" << node->index << " [label=\""
          << typeLabel(*input) << "\"];\n";
+  // Where the trace was cut: a dashed note with the reason beside each
+  // input an earlier graph computed.
+  for (const Node *node : plan.nodes) {
+    if (node->op != OpCode::Input || !node->buffer)
+      continue;
+    std::string reason, where;
+    if (!graphCutOf(node->buffer.get(), &reason, &where))
+      continue;
+    os << "  cut" << node->index << " [label=\"cut: " << escape(reason);
+    if (!where.empty())
+      os << "\\nat " << escape(baseName(where));
+    os << "\", shape=note, style=\"dashed\", color=\"#d93025\", fontcolor=\"#d93025\"];\n"
+       << "  cut" << node->index << " -> n" << node->index
+       << " [style=dashed, arrowhead=none, color=\"#d93025\"];\n";
+  }
   for (size_t k = 0; k < plan.outputs.size(); ++k)
     os << "  out" << k << " [label=\"output " << k
        << "\", shape=ellipse, fillcolor=\"#fde7c8\"];\n  n" << plan.outputs[k]->index
@@ -156,7 +157,30 @@ std::string graphToDot(const GraphPlan &plan) {
   return os.str();
 }
 
-void dumpGraphPicture(const GraphPlan &plan, uint64_t graphNumber) {
+std::vector<std::pair<std::string, std::vector<const Node *>>>
+compiledKernelsOf(const std::vector<Node *> &roots) {
+  GraphPlan plan;
+  collectGraph(roots, plan);
+  for (Node *root : roots)
+    if (std::find(plan.outputs.begin(), plan.outputs.end(), root) == plan.outputs.end())
+      plan.outputs.push_back(root);
+  GraphObjects parts;
+  parts.recordKernelNodes = true;
+  std::string error;
+  if (!compileGraph(plan, &error, /*disk=*/nullptr, &parts))
+    runtimeError("ember.debug: the graph does not compile:\n" + error);
+  std::vector<std::pair<std::string, std::vector<const Node *>>> kernels;
+  for (const auto &[symbol, members] : parts.kernelNodes) {
+    kernels.push_back({symbol, {}});
+    for (size_t index : members)
+      if (index < plan.nodes.size())
+        kernels.back().second.push_back(plan.nodes[index]);
+  }
+  return kernels;
+}
+
+void dumpGraphPicture(const GraphPlan &plan, uint64_t graphNumber,
+                      const std::vector<std::pair<std::string, std::vector<size_t>>> &kernels) {
   const std::string &dir = graphDumpDir();
   if (dir.empty())
     return;
@@ -164,7 +188,7 @@ void dumpGraphPicture(const GraphPlan &plan, uint64_t graphNumber) {
                      std::to_string(graphNumber);
   {
     std::ofstream out(stem + ".dot");
-    out << graphToDot(plan);
+    out << graphToDot(plan, kernels);
     if (!out) {
       fprintf(stderr, "[ember] EMBER_DUMP_GRAPHS: cannot write %s.dot\n", stem.c_str());
       return;

@@ -100,8 +100,9 @@ struct GradGroup {
 
 class Emitter {
 public:
-  Emitter(MLIRContext *ctx, const GraphPlan &plan, bool reshapeGroups = false)
-      : ctx(ctx), plan(plan), reshapeGroups(reshapeGroups) {}
+  Emitter(MLIRContext *ctx, const GraphPlan &plan, bool reshapeGroups = false,
+          bool tagNodes = false)
+      : ctx(ctx), plan(plan), reshapeGroups(reshapeGroups), tagNodes(tagNodes) {}
 
   /// The module, or null with `error` set.
   OwningOpRef<ModuleOp> emit(std::string *error) {
@@ -304,9 +305,15 @@ private:
   }
 
   Location locationOf(const Node &node) {
-    if (!node.loc.file)
-      return UnknownLoc::get(ctx);
-    return FileLineColLoc::get(ctx, *node.loc.file, node.loc.line, 0);
+    Location loc = node.loc.file
+                       ? Location(FileLineColLoc::get(ctx, *node.loc.file, node.loc.line, 0))
+                       : Location(UnknownLoc::get(ctx));
+    // Lowering carries locations into the kernels' code: the tag tells
+    // which kernels each node's ops ended up in (kernelNodeTag).
+    if (tagNodes)
+      loc = NameLoc::get(StringAttr::get(ctx, kNodeTagPrefix + std::to_string(node.index)),
+                         loc);
+    return loc;
   }
 
   Value operand(const Node &node, unsigned i) {
@@ -811,6 +818,8 @@ private:
   const GraphPlan &plan;
   /// Whether reshapes carry their dim groups (see emitGraph).
   bool reshapeGroups;
+  /// Whether each node's location names the node (see emitGraph).
+  bool tagNodes;
   /// The values of the function being emitted.
   llvm::DenseMap<const Node *, Value> *values = nullptr;
   Value sizes;
@@ -824,14 +833,27 @@ private:
 } // namespace
 
 OwningOpRef<ModuleOp> emitGraph(MLIRContext *ctx, const GraphPlan &plan,
-                                std::string *error, bool reshapeGroups) {
-  return Emitter(ctx, plan, reshapeGroups).emit(error);
+                                std::string *error, bool reshapeGroups, bool tagNodes) {
+  return Emitter(ctx, plan, reshapeGroups, tagNodes).emit(error);
+}
+
+std::optional<size_t> kernelNodeTag(Location loc) {
+  std::optional<size_t> tag;
+  loc->walk([&](Location inner) {
+    auto name = dyn_cast<NameLoc>(inner);
+    if (!name || !name.getName().getValue().starts_with(kNodeTagPrefix))
+      return WalkResult::advance();
+    tag = std::stoull(name.getName().getValue().substr(strlen(kNodeTagPrefix)).str());
+    return WalkResult::interrupt();
+  });
+  return tag;
 }
 
 OwningOpRef<ModuleOp> emitGraphForCompile(MLIRContext *ctx, const GraphPlan &plan,
                                           const DiagnosticCollector &diagnostics,
-                                          std::string *error, bool reshapeGroups) {
-  OwningOpRef<ModuleOp> module = emitGraph(ctx, plan, error, reshapeGroups);
+                                          std::string *error, bool reshapeGroups,
+                                          bool tagNodes) {
+  OwningOpRef<ModuleOp> module = emitGraph(ctx, plan, error, reshapeGroups, tagNodes);
   if (!module) {
     *error += "\n" + diagnostics.text();
     return nullptr;

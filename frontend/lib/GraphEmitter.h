@@ -21,6 +21,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace ember {
@@ -40,9 +41,12 @@ mlir::MLIRContext &compilerContext();
 /// say how their dims correspond (reshapeGroups in GraphCompiler.h), so that
 /// a reshape of a strided view lowers to a view (the CPU pipeline; the GPU
 /// ones make the input dense first).
+/// With `tagNodes`, each node's ops are located in a NameLoc naming the
+/// node ("ember.node<index>"), read back by kernelNodeTag after lowering.
 mlir::OwningOpRef<mlir::ModuleOp> emitGraph(mlir::MLIRContext *ctx, const GraphPlan &plan,
                                             std::string *error,
-                                            bool reshapeGroups = false);
+                                            bool reshapeGroups = false,
+                                            bool tagNodes = false);
 /// emitGraph for a compile: the module, verified and printed to stderr at
 /// EMBER_DEBUG=4 (EMBER_DUMP_GRAPHS); or null with `error` set, followed by
 /// what `diagnostics` (collecting on `ctx`) caught.
@@ -50,7 +54,12 @@ mlir::OwningOpRef<mlir::ModuleOp> emitGraphForCompile(mlir::MLIRContext *ctx,
                                                       const GraphPlan &plan,
                                                       const DiagnosticCollector &diagnostics,
                                                       std::string *error,
-                                                      bool reshapeGroups = false);
+                                                      bool reshapeGroups = false,
+                                                      bool tagNodes = false);
+/// The plan index a tagged location (emitGraph's tagNodes) names, if any;
+/// fused locations are searched.
+constexpr const char kNodeTagPrefix[] = "ember.node";
+std::optional<size_t> kernelNodeTag(mlir::Location loc);
 /// `plan` as a function with `signature`'s arguments: the size vector is
 /// computed from the arguments' dims, so the function stands alone. Null
 /// with `error` set on failure.

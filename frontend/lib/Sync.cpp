@@ -540,6 +540,9 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
                    where);
   std::string error;
   GraphObjects parts;
+  // A picture of the graph shows the kernels its compile made.
+  bool dumping = !graphDumpDir().empty();
+  parts.recordKernelNodes = dumping;
   profiler::Scope compileSpan(profiler::Category::Compile);
   if (compileSpan.active()) {
     compileSpan.setName(std::string("compile graph for ") + backendDeviceType(device));
@@ -547,8 +550,9 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
                           where);
   }
   std::shared_ptr<CompiledGraph> compiled =
-      device == Backend::Cpu ? compileGraph(plan, &error, disk, onDisk ? &parts : nullptr)
-                                : compileGraphForGpu(plan, device, &error);
+      device == Backend::Cpu
+          ? compileGraph(plan, &error, disk, onDisk || dumping ? &parts : nullptr)
+          : compileGraphForGpu(plan, device, &error);
   if (!compiled)
     runtimeError("ember could not compile a graph:\n" + error);
   if (onDisk && !parts.entry.empty())
@@ -559,7 +563,7 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
   ++s.stats.compiles;
   s.stats.compileMs += ms;
   if (!graphDumpDir().empty())
-    dumpGraphPicture(plan, s.stats.compiles);
+    dumpGraphPicture(plan, s.stats.compiles, parts.kernelNodes);
   uint64_t keyHash = KeyHash()(key);
   if (logCompiles()) {
     std::string reason = missReason(s, structure, s.compiledKeys.count(keyHash) > 0);
@@ -586,9 +590,49 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
 /// the ops that made it. This is what keeps a training loop's graphs from
 /// growing step after step. Nodes that carry autograd history keep their
 /// ops: a backward still needs them (it recomputes them in its program).
+/// What cut the trace whose graph this thread is computing (set by
+/// syncAll and materialize around compute), and the user's line there.
+struct CutCause {
+  const char *why = nullptr;
+  SourceLoc loc;
+};
+thread_local CutCause currentCut;
+
+/// Why each buffer a graph computed at a cut was computed there, for the
+/// pictures of later graphs that read it. Keyed by address; the weak
+/// reference tells a live entry from a freed buffer whose address came
+/// back. Expired entries are dropped as the table grows.
+struct CutTable {
+  struct Entry {
+    std::weak_ptr<Buffer> buffer;
+    const char *why;
+    SourceLoc loc;
+  };
+  std::mutex mutex;
+  std::unordered_map<const Buffer *, Entry> entries;
+  size_t pruneAt = 1024;
+
+  void record(const std::shared_ptr<Buffer> &buffer, const CutCause &cause) {
+    std::lock_guard<std::mutex> lock(mutex);
+    entries[buffer.get()] = {buffer, cause.why, cause.loc};
+    if (entries.size() < pruneAt)
+      return;
+    for (auto it = entries.begin(); it != entries.end();)
+      it = it->second.buffer.expired() ? entries.erase(it) : std::next(it);
+    pruneAt = std::max<size_t>(1024, 2 * entries.size());
+  }
+};
+
+CutTable &cutTable() {
+  static auto *table = new CutTable;
+  return *table;
+}
+
 void collapseToInput(Node &node, const std::shared_ptr<Buffer> &result) {
   if (node.requiresGrad || node.op == OpCode::Input)
     return;
+  if (currentCut.why)
+    cutTable().record(result, currentCut);
   node.op = OpCode::Input;
   node.inputs.clear();
   node.ints.clear();
@@ -778,6 +822,7 @@ std::optional<std::string> syncAll(const char *why) {
             static_cast<unsigned long long>(t.nodesSinceSync),
             loc.file ? (" at " + *loc.file + ":" + std::to_string(loc.line)).c_str() : "");
   }
+  currentCut = {why, currentLocation()};
   llvm::SmallVector<StorageRef, 4> storages;
   for (std::weak_ptr<Storage> &weak : t.pending)
     if (StorageRef storage = weak.lock())
@@ -785,7 +830,9 @@ std::optional<std::string> syncAll(const char *why) {
         storages.push_back(std::move(storage));
   t.pending.clear();
   t.nodesSinceSync = 0;
-  return compute(storages);
+  std::optional<std::string> error = compute(storages);
+  currentCut = {};
+  return error;
 }
 
 } // namespace
@@ -827,11 +874,28 @@ void materialize(Storage &storage) {
     if (storage.pending && !storage.error) {
       // The caller keeps `storage` alive: a reference that owns nothing.
       llvm::SmallVector<StorageRef, 1> alone{StorageRef(StorageRef(), &storage)};
+      currentCut = {"a value was read (.item(), .numpy(), print, a copy to another device)",
+                    currentLocation()};
       compute(alone);
+      currentCut = {};
     }
   }
   if (storage.pending && storage.error)
     runtimeError(*storage.error);
+}
+
+bool graphCutOf(const Buffer *buffer, std::string *reason, std::string *where) {
+  CutTable &table = cutTable();
+  std::lock_guard<std::mutex> lock(table.mutex);
+  auto it = table.entries.find(buffer);
+  if (it == table.entries.end() || it->second.buffer.lock().get() != buffer)
+    return false;
+  const CutTable::Entry &entry = it->second;
+  *reason = entry.why;
+  where->clear();
+  if (entry.loc.file)
+    *where = *entry.loc.file + ":" + std::to_string(entry.loc.line);
+  return true;
 }
 
 CompileStats compileStats() {

@@ -2,15 +2,17 @@
 
 ``draw(x, "g.svg")`` writes the graph behind a pending tensor (or tensors, or
 an exported program) through Graphviz's ``dot``: one box per op, its output's
-shape and dtype on each edge, values computed by an earlier graph (where the
-graph was cut) as grey "computed value" inputs, and the chains of element-wise ops that
-``ember-fuse-elementwise`` merges into one kernel as clusters. ``to_dot``
-returns the dot text alone (no Graphviz needed).
+shape and dtype on each edge, values computed by an earlier graph as grey
+"computed value" inputs with a dashed note saying why the trace was cut
+there (".item() read", "ember.sync()", the size limit) and at which line, and
+the kernels the CPU compiler makes of the graph as clusters named by their
+symbols (``ember_kernel_<hash>``: the names of the profiler's kernel spans).
+``to_dot`` returns the dot text alone (no Graphviz needed).
 
-Clusters follow the fusion rule (an element-wise op with a single user fuses
-into that user when it is element-wise too); they are computed from the
-graph here, not read back from the compiled code, which may fuse more (a
-reduction's element-wise producers, matmul epilogues).
+The clusters are read back from the compiled code, not predicted: drawing a
+pending tensor compiles its graph for the CPU (through the kernel cache; it
+runs nothing and the tensor stays pending). An exported program's text is
+drawn without clusters (it is compiled per target later).
 """
 
 import os
@@ -20,17 +22,6 @@ import shutil
 from ember import _ember
 
 __all__ = ["draw", "to_dot", "dot_available"]
-
-_ELEMENTWISE_OTHER = {"where", "cast", "clamp", "broadcast_to", "constant"}
-
-
-def _elementwise_ops():
-    ops = set(_ELEMENTWISE_OTHER)
-    for mnemonic, kind, _, _ in _ember._vocabulary():
-        if kind in ("unary", "binary"):
-            ops.add(mnemonic)
-    return ops
-
 
 def dot_available():
     """Whether Graphviz's ``dot`` is on PATH."""
@@ -45,41 +36,20 @@ def _type_label(dtype, shape):
     return f"{dtype}[{', '.join(str(d) for d in shape)}]"
 
 
-def _fusion_groups(nodes, elementwise):
-    """Per node id: its group's representative (union of element-wise
-    producers with their single element-wise user)."""
-    users = {}
-    for node in nodes:
-        for i in node["inputs"]:
-            users.setdefault(i, []).append(node["id"])
-    parent = {n["id"]: n["id"] for n in nodes}
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    by_id = {n["id"]: n for n in nodes}
-    for node in nodes:
-        if node["op"] not in elementwise or node["op"] == "constant":
-            continue
-        node_users = users.get(node["id"], [])
-        if len(node_users) == 1 and by_id[node_users[0]]["op"] in elementwise:
-            parent[find(node["id"])] = find(node_users[0])
-    return {i: find(i) for i in parent}
-
-
 def _graph_of_tensors(tensors):
-    raw, outputs = _ember._graph_nodes(list(tensors))
+    tensors = list(tensors)
+    raw, outputs = _ember._graph_nodes(tensors)
     nodes = []
     for (i, op, dtype, shape, inputs, file, line, computed, requires_grad,
-         constant) in raw:
+         constant, cut) in raw:
         nodes.append({"id": i, "op": op, "dtype": dtype, "shape": list(shape),
                       "inputs": list(inputs), "where": f"{os.path.basename(file)}:{line}"
                       if file else "", "computed": computed,
-                      "requires_grad": requires_grad, "constant": constant})
-    return nodes, outputs
+                      "requires_grad": requires_grad, "constant": constant, "cut": cut})
+    kernels = []
+    if any(node["op"] not in ("input", "constant") for node in nodes):
+        kernels = _ember._graph_kernels(tensors)
+    return nodes, outputs, kernels
 
 
 _OP_LINE = re.compile(r"^\s*(%[\w.#:]+(?::\d+)?)\s*=\s*\"?([\w]+\.[\w.]+)\"?(.*)$")
@@ -127,7 +97,7 @@ def _graph_of_program_text(text):
                       else op, "dtype": dtype, "shape": shape, "inputs": operands,
                       "where": "", "computed": False, "requires_grad": False,
                       "constant": None})
-    return nodes, outputs
+    return nodes, outputs, []
 
 
 def _graph_of(obj):
@@ -143,13 +113,7 @@ def _graph_of(obj):
 def to_dot(obj, title=None):
     """The dot text of the graph behind ``obj``: a tensor, a list of
     tensors, an ExportedProgram or a program's MLIR text."""
-    nodes, outputs = _graph_of(obj)
-    elementwise = _elementwise_ops()
-    groups = _fusion_groups(nodes, elementwise)
-    members = {}
-    for node in nodes:
-        if node["op"] not in ("input", "constant"):
-            members.setdefault(groups[node["id"]], []).append(node)
+    nodes, outputs, kernels = _graph_of(obj)
     lines = ["digraph ember {", "  rankdir=TB;",
              '  node [shape=box, style="rounded,filled", fillcolor="#e8f0fe", '
              'fontname="Helvetica", fontsize=11];',
@@ -178,19 +142,27 @@ def to_dot(obj, title=None):
         style = ', fillcolor="#fde7c8"' if node["id"] in outputs else ""
         return f'{indent}n{i} [label="{label}"{style}];'
 
-    kernel = 0
+    # The kernels the compiler made, named by their symbols. A node whose
+    # ops several kernels compute (a producer recomputed in each consumer)
+    # is drawn in the first and named in the others' labels.
     placed = set()
-    for rep, group in members.items():
-        if len(group) > 1:
-            lines.append(f"  subgraph cluster_k{kernel} {{")
-            lines.append(f'    label="fused kernel {kernel} ({len(group)} element-wise ops)";'
-                         ' style="dashed"; color="#1a73e8"; fontname="Helvetica";'
-                         " fontsize=10;")
-            for node in group:
-                lines.append(node_line(node, "    "))
-                placed.add(node["id"])
-            lines.append("  }")
-            kernel += 1
+    for symbol, members in kernels:
+        own = [nodes[i] for i in members if nodes[i]["op"] != "input" and i not in placed]
+        shared = [nodes[i]["op"] for i in members
+                  if nodes[i]["op"] not in ("input", "constant") and i in placed]
+        if not own and not shared:
+            continue
+        also = "".join(f", also {op}" for op in shared)
+        lines.append(f'  subgraph "cluster_{symbol}" {{')
+        # Constants are drawn inside but not counted as ops.
+        count = len(shared) + sum(node["op"] != "constant" for node in own)
+        lines.append(f'    label="kernel {symbol} ({count} ops{also})";'
+                     ' style="dashed"; color="#1a73e8"; fontname="Helvetica";'
+                     " fontsize=10;")
+        for node in own:
+            lines.append(node_line(node, "    "))
+            placed.add(node["id"])
+        lines.append("  }")
     for node in nodes:
         if node["id"] not in placed:
             lines.append(node_line(node))
@@ -199,6 +171,19 @@ def to_dot(obj, title=None):
             source = nodes[i]
             lines.append(f'  n{i} -> n{node["id"]} '
                          f'[label={_quote(_type_label(source["dtype"], source["shape"]))}];')
+    # Where the trace was cut (the frontend remembers why each value an
+    # earlier graph computed was computed there): a dashed note beside it.
+    for node in nodes:
+        if not node.get("cut"):
+            continue
+        reason, where = node["cut"]
+        label = _quote(f"cut: {reason}")
+        if where:  # dot's line break inside the quotes
+            label = label[:-1] + "\\nat " + _quote(os.path.basename(where))[1:]
+        i = node["id"]
+        lines.append(f'  cut{i} [label={label}, shape=note, style="dashed", '
+                     'color="#d93025", fontcolor="#d93025"];')
+        lines.append(f'  cut{i} -> n{i} [style=dashed, arrowhead=none, color="#d93025"];')
     for k, i in enumerate(outputs):
         node = nodes[i]
         lines.append(f'  out{k} [label="output {k}", shape=ellipse, fillcolor="#fde7c8"];')

@@ -15,17 +15,38 @@
 #include <algorithm>
 #include <unordered_map>
 
+namespace ember {
+// The frontend's answers for pictures, declared in its private
+// frontend/lib/GraphCompiler.h (see there); repeated here rather than in a
+// public header, whose every change rebuilds all of the bindings.
+bool graphCutOf(const Buffer *buffer, std::string *reason, std::string *where);
+std::vector<std::pair<std::string, std::vector<const Node *>>>
+compiledKernelsOf(const std::vector<Node *> &roots);
+} // namespace ember
+
 namespace ember::python {
 
-void bindDebug(py::module_ &m) {
-  // Per node: (id, op, dtype, shape, input ids, file, line, is_computed,
-  // requires_grad). A node's id is its position in the list.
-  m.def("_graph_nodes", [](const std::vector<Tensor> &tensors) {
-    std::unordered_map<const Node *, size_t> ids;
-    std::vector<const Node *> order;
+namespace {
+
+py::object cutOf(const Node &node) {
+  if (node.op != OpCode::Input || !node.buffer)
+    return py::none();
+  std::string reason, where;
+  if (!graphCutOf(node.buffer.get(), &reason, &where))
+    return py::none();
+  return py::make_tuple(reason, where);
+}
+
+/// The graph behind some tensors, inputs before users: `order` numbers the
+/// nodes (`ids`), `outputs` are the tensors' nodes' ids.
+struct GraphWalk {
+  std::vector<NodeRef> roots;
+  std::unordered_map<const Node *, size_t> ids;
+  std::vector<const Node *> order;
+  std::vector<size_t> outputs;
+
+  explicit GraphWalk(const std::vector<Tensor> &tensors) {
     std::vector<std::pair<const Node *, size_t>> stack;
-    std::vector<size_t> outputs;
-    std::vector<NodeRef> roots;
     for (const Tensor &tensor : tensors) {
       Storage &storage = tensor.storage();
       roots.push_back(storage.pending ? storage.pending : tensor.plainValue());
@@ -50,6 +71,21 @@ void bindDebug(py::module_ &m) {
       }
       outputs.push_back(ids[root.get()]);
     }
+  }
+};
+
+} // namespace
+
+void bindDebug(py::module_ &m) {
+  // Per node: (id, op, dtype, shape, input ids, file, line, is_computed,
+  // requires_grad, constant, cut). A node's id is its position in the list;
+  // `cut` is (reason, "file:line") for a value an earlier graph computed
+  // where the trace was cut, else None.
+  m.def("_graph_nodes", [](const std::vector<Tensor> &tensors) {
+    GraphWalk walk(tensors);
+    std::unordered_map<const Node *, size_t> &ids = walk.ids;
+    std::vector<const Node *> &order = walk.order;
+    std::vector<size_t> &outputs = walk.outputs;
     py::list nodes;
     for (const Node *node : order) {
       std::vector<size_t> inputs;
@@ -60,9 +96,28 @@ void bindDebug(py::module_ &m) {
           std::vector<int64_t>(node->shape.begin(), node->shape.end()), inputs,
           node->loc.file ? *node->loc.file : std::string(), node->loc.line,
           node->op == OpCode::Input && node->buffer != nullptr, node->requiresGrad,
-          node->op == OpCode::Constant ? py::object(py::float_(node->f)) : py::none()));
+          node->op == OpCode::Constant ? py::object(py::float_(node->f)) : py::none(),
+          cutOf(*node)));
     }
     return py::make_tuple(nodes, outputs);
+  });
+  // The CPU kernels the graph behind `tensors` compiles to: per kernel,
+  // (symbol, ids of _graph_nodes' nodes whose ops it computes). Compiles,
+  // runs nothing.
+  m.def("_graph_kernels", [](const std::vector<Tensor> &tensors) {
+    GraphWalk walk(tensors);
+    std::vector<Node *> roots;
+    for (const NodeRef &root : walk.roots)
+      roots.push_back(root.get());
+    py::list kernels;
+    for (const auto &[symbol, members] : compiledKernelsOf(roots)) {
+      std::vector<size_t> ids;
+      for (const Node *node : members)
+        if (auto it = walk.ids.find(node); it != walk.ids.end())
+          ids.push_back(it->second);
+      kernels.append(py::make_tuple(symbol, ids));
+    }
+    return kernels;
   });
 }
 

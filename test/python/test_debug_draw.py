@@ -39,13 +39,38 @@ def test_dot_text_of_a_pending_tensor():
     matmul_out = [label for src, dst, label in edges(dot) if src == matmul]
     assert matmul_out == ["float32[4, 5]"]
     assert ("float32[5]" in [label for src, dst, label in edges(dot) if dst == "out0"])
-    # mul, add and relu chain into one fused kernel; matmul and sum stay out.
-    cluster = re.search(r"subgraph cluster_k0 \{(.*?)\n  \}", dot, re.S).group(1)
-    assert "3 element-wise ops" in cluster
-    clustered = sorted(label.split("\\n")[0] for label in labels(cluster).values())
-    assert clustered == ["add", "mul", "relu"]
+    # Clusters are the kernels the compiler made, named by their symbols:
+    # the element-wise chain mul, add, relu runs in one of them.
+    clusters = kernel_clusters(dot)
+    assert clusters and all(name.startswith("ember_kernel_") for name in clusters)
+    chain = [ops for ops in clusters.values() if "relu" in ops]
+    assert len(chain) == 1 and {"mul", "add"} <= set(chain[0]), clusters
+    # Each label counts its ops (constants are drawn, not counted; an op
+    # also computed in another kernel is named after ", also").
+    for symbol, count, also in re.findall(r'label="kernel (\w+) \((\d+) ops([^)]*)\)', dot):
+        drawn = [op for op in clusters[symbol] if not op.startswith("constant")]
+        assert int(count) == len(drawn) + also.count(", also "), (symbol, count, also)
     # Still pending, and drawing computed nothing.
     np.testing.assert_allclose(y.numpy(), np.full(5, 28.0))
+
+
+def kernel_clusters(dot):
+    """Per cluster: its kernel symbol -> the ops drawn in it."""
+    return {name: sorted(label.split("\\n")[0] for label in labels(body).values())
+            for name, body in re.findall(r'subgraph "cluster_(\w+)" \{(.*?)\n  \}', dot, re.S)}
+
+
+def test_clusters_are_the_kernels_the_profiler_sees():
+    from ember.profiler import ProfilerActivity, profile
+    x = ember.from_numpy(np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 6))
+    y = ((x * 2.0).exp() + x).sum(1).tanh()
+    drawn = set(kernel_clusters(debug.to_dot(y)))
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        result = y.numpy()
+    ran = {e.name for e in prof.events() if e.category == "kernel"}
+    assert drawn and drawn == ran, (drawn, ran)
+    z = np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 6)
+    np.testing.assert_allclose(result, np.tanh((np.exp(2 * z) + z).sum(1)), rtol=1e-5)
 
 
 def test_a_cut_shows_as_a_computed_input():
@@ -54,8 +79,17 @@ def test_a_cut_shows_as_a_computed_input():
     before = {label.split("\\n")[0] for label in labels(debug.to_dot(h + 1.0)).values()}
     assert {"mul", "exp", "add"} <= before
     h.sum().item()  # computes h: the trace is cut there, the next graph reads h
-    after = sorted(label.split("\\n")[0] for label in labels(debug.to_dot(h + 1.0)).values())
+    dot = debug.to_dot(h + 1.0)
+    after = sorted(label.split("\\n")[0] for label in labels(dot).values())
     assert after == ["add", "computed value", "constant 1"], after
+    # The cut is drawn with its reason and line, beside the value it made.
+    computed = next(n for n, label in labels(dot).items() if label.startswith("computed"))
+    cut = re.search(r'cut(\d+) \[label="cut: a value was read [^"]*\\nat '
+                    r'test_debug_draw\.py:(\d+)"', dot)
+    assert cut and f"n{cut.group(1)}" == computed, dot
+    assert f'cut{cut.group(1)} -> {computed}' in dot
+    # The user's data is no cut.
+    assert "cut:" not in debug.to_dot(ember.from_numpy(np.ones(3, np.float32)) + 1.0)
 
 
 @needs_dot
@@ -104,15 +138,29 @@ x = ember.ones(5, 3)
 """
 
 
+CUT_SCRIPT = """
+import ember
+x = ember.ones(5, 3)
+h = (x * 3.0).relu()
+h.sum().item()
+(h.exp() - 2.0).tolist()
+"""
+
+
 def test_dump_graphs_to_a_folder(tmp_path):
     folder = tmp_path / "graphs"
-    stderr = run_script(SCRIPT, EMBER_DUMP_GRAPHS=str(folder))
+    stderr = run_script(CUT_SCRIPT, EMBER_DUMP_GRAPHS=str(folder))
     # A folder writes pictures, not IR to stderr.
     assert "func.func" not in stderr
     dots = sorted(p for p in os.listdir(folder) if p.endswith(".dot"))
     assert len(dots) == 2, dots
-    first = (folder / dots[0]).read_text()
+    first, second = ((folder / d).read_text() for d in dots)
     assert first.startswith("digraph ember {") and "relu" in first and "float32[5, 3]" in first
+    # The compiler's kernels as clusters, named by their symbols.
+    assert re.search(r'subgraph "cluster_ember_kernel_\w+"', first), first
+    assert "cut:" not in first
+    # The second graph reads h, computed where .item() cut the trace.
+    assert re.search(r'cut\d+ \[label="cut: a value was read [^"]*\\nat <string>:5"', second), second
     if debug.dot_available():
         assert len([p for p in os.listdir(folder) if p.endswith(".svg")]) == 2
 

@@ -18,6 +18,7 @@
 #include "ember/Runtime/Profiler.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
@@ -51,6 +52,12 @@ namespace {
 /// The attribute `ember-outline-loops` gives kernels (a string attribute
 /// on the LLVM function).
 constexpr const char kKernelAttribute[] = "ember-kernel";
+
+/// The attribute naming, on each kernel's function in the lowered module,
+/// the symbol the kernel is known by (its object's cache key and the name
+/// of its profiler span), so that a caller can read back which of its ops
+/// each kernel computes (the frontend's graph pictures, CpuGraph.cpp).
+constexpr const char kKernelSymbolAttribute[] = "ember.kernel_symbol";
 
 /// `_mlir_<name>(void **args)`: calls `function` with the values args[i]
 /// point to, as MLIR's ExecutionEngine's packed wrappers do (the calling
@@ -213,6 +220,10 @@ std::unique_ptr<CpuExecutable> compileForCpuByKernel(ModuleOp module,
     if (function.isDeclaration() || !function.hasFnAttribute(kKernelAttribute))
       continue;
     std::string symbol = kernelSymbol(*llvmModule, function);
+    // The lowered module keeps the name each kernel is known by (symbol,
+    // profiler span), so callers can tell which of their ops went where.
+    if (Operation *lowered = SymbolTable::lookupSymbolIn(module, function.getName()))
+      lowered->setAttr(kKernelSymbolAttribute, StringAttr::get(module.getContext(), symbol));
     function.setName(symbol);
     function.setLinkage(llvm::GlobalValue::ExternalLinkage);
     function.setVisibility(llvm::GlobalValue::DefaultVisibility);
