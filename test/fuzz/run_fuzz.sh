@@ -17,7 +17,7 @@ work=${TEST_TMPDIR:-$(mktemp -d)}
 sources=() include=""
 for f in "$@"; do
   case "$f" in
-    */lib/ModelFile.cpp|*/lib/Json.cpp|*/lib/Manifest.cpp|*/lib/HostTensor.cpp|*/lib/ElementType.cpp|*/lib/Npy.cpp|*/lib/TempFiles.cpp|*/lib/XxHash.cpp|*/lib/HostAllocator.cpp) sources+=("$f") ;;
+    */lib/ModelFile.cpp|*/lib/Json.cpp|*/lib/Manifest.cpp|*/lib/HostTensor.cpp|*/lib/ElementType.cpp|*/lib/Npy.cpp|*/lib/TempFiles.cpp|*/lib/XxHash.cpp|*/lib/HostAllocator.cpp|*/lib/Profiler.cpp) sources+=("$f") ;;
     */lib/ArtifactAbi.cpp|*/lib/ElfImage.cpp|*/lib/Signature.cpp) sources+=("$f") ;;
     */include/ember/Runtime/ModelFile.h) include=${f%/ember/Runtime/ModelFile.h} ;;
   esac
