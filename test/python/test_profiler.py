@@ -272,6 +272,30 @@ print(json.dumps([(e.name, e.detail) for e in prof.events() if e.category == "ca
     assert finals["loading a graph from the disk cache"] == kernels
 
 
+def test_loading_a_model_shows_its_kernels_written_to_the_cache(tmp_path):
+    script = """
+import numpy as np, sys, ember
+from ember import nn
+model = nn.Sequential(nn.Linear(8, 8), nn.Hardtanh(), nn.Linear(8, 8), nn.Softsign()).eval()
+x = ember.randn(4, 8)
+ember.export(model, x).save(sys.argv[1])
+got = ember.load_model(sys.argv[1])(x.numpy()).numpy()
+with ember.no_grad():
+    np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-5, atol=1e-6)
+"""
+    env = dict(os.environ, EMBER_CACHE_DIR=str(tmp_path / "cache"), EMBER_PROGRESS="1",
+               EMBER_PROGRESS_AFTER="0",
+               PYTHONPATH=os.path.dirname(os.path.dirname(ember.__file__)))
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "m.ember")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # The model's new kernels (Hardtanh's and Softsign's at least) are kept
+    # after the compile, under their own line.
+    finals = re.findall(r"\[ember\] writing model kernels to the kernel cache: (\d+)/(\d+) "
+                        r"kernels", done.stderr)
+    assert finals and int(finals[-1][0]) == int(finals[-1][1]) >= 2, done.stderr
+
+
 def test_vulkan_dispatches_are_timed_on_the_device():
     script = """
 import json, ember

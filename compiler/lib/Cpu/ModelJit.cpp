@@ -19,6 +19,7 @@
 #include "ember/Compiler/ModelProgram.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/Model.h"
+#include "ember/Runtime/Progress.h"
 #include "mlir/IR/MLIRContext.h"
 
 #include <map>
@@ -148,11 +149,26 @@ std::unique_ptr<Executable> compileProgram(const ModelFile &file,
     throw ModelError(file.label() + ": " + error);
   const CpuKernelCache &installed = modelKernelCache();
   CpuKernelCache cache = installed.find ? installed : processKernelCache();
+  // New kernels are kept after the compile, all together, so that a long
+  // write (the disk cache's fsync per entry) shows its own progress line.
+  std::vector<std::pair<std::string, std::string>> fresh;
+  CpuKernelCache deferred{cache.find,
+                          [&fresh](const std::string &symbol, const std::string &object) {
+                            fresh.emplace_back(symbol, object);
+                          }};
   CpuKernelObjects parts;
   std::shared_ptr<CpuExecutable> compiled =
-      compileForCpuByKernel(*module, cache, &parts, &error, /*shapeFunctions=*/true);
+      compileForCpuByKernel(*module, deferred, &parts, &error, /*shapeFunctions=*/true);
   if (!compiled)
     throw ModelError(file.label() + ": cannot compile the program: " + error);
+  if (cache.store && !fresh.empty()) {
+    ProgressLine progress("writing model kernels to the kernel cache", fresh.size(),
+                          "kernels");
+    for (const auto &[symbol, object] : fresh) {
+      cache.store(symbol, object);
+      progress.step();
+    }
+  }
   std::map<std::string, PackedEntry> entries = resolveEntries(file, manifest, *compiled);
   if (section)
     liveExecutables().keep(program, compiled);
