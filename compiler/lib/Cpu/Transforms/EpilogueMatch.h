@@ -34,6 +34,18 @@ struct Epilogue {
 std::optional<Epilogue> matchBody(mlir::linalg::GenericOp generic,
                                   unsigned cInput);
 
+/// An epilogue with its addends' operands (null when absent).
+struct MatchedEpilogue {
+  Epilogue epilogue;
+  mlir::OpOperand *bias = nullptr, *residual = nullptr;
+};
+
+/// matchBody for the generic's one input that is `c` (read through an
+/// identity map; the init's block argument unused), with the addends'
+/// operands; nullopt when `c` is read otherwise or the body is no epilogue.
+std::optional<MatchedEpilogue> matchEpilogueOf(mlir::linalg::GenericOp generic,
+                                               mlir::Value c);
+
 /// Whether two memrefs may share memory (distinct allocations and distinct
 /// function arguments do not).
 bool mayOverlap(mlir::Value a, mlir::Value b);

@@ -147,27 +147,11 @@ bool fuseEpilogue(func::CallOp call) {
       !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
            .isIdentity())
     return false;
-  Block &body = generic.getRegion().front();
-  if (!body.getArguments().back().use_empty())
+  std::optional<MatchedEpilogue> matched = matchEpilogueOf(generic, yRead);
+  if (!matched)
     return false;
-  int cInput = -1;
-  for (OpOperand *input : generic.getDpsInputOperands()) {
-    if (input->get() != yRead)
-      continue;
-    if (cInput >= 0 || !generic.getMatchingIndexingMap(input).isIdentity())
-      return false;
-    cInput = input->getOperandNumber();
-  }
-  if (cInput < 0)
-    return false;
-  std::optional<Epilogue> epilogue = matchBody(generic, cInput);
-  if (!epilogue)
-    return false;
-  auto addend = [&](int input) -> OpOperand * {
-    return input < 0 ? nullptr : generic.getDpsInputOperand(input);
-  };
-  OpOperand *bias = addend(epilogue->biasInput);
-  OpOperand *residual = addend(epilogue->residualInput);
+  std::optional<Epilogue> epilogue = matched->epilogue;
+  OpOperand *bias = matched->bias, *residual = matched->residual;
   for (OpOperand *operand : {bias, residual}) {
     if (!operand)
       continue;

@@ -346,6 +346,30 @@ Value rootOf(Value value) {
 /// Distinct allocations and distinct function arguments are distinct
 /// buffers (the caller's outputs never overlap its inputs: the GEMM already
 /// writes outputs in place); anything else may overlap.
+std::optional<MatchedEpilogue> matchEpilogueOf(linalg::GenericOp generic, Value c) {
+  Block &body = generic.getRegion().front();
+  if (!body.getArguments().back().use_empty())
+    return std::nullopt;
+  int cInput = -1;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    if (input->get() != c)
+      continue;
+    if (cInput >= 0 || !generic.getMatchingIndexingMap(input).isIdentity())
+      return std::nullopt;
+    cInput = input->getOperandNumber();
+  }
+  if (cInput < 0)
+    return std::nullopt;
+  std::optional<Epilogue> epilogue = matchBody(generic, cInput);
+  if (!epilogue)
+    return std::nullopt;
+  auto addend = [&](int input) -> OpOperand * {
+    return input < 0 ? nullptr : generic.getDpsInputOperand(input);
+  };
+  return MatchedEpilogue{*epilogue, addend(epilogue->biasInput),
+                         addend(epilogue->residualInput)};
+}
+
 bool mayOverlap(Value a, Value b) {
   Value rootA = rootOf(a), rootB = rootOf(b);
   if (rootA == rootB)
@@ -620,30 +644,14 @@ bool fuseEpilogue(func::CallOp call, bool batched, bool accumulating) {
       !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
            .isIdentity())
     return false;
-  // The body reads D only when D is C (in place): its own argument unused.
-  Block &body = generic.getRegion().front();
-  if (!body.getArguments().back().use_empty())
-    return false;
   if (lead > 1 && !inPlace && !dType.getLayout().isIdentity())
     return false;
-  int cInput = -1;
-  for (OpOperand *input : generic.getDpsInputOperands()) {
-    if (input->get() != cRead)
-      continue;
-    if (cInput >= 0 || !generic.getMatchingIndexingMap(input).isIdentity())
-      return false;
-    cInput = input->getOperandNumber();
-  }
-  if (cInput < 0)
+  // The body reads D only when D is C (in place): its own argument unused.
+  std::optional<MatchedEpilogue> matched = matchEpilogueOf(generic, cRead);
+  if (!matched)
     return false;
-  std::optional<Epilogue> epilogue = matchBody(generic, cInput);
-  if (!epilogue)
-    return false;
-  auto addend = [&](int input) -> OpOperand * {
-    return input < 0 ? nullptr : generic.getDpsInputOperand(input);
-  };
-  OpOperand *bias = addend(epilogue->biasInput);
-  OpOperand *residual = addend(epilogue->residualInput);
+  std::optional<Epilogue> epilogue = matched->epilogue;
+  OpOperand *bias = matched->bias, *residual = matched->residual;
   for (OpOperand *operand : {bias, residual}) {
     if (!operand)
       continue;
