@@ -30,7 +30,8 @@ On a machine others use, the numbers are indicative: rerun it quietly.
 Usage (after scripts/build):
   PYTHONPATH=build/python /usr/bin/python3 bench/import_bench.py
       [--models resnet18,mobilenet_v3_small,vit_b_16] [--batches 1,32]
-      [--size 224] [--reps 3] [--runs 5] [--frameworks ...] [--dir DIR]
+      [--size 224] [--reps 3] [--runs 5] [--batch1-runs 20] [--frameworks ...]
+      [--dir DIR]
 """
 import argparse
 import json
@@ -257,7 +258,12 @@ def prepare(args, folder):
 
 def measure(args, files, framework, name, batch):
     paths = files[name]
-    common = [str(args.size), str(batch), str(args.warmup), str(args.runs)]
+    # Batch 1 calls are short and settle slowly (the pool learns which
+    # launches are worth waking a worker for): more of them, after more
+    # warm-up, or the median of a few calls is noise.
+    warmup, runs = ((args.batch1_warmup, args.batch1_runs) if batch == 1
+                    else (args.warmup, args.runs))
+    common = [str(args.size), str(batch), str(warmup), str(runs)]
     if framework == "ember-cpp":
         if "ember" not in paths:
             return None
@@ -277,7 +283,7 @@ def measure(args, files, framework, name, batch):
         command = [python, "-W", "ignore", os.path.abspath(__file__), "--worker", framework,
                    "--model-name", name, "--model-file", model_file, "--key", files["key"],
                    "--size", str(args.size), "--batch", str(batch), "--warmup",
-                   str(args.warmup), "--runs", str(args.runs)]
+                   str(warmup), "--runs", str(runs)]
         env = args.peer_env if framework in PEER_FRAMEWORKS else None
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -292,7 +298,8 @@ LINE = "-" * 112
 def report(args, results, what):
     print("\n" + LINE)
     print(f"{what}: CPU, {os.cpu_count()} cores, images {args.size}x{args.size}; median over "
-          f"{args.reps} processes x {args.runs} calls;\nbatch 1: ms per image, batch "
+          f"{args.reps} processes x {args.runs} calls ({args.batch1_runs} at batch 1);\n"
+          f"batch 1: ms per image, batch "
           f"{max(args.batches)}: images/s; (ratio) = its time / ember-cpp's (> 1: Ember faster)")
     print(LINE)
     shown = [f for f in args.frameworks]
@@ -337,6 +344,9 @@ def main():
     parser.add_argument("--reps", type=int, default=3, help="processes per framework")
     parser.add_argument("--runs", type=int, default=5, help="timed calls per process")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batch1-runs", type=int, default=20,
+                        help="timed calls per process at batch 1")
+    parser.add_argument("--batch1-warmup", type=int, default=5)
     parser.add_argument("--dir", help="model files (default: a temporary folder); files "
                         "from an earlier run there are reused")
     parser.add_argument("--fresh", action="store_true",
