@@ -7,6 +7,7 @@ read on the other, with nothing sent back), under each start method ('fork',
 Workers that raise or die give clear errors, never hangs.
 """
 
+import gc
 import os
 import pickle
 import signal
@@ -324,12 +325,17 @@ def test_descriptors_and_memory_are_released_after_transfers():
     queue = _context("fork").Queue()
     queue.put(ember.ones(8))
     queue.get(timeout=TIMEOUT)  # starts the resource sharer's listener
+    # Pipes of earlier tests' processes may still close while this runs (a
+    # clean-clone CI run saw 24 -> 21): collect them first, and count a leak
+    # as growth, which 20 transfers would show.
+    gc.collect()
     descriptors = _open_descriptors()
     regions = ember._ember._live_shared_regions()
     for i in range(20):
         queue.put(ember.full((1000,), float(i)))
         assert queue.get(timeout=TIMEOUT)[999].item() == float(i)
-    assert _open_descriptors() == descriptors
+    gc.collect()
+    assert _open_descriptors() <= descriptors
     assert ember._ember._live_shared_regions() == regions
 
 
