@@ -42,9 +42,14 @@ struct MatchedEpilogue {
 
 /// matchBody for the generic's one input that is `c` (read through an
 /// identity map; the init's block argument unused), with the addends'
-/// operands; nullopt when `c` is read otherwise or the body is no epilogue.
+/// operands, each an f32 memref; nullopt when `c` is read otherwise, an
+/// addend is of another type or the body is no epilogue.
 std::optional<MatchedEpilogue> matchEpilogueOf(mlir::linalg::GenericOp generic,
                                                mlir::Value c);
+
+/// `value` without the memref.cast that made it (the runtime calls take
+/// dynamic shapes; the memory is the cast's source).
+mlir::Value stripCast(mlir::Value value);
 
 /// Whether two memrefs may share memory (distinct allocations and distinct
 /// function arguments do not).

@@ -152,21 +152,12 @@ bool fuseEpilogue(func::CallOp call) {
     return false;
   std::optional<Epilogue> epilogue = matched->epilogue;
   OpOperand *bias = matched->bias, *residual = matched->residual;
-  for (OpOperand *operand : {bias, residual}) {
-    if (!operand)
-      continue;
-    auto type = dyn_cast<MemRefType>(operand->get().getType());
-    if (!type || !type.getElementType().isF32() ||
-        !isBroadcastMap(generic.getMatchingIndexingMap(operand)))
+  for (OpOperand *operand : {bias, residual})
+    if (operand && !isBroadcastMap(generic.getMatchingIndexingMap(operand)))
       return false;
-  }
   // The kernel writes D while it reads x and w and before it reads the
   // addends (a block's partial sums): none may overlap D.
-  auto uncast = [](Value value) {
-    auto cast = value.getDefiningOp<memref::CastOp>();
-    return cast ? cast.getSource() : value;
-  };
-  Value x = uncast(call.getOperand(0)), w = uncast(call.getOperand(1));
+  Value x = stripCast(call.getOperand(0)), w = stripCast(call.getOperand(1));
   if (mayOverlap(d, x) || mayOverlap(d, w) ||
       (bias && mayOverlap(d, bias->get())) ||
       (residual && mayOverlap(d, residual->get())))

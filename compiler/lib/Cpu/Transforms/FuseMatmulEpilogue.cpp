@@ -366,8 +366,21 @@ std::optional<MatchedEpilogue> matchEpilogueOf(linalg::GenericOp generic, Value 
   auto addend = [&](int input) -> OpOperand * {
     return input < 0 ? nullptr : generic.getDpsInputOperand(input);
   };
-  return MatchedEpilogue{*epilogue, addend(epilogue->biasInput),
-                         addend(epilogue->residualInput)};
+  MatchedEpilogue matched{*epilogue, addend(epilogue->biasInput),
+                          addend(epilogue->residualInput)};
+  for (OpOperand *operand : {matched.bias, matched.residual}) {
+    if (!operand)
+      continue;
+    auto type = dyn_cast<MemRefType>(operand->get().getType());
+    if (!type || !type.getElementType().isF32())
+      return std::nullopt;
+  }
+  return matched;
+}
+
+Value stripCast(Value value) {
+  auto cast = value.getDefiningOp<memref::CastOp>();
+  return cast ? cast.getSource() : value;
 }
 
 bool mayOverlap(Value a, Value b) {
@@ -652,22 +665,14 @@ bool fuseEpilogue(func::CallOp call, bool batched, bool accumulating) {
     return false;
   std::optional<Epilogue> epilogue = matched->epilogue;
   OpOperand *bias = matched->bias, *residual = matched->residual;
-  for (OpOperand *operand : {bias, residual}) {
-    if (!operand)
-      continue;
-    auto type = dyn_cast<MemRefType>(operand->get().getType());
-    if (!type || !type.getElementType().isF32() ||
-        !viewable(generic.getMatchingIndexingMap(operand), lead, type))
+  for (OpOperand *operand : {bias, residual})
+    if (operand && !viewable(generic.getMatchingIndexingMap(operand), lead,
+                             cast<MemRefType>(operand->get().getType())))
       return false;
-  }
   // The GEMM writes D while it reads A and B, and before it reads the
   // bias: none may overlap D. A residual that is D itself (an in-place
   // add) becomes C += A * B when nothing comes after the add.
-  auto uncast = [](Value value) {
-    auto cast = value.getDefiningOp<memref::CastOp>();
-    return cast ? cast.getSource() : value;
-  };
-  Value a = uncast(call.getOperand(0)), bMatrix = uncast(call.getOperand(1));
+  Value a = stripCast(call.getOperand(0)), bMatrix = stripCast(call.getOperand(1));
   if ((!inPlace && (mayOverlap(d, a) || mayOverlap(d, bMatrix))) ||
       (bias && mayOverlap(d, bias->get())))
     return false;
