@@ -1,7 +1,8 @@
 //===- GpuGraph.cpp - compile and run lazy graphs on a GPU ------*- C++ -*-===//
 //
 // A graph for a GPU: the emitted function compiled for the device's target
-// (kernels and a launch plan) and run by the runtime's gpu::Program.
+// (kernels and a launch plan) and run by the runtime's gpu::Program. For a
+// picture, the compile also reports which nodes each kernel computes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,8 +11,11 @@
 #include "ember/Compiler/GpuCompiler.h"
 #include "ember/Frontend/Error.h"
 #include "ember/Runtime/Gpu/Program.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
+#include <map>
 #include <mutex>
+#include <set>
 
 using namespace mlir;
 
@@ -66,14 +70,46 @@ private:
   size_t sizesArg;
 };
 
+/// Which nodes each kernel of the outlined `module` computes, by kernel
+/// name (the name of its dispatches' profiler spans): the node tags in the
+/// locations of its code and of its launches. Equal kernels (one name, two
+/// gpu.modules) are one entry, as the CPU keeps equal kernels once.
+KernelNodes gpuKernelNodesOf(ModuleOp module) {
+  std::map<std::string, std::set<size_t>> nodes;
+  std::vector<std::string> order;
+  auto add = [&](llvm::StringRef kernel, Location loc) {
+    auto [it, inserted] = nodes.try_emplace(kernel.str());
+    if (inserted)
+      order.push_back(kernel.str());
+    if (std::optional<size_t> tag = kernelNodeTag(loc))
+      it->second.insert(*tag);
+  };
+  module.walk([&](mlir::gpu::GPUFuncOp func) {
+    if (!func.isKernel())
+      return;
+    add(func.getName(), func.getLoc());
+    func.walk([&](Operation *op) { add(func.getName(), op->getLoc()); });
+  });
+  module.walk([&](mlir::gpu::LaunchFuncOp launch) {
+    add(launch.getKernelName().getValue(), launch.getLoc());
+  });
+  KernelNodes result;
+  for (const std::string &kernel : order)
+    result.push_back({kernel, {nodes[kernel].begin(), nodes[kernel].end()}});
+  return result;
+}
+
 } // namespace
 
 std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, Backend kind,
-                                                  std::string *error) {
+                                                  std::string *error,
+                                                  KernelNodes *kernelNodes) {
   std::lock_guard<std::mutex> lock(contextMutex());
   MLIRContext &ctx = compilerContext();
   DiagnosticCollector collector(&ctx);
-  OwningOpRef<ModuleOp> module = emitGraphForCompile(&ctx, plan, collector, error);
+  OwningOpRef<ModuleOp> module =
+      emitGraphForCompile(&ctx, plan, collector, error, /*reshapeGroups=*/false,
+                          /*tagNodes=*/kernelNodes != nullptr);
   if (!module)
     return nullptr;
   // The chip: for CUDA the GPU's own architecture unless EMBER_CUDA_ARCH says
@@ -95,7 +131,10 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, Backend
   GpuTarget target;
   GpuProgram program;
   if (!GpuTarget::parse(targetName, &target, error) ||
-      !compileForGpu(*module, target, &program, error))
+      !compileForGpu(*module, target, &program, error, [&](ModuleOp outlined) {
+        if (kernelNodes)
+          *kernelNodes = gpuKernelNodesOf(outlined);
+      }))
     return nullptr;
   gpu::Device &device = gpuDevice(kind);
   try {

@@ -52,6 +52,10 @@ public:
   virtual void run(llvm::ArrayRef<GraphBuffer> buffers) const = 0;
 };
 
+/// Per kernel of a compiled graph: its name (the name of its profiler
+/// spans) and the plan indices of the nodes whose ops it computes.
+using KernelNodes = std::vector<std::pair<std::string, std::vector<size_t>>>;
+
 /// A compiled CPU graph's machine code: the glue's object and its kernels'
 /// symbols (`ember_kernel_<hash of the code>`), whose objects are kept by
 /// symbol, in memory and in `KernelDisk`.
@@ -98,9 +102,13 @@ const std::string &cpuCodeFingerprint();
 /// The same for a GPU: kernels for `device` (target vulkan, level-zero,
 /// cuda:<the GPU's sm_XY, or sm_$EMBER_CUDA_ARCH> or rocm:$EMBER_ROCM_ARCH
 /// (gfx942)) and a
-/// launch plan run by the runtime's gpu::Program.
+/// launch plan run by the runtime's gpu::Program. With `kernelNodes`, the
+/// ops are tagged and it receives each kernel (`ember_gpu_kernel_<hash>`,
+/// the name of its dispatches' spans) with the nodes it computes, read back
+/// from the outlined kernels and their launches.
 std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, Backend device,
-                                                  std::string *error);
+                                                  std::string *error,
+                                                  KernelNodes *kernelNodes = nullptr);
 
 /// How an exported program's function is called (see exportGraph).
 struct ExportSignature {
@@ -149,13 +157,14 @@ std::string graphToDot(const GraphPlan &plan,
 /// each cut with its reason.
 bool graphCutOf(const Buffer *buffer, std::string *reason, std::string *where);
 
-/// The CPU kernels the graph behind `roots` compiles to, each named by its
-/// symbol (the name of its profiler span) with the graph's nodes whose ops
-/// it computes, read back from the lowered code. Compiles the graph now
-/// (kernels come from and go to the kernel cache) and runs nothing; the
-/// graph stays pending. Graphs of GPU tensors are compiled for the CPU.
+/// The kernels the graph behind `roots` compiles to on `device`, each named
+/// as its profiler spans are (CPU: `ember_kernel_<hash>`; GPU:
+/// `ember_gpu_kernel_<hash>`, its dispatches) with the graph's nodes whose
+/// ops it computes, read back from the lowered code. Compiles the graph now
+/// (CPU kernels come from and go to the kernel cache) and runs nothing; the
+/// graph stays pending.
 std::vector<std::pair<std::string, std::vector<const Node *>>>
-compiledKernelsOf(const std::vector<Node *> &roots);
+compiledKernelsOf(const std::vector<Node *> &roots, Backend device);
 
 void dumpGraphPicture(const GraphPlan &plan, uint64_t graphNumber,
                       const std::vector<std::pair<std::string, std::vector<size_t>>> &kernels);

@@ -158,17 +158,24 @@ std::string graphToDot(const GraphPlan &plan,
 }
 
 std::vector<std::pair<std::string, std::vector<const Node *>>>
-compiledKernelsOf(const std::vector<Node *> &roots) {
+compiledKernelsOf(const std::vector<Node *> &roots, Backend device) {
   GraphPlan plan;
   collectGraph(roots, plan);
   for (Node *root : roots)
     if (std::find(plan.outputs.begin(), plan.outputs.end(), root) == plan.outputs.end())
       plan.outputs.push_back(root);
+  if (std::all_of(plan.nodes.begin(), plan.nodes.end(),
+                  [](const Node *node) { return node->op == OpCode::Input; }))
+    return {};
   GraphObjects parts;
   parts.recordKernelNodes = true;
   std::string error;
-  if (!compileGraph(plan, &error, /*disk=*/nullptr, &parts))
-    runtimeError("ember.debug: the graph does not compile:\n" + error);
+  bool compiled = device == Backend::Cpu
+                      ? compileGraph(plan, &error, /*disk=*/nullptr, &parts) != nullptr
+                      : compileGraphForGpu(plan, device, &error, &parts.kernelNodes) != nullptr;
+  if (!compiled)
+    runtimeError(std::string("ember.debug: the graph does not compile for ") +
+                 backendDeviceType(device) + ":\n" + error);
   std::vector<std::pair<std::string, std::vector<const Node *>>> kernels;
   for (const auto &[symbol, members] : parts.kernelNodes) {
     kernels.push_back({symbol, {}});

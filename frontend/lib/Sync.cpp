@@ -552,7 +552,7 @@ std::shared_ptr<CompiledGraph> lookupOrCompile(const GraphPlan &plan, Backend de
   std::shared_ptr<CompiledGraph> compiled =
       device == Backend::Cpu
           ? compileGraph(plan, &error, disk, onDisk || dumping ? &parts : nullptr)
-          : compileGraphForGpu(plan, device, &error);
+          : compileGraphForGpu(plan, device, &error, dumping ? &parts.kernelNodes : nullptr);
   if (!compiled)
     runtimeError("ember could not compile a graph:\n" + error);
   if (onDisk && !parts.entry.empty())

@@ -5,14 +5,15 @@ an exported program) through Graphviz's ``dot``: one box per op, its output's
 shape and dtype on each edge, values computed by an earlier graph as grey
 "computed value" inputs with a dashed note saying why the trace was cut
 there (".item() read", "ember.sync()", the size limit) and at which line, and
-the kernels the CPU compiler makes of the graph as clusters named by their
-symbols (``ember_kernel_<hash>``: the names of the profiler's kernel spans).
+the kernels the compiler makes of the graph for the tensors' device as
+clusters named as the profiler names their spans (CPU: ``ember_kernel_<hash>``;
+GPU: ``ember_gpu_kernel_<hash>``, the name of its dispatches).
 ``to_dot`` returns the dot text alone (no Graphviz needed).
 
 The clusters are read back from the compiled code, not predicted: drawing a
-pending tensor compiles its graph for the CPU (through the kernel cache; it
-runs nothing and the tensor stays pending). An exported program's text is
-drawn without clusters (it is compiled per target later).
+pending tensor compiles its graph for its device (CPU kernels through the
+kernel cache; it runs nothing and the tensor stays pending). An exported
+program's text is drawn without clusters (it is compiled per target later).
 """
 
 import os

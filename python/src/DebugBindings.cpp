@@ -13,6 +13,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
 namespace ember {
@@ -21,7 +22,7 @@ namespace ember {
 // public header, whose every change rebuilds all of the bindings.
 bool graphCutOf(const Buffer *buffer, std::string *reason, std::string *where);
 std::vector<std::pair<std::string, std::vector<const Node *>>>
-compiledKernelsOf(const std::vector<Node *> &roots);
+compiledKernelsOf(const std::vector<Node *> &roots, Backend device);
 } // namespace ember
 
 namespace ember::python {
@@ -101,22 +102,24 @@ void bindDebug(py::module_ &m) {
     }
     return py::make_tuple(nodes, outputs);
   });
-  // The CPU kernels the graph behind `tensors` compiles to: per kernel,
-  // (symbol, ids of _graph_nodes' nodes whose ops it computes). Compiles,
+  // The kernels the graph behind `tensors` compiles to on their devices (one
+  // graph per device, as they would run): per kernel, (name of its profiler
+  // spans, ids of _graph_nodes' nodes whose ops it computes). Compiles,
   // runs nothing.
   m.def("_graph_kernels", [](const std::vector<Tensor> &tensors) {
     GraphWalk walk(tensors);
-    std::vector<Node *> roots;
-    for (const NodeRef &root : walk.roots)
-      roots.push_back(root.get());
+    std::map<Backend, std::vector<Node *>> rootsByDevice;
+    for (size_t i = 0; i < tensors.size(); ++i)
+      rootsByDevice[tensors[i].storage().device].push_back(walk.roots[i].get());
     py::list kernels;
-    for (const auto &[symbol, members] : compiledKernelsOf(roots)) {
-      std::vector<size_t> ids;
-      for (const Node *node : members)
-        if (auto it = walk.ids.find(node); it != walk.ids.end())
-          ids.push_back(it->second);
-      kernels.append(py::make_tuple(symbol, ids));
-    }
+    for (const auto &[device, roots] : rootsByDevice)
+      for (const auto &[symbol, members] : compiledKernelsOf(roots, device)) {
+        std::vector<size_t> ids;
+        for (const Node *node : members)
+          if (auto it = walk.ids.find(node); it != walk.ids.end())
+            ids.push_back(it->second);
+        kernels.append(py::make_tuple(symbol, ids));
+      }
     return kernels;
   });
 }

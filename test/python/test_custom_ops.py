@@ -10,6 +10,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -294,6 +295,62 @@ def test_multi_output_op_exports_and_runs_in_ember_run(lib, tmp_path):
     assert result.returncode == 0, result.stderr
     np.testing.assert_allclose(np.load(tmp_path / "s.npy"), np.sin(2 * x[:4]), rtol=1e-6)
     np.testing.assert_allclose(np.load(tmp_path / "c.npy"), np.cos(2 * x[:4]), rtol=1e-6)
+
+
+def bazel_library():
+    """libswish_ops.so as the Bazel macro built it (ember_custom_op_library in
+    examples/custom_op/BUILD.bazel): in the test's runfiles, or bazel-bin."""
+    for root in (os.path.join(os.environ.get("TEST_SRCDIR", ""), "ember"),
+                 os.path.join(ROOT, "bazel-bin")):
+        candidate = os.path.join(root, "examples", "custom_op", "libswish_ops.so")
+        if os.path.exists(candidate):
+            return candidate
+    pytest.fail("//examples/custom_op:swish_ops is not built (run scripts/build)")
+
+
+BAZEL_EXPORT = """
+import sys, numpy as np, ember
+names = ember.ops.load_library(sys.argv[1])
+assert "demo::swish" in names, names
+x = np.load(sys.argv[2])
+t = ember.from_numpy(x).requires_grad_()
+y = ember.ops.demo.swish(t * 2.0, beta=0.5)
+y.sum().backward()
+np.save(sys.argv[4], t.grad.numpy())
+ember.export(lambda v: ember.ops.demo.swish(v * 2.0, beta=0.5), (ember.from_numpy(x),),
+             dynamic_dims=[{0: "n"}]).save(sys.argv[3])
+"""
+
+
+def test_bazel_built_library_trains_exports_and_runs_in_the_cpp_runtime(tmp_path):
+    # A fresh process: this module's cpp_extension build registers the same
+    # ops. The Bazel macro's library is what a C++ app ships beside its model.
+    library = bazel_library()
+    x = np.random.default_rng(11).standard_normal((6, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    model, grad = tmp_path / "swish.ember", tmp_path / "grad.npy"
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(ember.__file__)))
+    done = subprocess.run([sys.executable, "-c", BAZEL_EXPORT, library,
+                           str(tmp_path / "x.npy"), str(model), str(grad)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    z = 2 * x
+    s = sigmoid(0.5 * z)
+    np.testing.assert_allclose(np.load(grad), 2 * (s + 0.5 * z * s * (1 - s)),
+                               rtol=1e-5, atol=1e-6)
+    _, manifest = read_manifest(model)
+    [entry] = manifest["custom_op_libraries"]
+    assert entry["name"] == "libswish_ops.so" and "demo::swish" in entry["ops"]
+    # The C++ runtime finds the library through --custom-op-path (its folder
+    # is not the model's).
+    np.save(tmp_path / "x3.npy", x[:3])
+    run = subprocess.run(
+        [tool("tools/ember-run/ember-run"), str(model), "--input", str(tmp_path / "x3.npy"),
+         "--output", str(tmp_path / "y.npy"), "--custom-op-path", library,
+         "--trust-native"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), z[:3] * sigmoid(0.5 * z[:3]),
+                               rtol=1e-5, atol=1e-6)
 
 
 # Vulkan kernels (the example's SPIR-V), dispatched from the launch plan.

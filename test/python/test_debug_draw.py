@@ -1,7 +1,9 @@
 """ember.debug.draw and EMBER_DUMP_GRAPHS=dir: the lazy graph through
 Graphviz (dot text checked; an SVG rendered where `dot` is installed), and
-the graph cuts EMBER_DEBUG=2 reports."""
+the graph cuts EMBER_DEBUG=2 reports; on Vulkan (lavapipe) the GPU kernels
+as clusters named as the profiler names their dispatches."""
 
+import json
 import os
 import re
 import subprocess
@@ -118,7 +120,7 @@ def test_draw_an_exported_program(tmp_path):
     assert "float32[?, ?]" in [label for _, _, label in edges(dot)]
 
 
-def run_script(script, **env_knobs):
+def run_script(script, stdout=False, **env_knobs):
     env = {k: v for k, v in os.environ.items()
            if k not in ("EMBER_DEBUG", "EMBER_DUMP_GRAPHS", "EMBER_LOG_COMPILES")}
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(ember.__file__))
@@ -127,7 +129,7 @@ def run_script(script, **env_knobs):
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    return done.stderr
+    return done.stdout if stdout else done.stderr
 
 
 SCRIPT = """
@@ -163,6 +165,56 @@ def test_dump_graphs_to_a_folder(tmp_path):
     assert re.search(r'cut\d+ \[label="cut: a value was read [^"]*\\nat <string>:5"', second), second
     if debug.dot_available():
         assert len([p for p in os.listdir(folder) if p.endswith(".svg")]) == 2
+
+
+VULKAN_SCRIPT = """
+import json, numpy as np, ember
+from ember import debug
+from ember.profiler import profile
+if not ember.vulkan.is_available():
+    print(json.dumps("unavailable: " + ember.vulkan.unavailable_reason()))
+    raise SystemExit
+z = np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 6)
+x = ember.from_numpy(z).to("vulkan")
+y = ((x * 2.0).exp() + x).sum(1).tanh()
+dot = debug.to_dot(y)
+with profile() as prof:
+    result = y.cpu().numpy()
+print(json.dumps({"dot": dot, "result": result.tolist(),
+                  "spans": [e.name for e in prof.events() if e.category == "device"]}))
+"""
+
+
+def test_vulkan_clusters_are_the_dispatches_the_profiler_times(tmp_path):
+    # Lavapipe where no Vulkan GPU is installed (the profiler's Vulkan test's way).
+    folder = tmp_path / "graphs"
+    out = run_script(VULKAN_SCRIPT, stdout=True, EMBER_DUMP_GRAPHS=str(folder),
+                     VK_ICD_FILENAMES=os.environ.get(
+                         "VK_ICD_FILENAMES", "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json"),
+                     MESA_SHADER_CACHE_DISABLE="true", LP_NUM_THREADS="2")
+    result = json.loads(out)
+    if isinstance(result, str):
+        pytest.skip(result)
+    z = np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 6)
+    np.testing.assert_allclose(result["result"], np.tanh((np.exp(2 * z) + z).sum(1)),
+                               rtol=1e-5)
+    # The picture of a Vulkan tensor shows the GPU's kernels, named as their
+    # dispatches' spans: drawn before the run, the same set the device ran.
+    clusters = kernel_clusters(result["dot"])
+    assert clusters and all(re.fullmatch(r"ember_gpu_kernel_[0-9a-f]{32}", name)
+                            for name in clusters), clusters
+    assert set(clusters) == set(result["spans"]), (clusters, result["spans"])
+    drawn = sorted(op for ops in clusters.values() for op in ops
+                   if not op.startswith("constant"))
+    assert {"mul", "exp", "add", "sum", "tanh"} <= set(drawn), clusters
+    # Some ops fused: fewer kernels than ops.
+    assert len(clusters) < len(drawn), clusters
+    # EMBER_DUMP_GRAPHS draws the graph the run compiled with the same kernels.
+    dots = [p for p in os.listdir(folder) if p.endswith(".dot")]
+    assert len(dots) == 1, dots
+    def ops_only(found):  # the C++ side labels constants without their values
+        return {name: [op.split()[0] for op in ops] for name, ops in found.items()}
+    assert ops_only(kernel_clusters((folder / dots[0]).read_text())) == ops_only(clusters)
 
 
 def test_level_two_reports_graph_cuts():

@@ -326,5 +326,10 @@ print(json.dumps({"device": [(e.name, e.end_us - e.start_us) for e in events
     assert result["runs"] == ["run graph on vulkan"]
     assert "copy vulkan to cpu" in result["copies"]
     assert len(result["device"]) >= 2 and all(d >= 0 for _, d in result["device"])
+    # Dispatches carry their kernels' names, a hash of each kernel's code:
+    # the chain and the row sum are different kernels.
+    names = {name for name, _ in result["device"]}
+    assert len(names) >= 2 and all(re.fullmatch(r"ember_gpu_kernel_[0-9a-f]{32}", name)
+                                   for name in names), names
     assert "Self Device %" in result["header"] and "Device total" in result["header"]
     np.testing.assert_allclose(result["value"], 32 * np.exp(4.0), rtol=1e-5)

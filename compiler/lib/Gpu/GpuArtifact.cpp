@@ -7,11 +7,16 @@
 // toJson: into --emit-kernels' kernels.json (gpuProgramMetadata) and into a
 // model file's manifest entry beside the artifact section (packGpuArtifact,
 // docs/model-format.md), which the runtime reads back with fromJson.
+// Kernels are named by their code first (nameKernelsByContent), as the CPU's
+// are (ember_kernel_<hash>), so that profiler spans tell them apart.
 //
 //===----------------------------------------------------------------------===//
 
 #include "GpuCompilerInternal.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/SHA256.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -52,7 +57,54 @@ gpu::KernelParameter describeParameter(Type type) {
   return param;
 }
 
+/// `ember_gpu_kernel_` and 32 hex digits of the SHA-256 of `text` (as the
+/// CPU names its kernels).
+std::string kernelNameOf(llvm::StringRef text) {
+  llvm::SHA256 hash;
+  hash.update(text);
+  std::array<uint8_t, 32> digest = hash.final();
+  static const char hex[] = "0123456789abcdef";
+  std::string name = "ember_gpu_kernel_";
+  for (int i = 0; i < 16; ++i) {
+    name += hex[digest[i] >> 4];
+    name += hex[digest[i] & 15];
+  }
+  return name;
+}
+
 } // namespace
+
+void nameKernelsByContent(ModuleOp module) {
+  MLIRContext *context = module.getContext();
+  constexpr llvm::StringLiteral neutral = "ember_gpu_kernel";
+  for (auto gpuModule : module.getOps<mlir::gpu::GPUModuleOp>()) {
+    auto kernels = llvm::to_vector(llvm::make_filter_range(
+        gpuModule.getOps<mlir::gpu::GPUFuncOp>(),
+        [](mlir::gpu::GPUFuncOp func) { return func.isKernel(); }));
+    if (kernels.size() != 1) // outlining makes one kernel per module
+      continue;
+    mlir::gpu::GPUFuncOp kernel = kernels.front();
+    // The module's code (helpers and globals too) under neutral names: the
+    // names outlining gave depend on the host function and on the order.
+    StringAttr moduleName = gpuModule.getNameAttr();
+    StringAttr oldName = kernel.getNameAttr();
+    SymbolTable::setSymbolName(gpuModule, neutral);
+    SymbolTable::setSymbolName(kernel, neutral);
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    gpuModule->print(os, OpPrintingFlags().useLocalScope());
+    SymbolTable::setSymbolName(gpuModule, moduleName);
+    StringAttr name = StringAttr::get(context, kernelNameOf(text));
+    SymbolTable::setSymbolName(kernel, name);
+    // Only launches refer to a kernel (@module::@kernel).
+    SymbolRefAttr newRef =
+        SymbolRefAttr::get(moduleName, {FlatSymbolRefAttr::get(name)});
+    module.walk([&](mlir::gpu::LaunchFuncOp launch) {
+      if (launch.getKernelModuleName() == moduleName && launch.getKernelName() == oldName)
+        launch.setKernelAttr(newRef);
+    });
+  }
+}
 
 std::vector<gpu::KernelDescription> describeKernels(ModuleOp module, const GpuTarget &target) {
   std::vector<gpu::KernelDescription> kernels;

@@ -23,6 +23,11 @@
 
 namespace ember {
 
+/// Names each outlined kernel function by a hash of its gpu.module's code,
+/// `ember_gpu_kernel_<hash>`, and points its launches at the new name
+/// (GpuArtifact.cpp). The gpu.modules keep their (unique) names.
+void nameKernelsByContent(mlir::ModuleOp module);
+
 /// The kernels of the outlined module as the runtime describes them for
 /// `target` (GpuArtifact.cpp), without binaries and, for Vulkan, without
 /// the placement (recordVulkanPlacement adds it).

@@ -125,7 +125,7 @@ void buildGpuKernelPipeline(OpPassManager &pm) {
 }
 
 bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program,
-                   std::string *error) {
+                   std::string *error, llvm::function_ref<void(ModuleOp)> readKernels) {
   registerPassesOnce();
   MLIRContext *context = module.getContext();
   DiagnosticCollector diagnostics(context); // remarks left out: conversion noise
@@ -137,7 +137,12 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     *error = diagnostics.text();
     return false;
   }
+  // Outlining names every kernel after its host function: named by their
+  // code instead, profiler spans and pictures tell the kernels apart.
+  nameKernelsByContent(module);
   program->kernels = describeKernels(module, target);
+  if (readKernels)
+    readKernels(module);
   {
     llvm::raw_string_ostream os(program->host);
     for (auto func : module.getOps<func::FuncOp>())

@@ -20,12 +20,12 @@
 // PLAN-NOT: {"op": "launch"
 // PLAN: {"op": "for", "results": [], "operands": [{{[0-9]+}}, {{[0-9]+}}, {{[0-9]+}}], "arguments": [{{[0-9]+}}], "yield": [], "body": [
 // PLAN-NOT: }]}
-// PLAN: "kernel": "ember_entry_forward_matmul0"}
+// PLAN: "module": "ember_entry_forward_matmul0", "kernel": "{{ember_gpu_kernel_[0-9a-f]+}}"}
 // PLAN-NOT: }]}
-// PLAN: "kernel": "ember_entry_forward_kernel"}]}]},
+// PLAN: "kernel": "{{ember_gpu_kernel_[0-9a-f]+}}"}]}]},
 // PLAN: "name": "ember_entry_backward"
 // PLAN-NOT: matmul0
 // PLAN: {"op": "for", "results": [], "operands": [{{[0-9]+}}, {{[0-9]+}}, {{[0-9]+}}], "arguments": [{{[0-9]+}}], "yield": [], "body": [
 // PLAN-NOT: }]}
-// PLAN: "kernel": "ember_entry_backward_matmul0"}
-// PLAN: "kernel": "ember_entry_backward_kernel"}]},
+// PLAN: "module": "ember_entry_backward_matmul0", "kernel": "{{ember_gpu_kernel_[0-9a-f]+}}"}
+// PLAN: "kernel": "{{ember_gpu_kernel_[0-9a-f]+}}"}]},

@@ -21,19 +21,19 @@
 // word at push-constant byte 8 k. Level Zero takes them in order: nothing
 // is placed.
 // VKMETA: "binary_format": "spirv",
-// VKMETA: {"module":"ember_entry_forward_matmul0","name":"ember_entry_forward_matmul0","block":[16,16,1],"params":[{"kind":"index","bits":64,"rank":0,"type":"index","offset":0},{"kind":"buffer","bits":64,"rank":1,"type":"f32","set":0,"binding":0},{"kind":"buffer","bits":64,"rank":1,"type":"f32","set":0,"binding":1},{"kind":"buffer","bits":64,"rank":1,"type":"f32","set":0,"binding":2},{"kind":"index","bits":64,"rank":0,"type":"index","offset":8},{"kind":"index","bits":64,"rank":0,"type":"index","offset":16}],"size":{{[0-9]+}}}
+// VKMETA: {"module":"ember_entry_forward_matmul0","name":"{{ember_gpu_kernel_[0-9a-f]+}}","block":[16,16,1],"params":[{"kind":"index","bits":64,"rank":0,"type":"index","offset":0},{"kind":"buffer","bits":64,"rank":1,"type":"f32","set":0,"binding":0},{"kind":"buffer","bits":64,"rank":1,"type":"f32","set":0,"binding":1},{"kind":"buffer","bits":64,"rank":1,"type":"f32","set":0,"binding":2},{"kind":"index","bits":64,"rank":0,"type":"index","offset":8},{"kind":"index","bits":64,"rank":0,"type":"index","offset":16}],"size":{{[0-9]+}}}
 // VKMETA-NOT: scalar_buffer
 // ZEMETA: "binary_format": "spirv",
-// ZEMETA: {"module":"ember_entry_forward_matmul0","name":"ember_entry_forward_matmul0","block":[16,16,1],"params":[{"kind":"index","bits":64,"rank":0,"type":"index"},{"kind":"buffer","bits":64,"rank":1,"type":"f32"},
+// ZEMETA: {"module":"ember_entry_forward_matmul0","name":"{{ember_gpu_kernel_[0-9a-f]+}}","block":[16,16,1],"params":[{"kind":"index","bits":64,"rank":0,"type":"index"},{"kind":"buffer","bits":64,"rank":1,"type":"f32"},
 // ZEMETA-NOT: "binding"
 
 // VKDIS: OpCapability Shader
-// VKDIS: OpEntryPoint GLCompute %{{.*}} "ember_entry_forward_kernel"
+// VKDIS: OpEntryPoint GLCompute %{{.*}} "{{ember_gpu_kernel_[0-9a-f]+}}"
 // VKDIS: OpExecutionMode %{{.*}} LocalSize 16 16 1
 // VKDIS: OpDecorate %{{.*}} DescriptorSet 0
 
 // ZEDIS: OpCapability Kernel
-// ZEDIS: OpEntryPoint Kernel %{{.*}} "ember_entry_forward_kernel"
+// ZEDIS: OpEntryPoint Kernel %{{.*}} "{{ember_gpu_kernel_[0-9a-f]+}}"
 
 // Workgroup memory and barriers in both flavours.
 // VKMM: OpExecutionMode %{{.*}} LocalSize 16 16 1

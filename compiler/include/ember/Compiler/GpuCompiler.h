@@ -37,6 +37,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
@@ -89,8 +90,17 @@ void buildGpuKernelPipeline(mlir::OpPassManager &pm);
 
 /// Compiles `module` (lowered in place) into kernels for `target`; false
 /// with `error` set (diagnostics with source locations, or a tool's output).
+/// Each kernel's entry point is named by a hash of its code,
+/// `ember_gpu_kernel_<hash>` (equal kernels get equal names, in any
+/// program): the name its launches have in the runtime's profiler spans.
+/// `readKernels`, when given, sees the module after outlining and naming,
+/// before the target's lowering: its gpu.modules hold the kernels as
+/// `program->kernels` names them and its host functions launch them
+/// (gpu.launch_func), with the source's locations (the frontend reads
+/// which ops each kernel computes there).
 bool compileForGpu(mlir::ModuleOp module, const GpuTarget &target,
-                   GpuProgram *program, std::string *error);
+                   GpuProgram *program, std::string *error,
+                   llvm::function_ref<void(mlir::ModuleOp)> readKernels = nullptr);
 
 /// The launch metadata of `program` as JSON: the target, the binary format
 /// and each kernel's description (KernelDescription::toJson) with its
