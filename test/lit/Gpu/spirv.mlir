@@ -39,6 +39,6 @@
 // VKMM: OpExecutionMode %{{.*}} LocalSize 16 16 1
 // VKMM: OpVariable %{{.*}} Workgroup
 // VKMM: OpControlBarrier
-// ZEROWS: OpEntryPoint Kernel %{{.*}} "ember_entry_forward_rowreduce1"
+// ZEROWS: OpEntryPoint Kernel %{{.*}} "{{ember_gpu_kernel_[0-9a-f]+}}"
 // ZEROWS: OpVariable %{{.*}} Workgroup
 // ZEROWS: OpControlBarrier
