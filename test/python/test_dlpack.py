@@ -1,9 +1,15 @@
 """Interop without copies: Tensor.__dlpack__/__dlpack_device__,
 ember.from_dlpack, the buffer protocol, from_numpy/.numpy(), with NumPy 1.24
-and PyTorch 1.13. Shared memory is checked by writing on one side and
-reading on the other, both ways, for contiguous tensors and strided views;
+and PyTorch 1.13, and CUDA/ROCm memory through test/gpu's fake driver.
+Shared memory is checked by writing on one side and reading on the other,
+both ways, for contiguous tensors and strided views;
 a pending (lazy) ember value is computed before it is exported, and a write
 by the other library is seen by ember graphs that run afterwards."""
+
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -185,3 +191,54 @@ def test_gpu_tensors_without_pointers_are_refused():
     assert x.__dlpack_device__() == (7, 0)
     with pytest.raises(BufferError, match="vulkan tensor cannot be exported"):
         x.__dlpack__()
+
+
+# CUDA and ROCm memory, through the fake driver library of test/gpu (device
+# memory is host memory there; kernels run nothing, so only copies move
+# values): export gives the device pointer, import borrows it, and a write
+# through that pointer is seen by both tensors.
+FAKE_DRIVER_SCRIPT = """
+import ctypes, json, numpy as np, ember
+get = ctypes.pythonapi.PyCapsule_GetPointer
+get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+def pointer(t):
+    capsule = t.__dlpack__(stream=1)
+    return ctypes.c_void_p.from_address(get(capsule, b"dltensor")).value
+out = {}
+for device in ("cuda", "rocm"):
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = ember.from_numpy(a).to(device)
+    y = ember.from_dlpack(x)
+    z = ember.from_dlpack(x.t())  # a permutation of a dense layout: borrowed too
+    b = -np.arange(1.0, 7.0, dtype=np.float32)
+    ctypes.memmove(pointer(x), b.ctypes.data, b.nbytes)
+    out[device] = {"dlpack_device": list(x.__dlpack_device__()), "device": str(y.device),
+                   "same": pointer(y) == pointer(x) == pointer(z),
+                   "z_shape": list(z.shape), "y": y.cpu().numpy().ravel().tolist()}
+print(json.dumps(out))
+"""
+
+
+def fake_driver():
+    for root in (os.path.join(os.environ.get("TEST_SRCDIR", ""), "ember"),
+                 os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+                     os.path.abspath(__file__)))), "bazel-bin")):
+        candidate = os.path.join(root, "test", "gpu", "libember_fake_gpu_driver.so")
+        if os.path.exists(candidate):
+            return candidate
+    pytest.fail("//test/gpu:libember_fake_gpu_driver.so is not built")
+
+
+def test_cuda_and_rocm_memory_is_shared_through_the_fake_driver():
+    driver = fake_driver()
+    env = dict(os.environ, EMBER_CUDA_LIBRARY=driver, EMBER_HIP_LIBRARY=driver,
+               PYTHONPATH=os.path.dirname(os.path.dirname(ember.__file__)))
+    done = subprocess.run([sys.executable, "-c", FAKE_DRIVER_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    for device, code in (("cuda", 2), ("rocm", 10)):
+        r = result[device]
+        assert r["dlpack_device"] == [code, 0] and r["device"] == device, r
+        assert r["same"] and r["z_shape"] == [3, 2], r
+        assert r["y"] == [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0], r
