@@ -81,6 +81,8 @@ struct ConvEpilogue {
 
 /// Per-thread packing buffers (ScratchBuffer.h).
 thread_local ScratchBuffer packedB, columns, packedA, planes, shifted;
+/// The calling thread's: B panels packed once for every thread of a call.
+thread_local ScratchBuffer sharedPanelsBuffer;
 
 /// Tables of int64 values per im2col row, built once per shape and kept
 /// between calls: a model calls the same convolutions every forward, and
@@ -808,10 +810,18 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   // are still fewer than two a thread.
   const int64_t cells = s.gridPixels, panels = (cells + nr - 1) / nr;
   const int64_t images = g.batch * g.groups;
-  int64_t tilesPerImage =
-      (panels + std::max<int64_t>(1, kPixelTile / nr) - 1) /
-      std::max<int64_t>(1, kPixelTile / nr);
-  if (images * tilesPerImage < 4 * threads)
+  const int64_t panelsPerTile = std::max<int64_t>(1, kPixelTile / nr);
+  int64_t tilesPerImage = (panels + panelsPerTile - 1) / panelsPerTile;
+  // One image of one tile (batch 1 in the late layers: 14x14, 7x7) on
+  // several threads: the threads split only the output channels, and the
+  // tile's panels are packed once, before, for all of them. Splitting the
+  // pixels too made each of the tile's parts stream all the weights from
+  // memory again (9 MiB at 512 -> 512 channels 3x3: two threads were no
+  // faster than one) and each block of rows pack its own panels.
+  const int64_t rowPanels = padded / mr;
+  const bool sharedPanels = images == 1 && tilesPerImage == 1 &&
+                            threads > 1 && rowPanels >= 2 * threads;
+  if (!sharedPanels && images * tilesPerImage < 4 * threads)
     tilesPerImage = std::min(
         panels, (roundUp(images * tilesPerImage, threads) + images - 1) /
                     images);
@@ -819,11 +829,24 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   const int64_t tiles = (cells + tile - 1) / tile;
   const int64_t tasks = images * tiles;
   const int64_t wanted = 2 * threads;
-  int64_t rowBlock = padded;
-  if (tasks < wanted && padded > mr)
-    rowBlock = std::max<int64_t>(
-        roundUp((padded * tasks + wanted - 1) / wanted, mr), 4 * mr);
-  const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
+  int64_t rowBlock = padded, rowBlocks;
+  if (sharedPanels) {
+    // As even as the panels of rows allow, two a thread.
+    rowBlocks = wanted;
+    rowBlock = (rowPanels + rowBlocks - 1) / rowBlocks * mr;
+  } else {
+    if (tasks < wanted && padded > mr)
+      rowBlock = std::max<int64_t>(
+          roundUp((padded * tasks + wanted - 1) / wanted, mr), 4 * mr);
+    rowBlocks = (m + rowBlock - 1) / rowBlock;
+  }
+  // Block b's first row and its row count (at most rowBlock).
+  auto blockRows = [&](int64_t b) {
+    int64_t lo = sharedPanels ? b * rowPanels / rowBlocks * mr : b * rowBlock;
+    int64_t hi = sharedPanels ? (b + 1) * rowPanels / rowBlocks * mr
+                              : lo + rowBlock;
+    return std::make_pair(lo, std::min(hi, m) - lo);
+  };
   // A few uneven tasks run largest first (the pool hands them out in
   // order, one a chunk), so that the threads' totals come out even.
   std::vector<int64_t> order;
@@ -832,13 +855,27 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
     for (int64_t i = 0; i < tasks * rowBlocks; ++i)
       order[i] = i;
     auto cost = [&](int64_t task) {
-      int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
-      int64_t j0 = t % tiles * tile;
-      return std::min(rowBlock, m - i0) *
+      int64_t t = task / rowBlocks, j0 = t % tiles * tile;
+      return blockRows(task % rowBlocks).second *
              roundUp(std::min(tile, cells - j0), nr);
     };
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
       return cost(a) > cost(b);
+    });
+  }
+  // The one tile's panels, every k block of them (block pc at pc * tile),
+  // packed by the threads together.
+  float *shared = nullptr;
+  if (sharedPanels) {
+    shared = sharedPanelsBuffer.get(k * tile);
+    if (!shared)
+      return false;
+    const float *base = s.inPlace ? x.data : phased;
+    parallelFor(0, (k + kcMax - 1) / kcMax, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t pc = lo * kcMax; pc < std::min(k, hi * kcMax);
+           pc += kcMax)
+        packShifted(kernel, base, s.rowOffset + pc, std::min(kcMax, k - pc),
+                    0, cells, shared + pc * tile);
     });
   }
   // A tile's output pixels (the grid columns below OW of its rows) are
@@ -868,14 +905,16 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
                           end / s.wq * g.out[2] + lastOw + 1);
   };
   parallelFor(0, tasks * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
-    float *bp = packedB.get(kcMax * tile);
+    float *bp = shared ? nullptr : packedB.get(kcMax * tile);
     float *scratch = direct ? nullptr : columns.get(rowBlock * tile);
     float *own = perThread ? shifted.get(imageFloats) : nullptr;
     int64_t built = -1;
     for (int64_t index = lo; index < hi; ++index) {
       int64_t task = order.empty() ? index : order[index];
-      int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
-      int64_t rows = std::min(rowBlock, m - i0);
+      int64_t t = task / rowBlocks;
+      auto [i0, rows] = blockRows(task % rowBlocks);
+      if (rows <= 0)
+        continue;
       int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
       int64_t j0 = t % tiles * tile, nc = std::min(tile, cells - j0);
       if (perThread && built != n) {
@@ -905,11 +944,13 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
         }
       for (int64_t pc = 0; pc < k; pc += kcMax) {
         int64_t kc = std::min(kcMax, k - pc);
-        packShifted(kernel, base, s.rowOffset + pc, kc, j0, nc, bp);
+        const float *b = shared ? shared + pc * tile : bp;
+        if (!shared)
+          packShifted(kernel, base, s.rowOffset + pc, kc, j0, nc, bp);
         multiplyBlock(kernel, rows, nc, kc,
                       packedWeights.data() + gi * padded * k + pc * padded +
                           i0 * kc,
-                      bp, c, cStride, pc == 0 ? 0.0f : 1.0f);
+                      b, c, cStride, pc == 0 ? 0.0f : 1.0f);
       }
       if (!direct)
         // The tile's output pixels: the grid columns below OW of each row.

@@ -5,8 +5,10 @@
 // gradient's col2im path) and unit strides (its flipped-forward path),
 // padding, dilation, groups, more channels and pixels than one micro-tile
 // and one pixel tile, a strided (non-contiguous) input view, the forward's
-// phase planes (strides, many images) and its in-place input, on every
-// micro-kernel this CPU runs and on 1 and 2 threads.
+// phase planes (strides, many images) and its in-place input, one image
+// split by output channels, the fused epilogue (bias, residual, through
+// y's own layout and through transposed views) on each forward path, on
+// every micro-kernel this CPU runs and on 1 and 2 threads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -225,6 +227,15 @@ const Case kCases[] = {
     // wider than the output rows, several panels per row).
     {5, 6, 20, 1, {1, 12, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {2, 5, 30, 1, {1, 9, 40}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    // One image of one tile on 2 threads (the late ResNet layers at batch
+    // 1): the threads split the output channels over panels packed once;
+    // odd channel counts; 3x3 with unit strides (a grid wider than the
+    // rows, more im2col rows than one k block: 45 x 9), stride 2 (phase
+    // planes), 1x1 (x in place, the grid y's own).
+    {1, 45, 70, 1, {1, 9, 11}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 9, 61, 1, {1, 14, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 30, 100, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
+     true},
     // 1x1 on one pixel (a squeeze-excitation FC): one GEMM over the batch;
     // and a strided one that reads pixel 0 of a 3x4 input; weights in
     // constant memory (packed once, then from the cache).
