@@ -767,6 +767,36 @@ void packShifted(const MicroKernelInfo &kernel, const float *base,
   }
 }
 
+/// rows x width floats from src to dst (row strides srcStride and
+/// dstStride): a grid tile's output pixels into y, one call per output row
+/// of the tile. Inline AVX-512 moves with a masked tail: a memcpy call per
+/// channel row (56 floats at 56x56, 28 at 28x28) cost more in calls than in
+/// moves.
+__attribute__((target("avx512f"))) void
+copyBlockAvx512(const float *src, int64_t srcStride, float *dst,
+                int64_t dstStride, int64_t rows, int64_t width) {
+  const int64_t full = width / 16 * 16;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (width - full)) - 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *from = src + r * srcStride;
+    float *to = dst + r * dstStride;
+    for (int64_t j = 0; j < full; j += 16)
+      _mm512_storeu_ps(to + j, _mm512_loadu_ps(from + j));
+    if (tail)
+      _mm512_mask_storeu_ps(to + full, tail,
+                            _mm512_maskz_loadu_ps(tail, from + full));
+  }
+}
+
+void copyBlock(bool avx512, const float *src, int64_t srcStride, float *dst,
+               int64_t dstStride, int64_t rows, int64_t width) {
+  if (avx512)
+    return copyBlockAvx512(src, srcStride, dst, dstStride, rows, width);
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(dst + r * dstStride, src + r * srcStride,
+                width * sizeof(float));
+}
+
 /// y = conv(x, w) through ShiftedInput, with w packed for `kernel`, then
 /// `epilogue` (optional) applied to each task's block while it is in
 /// cache; false (nothing done) when the phase planes do not fit in memory.
@@ -812,15 +842,20 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   const int64_t images = g.batch * g.groups;
   const int64_t panelsPerTile = std::max<int64_t>(1, kPixelTile / nr);
   int64_t tilesPerImage = (panels + panelsPerTile - 1) / panelsPerTile;
-  // One image of one tile (batch 1 in the late layers: 14x14, 7x7) on
-  // several threads: the threads split only the output channels, and the
-  // tile's panels are packed once, before, for all of them. Splitting the
-  // pixels too made each of the tile's parts stream all the weights from
-  // memory again (9 MiB at 512 -> 512 channels 3x3: two threads were no
-  // faster than one) and each block of rows pack its own panels.
+  // One image of one tile (batch 1 in the late layers) on several
+  // threads, with more weights than panels to pack (output channels >=
+  // the blocks of rows x the tile's pixels: 7x7 with 512 channels): the
+  // threads split only the output channels, and the tile's panels are
+  // packed once, before, for all of them. Splitting the pixels too made
+  // each of the tile's parts stream all the weights from memory again (9
+  // MiB at 512 -> 512 channels 3x3: two threads were no faster than one).
+  // With fewer weights (14x14 with 256 channels) the blocks would re-read
+  // the shared panels from the other core's cache instead: split as below.
   const int64_t rowPanels = padded / mr;
+  const int64_t tileWidth = panels * nr;
   const bool sharedPanels = images == 1 && tilesPerImage == 1 &&
-                            threads > 1 && rowPanels >= 2 * threads;
+                            threads > 1 && rowPanels >= 2 * threads &&
+                            m >= 2 * threads * tileWidth;
   if (!sharedPanels && images * tilesPerImage < 4 * threads)
     tilesPerImage = std::min(
         panels, (roundUp(images * tilesPerImage, threads) + images - 1) /
@@ -892,6 +927,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
                             y.stride[3] == g.out[2];
   const gemm::ActivationFn activation =
       epilogue ? activationFunction() : nullptr;
+  const bool avx512 = !std::strcmp(gemm::kernelName(), "avx512");
   // Output pixels [first, last) of grid pixels [j0, j0 + count).
   auto outputRange = [&](int64_t j0, int64_t count) {
     int64_t oh = j0 / s.wq, ow = j0 % s.wq;
@@ -960,11 +996,9 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
           if (from >= to)
             continue;
           int64_t ow = from - oh * s.wq;
-          for (int64_t r = 0; r < rows; ++r)
-            std::memcpy(yBlock + r * y.stride[1] + oh * y.stride[3] +
-                            ow * y.stride[4],
-                        scratch + r * tile + from - j0,
-                        (to - from) * sizeof(float));
+          copyBlock(avx512, scratch + from - j0, tile,
+                    yBlock + oh * y.stride[3] + ow * y.stride[4],
+                    y.stride[1], rows, to - from);
         }
       if (!epilogue || first >= last)
         continue;
