@@ -856,13 +856,25 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   const bool sharedPanels = images == 1 && tilesPerImage == 1 &&
                             threads > 1 && rowPanels >= 2 * threads &&
                             m >= 2 * threads * tileWidth;
-  if (!sharedPanels && images * tilesPerImage < 4 * threads)
+  // Few tasks (up to 8 a thread): tiles of uneven widths, as even as the
+  // panels allow, whose count makes the tasks a multiple of the threads
+  // (56x56 at batch 1 made 13 tiles of 8 panels, 7 for one thread and 6
+  // for the other; now 14 of 7 or 8).
+  const bool evenTiles = !sharedPanels && threads > 1 &&
+                         images * tilesPerImage < 8 * threads;
+  if (evenTiles)
     tilesPerImage = std::min(
         panels, (roundUp(images * tilesPerImage, threads) + images - 1) /
                     images);
   const int64_t tile = (panels + tilesPerImage - 1) / tilesPerImage * nr;
-  const int64_t tiles = (cells + tile - 1) / tile;
+  const int64_t tiles = evenTiles ? tilesPerImage : (cells + tile - 1) / tile;
   const int64_t tasks = images * tiles;
+  // Tile ti's first grid pixel and its pixel count (at most `tile`).
+  auto tileRange = [&](int64_t ti) {
+    int64_t lo = evenTiles ? ti * panels / tiles * nr : ti * tile;
+    int64_t hi = evenTiles ? (ti + 1) * panels / tiles * nr : lo + tile;
+    return std::make_pair(lo, std::min(hi, cells) - lo);
+  };
   const int64_t wanted = 2 * threads;
   int64_t rowBlock = padded, rowBlocks;
   if (sharedPanels) {
@@ -890,9 +902,8 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
     for (int64_t i = 0; i < tasks * rowBlocks; ++i)
       order[i] = i;
     auto cost = [&](int64_t task) {
-      int64_t t = task / rowBlocks, j0 = t % tiles * tile;
       return blockRows(task % rowBlocks).second *
-             roundUp(std::min(tile, cells - j0), nr);
+             roundUp(tileRange(task / rowBlocks % tiles).second, nr);
     };
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
       return cost(a) > cost(b);
@@ -952,7 +963,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
       if (rows <= 0)
         continue;
       int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
-      int64_t j0 = t % tiles * tile, nc = std::min(tile, cells - j0);
+      auto [j0, nc] = tileRange(t % tiles);
       if (perThread && built != n) {
         for (int64_t ch = 0; ch < channels; ++ch)
           buildPhases(g, x, s, n, ch, own + ch * s.channelStride);
