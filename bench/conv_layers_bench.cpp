@@ -20,6 +20,7 @@
 
 #include "ember/Runtime/CpuConv.h"
 #include "ember/Runtime/CpuGemm.h"
+#include "ember/Runtime/EmberGemm.h"
 #include "ember/Runtime/GemmEpilogue.h"
 #include "ember/Runtime/Threads.h"
 
@@ -33,8 +34,10 @@
 
 namespace ember {
 namespace conv {
-// CpuConv.cpp's constant-memory registry (ModelFile.cpp calls it).
-void registerConstantMemory(const void *begin, size_t size);
+// CpuConv.cpp's own constant-memory registry, where the runtime has one
+// beside the GEMM's (weak: absent once the two registries are one).
+__attribute__((weak)) void registerConstantMemory(const void *begin,
+                                                  size_t size);
 } // namespace conv
 } // namespace ember
 
@@ -139,8 +142,12 @@ int main(int argc, char **argv) {
     counts.push_back(kCount[i]);
     buffers.push_back(std::move(b));
   }
-  for (Buffers &b : buffers)
-    ember::conv::registerConstantMemory(b.w.data(), b.w.size() * sizeof(float));
+  for (Buffers &b : buffers) {
+    ember::gemm::registerConstantMemory(b.w.data(), b.w.size() * sizeof(float));
+    if (ember::conv::registerConstantMemory)
+      ember::conv::registerConstantMemory(b.w.data(),
+                                          b.w.size() * sizeof(float));
+  }
   const int threadCounts[2] = {1, threads};
   // [threads][layer] -> wall and CPU times.
   std::vector<std::vector<std::vector<double>>> wall(2), cpu(2);

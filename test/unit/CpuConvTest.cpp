@@ -227,7 +227,13 @@ const Case kCases[] = {
     // wider than the output rows, several panels per row).
     {5, 6, 20, 1, {1, 12, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {2, 5, 30, 1, {1, 9, 40}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
-    // One image of one tile on 2 threads (the late ResNet layers at batch
+    // 1x1 on one pixel (a squeeze-excitation FC): one GEMM over the batch;
+    // and a strided one that reads pixel 0 of a 3x4 input; weights in
+    // constant memory (packed once, then from the cache).
+    {5, 70, 19, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    {3, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},
+    {4, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
+     true},    // One image of one tile on 2 threads (the late ResNet layers at batch
     // 1): the threads split the output channels over panels packed once;
     // odd channel counts; 3x3 with unit strides (a grid wider than the
     // rows, more im2col rows than one k block: 45 x 9), stride 2 (phase
@@ -235,13 +241,6 @@ const Case kCases[] = {
     {1, 45, 70, 1, {1, 9, 11}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 9, 61, 1, {1, 14, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 30, 100, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
-     true},
-    // 1x1 on one pixel (a squeeze-excitation FC): one GEMM over the batch;
-    // and a strided one that reads pixel 0 of a 3x4 input; weights in
-    // constant memory (packed once, then from the cache).
-    {5, 70, 19, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
-    {3, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},
-    {4, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
      true},
 };
 
