@@ -81,6 +81,46 @@ struct ConvEpilogue {
 
 /// Per-thread packing buffers (ScratchBuffer.h).
 thread_local ScratchBuffer packedB, columns, packedA, planes, shifted;
+/// The calling thread's: B panels packed once for every thread of a call.
+thread_local ScratchBuffer sharedPanelsBuffer;
+
+/// Tables of int64 values per im2col row, built once per shape and kept
+/// between calls: a model calls the same convolutions every forward, and
+/// building a table is a serial loop over C/G * taps rows (thousands in a
+/// late ResNet layer) before the parallel work starts. Bounded: past
+/// kMaxTables tables or kMaxValues values in all it starts over (a table in
+/// use stays alive through its shared_ptr).
+template <size_t N> class TableCache {
+public:
+  using Key = std::array<int64_t, N>;
+  using Table = std::shared_ptr<const std::vector<int64_t>>;
+
+  template <typename Build> Table get(const Key &key, const Build &build) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto found = tables_.find(key);
+      if (found != tables_.end())
+        return found->second;
+    }
+    // Built outside the lock; a racing twin builds the same table.
+    Table table = std::make_shared<const std::vector<int64_t>>(build());
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (tables_.size() >= kMaxTables || values_ + table->size() > kMaxValues) {
+      tables_.clear();
+      values_ = 0;
+    }
+    if (tables_.emplace(key, table).second)
+      values_ += table->size();
+    return table;
+  }
+
+private:
+  static constexpr size_t kMaxTables = 256;
+  static constexpr size_t kMaxValues = size_t(1) << 21; // 16 MiB
+  std::mutex mutex_;
+  std::map<Key, Table> tables_;
+  size_t values_ = 0;
+};
 
 /// The shapes of one convolution and, per im2col row r = (c, kd, kh, kw),
 /// its channel and its tap's offsets in the (dilated) window.
@@ -89,7 +129,9 @@ struct Geometry {
   int64_t in[3], kernel[3], out[3], stride[3], pad[3], dilation[3];
   int64_t depth;  // im2col rows: C/G * kD * kH * kW
   int64_t pixels; // output pixels per image
-  std::vector<int64_t> rowChannel, rowD, rowH, rowW;
+  // Per im2col row, views of `rows` (cached per shape, rowTables).
+  const int64_t *rowChannel, *rowD, *rowH, *rowW;
+  std::shared_ptr<const std::vector<int64_t>> rows;
 
   Geometry(const View5 &x, const View5 &w, const View5 &y,
            const int64_t *scalars) {
@@ -110,15 +152,34 @@ struct Geometry {
       depth *= kernel[d];
       pixels *= out[d];
     }
-    for (int64_t c = 0; c < cg; ++c)
-      for (int64_t kd = 0; kd < kernel[0]; ++kd)
-        for (int64_t kh = 0; kh < kernel[1]; ++kh)
-          for (int64_t kw = 0; kw < kernel[2]; ++kw) {
-            rowChannel.push_back(c);
-            rowD.push_back(kd * dilation[0]);
-            rowH.push_back(kh * dilation[1]);
-            rowW.push_back(kw * dilation[2]);
-          }
+    rows = rowTables();
+    rowChannel = rows->data();
+    rowD = rowChannel + depth;
+    rowH = rowD + depth;
+    rowW = rowH + depth;
+  }
+
+private:
+  /// [channel; D, H, W offsets] of every im2col row, each `depth` long.
+  std::shared_ptr<const std::vector<int64_t>> rowTables() const {
+    static auto *cache = new TableCache<7>(); // outlives static dtors
+    return cache->get(
+        {cg, kernel[0], kernel[1], kernel[2], dilation[0], dilation[1],
+         dilation[2]},
+        [&] {
+          std::vector<int64_t> table(4 * depth);
+          int64_t r = 0;
+          for (int64_t c = 0; c < cg; ++c)
+            for (int64_t kd = 0; kd < kernel[0]; ++kd)
+              for (int64_t kh = 0; kh < kernel[1]; ++kh)
+                for (int64_t kw = 0; kw < kernel[2]; ++kw, ++r) {
+                  table[r] = c;
+                  table[depth + r] = kd * dilation[0];
+                  table[2 * depth + r] = kh * dilation[1];
+                  table[3 * depth + r] = kw * dilation[2];
+                }
+          return table;
+        });
   }
 };
 
@@ -448,6 +509,39 @@ std::optional<int64_t> pixelStride(const View5 &v) {
   return step;
 }
 
+/// The GEMM epilogue of a block of y[n] whose rows are the channels o,
+/// o + 1, ... and whose columns are the pixels from flat pixel `pixel` on,
+/// when the addends step through pixels by one stride each (pixelStride:
+/// `biasStep`, `residualStep`).
+ember_gemm_epilogue pixelBlockEpilogue(const ConvEpilogue &e, int64_t n,
+                                       int64_t o, int64_t pixel,
+                                       int64_t biasStep, int64_t residualStep) {
+  ember_gemm_epilogue block = planeEpilogue(e, n, o, 0);
+  block.biasRowStride = e.bias.stride[1];
+  block.biasColStride = biasStep;
+  block.residualRowStride = e.residual.stride[1];
+  block.residualColStride = residualStep;
+  return gemm::shiftEpilogue(block, 0, pixel);
+}
+
+/// The GEMM epilogue of a block of y[n] whose rows are the channels o,
+/// o + 1, ... and whose columns are the pixels of output row (d, h) from
+/// column w on (any strides).
+ember_gemm_epilogue rowBlockEpilogue(const ConvEpilogue &e, int64_t n,
+                                     int64_t o, int64_t d, int64_t h,
+                                     int64_t w) {
+  ember_gemm_epilogue block = planeEpilogue(e, n, o, d);
+  block.biasRowStride = e.bias.stride[1];
+  block.biasColStride = e.bias.stride[4];
+  block.residualRowStride = e.residual.stride[1];
+  block.residualColStride = e.residual.stride[4];
+  if (block.bias)
+    block.bias += h * e.bias.stride[3];
+  if (block.residual)
+    block.residual += h * e.residual.stride[3];
+  return gemm::shiftEpilogue(block, 0, w);
+}
+
 /// Whether forward runs `g` through the direct depthwise kernel
 /// (CpuConvDepthwise.h): grouped with one input channel per group, 1-D or
 /// 2-D, the output's planes contiguous rows.
@@ -499,7 +593,8 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
 struct ShiftedInput {
   int64_t hq, wq, phases, plane; // plane = hq * wq floats
   int64_t gridPixels;            // (OH - 1) * wq + OW
-  std::vector<int64_t> rowOffset; // per im2col row, from the group's base
+  const int64_t *rowOffset; // per im2col row, from the group's base
+  std::shared_ptr<const std::vector<int64_t>> rowOffsets; // (cached)
   int64_t phaseIndex[64];         // a * sw + b -> used phase, or -1
   // Where the planes are: x itself when its one plane is x's (below), else
   // a copy with `phases` planes per channel.
@@ -527,13 +622,23 @@ struct ShiftedInput {
               g.pad[2] == 0 && wq == g.in[2] && hq <= g.in[1] &&
               x.stride[4] == 1 && x.stride[3] == g.in[2];
     channelStride = inPlace ? x.stride[1] : phases * plane;
-    rowOffset.resize(g.depth);
-    for (int64_t r = 0; r < g.depth; ++r) {
-      int64_t phase = g.rowH[r] % sh * sw + g.rowW[r] % sw;
-      rowOffset[r] = g.rowChannel[r] * channelStride +
-                     phaseIndex[phase] * plane + g.rowH[r] / sh * wq +
-                     g.rowW[r] / sw;
-    }
+    // The offsets follow from these (the phase indices from the kernel,
+    // dilation and strides).
+    static auto *cache = new TableCache<10>(); // outlives static dtors
+    rowOffsets = cache->get(
+        {g.cg, g.kernel[1], g.kernel[2], g.dilation[1], g.dilation[2], sh, sw,
+         wq, plane, channelStride},
+        [&] {
+          std::vector<int64_t> offsets(g.depth);
+          for (int64_t r = 0; r < g.depth; ++r) {
+            int64_t phase = g.rowH[r] % sh * sw + g.rowW[r] % sw;
+            offsets[r] = g.rowChannel[r] * channelStride +
+                         phaseIndex[phase] * plane + g.rowH[r] / sh * wq +
+                         g.rowW[r] / sw;
+          }
+          return offsets;
+        });
+    rowOffset = rowOffsets->data();
   }
 
   /// Whether `g` fits: 2-D (unit depth dims) with strides that leave at
@@ -662,11 +767,43 @@ void packShifted(const MicroKernelInfo &kernel, const float *base,
   }
 }
 
-/// y = conv(x, w) through ShiftedInput, with w packed for `kernel`; false
-/// (nothing done) when the phase planes do not fit in memory.
+/// rows x width floats from src to dst (row strides srcStride and
+/// dstStride): a grid tile's output pixels into y, one call per output row
+/// of the tile. Inline AVX-512 moves with a masked tail: a memcpy call per
+/// channel row (56 floats at 56x56, 28 at 28x28) cost more in calls than in
+/// moves.
+__attribute__((target("avx512f"))) void
+copyBlockAvx512(const float *src, int64_t srcStride, float *dst,
+                int64_t dstStride, int64_t rows, int64_t width) {
+  const int64_t full = width / 16 * 16;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (width - full)) - 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *from = src + r * srcStride;
+    float *to = dst + r * dstStride;
+    for (int64_t j = 0; j < full; j += 16)
+      _mm512_storeu_ps(to + j, _mm512_loadu_ps(from + j));
+    if (tail)
+      _mm512_mask_storeu_ps(to + full, tail,
+                            _mm512_maskz_loadu_ps(tail, from + full));
+  }
+}
+
+void copyBlock(bool avx512, const float *src, int64_t srcStride, float *dst,
+               int64_t dstStride, int64_t rows, int64_t width) {
+  if (avx512)
+    return copyBlockAvx512(src, srcStride, dst, dstStride, rows, width);
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(dst + r * dstStride, src + r * srcStride,
+                width * sizeof(float));
+}
+
+/// y = conv(x, w) through ShiftedInput, with w packed for `kernel`, then
+/// `epilogue` (optional) applied to each task's block while it is in
+/// cache; false (nothing done) when the phase planes do not fit in memory.
 bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
                     const MicroKernelInfo &kernel,
-                    const std::vector<float> &packedWeights) {
+                    const std::vector<float> &packedWeights,
+                    const ConvEpilogue *epilogue) {
   const ShiftedInput s(g, x);
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t k = g.depth, m = g.og, channels = x.size[1];
@@ -703,22 +840,60 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   // are still fewer than two a thread.
   const int64_t cells = s.gridPixels, panels = (cells + nr - 1) / nr;
   const int64_t images = g.batch * g.groups;
-  int64_t tilesPerImage =
-      (panels + std::max<int64_t>(1, kPixelTile / nr) - 1) /
-      std::max<int64_t>(1, kPixelTile / nr);
-  if (images * tilesPerImage < 4 * threads)
+  const int64_t panelsPerTile = std::max<int64_t>(1, kPixelTile / nr);
+  int64_t tilesPerImage = (panels + panelsPerTile - 1) / panelsPerTile;
+  // One image of one tile (batch 1 in the late layers) on several
+  // threads, with more weights than panels to pack (output channels >=
+  // the blocks of rows x the tile's pixels: 7x7 with 512 channels): the
+  // threads split only the output channels, and the tile's panels are
+  // packed once, before, for all of them. Splitting the pixels too made
+  // each of the tile's parts stream all the weights from memory again (9
+  // MiB at 512 -> 512 channels 3x3: two threads were no faster than one).
+  // With fewer weights (14x14 with 256 channels) the blocks would re-read
+  // the shared panels from the other core's cache instead: split as below.
+  const int64_t rowPanels = padded / mr;
+  const int64_t tileWidth = panels * nr;
+  const bool sharedPanels = images == 1 && tilesPerImage == 1 &&
+                            threads > 1 && rowPanels >= 2 * threads &&
+                            m >= 2 * threads * tileWidth;
+  // Few tasks (up to 8 a thread): tiles of uneven widths, as even as the
+  // panels allow, whose count makes the tasks a multiple of the threads
+  // (56x56 at batch 1 made 13 tiles of 8 panels, 7 for one thread and 6
+  // for the other; now 14 of 7 or 8).
+  const bool evenTiles = !sharedPanels && threads > 1 &&
+                         images * tilesPerImage < 8 * threads;
+  if (evenTiles)
     tilesPerImage = std::min(
         panels, (roundUp(images * tilesPerImage, threads) + images - 1) /
                     images);
   const int64_t tile = (panels + tilesPerImage - 1) / tilesPerImage * nr;
-  const int64_t tiles = (cells + tile - 1) / tile;
+  const int64_t tiles = evenTiles ? tilesPerImage : (cells + tile - 1) / tile;
   const int64_t tasks = images * tiles;
+  // Tile ti's first grid pixel and its pixel count (at most `tile`).
+  auto tileRange = [&](int64_t ti) {
+    int64_t lo = evenTiles ? ti * panels / tiles * nr : ti * tile;
+    int64_t hi = evenTiles ? (ti + 1) * panels / tiles * nr : lo + tile;
+    return std::make_pair(lo, std::min(hi, cells) - lo);
+  };
   const int64_t wanted = 2 * threads;
-  int64_t rowBlock = padded;
-  if (tasks < wanted && padded > mr)
-    rowBlock = std::max<int64_t>(
-        roundUp((padded * tasks + wanted - 1) / wanted, mr), 4 * mr);
-  const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
+  int64_t rowBlock = padded, rowBlocks;
+  if (sharedPanels) {
+    // As even as the panels of rows allow, two a thread.
+    rowBlocks = wanted;
+    rowBlock = (rowPanels + rowBlocks - 1) / rowBlocks * mr;
+  } else {
+    if (tasks < wanted && padded > mr)
+      rowBlock = std::max<int64_t>(
+          roundUp((padded * tasks + wanted - 1) / wanted, mr), 4 * mr);
+    rowBlocks = (m + rowBlock - 1) / rowBlock;
+  }
+  // Block b's first row and its row count (at most rowBlock).
+  auto blockRows = [&](int64_t b) {
+    int64_t lo = sharedPanels ? b * rowPanels / rowBlocks * mr : b * rowBlock;
+    int64_t hi = sharedPanels ? (b + 1) * rowPanels / rowBlocks * mr
+                              : lo + rowBlock;
+    return std::make_pair(lo, std::min(hi, m) - lo);
+  };
   // A few uneven tasks run largest first (the pool hands them out in
   // order, one a chunk), so that the threads' totals come out even.
   std::vector<int64_t> order;
@@ -727,26 +902,68 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
     for (int64_t i = 0; i < tasks * rowBlocks; ++i)
       order[i] = i;
     auto cost = [&](int64_t task) {
-      int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
-      int64_t j0 = t % tiles * tile;
-      return std::min(rowBlock, m - i0) *
-             roundUp(std::min(tile, cells - j0), nr);
+      return blockRows(task % rowBlocks).second *
+             roundUp(tileRange(task / rowBlocks % tiles).second, nr);
     };
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
       return cost(a) > cost(b);
     });
   }
+  // The one tile's panels, every k block of them (block pc at pc * tile),
+  // packed by the threads together.
+  float *shared = nullptr;
+  if (sharedPanels) {
+    shared = sharedPanelsBuffer.get(k * tile);
+    if (!shared)
+      return false;
+    const float *base = s.inPlace ? x.data : phased;
+    parallelFor(0, (k + kcMax - 1) / kcMax, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t pc = lo * kcMax; pc < std::min(k, hi * kcMax);
+           pc += kcMax)
+        packShifted(kernel, base, s.rowOffset + pc, std::min(kcMax, k - pc),
+                    0, cells, shared + pc * tile);
+    });
+  }
+  // A tile's output pixels (the grid columns below OW of its rows) are
+  // consecutive in y when y's rows are: the epilogue finishes them as one
+  // block (rows: channels) when the addends step through pixels by one
+  // stride each, else output row by output row.
+  std::optional<int64_t> biasStep, residualStep;
+  if (epilogue) {
+    biasStep = epilogue->bias.data ? pixelStride(epilogue->bias) : 0;
+    residualStep =
+        epilogue->residual.data ? pixelStride(epilogue->residual) : 0;
+  }
+  const bool flatEpilogue = epilogue && biasStep && residualStep &&
+                            y.stride[3] == g.out[2];
+  const gemm::ActivationFn activation =
+      epilogue ? activationFunction() : nullptr;
+  const bool avx512 = !std::strcmp(gemm::kernelName(), "avx512");
+  // Output pixels [first, last) of grid pixels [j0, j0 + count).
+  auto outputRange = [&](int64_t j0, int64_t count) {
+    int64_t oh = j0 / s.wq, ow = j0 % s.wq;
+    if (ow >= g.out[2]) {
+      ++oh;
+      ow = 0;
+    }
+    int64_t end = j0 + count - 1;
+    int64_t lastOw = std::min(end % s.wq, g.out[2] - 1);
+    return std::make_pair(oh * g.out[2] + ow,
+                          end / s.wq * g.out[2] + lastOw + 1);
+  };
   parallelFor(0, tasks * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
-    float *bp = packedB.get(kcMax * tile);
+    float *bp = shared ? nullptr : packedB.get(kcMax * tile);
     float *scratch = direct ? nullptr : columns.get(rowBlock * tile);
     float *own = perThread ? shifted.get(imageFloats) : nullptr;
     int64_t built = -1;
     for (int64_t index = lo; index < hi; ++index) {
       int64_t task = order.empty() ? index : order[index];
-      int64_t t = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
-      int64_t rows = std::min(rowBlock, m - i0);
+      int64_t t = task / rowBlocks;
+      auto [i0, rows] = blockRows(task % rowBlocks);
+      if (rows <= 0)
+        continue;
       int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
-      int64_t j0 = t % tiles * tile, nc = std::min(tile, cells - j0);
+      auto [j0, nc] = tileRange(t % tiles);
       if (perThread && built != n) {
         for (int64_t ch = 0; ch < channels; ++ch)
           buildPhases(g, x, s, n, ch, own + ch * s.channelStride);
@@ -760,28 +977,60 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
       float *yBlock = y.data + n * y.stride[0] + (gi * m + i0) * y.stride[1];
       float *c = direct ? yBlock + j0 : scratch;
       int64_t cStride = direct ? y.stride[1] : tile;
+      auto [first, last] = outputRange(j0, nc);
+      if (flatEpilogue && epilogue->residual.data && *residualStep == 1)
+        // The residual's block, while the GEMM runs: it comes from memory
+        // (an earlier layer's output) in short pieces per channel, which
+        // the hardware prefetcher barely follows.
+        for (int64_t r = 0; r < rows; ++r) {
+          const char *from = reinterpret_cast<const char *>(
+              epilogue->residual.data + n * epilogue->residual.stride[0] +
+              (gi * m + i0 + r) * epilogue->residual.stride[1] + first);
+          for (int64_t b = 0; b < (last - first) * 4; b += 64)
+            _mm_prefetch(from + b, _MM_HINT_T1);
+        }
       for (int64_t pc = 0; pc < k; pc += kcMax) {
         int64_t kc = std::min(kcMax, k - pc);
-        packShifted(kernel, base, s.rowOffset.data() + pc, kc, j0, nc, bp);
+        const float *b = shared ? shared + pc * tile : bp;
+        if (!shared)
+          packShifted(kernel, base, s.rowOffset + pc, kc, j0, nc, bp);
         multiplyBlock(kernel, rows, nc, kc,
                       packedWeights.data() + gi * padded * k + pc * padded +
                           i0 * kc,
-                      bp, c, cStride, pc == 0 ? 0.0f : 1.0f);
+                      b, c, cStride, pc == 0 ? 0.0f : 1.0f);
       }
-      if (direct)
+      if (!direct)
+        // The tile's output pixels: the grid columns below OW of each row.
+        for (int64_t oh = j0 / s.wq; oh * s.wq < j0 + nc; ++oh) {
+          int64_t from = std::max(j0, oh * s.wq);
+          int64_t to = std::min(j0 + nc, oh * s.wq + g.out[2]);
+          if (from >= to)
+            continue;
+          int64_t ow = from - oh * s.wq;
+          copyBlock(avx512, scratch + from - j0, tile,
+                    yBlock + oh * y.stride[3] + ow * y.stride[4],
+                    y.stride[1], rows, to - from);
+        }
+      if (!epilogue || first >= last)
         continue;
-      // The tile's output pixels: the grid columns below OW of each row.
-      for (int64_t oh = j0 / s.wq; oh * s.wq < j0 + nc; ++oh) {
-        int64_t from = std::max(j0, oh * s.wq);
-        int64_t to = std::min(j0 + nc, oh * s.wq + g.out[2]);
-        if (from >= to)
-          continue;
-        int64_t ow = from - oh * s.wq;
-        for (int64_t r = 0; r < rows; ++r)
-          std::memcpy(yBlock + r * y.stride[1] + oh * y.stride[3] +
-                          ow * y.stride[4],
-                      scratch + r * tile + from - j0,
-                      (to - from) * sizeof(float));
+      // The epilogue, while the tile's block of y is in cache.
+      if (flatEpilogue) {
+        gemm::applyEpilogueBlock(activation, rows, last - first,
+                                 yBlock + first, y.stride[1], 1,
+                                 pixelBlockEpilogue(*epilogue, n, gi * m + i0,
+                                                    first, *biasStep,
+                                                    *residualStep));
+        continue;
+      }
+      for (int64_t p = first; p < last;) {
+        int64_t oh = p / g.out[2], ow = p % g.out[2];
+        int64_t width = std::min(last - p, g.out[2] - ow);
+        gemm::applyEpilogueBlock(
+            activation, rows, width,
+            yBlock + oh * y.stride[3] + ow * y.stride[4], y.stride[1],
+            y.stride[4],
+            rowBlockEpilogue(*epilogue, n, gi * m + i0, 0, oh, ow));
+        p += width;
       }
     }
   });
@@ -830,14 +1079,26 @@ std::shared_ptr<const gemm::PackedB> packedPointwiseWeights(const View5 &w,
   return packed;
 }
 
-/// y[n, o] = sum_c w[o, c] x[n, c] as one (N x C) x (C x O) product.
+/// y[n, o] = sum_c w[o, c] x[n, c] as one (N x C) x (C x O) product, with
+/// `epilogue` (optional) fused into the GEMM's tiles (rows: images,
+/// columns: channels).
 void pointwiseOnePixelForward(const View5 &x, const View5 &w, const View5 &y,
-                              const Geometry &g) {
+                              const Geometry &g,
+                              const ConvEpilogue *epilogue) {
   std::shared_ptr<const gemm::PackedB> packed = packedPointwiseWeights(w, g);
+  ember_gemm_epilogue fused{};
+  if (epilogue) {
+    fused = planeEpilogue(*epilogue, 0, 0, 0);
+    fused.biasRowStride = epilogue->bias.stride[0];
+    fused.biasColStride = epilogue->bias.stride[1];
+    fused.residualRowStride = epilogue->residual.stride[0];
+    fused.residualColStride = epilogue->residual.stride[1];
+  }
   gemm::sgemmPackedB(g.batch, g.outChannels, g.cg, 1.0f,
                      {x.data, x.stride[0], x.stride[1]},
                      {w.data, w.stride[1], w.stride[0]}, packed.get(), 0.0f,
-                     {y.data, y.stride[0], y.stride[1]}, numThreads());
+                     {y.data, y.stride[0], y.stride[1]}, numThreads(),
+                     epilogue ? &fused : nullptr);
 }
 
 /// y = conv(x, w), then `epilogue` (optional) applied to y. y's pixels
@@ -851,9 +1112,9 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     depthwiseForward(x, w, y, g, epilogue);
     return;
   }
-  // The paths below that write y without a block epilogue finish it plane
-  // by plane afterwards (an extra pass over y, still one launch less than a
-  // separate element-wise kernel).
+  // The generic path below finishes y plane by plane afterwards when its
+  // addends do not step through pixels by one stride (an extra pass over
+  // y, still one launch less than a separate element-wise kernel).
   auto finishPlanes = [&] {
     if (!epilogue)
       return;
@@ -865,8 +1126,7 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     });
   };
   if (isPointwiseOnePixel(g)) {
-    pointwiseOnePixelForward(x, w, y, g);
-    finishPlanes();
+    pointwiseOnePixelForward(x, w, y, g, epilogue);
     return;
   }
   const MicroKernelInfo &kernel = forwardKernel();
@@ -888,10 +1148,8 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   std::shared_ptr<const std::vector<float>> packedWeights =
       packWeights(g, w, mr, kcMax);
   if (ShiftedInput::applies(g) && y.stride[4] == 1 &&
-      forwardShifted(x, y, g, kernel, *packedWeights)) {
-    finishPlanes();
+      forwardShifted(x, y, g, kernel, *packedWeights, epilogue))
     return;
-  }
   // Images x groups x pixel tiles are the parallel tasks; when they are
   // fewer than the threads (batch 1 on small late-layer images: 14x14 is
   // one tile), smaller tiles give every thread work.
@@ -949,18 +1207,11 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
                           i0 * kc,
                       bp, c, y.stride[1], pc == 0 ? 0.0f : 1.0f);
       }
-      if (blockEpilogue) {
-        // Rows are channels gi * m + i0..., columns pixels j0...
-        ember_gemm_epilogue block =
-            planeEpilogue(*epilogue, n, gi * m + i0, 0);
-        block.biasRowStride = epilogue->bias.stride[1];
-        block.biasColStride = *biasStep;
-        block.residualRowStride = epilogue->residual.stride[1];
-        block.residualColStride = *residualStep;
-        gemm::applyEpilogueBlock(
-            activation, rows, nc, c, y.stride[1], 1,
-            gemm::shiftEpilogue(block, 0, j0));
-      }
+      if (blockEpilogue) // rows: channels gi * m + i0...; columns: pixels j0...
+        gemm::applyEpilogueBlock(activation, rows, nc, c, y.stride[1], 1,
+                                 pixelBlockEpilogue(*epilogue, n, gi * m + i0,
+                                                    j0, *biasStep,
+                                                    *residualStep));
     }
   });
   if (!blockEpilogue)

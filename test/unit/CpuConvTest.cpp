@@ -5,8 +5,10 @@
 // gradient's col2im path) and unit strides (its flipped-forward path),
 // padding, dilation, groups, more channels and pixels than one micro-tile
 // and one pixel tile, a strided (non-contiguous) input view, the forward's
-// phase planes (strides, many images) and its in-place input, on every
-// micro-kernel this CPU runs and on 1 and 2 threads.
+// phase planes (strides, many images) and its in-place input, one image
+// split by output channels, the fused epilogue (bias, residual, through
+// y's own layout and through transposed views) on each forward path, on
+// every micro-kernel this CPU runs and on 1 and 2 threads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -231,6 +233,14 @@ const Case kCases[] = {
     {5, 70, 19, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
     {3, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},
     {4, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
+     true},    // One image of one tile on 2 threads (the late ResNet layers at batch
+    // 1): the threads split the output channels over panels packed once;
+    // odd channel counts; 3x3 with unit strides (a grid wider than the
+    // rows, more im2col rows than one k block: 45 x 9), stride 2 (phase
+    // planes), 1x1 (x in place, the grid y's own).
+    {1, 45, 70, 1, {1, 9, 11}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 9, 61, 1, {1, 14, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 30, 100, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
      true},
 };
 
