@@ -203,11 +203,20 @@ Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
 }
 
+/// Equal sizes: the same value, equal constants, or the same dim of the
+/// same tensor.
 bool sameSize(Value a, Value c) {
   if (a == c)
     return true;
   std::optional<int64_t> x = getConstantIntValue(a), y = getConstantIntValue(c);
-  return x && y && *x == *y;
+  if (x || y)
+    return x && y && *x == *y;
+  auto dimA = a.getDefiningOp<tensor::DimOp>(), dimC = c.getDefiningOp<tensor::DimOp>();
+  if (!dimA || !dimC || dimA.getSource() != dimC.getSource())
+    return false;
+  std::optional<int64_t> i = getConstantIntValue(dimA.getIndex()),
+                         j = getConstantIntValue(dimC.getIndex());
+  return i && j && *i == *j;
 }
 
 void setRowMajor(OpBuilder &b, Location loc, StridedView &view) {
@@ -221,8 +230,8 @@ void setRowMajor(OpBuilder &b, Location loc, StridedView &view) {
 
 /// `value` as a view of a dense tensor, looking through tensor.cast,
 /// ember.transpose, ember.slice (unit steps, constant bounds inside the
-/// dim) and ember.reshape (of a dense view, or adding/dropping unit dims of
-/// any view); nullopt when something else is in the way.
+/// dim) and ember.reshape (of a dense view; of any view, one dim split or
+/// unit dims added or dropped); nullopt when something else is in the way.
 std::optional<StridedView> traceView(OpBuilder &b, Location loc, Value value,
                                      int depth = 0) {
   if (depth > 12)
@@ -297,6 +306,28 @@ std::optional<StridedView> traceView(OpBuilder &b, Location loc, Value value,
     out.sizes = sizes;
     if (in->dense) {
       setRowMajor(b, loc, out);
+      return out;
+    }
+    // One dim split in several (a projection's columns into [heads, head
+    // size]), the dims before and after it unchanged: the split dims take
+    // the old dim's stride times the sizes after them.
+    size_t lead = 0, tail = 0, oldRank = in->sizes.size(), newRank = sizes.size();
+    while (lead < std::min(oldRank, newRank) && sameSize(in->sizes[lead], sizes[lead]))
+      ++lead;
+    while (tail < std::min(oldRank, newRank) - lead &&
+           sameSize(in->sizes[oldRank - 1 - tail], sizes[newRank - 1 - tail]))
+      ++tail;
+    if (lead + tail + 1 == oldRank && newRank > oldRank) {
+      out.strides.assign(newRank, Value());
+      for (size_t d = 0; d < lead; ++d)
+        out.strides[d] = in->strides[d];
+      for (size_t d = 0; d < tail; ++d)
+        out.strides[newRank - 1 - d] = in->strides[oldRank - 1 - d];
+      Value stride = in->strides[lead];
+      for (size_t d = newRank - tail; d-- > lead;) {
+        out.strides[d] = stride;
+        stride = b.createOrFold<arith::MulIOp>(loc, stride, sizes[d]);
+      }
       return out;
     }
     // Only unit dims added or dropped: the other dims pair up in order.
