@@ -51,13 +51,17 @@ struct View {
   View transposed() const { return {data, cs, rs}; }
 };
 
-/// A flattened [B, R, C] memref.
+/// A flattened [B, R, C] memref; with `heads` > 1 a [B / heads, heads, R,
+/// C] one, the heads `headStride` apart (ember_cpu_attention_heads_*).
 template <typename T>
 struct Tensor3 {
   T *data;
   int64_t size[3], stride[3];
+  int64_t heads = 1, headStride = 0;
   View<T> item(int64_t b) const {
-    return {data + b * stride[0], stride[1], stride[2]};
+    int64_t offset = heads == 1 ? b * stride[0]
+                                : (b / heads) * stride[0] + (b % heads) * headStride;
+    return {data + offset, stride[1], stride[2]};
   }
 };
 
@@ -310,7 +314,7 @@ Problem<T> makeProblem(Tensor3<T> q, Tensor3<T> k, Tensor3<T> v,
 }
 
 ember::attention::Matrix fastMatrix(const Tensor3<float> &t) {
-  return {t.data, t.stride[0], t.stride[1], t.stride[2]};
+  return {t.data, t.stride[0], t.stride[1], t.stride[2], t.heads, t.headStride};
 }
 
 ember::attention::FastProblem fastProblem(const Problem<float> &p) {
@@ -446,6 +450,23 @@ void attentionBackward(const Problem<T> &p, Tensor3<T> grad, Tensor3<T> dq,
    {name##Size0, name##Size1},                                                 \
    {name##Stride0, name##Stride1}}
 
+/// A [B, H, R, C] memref as a Tensor3 of B * H items.
+#define TENSOR4(T, name)                                                       \
+  heads4<T>(name##Data + name##Offset, name##Size0, name##Size1, name##Size2,  \
+            name##Size3, name##Stride0, name##Stride1, name##Stride2,          \
+            name##Stride3)
+
+namespace {
+template <typename T>
+Tensor3<T> heads4(T *data, int64_t b, int64_t h, int64_t r, int64_t c,
+                  int64_t sb, int64_t sh, int64_t sr, int64_t sc) {
+  Tensor3<T> t{data, {b * h, r, c}, {sb, sr, sc}};
+  t.heads = std::max<int64_t>(h, 1);
+  t.headStride = sh;
+  return t;
+}
+} // namespace
+
 #define DEFINE_ATTENTION(T, suffix)                                            \
   void ember_cpu_attention_##suffix(                                           \
       EMBER_TENSOR3_ARGS(T, q), EMBER_TENSOR3_ARGS(T, k),                      \
@@ -468,6 +489,16 @@ void attentionBackward(const Problem<T> &p, Tensor3<T> grad, Tensor3<T> dq,
                                      TENSOR2(lse), scale, flags),              \
                       Tensor3<T> TENSOR3(grad), Tensor3<T> TENSOR3(dq),        \
                       Tensor3<T> TENSOR3(dk), Tensor3<T> TENSOR3(dv));         \
+  }                                                                            \
+  void ember_cpu_attention_heads_##suffix(                                     \
+      EMBER_TENSOR4_ARGS(T, q), EMBER_TENSOR4_ARGS(T, k),                      \
+      EMBER_TENSOR4_ARGS(T, v), EMBER_TENSOR3_ARGS(T, mask),                   \
+      EMBER_TENSOR4_ARGS(T, out), EMBER_TENSOR2_ARGS(T, lse), double scale,    \
+      int64_t flags) {                                                         \
+    attentionForward(makeProblem<T>(TENSOR4(T, q), TENSOR4(T, k),              \
+                                    TENSOR4(T, v), TENSOR3(mask),              \
+                                    TENSOR4(T, out), TENSOR2(lse),             \
+                                    scale, flags));                            \
   }
 
 namespace ember {

@@ -18,11 +18,17 @@ namespace ember {
 namespace attention {
 
 /// One operand, a flattened [B, R, C] memref: element (b, i, j) at
-/// data[b * bs + i * rs + j * cs].
+/// data[b * bs + i * rs + j * cs]. With `heads` > 1 the batch is
+/// [B / heads, heads] with strides (bs, hs): a [batch, heads, R, C] view of
+/// a projection's output read in place.
 struct Matrix {
   float *data;
   int64_t bs, rs, cs;
-  float *row(int64_t b, int64_t i) const { return data + b * bs + i * rs; }
+  int64_t heads = 1, hs = 0;
+  float *row(int64_t b, int64_t i) const {
+    int64_t item = heads == 1 ? b * bs : (b / heads) * bs + (b % heads) * hs;
+    return data + item + i * rs;
+  }
 };
 
 struct FastProblem {

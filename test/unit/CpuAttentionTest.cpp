@@ -163,4 +163,59 @@ TEST(CpuAttention, F64MatchesNaiveDouble) {
     check<double>(c, 1e-10);
 }
 
+/// ember_cpu_attention_heads_f32 on q, k, v read in place from a packed
+/// [B, L, 3, H, E] projection and out written as [B, L, H, E]: the same
+/// results as the flattened entry on dense [B * H, L, E] copies.
+void checkHeads(bool causal) {
+  SCOPED_TRACE(::testing::Message() << "causal " << causal);
+  const int64_t b = 2, h = 3, l = 70, e = 24;
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal;
+  std::vector<float> y(b * l * 3 * h * e);
+  for (float &v : y)
+    v = normal(gen);
+  // Dense copies, item (bi * h + hi).
+  std::vector<float> dense[3];
+  for (int which = 0; which < 3; ++which) {
+    dense[which].resize(b * h * l * e);
+    for (int64_t bi = 0; bi < b; ++bi)
+      for (int64_t hi = 0; hi < h; ++hi)
+        for (int64_t i = 0; i < l; ++i)
+          for (int64_t x = 0; x < e; ++x)
+            dense[which][((bi * h + hi) * l + i) * e + x] =
+                y[(((bi * l + i) * 3 + which) * h + hi) * e + x];
+  }
+  std::vector<float> want(b * h * l * e), wantLse(b * h * l), got(b * l * h * e),
+      gotLse(b * h * l), mask(1);
+  int64_t flags = causal ? 1 : 0;
+  ember_cpu_attention_f32(DENSE3(dense[0], b * h, l, e), DENSE3(dense[1], b * h, l, e),
+                          DENSE3(dense[2], b * h, l, e), DENSE3(mask, 1, 1, 1),
+                          DENSE3(want, b * h, l, e), DENSE2(wantLse, b * h, l), 0.2,
+                          flags);
+#define PACKED(which)                                                          \
+  y.data(), y.data(), int64_t(which) * h * e, b, h, l, e, l * 3 * h * e, e,    \
+      3 * h * e, int64_t(1)
+  ember_cpu_attention_heads_f32(PACKED(0), PACKED(1), PACKED(2), DENSE3(mask, 1, 1, 1),
+                                got.data(), got.data(), 0, b, h, l, e, l * h * e, e,
+                                h * e, 1, DENSE2(gotLse, b * h, l), 0.2, flags);
+#undef PACKED
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t hi = 0; hi < h; ++hi)
+      for (int64_t i = 0; i < l; ++i) {
+        EXPECT_NEAR(gotLse[(bi * h + hi) * l + i], wantLse[(bi * h + hi) * l + i], 1e-6);
+        for (int64_t x = 0; x < e; ++x)
+          EXPECT_NEAR(got[((bi * l + i) * h + hi) * e + x],
+                      want[((bi * h + hi) * l + i) * e + x], 1e-6)
+              << bi << " " << hi << " " << i << " " << x;
+      }
+}
+
+TEST(CpuAttention, HeadsEntryReadsPackedProjectionInPlace) {
+  checkHeads(false);
+  checkHeads(true);
+  bool previous = ember::setFastAttention(false);
+  checkHeads(false);
+  ember::setFastAttention(previous);
+}
+
 } // namespace

@@ -9,6 +9,16 @@
 // fresh buffer the kernel fills, read back with bufferization.to_tensor
 // (restrict, writable) and expanded to the op's shape.
 //
+// Multi-head attention's q, k and v are most often the heads of one fused
+// projection (reshape [B, L, 3, H, E], transpose, slice), and its output
+// goes back through a transpose to [B, L, H, E]: lowered as written, each
+// is a copy per layer. When all three operands trace back through
+// transposes, unit-step slices and reshapes (tensor.cast) to a dense tensor,
+// the forward calls ember_cpu_attention_heads_* on 4-d strided views of
+// that tensor instead (bufferization.to_buffer of the base, then
+// memref.reinterpret_cast), and an output whose one user is the transpose
+// to [B, L, H, E] is written in that layout.
+//
 //===----------------------------------------------------------------------===//
 
 #include "ember/Compiler/Passes.h"
@@ -18,6 +28,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -177,7 +188,321 @@ void call(OpBuilder &b, Location loc, ModuleOp module, StringRef name,
   func::CallOp::create(b, loc, declare(module, name, types), args);
 }
 
+/// A strided view of `base`, a tensor whose buffer is dense and row-major
+/// (a function argument or the fresh result of a computing op): element
+/// (i_0, ...) at offset + sum_d i_d * strides[d], as index values built
+/// before the attention op.
+struct StridedView {
+  Value base, offset;
+  SmallVector<Value> sizes, strides;
+  bool dense = true;  // row-major strides for `sizes`, offset 0
+  bool moved = false; // a transpose or a slice was looked through
+};
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+/// Equal sizes: the same value, equal constants, or the same dim of the
+/// same tensor.
+bool sameSize(Value a, Value c) {
+  if (a == c)
+    return true;
+  std::optional<int64_t> x = getConstantIntValue(a), y = getConstantIntValue(c);
+  if (x || y)
+    return x && y && *x == *y;
+  auto dimA = a.getDefiningOp<tensor::DimOp>(), dimC = c.getDefiningOp<tensor::DimOp>();
+  if (!dimA || !dimC || dimA.getSource() != dimC.getSource())
+    return false;
+  std::optional<int64_t> i = getConstantIntValue(dimA.getIndex()),
+                         j = getConstantIntValue(dimC.getIndex());
+  return i && j && *i == *j;
+}
+
+void setRowMajor(OpBuilder &b, Location loc, StridedView &view) {
+  view.strides.assign(view.sizes.size(), Value());
+  Value stride = indexConstant(b, loc, 1);
+  for (int64_t d = static_cast<int64_t>(view.sizes.size()) - 1; d >= 0; --d) {
+    view.strides[d] = stride;
+    stride = b.createOrFold<arith::MulIOp>(loc, stride, view.sizes[d]);
+  }
+}
+
+/// `value` as a view of a dense tensor, looking through tensor.cast,
+/// ember.transpose, ember.slice (unit steps, constant bounds inside the
+/// dim) and ember.reshape (of a dense view; of any view, one dim split or
+/// unit dims added or dropped); nullopt when something else is in the way.
+std::optional<StridedView> traceView(OpBuilder &b, Location loc, Value value,
+                                     int depth = 0) {
+  if (depth > 12)
+    return std::nullopt;
+  Operation *def = value.getDefiningOp();
+  if (auto cast = dyn_cast_or_null<tensor::CastOp>(def))
+    return traceView(b, loc, cast.getSource(), depth + 1);
+  if (auto transpose = dyn_cast_or_null<TransposeOp>(def)) {
+    std::optional<StridedView> in = traceView(b, loc, transpose.getInput(), depth + 1);
+    if (!in)
+      return std::nullopt;
+    StridedView out = *in;
+    ArrayRef<int64_t> perm = transpose.getPermutation();
+    for (auto [d, from] : llvm::enumerate(perm)) {
+      out.sizes[d] = in->sizes[from];
+      out.strides[d] = in->strides[from];
+      if (static_cast<int64_t>(d) != from) {
+        out.dense = false;
+        out.moved = true;
+      }
+    }
+    return out;
+  }
+  if (auto slice = dyn_cast_or_null<SliceOp>(def)) {
+    std::optional<StridedView> in = traceView(b, loc, slice.getInput(), depth + 1);
+    if (!in)
+      return std::nullopt;
+    StridedView out = *in;
+    SmallVector<OpFoldResult> starts =
+        getMixedValues(slice.getStart(), slice.getDynamicStart(), b.getContext());
+    SmallVector<OpFoldResult> stops =
+        getMixedValues(slice.getStop(), slice.getDynamicStop(), b.getContext());
+    for (size_t d = 0; d < out.sizes.size(); ++d) {
+      std::optional<int64_t> start = getConstantIntValue(starts[d]);
+      std::optional<int64_t> stop = getConstantIntValue(stops[d]);
+      if (slice.getStep()[d] != 1 || !start || !stop || *start < 0)
+        return std::nullopt;
+      if (*stop >= std::numeric_limits<int32_t>::max()) { // to the end
+        if (*start == 0)
+          continue;
+        out.sizes[d] = b.createOrFold<arith::SubIOp>(
+            loc, in->sizes[d], indexConstant(b, loc, *start));
+      } else {
+        // Python's clamping only matters past the dim's end: known here.
+        std::optional<int64_t> size = getConstantIntValue(in->sizes[d]);
+        if (!size || *stop > *size || *stop < *start)
+          return std::nullopt;
+        if (*start == 0 && *stop == *size)
+          continue;
+        out.sizes[d] = indexConstant(b, loc, *stop - *start);
+      }
+      out.offset = b.createOrFold<arith::AddIOp>(
+          loc, out.offset,
+          b.createOrFold<arith::MulIOp>(loc, indexConstant(b, loc, *start),
+                                        in->strides[d]));
+      out.dense = false;
+      out.moved = true;
+    }
+    return out;
+  }
+  if (auto reshape = dyn_cast_or_null<ReshapeOp>(def)) {
+    std::optional<StridedView> in = traceView(b, loc, reshape.getInput(), depth + 1);
+    if (!in)
+      return std::nullopt;
+    auto type = cast<RankedTensorType>(reshape.getType());
+    SmallVector<Value> sizes;
+    auto dynamic = reshape.getSizes().begin();
+    for (int64_t size : type.getShape())
+      sizes.push_back(ShapedType::isDynamic(size) ? *dynamic++
+                                                  : indexConstant(b, loc, size));
+    StridedView out = *in;
+    out.sizes = sizes;
+    if (in->dense) {
+      setRowMajor(b, loc, out);
+      return out;
+    }
+    // One dim split in several (a projection's columns into [heads, head
+    // size]), the dims before and after it unchanged: the split dims take
+    // the old dim's stride times the sizes after them.
+    size_t lead = 0, tail = 0, oldRank = in->sizes.size(), newRank = sizes.size();
+    while (lead < std::min(oldRank, newRank) && sameSize(in->sizes[lead], sizes[lead]))
+      ++lead;
+    while (tail < std::min(oldRank, newRank) - lead &&
+           sameSize(in->sizes[oldRank - 1 - tail], sizes[newRank - 1 - tail]))
+      ++tail;
+    if (lead + tail + 1 == oldRank && newRank > oldRank) {
+      out.strides.assign(newRank, Value());
+      for (size_t d = 0; d < lead; ++d)
+        out.strides[d] = in->strides[d];
+      for (size_t d = 0; d < tail; ++d)
+        out.strides[newRank - 1 - d] = in->strides[oldRank - 1 - d];
+      Value stride = in->strides[lead];
+      for (size_t d = newRank - tail; d-- > lead;) {
+        out.strides[d] = stride;
+        stride = b.createOrFold<arith::MulIOp>(loc, stride, sizes[d]);
+      }
+      return out;
+    }
+    // Only unit dims added or dropped: the other dims pair up in order.
+    auto isUnit = [](Value size) {
+      std::optional<int64_t> c = getConstantIntValue(size);
+      return c && *c == 1;
+    };
+    out.strides.clear();
+    size_t from = 0;
+    for (Value size : sizes) {
+      while (from < in->sizes.size() && isUnit(in->sizes[from]) && !isUnit(size))
+        ++from;
+      if (isUnit(size)) {
+        out.strides.push_back(indexConstant(b, loc, 0));
+        if (from < in->sizes.size() && isUnit(in->sizes[from]))
+          ++from;
+        continue;
+      }
+      if (from == in->sizes.size() || !sameSize(in->sizes[from], size))
+        return std::nullopt;
+      out.strides.push_back(in->strides[from++]);
+    }
+    for (; from < in->sizes.size(); ++from)
+      if (!isUnit(in->sizes[from]))
+        return std::nullopt;
+    return out;
+  }
+  // A base: an argument, or an ember op that computes a fresh tensor (a
+  // reshape or slice may be a strided view itself; other dialects' ops are
+  // left alone).
+  if (def && (!def->getDialect() || def->getDialect()->getNamespace() != "ember" ||
+              isa<ReshapeOp, SliceOp>(def)))
+    return std::nullopt;
+  if (!def && !isa<func::FuncOp>(cast<BlockArgument>(value).getOwner()->getParentOp()))
+    return std::nullopt;
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  if (!type)
+    return std::nullopt;
+  StridedView view;
+  view.base = value;
+  view.offset = indexConstant(b, loc, 0);
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    view.sizes.push_back(
+        type.isDynamicDim(d)
+            ? Value(tensor::DimOp::create(b, loc, value, d))
+            : indexConstant(b, loc, type.getDimSize(d)));
+  setRowMajor(b, loc, view);
+  return view;
+}
+
+/// `buffer` (dense) reinterpreted as the kernels' memref type.
+Value reinterpret(OpBuilder &b, Location loc, Value buffer, Value offset,
+                  ArrayRef<Value> sizeValues, ArrayRef<Value> strideValues) {
+  SmallVector<OpFoldResult> sizes(sizeValues.begin(), sizeValues.end());
+  SmallVector<OpFoldResult> strides(strideValues.begin(), strideValues.end());
+  Type element = cast<MemRefType>(buffer.getType()).getElementType();
+  return memref::ReinterpretCastOp::create(
+      b, loc, anyStrided(b.getContext(), sizes.size(), element), buffer,
+      OpFoldResult(offset), sizes, strides);
+}
+
+/// The base's dense buffer (read-only).
+Value baseBuffer(OpBuilder &b, Location loc, const StridedView &view) {
+  auto type = cast<RankedTensorType>(view.base.getType());
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()), view.base,
+      /*read_only=*/true);
+}
+
+/// The transpose to [B, L, H, Ev] that is the one user of `result`, if any.
+TransposeOp headsTransposeOf(Value result) {
+  if (!result.hasOneUse())
+    return {};
+  auto transpose = dyn_cast<TransposeOp>(*result.getUsers().begin());
+  if (!transpose ||
+      transpose.getPermutation() != ArrayRef<int64_t>({0, 2, 1, 3}))
+    return {};
+  return transpose;
+}
+
+/// ember_cpu_attention_heads_*: q, k, v read in place; false (nothing
+/// changed but dead index arithmetic) when the operands are not views of
+/// dense tensors or nothing would be saved.
+bool lowerForwardHeads(ModuleOp module, AttentionOp op) {
+  if (op.getQuery().getType().getRank() != 4 || op.getKey().getType().getRank() != 4 ||
+      op.getValue().getType().getRank() != 4 ||
+      (op.getMask() && op.getMask().getType().getRank() != 4))
+    return false;
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type element = op.getQuery().getType().getElementType();
+  std::optional<StridedView> q = traceView(b, loc, op.getQuery());
+  std::optional<StridedView> k = traceView(b, loc, op.getKey());
+  std::optional<StridedView> v = traceView(b, loc, op.getValue());
+  TransposeOp outTranspose = headsTransposeOf(op.getResult());
+  if (!q || !k || !v || !(q->moved || k->moved || v->moved || outTranspose))
+    return false;
+  Value batch = q->sizes[0], heads = q->sizes[1], rows = q->sizes[2];
+  Value columns = v->sizes[3];
+  // The output: [B, L, H, Ev] written through a [B, H, L, Ev] view when the
+  // transpose to that layout reads it, else [B, H, L, Ev].
+  SmallVector<Value> outSizes =
+      outTranspose ? SmallVector<Value>{batch, rows, heads, columns}
+                   : SmallVector<Value>{batch, heads, rows, columns};
+  SmallVector<int64_t> outShape;
+  SmallVector<Value> outDynamic;
+  for (Value size : outSizes) {
+    std::optional<int64_t> c = getConstantIntValue(size);
+    outShape.push_back(c ? *c : ShapedType::kDynamic);
+    if (!c)
+      outDynamic.push_back(size);
+  }
+  Value outAlloc = memref::AllocOp::create(
+      b, loc, MemRefType::get(outShape, element), outDynamic);
+  Value outTensor = bufferization::ToTensorOp::create(
+      b, loc, RankedTensorType::get(outShape, element), outAlloc, b.getUnitAttr(),
+      b.getUnitAttr());
+  StridedView outView;
+  outView.sizes = {batch, heads, rows, columns};
+  if (outTranspose) {
+    Value rowStride = b.createOrFold<arith::MulIOp>(loc, heads, columns);
+    outView.strides = {b.createOrFold<arith::MulIOp>(loc, rows, rowStride),
+                       columns, rowStride, indexConstant(b, loc, 1)};
+  } else {
+    setRowMajor(b, loc, outView);
+  }
+  Value zero = indexConstant(b, loc, 0), one = indexConstant(b, loc, 1);
+  Value out = reinterpret(b, loc, outAlloc, zero, outView.sizes, outView.strides);
+  Value flatRows = b.createOrFold<arith::MulIOp>(loc, batch, heads);
+  auto [lse, lseTensor] = newResult(b, loc, {flatRows, rows}, element);
+  // One buffer per base (q, k and v are most often one projection's).
+  llvm::SmallDenseMap<Value, Value> buffers;
+  auto viewOf = [&](const StridedView &view) {
+    Value &buffer = buffers[view.base];
+    if (!buffer)
+      buffer = baseBuffer(b, loc, view);
+    return reinterpret(b, loc, buffer, view.offset, view.sizes, view.strides);
+  };
+  SmallVector<Value> args = {viewOf(*q), viewOf(*k), viewOf(*v)};
+  Value qBase = buffers[q->base];
+  // The mask as before; without one, any 3-d memref (ignored).
+  args.push_back(op.getMask()
+                     ? asBuffer(b, loc, flatten(b, loc, op.getMask(), 2))
+                     : reinterpret(b, loc, qBase, zero, {one, one, one},
+                                   {one, one, one}));
+  args.push_back(out);
+  args.push_back(lse);
+  llvm::append_range(args, scalars(b, loc, op.getScale(), op.getCausal(),
+                                   static_cast<bool>(op.getMask())));
+  call(b, loc, module, kernelName("ember_cpu_attention_heads", element), args);
+  // The logsumexp [B * H, L] as the op's [B, H, L].
+  auto lseType = cast<RankedTensorType>(lseTensor.getType());
+  SmallVector<int64_t> lseShape = {ShapedType::kDynamic, ShapedType::kDynamic,
+                                   lseType.getDimSize(1)};
+  Value logsumexp = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(lseShape, element), lseTensor,
+      SmallVector<ReassociationIndices>{{0, 1}, {2}},
+      SmallVector<OpFoldResult>{batch, heads, rows});
+  if (logsumexp.getType() != op.getLogsumexp().getType())
+    logsumexp = tensor::CastOp::create(b, loc, op.getLogsumexp().getType(), logsumexp);
+  op.getLogsumexp().replaceAllUsesWith(logsumexp);
+  Value result = outTensor;
+  Value replaced = outTranspose ? outTranspose.getResult() : op.getResult();
+  if (result.getType() != replaced.getType())
+    result = tensor::CastOp::create(b, loc, replaced.getType(), result);
+  replaced.replaceAllUsesWith(result);
+  if (outTranspose)
+    outTranspose->erase();
+  op->erase();
+  return true;
+}
+
 void lowerForward(ModuleOp module, AttentionOp op) {
+  if (lowerForwardHeads(module, op))
+    return;
   OpBuilder b(op);
   Location loc = op.getLoc();
   Type element = op.getQuery().getType().getElementType();

@@ -16,7 +16,9 @@
 // static trip count (batch 1-3): then the first two parallel dims are
 // flattened into one range when a third dim remains to run inside (so the
 // innermost loop, which LLVM vectorizes, keeps its form), and with only two
-// dims the second one is split.
+// dims the second one is split. A dynamic outer dim (a symbolic batch) is
+// flattened with a static second dim of 8 or more when a third dim or an
+// inner loop remains inside: batch 1 then splits too.
 //
 //===----------------------------------------------------------------------===//
 
@@ -140,14 +142,22 @@ std::optional<Plan> planSplit(func::FuncOp kernel) {
     return std::nullopt;
   unsigned dims = plan.parallel.getNumLoops();
   std::optional<int64_t> outer = staticTripCount(plan.parallel, 0);
+  bool hasInnerLoops = false;
+  plan.parallel.getBody()->walk([&](LoopLikeOpInterface) { hasInnerLoops = true; });
   if (dims >= 2 && outer && *outer < kTinyDim) {
     if (dims >= 3)
       plan.flatten = true;
     else
       plan.dim = 1;
+  } else if (dims >= 2 && !outer && (dims >= 3 || hasInnerLoops)) {
+    // A dynamic outer dim is most often a symbolic batch, 1 at inference:
+    // split alone it leaves a whole transformer layer norm or head
+    // transpose on one thread. With a static second dim of some size, the
+    // two are one range (the div/rem per outer iteration is noise next to
+    // the loop or dims inside, which keep their form).
+    std::optional<int64_t> second = staticTripCount(plan.parallel, 1);
+    plan.flatten = second && *second >= kTinyDim;
   }
-  bool hasInnerLoops = false;
-  plan.parallel.getBody()->walk([&](LoopLikeOpInterface) { hasInnerLoops = true; });
   plan.innermost = !plan.flatten && plan.dim == dims - 1 && !hasInnerLoops;
   return plan;
 }

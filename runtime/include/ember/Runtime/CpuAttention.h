@@ -28,6 +28,12 @@
       int64_t name##Size1, int64_t name##Size2, int64_t name##Stride0,         \
       int64_t name##Stride1, int64_t name##Stride2
 
+#define EMBER_TENSOR4_ARGS(T, name)                                            \
+  T *name##Alloc, T *name##Data, int64_t name##Offset, int64_t name##Size0,    \
+      int64_t name##Size1, int64_t name##Size2, int64_t name##Size3,           \
+      int64_t name##Stride0, int64_t name##Stride1, int64_t name##Stride2,     \
+      int64_t name##Stride3
+
 #define EMBER_TENSOR2_ARGS(T, name)                                            \
   T *name##Alloc, T *name##Data, int64_t name##Offset, int64_t name##Size0,    \
       int64_t name##Size1, int64_t name##Stride0, int64_t name##Stride1
@@ -49,6 +55,25 @@ void ember_cpu_attention_f64(EMBER_TENSOR3_ARGS(double, q),
                              EMBER_TENSOR3_ARGS(double, out),
                              EMBER_TENSOR2_ARGS(double, lse), double scale,
                              int64_t flags);
+/// The same forward with q [B, H, L, E], k [B, H, S, E], v [B, H, S, Ev]
+/// and out [B, H, L, Ev] as 4-d strided views (the two batch dims need not
+/// collapse: heads read in place from a fused QKV projection's output and
+/// written into the [B, L, H, Ev] layout the output projection reads);
+/// mask [B * H or 1, L, S] and logsumexp [B * H, L] as above.
+void ember_cpu_attention_heads_f32(EMBER_TENSOR4_ARGS(float, q),
+                                   EMBER_TENSOR4_ARGS(float, k),
+                                   EMBER_TENSOR4_ARGS(float, v),
+                                   EMBER_TENSOR3_ARGS(float, mask),
+                                   EMBER_TENSOR4_ARGS(float, out),
+                                   EMBER_TENSOR2_ARGS(float, lse), double scale,
+                                   int64_t flags);
+void ember_cpu_attention_heads_f64(EMBER_TENSOR4_ARGS(double, q),
+                                   EMBER_TENSOR4_ARGS(double, k),
+                                   EMBER_TENSOR4_ARGS(double, v),
+                                   EMBER_TENSOR3_ARGS(double, mask),
+                                   EMBER_TENSOR4_ARGS(double, out),
+                                   EMBER_TENSOR2_ARGS(double, lse), double scale,
+                                   int64_t flags);
 /// dq, dk, dv from the output's cotangent `grad`, the forward's operands,
 /// its output and logsumexp; f32. Every result is overwritten.
 void ember_cpu_attention_backward_f32(

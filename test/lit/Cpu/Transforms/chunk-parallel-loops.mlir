@@ -179,3 +179,85 @@ func.func @glue(%a: memref<?x64xf32>, %a2: memref<?x64xf32>, %n: index,
   %s = call @total(%o, %n) : (memref<?xf32>, index) -> f32
   return %s : f32
 }
+
+// A dynamic (symbolic batch) outer dim with a static second dim of 8 or
+// more is flattened with it when a dim or a loop remains inside, so batch 1
+// splits too: range n * 197, 64 iterations each (grain 512); a row loop of
+// 768 inside (a layer norm's rows): grain 43.
+// CHECK-LABEL: func.func private @symbolic_batch(
+// CHECK-SAME:    %[[X:[^:]*]]: memref<?x197x64xf32>, %[[N:[^:]*]]: index, %[[LO:[^:]*]]: index, %[[HI:[^:]*]]: index
+// CHECK:         scf.parallel (%[[F:.*]], %[[K:.*]]) = (%[[LO]], %c0) to (%[[HI]], %c64)
+// CHECK-DAG:       %[[OUT:.*]] = arith.divui %[[F]], %c197
+// CHECK-DAG:       %[[IN:.*]] = arith.remui %[[F]], %c197
+// CHECK:           memref.load %[[X]][%[[OUT]], %[[IN]], %[[K]]]
+func.func private @symbolic_batch(%x: memref<?x197x64xf32>, %n: index)
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %c197 = arith.constant 197 : index
+  scf.parallel (%b, %i, %k) = (%c0, %c0, %c0) to (%n, %c197, %c64) step (%c1, %c1, %c1) {
+    %v = memref.load %x[%b, %i, %k] : memref<?x197x64xf32>
+    memref.store %v, %x[%b, %i, %k] : memref<?x197x64xf32>
+    scf.reduce
+  }
+  return
+}
+
+// CHECK-LABEL: func.func private @symbolic_batch_rows(
+// CHECK-SAME:    %[[LO:[^:]*]]: index, %[[HI:[^:]*]]: index, %{{[^:]*}}: index)
+// CHECK:         scf.parallel (%[[F:.*]]) = (%[[LO]]) to (%[[HI]])
+// CHECK-DAG:       arith.divui %[[F]], %c197
+// CHECK-DAG:       arith.remui %[[F]], %c197
+// CHECK:           scf.for
+func.func private @symbolic_batch_rows(%x: memref<?x197x768xf32>, %n: index)
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c197 = arith.constant 197 : index
+  %c768 = arith.constant 768 : index
+  scf.parallel (%b, %i) = (%c0, %c0) to (%n, %c197) step (%c1, %c1) {
+    scf.for %j = %c0 to %c768 step %c1 {
+      %v = memref.load %x[%b, %i, %j] : memref<?x197x768xf32>
+      %w = arith.mulf %v, %v : f32
+      memref.store %w, %x[%b, %i, %j] : memref<?x197x768xf32>
+    }
+    scf.reduce
+  }
+  return
+}
+
+// A dynamic second dim: the outer dim alone is split, as before.
+// CHECK-LABEL: func.func private @dynamic_second(
+// CHECK-SAME:    %[[LO:[^:]*]]: index, %[[HI:[^:]*]]: index, %{{[^:]*}}: index)
+// CHECK:         scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%[[LO]], %c0, %c0) to (%[[HI]], %{{.*}}, %c64)
+func.func private @dynamic_second(%x: memref<?x?x64xf32>, %n: index, %m: index)
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%b, %i, %k) = (%c0, %c0, %c0) to (%n, %m, %c64) step (%c1, %c1, %c1) {
+    %v = memref.load %x[%b, %i, %k] : memref<?x?x64xf32>
+    memref.store %v, %x[%b, %i, %k] : memref<?x?x64xf32>
+    scf.reduce
+  }
+  return
+}
+
+// CHECK-LABEL: func.func @glue_symbolic(
+// CHECK-SAME:    %[[X:[^:]*]]: memref<?x197x64xf32>, %[[R:[^:]*]]: memref<?x197x768xf32>, %[[D:[^:]*]]: memref<?x?x64xf32>, %[[N:[^:]*]]: index, %[[M:[^:]*]]: index)
+// CHECK-DAG:     %[[C512:.*]] = arith.constant 512 : index
+// CHECK-DAG:     %[[C43:.*]] = arith.constant 43 : index
+// CHECK-DAG:     %[[C0:.*]] = arith.constant 0 : index
+// CHECK:         %[[FLAT:.*]] = arith.muli %[[N]], %c197
+// CHECK:         call @symbolic_batch(%[[X]], %[[N]], %[[C0]], %[[FLAT]], %[[C512]])
+// CHECK:         %[[FLAT2:.*]] = arith.muli %[[N]], %c197
+// CHECK:         call @symbolic_batch_rows(%[[R]], %[[N]], %[[C0]], %[[FLAT2]], %[[C43]])
+// CHECK:         call @dynamic_second(%[[D]], %[[N]], %[[M]], %[[C0]], %[[N]],
+func.func @glue_symbolic(%x: memref<?x197x64xf32>, %r: memref<?x197x768xf32>,
+                         %d: memref<?x?x64xf32>, %n: index, %m: index) {
+  call @symbolic_batch(%x, %n) : (memref<?x197x64xf32>, index) -> ()
+  call @symbolic_batch_rows(%r, %n) : (memref<?x197x768xf32>, index) -> ()
+  call @dynamic_second(%d, %n, %m) : (memref<?x?x64xf32>, index, index) -> ()
+  return
+}
