@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CpuConvDepthwise.h"
+#include "ember/Runtime/GemmEpilogue.h"
 
 #include <immintrin.h>
 
@@ -234,6 +235,42 @@ EMBER_TARGET_AVX512 inline __m512 loadColumns(uintptr_t at, __mmask16 first,
   return _mm512_permutex2var_ps(lo, evens, _mm512_maskz_loadu_ps(second, p + 16));
 }
 
+/// Whether finishAvx512 applies `e`'s activation.
+bool directEpilogue(const PlaneEpilogue &e) {
+  return e.activation == EMBER_GEMM_ACT_NONE ||
+         e.activation == EMBER_GEMM_ACT_RELU ||
+         e.activation == EMBER_GEMM_ACT_HARDSIGMOID ||
+         e.activation == EMBER_GEMM_ACT_HARDSWISH;
+}
+
+/// clamp(x + 3, 0, 6) * (1/6); the comparisons are false for NaN, which
+/// stays.
+EMBER_TARGET_AVX512 inline __m512 hardSigmoidAvx512(__m512 x) {
+  __m512 t = x + 3.0f;
+  t = t > 6.0f ? __m512{} + 6.0f : t;
+  t = t < 0.0f ? __m512{} : t;
+  return t * (1.0f / 6.0f);
+}
+
+/// v + bias, then the activation, as GemmEpilogue.cpp computes them (the
+/// same results bit for bit): relu x < 0 ? 0 : x, hardsigmoid,
+/// hardswish x * hardsigmoid(x).
+EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
+                                               const PlaneEpilogue &e) {
+  if (e.hasBias)
+    v += e.bias;
+  switch (e.activation) {
+  case EMBER_GEMM_ACT_RELU:
+    return v < 0.0f ? __m512{} : v;
+  case EMBER_GEMM_ACT_HARDSIGMOID:
+    return hardSigmoidAvx512(v);
+  case EMBER_GEMM_ACT_HARDSWISH:
+    return v * hardSigmoidAvx512(v);
+  default:
+    return v;
+  }
+}
+
 /// ROWS output rows from `oh` for the direct path (strideW 1 or 2,
 /// contiguous input rows): the taps read the input itself, lanes left or
 /// right of the plane masked to zero (`first`/`second`: per tap column,
@@ -245,7 +282,7 @@ EMBER_TARGET_AVX512 inline void
 avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
                  const float *taps, float *y, int64_t yRow, int64_t oh,
                  int64_t ow, const __mmask16 *first, const __mmask16 *second,
-                 __mmask16 store) {
+                 __mmask16 store, const PlaneEpilogue *epilogue) {
   __m512 acc[ROWS];
 #pragma GCC unroll 8
   for (int i = 0; i < ROWS; ++i)
@@ -276,6 +313,11 @@ avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
             weight, loadColumns<MODE>(source[i] + shift, lo, hi), acc[i]);
     }
   }
+  if (epilogue) {
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; ++i)
+      acc[i] = finishAvx512(acc[i], *epilogue);
+  }
 #pragma GCC unroll 8
   for (int i = 0; i < ROWS; ++i)
     _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
@@ -286,7 +328,8 @@ template <int ROWS>
 EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
                                            uintptr_t x, int64_t xRow,
                                            const float *taps, float *y,
-                                           int64_t yRow, int64_t oh) {
+                                           int64_t yRow, int64_t oh,
+                                           const PlaneEpilogue *epilogue) {
   // Whether every tap row of these output rows lies inside the plane.
   int64_t top = oh * g.strideH - g.padH;
   int64_t bottom = (oh + ROWS - 1) * g.strideH - g.padH + (g.kH - 1) * g.dilationH;
@@ -309,7 +352,7 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
     }
 #define EMBER_DIRECT_ROWS(EDGE, MODE)                                          \
   avx512DirectRows<ROWS, EDGE, MODE>(g, x, xRow, taps, y, yRow, oh, ow, first, \
-                                     second, store)
+                                     second, store, epilogue)
     if (sw == 1) {
       if (interior)
         EMBER_DIRECT_ROWS(false, Columns::Unit);
@@ -337,7 +380,8 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
 EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
                                            const float *x, int64_t xRow,
                                            const float *taps, float *y,
-                                           int64_t yRow) {
+                                           int64_t yRow,
+                                           const PlaneEpilogue *epilogue) {
   // Addresses, not pointers: a masked load's address may lie outside the
   // plane (its lanes there are masked out and never fault).
   uintptr_t origin = reinterpret_cast<uintptr_t>(x);
@@ -347,7 +391,7 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
     switch (end - oh) {
 #define EMBER_DIRECT_BLOCK(R)                                                  \
   case R:                                                                      \
-    avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh);                  \
+    avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);        \
     break;
       EMBER_DIRECT_BLOCK(1)
       EMBER_DIRECT_BLOCK(2)
@@ -373,13 +417,15 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g) {
   return g.strideW * ph.rows * ph.width + 2 * g.kH * g.kW + 2;
 }
 
-void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
+bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
-                    float *scratch, bool avx512) {
+                    float *scratch, bool avx512,
+                    const PlaneEpilogue *epilogue) {
   if (avx512 && (g.strideW == 1 || g.strideW == 2) && xCol == 1 &&
       g.kW <= kDirectMaxKW && g.inW <= kZeroRow) {
-    avx512DirectPlane(g, x, xRow, taps, y, yRow);
-    return;
+    bool applied = epilogue && directEpilogue(*epilogue);
+    avx512DirectPlane(g, x, xRow, taps, y, yRow, applied ? epilogue : nullptr);
+    return applied;
   }
   Phases ph = phasesOf(g);
   int64_t phases = g.strideW * ph.rows * ph.width;
@@ -394,6 +440,7 @@ void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
     avx512Plane(g, ph, scratch, offsets, taps, y, yRow);
   else
     portablePlane(g, ph, scratch, offsets, taps, y, yRow);
+  return false;
 }
 
 } // namespace conv
