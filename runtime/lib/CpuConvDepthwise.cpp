@@ -1,6 +1,8 @@
 //===- CpuConvDepthwise.cpp - direct depthwise convolution ----------------===//
 //
-// One plane at a time. With AVX-512, for contiguous input rows and a
+// One plane at a time. With AVX-512, a small stride-1 plane (7x7) is one
+// flat row of outputs, 16 of them (several image rows) per masked load of
+// a tap (avx512Flat). Otherwise, for contiguous input rows and a
 // column stride of 1 or 2 (every depthwise layer of MobileNet and
 // EfficientNet), the taps read the input in place: each output vector of
 // 16 columns is kH * kW FMAs of a broadcast tap by a masked load (stride
@@ -409,6 +411,123 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
   }
 }
 
+/// Small stride-1 planes as one flat row: with unit strides, no dilation
+/// and input rows as wide as the output's (both contiguous), tap (kh, kw)
+/// reads input element o + (kh - padH) * W + (kw - padW) for output o, so
+/// 16 consecutive outputs (parts of several image rows) are one masked
+/// load per tap. Per-lane masks drop the taps that fall left or right of
+/// a lane's row, or above or below the plane. At 7x7 a vector per image
+/// row used 7 of its 16 lanes; flat, a plane is 4 vectors (49 of 64).
+constexpr int64_t kFlatMaxVectors = 8;
+constexpr int64_t kFlatMaxTaps = 8; // kH and kW
+
+/// Per vector of 16 outputs: the lanes inside the plane, and for each tap
+/// row and tap column the lanes whose input lies inside the plane.
+struct FlatMasks {
+  int64_t key[7] = {};
+  __mmask16 store[kFlatMaxVectors];
+  __mmask16 row[kFlatMaxVectors][kFlatMaxTaps];
+  __mmask16 column[kFlatMaxVectors][kFlatMaxTaps];
+};
+
+bool flatFits(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+              int64_t yRow) {
+  return g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 &&
+         g.dilationW == 1 && xCol == 1 && g.inW == g.outW && xRow == g.inW &&
+         yRow == g.outW && g.outW < 16 &&
+         g.outH * g.outW <= 16 * kFlatMaxVectors && g.kH <= kFlatMaxTaps &&
+         g.kW <= kFlatMaxTaps;
+}
+
+/// The masks for `g`, computed once per thread for each geometry in a row
+/// (the planes of one layer share them).
+const FlatMasks &flatMasks(const PlaneGeometry &g) {
+  thread_local FlatMasks masks;
+  const int64_t key[7] = {g.inH, g.outH, g.outW, g.kH, g.kW, g.padH, g.padW};
+  if (std::equal(key, key + 7, masks.key))
+    return masks;
+  std::copy(key, key + 7, masks.key);
+  const int64_t count = g.outH * g.outW;
+  for (int64_t v = 0; v * 16 < count; ++v) {
+    masks.store[v] = 0;
+    for (int64_t k = 0; k < kFlatMaxTaps; ++k)
+      masks.row[v][k] = masks.column[v][k] = 0;
+    for (int l = 0; l < 16; ++l) {
+      int64_t o = v * 16 + l;
+      if (o >= count)
+        break;
+      int64_t r = o / g.outW, c = o % g.outW;
+      __mmask16 bit = static_cast<__mmask16>(1u << l);
+      masks.store[v] |= bit;
+      for (int64_t kh = 0; kh < g.kH; ++kh)
+        if (r + kh - g.padH >= 0 && r + kh - g.padH < g.inH)
+          masks.row[v][kh] |= bit;
+      for (int64_t kw = 0; kw < g.kW; ++kw)
+        if (c + kw - g.padW >= 0 && c + kw - g.padW < g.inW)
+          masks.column[v][kw] |= bit;
+    }
+  }
+  return masks;
+}
+
+template <int V>
+EMBER_TARGET_AVX512 void avx512FlatPlane(const PlaneGeometry &g,
+                                         const FlatMasks &m, const float *x,
+                                         const float *taps, float *y,
+                                         const PlaneEpilogue *epilogue) {
+  __m512 acc[V];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v)
+    acc[v] = _mm512_setzero_ps();
+  // Addresses, not pointers: a masked load may start before the plane.
+  const uintptr_t origin = reinterpret_cast<uintptr_t>(x);
+  const int64_t floatBytes = static_cast<int64_t>(sizeof(float));
+  for (int64_t kh = 0; kh < g.kH; ++kh)
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      __m512 weight = _mm512_set1_ps(taps[kh * g.kW + kw]);
+      uintptr_t at =
+          origin + ((kh - g.padH) * g.outW + kw - g.padW) * floatBytes;
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) {
+        __mmask16 mask = m.row[v][kh] & m.column[v][kw];
+        acc[v] = _mm512_fmadd_ps(
+            weight,
+            _mm512_maskz_loadu_ps(
+                mask, reinterpret_cast<const float *>(at + v * 16 * floatBytes)),
+            acc[v]);
+      }
+    }
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) {
+    if (epilogue)
+      acc[v] = finishAvx512(acc[v], *epilogue);
+    _mm512_mask_storeu_ps(y + v * 16, m.store[v], acc[v]);
+  }
+}
+
+EMBER_TARGET_AVX512 void avx512Flat(const PlaneGeometry &g, const float *x,
+                                    const float *taps, float *y,
+                                    const PlaneEpilogue *epilogue) {
+  const FlatMasks &m = flatMasks(g);
+  switch ((g.outH * g.outW + 15) / 16) {
+#define EMBER_FLAT(V)                                                          \
+  case V:                                                                      \
+    avx512FlatPlane<V>(g, m, x, taps, y, epilogue);                            \
+    break;
+    EMBER_FLAT(1)
+    EMBER_FLAT(2)
+    EMBER_FLAT(3)
+    EMBER_FLAT(4)
+    EMBER_FLAT(5)
+    EMBER_FLAT(6)
+    EMBER_FLAT(7)
+    EMBER_FLAT(8)
+#undef EMBER_FLAT
+  default:
+    break;
+  }
+}
+
 } // namespace
 
 int64_t depthwiseScratchSize(const PlaneGeometry &g) {
@@ -421,6 +540,11 @@ bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
                     float *scratch, bool avx512,
                     const PlaneEpilogue *epilogue) {
+  if (avx512 && flatFits(g, xRow, xCol, yRow)) {
+    bool applied = epilogue && directEpilogue(*epilogue);
+    avx512Flat(g, x, taps, y, applied ? epilogue : nullptr);
+    return applied;
+  }
   if (avx512 && (g.strideW == 1 || g.strideW == 2) && xCol == 1 &&
       g.kW <= kDirectMaxKW && g.inW <= kZeroRow) {
     bool applied = epilogue && directEpilogue(*epilogue);

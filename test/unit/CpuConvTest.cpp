@@ -228,6 +228,12 @@ const Case kCases[] = {
     {2, 3, 6, 3, {1, 9, 10}, {1, 3, 3}, {1, 2, 1}, {0, 2, 1}, {1, 2, 2}, false},
     {2, 4, 4, 4, {1, 1, 19}, {1, 1, 3}, {1, 1, 2}, {0, 0, 1}, {1, 1, 1}, false},
     {1, 3, 3, 3, {1, 10, 17}, {1, 3, 2}, {1, 3, 3}, {0, 0, 0}, {1, 1, 1}, true},
+    // Small stride-1 planes as one flat row (several image rows per
+    // vector): 7x7 with 5x5 taps; 5x9, 3x3; fewer output rows than input
+    // rows (no padding along H).
+    {2, 6, 6, 6, {1, 7, 7}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
+    {1, 3, 3, 3, {1, 5, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {2, 4, 4, 4, {1, 8, 6}, {1, 3, 3}, {1, 1, 1}, {0, 0, 1}, {1, 1, 1}, false},
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
