@@ -325,46 +325,47 @@ avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
     _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
 }
 
-/// avx512DirectRows for unit strides and no dilation, KH tap rows: each
-/// input row the block reads is loaded once per tap column and serves
-/// every output row it is a tap row of (up to KH of them), the tap
-/// column's KH weights held in registers: ROWS + KH - 1 loads per tap
-/// column instead of ROWS * KH (the loads, not the FMAs, bounded the
-/// per-row form). The sum runs over tap columns first, rows second.
-template <int ROWS, int KH, bool EDGE>
+/// avx512DirectRows for equal row and column strides S (1 or 2), no
+/// dilation and KH tap rows: each input row the block reads is loaded once
+/// per tap column and serves every output row it is a tap row of (input
+/// row r of the block is tap row r - i * S of output row i), the tap
+/// column's KH weights held in registers: (ROWS - 1) * S + KH loads per
+/// tap column instead of ROWS * KH (the loads and, at stride 2, their
+/// permutes, not the FMAs, bounded the per-row form). The sum runs over
+/// tap columns first, rows second.
+template <int ROWS, int KH, int S, bool EDGE, Columns MODE>
 EMBER_TARGET_AVX512 inline void
 avx512SharedRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
                  const float *taps, float *y, int64_t yRow, int64_t oh,
-                 int64_t ow, const __mmask16 *first, __mmask16 store,
-                 const PlaneEpilogue *epilogue) {
+                 int64_t ow, const __mmask16 *first, const __mmask16 *second,
+                 __mmask16 store, const PlaneEpilogue *epilogue) {
   __m512 acc[ROWS];
 #pragma GCC unroll 8
   for (int i = 0; i < ROWS; ++i)
     acc[i] = _mm512_setzero_ps();
   const int64_t floatBytes = static_cast<int64_t>(sizeof(float));
   const int64_t rowBytes = xRow * floatBytes, kW = g.kW;
-  const int64_t left = (ow - g.padW) * floatBytes;
-  const int64_t top = oh - g.padH;
+  const int64_t left = (ow * S - g.padW) * floatBytes;
+  const int64_t top = oh * S - g.padH;
   const uintptr_t zeros = reinterpret_cast<uintptr_t>(zeroRow) + left;
   for (int64_t kw = 0; kw < kW; ++kw) {
     __m512 weight[KH];
 #pragma GCC unroll 8
     for (int kh = 0; kh < KH; ++kh)
       weight[kh] = _mm512_set1_ps(taps[kh * kW + kw]);
-    const __mmask16 mask = first[kw];
+    const __mmask16 lo = first[kw], hi = second[kw];
     const int64_t shift = kw * floatBytes;
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS + KH - 1; ++r) {
+#pragma GCC unroll 32
+    for (int r = 0; r < (ROWS - 1) * S + KH; ++r) {
       int64_t ih = top + r;
       uintptr_t source = !EDGE || (ih >= 0 && ih < g.inH)
                              ? x + left + ih * rowBytes
                              : zeros;
-      __m512 v = _mm512_maskz_loadu_ps(
-          mask, reinterpret_cast<const float *>(source + shift));
+      __m512 v = loadColumns<MODE>(source + shift, lo, hi);
 #pragma GCC unroll 8
-      for (int kh = 0; kh < KH; ++kh) {
-        int i = r - kh;
-        if (i >= 0 && i < ROWS)
+      for (int i = 0; i < ROWS; ++i) {
+        int kh = r - i * S;
+        if (kh >= 0 && kh < KH)
           acc[i] = _mm512_fmadd_ps(weight[kh], v, acc[i]);
       }
     }
@@ -389,8 +390,9 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
   int64_t bottom = (oh + ROWS - 1) * g.strideH - g.padH + (g.kH - 1) * g.dilationH;
   bool interior = top >= 0 && bottom < g.inH;
   const int64_t sw = g.strideW;
-  // 3x3 and 5x5 taps with unit strides: input rows shared across outputs.
-  const bool shared = g.strideH == 1 && sw == 1 && g.dilationH == 1 &&
+  // 3x3 and 5x5 taps, equal strides, no dilation: input rows shared
+  // across output rows.
+  const bool shared = g.strideH == sw && g.dilationH == 1 &&
                       g.dilationW == 1 && (g.kH == 3 || g.kH == 5);
   __mmask16 first[kDirectMaxKW], second[kDirectMaxKW];
   for (int64_t ow = 0; ow < g.outW; ow += 16) {
@@ -410,18 +412,23 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
 #define EMBER_DIRECT_ROWS(EDGE, MODE)                                          \
   avx512DirectRows<ROWS, EDGE, MODE>(g, x, xRow, taps, y, yRow, oh, ow, first, \
                                      second, store, epilogue)
-#define EMBER_SHARED_ROWS(KH, EDGE)                                            \
-  avx512SharedRows<ROWS, KH, EDGE>(g, x, xRow, taps, y, yRow, oh, ow, first,   \
-                                   store, epilogue)
+#define EMBER_SHARED_ROWS(KH, S, MODE)                                         \
+  (interior ? avx512SharedRows<ROWS, KH, S, false, MODE>(                      \
+                  g, x, xRow, taps, y, yRow, oh, ow, first, second, store,     \
+                  epilogue)                                                    \
+            : avx512SharedRows<ROWS, KH, S, true, MODE>(                       \
+                  g, x, xRow, taps, y, yRow, oh, ow, first, second, store,     \
+                  epilogue))
     if (shared) {
-      if (g.kH == 3 && interior)
-        EMBER_SHARED_ROWS(3, false);
-      else if (g.kH == 3)
-        EMBER_SHARED_ROWS(3, true);
-      else if (interior)
-        EMBER_SHARED_ROWS(5, false);
+      if (sw == 1)
+        g.kH == 3 ? EMBER_SHARED_ROWS(3, 1, Columns::Unit)
+                  : EMBER_SHARED_ROWS(5, 1, Columns::Unit);
+      else if (span <= 16)
+        g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfOne)
+                  : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfOne);
       else
-        EMBER_SHARED_ROWS(5, true);
+        g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfTwo)
+                  : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfTwo);
     } else if (sw == 1) {
       if (interior)
         EMBER_DIRECT_ROWS(false, Columns::Unit);
