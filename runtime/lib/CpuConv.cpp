@@ -563,16 +563,30 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
   const int64_t scratchSize = depthwiseScratchSize(plane);
   const int64_t taps = g.kernel[1] * g.kernel[2];
   const bool avx512 = !std::strcmp(gemm::kernelName(), "avx512");
+  // No residual and one bias value per plane (BatchNorm folded into the
+  // conv): the kernel may finish each output in its register.
+  const bool inRegisters =
+      epilogue && !epilogue->residual.data &&
+      (!epilogue->bias.data ||
+       (epilogue->bias.stride[3] == 0 && epilogue->bias.stride[4] == 0));
   parallelFor(0, g.batch * g.outChannels, 1, [&](int64_t lo, int64_t hi) {
     float *scratch = planes.get(scratchSize);
     for (int64_t t = lo; t < hi; ++t) {
       int64_t n = t / g.outChannels, o = t % g.outChannels;
-      depthwisePlane(plane,
-                     x.data + n * x.stride[0] + o / g.og * x.stride[1],
-                     x.stride[3], x.stride[4], weights + o * taps,
-                     y.data + n * y.stride[0] + o * y.stride[1], y.stride[3],
-                     scratch, avx512);
-      if (epilogue) // while the plane is in cache
+      PlaneEpilogue stored;
+      if (inRegisters) {
+        stored.activation = epilogue->activation;
+        stored.hasBias = epilogue->bias.data != nullptr;
+        if (stored.hasBias)
+          stored.bias = epilogue->bias.data[n * epilogue->bias.stride[0] +
+                                            o * epilogue->bias.stride[1]];
+      }
+      bool finished = depthwisePlane(
+          plane, x.data + n * x.stride[0] + o / g.og * x.stride[1],
+          x.stride[3], x.stride[4], weights + o * taps,
+          y.data + n * y.stride[0] + o * y.stride[1], y.stride[3], scratch,
+          avx512, inRegisters ? &stored : nullptr);
+      if (epilogue && !finished) // while the plane is in cache
         finishPlane(*epilogue, activation, y, n, o);
     }
   });

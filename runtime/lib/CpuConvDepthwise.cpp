@@ -1,6 +1,8 @@
 //===- CpuConvDepthwise.cpp - direct depthwise convolution ----------------===//
 //
-// One plane at a time. With AVX-512, for contiguous input rows and a
+// One plane at a time. With AVX-512, a small stride-1 plane (7x7) is one
+// flat row of outputs, 16 of them (several image rows) per masked load of
+// a tap (avx512Flat). Otherwise, for contiguous input rows and a
 // column stride of 1 or 2 (every depthwise layer of MobileNet and
 // EfficientNet), the taps read the input in place: each output vector of
 // 16 columns is kH * kW FMAs of a broadcast tap by a masked load (stride
@@ -19,6 +21,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "CpuConvDepthwise.h"
+#include "ember/Runtime/GemmEpilogue.h"
 
 #include <immintrin.h>
 
@@ -234,6 +237,42 @@ EMBER_TARGET_AVX512 inline __m512 loadColumns(uintptr_t at, __mmask16 first,
   return _mm512_permutex2var_ps(lo, evens, _mm512_maskz_loadu_ps(second, p + 16));
 }
 
+/// Whether finishAvx512 applies `e`'s activation.
+bool directEpilogue(const PlaneEpilogue &e) {
+  return e.activation == EMBER_GEMM_ACT_NONE ||
+         e.activation == EMBER_GEMM_ACT_RELU ||
+         e.activation == EMBER_GEMM_ACT_HARDSIGMOID ||
+         e.activation == EMBER_GEMM_ACT_HARDSWISH;
+}
+
+/// clamp(x + 3, 0, 6) * (1/6); the comparisons are false for NaN, which
+/// stays.
+EMBER_TARGET_AVX512 inline __m512 hardSigmoidAvx512(__m512 x) {
+  __m512 t = x + 3.0f;
+  t = t > 6.0f ? __m512{} + 6.0f : t;
+  t = t < 0.0f ? __m512{} : t;
+  return t * (1.0f / 6.0f);
+}
+
+/// v + bias, then the activation, as GemmEpilogue.cpp computes them (the
+/// same results bit for bit): relu x < 0 ? 0 : x, hardsigmoid,
+/// hardswish x * hardsigmoid(x).
+EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
+                                               const PlaneEpilogue &e) {
+  if (e.hasBias)
+    v += e.bias;
+  switch (e.activation) {
+  case EMBER_GEMM_ACT_RELU:
+    return v < 0.0f ? __m512{} : v;
+  case EMBER_GEMM_ACT_HARDSIGMOID:
+    return hardSigmoidAvx512(v);
+  case EMBER_GEMM_ACT_HARDSWISH:
+    return v * hardSigmoidAvx512(v);
+  default:
+    return v;
+  }
+}
+
 /// ROWS output rows from `oh` for the direct path (strideW 1 or 2,
 /// contiguous input rows): the taps read the input itself, lanes left or
 /// right of the plane masked to zero (`first`/`second`: per tap column,
@@ -245,7 +284,7 @@ EMBER_TARGET_AVX512 inline void
 avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
                  const float *taps, float *y, int64_t yRow, int64_t oh,
                  int64_t ow, const __mmask16 *first, const __mmask16 *second,
-                 __mmask16 store) {
+                 __mmask16 store, const PlaneEpilogue *epilogue) {
   __m512 acc[ROWS];
 #pragma GCC unroll 8
   for (int i = 0; i < ROWS; ++i)
@@ -276,9 +315,67 @@ avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
             weight, loadColumns<MODE>(source[i] + shift, lo, hi), acc[i]);
     }
   }
+  if (epilogue) {
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; ++i)
+      acc[i] = finishAvx512(acc[i], *epilogue);
+  }
 #pragma GCC unroll 8
   for (int i = 0; i < ROWS; ++i)
     _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
+}
+
+/// avx512DirectRows for equal row and column strides S (1 or 2), no
+/// dilation and KH tap rows: each input row the block reads is loaded once
+/// per tap column and serves every output row it is a tap row of (input
+/// row r of the block is tap row r - i * S of output row i), the tap
+/// column's KH weights held in registers: (ROWS - 1) * S + KH loads per
+/// tap column instead of ROWS * KH (the loads and, at stride 2, their
+/// permutes, not the FMAs, bounded the per-row form). The sum runs over
+/// tap columns first, rows second.
+template <int ROWS, int KH, int S, bool EDGE, Columns MODE>
+EMBER_TARGET_AVX512 inline void
+avx512SharedRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
+                 const float *taps, float *y, int64_t yRow, int64_t oh,
+                 int64_t ow, const __mmask16 *first, const __mmask16 *second,
+                 __mmask16 store, const PlaneEpilogue *epilogue) {
+  __m512 acc[ROWS];
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; ++i)
+    acc[i] = _mm512_setzero_ps();
+  const int64_t floatBytes = static_cast<int64_t>(sizeof(float));
+  const int64_t rowBytes = xRow * floatBytes, kW = g.kW;
+  const int64_t left = (ow * S - g.padW) * floatBytes;
+  const int64_t top = oh * S - g.padH;
+  const uintptr_t zeros = reinterpret_cast<uintptr_t>(zeroRow) + left;
+  for (int64_t kw = 0; kw < kW; ++kw) {
+    __m512 weight[KH];
+#pragma GCC unroll 8
+    for (int kh = 0; kh < KH; ++kh)
+      weight[kh] = _mm512_set1_ps(taps[kh * kW + kw]);
+    const __mmask16 lo = first[kw], hi = second[kw];
+    const int64_t shift = kw * floatBytes;
+#pragma GCC unroll 32
+    for (int r = 0; r < (ROWS - 1) * S + KH; ++r) {
+      int64_t ih = top + r;
+      uintptr_t source = !EDGE || (ih >= 0 && ih < g.inH)
+                             ? x + left + ih * rowBytes
+                             : zeros;
+      __m512 v = loadColumns<MODE>(source + shift, lo, hi);
+#pragma GCC unroll 8
+      for (int i = 0; i < ROWS; ++i) {
+        int kh = r - i * S;
+        if (kh >= 0 && kh < KH)
+          acc[i] = _mm512_fmadd_ps(weight[kh], v, acc[i]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; ++i) {
+    if (epilogue)
+      acc[i] = finishAvx512(acc[i], *epilogue);
+    _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
+  }
 }
 
 /// Rows [oh, oh + ROWS) of the direct path, every 16 output columns.
@@ -286,12 +383,17 @@ template <int ROWS>
 EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
                                            uintptr_t x, int64_t xRow,
                                            const float *taps, float *y,
-                                           int64_t yRow, int64_t oh) {
+                                           int64_t yRow, int64_t oh,
+                                           const PlaneEpilogue *epilogue) {
   // Whether every tap row of these output rows lies inside the plane.
   int64_t top = oh * g.strideH - g.padH;
   int64_t bottom = (oh + ROWS - 1) * g.strideH - g.padH + (g.kH - 1) * g.dilationH;
   bool interior = top >= 0 && bottom < g.inH;
   const int64_t sw = g.strideW;
+  // 3x3 and 5x5 taps, equal strides, no dilation: input rows shared
+  // across output rows.
+  const bool shared = g.strideH == sw && g.dilationH == 1 &&
+                      g.dilationW == 1 && (g.kH == 3 || g.kH == 5);
   __mmask16 first[kDirectMaxKW], second[kDirectMaxKW];
   for (int64_t ow = 0; ow < g.outW; ow += 16) {
     int64_t count = std::min<int64_t>(16, g.outW - ow);
@@ -309,8 +411,25 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
     }
 #define EMBER_DIRECT_ROWS(EDGE, MODE)                                          \
   avx512DirectRows<ROWS, EDGE, MODE>(g, x, xRow, taps, y, yRow, oh, ow, first, \
-                                     second, store)
-    if (sw == 1) {
+                                     second, store, epilogue)
+#define EMBER_SHARED_ROWS(KH, S, MODE)                                         \
+  (interior ? avx512SharedRows<ROWS, KH, S, false, MODE>(                      \
+                  g, x, xRow, taps, y, yRow, oh, ow, first, second, store,     \
+                  epilogue)                                                    \
+            : avx512SharedRows<ROWS, KH, S, true, MODE>(                       \
+                  g, x, xRow, taps, y, yRow, oh, ow, first, second, store,     \
+                  epilogue))
+    if (shared) {
+      if (sw == 1)
+        g.kH == 3 ? EMBER_SHARED_ROWS(3, 1, Columns::Unit)
+                  : EMBER_SHARED_ROWS(5, 1, Columns::Unit);
+      else if (span <= 16)
+        g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfOne)
+                  : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfOne);
+      else
+        g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfTwo)
+                  : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfTwo);
+    } else if (sw == 1) {
       if (interior)
         EMBER_DIRECT_ROWS(false, Columns::Unit);
       else
@@ -327,6 +446,7 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
         EMBER_DIRECT_ROWS(true, Columns::EvenOfTwo);
     }
 #undef EMBER_DIRECT_ROWS
+#undef EMBER_SHARED_ROWS
   }
 }
 
@@ -337,7 +457,8 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
 EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
                                            const float *x, int64_t xRow,
                                            const float *taps, float *y,
-                                           int64_t yRow) {
+                                           int64_t yRow,
+                                           const PlaneEpilogue *epilogue) {
   // Addresses, not pointers: a masked load's address may lie outside the
   // plane (its lanes there are masked out and never fault).
   uintptr_t origin = reinterpret_cast<uintptr_t>(x);
@@ -347,7 +468,7 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
     switch (end - oh) {
 #define EMBER_DIRECT_BLOCK(R)                                                  \
   case R:                                                                      \
-    avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh);                  \
+    avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);        \
     break;
       EMBER_DIRECT_BLOCK(1)
       EMBER_DIRECT_BLOCK(2)
@@ -365,6 +486,123 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
   }
 }
 
+/// Small stride-1 planes as one flat row: with unit strides, no dilation
+/// and input rows as wide as the output's (both contiguous), tap (kh, kw)
+/// reads input element o + (kh - padH) * W + (kw - padW) for output o, so
+/// 16 consecutive outputs (parts of several image rows) are one masked
+/// load per tap. Per-lane masks drop the taps that fall left or right of
+/// a lane's row, or above or below the plane. At 7x7 a vector per image
+/// row used 7 of its 16 lanes; flat, a plane is 4 vectors (49 of 64).
+constexpr int64_t kFlatMaxVectors = 8;
+constexpr int64_t kFlatMaxTaps = 8; // kH and kW
+
+/// Per vector of 16 outputs: the lanes inside the plane, and for each tap
+/// row and tap column the lanes whose input lies inside the plane.
+struct FlatMasks {
+  int64_t key[7] = {};
+  __mmask16 store[kFlatMaxVectors];
+  __mmask16 row[kFlatMaxVectors][kFlatMaxTaps];
+  __mmask16 column[kFlatMaxVectors][kFlatMaxTaps];
+};
+
+bool flatFits(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+              int64_t yRow) {
+  return g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 &&
+         g.dilationW == 1 && xCol == 1 && g.inW == g.outW && xRow == g.inW &&
+         yRow == g.outW && g.outW < 16 &&
+         g.outH * g.outW <= 16 * kFlatMaxVectors && g.kH <= kFlatMaxTaps &&
+         g.kW <= kFlatMaxTaps;
+}
+
+/// The masks for `g`, computed once per thread for each geometry in a row
+/// (the planes of one layer share them).
+const FlatMasks &flatMasks(const PlaneGeometry &g) {
+  thread_local FlatMasks masks;
+  const int64_t key[7] = {g.inH, g.outH, g.outW, g.kH, g.kW, g.padH, g.padW};
+  if (std::equal(key, key + 7, masks.key))
+    return masks;
+  std::copy(key, key + 7, masks.key);
+  const int64_t count = g.outH * g.outW;
+  for (int64_t v = 0; v * 16 < count; ++v) {
+    masks.store[v] = 0;
+    for (int64_t k = 0; k < kFlatMaxTaps; ++k)
+      masks.row[v][k] = masks.column[v][k] = 0;
+    for (int l = 0; l < 16; ++l) {
+      int64_t o = v * 16 + l;
+      if (o >= count)
+        break;
+      int64_t r = o / g.outW, c = o % g.outW;
+      __mmask16 bit = static_cast<__mmask16>(1u << l);
+      masks.store[v] |= bit;
+      for (int64_t kh = 0; kh < g.kH; ++kh)
+        if (r + kh - g.padH >= 0 && r + kh - g.padH < g.inH)
+          masks.row[v][kh] |= bit;
+      for (int64_t kw = 0; kw < g.kW; ++kw)
+        if (c + kw - g.padW >= 0 && c + kw - g.padW < g.inW)
+          masks.column[v][kw] |= bit;
+    }
+  }
+  return masks;
+}
+
+template <int V>
+EMBER_TARGET_AVX512 void avx512FlatPlane(const PlaneGeometry &g,
+                                         const FlatMasks &m, const float *x,
+                                         const float *taps, float *y,
+                                         const PlaneEpilogue *epilogue) {
+  __m512 acc[V];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v)
+    acc[v] = _mm512_setzero_ps();
+  // Addresses, not pointers: a masked load may start before the plane.
+  const uintptr_t origin = reinterpret_cast<uintptr_t>(x);
+  const int64_t floatBytes = static_cast<int64_t>(sizeof(float));
+  for (int64_t kh = 0; kh < g.kH; ++kh)
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      __m512 weight = _mm512_set1_ps(taps[kh * g.kW + kw]);
+      uintptr_t at =
+          origin + ((kh - g.padH) * g.outW + kw - g.padW) * floatBytes;
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) {
+        __mmask16 mask = m.row[v][kh] & m.column[v][kw];
+        acc[v] = _mm512_fmadd_ps(
+            weight,
+            _mm512_maskz_loadu_ps(
+                mask, reinterpret_cast<const float *>(at + v * 16 * floatBytes)),
+            acc[v]);
+      }
+    }
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) {
+    if (epilogue)
+      acc[v] = finishAvx512(acc[v], *epilogue);
+    _mm512_mask_storeu_ps(y + v * 16, m.store[v], acc[v]);
+  }
+}
+
+EMBER_TARGET_AVX512 void avx512Flat(const PlaneGeometry &g, const float *x,
+                                    const float *taps, float *y,
+                                    const PlaneEpilogue *epilogue) {
+  const FlatMasks &m = flatMasks(g);
+  switch ((g.outH * g.outW + 15) / 16) {
+#define EMBER_FLAT(V)                                                          \
+  case V:                                                                      \
+    avx512FlatPlane<V>(g, m, x, taps, y, epilogue);                            \
+    break;
+    EMBER_FLAT(1)
+    EMBER_FLAT(2)
+    EMBER_FLAT(3)
+    EMBER_FLAT(4)
+    EMBER_FLAT(5)
+    EMBER_FLAT(6)
+    EMBER_FLAT(7)
+    EMBER_FLAT(8)
+#undef EMBER_FLAT
+  default:
+    break;
+  }
+}
+
 } // namespace
 
 int64_t depthwiseScratchSize(const PlaneGeometry &g) {
@@ -373,13 +611,20 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g) {
   return g.strideW * ph.rows * ph.width + 2 * g.kH * g.kW + 2;
 }
 
-void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
+bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
-                    float *scratch, bool avx512) {
+                    float *scratch, bool avx512,
+                    const PlaneEpilogue *epilogue) {
+  if (avx512 && flatFits(g, xRow, xCol, yRow)) {
+    bool applied = epilogue && directEpilogue(*epilogue);
+    avx512Flat(g, x, taps, y, applied ? epilogue : nullptr);
+    return applied;
+  }
   if (avx512 && (g.strideW == 1 || g.strideW == 2) && xCol == 1 &&
       g.kW <= kDirectMaxKW && g.inW <= kZeroRow) {
-    avx512DirectPlane(g, x, xRow, taps, y, yRow);
-    return;
+    bool applied = epilogue && directEpilogue(*epilogue);
+    avx512DirectPlane(g, x, xRow, taps, y, yRow, applied ? epilogue : nullptr);
+    return applied;
   }
   Phases ph = phasesOf(g);
   int64_t phases = g.strideW * ph.rows * ph.width;
@@ -394,6 +639,7 @@ void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
     avx512Plane(g, ph, scratch, offsets, taps, y, yRow);
   else
     portablePlane(g, ph, scratch, offsets, taps, y, yRow);
+  return false;
 }
 
 } // namespace conv

@@ -22,6 +22,14 @@ struct PlaneGeometry {
       dilationH, dilationW;
 };
 
+/// What depthwisePlane may apply to each output as it stores it, while it
+/// is in a register: + bias, then an activation (an ember_gemm_activation).
+struct PlaneEpilogue {
+  bool hasBias = false;
+  float bias = 0;
+  int activation = 0;
+};
+
 /// Floats of scratch depthwisePlane needs for `g`.
 int64_t depthwiseScratchSize(const PlaneGeometry &g);
 
@@ -29,9 +37,14 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g);
 /// plane x (element (h, w) at x[h * xRow + w * xCol]) convolved with the
 /// contiguous kH x kW taps. `scratch` holds depthwiseScratchSize floats;
 /// `avx512` picks the AVX-512 path (the caller checked the CPU has it).
-void depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
+/// Returns true when it also applied `epilogue` (optional): the AVX-512
+/// direct path does for no activation, relu, hardsigmoid and hardswish,
+/// with the GEMM epilogue's arithmetic; otherwise the caller finishes the
+/// plane.
+bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
-                    float *scratch, bool avx512);
+                    float *scratch, bool avx512,
+                    const PlaneEpilogue *epilogue = nullptr);
 
 } // namespace conv
 } // namespace ember

@@ -203,6 +203,127 @@ void activatePortable(float *x, int64_t n, int activation) {
   activateAny<4>(x, n, activation);
 }
 
+/// What finishRow adds to a contiguous row: each addend either one value
+/// for the whole row (broadcast) or one per element (stride 1); null when
+/// absent.
+struct RowAddends {
+  const float *bias = nullptr, *residual = nullptr;
+  bool biasBroadcast = false, residualBroadcast = false;
+  bool residualFirst = false;
+};
+
+/// act(v + b [+ r]) [+ r], b and r the addends' values; an absent addend
+/// is not added (x + 0 would turn -0 into +0).
+template <int Act, typename F, typename I>
+EMBER_INLINE F finishVector(F v, F b, F r, const RowAddends &a) {
+  if (a.bias)
+    v += b;
+  if (a.residual && a.residualFirst)
+    v += r;
+  v = activate<Act, F, I>(v);
+  if (a.residual && !a.residualFirst)
+    v += r;
+  return v;
+}
+
+/// row[0:n] = act(row + bias [+ residual]) [+ residual] in one pass, W
+/// floats at a time in registers; the tail through zero-padded vectors.
+/// The per-chunk buffer, copies and calls of the general path cost more
+/// than the arithmetic on a conv's small planes (7 floats a row at 7x7).
+template <int W, int Act>
+EMBER_INLINE void finishRow(float *row, int64_t n, const RowAddends &a) {
+  using F = typename Lanes<W>::F;
+  using I = typename Lanes<W>::I;
+  const bool biasRow = a.bias && !a.biasBroadcast;
+  const bool residualRow = a.residual && !a.residualBroadcast;
+  const F biasValue = a.bias && a.biasBroadcast ? F{} + *a.bias : F{};
+  const F residualValue =
+      a.residual && a.residualBroadcast ? F{} + *a.residual : F{};
+  int64_t j = 0;
+  for (; j + W <= n; j += W) {
+    F v, b = biasValue, r = residualValue;
+    std::memcpy(&v, row + j, sizeof(v));
+    if (biasRow)
+      std::memcpy(&b, a.bias + j, sizeof(b));
+    if (residualRow)
+      std::memcpy(&r, a.residual + j, sizeof(r));
+    v = finishVector<Act, F, I>(v, b, r, a);
+    std::memcpy(row + j, &v, sizeof(v));
+  }
+  if (j == n)
+    return;
+  const int64_t left = n - j;
+  float tail[W] = {};
+  F v, b = biasValue, r = residualValue;
+  std::memcpy(tail, row + j, left * sizeof(float));
+  std::memcpy(&v, tail, sizeof(v));
+  if (biasRow) {
+    float bias[W] = {};
+    std::memcpy(bias, a.bias + j, left * sizeof(float));
+    std::memcpy(&b, bias, sizeof(b));
+  }
+  if (residualRow) {
+    float residual[W] = {};
+    std::memcpy(residual, a.residual + j, left * sizeof(float));
+    std::memcpy(&r, residual, sizeof(r));
+  }
+  v = finishVector<Act, F, I>(v, b, r, a);
+  std::memcpy(tail, &v, sizeof(v));
+  std::memcpy(row + j, tail, left * sizeof(float));
+}
+
+template <int W>
+EMBER_INLINE void finishRowAny(float *row, int64_t n, const RowAddends &a,
+                               int activation) {
+  switch (activation) {
+  case EMBER_GEMM_ACT_RELU:
+    return finishRow<W, EMBER_GEMM_ACT_RELU>(row, n, a);
+  case EMBER_GEMM_ACT_GELU_ERF:
+    return finishRow<W, EMBER_GEMM_ACT_GELU_ERF>(row, n, a);
+  case EMBER_GEMM_ACT_GELU_TANH:
+    return finishRow<W, EMBER_GEMM_ACT_GELU_TANH>(row, n, a);
+  case EMBER_GEMM_ACT_SILU:
+    return finishRow<W, EMBER_GEMM_ACT_SILU>(row, n, a);
+  case EMBER_GEMM_ACT_SIGMOID:
+    return finishRow<W, EMBER_GEMM_ACT_SIGMOID>(row, n, a);
+  case EMBER_GEMM_ACT_TANH:
+    return finishRow<W, EMBER_GEMM_ACT_TANH>(row, n, a);
+  case EMBER_GEMM_ACT_HARDSWISH:
+    return finishRow<W, EMBER_GEMM_ACT_HARDSWISH>(row, n, a);
+  case EMBER_GEMM_ACT_HARDSIGMOID:
+    return finishRow<W, EMBER_GEMM_ACT_HARDSIGMOID>(row, n, a);
+  default:
+    return finishRow<W, EMBER_GEMM_ACT_NONE>(row, n, a);
+  }
+}
+
+using FinishRowFn = void (*)(float *row, int64_t n, const RowAddends &a,
+                             int activation);
+
+EMBER_TARGET_AVX512 void finishRowAvx512(float *row, int64_t n,
+                                         const RowAddends &a, int activation) {
+  finishRowAny<16>(row, n, a, activation);
+}
+
+EMBER_TARGET_AVX2 void finishRowAvx2(float *row, int64_t n, const RowAddends &a,
+                                     int activation) {
+  finishRowAny<8>(row, n, a, activation);
+}
+
+void finishRowPortable(float *row, int64_t n, const RowAddends &a,
+                       int activation) {
+  finishRowAny<4>(row, n, a, activation);
+}
+
+/// The row kernel of the ISA `activation` was compiled for.
+FinishRowFn finishRowFor(ActivationFn activation) {
+  if (activation == activateAvx512)
+    return finishRowAvx512;
+  if (activation == activateAvx2)
+    return finishRowAvx2;
+  return finishRowPortable;
+}
+
 /// row[0:n] += addend[j * colStride] (colStride 0: one value for the row).
 /// Cloned for AVX-512 (picked at load time): the generic build's 4-wide
 /// adds were a sixth of a fused transformer GEMM's epilogue time.
@@ -237,6 +358,42 @@ ActivationFn activationFor(IsaLevel isa) {
 void applyEpilogueBlock(ActivationFn activation, int64_t m, int64_t n,
                         float *c, int64_t rsc, int64_t csc,
                         const ember_gemm_epilogue &epilogue) {
+  auto unitOrBroadcast = [](const float *addend, int64_t colStride) {
+    return !addend || colStride == 0 || colStride == 1;
+  };
+  if (csc == 1 && unitOrBroadcast(epilogue.bias, epilogue.biasColStride) &&
+      unitOrBroadcast(epilogue.residual, epilogue.residualColStride)) {
+    // Contiguous rows: one pass each, in registers. A block whose rows
+    // follow each other (a conv's plane), with addends that do too or are
+    // one value for the block, is one row.
+    auto followsBlock = [&](const float *addend, int64_t rowStride,
+                            int64_t colStride) {
+      return !addend || (colStride == 0 && rowStride == 0) ||
+             (colStride == 1 && rowStride == n);
+    };
+    if (m > 1 && rsc == n &&
+        followsBlock(epilogue.bias, epilogue.biasRowStride,
+                     epilogue.biasColStride) &&
+        followsBlock(epilogue.residual, epilogue.residualRowStride,
+                     epilogue.residualColStride)) {
+      n *= m;
+      m = 1;
+    }
+    const FinishRowFn finish = finishRowFor(activation);
+    RowAddends addends;
+    addends.biasBroadcast = epilogue.biasColStride == 0;
+    addends.residualBroadcast = epilogue.residualColStride == 0;
+    addends.residualFirst = epilogue.residualBeforeActivation;
+    for (int64_t i = 0; i < m; ++i) {
+      addends.bias = epilogue.bias ? epilogue.bias + i * epilogue.biasRowStride
+                                   : nullptr;
+      addends.residual = epilogue.residual
+                             ? epilogue.residual + i * epilogue.residualRowStride
+                             : nullptr;
+      finish(c + i * rsc, n, addends, epilogue.activation);
+    }
+    return;
+  }
   constexpr int64_t kChunk = 64;
   alignas(64) float buffer[kChunk];
   for (int64_t i = 0; i < m; ++i) {

@@ -229,13 +229,33 @@ def test_rejects_non_modules():
 # --- end to end and training -----------------------------------------------------
 
 
+class SqueezeExcitation(torch.nn.Module):
+    """MobileNetV3's: x * hardsigmoid(fc2(relu(fc1(mean(x))))), the fcs 1x1
+    convs on one pixel."""
+
+    def __init__(self, channels, squeezed):
+        super().__init__()
+        self.fc1 = torch.nn.Conv2d(channels, squeezed, 1)
+        self.fc2 = torch.nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x):
+        scale = torch.nn.functional.adaptive_avg_pool2d(x, 1)
+        scale = self.fc2(torch.relu(self.fc1(scale)))
+        return x * torch.nn.functional.hardsigmoid(scale)
+
+
 class SmallCNN(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.features = torch.nn.Sequential(
             torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
             torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 8, 3, padding=1, groups=2),
-            torch.nn.Hardswish())
+            torch.nn.Hardswish(),
+            # A MobileNetV3 block: depthwise conv + BatchNorm + hardswish
+            # (one fused call), squeeze-and-excitation (its hardsigmoid in
+            # the second fc's call).
+            torch.nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False), torch.nn.BatchNorm2d(8),
+            torch.nn.Hardswish(), SqueezeExcitation(8, 4))
         self.pool = torch.nn.AdaptiveAvgPool2d(1)
         self.head = torch.nn.Linear(8, 5)
 
@@ -247,8 +267,9 @@ def test_small_cnn_save_and_load(tmp_path):
     torch.manual_seed(5)
     model = SmallCNN()
     with torch.no_grad():  # running stats that are not the initial ones
-        model.features[1].running_mean.uniform_(-0.5, 0.5)
-        model.features[1].running_var.uniform_(0.5, 2.0)
+        for norm in (model.features[1], model.features[7]):
+            norm.running_mean.uniform_(-0.5, 0.5)
+            norm.running_var.uniform_(0.5, 2.0)
     model.eval()
     program = ember.from_torch(model, (torch.randn(2, 3, 8, 8),), dynamic_dims=[{0: "batch"}])
     # The BatchNorm is folded into the conv before it (its weight and bias).

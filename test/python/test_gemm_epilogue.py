@@ -245,3 +245,39 @@ def test_conv_epilogue_gradients():
     close(ey, ty, atol=1e-4, rtol=1e-4)
     for got, want in [(ex, tx), (ew, tw), (eb, tb)]:
         np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), atol=1e-3, rtol=1e-3)
+
+
+class _MobileNetBlock(ember.nn.Module):
+    """MobileNetV3's depthwise conv + bias + hardswish, then squeeze-and-
+    excitation: x * hardsigmoid(fc2(relu(fc1(mean(x)))))."""
+
+    def __init__(self, *arrays_):
+        super().__init__()
+        self.wd, self.bd, self.w1, self.b1, self.w2, self.b2 = (
+            ember.nn.Parameter(ember.tensor(a)) for a in arrays_)
+
+    def forward(self, x):
+        x = F.hardswish(F.conv2d(x, self.wd, self.bd, padding=2, groups=x.shape[1]))
+        s = F.relu(F.conv2d(x.mean((2, 3), keepdim=True), self.w1, self.b1))
+        return x * F.hardsigmoid(F.conv2d(s, self.w2, self.b2))
+
+
+def test_depthwise_and_squeeze_excitation_are_fused():
+    """The block's three convs are three fused calls: the depthwise one
+    with its bias and hardswish (applied in the kernel's registers), fc1
+    with relu, fc2 with the scale's hardsigmoid (the element-wise multiply
+    then reads it instead of computing it per element); values and NaN as
+    torch's."""
+    x, wd, bd, w1, b1, w2, b2 = arrays(24, (2, 6, 7, 7), (6, 1, 5, 5), (6,), (3, 6, 1, 1),
+                                       (3,), (6, 3, 1, 1), (6,))
+    x[1, 2, 3, 3] = np.nan
+    program = ember.export(_MobileNetBlock(wd, bd, w1, b1, w2, b2), ember.tensor(x))
+    before = fused_conv_calls()
+    got = program(x)
+    assert fused_conv_calls() == before + 3
+    T = torch.nn.functional
+    tx = T.hardswish(T.conv2d(torch.tensor(x), torch.tensor(wd), torch.tensor(bd), padding=2,
+                              groups=6))
+    s = T.relu(T.conv2d(tx.mean((2, 3), keepdim=True), torch.tensor(w1), torch.tensor(b1)))
+    close(got, tx * T.hardsigmoid(T.conv2d(s, torch.tensor(w2), torch.tensor(b2))),
+          atol=1e-4, rtol=1e-4)

@@ -140,23 +140,31 @@ void check(const Case &c) {
   // (strides [0, 1, 0, 0, 0]) and a residual, added after relu, or before
   // hardswish (a ResNet block's order). The second writes y and reads the
   // residual through views with their last two dims swapped (the copy
-  // path, and the epilogue by planes).
+  // path, and the epilogue by planes). Then bias and hardswish or
+  // hardsigmoid with no residual (a MobileNet layer: the depthwise kernel
+  // finishes each output in its register).
   std::vector<float> bias(c.o), residual(g.size());
   for (float &e : bias)
     e = normal(gen);
   for (float &e : residual)
     e = normal(gen);
   const int64_t bst[5] = {0, 1, 0, 0, 0};
-  for (bool first : {false, true}) {
-    int activation = first ? EMBER_GEMM_ACT_HARDSWISH : EMBER_GEMM_ACT_RELU;
+  for (int variant : {0, 1, 2, 3}) {
+    bool first = variant == 1, withResidual = variant < 2;
+    int activation = variant == 0   ? EMBER_GEMM_ACT_RELU
+                     : variant == 3 ? EMBER_GEMM_ACT_HARDSIGMOID
+                                    : EMBER_GEMM_ACT_HARDSWISH;
     std::vector<double> want(g.size());
     for (size_t i = 0; i < want.size(); ++i) {
       double pre = ry[i] + bias[i / (out[0] * out[1] * out[2]) % c.o];
-      double r = residual[i];
+      double r = withResidual ? residual[i] : 0.0;
       if (first)
         pre += r;
-      double act = first ? pre * std::min(std::max(pre + 3, 0.0), 6.0) / 6
-                         : std::max(pre, 0.0);
+      double hardSigmoid = std::min(std::max(pre + 3, 0.0), 6.0) / 6;
+      double act = activation == EMBER_GEMM_ACT_RELU ? std::max(pre, 0.0)
+                   : activation == EMBER_GEMM_ACT_HARDSIGMOID
+                       ? hardSigmoid
+                       : pre * hardSigmoid;
       want[i] = first ? act : act + r;
     }
     std::vector<float> fused(g.size(), NAN), stored(g.size(), NAN);
@@ -175,14 +183,18 @@ void check(const Case &c) {
         VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
         VIEW5(stored.data(), ys, yView), VIEW5(bias.data(), ys, bst),
         VIEW5(residualStorage.data(), ys, yView), SCALARS,
-        activation | EMBER_GEMM_FUSED_BIAS | EMBER_GEMM_FUSED_RESIDUAL |
+        activation | EMBER_GEMM_FUSED_BIAS |
+            (withResidual ? EMBER_GEMM_FUSED_RESIDUAL : 0) |
             (first ? EMBER_GEMM_FUSED_RESIDUAL_FIRST : 0));
     for (int64_t a = 0; a < c.n * c.o * out[0]; ++a)
       for (int64_t h = 0; h < out[1]; ++h)
         for (int64_t v = 0; v < out[2]; ++v)
           fused[(a * out[1] + h) * out[2] + v] =
               stored[a * out[1] * out[2] + h * yView[3] + v * yView[4]];
-    expectNear(fused, want, first ? "fused hardswish" : "fused relu");
+    const char *names[] = {"fused relu + residual",
+                           "fused hardswish of the sum with the residual",
+                           "fused hardswish", "fused hardsigmoid"};
+    expectNear(fused, want, names[variant]);
   }
   ember_cpu_conv_backward_data_f32(VIEW5(g.data(), ys, yst),
                                    VIEW5(w.data(), ws, wst),
@@ -218,6 +230,12 @@ const Case kCases[] = {
     {2, 3, 6, 3, {1, 9, 10}, {1, 3, 3}, {1, 2, 1}, {0, 2, 1}, {1, 2, 2}, false},
     {2, 4, 4, 4, {1, 1, 19}, {1, 1, 3}, {1, 1, 2}, {0, 0, 1}, {1, 1, 1}, false},
     {1, 3, 3, 3, {1, 10, 17}, {1, 3, 2}, {1, 3, 3}, {0, 0, 0}, {1, 1, 1}, true},
+    // Small stride-1 planes as one flat row (several image rows per
+    // vector): 7x7 with 5x5 taps; 5x9, 3x3; fewer output rows than input
+    // rows (no padding along H).
+    {2, 6, 6, 6, {1, 7, 7}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
+    {1, 3, 3, 3, {1, 5, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {2, 4, 4, 4, {1, 8, 6}, {1, 3, 3}, {1, 1, 1}, {0, 0, 1}, {1, 1, 1}, false},
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},

@@ -34,6 +34,12 @@ struct Epilogue {
 std::optional<Epilogue> matchBody(mlir::linalg::GenericOp generic,
                                   unsigned cInput);
 
+/// matchBody for `result`, a value computed in the generic's body (not
+/// necessarily the yielded one).
+std::optional<Epilogue> matchEpilogueValue(mlir::linalg::GenericOp generic,
+                                           unsigned cInput,
+                                           mlir::Value result);
+
 /// An epilogue with its addends' operands (null when absent).
 struct MatchedEpilogue {
   Epilogue epilogue;

@@ -18,6 +18,12 @@
 // the runtime as 5-D views of D's shape (stride 0 along broadcast dims,
 // unit dims in front of the spatial ones).
 //
+// A y the generic reads through a broadcast (a squeeze-and-excitation
+// block's hardsigmoid(y + bias) * x, y [N, C, 1, 1]) cannot become D; the
+// part of the body that is act(y + bias) moves into the call instead,
+// which writes it into y's buffer, and the generic only multiplies (the
+// activation ran once per element of D before).
+//
 //===----------------------------------------------------------------------===//
 
 #include "EpilogueMatch.h"
@@ -29,6 +35,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace ember {
 #define GEN_PASS_DEF_EMBERFUSECONVEPILOGUE
@@ -208,6 +215,154 @@ bool fuseEpilogue(func::CallOp call) {
   return true;
 }
 
+/// The ops of the generic's body that `value` is computed from (itself
+/// included).
+llvm::SetVector<Operation *> bodySlice(Value value) {
+  llvm::SetVector<Operation *> slice;
+  SmallVector<Value> work = {value};
+  Block *body = value.getParentBlock();
+  while (!work.empty()) {
+    Operation *op = work.pop_back_val().getDefiningOp();
+    if (!op || op->getBlock() != body || !slice.insert(op))
+      continue;
+    for (Value operand : op->getOperands())
+      work.push_back(operand);
+  }
+  return slice;
+}
+
+/// The conv's y read by a generic through a broadcast: a squeeze-and-
+/// excitation block's D = hardsigmoid(y + bias) * x, y [N, C, 1, 1] spread
+/// over x's pixels. The part of the body that is act(y + bias) (y read
+/// nowhere else) moves into the call, which writes it into y's buffer; the
+/// generic reads that, instead of computing it again for every element of
+/// D. False when it does not apply.
+bool fuseBroadcastPrefix(func::CallOp call) {
+  if (call.getNumOperands() != kConvOperands)
+    return false;
+  auto yCast = call.getOperand(2).getDefiningOp<memref::CastOp>();
+  if (!yCast || !yCast->hasOneUse())
+    return false;
+  Value yBuffer = yCast.getSource();
+  if (!yBuffer.getDefiningOp<memref::AllocOp>())
+    return false;
+  Block *block = call->getBlock();
+  Value yRead = yBuffer;
+  Operation *reader = soleUser(yBuffer, yCast);
+  while (reader && reader->getBlock() == block &&
+         isa<memref::CollapseShapeOp, memref::CastOp>(reader)) {
+    yRead = reader->getResult(0);
+    reader = soleUser(yRead, nullptr);
+  }
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(reader);
+  if (!generic || generic->getBlock() != block ||
+      !call->isBeforeInBlock(generic) || generic.getNumResults() != 0 ||
+      generic.getNumParallelLoops() != generic.getNumLoops())
+    return false;
+  auto yType = cast<MemRefType>(yRead.getType());
+  int64_t yRank = yType.getRank();
+  if (yRank < 3 || yRank > kRank || !yType.getElementType().isF32())
+    return false;
+  OpOperand *yOperand = nullptr;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    if (input->get() != yRead)
+      continue;
+    if (yOperand)
+      return false;
+    yOperand = input;
+  }
+  if (!yOperand)
+    return false;
+  AffineMap yMap = generic.getMatchingIndexingMap(yOperand);
+  if (yMap.isIdentity() || !isBroadcastMap(yMap))
+    return false;
+  // The last value of the body that is act(y + bias).
+  Block &body = generic.getRegion().front();
+  unsigned yInput = yOperand->getOperandNumber();
+  Value prefix;
+  std::optional<Epilogue> epilogue;
+  for (Operation &op : llvm::reverse(body.without_terminator())) {
+    if (op.getNumResults() != 1)
+      continue;
+    epilogue = matchEpilogueValue(generic, yInput, op.getResult(0));
+    if (epilogue && epilogue->residualInput < 0) {
+      prefix = op.getResult(0);
+      break;
+    }
+  }
+  if (!prefix)
+    return false;
+  // Nothing but the prefix may read y or the values it is made of.
+  llvm::SetVector<Operation *> slice = bodySlice(prefix);
+  for (Operation *op : slice)
+    for (Operation *user : op->getUsers())
+      if (op != prefix.getDefiningOp() && !slice.contains(user))
+        return false;
+  BlockArgument yArg = body.getArgument(yInput);
+  for (Operation *user : yArg.getUsers())
+    if (!slice.contains(user))
+      return false;
+  // The bias as a view over y's dims: each of its loop dims one of y's.
+  MLIRContext *ctx = generic.getContext();
+  OpOperand *bias = epilogue->biasInput >= 0
+                        ? generic.getDpsInputOperand(epilogue->biasInput)
+                        : nullptr;
+  AffineMap biasOverY;
+  if (bias) {
+    auto biasType = dyn_cast<MemRefType>(bias->get().getType());
+    AffineMap biasMap = generic.getMatchingIndexingMap(bias);
+    if (!biasType || !biasType.getElementType().isF32() ||
+        !isBroadcastMap(biasMap) || mayOverlap(yBuffer, bias->get()))
+      return false;
+    SmallVector<AffineExpr> exprs;
+    for (AffineExpr expr : biasMap.getResults()) {
+      if (isa<AffineConstantExpr>(expr)) {
+        exprs.push_back(expr);
+        continue;
+      }
+      std::optional<unsigned> yDim = yMap.getResultPosition(expr);
+      if (!yDim)
+        return false;
+      exprs.push_back(getAffineDimExpr(*yDim, ctx));
+    }
+    biasOverY = AffineMap::get(yRank, 0, exprs, ctx);
+  }
+  // The call moves down to the generic: x and w must still hold the same
+  // values there.
+  Value x = stripCast(call.getOperand(0)), w = stripCast(call.getOperand(1));
+  if (!unwrittenBetween(call, generic, {x, w}))
+    return false;
+
+  OpBuilder b(generic);
+  Location loc = call.getLoc();
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < yRank; ++i) {
+    if (i == 2)
+      for (int64_t u = 0; u < kRank - yRank; ++u)
+        sizes.push_back(b.getIndexAttr(1));
+    sizes.push_back(memref::getMixedSize(b, loc, yRead, i));
+  }
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(yRank, ctx);
+  Value yArg5 = view5(b, loc, yRead, identity, sizes);
+  Value biasArg = bias ? view5(b, loc, bias->get(), biasOverY, sizes) : yArg5;
+  int64_t flags = epilogue->activation | (bias ? EMBER_GEMM_FUSED_BIAS : 0);
+  SmallVector<Value> args = {call.getOperand(0), call.getOperand(1), yArg5,
+                             biasArg, yArg5};
+  for (unsigned i = 3; i < kConvOperands; ++i)
+    args.push_back(call.getOperand(i));
+  args.push_back(arith::ConstantIntOp::create(b, loc, flags, 64));
+  func::CallOp::create(b, loc, declareFused(call->getParentOfType<ModuleOp>()),
+                       args);
+  // The body reads act(y + bias) from y's buffer now.
+  prefix.replaceAllUsesWith(yArg);
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+    if (slice.contains(&op) && op.use_empty())
+      op.erase();
+  call->erase();
+  yCast->erase();
+  return true;
+}
+
 struct EmberFuseConvEpiloguePass
     : ember::impl::EmberFuseConvEpilogueBase<EmberFuseConvEpiloguePass> {
   void runOnOperation() override {
@@ -217,7 +372,7 @@ struct EmberFuseConvEpiloguePass
         calls.push_back(call);
     });
     for (func::CallOp call : calls)
-      if (fuseEpilogue(call))
+      if (fuseEpilogue(call) || fuseBroadcastPrefix(call))
         ++numFused;
   }
 };

@@ -264,6 +264,12 @@ void addTerms(Value value, SmallVectorImpl<Value> &terms) {
 }
 
 std::optional<Epilogue> matchBody(linalg::GenericOp generic, unsigned cInput) {
+  auto yield = cast<linalg::YieldOp>(generic.getRegion().front().getTerminator());
+  return matchEpilogueValue(generic, cInput, yield.getValues()[0]);
+}
+
+std::optional<Epilogue> matchEpilogueValue(linalg::GenericOp generic,
+                                           unsigned cInput, Value result) {
   Block &body = generic.getRegion().front();
   unsigned inputs = generic.getNumDpsInputs();
   Value c = body.getArgument(cInput);
@@ -306,8 +312,6 @@ std::optional<Epilogue> matchBody(linalg::GenericOp generic, unsigned cInput) {
     epilogue = Epilogue();
     return matchSum(value, most, epilogue);
   };
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  Value result = yield.getValues()[0];
   Epilogue epilogue;
   // act(C + bias) + residual.
   if (matchCommutative<arith::AddFOp>(result, [&](Value lhs, Value rhs) {

@@ -107,6 +107,99 @@ func.func @conv1d_hardswish(%xc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], 
 
 // -----
 
+// A squeeze-and-excitation block's scale, D = hardsigmoid(y + bias) * x
+// with y [N, C, 1, 1] read through a broadcast: hardsigmoid(y + bias)
+// moves into the call (hardsigmoid 8 | bias 256 = 264), which writes it
+// into y's buffer; the generic only multiplies (y's buffer stays, the bias
+// is no longer read by the body).
+// CHECK-LABEL: func @squeeze_excitation
+// CHECK-SAME: (%{{.*}}: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %{{.*}}: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %[[B:.*]]: memref<?x1x1xf32>, %[[X:.*]]: memref<?x16x5x5xf32>, %[[D:.*]]: memref<?x16x5x5xf32>)
+// CHECK: %[[Y:.*]] = memref.alloc(%{{.*}}) : memref<?x16x1x1x1xf32>
+// CHECK-NOT: call @ember_cpu_conv_f32(
+// CHECK: %[[Y4:.*]] = memref.cast %{{.*}} : memref<?x?x?x?xf32> to memref<?x?x1x1xf32>
+// CHECK: %[[YBASE:.*]], %[[YOFF:.*]], %[[YSIZES:.*]]:4, %[[YSTRIDES:.*]]:4 = memref.extract_strided_metadata %[[Y4]]
+// CHECK: %[[YV:.*]] = memref.reinterpret_cast %[[YBASE]] to offset: [%[[YOFF]]], sizes: [%{{.*}}, %{{.*}}, 1, 1, 1], strides: [%[[YSTRIDES]]#0, %[[YSTRIDES]]#1, 0, %[[YSTRIDES]]#2, %[[YSTRIDES]]#3]
+// CHECK: %[[BBASE:.*]], %[[BOFF:.*]], %[[BSIZES:.*]]:3, %[[BSTRIDES:.*]]:3 = memref.extract_strided_metadata %[[B]]
+// CHECK: %[[BV:.*]] = memref.reinterpret_cast %[[BBASE]] to offset: [%[[BOFF]]], sizes: [%{{.*}}, %{{.*}}, 1, 1, 1], strides: [0, %[[BSTRIDES]]#0, 0, 0, 0]
+// CHECK: %[[FLAGS:.*]] = arith.constant 264 : i64
+// CHECK: call @ember_cpu_conv_fused_f32(%{{.*}}, %{{.*}}, %[[YV]], %[[BV]], %[[YV]], {{.*}}, %[[FLAGS]])
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[Y4]], %[[B]], %[[X]] : memref<?x?x1x1xf32>, memref<?x1x1xf32>, memref<?x16x5x5xf32>) outs(%[[D]] : memref<?x16x5x5xf32>)
+// CHECK-NEXT: ^bb0(%[[S:[^:]+]]: f32, %{{[^:]+}}: f32, %[[XE:[^:]+]]: f32, %{{[^:]+}}: f32):
+// CHECK-NEXT: %[[P:.*]] = arith.mulf %[[S]], %[[XE]] : f32
+// CHECK-NEXT: linalg.yield %[[P]] : f32
+func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @squeeze_excitation(%sc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %b: memref<?x1x1xf32>, %x: memref<?x16x5x5xf32>, %d: memref<?x16x5x5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %zero = arith.constant 0.000000e+00 : f32
+  %one = arith.constant 1.000000e+00 : f32
+  %half = arith.constant 5.000000e-01 : f32
+  %six = arith.constant 6.000000e+00 : f32
+  %n = memref.dim %x, %c0 : memref<?x16x5x5xf32>
+  %y = memref.alloc(%n) : memref<?x16x1x1x1xf32>
+  %yr = memref.cast %y : memref<?x16x1x1x1xf32> to memref<?x?x1x?x?xf32>
+  %yc = memref.cast %y : memref<?x16x1x1x1xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%sc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c0_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %y4 = memref.collapse_shape %yr [[0], [1, 2], [3], [4]] : memref<?x?x1x?x?xf32> into memref<?x?x?x?xf32>
+  %y4c = memref.cast %y4 : memref<?x?x?x?xf32> to memref<?x?x1x1xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, 0, 0)>, affine_map<(d0, d1, d2, d3) -> (d1, 0, 0)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y4c, %b, %x : memref<?x?x1x1xf32>, memref<?x1x1xf32>, memref<?x16x5x5xf32>) outs(%d : memref<?x16x5x5xf32>) {
+  ^bb0(%in: f32, %bias: f32, %xe: f32, %out: f32):
+    %0 = arith.addf %in, %bias : f32
+    %1 = arith.divf %0, %six : f32
+    %2 = arith.addf %1, %half : f32
+    %3 = arith.maximumf %2, %zero : f32
+    %4 = arith.minimumf %3, %one : f32
+    %5 = arith.mulf %4, %xe : f32
+    linalg.yield %5 : f32
+  }
+  return
+}
+
+// -----
+
+// The same generic when y is also read outside the activation (here
+// hardsigmoid(y + bias) * y): nothing moves.
+// CHECK-LABEL: func @broadcast_read_twice
+// CHECK: call @ember_cpu_conv_f32(
+// CHECK-NOT: call @ember_cpu_conv_fused_f32(
+// CHECK: arith.divf
+func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @broadcast_read_twice(%sc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %b: memref<?x1x1xf32>, %x: memref<?x16x5x5xf32>, %d: memref<?x16x5x5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %zero = arith.constant 0.000000e+00 : f32
+  %one = arith.constant 1.000000e+00 : f32
+  %half = arith.constant 5.000000e-01 : f32
+  %six = arith.constant 6.000000e+00 : f32
+  %n = memref.dim %x, %c0 : memref<?x16x5x5xf32>
+  %y = memref.alloc(%n) : memref<?x16x1x1x1xf32>
+  %yr = memref.cast %y : memref<?x16x1x1x1xf32> to memref<?x?x1x?x?xf32>
+  %yc = memref.cast %y : memref<?x16x1x1x1xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%sc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c0_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %y4 = memref.collapse_shape %yr [[0], [1, 2], [3], [4]] : memref<?x?x1x?x?xf32> into memref<?x?x?x?xf32>
+  %y4c = memref.cast %y4 : memref<?x?x?x?xf32> to memref<?x?x1x1xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, 0, 0)>, affine_map<(d0, d1, d2, d3) -> (d1, 0, 0)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y4c, %b, %x : memref<?x?x1x1xf32>, memref<?x1x1xf32>, memref<?x16x5x5xf32>) outs(%d : memref<?x16x5x5xf32>) {
+  ^bb0(%in: f32, %bias: f32, %xe: f32, %out: f32):
+    %0 = arith.addf %in, %bias : f32
+    %1 = arith.divf %0, %six : f32
+    %2 = arith.addf %1, %half : f32
+    %3 = arith.maximumf %2, %zero : f32
+    %4 = arith.minimumf %3, %one : f32
+    %5 = arith.mulf %4, %in : f32
+    linalg.yield %5 : f32
+  }
+  return
+}
+
+// -----
+
 // Not fused: y is also read by another op (a training step keeps the
 // pre-activation for the backward), or the body computes something else.
 // CHECK-LABEL: func @not_fused
