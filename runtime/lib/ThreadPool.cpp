@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <pthread.h>
+#include <sched.h>
 #include <thread>
 #include <vector>
 
@@ -65,17 +66,34 @@ uint64_t makeWord(uint32_t generation, uint64_t count) {
 /// parallelFor from there runs inline.
 thread_local bool insideParallelFor = false;
 
-/// Spins until `ready()` or kSpin has passed; returns ready().
+/// Spinning with only `pause` for this long, before spinning also yields.
+/// Two kernels of one compiled program follow each other within a few
+/// microseconds, so a job usually finds its workers in this phase.
+constexpr auto kPureSpin = std::chrono::microseconds(20);
+
+/// Spins until `ready()` or kSpin has passed; returns ready(). After
+/// kPureSpin each round also calls sched_yield(): a spinner that shares its
+/// CPU with the thread it waits for (a worker the OS woke on the caller's
+/// CPU because the other CPUs were busy, e.g. with another library's
+/// spinning threads or another process) would otherwise keep that thread
+/// off the CPU for the rest of its spin, a caller and a worker taking turns
+/// to spin for each other; yielding hands the CPU over at once. With
+/// nothing else runnable on the CPU, sched_yield returns in about a
+/// microsecond.
 template <typename Ready> bool spinUntil(const Ready &ready) {
-  auto deadline = std::chrono::steady_clock::now() + kSpin;
+  auto start = std::chrono::steady_clock::now();
+  auto yieldFrom = start + kPureSpin, deadline = start + kSpin;
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (ready())
         return true;
       EMBER_CPU_RELAX();
     }
-    if (std::chrono::steady_clock::now() >= deadline)
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
       return ready();
+    if (now >= yieldFrom)
+      sched_yield();
   }
 }
 
