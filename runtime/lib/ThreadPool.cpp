@@ -20,6 +20,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <pthread.h>
@@ -40,14 +42,35 @@ namespace ember {
 namespace {
 
 /// How long an idle worker (or a caller waiting for its workers) spins
-/// before it sleeps: long enough to cover the gap between two kernels of one
-/// program or two eagerly dispatched ops, short enough to give the core back.
-/// At 50 µs the gap between two eager `x * 1.5` on (3, 8, 128, 256) (the
-/// caller's Python, dispatch and its share of the last job) often outlasted
-/// the spin: ~1.4 context switches per op on 2 threads, the worker asleep
-/// when the next job came, and the caller doing most chunks itself (no
-/// faster than 1 thread). 200 µs keeps it awake through such a loop.
-constexpr auto kSpin = std::chrono::microseconds(200);
+/// before it sleeps, by default: long enough to cover the gap between two
+/// kernels of one program or two eagerly dispatched ops, short enough to
+/// give the core back. At 50 us the gap between two eager `x * 1.5` on
+/// (3, 8, 128, 256) (the caller's Python, dispatch and its share of the
+/// last job) often outlasted the spin: ~1.4 context switches per op on 2
+/// threads, the worker asleep when the next job came, and the caller doing
+/// most chunks itself (no faster than 1 thread). EMBER_POOL_SPIN_US
+/// overrides it (docs/knobs.md).
+constexpr int64_t kDefaultSpinMicros = 200;
+
+/// EMBER_POOL_SPIN_US, read once; a malformed value is reported and ignored.
+std::chrono::microseconds spinTime() {
+  static const std::chrono::microseconds spin = [] {
+    const char *text = std::getenv("EMBER_POOL_SPIN_US");
+    if (!text || !*text)
+      return std::chrono::microseconds(kDefaultSpinMicros);
+    char *end = nullptr;
+    long value = std::strtol(text, &end, 10);
+    if (*end != '\0' || value < 0 || value > 10'000'000) {
+      std::fprintf(stderr,
+                   "ember: ignoring EMBER_POOL_SPIN_US=%s (expected a whole "
+                   "number of microseconds)\n",
+                   text);
+      return std::chrono::microseconds(kDefaultSpinMicros);
+    }
+    return std::chrono::microseconds(value);
+  }();
+  return spin;
+}
 
 /// Chunks per thread: a few, so that the caller and the prompt workers take
 /// over the share of a worker the OS has not scheduled yet.
@@ -66,44 +89,45 @@ uint64_t makeWord(uint32_t generation, uint64_t count) {
 /// parallelFor from there runs inline.
 thread_local bool insideParallelFor = false;
 
-/// Spinning with only `pause` for this long, before spinning also yields.
-/// Two kernels of one compiled program follow each other within a few
-/// microseconds, so a job usually finds its workers in this phase.
-constexpr auto kPureSpin = std::chrono::microseconds(20);
-
-/// Spins until `ready()` or kSpin has passed; returns ready(). After
-/// kPureSpin each round also calls sched_yield(): a spinner that shares its
-/// CPU with the thread it waits for (a worker the OS woke on the caller's
-/// CPU because the other CPUs were busy, e.g. with another library's
-/// spinning threads or another process) would otherwise keep that thread
-/// off the CPU for the rest of its spin, a caller and a worker taking turns
-/// to spin for each other; yielding hands the CPU over at once. With
-/// nothing else runnable on the CPU, sched_yield returns in about a
-/// microsecond.
-template <typename Ready> bool spinUntil(const Ready &ready) {
-  auto start = std::chrono::steady_clock::now();
-  auto yieldFrom = start + kPureSpin, deadline = start + kSpin;
+/// Spins until `ready()` or spinTime() has passed; returns ready(). A
+/// round in which `sharesCore()` says the thread this one waits for is
+/// queued on this CPU (a worker woken onto the caller's CPU because the
+/// others were busy, with another library's spinning threads or another
+/// process) ends in sched_yield(): spinning there would keep that thread
+/// off the CPU for the rest of the spin, caller and worker taking turns to
+/// spin for each other. Only then: a yield on a busy machine hands the CPU
+/// to another process for a whole time slice, and the spinner misses the
+/// job it waits for.
+template <typename Ready, typename SharesCore>
+bool spinUntil(const Ready &ready, const SharesCore &sharesCore) {
+  auto deadline = std::chrono::steady_clock::now() + spinTime();
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (ready())
         return true;
       EMBER_CPU_RELAX();
     }
-    auto now = std::chrono::steady_clock::now();
-    if (now >= deadline)
+    if (std::chrono::steady_clock::now() >= deadline)
       return ready();
-    if (now >= yieldFrom)
+    if (sharesCore())
       sched_yield();
   }
 }
 
-/// Below this much work (the job's chunks run one after another), a job
-/// does not wake sleeping workers: a futex wake-up costs the caller a
-/// system call and often its core (the woken worker is scheduled in its
-/// place), and the worker would arrive after a job this short is over.
-/// Workers that are still spinning (kernels launched back to back) take
-/// chunks of it all the same.
-constexpr int64_t kWakeWorthNanos = 50'000;
+/// The CPU the calling thread runs on now, or -1.
+int currentCpu() { return sched_getcpu(); }
+
+/// A job whose chunks, run one after another, take less than a sleeping
+/// worker needs to wake up (futex wake, the OS scheduling it, its first
+/// chunk) leaves sleeping workers asleep: the worker would arrive after the
+/// job is over, and the wake-up costs the caller a system call and often
+/// its core (the woken worker is scheduled in its place). Workers that are
+/// still spinning (kernels launched back to back) take chunks of it all
+/// the same. The pool measures that wake-up time (wakeLatency below) and
+/// wakes for jobs of at least that much work, but never asks for more than
+/// kMaxWakeWorthNanos: on a busy machine a few slow wake-ups would raise the
+/// average, and a bar that high would stop the wake-ups that measure it.
+constexpr int64_t kMaxWakeWorthNanos = 50'000;
 
 /// The work of recent jobs, by body and range size: a compiled model
 /// launches the same kernels with the same sizes call after call. Direct
@@ -134,6 +158,12 @@ private:
   Entry entries[kEntries];
 };
 
+int64_t nanosNow() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 int64_t nanosSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now() - start)
@@ -148,6 +178,7 @@ public:
     std::lock_guard<std::mutex> lock(callerMutex);
     ThreadPoolStats copy = counts;
     copy.workerChunks = workerChunks.load(std::memory_order_relaxed);
+    copy.wakeLatencyNanos = wakeLatency.load(std::memory_order_relaxed);
     return copy;
   }
   int workerCount() {
@@ -159,10 +190,10 @@ public:
 
 private:
   void resize(int workerCount);
-  void workerMain(uint32_t seen);
+  void workerMain(uint32_t seen, std::atomic<int> *cpu);
   /// Takes and runs chunks of job `generation` until none are left;
-  /// returns how many it ran.
-  int64_t runChunks(uint32_t generation);
+  /// returns how many it ran. A worker passes its slot of workerCpus.
+  int64_t runChunks(uint32_t generation, std::atomic<int> *cpu = nullptr);
 
   // The job; written only by the caller, while no chunk of it is taken.
   ParallelChunkFn jobFn = nullptr;
@@ -173,6 +204,15 @@ private:
   alignas(64) std::atomic<uint64_t> done{0};
   alignas(64) std::atomic<int> sleepingWorkers{0};
   std::atomic<bool> callerSleeping{false};
+  /// When the caller last woke sleeping workers (steady clock, ns), and a
+  /// running average of how long a woken worker took to reach its job
+  /// (written by the woken workers; a racy update only loses a sample).
+  std::atomic<int64_t> wokenAt{0};
+  std::atomic<int64_t> wakeLatency{kMaxWakeWorthNanos};
+  /// The CPU the caller ran on when it published the current job, and the
+  /// one each worker last ran a chunk on (-1: none yet): who shares a core.
+  alignas(64) std::atomic<int> callerCpu{-1};
+  std::unique_ptr<std::atomic<int>[]> workerCpus;
   std::atomic<bool> stopping{false};
   std::mutex sleepMutex;
   std::condition_variable workAvailable;
@@ -184,16 +224,21 @@ private:
   std::atomic<int64_t> workerChunks{0};
 };
 
-int64_t ThreadPool::runChunks(uint32_t generation) {
+int64_t ThreadPool::runChunks(uint32_t generation, std::atomic<int> *cpu) {
   for (int64_t ran = 0;; ++ran) {
     uint64_t current = word.load(std::memory_order_acquire);
     do {
       if (generationOf(current) != generation ||
-          nextOf(current) >= countOf(current))
+          nextOf(current) >= countOf(current)) {
+        if (ran > 0 && cpu)
+          cpu->store(-1, std::memory_order_relaxed); // no chunk held now
         return ran;
+      }
     } while (!word.compare_exchange_weak(current, current + 1,
                                          std::memory_order_acq_rel,
                                          std::memory_order_acquire));
+    if (ran == 0 && cpu)
+      cpu->store(currentCpu(), std::memory_order_relaxed);
     int64_t chunk = static_cast<int64_t>(nextOf(current));
     int64_t lo = jobBegin + chunk * jobBase + std::min(chunk, jobRemainder);
     int64_t hi = lo + jobBase + (chunk < jobRemainder ? 1 : 0);
@@ -206,22 +251,38 @@ int64_t ThreadPool::runChunks(uint32_t generation) {
   }
 }
 
-void ThreadPool::workerMain(uint32_t seen) {
+void ThreadPool::workerMain(uint32_t seen, std::atomic<int> *cpu) {
   insideParallelFor = true;
   for (;;) {
     auto hasNews = [&] {
       return generationOf(word.load()) != seen || stopping.load();
     };
-    if (!spinUntil(hasNews)) {
-      std::unique_lock<std::mutex> lock(sleepMutex);
-      sleepingWorkers.fetch_add(1);
-      workAvailable.wait(lock, hasNews);
-      sleepingWorkers.fetch_sub(1);
+    auto besideCaller = [&] {
+      return callerCpu.load(std::memory_order_relaxed) == currentCpu();
+    };
+    if (!spinUntil(hasNews, besideCaller)) {
+      {
+        std::unique_lock<std::mutex> lock(sleepMutex);
+        sleepingWorkers.fetch_add(1);
+        workAvailable.wait(lock, hasNews);
+        sleepingWorkers.fetch_sub(1);
+      }
+      // Woken for a job (not for stopping): how long that took, as 1/8 of
+      // the running average. The first worker up takes the time stamp, so
+      // a wake-up is measured once and a spurious one not at all.
+      if (int64_t since = wokenAt.exchange(0); since > 0 && !stopping.load()) {
+        int64_t sample = nanosNow() - since;
+        if (sample > 0 && sample < 100'000'000) {
+          int64_t average = wakeLatency.load(std::memory_order_relaxed);
+          wakeLatency.store(average + (sample - average) / 8,
+                            std::memory_order_relaxed);
+        }
+      }
     }
     if (stopping.load(std::memory_order_acquire))
       return;
     seen = generationOf(word.load(std::memory_order_acquire));
-    if (int64_t ran = runChunks(seen))
+    if (int64_t ran = runChunks(seen, cpu))
       workerChunks.fetch_add(ran, std::memory_order_relaxed);
   }
 }
@@ -240,8 +301,11 @@ void ThreadPool::resize(int workerCount) {
   }
   uint32_t generation = generationOf(word.load());
   workers.reserve(workerCount);
+  workerCpus.reset(new std::atomic<int>[workerCount]);
   for (int i = 0; i < workerCount; ++i) {
-    workers.emplace_back([this, generation] { workerMain(generation); });
+    std::atomic<int> *cpu = &workerCpus[i];
+    cpu->store(-1);
+    workers.emplace_back([this, generation, cpu] { workerMain(generation, cpu); });
     // Named here, not by the worker, so the name is in place when resize
     // returns (tools and tests tell the pool's threads apart by it).
     pthread_setname_np(workers.back().native_handle(), "ember-pool");
@@ -264,12 +328,16 @@ void ThreadPool::run(int64_t begin, int64_t end, int64_t grain,
   jobRemainder = size % chunks;
   done.store(0, std::memory_order_relaxed);
   uint32_t generation = generationOf(word.load(std::memory_order_relaxed)) + 1;
+  callerCpu.store(currentCpu(), std::memory_order_relaxed);
   word.store(makeWord(generation, static_cast<uint64_t>(chunks)));
   ++counts.launches;
   if (sleepingWorkers.load() > 0) {
     int64_t expected = estimates.find(fn, size);
-    if (expected < 0 || expected >= kWakeWorthNanos) {
+    if (expected < 0 ||
+        expected >= std::min(wakeLatency.load(std::memory_order_relaxed),
+                             kMaxWakeWorthNanos)) {
       ++counts.wakeups;
+      wokenAt.store(nanosNow());
       std::lock_guard<std::mutex> lock(sleepMutex);
       workAvailable.notify_all();
     } else {
@@ -291,7 +359,15 @@ void ThreadPool::run(int64_t begin, int64_t end, int64_t grain,
   auto finished = [&] {
     return done.load() == static_cast<uint64_t>(chunks);
   };
-  if (!spinUntil(finished)) {
+  // A worker still running a chunk on this CPU needs it to finish.
+  auto workerBeside = [&] {
+    int here = currentCpu();
+    for (size_t i = 0; i < workers.size(); ++i)
+      if (workerCpus[i].load(std::memory_order_relaxed) == here)
+        return true;
+    return false;
+  };
+  if (!spinUntil(finished, workerBeside)) {
     ++counts.callerSleeps;
     std::unique_lock<std::mutex> lock(sleepMutex);
     callerSleeping.store(true);
