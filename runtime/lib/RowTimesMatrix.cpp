@@ -25,32 +25,72 @@ namespace {
 #define EMBER_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define EMBER_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
+/// The sum of a vector's lanes.
+template <int W, typename V>
+__attribute__((always_inline)) inline auto lanesSum(const V &v) {
+  auto total = v[0];
+  for (int u = 1; u < W; ++u)
+    total += v[u];
+  return total;
+}
+
 /// Output columns [lo, hi) from B's columns stored contiguously
-/// (rsb == 1: column j is b[j * csb + 0 .. k)): one dot product each.
+/// (rsb == 1: column j is b[j * csb + 0 .. k)): dot products, four columns
+/// at a time so that each load of x feeds four multiply-adds.
 template <int Bytes, typename T>
-__attribute__((always_inline)) inline void dotColumns(int64_t k, const T *x, const T *b, int64_t csb,
-                       T beta, T *y, int64_t incy, int64_t lo, int64_t hi) {
+__attribute__((always_inline)) inline void
+dotColumns(int64_t k, const T *x, const T *b, int64_t csb, T beta, T *y,
+           int64_t incy, int64_t lo, int64_t hi) {
   constexpr int W = Bytes / sizeof(T);
   typedef T V __attribute__((vector_size(Bytes)));
-  for (int64_t j = lo; j < hi; ++j) {
-    const T *column = b + j * csb;
-    V acc[4] = {};
-    int64_t i = 0;
-    for (; i + 4 * W <= k; i += 4 * W)
-      for (int u = 0; u < 4; ++u) {
-        V xv, bv;
-        std::memcpy(&xv, x + i + u * W, sizeof(V));
-        std::memcpy(&bv, column + i + u * W, sizeof(V));
-        acc[u] += xv * bv;
-      }
-    V sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    T total = 0;
-    for (int u = 0; u < W; ++u)
-      total += sum[u];
-    for (; i < k; ++i)
-      total += x[i] * column[i];
+  auto store = [&](int64_t j, T total) {
     T &out = y[j * incy];
     out = beta == T(0) ? total : total + beta * out;
+  };
+  int64_t j = lo;
+  for (; j + 4 <= hi; j += 4) {
+    const T *c0 = b + j * csb, *c1 = c0 + csb, *c2 = c1 + csb, *c3 = c2 + csb;
+    V a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    int64_t i = 0;
+    for (; i + W <= k; i += W) {
+      V xv, v0, v1, v2, v3;
+      std::memcpy(&xv, x + i, sizeof(V));
+      std::memcpy(&v0, c0 + i, sizeof(V));
+      std::memcpy(&v1, c1 + i, sizeof(V));
+      std::memcpy(&v2, c2 + i, sizeof(V));
+      std::memcpy(&v3, c3 + i, sizeof(V));
+      a0 += xv * v0;
+      a1 += xv * v1;
+      a2 += xv * v2;
+      a3 += xv * v3;
+    }
+    T t0 = lanesSum<W>(a0), t1 = lanesSum<W>(a1), t2 = lanesSum<W>(a2),
+      t3 = lanesSum<W>(a3);
+    for (; i < k; ++i) {
+      t0 += x[i] * c0[i];
+      t1 += x[i] * c1[i];
+      t2 += x[i] * c2[i];
+      t3 += x[i] * c3[i];
+    }
+    store(j, t0);
+    store(j + 1, t1);
+    store(j + 2, t2);
+    store(j + 3, t3);
+  }
+  for (; j < hi; ++j) {
+    const T *column = b + j * csb;
+    V acc = {};
+    int64_t i = 0;
+    for (; i + W <= k; i += W) {
+      V xv, bv;
+      std::memcpy(&xv, x + i, sizeof(V));
+      std::memcpy(&bv, column + i, sizeof(V));
+      acc += xv * bv;
+    }
+    T total = lanesSum<W>(acc);
+    for (; i < k; ++i)
+      total += x[i] * column[i];
+    store(j, total);
   }
 }
 
