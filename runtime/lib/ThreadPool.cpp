@@ -25,7 +25,6 @@
 #include <memory>
 #include <mutex>
 #include <pthread.h>
-#include <sched.h>
 #include <thread>
 #include <vector>
 
@@ -89,17 +88,8 @@ uint64_t makeWord(uint32_t generation, uint64_t count) {
 /// parallelFor from there runs inline.
 thread_local bool insideParallelFor = false;
 
-/// Spins until `ready()` or spinTime() has passed; returns ready(). A
-/// round in which `sharesCore()` says the thread this one waits for is
-/// queued on this CPU (a worker woken onto the caller's CPU because the
-/// others were busy, with another library's spinning threads or another
-/// process) ends in sched_yield(): spinning there would keep that thread
-/// off the CPU for the rest of the spin, caller and worker taking turns to
-/// spin for each other. Only then: a yield on a busy machine hands the CPU
-/// to another process for a whole time slice, and the spinner misses the
-/// job it waits for.
-template <typename Ready, typename SharesCore>
-bool spinUntil(const Ready &ready, const SharesCore &sharesCore) {
+/// Spins until `ready()` or spinTime() has passed; returns ready().
+template <typename Ready> bool spinUntil(const Ready &ready) {
   auto deadline = std::chrono::steady_clock::now() + spinTime();
   for (;;) {
     for (int i = 0; i < 64; ++i) {
@@ -109,13 +99,8 @@ bool spinUntil(const Ready &ready, const SharesCore &sharesCore) {
     }
     if (std::chrono::steady_clock::now() >= deadline)
       return ready();
-    if (sharesCore())
-      sched_yield();
   }
 }
-
-/// The CPU the calling thread runs on now, or -1.
-int currentCpu() { return sched_getcpu(); }
 
 /// A job whose chunks, run one after another, take less than a sleeping
 /// worker needs to wake up (futex wake, the OS scheduling it, its first
@@ -190,10 +175,10 @@ public:
 
 private:
   void resize(int workerCount);
-  void workerMain(uint32_t seen, std::atomic<int> *cpu);
+  void workerMain(uint32_t seen);
   /// Takes and runs chunks of job `generation` until none are left;
-  /// returns how many it ran. A worker passes its slot of workerCpus.
-  int64_t runChunks(uint32_t generation, std::atomic<int> *cpu = nullptr);
+  /// returns how many it ran.
+  int64_t runChunks(uint32_t generation);
 
   // The job; written only by the caller, while no chunk of it is taken.
   ParallelChunkFn jobFn = nullptr;
@@ -209,10 +194,6 @@ private:
   /// (written by the woken workers; a racy update only loses a sample).
   std::atomic<int64_t> wokenAt{0};
   std::atomic<int64_t> wakeLatency{kMaxWakeWorthNanos};
-  /// The CPU the caller ran on when it published the current job, and the
-  /// one each worker last ran a chunk on (-1: none yet): who shares a core.
-  alignas(64) std::atomic<int> callerCpu{-1};
-  std::unique_ptr<std::atomic<int>[]> workerCpus;
   std::atomic<bool> stopping{false};
   std::mutex sleepMutex;
   std::condition_variable workAvailable;
@@ -224,21 +205,16 @@ private:
   std::atomic<int64_t> workerChunks{0};
 };
 
-int64_t ThreadPool::runChunks(uint32_t generation, std::atomic<int> *cpu) {
+int64_t ThreadPool::runChunks(uint32_t generation) {
   for (int64_t ran = 0;; ++ran) {
     uint64_t current = word.load(std::memory_order_acquire);
     do {
       if (generationOf(current) != generation ||
-          nextOf(current) >= countOf(current)) {
-        if (ran > 0 && cpu)
-          cpu->store(-1, std::memory_order_relaxed); // no chunk held now
+          nextOf(current) >= countOf(current))
         return ran;
-      }
     } while (!word.compare_exchange_weak(current, current + 1,
                                          std::memory_order_acq_rel,
                                          std::memory_order_acquire));
-    if (ran == 0 && cpu)
-      cpu->store(currentCpu(), std::memory_order_relaxed);
     int64_t chunk = static_cast<int64_t>(nextOf(current));
     int64_t lo = jobBegin + chunk * jobBase + std::min(chunk, jobRemainder);
     int64_t hi = lo + jobBase + (chunk < jobRemainder ? 1 : 0);
@@ -251,16 +227,13 @@ int64_t ThreadPool::runChunks(uint32_t generation, std::atomic<int> *cpu) {
   }
 }
 
-void ThreadPool::workerMain(uint32_t seen, std::atomic<int> *cpu) {
+void ThreadPool::workerMain(uint32_t seen) {
   insideParallelFor = true;
   for (;;) {
     auto hasNews = [&] {
       return generationOf(word.load()) != seen || stopping.load();
     };
-    auto besideCaller = [&] {
-      return callerCpu.load(std::memory_order_relaxed) == currentCpu();
-    };
-    if (!spinUntil(hasNews, besideCaller)) {
+    if (!spinUntil(hasNews)) {
       {
         std::unique_lock<std::mutex> lock(sleepMutex);
         sleepingWorkers.fetch_add(1);
@@ -282,7 +255,7 @@ void ThreadPool::workerMain(uint32_t seen, std::atomic<int> *cpu) {
     if (stopping.load(std::memory_order_acquire))
       return;
     seen = generationOf(word.load(std::memory_order_acquire));
-    if (int64_t ran = runChunks(seen, cpu))
+    if (int64_t ran = runChunks(seen))
       workerChunks.fetch_add(ran, std::memory_order_relaxed);
   }
 }
@@ -301,11 +274,8 @@ void ThreadPool::resize(int workerCount) {
   }
   uint32_t generation = generationOf(word.load());
   workers.reserve(workerCount);
-  workerCpus.reset(new std::atomic<int>[workerCount]);
   for (int i = 0; i < workerCount; ++i) {
-    std::atomic<int> *cpu = &workerCpus[i];
-    cpu->store(-1);
-    workers.emplace_back([this, generation, cpu] { workerMain(generation, cpu); });
+    workers.emplace_back([this, generation] { workerMain(generation); });
     // Named here, not by the worker, so the name is in place when resize
     // returns (tools and tests tell the pool's threads apart by it).
     pthread_setname_np(workers.back().native_handle(), "ember-pool");
@@ -328,7 +298,6 @@ void ThreadPool::run(int64_t begin, int64_t end, int64_t grain,
   jobRemainder = size % chunks;
   done.store(0, std::memory_order_relaxed);
   uint32_t generation = generationOf(word.load(std::memory_order_relaxed)) + 1;
-  callerCpu.store(currentCpu(), std::memory_order_relaxed);
   word.store(makeWord(generation, static_cast<uint64_t>(chunks)));
   ++counts.launches;
   if (sleepingWorkers.load() > 0) {
@@ -359,15 +328,7 @@ void ThreadPool::run(int64_t begin, int64_t end, int64_t grain,
   auto finished = [&] {
     return done.load() == static_cast<uint64_t>(chunks);
   };
-  // A worker still running a chunk on this CPU needs it to finish.
-  auto workerBeside = [&] {
-    int here = currentCpu();
-    for (size_t i = 0; i < workers.size(); ++i)
-      if (workerCpus[i].load(std::memory_order_relaxed) == here)
-        return true;
-    return false;
-  };
-  if (!spinUntil(finished, workerBeside)) {
+  if (!spinUntil(finished)) {
     ++counts.callerSleeps;
     std::unique_lock<std::mutex> lock(sleepMutex);
     callerSleeping.store(true);

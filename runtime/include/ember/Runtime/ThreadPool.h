@@ -8,8 +8,7 @@
 // A call runs inline, with no synchronisation at all, when the range is
 // under two grains, when numThreads() is 1, when it comes from inside a
 // running parallelFor (nested), or when another thread has the pool. Idle
-// workers spin (~200 microseconds, EMBER_POOL_SPIN_US; yielding the core
-// when the thread they wait for is queued on it), then sleep on a
+// workers spin (~200 microseconds, EMBER_POOL_SPIN_US), then sleep on a
 // condition variable, so other processes get the cores; a job whose last
 // run (same body, same range) took less work than a sleeping worker needs
 // to wake up (measured by the pool, ThreadPoolStats::wakeLatencyNanos; at
