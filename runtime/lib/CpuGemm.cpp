@@ -1,9 +1,8 @@
 //===- CpuGemm.cpp - the GEMM entry points compiled CPU code calls ---------===//
 //
 // f32 products run on Ember's own GEMM (EmberGemm.h) unless EMBER_GEMM=openblas
-// asks for OpenBLAS; f64 products, and single-row f32 ones (matrix-vector
-// products, memory-bound, where OpenBLAS's gemv skips GEMM's packing), run on
-// OpenBLAS.
+// asks for OpenBLAS; f64 products run on OpenBLAS; single-row products of
+// either type (matrix-vector, memory-bound: no packing) on RowTimesMatrix.h.
 //
 // B operands in constant memory (a loaded model file's weights, registered
 // by ModelFile) are packed into the micro-kernel's panels once per weight
@@ -15,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ember/Runtime/CpuGemm.h"
+#include "RowTimesMatrix.h"
 #include "ember/Runtime/EmberGemm.h"
 #include "ember/Runtime/Threads.h"
 
@@ -105,19 +105,6 @@ void blasGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
               tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda, b, ldb, beta,
               c, ldc);
-}
-
-void blasGemv(bool transposed, int64_t rows, int64_t cols, const float *a,
-              int64_t lda, const float *x, int64_t incx, float beta, float *y,
-              int64_t incy) {
-  cblas_sgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, cols,
-              1.0f, a, lda, x, incx, beta, y, incy);
-}
-void blasGemv(bool transposed, int64_t rows, int64_t cols, const double *a,
-              int64_t lda, const double *x, int64_t incx, double beta, double *y,
-              int64_t incy) {
-  cblas_dgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, rows, cols,
-              1.0, a, lda, x, incx, beta, y, incy);
 }
 
 /// Packed panels of B operands that lie in registered constant memory.
@@ -246,18 +233,11 @@ template <typename T>
 void gemmUnfused(Matrix<T> a, Matrix<T> b, Matrix<T> c, T beta) {
   int64_t m = c.rows, n = c.cols, k = a.cols;
   bool overwrite = beta == T(0);
-  // One row (batch-1 inference): a matrix-vector product, which BLAS runs
-  // without GEMM's packing (several times faster at this shape).
-  BlasLayout lb1 = classify(b);
-  if (m == 1 && lb1.ok && a.colStride >= 1 && c.colStride >= 1) {
-    // c^T += B^T a^T; B row-major [k, n] is read transposed, a B stored
-    // transposed ([n, k] row-major) is read as it is.
-    if (lb1.transposed)
-      blasGemv(false, n, k, b.data, lb1.ld, a.data, a.colStride, beta, c.data,
-               c.colStride);
-    else
-      blasGemv(true, k, n, b.data, lb1.ld, a.data, a.colStride, beta, c.data,
-               c.colStride);
+  // One row (batch-1 inference): a matrix-vector product, on Ember's own
+  // pool (RowTimesMatrix.cpp says why not OpenBLAS's gemv).
+  if (m == 1 && c.colStride >= 1) {
+    ember::gemm::rowTimesMatrix(k, n, a.data, a.colStride, b.data, b.rowStride,
+                                b.colStride, beta, c.data, c.colStride);
     return;
   }
   std::vector<T> aCopy, bCopy, cCopy;

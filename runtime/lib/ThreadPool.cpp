@@ -20,6 +20,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <pthread.h>
@@ -39,14 +41,35 @@ namespace ember {
 namespace {
 
 /// How long an idle worker (or a caller waiting for its workers) spins
-/// before it sleeps: long enough to cover the gap between two kernels of one
-/// program or two eagerly dispatched ops, short enough to give the core back.
-/// At 50 µs the gap between two eager `x * 1.5` on (3, 8, 128, 256) (the
-/// caller's Python, dispatch and its share of the last job) often outlasted
-/// the spin: ~1.4 context switches per op on 2 threads, the worker asleep
-/// when the next job came, and the caller doing most chunks itself (no
-/// faster than 1 thread). 200 µs keeps it awake through such a loop.
-constexpr auto kSpin = std::chrono::microseconds(200);
+/// before it sleeps, by default: long enough to cover the gap between two
+/// kernels of one program or two eagerly dispatched ops, short enough to
+/// give the core back. At 50 us the gap between two eager `x * 1.5` on
+/// (3, 8, 128, 256) (the caller's Python, dispatch and its share of the
+/// last job) often outlasted the spin: ~1.4 context switches per op on 2
+/// threads, the worker asleep when the next job came, and the caller doing
+/// most chunks itself (no faster than 1 thread). EMBER_POOL_SPIN_US
+/// overrides it (docs/knobs.md).
+constexpr int64_t kDefaultSpinMicros = 200;
+
+/// EMBER_POOL_SPIN_US, read once; a malformed value is reported and ignored.
+std::chrono::microseconds spinTime() {
+  static const std::chrono::microseconds spin = [] {
+    const char *text = std::getenv("EMBER_POOL_SPIN_US");
+    if (!text || !*text)
+      return std::chrono::microseconds(kDefaultSpinMicros);
+    char *end = nullptr;
+    long value = std::strtol(text, &end, 10);
+    if (*end != '\0' || value < 0 || value > 10'000'000) {
+      std::fprintf(stderr,
+                   "ember: ignoring EMBER_POOL_SPIN_US=%s (expected a whole "
+                   "number of microseconds)\n",
+                   text);
+      return std::chrono::microseconds(kDefaultSpinMicros);
+    }
+    return std::chrono::microseconds(value);
+  }();
+  return spin;
+}
 
 /// Chunks per thread: a few, so that the caller and the prompt workers take
 /// over the share of a worker the OS has not scheduled yet.
@@ -65,9 +88,9 @@ uint64_t makeWord(uint32_t generation, uint64_t count) {
 /// parallelFor from there runs inline.
 thread_local bool insideParallelFor = false;
 
-/// Spins until `ready()` or kSpin has passed; returns ready().
+/// Spins until `ready()` or spinTime() has passed; returns ready().
 template <typename Ready> bool spinUntil(const Ready &ready) {
-  auto deadline = std::chrono::steady_clock::now() + kSpin;
+  auto deadline = std::chrono::steady_clock::now() + spinTime();
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (ready())
@@ -79,13 +102,17 @@ template <typename Ready> bool spinUntil(const Ready &ready) {
   }
 }
 
-/// Below this much work (the job's chunks run one after another), a job
-/// does not wake sleeping workers: a futex wake-up costs the caller a
-/// system call and often its core (the woken worker is scheduled in its
-/// place), and the worker would arrive after a job this short is over.
-/// Workers that are still spinning (kernels launched back to back) take
-/// chunks of it all the same.
-constexpr int64_t kWakeWorthNanos = 50'000;
+/// A job whose chunks, run one after another, take less than a sleeping
+/// worker needs to wake up (futex wake, the OS scheduling it, its first
+/// chunk) leaves sleeping workers asleep: the worker would arrive after the
+/// job is over, and the wake-up costs the caller a system call and often
+/// its core (the woken worker is scheduled in its place). Workers that are
+/// still spinning (kernels launched back to back) take chunks of it all
+/// the same. The pool measures that wake-up time (wakeLatency below) and
+/// wakes for jobs of at least that much work, but never asks for more than
+/// kMaxWakeWorthNanos: on a busy machine a few slow wake-ups would raise the
+/// average, and a bar that high would stop the wake-ups that measure it.
+constexpr int64_t kMaxWakeWorthNanos = 50'000;
 
 /// The work of recent jobs, by body and range size: a compiled model
 /// launches the same kernels with the same sizes call after call. Direct
@@ -116,6 +143,12 @@ private:
   Entry entries[kEntries];
 };
 
+int64_t nanosNow() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 int64_t nanosSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now() - start)
@@ -130,6 +163,7 @@ public:
     std::lock_guard<std::mutex> lock(callerMutex);
     ThreadPoolStats copy = counts;
     copy.workerChunks = workerChunks.load(std::memory_order_relaxed);
+    copy.wakeLatencyNanos = wakeLatency.load(std::memory_order_relaxed);
     return copy;
   }
   int workerCount() {
@@ -155,6 +189,11 @@ private:
   alignas(64) std::atomic<uint64_t> done{0};
   alignas(64) std::atomic<int> sleepingWorkers{0};
   std::atomic<bool> callerSleeping{false};
+  /// When the caller last woke sleeping workers (steady clock, ns), and a
+  /// running average of how long a woken worker took to reach its job
+  /// (written by the woken workers; a racy update only loses a sample).
+  std::atomic<int64_t> wokenAt{0};
+  std::atomic<int64_t> wakeLatency{kMaxWakeWorthNanos};
   std::atomic<bool> stopping{false};
   std::mutex sleepMutex;
   std::condition_variable workAvailable;
@@ -195,10 +234,23 @@ void ThreadPool::workerMain(uint32_t seen) {
       return generationOf(word.load()) != seen || stopping.load();
     };
     if (!spinUntil(hasNews)) {
-      std::unique_lock<std::mutex> lock(sleepMutex);
-      sleepingWorkers.fetch_add(1);
-      workAvailable.wait(lock, hasNews);
-      sleepingWorkers.fetch_sub(1);
+      {
+        std::unique_lock<std::mutex> lock(sleepMutex);
+        sleepingWorkers.fetch_add(1);
+        workAvailable.wait(lock, hasNews);
+        sleepingWorkers.fetch_sub(1);
+      }
+      // Woken for a job (not for stopping): how long that took, as 1/8 of
+      // the running average. The first worker up takes the time stamp, so
+      // a wake-up is measured once and a spurious one not at all.
+      if (int64_t since = wokenAt.exchange(0); since > 0 && !stopping.load()) {
+        int64_t sample = nanosNow() - since;
+        if (sample > 0 && sample < 100'000'000) {
+          int64_t average = wakeLatency.load(std::memory_order_relaxed);
+          wakeLatency.store(average + (sample - average) / 8,
+                            std::memory_order_relaxed);
+        }
+      }
     }
     if (stopping.load(std::memory_order_acquire))
       return;
@@ -250,8 +302,11 @@ void ThreadPool::run(int64_t begin, int64_t end, int64_t grain,
   ++counts.launches;
   if (sleepingWorkers.load() > 0) {
     int64_t expected = estimates.find(fn, size);
-    if (expected < 0 || expected >= kWakeWorthNanos) {
+    if (expected < 0 ||
+        expected >= std::min(wakeLatency.load(std::memory_order_relaxed),
+                             kMaxWakeWorthNanos)) {
       ++counts.wakeups;
+      wokenAt.store(nanosNow());
       std::lock_guard<std::mutex> lock(sleepMutex);
       workAvailable.notify_all();
     } else {

@@ -392,6 +392,41 @@ TEST(EmberGemm, RuntimeEntryReadsStridedViews) {
     }
 }
 
+/// Single-row products (batch-1 Linear layers) run on RowTimesMatrix, not
+/// the GEMM: both of B's layouts (vector kernels along either stride), a
+/// strided row, sizes around the vector widths, and products large enough
+/// to be split across the pool; C = A * B + C, f32 and f64.
+TEST(EmberGemm, RuntimeEntrySingleRowEveryLayout) {
+  std::mt19937 rng(9);
+  const int64_t sizes[][2] = {{1, 1}, {7, 5}, {17, 33}, {64, 130}, {512, 1000}, {1100, 70}};
+  for (auto [k, n] : sizes)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        SCOPED_TRACE(std::to_string(k) + "x" + std::to_string(n) + (ta ? " A^T" : "") +
+                     (tb ? " B^T" : ""));
+        TestMatrix a(1, k, ta, 3, rng), b(k, n, tb, 2, rng), out(1, n, false, 1, rng);
+        TestMatrix original = out;
+        ember_cpu_sgemm(nullptr, a.storage.data(), 0, 1, k, a.rowStride(), a.colStride(),
+                        nullptr, b.storage.data(), 0, k, n, b.rowStride(), b.colStride(),
+                        nullptr, out.storage.data(), 0, 1, n, out.rowStride(),
+                        out.colStride());
+        std::vector<double> a64(a.storage.begin(), a.storage.end()),
+            b64(b.storage.begin(), b.storage.end()),
+            out64(original.storage.begin(), original.storage.end());
+        ember_cpu_dgemm(nullptr, a64.data(), 0, 1, k, a.rowStride(), a.colStride(), nullptr,
+                        b64.data(), 0, k, n, b.rowStride(), b.colStride(), nullptr,
+                        out64.data(), 0, 1, n, out.rowStride(), out.colStride());
+        for (int64_t j = 0; j < n; ++j) {
+          double sum = original.at(0, j);
+          for (int64_t p = 0; p < k; ++p)
+            sum += double(a.at(0, p)) * b.at(p, j);
+          ASSERT_NEAR(out.at(0, j), sum, 1e-6 * k + 1e-6) << "f32 column " << j;
+          ASSERT_NEAR(out64[j * out.colStride()], sum, 1e-12 * k) << "f64 column " << j;
+        }
+        EXPECT_EQ(out.storage.back(), original.storage.back()); // padding untouched
+      }
+}
+
 /// The batched `_into` entry: C = A[i] * B[i] with B shared by every item
 /// (batch stride 0, a broadcast operand).
 TEST(EmberGemm, BatchedIntoEntryWithBroadcastOperand) {

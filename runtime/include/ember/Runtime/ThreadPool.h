@@ -8,10 +8,11 @@
 // A call runs inline, with no synchronisation at all, when the range is
 // under two grains, when numThreads() is 1, when it comes from inside a
 // running parallelFor (nested), or when another thread has the pool. Idle
-// workers spin ~200 microseconds, then sleep on a condition
-// variable, so OpenBLAS's threads and other processes get the cores; a job
-// whose last run (same body, same range) took under ~50 us of work leaves
-// sleeping workers asleep, and only spinning ones help with it. A call
+// workers spin (~200 microseconds, EMBER_POOL_SPIN_US), then sleep on a
+// condition variable, so other processes get the cores; a job whose last
+// run (same body, same range) took less work than a sleeping worker needs
+// to wake up (measured by the pool, ThreadPoolStats::wakeLatencyNanos; at
+// most 50 us) leaves sleeping workers asleep, and only spinning ones help with it. A call
 // allocates nothing (the workers are made, or remade when setNumThreads
 // changes the count, on the first call that needs them). No LLVM dependency.
 //
@@ -51,12 +52,17 @@ struct ThreadPoolStats {
   /// Jobs split across the pool (not those run inline).
   int64_t launches;
   /// Launches that woke sleeping workers, and those that left them asleep
-  /// because the job's last run took under ~50 us of work.
+  /// because the job's last run took less work than a worker needs to wake
+  /// (wakeLatencyNanos, at most 50 us).
   int64_t wakeups, skippedWakeups;
   /// Chunks run by callers and by workers.
   int64_t callerChunks, workerChunks;
   /// Launches whose caller slept waiting for a worker's last chunk.
   int64_t callerSleeps;
+  /// The pool's running average of how long a woken worker takes to reach
+  /// its job (ns; 50 us until one was measured). The least work that wakes
+  /// sleeping workers is this, at most 50 us.
+  int64_t wakeLatencyNanos;
 };
 ThreadPoolStats threadPoolStats();
 
