@@ -225,6 +225,11 @@ const Case kCases[] = {
     // wider than the output rows, several panels per row).
     {5, 6, 20, 1, {1, 12, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {2, 5, 30, 1, {1, 9, 40}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    // Stride-2 phases gathered 16 columns at a time (rows of 75 and 70:
+    // whole vectors and a scalar tail) under a 3x3 whose 270 im2col rows
+    // span two k blocks of the AVX-512 tile, and a 7x7 stem.
+    {2, 30, 20, 1, {1, 9, 75}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 16, 1, {1, 11, 70}, {1, 7, 7}, {1, 2, 2}, {0, 3, 3}, {1, 1, 1}, false},
     // 1x1 on one pixel (a squeeze-excitation FC): one GEMM over the batch;
     // and a strided one that reads pixel 0 of a 3x4 input; weights in
     // constant memory (packed once, then from the cache).
