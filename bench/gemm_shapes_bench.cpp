@@ -28,13 +28,6 @@
 #include <string>
 #include <vector>
 
-namespace ember {
-namespace conv {
-void registerConstantMemory(const void *begin, size_t size);
-void releaseConstantMemory(const void *begin);
-} // namespace conv
-} // namespace ember
-
 namespace {
 
 using ember::bench::Clock;
@@ -114,7 +107,7 @@ void convTable(int rounds, int batch, int threads) {
     std::vector<float> w =
         randomVector(size_t(s.o) * s.c * s.kernel * s.kernel, 2);
     std::vector<float> y(size_t(batch) * s.o * out * out);
-    ember::conv::registerConstantMemory(w.data(), w.size() * sizeof(float));
+    ember::gemm::registerConstantMemory(w.data(), w.size() * sizeof(float));
     int64_t hw = int64_t(s.size) * s.size, khw = int64_t(s.kernel) * s.kernel,
             ohw = int64_t(out) * out;
     auto call = [&] {
@@ -127,7 +120,7 @@ void convTable(int rounds, int batch, int threads) {
     };
     double gflop = 2.0 * batch * s.o * s.c * khw * ohw / 1e9;
     Cost c = best(rounds, 1, call);
-    ember::conv::releaseConstantMemory(w.data());
+    ember::gemm::releaseConstantMemory(w.data());
     std::printf("%-20s %3d | %8.3f %8.3f | %7.1f %7.1f\n", s.name, s.count,
                 c.wall, c.cpu, gflop / c.wall * 1e3, gflop / c.cpu * 1e3);
     totalGflop += gflop * s.count;

@@ -23,14 +23,6 @@
 #include <random>
 #include <vector>
 
-namespace ember {
-namespace conv {
-// CpuConv.cpp's constant-memory registry (ModelFile.cpp calls it).
-void registerConstantMemory(const void *begin, size_t size);
-void releaseConstantMemory(const void *begin);
-} // namespace conv
-} // namespace ember
-
 namespace {
 
 struct Case {
@@ -122,7 +114,7 @@ void check(const Case &c) {
       c.dilation[0], c.dilation[1], c.dilation[2], c.groups
   if (c.constantWeights) {
     // Packed once into the cache, then read from it.
-    ember::conv::registerConstantMemory(w.data(), w.size() * sizeof(float));
+    ember::gemm::registerConstantMemory(w.data(), w.size() * sizeof(float));
     ember_cpu_conv_f32(VIEW5(xStorage.data(), xs, xView),
                        VIEW5(w.data(), ws, wst), VIEW5(y.data(), ys, yst),
                        SCALARS);
@@ -132,7 +124,7 @@ void check(const Case &c) {
   ember_cpu_conv_f32(VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
                      VIEW5(y.data(), ys, yst), SCALARS);
   if (c.constantWeights)
-    ember::conv::releaseConstantMemory(w.data());
+    ember::gemm::releaseConstantMemory(w.data());
   expectNear(y, ry, "y");
   // The fused forward (ember_cpu_conv_fused_f32): a bias per channel
   // (strides [0, 1, 0, 0, 0]) and a residual, added after relu, or before
