@@ -6,9 +6,12 @@
 // vit_b_16's linear layers (M = 197 * batch tokens, N x K weights read
 // transposed and packed once, as CpuGemm.cpp does for a model file), at
 // batch 1 and 32, on 1 and 2 threads. Prints per shape the best of the
-// rounds by wall clock and per CPU-second of all the process's threads (on
-// a shared machine the second still compares kernels), and resnet18's
-// total over its 20 convolutions, counted per layer.
+// rounds (one call each) by wall clock and per CPU-second of all the
+// process's threads, and resnet18's total over its 20 convolutions,
+// counted per layer. On a shared machine the best single-thread call
+// still compares kernels; with 2 threads the process CPU clock can miss a
+// worker's time on calls of a few ms (it is updated at scheduler ticks),
+// so read the wall column there, on a quiet machine.
 // Usage: gemm_shapes_bench [rounds] [conv|vit|all] [threads] [batch] [name]
 //
 //===----------------------------------------------------------------------===//
