@@ -71,11 +71,11 @@ EMBER_TARGET_AVX512 inline void avx512Step(const float *&ap, const float *&bp,
 /// panel of kc x 64 is 96 KiB at kc 384, twice the 48 KiB L1 of the Intel
 /// cores this runs on, and the next A panel and C tile compete for L1 too.
 /// The hardware prefetchers follow the stream but start late on each new
-/// panel; fetching the row about 2 KiB ahead by hand raised the tile's
-/// rate on panels in L2 by 5-10% (bench/gemm_shapes_bench.cpp; 14x32 on
-/// a Xeon with AVX-512: 175-195 -> 185-194 GFLOP per CPU-second, 6x64:
-/// 161-167 -> 179-181, machine busy). The last PF steps prefetch nothing,
-/// so no address past the panel is formed.
+/// panel; fetching the row about 2 KiB ahead by hand made vit_b_16's
+/// fc1 (bench/gemm_shapes_bench, 1 thread, 4 alternated runs, busy Xeon)
+/// 4-5% faster: 162 -> 169 GFLOP per CPU-second at 197 rows, 166 -> 175
+/// at 6304. The last PF steps prefetch nothing, so no address past the
+/// panel is formed.
 template <int NV> constexpr int kPrefetchSteps = 2048 / (NV * 64);
 
 /// PA is the A panel's row count as packed (MR unless an edge kernel
@@ -245,9 +245,11 @@ const MicroKernelInfo &avx512Kernel() {
 // FMA of 6x64's 4 per 24; and 32-pixel panels waste less than 64-pixel
 // ones on the small late-layer images (7x7 = 49, 14x14 = 196 pixels).
 // kc 256 keeps the 32 KiB B panel (kc x 32) in the 48 KiB L1 of the Intel
-// cores while weight panels (14 x kc, 14 KiB) stream past it: resnet18's
-// convolutions at batch 1, one thread, 134-158 -> 152-170 GFLOP per
-// CPU-second against kc 384 (with the prefetch above; busy machine).
+// cores while weight panels (14 x kc, 14 KiB) stream past it (at kc 384 the
+// panel alone fills L1). Alone on panels in L2 the tile ran 214 against 195
+// GFLOP per CPU-second at kc 384; inside resnet18's convolutions it and
+// the prefetch together stayed within a busy machine's noise (1 thread, 4
+// alternated runs: batch 1 154 -> 158, batch 32's 3x3 @28 143 -> 142).
 const MicroKernelInfo &avx512ConvKernel() {
   static const MicroKernelInfo info{"avx512", 14, 32, avx512Tile<14, 2>,
                                     196, 256, 4096};
