@@ -32,15 +32,6 @@
 #include <time.h>
 #include <vector>
 
-namespace ember {
-namespace conv {
-// CpuConv.cpp's own constant-memory registry, where the runtime has one
-// beside the GEMM's (weak: absent once the two registries are one).
-__attribute__((weak)) void registerConstantMemory(const void *begin,
-                                                  size_t size);
-} // namespace conv
-} // namespace ember
-
 namespace {
 
 using namespace ember::bench;
@@ -142,12 +133,9 @@ int main(int argc, char **argv) {
     counts.push_back(kCount[i]);
     buffers.push_back(std::move(b));
   }
-  for (Buffers &b : buffers) {
+  // One registry serves the GEMM's and the conv's packed weights.
+  for (Buffers &b : buffers)
     ember::gemm::registerConstantMemory(b.w.data(), b.w.size() * sizeof(float));
-    if (ember::conv::registerConstantMemory)
-      ember::conv::registerConstantMemory(b.w.data(),
-                                          b.w.size() * sizeof(float));
-  }
   const int threadCounts[2] = {1, threads};
   // [threads][layer] -> wall and CPU times.
   std::vector<std::vector<std::vector<double>>> wall(2), cpu(2);

@@ -17,6 +17,7 @@
 #include "ember/Runtime/ThreadPool.h"
 #include "ember/Runtime/Threads.h"
 
+#include "ConstantPacks.h"
 #include "CpuConvDepthwise.h"
 #include "GemmEpilogueKernels.h"
 #include "GemmMicroKernels.h"
@@ -29,6 +30,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -351,43 +353,25 @@ void multiplyBlock(const MicroKernelInfo &kernel, int64_t rows, int64_t cols,
   }
 }
 
-/// Weights in constant memory (a loaded model file, which nothing writes
-/// while it is registered) are packed once: a compiled model's forward
-/// then reads the packed panels instead of re-packing every weight on
-/// every call, which at batch 1 cost as much as the GEMM itself.
-struct ConstantCache {
-  std::mutex mutex;
-  std::vector<std::pair<const char *, const char *>> ranges;
-  /// (weight pointer, its sizes and strides, groups, mr, kc) -> panels.
-  std::map<std::pair<const float *, std::array<int64_t, 13>>,
-           std::shared_ptr<const std::vector<float>>>
-      packed;
-  /// (weight pointer, its sizes and strides) -> the transposed weight
-  /// packed as a GEMM B operand (pointwiseOnePixelForward).
-  std::map<std::pair<const float *, std::array<int64_t, 10>>,
-           std::shared_ptr<const gemm::PackedB>>
-      packedB;
-};
-
-ConstantCache &constantCache() {
-  static ConstantCache *cache = new ConstantCache(); // outlives static dtors
-  return *cache;
-}
-
-/// Whether every element of `w` lies in one registered constant range.
-bool inConstantMemory(ConstantCache &cache, const View5 &w) {
+/// The address one past the last element of `w` (null when it is empty).
+const float *endOf(const View5 &w) {
   int64_t last = 0;
   for (int d = 0; d < 5; ++d) {
     if (w.size[d] == 0)
-      return false;
+      return nullptr;
     last += (w.size[d] - 1) * w.stride[d];
   }
-  const char *begin = reinterpret_cast<const char *>(w.data);
-  const char *end = reinterpret_cast<const char *>(w.data + last + 1);
-  for (const auto &range : cache.ranges)
-    if (begin >= range.first && end <= range.second)
-      return true;
-  return false;
+  return w.data + last + 1;
+}
+
+/// What packed weights depend on: w's sizes and strides, then `extra`.
+std::vector<int64_t> layoutOf(constant::Packing packing, const View5 &w,
+                              std::initializer_list<int64_t> extra) {
+  std::vector<int64_t> layout{static_cast<int64_t>(packing)};
+  layout.insert(layout.end(), w.size, w.size + 5);
+  layout.insert(layout.end(), w.stride, w.stride + 5);
+  layout.insert(layout.end(), extra);
+  return layout;
 }
 
 /// The weights packed for the micro-kernel, per group: block (pc, rows
@@ -421,30 +405,18 @@ packWeights(const Geometry &g, const View5 &w, int mr, int64_t kcMax) {
     });
     return packed;
   };
-  ConstantCache &cache = constantCache();
-  std::unique_lock<std::mutex> lock(cache.mutex);
-  if (!inConstantMemory(cache, w)) {
-    lock.unlock();
+  // Weights in constant memory (a loaded model file) are packed once: a
+  // compiled model's forward then reads the packed panels instead of
+  // re-packing every weight on every call, which at batch 1 cost as much as
+  // the GEMM itself.
+  const float *end = endOf(w);
+  if (!end)
     return pack();
-  }
-  std::array<int64_t, 13> shape;
-  for (int d = 0; d < 5; ++d) {
-    shape[d] = w.size[d];
-    shape[5 + d] = w.stride[d];
-  }
-  shape[10] = g.groups;
-  shape[11] = mr;
-  shape[12] = kcMax;
-  auto key = std::make_pair(static_cast<const float *>(w.data), shape);
-  auto found = cache.packed.find(key);
-  if (found != cache.packed.end())
-    return found->second;
-  lock.unlock(); // pack outside the lock; a racing twin packs the same
-  std::shared_ptr<const std::vector<float>> packed = pack();
-  lock.lock();
-  if (inConstantMemory(cache, w))
-    cache.packed.emplace(key, packed);
-  return packed;
+  constant::Key key{w.data, layoutOf(constant::Packing::ConvWeights, w,
+                                     {g.groups, mr, kcMax})};
+  std::shared_ptr<const std::vector<float>> packed =
+      constant::packOnce<std::vector<float>>(w.data, end, key, pack);
+  return packed ? packed : pack();
 }
 
 gemm::ActivationFn activationFunction() {
@@ -663,6 +635,31 @@ struct ShiftedInput {
   }
 };
 
+/// d[j] = row[2 * j] for j in [0, count): a stride-2 column phase, 16
+/// outputs from two loads and one permute where the scalar loop took 16
+/// loads (resnet's stride-2 convolutions at batch 32 spent ~9% of their
+/// time here). Reads row[0, 2 * count - 1] only.
+__attribute__((target("avx512f"))) void gatherEven(const float *row,
+                                                   int64_t count, float *d) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                         20, 22, 24, 26, 28, 30);
+  int64_t j = 0;
+  for (; j + 16 < count; j += 16) // the second load's last lane: 2j + 31
+    _mm512_storeu_ps(d + j, _mm512_permutex2var_ps(
+                                _mm512_loadu_ps(row + 2 * j), even,
+                                _mm512_loadu_ps(row + 2 * j + 16)));
+  for (; j < count; ++j)
+    d[j] = row[2 * j];
+}
+
+bool haveAvx512() {
+  static const bool have = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return have;
+}
+
 /// Writes the used phase planes of channel c of image n of x at `out`
 /// ([phases, hq, wq]).
 void buildPhases(const Geometry &g, const View5 &x, const ShiftedInput &s,
@@ -691,6 +688,8 @@ void buildPhases(const Geometry &g, const View5 &x, const ShiftedInput &s,
         std::fill(d, d + jlo, 0.0f);
         if (sw == 1 && x.stride[4] == 1)
           std::memcpy(d + jlo, row + jlo + first, (jhi - jlo) * sizeof(float));
+        else if (sw == 2 && x.stride[4] == 1 && haveAvx512())
+          gatherEven(row + jlo * 2 + first, jhi - jlo, d + jlo);
         else
           for (int64_t j = jlo; j < jhi; ++j)
             d[j] = row[(j * sw + first) * x.stride[4]];
@@ -1068,29 +1067,19 @@ bool isPointwiseOnePixel(const Geometry &g) {
 /// weight, which at batch 1 costs as much as the product); else null.
 std::shared_ptr<const gemm::PackedB> packedPointwiseWeights(const View5 &w,
                                                             const Geometry &g) {
-  ConstantCache &cache = constantCache();
-  std::unique_lock<std::mutex> lock(cache.mutex);
-  if (!inConstantMemory(cache, w))
+  const float *end = endOf(w);
+  if (!end)
     return nullptr;
-  std::array<int64_t, 10> shape;
-  for (int d = 0; d < 5; ++d) {
-    shape[d] = w.size[d];
-    shape[5 + d] = w.stride[d];
-  }
-  auto key = std::make_pair(static_cast<const float *>(w.data), shape);
-  auto found = cache.packedB.find(key);
-  if (found != cache.packedB.end())
-    return found->second;
-  lock.unlock(); // pack outside the lock; a racing twin packs the same
-  std::shared_ptr<const gemm::PackedB> packed(
-      gemm::packBOnce(g.cg, g.outChannels, {w.data, w.stride[1], w.stride[0]}),
-      [](const gemm::PackedB *p) {
-        gemm::releasePackedB(const_cast<gemm::PackedB *>(p));
-      });
-  lock.lock();
-  if (packed && inConstantMemory(cache, w))
-    cache.packedB.emplace(key, packed);
-  return packed;
+  constant::Key key{w.data,
+                    layoutOf(constant::Packing::ConvPointwiseB, w, {})};
+  return constant::packOnce<gemm::PackedB>(w.data, end, key, [&] {
+    return std::shared_ptr<const gemm::PackedB>(
+        gemm::packBOnce(g.cg, g.outChannels,
+                        {w.data, w.stride[1], w.stride[0]}),
+        [](const gemm::PackedB *p) {
+          gemm::releasePackedB(const_cast<gemm::PackedB *>(p));
+        });
+  });
 }
 
 /// y[n, o] = sum_c w[o, c] x[n, c] as one (N x C) x (C x O) product, with
@@ -1496,45 +1485,6 @@ std::atomic<uint64_t> fusedConvCalls{0};
 } // namespace
 
 namespace ember {
-namespace conv {
-
-// Declared where they are used (ModelFile.cpp) rather than in CpuConv.h,
-// whose every includer would rebuild: registers [begin, begin + size) as
-// memory nothing writes until released (a model file's image), so that
-// packed weights read from it can be cached; releasing drops them.
-void registerConstantMemory(const void *begin, size_t size) {
-  ConstantCache &cache = constantCache();
-  const char *first = static_cast<const char *>(begin);
-  std::lock_guard<std::mutex> lock(cache.mutex);
-  cache.ranges.emplace_back(first, first + size);
-}
-
-void releaseConstantMemory(const void *begin) {
-  ConstantCache &cache = constantCache();
-  std::lock_guard<std::mutex> lock(cache.mutex);
-  for (auto range = cache.ranges.begin(); range != cache.ranges.end(); ++range) {
-    if (range->first != begin)
-      continue;
-    for (auto entry = cache.packed.begin(); entry != cache.packed.end();) {
-      const char *data = reinterpret_cast<const char *>(entry->first.first);
-      if (data >= range->first && data < range->second)
-        entry = cache.packed.erase(entry);
-      else
-        ++entry;
-    }
-    for (auto entry = cache.packedB.begin(); entry != cache.packedB.end();) {
-      const char *data = reinterpret_cast<const char *>(entry->first.first);
-      if (data >= range->first && data < range->second)
-        entry = cache.packedB.erase(entry);
-      else
-        ++entry;
-    }
-    cache.ranges.erase(range);
-    return;
-  }
-}
-
-} // namespace conv
 } // namespace ember
 
 extern "C" {

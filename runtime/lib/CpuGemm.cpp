@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ember/Runtime/CpuGemm.h"
+#include "ConstantPacks.h"
 #include "RowTimesMatrix.h"
 #include "ember/Runtime/EmberGemm.h"
 #include "ember/Runtime/Threads.h"
@@ -107,55 +108,26 @@ void blasGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
               c, ldc);
 }
 
-/// Packed panels of B operands that lie in registered constant memory.
-struct ConstantPacks {
-  std::mutex mutex;
-  std::vector<std::pair<const char *, const char *>> ranges;
-  /// (data, k, n, row stride, column stride) -> panels.
-  using Key = std::tuple<const float *, int64_t, int64_t, int64_t, int64_t>;
-  std::map<Key, std::shared_ptr<ember::gemm::PackedB>> packed;
-};
-
-ConstantPacks &constantPacks() {
-  static ConstantPacks *packs = new ConstantPacks(); // outlives static dtors
-  return *packs;
-}
-
-/// Whether b's elements all lie in one registered range (caller locks).
-bool inConstantMemory(const ConstantPacks &packs, const Matrix<float> &b) {
-  if (packs.ranges.empty() || b.rows <= 0 || b.cols <= 0 || b.rowStride < 0 ||
-      b.colStride < 0)
-    return false;
-  const char *begin = reinterpret_cast<const char *>(b.data);
-  const char *end = reinterpret_cast<const char *>(
-      b.data + (b.rows - 1) * b.rowStride + (b.cols - 1) * b.colStride + 1);
-  for (const auto &range : packs.ranges)
-    if (begin >= range.first && end <= range.second)
-      return true;
-  return false;
-}
-
 /// B's panels packed once when B is constant memory (kept while its range
-/// is registered), else null: the product packs B itself.
-std::shared_ptr<ember::gemm::PackedB>
+/// is registered, ConstantPacks.h), else null: the product packs B itself.
+std::shared_ptr<const ember::gemm::PackedB>
 packedConstant(const Matrix<float> &b) {
-  ConstantPacks &packs = constantPacks();
-  std::unique_lock<std::mutex> lock(packs.mutex);
-  if (!inConstantMemory(packs, b))
+  if (b.rows <= 0 || b.cols <= 0 || b.rowStride < 0 || b.colStride < 0)
     return nullptr;
-  ConstantPacks::Key key{b.data, b.rows, b.cols, b.rowStride, b.colStride};
-  auto found = packs.packed.find(key);
-  if (found != packs.packed.end())
-    return found->second;
-  lock.unlock(); // pack outside the lock; a racing twin packs the same
-  std::shared_ptr<ember::gemm::PackedB> packed(
-      ember::gemm::packBOnce(b.rows, b.cols,
-                             {b.data, b.rowStride, b.colStride}),
-      ember::gemm::releasePackedB);
-  lock.lock();
-  if (packed && inConstantMemory(packs, b))
-    packs.packed.emplace(key, packed);
-  return packed;
+  const float *end =
+      b.data + (b.rows - 1) * b.rowStride + (b.cols - 1) * b.colStride + 1;
+  using ember::constant::Packing;
+  ember::constant::Key key{
+      b.data,
+      {int64_t(Packing::GemmB), b.rows, b.cols, b.rowStride, b.colStride}};
+  return ember::constant::packOnce<ember::gemm::PackedB>(b.data, end, key, [&] {
+    return std::shared_ptr<const ember::gemm::PackedB>(
+        ember::gemm::packBOnce(b.rows, b.cols,
+                               {b.data, b.rowStride, b.colStride}),
+        [](const ember::gemm::PackedB *p) {
+          ember::gemm::releasePackedB(const_cast<ember::gemm::PackedB *>(p));
+        });
+  });
 }
 
 /// Runs C = A * B + beta * C on Ember's own GEMM when it is selected and
@@ -166,7 +138,7 @@ bool ownGemm(const Matrix<float> &a, const Matrix<float> &b,
              const ember::gemm::PackedB *packed) {
   if (!ownGemmSelected())
     return false;
-  std::shared_ptr<ember::gemm::PackedB> constant;
+  std::shared_ptr<const ember::gemm::PackedB> constant;
   if (!packed && (constant = packedConstant(b)))
     packed = constant.get();
   if (packed) {
@@ -340,38 +312,6 @@ ember_gemm_epilogue fusedEpilogue(int64_t flags, const float *bias,
 }
 
 } // namespace
-
-namespace ember {
-namespace gemm {
-
-void registerConstantMemory(const void *begin, size_t size) {
-  ConstantPacks &packs = constantPacks();
-  const char *first = static_cast<const char *>(begin);
-  std::lock_guard<std::mutex> lock(packs.mutex);
-  packs.ranges.emplace_back(first, first + size);
-}
-
-void releaseConstantMemory(const void *begin) {
-  ConstantPacks &packs = constantPacks();
-  std::lock_guard<std::mutex> lock(packs.mutex);
-  for (auto range = packs.ranges.begin(); range != packs.ranges.end();
-       ++range) {
-    if (range->first != begin)
-      continue;
-    for (auto entry = packs.packed.begin(); entry != packs.packed.end();) {
-      const char *data = reinterpret_cast<const char *>(std::get<0>(entry->first));
-      if (data >= range->first && data < range->second)
-        entry = packs.packed.erase(entry);
-      else
-        ++entry;
-    }
-    packs.ranges.erase(range);
-    return;
-  }
-}
-
-} // namespace gemm
-} // namespace ember
 
 extern "C" {
 

@@ -65,130 +65,122 @@ thread_local ScratchBuffer packedA, packedB;
 /// the threads of one call.
 thread_local ScratchBuffer sharedPack;
 
-/// Packs the kc x nc block of B at `b` into panels of `nr` columns:
-/// panel q holds Bp[q][p * nr + j] = B[p, q * nr + j], zero past nc.
-void packB(const float *b, int64_t rsb, int64_t csb, int64_t kc, int64_t nc,
-           int nr, float *out) {
-  for (int64_t j0 = 0; j0 < nc; j0 += nr, out += kc * nr) {
-    int width = static_cast<int>(std::min<int64_t>(nr, nc - j0));
-    const float *panel = b + j0 * csb;
-    if (csb == 1) {
-      for (int64_t p = 0; p < kc; ++p) {
-        std::memcpy(out + p * nr, panel + p * rsb, width * sizeof(float));
-        std::fill(out + p * nr + width, out + p * nr + nr, 0.0f);
-      }
-      continue;
-    }
-    // A transposed B (a linear layer's weight): whole 16 x 16 blocks of a
-    // contiguous W transposed in AVX-512 registers; on a CPU with AVX2 but
-    // not AVX-512, 8 x 8 blocks; the rest in blocks of 16 steps of k, so
-    // that both the rows read and the panel rows written stay in L1.
-    if (rsb == 1 && !haveTranspose16x16() && transposedPackingAvailable()) {
-      packTransposed(panel, csb, kc, width, nr, out);
-      if (width < nr)
-        for (int64_t p = 0; p < kc; ++p)
-          std::fill(out + p * nr + width, out + p * nr + nr, 0.0f);
-      continue;
-    }
-    int vectorWidth = rsb == 1 && haveTranspose16x16() ? width / 16 * 16 : 0;
-    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
-      int64_t p1 = std::min<int64_t>(kc, p0 + 16);
-      int j = 0;
-      if (p1 - p0 == 16)
-        for (; j < vectorWidth; j += 16)
-          transpose16x16(panel + j * csb + p0, csb, out + p0 * nr + j, nr);
-      for (; j < width; ++j)
-        for (int64_t p = p0; p < p1; ++p)
-          out[p * nr + j] = panel[p * rsb + j * csb];
-    }
-    for (int64_t p = 0; p < kc; ++p)
-      std::fill(out + p * nr + width, out + p * nr + nr, 0.0f);
-  }
-}
-
-/// One whole panel of a row-major A (unit column stride) with MR known at
-/// compile time: MR sequential row streams, each step of p one contiguous
-/// MR-value store.
-template <int MR>
-void packRowMajorPanel(const float *panel, int64_t rsa, int64_t kc,
-                       float *out) {
-  const float *rows[MR];
-  for (int i = 0; i < MR; ++i)
-    rows[i] = panel + i * rsa;
+/// One whole panel of `W` lanes whose steps of k are contiguous (a
+/// row-major A, a transposed B with few lanes) with W known at compile
+/// time: W sequential streams, each step of p one contiguous W-value store.
+template <int W>
+void packStepContiguousPanel(const float *panel, int64_t laneStride,
+                             int64_t kc, float *out) {
+  const float *lanes[W];
+  for (int x = 0; x < W; ++x)
+    lanes[x] = panel + x * laneStride;
   for (int64_t p = 0; p < kc; ++p)
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i)
-      out[p * MR + i] = rows[i][p];
+    for (int x = 0; x < W; ++x)
+      out[p * W + x] = lanes[x][p];
 }
 
-/// One whole panel of a column-major A (unit row stride: the transposed
-/// activations of a weight gradient): each step of p copies MR contiguous
-/// values, a fixed-size copy the compiler inlines instead of a memcpy call
-/// per step.
-template <int MR>
-void packColumnMajorPanel(const float *panel, int64_t csa, int64_t kc,
-                          float *out) {
+/// One whole panel of `W` contiguous lanes (a column-major A: the
+/// transposed activations of a weight gradient): each step of p copies W
+/// contiguous values, a fixed-size copy the compiler inlines instead of a
+/// memcpy call per step.
+template <int W>
+void packLaneContiguousPanel(const float *panel, int64_t stepStride,
+                             int64_t kc, float *out) {
   for (int64_t p = 0; p < kc; ++p)
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i)
-      out[p * MR + i] = panel[p * csa + i];
+    for (int x = 0; x < W; ++x)
+      out[p * W + x] = panel[p * stepStride + x];
 }
 
 using PanelPacker = void (*)(const float *, int64_t, int64_t, float *);
 
-PanelPacker rowMajorPanelPacker(int mr) {
-  switch (mr) {
+/// The fixed-width packer of a whole panel for the narrow panels (A's
+/// tile heights); null for other widths (B's 16 to 64 columns copy rows
+/// with memcpy or transpose blocks in registers instead).
+PanelPacker fixedPanelPacker(bool lanesContiguous, int width) {
+  switch (width) {
   case 4:
-    return packRowMajorPanel<4>;
+    return lanesContiguous ? packLaneContiguousPanel<4>
+                           : packStepContiguousPanel<4>;
   case 6:
-    return packRowMajorPanel<6>;
+    return lanesContiguous ? packLaneContiguousPanel<6>
+                           : packStepContiguousPanel<6>;
   case 14:
-    return packRowMajorPanel<14>;
+    return lanesContiguous ? packLaneContiguousPanel<14>
+                           : packStepContiguousPanel<14>;
   default:
     return nullptr;
   }
 }
 
-PanelPacker columnMajorPanelPacker(int mr) {
-  switch (mr) {
-  case 4:
-    return packColumnMajorPanel<4>;
-  case 6:
-    return packColumnMajorPanel<6>;
-  case 14:
-    return packColumnMajorPanel<14>;
-  default:
-    return nullptr;
+/// Packs a block of an operand into panels of `w` lanes for the
+/// micro-kernel: with M(x, p) = src[x * laneStride + p * stepStride],
+/// panel q holds out[q * kc * w + p * w + x] = M(q * w + x, p) for p < kc,
+/// zero past `extent` lanes. A's mc x kc block is M with its rows as lanes,
+/// B's kc x nc block with its columns as lanes: one packer serves both
+/// (packA, packB), whichever of the two strides is the unit one.
+void packPanels(const float *src, int64_t laneStride, int64_t stepStride,
+                int64_t extent, int64_t kc, int w, float *out) {
+  PanelPacker fixed = laneStride == 1   ? fixedPanelPacker(true, w)
+                      : stepStride == 1 ? fixedPanelPacker(false, w)
+                                        : nullptr;
+  for (int64_t x0 = 0; x0 < extent; x0 += w, out += kc * w) {
+    int width = static_cast<int>(std::min<int64_t>(w, extent - x0));
+    const float *panel = src + x0 * laneStride;
+    if (fixed && width == w) {
+      fixed(panel, laneStride == 1 ? stepStride : laneStride, kc, out);
+      continue;
+    }
+    if (laneStride == 1) {
+      for (int64_t p = 0; p < kc; ++p) {
+        std::memcpy(out + p * w, panel + p * stepStride,
+                    width * sizeof(float));
+        std::fill(out + p * w + width, out + p * w + w, 0.0f);
+      }
+      continue;
+    }
+    // Steps of k contiguous, lanes far apart (a linear layer's weight read
+    // as B = W^T): whole 16 x 16 blocks transposed in AVX-512 registers; on
+    // a CPU with AVX2 but not AVX-512, 8 x 8 blocks; the rest in blocks of
+    // 16 steps of k, so that both the lanes read and the panel rows
+    // written stay in L1.
+    if (stepStride == 1 && !haveTranspose16x16() &&
+        transposedPackingAvailable()) {
+      packTransposed(panel, laneStride, kc, width, w, out);
+    } else {
+      int vectorWidth =
+          stepStride == 1 && haveTranspose16x16() ? width / 16 * 16 : 0;
+      for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+        int64_t p1 = std::min<int64_t>(kc, p0 + 16);
+        int x = 0;
+        if (p1 - p0 == 16)
+          for (; x < vectorWidth; x += 16)
+            transpose16x16(panel + x * laneStride + p0, laneStride,
+                           out + p0 * w + x, w);
+        for (; x < width; ++x)
+          for (int64_t p = p0; p < p1; ++p)
+            out[p * w + x] = panel[p * stepStride + x * laneStride];
+      }
+    }
+    if (width < w)
+      for (int64_t p = 0; p < kc; ++p)
+        std::fill(out + p * w + width, out + p * w + w, 0.0f);
   }
+}
+
+/// Packs the kc x nc block of B at `b` into panels of `nr` columns:
+/// panel q holds Bp[q][p * nr + j] = B[p, q * nr + j], zero past nc.
+void packB(const float *b, int64_t rsb, int64_t csb, int64_t kc, int64_t nc,
+           int nr, float *out) {
+  packPanels(b, csb, rsb, nc, kc, nr, out);
 }
 
 /// Packs the mc x kc block of A at `a` into panels of `mr` rows:
 /// panel q holds Ap[q][p * mr + i] = A[q * mr + i, p], zero past mc.
 void packA(const float *a, int64_t rsa, int64_t csa, int64_t mc, int64_t kc,
            int mr, float *out) {
-  PanelPacker fixed = csa == 1   ? rowMajorPanelPacker(mr)
-                      : rsa == 1 ? columnMajorPanelPacker(mr)
-                                 : nullptr;
-  for (int64_t i0 = 0; i0 < mc; i0 += mr, out += kc * mr) {
-    int height = static_cast<int>(std::min<int64_t>(mr, mc - i0));
-    const float *panel = a + i0 * rsa;
-    if (fixed && height == mr) {
-      fixed(panel, csa == 1 ? rsa : csa, kc, out);
-      continue;
-    }
-    if (rsa == 1) {
-      for (int64_t p = 0; p < kc; ++p) {
-        std::memcpy(out + p * mr, panel + p * csa, height * sizeof(float));
-        std::fill(out + p * mr + height, out + p * mr + mr, 0.0f);
-      }
-      continue;
-    }
-    for (int i = 0; i < height; ++i)
-      for (int64_t p = 0; p < kc; ++p)
-        out[p * mr + i] = panel[i * rsa + p * csa];
-    for (int64_t p = 0; p < kc; ++p)
-      std::fill(out + p * mr + height, out + p * mr + mr, 0.0f);
-  }
+  packPanels(a, rsa, csa, mc, kc, mr, out);
 }
 
 /// C = beta * C (beta == 0 writes zeros without reading): what is left of

@@ -19,16 +19,10 @@
 #include <unistd.h>
 
 namespace ember {
-namespace conv {
-// The convolution kernels cache weights packed from constant memory; a
-// model file's image is that (defined in CpuConv.cpp). Weak: the fuzzers
-// and unit tests link this file without the kernels (then they are null).
-[[gnu::weak]] void registerConstantMemory(const void *begin, size_t size);
-[[gnu::weak]] void releaseConstantMemory(const void *begin);
-} // namespace conv
 namespace gemm {
-// The GEMM caches B operands packed from constant memory the same way
-// (CpuGemm.cpp); weak for the same reason.
+// The GEMM and the convolution cache weights packed from constant memory;
+// a model file's image is that (ConstantPacks.cpp). Weak: the fuzzers and
+// unit tests link this file without the kernels (then they are null).
 [[gnu::weak]] void registerConstantMemory(const void *begin, size_t size);
 [[gnu::weak]] void releaseConstantMemory(const void *begin);
 } // namespace gemm
@@ -108,8 +102,6 @@ std::shared_ptr<ModelFile> ModelFile::open(const std::string &path) {
   ::close(fd); // the mapping keeps the file's pages
   file->validate();
   // Read-only and private: nothing writes the weights while the file lives.
-  if (file->length && conv::registerConstantMemory)
-    conv::registerConstantMemory(file->base, file->length);
   if (file->length && gemm::registerConstantMemory)
     gemm::registerConstantMemory(file->base, file->length);
   return file;
@@ -127,16 +119,12 @@ std::shared_ptr<ModelFile> ModelFile::fromBytes(const void *data, size_t size,
   file->length = size;
   file->validate();
   // The copy is never written after this.
-  if (size && conv::registerConstantMemory)
-    conv::registerConstantMemory(file->base, size);
   if (size && gemm::registerConstantMemory)
     gemm::registerConstantMemory(file->base, size);
   return file;
 }
 
 ModelFile::~ModelFile() {
-  if (base && length && conv::releaseConstantMemory)
-    conv::releaseConstantMemory(base);
   if (base && length && gemm::releaseConstantMemory)
     gemm::releaseConstantMemory(base);
   if (mapped && base)

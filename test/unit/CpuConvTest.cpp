@@ -25,14 +25,6 @@
 #include <random>
 #include <vector>
 
-namespace ember {
-namespace conv {
-// CpuConv.cpp's constant-memory registry (ModelFile.cpp calls it).
-void registerConstantMemory(const void *begin, size_t size);
-void releaseConstantMemory(const void *begin);
-} // namespace conv
-} // namespace ember
-
 namespace {
 
 struct Case {
@@ -124,7 +116,7 @@ void check(const Case &c) {
       c.dilation[0], c.dilation[1], c.dilation[2], c.groups
   if (c.constantWeights) {
     // Packed once into the cache, then read from it.
-    ember::conv::registerConstantMemory(w.data(), w.size() * sizeof(float));
+    ember::gemm::registerConstantMemory(w.data(), w.size() * sizeof(float));
     ember_cpu_conv_f32(VIEW5(xStorage.data(), xs, xView),
                        VIEW5(w.data(), ws, wst), VIEW5(y.data(), ys, yst),
                        SCALARS);
@@ -134,7 +126,7 @@ void check(const Case &c) {
   ember_cpu_conv_f32(VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
                      VIEW5(y.data(), ys, yst), SCALARS);
   if (c.constantWeights)
-    ember::conv::releaseConstantMemory(w.data());
+    ember::gemm::releaseConstantMemory(w.data());
   expectNear(y, ry, "y");
   // The fused forward (ember_cpu_conv_fused_f32): a bias per channel
   // (strides [0, 1, 0, 0, 0]) and a residual, added after relu, or before
@@ -245,6 +237,11 @@ const Case kCases[] = {
     // wider than the output rows, several panels per row).
     {5, 6, 20, 1, {1, 12, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {2, 5, 30, 1, {1, 9, 40}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    // Stride-2 phases gathered 16 columns at a time (rows of 75 and 70:
+    // whole vectors and a scalar tail) under a 3x3 whose 270 im2col rows
+    // span two k blocks of the AVX-512 tile, and a 7x7 stem.
+    {2, 30, 20, 1, {1, 9, 75}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 16, 1, {1, 11, 70}, {1, 7, 7}, {1, 2, 2}, {0, 3, 3}, {1, 1, 1}, false},
     // 1x1 on one pixel (a squeeze-excitation FC): one GEMM over the batch;
     // and a strided one that reads pixel 0 of a 3x4 input; weights in
     // constant memory (packed once, then from the cache).
