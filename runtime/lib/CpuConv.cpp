@@ -1104,10 +1104,46 @@ void pointwiseOnePixelForward(const View5 &x, const View5 &w, const View5 &y,
                      epilogue ? &fused : nullptr);
 }
 
-/// y = conv(x, w), then `epilogue` (optional) applied to y. y's pixels
-/// must be contiguous per channel (ember_cpu_conv_fused_f32 makes sure).
 void forward(const View5 &x, const View5 &w, const View5 &y,
-             const int64_t *scalars, const ConvEpilogue *epilogue = nullptr) {
+             const int64_t *scalars, const ConvEpilogue *epilogue = nullptr);
+
+/// forward for a y whose pixels are not contiguous per channel where the
+/// kernel needs them so: into a dense temporary, then copied out by rows
+/// in parallel.
+void forwardThroughDense(const View5 &x, const View5 &w, const View5 &out,
+                         const int64_t *scalars,
+                         const ConvEpilogue *epilogue) {
+  const int64_t rows = out.size[2] * out.size[3], width = out.size[4];
+  const int64_t channel = rows * width;
+  std::vector<float> storage(out.size[0] * out.size[1] * channel);
+  View5 dense{storage.data(),
+              {out.size[0], out.size[1], out.size[2], out.size[3], width},
+              {out.size[1] * channel, channel, out.size[3] * width, width, 1}};
+  forward(x, w, dense, scalars, epilogue);
+  parallelFor(0, out.size[0] * out.size[1], 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const float *src = storage.data() + t * channel;
+      float *plane = out.data + t / out.size[1] * out.stride[0] +
+                     t % out.size[1] * out.stride[1];
+      for (int64_t r = 0; r < rows; ++r, src += width) {
+        float *row = plane + r / out.size[3] * out.stride[2] +
+                     r % out.size[3] * out.stride[3];
+        if (out.stride[4] == 1)
+          std::memcpy(row, src, width * sizeof(float));
+        else
+          for (int64_t v = 0; v < width; ++v)
+            row[v * out.stride[4]] = src[v];
+      }
+    }
+  });
+}
+
+/// y = conv(x, w), then `epilogue` (optional) applied to y. y may be any
+/// view (a padded buffer's interior: the max pool after an imported CNN's
+/// stem); the GEMM paths that need its pixels contiguous per channel run
+/// through forwardThroughDense otherwise.
+void forward(const View5 &x, const View5 &w, const View5 &y,
+             const int64_t *scalars, const ConvEpilogue *epilogue) {
   Geometry g(x, w, y, scalars);
   if (g.batch == 0 || g.outChannels == 0 || g.pixels == 0)
     return;
@@ -1115,9 +1151,20 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     depthwiseForward(x, w, y, g, epilogue);
     return;
   }
-  // The generic path below finishes y plane by plane afterwards when its
-  // addends do not step through pixels by one stride (an extra pass over
-  // y, still one launch less than a separate element-wise kernel).
+  // The shifted path copies its tiles out by rows (any row stride); the
+  // others write channels of contiguous pixels.
+  std::optional<int64_t> step = pixelStride(y);
+  const bool densePixels = g.pixels == 1 || (step && *step == 1);
+  const bool shiftedFits =
+      ShiftedInput::applies(g) && y.stride[4] == 1 && g.depth > 0;
+  if (!densePixels && !shiftedFits) {
+    forwardThroughDense(x, w, y, scalars, epilogue);
+    return;
+  }
+  // The shifted path finishes each tile while it is in cache; the generic
+  // path below finishes y plane by plane afterwards when its addends do not
+  // step through pixels by one stride (an extra pass over y, still one
+  // launch less than a separate element-wise kernel).
   auto finishPlanes = [&] {
     if (!epilogue)
       return;
@@ -1150,9 +1197,12 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   const int64_t padded = roundUp(m, mr);
   std::shared_ptr<const std::vector<float>> packedWeights =
       packWeights(g, w, mr, kcMax);
-  if (ShiftedInput::applies(g) && y.stride[4] == 1 &&
-      forwardShifted(x, y, g, kernel, *packedWeights, epilogue))
+  if (shiftedFits && forwardShifted(x, y, g, kernel, *packedWeights, epilogue))
     return;
+  if (!densePixels) {
+    forwardThroughDense(x, w, y, scalars, epilogue);
+    return;
+  }
   // Images x groups x pixel tiles are the parallel tasks; when they are
   // fewer than the threads (batch 1 on small late-layer images: 14x14 is
   // one tile), smaller tiles give every thread work.
@@ -1512,31 +1562,7 @@ void ember_cpu_conv_fused_f32(EMBER_TENSOR5_ARGS(float, x),
     epilogue.bias = VIEW5(bias);
   if (flags & EMBER_GEMM_FUSED_RESIDUAL)
     epilogue.residual = VIEW5(residual);
-  View5 out = VIEW5(y);
-  std::optional<int64_t> step = pixelStride(out);
-  if (!step || (*step != 1 && out.size[2] * out.size[3] * out.size[4] > 1)) {
-    // The kernels write channels of contiguous pixels: through a copy.
-    int64_t channel = out.size[2] * out.size[3] * out.size[4];
-    std::vector<float> storage(out.size[0] * out.size[1] * channel);
-    View5 dense{storage.data(),
-                {out.size[0], out.size[1], out.size[2], out.size[3],
-                 out.size[4]},
-                {out.size[1] * channel, channel, out.size[3] * out.size[4],
-                 out.size[4], 1}};
-    forward(VIEW5(x), VIEW5(w), dense, scalars, &epilogue);
-    for (int64_t n = 0; n < out.size[0]; ++n)
-      for (int64_t o = 0; o < out.size[1]; ++o)
-        for (int64_t d = 0; d < out.size[2]; ++d)
-          for (int64_t h = 0; h < out.size[3]; ++h)
-            for (int64_t v = 0; v < out.size[4]; ++v)
-              out.data[n * out.stride[0] + o * out.stride[1] +
-                       d * out.stride[2] + h * out.stride[3] +
-                       v * out.stride[4]] =
-                  dense.data[n * dense.stride[0] + o * dense.stride[1] +
-                             d * dense.stride[2] + h * dense.stride[3] + v];
-    return;
-  }
-  forward(VIEW5(x), VIEW5(w), out, scalars, &epilogue);
+  forward(VIEW5(x), VIEW5(w), VIEW5(y), scalars, &epilogue);
 }
 
 uint64_t ember_cpu_fused_conv_calls(void) {

@@ -322,6 +322,64 @@ def test_batch_norm_folds_into_conv_at_export_only():
     assert model.a.bias is None  # the torch module is left as it was
 
 
+# The torch.export path (PyTorch 2.x): the same folding on the aten graph.
+# Runs in this process under torch 2.x, else under the peers' torch 2.x
+# (EMBER_TORCH2_PYTHON, default /work/peers/bin/python) when it exists.
+_EXPORT_FOLD_CHECK = """
+import numpy as np, torch, ember
+class Block(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Conv2d(3, 6, 3, padding=1, bias=False)
+        self.norm_a = torch.nn.BatchNorm2d(6)
+        self.b = torch.nn.Conv2d(6, 6, 1)
+        self.norm_b = torch.nn.BatchNorm2d(6, affine=False)
+        self.norm_c = torch.nn.BatchNorm2d(6)
+    def forward(self, x):
+        y = torch.relu(self.norm_a(self.a(x)))
+        z = self.b(y)
+        return self.norm_b(z) + self.norm_c(y)
+torch.manual_seed(9)
+model = Block()
+with torch.no_grad():
+    for norm in (model.norm_a, model.norm_b, model.norm_c):
+        norm.running_mean.uniform_(-0.5, 0.5)
+        norm.running_var.uniform_(0.5, 2.0)
+    model.norm_a.weight.uniform_(0.5, 1.5)
+    model.norm_a.bias.uniform_(-0.5, 0.5)
+model.eval()
+x = torch.randn(2, 3, 6, 6)
+program = ember.from_torch(model, (x,), dynamic_dims=[{0: "batch"}], method="export")
+names = set(program.weights)
+assert {"a.weight", "a.bias", "b.weight", "b.bias"} <= names, names
+assert not any(n.startswith(("norm_a.", "norm_b.")) for n in names), names
+assert "norm_c.running_mean" in names, names  # after a ReLU: stays
+assert model.a.bias is None  # the torch module is left as it was
+x = torch.randn(3, 3, 6, 6)
+with torch.no_grad():
+    expected = model(x).numpy()
+np.testing.assert_allclose(program(x.numpy()).numpy(), expected, rtol=1e-4, atol=1e-5)
+kept = ember.from_torch(model, (x,), method="export", fold_batch_norm=False)
+assert "norm_a.running_mean" in kept.weights
+print("export fold ok")
+"""
+
+
+def test_batch_norm_folds_on_the_export_path():
+    if int(torch.__version__.split(".")[0]) >= 2:
+        exec(_EXPORT_FOLD_CHECK, {})
+        return
+    python = os.environ.get("EMBER_TORCH2_PYTHON", "/work/peers/bin/python")
+    if not os.path.exists(python):
+        pytest.skip(f"no PyTorch 2.x ({python} is missing)")
+    import subprocess
+    package = os.path.dirname(os.path.dirname(ember.__file__))
+    env = dict(os.environ, PYTHONPATH=package)
+    result = subprocess.run([python, "-W", "ignore", "-c", _EXPORT_FOLD_CHECK], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "export fold ok" in result.stdout, result.stderr[-3000:]
+
+
 def test_transformer_encoder_save_and_load(tmp_path):
     torch.manual_seed(6)
     layer = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)

@@ -281,3 +281,79 @@ def test_depthwise_and_squeeze_excitation_are_fused():
     s = T.relu(T.conv2d(tx.mean((2, 3), keepdim=True), torch.tensor(w1), torch.tensor(b1)))
     close(got, tx * T.hardsigmoid(T.conv2d(s, torch.tensor(w2), torch.tensor(b2))),
           atol=1e-4, rtol=1e-4)
+class _Downsample(ember.nn.Module):
+    def __init__(self, w, b, wd, bd):
+        super().__init__()
+        self.w, self.b = ember.nn.Parameter(ember.tensor(w)), ember.nn.Parameter(ember.tensor(b))
+        self.wd, self.bd = (ember.nn.Parameter(ember.tensor(wd)),
+                            ember.nn.Parameter(ember.tensor(bd)))
+
+    def forward(self, a, x):
+        return F.relu(F.conv2d(a, self.w, self.b, padding=1) + F.conv2d(x, self.wd, self.bd,
+                                                                          stride=2))
+
+
+def test_downsample_block_is_two_fused_calls():
+    """A downsampling ResNet block's end, relu(conv(a) + b + conv(x, 1x1,
+    stride 2) + bd): the downsample takes its own bias in place, the other
+    convolution the ReLU with it as the shortcut: two fused calls and no
+    element-wise kernel of their own."""
+    a, w, b, x, wd, bd = arrays(24, (2, 6, 5, 5), (6, 6, 3, 3), (6,), (2, 4, 10, 10),
+                                (6, 4, 1, 1), (6,))
+    program = ember.export(_Downsample(w, b, wd, bd), (ember.tensor(a), ember.tensor(x)))
+    before = fused_conv_calls()
+    got = program(a, x)
+    tconv = torch.nn.functional.conv2d
+    want = torch.relu(tconv(torch.tensor(a), torch.tensor(w), torch.tensor(b), padding=1) +
+                      tconv(torch.tensor(x), torch.tensor(wd), torch.tensor(bd), stride=2))
+    close(got, want, atol=1e-4, rtol=1e-4)
+    assert fused_conv_calls() == before + 2
+
+
+class _Stem(ember.nn.Module):
+    def __init__(self, w, b, stride):
+        super().__init__()
+        self.w, self.b = ember.nn.Parameter(ember.tensor(w)), ember.nn.Parameter(ember.tensor(b))
+        self.stride = stride
+
+    def forward(self, x):
+        y = F.relu(F.conv2d(x, self.w, self.b, stride=self.stride, padding=3))
+        return F.max_pool2d(y, 3, 2, padding=1)
+
+
+@pytest.mark.parametrize("stride", [2, (9, 8)])
+def test_conv_writes_the_max_pools_padded_input(stride):
+    """An imported CNN's stem, relu(conv + bias) then a padded max pool: the
+    fused call writes the interior of the pool's padded buffer (ember-
+    concat-in-place; rows 2 floats apart more than the output is wide) -
+    through the shifted-input path's row copies at stride 2, through a
+    dense temporary where that path does not apply (stride 9 x 8)."""
+    x, w, b = arrays(25, (2, 3, 30, 28), (5, 3, 7, 7), (5,))
+    program = ember.export(_Stem(w, b, stride), ember.tensor(x))
+    before = fused_conv_calls()
+    got = program(x)
+    y = torch.relu(torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b),
+                                              stride=stride, padding=3))
+    close(got, torch.nn.functional.max_pool2d(y, 3, 2, padding=1), atol=1e-4, rtol=1e-4)
+    assert fused_conv_calls() == before + 1
+
+
+def test_returned_convolution_writes_the_output():
+    """A program that returns a convolution's result (no epilogue): the call
+    writes the caller's output buffer (no temporary copied into it); the
+    values and a second call with another batch as torch's."""
+    x, w = arrays(26, (2, 3, 9, 8), (4, 3, 3, 3))
+
+    class Conv(ember.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = ember.nn.Parameter(ember.tensor(w))
+
+        def forward(self, x):
+            return F.conv2d(x, self.w, padding=1)
+
+    program = ember.export(Conv(), ember.tensor(x), dynamic_dims=[{0: "batch"}])
+    for batch in (2, 3):
+        xb = np.concatenate([x, x])[:batch]
+        close(program(xb), torch.nn.functional.conv2d(torch.tensor(xb), torch.tensor(w), padding=1),
+              atol=1e-4, rtol=1e-4)

@@ -98,10 +98,19 @@ void ember::buildTensorToBufferPipeline(OpPassManager &pm, bool softmaxRows,
   // Buffers: the caller owns inputs and outputs; the last op of each result
   // writes into the caller's buffer.
   pm.addPass(createEmberDestinationAbi());
+  // A concat's operands made in place (no copies into a fresh buffer): a
+  // max pool's padded input is the stem convolution's output.
+  if (softmaxRows)
+    pm.addNestedPass<func::FuncOp>(createEmberConcatInPlace());
   pm.addPass(bufferization::createEmptyTensorEliminationPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = false;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // The concats made in place leave a copy of each operand's view onto an
+  // identical view: CSE makes them one value and the canonicalizer drops
+  // the self-copy.
+  if (softmaxRows)
+    pm.addPass(createCSEPass());
 }
 
 unsigned ember::streamingStoresThresholdMiB() {

@@ -79,7 +79,7 @@ def from_torch(module, example_inputs, dynamic_dims=None, input_names=None,
     eval mode (call ``.eval()`` first for the same result in torch).
     ``fold_batch_norm``: a BatchNorm that only normalizes a convolution's
     output is folded into that convolution's weight and bias (``_fold``;
-    torch.fx imports), so the program's weights hold the folded convolution
+    torch.fx and torch.export imports), so the program's weights hold the folded convolution
     instead of the two layers' state."""
     imported = import_torch_module(module, example_inputs, dynamic_dims, method)
     imported.eval()

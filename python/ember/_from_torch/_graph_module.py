@@ -88,6 +88,7 @@ class ImportedModule(nn.Module):
         object.__setattr__(self, "_constants", {})
         object.__setattr__(self, "_resolve_aten", resolve_aten)
         object.__setattr__(self, "_given_constants", constants or {})
+        object.__setattr__(self, "_torch_root", torch_module)
         object.__setattr__(self, "_program", self._resolve(torch_module, graph))
         object.__setattr__(self, "_input_names",
                            [n.target for n in graph.nodes if n.op == "placeholder"])
@@ -137,6 +138,10 @@ class ImportedModule(nn.Module):
                 fn = None
             program.append((node.op, node.name, fn, args, kwargs, frees.get(index, ()), node))
         return program
+
+    def _reprogram(self):
+        """Resolves the graph again after a rewrite (BatchNorm folding)."""
+        object.__setattr__(self, "_program", self._resolve(self._torch_root, self._graph))
 
     def _add_constant_if_unowned(self, root, target):
         """Tensors a get_attr reads that no module owns (torch.export's lifted

@@ -428,6 +428,17 @@ def EmberFuseConvEpilogue : Pass<"ember-fuse-conv-epilogue", "mlir::ModuleOp"> {
     x, w or the bias, the residual may overlap D, or x or w may be
     written between the call and the generic.
 
+    A generic that reads two convolutions' temporaries (a downsampling
+    ResNet block's `relu(conv(a) + b1 + conv(x) + b2)`) first lets the
+    later convolution take its own bias (a fused call writing `y + b2` in
+    place; the generic's add goes), so that the other one fuses the rest
+    with that buffer as its residual.
+
+    A convolution whose temporary y is only copied, whole, into a function
+    argument (the caller's output buffer: a program that returns a
+    convolution's result) writes that buffer directly instead; the copy
+    and y's buffer go.
+
     ```mlir
     call @ember_cpu_conv_f32(%x, %w, %yv, %s0, ..., %groups)
     %y4 = memref.collapse_shape %y [[0], [1, 2], [3], [4]] ...
@@ -439,7 +450,9 @@ def EmberFuseConvEpilogue : Pass<"ember-fuse-conv-epilogue", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::func::FuncDialect",
                            "mlir::memref::MemRefDialect"];
   let statistics = [
-    Statistic<"numFused", "fused", "convolution calls that took over an element-wise epilogue">
+    Statistic<"numFused", "fused", "convolution calls that took over an element-wise epilogue">,
+    Statistic<"numPeeled", "peeled", "convolutions that took their bias out of a generic reading two convolutions">,
+    Statistic<"numDirect", "direct", "convolutions that write the caller's output buffer instead of a copied temporary">
   ];
 }
 

@@ -387,4 +387,40 @@ def EmberDecomposeConv : Pass<"ember-decompose-conv", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::tensor::TensorDialect"];
 }
 
+def EmberConcatInPlace : Pass<"ember-concat-in-place", "mlir::func::FuncOp"> {
+  let summary = "Let the ops that make a tensor.concat's operands write into its result";
+  let description = [{
+    Before bufferization (CPU). `tensor.concat` bufferizes to a fresh
+    buffer and one copy per operand: an imported CNN's max pool pads the
+    stem's conv + bias + ReLU output (112x112x64 floats per image) with
+    two concats, two full copies per forward. Where every operand (through
+    casts and nested concats read once) is the one result, read once, of a
+    destination-style op whose init is a `tensor.empty` read once, the
+    concat becomes one `tensor.empty` of the whole result made before the
+    first producer, each producer's init an `extract_slice` of it and each
+    result put back with the matching `insert_slice` right after it:
+    bufferization writes every operand in place, no copy. The sizes of the
+    whole must be known before the first producer; otherwise the concat
+    stays.
+
+    ```mlir
+    %p = linalg.generic ... outs(%e0 : tensor<?x64x1x112xf32>)
+    %r = linalg.generic ... outs(%e1 : tensor<?x64x112x112xf32>)
+    %c = tensor.concat dim(2) %p, %r
+    // becomes
+    %all = tensor.empty(%n) : tensor<?x64x113x112xf32>
+    %s0 = tensor.extract_slice %all[0, 0, 0, 0] [%n, 64, 1, 112] [1, 1, 1, 1]
+    %p = linalg.generic ... outs(%s0 : ...)
+    %a0 = tensor.insert_slice %p into %all[0, 0, 0, 0] ...
+    %s1 = tensor.extract_slice %a0[0, 0, 1, 0] [%n, 64, 112, 112] ...
+    %r = linalg.generic ... outs(%s1 : ...)
+    %c = tensor.insert_slice %r into %a0[0, 0, 1, 0] ...
+    ```
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::tensor::TensorDialect"];
+  let statistics = [
+    Statistic<"numConcats", "concats", "concats whose operands are written in place">
+  ];
+}
+
 #endif // EMBER_COMPILER_TRANSFORMSPASSES_TD

@@ -24,6 +24,11 @@
 // which writes it into y's buffer, and the generic only multiplies (the
 // activation ran once per element of D before).
 //
+// And two more: a generic reading two convolutions' results
+// (a downsampling ResNet block) lets one of them take its bias first
+// (peelBias), so the other fuses the rest; and a result only copied into
+// the caller's output buffer is written there directly (writeDirect).
+//
 //===----------------------------------------------------------------------===//
 
 #include "EpilogueMatch.h"
@@ -35,6 +40,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace ember {
@@ -116,33 +122,106 @@ Operation *soleUser(Value value, Operation *except) {
   return found;
 }
 
-/// Fuses the generic reading `call`'s y into the call; false when it does
-/// not apply.
-bool fuseEpilogue(func::CallOp call) {
+/// A convolution's temporary result and the one generic that reads it.
+struct ConvResult {
+  func::CallOp call;
+  memref::CastOp yCast;   // the call's y operand
+  Value yBuffer;          // its allocation
+  SmallVector<Operation *> views; // collapse/casts from yBuffer to yRead
+  Value yRead;            // what the reader reads
+  Operation *reader;      // y's one reader, after the call
+  linalg::GenericOp generic; // the reader when it is a generic
+};
+
+/// `call`'s y when it is a temporary that one op after the call reads
+/// (directly for 3-D convolutions, else through the collapse of its unit
+/// dims and casts, each view read once).
+std::optional<ConvResult> convResultOf(func::CallOp call) {
   if (call.getNumOperands() != kConvOperands)
-    return false;
+    return std::nullopt;
   auto yCast = call.getOperand(2).getDefiningOp<memref::CastOp>();
   if (!yCast || !yCast->hasOneUse())
-    return false;
+    return std::nullopt;
   Value yBuffer = yCast.getSource();
   if (!yBuffer.getDefiningOp<memref::AllocOp>())
-    return false;
-  // y is read by the generic directly (3-D convolutions) or through the
-  // collapse of its unit dims and casts, each view read once.
+    return std::nullopt;
   Block *block = call->getBlock();
-  SmallVector<Operation *> views;
-  Value yRead = yBuffer;
+  ConvResult result{call, yCast, yBuffer, {}, yBuffer, nullptr, nullptr};
   Operation *reader = soleUser(yBuffer, yCast);
   while (reader && reader->getBlock() == block &&
          isa<memref::CollapseShapeOp, memref::CastOp>(reader)) {
-    views.push_back(reader);
-    yRead = reader->getResult(0);
-    reader = soleUser(yRead, nullptr);
+    result.views.push_back(reader);
+    result.yRead = reader->getResult(0);
+    reader = soleUser(result.yRead, nullptr);
   }
-  auto generic = dyn_cast_or_null<linalg::GenericOp>(reader);
-  if (!generic || generic->getBlock() != block ||
-      !call->isBeforeInBlock(generic))
+  if (!reader || reader->getBlock() != block || !call->isBeforeInBlock(reader))
+    return std::nullopt;
+  result.reader = reader;
+  result.generic = dyn_cast<linalg::GenericOp>(reader);
+  return result;
+}
+
+/// A program that returns a convolution's result: y is only copied whole
+/// into a function argument (the caller's output buffer, which overlaps
+/// no input). The call writes that buffer through a 5-D view instead; the
+/// copy and y's buffer go.
+bool writeDirect(func::CallOp call) {
+  std::optional<ConvResult> found = convResultOf(call);
+  if (!found)
     return false;
+  auto copy = dyn_cast<memref::CopyOp>(found->reader);
+  if (!copy || copy.getSource() != found->yRead)
+    return false;
+  Value target = copy.getTarget();
+  auto targetType = dyn_cast<MemRefType>(target.getType());
+  if (!isa<BlockArgument>(target) || !targetType ||
+      targetType.getRank() < 3 || targetType.getRank() > kRank)
+    return false;
+  Value x = stripCast(call.getOperand(0)), w = stripCast(call.getOperand(1));
+  if (mayOverlap(target, x) || mayOverlap(target, w))
+    return false;
+  // The buffer is written earlier than before: nothing in between may use
+  // it.
+  for (Operation *op = call->getNextNode(); op != copy; op = op->getNextNode()) {
+    if (isMemoryEffectFree(op)) // views, dims
+      continue;
+    for (Value operand : op->getOperands())
+      if (isa<MemRefType>(operand.getType()) && mayOverlap(operand, target))
+        return false;
+  }
+  OpBuilder b(call);
+  Location loc = call.getLoc();
+  // The target's sizes as 5-D: unit dims in front of the spatial ones.
+  int64_t rank = targetType.getRank();
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (i == 2)
+      for (int64_t u = 0; u < kRank - rank; ++u)
+        sizes.push_back(b.getIndexAttr(1));
+    sizes.push_back(memref::getMixedSize(b, loc, target, i));
+  }
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  call->setOperand(2, view5(b, loc, target, identity, sizes));
+  copy->erase();
+  found->yCast->erase();
+  for (Operation *view : llvm::reverse(found->views))
+    if (view->use_empty())
+      view->erase();
+  if (found->yBuffer.use_empty())
+    found->yBuffer.getDefiningOp()->erase();
+  return true;
+}
+
+/// Fuses the generic reading `call`'s y into the call; false when it does
+/// not apply.
+bool fuseEpilogue(func::CallOp call) {
+  std::optional<ConvResult> found = convResultOf(call);
+  if (!found || !found->generic)
+    return false;
+  memref::CastOp yCast = found->yCast;
+  Value yBuffer = found->yBuffer, yRead = found->yRead;
+  SmallVector<Operation *> views = found->views;
+  linalg::GenericOp generic = found->generic;
   int64_t loops = generic.getNumLoops();
   if (generic.getNumDpsInits() != 1 || generic.getNumResults() != 0 ||
       generic.getNumParallelLoops() != loops || loops < 3 || loops > kRank ||
@@ -363,6 +442,74 @@ bool fuseBroadcastPrefix(func::CallOp call) {
   return true;
 }
 
+/// A downsampling ResNet block ends in relu(conv(a) + b1 + conv(x) + b2):
+/// two convolutions' temporaries read by one generic, which no single
+/// fused call takes. `conv` (one of them) takes its own bias: a fused call
+/// right before the generic writes y + b2 into y's buffer, and the
+/// generic's `y + b2` becomes y. The other convolution then fuses the rest
+/// as usual, relu(y1 + b1 + y2') with y2' its residual. False when the
+/// body does not add a broadcast f32 bias to y alone.
+bool peelBias(ConvResult conv) {
+  linalg::GenericOp generic = conv.generic;
+  int64_t loops = generic.getNumLoops();
+  if (generic.getNumParallelLoops() != loops || loops < 3 || loops > kRank)
+    return false;
+  OpOperand *yOperand = nullptr;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    if (input->get() != conv.yRead)
+      continue;
+    if (yOperand)
+      return false;
+    yOperand = input;
+  }
+  if (!yOperand || !generic.getMatchingIndexingMap(yOperand).isIdentity())
+    return false;
+  Block &body = generic.getRegion().front();
+  BlockArgument y = body.getArgument(yOperand->getOperandNumber());
+  if (!y.hasOneUse())
+    return false;
+  auto add = dyn_cast<arith::AddFOp>(*y.getUsers().begin());
+  if (!add)
+    return false;
+  auto biasArg =
+      dyn_cast<BlockArgument>(add.getLhs() == y ? add.getRhs() : add.getLhs());
+  if (!biasArg || biasArg == y || biasArg.getOwner() != &body ||
+      biasArg.getArgNumber() >= generic.getNumDpsInputs())
+    return false;
+  OpOperand *bias = generic.getDpsInputOperand(biasArg.getArgNumber());
+  auto biasType = dyn_cast<MemRefType>(bias->get().getType());
+  if (!biasType || !biasType.getElementType().isF32() ||
+      !isBroadcastMap(generic.getMatchingIndexingMap(bias)))
+    return false;
+  // The call moves down to the generic and writes y before it reads the
+  // bias.
+  Value x = stripCast(conv.call.getOperand(0)),
+        w = stripCast(conv.call.getOperand(1));
+  if (mayOverlap(conv.yBuffer, bias->get()) ||
+      !unwrittenBetween(conv.call, generic, {x, w}))
+    return false;
+
+  OpBuilder b(generic);
+  Location loc = generic.getLoc();
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < kRank; ++i)
+    sizes.push_back(memref::getMixedSize(b, loc, conv.yBuffer, i));
+  Value dArg = conv.yCast.getResult();
+  SmallVector<Value> args = {
+      conv.call.getOperand(0), conv.call.getOperand(1), dArg,
+      view5(b, loc, bias->get(), generic.getMatchingIndexingMap(bias), sizes),
+      dArg}; // no residual: the flags leave it out
+  for (unsigned i = 3; i < kConvOperands; ++i)
+    args.push_back(conv.call.getOperand(i));
+  args.push_back(arith::ConstantIntOp::create(b, loc, EMBER_GEMM_FUSED_BIAS, 64));
+  func::CallOp::create(
+      b, loc, declareFused(conv.call->getParentOfType<ModuleOp>()), args);
+  conv.call->erase();
+  add.getResult().replaceAllUsesWith(y);
+  add->erase();
+  return true;
+}
+
 struct EmberFuseConvEpiloguePass
     : ember::impl::EmberFuseConvEpilogueBase<EmberFuseConvEpiloguePass> {
   void runOnOperation() override {
@@ -371,9 +518,34 @@ struct EmberFuseConvEpiloguePass
       if (call.getCallee() == "ember_cpu_conv_f32")
         calls.push_back(call);
     });
+    // Two convolutions read by one generic (a downsampling block's end):
+    // the later one takes its bias first, the earlier one the rest.
+    DenseMap<Operation *, SmallVector<ConvResult>> byGeneric;
     for (func::CallOp call : calls)
+      if (std::optional<ConvResult> result = convResultOf(call);
+          result && result->generic)
+        byGeneric[result->generic].push_back(*result);
+    for (func::CallOp call : calls) {
+      std::optional<ConvResult> result = convResultOf(call);
+      if (!result || !result->generic)
+        continue;
+      SmallVector<ConvResult> &readers = byGeneric[result->generic];
+      if (readers.size() != 2 || readers[1].call != call)
+        continue;
+      if (peelBias(readers[1]) || peelBias(readers[0]))
+        ++numPeeled;
+    }
+    calls.clear();
+    getOperation().walk([&](func::CallOp call) {
+      if (call.getCallee() == "ember_cpu_conv_f32")
+        calls.push_back(call);
+    });
+    for (func::CallOp call : calls) {
       if (fuseEpilogue(call) || fuseBroadcastPrefix(call))
         ++numFused;
+      else if (writeDirect(call))
+        ++numDirect;
+    }
   }
 };
 

@@ -204,7 +204,7 @@ func.func @broadcast_read_twice(%sc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, 
 // pre-activation for the backward), or the body computes something else.
 // CHECK-LABEL: func @not_fused
 // CHECK-COUNT-2: call @ember_cpu_conv_f32(
-// CHECK-NOT: ember_cpu_conv_fused_f32
+// CHECK-NOT: call @ember_cpu_conv_fused_f32
 func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
 func.func @not_fused(%xc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %b: memref<8xf32>, %d: memref<2x8x6x6xf32>, %e: memref<2x8x6x6xf32>) {
   %c1_i64 = arith.constant 1 : i64
@@ -233,5 +233,73 @@ func.func @not_fused(%xc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset:
     %0 = arith.mulf %in, %bias : f32
     linalg.yield %0 : f32
   }
+  return
+}
+
+// -----
+
+// A downsampling ResNet block's end, relu(conv2 + b2 + downsample + bd):
+// the later convolution (the downsample) first takes its own bias, in
+// place (flags bias 256), right before the generic; the earlier one then
+// fuses relu with b2 and the downsample's buffer as its residual (relu 1 |
+// bias 256 | residual 512 | residual first 2048 = 2817). No generic stays.
+// CHECK-LABEL: func @downsample_block
+// CHECK-NOT: linalg.generic
+// CHECK: %[[Y2:.*]] = memref.alloc() : memref<2x8x1x3x3xf32>
+// CHECK: %[[Y2C:.*]] = memref.cast %[[Y2]]
+// CHECK-DAG: %[[BIAS:.*]] = arith.constant 256 : i64
+// CHECK: call @ember_cpu_conv_fused_f32(%arg2, %arg3, %[[Y2C]], %{{.*}}, %[[Y2C]], {{.*}}, %[[BIAS]])
+// CHECK: %[[FLAGS:.*]] = arith.constant 2817 : i64
+// CHECK: call @ember_cpu_conv_fused_f32(%arg0, %arg1, {{.*}}, %[[FLAGS]])
+// CHECK-NOT: call @ember_cpu_conv_f32(
+func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @downsample_block(%xc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %xd: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %wd: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %b: memref<8xf32>, %bd: memref<8xf32>, %d: memref<2x8x3x3xf32>) {
+  %c1_i64 = arith.constant 1 : i64
+  %c2_i64 = arith.constant 2 : i64
+  %zero = arith.constant 0.000000e+00 : f32
+  %y = memref.alloc() : memref<2x8x1x3x3xf32>
+  %yc = memref.cast %y : memref<2x8x1x3x3xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %y2 = memref.alloc() : memref<2x8x1x3x3xf32>
+  %y2c = memref.cast %y2 : memref<2x8x1x3x3xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xd, %wd, %y2c, %c1_i64, %c2_i64, %c2_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %y4 = memref.collapse_shape %y [[0], [1, 2], [3], [4]] : memref<2x8x1x3x3xf32> into memref<2x8x3x3xf32>
+  %y24 = memref.collapse_shape %y2 [[0], [1, 2], [3], [4]] : memref<2x8x1x3x3xf32> into memref<2x8x3x3xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y4, %b, %y24, %bd : memref<2x8x3x3xf32>, memref<8xf32>, memref<2x8x3x3xf32>, memref<8xf32>) outs(%d : memref<2x8x3x3xf32>) {
+  ^bb0(%in: f32, %bias: f32, %in2: f32, %bias2: f32, %out: f32):
+    %0 = arith.addf %in, %bias : f32
+    %1 = arith.addf %in2, %bias2 : f32
+    %2 = arith.addf %0, %1 : f32
+    %3 = arith.maximumf %2, %zero : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
+
+// -----
+
+// A program that returns the convolution's result (no epilogue): the call
+// writes the caller's buffer %d through a 5-D view; the copy and y's
+// buffer go.
+// CHECK-LABEL: func @returned_conv
+// CHECK-SAME: %[[D:[a-z0-9]+]]: memref<?x8x6x6xf32>)
+// CHECK-NOT: memref.alloc
+// CHECK: %[[BASE:.*]], %[[OFF:.*]], %[[SIZES:.*]]:4, %[[STRIDES:.*]]:4 = memref.extract_strided_metadata %[[D]]
+// CHECK: %[[DV:.*]] = memref.reinterpret_cast %[[BASE]] to offset: [%[[OFF]]], sizes: [%{{.*}}, 8, 1, 6, 6], strides: [%[[STRIDES]]#0, %[[STRIDES]]#1, 0, %[[STRIDES]]#2, %[[STRIDES]]#3]
+// CHECK: call @ember_cpu_conv_f32(%{{.*}}, %{{.*}}, %[[DV]],
+// CHECK-NOT: memref.copy
+func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @returned_conv(%xc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %n: index, %d: memref<?x8x6x6xf32>) {
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %y = memref.alloc(%n) : memref<?x8x1x6x6xf32>
+  %yr = memref.cast %y : memref<?x8x1x6x6xf32> to memref<?x?x1x?x?xf32>
+  %yc = memref.cast %y : memref<?x8x1x6x6xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %y4 = memref.collapse_shape %yr [[0], [1, 2], [3], [4]] : memref<?x?x1x?x?xf32> into memref<?x?x?x?xf32>
+  %y4s = memref.cast %y4 : memref<?x?x?x?xf32> to memref<?x8x6x6xf32>
+  memref.copy %y4s, %d : memref<?x8x6x6xf32> to memref<?x8x6x6xf32>
   return
 }
