@@ -66,6 +66,20 @@ MemRefType anyStrided5(MLIRContext *ctx) {
       StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
 }
 
+/// `value`'s sizes as 5-D: unit dims in front of its spatial ones (dims 2
+/// on), as the runtime's 5-D views take them.
+SmallVector<OpFoldResult> sizes5(OpBuilder &b, Location loc, Value value) {
+  int64_t rank = cast<MemRefType>(value.getType()).getRank();
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (i == 2)
+      for (int64_t u = 0; u < kRank - rank; ++u)
+        sizes.push_back(b.getIndexAttr(1));
+    sizes.push_back(memref::getMixedSize(b, loc, value, i));
+  }
+  return sizes;
+}
+
 /// `operand` (read through `map` over the generic's `loops`-dim iteration
 /// space, D's shape) as a 5-D view of D's 5-D shape `sizes`: loop dims 0
 /// and 1 are dims 0 and 1, the spatial loops the last ones, the unit dims
@@ -191,15 +205,8 @@ bool writeDirect(func::CallOp call) {
   }
   OpBuilder b(call);
   Location loc = call.getLoc();
-  // The target's sizes as 5-D: unit dims in front of the spatial ones.
   int64_t rank = targetType.getRank();
-  SmallVector<OpFoldResult> sizes;
-  for (int64_t i = 0; i < rank; ++i) {
-    if (i == 2)
-      for (int64_t u = 0; u < kRank - rank; ++u)
-        sizes.push_back(b.getIndexAttr(1));
-    sizes.push_back(memref::getMixedSize(b, loc, target, i));
-  }
+  SmallVector<OpFoldResult> sizes = sizes5(b, loc, target);
   AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
   call->setOperand(2, view5(b, loc, target, identity, sizes));
   copy->erase();
@@ -255,14 +262,7 @@ bool fuseEpilogue(func::CallOp call) {
 
   OpBuilder b(generic);
   Location loc = generic.getLoc();
-  // D's sizes as 5-D: unit dims in front of the spatial ones.
-  SmallVector<OpFoldResult> sizes;
-  for (int64_t i = 0; i < loops; ++i) {
-    if (i == 2)
-      for (int64_t u = 0; u < kRank - loops; ++u)
-        sizes.push_back(b.getIndexAttr(1));
-    sizes.push_back(memref::getMixedSize(b, loc, d, i));
-  }
+  SmallVector<OpFoldResult> sizes = sizes5(b, loc, d);
   AffineMap identity = AffineMap::getMultiDimIdentityMap(loops, b.getContext());
   Value dArg = view5(b, loc, d, identity, sizes);
   SmallVector<Value> addends;
@@ -414,13 +414,7 @@ bool fuseBroadcastPrefix(func::CallOp call) {
 
   OpBuilder b(generic);
   Location loc = call.getLoc();
-  SmallVector<OpFoldResult> sizes;
-  for (int64_t i = 0; i < yRank; ++i) {
-    if (i == 2)
-      for (int64_t u = 0; u < kRank - yRank; ++u)
-        sizes.push_back(b.getIndexAttr(1));
-    sizes.push_back(memref::getMixedSize(b, loc, yRead, i));
-  }
+  SmallVector<OpFoldResult> sizes = sizes5(b, loc, yRead);
   AffineMap identity = AffineMap::getMultiDimIdentityMap(yRank, ctx);
   Value yArg5 = view5(b, loc, yRead, identity, sizes);
   Value biasArg = bias ? view5(b, loc, bias->get(), biasOverY, sizes) : yArg5;
