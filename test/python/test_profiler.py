@@ -314,8 +314,10 @@ print(json.dumps({"device": [(e.name, e.end_us - e.start_us) for e in events
                   "runs": [e.name for e in events if e.category == "run"],
                   "header": table.splitlines()[1], "value": float(y[0])}))
 """
+    # Progress lines at once (EMBER_PROGRESS_AFTER=0), also on a pipe.
     env = dict(os.environ, VK_ICD_FILENAMES="/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
-               MESA_SHADER_CACHE_DISABLE="true", LP_NUM_THREADS="2",
+               MESA_SHADER_CACHE_DISABLE="true", LP_NUM_THREADS="2", EMBER_PROGRESS="1",
+               EMBER_PROGRESS_AFTER="0",
                PYTHONPATH=os.path.dirname(os.path.dirname(ember.__file__)))
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=120)
@@ -323,6 +325,10 @@ print(json.dumps({"device": [(e.name, e.end_us - e.start_us) for e in events
     result = json.loads(done.stdout)
     if isinstance(result, str):
         pytest.skip(result)
+    # The GPU compile counts its stages (outlined, lowered, serialized,
+    # assembled) on one line rewritten in place, ending at the last.
+    stages = re.findall(r"\[ember\] compiling a graph for vulkan: (\d)/4 stages", done.stderr)
+    assert stages and stages[-1] == "4", done.stderr
     assert result["runs"] == ["run graph on vulkan"]
     assert "copy vulkan to cpu" in result["copies"]
     assert len(result["device"]) >= 2 and all(d >= 0 for _, d in result["device"])

@@ -15,6 +15,7 @@
 #include "ember/Compiler/Diagnostics.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/Debug.h"
+#include "ember/Runtime/Progress.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
@@ -124,12 +125,35 @@ void buildGpuKernelPipeline(OpPassManager &pm) {
     llvm::report_fatal_error(llvm::Twine("ember: GPU pipeline: ") + error);
 }
 
+namespace {
+/// The progress line's text for a graph compiled for `backend`.
+const char *compilingFor(Backend backend) {
+  switch (backend) {
+  case Backend::Cuda:
+    return "compiling a graph for cuda";
+  case Backend::Rocm:
+    return "compiling a graph for rocm";
+  case Backend::Vulkan:
+    return "compiling a graph for vulkan";
+  case Backend::LevelZero:
+    return "compiling a graph for level_zero";
+  case Backend::Cpu:
+    break;
+  }
+  return "compiling a graph";
+}
+} // namespace
+
 bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program,
                    std::string *error, llvm::function_ref<void(ModuleOp)> readKernels) {
   registerPassesOnce();
   MLIRContext *context = module.getContext();
   DiagnosticCollector diagnostics(context); // remarks left out: conversion noise
   program->target = target;
+  // The kernels are compiled together, one pipeline per stage, so a big
+  // graph's line counts stages: kernels outlined, lowered for the target,
+  // serialized, binaries assembled (ptxas/lld per kernel on CUDA/ROCm).
+  ProgressLine progress(compilingFor(target.backend), 4, "stages");
 
   PassManager kernels(context);
   buildGpuKernelPipeline(kernels);
@@ -137,6 +161,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     *error = diagnostics.text();
     return false;
   }
+  progress.step();
   // Outlining names every kernel after its host function: named by their
   // code instead, profiler spans and pictures tell the kernels apart.
   nameKernelsByContent(module);
@@ -188,6 +213,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
     *error = diagnostics.text();
     return false;
   }
+  progress.step();
 
   if (debugEnabled(DebugTopic::GpuModules))
     module->print(llvm::errs());
@@ -201,6 +227,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
   } else if (!serializeSpirvModules(module, &binaries, diagnostics.text(), error)) {
     return false;
   }
+  progress.step();
   if (target.backend == Backend::Vulkan &&
       !recordVulkanPlacement(module, &program->kernels, error))
     return false;
@@ -221,6 +248,7 @@ bool compileForGpu(ModuleOp module, const GpuTarget &target, GpuProgram *program
       assembleCubin(kernel.binary, target.chip, &cubin);
     }
   }
+  progress.step();
   return true;
 }
 
