@@ -35,10 +35,22 @@ std::once_flag configured;
 
 } // namespace
 
+// OpenBLAS's own entry that stops its worker threads (exported by its
+// pthread builds; weak: absent from other BLAS libraries).
+extern "C" __attribute__((weak)) int blas_thread_shutdown_(void);
+
 void ensureThreadsConfigured() {
   std::call_once(configured, [] {
     if (int threads = threadsFromEnvironment())
       openblas_set_num_threads(threads);
+    // OpenBLAS starts its workers when it loads, and each spins in
+    // sched_yield for ~0.1 s before it sleeps. Ember's f32 products run on
+    // its own pool, so in a process that starts work at once (a C++ app)
+    // that spinner held a core beside the pool's worker: mobilenet_v3_small
+    // at batch 1 ran ~3.2 ms a call instead of ~2.0 for its first 25 calls.
+    // OpenBLAS starts them again on its next threaded call (f64 products).
+    if (blas_thread_shutdown_)
+      blas_thread_shutdown_();
   });
 }
 
