@@ -1050,6 +1050,232 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   return true;
 }
 
+/// Where 16 consecutive output pixels of a batch panel (forwardAcrossImages)
+/// come from in one im2col row: lanes `lanes` read window[index[l]] of the
+/// 32 floats at offset `start` from the row's start in the planes, of
+/// which `low` / `high` mask the two halves that lie within the pixels'
+/// span (nothing past it is read). Two windows when the pixels span two
+/// images.
+struct PixelGroup {
+  int64_t start[2];
+  alignas(64) int32_t index[2][16];
+  __mmask16 lanes[2], low[2], high[2];
+  int windows;
+};
+
+/// The pixel groups of batch pixels [d0, d0 + count), 16 a group (the
+/// last one's lanes past `count` read nothing and come out zero); false
+/// when a group's pixels of one image span more than 32 grid columns or
+/// more than two images (tiny images, wide padding).
+bool pixelGroups(const Geometry &g, const ShiftedInput &s,
+                 int64_t imageFloats, int64_t d0, int64_t count,
+                 std::vector<PixelGroup> &groups) {
+  groups.assign((count + 15) / 16, PixelGroup{});
+  for (size_t q = 0; q < groups.size(); ++q) {
+    PixelGroup &group = groups[q];
+    int64_t image = -1;
+    group.windows = 0;
+    for (int l = 0; l < 16 && int64_t(q) * 16 + l < count; ++l) {
+      int64_t d = d0 + int64_t(q) * 16 + l;
+      int64_t n = d / g.pixels, p = d % g.pixels;
+      int64_t at = n * imageFloats + p / g.out[2] * s.wq + p % g.out[2];
+      if (n != image) {
+        if (group.windows == 2)
+          return false;
+        image = n;
+        group.start[group.windows++] = at;
+      }
+      int w = group.windows - 1;
+      int64_t offset = at - group.start[w];
+      if (offset >= 32)
+        return false;
+      group.index[w][l] = static_cast<int32_t>(offset);
+      group.lanes[w] |= static_cast<__mmask16>(1u << l);
+      if (offset < 16)
+        group.low[w] |= static_cast<__mmask16>((2u << offset) - 1);
+      else {
+        group.low[w] = 0xFFFF;
+        group.high[w] |= static_cast<__mmask16>((2u << (offset - 16)) - 1);
+      }
+    }
+  }
+  return true;
+}
+
+/// B panels (32 pixels, forwardAcrossImages) of im2col rows [p0, p0 + kc)
+/// for `groups` (two a panel): row p of panel q at out + (q * kc + p) * 32.
+__attribute__((target("avx512f"))) void
+packPixelGroups(const float *base, const int64_t *rowOffset, int64_t kc,
+                const std::vector<PixelGroup> &groups, float *out) {
+  for (size_t q = 0; q < groups.size(); ++q) {
+    const PixelGroup &group = groups[q];
+    float *dst = out + q / 2 * kc * 32 + q % 2 * 16;
+    const __m512i first = _mm512_load_si512(group.index[0]);
+    if (group.windows == 1) {
+      const float *src = base + group.start[0];
+      for (int64_t p = 0; p < kc; ++p) {
+        const float *row = src + rowOffset[p];
+        __m512 lo = _mm512_maskz_loadu_ps(group.low[0], row);
+        __m512 hi = _mm512_maskz_loadu_ps(group.high[0], row + 16);
+        _mm512_storeu_ps(dst + p * 32, _mm512_maskz_permutex2var_ps(
+                                           group.lanes[0], lo, first, hi));
+      }
+      continue;
+    }
+    const __m512i second = _mm512_load_si512(group.index[1]);
+    const float *src0 = base + group.start[0], *src1 = base + group.start[1];
+    for (int64_t p = 0; p < kc; ++p) {
+      const float *row0 = src0 + rowOffset[p], *row1 = src1 + rowOffset[p];
+      __m512 a = _mm512_maskz_permutex2var_ps(
+          group.lanes[0], _mm512_maskz_loadu_ps(group.low[0], row0), first,
+          _mm512_maskz_loadu_ps(group.high[0], row0 + 16));
+      __m512 b = _mm512_permutex2var_ps(
+          _mm512_maskz_loadu_ps(group.low[1], row1), second,
+          _mm512_maskz_loadu_ps(group.high[1], row1 + 16));
+      _mm512_storeu_ps(dst + p * 32, _mm512_mask_mov_ps(a, group.lanes[1], b));
+    }
+  }
+}
+
+/// Whether forwardAcrossImages should run `g`: the forward's AVX-512 tile,
+/// one group, several images whose shifted grid wastes at least 1/16 of
+/// its 32-pixel panels (the dropped columns Wq - OW and the last panel's
+/// rounding: 64 columns for 7x7's 49 pixels, 224 for 14x14's 196, 864 for
+/// 28x28's 784), y's pixels contiguous per channel. Not 1x1 kernels: their
+/// grid drops no columns, and with so few im2col rows building every
+/// image's planes up front cost more than the panels saved (resnet18's
+/// 1x1 stride-2 128 -> 256 @28 at batch 32: 26% slower).
+bool acrossImagesFits(const Geometry &g, const View5 &y,
+                      const MicroKernelInfo &kernel) {
+  if (&kernel != &gemm::avx512ConvKernel() || g.groups != 1 ||
+      g.batch < 2 || g.pixels < 16 || !ShiftedInput::applies(g) ||
+      g.kernel[1] * g.kernel[2] == 1 ||
+      y.stride[4] != 1 || y.stride[3] != g.out[2] ||
+      y.stride[2] != g.pixels)
+    return false;
+  const int64_t wq =
+      g.out[2] + (g.kernel[2] - 1) * g.dilation[2] / g.stride[2];
+  const int64_t grid = roundUp((g.out[1] - 1) * wq + g.out[2], kernel.nr);
+  return grid * 16 >= g.pixels * 17;
+}
+
+/// y = conv(x, w) like forwardShifted, but its B panels are output pixels
+/// counted across the batch (image n's pixel p is batch pixel n * OH * OW +
+/// p), packed from the shifted planes with one permute per 16 pixels: no
+/// grid columns are computed and dropped, a panel may hold the end of one
+/// image and the start of the next, and a tile of about kPixelTile pixels
+/// holds several small images, so each weight panel loaded is used for all
+/// of them (forwardShifted streams every weight once per image: 9 MiB at
+/// 512 -> 512 channels 3x3). The tile's block of C is written to a scratch
+/// buffer, then copied into y image by image and finished there. False
+/// (nothing done) when the planes do not fit in memory or a pixel group
+/// spans too much (pixelGroups).
+bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
+                         const MicroKernelInfo &kernel,
+                         const std::vector<float> &packedWeights,
+                         const ConvEpilogue *epilogue) {
+  const ShiftedInput s(g, x);
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t k = g.depth, m = g.og, channels = x.size[1];
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  const int64_t padded = roundUp(m, mr);
+  const int64_t imageFloats = s.inPlace ? x.stride[0]
+                                        : channels * s.phases * s.plane;
+  const int64_t total = g.batch * g.pixels;
+  // Every image's planes, up front (tiles read several images).
+  const float *base = x.data;
+  if (!s.inPlace) {
+    float *phased = shifted.get(g.batch * imageFloats);
+    if (!phased)
+      return false;
+    parallelFor(0, g.batch * channels, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t)
+        buildPhases(g, x, s, t / channels, t % channels,
+                    phased + t * s.channelStride);
+    });
+    base = phased;
+  }
+  // Tiles: whole panels, about kPixelTile pixels, as even as the panels
+  // allow and (with several threads) a multiple of the threads; with
+  // fewer than two tiles a thread the rows split too (at least 4 panels).
+  const int64_t threads = numThreads();
+  const int64_t panels = (total + nr - 1) / nr;
+  const int64_t panelsPerTile = std::max<int64_t>(1, kPixelTile / nr);
+  int64_t tiles = (panels + panelsPerTile - 1) / panelsPerTile;
+  if (threads > 1)
+    tiles = std::min(panels, roundUp(tiles, threads));
+  const int64_t tile = (panels + tiles - 1) / tiles * nr;
+  auto tileRange = [&](int64_t ti) {
+    int64_t lo = ti * panels / tiles * nr;
+    int64_t hi = std::min((ti + 1) * panels / tiles * nr, total);
+    return std::make_pair(lo, hi - lo);
+  };
+  int64_t rowBlock = padded;
+  if (tiles < 2 * threads && padded > mr)
+    rowBlock = std::max<int64_t>(
+        roundUp((padded * tiles + 2 * threads - 1) / (2 * threads), mr),
+        4 * mr);
+  const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
+  // The pixel groups of every tile, checked before any work is done.
+  std::vector<std::vector<PixelGroup>> groups(tiles);
+  for (int64_t ti = 0; ti < tiles; ++ti) {
+    auto [d0, count] = tileRange(ti);
+    if (!pixelGroups(g, s, imageFloats, d0, count, groups[ti]))
+      return false;
+  }
+  std::optional<int64_t> biasStep, residualStep;
+  if (epilogue) {
+    biasStep = epilogue->bias.data ? pixelStride(epilogue->bias) : 0;
+    residualStep =
+        epilogue->residual.data ? pixelStride(epilogue->residual) : 0;
+  }
+  const bool flatEpilogue = epilogue && biasStep && residualStep;
+  const gemm::ActivationFn activation =
+      epilogue ? activationFunction() : nullptr;
+  parallelFor(0, tiles * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
+    float *bp = packedB.get(kcMax * tile);
+    float *scratch = columns.get(rowBlock * tile);
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t ti = task / rowBlocks;
+      const int64_t i0 = task % rowBlocks * rowBlock;
+      const int64_t rows = std::min(rowBlock, m - i0);
+      auto [d0, count] = tileRange(ti);
+      for (int64_t pc = 0; pc < k; pc += kcMax) {
+        int64_t kc = std::min(kcMax, k - pc);
+        packPixelGroups(base, s.rowOffset + pc, kc, groups[ti], bp);
+        multiplyBlock(kernel, rows, count, kc,
+                      packedWeights.data() + pc * padded + i0 * kc, bp,
+                      scratch, tile, pc == 0 ? 0.0f : 1.0f);
+      }
+      // Image by image: the tile's pixels into y, then the epilogue.
+      for (int64_t d = d0; d < d0 + count;) {
+        int64_t n = d / g.pixels, first = d % g.pixels;
+        int64_t last = std::min(g.pixels, first + d0 + count - d);
+        float *yBlock = y.data + n * y.stride[0] + i0 * y.stride[1];
+        copyBlock(true, scratch + (d - d0), tile, yBlock + first,
+                  y.stride[1], rows, last - first);
+        if (flatEpilogue)
+          gemm::applyEpilogueBlock(
+              activation, rows, last - first, yBlock + first, y.stride[1], 1,
+              pixelBlockEpilogue(*epilogue, n, i0, first, *biasStep,
+                                 *residualStep));
+        else if (epilogue)
+          for (int64_t p = first; p < last;) {
+            int64_t oh = p / g.out[2], ow = p % g.out[2];
+            int64_t width = std::min(last - p, g.out[2] - ow);
+            gemm::applyEpilogueBlock(
+                activation, rows, width, yBlock + oh * y.stride[3] + ow,
+                y.stride[1], 1,
+                rowBlockEpilogue(*epilogue, n, i0, 0, oh, ow));
+            p += width;
+          }
+        d += last - first;
+      }
+    }
+  });
+  return true;
+}
+
 /// Whether forward runs `g` as one GEMM over the batch: an ungrouped 1x1
 /// convolution with one output pixel (a squeeze-excitation block's FCs
 /// after its global pooling), which reads input pixel 0 of each image.
@@ -1197,6 +1423,9 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   const int64_t padded = roundUp(m, mr);
   std::shared_ptr<const std::vector<float>> packedWeights =
       packWeights(g, w, mr, kcMax);
+  if (shiftedFits && acrossImagesFits(g, y, kernel) &&
+      forwardAcrossImages(x, y, g, kernel, *packedWeights, epilogue))
+    return;
   if (shiftedFits && forwardShifted(x, y, g, kernel, *packedWeights, epilogue))
     return;
   if (!densePixels) {

@@ -42,8 +42,9 @@ void storeTile(const float *tile, float *c, int64_t rsc, int64_t csc, int mr,
 
 /// One step of k: MR x NV FMAs on the next row of the B panel and column
 /// of the A panel; with PF > 0, also a prefetch of the B row PF steps ahead
-/// into L1 (one per cache line).
-template <int MR, int NV, int PA, int PF>
+/// into L1 (one per cache line), with PFA > 0 one of the A column PFA steps
+/// ahead.
+template <int MR, int NV, int PA, int PF, int PFA = 0>
 EMBER_TARGET_AVX512 inline void avx512Step(const float *&ap, const float *&bp,
                                            __m512 (&acc)[MR][NV]) {
   constexpr int NR = NV * 16;
@@ -56,6 +57,8 @@ EMBER_TARGET_AVX512 inline void avx512Step(const float *&ap, const float *&bp,
     for (int v = 0; v < NV; ++v)
       _mm_prefetch(reinterpret_cast<const char *>(bp + PF * NR + v * 16),
                    _MM_HINT_T0);
+  if (PFA > 0)
+    _mm_prefetch(reinterpret_cast<const char *>(ap + PFA * PA), _MM_HINT_T0);
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) {
     __m512 a = _mm512_set1_ps(ap[i]);
@@ -78,9 +81,20 @@ EMBER_TARGET_AVX512 inline void avx512Step(const float *&ap, const float *&bp,
 /// panel is formed.
 template <int NV> constexpr int kPrefetchSteps = 2048 / (NV * 64);
 
+/// The convolution's A panels (packed weights, 14 x kc) stream from L3
+/// whenever a layer's weights outgrow L2 (resnet18's last stage: 9 MiB at
+/// 512 -> 512 channels 3x3) or a model's other layers evicted them (batch
+/// 1, where every call reads every weight once); the hardware prefetchers
+/// start late on each panel. Fetching the A column 48 steps (about 2.6 KiB,
+/// some 700 cycles of FMAs) ahead made l4's convolutions in
+/// bench/conv_layers_bench (batch 2, 1 thread, all 20 layers in turn) 17-21%
+/// faster and the 20 convs 5-7%; 32 to 96 steps did about as well.
+constexpr int kConvAPrefetchSteps = 48;
+
 /// PA is the A panel's row count as packed (MR unless an edge kernel
-/// reads the first MR rows of a wider panel).
-template <int MR, int NV, int PA = MR>
+/// reads the first MR rows of a wider panel); PFA > 0 prefetches the A
+/// panel PFA steps ahead (kConvAPrefetchSteps).
+template <int MR, int NV, int PA = MR, int PFA = 0>
 EMBER_TARGET_AVX512 void avx512Tile(int64_t k, const float *ap,
                                     const float *bp, float *c, int64_t rsc,
                                     int64_t csc, int mr, int nr, float alpha,
@@ -108,9 +122,10 @@ EMBER_TARGET_AVX512 void avx512Tile(int64_t k, const float *ap,
     for (int v = 0; v < NV; ++v)
       acc[i][v] = _mm512_setzero_ps();
   constexpr int PF = kPrefetchSteps<NV>;
+  constexpr int Ahead = PF > PFA ? PF : PFA; // no prefetch past a panel
   int64_t p = 0;
-  for (; p < k - PF; ++p)
-    avx512Step<MR, NV, PA, PF>(ap, bp, acc);
+  for (; p < k - Ahead; ++p)
+    avx512Step<MR, NV, PA, PF, PFA>(ap, bp, acc);
   for (; p < k; ++p)
     avx512Step<MR, NV, PA, 0>(ap, bp, acc);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -251,8 +266,9 @@ const MicroKernelInfo &avx512Kernel() {
 // the prefetch together stayed within a busy machine's noise (1 thread, 4
 // alternated runs: batch 1 154 -> 158, batch 32's 3x3 @28 143 -> 142).
 const MicroKernelInfo &avx512ConvKernel() {
-  static const MicroKernelInfo info{"avx512", 14, 32, avx512Tile<14, 2>,
-                                    196, 256, 4096};
+  static const MicroKernelInfo info{
+      "avx512", 14, 32, avx512Tile<14, 2, 14, kConvAPrefetchSteps>, 196, 256,
+      4096};
   return info;
 }
 
@@ -260,7 +276,8 @@ namespace {
 template <int... Rows>
 MicroKernel convEdge(int rows, std::integer_sequence<int, Rows...>) {
   static const MicroKernel kernels[] = {nullptr,
-                                        avx512Tile<Rows + 1, 2, 14>...};
+                                        avx512Tile<Rows + 1, 2, 14,
+                                                   kConvAPrefetchSteps>...};
   return kernels[rows];
 }
 } // namespace

@@ -6,7 +6,7 @@
 // padding, dilation, groups, more channels and pixels than one micro-tile
 // and one pixel tile, a strided (non-contiguous) input view, the forward's
 // phase planes (strides, many images) and its in-place input, one image
-// split by output channels, the fused epilogue (bias, residual, through
+// split by output channels, pixel panels across images, the fused epilogue (bias, residual, through
 // y's own layout and through transposed views) on each forward path, on
 // every micro-kernel this CPU runs and on 1 and 2 threads.
 //
@@ -257,6 +257,14 @@ const Case kCases[] = {
     {1, 9, 61, 1, {1, 14, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 30, 100, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
      true},
+    // Several small images (forwardAcrossImages): panels of output pixels
+    // that span two images (7x7: 49 a image), 360 im2col rows (two k
+    // blocks), 70 channels (a 14-row edge, row blocks on 2 threads); 3x3
+    // stride 2 (phase planes) into 7x7.
+    {2, 40, 70, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false,
+     true},
+    {4, 8, 30, 1, {1, 14, 14}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1},
+     false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
