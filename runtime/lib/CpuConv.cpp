@@ -329,23 +329,32 @@ void packAllA(int64_t rows, int64_t k, int64_t kcMax, int mr, const At &at,
   }
 }
 
-/// C[rows, cols] (+)= packed A block x packed B block over micro-tiles.
+/// Whether the forward's packed weights (`floats` of them) stream from L3
+/// rather than staying in the 2 MiB L2 between a task's tiles: then its
+/// AVX-512 tiles prefetch A ahead (avx512ConvStreamingKernel). Above 1
+/// MiB: resnet18's last two stages.
+bool weightsStream(size_t floats) { return floats * sizeof(float) > (1 << 20); }
+
+/// C[rows, cols] (+)= packed A block x packed B block over micro-tiles;
+/// `streamA`: the forward's AVX-512 tile prefetches A (weightsStream).
 void multiplyBlock(const MicroKernelInfo &kernel, int64_t rows, int64_t cols,
                    int64_t kc, const float *ap, const float *bp, float *c,
-                   int64_t rowStride, float beta) {
+                   int64_t rowStride, float beta, bool streamA = false) {
   const int mr = kernel.mr, nr = kernel.nr;
   // The forward's AVX-512 tile has kernels for a last panel of fewer rows:
   // 64 or 128 channels are 5 or 10 panels of 14 rows, the last of 8 or 2.
   const bool edges = &kernel == &gemm::avx512ConvKernel();
+  streamA = streamA && edges;
   for (int64_t ic = 0; ic < rows; ic += kernel.mc) {
     int64_t mc = std::min<int64_t>(kernel.mc, rows - ic);
     for (int64_t jr = 0; jr < cols; jr += nr) {
       int width = static_cast<int>(std::min<int64_t>(nr, cols - jr));
       for (int64_t ir = ic; ir < ic + mc; ir += mr) {
         int height = static_cast<int>(std::min<int64_t>(mr, rows - ir));
-        gemm::MicroKernel tile = edges && height < mr
-                                     ? gemm::avx512ConvEdgeKernel(height)
-                                     : kernel.kernel;
+        gemm::MicroKernel tile =
+            streamA ? gemm::avx512ConvStreamingKernel(height)
+            : edges && height < mr ? gemm::avx512ConvEdgeKernel(height)
+                                   : kernel.kernel;
         tile(kc, ap + ir * kc, bp + jr * kc, c + ir * rowStride + jr,
              rowStride, 1, height, width, 1.0f, beta);
       }
@@ -822,6 +831,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   const int64_t k = g.depth, m = g.og, channels = x.size[1];
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
   const int64_t padded = roundUp(m, mr);
+  const bool streamA = weightsStream(packedWeights.size());
   // The planes (unless x is its own): with a few images, all of them up
   // front, channels in parallel; with many (at least two per thread), each
   // thread builds the planes of the image its task reads into its own
@@ -1010,7 +1020,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
         multiplyBlock(kernel, rows, nc, kc,
                       packedWeights.data() + gi * padded * k + pc * padded +
                           i0 * kc,
-                      b, c, cStride, pc == 0 ? 0.0f : 1.0f);
+                      b, c, cStride, pc == 0 ? 0.0f : 1.0f, streamA);
       }
       if (!direct)
         // The tile's output pixels: the grid columns below OW of each row.
@@ -1179,6 +1189,7 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
   const int64_t k = g.depth, m = g.og, channels = x.size[1];
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
   const int64_t padded = roundUp(m, mr);
+  const bool streamA = weightsStream(packedWeights.size());
   const int64_t imageFloats = s.inPlace ? x.stride[0]
                                         : channels * s.phases * s.plane;
   const int64_t total = g.batch * g.pixels;
@@ -1245,7 +1256,7 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
         packPixelGroups(base, s.rowOffset + pc, kc, groups[ti], bp);
         multiplyBlock(kernel, rows, count, kc,
                       packedWeights.data() + pc * padded + i0 * kc, bp,
-                      scratch, tile, pc == 0 ? 0.0f : 1.0f);
+                      scratch, tile, pc == 0 ? 0.0f : 1.0f, streamA);
       }
       // Image by image: the tile's pixels into y, then the epilogue.
       for (int64_t d = d0; d < d0 + count;) {

@@ -88,7 +88,10 @@ template <int NV> constexpr int kPrefetchSteps = 2048 / (NV * 64);
 /// start late on each panel. Fetching the A column 48 steps (about 2.6 KiB,
 /// some 700 cycles of FMAs) ahead made l4's convolutions in
 /// bench/conv_layers_bench (batch 2, 1 thread, all 20 layers in turn) 17-21%
-/// faster and the 20 convs 5-7%; 32 to 96 steps did about as well.
+/// faster and the 20 convs 5-7%; 32 to 96 steps did about as well. Where
+/// the weights stay in L2 the extra load slot costs instead (l1's 3x3 64 @56
+/// at batch 32: 5% slower), hence separate kernels
+/// (avx512ConvStreamingKernel).
 constexpr int kConvAPrefetchSteps = 48;
 
 /// PA is the A panel's row count as packed (MR unless an edge kernel
@@ -266,24 +269,31 @@ const MicroKernelInfo &avx512Kernel() {
 // the prefetch together stayed within a busy machine's noise (1 thread, 4
 // alternated runs: batch 1 154 -> 158, batch 32's 3x3 @28 143 -> 142).
 const MicroKernelInfo &avx512ConvKernel() {
-  static const MicroKernelInfo info{
-      "avx512", 14, 32, avx512Tile<14, 2, 14, kConvAPrefetchSteps>, 196, 256,
-      4096};
+  static const MicroKernelInfo info{"avx512", 14, 32, avx512Tile<14, 2>,
+                                    196, 256, 4096};
   return info;
 }
 
 namespace {
 template <int... Rows>
 MicroKernel convEdge(int rows, std::integer_sequence<int, Rows...>) {
-  static const MicroKernel kernels[] = {nullptr,
-                                        avx512Tile<Rows + 1, 2, 14,
-                                                   kConvAPrefetchSteps>...};
+  static const MicroKernel kernels[] = {nullptr, avx512Tile<Rows + 1, 2, 14>...};
+  return kernels[rows];
+}
+template <int... Rows>
+MicroKernel convStreaming(int rows, std::integer_sequence<int, Rows...>) {
+  static const MicroKernel kernels[] = {
+      nullptr, avx512Tile<Rows + 1, 2, 14, kConvAPrefetchSteps>...};
   return kernels[rows];
 }
 } // namespace
 
 MicroKernel avx512ConvEdgeKernel(int rows) {
   return convEdge(rows, std::make_integer_sequence<int, 13>());
+}
+
+MicroKernel avx512ConvStreamingKernel(int rows) {
+  return convStreaming(rows, std::make_integer_sequence<int, 14>());
 }
 
 const MicroKernelInfo &avx2Kernel() {

@@ -43,6 +43,10 @@ const MicroKernelInfo &avx512ConvKernel();
 /// of its 14 rows exist: a tile of `rows` x 32 reading that panel (the full
 /// kernel would spend the FMAs of all 14 rows on it).
 MicroKernel avx512ConvEdgeKernel(int rows);
+/// The tile of avx512ConvKernel (rows 14) or of its edge (1 to 13 rows)
+/// that also prefetches its A panel ahead into L1: for weights that stream
+/// from L3 (more than L2 holds, or a batch-1 forward that reads each once).
+MicroKernel avx512ConvStreamingKernel(int rows);
 /// The AVX2 + FMA kernel (the CPU must support avx2 and fma).
 const MicroKernelInfo &avx2Kernel();
 /// Plain C++, for any CPU.

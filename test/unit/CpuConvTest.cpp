@@ -265,6 +265,9 @@ const Case kCases[] = {
      true},
     {4, 8, 30, 1, {1, 14, 14}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1},
      false},
+    // Weights past 1 MiB: the AVX-512 tiles that prefetch A, full and edge.
+    {2, 420, 70, 1, {1, 4, 4}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1},
+     false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
