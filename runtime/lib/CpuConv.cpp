@@ -1062,12 +1062,12 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
 
 /// Where 16 consecutive output pixels of a batch panel (forwardAcrossImages)
 /// come from in one im2col row: lanes `lanes` read window[index[l]] of the
-/// 32 floats at offset `start` from the row's start in the planes, of
-/// which `low` / `high` mask the two halves that lie within the pixels'
-/// span (nothing past it is read). Two windows when the pixels span two
-/// images.
+/// 32 floats at grid pixel `start` of image `image` (counted from the
+/// tile's first), of which `low` / `high` mask the two halves that lie
+/// within the pixels' span (nothing past it is read). Two windows when the
+/// pixels span two images.
 struct PixelGroup {
-  int64_t start[2];
+  int64_t image[2], start[2];
   alignas(64) int32_t index[2][16];
   __mmask16 lanes[2], low[2], high[2];
   int windows;
@@ -1077,10 +1077,10 @@ struct PixelGroup {
 /// last one's lanes past `count` read nothing and come out zero); false
 /// when a group's pixels of one image span more than 32 grid columns or
 /// more than two images (tiny images, wide padding).
-bool pixelGroups(const Geometry &g, const ShiftedInput &s,
-                 int64_t imageFloats, int64_t d0, int64_t count,
-                 std::vector<PixelGroup> &groups) {
+bool pixelGroups(const Geometry &g, const ShiftedInput &s, int64_t d0,
+                 int64_t count, std::vector<PixelGroup> &groups) {
   groups.assign((count + 15) / 16, PixelGroup{});
+  const int64_t firstImage = d0 / g.pixels;
   for (size_t q = 0; q < groups.size(); ++q) {
     PixelGroup &group = groups[q];
     int64_t image = -1;
@@ -1088,11 +1088,12 @@ bool pixelGroups(const Geometry &g, const ShiftedInput &s,
     for (int l = 0; l < 16 && int64_t(q) * 16 + l < count; ++l) {
       int64_t d = d0 + int64_t(q) * 16 + l;
       int64_t n = d / g.pixels, p = d % g.pixels;
-      int64_t at = n * imageFloats + p / g.out[2] * s.wq + p % g.out[2];
+      int64_t at = p / g.out[2] * s.wq + p % g.out[2];
       if (n != image) {
         if (group.windows == 2)
           return false;
         image = n;
+        group.image[group.windows] = n - firstImage;
         group.start[group.windows++] = at;
       }
       int w = group.windows - 1;
@@ -1113,18 +1114,21 @@ bool pixelGroups(const Geometry &g, const ShiftedInput &s,
 }
 
 /// B panels (32 pixels, forwardAcrossImages) of im2col rows [p0, p0 + kc)
-/// for `groups` (two a panel): row p of panel q at out + (q * kc + p) * 32.
+/// for `groups` (two a panel) of the images whose planes start at
+/// images[0], images[1], ... (the tile's first image first): row p of
+/// panel q at out + (q * kc + p) * 32.
 __attribute__((target("avx512f"))) void
-packPixelGroups(const float *base, const int64_t *rowOffset, int64_t kc,
-                const std::vector<PixelGroup> &groups, float *out) {
+packPixelGroups(const float *const *images, const int64_t *rowOffset,
+                int64_t kc, const std::vector<PixelGroup> &groups,
+                float *out) {
   for (size_t q = 0; q < groups.size(); ++q) {
     const PixelGroup &group = groups[q];
     float *dst = out + q / 2 * kc * 32 + q % 2 * 16;
     const __m512i first = _mm512_load_si512(group.index[0]);
+    const float *src0 = images[group.image[0]] + group.start[0];
     if (group.windows == 1) {
-      const float *src = base + group.start[0];
       for (int64_t p = 0; p < kc; ++p) {
-        const float *row = src + rowOffset[p];
+        const float *row = src0 + rowOffset[p];
         __m512 lo = _mm512_maskz_loadu_ps(group.low[0], row);
         __m512 hi = _mm512_maskz_loadu_ps(group.high[0], row + 16);
         _mm512_storeu_ps(dst + p * 32, _mm512_maskz_permutex2var_ps(
@@ -1133,7 +1137,7 @@ packPixelGroups(const float *base, const int64_t *rowOffset, int64_t kc,
       continue;
     }
     const __m512i second = _mm512_load_si512(group.index[1]);
-    const float *src0 = base + group.start[0], *src1 = base + group.start[1];
+    const float *src1 = images[group.image[1]] + group.start[1];
     for (int64_t p = 0; p < kc; ++p) {
       const float *row0 = src0 + rowOffset[p], *row1 = src1 + rowOffset[p];
       __m512 a = _mm512_maskz_permutex2var_ps(
@@ -1193,10 +1197,15 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
   const int64_t imageFloats = s.inPlace ? x.stride[0]
                                         : channels * s.phases * s.plane;
   const int64_t total = g.batch * g.pixels;
-  // Every image's planes, up front (tiles read several images).
-  const float *base = x.data;
-  if (!s.inPlace) {
-    float *phased = shifted.get(g.batch * imageFloats);
+  // The planes: with many images (two tiles a thread or more), each thread
+  // builds those of its tiles' images into its own slots (its tiles are
+  // consecutive, so each image about once, and its planes stay in cache);
+  // else every image's up front, channels in parallel.
+  const int64_t threads = numThreads();
+  const bool perThread = !s.inPlace && g.batch >= 2 * threads;
+  float *phased = nullptr;
+  if (!s.inPlace && !perThread) {
+    phased = shifted.get(g.batch * imageFloats);
     if (!phased)
       return false;
     parallelFor(0, g.batch * channels, 1, [&](int64_t lo, int64_t hi) {
@@ -1204,12 +1213,10 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
         buildPhases(g, x, s, t / channels, t % channels,
                     phased + t * s.channelStride);
     });
-    base = phased;
   }
   // Tiles: whole panels, about kPixelTile pixels, as even as the panels
   // allow and (with several threads) a multiple of the threads; with
   // fewer than two tiles a thread the rows split too (at least 4 panels).
-  const int64_t threads = numThreads();
   const int64_t panels = (total + nr - 1) / nr;
   const int64_t panelsPerTile = std::max<int64_t>(1, kPixelTile / nr);
   int64_t tiles = (panels + panelsPerTile - 1) / panelsPerTile;
@@ -1229,11 +1236,17 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
   const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
   // The pixel groups of every tile, checked before any work is done.
   std::vector<std::vector<PixelGroup>> groups(tiles);
+  int64_t tileImages = 0; // the most images one tile reads
   for (int64_t ti = 0; ti < tiles; ++ti) {
     auto [d0, count] = tileRange(ti);
-    if (!pixelGroups(g, s, imageFloats, d0, count, groups[ti]))
+    if (!pixelGroups(g, s, d0, count, groups[ti]))
       return false;
+    tileImages =
+        std::max(tileImages, (d0 + count - 1) / g.pixels - d0 / g.pixels + 1);
   }
+  // Per thread: a slot per image of a tile and one more (a tile's last
+  // image is often the next one's first).
+  const int64_t slots = tileImages + 1;
   std::optional<int64_t> biasStep, residualStep;
   if (epilogue) {
     biasStep = epilogue->bias.data ? pixelStride(epilogue->bias) : 0;
@@ -1243,17 +1256,43 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
   const bool flatEpilogue = epilogue && biasStep && residualStep;
   const gemm::ActivationFn activation =
       epilogue ? activationFunction() : nullptr;
+  std::atomic<bool> failed{false};
   parallelFor(0, tiles * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
     float *bp = packedB.get(kcMax * tile);
     float *scratch = columns.get(rowBlock * tile);
+    float *own = perThread ? shifted.get(slots * imageFloats) : nullptr;
+    if (!bp || !scratch || (perThread && !own)) {
+      failed = true;
+      return;
+    }
+    std::vector<int64_t> slotImage(perThread ? slots : 0, -1);
+    std::vector<const float *> images(tileImages);
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t ti = task / rowBlocks;
       const int64_t i0 = task % rowBlocks * rowBlock;
       const int64_t rows = std::min(rowBlock, m - i0);
       auto [d0, count] = tileRange(ti);
+      const int64_t n0 = d0 / g.pixels, n1 = (d0 + count - 1) / g.pixels;
+      for (int64_t n = n0; n <= n1; ++n) {
+        if (s.inPlace) {
+          images[n - n0] = x.data + n * x.stride[0];
+          continue;
+        }
+        if (!perThread) {
+          images[n - n0] = phased + n * imageFloats;
+          continue;
+        }
+        float *slot = own + n % slots * imageFloats;
+        if (slotImage[n % slots] != n) {
+          for (int64_t ch = 0; ch < channels; ++ch)
+            buildPhases(g, x, s, n, ch, slot + ch * s.channelStride);
+          slotImage[n % slots] = n;
+        }
+        images[n - n0] = slot;
+      }
       for (int64_t pc = 0; pc < k; pc += kcMax) {
         int64_t kc = std::min(kcMax, k - pc);
-        packPixelGroups(base, s.rowOffset + pc, kc, groups[ti], bp);
+        packPixelGroups(images.data(), s.rowOffset + pc, kc, groups[ti], bp);
         multiplyBlock(kernel, rows, count, kc,
                       packedWeights.data() + pc * padded + i0 * kc, bp,
                       scratch, tile, pc == 0 ? 0.0f : 1.0f, streamA);
@@ -1284,7 +1323,7 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
       }
     }
   });
-  return true;
+  return !failed;
 }
 
 /// Whether forward runs `g` as one GEMM over the batch: an ungrouped 1x1
