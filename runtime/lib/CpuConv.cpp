@@ -1138,6 +1138,141 @@ void forwardThroughDense(const View5 &x, const View5 &w, const View5 &out,
   });
 }
 
+/// Output pixels up to which one image runs through forwardTransposed: the
+/// late ResNet layers' 7x7 and 14x14 planes.
+constexpr int64_t kTransposedPixels = 256;
+
+/// Whether forward runs `g` through forwardTransposed: one image (batch 1,
+/// ungrouped) of at most kTransposedPixels output pixels, a kernel wider
+/// than 1x1 (1x1 convolutions have paths of their own), at least one full
+/// panel of output channels, on the AVX-512 tile (its edge kernels cover
+/// the last panel of pixels).
+bool transposedFits(const Geometry &g, const MicroKernelInfo &kernel) {
+  return &kernel == &gemm::avx512ConvKernel() && g.batch == 1 &&
+         g.groups == 1 && g.pixels <= kTransposedPixels &&
+         g.kernel[1] * g.kernel[2] > 1 && g.og >= kernel.nr &&
+         ShiftedInput::applies(g);
+}
+
+/// The calling thread's buffers of forwardTransposed, shared by the
+/// threads of one call: the packed im2col (A) and y transposed (C).
+thread_local ScratchBuffer transposedPanels, transposedOutput;
+
+/// Rows [p0, p0 + kc) of im2col, transposed, for output pixels [q0, q0 +
+/// mr) into one MR panel: out[p * mr + i] is pixel q0 + i of row p0 + p,
+/// read from the phase planes at `base` (ShiftedInput's grid: pixel (oh,
+/// ow) at oh * wq + ow). A panel's pixels are runs along output rows,
+/// each a masked copy per row; lanes past the last pixel are zeros.
+__attribute__((target("avx512f"))) void
+packTransposedPanel(const Geometry &g, const ShiftedInput &s,
+                    const float *base, int64_t p0, int64_t kc, int64_t q0,
+                    int mr, float *out) {
+  struct Run {
+    int lane, grid;
+    __mmask16 mask;
+  };
+  Run runs[16];
+  int count = 0;
+  const int64_t ow = g.out[2], end = std::min(q0 + mr, g.pixels);
+  for (int64_t q = q0; q < end;) {
+    int64_t width = std::min(end - q, ow - q % ow);
+    runs[count++] = {static_cast<int>(q - q0),
+                     static_cast<int>(q / ow * s.wq + q % ow),
+                     static_cast<__mmask16>((1u << width) - 1)};
+    q += width;
+  }
+  const __mmask16 used = static_cast<__mmask16>((1u << mr) - 1);
+  const int64_t *rowOffset = s.rowOffset + p0;
+  for (int64_t p = 0; p < kc; ++p) {
+    const float *row = base + rowOffset[p];
+    float *panel = out + p * mr;
+    if (end - q0 < mr)
+      _mm512_mask_storeu_ps(panel, used, _mm512_setzero_ps());
+    for (int r = 0; r < count; ++r)
+      _mm512_mask_storeu_ps(panel + runs[r].lane, runs[r].mask,
+                            _mm512_maskz_loadu_ps(runs[r].mask,
+                                                  row + runs[r].grid));
+  }
+}
+
+/// y = conv(x, w) for one small image (transposedFits) as the transposed
+/// GEMM y^T = im2col^T x w^T: output pixels are the micro-kernel's rows and
+/// output channels its 32 columns. The grid forwardShifted runs on rounds
+/// a 7x7 image's 61 grid pixels up to 64 columns (49 used: 31% more FMAs
+/// than needed) and a 14x14 image's 222 up to 224 (196 used); as rows,
+/// 49 pixels are 3 panels of 14 and one of 7 (an edge kernel) and 196 are
+/// 14 panels, with nothing wasted since 256 and 512 channels are whole
+/// panels. The threads split the output channels: each reads its half of
+/// the weights once (w^T's panels, packed once per weight), and the
+/// im2col panels, packed once by all threads together, stay in L2. Then
+/// each thread writes its channels of y from the transposed result and
+/// applies `epilogue` (optional) to them. False (nothing done) when the
+/// buffers do not fit in memory.
+bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
+                       const Geometry &g, const MicroKernelInfo &kernel,
+                       const ConvEpilogue *epilogue) {
+  const ShiftedInput s(g, x);
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t k = g.depth, m = g.og, pixels = g.pixels;
+  const int64_t channels = x.size[1];
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  const int64_t rowsPadded = roundUp(pixels, mr), cols = roundUp(m, nr);
+  float *phased = nullptr;
+  if (!s.inPlace) {
+    phased = shifted.get(channels * s.channelStride);
+    if (!phased)
+      return false;
+  }
+  float *panels = transposedPanels.get(k * rowsPadded);
+  float *result = transposedOutput.get(pixels * cols);
+  if (!panels || !result)
+    return false;
+  // w^T: block (pc, channels from j) at pc * cols + j * kc, as the forward
+  // packs w with panels of nr rows.
+  std::shared_ptr<const std::vector<float>> weights =
+      packWeights(g, w, nr, kcMax);
+  if (phased)
+    parallelFor(0, channels, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t c = lo; c < hi; ++c)
+        buildPhases(g, x, s, 0, c, phased + c * s.channelStride);
+    });
+  const float *base = phased ? phased : x.data;
+  // im2col^T: block (pc, pixels from i) at pc * rowsPadded + i * kc.
+  const int64_t blocks = (k + kcMax - 1) / kcMax, rowPanels = rowsPadded / mr;
+  parallelFor(0, blocks * rowPanels, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      int64_t pc = t / rowPanels * kcMax, i0 = t % rowPanels * mr;
+      int64_t kc = std::min(kcMax, k - pc);
+      packTransposedPanel(g, s, base, pc, kc, i0, mr,
+                          panels + pc * rowsPadded + i0 * kc);
+    }
+  });
+  const gemm::ActivationFn activation =
+      epilogue ? activationFunction() : nullptr;
+  parallelFor(0, cols / nr, 1, [&](int64_t lo, int64_t hi) {
+    const int64_t j0 = lo * nr, width = std::min(hi * nr, m) - j0;
+    for (int64_t pc = 0; pc < k; pc += kcMax) {
+      int64_t kc = std::min(kcMax, k - pc);
+      multiplyBlock(kernel, pixels, width, kc, panels + pc * rowsPadded,
+                    weights->data() + pc * cols + j0 * kc, result + j0, cols,
+                    pc == 0 ? 0.0f : 1.0f);
+    }
+    // y's channels from their columns (y's pixels have unit stride here).
+    for (int64_t o = j0; o < j0 + width; ++o) {
+      const float *column = result + o;
+      for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+        float *row = y.data + o * y.stride[1] + oh * y.stride[3];
+        const float *from = column + oh * g.out[2] * cols;
+        for (int64_t ow = 0; ow < g.out[2]; ++ow)
+          row[ow] = from[ow * cols];
+      }
+      if (epilogue)
+        finishPlane(*epilogue, activation, y, 0, o);
+    }
+  });
+  return true;
+}
+
 /// y = conv(x, w), then `epilogue` (optional) applied to y. y may be any
 /// view (a padded buffer's interior: the max pool after an imported CNN's
 /// stem); the GEMM paths that need its pixels contiguous per channel run
@@ -1193,6 +1328,9 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
           finishPlane(*epilogue, activationFunction(), y, n, o);
     return;
   }
+  if (shiftedFits && transposedFits(g, kernel) &&
+      forwardTransposed(x, w, y, g, kernel, epilogue))
+    return;
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
   const int64_t padded = roundUp(m, mr);
   std::shared_ptr<const std::vector<float>> packedWeights =

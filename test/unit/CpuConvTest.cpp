@@ -257,6 +257,14 @@ const Case kCases[] = {
     {1, 9, 61, 1, {1, 14, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 30, 100, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
      true},
+    // One small image as the transposed GEMM (pixels as the AVX-512 tile's
+    // rows, channels as its columns; the cases above with 45 x 9 and 9 x 7
+    // rows take it too): 16x16 (256 pixels: rows of 16 split across panels
+    // of 14) with two k blocks and constant weights; 6x5 (panels of three
+    // image rows) with 33 channels (a last panel of one channel).
+    {1, 40, 64, 1, {1, 16, 16}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1},
+     false, true},
+    {1, 12, 33, 1, {1, 6, 5}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
