@@ -1203,11 +1203,11 @@ packTransposedPanel(const Geometry &g, const ShiftedInput &s,
 /// 49 pixels are 3 panels of 14 and one of 7 (an edge kernel) and 196 are
 /// 14 panels, with nothing wasted since 256 and 512 channels are whole
 /// panels. The threads split the output channels: each reads its half of
-/// the weights once (w^T's panels, packed once per weight), and the
-/// im2col panels, packed once by all threads together, stay in L2. Then
-/// each thread writes its channels of y from the transposed result and
-/// applies `epilogue` (optional) to them. False (nothing done) when the
-/// buffers do not fit in memory.
+/// the weights once (w^T's panels, packed once per weight) and packs the
+/// im2col panels of each k block itself. Then each thread writes its
+/// channels of y from the transposed result and applies `epilogue`
+/// (optional) to them. False (nothing done) when the buffers do not fit
+/// in memory.
 bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
                        const Geometry &g, const MicroKernelInfo &kernel,
                        const ConvEpilogue *epilogue) {

@@ -265,6 +265,10 @@ const Case kCases[] = {
     {1, 40, 64, 1, {1, 16, 16}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1},
      false, true},
     {1, 12, 33, 1, {1, 6, 5}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // The same with dilation 2 and padding 2 x 1, and from a transposed
+    // input view.
+    {1, 10, 40, 1, {1, 9, 8}, {1, 3, 3}, {1, 1, 1}, {0, 2, 1}, {1, 2, 2}, false},
+    {1, 7, 36, 1, {1, 8, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, true},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
