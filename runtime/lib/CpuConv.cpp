@@ -1145,10 +1145,12 @@ constexpr int64_t kTransposedPixels = 256;
 /// Whether forward runs `g` through forwardTransposed: one image (batch 1,
 /// ungrouped) of at most kTransposedPixels output pixels, a kernel wider
 /// than 1x1 (1x1 convolutions have paths of their own), at least one full
-/// panel of output channels, on the AVX-512 tile (its edge kernels cover
-/// the last panel of pixels).
-bool transposedFits(const Geometry &g, const MicroKernelInfo &kernel) {
+/// panel of output channels, y's planes contiguous, on the AVX-512 tile
+/// (its edge kernels cover the last panel of pixels).
+bool transposedFits(const Geometry &g, const View5 &y,
+                    const MicroKernelInfo &kernel) {
   return &kernel == &gemm::avx512ConvKernel() && g.batch == 1 &&
+         y.stride[4] == 1 && y.stride[3] == g.out[2] &&
          g.groups == 1 && g.pixels <= kTransposedPixels &&
          g.kernel[1] * g.kernel[2] > 1 && g.og >= kernel.nr &&
          ShiftedInput::applies(g);
@@ -1192,6 +1194,56 @@ packTransposedPanel(const Geometry &g, const ShiftedInput &s,
       _mm512_mask_storeu_ps(panel + runs[r].lane, runs[r].mask,
                             _mm512_maskz_loadu_ps(runs[r].mask,
                                                   row + runs[r].grid));
+  }
+}
+
+/// out[o * planeStride + q] = result[q * cols + o] for channels o in [o0,
+/// o1) and pixels q < pixels: 16 pixels x 16 channels at a time, loaded as
+/// 16 rows, transposed in registers (unpacks, then shuffles within and
+/// across 128-bit lanes) and stored as 16 channel rows; masked at the
+/// edges, so nothing past either range is read or written.
+__attribute__((target("avx512f"))) void
+transposeColumns(const float *result, int64_t cols, int64_t pixels,
+                 int64_t o0, int64_t o1, float *out, int64_t planeStride) {
+  for (int64_t c0 = o0; c0 < o1; c0 += 16) {
+    const int64_t channels = std::min<int64_t>(16, o1 - c0);
+    const __mmask16 channelMask =
+        static_cast<__mmask16>((1u << channels) - 1);
+    for (int64_t q0 = 0; q0 < pixels; q0 += 16) {
+      const int64_t count = std::min<int64_t>(16, pixels - q0);
+      __m512 r[16], t[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = i < count ? _mm512_maskz_loadu_ps(
+                               channelMask, result + (q0 + i) * cols + c0)
+                         : _mm512_setzero_ps();
+      for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+      }
+      // r[4i + j], 128-bit lane L: rows 4i..4i+3 of column 4L + j.
+      for (int i = 0; i < 4; ++i) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+      }
+      for (int j = 0; j < 4; ++j) {
+        t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+        t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+        t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+        t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+      }
+      for (int j = 0; j < 4; ++j) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+        r[4 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(t[4 + j], t[12 + j], 0xDD);
+      }
+      const __mmask16 pixelMask = static_cast<__mmask16>((1u << count) - 1);
+      for (int c = 0; c < channels; ++c)
+        _mm512_mask_storeu_ps(out + (c0 + c) * planeStride + q0, pixelMask,
+                              r[c]);
+    }
   }
 }
 
@@ -1259,18 +1311,12 @@ bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
                     weights->data() + pc * cols + j0 * kc, result + j0, cols,
                     pc == 0 ? 0.0f : 1.0f);
     }
-    // y's channels from their columns (y's pixels have unit stride here).
-    for (int64_t o = j0; o < j0 + width; ++o) {
-      const float *column = result + o;
-      for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-        float *row = y.data + o * y.stride[1] + oh * y.stride[3];
-        const float *from = column + oh * g.out[2] * cols;
-        for (int64_t ow = 0; ow < g.out[2]; ++ow)
-          row[ow] = from[ow * cols];
-      }
-      if (epilogue)
+    // y's channels from their columns (its planes are contiguous).
+    transposeColumns(result, cols, pixels, j0, j0 + width, y.data,
+                     y.stride[1]);
+    if (epilogue)
+      for (int64_t o = j0; o < j0 + width; ++o)
         finishPlane(*epilogue, activation, y, 0, o);
-    }
   });
   return true;
 }
@@ -1330,7 +1376,7 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
           finishPlane(*epilogue, activationFunction(), y, n, o);
     return;
   }
-  if (shiftedFits && transposedFits(g, kernel) &&
+  if (shiftedFits && transposedFits(g, y, kernel) &&
       forwardTransposed(x, w, y, g, kernel, epilogue))
     return;
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
