@@ -1144,15 +1144,16 @@ constexpr int64_t kTransposedPixels = 256;
 
 /// Whether forward runs `g` through forwardTransposed: one image (batch 1,
 /// ungrouped) of at most kTransposedPixels output pixels, a kernel wider
-/// than 1x1 (1x1 convolutions have paths of their own), at least one full
-/// panel of output channels, y's planes contiguous, on the AVX-512 tile
-/// (its edge kernels cover the last panel of pixels).
+/// than 1x1 (1x1 convolutions have paths of their own), a full panel of
+/// output channels for each thread (the threads split the channels), y's
+/// planes contiguous, on the AVX-512 tile (its edge kernels cover the last
+/// panel of pixels).
 bool transposedFits(const Geometry &g, const View5 &y,
                     const MicroKernelInfo &kernel) {
   return &kernel == &gemm::avx512ConvKernel() && g.batch == 1 &&
          y.stride[4] == 1 && y.stride[3] == g.out[2] &&
          g.groups == 1 && g.pixels <= kTransposedPixels &&
-         g.kernel[1] * g.kernel[2] > 1 && g.og >= kernel.nr &&
+         g.kernel[1] * g.kernel[2] > 1 && g.og >= kernel.nr * numThreads() &&
          ShiftedInput::applies(g);
 }
 
