@@ -231,6 +231,18 @@ const Case kCases[] = {
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // One small image as the transposed GEMM (pixels as the AVX-512 tile's
+    // rows, channels as its columns, each thread a share of at least 32
+    // channels; on one thread the cases below with 45 x 9 and 9 x 7 rows
+    // take it too): 16x16 (256 pixels: rows of 16 split across panels of
+    // 14) with two k blocks and constant weights; 6x5 (panels of three
+    // image rows) with 33 channels (a last panel of one channel); dilation
+    // 2 with padding 2 x 1; a transposed input view.
+    {1, 40, 64, 1, {1, 16, 16}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1},
+     false, true},
+    {1, 12, 33, 1, {1, 6, 5}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 10, 72, 1, {1, 9, 8}, {1, 3, 3}, {1, 1, 1}, {0, 2, 1}, {1, 2, 2}, false},
+    {1, 7, 64, 1, {1, 8, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, true},
     // The forward's shifted input: 3x3 stride 2 (four phase planes) over
     // more images than two per thread (each thread builds its images'
     // planes); 3x3 unpadded with unit strides (x read in place, a grid
@@ -257,18 +269,6 @@ const Case kCases[] = {
     {1, 9, 61, 1, {1, 14, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 30, 100, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
      true},
-    // One small image as the transposed GEMM (pixels as the AVX-512 tile's
-    // rows, channels as its columns, each thread a share of at least 32
-    // channels; on one thread the cases above with 45 x 9 and 9 x 7 rows
-    // take it too): 16x16 (256 pixels: rows of 16 split across panels of
-    // 14) with two k blocks and constant weights; 6x5 (panels of three
-    // image rows) with 33 channels (a last panel of one channel); dilation
-    // 2 with padding 2 x 1; a transposed input view.
-    {1, 40, 64, 1, {1, 16, 16}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1},
-     false, true},
-    {1, 12, 33, 1, {1, 6, 5}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
-    {1, 10, 72, 1, {1, 9, 8}, {1, 3, 3}, {1, 1, 1}, {0, 2, 1}, {1, 2, 2}, false},
-    {1, 7, 64, 1, {1, 8, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, true},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
