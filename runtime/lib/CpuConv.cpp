@@ -1265,6 +1265,10 @@ bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
                        const Geometry &g, const MicroKernelInfo &kernel,
                        const ConvEpilogue *epilogue) {
   const ShiftedInput s(g, x);
+  // The panels are read without masks: every tap in bounds, the padding
+  // zeros in the planes (x itself only when nothing is padded).
+  if (s.inPlace && (g.pad[1] != 0 || g.pad[2] != 0))
+    return false;
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t k = g.depth, m = g.og, pixels = g.pixels;
   const int64_t channels = x.size[1];
