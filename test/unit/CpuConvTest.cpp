@@ -231,6 +231,10 @@ const Case kCases[] = {
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // One image of several tiles on 2 threads, each taking a contiguous
+    // half of them: 4 tiles of 30x30 (the grid 32 wide); 18 of 64x64.
+    {1, 6, 20, 1, {1, 30, 30}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 16, 1, {1, 64, 64}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
     // One small image as the transposed GEMM (pixels as the AVX-512 tile's
     // rows, channels as its columns, each thread a share of at least 32
     // channels; on one thread the cases below with 45 x 9 and 9 x 7 rows
