@@ -1104,6 +1104,402 @@ void pointwiseOnePixelForward(const View5 &x, const View5 &w, const View5 &y,
                      epilogue ? &fused : nullptr);
 }
 
+/// Whether forward runs `g` through pointwiseForward: an ungrouped 2-D 1x1
+/// convolution without padding or dilation, unit or stride-2 steps, on the
+/// AVX-512 forward tile, x's and y's pixels unit-stride along rows.
+bool isPointwise(const Geometry &g, const View5 &x, const View5 &y,
+                 const MicroKernelInfo &kernel) {
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] != 1 || g.pad[d] != 0)
+      return false;
+  return g.groups == 1 && g.depth > 0 && g.in[0] == 1 && g.out[0] == 1 &&
+         g.stride[1] <= 2 && g.stride[2] <= 2 &&
+         &kernel == &gemm::avx512ConvKernel() && x.stride[4] == 1 &&
+         y.stride[4] == 1;
+}
+
+/// A run of consecutive columns of a pointwise tile, within one 32-column
+/// panel, that read consecutive (step 1) or every other (step 2) input
+/// pixel of one channel row and write consecutive output pixels: column t0
+/// of the tile, the first input pixel's and the first output pixel's
+/// offsets from channel 0 of their images.
+struct PointwisePiece {
+  int64_t t0, length, in, out, image;
+  bool direct; // its panel is written straight into y
+};
+
+/// dst[0:length] = src[0, step, 2 step, ...] for step 1 or 2, length <= 32,
+/// in masked AVX-512 moves (nothing read past the last pixel).
+__attribute__((target("avx512f"))) inline void
+copyPiece(const float *src, int64_t step, int64_t length, float *dst) {
+  if (step == 1) {
+    __mmask16 low = static_cast<__mmask16>(
+        length >= 16 ? 0xFFFF : (1u << length) - 1);
+    _mm512_mask_storeu_ps(dst, low, _mm512_maskz_loadu_ps(low, src));
+    if (length > 16) {
+      __mmask16 high = static_cast<__mmask16>((1u << (length - 16)) - 1);
+      _mm512_mask_storeu_ps(dst + 16, high,
+                            _mm512_maskz_loadu_ps(high, src + 16));
+    }
+    return;
+  }
+  // Every other float: inputs [0, 2 length - 1) in up to four masked
+  // loads, the even lanes picked by permutes.
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                         20, 22, 24, 26, 28, 30);
+  const int64_t span = 2 * length - 1;
+  for (int64_t h = 0; h * 16 < length; ++h) {
+    int64_t first = h * 32; // input float of this half's lane 0
+    int64_t a = std::clamp<int64_t>(span - first, 0, 16);
+    int64_t b = std::clamp<int64_t>(span - first - 16, 0, 16);
+    __m512 lo = _mm512_maskz_loadu_ps(
+        static_cast<__mmask16>(a >= 16 ? 0xFFFF : (1u << a) - 1),
+        src + first);
+    __m512 hi = _mm512_maskz_loadu_ps(
+        static_cast<__mmask16>(b >= 16 ? 0xFFFF : (1u << b) - 1),
+        src + first + 16);
+    int64_t left = std::min<int64_t>(16, length - h * 16);
+    _mm512_mask_storeu_ps(
+        dst + h * 16,
+        static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1),
+        _mm512_permutex2var_ps(lo, even, hi));
+  }
+}
+
+/// Packs the B panels (32 columns, kc rows) of a pointwise tile of `width`
+/// columns: row p of a panel is channel c0 + p of every piece's pixels,
+/// zeros past `width`. Unit steps go piece by piece (each panel written in
+/// order); stride 2 channel by channel, so that each channel's rows are
+/// read in order (piece by piece, the reads hopped a whole plane from
+/// channel to channel, 12 KiB at 56x56, for a piece of half a row).
+__attribute__((target("avx512f"))) void
+packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
+              int64_t step, const std::vector<PointwisePiece> &pieces,
+              int64_t c0, int64_t kc, int64_t width, float *out) {
+  if (step == 1) {
+    for (const PointwisePiece &piece : pieces) {
+      const float *src =
+          x + piece.image * imageStride + c0 * channelStride + piece.in;
+      float *dst = out + piece.t0 / 32 * kc * 32 + piece.t0 % 32;
+      if (piece.length == 32)
+        for (int64_t p = 0; p < kc; ++p) {
+          const float *row = src + p * channelStride;
+          _mm512_storeu_ps(dst + p * 32, _mm512_loadu_ps(row));
+          _mm512_storeu_ps(dst + p * 32 + 16, _mm512_loadu_ps(row + 16));
+        }
+      else
+        for (int64_t p = 0; p < kc; ++p)
+          copyPiece(src + p * channelStride, 1, piece.length, dst + p * 32);
+    }
+  } else {
+    for (int64_t p = 0; p < kc; ++p) {
+      const float *channel = x + (c0 + p) * channelStride;
+      for (const PointwisePiece &piece : pieces)
+        copyPiece(channel + piece.image * imageStride + piece.in, step,
+                  piece.length,
+                  out + piece.t0 / 32 * kc * 32 + p * 32 + piece.t0 % 32);
+    }
+  }
+  if (int64_t used = width % 32) {
+    float *last = out + width / 32 * kc * 32;
+    for (int64_t p = 0; p < kc; ++p)
+      std::fill(last + p * 32 + used, last + (p + 1) * 32, 0.0f);
+  }
+}
+
+/// The epilogues pointwiseForward applies in registers as it writes a
+/// tile's runs into y: a bias of one value per (image, channel), an
+/// activation among these, a residual whose pixels are consecutive.
+template <int Act>
+__attribute__((target("avx512f"), always_inline)) inline __m512
+activatePointwise(__m512 v) {
+  if constexpr (Act == EMBER_GEMM_ACT_RELU)
+    return _mm512_max_ps(_mm512_setzero_ps(), v); // keeps NaN
+  if constexpr (Act == EMBER_GEMM_ACT_HARDSWISH ||
+                Act == EMBER_GEMM_ACT_HARDSIGMOID) {
+    // clamp(v + 3, 0, 6) / 6; max and min return their second operand
+    // for NaN, so a NaN v stays NaN, as the GEMM epilogue's does.
+    __m512 t = _mm512_add_ps(v, _mm512_set1_ps(3.0f));
+    t = _mm512_max_ps(_mm512_setzero_ps(), t);
+    t = _mm512_min_ps(_mm512_set1_ps(6.0f), t);
+    t = _mm512_mul_ps(t, _mm512_set1_ps(1.0f / 6.0f));
+    return Act == EMBER_GEMM_ACT_HARDSWISH ? _mm512_mul_ps(v, t) : t;
+  }
+  return v;
+}
+
+bool pointwiseActivation(int activation) {
+  return activation == EMBER_GEMM_ACT_NONE ||
+         activation == EMBER_GEMM_ACT_RELU ||
+         activation == EMBER_GEMM_ACT_HARDSWISH ||
+         activation == EMBER_GEMM_ACT_HARDSIGMOID;
+}
+
+/// dst[i, 0:length] = act(src[i, :] + bias[i] [+ residual[i, :]])
+/// [+ residual[i, :]] for `rows` rows (bias or residual null when absent;
+/// src may be dst).
+template <int Act>
+__attribute__((target("avx512f"))) void
+finishRows(const float *src, int64_t srcStride, float *dst, int64_t dstStride,
+           int64_t rows, int64_t length, const float *bias, int64_t biasStride,
+           const float *residual, int64_t residualStride, bool residualFirst) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float *from = src + i * srcStride;
+    float *to = dst + i * dstStride;
+    const float *add = residual ? residual + i * residualStride : nullptr;
+    const __m512 b = _mm512_set1_ps(bias ? bias[i * biasStride] : 0.0f);
+    for (int64_t j = 0; j < length; j += 16) {
+      int64_t left = length - j;
+      __mmask16 mask = static_cast<__mmask16>(
+          left >= 16 ? 0xFFFF : (1u << left) - 1);
+      __m512 v = _mm512_maskz_loadu_ps(mask, from + j);
+      if (bias)
+        v = _mm512_add_ps(v, b);
+      if (add && residualFirst)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, add + j));
+      v = activatePointwise<Act>(v);
+      if (add && !residualFirst)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, add + j));
+      _mm512_mask_storeu_ps(to + j, mask, v);
+    }
+  }
+}
+
+using FinishRowsFn = void (*)(const float *, int64_t, float *, int64_t,
+                              int64_t, int64_t, const float *, int64_t,
+                              const float *, int64_t, bool);
+
+FinishRowsFn finishRowsFor(int activation) {
+  switch (activation) {
+  case EMBER_GEMM_ACT_RELU:
+    return finishRows<EMBER_GEMM_ACT_RELU>;
+  case EMBER_GEMM_ACT_HARDSWISH:
+    return finishRows<EMBER_GEMM_ACT_HARDSWISH>;
+  case EMBER_GEMM_ACT_HARDSIGMOID:
+    return finishRows<EMBER_GEMM_ACT_HARDSIGMOID>;
+  default:
+    return finishRows<EMBER_GEMM_ACT_NONE>;
+  }
+}
+
+/// y = conv(x, w) for a 1x1 convolution (isPointwise) as one GEMM W (O x C)
+/// times X (C x N * OH * OW): the columns run over every image's output
+/// pixels, so that tiles of 32-column panels are full across images (7x7
+/// planes waste 15 of 64 columns per image when each image is tiled on its
+/// own, 14x14 28 of 224), and a stride-2 convolution gathers its pixels
+/// straight into the panels (no phase planes). A tile within one image
+/// whose output pixels are consecutive is written into y directly; others
+/// go through a buffer, copied out by runs. The epilogue finishes each
+/// task's block while it is in cache.
+void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
+                      const MicroKernelInfo &kernel,
+                      const std::vector<float> &packedWeights,
+                      const ConvEpilogue *epilogue) {
+  const int mr = kernel.mr;
+  constexpr int nr = 32;
+  const int64_t k = g.depth, m = g.og, pixels = g.pixels;
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  const int64_t padded = roundUp(m, mr);
+  const int64_t ow = g.out[2], sh = g.stride[1], sw = g.stride[2];
+  // Runs: a whole plane when input and output pixels are both consecutive
+  // per channel (unit strides, dense rows), else one output row.
+  const bool planeRuns = sh == 1 && sw == 1 &&
+                         (g.out[1] == 1 || (x.stride[3] == g.in[2] &&
+                                            g.in[2] == ow &&
+                                            y.stride[3] == ow));
+  const bool denseY = g.out[1] == 1 || y.stride[3] == ow;
+  const int64_t total = g.batch * pixels;
+  const int64_t panels = (total + nr - 1) / nr;
+  const int64_t threads = numThreads();
+  int64_t tiles = (panels + kPixelTile / nr - 1) / (kPixelTile / nr);
+  // Few tiles: as many as the panels allow, a multiple of the threads.
+  if (threads > 1 && tiles < 8 * threads)
+    tiles = std::min(panels, roundUp(tiles, threads));
+  auto tileRange = [&](int64_t ti) {
+    int64_t lo = ti * panels / tiles * nr;
+    int64_t hi = std::min(total, (ti + 1) * panels / tiles * nr);
+    return std::make_pair(lo, hi - lo);
+  };
+  const int64_t maxTile = (panels + tiles - 1) / tiles * nr;
+  const int64_t wanted = 2 * threads;
+  int64_t rowBlock = padded;
+  if (tiles < wanted && padded > mr)
+    rowBlock = std::max<int64_t>(
+        roundUp((padded * tiles + wanted - 1) / wanted, mr), 4 * mr);
+  const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
+  std::optional<int64_t> biasStep, residualStep;
+  if (epilogue) {
+    biasStep = epilogue->bias.data ? pixelStride(epilogue->bias) : 0;
+    residualStep =
+        epilogue->residual.data ? pixelStride(epilogue->residual) : 0;
+  }
+  const bool flatEpilogue = epilogue && biasStep && residualStep && denseY;
+  const gemm::ActivationFn activation =
+      epilogue ? activationFunction() : nullptr;
+  // The epilogue in registers as each run is written (finishRows), else
+  // the GEMM's after the copy.
+  auto constantOver = [](const View5 &v, int from) {
+    for (int d = from; d < 5; ++d)
+      if (v.size[d] != 1 && v.stride[d] != 0)
+        return false;
+    return true;
+  };
+  const View5 *bias = epilogue && epilogue->bias.data ? &epilogue->bias
+                                                      : nullptr;
+  const View5 *residual =
+      epilogue && epilogue->residual.data ? &epilogue->residual : nullptr;
+  const bool inRegisters =
+      !epilogue ||
+      (pointwiseActivation(epilogue->activation) &&
+       (!bias || constantOver(*bias, 2)) &&
+       (!residual || (planeRuns ? residualStep == 1
+                                : residual->size[4] == 1 ||
+                                      residual->stride[4] == 1)));
+  const FinishRowsFn finish =
+      finishRowsFor(epilogue ? epilogue->activation : EMBER_GEMM_ACT_NONE);
+  parallelFor(0, tiles * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
+    float *bp = packedB.get(kcMax * maxTile);
+    float *scratch = nullptr;
+    std::vector<PointwisePiece> pieces;
+    int64_t packedTile = -1;
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t ti = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
+      const int64_t rows = std::min(rowBlock, m - i0);
+      auto [j0, width] = tileRange(ti);
+      if (rows <= 0 || width <= 0)
+        continue;
+      // The tile's pieces: runs split at images, output rows (unless
+      // planeRuns) and panels. A panel within one image of a dense y is
+      // written straight into y, one across images into the buffer.
+      pieces.clear();
+      for (int64_t j = j0; j < j0 + width;) {
+        int64_t n = j / pixels, p = j % pixels;
+        int64_t oh = p / ow, w0 = p % ow;
+        int64_t run = planeRuns ? pixels - p : ow - w0;
+        int64_t length = std::min({run, j0 + width - j, nr - (j - j0) % nr});
+        int64_t panelEnd = std::min(j0 + width, j - (j - j0) % nr + nr);
+        pieces.push_back({j - j0, length,
+                          planeRuns ? p : oh * sh * x.stride[3] + w0 * sw,
+                          planeRuns ? p : oh * y.stride[3] + w0, n,
+                          denseY && (panelEnd - 1) / pixels == j / pixels &&
+                              (j - (j - j0) % nr) / pixels == n});
+        j += length;
+      }
+      if (!scratch &&
+          std::any_of(pieces.begin(), pieces.end(),
+                      [](const PointwisePiece &p) { return !p.direct; }))
+        scratch = columns.get(rowBlock * maxTile);
+      for (int64_t pc = 0; pc < k; pc += kcMax) {
+        int64_t kc = std::min(kcMax, k - pc);
+        // Consecutive row blocks of one tile share its packed panels when
+        // one k block covers k.
+        if (packedTile != ti || kc != k)
+          packPointwise(x.data, x.stride[0], x.stride[1], sw, pieces, pc, kc,
+                        width, bp);
+        packedTile = ti;
+        const float *a = packedWeights.data() + pc * padded + i0 * kc;
+        const float beta = pc == 0 ? 0.0f : 1.0f;
+        // Runs of panels with one destination: an image's pixels in y or
+        // the buffer.
+        for (size_t at = 0; at < pieces.size();) {
+          const PointwisePiece &start = pieces[at];
+          size_t next = at + 1;
+          while (next < pieces.size() &&
+                 pieces[next].direct == start.direct &&
+                 (!start.direct || pieces[next].image == start.image))
+            ++next;
+          int64_t from = start.t0, to = pieces[next - 1].t0 +
+                                        pieces[next - 1].length;
+          float *c = start.direct ? y.data + start.image * y.stride[0] +
+                                        i0 * y.stride[1] + start.out
+                                  : scratch + from;
+          multiplyBlock(kernel, rows, to - from, kc, a, bp + from * kc, c,
+                        start.direct ? y.stride[1] : maxTile, beta);
+          at = next;
+        }
+      }
+      if (inRegisters) {
+        if (!epilogue &&
+            std::all_of(pieces.begin(), pieces.end(),
+                        [](const PointwisePiece &p) { return p.direct; }))
+          continue;
+        // Runs of pieces whose pixels follow each other in y's channel
+        // rows (and x's, with planeRuns), one call each.
+        for (size_t at = 0; at < pieces.size();) {
+          PointwisePiece piece = pieces[at];
+          const int64_t n = piece.image;
+          const int64_t pixel = piece.t0 + j0 - n * pixels;
+          for (++at; at < pieces.size() && pieces[at].image == n &&
+                     pieces[at].direct == piece.direct &&
+                     pieces[at].out == piece.out + piece.length &&
+                     (planeRuns || (pixel + piece.length) / ow == pixel / ow);
+               ++at)
+            piece.length += pieces[at].length;
+          if (piece.direct && !epilogue)
+            continue;
+          float *dst = y.data + n * y.stride[0] + i0 * y.stride[1] + piece.out;
+          const float *src = piece.direct ? dst : scratch + piece.t0;
+          const float *b =
+              bias ? bias->data + n * bias->stride[0] + i0 * bias->stride[1]
+                   : nullptr;
+          const float *r =
+              residual ? residual->data + n * residual->stride[0] +
+                             i0 * residual->stride[1] +
+                             (planeRuns ? pixel
+                                        : pixel / ow * residual->stride[3] +
+                                              pixel % ow * residual->stride[4])
+                       : nullptr;
+          finish(src, piece.direct ? y.stride[1] : maxTile, dst, y.stride[1],
+                 rows, piece.length, b, bias ? bias->stride[1] : 0, r,
+                 residual ? residual->stride[1] : 0,
+                 epilogue && epilogue->residualFirst);
+        }
+        continue;
+      }
+      for (const PointwisePiece &piece : pieces)
+        if (!piece.direct)
+          copyBlock(true, scratch + piece.t0, maxTile,
+                    y.data + piece.image * y.stride[0] + i0 * y.stride[1] +
+                        piece.out,
+                    y.stride[1], rows, piece.length);
+      // The GEMM's epilogue over the tile's runs of consecutive output
+      // pixels: one block per run with flatEpilogue, else per output row.
+      for (size_t r = 0; r < pieces.size();) {
+        const PointwisePiece &start = pieces[r];
+        int64_t length = start.length;
+        size_t next = r + 1;
+        const int64_t pixel = start.t0 + j0 - start.image * pixels;
+        while (flatEpilogue && next < pieces.size() &&
+               pieces[next].image == start.image &&
+               pieces[next].out == start.out + length) {
+          length += pieces[next].length;
+          ++next;
+        }
+        float *block = y.data + start.image * y.stride[0] +
+                       i0 * y.stride[1] + start.out;
+        if (flatEpilogue) {
+          gemm::applyEpilogueBlock(
+              activation, rows, length, block, y.stride[1], 1,
+              pixelBlockEpilogue(*epilogue, start.image, i0, pixel,
+                                 *biasStep, *residualStep));
+        } else {
+          // A piece of planeRuns may cross output rows (y dense then).
+          for (int64_t q = pixel; q < pixel + length;) {
+            int64_t rowEnd = std::min(pixel + length, (q / ow + 1) * ow);
+            gemm::applyEpilogueBlock(
+                activation, rows, rowEnd - q, block + (q - pixel),
+                y.stride[1], 1,
+                rowBlockEpilogue(*epilogue, start.image, i0, 0, q / ow,
+                                 q % ow));
+            q = rowEnd;
+          }
+        }
+        r = next;
+      }
+    }
+  });
+}
+
 void forward(const View5 &x, const View5 &w, const View5 &y,
              const int64_t *scalars, const ConvEpilogue *epilogue = nullptr);
 
@@ -1177,6 +1573,14 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   };
   if (isPointwiseOnePixel(g)) {
     pointwiseOnePixelForward(x, w, y, g, epilogue);
+    return;
+  }
+  // Other 1x1 convolutions: one GEMM over the batch's pixels (pointwiseForward).
+  if (isPointwise(g, x, y, forwardKernel())) {
+    const MicroKernelInfo &kernel = forwardKernel();
+    std::shared_ptr<const std::vector<float>> packedWeights = packWeights(
+        g, w, kernel.mr, std::min<int64_t>(kernel.kc, g.depth));
+    pointwiseForward(x, y, g, kernel, *packedWeights, epilogue);
     return;
   }
   const MicroKernelInfo &kernel = forwardKernel();
