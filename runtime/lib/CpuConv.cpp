@@ -1128,41 +1128,17 @@ struct PointwisePiece {
   bool direct; // its panel is written straight into y
 };
 
-/// dst[0:length] = src[0, step, 2 step, ...] for step 1 or 2, length <= 32,
-/// in masked AVX-512 moves (nothing read past the last pixel).
+/// dst[0:length] = src[0:length], length <= 32, in masked AVX-512 moves
+/// (nothing read past the last pixel).
 __attribute__((target("avx512f"))) inline void
-copyPiece(const float *src, int64_t step, int64_t length, float *dst) {
-  if (step == 1) {
-    __mmask16 low = static_cast<__mmask16>(
-        length >= 16 ? 0xFFFF : (1u << length) - 1);
-    _mm512_mask_storeu_ps(dst, low, _mm512_maskz_loadu_ps(low, src));
-    if (length > 16) {
-      __mmask16 high = static_cast<__mmask16>((1u << (length - 16)) - 1);
-      _mm512_mask_storeu_ps(dst + 16, high,
-                            _mm512_maskz_loadu_ps(high, src + 16));
-    }
-    return;
-  }
-  // Every other float: inputs [0, 2 length - 1) in up to four masked
-  // loads, the even lanes picked by permutes.
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
-                                         20, 22, 24, 26, 28, 30);
-  const int64_t span = 2 * length - 1;
-  for (int64_t h = 0; h * 16 < length; ++h) {
-    int64_t first = h * 32; // input float of this half's lane 0
-    int64_t a = std::clamp<int64_t>(span - first, 0, 16);
-    int64_t b = std::clamp<int64_t>(span - first - 16, 0, 16);
-    __m512 lo = _mm512_maskz_loadu_ps(
-        static_cast<__mmask16>(a >= 16 ? 0xFFFF : (1u << a) - 1),
-        src + first);
-    __m512 hi = _mm512_maskz_loadu_ps(
-        static_cast<__mmask16>(b >= 16 ? 0xFFFF : (1u << b) - 1),
-        src + first + 16);
-    int64_t left = std::min<int64_t>(16, length - h * 16);
-    _mm512_mask_storeu_ps(
-        dst + h * 16,
-        static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1),
-        _mm512_permutex2var_ps(lo, even, hi));
+copyPiece(const float *src, int64_t length, float *dst) {
+  __mmask16 low =
+      static_cast<__mmask16>(length >= 16 ? 0xFFFF : (1u << length) - 1);
+  _mm512_mask_storeu_ps(dst, low, _mm512_maskz_loadu_ps(low, src));
+  if (length > 16) {
+    __mmask16 high = static_cast<__mmask16>((1u << (length - 16)) - 1);
+    _mm512_mask_storeu_ps(dst + 16, high,
+                          _mm512_maskz_loadu_ps(high, src + 16));
   }
 }
 
@@ -1189,15 +1165,55 @@ packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
         }
       else
         for (int64_t p = 0; p < kc; ++p)
-          copyPiece(src + p * channelStride, 1, piece.length, dst + p * 32);
+          copyPiece(src + p * channelStride, piece.length, dst + p * 32);
     }
   } else {
-    for (int64_t p = 0; p < kc; ++p) {
-      const float *channel = x + (c0 + p) * channelStride;
-      for (const PointwisePiece &piece : pieces)
-        copyPiece(channel + piece.image * imageStride + piece.in, step,
-                  piece.length,
-                  out + piece.t0 / 32 * kc * 32 + p * 32 + piece.t0 % 32);
+    // Each piece's masks once: inputs [0, 2 length - 1) in four masked
+    // loads (16 each), outputs in two masked stores; the even lanes picked
+    // by permutes.
+    struct Gather {
+      const float *src;
+      float *dst;
+      __mmask16 load[4], store[2];
+    };
+    alignas(64) Gather gathers[64];
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                           20, 22, 24, 26, 28, 30);
+    auto maskOf = [](int64_t count) {
+      count = std::clamp<int64_t>(count, 0, 16);
+      return static_cast<__mmask16>(count >= 16 ? 0xFFFF : (1u << count) - 1);
+    };
+    for (size_t first = 0; first < pieces.size(); first += 64) {
+      const size_t count = std::min<size_t>(64, pieces.size() - first);
+      for (size_t i = 0; i < count; ++i) {
+        const PointwisePiece &piece = pieces[first + i];
+        const int64_t span = 2 * piece.length - 1;
+        Gather &gather = gathers[i];
+        gather.src = x + piece.image * imageStride + c0 * channelStride +
+                     piece.in;
+        gather.dst = out + piece.t0 / 32 * kc * 32 + piece.t0 % 32;
+        for (int l = 0; l < 4; ++l)
+          gather.load[l] = maskOf(span - 16 * l);
+        gather.store[0] = maskOf(piece.length);
+        gather.store[1] = maskOf(piece.length - 16);
+      }
+      for (int64_t p = 0; p < kc; ++p)
+        for (size_t i = 0; i < count; ++i) {
+          const Gather &gather = gathers[i];
+          const float *src = gather.src + p * channelStride;
+          float *dst = gather.dst + p * 32;
+          _mm512_mask_storeu_ps(
+              dst, gather.store[0],
+              _mm512_permutex2var_ps(
+                  _mm512_maskz_loadu_ps(gather.load[0], src), even,
+                  _mm512_maskz_loadu_ps(gather.load[1], src + 16)));
+          if (gather.store[1])
+            _mm512_mask_storeu_ps(
+                dst + 16, gather.store[1],
+                _mm512_permutex2var_ps(
+                    _mm512_maskz_loadu_ps(gather.load[2], src + 32), even,
+                    _mm512_maskz_loadu_ps(gather.load[3], src + 48)));
+        }
     }
   }
   if (int64_t used = width % 32) {
