@@ -1298,6 +1298,158 @@ FinishRowsFn finishRowsFor(int activation) {
   }
 }
 
+/// Where pointwiseTile writes an MR x 32 tile and what it adds: the
+/// panel's first `split` columns are pixels of one image (row i of the
+/// tile at c0 + i * rsc), the rest the first pixels of the next (at c1 +
+/// i * rsc), so that a panel across two images goes straight into y too;
+/// the bias (one value per row) of either image.
+struct PointwiseStore {
+  float *c0, *c1;
+  int64_t rsc;
+  int split;
+  const float *bias0, *bias1;
+  int64_t biasStride;
+};
+
+/// Vector v (columns 16 v on) of a tile row stored as pointwiseTile
+/// stores it: column j >= split at the second image's pixel j - split.
+__attribute__((target("avx512f"), always_inline)) inline __m512
+loadSplit(const float *row0, const float *row1, int v, __mmask16 first,
+          __mmask16 second, int split) {
+  __m512 r = _mm512_maskz_loadu_ps(first, row0 + 16 * v);
+  if (second)
+    r = _mm512_mask_expandloadu_ps(r, second,
+                                   row1 + std::max(16 * v - split, 0));
+  return r;
+}
+
+/// The pointwise forward's tile: avx512Tile<MR, 2, 14>'s product (the
+/// first MR rows of a 14-row panel of packed weights times a packed
+/// 32-column B panel), then, in registers, the sum with what C holds
+/// (accumulate: a later k block) and the epilogue (Act, Bias: at the last
+/// k block, else none), stored through `out` (a second image's columns
+/// compressed into place). The GEMM's tile and a pass over y for the
+/// epilogue wrote and read every output twice. The epilogue's choices are
+/// template arguments: tested per vector, they cost a 24-channel layer's
+/// tile as much as its product.
+template <int MR, int Act, bool Bias>
+__attribute__((target("avx512f,avx2,fma"))) void
+pointwiseTile(int64_t k, const float *ap, const float *bp,
+              const PointwiseStore &out, int mr, int nr, bool accumulate) {
+  auto maskOf = [](int count) {
+    return static_cast<__mmask16>(
+        count <= 0 ? 0 : count >= 16 ? 0xFFFF : (1u << count) - 1);
+  };
+  __mmask16 first[2], second[2];
+  for (int v = 0; v < 2; ++v) {
+    __mmask16 valid = maskOf(nr - 16 * v);
+    __mmask16 before = maskOf(out.split - 16 * v);
+    first[v] = valid & before;
+    second[v] = valid & static_cast<__mmask16>(~before);
+  }
+  // C's tile is read or written only after the k loop: fetching its lines
+  // now hides the misses (rows a plane apart, often in memory; with a
+  // short k, as a mobilenet's 16 or 24 channels, they are much of the
+  // tile's time).
+  const int firstEnd = std::min(out.split, nr);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr)
+      break;
+    const float *row0 = out.c0 + i * out.rsc, *row1 = out.c1 + i * out.rsc;
+    _mm_prefetch(reinterpret_cast<const char *>(row0), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(row0 + firstEnd - 1),
+                 _MM_HINT_T0);
+    if (firstEnd < nr) {
+      _mm_prefetch(reinterpret_cast<const char *>(row1), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char *>(row1 + nr - firstEnd - 1),
+                   _MM_HINT_T0);
+    }
+  }
+  __m512 acc[MR][2];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i)
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  constexpr int64_t kAhead = 16; // B rows prefetched ahead (2 KiB)
+  for (int64_t p = 0; p < k; ++p) {
+    if (p + kAhead < k) {
+      _mm_prefetch(reinterpret_cast<const char *>(bp + kAhead * 32),
+                   _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char *>(bp + kAhead * 32 + 16),
+                   _MM_HINT_T0);
+    }
+    const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; ++i) {
+      const __m512 a = _mm512_set1_ps(ap[i]);
+      acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+    }
+    ap += 14;
+    bp += 32;
+  }
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr)
+      break;
+    float *row0 = out.c0 + i * out.rsc, *row1 = out.c1 + i * out.rsc;
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; ++v) { // unrolled: acc stays in registers
+      if (!(first[v] | second[v]))
+        break;
+      __m512 r = acc[i][v];
+      if (accumulate)
+        r = _mm512_add_ps(r, loadSplit(row0, row1, v, first[v], second[v], out.split));
+      if constexpr (Bias) {
+        __m512 b = _mm512_set1_ps(out.bias0[i * out.biasStride]);
+        if (second[v])
+          b = _mm512_mask_blend_ps(
+              second[v], b, _mm512_set1_ps(out.bias1[i * out.biasStride]));
+        r = _mm512_add_ps(r, b);
+      }
+      r = activatePointwise<Act>(r);
+      if (first[v])
+        _mm512_mask_storeu_ps(row0 + 16 * v, first[v], r);
+      if (second[v])
+        _mm512_mask_compressstoreu_ps(
+            row1 + std::max(16 * v - out.split, 0), second[v], r);
+    }
+  }
+}
+
+using PointwiseTileFn = void (*)(int64_t, const float *, const float *,
+                                 const PointwiseStore &, int, int, bool);
+
+template <int MR>
+PointwiseTileFn pointwiseTileWith(int activation, bool bias) {
+  switch (activation) {
+  case EMBER_GEMM_ACT_RELU:
+    return bias ? pointwiseTile<MR, EMBER_GEMM_ACT_RELU, true>
+                : pointwiseTile<MR, EMBER_GEMM_ACT_RELU, false>;
+  case EMBER_GEMM_ACT_HARDSWISH:
+    return bias ? pointwiseTile<MR, EMBER_GEMM_ACT_HARDSWISH, true>
+                : pointwiseTile<MR, EMBER_GEMM_ACT_HARDSWISH, false>;
+  case EMBER_GEMM_ACT_HARDSIGMOID:
+    return bias ? pointwiseTile<MR, EMBER_GEMM_ACT_HARDSIGMOID, true>
+                : pointwiseTile<MR, EMBER_GEMM_ACT_HARDSIGMOID, false>;
+  default:
+    return bias ? pointwiseTile<MR, EMBER_GEMM_ACT_NONE, true>
+                : pointwiseTile<MR, EMBER_GEMM_ACT_NONE, false>;
+  }
+}
+
+/// pointwiseTile for a panel of `rows` (1 to 14) rows: 14, 7, 4 or 2
+/// computed (a 72-channel layer's last panel has 2).
+PointwiseTileFn pointwiseTileFor(int rows, int activation, bool bias) {
+  if (rows > 7)
+    return pointwiseTileWith<14>(activation, bias);
+  if (rows > 4)
+    return pointwiseTileWith<7>(activation, bias);
+  if (rows > 2)
+    return pointwiseTileWith<4>(activation, bias);
+  return pointwiseTileWith<2>(activation, bias);
+}
+
 /// y = conv(x, w) for a 1x1 convolution (isPointwise) as one GEMM W (O x C)
 /// times X (C x N * OH * OW): the columns run over every image's output
 /// pixels, so that tiles of 32-column panels are full across images (7x7
@@ -1382,6 +1534,21 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
                                       residual->stride[4] == 1)));
   const FinishRowsFn finish =
       finishRowsFor(epilogue ? epilogue->activation : EMBER_GEMM_ACT_NONE);
+  // Tiles written straight into y, epilogue included (pointwiseTile): y's
+  // pixels consecutive per channel, and no panel across more than two
+  // images. With a residual the tiles' scattered reads of it (a plane
+  // apart per channel, from memory) came out slower than finishRows'
+  // long runs (mobilenet's projections 576->96 @7, 144->48 @14, 88->24
+  // @28 at batch 32: 5-13%), so those finish after the product.
+  const bool fused = inRegisters && denseY && pixels >= nr && !residual;
+  auto rawTile = [](int rows) {
+    return pointwiseTileFor(rows, EMBER_GEMM_ACT_NONE, false);
+  };
+  auto lastTile = [&](int rows) {
+    return pointwiseTileFor(
+        rows, epilogue ? epilogue->activation : EMBER_GEMM_ACT_NONE,
+        bias != nullptr);
+  };
   parallelFor(0, tiles * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
     float *bp = packedB.get(kcMax * maxTile);
     float *scratch = nullptr;
@@ -1409,6 +1576,50 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
                           denseY && (panelEnd - 1) / pixels == j / pixels &&
                               (j - (j - j0) % nr) / pixels == n});
         j += length;
+      }
+      if (fused) {
+        for (int64_t pc = 0; pc < k; pc += kcMax) {
+          const int64_t kc = std::min(kcMax, k - pc);
+          if (packedTile != ti || kc != k)
+            packPointwise(x.data, x.stride[0], x.stride[1], sw, pieces, pc, kc,
+                          width, bp);
+          packedTile = ti;
+          const float *a = packedWeights.data() + pc * padded + i0 * kc;
+          const bool last = pc + kc == k;
+          for (int64_t ic = 0; ic < rows; ic += kernel.mc) {
+            const int64_t mc = std::min<int64_t>(kernel.mc, rows - ic);
+            for (int64_t q = 0; q * nr < width; ++q) {
+              const int64_t j = j0 + q * nr, n0 = j / pixels, p0 = j % pixels;
+              const int cols =
+                  static_cast<int>(std::min<int64_t>(nr, width - q * nr));
+              const int split =
+                  static_cast<int>(std::min<int64_t>(cols, pixels - p0));
+              const int64_t n1 = split < cols ? n0 + 1 : n0;
+              for (int64_t ir = 0; ir < mc; ir += mr) {
+                const int64_t o = i0 + ic + ir;
+                PointwiseStore out{};
+                out.c0 = y.data + n0 * y.stride[0] + o * y.stride[1] + p0;
+                out.c1 = y.data + n1 * y.stride[0] + o * y.stride[1];
+                out.rsc = y.stride[1];
+                out.split = split;
+                if (bias) {
+                  out.bias0 = bias->data + n0 * bias->stride[0] +
+                              o * bias->stride[1];
+                  out.bias1 = bias->data + n1 * bias->stride[0] +
+                              o * bias->stride[1];
+                  out.biasStride = bias->stride[1];
+                }
+                const int height =
+                    static_cast<int>(std::min<int64_t>(mr, mc - ir));
+                const PointwiseTileFn tile =
+                    last ? lastTile(height) : rawTile(height);
+                tile(kc, a + (ic + ir) * kc, bp + q * nr * kc, out, height,
+                     cols, pc > 0);
+              }
+            }
+          }
+        }
+        continue;
       }
       if (!scratch &&
           std::any_of(pieces.begin(), pieces.end(),

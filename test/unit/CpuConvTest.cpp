@@ -257,6 +257,19 @@ const Case kCases[] = {
     {1, 9, 61, 1, {1, 14, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 30, 100, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
      true},
+    // 1x1 as one GEMM over the batch's pixels (pointwiseForward): 7x7
+    // planes whose 32-column panels span two images, 300 channels (two k
+    // blocks of the AVX-512 tile), 30 outputs (a last panel of 2 rows);
+    // stride 2 (pixels gathered into the panels) with odd rows, 56 pixels
+    // a plane; stride 2 along W only; 5x6 planes (panels across more than
+    // two images: the buffer); 14x14 planes (tiled image by image, a last
+    // panel of 4 columns) with 72 outputs.
+    {3, 300, 30, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
+     true},
+    {2, 16, 40, 1, {1, 13, 15}, {1, 1, 1}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false},
+    {2, 5, 9, 1, {1, 6, 20}, {1, 1, 1}, {1, 1, 2}, {0, 0, 0}, {1, 1, 1}, false},
+    {4, 20, 19, 1, {1, 9, 11}, {1, 1, 1}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false},
+    {3, 24, 72, 1, {1, 14, 14}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
