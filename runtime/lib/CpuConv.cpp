@@ -1476,34 +1476,6 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
                                             g.in[2] == ow &&
                                             y.stride[3] == ow));
   const bool denseY = g.out[1] == 1 || y.stride[3] == ow;
-  // Planes of at least four panels are tiled image by image: every panel
-  // then lies in one image and goes straight into y, at the cost of the
-  // last panel's unused columns (196 pixels: 224 computed); smaller ones
-  // span images (49 pixels: 64 computed per image).
-  const bool byImage = pixels >= 4 * nr;
-  const int64_t span = byImage ? pixels : g.batch * pixels;
-  const int64_t spans = byImage ? g.batch : 1;
-  const int64_t spanPanels = (span + nr - 1) / nr;
-  const int64_t threads = numThreads();
-  int64_t perSpan = (spanPanels + kPixelTile / nr - 1) / (kPixelTile / nr);
-  // Few tiles: as many as the panels allow, a multiple of the threads.
-  if (threads > 1 && spans * perSpan < 8 * threads)
-    perSpan = std::min(spanPanels,
-                       (roundUp(spans * perSpan, threads) + spans - 1) / spans);
-  const int64_t tiles = spans * perSpan;
-  auto tileRange = [&](int64_t ti) {
-    int64_t t = ti % perSpan;
-    int64_t lo = t * spanPanels / perSpan * nr;
-    int64_t hi = std::min(span, (t + 1) * spanPanels / perSpan * nr);
-    return std::make_pair(ti / perSpan * span + lo, hi - lo);
-  };
-  const int64_t maxTile = (spanPanels + perSpan - 1) / perSpan * nr;
-  const int64_t wanted = 2 * threads;
-  int64_t rowBlock = padded;
-  if (tiles < wanted && padded > mr)
-    rowBlock = std::max<int64_t>(
-        roundUp((padded * tiles + wanted - 1) / wanted, mr), 4 * mr);
-  const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
   std::optional<int64_t> biasStep, residualStep;
   if (epilogue) {
     biasStep = epilogue->bias.data ? pixelStride(epilogue->bias) : 0;
@@ -1549,6 +1521,35 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
         rows, epilogue ? epilogue->activation : EMBER_GEMM_ACT_NONE,
         bias != nullptr);
   };
+  // Tiles span images, so that no panel is mostly empty (49 pixels: 64
+  // computed per image when tiled image by image, 196: 224), except for
+  // planes of at least four panels whose tiles are not stored straight
+  // into y: those go image by image, every panel then in one image and
+  // written into y directly rather than through the buffer.
+  const bool byImage = pixels >= 4 * nr && !fused;
+  const int64_t span = byImage ? pixels : g.batch * pixels;
+  const int64_t spans = byImage ? g.batch : 1;
+  const int64_t spanPanels = (span + nr - 1) / nr;
+  const int64_t threads = numThreads();
+  int64_t perSpan = (spanPanels + kPixelTile / nr - 1) / (kPixelTile / nr);
+  // Few tiles: as many as the panels allow, a multiple of the threads.
+  if (threads > 1 && spans * perSpan < 8 * threads)
+    perSpan = std::min(spanPanels,
+                       (roundUp(spans * perSpan, threads) + spans - 1) / spans);
+  const int64_t tiles = spans * perSpan;
+  auto tileRange = [&](int64_t ti) {
+    int64_t t = ti % perSpan;
+    int64_t lo = t * spanPanels / perSpan * nr;
+    int64_t hi = std::min(span, (t + 1) * spanPanels / perSpan * nr);
+    return std::make_pair(ti / perSpan * span + lo, hi - lo);
+  };
+  const int64_t maxTile = (spanPanels + perSpan - 1) / perSpan * nr;
+  const int64_t wanted = 2 * threads;
+  int64_t rowBlock = padded;
+  if (tiles < wanted && padded > mr)
+    rowBlock = std::max<int64_t>(
+        roundUp((padded * tiles + wanted - 1) / wanted, mr), 4 * mr);
+  const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
   parallelFor(0, tiles * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
     float *bp = packedB.get(kcMax * maxTile);
     float *scratch = nullptr;
