@@ -6,15 +6,16 @@
 // compiled model calls it: ember_cpu_conv_fused_f32 with the folded
 // batch-norm bias, the activation and (projections in a residual block) the
 // residual, weights registered as constant memory (packed once, as a loaded
-// model file's are). For each layer: the best and median wall time and the median CPU
-// time of the process (every thread, spinning included) per call, on 1 and
-// on N threads, the calls interleaved layer after layer and thread count
+// model file's are). For each layer: the best and median wall time and the
+// median CPU time of the process (every thread, spinning included) per call,
+// on 1 and on N threads, the calls interleaved layer after layer and thread
+// count
 // after thread count, so that a busy machine slows each alike. The best
 // wall time on N threads against the best on 1 says whether the threads
 // share a layer's work; its GFLOP/s, how close a layer runs to the others.
 // Not a test. Usage:
 //
-//   pointwise_layers_bench [batch=1] [rounds=30] [threads=2] [only=layer-substring]
+//   pointwise_layers_bench [batch=1] [rounds=30] [threads=2] [only=substring]
 //
 //===----------------------------------------------------------------------===//
 

@@ -1189,8 +1189,8 @@ packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
         const PointwisePiece &piece = pieces[first + i];
         const int64_t span = 2 * piece.length - 1;
         Gather &gather = gathers[i];
-        gather.src = x + piece.image * imageStride + c0 * channelStride +
-                     piece.in;
+        gather.src =
+            x + piece.image * imageStride + c0 * channelStride + piece.in;
         gather.dst = out + piece.t0 / 32 * kc * 32 + piece.t0 % 32;
         for (int l = 0; l < 4; ++l)
           gather.load[l] = maskOf(span - 16 * l);
@@ -1223,9 +1223,8 @@ packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
   }
 }
 
-/// The epilogues pointwiseForward applies in registers as it writes a
-/// tile's runs into y: a bias of one value per (image, channel), an
-/// activation among these, a residual whose pixels are consecutive.
+/// The activations pointwiseForward applies in registers (pointwiseTile,
+/// finishRows), as the GEMM epilogue's activate() computes them.
 template <int Act>
 __attribute__((target("avx512f"), always_inline)) inline __m512
 activatePointwise(__m512 v) {
@@ -1244,6 +1243,7 @@ activatePointwise(__m512 v) {
   return v;
 }
 
+/// Whether activatePointwise has `activation`.
 bool pointwiseActivation(int activation) {
   return activation == EMBER_GEMM_ACT_NONE ||
          activation == EMBER_GEMM_ACT_RELU ||
@@ -1266,8 +1266,8 @@ finishRows(const float *src, int64_t srcStride, float *dst, int64_t dstStride,
     const __m512 b = _mm512_set1_ps(bias ? bias[i * biasStride] : 0.0f);
     for (int64_t j = 0; j < length; j += 16) {
       int64_t left = length - j;
-      __mmask16 mask = static_cast<__mmask16>(
-          left >= 16 ? 0xFFFF : (1u << left) - 1);
+      __mmask16 mask =
+          static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1);
       __m512 v = _mm512_maskz_loadu_ps(mask, from + j);
       if (bias)
         v = _mm512_add_ps(v, b);
@@ -1281,9 +1281,9 @@ finishRows(const float *src, int64_t srcStride, float *dst, int64_t dstStride,
   }
 }
 
-using FinishRowsFn = void (*)(const float *, int64_t, float *, int64_t,
-                              int64_t, int64_t, const float *, int64_t,
-                              const float *, int64_t, bool);
+using FinishRowsFn = void (*)(const float *, int64_t, float *, int64_t, int64_t,
+                              int64_t, const float *, int64_t, const float *,
+                              int64_t, bool);
 
 FinishRowsFn finishRowsFor(int activation) {
   switch (activation) {
@@ -1337,8 +1337,9 @@ __attribute__((target("avx512f,avx2,fma"))) void
 pointwiseTile(int64_t k, const float *ap, const float *bp,
               const PointwiseStore &out, int mr, int nr, bool accumulate) {
   auto maskOf = [](int count) {
-    return static_cast<__mmask16>(
-        count <= 0 ? 0 : count >= 16 ? 0xFFFF : (1u << count) - 1);
+    return static_cast<__mmask16>(count <= 0    ? 0
+                                  : count >= 16 ? 0xFFFF
+                                                : (1u << count) - 1);
   };
   __mmask16 first[2], second[2];
   for (int v = 0; v < 2; ++v) {
@@ -1399,7 +1400,8 @@ pointwiseTile(int64_t k, const float *ap, const float *bp,
         break;
       __m512 r = acc[i][v];
       if (accumulate)
-        r = _mm512_add_ps(r, loadSplit(row0, row1, v, first[v], second[v], out.split));
+        r = _mm512_add_ps(
+            r, loadSplit(row0, row1, v, first[v], second[v], out.split));
       if constexpr (Bias) {
         __m512 b = _mm512_set1_ps(out.bias0[i * out.biasStride]);
         if (second[v])
@@ -1411,8 +1413,8 @@ pointwiseTile(int64_t k, const float *ap, const float *bp,
       if (first[v])
         _mm512_mask_storeu_ps(row0 + 16 * v, first[v], r);
       if (second[v])
-        _mm512_mask_compressstoreu_ps(
-            row1 + std::max(16 * v - out.split, 0), second[v], r);
+        _mm512_mask_compressstoreu_ps(row1 + std::max(16 * v - out.split, 0),
+                                      second[v], r);
     }
   }
 }
@@ -1420,8 +1422,7 @@ pointwiseTile(int64_t k, const float *ap, const float *bp,
 using PointwiseTileFn = void (*)(int64_t, const float *, const float *,
                                  const PointwiseStore &, int, int, bool);
 
-template <int MR>
-PointwiseTileFn pointwiseTileWith(int activation, bool bias) {
+template <int MR> PointwiseTileFn pointwiseTileWith(int activation, bool bias) {
   switch (activation) {
   case EMBER_GEMM_ACT_RELU:
     return bias ? pointwiseTile<MR, EMBER_GEMM_ACT_RELU, true>
@@ -1455,10 +1456,12 @@ PointwiseTileFn pointwiseTileFor(int rows, int activation, bool bias) {
 /// pixels, so that tiles of 32-column panels are full across images (7x7
 /// planes waste 15 of 64 columns per image when each image is tiled on its
 /// own, 14x14 28 of 224), and a stride-2 convolution gathers its pixels
-/// straight into the panels (no phase planes). A tile within one image
-/// whose output pixels are consecutive is written into y directly; others
-/// go through a buffer, copied out by runs. The epilogue finishes each
-/// task's block while it is in cache.
+/// straight into the panels (no phase planes). Where y's pixels are
+/// consecutive per channel and the epilogue is a bias and one of
+/// pointwiseActivation's, each tile goes straight into y, finished in
+/// registers (pointwiseTile); otherwise (a residual, other epilogues, other
+/// layouts) the product is stored first (into y, or a buffer for panels
+/// across images) and finished by runs of output pixels.
 void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
                       const MicroKernelInfo &kernel,
                       const std::vector<float> &packedWeights,
@@ -1471,10 +1474,10 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
   const int64_t ow = g.out[2], sh = g.stride[1], sw = g.stride[2];
   // Runs: a whole plane when input and output pixels are both consecutive
   // per channel (unit strides, dense rows), else one output row.
-  const bool planeRuns = sh == 1 && sw == 1 &&
-                         (g.out[1] == 1 || (x.stride[3] == g.in[2] &&
-                                            g.in[2] == ow &&
-                                            y.stride[3] == ow));
+  const bool planeRuns =
+      sh == 1 && sw == 1 &&
+      (g.out[1] == 1 ||
+       (x.stride[3] == g.in[2] && g.in[2] == ow && y.stride[3] == ow));
   const bool denseY = g.out[1] == 1 || y.stride[3] == ow;
   std::optional<int64_t> biasStep, residualStep;
   if (epilogue) {
@@ -1485,25 +1488,25 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
   const bool flatEpilogue = epilogue && biasStep && residualStep && denseY;
   const gemm::ActivationFn activation =
       epilogue ? activationFunction() : nullptr;
-  // The epilogue in registers as each run is written (finishRows), else
-  // the GEMM's after the copy.
+  // inRegisters: an epilogue pointwiseTile or finishRows applies (a bias
+  // of one value per image and channel, activatePointwise's activations, a
+  // residual read with unit steps); else the GEMM's, after the product.
   auto constantOver = [](const View5 &v, int from) {
     for (int d = from; d < 5; ++d)
       if (v.size[d] != 1 && v.stride[d] != 0)
         return false;
     return true;
   };
-  const View5 *bias = epilogue && epilogue->bias.data ? &epilogue->bias
-                                                      : nullptr;
+  const View5 *bias =
+      epilogue && epilogue->bias.data ? &epilogue->bias : nullptr;
   const View5 *residual =
       epilogue && epilogue->residual.data ? &epilogue->residual : nullptr;
   const bool inRegisters =
-      !epilogue ||
-      (pointwiseActivation(epilogue->activation) &&
-       (!bias || constantOver(*bias, 2)) &&
-       (!residual || (planeRuns ? residualStep == 1
-                                : residual->size[4] == 1 ||
-                                      residual->stride[4] == 1)));
+      !epilogue || (pointwiseActivation(epilogue->activation) &&
+                    (!bias || constantOver(*bias, 2)) &&
+                    (!residual || (planeRuns ? residualStep == 1
+                                             : residual->size[4] == 1 ||
+                                                   residual->stride[4] == 1)));
   const FinishRowsFn finish =
       finishRowsFor(epilogue ? epilogue->activation : EMBER_GEMM_ACT_NONE);
   // Tiles written straight into y, epilogue included (pointwiseTile): y's
@@ -1604,10 +1607,10 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
                 out.rsc = y.stride[1];
                 out.split = split;
                 if (bias) {
-                  out.bias0 = bias->data + n0 * bias->stride[0] +
-                              o * bias->stride[1];
-                  out.bias1 = bias->data + n1 * bias->stride[0] +
-                              o * bias->stride[1];
+                  out.bias0 =
+                      bias->data + n0 * bias->stride[0] + o * bias->stride[1];
+                  out.bias1 =
+                      bias->data + n1 * bias->stride[0] + o * bias->stride[1];
                   out.biasStride = bias->stride[1];
                 }
                 const int height =
@@ -1641,12 +1644,11 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
         for (size_t at = 0; at < pieces.size();) {
           const PointwisePiece &start = pieces[at];
           size_t next = at + 1;
-          while (next < pieces.size() &&
-                 pieces[next].direct == start.direct &&
+          while (next < pieces.size() && pieces[next].direct == start.direct &&
                  (!start.direct || pieces[next].image == start.image))
             ++next;
-          int64_t from = start.t0, to = pieces[next - 1].t0 +
-                                        pieces[next - 1].length;
+          int64_t from = start.t0,
+                  to = pieces[next - 1].t0 + pieces[next - 1].length;
           float *c = start.direct ? y.data + start.image * y.stride[0] +
                                         i0 * y.stride[1] + start.out
                                   : scratch + from;
@@ -1712,22 +1714,21 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
           length += pieces[next].length;
           ++next;
         }
-        float *block = y.data + start.image * y.stride[0] +
-                       i0 * y.stride[1] + start.out;
+        float *block =
+            y.data + start.image * y.stride[0] + i0 * y.stride[1] + start.out;
         if (flatEpilogue) {
           gemm::applyEpilogueBlock(
               activation, rows, length, block, y.stride[1], 1,
-              pixelBlockEpilogue(*epilogue, start.image, i0, pixel,
-                                 *biasStep, *residualStep));
+              pixelBlockEpilogue(*epilogue, start.image, i0, pixel, *biasStep,
+                                 *residualStep));
         } else {
           // A piece of planeRuns may cross output rows (y dense then).
           for (int64_t q = pixel; q < pixel + length;) {
             int64_t rowEnd = std::min(pixel + length, (q / ow + 1) * ow);
-            gemm::applyEpilogueBlock(
-                activation, rows, rowEnd - q, block + (q - pixel),
-                y.stride[1], 1,
-                rowBlockEpilogue(*epilogue, start.image, i0, 0, q / ow,
-                                 q % ow));
+            gemm::applyEpilogueBlock(activation, rows, rowEnd - q,
+                                     block + (q - pixel), y.stride[1], 1,
+                                     rowBlockEpilogue(*epilogue, start.image,
+                                                      i0, 0, q / ow, q % ow));
             q = rowEnd;
           }
         }
@@ -1812,11 +1813,12 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     pointwiseOnePixelForward(x, w, y, g, epilogue);
     return;
   }
-  // Other 1x1 convolutions: one GEMM over the batch's pixels (pointwiseForward).
+  // Other 1x1 convolutions: one GEMM over the batch's pixels
+  // (pointwiseForward).
   if (isPointwise(g, x, y, forwardKernel())) {
     const MicroKernelInfo &kernel = forwardKernel();
-    std::shared_ptr<const std::vector<float>> packedWeights = packWeights(
-        g, w, kernel.mr, std::min<int64_t>(kernel.kc, g.depth));
+    std::shared_ptr<const std::vector<float>> packedWeights =
+        packWeights(g, w, kernel.mr, std::min<int64_t>(kernel.kc, g.depth));
     pointwiseForward(x, y, g, kernel, *packedWeights, epilogue);
     return;
   }
