@@ -8,6 +8,11 @@
 // in sched_yield for ~0.1 s (OpenBLAS's THREAD_TIMEOUT), so at batch 1 one
 // of them was always runnable beside Ember's pool, a core that Ember's
 // caller and worker then had to share (docs/knobs.md, EMBER_NUM_THREADS).
+// The one-pixel 1x1 convolutions of a squeeze-excitation block at batch 1
+// (CpuConv.cpp) run here too: the GEMM kept them on one thread (too few
+// multiply-adds for a compute-bound split), but streaming the weights from
+// the last-level cache splits well. A fused epilogue (bias, activation,
+// residual) finishes each chunk of the row on the thread that computed it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -205,8 +210,9 @@ void run(int64_t k, int64_t n, const T *x, int64_t incx, const T *b,
     return &columnsPortable<T>;
   }();
   Columns<T> p{k, x, incx, b, rsb, csb, beta, y, incy};
-  // Columns per chunk: ~32K multiply-adds (tens of microseconds) or more,
-  // so that short products stay on the calling thread.
+  // Columns per chunk: ~32K multiply-adds (128 KiB of f32 weights, a few
+  // microseconds from the last-level cache) or more, so that short
+  // products stay on the calling thread.
   int64_t grain = std::max<int64_t>(16, (int64_t{1} << 15) / std::max<int64_t>(k, 1));
   if (epilogueDoesNothing(epilogue))
     epilogue = nullptr;
