@@ -266,7 +266,14 @@ const Case kCases[] = {
     {5, 70, 19, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
     {3, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},
     {4, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
-     true},    // One image of one tile on 2 threads (the late ResNet layers at batch
+     true},
+    // The same at batch 1 (a row times the weights, split over the threads
+    // by output channel, the epilogue per chunk): large enough to split,
+    // from constant memory, and pixel 0 of a strided input.
+    {1, 576, 144, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    {1, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
+     true},
+    {1, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},    // One image of one tile on 2 threads (the late ResNet layers at batch
     // 1): the threads split the output channels over panels packed once;
     // odd channel counts; 3x3 with unit strides (a grid wider than the
     // rows, more im2col rows than one k block: 45 x 9), stride 2 (phase
