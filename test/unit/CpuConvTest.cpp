@@ -8,7 +8,9 @@
 // phase planes (strides, many images) and its in-place input, one image
 // split by output channels, pixel panels across images, the fused epilogue (bias, residual, through
 // y's own layout and through transposed views) on each forward path, on
-// every micro-kernel this CPU runs and on 1 and 2 threads.
+// every micro-kernel this CPU runs and on 1 and 2 threads; 1x1
+// convolutions as one GEMM over the batch (panels across images, stride
+// 2, the epilogue in the tile or through the GEMM's after it).
 //
 //===----------------------------------------------------------------------===//
 
@@ -231,6 +233,22 @@ const Case kCases[] = {
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // One image of several tiles on 2 threads, each taking a contiguous
+    // half of them: 4 tiles of 30x30 (the grid 32 wide); 18 of 64x64.
+    {1, 6, 20, 1, {1, 30, 30}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 16, 1, {1, 64, 64}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // One small image as the transposed GEMM (pixels as the AVX-512 tile's
+    // rows, channels as its columns, each thread a share of at least 32
+    // channels; on one thread the cases below with 45 x 9 and 9 x 7 rows
+    // take it too): 16x16 (256 pixels: rows of 16 split across panels of
+    // 14) with two k blocks and constant weights; 6x5 (panels of three
+    // image rows) with 33 channels (a last panel of one channel); dilation
+    // 2 with padding 2 x 1; a transposed input view.
+    {1, 40, 64, 1, {1, 16, 16}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1},
+     false, true},
+    {1, 12, 33, 1, {1, 6, 5}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 10, 72, 1, {1, 9, 8}, {1, 3, 3}, {1, 1, 1}, {0, 2, 1}, {1, 2, 2}, false},
+    {1, 7, 64, 1, {1, 8, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, true},
     // The forward's shifted input: 3x3 stride 2 (four phase planes) over
     // more images than two per thread (each thread builds its images'
     // planes); 3x3 unpadded with unit strides (x read in place, a grid
@@ -248,7 +266,14 @@ const Case kCases[] = {
     {5, 70, 19, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
     {3, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},
     {4, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
-     true},    // One image of one tile on 2 threads (the late ResNet layers at batch
+     true},
+    // The same at batch 1 (a row times the weights, split over the threads
+    // by output channel, the epilogue per chunk): large enough to split,
+    // from constant memory, and pixel 0 of a strided input.
+    {1, 576, 144, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    {1, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
+     true},
+    {1, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},    // One image of one tile on 2 threads (the late ResNet layers at batch
     // 1): the threads split the output channels over panels packed once;
     // odd channel counts; 3x3 with unit strides (a grid wider than the
     // rows, more im2col rows than one k block: 45 x 9), stride 2 (phase
@@ -268,6 +293,19 @@ const Case kCases[] = {
     // Weights past 1 MiB: the AVX-512 tiles that prefetch A, full and edge.
     {2, 420, 70, 1, {1, 4, 4}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1},
      false},
+    // 1x1 as one GEMM over the batch's pixels (pointwiseForward): 7x7
+    // planes whose 32-column panels span two images, 300 channels (two k
+    // blocks of the AVX-512 tile), 30 outputs (a last panel of 2 rows);
+    // stride 2 (pixels gathered into the panels) with odd rows, 56 pixels
+    // a plane; stride 2 along W only; 5x6 planes (panels across more than
+    // two images: the buffer); 14x14 planes (tiled image by image, a last
+    // panel of 4 columns) with 72 outputs.
+    {3, 300, 30, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
+     true},
+    {2, 16, 40, 1, {1, 13, 15}, {1, 1, 1}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false},
+    {2, 5, 9, 1, {1, 6, 20}, {1, 1, 1}, {1, 1, 2}, {0, 0, 0}, {1, 1, 1}, false},
+    {4, 20, 19, 1, {1, 9, 11}, {1, 1, 1}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false},
+    {3, 24, 72, 1, {1, 14, 14}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
@@ -289,6 +327,61 @@ TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
     }
   }
   ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
+}
+
+// 1x1 convolutions (one GEMM over the batch's pixels) with the epilogues
+// its tiles do not apply in registers: SiLU, a bias that varies per pixel
+// (y's shape) and a residual, through the GEMM's epilogue after the
+// product; 7x7 planes across images and stride 2, on 1 and 2 threads.
+TEST(CpuConv, PointwiseWithTheGemmEpilogue) {
+  struct Shape {
+    int64_t n, c, o, h, w, stride;
+  };
+  for (const Shape &sh : {Shape{3, 20, 30, 7, 7, 1}, Shape{2, 16, 17, 13, 15, 2}})
+    for (int threads : {1, 2}) {
+      ember::setNumThreads(threads);
+      const int64_t oh = (sh.h - 1) / sh.stride + 1;
+      const int64_t ow = (sh.w - 1) / sh.stride + 1;
+      int64_t xs[5] = {sh.n, sh.c, 1, sh.h, sh.w};
+      int64_t ws[5] = {sh.o, sh.c, 1, 1, 1};
+      int64_t ys[5] = {sh.n, sh.o, 1, oh, ow};
+      int64_t xst[5], wst[5], yst[5];
+      contiguousStrides(xs, xst);
+      contiguousStrides(ws, wst);
+      contiguousStrides(ys, yst);
+      const int64_t plane = oh * ow;
+      std::mt19937 gen(7);
+      std::normal_distribution<float> normal;
+      std::vector<float> x(sh.n * sh.c * sh.h * sh.w), w(sh.o * sh.c),
+          bias(sh.o * plane), residual(sh.n * sh.o * plane),
+          y(sh.n * sh.o * plane, NAN);
+      for (auto *v : {&x, &w, &bias, &residual})
+        for (float &e : *v)
+          e = normal(gen);
+      // The bias: one value per (channel, pixel), the same for every image.
+      const int64_t bst[5] = {0, plane, plane, ow, 1};
+      ember_cpu_conv_fused_f32(
+          VIEW5(x.data(), xs, xst), VIEW5(w.data(), ws, wst),
+          VIEW5(y.data(), ys, yst), VIEW5(bias.data(), ys, bst),
+          VIEW5(residual.data(), ys, yst), 1, sh.stride, sh.stride, 0, 0, 0,
+          1, 1, 1, 1,
+          EMBER_GEMM_ACT_SILU | EMBER_GEMM_FUSED_BIAS |
+              EMBER_GEMM_FUSED_RESIDUAL);
+      for (int64_t n = 0; n < sh.n; ++n)
+        for (int64_t o = 0; o < sh.o; ++o)
+          for (int64_t p = 0; p < plane; ++p) {
+            double sum = bias[o * plane + p];
+            for (int64_t ci = 0; ci < sh.c; ++ci)
+              sum += double(w[o * sh.c + ci]) *
+                     x[((n * sh.c + ci) * sh.h + p / ow * sh.stride) * sh.w +
+                       p % ow * sh.stride];
+            const int64_t i = (n * sh.o + o) * plane + p;
+            const double want = sum / (1 + std::exp(-sum)) + residual[i];
+            ASSERT_NEAR(y[i], want, 1e-4 * std::max(1.0, std::fabs(want)))
+                << "image " << n << " channel " << o << " pixel " << p
+                << " stride " << sh.stride << " threads " << threads;
+          }
+    }
 }
 
 } // namespace
