@@ -1,4 +1,4 @@
-//===- conv_layers_bench.cpp - resnet18's convolutions one by one ---------===//
+//===- conv_layers_bench.cpp - a model's convolutions one by one -------===//
 //
 // Every convolution of torchvision's resnet18 at 224x224, called the way a
 // compiled model calls it: ember_cpu_conv_fused_f32 with the folded
@@ -13,6 +13,10 @@
 // Not a test. Usage:
 //
 //   conv_layers_bench [batch=1] [rounds=30] [threads=2] [only=layer-substring]
+//                     [set=resnet18|mobilenet1x1]
+//
+// The mobilenet1x1 set is mobilenet_v3_small's 1x1 convolutions that have
+// pixels (the 1x1 path's shapes at 56x56 down to 7x7).
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <time.h>
@@ -36,31 +41,71 @@ namespace {
 
 using namespace ember::bench;
 
+enum class Residual { None, BeforeActivation, AfterActivation };
+
 struct Layer {
   const char *name;
   int64_t c, o, in, k, stride;
-  bool residual; // relu(conv + bias + residual), else relu(conv + bias)
-  bool relu = true;
+  int activation;
+  Residual residual = Residual::None;
+  int count = 1; // occurrences of the shape in its model
 };
 
-// resnet18's 20 convolutions (downsample: 1x1 stride 2, bias only).
-const Layer kLayers[] = {
-    {"stem 7x7s2 3->64 @224", 3, 64, 224, 7, 2, false},
-    {"l1 3x3 64 @56", 64, 64, 56, 3, 1, false},
-    {"l1 3x3 64 @56 +res", 64, 64, 56, 3, 1, true},
-    {"l2 3x3s2 64->128 @56", 64, 128, 56, 3, 2, false},
-    {"l2 1x1s2 64->128 down", 64, 128, 56, 1, 2, false, false},
-    {"l2 3x3 128 @28 +res", 128, 128, 28, 3, 1, true},
-    {"l3 3x3s2 128->256 @28", 128, 256, 28, 3, 2, false},
-    {"l3 1x1s2 128->256 down", 128, 256, 28, 1, 2, false, false},
-    {"l3 3x3 256 @14 +res", 256, 256, 14, 3, 1, true},
-    {"l4 3x3s2 256->512 @14", 256, 512, 14, 3, 2, false},
-    {"l4 1x1s2 256->512 down", 256, 512, 14, 1, 2, false, false},
-    {"l4 3x3 512 @7 +res", 512, 512, 7, 3, 1, true},
+constexpr int kNone = EMBER_GEMM_ACT_NONE, kRelu = EMBER_GEMM_ACT_RELU,
+              kHs = EMBER_GEMM_ACT_HARDSWISH;
+constexpr Residual kResFirst = Residual::BeforeActivation,
+                   kResAfter = Residual::AfterActivation;
+
+// resnet18's 20 convolutions: relu(conv + bias [+ residual]), downsample 1x1
+// stride 2 with bias only. l1: 2 + 2; l2..l4: the block's first conv2 and
+// the second block's two convs share a shape.
+const Layer kResnet18[] = {
+    {"stem 7x7s2 3->64 @224", 3, 64, 224, 7, 2, kRelu},
+    {"l1 3x3 64 @56", 64, 64, 56, 3, 1, kRelu, Residual::None, 2},
+    {"l1 3x3 64 @56 +res", 64, 64, 56, 3, 1, kRelu, kResFirst, 2},
+    {"l2 3x3s2 64->128 @56", 64, 128, 56, 3, 2, kRelu},
+    {"l2 1x1s2 64->128 down", 64, 128, 56, 1, 2, kNone},
+    {"l2 3x3 128 @28 +res", 128, 128, 28, 3, 1, kRelu, kResFirst, 3},
+    {"l3 3x3s2 128->256 @28", 128, 256, 28, 3, 2, kRelu},
+    {"l3 1x1s2 128->256 down", 128, 256, 28, 1, 2, kNone},
+    {"l3 3x3 256 @14 +res", 256, 256, 14, 3, 1, kRelu, kResFirst, 3},
+    {"l4 3x3s2 256->512 @14", 256, 512, 14, 3, 2, kRelu},
+    {"l4 1x1s2 256->512 down", 256, 512, 14, 1, 2, kNone},
+    {"l4 3x3 512 @7 +res", 512, 512, 7, 3, 1, kRelu, kResFirst, 3},
 };
-// How many times each shape occurs in resnet18 (l1: 2 + 2, l2..l4: the
-// block's first conv2 and the second block's two convs share a shape).
-const int kCount[] = {1, 2, 2, 1, 1, 3, 1, 1, 3, 1, 1, 3};
+
+// mobilenet_v3_small's 1x1 convolutions with pixels (the squeeze-excitation
+// FCs on one pixel take another path): act(conv + bias) [+ residual].
+const Layer kMobilenet1x1[] = {
+    {"mb 16->16 @56", 16, 16, 56, 1, 1, kNone},
+    {"mb 16->72 @56 relu", 16, 72, 56, 1, 1, kRelu},
+    {"mb 72->24 @28", 72, 24, 28, 1, 1, kNone},
+    {"mb 24->88 @28 relu", 24, 88, 28, 1, 1, kRelu},
+    {"mb 88->24 @28 +res", 88, 24, 28, 1, 1, kNone, kResAfter},
+    {"mb 24->96 @28 hs", 24, 96, 28, 1, 1, kHs},
+    {"mb 96->40 @14", 96, 40, 14, 1, 1, kNone},
+    {"mb 40->240 @14 hs", 40, 240, 14, 1, 1, kHs, Residual::None, 2},
+    {"mb 240->40 @14 +res", 240, 40, 14, 1, 1, kNone, kResAfter, 2},
+    {"mb 40->120 @14 hs", 40, 120, 14, 1, 1, kHs},
+    {"mb 120->48 @14", 120, 48, 14, 1, 1, kNone},
+    {"mb 48->144 @14 hs", 48, 144, 14, 1, 1, kHs},
+    {"mb 144->48 @14 +res", 144, 48, 14, 1, 1, kNone, kResAfter},
+    {"mb 48->288 @14 hs", 48, 288, 14, 1, 1, kHs},
+    {"mb 288->96 @7", 288, 96, 7, 1, 1, kNone},
+    {"mb 96->576 @7 hs", 96, 576, 7, 1, 1, kHs, Residual::None, 3},
+    {"mb 576->96 @7 +res", 576, 96, 7, 1, 1, kNone, kResAfter, 2},
+};
+
+struct LayerSet {
+  const char *name, *title;
+  const Layer *begin, *end;
+};
+const LayerSet kSets[] = {
+    {"resnet18", "resnet18's 20 convs", std::begin(kResnet18),
+     std::end(kResnet18)},
+    {"mobilenet1x1", "mobilenet_v3_small's 1x1 convs with pixels",
+     std::begin(kMobilenet1x1), std::end(kMobilenet1x1)},
+};
 
 double processCpuMs() {
   timespec now;
@@ -79,26 +124,27 @@ void run(const Layer &l, int64_t batch, Buffers &b) {
   const float *x = b.x.data(), *w = b.w.data(), *bias = b.bias.data();
   const float *res = b.residual.data();
   float *y = b.y.data();
-  int64_t flags = EMBER_GEMM_FUSED_BIAS |
-                  (l.relu ? EMBER_GEMM_ACT_RELU : EMBER_GEMM_ACT_NONE);
-  if (l.residual)
-    flags |= EMBER_GEMM_FUSED_RESIDUAL | EMBER_GEMM_FUSED_RESIDUAL_FIRST;
+  int64_t flags = EMBER_GEMM_FUSED_BIAS | l.activation;
+  if (l.residual != Residual::None)
+    flags |= EMBER_GEMM_FUSED_RESIDUAL;
+  if (l.residual == Residual::BeforeActivation)
+    flags |= EMBER_GEMM_FUSED_RESIDUAL_FIRST;
   const int64_t plane = out * out;
   ember_cpu_conv_fused_f32(
       // x [N, C, 1, H, W]
-      const_cast<float *>(x), const_cast<float *>(x), 0, batch, l.c, 1, in,
-      in, l.c * in * in, in * in, in * in, in, 1,
+      const_cast<float *>(x), const_cast<float *>(x), 0, batch, l.c, 1, in, in,
+      l.c * in * in, in * in, in * in, in, 1,
       // w [O, C, 1, k, k]
-      const_cast<float *>(w), const_cast<float *>(w), 0, l.o, l.c, 1, l.k,
-      l.k, l.c * l.k * l.k, l.k * l.k, l.k * l.k, l.k, 1,
+      const_cast<float *>(w), const_cast<float *>(w), 0, l.o, l.c, 1, l.k, l.k,
+      l.c * l.k * l.k, l.k * l.k, l.k * l.k, l.k, 1,
       // y [N, O, 1, out, out]
       y, y, 0, batch, l.o, 1, out, out, l.o * plane, plane, plane, out, 1,
       // bias, broadcast over pixels
       const_cast<float *>(bias), const_cast<float *>(bias), 0, batch, l.o, 1,
       out, out, 0, 1, 0, 0, 0,
       // residual, y's shape
-      const_cast<float *>(res), const_cast<float *>(res), 0, batch, l.o, 1,
-      out, out, l.o * plane, plane, plane, out, 1,
+      const_cast<float *>(res), const_cast<float *>(res), 0, batch, l.o, 1, out,
+      out, l.o * plane, plane, plane, out, 1,
       // strides, padding, dilation, groups
       1, l.stride, l.stride, 0, pad, pad, 1, 1, 1, 1, flags);
 }
@@ -110,13 +156,25 @@ int main(int argc, char **argv) {
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 30;
   const int threads = argc > 3 ? std::atoi(argv[3]) : 2;
   const std::string only = argc > 4 ? argv[4] : "";
+  const std::string setName = argc > 5 ? argv[5] : "resnet18";
+  const LayerSet *set = nullptr;
+  for (const LayerSet &candidate : kSets)
+    if (setName == candidate.name)
+      set = &candidate;
+  if (!set) {
+    std::fprintf(stderr,
+                 "conv_layers_bench: unknown layer set '%s' (expected "
+                 "resnet18 or mobilenet1x1)\n",
+                 setName.c_str());
+    return 2;
+  }
   std::mt19937 gen(0);
   std::normal_distribution<float> normal;
   std::vector<const Layer *> layers;
   std::vector<Buffers> buffers;
   std::vector<int> counts;
-  for (size_t i = 0; i < sizeof(kLayers) / sizeof(kLayers[0]); ++i) {
-    const Layer &l = kLayers[i];
+  for (const Layer *layer = set->begin; layer != set->end; ++layer) {
+    const Layer &l = *layer;
     if (!only.empty() && std::string(l.name).find(only) == std::string::npos)
       continue;
     Buffers b;
@@ -130,7 +188,7 @@ int main(int argc, char **argv) {
       for (float &e : *v)
         e = normal(gen);
     layers.push_back(&l);
-    counts.push_back(kCount[i]);
+    counts.push_back(l.count);
     buffers.push_back(std::move(b));
   }
   // One registry serves the GEMM's and the conv's packed weights.
@@ -179,8 +237,9 @@ int main(int argc, char **argv) {
                 l.name, best[0], med[0], medCpu[0], best[1], med[1], medCpu[1],
                 best[0] / best[1], flop / best[1] / 1e6);
   }
-  std::printf("resnet18's 20 convs (shapes x occurrences): best wall %.2f ms "
+  std::printf("%s (shapes x occurrences): best wall %.2f ms "
               "(1 thread) %.2f ms (%d threads); median CPU %.2f / %.2f ms\n",
-              total[0][0], total[1][0], threads, total[0][1], total[1][1]);
+              set->title, total[0][0], total[1][0], threads, total[0][1],
+              total[1][1]);
   return 0;
 }
