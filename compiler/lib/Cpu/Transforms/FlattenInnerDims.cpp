@@ -1,4 +1,4 @@
-//===- FlattenInnerDims.cpp - short inner dims of a nest as one dim --------===//
+//===- FlattenInnerDims.cpp - short inner dims of a nest as one dim -------===//
 //
 // An element-wise nest over small planes (a squeeze-and-excitation block's
 // `x * s` on (1, 240, 14, 14): parallel dims b, c, h, w with w = 14) leaves
@@ -61,6 +61,19 @@ std::optional<Access> accessOf(Operation *op) {
   return std::nullopt;
 }
 
+/// The reassociation that keeps the first rank - count dims and merges the
+/// last `count` into one.
+SmallVector<ReassociationIndices> trailingGroups(unsigned rank,
+                                                 unsigned count) {
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned i = 0; i + count < rank; ++i)
+    groups.push_back({static_cast<int64_t>(i)});
+  groups.emplace_back();
+  for (unsigned i = rank - count; i < rank; ++i)
+    groups.back().push_back(i);
+  return groups;
+}
+
 /// Whether `access` reads the loop's dims [first, dims) as the trailing
 /// indices of a buffer whose trailing sizes are those trip counts and that
 /// is contiguous across them, so that one index into a collapsed view
@@ -82,13 +95,8 @@ bool readsTrailing(const Access &access, ArrayRef<Value> ivs,
       return false;
     }
   }
-  SmallVector<ReassociationIndices> groups;
-  for (unsigned i = 0; i + count < rank; ++i)
-    groups.push_back({static_cast<int64_t>(i)});
-  groups.emplace_back();
-  for (unsigned i = rank - count; i < rank; ++i)
-    groups.back().push_back(i);
-  return memref::CollapseShapeOp::isGuaranteedCollapsible(type, groups);
+  return memref::CollapseShapeOp::isGuaranteedCollapsible(
+      type, trailingGroups(rank, count));
 }
 
 /// How many trailing dims of `loop` to merge (0: none), the ones that
@@ -120,9 +128,10 @@ unsigned mergeableTrailingDims(scf::ParallelOp loop, DominanceInfo &dominance) {
     for (Value iv : ivs) {
       for (Operation *user : iv.getUsers()) {
         std::optional<Access> access = accessOf(user);
-        if (!access || llvm::is_contained(user->getOperands().take_front(
-                                              isa<memref::StoreOp>(user) ? 2 : 1),
-                                          iv) ||
+        if (!access ||
+            llvm::is_contained(user->getOperands().take_front(
+                                   isa<memref::StoreOp>(user) ? 2 : 1),
+                               iv) ||
             !readsTrailing(*access, ivs, trips) ||
             !dominance.properlyDominates(access->memref, loop)) {
           ok = false;
@@ -168,13 +177,8 @@ void merge(scf::ParallelOp loop, unsigned count) {
     if (views.count(memref))
       continue;
     unsigned rank = cast<MemRefType>(memref.getType()).getRank();
-    SmallVector<ReassociationIndices> groups;
-    for (unsigned i = 0; i + count < rank; ++i)
-      groups.push_back({static_cast<int64_t>(i)});
-    groups.emplace_back();
-    for (unsigned i = rank - count; i < rank; ++i)
-      groups.back().push_back(i);
-    views[memref] = memref::CollapseShapeOp::create(b, loc, memref, groups);
+    views[memref] = memref::CollapseShapeOp::create(
+        b, loc, memref, trailingGroups(rank, count));
   }
 
   auto merged = scf::ParallelOp::create(b, loc, lbs, ubs, steps);
@@ -187,8 +191,8 @@ void merge(scf::ParallelOp loop, unsigned count) {
     indices.push_back(flat);
     OpBuilder at(op);
     if (auto load = dyn_cast<memref::LoadOp>(op)) {
-      auto replacement =
-          memref::LoadOp::create(at, op->getLoc(), views[access.memref], indices);
+      auto replacement = memref::LoadOp::create(at, op->getLoc(),
+                                                views[access.memref], indices);
       load.replaceAllUsesWith(replacement.getResult());
     } else {
       memref::StoreOp::create(at, op->getLoc(),
