@@ -810,6 +810,63 @@ void copyBlock(bool avx512, const float *src, int64_t srcStride, float *dst,
                 width * sizeof(float));
 }
 
+/// The runs (gemm::TileRuns) of grid pixels [j, j + width), one panel:
+/// per output row they touch, its columns below OW, with their places in
+/// y and in the residual (from the block's first channel of its image).
+gemm::TileRuns runsOf(const Geometry &g, const ShiftedInput &s,
+                      const View5 &y, const View5 *residual, int64_t j,
+                      int64_t width) {
+  gemm::TileRuns runs;
+  for (int64_t oh = j / s.wq; oh * s.wq < j + width; ++oh) {
+    int64_t from = std::max(j, oh * s.wq);
+    int64_t to = std::min(j + width, oh * s.wq + g.out[2]);
+    if (from >= to)
+      continue;
+    int64_t ow = from - oh * s.wq;
+    int r = runs.count++;
+    runs.begin[r] = static_cast<int>(from - j);
+    runs.end[r] = static_cast<int>(to - j);
+    runs.offset[r] = oh * y.stride[3] + ow * y.stride[4];
+    runs.residualOffset[r] =
+        residual ? oh * residual->stride[3] + ow * residual->stride[4] : 0;
+  }
+  return runs;
+}
+
+/// multiplyBlock for avx512ConvKernel's tiles stored through runs, the
+/// last k block of a grid tile: the block's rows of y (from `y`, row
+/// stride rowStride) = packed A x packed B + `prior` (when given: the
+/// earlier k blocks' rows x cols block, row stride priorStride), then
+/// `finish` (when given, from the block's first row); panel q of B through
+/// runs[q].
+void multiplyRuns(int64_t rows, int64_t cols, int64_t kc, const float *ap,
+                  const float *bp, float *y, int64_t rowStride,
+                  const gemm::TileRuns *runs, const float *prior,
+                  int64_t priorStride, const gemm::TileFinish *finish) {
+  const MicroKernelInfo &kernel = gemm::avx512ConvKernel();
+  const int mr = kernel.mr, nr = kernel.nr;
+  gemm::TileFinish rowFinish;
+  for (int64_t ic = 0; ic < rows; ic += kernel.mc) {
+    int64_t mc = std::min<int64_t>(kernel.mc, rows - ic);
+    for (int64_t jr = 0; jr < cols; jr += nr) {
+      for (int64_t ir = ic; ir < ic + mc; ir += mr) {
+        int height = static_cast<int>(std::min<int64_t>(mr, rows - ir));
+        if (finish) {
+          rowFinish = *finish;
+          if (rowFinish.bias)
+            rowFinish.bias += ir * rowFinish.biasStride;
+          if (rowFinish.residual)
+            rowFinish.residual += ir * rowFinish.residualStride;
+        }
+        gemm::avx512ConvRunKernel(height)(
+            kc, ap + ir * kc, bp + jr * kc, y + ir * rowStride, rowStride,
+            runs[jr / nr], prior ? prior + ir * priorStride + jr : nullptr,
+            priorStride, finish ? &rowFinish : nullptr);
+      }
+    }
+  }
+}
+
 /// y = conv(x, w) through ShiftedInput, with w packed for `kernel`, then
 /// `epilogue` (optional) applied to each task's block while it is in
 /// cache; false (nothing done) when the phase planes do not fit in memory.
@@ -845,6 +902,17 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   // The grid is the output's own layout when no column is dropped.
   const bool direct = s.wq == g.out[2] && y.stride[4] == 1 &&
                       y.stride[3] == g.out[2];
+  // Else, on the AVX-512 tile, each micro-tile of a grid tile's last k
+  // block stores its output columns straight into y through runs (a panel
+  // of NR grid pixels touches at most (NR - 1) / wq + 2 output rows),
+  // adding the earlier blocks' sums from a scratch block; other kernels
+  // write the whole tile to the scratch block and copy its output columns.
+  // (Accumulating the k blocks in y through runs was 12% slower at 7x7:
+  // many short runs, re-read 18 times.)
+  const bool runStores =
+      !direct && &kernel == &gemm::avx512ConvKernel() &&
+      (y.stride[4] == 1 || g.out[2] == 1) &&
+      (nr - 1) / s.wq + 2 <= gemm::TileRuns::kMax;
   // Tasks: (image, group, grid tile, block of rows). Tiles are whole
   // panels of NR pixels, about kPixelTile; with few tasks (batch 1) an
   // image's tiles are as even as the panels allow and their count a
@@ -952,6 +1020,16 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   const gemm::ActivationFn activation =
       epilogue ? activationFunction() : nullptr;
   const bool avx512 = !std::strcmp(gemm::kernelName(), "avx512");
+  // The run stores finish the tiles in registers when the epilogue is
+  // relu or none with a bias per channel and a residual whose rows are
+  // y's (a ResNet block's): no pass over y after the GEMM.
+  const bool finishInTile =
+      runStores && epilogue &&
+      (epilogue->activation == EMBER_GEMM_ACT_NONE ||
+       epilogue->activation == EMBER_GEMM_ACT_RELU) &&
+      (!epilogue->bias.data || (biasStep && *biasStep == 0)) &&
+      (!epilogue->residual.data || epilogue->residual.stride[4] == 1 ||
+       g.out[2] == 1);
   // Output pixels [first, last) of grid pixels [j0, j0 + count).
   auto outputRange = [&](int64_t j0, int64_t count) {
     int64_t oh = j0 / s.wq, ow = j0 % s.wq;
@@ -966,7 +1044,10 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   };
   parallelFor(0, tasks * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
     float *bp = shared ? nullptr : packedB.get(kcMax * tile);
-    float *scratch = direct ? nullptr : columns.get(rowBlock * tile);
+    float *scratch = direct || (runStores && k <= kcMax)
+                         ? nullptr
+                         : columns.get(rowBlock * tile);
+    std::vector<gemm::TileRuns> runs(runStores ? tile / nr : 0);
     float *own = perThread ? shifted.get(imageFloats) : nullptr;
     int64_t built = -1;
     for (int64_t index = lo; index < hi; ++index) {
@@ -1002,17 +1083,46 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
           for (int64_t b = 0; b < (last - first) * 4; b += 64)
             _mm_prefetch(from + b, _MM_HINT_T1);
         }
+      gemm::TileFinish finish;
+      if (runStores) {
+        const View5 *residual = finishInTile && epilogue->residual.data
+                                    ? &epilogue->residual
+                                    : nullptr;
+        for (int64_t q = 0; q * nr < nc; ++q)
+          runs[q] = runsOf(g, s, y, residual, j0 + q * nr,
+                           std::min<int64_t>(nr, nc - q * nr));
+        if (finishInTile) {
+          const View5 &bias = epilogue->bias;
+          if (bias.data) {
+            finish.bias = bias.data + n * bias.stride[0] +
+                          (gi * m + i0) * bias.stride[1];
+            finish.biasStride = bias.stride[1];
+          }
+          if (residual) {
+            finish.residual = residual->data + n * residual->stride[0] +
+                              (gi * m + i0) * residual->stride[1];
+            finish.residualStride = residual->stride[1];
+          }
+          finish.relu = epilogue->activation == EMBER_GEMM_ACT_RELU;
+          finish.residualFirst = epilogue->residualFirst;
+        }
+      }
       for (int64_t pc = 0; pc < k; pc += kcMax) {
         int64_t kc = std::min(kcMax, k - pc);
         const float *b = shared ? shared + pc * tile : bp;
         if (!shared)
           packShifted(kernel, base, s.rowOffset + pc, kc, j0, nc, bp);
-        multiplyBlock(kernel, rows, nc, kc,
-                      packedWeights.data() + gi * padded * k + pc * padded +
-                          i0 * kc,
-                      b, c, cStride, pc == 0 ? 0.0f : 1.0f);
+        const float *a =
+            packedWeights.data() + gi * padded * k + pc * padded + i0 * kc;
+        if (runStores && pc + kc >= k)
+          multiplyRuns(rows, nc, kc, a, b, yBlock, y.stride[1], runs.data(),
+                       pc > 0 ? scratch : nullptr, tile,
+                       finishInTile ? &finish : nullptr);
+        else
+          multiplyBlock(kernel, rows, nc, kc, a, b, c, cStride,
+                        pc == 0 ? 0.0f : 1.0f);
       }
-      if (!direct)
+      if (!direct && !runStores)
         // The tile's output pixels: the grid columns below OW of each row.
         for (int64_t oh = j0 / s.wq; oh * s.wq < j0 + nc; ++oh) {
           int64_t from = std::max(j0, oh * s.wq);
@@ -1024,7 +1134,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
                     yBlock + oh * y.stride[3] + ow * y.stride[4],
                     y.stride[1], rows, to - from);
         }
-      if (!epilogue || first >= last)
+      if (!epilogue || finishInTile || first >= last)
         continue;
       // The epilogue, while the tile's block of y is in cache.
       if (flatEpilogue) {
