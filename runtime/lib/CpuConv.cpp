@@ -586,8 +586,17 @@ struct ShiftedInput {
   // a copy with `phases` planes per channel.
   bool inPlace;
   int64_t channelStride;
+  // Unit strides with padding, packed from x itself (packEdges32Avx512):
+  // the grid is x's rows (wq = W), and per im2col row its shift along the
+  // flat plane (for the image's bounds) and its column shift's index
+  // (kw * dilation - padW - minShift, for the edge masks).
+  bool edges = false;
+  int64_t minShift = 0, shifts = 0, planePixels = 0;
+  const int64_t *rowFlat = nullptr, *rowShift = nullptr;
 
-  ShiftedInput(const Geometry &g, const View5 &x) {
+  /// `maskedEdges`: the AVX-512 forward tile, whose packing can read x in
+  /// place with padding.
+  ShiftedInput(const Geometry &g, const View5 &x, bool maskedEdges) {
     const int64_t sh = g.stride[1], sw = g.stride[2];
     hq = g.out[1] + (g.kernel[1] - 1) * g.dilation[1] / sh;
     wq = g.out[2] + (g.kernel[2] - 1) * g.dilation[2] / sw;
@@ -607,6 +616,44 @@ struct ShiftedInput {
     inPlace = phases == 1 && sh == 1 && sw == 1 && g.pad[1] == 0 &&
               g.pad[2] == 0 && wq == g.in[2] && hq <= g.in[1] &&
               x.stride[4] == 1 && x.stride[3] == g.in[2];
+    // Unit strides with padding: x in place as well, the padding masked
+    // while packing. The phase copy (a padded plane per channel, written
+    // and read again for each image) was about 5% of resnet18's forward at
+    // batch 32, and its grid's two extra columns a row 4% of the 3x3's
+    // FMAs at 56x56 and 8% at 28x28.
+    edges = maskedEdges && !inPlace && sh == 1 && sw == 1 &&
+            x.stride[4] == 1 && x.stride[3] == g.in[2] &&
+            g.out[2] <= g.in[2] && g.kernel[2] * g.dilation[2] <= 64;
+    if (edges) {
+      wq = g.in[2];
+      hq = g.in[1];
+      plane = hq * wq;
+      planePixels = plane;
+      gridPixels = (g.out[1] - 1) * wq + g.out[2];
+      minShift = -g.pad[2];
+      shifts = (g.kernel[2] - 1) * g.dilation[2] + 1;
+      channelStride = x.stride[1];
+      static auto *edgeCache = new TableCache<9>(); // outlives static dtors
+      rowOffsets = edgeCache->get(
+          {g.cg, g.kernel[1], g.kernel[2], g.dilation[1], g.dilation[2],
+           g.pad[1], g.pad[2], wq, channelStride},
+          [&] {
+            // [offset from the group's base; flat shift; shift index]
+            std::vector<int64_t> table(3 * g.depth);
+            for (int64_t r = 0; r < g.depth; ++r) {
+              int64_t shift = g.rowW[r] - g.pad[2];
+              int64_t flat = (g.rowH[r] - g.pad[1]) * wq + shift;
+              table[r] = g.rowChannel[r] * channelStride + flat;
+              table[g.depth + r] = flat;
+              table[2 * g.depth + r] = shift - minShift;
+            }
+            return table;
+          });
+      rowOffset = rowOffsets->data();
+      rowFlat = rowOffset + g.depth;
+      rowShift = rowFlat + g.depth;
+      return;
+    }
     channelStride = inPlace ? x.stride[1] : phases * plane;
     // The offsets follow from these (the phase indices from the kernel,
     // dilation and strides).
@@ -780,6 +827,63 @@ void packShifted(const MicroKernelInfo &kernel, const float *base,
   }
 }
 
+/// The B panels of grid pixels [j0, j0 + count) for im2col rows [pc, pc +
+/// kc) of ShiftedInput's edges mode: row p of panel q is the 32 floats at
+/// base + rowOffset[pc + p] + j0 + q * 32 of x's own plane, masked to the
+/// lanes whose input pixel exists (its column inside the row: the
+/// precomputed mask of the row's column shift; its flat index inside the
+/// plane: then its row is too), zeros elsewhere (the padding).
+__attribute__((target("avx512f"))) void
+packEdges32Avx512(const ShiftedInput &s, const float *base, int64_t pc,
+                  int64_t kc, int64_t j0, int64_t count, float *out) {
+  const int64_t wq = s.wq, planePixels = s.planePixels;
+  const intptr_t origin = reinterpret_cast<intptr_t>(base);
+  uint32_t columnMask[64];
+  for (int64_t q = 0; q * 32 < count; ++q) {
+    const int64_t jq = j0 + q * 32;
+    const int64_t width = std::min<int64_t>(32, count - q * 32);
+    // Per column shift e: the lanes t < width with 0 <= ow(t) + e < W.
+    std::fill(columnMask, columnMask + s.shifts, 0u);
+    for (int64_t t = 0, ow = jq % wq; t < width; ++t, ow = ow + 1 == wq ? 0 : ow + 1)
+      for (int64_t i = 0; i < s.shifts; ++i) {
+        int64_t column = ow + s.minShift + i;
+        if (column >= 0 && column < wq)
+          columnMask[i] |= 1u << t;
+      }
+    float *panel = out + q * kc * 32;
+    for (int64_t p = 0; p < kc; ++p) {
+      // Lanes whose flat index jq + t + flat lies in [0, planePixels).
+      const int64_t first = jq + s.rowFlat[pc + p];
+      const int64_t lo = std::clamp<int64_t>(-first, 0, 32);
+      const int64_t hi = std::clamp<int64_t>(planePixels - first, 0, 32);
+      const uint32_t inside =
+          lo < hi ? static_cast<uint32_t>(((uint64_t(1) << hi) - 1) &
+                                          ~((uint64_t(1) << lo) - 1))
+                  : 0u;
+      const uint32_t mask = inside & columnMask[s.rowShift[pc + p]];
+      // Integer addresses: masked lanes may lie outside x.
+      const float *row = reinterpret_cast<const float *>(
+          origin + (s.rowOffset[pc + p] + jq) * intptr_t(sizeof(float)));
+      _mm512_storeu_ps(panel + p * 32,
+                       _mm512_maskz_loadu_ps(
+                           static_cast<__mmask16>(mask & 0xFFFF), row));
+      _mm512_storeu_ps(panel + p * 32 + 16,
+                       _mm512_maskz_loadu_ps(
+                           static_cast<__mmask16>(mask >> 16), row + 16));
+    }
+  }
+}
+
+/// The B panels of grid pixels [j0, j0 + count) for im2col rows [pc, pc +
+/// kc), from the planes at `base`.
+void packGrid(const MicroKernelInfo &kernel, const ShiftedInput &s,
+              const float *base, int64_t pc, int64_t kc, int64_t j0,
+              int64_t count, float *out) {
+  if (s.edges)
+    return packEdges32Avx512(s, base, pc, kc, j0, count, out);
+  packShifted(kernel, base, s.rowOffset + pc, kc, j0, count, out);
+}
+
 /// rows x width floats from src to dst (row strides srcStride and
 /// dstStride): a grid tile's output pixels into y, one call per output row
 /// of the tile. Inline AVX-512 moves with a masked tail: a memcpy call per
@@ -823,12 +927,24 @@ gemm::TileRuns runsOf(const Geometry &g, const ShiftedInput &s,
     if (from >= to)
       continue;
     int64_t ow = from - oh * s.wq;
+    int64_t offset = oh * y.stride[3] + ow * y.stride[4];
+    int64_t residualOffset =
+        residual ? oh * residual->stride[3] + ow * residual->stride[4] : 0;
+    if (int r = runs.count - 1; r >= 0 && runs.end[r] == from - j) {
+      // Follows the last run in the tile, in y and in the residual (a
+      // direct grid's rows): one run.
+      int64_t length = runs.end[r] - runs.begin[r];
+      if (runs.offset[r] + length == offset &&
+          (!residual || runs.residualOffset[r] + length == residualOffset)) {
+        runs.end[r] = static_cast<int>(to - j);
+        continue;
+      }
+    }
     int r = runs.count++;
     runs.begin[r] = static_cast<int>(from - j);
     runs.end[r] = static_cast<int>(to - j);
-    runs.offset[r] = oh * y.stride[3] + ow * y.stride[4];
-    runs.residualOffset[r] =
-        residual ? oh * residual->stride[3] + ow * residual->stride[4] : 0;
+    runs.offset[r] = offset;
+    runs.residualOffset[r] = residualOffset;
   }
   return runs;
 }
@@ -874,7 +990,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
                     const MicroKernelInfo &kernel,
                     const std::vector<float> &packedWeights,
                     const ConvEpilogue *epilogue) {
-  const ShiftedInput s(g, x);
+  const ShiftedInput s(g, x, &kernel == &gemm::avx512ConvKernel());
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t k = g.depth, m = g.og, channels = x.size[1];
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
@@ -887,9 +1003,10 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   // of the whole batch is made.
   const int64_t imageFloats = channels * s.phases * s.plane;
   const int64_t threads = numThreads();
-  const bool perThread = !s.inPlace && g.batch >= 2 * threads;
+  const bool copied = !s.inPlace && !s.edges;
+  const bool perThread = copied && g.batch >= 2 * threads;
   float *phased = nullptr;
-  if (!perThread && !s.inPlace) {
+  if (!perThread && copied) {
     phased = shifted.get(g.batch * imageFloats);
     if (!phased)
       return false; // the general packing needs no copy of x
@@ -909,8 +1026,12 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   // write the whole tile to the scratch block and copy its output columns.
   // (Accumulating the k blocks in y through runs was 12% slower at 7x7:
   // many short runs, re-read 18 times.)
+  // A direct grid's last k block goes through runs too (one or two a
+  // panel), for the epilogue in registers; not for 1x1 convolutions,
+  // whose path is the pointwise work's.
   const bool runStores =
-      !direct && &kernel == &gemm::avx512ConvKernel() &&
+      &kernel == &gemm::avx512ConvKernel() &&
+      (!direct || g.kernel[1] * g.kernel[2] > 1) &&
       (y.stride[4] == 1 || g.out[2] == 1) &&
       (nr - 1) / s.wq + 2 <= gemm::TileRuns::kMax;
   // Tasks: (image, group, grid tile, block of rows). Tiles are whole
@@ -997,11 +1118,11 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
     shared = sharedPanelsBuffer.get(k * tile);
     if (!shared)
       return false;
-    const float *base = s.inPlace ? x.data : phased;
+    const float *base = copied ? phased : x.data;
     parallelFor(0, (k + kcMax - 1) / kcMax, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t pc = lo * kcMax; pc < std::min(k, hi * kcMax);
            pc += kcMax)
-        packShifted(kernel, base, s.rowOffset + pc, std::min(kcMax, k - pc),
+        packGrid(kernel, s, base, pc, std::min(kcMax, k - pc),
                     0, cells, shared + pc * tile);
     });
   }
@@ -1064,7 +1185,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
         built = n;
       }
       const float *base =
-          (s.inPlace  ? x.data + n * x.stride[0]
+          (!copied    ? x.data + n * x.stride[0]
            : perThread ? own
                        : phased + n * imageFloats) +
           gi * g.cg * s.channelStride;
@@ -1111,12 +1232,12 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
         int64_t kc = std::min(kcMax, k - pc);
         const float *b = shared ? shared + pc * tile : bp;
         if (!shared)
-          packShifted(kernel, base, s.rowOffset + pc, kc, j0, nc, bp);
+          packGrid(kernel, s, base, pc, kc, j0, nc, bp);
         const float *a =
             packedWeights.data() + gi * padded * k + pc * padded + i0 * kc;
         if (runStores && pc + kc >= k)
           multiplyRuns(rows, nc, kc, a, b, yBlock, y.stride[1], runs.data(),
-                       pc > 0 ? scratch : nullptr, tile,
+                       pc > 0 ? c : nullptr, cStride,
                        finishInTile ? &finish : nullptr);
         else
           multiplyBlock(kernel, rows, nc, kc, a, b, c, cStride,
