@@ -827,49 +827,82 @@ void packShifted(const MicroKernelInfo &kernel, const float *base,
   }
 }
 
+/// Bits [lo, hi) of a 32-bit lane mask (clamped to [0, 32)).
+inline uint32_t laneBits(int64_t lo, int64_t hi) {
+  lo = std::clamp<int64_t>(lo, 0, 32);
+  hi = std::clamp<int64_t>(hi, 0, 32);
+  return lo < hi ? static_cast<uint32_t>(((uint64_t(1) << hi) - 1) &
+                                         ~((uint64_t(1) << lo) - 1))
+                 : 0u;
+}
+
+/// The lanes t < width of grid pixels jq + t (rows of `wq`) whose column
+/// lies in [a, b).
+uint32_t columnLanes(int64_t jq, int64_t width, int64_t wq, int64_t a,
+                     int64_t b) {
+  uint32_t lanes = 0;
+  a = std::max<int64_t>(a, 0);
+  b = std::min(b, wq);
+  for (int64_t start = jq / wq * wq; start < jq + width; start += wq)
+    lanes |= laneBits(start + a - jq, std::min(start + b, jq + width) - jq);
+  return lanes;
+}
+
 /// The B panels of grid pixels [j0, j0 + count) for im2col rows [pc, pc +
 /// kc) of ShiftedInput's edges mode: row p of panel q is the 32 floats at
 /// base + rowOffset[pc + p] + j0 + q * 32 of x's own plane, masked to the
 /// lanes whose input pixel exists (its column inside the row: the
-/// precomputed mask of the row's column shift; its flat index inside the
-/// plane: then its row is too), zeros elsewhere (the padding).
+/// panel's mask for the row's column shift; its flat index inside the
+/// plane: then its row is too), zeros elsewhere (the padding). Row by
+/// row across the panels: each row of x is read as one stream (the
+/// hardware prefetchers follow it; panel by panel, a 3x3's 28 channels of
+/// a k block were 84 short streams, whose misses the packing waited on).
 __attribute__((target("avx512f"))) void
 packEdges32Avx512(const ShiftedInput &s, const float *base, int64_t pc,
                   int64_t kc, int64_t j0, int64_t count, float *out) {
+  constexpr int64_t kChunk = 16; // panels per pass over the rows
   const int64_t wq = s.wq, planePixels = s.planePixels;
   const intptr_t origin = reinterpret_cast<intptr_t>(base);
-  uint32_t columnMask[64];
-  for (int64_t q = 0; q * 32 < count; ++q) {
-    const int64_t jq = j0 + q * 32;
-    const int64_t width = std::min<int64_t>(32, count - q * 32);
-    // Per column shift e: the lanes t < width with 0 <= ow(t) + e < W.
-    std::fill(columnMask, columnMask + s.shifts, 0u);
-    for (int64_t t = 0, ow = jq % wq; t < width; ++t, ow = ow + 1 == wq ? 0 : ow + 1)
-      for (int64_t i = 0; i < s.shifts; ++i) {
-        int64_t column = ow + s.minShift + i;
-        if (column >= 0 && column < wq)
-          columnMask[i] |= 1u << t;
-      }
-    float *panel = out + q * kc * 32;
+  uint32_t columnMask[kChunk][64];
+  const int64_t panels = (count + 31) / 32;
+  for (int64_t q0 = 0; q0 < panels; q0 += kChunk) {
+    const int64_t chunk = std::min(kChunk, panels - q0);
+    for (int64_t q = 0; q < chunk; ++q) {
+      const int64_t jq = j0 + (q0 + q) * 32;
+      const int64_t width = std::min<int64_t>(32, count - (q0 + q) * 32);
+      // Shift e = minShift + i keeps columns [-e, W - e) inside the row.
+      for (int64_t i = 0; i < s.shifts; ++i)
+        columnMask[q][i] = columnLanes(jq, width, wq, -(s.minShift + i),
+                                       wq - (s.minShift + i));
+    }
     for (int64_t p = 0; p < kc; ++p) {
-      // Lanes whose flat index jq + t + flat lies in [0, planePixels).
-      const int64_t first = jq + s.rowFlat[pc + p];
-      const int64_t lo = std::clamp<int64_t>(-first, 0, 32);
-      const int64_t hi = std::clamp<int64_t>(planePixels - first, 0, 32);
-      const uint32_t inside =
-          lo < hi ? static_cast<uint32_t>(((uint64_t(1) << hi) - 1) &
-                                          ~((uint64_t(1) << lo) - 1))
-                  : 0u;
-      const uint32_t mask = inside & columnMask[s.rowShift[pc + p]];
-      // Integer addresses: masked lanes may lie outside x.
-      const float *row = reinterpret_cast<const float *>(
-          origin + (s.rowOffset[pc + p] + jq) * intptr_t(sizeof(float)));
-      _mm512_storeu_ps(panel + p * 32,
-                       _mm512_maskz_loadu_ps(
-                           static_cast<__mmask16>(mask & 0xFFFF), row));
-      _mm512_storeu_ps(panel + p * 32 + 16,
-                       _mm512_maskz_loadu_ps(
-                           static_cast<__mmask16>(mask >> 16), row + 16));
+      const int64_t flat = s.rowFlat[pc + p], shift = s.rowShift[pc + p];
+      const int64_t offset = s.rowOffset[pc + p];
+      for (int64_t q = 0; q < chunk; ++q) {
+        const int64_t jq = j0 + (q0 + q) * 32;
+        // Lanes whose flat index jq + t + flat lies in the plane.
+        const uint32_t mask =
+            laneBits(-(jq + flat), planePixels - (jq + flat)) &
+            columnMask[q][shift];
+        // Integer addresses: masked lanes may lie outside x.
+        const float *row = reinterpret_cast<const float *>(
+            origin + (offset + jq) * intptr_t(sizeof(float)));
+        float *panel = out + ((q0 + q) * kc + p) * 32;
+        if (shift == 0) {
+          // The same columns of the next tile (usually this thread's
+          // next task) into L2, once per row of x (the other taps'
+          // shifts read the same lines).
+          const char *ahead = reinterpret_cast<const char *>(row + count);
+          _mm_prefetch(ahead, _MM_HINT_T1);
+          _mm_prefetch(ahead + 64, _MM_HINT_T1);
+        }
+        _mm512_storeu_ps(panel, _mm512_maskz_loadu_ps(
+                                    static_cast<__mmask16>(mask & 0xFFFF),
+                                    row));
+        _mm512_storeu_ps(panel + 16,
+                         _mm512_maskz_loadu_ps(
+                             static_cast<__mmask16>(mask >> 16), row + 16));
+      }
     }
   }
 }
