@@ -8,6 +8,10 @@
 // tile by tile. A row of im2col over a run of output pixels in one output
 // row reads one input row at a fixed offset: a copy with zeros where the
 // window leaves the input (the padding), no per-element index table.
+// On AVX-512 the forward packs unit-stride padded convolutions from x
+// itself (the padding masked) and stores each micro-tile of a tile's last
+// k block straight into y's output rows with the fused epilogue in
+// registers (GemmMicroKernels.h's TileRuns).
 //
 //===----------------------------------------------------------------------===//
 

@@ -307,6 +307,9 @@ EMBER_TARGET_AVX512 void avx512RunTile(int64_t k, const float *ap,
   // Run r's row i, lane 0 of vector 0 (integer arithmetic: the address
   // may lie before the run, outside C, and is only used masked).
   intptr_t shift[TileRuns::kMax], residualShift[TileRuns::kMax];
+  // The lanes some run stores: all that is read of `prior` (a direct
+  // grid's last panel may end at y's end).
+  __mmask16 stored[NV] = {};
   for (int r = 0; r < count; ++r) {
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
@@ -315,6 +318,7 @@ EMBER_TARGET_AVX512 void avx512RunTile(int64_t k, const float *ap,
       masks[r][v] = lo < hi ? static_cast<__mmask16>(((1u << hi) - 1) &
                                                      ~((1u << lo) - 1))
                             : static_cast<__mmask16>(0);
+      stored[v] |= masks[r][v];
     }
     shift[r] = (runs.offset[r] - runs.begin[r]) * intptr_t(sizeof(float));
     residualShift[r] =
@@ -373,7 +377,8 @@ EMBER_TARGET_AVX512 void avx512RunTile(int64_t k, const float *ap,
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
         value[v] = _mm512_add_ps(
-            _mm512_loadu_ps(prior + i * priorStride + v * 16), value[v]);
+            _mm512_maskz_loadu_ps(stored[v], prior + i * priorStride + v * 16),
+            value[v]);
     if (finish) {
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) {

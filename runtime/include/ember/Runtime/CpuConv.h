@@ -19,10 +19,8 @@
 //   padded stride-phase planes, in which every im2col row is a run of
 //   consecutive floats (output pixels on a grid as wide as the planes), so
 //   packing is a fixed-size copy per row; 1x1 and other unpadded unit-
-//   stride convolutions read x itself (on AVX-512 padded ones too, the
-//   padding masked while packing). AVX-512 CPUs run a 14x32 tile of its
-//   own (channels x pixels), whose last k block stores straight into y's
-//   output rows with the fused epilogue in registers;
+//   stride convolutions read x itself. AVX-512 CPUs run a 14x32 tile of
+//   its own (channels x pixels);
 // - data gradient (col2im): cols = W[g]^T * dy[n, g] per tile of pixels,
 //   added into dx at each kernel offset, images in parallel;
 // - weight gradient: dW[g] += dy[n, g] * cols(x[n, g])^T over blocks of
