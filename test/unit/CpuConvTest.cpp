@@ -266,11 +266,13 @@ const Case kCases[] = {
     // (AVX-512): padding along H only (outputs narrower than x's rows:
     // the dropped columns); dilated 3x5 taps; more padding than x's rows
     // hold (OW > W: the phase copy instead); rows of 3 (too many short
-    // rows per panel for stores through runs); a batch of 2-row images.
+    // rows per panel for stores through runs), and of 4 with outputs of
+    // 2 (the tile copied out); a batch of 2-row images.
     {2, 5, 17, 1, {1, 10, 21}, {1, 3, 3}, {1, 1, 1}, {0, 1, 0}, {1, 1, 1}, false},
     {1, 4, 15, 1, {1, 12, 9}, {1, 3, 5}, {1, 1, 1}, {0, 2, 4}, {1, 2, 2}, false},
     {2, 3, 8, 1, {1, 6, 5}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
     {2, 6, 9, 1, {1, 4, 3}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 5, 1, {1, 5, 4}, {1, 3, 3}, {1, 1, 1}, {0, 1, 0}, {1, 1, 1}, false},
     {5, 16, 29, 1, {1, 2, 40}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
 };
 
