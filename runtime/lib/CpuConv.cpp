@@ -8,6 +8,10 @@
 // tile by tile. A row of im2col over a run of output pixels in one output
 // row reads one input row at a fixed offset: a copy with zeros where the
 // window leaves the input (the padding), no per-element index table.
+// On AVX-512 the forward packs unit-stride padded convolutions from x
+// itself (the padding masked) and stores each micro-tile of a tile's last
+// k block straight into y's output rows with the fused epilogue in
+// registers (GemmMicroKernels.h's TileRuns).
 //
 //===----------------------------------------------------------------------===//
 
@@ -353,7 +357,7 @@ void multiplyBlock(const MicroKernelInfo &kernel, int64_t rows, int64_t cols,
       for (int64_t ir = ic; ir < ic + mc; ir += mr) {
         int height = static_cast<int>(std::min<int64_t>(mr, rows - ir));
         gemm::MicroKernel tile =
-            streamA ? gemm::avx512ConvStreamingKernel(height)
+            streamA                ? gemm::avx512ConvStreamingKernel(height)
             : edges && height < mr ? gemm::avx512ConvEdgeKernel(height)
                                    : kernel.kernel;
         tile(kc, ap + ir * kc, bp + jr * kc, c + ir * rowStride + jr,
@@ -596,8 +600,17 @@ struct ShiftedInput {
   // a copy with `phases` planes per channel.
   bool inPlace;
   int64_t channelStride;
+  // Unit strides with padding, packed from x itself (packEdges32Avx512):
+  // the grid is x's rows (wq = W), and per im2col row its shift along the
+  // flat plane (for the image's bounds) and its column shift's index
+  // (kw * dilation - padW - minShift, for the edge masks).
+  bool edges = false;
+  int64_t minShift = 0, shifts = 0, planePixels = 0;
+  const int64_t *rowFlat = nullptr, *rowShift = nullptr;
 
-  ShiftedInput(const Geometry &g, const View5 &x) {
+  /// `maskedEdges`: the AVX-512 forward tile, whose packing can read x in
+  /// place with padding.
+  ShiftedInput(const Geometry &g, const View5 &x, bool maskedEdges) {
     const int64_t sh = g.stride[1], sw = g.stride[2];
     hq = g.out[1] + (g.kernel[1] - 1) * g.dilation[1] / sh;
     wq = g.out[2] + (g.kernel[2] - 1) * g.dilation[2] / sw;
@@ -617,6 +630,45 @@ struct ShiftedInput {
     inPlace = phases == 1 && sh == 1 && sw == 1 && g.pad[1] == 0 &&
               g.pad[2] == 0 && wq == g.in[2] && hq <= g.in[1] &&
               x.stride[4] == 1 && x.stride[3] == g.in[2];
+    // Unit strides with padding: x in place as well, the padding masked
+    // while packing. The phase copy (a padded plane per channel, written
+    // and read again for each image) was about 5% of resnet18's forward at
+    // batch 32, and its grid's two extra columns a row 4% of the 3x3's
+    // FMAs at 56x56 and 8% at 28x28.
+    edges = maskedEdges && !inPlace && sh == 1 && sw == 1 && x.stride[4] == 1 &&
+            x.stride[3] == g.in[2] && g.out[2] <= g.in[2] &&
+            g.kernel[2] * g.dilation[2] <= 64;
+    if (edges) {
+      wq = g.in[2];
+      hq = g.in[1];
+      plane = hq * wq;
+      planePixels = plane;
+      gridPixels = (g.out[1] - 1) * wq + g.out[2];
+      minShift = -g.pad[2];
+      shifts = (g.kernel[2] - 1) * g.dilation[2] + 1;
+      channelStride = x.stride[1];
+      static auto *edgeCache = new TableCache<9>(); // outlives static dtors
+      rowOffsets =
+          edgeCache->get({g.cg, g.kernel[1], g.kernel[2], g.dilation[1],
+                          g.dilation[2], g.pad[1], g.pad[2], wq, channelStride},
+                         [&] {
+                           // [offset from the group's base; flat shift; shift
+                           // index]
+                           std::vector<int64_t> table(3 * g.depth);
+                           for (int64_t r = 0; r < g.depth; ++r) {
+                             int64_t shift = g.rowW[r] - g.pad[2];
+                             int64_t flat = (g.rowH[r] - g.pad[1]) * wq + shift;
+                             table[r] = g.rowChannel[r] * channelStride + flat;
+                             table[g.depth + r] = flat;
+                             table[2 * g.depth + r] = shift - minShift;
+                           }
+                           return table;
+                         });
+      rowOffset = rowOffsets->data();
+      rowFlat = rowOffset + g.depth;
+      rowShift = rowFlat + g.depth;
+      return;
+    }
     channelStride = inPlace ? x.stride[1] : phases * plane;
     // The offsets follow from these (the phase indices from the kernel,
     // dilation and strides).
@@ -790,6 +842,96 @@ void packShifted(const MicroKernelInfo &kernel, const float *base,
   }
 }
 
+/// Bits [lo, hi) of a 32-bit lane mask (clamped to [0, 32)).
+inline uint32_t laneBits(int64_t lo, int64_t hi) {
+  lo = std::clamp<int64_t>(lo, 0, 32);
+  hi = std::clamp<int64_t>(hi, 0, 32);
+  return lo < hi ? static_cast<uint32_t>(((uint64_t(1) << hi) - 1) &
+                                         ~((uint64_t(1) << lo) - 1))
+                 : 0u;
+}
+
+/// The lanes t < width of grid pixels jq + t (rows of `wq`) whose column
+/// lies in [a, b).
+uint32_t columnLanes(int64_t jq, int64_t width, int64_t wq, int64_t a,
+                     int64_t b) {
+  uint32_t lanes = 0;
+  a = std::max<int64_t>(a, 0);
+  b = std::min(b, wq);
+  for (int64_t start = jq / wq * wq; start < jq + width; start += wq)
+    lanes |= laneBits(start + a - jq, std::min(start + b, jq + width) - jq);
+  return lanes;
+}
+
+/// The B panels of grid pixels [j0, j0 + count) for im2col rows [pc, pc +
+/// kc) of ShiftedInput's edges mode: row p of panel q is the 32 floats at
+/// base + rowOffset[pc + p] + j0 + q * 32 of x's own plane, masked to the
+/// lanes whose input pixel exists (its column inside the row: the
+/// panel's mask for the row's column shift; its flat index inside the
+/// plane: then its row is too), zeros elsewhere (the padding). Row by
+/// row across the panels: each row of x is read as one stream (the
+/// hardware prefetchers follow it; panel by panel, a 3x3's 28 channels of
+/// a k block were 84 short streams, whose misses the packing waited on).
+__attribute__((target("avx512f"))) void
+packEdges32Avx512(const ShiftedInput &s, const float *base, int64_t pc,
+                  int64_t kc, int64_t j0, int64_t count, float *out) {
+  constexpr int64_t kChunk = 16; // panels per pass over the rows
+  const int64_t wq = s.wq, planePixels = s.planePixels;
+  const intptr_t origin = reinterpret_cast<intptr_t>(base);
+  uint32_t columnMask[kChunk][64];
+  const int64_t panels = (count + 31) / 32;
+  for (int64_t q0 = 0; q0 < panels; q0 += kChunk) {
+    const int64_t chunk = std::min(kChunk, panels - q0);
+    for (int64_t q = 0; q < chunk; ++q) {
+      const int64_t jq = j0 + (q0 + q) * 32;
+      const int64_t width = std::min<int64_t>(32, count - (q0 + q) * 32);
+      // Shift e = minShift + i keeps columns [-e, W - e) inside the row.
+      for (int64_t i = 0; i < s.shifts; ++i)
+        columnMask[q][i] = columnLanes(jq, width, wq, -(s.minShift + i),
+                                       wq - (s.minShift + i));
+    }
+    for (int64_t p = 0; p < kc; ++p) {
+      const int64_t flat = s.rowFlat[pc + p], shift = s.rowShift[pc + p];
+      const int64_t offset = s.rowOffset[pc + p];
+      for (int64_t q = 0; q < chunk; ++q) {
+        const int64_t jq = j0 + (q0 + q) * 32;
+        // Lanes whose flat index jq + t + flat lies in the plane.
+        const uint32_t mask =
+            laneBits(-(jq + flat), planePixels - (jq + flat)) &
+            columnMask[q][shift];
+        // Integer addresses: masked lanes may lie outside x.
+        const float *row = reinterpret_cast<const float *>(
+            origin + (offset + jq) * intptr_t(sizeof(float)));
+        float *panel = out + ((q0 + q) * kc + p) * 32;
+        if (shift == 0) {
+          // The same columns of the next tile (usually this thread's
+          // next task) into L2, once per row of x (the other taps'
+          // shifts read the same lines).
+          const char *ahead = reinterpret_cast<const char *>(row + count);
+          _mm_prefetch(ahead, _MM_HINT_T1);
+          _mm_prefetch(ahead + 64, _MM_HINT_T1);
+        }
+        _mm512_storeu_ps(
+            panel,
+            _mm512_maskz_loadu_ps(static_cast<__mmask16>(mask & 0xFFFF), row));
+        _mm512_storeu_ps(panel + 16,
+                         _mm512_maskz_loadu_ps(
+                             static_cast<__mmask16>(mask >> 16), row + 16));
+      }
+    }
+  }
+}
+
+/// The B panels of grid pixels [j0, j0 + count) for im2col rows [pc, pc +
+/// kc), from the planes at `base`.
+void packGrid(const MicroKernelInfo &kernel, const ShiftedInput &s,
+              const float *base, int64_t pc, int64_t kc, int64_t j0,
+              int64_t count, float *out) {
+  if (s.edges)
+    return packEdges32Avx512(s, base, pc, kc, j0, count, out);
+  packShifted(kernel, base, s.rowOffset + pc, kc, j0, count, out);
+}
+
 /// rows x width floats from src to dst (row strides srcStride and
 /// dstStride): a grid tile's output pixels into y, one call per output row
 /// of the tile. Inline AVX-512 moves with a masked tail: a memcpy call per
@@ -820,6 +962,74 @@ void copyBlock(bool avx512, const float *src, int64_t srcStride, float *dst,
                 width * sizeof(float));
 }
 
+/// The runs (gemm::TileRuns) of grid pixels [j, j + width), one panel:
+/// per output row they touch, its columns below OW, with their places in
+/// y and in the residual (from the block's first channel of its image).
+gemm::TileRuns runsOf(const Geometry &g, const ShiftedInput &s, const View5 &y,
+                      const View5 *residual, int64_t j, int64_t width) {
+  gemm::TileRuns runs;
+  for (int64_t oh = j / s.wq; oh * s.wq < j + width; ++oh) {
+    int64_t from = std::max(j, oh * s.wq);
+    int64_t to = std::min(j + width, oh * s.wq + g.out[2]);
+    if (from >= to)
+      continue;
+    int64_t ow = from - oh * s.wq;
+    int64_t offset = oh * y.stride[3] + ow * y.stride[4];
+    int64_t residualOffset =
+        residual ? oh * residual->stride[3] + ow * residual->stride[4] : 0;
+    if (int r = runs.count - 1; r >= 0 && runs.end[r] == from - j) {
+      // Follows the last run in the tile, in y and in the residual (a
+      // direct grid's rows): one run.
+      int64_t length = runs.end[r] - runs.begin[r];
+      if (runs.offset[r] + length == offset &&
+          (!residual || runs.residualOffset[r] + length == residualOffset)) {
+        runs.end[r] = static_cast<int>(to - j);
+        continue;
+      }
+    }
+    int r = runs.count++;
+    runs.begin[r] = static_cast<int>(from - j);
+    runs.end[r] = static_cast<int>(to - j);
+    runs.offset[r] = offset;
+    runs.residualOffset[r] = residualOffset;
+  }
+  return runs;
+}
+
+/// multiplyBlock for avx512ConvKernel's tiles stored through runs, the
+/// last k block of a grid tile: the block's rows of y (from `y`, row
+/// stride rowStride) = packed A x packed B + `prior` (when given: the
+/// earlier k blocks' rows x cols block, row stride priorStride), then
+/// `finish` (when given, from the block's first row); panel q of B through
+/// runs[q].
+void multiplyRuns(int64_t rows, int64_t cols, int64_t kc, const float *ap,
+                  const float *bp, float *y, int64_t rowStride,
+                  const gemm::TileRuns *runs, const float *prior,
+                  int64_t priorStride, const gemm::TileFinish *finish) {
+  const MicroKernelInfo &kernel = gemm::avx512ConvKernel();
+  const int mr = kernel.mr, nr = kernel.nr;
+  gemm::TileFinish rowFinish;
+  for (int64_t ic = 0; ic < rows; ic += kernel.mc) {
+    int64_t mc = std::min<int64_t>(kernel.mc, rows - ic);
+    for (int64_t jr = 0; jr < cols; jr += nr) {
+      for (int64_t ir = ic; ir < ic + mc; ir += mr) {
+        int height = static_cast<int>(std::min<int64_t>(mr, rows - ir));
+        if (finish) {
+          rowFinish = *finish;
+          if (rowFinish.bias)
+            rowFinish.bias += ir * rowFinish.biasStride;
+          if (rowFinish.residual)
+            rowFinish.residual += ir * rowFinish.residualStride;
+        }
+        gemm::avx512ConvRunKernel(height)(
+            kc, ap + ir * kc, bp + jr * kc, y + ir * rowStride, rowStride,
+            runs[jr / nr], prior ? prior + ir * priorStride + jr : nullptr,
+            priorStride, finish ? &rowFinish : nullptr);
+      }
+    }
+  }
+}
+
 /// y = conv(x, w) through ShiftedInput, with w packed for `kernel`, then
 /// `epilogue` (optional) applied to each task's block while it is in
 /// cache; false (nothing done) when the phase planes do not fit in memory.
@@ -827,7 +1037,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
                     const MicroKernelInfo &kernel,
                     const std::vector<float> &packedWeights,
                     const ConvEpilogue *epilogue) {
-  const ShiftedInput s(g, x);
+  const ShiftedInput s(g, x, &kernel == &gemm::avx512ConvKernel());
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t k = g.depth, m = g.og, channels = x.size[1];
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
@@ -841,9 +1051,10 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   // of the whole batch is made.
   const int64_t imageFloats = channels * s.phases * s.plane;
   const int64_t threads = numThreads();
-  const bool perThread = !s.inPlace && g.batch >= 2 * threads;
+  const bool copied = !s.inPlace && !s.edges;
+  const bool perThread = copied && g.batch >= 2 * threads;
   float *phased = nullptr;
-  if (!perThread && !s.inPlace) {
+  if (!perThread && copied) {
     phased = shifted.get(g.batch * imageFloats);
     if (!phased)
       return false; // the general packing needs no copy of x
@@ -856,6 +1067,20 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   // The grid is the output's own layout when no column is dropped.
   const bool direct = s.wq == g.out[2] && y.stride[4] == 1 &&
                       y.stride[3] == g.out[2];
+  // Else, on the AVX-512 tile, each micro-tile of a grid tile's last k
+  // block stores its output columns straight into y through runs (a panel
+  // of NR grid pixels touches at most (NR - 1) / wq + 2 output rows),
+  // adding the earlier blocks' sums from a scratch block; other kernels
+  // write the whole tile to the scratch block and copy its output columns.
+  // (Accumulating the k blocks in y through runs was 12% slower at 7x7:
+  // many short runs, re-read 18 times.)
+  // A direct grid's last k block goes through runs too (one or two a
+  // panel), for the epilogue in registers; not for 1x1 convolutions,
+  // whose path is the pointwise work's.
+  const bool runStores = &kernel == &gemm::avx512ConvKernel() &&
+                         (!direct || g.kernel[1] * g.kernel[2] > 1) &&
+                         (y.stride[4] == 1 || g.out[2] == 1) &&
+                         (nr - 1) / s.wq + 2 <= gemm::TileRuns::kMax;
   // Tasks: (image, group, grid tile, block of rows). Tiles are whole
   // panels of NR pixels, about kPixelTile; with few tasks (batch 1) an
   // image's tiles are as even as the panels allow and their count a
@@ -947,12 +1172,12 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
     shared = sharedPanelsBuffer.get(k * tile);
     if (!shared)
       return false;
-    const float *base = s.inPlace ? x.data : phased;
+    const float *base = copied ? phased : x.data;
     parallelFor(0, (k + kcMax - 1) / kcMax, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t pc = lo * kcMax; pc < std::min(k, hi * kcMax);
            pc += kcMax)
-        packShifted(kernel, base, s.rowOffset + pc, std::min(kcMax, k - pc),
-                    0, cells, shared + pc * tile);
+        packGrid(kernel, s, base, pc, std::min(kcMax, k - pc), 0, cells,
+                 shared + pc * tile);
     });
   }
   // A tile's output pixels (the grid columns below OW of its rows) are
@@ -970,6 +1195,16 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   const gemm::ActivationFn activation =
       epilogue ? activationFunction() : nullptr;
   const bool avx512 = !std::strcmp(gemm::kernelName(), "avx512");
+  // The run stores finish the tiles in registers when the epilogue is
+  // relu or none with a bias per channel and a residual whose rows are
+  // y's (a ResNet block's): no pass over y after the GEMM.
+  const bool finishInTile =
+      runStores && epilogue &&
+      (epilogue->activation == EMBER_GEMM_ACT_NONE ||
+       epilogue->activation == EMBER_GEMM_ACT_RELU) &&
+      (!epilogue->bias.data || (biasStep && *biasStep == 0)) &&
+      (!epilogue->residual.data || epilogue->residual.stride[4] == 1 ||
+       g.out[2] == 1);
   // Output pixels [first, last) of grid pixels [j0, j0 + count).
   auto outputRange = [&](int64_t j0, int64_t count) {
     int64_t oh = j0 / s.wq, ow = j0 % s.wq;
@@ -982,90 +1217,122 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
     return std::make_pair(oh * g.out[2] + ow,
                           end / s.wq * g.out[2] + lastOw + 1);
   };
-  parallelFor(0, tasks * rowBlocks, contiguousShares ? tasks / threads : 1,
-              [&](int64_t lo, int64_t hi) {
-    float *bp = shared ? nullptr : packedB.get(kcMax * tile);
-    float *scratch = direct ? nullptr : columns.get(rowBlock * tile);
-    float *own = perThread ? shifted.get(imageFloats) : nullptr;
-    int64_t built = -1;
-    for (int64_t index = lo; index < hi; ++index) {
-      int64_t task = order.empty() ? index : order[index];
-      int64_t t = task / rowBlocks;
-      auto [i0, rows] = blockRows(task % rowBlocks);
-      if (rows <= 0)
-        continue;
-      int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
-      auto [j0, nc] = tileRange(t % tiles);
-      if (perThread && built != n) {
-        for (int64_t ch = 0; ch < channels; ++ch)
-          buildPhases(g, x, s, n, ch, own + ch * s.channelStride);
-        built = n;
-      }
-      const float *base =
-          (s.inPlace  ? x.data + n * x.stride[0]
-           : perThread ? own
-                       : phased + n * imageFloats) +
-          gi * g.cg * s.channelStride;
-      float *yBlock = y.data + n * y.stride[0] + (gi * m + i0) * y.stride[1];
-      float *c = direct ? yBlock + j0 : scratch;
-      int64_t cStride = direct ? y.stride[1] : tile;
-      auto [first, last] = outputRange(j0, nc);
-      if (flatEpilogue && epilogue->residual.data && *residualStep == 1)
-        // The residual's block, while the GEMM runs: it comes from memory
-        // (an earlier layer's output) in short pieces per channel, which
-        // the hardware prefetcher barely follows.
-        for (int64_t r = 0; r < rows; ++r) {
-          const char *from = reinterpret_cast<const char *>(
-              epilogue->residual.data + n * epilogue->residual.stride[0] +
-              (gi * m + i0 + r) * epilogue->residual.stride[1] + first);
-          for (int64_t b = 0; b < (last - first) * 4; b += 64)
-            _mm_prefetch(from + b, _MM_HINT_T1);
-        }
-      for (int64_t pc = 0; pc < k; pc += kcMax) {
-        int64_t kc = std::min(kcMax, k - pc);
-        const float *b = shared ? shared + pc * tile : bp;
-        if (!shared)
-          packShifted(kernel, base, s.rowOffset + pc, kc, j0, nc, bp);
-        multiplyBlock(kernel, rows, nc, kc,
-                      packedWeights.data() + gi * padded * k + pc * padded +
-                          i0 * kc,
-                      b, c, cStride, pc == 0 ? 0.0f : 1.0f, streamA);
-      }
-      if (!direct)
-        // The tile's output pixels: the grid columns below OW of each row.
-        for (int64_t oh = j0 / s.wq; oh * s.wq < j0 + nc; ++oh) {
-          int64_t from = std::max(j0, oh * s.wq);
-          int64_t to = std::min(j0 + nc, oh * s.wq + g.out[2]);
-          if (from >= to)
+  parallelFor(
+      0, tasks * rowBlocks, contiguousShares ? tasks / threads : 1,
+      [&](int64_t lo, int64_t hi) {
+        float *bp = shared ? nullptr : packedB.get(kcMax * tile);
+        float *scratch = direct || (runStores && k <= kcMax)
+                             ? nullptr
+                             : columns.get(rowBlock * tile);
+        std::vector<gemm::TileRuns> runs(runStores ? tile / nr : 0);
+        float *own = perThread ? shifted.get(imageFloats) : nullptr;
+        int64_t built = -1;
+        for (int64_t index = lo; index < hi; ++index) {
+          int64_t task = order.empty() ? index : order[index];
+          int64_t t = task / rowBlocks;
+          auto [i0, rows] = blockRows(task % rowBlocks);
+          if (rows <= 0)
             continue;
-          int64_t ow = from - oh * s.wq;
-          copyBlock(avx512, scratch + from - j0, tile,
-                    yBlock + oh * y.stride[3] + ow * y.stride[4],
-                    y.stride[1], rows, to - from);
+          int64_t n = t / (g.groups * tiles), gi = t / tiles % g.groups;
+          auto [j0, nc] = tileRange(t % tiles);
+          if (perThread && built != n) {
+            for (int64_t ch = 0; ch < channels; ++ch)
+              buildPhases(g, x, s, n, ch, own + ch * s.channelStride);
+            built = n;
+          }
+          const float *base = (!copied     ? x.data + n * x.stride[0]
+                               : perThread ? own
+                                           : phased + n * imageFloats) +
+                              gi * g.cg * s.channelStride;
+          float *yBlock =
+              y.data + n * y.stride[0] + (gi * m + i0) * y.stride[1];
+          float *c = direct ? yBlock + j0 : scratch;
+          int64_t cStride = direct ? y.stride[1] : tile;
+          auto [first, last] = outputRange(j0, nc);
+          if (flatEpilogue && epilogue->residual.data && *residualStep == 1)
+            // The residual's block, while the GEMM runs: it comes from memory
+            // (an earlier layer's output) in short pieces per channel, which
+            // the hardware prefetcher barely follows.
+            for (int64_t r = 0; r < rows; ++r) {
+              const char *from = reinterpret_cast<const char *>(
+                  epilogue->residual.data + n * epilogue->residual.stride[0] +
+                  (gi * m + i0 + r) * epilogue->residual.stride[1] + first);
+              for (int64_t b = 0; b < (last - first) * 4; b += 64)
+                _mm_prefetch(from + b, _MM_HINT_T1);
+            }
+          gemm::TileFinish finish;
+          if (runStores) {
+            const View5 *residual = finishInTile && epilogue->residual.data
+                                        ? &epilogue->residual
+                                        : nullptr;
+            for (int64_t q = 0; q * nr < nc; ++q)
+              runs[q] = runsOf(g, s, y, residual, j0 + q * nr,
+                               std::min<int64_t>(nr, nc - q * nr));
+            if (finishInTile) {
+              const View5 &bias = epilogue->bias;
+              if (bias.data) {
+                finish.bias = bias.data + n * bias.stride[0] +
+                              (gi * m + i0) * bias.stride[1];
+                finish.biasStride = bias.stride[1];
+              }
+              if (residual) {
+                finish.residual = residual->data + n * residual->stride[0] +
+                                  (gi * m + i0) * residual->stride[1];
+                finish.residualStride = residual->stride[1];
+              }
+              finish.relu = epilogue->activation == EMBER_GEMM_ACT_RELU;
+              finish.residualFirst = epilogue->residualFirst;
+            }
+          }
+          for (int64_t pc = 0; pc < k; pc += kcMax) {
+            int64_t kc = std::min(kcMax, k - pc);
+            const float *b = shared ? shared + pc * tile : bp;
+            if (!shared)
+              packGrid(kernel, s, base, pc, kc, j0, nc, bp);
+            const float *a =
+                packedWeights.data() + gi * padded * k + pc * padded + i0 * kc;
+            if (runStores && pc + kc >= k)
+              multiplyRuns(rows, nc, kc, a, b, yBlock, y.stride[1], runs.data(),
+                           pc > 0 ? c : nullptr, cStride,
+                           finishInTile ? &finish : nullptr);
+            else
+              multiplyBlock(kernel, rows, nc, kc, a, b, c, cStride,
+                            pc == 0 ? 0.0f : 1.0f, streamA);
+          }
+          if (!direct && !runStores)
+            // The tile's output pixels: the grid columns below OW of each row.
+            for (int64_t oh = j0 / s.wq; oh * s.wq < j0 + nc; ++oh) {
+              int64_t from = std::max(j0, oh * s.wq);
+              int64_t to = std::min(j0 + nc, oh * s.wq + g.out[2]);
+              if (from >= to)
+                continue;
+              int64_t ow = from - oh * s.wq;
+              copyBlock(avx512, scratch + from - j0, tile,
+                        yBlock + oh * y.stride[3] + ow * y.stride[4],
+                        y.stride[1], rows, to - from);
+            }
+          if (!epilogue || finishInTile || first >= last)
+            continue;
+          // The epilogue, while the tile's block of y is in cache.
+          if (flatEpilogue) {
+            gemm::applyEpilogueBlock(
+                activation, rows, last - first, yBlock + first, y.stride[1], 1,
+                pixelBlockEpilogue(*epilogue, n, gi * m + i0, first, *biasStep,
+                                   *residualStep));
+            continue;
+          }
+          for (int64_t p = first; p < last;) {
+            int64_t oh = p / g.out[2], ow = p % g.out[2];
+            int64_t width = std::min(last - p, g.out[2] - ow);
+            gemm::applyEpilogueBlock(
+                activation, rows, width,
+                yBlock + oh * y.stride[3] + ow * y.stride[4], y.stride[1],
+                y.stride[4],
+                rowBlockEpilogue(*epilogue, n, gi * m + i0, 0, oh, ow));
+            p += width;
+          }
         }
-      if (!epilogue || first >= last)
-        continue;
-      // The epilogue, while the tile's block of y is in cache.
-      if (flatEpilogue) {
-        gemm::applyEpilogueBlock(activation, rows, last - first,
-                                 yBlock + first, y.stride[1], 1,
-                                 pixelBlockEpilogue(*epilogue, n, gi * m + i0,
-                                                    first, *biasStep,
-                                                    *residualStep));
-        continue;
-      }
-      for (int64_t p = first; p < last;) {
-        int64_t oh = p / g.out[2], ow = p % g.out[2];
-        int64_t width = std::min(last - p, g.out[2] - ow);
-        gemm::applyEpilogueBlock(
-            activation, rows, width,
-            yBlock + oh * y.stride[3] + ow * y.stride[4], y.stride[1],
-            y.stride[4],
-            rowBlockEpilogue(*epilogue, n, gi * m + i0, 0, oh, ow));
-        p += width;
-      }
-    }
-  });
+      });
   return true;
 }
 
@@ -1128,8 +1395,7 @@ bool pixelGroups(const Geometry &g, const ShiftedInput &s, int64_t d0,
 /// panel q at out + (q * kc + p) * 32.
 __attribute__((target("avx512f"))) void
 packPixelGroups(const float *const *images, const int64_t *rowOffset,
-                int64_t kc, const std::vector<PixelGroup> &groups,
-                float *out) {
+                int64_t kc, const std::vector<PixelGroup> &groups, float *out) {
   for (size_t q = 0; q < groups.size(); ++q) {
     const PixelGroup &group = groups[q];
     float *dst = out + q / 2 * kc * 32 + q % 2 * 16;
@@ -1173,14 +1439,12 @@ packPixelGroups(const float *const *images, const int64_t *rowOffset,
 /// 1x1 stride-2 128 -> 256 @28 at batch 32: 26% slower).
 bool acrossImagesFits(const Geometry &g, const View5 &y,
                       const MicroKernelInfo &kernel) {
-  if (&kernel != &gemm::avx512ConvKernel() || g.groups != 1 ||
-      g.batch < 2 || g.pixels < 16 || !ShiftedInput::applies(g) ||
-      g.kernel[1] * g.kernel[2] == 1 ||
-      y.stride[4] != 1 || y.stride[3] != g.out[2] ||
-      y.stride[2] != g.pixels)
+  if (&kernel != &gemm::avx512ConvKernel() || g.groups != 1 || g.batch < 2 ||
+      g.pixels < 16 || !ShiftedInput::applies(g) ||
+      g.kernel[1] * g.kernel[2] == 1 || y.stride[4] != 1 ||
+      y.stride[3] != g.out[2] || y.stride[2] != g.pixels)
     return false;
-  const int64_t wq =
-      g.out[2] + (g.kernel[2] - 1) * g.dilation[2] / g.stride[2];
+  const int64_t wq = g.out[2] + (g.kernel[2] - 1) * g.dilation[2] / g.stride[2];
   const int64_t grid = roundUp((g.out[1] - 1) * wq + g.out[2], kernel.nr);
   return grid * 20 >= g.pixels * 21;
 }
@@ -1200,14 +1464,14 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
                          const MicroKernelInfo &kernel,
                          const std::vector<float> &packedWeights,
                          const ConvEpilogue *epilogue) {
-  const ShiftedInput s(g, x);
+  const ShiftedInput s(g, x, /*maskedEdges=*/false); // reads the phase planes
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t k = g.depth, m = g.og, channels = x.size[1];
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
   const int64_t padded = roundUp(m, mr);
   const bool streamA = weightsStream(packedWeights.size());
-  const int64_t imageFloats = s.inPlace ? x.stride[0]
-                                        : channels * s.phases * s.plane;
+  const int64_t imageFloats =
+      s.inPlace ? x.stride[0] : channels * s.phases * s.plane;
   const int64_t total = g.batch * g.pixels;
   // The planes: with many images (two tiles a thread or more), each thread
   // builds those of its tiles' images into its own slots (its tiles are
@@ -1306,16 +1570,16 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
         int64_t kc = std::min(kcMax, k - pc);
         packPixelGroups(images.data(), s.rowOffset + pc, kc, groups[ti], bp);
         multiplyBlock(kernel, rows, count, kc,
-                      packedWeights.data() + pc * padded + i0 * kc, bp,
-                      scratch, tile, pc == 0 ? 0.0f : 1.0f, streamA);
+                      packedWeights.data() + pc * padded + i0 * kc, bp, scratch,
+                      tile, pc == 0 ? 0.0f : 1.0f, streamA);
       }
       // Image by image: the tile's pixels into y, then the epilogue.
       for (int64_t d = d0; d < d0 + count;) {
         int64_t n = d / g.pixels, first = d % g.pixels;
         int64_t last = std::min(g.pixels, first + d0 + count - d);
         float *yBlock = y.data + n * y.stride[0] + i0 * y.stride[1];
-        copyBlock(true, scratch + (d - d0), tile, yBlock + first,
-                  y.stride[1], rows, last - first);
+        copyBlock(true, scratch + (d - d0), tile, yBlock + first, y.stride[1],
+                  rows, last - first);
         if (flatEpilogue)
           gemm::applyEpilogueBlock(
               activation, rows, last - first, yBlock + first, y.stride[1], 1,
@@ -1327,8 +1591,7 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
             int64_t width = std::min(last - p, g.out[2] - ow);
             gemm::applyEpilogueBlock(
                 activation, rows, width, yBlock + oh * y.stride[3] + ow,
-                y.stride[1], 1,
-                rowBlockEpilogue(*epilogue, n, i0, 0, oh, ow));
+                y.stride[1], 1, rowBlockEpilogue(*epilogue, n, i0, 0, oh, ow));
             p += width;
           }
         d += last - first;
@@ -1374,8 +1637,7 @@ std::shared_ptr<const gemm::PackedB> packedPointwiseWeights(const View5 &w,
 /// `epilogue` (optional) fused into the GEMM's tiles (rows: images,
 /// columns: channels).
 void pointwiseOnePixelForward(const View5 &x, const View5 &w, const View5 &y,
-                              const Geometry &g,
-                              const ConvEpilogue *epilogue) {
+                              const Geometry &g, const ConvEpilogue *epilogue) {
   ember_gemm_epilogue fused{};
   if (epilogue) {
     fused = planeEpilogue(*epilogue, 0, 0, 0);
@@ -2084,10 +2346,9 @@ constexpr int64_t kTransposedPixels = 256;
 bool transposedFits(const Geometry &g, const View5 &y,
                     const MicroKernelInfo &kernel) {
   return &kernel == &gemm::avx512ConvKernel() && g.batch == 1 &&
-         y.stride[4] == 1 && y.stride[3] == g.out[2] &&
-         g.groups == 1 && g.pixels <= kTransposedPixels &&
-         g.kernel[1] * g.kernel[2] > 1 && g.og >= kernel.nr * numThreads() &&
-         ShiftedInput::applies(g);
+         y.stride[4] == 1 && y.stride[3] == g.out[2] && g.groups == 1 &&
+         g.pixels <= kTransposedPixels && g.kernel[1] * g.kernel[2] > 1 &&
+         g.og >= kernel.nr * numThreads() && ShiftedInput::applies(g);
 }
 
 /// The calling thread's buffers of forwardTransposed, shared by the
@@ -2100,9 +2361,8 @@ thread_local ScratchBuffer transposedPanels, transposedOutput;
 /// ow) at oh * wq + ow). A panel's pixels are runs along output rows,
 /// each a masked copy per row; lanes past the last pixel are zeros.
 __attribute__((target("avx512f"))) void
-packTransposedPanel(const Geometry &g, const ShiftedInput &s,
-                    const float *base, int64_t p0, int64_t kc, int64_t q0,
-                    int mr, float *out) {
+packTransposedPanel(const Geometry &g, const ShiftedInput &s, const float *base,
+                    int64_t p0, int64_t kc, int64_t q0, int mr, float *out) {
   struct Run {
     int lane, grid;
     __mmask16 mask;
@@ -2125,17 +2385,16 @@ packTransposedPanel(const Geometry &g, const ShiftedInput &s,
     if (end - q0 < mr)
       _mm512_mask_storeu_ps(panel, used, _mm512_setzero_ps());
     for (int r = 0; r < count; ++r)
-      _mm512_mask_storeu_ps(panel + runs[r].lane, runs[r].mask,
-                            _mm512_maskz_loadu_ps(runs[r].mask,
-                                                  row + runs[r].grid));
+      _mm512_mask_storeu_ps(
+          panel + runs[r].lane, runs[r].mask,
+          _mm512_maskz_loadu_ps(runs[r].mask, row + runs[r].grid));
   }
 }
 
 /// The AVX-512 shuffles of transposeColumns in their merge-masked forms
 /// (all lanes written): the plain intrinsics start from an undefined
 /// vector, which GCC 12 reports as maybe used uninitialized.
-__attribute__((target("avx512f"))) inline __m512 unpackLow(__m512 a,
-                                                           __m512 b) {
+__attribute__((target("avx512f"))) inline __m512 unpackLow(__m512 a, __m512 b) {
   return _mm512_mask_unpacklo_ps(a, 0xFFFF, a, b);
 }
 __attribute__((target("avx512f"))) inline __m512 unpackHigh(__m512 a,
@@ -2159,18 +2418,17 @@ __attribute__((target("avx512f"))) inline __m512 shuffleAcross(__m512 a,
 /// across 128-bit lanes) and stored as 16 channel rows; masked at the
 /// edges, so nothing past either range is read or written.
 __attribute__((target("avx512f"))) void
-transposeColumns(const float *result, int64_t cols, int64_t pixels,
-                 int64_t o0, int64_t o1, float *out, int64_t planeStride) {
+transposeColumns(const float *result, int64_t cols, int64_t pixels, int64_t o0,
+                 int64_t o1, float *out, int64_t planeStride) {
   for (int64_t c0 = o0; c0 < o1; c0 += 16) {
     const int64_t channels = std::min<int64_t>(16, o1 - c0);
-    const __mmask16 channelMask =
-        static_cast<__mmask16>((1u << channels) - 1);
+    const __mmask16 channelMask = static_cast<__mmask16>((1u << channels) - 1);
     for (int64_t q0 = 0; q0 < pixels; q0 += 16) {
       const int64_t count = std::min<int64_t>(16, pixels - q0);
       __m512 r[16], t[16];
       for (int i = 0; i < 16; ++i)
-        r[i] = i < count ? _mm512_maskz_loadu_ps(
-                               channelMask, result + (q0 + i) * cols + c0)
+        r[i] = i < count ? _mm512_maskz_loadu_ps(channelMask,
+                                                 result + (q0 + i) * cols + c0)
                          : _mm512_setzero_ps();
       for (int i = 0; i < 8; ++i) {
         t[2 * i] = unpackLow(r[2 * i], r[2 * i + 1]);
@@ -2219,7 +2477,7 @@ transposeColumns(const float *result, int64_t cols, int64_t pixels,
 bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
                        const Geometry &g, const MicroKernelInfo &kernel,
                        const ConvEpilogue *epilogue) {
-  const ShiftedInput s(g, x);
+  const ShiftedInput s(g, x, /*maskedEdges=*/false); // reads the phase planes
   // The panels are read without masks: every tap in bounds, the padding
   // zeros in the planes (x itself only when nothing is padded).
   if (s.inPlace && (g.pad[1] != 0 || g.pad[2] != 0))
@@ -2272,8 +2530,7 @@ bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
                     pc == 0 ? 0.0f : 1.0f);
     }
     // y's channels from their columns (its planes are contiguous).
-    transposeColumns(result, cols, pixels, j0, j0 + width, y.data,
-                     y.stride[1]);
+    transposeColumns(result, cols, pixels, j0, j0 + width, y.data, y.stride[1]);
     if (epilogue)
       for (int64_t o = j0; o < j0 + width; ++o)
         finishPlane(*epilogue, activation, y, 0, o);
@@ -2368,7 +2625,8 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   const int64_t images = g.batch * g.groups, threads = numThreads();
   if (images * ((g.pixels + tile - 1) / tile) < threads) {
     int64_t perImage = (threads + images - 1) / images;
-    tile = std::max<int64_t>(nr, roundUp((g.pixels + perImage - 1) / perImage, nr));
+    tile = std::max<int64_t>(
+        nr, roundUp((g.pixels + perImage - 1) / perImage, nr));
   }
   const int64_t tiles = (g.pixels + tile - 1) / tile;
   // Too few (image, group, pixel tile) tasks for the threads (batch 1,

@@ -47,6 +47,42 @@ MicroKernel avx512ConvEdgeKernel(int rows);
 /// that also prefetches its A panel ahead into L1: for weights that stream
 /// from L3 (more than L2 holds, or a batch-1 forward that reads each once).
 MicroKernel avx512ConvStreamingKernel(int rows);
+/// Where the columns of a convolution forward's tile go when they are not
+/// one run of C: CpuConv.cpp's shifted-input grid is wider than the output
+/// rows, so a tile's NR grid pixels are a few runs of consecutive output
+/// pixels (one per output row it touches) with dropped columns between.
+/// Run r covers the tile's columns [begin[r], end[r]) and stores column
+/// begin[r] of row i at c + i * rsc + offset[r] (and reads the residual of
+/// that column at residualOffset[r] from the residual's row i).
+struct TileRuns {
+  static constexpr int kMax = 8;
+  int count = 0;
+  int begin[kMax], end[kMax];
+  int64_t offset[kMax], residualOffset[kMax];
+};
+
+/// The epilogue a run-storing tile applies in registers after its last k
+/// block: act(acc + bias[i * biasStride] [+ residual]) [+ residual] with
+/// act relu or none (GemmEpilogue.h's order; null pointers add nothing).
+struct TileFinish {
+  const float *bias = nullptr;
+  int64_t biasStride = 0;
+  const float *residual = nullptr; // row i at residual + i * residualStride
+  int64_t residualStride = 0;
+  bool relu = false, residualFirst = false;
+};
+
+/// C's rows [0, mr) of the tile Ap * Bp (as MicroKernel, alpha 1) plus
+/// `prior` (when given: an earlier k blocks' mr x NR tile, row stride
+/// priorStride), `finish` applied when given, stored through `runs`.
+using RunKernel = void (*)(int64_t k, const float *ap, const float *bp,
+                           float *c, int64_t rsc, const TileRuns &runs,
+                           const float *prior, int64_t priorStride,
+                           const TileFinish *finish);
+
+/// avx512ConvKernel's tile storing through runs, for an A panel (packed 14
+/// rows wide) of which `rows` (1 to 14) exist.
+RunKernel avx512ConvRunKernel(int rows);
 /// The AVX2 + FMA kernel (the CPU must support avx2 and fma).
 const MicroKernelInfo &avx2Kernel();
 /// Plain C++, for any CPU.

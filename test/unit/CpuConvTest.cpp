@@ -136,16 +136,20 @@ void check(const Case &c) {
   // residual through views with their last two dims swapped (the copy
   // path, and the epilogue by planes). Then bias and hardswish or
   // hardsigmoid with no residual (a MobileNet layer: the depthwise kernel
-  // finishes each output in its register).
+  // finishes each output in its register). Last, relu of the sum with the
+  // residual through y's own layout (the AVX-512 forward's tiles finish it
+  // in registers).
   std::vector<float> bias(c.o), residual(g.size());
   for (float &e : bias)
     e = normal(gen);
   for (float &e : residual)
     e = normal(gen);
   const int64_t bst[5] = {0, 1, 0, 0, 0};
-  for (int variant : {0, 1, 2, 3}) {
-    bool first = variant == 1, withResidual = variant < 2;
-    int activation = variant == 0   ? EMBER_GEMM_ACT_RELU
+  for (int variant : {0, 1, 2, 3, 4}) {
+    bool first = variant == 1 || variant == 4;
+    bool withResidual = variant < 2 || variant == 4;
+    bool transposedOutput = variant == 1;
+    int activation = variant == 0 || variant == 4 ? EMBER_GEMM_ACT_RELU
                      : variant == 3 ? EMBER_GEMM_ACT_HARDSIGMOID
                                     : EMBER_GEMM_ACT_HARDSWISH;
     std::vector<double> want(g.size());
@@ -164,7 +168,7 @@ void check(const Case &c) {
     std::vector<float> fused(g.size(), NAN), stored(g.size(), NAN);
     int64_t yView[5] = {yst[0], yst[1], yst[2], yst[3], yst[4]};
     std::vector<float> residualStorage = residual;
-    if (first) {
+    if (transposedOutput) {
       yView[3] = 1;
       yView[4] = out[1];
       for (int64_t a = 0; a < c.n * c.o * out[0]; ++a)
@@ -187,7 +191,8 @@ void check(const Case &c) {
               stored[a * out[1] * out[2] + h * yView[3] + v * yView[4]];
     const char *names[] = {"fused relu + residual",
                            "fused hardswish of the sum with the residual",
-                           "fused hardswish", "fused hardsigmoid"};
+                           "fused hardswish", "fused hardsigmoid",
+                           "fused relu of the sum with the residual"};
     expectNear(fused, want, names[variant]);
   }
   ember_cpu_conv_backward_data_f32(VIEW5(g.data(), ys, yst),
@@ -306,6 +311,18 @@ const Case kCases[] = {
     {2, 5, 9, 1, {1, 6, 20}, {1, 1, 1}, {1, 1, 2}, {0, 0, 0}, {1, 1, 1}, false},
     {4, 20, 19, 1, {1, 9, 11}, {1, 1, 1}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false},
     {3, 24, 72, 1, {1, 14, 14}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    // Unit strides with padding, x read in place with the padding masked
+    // (AVX-512): padding along H only (outputs narrower than x's rows:
+    // the dropped columns); dilated 3x5 taps; more padding than x's rows
+    // hold (OW > W: the phase copy instead); rows of 3 (too many short
+    // rows per panel for stores through runs), and of 4 with outputs of
+    // 2 (the tile copied out); a batch of 2-row images.
+    {2, 5, 17, 1, {1, 10, 21}, {1, 3, 3}, {1, 1, 1}, {0, 1, 0}, {1, 1, 1}, false},
+    {1, 4, 15, 1, {1, 12, 9}, {1, 3, 5}, {1, 1, 1}, {0, 2, 4}, {1, 2, 2}, false},
+    {2, 3, 8, 1, {1, 6, 5}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
+    {2, 6, 9, 1, {1, 4, 3}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 5, 1, {1, 5, 4}, {1, 3, 3}, {1, 1, 1}, {0, 1, 0}, {1, 1, 1}, false},
+    {5, 16, 29, 1, {1, 2, 40}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
