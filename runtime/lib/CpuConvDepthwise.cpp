@@ -326,57 +326,87 @@ avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
 }
 
 /// avx512DirectRows for equal row and column strides S (1 or 2), no
-/// dilation and KH tap rows: each input row the block reads is loaded once
+/// dilation and K x K taps: each input row the block reads is loaded once
 /// per tap column and serves every output row it is a tap row of (input
 /// row r of the block is tap row r - i * S of output row i), the tap
-/// column's KH weights held in registers: (ROWS - 1) * S + KH loads per
-/// tap column instead of ROWS * KH (the loads and, at stride 2, their
-/// permutes, not the FMAs, bounded the per-row form). The sum runs over
-/// tap columns first, rows second.
-template <int ROWS, int KH, int S, bool EDGE, Columns MODE>
+/// column's K weights held in registers: (ROWS - 1) * S + K loads per
+/// tap column instead of ROWS * K (the loads and, at stride 2, their
+/// permutes, not the FMAs, bounded the per-row form). The input rows'
+/// addresses (zeroRow above or below the plane) are found once per block,
+/// not per tap column, and the tap columns are unrolled.
+template <int ROWS, int K, int S, Columns MODE>
 EMBER_TARGET_AVX512 inline void
 avx512SharedRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
                  const float *taps, float *y, int64_t yRow, int64_t oh,
                  int64_t ow, const __mmask16 *first, const __mmask16 *second,
                  __mmask16 store, const PlaneEpilogue *epilogue) {
+  constexpr int kInputs = (ROWS - 1) * S + K;
   __m512 acc[ROWS];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < ROWS; ++i)
     acc[i] = _mm512_setzero_ps();
   const int64_t floatBytes = static_cast<int64_t>(sizeof(float));
-  const int64_t rowBytes = xRow * floatBytes, kW = g.kW;
+  const int64_t rowBytes = xRow * floatBytes;
   const int64_t left = (ow * S - g.padW) * floatBytes;
   const int64_t top = oh * S - g.padH;
   const uintptr_t zeros = reinterpret_cast<uintptr_t>(zeroRow) + left;
-  for (int64_t kw = 0; kw < kW; ++kw) {
-    __m512 weight[KH];
+  uintptr_t source[kInputs];
+#pragma GCC unroll 32
+  for (int r = 0; r < kInputs; ++r) {
+    int64_t ih = top + r;
+    source[r] = ih >= 0 && ih < g.inH ? x + left + ih * rowBytes : zeros;
+  }
 #pragma GCC unroll 8
-    for (int kh = 0; kh < KH; ++kh)
-      weight[kh] = _mm512_set1_ps(taps[kh * kW + kw]);
+  for (int kw = 0; kw < K; ++kw) {
+    __m512 weight[K];
+#pragma GCC unroll 8
+    for (int kh = 0; kh < K; ++kh)
+      weight[kh] = _mm512_set1_ps(taps[kh * K + kw]);
     const __mmask16 lo = first[kw], hi = second[kw];
     const int64_t shift = kw * floatBytes;
 #pragma GCC unroll 32
-    for (int r = 0; r < (ROWS - 1) * S + KH; ++r) {
-      int64_t ih = top + r;
-      uintptr_t source = !EDGE || (ih >= 0 && ih < g.inH)
-                             ? x + left + ih * rowBytes
-                             : zeros;
-      __m512 v = loadColumns<MODE>(source + shift, lo, hi);
-#pragma GCC unroll 8
+    for (int r = 0; r < kInputs; ++r) {
+      __m512 v = loadColumns<MODE>(source[r] + shift, lo, hi);
+#pragma GCC unroll 16
       for (int i = 0; i < ROWS; ++i) {
         int kh = r - i * S;
-        if (kh >= 0 && kh < KH)
+        if (kh >= 0 && kh < K)
           acc[i] = _mm512_fmadd_ps(weight[kh], v, acc[i]);
       }
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < ROWS; ++i) {
     if (epilogue)
       acc[i] = finishAvx512(acc[i], *epilogue);
     _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
   }
 }
+
+/// The direct path's masks for the 16 output columns from `ow`: which of
+/// them are stored, and per tap column the lanes of its one or two loads
+/// that output lanes use, inside the plane.
+struct ColumnMasks {
+  __mmask16 store;
+  int64_t span; // input columns the 16 outputs span
+  __mmask16 first[kDirectMaxKW], second[kDirectMaxKW];
+
+  ColumnMasks(const PlaneGeometry &g, int64_t ow) {
+    const int64_t sw = g.strideW;
+    int64_t count = std::min<int64_t>(16, g.outW - ow);
+    store = static_cast<__mmask16>((1u << count) - 1u);
+    span = (count - 1) * sw + 1;
+    __mmask16 used =
+        static_cast<__mmask16>((1u << std::min<int64_t>(16, span)) - 1u);
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      int64_t column = ow * sw - g.padW + kw * g.dilationW;
+      first[kw] = columnsInside(column, g.inW) & used;
+      second[kw] = span > 16 ? columnsInside(column + 16, g.inW) &
+                                   static_cast<__mmask16>((1u << (span - 16)) - 1u)
+                             : 0;
+    }
+  }
+};
 
 /// Rows [oh, oh + ROWS) of the direct path, every 16 output columns.
 template <int ROWS>
@@ -389,52 +419,17 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
   int64_t top = oh * g.strideH - g.padH;
   int64_t bottom = (oh + ROWS - 1) * g.strideH - g.padH + (g.kH - 1) * g.dilationH;
   bool interior = top >= 0 && bottom < g.inH;
-  const int64_t sw = g.strideW;
-  // 3x3 and 5x5 taps, equal strides, no dilation: input rows shared
-  // across output rows.
-  const bool shared = g.strideH == sw && g.dilationH == 1 &&
-                      g.dilationW == 1 && (g.kH == 3 || g.kH == 5);
-  __mmask16 first[kDirectMaxKW], second[kDirectMaxKW];
   for (int64_t ow = 0; ow < g.outW; ow += 16) {
-    int64_t count = std::min<int64_t>(16, g.outW - ow);
-    __mmask16 store = static_cast<__mmask16>((1u << count) - 1u);
-    // The loads' lanes that output lanes [0, count) use, inside the plane.
-    int64_t span = (count - 1) * sw + 1;
-    for (int64_t kw = 0; kw < g.kW; ++kw) {
-      int64_t column = ow * sw - g.padW + kw * g.dilationW;
-      __mmask16 used = static_cast<__mmask16>(
-          (1u << std::min<int64_t>(16, span)) - 1u);
-      first[kw] = columnsInside(column, g.inW) & used;
-      second[kw] = span > 16 ? columnsInside(column + 16, g.inW) &
-                                   static_cast<__mmask16>((1u << (span - 16)) - 1u)
-                             : 0;
-    }
+    ColumnMasks m(g, ow);
 #define EMBER_DIRECT_ROWS(EDGE, MODE)                                          \
-  avx512DirectRows<ROWS, EDGE, MODE>(g, x, xRow, taps, y, yRow, oh, ow, first, \
-                                     second, store, epilogue)
-#define EMBER_SHARED_ROWS(KH, S, MODE)                                         \
-  (interior ? avx512SharedRows<ROWS, KH, S, false, MODE>(                      \
-                  g, x, xRow, taps, y, yRow, oh, ow, first, second, store,     \
-                  epilogue)                                                    \
-            : avx512SharedRows<ROWS, KH, S, true, MODE>(                       \
-                  g, x, xRow, taps, y, yRow, oh, ow, first, second, store,     \
-                  epilogue))
-    if (shared) {
-      if (sw == 1)
-        g.kH == 3 ? EMBER_SHARED_ROWS(3, 1, Columns::Unit)
-                  : EMBER_SHARED_ROWS(5, 1, Columns::Unit);
-      else if (span <= 16)
-        g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfOne)
-                  : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfOne);
-      else
-        g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfTwo)
-                  : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfTwo);
-    } else if (sw == 1) {
+  avx512DirectRows<ROWS, EDGE, MODE>(g, x, xRow, taps, y, yRow, oh, ow,       \
+                                     m.first, m.second, m.store, epilogue)
+    if (g.strideW == 1) {
       if (interior)
         EMBER_DIRECT_ROWS(false, Columns::Unit);
       else
         EMBER_DIRECT_ROWS(true, Columns::Unit);
-    } else if (span <= 16) {
+    } else if (m.span <= 16) {
       if (interior)
         EMBER_DIRECT_ROWS(false, Columns::EvenOfOne);
       else
@@ -446,14 +441,47 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
         EMBER_DIRECT_ROWS(true, Columns::EvenOfTwo);
     }
 #undef EMBER_DIRECT_ROWS
+  }
+}
+
+/// Whether avx512SharedRows takes `g`: 3x3 or 5x5 taps, equal strides (1
+/// or 2), no dilation.
+bool sharedFits(const PlaneGeometry &g) {
+  return g.strideH == g.strideW && g.dilationH == 1 && g.dilationW == 1 &&
+         g.kW == g.kH && (g.kH == 3 || g.kH == 5);
+}
+
+/// Rows [oh, oh + ROWS) of a sharedFits plane, every 16 output columns.
+template <int ROWS>
+EMBER_TARGET_AVX512 void avx512SharedBlock(const PlaneGeometry &g,
+                                           uintptr_t x, int64_t xRow,
+                                           const float *taps, float *y,
+                                           int64_t yRow, int64_t oh,
+                                           const PlaneEpilogue *epilogue) {
+  for (int64_t ow = 0; ow < g.outW; ow += 16) {
+    ColumnMasks m(g, ow);
+#define EMBER_SHARED_ROWS(K, S, MODE)                                          \
+  avx512SharedRows<ROWS, K, S, MODE>(g, x, xRow, taps, y, yRow, oh, ow,       \
+                                     m.first, m.second, m.store, epilogue)
+    if (g.strideW == 1)
+      g.kH == 3 ? EMBER_SHARED_ROWS(3, 1, Columns::Unit)
+                : EMBER_SHARED_ROWS(5, 1, Columns::Unit);
+    else if (m.span <= 16)
+      g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfOne)
+                : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfOne);
+    else
+      g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfTwo)
+                : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfTwo);
 #undef EMBER_SHARED_ROWS
   }
 }
 
 /// The plane without a padded copy (strideW 1 or 2, contiguous rows): at
 /// 7x7 and 14x14 the copy cost as much as the FMAs. Rows go in blocks of
-/// up to 8 of even size (14 = 7 + 7): one broadcast of a tap serves a
-/// whole block, and a 7x7 plane is one block.
+/// up to 8 of even size, one broadcast of a tap serving a whole block; a
+/// sharedFits plane whose rows are a multiple of 14 (MobileNet's 56, 28
+/// and 14) in blocks of 14: 14 accumulators keep more FMA chains in
+/// flight (a 14x14 plane's 5x5 ran ~10% slower as two blocks of 7).
 EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
                                            const float *x, int64_t xRow,
                                            const float *taps, float *y,
@@ -462,26 +490,35 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
   // Addresses, not pointers: a masked load's address may lie outside the
   // plane (its lanes there are masked out and never fault).
   uintptr_t origin = reinterpret_cast<uintptr_t>(x);
+  const bool shared = sharedFits(g);
+  if (shared && g.outH % 14 == 0) {
+    for (int64_t oh = 0; oh < g.outH; oh += 14)
+      avx512SharedBlock<14>(g, origin, xRow, taps, y, yRow, oh, epilogue);
+    return;
+  }
   int64_t blocks = (g.outH + 7) / 8;
   for (int64_t b = 0, oh = 0; b < blocks; ++b) {
     int64_t end = g.outH * (b + 1) / blocks;
-    switch (end - oh) {
-#define EMBER_DIRECT_BLOCK(R)                                                  \
+#define EMBER_BLOCK(R)                                                         \
   case R:                                                                      \
-    avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);        \
+    if (shared)                                                                \
+      avx512SharedBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);      \
+    else                                                                       \
+      avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);      \
     break;
-      EMBER_DIRECT_BLOCK(1)
-      EMBER_DIRECT_BLOCK(2)
-      EMBER_DIRECT_BLOCK(3)
-      EMBER_DIRECT_BLOCK(4)
-      EMBER_DIRECT_BLOCK(5)
-      EMBER_DIRECT_BLOCK(6)
-      EMBER_DIRECT_BLOCK(7)
-      EMBER_DIRECT_BLOCK(8)
-#undef EMBER_DIRECT_BLOCK
+    switch (end - oh) {
+      EMBER_BLOCK(1)
+      EMBER_BLOCK(2)
+      EMBER_BLOCK(3)
+      EMBER_BLOCK(4)
+      EMBER_BLOCK(5)
+      EMBER_BLOCK(6)
+      EMBER_BLOCK(7)
+      EMBER_BLOCK(8)
     default:
       break;
     }
+#undef EMBER_BLOCK
     oh = end;
   }
 }
