@@ -541,11 +541,17 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
       epilogue && !epilogue->residual.data &&
       (!epilogue->bias.data ||
        (epilogue->bias.stride[3] == 0 && epilogue->bias.stride[4] == 0));
+  const bool pairs =
+      depthwisePairs(plane, x.stride[3], x.stride[4], y.stride[3], avx512);
   parallelFor(0, g.batch * g.outChannels, 1, [&](int64_t lo, int64_t hi) {
     float *scratch = planes.get(scratchSize);
-    for (int64_t t = lo; t < hi; ++t) {
+    // Plane t's input, taps, output and register epilogue.
+    auto planeOf = [&](int64_t t, const float *&xp, const float *&tp,
+                       float *&yp, PlaneEpilogue &stored) {
       int64_t n = t / g.outChannels, o = t % g.outChannels;
-      PlaneEpilogue stored;
+      xp = x.data + n * x.stride[0] + o / g.og * x.stride[1];
+      tp = weights + o * taps;
+      yp = y.data + n * y.stride[0] + o * y.stride[1];
       if (inRegisters) {
         stored.activation = epilogue->activation;
         stored.hasBias = epilogue->bias.data != nullptr;
@@ -553,13 +559,34 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
           stored.bias = epilogue->bias.data[n * epilogue->bias.stride[0] +
                                             o * epilogue->bias.stride[1]];
       }
-      bool finished = depthwisePlane(
-          plane, x.data + n * x.stride[0] + o / g.og * x.stride[1],
-          x.stride[3], x.stride[4], weights + o * taps,
-          y.data + n * y.stride[0] + o * y.stride[1], y.stride[3], scratch,
-          avx512, inRegisters ? &stored : nullptr);
+    };
+    int64_t t = lo;
+    // Small planes two at a time (depthwisePairs).
+    for (; pairs && t + 2 <= hi; t += 2) {
+      const float *xp[2], *tp[2];
+      float *yp[2];
+      PlaneEpilogue stored[2];
+      planeOf(t, xp[0], tp[0], yp[0], stored[0]);
+      planeOf(t + 1, xp[1], tp[1], yp[1], stored[1]);
+      bool finished = depthwisePlanePair(plane, xp, tp, yp,
+                                         inRegisters ? stored : nullptr);
+      if (epilogue && !finished)
+        for (int64_t u = t; u < t + 2; ++u)
+          finishPlane(*epilogue, activation, y, u / g.outChannels,
+                      u % g.outChannels);
+    }
+    for (; t < hi; ++t) {
+      const float *xp, *tp;
+      float *yp;
+      PlaneEpilogue stored;
+      planeOf(t, xp, tp, yp, stored);
+      bool finished =
+          depthwisePlane(plane, xp, x.stride[3], x.stride[4], tp, yp,
+                         y.stride[3], scratch, avx512,
+                         inRegisters ? &stored : nullptr);
       if (epilogue && !finished) // while the plane is in cache
-        finishPlane(*epilogue, activation, y, n, o);
+        finishPlane(*epilogue, activation, y, t / g.outChannels,
+                    t % g.outChannels);
     }
   });
 }

@@ -534,12 +534,12 @@ constexpr int64_t kFlatMaxVectors = 8;
 constexpr int64_t kFlatMaxTaps = 8; // kH and kW
 
 /// Per vector of 16 outputs: the lanes inside the plane, and for each tap
-/// row and tap column the lanes whose input lies inside the plane.
+/// (kh, kw) the lanes whose input lies inside the plane (one mask per tap,
+/// not a row and a column mask to combine at every FMA).
 struct FlatMasks {
   int64_t key[7] = {};
   __mmask16 store[kFlatMaxVectors];
-  __mmask16 row[kFlatMaxVectors][kFlatMaxTaps];
-  __mmask16 column[kFlatMaxVectors][kFlatMaxTaps];
+  __mmask16 tap[kFlatMaxVectors][kFlatMaxTaps * kFlatMaxTaps];
 };
 
 bool flatFits(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
@@ -562,8 +562,7 @@ const FlatMasks &flatMasks(const PlaneGeometry &g) {
   const int64_t count = g.outH * g.outW;
   for (int64_t v = 0; v * 16 < count; ++v) {
     masks.store[v] = 0;
-    for (int64_t k = 0; k < kFlatMaxTaps; ++k)
-      masks.row[v][k] = masks.column[v][k] = 0;
+    std::fill(masks.tap[v], masks.tap[v] + kFlatMaxTaps * kFlatMaxTaps, 0);
     for (int l = 0; l < 16; ++l) {
       int64_t o = v * 16 + l;
       if (o >= count)
@@ -572,59 +571,85 @@ const FlatMasks &flatMasks(const PlaneGeometry &g) {
       __mmask16 bit = static_cast<__mmask16>(1u << l);
       masks.store[v] |= bit;
       for (int64_t kh = 0; kh < g.kH; ++kh)
-        if (r + kh - g.padH >= 0 && r + kh - g.padH < g.inH)
-          masks.row[v][kh] |= bit;
-      for (int64_t kw = 0; kw < g.kW; ++kw)
-        if (c + kw - g.padW >= 0 && c + kw - g.padW < g.inW)
-          masks.column[v][kw] |= bit;
+        for (int64_t kw = 0; kw < g.kW; ++kw)
+          if (r + kh - g.padH >= 0 && r + kh - g.padH < g.inH &&
+              c + kw - g.padW >= 0 && c + kw - g.padW < g.inW)
+            masks.tap[v][kh * kFlatMaxTaps + kw] |= bit;
     }
   }
   return masks;
 }
 
-template <int V>
-EMBER_TARGET_AVX512 void avx512FlatPlane(const PlaneGeometry &g,
-                                         const FlatMasks &m, const float *x,
-                                         const float *taps, float *y,
-                                         const PlaneEpilogue *epilogue) {
-  __m512 acc[V];
+/// P planes of V vectors each at once (P * V accumulators: one plane of a
+/// 7x7 is 4, too few FMA chains to hide their latency), K x K taps (K 0:
+/// g's, unrolled by neither). Plane p reads x[p], taps[p], writes y[p].
+template <int V, int K, int P>
+EMBER_TARGET_AVX512 void
+avx512FlatPlanes(const PlaneGeometry &g, const FlatMasks &m,
+                 const float *const *x, const float *const *taps,
+                 float *const *y, const PlaneEpilogue *epilogues) {
+  __m512 acc[P][V];
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v)
-    acc[v] = _mm512_setzero_ps();
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v)
+      acc[p][v] = _mm512_setzero_ps();
   // Addresses, not pointers: a masked load may start before the plane.
-  const uintptr_t origin = reinterpret_cast<uintptr_t>(x);
-  const int64_t floatBytes = static_cast<int64_t>(sizeof(float));
-  for (int64_t kh = 0; kh < g.kH; ++kh)
-    for (int64_t kw = 0; kw < g.kW; ++kw) {
-      __m512 weight = _mm512_set1_ps(taps[kh * g.kW + kw]);
-      uintptr_t at =
-          origin + ((kh - g.padH) * g.outW + kw - g.padW) * floatBytes;
+  uintptr_t origin[P];
 #pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) {
-        __mmask16 mask = m.row[v][kh] & m.column[v][kw];
-        acc[v] = _mm512_fmadd_ps(
-            weight,
-            _mm512_maskz_loadu_ps(
-                mask, reinterpret_cast<const float *>(at + v * 16 * floatBytes)),
-            acc[v]);
+  for (int p = 0; p < P; ++p)
+    origin[p] = reinterpret_cast<uintptr_t>(x[p]);
+  const int64_t floatBytes = static_cast<int64_t>(sizeof(float));
+  const int64_t kH = K ? K : g.kH, kW = K ? K : g.kW;
+#pragma GCC unroll 8
+  for (int64_t kh = 0; kh < kH; ++kh)
+#pragma GCC unroll 8
+    for (int64_t kw = 0; kw < kW; ++kw) {
+      const int64_t at = ((kh - g.padH) * g.outW + kw - g.padW) * floatBytes;
+#pragma GCC unroll 8
+      for (int p = 0; p < P; ++p) {
+        __m512 weight = _mm512_set1_ps(taps[p][kh * kW + kw]);
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v)
+          acc[p][v] = _mm512_fmadd_ps(
+              weight,
+              _mm512_maskz_loadu_ps(
+                  m.tap[v][kh * kFlatMaxTaps + kw],
+                  reinterpret_cast<const float *>(origin[p] + at +
+                                                  v * 16 * floatBytes)),
+              acc[p][v]);
       }
     }
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v) {
-    if (epilogue)
-      acc[v] = finishAvx512(acc[v], *epilogue);
-    _mm512_mask_storeu_ps(y + v * 16, m.store[v], acc[v]);
-  }
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      if (epilogues)
+        acc[p][v] = finishAvx512(acc[p][v], epilogues[p]);
+      _mm512_mask_storeu_ps(y[p] + v * 16, m.store[v], acc[p][v]);
+    }
 }
 
-EMBER_TARGET_AVX512 void avx512Flat(const PlaneGeometry &g, const float *x,
-                                    const float *taps, float *y,
-                                    const PlaneEpilogue *epilogue) {
+/// avx512FlatPlanes for `P` (1 or 2) planes of `g`.
+template <int P>
+EMBER_TARGET_AVX512 void avx512Flat(const PlaneGeometry &g,
+                                    const float *const *x,
+                                    const float *const *taps, float *const *y,
+                                    const PlaneEpilogue *epilogues) {
   const FlatMasks &m = flatMasks(g);
-  switch ((g.outH * g.outW + 15) / 16) {
+  const int64_t vectors = (g.outH * g.outW + 15) / 16;
+  // MobileNet's 7x7 planes with 5x5 or 3x3 taps: the taps unrolled.
+  if (vectors == 4 && g.kH == g.kW && (g.kH == 5 || g.kH == 3)) {
+    if (g.kH == 5)
+      avx512FlatPlanes<4, 5, P>(g, m, x, taps, y, epilogues);
+    else
+      avx512FlatPlanes<4, 3, P>(g, m, x, taps, y, epilogues);
+    return;
+  }
+  switch (vectors) {
 #define EMBER_FLAT(V)                                                          \
   case V:                                                                      \
-    avx512FlatPlane<V>(g, m, x, taps, y, epilogue);                            \
+    avx512FlatPlanes<V, 0, P>(g, m, x, taps, y, epilogues);                    \
     break;
     EMBER_FLAT(1)
     EMBER_FLAT(2)
@@ -648,13 +673,26 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g) {
   return g.strideW * ph.rows * ph.width + 2 * g.kH * g.kW + 2;
 }
 
+bool depthwisePairs(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+                    int64_t yRow, bool avx512) {
+  return avx512 && flatFits(g, xRow, xCol, yRow);
+}
+
+bool depthwisePlanePair(const PlaneGeometry &g, const float *const x[2],
+                        const float *const taps[2], float *const y[2],
+                        const PlaneEpilogue *epilogues) {
+  bool applied = epilogues && directEpilogue(epilogues[0]);
+  avx512Flat<2>(g, x, taps, y, applied ? epilogues : nullptr);
+  return applied;
+}
+
 bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
                     float *scratch, bool avx512,
                     const PlaneEpilogue *epilogue) {
   if (avx512 && flatFits(g, xRow, xCol, yRow)) {
     bool applied = epilogue && directEpilogue(*epilogue);
-    avx512Flat(g, x, taps, y, applied ? epilogue : nullptr);
+    avx512Flat<1>(g, &x, &taps, &y, applied ? epilogue : nullptr);
     return applied;
   }
   if (avx512 && (g.strideW == 1 || g.strideW == 2) && xCol == 1 &&

@@ -46,6 +46,20 @@ bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     float *scratch, bool avx512,
                     const PlaneEpilogue *epilogue = nullptr);
 
+/// Whether depthwisePlanePair takes planes of `g` with these strides
+/// (small stride-1 planes on AVX-512: two planes' FMA chains overlap).
+bool depthwisePairs(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+                    int64_t yRow, bool avx512);
+
+/// depthwisePlane for two planes of `g` at once (depthwisePairs true; rows
+/// contiguous, as it checked): plane p reads x[p] and taps[p] and writes
+/// y[p]. `epilogues` (optional)
+/// holds one PlaneEpilogue per plane, with the same activation; returns
+/// whether it applied them.
+bool depthwisePlanePair(const PlaneGeometry &g, const float *const x[2],
+                        const float *const taps[2], float *const y[2],
+                        const PlaneEpilogue *epilogues = nullptr);
+
 } // namespace conv
 } // namespace ember
 
