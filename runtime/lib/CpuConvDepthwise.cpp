@@ -273,6 +273,12 @@ EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
   }
 }
 
+/// The lanes of `v` that `store` keeps, summed (the plane's sum, for
+/// PlaneEpilogue::sum).
+EMBER_TARGET_AVX512 inline float storedSum(__m512 v, __mmask16 store) {
+  return _mm512_reduce_add_ps(_mm512_maskz_mov_ps(store, v));
+}
+
 /// ROWS output rows from `oh` for the direct path (strideW 1 or 2,
 /// contiguous input rows): the taps read the input itself, lanes left or
 /// right of the plane masked to zero (`first`/`second`: per tap column,
@@ -319,6 +325,13 @@ avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
 #pragma GCC unroll 8
     for (int i = 0; i < ROWS; ++i)
       acc[i] = finishAvx512(acc[i], *epilogue);
+    if (epilogue->sum) {
+      __m512 total = _mm512_setzero_ps();
+#pragma GCC unroll 8
+      for (int i = 0; i < ROWS; ++i)
+        total += acc[i];
+      *epilogue->sum += storedSum(total, store);
+    }
   }
 #pragma GCC unroll 8
   for (int i = 0; i < ROWS; ++i)
@@ -380,6 +393,13 @@ avx512SharedRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
     if (epilogue)
       acc[i] = finishAvx512(acc[i], *epilogue);
     _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
+  }
+  if (epilogue && epilogue->sum) {
+    __m512 total = _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < ROWS; ++i)
+      total += acc[i];
+    *epilogue->sum += storedSum(total, store);
   }
 }
 
@@ -621,13 +641,18 @@ avx512FlatPlanes(const PlaneGeometry &g, const FlatMasks &m,
       }
     }
 #pragma GCC unroll 8
-  for (int p = 0; p < P; ++p)
+  for (int p = 0; p < P; ++p) {
+    __m512 total = _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) {
       if (epilogues)
         acc[p][v] = finishAvx512(acc[p][v], epilogues[p]);
       _mm512_mask_storeu_ps(y[p] + v * 16, m.store[v], acc[p][v]);
+      total += _mm512_maskz_mov_ps(m.store[v], acc[p][v]);
     }
+    if (epilogues && epilogues[p].sum)
+      *epilogues[p].sum = _mm512_reduce_add_ps(total);
+  }
 }
 
 /// avx512FlatPlanes for `P` (1 or 2) planes of `g`.
@@ -698,6 +723,8 @@ bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
   if (avx512 && (g.strideW == 1 || g.strideW == 2) && xCol == 1 &&
       g.kW <= kDirectMaxKW && g.inW <= kZeroRow) {
     bool applied = epilogue && directEpilogue(*epilogue);
+    if (applied && epilogue->sum)
+      *epilogue->sum = 0; // the blocks add theirs
     avx512DirectPlane(g, x, xRow, taps, y, yRow, applied ? epilogue : nullptr);
     return applied;
   }

@@ -28,6 +28,10 @@ struct PlaneEpilogue {
   bool hasBias = false;
   float bias = 0;
   int activation = 0;
+  // When set: receives the sum of the plane's finished outputs, summed in
+  // their registers, when depthwisePlane applies the epilogue (a
+  // squeeze-and-excitation block's pool, without a pass over the plane).
+  float *sum = nullptr;
 };
 
 /// Floats of scratch depthwisePlane needs for `g`.
