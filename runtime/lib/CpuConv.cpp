@@ -1180,6 +1180,640 @@ void pointwiseOnePixelForward(const View5 &x, const View5 &w, const View5 &y,
                      epilogue ? &fused : nullptr);
 }
 
+/// Whether forward runs `g` through pointwiseForward: an ungrouped 2-D 1x1
+/// convolution without padding or dilation, unit or stride-2 steps, on the
+/// AVX-512 forward tile, x's and y's pixels unit-stride along rows.
+bool isPointwise(const Geometry &g, const View5 &x, const View5 &y,
+                 const MicroKernelInfo &kernel) {
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] != 1 || g.pad[d] != 0)
+      return false;
+  return g.groups == 1 && g.depth > 0 && g.in[0] == 1 && g.out[0] == 1 &&
+         g.stride[1] <= 2 && g.stride[2] <= 2 &&
+         &kernel == &gemm::avx512ConvKernel() && x.stride[4] == 1 &&
+         y.stride[4] == 1;
+}
+
+/// A run of consecutive columns of a pointwise tile, within one 32-column
+/// panel, that read consecutive (step 1) or every other (step 2) input
+/// pixel of one channel row and write consecutive output pixels: column t0
+/// of the tile, the first input pixel's and the first output pixel's
+/// offsets from channel 0 of their images.
+struct PointwisePiece {
+  int64_t t0, length, in, out, image;
+  bool direct; // its panel is written straight into y
+};
+
+/// dst[0:length] = src[0:length], length <= 32, in masked AVX-512 moves
+/// (nothing read past the last pixel).
+__attribute__((target("avx512f"))) inline void
+copyPiece(const float *src, int64_t length, float *dst) {
+  __mmask16 low =
+      static_cast<__mmask16>(length >= 16 ? 0xFFFF : (1u << length) - 1);
+  _mm512_mask_storeu_ps(dst, low, _mm512_maskz_loadu_ps(low, src));
+  if (length > 16) {
+    __mmask16 high = static_cast<__mmask16>((1u << (length - 16)) - 1);
+    _mm512_mask_storeu_ps(dst + 16, high,
+                          _mm512_maskz_loadu_ps(high, src + 16));
+  }
+}
+
+/// Packs the B panels (32 columns, kc rows) of a pointwise tile of `width`
+/// columns: row p of a panel is channel c0 + p of every piece's pixels,
+/// zeros past `width`. Unit steps go piece by piece (each panel written in
+/// order); stride 2 channel by channel, so that each channel's rows are
+/// read in order (piece by piece, the reads hopped a whole plane from
+/// channel to channel, 12 KiB at 56x56, for a piece of half a row).
+__attribute__((target("avx512f"))) void
+packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
+              int64_t step, const std::vector<PointwisePiece> &pieces,
+              int64_t c0, int64_t kc, int64_t width, float *out) {
+  if (step == 1) {
+    for (const PointwisePiece &piece : pieces) {
+      const float *src =
+          x + piece.image * imageStride + c0 * channelStride + piece.in;
+      float *dst = out + piece.t0 / 32 * kc * 32 + piece.t0 % 32;
+      if (piece.length == 32)
+        for (int64_t p = 0; p < kc; ++p) {
+          const float *row = src + p * channelStride;
+          _mm512_storeu_ps(dst + p * 32, _mm512_loadu_ps(row));
+          _mm512_storeu_ps(dst + p * 32 + 16, _mm512_loadu_ps(row + 16));
+        }
+      else
+        for (int64_t p = 0; p < kc; ++p)
+          copyPiece(src + p * channelStride, piece.length, dst + p * 32);
+    }
+  } else {
+    // Each piece's masks once: inputs [0, 2 length - 1) in four masked
+    // loads (16 each), outputs in two masked stores; the even lanes picked
+    // by permutes.
+    struct Gather {
+      const float *src;
+      float *dst;
+      __mmask16 load[4], store[2];
+    };
+    alignas(64) Gather gathers[64];
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                           20, 22, 24, 26, 28, 30);
+    auto maskOf = [](int64_t count) {
+      count = std::clamp<int64_t>(count, 0, 16);
+      return static_cast<__mmask16>(count >= 16 ? 0xFFFF : (1u << count) - 1);
+    };
+    for (size_t first = 0; first < pieces.size(); first += 64) {
+      const size_t count = std::min<size_t>(64, pieces.size() - first);
+      for (size_t i = 0; i < count; ++i) {
+        const PointwisePiece &piece = pieces[first + i];
+        const int64_t span = 2 * piece.length - 1;
+        Gather &gather = gathers[i];
+        gather.src =
+            x + piece.image * imageStride + c0 * channelStride + piece.in;
+        gather.dst = out + piece.t0 / 32 * kc * 32 + piece.t0 % 32;
+        for (int l = 0; l < 4; ++l)
+          gather.load[l] = maskOf(span - 16 * l);
+        gather.store[0] = maskOf(piece.length);
+        gather.store[1] = maskOf(piece.length - 16);
+      }
+      for (int64_t p = 0; p < kc; ++p)
+        for (size_t i = 0; i < count; ++i) {
+          const Gather &gather = gathers[i];
+          const float *src = gather.src + p * channelStride;
+          float *dst = gather.dst + p * 32;
+          _mm512_mask_storeu_ps(
+              dst, gather.store[0],
+              _mm512_permutex2var_ps(
+                  _mm512_maskz_loadu_ps(gather.load[0], src), even,
+                  _mm512_maskz_loadu_ps(gather.load[1], src + 16)));
+          if (gather.store[1])
+            _mm512_mask_storeu_ps(
+                dst + 16, gather.store[1],
+                _mm512_permutex2var_ps(
+                    _mm512_maskz_loadu_ps(gather.load[2], src + 32), even,
+                    _mm512_maskz_loadu_ps(gather.load[3], src + 48)));
+        }
+    }
+  }
+  if (int64_t used = width % 32) {
+    float *last = out + width / 32 * kc * 32;
+    for (int64_t p = 0; p < kc; ++p)
+      std::fill(last + p * 32 + used, last + (p + 1) * 32, 0.0f);
+  }
+}
+
+/// The activations pointwiseForward applies in registers (pointwiseTile,
+/// finishRows), as the GEMM epilogue's activate() computes them.
+template <int Act>
+__attribute__((target("avx512f"), always_inline)) inline __m512
+activatePointwise(__m512 v) {
+  if constexpr (Act == EMBER_GEMM_ACT_RELU)
+    return _mm512_max_ps(_mm512_setzero_ps(), v); // keeps NaN
+  if constexpr (Act == EMBER_GEMM_ACT_HARDSWISH ||
+                Act == EMBER_GEMM_ACT_HARDSIGMOID) {
+    // clamp(v + 3, 0, 6) / 6; max and min return their second operand
+    // for NaN, so a NaN v stays NaN, as the GEMM epilogue's does.
+    __m512 t = _mm512_add_ps(v, _mm512_set1_ps(3.0f));
+    t = _mm512_max_ps(_mm512_setzero_ps(), t);
+    t = _mm512_min_ps(_mm512_set1_ps(6.0f), t);
+    t = _mm512_mul_ps(t, _mm512_set1_ps(1.0f / 6.0f));
+    return Act == EMBER_GEMM_ACT_HARDSWISH ? _mm512_mul_ps(v, t) : t;
+  }
+  return v;
+}
+
+/// Whether activatePointwise has `activation`.
+bool pointwiseActivation(int activation) {
+  return activation == EMBER_GEMM_ACT_NONE ||
+         activation == EMBER_GEMM_ACT_RELU ||
+         activation == EMBER_GEMM_ACT_HARDSWISH ||
+         activation == EMBER_GEMM_ACT_HARDSIGMOID;
+}
+
+/// dst[i, 0:length] = act(src[i, :] + bias[i] [+ residual[i, :]])
+/// [+ residual[i, :]] for `rows` rows (bias or residual null when absent;
+/// src may be dst).
+template <int Act>
+__attribute__((target("avx512f"))) void
+finishRows(const float *src, int64_t srcStride, float *dst, int64_t dstStride,
+           int64_t rows, int64_t length, const float *bias, int64_t biasStride,
+           const float *residual, int64_t residualStride, bool residualFirst) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float *from = src + i * srcStride;
+    float *to = dst + i * dstStride;
+    const float *add = residual ? residual + i * residualStride : nullptr;
+    const __m512 b = _mm512_set1_ps(bias ? bias[i * biasStride] : 0.0f);
+    for (int64_t j = 0; j < length; j += 16) {
+      int64_t left = length - j;
+      __mmask16 mask =
+          static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1);
+      __m512 v = _mm512_maskz_loadu_ps(mask, from + j);
+      if (bias)
+        v = _mm512_add_ps(v, b);
+      if (add && residualFirst)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, add + j));
+      v = activatePointwise<Act>(v);
+      if (add && !residualFirst)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, add + j));
+      _mm512_mask_storeu_ps(to + j, mask, v);
+    }
+  }
+}
+
+using FinishRowsFn = void (*)(const float *, int64_t, float *, int64_t, int64_t,
+                              int64_t, const float *, int64_t, const float *,
+                              int64_t, bool);
+
+FinishRowsFn finishRowsFor(int activation) {
+  switch (activation) {
+  case EMBER_GEMM_ACT_RELU:
+    return finishRows<EMBER_GEMM_ACT_RELU>;
+  case EMBER_GEMM_ACT_HARDSWISH:
+    return finishRows<EMBER_GEMM_ACT_HARDSWISH>;
+  case EMBER_GEMM_ACT_HARDSIGMOID:
+    return finishRows<EMBER_GEMM_ACT_HARDSIGMOID>;
+  default:
+    return finishRows<EMBER_GEMM_ACT_NONE>;
+  }
+}
+
+/// Where pointwiseTile writes an MR x 32 tile and what it adds: the
+/// panel's first `split` columns are pixels of one image (row i of the
+/// tile at c0 + i * rsc), the rest the first pixels of the next (at c1 +
+/// i * rsc), so that a panel across two images goes straight into y too;
+/// the bias (one value per row) of either image.
+struct PointwiseStore {
+  float *c0, *c1;
+  int64_t rsc;
+  int split;
+  const float *bias0, *bias1;
+  int64_t biasStride;
+};
+
+/// Vector v (columns 16 v on) of a tile row stored as pointwiseTile
+/// stores it: column j >= split at the second image's pixel j - split.
+__attribute__((target("avx512f"), always_inline)) inline __m512
+loadSplit(const float *row0, const float *row1, int v, __mmask16 first,
+          __mmask16 second, int split) {
+  __m512 r = _mm512_maskz_loadu_ps(first, row0 + 16 * v);
+  if (second)
+    r = _mm512_mask_expandloadu_ps(r, second,
+                                   row1 + std::max(16 * v - split, 0));
+  return r;
+}
+
+/// The pointwise forward's tile: avx512Tile<MR, 2, 14>'s product (the
+/// first MR rows of a 14-row panel of packed weights times a packed
+/// 32-column B panel), then, in registers, the sum with what C holds
+/// (accumulate: a later k block) and the epilogue (Act, Bias: at the last
+/// k block, else none), stored through `out` (a second image's columns
+/// compressed into place). The GEMM's tile and a pass over y for the
+/// epilogue wrote and read every output twice. The epilogue's choices are
+/// template arguments: tested per vector, they cost a 24-channel layer's
+/// tile as much as its product.
+template <int MR, int Act, bool Bias>
+__attribute__((target("avx512f,avx2,fma"))) void
+pointwiseTile(int64_t k, const float *ap, const float *bp,
+              const PointwiseStore &out, int mr, int nr, bool accumulate) {
+  auto maskOf = [](int count) {
+    return static_cast<__mmask16>(count <= 0    ? 0
+                                  : count >= 16 ? 0xFFFF
+                                                : (1u << count) - 1);
+  };
+  __mmask16 first[2], second[2];
+  for (int v = 0; v < 2; ++v) {
+    __mmask16 valid = maskOf(nr - 16 * v);
+    __mmask16 before = maskOf(out.split - 16 * v);
+    first[v] = valid & before;
+    second[v] = valid & static_cast<__mmask16>(~before);
+  }
+  // C's tile is read or written only after the k loop: fetching its lines
+  // now hides the misses (rows a plane apart, often in memory; with a
+  // short k, as a mobilenet's 16 or 24 channels, they are much of the
+  // tile's time).
+  const int firstEnd = std::min(out.split, nr);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr)
+      break;
+    const float *row0 = out.c0 + i * out.rsc, *row1 = out.c1 + i * out.rsc;
+    _mm_prefetch(reinterpret_cast<const char *>(row0), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(row0 + firstEnd - 1),
+                 _MM_HINT_T0);
+    if (firstEnd < nr) {
+      _mm_prefetch(reinterpret_cast<const char *>(row1), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char *>(row1 + nr - firstEnd - 1),
+                   _MM_HINT_T0);
+    }
+  }
+  __m512 acc[MR][2];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i)
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  constexpr int64_t kAhead = 16; // B rows prefetched ahead (2 KiB)
+  for (int64_t p = 0; p < k; ++p) {
+    if (p + kAhead < k) {
+      _mm_prefetch(reinterpret_cast<const char *>(bp + kAhead * 32),
+                   _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char *>(bp + kAhead * 32 + 16),
+                   _MM_HINT_T0);
+    }
+    const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; ++i) {
+      const __m512 a = _mm512_set1_ps(ap[i]);
+      acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+    }
+    ap += 14;
+    bp += 32;
+  }
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr)
+      break;
+    float *row0 = out.c0 + i * out.rsc, *row1 = out.c1 + i * out.rsc;
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; ++v) { // unrolled: acc stays in registers
+      if (!(first[v] | second[v]))
+        break;
+      __m512 r = acc[i][v];
+      if (accumulate)
+        r = _mm512_add_ps(
+            r, loadSplit(row0, row1, v, first[v], second[v], out.split));
+      if constexpr (Bias) {
+        __m512 b = _mm512_set1_ps(out.bias0[i * out.biasStride]);
+        if (second[v])
+          b = _mm512_mask_blend_ps(
+              second[v], b, _mm512_set1_ps(out.bias1[i * out.biasStride]));
+        r = _mm512_add_ps(r, b);
+      }
+      r = activatePointwise<Act>(r);
+      if (first[v])
+        _mm512_mask_storeu_ps(row0 + 16 * v, first[v], r);
+      if (second[v])
+        _mm512_mask_compressstoreu_ps(row1 + std::max(16 * v - out.split, 0),
+                                      second[v], r);
+    }
+  }
+}
+
+using PointwiseTileFn = void (*)(int64_t, const float *, const float *,
+                                 const PointwiseStore &, int, int, bool);
+
+template <int MR> PointwiseTileFn pointwiseTileWith(int activation, bool bias) {
+  switch (activation) {
+  case EMBER_GEMM_ACT_RELU:
+    return bias ? pointwiseTile<MR, EMBER_GEMM_ACT_RELU, true>
+                : pointwiseTile<MR, EMBER_GEMM_ACT_RELU, false>;
+  case EMBER_GEMM_ACT_HARDSWISH:
+    return bias ? pointwiseTile<MR, EMBER_GEMM_ACT_HARDSWISH, true>
+                : pointwiseTile<MR, EMBER_GEMM_ACT_HARDSWISH, false>;
+  case EMBER_GEMM_ACT_HARDSIGMOID:
+    return bias ? pointwiseTile<MR, EMBER_GEMM_ACT_HARDSIGMOID, true>
+                : pointwiseTile<MR, EMBER_GEMM_ACT_HARDSIGMOID, false>;
+  default:
+    return bias ? pointwiseTile<MR, EMBER_GEMM_ACT_NONE, true>
+                : pointwiseTile<MR, EMBER_GEMM_ACT_NONE, false>;
+  }
+}
+
+/// pointwiseTile for a panel of `rows` (1 to 14) rows: 14, 7, 4 or 2
+/// computed (a 72-channel layer's last panel has 2).
+PointwiseTileFn pointwiseTileFor(int rows, int activation, bool bias) {
+  if (rows > 7)
+    return pointwiseTileWith<14>(activation, bias);
+  if (rows > 4)
+    return pointwiseTileWith<7>(activation, bias);
+  if (rows > 2)
+    return pointwiseTileWith<4>(activation, bias);
+  return pointwiseTileWith<2>(activation, bias);
+}
+
+/// y = conv(x, w) for a 1x1 convolution (isPointwise) as one GEMM W (O x C)
+/// times X (C x N * OH * OW): the columns run over every image's output
+/// pixels, so that tiles of 32-column panels are full across images (7x7
+/// planes waste 15 of 64 columns per image when each image is tiled on its
+/// own, 14x14 28 of 224), and a stride-2 convolution gathers its pixels
+/// straight into the panels (no phase planes). Where y's pixels are
+/// consecutive per channel and the epilogue is a bias and one of
+/// pointwiseActivation's, each tile goes straight into y, finished in
+/// registers (pointwiseTile); otherwise (a residual, other epilogues, other
+/// layouts) the product is stored first (into y, or a buffer for panels
+/// across images) and finished by runs of output pixels.
+void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
+                      const MicroKernelInfo &kernel,
+                      const std::vector<float> &packedWeights,
+                      const ConvEpilogue *epilogue) {
+  const int mr = kernel.mr;
+  constexpr int nr = 32;
+  const int64_t k = g.depth, m = g.og, pixels = g.pixels;
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  const int64_t padded = roundUp(m, mr);
+  const int64_t ow = g.out[2], sh = g.stride[1], sw = g.stride[2];
+  // Runs: a whole plane when input and output pixels are both consecutive
+  // per channel (unit strides, dense rows), else one output row.
+  const bool planeRuns =
+      sh == 1 && sw == 1 &&
+      (g.out[1] == 1 ||
+       (x.stride[3] == g.in[2] && g.in[2] == ow && y.stride[3] == ow));
+  const bool denseY = g.out[1] == 1 || y.stride[3] == ow;
+  std::optional<int64_t> biasStep, residualStep;
+  if (epilogue) {
+    biasStep = epilogue->bias.data ? pixelStride(epilogue->bias) : 0;
+    residualStep =
+        epilogue->residual.data ? pixelStride(epilogue->residual) : 0;
+  }
+  const bool flatEpilogue = epilogue && biasStep && residualStep && denseY;
+  const gemm::ActivationFn activation =
+      epilogue ? activationFunction() : nullptr;
+  // inRegisters: an epilogue pointwiseTile or finishRows applies (a bias
+  // of one value per image and channel, activatePointwise's activations, a
+  // residual read with unit steps); else the GEMM's, after the product.
+  auto constantOver = [](const View5 &v, int from) {
+    for (int d = from; d < 5; ++d)
+      if (v.size[d] != 1 && v.stride[d] != 0)
+        return false;
+    return true;
+  };
+  const View5 *bias =
+      epilogue && epilogue->bias.data ? &epilogue->bias : nullptr;
+  const View5 *residual =
+      epilogue && epilogue->residual.data ? &epilogue->residual : nullptr;
+  const bool inRegisters =
+      !epilogue || (pointwiseActivation(epilogue->activation) &&
+                    (!bias || constantOver(*bias, 2)) &&
+                    (!residual || (planeRuns ? residualStep == 1
+                                             : residual->size[4] == 1 ||
+                                                   residual->stride[4] == 1)));
+  const FinishRowsFn finish =
+      finishRowsFor(epilogue ? epilogue->activation : EMBER_GEMM_ACT_NONE);
+  // Tiles written straight into y, epilogue included (pointwiseTile): y's
+  // pixels consecutive per channel, and no panel across more than two
+  // images. With a residual the tiles' scattered reads of it (a plane
+  // apart per channel, from memory) came out slower than finishRows'
+  // long runs (mobilenet's projections 576->96 @7, 144->48 @14, 88->24
+  // @28 at batch 32: 5-13%), so those finish after the product.
+  const bool fused = inRegisters && denseY && pixels >= nr && !residual;
+  auto rawTile = [](int rows) {
+    return pointwiseTileFor(rows, EMBER_GEMM_ACT_NONE, false);
+  };
+  auto lastTile = [&](int rows) {
+    return pointwiseTileFor(
+        rows, epilogue ? epilogue->activation : EMBER_GEMM_ACT_NONE,
+        bias != nullptr);
+  };
+  // Tiles span images, so that no panel is mostly empty (49 pixels: 64
+  // computed per image when tiled image by image, 196: 224), except for
+  // planes of at least four panels whose tiles are not stored straight
+  // into y: those go image by image, every panel then in one image and
+  // written into y directly rather than through the buffer.
+  const bool byImage = pixels >= 4 * nr && !fused;
+  const int64_t span = byImage ? pixels : g.batch * pixels;
+  const int64_t spans = byImage ? g.batch : 1;
+  const int64_t spanPanels = (span + nr - 1) / nr;
+  const int64_t threads = numThreads();
+  int64_t perSpan = (spanPanels + kPixelTile / nr - 1) / (kPixelTile / nr);
+  // Few tiles: as many as the panels allow, a multiple of the threads.
+  if (threads > 1 && spans * perSpan < 8 * threads)
+    perSpan = std::min(spanPanels,
+                       (roundUp(spans * perSpan, threads) + spans - 1) / spans);
+  const int64_t tiles = spans * perSpan;
+  auto tileRange = [&](int64_t ti) {
+    int64_t t = ti % perSpan;
+    int64_t lo = t * spanPanels / perSpan * nr;
+    int64_t hi = std::min(span, (t + 1) * spanPanels / perSpan * nr);
+    return std::make_pair(ti / perSpan * span + lo, hi - lo);
+  };
+  const int64_t maxTile = (spanPanels + perSpan - 1) / perSpan * nr;
+  const int64_t wanted = 2 * threads;
+  int64_t rowBlock = padded;
+  if (tiles < wanted && padded > mr)
+    rowBlock = std::max<int64_t>(
+        roundUp((padded * tiles + wanted - 1) / wanted, mr), 4 * mr);
+  const int64_t rowBlocks = (m + rowBlock - 1) / rowBlock;
+  parallelFor(0, tiles * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
+    float *bp = packedB.get(kcMax * maxTile);
+    float *scratch = nullptr;
+    std::vector<PointwisePiece> pieces;
+    int64_t packedTile = -1;
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t ti = task / rowBlocks, i0 = task % rowBlocks * rowBlock;
+      const int64_t rows = std::min(rowBlock, m - i0);
+      auto [j0, width] = tileRange(ti);
+      if (rows <= 0 || width <= 0)
+        continue;
+      // The tile's pieces: runs split at images, output rows (unless
+      // planeRuns) and panels. A panel within one image of a dense y is
+      // written straight into y, one across images into the buffer.
+      pieces.clear();
+      for (int64_t j = j0; j < j0 + width;) {
+        int64_t n = j / pixels, p = j % pixels;
+        int64_t oh = p / ow, w0 = p % ow;
+        int64_t run = planeRuns ? pixels - p : ow - w0;
+        int64_t length = std::min({run, j0 + width - j, nr - (j - j0) % nr});
+        int64_t panelEnd = std::min(j0 + width, j - (j - j0) % nr + nr);
+        pieces.push_back({j - j0, length,
+                          planeRuns ? p : oh * sh * x.stride[3] + w0 * sw,
+                          planeRuns ? p : oh * y.stride[3] + w0, n,
+                          denseY && (panelEnd - 1) / pixels == j / pixels &&
+                              (j - (j - j0) % nr) / pixels == n});
+        j += length;
+      }
+      if (fused) {
+        for (int64_t pc = 0; pc < k; pc += kcMax) {
+          const int64_t kc = std::min(kcMax, k - pc);
+          if (packedTile != ti || kc != k)
+            packPointwise(x.data, x.stride[0], x.stride[1], sw, pieces, pc, kc,
+                          width, bp);
+          packedTile = ti;
+          const float *a = packedWeights.data() + pc * padded + i0 * kc;
+          const bool last = pc + kc == k;
+          for (int64_t ic = 0; ic < rows; ic += kernel.mc) {
+            const int64_t mc = std::min<int64_t>(kernel.mc, rows - ic);
+            for (int64_t q = 0; q * nr < width; ++q) {
+              const int64_t j = j0 + q * nr, n0 = j / pixels, p0 = j % pixels;
+              const int cols =
+                  static_cast<int>(std::min<int64_t>(nr, width - q * nr));
+              const int split =
+                  static_cast<int>(std::min<int64_t>(cols, pixels - p0));
+              const int64_t n1 = split < cols ? n0 + 1 : n0;
+              for (int64_t ir = 0; ir < mc; ir += mr) {
+                const int64_t o = i0 + ic + ir;
+                PointwiseStore out{};
+                out.c0 = y.data + n0 * y.stride[0] + o * y.stride[1] + p0;
+                out.c1 = y.data + n1 * y.stride[0] + o * y.stride[1];
+                out.rsc = y.stride[1];
+                out.split = split;
+                if (bias) {
+                  out.bias0 =
+                      bias->data + n0 * bias->stride[0] + o * bias->stride[1];
+                  out.bias1 =
+                      bias->data + n1 * bias->stride[0] + o * bias->stride[1];
+                  out.biasStride = bias->stride[1];
+                }
+                const int height =
+                    static_cast<int>(std::min<int64_t>(mr, mc - ir));
+                const PointwiseTileFn tile =
+                    last ? lastTile(height) : rawTile(height);
+                tile(kc, a + (ic + ir) * kc, bp + q * nr * kc, out, height,
+                     cols, pc > 0);
+              }
+            }
+          }
+        }
+        continue;
+      }
+      if (!scratch &&
+          std::any_of(pieces.begin(), pieces.end(),
+                      [](const PointwisePiece &p) { return !p.direct; }))
+        scratch = columns.get(rowBlock * maxTile);
+      for (int64_t pc = 0; pc < k; pc += kcMax) {
+        int64_t kc = std::min(kcMax, k - pc);
+        // Consecutive row blocks of one tile share its packed panels when
+        // one k block covers k.
+        if (packedTile != ti || kc != k)
+          packPointwise(x.data, x.stride[0], x.stride[1], sw, pieces, pc, kc,
+                        width, bp);
+        packedTile = ti;
+        const float *a = packedWeights.data() + pc * padded + i0 * kc;
+        const float beta = pc == 0 ? 0.0f : 1.0f;
+        // Runs of panels with one destination: an image's pixels in y or
+        // the buffer.
+        for (size_t at = 0; at < pieces.size();) {
+          const PointwisePiece &start = pieces[at];
+          size_t next = at + 1;
+          while (next < pieces.size() && pieces[next].direct == start.direct &&
+                 (!start.direct || pieces[next].image == start.image))
+            ++next;
+          int64_t from = start.t0,
+                  to = pieces[next - 1].t0 + pieces[next - 1].length;
+          float *c = start.direct ? y.data + start.image * y.stride[0] +
+                                        i0 * y.stride[1] + start.out
+                                  : scratch + from;
+          multiplyBlock(kernel, rows, to - from, kc, a, bp + from * kc, c,
+                        start.direct ? y.stride[1] : maxTile, beta);
+          at = next;
+        }
+      }
+      if (inRegisters) {
+        if (!epilogue &&
+            std::all_of(pieces.begin(), pieces.end(),
+                        [](const PointwisePiece &p) { return p.direct; }))
+          continue;
+        // Runs of pieces whose pixels follow each other in y's channel
+        // rows (and x's, with planeRuns), one call each.
+        for (size_t at = 0; at < pieces.size();) {
+          PointwisePiece piece = pieces[at];
+          const int64_t n = piece.image;
+          const int64_t pixel = piece.t0 + j0 - n * pixels;
+          for (++at; at < pieces.size() && pieces[at].image == n &&
+                     pieces[at].direct == piece.direct &&
+                     pieces[at].out == piece.out + piece.length &&
+                     (planeRuns || (pixel + piece.length) / ow == pixel / ow);
+               ++at)
+            piece.length += pieces[at].length;
+          if (piece.direct && !epilogue)
+            continue;
+          float *dst = y.data + n * y.stride[0] + i0 * y.stride[1] + piece.out;
+          const float *src = piece.direct ? dst : scratch + piece.t0;
+          const float *b =
+              bias ? bias->data + n * bias->stride[0] + i0 * bias->stride[1]
+                   : nullptr;
+          const float *r =
+              residual ? residual->data + n * residual->stride[0] +
+                             i0 * residual->stride[1] +
+                             (planeRuns ? pixel
+                                        : pixel / ow * residual->stride[3] +
+                                              pixel % ow * residual->stride[4])
+                       : nullptr;
+          finish(src, piece.direct ? y.stride[1] : maxTile, dst, y.stride[1],
+                 rows, piece.length, b, bias ? bias->stride[1] : 0, r,
+                 residual ? residual->stride[1] : 0,
+                 epilogue && epilogue->residualFirst);
+        }
+        continue;
+      }
+      for (const PointwisePiece &piece : pieces)
+        if (!piece.direct)
+          copyBlock(true, scratch + piece.t0, maxTile,
+                    y.data + piece.image * y.stride[0] + i0 * y.stride[1] +
+                        piece.out,
+                    y.stride[1], rows, piece.length);
+      // The GEMM's epilogue over the tile's runs of consecutive output
+      // pixels: one block per run with flatEpilogue, else per output row.
+      for (size_t r = 0; r < pieces.size();) {
+        const PointwisePiece &start = pieces[r];
+        int64_t length = start.length;
+        size_t next = r + 1;
+        const int64_t pixel = start.t0 + j0 - start.image * pixels;
+        while (flatEpilogue && next < pieces.size() &&
+               pieces[next].image == start.image &&
+               pieces[next].out == start.out + length) {
+          length += pieces[next].length;
+          ++next;
+        }
+        float *block =
+            y.data + start.image * y.stride[0] + i0 * y.stride[1] + start.out;
+        if (flatEpilogue) {
+          gemm::applyEpilogueBlock(
+              activation, rows, length, block, y.stride[1], 1,
+              pixelBlockEpilogue(*epilogue, start.image, i0, pixel, *biasStep,
+                                 *residualStep));
+        } else {
+          // A piece of planeRuns may cross output rows (y dense then).
+          for (int64_t q = pixel; q < pixel + length;) {
+            int64_t rowEnd = std::min(pixel + length, (q / ow + 1) * ow);
+            gemm::applyEpilogueBlock(activation, rows, rowEnd - q,
+                                     block + (q - pixel), y.stride[1], 1,
+                                     rowBlockEpilogue(*epilogue, start.image,
+                                                      i0, 0, q / ow, q % ow));
+            q = rowEnd;
+          }
+        }
+        r = next;
+      }
+    }
+  });
+}
+
 void forward(const View5 &x, const View5 &w, const View5 &y,
              const int64_t *scalars, const ConvEpilogue *epilogue = nullptr);
 
@@ -1262,6 +1896,15 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   };
   if (isPointwiseOnePixel(g)) {
     pointwiseOnePixelForward(x, w, y, g, epilogue);
+    return;
+  }
+  // Other 1x1 convolutions: one GEMM over the batch's pixels
+  // (pointwiseForward).
+  if (isPointwise(g, x, y, forwardKernel())) {
+    const MicroKernelInfo &kernel = forwardKernel();
+    std::shared_ptr<const std::vector<float>> packedWeights =
+        packWeights(g, w, kernel.mr, std::min<int64_t>(kernel.kc, g.depth));
+    pointwiseForward(x, y, g, kernel, *packedWeights, epilogue);
     return;
   }
   const MicroKernelInfo &kernel = forwardKernel();

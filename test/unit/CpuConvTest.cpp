@@ -8,7 +8,9 @@
 // phase planes (strides, many images) and its in-place input, one image
 // split by output channels, the fused epilogue (bias, residual, through
 // y's own layout and through transposed views) on each forward path, on
-// every micro-kernel this CPU runs and on 1 and 2 threads.
+// every micro-kernel this CPU runs and on 1 and 2 threads; 1x1
+// convolutions as one GEMM over the batch (panels across images, stride
+// 2, the epilogue in the tile or through the GEMM's after it).
 //
 //===----------------------------------------------------------------------===//
 
@@ -282,6 +284,19 @@ const Case kCases[] = {
     {1, 9, 61, 1, {1, 14, 13}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 30, 100, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
      true},
+    // 1x1 as one GEMM over the batch's pixels (pointwiseForward): 7x7
+    // planes whose 32-column panels span two images, 300 channels (two k
+    // blocks of the AVX-512 tile), 30 outputs (a last panel of 2 rows);
+    // stride 2 (pixels gathered into the panels) with odd rows, 56 pixels
+    // a plane; stride 2 along W only; 5x6 planes (panels across more than
+    // two images: the buffer); 14x14 planes (tiled image by image, a last
+    // panel of 4 columns) with 72 outputs.
+    {3, 300, 30, 1, {1, 7, 7}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
+     true},
+    {2, 16, 40, 1, {1, 13, 15}, {1, 1, 1}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false},
+    {2, 5, 9, 1, {1, 6, 20}, {1, 1, 1}, {1, 1, 2}, {0, 0, 0}, {1, 1, 1}, false},
+    {4, 20, 19, 1, {1, 9, 11}, {1, 1, 1}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false},
+    {3, 24, 72, 1, {1, 14, 14}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
@@ -303,6 +318,61 @@ TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
     }
   }
   ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
+}
+
+// 1x1 convolutions (one GEMM over the batch's pixels) with the epilogues
+// its tiles do not apply in registers: SiLU, a bias that varies per pixel
+// (y's shape) and a residual, through the GEMM's epilogue after the
+// product; 7x7 planes across images and stride 2, on 1 and 2 threads.
+TEST(CpuConv, PointwiseWithTheGemmEpilogue) {
+  struct Shape {
+    int64_t n, c, o, h, w, stride;
+  };
+  for (const Shape &sh : {Shape{3, 20, 30, 7, 7, 1}, Shape{2, 16, 17, 13, 15, 2}})
+    for (int threads : {1, 2}) {
+      ember::setNumThreads(threads);
+      const int64_t oh = (sh.h - 1) / sh.stride + 1;
+      const int64_t ow = (sh.w - 1) / sh.stride + 1;
+      int64_t xs[5] = {sh.n, sh.c, 1, sh.h, sh.w};
+      int64_t ws[5] = {sh.o, sh.c, 1, 1, 1};
+      int64_t ys[5] = {sh.n, sh.o, 1, oh, ow};
+      int64_t xst[5], wst[5], yst[5];
+      contiguousStrides(xs, xst);
+      contiguousStrides(ws, wst);
+      contiguousStrides(ys, yst);
+      const int64_t plane = oh * ow;
+      std::mt19937 gen(7);
+      std::normal_distribution<float> normal;
+      std::vector<float> x(sh.n * sh.c * sh.h * sh.w), w(sh.o * sh.c),
+          bias(sh.o * plane), residual(sh.n * sh.o * plane),
+          y(sh.n * sh.o * plane, NAN);
+      for (auto *v : {&x, &w, &bias, &residual})
+        for (float &e : *v)
+          e = normal(gen);
+      // The bias: one value per (channel, pixel), the same for every image.
+      const int64_t bst[5] = {0, plane, plane, ow, 1};
+      ember_cpu_conv_fused_f32(
+          VIEW5(x.data(), xs, xst), VIEW5(w.data(), ws, wst),
+          VIEW5(y.data(), ys, yst), VIEW5(bias.data(), ys, bst),
+          VIEW5(residual.data(), ys, yst), 1, sh.stride, sh.stride, 0, 0, 0,
+          1, 1, 1, 1,
+          EMBER_GEMM_ACT_SILU | EMBER_GEMM_FUSED_BIAS |
+              EMBER_GEMM_FUSED_RESIDUAL);
+      for (int64_t n = 0; n < sh.n; ++n)
+        for (int64_t o = 0; o < sh.o; ++o)
+          for (int64_t p = 0; p < plane; ++p) {
+            double sum = bias[o * plane + p];
+            for (int64_t ci = 0; ci < sh.c; ++ci)
+              sum += double(w[o * sh.c + ci]) *
+                     x[((n * sh.c + ci) * sh.h + p / ow * sh.stride) * sh.w +
+                       p % ow * sh.stride];
+            const int64_t i = (n * sh.o + o) * plane + p;
+            const double want = sum / (1 + std::exp(-sum)) + residual[i];
+            ASSERT_NEAR(y[i], want, 1e-4 * std::max(1.0, std::fabs(want)))
+                << "image " << n << " channel " << o << " pixel " << p
+                << " stride " << sh.stride << " threads " << threads;
+          }
+    }
 }
 
 } // namespace
