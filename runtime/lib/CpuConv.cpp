@@ -21,6 +21,7 @@
 #include "CpuConvDepthwise.h"
 #include "GemmEpilogueKernels.h"
 #include "GemmMicroKernels.h"
+#include "RowTimesMatrix.h"
 #include "ScratchBuffer.h"
 
 #include <immintrin.h>
@@ -970,12 +971,12 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
   const bool sharedPanels = images == 1 && tilesPerImage == 1 &&
                             threads > 1 && rowPanels >= 2 * threads &&
                             m >= 2 * threads * tileWidth;
-  // Few tasks (up to 8 a thread): tiles of uneven widths, as even as the
-  // panels allow, whose count makes the tasks a multiple of the threads
-  // (56x56 at batch 1 made 13 tiles of 8 panels, 7 for one thread and 6
-  // for the other; now 14 of 7 or 8).
+  // Few tasks (up to 8 a thread), or one image: tiles of uneven widths, as
+  // even as the panels allow, whose count makes the tasks a multiple of the
+  // threads (56x56 at batch 1 made 13 tiles of 8 panels, 7 for one thread
+  // and 6 for the other; now 14 of 7 or 8).
   const bool evenTiles = !sharedPanels && threads > 1 &&
-                         images * tilesPerImage < 8 * threads;
+                         (images * tilesPerImage < 8 * threads || images == 1);
   if (evenTiles)
     tilesPerImage = std::min(
         panels, (roundUp(images * tilesPerImage, threads) + images - 1) /
@@ -1008,10 +1009,17 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
                               : lo + rowBlock;
     return std::make_pair(lo, std::min(hi, m) - lo);
   };
+  // One image in whole tiles: each thread takes a contiguous run of them,
+  // the same number of panels (within one) for each. Neighbouring tiles
+  // share the rows of the phase planes their windows overlap, which stay in
+  // that thread's cache; handed out a chunk at a time, each thread's tiles
+  // alternated with the other's (56x56 with 64 channels, 2 threads: 0.76
+  // -> 0.71 ms).
+  const bool contiguousShares = images == 1 && evenTiles && rowBlocks == 1;
   // A few uneven tasks run largest first (the pool hands them out in
   // order, one a chunk), so that the threads' totals come out even.
   std::vector<int64_t> order;
-  if (tasks * rowBlocks <= 4 * threads && threads > 1) {
+  if (!contiguousShares && tasks * rowBlocks <= 4 * threads && threads > 1) {
     order.resize(tasks * rowBlocks);
     for (int64_t i = 0; i < tasks * rowBlocks; ++i)
       order[i] = i;
@@ -1065,7 +1073,8 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
     return std::make_pair(oh * g.out[2] + ow,
                           end / s.wq * g.out[2] + lastOw + 1);
   };
-  parallelFor(0, tasks * rowBlocks, 1, [&](int64_t lo, int64_t hi) {
+  parallelFor(0, tasks * rowBlocks, contiguousShares ? tasks / threads : 1,
+              [&](int64_t lo, int64_t hi) {
     float *bp = shared ? nullptr : packedB.get(kcMax * tile);
     float *scratch = direct ? nullptr : columns.get(rowBlock * tile);
     float *own = perThread ? shifted.get(imageFloats) : nullptr;
@@ -1189,7 +1198,6 @@ std::shared_ptr<const gemm::PackedB> packedPointwiseWeights(const View5 &w,
 void pointwiseOnePixelForward(const View5 &x, const View5 &w, const View5 &y,
                               const Geometry &g,
                               const ConvEpilogue *epilogue) {
-  std::shared_ptr<const gemm::PackedB> packed = packedPointwiseWeights(w, g);
   ember_gemm_epilogue fused{};
   if (epilogue) {
     fused = planeEpilogue(*epilogue, 0, 0, 0);
@@ -1198,6 +1206,18 @@ void pointwiseOnePixelForward(const View5 &x, const View5 &w, const View5 &y,
     fused.residualRowStride = epilogue->residual.stride[0];
     fused.residualColStride = epilogue->residual.stride[1];
   }
+  // One image: each weight is used once, so the product streams w at
+  // memory speed, unpacked (packing would only copy it once more), split
+  // over the threads by output channel. The GEMM ran it on one thread (too
+  // few multiply-adds to split a compute-bound product), which at batch 1
+  // made mobilenet_v3_small's squeeze-excitation FCs ~7% of its forward.
+  if (g.batch == 1) {
+    gemm::rowTimesMatrix(g.cg, g.outChannels, x.data, x.stride[1], w.data,
+                         w.stride[1], w.stride[0], 0.0f, y.data, y.stride[1],
+                         epilogue ? &fused : nullptr);
+    return;
+  }
+  std::shared_ptr<const gemm::PackedB> packed = packedPointwiseWeights(w, g);
   gemm::sgemmPackedB(g.batch, g.outChannels, g.cg, 1.0f,
                      {x.data, x.stride[0], x.stride[1]},
                      {w.data, w.stride[1], w.stride[0]}, packed.get(), 0.0f,
@@ -1873,6 +1893,216 @@ void forwardThroughDense(const View5 &x, const View5 &w, const View5 &out,
   });
 }
 
+/// Output pixels up to which one image runs through forwardTransposed: the
+/// late ResNet layers' 7x7 and 14x14 planes.
+constexpr int64_t kTransposedPixels = 256;
+
+/// Whether forward runs `g` through forwardTransposed: one image (batch 1,
+/// ungrouped) of at most kTransposedPixels output pixels, a kernel wider
+/// than 1x1 (1x1 convolutions have paths of their own), a full panel of
+/// output channels for each thread (the threads split the channels), y's
+/// planes contiguous, on the AVX-512 tile (its edge kernels cover the last
+/// panel of pixels).
+bool transposedFits(const Geometry &g, const View5 &y,
+                    const MicroKernelInfo &kernel) {
+  return &kernel == &gemm::avx512ConvKernel() && g.batch == 1 &&
+         y.stride[4] == 1 && y.stride[3] == g.out[2] &&
+         g.groups == 1 && g.pixels <= kTransposedPixels &&
+         g.kernel[1] * g.kernel[2] > 1 && g.og >= kernel.nr * numThreads() &&
+         ShiftedInput::applies(g);
+}
+
+/// The calling thread's buffers of forwardTransposed, shared by the
+/// threads of one call: the packed im2col (A) and y transposed (C).
+thread_local ScratchBuffer transposedPanels, transposedOutput;
+
+/// Rows [p0, p0 + kc) of im2col, transposed, for output pixels [q0, q0 +
+/// mr) into one MR panel: out[p * mr + i] is pixel q0 + i of row p0 + p,
+/// read from the phase planes at `base` (ShiftedInput's grid: pixel (oh,
+/// ow) at oh * wq + ow). A panel's pixels are runs along output rows,
+/// each a masked copy per row; lanes past the last pixel are zeros.
+__attribute__((target("avx512f"))) void
+packTransposedPanel(const Geometry &g, const ShiftedInput &s,
+                    const float *base, int64_t p0, int64_t kc, int64_t q0,
+                    int mr, float *out) {
+  struct Run {
+    int lane, grid;
+    __mmask16 mask;
+  };
+  Run runs[16];
+  int count = 0;
+  const int64_t ow = g.out[2], end = std::min(q0 + mr, g.pixels);
+  for (int64_t q = q0; q < end;) {
+    int64_t width = std::min(end - q, ow - q % ow);
+    runs[count++] = {static_cast<int>(q - q0),
+                     static_cast<int>(q / ow * s.wq + q % ow),
+                     static_cast<__mmask16>((1u << width) - 1)};
+    q += width;
+  }
+  const __mmask16 used = static_cast<__mmask16>((1u << mr) - 1);
+  const int64_t *rowOffset = s.rowOffset + p0;
+  for (int64_t p = 0; p < kc; ++p) {
+    const float *row = base + rowOffset[p];
+    float *panel = out + p * mr;
+    if (end - q0 < mr)
+      _mm512_mask_storeu_ps(panel, used, _mm512_setzero_ps());
+    for (int r = 0; r < count; ++r)
+      _mm512_mask_storeu_ps(panel + runs[r].lane, runs[r].mask,
+                            _mm512_maskz_loadu_ps(runs[r].mask,
+                                                  row + runs[r].grid));
+  }
+}
+
+/// The AVX-512 shuffles of transposeColumns in their merge-masked forms
+/// (all lanes written): the plain intrinsics start from an undefined
+/// vector, which GCC 12 reports as maybe used uninitialized.
+__attribute__((target("avx512f"))) inline __m512 unpackLow(__m512 a,
+                                                           __m512 b) {
+  return _mm512_mask_unpacklo_ps(a, 0xFFFF, a, b);
+}
+__attribute__((target("avx512f"))) inline __m512 unpackHigh(__m512 a,
+                                                            __m512 b) {
+  return _mm512_mask_unpackhi_ps(a, 0xFFFF, a, b);
+}
+template <int Imm>
+__attribute__((target("avx512f"))) inline __m512 shuffleWithin(__m512 a,
+                                                               __m512 b) {
+  return _mm512_mask_shuffle_ps(a, 0xFFFF, a, b, Imm);
+}
+template <int Imm>
+__attribute__((target("avx512f"))) inline __m512 shuffleAcross(__m512 a,
+                                                               __m512 b) {
+  return _mm512_mask_shuffle_f32x4(a, 0xFFFF, a, b, Imm);
+}
+
+/// out[o * planeStride + q] = result[q * cols + o] for channels o in [o0,
+/// o1) and pixels q < pixels: 16 pixels x 16 channels at a time, loaded as
+/// 16 rows, transposed in registers (unpacks, then shuffles within and
+/// across 128-bit lanes) and stored as 16 channel rows; masked at the
+/// edges, so nothing past either range is read or written.
+__attribute__((target("avx512f"))) void
+transposeColumns(const float *result, int64_t cols, int64_t pixels,
+                 int64_t o0, int64_t o1, float *out, int64_t planeStride) {
+  for (int64_t c0 = o0; c0 < o1; c0 += 16) {
+    const int64_t channels = std::min<int64_t>(16, o1 - c0);
+    const __mmask16 channelMask =
+        static_cast<__mmask16>((1u << channels) - 1);
+    for (int64_t q0 = 0; q0 < pixels; q0 += 16) {
+      const int64_t count = std::min<int64_t>(16, pixels - q0);
+      __m512 r[16], t[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = i < count ? _mm512_maskz_loadu_ps(
+                               channelMask, result + (q0 + i) * cols + c0)
+                         : _mm512_setzero_ps();
+      for (int i = 0; i < 8; ++i) {
+        t[2 * i] = unpackLow(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = unpackHigh(r[2 * i], r[2 * i + 1]);
+      }
+      // r[4i + j], 128-bit lane L: rows 4i..4i+3 of column 4L + j.
+      for (int i = 0; i < 4; ++i) {
+        r[4 * i] = shuffleWithin<0x44>(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = shuffleWithin<0xEE>(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = shuffleWithin<0x44>(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = shuffleWithin<0xEE>(t[4 * i + 1], t[4 * i + 3]);
+      }
+      for (int j = 0; j < 4; ++j) {
+        t[j] = shuffleAcross<0x88>(r[j], r[4 + j]);
+        t[4 + j] = shuffleAcross<0xDD>(r[j], r[4 + j]);
+        t[8 + j] = shuffleAcross<0x88>(r[8 + j], r[12 + j]);
+        t[12 + j] = shuffleAcross<0xDD>(r[8 + j], r[12 + j]);
+      }
+      for (int j = 0; j < 4; ++j) {
+        r[j] = shuffleAcross<0x88>(t[j], t[8 + j]);
+        r[8 + j] = shuffleAcross<0xDD>(t[j], t[8 + j]);
+        r[4 + j] = shuffleAcross<0x88>(t[4 + j], t[12 + j]);
+        r[12 + j] = shuffleAcross<0xDD>(t[4 + j], t[12 + j]);
+      }
+      const __mmask16 pixelMask = static_cast<__mmask16>((1u << count) - 1);
+      for (int c = 0; c < channels; ++c)
+        _mm512_mask_storeu_ps(out + (c0 + c) * planeStride + q0, pixelMask,
+                              r[c]);
+    }
+  }
+}
+
+/// y = conv(x, w) for one small image (transposedFits) as the transposed
+/// GEMM y^T = im2col^T x w^T: output pixels are the micro-kernel's rows and
+/// output channels its 32 columns. The grid forwardShifted runs on rounds
+/// a 7x7 image's 61 grid pixels up to 64 columns (49 used: 31% more FMAs
+/// than needed) and a 14x14 image's 222 up to 224 (196 used); as rows,
+/// 49 pixels are 3 panels of 14 and one of 7 (an edge kernel) and 196 are
+/// 14 panels, with nothing wasted since 256 and 512 channels are whole
+/// panels. The threads split the output channels: each reads its half of
+/// the weights once (w^T's panels, packed once per weight) and packs the
+/// im2col panels of each k block itself. Then each thread writes its
+/// channels of y from the transposed result and applies `epilogue`
+/// (optional) to them. False (nothing done) when the buffers do not fit
+/// in memory.
+bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
+                       const Geometry &g, const MicroKernelInfo &kernel,
+                       const ConvEpilogue *epilogue) {
+  const ShiftedInput s(g, x);
+  // The panels are read without masks: every tap in bounds, the padding
+  // zeros in the planes (x itself only when nothing is padded).
+  if (s.inPlace && (g.pad[1] != 0 || g.pad[2] != 0))
+    return false;
+  const int mr = kernel.mr, nr = kernel.nr;
+  const int64_t k = g.depth, m = g.og, pixels = g.pixels;
+  const int64_t channels = x.size[1];
+  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
+  const int64_t rowsPadded = roundUp(pixels, mr), cols = roundUp(m, nr);
+  float *phased = nullptr;
+  if (!s.inPlace) {
+    phased = shifted.get(channels * s.channelStride);
+    if (!phased)
+      return false;
+  }
+  // The threads' parts: channel panels split as evenly as they allow.
+  const int64_t parts = std::min<int64_t>(numThreads(), cols / nr);
+  float *result = transposedOutput.get(pixels * cols);
+  float *blocks = transposedPanels.get(parts * kcMax * rowsPadded);
+  if (!result || !blocks)
+    return false;
+  // w^T: block (pc, channels from j) at pc * cols + j * kc, as the forward
+  // packs w with panels of nr rows.
+  std::shared_ptr<const std::vector<float>> weights =
+      packWeights(g, w, nr, kcMax);
+  if (phased)
+    parallelFor(0, channels, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t c = lo; c < hi; ++c)
+        buildPhases(g, x, s, 0, c, phased + c * s.channelStride);
+    });
+  const float *base = phased ? phased : x.data;
+  // Each part packs im2col^T's k blocks itself (pixels from i at i * kc):
+  // they stay in its core's L2 for all its panels of channels. Packed
+  // once for all threads, half of every block came from the other core
+  // at each read (1 thread to 2: 1.5x on 14x14 with 256 channels).
+  const int64_t rowPanels = rowsPadded / mr;
+  const gemm::ActivationFn activation =
+      epilogue ? activationFunction() : nullptr;
+  parallelFor(0, parts, 1, [&](int64_t lo, int64_t hi) {
+    const int64_t j0 = lo * (cols / nr) / parts * nr;
+    const int64_t width = std::min(hi * (cols / nr) / parts * nr, m) - j0;
+    float *block = blocks + lo * kcMax * rowsPadded;
+    for (int64_t pc = 0; pc < k; pc += kcMax) {
+      int64_t kc = std::min(kcMax, k - pc);
+      for (int64_t i = 0; i < rowPanels; ++i)
+        packTransposedPanel(g, s, base, pc, kc, i * mr, mr,
+                            block + i * mr * kc);
+      multiplyBlock(kernel, pixels, width, kc, block,
+                    weights->data() + pc * cols + j0 * kc, result + j0, cols,
+                    pc == 0 ? 0.0f : 1.0f);
+    }
+    // y's channels from their columns (its planes are contiguous).
+    transposeColumns(result, cols, pixels, j0, j0 + width, y.data,
+                     y.stride[1]);
+    if (epilogue)
+      for (int64_t o = j0; o < j0 + width; ++o)
+        finishPlane(*epilogue, activation, y, 0, o);
+  });
+  return true;
+}
+
 /// y = conv(x, w), then `epilogue` (optional) applied to y. y may be any
 /// view (a padded buffer's interior: the max pool after an imported CNN's
 /// stem); the GEMM paths that need its pixels contiguous per channel run
@@ -1946,6 +2176,9 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
           finishPlane(*epilogue, activationFunction(), y, n, o);
     return;
   }
+  if (shiftedFits && transposedFits(g, y, kernel) &&
+      forwardTransposed(x, w, y, g, kernel, epilogue))
+    return;
   const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
   const int64_t padded = roundUp(m, mr);
   std::shared_ptr<const std::vector<float>> packedWeights =

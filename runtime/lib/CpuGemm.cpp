@@ -171,6 +171,22 @@ void finishSeparately(const Matrix<float> &c,
 }
 void finishSeparately(const Matrix<double> &, const ember_gemm_epilogue *) {}
 
+/// C = A * B + beta * C for a one-row C, then the f32 `epilogue`.
+void rowProduct(const Matrix<float> &a, const Matrix<float> &b,
+                const Matrix<float> &c, float beta,
+                const ember_gemm_epilogue *epilogue) {
+  ember::gemm::rowTimesMatrix(a.cols, c.cols, a.data, a.colStride, b.data,
+                              b.rowStride, b.colStride, beta, c.data,
+                              c.colStride, epilogue);
+}
+void rowProduct(const Matrix<double> &a, const Matrix<double> &b,
+                const Matrix<double> &c, double beta,
+                const ember_gemm_epilogue *) {
+  ember::gemm::rowTimesMatrix(a.cols, c.cols, a.data, a.colStride, b.data,
+                              b.rowStride, b.colStride, beta, c.data,
+                              c.colStride);
+}
+
 template <typename T>
 void gemmUnfused(Matrix<T> a, Matrix<T> b, Matrix<T> c, T beta);
 
@@ -194,6 +210,13 @@ void gemm(Matrix<T> a, Matrix<T> b, Matrix<T> c, bool overwrite = false,
     return;
   }
   T beta = overwrite ? T(0) : T(1);
+  // One row (batch-1 inference): a matrix-vector product, on Ember's own
+  // pool (RowTimesMatrix.cpp says why not OpenBLAS's gemv), each chunk of
+  // the row finished by the epilogue on the thread that computed it.
+  if (m == 1 && c.colStride >= 1) {
+    rowProduct(a, b, c, beta, epilogue);
+    return;
+  }
   if (m > 1 && ownGemm(a, b, c, beta, epilogue, packed))
     return;
   gemmUnfused(a, b, c, beta);
@@ -205,13 +228,6 @@ template <typename T>
 void gemmUnfused(Matrix<T> a, Matrix<T> b, Matrix<T> c, T beta) {
   int64_t m = c.rows, n = c.cols, k = a.cols;
   bool overwrite = beta == T(0);
-  // One row (batch-1 inference): a matrix-vector product, on Ember's own
-  // pool (RowTimesMatrix.cpp says why not OpenBLAS's gemv).
-  if (m == 1 && c.colStride >= 1) {
-    ember::gemm::rowTimesMatrix(k, n, a.data, a.colStride, b.data, b.rowStride,
-                                b.colStride, beta, c.data, c.colStride);
-    return;
-  }
   std::vector<T> aCopy, bCopy, cCopy;
   BlasLayout la = classify(a);
   if (!la.ok) {

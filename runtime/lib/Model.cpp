@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -37,6 +38,17 @@ struct Model::CheckedShapes {
   int64_t checks = 0;
 };
 
+/// A batch-1 forward of a small CNN takes about a millisecond, and finding
+/// each of its ~150 weights by name (a linear search of the manifest)
+/// took several microseconds of it.
+struct Model::EntryWeights {
+  struct Weight {
+    const void *data;
+    const std::vector<int64_t> *shape;
+  };
+  std::map<std::string, std::vector<Weight>> byEntry;
+};
+
 void registerProgramCompiler(ProgramCompiler compiler) { compilerSlot() = compiler; }
 
 ProgramCompiler registeredProgramCompiler() { return compilerSlot(); }
@@ -56,6 +68,17 @@ Model Model::fromFile(std::shared_ptr<ModelFile> file, const LoadOptions &option
   } catch (const ModelError &error) {
     throw ModelError(model.image->label() + ": " + error.what());
   }
+  // Without a weights section every weight is empty (parseManifest checked).
+  auto entryWeights = std::make_shared<EntryWeights>();
+  for (const EntrySpec &entry : model.spec->entries) {
+    std::vector<EntryWeights::Weight> &resolved = entryWeights->byEntry[entry.name];
+    for (const std::string &weightName : entry.weights) {
+      const WeightSpec *weight = model.spec->findWeight(weightName);
+      resolved.push_back({weights ? weights->data + weight->offset : nullptr,
+                          &weight->shape});
+    }
+  }
+  model.entryWeights = std::move(entryWeights);
   loadModelCustomOps(*model.image, *model.spec, options);
   std::string why = "native code was not allowed";
   if (options.allowNative)
@@ -204,12 +227,8 @@ std::vector<HostTensor> Model::run(const std::string &name,
   };
   for (const HostTensor &input : inputs)
     view(input.data(), input.shape());
-  const SectionView *weightSection = image->find("weights");
-  for (const std::string &weightName : entry->weights) {
-    const WeightSpec *weight = spec->findWeight(weightName);
-    // Without a weights section every weight is empty (parseManifest checked).
-    view(weightSection ? weightSection->data + weight->offset : nullptr, weight->shape);
-  }
+  for (const EntryWeights::Weight &weight : entryWeights->byEntry.at(name))
+    view(weight.data, *weight.shape);
   std::pair<std::string, std::vector<std::vector<int64_t>>> key;
   key.first = name;
   for (const HostTensor &input : inputs)

@@ -8,11 +8,18 @@
 // in sched_yield for ~0.1 s (OpenBLAS's THREAD_TIMEOUT), so at batch 1 one
 // of them was always runnable beside Ember's pool, a core that Ember's
 // caller and worker then had to share (docs/knobs.md, EMBER_NUM_THREADS).
+// The one-pixel 1x1 convolutions of a squeeze-excitation block at batch 1
+// (CpuConv.cpp) run here too: the GEMM kept them on one thread (too few
+// multiply-adds for a compute-bound split), but streaming the weights from
+// the last-level cache splits well. A fused epilogue (bias, activation,
+// residual) finishes each chunk of the row on the thread that computed it.
 //
 //===----------------------------------------------------------------------===//
 
 #include "RowTimesMatrix.h"
 
+#include "GemmEpilogueKernels.h"
+#include "ember/Runtime/EmberGemm.h"
 #include "ember/Runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -180,9 +187,20 @@ void columnsPortable(const Columns<T> &p, int64_t lo, int64_t hi) {
   columnsAt<16>(p, lo, hi);
 }
 
+/// Finishes y's columns [lo, hi) with `epilogue` (f32 only).
+void finish(const ember_gemm_epilogue *epilogue, float *y, int64_t incy,
+            int64_t lo, int64_t hi) {
+  if (epilogue)
+    applyEpilogue(1, hi - lo, {y + lo * incy, hi - lo, incy},
+                  shiftEpilogue(*epilogue, 0, lo));
+}
+void finish(const ember_gemm_epilogue *, double *, int64_t, int64_t,
+            int64_t) {}
+
 template <typename T>
 void run(int64_t k, int64_t n, const T *x, int64_t incx, const T *b,
-         int64_t rsb, int64_t csb, T beta, T *y, int64_t incy) {
+         int64_t rsb, int64_t csb, T beta, T *y, int64_t incy,
+         const ember_gemm_epilogue *epilogue = nullptr) {
   static void (*const columns)(const Columns<T> &, int64_t, int64_t) = [] {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
@@ -192,19 +210,25 @@ void run(int64_t k, int64_t n, const T *x, int64_t incx, const T *b,
     return &columnsPortable<T>;
   }();
   Columns<T> p{k, x, incx, b, rsb, csb, beta, y, incy};
-  // Columns per chunk: ~32K multiply-adds (tens of microseconds) or more,
-  // so that short products stay on the calling thread.
+  // Columns per chunk: ~32K multiply-adds (128 KiB of f32 weights, a few
+  // microseconds from the last-level cache) or more, so that short
+  // products stay on the calling thread.
   int64_t grain = std::max<int64_t>(16, (int64_t{1} << 15) / std::max<int64_t>(k, 1));
-  parallelFor(0, n, grain,
-              [&](int64_t lo, int64_t hi) { columns(p, lo, hi); });
+  if (epilogueDoesNothing(epilogue))
+    epilogue = nullptr;
+  parallelFor(0, n, grain, [&](int64_t lo, int64_t hi) {
+    columns(p, lo, hi);
+    finish(epilogue, y, incy, lo, hi);
+  });
 }
 
 } // namespace
 
 void rowTimesMatrix(int64_t k, int64_t n, const float *x, int64_t incx,
                     const float *b, int64_t rsb, int64_t csb, float beta,
-                    float *y, int64_t incy) {
-  run(k, n, x, incx, b, rsb, csb, beta, y, incy);
+                    float *y, int64_t incy,
+                    const ember_gemm_epilogue *epilogue) {
+  run(k, n, x, incx, b, rsb, csb, beta, y, incy, epilogue);
 }
 
 void rowTimesMatrix(int64_t k, int64_t n, const double *x, int64_t incx,

@@ -258,6 +258,22 @@ const Case kCases[] = {
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // One image of several tiles on 2 threads, each taking a contiguous
+    // half of them: 4 tiles of 30x30 (the grid 32 wide); 18 of 64x64.
+    {1, 6, 20, 1, {1, 30, 30}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 16, 1, {1, 64, 64}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // One small image as the transposed GEMM (pixels as the AVX-512 tile's
+    // rows, channels as its columns, each thread a share of at least 32
+    // channels; on one thread the cases below with 45 x 9 and 9 x 7 rows
+    // take it too): 16x16 (256 pixels: rows of 16 split across panels of
+    // 14) with two k blocks and constant weights; 6x5 (panels of three
+    // image rows) with 33 channels (a last panel of one channel); dilation
+    // 2 with padding 2 x 1; a transposed input view.
+    {1, 40, 64, 1, {1, 16, 16}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1},
+     false, true},
+    {1, 12, 33, 1, {1, 6, 5}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 10, 72, 1, {1, 9, 8}, {1, 3, 3}, {1, 1, 1}, {0, 2, 1}, {1, 2, 2}, false},
+    {1, 7, 64, 1, {1, 8, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, true},
     // The forward's shifted input: 3x3 stride 2 (four phase planes) over
     // more images than two per thread (each thread builds its images'
     // planes); 3x3 unpadded with unit strides (x read in place, a grid
@@ -275,7 +291,14 @@ const Case kCases[] = {
     {5, 70, 19, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
     {3, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},
     {4, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
-     true},    // One image of one tile on 2 threads (the late ResNet layers at batch
+     true},
+    // The same at batch 1 (a row times the weights, split over the threads
+    // by output channel, the epilogue per chunk): large enough to split,
+    // from constant memory, and pixel 0 of a strided input.
+    {1, 576, 144, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    {1, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
+     true},
+    {1, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},    // One image of one tile on 2 threads (the late ResNet layers at batch
     // 1): the threads split the output channels over panels packed once;
     // odd channel counts; 3x3 with unit strides (a grid wider than the
     // rows, more im2col rows than one k block: 45 x 9), stride 2 (phase

@@ -12,6 +12,7 @@
 
 #include "ember/Runtime/CpuGemm.h"
 #include "ember/Runtime/EmberGemm.h"
+#include "ember/Runtime/Threads.h"
 
 #include <gtest/gtest.h>
 
@@ -540,6 +541,46 @@ TEST(EmberGemm, FusedRuntimeEntries) {
           sum += double(a.at(t * m + i, p)) * b.at(p, j);
         ASSERT_NEAR(out.at(t * m + i, j), sum, 1e-4);
       }
+}
+
+/// A one-row fused product (a batch-1 Linear layer, a squeeze-excitation
+/// FC) runs on RowTimesMatrix with the epilogue applied per chunk of the
+/// row: bias, hardswish, a residual added after, on 1 and 2 threads, a
+/// product large enough to split and a small one, B as a Linear weight's
+/// transpose view.
+TEST(EmberGemm, SingleRowFusedEntryOnThePool) {
+  std::mt19937 rng(11);
+  const int64_t sizes[][2] = {{576, 1024}, {7, 5}};
+  const int before = ember::numThreads();
+  for (int threads : {1, 2}) {
+    ember::setNumThreads(threads);
+    for (auto [k, n] : sizes) {
+      SCOPED_TRACE(std::to_string(threads) + " threads, " + std::to_string(k) +
+                   "x" + std::to_string(n));
+      TestMatrix a(1, k, false, 0, rng), b(k, n, true, 1, rng),
+          out(1, n, false, 0, rng), res(1, n, false, 0, rng);
+      std::vector<float> bias(n);
+      for (float &v : bias)
+        v = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+      ember_cpu_sgemm_fused(
+          nullptr, a.storage.data(), 0, 1, k, k, 1, nullptr, b.storage.data(),
+          0, k, n, b.rowStride(), b.colStride(), nullptr, out.storage.data(),
+          0, 1, n, n, 1, nullptr, bias.data(), 0, 1, n, 0, 1, nullptr,
+          res.storage.data(), 0, 1, n, n, 1,
+          EMBER_GEMM_ACT_HARDSWISH | EMBER_GEMM_FUSED_BIAS |
+              EMBER_GEMM_FUSED_RESIDUAL);
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = bias[j];
+        for (int64_t p = 0; p < k; ++p)
+          sum += double(a.at(0, p)) * b.at(p, j);
+        ASSERT_NEAR(out.at(0, j),
+                    referenceActivation(EMBER_GEMM_ACT_HARDSWISH, sum) + res.at(0, j),
+                    1e-5 * k)
+            << "column " << j;
+      }
+    }
+  }
+  ember::setNumThreads(before);
 }
 
 } // namespace

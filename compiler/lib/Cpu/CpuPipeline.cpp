@@ -155,6 +155,9 @@ void ember::buildCpuLoweringPipeline(OpPassManager &pm, bool shapeFunctions) {
   // Element-wise nests that read a transposed view: register-transposed
   // tiles (vector ops; every other nest stays scalar for LLVM to widen).
   bufferFuncs.addPass(createEmberTransposeTiles());
+  // Short trailing dims (14 x 14 planes) as one long dim the vectorizer
+  // can widen.
+  bufferFuncs.addPass(createEmberFlattenInnerDims());
   bufferFuncs.addPass(createCanonicalizerPass());
   // One function per loop nest: LLVM's back end is superlinear in function
   // size (a transformer step as one function took 15 s to generate).

@@ -115,6 +115,7 @@ public:
 
 private:
   struct CheckedShapes;
+  struct EntryWeights;
 
   std::shared_ptr<ModelFile> image;
   std::shared_ptr<Manifest> spec;
@@ -123,6 +124,9 @@ private:
   /// The input shapes each entry's shape function has agreed with the
   /// manifest for, shared by copies of this Model.
   std::shared_ptr<CheckedShapes> checked;
+  /// Each entry's weights as they sit in the mapped file, in the entry's
+  /// calling order: resolved once at load, not per call by name.
+  std::shared_ptr<const EntryWeights> entryWeights;
 };
 
 /// Checks `inputs` against `entry` (count, dtypes, ranks, static dims, one
