@@ -238,8 +238,8 @@ EMBER_TARGET_AVX512 inline __m512 loadColumns(uintptr_t at, __mmask16 first,
   __m512 lo = _mm512_maskz_loadu_ps(first, p);
   if (MODE == Columns::Unit)
     return lo;
-  if (MODE == Columns::EvenOfOne)
-    return _mm512_permutexvar_ps(evens, lo);
+  if (MODE == Columns::EvenOfOne) // merge-masked: no undefined source
+    return _mm512_mask_permutexvar_ps(lo, 0xffff, evens, lo);
   return _mm512_permutex2var_ps(lo, evens, _mm512_maskz_loadu_ps(second, p + 16));
 }
 
@@ -282,7 +282,14 @@ EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
 /// The lanes of `v` that `store` keeps, summed (the plane's sum, for
 /// PlaneEpilogue::sum).
 EMBER_TARGET_AVX512 inline float storedSum(__m512 v, __mmask16 store) {
-  return _mm512_reduce_add_ps(_mm512_maskz_mov_ps(store, v));
+  // Through memory, once per block (GCC 12 warns on _mm512_reduce_add_ps's
+  // undefined-vector extracts).
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, _mm512_maskz_mov_ps(store, v));
+  float sum = 0;
+  for (float lane : lanes)
+    sum += lane;
+  return sum;
 }
 
 /// ROWS output rows from `oh` for the direct path (strideW 1 or 2,
@@ -657,7 +664,7 @@ avx512FlatPlanes(const PlaneGeometry &g, const FlatMasks &m,
       total += _mm512_maskz_mov_ps(m.store[v], acc[p][v]);
     }
     if (epilogues && epilogues[p].sum)
-      *epilogues[p].sum = _mm512_reduce_add_ps(total);
+      *epilogues[p].sum = storedSum(total, 0xffff);
   }
 }
 
