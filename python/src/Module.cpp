@@ -473,6 +473,8 @@ PYBIND11_MODULE(_ember, m) {
     // GEMM calls that applied a fused epilogue (ember-fuse-matmul-epilogue).
     d["fused_gemm_calls"] = ember_cpu_fused_gemm_calls();
     d["fused_conv_calls"] = ember_cpu_fused_conv_calls();
+    // Those that also wrote a squeeze-and-excitation pool's plane means.
+    d["fused_conv_means"] = ember_cpu_fused_conv_means();
     // B operands a loop packed once for all its GEMMs (ember-hoist-gemm-packing).
     d["packed_b_calls"] = ember_cpu_packed_b_calls();
     return d;

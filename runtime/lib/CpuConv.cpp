@@ -84,6 +84,10 @@ struct ConvEpilogue {
   int32_t activation = EMBER_GEMM_ACT_NONE;
   bool residualFirst = false;
   View5 bias{}, residual{};
+  // When set (ember_cpu_conv_fused_mean_f32): receives the mean of each
+  // finished plane y[n, o] at mean[n, o] (a view of y's shape, stride 0
+  // along the pixel dims).
+  View5 mean{};
 };
 
 /// Per-thread packing buffers (ScratchBuffer.h).
@@ -528,6 +532,56 @@ ember_gemm_epilogue rowBlockEpilogue(const ConvEpilogue &e, int64_t n,
   return gemm::shiftEpilogue(block, 0, w);
 }
 
+/// The sum of the plane y[n, o] (any strides). Contiguous rows go through
+/// 16 partial sums, a loop the compiler vectorizes (one running sum is a
+/// chain of adds it may not reorder).
+float planeSum(const View5 &y, int64_t n, int64_t o) {
+  constexpr int64_t kLanes = 16;
+  float partial[kLanes] = {};
+  float sum = 0;
+  const float *plane = y.data + n * y.stride[0] + o * y.stride[1];
+  // A contiguous plane (7x7 rows of 7) as one row.
+  if (y.stride[4] == 1 && y.stride[3] == y.size[4] &&
+      (y.size[2] == 1 || y.stride[2] == y.size[3] * y.size[4])) {
+    const int64_t count = y.size[2] * y.size[3] * y.size[4];
+    int64_t v = 0;
+    for (; v + kLanes <= count; v += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l)
+        partial[l] += plane[v + l];
+    for (; v < count; ++v)
+      sum += plane[v];
+    for (float p : partial)
+      sum += p;
+    return sum;
+  }
+  for (int64_t d = 0; d < y.size[2]; ++d)
+    for (int64_t h = 0; h < y.size[3]; ++h) {
+      const float *row = plane + d * y.stride[2] + h * y.stride[3];
+      int64_t v = 0;
+      if (y.stride[4] == 1)
+        for (; v + kLanes <= y.size[4]; v += kLanes)
+          for (int64_t l = 0; l < kLanes; ++l)
+            partial[l] += row[v + l];
+      for (; v < y.size[4]; ++v)
+        sum += row[v * y.stride[4]];
+    }
+  for (float p : partial)
+    sum += p;
+  return sum;
+}
+
+/// mean[n, o] (its pixel dims stride 0) = the mean of the plane y[n, o].
+void writeMeans(const View5 &y, const View5 &mean) {
+  const int64_t pixels = y.size[2] * y.size[3] * y.size[4];
+  parallelFor(0, y.size[0] * y.size[1], 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      int64_t n = t / y.size[1], o = t % y.size[1];
+      mean.data[n * mean.stride[0] + o * mean.stride[1]] =
+          planeSum(y, n, o) / static_cast<float>(pixels);
+    }
+  });
+}
+
 /// Whether forward runs `g` through the direct depthwise kernel
 /// (CpuConvDepthwise.h): grouped with one input channel per group, 1-D or
 /// 2-D, the output's planes contiguous rows.
@@ -555,25 +609,72 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
       epilogue && !epilogue->residual.data &&
       (!epilogue->bias.data ||
        (epilogue->bias.stride[3] == 0 && epilogue->bias.stride[4] == 0));
+  const bool pairs =
+      depthwisePairs(plane, x.stride[3], x.stride[4], y.stride[3], avx512);
+  // The plane means: summed by the kernel in registers when it finishes
+  // the plane there, else over the finished plane while it is in cache.
+  const View5 *mean = epilogue && epilogue->mean.data ? &epilogue->mean
+                                                       : nullptr;
+  const float pixels = static_cast<float>(g.out[1] * g.out[2]);
+  auto writeMean = [&](int64_t t, bool summed, float sum) {
+    int64_t n = t / g.outChannels, o = t % g.outChannels;
+    if (!summed)
+      sum = planeSum(y, n, o);
+    mean->data[n * mean->stride[0] + o * mean->stride[1]] = sum / pixels;
+  };
   parallelFor(0, g.batch * g.outChannels, 1, [&](int64_t lo, int64_t hi) {
     float *scratch = planes.get(scratchSize);
-    for (int64_t t = lo; t < hi; ++t) {
+    // Plane t's input, taps, output and register epilogue.
+    auto planeOf = [&](int64_t t, const float *&xp, const float *&tp,
+                       float *&yp, PlaneEpilogue &stored, float &sum) {
       int64_t n = t / g.outChannels, o = t % g.outChannels;
-      PlaneEpilogue stored;
+      xp = x.data + n * x.stride[0] + o / g.og * x.stride[1];
+      tp = weights + o * taps;
+      yp = y.data + n * y.stride[0] + o * y.stride[1];
       if (inRegisters) {
         stored.activation = epilogue->activation;
         stored.hasBias = epilogue->bias.data != nullptr;
         if (stored.hasBias)
           stored.bias = epilogue->bias.data[n * epilogue->bias.stride[0] +
                                             o * epilogue->bias.stride[1]];
+        if (mean)
+          stored.sum = &sum;
       }
-      bool finished = depthwisePlane(
-          plane, x.data + n * x.stride[0] + o / g.og * x.stride[1],
-          x.stride[3], x.stride[4], weights + o * taps,
-          y.data + n * y.stride[0] + o * y.stride[1], y.stride[3], scratch,
-          avx512, inRegisters ? &stored : nullptr);
+    };
+    int64_t t = lo;
+    // Small planes two at a time (depthwisePairs).
+    for (; pairs && t + 2 <= hi; t += 2) {
+      const float *xp[2], *tp[2];
+      float *yp[2];
+      PlaneEpilogue stored[2];
+      float sum[2] = {0, 0};
+      planeOf(t, xp[0], tp[0], yp[0], stored[0], sum[0]);
+      planeOf(t + 1, xp[1], tp[1], yp[1], stored[1], sum[1]);
+      bool finished = depthwisePlanePair(plane, xp, tp, yp,
+                                         inRegisters ? stored : nullptr);
+      for (int64_t p = 0; p < 2; ++p) {
+        if (epilogue && !finished)
+          finishPlane(*epilogue, activation, y, (t + p) / g.outChannels,
+                      (t + p) % g.outChannels);
+        if (mean)
+          writeMean(t + p, finished, sum[p]);
+      }
+    }
+    for (; t < hi; ++t) {
+      const float *xp, *tp;
+      float *yp;
+      PlaneEpilogue stored;
+      float sum = 0;
+      planeOf(t, xp, tp, yp, stored, sum);
+      bool finished =
+          depthwisePlane(plane, xp, x.stride[3], x.stride[4], tp, yp,
+                         y.stride[3], scratch, avx512,
+                         inRegisters ? &stored : nullptr);
       if (epilogue && !finished) // while the plane is in cache
-        finishPlane(*epilogue, activation, y, n, o);
+        finishPlane(*epilogue, activation, y, t / g.outChannels,
+                    t % g.outChannels);
+      if (mean)
+        writeMean(t, finished, sum);
     }
   });
 }
@@ -2551,6 +2652,15 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     depthwiseForward(x, w, y, g, epilogue);
     return;
   }
+  // The plane means (a squeeze-and-excitation pool) of the other paths: a
+  // pass over y after it is finished.
+  if (epilogue && epilogue->mean.data) {
+    ConvEpilogue rest = *epilogue;
+    rest.mean = View5{};
+    forward(x, w, y, scalars, &rest);
+    writeMeans(y, epilogue->mean);
+    return;
+  }
   // The shifted path copies its tiles out by rows (any row stride); the
   // others write channels of contiguous pixels.
   std::optional<int64_t> step = pixelStride(y);
@@ -2948,6 +3058,8 @@ using namespace ember::conv;
 namespace {
 /// Fused forward calls run in this process (ember_cpu_fused_conv_calls).
 std::atomic<uint64_t> fusedConvCalls{0};
+/// Those of them that also wrote plane means (ember_cpu_fused_conv_means).
+std::atomic<uint64_t> fusedConvMeans{0};
 } // namespace
 
 namespace ember {
@@ -2981,8 +3093,34 @@ void ember_cpu_conv_fused_f32(EMBER_TENSOR5_ARGS(float, x),
   forward(VIEW5(x), VIEW5(w), VIEW5(y), scalars, &epilogue);
 }
 
+void ember_cpu_conv_fused_mean_f32(EMBER_TENSOR5_ARGS(float, x),
+                                   EMBER_TENSOR5_ARGS(float, w),
+                                   EMBER_TENSOR5_ARGS(float, y),
+                                   EMBER_TENSOR5_ARGS(float, bias),
+                                   EMBER_TENSOR5_ARGS(float, residual),
+                                   EMBER_TENSOR5_ARGS(float, mean),
+                                   EMBER_CONV_SCALARS, int64_t flags) {
+  SCALARS;
+  fusedConvCalls.fetch_add(1, std::memory_order_relaxed);
+  ConvEpilogue epilogue;
+  epilogue.activation =
+      static_cast<int32_t>(flags & EMBER_GEMM_FUSED_ACTIVATION_MASK);
+  epilogue.residualFirst = flags & EMBER_GEMM_FUSED_RESIDUAL_FIRST;
+  if (flags & EMBER_GEMM_FUSED_BIAS)
+    epilogue.bias = VIEW5(bias);
+  if (flags & EMBER_GEMM_FUSED_RESIDUAL)
+    epilogue.residual = VIEW5(residual);
+  epilogue.mean = VIEW5(mean);
+  fusedConvMeans.fetch_add(1, std::memory_order_relaxed);
+  forward(VIEW5(x), VIEW5(w), VIEW5(y), scalars, &epilogue);
+}
+
 uint64_t ember_cpu_fused_conv_calls(void) {
   return fusedConvCalls.load(std::memory_order_relaxed);
+}
+
+uint64_t ember_cpu_fused_conv_means(void) {
+  return fusedConvMeans.load(std::memory_order_relaxed);
 }
 
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),

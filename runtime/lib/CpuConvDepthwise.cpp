@@ -1,14 +1,20 @@
 //===- CpuConvDepthwise.cpp - direct depthwise convolution ----------------===//
 //
-// One plane at a time. With AVX-512, a small stride-1 plane (7x7) is one
-// flat row of outputs, 16 of them (several image rows) per masked load of
-// a tap (avx512Flat). Otherwise, for contiguous input rows and a
-// column stride of 1 or 2 (every depthwise layer of MobileNet and
-// EfficientNet), the taps read the input in place: each output vector of
-// 16 columns is kH * kW FMAs of a broadcast tap by a masked load (stride
-// 2: the even lanes of one or two loads, one permute), the lanes left or
-// right of the plane masked to zero, the rows above or below it read from
-// a row of zeros; up to 8 output rows at a time share each broadcast.
+// One plane at a time (small planes two at a time). With AVX-512, a small
+// stride-1 plane (7x7) is one flat row of outputs, 16 of them (several
+// image rows) per masked load of a tap (avx512Flat; two planes at once
+// through depthwisePlanePair, so that 8 FMA chains overlap). Otherwise,
+// for contiguous input rows and a column stride of 1 or 2 (every
+// depthwise layer of MobileNet and EfficientNet), the taps read the input
+// in place: each output vector of 16 columns is kH * kW FMAs of a
+// broadcast tap by a masked load (stride 2: the even lanes of one or two
+// loads, one permute), the lanes left or right of the plane masked to
+// zero, the rows above or below it read from a row of zeros; up to 8
+// output rows at a time share each broadcast, 14 for square 3x3 and 5x5
+// taps with equal strides, whose input rows are also loaded once per tap
+// column for all the output rows they feed (avx512SharedRows). The
+// epilogue (bias, activation) and, for a squeeze-and-excitation pool, the
+// plane's sum are applied to the outputs in their registers.
 // Otherwise (other strides, strided rows, the portable path) the input
 // plane is first copied once into scratch, padded (so no tap needs a
 // bounds test) and split by column into `strideW` phases (so that, for
@@ -232,8 +238,8 @@ EMBER_TARGET_AVX512 inline __m512 loadColumns(uintptr_t at, __mmask16 first,
   __m512 lo = _mm512_maskz_loadu_ps(first, p);
   if (MODE == Columns::Unit)
     return lo;
-  if (MODE == Columns::EvenOfOne)
-    return _mm512_permutexvar_ps(evens, lo);
+  if (MODE == Columns::EvenOfOne) // merge-masked: no undefined source
+    return _mm512_mask_permutexvar_ps(lo, 0xffff, evens, lo);
   return _mm512_permutex2var_ps(lo, evens, _mm512_maskz_loadu_ps(second, p + 16));
 }
 
@@ -271,6 +277,19 @@ EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
   default:
     return v;
   }
+}
+
+/// The lanes of `v` that `store` keeps, summed (the plane's sum, for
+/// PlaneEpilogue::sum).
+EMBER_TARGET_AVX512 inline float storedSum(__m512 v, __mmask16 store) {
+  // Through memory, once per block (GCC 12 warns on _mm512_reduce_add_ps's
+  // undefined-vector extracts).
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, _mm512_maskz_mov_ps(store, v));
+  float sum = 0;
+  for (float lane : lanes)
+    sum += lane;
+  return sum;
 }
 
 /// ROWS output rows from `oh` for the direct path (strideW 1 or 2,
@@ -319,6 +338,13 @@ avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
 #pragma GCC unroll 8
     for (int i = 0; i < ROWS; ++i)
       acc[i] = finishAvx512(acc[i], *epilogue);
+    if (epilogue->sum) {
+      __m512 total = _mm512_setzero_ps();
+#pragma GCC unroll 8
+      for (int i = 0; i < ROWS; ++i)
+        total += acc[i];
+      *epilogue->sum += storedSum(total, store);
+    }
   }
 #pragma GCC unroll 8
   for (int i = 0; i < ROWS; ++i)
@@ -326,57 +352,94 @@ avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
 }
 
 /// avx512DirectRows for equal row and column strides S (1 or 2), no
-/// dilation and KH tap rows: each input row the block reads is loaded once
+/// dilation and K x K taps: each input row the block reads is loaded once
 /// per tap column and serves every output row it is a tap row of (input
 /// row r of the block is tap row r - i * S of output row i), the tap
-/// column's KH weights held in registers: (ROWS - 1) * S + KH loads per
-/// tap column instead of ROWS * KH (the loads and, at stride 2, their
-/// permutes, not the FMAs, bounded the per-row form). The sum runs over
-/// tap columns first, rows second.
-template <int ROWS, int KH, int S, bool EDGE, Columns MODE>
+/// column's K weights held in registers: (ROWS - 1) * S + K loads per
+/// tap column instead of ROWS * K (the loads and, at stride 2, their
+/// permutes, not the FMAs, bounded the per-row form). The input rows'
+/// addresses (zeroRow above or below the plane) are found once per block,
+/// not per tap column, and the tap columns are unrolled.
+template <int ROWS, int K, int S, Columns MODE>
 EMBER_TARGET_AVX512 inline void
 avx512SharedRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
                  const float *taps, float *y, int64_t yRow, int64_t oh,
                  int64_t ow, const __mmask16 *first, const __mmask16 *second,
                  __mmask16 store, const PlaneEpilogue *epilogue) {
+  constexpr int kInputs = (ROWS - 1) * S + K;
   __m512 acc[ROWS];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < ROWS; ++i)
     acc[i] = _mm512_setzero_ps();
   const int64_t floatBytes = static_cast<int64_t>(sizeof(float));
-  const int64_t rowBytes = xRow * floatBytes, kW = g.kW;
+  const int64_t rowBytes = xRow * floatBytes;
   const int64_t left = (ow * S - g.padW) * floatBytes;
   const int64_t top = oh * S - g.padH;
   const uintptr_t zeros = reinterpret_cast<uintptr_t>(zeroRow) + left;
-  for (int64_t kw = 0; kw < kW; ++kw) {
-    __m512 weight[KH];
+  uintptr_t source[kInputs];
+#pragma GCC unroll 32
+  for (int r = 0; r < kInputs; ++r) {
+    int64_t ih = top + r;
+    source[r] = ih >= 0 && ih < g.inH ? x + left + ih * rowBytes : zeros;
+  }
 #pragma GCC unroll 8
-    for (int kh = 0; kh < KH; ++kh)
-      weight[kh] = _mm512_set1_ps(taps[kh * kW + kw]);
+  for (int kw = 0; kw < K; ++kw) {
+    __m512 weight[K];
+#pragma GCC unroll 8
+    for (int kh = 0; kh < K; ++kh)
+      weight[kh] = _mm512_set1_ps(taps[kh * K + kw]);
     const __mmask16 lo = first[kw], hi = second[kw];
     const int64_t shift = kw * floatBytes;
 #pragma GCC unroll 32
-    for (int r = 0; r < (ROWS - 1) * S + KH; ++r) {
-      int64_t ih = top + r;
-      uintptr_t source = !EDGE || (ih >= 0 && ih < g.inH)
-                             ? x + left + ih * rowBytes
-                             : zeros;
-      __m512 v = loadColumns<MODE>(source + shift, lo, hi);
-#pragma GCC unroll 8
+    for (int r = 0; r < kInputs; ++r) {
+      __m512 v = loadColumns<MODE>(source[r] + shift, lo, hi);
+#pragma GCC unroll 16
       for (int i = 0; i < ROWS; ++i) {
         int kh = r - i * S;
-        if (kh >= 0 && kh < KH)
+        if (kh >= 0 && kh < K)
           acc[i] = _mm512_fmadd_ps(weight[kh], v, acc[i]);
       }
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < ROWS; ++i) {
     if (epilogue)
       acc[i] = finishAvx512(acc[i], *epilogue);
     _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
   }
+  if (epilogue && epilogue->sum) {
+    __m512 total = _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < ROWS; ++i)
+      total += acc[i];
+    *epilogue->sum += storedSum(total, store);
+  }
 }
+
+/// The direct path's masks for the 16 output columns from `ow`: which of
+/// them are stored, and per tap column the lanes of its one or two loads
+/// that output lanes use, inside the plane.
+struct ColumnMasks {
+  __mmask16 store;
+  int64_t span; // input columns the 16 outputs span
+  __mmask16 first[kDirectMaxKW], second[kDirectMaxKW];
+
+  ColumnMasks(const PlaneGeometry &g, int64_t ow) {
+    const int64_t sw = g.strideW;
+    int64_t count = std::min<int64_t>(16, g.outW - ow);
+    store = static_cast<__mmask16>((1u << count) - 1u);
+    span = (count - 1) * sw + 1;
+    __mmask16 used =
+        static_cast<__mmask16>((1u << std::min<int64_t>(16, span)) - 1u);
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      int64_t column = ow * sw - g.padW + kw * g.dilationW;
+      first[kw] = columnsInside(column, g.inW) & used;
+      second[kw] = span > 16 ? columnsInside(column + 16, g.inW) &
+                                   static_cast<__mmask16>((1u << (span - 16)) - 1u)
+                             : 0;
+    }
+  }
+};
 
 /// Rows [oh, oh + ROWS) of the direct path, every 16 output columns.
 template <int ROWS>
@@ -389,52 +452,17 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
   int64_t top = oh * g.strideH - g.padH;
   int64_t bottom = (oh + ROWS - 1) * g.strideH - g.padH + (g.kH - 1) * g.dilationH;
   bool interior = top >= 0 && bottom < g.inH;
-  const int64_t sw = g.strideW;
-  // 3x3 and 5x5 taps, equal strides, no dilation: input rows shared
-  // across output rows.
-  const bool shared = g.strideH == sw && g.dilationH == 1 &&
-                      g.dilationW == 1 && (g.kH == 3 || g.kH == 5);
-  __mmask16 first[kDirectMaxKW], second[kDirectMaxKW];
   for (int64_t ow = 0; ow < g.outW; ow += 16) {
-    int64_t count = std::min<int64_t>(16, g.outW - ow);
-    __mmask16 store = static_cast<__mmask16>((1u << count) - 1u);
-    // The loads' lanes that output lanes [0, count) use, inside the plane.
-    int64_t span = (count - 1) * sw + 1;
-    for (int64_t kw = 0; kw < g.kW; ++kw) {
-      int64_t column = ow * sw - g.padW + kw * g.dilationW;
-      __mmask16 used = static_cast<__mmask16>(
-          (1u << std::min<int64_t>(16, span)) - 1u);
-      first[kw] = columnsInside(column, g.inW) & used;
-      second[kw] = span > 16 ? columnsInside(column + 16, g.inW) &
-                                   static_cast<__mmask16>((1u << (span - 16)) - 1u)
-                             : 0;
-    }
+    ColumnMasks m(g, ow);
 #define EMBER_DIRECT_ROWS(EDGE, MODE)                                          \
-  avx512DirectRows<ROWS, EDGE, MODE>(g, x, xRow, taps, y, yRow, oh, ow, first, \
-                                     second, store, epilogue)
-#define EMBER_SHARED_ROWS(KH, S, MODE)                                         \
-  (interior ? avx512SharedRows<ROWS, KH, S, false, MODE>(                      \
-                  g, x, xRow, taps, y, yRow, oh, ow, first, second, store,     \
-                  epilogue)                                                    \
-            : avx512SharedRows<ROWS, KH, S, true, MODE>(                       \
-                  g, x, xRow, taps, y, yRow, oh, ow, first, second, store,     \
-                  epilogue))
-    if (shared) {
-      if (sw == 1)
-        g.kH == 3 ? EMBER_SHARED_ROWS(3, 1, Columns::Unit)
-                  : EMBER_SHARED_ROWS(5, 1, Columns::Unit);
-      else if (span <= 16)
-        g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfOne)
-                  : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfOne);
-      else
-        g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfTwo)
-                  : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfTwo);
-    } else if (sw == 1) {
+  avx512DirectRows<ROWS, EDGE, MODE>(g, x, xRow, taps, y, yRow, oh, ow,       \
+                                     m.first, m.second, m.store, epilogue)
+    if (g.strideW == 1) {
       if (interior)
         EMBER_DIRECT_ROWS(false, Columns::Unit);
       else
         EMBER_DIRECT_ROWS(true, Columns::Unit);
-    } else if (span <= 16) {
+    } else if (m.span <= 16) {
       if (interior)
         EMBER_DIRECT_ROWS(false, Columns::EvenOfOne);
       else
@@ -446,14 +474,47 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
         EMBER_DIRECT_ROWS(true, Columns::EvenOfTwo);
     }
 #undef EMBER_DIRECT_ROWS
+  }
+}
+
+/// Whether avx512SharedRows takes `g`: 3x3 or 5x5 taps, equal strides (1
+/// or 2), no dilation.
+bool sharedFits(const PlaneGeometry &g) {
+  return g.strideH == g.strideW && g.dilationH == 1 && g.dilationW == 1 &&
+         g.kW == g.kH && (g.kH == 3 || g.kH == 5);
+}
+
+/// Rows [oh, oh + ROWS) of a sharedFits plane, every 16 output columns.
+template <int ROWS>
+EMBER_TARGET_AVX512 void avx512SharedBlock(const PlaneGeometry &g,
+                                           uintptr_t x, int64_t xRow,
+                                           const float *taps, float *y,
+                                           int64_t yRow, int64_t oh,
+                                           const PlaneEpilogue *epilogue) {
+  for (int64_t ow = 0; ow < g.outW; ow += 16) {
+    ColumnMasks m(g, ow);
+#define EMBER_SHARED_ROWS(K, S, MODE)                                          \
+  avx512SharedRows<ROWS, K, S, MODE>(g, x, xRow, taps, y, yRow, oh, ow,       \
+                                     m.first, m.second, m.store, epilogue)
+    if (g.strideW == 1)
+      g.kH == 3 ? EMBER_SHARED_ROWS(3, 1, Columns::Unit)
+                : EMBER_SHARED_ROWS(5, 1, Columns::Unit);
+    else if (m.span <= 16)
+      g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfOne)
+                : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfOne);
+    else
+      g.kH == 3 ? EMBER_SHARED_ROWS(3, 2, Columns::EvenOfTwo)
+                : EMBER_SHARED_ROWS(5, 2, Columns::EvenOfTwo);
 #undef EMBER_SHARED_ROWS
   }
 }
 
 /// The plane without a padded copy (strideW 1 or 2, contiguous rows): at
 /// 7x7 and 14x14 the copy cost as much as the FMAs. Rows go in blocks of
-/// up to 8 of even size (14 = 7 + 7): one broadcast of a tap serves a
-/// whole block, and a 7x7 plane is one block.
+/// up to 8 of even size, one broadcast of a tap serving a whole block; a
+/// sharedFits plane whose rows are a multiple of 14 (MobileNet's 56, 28
+/// and 14) in blocks of 14: 14 accumulators keep more FMA chains in
+/// flight (a 14x14 plane's 5x5 ran ~10% slower as two blocks of 7).
 EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
                                            const float *x, int64_t xRow,
                                            const float *taps, float *y,
@@ -462,26 +523,35 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
   // Addresses, not pointers: a masked load's address may lie outside the
   // plane (its lanes there are masked out and never fault).
   uintptr_t origin = reinterpret_cast<uintptr_t>(x);
+  const bool shared = sharedFits(g);
+  if (shared && g.outH % 14 == 0) {
+    for (int64_t oh = 0; oh < g.outH; oh += 14)
+      avx512SharedBlock<14>(g, origin, xRow, taps, y, yRow, oh, epilogue);
+    return;
+  }
   int64_t blocks = (g.outH + 7) / 8;
   for (int64_t b = 0, oh = 0; b < blocks; ++b) {
     int64_t end = g.outH * (b + 1) / blocks;
-    switch (end - oh) {
-#define EMBER_DIRECT_BLOCK(R)                                                  \
+#define EMBER_BLOCK(R)                                                         \
   case R:                                                                      \
-    avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);        \
+    if (shared)                                                                \
+      avx512SharedBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);      \
+    else                                                                       \
+      avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);      \
     break;
-      EMBER_DIRECT_BLOCK(1)
-      EMBER_DIRECT_BLOCK(2)
-      EMBER_DIRECT_BLOCK(3)
-      EMBER_DIRECT_BLOCK(4)
-      EMBER_DIRECT_BLOCK(5)
-      EMBER_DIRECT_BLOCK(6)
-      EMBER_DIRECT_BLOCK(7)
-      EMBER_DIRECT_BLOCK(8)
-#undef EMBER_DIRECT_BLOCK
+    switch (end - oh) {
+      EMBER_BLOCK(1)
+      EMBER_BLOCK(2)
+      EMBER_BLOCK(3)
+      EMBER_BLOCK(4)
+      EMBER_BLOCK(5)
+      EMBER_BLOCK(6)
+      EMBER_BLOCK(7)
+      EMBER_BLOCK(8)
     default:
       break;
     }
+#undef EMBER_BLOCK
     oh = end;
   }
 }
@@ -497,12 +567,12 @@ constexpr int64_t kFlatMaxVectors = 8;
 constexpr int64_t kFlatMaxTaps = 8; // kH and kW
 
 /// Per vector of 16 outputs: the lanes inside the plane, and for each tap
-/// row and tap column the lanes whose input lies inside the plane.
+/// (kh, kw) the lanes whose input lies inside the plane (one mask per tap,
+/// not a row and a column mask to combine at every FMA).
 struct FlatMasks {
   int64_t key[7] = {};
   __mmask16 store[kFlatMaxVectors];
-  __mmask16 row[kFlatMaxVectors][kFlatMaxTaps];
-  __mmask16 column[kFlatMaxVectors][kFlatMaxTaps];
+  __mmask16 tap[kFlatMaxVectors][kFlatMaxTaps * kFlatMaxTaps];
 };
 
 bool flatFits(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
@@ -525,8 +595,7 @@ const FlatMasks &flatMasks(const PlaneGeometry &g) {
   const int64_t count = g.outH * g.outW;
   for (int64_t v = 0; v * 16 < count; ++v) {
     masks.store[v] = 0;
-    for (int64_t k = 0; k < kFlatMaxTaps; ++k)
-      masks.row[v][k] = masks.column[v][k] = 0;
+    std::fill(masks.tap[v], masks.tap[v] + kFlatMaxTaps * kFlatMaxTaps, 0);
     for (int l = 0; l < 16; ++l) {
       int64_t o = v * 16 + l;
       if (o >= count)
@@ -535,59 +604,90 @@ const FlatMasks &flatMasks(const PlaneGeometry &g) {
       __mmask16 bit = static_cast<__mmask16>(1u << l);
       masks.store[v] |= bit;
       for (int64_t kh = 0; kh < g.kH; ++kh)
-        if (r + kh - g.padH >= 0 && r + kh - g.padH < g.inH)
-          masks.row[v][kh] |= bit;
-      for (int64_t kw = 0; kw < g.kW; ++kw)
-        if (c + kw - g.padW >= 0 && c + kw - g.padW < g.inW)
-          masks.column[v][kw] |= bit;
+        for (int64_t kw = 0; kw < g.kW; ++kw)
+          if (r + kh - g.padH >= 0 && r + kh - g.padH < g.inH &&
+              c + kw - g.padW >= 0 && c + kw - g.padW < g.inW)
+            masks.tap[v][kh * kFlatMaxTaps + kw] |= bit;
     }
   }
   return masks;
 }
 
-template <int V>
-EMBER_TARGET_AVX512 void avx512FlatPlane(const PlaneGeometry &g,
-                                         const FlatMasks &m, const float *x,
-                                         const float *taps, float *y,
-                                         const PlaneEpilogue *epilogue) {
-  __m512 acc[V];
+/// P planes of V vectors each at once (P * V accumulators: one plane of a
+/// 7x7 is 4, too few FMA chains to hide their latency), K x K taps (K 0:
+/// g's, unrolled by neither). Plane p reads x[p], taps[p], writes y[p].
+template <int V, int K, int P>
+EMBER_TARGET_AVX512 void
+avx512FlatPlanes(const PlaneGeometry &g, const FlatMasks &m,
+                 const float *const *x, const float *const *taps,
+                 float *const *y, const PlaneEpilogue *epilogues) {
+  __m512 acc[P][V];
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v)
-    acc[v] = _mm512_setzero_ps();
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v)
+      acc[p][v] = _mm512_setzero_ps();
   // Addresses, not pointers: a masked load may start before the plane.
-  const uintptr_t origin = reinterpret_cast<uintptr_t>(x);
-  const int64_t floatBytes = static_cast<int64_t>(sizeof(float));
-  for (int64_t kh = 0; kh < g.kH; ++kh)
-    for (int64_t kw = 0; kw < g.kW; ++kw) {
-      __m512 weight = _mm512_set1_ps(taps[kh * g.kW + kw]);
-      uintptr_t at =
-          origin + ((kh - g.padH) * g.outW + kw - g.padW) * floatBytes;
+  uintptr_t origin[P];
 #pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) {
-        __mmask16 mask = m.row[v][kh] & m.column[v][kw];
-        acc[v] = _mm512_fmadd_ps(
-            weight,
-            _mm512_maskz_loadu_ps(
-                mask, reinterpret_cast<const float *>(at + v * 16 * floatBytes)),
-            acc[v]);
+  for (int p = 0; p < P; ++p)
+    origin[p] = reinterpret_cast<uintptr_t>(x[p]);
+  const int64_t floatBytes = static_cast<int64_t>(sizeof(float));
+  const int64_t kH = K ? K : g.kH, kW = K ? K : g.kW;
+#pragma GCC unroll 8
+  for (int64_t kh = 0; kh < kH; ++kh)
+#pragma GCC unroll 8
+    for (int64_t kw = 0; kw < kW; ++kw) {
+      const int64_t at = ((kh - g.padH) * g.outW + kw - g.padW) * floatBytes;
+#pragma GCC unroll 8
+      for (int p = 0; p < P; ++p) {
+        __m512 weight = _mm512_set1_ps(taps[p][kh * kW + kw]);
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v)
+          acc[p][v] = _mm512_fmadd_ps(
+              weight,
+              _mm512_maskz_loadu_ps(
+                  m.tap[v][kh * kFlatMaxTaps + kw],
+                  reinterpret_cast<const float *>(origin[p] + at +
+                                                  v * 16 * floatBytes)),
+              acc[p][v]);
       }
     }
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v) {
-    if (epilogue)
-      acc[v] = finishAvx512(acc[v], *epilogue);
-    _mm512_mask_storeu_ps(y + v * 16, m.store[v], acc[v]);
+  for (int p = 0; p < P; ++p) {
+    __m512 total = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      if (epilogues)
+        acc[p][v] = finishAvx512(acc[p][v], epilogues[p]);
+      _mm512_mask_storeu_ps(y[p] + v * 16, m.store[v], acc[p][v]);
+      total += _mm512_maskz_mov_ps(m.store[v], acc[p][v]);
+    }
+    if (epilogues && epilogues[p].sum)
+      *epilogues[p].sum = storedSum(total, 0xffff);
   }
 }
 
-EMBER_TARGET_AVX512 void avx512Flat(const PlaneGeometry &g, const float *x,
-                                    const float *taps, float *y,
-                                    const PlaneEpilogue *epilogue) {
+/// avx512FlatPlanes for `P` (1 or 2) planes of `g`.
+template <int P>
+EMBER_TARGET_AVX512 void avx512Flat(const PlaneGeometry &g,
+                                    const float *const *x,
+                                    const float *const *taps, float *const *y,
+                                    const PlaneEpilogue *epilogues) {
   const FlatMasks &m = flatMasks(g);
-  switch ((g.outH * g.outW + 15) / 16) {
+  const int64_t vectors = (g.outH * g.outW + 15) / 16;
+  // MobileNet's 7x7 planes with 5x5 or 3x3 taps: the taps unrolled.
+  if (vectors == 4 && g.kH == g.kW && (g.kH == 5 || g.kH == 3)) {
+    if (g.kH == 5)
+      avx512FlatPlanes<4, 5, P>(g, m, x, taps, y, epilogues);
+    else
+      avx512FlatPlanes<4, 3, P>(g, m, x, taps, y, epilogues);
+    return;
+  }
+  switch (vectors) {
 #define EMBER_FLAT(V)                                                          \
   case V:                                                                      \
-    avx512FlatPlane<V>(g, m, x, taps, y, epilogue);                            \
+    avx512FlatPlanes<V, 0, P>(g, m, x, taps, y, epilogues);                    \
     break;
     EMBER_FLAT(1)
     EMBER_FLAT(2)
@@ -611,18 +711,33 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g) {
   return g.strideW * ph.rows * ph.width + 2 * g.kH * g.kW + 2;
 }
 
+bool depthwisePairs(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+                    int64_t yRow, bool avx512) {
+  return avx512 && flatFits(g, xRow, xCol, yRow);
+}
+
+bool depthwisePlanePair(const PlaneGeometry &g, const float *const x[2],
+                        const float *const taps[2], float *const y[2],
+                        const PlaneEpilogue *epilogues) {
+  bool applied = epilogues && directEpilogue(epilogues[0]);
+  avx512Flat<2>(g, x, taps, y, applied ? epilogues : nullptr);
+  return applied;
+}
+
 bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
                     float *scratch, bool avx512,
                     const PlaneEpilogue *epilogue) {
   if (avx512 && flatFits(g, xRow, xCol, yRow)) {
     bool applied = epilogue && directEpilogue(*epilogue);
-    avx512Flat(g, x, taps, y, applied ? epilogue : nullptr);
+    avx512Flat<1>(g, &x, &taps, &y, applied ? epilogue : nullptr);
     return applied;
   }
   if (avx512 && (g.strideW == 1 || g.strideW == 2) && xCol == 1 &&
       g.kW <= kDirectMaxKW && g.inW <= kZeroRow) {
     bool applied = epilogue && directEpilogue(*epilogue);
+    if (applied && epilogue->sum)
+      *epilogue->sum = 0; // the blocks add theirs
     avx512DirectPlane(g, x, xRow, taps, y, yRow, applied ? epilogue : nullptr);
     return applied;
   }

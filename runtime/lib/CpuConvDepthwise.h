@@ -28,6 +28,10 @@ struct PlaneEpilogue {
   bool hasBias = false;
   float bias = 0;
   int activation = 0;
+  // When set: receives the sum of the plane's finished outputs, summed in
+  // their registers, when depthwisePlane applies the epilogue (a
+  // squeeze-and-excitation block's pool, without a pass over the plane).
+  float *sum = nullptr;
 };
 
 /// Floats of scratch depthwisePlane needs for `g`.
@@ -45,6 +49,20 @@ bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     int64_t xCol, const float *taps, float *y, int64_t yRow,
                     float *scratch, bool avx512,
                     const PlaneEpilogue *epilogue = nullptr);
+
+/// Whether depthwisePlanePair takes planes of `g` with these strides
+/// (small stride-1 planes on AVX-512: two planes' FMA chains overlap).
+bool depthwisePairs(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+                    int64_t yRow, bool avx512);
+
+/// depthwisePlane for two planes of `g` at once (depthwisePairs true; rows
+/// contiguous, as it checked): plane p reads x[p] and taps[p] and writes
+/// y[p]. `epilogues` (optional)
+/// holds one PlaneEpilogue per plane, with the same activation; returns
+/// whether it applied them.
+bool depthwisePlanePair(const PlaneGeometry &g, const float *const x[2],
+                        const float *const taps[2], float *const y[2],
+                        const PlaneEpilogue *epilogues = nullptr);
 
 } // namespace conv
 } // namespace ember

@@ -264,7 +264,8 @@ class _MobileNetBlock(ember.nn.Module):
 
 def test_depthwise_and_squeeze_excitation_are_fused():
     """The block's three convs are three fused calls: the depthwise one
-    with its bias and hardswish (applied in the kernel's registers), fc1
+    with its bias and hardswish (applied in the kernel's registers) and the
+    pool's mean (summed there too), fc1
     with relu, fc2 with the scale's hardsigmoid (the element-wise multiply
     then reads it instead of computing it per element); values and NaN as
     torch's."""
@@ -273,8 +274,11 @@ def test_depthwise_and_squeeze_excitation_are_fused():
     x[1, 2, 3, 3] = np.nan
     program = ember.export(_MobileNetBlock(wd, bd, w1, b1, w2, b2), ember.tensor(x))
     before = fused_conv_calls()
+    means = ember.compile_stats()["fused_conv_means"]
     got = program(x)
     assert fused_conv_calls() == before + 3
+    # The pool's mean written by the depthwise call (summed in registers).
+    assert ember.compile_stats()["fused_conv_means"] == means + 1
     T = torch.nn.functional
     tx = T.hardswish(T.conv2d(torch.tensor(x), torch.tensor(wd), torch.tensor(bd), padding=2,
                               groups=6))

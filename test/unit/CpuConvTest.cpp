@@ -194,6 +194,31 @@ void check(const Case &c) {
                            "fused hardswish", "fused hardsigmoid",
                            "fused relu of the sum with the residual"};
     expectNear(fused, want, names[variant]);
+    // The same with the plane means (ember_cpu_conv_fused_mean_f32, a
+    // squeeze-and-excitation pool): summed in registers by the direct
+    // depthwise kernel when it finishes the plane, else after it.
+    const int64_t pixels = out[0] * out[1] * out[2];
+    std::vector<float> means(c.n * c.o, NAN);
+    std::vector<double> wantMeans(c.n * c.o, 0.0);
+    for (size_t i = 0; i < want.size(); ++i)
+      wantMeans[i / pixels] += want[i] / pixels;
+    const int64_t meanStrides[5] = {c.o, 1, 0, 0, 0};
+    std::fill(stored.begin(), stored.end(), NAN);
+    ember_cpu_conv_fused_mean_f32(
+        VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
+        VIEW5(stored.data(), ys, yView), VIEW5(bias.data(), ys, bst),
+        VIEW5(residualStorage.data(), ys, yView),
+        VIEW5(means.data(), ys, meanStrides), SCALARS,
+        activation | EMBER_GEMM_FUSED_BIAS |
+            (withResidual ? EMBER_GEMM_FUSED_RESIDUAL : 0) |
+            (first ? EMBER_GEMM_FUSED_RESIDUAL_FIRST : 0));
+    for (int64_t a = 0; a < c.n * c.o * out[0]; ++a)
+      for (int64_t h = 0; h < out[1]; ++h)
+        for (int64_t v = 0; v < out[2]; ++v)
+          fused[(a * out[1] + h) * out[2] + v] =
+              stored[a * out[1] * out[2] + h * yView[3] + v * yView[4]];
+    expectNear(fused, want, names[variant]);
+    expectNear(means, wantMeans, "plane means");
   }
   ember_cpu_conv_backward_data_f32(VIEW5(g.data(), ys, yst),
                                    VIEW5(w.data(), ws, wst),

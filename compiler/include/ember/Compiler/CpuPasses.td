@@ -475,6 +475,15 @@ def EmberFuseConvEpilogue : Pass<"ember-fuse-conv-epilogue", "mlir::ModuleOp"> {
     convolution's result) writes that buffer directly instead; the copy
     and y's buffer go.
 
+    A squeeze-and-excitation block's pool over a fused call's D (whole, a
+    row-major buffer): a zero fill of sum [N, C], a generic summing a view
+    of D ([N, C, pixels]) into it and one dividing it by the pixel count
+    into mean become part of the call,
+    `ember_cpu_conv_fused_mean_f32(x, w, D5, bias5, residual5, mean5, ...,
+    flags)` (mean5: mean as a 5-D view of D's shape, stride 0 along the
+    pixel dims): the direct depthwise kernel sums each plane while it is in
+    registers, so the pool's pass over D and its two kernels go.
+
     ```mlir
     call @ember_cpu_conv_f32(%x, %w, %yv, %s0, ..., %groups)
     %y4 = memref.collapse_shape %y [[0], [1, 2], [3], [4]] ...
@@ -488,7 +497,8 @@ def EmberFuseConvEpilogue : Pass<"ember-fuse-conv-epilogue", "mlir::ModuleOp"> {
   let statistics = [
     Statistic<"numFused", "fused", "convolution calls that took over an element-wise epilogue">,
     Statistic<"numPeeled", "peeled", "convolutions that took their bias out of a generic reading two convolutions">,
-    Statistic<"numDirect", "direct", "convolutions that write the caller's output buffer instead of a copied temporary">
+    Statistic<"numDirect", "direct", "convolutions that write the caller's output buffer instead of a copied temporary">,
+    Statistic<"numMeans", "means", "convolutions that also write the mean of each output plane (a squeeze-and-excitation pool)">
   ];
 }
 

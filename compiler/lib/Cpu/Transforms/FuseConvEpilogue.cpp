@@ -24,6 +24,10 @@
 // which writes it into y's buffer, and the generic only multiplies (the
 // activation ran once per element of D before).
 //
+// A squeeze-and-excitation block's pool over a fused call's D (sum, then
+// divide by the pixel count) becomes part of the call too (fuseMean): the
+// depthwise kernel sums each plane in registers as it stores it.
+//
 // And two more: a generic reading two convolutions' results
 // (a downsampling ResNet block) lets one of them take its bias first
 // (peelBias), so the other fuses the rest; and a result only copied into
@@ -504,6 +508,257 @@ bool peelBias(ConvResult conv) {
   return true;
 }
 
+func::FuncOp declareFusedMean(ModuleOp module) {
+  StringRef name = "ember_cpu_conv_fused_mean_f32";
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder builder(module.getBodyRegion());
+  MemRefType type = anyStrided5(module.getContext());
+  SmallVector<Type> inputs(6, type);
+  inputs.append(11, builder.getI64Type()); // the conv's scalars, the flags
+  auto func = func::FuncOp::create(builder, module.getLoc(), name,
+                                   builder.getFunctionType(inputs, {}));
+  func.setPrivate();
+  return func;
+}
+
+/// Whether `a` is `alloc`'s size along `dim`.
+bool isSizeOf(OpFoldResult a, memref::AllocOp alloc, int64_t dim) {
+  MemRefType type = alloc.getType();
+  if (!type.isDynamicDim(dim))
+    return getConstantIntValue(a) == type.getDimSize(dim);
+  return dyn_cast<Value>(a) == alloc.getDynamicSizes()[type.getDynamicDimIndex(dim)];
+}
+
+/// Whether allocations `a` and `b` have the same size along `dim`.
+bool sameSize(memref::AllocOp a, memref::AllocOp b, int64_t dim) {
+  MemRefType ta = a.getType(), tb = b.getType();
+  if (!ta.isDynamicDim(dim) || !tb.isDynamicDim(dim))
+    return ta.getDimSize(dim) == tb.getDimSize(dim);
+  return a.getDynamicSizes()[ta.getDynamicDimIndex(dim)] ==
+         b.getDynamicSizes()[tb.getDynamicDimIndex(dim)];
+}
+
+/// The allocation whose every element the 5-D view `view` (view5 of it
+/// with the identity map: unit dims after dims 0 and 1) shows, or null.
+memref::AllocOp wholeAllocationOf(Value view) {
+  auto cast = view.getDefiningOp<memref::ReinterpretCastOp>();
+  if (!cast)
+    return {};
+  auto metadata =
+      cast.getSource().getDefiningOp<memref::ExtractStridedMetadataOp>();
+  if (!metadata || cast.getSource() != metadata.getBaseBuffer())
+    return {};
+  auto alloc = metadata.getSource().getDefiningOp<memref::AllocOp>();
+  if (!alloc || !alloc.getType().getLayout().isIdentity())
+    return {};
+  int64_t rank = alloc.getType().getRank();
+  SmallVector<OpFoldResult> offsets = cast.getMixedOffsets(),
+                            sizes = cast.getMixedSizes(),
+                            strides = cast.getMixedStrides();
+  if (rank < 3 || rank > kRank || offsets.size() != 1 ||
+      dyn_cast<Value>(offsets[0]) != metadata.getOffset())
+    return {};
+  // View dim v shows alloc dim a (or is a unit dim, stride 0).
+  for (int64_t v = 0, a = 0; v < kRank; ++v) {
+    bool unit = v >= 2 && v < 2 + kRank - rank;
+    if (unit) {
+      if (getConstantIntValue(sizes[v]) != 1 ||
+          getConstantIntValue(strides[v]) != 0)
+        return {};
+      continue;
+    }
+    if (!isSizeOf(sizes[v], alloc, a) ||
+        dyn_cast<Value>(strides[v]) != metadata.getStrides()[a])
+      return {};
+    ++a;
+  }
+  return alloc;
+}
+
+/// Whether `generic` sums its one input `input` ([N, C, ...]) over every
+/// dim after the first two into its init ([N, C]): out += in.
+bool isSumOverTrailingDims(linalg::GenericOp generic, Value input) {
+  if (generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
+      generic.getNumResults() != 0 ||
+      generic.getDpsInputOperand(0)->get() != input)
+    return false;
+  int64_t loops = generic.getNumLoops();
+  SmallVector<utils::IteratorType> iterators = generic.getIteratorTypesArray();
+  if (loops < 3)
+    return false;
+  for (int64_t i = 0; i < loops; ++i)
+    if ((iterators[i] == utils::IteratorType::parallel) != (i < 2))
+      return false;
+  MLIRContext *ctx = generic.getContext();
+  AffineMap leading = AffineMap::get(
+      loops, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
+  if (!generic.getMatchingIndexingMap(generic.getDpsInputOperand(0))
+           .isIdentity() ||
+      generic.getMatchingIndexingMap(generic.getDpsInitOperand(0)) != leading)
+    return false;
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getNumOperands() == 1
+                 ? yield.getOperand(0).getDefiningOp<arith::AddFOp>()
+                 : nullptr;
+  if (!add || &body.front() != add.getOperation())
+    return false;
+  Value in = body.getArgument(0), out = body.getArgument(1);
+  return (add.getLhs() == in && add.getRhs() == out) ||
+         (add.getLhs() == out && add.getRhs() == in);
+}
+
+/// Whether `generic` is out = in / `divisor` over two parallel dims.
+bool isDivisionBy(linalg::GenericOp generic, Value input, double divisor) {
+  if (generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
+      generic.getNumResults() != 0 || generic.getNumLoops() != 2 ||
+      generic.getNumParallelLoops() != 2 ||
+      generic.getDpsInputOperand(0)->get() != input ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return false;
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto div = yield.getOperand(0).getDefiningOp<arith::DivFOp>();
+  if (!div || &body.front() != div.getOperation() ||
+      div.getLhs() != body.getArgument(0))
+    return false;
+  auto constant = div.getRhs().getDefiningOp<arith::ConstantFloatOp>();
+  return constant && constant.value().convertToDouble() == divisor;
+}
+
+/// A squeeze-and-excitation block's pool over a fused call's D (the
+/// depthwise convolution's finished output): sum[n, c] = 0, then a generic
+/// summing a view of D's buffer ([N, C, pixels]) into it, then mean = sum
+/// / pixels. The call writes mean itself (ember_cpu_conv_fused_mean_f32:
+/// the depthwise kernel sums each plane while it is in registers); the
+/// fill, both generics and sum go, and with them a pass over D. False when
+/// it does not apply.
+bool fuseMean(func::CallOp call) {
+  if (call.getCallee() != "ember_cpu_conv_fused_f32" ||
+      call.getNumOperands() != kConvOperands + 3)
+    return false;
+  memref::AllocOp d = wholeAllocationOf(call.getOperand(2));
+  if (!d)
+    return false;
+  MemRefType dType = d.getType();
+  int64_t rank = dType.getRank();
+  if (!dType.getElementType().isF32())
+    return false;
+  int64_t pixels = 1;
+  for (int64_t i = 1; i < rank; ++i) {
+    if (dType.isDynamicDim(i))
+      return false;
+    if (i >= 2)
+      pixels *= dType.getDimSize(i);
+  }
+  // The sum: a generic after the call reading D through views that keep
+  // its elements' order (its buffer is row-major).
+  Block *block = call->getBlock();
+  linalg::GenericOp reduction;
+  SmallVector<Value> work = {d.getResult()};
+  while (!work.empty()) {
+    Value value = work.pop_back_val();
+    for (Operation *user : value.getUsers()) {
+      if (isa<memref::CastOp, memref::ReshapeOp, memref::CollapseShapeOp,
+              memref::ExpandShapeOp>(user) &&
+          user->getOperand(0) == value) {
+        work.push_back(user->getResult(0));
+        continue;
+      }
+      auto generic = dyn_cast<linalg::GenericOp>(user);
+      if (!generic || generic->getBlock() != block ||
+          !call->isBeforeInBlock(generic) ||
+          !isSumOverTrailingDims(generic, value))
+        continue;
+      if (reduction)
+        return false;
+      reduction = generic;
+    }
+  }
+  if (!reduction)
+    return false;
+  // Its [N, C] init: zeroed by one fill before it, then only divided.
+  auto sum = reduction.getDpsInits()[0].getDefiningOp<memref::AllocOp>();
+  if (!sum || sum.getType().getRank() != 2 ||
+      !sum.getType().getElementType().isF32() ||
+      !sameSize(sum, d, 0) ||
+      sum.getType().isDynamicDim(1) ||
+      sum.getType().getDimSize(1) != dType.getDimSize(1))
+    return false;
+  linalg::FillOp fill;
+  linalg::GenericOp division;
+  for (Operation *user : sum->getUsers()) {
+    if (user == reduction)
+      continue;
+    if (auto f = dyn_cast<linalg::FillOp>(user)) {
+      auto c = f.getInputs()[0].getDefiningOp<arith::ConstantFloatOp>();
+      if (fill || !c || !c.value().isZero() || f.getDpsInits()[0] != sum ||
+          f->getBlock() != block || !f->isBeforeInBlock(reduction))
+        return false;
+      fill = f;
+      continue;
+    }
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (division || !generic || generic->getBlock() != block ||
+        !reduction->isBeforeInBlock(generic) ||
+        !isDivisionBy(generic, sum.getResult(), double(pixels)))
+      return false;
+    division = generic;
+  }
+  if (!fill || !division)
+    return false;
+  auto mean = division.getDpsInits()[0].getDefiningOp<memref::AllocOp>();
+  if (!mean || mean.getType() != sum.getType() || mean->getBlock() != block)
+    return false;
+  // mean is written at the call now: nothing may use it before the
+  // division, and its allocation moves up to the call.
+  for (Operation *user : mean->getUsers())
+    if (user != division && (user->getBlock() != block ||
+                             !division->isBeforeInBlock(user)))
+      return false;
+  for (Value size : mean.getDynamicSizes())
+    if (auto *def = size.getDefiningOp();
+        def && (def->getBlock() != block || !def->isBeforeInBlock(call)))
+      return false;
+  // Nothing between the call and the sum may write D.
+  if (!unwrittenBetween(call, reduction, {d.getResult()}))
+    return false;
+
+  if (call->isBeforeInBlock(mean))
+    mean->moveBefore(call);
+  OpBuilder b(call);
+  Location loc = call.getLoc();
+  MLIRContext *ctx = b.getContext();
+  AffineMap leading = AffineMap::get(
+      rank, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
+  Value mean5 =
+      view5(b, loc, mean.getResult(), leading, sizes5(b, loc, d.getResult()));
+  SmallVector<Value> args(call.getOperands().take_front(5));
+  args.push_back(mean5);
+  llvm::append_range(args, call.getOperands().drop_front(5));
+  func::CallOp::create(
+      b, loc, declareFusedMean(call->getParentOfType<ModuleOp>()), args);
+  Value pooled = reduction.getDpsInputOperand(0)->get();
+  call->erase();
+  division->erase();
+  reduction->erase();
+  fill->erase();
+  if (sum->use_empty())
+    sum->erase();
+  // The views of D only the sum read.
+  while (Operation *view = pooled.getDefiningOp()) {
+    if (!view->use_empty() ||
+        !isa<memref::CastOp, memref::ReshapeOp, memref::CollapseShapeOp,
+             memref::ExpandShapeOp>(view))
+      break;
+    pooled = view->getOperand(0);
+    view->erase();
+  }
+  return true;
+}
+
 struct EmberFuseConvEpiloguePass
     : ember::impl::EmberFuseConvEpilogueBase<EmberFuseConvEpiloguePass> {
   void runOnOperation() override {
@@ -540,6 +795,15 @@ struct EmberFuseConvEpiloguePass
       else if (writeDirect(call))
         ++numDirect;
     }
+    // The pools over fused calls' results (squeeze-and-excitation).
+    SmallVector<func::CallOp> fused;
+    getOperation().walk([&](func::CallOp call) {
+      if (call.getCallee() == "ember_cpu_conv_fused_f32")
+        fused.push_back(call);
+    });
+    for (func::CallOp call : fused)
+      if (fuseMean(call))
+        ++numMeans;
   }
 };
 

@@ -62,9 +62,24 @@ void ember_cpu_conv_fused_f32(EMBER_TENSOR5_ARGS(float, x),
                               EMBER_TENSOR5_ARGS(float, bias),
                               EMBER_TENSOR5_ARGS(float, residual),
                               EMBER_CONV_SCALARS, int64_t flags);
+/// ember_cpu_conv_fused_f32, then mean[n, c] = the mean of D[n, c] over
+/// its pixels (a squeeze-and-excitation block's global average pool,
+/// ember-fuse-conv-epilogue): `mean` is a 5-D view of D's shape whose
+/// pixel dims have stride 0. The direct depthwise kernel sums each plane's
+/// outputs while they are in registers, so the pool's pass over D goes.
+void ember_cpu_conv_fused_mean_f32(EMBER_TENSOR5_ARGS(float, x),
+                                   EMBER_TENSOR5_ARGS(float, w),
+                                   EMBER_TENSOR5_ARGS(float, y),
+                                   EMBER_TENSOR5_ARGS(float, bias),
+                                   EMBER_TENSOR5_ARGS(float, residual),
+                                   EMBER_TENSOR5_ARGS(float, mean),
+                                   EMBER_CONV_SCALARS, int64_t flags);
 /// Fused forward calls run in this process (ember.compile_stats()'s
 /// "fused_conv_calls").
 uint64_t ember_cpu_fused_conv_calls(void);
+/// Those of them that also wrote plane means (ember_cpu_conv_fused_mean_f32;
+/// "fused_conv_means").
+uint64_t ember_cpu_fused_conv_means(void);
 /// dx = the input gradient of conv(x, w) from the output's gradient dy.
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),
                                       EMBER_TENSOR5_ARGS(float, w),

@@ -303,3 +303,112 @@ func.func @returned_conv(%xc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], off
   memref.copy %y4s, %d : memref<?x8x6x6xf32> to memref<?x8x6x6xf32>
   return
 }
+
+// -----
+
+// A squeeze-and-excitation block's pool over a fused depthwise call's D
+// (as the CPU pipeline leaves it): sum zeroed, summed over a reshape of
+// D's buffer to [N, C, pixels], divided by the 25 pixels into mean. The
+// call writes mean itself through a 5-D view of D's shape (stride 0 along
+// the pixel dims), mean's allocation moves up to it; the fill, both
+// generics and sum go. D stays for its other reader.
+// CHECK-LABEL: func @pool_into_conv
+// CHECK: %[[D:.*]] = memref.alloc(%[[N:.*]]) {alignment = 64 : i64} : memref<?x8x5x5xf32>
+// CHECK: %[[DV:.*]] = memref.reinterpret_cast
+// CHECK: %[[MEAN:.*]] = memref.alloc(%[[N]]) {alignment = 64 : i64} : memref<?x8xf32>
+// CHECK: %[[MBASE:.*]], %[[MOFF:.*]], %[[MSIZES:.*]]:2, %[[MSTRIDES:.*]]:2 = memref.extract_strided_metadata %[[MEAN]]
+// CHECK: %[[MV:.*]] = memref.reinterpret_cast %[[MBASE]] to offset: [%[[MOFF]]], sizes: [%[[N]], 8, 1, 5, 5], strides: [%[[MSTRIDES]]#0, %[[MSTRIDES]]#1, 0, 0, 0]
+// CHECK: call @ember_cpu_conv_fused_mean_f32(%{{.*}}, %{{.*}}, %[[DV]], %{{.*}}, %[[DV]], %[[MV]], {{.*}}, %c264_i64)
+// CHECK-NOT: linalg.fill
+// CHECK-NOT: arith.divf
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[MEAN]], %[[D]] : memref<?x8xf32>, memref<?x8x5x5xf32>)
+#pool_in = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#pool_out = affine_map<(d0, d1, d2) -> (d0, d1)>
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+#scale_s = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+#scale_x = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func private @ember_cpu_conv_fused_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @pool_into_conv(%x: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %w: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %bv: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %n: index, %out: memref<?x8x5x5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c8 = arith.constant 8 : index
+  %c25 = arith.constant 25 : index
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %c8_i64 = arith.constant 8 : i64
+  %c264_i64 = arith.constant 264 : i64
+  %zero = arith.constant 0.000000e+00 : f32
+  %pixels = arith.constant 2.500000e+01 : f32
+  %d = memref.alloc(%n) {alignment = 64 : i64} : memref<?x8x5x5xf32>
+  %base, %offset, %sizes:4, %strides:4 = memref.extract_strided_metadata %d : memref<?x8x5x5xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %dv = memref.reinterpret_cast %base to offset: [%offset], sizes: [%n, 8, 1, 5, 5], strides: [%strides#0, %strides#1, 0, %strides#2, %strides#3] : memref<f32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_fused_f32(%x, %w, %dv, %bv, %dv, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c8_i64, %c264_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %dc = memref.cast %d : memref<?x8x5x5xf32> to memref<?x?x?x?xf32>
+  %shape = memref.alloc() {alignment = 64 : i64} : memref<3xindex>
+  memref.store %n, %shape[%c0] : memref<3xindex>
+  memref.store %c8, %shape[%c1] : memref<3xindex>
+  memref.store %c25, %shape[%c2] : memref<3xindex>
+  %flat = memref.reshape %dc(%shape) : (memref<?x?x?x?xf32>, memref<3xindex>) -> memref<?x?x?xf32>
+  %flatc = memref.cast %flat : memref<?x?x?xf32> to memref<?x8x?xf32>
+  %mean = memref.alloc(%n) {alignment = 64 : i64} : memref<?x8xf32>
+  %sum = memref.alloc(%n) {alignment = 64 : i64} : memref<?x8xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?x8xf32>)
+  linalg.generic {indexing_maps = [#pool_in, #pool_out], iterator_types = ["parallel", "parallel", "reduction"]} ins(%flatc : memref<?x8x?xf32>) outs(%sum : memref<?x8xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %0 = arith.addf %in, %acc fastmath<reassoc> : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]} ins(%sum : memref<?x8xf32>) outs(%mean : memref<?x8xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %0 = arith.divf %in, %pixels : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [#scale_s, #scale_x, #scale_x], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%mean, %d : memref<?x8xf32>, memref<?x8x5x5xf32>) outs(%out : memref<?x8x5x5xf32>) {
+  ^bb0(%s: f32, %v: f32, %o: f32):
+    %0 = arith.mulf %s, %v : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
+
+// -----
+
+// The same pool divided by a count other than D's pixels (not a mean of
+// the planes): nothing changes.
+// CHECK-LABEL: func @pool_other_divisor
+// CHECK: call @ember_cpu_conv_fused_f32(
+// CHECK: linalg.fill
+// CHECK: arith.divf
+// CHECK-NOT: ember_cpu_conv_fused_mean_f32
+#pool_in = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#pool_out = affine_map<(d0, d1, d2) -> (d0, d1)>
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+func.func private @ember_cpu_conv_fused_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @pool_other_divisor(%x: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %w: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %bv: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %n: index, %mean: memref<?x8xf32>) {
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %c8_i64 = arith.constant 8 : i64
+  %c264_i64 = arith.constant 264 : i64
+  %zero = arith.constant 0.000000e+00 : f32
+  %count = arith.constant 4.900000e+01 : f32
+  %d = memref.alloc(%n) {alignment = 64 : i64} : memref<?x8x5x5xf32>
+  %base, %offset, %sizes:4, %strides:4 = memref.extract_strided_metadata %d : memref<?x8x5x5xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %dv = memref.reinterpret_cast %base to offset: [%offset], sizes: [%n, 8, 1, 5, 5], strides: [%strides#0, %strides#1, 0, %strides#2, %strides#3] : memref<f32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_fused_f32(%x, %w, %dv, %bv, %dv, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c8_i64, %c264_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %flat = memref.collapse_shape %d [[0], [1], [2, 3]] : memref<?x8x5x5xf32> into memref<?x8x25xf32>
+  %sum = memref.alloc(%n) {alignment = 64 : i64} : memref<?x8xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?x8xf32>)
+  linalg.generic {indexing_maps = [#pool_in, #pool_out], iterator_types = ["parallel", "parallel", "reduction"]} ins(%flat : memref<?x8x25xf32>) outs(%sum : memref<?x8xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %0 = arith.addf %in, %acc : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]} ins(%sum : memref<?x8xf32>) outs(%mean : memref<?x8xf32>) {
+  ^bb0(%in: f32, %o: f32):
+    %0 = arith.divf %in, %count : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
