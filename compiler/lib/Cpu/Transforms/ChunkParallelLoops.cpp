@@ -20,11 +20,19 @@
 // flattened with a static second dim of 8 or more when a third dim or an
 // inner loop remains inside: batch 1 then splits too.
 //
+// A store whose address moves by a cache line or more per iteration of the
+// innermost parallel dim (the column of a padded image that a max pool's
+// -inf border fills: one float every 113) writes a line of its own each
+// iteration, so such an iteration counts as a line's worth of elements
+// (16 floats) of work: resnet18's 64x113 border column otherwise ran on
+// one thread for ~75 us, a read-for-ownership miss per element.
+//
 //===----------------------------------------------------------------------===//
 
 #include "ember/Compiler/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -54,6 +62,10 @@ constexpr int64_t kTinyDim = 8;
 /// narrower column blocks would have the threads share cache lines (a
 /// column sum over many rows asks for chunks of a few columns).
 constexpr int64_t kMinInnermostChunk = 64;
+
+/// Bytes of a cache line: a store that strides this far per iteration
+/// costs a line per iteration.
+constexpr int64_t kCacheLineBytes = 64;
 
 constexpr llvm::StringLiteral kChunkKernelAttr = "ember.chunk_kernel";
 
@@ -160,6 +172,29 @@ std::optional<Plan> planSplit(func::FuncOp kernel) {
   }
   plan.innermost = !plan.flatten && plan.dim == dims - 1 && !hasInnerLoops;
   return plan;
+}
+
+/// The work of one iteration of `parallel`'s loop-free body in elements of
+/// memory traffic: a cache line's worth when a store strides a line or more
+/// per iteration of the innermost parallel dim, otherwise 1.
+int64_t strideWeight(scf::ParallelOp parallel) {
+  Value innermost = parallel.getInductionVars().back();
+  int64_t weight = 1;
+  parallel.getBody()->walk([&](memref::StoreOp store) {
+    MemRefType type = store.getMemRefType();
+    if (!type.getElementType().isIntOrFloat())
+      return;
+    int64_t bytes = std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(type.getStridesAndOffset(strides, offset)))
+      return;
+    for (auto [index, stride] : llvm::zip(store.getIndices(), strides))
+      if (index == innermost && !ShapedType::isDynamic(stride) &&
+          std::abs(stride) * bytes >= kCacheLineBytes)
+        weight = std::max(weight, kCacheLineBytes / bytes);
+  });
+  return weight;
 }
 
 Value tripCount(OpBuilder &b, Location loc, const Dim &dim) {
@@ -345,6 +380,9 @@ struct ChunkParallelLoops
       kernel.setFunctionType(FunctionType::get(&getContext(), entry.getArgumentTypes(), {}));
       kernel->setAttr(kChunkKernelAttr, UnitAttr::get(&getContext()));
 
+      bool hasInnerLoops = false;
+      plan->parallel.getBody()->walk([&](LoopLikeOpInterface) { hasInnerLoops = true; });
+      int64_t lineWeight = hasInnerLoops ? 1 : strideWeight(plan->parallel);
       SmallVector<Dim> splitDims, fullDims;
       Block *parallelBody = nullptr;
       splitKernel(*plan, lo, hi, splitDims, fullDims);
@@ -362,6 +400,8 @@ struct ChunkParallelLoops
         for (const Dim &dim : splitDims)
           range = product(b, loc, range, site.tripCount(dim));
         Value work = site.work(*parallelBody);
+        if (int64_t weight = lineWeight; weight > 1)
+          work = product(b, loc, work, arith::ConstantIndexOp::create(b, loc, weight));
         for (const Dim &dim : fullDims)
           work = product(b, loc, work, site.tripCount(dim));
         Value minWork = arith::ConstantIndexOp::create(b, loc, kMinChunkWork);

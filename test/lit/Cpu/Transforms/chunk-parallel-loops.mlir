@@ -261,3 +261,48 @@ func.func @glue_symbolic(%x: memref<?x197x64xf32>, %r: memref<?x197x768xf32>,
   call @dynamic_second(%d, %n, %m) : (memref<?x?x64xf32>, index, index) -> ()
   return
 }
+
+// A max pool's -inf border column (one float every 113: a cache line per
+// iteration) counts 16 elements of work per iteration: range n * 64, 113
+// iterations of 16 each, grain ceil(32768 / 1808) = 19. The border row
+// beside it (contiguous) keeps 1 per iteration: grain ceil(32768 / 112) = 293.
+// CHECK-LABEL: func.func @glue_border(
+// CHECK-DAG:     %[[C19:.*]] = arith.constant 19 : index
+// CHECK-DAG:     %[[C293:.*]] = arith.constant 293 : index
+// CHECK:         call @border_column(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[C19]])
+// CHECK:         call @border_row(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[C293]])
+func.func private @border_column(%x: memref<?x64x113x1xf32, strided<[817216, 12769, 113, 1]>>, %n: index)
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %c113 = arith.constant 113 : index
+  %inf = arith.constant 0xFF800000 : f32
+  scf.parallel (%b, %c, %h) = (%c0, %c0, %c0) to (%n, %c64, %c113) step (%c1, %c1, %c1) {
+    memref.store %inf, %x[%b, %c, %h, %c0] : memref<?x64x113x1xf32, strided<[817216, 12769, 113, 1]>>
+    scf.reduce
+  }
+  return
+}
+
+func.func private @border_row(%x: memref<?x64x1x112xf32, strided<[817216, 12769, 113, 1], offset: 1>>, %n: index)
+    attributes {passthrough = ["noinline", "ember-kernel"]} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %c112 = arith.constant 112 : index
+  %inf = arith.constant 0xFF800000 : f32
+  scf.parallel (%b, %c, %w) = (%c0, %c0, %c0) to (%n, %c64, %c112) step (%c1, %c1, %c1) {
+    memref.store %inf, %x[%b, %c, %c0, %w] : memref<?x64x1x112xf32, strided<[817216, 12769, 113, 1], offset: 1>>
+    scf.reduce
+  }
+  return
+}
+
+func.func @glue_border(%col: memref<?x64x113x1xf32, strided<[817216, 12769, 113, 1]>>,
+                       %row: memref<?x64x1x112xf32, strided<[817216, 12769, 113, 1], offset: 1>>,
+                       %n: index) {
+  call @border_column(%col, %n) : (memref<?x64x113x1xf32, strided<[817216, 12769, 113, 1]>>, index) -> ()
+  call @border_row(%row, %n) : (memref<?x64x1x112xf32, strided<[817216, 12769, 113, 1], offset: 1>>, index) -> ()
+  return
+}
