@@ -1528,13 +1528,16 @@ packPixelGroups(const float *const *images, const int64_t *rowOffset,
 }
 
 /// Whether forwardAcrossImages should run `g`: the forward's AVX-512 tile,
-/// one group, several images whose shifted grid wastes at least 1/20 of
+/// one group, several images whose shifted grid wastes at least 2/25 of
 /// its 32-pixel panels (the dropped columns Wq - OW and the last panel's
 /// rounding: 64 columns for 7x7's 49 pixels, 224 for 14x14's 196, 864 for
-/// 28x28's 784, 832 for the stride-2 3x3 from 56x56 to 28x28's 784: 12-20%
-/// less time there at batch 32; at 56x56, 4%, it gained nothing and
-/// resnet18's 7x7 stem, 2.8%, ran 9% slower), y's pixels contiguous per
-/// channel. Not 1x1 kernels: their
+/// 28x28's 784: 12-20% less time there at batch 32; at 56x56, 4%, it
+/// gained nothing and resnet18's 7x7 stem, 2.8%, ran 9% slower). Since
+/// forwardShifted stores its last k block through runs, the stride-2 3x3
+/// from 56x56 to 28x28 (832 columns for 784, 6%) runs there 8-13% faster
+/// on 2 threads (batch 32, 4 alternated runs: 14.7-15.1 -> 12.9-13.8 ms;
+/// the across-images split ran 1.84-1.87x on 2 threads, forwardShifted's
+/// 1.98-2.08x), y's pixels contiguous per channel. Not 1x1 kernels: their
 /// grid drops no columns, and with so few im2col rows building every
 /// image's planes up front cost more than the panels saved (resnet18's
 /// 1x1 stride-2 128 -> 256 @28 at batch 32: 26% slower).
@@ -1547,7 +1550,7 @@ bool acrossImagesFits(const Geometry &g, const View5 &y,
     return false;
   const int64_t wq = g.out[2] + (g.kernel[2] - 1) * g.dilation[2] / g.stride[2];
   const int64_t grid = roundUp((g.out[1] - 1) * wq + g.out[2], kernel.nr);
-  return grid * 20 >= g.pixels * 21;
+  return grid * 25 >= g.pixels * 27;
 }
 
 /// y = conv(x, w) like forwardShifted, but its B panels are output pixels
