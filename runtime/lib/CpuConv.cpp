@@ -3063,10 +3063,22 @@ namespace {
 std::atomic<uint64_t> fusedConvCalls{0};
 /// Those of them that also wrote plane means (ember_cpu_fused_conv_means).
 std::atomic<uint64_t> fusedConvMeans{0};
-} // namespace
 
-namespace ember {
-} // namespace ember
+/// The epilogue a fused forward call's flags ask for (GemmEpilogue.h's
+/// EMBER_GEMM_FUSED_* bits), over its bias and residual views.
+ConvEpilogue fusedEpilogue(int64_t flags, const View5 &bias,
+                           const View5 &residual) {
+  ConvEpilogue epilogue;
+  epilogue.activation =
+      static_cast<int32_t>(flags & EMBER_GEMM_FUSED_ACTIVATION_MASK);
+  epilogue.residualFirst = flags & EMBER_GEMM_FUSED_RESIDUAL_FIRST;
+  if (flags & EMBER_GEMM_FUSED_BIAS)
+    epilogue.bias = bias;
+  if (flags & EMBER_GEMM_FUSED_RESIDUAL)
+    epilogue.residual = residual;
+  return epilogue;
+}
+} // namespace
 
 extern "C" {
 
@@ -3085,14 +3097,7 @@ void ember_cpu_conv_fused_f32(EMBER_TENSOR5_ARGS(float, x),
                               EMBER_CONV_SCALARS, int64_t flags) {
   SCALARS;
   fusedConvCalls.fetch_add(1, std::memory_order_relaxed);
-  ConvEpilogue epilogue;
-  epilogue.activation =
-      static_cast<int32_t>(flags & EMBER_GEMM_FUSED_ACTIVATION_MASK);
-  epilogue.residualFirst = flags & EMBER_GEMM_FUSED_RESIDUAL_FIRST;
-  if (flags & EMBER_GEMM_FUSED_BIAS)
-    epilogue.bias = VIEW5(bias);
-  if (flags & EMBER_GEMM_FUSED_RESIDUAL)
-    epilogue.residual = VIEW5(residual);
+  ConvEpilogue epilogue = fusedEpilogue(flags, VIEW5(bias), VIEW5(residual));
   forward(VIEW5(x), VIEW5(w), VIEW5(y), scalars, &epilogue);
 }
 
@@ -3105,14 +3110,7 @@ void ember_cpu_conv_fused_mean_f32(EMBER_TENSOR5_ARGS(float, x),
                                    EMBER_CONV_SCALARS, int64_t flags) {
   SCALARS;
   fusedConvCalls.fetch_add(1, std::memory_order_relaxed);
-  ConvEpilogue epilogue;
-  epilogue.activation =
-      static_cast<int32_t>(flags & EMBER_GEMM_FUSED_ACTIVATION_MASK);
-  epilogue.residualFirst = flags & EMBER_GEMM_FUSED_RESIDUAL_FIRST;
-  if (flags & EMBER_GEMM_FUSED_BIAS)
-    epilogue.bias = VIEW5(bias);
-  if (flags & EMBER_GEMM_FUSED_RESIDUAL)
-    epilogue.residual = VIEW5(residual);
+  ConvEpilogue epilogue = fusedEpilogue(flags, VIEW5(bias), VIEW5(residual));
   epilogue.mean = VIEW5(mean);
   fusedConvMeans.fetch_add(1, std::memory_order_relaxed);
   forward(VIEW5(x), VIEW5(w), VIEW5(y), scalars, &epilogue);
