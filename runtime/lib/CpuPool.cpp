@@ -130,6 +130,72 @@ EMBER_TARGET_AVX512 void rowMaxStride2Window3Avx512(const PoolGeometry &g,
   }
 }
 
+/// Lanes [c, span) of a 16-wide step at column c.
+EMBER_TARGET_AVX512 inline __mmask16 spanMask(int64_t c, int64_t span) {
+  int64_t left = span - c;
+  if (left >= 16)
+    return 0xFFFF;
+  return left <= 0 ? 0 : __mmask16((1u << left) - 1);
+}
+
+/// The column-wise maximum of 16 columns from `c` (vmaxps: a NaN may be
+/// lost), and their sum into `sum`, which turns NaN if any of them is NaN.
+EMBER_TARGET_AVX512 inline __m512 columnStep(const float *const *rows,
+                                             int64_t kernelH, int64_t c,
+                                             __mmask16 m, __m512 &sum) {
+  __m512 r = _mm512_maskz_loadu_ps(m, rows[0] + c);
+  __m512 best = r, s = r;
+  for (int64_t i = 1; i < kernelH; ++i) {
+    r = _mm512_maskz_loadu_ps(m, rows[i] + c);
+    best = _mm512_max_ps(r, best);
+    s = _mm512_add_ps(s, r);
+  }
+  sum = _mm512_add_ps(sum, s);
+  return best;
+}
+
+/// AVX-512, stride 2, window 3, one pass in registers: per 16 outputs the
+/// column maxima of 32 columns, their even and odd lanes (vpermt2ps) and
+/// the even lanes shifted by one (valignd with the next step's), so no
+/// row buffer and no reload. The maxima ignore NaN; the sum of every value
+/// read says whether one was NaN (or +inf met -inf): then false, and the
+/// caller redoes the row with the exact steps.
+EMBER_TARGET_AVX512 bool rowStride2Window3FusedAvx512(const PoolGeometry &g,
+                                                      const float *const *rows,
+                                                      float *y) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                         20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19,
+                                        21, 23, 25, 27, 29, 31);
+  int64_t span = g.span(), kernelH = g.kernelH;
+  __m512 sum = _mm512_setzero_ps();
+  __m512 a = columnStep(rows, kernelH, 0, spanMask(0, span), sum);
+  __m512 b = columnStep(rows, kernelH, 16, spanMask(16, span), sum);
+  __m512 e = _mm512_permutex2var_ps(a, even, b);
+  __m512 o = _mm512_permutex2var_ps(a, odd, b);
+  for (int64_t ow = 0; ow < g.outW; ow += 16) {
+    int64_t c = 2 * ow + 32;
+    __m512 nextE = _mm512_setzero_ps(), nextO = nextE;
+    if (c < span) {
+      __m512 na = columnStep(rows, kernelH, c, spanMask(c, span), sum);
+      __m512 nb = columnStep(rows, kernelH, c + 16, spanMask(c + 16, span), sum);
+      nextE = _mm512_permutex2var_ps(na, even, nb);
+      nextO = _mm512_permutex2var_ps(na, odd, nb);
+    }
+    __m512 shifted = _mm512_castsi512_ps(_mm512_alignr_epi32(
+        _mm512_castps_si512(nextE), _mm512_castps_si512(e), 1));
+    __m512 best = _mm512_max_ps(_mm512_max_ps(o, e), shifted);
+    int64_t left = g.outW - ow;
+    if (left >= 16)
+      _mm512_storeu_ps(y + ow, best);
+    else
+      _mm512_mask_storeu_ps(y + ow, __mmask16((1u << left) - 1), best);
+    e = nextE;
+    o = nextO;
+  }
+  return _mm512_cmp_ps_mask(sum, sum, _CMP_UNORD_Q) == 0;
+}
+
 bool haveAvx512() {
   static const bool have = [] {
     __builtin_cpu_init();
@@ -210,16 +276,31 @@ extern "C" void ember_cpu_max_pool_f32(
       heapRows.resize(kernelH);
       rowPtrs = heapRows.data();
     }
+    // The row's plane and output row, stepped along (one division per
+    // chunk, not six per row: they cost as much as a row's maxima).
+    int64_t firstPlane = lo / outH, oh = lo % outH;
+    int64_t d = firstPlane % planesD, c = (firstPlane / planesD) % planesC,
+            n = firstPlane / (planesD * planesC);
     for (int64_t r = lo; r < hi; ++r) {
-      int64_t plane = r / outH, oh = r % outH;
-      int64_t d = plane % planesD, c = (plane / planesD) % planesC,
-              n = plane / (planesD * planesC);
+      if (oh == outH) {
+        oh = 0;
+        if (++d == planesD) {
+          d = 0;
+          if (++c == planesC) {
+            c = 0;
+            ++n;
+          }
+        }
+      }
       const float *xp = xBase + n * xStride0 + c * xStride1 + d * xStride2 +
                         colStart * xStride4;
       for (int64_t i = 0; i < kernelH; ++i)
         rowPtrs[i] = xp + (rowStart + oh * strideH + i * dilationH) * xStride3;
       float *yRow = yBase + n * yStride0 + c * yStride1 + d * yStride2 +
                     oh * yStride3;
+      ++oh;
+      if (fastRow && rowStride2Window3FusedAvx512(g, rowPtrs, yRow))
+        continue;
       if (vector)
         columnMaxAvx512(g, rowPtrs, buf);
       else
