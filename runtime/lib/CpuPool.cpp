@@ -8,16 +8,19 @@
 // scalar remainder of 8 of every 56 outputs (resnet18's stem pool ran
 // 165 us per thread against ONNX Runtime's 81).
 //
-// Here each output row is two passes over L1: the column-wise maximum of
-// the kH input rows into a row buffer, then the row-wise maximum of kW
-// neighbours at the column stride. With AVX-512, stride 2 and a 3-wide
-// window (every ResNet stem) take the even and odd columns of two
-// loads with one vpermt2ps each, 16 outputs per step, the row's end a
-// masked store. Rows of outputs split over the thread pool.
+// Each output row is the column-wise maximum of the kH input rows, then
+// the row-wise maximum of kW neighbours at the column stride. With
+// AVX-512, stride 2 and a 3-wide window (every ResNet stem) run in one
+// pass in registers: per 16 outputs the column maxima of 32 columns,
+// their even and odd lanes (vpermt2ps) and the even lanes shifted by one
+// (valignd), the row's end a masked store; no scalar remainder. Other
+// windows go through a row buffer. Rows of outputs split over the thread
+// pool, a plane's rows in order (so the hardware prefetcher streams x).
 //
 // The maximum is the composite's: a later value replaces the best if it is
 // greater or NaN, so a NaN anywhere in the window wins and a tie keeps the
-// earlier value. No LLVM dependency.
+// earlier value (the one-pass path compares columns first, so of +0 and -0
+// it may keep the other). No LLVM dependency.
 //
 //===----------------------------------------------------------------------===//
 
