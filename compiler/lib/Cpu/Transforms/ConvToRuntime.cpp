@@ -10,6 +10,13 @@
 // back with bufferization.to_tensor (restrict, writable) and collapsed to
 // the op's rank.
 //
+// The same pass calls the runtime's max pool (runtime/lib/CpuPool.cpp)
+// for python/ember/nn/_pooling.py's composite with constant window bounds
+// (an exported program's): compiled, its stride-2 loop left a scalar
+// remainder in every row (lowerMaxPool). The pass description in
+// CpuPasses.td still names convolutions only: changing it rebuilds every
+// pass.
+//
 //===----------------------------------------------------------------------===//
 
 #include "ember/Compiler/Passes.h"
