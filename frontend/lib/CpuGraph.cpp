@@ -19,7 +19,6 @@
 #include "llvm/ADT/StringMap.h"
 
 #include <mutex>
-#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -142,36 +141,32 @@ namespace {
 /// lowered module (kKernelSymbolAttribute in compiler/lib/Cpu/KernelJit.cpp).
 constexpr const char kKernelSymbolAttribute[] = "ember.kernel_symbol";
 
-/// Which nodes each kernel of the lowered `module` computes: the node tags
-/// in the locations of its code, and of the glue's calls of it (a kernel
-/// equal to another is kept once and called from both places).
-std::vector<std::pair<std::string, std::vector<size_t>>> kernelNodesOf(ModuleOp module) {
-  std::vector<std::pair<std::string, std::vector<size_t>>> result;
-  llvm::StringMap<size_t> kernelOfName; // function name -> place in result
-  llvm::SmallVector<std::set<size_t>> nodes;
+/// Which nodes each kernel of the lowered `module` computes: the kernels
+/// are the functions compileForCpuByKernel named, called from the glue
+/// through a symbol reference (a kernel equal to another is kept once and
+/// called from both places).
+KernelNodes cpuKernelNodesOf(ModuleOp module) {
+  llvm::StringMap<llvm::StringRef> symbolOfFunction;
   for (Operation &op : module.getBody()->getOperations())
-    if (auto symbol = op.getAttrOfType<StringAttr>(kKernelSymbolAttribute)) {
-      kernelOfName[SymbolTable::getSymbolName(&op).getValue()] = result.size();
-      result.push_back({symbol.getValue().str(), {}});
-      nodes.emplace_back();
-      op.walk([&](Operation *inner) {
-        if (std::optional<size_t> tag = kernelNodeTag(inner->getLoc()))
-          nodes.back().insert(*tag);
+    if (auto symbol = op.getAttrOfType<StringAttr>(kKernelSymbolAttribute))
+      symbolOfFunction[SymbolTable::getSymbolName(&op).getValue()] = symbol.getValue();
+  return kernelNodesOf(
+      module,
+      [&](Operation *op) -> std::optional<llvm::StringRef> {
+        auto symbol = op->getAttrOfType<StringAttr>(kKernelSymbolAttribute);
+        if (!symbol || op->getParentOp() != module.getOperation())
+          return std::nullopt;
+        return symbol.getValue();
+      },
+      [&](Operation *op) -> std::optional<llvm::StringRef> {
+        for (NamedAttribute attribute : op->getAttrs())
+          if (auto ref = dyn_cast<FlatSymbolRefAttr>(attribute.getValue())) {
+            auto it = symbolOfFunction.find(ref.getValue());
+            if (it != symbolOfFunction.end())
+              return it->second;
+          }
+        return std::nullopt;
       });
-    }
-  module.walk([&](Operation *op) {
-    for (NamedAttribute attribute : op->getAttrs())
-      if (auto ref = dyn_cast<FlatSymbolRefAttr>(attribute.getValue())) {
-        auto it = kernelOfName.find(ref.getValue());
-        if (it == kernelOfName.end())
-          continue;
-        if (std::optional<size_t> tag = kernelNodeTag(op->getLoc()))
-          nodes[it->second].insert(*tag);
-      }
-  });
-  for (size_t k = 0; k < result.size(); ++k)
-    result[k].second.assign(nodes[k].begin(), nodes[k].end());
-  return result;
 }
 
 } // namespace
@@ -218,7 +213,7 @@ std::unique_ptr<CompiledGraph> compileGraph(const GraphPlan &plan, std::string *
   if (!entry)
     return nullptr;
   if (tagNodes)
-    objects->kernelNodes = kernelNodesOf(*module);
+    objects->kernelNodes = cpuKernelNodesOf(*module);
   if (objects) {
     objects->entry = std::move(parts.entryObject);
     objects->kernels.clear();

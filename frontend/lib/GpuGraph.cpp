@@ -13,9 +13,7 @@
 #include "ember/Runtime/Gpu/Program.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
-#include <map>
 #include <mutex>
-#include <set>
 
 using namespace mlir;
 
@@ -70,35 +68,6 @@ private:
   size_t sizesArg;
 };
 
-/// Which nodes each kernel of the outlined `module` computes, by kernel
-/// name (the name of its dispatches' profiler spans): the node tags in the
-/// locations of its code and of its launches. Equal kernels (one name, two
-/// gpu.modules) are one entry, as the CPU keeps equal kernels once.
-KernelNodes gpuKernelNodesOf(ModuleOp module) {
-  std::map<std::string, std::set<size_t>> nodes;
-  std::vector<std::string> order;
-  auto add = [&](llvm::StringRef kernel, Location loc) {
-    auto [it, inserted] = nodes.try_emplace(kernel.str());
-    if (inserted)
-      order.push_back(kernel.str());
-    if (std::optional<size_t> tag = kernelNodeTag(loc))
-      it->second.insert(*tag);
-  };
-  module.walk([&](mlir::gpu::GPUFuncOp func) {
-    if (!func.isKernel())
-      return;
-    add(func.getName(), func.getLoc());
-    func.walk([&](Operation *op) { add(func.getName(), op->getLoc()); });
-  });
-  module.walk([&](mlir::gpu::LaunchFuncOp launch) {
-    add(launch.getKernelName().getValue(), launch.getLoc());
-  });
-  KernelNodes result;
-  for (const std::string &kernel : order)
-    result.push_back({kernel, {nodes[kernel].begin(), nodes[kernel].end()}});
-  return result;
-}
-
 } // namespace
 
 std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, Backend kind,
@@ -133,7 +102,19 @@ std::unique_ptr<CompiledGraph> compileGraphForGpu(const GraphPlan &plan, Backend
   if (!GpuTarget::parse(targetName, &target, error) ||
       !compileForGpu(*module, target, &program, error, [&](ModuleOp outlined) {
         if (kernelNodes)
-          *kernelNodes = gpuKernelNodesOf(outlined);
+          *kernelNodes = kernelNodesOf(
+              outlined,
+              [](Operation *op) -> std::optional<llvm::StringRef> {
+                auto func = dyn_cast<mlir::gpu::GPUFuncOp>(op);
+                if (!func || !func.isKernel())
+                  return std::nullopt;
+                return func.getName();
+              },
+              [](Operation *op) -> std::optional<llvm::StringRef> {
+                if (auto launch = dyn_cast<mlir::gpu::LaunchFuncOp>(op))
+                  return launch.getKernelName().getValue();
+                return std::nullopt;
+              });
       }))
     return nullptr;
   gpu::Device &device = gpuDevice(kind);

@@ -29,6 +29,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <set>
 
 using namespace mlir;
 
@@ -847,6 +848,34 @@ std::optional<size_t> kernelNodeTag(Location loc) {
     return WalkResult::interrupt();
   });
   return tag;
+}
+
+KernelNodes kernelNodesOf(ModuleOp module, KernelNameOf kernelOf,
+                          KernelNameOf calleeOf) {
+  std::map<std::string, std::set<size_t>> nodes;
+  std::vector<std::string> order;
+  auto add = [&](llvm::StringRef kernel, Location loc) {
+    auto [it, inserted] = nodes.try_emplace(kernel.str());
+    if (inserted)
+      order.push_back(kernel.str());
+    if (std::optional<size_t> tag = kernelNodeTag(loc))
+      it->second.insert(*tag);
+  };
+  module->walk<WalkOrder::PreOrder>([&](Operation *op) {
+    std::optional<llvm::StringRef> kernel = kernelOf(op);
+    if (!kernel)
+      return WalkResult::advance();
+    op->walk([&](Operation *inner) { add(*kernel, inner->getLoc()); });
+    return WalkResult::skip();
+  });
+  module.walk([&](Operation *op) {
+    if (std::optional<llvm::StringRef> kernel = calleeOf(op))
+      add(*kernel, op->getLoc());
+  });
+  KernelNodes result;
+  for (const std::string &kernel : order)
+    result.push_back({kernel, {nodes[kernel].begin(), nodes[kernel].end()}});
+  return result;
 }
 
 OwningOpRef<ModuleOp> emitGraphForCompile(MLIRContext *ctx, const GraphPlan &plan,

@@ -60,6 +60,17 @@ mlir::OwningOpRef<mlir::ModuleOp> emitGraphForCompile(mlir::MLIRContext *ctx,
 /// fused locations are searched.
 constexpr const char kNodeTagPrefix[] = "ember.node";
 std::optional<size_t> kernelNodeTag(mlir::Location loc);
+/// What names a kernel in a lowered module: `op`'s kernel name, if any.
+using KernelNameOf =
+    llvm::function_ref<std::optional<llvm::StringRef>(mlir::Operation *op)>;
+/// Which nodes each kernel of a lowered `module` computes, in the order the
+/// kernels are met: the node tags (kernelNodeTag) in the locations of each
+/// kernel's code and of the ops that launch or call it. `kernelOf` names
+/// the kernel an op is the code of (its function); `calleeOf` the kernel an
+/// op launches or calls. Equal kernels (one name, two functions) are one
+/// entry. Serves the CPU's kernels and the GPU's alike.
+KernelNodes kernelNodesOf(mlir::ModuleOp module, KernelNameOf kernelOf,
+                          KernelNameOf calleeOf);
 /// `plan` as a function with `signature`'s arguments: the size vector is
 /// computed from the arguments' dims, so the function stands alone. Null
 /// with `error` set on failure.

@@ -20,4 +20,23 @@ std::string sizeMismatchMessage(const Buffer &buffer, size_t expected, const cha
          std::to_string(expected);
 }
 
+CollectiveError RankedChecks::error(const std::string &message) const {
+  return CollectiveError(std::string(engine_) + " (rank " +
+                         std::to_string(rank_) + " of " +
+                         std::to_string(size_) + "): " + message);
+}
+
+void RankedChecks::checkRank(int peer, const char *what) const {
+  std::string message = rankOutsideGroupMessage(peer, size_, what);
+  if (!message.empty())
+    throw error(message);
+}
+
+void RankedChecks::expectSizes(const Buffer &buffer, size_t expected,
+                               const char *what, const char *which) const {
+  std::string message = sizeMismatchMessage(buffer, expected, what, which);
+  if (!message.empty())
+    throw error(message);
+}
+
 } // namespace ember::dist

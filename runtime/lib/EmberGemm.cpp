@@ -210,6 +210,27 @@ struct Prepacked {
   }
 };
 
+/// Packs all of an operand in Prepacked's layout, the threads sharing the
+/// panels: packPanels' M(x, p) = src[x * laneStride + p * stepStride] for
+/// x < extent lanes and p < k, in panels of `w` lanes for each k block of
+/// at most `kcMax` steps, `padded` (extent rounded up to whole panels)
+/// lanes a k block. B's lanes are its columns, A's its rows.
+void packShared(const float *src, int64_t laneStride, int64_t stepStride,
+                int64_t extent, int64_t k, int64_t kcMax, int w,
+                int64_t padded, float *out) {
+  ember::parallelFor(0, padded / w, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t q = lo; q < hi; ++q) {
+      int64_t x0 = q * w;
+      int64_t width = std::min<int64_t>(w, extent - x0);
+      for (int64_t pc = 0; pc < k; pc += kcMax) {
+        int64_t kc = std::min(kcMax, k - pc);
+        packPanels(src + x0 * laneStride + pc * stepStride, laneStride,
+                   stepStride, width, kc, w, out + pc * padded + x0 * kc);
+      }
+    }
+  });
+}
+
 /// One thread's GEMM on its block of C; an operand given as `Prepacked`
 /// is read from there instead of packed here. A non-null `epilogue`
 /// (positioned at this block's first element) finishes each tile right
@@ -344,30 +365,19 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, StridedMatrix a,
     gemmOnThisThread(kernel, m, n, k, alpha, a, b, beta, c, {}, {}, whole);
     return;
   }
-  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
-  int64_t otherTile = splitRows ? kernel.nr : kernel.mr;
+  int otherTile = splitRows ? kernel.nr : kernel.mr;
   int64_t otherExtent = splitRows ? n : m;
   int64_t otherPanels = (otherExtent + otherTile - 1) / otherTile;
   Prepacked shared;
   shared.padded = otherPanels * otherTile;
   float *sharedData = sharedPack.get(static_cast<size_t>(shared.padded * k));
   shared.data = sharedData;
-  ember::parallelFor(0, otherPanels, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t q = lo; q < hi; ++q) {
-      int64_t x0 = q * otherTile;
-      int64_t width = std::min(otherTile, otherExtent - x0);
-      for (int64_t pc = 0; pc < k; pc += kcMax) {
-        int64_t kc = std::min(kcMax, k - pc);
-        float *out = sharedData + pc * shared.padded + x0 * kc;
-        if (splitRows)
-          packB(b.data + pc * b.rowStride + x0 * b.colStride, b.rowStride,
-                b.colStride, kc, width, kernel.nr, out);
-        else
-          packA(a.data + x0 * a.rowStride + pc * a.colStride, a.rowStride,
-                a.colStride, width, kc, kernel.mr, out);
-      }
-    }
-  });
+  if (splitRows)
+    packShared(b.data, b.colStride, b.rowStride, n, k, kernel.kc, kernel.nr,
+               shared.padded, sharedData);
+  else
+    packShared(a.data, a.rowStride, a.colStride, m, k, kernel.kc, kernel.mr,
+               shared.padded, sharedData);
   runTasks(tasks, [&](int t) {
     int64_t lo = tiles * t / tasks * tile;
     int64_t hi = std::min(extent, tiles * (t + 1) / tasks * tile);
@@ -453,21 +463,8 @@ PackedB *packBOnce(int64_t k, int64_t n, StridedMatrix b) {
   }
   // The layout Prepacked::block reads: for each k block, the nr-column
   // panels side by side; the threads share the panels.
-  const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
-  const int64_t panels = padded / kernel.nr;
-  float *data = packed->panels;
-  ember::parallelFor(0, panels, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t q = lo; q < hi; ++q) {
-      int64_t x0 = q * kernel.nr;
-      int64_t width = std::min<int64_t>(kernel.nr, n - x0);
-      for (int64_t pc = 0; pc < k; pc += kcMax) {
-        int64_t kc = std::min(kcMax, k - pc);
-        packB(b.data + pc * b.rowStride + x0 * b.colStride, b.rowStride,
-              b.colStride, kc, width, kernel.nr,
-              data + pc * padded + x0 * kc);
-      }
-    }
-  });
+  packShared(b.data, b.colStride, b.rowStride, n, k, kernel.kc, kernel.nr,
+             padded, packed->panels);
   return packed;
 }
 
@@ -518,22 +515,11 @@ void sgemmPackedB(int64_t m, int64_t n, int64_t k, float alpha,
   tasks = static_cast<int>(std::min<int64_t>(tasks, tiles));
   Prepacked sharedA;
   if (tasks > 1) {
-    const int64_t kcMax = std::min<int64_t>(kernel.kc, k);
     sharedA.padded = rowTiles * kernel.mr;
     float *data = sharedPack.get(static_cast<size_t>(sharedA.padded * k));
     sharedA.data = data;
-    ember::parallelFor(0, rowTiles, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t q = lo; q < hi; ++q) {
-        int64_t x0 = q * kernel.mr;
-        int64_t height = std::min<int64_t>(kernel.mr, m - x0);
-        for (int64_t pc = 0; pc < k; pc += kcMax) {
-          int64_t kc = std::min(kcMax, k - pc);
-          packA(a.data + x0 * a.rowStride + pc * a.colStride, a.rowStride,
-                a.colStride, height, kc, kernel.mr,
-                data + pc * sharedA.padded + x0 * kc);
-        }
-      }
-    });
+    packShared(a.data, a.rowStride, a.colStride, m, k, kernel.kc, kernel.mr,
+               sharedA.padded, data);
   }
   runTasks(tasks, [&](int t) {
     int64_t lo = tiles * t / tasks * kernel.nr;

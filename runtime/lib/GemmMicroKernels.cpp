@@ -96,6 +96,24 @@ template <int NV> constexpr int kPrefetchSteps = 2048 / (NV * 64);
 /// (avx512ConvStreamingKernel).
 constexpr int kConvAPrefetchSteps = 48;
 
+/// The AVX-512 tiles' k loop (avx512Tile, avx512RunTile): acc += the A
+/// panel times the B panel over k steps, prefetching B kPrefetchSteps and,
+/// with PFA > 0, A PFA steps ahead, except in the last steps (no address
+/// past a panel is formed). Always inlined: GCC would otherwise call one
+/// copy from both tiles, and acc would go through memory.
+template <int MR, int NV, int PA, int PFA = 0>
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+avx512Product(int64_t k, const float *ap, const float *bp,
+              __m512 (&acc)[MR][NV]) {
+  constexpr int PF = kPrefetchSteps<NV>;
+  constexpr int Ahead = PF > PFA ? PF : PFA;
+  int64_t p = 0;
+  for (; p < k - Ahead; ++p)
+    avx512Step<MR, NV, PA, PF, PFA>(ap, bp, acc);
+  for (; p < k; ++p)
+    avx512Step<MR, NV, PA, 0>(ap, bp, acc);
+}
+
 /// PA is the A panel's row count as packed (MR unless an edge kernel
 /// reads the first MR rows of a wider panel); PFA > 0 prefetches the A
 /// panel PFA steps ahead (kConvAPrefetchSteps).
@@ -125,13 +143,7 @@ EMBER_TARGET_AVX512 void avx512Tile(int64_t k, const float *ap, const float *bp,
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v)
       acc[i][v] = _mm512_setzero_ps();
-  constexpr int PF = kPrefetchSteps<NV>;
-  constexpr int Ahead = PF > PFA ? PF : PFA; // no prefetch past a panel
-  int64_t p = 0;
-  for (; p < k - Ahead; ++p)
-    avx512Step<MR, NV, PA, PF, PFA>(ap, bp, acc);
-  for (; p < k; ++p)
-    avx512Step<MR, NV, PA, 0>(ap, bp, acc);
+  avx512Product<MR, NV, PA, PFA>(k, ap, bp, acc);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   if (csc == 1) {
     // Row-major C: masked stores cover partial rows without touching what
@@ -300,13 +312,14 @@ MicroKernel avx512ConvStreamingKernel(int rows) {
 
 namespace {
 
-/// avx512Tile's k loop with a store through runs (TileRuns): one masked
-/// store per run and vector that the run covers, at the address where
-/// the run's first column goes less its column, so that lane j lands on
-/// column j's place (lanes outside the run are masked: nothing is read or
-/// written there). The conv forward stored its grid tiles into a scratch
-/// block, copied their output columns into y and then ran the epilogue
-/// over them: two more passes over every output, 9% of resnet18's forward.
+/// avx512Tile's k loop (avx512Product) with a store through runs
+/// (TileRuns): one masked store per run and vector that the run covers, at
+/// the address where the run's first column goes less its column, so that
+/// lane j lands on column j's place (lanes outside the run are masked:
+/// nothing is read or written there). The conv forward stored its grid
+/// tiles into a scratch block, copied their output columns into y and then
+/// ran the epilogue over them: two more passes over every output, 9% of
+/// resnet18's forward.
 /// Vector v of a row stored through runs: each lane from the run that
 /// holds its column (at base + shift[r], in bytes); lanes of no run hold
 /// zero and are never stored.
@@ -366,12 +379,7 @@ avx512RunTile(int64_t k, const float *ap, const float *bp, float *c,
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v)
       acc[i][v] = _mm512_setzero_ps();
-  constexpr int PF = kPrefetchSteps<NV>;
-  int64_t p = 0;
-  for (; p < k - PF; ++p)
-    avx512Step<MR, NV, PA, PF>(ap, bp, acc);
-  for (; p < k; ++p)
-    avx512Step<MR, NV, PA, 0>(ap, bp, acc);
+  avx512Product<MR, NV, PA>(k, ap, bp, acc);
   const bool bias = finish && finish->bias;
   const bool residual = finish && finish->residual;
   const bool relu = finish && finish->relu;

@@ -219,12 +219,12 @@ const char *reduceOpName(ReduceOp op) {
   return "?";
 }
 
-class MpiCommunicator final : public Communicator {
+class MpiCommunicator final : public Communicator, private RankedChecks {
 public:
   /// Takes ownership of `comm` (a duplicate: our traffic never meets the
   /// user's own MPI messages). `globalRanks[r]`: world rank of rank r.
   MpiCommunicator(MPI_Comm comm, std::vector<int> globalRanks)
-      : mpi_(MpiLibrary::get()), comm_(comm),
+      : RankedChecks("mpi", 0, 1), mpi_(MpiLibrary::get()), comm_(comm),
         globalRanks_(std::move(globalRanks)) {
     call("MPI_Comm_set_errhandler",
          mpi_.MPI_Comm_set_errhandler(comm_, mpi_.errorsReturn));
@@ -427,11 +427,6 @@ private:
     return function();
   }
 
-  CollectiveError error(const std::string &message) const {
-    return CollectiveError("mpi (rank " + std::to_string(rank_) + " of " +
-                           std::to_string(size_) + "): " + message);
-  }
-
   void call(const char *what, int rc) const {
     if (rc == MPI_SUCCESS)
       return;
@@ -446,19 +441,6 @@ private:
       throw error(std::string(what) +
                   ": the mpi backend takes CPU tensors only (use nccl for "
                   "CUDA tensors)");
-  }
-
-  void checkRank(int peer, const char *what) const {
-    std::string message = rankOutsideGroupMessage(peer, size_, what);
-    if (!message.empty())
-      throw error(message);
-  }
-
-  void expectSizes(const Buffer &buffer, size_t expected, const char *what,
-                   const char *which) const {
-    std::string message = sizeMismatchMessage(buffer, expected, what, which);
-    if (!message.empty())
-      throw error(message);
   }
 
   int count(const Buffer &buffer) const {
@@ -581,7 +563,6 @@ private:
   MpiLibrary &mpi_;
   MPI_Comm comm_;
   std::vector<int> globalRanks_;
-  int rank_ = 0, size_ = 1;
 };
 
 } // namespace

@@ -245,13 +245,14 @@ Engine &engine(bool rocm) {
 
 //===- The communicator -------------------------------------------------===//
 
-class NcclCommunicator final : public Communicator {
+class NcclCommunicator final : public Communicator, private RankedChecks {
 public:
   NcclCommunicator(Engine &engine, std::shared_ptr<Store> store,
                    std::string prefix, int rank, int size,
                    std::vector<int> globalRanks)
-      : e_(engine), store_(std::move(store)), prefix_(std::move(prefix)),
-        rank_(rank), size_(size), globalRanks_(std::move(globalRanks)) {
+      : RankedChecks(engine.name, rank, size), e_(engine),
+        store_(std::move(store)), prefix_(std::move(prefix)),
+        globalRanks_(std::move(globalRanks)) {
     gpuCall("make the device current", e_.gpu.makeCurrent());
     // Rank 0's unique id through the store.
     ncclUniqueId id;
@@ -451,12 +452,6 @@ public:
   }
 
 private:
-  CollectiveError error(const std::string &message) const {
-    return CollectiveError(std::string(e_.name) + " (rank " +
-                           std::to_string(rank_) + " of " +
-                           std::to_string(size_) + "): " + message);
-  }
-
   void ncclCall(const char *what, ncclResult_t rc) const {
     if (rc != ncclSuccess)
       throw error(std::string(what) + " failed: " + e_.ncclGetErrorString(rc));
@@ -492,19 +487,6 @@ private:
     gpuCall("wait for the device", e_.gpu.synchronizeContext());
     ncclCall(what, issue());
     gpuCall("wait for the collective", e_.gpu.streamSynchronize(stream_));
-  }
-
-  void checkRank(int peer, const char *what) const {
-    std::string message = rankOutsideGroupMessage(peer, size_, what);
-    if (!message.empty())
-      throw error(message);
-  }
-
-  void expectSizes(const Buffer &buffer, size_t expected, const char *what,
-                   const char *which) const {
-    std::string message = sizeMismatchMessage(buffer, expected, what, which);
-    if (!message.empty())
-      throw error(message);
   }
 
   std::vector<size_t> splits(const Buffer &buffer,
@@ -576,7 +558,6 @@ private:
   Engine &e_;
   std::shared_ptr<Store> store_;
   std::string prefix_;
-  int rank_, size_;
   std::vector<int> globalRanks_;
   ncclComm_t comm_ = nullptr;
   GpuStream stream_ = nullptr;

@@ -177,18 +177,22 @@ void check(const Case &c) {
             residualStorage[a * out[1] * out[2] + v * out[1] + h] =
                 residual[(a * out[1] + h) * out[2] + v];
     }
+    const int64_t flags = activation | EMBER_GEMM_FUSED_BIAS |
+                          (withResidual ? EMBER_GEMM_FUSED_RESIDUAL : 0) |
+                          (first ? EMBER_GEMM_FUSED_RESIDUAL_FIRST : 0);
+    // y as written through yView, read back in y's own layout.
+    auto readBack = [&] {
+      for (int64_t a = 0; a < c.n * c.o * out[0]; ++a)
+        for (int64_t h = 0; h < out[1]; ++h)
+          for (int64_t v = 0; v < out[2]; ++v)
+            fused[(a * out[1] + h) * out[2] + v] =
+                stored[a * out[1] * out[2] + h * yView[3] + v * yView[4]];
+    };
     ember_cpu_conv_fused_f32(
         VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
         VIEW5(stored.data(), ys, yView), VIEW5(bias.data(), ys, bst),
-        VIEW5(residualStorage.data(), ys, yView), SCALARS,
-        activation | EMBER_GEMM_FUSED_BIAS |
-            (withResidual ? EMBER_GEMM_FUSED_RESIDUAL : 0) |
-            (first ? EMBER_GEMM_FUSED_RESIDUAL_FIRST : 0));
-    for (int64_t a = 0; a < c.n * c.o * out[0]; ++a)
-      for (int64_t h = 0; h < out[1]; ++h)
-        for (int64_t v = 0; v < out[2]; ++v)
-          fused[(a * out[1] + h) * out[2] + v] =
-              stored[a * out[1] * out[2] + h * yView[3] + v * yView[4]];
+        VIEW5(residualStorage.data(), ys, yView), SCALARS, flags);
+    readBack();
     const char *names[] = {"fused relu + residual",
                            "fused hardswish of the sum with the residual",
                            "fused hardswish", "fused hardsigmoid",
@@ -208,15 +212,8 @@ void check(const Case &c) {
         VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
         VIEW5(stored.data(), ys, yView), VIEW5(bias.data(), ys, bst),
         VIEW5(residualStorage.data(), ys, yView),
-        VIEW5(means.data(), ys, meanStrides), SCALARS,
-        activation | EMBER_GEMM_FUSED_BIAS |
-            (withResidual ? EMBER_GEMM_FUSED_RESIDUAL : 0) |
-            (first ? EMBER_GEMM_FUSED_RESIDUAL_FIRST : 0));
-    for (int64_t a = 0; a < c.n * c.o * out[0]; ++a)
-      for (int64_t h = 0; h < out[1]; ++h)
-        for (int64_t v = 0; v < out[2]; ++v)
-          fused[(a * out[1] + h) * out[2] + v] =
-              stored[a * out[1] * out[2] + h * yView[3] + v * yView[4]];
+        VIEW5(means.data(), ys, meanStrides), SCALARS, flags);
+    readBack();
     expectNear(fused, want, names[variant]);
     expectNear(means, wantMeans, "plane means");
   }
@@ -303,7 +300,8 @@ const Case kCases[] = {
     {1, 576, 144, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
     {1, 40, 100, 1, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false,
      true},
-    {1, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},    // One image of one tile on 2 threads (the late ResNet layers at batch
+    {1, 9, 13, 1, {1, 3, 4}, {1, 1, 1}, {1, 4, 5}, {0, 0, 0}, {1, 1, 1}, true},
+    // One image of one tile on 2 threads (the late ResNet layers at batch
     // 1): the threads split the output channels over panels packed once;
     // odd channel counts; 3x3 with unit strides (a grid wider than the
     // rows, more im2col rows than one k block: 45 x 9), stride 2 (phase

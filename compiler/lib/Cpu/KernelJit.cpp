@@ -11,6 +11,7 @@
 
 #include "CpuJitSupport.h"
 
+#include "ember/Compiler/ContentName.h"
 #include "ember/Compiler/CpuCompiler.h"
 #include "ember/Compiler/Passes.h"
 #include "ember/Runtime/CpuRuntime.h"
@@ -33,7 +34,6 @@
 #include "llvm/Transforms/Scalar/SimplifyCFG.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/ADT/StringSet.h"
-#include "llvm/Support/SHA256.h"
 #include "llvm/Support/Threading.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -100,16 +100,7 @@ std::string kernelSymbol(llvm::Module &module, llvm::Function &kernel) {
       global.print(os);
   kernel.setName(name);
   os.flush();
-  llvm::SHA256 hash;
-  hash.update(text);
-  std::array<uint8_t, 32> digest = hash.final();
-  static const char hex[] = "0123456789abcdef";
-  std::string symbol = "ember_kernel_";
-  for (int i = 0; i < 16; ++i) {
-    symbol += hex[digest[i] >> 4];
-    symbol += hex[digest[i] & 15];
-  }
-  return symbol;
+  return contentName("ember_kernel_", text);
 }
 
 /// Optimizes `module` at `optLevel` and returns its machine code as an

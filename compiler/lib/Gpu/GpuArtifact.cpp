@@ -13,10 +13,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "GpuCompilerInternal.h"
+#include "ember/Compiler/ContentName.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/Support/SHA256.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -57,21 +57,6 @@ gpu::KernelParameter describeParameter(Type type) {
   return param;
 }
 
-/// `ember_gpu_kernel_` and 32 hex digits of the SHA-256 of `text` (as the
-/// CPU names its kernels).
-std::string kernelNameOf(llvm::StringRef text) {
-  llvm::SHA256 hash;
-  hash.update(text);
-  std::array<uint8_t, 32> digest = hash.final();
-  static const char hex[] = "0123456789abcdef";
-  std::string name = "ember_gpu_kernel_";
-  for (int i = 0; i < 16; ++i) {
-    name += hex[digest[i] >> 4];
-    name += hex[digest[i] & 15];
-  }
-  return name;
-}
-
 } // namespace
 
 void nameKernelsByContent(ModuleOp module) {
@@ -94,7 +79,7 @@ void nameKernelsByContent(ModuleOp module) {
     llvm::raw_string_ostream os(text);
     gpuModule->print(os, OpPrintingFlags().useLocalScope());
     SymbolTable::setSymbolName(gpuModule, moduleName);
-    StringAttr name = StringAttr::get(context, kernelNameOf(text));
+    StringAttr name = StringAttr::get(context, contentName("ember_gpu_kernel_", text));
     SymbolTable::setSymbolName(kernel, name);
     // Only launches refer to a kernel (@module::@kernel).
     SymbolRefAttr newRef =

@@ -38,58 +38,41 @@
   T *name##Alloc, T *name##Data, int64_t name##Offset, int64_t name##Size0,    \
       int64_t name##Size1, int64_t name##Stride0, int64_t name##Stride1
 
+/// The entry points for element type `T`, named by `suffix` (f32 or f64;
+/// CpuAttention.cpp defines both):
+/// - ember_cpu_attention_<suffix>: out = softmax(q k^T * scale + mask) v,
+///   lse = logsumexp of each row of the scaled, masked scores.
+/// - ember_cpu_attention_heads_<suffix>: the same forward with q [B, H, L, E],
+///   k [B, H, S, E], v [B, H, S, Ev] and out [B, H, L, Ev] as 4-d strided
+///   views (the two batch dims need not collapse: heads read in place from a
+///   fused QKV projection's output and written into the [B, L, H, Ev] layout
+///   the output projection reads); mask [B * H or 1, L, S] and logsumexp
+///   [B * H, L] as above.
+/// - ember_cpu_attention_backward_<suffix>: dq, dk, dv from the output's
+///   cotangent `grad`, the forward's operands, its output and logsumexp.
+///   Every result is overwritten.
+#define EMBER_DECLARE_CPU_ATTENTION(T, suffix)                                 \
+  void ember_cpu_attention_##suffix(                                           \
+      EMBER_TENSOR3_ARGS(T, q), EMBER_TENSOR3_ARGS(T, k),                      \
+      EMBER_TENSOR3_ARGS(T, v), EMBER_TENSOR3_ARGS(T, mask),                   \
+      EMBER_TENSOR3_ARGS(T, out), EMBER_TENSOR2_ARGS(T, lse), double scale,    \
+      int64_t flags);                                                          \
+  void ember_cpu_attention_heads_##suffix(                                     \
+      EMBER_TENSOR4_ARGS(T, q), EMBER_TENSOR4_ARGS(T, k),                      \
+      EMBER_TENSOR4_ARGS(T, v), EMBER_TENSOR3_ARGS(T, mask),                   \
+      EMBER_TENSOR4_ARGS(T, out), EMBER_TENSOR2_ARGS(T, lse), double scale,    \
+      int64_t flags);                                                          \
+  void ember_cpu_attention_backward_##suffix(                                  \
+      EMBER_TENSOR3_ARGS(T, grad), EMBER_TENSOR3_ARGS(T, q),                   \
+      EMBER_TENSOR3_ARGS(T, k), EMBER_TENSOR3_ARGS(T, v),                      \
+      EMBER_TENSOR3_ARGS(T, out), EMBER_TENSOR2_ARGS(T, lse),                  \
+      EMBER_TENSOR3_ARGS(T, mask), EMBER_TENSOR3_ARGS(T, dq),                  \
+      EMBER_TENSOR3_ARGS(T, dk), EMBER_TENSOR3_ARGS(T, dv), double scale,      \
+      int64_t flags);
+
 extern "C" {
-/// out = softmax(q k^T * scale + mask) v, lse = logsumexp of each row of
-/// the scaled, masked scores; f32.
-void ember_cpu_attention_f32(EMBER_TENSOR3_ARGS(float, q),
-                             EMBER_TENSOR3_ARGS(float, k),
-                             EMBER_TENSOR3_ARGS(float, v),
-                             EMBER_TENSOR3_ARGS(float, mask),
-                             EMBER_TENSOR3_ARGS(float, out),
-                             EMBER_TENSOR2_ARGS(float, lse), double scale,
-                             int64_t flags);
-void ember_cpu_attention_f64(EMBER_TENSOR3_ARGS(double, q),
-                             EMBER_TENSOR3_ARGS(double, k),
-                             EMBER_TENSOR3_ARGS(double, v),
-                             EMBER_TENSOR3_ARGS(double, mask),
-                             EMBER_TENSOR3_ARGS(double, out),
-                             EMBER_TENSOR2_ARGS(double, lse), double scale,
-                             int64_t flags);
-/// The same forward with q [B, H, L, E], k [B, H, S, E], v [B, H, S, Ev]
-/// and out [B, H, L, Ev] as 4-d strided views (the two batch dims need not
-/// collapse: heads read in place from a fused QKV projection's output and
-/// written into the [B, L, H, Ev] layout the output projection reads);
-/// mask [B * H or 1, L, S] and logsumexp [B * H, L] as above.
-void ember_cpu_attention_heads_f32(EMBER_TENSOR4_ARGS(float, q),
-                                   EMBER_TENSOR4_ARGS(float, k),
-                                   EMBER_TENSOR4_ARGS(float, v),
-                                   EMBER_TENSOR3_ARGS(float, mask),
-                                   EMBER_TENSOR4_ARGS(float, out),
-                                   EMBER_TENSOR2_ARGS(float, lse), double scale,
-                                   int64_t flags);
-void ember_cpu_attention_heads_f64(EMBER_TENSOR4_ARGS(double, q),
-                                   EMBER_TENSOR4_ARGS(double, k),
-                                   EMBER_TENSOR4_ARGS(double, v),
-                                   EMBER_TENSOR3_ARGS(double, mask),
-                                   EMBER_TENSOR4_ARGS(double, out),
-                                   EMBER_TENSOR2_ARGS(double, lse), double scale,
-                                   int64_t flags);
-/// dq, dk, dv from the output's cotangent `grad`, the forward's operands,
-/// its output and logsumexp; f32. Every result is overwritten.
-void ember_cpu_attention_backward_f32(
-    EMBER_TENSOR3_ARGS(float, grad), EMBER_TENSOR3_ARGS(float, q),
-    EMBER_TENSOR3_ARGS(float, k), EMBER_TENSOR3_ARGS(float, v),
-    EMBER_TENSOR3_ARGS(float, out), EMBER_TENSOR2_ARGS(float, lse),
-    EMBER_TENSOR3_ARGS(float, mask), EMBER_TENSOR3_ARGS(float, dq),
-    EMBER_TENSOR3_ARGS(float, dk), EMBER_TENSOR3_ARGS(float, dv),
-    double scale, int64_t flags);
-void ember_cpu_attention_backward_f64(
-    EMBER_TENSOR3_ARGS(double, grad), EMBER_TENSOR3_ARGS(double, q),
-    EMBER_TENSOR3_ARGS(double, k), EMBER_TENSOR3_ARGS(double, v),
-    EMBER_TENSOR3_ARGS(double, out), EMBER_TENSOR2_ARGS(double, lse),
-    EMBER_TENSOR3_ARGS(double, mask), EMBER_TENSOR3_ARGS(double, dq),
-    EMBER_TENSOR3_ARGS(double, dk), EMBER_TENSOR3_ARGS(double, dv),
-    double scale, int64_t flags);
+EMBER_DECLARE_CPU_ATTENTION(float, f32)
+EMBER_DECLARE_CPU_ATTENTION(double, f64)
 }
 
 #endif // EMBER_RUNTIME_CPUATTENTION_H
