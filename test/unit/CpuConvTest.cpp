@@ -10,7 +10,8 @@
 // y's own layout and through transposed views) on each forward path, on
 // every micro-kernel this CPU runs and on 1 and 2 threads; 1x1
 // convolutions as one GEMM over the batch (panels across images, stride
-// 2, the epilogue in the tile or through the GEMM's after it).
+// 2, the epilogue in the tile or through the GEMM's after it); an input
+// scaled per image and channel (a squeeze-and-excitation scale).
 //
 //===----------------------------------------------------------------------===//
 
@@ -77,7 +78,14 @@ void check(const Case &c) {
           xStorage[a * c.in[1] * c.in[2] + v * c.in[1] + h] =
               x[(a * c.in[1] + h) * c.in[2] + v];
   }
-  std::vector<double> ry(g.size()), rdx(x.size()), rdw(w.size());
+  // A squeeze-and-excitation scale per image and input channel in (0, 1)
+  // (ember_cpu_conv_fused_scaled_f32), and y of the scaled input (rys).
+  std::vector<float> scale(c.n * c.c);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  for (float &e : scale)
+    e = unit(gen);
+  std::vector<double> ry(g.size()), rys(g.size()), rdx(x.size()),
+      rdw(w.size());
   int64_t og = c.o / c.groups, cg = c.c / c.groups;
   for (int64_t n = 0; n < c.n; ++n)
     for (int64_t o = 0; o < c.o; ++o)
@@ -101,6 +109,8 @@ void check(const Case &c) {
                     int64_t yi = (((n * c.o + o) * out[0] + a) * out[1] + b) *
                                      out[2] + e;
                     ry[yi] += double(x[xi]) * w[wi];
+                    rys[yi] += double(x[xi]) * scale[n * c.c + o / og * cg + ci] *
+                               w[wi];
                     rdx[xi] += double(g[yi]) * w[wi];
                     rdw[wi] += double(g[yi]) * x[xi];
                   }
@@ -219,6 +229,33 @@ void check(const Case &c) {
               stored[a * out[1] * out[2] + h * yView[3] + v * yView[4]];
     expectNear(fused, want, names[variant]);
     expectNear(means, wantMeans, "plane means");
+  }
+  // The scaled input (ember_cpu_conv_fused_scaled_f32: a squeeze-and-
+  // excitation scale folded into the convolution that reads it, strides
+  // [C, 1, 0, 0, 0]): 1x1 convolutions scale x while they pack it, the
+  // others read a scaled copy. With relu of the sum with the bias, then the
+  // residual; and with no epilogue (flags 0).
+  const int64_t sst[5] = {c.c, 1, 0, 0, 0};
+  for (bool withEpilogue : {true, false}) {
+    std::vector<double> want(g.size());
+    for (size_t i = 0; i < want.size(); ++i)
+      want[i] = withEpilogue
+                    ? std::max(rys[i] + bias[i / (out[0] * out[1] * out[2]) %
+                                             c.o],
+                               0.0) +
+                          residual[i]
+                    : rys[i];
+    std::vector<float> scaled(g.size(), NAN);
+    ember_cpu_conv_fused_scaled_f32(
+        VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
+        VIEW5(scaled.data(), ys, yst), VIEW5(bias.data(), ys, bst),
+        VIEW5(residual.data(), ys, yst), VIEW5(scale.data(), xs, sst),
+        SCALARS,
+        withEpilogue ? EMBER_GEMM_ACT_RELU | EMBER_GEMM_FUSED_BIAS |
+                           EMBER_GEMM_FUSED_RESIDUAL
+                     : 0);
+    expectNear(scaled, want,
+               withEpilogue ? "scaled input, relu + residual" : "scaled input");
   }
   ember_cpu_conv_backward_data_f32(VIEW5(g.data(), ys, yst),
                                    VIEW5(w.data(), ws, wst),
