@@ -1882,8 +1882,8 @@ packPointwiseWith(const float *x, int64_t imageStride, int64_t channelStride,
         }
       else
         for (int64_t p = 0; p < kc; ++p)
-          copyPiece<Scaled>(src + p * channelStride, piece.length,
-                            dst + p * 32, scaleFactor<Scaled>(factors, p * scaleStep));
+          copyPiece<Scaled>(src + p * channelStride, piece.length, dst + p * 32,
+                            scaleFactor<Scaled>(factors, p * scaleStep));
     }
   } else {
     // Each piece's masks once: inputs [0, 2 length - 1) in four masked
@@ -1922,7 +1922,8 @@ packPointwiseWith(const float *x, int64_t imageStride, int64_t channelStride,
           const Gather &gather = gathers[i];
           const float *src = gather.src + p * channelStride;
           float *dst = gather.dst + p * 32;
-          const __m512 factor = scaleFactor<Scaled>(gather.factors, p * scaleStep);
+          const __m512 factor =
+              scaleFactor<Scaled>(gather.factors, p * scaleStep);
           __m512 lo = _mm512_permutex2var_ps(
               _mm512_maskz_loadu_ps(gather.load[0], src), even,
               _mm512_maskz_loadu_ps(gather.load[1], src + 16));
@@ -1952,8 +1953,8 @@ void packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
                    int64_t c0, int64_t kc, int64_t width,
                    const InputScale &scale, float *out) {
   if (scale.data)
-    packPointwiseWith<true>(x, imageStride, channelStride, step, pieces, c0,
-                            kc, width, scale, out);
+    packPointwiseWith<true>(x, imageStride, channelStride, step, pieces, c0, kc,
+                            width, scale, out);
   else
     packPointwiseWith<false>(x, imageStride, channelStride, step, pieces, c0,
                              kc, width, scale, out);
@@ -2719,8 +2720,8 @@ bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
 /// of x (the paths that do not scale x as they pack it).
 void forwardScaledCopy(const View5 &x, const View5 &w, const View5 &y,
                        const int64_t *scalars, const ConvEpilogue &epilogue) {
-  View5 scaled{nullptr, {x.size[0], x.size[1], x.size[2], x.size[3], x.size[4]},
-               {}};
+  View5 scaled{
+      nullptr, {x.size[0], x.size[1], x.size[2], x.size[3], x.size[4]}, {}};
   scaled.stride[4] = 1;
   for (int d = 3; d >= 0; --d)
     scaled.stride[d] = scaled.stride[d + 1] * x.size[d + 1];

@@ -6,9 +6,9 @@
 // padding, dilation, groups, more channels and pixels than one micro-tile
 // and one pixel tile, a strided (non-contiguous) input view, the forward's
 // phase planes (strides, many images) and its in-place input, one image
-// split by output channels, pixel panels across images, the fused epilogue (bias, residual, through
-// y's own layout and through transposed views) on each forward path, on
-// every micro-kernel this CPU runs and on 1 and 2 threads; 1x1
+// split by output channels, pixel panels across images, the fused epilogue
+// (bias, residual, through y's own layout and through transposed views) on each
+// forward path, on every micro-kernel this CPU runs and on 1 and 2 threads; 1x1
 // convolutions as one GEMM over the batch (panels across images, stride
 // 2, the epilogue in the tile or through the GEMM's after it); an input
 // scaled per image and channel (a squeeze-and-excitation scale).
@@ -84,8 +84,7 @@ void check(const Case &c) {
   std::uniform_real_distribution<float> unit(0.0f, 1.0f);
   for (float &e : scale)
     e = unit(gen);
-  std::vector<double> ry(g.size()), rys(g.size()), rdx(x.size()),
-      rdw(w.size());
+  std::vector<double> ry(g.size()), rys(g.size()), rdx(x.size()), rdw(w.size());
   int64_t og = c.o / c.groups, cg = c.c / c.groups;
   for (int64_t n = 0; n < c.n; ++n)
     for (int64_t o = 0; o < c.o; ++o)
@@ -109,8 +108,8 @@ void check(const Case &c) {
                     int64_t yi = (((n * c.o + o) * out[0] + a) * out[1] + b) *
                                      out[2] + e;
                     ry[yi] += double(x[xi]) * w[wi];
-                    rys[yi] += double(x[xi]) * scale[n * c.c + o / og * cg + ci] *
-                               w[wi];
+                    rys[yi] += double(x[xi]) *
+                               scale[n * c.c + o / og * cg + ci] * w[wi];
                     rdx[xi] += double(g[yi]) * w[wi];
                     rdw[wi] += double(g[yi]) * x[xi];
                   }
@@ -239,18 +238,17 @@ void check(const Case &c) {
   for (bool withEpilogue : {true, false}) {
     std::vector<double> want(g.size());
     for (size_t i = 0; i < want.size(); ++i)
-      want[i] = withEpilogue
-                    ? std::max(rys[i] + bias[i / (out[0] * out[1] * out[2]) %
-                                             c.o],
-                               0.0) +
-                          residual[i]
-                    : rys[i];
+      want[i] =
+          withEpilogue
+              ? std::max(rys[i] + bias[i / (out[0] * out[1] * out[2]) % c.o],
+                         0.0) +
+                    residual[i]
+              : rys[i];
     std::vector<float> scaled(g.size(), NAN);
     ember_cpu_conv_fused_scaled_f32(
         VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
         VIEW5(scaled.data(), ys, yst), VIEW5(bias.data(), ys, bst),
-        VIEW5(residual.data(), ys, yst), VIEW5(scale.data(), xs, sst),
-        SCALARS,
+        VIEW5(residual.data(), ys, yst), VIEW5(scale.data(), xs, sst), SCALARS,
         withEpilogue ? EMBER_GEMM_ACT_RELU | EMBER_GEMM_FUSED_BIAS |
                            EMBER_GEMM_FUSED_RESIDUAL
                      : 0);

@@ -798,8 +798,8 @@ bool addsUnitDimsAfterChannels(memref::ExpandShapeOp expand) {
 /// and their two passes over memory go. False when it does not apply.
 bool fuseInputScale(func::CallOp call) {
   StringRef callee = call.getCallee();
-  const bool plain = callee == "ember_cpu_conv_f32" &&
-                     call.getNumOperands() == kConvOperands;
+  const bool plain =
+      callee == "ember_cpu_conv_f32" && call.getNumOperands() == kConvOperands;
   const bool fused = callee == "ember_cpu_conv_fused_f32" &&
                      call.getNumOperands() == kConvOperands + 3;
   if (!plain && !fused)
@@ -840,10 +840,10 @@ bool fuseInputScale(func::CallOp call) {
     generic = writer;
   }
   if (!generic || generic->getBlock() != block ||
-      !generic->isBeforeInBlock(call) || generic.getNumDpsInits() != 1 || generic.getNumResults() != 0 ||
+      !generic->isBeforeInBlock(call) || generic.getNumDpsInits() != 1 ||
+      generic.getNumResults() != 0 ||
       generic.getDpsInits()[0] != d.getResult() ||
-      generic.getNumLoops() != rank ||
-      generic.getNumParallelLoops() != rank ||
+      generic.getNumLoops() != rank || generic.getNumParallelLoops() != rank ||
       !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
            .isIdentity())
     return false;
@@ -893,8 +893,7 @@ bool fuseInputScale(func::CallOp call) {
   OpBuilder b(call);
   Location loc = call.getLoc();
   SmallVector<OpFoldResult> sizes = sizes5(b, loc, x);
-  AffineMap identity =
-      AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
   SmallVector<Value> args = {view5(b, loc, x, identity, sizes),
                              call.getOperand(1), y};
   if (fused) {
