@@ -2725,8 +2725,16 @@ void forwardScaledCopy(const View5 &x, const View5 &w, const View5 &y,
   scaled.stride[4] = 1;
   for (int d = 3; d >= 0; --d)
     scaled.stride[d] = scaled.stride[d + 1] * x.size[d + 1];
-  std::vector<float> storage(static_cast<size_t>(x.size[0] * scaled.stride[0]));
-  scaled.data = storage.data();
+  // The calling thread's buffer, kept between calls (a model calls the same
+  // convolution every forward; fresh pages would fault on each).
+  thread_local ScratchBuffer scaledInput;
+  const size_t count = static_cast<size_t>(x.size[0] * scaled.stride[0]);
+  std::vector<float> fallback;
+  scaled.data = scaledInput.get(count);
+  if (!scaled.data) {
+    fallback.resize(count);
+    scaled.data = fallback.data();
+  }
   const View5 &s = epilogue.scale;
   parallelFor(0, x.size[0] * x.size[1], 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
