@@ -479,6 +479,8 @@ PYBIND11_MODULE(_ember, m) {
     d["fused_conv_scales"] = ember_cpu_fused_conv_scales();
     // B operands a loop packed once for all its GEMMs (ember-hoist-gemm-packing).
     d["packed_b_calls"] = ember_cpu_packed_b_calls();
+    // Max pools run by the runtime's kernel (ember-conv-to-runtime).
+    d["max_pool_calls"] = ember_cpu_max_pool_calls();
     return d;
   });
   m.def("clear_compile_cache", [] { clearCompileCache(); });

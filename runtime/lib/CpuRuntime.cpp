@@ -53,6 +53,7 @@ const RuntimeSymbol *cpuRuntimeSymbols(int *count) {
       EMBER_SYMBOL(ember_collective_all_reduce_i64),
       EMBER_SYMBOL(ember_cpu_conv_backward_data_f32),
       EMBER_SYMBOL(ember_cpu_conv_backward_weight_f32),
+      EMBER_SYMBOL(ember_cpu_max_pool_f32),
       EMBER_SYMBOL(ember_custom_call_shapes),
       EMBER_SYMBOL(ember_custom_call),
   };

@@ -127,6 +127,34 @@ def test_max_pool_nan_wins():
     assert np.isnan(to_numpy(out)).all()
 
 
+# An exported f32 max pool (constant window bounds; an eager trace passes
+# them as run-time values and keeps the compiled loop) runs on the CPU as
+# the runtime's kernel (ember-conv-to-runtime, runtime/lib/CpuPool.cpp):
+# its AVX-512 path (stride 2, 3 wide) and the portable one, odd widths (a
+# masked last vector), batches, ceil_mode, dilation, NaN.
+MAX_POOL_F32 = [
+    ((2, 3, 17, 37), dict(kernel_size=3, stride=2, padding=1)),
+    ((1, 5, 9, 70), dict(kernel_size=3, stride=2, ceil_mode=True)),
+    ((3, 2, 11, 13), dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1), dilation=(2, 1))),
+    ((2, 4, 12, 15), dict(kernel_size=2, stride=1)),
+    ((1, 2, 13, 16), dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True)),
+]
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="the CPU's runtime kernel")
+@pytest.mark.parametrize("shape,kwargs", MAX_POOL_F32)
+def test_exported_max_pool2d_f32_runtime_kernel(rng, shape, kwargs):
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.flat[rng.integers(0, x.size, 4)] = np.nan
+    program = ember.from_torch(tnn.MaxPool2d(**kwargs), (torch.from_numpy(x),))
+    before = ember.compile_stats()["max_pool_calls"]
+    got = to_numpy(program(from_array(x)))
+    expected = TF.max_pool2d(torch.from_numpy(x), **kwargs).numpy()
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    assert ember.compile_stats()["max_pool_calls"] == before + 1
+
+
 AVG_POOL_2D = [
     dict(kernel_size=2),
     dict(kernel_size=3, stride=2, padding=1),

@@ -103,6 +103,21 @@ TEST(ThreadPool, SplitsRespectTheGrainAndUseSeveralChunks) {
     EXPECT_GE(hi - lo, 100);
 }
 
+TEST(ThreadPool, GrainedSplitsGiveEachThreadTheSameChunkCount) {
+  // 64 rows in grains of 19 (resnet18's max-pool border fill): 3 chunks
+  // would leave one of 2 threads idle a third of the job; a grain of 1
+  // (uneven tasks, one a chunk) keeps its count.
+  ThreadCount count(2);
+  Chunks grained;
+  ember::parallelFor(0, 64, 19, [&](int64_t lo, int64_t hi) { grained.record(lo, hi); });
+  EXPECT_EQ(grained.ranges.size(), 2u);
+  for (auto [lo, hi] : grained.ranges)
+    EXPECT_EQ(hi - lo, 32);
+  Chunks tasks;
+  ember::parallelFor(0, 5, 1, [&](int64_t lo, int64_t hi) { tasks.record(lo, hi); });
+  EXPECT_EQ(tasks.ranges.size(), 5u);
+}
+
 TEST(ThreadPool, OneThreadRunsInlineWithoutWorkers) {
   ThreadCount count(1);
   Chunks chunks;

@@ -10,6 +10,13 @@
 // back with bufferization.to_tensor (restrict, writable) and collapsed to
 // the op's rank.
 //
+// The same pass calls the runtime's max pool (runtime/lib/CpuPool.cpp)
+// for python/ember/nn/_pooling.py's composite with constant window bounds
+// (an exported program's): compiled, its stride-2 loop left a scalar
+// remainder in every row (lowerMaxPool). The pass description in
+// CpuPasses.td still names convolutions only: changing it rebuilds every
+// pass.
+//
 //===----------------------------------------------------------------------===//
 
 #include "ember/Compiler/Passes.h"
@@ -23,6 +30,10 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include <algorithm>
+#include <limits>
+#include <optional>
 
 namespace ember {
 #define GEN_PASS_DEF_EMBERCONVTORUNTIME
@@ -254,6 +265,161 @@ void lowerBackwardWeight(ModuleOp module, ConvBackwardWeightOp op) {
   op->erase();
 }
 
+/// One strided window of a max pool: a chain of ember.slice ops from the
+/// padded input, composed, over the last two dims (the first two whole).
+struct Window {
+  Value padded;
+  int64_t start[2], step[2], count[2];
+};
+
+/// The window `value` reads, if it is a chain of slices with constant,
+/// non-negative bounds that keep dims 0 and 1 whole.
+std::optional<Window> windowOf(Value value) {
+  Window w{value, {0, 0}, {1, 1}, {-1, -1}};
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  if (!type || type.getRank() != 4 || !type.getElementType().isF32())
+    return std::nullopt;
+  bool sliced = false;
+  while (auto slice = w.padded.getDefiningOp<SliceOp>()) {
+    SmallVector<OpFoldResult> starts = getMixedValues(
+        slice.getStart(), slice.getDynamicStart(), slice.getContext());
+    SmallVector<OpFoldResult> stops = getMixedValues(
+        slice.getStop(), slice.getDynamicStop(), slice.getContext());
+    for (int64_t d = 0; d < 4; ++d) {
+      std::optional<int64_t> start = getConstantIntValue(starts[d]);
+      std::optional<int64_t> stop = getConstantIntValue(stops[d]);
+      int64_t step = slice.getStep()[d];
+      if (!start || !stop || *start < 0)
+        return std::nullopt;
+      bool whole = *start == 0 && step == 1 &&
+                   *stop >= std::numeric_limits<int32_t>::max();
+      if (d < 2) {
+        if (!whole)
+          return std::nullopt;
+        continue;
+      }
+      if (whole)
+        continue;
+      // A bounded slice: its count before Python's clamping. A window
+      // sliced twice along one dim is not what pooling builds.
+      if (*stop < *start || w.count[d - 2] >= 0)
+        return std::nullopt;
+      // Inner slices apply first: compose outer(inner(x)).
+      w.count[d - 2] = (*stop - *start + step - 1) / step;
+      w.start[d - 2] = *start;
+      w.step[d - 2] = step;
+    }
+    sliced = true;
+    w.padded = slice.getInput();
+  }
+  if (!sliced || w.count[0] < 1 || w.count[1] < 1)
+    return std::nullopt;
+  return w;
+}
+
+/// Whether `cond` is `(v > best) | (v != v)` (either order of the or).
+bool isMaxStep(Value cond, Value v, Value best) {
+  auto orOp = cond.getDefiningOp<OrOp>();
+  if (!orOp)
+    return false;
+  auto isGreater = [&](Value x) {
+    auto c = x.getDefiningOp<CompareOp>();
+    return c && c.getPredicate() == ComparePredicate::gt && c.getLhs() == v &&
+           c.getRhs() == best;
+  };
+  auto isNan = [&](Value x) {
+    auto c = x.getDefiningOp<CompareOp>();
+    return c && c.getPredicate() == ComparePredicate::ne && c.getLhs() == v &&
+           c.getRhs() == v;
+  };
+  return (isGreater(orOp.getLhs()) && isNan(orOp.getRhs())) ||
+         (isNan(orOp.getLhs()) && isGreater(orOp.getRhs()));
+}
+
+/// A max pool as python/ember/nn/_pooling.py composes it: the running
+/// maximum `best = where((v > best) | (v != v), v, best)` over one strided
+/// slice of the padded input per kernel offset, in row-major order. The
+/// f32 4-D `select` at the chain's end becomes ember_cpu_max_pool_f32
+/// (runtime/lib/CpuPool.cpp), whose 16-wide stride-2 steps leave no
+/// scalar remainder and no gapped loads; the chain's ops go as dead code.
+/// Every slice must have the same type and the same count per dim, so
+/// that the windows lie in the input wherever the composite was valid.
+bool lowerMaxPool(ModuleOp module, SelectOp root) {
+  SmallVector<Value> leaves;
+  Value link = root.getResult();
+  while (auto select = link.getDefiningOp<SelectOp>()) {
+    Value v = select.getTrueValue(), best = select.getFalseValue();
+    if (!isMaxStep(select.getCondition(), v, best))
+      return false;
+    leaves.push_back(v);
+    link = best;
+  }
+  leaves.push_back(link);
+  std::reverse(leaves.begin(), leaves.end());
+  if (leaves.size() < 2)
+    return false;
+  SmallVector<Window> windows;
+  for (Value leaf : leaves) {
+    std::optional<Window> w = windowOf(leaf);
+    if (!w || leaf.getType() != root.getType())
+      return false;
+    windows.push_back(*w);
+  }
+  const Window &first = windows.front();
+  // A kH x kW grid in row-major order: kW from the first row's columns.
+  int64_t kernelW = 1;
+  while (kernelW < static_cast<int64_t>(windows.size()) &&
+         windows[kernelW].start[0] == first.start[0])
+    ++kernelW;
+  int64_t taps = windows.size();
+  if (taps % kernelW != 0)
+    return false;
+  int64_t kernelH = taps / kernelW;
+  int64_t dilationH = kernelH > 1 ? windows[kernelW].start[0] - first.start[0] : 1;
+  int64_t dilationW = kernelW > 1 ? windows[1].start[1] - first.start[1] : 1;
+  if (dilationH < 1 || dilationW < 1)
+    return false;
+  for (int64_t t = 0; t < taps; ++t) {
+    const Window &w = windows[t];
+    if (w.padded != first.padded || w.step[0] != first.step[0] ||
+        w.step[1] != first.step[1] || w.count[0] != first.count[0] ||
+        w.count[1] != first.count[1] ||
+        w.start[0] != first.start[0] + (t / kernelW) * dilationH ||
+        w.start[1] != first.start[1] + (t % kernelW) * dilationW)
+      return false;
+  }
+  OpBuilder b(root);
+  Location loc = root.getLoc();
+  auto resultType = cast<RankedTensorType>(root.getType());
+  Value padded = first.padded;
+  // [N, C, 1, Ho, Wo]: the input's batch and channels, the slices' count.
+  SmallVector<int64_t> shape = {resultType.getDimSize(0),
+                                resultType.getDimSize(1), 1,
+                                first.count[0], first.count[1]};
+  SmallVector<Value> dynamic;
+  for (int64_t d = 0; d < 2; ++d)
+    if (ShapedType::isDynamic(shape[d]))
+      dynamic.push_back(dim(b, loc, padded, d));
+  auto type = MemRefType::get(shape, b.getF32Type());
+  Value alloc = memref::AllocOp::create(b, loc, type, dynamic);
+  Value result = bufferization::ToTensorOp::create(
+      b, loc, RankedTensorType::get(shape, b.getF32Type()), alloc,
+      b.getUnitAttr(), b.getUnitAttr());
+  Value out = memref::CastOp::create(
+      b, loc, anyStrided(b.getContext(), b.getF32Type()), alloc);
+  SmallVector<Value> args = {asBuffer(b, loc, expand(b, loc, padded)), out};
+  for (int64_t v : {first.start[0], first.start[1], first.step[0],
+                    first.step[1], kernelH, kernelW, dilationH, dilationW})
+    args.push_back(arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v)));
+  SmallVector<Type> types;
+  for (Value arg : args)
+    types.push_back(arg.getType());
+  func::CallOp::create(b, loc, declare(module, "ember_cpu_max_pool_f32", types),
+                       args);
+  root.getResult().replaceAllUsesWith(collapse(b, loc, result, resultType));
+  return true;
+}
+
 bool isF32(Value value) {
   return cast<RankedTensorType>(value.getType()).getElementType().isF32();
 }
@@ -282,6 +448,22 @@ struct EmberConvToRuntimePass
           isF32(op->getResult(0)))
         ops.push_back(op);
     });
+    // Max pools: the last select of each running-maximum chain (one whose
+    // result is not itself the best of a further step).
+    SmallVector<SelectOp> pools;
+    module.walk([&](SelectOp select) {
+      auto type = dyn_cast<RankedTensorType>(select.getType());
+      if (!type || type.getRank() != 4 || !type.getElementType().isF32())
+        return;
+      for (Operation *user : select->getUsers())
+        if (auto next = dyn_cast<SelectOp>(user))
+          if (next.getFalseValue() == select.getResult())
+            return;
+      pools.push_back(select);
+    });
+    for (SelectOp select : pools)
+      if (lowerMaxPool(module, select))
+        select->erase();
     for (Operation *op : ops) {
       if (auto conv = dyn_cast<ConvOp>(op))
         lowerConv(module, conv);

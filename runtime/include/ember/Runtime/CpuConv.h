@@ -106,6 +106,20 @@ void ember_cpu_conv_backward_weight_f32(EMBER_TENSOR5_ARGS(float, x),
                                         EMBER_TENSOR5_ARGS(float, dy),
                                         EMBER_TENSOR5_ARGS(float, dw),
                                         EMBER_CONV_SCALARS);
+/// y[n, c, d, oh, ow] = the maximum of x[n, c, d, rowStart + oh * strideH +
+/// i * dilationH, colStart + ow * strideW + j * dilationW] over i < kernelH,
+/// j < kernelW (a max pool of an already padded x, ember-conv-to-runtime;
+/// runtime/lib/CpuPool.cpp): a value replaces the best if greater or NaN,
+/// as python/ember/nn/_pooling.py's running maximum does. y has x's
+/// first three sizes; every window lies inside x.
+void ember_cpu_max_pool_f32(EMBER_TENSOR5_ARGS(float, x),
+                            EMBER_TENSOR5_ARGS(float, y), int64_t rowStart,
+                            int64_t colStart, int64_t strideH, int64_t strideW,
+                            int64_t kernelH, int64_t kernelW,
+                            int64_t dilationH, int64_t dilationW);
+/// ember_cpu_max_pool_f32 calls run in this process (ember.compile_stats()'s
+/// "max_pool_calls").
+uint64_t ember_cpu_max_pool_calls(void);
 }
 
 #endif // EMBER_RUNTIME_CPUCONV_H
