@@ -475,6 +475,8 @@ PYBIND11_MODULE(_ember, m) {
     d["fused_conv_calls"] = ember_cpu_fused_conv_calls();
     // Those that also wrote a squeeze-and-excitation pool's plane means.
     d["fused_conv_means"] = ember_cpu_fused_conv_means();
+    // Those that read x * s (a squeeze-and-excitation scale) as they packed x.
+    d["fused_conv_scales"] = ember_cpu_fused_conv_scales();
     // B operands a loop packed once for all its GEMMs (ember-hoist-gemm-packing).
     d["packed_b_calls"] = ember_cpu_packed_b_calls();
     // Max pools run by the runtime's kernel (ember-conv-to-runtime).

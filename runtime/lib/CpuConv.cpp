@@ -88,7 +88,18 @@ struct ConvEpilogue {
   // finished plane y[n, o] at mean[n, o] (a view of y's shape, stride 0
   // along the pixel dims).
   View5 mean{};
+  // When set (ember_cpu_conv_fused_scaled_f32): the convolution reads
+  // x[n, c] * scale[n, c] (a squeeze-and-excitation block's scale; a view
+  // of x's shape, stride 0 along the pixel dims). pointwiseForward scales
+  // x while it packs it; the other paths read a scaled copy.
+  View5 scale{};
 };
+
+/// Whether `e` (optional) does anything to y (not only scale x).
+bool finishesY(const ConvEpilogue *e) {
+  return e && (e->activation != EMBER_GEMM_ACT_NONE || e->bias.data ||
+               e->residual.data || e->mean.data);
+}
 
 /// Per-thread packing buffers (ScratchBuffer.h).
 thread_local ScratchBuffer packedB, columns, packedA, planes, shifted;
@@ -1793,44 +1804,86 @@ struct PointwisePiece {
   bool direct; // its panel is written straight into y
 };
 
-/// dst[0:length] = src[0:length], length <= 32, in masked AVX-512 moves
-/// (nothing read past the last pixel).
+/// The factor per (image, input channel) that packPointwise multiplies x
+/// by (ConvEpilogue::scale): none when data is null.
+struct InputScale {
+  const float *data = nullptr;
+  int64_t imageStride = 0, channelStride = 0;
+};
+
+/// dst[0:length] = src[0:length] (times `factor` when Scaled), length <=
+/// 32, in masked AVX-512 moves (nothing read past the last pixel).
+template <bool Scaled>
 __attribute__((target("avx512f"))) inline void
-copyPiece(const float *src, int64_t length, float *dst) {
+copyPiece(const float *src, int64_t length, float *dst, __m512 factor) {
   __mmask16 low =
       static_cast<__mmask16>(length >= 16 ? 0xFFFF : (1u << length) - 1);
-  _mm512_mask_storeu_ps(dst, low, _mm512_maskz_loadu_ps(low, src));
+  __m512 v = _mm512_maskz_loadu_ps(low, src);
+  if constexpr (Scaled)
+    v = _mm512_mul_ps(v, factor);
+  _mm512_mask_storeu_ps(dst, low, v);
   if (length > 16) {
     __mmask16 high = static_cast<__mmask16>((1u << (length - 16)) - 1);
-    _mm512_mask_storeu_ps(dst + 16, high,
-                          _mm512_maskz_loadu_ps(high, src + 16));
+    v = _mm512_maskz_loadu_ps(high, src + 16);
+    if constexpr (Scaled)
+      v = _mm512_mul_ps(v, factor);
+    _mm512_mask_storeu_ps(dst + 16, high, v);
   }
+}
+
+/// factors[at] in every lane (a zero vector, not read, when not Scaled).
+template <bool Scaled>
+__attribute__((target("avx512f"), always_inline)) inline __m512
+scaleFactor(const float *factors, int64_t at) {
+  if constexpr (Scaled)
+    return _mm512_set1_ps(factors[at]);
+  else
+    return _mm512_setzero_ps();
 }
 
 /// Packs the B panels (32 columns, kc rows) of a pointwise tile of `width`
 /// columns: row p of a panel is channel c0 + p of every piece's pixels,
-/// zeros past `width`. Unit steps go piece by piece (each panel written in
-/// order); stride 2 channel by channel, so that each channel's rows are
-/// read in order (piece by piece, the reads hopped a whole plane from
-/// channel to channel, 12 KiB at 56x56, for a piece of half a row).
+/// zeros past `width`; with Scaled, each piece's row times scale[n, c0 +
+/// p] (one broadcast per row of a piece, applied in registers, so that a
+/// squeeze-and-excitation block's x * s never goes through memory). Unit
+/// steps go piece by piece (each panel written in order); stride 2
+/// channel by channel, so that each channel's rows are read in order
+/// (piece by piece, the reads hopped a whole plane from channel to
+/// channel, 12 KiB at 56x56, for a piece of half a row).
+template <bool Scaled>
 __attribute__((target("avx512f"))) void
-packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
-              int64_t step, const std::vector<PointwisePiece> &pieces,
-              int64_t c0, int64_t kc, int64_t width, float *out) {
+packPointwiseWith(const float *x, int64_t imageStride, int64_t channelStride,
+                  int64_t step, const std::vector<PointwisePiece> &pieces,
+                  int64_t c0, int64_t kc, int64_t width,
+                  const InputScale &scale, float *out) {
+  const int64_t scaleStep = scale.channelStride;
+  auto factorsOf = [&](const PointwisePiece &piece) {
+    return Scaled ? scale.data + piece.image * scale.imageStride +
+                        c0 * scale.channelStride
+                  : nullptr;
+  };
   if (step == 1) {
     for (const PointwisePiece &piece : pieces) {
       const float *src =
           x + piece.image * imageStride + c0 * channelStride + piece.in;
+      const float *factors = factorsOf(piece);
       float *dst = out + piece.t0 / 32 * kc * 32 + piece.t0 % 32;
       if (piece.length == 32)
         for (int64_t p = 0; p < kc; ++p) {
           const float *row = src + p * channelStride;
-          _mm512_storeu_ps(dst + p * 32, _mm512_loadu_ps(row));
-          _mm512_storeu_ps(dst + p * 32 + 16, _mm512_loadu_ps(row + 16));
+          __m512 lo = _mm512_loadu_ps(row), hi = _mm512_loadu_ps(row + 16);
+          if constexpr (Scaled) {
+            const __m512 factor = scaleFactor<Scaled>(factors, p * scaleStep);
+            lo = _mm512_mul_ps(lo, factor);
+            hi = _mm512_mul_ps(hi, factor);
+          }
+          _mm512_storeu_ps(dst + p * 32, lo);
+          _mm512_storeu_ps(dst + p * 32 + 16, hi);
         }
       else
         for (int64_t p = 0; p < kc; ++p)
-          copyPiece(src + p * channelStride, piece.length, dst + p * 32);
+          copyPiece<Scaled>(src + p * channelStride, piece.length, dst + p * 32,
+                            scaleFactor<Scaled>(factors, p * scaleStep));
     }
   } else {
     // Each piece's masks once: inputs [0, 2 length - 1) in four masked
@@ -1839,6 +1892,7 @@ packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
     struct Gather {
       const float *src;
       float *dst;
+      const float *factors;
       __mmask16 load[4], store[2];
     };
     alignas(64) Gather gathers[64];
@@ -1857,6 +1911,7 @@ packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
         gather.src =
             x + piece.image * imageStride + c0 * channelStride + piece.in;
         gather.dst = out + piece.t0 / 32 * kc * 32 + piece.t0 % 32;
+        gather.factors = factorsOf(piece);
         for (int l = 0; l < 4; ++l)
           gather.load[l] = maskOf(span - 16 * l);
         gather.store[0] = maskOf(piece.length);
@@ -1867,17 +1922,22 @@ packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
           const Gather &gather = gathers[i];
           const float *src = gather.src + p * channelStride;
           float *dst = gather.dst + p * 32;
-          _mm512_mask_storeu_ps(
-              dst, gather.store[0],
-              _mm512_permutex2var_ps(
-                  _mm512_maskz_loadu_ps(gather.load[0], src), even,
-                  _mm512_maskz_loadu_ps(gather.load[1], src + 16)));
-          if (gather.store[1])
-            _mm512_mask_storeu_ps(
-                dst + 16, gather.store[1],
-                _mm512_permutex2var_ps(
-                    _mm512_maskz_loadu_ps(gather.load[2], src + 32), even,
-                    _mm512_maskz_loadu_ps(gather.load[3], src + 48)));
+          const __m512 factor =
+              scaleFactor<Scaled>(gather.factors, p * scaleStep);
+          __m512 lo = _mm512_permutex2var_ps(
+              _mm512_maskz_loadu_ps(gather.load[0], src), even,
+              _mm512_maskz_loadu_ps(gather.load[1], src + 16));
+          if constexpr (Scaled)
+            lo = _mm512_mul_ps(lo, factor);
+          _mm512_mask_storeu_ps(dst, gather.store[0], lo);
+          if (gather.store[1]) {
+            __m512 hi = _mm512_permutex2var_ps(
+                _mm512_maskz_loadu_ps(gather.load[2], src + 32), even,
+                _mm512_maskz_loadu_ps(gather.load[3], src + 48));
+            if constexpr (Scaled)
+              hi = _mm512_mul_ps(hi, factor);
+            _mm512_mask_storeu_ps(dst + 16, gather.store[1], hi);
+          }
         }
     }
   }
@@ -1886,6 +1946,18 @@ packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
     for (int64_t p = 0; p < kc; ++p)
       std::fill(last + p * 32 + used, last + (p + 1) * 32, 0.0f);
   }
+}
+
+void packPointwise(const float *x, int64_t imageStride, int64_t channelStride,
+                   int64_t step, const std::vector<PointwisePiece> &pieces,
+                   int64_t c0, int64_t kc, int64_t width,
+                   const InputScale &scale, float *out) {
+  if (scale.data)
+    packPointwiseWith<true>(x, imageStride, channelStride, step, pieces, c0, kc,
+                            width, scale, out);
+  else
+    packPointwiseWith<false>(x, imageStride, channelStride, step, pieces, c0,
+                             kc, width, scale, out);
 }
 
 /// The activations pointwiseForward applies in registers (pointwiseTile,
@@ -2126,11 +2198,13 @@ PointwiseTileFn pointwiseTileFor(int rows, int activation, bool bias) {
 /// pointwiseActivation's, each tile goes straight into y, finished in
 /// registers (pointwiseTile); otherwise (a residual, other epilogues, other
 /// layouts) the product is stored first (into y, or a buffer for panels
-/// across images) and finished by runs of output pixels.
+/// across images) and finished by runs of output pixels. x is read times
+/// `inputScale` (optional) as it is packed.
 void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
                       const MicroKernelInfo &kernel,
                       const std::vector<float> &packedWeights,
-                      const ConvEpilogue *epilogue) {
+                      const ConvEpilogue *epilogue,
+                      const InputScale &inputScale) {
   const int mr = kernel.mr;
   constexpr int nr = 32;
   const int64_t k = g.depth, m = g.og, pixels = g.pixels;
@@ -2251,7 +2325,7 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
           const int64_t kc = std::min(kcMax, k - pc);
           if (packedTile != ti || kc != k)
             packPointwise(x.data, x.stride[0], x.stride[1], sw, pieces, pc, kc,
-                          width, bp);
+                          width, inputScale, bp);
           packedTile = ti;
           const float *a = packedWeights.data() + pc * padded + i0 * kc;
           const bool last = pc + kc == k;
@@ -2300,7 +2374,7 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
         // one k block covers k.
         if (packedTile != ti || kc != k)
           packPointwise(x.data, x.stride[0], x.stride[1], sw, pieces, pc, kc,
-                        width, bp);
+                        width, inputScale, bp);
         packedTile = ti;
         const float *a = packedWeights.data() + pc * padded + i0 * kc;
         const float beta = pc == 0 ? 0.0f : 1.0f;
@@ -2642,6 +2716,44 @@ bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
   return true;
 }
 
+/// forward of x[n, c] * epilogue.scale[n, c] through a dense scaled copy
+/// of x (the paths that do not scale x as they pack it).
+void forwardScaledCopy(const View5 &x, const View5 &w, const View5 &y,
+                       const int64_t *scalars, const ConvEpilogue &epilogue) {
+  View5 scaled{
+      nullptr, {x.size[0], x.size[1], x.size[2], x.size[3], x.size[4]}, {}};
+  scaled.stride[4] = 1;
+  for (int d = 3; d >= 0; --d)
+    scaled.stride[d] = scaled.stride[d + 1] * x.size[d + 1];
+  // The calling thread's buffer, kept between calls (a model calls the same
+  // convolution every forward; fresh pages would fault on each).
+  thread_local ScratchBuffer scaledInput;
+  const size_t count = static_cast<size_t>(x.size[0] * scaled.stride[0]);
+  std::vector<float> fallback;
+  scaled.data = scaledInput.get(count);
+  if (!scaled.data) {
+    fallback.resize(count);
+    scaled.data = fallback.data();
+  }
+  const View5 &s = epilogue.scale;
+  parallelFor(0, x.size[0] * x.size[1], 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t n = t / x.size[1], c = t % x.size[1];
+      const float factor = s.data[n * s.stride[0] + c * s.stride[1]];
+      const float *src = x.data + n * x.stride[0] + c * x.stride[1];
+      float *dst = scaled.data + n * scaled.stride[0] + c * scaled.stride[1];
+      for (int64_t a = 0; a < x.size[2]; ++a)
+        for (int64_t b = 0; b < x.size[3]; ++b)
+          for (int64_t e = 0; e < x.size[4]; ++e)
+            *dst++ = src[a * x.stride[2] + b * x.stride[3] + e * x.stride[4]] *
+                     factor;
+    }
+  });
+  ConvEpilogue rest = epilogue;
+  rest.scale = View5{};
+  forward(scaled, w, y, scalars, finishesY(&rest) ? &rest : nullptr);
+}
+
 /// y = conv(x, w), then `epilogue` (optional) applied to y. y may be any
 /// view (a padded buffer's interior: the max pool after an imported CNN's
 /// stem); the GEMM paths that need its pixels contiguous per channel run
@@ -2651,6 +2763,13 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
   Geometry g(x, w, y, scalars);
   if (g.batch == 0 || g.outChannels == 0 || g.pixels == 0)
     return;
+  // x scaled per image and channel: pointwiseForward scales it while it
+  // packs it; the other paths read a scaled copy.
+  if (epilogue && epilogue->scale.data &&
+      (isPointwiseOnePixel(g) || !isPointwise(g, x, y, forwardKernel()))) {
+    forwardScaledCopy(x, w, y, scalars, *epilogue);
+    return;
+  }
   if (isDepthwise(g, y)) {
     depthwiseForward(x, w, y, g, epilogue);
     return;
@@ -2698,7 +2817,12 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     const MicroKernelInfo &kernel = forwardKernel();
     std::shared_ptr<const std::vector<float>> packedWeights =
         packWeights(g, w, kernel.mr, std::min<int64_t>(kernel.kc, g.depth));
-    pointwiseForward(x, y, g, kernel, *packedWeights, epilogue);
+    InputScale scale;
+    if (epilogue && epilogue->scale.data)
+      scale = {epilogue->scale.data, epilogue->scale.stride[0],
+               epilogue->scale.stride[1]};
+    pointwiseForward(x, y, g, kernel, *packedWeights,
+                     finishesY(epilogue) ? epilogue : nullptr, scale);
     return;
   }
   const MicroKernelInfo &kernel = forwardKernel();
@@ -3063,6 +3187,8 @@ namespace {
 std::atomic<uint64_t> fusedConvCalls{0};
 /// Those of them that also wrote plane means (ember_cpu_fused_conv_means).
 std::atomic<uint64_t> fusedConvMeans{0};
+/// Those of them that scaled their input (ember_cpu_fused_conv_scales).
+std::atomic<uint64_t> fusedConvScales{0};
 
 /// The epilogue a fused forward call's flags ask for (GemmEpilogue.h's
 /// EMBER_GEMM_FUSED_* bits), over its bias and residual views.
@@ -3116,12 +3242,31 @@ void ember_cpu_conv_fused_mean_f32(EMBER_TENSOR5_ARGS(float, x),
   forward(VIEW5(x), VIEW5(w), VIEW5(y), scalars, &epilogue);
 }
 
+void ember_cpu_conv_fused_scaled_f32(EMBER_TENSOR5_ARGS(float, x),
+                                     EMBER_TENSOR5_ARGS(float, w),
+                                     EMBER_TENSOR5_ARGS(float, y),
+                                     EMBER_TENSOR5_ARGS(float, bias),
+                                     EMBER_TENSOR5_ARGS(float, residual),
+                                     EMBER_TENSOR5_ARGS(float, scale),
+                                     EMBER_CONV_SCALARS, int64_t flags) {
+  SCALARS;
+  fusedConvCalls.fetch_add(1, std::memory_order_relaxed);
+  ConvEpilogue epilogue = fusedEpilogue(flags, VIEW5(bias), VIEW5(residual));
+  epilogue.scale = VIEW5(scale);
+  fusedConvScales.fetch_add(1, std::memory_order_relaxed);
+  forward(VIEW5(x), VIEW5(w), VIEW5(y), scalars, &epilogue);
+}
+
 uint64_t ember_cpu_fused_conv_calls(void) {
   return fusedConvCalls.load(std::memory_order_relaxed);
 }
 
 uint64_t ember_cpu_fused_conv_means(void) {
   return fusedConvMeans.load(std::memory_order_relaxed);
+}
+
+uint64_t ember_cpu_fused_conv_scales(void) {
+  return fusedConvScales.load(std::memory_order_relaxed);
 }
 
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),

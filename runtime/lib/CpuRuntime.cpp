@@ -44,6 +44,7 @@ const RuntimeSymbol *cpuRuntimeSymbols(int *count) {
       EMBER_SYMBOL(ember_cpu_conv_f32),
       EMBER_SYMBOL(ember_cpu_conv_fused_f32),
       EMBER_SYMBOL(ember_cpu_conv_fused_mean_f32),
+      EMBER_SYMBOL(ember_cpu_conv_fused_scaled_f32),
       EMBER_SYMBOL(ember_collective_all_reduce_f32),
       EMBER_SYMBOL(ember_collective_all_reduce_f64),
       EMBER_SYMBOL(ember_collective_all_reduce_f16),

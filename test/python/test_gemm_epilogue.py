@@ -249,41 +249,46 @@ def test_conv_epilogue_gradients():
 
 class _MobileNetBlock(ember.nn.Module):
     """MobileNetV3's depthwise conv + bias + hardswish, then squeeze-and-
-    excitation: x * hardsigmoid(fc2(relu(fc1(mean(x)))))."""
+    excitation: x * hardsigmoid(fc2(relu(fc1(mean(x))))), then the 1x1
+    projection with its bias."""
 
     def __init__(self, *arrays_):
         super().__init__()
-        self.wd, self.bd, self.w1, self.b1, self.w2, self.b2 = (
+        self.wd, self.bd, self.w1, self.b1, self.w2, self.b2, self.wp, self.bp = (
             ember.nn.Parameter(ember.tensor(a)) for a in arrays_)
 
     def forward(self, x):
         x = F.hardswish(F.conv2d(x, self.wd, self.bd, padding=2, groups=x.shape[1]))
         s = F.relu(F.conv2d(x.mean((2, 3), keepdim=True), self.w1, self.b1))
-        return x * F.hardsigmoid(F.conv2d(s, self.w2, self.b2))
+        return F.conv2d(x * F.hardsigmoid(F.conv2d(s, self.w2, self.b2)), self.wp, self.bp)
 
 
 def test_depthwise_and_squeeze_excitation_are_fused():
-    """The block's three convs are three fused calls: the depthwise one
+    """The block's four convs are four fused calls: the depthwise one
     with its bias and hardswish (applied in the kernel's registers) and the
     pool's mean (summed there too), fc1
-    with relu, fc2 with the scale's hardsigmoid (the element-wise multiply
-    then reads it instead of computing it per element); values and NaN as
-    torch's."""
-    x, wd, bd, w1, b1, w2, b2 = arrays(24, (2, 6, 7, 7), (6, 1, 5, 5), (6,), (3, 6, 1, 1),
-                                       (3,), (6, 3, 1, 1), (6,))
+    with relu, fc2 with the scale's hardsigmoid, and the projection with
+    its bias, reading x and the scale (x * s multiplied while x is packed,
+    never written); values and NaN as torch's."""
+    x, wd, bd, w1, b1, w2, b2, wp, bp = arrays(24, (2, 6, 7, 7), (6, 1, 5, 5), (6,),
+                                               (3, 6, 1, 1), (3,), (6, 3, 1, 1), (6,),
+                                               (4, 6, 1, 1), (4,))
     x[1, 2, 3, 3] = np.nan
-    program = ember.export(_MobileNetBlock(wd, bd, w1, b1, w2, b2), ember.tensor(x))
+    program = ember.export(_MobileNetBlock(wd, bd, w1, b1, w2, b2, wp, bp), ember.tensor(x))
     before = fused_conv_calls()
     means = ember.compile_stats()["fused_conv_means"]
+    scales = ember.compile_stats()["fused_conv_scales"]
     got = program(x)
-    assert fused_conv_calls() == before + 3
+    assert fused_conv_calls() == before + 4
     # The pool's mean written by the depthwise call (summed in registers).
     assert ember.compile_stats()["fused_conv_means"] == means + 1
+    assert ember.compile_stats()["fused_conv_scales"] == scales + 1
     T = torch.nn.functional
     tx = T.hardswish(T.conv2d(torch.tensor(x), torch.tensor(wd), torch.tensor(bd), padding=2,
                               groups=6))
     s = T.relu(T.conv2d(tx.mean((2, 3), keepdim=True), torch.tensor(w1), torch.tensor(b1)))
-    close(got, tx * T.hardsigmoid(T.conv2d(s, torch.tensor(w2), torch.tensor(b2))),
+    close(got, T.conv2d(tx * T.hardsigmoid(T.conv2d(s, torch.tensor(w2), torch.tensor(b2))),
+                        torch.tensor(wp), torch.tensor(bp)),
           atol=1e-4, rtol=1e-4)
 class _Downsample(ember.nn.Module):
     def __init__(self, w, b, wd, bd):

@@ -6,11 +6,12 @@
 // padding, dilation, groups, more channels and pixels than one micro-tile
 // and one pixel tile, a strided (non-contiguous) input view, the forward's
 // phase planes (strides, many images) and its in-place input, one image
-// split by output channels, pixel panels across images, the fused epilogue (bias, residual, through
-// y's own layout and through transposed views) on each forward path, on
-// every micro-kernel this CPU runs and on 1 and 2 threads; 1x1
+// split by output channels, pixel panels across images, the fused epilogue
+// (bias, residual, through y's own layout and through transposed views) on each
+// forward path, on every micro-kernel this CPU runs and on 1 and 2 threads; 1x1
 // convolutions as one GEMM over the batch (panels across images, stride
-// 2, the epilogue in the tile or through the GEMM's after it).
+// 2, the epilogue in the tile or through the GEMM's after it); an input
+// scaled per image and channel (a squeeze-and-excitation scale).
 //
 //===----------------------------------------------------------------------===//
 
@@ -77,7 +78,13 @@ void check(const Case &c) {
           xStorage[a * c.in[1] * c.in[2] + v * c.in[1] + h] =
               x[(a * c.in[1] + h) * c.in[2] + v];
   }
-  std::vector<double> ry(g.size()), rdx(x.size()), rdw(w.size());
+  // A squeeze-and-excitation scale per image and input channel in (0, 1)
+  // (ember_cpu_conv_fused_scaled_f32), and y of the scaled input (rys).
+  std::vector<float> scale(c.n * c.c);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  for (float &e : scale)
+    e = unit(gen);
+  std::vector<double> ry(g.size()), rys(g.size()), rdx(x.size()), rdw(w.size());
   int64_t og = c.o / c.groups, cg = c.c / c.groups;
   for (int64_t n = 0; n < c.n; ++n)
     for (int64_t o = 0; o < c.o; ++o)
@@ -101,6 +108,8 @@ void check(const Case &c) {
                     int64_t yi = (((n * c.o + o) * out[0] + a) * out[1] + b) *
                                      out[2] + e;
                     ry[yi] += double(x[xi]) * w[wi];
+                    rys[yi] += double(x[xi]) *
+                               scale[n * c.c + o / og * cg + ci] * w[wi];
                     rdx[xi] += double(g[yi]) * w[wi];
                     rdw[wi] += double(g[yi]) * x[xi];
                   }
@@ -216,6 +225,32 @@ void check(const Case &c) {
     readBack();
     expectNear(fused, want, names[variant]);
     expectNear(means, wantMeans, "plane means");
+  }
+  // The scaled input (ember_cpu_conv_fused_scaled_f32: a squeeze-and-
+  // excitation scale folded into the convolution that reads it, strides
+  // [C, 1, 0, 0, 0]): 1x1 convolutions scale x while they pack it, the
+  // others read a scaled copy. With relu of the sum with the bias, then the
+  // residual; and with no epilogue (flags 0).
+  const int64_t sst[5] = {c.c, 1, 0, 0, 0};
+  for (bool withEpilogue : {true, false}) {
+    std::vector<double> want(g.size());
+    for (size_t i = 0; i < want.size(); ++i)
+      want[i] =
+          withEpilogue
+              ? std::max(rys[i] + bias[i / (out[0] * out[1] * out[2]) % c.o],
+                         0.0) +
+                    residual[i]
+              : rys[i];
+    std::vector<float> scaled(g.size(), NAN);
+    ember_cpu_conv_fused_scaled_f32(
+        VIEW5(xStorage.data(), xs, xView), VIEW5(w.data(), ws, wst),
+        VIEW5(scaled.data(), ys, yst), VIEW5(bias.data(), ys, bst),
+        VIEW5(residual.data(), ys, yst), VIEW5(scale.data(), xs, sst), SCALARS,
+        withEpilogue ? EMBER_GEMM_ACT_RELU | EMBER_GEMM_FUSED_BIAS |
+                           EMBER_GEMM_FUSED_RESIDUAL
+                     : 0);
+    expectNear(scaled, want,
+               withEpilogue ? "scaled input, relu + residual" : "scaled input");
   }
   ember_cpu_conv_backward_data_f32(VIEW5(g.data(), ys, yst),
                                    VIEW5(w.data(), ws, wst),

@@ -28,6 +28,11 @@
 // divide by the pixel count) becomes part of the call too (fuseMean): the
 // depthwise kernel sums each plane in registers as it stores it.
 //
+// A squeeze-and-excitation block's end x * s (s per image and channel)
+// that only a convolution reads becomes part of that call too
+// (fuseInputScale, ember_cpu_conv_fused_scaled_f32): a 1x1 convolution
+// scales x in registers while it packs it, so x * s is never written.
+//
 // And two more: a generic reading two convolutions' results
 // (a downsampling ResNet block) lets one of them take its bias first
 // (peelBias), so the other fuses the rest; and a result only copied into
@@ -508,8 +513,10 @@ bool peelBias(ConvResult conv) {
   return true;
 }
 
-func::FuncOp declareFusedMean(ModuleOp module) {
-  StringRef name = "ember_cpu_conv_fused_mean_f32";
+/// The fused entry `name` with a sixth view after the residual
+/// (ember_cpu_conv_fused_mean_f32's mean, ember_cpu_conv_fused_scaled_f32's
+/// scale).
+func::FuncOp declareFusedWithView(ModuleOp module, StringRef name) {
   if (auto existing = module.lookupSymbol<func::FuncOp>(name))
     return existing;
   OpBuilder builder(module.getBodyRegion());
@@ -738,8 +745,10 @@ bool fuseMean(func::CallOp call) {
   SmallVector<Value> args(call.getOperands().take_front(5));
   args.push_back(mean5);
   llvm::append_range(args, call.getOperands().drop_front(5));
-  func::CallOp::create(
-      b, loc, declareFusedMean(call->getParentOfType<ModuleOp>()), args);
+  func::CallOp::create(b, loc,
+                       declareFusedWithView(call->getParentOfType<ModuleOp>(),
+                                            "ember_cpu_conv_fused_mean_f32"),
+                       args);
   Value pooled = reduction.getDpsInputOperand(0)->get();
   call->erase();
   division->erase();
@@ -759,8 +768,170 @@ bool fuseMean(func::CallOp call) {
   return true;
 }
 
+/// Whether `expand` makes the runtime's 5-D view of an [N, C, spatial...]
+/// buffer: unit dims inserted after dim 1, as ember-conv-to-runtime's
+/// expand does ([[0], [1, 2], [3], [4]] for 2-D).
+bool addsUnitDimsAfterChannels(memref::ExpandShapeOp expand) {
+  SmallVector<ReassociationIndices> groups = expand.getReassociationIndices();
+  MemRefType type = expand.getResultType();
+  int64_t rank = expand.getSrcType().getRank(), units = kRank - rank;
+  if (type.getRank() != kRank || rank < 3 ||
+      groups[0] != ReassociationIndices{0} ||
+      static_cast<int64_t>(groups[1].size()) != 1 + units)
+    return false;
+  for (int64_t i = 0; i < units; ++i)
+    if (type.getDimSize(2 + i) != 1)
+      return false;
+  for (int64_t i = 2; i < rank; ++i)
+    if (groups[i].size() != 1)
+      return false;
+  return true;
+}
+
+/// A squeeze-and-excitation block's end, D = x * s with s one value per
+/// image and channel ([N, C, 1, 1] read through a broadcast), D a
+/// temporary that only the convolution `call` reads (its input, through
+/// the view that adds the unit dims): the call reads x and s instead,
+/// ember_cpu_conv_fused_scaled_f32(x, w, y, bias, residual, s, ..., flags)
+/// with its bias, residual and flags (none for a plain call). A 1x1
+/// convolution scales x in registers while it packs it, so D, its generic
+/// and their two passes over memory go. False when it does not apply.
+bool fuseInputScale(func::CallOp call) {
+  StringRef callee = call.getCallee();
+  const bool plain =
+      callee == "ember_cpu_conv_f32" && call.getNumOperands() == kConvOperands;
+  const bool fused = callee == "ember_cpu_conv_fused_f32" &&
+                     call.getNumOperands() == kConvOperands + 3;
+  if (!plain && !fused)
+    return false;
+  // x's views back to D: casts and the expand that adds the unit dims.
+  Block *block = call->getBlock();
+  SmallVector<Operation *> views; // from the call's operand up
+  int expands = 0;
+  Value value = call.getOperand(0);
+  while (Operation *def = value.getDefiningOp()) {
+    if (!isa<memref::CastOp, memref::ExpandShapeOp>(def) ||
+        def->getBlock() != block || !value.hasOneUse())
+      break;
+    if (auto expand = dyn_cast<memref::ExpandShapeOp>(def)) {
+      if (!addsUnitDimsAfterChannels(expand))
+        return false;
+      ++expands;
+    }
+    views.push_back(def);
+    value = def->getOperand(0);
+  }
+  auto d = value.getDefiningOp<memref::AllocOp>();
+  if (!d || d->getBlock() != block || views.empty())
+    return false;
+  MemRefType dType = d.getType();
+  const int64_t rank = dType.getRank();
+  if (!dType.getElementType().isF32() || !dType.getLayout().isIdentity() ||
+      rank < 3 || rank > kRank || expands != (rank < kRank ? 1 : 0))
+    return false;
+  // D's one writer: an all-parallel generic before the call, D = a * b.
+  linalg::GenericOp generic;
+  for (Operation *user : d->getUsers()) {
+    if (user == views.back())
+      continue;
+    auto writer = dyn_cast<linalg::GenericOp>(user);
+    if (generic || !writer)
+      return false;
+    generic = writer;
+  }
+  if (!generic || generic->getBlock() != block ||
+      !generic->isBeforeInBlock(call) || generic.getNumDpsInits() != 1 ||
+      generic.getNumResults() != 0 ||
+      generic.getDpsInits()[0] != d.getResult() ||
+      generic.getNumLoops() != rank || generic.getNumParallelLoops() != rank ||
+      !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
+           .isIdentity())
+    return false;
+  // The body: one product of two inputs' elements (other inputs unread,
+  // such as the bias whose activation fuseBroadcastPrefix moved out).
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto mul = yield.getOperand(0).getDefiningOp<arith::MulFOp>();
+  if (!mul || &body.front() != mul.getOperation() ||
+      mul.getLhs() == mul.getRhs())
+    return false;
+  // x read whole (identity), s through a broadcast over the pixel dims.
+  OpOperand *xOperand = nullptr, *sOperand = nullptr;
+  for (Value factor : {mul.getLhs(), mul.getRhs()}) {
+    auto arg = dyn_cast<BlockArgument>(factor);
+    if (!arg || arg.getOwner() != &body ||
+        arg.getArgNumber() >= generic.getNumDpsInputs())
+      return false;
+    OpOperand *input = generic.getDpsInputOperand(arg.getArgNumber());
+    if (generic.getMatchingIndexingMap(input).isIdentity() && !xOperand)
+      xOperand = input;
+    else
+      sOperand = input;
+  }
+  if (!xOperand || !sOperand)
+    return false;
+  AffineMap sMap = generic.getMatchingIndexingMap(sOperand);
+  if (!isBroadcastMap(sMap) ||
+      llvm::any_of(sMap.getResults(), [](AffineExpr expr) {
+        auto dim = dyn_cast<AffineDimExpr>(expr);
+        return dim && dim.getPosition() >= 2;
+      }))
+    return false;
+  Value x = xOperand->get(), s = sOperand->get();
+  for (Value operand : {x, s}) {
+    auto type = dyn_cast<MemRefType>(operand.getType());
+    if (!type || !type.getElementType().isF32())
+      return false;
+  }
+  // The call reads x and s where it is (nothing in between may write
+  // them), and writes y while it reads them.
+  Value y = call.getOperand(2);
+  if (!unwrittenBetween(generic, call, {x, s}) || mayOverlap(y, x) ||
+      mayOverlap(y, s))
+    return false;
+
+  OpBuilder b(call);
+  Location loc = call.getLoc();
+  SmallVector<OpFoldResult> sizes = sizes5(b, loc, x);
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  SmallVector<Value> args = {view5(b, loc, x, identity, sizes),
+                             call.getOperand(1), y};
+  if (fused) {
+    args.push_back(call.getOperand(3));
+    args.push_back(call.getOperand(4));
+  } else {
+    args.append(2, y); // not read: the flags leave them out
+  }
+  args.push_back(view5(b, loc, s, sMap, sizes));
+  const unsigned scalarsAt = fused ? 5 : 3;
+  for (unsigned i = 0; i < kConvOperands - 3; ++i)
+    args.push_back(call.getOperand(scalarsAt + i));
+  args.push_back(fused ? call.getOperands().back()
+                       : arith::ConstantIntOp::create(b, loc, 0, 64));
+  func::CallOp::create(b, loc,
+                       declareFusedWithView(call->getParentOfType<ModuleOp>(),
+                                            "ember_cpu_conv_fused_scaled_f32"),
+                       args);
+  call->erase();
+  for (Operation *view : views)
+    view->erase();
+  generic->erase();
+  d->erase();
+  return true;
+}
+
 struct EmberFuseConvEpiloguePass
     : ember::impl::EmberFuseConvEpilogueBase<EmberFuseConvEpiloguePass> {
+  EmberFuseConvEpiloguePass() = default;
+  EmberFuseConvEpiloguePass(const EmberFuseConvEpiloguePass &other)
+      : EmberFuseConvEpilogueBase(other) {}
+
+  /// Declared here rather than in CpuPasses.td (whose change rebuilds every
+  /// pass); a copy counts from zero, as the generated statistics do.
+  Statistic numScaled{this, "scales",
+                      "convolutions that read x * s (a squeeze-and-excitation "
+                      "scale) from x and s"};
+
   void runOnOperation() override {
     SmallVector<func::CallOp> calls;
     getOperation().walk([&](func::CallOp call) {
@@ -804,6 +975,16 @@ struct EmberFuseConvEpiloguePass
     for (func::CallOp call : fused)
       if (fuseMean(call))
         ++numMeans;
+    // The squeeze-and-excitation scales that convolutions read.
+    SmallVector<func::CallOp> readers;
+    getOperation().walk([&](func::CallOp call) {
+      if (call.getCallee() == "ember_cpu_conv_f32" ||
+          call.getCallee() == "ember_cpu_conv_fused_f32")
+        readers.push_back(call);
+    });
+    for (func::CallOp call : readers)
+      if (fuseInputScale(call))
+        ++numScaled;
   }
 };
 

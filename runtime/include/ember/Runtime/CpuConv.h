@@ -74,12 +74,28 @@ void ember_cpu_conv_fused_mean_f32(EMBER_TENSOR5_ARGS(float, x),
                                    EMBER_TENSOR5_ARGS(float, residual),
                                    EMBER_TENSOR5_ARGS(float, mean),
                                    EMBER_CONV_SCALARS, int64_t flags);
+/// ember_cpu_conv_fused_f32 of x[n, c] * scale[n, c] (a squeeze-and-
+/// excitation block's scale, folded into the 1x1 convolution that reads it
+/// by ember-fuse-conv-epilogue): `scale` is a 5-D view of x's shape whose
+/// pixel dims have stride 0. 1x1 convolutions scale x in registers while
+/// they pack it, so x * scale is never written; other convolutions read a
+/// scaled copy.
+void ember_cpu_conv_fused_scaled_f32(EMBER_TENSOR5_ARGS(float, x),
+                                     EMBER_TENSOR5_ARGS(float, w),
+                                     EMBER_TENSOR5_ARGS(float, y),
+                                     EMBER_TENSOR5_ARGS(float, bias),
+                                     EMBER_TENSOR5_ARGS(float, residual),
+                                     EMBER_TENSOR5_ARGS(float, scale),
+                                     EMBER_CONV_SCALARS, int64_t flags);
 /// Fused forward calls run in this process (ember.compile_stats()'s
 /// "fused_conv_calls").
 uint64_t ember_cpu_fused_conv_calls(void);
 /// Those of them that also wrote plane means (ember_cpu_conv_fused_mean_f32;
 /// "fused_conv_means").
 uint64_t ember_cpu_fused_conv_means(void);
+/// Those of them that scaled their input (ember_cpu_conv_fused_scaled_f32;
+/// "fused_conv_scales").
+uint64_t ember_cpu_fused_conv_scales(void);
 /// dx = the input gradient of conv(x, w) from the output's gradient dy.
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),
                                       EMBER_TENSOR5_ARGS(float, w),

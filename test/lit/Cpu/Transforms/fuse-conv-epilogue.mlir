@@ -412,3 +412,106 @@ func.func @pool_other_divisor(%x: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?],
   }
   return
 }
+
+// -----
+
+// A squeeze-and-excitation block's end xs = x * s (s [N, C, 1, 1] read
+// through a broadcast; the bias input left unread by the prefix fusion),
+// read only by the projection conv, whose bias and residual fuse as usual
+// (bias 256 | residual 512 = 768): the call reads x and s instead
+// (ember_cpu_conv_fused_scaled_f32, s a 5-D view of x's shape with stride 0
+// along the pixel dims); the product, its generic and xs's buffer go.
+// CHECK-LABEL: func @scale_into_conv
+// CHECK-SAME: (%[[S:[^:]*]]: memref<?x16x1x1xf32>, %{{[^:]*}}: memref<?x1x1xf32>, %[[X:[^:]*]]: memref<?x16x5x5xf32>,
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: memref.alloc(%{{.*}}) : memref<?x16x5x5xf32>
+// CHECK: %[[XBASE:.*]], %[[XOFF:.*]], %[[XSIZES:.*]]:4, %[[XSTRIDES:.*]]:4 = memref.extract_strided_metadata %[[X]]
+// CHECK: %[[XV:.*]] = memref.reinterpret_cast %[[XBASE]] to offset: [%[[XOFF]]], sizes: [%{{.*}}, 16, 1, 5, 5], strides: [%[[XSTRIDES]]#0, %[[XSTRIDES]]#1, 0, %[[XSTRIDES]]#2, %[[XSTRIDES]]#3]
+// CHECK: %[[SBASE:.*]], %[[SOFF:.*]], %[[SSIZES:.*]]:4, %[[SSTRIDES:.*]]:4 = memref.extract_strided_metadata %[[S]]
+// CHECK: %[[SV:.*]] = memref.reinterpret_cast %[[SBASE]] to offset: [%[[SOFF]]], sizes: [%{{.*}}, 16, 1, 5, 5], strides: [%[[SSTRIDES]]#0, %[[SSTRIDES]]#1, 0, 0, 0]
+// CHECK: call @ember_cpu_conv_fused_scaled_f32(%[[XV]], %{{.*}}, %[[DV:[^,]*]], %{{[^,]*}}, %{{[^,]*}}, %[[SV]], %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c0_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c768_i64)
+// CHECK-NOT: call @ember_cpu_conv_f
+// CHECK-NOT: linalg.generic
+func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @scale_into_conv(%s: memref<?x16x1x1xf32>, %sb: memref<?x1x1xf32>, %x: memref<?x16x5x5xf32>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %b: memref<8xf32>, %r: memref<?x8x5x5xf32>, %d: memref<?x8x5x5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %n = memref.dim %x, %c0 : memref<?x16x5x5xf32>
+  %xs = memref.alloc(%n) : memref<?x16x5x5xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, 0, 0)>, affine_map<(d0, d1, d2, d3) -> (d1, 0, 0)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s, %sb, %x : memref<?x16x1x1xf32>, memref<?x1x1xf32>, memref<?x16x5x5xf32>) outs(%xs : memref<?x16x5x5xf32>) {
+  ^bb0(%se: f32, %unread: f32, %xe: f32, %out: f32):
+    %0 = arith.mulf %se, %xe : f32
+    linalg.yield %0 : f32
+  }
+  %x5 = memref.expand_shape %xs [[0], [1, 2], [3], [4]] output_shape [%n, 16, 1, 5, 5] : memref<?x16x5x5xf32> into memref<?x16x1x5x5xf32>
+  %xc = memref.cast %x5 : memref<?x16x1x5x5xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  %y = memref.alloc(%n) : memref<?x8x1x5x5xf32>
+  %yr = memref.cast %y : memref<?x8x1x5x5xf32> to memref<?x?x1x?x?xf32>
+  %yc = memref.cast %y : memref<?x8x1x5x5xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c0_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %y4 = memref.collapse_shape %yr [[0], [1, 2], [3], [4]] : memref<?x?x1x?x?xf32> into memref<?x?x?x?xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%y4, %b, %r : memref<?x?x?x?xf32>, memref<8xf32>, memref<?x8x5x5xf32>) outs(%d : memref<?x8x5x5xf32>) {
+  ^bb0(%in: f32, %bias: f32, %res: f32, %out: f32):
+    %0 = arith.addf %in, %bias : f32
+    %1 = arith.addf %0, %res : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
+
+// -----
+
+// The same product read by a plain conv (its y nobody's epilogue): the
+// scaled call with no flags. When the product is also read elsewhere
+// (@scale_read_twice: copied out), nothing changes.
+// CHECK-LABEL: func @scale_into_plain_conv
+// CHECK-NOT: linalg.generic
+// CHECK: call @ember_cpu_conv_fused_scaled_f32(%{{.*}}, %{{.*}}, %[[Y:[^,]*]], %[[Y]], %[[Y]], %{{.*}}, %c0_i64{{.*}})
+// CHECK-LABEL: func @scale_read_twice
+// CHECK: linalg.generic
+// CHECK: memref.copy
+// CHECK: call @ember_cpu_conv_f32(
+// CHECK-NOT: ember_cpu_conv_fused_scaled_f32
+func.func private @ember_cpu_conv_f32(memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @scale_into_plain_conv(%s: memref<?x16xf32>, %x: memref<?x16x5x5xf32>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %yc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>) {
+  %c0 = arith.constant 0 : index
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %n = memref.dim %x, %c0 : memref<?x16x5x5xf32>
+  %xs = memref.alloc(%n) : memref<?x16x5x5xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %s : memref<?x16x5x5xf32>, memref<?x16xf32>) outs(%xs : memref<?x16x5x5xf32>) {
+  ^bb0(%xe: f32, %se: f32, %out: f32):
+    %0 = arith.mulf %xe, %se : f32
+    linalg.yield %0 : f32
+  }
+  %x5 = memref.expand_shape %xs [[0], [1, 2], [3], [4]] output_shape [%n, 16, 1, 5, 5] : memref<?x16x5x5xf32> into memref<?x16x1x5x5xf32>
+  %xc = memref.cast %x5 : memref<?x16x1x5x5xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c0_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  return
+}
+func.func @scale_read_twice(%s: memref<?x16xf32>, %x: memref<?x16x5x5xf32>, %wc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %yc: memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, %copy: memref<?x16x5x5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %n = memref.dim %x, %c0 : memref<?x16x5x5xf32>
+  %xs = memref.alloc(%n) : memref<?x16x5x5xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %s : memref<?x16x5x5xf32>, memref<?x16xf32>) outs(%xs : memref<?x16x5x5xf32>) {
+  ^bb0(%xe: f32, %se: f32, %out: f32):
+    %0 = arith.mulf %xe, %se : f32
+    linalg.yield %0 : f32
+  }
+  memref.copy %xs, %copy : memref<?x16x5x5xf32> to memref<?x16x5x5xf32>
+  %x5 = memref.expand_shape %xs [[0], [1, 2], [3], [4]] output_shape [%n, 16, 1, 5, 5] : memref<?x16x5x5xf32> into memref<?x16x1x5x5xf32>
+  %xc = memref.cast %x5 : memref<?x16x1x5x5xf32> to memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+  call @ember_cpu_conv_f32(%xc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c0_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  return
+}
