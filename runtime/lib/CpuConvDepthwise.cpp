@@ -563,36 +563,71 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
 /// load per tap. Per-lane masks drop the taps that fall left or right of
 /// a lane's row, or above or below the plane. At 7x7 a vector per image
 /// row used 7 of its 16 lanes; flat, a plane is 4 vectors (49 of 64).
+///
+/// Stride 2 from a plane exactly twice the output's size (14x14 into 7x7)
+/// takes the same kernel after one pass that splits the input into its 4
+/// phase planes (even or odd rows by even or odd columns, each as large
+/// as the output): tap (kh, kw) reads phase ((kh - padH) & 1, (kw - padW)
+/// & 1) at row and column shifts floor((k - pad) / 2), a flat stride-1
+/// read of that phase. The direct path kept 7 of 16 lanes busy there (one
+/// vector per output row) and spent a permute on every load.
 constexpr int64_t kFlatMaxVectors = 8;
 constexpr int64_t kFlatMaxTaps = 8; // kH and kW
+constexpr int64_t kFlatMaxPixels = 16 * kFlatMaxVectors;
 
 /// Per vector of 16 outputs: the lanes inside the plane, and for each tap
 /// (kh, kw) the lanes whose input lies inside the plane (one mask per tap,
-/// not a row and a column mask to combine at every FMA).
+/// not a row and a column mask to combine at every FMA), and where the
+/// tap reads, in bytes from the plane's input (stride 1) or from its
+/// first phase plane (stride 2).
 struct FlatMasks {
-  int64_t key[7] = {};
+  int64_t key[8] = {};
   __mmask16 store[kFlatMaxVectors];
   __mmask16 tap[kFlatMaxVectors][kFlatMaxTaps * kFlatMaxTaps];
+  int64_t offset[kFlatMaxTaps * kFlatMaxTaps];
 };
 
 bool flatFits(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
               int64_t yRow) {
-  return g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 &&
-         g.dilationW == 1 && xCol == 1 && g.inW == g.outW && xRow == g.inW &&
-         yRow == g.outW && g.outW < 16 &&
-         g.outH * g.outW <= 16 * kFlatMaxVectors && g.kH <= kFlatMaxTaps &&
-         g.kW <= kFlatMaxTaps;
+  if (g.dilationH != 1 || g.dilationW != 1 || xCol != 1 || xRow != g.inW ||
+      yRow != g.outW || g.outW >= 16 ||
+      g.outH * g.outW > kFlatMaxPixels || g.kH > kFlatMaxTaps ||
+      g.kW > kFlatMaxTaps)
+    return false;
+  if (g.strideH == 1 && g.strideW == 1)
+    return g.inW == g.outW;
+  return g.strideH == 2 && g.strideW == 2 && g.inH == 2 * g.outH &&
+         g.inW == 2 * g.outW;
 }
+
+/// floor(a / 2) for a of either sign.
+int64_t halfDown(int64_t a) { return a >= 0 ? a / 2 : -((1 - a) / 2); }
 
 /// The masks for `g`, computed once per thread for each geometry in a row
 /// (the planes of one layer share them).
 const FlatMasks &flatMasks(const PlaneGeometry &g) {
   thread_local FlatMasks masks;
-  const int64_t key[7] = {g.inH, g.outH, g.outW, g.kH, g.kW, g.padH, g.padW};
-  if (std::equal(key, key + 7, masks.key))
+  const int64_t key[8] = {g.inH,  g.outH, g.outW, g.kH,
+                          g.kW,   g.padH, g.padW, g.strideH};
+  if (std::equal(key, key + 8, masks.key))
     return masks;
-  std::copy(key, key + 7, masks.key);
+  std::copy(key, key + 8, masks.key);
   const int64_t count = g.outH * g.outW;
+  const bool phases = g.strideH == 2;
+  // Per tap row (column): the row (column) shift it reads at and the
+  // rows (columns) of the plane or phase it reads within.
+  auto shift = [&](int64_t k, int64_t pad) {
+    return phases ? halfDown(k - pad) : k - pad;
+  };
+  const int64_t rows = phases ? g.outH : g.inH, cols = g.outW;
+  for (int64_t kh = 0; kh < g.kH; ++kh)
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      int64_t phase = phases ? ((kh - g.padH) & 1) * 2 + ((kw - g.padW) & 1)
+                             : 0;
+      masks.offset[kh * kFlatMaxTaps + kw] = static_cast<int64_t>(
+          (phase * count + shift(kh, g.padH) * g.outW + shift(kw, g.padW)) *
+          sizeof(float));
+    }
   for (int64_t v = 0; v * 16 < count; ++v) {
     masks.store[v] = 0;
     std::fill(masks.tap[v], masks.tap[v] + kFlatMaxTaps * kFlatMaxTaps, 0);
@@ -604,18 +639,66 @@ const FlatMasks &flatMasks(const PlaneGeometry &g) {
       __mmask16 bit = static_cast<__mmask16>(1u << l);
       masks.store[v] |= bit;
       for (int64_t kh = 0; kh < g.kH; ++kh)
-        for (int64_t kw = 0; kw < g.kW; ++kw)
-          if (r + kh - g.padH >= 0 && r + kh - g.padH < g.inH &&
-              c + kw - g.padW >= 0 && c + kw - g.padW < g.inW)
+        for (int64_t kw = 0; kw < g.kW; ++kw) {
+          int64_t ih = r + shift(kh, g.padH), iw = c + shift(kw, g.padW);
+          if (ih >= 0 && ih < rows && iw >= 0 && iw < cols)
             masks.tap[v][kh * kFlatMaxTaps + kw] |= bit;
+        }
     }
   }
   return masks;
 }
 
+/// The 4 phase planes of a stride-2 flatFits plane `x` (2 * outH rows of
+/// 2 * outW) into `phases`: phase a * 2 + b at a * 2 + b times outH *
+/// outW floats holds x[2i + a][2j + b] at i * outW + j. Per input row, one
+/// or two masked loads and a permute that puts its even columns in the
+/// low lanes and its odd ones in the high lanes (or two permutes of the
+/// two loads), stored as two rows of outW floats.
+EMBER_TARGET_AVX512 void avx512SplitPhases(const PlaneGeometry &g,
+                                           const float *x, float *phases) {
+  const int64_t w = g.outW, plane = g.outH * g.outW;
+  const __mmask16 row = static_cast<__mmask16>((1u << w) - 1u);
+  if (w <= 8) {
+    // Evens to lanes 0..7, odds to 8..15.
+    const __m512i split = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3,
+                                            5, 7, 9, 11, 13, 15);
+    const __mmask16 in = static_cast<__mmask16>((1u << (2 * w)) - 1u);
+    for (int64_t ih = 0; ih < g.inH; ++ih) {
+      // Merge-masked: no undefined source (GCC 12 warns on one).
+      __m512 row2 = _mm512_maskz_loadu_ps(in, x + ih * g.inW);
+      __m512 v = _mm512_mask_permutexvar_ps(row2, 0xffff, split, row2);
+      float *even = phases + (ih & 1) * 2 * plane + (ih >> 1) * w;
+      _mm512_mask_storeu_ps(even, row, v);
+      // Lanes 8.. to the odd phase: an address 8 floats before its row,
+      // the lanes before 8 masked out (they never write).
+      uintptr_t odd = reinterpret_cast<uintptr_t>(even + plane) -
+                      8 * sizeof(float);
+      _mm512_mask_storeu_ps(reinterpret_cast<float *>(odd),
+                            static_cast<__mmask16>(row << 8), v);
+    }
+    return;
+  }
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                          20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19,
+                                         21, 23, 25, 27, 29, 31);
+  const __mmask16 high = static_cast<__mmask16>((1u << (2 * w - 16)) - 1u);
+  for (int64_t ih = 0; ih < g.inH; ++ih) {
+    const float *src = x + ih * g.inW;
+    __m512 lo = _mm512_loadu_ps(src);
+    __m512 hi = _mm512_maskz_loadu_ps(high, src + 16);
+    float *even = phases + (ih & 1) * 2 * plane + (ih >> 1) * w;
+    _mm512_mask_storeu_ps(even, row, _mm512_permutex2var_ps(lo, evens, hi));
+    _mm512_mask_storeu_ps(even + plane, row,
+                          _mm512_permutex2var_ps(lo, odds, hi));
+  }
+}
+
 /// P planes of V vectors each at once (P * V accumulators: one plane of a
 /// 7x7 is 4, too few FMA chains to hide their latency), K x K taps (K 0:
-/// g's, unrolled by neither). Plane p reads x[p], taps[p], writes y[p].
+/// g's, unrolled by neither). Plane p reads x[p] (stride 2: its phase
+/// planes), taps[p], writes y[p].
 template <int V, int K, int P>
 EMBER_TARGET_AVX512 void
 avx512FlatPlanes(const PlaneGeometry &g, const FlatMasks &m,
@@ -638,7 +721,7 @@ avx512FlatPlanes(const PlaneGeometry &g, const FlatMasks &m,
   for (int64_t kh = 0; kh < kH; ++kh)
 #pragma GCC unroll 8
     for (int64_t kw = 0; kw < kW; ++kw) {
-      const int64_t at = ((kh - g.padH) * g.outW + kw - g.padW) * floatBytes;
+      const int64_t at = m.offset[kh * kFlatMaxTaps + kw];
 #pragma GCC unroll 8
       for (int p = 0; p < P; ++p) {
         __m512 weight = _mm512_set1_ps(taps[p][kh * kW + kw]);
@@ -668,13 +751,24 @@ avx512FlatPlanes(const PlaneGeometry &g, const FlatMasks &m,
   }
 }
 
-/// avx512FlatPlanes for `P` (1 or 2) planes of `g`.
+/// avx512FlatPlanes for `P` (1 or 2) planes of `g` (stride 2: through
+/// their phase planes, split here).
 template <int P>
 EMBER_TARGET_AVX512 void avx512Flat(const PlaneGeometry &g,
-                                    const float *const *x,
+                                    const float *const *planes,
                                     const float *const *taps, float *const *y,
                                     const PlaneEpilogue *epilogues) {
   const FlatMasks &m = flatMasks(g);
+  alignas(64) float phases[P][4 * kFlatMaxPixels];
+  const float *split[P];
+  const float *const *x = planes;
+  if (g.strideH == 2) {
+    for (int p = 0; p < P; ++p) {
+      avx512SplitPhases(g, planes[p], phases[p]);
+      split[p] = phases[p];
+    }
+    x = split;
+  }
   const int64_t vectors = (g.outH * g.outW + 15) / 16;
   // MobileNet's 7x7 planes with 5x5 or 3x3 taps: the taps unrolled.
   if (vectors == 4 && g.kH == g.kW && (g.kH == 5 || g.kH == 3)) {

@@ -260,6 +260,13 @@ const Case kCases[] = {
     {2, 6, 6, 6, {1, 7, 7}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
     {1, 3, 3, 3, {1, 5, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
     {2, 4, 4, 4, {1, 8, 6}, {1, 3, 3}, {1, 1, 1}, {0, 0, 1}, {1, 1, 1}, false},
+    // Stride 2 from planes twice the output's size through the flat row
+    // (4 phase planes): 14x14 into 7x7 with 5x5 taps (MobileNet's), an odd
+    // plane count (pairs and one left); 3x3 at 16x16 into 8x8 (one load a
+    // row); 5x3 taps at 20x12 into 10x6 (taps not unrolled).
+    {2, 5, 5, 5, {1, 14, 14}, {1, 5, 5}, {1, 2, 2}, {0, 2, 2}, {1, 1, 1}, false},
+    {1, 3, 3, 3, {1, 16, 16}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 4, 4, 4, {1, 20, 12}, {1, 5, 3}, {1, 2, 2}, {0, 2, 1}, {1, 1, 1}, false},
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
