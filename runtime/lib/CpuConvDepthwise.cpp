@@ -260,14 +260,11 @@ EMBER_TARGET_AVX512 inline __m512 hardSigmoidAvx512(__m512 x) {
   return t * (1.0f / 6.0f);
 }
 
-/// v + bias, then the activation, as GemmEpilogue.cpp computes them (the
-/// same results bit for bit): relu x < 0 ? 0 : x, hardsigmoid,
+/// The activation `activation` of v, as GemmEpilogue.cpp computes it
+/// (the same results bit for bit): relu x < 0 ? 0 : x, hardsigmoid,
 /// hardswish x * hardsigmoid(x).
-EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
-                                               const PlaneEpilogue &e) {
-  if (e.hasBias)
-    v += e.bias;
-  switch (e.activation) {
+EMBER_TARGET_AVX512 inline __m512 activateAvx512(__m512 v, int activation) {
+  switch (activation) {
   case EMBER_GEMM_ACT_RELU:
     return v < 0.0f ? __m512{} : v;
   case EMBER_GEMM_ACT_HARDSIGMOID:
@@ -277,6 +274,14 @@ EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
   default:
     return v;
   }
+}
+
+/// v + bias, then the activation.
+EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
+                                               const PlaneEpilogue &e) {
+  if (e.hasBias)
+    v += e.bias;
+  return activateAvx512(v, e.activation);
 }
 
 /// The lanes of `v` that `store` keeps, summed (the plane's sum, for
@@ -797,6 +802,239 @@ EMBER_TARGET_AVX512 void avx512Flat(const PlaneGeometry &g,
   }
 }
 
+/// MobileNet's planes of 7 output columns (7x7, stride 1 from 7x7 or 2
+/// from 14x14) 16 at a time, channel-blocked as ONNX Runtime's NCHWc
+/// kernels are: the 16 input planes are transposed into a zero-padded
+/// scratch plane whose every pixel is one vector of the 16 channels, so
+/// that each tap of each output pixel is one aligned load and one FMA with
+/// the tap's 16 weights, no masks, no permutes, no lanes left idle. The
+/// flat row used 64 lanes for 49 outputs, a mask for every tap and a
+/// load across two cache lines for most. The outputs are transposed back
+/// to their planes; the epilogue's bias and the SE mean's sums are a
+/// vector per channel block.
+constexpr int64_t kBlockedPlanes = kDepthwiseMaxGroup;
+constexpr int64_t kBlockedWidth = 7;  // output columns
+constexpr int64_t kBlockedMaxOutput = 64;
+constexpr int64_t kBlockedMaxInput = 400; // padded input pixels
+
+bool blockedFits(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+                 int64_t yRow) {
+  const int64_t padded = ((g.outH - 1) * g.strideH + g.kH) *
+                         ((g.outW - 1) * g.strideW + g.kW);
+  return flatFits(g, xRow, xCol, yRow) && g.outW == kBlockedWidth &&
+         g.outH * g.outW <= kBlockedMaxOutput && g.kH == g.kW &&
+         (g.kH == 3 || g.kH == 5) && g.strideH == g.strideW &&
+         padded <= kBlockedMaxInput;
+}
+
+// transpose16's shuffles, merge-masked: GCC 12 warns on the unmasked
+// intrinsics' undefined sources.
+EMBER_TARGET_AVX512 inline __m512 unpackLo(__m512 a, __m512 b) {
+  return _mm512_mask_unpacklo_ps(a, 0xffff, a, b);
+}
+EMBER_TARGET_AVX512 inline __m512 unpackHi(__m512 a, __m512 b) {
+  return _mm512_mask_unpackhi_ps(a, 0xffff, a, b);
+}
+EMBER_TARGET_AVX512 inline __m512 unpackLo64(__m512 a, __m512 b) {
+  __m512d x = _mm512_castps_pd(a);
+  return _mm512_castpd_ps(
+      _mm512_mask_unpacklo_pd(x, 0xff, x, _mm512_castps_pd(b)));
+}
+EMBER_TARGET_AVX512 inline __m512 unpackHi64(__m512 a, __m512 b) {
+  __m512d x = _mm512_castps_pd(a);
+  return _mm512_castpd_ps(
+      _mm512_mask_unpackhi_pd(x, 0xff, x, _mm512_castps_pd(b)));
+}
+/// 128-bit blocks (a.0, a.2, b.0, b.2) and (a.1, a.3, b.1, b.3).
+EMBER_TARGET_AVX512 inline __m512 evenBlocks(__m512 a, __m512 b) {
+  return _mm512_mask_shuffle_f32x4(a, 0xffff, a, b, 0x88);
+}
+EMBER_TARGET_AVX512 inline __m512 oddBlocks(__m512 a, __m512 b) {
+  return _mm512_mask_shuffle_f32x4(a, 0xffff, a, b, 0xDD);
+}
+
+/// Rows r[0..15] to columns: r[j] becomes the 16 rows' element j.
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+transpose16(__m512 r[16]) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = unpackLo(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = unpackHi(r[2 * i], r[2 * i + 1]);
+  }
+  // r[4i + j], 128-bit block L: column 4L + j of rows 4i .. 4i + 3.
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i] = unpackLo64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 1] = unpackHi64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 2] = unpackLo64(t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i + 3] = unpackHi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  __m512 u[16];
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    __m512 a = evenBlocks(r[j], r[4 + j]), b = oddBlocks(r[j], r[4 + j]);
+    __m512 c = evenBlocks(r[8 + j], r[12 + j]);
+    __m512 d = oddBlocks(r[8 + j], r[12 + j]);
+    u[j] = evenBlocks(a, c);
+    u[8 + j] = oddBlocks(a, c);
+    u[4 + j] = evenBlocks(b, d);
+    u[12 + j] = oddBlocks(b, d);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i)
+    r[i] = u[i];
+}
+
+/// Per thread: the padded, channel-blocked input (its border zero, written
+/// when the geometry changes; the pixels inside are rewritten every call)
+/// and where each input pixel goes in it.
+struct BlockedScratch {
+  int64_t key[7] = {};
+  alignas(64) float input[kBlockedMaxInput][kBlockedPlanes];
+  alignas(64) float output[kBlockedMaxOutput][kBlockedPlanes];
+  int16_t slot[kBlockedMaxInput]; // per input pixel; -1: read by no tap
+};
+
+BlockedScratch &blockedScratch(const PlaneGeometry &g, int64_t paddedW) {
+  thread_local BlockedScratch scratch;
+  const int64_t key[7] = {g.inH, g.inW, g.outH, g.kH, g.strideH, g.padH,
+                          g.padW};
+  if (std::equal(key, key + 7, scratch.key))
+    return scratch;
+  std::copy(key, key + 7, scratch.key);
+  std::fill(&scratch.input[0][0],
+            &scratch.input[0][0] + kBlockedMaxInput * kBlockedPlanes, 0.0f);
+  std::fill(&scratch.output[0][0],
+            &scratch.output[0][0] + kBlockedMaxOutput * kBlockedPlanes, 0.0f);
+  const int64_t paddedH = (g.outH - 1) * g.strideH + g.kH;
+  for (int64_t ih = 0; ih < g.inH; ++ih)
+    for (int64_t iw = 0; iw < g.inW; ++iw) {
+      int64_t r = ih + g.padH, c = iw + g.padW;
+      scratch.slot[ih * g.inW + iw] = static_cast<int16_t>(
+          r < paddedH && c < paddedW ? r * paddedW + c : -1);
+    }
+  return scratch;
+}
+
+/// Output rows of a blockedFits plane block: acc[ow] over the K x K taps
+/// (weights[kh * K + kw], 16 channels each) of the padded input, one load
+/// a padded input pixel, each feeding the outputs whose taps it is.
+template <int K, int S>
+EMBER_TARGET_AVX512 void
+avx512BlockedRows(const PlaneGeometry &g, BlockedScratch &scratch,
+                  int64_t paddedW, const __m512 *weights, __m512 bias,
+                  bool applied, int activation, float *sums) {
+  constexpr int OW = kBlockedWidth, kInputs = (OW - 1) * S + K;
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t oh = 0; oh < g.outH; ++oh) {
+    __m512 acc[OW];
+#pragma GCC unroll 8
+    for (int i = 0; i < OW; ++i)
+      acc[i] = _mm512_setzero_ps();
+#pragma GCC unroll 5
+    for (int kh = 0; kh < K; ++kh) {
+      const float *row = scratch.input[(oh * S + kh) * paddedW];
+      __m512 w[K];
+#pragma GCC unroll 5
+      for (int kw = 0; kw < K; ++kw)
+        w[kw] = weights[kh * K + kw];
+#pragma GCC unroll 32
+      for (int ic = 0; ic < kInputs; ++ic) {
+        __m512 v = _mm512_load_ps(row + ic * kBlockedPlanes);
+#pragma GCC unroll 5
+        for (int kw = 0; kw < K; ++kw) {
+          int at = ic - kw;
+          if (at >= 0 && at % S == 0 && at / S < OW)
+            acc[at / S] = _mm512_fmadd_ps(w[kw], v, acc[at / S]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < OW; ++i) {
+      __m512 v = acc[i];
+      if (applied) {
+        v = activateAvx512(v + bias, activation);
+        total += v;
+      }
+      _mm512_store_ps(scratch.output[oh * OW + i], v);
+    }
+  }
+  _mm512_storeu_ps(sums, total);
+}
+
+/// kBlockedPlanes planes of a blockedFits `g`: plane p reads x[p] and
+/// taps[p], writes y[p]; `epilogues` (optional) one per plane.
+EMBER_TARGET_AVX512 void avx512Blocked(const PlaneGeometry &g,
+                                       const float *const *x,
+                                       const float *const *taps,
+                                       float *const *y,
+                                       const PlaneEpilogue *epilogues) {
+  const int64_t paddedW = (g.outW - 1) * g.strideW + g.kW;
+  BlockedScratch &scratch = blockedScratch(g, paddedW);
+  // The input planes, 16 pixels of the 16 planes at a time, transposed.
+  const int64_t pixels = g.inH * g.inW;
+  for (int64_t q = 0; q < pixels; q += 16) {
+    int64_t n = std::min<int64_t>(16, pixels - q);
+    __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int c = 0; c < 16; ++c)
+      r[c] = _mm512_maskz_loadu_ps(mask, x[c] + q);
+    transpose16(r);
+    for (int64_t j = 0; j < n; ++j)
+      if (scratch.slot[q + j] >= 0)
+        _mm512_store_ps(scratch.input[scratch.slot[q + j]], r[j]);
+  }
+  // The taps, a vector of the 16 planes' weights per tap.
+  const int64_t count = g.kH * g.kW;
+  __m512 weights[32];
+  for (int64_t t0 = 0; t0 < count; t0 += 16) {
+    int64_t n = std::min<int64_t>(16, count - t0);
+    __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int c = 0; c < 16; ++c)
+      r[c] = _mm512_maskz_loadu_ps(mask, taps[c] + t0);
+    transpose16(r);
+    for (int64_t j = 0; j < n; ++j)
+      weights[t0 + j] = r[j];
+  }
+  alignas(64) float bias[16] = {}, sums[16];
+  const bool applied = epilogues != nullptr;
+  if (applied)
+    for (int c = 0; c < 16; ++c)
+      bias[c] = epilogues[c].hasBias ? epilogues[c].bias : 0.0f;
+  const int activation = applied ? epilogues[0].activation : 0;
+  const __m512 biasVector = _mm512_load_ps(bias);
+#define EMBER_BLOCKED(K, S)                                                    \
+  avx512BlockedRows<K, S>(g, scratch, paddedW, weights, biasVector, applied,   \
+                          activation, sums)
+  if (g.kH == 5)
+    g.strideH == 1 ? EMBER_BLOCKED(5, 1) : EMBER_BLOCKED(5, 2);
+  else
+    g.strideH == 1 ? EMBER_BLOCKED(3, 1) : EMBER_BLOCKED(3, 2);
+#undef EMBER_BLOCKED
+  // The outputs back to their planes, 16 pixels at a time.
+  const int64_t outputs = g.outH * g.outW;
+  for (int64_t q = 0; q < outputs; q += 16) {
+    int64_t n = std::min<int64_t>(16, outputs - q);
+    __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j)
+      r[j] = _mm512_load_ps(scratch.output[q + j]);
+    transpose16(r);
+#pragma GCC unroll 16
+    for (int c = 0; c < 16; ++c)
+      _mm512_mask_storeu_ps(y[c] + q, mask, r[c]);
+  }
+  if (applied)
+    for (int c = 0; c < 16; ++c)
+      if (epilogues[c].sum)
+        *epilogues[c].sum = sums[c];
+}
+
 } // namespace
 
 int64_t depthwiseScratchSize(const PlaneGeometry &g) {
@@ -805,16 +1043,21 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g) {
   return g.strideW * ph.rows * ph.width + 2 * g.kH * g.kW + 2;
 }
 
-bool depthwisePairs(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
-                    int64_t yRow, bool avx512) {
-  return avx512 && flatFits(g, xRow, xCol, yRow);
+int64_t depthwiseGroup(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+                       int64_t yRow, bool avx512) {
+  if (!avx512 || !flatFits(g, xRow, xCol, yRow))
+    return 1;
+  return blockedFits(g, xRow, xCol, yRow) ? kBlockedPlanes : 2;
 }
 
-bool depthwisePlanePair(const PlaneGeometry &g, const float *const x[2],
-                        const float *const taps[2], float *const y[2],
-                        const PlaneEpilogue *epilogues) {
+bool depthwisePlanes(const PlaneGeometry &g, int64_t count,
+                     const float *const *x, const float *const *taps,
+                     float *const *y, const PlaneEpilogue *epilogues) {
   bool applied = epilogues && directEpilogue(epilogues[0]);
-  avx512Flat<2>(g, x, taps, y, applied ? epilogues : nullptr);
+  if (count == kBlockedPlanes)
+    avx512Blocked(g, x, taps, y, applied ? epilogues : nullptr);
+  else
+    avx512Flat<2>(g, x, taps, y, applied ? epilogues : nullptr);
   return applied;
 }
 
