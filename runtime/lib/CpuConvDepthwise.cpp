@@ -514,6 +514,88 @@ EMBER_TARGET_AVX512 void avx512SharedBlock(const PlaneGeometry &g,
   }
 }
 
+/// Rows [oh, oh + ROWS) of a 3x3 stride-2 plane (sharedFits), 16 output
+/// columns from `ow`: each input row's 33 columns are three masked loads,
+/// split once into its even and odd columns (two permutes) and the evens
+/// shifted by one (one valign): the three tap columns' inputs, for every
+/// output row the input row is a tap row of. The shared-rows form took two
+/// loads and a permute per tap column, and kept an address per input row
+/// (29 for 14 rows) that did not fit in registers. Rows above or below the
+/// plane are skipped, not read from zeroRow.
+template <int ROWS>
+EMBER_TARGET_AVX512 inline void
+avx512Split3Rows(const PlaneGeometry &g, const float *x, int64_t xRow,
+                 const __m512 *weight, float *y, int64_t yRow, int64_t oh,
+                 int64_t ow, const PlaneEpilogue *epilogue) {
+  constexpr int kInputs = (ROWS - 1) * 2 + 3;
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                          20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19,
+                                         21, 23, 25, 27, 29, 31);
+  const int64_t c0 = ow * 2 - g.padW, top = oh * 2 - g.padH;
+  const __mmask16 a = columnsInside(c0, g.inW),
+                  b = columnsInside(c0 + 16, g.inW),
+                  c = columnsInside(c0 + 32, g.inW) & 1;
+  // Addresses, not pointers: the loads' masked-out lanes may lie outside
+  // the plane.
+  const uintptr_t base = reinterpret_cast<uintptr_t>(x) +
+                         (top * xRow + c0) * static_cast<int64_t>(sizeof(float));
+  const int64_t rowBytes = xRow * static_cast<int64_t>(sizeof(float));
+  __m512 acc[ROWS];
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; ++i)
+    acc[i] = _mm512_setzero_ps();
+#pragma GCC unroll 32
+  for (int r = 0; r < kInputs; ++r) {
+    int64_t ih = top + r;
+    if (ih < 0 || ih >= g.inH)
+      continue;
+    const float *row = reinterpret_cast<const float *>(base + r * rowBytes);
+    __m512 lo = _mm512_maskz_loadu_ps(a, row);
+    __m512 hi = _mm512_maskz_loadu_ps(b, row + 16);
+    __m512 last = _mm512_maskz_loadu_ps(c, row + 32);
+    __m512 even = _mm512_permutex2var_ps(lo, evens, hi);
+    __m512 tap[3] = {even, _mm512_permutex2var_ps(lo, odds, hi),
+                     _mm512_castsi512_ps(_mm512_alignr_epi32(
+                         _mm512_castps_si512(last), _mm512_castps_si512(even),
+                         1))};
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; ++i) {
+      int kh = r - 2 * i;
+      if (kh >= 0 && kh < 3)
+#pragma GCC unroll 3
+        for (int kw = 0; kw < 3; ++kw)
+          acc[i] = _mm512_fmadd_ps(weight[kh * 3 + kw], tap[kw], acc[i]);
+    }
+  }
+  const __mmask16 store = static_cast<__mmask16>(
+      (1u << std::min<int64_t>(16, g.outW - ow)) - 1u);
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; ++i) {
+    if (epilogue)
+      acc[i] = finishAvx512(acc[i], *epilogue);
+    _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
+  }
+  if (epilogue && epilogue->sum) {
+    __m512 total = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; ++i)
+      total += acc[i];
+    *epilogue->sum += storedSum(total, store);
+  }
+}
+
+/// Rows [oh, oh + ROWS) of a 3x3 stride-2 plane, every 16 output columns.
+template <int ROWS>
+EMBER_TARGET_AVX512 void avx512Split3Block(const PlaneGeometry &g,
+                                           const float *x, int64_t xRow,
+                                           const __m512 *weight, float *y,
+                                           int64_t yRow, int64_t oh,
+                                           const PlaneEpilogue *epilogue) {
+  for (int64_t ow = 0; ow < g.outW; ow += 16)
+    avx512Split3Rows<ROWS>(g, x, xRow, weight, y, yRow, oh, ow, epilogue);
+}
+
 /// The plane without a padded copy (strideW 1 or 2, contiguous rows): at
 /// 7x7 and 14x14 the copy cost as much as the FMAs. Rows go in blocks of
 /// up to 8 of even size, one broadcast of a tap serving a whole block; a
@@ -529,12 +611,39 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
   // plane (its lanes there are masked out and never fault).
   uintptr_t origin = reinterpret_cast<uintptr_t>(x);
   const bool shared = sharedFits(g);
+  int64_t blocks = (g.outH + 7) / 8;
+  if (shared && g.strideW == 2 && g.kH == 3) {
+    __m512 weight[9];
+    for (int t = 0; t < 9; ++t)
+      weight[t] = _mm512_set1_ps(taps[t]);
+    for (int64_t b = 0, oh = 0; b < blocks; ++b) {
+      int64_t end = g.outH * (b + 1) / blocks;
+#define EMBER_BLOCK(R)                                                         \
+  case R:                                                                      \
+    avx512Split3Block<R>(g, x, xRow, weight, y, yRow, oh, epilogue);           \
+    break;
+      switch (end - oh) {
+        EMBER_BLOCK(1)
+        EMBER_BLOCK(2)
+        EMBER_BLOCK(3)
+        EMBER_BLOCK(4)
+        EMBER_BLOCK(5)
+        EMBER_BLOCK(6)
+        EMBER_BLOCK(7)
+        EMBER_BLOCK(8)
+      default:
+        break;
+      }
+#undef EMBER_BLOCK
+      oh = end;
+    }
+    return;
+  }
   if (shared && g.outH % 14 == 0) {
     for (int64_t oh = 0; oh < g.outH; oh += 14)
       avx512SharedBlock<14>(g, origin, xRow, taps, y, yRow, oh, epilogue);
     return;
   }
-  int64_t blocks = (g.outH + 7) / 8;
   for (int64_t b = 0, oh = 0; b < blocks; ++b) {
     int64_t end = g.outH * (b + 1) / blocks;
 #define EMBER_BLOCK(R)                                                         \

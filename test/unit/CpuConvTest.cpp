@@ -276,6 +276,12 @@ const Case kCases[] = {
     {3, 6, 6, 6, {1, 14, 14}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 20, 20, 20, {1, 14, 14}, {1, 5, 5}, {1, 2, 2}, {0, 2, 2}, {1, 1, 1}, false},
     {1, 16, 16, 16, {1, 5, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // 3x3 stride 2 (each input row split into even and odd columns once):
+    // 30x40 into 15x20 (two column vectors, row blocks of 8 and 7); odd
+    // sizes 13x35 into 7x18; no padding, 9x33 into 4x16.
+    {1, 3, 3, 3, {1, 30, 40}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {2, 2, 2, 2, {1, 13, 35}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 2, 2, 2, {1, 9, 33}, {1, 3, 3}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false},
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
