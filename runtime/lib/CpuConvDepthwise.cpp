@@ -1,18 +1,24 @@
 //===- CpuConvDepthwise.cpp - direct depthwise convolution ----------------===//
 //
-// One plane at a time (small planes two at a time). With AVX-512, a small
-// stride-1 plane (7x7) is one flat row of outputs, 16 of them (several
-// image rows) per masked load of a tap (avx512Flat; two planes at once
-// through depthwisePlanePair, so that 8 FMA chains overlap). Otherwise,
-// for contiguous input rows and a column stride of 1 or 2 (every
-// depthwise layer of MobileNet and EfficientNet), the taps read the input
-// in place: each output vector of 16 columns is kH * kW FMAs of a
-// broadcast tap by a masked load (stride 2: the even lanes of one or two
-// loads, one permute), the lanes left or right of the plane masked to
+// One plane at a time (small planes in groups). With AVX-512, MobileNet's
+// outputs of 7 columns (7x7, stride 1 or 2, 3x3 or 5x5 taps) go 16 planes
+// at a time, channel-blocked: transposed into a padded scratch plane of
+// 16-channel pixels, each tap of each output one aligned load and FMA
+// (avx512Blocked). Other small planes, stride 1 or 2 from a plane twice
+// the output's size (split first into its 4 phase planes), are one flat
+// row of outputs, 16 of them (several image rows) per masked load of a
+// tap (avx512Flat; two planes at once, so that 8 FMA chains overlap).
+// Otherwise, for contiguous input rows and a column stride of 1 or 2
+// (every depthwise layer of MobileNet and EfficientNet), the taps read
+// the input in place: each output vector of 16 columns is kH * kW FMAs of
+// a broadcast tap by a masked load (stride 2: the even lanes of one or
+// two loads, one permute), the lanes left or right of the plane masked to
 // zero, the rows above or below it read from a row of zeros; up to 8
 // output rows at a time share each broadcast, 14 for square 3x3 and 5x5
 // taps with equal strides, whose input rows are also loaded once per tap
-// column for all the output rows they feed (avx512SharedRows). The
+// column for all the output rows they feed (avx512SharedRows); 3x3
+// stride 2 splits each input row into its even and odd columns once for
+// its three tap columns (avx512Split3Rows). The
 // epilogue (bias, activation) and, for a squeeze-and-excitation pool, the
 // plane's sum are applied to the outputs in their registers.
 // Otherwise (other strides, strided rows, the portable path) the input
