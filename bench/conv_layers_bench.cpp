@@ -13,10 +13,13 @@
 // Not a test. Usage:
 //
 //   conv_layers_bench [batch=1] [rounds=30] [threads=2] [only=layer-substring]
-//                     [set=resnet18|mobilenet1x1]
+//                     [set=resnet18|mobilenet1x1|mobilenet_dw]
 //
 // The mobilenet1x1 set is mobilenet_v3_small's 1x1 convolutions that have
-// pixels (the 1x1 path's shapes at 56x56 down to 7x7).
+// pixels (the 1x1 path's shapes at 56x56 down to 7x7); mobilenet_dw, its
+// depthwise convolutions (groups = channels), those that feed a
+// squeeze-and-excitation block through ember_cpu_conv_fused_mean_f32 (the
+// plane means written too), as the compiled model calls them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -49,6 +52,8 @@ struct Layer {
   int activation;
   Residual residual = Residual::None;
   int count = 1; // occurrences of the shape in its model
+  bool depthwise = false; // groups = c = o
+  bool mean = false;      // ember_cpu_conv_fused_mean_f32 (an SE pool)
 };
 
 constexpr int kNone = EMBER_GEMM_ACT_NONE, kRelu = EMBER_GEMM_ACT_RELU,
@@ -96,6 +101,27 @@ const Layer kMobilenet1x1[] = {
     {"mb 576->96 @7 +res", 576, 96, 7, 1, 1, kNone, kResAfter, 2},
 };
 
+// mobilenet_v3_small's depthwise convolutions (features.N's): act(conv +
+// bias), the SE pool's plane means where an SE block follows.
+const Layer kMobilenetDw[] = {
+    {"f1 dw3x3s2 16 @112 se", 16, 16, 112, 3, 2, kRelu, Residual::None, 1,
+     true, true},
+    {"f2 dw3x3s2 72 @56", 72, 72, 56, 3, 2, kRelu, Residual::None, 1, true},
+    {"f3 dw3x3 88 @28", 88, 88, 28, 3, 1, kRelu, Residual::None, 1, true},
+    {"f4 dw5x5s2 96 @28 se", 96, 96, 28, 5, 2, kHs, Residual::None, 1, true,
+     true},
+    {"f5 dw5x5 240 @14 se", 240, 240, 14, 5, 1, kHs, Residual::None, 2, true,
+     true},
+    {"f7 dw5x5 120 @14 se", 120, 120, 14, 5, 1, kHs, Residual::None, 1, true,
+     true},
+    {"f8 dw5x5 144 @14 se", 144, 144, 14, 5, 1, kHs, Residual::None, 1, true,
+     true},
+    {"f9 dw5x5s2 288 @14 se", 288, 288, 14, 5, 2, kHs, Residual::None, 1,
+     true, true},
+    {"f10 dw5x5 576 @7 se", 576, 576, 7, 5, 1, kHs, Residual::None, 2, true,
+     true},
+};
+
 struct LayerSet {
   const char *name, *title;
   const Layer *begin, *end;
@@ -105,6 +131,8 @@ const LayerSet kSets[] = {
      std::end(kResnet18)},
     {"mobilenet1x1", "mobilenet_v3_small's 1x1 convs with pixels",
      std::begin(kMobilenet1x1), std::end(kMobilenet1x1)},
+    {"mobilenet_dw", "mobilenet_v3_small's depthwise convs",
+     std::begin(kMobilenetDw), std::end(kMobilenetDw)},
 };
 
 double processCpuMs() {
@@ -115,12 +143,13 @@ double processCpuMs() {
 
 struct Buffers {
   int64_t out;
-  std::vector<float> x, w, bias, residual, y;
+  std::vector<float> x, w, bias, residual, y, mean;
 };
 
 void run(const Layer &l, int64_t batch, Buffers &b) {
   const int64_t pad = l.k / 2;
   const int64_t in = l.in, out = b.out;
+  const int64_t cg = l.depthwise ? 1 : l.c, groups = l.depthwise ? l.c : 1;
   const float *x = b.x.data(), *w = b.w.data(), *bias = b.bias.data();
   const float *res = b.residual.data();
   float *y = b.y.data();
@@ -130,23 +159,33 @@ void run(const Layer &l, int64_t batch, Buffers &b) {
   if (l.residual == Residual::BeforeActivation)
     flags |= EMBER_GEMM_FUSED_RESIDUAL_FIRST;
   const int64_t plane = out * out;
-  ember_cpu_conv_fused_f32(
-      // x [N, C, 1, H, W]
-      const_cast<float *>(x), const_cast<float *>(x), 0, batch, l.c, 1, in, in,
-      l.c * in * in, in * in, in * in, in, 1,
-      // w [O, C, 1, k, k]
-      const_cast<float *>(w), const_cast<float *>(w), 0, l.o, l.c, 1, l.k, l.k,
-      l.c * l.k * l.k, l.k * l.k, l.k * l.k, l.k, 1,
-      // y [N, O, 1, out, out]
-      y, y, 0, batch, l.o, 1, out, out, l.o * plane, plane, plane, out, 1,
-      // bias, broadcast over pixels
-      const_cast<float *>(bias), const_cast<float *>(bias), 0, batch, l.o, 1,
-      out, out, 0, 1, 0, 0, 0,
-      // residual, y's shape
-      const_cast<float *>(res), const_cast<float *>(res), 0, batch, l.o, 1, out,
-      out, l.o * plane, plane, plane, out, 1,
-      // strides, padding, dilation, groups
-      1, l.stride, l.stride, 0, pad, pad, 1, 1, 1, 1, flags);
+#define EMBER_BENCH_CONV_ARGS                                                  \
+  /* x [N, C, 1, H, W] */                                                      \
+  const_cast<float *>(x), const_cast<float *>(x), 0, batch, l.c, 1, in, in,    \
+      l.c * in * in, in * in, in * in, in, 1, /* w [O, C/G, 1, k, k] */       \
+      const_cast<float *>(w), const_cast<float *>(w), 0, l.o, cg, 1, l.k, l.k, \
+      cg * l.k * l.k, l.k * l.k, l.k * l.k, l.k, 1,                            \
+      /* y [N, O, 1, out, out] */                                              \
+      y, y, 0, batch, l.o, 1, out, out, l.o * plane, plane, plane, out, 1,     \
+      /* bias, broadcast over pixels */                                        \
+      const_cast<float *>(bias), const_cast<float *>(bias), 0, batch, l.o, 1,  \
+      out, out, 0, 1, 0, 0, 0, /* residual, y's shape */                       \
+      const_cast<float *>(res), const_cast<float *>(res), 0, batch, l.o, 1,    \
+      out, out, l.o * plane, plane, plane, out, 1
+#define EMBER_BENCH_CONV_SCALARS                                               \
+  /* strides, padding, dilation, groups */                                     \
+  1, l.stride, l.stride, 0, pad, pad, 1, 1, 1, groups, flags
+  if (l.mean) {
+    // mean [N, O, 1, 1, 1] as a view of y's shape (pixel strides 0).
+    float *mean = b.mean.data();
+    ember_cpu_conv_fused_mean_f32(EMBER_BENCH_CONV_ARGS, mean, mean, 0, batch,
+                                  l.o, 1, out, out, l.o, 1, 0, 0, 0,
+                                  EMBER_BENCH_CONV_SCALARS);
+  } else {
+    ember_cpu_conv_fused_f32(EMBER_BENCH_CONV_ARGS, EMBER_BENCH_CONV_SCALARS);
+  }
+#undef EMBER_BENCH_CONV_ARGS
+#undef EMBER_BENCH_CONV_SCALARS
 }
 
 } // namespace
@@ -164,7 +203,7 @@ int main(int argc, char **argv) {
   if (!set) {
     std::fprintf(stderr,
                  "conv_layers_bench: unknown layer set '%s' (expected "
-                 "resnet18 or mobilenet1x1)\n",
+                 "resnet18, mobilenet1x1 or mobilenet_dw)\n",
                  setName.c_str());
     return 2;
   }
@@ -180,10 +219,11 @@ int main(int argc, char **argv) {
     Buffers b;
     b.out = (l.in + 2 * (l.k / 2) - l.k) / l.stride + 1;
     b.x.resize(batch * l.c * l.in * l.in);
-    b.w.resize(l.o * l.c * l.k * l.k);
+    b.w.resize(l.o * (l.depthwise ? 1 : l.c) * l.k * l.k);
     b.bias.resize(l.o);
     b.residual.resize(batch * l.o * b.out * b.out);
     b.y.resize(b.residual.size());
+    b.mean.resize(batch * l.o);
     for (auto *v : {&b.x, &b.w, &b.bias, &b.residual})
       for (float &e : *v)
         e = normal(gen);
@@ -224,7 +264,8 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < layers.size(); ++i) {
     const Layer &l = *layers[i];
     const int64_t out = buffers[i].out;
-    double flop = 2.0 * batch * l.o * l.c * l.k * l.k * out * out;
+    double flop = 2.0 * batch * l.o * (l.depthwise ? 1 : l.c) * l.k * l.k *
+                  out * out;
     double best[2], med[2], medCpu[2];
     for (int t = 0; t < 2; ++t) {
       best[t] = *std::min_element(wall[t][i].begin(), wall[t][i].end());

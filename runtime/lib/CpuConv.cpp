@@ -620,26 +620,31 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
       epilogue && !epilogue->residual.data &&
       (!epilogue->bias.data ||
        (epilogue->bias.stride[3] == 0 && epilogue->bias.stride[4] == 0));
-  const bool pairs =
-      depthwisePairs(plane, x.stride[3], x.stride[4], y.stride[3], avx512);
+  // Planes in groups (depthwiseGroup); each task a whole number of them.
+  const int64_t group =
+      depthwiseGroup(plane, x.stride[3], x.stride[4], y.stride[3], avx512);
   // The plane means: summed by the kernel in registers when it finishes
   // the plane there, else over the finished plane while it is in cache.
   const View5 *mean = epilogue && epilogue->mean.data ? &epilogue->mean
                                                        : nullptr;
   const float pixels = static_cast<float>(g.out[1] * g.out[2]);
-  auto writeMean = [&](int64_t t, bool summed, float sum) {
-    int64_t n = t / g.outChannels, o = t % g.outChannels;
+  // Planes by image n and channel o, stepped along without a division
+  // per plane (at 7x7 one cost a sizeable part of a plane's FMAs).
+  auto writeMean = [&](int64_t n, int64_t o, bool summed, float sum) {
     if (!summed)
       sum = planeSum(y, n, o);
     mean->data[n * mean->stride[0] + o * mean->stride[1]] = sum / pixels;
   };
-  parallelFor(0, g.batch * g.outChannels, 1, [&](int64_t lo, int64_t hi) {
+  const int64_t total = g.batch * g.outChannels;
+  parallelFor(0, (total + group - 1) / group, 1, [&](int64_t first,
+                                                     int64_t last) {
+    const int64_t lo = first * group, hi = std::min(last * group, total);
     float *scratch = planes.get(scratchSize);
-    // Plane t's input, taps, output and register epilogue.
-    auto planeOf = [&](int64_t t, const float *&xp, const float *&tp,
-                       float *&yp, PlaneEpilogue &stored, float &sum) {
-      int64_t n = t / g.outChannels, o = t % g.outChannels;
-      xp = x.data + n * x.stride[0] + o / g.og * x.stride[1];
+    // Plane (n, o)'s input, taps, output and register epilogue.
+    auto planeOf = [&](int64_t n, int64_t o, const float *&xp,
+                       const float *&tp, float *&yp, PlaneEpilogue &stored,
+                       float &sum) {
+      xp = x.data + n * x.stride[0] + (g.og == 1 ? o : o / g.og) * x.stride[1];
       tp = weights + o * taps;
       yp = y.data + n * y.stride[0] + o * y.stride[1];
       if (inRegisters) {
@@ -652,40 +657,51 @@ void depthwiseForward(const View5 &x, const View5 &w, const View5 &y,
           stored.sum = &sum;
       }
     };
-    int64_t t = lo;
-    // Small planes two at a time (depthwisePairs).
-    for (; pairs && t + 2 <= hi; t += 2) {
-      const float *xp[2], *tp[2];
-      float *yp[2];
-      PlaneEpilogue stored[2];
-      float sum[2] = {0, 0};
-      planeOf(t, xp[0], tp[0], yp[0], stored[0], sum[0]);
-      planeOf(t + 1, xp[1], tp[1], yp[1], stored[1], sum[1]);
-      bool finished = depthwisePlanePair(plane, xp, tp, yp,
-                                         inRegisters ? stored : nullptr);
-      for (int64_t p = 0; p < 2; ++p) {
-        if (epilogue && !finished)
-          finishPlane(*epilogue, activation, y, (t + p) / g.outChannels,
-                      (t + p) % g.outChannels);
-        if (mean)
-          writeMean(t + p, finished, sum[p]);
+    int64_t t = lo, n = lo / g.outChannels, o = lo % g.outChannels;
+    // Small planes in groups, then two at a time (depthwiseGroup).
+    for (int64_t size = group; size > 1; size = size > 2 ? 2 : 1)
+      for (; t + size <= hi; t += size) {
+        const float *xp[kDepthwiseMaxGroup], *tp[kDepthwiseMaxGroup];
+        float *yp[kDepthwiseMaxGroup];
+        PlaneEpilogue stored[kDepthwiseMaxGroup];
+        float sum[kDepthwiseMaxGroup] = {};
+        int64_t ns[kDepthwiseMaxGroup], os[kDepthwiseMaxGroup];
+        for (int64_t p = 0; p < size; ++p) {
+          ns[p] = n;
+          os[p] = o;
+          planeOf(n, o, xp[p], tp[p], yp[p], stored[p], sum[p]);
+          if (++o == g.outChannels) {
+            o = 0;
+            ++n;
+          }
+        }
+        bool finished = depthwisePlanes(plane, size, xp, tp, yp,
+                                        inRegisters ? stored : nullptr);
+        for (int64_t p = 0; p < size; ++p) {
+          if (epilogue && !finished)
+            finishPlane(*epilogue, activation, y, ns[p], os[p]);
+          if (mean)
+            writeMean(ns[p], os[p], finished, sum[p]);
+        }
       }
-    }
     for (; t < hi; ++t) {
       const float *xp, *tp;
       float *yp;
       PlaneEpilogue stored;
       float sum = 0;
-      planeOf(t, xp, tp, yp, stored, sum);
+      planeOf(n, o, xp, tp, yp, stored, sum);
       bool finished =
           depthwisePlane(plane, xp, x.stride[3], x.stride[4], tp, yp,
                          y.stride[3], scratch, avx512,
                          inRegisters ? &stored : nullptr);
       if (epilogue && !finished) // while the plane is in cache
-        finishPlane(*epilogue, activation, y, t / g.outChannels,
-                    t % g.outChannels);
+        finishPlane(*epilogue, activation, y, n, o);
       if (mean)
-        writeMean(t, finished, sum);
+        writeMean(n, o, finished, sum);
+      if (++o == g.outChannels) {
+        o = 0;
+        ++n;
+      }
     }
   });
 }

@@ -1,18 +1,24 @@
 //===- CpuConvDepthwise.cpp - direct depthwise convolution ----------------===//
 //
-// One plane at a time (small planes two at a time). With AVX-512, a small
-// stride-1 plane (7x7) is one flat row of outputs, 16 of them (several
-// image rows) per masked load of a tap (avx512Flat; two planes at once
-// through depthwisePlanePair, so that 8 FMA chains overlap). Otherwise,
-// for contiguous input rows and a column stride of 1 or 2 (every
-// depthwise layer of MobileNet and EfficientNet), the taps read the input
-// in place: each output vector of 16 columns is kH * kW FMAs of a
-// broadcast tap by a masked load (stride 2: the even lanes of one or two
-// loads, one permute), the lanes left or right of the plane masked to
+// One plane at a time (small planes in groups). With AVX-512, MobileNet's
+// outputs of 7 columns (7x7, stride 1 or 2, 3x3 or 5x5 taps) go 16 planes
+// at a time, channel-blocked: transposed into a padded scratch plane of
+// 16-channel pixels, each tap of each output one aligned load and FMA
+// (avx512Blocked). Other small planes, stride 1 or 2 from a plane twice
+// the output's size (split first into its 4 phase planes), are one flat
+// row of outputs, 16 of them (several image rows) per masked load of a
+// tap (avx512Flat; two planes at once, so that 8 FMA chains overlap).
+// Otherwise, for contiguous input rows and a column stride of 1 or 2
+// (every depthwise layer of MobileNet and EfficientNet), the taps read
+// the input in place: each output vector of 16 columns is kH * kW FMAs of
+// a broadcast tap by a masked load (stride 2: the even lanes of one or
+// two loads, one permute), the lanes left or right of the plane masked to
 // zero, the rows above or below it read from a row of zeros; up to 8
 // output rows at a time share each broadcast, 14 for square 3x3 and 5x5
 // taps with equal strides, whose input rows are also loaded once per tap
-// column for all the output rows they feed (avx512SharedRows). The
+// column for all the output rows they feed (avx512SharedRows); 3x3
+// stride 2 splits each input row into its even and odd columns once for
+// its three tap columns (avx512Split3Rows). The
 // epilogue (bias, activation) and, for a squeeze-and-excitation pool, the
 // plane's sum are applied to the outputs in their registers.
 // Otherwise (other strides, strided rows, the portable path) the input
@@ -260,14 +266,11 @@ EMBER_TARGET_AVX512 inline __m512 hardSigmoidAvx512(__m512 x) {
   return t * (1.0f / 6.0f);
 }
 
-/// v + bias, then the activation, as GemmEpilogue.cpp computes them (the
-/// same results bit for bit): relu x < 0 ? 0 : x, hardsigmoid,
+/// The activation `activation` of v, as GemmEpilogue.cpp computes it
+/// (the same results bit for bit): relu x < 0 ? 0 : x, hardsigmoid,
 /// hardswish x * hardsigmoid(x).
-EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
-                                               const PlaneEpilogue &e) {
-  if (e.hasBias)
-    v += e.bias;
-  switch (e.activation) {
+EMBER_TARGET_AVX512 inline __m512 activateAvx512(__m512 v, int activation) {
+  switch (activation) {
   case EMBER_GEMM_ACT_RELU:
     return v < 0.0f ? __m512{} : v;
   case EMBER_GEMM_ACT_HARDSIGMOID:
@@ -277,6 +280,14 @@ EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
   default:
     return v;
   }
+}
+
+/// v + bias, then the activation.
+EMBER_TARGET_AVX512 inline __m512 finishAvx512(__m512 v,
+                                               const PlaneEpilogue &e) {
+  if (e.hasBias)
+    v += e.bias;
+  return activateAvx512(v, e.activation);
 }
 
 /// The lanes of `v` that `store` keeps, summed (the plane's sum, for
@@ -509,6 +520,88 @@ EMBER_TARGET_AVX512 void avx512SharedBlock(const PlaneGeometry &g,
   }
 }
 
+/// Rows [oh, oh + ROWS) of a 3x3 stride-2 plane (sharedFits), 16 output
+/// columns from `ow`: each input row's 33 columns are three masked loads,
+/// split once into its even and odd columns (two permutes) and the evens
+/// shifted by one (one valign): the three tap columns' inputs, for every
+/// output row the input row is a tap row of. The shared-rows form took two
+/// loads and a permute per tap column, and kept an address per input row
+/// (29 for 14 rows) that did not fit in registers. Rows above or below the
+/// plane are skipped, not read from zeroRow.
+template <int ROWS>
+EMBER_TARGET_AVX512 inline void
+avx512Split3Rows(const PlaneGeometry &g, const float *x, int64_t xRow,
+                 const __m512 *weight, float *y, int64_t yRow, int64_t oh,
+                 int64_t ow, const PlaneEpilogue *epilogue) {
+  constexpr int kInputs = (ROWS - 1) * 2 + 3;
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                          20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19,
+                                         21, 23, 25, 27, 29, 31);
+  const int64_t c0 = ow * 2 - g.padW, top = oh * 2 - g.padH;
+  const __mmask16 a = columnsInside(c0, g.inW),
+                  b = columnsInside(c0 + 16, g.inW),
+                  c = columnsInside(c0 + 32, g.inW) & 1;
+  // Addresses, not pointers: the loads' masked-out lanes may lie outside
+  // the plane.
+  const uintptr_t base = reinterpret_cast<uintptr_t>(x) +
+                         (top * xRow + c0) * static_cast<int64_t>(sizeof(float));
+  const int64_t rowBytes = xRow * static_cast<int64_t>(sizeof(float));
+  __m512 acc[ROWS];
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; ++i)
+    acc[i] = _mm512_setzero_ps();
+#pragma GCC unroll 32
+  for (int r = 0; r < kInputs; ++r) {
+    int64_t ih = top + r;
+    if (ih < 0 || ih >= g.inH)
+      continue;
+    const float *row = reinterpret_cast<const float *>(base + r * rowBytes);
+    __m512 lo = _mm512_maskz_loadu_ps(a, row);
+    __m512 hi = _mm512_maskz_loadu_ps(b, row + 16);
+    __m512 last = _mm512_maskz_loadu_ps(c, row + 32);
+    __m512 even = _mm512_permutex2var_ps(lo, evens, hi);
+    __m512 tap[3] = {even, _mm512_permutex2var_ps(lo, odds, hi),
+                     _mm512_castsi512_ps(_mm512_alignr_epi32(
+                         _mm512_castps_si512(last), _mm512_castps_si512(even),
+                         1))};
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; ++i) {
+      int kh = r - 2 * i;
+      if (kh >= 0 && kh < 3)
+#pragma GCC unroll 3
+        for (int kw = 0; kw < 3; ++kw)
+          acc[i] = _mm512_fmadd_ps(weight[kh * 3 + kw], tap[kw], acc[i]);
+    }
+  }
+  const __mmask16 store = static_cast<__mmask16>(
+      (1u << std::min<int64_t>(16, g.outW - ow)) - 1u);
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; ++i) {
+    if (epilogue)
+      acc[i] = finishAvx512(acc[i], *epilogue);
+    _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
+  }
+  if (epilogue && epilogue->sum) {
+    __m512 total = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; ++i)
+      total += acc[i];
+    *epilogue->sum += storedSum(total, store);
+  }
+}
+
+/// Rows [oh, oh + ROWS) of a 3x3 stride-2 plane, every 16 output columns.
+template <int ROWS>
+EMBER_TARGET_AVX512 void avx512Split3Block(const PlaneGeometry &g,
+                                           const float *x, int64_t xRow,
+                                           const __m512 *weight, float *y,
+                                           int64_t yRow, int64_t oh,
+                                           const PlaneEpilogue *epilogue) {
+  for (int64_t ow = 0; ow < g.outW; ow += 16)
+    avx512Split3Rows<ROWS>(g, x, xRow, weight, y, yRow, oh, ow, epilogue);
+}
+
 /// The plane without a padded copy (strideW 1 or 2, contiguous rows): at
 /// 7x7 and 14x14 the copy cost as much as the FMAs. Rows go in blocks of
 /// up to 8 of even size, one broadcast of a tap serving a whole block; a
@@ -524,12 +617,39 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
   // plane (its lanes there are masked out and never fault).
   uintptr_t origin = reinterpret_cast<uintptr_t>(x);
   const bool shared = sharedFits(g);
+  int64_t blocks = (g.outH + 7) / 8;
+  if (shared && g.strideW == 2 && g.kH == 3) {
+    __m512 weight[9];
+    for (int t = 0; t < 9; ++t)
+      weight[t] = _mm512_set1_ps(taps[t]);
+    for (int64_t b = 0, oh = 0; b < blocks; ++b) {
+      int64_t end = g.outH * (b + 1) / blocks;
+#define EMBER_BLOCK(R)                                                         \
+  case R:                                                                      \
+    avx512Split3Block<R>(g, x, xRow, weight, y, yRow, oh, epilogue);           \
+    break;
+      switch (end - oh) {
+        EMBER_BLOCK(1)
+        EMBER_BLOCK(2)
+        EMBER_BLOCK(3)
+        EMBER_BLOCK(4)
+        EMBER_BLOCK(5)
+        EMBER_BLOCK(6)
+        EMBER_BLOCK(7)
+        EMBER_BLOCK(8)
+      default:
+        break;
+      }
+#undef EMBER_BLOCK
+      oh = end;
+    }
+    return;
+  }
   if (shared && g.outH % 14 == 0) {
     for (int64_t oh = 0; oh < g.outH; oh += 14)
       avx512SharedBlock<14>(g, origin, xRow, taps, y, yRow, oh, epilogue);
     return;
   }
-  int64_t blocks = (g.outH + 7) / 8;
   for (int64_t b = 0, oh = 0; b < blocks; ++b) {
     int64_t end = g.outH * (b + 1) / blocks;
 #define EMBER_BLOCK(R)                                                         \
@@ -563,36 +683,71 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
 /// load per tap. Per-lane masks drop the taps that fall left or right of
 /// a lane's row, or above or below the plane. At 7x7 a vector per image
 /// row used 7 of its 16 lanes; flat, a plane is 4 vectors (49 of 64).
+///
+/// Stride 2 from a plane exactly twice the output's size (14x14 into 7x7)
+/// takes the same kernel after one pass that splits the input into its 4
+/// phase planes (even or odd rows by even or odd columns, each as large
+/// as the output): tap (kh, kw) reads phase ((kh - padH) & 1, (kw - padW)
+/// & 1) at row and column shifts floor((k - pad) / 2), a flat stride-1
+/// read of that phase. The direct path kept 7 of 16 lanes busy there (one
+/// vector per output row) and spent a permute on every load.
 constexpr int64_t kFlatMaxVectors = 8;
 constexpr int64_t kFlatMaxTaps = 8; // kH and kW
+constexpr int64_t kFlatMaxPixels = 16 * kFlatMaxVectors;
 
 /// Per vector of 16 outputs: the lanes inside the plane, and for each tap
 /// (kh, kw) the lanes whose input lies inside the plane (one mask per tap,
-/// not a row and a column mask to combine at every FMA).
+/// not a row and a column mask to combine at every FMA), and where the
+/// tap reads, in bytes from the plane's input (stride 1) or from its
+/// first phase plane (stride 2).
 struct FlatMasks {
-  int64_t key[7] = {};
+  int64_t key[8] = {};
   __mmask16 store[kFlatMaxVectors];
   __mmask16 tap[kFlatMaxVectors][kFlatMaxTaps * kFlatMaxTaps];
+  int64_t offset[kFlatMaxTaps * kFlatMaxTaps];
 };
 
 bool flatFits(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
               int64_t yRow) {
-  return g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 &&
-         g.dilationW == 1 && xCol == 1 && g.inW == g.outW && xRow == g.inW &&
-         yRow == g.outW && g.outW < 16 &&
-         g.outH * g.outW <= 16 * kFlatMaxVectors && g.kH <= kFlatMaxTaps &&
-         g.kW <= kFlatMaxTaps;
+  if (g.dilationH != 1 || g.dilationW != 1 || xCol != 1 || xRow != g.inW ||
+      yRow != g.outW || g.outW >= 16 ||
+      g.outH * g.outW > kFlatMaxPixels || g.kH > kFlatMaxTaps ||
+      g.kW > kFlatMaxTaps)
+    return false;
+  if (g.strideH == 1 && g.strideW == 1)
+    return g.inW == g.outW;
+  return g.strideH == 2 && g.strideW == 2 && g.inH == 2 * g.outH &&
+         g.inW == 2 * g.outW;
 }
+
+/// floor(a / 2) for a of either sign.
+int64_t halfDown(int64_t a) { return a >= 0 ? a / 2 : -((1 - a) / 2); }
 
 /// The masks for `g`, computed once per thread for each geometry in a row
 /// (the planes of one layer share them).
 const FlatMasks &flatMasks(const PlaneGeometry &g) {
   thread_local FlatMasks masks;
-  const int64_t key[7] = {g.inH, g.outH, g.outW, g.kH, g.kW, g.padH, g.padW};
-  if (std::equal(key, key + 7, masks.key))
+  const int64_t key[8] = {g.inH,  g.outH, g.outW, g.kH,
+                          g.kW,   g.padH, g.padW, g.strideH};
+  if (std::equal(key, key + 8, masks.key))
     return masks;
-  std::copy(key, key + 7, masks.key);
+  std::copy(key, key + 8, masks.key);
   const int64_t count = g.outH * g.outW;
+  const bool phases = g.strideH == 2;
+  // Per tap row (column): the row (column) shift it reads at and the
+  // rows (columns) of the plane or phase it reads within.
+  auto shift = [&](int64_t k, int64_t pad) {
+    return phases ? halfDown(k - pad) : k - pad;
+  };
+  const int64_t rows = phases ? g.outH : g.inH, cols = g.outW;
+  for (int64_t kh = 0; kh < g.kH; ++kh)
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      int64_t phase = phases ? ((kh - g.padH) & 1) * 2 + ((kw - g.padW) & 1)
+                             : 0;
+      masks.offset[kh * kFlatMaxTaps + kw] = static_cast<int64_t>(
+          (phase * count + shift(kh, g.padH) * g.outW + shift(kw, g.padW)) *
+          sizeof(float));
+    }
   for (int64_t v = 0; v * 16 < count; ++v) {
     masks.store[v] = 0;
     std::fill(masks.tap[v], masks.tap[v] + kFlatMaxTaps * kFlatMaxTaps, 0);
@@ -604,18 +759,66 @@ const FlatMasks &flatMasks(const PlaneGeometry &g) {
       __mmask16 bit = static_cast<__mmask16>(1u << l);
       masks.store[v] |= bit;
       for (int64_t kh = 0; kh < g.kH; ++kh)
-        for (int64_t kw = 0; kw < g.kW; ++kw)
-          if (r + kh - g.padH >= 0 && r + kh - g.padH < g.inH &&
-              c + kw - g.padW >= 0 && c + kw - g.padW < g.inW)
+        for (int64_t kw = 0; kw < g.kW; ++kw) {
+          int64_t ih = r + shift(kh, g.padH), iw = c + shift(kw, g.padW);
+          if (ih >= 0 && ih < rows && iw >= 0 && iw < cols)
             masks.tap[v][kh * kFlatMaxTaps + kw] |= bit;
+        }
     }
   }
   return masks;
 }
 
+/// The 4 phase planes of a stride-2 flatFits plane `x` (2 * outH rows of
+/// 2 * outW) into `phases`: phase a * 2 + b at a * 2 + b times outH *
+/// outW floats holds x[2i + a][2j + b] at i * outW + j. Per input row, one
+/// or two masked loads and a permute that puts its even columns in the
+/// low lanes and its odd ones in the high lanes (or two permutes of the
+/// two loads), stored as two rows of outW floats.
+EMBER_TARGET_AVX512 void avx512SplitPhases(const PlaneGeometry &g,
+                                           const float *x, float *phases) {
+  const int64_t w = g.outW, plane = g.outH * g.outW;
+  const __mmask16 row = static_cast<__mmask16>((1u << w) - 1u);
+  if (w <= 8) {
+    // Evens to lanes 0..7, odds to 8..15.
+    const __m512i split = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3,
+                                            5, 7, 9, 11, 13, 15);
+    const __mmask16 in = static_cast<__mmask16>((1u << (2 * w)) - 1u);
+    for (int64_t ih = 0; ih < g.inH; ++ih) {
+      // Merge-masked: no undefined source (GCC 12 warns on one).
+      __m512 row2 = _mm512_maskz_loadu_ps(in, x + ih * g.inW);
+      __m512 v = _mm512_mask_permutexvar_ps(row2, 0xffff, split, row2);
+      float *even = phases + (ih & 1) * 2 * plane + (ih >> 1) * w;
+      _mm512_mask_storeu_ps(even, row, v);
+      // Lanes 8.. to the odd phase: an address 8 floats before its row,
+      // the lanes before 8 masked out (they never write).
+      uintptr_t odd = reinterpret_cast<uintptr_t>(even + plane) -
+                      8 * sizeof(float);
+      _mm512_mask_storeu_ps(reinterpret_cast<float *>(odd),
+                            static_cast<__mmask16>(row << 8), v);
+    }
+    return;
+  }
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                          20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19,
+                                         21, 23, 25, 27, 29, 31);
+  const __mmask16 high = static_cast<__mmask16>((1u << (2 * w - 16)) - 1u);
+  for (int64_t ih = 0; ih < g.inH; ++ih) {
+    const float *src = x + ih * g.inW;
+    __m512 lo = _mm512_loadu_ps(src);
+    __m512 hi = _mm512_maskz_loadu_ps(high, src + 16);
+    float *even = phases + (ih & 1) * 2 * plane + (ih >> 1) * w;
+    _mm512_mask_storeu_ps(even, row, _mm512_permutex2var_ps(lo, evens, hi));
+    _mm512_mask_storeu_ps(even + plane, row,
+                          _mm512_permutex2var_ps(lo, odds, hi));
+  }
+}
+
 /// P planes of V vectors each at once (P * V accumulators: one plane of a
 /// 7x7 is 4, too few FMA chains to hide their latency), K x K taps (K 0:
-/// g's, unrolled by neither). Plane p reads x[p], taps[p], writes y[p].
+/// g's, unrolled by neither). Plane p reads x[p] (stride 2: its phase
+/// planes), taps[p], writes y[p].
 template <int V, int K, int P>
 EMBER_TARGET_AVX512 void
 avx512FlatPlanes(const PlaneGeometry &g, const FlatMasks &m,
@@ -638,7 +841,7 @@ avx512FlatPlanes(const PlaneGeometry &g, const FlatMasks &m,
   for (int64_t kh = 0; kh < kH; ++kh)
 #pragma GCC unroll 8
     for (int64_t kw = 0; kw < kW; ++kw) {
-      const int64_t at = ((kh - g.padH) * g.outW + kw - g.padW) * floatBytes;
+      const int64_t at = m.offset[kh * kFlatMaxTaps + kw];
 #pragma GCC unroll 8
       for (int p = 0; p < P; ++p) {
         __m512 weight = _mm512_set1_ps(taps[p][kh * kW + kw]);
@@ -668,13 +871,24 @@ avx512FlatPlanes(const PlaneGeometry &g, const FlatMasks &m,
   }
 }
 
-/// avx512FlatPlanes for `P` (1 or 2) planes of `g`.
+/// avx512FlatPlanes for `P` (1 or 2) planes of `g` (stride 2: through
+/// their phase planes, split here).
 template <int P>
 EMBER_TARGET_AVX512 void avx512Flat(const PlaneGeometry &g,
-                                    const float *const *x,
+                                    const float *const *planes,
                                     const float *const *taps, float *const *y,
                                     const PlaneEpilogue *epilogues) {
   const FlatMasks &m = flatMasks(g);
+  alignas(64) float phases[P][4 * kFlatMaxPixels];
+  const float *split[P];
+  const float *const *x = planes;
+  if (g.strideH == 2) {
+    for (int p = 0; p < P; ++p) {
+      avx512SplitPhases(g, planes[p], phases[p]);
+      split[p] = phases[p];
+    }
+    x = split;
+  }
   const int64_t vectors = (g.outH * g.outW + 15) / 16;
   // MobileNet's 7x7 planes with 5x5 or 3x3 taps: the taps unrolled.
   if (vectors == 4 && g.kH == g.kW && (g.kH == 5 || g.kH == 3)) {
@@ -703,6 +917,249 @@ EMBER_TARGET_AVX512 void avx512Flat(const PlaneGeometry &g,
   }
 }
 
+/// MobileNet's planes of 7 output columns (7x7, stride 1 from 7x7 or 2
+/// from 14x14) 16 at a time, channel-blocked as ONNX Runtime's NCHWc
+/// kernels are: the 16 input planes are transposed into a zero-padded
+/// scratch plane whose every pixel is one vector of the 16 channels, so
+/// that each tap of each output pixel is one aligned load and one FMA with
+/// the tap's 16 weights, no masks, no permutes, no lanes left idle. The
+/// flat row used 64 lanes for 49 outputs, a mask for every tap and a
+/// load across two cache lines for most. The outputs are transposed back
+/// to their planes; the epilogue's bias and the SE mean's sums are a
+/// vector per channel block.
+constexpr int64_t kBlockedPlanes = kDepthwiseMaxGroup;
+constexpr int64_t kBlockedWidth = 7;  // output columns
+constexpr int64_t kBlockedMaxOutput = 64;
+constexpr int64_t kBlockedMaxInput = 400; // padded input pixels
+
+bool blockedFits(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+                 int64_t yRow) {
+  const int64_t padded = ((g.outH - 1) * g.strideH + g.kH) *
+                         ((g.outW - 1) * g.strideW + g.kW);
+  return flatFits(g, xRow, xCol, yRow) && g.outW == kBlockedWidth &&
+         g.outH * g.outW <= kBlockedMaxOutput && g.kH == g.kW &&
+         (g.kH == 3 || g.kH == 5) && g.strideH == g.strideW &&
+         padded <= kBlockedMaxInput;
+}
+
+// transpose16's shuffles, merge-masked: GCC 12 warns on the unmasked
+// intrinsics' undefined sources.
+EMBER_TARGET_AVX512 inline __m512 unpackLo(__m512 a, __m512 b) {
+  return _mm512_mask_unpacklo_ps(a, 0xffff, a, b);
+}
+EMBER_TARGET_AVX512 inline __m512 unpackHi(__m512 a, __m512 b) {
+  return _mm512_mask_unpackhi_ps(a, 0xffff, a, b);
+}
+EMBER_TARGET_AVX512 inline __m512 unpackLo64(__m512 a, __m512 b) {
+  __m512d x = _mm512_castps_pd(a);
+  return _mm512_castpd_ps(
+      _mm512_mask_unpacklo_pd(x, 0xff, x, _mm512_castps_pd(b)));
+}
+EMBER_TARGET_AVX512 inline __m512 unpackHi64(__m512 a, __m512 b) {
+  __m512d x = _mm512_castps_pd(a);
+  return _mm512_castpd_ps(
+      _mm512_mask_unpackhi_pd(x, 0xff, x, _mm512_castps_pd(b)));
+}
+/// 128-bit blocks (a.0, a.2, b.0, b.2) and (a.1, a.3, b.1, b.3).
+EMBER_TARGET_AVX512 inline __m512 evenBlocks(__m512 a, __m512 b) {
+  return _mm512_mask_shuffle_f32x4(a, 0xffff, a, b, 0x88);
+}
+EMBER_TARGET_AVX512 inline __m512 oddBlocks(__m512 a, __m512 b) {
+  return _mm512_mask_shuffle_f32x4(a, 0xffff, a, b, 0xDD);
+}
+
+/// Rows r[0..15] to columns: r[j] becomes the 16 rows' element j.
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+transpose16(__m512 r[16]) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = unpackLo(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = unpackHi(r[2 * i], r[2 * i + 1]);
+  }
+  // r[4i + j], 128-bit block L: column 4L + j of rows 4i .. 4i + 3.
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i] = unpackLo64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 1] = unpackHi64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 2] = unpackLo64(t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i + 3] = unpackHi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  __m512 u[16];
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    __m512 a = evenBlocks(r[j], r[4 + j]), b = oddBlocks(r[j], r[4 + j]);
+    __m512 c = evenBlocks(r[8 + j], r[12 + j]);
+    __m512 d = oddBlocks(r[8 + j], r[12 + j]);
+    u[j] = evenBlocks(a, c);
+    u[8 + j] = oddBlocks(a, c);
+    u[4 + j] = evenBlocks(b, d);
+    u[12 + j] = oddBlocks(b, d);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i)
+    r[i] = u[i];
+}
+
+/// Per thread: the padded, channel-blocked input (its border zero, written
+/// when the geometry changes; the pixels inside are rewritten every call)
+/// and where each input pixel goes in it.
+struct BlockedScratch {
+  int64_t key[7] = {};
+  alignas(64) float input[kBlockedMaxInput][kBlockedPlanes];
+  alignas(64) float output[kBlockedMaxOutput][kBlockedPlanes];
+  int16_t slot[kBlockedMaxInput]; // per input pixel; -1: read by no tap
+};
+
+BlockedScratch &blockedScratch(const PlaneGeometry &g, int64_t paddedW) {
+  thread_local BlockedScratch scratch;
+  const int64_t key[7] = {g.inH, g.inW, g.outH, g.kH, g.strideH, g.padH,
+                          g.padW};
+  if (std::equal(key, key + 7, scratch.key))
+    return scratch;
+  std::copy(key, key + 7, scratch.key);
+  std::fill(&scratch.input[0][0],
+            &scratch.input[0][0] + kBlockedMaxInput * kBlockedPlanes, 0.0f);
+  std::fill(&scratch.output[0][0],
+            &scratch.output[0][0] + kBlockedMaxOutput * kBlockedPlanes, 0.0f);
+  const int64_t paddedH = (g.outH - 1) * g.strideH + g.kH;
+  for (int64_t ih = 0; ih < g.inH; ++ih)
+    for (int64_t iw = 0; iw < g.inW; ++iw) {
+      int64_t r = ih + g.padH, c = iw + g.padW;
+      scratch.slot[ih * g.inW + iw] = static_cast<int16_t>(
+          r < paddedH && c < paddedW ? r * paddedW + c : -1);
+    }
+  return scratch;
+}
+
+/// Output rows of a blockedFits plane block: acc[ow] over the K x K taps
+/// (weights[kh * K + kw], 16 channels each) of the padded input, one load
+/// a padded input pixel, each feeding the outputs whose taps it is.
+template <int K, int S>
+EMBER_TARGET_AVX512 void
+avx512BlockedRows(const PlaneGeometry &g, BlockedScratch &scratch,
+                  int64_t paddedW, const __m512 *weights, __m512 bias,
+                  bool applied, int activation, float *sums) {
+  constexpr int OW = kBlockedWidth, kInputs = (OW - 1) * S + K;
+  __m512 total = _mm512_setzero_ps();
+  for (int64_t oh = 0; oh < g.outH; ++oh) {
+    __m512 acc[OW];
+#pragma GCC unroll 8
+    for (int i = 0; i < OW; ++i)
+      acc[i] = _mm512_setzero_ps();
+#pragma GCC unroll 5
+    for (int kh = 0; kh < K; ++kh) {
+      const float *row = scratch.input[(oh * S + kh) * paddedW];
+      __m512 w[K];
+#pragma GCC unroll 5
+      for (int kw = 0; kw < K; ++kw)
+        w[kw] = weights[kh * K + kw];
+#pragma GCC unroll 32
+      for (int ic = 0; ic < kInputs; ++ic) {
+        __m512 v = _mm512_load_ps(row + ic * kBlockedPlanes);
+#pragma GCC unroll 5
+        for (int kw = 0; kw < K; ++kw) {
+          int at = ic - kw;
+          if (at >= 0 && at % S == 0 && at / S < OW)
+            acc[at / S] = _mm512_fmadd_ps(w[kw], v, acc[at / S]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < OW; ++i) {
+      __m512 v = acc[i];
+      if (applied) {
+        v = activateAvx512(v + bias, activation);
+        total += v;
+      }
+      _mm512_store_ps(scratch.output[oh * OW + i], v);
+    }
+  }
+  _mm512_storeu_ps(sums, total);
+}
+
+/// kBlockedPlanes planes of a blockedFits `g`: plane p reads x[p] and
+/// taps[p], writes y[p]; `epilogues` (optional) one per plane.
+EMBER_TARGET_AVX512 void avx512Blocked(const PlaneGeometry &g,
+                                       const float *const *x,
+                                       const float *const *taps,
+                                       float *const *y,
+                                       const PlaneEpilogue *epilogues) {
+  const int64_t paddedW = (g.outW - 1) * g.strideW + g.kW;
+  BlockedScratch &scratch = blockedScratch(g, paddedW);
+  const int64_t pixels = g.inH * g.inW, outputs = g.outH * g.outW;
+  // The next block's planes, where a caller's next block of one image's
+  // channels lies (a hint: it may lie elsewhere, and a prefetch never
+  // faults): the transposes read 16 planes at once, each a short piece at
+  // a time, which the hardware prefetchers followed worse than the flat
+  // path's one plane at a time when the input came from L3.
+  const char *nextX = reinterpret_cast<const char *>(x[15] + pixels);
+  const char *nextY = reinterpret_cast<const char *>(y[15] + outputs);
+  for (int64_t b = 0; b < kBlockedPlanes * pixels * 4; b += 64)
+    _mm_prefetch(nextX + b, _MM_HINT_T0);
+  for (int64_t b = 0; b < kBlockedPlanes * outputs * 4; b += 64)
+    _mm_prefetch(nextY + b, _MM_HINT_T0);
+  // The input planes, 16 pixels of the 16 planes at a time, transposed.
+  for (int64_t q = 0; q < pixels; q += 16) {
+    int64_t n = std::min<int64_t>(16, pixels - q);
+    __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int c = 0; c < 16; ++c)
+      r[c] = _mm512_maskz_loadu_ps(mask, x[c] + q);
+    transpose16(r);
+    for (int64_t j = 0; j < n; ++j)
+      if (scratch.slot[q + j] >= 0)
+        _mm512_store_ps(scratch.input[scratch.slot[q + j]], r[j]);
+  }
+  // The taps, a vector of the 16 planes' weights per tap.
+  const int64_t count = g.kH * g.kW;
+  __m512 weights[32];
+  for (int64_t t0 = 0; t0 < count; t0 += 16) {
+    int64_t n = std::min<int64_t>(16, count - t0);
+    __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int c = 0; c < 16; ++c)
+      r[c] = _mm512_maskz_loadu_ps(mask, taps[c] + t0);
+    transpose16(r);
+    for (int64_t j = 0; j < n; ++j)
+      weights[t0 + j] = r[j];
+  }
+  alignas(64) float bias[16] = {}, sums[16];
+  const bool applied = epilogues != nullptr;
+  if (applied)
+    for (int c = 0; c < 16; ++c)
+      bias[c] = epilogues[c].hasBias ? epilogues[c].bias : 0.0f;
+  const int activation = applied ? epilogues[0].activation : 0;
+  const __m512 biasVector = _mm512_load_ps(bias);
+#define EMBER_BLOCKED(K, S)                                                    \
+  avx512BlockedRows<K, S>(g, scratch, paddedW, weights, biasVector, applied,   \
+                          activation, sums)
+  if (g.kH == 5)
+    g.strideH == 1 ? EMBER_BLOCKED(5, 1) : EMBER_BLOCKED(5, 2);
+  else
+    g.strideH == 1 ? EMBER_BLOCKED(3, 1) : EMBER_BLOCKED(3, 2);
+#undef EMBER_BLOCKED
+  // The outputs back to their planes, 16 pixels at a time.
+  for (int64_t q = 0; q < outputs; q += 16) {
+    int64_t n = std::min<int64_t>(16, outputs - q);
+    __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j)
+      r[j] = _mm512_load_ps(scratch.output[q + j]);
+    transpose16(r);
+#pragma GCC unroll 16
+    for (int c = 0; c < 16; ++c)
+      _mm512_mask_storeu_ps(y[c] + q, mask, r[c]);
+  }
+  if (applied)
+    for (int c = 0; c < 16; ++c)
+      if (epilogues[c].sum)
+        *epilogues[c].sum = sums[c];
+}
+
 } // namespace
 
 int64_t depthwiseScratchSize(const PlaneGeometry &g) {
@@ -711,16 +1168,21 @@ int64_t depthwiseScratchSize(const PlaneGeometry &g) {
   return g.strideW * ph.rows * ph.width + 2 * g.kH * g.kW + 2;
 }
 
-bool depthwisePairs(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
-                    int64_t yRow, bool avx512) {
-  return avx512 && flatFits(g, xRow, xCol, yRow);
+int64_t depthwiseGroup(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+                       int64_t yRow, bool avx512) {
+  if (!avx512 || !flatFits(g, xRow, xCol, yRow))
+    return 1;
+  return blockedFits(g, xRow, xCol, yRow) ? kBlockedPlanes : 2;
 }
 
-bool depthwisePlanePair(const PlaneGeometry &g, const float *const x[2],
-                        const float *const taps[2], float *const y[2],
-                        const PlaneEpilogue *epilogues) {
+bool depthwisePlanes(const PlaneGeometry &g, int64_t count,
+                     const float *const *x, const float *const *taps,
+                     float *const *y, const PlaneEpilogue *epilogues) {
   bool applied = epilogues && directEpilogue(epilogues[0]);
-  avx512Flat<2>(g, x, taps, y, applied ? epilogues : nullptr);
+  if (count == kBlockedPlanes)
+    avx512Blocked(g, x, taps, y, applied ? epilogues : nullptr);
+  else
+    avx512Flat<2>(g, x, taps, y, applied ? epilogues : nullptr);
   return applied;
 }
 

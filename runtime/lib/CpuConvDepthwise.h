@@ -50,19 +50,24 @@ bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
                     float *scratch, bool avx512,
                     const PlaneEpilogue *epilogue = nullptr);
 
-/// Whether depthwisePlanePair takes planes of `g` with these strides
-/// (small stride-1 planes on AVX-512: two planes' FMA chains overlap).
-bool depthwisePairs(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
-                    int64_t yRow, bool avx512);
+/// The most planes of `g` (with these strides) depthwisePlanes takes at
+/// once: 1 (none: depthwisePlane each), 2 (small flat planes on AVX-512:
+/// two planes' FMA chains overlap) or 16 (MobileNet's 7-column outputs,
+/// channel-blocked). A caller with fewer left takes pairs, then single
+/// planes.
+int64_t depthwiseGroup(const PlaneGeometry &g, int64_t xRow, int64_t xCol,
+                       int64_t yRow, bool avx512);
+constexpr int64_t kDepthwiseMaxGroup = 16;
 
-/// depthwisePlane for two planes of `g` at once (depthwisePairs true; rows
-/// contiguous, as it checked): plane p reads x[p] and taps[p] and writes
-/// y[p]. `epilogues` (optional)
+/// depthwisePlane for `count` planes of `g` at once (count 2, or
+/// depthwiseGroup's when it is more; rows contiguous, as it checked):
+/// plane p reads x[p] and taps[p] and writes y[p]. `epilogues` (optional)
 /// holds one PlaneEpilogue per plane, with the same activation; returns
 /// whether it applied them.
-bool depthwisePlanePair(const PlaneGeometry &g, const float *const x[2],
-                        const float *const taps[2], float *const y[2],
-                        const PlaneEpilogue *epilogues = nullptr);
+bool depthwisePlanes(const PlaneGeometry &g, int64_t count,
+                     const float *const *x, const float *const *taps,
+                     float *const *y,
+                     const PlaneEpilogue *epilogues = nullptr);
 
 } // namespace conv
 } // namespace ember

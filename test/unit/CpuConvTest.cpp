@@ -292,6 +292,28 @@ const Case kCases[] = {
     {2, 6, 6, 6, {1, 7, 7}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
     {1, 3, 3, 3, {1, 5, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
     {2, 4, 4, 4, {1, 8, 6}, {1, 3, 3}, {1, 1, 1}, {0, 0, 1}, {1, 1, 1}, false},
+    // Stride 2 from planes twice the output's size through the flat row
+    // (4 phase planes): 14x14 into 7x7 with 5x5 taps (MobileNet's), an odd
+    // plane count (pairs and one left); 3x3 at 16x16 into 8x8 (one load a
+    // row); 5x3 taps at 20x12 into 10x6 (taps not unrolled).
+    {2, 5, 5, 5, {1, 14, 14}, {1, 5, 5}, {1, 2, 2}, {0, 2, 2}, {1, 1, 1}, false},
+    {1, 3, 3, 3, {1, 16, 16}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 4, 4, 4, {1, 20, 12}, {1, 5, 3}, {1, 2, 2}, {0, 2, 1}, {1, 1, 1}, false},
+    // Outputs 7 columns wide in blocks of 16 planes (channel-blocked,
+    // transposed in and out), the rest in pairs and one: 7x7 with 5x5 taps
+    // (34 planes: 2 blocks, one pair), 3x3 stride 2 from 14x14 with the
+    // blocks across images (3 x 6 planes), 5x5 stride 2 (20 planes); 5x7
+    // with 3x3 taps.
+    {2, 17, 17, 17, {1, 7, 7}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
+    {3, 6, 6, 6, {1, 14, 14}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 20, 20, 20, {1, 14, 14}, {1, 5, 5}, {1, 2, 2}, {0, 2, 2}, {1, 1, 1}, false},
+    {1, 16, 16, 16, {1, 5, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // 3x3 stride 2 (each input row split into even and odd columns once):
+    // 30x40 into 15x20 (two column vectors, row blocks of 8 and 7); odd
+    // sizes 13x35 into 7x18; no padding, 9x33 into 4x16.
+    {1, 3, 3, 3, {1, 30, 40}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {2, 2, 2, 2, {1, 13, 35}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 2, 2, 2, {1, 9, 33}, {1, 3, 3}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false},
     // One image of 7x7 pixels (one tile) on 2 threads: split into smaller
     // pixel tiles.
     {1, 6, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
