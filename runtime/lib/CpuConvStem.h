@@ -1,4 +1,4 @@
-//===- CpuConvStem.h - direct convolution of a few input channels -*- C++ -*-===//
+//===- CpuConvStem.h - direct convolution, few input channels -*- C++ -*-===//
 //
 // An image network's first convolution reads the 3 colour channels: as a
 // GEMM its depth (C * kH * kW, 27 for 3x3) is too short to amortise
