@@ -9,7 +9,11 @@
 //   - forward_ms: every timed forward call on a (BATCH, 3, SIZE, SIZE)
 //     input, after WARMUP untimed calls, and cpu_ms: the CPU time the
 //     process spent in each (all threads; steadier than wall time on a
-//     busy machine).
+//     busy machine);
+//   - pool: the thread pool's counters over the timed runs, per run
+//     (launches split across the pool, wake-ups, chunks run by the caller
+//     and by the workers, caller sleeps; ThreadPool.h): each launch costs
+//     a batch-1 forward a hand-over to the workers.
 // torch_image_bench.cpp measures the same for torch::jit::load.
 //
 //   image_model_bench MODEL.ember SIZE BATCH WARMUP RUNS
@@ -18,6 +22,7 @@
 
 #include "Timing.h"
 #include "ember/Runtime/Model.h"
+#include "ember/Runtime/ThreadPool.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -72,6 +77,7 @@ int run(int argc, char **argv) {
   std::printf("{\"kind\": \"%s\", \"load_ms\": %.3f, \"rss_load_mib\": %.1f, \"forward_ms\": [",
               model.executableKind().c_str(), loadMs, rssLoad);
   std::vector<double> cpu;
+  const ember::ThreadPoolStats before = ember::threadPoolStats();
   for (int i = 0; i < runs; ++i) {
     start = Clock::now();
     double cpuStart = processCpuMs();
@@ -82,7 +88,17 @@ int run(int argc, char **argv) {
   std::printf("], \"cpu_ms\": [");
   for (size_t i = 0; i < cpu.size(); ++i)
     std::printf("%s%.4f", i ? ", " : "", cpu[i]);
-  std::printf("], \"rss_peak_mib\": %.1f}\n", statusMiB("VmHWM"));
+  const ember::ThreadPoolStats after = ember::threadPoolStats();
+  const double perRun = runs > 0 ? 1.0 / runs : 0.0;
+  std::printf("], \"pool\": {\"launches\": %.1f, \"wakeups\": %.1f, "
+              "\"caller_chunks\": %.1f, \"worker_chunks\": %.1f, "
+              "\"caller_sleeps\": %.1f}",
+              (after.launches - before.launches) * perRun,
+              (after.wakeups - before.wakeups) * perRun,
+              (after.callerChunks - before.callerChunks) * perRun,
+              (after.workerChunks - before.workerChunks) * perRun,
+              (after.callerSleeps - before.callerSleeps) * perRun);
+  std::printf(", \"rss_peak_mib\": %.1f}\n", statusMiB("VmHWM"));
   return 0;
 }
 

@@ -23,6 +23,7 @@
 
 #include "ConstantPacks.h"
 #include "CpuConvDepthwise.h"
+#include "CpuConvStem.h"
 #include "GemmEpilogueKernels.h"
 #include "GemmMicroKernels.h"
 #include "RowTimesMatrix.h"
@@ -39,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <vector>
 
@@ -850,10 +852,10 @@ bool haveAvx512() {
   return have;
 }
 
-/// Writes the used phase planes of channel c of image n of x at `out`
-/// ([phases, hq, wq]).
+/// Writes rows [i0, i1) of the used phase planes of channel c of image n
+/// of x at `out` ([phases, hq, wq]).
 void buildPhases(const Geometry &g, const View5 &x, const ShiftedInput &s,
-                 int64_t n, int64_t c, float *out) {
+                 int64_t n, int64_t c, float *out, int64_t i0, int64_t i1) {
   const int64_t sh = g.stride[1], sw = g.stride[2];
   const float *src = x.data + n * x.stride[0] + c * x.stride[1];
   for (int64_t a = 0; a < sh; ++a)
@@ -867,7 +869,7 @@ void buildPhases(const Geometry &g, const View5 &x, const ShiftedInput &s,
       int64_t jlo = first >= 0 ? 0 : std::min((-first + sw - 1) / sw, s.wq);
       int64_t jhi = std::clamp<int64_t>((g.in[2] - first + sw - 1) / sw, jlo,
                                         s.wq);
-      for (int64_t i = 0; i < s.hq; ++i) {
+      for (int64_t i = i0; i < i1; ++i) {
         float *d = dst + i * s.wq;
         int64_t iy = i * sh + a - g.pad[1];
         if (iy < 0 || iy >= g.in[1]) {
@@ -886,6 +888,28 @@ void buildPhases(const Geometry &g, const View5 &x, const ShiftedInput &s,
         std::fill(d + jhi, d + s.wq, 0.0f);
       }
     }
+}
+
+/// Every image's phase planes at `phased` (channel planes s.channelStride
+/// apart), channels in parallel. Few planes (the RGB stem at batch 1: 3
+/// for 2 threads, one of them building two, ~40 us of mobilenet_v3_small's
+/// ~1.1 ms) are split by rows too, into a multiple of the pool's 4 chunks
+/// a thread (3 planes: 8 parts each, 3 a chunk).
+void buildAllPhases(const Geometry &g, const View5 &x, const ShiftedInput &s,
+                    int64_t channels, float *phased) {
+  const int64_t planes = g.batch * channels, chunks = 4 * numThreads();
+  const int64_t parts =
+      planes >= chunks ? 1
+                       : std::clamp<int64_t>(chunks / std::gcd(planes, chunks),
+                                             1, std::max<int64_t>(s.hq / 8, 1));
+  parallelFor(0, planes * parts, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t plane = t / parts, part = t % parts;
+      buildPhases(g, x, s, plane / channels, plane % channels,
+                  phased + plane * s.channelStride, part * s.hq / parts,
+                  (part + 1) * s.hq / parts);
+    }
+  });
 }
 
 /// B panels of grid pixels [j0, j0 + count) for im2col rows [p0, p0 +
@@ -1186,11 +1210,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
     phased = shifted.get(g.batch * imageFloats);
     if (!phased)
       return false; // the general packing needs no copy of x
-    parallelFor(0, g.batch * channels, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t t = lo; t < hi; ++t)
-        buildPhases(g, x, s, t / channels, t % channels,
-                    phased + t * s.channelStride);
-    });
+    buildAllPhases(g, x, s, channels, phased);
   }
   // The grid is the output's own layout when no column is dropped.
   const bool direct = s.wq == g.out[2] && y.stride[4] == 1 &&
@@ -1365,7 +1385,7 @@ bool forwardShifted(const View5 &x, const View5 &y, const Geometry &g,
           auto [j0, nc] = tileRange(t % tiles);
           if (perThread && built != n) {
             for (int64_t ch = 0; ch < channels; ++ch)
-              buildPhases(g, x, s, n, ch, own + ch * s.channelStride);
+              buildPhases(g, x, s, n, ch, own + ch * s.channelStride, 0, s.hq);
             built = n;
           }
           const float *base = (!copied     ? x.data + n * x.stride[0]
@@ -1615,11 +1635,7 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
     phased = shifted.get(g.batch * imageFloats);
     if (!phased)
       return false;
-    parallelFor(0, g.batch * channels, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t t = lo; t < hi; ++t)
-        buildPhases(g, x, s, t / channels, t % channels,
-                    phased + t * s.channelStride);
-    });
+    buildAllPhases(g, x, s, channels, phased);
   }
   // Tiles: whole panels, about kPixelTile pixels, as even as the panels
   // allow and (with several threads) a multiple of the threads; with
@@ -1692,7 +1708,7 @@ bool forwardAcrossImages(const View5 &x, const View5 &y, const Geometry &g,
         float *slot = own + n % slots * imageFloats;
         if (slotImage[n % slots] != n) {
           for (int64_t ch = 0; ch < channels; ++ch)
-            buildPhases(g, x, s, n, ch, slot + ch * s.channelStride);
+            buildPhases(g, x, s, n, ch, slot + ch * s.channelStride, 0, s.hq);
           slotImage[n % slots] = n;
         }
         images[n - n0] = slot;
@@ -2700,7 +2716,7 @@ bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
   if (phased)
     parallelFor(0, channels, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t c = lo; c < hi; ++c)
-        buildPhases(g, x, s, 0, c, phased + c * s.channelStride);
+        buildPhases(g, x, s, 0, c, phased + c * s.channelStride, 0, s.hq);
     });
   const float *base = phased ? phased : x.data;
   // Each part packs im2col^T's k blocks itself (pixels from i at i * kc):
@@ -2770,6 +2786,69 @@ void forwardScaledCopy(const View5 &x, const View5 &w, const View5 &y,
   forward(scaled, w, y, scalars, finishesY(&rest) ? &rest : nullptr);
 }
 
+/// A convolution of a few input channels (an RGB stem) through the direct
+/// kernel of CpuConvStem.cpp, epilogue (bias, activation) included; false
+/// when it does not apply (then nothing was written).
+bool forwardStem(const View5 &x, const View5 &w, const View5 &y,
+                 const Geometry &g, const ConvEpilogue *epilogue) {
+  // Only where the AVX-512 kernels run (the tests force the others).
+  if (std::strcmp(gemm::kernelName(), "avx512") != 0 || g.groups != 1 ||
+      !ShiftedInput::applies(g) || g.dilation[1] != 1 || g.dilation[2] != 1 ||
+      x.stride[4] != 1 || y.stride[4] != 1)
+    return false;
+  const View5 *bias = nullptr;
+  if (epilogue) {
+    if (epilogue->residual.data || epilogue->mean.data ||
+        epilogue->scale.data || !stemActivation(epilogue->activation))
+      return false;
+    if (epilogue->bias.data) {
+      bias = &epilogue->bias;
+      for (int d = 2; d < 5; ++d)
+        if (bias->size[d] != 1 && bias->stride[d] != 0)
+          return false; // one value per image and channel only
+    }
+  }
+  StemGeometry s{x.size[1],    g.in[1],     g.in[2],     g.outChannels,
+                 g.out[1],     g.out[2],    g.kernel[1], g.kernel[2],
+                 g.stride[1],  g.stride[2], g.pad[1],    g.pad[2],
+                 x.stride[1],  x.stride[3], y.stride[1], y.stride[3]};
+  if (!stemApplies(s))
+    return false;
+  auto pack = [&] {
+    std::vector<float> weightCopy;
+    const float *weights = contiguous(w, weightCopy); // [O, C, kH, kW]
+    auto packed = std::make_shared<std::vector<float>>(stemPackedSize(s));
+    packStemWeights(s, weights, packed->data());
+    return packed;
+  };
+  std::shared_ptr<const std::vector<float>> packed;
+  if (const float *end = endOf(w)) {
+    constant::Key key{w.data,
+                      layoutOf(constant::Packing::ConvStemWeights, w, {})};
+    packed = constant::packOnce<std::vector<float>>(w.data, end, key, pack);
+  }
+  if (!packed)
+    packed = pack();
+  const int activation = epilogue ? epilogue->activation : EMBER_GEMM_ACT_NONE;
+  std::atomic<bool> failed{false};
+  parallelFor(0, g.batch * s.outH, 4, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi;) {
+      const int64_t n = t / s.outH, oh0 = t % s.outH;
+      const int64_t oh1 = std::min(s.outH, oh0 + (hi - t));
+      float biases[kStemMaxOutputs];
+      if (bias)
+        for (int64_t o = 0; o < s.outC; ++o)
+          biases[o] = bias->data[n * bias->stride[0] + o * bias->stride[1]];
+      if (!stemRows(s, x.data + n * x.stride[0], packed->data(),
+                    bias ? biases : nullptr, activation,
+                    y.data + n * y.stride[0], oh0, oh1))
+        failed = true;
+      t += oh1 - oh0;
+    }
+  });
+  return !failed;
+}
+
 /// y = conv(x, w), then `epilogue` (optional) applied to y. y may be any
 /// view (a padded buffer's interior: the max pool after an imported CNN's
 /// stem); the GEMM paths that need its pixels contiguous per channel run
@@ -2799,6 +2878,8 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
     writeMeans(y, epilogue->mean);
     return;
   }
+  if (forwardStem(x, w, y, g, epilogue))
+    return;
   // The shifted path copies its tiles out by rows (any row stride); the
   // others write channels of contiguous pixels.
   std::optional<int64_t> step = pixelStride(y);

@@ -403,6 +403,15 @@ const Case kCases[] = {
     {2, 6, 9, 1, {1, 4, 3}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 3, 5, 1, {1, 5, 4}, {1, 3, 3}, {1, 1, 1}, {0, 1, 0}, {1, 1, 1}, false},
     {5, 16, 29, 1, {1, 2, 40}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+    // A few input channels (the direct stem kernel, CpuConvStem.cpp, on
+    // AVX-512): an RGB 3x3 stride-2 stem whose rows end inside a vector
+    // (19 and 40 outputs); 24 outputs (a second block of 16, half empty);
+    // strides 2x1 over one channel; 2x3 taps with 2 rows of padding.
+    {2, 3, 16, 1, {1, 23, 37}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 24, 1, {1, 9, 80}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false,
+     true},
+    {3, 1, 7, 1, {1, 11, 18}, {1, 3, 3}, {1, 2, 1}, {0, 1, 0}, {1, 1, 1}, false},
+    {1, 4, 32, 1, {1, 5, 33}, {1, 2, 3}, {1, 1, 2}, {0, 2, 1}, {1, 1, 1}, false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
@@ -479,6 +488,61 @@ TEST(CpuConv, PointwiseWithTheGemmEpilogue) {
                 << " stride " << sh.stride << " threads " << threads;
           }
     }
+}
+
+// The direct stem kernel's epilogue in registers (CpuConvStem.cpp): a
+// bias of one value per image and channel and each activation it applies,
+// 3 -> 16 and 3 -> 20 channels, 3x3 stride 2, on 1 and 2 threads.
+TEST(CpuConv, StemWithBiasAndActivation) {
+  const int64_t n = 2, c = 3, h = 21, wd = 34, oh = 11, ow = 17;
+  for (int64_t o : {16, 20})
+    for (int activation :
+         {EMBER_GEMM_ACT_NONE, EMBER_GEMM_ACT_RELU, EMBER_GEMM_ACT_HARDSIGMOID,
+          EMBER_GEMM_ACT_HARDSWISH})
+      for (int threads : {1, 2}) {
+        ember::setNumThreads(threads);
+        int64_t xs[5] = {n, c, 1, h, wd}, ws[5] = {o, c, 1, 3, 3},
+                ys[5] = {n, o, 1, oh, ow};
+        int64_t xst[5], wst[5], yst[5];
+        contiguousStrides(xs, xst);
+        contiguousStrides(ws, wst);
+        contiguousStrides(ys, yst);
+        std::mt19937 gen(11);
+        std::normal_distribution<float> normal;
+        std::vector<float> x(n * c * h * wd), w(o * c * 9), bias(o),
+            y(n * o * oh * ow, NAN);
+        for (auto *v : {&x, &w, &bias})
+          for (float &e : *v)
+            e = normal(gen);
+        const int64_t bst[5] = {0, 1, 0, 0, 0}; // bias[o] for every pixel
+        ember_cpu_conv_fused_f32(
+            VIEW5(x.data(), xs, xst), VIEW5(w.data(), ws, wst),
+            VIEW5(y.data(), ys, yst), VIEW5(bias.data(), ys, bst),
+            VIEW5(y.data(), ys, yst), 1, 2, 2, 0, 1, 1, 1, 1, 1, 1,
+            activation | EMBER_GEMM_FUSED_BIAS);
+        for (int64_t i = 0; i < n * o * oh * ow; ++i) {
+          const int64_t e = i % ow, b = i / ow % oh, oc = i / (ow * oh) % o,
+                        im = i / (ow * oh * o);
+          double sum = bias[oc];
+          for (int64_t ci = 0; ci < c; ++ci)
+            for (int64_t kh = 0; kh < 3; ++kh)
+              for (int64_t kw = 0; kw < 3; ++kw) {
+                const int64_t ih = b * 2 + kh - 1, iw = e * 2 + kw - 1;
+                if (ih >= 0 && ih < h && iw >= 0 && iw < wd)
+                  sum += double(w[(oc * c + ci) * 9 + kh * 3 + kw]) *
+                         x[((im * c + ci) * h + ih) * wd + iw];
+              }
+          const double sigmoid = std::clamp(sum + 3, 0.0, 6.0) / 6;
+          const double want =
+              activation == EMBER_GEMM_ACT_RELU         ? std::max(sum, 0.0)
+              : activation == EMBER_GEMM_ACT_HARDSIGMOID ? sigmoid
+              : activation == EMBER_GEMM_ACT_HARDSWISH   ? sum * sigmoid
+                                                         : sum;
+          ASSERT_NEAR(y[i], want, 1e-4 * std::max(1.0, std::fabs(want)))
+              << "output " << i << " of " << o << " channels, activation "
+              << activation << ", threads " << threads;
+        }
+      }
 }
 
 } // namespace
