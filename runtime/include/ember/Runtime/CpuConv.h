@@ -92,4 +92,22 @@ void ember_cpu_conv_backward_weight_f32(EMBER_TENSOR5_ARGS(float, x),
                                         EMBER_CONV_SCALARS);
 }
 
+namespace ember {
+namespace conv {
+
+/// When the forward takes its direct path (x read in place, no packing:
+/// runtime/lib/CpuConvDirect.h): Auto where it was measured to win (the
+/// default, or EMBER_CONV_DIRECT unset), Never (EMBER_CONV_DIRECT=0) or
+/// Always where it applies (EMBER_CONV_DIRECT=1).
+enum class DirectMode { Auto, Never, Always };
+
+/// For tests and benchmarks: makes every later forward call use `mode`.
+void forceDirect(DirectMode mode);
+
+/// Forward calls the direct path ran in this process.
+uint64_t directCalls();
+
+} // namespace conv
+} // namespace ember
+
 #endif // EMBER_RUNTIME_CPUCONV_H
