@@ -15,6 +15,7 @@
 
 #include "CpuConvDirect.h"
 
+#include "GemmEpilogueKernels.h"
 #include "GemmTranspose.h"
 
 #include "ember/Runtime/ThreadPool.h"
@@ -50,11 +51,11 @@ struct TileArgs {
   int64_t channels, inH, inW, kH, kW, strideH, padH, padW;
   float *y;          // the image's channel 0
   int64_t yChannel, yRow, outChannels;
-  // The image's finish (DirectFinish at the image); null pointers add
-  // nothing.
-  const float *bias, *residual;
-  int64_t biasChannel, residualChannel, residualRow;
-  bool relu, residualFirst;
+  // The image's bias (DirectFinish at the image; null adds nothing) and
+  // relu, applied in registers (the residual is added after the tiles).
+  const float *bias;
+  int64_t biasChannel;
+  bool relu;
 };
 
 /// acc[j] += w x x at pixels j in [J0, J1) for every channel of one tap:
@@ -80,12 +81,24 @@ tapChannels(__m512 (&acc)[P][V], const float *src, int64_t xChannel,
   }
 }
 
+/// The tile a tile call prefetches for: the same block's next tile (its
+/// output row, first column and pixels), and whether to fetch its inputs
+/// too (the chunk's first block does; the other blocks read the same).
+struct NextTile {
+  int64_t oh = -1, ow0 = 0, pixels = 0;
+  bool inputs = false;
+};
+
 /// The tile of P pixels from column ow0 of output row oh and the 16 * V
-/// output channels of block `block` (its packed weights at `w`).
+/// output channels of block `block` (its packed weights at `w`). Spread
+/// over its taps, it prefetches what `next` will read and write: each
+/// channel's pixels are a separate piece of memory (a plane apart), which
+/// the hardware prefetchers do not follow, and each store or residual
+/// load that missed the cache stalled the tile.
 template <int P, int V, int S>
 EMBER_DIRECT_TARGET void directTile(const TileArgs &a, int64_t oh,
                                     int64_t ow0, int64_t block,
-                                    const float *w) {
+                                    const float *w, const NextTile &next) {
   __m512 acc[P][V];
 #pragma GCC unroll 16
   for (int j = 0; j < P; ++j)
@@ -93,13 +106,42 @@ EMBER_DIRECT_TARGET void directTile(const TileArgs &a, int64_t oh,
     for (int v = 0; v < V; ++v)
       acc[j][v] = _mm512_setzero_ps();
   const int64_t tapFloats = a.channels * 16 * V;
+  const int64_t o0 = block * 16 * V;
+  const int64_t o1 = std::min<int64_t>(o0 + 16 * V, a.outChannels);
+  const int64_t taps = a.kH * a.kW;
+  const int64_t perTap = (o1 - o0 + taps - 1) / taps;
   for (int64_t kh = 0; kh < a.kH; ++kh) {
     const int64_t ih = oh * a.strideH + kh - a.padH;
-    if (ih < 0 || ih >= a.inH)
-      continue; // a padding row: no term for any pixel
+    const int64_t nextIh = next.oh * a.strideH + kh - a.padH;
+    const bool nextRow = next.inputs && nextIh >= 0 && nextIh < a.inH;
+    const float *nextInput = a.x + nextIh * a.xRow + next.ow0 * S - a.padW;
     const float *row = a.x + ih * a.xRow;
     const float *tap = w + kh * a.kW * tapFloats;
     for (int64_t kw = 0; kw < a.kW; ++kw, tap += tapFloats) {
+      if (next.oh >= 0) {
+        // This tap's share of the next tile's output and residual lines.
+        const int64_t t = kh * a.kW + kw;
+        for (int64_t o = o0 + t * perTap; o < std::min(o1, o0 + (t + 1) * perTap);
+             ++o) {
+          const float *out =
+              a.y + o * a.yChannel + next.oh * a.yRow + next.ow0;
+          __builtin_prefetch(out, 1, 3);
+          __builtin_prefetch(out + next.pixels - 1, 1, 3);
+        }
+        // This tap's share of the next tile's input lines at this kh.
+        if (nextRow) {
+          const int64_t c1 = (kw + 1) * a.channels / a.kW;
+          const int64_t last = (next.pixels - 1) * S + a.kW - 1;
+          for (int64_t c = kw * a.channels / a.kW; c < c1; ++c) {
+            const float *in = nextInput + c * a.xChannel;
+            _mm_prefetch(reinterpret_cast<const char *>(in), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char *>(in + last),
+                         _MM_HINT_T0);
+          }
+        }
+      }
+      if (ih < 0 || ih >= a.inH)
+        continue; // a padding row: no term for any pixel
       // Only the first and last pixel can fall in the padding (the row's
       // tiles are cut so); pixel 0's column is iw.
       const int64_t iw = ow0 * S + kw - a.padW;
@@ -124,41 +166,30 @@ EMBER_DIRECT_TARGET void directTile(const TileArgs &a, int64_t oh,
   const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
-    const int64_t o0 = block * 16 * V + v * 16;
-    if (o0 >= a.outChannels)
+    const int64_t first = o0 + v * 16;
+    if (first >= o1)
       break;
     __m512 r[16];
 #pragma GCC unroll 16
     for (int j = 0; j < 16; ++j)
       r[j] = j < P ? acc[j][v] : zero;
     gemm::transpose16x16(r);
-    const int count = static_cast<int>(std::min<int64_t>(16, a.outChannels - o0));
-    float *out = a.y + o0 * a.yChannel + oh * a.yRow + ow0;
-    const float *bias = a.bias ? a.bias + o0 * a.biasChannel : nullptr;
-    const float *residual =
-        a.residual ? a.residual + o0 * a.residualChannel + oh * a.residualRow +
-                         ow0
-                   : nullptr;
-    for (int c = 0; c < count; ++c) {
+    const int channels = static_cast<int>(std::min<int64_t>(16, o1 - first));
+    const float *bias = a.bias ? a.bias + first * a.biasChannel : nullptr;
+    float *out = a.y + first * a.yChannel + oh * a.yRow + ow0;
+    for (int c = 0; c < channels; ++c) {
       __m512 value = r[c];
       if (bias)
         value = _mm512_add_ps(value, _mm512_set1_ps(bias[c * a.biasChannel]));
-      __m512 add = zero;
-      if (residual)
-        add = _mm512_maskz_loadu_ps(lanes, residual + c * a.residualChannel);
-      if (a.residualFirst)
-        value = _mm512_add_ps(value, add);
       if (a.relu)
         value = _mm512_max_ps(value, zero);
-      if (!a.residualFirst)
-        value = _mm512_add_ps(value, add);
       _mm512_mask_storeu_ps(out + c * a.yChannel, lanes, value);
     }
   }
 }
 
 using TileFn = void (*)(const TileArgs &, int64_t, int64_t, int64_t,
-                        const float *);
+                        const float *, const NextTile &);
 
 /// directTile for every P from 1 to Max (index P; 0 unused).
 template <int V, int S, int Max, int... P>
@@ -221,6 +252,40 @@ std::vector<std::pair<int64_t, int>> rowTiles(const DirectShape &s, int maxP) {
   for (int64_t ow = end; ow < s.outW; ++ow)
     tiles.push_back({ow, 1});
   return tiles;
+}
+
+/// y[n, o0 + i, h0:h1, :] += the residual for i < channels, with relu
+/// after it when `finish` puts it first: the GEMM epilogue's pass over the
+/// task's finished rows (in L2), which reads each channel's residual as
+/// one run. Added in the tiles instead, each channel's few pixels a piece
+/// of a plane apart, the residual's lines came in too slowly for the
+/// hardware prefetchers (a fifth of the layer at 56x56).
+void addResidual(const DirectShape &s, const DirectFinish &finish, int64_t n,
+                 int64_t channels, int64_t o0, int64_t h0, int64_t h1,
+                 float *y, int64_t yChannel, int64_t yRow) {
+  static const gemm::ActivationFn activation =
+      gemm::activationFor(gemm::IsaLevel::Avx512);
+  ember_gemm_epilogue e{};
+  e.activation = finish.relu && finish.residualFirst ? EMBER_GEMM_ACT_RELU
+                                                     : EMBER_GEMM_ACT_NONE;
+  e.residualBeforeActivation = 1;
+  e.residualRowStride = finish.residualChannel;
+  e.residualColStride = 1;
+  const float *residual =
+      finish.residual + n * finish.residualImage + o0 * finish.residualChannel;
+  float *out = y + o0 * yChannel;
+  if (yRow == s.outW && finish.residualRow == s.outW) {
+    // The rows follow each other: one run per channel.
+    e.residual = residual + h0 * s.outW;
+    gemm::applyEpilogueBlock(activation, channels, (h1 - h0) * s.outW,
+                             out + h0 * s.outW, yChannel, 1, e);
+    return;
+  }
+  for (int64_t h = h0; h < h1; ++h) {
+    e.residual = residual + h * finish.residualRow;
+    gemm::applyEpilogueBlock(activation, channels, s.outW, out + h * yRow,
+                             yChannel, 1, e);
+  }
 }
 
 } // namespace
@@ -301,27 +366,39 @@ void directForward(const DirectShape &shape, int64_t batch, const float *x,
       a.yChannel = yChannel;
       a.yRow = yRow;
       a.outChannels = shape.outChannels;
-      if (finish) {
-        if (finish->bias) {
-          a.bias = finish->bias + n * finish->biasImage;
-          a.biasChannel = finish->biasChannel;
-        }
-        if (finish->residual) {
-          a.residual = finish->residual + n * finish->residualImage;
-          a.residualChannel = finish->residualChannel;
-          a.residualRow = finish->residualRow;
-        }
-        a.relu = finish->relu;
-        a.residualFirst = finish->residualFirst;
+      if (finish && finish->bias) {
+        a.bias = finish->bias + n * finish->biasImage;
+        a.biasChannel = finish->biasChannel;
       }
+      // relu in the tile unless a residual comes before it.
+      a.relu = finish && finish->relu &&
+               !(finish->residual && finish->residualFirst);
       const int64_t b0 = chunk * chunkBlocks;
       const int64_t b1 = std::min(blocks, b0 + chunkBlocks);
       const int64_t h0 = band * shape.outH / bands;
       const int64_t h1 = (band + 1) * shape.outH / bands;
       for (int64_t oh = h0; oh < h1; ++oh)
-        for (int64_t b = b0; b < b1; ++b)
-          for (const auto &[ow0, p] : tiles)
-            table[p](a, oh, ow0, b, packed + b * blockFloats);
+        for (size_t t = 0; t < tiles.size(); ++t) {
+          const auto [ow0, p] = tiles[t];
+          NextTile next;
+          if (t + 1 < tiles.size()) {
+            next.oh = oh;
+            next.ow0 = tiles[t + 1].first;
+            next.pixels = tiles[t + 1].second;
+          } else if (oh + 1 < h1) {
+            next.oh = oh + 1;
+            next.ow0 = tiles[0].first;
+            next.pixels = tiles[0].second;
+          }
+          for (int64_t b = b0; b < b1; ++b) {
+            next.inputs = b == b0;
+            table[p](a, oh, ow0, b, packed + b * blockFloats, next);
+          }
+        }
+      if (finish && finish->residual)
+        addResidual(shape, *finish, n, std::min(b1 * width, shape.outChannels) -
+                                           b0 * width,
+                    b0 * width, h0, h1, a.y, yChannel, yRow);
     }
   });
 }
