@@ -11,7 +11,9 @@
 // On AVX-512 the forward packs unit-stride padded convolutions from x
 // itself (the padding masked) and stores each micro-tile of a tile's last
 // k block straight into y's output rows with the fused epilogue in
-// registers (GemmMicroKernels.h's TileRuns).
+// registers (GemmMicroKernels.h's TileRuns). 3x3 convolutions into rows
+// wider than 7 run the direct kernel of CpuConvDirect.cpp instead, which
+// reads x in place (see directWins).
 //
 //===----------------------------------------------------------------------===//
 

@@ -10,7 +10,8 @@
 // y's own layout and through transposed views) on each forward path, on
 // every micro-kernel this CPU runs and on 1 and 2 threads; 1x1
 // convolutions as one GEMM over the batch (panels across images, stride
-// 2, the epilogue in the tile or through the GEMM's after it).
+// 2, the epilogue in the tile or through the GEMM's after it); the direct
+// forward that reads x in place (CpuConvDirect.cpp), forced on.
 //
 //===----------------------------------------------------------------------===//
 
