@@ -2653,7 +2653,11 @@ bool forwardTransposed(const View5 &x, const View5 &w, const View5 &y,
   return true;
 }
 
-/// When forward takes the direct path (forceDirect); starts from
+/// When forward takes the direct path: Auto where directWins, Never, or
+/// Always where it applies.
+enum class DirectMode { Auto, Never, Always };
+
+/// The direct path's mode (ember_cpu_conv_force_direct); starts from
 /// EMBER_CONV_DIRECT (docs/knobs.md).
 std::atomic<DirectMode> &directMode() {
   static std::atomic<DirectMode> mode{[] {
@@ -2667,7 +2671,7 @@ std::atomic<DirectMode> &directMode() {
   return mode;
 }
 
-/// Forward calls the direct path ran (directCalls).
+/// Forward calls the direct path ran (ember_cpu_conv_direct_calls).
 std::atomic<uint64_t> directRuns{0};
 
 /// The direct path's shape of `g` when it can run it: 2-D, one group, unit
@@ -3175,12 +3179,6 @@ void backwardWeight(const View5 &x, const View5 &dy, const View5 &dw,
 
 } // namespace
 
-void forceDirect(DirectMode mode) {
-  directMode().store(mode, std::memory_order_relaxed);
-}
-
-uint64_t directCalls() { return directRuns.load(std::memory_order_relaxed); }
-
 } // namespace conv
 } // namespace ember
 
@@ -3250,6 +3248,17 @@ uint64_t ember_cpu_fused_conv_calls(void) {
 
 uint64_t ember_cpu_fused_conv_means(void) {
   return fusedConvMeans.load(std::memory_order_relaxed);
+}
+
+void ember_cpu_conv_force_direct(int mode) {
+  directMode().store(mode == 2   ? DirectMode::Always
+                     : mode == 1 ? DirectMode::Never
+                                 : DirectMode::Auto,
+                     std::memory_order_relaxed);
+}
+
+uint64_t ember_cpu_conv_direct_calls(void) {
+  return directRuns.load(std::memory_order_relaxed);
 }
 
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),

@@ -398,7 +398,7 @@ TEST(CpuConv, DirectPathMatchesNaive) {
       {2, 3, 16, 1, {1, 3, 47}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
       {2, 4, 24, 1, {1, 6, 1}, {1, 5, 3}, {1, 1, 1}, {0, 2, 1}, {1, 1, 1}, false},
   };
-  ember::conv::forceDirect(ember::conv::DirectMode::Always);
+  ember_cpu_conv_force_direct(2); // always, where it applies
   for (int threads : {1, 2}) {
     ember::setNumThreads(threads);
     for (const Case &c : cases) {
@@ -406,18 +406,18 @@ TEST(CpuConv, DirectPathMatchesNaive) {
                    << "direct threads " << threads << " case c=" << c.c
                    << " o=" << c.o << " in=" << c.in[1] << "x" << c.in[2]
                    << " k=" << c.k[1] << "x" << c.k[2]);
-      const uint64_t before = ember::conv::directCalls();
+      const uint64_t before = ember_cpu_conv_direct_calls();
       check(c);
       // At least the plain forward and the 8 fused ones into y's own layout
       // (4 with plane means), one more for constant weights; the unit-stride
       // data gradient's flipped forward may add more.
-      EXPECT_GE(ember::conv::directCalls() - before,
+      EXPECT_GE(ember_cpu_conv_direct_calls() - before,
                 9u + (c.constantWeights ? 1u : 0u));
       if (::testing::Test::HasFatalFailure())
         break;
     }
   }
-  ember::conv::forceDirect(ember::conv::DirectMode::Auto);
+  ember_cpu_conv_force_direct(0);
   ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
 }
 

@@ -80,6 +80,14 @@ uint64_t ember_cpu_fused_conv_calls(void);
 /// Those of them that also wrote plane means (ember_cpu_conv_fused_mean_f32;
 /// "fused_conv_means").
 uint64_t ember_cpu_fused_conv_means(void);
+/// For tests and benchmarks: which forward calls from now on take the
+/// direct path (x read in place, no packing: runtime/lib/CpuConvDirect.h):
+/// 0 where it was measured to win (the default; EMBER_CONV_DIRECT unset),
+/// 1 never (EMBER_CONV_DIRECT=0), 2 wherever it applies
+/// (EMBER_CONV_DIRECT=1).
+void ember_cpu_conv_force_direct(int mode);
+/// Forward calls the direct path ran in this process.
+uint64_t ember_cpu_conv_direct_calls(void);
 /// dx = the input gradient of conv(x, w) from the output's gradient dy.
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),
                                       EMBER_TENSOR5_ARGS(float, w),
@@ -91,23 +99,5 @@ void ember_cpu_conv_backward_weight_f32(EMBER_TENSOR5_ARGS(float, x),
                                         EMBER_TENSOR5_ARGS(float, dw),
                                         EMBER_CONV_SCALARS);
 }
-
-namespace ember {
-namespace conv {
-
-/// When the forward takes its direct path (x read in place, no packing:
-/// runtime/lib/CpuConvDirect.h): Auto where it was measured to win (the
-/// default, or EMBER_CONV_DIRECT unset), Never (EMBER_CONV_DIRECT=0) or
-/// Always where it applies (EMBER_CONV_DIRECT=1).
-enum class DirectMode { Auto, Never, Always };
-
-/// For tests and benchmarks: makes every later forward call use `mode`.
-void forceDirect(DirectMode mode);
-
-/// Forward calls the direct path ran in this process.
-uint64_t directCalls();
-
-} // namespace conv
-} // namespace ember
 
 #endif // EMBER_RUNTIME_CPUCONV_H
