@@ -25,7 +25,13 @@ namespace constant {
 
 /// Which packing a key names (its first element), so that two kernels'
 /// packings of the same weights never collide.
-enum class Packing : int64_t { GemmB = 1, ConvWeights, ConvPointwiseB, ConvStemWeights };
+enum class Packing : int64_t {
+  GemmB = 1,
+  ConvWeights,
+  ConvPointwiseB,
+  ConvStemWeights,
+  ConvDirect
+};
 
 /// An operand's address and what its packed layout depends on.
 struct Key {

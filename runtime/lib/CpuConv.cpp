@@ -11,7 +11,9 @@
 // On AVX-512 the forward packs unit-stride padded convolutions from x
 // itself (the padding masked) and stores each micro-tile of a tile's last
 // k block straight into y's output rows with the fused epilogue in
-// registers (GemmMicroKernels.h's TileRuns).
+// registers (GemmMicroKernels.h's TileRuns). 3x3 convolutions into rows
+// wider than 7 run the direct kernel of CpuConvDirect.cpp instead, which
+// reads x in place (see directWins).
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +25,7 @@
 
 #include "ConstantPacks.h"
 #include "CpuConvDepthwise.h"
+#include "CpuConvDirect.h"
 #include "CpuConvStem.h"
 #include "GemmEpilogueKernels.h"
 #include "GemmMicroKernels.h"
@@ -405,6 +408,24 @@ std::vector<int64_t> layoutOf(constant::Packing packing, const View5 &w,
   return layout;
 }
 
+/// `pack()` (w packed as `packing`, a layout that also depends on
+/// `extra`), cached when w lies in constant memory (a loaded model file):
+/// a compiled model's forward then reads the packed weights instead of
+/// re-packing every weight on every call, which at batch 1 cost as much as
+/// the GEMM itself.
+template <typename Pack>
+std::shared_ptr<const std::vector<float>>
+packedOnce(const View5 &w, constant::Packing packing,
+           std::initializer_list<int64_t> extra, const Pack &pack) {
+  const float *end = endOf(w);
+  if (!end)
+    return pack();
+  constant::Key key{w.data, layoutOf(packing, w, extra)};
+  std::shared_ptr<const std::vector<float>> packed =
+      constant::packOnce<std::vector<float>>(w.data, end, key, pack);
+  return packed ? packed : pack();
+}
+
 /// The weights packed for the micro-kernel, per group: block (pc, rows
 /// from i) at gi * padded * k + pc * padded + i * kc.
 std::shared_ptr<const std::vector<float>>
@@ -436,18 +457,8 @@ packWeights(const Geometry &g, const View5 &w, int mr, int64_t kcMax) {
     });
     return packed;
   };
-  // Weights in constant memory (a loaded model file) are packed once: a
-  // compiled model's forward then reads the packed panels instead of
-  // re-packing every weight on every call, which at batch 1 cost as much as
-  // the GEMM itself.
-  const float *end = endOf(w);
-  if (!end)
-    return pack();
-  constant::Key key{w.data, layoutOf(constant::Packing::ConvWeights, w,
-                                     {g.groups, mr, kcMax})};
-  std::shared_ptr<const std::vector<float>> packed =
-      constant::packOnce<std::vector<float>>(w.data, end, key, pack);
-  return packed ? packed : pack();
+  return packedOnce(w, constant::Packing::ConvWeights, {g.groups, mr, kcMax},
+                    pack);
 }
 
 gemm::ActivationFn activationFunction() {
@@ -2849,6 +2860,107 @@ bool forwardStem(const View5 &x, const View5 &w, const View5 &y,
   return !failed;
 }
 
+/// When forward takes the direct path: Auto where directWins, Never, or
+/// Always where it applies.
+enum class DirectMode { Auto, Never, Always };
+
+/// The direct path's mode (ember_cpu_conv_force_direct); starts from
+/// EMBER_CONV_DIRECT (docs/knobs.md).
+std::atomic<DirectMode> &directMode() {
+  static std::atomic<DirectMode> mode{[] {
+    const char *text = std::getenv("EMBER_CONV_DIRECT");
+    if (text && !std::strcmp(text, "0"))
+      return DirectMode::Never;
+    if (text && !std::strcmp(text, "1"))
+      return DirectMode::Always;
+    return DirectMode::Auto;
+  }()};
+  return mode;
+}
+
+/// Forward calls the direct path ran (ember_cpu_conv_direct_calls).
+std::atomic<uint64_t> directRuns{0};
+
+/// The direct path's shape of `g` when it can run it: 2-D, one group, unit
+/// dilation, x's and y's columns contiguous, on the AVX-512 tile.
+std::optional<DirectShape> directShapeOf(const Geometry &g, const View5 &x,
+                                         const View5 &y) {
+  if (&forwardKernel() != &gemm::avx512ConvKernel() || g.groups != 1 ||
+      !ShiftedInput::applies(g) || g.dilation[1] != 1 || g.dilation[2] != 1 ||
+      x.stride[4] != 1 || y.stride[4] != 1)
+    return std::nullopt;
+  DirectShape d{g.cg,        g.outChannels, g.in[1],     g.in[2],
+                g.out[1],    g.out[2],      g.kernel[1], g.kernel[2],
+                g.stride[1], g.stride[2],   g.pad[1],    g.pad[2]};
+  if (!directApplies(d))
+    return std::nullopt;
+  return d;
+}
+
+/// Whether the direct path beats the packed-GEMM paths on `g`, as measured
+/// per layer on resnet18's convolutions (bench/conv_layers_bench, 2
+/// threads): windows up to 3x3 over at least 16 channels into rows wider
+/// than 7, all of them at batch 32 (parity at 56x56, 3-9% faster at 28x28
+/// and 14x14, stride 2 included), at batch 1 only into rows of 14 or fewer
+/// (l3; at 28x28 and 56x56 its row bands lost to the transposed and
+/// shifted paths). Rows of 7 (l4: tiles of 7 x 64 channels) lost to the
+/// transposed GEMM by 5-15%, and the 7x7 stem over 3 channels (49 taps of
+/// 3-step loops) by 30%.
+bool directWins(const Geometry &g) {
+  if (g.kernel[1] * g.kernel[2] > 9 || g.cg < 16 || g.out[2] <= 7)
+    return false;
+  return g.batch > 1 || g.out[2] <= 14;
+}
+
+/// The epilogue the direct tile applies in registers: a bias per (image,
+/// channel), a residual with contiguous columns, relu or nothing; nullopt
+/// when `e` asks for more (forward finishes the planes afterwards).
+std::optional<DirectFinish> directFinishOf(const ConvEpilogue &e,
+                                           const Geometry &g) {
+  if (e.activation != EMBER_GEMM_ACT_NONE &&
+      e.activation != EMBER_GEMM_ACT_RELU)
+    return std::nullopt;
+  DirectFinish f;
+  if (e.bias.data) {
+    std::optional<int64_t> step = pixelStride(e.bias);
+    if (!step || *step != 0)
+      return std::nullopt;
+    f.bias = e.bias.data;
+    f.biasImage = e.bias.stride[0];
+    f.biasChannel = e.bias.stride[1];
+  }
+  if (e.residual.data) {
+    if (e.residual.stride[4] != 1 && g.out[2] != 1)
+      return std::nullopt;
+    f.residual = e.residual.data;
+    f.residualImage = e.residual.stride[0];
+    f.residualChannel = e.residual.stride[1];
+    f.residualRow = e.residual.stride[3];
+  }
+  f.relu = e.activation == EMBER_GEMM_ACT_RELU;
+  f.residualFirst = e.residualFirst;
+  return f;
+}
+
+/// y = conv(x, w) through CpuConvDirect.h, with `finish` (optional) applied
+/// in registers.
+void forwardDirect(const View5 &x, const View5 &w, const View5 &y,
+                   const Geometry &g, const DirectShape &d,
+                   const DirectFinish *finish) {
+  std::shared_ptr<const std::vector<float>> packed = packedOnce(
+      w, constant::Packing::ConvDirect, {}, [&] {
+        std::vector<float> weightCopy;
+        const float *weights = contiguous(w, weightCopy); // [O, C, kH, kW]
+        auto out = std::make_shared<std::vector<float>>(directPackedSize(d));
+        packDirectWeights(d, weights, out->data());
+        return out;
+      });
+  directRuns.fetch_add(1, std::memory_order_relaxed);
+  directForward(d, g.batch, x.data, x.stride[0], x.stride[1], x.stride[3],
+                packed->data(), y.data, y.stride[0], y.stride[1], y.stride[3],
+                finish);
+}
+
 /// y = conv(x, w), then `epilogue` (optional) applied to y. y may be any
 /// view (a padded buffer's interior: the max pool after an imported CNN's
 /// stem); the GEMM paths that need its pixels contiguous per channel run
@@ -2935,6 +3047,19 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
         for (int64_t o = 0; o < g.outChannels; ++o)
           finishPlane(*epilogue, activationFunction(), y, n, o);
     return;
+  }
+  if (DirectMode mode = directMode().load(std::memory_order_relaxed);
+      mode != DirectMode::Never) {
+    std::optional<DirectShape> d = directShapeOf(g, x, y);
+    if (d && (mode == DirectMode::Always || directWins(g))) {
+      std::optional<DirectFinish> finish;
+      if (epilogue)
+        finish = directFinishOf(*epilogue, g);
+      forwardDirect(x, w, y, g, *d, finish ? &*finish : nullptr);
+      if (epilogue && !finish)
+        finishPlanes();
+      return;
+    }
   }
   if (shiftedFits && transposedFits(g, y, kernel) &&
       forwardTransposed(x, w, y, g, kernel, epilogue))
@@ -3274,6 +3399,7 @@ void backwardWeight(const View5 &x, const View5 &dy, const View5 &dw,
                                dilationW, groups}
 
 } // namespace
+
 } // namespace conv
 } // namespace ember
 
@@ -3364,6 +3490,17 @@ uint64_t ember_cpu_fused_conv_means(void) {
 
 uint64_t ember_cpu_fused_conv_scales(void) {
   return fusedConvScales.load(std::memory_order_relaxed);
+}
+
+void ember_cpu_conv_force_direct(int mode) {
+  directMode().store(mode == 2   ? DirectMode::Always
+                     : mode == 1 ? DirectMode::Never
+                                 : DirectMode::Auto,
+                     std::memory_order_relaxed);
+}
+
+uint64_t ember_cpu_conv_direct_calls(void) {
+  return directRuns.load(std::memory_order_relaxed);
 }
 
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),

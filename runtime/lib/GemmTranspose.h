@@ -26,12 +26,9 @@ inline bool haveTranspose16x16() {
   return supported;
 }
 
-/// out[p * ldo + j] = in[j * ldi + p] for 0 <= j, p < 16.
-__attribute__((target("avx512f"))) inline void
-transpose16x16(const float *in, int64_t ldi, float *out, int64_t ldo) {
-  __m512 r[16], t[16];
-  for (int i = 0; i < 16; ++i)
-    r[i] = _mm512_loadu_ps(in + i * ldi);
+/// r[p] lane j = r[j] lane p for 0 <= j, p < 16 (in registers).
+__attribute__((target("avx512f"))) inline void transpose16x16(__m512 (&r)[16]) {
+  __m512 t[16];
   // Pairs of rows interleaved by element, then by element pair: each
   // 128-bit lane of r[i] holds a 4 x 4 block's column.
   for (int i = 0; i < 16; i += 2) {
@@ -56,6 +53,15 @@ transpose16x16(const float *in, int64_t ldi, float *out, int64_t ldo) {
     r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
     r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
   }
+}
+
+/// out[p * ldo + j] = in[j * ldi + p] for 0 <= j, p < 16.
+__attribute__((target("avx512f"))) inline void
+transpose16x16(const float *in, int64_t ldi, float *out, int64_t ldo) {
+  __m512 r[16];
+  for (int i = 0; i < 16; ++i)
+    r[i] = _mm512_loadu_ps(in + i * ldi);
+  transpose16x16(r);
   for (int i = 0; i < 16; ++i)
     _mm512_storeu_ps(out + i * ldo, r[i]);
 }

@@ -11,7 +11,8 @@
 // forward path, on every micro-kernel this CPU runs and on 1 and 2 threads; 1x1
 // convolutions as one GEMM over the batch (panels across images, stride
 // 2, the epilogue in the tile or through the GEMM's after it); an input
-// scaled per image and channel (a squeeze-and-excitation scale).
+// scaled per image and channel (a squeeze-and-excitation scale); the direct
+// forward that reads x in place (CpuConvDirect.cpp), forced on.
 //
 //===----------------------------------------------------------------------===//
 
@@ -432,6 +433,55 @@ TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
       }
     }
   }
+  ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
+}
+
+// The direct forward (x read in place, runtime/lib/CpuConvDirect.cpp),
+// forced on every case it takes, on 1 and 2 threads: 3x3 stride 1 with rows
+// cut into uneven tiles (31 = 11 + 10 + 10) and 40 output channels (a last
+// block of 8 of the tile's 32); stride 2; a 7x7 stem (pad 3 at stride 2:
+// the first output column a tile of its own); rows of 7 (tiles of 16 x 4
+// channels, 70 = 64 + 6) with constant weights, and stride 2 into 7x7;
+// padding wider than x's rows (pixels out on both sides); stride 3 along H
+// with a 3x5 window; rows longer than two tiles; one-column outputs. The
+// fused relu (+ residual, before or after it) runs in the tile's
+// registers, hardswish / hardsigmoid by planes after it.
+TEST(CpuConv, DirectPathMatchesNaive) {
+  if (!ember::gemm::forceKernel(ember::gemm::Kernel::Avx512))
+    GTEST_SKIP() << "no AVX-512: the direct path does not run";
+  const Case cases[] = {
+      {2, 5, 40, 1, {1, 9, 31}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+      {3, 7, 32, 1, {1, 11, 30}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+      {1, 3, 20, 1, {1, 13, 22}, {1, 7, 7}, {1, 2, 2}, {0, 3, 3}, {1, 1, 1}, false},
+      {2, 9, 70, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false,
+       true},
+      {1, 10, 64, 1, {1, 14, 14}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1},
+       false},
+      {2, 4, 17, 1, {1, 5, 6}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
+      {1, 6, 33, 1, {1, 10, 17}, {1, 3, 5}, {1, 3, 2}, {0, 1, 2}, {1, 1, 1}, false},
+      {2, 3, 16, 1, {1, 3, 47}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+      {2, 4, 24, 1, {1, 6, 1}, {1, 5, 3}, {1, 1, 1}, {0, 2, 1}, {1, 1, 1}, false},
+  };
+  ember_cpu_conv_force_direct(2); // always, where it applies
+  for (int threads : {1, 2}) {
+    ember::setNumThreads(threads);
+    for (const Case &c : cases) {
+      SCOPED_TRACE(::testing::Message()
+                   << "direct threads " << threads << " case c=" << c.c
+                   << " o=" << c.o << " in=" << c.in[1] << "x" << c.in[2]
+                   << " k=" << c.k[1] << "x" << c.k[2]);
+      const uint64_t before = ember_cpu_conv_direct_calls();
+      check(c);
+      // At least the plain forward and the 8 fused ones into y's own layout
+      // (4 with plane means), one more for constant weights; the unit-stride
+      // data gradient's flipped forward may add more.
+      EXPECT_GE(ember_cpu_conv_direct_calls() - before,
+                9u + (c.constantWeights ? 1u : 0u));
+      if (::testing::Test::HasFatalFailure())
+        break;
+    }
+  }
+  ember_cpu_conv_force_direct(0);
   ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
 }
 

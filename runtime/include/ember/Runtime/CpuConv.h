@@ -96,6 +96,14 @@ uint64_t ember_cpu_fused_conv_means(void);
 /// Those of them that scaled their input (ember_cpu_conv_fused_scaled_f32;
 /// "fused_conv_scales").
 uint64_t ember_cpu_fused_conv_scales(void);
+/// For tests and benchmarks: which forward calls from now on take the
+/// direct path (x read in place, no packing: runtime/lib/CpuConvDirect.h):
+/// 0 where it was measured to win (the default; EMBER_CONV_DIRECT unset),
+/// 1 never (EMBER_CONV_DIRECT=0), 2 wherever it applies
+/// (EMBER_CONV_DIRECT=1).
+void ember_cpu_conv_force_direct(int mode);
+/// Forward calls the direct path ran in this process.
+uint64_t ember_cpu_conv_direct_calls(void);
 /// dx = the input gradient of conv(x, w) from the output's gradient dy.
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),
                                       EMBER_TENSOR5_ARGS(float, w),
