@@ -443,9 +443,10 @@ TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
 // the first output column a tile of its own); rows of 7 (tiles of 16 x 4
 // channels, 70 = 64 + 6) with constant weights, and stride 2 into 7x7;
 // padding wider than x's rows (pixels out on both sides); stride 3 along H
-// with a 3x5 window; rows longer than two tiles; one-column outputs. The
-// fused relu (+ residual, before or after it) runs in the tile's
-// registers, hardswish / hardsigmoid by planes after it.
+// with a 3x5 window; rows longer than two tiles; one-column outputs. 3x3
+// cases have at least 5 input channels (the stem kernel, CpuConvStem.cpp,
+// takes fewer first). The fused relu (+ residual, before or after it) runs
+// in the tile's registers, hardswish / hardsigmoid by planes after it.
 TEST(CpuConv, DirectPathMatchesNaive) {
   if (!ember::gemm::forceKernel(ember::gemm::Kernel::Avx512))
     GTEST_SKIP() << "no AVX-512: the direct path does not run";
@@ -457,9 +458,9 @@ TEST(CpuConv, DirectPathMatchesNaive) {
        true},
       {1, 10, 64, 1, {1, 14, 14}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1},
        false},
-      {2, 4, 17, 1, {1, 5, 6}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
+      {2, 5, 17, 1, {1, 5, 6}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
       {1, 6, 33, 1, {1, 10, 17}, {1, 3, 5}, {1, 3, 2}, {0, 1, 2}, {1, 1, 1}, false},
-      {2, 3, 16, 1, {1, 3, 47}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+      {2, 6, 16, 1, {1, 3, 47}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
       {2, 4, 24, 1, {1, 6, 1}, {1, 5, 3}, {1, 1, 1}, {0, 2, 1}, {1, 1, 1}, false},
   };
   ember_cpu_conv_force_direct(2); // always, where it applies
