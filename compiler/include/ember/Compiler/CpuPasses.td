@@ -120,7 +120,7 @@ def EmberTransposeTiles : Pass<"ember-transpose-tiles", "mlir::func::FuncOp"> {
 }
 
 def EmberConvToRuntime : Pass<"ember-conv-to-runtime", "mlir::ModuleOp"> {
-  let summary = "Call the runtime's convolution kernels for f32 convolutions";
+  let summary = "Call the runtime's kernels for f32 convolutions and max pools";
   let description = [{
     Rewrites `ember.conv`, `ember.conv_backward_data` and
     `ember.conv_backward_weight` on f32 tensors, before bufferization, into
@@ -136,6 +136,12 @@ def EmberConvToRuntime : Pass<"ember-conv-to-runtime", "mlir::ModuleOp"> {
     element types are left alone (the tracer emits the op only for f32 on
     the CPU). Runs after the first CSE, so a forward convolution that a
     gradient program repeats is one call.
+
+    An f32 max pool with constant window bounds (an exported program's
+    running maximum `select((v > best) | (v != v), v, best)` over one
+    strided slice of the padded input per window offset, the offsets a
+    row-major grid) becomes a call to `ember_cpu_max_pool_f32`
+    (runtime/lib/CpuPool.cpp) on the padded input.
 
     ```mlir
     %y = ember.conv %x, %w {...} : tensor<?x?x?x?xf32>, ... -> tensor<?x?x?x?xf32>
@@ -484,6 +490,13 @@ def EmberFuseConvEpilogue : Pass<"ember-fuse-conv-epilogue", "mlir::ModuleOp"> {
     pixel dims): the direct depthwise kernel sums each plane while it is in
     registers, so the pool's pass over D and its two kernels go.
 
+    A convolution whose input is a temporary written only by an all-parallel
+    generic `x * s`, where s is read per image and channel (a
+    squeeze-and-excitation scale broadcast over the pixels), reads x and s
+    instead: `ember_cpu_conv_fused_scaled_f32(x, w, D5, bias5, residual5,
+    s5, ..., flags)`. The runtime scales x in registers while it packs it,
+    so x * s is never written; the generic and its buffer go.
+
     ```mlir
     call @ember_cpu_conv_f32(%x, %w, %yv, %s0, ..., %groups)
     %y4 = memref.collapse_shape %y [[0], [1, 2], [3], [4]] ...
@@ -498,7 +511,8 @@ def EmberFuseConvEpilogue : Pass<"ember-fuse-conv-epilogue", "mlir::ModuleOp"> {
     Statistic<"numFused", "fused", "convolution calls that took over an element-wise epilogue">,
     Statistic<"numPeeled", "peeled", "convolutions that took their bias out of a generic reading two convolutions">,
     Statistic<"numDirect", "direct", "convolutions that write the caller's output buffer instead of a copied temporary">,
-    Statistic<"numMeans", "means", "convolutions that also write the mean of each output plane (a squeeze-and-excitation pool)">
+    Statistic<"numMeans", "means", "convolutions that also write the mean of each output plane (a squeeze-and-excitation pool)">,
+    Statistic<"numScaled", "scales", "convolutions that read x * s (a squeeze-and-excitation scale) from x and s">
   ];
 }
 

@@ -922,16 +922,6 @@ bool fuseInputScale(func::CallOp call) {
 
 struct EmberFuseConvEpiloguePass
     : ember::impl::EmberFuseConvEpilogueBase<EmberFuseConvEpiloguePass> {
-  EmberFuseConvEpiloguePass() = default;
-  EmberFuseConvEpiloguePass(const EmberFuseConvEpiloguePass &other)
-      : EmberFuseConvEpilogueBase(other) {}
-
-  /// Declared here rather than in CpuPasses.td (whose change rebuilds every
-  /// pass); a copy counts from zero, as the generated statistics do.
-  Statistic numScaled{this, "scales",
-                      "convolutions that read x * s (a squeeze-and-excitation "
-                      "scale) from x and s"};
-
   void runOnOperation() override {
     SmallVector<func::CallOp> calls;
     getOperation().walk([&](func::CallOp call) {
