@@ -2901,15 +2901,16 @@ std::optional<DirectShape> directShapeOf(const Geometry &g, const View5 &x,
 /// per layer on resnet18's convolutions (bench/conv_layers_bench, 2
 /// threads): windows up to 3x3 over at least 16 channels into rows wider
 /// than 7, all of them at batch 32 (parity at 56x56, 3-9% faster at 28x28
-/// and 14x14, stride 2 included), at batch 1 only into rows of 14 or fewer
-/// (l3; at 28x28 and 56x56 its row bands lost to the transposed and
-/// shifted paths). Rows of 7 (l4: tiles of 7 x 64 channels) lost to the
+/// and 14x14, stride 2 included), at batch 1 into rows of 28 or fewer (l2's
+/// and l3's convs 4-20% faster than the shifted and transposed paths, since
+/// the tiles prefetch; at 56x56, l1, parity: +2% plain, -2% with the
+/// residual, so it stays on the packed paths). Rows of 7 (l4: tiles of 7 x 64 channels) lost to the
 /// transposed GEMM by 5-15%, and the 7x7 stem over 3 channels (49 taps of
 /// 3-step loops) by 30%.
 bool directWins(const Geometry &g) {
   if (g.kernel[1] * g.kernel[2] > 9 || g.cg < 16 || g.out[2] <= 7)
     return false;
-  return g.batch > 1 || g.out[2] <= 14;
+  return g.batch > 1 || g.out[2] <= 28;
 }
 
 /// The epilogue the direct tile applies in registers: a bias per (image,
