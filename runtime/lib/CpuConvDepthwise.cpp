@@ -38,6 +38,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 namespace ember {
 namespace conv {
@@ -602,6 +603,23 @@ EMBER_TARGET_AVX512 void avx512Split3Block(const PlaneGeometry &g,
     avx512Split3Rows<ROWS>(g, x, xRow, weight, y, yRow, oh, ow, epilogue);
 }
 
+/// Calls f(std::integral_constant<int, R>{}) for a block of R = `rows`
+/// rows, 1 to 8 (the block kernels are templates on their row count);
+/// nothing for other counts.
+template <typename F> void withRowCount(int64_t rows, F &&f) {
+  switch (rows) {
+  case 1: f(std::integral_constant<int, 1>{}); break;
+  case 2: f(std::integral_constant<int, 2>{}); break;
+  case 3: f(std::integral_constant<int, 3>{}); break;
+  case 4: f(std::integral_constant<int, 4>{}); break;
+  case 5: f(std::integral_constant<int, 5>{}); break;
+  case 6: f(std::integral_constant<int, 6>{}); break;
+  case 7: f(std::integral_constant<int, 7>{}); break;
+  case 8: f(std::integral_constant<int, 8>{}); break;
+  default: break;
+  }
+}
+
 /// The plane without a padded copy (strideW 1 or 2, contiguous rows): at
 /// 7x7 and 14x14 the copy cost as much as the FMAs. Rows go in blocks of
 /// up to 8 of even size, one broadcast of a tap serving a whole block; a
@@ -624,23 +642,10 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
       weight[t] = _mm512_set1_ps(taps[t]);
     for (int64_t b = 0, oh = 0; b < blocks; ++b) {
       int64_t end = g.outH * (b + 1) / blocks;
-#define EMBER_BLOCK(R)                                                         \
-  case R:                                                                      \
-    avx512Split3Block<R>(g, x, xRow, weight, y, yRow, oh, epilogue);           \
-    break;
-      switch (end - oh) {
-        EMBER_BLOCK(1)
-        EMBER_BLOCK(2)
-        EMBER_BLOCK(3)
-        EMBER_BLOCK(4)
-        EMBER_BLOCK(5)
-        EMBER_BLOCK(6)
-        EMBER_BLOCK(7)
-        EMBER_BLOCK(8)
-      default:
-        break;
-      }
-#undef EMBER_BLOCK
+      withRowCount(end - oh, [&](auto rows) {
+        avx512Split3Block<decltype(rows)::value>(g, x, xRow, weight, y, yRow,
+                                                 oh, epilogue);
+      });
       oh = end;
     }
     return;
@@ -652,26 +657,13 @@ EMBER_TARGET_AVX512 void avx512DirectPlane(const PlaneGeometry &g,
   }
   for (int64_t b = 0, oh = 0; b < blocks; ++b) {
     int64_t end = g.outH * (b + 1) / blocks;
-#define EMBER_BLOCK(R)                                                         \
-  case R:                                                                      \
-    if (shared)                                                                \
-      avx512SharedBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);      \
-    else                                                                       \
-      avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);      \
-    break;
-    switch (end - oh) {
-      EMBER_BLOCK(1)
-      EMBER_BLOCK(2)
-      EMBER_BLOCK(3)
-      EMBER_BLOCK(4)
-      EMBER_BLOCK(5)
-      EMBER_BLOCK(6)
-      EMBER_BLOCK(7)
-      EMBER_BLOCK(8)
-    default:
-      break;
-    }
-#undef EMBER_BLOCK
+    withRowCount(end - oh, [&](auto rows) {
+      constexpr int R = decltype(rows)::value;
+      if (shared)
+        avx512SharedBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);
+      else
+        avx512DirectBlock<R>(g, origin, xRow, taps, y, yRow, oh, epilogue);
+    });
     oh = end;
   }
 }
