@@ -119,6 +119,11 @@ EMBER_TARGET_AVX512 void rowBlock(const StemGeometry &g, const float *rows,
                                   int64_t width, const float *a,
                                   const float *bias, int64_t o0, float *y) {
   const int64_t outputs = std::min<int64_t>(kLanes, g.outC - o0);
+  // Where tap column kw starts in a row's phases: worked out once per row
+  // block, keeping integer divisions out of the FMA loop.
+  int64_t tapStart[kMaxTaps];
+  for (int64_t kw = 0; kw < g.kW; ++kw)
+    tapStart[kw] = kw % g.strideW * width + kw / g.strideW;
   for (int64_t ow = 0; ow < g.outW; ow += kLanes) {
     // Unrolled, so that the 16 sums stay in registers.
     __m512 acc[kLanes];
@@ -130,8 +135,7 @@ EMBER_TARGET_AVX512 void rowBlock(const StemGeometry &g, const float *rows,
       for (int64_t kh = 0; kh < g.kH; ++kh) {
         const float *row = rows + (c * g.kH + kh) * g.strideW * width;
         for (int64_t kw = 0; kw < g.kW; ++kw, w += kLanes) {
-          const __m512 v = _mm512_loadu_ps(row + kw % g.strideW * width +
-                                           kw / g.strideW + ow);
+          const __m512 v = _mm512_loadu_ps(row + tapStart[kw] + ow);
 #pragma GCC unroll 16
           for (int o = 0; o < kLanes; ++o)
             acc[o] = _mm512_fmadd_ps(v, _mm512_set1_ps(w[o]), acc[o]);
