@@ -304,6 +304,30 @@ EMBER_TARGET_AVX512 inline float storedSum(__m512 v, __mmask16 store) {
   return sum;
 }
 
+/// Rows [oh, oh + ROWS) of the 16 output columns from `ow`, out of their
+/// accumulators: the epilogue applied, the lanes `store` keeps added to the
+/// plane's sum (when it asks for one) and written to y.
+template <int ROWS>
+EMBER_TARGET_AVX512 inline void
+storeRowsAvx512(__m512 (&acc)[ROWS], float *y, int64_t yRow, int64_t oh,
+                int64_t ow, __mmask16 store, const PlaneEpilogue *epilogue) {
+  if (epilogue) {
+#pragma GCC unroll 16
+    for (int i = 0; i < ROWS; ++i)
+      acc[i] = finishAvx512(acc[i], *epilogue);
+    if (epilogue->sum) {
+      __m512 total = _mm512_setzero_ps();
+#pragma GCC unroll 16
+      for (int i = 0; i < ROWS; ++i)
+        total += acc[i];
+      *epilogue->sum += storedSum(total, store);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < ROWS; ++i)
+    _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
+}
+
 /// ROWS output rows from `oh` for the direct path (strideW 1 or 2,
 /// contiguous input rows): the taps read the input itself, lanes left or
 /// right of the plane masked to zero (`first`/`second`: per tap column,
@@ -346,21 +370,7 @@ avx512DirectRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
             weight, loadColumns<MODE>(source[i] + shift, lo, hi), acc[i]);
     }
   }
-  if (epilogue) {
-#pragma GCC unroll 8
-    for (int i = 0; i < ROWS; ++i)
-      acc[i] = finishAvx512(acc[i], *epilogue);
-    if (epilogue->sum) {
-      __m512 total = _mm512_setzero_ps();
-#pragma GCC unroll 8
-      for (int i = 0; i < ROWS; ++i)
-        total += acc[i];
-      *epilogue->sum += storedSum(total, store);
-    }
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < ROWS; ++i)
-    _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
+  storeRowsAvx512<ROWS>(acc, y, yRow, oh, ow, store, epilogue);
 }
 
 /// avx512DirectRows for equal row and column strides S (1 or 2), no
@@ -413,19 +423,7 @@ avx512SharedRows(const PlaneGeometry &g, uintptr_t x, int64_t xRow,
       }
     }
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < ROWS; ++i) {
-    if (epilogue)
-      acc[i] = finishAvx512(acc[i], *epilogue);
-    _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
-  }
-  if (epilogue && epilogue->sum) {
-    __m512 total = _mm512_setzero_ps();
-#pragma GCC unroll 16
-    for (int i = 0; i < ROWS; ++i)
-      total += acc[i];
-    *epilogue->sum += storedSum(total, store);
-  }
+  storeRowsAvx512<ROWS>(acc, y, yRow, oh, ow, store, epilogue);
 }
 
 /// The direct path's masks for the 16 output columns from `ow`: which of
@@ -577,19 +575,7 @@ avx512Split3Rows(const PlaneGeometry &g, const float *x, int64_t xRow,
   }
   const __mmask16 store = static_cast<__mmask16>(
       (1u << std::min<int64_t>(16, g.outW - ow)) - 1u);
-#pragma GCC unroll 8
-  for (int i = 0; i < ROWS; ++i) {
-    if (epilogue)
-      acc[i] = finishAvx512(acc[i], *epilogue);
-    _mm512_mask_storeu_ps(y + (oh + i) * yRow + ow, store, acc[i]);
-  }
-  if (epilogue && epilogue->sum) {
-    __m512 total = _mm512_setzero_ps();
-#pragma GCC unroll 8
-    for (int i = 0; i < ROWS; ++i)
-      total += acc[i];
-    *epilogue->sum += storedSum(total, store);
-  }
+  storeRowsAvx512<ROWS>(acc, y, yRow, oh, ow, store, epilogue);
 }
 
 /// Rows [oh, oh + ROWS) of a 3x3 stride-2 plane, every 16 output columns.
