@@ -118,18 +118,24 @@ Value view5(OpBuilder &b, Location loc, Value operand, AffineMap map,
       OpFoldResult(metadata.getOffset()), sizes, strides);
 }
 
-func::FuncOp declareFused(ModuleOp module) {
-  StringRef name = "ember_cpu_conv_fused_f32";
+/// The private declaration of a fused conv entry `name` taking `views`
+/// 5-D views, then the conv's scalars and the flags (found if present).
+func::FuncOp declareFusedEntry(ModuleOp module, StringRef name,
+                               unsigned views) {
   if (auto existing = module.lookupSymbol<func::FuncOp>(name))
     return existing;
   OpBuilder builder(module.getBodyRegion());
   MemRefType type = anyStrided5(module.getContext());
-  SmallVector<Type> inputs(5, type);
+  SmallVector<Type> inputs(views, type);
   inputs.append(11, builder.getI64Type()); // the conv's scalars, the flags
   auto func = func::FuncOp::create(builder, module.getLoc(), name,
                                    builder.getFunctionType(inputs, {}));
   func.setPrivate();
   return func;
+}
+
+func::FuncOp declareFused(ModuleOp module) {
+  return declareFusedEntry(module, "ember_cpu_conv_fused_f32", 5);
 }
 
 /// The one user of `value` other than `except`, or null.
@@ -517,16 +523,7 @@ bool peelBias(ConvResult conv) {
 /// (ember_cpu_conv_fused_mean_f32's mean, ember_cpu_conv_fused_scaled_f32's
 /// scale).
 func::FuncOp declareFusedWithView(ModuleOp module, StringRef name) {
-  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
-    return existing;
-  OpBuilder builder(module.getBodyRegion());
-  MemRefType type = anyStrided5(module.getContext());
-  SmallVector<Type> inputs(6, type);
-  inputs.append(11, builder.getI64Type()); // the conv's scalars, the flags
-  auto func = func::FuncOp::create(builder, module.getLoc(), name,
-                                   builder.getFunctionType(inputs, {}));
-  func.setPrivate();
-  return func;
+  return declareFusedEntry(module, name, 6);
 }
 
 /// Whether `a` is `alloc`'s size along `dim`.
