@@ -244,6 +244,29 @@ def tested_dtypes(opinfo):
     return [d for d in DTYPES if d in supported]
 
 
+# Entries whose float32 reference is torch's float64 result, rounded to the
+# dtype torch returns: torch 1.13's float32 kernels for these are less exact
+# than the tolerance, and by how much depends on the CPU torch dispatches for
+# (so a strict xfail passed on one machine and failed on another). Ember
+# matches the float64 result to ~1e-7 on each sample.
+FLOAT64_REFERENCE = {
+    # A 1-element row: torch's x - mean is not exactly 0 (off the bias by ~1e-4).
+    "nn.functional.layer_norm",
+    # int64 input: torch averages the squares in another order (2e-5 relative).
+    "nn.functional.local_response_norm",
+}
+
+
+def _float64_reference(opinfo, sample, expected):
+    def widen(value):
+        if isinstance(value, torch.Tensor) and value.dtype != torch.bool:
+            return value.to(torch.float64)
+        return value
+    exact = opinfo.op(widen(sample.input), *[widen(a) for a in sample.args],
+                      **{k: widen(v) for k, v in sample.kwargs.items()})
+    return exact.to(expected.dtype)
+
+
 # Ops whose values are random or uninitialized: only shapes and dtypes compare.
 NONDETERMINISTIC = {
     "uniform", "normal", "normal.number_mean", "bernoulli", "multinomial", "randn",
@@ -298,6 +321,8 @@ def check_forward(opinfo, function):
             where = f"{entry_id(opinfo)} {dtype} sample {n}"
             try:
                 expected = opinfo.op(sample.input, *sample.args, **sample.kwargs)
+                if entry_id(opinfo) in FLOAT64_REFERENCE and dtype != torch.float64:
+                    expected = _float64_reference(opinfo, sample, expected)
             except Exception:  # noqa: BLE001 (torch rejects its own sample)
                 continue
             try:

@@ -17,8 +17,6 @@ import opinfo
 torch.set_num_threads(1)
 
 _TORCH_DISTANCE = "the sample passes torch's own pairwise_distance as distance_function, which rejects Ember tensors"
-_LRN_INT = ("int64 input: torch averages the squares in a different order; relative difference 2e-5 "
-            "against the float32 tolerance 1.3e-5")
 _CTC_GRADIENT = ("Ember's ctc_loss gradient is the exact one; torch's kernel returns it as if log_probs came "
                  "from log_softmax (they differ by exp(log_probs), docs/nn.md)")
 
@@ -33,8 +31,6 @@ KNOWN_FAILURES = {
     ('sum_to_size', 'forward'): 'bool input with nothing to sum stays bool (torch: int64)',
     ('corrcoef', 'forward'): "a single variable's corrcoef is 0-d in torch",
     ('linspace', 'forward'): 'integer linspace: torch steps in integers, Ember truncates the float sequence',
-    ('nn.functional.layer_norm', 'forward'): "a 1-element row: torch 1.13's float32 result is off the bias by ~1e-4 "
-                                             "(its x - mean is not exactly 0); Ember, like torch in float64, gives the bias",
     ('nn.functional.bilinear', 'forward'): 'empty batch (0 rows) is not handled',
     ('nn.functional.bilinear', 'gradient'): 'empty batch (0 rows) is not handled',
     ('sgn', 'gradient'): "torch 1.13's sgn backward is not zero for real inputs",
@@ -56,7 +52,6 @@ KNOWN_FAILURES = {
     ('linalg.pinv.hermitian', 'gradient'): "hermitian pinv's gradient flows to both triangles in torch",
     ('nn.functional.triplet_margin_with_distance_loss', 'forward'): _TORCH_DISTANCE,
     ('nn.functional.triplet_margin_with_distance_loss', 'gradient'): _TORCH_DISTANCE,
-    ('nn.functional.local_response_norm', 'forward'): _LRN_INT,
     ('nn.functional.ctc_loss', 'gradient'): _CTC_GRADIENT,
 }
 
@@ -89,7 +84,6 @@ KNOWN_FAILURES_VULKAN = {
     ('linalg.pinv.hermitian', 'gradient'): "hermitian pinv's gradient flows to both triangles in torch",
     ('nn.functional.triplet_margin_with_distance_loss', 'forward'): _TORCH_DISTANCE,
     ('nn.functional.triplet_margin_with_distance_loss', 'gradient'): _TORCH_DISTANCE,
-    ('nn.functional.local_response_norm', 'forward'): _LRN_INT,
     ('nn.functional.max_pool2d', 'forward'): "a sample's window needs 36 storage buffers in one kernel; Vulkan allows 32",
     ('nn.functional.ctc_loss', 'gradient'): "the unrolled recursion's kernel binds 52 storage buffers; Vulkan allows 32",
     ('nn.functional.multi_margin_loss', 'gradient'): _LAUNCH_PLAN,
@@ -102,7 +96,6 @@ KNOWN_FAILURES_VULKAN = {
 # expects them as listed above.
 LATER_SAMPLE_VULKAN = {
     ('corrcoef', 'forward'),
-    ('nn.functional.local_response_norm', 'forward'),
     ('nn.functional.max_pool2d', 'forward'),
     ('nn.functional.bilinear', 'forward'),
     ('index_fill', 'forward'),
