@@ -979,6 +979,19 @@ transpose16(__m512 r[16]) {
     r[i] = u[i];
 }
 
+/// Elements [at, at + n) (n <= 16) of the 16 arrays `rows`, transposed:
+/// r[j] holds element at + j of each array, one lane per array (lanes of
+/// r[j] for j >= n are zero).
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+loadTransposed16(const float *const *rows, int64_t at, int64_t n,
+                 __m512 r[16]) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+#pragma GCC unroll 16
+  for (int c = 0; c < 16; ++c)
+    r[c] = _mm512_maskz_loadu_ps(mask, rows[c] + at);
+  transpose16(r);
+}
+
 /// Per thread: the padded, channel-blocked input (its border zero, written
 /// when the geometry changes; the pixels inside are rewritten every call)
 /// and where each input pixel goes in it.
@@ -1080,12 +1093,8 @@ EMBER_TARGET_AVX512 void avx512Blocked(const PlaneGeometry &g,
   // The input planes, 16 pixels of the 16 planes at a time, transposed.
   for (int64_t q = 0; q < pixels; q += 16) {
     int64_t n = std::min<int64_t>(16, pixels - q);
-    __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
     __m512 r[16];
-#pragma GCC unroll 16
-    for (int c = 0; c < 16; ++c)
-      r[c] = _mm512_maskz_loadu_ps(mask, x[c] + q);
-    transpose16(r);
+    loadTransposed16(x, q, n, r);
     for (int64_t j = 0; j < n; ++j)
       if (scratch.slot[q + j] >= 0)
         _mm512_store_ps(scratch.input[scratch.slot[q + j]], r[j]);
@@ -1095,12 +1104,8 @@ EMBER_TARGET_AVX512 void avx512Blocked(const PlaneGeometry &g,
   __m512 weights[32];
   for (int64_t t0 = 0; t0 < count; t0 += 16) {
     int64_t n = std::min<int64_t>(16, count - t0);
-    __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
     __m512 r[16];
-#pragma GCC unroll 16
-    for (int c = 0; c < 16; ++c)
-      r[c] = _mm512_maskz_loadu_ps(mask, taps[c] + t0);
-    transpose16(r);
+    loadTransposed16(taps, t0, n, r);
     for (int64_t j = 0; j < n; ++j)
       weights[t0 + j] = r[j];
   }
