@@ -1023,6 +1023,26 @@ BlockedScratch &blockedScratch(const PlaneGeometry &g, int64_t paddedW) {
   return scratch;
 }
 
+/// The next plane block's input and output lines (where a caller's next
+/// block of one image's channels lies: a hint, it may lie elsewhere, and a
+/// prefetch never faults), prefetched a few at a time between the FMAs of
+/// this block's rows. The transposes read 16 planes at once, each a short
+/// piece at a time, which the hardware prefetchers followed worse than the
+/// flat path's one plane at a time when the input came from L3; all the
+/// lines in one burst before the block (196 at f9) stalled it on the fill
+/// buffers for a quarter of its time.
+struct NextBlock {
+  const char *x, *y;
+  int64_t xLines, lines, done = 0;
+
+  /// Prefetches the lines before `end` not yet prefetched.
+  EMBER_TARGET_AVX512 void upTo(int64_t end) {
+    for (; done < end; ++done)
+      _mm_prefetch(done < xLines ? x + done * 64 : y + (done - xLines) * 64,
+                   _MM_HINT_T0);
+  }
+};
+
 /// Output rows of a blockedFits plane block: acc[ow] over the K x K taps
 /// (weights[kh * K + kw], 16 channels each) of the padded input, one load
 /// a padded input pixel, each feeding the outputs whose taps it is.
@@ -1030,8 +1050,10 @@ template <int K, int S>
 EMBER_TARGET_AVX512 void
 avx512BlockedRows(const PlaneGeometry &g, BlockedScratch &scratch,
                   int64_t paddedW, const __m512 *weights, __m512 bias,
-                  bool applied, int activation, float *sums) {
+                  bool applied, int activation, float *sums,
+                  NextBlock &next) {
   constexpr int OW = kBlockedWidth, kInputs = (OW - 1) * S + K;
+  const int64_t slots = g.outH * K; // (oh, kh) steps, each its share of next
   __m512 total = _mm512_setzero_ps();
   for (int64_t oh = 0; oh < g.outH; ++oh) {
     __m512 acc[OW];
@@ -1040,6 +1062,7 @@ avx512BlockedRows(const PlaneGeometry &g, BlockedScratch &scratch,
       acc[i] = _mm512_setzero_ps();
 #pragma GCC unroll 5
     for (int kh = 0; kh < K; ++kh) {
+      next.upTo(next.lines * (oh * K + kh + 1) / slots);
       const float *row = scratch.input[(oh * S + kh) * paddedW];
       __m512 w[K];
 #pragma GCC unroll 5
@@ -1079,17 +1102,10 @@ EMBER_TARGET_AVX512 void avx512Blocked(const PlaneGeometry &g,
   const int64_t paddedW = (g.outW - 1) * g.strideW + g.kW;
   BlockedScratch &scratch = blockedScratch(g, paddedW);
   const int64_t pixels = g.inH * g.inW, outputs = g.outH * g.outW;
-  // The next block's planes, where a caller's next block of one image's
-  // channels lies (a hint: it may lie elsewhere, and a prefetch never
-  // faults): the transposes read 16 planes at once, each a short piece at
-  // a time, which the hardware prefetchers followed worse than the flat
-  // path's one plane at a time when the input came from L3.
-  const char *nextX = reinterpret_cast<const char *>(x[15] + pixels);
-  const char *nextY = reinterpret_cast<const char *>(y[15] + outputs);
-  for (int64_t b = 0; b < kBlockedPlanes * pixels * 4; b += 64)
-    _mm_prefetch(nextX + b, _MM_HINT_T0);
-  for (int64_t b = 0; b < kBlockedPlanes * outputs * 4; b += 64)
-    _mm_prefetch(nextY + b, _MM_HINT_T0);
+  const int64_t xLines = (kBlockedPlanes * pixels * 4 + 63) / 64;
+  NextBlock next{reinterpret_cast<const char *>(x[15] + pixels),
+                 reinterpret_cast<const char *>(y[15] + outputs), xLines,
+                 xLines + (kBlockedPlanes * outputs * 4 + 63) / 64};
   // The input planes, 16 pixels of the 16 planes at a time, transposed.
   for (int64_t q = 0; q < pixels; q += 16) {
     int64_t n = std::min<int64_t>(16, pixels - q);
@@ -1118,7 +1134,7 @@ EMBER_TARGET_AVX512 void avx512Blocked(const PlaneGeometry &g,
   const __m512 biasVector = _mm512_load_ps(bias);
 #define EMBER_BLOCKED(K, S)                                                    \
   avx512BlockedRows<K, S>(g, scratch, paddedW, weights, biasVector, applied,   \
-                          activation, sums)
+                          activation, sums, next)
   if (g.kH == 5)
     g.strideH == 1 ? EMBER_BLOCKED(5, 1) : EMBER_BLOCKED(5, 2);
   else
