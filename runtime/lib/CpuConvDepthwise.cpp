@@ -994,15 +994,22 @@ loadTransposed16(const float *const *rows, int64_t at, int64_t n,
 
 /// Per thread: the padded, channel-blocked input (its border zero, written
 /// when the geometry changes; the pixels inside are rewritten every call)
-/// and where each input pixel goes in it.
+/// and where each input pixel goes in it: a pixel no tap reads, and the
+/// lanes past the last pixel of the last 16, go to the slot past the
+/// padded input (kBlockedTrash), so that every transposed pixel is one
+/// store, without a test.
+constexpr int64_t kBlockedTrash = kBlockedMaxInput;
 struct BlockedScratch {
   int64_t key[7] = {};
-  alignas(64) float input[kBlockedMaxInput][kBlockedPlanes];
+  alignas(64) float input[kBlockedMaxInput + 1][kBlockedPlanes];
   alignas(64) float output[kBlockedMaxOutput][kBlockedPlanes];
-  int16_t slot[kBlockedMaxInput]; // per input pixel; -1: read by no tap
+  int16_t slot[kBlockedMaxInput + 16]; // per input pixel
 };
 
-BlockedScratch &blockedScratch(const PlaneGeometry &g, int64_t paddedW) {
+/// Not inlined: inlined, GCC recomputed the thread_local's address (a TLS
+/// call, with a vzeroupper) at every pixel store of the transposes.
+__attribute__((noinline)) BlockedScratch &
+blockedScratch(const PlaneGeometry &g, int64_t paddedW) {
   thread_local BlockedScratch scratch;
   const int64_t key[7] = {g.inH, g.inW, g.outH, g.kH, g.strideH, g.padH,
                           g.padW};
@@ -1014,11 +1021,13 @@ BlockedScratch &blockedScratch(const PlaneGeometry &g, int64_t paddedW) {
   std::fill(&scratch.output[0][0],
             &scratch.output[0][0] + kBlockedMaxOutput * kBlockedPlanes, 0.0f);
   const int64_t paddedH = (g.outH - 1) * g.strideH + g.kH;
+  std::fill(scratch.slot, scratch.slot + kBlockedMaxInput + 16,
+            static_cast<int16_t>(kBlockedTrash));
   for (int64_t ih = 0; ih < g.inH; ++ih)
     for (int64_t iw = 0; iw < g.inW; ++iw) {
       int64_t r = ih + g.padH, c = iw + g.padW;
-      scratch.slot[ih * g.inW + iw] = static_cast<int16_t>(
-          r < paddedH && c < paddedW ? r * paddedW + c : -1);
+      if (r < paddedH && c < paddedW)
+        scratch.slot[ih * g.inW + iw] = static_cast<int16_t>(r * paddedW + c);
     }
   return scratch;
 }
@@ -1111,9 +1120,9 @@ EMBER_TARGET_AVX512 void avx512Blocked(const PlaneGeometry &g,
     int64_t n = std::min<int64_t>(16, pixels - q);
     __m512 r[16];
     loadTransposed16(x, q, n, r);
-    for (int64_t j = 0; j < n; ++j)
-      if (scratch.slot[q + j] >= 0)
-        _mm512_store_ps(scratch.input[scratch.slot[q + j]], r[j]);
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j)
+      _mm512_store_ps(scratch.input[scratch.slot[q + j]], r[j]);
   }
   // The taps, a vector of the 16 planes' weights per tap.
   const int64_t count = g.kH * g.kW;
