@@ -306,7 +306,9 @@ EMBER_TARGET_AVX512 inline float storedSum(__m512 v, __mmask16 store) {
 
 /// Rows [oh, oh + ROWS) of the 16 output columns from `ow`, out of their
 /// accumulators: the epilogue applied, the lanes `store` keeps added to the
-/// plane's sum (when it asks for one) and written to y.
+/// plane's sum (when it asks for one: `sum` points to 16 lane sums, which
+/// depthwisePlane adds up once per plane; a horizontal sum per block held
+/// f1's kernel a quarter of its time) and written to y.
 template <int ROWS>
 EMBER_TARGET_AVX512 inline void
 storeRowsAvx512(__m512 (&acc)[ROWS], float *y, int64_t yRow, int64_t oh,
@@ -320,7 +322,8 @@ storeRowsAvx512(__m512 (&acc)[ROWS], float *y, int64_t yRow, int64_t oh,
 #pragma GCC unroll 16
       for (int i = 0; i < ROWS; ++i)
         total += acc[i];
-      *epilogue->sum += storedSum(total, store);
+      _mm512_store_ps(epilogue->sum, _mm512_load_ps(epilogue->sum) +
+                                         _mm512_maskz_mov_ps(store, total));
     }
   }
 #pragma GCC unroll 16
@@ -1206,9 +1209,22 @@ bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
   if (avx512 && (g.strideW == 1 || g.strideW == 2) && xCol == 1 &&
       g.kW <= kDirectMaxKW && g.inW <= kZeroRow) {
     bool applied = epilogue && directEpilogue(*epilogue);
-    if (applied && epilogue->sum)
-      *epilogue->sum = 0; // the blocks add theirs
-    avx512DirectPlane(g, x, xRow, taps, y, yRow, applied ? epilogue : nullptr);
+    // The blocks add their sums lane by lane (storeRowsAvx512).
+    alignas(64) float lanes[16] = {};
+    PlaneEpilogue summed;
+    const PlaneEpilogue *blocks = applied ? epilogue : nullptr;
+    if (applied && epilogue->sum) {
+      summed = *epilogue;
+      summed.sum = lanes;
+      blocks = &summed;
+    }
+    avx512DirectPlane(g, x, xRow, taps, y, yRow, blocks);
+    if (blocks == &summed) {
+      float sum = 0;
+      for (float lane : lanes)
+        sum += lane;
+      *epilogue->sum = sum;
+    }
     return applied;
   }
   Phases ph = phasesOf(g);
