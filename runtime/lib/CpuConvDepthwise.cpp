@@ -306,7 +306,9 @@ EMBER_TARGET_AVX512 inline float storedSum(__m512 v, __mmask16 store) {
 
 /// Rows [oh, oh + ROWS) of the 16 output columns from `ow`, out of their
 /// accumulators: the epilogue applied, the lanes `store` keeps added to the
-/// plane's sum (when it asks for one) and written to y.
+/// plane's sum (when it asks for one: `sum` points to 16 lane sums, which
+/// depthwisePlane adds up once per plane; a horizontal sum per block held
+/// f1's kernel a quarter of its time) and written to y.
 template <int ROWS>
 EMBER_TARGET_AVX512 inline void
 storeRowsAvx512(__m512 (&acc)[ROWS], float *y, int64_t yRow, int64_t oh,
@@ -320,7 +322,8 @@ storeRowsAvx512(__m512 (&acc)[ROWS], float *y, int64_t yRow, int64_t oh,
 #pragma GCC unroll 16
       for (int i = 0; i < ROWS; ++i)
         total += acc[i];
-      *epilogue->sum += storedSum(total, store);
+      _mm512_store_ps(epilogue->sum, _mm512_load_ps(epilogue->sum) +
+                                         _mm512_maskz_mov_ps(store, total));
     }
   }
 #pragma GCC unroll 16
@@ -451,6 +454,41 @@ struct ColumnMasks {
   }
 };
 
+/// The input rows the next row block of the direct path adds to this
+/// block's, prefetched into L2 a share per column step of this block; for
+/// a plane's last block, as many rows past the plane (the first rows of
+/// the plane after it, where a caller's next plane lies: a hint, it may
+/// lie elsewhere, and a prefetch never faults). At batch 32 the planes
+/// come from L3 (or memory), and the hardware prefetchers did not follow
+/// the blocks' row-by-row reads of 16 columns at a time: mobilenet's f1,
+/// f2 and f3 (3x3 from 112x112, 56x56 and 28x28) ran 10-20% faster with
+/// them. Planes of one block prefetch nothing: f4 (5x5 stride 2 from
+/// 28x28; the next plane whole, in one burst) ran ~15% slower at batch 1.
+struct RowsAhead {
+  const char *at;
+  int64_t bytes, steps, done = 0, step = 0;
+
+  /// For the block of `rows` output rows from `oh` of `g`, its input rows
+  /// `xRow` floats apart from x.
+  RowsAhead(const PlaneGeometry &g, uintptr_t x, int64_t xRow, int64_t oh,
+            int64_t rows)
+      : steps((g.outW + 15) / 16) {
+    const int64_t first = (oh + rows - 1) * g.strideH - g.padH +
+                          (g.kH - 1) * g.dilationH + 1;
+    const int64_t end = rows < g.outH ? first + rows * g.strideH : first;
+    const int64_t rowBytes = xRow * static_cast<int64_t>(sizeof(float));
+    at = reinterpret_cast<const char *>(x + first * rowBytes);
+    bytes = std::max<int64_t>(end - first, 0) * rowBytes;
+  }
+
+  /// The next column step's share.
+  EMBER_TARGET_AVX512 void next() {
+    const int64_t end = bytes * ++step / steps;
+    for (; done < end; done += 64)
+      _mm_prefetch(at + done, _MM_HINT_T1);
+  }
+};
+
 /// Rows [oh, oh + ROWS) of the direct path, every 16 output columns.
 template <int ROWS>
 EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
@@ -462,7 +500,9 @@ EMBER_TARGET_AVX512 void avx512DirectBlock(const PlaneGeometry &g,
   int64_t top = oh * g.strideH - g.padH;
   int64_t bottom = (oh + ROWS - 1) * g.strideH - g.padH + (g.kH - 1) * g.dilationH;
   bool interior = top >= 0 && bottom < g.inH;
+  RowsAhead ahead(g, x, xRow, oh, ROWS);
   for (int64_t ow = 0; ow < g.outW; ow += 16) {
+    ahead.next();
     ColumnMasks m(g, ow);
 #define EMBER_DIRECT_ROWS(EDGE, MODE)                                          \
   avx512DirectRows<ROWS, EDGE, MODE>(g, x, xRow, taps, y, yRow, oh, ow,       \
@@ -501,7 +541,9 @@ EMBER_TARGET_AVX512 void avx512SharedBlock(const PlaneGeometry &g,
                                            const float *taps, float *y,
                                            int64_t yRow, int64_t oh,
                                            const PlaneEpilogue *epilogue) {
+  RowsAhead ahead(g, x, xRow, oh, ROWS);
   for (int64_t ow = 0; ow < g.outW; ow += 16) {
+    ahead.next();
     ColumnMasks m(g, ow);
 #define EMBER_SHARED_ROWS(K, S, MODE)                                          \
   avx512SharedRows<ROWS, K, S, MODE>(g, x, xRow, taps, y, yRow, oh, ow,       \
@@ -585,8 +627,11 @@ EMBER_TARGET_AVX512 void avx512Split3Block(const PlaneGeometry &g,
                                            const __m512 *weight, float *y,
                                            int64_t yRow, int64_t oh,
                                            const PlaneEpilogue *epilogue) {
-  for (int64_t ow = 0; ow < g.outW; ow += 16)
+  RowsAhead ahead(g, reinterpret_cast<uintptr_t>(x), xRow, oh, ROWS);
+  for (int64_t ow = 0; ow < g.outW; ow += 16) {
+    ahead.next();
     avx512Split3Rows<ROWS>(g, x, xRow, weight, y, yRow, oh, ow, epilogue);
+  }
 }
 
 /// Calls f(std::integral_constant<int, R>{}) for a block of R = `rows`
@@ -979,17 +1024,37 @@ transpose16(__m512 r[16]) {
     r[i] = u[i];
 }
 
+/// Elements [at, at + n) (n <= 16) of the 16 arrays `rows`, transposed:
+/// r[j] holds element at + j of each array, one lane per array (lanes of
+/// r[j] for j >= n are zero).
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+loadTransposed16(const float *const *rows, int64_t at, int64_t n,
+                 __m512 r[16]) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
+#pragma GCC unroll 16
+  for (int c = 0; c < 16; ++c)
+    r[c] = _mm512_maskz_loadu_ps(mask, rows[c] + at);
+  transpose16(r);
+}
+
 /// Per thread: the padded, channel-blocked input (its border zero, written
 /// when the geometry changes; the pixels inside are rewritten every call)
-/// and where each input pixel goes in it.
+/// and where each input pixel goes in it: a pixel no tap reads, and the
+/// lanes past the last pixel of the last 16, go to the slot past the
+/// padded input (kBlockedTrash), so that every transposed pixel is one
+/// store, without a test.
+constexpr int64_t kBlockedTrash = kBlockedMaxInput;
 struct BlockedScratch {
   int64_t key[7] = {};
-  alignas(64) float input[kBlockedMaxInput][kBlockedPlanes];
+  alignas(64) float input[kBlockedMaxInput + 1][kBlockedPlanes];
   alignas(64) float output[kBlockedMaxOutput][kBlockedPlanes];
-  int16_t slot[kBlockedMaxInput]; // per input pixel; -1: read by no tap
+  int16_t slot[kBlockedMaxInput + 16]; // per input pixel
 };
 
-BlockedScratch &blockedScratch(const PlaneGeometry &g, int64_t paddedW) {
+/// Not inlined: inlined, GCC recomputed the thread_local's address (a TLS
+/// call, with a vzeroupper) at every pixel store of the transposes.
+__attribute__((noinline)) BlockedScratch &
+blockedScratch(const PlaneGeometry &g, int64_t paddedW) {
   thread_local BlockedScratch scratch;
   const int64_t key[7] = {g.inH, g.inW, g.outH, g.kH, g.strideH, g.padH,
                           g.padW};
@@ -1001,14 +1066,36 @@ BlockedScratch &blockedScratch(const PlaneGeometry &g, int64_t paddedW) {
   std::fill(&scratch.output[0][0],
             &scratch.output[0][0] + kBlockedMaxOutput * kBlockedPlanes, 0.0f);
   const int64_t paddedH = (g.outH - 1) * g.strideH + g.kH;
+  std::fill(scratch.slot, scratch.slot + kBlockedMaxInput + 16,
+            static_cast<int16_t>(kBlockedTrash));
   for (int64_t ih = 0; ih < g.inH; ++ih)
     for (int64_t iw = 0; iw < g.inW; ++iw) {
       int64_t r = ih + g.padH, c = iw + g.padW;
-      scratch.slot[ih * g.inW + iw] = static_cast<int16_t>(
-          r < paddedH && c < paddedW ? r * paddedW + c : -1);
+      if (r < paddedH && c < paddedW)
+        scratch.slot[ih * g.inW + iw] = static_cast<int16_t>(r * paddedW + c);
     }
   return scratch;
 }
+
+/// The next plane block's input and output lines (where a caller's next
+/// block of one image's channels lies: a hint, it may lie elsewhere, and a
+/// prefetch never faults), prefetched a few at a time between the FMAs of
+/// this block's rows. The transposes read 16 planes at once, each a short
+/// piece at a time, which the hardware prefetchers followed worse than the
+/// flat path's one plane at a time when the input came from L3; all the
+/// lines in one burst before the block (196 at f9) stalled it on the fill
+/// buffers for a quarter of its time.
+struct NextBlock {
+  const char *x, *y;
+  int64_t xLines, lines, done = 0;
+
+  /// Prefetches the lines before `end` not yet prefetched.
+  EMBER_TARGET_AVX512 void upTo(int64_t end) {
+    for (; done < end; ++done)
+      _mm_prefetch(done < xLines ? x + done * 64 : y + (done - xLines) * 64,
+                   _MM_HINT_T0);
+  }
+};
 
 /// Output rows of a blockedFits plane block: acc[ow] over the K x K taps
 /// (weights[kh * K + kw], 16 channels each) of the padded input, one load
@@ -1017,8 +1104,10 @@ template <int K, int S>
 EMBER_TARGET_AVX512 void
 avx512BlockedRows(const PlaneGeometry &g, BlockedScratch &scratch,
                   int64_t paddedW, const __m512 *weights, __m512 bias,
-                  bool applied, int activation, float *sums) {
+                  bool applied, int activation, float *sums,
+                  NextBlock &next) {
   constexpr int OW = kBlockedWidth, kInputs = (OW - 1) * S + K;
+  const int64_t slots = g.outH * K; // (oh, kh) steps, each its share of next
   __m512 total = _mm512_setzero_ps();
   for (int64_t oh = 0; oh < g.outH; ++oh) {
     __m512 acc[OW];
@@ -1027,6 +1116,7 @@ avx512BlockedRows(const PlaneGeometry &g, BlockedScratch &scratch,
       acc[i] = _mm512_setzero_ps();
 #pragma GCC unroll 5
     for (int kh = 0; kh < K; ++kh) {
+      next.upTo(next.lines * (oh * K + kh + 1) / slots);
       const float *row = scratch.input[(oh * S + kh) * paddedW];
       __m512 w[K];
 #pragma GCC unroll 5
@@ -1066,41 +1156,26 @@ EMBER_TARGET_AVX512 void avx512Blocked(const PlaneGeometry &g,
   const int64_t paddedW = (g.outW - 1) * g.strideW + g.kW;
   BlockedScratch &scratch = blockedScratch(g, paddedW);
   const int64_t pixels = g.inH * g.inW, outputs = g.outH * g.outW;
-  // The next block's planes, where a caller's next block of one image's
-  // channels lies (a hint: it may lie elsewhere, and a prefetch never
-  // faults): the transposes read 16 planes at once, each a short piece at
-  // a time, which the hardware prefetchers followed worse than the flat
-  // path's one plane at a time when the input came from L3.
-  const char *nextX = reinterpret_cast<const char *>(x[15] + pixels);
-  const char *nextY = reinterpret_cast<const char *>(y[15] + outputs);
-  for (int64_t b = 0; b < kBlockedPlanes * pixels * 4; b += 64)
-    _mm_prefetch(nextX + b, _MM_HINT_T0);
-  for (int64_t b = 0; b < kBlockedPlanes * outputs * 4; b += 64)
-    _mm_prefetch(nextY + b, _MM_HINT_T0);
+  const int64_t xLines = (kBlockedPlanes * pixels * 4 + 63) / 64;
+  NextBlock next{reinterpret_cast<const char *>(x[15] + pixels),
+                 reinterpret_cast<const char *>(y[15] + outputs), xLines,
+                 xLines + (kBlockedPlanes * outputs * 4 + 63) / 64};
   // The input planes, 16 pixels of the 16 planes at a time, transposed.
   for (int64_t q = 0; q < pixels; q += 16) {
     int64_t n = std::min<int64_t>(16, pixels - q);
-    __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
     __m512 r[16];
+    loadTransposed16(x, q, n, r);
 #pragma GCC unroll 16
-    for (int c = 0; c < 16; ++c)
-      r[c] = _mm512_maskz_loadu_ps(mask, x[c] + q);
-    transpose16(r);
-    for (int64_t j = 0; j < n; ++j)
-      if (scratch.slot[q + j] >= 0)
-        _mm512_store_ps(scratch.input[scratch.slot[q + j]], r[j]);
+    for (int j = 0; j < 16; ++j)
+      _mm512_store_ps(scratch.input[scratch.slot[q + j]], r[j]);
   }
   // The taps, a vector of the 16 planes' weights per tap.
   const int64_t count = g.kH * g.kW;
   __m512 weights[32];
   for (int64_t t0 = 0; t0 < count; t0 += 16) {
     int64_t n = std::min<int64_t>(16, count - t0);
-    __mmask16 mask = static_cast<__mmask16>((1u << n) - 1u);
     __m512 r[16];
-#pragma GCC unroll 16
-    for (int c = 0; c < 16; ++c)
-      r[c] = _mm512_maskz_loadu_ps(mask, taps[c] + t0);
-    transpose16(r);
+    loadTransposed16(taps, t0, n, r);
     for (int64_t j = 0; j < n; ++j)
       weights[t0 + j] = r[j];
   }
@@ -1113,7 +1188,7 @@ EMBER_TARGET_AVX512 void avx512Blocked(const PlaneGeometry &g,
   const __m512 biasVector = _mm512_load_ps(bias);
 #define EMBER_BLOCKED(K, S)                                                    \
   avx512BlockedRows<K, S>(g, scratch, paddedW, weights, biasVector, applied,   \
-                          activation, sums)
+                          activation, sums, next)
   if (g.kH == 5)
     g.strideH == 1 ? EMBER_BLOCKED(5, 1) : EMBER_BLOCKED(5, 2);
   else
@@ -1176,9 +1251,22 @@ bool depthwisePlane(const PlaneGeometry &g, const float *x, int64_t xRow,
   if (avx512 && (g.strideW == 1 || g.strideW == 2) && xCol == 1 &&
       g.kW <= kDirectMaxKW && g.inW <= kZeroRow) {
     bool applied = epilogue && directEpilogue(*epilogue);
-    if (applied && epilogue->sum)
-      *epilogue->sum = 0; // the blocks add theirs
-    avx512DirectPlane(g, x, xRow, taps, y, yRow, applied ? epilogue : nullptr);
+    // The blocks add their sums lane by lane (storeRowsAvx512).
+    alignas(64) float lanes[16] = {};
+    PlaneEpilogue summed;
+    const PlaneEpilogue *blocks = applied ? epilogue : nullptr;
+    if (applied && epilogue->sum) {
+      summed = *epilogue;
+      summed.sum = lanes;
+      blocks = &summed;
+    }
+    avx512DirectPlane(g, x, xRow, taps, y, yRow, blocks);
+    if (blocks == &summed) {
+      float sum = 0;
+      for (float lane : lanes)
+        sum += lane;
+      *epilogue->sum = sum;
+    }
     return applied;
   }
   Phases ph = phasesOf(g);
