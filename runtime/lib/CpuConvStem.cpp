@@ -287,7 +287,8 @@ wideTile(const StemGeometry &g, const float *rows, int64_t channelFloats,
 
 /// The 16x16 block at `src` (16 rows `srcRow` floats apart) transposed:
 /// out[j] holds column j of the block.
-EMBER_TARGET_AVX512 inline void transpose16(const float *src, int64_t srcRow,
+EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
+transpose16(const float *src, int64_t srcRow,
                                             __m512 out[kLanes]) {
   __m512 t[kLanes], u[kLanes];
 #pragma GCC unroll 8
