@@ -27,14 +27,12 @@ struct StemGeometry {
 };
 
 /// Whether stemRows takes `g`: AVX-512, at most kStemMaxInputs input
-/// channels, strideW 1 or 2, and at most kNarrowMaxOutputs output channels
-/// for kH * kW <= 9 taps (the row kernel), kStemMaxOutputs for more (the
-/// tile kernel: resnet18's 7x7 stem).
+/// channels, kH * kW <= 9 taps, at most kStemMaxOutputs output channels,
+/// strideW 1 or 2.
 bool stemApplies(const StemGeometry &g);
 
 /// The weights [outC, inC, kH, kW] as stemRows reads them: blocks of 16
-/// output channels (zero-padded), each [inC, kH, kW, 16]; for the tile
-/// kernel blocks of 32, each [kW, inC, kH, 32].
+/// output channels (zero-padded), each [inC, kH, kW, 16].
 void packStemWeights(const StemGeometry &g, const float *w, float *packed);
 int64_t stemPackedSize(const StemGeometry &g);
 
@@ -49,10 +47,7 @@ bool stemRows(const StemGeometry &g, const float *x, const float *packed,
 /// Whether stemRows applies `activation`.
 bool stemActivation(int activation);
 
-/// At most kNarrowMaxOutputs outputs for windows of up to 9 taps (the row
-/// kernel), kStemMaxOutputs for wider ones (the tile kernel).
-constexpr int64_t kStemMaxInputs = 4, kNarrowMaxOutputs = 32,
-                  kStemMaxOutputs = 64;
+constexpr int64_t kStemMaxInputs = 4, kStemMaxOutputs = 32;
 
 } // namespace conv
 } // namespace ember

@@ -413,7 +413,7 @@ const Case kCases[] = {
      true},
     {3, 1, 7, 1, {1, 11, 18}, {1, 3, 3}, {1, 2, 1}, {0, 1, 0}, {1, 1, 1}, false},
     {1, 4, 32, 1, {1, 5, 33}, {1, 2, 3}, {1, 1, 2}, {0, 2, 1}, {1, 1, 1}, false},
-    // Windows of more than 9 taps (the stem's tile kernel): resnet18's
+    // Windows of more than 9 taps (CpuConvStemTile.cpp): resnet18's
     // 7x7 stride-2 stem over 64 outputs into 19 rows of 30 (two tiles of
     // 14 and one of 2), from constant memory; 5x5 at unit strides with padding 2 over 2 channels into 17
     // outputs; 4x4 at strides 3x1 into rows of 16 (exactly one transpose
@@ -553,10 +553,11 @@ TEST(CpuConv, PointwiseWithTheGemmEpilogue) {
 // The direct stem kernel's epilogue in registers (CpuConvStem.cpp): a
 // bias of one value per image and channel and each activation it applies,
 // 3 -> 16 and 3 -> 20 channels, 3x3 stride 2 (the row kernel); 3 -> 64 and
-// 3 -> 40 channels, 7x7 stride 2 pad 3 into rows of 23 (the tile kernel:
-// a last tile of 9 pixels, a last block of 8 channels), written into the
-// interior of a buffer padded by one (the max pool's input after a
-// ResNet stem), whose border must stay untouched; on 1 and 2 threads.
+// 3 -> 40 channels, 7x7 stride 2 pad 3 into rows of 23 (CpuConvStemTile.cpp
+// for none and relu: a last tile of 9 pixels, a last block of 8 channels;
+// the GEMM path for the others), written into the interior of a buffer
+// padded by one (the max pool's input after a ResNet stem), whose border
+// must stay untouched; on 1 and 2 threads.
 TEST(CpuConv, StemWithBiasAndActivation) {
   struct Shape {
     int64_t o, h, wd, k, pad;
