@@ -2854,10 +2854,10 @@ bool forwardStem(const View5 &x, const View5 &w, const View5 &y,
       if (bias)
         for (int64_t o = 0; o < s.outC; ++o)
           biases[o] = bias->data[n * bias->stride[0] + o * bias->stride[1]];
-      if (!(tile ? stemTileRows : stemRows)(
-              s, x.data + n * x.stride[0], packed->data(),
-              bias ? biases : nullptr, activation, y.data + n * y.stride[0],
-              oh0, oh1))
+      if (!(tile ? stemTileRows : stemRows)(s, x.data + n * x.stride[0],
+                                            packed->data(),
+                                            bias ? biases : nullptr, activation,
+                                            y.data + n * y.stride[0], oh0, oh1))
         failed = true;
       t += oh1 - oh0;
     }

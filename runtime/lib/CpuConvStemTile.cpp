@@ -66,8 +66,7 @@ int64_t wideColumns(const StemGeometry &g) {
 
 /// Floats per padded input row: every tile's reads stay inside.
 int64_t wideRowWidth(const StemGeometry &g) {
-  return std::max(g.inW + 2 * g.padW,
-                  (wideColumns(g) - 1) * g.strideW + g.kW);
+  return std::max(g.inW + 2 * g.padW, (wideColumns(g) - 1) * g.strideW + g.kW);
 }
 
 int64_t wideBandRows(const StemGeometry &g) {
@@ -92,9 +91,8 @@ int64_t wideScratch(const StemGeometry &g) {
 /// Input rows [ih0, ih0 + rows) of every channel, zero-padded (rows outside
 /// the image are zeros; columns start padW to the left), into `band`
 /// (channels channelFloats apart, rows `width`).
-void buildBand(const StemGeometry &g, const float *x, int64_t ih0,
-               int64_t rows, int64_t width, int64_t channelFloats,
-               float *band) {
+void buildBand(const StemGeometry &g, const float *x, int64_t ih0, int64_t rows,
+               int64_t width, int64_t channelFloats, float *band) {
   for (int64_t c = 0; c < g.inC; ++c)
     for (int64_t r = 0; r < rows; ++r) {
       float *d = band + c * channelFloats + r * width;
@@ -134,8 +132,7 @@ wideTile(const StemGeometry &g, const float *rows, int64_t channelFloats,
       for (int64_t i = 0; i < 2 && line < lineCount; ++i, ++line)
         __builtin_prefetch(lines[line], 1, 3);
       const float *row = rows + c * channelFloats + kw;
-      for (int64_t kh = 0; kh < g.kH; ++kh, row += width,
-                   w += kWideChannels) {
+      for (int64_t kh = 0; kh < g.kH; ++kh, row += width, w += kWideChannels) {
         const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + kLanes);
 #pragma GCC unroll 14
         for (int p = 0; p < kWidePixels; ++p) {
@@ -155,8 +152,7 @@ wideTile(const StemGeometry &g, const float *rows, int64_t channelFloats,
 /// The 16x16 block at `src` (16 rows `srcRow` floats apart) transposed:
 /// out[j] holds column j of the block.
 EMBER_TARGET_AVX512 __attribute__((always_inline)) inline void
-transpose16(const float *src, int64_t srcRow,
-                                            __m512 out[kLanes]) {
+transpose16(const float *src, int64_t srcRow, __m512 out[kLanes]) {
   __m512 t[kLanes], u[kLanes];
 #pragma GCC unroll 8
   for (int k = 0; k < kLanes; k += 2) {
@@ -272,9 +268,9 @@ void wideRows(const StemGeometry &g, const float *x, const float *packed,
 
 bool stemTileApplies(const StemGeometry &g, int activation) {
   return haveAvx512() && g.inC >= 1 && g.inC <= kStemMaxInputs &&
-         g.kH * g.kW > 9 && g.outC >= 1 && g.outC <= kStemTileMaxOutputs &&
-         (g.strideW == 1 || g.strideW == 2) && g.strideH >= 1 &&
-         g.padH >= 0 && g.padW >= 0 && g.outW >= 1 &&
+         g.kH * g.kW > 9 && g.outC >= kStemTileMinOutputs &&
+         g.outC <= kStemTileMaxOutputs && (g.strideW == 1 || g.strideW == 2) &&
+         g.strideH >= 1 && g.padH >= 0 && g.padW >= 0 && g.outW >= 1 &&
          (activation == EMBER_GEMM_ACT_NONE ||
           activation == EMBER_GEMM_ACT_RELU);
 }
@@ -283,8 +279,7 @@ int64_t stemTilePackedSize(const StemGeometry &g) {
   return wideChannels(g) * g.inC * g.kH * g.kW;
 }
 
-void packStemTileWeights(const StemGeometry &g, const float *w,
-                         float *packed) {
+void packStemTileWeights(const StemGeometry &g, const float *w, float *packed) {
   const int64_t taps = g.inC * g.kH * g.kW;
   std::fill(packed, packed + stemTilePackedSize(g), 0.0f);
   for (int64_t o = 0; o < g.outC; ++o)

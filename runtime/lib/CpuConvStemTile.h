@@ -20,14 +20,13 @@ namespace conv {
 
 /// Whether stemTileRows takes `g` with `activation` (an
 /// ember_gemm_activation: none or relu): AVX-512, at most kStemMaxInputs
-/// input channels, more than 9 taps, at most kStemTileMaxOutputs output
-/// channels, strideW 1 or 2.
+/// input channels, more than 9 taps, kStemTileMinOutputs to
+/// kStemTileMaxOutputs output channels, strideW 1 or 2.
 bool stemTileApplies(const StemGeometry &g, int activation);
 
 /// The weights [outC, inC, kH, kW] as stemTileRows reads them: blocks of
 /// 32 output channels (zero-padded), each [kW, inC, kH, 32].
-void packStemTileWeights(const StemGeometry &g, const float *w,
-                         float *packed);
+void packStemTileWeights(const StemGeometry &g, const float *w, float *packed);
 int64_t stemTilePackedSize(const StemGeometry &g);
 
 /// Output rows [oh0, oh1) of one image: y = act(conv(x, w) + bias), bias
@@ -38,7 +37,10 @@ bool stemTileRows(const StemGeometry &g, const float *x, const float *packed,
                   const float *bias, int activation, float *y, int64_t oh0,
                   int64_t oh1);
 
-constexpr int64_t kStemTileMaxOutputs = 64;
+/// The tile computes 32 output channels a block: with fewer outputs most
+/// of it would be padding (the GEMM path's 14-row tiles waste less; not
+/// measured below 64).
+constexpr int64_t kStemTileMinOutputs = 32, kStemTileMaxOutputs = 64;
 
 } // namespace conv
 } // namespace ember

@@ -415,12 +415,12 @@ const Case kCases[] = {
     {1, 4, 32, 1, {1, 5, 33}, {1, 2, 3}, {1, 1, 2}, {0, 2, 1}, {1, 1, 1}, false},
     // Windows of more than 9 taps (CpuConvStemTile.cpp): resnet18's
     // 7x7 stride-2 stem over 64 outputs into 19 rows of 30 (two tiles of
-    // 14 and one of 2), from constant memory; 5x5 at unit strides with padding 2 over 2 channels into 17
-    // outputs; 4x4 at strides 3x1 into rows of 16 (exactly one transpose
-    // block).
+    // 14 and one of 2), from constant memory; 5x5 at unit strides with
+    // padding 2 over 2 channels into 36 outputs (a second block of 4);
+    // 4x4 at strides 3x1 into rows of 16 (exactly one transpose block).
     {2, 3, 64, 1, {1, 38, 60}, {1, 7, 7}, {1, 2, 2}, {0, 3, 3}, {1, 1, 1}, false,
      true},
-    {1, 2, 17, 1, {1, 9, 20}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
+    {1, 2, 36, 1, {1, 9, 20}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
     {2, 4, 33, 1, {1, 13, 19}, {1, 4, 4}, {1, 3, 1}, {0, 1, 0}, {1, 1, 1}, false},
 };
 
