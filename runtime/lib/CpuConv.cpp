@@ -27,6 +27,7 @@
 #include "CpuConvDepthwise.h"
 #include "CpuConvDirect.h"
 #include "CpuConvStem.h"
+#include "CpuConvStemTile.h"
 #include "GemmEpilogueKernels.h"
 #include "GemmMicroKernels.h"
 #include "RowTimesMatrix.h"
@@ -2823,13 +2824,17 @@ bool forwardStem(const View5 &x, const View5 &w, const View5 &y,
                  g.out[1],     g.out[2],    g.kernel[1], g.kernel[2],
                  g.stride[1],  g.stride[2], g.pad[1],    g.pad[2],
                  x.stride[1],  x.stride[3], y.stride[1], y.stride[3]};
-  if (!stemApplies(s))
+  const int activation = epilogue ? epilogue->activation : EMBER_GEMM_ACT_NONE;
+  // Windows of more than 9 taps (a 7x7 stem): CpuConvStemTile.h's kernel.
+  const bool tile = stemTileApplies(s, activation);
+  if (!tile && !stemApplies(s))
     return false;
   auto pack = [&] {
     std::vector<float> weightCopy;
     const float *weights = contiguous(w, weightCopy); // [O, C, kH, kW]
-    auto packed = std::make_shared<std::vector<float>>(stemPackedSize(s));
-    packStemWeights(s, weights, packed->data());
+    auto packed = std::make_shared<std::vector<float>>(
+        tile ? stemTilePackedSize(s) : stemPackedSize(s));
+    (tile ? packStemTileWeights : packStemWeights)(s, weights, packed->data());
     return packed;
   };
   std::shared_ptr<const std::vector<float>> packed;
@@ -2840,19 +2845,19 @@ bool forwardStem(const View5 &x, const View5 &w, const View5 &y,
   }
   if (!packed)
     packed = pack();
-  const int activation = epilogue ? epilogue->activation : EMBER_GEMM_ACT_NONE;
   std::atomic<bool> failed{false};
   parallelFor(0, g.batch * s.outH, 4, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi;) {
       const int64_t n = t / s.outH, oh0 = t % s.outH;
       const int64_t oh1 = std::min(s.outH, oh0 + (hi - t));
-      float biases[kStemMaxOutputs];
+      float biases[std::max(kStemMaxOutputs, kStemTileMaxOutputs)];
       if (bias)
         for (int64_t o = 0; o < s.outC; ++o)
           biases[o] = bias->data[n * bias->stride[0] + o * bias->stride[1]];
-      if (!stemRows(s, x.data + n * x.stride[0], packed->data(),
-                    bias ? biases : nullptr, activation,
-                    y.data + n * y.stride[0], oh0, oh1))
+      if (!(tile ? stemTileRows : stemRows)(s, x.data + n * x.stride[0],
+                                            packed->data(),
+                                            bias ? biases : nullptr, activation,
+                                            y.data + n * y.stride[0], oh0, oh1))
         failed = true;
       t += oh1 - oh0;
     }

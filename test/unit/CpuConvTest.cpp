@@ -413,6 +413,15 @@ const Case kCases[] = {
      true},
     {3, 1, 7, 1, {1, 11, 18}, {1, 3, 3}, {1, 2, 1}, {0, 1, 0}, {1, 1, 1}, false},
     {1, 4, 32, 1, {1, 5, 33}, {1, 2, 3}, {1, 1, 2}, {0, 2, 1}, {1, 1, 1}, false},
+    // Windows of more than 9 taps (CpuConvStemTile.cpp): resnet18's
+    // 7x7 stride-2 stem over 64 outputs into 19 rows of 30 (two tiles of
+    // 14 and one of 2), from constant memory; 5x5 at unit strides with
+    // padding 2 over 2 channels into 36 outputs (a second block of 4);
+    // 4x4 at strides 3x1 into rows of 16 (exactly one transpose block).
+    {2, 3, 64, 1, {1, 38, 60}, {1, 7, 7}, {1, 2, 2}, {0, 3, 3}, {1, 1, 1}, false,
+     true},
+    {1, 2, 36, 1, {1, 9, 20}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
+    {2, 4, 33, 1, {1, 13, 19}, {1, 4, 4}, {1, 3, 1}, {0, 1, 0}, {1, 1, 1}, false},
 };
 
 TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
@@ -443,7 +452,7 @@ TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
 // the first output column a tile of its own); rows of 7 (tiles of 16 x 4
 // channels, 70 = 64 + 6) with constant weights, and stride 2 into 7x7;
 // padding wider than x's rows (pixels out on both sides); stride 3 along H
-// with a 3x5 window; rows longer than two tiles; one-column outputs. 3x3
+// with a 3x5 window; rows longer than two tiles; one-column outputs. All
 // cases have at least 5 input channels (the stem kernel, CpuConvStem.cpp,
 // takes fewer first). The fused relu (+ residual, before or after it) runs
 // in the tile's registers, hardswish / hardsigmoid by planes after it.
@@ -453,7 +462,7 @@ TEST(CpuConv, DirectPathMatchesNaive) {
   const Case cases[] = {
       {2, 5, 40, 1, {1, 9, 31}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
       {3, 7, 32, 1, {1, 11, 30}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
-      {1, 3, 20, 1, {1, 13, 22}, {1, 7, 7}, {1, 2, 2}, {0, 3, 3}, {1, 1, 1}, false},
+      {1, 5, 20, 1, {1, 13, 22}, {1, 7, 7}, {1, 2, 2}, {0, 3, 3}, {1, 1, 1}, false},
       {2, 9, 70, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false,
        true},
       {1, 10, 64, 1, {1, 14, 14}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1},
@@ -461,7 +470,7 @@ TEST(CpuConv, DirectPathMatchesNaive) {
       {2, 5, 17, 1, {1, 5, 6}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
       {1, 6, 33, 1, {1, 10, 17}, {1, 3, 5}, {1, 3, 2}, {0, 1, 2}, {1, 1, 1}, false},
       {2, 6, 16, 1, {1, 3, 47}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
-      {2, 4, 24, 1, {1, 6, 1}, {1, 5, 3}, {1, 1, 1}, {0, 2, 1}, {1, 1, 1}, false},
+      {2, 6, 24, 1, {1, 6, 1}, {1, 5, 3}, {1, 1, 1}, {0, 2, 1}, {1, 1, 1}, false},
   };
   ember_cpu_conv_force_direct(2); // always, where it applies
   for (int threads : {1, 2}) {
@@ -543,44 +552,64 @@ TEST(CpuConv, PointwiseWithTheGemmEpilogue) {
 
 // The direct stem kernel's epilogue in registers (CpuConvStem.cpp): a
 // bias of one value per image and channel and each activation it applies,
-// 3 -> 16 and 3 -> 20 channels, 3x3 stride 2, on 1 and 2 threads.
+// 3 -> 16 and 3 -> 20 channels, 3x3 stride 2 (the row kernel); 3 -> 64 and
+// 3 -> 40 channels, 7x7 stride 2 pad 3 into rows of 23 (CpuConvStemTile.cpp
+// for none and relu: a last tile of 9 pixels, a last block of 8 channels;
+// the GEMM path for the others), written into the interior of a buffer
+// padded by one (the max pool's input after a ResNet stem), whose border
+// must stay untouched; on 1 and 2 threads.
 TEST(CpuConv, StemWithBiasAndActivation) {
-  const int64_t n = 2, c = 3, h = 21, wd = 34, oh = 11, ow = 17;
-  for (int64_t o : {16, 20})
+  struct Shape {
+    int64_t o, h, wd, k, pad;
+  };
+  const Shape shapes[] = {{16, 21, 34, 3, 1}, {20, 21, 34, 3, 1},
+                          {64, 19, 45, 7, 3}, {40, 19, 45, 7, 3}};
+  const int64_t n = 2, c = 3;
+  for (const Shape &sh : shapes)
     for (int activation :
          {EMBER_GEMM_ACT_NONE, EMBER_GEMM_ACT_RELU, EMBER_GEMM_ACT_HARDSIGMOID,
           EMBER_GEMM_ACT_HARDSWISH})
       for (int threads : {1, 2}) {
         ember::setNumThreads(threads);
-        int64_t xs[5] = {n, c, 1, h, wd}, ws[5] = {o, c, 1, 3, 3},
+        const int64_t o = sh.o, h = sh.h, wd = sh.wd, k = sh.k;
+        const int64_t oh = (h + 2 * sh.pad - k) / 2 + 1,
+                      ow = (wd + 2 * sh.pad - k) / 2 + 1;
+        const int64_t ph = oh + 2, pw = ow + 2; // the padded buffer
+        int64_t xs[5] = {n, c, 1, h, wd}, ws[5] = {o, c, 1, k, k},
                 ys[5] = {n, o, 1, oh, ow};
-        int64_t xst[5], wst[5], yst[5];
+        int64_t xst[5], wst[5];
         contiguousStrides(xs, xst);
         contiguousStrides(ws, wst);
-        contiguousStrides(ys, yst);
+        const int64_t yst[5] = {o * ph * pw, ph * pw, ph * pw, pw, 1};
         std::mt19937 gen(11);
         std::normal_distribution<float> normal;
-        std::vector<float> x(n * c * h * wd), w(o * c * 9), bias(o),
-            y(n * o * oh * ow, NAN);
+        std::vector<float> x(n * c * h * wd), w(o * c * k * k), bias(o),
+            padded(n * o * ph * pw, -7.0f);
         for (auto *v : {&x, &w, &bias})
           for (float &e : *v)
             e = normal(gen);
+        float *y = padded.data() + pw + 1;
         const int64_t bst[5] = {0, 1, 0, 0, 0}; // bias[o] for every pixel
         ember_cpu_conv_fused_f32(
             VIEW5(x.data(), xs, xst), VIEW5(w.data(), ws, wst),
-            VIEW5(y.data(), ys, yst), VIEW5(bias.data(), ys, bst),
-            VIEW5(y.data(), ys, yst), 1, 2, 2, 0, 1, 1, 1, 1, 1, 1,
+            VIEW5(y, ys, yst), VIEW5(bias.data(), ys, bst), VIEW5(y, ys, yst),
+            1, 2, 2, 0, sh.pad, sh.pad, 1, 1, 1, 1,
             activation | EMBER_GEMM_FUSED_BIAS);
-        for (int64_t i = 0; i < n * o * oh * ow; ++i) {
-          const int64_t e = i % ow, b = i / ow % oh, oc = i / (ow * oh) % o,
-                        im = i / (ow * oh * o);
+        for (int64_t i = 0; i < n * o * ph * pw; ++i) {
+          const int64_t e = i % pw - 1, b = i / pw % ph - 1,
+                        oc = i / (pw * ph) % o, im = i / (pw * ph * o);
+          if (e < 0 || e >= ow || b < 0 || b >= oh) {
+            ASSERT_EQ(padded[i], -7.0f) << "border element " << i;
+            continue;
+          }
           double sum = bias[oc];
           for (int64_t ci = 0; ci < c; ++ci)
-            for (int64_t kh = 0; kh < 3; ++kh)
-              for (int64_t kw = 0; kw < 3; ++kw) {
-                const int64_t ih = b * 2 + kh - 1, iw = e * 2 + kw - 1;
+            for (int64_t kh = 0; kh < k; ++kh)
+              for (int64_t kw = 0; kw < k; ++kw) {
+                const int64_t ih = b * 2 + kh - sh.pad,
+                              iw = e * 2 + kw - sh.pad;
                 if (ih >= 0 && ih < h && iw >= 0 && iw < wd)
-                  sum += double(w[(oc * c + ci) * 9 + kh * 3 + kw]) *
+                  sum += double(w[((oc * c + ci) * k + kh) * k + kw]) *
                          x[((im * c + ci) * h + ih) * wd + iw];
               }
           const double sigmoid = std::clamp(sum + 3, 0.0, 6.0) / 6;
@@ -589,9 +618,10 @@ TEST(CpuConv, StemWithBiasAndActivation) {
               : activation == EMBER_GEMM_ACT_HARDSIGMOID ? sigmoid
               : activation == EMBER_GEMM_ACT_HARDSWISH   ? sum * sigmoid
                                                          : sum;
-          ASSERT_NEAR(y[i], want, 1e-4 * std::max(1.0, std::fabs(want)))
-              << "output " << i << " of " << o << " channels, activation "
-              << activation << ", threads " << threads;
+          ASSERT_NEAR(padded[i], want, 1e-4 * std::max(1.0, std::fabs(want)))
+              << "output " << i << " of " << o << " channels, " << k << "x"
+              << k << ", activation " << activation << ", threads "
+              << threads;
         }
       }
 }
