@@ -75,6 +75,10 @@ const MicroKernelInfo &forwardKernel() {
 /// Output pixels per forward / data-gradient tile: the tile's packed im2col
 /// block (kc x tile) stays in L2.
 constexpr int64_t kPixelTile = 256;
+/// The most floats of packed panels (kc x tile width) for which
+/// pointwiseForward's fused tiles go row block by row block over a tile's
+/// panels (32 KiB, L1d's 48 KiB less the weights and the stores').
+constexpr int64_t kRowsFirstPanel = 8192;
 
 struct View5 {
   float *data;
@@ -2374,15 +2378,28 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
           const bool last = pc + kc == k;
           for (int64_t ic = 0; ic < rows; ic += kernel.mc) {
             const int64_t mc = std::min<int64_t>(kernel.mc, rows - ic);
-            for (int64_t q = 0; q * nr < width; ++q) {
-              const int64_t j = j0 + q * nr, n0 = j / pixels, p0 = j % pixels;
-              const int cols =
-                  static_cast<int>(std::min<int64_t>(nr, width - q * nr));
-              const int split =
-                  static_cast<int>(std::min<int64_t>(cols, pixels - p0));
-              const int64_t n1 = split < cols ? n0 + 1 : n0;
-              for (int64_t ir = 0; ir < mc; ir += mr) {
+            // With a short k (the expansions 16->72 @56, 24->88 @28), each
+            // tile's product is too short to hide its stores, and every
+            // channel of a panel at once is 72-96 write streams, more than
+            // the L2 streamer tracks: then row block by row block, each
+            // over the tile's panels (mr channels streamed at a time; the
+            // packed panels, kc x width, stay in L1). Else panel by panel
+            // (the panel's kc x 32 in L1, the weights in L2).
+            const bool rowsFirst = kc * width <= kRowsFirstPanel;
+            const int64_t blocks = (mc + mr - 1) / mr;
+            const int64_t panels = (width + nr - 1) / nr;
+            for (int64_t step = 0; step < blocks * panels; ++step) {
+              const int64_t ir = (rowsFirst ? step / panels : step % blocks) * mr;
+              const int64_t q = rowsFirst ? step % panels : step / blocks;
+              {
                 const int64_t o = i0 + ic + ir;
+                const int64_t j = j0 + q * nr, n0 = j / pixels,
+                              p0 = j % pixels;
+                const int cols =
+                    static_cast<int>(std::min<int64_t>(nr, width - q * nr));
+                const int split =
+                    static_cast<int>(std::min<int64_t>(cols, pixels - p0));
+                const int64_t n1 = split < cols ? n0 + 1 : n0;
                 PointwiseStore out{};
                 out.c0 = y.data + n0 * y.stride[0] + o * y.stride[1] + p0;
                 out.c1 = y.data + n1 * y.stride[0] + o * y.stride[1];
