@@ -2320,7 +2320,11 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
   const int64_t spans = byImage ? g.batch : 1;
   const int64_t spanPanels = (span + nr - 1) / nr;
   const int64_t threads = numThreads();
-  int64_t perSpan = (spanPanels + kPixelTile / nr - 1) / (kPixelTile / nr);
+  // Short k: wider tiles (their packed panels still kRowsFirstPanel), so
+  // that each row block streams longer runs into its channels.
+  const int64_t pixelTile = std::max<int64_t>(
+      kPixelTile, kRowsFirstPanel / std::max<int64_t>(k, 1) / nr * nr);
+  int64_t perSpan = (spanPanels + pixelTile / nr - 1) / (pixelTile / nr);
   // Few tiles: as many as the panels allow, a multiple of the threads.
   if (threads > 1 && spans * perSpan < 8 * threads)
     perSpan = std::min(spanPanels,
