@@ -2393,36 +2393,34 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
             const int64_t blocks = (mc + mr - 1) / mr;
             const int64_t panels = (width + nr - 1) / nr;
             for (int64_t step = 0; step < blocks * panels; ++step) {
-              const int64_t ir = (rowsFirst ? step / panels : step % blocks) * mr;
+              const int64_t ir =
+                  (rowsFirst ? step / panels : step % blocks) * mr;
               const int64_t q = rowsFirst ? step % panels : step / blocks;
-              {
-                const int64_t o = i0 + ic + ir;
-                const int64_t j = j0 + q * nr, n0 = j / pixels,
-                              p0 = j % pixels;
-                const int cols =
-                    static_cast<int>(std::min<int64_t>(nr, width - q * nr));
-                const int split =
-                    static_cast<int>(std::min<int64_t>(cols, pixels - p0));
-                const int64_t n1 = split < cols ? n0 + 1 : n0;
-                PointwiseStore out{};
-                out.c0 = y.data + n0 * y.stride[0] + o * y.stride[1] + p0;
-                out.c1 = y.data + n1 * y.stride[0] + o * y.stride[1];
-                out.rsc = y.stride[1];
-                out.split = split;
-                if (bias) {
-                  out.bias0 =
-                      bias->data + n0 * bias->stride[0] + o * bias->stride[1];
-                  out.bias1 =
-                      bias->data + n1 * bias->stride[0] + o * bias->stride[1];
-                  out.biasStride = bias->stride[1];
-                }
-                const int height =
-                    static_cast<int>(std::min<int64_t>(mr, mc - ir));
-                const PointwiseTileFn tile =
-                    last ? lastTile(height) : rawTile(height);
-                tile(kc, a + (ic + ir) * kc, bp + q * nr * kc, out, height,
-                     cols, pc > 0);
+              const int64_t o = i0 + ic + ir;
+              const int64_t j = j0 + q * nr, n0 = j / pixels, p0 = j % pixels;
+              const int cols =
+                  static_cast<int>(std::min<int64_t>(nr, width - q * nr));
+              const int split =
+                  static_cast<int>(std::min<int64_t>(cols, pixels - p0));
+              const int64_t n1 = split < cols ? n0 + 1 : n0;
+              PointwiseStore out{};
+              out.c0 = y.data + n0 * y.stride[0] + o * y.stride[1] + p0;
+              out.c1 = y.data + n1 * y.stride[0] + o * y.stride[1];
+              out.rsc = y.stride[1];
+              out.split = split;
+              if (bias) {
+                out.bias0 =
+                    bias->data + n0 * bias->stride[0] + o * bias->stride[1];
+                out.bias1 =
+                    bias->data + n1 * bias->stride[0] + o * bias->stride[1];
+                out.biasStride = bias->stride[1];
               }
+              const int height =
+                  static_cast<int>(std::min<int64_t>(mr, mc - ir));
+              const PointwiseTileFn tile =
+                  last ? lastTile(height) : rawTile(height);
+              tile(kc, a + (ic + ir) * kc, bp + q * nr * kc, out, height, cols,
+                   pc > 0);
             }
           }
         }
