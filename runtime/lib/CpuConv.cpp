@@ -76,6 +76,10 @@ const MicroKernelInfo &forwardKernel() {
 /// Output pixels per forward / data-gradient tile: the tile's packed im2col
 /// block (kc x tile) stays in L2.
 constexpr int64_t kPixelTile = 256;
+/// The most floats of packed panels (kc x tile width) for which
+/// pointwiseForward's fused tiles go row block by row block over a tile's
+/// panels (32 KiB, L1d's 48 KiB less the weights and the stores').
+constexpr int64_t kRowsFirstPanel = 8192;
 
 struct View5 {
   float *data;
@@ -2317,7 +2321,11 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
   const int64_t spans = byImage ? g.batch : 1;
   const int64_t spanPanels = (span + nr - 1) / nr;
   const int64_t threads = numThreads();
-  int64_t perSpan = (spanPanels + kPixelTile / nr - 1) / (kPixelTile / nr);
+  // Short k: wider tiles (their packed panels still kRowsFirstPanel), so
+  // that each row block streams longer runs into its channels.
+  const int64_t pixelTile = std::max<int64_t>(
+      kPixelTile, kRowsFirstPanel / std::max<int64_t>(k, 1) / nr * nr);
+  int64_t perSpan = (spanPanels + pixelTile / nr - 1) / (pixelTile / nr);
   // Few tiles: as many as the panels allow, a multiple of the threads.
   if (threads > 1 && spans * perSpan < 8 * threads)
     perSpan = std::min(spanPanels,
@@ -2375,34 +2383,45 @@ void pointwiseForward(const View5 &x, const View5 &y, const Geometry &g,
           const bool last = pc + kc == k;
           for (int64_t ic = 0; ic < rows; ic += kernel.mc) {
             const int64_t mc = std::min<int64_t>(kernel.mc, rows - ic);
-            for (int64_t q = 0; q * nr < width; ++q) {
+            // With a short k (the expansions 16->72 @56, 24->88 @28), each
+            // tile's product is too short to hide its stores, and every
+            // channel of a panel at once is 72-96 write streams, more than
+            // the L2 streamer tracks: then row block by row block, each
+            // over the tile's panels (mr channels streamed at a time; the
+            // packed panels, kc x width, stay in L1). Else panel by panel
+            // (the panel's kc x 32 in L1, the weights in L2).
+            const bool rowsFirst = kc * width <= kRowsFirstPanel;
+            const int64_t blocks = (mc + mr - 1) / mr;
+            const int64_t panels = (width + nr - 1) / nr;
+            for (int64_t step = 0; step < blocks * panels; ++step) {
+              const int64_t ir =
+                  (rowsFirst ? step / panels : step % blocks) * mr;
+              const int64_t q = rowsFirst ? step % panels : step / blocks;
+              const int64_t o = i0 + ic + ir;
               const int64_t j = j0 + q * nr, n0 = j / pixels, p0 = j % pixels;
               const int cols =
                   static_cast<int>(std::min<int64_t>(nr, width - q * nr));
               const int split =
                   static_cast<int>(std::min<int64_t>(cols, pixels - p0));
               const int64_t n1 = split < cols ? n0 + 1 : n0;
-              for (int64_t ir = 0; ir < mc; ir += mr) {
-                const int64_t o = i0 + ic + ir;
-                PointwiseStore out{};
-                out.c0 = y.data + n0 * y.stride[0] + o * y.stride[1] + p0;
-                out.c1 = y.data + n1 * y.stride[0] + o * y.stride[1];
-                out.rsc = y.stride[1];
-                out.split = split;
-                if (bias) {
-                  out.bias0 =
-                      bias->data + n0 * bias->stride[0] + o * bias->stride[1];
-                  out.bias1 =
-                      bias->data + n1 * bias->stride[0] + o * bias->stride[1];
-                  out.biasStride = bias->stride[1];
-                }
-                const int height =
-                    static_cast<int>(std::min<int64_t>(mr, mc - ir));
-                const PointwiseTileFn tile =
-                    last ? lastTile(height) : rawTile(height);
-                tile(kc, a + (ic + ir) * kc, bp + q * nr * kc, out, height,
-                     cols, pc > 0);
+              PointwiseStore out{};
+              out.c0 = y.data + n0 * y.stride[0] + o * y.stride[1] + p0;
+              out.c1 = y.data + n1 * y.stride[0] + o * y.stride[1];
+              out.rsc = y.stride[1];
+              out.split = split;
+              if (bias) {
+                out.bias0 =
+                    bias->data + n0 * bias->stride[0] + o * bias->stride[1];
+                out.bias1 =
+                    bias->data + n1 * bias->stride[0] + o * bias->stride[1];
+                out.biasStride = bias->stride[1];
               }
+              const int height =
+                  static_cast<int>(std::min<int64_t>(mr, mc - ir));
+              const PointwiseTileFn tile =
+                  last ? lastTile(height) : rawTile(height);
+              tile(kc, a + (ic + ir) * kc, bp + q * nr * kc, out, height, cols,
+                   pc > 0);
             }
           }
         }

@@ -392,6 +392,10 @@ const Case kCases[] = {
     {2, 5, 9, 1, {1, 6, 20}, {1, 1, 1}, {1, 1, 2}, {0, 0, 0}, {1, 1, 1}, false},
     {4, 20, 19, 1, {1, 9, 11}, {1, 1, 1}, {1, 2, 2}, {0, 0, 0}, {1, 1, 1}, false},
     {3, 24, 72, 1, {1, 14, 14}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+    // A short k (16 channels, a mobilenet expansion's): tiles up to 512
+    // pixels wide, each gone through row block by row block (40 outputs:
+    // 14, 14, 12), their panels across images (20x21: 420 a plane).
+    {3, 16, 40, 1, {1, 20, 21}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
     // Unit strides with padding, x read in place with the padding masked
     // (AVX-512): padding along H only (outputs narrower than x's rows:
     // the dropped columns); dilated 3x5 taps; more padding than x's rows
