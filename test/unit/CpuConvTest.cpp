@@ -447,6 +447,8 @@ TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
 // cases have at least 5 input channels (the stem kernel, CpuConvStem.cpp,
 // takes fewer first). The fused relu (+ residual, before or after it) runs
 // in the tile's registers, hardswish / hardsigmoid by planes after it.
+// One image of 4 channel blocks whose weights fit 3 to a chunk: at batch 1
+// the tasks take chunks of 2 blocks and bands of equal rows (directSplit).
 TEST(CpuConv, DirectPathMatchesNaive) {
   if (!ember::gemm::forceKernel(ember::gemm::Kernel::Avx512))
     GTEST_SKIP() << "no AVX-512: the direct path does not run";
@@ -462,6 +464,8 @@ TEST(CpuConv, DirectPathMatchesNaive) {
       {1, 6, 33, 1, {1, 10, 17}, {1, 3, 5}, {1, 3, 2}, {0, 1, 2}, {1, 1, 1}, false},
       {2, 6, 16, 1, {1, 3, 47}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
       {2, 4, 24, 1, {1, 6, 1}, {1, 5, 3}, {1, 1, 1}, {0, 2, 1}, {1, 1, 1}, false},
+      {1, 48, 128, 1, {1, 5, 9}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1},
+       false},
   };
   ember_cpu_conv_force_direct(2); // always, where it applies
   for (int threads : {1, 2}) {
