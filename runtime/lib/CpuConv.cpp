@@ -2906,10 +2906,15 @@ std::optional<DirectShape> directShapeOf(const Geometry &g, const View5 &x,
 /// the tiles prefetch; at 56x56, l1, parity: +2% plain, -2% with the
 /// residual, so it stays on the packed paths). Rows of 7 (l4: tiles of 7 x 64 channels) lost to the
 /// transposed GEMM by 5-15%, and the 7x7 stem over 3 channels (49 taps of
-/// 3-step loops) by 30%.
+/// 3-step loops) by 30%; but at batch 1, l4's stride-2 conv (256 -> 512)
+/// ran 5% faster direct in the model (no phase planes; the 1x1
+/// downsample reading the same x then ran 10% faster too), where its
+/// stride-1 convs ran 12% slower.
 bool directWins(const Geometry &g) {
-  if (g.kernel[1] * g.kernel[2] > 9 || g.cg < 16 || g.out[2] <= 7)
+  if (g.kernel[1] * g.kernel[2] > 9 || g.cg < 16)
     return false;
+  if (g.out[2] <= 7)
+    return g.batch == 1 && g.stride[2] == 2;
   return g.batch > 1 || g.out[2] <= 28;
 }
 

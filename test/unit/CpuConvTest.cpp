@@ -490,6 +490,26 @@ TEST(CpuConv, DirectPathMatchesNaive) {
   ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
 }
 
+// The direct path's choice left to the dispatch (directWins) on rows of 7
+// at batch 1: taken at stride 2 (resnet18's l4 first conv), not at stride 1
+// (l4's other convs stay on the transposed GEMM).
+TEST(CpuConv, DirectPathChosenForStride2RowsOf7AtBatch1) {
+  if (!ember::gemm::forceKernel(ember::gemm::Kernel::Avx512))
+    GTEST_SKIP() << "no AVX-512: the direct path does not run";
+  ember_cpu_conv_force_direct(0);
+  const Case stride2 = {1, 16, 64, 1, {1, 14, 14}, {1, 3, 3}, {1, 2, 2},
+                        {0, 1, 1}, {1, 1, 1}, false};
+  const Case stride1 = {1, 16, 64, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1},
+                        {0, 1, 1}, {1, 1, 1}, false};
+  uint64_t before = ember_cpu_conv_direct_calls();
+  check(stride2);
+  EXPECT_GE(ember_cpu_conv_direct_calls() - before, 9u);
+  before = ember_cpu_conv_direct_calls();
+  check(stride1);
+  EXPECT_EQ(ember_cpu_conv_direct_calls() - before, 0u);
+  ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
+}
+
 // 1x1 convolutions (one GEMM over the batch's pixels) with the epilogues
 // its tiles do not apply in registers: SiLU, a bias that varies per pixel
 // (y's shape) and a residual, through the GEMM's epilogue after the
