@@ -2152,6 +2152,12 @@ pointwiseTile(int64_t k, const float *ap, const float *bp,
   for (int i = 0; i < MR; ++i)
     acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   constexpr int64_t kAhead = 16; // B rows prefetched ahead (2 KiB)
+  // A's weights 4 KiB ahead (its 14 floats a step, a line per step): in a
+  // model they come from memory, evicted since the last call, and the
+  // hardware prefetchers stop at each page (resnet18's 1x1 stride-2
+  // downsample convs at batch 1: 512 KiB of weights for 49 pixels at l4,
+  // 20% faster; l3's 6%).
+  constexpr int64_t kWeightsAhead = 1024;
   for (int64_t p = 0; p < k; ++p) {
     if (p + kAhead < k) {
       _mm_prefetch(reinterpret_cast<const char *>(bp + kAhead * 32),
@@ -2159,6 +2165,8 @@ pointwiseTile(int64_t k, const float *ap, const float *bp,
       _mm_prefetch(reinterpret_cast<const char *>(bp + kAhead * 32 + 16),
                    _MM_HINT_T0);
     }
+    _mm_prefetch(reinterpret_cast<const char *>(ap + kWeightsAhead),
+                 _MM_HINT_T0);
     const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
 #pragma GCC unroll 14
     for (int i = 0; i < MR; ++i) {
