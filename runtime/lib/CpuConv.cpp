@@ -2912,11 +2912,11 @@ std::optional<DirectShape> directShapeOf(const Geometry &g, const View5 &x,
 /// and 14x14, stride 2 included), at batch 1 into rows of 28 or fewer (l2's
 /// and l3's convs 4-20% faster than the shifted and transposed paths, since
 /// the tiles prefetch; at 56x56, l1, parity: +2% plain, -2% with the
-/// residual, so it stays on the packed paths). Rows of 7 (l4: tiles of 7 x 64 channels) lost to the
-/// transposed GEMM by 5-15%, and the 7x7 stem over 3 channels (49 taps of
-/// 3-step loops) by 30%; but at batch 1, l4's stride-2 conv (256 -> 512)
-/// ran 5% faster direct in the model (no phase planes; the 1x1
-/// downsample reading the same x then ran 10% faster too), where its
+/// residual, so it stays on the packed paths). Rows of 7 (l4: tiles of 7 x 64
+/// channels) lost to the transposed GEMM by 5-15%, and the 7x7 stem over 3
+/// channels (49 taps of 3-step loops) by 30%; but at batch 1, l4's stride-2
+/// conv (256 -> 512) ran 5% faster direct in the model (no phase planes; the
+/// 1x1 downsample reading the same x then ran 10% faster too), where its
 /// stride-1 convs ran 12% slower.
 bool directWins(const Geometry &g) {
   if (g.kernel[1] * g.kernel[2] > 9 || g.cg < 16)
