@@ -2157,6 +2157,12 @@ pointwiseTile(int64_t k, const float *ap, const float *bp,
   for (int i = 0; i < MR; ++i)
     acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   constexpr int64_t kAhead = 16; // B rows prefetched ahead (2 KiB)
+  // A's weights 4 KiB ahead (its 14 floats a step, a line per step): in a
+  // model they come from memory, evicted since the last call, and the
+  // hardware prefetchers stop at each page (resnet18's 1x1 stride-2
+  // downsample convs at batch 1: 512 KiB of weights for 49 pixels at l4,
+  // 20% faster; l3's 6%).
+  constexpr int64_t kWeightsAhead = 1024;
   for (int64_t p = 0; p < k; ++p) {
     if (p + kAhead < k) {
       _mm_prefetch(reinterpret_cast<const char *>(bp + kAhead * 32),
@@ -2164,6 +2170,8 @@ pointwiseTile(int64_t k, const float *ap, const float *bp,
       _mm_prefetch(reinterpret_cast<const char *>(bp + kAhead * 32 + 16),
                    _MM_HINT_T0);
     }
+    _mm_prefetch(reinterpret_cast<const char *>(ap + kWeightsAhead),
+                 _MM_HINT_T0);
     const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
 #pragma GCC unroll 14
     for (int i = 0; i < MR; ++i) {
@@ -2928,12 +2936,17 @@ std::optional<DirectShape> directShapeOf(const Geometry &g, const View5 &x,
 /// and 14x14, stride 2 included), at batch 1 into rows of 28 or fewer (l2's
 /// and l3's convs 4-20% faster than the shifted and transposed paths, since
 /// the tiles prefetch; at 56x56, l1, parity: +2% plain, -2% with the
-/// residual, so it stays on the packed paths). Rows of 7 (l4: tiles of 7 x 64 channels) lost to the
-/// transposed GEMM by 5-15%, and the 7x7 stem over 3 channels (49 taps of
-/// 3-step loops) by 30%.
+/// residual, so it stays on the packed paths). Rows of 7 (l4: tiles of 7 x 64
+/// channels) lost to the transposed GEMM by 5-15%, and the 7x7 stem over 3
+/// channels (49 taps of 3-step loops) by 30%; but at batch 1, l4's stride-2
+/// conv (256 -> 512) ran 5% faster direct in the model (no phase planes; the
+/// 1x1 downsample reading the same x then ran 10% faster too), where its
+/// stride-1 convs ran 12% slower.
 bool directWins(const Geometry &g) {
-  if (g.kernel[1] * g.kernel[2] > 9 || g.cg < 16 || g.out[2] <= 7)
+  if (g.kernel[1] * g.kernel[2] > 9 || g.cg < 16)
     return false;
+  if (g.out[2] <= 7)
+    return g.batch == 1 && g.stride[2] == 2;
   return g.batch > 1 || g.out[2] <= 28;
 }
 

@@ -460,6 +460,8 @@ TEST(CpuConv, MatchesNaiveOnEveryKernelAndThreadCount) {
 // cases have at least 5 input channels (the stem kernel, CpuConvStem.cpp,
 // takes fewer first). The fused relu (+ residual, before or after it) runs
 // in the tile's registers, hardswish / hardsigmoid by planes after it.
+// One image of 4 channel blocks whose weights fit 3 to a chunk: at batch 1
+// the tasks take chunks of 2 blocks and bands of equal rows (directSplit).
 TEST(CpuConv, DirectPathMatchesNaive) {
   if (!ember::gemm::forceKernel(ember::gemm::Kernel::Avx512))
     GTEST_SKIP() << "no AVX-512: the direct path does not run";
@@ -475,6 +477,8 @@ TEST(CpuConv, DirectPathMatchesNaive) {
       {1, 6, 33, 1, {1, 10, 17}, {1, 3, 5}, {1, 3, 2}, {0, 1, 2}, {1, 1, 1}, false},
       {2, 6, 16, 1, {1, 3, 47}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
       {2, 6, 24, 1, {1, 6, 1}, {1, 5, 3}, {1, 1, 1}, {0, 2, 1}, {1, 1, 1}, false},
+      {1, 48, 128, 1, {1, 5, 9}, {1, 5, 5}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1},
+       false},
   };
   ember_cpu_conv_force_direct(2); // always, where it applies
   for (int threads : {1, 2}) {
@@ -496,6 +500,26 @@ TEST(CpuConv, DirectPathMatchesNaive) {
     }
   }
   ember_cpu_conv_force_direct(0);
+  ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
+}
+
+// The direct path's choice left to the dispatch (directWins) on rows of 7
+// at batch 1: taken at stride 2 (resnet18's l4 first conv), not at stride 1
+// (l4's other convs stay on the transposed GEMM).
+TEST(CpuConv, DirectPathChosenForStride2RowsOf7AtBatch1) {
+  if (!ember::gemm::forceKernel(ember::gemm::Kernel::Avx512))
+    GTEST_SKIP() << "no AVX-512: the direct path does not run";
+  ember_cpu_conv_force_direct(0);
+  const Case stride2 = {1, 16, 64, 1, {1, 14, 14}, {1, 3, 3}, {1, 2, 2},
+                        {0, 1, 1}, {1, 1, 1}, false};
+  const Case stride1 = {1, 16, 64, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1},
+                        {0, 1, 1}, {1, 1, 1}, false};
+  uint64_t before = ember_cpu_conv_direct_calls();
+  check(stride2);
+  EXPECT_GE(ember_cpu_conv_direct_calls() - before, 9u);
+  before = ember_cpu_conv_direct_calls();
+  check(stride1);
+  EXPECT_EQ(ember_cpu_conv_direct_calls() - before, 0u);
   ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
 }
 
