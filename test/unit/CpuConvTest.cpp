@@ -407,8 +407,12 @@ const Case kCases[] = {
     // A few input channels (the direct stem kernel, CpuConvStem.cpp, on
     // AVX-512): an RGB 3x3 stride-2 stem whose rows end inside a vector
     // (19 and 40 outputs); 24 outputs (a second block of 16, half empty);
-    // strides 2x1 over one channel; 2x3 taps with 2 rows of padding.
+    // strides 2x1 over one channel; 2x3 taps with 2 rows of padding; rows
+    // of 7 and 4 vectors (pixel blocks 3 + 2 + 2 and 2 + 2) over 16 and
+    // 12 outputs.
     {2, 3, 16, 1, {1, 23, 37}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 16, 1, {1, 5, 224}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 12, 1, {1, 4, 120}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 3, 24, 1, {1, 9, 80}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false,
      true},
     {3, 1, 7, 1, {1, 11, 18}, {1, 3, 3}, {1, 2, 1}, {0, 1, 0}, {1, 1, 1}, false},
