@@ -33,10 +33,10 @@
 // (fuseInputScale, ember_cpu_conv_fused_scaled_f32): a 1x1 convolution
 // scales x in registers while it packs it, so x * s is never written.
 //
-// An image network's first convolution whose result only the next
-// convolution reads calls ember_cpu_conv_fused_then_f32 (deferIntoNext):
-// the runtime may run the two image by image, the first one's output in a
-// per-thread buffer instead of memory.
+// A convolution whose result only the next convolution, a depthwise one,
+// reads calls ember_cpu_conv_fused_then_f32 (deferIntoNext): the runtime
+// may run the two image by image, the first one's output in a per-thread
+// buffer instead of memory (mobilenet's stem and expanding 1x1 convs).
 //
 // And two more: a generic reading two convolutions' results
 // (a downsampling ResNet block) lets one of them take its bias first
@@ -989,19 +989,15 @@ bool onlyTouchesNewBuffers(Operation *op, func::CallOp call) {
   return true;
 }
 
-/// An image network's first convolution (at most 4 input channels, the
-/// runtime's stem kernel) whose result only the next convolution call
-/// reads, as its x, with nothing in between that writes what it reads:
-/// the call becomes ember_cpu_conv_fused_then_f32 (same operands), which
-/// lets the runtime run it image by image together with that next call
-/// (mobilenet_v3_small's stem and first depthwise conv: the stem's output
-/// goes through a per-thread buffer instead of memory).
+/// A convolution whose result only the next convolution call reads, as
+/// its x, with nothing in between that writes what it reads, when that
+/// next one is grouped (a depthwise conv): the call becomes
+/// ember_cpu_conv_fused_then_f32 (same operands), which lets the runtime
+/// run the two image by image, the first one's output in a per-thread
+/// buffer (L2) instead of memory. mobilenet_v3_small: its stem and every
+/// expanding 1x1 conv, each before a depthwise conv.
 bool deferIntoNext(func::CallOp call) {
   if (call.getCallee() != "ember_cpu_conv_fused_f32")
-    return false;
-  auto wType = dyn_cast<MemRefType>(viewedMemref(call.getOperand(1)).getType());
-  if (!wType || wType.getRank() < 2 || wType.isDynamicDim(1) ||
-      wType.getDimSize(1) > 4)
     return false;
   memref::AllocOp y = allocationBehind(call.getOperand(2));
   if (!y)
@@ -1016,7 +1012,16 @@ bool deferIntoNext(func::CallOp call) {
     if (!onlyTouchesNewBuffers(op, call))
       return false;
   }
-  if (!next || next.getCallee() == "ember_cpu_conv_fused_then_f32" ||
+  if (!next)
+    return false;
+  // The next convolution is grouped (a depthwise one: the runtime pairs
+  // only those).
+  const unsigned groups =
+      next.getNumOperands() - (next.getCallee() == "ember_cpu_conv_f32" ? 1 : 2);
+  std::optional<int64_t> groupCount =
+      getConstantIntValue(next.getOperand(groups));
+  if (!groupCount || *groupCount < 2 ||
+      next.getCallee() == "ember_cpu_conv_fused_then_f32" ||
       allocationBehind(next.getOperand(0)) != y ||
       !onlyReadByNext(y.getResult(), call, next))
     return false;
@@ -1081,13 +1086,14 @@ struct EmberFuseConvEpiloguePass
     for (func::CallOp call : readers)
       if (fuseInputScale(call))
         ++numScaled;
-    // Stems that may run together with the convolution reading them.
-    SmallVector<func::CallOp> stems;
+    // Convolutions that may run together with the depthwise one reading
+    // them.
+    SmallVector<func::CallOp> producers;
     getOperation().walk([&](func::CallOp call) {
       if (call.getCallee() == "ember_cpu_conv_fused_f32")
-        stems.push_back(call);
+        producers.push_back(call);
     });
-    for (func::CallOp call : stems)
+    for (func::CallOp call : producers)
       deferIntoNext(call);
   }
 };
