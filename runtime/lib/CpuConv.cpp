@@ -3484,10 +3484,20 @@ bool runsPaired(const DeferredConv &d, const View5 &x, const View5 &w,
   Geometry g(x, w, y, scalars);
   if (!isDepthwise(g, y) || y.size[0] != x.size[0])
     return false;
-  const float *yEnd = endOf(y), *xEnd = endOf(d.x), *wEnd = endOf(d.w);
-  return yEnd && xEnd && wEnd &&
-         (yEnd <= d.x.data || xEnd <= y.data) &&
-         (yEnd <= d.w.data || wEnd <= y.data);
+  // next's y may not overlap what d reads (it is written before d's next
+  // image is read).
+  const float *yEnd = endOf(y);
+  if (!yEnd)
+    return false;
+  for (const View5 *read :
+       {&d.x, &d.w, &d.epilogue.bias, &d.epilogue.residual}) {
+    if (!read->data)
+      continue;
+    const float *end = endOf(*read);
+    if (!end || !(yEnd <= read->data || end <= y.data))
+      return false;
+  }
+  return true;
 }
 
 /// Runs the deferred convolution, if one is held: image by image together

@@ -1004,8 +1004,13 @@ bool deferIntoNext(func::CallOp call) {
     return false;
   func::CallOp next;
   for (Operation *op = call->getNextNode(); op; op = op->getNextNode()) {
+    // The forward entries, which run a held call first (runDeferred).
     if (auto reader = dyn_cast<func::CallOp>(op);
-        reader && reader.getCallee().starts_with("ember_cpu_conv_")) {
+        reader && llvm::is_contained(
+                      {"ember_cpu_conv_f32", "ember_cpu_conv_fused_f32",
+                       "ember_cpu_conv_fused_mean_f32",
+                       "ember_cpu_conv_fused_scaled_f32"},
+                      reader.getCallee())) {
       next = reader;
       break;
     }
@@ -1021,7 +1026,6 @@ bool deferIntoNext(func::CallOp call) {
   std::optional<int64_t> groupCount =
       getConstantIntValue(next.getOperand(groups));
   if (!groupCount || *groupCount < 2 ||
-      next.getCallee() == "ember_cpu_conv_fused_then_f32" ||
       allocationBehind(next.getOperand(0)) != y ||
       !onlyReadByNext(y.getResult(), call, next))
     return false;
