@@ -1,12 +1,13 @@
 //===- CpuConvStem.cpp - direct convolution of a few input channels -------===//
 //
-// Per output row, the input rows it reads (inC * kH of them) are copied
-// once into a small buffer, zero-padded and split by column into strideW
-// phases, so that the inputs of 16 consecutive output columns at any tap
-// are 16 consecutive floats (one unaligned load, no gather, no mask).
-// Then each block of 16 output columns keeps 16 output channels in 16
-// registers and runs inC * kH * kW taps of one load and 16 FMAs with a
-// broadcast weight (27 x 16 for a 3x3 RGB stem). Bias and activation are
+// The input rows an output row reads (inC * kH of them) are copied into a
+// small ring of rows (each input row once, kept while the next output rows
+// read it), zero-padded and split by column into strideW phases, so that
+// the inputs of 16 consecutive output columns at any tap are 16
+// consecutive floats (one unaligned load, no gather, no mask).
+// Then up to 3 blocks of 16 output columns keep 8 output channels in 24
+// registers and run inC * kH * kW taps (27 for a 3x3 RGB stem) of 3 loads,
+// 8 weight broadcasts and 24 FMAs. Bias and activation are
 // applied in registers with CpuConvDepthwise.cpp's arithmetic.
 //
 //===----------------------------------------------------------------------===//
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #define EMBER_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 
@@ -63,95 +65,176 @@ template <int Act> EMBER_TARGET_AVX512 inline __m512 activate(__m512 v) {
   return v;
 }
 
-/// Writes, for output row oh, phase p of input row (c, kh) at
-/// rows + ((c * kH + kh) * strideW + p) * width: element j is the padded
-/// input column j * strideW + p (zero outside the image).
-EMBER_TARGET_AVX512 void buildRows(const StemGeometry &g, const float *x,
-                                   int64_t oh, float *rows, int64_t width) {
+/// Writes the strideW phases of input row ih of channel c to dst: element
+/// j of phase p (at dst + p * width) is the padded input column
+/// j * strideW + p (zero outside the image).
+EMBER_TARGET_AVX512 void buildRow(const StemGeometry &g, const float *x,
+                                  int64_t c, int64_t ih, float *dst,
+                                  int64_t width) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
                                          20, 22, 24, 26, 28, 30);
+  if (ih < 0 || ih >= g.inH) {
+    std::fill(dst, dst + g.strideW * width, 0.0f);
+    return;
+  }
+  const float *src = x + c * g.xChannel + ih * g.xRow;
+  for (int64_t p = 0; p < g.strideW; ++p) {
+    float *d = dst + p * width;
+    // Columns [jlo, jhi) read the image: iw = j * strideW + first.
+    const int64_t first = p - g.padW;
+    const int64_t jlo =
+        first >= 0 ? 0 : std::min((-first + g.strideW - 1) / g.strideW, width);
+    const int64_t jhi = std::clamp<int64_t>(
+        (g.inW - first + g.strideW - 1) / g.strideW, jlo, width);
+    std::fill(d, d + jlo, 0.0f);
+    std::fill(d + jhi, d + width, 0.0f);
+    const float *from = src + jlo * g.strideW + first;
+    if (g.strideW == 1) {
+      std::memcpy(d + jlo, from, (jhi - jlo) * sizeof(float));
+      continue;
+    }
+    // Stride 2: the even lanes of two loads, masked to the row's floats
+    // (2 * count - 1 of them from `from`).
+    for (int64_t j = 0; j < jhi - jlo; j += kLanes) {
+      const int64_t left = 2 * (jhi - jlo - j) - 1;
+      auto mask = [](int64_t n) {
+        return static_cast<__mmask16>(n >= kLanes ? 0xFFFF
+                                      : n <= 0    ? 0
+                                                  : (1u << n) - 1);
+      };
+      const __m512 lo = _mm512_maskz_loadu_ps(mask(left), from + 2 * j);
+      const __m512 hi =
+          _mm512_maskz_loadu_ps(mask(left - kLanes), from + 2 * j + kLanes);
+      _mm512_mask_storeu_ps(d + jlo + j, mask(jhi - jlo - j),
+                            _mm512_permutex2var_ps(lo, even, hi));
+    }
+  }
+}
+
+/// The phase rows of one image's input rows, kH per channel, reused from
+/// one output row to the next: with stride 2 and 3 rows a window shares
+/// its last row with the next window, and rebuilding it was a third of
+/// the row building (which, reading the image from memory, cost as much
+/// as the FMAs at batch 32). Slot (c, ih mod kH) holds row ih; any kH
+/// consecutive rows have distinct slots.
+class RowRing {
+public:
+  RowRing(const StemGeometry &g, float *storage, int64_t width)
+      : g(g), storage(storage), width(width) {
+    std::fill(std::begin(held), std::end(held), kNone);
+  }
+
+  /// Builds the rows output row oh reads that are not held yet and points
+  /// rows[c * kH + kh] at input row oh * strideH - padH + kh of channel c.
+  void moveTo(const float *x, int64_t oh, const float **rows) {
+    for (int64_t c = 0; c < g.inC; ++c)
+      for (int64_t kh = 0; kh < g.kH; ++kh) {
+        const int64_t ih = oh * g.strideH - g.padH + kh;
+        const int64_t slot = c * g.kH + ((ih % g.kH) + g.kH) % g.kH;
+        float *dst = storage + slot * g.strideW * width;
+        if (held[slot] != ih) {
+          buildRow(g, x, c, ih, dst, width);
+          held[slot] = ih;
+        }
+        rows[c * g.kH + kh] = dst;
+      }
+  }
+
+private:
+  static constexpr int64_t kNone = INT64_MIN;
+  const StemGeometry &g;
+  float *storage;
+  int64_t width;
+  int64_t held[kStemMaxInputs * kMaxTaps];
+};
+
+/// Output channels per register block: 8 channels of P (up to 3) blocks of
+/// 16 pixels are 8 * P sums in registers, and each tap costs P loads and 8
+/// broadcasts for 8 * P FMAs. With 16 channels of one pixel block (1 load
+/// and 16 broadcast operands per 16 FMAs) the loads, not the FMAs, set the
+/// pace.
+constexpr int kBlockOutputs = 8;
+
+/// One output row, output channels [o, o + 8) (their weights at `a`, 16
+/// floats per tap), pixel blocks [ow, ow + 16 * P).
+template <int Act, int P>
+EMBER_TARGET_AVX512 void pixelBlocks(const StemGeometry &g,
+                                     const float *const *rows,
+                                     const int64_t *tapStart, const float *a,
+                                     const float *bias, int64_t o, int64_t ow,
+                                     float *y) {
+  __m512 acc[kBlockOutputs][P];
+#pragma GCC unroll 8
+  for (int i = 0; i < kBlockOutputs; ++i)
+#pragma GCC unroll 3
+    for (int p = 0; p < P; ++p)
+      acc[i][p] = _mm512_setzero_ps();
+  const float *w = a;
   for (int64_t c = 0; c < g.inC; ++c)
     for (int64_t kh = 0; kh < g.kH; ++kh) {
-      const int64_t ih = oh * g.strideH - g.padH + kh;
-      float *dst = rows + (c * g.kH + kh) * g.strideW * width;
-      if (ih < 0 || ih >= g.inH) {
-        std::fill(dst, dst + g.strideW * width, 0.0f);
-        continue;
-      }
-      const float *src = x + c * g.xChannel + ih * g.xRow;
-      for (int64_t p = 0; p < g.strideW; ++p) {
-        float *d = dst + p * width;
-        // Columns [jlo, jhi) read the image: iw = j * strideW + first.
-        const int64_t first = p - g.padW;
-        const int64_t jlo =
-            first >= 0 ? 0
-                       : std::min((-first + g.strideW - 1) / g.strideW, width);
-        const int64_t jhi = std::clamp<int64_t>(
-            (g.inW - first + g.strideW - 1) / g.strideW, jlo, width);
-        std::fill(d, d + jlo, 0.0f);
-        std::fill(d + jhi, d + width, 0.0f);
-        const float *from = src + jlo * g.strideW + first;
-        if (g.strideW == 1) {
-          std::memcpy(d + jlo, from, (jhi - jlo) * sizeof(float));
-          continue;
-        }
-        // Stride 2: the even lanes of two loads, masked to the row's
-        // floats (2 * count - 1 of them from `from`).
-        for (int64_t j = 0; j < jhi - jlo; j += kLanes) {
-          const int64_t left = 2 * (jhi - jlo - j) - 1;
-          auto mask = [](int64_t n) {
-            return static_cast<__mmask16>(
-                n >= kLanes ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1);
-          };
-          const __m512 lo = _mm512_maskz_loadu_ps(mask(left), from + 2 * j);
-          const __m512 hi =
-              _mm512_maskz_loadu_ps(mask(left - kLanes), from + 2 * j + kLanes);
-          _mm512_mask_storeu_ps(d + jlo + j, mask(jhi - jlo - j),
-                                _mm512_permutex2var_ps(lo, even, hi));
+      const float *row = rows[c * g.kH + kh] + ow;
+      for (int64_t kw = 0; kw < g.kW; ++kw, w += kLanes) {
+        __m512 v[P];
+#pragma GCC unroll 3
+        for (int p = 0; p < P; ++p)
+          v[p] = _mm512_loadu_ps(row + tapStart[kw] + p * kLanes);
+#pragma GCC unroll 8
+        for (int i = 0; i < kBlockOutputs; ++i) {
+          const __m512 weight = _mm512_set1_ps(w[i]);
+#pragma GCC unroll 3
+          for (int p = 0; p < P; ++p)
+            acc[i][p] = _mm512_fmadd_ps(v[p], weight, acc[i][p]);
         }
       }
     }
+  const int64_t outputs = std::min<int64_t>(kBlockOutputs, g.outC - o);
+#pragma GCC unroll 3
+  for (int p = 0; p < P; ++p) {
+    const __mmask16 store = static_cast<__mmask16>(
+        (1u << std::min<int64_t>(kLanes, g.outW - ow - p * kLanes)) - 1);
+#pragma GCC unroll 8
+    for (int i = 0; i < kBlockOutputs; ++i) {
+      if (i >= outputs)
+        break;
+      __m512 v = acc[i][p];
+      if (bias)
+        v += bias[o + i];
+      _mm512_mask_storeu_ps(y + (o + i) * g.yChannel + ow + p * kLanes, store,
+                            activate<Act>(v));
+    }
+  }
 }
 
 /// One output row, output channels [o0, o0 + 16) (packed block `a`).
 template <int Act>
-EMBER_TARGET_AVX512 void rowBlock(const StemGeometry &g, const float *rows,
-                                  int64_t width, const float *a,
-                                  const float *bias, int64_t o0, float *y) {
-  const int64_t outputs = std::min<int64_t>(kLanes, g.outC - o0);
+EMBER_TARGET_AVX512 void rowBlock(const StemGeometry &g,
+                                  const float *const *rows, int64_t width,
+                                  const float *a, const float *bias, int64_t o0,
+                                  float *y) {
   // Where tap column kw starts in a row's phases: worked out once per row
   // block, keeping integer divisions out of the FMA loop.
   int64_t tapStart[kMaxTaps];
   for (int64_t kw = 0; kw < g.kW; ++kw)
     tapStart[kw] = kw % g.strideW * width + kw / g.strideW;
-  for (int64_t ow = 0; ow < g.outW; ow += kLanes) {
-    // Unrolled, so that the 16 sums stay in registers.
-    __m512 acc[kLanes];
-#pragma GCC unroll 16
-    for (int o = 0; o < kLanes; ++o)
-      acc[o] = _mm512_setzero_ps();
-    const float *w = a;
-    for (int64_t c = 0; c < g.inC; ++c)
-      for (int64_t kh = 0; kh < g.kH; ++kh) {
-        const float *row = rows + (c * g.kH + kh) * g.strideW * width;
-        for (int64_t kw = 0; kw < g.kW; ++kw, w += kLanes) {
-          const __m512 v = _mm512_loadu_ps(row + tapStart[kw] + ow);
-#pragma GCC unroll 16
-          for (int o = 0; o < kLanes; ++o)
-            acc[o] = _mm512_fmadd_ps(v, _mm512_set1_ps(w[o]), acc[o]);
-        }
+  const int64_t blocks = (g.outW + kLanes - 1) / kLanes;
+  for (int64_t half = 0; half < kLanes && o0 + half < g.outC;
+       half += kBlockOutputs) {
+    const float *w = a + half;
+    const int64_t o = o0 + half;
+    // 3 blocks at a time; 4 left go as 2 + 2 (7 blocks of a 112 row: 3, 2, 2).
+    for (int64_t block = 0; block < blocks;) {
+      const int64_t left = blocks - block;
+      const int64_t ow = block * kLanes;
+      if (left >= 5 || left == 3) {
+        pixelBlocks<Act, 3>(g, rows, tapStart, w, bias, o, ow, y);
+        block += 3;
+      } else if (left >= 2) {
+        pixelBlocks<Act, 2>(g, rows, tapStart, w, bias, o, ow, y);
+        block += 2;
+      } else {
+        pixelBlocks<Act, 1>(g, rows, tapStart, w, bias, o, ow, y);
+        block += 1;
       }
-    const __mmask16 store = static_cast<__mmask16>(
-        (1u << std::min<int64_t>(kLanes, g.outW - ow)) - 1);
-#pragma GCC unroll 16
-    for (int o = 0; o < kLanes; ++o) {
-      if (o >= outputs)
-        break;
-      __m512 v = acc[o];
-      if (bias)
-        v += bias[o0 + o];
-      _mm512_mask_storeu_ps(y + (o0 + o) * g.yChannel + ow, store,
-                            activate<Act>(v));
     }
   }
 }
@@ -163,10 +246,12 @@ EMBER_TARGET_AVX512 void rowsWith(const StemGeometry &g, const float *x,
                                   float *rows) {
   const int64_t width = phaseWidth(g);
   const int64_t blockFloats = g.inC * g.kH * g.kW * kLanes;
+  RowRing ring(g, rows, width);
+  const float *rowPtrs[kStemMaxInputs * kMaxTaps];
   for (int64_t oh = oh0; oh < oh1; ++oh) {
-    buildRows(g, x, oh, rows, width);
+    ring.moveTo(x, oh, rowPtrs);
     for (int64_t o0 = 0; o0 < g.outC; o0 += kLanes)
-      rowBlock<Act>(g, rows, width, packed + o0 / kLanes * blockFloats, bias,
+      rowBlock<Act>(g, rowPtrs, width, packed + o0 / kLanes * blockFloats, bias,
                     o0, y + oh * g.yRow);
   }
 }

@@ -290,6 +290,46 @@ def test_depthwise_and_squeeze_excitation_are_fused():
     close(got, T.conv2d(tx * T.hardsigmoid(T.conv2d(s, torch.tensor(w2), torch.tensor(b2))),
                         torch.tensor(wp), torch.tensor(bp)),
           atol=1e-4, rtol=1e-4)
+class _StemThenDepthwise(ember.nn.Module):
+    """MobileNetV3's stem (RGB 3x3 stride 2 + bias + hardswish) and the
+    depthwise conv + bias + relu that reads it, then an expanding 1x1 conv
+    + bias + hardswish and another depthwise conv + bias + relu."""
+
+    def __init__(self, *arrays_):
+        super().__init__()
+        self.w, self.b, self.wd, self.bd, self.we, self.be, self.wd2, self.bd2 = (
+            ember.nn.Parameter(ember.tensor(a)) for a in arrays_)
+
+    def forward(self, x):
+        x = F.hardswish(F.conv2d(x, self.w, self.b, stride=2, padding=1))
+        x = F.relu(F.conv2d(x, self.wd, self.bd, stride=2, padding=1, groups=16))
+        x = F.hardswish(F.conv2d(x, self.we, self.be))
+        return F.relu(F.conv2d(x, self.wd2, self.bd2, padding=1, groups=32))
+
+
+def test_conv_runs_with_the_next_depthwise_conv_image_by_image():
+    """The stem's output is read only by a depthwise conv, and so is the
+    expanding 1x1 conv's: both call ember_cpu_conv_fused_then_f32 and, with
+    4 images per thread, run with their depthwise conv image by image (the
+    output in a per-thread buffer). Four fused calls; values as torch's
+    there and at 1 image (each pair one call after the other)."""
+    params = arrays(25, (16, 3, 3, 3), (16,), (16, 1, 3, 3), (16,), (32, 16, 1, 1), (32,),
+                    (32, 1, 3, 3), (32,))
+    module = _StemThenDepthwise(*params)
+    w, b, wd, bd, we, be, wd2, bd2 = (torch.tensor(p) for p in params)
+    T = torch.nn.functional
+    for batch in (4 * ember.get_num_threads(), 1):
+        (x,) = arrays(26 + batch, (batch, 3, 20, 18))
+        program = ember.export(module, ember.tensor(x))
+        before = fused_conv_calls()
+        got = program(x)
+        assert fused_conv_calls() == before + 4
+        t = T.hardswish(T.conv2d(torch.tensor(x), w, b, stride=2, padding=1))
+        t = T.relu(T.conv2d(t, wd, bd, stride=2, padding=1, groups=16))
+        t = T.hardswish(T.conv2d(t, we, be))
+        close(got, T.relu(T.conv2d(t, wd2, bd2, padding=1, groups=32)), atol=1e-4, rtol=1e-4)
+
+
 class _Downsample(ember.nn.Module):
     def __init__(self, w, b, wd, bd):
         super().__init__()

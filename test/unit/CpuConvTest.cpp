@@ -29,6 +29,13 @@
 #include <random>
 #include <vector>
 
+// Declared in CpuRuntime.cpp, not CpuConv.h (a change to that public
+// header rebuilds the whole compiler).
+extern "C" void ember_cpu_conv_fused_then_f32(
+    EMBER_TENSOR5_ARGS(float, x), EMBER_TENSOR5_ARGS(float, w),
+    EMBER_TENSOR5_ARGS(float, y), EMBER_TENSOR5_ARGS(float, bias),
+    EMBER_TENSOR5_ARGS(float, residual), EMBER_CONV_SCALARS, int64_t flags);
+
 namespace {
 
 struct Case {
@@ -411,8 +418,12 @@ const Case kCases[] = {
     // A few input channels (the direct stem kernel, CpuConvStem.cpp, on
     // AVX-512): an RGB 3x3 stride-2 stem whose rows end inside a vector
     // (19 and 40 outputs); 24 outputs (a second block of 16, half empty);
-    // strides 2x1 over one channel; 2x3 taps with 2 rows of padding.
+    // strides 2x1 over one channel; 2x3 taps with 2 rows of padding; rows
+    // of 7 and 4 vectors (pixel blocks 3 + 2 + 2 and 2 + 2) over 16 and
+    // 12 outputs.
     {2, 3, 16, 1, {1, 23, 37}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 16, 1, {1, 5, 224}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
+    {1, 3, 12, 1, {1, 4, 120}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false},
     {1, 3, 24, 1, {1, 9, 80}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, false,
      true},
     {3, 1, 7, 1, {1, 11, 18}, {1, 3, 3}, {1, 2, 1}, {0, 1, 0}, {1, 1, 1}, false},
@@ -650,6 +661,91 @@ TEST(CpuConv, StemWithBiasAndActivation) {
               << "output " << i << " of " << o << " channels, " << k << "x"
               << k << ", activation " << activation << ", threads "
               << threads;
+        }
+      }
+}
+
+// ember_cpu_conv_fused_then_f32 (ember-fuse-conv-epilogue's deferIntoNext):
+// an RGB 3x3 stride-2 stem + bias + hardswish, then a depthwise 3x3
+// stride-2 + bias + relu with plane means reading its output, equal to the
+// two calls one after the other. With 8 images (at least 4 per thread) the
+// two run image by image and the stem's own output buffer is never
+// written (it stays NaN); with 2 images, or when the next call reads
+// another x, the stem runs on its own first and writes it.
+TEST(CpuConv, StemDeferredIntoTheNextConvolution) {
+  const int64_t c = 3, h = 19, wd = 22, o = 16, sh = 10, sw = 11, dh = 5,
+                dw = 6;
+  for (int64_t n : {8, 2})
+    for (bool nextReadsStem : {true, false})
+      for (int threads : {1, 2}) {
+        ember::setNumThreads(threads);
+        int64_t xs[5] = {n, c, 1, h, wd}, ws[5] = {o, c, 1, 3, 3},
+                ss[5] = {n, o, 1, sh, sw}, ds[5] = {o, 1, 1, 3, 3},
+                ys[5] = {n, o, 1, dh, dw};
+        int64_t xst[5], wst[5], sst[5], dst[5], yst[5];
+        contiguousStrides(xs, xst);
+        contiguousStrides(ws, wst);
+        contiguousStrides(ss, sst);
+        contiguousStrides(ds, dst);
+        contiguousStrides(ys, yst);
+        const int64_t meanStrides[5] = {o, 1, 0, 0, 0};
+        const int64_t bst[5] = {0, 1, 0, 0, 0};
+        std::mt19937 gen(7);
+        std::normal_distribution<float> normal;
+        std::vector<float> x(n * c * h * wd), w(o * c * 9), bias(o),
+            dwWeights(o * 9), dwBias(o), other(n * o * sh * sw);
+        for (auto *v : {&x, &w, &bias, &dwWeights, &dwBias, &other})
+          for (float &e : *v)
+            e = normal(gen);
+        const int64_t stemFlags = EMBER_GEMM_ACT_HARDSWISH | EMBER_GEMM_FUSED_BIAS;
+        const int64_t dwFlags = EMBER_GEMM_ACT_RELU | EMBER_GEMM_FUSED_BIAS;
+        // The reference: the two calls one after the other.
+        std::vector<float> stemWant(n * o * sh * sw, NAN),
+            yWant(n * o * dh * dw, NAN), meanWant(n * o, NAN);
+        float *dwInput = nextReadsStem ? stemWant.data() : other.data();
+        ember_cpu_conv_fused_f32(
+            VIEW5(x.data(), xs, xst), VIEW5(w.data(), ws, wst),
+            VIEW5(stemWant.data(), ss, sst), VIEW5(bias.data(), ss, bst),
+            VIEW5(stemWant.data(), ss, sst), 1, 2, 2, 0, 1, 1, 1, 1, 1, 1,
+            stemFlags);
+        ember_cpu_conv_fused_mean_f32(
+            VIEW5(dwInput, ss, sst), VIEW5(dwWeights.data(), ds, dst),
+            VIEW5(yWant.data(), ys, yst), VIEW5(dwBias.data(), ys, bst),
+            VIEW5(yWant.data(), ys, yst),
+            VIEW5(meanWant.data(), ys, meanStrides), 1, 2, 2, 0, 1, 1, 1, 1,
+            1, o, dwFlags);
+        // Deferred into the next call.
+        std::vector<float> stem(n * o * sh * sw, NAN), y(n * o * dh * dw, NAN),
+            mean(n * o, NAN);
+        float *input = nextReadsStem ? stem.data() : other.data();
+        ember_cpu_conv_fused_then_f32(
+            VIEW5(x.data(), xs, xst), VIEW5(w.data(), ws, wst),
+            VIEW5(stem.data(), ss, sst), VIEW5(bias.data(), ss, bst),
+            VIEW5(stem.data(), ss, sst), 1, 2, 2, 0, 1, 1, 1, 1, 1, 1,
+            stemFlags);
+        ember_cpu_conv_fused_mean_f32(
+            VIEW5(input, ss, sst), VIEW5(dwWeights.data(), ds, dst),
+            VIEW5(y.data(), ys, yst), VIEW5(dwBias.data(), ys, bst),
+            VIEW5(y.data(), ys, yst), VIEW5(mean.data(), ys, meanStrides),
+            1, 2, 2, 0, 1, 1, 1, 1, 1, o, dwFlags);
+        SCOPED_TRACE(::testing::Message()
+                     << "images " << n << ", next reads the stem "
+                     << nextReadsStem << ", threads " << threads);
+        for (size_t i = 0; i < y.size(); ++i)
+          ASSERT_NEAR(y[i], yWant[i], 1e-5f * std::max(1.0f, std::fabs(yWant[i])))
+              << "output " << i;
+        for (size_t i = 0; i < mean.size(); ++i)
+          ASSERT_NEAR(mean[i], meanWant[i],
+                      1e-5f * std::max(1.0f, std::fabs(meanWant[i])))
+              << "mean " << i;
+        const bool paired = nextReadsStem && n >= 4 * threads;
+        for (size_t i = 0; i < stem.size(); ++i) {
+          if (paired)
+            ASSERT_TRUE(std::isnan(stem[i])) << "stem output " << i;
+          else
+            ASSERT_NEAR(stem[i], stemWant[i],
+                        1e-5f * std::max(1.0f, std::fabs(stemWant[i])))
+                << "stem output " << i;
         }
       }
 }

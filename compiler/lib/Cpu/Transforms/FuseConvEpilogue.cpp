@@ -33,6 +33,11 @@
 // (fuseInputScale, ember_cpu_conv_fused_scaled_f32): a 1x1 convolution
 // scales x in registers while it packs it, so x * s is never written.
 //
+// A convolution whose result only the next convolution, a depthwise one,
+// reads calls ember_cpu_conv_fused_then_f32 (deferIntoNext): the runtime
+// may run the two image by image, the first one's output in a per-thread
+// buffer instead of memory (mobilenet's stem and expanding 1x1 convs).
+//
 // And two more: a generic reading two convolutions' results
 // (a downsampling ResNet block) lets one of them take its bias first
 // (peelBias), so the other fuses the rest; and a result only copied into
@@ -917,6 +922,119 @@ bool fuseInputScale(func::CallOp call) {
   return true;
 }
 
+/// The memref `value` views (through casts, reinterpret casts of its base,
+/// reshapes): an allocation, a global or an argument.
+Value viewedMemref(Value value) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (auto metadata = dyn_cast<memref::ExtractStridedMetadataOp>(def))
+      value = metadata.getSource();
+    else if (isa<memref::ReinterpretCastOp, memref::CastOp,
+                 memref::CollapseShapeOp, memref::ExpandShapeOp>(def))
+      value = def->getOperand(0);
+    else
+      break;
+  }
+  return value;
+}
+
+/// The allocation `value` views, or null.
+memref::AllocOp allocationBehind(Value value) {
+  return viewedMemref(value).getDefiningOp<memref::AllocOp>();
+}
+
+/// Whether every use of `value` (through the views allocationBehind walks
+/// back) is `a`, operand 0 of `b`, a dealloc or a view's own use.
+bool onlyReadByNext(Value value, func::CallOp a, func::CallOp b) {
+  for (OpOperand &use : value.getUses()) {
+    Operation *user = use.getOwner();
+    if (user == a || isa<memref::DeallocOp>(user))
+      continue;
+    if (user == b) {
+      if (use.getOperandNumber() != 0)
+        return false;
+      continue;
+    }
+    if (!isa<memref::ExtractStridedMetadataOp, memref::ReinterpretCastOp,
+             memref::CastOp, memref::CollapseShapeOp, memref::ExpandShapeOp>(
+            user))
+      return false;
+    for (Value result : user->getResults())
+      if (isa<MemRefType>(result.getType()) && !onlyReadByNext(result, a, b))
+        return false;
+  }
+  return true;
+}
+
+/// Whether `op` (after `call`) may run before `call` as far as memory
+/// goes: it reads, allocates, or writes only buffers allocated after
+/// `call` (a reshape's shape operand), so `call`'s inputs stay as they
+/// were.
+bool onlyTouchesNewBuffers(Operation *op, func::CallOp call) {
+  if (isMemoryEffectFree(op))
+    return true;
+  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!effects)
+    return false;
+  SmallVector<MemoryEffects::EffectInstance> found;
+  effects.getEffects(found);
+  for (const MemoryEffects::EffectInstance &effect : found) {
+    if (isa<MemoryEffects::Read, MemoryEffects::Allocate>(effect.getEffect()))
+      continue;
+    Value value = effect.getValue();
+    Operation *def = value ? viewedMemref(value).getDefiningOp() : nullptr;
+    if (!def || def->getBlock() != call->getBlock() ||
+        !call->isBeforeInBlock(def))
+      return false;
+  }
+  return true;
+}
+
+/// A convolution whose result only the next convolution call reads, as
+/// its x, with nothing in between that writes what it reads, when that
+/// next one is grouped (a depthwise conv): the call becomes
+/// ember_cpu_conv_fused_then_f32 (same operands), which lets the runtime
+/// run the two image by image, the first one's output in a per-thread
+/// buffer (L2) instead of memory. mobilenet_v3_small: its stem and every
+/// expanding 1x1 conv, each before a depthwise conv.
+bool deferIntoNext(func::CallOp call) {
+  if (call.getCallee() != "ember_cpu_conv_fused_f32")
+    return false;
+  memref::AllocOp y = allocationBehind(call.getOperand(2));
+  if (!y)
+    return false;
+  func::CallOp next;
+  for (Operation *op = call->getNextNode(); op; op = op->getNextNode()) {
+    // The forward entries, which run a held call first (runDeferred).
+    if (auto reader = dyn_cast<func::CallOp>(op);
+        reader && llvm::is_contained(
+                      {"ember_cpu_conv_f32", "ember_cpu_conv_fused_f32",
+                       "ember_cpu_conv_fused_mean_f32",
+                       "ember_cpu_conv_fused_scaled_f32"},
+                      reader.getCallee())) {
+      next = reader;
+      break;
+    }
+    if (!onlyTouchesNewBuffers(op, call))
+      return false;
+  }
+  if (!next)
+    return false;
+  // The next convolution is grouped (a depthwise one: the runtime pairs
+  // only those).
+  const unsigned groups =
+      next.getNumOperands() - (next.getCallee() == "ember_cpu_conv_f32" ? 1 : 2);
+  std::optional<int64_t> groupCount =
+      getConstantIntValue(next.getOperand(groups));
+  if (!groupCount || *groupCount < 2 ||
+      allocationBehind(next.getOperand(0)) != y ||
+      !onlyReadByNext(y.getResult(), call, next))
+    return false;
+  ModuleOp module = call->getParentOfType<ModuleOp>();
+  call.setCallee(
+      declareFusedEntry(module, "ember_cpu_conv_fused_then_f32", 5).getName());
+  return true;
+}
+
 struct EmberFuseConvEpiloguePass
     : ember::impl::EmberFuseConvEpilogueBase<EmberFuseConvEpiloguePass> {
   void runOnOperation() override {
@@ -972,6 +1090,15 @@ struct EmberFuseConvEpiloguePass
     for (func::CallOp call : readers)
       if (fuseInputScale(call))
         ++numScaled;
+    // Convolutions that may run together with the depthwise one reading
+    // them.
+    SmallVector<func::CallOp> producers;
+    getOperation().walk([&](func::CallOp call) {
+      if (call.getCallee() == "ember_cpu_conv_fused_f32")
+        producers.push_back(call);
+    });
+    for (func::CallOp call : producers)
+      deferIntoNext(call);
   }
 };
 

@@ -515,3 +515,120 @@ func.func @scale_read_twice(%s: memref<?x16xf32>, %x: memref<?x16x5x5xf32>, %wc:
   call @ember_cpu_conv_f32(%xc, %wc, %yc, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c0_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64) : (memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
   return
 }
+
+// -----
+
+// An RGB stem whose output D only the next convolution call, a depthwise
+// one (groups 16), reads, as its x: the stem calls
+// ember_cpu_conv_fused_then_f32 with the same operands, so that the
+// runtime may run the two image by image; so does a convolution of 8 input
+// channels before a depthwise one. A convolution whose D something
+// else reads too, or whose next convolution is not grouped, or with a
+// write between the two calls, stays.
+// CHECK-LABEL: func @stem_then_depthwise
+// CHECK: call @ember_cpu_conv_fused_then_f32(%[[XV:.*]], %[[WV:.*]], %[[DV:.*]], %[[BV:.*]], %[[DV]], {{.*}}) :
+// CHECK: call @ember_cpu_conv_fused_mean_f32(
+// CHECK-LABEL: func @stem_read_twice
+// CHECK-NOT: ember_cpu_conv_fused_then_f32
+// CHECK: call @ember_cpu_conv_fused_f32(
+// CHECK-LABEL: func @next_not_grouped
+// CHECK-NOT: ember_cpu_conv_fused_then_f32
+// CHECK: call @ember_cpu_conv_fused_f32(
+// CHECK-LABEL: func @expand_then_depthwise
+// CHECK: call @ember_cpu_conv_fused_then_f32(
+// CHECK: call @ember_cpu_conv_fused_f32(
+// CHECK-LABEL: func @write_between
+// CHECK-NOT: ember_cpu_conv_fused_then_f32
+// CHECK: call @ember_cpu_conv_fused_f32(
+!v5 = memref<?x?x?x?x?xf32, strided<[?, ?, ?, ?, ?], offset: ?>>
+func.func private @ember_cpu_conv_fused_f32(!v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func private @ember_cpu_conv_fused_mean_f32(!v5, !v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+func.func @stem_then_depthwise(%x: !v5, %w: memref<16x3x3x3xf32>, %bv: !v5, %dw: !v5, %n: index, %out: memref<?x16x4x4xf32>, %mean: !v5) {
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %c2_i64 = arith.constant 2 : i64
+  %c16_i64 = arith.constant 16 : i64
+  %c259_i64 = arith.constant 259 : i64
+  %c257_i64 = arith.constant 257 : i64
+  %wb, %wo, %ws:4, %wst:4 = memref.extract_strided_metadata %w : memref<16x3x3x3xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %wv = memref.reinterpret_cast %wb to offset: [%wo], sizes: [16, 3, 1, 3, 3], strides: [27, 9, 0, 3, 1] : memref<f32> to !v5
+  %d = memref.alloc(%n) {alignment = 64 : i64} : memref<?x16x8x8xf32>
+  %base, %offset, %sizes:4, %strides:4 = memref.extract_strided_metadata %d : memref<?x16x8x8xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %dv = memref.reinterpret_cast %base to offset: [%offset], sizes: [%n, 16, 1, 8, 8], strides: [%strides#0, %strides#1, 0, %strides#2, %strides#3] : memref<f32> to !v5
+  call @ember_cpu_conv_fused_f32(%x, %wv, %dv, %bv, %dv, %c1_i64, %c2_i64, %c2_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c259_i64) : (!v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  %o = memref.alloc(%n) {alignment = 64 : i64} : memref<?x16x4x4xf32>
+  %obase, %ooffset, %osizes:4, %ostrides:4 = memref.extract_strided_metadata %o : memref<?x16x4x4xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %ov = memref.reinterpret_cast %obase to offset: [%ooffset], sizes: [%n, 16, 1, 4, 4], strides: [%ostrides#0, %ostrides#1, 0, %ostrides#2, %ostrides#3] : memref<f32> to !v5
+  %base2, %offset2, %sizes2:4, %strides2:4 = memref.extract_strided_metadata %d : memref<?x16x8x8xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %dx = memref.reinterpret_cast %base2 to offset: [%offset2], sizes: [%n, 16, 1, 8, 8], strides: [%strides2#0, %strides2#1, 0, %strides2#2, %strides2#3] : memref<f32> to !v5
+  call @ember_cpu_conv_fused_mean_f32(%dx, %dw, %ov, %bv, %ov, %mean, %c1_i64, %c2_i64, %c2_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c16_i64, %c257_i64) : (!v5, !v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  memref.dealloc %d : memref<?x16x8x8xf32>
+  memref.copy %o, %out : memref<?x16x4x4xf32> to memref<?x16x4x4xf32>
+  return
+}
+func.func @stem_read_twice(%x: !v5, %w: memref<16x3x3x3xf32>, %bv: !v5, %dw: !v5, %n: index, %out: memref<?x16x8x8xf32>) {
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %c2_i64 = arith.constant 2 : i64
+  %c16_i64 = arith.constant 16 : i64
+  %c259_i64 = arith.constant 259 : i64
+  %wb, %wo, %ws:4, %wst:4 = memref.extract_strided_metadata %w : memref<16x3x3x3xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %wv = memref.reinterpret_cast %wb to offset: [%wo], sizes: [16, 3, 1, 3, 3], strides: [27, 9, 0, 3, 1] : memref<f32> to !v5
+  %d = memref.alloc(%n) {alignment = 64 : i64} : memref<?x16x8x8xf32>
+  %base, %offset, %sizes:4, %strides:4 = memref.extract_strided_metadata %d : memref<?x16x8x8xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %dv = memref.reinterpret_cast %base to offset: [%offset], sizes: [%n, 16, 1, 8, 8], strides: [%strides#0, %strides#1, 0, %strides#2, %strides#3] : memref<f32> to !v5
+  call @ember_cpu_conv_fused_f32(%x, %wv, %dv, %bv, %dv, %c1_i64, %c2_i64, %c2_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c259_i64) : (!v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  call @ember_cpu_conv_fused_f32(%dv, %dw, %dv, %bv, %dv, %c1_i64, %c1_i64, %c1_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c16_i64, %c259_i64) : (!v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  memref.copy %d, %out : memref<?x16x8x8xf32> to memref<?x16x8x8xf32>
+  return
+}
+func.func @next_not_grouped(%x: !v5, %w: memref<16x8x3x3xf32>, %bv: !v5, %dw: !v5, %n: index, %o: !v5) {
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %c2_i64 = arith.constant 2 : i64
+  %c16_i64 = arith.constant 16 : i64
+  %c259_i64 = arith.constant 259 : i64
+  %wb, %wo, %ws:4, %wst:4 = memref.extract_strided_metadata %w : memref<16x8x3x3xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %wv = memref.reinterpret_cast %wb to offset: [%wo], sizes: [16, 8, 1, 3, 3], strides: [72, 9, 0, 3, 1] : memref<f32> to !v5
+  %d = memref.alloc(%n) {alignment = 64 : i64} : memref<?x16x8x8xf32>
+  %base, %offset, %sizes:4, %strides:4 = memref.extract_strided_metadata %d : memref<?x16x8x8xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %dv = memref.reinterpret_cast %base to offset: [%offset], sizes: [%n, 16, 1, 8, 8], strides: [%strides#0, %strides#1, 0, %strides#2, %strides#3] : memref<f32> to !v5
+  call @ember_cpu_conv_fused_f32(%x, %wv, %dv, %bv, %dv, %c1_i64, %c2_i64, %c2_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c259_i64) : (!v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  call @ember_cpu_conv_fused_f32(%dv, %dw, %o, %bv, %o, %c1_i64, %c2_i64, %c2_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c259_i64) : (!v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  memref.dealloc %d : memref<?x16x8x8xf32>
+  return
+}
+func.func @expand_then_depthwise(%x: !v5, %w: memref<16x8x3x3xf32>, %bv: !v5, %dw: !v5, %n: index, %o: !v5) {
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %c2_i64 = arith.constant 2 : i64
+  %c16_i64 = arith.constant 16 : i64
+  %c259_i64 = arith.constant 259 : i64
+  %wb, %wo, %ws:4, %wst:4 = memref.extract_strided_metadata %w : memref<16x8x3x3xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %wv = memref.reinterpret_cast %wb to offset: [%wo], sizes: [16, 8, 1, 3, 3], strides: [72, 9, 0, 3, 1] : memref<f32> to !v5
+  %d = memref.alloc(%n) {alignment = 64 : i64} : memref<?x16x8x8xf32>
+  %base, %offset, %sizes:4, %strides:4 = memref.extract_strided_metadata %d : memref<?x16x8x8xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %dv = memref.reinterpret_cast %base to offset: [%offset], sizes: [%n, 16, 1, 8, 8], strides: [%strides#0, %strides#1, 0, %strides#2, %strides#3] : memref<f32> to !v5
+  call @ember_cpu_conv_fused_f32(%x, %wv, %dv, %bv, %dv, %c1_i64, %c2_i64, %c2_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c259_i64) : (!v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  call @ember_cpu_conv_fused_f32(%dv, %dw, %o, %bv, %o, %c1_i64, %c2_i64, %c2_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c16_i64, %c259_i64) : (!v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  memref.dealloc %d : memref<?x16x8x8xf32>
+  return
+}
+func.func @write_between(%x: !v5, %w: memref<16x3x3x3xf32>, %bv: !v5, %dw: !v5, %n: index, %o: !v5, %other: memref<4xf32>) {
+  %c0_i64 = arith.constant 0 : i64
+  %c1_i64 = arith.constant 1 : i64
+  %c2_i64 = arith.constant 2 : i64
+  %c16_i64 = arith.constant 16 : i64
+  %c259_i64 = arith.constant 259 : i64
+  %zero = arith.constant 0.000000e+00 : f32
+  %wb, %wo, %ws:4, %wst:4 = memref.extract_strided_metadata %w : memref<16x3x3x3xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %wv = memref.reinterpret_cast %wb to offset: [%wo], sizes: [16, 3, 1, 3, 3], strides: [27, 9, 0, 3, 1] : memref<f32> to !v5
+  %d = memref.alloc(%n) {alignment = 64 : i64} : memref<?x16x8x8xf32>
+  %base, %offset, %sizes:4, %strides:4 = memref.extract_strided_metadata %d : memref<?x16x8x8xf32> -> memref<f32>, index, index, index, index, index, index, index, index, index
+  %dv = memref.reinterpret_cast %base to offset: [%offset], sizes: [%n, 16, 1, 8, 8], strides: [%strides#0, %strides#1, 0, %strides#2, %strides#3] : memref<f32> to !v5
+  call @ember_cpu_conv_fused_f32(%x, %wv, %dv, %bv, %dv, %c1_i64, %c2_i64, %c2_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c259_i64) : (!v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  linalg.fill ins(%zero : f32) outs(%other : memref<4xf32>)
+  call @ember_cpu_conv_fused_f32(%dv, %dw, %o, %bv, %o, %c1_i64, %c2_i64, %c2_i64, %c0_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c1_i64, %c16_i64, %c259_i64) : (!v5, !v5, !v5, !v5, !v5, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  memref.dealloc %d : memref<?x16x8x8xf32>
+  return
+}
