@@ -9,15 +9,6 @@
 #include "ember/Runtime/HostAllocator.h"
 #include "ember/Runtime/ThreadPool.h"
 
-// CpuConv.cpp's deferred stem entry (ember-fuse-conv-epilogue's
-// deferIntoNext), declared here rather than in CpuConv.h: a change to that
-// public header rebuilds the whole compiler. Move it there at the next
-// header change.
-extern "C" void ember_cpu_conv_fused_then_f32(
-    EMBER_TENSOR5_ARGS(float, x), EMBER_TENSOR5_ARGS(float, w),
-    EMBER_TENSOR5_ARGS(float, y), EMBER_TENSOR5_ARGS(float, bias),
-    EMBER_TENSOR5_ARGS(float, residual), EMBER_CONV_SCALARS, int64_t flags);
-
 namespace ember {
 
 #define EMBER_SYMBOL(name) {#name, reinterpret_cast<void *>(&name)}

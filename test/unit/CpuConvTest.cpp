@@ -29,13 +29,6 @@
 #include <random>
 #include <vector>
 
-// Declared in CpuRuntime.cpp, not CpuConv.h (a change to that public
-// header rebuilds the whole compiler).
-extern "C" void ember_cpu_conv_fused_then_f32(
-    EMBER_TENSOR5_ARGS(float, x), EMBER_TENSOR5_ARGS(float, w),
-    EMBER_TENSOR5_ARGS(float, y), EMBER_TENSOR5_ARGS(float, bias),
-    EMBER_TENSOR5_ARGS(float, residual), EMBER_CONV_SCALARS, int64_t flags);
-
 namespace {
 
 struct Case {

@@ -497,6 +497,15 @@ def EmberFuseConvEpilogue : Pass<"ember-fuse-conv-epilogue", "mlir::ModuleOp"> {
     s5, ..., flags)`. The runtime scales x in registers while it packs it,
     so x * s is never written; the generic and its buffer go.
 
+    A fused call whose D only the next convolution call reads, as its x,
+    when that call is grouped (a depthwise convolution) and nothing between
+    the two writes what the first reads, becomes
+    `ember_cpu_conv_fused_then_f32` (same operands): the runtime holds it
+    until the next forward convolution entry and, with at least 4 images
+    per thread, runs the two image by image, each image of D in a
+    per-thread buffer that stays in L2 instead of memory (mobilenet's stem
+    and expanding 1x1 convolutions before their depthwise ones).
+
     ```mlir
     call @ember_cpu_conv_f32(%x, %w, %yv, %s0, ..., %groups)
     %y4 = memref.collapse_shape %y [[0], [1, 2], [3], [4]] ...
@@ -512,7 +521,8 @@ def EmberFuseConvEpilogue : Pass<"ember-fuse-conv-epilogue", "mlir::ModuleOp"> {
     Statistic<"numPeeled", "peeled", "convolutions that took their bias out of a generic reading two convolutions">,
     Statistic<"numDirect", "direct", "convolutions that write the caller's output buffer instead of a copied temporary">,
     Statistic<"numMeans", "means", "convolutions that also write the mean of each output plane (a squeeze-and-excitation pool)">,
-    Statistic<"numScaled", "scales", "convolutions that read x * s (a squeeze-and-excitation scale) from x and s">
+    Statistic<"numScaled", "scales", "convolutions that read x * s (a squeeze-and-excitation scale) from x and s">,
+    Statistic<"numDeferred", "deferred", "convolutions deferred into the depthwise convolution reading their result">
   ];
 }
 

@@ -1098,7 +1098,8 @@ struct EmberFuseConvEpiloguePass
         producers.push_back(call);
     });
     for (func::CallOp call : producers)
-      deferIntoNext(call);
+      if (deferIntoNext(call))
+        ++numDeferred;
   }
 };
 

@@ -87,6 +87,17 @@ void ember_cpu_conv_fused_scaled_f32(EMBER_TENSOR5_ARGS(float, x),
                                      EMBER_TENSOR5_ARGS(float, residual),
                                      EMBER_TENSOR5_ARGS(float, scale),
                                      EMBER_CONV_SCALARS, int64_t flags);
+/// ember_cpu_conv_fused_f32 whose y only the next convolution call on this
+/// thread reads, as its x (ember-fuse-conv-epilogue's deferIntoNext): the
+/// call is held until that next forward entry, which runs the two image by
+/// image (y's image in a per-thread buffer) where the next one is depthwise
+/// and there are at least 4 images per thread, else this one first.
+void ember_cpu_conv_fused_then_f32(EMBER_TENSOR5_ARGS(float, x),
+                                   EMBER_TENSOR5_ARGS(float, w),
+                                   EMBER_TENSOR5_ARGS(float, y),
+                                   EMBER_TENSOR5_ARGS(float, bias),
+                                   EMBER_TENSOR5_ARGS(float, residual),
+                                   EMBER_CONV_SCALARS, int64_t flags);
 /// Fused forward calls run in this process (ember.compile_stats()'s
 /// "fused_conv_calls").
 uint64_t ember_cpu_fused_conv_calls(void);
