@@ -26,6 +26,7 @@
 #include "ConstantPacks.h"
 #include "CpuConvDepthwise.h"
 #include "CpuConvDirect.h"
+#include "CpuConvWinograd.h"
 #include "CpuConvStem.h"
 #include "GemmEpilogueKernels.h"
 #include "GemmMicroKernels.h"
@@ -2962,6 +2963,50 @@ void forwardDirect(const View5 &x, const View5 &w, const View5 &y,
                 finish);
 }
 
+/// The Winograd path's mode (ember_cpu_conv_force_winograd), DirectMode's
+/// Auto / Never / Always; starts from EMBER_CONV_WINOGRAD (docs/knobs.md).
+std::atomic<DirectMode> &winogradMode() {
+  static std::atomic<DirectMode> mode{[] {
+    const char *text = std::getenv("EMBER_CONV_WINOGRAD");
+    if (text && !std::strcmp(text, "0"))
+      return DirectMode::Never;
+    if (text && !std::strcmp(text, "1"))
+      return DirectMode::Always;
+    return DirectMode::Auto;
+  }()};
+  return mode;
+}
+
+/// Forward calls the Winograd path ran (ember_cpu_conv_winograd_calls).
+std::atomic<uint64_t> winogradRuns{0};
+
+/// Whether the Winograd path beats the direct and GEMM paths on `g` (a 3x3
+/// stride-1 convolution), as measured per layer on resnet18's convolutions
+/// (bench/conv_layers_bench, 2 threads).
+bool winogradWins(const Geometry &g) {
+  return false;
+}
+
+/// y = conv(x, w) through CpuConvWinograd.h, with `finish` (optional)
+/// applied at the store.
+void forwardWinograd(const View5 &x, const View5 &w, const View5 &y,
+                     const Geometry &g, const DirectShape &d,
+                     const DirectFinish *finish) {
+  std::shared_ptr<const std::vector<float>> packed = packedOnce(
+      w, constant::Packing::ConvWinograd, {}, [&] {
+        std::vector<float> weightCopy;
+        const float *weights = contiguous(w, weightCopy); // [O, C, 3, 3]
+        auto out =
+            std::make_shared<std::vector<float>>(winogradPackedSize(d));
+        packWinogradWeights(d, weights, out->data());
+        return out;
+      });
+  winogradRuns.fetch_add(1, std::memory_order_relaxed);
+  winogradForward(d, g.batch, x.data, x.stride[0], x.stride[1], x.stride[3],
+                  packed->data(), y.data, y.stride[0], y.stride[1],
+                  y.stride[3], finish);
+}
+
 /// y = conv(x, w), then `epilogue` (optional) applied to y. y may be any
 /// view (a padded buffer's interior: the max pool after an imported CNN's
 /// stem); the GEMM paths that need its pixels contiguous per channel run
@@ -3048,6 +3093,20 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
         for (int64_t o = 0; o < g.outChannels; ++o)
           finishPlane(*epilogue, activationFunction(), y, n, o);
     return;
+  }
+  if (DirectMode mode = winogradMode().load(std::memory_order_relaxed);
+      mode != DirectMode::Never) {
+    std::optional<DirectShape> d = directShapeOf(g, x, y);
+    if (d && winogradApplies(*d) &&
+        (mode == DirectMode::Always || winogradWins(g))) {
+      std::optional<DirectFinish> finish;
+      if (epilogue)
+        finish = directFinishOf(*epilogue, g);
+      forwardWinograd(x, w, y, g, *d, finish ? &*finish : nullptr);
+      if (epilogue && !finish)
+        finishPlanes();
+      return;
+    }
   }
   if (DirectMode mode = directMode().load(std::memory_order_relaxed);
       mode != DirectMode::Never) {
@@ -3502,6 +3561,17 @@ void ember_cpu_conv_force_direct(int mode) {
 
 uint64_t ember_cpu_conv_direct_calls(void) {
   return directRuns.load(std::memory_order_relaxed);
+}
+
+void ember_cpu_conv_force_winograd(int mode) {
+  winogradMode().store(mode == 2   ? DirectMode::Always
+                       : mode == 1 ? DirectMode::Never
+                                   : DirectMode::Auto,
+                       std::memory_order_relaxed);
+}
+
+uint64_t ember_cpu_conv_winograd_calls(void) {
+  return winogradRuns.load(std::memory_order_relaxed);
 }
 
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),
