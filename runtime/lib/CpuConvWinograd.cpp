@@ -31,6 +31,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 namespace ember {
@@ -285,9 +287,9 @@ EMBER_WINO_TARGET void transformOutput(const Plan &p, const float *m,
   }
 }
 
-/// Per-thread V and M, zeroed when they grow: the lanes past a block's
-/// tiles are multiplied too (their products are never stored), and must
-/// not hold denormals or NaNs that would slow the FMAs.
+/// V and M of one running task list, zeroed when they grow: the lanes past
+/// a block's tiles are multiplied too (their products are never stored),
+/// and must not hold denormals or NaNs that would slow the FMAs.
 struct Scratch {
   ScratchBuffer buffer;
   size_t zeroed = 0;
@@ -300,7 +302,34 @@ struct Scratch {
     return data;
   }
 };
-thread_local Scratch scratch;
+
+/// Scratches that outlive the pool's threads (a few MiB each: a thread's
+/// own, faulted in and zeroed again whenever setNumThreads remade the
+/// workers, made the new worker arrive after the caller had run its task).
+class ScratchShelf {
+public:
+  std::unique_ptr<Scratch> take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (shelf_.empty())
+      return std::make_unique<Scratch>();
+    std::unique_ptr<Scratch> s = std::move(shelf_.back());
+    shelf_.pop_back();
+    return s;
+  }
+  void give(std::unique_ptr<Scratch> s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    shelf_.push_back(std::move(s));
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Scratch>> shelf_;
+};
+
+ScratchShelf &scratchShelf() {
+  static ScratchShelf *shelf = new ScratchShelf; // never destroyed
+  return *shelf;
+}
 
 } // namespace
 
@@ -398,7 +427,8 @@ void winogradForward(const DirectShape &s, int64_t batch, const float *x,
   const int64_t mFloats = kPoints * p.chunkChannels * maxStride + 16;
   const bool relu = finish && finish->relu;
   parallelFor(0, blocks * chunks, 1, [&](int64_t lo, int64_t hi) {
-    float *buffer = scratch.get(vFloats + mFloats);
+    std::unique_ptr<Scratch> scratch = scratchShelf().take();
+    float *buffer = scratch->get(vFloats + mFloats);
     float *V = buffer, *M = buffer + vFloats;
     int64_t transformed = -1; // the block whose V is in the buffer
     for (int64_t task = lo; task < hi; ++task) {
@@ -472,6 +502,7 @@ void winogradForward(const DirectShape &s, int64_t batch, const float *x,
                             tr, v, plane, yRow, f);
         }
     }
+    scratchShelf().give(std::move(scratch));
   });
 }
 

@@ -45,4 +45,14 @@ void winogradForward(const DirectShape &shape, int64_t batch, const float *x,
 } // namespace conv
 } // namespace ember
 
+// For tests and benchmarks (declared here, not in the public CpuConv.h, whose
+// every change rebuilds the compiler; test/unit/CpuConvTest.cpp repeats
+// these two declarations): which forward calls from now on take the
+// Winograd path: 0 where it was measured to win (the default;
+// EMBER_CONV_WINOGRAD unset), 1 never (EMBER_CONV_WINOGRAD=0), 2 wherever
+// it applies (EMBER_CONV_WINOGRAD=1); and the forward calls it ran in this
+// process.
+extern "C" void ember_cpu_conv_force_winograd(int mode);
+extern "C" uint64_t ember_cpu_conv_winograd_calls(void);
+
 #endif // EMBER_RUNTIME_CPUCONVWINOGRAD_H

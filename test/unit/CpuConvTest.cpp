@@ -29,6 +29,12 @@
 #include <random>
 #include <vector>
 
+// The Winograd path's test hooks (runtime/lib/CpuConvWinograd.h, a
+// runtime-private header: the public CpuConv.h stays as the compiler was
+// built against).
+extern "C" void ember_cpu_conv_force_winograd(int mode);
+extern "C" uint64_t ember_cpu_conv_winograd_calls(void);
+
 namespace {
 
 struct Case {

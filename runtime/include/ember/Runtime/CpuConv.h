@@ -104,14 +104,6 @@ uint64_t ember_cpu_fused_conv_scales(void);
 void ember_cpu_conv_force_direct(int mode);
 /// Forward calls the direct path ran in this process.
 uint64_t ember_cpu_conv_direct_calls(void);
-/// For tests and benchmarks: which forward calls from now on take the
-/// Winograd F(4x4, 3x3) path (3x3 stride 1: runtime/lib/CpuConvWinograd.h):
-/// 0 where it was measured to win (the default; EMBER_CONV_WINOGRAD unset),
-/// 1 never (EMBER_CONV_WINOGRAD=0), 2 wherever it applies
-/// (EMBER_CONV_WINOGRAD=1).
-void ember_cpu_conv_force_winograd(int mode);
-/// Forward calls the Winograd path ran in this process.
-uint64_t ember_cpu_conv_winograd_calls(void);
 /// dx = the input gradient of conv(x, w) from the output's gradient dy.
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),
                                       EMBER_TENSOR5_ARGS(float, w),
