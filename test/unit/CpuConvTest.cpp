@@ -498,9 +498,11 @@ TEST(CpuConv, DirectPathMatchesNaive) {
 // (partial tiles: 9x31, 7x7, 5x6) and wider than 16 tiles (a tile row of
 // two vectors: 3x70), padding 0 and 1 (and 2: whole tiles in the padding),
 // channel counts not multiples of 16 or 8 (5 in, 40 and 70 out; at least 5
-// in: the stem kernel takes fewer first), batch 1 to
-// 3 (tile rows of several images in one block), the fused relu, bias and
-// residual (before or after relu) at the store, constant weights.
+// in: the stem kernel takes fewer first), batch 1 to 3 (tile rows of
+// several images in one block), the fused relu, bias and residual (before
+// or after relu) at the store, constant weights; 160
+// input channels (the GEMMs point by point over all output channels, the
+// others 16 output channels at a time through every point).
 TEST(CpuConv, WinogradPathMatchesNaive) {
   if (!ember::gemm::forceKernel(ember::gemm::Kernel::Avx512))
     GTEST_SKIP() << "no AVX-512: the Winograd path does not run";
@@ -511,6 +513,7 @@ TEST(CpuConv, WinogradPathMatchesNaive) {
       {1, 17, 16, 1, {1, 10, 12}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
       {2, 6, 24, 1, {1, 5, 6}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
       {1, 5, 8, 1, {1, 3, 70}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+      {1, 160, 24, 1, {1, 6, 9}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
   };
   ember_cpu_conv_force_winograd(2); // always, where it applies
   for (int threads : {1, 2}) {
