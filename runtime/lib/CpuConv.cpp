@@ -13,7 +13,9 @@
 // k block straight into y's output rows with the fused epilogue in
 // registers (GemmMicroKernels.h's TileRuns). 3x3 convolutions into rows
 // wider than 7 run the direct kernel of CpuConvDirect.cpp instead, which
-// reads x in place (see directWins).
+// reads x in place (see directWins); 3x3 stride-1 ones with enough 4x4
+// output tiles per call run Winograd's F(4x4, 3x3) of CpuConvWinograd.cpp
+// before that (see winogradWins).
 //
 //===----------------------------------------------------------------------===//
 
