@@ -30,7 +30,8 @@ enum class Packing : int64_t {
   ConvWeights,
   ConvPointwiseB,
   ConvStemWeights,
-  ConvDirect
+  ConvDirect,
+  ConvWinograd
 };
 
 /// An operand's address and what its packed layout depends on.

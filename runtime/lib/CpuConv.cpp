@@ -13,7 +13,9 @@
 // k block straight into y's output rows with the fused epilogue in
 // registers (GemmMicroKernels.h's TileRuns). 3x3 convolutions into rows
 // wider than 7 run the direct kernel of CpuConvDirect.cpp instead, which
-// reads x in place (see directWins).
+// reads x in place (see directWins); 3x3 stride-1 ones with enough 4x4
+// output tiles per call run Winograd's F(4x4, 3x3) of CpuConvWinograd.cpp
+// before that (see winogradWins).
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,6 +28,7 @@
 #include "ConstantPacks.h"
 #include "CpuConvDepthwise.h"
 #include "CpuConvDirect.h"
+#include "CpuConvWinograd.h"
 #include "CpuConvStem.h"
 #include "CpuConvStemTile.h"
 #include "GemmEpilogueKernels.h"
@@ -2999,6 +3002,58 @@ void forwardDirect(const View5 &x, const View5 &w, const View5 &y,
                 finish);
 }
 
+/// The Winograd path's mode (ember_cpu_conv_force_winograd), DirectMode's
+/// Auto / Never / Always; starts from EMBER_CONV_WINOGRAD (docs/knobs.md).
+std::atomic<DirectMode> &winogradMode() {
+  static std::atomic<DirectMode> mode{[] {
+    const char *text = std::getenv("EMBER_CONV_WINOGRAD");
+    if (text && !std::strcmp(text, "0"))
+      return DirectMode::Never;
+    if (text && !std::strcmp(text, "1"))
+      return DirectMode::Always;
+    return DirectMode::Auto;
+  }()};
+  return mode;
+}
+
+/// Forward calls the Winograd path ran (ember_cpu_conv_winograd_calls).
+std::atomic<uint64_t> winogradRuns{0};
+
+/// Whether the Winograd path beats the direct and GEMM paths on `g` (a 3x3
+/// stride-1 convolution), as measured per layer on resnet18's convolutions
+/// (bench/conv_layers_bench, 2 threads, best of 6-15): from 32 tiles of 4x4
+/// outputs per call. At batch 32, 1.6-2.0x faster than the direct path on
+/// every layer (56x56 64 channels to 7x7 512); at batch 1, 2.0-2.2x at
+/// 56x56 (196 tiles) and 1.6x at 28x28 (49). Fewer tiles reuse U (36 points
+/// x channels x output channels, 4x the weights' size) too little: 14x14 x
+/// 256 at batch 1 (16 tiles) ran 8% slower, 7x7 x 512 (4 tiles) 3.4x
+/// slower, and 12% faster / 9% faster at 32 / 16 tiles. Channels from 16
+/// in and out only (fewer were not measured).
+bool winogradWins(const Geometry &g) {
+  const int64_t tiles = g.batch * ((g.out[1] + 3) / 4) * ((g.out[2] + 3) / 4);
+  return tiles >= 32 && g.cg >= 16 && g.og >= 16;
+}
+
+/// y = conv(x, w) through CpuConvWinograd.h, with `finish` (optional)
+/// applied at the store.
+void forwardWinograd(const View5 &x, const View5 &w, const View5 &y,
+                     const Geometry &g, const DirectShape &d,
+                     const DirectFinish *finish) {
+  std::shared_ptr<const std::vector<float>> packed = packedOnce(
+      w, constant::Packing::ConvWinograd, {}, [&] {
+        std::vector<float> weightCopy;
+        const float *weights = contiguous(w, weightCopy); // [O, C, 3, 3]
+        auto out =
+            std::make_shared<std::vector<float>>(winogradPackedSize(d));
+        packWinogradWeights(d, weights, out->data());
+        return out;
+      });
+  winogradRuns.fetch_add(1, std::memory_order_relaxed);
+  winogradForward(d, g.batch, x.data, x.stride[0], x.stride[1], x.stride[3],
+                  packed->data(), y.data, y.stride[0], y.stride[1],
+                  y.stride[3], finish);
+}
+
 /// y = conv(x, w), then `epilogue` (optional) applied to y. y may be any
 /// view (a padded buffer's interior: the max pool after an imported CNN's
 /// stem); the GEMM paths that need its pixels contiguous per channel run
@@ -3085,6 +3140,20 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
         for (int64_t o = 0; o < g.outChannels; ++o)
           finishPlane(*epilogue, activationFunction(), y, n, o);
     return;
+  }
+  if (DirectMode mode = winogradMode().load(std::memory_order_relaxed);
+      mode != DirectMode::Never) {
+    std::optional<DirectShape> d = directShapeOf(g, x, y);
+    if (d && winogradApplies(*d) &&
+        (mode == DirectMode::Always || winogradWins(g))) {
+      std::optional<DirectFinish> finish;
+      if (epilogue)
+        finish = directFinishOf(*epilogue, g);
+      forwardWinograd(x, w, y, g, *d, finish ? &*finish : nullptr);
+      if (epilogue && !finish)
+        finishPlanes();
+      return;
+    }
   }
   if (DirectMode mode = directMode().load(std::memory_order_relaxed);
       mode != DirectMode::Never) {
@@ -3684,6 +3753,17 @@ void ember_cpu_conv_force_direct(int mode) {
 
 uint64_t ember_cpu_conv_direct_calls(void) {
   return directRuns.load(std::memory_order_relaxed);
+}
+
+void ember_cpu_conv_force_winograd(int mode) {
+  winogradMode().store(mode == 2   ? DirectMode::Always
+                       : mode == 1 ? DirectMode::Never
+                                   : DirectMode::Auto,
+                       std::memory_order_relaxed);
+}
+
+uint64_t ember_cpu_conv_winograd_calls(void) {
+  return winogradRuns.load(std::memory_order_relaxed);
 }
 
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),

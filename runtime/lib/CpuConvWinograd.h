@@ -1,0 +1,58 @@
+//===- CpuConvWinograd.h - Winograd F(4x4, 3x3) convolution -----*- C++ -*-===//
+//
+// A 3x3, stride-1 convolution (one group, unit dilation) as Winograd's
+// F(4x4, 3x3): each 4x4 block of outputs (a tile) comes from the 6x6 block
+// of inputs under it through 36 products per (input, output channel)
+// instead of 144. The weights are transformed once per weight tensor
+// (U = G g G^T); per block of tiles the inputs are transformed (V = B^T d
+// B), 36 GEMMs multiply U by V, and the products are transformed back (A^T
+// m A) with the bias, relu and residual applied at the store. CpuConv.cpp
+// picks this path per layer where it beats the direct and GEMM paths.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef EMBER_RUNTIME_CPUCONVWINOGRAD_H
+#define EMBER_RUNTIME_CPUCONVWINOGRAD_H
+
+#include "CpuConvDirect.h"
+
+#include <cstdint>
+
+namespace ember {
+namespace conv {
+
+/// Whether winogradForward takes `shape`: AVX-512 present, a 3x3 window at
+/// stride 1 (any padding), non-empty channels and output.
+bool winogradApplies(const DirectShape &shape);
+
+/// Floats of the weights transformed for `shape` (packWinogradWeights).
+int64_t winogradPackedSize(const DirectShape &shape);
+
+/// Transforms w ([outChannels, channels, 3, 3], contiguous) into U:
+/// [point of the 6x6 tile][block of 16 output channels][channel][16], the
+/// output channels past outChannels zero.
+void packWinogradWeights(const DirectShape &shape, const float *w, float *out);
+
+/// y = conv(x, w) for `batch` images, then `finish` (optional), with the
+/// strides of directForward (CpuConvDirect.h); `packed` is
+/// packWinogradWeights' output. Runs on the thread pool.
+void winogradForward(const DirectShape &shape, int64_t batch, const float *x,
+                     int64_t xImage, int64_t xChannel, int64_t xRow,
+                     const float *packed, float *y, int64_t yImage,
+                     int64_t yChannel, int64_t yRow,
+                     const DirectFinish *finish);
+
+} // namespace conv
+} // namespace ember
+
+// For tests and benchmarks (declared here, not in the public CpuConv.h, whose
+// every change rebuilds the compiler; test/unit/CpuConvTest.cpp repeats
+// these two declarations): which forward calls from now on take the
+// Winograd path: 0 where it was measured to win (the default;
+// EMBER_CONV_WINOGRAD unset), 1 never (EMBER_CONV_WINOGRAD=0), 2 wherever
+// it applies (EMBER_CONV_WINOGRAD=1); and the forward calls it ran in this
+// process.
+extern "C" void ember_cpu_conv_force_winograd(int mode);
+extern "C" uint64_t ember_cpu_conv_winograd_calls(void);
+
+#endif // EMBER_RUNTIME_CPUCONVWINOGRAD_H
