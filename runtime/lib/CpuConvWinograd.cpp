@@ -677,6 +677,50 @@ EMBER_WINO_TARGET void transformOutputF2(const F2Vector &vec, const float *m,
   }
 }
 
+/// m[r][j] = sum_c u[c][r] v[c][j] for the 16 rows r of a pack of U and J
+/// single tiles j (a tile count 1-4 past a multiple of 16: 14x14's 49):
+/// the rows in lanes, the tiles broadcast, 4 channels at a time into
+/// separate sums (FMA latency); a 16-lane GEMM tile would run 16x the
+/// products.
+template <int J>
+EMBER_WINO_TARGET void multiplyColumns(const float *u, const float *v,
+                                       int64_t channels, int64_t vStride,
+                                       float *m, int64_t mStride) {
+  constexpr int kSums = 4;
+  __m512 acc[kSums][J];
+#pragma GCC unroll 4
+  for (int p = 0; p < kSums; ++p)
+#pragma GCC unroll 4
+    for (int j = 0; j < J; ++j)
+      acc[p][j] = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + kSums <= channels; c += kSums) {
+#pragma GCC unroll 4
+    for (int p = 0; p < kSums; ++p) {
+      const __m512 a = _mm512_loadu_ps(u + (c + p) * kPack);
+      const float *vc = v + (c + p) * vStride;
+#pragma GCC unroll 4
+      for (int j = 0; j < J; ++j)
+        acc[p][j] = _mm512_fmadd_ps(a, _mm512_set1_ps(vc[j]), acc[p][j]);
+    }
+  }
+  for (; c < channels; ++c) {
+    const __m512 a = _mm512_loadu_ps(u + c * kPack);
+#pragma GCC unroll 4
+    for (int j = 0; j < J; ++j)
+      acc[0][j] = _mm512_fmadd_ps(a, _mm512_set1_ps(v[c * vStride + j]),
+                                  acc[0][j]);
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < J; ++j) {
+    alignas(64) float sum[kPack];
+    _mm512_store_ps(sum, _mm512_add_ps(_mm512_add_ps(acc[0][j], acc[1][j]),
+                                       _mm512_add_ps(acc[2][j], acc[3][j])));
+    for (int r = 0; r < kPack; ++r)
+      m[r * mStride + j] = sum[r];
+  }
+}
+
 } // namespace
 
 int64_t winogradF2PackedSize(const DirectShape &s) {
@@ -720,6 +764,10 @@ bool winogradF2Forward(const DirectShape &s, int64_t batch, const float *x,
   const int64_t tilesH = (s.outH + 1) / 2, tilesW = (s.outW + 1) / 2;
   const int64_t tiles = tilesH * tilesW, stride = roundUp(tiles, 16);
   const int64_t vectors = stride / 16;
+  // The GEMM tiles cover `body` tiles; a tail of 1-4 past a multiple of 16
+  // runs through multiplyColumns.
+  const int64_t tail = tiles % 16 <= 4 ? tiles % 16 : 0;
+  const int64_t body = stride - (tail ? 16 : 0);
   const int64_t resRow = finish && finish->residual ? finish->residualRow : 0;
   // The gathers' and scatters' offsets are 32-bit.
   const int64_t limit = INT32_MAX;
@@ -801,8 +849,28 @@ bool winogradF2Forward(const DirectShape &s, int64_t batch, const float *x,
         for (int64_t o = o0; o < live; o += kPack) {
           const float *u = ue + (o / kPack) * s.channels * kPack;
           float *me = M + e * mPoint + (o - o0) * stride;
-          for (int64_t t = 0; t < stride; t += 48) {
-            const int64_t left = stride - t;
+          switch (tail) {
+          case 1:
+            multiplyColumns<1>(u, ve + body, s.channels, stride, me + body,
+                               stride);
+            break;
+          case 2:
+            multiplyColumns<2>(u, ve + body, s.channels, stride, me + body,
+                               stride);
+            break;
+          case 3:
+            multiplyColumns<3>(u, ve + body, s.channels, stride, me + body,
+                               stride);
+            break;
+          case 4:
+            multiplyColumns<4>(u, ve + body, s.channels, stride, me + body,
+                               stride);
+            break;
+          default:
+            break;
+          }
+          for (int64_t t = 0; t < body; t += 48) {
+            const int64_t left = body - t;
             if (left >= 48) {
               for (int h = 0; h < kPack; h += kRows)
                 multiplyTile<3>(u + h, ve + t, s.channels, stride,

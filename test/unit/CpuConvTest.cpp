@@ -589,9 +589,11 @@ TEST(CpuConv, WinogradPathMatchesNaive) {
 
 // The Winograd F(2x2, 3x3) forward (CpuConvWinograd.cpp) forced on every
 // 3x3 stride-1 case (F(4x4, 3x3) off), on 1 and 2 threads: 7x7 (16 tiles,
-// one vector: the 16-row GEMM tile) and 14x14 (49: 48-tile and 16-tile
-// GEMM tiles), a row of 70 (80 lanes: 48 + 32), odd output sides (partial
-// tiles), padding 0, 1 and 2, output channels not multiples of 16 (40, 70,
+// one vector: the 16-row GEMM tile) and 14x14 (49: a 48-tile GEMM tile and
+// one tile through multiplyColumns), 20 tiles (a tail of 4), 2 and 3 tiles
+// (columns only), a row of 70 (80 lanes: 48 + 32, no columns), odd output
+// sides (partial tiles), padding 0, 1 and 2, output channels not multiples
+// of 16 (40, 70,
 // 33: the threads' chunks of channels end inside a pack), batch 2 and 3,
 // the fused epilogues at the scatter, constant weights.
 TEST(CpuConv, WinogradF2PathMatchesNaive) {
@@ -604,6 +606,8 @@ TEST(CpuConv, WinogradF2PathMatchesNaive) {
       {2, 6, 24, 1, {1, 5, 6}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
       {3, 5, 16, 1, {1, 10, 12}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
       {1, 8, 33, 1, {1, 3, 70}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+      {1, 7, 20, 1, {1, 4, 6}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+      {2, 7, 20, 1, {1, 8, 4}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
   };
   ember_cpu_conv_force_winograd(1);    // F(4x4, 3x3) never
   ember_cpu_conv_force_winograd_f2(2); // F(2x2, 3x3) wherever it applies
