@@ -849,6 +849,26 @@ bool winogradF2Forward(const DirectShape &s, int64_t batch, const float *x,
         for (int64_t o = o0; o < live; o += kPack) {
           const float *u = ue + (o / kPack) * s.channels * kPack;
           float *me = M + e * mPoint + (o - o0) * stride;
+          for (int64_t t = 0; t < body; t += 48) {
+            const int64_t left = body - t;
+            if (left >= 48) {
+              for (int h = 0; h < kPack; h += kRows)
+                multiplyTile<3>(u + h, ve + t, s.channels, stride,
+                                me + h * stride + t, stride);
+            } else if (left >= 32) {
+              for (int h = 0; h < kPack; h += kRows)
+                multiplyTile<2>(u + h, ve + t, s.channels, stride,
+                                me + h * stride + t, stride);
+            } else {
+              // U 32 channels (2 KiB) ahead: with 16 tiles (7x7) each line
+              // of U feeds only 16 FMAs, and the hardware prefetchers fell
+              // behind (l4 at batch 1: 0.62-0.64 -> 0.47-0.53 ms).
+              multiplyTile<1, kPack, true>(u, ve + t, s.channels, stride,
+                                           me + t, stride, 32 * kPack);
+            }
+          }
+          // After the GEMM tiles: U's lines of this pack are in L1 (first,
+          // this loop streamed them from memory at 1 FMA per line).
           switch (tail) {
           case 1:
             multiplyColumns<1>(u, ve + body, s.channels, stride, me + body,
@@ -868,24 +888,6 @@ bool winogradF2Forward(const DirectShape &s, int64_t batch, const float *x,
             break;
           default:
             break;
-          }
-          for (int64_t t = 0; t < body; t += 48) {
-            const int64_t left = body - t;
-            if (left >= 48) {
-              for (int h = 0; h < kPack; h += kRows)
-                multiplyTile<3>(u + h, ve + t, s.channels, stride,
-                                me + h * stride + t, stride);
-            } else if (left >= 32) {
-              for (int h = 0; h < kPack; h += kRows)
-                multiplyTile<2>(u + h, ve + t, s.channels, stride,
-                                me + h * stride + t, stride);
-            } else {
-              // U 32 channels (2 KiB) ahead: with 16 tiles (7x7) each line
-              // of U feeds only 16 FMAs, and the hardware prefetchers fell
-              // behind (l4 at batch 1: 0.62-0.64 -> 0.47-0.53 ms).
-              multiplyTile<1, kPack, true>(u, ve + t, s.channels, stride,
-                                           me + t, stride, 32 * kPack);
-            }
           }
         }
       }
