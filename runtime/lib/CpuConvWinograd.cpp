@@ -189,7 +189,8 @@ EMBER_WINO_TARGET void transformInput(const Plan &p, const float *plane,
 /// m[r][q] = sum_c u[c][r] v[c][16 q + lane] for R rows r (8, or 16: a
 /// whole line of U per channel) and Q vectors q: u is U at the tile's first
 /// row (rows kPack apart per channel), v and m have rows `vStride` and
-/// `mStride` floats apart. Prefetch: U `ahead` floats on, each step.
+/// `mStride` floats apart. Prefetch: U `ahead` floats on into L1 and 4x
+/// that into L2, each step.
 template <int Q, int R = kRows, bool Prefetch = false>
 EMBER_WINO_TARGET void multiplyTile(const float *u, const float *v,
                                     int64_t channels, int64_t vStride,
@@ -202,8 +203,11 @@ EMBER_WINO_TARGET void multiplyTile(const float *u, const float *v,
     for (int q = 0; q < Q; ++q)
       acc[r][q] = _mm512_setzero_ps();
   for (int64_t c = 0; c < channels; ++c, u += kPack, v += vStride) {
-    if (Prefetch)
+    if (Prefetch) {
       _mm_prefetch(reinterpret_cast<const char *>(u + ahead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char *>(u + 4 * ahead),
+                   _MM_HINT_T1);
+    }
     __m512 b[Q];
 #pragma GCC unroll 3
     for (int q = 0; q < Q; ++q)
@@ -879,9 +883,11 @@ bool winogradF2Forward(const DirectShape &s, int64_t batch, const float *x,
                 multiplyTile<2>(u + h, ve + t, s.channels, stride,
                                 me + h * stride + t, stride);
             } else {
-              // U 32 channels (2 KiB) ahead: with 16 tiles (7x7) each line
-              // of U feeds only 16 FMAs, and the hardware prefetchers fell
-              // behind (l4 at batch 1: 0.62-0.64 -> 0.47-0.53 ms).
+              // U 32 channels (2 KiB) ahead into L1, 8 KiB into L2: with 16
+              // tiles (7x7) each line of U feeds only 16 FMAs, and the
+              // hardware prefetchers fell behind (l4 at batch 1, U in L3:
+              // 0.62-0.64 -> 0.47-0.53 ms; in the model, where U comes
+              // from memory, the L2 prefetch took ~9% off this kernel).
               multiplyTile<1, kPack, true>(u, ve + t, s.channels, stride,
                                            me + t, stride, 32 * kPack);
             }
