@@ -3078,7 +3078,12 @@ std::atomic<uint64_t> winogradF2Runs{0};
 
 /// Whether F(2x2, 3x3) beats the other paths on `g` (a 3x3 stride-1
 /// convolution that winogradWins left out): measured on resnet18's 14x14 x
-/// 256 and 7x7 x 512 convolutions at batch 1 (see bench/conv_layers_bench).
+/// 256 and 7x7 x 512 convolutions at batch 1, 2 threads
+/// (bench/conv_layers_bench, best of 40): 0.53-0.60 -> 0.40-0.47 ms (direct
+/// path) and 0.67-0.78 -> 0.40-0.50 ms (transposed GEMM). In the model,
+/// where the weights come from memory rather than L3, much less: U is 16/9
+/// of the weights' bytes, and l4's convolutions are bound by them (CPU
+/// samples of l3 + l4 about even; resnet18 b1 0-5% faster).
 bool winogradF2Wins(const Geometry &g) {
   return g.batch == 1 && g.cg >= 256 && g.og >= 256 && g.out[1] <= 14 &&
          g.out[2] <= 14;

@@ -575,9 +575,9 @@ void winogradForward(const DirectShape &s, int64_t batch, const float *x,
 // column and live in vector lanes, 16 per vector, as in F(4x4, 3x3); the
 // transforms gather a vector's 16 inputs per point and scatter its 4
 // outputs (the planes are small, and the GEMMs' 16 products per input
-// channel and output channel outweigh them). The threads split the output channels (each reads its share
-// of U once, the GEMMs' only stream from memory) and each transforms the
-// whole input.
+// channel and output channel outweigh them). The threads split the output
+// channels (each reads its share of U once, the GEMMs' only stream from
+// memory) and each transforms the whole input.
 //===----------------------------------------------------------------------===//
 
 namespace {
