@@ -15,7 +15,8 @@
 // wider than 7 run the direct kernel of CpuConvDirect.cpp instead, which
 // reads x in place (see directWins); 3x3 stride-1 ones with enough 4x4
 // output tiles per call run Winograd's F(4x4, 3x3) of CpuConvWinograd.cpp
-// before that (see winogradWins).
+// before that (see winogradWins), and at batch 1 the late layers' small
+// planes its F(2x2, 3x3) (see winogradF2Wins).
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,6 +54,22 @@
 
 namespace ember {
 namespace conv {
+
+// Winograd F(2x2, 3x3) (CpuConvWinograd.cpp; declared here, not in
+// CpuConvWinograd.h, whose every change rebuilds the compiler's actions):
+// winogradPackedSize and packWinogradWeights' counterparts (U: [point of
+// the 4x4 tile][block of 16 output channels][channel][16]), and the
+// forward, false (y partly written or not) when its offsets do not fit 32
+// bits or its buffers do not fit in memory.
+int64_t winogradF2PackedSize(const DirectShape &shape);
+void packWinogradF2Weights(const DirectShape &shape, const float *w,
+                           float *out);
+bool winogradF2Forward(const DirectShape &shape, int64_t batch, const float *x,
+                       int64_t xImage, int64_t xChannel, int64_t xRow,
+                       const float *packed, float *y, int64_t yImage,
+                       int64_t yChannel, int64_t yRow,
+                       const DirectFinish *finish);
+
 namespace {
 
 using gemm::MicroKernelInfo;
@@ -3054,6 +3071,47 @@ void forwardWinograd(const View5 &x, const View5 &w, const View5 &y,
                   y.stride[3], finish);
 }
 
+/// The F(2x2, 3x3) path's mode (ember_cpu_conv_force_winograd_f2; Auto
+/// where winogradF2Wins) and the forward calls it ran.
+std::atomic<DirectMode> winogradF2Mode{DirectMode::Auto};
+std::atomic<uint64_t> winogradF2Runs{0};
+
+/// Whether F(2x2, 3x3) beats the other paths on `g` (a 3x3 stride-1
+/// convolution that winogradWins left out): measured on resnet18's 14x14 x
+/// 256 and 7x7 x 512 convolutions at batch 1, 2 threads
+/// (bench/conv_layers_bench, best of 40): 0.53-0.60 -> 0.40-0.47 ms (direct
+/// path) and 0.67-0.78 -> 0.40-0.50 ms (transposed GEMM). In the model,
+/// where the weights come from memory rather than L3, much less: U is 16/9
+/// of the weights' bytes, and l4's convolutions are bound by them (CPU
+/// samples of l3 + l4 about even before U was prefetched into L2;
+/// resnet18 b1 with it 4-8% faster, ~1.07-1.10x ONNX Runtime).
+bool winogradF2Wins(const Geometry &g) {
+  return g.batch == 1 && g.cg >= 256 && g.og >= 256 && g.out[1] <= 14 &&
+         g.out[2] <= 14;
+}
+
+/// y = conv(x, w) through F(2x2, 3x3), with `finish` (optional) applied at
+/// the store; false when winogradF2Forward declined.
+bool forwardWinogradF2(const View5 &x, const View5 &w, const View5 &y,
+                       const Geometry &g, const DirectShape &d,
+                       const DirectFinish *finish) {
+  std::shared_ptr<const std::vector<float>> packed = packedOnce(
+      w, constant::Packing::ConvWinograd, {2}, [&] {
+        std::vector<float> weightCopy;
+        const float *weights = contiguous(w, weightCopy); // [O, C, 3, 3]
+        auto out =
+            std::make_shared<std::vector<float>>(winogradF2PackedSize(d));
+        packWinogradF2Weights(d, weights, out->data());
+        return out;
+      });
+  if (!winogradF2Forward(d, g.batch, x.data, x.stride[0], x.stride[1],
+                         x.stride[3], packed->data(), y.data, y.stride[0],
+                         y.stride[1], y.stride[3], finish))
+    return false;
+  winogradF2Runs.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 /// y = conv(x, w), then `epilogue` (optional) applied to y. y may be any
 /// view (a padded buffer's interior: the max pool after an imported CNN's
 /// stem); the GEMM paths that need its pixels contiguous per channel run
@@ -3153,6 +3211,25 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
       if (epilogue && !finish)
         finishPlanes();
       return;
+    }
+  }
+  if (DirectMode mode = winogradF2Mode.load(std::memory_order_relaxed);
+      mode != DirectMode::Never) {
+    std::optional<DirectShape> d = directShapeOf(g, x, y);
+    // EMBER_CONV_WINOGRAD=0 turns this path off too, unless forced.
+    if (d && winogradApplies(*d) &&
+        (mode == DirectMode::Always ||
+         (winogradMode().load(std::memory_order_relaxed) !=
+              DirectMode::Never &&
+          winogradF2Wins(g)))) {
+      std::optional<DirectFinish> finish;
+      if (epilogue)
+        finish = directFinishOf(*epilogue, g);
+      if (forwardWinogradF2(x, w, y, g, *d, finish ? &*finish : nullptr)) {
+        if (epilogue && !finish)
+          finishPlanes();
+        return;
+      }
     }
   }
   if (DirectMode mode = directMode().load(std::memory_order_relaxed);
@@ -3764,6 +3841,21 @@ void ember_cpu_conv_force_winograd(int mode) {
 
 uint64_t ember_cpu_conv_winograd_calls(void) {
   return winogradRuns.load(std::memory_order_relaxed);
+}
+
+// Test hooks of the F(2x2, 3x3) path, declared in test/unit/CpuConvTest.cpp
+// (not in a header: see winogradF2Forward's declaration): 0 where
+// winogradF2Wins, 1 never, 2 wherever it applies and F(4x4, 3x3) is not
+// taken; the forward calls it ran in this process.
+void ember_cpu_conv_force_winograd_f2(int mode) {
+  winogradF2Mode.store(mode == 2   ? DirectMode::Always
+                       : mode == 1 ? DirectMode::Never
+                                   : DirectMode::Auto,
+                       std::memory_order_relaxed);
+}
+
+uint64_t ember_cpu_conv_winograd_f2_calls(void) {
+  return winogradF2Runs.load(std::memory_order_relaxed);
 }
 
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),

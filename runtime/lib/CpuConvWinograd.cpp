@@ -1,6 +1,7 @@
 //===- CpuConvWinograd.cpp - Winograd F(4x4, 3x3) convolution -------------===//
 //
-// See CpuConvWinograd.h. Points 0, +-1, +-2 (and infinity): B^T, G and
+// See CpuConvWinograd.h; F(2x2, 3x3) for small planes at the end of the
+// file. Points 0, +-1, +-2 (and infinity): B^T, G and
 // A^T are the usual F(4x4, 3x3) matrices (Lavin and Gray, 2015).
 //
 // A task is a block of whole tile rows (4 output rows of one image each,
@@ -30,6 +31,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -182,34 +186,42 @@ EMBER_WINO_TARGET void transformInput(const Plan &p, const float *plane,
   }
 }
 
-/// m[r][q] = sum_c u[c][r] v[c][16 q + lane] for 8 rows r and Q vectors q:
-/// u is U at the tile's first row (rows kPack apart per channel), v and m
-/// have rows `vStride` and `mStride` floats apart.
-template <int Q>
+/// m[r][q] = sum_c u[c][r] v[c][16 q + lane] for R rows r (8, or 16: a
+/// whole line of U per channel) and Q vectors q: u is U at the tile's first
+/// row (rows kPack apart per channel), v and m have rows `vStride` and
+/// `mStride` floats apart. Prefetch: U `ahead` floats on into L1 and 4x
+/// that into L2, each step.
+template <int Q, int R = kRows, bool Prefetch = false>
 EMBER_WINO_TARGET void multiplyTile(const float *u, const float *v,
                                     int64_t channels, int64_t vStride,
-                                    float *m, int64_t mStride) {
-  __m512 acc[kRows][Q];
-#pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r)
+                                    float *m, int64_t mStride,
+                                    int64_t ahead = 0) {
+  __m512 acc[R][Q];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 3
     for (int q = 0; q < Q; ++q)
       acc[r][q] = _mm512_setzero_ps();
   for (int64_t c = 0; c < channels; ++c, u += kPack, v += vStride) {
+    if (Prefetch) {
+      _mm_prefetch(reinterpret_cast<const char *>(u + ahead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char *>(u + 4 * ahead),
+                   _MM_HINT_T1);
+    }
     __m512 b[Q];
 #pragma GCC unroll 3
     for (int q = 0; q < Q; ++q)
       b[q] = _mm512_loadu_ps(v + 16 * q);
-#pragma GCC unroll 8
-    for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(u[r]);
 #pragma GCC unroll 3
       for (int q = 0; q < Q; ++q)
         acc[r][q] = _mm512_fmadd_ps(a, b[q], acc[r][q]);
     }
   }
-#pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 3
     for (int q = 0; q < Q; ++q)
       _mm512_storeu_ps(m + r * mStride + 16 * q, acc[r][q]);
@@ -547,6 +559,384 @@ void winogradForward(const DirectShape &s, int64_t batch, const float *x,
     }
     scratchShelf().give(std::move(scratch));
   });
+}
+
+//===----------------------------------------------------------------------===//
+// Winograd F(2x2, 3x3), for the small planes of the late layers at batch 1
+// (14x14 and 7x7: 49 and 16 tiles, where F(4x4, 3x3) has 16 and 4, too few
+// to reuse its U, 4x the weights; here U is 16/9 of them). Declared in
+// CpuConv.cpp, its one caller: CpuConvWinograd.h is a header of the runtime
+// library that the compiler's actions include, and every change to it
+// rebuilds them. Points 0, +-1 (and infinity): B^T = [1 0 -1 0; 0 1 1 0;
+// 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+// A^T = [1 1 1 0; 0 1 -1 -1].
+//
+// The tiles of one image are numbered t = tile row * tiles per row + tile
+// column and live in vector lanes, 16 per vector, as in F(4x4, 3x3); the
+// transforms gather a vector's 16 inputs per point and scatter its 4
+// outputs (the planes are small, and the GEMMs' 16 products per input
+// channel and output channel outweigh them). The threads split the output
+// channels (each reads its share of U once, the GEMMs' only stream from
+// memory) and each transforms the whole input.
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+constexpr int kOut2 = 2, kAlpha2 = 4, kPoints2 = kAlpha2 * kAlpha2;
+
+/// One vector of 16 tiles of an image: per point of the 4x4 input tile, the
+/// offsets in a channel plane of x to gather and the lanes inside x; per
+/// output of the 2x2 tile, the offsets in a plane of y and of the residual
+/// to scatter to (gather from) and the lanes inside y.
+struct F2Vector {
+  int32_t in[kPoints2][16];
+  int32_t out[kOut2 * kOut2][16];
+  int32_t res[kOut2 * kOut2][16];
+  __mmask16 inMask[kPoints2];
+  __mmask16 outMask[kOut2 * kOut2];
+};
+
+/// w = B^T d: one side of the input transform.
+EMBER_WINO_TARGET EMBER_WINO_INLINE void inputSideF2(const __m512 (&d)[kAlpha2],
+                                                     __m512 (&w)[kAlpha2]) {
+  w[0] = _mm512_sub_ps(d[0], d[2]);
+  w[1] = _mm512_add_ps(d[1], d[2]);
+  w[2] = _mm512_sub_ps(d[2], d[1]);
+  w[3] = _mm512_sub_ps(d[1], d[3]);
+}
+
+/// The 16 tiles of `vec` of one channel plane, transformed into V at their
+/// first tile (points `pointStride` floats apart).
+EMBER_WINO_TARGET void transformInputF2(const F2Vector &vec, const float *plane,
+                                        float *out, int64_t pointStride) {
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 h[kAlpha2][kAlpha2]; // [input row][B^T along the row]
+#pragma GCC unroll 4
+  for (int i = 0; i < kAlpha2; ++i) {
+    __m512 d[kAlpha2];
+#pragma GCC unroll 4
+    for (int j = 0; j < kAlpha2; ++j) {
+      const int e = i * kAlpha2 + j;
+      d[j] = _mm512_mask_i32gather_ps(zero, vec.inMask[e],
+                                      _mm512_loadu_si512(vec.in[e]), plane, 4);
+    }
+    inputSideF2(d, h[i]);
+  }
+#pragma GCC unroll 4
+  for (int l = 0; l < kAlpha2; ++l) {
+    __m512 column[kAlpha2], w[kAlpha2];
+#pragma GCC unroll 4
+    for (int i = 0; i < kAlpha2; ++i)
+      column[i] = h[i][l];
+    inputSideF2(column, w);
+#pragma GCC unroll 4
+    for (int k = 0; k < kAlpha2; ++k)
+      _mm512_storeu_ps(out + (k * kAlpha2 + l) * pointStride, w[k]);
+  }
+}
+
+/// The 16 tiles of `vec` of one output channel: M at their first tile
+/// (points `pointStride` apart) transformed back, finished and scattered
+/// into the channel's plane of y.
+EMBER_WINO_TARGET void transformOutputF2(const F2Vector &vec, const float *m,
+                                         int64_t pointStride, float *plane,
+                                         const ChannelFinish &f) {
+  __m512 z[kAlpha2][kOut2]; // [point row][output column]: A^T along the row
+#pragma GCC unroll 4
+  for (int k = 0; k < kAlpha2; ++k) {
+    __m512 p[kAlpha2];
+#pragma GCC unroll 4
+    for (int l = 0; l < kAlpha2; ++l)
+      p[l] = _mm512_loadu_ps(m + (k * kAlpha2 + l) * pointStride);
+    const __m512 b = _mm512_sub_ps(p[1], p[2]);
+    z[k][0] = _mm512_add_ps(_mm512_add_ps(p[0], p[1]), p[2]);
+    z[k][1] = _mm512_sub_ps(b, p[3]);
+  }
+  const __m512 bias = _mm512_set1_ps(f.bias), zero = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int c = 0; c < kOut2; ++c) {
+    const __m512 b = _mm512_sub_ps(z[1][c], z[2][c]);
+    const __m512 y[kOut2] = {
+        _mm512_add_ps(_mm512_add_ps(z[0][c], z[1][c]), z[2][c]),
+        _mm512_sub_ps(b, z[3][c])};
+#pragma GCC unroll 2
+    for (int r = 0; r < kOut2; ++r) {
+      const int o = r * kOut2 + c;
+      const __mmask16 lanes = vec.outMask[o];
+      __m512 value = _mm512_add_ps(y[r], bias);
+      __m512 added = zero;
+      if (f.residual)
+        added = _mm512_mask_i32gather_ps(zero, lanes,
+                                         _mm512_loadu_si512(vec.res[o]),
+                                         f.residual, 4);
+      if (f.residualFirst)
+        value = _mm512_add_ps(value, added);
+      if (f.relu)
+        value = _mm512_max_ps(value, zero);
+      if (!f.residualFirst)
+        value = _mm512_add_ps(value, added);
+      _mm512_mask_i32scatter_ps(plane, lanes, _mm512_loadu_si512(vec.out[o]),
+                                value, 4);
+    }
+  }
+}
+
+/// m[r][j] = sum_c u[c][r] v[c][j] for the 16 rows r of a pack of U and J
+/// single tiles j (a tile count 1-4 past a multiple of 16: 14x14's 49):
+/// the rows in lanes, the tiles broadcast, 4 channels at a time into
+/// separate sums (FMA latency); a 16-lane GEMM tile would run 16x the
+/// products.
+template <int J>
+EMBER_WINO_TARGET void multiplyColumns(const float *u, const float *v,
+                                       int64_t channels, int64_t vStride,
+                                       float *m, int64_t mStride) {
+  constexpr int kSums = 4;
+  __m512 acc[kSums][J];
+#pragma GCC unroll 4
+  for (int p = 0; p < kSums; ++p)
+#pragma GCC unroll 4
+    for (int j = 0; j < J; ++j)
+      acc[p][j] = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + kSums <= channels; c += kSums) {
+#pragma GCC unroll 4
+    for (int p = 0; p < kSums; ++p) {
+      const __m512 a = _mm512_loadu_ps(u + (c + p) * kPack);
+      const float *vc = v + (c + p) * vStride;
+#pragma GCC unroll 4
+      for (int j = 0; j < J; ++j)
+        acc[p][j] = _mm512_fmadd_ps(a, _mm512_set1_ps(vc[j]), acc[p][j]);
+    }
+  }
+  for (; c < channels; ++c) {
+    const __m512 a = _mm512_loadu_ps(u + c * kPack);
+#pragma GCC unroll 4
+    for (int j = 0; j < J; ++j)
+      acc[0][j] = _mm512_fmadd_ps(a, _mm512_set1_ps(v[c * vStride + j]),
+                                  acc[0][j]);
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < J; ++j) {
+    alignas(64) float sum[kPack];
+    _mm512_store_ps(sum, _mm512_add_ps(_mm512_add_ps(acc[0][j], acc[1][j]),
+                                       _mm512_add_ps(acc[2][j], acc[3][j])));
+    for (int r = 0; r < kPack; ++r)
+      m[r * mStride + j] = sum[r];
+  }
+}
+
+} // namespace
+
+int64_t winogradF2PackedSize(const DirectShape &s) {
+  return kPoints2 * roundUp(s.outChannels, kPack) * s.channels;
+}
+
+void packWinogradF2Weights(const DirectShape &s, const float *w, float *out) {
+  // G's entries are 1 and +-1/2: U = G g G^T is sums of three weights,
+  // halved, along each side (in float: its ~1-ulp roundings are far below
+  // the convolution's own; the generic 4x3 products in double made the
+  // first forward of resnet18 ~50 ms slower).
+  const int64_t ocPad = roundUp(s.outChannels, kPack), c = s.channels;
+  const int64_t pointFloats = ocPad * c;
+  auto side = [](const float (&g)[3], float (&u)[kAlpha2]) {
+    u[0] = g[0];
+    u[1] = 0.5f * (g[0] + g[1] + g[2]);
+    u[2] = 0.5f * (g[0] - g[1] + g[2]);
+    u[3] = g[2];
+  };
+  // A pack of 16 output channels per task, input channel by input
+  // channel: each point's 16 values are one whole line of U (the points'
+  // lines lie pointFloats apart, a multiple of 4 KiB at resnet18's sizes;
+  // written value by value, their 16 streams thrashed one L1 set).
+  parallelFor(0, ocPad / kPack, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t pack = lo; pack < hi; ++pack)
+      for (int64_t ic = 0; ic < c; ++ic) {
+        alignas(64) float line[kPoints2][kPack] = {};
+        for (int r = 0; r < kPack; ++r) {
+          const int64_t o = pack * kPack + r;
+          if (o >= s.outChannels)
+            break;
+          const float *g = w + (o * c + ic) * 9;
+          float gg[kAlpha2][3]; // G g, by columns of g
+          for (int j = 0; j < 3; ++j) {
+            const float column[3] = {g[j], g[3 + j], g[6 + j]};
+            float t[kAlpha2];
+            side(column, t);
+            for (int k = 0; k < kAlpha2; ++k)
+              gg[k][j] = t[k];
+          }
+          for (int k = 0; k < kAlpha2; ++k) {
+            float u[kAlpha2];
+            side(gg[k], u);
+            for (int l = 0; l < kAlpha2; ++l)
+              line[k * kAlpha2 + l][r] = u[l];
+          }
+        }
+        for (int e = 0; e < kPoints2; ++e)
+          std::memcpy(out + e * pointFloats + (pack * c + ic) * kPack, line[e],
+                      sizeof line[e]);
+      }
+  });
+}
+
+bool winogradF2Forward(const DirectShape &s, int64_t batch, const float *x,
+                       int64_t xImage, int64_t xChannel, int64_t xRow,
+                       const float *packed, float *y, int64_t yImage,
+                       int64_t yChannel, int64_t yRow,
+                       const DirectFinish *finish) {
+  const int64_t tilesH = (s.outH + 1) / 2, tilesW = (s.outW + 1) / 2;
+  const int64_t tiles = tilesH * tilesW, stride = roundUp(tiles, 16);
+  const int64_t vectors = stride / 16;
+  // The GEMM tiles cover `body` tiles; a tail of 1-4 past a multiple of 16
+  // runs through multiplyColumns.
+  const int64_t tail = tiles % 16 <= 4 ? tiles % 16 : 0;
+  const int64_t body = stride - (tail ? 16 : 0);
+  const int64_t resRow = finish && finish->residual ? finish->residualRow : 0;
+  // The gathers' and scatters' offsets are 32-bit.
+  const int64_t limit = INT32_MAX;
+  if ((s.inH + 1) * std::abs(xRow) + s.inW > limit ||
+      (s.outH + 1) * (std::abs(yRow) + std::abs(resRow)) + s.outW > limit)
+    return false;
+  std::vector<F2Vector> vecs(vectors);
+  for (int64_t v = 0; v < vectors; ++v) {
+    F2Vector &vec = vecs[v];
+    std::memset(&vec, 0, sizeof vec);
+    for (int lane = 0; lane < 16; ++lane) {
+      const int64_t t = 16 * v + lane, tr = t / tilesW, tc = t % tilesW;
+      const bool live = t < tiles;
+      for (int i = 0; i < kAlpha2; ++i)
+        for (int j = 0; j < kAlpha2; ++j) {
+          const int64_t ih = kOut2 * tr - s.padH + i;
+          const int64_t iw = kOut2 * tc - s.padW + j;
+          if (live && ih >= 0 && ih < s.inH && iw >= 0 && iw < s.inW) {
+            vec.in[i * kAlpha2 + j][lane] = static_cast<int32_t>(ih * xRow + iw);
+            vec.inMask[i * kAlpha2 + j] |= static_cast<__mmask16>(1u << lane);
+          }
+        }
+      for (int a = 0; a < kOut2; ++a)
+        for (int b = 0; b < kOut2; ++b) {
+          const int64_t oh = kOut2 * tr + a, ow = kOut2 * tc + b;
+          if (live && oh < s.outH && ow < s.outW) {
+            vec.out[a * kOut2 + b][lane] = static_cast<int32_t>(oh * yRow + ow);
+            vec.res[a * kOut2 + b][lane] =
+                static_cast<int32_t>(oh * resRow + ow);
+            vec.outMask[a * kOut2 + b] |= static_cast<__mmask16>(1u << lane);
+          }
+        }
+    }
+  }
+  // Tasks: (image, chunk of output channels); with fewer images than
+  // threads the chunks split each image's channels among them.
+  const int64_t ocPad = roundUp(s.outChannels, kPack), packs = ocPad / kPack;
+  const int64_t threads = numThreads();
+  int64_t chunks = 1;
+  if (batch < threads)
+    chunks = std::min<int64_t>(packs, (threads + batch - 1) / batch);
+  const int64_t chunkPacks = (packs + chunks - 1) / chunks;
+  chunks = (packs + chunkPacks - 1) / chunkPacks;
+  const int64_t chunkChannels = chunkPacks * kPack;
+  const int64_t vPoint = s.channels * stride + 16;
+  // 16 floats past a multiple of the stride, as in F(4x4, 3x3): the output
+  // transform's 16 loads would otherwise share an L1 set.
+  const int64_t mPoint = chunkChannels * stride + 16;
+  const int64_t vFloats = kPoints2 * vPoint, mFloats = kPoints2 * mPoint;
+  const bool relu = finish && finish->relu;
+  std::atomic<bool> failed{false};
+  parallelFor(0, batch * chunks, 1, [&](int64_t lo, int64_t hi) {
+    std::unique_ptr<Scratch> scratch = scratchShelf().take();
+    float *buffer = scratch->get(vFloats + mFloats);
+    if (!buffer) {
+      failed = true;
+      scratchShelf().give(std::move(scratch));
+      return;
+    }
+    float *V = buffer, *M = buffer + vFloats;
+    int64_t transformed = -1; // the image whose V is in the buffer
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t n = task / chunks, chunk = task % chunks;
+      if (transformed != n) {
+        for (int64_t c = 0; c < s.channels; ++c) {
+          const float *plane = x + n * xImage + c * xChannel;
+          for (int64_t v = 0; v < vectors; ++v)
+            transformInputF2(vecs[v], plane, V + c * stride + 16 * v, vPoint);
+        }
+        transformed = n;
+      }
+      const int64_t o0 = chunk * chunkChannels;
+      const int64_t live = std::min(o0 + chunkChannels, s.outChannels);
+      // M[point] = U[point] V[point], a pack of 16 output channels at a
+      // time: each pack's U (a line per input channel) is read once.
+      for (int e = 0; e < kPoints2; ++e) {
+        const float *ue = packed + e * ocPad * s.channels;
+        const float *ve = V + e * vPoint;
+        for (int64_t o = o0; o < live; o += kPack) {
+          const float *u = ue + (o / kPack) * s.channels * kPack;
+          float *me = M + e * mPoint + (o - o0) * stride;
+          for (int64_t t = 0; t < body; t += 48) {
+            const int64_t left = body - t;
+            if (left >= 48) {
+              for (int h = 0; h < kPack; h += kRows)
+                multiplyTile<3>(u + h, ve + t, s.channels, stride,
+                                me + h * stride + t, stride);
+            } else if (left >= 32) {
+              for (int h = 0; h < kPack; h += kRows)
+                multiplyTile<2>(u + h, ve + t, s.channels, stride,
+                                me + h * stride + t, stride);
+            } else {
+              // U 32 channels (2 KiB) ahead into L1, 8 KiB into L2: with 16
+              // tiles (7x7) each line of U feeds only 16 FMAs, and the
+              // hardware prefetchers fell behind (l4 at batch 1, U in L3:
+              // 0.62-0.64 -> 0.47-0.53 ms; in the model, where U comes
+              // from memory, the L2 prefetch took ~9% off this kernel).
+              multiplyTile<1, kPack, true>(u, ve + t, s.channels, stride,
+                                           me + t, stride, 32 * kPack);
+            }
+          }
+          // After the GEMM tiles: U's lines of this pack are in L1 (first,
+          // this loop streamed them from memory at 1 FMA per line).
+          switch (tail) {
+          case 1:
+            multiplyColumns<1>(u, ve + body, s.channels, stride, me + body,
+                               stride);
+            break;
+          case 2:
+            multiplyColumns<2>(u, ve + body, s.channels, stride, me + body,
+                               stride);
+            break;
+          case 3:
+            multiplyColumns<3>(u, ve + body, s.channels, stride, me + body,
+                               stride);
+            break;
+          case 4:
+            multiplyColumns<4>(u, ve + body, s.channels, stride, me + body,
+                               stride);
+            break;
+          default:
+            break;
+          }
+        }
+      }
+      for (int64_t o = o0; o < live; ++o) {
+        ChannelFinish f;
+        if (finish) {
+          if (finish->bias)
+            f.bias =
+                finish->bias[n * finish->biasImage + o * finish->biasChannel];
+          if (finish->residual)
+            f.residual = finish->residual + n * finish->residualImage +
+                         o * finish->residualChannel;
+          f.relu = relu;
+          f.residualFirst = finish->residualFirst;
+        }
+        float *plane = y + n * yImage + o * yChannel;
+        for (int64_t v = 0; v < vectors; ++v)
+          transformOutputF2(vecs[v], M + (o - o0) * stride + 16 * v, mPoint,
+                            plane, f);
+      }
+    }
+    scratchShelf().give(std::move(scratch));
+  });
+  return !failed;
 }
 
 } // namespace conv

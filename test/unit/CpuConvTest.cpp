@@ -34,6 +34,10 @@
 // built against).
 extern "C" void ember_cpu_conv_force_winograd(int mode);
 extern "C" uint64_t ember_cpu_conv_winograd_calls(void);
+// The F(2x2, 3x3) path's (defined in runtime/lib/CpuConv.cpp, declared
+// nowhere else for the same reason).
+extern "C" void ember_cpu_conv_force_winograd_f2(int mode);
+extern "C" uint64_t ember_cpu_conv_winograd_f2_calls(void);
 
 namespace {
 
@@ -579,6 +583,52 @@ TEST(CpuConv, WinogradPathMatchesNaive) {
         break;
     }
   }
+  ember_cpu_conv_force_winograd(0);
+  ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
+}
+
+// The Winograd F(2x2, 3x3) forward (CpuConvWinograd.cpp) forced on every
+// 3x3 stride-1 case (F(4x4, 3x3) off), on 1 and 2 threads: 7x7 (16 tiles,
+// one vector: the 16-row GEMM tile) and 14x14 (49: a 48-tile GEMM tile and
+// one tile through multiplyColumns), 20 tiles (a tail of 4), 2 and 3 tiles
+// (columns only), a row of 70 (80 lanes: 48 + 32, no columns), odd output
+// sides (partial tiles), padding 0, 1 and 2, output channels not multiples
+// of 16 (40, 70,
+// 33: the threads' chunks of channels end inside a pack), batch 2 and 3,
+// the fused epilogues at the scatter, constant weights.
+TEST(CpuConv, WinogradF2PathMatchesNaive) {
+  if (!ember::gemm::forceKernel(ember::gemm::Kernel::Avx512))
+    GTEST_SKIP() << "no AVX-512: the Winograd path does not run";
+  const Case cases[] = {
+      {1, 9, 40, 1, {1, 7, 7}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+      {1, 17, 70, 1, {1, 14, 14}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1},
+       false, true},
+      {2, 6, 24, 1, {1, 5, 6}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {1, 1, 1}, false},
+      {3, 5, 16, 1, {1, 10, 12}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+      {1, 8, 33, 1, {1, 3, 70}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, false},
+      {1, 7, 20, 1, {1, 4, 6}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+      {2, 7, 20, 1, {1, 8, 4}, {1, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, false},
+  };
+  ember_cpu_conv_force_winograd(1);    // F(4x4, 3x3) never
+  ember_cpu_conv_force_winograd_f2(2); // F(2x2, 3x3) wherever it applies
+  for (int threads : {1, 2}) {
+    ember::setNumThreads(threads);
+    for (const Case &c : cases) {
+      SCOPED_TRACE(::testing::Message()
+                   << "winograd f2 threads " << threads << " case n=" << c.n
+                   << " c=" << c.c << " o=" << c.o << " in=" << c.in[1] << "x"
+                   << c.in[2] << " pad=" << c.pad[1]);
+      const uint64_t before = ember_cpu_conv_winograd_f2_calls();
+      check(c, 1e-5);
+      // The plain forward and the 8 fused ones into y's own layout (4 with
+      // plane means), one more for constant weights.
+      EXPECT_GE(ember_cpu_conv_winograd_f2_calls() - before,
+                9u + (c.constantWeights ? 1u : 0u));
+      if (::testing::Test::HasFatalFailure())
+        break;
+    }
+  }
+  ember_cpu_conv_force_winograd_f2(0);
   ember_cpu_conv_force_winograd(0);
   ember::gemm::forceKernel(ember::gemm::Kernel::Detect);
 }
