@@ -55,21 +55,6 @@
 namespace ember {
 namespace conv {
 
-// Winograd F(2x2, 3x3) (CpuConvWinograd.cpp; declared here, not in
-// CpuConvWinograd.h, whose every change rebuilds the compiler's actions):
-// winogradPackedSize and packWinogradWeights' counterparts (U: [point of
-// the 4x4 tile][block of 16 output channels][channel][16]), and the
-// forward, false (y partly written or not) when its offsets do not fit 32
-// bits or its buffers do not fit in memory.
-int64_t winogradF2PackedSize(const DirectShape &shape);
-void packWinogradF2Weights(const DirectShape &shape, const float *w,
-                           float *out);
-bool winogradF2Forward(const DirectShape &shape, int64_t batch, const float *x,
-                       int64_t xImage, int64_t xChannel, int64_t xRow,
-                       const float *packed, float *y, int64_t yImage,
-                       int64_t yChannel, int64_t yRow,
-                       const DirectFinish *finish);
-
 namespace {
 
 using gemm::MicroKernelInfo;

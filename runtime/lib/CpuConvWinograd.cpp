@@ -564,10 +564,7 @@ void winogradForward(const DirectShape &s, int64_t batch, const float *x,
 //===----------------------------------------------------------------------===//
 // Winograd F(2x2, 3x3), for the small planes of the late layers at batch 1
 // (14x14 and 7x7: 49 and 16 tiles, where F(4x4, 3x3) has 16 and 4, too few
-// to reuse its U, 4x the weights; here U is 16/9 of them). Declared in
-// CpuConv.cpp, its one caller: CpuConvWinograd.h is a header of the runtime
-// library that the compiler's actions include, and every change to it
-// rebuilds them. Points 0, +-1 (and infinity): B^T = [1 0 -1 0; 0 1 1 0;
+// to reuse its U, 4x the weights; here U is 16/9 of them). Points 0, +-1 (and infinity): B^T = [1 0 -1 0; 0 1 1 0;
 // 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
 // A^T = [1 1 1 0; 0 1 -1 -1].
 //

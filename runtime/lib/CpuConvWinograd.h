@@ -42,17 +42,21 @@ void winogradForward(const DirectShape &shape, int64_t batch, const float *x,
                      int64_t yChannel, int64_t yRow,
                      const DirectFinish *finish);
 
+/// F(2x2, 3x3)'s counterparts of winogradPackedSize and packWinogradWeights
+/// (U: [point of the 4x4 tile][block of 16 output channels][channel][16]),
+/// and its forward, false (y partly written or not) when its offsets do not
+/// fit 32 bits or its buffers do not fit in memory.
+int64_t winogradF2PackedSize(const DirectShape &shape);
+void packWinogradF2Weights(const DirectShape &shape, const float *w,
+                           float *out);
+bool winogradF2Forward(const DirectShape &shape, int64_t batch, const float *x,
+                       int64_t xImage, int64_t xChannel, int64_t xRow,
+                       const float *packed, float *y, int64_t yImage,
+                       int64_t yChannel, int64_t yRow,
+                       const DirectFinish *finish);
+
 } // namespace conv
 } // namespace ember
 
-// For tests and benchmarks (declared here, not in the public CpuConv.h, whose
-// every change rebuilds the compiler; test/unit/CpuConvTest.cpp repeats
-// these two declarations): which forward calls from now on take the
-// Winograd path: 0 where it was measured to win (the default;
-// EMBER_CONV_WINOGRAD unset), 1 never (EMBER_CONV_WINOGRAD=0), 2 wherever
-// it applies (EMBER_CONV_WINOGRAD=1); and the forward calls it ran in this
-// process.
-extern "C" void ember_cpu_conv_force_winograd(int mode);
-extern "C" uint64_t ember_cpu_conv_winograd_calls(void);
 
 #endif // EMBER_RUNTIME_CPUCONVWINOGRAD_H

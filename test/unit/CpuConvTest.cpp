@@ -29,16 +29,6 @@
 #include <random>
 #include <vector>
 
-// The Winograd path's test hooks (runtime/lib/CpuConvWinograd.h, a
-// runtime-private header: the public CpuConv.h stays as the compiler was
-// built against).
-extern "C" void ember_cpu_conv_force_winograd(int mode);
-extern "C" uint64_t ember_cpu_conv_winograd_calls(void);
-// The F(2x2, 3x3) path's (defined in runtime/lib/CpuConv.cpp, declared
-// nowhere else for the same reason).
-extern "C" void ember_cpu_conv_force_winograd_f2(int mode);
-extern "C" uint64_t ember_cpu_conv_winograd_f2_calls(void);
-
 namespace {
 
 struct Case {

@@ -115,6 +115,14 @@ uint64_t ember_cpu_fused_conv_scales(void);
 void ember_cpu_conv_force_direct(int mode);
 /// Forward calls the direct path ran in this process.
 uint64_t ember_cpu_conv_direct_calls(void);
+/// The same for the Winograd F(4x4, 3x3) path (runtime/lib/CpuConvWinograd.h;
+/// EMBER_CONV_WINOGRAD=0|1) and the forward calls it ran.
+void ember_cpu_conv_force_winograd(int mode);
+uint64_t ember_cpu_conv_winograd_calls(void);
+/// The same for its F(2x2, 3x3) path (batch 1's small planes; also off
+/// under EMBER_CONV_WINOGRAD=0) and the forward calls it ran.
+void ember_cpu_conv_force_winograd_f2(int mode);
+uint64_t ember_cpu_conv_winograd_f2_calls(void);
 /// dx = the input gradient of conv(x, w) from the output's gradient dy.
 void ember_cpu_conv_backward_data_f32(EMBER_TENSOR5_ARGS(float, dy),
                                       EMBER_TENSOR5_ARGS(float, w),
