@@ -2901,6 +2901,13 @@ bool forwardStem(const View5 &x, const View5 &w, const View5 &y,
 /// Always where it applies.
 enum class DirectMode { Auto, Never, Always };
 
+/// The test hooks' mode numbers (CpuConv.h: 0 auto, 1 never, 2 always).
+DirectMode directModeOf(int mode) {
+  return mode == 2   ? DirectMode::Always
+         : mode == 1 ? DirectMode::Never
+                     : DirectMode::Auto;
+}
+
 /// The direct path's mode (ember_cpu_conv_force_direct); starts from
 /// EMBER_CONV_DIRECT (docs/knobs.md).
 std::atomic<DirectMode> &directMode() {
@@ -3807,10 +3814,7 @@ uint64_t ember_cpu_fused_conv_scales(void) {
 }
 
 void ember_cpu_conv_force_direct(int mode) {
-  directMode().store(mode == 2   ? DirectMode::Always
-                     : mode == 1 ? DirectMode::Never
-                                 : DirectMode::Auto,
-                     std::memory_order_relaxed);
+  directMode().store(directModeOf(mode), std::memory_order_relaxed);
 }
 
 uint64_t ember_cpu_conv_direct_calls(void) {
@@ -3818,25 +3822,16 @@ uint64_t ember_cpu_conv_direct_calls(void) {
 }
 
 void ember_cpu_conv_force_winograd(int mode) {
-  winogradMode().store(mode == 2   ? DirectMode::Always
-                       : mode == 1 ? DirectMode::Never
-                                   : DirectMode::Auto,
-                       std::memory_order_relaxed);
+  winogradMode().store(directModeOf(mode), std::memory_order_relaxed);
 }
 
 uint64_t ember_cpu_conv_winograd_calls(void) {
   return winogradRuns.load(std::memory_order_relaxed);
 }
 
-// Test hooks of the F(2x2, 3x3) path, declared in test/unit/CpuConvTest.cpp
-// (not in a header: see winogradF2Forward's declaration): 0 where
-// winogradF2Wins, 1 never, 2 wherever it applies and F(4x4, 3x3) is not
-// taken; the forward calls it ran in this process.
+// 2: wherever F(2x2, 3x3) applies and F(4x4, 3x3) is not taken.
 void ember_cpu_conv_force_winograd_f2(int mode) {
-  winogradF2Mode.store(mode == 2   ? DirectMode::Always
-                       : mode == 1 ? DirectMode::Never
-                                   : DirectMode::Auto,
-                       std::memory_order_relaxed);
+  winogradF2Mode.store(directModeOf(mode), std::memory_order_relaxed);
 }
 
 uint64_t ember_cpu_conv_winograd_f2_calls(void) {
