@@ -2908,17 +2908,20 @@ DirectMode directModeOf(int mode) {
                      : DirectMode::Auto;
 }
 
+/// A path's starting mode from its knob: "0" never, "1" always, else auto.
+DirectMode directModeFromEnv(const char *knob) {
+  const char *text = std::getenv(knob);
+  if (text && !std::strcmp(text, "0"))
+    return DirectMode::Never;
+  if (text && !std::strcmp(text, "1"))
+    return DirectMode::Always;
+  return DirectMode::Auto;
+}
+
 /// The direct path's mode (ember_cpu_conv_force_direct); starts from
 /// EMBER_CONV_DIRECT (docs/knobs.md).
 std::atomic<DirectMode> &directMode() {
-  static std::atomic<DirectMode> mode{[] {
-    const char *text = std::getenv("EMBER_CONV_DIRECT");
-    if (text && !std::strcmp(text, "0"))
-      return DirectMode::Never;
-    if (text && !std::strcmp(text, "1"))
-      return DirectMode::Always;
-    return DirectMode::Auto;
-  }()};
+  static std::atomic<DirectMode> mode{directModeFromEnv("EMBER_CONV_DIRECT")};
   return mode;
 }
 
@@ -3014,14 +3017,7 @@ void forwardDirect(const View5 &x, const View5 &w, const View5 &y,
 /// The Winograd path's mode (ember_cpu_conv_force_winograd), DirectMode's
 /// Auto / Never / Always; starts from EMBER_CONV_WINOGRAD (docs/knobs.md).
 std::atomic<DirectMode> &winogradMode() {
-  static std::atomic<DirectMode> mode{[] {
-    const char *text = std::getenv("EMBER_CONV_WINOGRAD");
-    if (text && !std::strcmp(text, "0"))
-      return DirectMode::Never;
-    if (text && !std::strcmp(text, "1"))
-      return DirectMode::Always;
-    return DirectMode::Auto;
-  }()};
+  static std::atomic<DirectMode> mode{directModeFromEnv("EMBER_CONV_WINOGRAD")};
   return mode;
 }
 
