@@ -3187,17 +3187,27 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
           finishPlane(*epilogue, activationFunction(), y, n, o);
     return;
   }
+  // Runs a direct-family path (`run`: false when it declined) with the
+  // epilogue it applies at its store, finishing the rest over the planes.
+  auto withDirectFinish = [&](auto &&run) {
+    std::optional<DirectFinish> finish;
+    if (epilogue)
+      finish = directFinishOf(*epilogue, g);
+    if (!run(finish ? &*finish : nullptr))
+      return false;
+    if (epilogue && !finish)
+      finishPlanes();
+    return true;
+  };
   if (DirectMode mode = winogradMode().load(std::memory_order_relaxed);
       mode != DirectMode::Never) {
     std::optional<DirectShape> d = directShapeOf(g, x, y);
     if (d && winogradApplies(*d) &&
         (mode == DirectMode::Always || winogradWins(g))) {
-      std::optional<DirectFinish> finish;
-      if (epilogue)
-        finish = directFinishOf(*epilogue, g);
-      forwardWinograd(x, w, y, g, *d, finish ? &*finish : nullptr);
-      if (epilogue && !finish)
-        finishPlanes();
+      withDirectFinish([&](const DirectFinish *finish) {
+        forwardWinograd(x, w, y, g, *d, finish);
+        return true;
+      });
       return;
     }
   }
@@ -3210,26 +3220,20 @@ void forward(const View5 &x, const View5 &w, const View5 &y,
          (winogradMode().load(std::memory_order_relaxed) !=
               DirectMode::Never &&
           winogradF2Wins(g)))) {
-      std::optional<DirectFinish> finish;
-      if (epilogue)
-        finish = directFinishOf(*epilogue, g);
-      if (forwardWinogradF2(x, w, y, g, *d, finish ? &*finish : nullptr)) {
-        if (epilogue && !finish)
-          finishPlanes();
+      if (withDirectFinish([&](const DirectFinish *finish) {
+            return forwardWinogradF2(x, w, y, g, *d, finish);
+          }))
         return;
-      }
     }
   }
   if (DirectMode mode = directMode().load(std::memory_order_relaxed);
       mode != DirectMode::Never) {
     std::optional<DirectShape> d = directShapeOf(g, x, y);
     if (d && (mode == DirectMode::Always || directWins(g))) {
-      std::optional<DirectFinish> finish;
-      if (epilogue)
-        finish = directFinishOf(*epilogue, g);
-      forwardDirect(x, w, y, g, *d, finish ? &*finish : nullptr);
-      if (epilogue && !finish)
-        finishPlanes();
+      withDirectFinish([&](const DirectFinish *finish) {
+        forwardDirect(x, w, y, g, *d, finish);
+        return true;
+      });
       return;
     }
   }
